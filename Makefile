@@ -1,0 +1,44 @@
+# agent_guard: PGXS build, plus the two commands of the README:
+#   make demo    build, install, start a throwaway cluster, replay an incident
+#   make check   install what is missing, build, and run every test suite
+#
+# "check" and "demo" run scripts that first install missing packages, so they
+# must work before PGXS (postgresql-server-dev-15) is even on the machine.
+
+EXTENSION = agent_guard
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" agent_guard.control)
+
+MODULE_big = agent_guard
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = $(wildcard agent_guard--*.sql)
+PG_CPPFLAGS = -Isrc
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+# pg_regress suite: one file per feature, run in this order
+REGRESS = install identity protect capture runs
+REGRESS_OPTS = --temp-config=test/agent_guard.conf --load-extension=agent_guard
+
+ISOLATION = concurrent_writers
+ISOLATION_OPTS = --temp-config=test/agent_guard.conf --inputdir=test --load-extension=agent_guard
+
+SCRIPT_GOALS = check demo deps
+ifneq ($(filter $(SCRIPT_GOALS),$(MAKECMDGOALS)),)
+
+.PHONY: $(SCRIPT_GOALS)
+check:
+	@./test/check.sh
+demo:
+	@./test/demo.sh
+deps:
+	@./test/deps.sh
+
+else
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+$(error pg_config --pgxs found nothing: install postgresql-server-dev-15 (or run "make check", which installs it as root))
+endif
+include $(PGXS)
+
+endif

@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ * agent_guard.h
+ *		Declarations shared by agent_guard's source files: our SQLSTATEs
+ *		and the init entry points each module exports to _PG_init.
+ *
+ * Our SQLSTATEs live in class "YG" (the first character Y is left by the
+ * SQL standard to implementations).  Each code is defined here once and
+ * documented in README.md; tests match on them.
+ *-------------------------------------------------------------------------
+ */
+#ifndef AGENT_GUARD_H
+#define AGENT_GUARD_H
+
+#include "postgres.h"
+#include "utils/elog.h"
+
+/* YG001: an agent session tried to change or shed its identity, or a
+ * superuser session was tagged as an agent. */
+#define ERRCODE_AG_IDENTITY_VIOLATION		MAKE_SQLSTATE('Y','G','0','0','1')
+/* YG002: a humans-only function was called from an agent session. */
+#define ERRCODE_AG_HUMANS_ONLY				MAKE_SQLSTATE('Y','G','0','0','2')
+/* YG009: the guard could not decide (missing state); it fails closed. */
+#define ERRCODE_AG_GUARD_UNAVAILABLE		MAKE_SQLSTATE('Y','G','0','0','9')
+
+#define AG_SCHEMA "agent_guard"
+
+/* agent_guard.c */
+extern bool ag_preloaded;
+
+/* identity.c */
+extern void ag_identity_init(void);
+extern const char *ag_current_agent(void);
+extern const char *ag_current_run(bool for_write);
+extern void ag_identity_enforce(void);
+extern bool ag_session_is_agent(void);
+extern Oid	ag_extension_owner(void);
+
+/* hooks.c */
+extern void ag_hooks_init(void);
+extern uint64 ag_statement_seq;
+extern void ag_current_statement_text(const char **text, int *len);
+
+/* capture.c */
+extern void ag_capture_init(void);
+
+#endif							/* AGENT_GUARD_H */

@@ -1,0 +1,532 @@
+/*-------------------------------------------------------------------------
+ * capture.c
+ *		The row triggers on protected tables: stamps and the event log.
+ *
+ * agent_guard.protect() puts two triggers on a table:
+ *
+ *	- ag_stamp, BEFORE INSERT OR UPDATE FOR EACH ROW: writes the acting
+ *	  agent and run into ag_agent_id / ag_run_id, or NULLs for a write by a
+ *	  human.  Stamps are never taken from the statement, so neither an agent
+ *	  nor a human can forge them.  A human write whose stamps are already
+ *	  NULL returns the tuple untouched: no copy, no SPI.
+ *
+ *	- ag_capture, AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW WHEN
+ *	  (agent_guard.in_agent_session()): appends one row to
+ *	  agent_guard.events with the final old and new images.  The WHEN clause
+ *	  is evaluated when the event would be queued, so writes by humans do
+ *	  not even enter the after-trigger queue.  AFTER (not BEFORE) because
+ *	  only then is the row really written: INSERT ... ON CONFLICT DO UPDATE
+ *	  fires BEFORE INSERT for a row it then updates, and a later BEFORE
+ *	  trigger may still change or suppress the row.
+ *
+ * The statement's text is stored once per client statement in
+ * agent_guard.statements, and each event points at it.  Events are part of
+ * the agent's transaction: they commit or vanish with the write.
+ *
+ * The agent holds no privilege on the agent_guard schema's tables, so the
+ * inserts run as the extension owner (SetUserIdAndSecContext, restored on
+ * every path including errors, where transaction abort restores it too).
+ *
+ * Per-relation metadata (stamp column numbers, key columns, the prepared
+ * event plan) is cached in CaptureContext, keyed by relation OID and
+ * invalidated by relcache callbacks.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "agent_guard.h"
+#include "compat.h"
+
+typedef struct AgRelInfo
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	Oid			root_relid;		/* top of the partition tree, or relid */
+	AttrNumber	att_agent;		/* ag_agent_id, 0 if missing */
+	AttrNumber	att_run;		/* ag_run_id, 0 if missing */
+	char	   *relname;		/* qualified name of root_relid */
+	SPIPlanPtr	event_plan;		/* kept plan inserting one event */
+} AgRelInfo;
+
+static MemoryContext CaptureContext = NULL;
+static HTAB *relinfo_hash = NULL;
+
+/* agent_guard.statements row of the current client statement */
+static uint64 stmt_cache_seq = 0;
+static LocalTransactionId stmt_cache_lxid = InvalidLocalTransactionId;
+static int64 stmt_cache_id = 0;
+static SPIPlanPtr stmt_plan = NULL;
+
+static void
+capture_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	AgRelInfo  *info;
+
+	if (relinfo_hash == NULL)
+		return;
+	hash_seq_init(&status, relinfo_hash);
+	while ((info = (AgRelInfo *) hash_seq_search(&status)) != NULL)
+	{
+		if (relid == InvalidOid || info->relid == relid || info->root_relid == relid)
+			info->valid = false;
+	}
+}
+
+/*
+ * A statements row inserted in a subtransaction that rolled back is gone;
+ * forget it so the next write inserts it again.
+ */
+static void
+capture_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		stmt_cache_id = 0;
+}
+
+static void
+capture_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		stmt_cache_id = 0;
+}
+
+void
+ag_capture_init(void)
+{
+	CacheRegisterRelcacheCallback(capture_relcache_callback, (Datum) 0);
+	RegisterSubXactCallback(capture_subxact_callback, NULL);
+	RegisterXactCallback(capture_xact_callback, NULL);
+}
+
+static AttrNumber
+find_column(TupleDesc desc, const char *name, Oid typid)
+{
+	int			i;
+
+	for (i = desc->natts - 1; i >= 0; i--)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+		{
+			if (att->atttypid != typid)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of protected table has type %s, expected %s",
+								name, format_type_be(att->atttypid), format_type_be(typid)),
+						 errhint("Run agent_guard.unprotect() and agent_guard.protect() again after fixing the column.")));
+			return att->attnum;
+		}
+	}
+	return InvalidAttrNumber;
+}
+
+/* Build the INSERT into agent_guard.events for one relation's row type. */
+static SPIPlanPtr
+prepare_event_plan(Relation rel)
+{
+	Oid			keyidx;
+	Relation	idx;
+	StringInfoData sql;
+	Oid			argtypes[10];
+	SPIPlanPtr	plan;
+	int			i;
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	keyidx = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(keyidx))
+		keyidx = RelationGetReplicaIndex(rel);
+	if (!OidIsValid(keyidx))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("protected table \"%s\" has no primary key or replica identity index",
+						RelationGetRelationName(rel)),
+				 errdetail("agent_guard identifies every logged row by its key."),
+				 errhint("Add a primary key to the table.")));
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, "
+						   "statement_id, relation, operation, old_row, new_row, row_key) "
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.to_jsonb($8), "
+						   "pg_catalog.to_jsonb($9), pg_catalog.jsonb_build_object(");
+
+	idx = index_open(keyidx, AccessShareLock);
+	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+	{
+		AttrNumber	attno = idx->rd_index->indkey.values[i];
+		const char *colname;
+
+		if (attno <= 0)
+			elog(ERROR, "key index of relation %u has an expression column", RelationGetRelid(rel));
+		colname = NameStr(TupleDescAttr(desc, attno - 1)->attname);
+		appendStringInfo(&sql, "%s%s, ($10).%s", i > 0 ? ", " : "",
+						 quote_literal_cstr(colname), quote_identifier(colname));
+	}
+	index_close(idx, AccessShareLock);
+	appendStringInfoString(&sql, "))");
+
+	argtypes[0] = TEXTOID;		/* agent_id */
+	argtypes[1] = TEXTOID;		/* run_id */
+	argtypes[2] = TEXTOID;		/* login_role */
+	argtypes[3] = TEXTOID;		/* acting_role */
+	argtypes[4] = INT8OID;		/* statement_id */
+	argtypes[5] = TEXTOID;		/* relation */
+	argtypes[6] = TEXTOID;		/* operation */
+	argtypes[7] = rel->rd_rel->reltype; /* old row */
+	argtypes[8] = rel->rd_rel->reltype; /* new row */
+	argtypes[9] = rel->rd_rel->reltype; /* key row */
+
+	plan = SPI_prepare(sql.data, 10, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for event insert: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed for event insert");
+	pfree(sql.data);
+	return plan;
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+	char	   *rel = get_rel_name(relid);
+
+	if (nsp == NULL || rel == NULL)
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	return quote_qualified_identifier(nsp, rel);
+}
+
+/*
+ * The cached facts about a protected relation.  With need_plan the event
+ * plan is prepared too; the caller must then be connected to SPI.
+ */
+static AgRelInfo *
+relinfo_get(Relation rel, bool need_plan)
+{
+	Oid			relid = RelationGetRelid(rel);
+	AgRelInfo  *info;
+	bool		found;
+
+	if (relinfo_hash == NULL)
+	{
+		HASHCTL		ctl;
+
+		CaptureContext = AllocSetContextCreate(TopMemoryContext,
+											   "agent_guard capture cache",
+											   ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(AgRelInfo);
+		ctl.hcxt = CaptureContext;
+		relinfo_hash = hash_create("agent_guard protected relations", 64, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	info = (AgRelInfo *) hash_search(relinfo_hash, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		info->valid = false;
+		info->relname = NULL;
+		info->event_plan = NULL;
+	}
+
+	if (!info->valid)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		MemoryContext old;
+
+		if (info->event_plan)
+		{
+			SPI_freeplan(info->event_plan);
+			info->event_plan = NULL;
+		}
+		if (info->relname)
+		{
+			pfree(info->relname);
+			info->relname = NULL;
+		}
+
+		info->att_agent = find_column(desc, "ag_agent_id", TEXTOID);
+		info->att_run = find_column(desc, "ag_run_id", TEXTOID);
+		if (info->att_agent == InvalidAttrNumber || info->att_run == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("protected table \"%s\" is missing its stamp columns",
+							RelationGetRelationName(rel)),
+					 errdetail("Columns \"ag_agent_id\" and \"ag_run_id\" of type text are required."),
+					 errhint("Run agent_guard.protect() on the table again to add them.")));
+
+		info->root_relid = relid;
+		if (rel->rd_rel->relispartition)
+		{
+			List	   *ancestors = get_partition_ancestors(relid);
+
+			if (ancestors != NIL)
+				info->root_relid = llast_oid(ancestors);
+		}
+
+		old = MemoryContextSwitchTo(CaptureContext);
+		info->relname = qualified_name(info->root_relid);
+		MemoryContextSwitchTo(old);
+		info->valid = true;
+	}
+
+	if (need_plan && info->event_plan == NULL)
+		info->event_plan = prepare_event_plan(rel);
+
+	return info;
+}
+
+static void
+check_trigger_call(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "%s: not fired by trigger manager", name);
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		elog(ERROR, "%s: must be fired for each row", name);
+}
+
+/*
+ * agent_guard.stamp(): BEFORE INSERT OR UPDATE FOR EACH ROW.
+ */
+PG_FUNCTION_INFO_V1(ag_stamp);
+Datum
+ag_stamp(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	AgRelInfo  *info;
+	const char *agent;
+	int			cols[2];
+	Datum		values[2];
+	bool		nulls[2];
+
+	check_trigger_call(fcinfo, "ag_stamp");
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		elog(ERROR, "ag_stamp: must be fired before insert or update");
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+	info = relinfo_get(trigdata->tg_relation, false);
+	agent = ag_current_agent();
+
+	cols[0] = info->att_agent;
+	cols[1] = info->att_run;
+
+	if (agent == NULL)
+	{
+		/* a human write: stamps NULL, and free when they already are */
+		if (heap_attisnull(tuple, info->att_agent, desc) &&
+			heap_attisnull(tuple, info->att_run, desc))
+			return PointerGetDatum(tuple);
+		values[0] = values[1] = (Datum) 0;
+		nulls[0] = nulls[1] = true;
+	}
+	else
+	{
+		values[0] = CStringGetTextDatum(agent);
+		values[1] = CStringGetTextDatum(ag_current_run(true));
+		nulls[0] = nulls[1] = false;
+	}
+
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 2, cols, values, nulls));
+}
+
+/* Name of a role, looked up once per session per role. */
+static const char *
+role_name(Oid roleid, Oid *cached_oid, char **cached_name)
+{
+	if (*cached_name == NULL || *cached_oid != roleid)
+	{
+		char	   *name = GetUserNameFromId(roleid, false);
+
+		if (*cached_name)
+			pfree(*cached_name);
+		*cached_name = MemoryContextStrdup(TopMemoryContext, name);
+		*cached_oid = roleid;
+	}
+	return *cached_name;
+}
+
+/*
+ * The agent_guard.statements row of the current client statement,
+ * inserted at its first logged write.  Caller is connected to SPI and
+ * already acts as the extension owner.
+ */
+static int64
+current_statement_id(Datum agent, Datum run, Datum login)
+{
+	const char *text;
+	int			len;
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+	int			rc;
+
+	if (stmt_cache_id != 0 && stmt_cache_seq == ag_statement_seq &&
+		stmt_cache_lxid == AG_MY_LXID)
+		return stmt_cache_id;
+
+	if (stmt_plan == NULL)
+	{
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("INSERT INTO agent_guard.statements (agent_id, run_id, login_role, query) "
+						   "VALUES ($1, $2, $3, $4) RETURNING statement_id", 4, argtypes);
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare statement insert: %s",
+				 SPI_result_code_string(SPI_result));
+		stmt_plan = plan;
+	}
+
+	ag_current_statement_text(&text, &len);
+	values[0] = agent;
+	values[1] = run;
+	values[2] = login;
+	if (text != NULL)
+		values[3] = PointerGetDatum(cstring_to_text_with_len(text, len));
+	else
+		nulls[3] = 'n';
+
+	rc = SPI_execute_plan(stmt_plan, values, nulls, false, 1);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not record statement: %s", SPI_result_code_string(rc));
+
+	stmt_cache_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	stmt_cache_seq = ag_statement_seq;
+	stmt_cache_lxid = AG_MY_LXID;
+	return stmt_cache_id;
+}
+
+/*
+ * agent_guard.capture(): AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW,
+ * WHEN (agent_guard.in_agent_session()).
+ */
+PG_FUNCTION_INFO_V1(ag_capture);
+Datum
+ag_capture(PG_FUNCTION_ARGS)
+{
+	static Oid	login_oid = InvalidOid;
+	static char *login_name = NULL;
+	static Oid	acting_oid = InvalidOid;
+	static char *acting_name = NULL;
+
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *agent;
+	const char *operation;
+	HeapTuple	oldtup = NULL;
+	HeapTuple	newtup = NULL;
+	Datum		values[10];
+	char		nulls[10];
+	Oid			save_userid;
+	int			save_sec;
+	int			rc;
+	AgRelInfo  *info;
+
+	check_trigger_call(fcinfo, "ag_capture");
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		elog(ERROR, "ag_capture: must be fired after the row is written");
+
+	agent = ag_current_agent();
+	if (agent == NULL)			/* WHEN said agent; identity never reverts */
+		elog(ERROR, "ag_capture: fired outside an agent session");
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		operation = "INSERT";
+		newtup = trigdata->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		operation = "UPDATE";
+		oldtup = trigdata->tg_trigtuple;
+		newtup = trigdata->tg_newtuple;
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		operation = "DELETE";
+		oldtup = trigdata->tg_trigtuple;
+	}
+	else
+		elog(ERROR, "ag_capture: unexpected trigger event %u", trigdata->tg_event);
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(agent);
+	values[1] = CStringGetTextDatum(ag_current_run(true));
+	values[2] = CStringGetTextDatum(role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
+	values[3] = CStringGetTextDatum(role_name(GetUserId(), &acting_oid, &acting_name));
+	values[6] = CStringGetTextDatum(operation);
+	if (oldtup)
+		values[7] = heap_copy_tuple_as_datum(oldtup, desc);
+	else
+	{
+		values[7] = (Datum) 0;
+		nulls[7] = 'n';
+	}
+	if (newtup)
+		values[8] = heap_copy_tuple_as_datum(newtup, desc);
+	else
+	{
+		values[8] = (Datum) 0;
+		nulls[8] = 'n';
+	}
+	values[9] = newtup ? values[8] : values[7];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ag_capture: SPI_connect failed");
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(ag_extension_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		info = relinfo_get(rel, true);
+		values[5] = CStringGetTextDatum(info->relname);
+		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
+
+		rc = SPI_execute_plan(info->event_plan, values, nulls, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "ag_capture: could not insert event: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "ag_capture: SPI_finish failed");
+
+	return PointerGetDatum(NULL);
+}

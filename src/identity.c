@@ -1,0 +1,483 @@
+/*-------------------------------------------------------------------------
+ * identity.c
+ *		Who is an agent, and which agent and run this session acts for.
+ *
+ * A session is an agent session when its session user (the login role,
+ * or the role a superuser switched to with SET SESSION AUTHORIZATION) is
+ * registered in agent_guard.registered_agents, or when a harness tagged it
+ * with the agent_guard.agent_id setting.  Once a session is an agent
+ * session it stays one: the identity is latched in backend-local memory
+ * the first time we see it, and nothing the session runs afterwards (SET,
+ * RESET, RESET ALL, DISCARD ALL, SET ROLE, SET SESSION AUTHORIZATION)
+ * touches the latched copy.  The GUCs are only the way in.
+ *
+ * The run id works the same way from the first agent write on: before it,
+ * the harness may still set agent_guard.run_id; after it, the run is fixed
+ * for the rest of the session.
+ *
+ * A superuser can switch any guard off, so a superuser is never an agent:
+ * a session that is an agent session and whose session user or current
+ * role is a superuser is refused at every statement.
+ *
+ * The registration lookup is cached per backend and invalidated through
+ * the relcache callback of agent_guard.registered_agents (a statement
+ * trigger on that table sends the invalidation), so a session that is not
+ * an agent pays one flag test per statement.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "agent_guard.h"
+#include "compat.h"
+
+/* Longest agent or run id we accept; longer ones are refused, not cut. */
+#define AG_MAX_ID_LEN 200
+
+/* GUC storage: what the session asked for, not what it is. */
+static char *guc_agent_id = NULL;
+static char *guc_run_id = NULL;
+
+/* Latched identity, in TopMemoryContext; never cleared once set. */
+static char *latched_tag = NULL;	/* first non-empty agent_id tag seen */
+static char *latched_agent = NULL;	/* the session's agent id */
+static char *latched_run = NULL;	/* the run id, fixed at first write */
+static char *generated_run = NULL;	/* run id made up when none was set */
+
+/* Per-database state, rebuilt after any invalidation of our tables. */
+static bool db_valid = false;
+static Oid	db_agents_relid = InvalidOid;
+static Oid	db_owner = InvalidOid;
+
+/* Cached registration lookup for the current session user. */
+static bool reg_valid = false;
+static Oid	reg_role = InvalidOid;
+static char *reg_agent_id = NULL;
+
+static char *
+latch_copy(const char *s)
+{
+	return MemoryContextStrdup(TopMemoryContext, s);
+}
+
+/* The identity the session is bound to so far (resolved or tagged). */
+static const char *
+bound_identity(void)
+{
+	return latched_agent ? latched_agent : latched_tag;
+}
+
+static bool
+valid_id(const char *value, const char *what)
+{
+	const unsigned char *p;
+
+	if (strlen(value) > AG_MAX_ID_LEN)
+	{
+		GUC_check_errdetail("An %s may be at most %d bytes long.", what, AG_MAX_ID_LEN);
+		return false;
+	}
+	for (p = (const unsigned char *) value; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+		{
+			GUC_check_errdetail("An %s may not contain control characters.", what);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+check_agent_id(char **newval, void **extra, GucSource source)
+{
+	const char *bound = bound_identity();
+
+	if (*newval == NULL)
+		return true;
+	if (!valid_id(*newval, "agent id"))
+		return false;
+	if (bound != NULL && strcmp(*newval, bound) != 0)
+	{
+		GUC_check_errcode(ERRCODE_AG_IDENTITY_VIOLATION);
+		GUC_check_errmsg("cannot change the agent identity of an agent session");
+		GUC_check_errdetail("This session acts as agent \"%s\" until it ends.", bound);
+		GUC_check_errhint("Open a new session to act as another agent.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The tag is latched here, not at the next statement, so that a session
+ * cannot set the tag and clear it again inside one statement to write in
+ * between untagged.  No catalog access is allowed in an assign hook; the
+ * registration is reconciled with the tag in identity_resolve().
+ */
+static void
+assign_agent_id(const char *newval, void *extra)
+{
+	if (latched_tag == NULL && newval != NULL && newval[0] != '\0')
+		latched_tag = latch_copy(newval);
+}
+
+static bool
+check_run_id(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL)
+		return true;
+	if (!valid_id(*newval, "run id"))
+		return false;
+	if (latched_run != NULL && strcmp(*newval, latched_run) != 0)
+	{
+		GUC_check_errcode(ERRCODE_AG_IDENTITY_VIOLATION);
+		GUC_check_errmsg("cannot change the run id of an agent session that has written");
+		GUC_check_errdetail("This session has written as run \"%s\".", latched_run);
+		GUC_check_errhint("Open a new session to start a new run.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Relcache invalidations of our registry table (sent by its statement
+ * trigger, by DDL, or by DROP EXTENSION) and "invalidate everything"
+ * broadcasts drop the cached lookups.
+ */
+static void
+identity_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == db_agents_relid)
+	{
+		db_valid = false;
+		reg_valid = false;
+	}
+}
+
+/*
+ * Locate the extension's tables in this database.  Returns false when the
+ * extension is not installed here; that answer is not cached, so a later
+ * CREATE EXTENSION is noticed at the next statement.
+ */
+static bool
+db_state_load(void)
+{
+	Oid			nsp;
+	HeapTuple	tup;
+
+	if (db_valid)
+		return true;
+
+	nsp = get_namespace_oid(AG_SCHEMA, true);
+	if (!OidIsValid(nsp))
+		return false;
+	db_agents_relid = get_relname_relid("registered_agents", nsp);
+	if (!OidIsValid(db_agents_relid))
+		return false;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(db_agents_relid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	db_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	db_valid = true;
+	return true;
+}
+
+/*
+ * The role that owns the extension's tables; the capture trigger writes
+ * the log as this role, since agents hold no privilege on it.  Fails
+ * closed when the extension is not installed in this database.
+ */
+Oid
+ag_extension_owner(void)
+{
+	if (!db_state_load())
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("agent_guard is not installed in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errhint("Run CREATE EXTENSION agent_guard in this database.")));
+	return db_owner;
+}
+
+/*
+ * Look up the session user in agent_guard.registered_agents.  The table
+ * is tiny (one row per agent role), so a sequential scan is the cheapest
+ * correct plan; the answer is cached until the table is invalidated.
+ */
+static const char *
+registration_lookup(void)
+{
+	Oid			role = GetSessionUserId();
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+
+	if (reg_valid && reg_role == role)
+		return reg_agent_id;
+
+	if (!db_state_load())
+		return NULL;			/* not installed: nobody is registered */
+
+	if (reg_agent_id)
+	{
+		pfree(reg_agent_id);
+		reg_agent_id = NULL;
+	}
+
+	rel = table_open(db_agents_relid, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d;
+
+		/* column 1: role regrole, column 2: agent_id text (see install script) */
+		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+		if (isnull || DatumGetObjectId(d) != role)
+			continue;
+		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			reg_agent_id = MemoryContextStrdup(TopMemoryContext,
+											   TextDatumGetCString(d));
+		break;
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+
+	reg_role = role;
+	reg_valid = true;
+	return reg_agent_id;
+}
+
+/*
+ * Decide whether this session is an agent session, latching the answer.
+ * Needs a live transaction for the registry lookup; outside one (or in an
+ * aborted one) only an already latched identity or a tag counts.
+ */
+static void
+identity_resolve(void)
+{
+	const char *registered = NULL;
+
+	if (latched_agent != NULL)
+		return;
+
+	if (IsTransactionState() && !IsAbortedTransactionBlockState())
+		registered = registration_lookup();
+
+	if (registered != NULL)
+	{
+		if (latched_tag != NULL && strcmp(latched_tag, registered) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+					 errmsg("session is tagged as agent \"%s\" but its role is registered as agent \"%s\"",
+							latched_tag, registered),
+					 errdetail("Role \"%s\" is registered with agent_guard.register_agent(); a registered role always acts as its registered agent.",
+							   GetUserNameFromId(GetSessionUserId(), false)),
+					 errhint("Remove agent_guard.agent_id from the connection options, or set it to \"%s\".",
+							 registered)));
+		latched_agent = latch_copy(registered);
+	}
+	else if (latched_tag != NULL)
+		latched_agent = latch_copy(latched_tag);
+}
+
+/*
+ * Called at the start of every top-level statement and before any guard
+ * decision: resolve the identity and refuse superuser agent sessions.
+ */
+void
+ag_identity_enforce(void)
+{
+	identity_resolve();
+
+	if (latched_agent == NULL)
+		return;
+
+	if (superuser_arg(GetSessionUserId()) || superuser_arg(GetOuterUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+				 errmsg("a superuser session cannot be an agent session"),
+				 errdetail("This session acts as agent \"%s\" while role \"%s\" is a superuser; a superuser can switch every guard off.",
+						   latched_agent,
+						   GetUserNameFromId(superuser_arg(GetOuterUserId()) ?
+											 GetOuterUserId() : GetSessionUserId(), false)),
+				 errhint("Connect the agent as a role without superuser and register it with agent_guard.register_agent().")));
+}
+
+bool
+ag_session_is_agent(void)
+{
+	ag_identity_enforce();
+	return latched_agent != NULL;
+}
+
+const char *
+ag_current_agent(void)
+{
+	ag_identity_enforce();
+	return latched_agent;
+}
+
+/*
+ * A run id nobody set: time of first use plus 48 random bits, so runs of
+ * one agent sort by start and never collide in practice.
+ */
+static char *
+generate_run_id(void)
+{
+	uint8		rnd[6];
+	char		buf[64];
+	pg_time_t	now = (pg_time_t) time(NULL);
+	struct pg_tm *tm = pg_gmtime(&now);
+
+	if (!pg_strong_random(rnd, sizeof(rnd)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random run id")));
+	snprintf(buf, sizeof(buf), "run-%04d%02d%02dT%02d%02d%02dZ-%02x%02x%02x%02x%02x%02x",
+			 tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+			 tm->tm_hour, tm->tm_min, tm->tm_sec,
+			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	return latch_copy(buf);
+}
+
+/*
+ * The run this session writes under.  With for_write the run is latched:
+ * from the first agent write on it can no longer change.
+ */
+const char *
+ag_current_run(bool for_write)
+{
+	const char *run;
+
+	if (ag_current_agent() == NULL)
+		return NULL;
+	if (latched_run != NULL)
+		return latched_run;
+
+	if (guc_run_id != NULL && guc_run_id[0] != '\0')
+		run = guc_run_id;
+	else
+	{
+		if (generated_run == NULL)
+			generated_run = generate_run_id();
+		run = generated_run;
+	}
+	if (for_write)
+		latched_run = latch_copy(run);
+	return run;
+}
+
+void
+ag_identity_init(void)
+{
+	DefineCustomStringVariable("agent_guard.agent_id",
+							   gettext_noop("Tags this session as an agent session acting for the given agent."),
+							   gettext_noop("Set by an agent harness, usually in the connection options (PGOPTIONS='-c agent_guard.agent_id=NAME'). "
+											"Once a session is an agent session it cannot change or drop its agent id."),
+							   &guc_agent_id,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE,
+							   check_agent_id, assign_agent_id, NULL);
+
+	DefineCustomStringVariable("agent_guard.run_id",
+							   gettext_noop("Labels the agent run this session's writes belong to."),
+							   gettext_noop("An agent session that writes without one gets a generated run id. "
+											"The run id is fixed once the session has written."),
+							   &guc_run_id,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE,
+							   check_run_id, NULL, NULL);
+
+	CacheRegisterRelcacheCallback(identity_relcache_callback, (Datum) 0);
+}
+
+/* SQL: agent_guard.current_agent() returns text */
+PG_FUNCTION_INFO_V1(ag_sql_current_agent);
+Datum
+ag_sql_current_agent(PG_FUNCTION_ARGS)
+{
+	const char *a = ag_current_agent();
+
+	if (a == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(a));
+}
+
+/* SQL: agent_guard.current_run() returns text */
+PG_FUNCTION_INFO_V1(ag_sql_current_run);
+Datum
+ag_sql_current_run(PG_FUNCTION_ARGS)
+{
+	const char *r = ag_current_run(false);
+
+	if (r == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(r));
+}
+
+/* SQL: agent_guard.in_agent_session() returns boolean */
+PG_FUNCTION_INFO_V1(ag_sql_in_agent_session);
+Datum
+ag_sql_in_agent_session(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ag_session_is_agent());
+}
+
+/*
+ * SQL: agent_guard.calling_role() returns regrole.  The role the caller
+ * acts as outside any SECURITY DEFINER function (current_user after SET
+ * ROLE); our SECURITY DEFINER functions check ownership against it.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_calling_role);
+Datum
+ag_sql_calling_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_OID(GetOuterUserId());
+}
+
+/*
+ * Statement trigger on agent_guard.registered_agents: tell every backend
+ * (at commit) to drop its cached registration lookup.
+ */
+PG_FUNCTION_INFO_V1(ag_registry_changed);
+Datum
+ag_registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "ag_registry_changed: not fired by trigger manager");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
