@@ -42,3 +42,7 @@ endif
 include $(PGXS)
 
 endif
+
+# used by test/suites.sh to read the suite lists
+print-%:
+	@echo $($*)

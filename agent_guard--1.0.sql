@@ -3,6 +3,13 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION agent_guard" to load this file. \quit
 
+-- The schema is created here, not named in the control file, so that it
+-- belongs to the extension (DROP EXTENSION removes it) and so that a schema
+-- of that name created beforehand by someone else makes the install fail
+-- instead of putting the guard into a schema its creator controls.
+CREATE SCHEMA agent_guard;
+COMMENT ON SCHEMA agent_guard IS 'agent_guard: guard rails for AI agents';
+
 -- The first C function loads the library; its _PG_init refuses to run
 -- unless agent_guard is in shared_preload_libraries, so a missing preload
 -- stops CREATE EXTENSION here with a hint.
@@ -260,24 +267,28 @@ BEGIN
 
     IF v_rel.nspname IN ('pg_catalog', 'information_schema', 'agent_guard')
        OR v_rel.nspname LIKE 'pg\_toast%' THEN
-        RAISE EXCEPTION 'cannot protect "%": it is a system relation', relation
+        RAISE EXCEPTION 'cannot protect %: it is a system relation', relation
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = format('Relations in schema "%s" belong to the system or to agent_guard.', v_rel.nspname);
     END IF;
-    IF v_rel.relkind IN ('v', 'm') THEN
-        RAISE EXCEPTION 'cannot protect "%": it is a view', relation
+    IF v_rel.relkind = 'm' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a materialized view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables it is computed from.';
+    ELSIF v_rel.relkind = 'v' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a view', relation
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'Protect the tables the view reads from.';
     ELSIF v_rel.relkind = 'f' THEN
-        RAISE EXCEPTION 'cannot protect "%": it is a foreign table', relation
+        RAISE EXCEPTION 'cannot protect %: it is a foreign table', relation
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'Protect the table on the server that stores the data.';
     ELSIF v_rel.relkind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION 'cannot protect "%": it is not a table', relation
+        RAISE EXCEPTION 'cannot protect %: it is not a table', relation
             USING ERRCODE = 'wrong_object_type';
     END IF;
     IF v_rel.relpersistence = 't' THEN
-        RAISE EXCEPTION 'cannot protect "%": it is a temporary table', relation
+        RAISE EXCEPTION 'cannot protect %: it is a temporary table', relation
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Temporary tables are a session''s own scratch space.';
     END IF;
@@ -289,7 +300,7 @@ BEGIN
     -- a partition of a protected table is covered already
     FOR v_root IN SELECT a.relid FROM pg_partition_ancestors(relation) a WHERE a.relid <> relation LOOP
         IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = v_root) THEN
-            RAISE EXCEPTION 'cannot protect "%": it is a partition of protected table "%"', relation, v_root
+            RAISE EXCEPTION 'cannot protect %: it is a partition of protected table "%"', relation, v_root
                 USING ERRCODE = 'wrong_object_type',
                       HINT = 'Its parent''s protection covers it already.';
         END IF;
@@ -306,13 +317,13 @@ BEGIN
       CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
       JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
     IF v_keys IS NULL THEN
-        RAISE EXCEPTION 'cannot protect "%": it has no primary key or replica identity index', relation
+        RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
             USING ERRCODE = 'invalid_table_definition',
                   DETAIL = 'agent_guard identifies every logged row by its key.',
                   HINT = format('Add a primary key, for example ALTER TABLE %s ADD PRIMARY KEY (...).', relation);
     END IF;
     IF v_keys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
-        RAISE EXCEPTION 'cannot protect "%": its key uses a stamp column', relation
+        RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
             USING ERRCODE = 'invalid_table_definition';
     END IF;
 
@@ -324,16 +335,21 @@ BEGIN
            AND ((a.attname IN ('ag_agent_id', 'ag_run_id') AND a.atttypid <> 'text'::regtype)
              OR (a.attname = 'ag_deleted_at' AND a.atttypid <> 'timestamptz'::regtype))
     LOOP
-        RAISE EXCEPTION 'cannot protect "%": column "%" has type %', relation, v_col.attname, v_col.t
+        RAISE EXCEPTION 'cannot protect %: column "%" has type %', relation, v_col.attname, v_col.t
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
     END LOOP;
 
-    EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS ag_agent_id text, '
-                   'ADD COLUMN IF NOT EXISTS ag_run_id text', relation);
-    IF soft_delete THEN
-        EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS ag_deleted_at timestamptz', relation);
-    END IF;
+    FOR v_col IN
+        SELECT c.name, c.type
+          FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                       ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+         WHERE c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
+    END LOOP;
 
     -- "zz_" so that the stamp trigger runs after the table's own BEFORE
     -- triggers (they fire in name order) and has the last word on stamps.

@@ -95,14 +95,14 @@ valid_id(const char *value, const char *what)
 
 	if (strlen(value) > AG_MAX_ID_LEN)
 	{
-		GUC_check_errdetail("An %s may be at most %d bytes long.", what, AG_MAX_ID_LEN);
+		GUC_check_errdetail("%s may be at most %d bytes long.", what, AG_MAX_ID_LEN);
 		return false;
 	}
 	for (p = (const unsigned char *) value; *p; p++)
 	{
 		if (*p < 0x20 || *p == 0x7f)
 		{
-			GUC_check_errdetail("An %s may not contain control characters.", what);
+			GUC_check_errdetail("%s may not contain control characters.", what);
 			return false;
 		}
 	}
@@ -116,7 +116,7 @@ check_agent_id(char **newval, void **extra, GucSource source)
 
 	if (*newval == NULL)
 		return true;
-	if (!valid_id(*newval, "agent id"))
+	if (!valid_id(*newval, "An agent id"))
 		return false;
 	if (bound != NULL && strcmp(*newval, bound) != 0)
 	{
@@ -147,7 +147,7 @@ check_run_id(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL)
 		return true;
-	if (!valid_id(*newval, "run id"))
+	if (!valid_id(*newval, "A run id"))
 		return false;
 	if (latched_run != NULL && strcmp(*newval, latched_run) != 0)
 	{

@@ -1,0 +1,7 @@
+#!/bin/bash
+# Install (as root) or list (otherwise) the packages agent_guard needs.
+set -e
+cd "$(dirname "$0")/.."
+. test/lib.sh
+ag_deps
+echo "all packages agent_guard needs are installed"

@@ -1,0 +1,123 @@
+#!/bin/bash
+# Runs every suite against throwaway clusters and prints one summary line
+# per suite, then "N passed, N failed" for all of them together.
+# Called by check.sh as the server's OS user, from a copy of the tree.
+#   usage: test/suites.sh WORKDIR [SUITE...]   (suites: regress isolation pgtap tap)
+set -u
+WORK=$1; shift
+SUITES=${*:-regress isolation pgtap tap}
+. test/lib.sh
+PGXS_DIR=$(dirname "$(pg_config --pgxs)")/../..
+PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+SUMMARY=""
+
+record() {  # suite passed failed
+    TOTAL_PASS=$((TOTAL_PASS + $2))
+    TOTAL_FAIL=$((TOTAL_FAIL + $3))
+    SUMMARY="$SUMMARY$(printf '%-10s %4d passed, %d failed' "$1:" "$2" "$3")"$'\n'
+}
+
+# pg_regress and pg_isolation_regress end with "All N tests passed." or
+# "M of N tests failed."; anything else (a crash) counts as one failure.
+count_regress() {  # suite logfile rc
+    local suite=$1 log=$2 rc=$3 n m p=0 f=1
+    if n=$(grep -oE 'All [0-9]+ tests passed' "$log" | grep -oE '[0-9]+'); then
+        p=$n f=0
+    elif m=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$log"); then
+        n=$(echo "$m" | awk '{print $3}'); f=$(echo "$m" | awk '{print $1}')
+        p=$((n - f))
+    fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    record "$suite" "$p" "$f"
+}
+
+# prove and pg_prove print "Files=F, Tests=T" and "Failed X/Y subtests".
+count_prove() {  # suite logfile rc
+    local suite=$1 log=$2 rc=$3 t f
+    t=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
+    f=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
+    if [ -z "$t" ]; then
+        record "$suite" 0 1
+        return
+    fi
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1     # a script died or had a bad plan
+    fi
+    record "$suite" $((t - f)) "$f"
+}
+
+run_regress() {
+    local tests log=$WORK/regress.log
+    tests=$(make -s --no-print-directory print-REGRESS)
+    echo "== pg_regress: $tests"
+    "$PGXS_DIR/src/test/regress/pg_regress" \
+        --temp-instance="$WORK/regress_tmp" --temp-config=test/agent_guard.conf \
+        --bindir="$PG_BINDIR" --inputdir=. --outputdir="$WORK/regress_out" \
+        --dbname=contrib_regression $tests >"$log" 2>&1
+    local rc=$?
+    cat "$log"
+    [ $rc = 0 ] || { echo "--- regression.diffs:"; head -c 20000 "$WORK/regress_out/regression.diffs" 2>/dev/null; }
+    count_regress regress "$log" $rc
+}
+
+run_isolation() {
+    local tests log=$WORK/isolation.log
+    tests=$(make -s --no-print-directory print-ISOLATION)
+    echo "== isolation: $tests"
+    "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
+        --temp-instance="$WORK/iso_tmp" --temp-config=test/agent_guard.conf \
+        --bindir="$PG_BINDIR" --inputdir=test --outputdir="$WORK/iso_out" \
+        --dbname=isolation_regression $tests >"$log" 2>&1
+    local rc=$?
+    cat "$log"
+    [ $rc = 0 ] || { echo "--- regression.diffs:"; head -c 20000 "$WORK/iso_out/regression.diffs" 2>/dev/null; }
+    count_regress isolation "$log" $rc
+}
+
+run_pgtap() {
+    local dir=$WORK/pgtap port log=$WORK/pgtap.log rc
+    echo "== pgTAP: $(cd test/pgtap && echo *.sql)"
+    mkdir -p "$dir"
+    port=$(ag_free_port 56432)
+    if ! ag_cluster_start "$dir" "$port"; then
+        record pgtap 0 1
+        return
+    fi
+    psql -X -q -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+        -c "CREATE DATABASE agent_guard_tap" \
+        -c "\\c agent_guard_tap" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION agent_guard" \
+        >"$log" 2>&1
+    pg_prove -h "$dir" -p "$port" -U postgres -d agent_guard_tap test/pgtap/*.sql >>"$log" 2>&1
+    rc=$?
+    cat "$log"
+    ag_cluster_stop "$dir"
+    count_prove pgtap "$log" $rc
+}
+
+run_tap() {
+    local log=$WORK/tap.log rc
+    echo "== TAP: $(cd test/t && echo *.pl)"
+    mkdir -p "$WORK/tap"
+    TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+        AG_SRC="$(pwd)" PGPORT=$(ag_free_port 57432) \
+        prove -I "$PGXS_DIR/src/test/perl" -I test/perl test/t/*.pl >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    [ $rc = 0 ] || tail -n 60 "$WORK"/tap/tmp_check/log/regress_log_* 2>/dev/null | head -c 20000
+    count_prove tap "$log" $rc
+}
+
+for s in $SUITES; do
+    "run_$s"
+done
+
+echo
+echo "== summary"
+printf '%s' "$SUMMARY"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+[ "$TOTAL_FAIL" = 0 ]
