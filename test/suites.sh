@@ -72,7 +72,7 @@ run_isolation() {
     "$PGXS_DIR/src/test/isolation/pg_isolation_regress" \
         --temp-instance="$WORK/iso_tmp" --temp-config=test/agent_guard.conf \
         --bindir="$PG_BINDIR" --inputdir=test --outputdir="$WORK/iso_out" \
-        --dbname=isolation_regression $tests >"$log" 2>&1
+        --load-extension=agent_guard --dbname=isolation_regression $tests >"$log" 2>&1
     local rc=$?
     cat "$log"
     [ $rc = 0 ] || { echo "--- regression.diffs:"; head -c 20000 "$WORK/iso_out/regression.diffs" 2>/dev/null; }
