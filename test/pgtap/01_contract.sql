@@ -1,0 +1,101 @@
+-- The SQL contract of DESIGN.md (Identity, Protection, Event log): names,
+-- signatures, columns and privileges that users and tools rely on.
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+BEGIN;
+SELECT plan(52);
+
+SELECT has_schema('agent_guard');
+SELECT has_table('agent_guard', 'events', 'the event log');
+SELECT has_table('agent_guard', 'statements', 'statement texts');
+SELECT has_view('agent_guard', 'agents', 'view agents');
+SELECT has_view('agent_guard', 'protected', 'view protected');
+SELECT has_view('agent_guard', 'runs', 'view runs');
+
+SELECT has_function('agent_guard', 'register_agent', ARRAY['regrole', 'text']);
+SELECT has_function('agent_guard', 'unregister_agent', ARRAY['regrole']);
+SELECT has_function('agent_guard', 'current_agent', ARRAY[]::text[]);
+SELECT has_function('agent_guard', 'current_run', ARRAY[]::text[]);
+SELECT has_function('agent_guard', 'protect', ARRAY['regclass', 'boolean']);
+SELECT has_function('agent_guard', 'unprotect', ARRAY['regclass']);
+SELECT function_returns('agent_guard', 'current_agent', ARRAY[]::text[], 'text');
+SELECT function_returns('agent_guard', 'current_run', ARRAY[]::text[], 'text');
+SELECT is_definer('agent_guard', 'protect', ARRAY['regclass', 'boolean'], 'protect runs as the extension owner');
+SELECT is_definer('agent_guard', 'register_agent', ARRAY['regrole', 'text'], 'register_agent runs as the extension owner');
+
+-- default arguments: register_agent(role) and protect(relation) work
+SELECT is((SELECT pronargdefaults FROM pg_proc WHERE oid = 'agent_guard.register_agent(regrole,text)'::regprocedure),
+          1::int2, 'register_agent: agent_id has a default');
+SELECT is((SELECT pronargdefaults FROM pg_proc WHERE oid = 'agent_guard.protect(regclass,boolean)'::regprocedure),
+          1::int2, 'protect: soft_delete has a default');
+SELECT is((SELECT pg_get_expr(proargdefaults, 0) FROM pg_proc WHERE oid = 'agent_guard.protect(regclass,boolean)'::regprocedure),
+          'true', 'protect: soft_delete defaults to true');
+
+SELECT columns_are('agent_guard', 'events', ARRAY[
+    'event_id', 'at', 'xid', 'agent_id', 'run_id', 'login_role', 'acting_role', 'statement_id',
+    'relation', 'operation', 'row_key', 'old_row', 'new_row', 'detail']);
+SELECT col_type_is('agent_guard', 'events', 'event_id', 'bigint', 'event_id is bigint');
+SELECT col_type_is('agent_guard', 'events', 'at', 'timestamp with time zone', 'at is timestamptz');
+SELECT col_type_is('agent_guard', 'events', 'xid', 'xid8', 'xid is xid8');
+SELECT col_type_is('agent_guard', 'events', 'relation', 'text', 'relation is text');
+SELECT col_type_is('agent_guard', 'events', 'row_key', 'jsonb', 'row_key is jsonb');
+SELECT col_type_is('agent_guard', 'events', 'old_row', 'jsonb', 'old_row is jsonb');
+SELECT col_type_is('agent_guard', 'events', 'new_row', 'jsonb', 'new_row is jsonb');
+SELECT col_is_pk('agent_guard', 'events', 'event_id', 'event_id is the key');
+SELECT columns_are('agent_guard', 'runs', ARRAY[
+    'run_id', 'agent_id', 'login_role', 'first_write', 'last_write', 'transactions', 'statements',
+    'inserted', 'updated', 'deleted', 'soft_deleted']);
+SELECT columns_are('agent_guard', 'agents', ARRAY['role', 'agent_id', 'registered_at', 'registered_by']);
+SELECT columns_are('agent_guard', 'protected', ARRAY[
+    'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions']);
+
+-- settings
+SELECT is((SELECT context FROM pg_settings WHERE name = 'agent_guard.agent_id'), 'user',
+          'agent_guard.agent_id can be set by a harness for any role');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'agent_guard.run_id'), 'user',
+          'agent_guard.run_id can be set by a harness for any role');
+
+-- privileges: an ordinary role (an agent) has none on the log and registries
+CREATE ROLE tap_agent LOGIN;
+SELECT table_privs_are('agent_guard', 'events', 'tap_agent', ARRAY[]::text[], 'no privilege on events');
+SELECT table_privs_are('agent_guard', 'statements', 'tap_agent', ARRAY[]::text[], 'no privilege on statements');
+SELECT table_privs_are('agent_guard', 'registered_agents', 'tap_agent', ARRAY[]::text[], 'no privilege on registered_agents');
+SELECT table_privs_are('agent_guard', 'protected_tables', 'tap_agent', ARRAY[]::text[], 'no privilege on protected_tables');
+SELECT table_privs_are('agent_guard', 'runs', 'tap_agent', ARRAY[]::text[], 'no privilege on runs');
+SELECT function_privs_are('agent_guard', 'protect', ARRAY['regclass', 'boolean'], 'tap_agent', ARRAY[]::text[],
+                          'protect is not for everyone');
+SELECT function_privs_are('agent_guard', 'register_agent', ARRAY['regrole', 'text'], 'tap_agent', ARRAY[]::text[],
+                          'register_agent is not for everyone');
+SELECT function_privs_are('agent_guard', 'current_agent', ARRAY[]::text[], 'tap_agent', ARRAY['EXECUTE'],
+                          'anyone may ask who they are');
+SELECT schema_privs_are('agent_guard', 'tap_agent', ARRAY['USAGE'], 'USAGE only on the schema');
+
+-- errors carry our SQLSTATEs and standard ones
+CREATE ROLE tap_su SUPERUSER;
+SELECT throws_ok($$SELECT agent_guard.register_agent('tap_su')$$, 'YG001',
+                 'cannot register superuser role "tap_su" as an agent', 'superusers cannot be agents');
+CREATE VIEW tap_view AS SELECT 1 AS x;
+SELECT throws_ok($$SELECT agent_guard.protect('tap_view')$$, '42809', NULL, 'views cannot be protected');
+CREATE TABLE tap_nokey (a int);
+SELECT throws_ok($$SELECT agent_guard.protect('tap_nokey')$$, '42P16', NULL, 'a key is required');
+SELECT throws_ok($$SELECT agent_guard.unprotect('tap_nokey')$$, '42704', NULL, 'unprotect of an unprotected table');
+
+-- a registered role acts as its agent; protect() is refused to it with YG002
+CREATE TABLE tap_t (id int PRIMARY KEY, v text);
+SELECT lives_ok($$SELECT agent_guard.protect('tap_t')$$, 'protect a table with a key');
+SELECT is(agent_guard.register_agent('tap_agent', 'tap-bot'), 'tap-bot', 'register returns the agent id');
+GRANT EXECUTE ON FUNCTION agent_guard.protect(regclass, boolean) TO tap_agent;
+GRANT INSERT, SELECT ON tap_t TO tap_agent;
+-- from here on the session is an agent session (for good)
+SET SESSION AUTHORIZATION tap_agent;
+SELECT is(agent_guard.current_agent(), 'tap-bot', 'the session user is an agent');
+SELECT throws_ok($$SELECT agent_guard.protect('tap_t')$$, 'YG002', NULL, 'agents cannot protect');
+SELECT throws_ok($$SET agent_guard.agent_id = 'other'$$, 'YG001', NULL, 'agents cannot change identity');
+INSERT INTO tap_t VALUES (1, 'x');
+SELECT results_eq($$SELECT ag_agent_id FROM tap_t$$, ARRAY['tap-bot'], 'the write is stamped');
+
+SELECT * FROM finish();
+ROLLBACK;
