@@ -10,7 +10,10 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" agent_guard.con
 
 MODULE_big = agent_guard
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
-DATA = $(wildcard agent_guard--*.sql)
+# The install script is built from one file per concern; upgrade scripts
+# (agent_guard--A--B.sql) are written by hand and shipped as they are.
+DATA_built = agent_guard--$(EXTVERSION).sql
+DATA = $(wildcard agent_guard--*--*.sql)
 PG_CPPFLAGS = -Isrc
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 
@@ -40,6 +43,9 @@ ifeq ($(PGXS),)
 $(error pg_config --pgxs found nothing: install postgresql-server-dev-15 (or run "make check", which installs it as root))
 endif
 include $(PGXS)
+
+agent_guard--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) agent_guard.control
+	cat $(sort $(wildcard src/sql/*.sql)) > $@
 
 endif
 

@@ -6,7 +6,7 @@
 # user, on a Unix socket inside that directory.
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/$PG_MAJOR/bin}   # override to test against a copy
 export PATH="$PG_BINDIR:$PATH"
 
 AG_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-client-$PG_MAJOR

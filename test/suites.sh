@@ -48,6 +48,7 @@ count_prove() {  # suite logfile rc
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         f=1     # a script died or had a bad plan
     fi
+    [ "$f" -gt "$t" ] && t=$f
     record "$suite" $((t - f)) "$f"
 }
 

@@ -1,0 +1,52 @@
+-- agent_guard install script, version 1.0.  The Makefile builds it from
+-- the files in src/sql, in name order: edit those, not the built script.
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION agent_guard" to load this file. \quit
+
+-- The schema is created here, not named in the control file, so that it
+-- belongs to the extension (DROP EXTENSION removes it) and so that a schema
+-- of that name created beforehand by someone else makes the install fail
+-- instead of putting the guard into a schema its creator controls.
+CREATE SCHEMA agent_guard;
+COMMENT ON SCHEMA agent_guard IS 'agent_guard: guard rails for AI agents';
+
+-- The first C function loads the library; its _PG_init refuses to run
+-- unless agent_guard is in shared_preload_libraries, so a missing preload
+-- stops CREATE EXTENSION here with a hint.
+CREATE FUNCTION agent_guard.in_agent_session() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_sql_in_agent_session'
+    LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION agent_guard.in_agent_session() IS
+    'true when this session is an agent session (registered login role or agent_guard.agent_id tag)';
+
+CREATE FUNCTION agent_guard.current_agent() RETURNS text
+    AS 'MODULE_PATHNAME', 'ag_sql_current_agent'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION agent_guard.current_agent() IS
+    'agent id of this session, NULL outside agent sessions';
+
+CREATE FUNCTION agent_guard.current_run() RETURNS text
+    AS 'MODULE_PATHNAME', 'ag_sql_current_run'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION agent_guard.current_run() IS
+    'run id this agent session writes under (fixed from its first write), NULL outside agent sessions';
+
+CREATE FUNCTION agent_guard.calling_role() RETURNS regrole
+    AS 'MODULE_PATHNAME', 'ag_sql_calling_role'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION agent_guard.calling_role() IS
+    'the role the caller acts as outside SECURITY DEFINER functions';
+
+CREATE FUNCTION agent_guard.stamp() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ag_stamp'
+    LANGUAGE C;
+
+CREATE FUNCTION agent_guard.capture() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ag_capture'
+    LANGUAGE C;
+
+CREATE FUNCTION agent_guard.registry_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ag_registry_changed'
+    LANGUAGE C;
+

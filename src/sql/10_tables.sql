@@ -1,0 +1,71 @@
+------------------------------------------------------------------------
+-- Tables.  Agents hold no privilege on any of them; the extension writes
+-- them as their owner.
+------------------------------------------------------------------------
+
+-- Column order matters: identity.c reads column 1 (role) and 2 (agent_id).
+CREATE TABLE agent_guard.registered_agents (
+    role          regrole PRIMARY KEY,
+    agent_id      text NOT NULL CHECK (agent_id <> '' AND length(agent_id) <= 200),
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    registered_by text NOT NULL DEFAULT session_user
+);
+
+-- Every change tells every backend to drop its cached lookup.
+CREATE TRIGGER registry_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON agent_guard.registered_agents
+    FOR EACH STATEMENT EXECUTE FUNCTION agent_guard.registry_changed();
+
+CREATE TABLE agent_guard.protected_tables (
+    relation      regclass PRIMARY KEY,
+    soft_delete   boolean NOT NULL,
+    key_columns   text[] NOT NULL,
+    protected_at  timestamptz NOT NULL DEFAULT now(),
+    protected_by  text NOT NULL DEFAULT session_user
+);
+
+-- One row per client statement that wrote through a protected table;
+-- events point here instead of repeating the text per row.
+CREATE TABLE agent_guard.statements (
+    statement_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    xid           xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    agent_id      text,
+    run_id        text,
+    login_role    text,
+    query         text
+);
+
+-- The event log (and compensation log).
+CREATE TABLE agent_guard.events (
+    event_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+    xid           xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    agent_id      text,
+    run_id        text,
+    login_role    text,
+    acting_role   text,
+    statement_id  bigint,
+    relation      text,
+    operation     text NOT NULL CHECK (operation IN (
+                      'INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'COMPENSATE',
+                      'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
+                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT')),
+    row_key       jsonb,
+    old_row       jsonb,
+    new_row       jsonb,
+    detail        jsonb
+);
+CREATE INDEX events_run_id_idx ON agent_guard.events (run_id) WHERE run_id IS NOT NULL;
+CREATE INDEX events_xid_idx ON agent_guard.events (xid);
+
+COMMENT ON TABLE agent_guard.events IS
+    'append-only record of agent writes and guard decisions; row_key is the key after the change (before it, for DELETE)';
+
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.registered_agents', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.protected_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.statements', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.statements_statement_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.events', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.events_event_id_seq', '');
+

@@ -1,0 +1,52 @@
+------------------------------------------------------------------------
+-- Internal helpers
+------------------------------------------------------------------------
+
+CREATE FUNCTION agent_guard._require_human(fn text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF agent_guard.in_agent_session() THEN
+        RAISE EXCEPTION '% cannot be called from an agent session', fn
+            USING ERRCODE = 'YG002',
+                  DETAIL = format('This session acts as agent "%s".', agent_guard.current_agent()),
+                  HINT = 'Ask a human operator to run it from a session that is not an agent session.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION agent_guard._log(operation text, relation text, detail jsonb) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, detail)
+    VALUES (session_user, agent_guard.calling_role()::text, relation, operation, detail);
+$$;
+
+CREATE FUNCTION agent_guard._check_id(value text, what text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF value = '' OR length(value) > 200 OR value ~ '[\x01-\x1f\x7f]' THEN
+        RAISE EXCEPTION 'invalid % "%"', what, left(value, 64)
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('An %s must be 1 to 200 characters long, without control characters.', what);
+    END IF;
+END
+$$;
+
+-- Drop our triggers from a table (cloned partition triggers go with them).
+CREATE FUNCTION agent_guard._drop_triggers(relation regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name name;
+BEGIN
+    FOR v_name IN SELECT t.tgname FROM pg_trigger t
+                   WHERE t.tgrelid = relation AND t.tgparentid = 0
+                     AND t.tgname IN ('zz_agent_guard_stamp', 'zz_agent_guard_capture')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', v_name, relation);
+    END LOOP;
+END
+$$;
+

@@ -1,0 +1,172 @@
+------------------------------------------------------------------------
+-- Protection
+------------------------------------------------------------------------
+
+CREATE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel      record;
+    v_keys     text[];
+    v_col      record;
+    v_root     regclass;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.protect()');
+    IF relation IS NULL OR soft_delete IS NULL THEN
+        RAISE EXCEPTION 'relation and soft_delete must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner, c.relpersistence, c.relispartition, n.nspname
+      INTO v_rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = relation;
+
+    IF v_rel.nspname IN ('pg_catalog', 'information_schema', 'agent_guard')
+       OR v_rel.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a system relation', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Relations in schema "%s" belong to the system or to agent_guard.', v_rel.nspname);
+    END IF;
+    IF v_rel.relkind = 'm' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a materialized view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables it is computed from.';
+    ELSIF v_rel.relkind = 'v' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables the view reads from.';
+    ELSIF v_rel.relkind = 'f' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a foreign table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the table on the server that stores the data.';
+    ELSIF v_rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot protect %: it is not a table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF v_rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a temporary table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Temporary tables are a session''s own scratch space.';
+    END IF;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- a partition of a protected table is covered already
+    FOR v_root IN SELECT a.relid FROM pg_partition_ancestors(relation) a WHERE a.relid <> relation LOOP
+        IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = v_root) THEN
+            RAISE EXCEPTION 'cannot protect %: it is a partition of protected table "%"', relation, v_root
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Its parent''s protection covers it already.';
+        END IF;
+    END LOOP;
+
+    -- the key that identifies rows in the log: primary key, else replica identity
+    SELECT array_agg(a.attname::text ORDER BY k.ord)
+      INTO v_keys
+      FROM (SELECT i.indexrelid, i.indkey
+              FROM pg_index i
+             WHERE i.indrelid = relation AND (i.indisprimary OR i.indisreplident)
+             ORDER BY i.indisprimary DESC
+             LIMIT 1) ix
+      CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
+    IF v_keys IS NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'agent_guard identifies every logged row by its key.',
+                  HINT = format('Add a primary key, for example ALTER TABLE %s ADD PRIMARY KEY (...).', relation);
+    END IF;
+    IF v_keys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+        RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
+            USING ERRCODE = 'invalid_table_definition';
+    END IF;
+
+    -- stamp columns of another type would lie about who wrote
+    FOR v_col IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t
+          FROM pg_attribute a
+         WHERE a.attrelid = relation AND NOT a.attisdropped
+           AND ((a.attname IN ('ag_agent_id', 'ag_run_id') AND a.atttypid <> 'text'::regtype)
+             OR (a.attname = 'ag_deleted_at' AND a.atttypid <> 'timestamptz'::regtype))
+    LOOP
+        RAISE EXCEPTION 'cannot protect %: column "%" has type %', relation, v_col.attname, v_col.t
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
+    END LOOP;
+
+    FOR v_col IN
+        SELECT c.name, c.type
+          FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                       ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+         WHERE c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
+    END LOOP;
+
+    -- "zz_" so that the stamp trigger runs after the table's own BEFORE
+    -- triggers (they fire in name order) and has the last word on stamps.
+    PERFORM agent_guard._drop_triggers(relation);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_stamp BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp()', relation);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
+                   'EXECUTE FUNCTION agent_guard.capture()', relation);
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns)
+    VALUES (protect.relation, protect.soft_delete, v_keys)
+    ON CONFLICT ON CONSTRAINT protected_tables_pkey
+    DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  protected_at = now(), protected_by = session_user;
+
+    PERFORM agent_guard._log('PROTECT', relation::text,
+        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys)));
+END
+$$;
+COMMENT ON FUNCTION agent_guard.protect(regclass, boolean) IS
+    'stamp and log agent writes to a table (and its partitions); adds ag_agent_id, ag_run_id and, with soft_delete, ag_deleted_at';
+
+CREATE FUNCTION agent_guard.unprotect(relation regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner oid;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.unprotect()');
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation) THEN
+        RAISE EXCEPTION 'table % is not protected', relation
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.protected for the protected tables.';
+    END IF;
+    SELECT c.relowner INTO v_owner FROM pg_class c WHERE c.oid = relation;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    PERFORM agent_guard._drop_triggers(relation);
+    DELETE FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
+
+    PERFORM agent_guard._log('UNPROTECT', relation::text, NULL);
+    RAISE NOTICE 'stamp columns of % were kept, with their data', relation
+        USING HINT = 'Drop ag_agent_id, ag_run_id and ag_deleted_at yourself if they are no longer wanted.';
+END
+$$;
+COMMENT ON FUNCTION agent_guard.unprotect(regclass) IS
+    'stop stamping and logging writes to a table; its stamp columns and the log are kept';
+
+CREATE VIEW agent_guard.protected AS
+    SELECT p.relation, p.soft_delete, p.key_columns, p.protected_at, p.protected_by,
+           (SELECT count(*) FROM pg_partition_tree(p.relation) t
+             WHERE t.isleaf AND t.relid <> p.relation) AS partitions
+      FROM agent_guard.protected_tables p
+     ORDER BY p.relation::text;
+

@@ -1,0 +1,12 @@
+------------------------------------------------------------------------
+-- Privileges: agents get nothing but the questions about themselves.
+------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA agent_guard FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA agent_guard FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA agent_guard FROM PUBLIC;
+GRANT USAGE ON SCHEMA agent_guard TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard.in_agent_session() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard.current_agent() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard.current_run() TO PUBLIC;
+
