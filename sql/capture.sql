@@ -108,3 +108,28 @@ INSERT INTO app.notes VALUES (40, 'from deploy-agent');
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_id, run_id ~ '^run-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$' AS generated, operation, row_key
   FROM agent_guard.events WHERE agent_id = 'deploy-agent' AND operation = 'INSERT';
+
+-- error: code of the agent's own types runs as the agent, never as the
+-- extension owner (a cast to json used by the event images)
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
+CREATE TYPE app.mood AS ENUM ('ok');
+CREATE FUNCTION app.mood_json(app.mood) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'ALTER ROLE regress_bot SUPERUSER';
+    RETURN '"ok"'::json;
+END $$;
+CREATE CAST (app.mood AS json) WITH FUNCTION app.mood_json(app.mood);
+ALTER TABLE app.notes ADD COLUMN mood app.mood;
+INSERT INTO app.notes (id, body, mood) VALUES (50, 'escalate?', 'ok');
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_bot';
+DROP CAST (app.mood AS json);
+ALTER TABLE app.notes DROP COLUMN mood;
+
+-- error: a trigger of the agent's that rewrites the stamps after ours
+CREATE FUNCTION app.forge() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.ag_agent_id := NULL; NEW.ag_run_id := NULL; RETURN NEW; END $$;
+CREATE TRIGGER zzz_forge BEFORE INSERT OR UPDATE ON app.notes FOR EACH ROW EXECUTE FUNCTION app.forge();
+INSERT INTO app.notes VALUES (51, 'looks human');
+DROP TRIGGER zzz_forge ON app.notes;
+\c "dbname=contrib_regression user=regress_su options="
+SELECT count(*) AS rows_51 FROM app.notes WHERE id IN (50, 51);

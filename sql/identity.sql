@@ -13,6 +13,20 @@ SELECT agent_guard.in_agent_session(), agent_guard.current_agent(), agent_guard.
 
 -- error: superusers cannot be registered
 SELECT agent_guard.register_agent('regress_su');
+-- error: roles that could switch the guard off cannot be registered
+CREATE ROLE regress_maker LOGIN CREATEROLE;
+CREATE ROLE regress_bypass LOGIN BYPASSRLS;
+CREATE ROLE regress_admins SUPERUSER;
+CREATE ROLE regress_member LOGIN IN ROLE regress_admins;
+CREATE ROLE regress_shell LOGIN IN ROLE pg_execute_server_program;
+SELECT agent_guard.register_agent('regress_maker');
+SELECT agent_guard.register_agent('regress_bypass');
+SELECT agent_guard.register_agent('regress_member');
+SELECT agent_guard.register_agent('regress_shell');
+-- error: nor can such a role be tagged as an agent
+\c "dbname=contrib_regression user=regress_member options=-cagent_guard.agent_id=claude-code"
+SELECT 1;
+\c "dbname=contrib_regression user=regress_su options="
 -- error: null role
 SELECT agent_guard.register_agent(NULL);
 -- error: bad agent ids
@@ -48,6 +62,15 @@ SELECT agent_guard.current_agent();
 SET ROLE regress_human;
 SELECT current_user, agent_guard.current_agent();
 RESET ROLE;
+-- error: a DO block that becomes a superuser role is stopped at its next statement
+\c "dbname=contrib_regression user=regress_su options="
+GRANT regress_admins TO regress_bot;
+\c "dbname=contrib_regression user=regress_bot options="
+DO $$ BEGIN SET ROLE regress_admins; DELETE FROM agent_guard.registered_agents; END $$;
+\c "dbname=contrib_regression user=regress_su options="
+REVOKE regress_admins FROM regress_bot;
+SELECT count(*) AS still_registered FROM agent_guard.registered_agents;
+\c "dbname=contrib_regression user=regress_bot options="
 -- error: only superusers may SET SESSION AUTHORIZATION
 SET SESSION AUTHORIZATION regress_human;
 SELECT agent_guard.current_agent();

@@ -37,8 +37,7 @@ extern Oid	ag_extension_owner(void);
 
 /* hooks.c */
 extern void ag_hooks_init(void);
-extern uint64 ag_statement_seq;
-extern void ag_current_statement_text(const char **text, int *len);
+extern uint64 ag_current_statement(const char **text, int *len);
 
 /* capture.c */
 extern void ag_capture_init(void);

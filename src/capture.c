@@ -43,8 +43,10 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -64,6 +66,7 @@ typedef struct AgRelInfo
 	AttrNumber	att_run;		/* ag_run_id, 0 if missing */
 	char	   *relname;		/* qualified name of root_relid */
 	SPIPlanPtr	event_plan;		/* kept plan inserting one event */
+	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
 } AgRelInfo;
 
 static MemoryContext CaptureContext = NULL;
@@ -166,24 +169,31 @@ prepare_event_plan(Relation rel)
 				 errdetail("agent_guard identifies every logged row by its key."),
 				 errhint("Add a primary key to the table.")));
 
+	/*
+	 * Every parameter is text, bigint or jsonb, and every function and
+	 * operator is schema-qualified: this runs as the extension owner, so
+	 * nothing in it may resolve to code the agent could have written (a
+	 * cast, an operator on a search_path schema).  The row images are
+	 * built by the caller, as the writing user.
+	 */
 	initStringInfo(&sql);
 	appendStringInfoString(&sql,
 						   "INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, "
 						   "statement_id, relation, operation, old_row, new_row, row_key) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, pg_catalog.to_jsonb($8), "
-						   "pg_catalog.to_jsonb($9), pg_catalog.jsonb_build_object(");
+						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_catalog.jsonb_build_object(");
 
 	idx = index_open(keyidx, AccessShareLock);
 	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
 	{
 		AttrNumber	attno = idx->rd_index->indkey.values[i];
 		const char *colname;
+		const char *lit;
 
 		if (attno <= 0)
 			elog(ERROR, "key index of relation %u has an expression column", RelationGetRelid(rel));
 		colname = NameStr(TupleDescAttr(desc, attno - 1)->attname);
-		appendStringInfo(&sql, "%s%s, ($10).%s", i > 0 ? ", " : "",
-						 quote_literal_cstr(colname), quote_identifier(colname));
+		lit = quote_literal_cstr(colname);
+		appendStringInfo(&sql, "%s%s, $10 OPERATOR(pg_catalog.->) %s", i > 0 ? ", " : "", lit, lit);
 	}
 	index_close(idx, AccessShareLock);
 	appendStringInfoString(&sql, "))");
@@ -195,9 +205,9 @@ prepare_event_plan(Relation rel)
 	argtypes[4] = INT8OID;		/* statement_id */
 	argtypes[5] = TEXTOID;		/* relation */
 	argtypes[6] = TEXTOID;		/* operation */
-	argtypes[7] = rel->rd_rel->reltype; /* old row */
-	argtypes[8] = rel->rd_rel->reltype; /* new row */
-	argtypes[9] = rel->rd_rel->reltype; /* key row */
+	argtypes[7] = JSONBOID;		/* old row */
+	argtypes[8] = JSONBOID;		/* new row */
+	argtypes[9] = JSONBOID;		/* the image the key is taken from */
 
 	plan = SPI_prepare(sql.data, 10, argtypes);
 	if (plan == NULL)
@@ -289,6 +299,12 @@ relinfo_get(Relation rel, bool need_plan)
 
 		old = MemoryContextSwitchTo(CaptureContext);
 		info->relname = qualified_name(info->root_relid);
+		/* to_jsonb(anyelement) learns its argument type from fn_expr */
+		fmgr_info_cxt(F_TO_JSONB, &info->to_jsonb, CaptureContext);
+		info->to_jsonb.fn_expr = (Node *)
+			makeFuncExpr(F_TO_JSONB, JSONBOID,
+						 list_make1(makeNullConst(rel->rd_rel->reltype, -1, InvalidOid)),
+						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		MemoryContextSwitchTo(old);
 		info->valid = true;
 	}
@@ -389,8 +405,10 @@ current_statement_id(Datum agent, Datum run, Datum login)
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	bool		isnull;
 	int			rc;
+	uint64		seq;
 
-	if (stmt_cache_id != 0 && stmt_cache_seq == ag_statement_seq &&
+	seq = ag_current_statement(&text, &len);
+	if (stmt_cache_id != 0 && stmt_cache_seq == seq &&
 		stmt_cache_lxid == AG_MY_LXID)
 		return stmt_cache_id;
 
@@ -407,7 +425,6 @@ current_statement_id(Datum agent, Datum run, Datum login)
 		stmt_plan = plan;
 	}
 
-	ag_current_statement_text(&text, &len);
 	values[0] = agent;
 	values[1] = run;
 	values[2] = login;
@@ -422,9 +439,31 @@ current_statement_id(Datum agent, Datum run, Datum login)
 
 	stmt_cache_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												SPI_tuptable->tupdesc, 1, &isnull));
-	stmt_cache_seq = ag_statement_seq;
+	stmt_cache_seq = seq;
 	stmt_cache_lxid = AG_MY_LXID;
 	return stmt_cache_id;
+}
+
+static void
+check_stamps(HeapTuple tuple, TupleDesc desc, AgRelInfo *info, const char *agent)
+{
+	bool		isnull;
+	Datum		d;
+	const char *run = ag_current_run(true);
+
+	d = heap_getattr(tuple, info->att_agent, desc, &isnull);
+	if (!isnull && strcmp(TextDatumGetCString(d), agent) == 0)
+	{
+		d = heap_getattr(tuple, info->att_run, desc, &isnull);
+		if (!isnull && strcmp(TextDatumGetCString(d), run) == 0)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+			 errmsg("the stamps of a row written by agent \"%s\" were changed after agent_guard set them", agent),
+			 errdetail("Table %s has a trigger that runs after zz_agent_guard_stamp and rewrites ag_agent_id or ag_run_id.",
+					   info->relname),
+			 errhint("Remove or rename that trigger; agent_guard must have the last word on the stamps.")));
 }
 
 /*
@@ -481,21 +520,38 @@ ag_capture(PG_FUNCTION_ARGS)
 	else
 		elog(ERROR, "ag_capture: unexpected trigger event %u", trigdata->tg_event);
 
+	info = relinfo_get(rel, false);
+
+	/*
+	 * The stamps on the written row must be ours: a trigger of the table's
+	 * own that fires after the stamp trigger could otherwise disguise an
+	 * agent write as a human's or another run's.
+	 */
+	if (newtup != NULL)
+		check_stamps(newtup, desc, info, agent);
+
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(agent);
 	values[1] = CStringGetTextDatum(ag_current_run(true));
 	values[2] = CStringGetTextDatum(role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
 	values[3] = CStringGetTextDatum(role_name(GetUserId(), &acting_oid, &acting_name));
+	values[5] = CStringGetTextDatum(info->relname);
 	values[6] = CStringGetTextDatum(operation);
+
+	/*
+	 * Row images are built here, as the writing user: to_jsonb() may call
+	 * output functions and casts of user-defined types, which must never
+	 * run with the extension owner's rights.
+	 */
 	if (oldtup)
-		values[7] = heap_copy_tuple_as_datum(oldtup, desc);
+		values[7] = FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(oldtup, desc));
 	else
 	{
 		values[7] = (Datum) 0;
 		nulls[7] = 'n';
 	}
 	if (newtup)
-		values[8] = heap_copy_tuple_as_datum(newtup, desc);
+		values[8] = FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(newtup, desc));
 	else
 	{
 		values[8] = (Datum) 0;
@@ -512,7 +568,6 @@ ag_capture(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		info = relinfo_get(rel, true);
-		values[5] = CStringGetTextDatum(info->relname);
 		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
 
 		rc = SPI_execute_plan(info->event_plan, values, nulls, false, 0);

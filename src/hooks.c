@@ -7,14 +7,15 @@
  *	- track the statement nesting level, so that nested statements
  *	  (functions, DO blocks, dynamic SQL, triggers) are attributed to the
  *	  client statement that caused them;
- *	- number top-level statements and remember their text for the capture
- *	  trigger, which stores a statement's text once, not once per row;
- *	- enforce identity at the start of each top-level statement: resolve
- *	  whether the session is an agent session and refuse superuser agents.
+ *	- number client statements and point at their text while they run, for
+ *	  the capture trigger, which stores a statement's text once, not once
+ *	  per row;
+ *	- enforce identity before every statement, nested ones included:
+ *	  resolve whether the session is an agent session and refuse superuser
+ *	  agents.
  *
- * ExecutorRun and ExecutorFinish are hooked only to keep the nesting level
- * right, ExecutorEnd only to forget the statement's text: AFTER row triggers fire in ExecutorFinish, and the statements they
- * run must count as nested.  Every hook chains to the previous one (or the
+ * AFTER row triggers fire in ExecutorFinish, so ExecutorRun and
+ * ExecutorFinish both count as the statement running.  Every hook chains to the previous one (or the
  * standard function) on all paths; refusals happen before the chained call.
  * Parallel workers do nothing: their leader already decided.
  *-------------------------------------------------------------------------
@@ -40,43 +41,111 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 static int	nesting_level = 0;
 
-/* Incremented at each top-level statement; the capture trigger keys on it. */
+/* Incremented for each top-level statement; the capture trigger keys on it. */
 uint64		ag_statement_seq = 0;
 
-/* Text of the current top-level statement, valid while it runs. */
-static const char *top_text = NULL;
-static int	top_text_len = 0;
-
-static void
-set_top_text(const char *source, int location, int len)
+/*
+ * The client statement that is running now: its text and number.  Set only
+ * while a top-level statement actually runs (ExecutorRun, ExecutorFinish,
+ * ProcessUtility at nesting level 0) and restored afterwards, so that with
+ * several open portals (extended protocol, cursors) a write is attributed
+ * to the portal that made it, and the pointer is never used after its
+ * statement's memory is gone.
+ */
+typedef struct AgCurrentStatement
 {
-	if (source == NULL)
-	{
-		top_text = NULL;
-		top_text_len = 0;
-		return;
-	}
-	if (location < 0)
-		location = 0;
-	top_text = source + location;
-	top_text_len = (len > 0) ? len : (int) strlen(top_text);
-}
+	const char *text;
+	int			len;
+	uint64		seq;
+} AgCurrentStatement;
+
+static AgCurrentStatement current = {NULL, 0, 0};
 
 /*
- * The client statement the current write belongs to.  Outside a tracked
- * statement (deferred triggers at COMMIT) fall back to the text the server
- * is processing.
+ * Statement numbers of the top-level QueryDescs that are open, so that a
+ * portal run in several Execute calls keeps one number.  Few are ever open
+ * at once; a short list is enough.
  */
-void
-ag_current_statement_text(const char **text, int *len)
+typedef struct AgOpenQuery
 {
-	if (top_text != NULL)
+	QueryDesc  *qd;
+	uint64		seq;
+} AgOpenQuery;
+
+#define AG_MAX_OPEN_QUERIES 64
+static AgOpenQuery open_queries[AG_MAX_OPEN_QUERIES];
+static int	n_open_queries = 0;
+
+/* A top-level FETCH: the cursor's query, one level down, is what writes. */
+static bool fetch_running = false;
+
+static uint64
+open_query_seq(QueryDesc *qd, bool remove)
+{
+	int			i;
+
+	for (i = n_open_queries - 1; i >= 0; i--)
 	{
-		*text = top_text;
-		*len = top_text_len;
+		if (open_queries[i].qd == qd)
+		{
+			uint64		seq = open_queries[i].seq;
+
+			if (remove)
+				open_queries[i] = open_queries[--n_open_queries];
+			return seq;
+		}
+	}
+	return 0;
+}
+
+static void
+open_query_add(QueryDesc *qd)
+{
+	if (n_open_queries == AG_MAX_OPEN_QUERIES)
+		n_open_queries--;		/* forget the oldest-added slot; it only costs an extra statements row */
+	open_queries[n_open_queries].qd = qd;
+	open_queries[n_open_queries].seq = ++ag_statement_seq;
+	n_open_queries++;
+}
+
+static AgCurrentStatement
+enter_statement(QueryDesc *qd)
+{
+	AgCurrentStatement saved = current;
+	uint64		seq = open_query_seq(qd, false);
+
+	if (seq == 0)
+	{
+		open_query_add(qd);
+		seq = ag_statement_seq;
+	}
+	current.seq = seq;
+	current.text = qd->sourceText;
+	current.len = 0;
+	if (current.text != NULL)
+	{
+		int			loc = qd->plannedstmt->stmt_location;
+
+		if (loc > 0)
+			current.text += loc;
+		current.len = qd->plannedstmt->stmt_len > 0 ?
+			qd->plannedstmt->stmt_len : (int) strlen(current.text);
+	}
+	return saved;
+}
+
+/* Which top-level run of the executor is writing: its number and text. */
+uint64
+ag_current_statement(const char **text, int *len)
+{
+	if (current.text != NULL)
+	{
+		*text = current.text;
+		*len = current.len;
 	}
 	else if (debug_query_string != NULL)
 	{
+		/* outside a tracked statement: deferred triggers at COMMIT */
 		*text = debug_query_string;
 		*len = (int) strlen(debug_query_string);
 	}
@@ -85,6 +154,7 @@ ag_current_statement_text(const char **text, int *len)
 		*text = NULL;
 		*len = 0;
 	}
+	return current.seq;
 }
 
 static bool
@@ -93,17 +163,16 @@ is_transaction_control(Node *parsetree)
 	return parsetree != NULL && IsA(parsetree, TransactionStmt);
 }
 
+/*
+ * Identity is enforced at every statement, nested ones included: a DO block
+ * can SET ROLE to a role that is a superuser and run statements before the
+ * next top-level one.
+ */
 static void
 ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	if (!IsParallelWorker() && nesting_level == 0)
-	{
-		ag_statement_seq++;
-		set_top_text(queryDesc->sourceText,
-					 queryDesc->plannedstmt->stmt_location,
-					 queryDesc->plannedstmt->stmt_len);
+	if (!IsParallelWorker())
 		ag_identity_enforce();
-	}
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -115,6 +184,11 @@ static void
 ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
+	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
+	AgCurrentStatement saved = current;
+
+	if (top)
+		saved = enter_statement(queryDesc);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -126,6 +200,8 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (top)
+			current = saved;
 	}
 	PG_END_TRY();
 }
@@ -133,6 +209,11 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 static void
 ag_ExecutorFinish(QueryDesc *queryDesc)
 {
+	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
+	AgCurrentStatement saved = current;
+
+	if (top)
+		saved = enter_statement(queryDesc);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -144,16 +225,16 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (top)
+			current = saved;
 	}
 	PG_END_TRY();
 }
 
-/* The statement's text dies with it: forget the pointer at its end. */
 static void
 ag_ExecutorEnd(QueryDesc *queryDesc)
 {
-	if (nesting_level == 0)
-		set_top_text(NULL, 0, 0);
+	open_query_seq(queryDesc, true);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -168,14 +249,25 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	volatile bool top = (nesting_level == 0 && !IsParallelWorker());
+	volatile bool was_fetch = fetch_running;
+	AgCurrentStatement saved = current;
+
+	/* COMMIT/ROLLBACK must always be able to end a transaction. */
+	if (!IsParallelWorker() && !is_transaction_control(pstmt->utilityStmt))
+		ag_identity_enforce();
 
 	if (top)
 	{
-		ag_statement_seq++;
-		set_top_text(queryString, pstmt->stmt_location, pstmt->stmt_len);
-		/* COMMIT/ROLLBACK must always be able to end a transaction. */
-		if (!is_transaction_control(pstmt->utilityStmt))
-			ag_identity_enforce();
+		current.seq = ++ag_statement_seq;
+		current.text = queryString;
+		current.len = 0;
+		if (queryString != NULL)
+		{
+			if (pstmt->stmt_location > 0)
+				current.text += pstmt->stmt_location;
+			current.len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(current.text);
+		}
+		fetch_running = IsA(pstmt->utilityStmt, FetchStmt);
 	}
 
 	nesting_level++;
@@ -192,9 +284,25 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		nesting_level--;
 		if (top)
-			set_top_text(NULL, 0, 0);
+		{
+			current = saved;
+			fetch_running = was_fetch;
+		}
 	}
 	PG_END_TRY();
+}
+
+/* At transaction end nothing can still be open; start clean. */
+static void
+hooks_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		n_open_queries = 0;
+		fetch_running = false;
+		if (nesting_level == 0)
+			current.text = NULL;
+	}
 }
 
 void
@@ -210,4 +318,5 @@ ag_hooks_init(void)
 	ExecutorEnd_hook = ag_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = ag_ProcessUtility;
+	RegisterXactCallback(hooks_xact_callback, NULL);
 }

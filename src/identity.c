@@ -34,15 +34,19 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/genam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/plancache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -139,7 +143,11 @@ static void
 assign_agent_id(const char *newval, void *extra)
 {
 	if (latched_tag == NULL && newval != NULL && newval[0] != '\0')
+	{
 		latched_tag = latch_copy(newval);
+		/* plans made before the session was an agent must not be reused */
+		ResetPlanCache();
+	}
 }
 
 static bool
@@ -277,6 +285,79 @@ registration_lookup(void)
 }
 
 /*
+ * Why a role cannot be an agent, or NULL if it can.  A superuser can switch
+ * every guard off; so can a role that can become one (membership in a
+ * superuser role), one that can make roles (CREATEROLE: a fresh login that
+ * is not an agent), one that bypasses row security (soft deletes hide rows
+ * with it), and the predefined roles that reach the server's files and
+ * programs.
+ */
+static const char *
+role_power(Oid role)
+{
+	HeapTuple	tup;
+	Form_pg_authid auth;
+	const char *why = NULL;
+	Relation	rel;
+	SysScanDesc scan;
+
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
+	if (!HeapTupleIsValid(tup))
+		return "does not exist";
+	auth = (Form_pg_authid) GETSTRUCT(tup);
+	if (auth->rolsuper)
+		why = "is a superuser";
+	else if (auth->rolcreaterole)
+		why = "has CREATEROLE";
+	else if (auth->rolbypassrls)
+		why = "has BYPASSRLS";
+	else if (auth->rolreplication)
+		why = "has REPLICATION";
+	ReleaseSysCache(tup);
+	if (why)
+		return why;
+
+	if (is_member_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM))
+		return "is a member of pg_execute_server_program";
+	if (is_member_of_role(role, ROLE_PG_WRITE_SERVER_FILES))
+		return "is a member of pg_write_server_files";
+	if (is_member_of_role(role, ROLE_PG_READ_SERVER_FILES))
+		return "is a member of pg_read_server_files";
+
+	rel = table_open(AuthIdRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		auth = (Form_pg_authid) GETSTRUCT(tup);
+		if ((auth->rolsuper || auth->rolcreaterole || auth->rolbypassrls) &&
+			auth->oid != role && is_member_of_role(role, auth->oid))
+		{
+			why = "is a member of a role with superuser, CREATEROLE or BYPASSRLS";
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return why;
+}
+
+/* Refuse to make an agent of a role that could switch the guard off. */
+static void
+check_role_power(const char *agent)
+{
+	Oid			role = GetSessionUserId();
+	const char *why = role_power(role);
+
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+				 errmsg("role \"%s\" cannot act as agent \"%s\" because it %s",
+						GetUserNameFromId(role, false), agent, why),
+				 errdetail("Such a role can switch the guard off."),
+				 errhint("Connect the agent as a role without these powers.")));
+}
+
+/*
  * Decide whether this session is an agent session, latching the answer.
  * Needs a live transaction for the registry lookup; outside one (or in an
  * aborted one) only an already latched identity or a tag counts.
@@ -289,8 +370,14 @@ identity_resolve(void)
 	if (latched_agent != NULL)
 		return;
 
-	if (IsTransactionState() && !IsAbortedTransactionBlockState())
-		registered = registration_lookup();
+	/*
+	 * The registry lookup and the role checks need a live transaction.
+	 * Outside one nothing runs that the guard must see; the next statement
+	 * resolves the identity.
+	 */
+	if (!IsTransactionState() || IsAbortedTransactionBlockState())
+		return;
+	registered = registration_lookup();
 
 	if (registered != NULL)
 	{
@@ -303,10 +390,18 @@ identity_resolve(void)
 							   GetUserNameFromId(GetSessionUserId(), false)),
 					 errhint("Remove agent_guard.agent_id from the connection options, or set it to \"%s\".",
 							 registered)));
+		if (!superuser_arg(GetSessionUserId()))
+			check_role_power(registered);
 		latched_agent = latch_copy(registered);
+		ResetPlanCache();
 	}
 	else if (latched_tag != NULL)
+	{
+		if (!superuser_arg(GetSessionUserId()))
+			check_role_power(latched_tag);
 		latched_agent = latch_copy(latched_tag);
+		ResetPlanCache();
+	}
 }
 
 /*
@@ -480,4 +575,19 @@ ag_registry_changed(PG_FUNCTION_ARGS)
 		elog(ERROR, "ag_registry_changed: not fired by trigger manager");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * SQL: agent_guard._role_power(regrole) returns text: why the role may not
+ * be registered as an agent, or NULL.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_role_power);
+Datum
+ag_sql_role_power(PG_FUNCTION_ARGS)
+{
+	const char *why = role_power(PG_GETARG_OID(0));
+
+	if (why == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(why));
 }

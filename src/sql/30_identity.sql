@@ -2,6 +2,12 @@
 -- Identity
 ------------------------------------------------------------------------
 
+CREATE FUNCTION agent_guard._role_power(role regrole) RETURNS text
+    AS 'MODULE_PATHNAME', 'ag_sql_role_power'
+    LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION agent_guard._role_power(regrole) IS
+    'why a role cannot be an agent (it could switch the guard off), or NULL';
+
 CREATE FUNCTION agent_guard.register_agent(role regrole, agent_id text DEFAULT NULL)
     RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -9,6 +15,7 @@ AS $$
 DECLARE
     v_id   text := coalesce(agent_id, role::text);
     v_role pg_roles%ROWTYPE;
+    v_why  text;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.register_agent()');
     IF role IS NULL THEN
@@ -20,6 +27,13 @@ BEGIN
             USING ERRCODE = 'YG001',
                   DETAIL = 'A superuser can switch every guard off.',
                   HINT = 'Create a role without superuser for the agent and register that role.';
+    END IF;
+    v_why := agent_guard._role_power(role);
+    IF v_why IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot register role "%" as an agent because it %', v_role.rolname, v_why
+            USING ERRCODE = 'YG001',
+                  DETAIL = 'Such a role can switch the guard off.',
+                  HINT = 'Register a role without these powers.';
     END IF;
     -- agent ids derived from role names keep the role name unquoted
     IF agent_id IS NULL THEN
