@@ -42,4 +42,7 @@ extern uint64 ag_current_statement(const char **text, int *len);
 /* capture.c */
 extern void ag_capture_init(void);
 
+/* softdelete.c */
+extern void ag_softdelete_init(void);
+
 #endif							/* AGENT_GUARD_H */

@@ -56,18 +56,9 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "relinfo.h"
 
-typedef struct AgRelInfo
-{
-	Oid			relid;			/* hash key */
-	bool		valid;
-	Oid			root_relid;		/* top of the partition tree, or relid */
-	AttrNumber	att_agent;		/* ag_agent_id, 0 if missing */
-	AttrNumber	att_run;		/* ag_run_id, 0 if missing */
-	char	   *relname;		/* qualified name of root_relid */
-	SPIPlanPtr	event_plan;		/* kept plan inserting one event */
-	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
-} AgRelInfo;
+
 
 static MemoryContext CaptureContext = NULL;
 static HTAB *relinfo_hash = NULL;
@@ -148,26 +139,13 @@ find_column(TupleDesc desc, const char *name, Oid typid)
 
 /* Build the INSERT into agent_guard.events for one relation's row type. */
 static SPIPlanPtr
-prepare_event_plan(Relation rel)
+prepare_event_plan(Relation rel, AgRelInfo *info)
 {
-	Oid			keyidx;
-	Relation	idx;
 	StringInfoData sql;
 	Oid			argtypes[10];
 	SPIPlanPtr	plan;
 	int			i;
 	TupleDesc	desc = RelationGetDescr(rel);
-
-	keyidx = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(keyidx))
-		keyidx = RelationGetReplicaIndex(rel);
-	if (!OidIsValid(keyidx))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
-				 errmsg("protected table \"%s\" has no primary key or replica identity index",
-						RelationGetRelationName(rel)),
-				 errdetail("agent_guard identifies every logged row by its key."),
-				 errhint("Add a primary key to the table.")));
 
 	/*
 	 * Every parameter is text, bigint or jsonb, and every function and
@@ -182,20 +160,15 @@ prepare_event_plan(Relation rel)
 						   "statement_id, relation, operation, old_row, new_row, row_key) "
 						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_catalog.jsonb_build_object(");
 
-	idx = index_open(keyidx, AccessShareLock);
-	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+	for (i = 0; i < info->nkeys; i++)
 	{
-		AttrNumber	attno = idx->rd_index->indkey.values[i];
 		const char *colname;
 		const char *lit;
 
-		if (attno <= 0)
-			elog(ERROR, "key index of relation %u has an expression column", RelationGetRelid(rel));
-		colname = NameStr(TupleDescAttr(desc, attno - 1)->attname);
+		colname = NameStr(TupleDescAttr(desc, info->keyattnos[i] - 1)->attname);
 		lit = quote_literal_cstr(colname);
 		appendStringInfo(&sql, "%s%s, $10 OPERATOR(pg_catalog.->) %s", i > 0 ? ", " : "", lit, lit);
 	}
-	index_close(idx, AccessShareLock);
 	appendStringInfoString(&sql, "))");
 
 	argtypes[0] = TEXTOID;		/* agent_id */
@@ -218,6 +191,38 @@ prepare_event_plan(Relation rel)
 	return plan;
 }
 
+/* The columns of the key that identifies rows in the log. */
+static void
+load_key(Relation rel, AgRelInfo *info)
+{
+	Oid			keyidx = RelationGetPrimaryKeyIndex(rel);
+	Relation	idx;
+	int			i;
+
+	if (!OidIsValid(keyidx))
+		keyidx = RelationGetReplicaIndex(rel);
+	if (!OidIsValid(keyidx))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("protected table \"%s\" has no primary key or replica identity index",
+						RelationGetRelationName(rel)),
+				 errdetail("agent_guard identifies every logged row by its key."),
+				 errhint("Add a primary key to the table.")));
+
+	idx = index_open(keyidx, AccessShareLock);
+	info->keyidx = keyidx;
+	info->nkeys = idx->rd_index->indnkeyatts;
+	for (i = 0; i < info->nkeys; i++)
+	{
+		AttrNumber	attno = idx->rd_index->indkey.values[i];
+
+		if (attno <= 0)
+			elog(ERROR, "key index of relation %u has an expression column", RelationGetRelid(rel));
+		info->keyattnos[i] = attno;
+	}
+	index_close(idx, AccessShareLock);
+}
+
 static char *
 qualified_name(Oid relid)
 {
@@ -233,8 +238,8 @@ qualified_name(Oid relid)
  * The cached facts about a protected relation.  With need_plan the event
  * plan is prepared too; the caller must then be connected to SPI.
  */
-static AgRelInfo *
-relinfo_get(Relation rel, bool need_plan)
+AgRelInfo *
+ag_relinfo_get(Relation rel, bool need_plan)
 {
 	Oid			relid = RelationGetRelid(rel);
 	AgRelInfo  *info;
@@ -280,6 +285,8 @@ relinfo_get(Relation rel, bool need_plan)
 
 		info->att_agent = find_column(desc, "ag_agent_id", TEXTOID);
 		info->att_run = find_column(desc, "ag_run_id", TEXTOID);
+		info->att_deleted = find_column(desc, "ag_deleted_at", TIMESTAMPTZOID);
+		load_key(rel, info);
 		if (info->att_agent == InvalidAttrNumber || info->att_run == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
@@ -310,7 +317,7 @@ relinfo_get(Relation rel, bool need_plan)
 	}
 
 	if (need_plan && info->event_plan == NULL)
-		info->event_plan = prepare_event_plan(rel);
+		info->event_plan = prepare_event_plan(rel, info);
 
 	return info;
 }
@@ -329,6 +336,12 @@ check_trigger_call(FunctionCallInfo fcinfo, const char *name)
 /*
  * agent_guard.stamp(): BEFORE INSERT OR UPDATE FOR EACH ROW.
  */
+static bool
+is_soft_delete_trigger(Trigger *trigger)
+{
+	return trigger->tgnargs >= 1 && strcmp(trigger->tgargs[0], "soft_delete") == 0;
+}
+
 PG_FUNCTION_INFO_V1(ag_stamp);
 Datum
 ag_stamp(PG_FUNCTION_ARGS)
@@ -338,9 +351,11 @@ ag_stamp(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	AgRelInfo  *info;
 	const char *agent;
-	int			cols[2];
-	Datum		values[2];
-	bool		nulls[2];
+	int			cols[3];
+	Datum		values[3];
+	bool		nulls[3];
+	int			ncols = 2;
+	bool		soft;
 
 	check_trigger_call(fcinfo, "ag_stamp");
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
@@ -350,8 +365,9 @@ ag_stamp(PG_FUNCTION_ARGS)
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
-	info = relinfo_get(trigdata->tg_relation, false);
+	info = ag_relinfo_get(trigdata->tg_relation, false);
 	agent = ag_current_agent();
+	soft = is_soft_delete_trigger(trigdata->tg_trigger) && info->att_deleted != InvalidAttrNumber;
 
 	cols[0] = info->att_agent;
 	cols[1] = info->att_run;
@@ -364,15 +380,31 @@ ag_stamp(PG_FUNCTION_ARGS)
 			return PointerGetDatum(tuple);
 		values[0] = values[1] = (Datum) 0;
 		nulls[0] = nulls[1] = true;
-	}
-	else
-	{
-		values[0] = CStringGetTextDatum(agent);
-		values[1] = CStringGetTextDatum(ag_current_run(true));
-		nulls[0] = nulls[1] = false;
+		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls));
 	}
 
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 2, cols, values, nulls));
+	values[0] = CStringGetTextDatum(agent);
+	values[1] = CStringGetTextDatum(ag_current_run(true));
+	nulls[0] = nulls[1] = false;
+
+	if (soft && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		/* an agent inserts live rows only */
+		cols[2] = info->att_deleted;
+		values[2] = (Datum) 0;
+		nulls[2] = true;
+		ncols = 3;
+		ag_soft_check_insert(trigdata->tg_relation, tuple, info);
+	}
+	else if (soft && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+			 heap_attisnull(trigdata->tg_trigtuple, info->att_deleted, desc) &&
+			 !heap_attisnull(tuple, info->att_deleted, desc))
+	{
+		/* a soft delete: keep what RETURNING must show */
+		ag_soft_remember(trigdata->tg_trigtuple, desc, info);
+	}
+
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls));
 }
 
 /* Name of a role, looked up once per session per role. */
@@ -516,11 +548,30 @@ ag_capture(PG_FUNCTION_ARGS)
 	{
 		operation = "DELETE";
 		oldtup = trigdata->tg_trigtuple;
+
+		/*
+		 * The planner turns an agent's DELETE of a soft-delete table into
+		 * an UPDATE; a DELETE reaching this point escaped that, so refuse
+		 * it rather than lose the row.
+		 */
+		if (is_soft_delete_trigger(trigdata->tg_trigger))
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("refusing to remove a row of soft-delete table \"%s\"",
+							RelationGetRelationName(rel)),
+					 errdetail("An agent's DELETE on this table must become a soft delete, and this one did not."),
+					 errhint("Run the statement again; if it keeps failing, report it to the agent_guard developers.")));
 	}
 	else
 		elog(ERROR, "ag_capture: unexpected trigger event %u", trigdata->tg_event);
 
-	info = relinfo_get(rel, false);
+	info = ag_relinfo_get(rel, false);
+
+	/* an UPDATE that sets ag_deleted_at on a live row is a soft delete */
+	if (newtup != NULL && oldtup != NULL && info->att_deleted != InvalidAttrNumber &&
+		heap_attisnull(oldtup, info->att_deleted, desc) &&
+		!heap_attisnull(newtup, info->att_deleted, desc))
+		operation = "SOFT_DELETE";
 
 	/*
 	 * The stamps on the written row must be ours: a trigger of the table's
@@ -567,7 +618,7 @@ ag_capture(PG_FUNCTION_ARGS)
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		info = relinfo_get(rel, true);
+		info = ag_relinfo_get(rel, true);
 		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
 
 		rc = SPI_execute_plan(info->event_plan, values, nulls, false, 0);

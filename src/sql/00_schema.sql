@@ -46,6 +46,12 @@ CREATE FUNCTION agent_guard.capture() RETURNS trigger
     AS 'MODULE_PATHNAME', 'ag_capture'
     LANGUAGE C;
 
+-- In the RETURNING list of an agent's DELETE turned into a soft delete, in
+-- place of the stamp columns: the values the row had before (softdelete.c).
+CREATE FUNCTION agent_guard.soft_deleted_stamp(which integer, VARIADIC keys "any") RETURNS text
+    AS 'MODULE_PATHNAME', 'ag_soft_deleted_stamp'
+    LANGUAGE C VOLATILE;
+
 CREATE FUNCTION agent_guard.registry_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'ag_registry_changed'
     LANGUAGE C;

@@ -21,7 +21,10 @@ CREATE TABLE agent_guard.protected_tables (
     soft_delete   boolean NOT NULL,
     key_columns   text[] NOT NULL,
     protected_at  timestamptz NOT NULL DEFAULT now(),
-    protected_by  text NOT NULL DEFAULT session_user
+    protected_by  text NOT NULL DEFAULT session_user,
+    -- row security of the table and its partitions before protect()
+    -- turned it on for soft deletes: {"name": [enabled, forced], ...}
+    rls_before    jsonb
 );
 
 -- One row per client statement that wrote through a protected table;
@@ -50,7 +53,8 @@ CREATE TABLE agent_guard.events (
     operation     text NOT NULL CHECK (operation IN (
                       'INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'COMPENSATE',
                       'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
-                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT')),
+                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT',
+                      'RESTORE', 'PURGE')),
     row_key       jsonb,
     old_row       jsonb,
     new_row       jsonb,

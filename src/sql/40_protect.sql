@@ -2,6 +2,72 @@
 -- Protection
 ------------------------------------------------------------------------
 
+-- Soft-deleted rows are hidden by row security: a restrictive policy
+-- "ag_hide_deleted" (USING ag_deleted_at IS NULL, for every command; new
+-- rows are not checked, so that marking a row is possible) on the
+-- table and each partition, FORCEd so that the owner is held to it too.
+-- Where row security was off, it is turned on with a permissive policy
+-- "ag_visible" (USING true) so that nobody loses sight of live rows; where
+-- it was on, the table's own policies keep their meaning and ours only
+-- narrows them.  Superusers and BYPASSRLS roles still see everything.
+-- Returns the previous state, for _soft_rls_off.
+CREATE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel    record;
+    v_before jsonb := '{}';
+BEGIN
+    FOR v_rel IN
+        SELECT c.oid::regclass AS rel, c.relrowsecurity, c.relforcerowsecurity
+          FROM pg_class c
+         WHERE c.oid = relation
+            OR c.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+    LOOP
+        v_before := v_before || jsonb_build_object(v_rel.rel::text,
+                        jsonb_build_array(v_rel.relrowsecurity, v_rel.relforcerowsecurity));
+        IF NOT v_rel.relrowsecurity THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_rel.rel);
+            EXECUTE format('CREATE POLICY ag_visible ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', v_rel.rel);
+        END IF;
+        IF NOT v_rel.relforcerowsecurity THEN
+            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', v_rel.rel);
+        END IF;
+        EXECUTE format('CREATE POLICY ag_hide_deleted ON %s AS RESTRICTIVE FOR ALL USING (ag_deleted_at IS NULL) WITH CHECK (true)', v_rel.rel);
+    END LOOP;
+    RETURN v_before;
+END
+$$;
+
+CREATE FUNCTION agent_guard._soft_rls_off(relation regclass, before jsonb) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel  record;
+    v_prev jsonb;
+BEGIN
+    FOR v_rel IN SELECT relation AS rel
+                 UNION
+                 SELECT t.relid::regclass FROM pg_partition_tree(relation) t LOOP
+        v_prev := before -> v_rel.rel::text;
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_hide_deleted') THEN
+            EXECUTE format('DROP POLICY ag_hide_deleted ON %s', v_rel.rel);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_visible') THEN
+            EXECUTE format('DROP POLICY ag_visible ON %s', v_rel.rel);
+        END IF;
+        IF v_prev IS NOT NULL THEN
+            IF NOT (v_prev ->> 0)::boolean THEN
+                EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', v_rel.rel);
+            END IF;
+            IF NOT (v_prev ->> 1)::boolean THEN
+                EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', v_rel.rel);
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+
 CREATE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -11,6 +77,8 @@ DECLARE
     v_keys     text[];
     v_col      record;
     v_root     regclass;
+    v_arg      text;
+    v_rls      jsonb;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.protect()');
     IF relation IS NULL OR soft_delete IS NULL THEN
@@ -111,17 +179,29 @@ BEGIN
 
     -- "zz_" so that the stamp trigger runs after the table's own BEFORE
     -- triggers (they fire in name order) and has the last word on stamps.
+    -- the trigger argument tells the C code (and the planner) the mode
+    v_arg := CASE WHEN soft_delete THEN '''soft_delete''' ELSE '''hard_delete''' END;
     PERFORM agent_guard._drop_triggers(relation);
     EXECUTE format('CREATE TRIGGER zz_agent_guard_stamp BEFORE INSERT OR UPDATE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp()', relation);
+                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp(%s)', relation, v_arg);
     EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
-                   'EXECUTE FUNCTION agent_guard.capture()', relation);
+                   'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
 
-    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns)
-    VALUES (protect.relation, protect.soft_delete, v_keys)
+    SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
+    IF v_rls IS NOT NULL THEN
+        PERFORM agent_guard._soft_rls_off(relation, v_rls);
+        v_rls := NULL;
+    END IF;
+    IF soft_delete THEN
+        v_rls := agent_guard._soft_rls_on(relation);
+    END IF;
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, rls_before)
+    VALUES (protect.relation, protect.soft_delete, v_keys, v_rls)
     ON CONFLICT ON CONSTRAINT protected_tables_pkey
     DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  rls_before = EXCLUDED.rls_before,
                   protected_at = now(), protected_by = session_user;
 
     PERFORM agent_guard._log('PROTECT', relation::text,
@@ -136,6 +216,7 @@ CREATE FUNCTION agent_guard.unprotect(relation regclass) RETURNS void
 AS $$
 DECLARE
     v_owner oid;
+    v_rls   jsonb;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.unprotect()');
     IF relation IS NULL THEN
@@ -153,6 +234,10 @@ BEGIN
     END IF;
 
     PERFORM agent_guard._drop_triggers(relation);
+    SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
+    IF v_rls IS NOT NULL THEN
+        PERFORM agent_guard._soft_rls_off(relation, v_rls);
+    END IF;
     DELETE FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
 
     PERFORM agent_guard._log('UNPROTECT', relation::text, NULL);

@@ -92,8 +92,11 @@ $node->restart;
 	"DELETE FROM invoices WHERE id = 3 RETURNING agent_guard.current_agent()");
 is($out, 'billing-agent', 'after a restart the role is still an agent') or diag($err);
 is($node->safe_psql('postgres',
-		"SELECT count(*) FROM agent_guard.events WHERE relation = 'public.invoices' AND operation IN ('INSERT','UPDATE','DELETE')"),
-	'3', 'the log survived the restart and grew by the new write');
+		"SELECT string_agg(operation, ',' ORDER BY event_id) FROM agent_guard.events
+		  WHERE relation = 'public.invoices' AND operation IN ('INSERT','UPDATE','DELETE','SOFT_DELETE')"),
+	'UPDATE,INSERT,SOFT_DELETE', 'the log survived the restart and grew by the new (soft) delete');
+is($node->safe_psql('postgres', "SELECT ag_deleted_at IS NOT NULL FROM invoices WHERE id = 3"),
+	't', 'the deleted invoice is still there for the superuser, marked');
 
 $node->stop;
 done_testing();

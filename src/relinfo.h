@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ * relinfo.h
+ *		What the row triggers know about a protected relation, cached per
+ *		backend (capture.c owns the cache; softdelete.c reads it).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_RELINFO_H
+#define AG_RELINFO_H
+
+#include "postgres.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/rel.h"
+
+typedef struct AgRelInfo
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	Oid			root_relid;		/* top of the partition tree, or relid */
+	AttrNumber	att_agent;		/* ag_agent_id */
+	AttrNumber	att_run;		/* ag_run_id */
+	AttrNumber	att_deleted;	/* ag_deleted_at, 0 if missing */
+	Oid			keyidx;			/* primary key or replica identity index */
+	int			nkeys;
+	AttrNumber	keyattnos[INDEX_MAX_KEYS];
+	char	   *relname;		/* qualified name of root_relid */
+	SPIPlanPtr	event_plan;		/* kept plan inserting one event */
+	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
+} AgRelInfo;
+
+extern AgRelInfo *ag_relinfo_get(Relation rel, bool need_plan);
+
+/* softdelete.c */
+extern void ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info);
+extern void ag_soft_check_insert(Relation rel, HeapTuple newtup, AgRelInfo *info);
+
+#endif							/* AG_RELINFO_H */

@@ -1,0 +1,505 @@
+/*-------------------------------------------------------------------------
+ * softdelete.c
+ *		An agent's DELETE on a soft-delete table keeps the rows.
+ *
+ * The conversion happens in the planner hook, on the rewritten query, so
+ * that every path that ends in a DELETE of such a table is covered: plain
+ * DELETE, DELETE ... USING, WHERE CURRENT OF, writable CTEs, MERGE ... THEN
+ * DELETE, DELETE through updatable views and rules (already expanded to the
+ * base table here), partitions (the DELETE targets the protected parent),
+ * and PL/pgSQL or dynamic SQL (planned through the same hook).  The DELETE
+ * becomes an UPDATE that sets ag_deleted_at; the stamp trigger writes the
+ * deleting agent and run, and the capture trigger logs a SOFT_DELETE with
+ * the full old row.
+ *
+ * The agent must not be able to tell from the protocol:
+ *	- the command tag: the PlannedStmt keeps commandType CMD_DELETE, so the
+ *	  tag reads "DELETE n" with the true count (the ModifyTable node itself
+ *	  updates); PL/pgSQL's FOUND and ROW_COUNT see the same count;
+ *	- RETURNING: it would show the row after the update, so references to
+ *	  ag_deleted_at become NULL (what a live row holds) and references to the
+ *	  stamps read the values the row had before, saved by the stamp trigger
+ *	  for the row being processed (see ag_soft_remember()).
+ * The privileges checked are those of the DELETE (the range table entry
+ * keeps its required permissions), and so are the row security policies:
+ * the rewriter applied them for the DELETE, so rows already soft-deleted,
+ * which a restrictive policy hides, cannot be deleted again.
+ *
+ * Where the conversion is missed (a plan cached before the session became
+ * an agent session is replanned, but defence in depth), the capture trigger
+ * refuses a hard DELETE by an agent on a soft-delete table: fail closed.
+ *
+ * Known limits, documented: a whole-row reference in RETURNING (RETURNING t)
+ * shows the updated row; user DELETE triggers do not fire (UPDATE triggers
+ * do); EXPLAIN shows the Update.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/planner.h"
+#include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "agent_guard.h"
+#include "relinfo.h"
+
+static planner_hook_type prev_planner = NULL;
+
+/* The row whose soft delete is being processed: its key and old stamps. */
+typedef struct AgSoftRow
+{
+	bool		valid;
+	int			nkeys;
+	Datum		keys[INDEX_MAX_KEYS];
+	bool		keybyval[INDEX_MAX_KEYS];
+	int16		keylen[INDEX_MAX_KEYS];
+	char	   *old_agent;		/* NULL when the stamp was NULL */
+	char	   *old_run;
+} AgSoftRow;
+
+static MemoryContext SoftRowContext = NULL;
+static AgSoftRow soft_row;
+
+static Oid
+lookup_function(const char *name, int nargs, const Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString(pstrdup(name))),
+						  nargs, argtypes, true);
+}
+
+/*
+ * The attribute number of ag_deleted_at when the relation is protected
+ * with soft_delete (its capture trigger carries the argument), else 0.
+ * The relation is already locked by the parser and rewriter.
+ */
+static AttrNumber
+soft_delete_attno(Oid relid)
+{
+	Relation	rel;
+	AttrNumber	attno = 0;
+	Oid			capture_fn;
+	int			i;
+
+	capture_fn = lookup_function("capture", 0, NULL);
+	if (!OidIsValid(capture_fn))
+		return 0;				/* extension not installed in this database */
+
+	rel = relation_open(relid, NoLock);
+	if (rel->trigdesc != NULL)
+	{
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+		{
+			Trigger    *t = &rel->trigdesc->triggers[i];
+
+			if (t->tgfoid == capture_fn && t->tgnargs >= 1 &&
+				strcmp(t->tgargs[0], "soft_delete") == 0)
+			{
+				attno = get_attnum(relid, "ag_deleted_at");
+				if (attno == InvalidAttrNumber)
+					ereport(ERROR,
+							(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+							 errmsg("soft-delete table \"%s\" has no column \"ag_deleted_at\"",
+									RelationGetRelationName(rel)),
+							 errhint("Run agent_guard.protect() on the table again.")));
+				break;
+			}
+		}
+	}
+	relation_close(rel, NoLock);
+	return attno;
+}
+
+typedef struct ReturningFix
+{
+	Index		resultRelation;
+	AttrNumber	att_deleted;
+	AttrNumber	att_agent;
+	AttrNumber	att_run;
+	Oid			old_stamp_fn;
+	List	   *keyvars;
+} ReturningFix;
+
+static Node *
+fix_returning_mutator(Node *node, ReturningFix *fix)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		if (v->varno == (int) fix->resultRelation && v->varlevelsup == 0)
+		{
+			if (v->varattno == fix->att_deleted)
+				return (Node *) makeNullConst(TIMESTAMPTZOID, -1, InvalidOid);
+			if (v->varattno == fix->att_agent || v->varattno == fix->att_run)
+			{
+				FuncExpr   *f;
+
+				f = makeFuncExpr(fix->old_stamp_fn, TEXTOID,
+								 lcons(makeConst(INT4OID, -1, InvalidOid, 4,
+												 Int32GetDatum(v->varattno == fix->att_agent ? 1 : 2),
+												 false, true),
+									   copyObject(fix->keyvars)),
+								 DEFAULT_COLLATION_OID, InvalidOid, COERCE_EXPLICIT_CALL);
+				return (Node *) f;
+			}
+		}
+		return node;
+	}
+	return expression_tree_mutator(node, fix_returning_mutator, (void *) fix);
+}
+
+/* Key columns of the relation as Vars of the result relation. */
+static List *
+key_vars(Oid relid, Index rti)
+{
+	Relation	rel = relation_open(relid, NoLock);
+	Oid			keyidx = RelationGetPrimaryKeyIndex(rel);
+	List	   *vars = NIL;
+	Relation	idx;
+	int			i;
+
+	if (!OidIsValid(keyidx))
+		keyidx = RelationGetReplicaIndex(rel);
+	if (!OidIsValid(keyidx))
+		elog(ERROR, "soft-delete table %u has no key index", relid);
+	idx = index_open(keyidx, AccessShareLock);
+	for (i = 0; i < idx->rd_index->indnkeyatts; i++)
+	{
+		AttrNumber	attno = idx->rd_index->indkey.values[i];
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+
+		vars = lappend(vars, makeVar(rti, attno, att->atttypid, att->atttypmod,
+									 att->attcollation, 0));
+	}
+	index_close(idx, AccessShareLock);
+	relation_close(rel, NoLock);
+	return vars;
+}
+
+static TargetEntry *
+deleted_at_target(AttrNumber attno)
+{
+	Expr	   *ts = (Expr *) makeFuncExpr(F_STATEMENT_TIMESTAMP, TIMESTAMPTZOID, NIL,
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+	return makeTargetEntry(ts, attno, pstrdup("ag_deleted_at"), false);
+}
+
+/* Turn a DELETE of a soft-delete table into the UPDATE that marks rows. */
+static void
+convert_delete(Query *q, AttrNumber att_deleted)
+{
+	RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+
+	q->commandType = CMD_UPDATE;
+	q->targetList = list_make1(deleted_at_target(att_deleted));
+	rte->updatedCols = bms_add_member(rte->updatedCols,
+									  att_deleted - FirstLowInvalidHeapAttributeNumber);
+
+	if (q->returningList != NIL)
+	{
+		ReturningFix fix;
+		Oid			argtypes[2] = {INT4OID, ANYOID};
+
+		fix.resultRelation = q->resultRelation;
+		fix.att_deleted = att_deleted;
+		fix.att_agent = get_attnum(rte->relid, "ag_agent_id");
+		fix.att_run = get_attnum(rte->relid, "ag_run_id");
+		fix.old_stamp_fn = LookupFuncName(list_make2(makeString(AG_SCHEMA),
+													 makeString("soft_deleted_stamp")),
+										  -1, argtypes, true);
+		if (!OidIsValid(fix.old_stamp_fn))
+			elog(ERROR, "function agent_guard.soft_deleted_stamp is missing");
+		fix.keyvars = key_vars(rte->relid, q->resultRelation);
+		q->returningList = (List *) fix_returning_mutator((Node *) q->returningList, &fix);
+	}
+}
+
+/*
+ * Convert the soft deletes in q and its writable CTEs.  Returns true when q
+ * itself was a DELETE that became an UPDATE.
+ */
+static bool
+convert_query(Query *q)
+{
+	ListCell   *lc;
+	bool		converted = false;
+
+	foreach(lc, q->cteList)
+	{
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+		if (cte->ctequery && IsA(cte->ctequery, Query))
+			(void) convert_query((Query *) cte->ctequery);
+	}
+
+	if (q->commandType == CMD_DELETE && q->resultRelation > 0)
+	{
+		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+		AttrNumber	att;
+
+		if (rte->rtekind == RTE_RELATION && (att = soft_delete_attno(rte->relid)) > 0)
+		{
+			convert_delete(q, att);
+			converted = true;
+		}
+	}
+	else if (q->commandType == CMD_MERGE && q->resultRelation > 0)
+	{
+		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+		AttrNumber	att = 0;
+		bool		converted_merge = false;
+
+		foreach(lc, q->mergeActionList)
+		{
+			MergeAction *action = lfirst_node(MergeAction, lc);
+
+			if (action->commandType != CMD_DELETE)
+				continue;
+			if (att == 0)
+				att = soft_delete_attno(rte->relid);
+			if (att == 0)
+				break;
+			action->commandType = CMD_UPDATE;
+			action->targetList = list_make1(deleted_at_target(att));
+			rte->updatedCols = bms_add_member(rte->updatedCols,
+											  att - FirstLowInvalidHeapAttributeNumber);
+			converted_merge = true;
+		}
+
+		/*
+		 * For MERGE the rewriter checks the new row of an UPDATE against
+		 * the SELECT policies; our hiding policy would then refuse the
+		 * very mark we set.  Marking is allowed for a plain UPDATE too
+		 * (the policy's WITH CHECK is true), so drop that one check.
+		 */
+		if (converted_merge)
+		{
+			List	   *keep = NIL;
+
+			foreach(lc, q->withCheckOptions)
+			{
+				WithCheckOption *wco = lfirst_node(WithCheckOption, lc);
+
+				if (wco->kind == WCO_RLS_UPDATE_CHECK && wco->polname != NULL &&
+					strcmp(wco->polname, "ag_hide_deleted") == 0)
+					continue;
+				keep = lappend(keep, wco);
+			}
+			q->withCheckOptions = keep;
+		}
+	}
+	return converted;
+}
+
+static PlannedStmt *
+ag_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	bool		converted = false;
+	PlannedStmt *result;
+
+	if (!IsParallelWorker() && ag_session_is_agent())
+		converted = convert_query(parse);
+
+	if (prev_planner)
+		result = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	/* the command tag and SPI's result code follow the statement's type */
+	if (converted)
+		result->commandType = CMD_DELETE;
+	return result;
+}
+
+void
+ag_softdelete_init(void)
+{
+	prev_planner = planner_hook;
+	planner_hook = ag_planner;
+}
+
+/*
+ * Called by the stamp trigger for each row an agent soft-deletes, before
+ * the row is written: keep its key and its stamps, for RETURNING.
+ */
+void
+ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info)
+{
+	MemoryContext old;
+	int			i;
+	bool		isnull;
+	Datum		d;
+
+	if (SoftRowContext == NULL)
+		SoftRowContext = AllocSetContextCreate(TopMemoryContext,
+											   "agent_guard soft delete row",
+											   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(SoftRowContext);
+	old = MemoryContextSwitchTo(SoftRowContext);
+
+	soft_row.nkeys = info->nkeys;
+	for (i = 0; i < info->nkeys; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, info->keyattnos[i] - 1);
+
+		d = heap_getattr(oldtup, info->keyattnos[i], desc, &isnull);
+		soft_row.keybyval[i] = att->attbyval;
+		soft_row.keylen[i] = att->attlen;
+		soft_row.keys[i] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
+	}
+	d = heap_getattr(oldtup, info->att_agent, desc, &isnull);
+	soft_row.old_agent = isnull ? NULL : TextDatumGetCString(d);
+	d = heap_getattr(oldtup, info->att_run, desc, &isnull);
+	soft_row.old_run = isnull ? NULL : TextDatumGetCString(d);
+	soft_row.valid = true;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * SQL: agent_guard.soft_deleted_stamp(which int, VARIADIC keys "any")
+ * returns text.  Put into the RETURNING list of a converted DELETE in place
+ * of ag_agent_id (which = 1) and ag_run_id (which = 2): the value the row
+ * had before the soft delete.  Fails closed if the row is not the one the
+ * stamp trigger remembered.
+ */
+PG_FUNCTION_INFO_V1(ag_soft_deleted_stamp);
+Datum
+ag_soft_deleted_stamp(PG_FUNCTION_ARGS)
+{
+	int			which = PG_GETARG_INT32(0);
+	int			i;
+	const char *value;
+
+	if (!soft_row.valid || PG_NARGS() - 1 != soft_row.nkeys)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("could not return the row of a soft delete"),
+				 errdetail("agent_guard.soft_deleted_stamp() was called outside the RETURNING list of a converted DELETE.")));
+	for (i = 0; i < soft_row.nkeys; i++)
+	{
+		if (PG_ARGISNULL(i + 1) ||
+			!datum_image_eq(PG_GETARG_DATUM(i + 1), soft_row.keys[i],
+							soft_row.keybyval[i], soft_row.keylen[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("could not return the row of a soft delete"),
+					 errdetail("The row being returned is not the row the stamp trigger saw last; a trigger of the table may have written another soft-delete table in between.")));
+	}
+	value = (which == 1) ? soft_row.old_agent : soft_row.old_run;
+	if (value == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(value));
+}
+
+/*
+ * Before an agent inserts into a soft-delete table: a soft-deleted row that
+ * still holds the key would make the insert fail with a bare unique
+ * violation about a row the agent cannot see.  Look it up through the key
+ * index (no SQL, so no row security and no owner rights involved) and say
+ * which row it is and how to get past it.
+ */
+void
+ag_soft_check_insert(Relation rel, HeapTuple newtup, AgRelInfo *info)
+{
+	Relation	idx;
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Snapshot	snap;
+	int			i;
+
+	idx = index_open(info->keyidx, AccessShareLock);
+	for (i = 0; i < info->nkeys; i++)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(newtup, info->keyattnos[i], desc, &isnull);
+		Oid			opfamily = idx->rd_opfamily[i];
+		Oid			type = idx->rd_opcintype[i];
+		Oid			eqop;
+
+		if (isnull)
+		{
+			index_close(idx, AccessShareLock);
+			return;				/* a NULL key cannot collide */
+		}
+		eqop = get_opfamily_member(opfamily, type, type, BTEqualStrategyNumber);
+		if (!OidIsValid(eqop))
+		{
+			index_close(idx, AccessShareLock);
+			return;				/* not a btree key: leave it to the unique check */
+		}
+		ScanKeyEntryInitialize(&skeys[i], 0, i + 1, BTEqualStrategyNumber, type,
+							   idx->rd_indcollation[i], get_opcode(eqop), d);
+	}
+
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, snap, info->nkeys, 0);
+	index_rescan(scan, skeys, info->nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		(void) slot_getattr(slot, info->att_deleted, &isnull);
+		if (!isnull)
+		{
+			bool		anull,
+						rnull;
+			Datum		a = slot_getattr(slot, info->att_agent, &anull);
+			Datum		r = slot_getattr(slot, info->att_run, &rnull);
+			StringInfoData key;
+			int			k;
+
+			initStringInfo(&key);
+			for (k = 0; k < info->nkeys; k++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, info->keyattnos[k] - 1);
+				Oid			outfn;
+				bool		varlena;
+				bool		knull;
+				Datum		kv = slot_getattr(slot, info->keyattnos[k], &knull);
+
+				getTypeOutputInfo(att->atttypid, &outfn, &varlena);
+				appendStringInfo(&key, "%s%s=%s", k > 0 ? ", " : "",
+								 quote_identifier(NameStr(att->attname)),
+								 OidOutputFunctionCall(outfn, kv));
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("a soft-deleted row of %s still holds key (%s)", info->relname, key.data),
+					 errdetail("The row was deleted by agent \"%s\" in run \"%s\"; it is hidden, not gone.",
+							   anull ? "(none)" : TextDatumGetCString(a),
+							   rnull ? "(none)" : TextDatumGetCString(r)),
+					 errhint("Ask a human to bring it back with agent_guard.restore() or to remove it for good with agent_guard.purge(), or use another key.")));
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(idx, AccessShareLock);
+}

@@ -1,0 +1,119 @@
+------------------------------------------------------------------------
+-- Soft deletes: what humans do with the rows agents deleted
+------------------------------------------------------------------------
+
+-- The soft-delete table a human may work on: protected with soft_delete,
+-- and owned by (a role of) the caller.
+CREATE FUNCTION agent_guard._soft_table(relation regclass, fn text) RETURNS text[]
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys  text[];
+    v_soft  boolean;
+    v_owner oid;
+BEGIN
+    PERFORM agent_guard._require_human(fn);
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT p.key_columns, p.soft_delete INTO v_keys, v_soft
+      FROM agent_guard.protected_tables p WHERE p.relation = _soft_table.relation;
+    IF NOT FOUND OR NOT v_soft THEN
+        RAISE EXCEPTION 'table % is not protected with soft deletes', relation
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.protected.';
+    END IF;
+    SELECT c.relowner INTO v_owner FROM pg_class c WHERE c.oid = relation;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN v_keys;
+END
+$$;
+
+-- "t.k1 = r.k1 AND ..." with the built-in equality (the key's btree class)
+CREATE FUNCTION agent_guard._key_match(keys text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('t.%1$I OPERATOR(pg_catalog.=) r.%1$I', k), ' AND ')
+      FROM unnest(keys) AS k;
+$$;
+
+CREATE FUNCTION agent_guard.soft_deleted(relation regclass)
+    RETURNS TABLE (row_key jsonb, deleted_at timestamptz, agent_id text, run_id text, row_data jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.soft_deleted()');
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT (SELECT jsonb_object_agg(k, to_jsonb(t) -> k) FROM unnest($1) AS k), '
+        '       t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t) '
+        '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL ORDER BY t.ag_deleted_at', relation)
+        USING v_keys;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.soft_deleted(regclass) IS
+    'the rows of a soft-delete table that agents deleted, newest last';
+
+CREATE FUNCTION agent_guard.restore(relation regclass, row_key jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
+    v_old  jsonb;
+    v_new  jsonb;
+BEGIN
+    IF row_key IS NULL OR jsonb_typeof(row_key) <> 'object'
+       OR NOT row_key ?& v_keys THEN
+        RAISE EXCEPTION 'row key must be a JSON object with the key columns of %', relation
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key columns are %s.', array_to_string(v_keys, ', ')),
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    EXECUTE format(
+        'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
+        '     old AS (SELECT to_jsonb(t) AS img, t.ctid AS tid FROM %1$s t, r '
+        '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t) '
+        'UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid = old.tid '
+        'RETURNING old.img, to_jsonb(t)', relation, agent_guard._key_match(v_keys))
+        INTO v_old, v_new USING row_key;
+    IF v_old IS NULL THEN
+        RAISE EXCEPTION 'no soft-deleted row of % has key %', relation, row_key
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row, new_row)
+    VALUES (session_user, agent_guard.calling_role()::text, relation::text, 'RESTORE',
+            row_key, v_old, v_new);
+    RETURN v_new;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.restore(regclass, jsonb) IS
+    'bring back one soft-deleted row (a write by the calling human; stamps become NULL)';
+
+CREATE FUNCTION agent_guard.purge(relation regclass, older_than interval) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');
+    v_count bigint;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be an interval of zero or more'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format(
+        'WITH gone AS (DELETE FROM %1$s t WHERE t.ag_deleted_at < now() - $1 RETURNING to_jsonb(t) AS img) '
+        'INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row) '
+        'SELECT session_user, agent_guard.calling_role()::text, $2, ''PURGE'', '
+        '       (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest($3) AS k), g.img FROM gone g',
+        relation)
+        USING older_than, relation::text, v_keys;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.purge(regclass, interval) IS
+    'remove for good the rows soft-deleted longer ago than older_than; each is logged with its image';
