@@ -18,13 +18,14 @@
 -- same table with the same operation whose keys are all distinct are
 -- undone by one statement (a 100,000-row UPDATE is undone by one UPDATE);
 -- anything else (e.g. UPDATE t SET id = id + 1, whose keys overlap) is
--- undone one event at a time.  Rows come back from the logged images with
+-- undone one event at a time.  Triggers (the tables' own and foreign-key
+-- checks) are off during the replay; the foreign keys are checked once at
+-- the end for the rows the replay wrote and the values it took away.  Rows come back from the logged images with
 -- jsonb_populate_record against the table's row type, every column
 -- written except generated ones, identity columns with OVERRIDING SYSTEM
 -- VALUE, stamps kept as logged (replay mode, rollback.c).  Each replayed
--- row is compared with its logged image afterwards; a difference (a
--- trigger of the table changed it, a column was added) raises YG032 and
--- the whole rollback is undone.
+-- row is compared with its logged image afterwards; a difference raises
+-- YG032 and the whole rollback is undone.
 --
 -- Each undone event gets a COMPENSATE event (detail.undoes = its
 -- event_id; a unique index makes a second compensation impossible), and
@@ -69,6 +70,8 @@ DECLARE
     v_conf     bigint;
     v_msg      text;
     v_runs     text[];
+    v_srr      text;
+    v_fk       record;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -251,6 +254,15 @@ BEGIN
                  WHERE b.status = 'planned') s
          WHERE s.event_id = b.event_id;
 
+        -- Replay with the tables' triggers off (session_replication_role):
+        -- their own triggers would change the rows being restored, and the
+        -- foreign-key triggers would check each batch in log order, which
+        -- for cascades is not an order the rows ever were valid in (the
+        -- parent's event is logged before the cascaded children's).  The
+        -- foreign keys are checked once at the end instead.  Replay mode
+        -- keeps the stamps also if the stamp trigger ever fires here.
+        v_srr := current_setting('session_replication_role');
+        PERFORM set_config('session_replication_role', 'replica', true);
         PERFORM agent_guard._replay_mode(true);
         FOR v_b IN SELECT b.batch, min(b.rel::oid)::regclass AS rel, min(b.operation) AS op, count(*) AS n
                      FROM _ag_rb b WHERE b.batch IS NOT NULL
@@ -318,8 +330,65 @@ BEGIN
             END IF;
         END LOOP;
         PERFORM agent_guard._replay_mode(false);
+        PERFORM set_config('session_replication_role', v_srr, true);
 
         UPDATE _ag_rb b SET status = 'applied' WHERE b.batch IS NOT NULL;
+
+        -- Every foreign key into or out of a replayed table must hold for
+        -- the rows the replay wrote (their final images) and for the
+        -- referenced values it took away.
+        FOR v_fk IN
+            SELECT c.oid, c.conname, c.conrelid::regclass AS child, c.confrelid::regclass AS parent,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS ccols,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS pcols
+              FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conparentid = 0
+               AND (c.conrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'applied')
+                 OR c.confrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'applied'))
+        LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_fk.child)) x;
+            v_n := 0;
+            IF v_keys IS NOT NULL THEN
+                EXECUTE format(
+                    'SELECT count(*) FROM %1$s r
+                      WHERE (%3$s) IN (SELECT %4$s FROM pg_temp._ag_rb b
+                                         CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                                        WHERE b.rel = $1 AND b.status = ''applied'')
+                        AND %5$s
+                        AND NOT EXISTS (SELECT 1 FROM %2$s p WHERE %6$s)',
+                    v_fk.child, v_fk.parent,
+                    (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                    (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                    (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c),
+                    (SELECT string_agg(format('p.%I = r.%I', v_fk.pcols[i], v_fk.ccols[i]), ' AND ')
+                       FROM generate_subscripts(v_fk.ccols, 1) i))
+                INTO v_n USING v_fk.child;
+            END IF;
+            IF v_n = 0 THEN
+                EXECUTE format(
+                    'SELECT count(*) FROM %1$s r
+                      WHERE (%3$s) IN (SELECT %4$s FROM pg_temp._ag_rb b
+                                         CROSS JOIN LATERAL jsonb_populate_record(NULL::%2$s, b.new_row) AS v
+                                        WHERE b.rel = $1 AND b.status = ''applied'' AND b.new_row IS NOT NULL)
+                        AND NOT EXISTS (SELECT 1 FROM %2$s p WHERE %5$s)',
+                    v_fk.child, v_fk.parent,
+                    (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
+                    (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.pcols) c),
+                    (SELECT string_agg(format('p.%I = r.%I', v_fk.pcols[i], v_fk.ccols[i]), ' AND ')
+                       FROM generate_subscripts(v_fk.ccols, 1) i))
+                INTO v_n USING v_fk.parent;
+            END IF;
+            IF v_n > 0 THEN
+                RAISE EXCEPTION 'cannot roll back %: it would break foreign key "%" of %', v_what, v_fk.conname, v_fk.child
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = format('%s rows of %s would reference rows of %s that are not there.', v_n, v_fk.child, v_fk.parent),
+                          HINT = 'Nothing was changed.  Rows written by others after the run refer to rows the run created; roll them back or change them first.';
+            END IF;
+        END LOOP;
 
         INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key,
                                         old_row, new_row, detail)
