@@ -112,17 +112,17 @@ SELECT agent_id, run_id ~ '^run-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$' AS generated, 
 -- error: code of the agent's own types runs as the agent, never as the
 -- extension owner (a cast to json used by the event images)
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
-CREATE TYPE app.mood AS ENUM ('ok');
-CREATE FUNCTION app.mood_json(app.mood) RETURNS json LANGUAGE plpgsql AS $$
+CREATE TYPE app.agent_mood AS ENUM ('ok');
+CREATE FUNCTION app.agent_mood_json(app.agent_mood) RETURNS json LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE 'ALTER ROLE regress_bot SUPERUSER';
     RETURN '"ok"'::json;
 END $$;
-CREATE CAST (app.mood AS json) WITH FUNCTION app.mood_json(app.mood);
-ALTER TABLE app.notes ADD COLUMN mood app.mood;
+CREATE CAST (app.agent_mood AS json) WITH FUNCTION app.agent_mood_json(app.agent_mood);
+ALTER TABLE app.notes ADD COLUMN mood app.agent_mood;
 INSERT INTO app.notes (id, body, mood) VALUES (50, 'escalate?', 'ok');
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_bot';
-DROP CAST (app.mood AS json);
+DROP CAST (app.agent_mood AS json);
 ALTER TABLE app.notes DROP COLUMN mood;
 
 -- error: a trigger of the agent's that rewrites the stamps after ours

@@ -46,6 +46,7 @@ _PG_init(void)
 	ag_identity_init();
 	ag_capture_init();
 	ag_softdelete_init();
+	ag_rollback_init();
 	ag_hooks_init();
 
 	MarkGUCPrefixReserved("agent_guard");

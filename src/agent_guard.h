@@ -21,6 +21,10 @@
 #define ERRCODE_AG_HUMANS_ONLY				MAKE_SQLSTATE('Y','G','0','0','2')
 /* YG009: the guard could not decide (missing state); it fails closed. */
 #define ERRCODE_AG_GUARD_UNAVAILABLE		MAKE_SQLSTATE('Y','G','0','0','9')
+/* YG030-YG039: rollback (raised from src/sql/70_rollback.sql):
+ * YG030 a rollback met rows changed since the run (on_conflict 'abort'),
+ * YG031 no recorded writes for the run or transaction,
+ * YG032 a replayed row did not come back exactly as logged. */
 
 #define AG_SCHEMA "agent_guard"
 
@@ -44,5 +48,9 @@ extern void ag_capture_init(void);
 
 /* softdelete.c */
 extern void ag_softdelete_init(void);
+
+/* rollback.c */
+extern void ag_rollback_init(void);
+extern bool ag_replay_mode(void);
 
 #endif							/* AGENT_GUARD_H */

@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(52);
+SELECT plan(62);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
@@ -25,6 +25,22 @@ SELECT function_returns('agent_guard', 'current_agent', ARRAY[]::text[], 'text')
 SELECT function_returns('agent_guard', 'current_run', ARRAY[]::text[], 'text');
 SELECT is_definer('agent_guard', 'protect', ARRAY['regclass', 'boolean'], 'protect runs as the extension owner');
 SELECT is_definer('agent_guard', 'register_agent', ARRAY['regrole', 'text'], 'register_agent runs as the extension owner');
+
+-- rollback (DESIGN.md, Rollback)
+SELECT has_function('agent_guard', 'rollback_run', ARRAY['text', 'boolean', 'text']);
+SELECT has_function('agent_guard', 'rollback_xact', ARRAY['xid8', 'boolean', 'text']);
+SELECT is_definer('agent_guard', 'rollback_run', ARRAY['text', 'boolean', 'text'], 'rollback_run runs as the extension owner');
+SELECT is_definer('agent_guard', 'rollback_xact', ARRAY['xid8', 'boolean', 'text'], 'rollback_xact runs as the extension owner');
+SELECT is((SELECT pg_get_function_arguments('agent_guard.rollback_run(text,boolean,text)'::regprocedure)),
+          'run_id text, apply boolean DEFAULT false, on_conflict text DEFAULT ''abort''::text',
+          'rollback_run: arguments and defaults');
+SELECT is((SELECT pg_get_function_arguments('agent_guard.rollback_xact(xid8,boolean,text)'::regprocedure)),
+          'xid xid8, apply boolean DEFAULT false, on_conflict text DEFAULT ''abort''::text',
+          'rollback_xact: arguments and defaults');
+SELECT is((SELECT array_agg(c ORDER BY o)::text[] FROM unnest((SELECT proargnames FROM pg_proc
+            WHERE oid = 'agent_guard.rollback_run(text,boolean,text)'::regprocedure)) WITH ORDINALITY u(c, o) WHERE o > 3),
+          ARRAY['step', 'event_id', 'relation', 'operation', 'row_key', 'action', 'status', 'detail'],
+          'rollback_run: plan columns');
 
 -- default arguments: register_agent(role) and protect(relation) work
 SELECT is((SELECT pronargdefaults FROM pg_proc WHERE oid = 'agent_guard.register_agent(regrole,text)'::regprocedure),
@@ -47,7 +63,7 @@ SELECT col_type_is('agent_guard', 'events', 'new_row', 'jsonb', 'new_row is json
 SELECT col_is_pk('agent_guard', 'events', 'event_id', 'event_id is the key');
 SELECT columns_are('agent_guard', 'runs', ARRAY[
     'run_id', 'agent_id', 'login_role', 'first_write', 'last_write', 'transactions', 'statements',
-    'inserted', 'updated', 'deleted', 'soft_deleted']);
+    'inserted', 'updated', 'deleted', 'soft_deleted', 'status']);
 SELECT columns_are('agent_guard', 'agents', ARRAY['role', 'agent_id', 'registered_at', 'registered_by']);
 SELECT columns_are('agent_guard', 'protected', ARRAY[
     'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions']);
@@ -69,6 +85,12 @@ SELECT function_privs_are('agent_guard', 'protect', ARRAY['regclass', 'boolean']
                           'protect is not for everyone');
 SELECT function_privs_are('agent_guard', 'register_agent', ARRAY['regrole', 'text'], 'tap_agent', ARRAY[]::text[],
                           'register_agent is not for everyone');
+SELECT function_privs_are('agent_guard', 'rollback_run', ARRAY['text', 'boolean', 'text'], 'tap_agent', ARRAY[]::text[],
+                          'rollback_run is not for everyone');
+SELECT function_privs_are('agent_guard', 'rollback_xact', ARRAY['xid8', 'boolean', 'text'], 'tap_agent', ARRAY[]::text[],
+                          'rollback_xact is not for everyone');
+SELECT function_privs_are('agent_guard', '_replay_mode', ARRAY['boolean'], 'tap_agent', ARRAY[]::text[],
+                          'replay mode is internal');
 SELECT function_privs_are('agent_guard', 'current_agent', ARRAY[]::text[], 'tap_agent', ARRAY['EXECUTE'],
                           'anyone may ask who they are');
 SELECT schema_privs_are('agent_guard', 'tap_agent', ARRAY['USAGE'], 'USAGE only on the schema');

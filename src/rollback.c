@@ -1,0 +1,87 @@
+/*-------------------------------------------------------------------------
+ * rollback.c
+ *		Replay mode for agent_guard.rollback_run() / rollback_xact().
+ *
+ * The plan and the replay of compensations are SQL (src/sql/70_rollback.sql):
+ * they are set-based statements that the planner does better than C would.
+ * What SQL cannot do is restore the stamp columns: the stamp trigger
+ * (capture.c) overwrites ag_agent_id / ag_run_id on every write, so a row
+ * brought back by a human's rollback would come back stamped NULL instead of
+ * with the agent and run it carried before the run.
+ *
+ * Replay mode is a backend-local flag that makes the stamp trigger leave the
+ * stamp columns as the statement gives them.  It can only be switched on
+ *	- by a superuser (the rollback functions run SECURITY DEFINER as the
+ *	  extension owner; EXECUTE on the switch is revoked from PUBLIC),
+ *	- outside agent sessions (and the stamp trigger ignores it in one),
+ * and it can never outlive the rollback that set it: it is cleared when the
+ * transaction ends and when any subtransaction aborts, so an error that
+ * escapes the replay, caught or not, switches it off.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+
+#include "agent_guard.h"
+
+static bool replay_mode = false;
+
+bool
+ag_replay_mode(void)
+{
+	return replay_mode;
+}
+
+static void
+rollback_xact_callback(XactEvent event, void *arg)
+{
+	replay_mode = false;
+}
+
+static void
+rollback_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		replay_mode = false;
+}
+
+void
+ag_rollback_init(void)
+{
+	RegisterXactCallback(rollback_xact_callback, NULL);
+	RegisterSubXactCallback(rollback_subxact_callback, NULL);
+}
+
+/*
+ * agent_guard._replay_mode(on boolean) RETURNS boolean: switch replay mode,
+ * return the previous setting.  Internal; called by the rollback functions.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_replay_mode);
+Datum
+ag_sql_replay_mode(PG_FUNCTION_ARGS)
+{
+	bool		on = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+	bool		was = replay_mode;
+
+	if (on)
+	{
+		if (ag_session_is_agent())
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_HUMANS_ONLY),
+					 errmsg("replay mode cannot be used in an agent session"),
+					 errdetail("Replay mode lets writes keep the stamps they are given.")));
+		if (!superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to switch on replay mode"),
+					 errhint("Use agent_guard.rollback_run() or agent_guard.rollback_xact().")));
+		if (!IsTransactionState())
+			elog(ERROR, "replay mode outside a transaction");
+	}
+	replay_mode = on;
+	PG_RETURN_BOOL(was);
+}

@@ -1,0 +1,464 @@
+------------------------------------------------------------------------
+-- Rollback: plan and replay of compensations for an agent run or one of
+-- its transactions.
+--
+-- The plan is computed from the run's events (INSERT, UPDATE, DELETE,
+-- SOFT_DELETE) that no COMPENSATE event undoes yet.  Every event touches
+-- one or two keys of its table: the key before the change (UPDATE, DELETE,
+-- SOFT_DELETE) and the key after it (INSERT, UPDATE, SOFT_DELETE).  For
+-- each key, the run's events on it, in write order, must chain: the image
+-- one event left at the key is the image the next one found there, and
+-- the image the last one left is the row there now (absent = NULL).  A
+-- break means someone else wrote that key after one of the run's changes:
+-- that change is a conflict, and every earlier change of the run to the
+-- same keys depends on it (status skipped).  The current rows are read
+-- FOR UPDATE, so nobody can change them between the check and the replay.
+--
+-- The replay undoes the events newest first.  Consecutive events on the
+-- same table with the same operation whose keys are all distinct are
+-- undone by one statement (a 100,000-row UPDATE is undone by one UPDATE);
+-- anything else (e.g. UPDATE t SET id = id + 1, whose keys overlap) is
+-- undone one event at a time.  Triggers (the tables' own and foreign-key
+-- checks) are off during the replay; the foreign keys are checked once at
+-- the end for the rows the replay wrote and the values it took away.  Rows come back from the logged images with
+-- jsonb_populate_record against the table's row type, every column
+-- written except generated ones, identity columns with OVERRIDING SYSTEM
+-- VALUE, stamps kept as logged (replay mode, rollback.c).  Each replayed
+-- row is compared with its logged image afterwards; a difference raises
+-- YG032 and the whole rollback is undone.
+--
+-- Each undone event gets a COMPENSATE event (detail.undoes = its
+-- event_id; a unique index makes a second compensation impossible), and
+-- the rollback one ROLLBACK event.  These are a human's acts: their
+-- agent_id and run_id are NULL, the run they concern is in detail.
+------------------------------------------------------------------------
+
+CREATE UNIQUE INDEX events_undoes_idx ON agent_guard.events (((detail->>'undoes')::bigint))
+    WHERE operation = 'COMPENSATE';
+
+CREATE FUNCTION agent_guard._replay_mode(on_ boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_sql_replay_mode'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._replay_mode(boolean) IS
+    'internal: while on, the stamp trigger keeps the stamps a rollback restores';
+
+-- A key-column equality between table alias t and record alias k.
+CREATE FUNCTION agent_guard._key_match(keys text[], t text, k text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('%I.%I = %I.%I', t, c, k, c), ' AND ')
+      FROM unnest(keys) AS c
+$$;
+
+CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
+    RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
+                   row_key jsonb, action text, status text, detail text)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_what     text := CASE WHEN p_run IS NOT NULL THEN format('run "%s"', p_run)
+                            ELSE format('transaction %s', p_xid) END;
+    v_rel      record;
+    v_b        record;
+    v_keys     text[];
+    v_cols     text[];
+    v_upd      text[];
+    v_n        bigint;
+    v_want     bigint;
+    v_pending  bigint;
+    v_conf     bigint;
+    v_msg      text;
+    v_runs     text[];
+    v_srr      text;
+    v_fk       record;
+BEGIN
+    IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
+        RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''abort'' (change nothing if any row conflicts) or ''skip'' (leave conflicting rows).';
+    END IF;
+    IF p_apply IS NULL THEN
+        RAISE EXCEPTION 'apply must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- Rollbacks that apply take turns, so the second of two racing
+    -- rollbacks of a run sees the first one's compensations (its next
+    -- statement takes a new snapshot in READ COMMITTED).
+    IF p_apply THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('agent_guard.rollback', 0));
+    END IF;
+
+    -- a second call in the same transaction starts afresh
+    IF to_regclass('pg_temp._ag_rb') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_rb;
+    END IF;
+    IF to_regclass('pg_temp._ag_touch') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_touch;
+    END IF;
+    CREATE TEMP TABLE _ag_rb (
+        event_id   bigint PRIMARY KEY,
+        run_id     text,
+        relation   text,
+        rel        regclass,
+        operation  text,
+        row_key    jsonb,
+        before_key jsonb,
+        after_key  jsonb,
+        old_row    jsonb,
+        new_row    jsonb,
+        status     text,
+        detail     text,
+        seg        integer,
+        batch      integer
+    ) ON COMMIT DROP;
+
+    INSERT INTO _ag_rb (event_id, run_id, relation, rel, operation, row_key, before_key, after_key,
+                        old_row, new_row, status)
+    SELECT e.event_id, e.run_id, e.relation, to_regclass(e.relation), e.operation, e.row_key,
+           CASE WHEN e.operation <> 'INSERT' THEN
+               (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
+           CASE WHEN e.operation <> 'DELETE' THEN e.row_key END,
+           e.old_row, e.new_row,
+           CASE WHEN EXISTS (SELECT 1 FROM agent_guard.events c
+                              WHERE c.operation = 'COMPENSATE'
+                                AND (c.detail->>'undoes')::bigint = e.event_id)
+                THEN 'already rolled back' ELSE 'planned' END
+      FROM agent_guard.events e
+     WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
+       AND (p_run IS NULL OR e.run_id = p_run)
+       AND (p_xid IS NULL OR e.xid = p_xid)
+       AND (p_run IS NOT NULL OR p_xid IS NOT NULL);
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% has no recorded writes', v_what
+            USING ERRCODE = 'YG031',
+                  HINT = 'See agent_guard.runs for the runs on record.';
+    END IF;
+    ANALYZE _ag_rb;
+
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = format('Table %s no longer exists.', b.relation)
+     WHERE b.status = 'planned' AND b.rel IS NULL;
+
+    -- The keys each pending event touches, with the image it found there
+    -- and the image it left (NULL = no row).
+    CREATE TEMP TABLE _ag_touch ON COMMIT DROP AS
+    SELECT t.event_id, t.rel, t.k, t.found, t.left_,
+           lead(t.found) OVER w AS next_found,
+           lead(t.event_id) OVER w AS next_event,
+           NULL::jsonb AS cur
+      FROM (SELECT b.event_id, b.rel, k.k,
+                   CASE WHEN k.k = b.before_key THEN b.old_row END AS found,
+                   CASE WHEN k.k = b.after_key THEN b.new_row END AS left_
+              FROM _ag_rb b
+              CROSS JOIN LATERAL (SELECT b.before_key WHERE b.before_key IS NOT NULL
+                                  UNION
+                                  SELECT b.after_key WHERE b.after_key IS NOT NULL) AS k(k)
+             WHERE b.status = 'planned') t
+    WINDOW w AS (PARTITION BY t.rel, t.k ORDER BY t.event_id);
+    CREATE INDEX ON _ag_touch (event_id);
+    ANALYZE _ag_touch;
+
+    -- Someone else wrote the key between two of the run's changes.
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = format('Key %s was changed by someone else after this change and before event %s of the run.',
+                           t.k, t.next_event)
+      FROM _ag_touch t
+     WHERE t.event_id = b.event_id AND t.next_event IS NOT NULL
+       AND t.left_ IS DISTINCT FROM t.next_found AND b.status = 'planned';
+
+    -- The last change to each key must be what is there now: read (and
+    -- lock) the current rows, table by table.
+    FOR v_rel IN SELECT DISTINCT t.rel FROM _ag_touch t WHERE t.next_event IS NULL LOOP
+        SELECT array_agg(k ORDER BY k) INTO v_keys
+          FROM (SELECT DISTINCT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                 WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
+        EXECUTE format(
+            'WITH cur AS (SELECT t.event_id, t.k, to_jsonb(r) AS img
+                            FROM pg_temp._ag_touch t
+                            CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
+                            JOIN %1$s r ON %2$s
+                           WHERE t.rel = $1 AND t.next_event IS NULL
+                             FOR UPDATE OF r)
+             UPDATE pg_temp._ag_touch t SET cur = cur.img FROM cur
+              WHERE t.event_id = cur.event_id AND t.k = cur.k',
+            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
+        USING v_rel.rel;
+    END LOOP;
+
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = CASE WHEN t.left_ IS NULL
+                         THEN format('Key %s was freed by the run and is in use again: %s.', t.k, left(t.cur::text, 300))
+                         WHEN t.cur IS NULL
+                         THEN format('Row %s was deleted after the run.', t.k)
+                         ELSE format('Row %s was changed after the run; it is now %s.', t.k, left(t.cur::text, 300)) END
+      FROM _ag_touch t
+     WHERE t.event_id = b.event_id AND t.next_event IS NULL
+       AND t.left_ IS DISTINCT FROM t.cur AND b.status = 'planned';
+
+    -- An earlier change to a key can only be undone after every later
+    -- change to that key is.
+    LOOP
+        UPDATE _ag_rb b SET status = 'skipped',
+               detail = format('A later change of the run to key %s cannot be undone (event %s).', t.k, t2.event_id)
+          FROM _ag_touch t
+          JOIN _ag_touch t2 ON t2.rel = t.rel AND t2.k = t.k AND t2.event_id > t.event_id
+          JOIN _ag_rb b2 ON b2.event_id = t2.event_id AND b2.status IN ('conflict', 'skipped')
+         WHERE t.event_id = b.event_id AND b.status = 'planned';
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+
+    SELECT count(*) FILTER (WHERE b.status = 'planned'),
+           count(*) FILTER (WHERE b.status IN ('conflict', 'skipped'))
+      INTO v_pending, v_conf FROM _ag_rb b;
+
+    IF p_apply AND v_conf > 0 AND p_on_conflict = 'abort' THEN
+        SELECT string_agg(format('Event %s (%s of %s %s): %s', b.event_id, b.operation, b.relation,
+                                 b.row_key, b.detail), E'\n' ORDER BY b.event_id)
+          INTO v_msg
+          FROM (SELECT * FROM _ag_rb b WHERE b.status = 'conflict' ORDER BY b.event_id LIMIT 20) b;
+        SELECT count(*) INTO v_n FROM _ag_rb b WHERE b.status = 'conflict';
+        IF v_n > 20 THEN
+            v_msg := v_msg || format(E'\n... and %s more.', v_n - 20);
+        END IF;
+        RAISE EXCEPTION 'cannot roll back %: % rows were changed after the run', v_what, v_n
+            USING ERRCODE = 'YG030',
+                  DETAIL = v_msg,
+                  HINT = 'Nothing was changed.  Preview with apply => false, or pass on_conflict => ''skip'' to restore the other rows and leave these.';
+    END IF;
+
+    IF p_apply AND v_pending > 0 THEN
+        -- Batches: runs of consecutive events (newest first) on one table
+        -- with one operation; a run whose events share a key is replayed
+        -- one event at a time.
+        UPDATE _ag_rb b SET seg = s.seg
+          FROM (SELECT x.event_id,
+                       sum(x.brk) OVER (ORDER BY x.event_id DESC) AS seg
+                  FROM (SELECT b.event_id,
+                               CASE WHEN lag(b.rel) OVER w IS NOT DISTINCT FROM b.rel
+                                     AND lag(b.operation) OVER w = b.operation THEN 0 ELSE 1 END AS brk
+                          FROM _ag_rb b WHERE b.status = 'planned'
+                        WINDOW w AS (ORDER BY b.event_id DESC)) x) s
+         WHERE s.event_id = b.event_id;
+        UPDATE _ag_rb b SET batch = s.batch
+          FROM (SELECT b.event_id,
+                       dense_rank() OVER (ORDER BY b.seg,
+                           CASE WHEN u.seg IS NOT NULL THEN -b.event_id ELSE 0 END) AS batch
+                  FROM _ag_rb b
+                  LEFT JOIN (SELECT DISTINCT bb.seg
+                               FROM _ag_rb bb
+                               JOIN pg_temp._ag_touch t ON t.event_id = bb.event_id
+                              WHERE bb.status = 'planned'
+                              GROUP BY bb.seg, t.k HAVING count(*) > 1) u ON u.seg = b.seg
+                 WHERE b.status = 'planned') s
+         WHERE s.event_id = b.event_id;
+
+        -- Replay with the tables' triggers off (session_replication_role):
+        -- their own triggers would change the rows being restored, and the
+        -- foreign-key triggers would check each batch in log order, which
+        -- for cascades is not an order the rows ever were valid in (the
+        -- parent's event is logged before the cascaded children's).  The
+        -- foreign keys are checked once at the end instead.  Replay mode
+        -- keeps the stamps also if the stamp trigger ever fires here.
+        v_srr := current_setting('session_replication_role');
+        PERFORM set_config('session_replication_role', 'replica', true);
+        PERFORM agent_guard._replay_mode(true);
+        FOR v_b IN SELECT b.batch, min(b.rel::oid)::regclass AS rel, min(b.operation) AS op, count(*) AS n
+                     FROM _ag_rb b WHERE b.batch IS NOT NULL
+                    GROUP BY b.batch ORDER BY b.batch LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.batch = v_b.batch)) x;
+            SELECT array_agg(a.attname::text ORDER BY a.attnum),
+                   array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attidentity <> 'a')
+              INTO v_cols, v_upd
+              FROM pg_attribute a
+             WHERE a.attrelid = v_b.rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+
+            IF v_b.op = 'INSERT' THEN
+                EXECUTE format('DELETE FROM %1$s r USING (SELECT kk.* FROM pg_temp._ag_rb b
+                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                  WHERE b.batch = $1) kk WHERE %2$s',
+                               v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
+                USING v_b.batch;
+            ELSIF v_b.op = 'DELETE' THEN
+                EXECUTE format('INSERT INTO %1$s (%2$s) OVERRIDING SYSTEM VALUE
+                                SELECT %3$s FROM pg_temp._ag_rb b
+                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                 WHERE b.batch = $1 ORDER BY b.event_id DESC',
+                               v_b.rel,
+                               (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
+                               (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c))
+                USING v_b.batch;
+            ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
+                EXECUTE format('UPDATE %1$s r SET (%2$s) = ROW(%3$s)
+                                  FROM (SELECT o, kk FROM pg_temp._ag_rb b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.batch = $1) s
+                                 WHERE %4$s',
+                               v_b.rel,
+                               (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
+                               (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                               (SELECT string_agg(format('r.%1$I = (s.kk).%1$I', c), ' AND ') FROM unnest(v_keys) c))
+                USING v_b.batch;
+            END IF;
+            GET DIAGNOSTICS v_n = ROW_COUNT;
+            IF v_n <> v_b.n THEN
+                RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed', v_what, v_n, v_b.n, v_b.rel
+                    USING ERRCODE = 'YG032',
+                          DETAIL = 'The rows changed while the rollback ran.',
+                          HINT = 'Nothing was changed.  Run the rollback again.';
+            END IF;
+
+            -- the rows that came back must be exactly the logged images
+            IF v_b.op <> 'INSERT' THEN
+                EXECUTE format('SELECT count(*), min(b.event_id) FROM pg_temp._ag_rb b
+                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                                  LEFT JOIN %1$s r ON %2$s
+                                 WHERE b.batch = $1 AND to_jsonb(r) IS DISTINCT FROM b.old_row',
+                               v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
+                INTO v_n, v_want USING v_b.batch;
+                IF v_n > 0 THEN
+                    RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
+                                    v_what, v_n, v_b.rel
+                        USING ERRCODE = 'YG032',
+                              DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_want),
+                              HINT = 'Nothing was changed.';
+                END IF;
+            END IF;
+        END LOOP;
+        PERFORM agent_guard._replay_mode(false);
+        PERFORM set_config('session_replication_role', v_srr, true);
+
+        UPDATE _ag_rb b SET status = 'applied' WHERE b.batch IS NOT NULL;
+
+        -- Every foreign key into or out of a replayed table must hold for
+        -- the rows the replay wrote (their final images) and for the
+        -- referenced values it took away.
+        FOR v_fk IN
+            SELECT c.oid, c.conname, c.conrelid::regclass AS child, c.confrelid::regclass AS parent,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS ccols,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS pcols
+              FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conparentid = 0
+               AND (c.conrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'applied')
+                 OR c.confrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'applied'))
+        LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_fk.child)) x;
+            v_n := 0;
+            IF v_keys IS NOT NULL THEN
+                EXECUTE format(
+                    'SELECT count(*) FROM %1$s r
+                      WHERE (%3$s) IN (SELECT %4$s FROM pg_temp._ag_rb b
+                                         CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                                        WHERE b.rel = $1 AND b.status = ''applied'')
+                        AND %5$s
+                        AND NOT EXISTS (SELECT 1 FROM %2$s p WHERE %6$s)',
+                    v_fk.child, v_fk.parent,
+                    (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                    (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                    (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c),
+                    (SELECT string_agg(format('p.%I = r.%I', v_fk.pcols[i], v_fk.ccols[i]), ' AND ')
+                       FROM generate_subscripts(v_fk.ccols, 1) i))
+                INTO v_n USING v_fk.child;
+            END IF;
+            IF v_n = 0 THEN
+                EXECUTE format(
+                    'SELECT count(*) FROM %1$s r
+                      WHERE (%3$s) IN (SELECT %4$s FROM pg_temp._ag_rb b
+                                         CROSS JOIN LATERAL jsonb_populate_record(NULL::%2$s, b.new_row) AS v
+                                        WHERE b.rel = $1 AND b.status = ''applied'' AND b.new_row IS NOT NULL)
+                        AND NOT EXISTS (SELECT 1 FROM %2$s p WHERE %5$s)',
+                    v_fk.child, v_fk.parent,
+                    (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
+                    (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.pcols) c),
+                    (SELECT string_agg(format('p.%I = r.%I', v_fk.pcols[i], v_fk.ccols[i]), ' AND ')
+                       FROM generate_subscripts(v_fk.ccols, 1) i))
+                INTO v_n USING v_fk.parent;
+            END IF;
+            IF v_n > 0 THEN
+                RAISE EXCEPTION 'cannot roll back %: it would break foreign key "%" of %', v_what, v_fk.conname, v_fk.child
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = format('%s rows of %s would reference rows of %s that are not there.', v_n, v_fk.child, v_fk.parent),
+                          HINT = 'Nothing was changed.  Rows written by others after the run refer to rows the run created; roll them back or change them first.';
+            END IF;
+        END LOOP;
+
+        INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key,
+                                        old_row, new_row, detail)
+        SELECT session_user, agent_guard.calling_role()::text, b.relation, 'COMPENSATE',
+               coalesce(b.before_key, b.after_key), b.new_row, b.old_row,
+               jsonb_build_object('undoes', b.event_id, 'run_id', b.run_id,
+                                  'action', CASE b.operation WHEN 'INSERT' THEN 'delete'
+                                                             WHEN 'DELETE' THEN 'insert'
+                                                             ELSE 'restore' END)
+          FROM _ag_rb b WHERE b.status = 'applied' ORDER BY b.event_id DESC;
+
+        SELECT array_agg(DISTINCT b.run_id) INTO v_runs FROM _ag_rb b;
+        PERFORM agent_guard._log('ROLLBACK', NULL, jsonb_build_object(
+            'run_id', CASE WHEN cardinality(v_runs) = 1 THEN v_runs[1] END,
+            'xid', p_xid::text,
+            'applied', v_pending,
+            'conflicts', (SELECT count(*) FROM _ag_rb b WHERE b.status = 'conflict'),
+            'skipped', (SELECT count(*) FROM _ag_rb b WHERE b.status = 'skipped')));
+    ELSIF v_pending = 0 AND v_conf = 0 THEN
+        RAISE NOTICE '% is already rolled back', v_what;
+    END IF;
+
+    RETURN QUERY
+    SELECT (row_number() OVER (ORDER BY b.event_id DESC))::integer,
+           b.event_id, b.relation, b.operation, b.row_key,
+           CASE b.operation
+               WHEN 'INSERT' THEN format('delete %s row %s', b.relation, b.after_key)
+               WHEN 'DELETE' THEN format('re-insert %s row %s as before event %s', b.relation, b.before_key, b.event_id)
+               WHEN 'SOFT_DELETE' THEN format('undelete %s row %s as before event %s', b.relation, b.after_key, b.event_id)
+               ELSE CASE WHEN b.before_key = b.after_key
+                         THEN format('restore %s row %s as before event %s', b.relation, b.after_key, b.event_id)
+                         ELSE format('move %s row %s back to %s as before event %s', b.relation, b.after_key,
+                                     b.before_key, b.event_id) END
+           END,
+           b.status, b.detail
+      FROM _ag_rb b
+     ORDER BY b.event_id DESC;
+END
+$$;
+
+CREATE FUNCTION agent_guard.rollback_run(run_id text, apply boolean DEFAULT false,
+                                         on_conflict text DEFAULT 'abort')
+    RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
+                   row_key jsonb, action text, status text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.rollback_run()');
+    IF rollback_run.run_id IS NULL THEN
+        RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY SELECT * FROM agent_guard._rollback(rollback_run.run_id, NULL, apply, on_conflict);
+END
+$$;
+COMMENT ON FUNCTION agent_guard.rollback_run(text, boolean, text) IS
+    'plan (and with apply, replay) the compensations that undo every write of an agent run';
+
+CREATE FUNCTION agent_guard.rollback_xact(xid xid8, apply boolean DEFAULT false,
+                                          on_conflict text DEFAULT 'abort')
+    RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
+                   row_key jsonb, action text, status text, detail text)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.rollback_xact()');
+    IF rollback_xact.xid IS NULL THEN
+        RAISE EXCEPTION 'xid must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    RETURN QUERY SELECT * FROM agent_guard._rollback(NULL, rollback_xact.xid, apply, on_conflict);
+END
+$$;
+COMMENT ON FUNCTION agent_guard.rollback_xact(xid8, boolean, text) IS
+    'plan (and with apply, replay) the compensations that undo one agent transaction';
