@@ -45,6 +45,7 @@ _PG_init(void)
 
 	ag_identity_init();
 	ag_capture_init();
+	ag_idempotency_init();
 	ag_hooks_init();
 
 	MarkGUCPrefixReserved("agent_guard");

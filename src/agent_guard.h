@@ -12,6 +12,7 @@
 #define AGENT_GUARD_H
 
 #include "postgres.h"
+#include "nodes/nodes.h"
 #include "utils/elog.h"
 
 /* YG001: an agent session tried to change or shed its identity, or a
@@ -21,6 +22,10 @@
 #define ERRCODE_AG_HUMANS_ONLY				MAKE_SQLSTATE('Y','G','0','0','2')
 /* YG009: the guard could not decide (missing state); it fails closed. */
 #define ERRCODE_AG_GUARD_UNAVAILABLE		MAKE_SQLSTATE('Y','G','0','0','9')
+/* YG020: an agent transaction reused an idempotency key it already applied. */
+#define ERRCODE_AG_DUPLICATE_KEY			MAKE_SQLSTATE('Y','G','0','2','0')
+/* YG021: an agent write without an idempotency key while one is required. */
+#define ERRCODE_AG_KEY_REQUIRED				MAKE_SQLSTATE('Y','G','0','2','1')
 
 #define AG_SCHEMA "agent_guard"
 
@@ -42,5 +47,10 @@ extern void ag_current_statement_text(const char **text, int *len);
 
 /* capture.c */
 extern void ag_capture_init(void);
+
+/* idempotency.c */
+extern void ag_idempotency_init(void);
+extern void ag_idempotency_check(const char *agent);
+extern void ag_idempotency_after_utility(Node *parsetree);
 
 #endif							/* AGENT_GUARD_H */

@@ -11,6 +11,7 @@
  *	  trigger, which stores a statement's text once, not once per row;
  *	- enforce identity at the start of each top-level statement: resolve
  *	  whether the session is an agent session and refuse superuser agents.
+ *	- warn when an idempotency key is set for a whole session (idempotency.c).
  *
  * ExecutorRun and ExecutorFinish are hooked only to keep the nesting level
  * right, ExecutorEnd only to forget the statement's text: AFTER row triggers fire in ExecutorFinish, and the statements they
@@ -195,6 +196,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			set_top_text(NULL, 0, 0);
 	}
 	PG_END_TRY();
+
+	ag_idempotency_after_utility(pstmt->utilityStmt);	/* warn on a session-wide key */
 }
 
 void

@@ -10,3 +10,4 @@ GRANT EXECUTE ON FUNCTION agent_guard.in_agent_session() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard.current_agent() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard.current_run() TO PUBLIC;
 
+GRANT EXECUTE ON FUNCTION agent_guard._idempotency_ttl() TO PUBLIC;
