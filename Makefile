@@ -21,7 +21,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 REGRESS = install identity protect capture runs idempotency
 REGRESS_OPTS = --temp-config=test/agent_guard.conf --load-extension=agent_guard
 
-ISOLATION = concurrent_writers
+ISOLATION = concurrent_writers idempotency_race idempotency_expiry
 ISOLATION_OPTS = --temp-config=test/agent_guard.conf --inputdir=test --load-extension=agent_guard
 
 SCRIPT_GOALS = check demo deps
