@@ -245,7 +245,7 @@ prepare_plans(void)
 		sweep_plan = keep_plan(
 							   "DELETE FROM agent_guard.applied_keys k WHERE k.ctid = ANY (ARRAY("
 							   "  SELECT o.ctid FROM agent_guard.applied_keys o "
-							   "   WHERE o.applied_at <= clock_timestamp() - make_interval(secs => $1) "
+							   "   WHERE o.applied_at <= now() - make_interval(secs => $1) "
 							   "   ORDER BY o.applied_at LIMIT " CppAsString2(AG_SWEEP_BATCH)
 							   "   FOR UPDATE SKIP LOCKED))",
 							   1, args_sweep);

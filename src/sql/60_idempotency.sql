@@ -55,7 +55,7 @@ CREATE VIEW agent_guard.idempotency_keys WITH (security_barrier) AS
       FROM agent_guard.applied_keys k
      WHERE (NOT agent_guard.in_agent_session() OR k.agent_id = agent_guard.current_agent())
        AND (agent_guard._idempotency_ttl() IS NULL
-            OR k.applied_at > clock_timestamp() - agent_guard._idempotency_ttl())
+            OR k.applied_at > now() - agent_guard._idempotency_ttl())
      ORDER BY k.applied_at, k.agent_id, k.key;
 COMMENT ON VIEW agent_guard.idempotency_keys IS
     'idempotency keys in force: applied by a committed agent transaction and not yet expired; an agent session sees only its own';
@@ -73,7 +73,7 @@ BEGIN
     IF v_ttl IS NULL THEN
         RETURN 0;
     END IF;
-    DELETE FROM agent_guard.applied_keys k WHERE k.applied_at <= clock_timestamp() - v_ttl;
+    DELETE FROM agent_guard.applied_keys k WHERE k.applied_at <= now() - v_ttl;
     GET DIAGNOSTICS v_n = ROW_COUNT;
     RETURN v_n;
 END
