@@ -29,6 +29,10 @@
 
 #define AG_SCHEMA "agent_guard"
 
+/* Longest agent id, run id or idempotency key we accept; longer ones are
+ * refused, not cut. */
+#define AG_MAX_ID_LEN 200
+
 /* agent_guard.c */
 extern bool ag_preloaded;
 
@@ -39,6 +43,7 @@ extern const char *ag_current_run(bool for_write);
 extern void ag_identity_enforce(void);
 extern bool ag_session_is_agent(void);
 extern Oid	ag_extension_owner(void);
+extern bool ag_valid_label(const char *value, const char *what);
 
 /* hooks.c */
 extern void ag_hooks_init(void);

@@ -61,9 +61,6 @@
 #include "agent_guard.h"
 #include "compat.h"
 
-/* Longest key we accept; longer ones are refused, not cut. */
-#define AG_MAX_KEY_LEN 200
-
 /* How many expired keys one claim deletes on its way. */
 #define AG_SWEEP_BATCH 16
 
@@ -80,10 +77,10 @@ static int	guc_ttl = 7 * 24 * 3600;	/* seconds, 0 = keys never expire */
 /* The key this transaction has claimed, and the subtransaction that did. */
 static LocalTransactionId claimed_lxid = InvalidLocalTransactionId;
 static SubTransactionId claimed_subid = InvalidSubTransactionId;
-static char claimed_key[AG_MAX_KEY_LEN + 1];
+static char claimed_key[AG_MAX_ID_LEN + 1];
 
 /* The key the last committed keyed transaction of this session claimed. */
-static char session_last_key[AG_MAX_KEY_LEN + 1];
+static char session_last_key[AG_MAX_ID_LEN + 1];
 
 /* Kept plans */
 static SPIPlanPtr claim_plan = NULL;
@@ -94,24 +91,7 @@ static SPIPlanPtr sweep_plan = NULL;
 static bool
 check_key(char **newval, void **extra, GucSource source)
 {
-	const unsigned char *p;
-
-	if (*newval == NULL)
-		return true;
-	if (strlen(*newval) > AG_MAX_KEY_LEN)
-	{
-		GUC_check_errdetail("An idempotency key may be at most %d bytes long.", AG_MAX_KEY_LEN);
-		return false;
-	}
-	for (p = (const unsigned char *) *newval; *p; p++)
-	{
-		if (*p < 0x20 || *p == 0x7f)
-		{
-			GUC_check_errdetail("An idempotency key may not contain control characters.");
-			return false;
-		}
-	}
-	return true;
+	return *newval == NULL || ag_valid_label(*newval, "An idempotency key");
 }
 
 static void
