@@ -47,6 +47,7 @@ _PG_init(void)
 	ag_capture_init();
 	ag_softdelete_init();
 	ag_rollback_init();
+	ag_idempotency_init();
 	ag_hooks_init();
 
 	MarkGUCPrefixReserved("agent_guard");

@@ -12,6 +12,7 @@
 #define AGENT_GUARD_H
 
 #include "postgres.h"
+#include "nodes/nodes.h"
 #include "utils/elog.h"
 
 /* YG001: an agent session tried to change or shed its identity, or a
@@ -25,8 +26,16 @@
  * YG030 a rollback met rows changed since the run (on_conflict 'abort'),
  * YG031 no recorded writes for the run or transaction,
  * YG032 a replayed row did not come back exactly as logged. */
+/* YG020: an agent transaction reused an idempotency key it already applied. */
+#define ERRCODE_AG_DUPLICATE_KEY			MAKE_SQLSTATE('Y','G','0','2','0')
+/* YG021: an agent write without an idempotency key while one is required. */
+#define ERRCODE_AG_KEY_REQUIRED				MAKE_SQLSTATE('Y','G','0','2','1')
 
 #define AG_SCHEMA "agent_guard"
+
+/* Longest agent id, run id or idempotency key we accept; longer ones are
+ * refused, not cut. */
+#define AG_MAX_ID_LEN 200
 
 /* agent_guard.c */
 extern bool ag_preloaded;
@@ -38,6 +47,7 @@ extern const char *ag_current_run(bool for_write);
 extern void ag_identity_enforce(void);
 extern bool ag_session_is_agent(void);
 extern Oid	ag_extension_owner(void);
+extern bool ag_valid_label(const char *value, const char *what);
 
 /* hooks.c */
 extern void ag_hooks_init(void);
@@ -52,5 +62,10 @@ extern void ag_softdelete_init(void);
 /* rollback.c */
 extern void ag_rollback_init(void);
 extern bool ag_replay_mode(void);
+
+/* idempotency.c */
+extern void ag_idempotency_init(void);
+extern void ag_idempotency_check(const char *agent);
+extern void ag_idempotency_after_utility(Node *parsetree);
 
 #endif							/* AGENT_GUARD_H */

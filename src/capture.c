@@ -536,6 +536,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	agent = ag_current_agent();
 	if (agent == NULL)			/* WHEN said agent; identity never reverts */
 		elog(ERROR, "ag_capture: fired outside an agent session");
+	ag_idempotency_check(agent);	/* the key, at the transaction's first write */
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{

@@ -13,6 +13,7 @@
  *	- enforce identity before every statement, nested ones included:
  *	  resolve whether the session is an agent session and refuse superuser
  *	  agents.
+ *	- warn when an idempotency key is set for a whole session (idempotency.c).
  *
  * AFTER row triggers fire in ExecutorFinish, so ExecutorRun and
  * ExecutorFinish both count as the statement running.  Every hook chains to the previous one (or the
@@ -290,6 +291,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		}
 	}
 	PG_END_TRY();
+
+	ag_idempotency_after_utility(pstmt->utilityStmt);	/* warn on a session-wide key */
 }
 
 /* At transaction end nothing can still be open; start clean. */

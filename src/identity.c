@@ -56,8 +56,6 @@
 #include "agent_guard.h"
 #include "compat.h"
 
-/* Longest agent or run id we accept; longer ones are refused, not cut. */
-#define AG_MAX_ID_LEN 200
 
 /* GUC storage: what the session asked for, not what it is. */
 static char *guc_agent_id = NULL;
@@ -92,8 +90,13 @@ bound_identity(void)
 	return latched_agent ? latched_agent : latched_tag;
 }
 
-static bool
-valid_id(const char *value, const char *what)
+/*
+ * GUC check for a label a session sets about itself (agent id, run id,
+ * idempotency key): at most AG_MAX_ID_LEN bytes, no control characters.
+ * "what" starts the detail sentence, e.g. "An agent id".
+ */
+bool
+ag_valid_label(const char *value, const char *what)
 {
 	const unsigned char *p;
 
@@ -120,7 +123,7 @@ check_agent_id(char **newval, void **extra, GucSource source)
 
 	if (*newval == NULL)
 		return true;
-	if (!valid_id(*newval, "An agent id"))
+	if (!ag_valid_label(*newval, "An agent id"))
 		return false;
 	if (bound != NULL && strcmp(*newval, bound) != 0)
 	{
@@ -155,7 +158,7 @@ check_run_id(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL)
 		return true;
-	if (!valid_id(*newval, "A run id"))
+	if (!ag_valid_label(*newval, "A run id"))
 		return false;
 	if (latched_run != NULL && strcmp(*newval, latched_run) != 0)
 	{

@@ -11,3 +11,4 @@ GRANT EXECUTE ON FUNCTION agent_guard.current_agent() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard.current_run() TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION agent_guard.soft_deleted_stamp(integer, "any") TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._idempotency_ttl() TO PUBLIC;
