@@ -46,6 +46,7 @@ _PG_init(void)
 	ag_identity_init();
 	ag_capture_init();
 	ag_hooks_init();
+	ag_journal_init();
 
 	MarkGUCPrefixReserved("agent_guard");
 }

@@ -21,6 +21,11 @@
 #define ERRCODE_AG_HUMANS_ONLY				MAKE_SQLSTATE('Y','G','0','0','2')
 /* YG009: the guard could not decide (missing state); it fails closed. */
 #define ERRCODE_AG_GUARD_UNAVAILABLE		MAKE_SQLSTATE('Y','G','0','0','9')
+/* YG040: the event log does not verify (raised where that must stop an
+ * operation, e.g. archive_log; verify_log itself reports, never raises). */
+#define ERRCODE_AG_LOG_TAMPERED			MAKE_SQLSTATE('Y','G','0','4','0')
+/* YG041: no such run in the event log (postmortem). */
+#define ERRCODE_AG_UNKNOWN_RUN			MAKE_SQLSTATE('Y','G','0','4','1')
 
 #define AG_SCHEMA "agent_guard"
 
@@ -42,5 +47,12 @@ extern void ag_current_statement_text(const char **text, int *len);
 
 /* capture.c */
 extern void ag_capture_init(void);
+
+/* journal.c */
+extern void ag_journal_init(void);
+extern void ag_journal_note_event(void);
+
+/* hash.c */
+extern int64 ag_chain_seal(int max_events);
 
 #endif							/* AGENT_GUARD_H */

@@ -13,7 +13,22 @@ CREATE VIEW agent_guard.runs AS
            count(*) FILTER (WHERE e.operation = 'INSERT')           AS inserted,
            count(*) FILTER (WHERE e.operation = 'UPDATE')           AS updated,
            count(*) FILTER (WHERE e.operation = 'DELETE')           AS deleted,
-           count(*) FILTER (WHERE e.operation = 'SOFT_DELETE')      AS soft_deleted
+           count(*) FILTER (WHERE e.operation = 'SOFT_DELETE')      AS soft_deleted,
+           -- evidence: where the run came from, guards, sealing, status
+           (SELECT min(host(s.client_addr)) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id)                             AS client_addr,
+           (SELECT min(s.application_name) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id AND s.application_name <> '') AS application_name,
+           count(*) FILTER (WHERE e.operation NOT IN
+                  ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS guard_events,
+           count(*) FILTER (WHERE e.seal_seq IS NULL)               AS unsealed,
+           CASE WHEN EXISTS (SELECT 1 FROM agent_guard.events r WHERE r.operation = 'ROLLBACK'
+                              AND (r.run_id = e.run_id OR r.detail->>'run_id' = e.run_id))
+                THEN 'rolled back'
+                WHEN bool_or(e.operation = 'TRIP' OR e.detail->>'tripped' = 'true'
+                             OR e.detail->>'reason' IN ('run_limit', 'tripped'))
+                THEN 'tripped'
+                ELSE 'active' END                                   AS status
       FROM agent_guard.events e
      WHERE e.run_id IS NOT NULL
      GROUP BY e.run_id, e.agent_id
