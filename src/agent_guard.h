@@ -30,6 +30,11 @@
 #define ERRCODE_AG_DUPLICATE_KEY			MAKE_SQLSTATE('Y','G','0','2','0')
 /* YG021: an agent write without an idempotency key while one is required. */
 #define ERRCODE_AG_KEY_REQUIRED				MAKE_SQLSTATE('Y','G','0','2','1')
+/* YG040: the event log does not verify (raised where that must stop an
+ * operation, e.g. archive_log; verify_log itself reports, never raises). */
+#define ERRCODE_AG_LOG_TAMPERED			MAKE_SQLSTATE('Y','G','0','4','0')
+/* YG041: no such run in the event log (postmortem). */
+#define ERRCODE_AG_UNKNOWN_RUN			MAKE_SQLSTATE('Y','G','0','4','1')
 
 #define AG_SCHEMA "agent_guard"
 
@@ -67,5 +72,11 @@ extern bool ag_replay_mode(void);
 extern void ag_idempotency_init(void);
 extern void ag_idempotency_check(const char *agent);
 extern void ag_idempotency_after_utility(Node *parsetree);
+/* journal.c */
+extern void ag_journal_init(void);
+extern void ag_journal_note_event(void);
+
+/* hash.c */
+extern int64 ag_chain_seal(int max_events);
 
 #endif							/* AGENT_GUARD_H */

@@ -629,6 +629,7 @@ ag_capture(PG_FUNCTION_ARGS)
 		rc = SPI_execute_plan(info->event_plan, values, nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "ag_capture: could not insert event: %s", SPI_result_code_string(rc));
+		ag_journal_note_event();	/* wake the sealer at commit */
 	}
 	PG_FINALLY();
 	{

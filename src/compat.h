@@ -30,4 +30,12 @@
 #define AG_MY_LXID (MyProc->lxid)
 #endif
 
+/*
+ * Shared memory is requested in shmem_request_hook from 15 on; on 14 it is
+ * requested directly from _PG_init.
+ */
+#if PG_VERSION_NUM >= 150000
+#define AG_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
 #endif							/* AG_COMPAT_H */

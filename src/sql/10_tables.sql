@@ -36,7 +36,11 @@ CREATE TABLE agent_guard.statements (
     agent_id      text,
     run_id        text,
     login_role    text,
-    query         text
+    query         text,
+    -- where the statement came from, as the client connected (NULL over a
+    -- Unix socket) and as it named itself
+    client_addr   inet DEFAULT pg_catalog.inet_client_addr(),
+    application_name text DEFAULT pg_catalog.current_setting('application_name', true)
 );
 
 -- The event log (and compensation log).
@@ -53,12 +57,15 @@ CREATE TABLE agent_guard.events (
     operation     text NOT NULL CHECK (operation IN (
                       'INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'COMPENSATE',
                       'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
-                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT',
+                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT', 'ARCHIVE',
                       'RESTORE', 'PURGE')),
     row_key       jsonb,
     old_row       jsonb,
     new_row       jsonb,
-    detail        jsonb
+    detail        jsonb,
+    -- the hash chain (80_evidence.sql): position and seal, set by the sealer
+    seal_seq      bigint,
+    seal          bytea
 );
 CREATE INDEX events_run_id_idx ON agent_guard.events (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX events_xid_idx ON agent_guard.events (xid);

@@ -14,11 +14,22 @@ CREATE VIEW agent_guard.runs AS
            count(*) FILTER (WHERE e.operation = 'UPDATE')           AS updated,
            count(*) FILTER (WHERE e.operation = 'DELETE')           AS deleted,
            count(*) FILTER (WHERE e.operation = 'SOFT_DELETE')      AS soft_deleted,
+           -- evidence: where the run came from, guards, sealing
+           (SELECT min(host(s.client_addr)) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id)                             AS client_addr,
+           (SELECT min(s.application_name) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id AND s.application_name <> '') AS application_name,
+           count(*) FILTER (WHERE e.operation NOT IN
+                  ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS guard_events,
+           count(*) FILTER (WHERE e.seal_seq IS NULL)               AS unsealed,
            -- rollback (70_rollback.sql): how many of its writes are undone
-           CASE WHEN count(c.event_id) = 0 THEN 'active'
-                WHEN count(c.event_id) = count(*) FILTER (WHERE e.operation IN
+           CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
                          ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
-                ELSE 'partly rolled back' END                       AS status
+                WHEN count(c.event_id) > 0 THEN 'partly rolled back'
+                WHEN bool_or(e.operation = 'TRIP' OR e.detail->>'tripped' = 'true'
+                             OR e.detail->>'reason' IN ('run_limit', 'tripped'))
+                THEN 'tripped'
+                ELSE 'active' END                                   AS status
       FROM agent_guard.events e
       LEFT JOIN agent_guard.events c
              ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id

@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(62);
+SELECT plan(69);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
@@ -52,7 +52,7 @@ SELECT is((SELECT pg_get_expr(proargdefaults, 0) FROM pg_proc WHERE oid = 'agent
 
 SELECT columns_are('agent_guard', 'events', ARRAY[
     'event_id', 'at', 'xid', 'agent_id', 'run_id', 'login_role', 'acting_role', 'statement_id',
-    'relation', 'operation', 'row_key', 'old_row', 'new_row', 'detail']);
+    'relation', 'operation', 'row_key', 'old_row', 'new_row', 'detail', 'seal_seq', 'seal']);
 SELECT col_type_is('agent_guard', 'events', 'event_id', 'bigint', 'event_id is bigint');
 SELECT col_type_is('agent_guard', 'events', 'at', 'timestamp with time zone', 'at is timestamptz');
 SELECT col_type_is('agent_guard', 'events', 'xid', 'xid8', 'xid is xid8');
@@ -63,7 +63,8 @@ SELECT col_type_is('agent_guard', 'events', 'new_row', 'jsonb', 'new_row is json
 SELECT col_is_pk('agent_guard', 'events', 'event_id', 'event_id is the key');
 SELECT columns_are('agent_guard', 'runs', ARRAY[
     'run_id', 'agent_id', 'login_role', 'first_write', 'last_write', 'transactions', 'statements',
-    'inserted', 'updated', 'deleted', 'soft_deleted', 'status']);
+    'inserted', 'updated', 'deleted', 'soft_deleted', 'client_addr', 'application_name',
+    'guard_events', 'unsealed', 'status']);
 SELECT columns_are('agent_guard', 'agents', ARRAY['role', 'agent_id', 'registered_at', 'registered_by']);
 SELECT columns_are('agent_guard', 'protected', ARRAY[
     'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions']);
@@ -81,6 +82,14 @@ SELECT table_privs_are('agent_guard', 'statements', 'tap_agent', ARRAY[]::text[]
 SELECT table_privs_are('agent_guard', 'registered_agents', 'tap_agent', ARRAY[]::text[], 'no privilege on registered_agents');
 SELECT table_privs_are('agent_guard', 'protected_tables', 'tap_agent', ARRAY[]::text[], 'no privilege on protected_tables');
 SELECT table_privs_are('agent_guard', 'runs', 'tap_agent', ARRAY[]::text[], 'no privilege on runs');
+-- evidence: no agent can verify, seal, archive or read a postmortem; all run as the owner
+SELECT function_privs_are('agent_guard', 'verify_log', ARRAY['text'], 'tap_agent', ARRAY[]::text[], 'verify_log is not for everyone');
+SELECT function_privs_are('agent_guard', 'seal_log', ARRAY[]::text[], 'tap_agent', ARRAY[]::text[], 'seal_log is not for everyone');
+SELECT function_privs_are('agent_guard', 'archive_log', ARRAY['timestamptz'], 'tap_agent', ARRAY[]::text[], 'archive_log is not for everyone');
+SELECT function_privs_are('agent_guard', 'postmortem', ARRAY['text'], 'tap_agent', ARRAY[]::text[], 'postmortem is not for everyone');
+SELECT table_privs_are('agent_guard', 'chain_state', 'tap_agent', ARRAY[]::text[], 'no privilege on the chain head');
+SELECT is_definer('agent_guard', 'verify_log', ARRAY['text'], 'verify_log runs as the extension owner');
+SELECT function_returns('agent_guard', 'postmortem_json', ARRAY['text'], 'jsonb', 'postmortem_json returns jsonb');
 SELECT function_privs_are('agent_guard', 'protect', ARRAY['regclass', 'boolean'], 'tap_agent', ARRAY[]::text[],
                           'protect is not for everyone');
 SELECT function_privs_are('agent_guard', 'register_agent', ARRAY['regrole', 'text'], 'tap_agent', ARRAY[]::text[],

@@ -1,0 +1,800 @@
+/*-------------------------------------------------------------------------
+ * journal.c
+ *		The sealer: background workers that seal committed events into the
+ *		hash chain (src/hash.c) off the agents' write path.
+ *
+ * The extension is installed per database, so there is one sealer per
+ * database that has it, started on demand:
+ *
+ *	- the launcher, a static background worker registered while preloading,
+ *	  connected to no database, starts and restarts the sealers.  At start
+ *	  it asks for a sealer in every database that accepts connections; a
+ *	  sealer in a database without the extension finds that out and exits.
+ *	- a sealer (dynamic background worker, one per database) seals what
+ *	  has committed, then sleeps on its latch for agent_guard.seal_interval.
+ *	- a backend whose transaction wrote events (capture.c calls
+ *	  ag_journal_note_event(), CREATE EXTENSION calls _journal_note()) sets
+ *	  the sealer's latch when it commits, or asks the launcher for a sealer
+ *	  when its database has none.  Guard events written by other paths are
+ *	  sealed at the next poll, so everything is sealed within about
+ *	  seal_interval of its commit.
+ *
+ * Writers never wait for the chain: the commit callback only reads the slot
+ * table and sets a latch.  Sealers serialize among themselves (and with
+ * agent_guard.seal_log()) on the row lock of agent_guard.chain_state.
+ *
+ * Locking: JournalShared->slots and launcher fields are protected by the
+ * one LWLock of tranche "agent_guard journal".  Readers that only want a
+ * latch take it shared; allocating, attaching and detaching a slot take it
+ * exclusive.  A latch pointer read under the lock may be stale by the time
+ * it is set (its process exited); setting a stale latch only wakes some
+ * other process for nothing, which is harmless.
+ *
+ * Utility commands that need a database with no one connected (DROP
+ * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE
+ * ... TEMPLATE) first stop that database's sealer; the next write there
+ * starts it again.
+ *
+ * The launcher starts only once recovery has finished, so nothing here
+ * writes on a standby; nothing at all runs under binary upgrade
+ * (_PG_init returns first).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "agent_guard.h"
+#include "compat.h"
+
+/* Databases served at once; a database beyond this is sealed by seal_log() only. */
+#define AG_MAX_SEALERS 64
+/* Events sealed per transaction of the sealer. */
+#define AG_SEAL_BATCH 5000
+/* Wait before restarting a sealer that stopped with an error. */
+#define AG_RESTART_DELAY_MS 5000
+#define AG_TRANCHE "agent_guard journal"
+
+typedef struct AgSealerSlot
+{
+	Oid			dboid;			/* InvalidOid: slot free */
+	bool		requested;		/* a sealer should run for dboid */
+	pid_t		pid;			/* the running sealer, 0 if none */
+	Latch	   *latch;			/* its latch, NULL if none */
+	TimestampTz last_seal_at;	/* when it last sealed something */
+	int64		sealed;			/* events it sealed since startup */
+} AgSealerSlot;
+
+typedef struct AgJournalShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	AgSealerSlot slots[AG_MAX_SEALERS];
+} AgJournalShared;
+
+static AgJournalShared *journal = NULL;
+
+static int	seal_interval_ms = 1000;
+static bool journal_pending = false;
+
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+PGDLLEXPORT void ag_journal_launcher_main(Datum arg);
+PGDLLEXPORT void ag_journal_sealer_main(Datum arg);
+
+/* ---------------------------------------------------------------------
+ * Shared memory
+ * ---------------------------------------------------------------------
+ */
+static void
+journal_shmem_request(void)
+{
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(sizeof(AgJournalShared)));
+	RequestNamedLWLockTranche(AG_TRANCHE, 1);
+}
+
+static void
+journal_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	journal = ShmemInitStruct("agent_guard journal", sizeof(AgJournalShared), &found);
+	if (!found)
+	{
+		memset(journal, 0, sizeof(AgJournalShared));
+		journal->lock = &(GetNamedLWLockTranche(AG_TRANCHE))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Slot of a database; with create, a free slot is taken.  Lock held exclusive to create. */
+static AgSealerSlot *
+slot_for(Oid dboid, bool create)
+{
+	AgSealerSlot *free_slot = NULL;
+	int			i;
+
+	for (i = 0; i < AG_MAX_SEALERS; i++)
+	{
+		AgSealerSlot *s = &journal->slots[i];
+
+		if (s->dboid == dboid)
+			return s;
+		if (s->dboid == InvalidOid && free_slot == NULL)
+			free_slot = s;
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(AgSealerSlot));
+	free_slot->dboid = dboid;
+	return free_slot;
+}
+
+/*
+ * Make sure a sealer runs for dboid and wake it.  Called from a commit
+ * callback, so it must not fail: a full slot table is only a warning.
+ */
+static void
+journal_wake(Oid dboid)
+{
+	AgSealerSlot *s;
+	Latch	   *latch = NULL;
+	bool		full = false;
+
+	if (journal == NULL || !OidIsValid(dboid))
+		return;
+
+	LWLockAcquire(journal->lock, LW_SHARED);
+	s = slot_for(dboid, false);
+	if (s != NULL && s->requested && s->pid != 0)
+		latch = s->latch;
+	LWLockRelease(journal->lock);
+
+	if (latch == NULL)
+	{
+		LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+		s = slot_for(dboid, true);
+		if (s == NULL)
+			full = true;
+		else
+		{
+			s->requested = true;
+			latch = s->pid != 0 ? s->latch : journal->launcher_latch;
+		}
+		LWLockRelease(journal->lock);
+	}
+
+	if (full)
+		ereport(WARNING,
+				(errmsg("agent_guard cannot start a sealer for this database"),
+				 errdetail("Sealers already serve %d databases.", AG_MAX_SEALERS),
+				 errhint("Run agent_guard.seal_log() to seal the event log of this database.")));
+	else if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* ---------------------------------------------------------------------
+ * Backends: wake the sealer when a transaction that wrote events commits
+ * ---------------------------------------------------------------------
+ */
+void
+ag_journal_note_event(void)
+{
+	journal_pending = true;
+}
+
+static void
+journal_xact_callback(XactEvent event, void *arg)
+{
+	if (!journal_pending)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			journal_pending = false;
+			journal_wake(MyDatabaseId);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* a prepared transaction's events are found by the next poll */
+			journal_pending = false;
+			break;
+		default:
+			break;
+	}
+}
+
+PG_FUNCTION_INFO_V1(ag_sql_journal_note);
+Datum
+ag_sql_journal_note(PG_FUNCTION_ARGS)
+{
+	ag_journal_note_event();
+	PG_RETURN_VOID();
+}
+
+/*
+ * agent_guard._sealers(): the slot table as jsonb, for the sealers view.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_sealers);
+Datum
+ag_sql_sealers(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	bool		first = true;
+	int			i;
+
+	if (journal == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent_guard must be loaded via \"shared_preload_libraries\"")));
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	LWLockAcquire(journal->lock, LW_SHARED);
+	for (i = 0; i < AG_MAX_SEALERS; i++)
+	{
+		AgSealerSlot *s = &journal->slots[i];
+
+		if (!OidIsValid(s->dboid))
+			continue;
+		appendStringInfo(&buf, "%s{\"dboid\": %u, \"pid\": %d, \"requested\": %s, \"sealed\": " INT64_FORMAT,
+						 first ? "" : ", ", s->dboid, (int) s->pid,
+						 s->requested ? "true" : "false", s->sealed);
+		if (s->last_seal_at != 0)
+			appendStringInfo(&buf, ", \"last_seal_at\": \"%s\"", timestamptz_to_str(s->last_seal_at));
+		appendStringInfoChar(&buf, '}');
+		first = false;
+	}
+	appendStringInfo(&buf, "%s{\"launcher_pid\": %d}]", first ? "" : ", ", (int) journal->launcher_pid);
+	LWLockRelease(journal->lock);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* ---------------------------------------------------------------------
+ * Stop a database's sealer before a command that needs the database empty
+ * ---------------------------------------------------------------------
+ */
+static const char *
+database_needing_exclusive_use(Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) stmt)->dbname;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+				return ((RenameStmt *) stmt)->subname;
+			return NULL;
+		case T_AlterDatabaseStmt:
+			foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+			{
+				if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+					return ((AlterDatabaseStmt *) stmt)->dbname;
+			}
+			return NULL;
+		case T_CreatedbStmt:
+			foreach(lc, ((CreatedbStmt *) stmt)->options)
+			{
+				DefElem    *d = (DefElem *) lfirst(lc);
+
+				if (strcmp(d->defname, "template") == 0 && d->arg != NULL)
+					return defGetString(d);
+			}
+			return NULL;
+		default:
+			return NULL;
+	}
+}
+
+static void
+journal_stop_sealer(Oid dboid)
+{
+	AgSealerSlot *s;
+	pid_t		pid = 0;
+
+	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+	s = slot_for(dboid, false);
+	if (s != NULL)
+	{
+		s->requested = false;
+		pid = s->pid;
+	}
+	LWLockRelease(journal->lock);
+	/* the sealer ends at its next loop turn; the command waits for it */
+	if (pid != 0)
+		kill(pid, SIGTERM);
+}
+
+static void
+journal_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					   ProcessUtilityContext context, ParamListInfo params,
+					   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (journal != NULL && IsNormalProcessingMode())
+	{
+		const char *dbname = database_needing_exclusive_use(pstmt->utilityStmt);
+
+		if (dbname != NULL)
+		{
+			Oid			dboid = get_database_oid(dbname, true);
+
+			if (OidIsValid(dboid))
+				journal_stop_sealer(dboid);
+		}
+	}
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* ---------------------------------------------------------------------
+ * Initialisation (from _PG_init, while preloading)
+ * ---------------------------------------------------------------------
+ */
+void
+ag_journal_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomIntVariable("agent_guard.seal_interval",
+							gettext_noop("How often the sealer looks for committed events to seal."),
+							gettext_noop("Transactions that wrote rows through a protected table wake the sealer at commit; "
+										 "other events are sealed at the next look."),
+							&seal_interval_ms, 1000, 10, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_SUPERUSER_ONLY,
+							NULL, NULL, NULL);
+
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = journal_shmem_request;
+#else
+	journal_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = journal_shmem_startup;
+
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = journal_ProcessUtility;
+
+	RegisterXactCallback(journal_xact_callback, NULL);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "agent_guard");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ag_journal_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "agent_guard launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "agent_guard launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* ---------------------------------------------------------------------
+ * Launcher
+ * ---------------------------------------------------------------------
+ */
+static BackgroundWorkerHandle *sealer_handle[AG_MAX_SEALERS];
+static TimestampTz sealer_started[AG_MAX_SEALERS];
+
+/* Ask for a sealer in every database that accepts connections. */
+static void
+launcher_request_all(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		AgSealerSlot *s;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		s = slot_for(db->oid, true);
+		if (s != NULL)
+			s->requested = true;
+	}
+	LWLockRelease(journal->lock);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+}
+
+static bool
+database_accepts_connections(Oid dboid)
+{
+	HeapTuple	tup;
+	bool		ok = false;
+
+	StartTransactionCommand();
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (HeapTupleIsValid(tup))
+	{
+		ok = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
+		ReleaseSysCache(tup);
+	}
+	CommitTransactionCommand();
+	return ok;
+}
+
+static void
+launcher_start_sealer(int i, Oid dboid)
+{
+	BackgroundWorker worker;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "agent_guard");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ag_journal_sealer_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "agent_guard sealer %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "agent_guard sealer");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+
+	sealer_started[i] = GetCurrentTimestamp();
+	if (sealer_handle[i] != NULL)
+	{
+		pfree(sealer_handle[i]);
+		sealer_handle[i] = NULL;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &sealer_handle[i]))
+	{
+		sealer_handle[i] = NULL;
+		ereport(LOG,
+				(errmsg("agent_guard could not start a sealer for database %u", dboid),
+				 errhint("Increase \"max_worker_processes\"; until then agent_guard.seal_log() seals on demand.")));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * One pass over the slots: free the ones nobody wants, start the sealers
+ * that are wanted and not running.  Returns how long to sleep.
+ */
+static long
+launcher_pass(void)
+{
+	long		sleep_ms = 10000;
+	int			i;
+
+	for (i = 0; i < AG_MAX_SEALERS; i++)
+	{
+		AgSealerSlot *s = &journal->slots[i];
+		Oid			dboid;
+		bool		requested;
+		pid_t		pid;
+		pid_t		hpid;
+		bool		handle_alive;
+		long		since;
+
+		LWLockAcquire(journal->lock, LW_SHARED);
+		dboid = s->dboid;
+		requested = s->requested;
+		pid = s->pid;
+		LWLockRelease(journal->lock);
+
+		handle_alive = sealer_handle[i] != NULL &&
+			GetBackgroundWorkerPid(sealer_handle[i], &hpid) != BGWH_STOPPED;
+
+		if (!OidIsValid(dboid))
+			continue;
+
+		if (!requested)
+		{
+			if (pid == 0 && !handle_alive)
+			{
+				LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+				if (s->dboid == dboid && !s->requested && s->pid == 0)
+					s->dboid = InvalidOid;
+				LWLockRelease(journal->lock);
+				if (sealer_handle[i] != NULL)
+				{
+					pfree(sealer_handle[i]);
+					sealer_handle[i] = NULL;
+				}
+				sealer_started[i] = 0;
+			}
+			continue;
+		}
+
+		if (pid != 0 || handle_alive)
+			continue;
+
+		/* a sealer that stopped (an error) is restarted after a pause */
+		since = sealer_started[i] == 0 ? AG_RESTART_DELAY_MS :
+			(long) ((GetCurrentTimestamp() - sealer_started[i]) / 1000);
+		if (since < AG_RESTART_DELAY_MS)
+		{
+			sleep_ms = Min(sleep_ms, AG_RESTART_DELAY_MS - since);
+			continue;
+		}
+
+		if (!database_accepts_connections(dboid))
+		{
+			LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+			if (s->dboid == dboid && s->pid == 0)
+				s->dboid = InvalidOid;
+			LWLockRelease(journal->lock);
+			continue;
+		}
+		launcher_start_sealer(i, dboid);
+		sleep_ms = Min(sleep_ms, AG_RESTART_DELAY_MS);
+	}
+	return sleep_ms;
+}
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+	if (journal->launcher_pid == MyProcPid)
+	{
+		journal->launcher_pid = 0;
+		journal->launcher_latch = NULL;
+	}
+	LWLockRelease(journal->lock);
+}
+
+void
+ag_journal_launcher_main(Datum arg)
+{
+	MemoryContext loop_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	if (journal == NULL)
+		elog(ERROR, "agent_guard journal shared memory is not set up");
+
+	before_shmem_exit(launcher_detach, (Datum) 0);
+	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+	journal->launcher_pid = MyProcPid;
+	journal->launcher_latch = MyLatch;
+	LWLockRelease(journal->lock);
+
+	/* no database: the launcher reads only the shared catalog pg_database */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard launcher loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	launcher_request_all();
+
+	while (!ShutdownRequestPending)
+	{
+		long		sleep_ms;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextReset(loop_cxt);
+		old = MemoryContextSwitchTo(loop_cxt);
+		sleep_ms = launcher_pass();
+		MemoryContextSwitchTo(old);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}
+
+/* ---------------------------------------------------------------------
+ * Sealer (one per database)
+ * ---------------------------------------------------------------------
+ */
+static void
+sealer_detach(int code, Datum arg)
+{
+	AgSealerSlot *s;
+	Latch	   *launcher_latch;
+
+	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+	s = slot_for(DatumGetObjectId(arg), false);
+	if (s != NULL && s->pid == MyProcPid)
+	{
+		s->pid = 0;
+		s->latch = NULL;
+	}
+	launcher_latch = journal->launcher_latch;
+	LWLockRelease(journal->lock);
+	if (launcher_latch)
+		SetLatch(launcher_latch);
+}
+
+/* Is agent_guard installed in this database?  Inside a transaction. */
+static bool
+extension_installed(void)
+{
+	Oid			nsp;
+
+	if (!OidIsValid(get_extension_oid("agent_guard", true)))
+		return false;
+	nsp = get_namespace_oid(AG_SCHEMA, true);
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("chain_state", nsp));
+}
+
+/* One sealing transaction.  Returns events sealed, or -1 without the extension. */
+static int64
+sealer_iteration(void)
+{
+	int64		sealed = -1;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "agent_guard: sealing the event log");
+
+	if (extension_installed())
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "agent_guard sealer: SPI_connect failed");
+		sealed = ag_chain_seal(AG_SEAL_BATCH);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "agent_guard sealer: SPI_finish failed");
+	}
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return sealed;
+}
+
+void
+ag_journal_sealer_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	AgSealerSlot *s;
+	bool		duplicate = false;
+	MemoryContext loop_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	if (journal == NULL)
+		elog(ERROR, "agent_guard journal shared memory is not set up");
+
+	/* one sealer per database */
+	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+	s = slot_for(dboid, true);
+	if (s == NULL || (s->pid != 0 && s->pid != MyProcPid))
+		duplicate = true;
+	else
+	{
+		s->pid = MyProcPid;
+		s->latch = MyLatch;
+	}
+	LWLockRelease(journal->lock);
+	if (duplicate)
+		proc_exit(0);
+	before_shmem_exit(sealer_detach, ObjectIdGetDatum(dboid));
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* everything the sealer runs is schema-qualified; keep it that way */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard sealer loop",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	while (!ShutdownRequestPending)
+	{
+		int64		sealed = 0;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (!RecoveryInProgress())
+		{
+			MemoryContextReset(loop_cxt);
+			old = MemoryContextSwitchTo(loop_cxt);
+			sealed = sealer_iteration();
+			MemoryContextSwitchTo(old);
+
+			if (sealed < 0)
+			{
+				/* not installed here: stop until a write asks again */
+				LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+				s = slot_for(dboid, false);
+				if (s != NULL && s->pid == MyProcPid)
+					s->requested = false;
+				LWLockRelease(journal->lock);
+				proc_exit(0);
+			}
+			if (sealed > 0)
+			{
+				LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+				s = slot_for(dboid, false);
+				if (s != NULL)
+				{
+					s->sealed += sealed;
+					s->last_seal_at = GetCurrentTimestamp();
+				}
+				LWLockRelease(journal->lock);
+			}
+			if (sealed >= AG_SEAL_BATCH)
+				continue;		/* more is waiting */
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 seal_interval_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	proc_exit(0);
+}
