@@ -86,7 +86,7 @@ SELECT id, name, email, ag_agent_id, ag_run_id FROM app.customers ORDER BY id;
 SELECT row_number() OVER (ORDER BY e.event_id) AS n, e.agent_id, e.run_id, e.login_role, e.acting_role,
        e.relation, e.operation, e.row_key, e.old_row, e.new_row
   FROM agent_guard.events e
- WHERE e.run_id = 'run-capture-1'
+ WHERE e.run_id = 'run-capture-1' AND e.operation <> 'BLOCKED'   -- refusals: see sql/gates.sql
  ORDER BY e.event_id;
 -- each client statement is stored once, however many rows it wrote
 SELECT s.query, count(e.*) AS events

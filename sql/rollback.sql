@@ -233,7 +233,7 @@ RESET ROLE;
 SELECT agent_guard.protect('app.rb_trg', false);
 INSERT INTO app.rb_trg VALUES (1, 'a');
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rb-7"
-UPDATE app.rb_trg SET v = 'b';
+UPDATE app.rb_trg SET v = 'b' WHERE id = 1;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT step, action, status FROM agent_guard.rollback_run('run-rb-7', true);
 SELECT * FROM app.rb_trg;

@@ -20,6 +20,15 @@
 #define ERRCODE_AG_IDENTITY_VIOLATION		MAKE_SQLSTATE('Y','G','0','0','1')
 /* YG002: a humans-only function was called from an agent session. */
 #define ERRCODE_AG_HUMANS_ONLY				MAKE_SQLSTATE('Y','G','0','0','2')
+/* YG003: a destructive statement needs a human's approval (request id in errmsg). */
+#define ERRCODE_AG_APPROVAL_REQUIRED		MAKE_SQLSTATE('Y','G','0','0','3')
+/* YG004: refused outright: it would weaken the guard. */
+#define ERRCODE_AG_GUARD_PROTECTED			MAKE_SQLSTATE('Y','G','0','0','4')
+/* YG005: a request cannot be decided (not pending, or not approvable); SQL only. */
+/* YG006: agents are frozen. */
+#define ERRCODE_AG_FROZEN					MAKE_SQLSTATE('Y','G','0','0','6')
+/* YG007: the run passed agent_guard.max_rows_per_run and is tripped. */
+#define ERRCODE_AG_RUN_TRIPPED				MAKE_SQLSTATE('Y','G','0','0','7')
 /* YG009: the guard could not decide (missing state); it fails closed. */
 #define ERRCODE_AG_GUARD_UNAVAILABLE		MAKE_SQLSTATE('Y','G','0','0','9')
 /* YG030-YG039: rollback (raised from src/sql/70_rollback.sql):
@@ -52,7 +61,25 @@ extern const char *ag_current_run(bool for_write);
 extern void ag_identity_enforce(void);
 extern bool ag_session_is_agent(void);
 extern Oid	ag_extension_owner(void);
+extern bool ag_agent_latched(void);
 extern bool ag_valid_label(const char *value, const char *what);
+
+/* gate.c */
+struct QueryDesc;
+struct PlannedStmt;
+struct Query;
+struct QueryCompletion;
+extern void ag_gate_init(void);
+extern void ag_gate_executor_start(struct QueryDesc *qd);
+extern void ag_gate_executor_done(struct QueryDesc *qd, uint64 rows);
+extern void ag_gate_top_statement(void);
+extern bool ag_gate_query_whereless(struct Query *q);
+extern void ag_gate_note_plan(struct PlannedStmt *ps, bool whereless);
+extern void ag_gate_utility(struct PlannedStmt *pstmt, const char *queryString);
+extern void ag_gate_utility_done(struct PlannedStmt *pstmt, const char *queryString,
+								 struct QueryCompletion *qc);
+extern int	ag_gate_drain(void);
+extern void ag_gate_drain_committed(void);
 
 /* hooks.c */
 extern void ag_hooks_init(void);
@@ -75,6 +102,7 @@ extern void ag_idempotency_after_utility(Node *parsetree);
 /* journal.c */
 extern void ag_journal_init(void);
 extern void ag_journal_note_event(void);
+extern void ag_journal_wake(Oid dboid);
 
 /* hash.c */
 extern int64 ag_chain_seal(int max_events);

@@ -173,7 +173,10 @@ static void
 ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (!IsParallelWorker())
+	{
 		ag_identity_enforce();
+		ag_gate_executor_start(queryDesc);
+	}
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
@@ -188,8 +191,13 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgCurrentStatement saved = current;
 
+	uint64		before = queryDesc->estate ? queryDesc->estate->es_processed : 0;
+
 	if (top)
+	{
 		saved = enter_statement(queryDesc);
+		ag_gate_top_statement();
+	}
 	nesting_level++;
 	PG_TRY();
 	{
@@ -197,6 +205,9 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			prev_ExecutorRun(queryDesc, direction, count, execute_once);
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		/* row limits: counted as the statement runs, before it can commit */
+		if (!IsParallelWorker() && queryDesc->estate)
+			ag_gate_executor_done(queryDesc, queryDesc->estate->es_processed - before);
 	}
 	PG_FINALLY();
 	{
@@ -255,7 +266,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/* COMMIT/ROLLBACK must always be able to end a transaction. */
 	if (!IsParallelWorker() && !is_transaction_control(pstmt->utilityStmt))
+	{
 		ag_identity_enforce();
+		if (top)
+			ag_gate_top_statement();
+		ag_gate_utility(pstmt, queryString);
+	}
 
 	if (top)
 	{
@@ -280,6 +296,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		if (!IsParallelWorker())
+			ag_gate_utility_done(pstmt, queryString, qc);
 	}
 	PG_FINALLY();
 	{

@@ -430,6 +430,13 @@ ag_identity_enforce(void)
 				 errhint("Connect the agent as a role without superuser and register it with agent_guard.register_agent().")));
 }
 
+/* Already known to be an agent session (no lookup; safe in any hook). */
+bool
+ag_agent_latched(void)
+{
+	return latched_agent != NULL;
+}
+
 bool
 ag_session_is_agent(void)
 {

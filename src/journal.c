@@ -219,6 +219,13 @@ journal_wake(Oid dboid)
 		SetLatch(latch);
 }
 
+/* Wake (or ask for) the sealer of a database; it also writes the gate's queue. */
+void
+ag_journal_wake(Oid dboid)
+{
+	journal_wake(dboid);
+}
+
 /* ---------------------------------------------------------------------
  * Backends: wake the sealer when a transaction that wrote events commits
  * ---------------------------------------------------------------------
@@ -699,6 +706,8 @@ sealer_iteration(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "agent_guard sealer: SPI_connect failed");
+		/* refused agent statements first, so their BLOCKED events are sealed too */
+		(void) ag_gate_drain();
 		sealed = ag_chain_seal(AG_SEAL_BATCH);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "agent_guard sealer: SPI_finish failed");
@@ -706,6 +715,7 @@ sealer_iteration(void)
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	ag_gate_drain_committed();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return sealed;

@@ -320,10 +320,14 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	bool		converted = false;
+	bool		whereless = false;
 	PlannedStmt *result;
 
 	if (!IsParallelWorker() && ag_session_is_agent())
+	{
+		whereless = ag_gate_query_whereless(parse);
 		converted = convert_query(parse);
+	}
 
 	if (prev_planner)
 		result = prev_planner(parse, query_string, cursorOptions, boundParams);
@@ -333,6 +337,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* the command tag and SPI's result code follow the statement's type */
 	if (converted)
 		result->commandType = CMD_DELETE;
+	if (ag_agent_latched())
+		ag_gate_note_plan(result, whereless);
 	return result;
 }
 

@@ -8,7 +8,8 @@ CREATE VIEW agent_guard.runs AS
            min(e.login_role)                                        AS login_role,
            min(e.at)                                                AS first_write,
            max(e.at)                                                AS last_write,
-           count(DISTINCT e.xid)                                    AS transactions,
+           count(DISTINCT e.xid) FILTER (WHERE e.operation IN
+                  ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS transactions,
            count(DISTINCT e.statement_id)                           AS statements,
            count(*) FILTER (WHERE e.operation = 'INSERT')           AS inserted,
            count(*) FILTER (WHERE e.operation = 'UPDATE')           AS updated,
@@ -26,10 +27,11 @@ CREATE VIEW agent_guard.runs AS
            CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
                          ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
                 WHEN count(c.event_id) > 0 THEN 'partly rolled back'
-                WHEN bool_or(e.operation = 'TRIP' OR e.detail->>'tripped' = 'true'
-                             OR e.detail->>'reason' IN ('run_limit', 'tripped'))
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = e.run_id)
                 THEN 'tripped'
-                ELSE 'active' END                                   AS status
+                ELSE 'active' END                                   AS status,
+           -- gates (65_gates.sql): attempts refused or held for approval
+           count(*) FILTER (WHERE e.operation = 'BLOCKED')          AS blocked
       FROM agent_guard.events e
       LEFT JOIN agent_guard.events c
              ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id

@@ -1,0 +1,249 @@
+------------------------------------------------------------------------
+-- Gates: requests for approval, freezes, tripped runs (src/gate.c)
+------------------------------------------------------------------------
+
+-- Every refused agent statement gets a request id from this sequence at
+-- the moment it is refused (sequences do not roll back), and its row is
+-- written by the journal worker from shared memory, since the agent's
+-- transaction aborts.
+CREATE SEQUENCE agent_guard.requests_request_id_seq;
+
+CREATE TABLE agent_guard.request_log (
+    request_id     bigint PRIMARY KEY,
+    requested_at   timestamptz NOT NULL,
+    agent_id       text NOT NULL,
+    run_id         text,
+    login_role     text,
+    -- approval: may be approved; refused: weakens the guard, never allowed;
+    -- frozen: a freeze holds; tripped: the run passed its row limit
+    kind           text NOT NULL CHECK (kind IN ('approval', 'refused', 'frozen', 'tripped')),
+    status         text NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'used', 'refused')),
+    reason         text NOT NULL,
+    statement      text,
+    statement_hash bigint NOT NULL,
+    decided_by     text,
+    decided_at     timestamptz,
+    note           text,
+    expires_at     timestamptz,
+    used_at        timestamptz,
+    used_xid       xid8
+);
+CREATE INDEX request_log_lookup_idx ON agent_guard.request_log (agent_id, statement_hash)
+    WHERE status = 'approved';
+
+CREATE TABLE agent_guard.freeze_state (
+    scope      text PRIMARY KEY,          -- '*' for all agents, else an agent id
+    reason     text NOT NULL,
+    frozen_at  timestamptz NOT NULL DEFAULT now(),
+    frozen_by  text NOT NULL DEFAULT session_user
+);
+
+CREATE TABLE agent_guard.tripped_runs (
+    run_id      text PRIMARY KEY,
+    agent_id    text NOT NULL,
+    tripped_at  timestamptz NOT NULL,
+    rows_seen   bigint NOT NULL,
+    request_id  bigint
+);
+
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.request_log', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.requests_request_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.freeze_state', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.tripped_runs', '');
+
+-- Requests still in shared memory, not yet written by the worker.
+CREATE FUNCTION agent_guard._pending_requests(
+    OUT request_id bigint, OUT requested_at timestamptz, OUT agent_id text, OUT run_id text,
+    OUT login_role text, OUT kind text, OUT reason text, OUT statement text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'ag_sql_pending_requests'
+    LANGUAGE C STRICT VOLATILE;
+
+-- Wait (a few seconds at most) until the worker has written the requests
+-- refused so far in this database.
+CREATE FUNCTION agent_guard._flush_requests() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_sql_flush_requests'
+    LANGUAGE C STRICT VOLATILE;
+
+-- Tell every backend (at commit) to reload freezes and tripped runs.
+CREATE FUNCTION agent_guard._gate_changed() RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_gate_changed'
+    LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW agent_guard.requests AS
+    SELECT r.request_id, r.requested_at, r.agent_id, r.run_id, r.login_role, r.kind,
+           CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
+                ELSE r.status END AS status,
+           r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at
+      FROM agent_guard.request_log r
+    UNION ALL
+    SELECT p.request_id, p.requested_at, p.agent_id, p.run_id, p.login_role, p.kind,
+           CASE WHEN p.kind = 'approval' THEN 'pending' ELSE 'refused' END,
+           p.reason, p.statement, NULL, NULL, NULL, NULL, NULL
+      FROM agent_guard._pending_requests() p
+     WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
+COMMENT ON VIEW agent_guard.requests IS
+    'statements of agents that were refused; kind approval can be approved once by a human';
+
+CREATE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
+    RETURNS agent_guard.request_log
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_req agent_guard.request_log;
+    v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
+BEGIN
+    IF request_id IS NULL THEN
+        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM agent_guard._flush_requests();
+        SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'request % does not exist', request_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.requests.';
+    END IF;
+    IF v_req.kind <> 'approval' THEN
+        RAISE EXCEPTION 'request % cannot be %', request_id, verdict
+            USING ERRCODE = 'YG005',
+                  DETAIL = format('It was refused outright (%s): %s', v_req.kind, v_req.reason),
+                  HINT = CASE v_req.kind
+                      WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
+                      WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
+                      ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
+    END IF;
+    IF v_req.status <> 'pending' THEN
+        RAISE EXCEPTION 'request % is already %', request_id, v_req.status
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
+                                THEN format('It was %s by %s; see agent_guard.requests for when.', v_req.status, v_req.decided_by)
+                                ELSE format('Its status is %s.', v_req.status) END;
+    END IF;
+    UPDATE agent_guard.request_log r
+       SET status = verdict, decided_by = session_user, decided_at = now(), note = _decide.note,
+           expires_at = CASE WHEN verdict = 'approved' THEN now() + v_ttl END
+     WHERE r.request_id = _decide.request_id
+    RETURNING * INTO v_req;
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+    VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
+            CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
+            jsonb_build_object('request_id', v_req.request_id, 'note', note,
+                               'statement', v_req.statement, 'expires_at', v_req.expires_at));
+    PERFORM pg_notify('agent_guard', jsonb_build_object(
+        'event', verdict, 'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
+        'by', session_user)::text);
+    RETURN v_req;
+END
+$$;
+
+CREATE FUNCTION agent_guard.approve(request_id bigint, note text DEFAULT NULL)
+    RETURNS agent_guard.requests
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+    r agent_guard.requests;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.approve()');
+    v := agent_guard._decide(request_id, note, 'approved');
+    SELECT * INTO r FROM agent_guard.requests q WHERE q.request_id = v.request_id;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.approve(bigint, text) IS
+    'let the same agent run the same statement once, within agent_guard.approval_ttl';
+
+CREATE FUNCTION agent_guard.deny(request_id bigint, note text DEFAULT NULL)
+    RETURNS agent_guard.requests
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+    r agent_guard.requests;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.deny()');
+    v := agent_guard._decide(request_id, note, 'denied');
+    SELECT * INTO r FROM agent_guard.requests q WHERE q.request_id = v.request_id;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.deny(bigint, text) IS 'refuse a pending request; it is kept on record';
+
+CREATE FUNCTION agent_guard.freeze(reason text, agent_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.freeze()');
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Say why, for example: SELECT agent_guard.freeze(''code freeze until Monday'');';
+    END IF;
+    IF agent_id IS NOT NULL THEN
+        PERFORM agent_guard._check_id(agent_id, 'agent id');
+    END IF;
+    INSERT INTO agent_guard.freeze_state AS f (scope, reason)
+    VALUES (coalesce(agent_id, '*'), reason)
+    ON CONFLICT (scope) DO UPDATE SET reason = EXCLUDED.reason, frozen_at = now(), frozen_by = session_user;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
+    VALUES (agent_id, session_user, agent_guard.calling_role()::text, 'FREEZE',
+            jsonb_build_object('reason', reason, 'scope', coalesce(agent_id, 'all agents')));
+    PERFORM pg_notify('agent_guard', jsonb_build_object(
+        'event', 'freeze', 'agent_id', agent_id, 'reason', reason, 'by', session_user)::text);
+END
+$$;
+COMMENT ON FUNCTION agent_guard.freeze(text, text) IS
+    'stop all writes of all agents (or of one) from their next statement, across restarts';
+
+CREATE FUNCTION agent_guard.unfreeze(agent_id text DEFAULT NULL) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.unfreeze()');
+    DELETE FROM agent_guard.freeze_state f WHERE f.scope = coalesce(agent_id, '*');
+    IF NOT FOUND THEN
+        RAISE NOTICE 'no freeze for %', coalesce('agent "' || agent_id || '"', 'all agents');
+        RETURN false;
+    END IF;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
+    VALUES (agent_id, session_user, agent_guard.calling_role()::text, 'UNFREEZE',
+            jsonb_build_object('scope', coalesce(agent_id, 'all agents')));
+    PERFORM pg_notify('agent_guard', jsonb_build_object(
+        'event', 'unfreeze', 'agent_id', agent_id, 'by', session_user)::text);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.unfreeze(text) IS 'lift the freeze for all agents (NULL) or one agent';
+
+CREATE VIEW agent_guard.freezes AS
+    SELECT CASE WHEN f.scope = '*' THEN NULL ELSE f.scope END AS agent_id,
+           f.scope = '*' AS all_agents, f.reason, f.frozen_at, f.frozen_by
+      FROM agent_guard.freeze_state f
+     ORDER BY f.frozen_at;
+
+CREATE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.tripped_runs;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.reset_run()');
+    PERFORM agent_guard._flush_requests();
+    DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'run "%" is not tripped', run_id;
+        RETURN false;
+    END IF;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+    VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
+            jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.reset_run(text) IS
+    'let a run that passed agent_guard.max_rows_per_run write again';
