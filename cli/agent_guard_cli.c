@@ -957,6 +957,32 @@ append_option(char **buf, size_t *len, size_t *cap, const char *name, const char
 	(*buf)[*len] = '\0';
 }
 
+/*
+ * Whether a command name is an executable file in PATH: execvp reports
+ * EACCES for a missing program when some PATH directory is unreadable.
+ */
+static bool
+in_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char		buf[PATH_MAX];
+
+	if (path == NULL || *path == '\0')
+		path = "/bin:/usr/bin";
+	while (*path)
+	{
+		size_t		len = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int) len, len ? path : ".", name);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	return false;
+}
+
 static int
 cmd_exec(const Command *cmd, int nargs, char **args)
 {
@@ -964,6 +990,7 @@ cmd_exec(const Command *cmd, int nargs, char **args)
 	size_t		len = 0,
 				cap = 256 + (old ? strlen(old) : 0);
 	char	   *opts = malloc(cap);
+	int			err;
 
 	if (opts == NULL)
 		fail(EXIT_REFUSED, "out of memory");
@@ -994,9 +1021,12 @@ cmd_exec(const Command *cmd, int nargs, char **args)
 	if (opt_val[O_USER])
 		setenv("PGUSER", opt_val[O_USER], 1);
 
+	if (strchr(args[0], '/') == NULL && !in_path(args[0]))
+		fail(127, "could not run \"%s\": command not found", args[0]);
 	execvp(args[0], args);
-	fprintf(stderr, "%s: could not run \"%s\": %s\n", progname, args[0], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	err = errno;
+	fprintf(stderr, "%s: could not run \"%s\": %s\n", progname, args[0], strerror(err));
+	return err == ENOENT ? 127 : 126;
 }
 
 /* ---------------------------------------------------------------------
