@@ -817,6 +817,7 @@ cmd_verify(const Command *cmd, int nargs, char **args)
 	else
 		print_record(res, 0);
 	PQclear(res);
+	fflush(stdout);
 	if (!ok)
 		fprintf(stderr, "%s: the event log does not verify\n", progname);
 	return ok ? EXIT_OK : EXIT_REFUSED;
