@@ -253,6 +253,15 @@ is($out, "cli agent|exec-run|7MB\n", 'tagged with the agent (a space in it too) 
 is($rc, 0, 'exec without "--" also works') or diag($err);
 is(sql(q{SELECT agent_id || '/' || run_id FROM agent_guard.events WHERE row_key = '{"id": 200}'}),
 	'cli-agent/exec-run', 'the write is attributed to the agent and run');
+# the README's connection-string wiring: options in a URI
+my $uri = 'postgresql:///postgres?host=' . $node->host . '&port=' . $node->port
+  . '&user=harness&options=-c%20agent_guard.agent_id%3Duri-agent%20-c%20agent_guard.run_id%3Duri-run';
+($rc, $out, $err) = run_prog([ 'psql', '-X', '-A', '-t', '-d', $uri, '-c',
+		'SELECT agent_guard.current_agent(), agent_guard.current_run()' ]);
+is($out, "uri-agent|uri-run\n", 'a URI with options tags the session as the README says') or diag($err);
+($rc, $out, $err) = ag('-d', 'postgresql:///postgres?host=' . $node->host . '&port=' . $node->port, 'runs', '--json');
+is($rc, 0, 'agent-guard takes a URI in -d') or diag($err);
+
 ($rc, $out, $err) = ag('exec', '--agent', 'a', '--', 'psql', '-X', '-c', 'SELECT nonsense');
 is($rc, 1, 'exec exits with the program\'s status');
 ($rc, $out, $err) = ag('exec', '--agent', 'a', '--', 'no-such-program-here');
