@@ -44,6 +44,18 @@ $(error pg_config --pgxs found nothing: install postgresql-server-dev-15 (or run
 endif
 include $(PGXS)
 
+# the agent-guard command line (cli/), installed next to psql
+all: cli-build
+install: install-cli
+clean: clean-cli
+.PHONY: cli-build install-cli clean-cli
+cli-build:
+	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG)
+install-cli: cli-build
+	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install
+clean-cli:
+	$(MAKE) -C cli clean
+
 agent_guard--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql)) agent_guard.control
 	cat $(sort $(wildcard src/sql/*.sql)) > $@
 
