@@ -727,16 +727,17 @@ decide(const Command *cmd, const char *id, const char *verb_done)
 {
 	const char *params[2] = {id, opt_val[O_NOTE]};
 	char		sig[64],
-				sql[128];
+				sql[512];
 	PGresult   *res;
 
 	snprintf(sig, sizeof(sig), "agent_guard.%s(bigint,text)", cmd->name);
 	require_function(sig, cmd->name);
-	snprintf(sql, sizeof(sql), "SELECT agent_guard.%s($1::bigint, $2::text)", cmd->name);
+	snprintf(sql, sizeof(sql),
+			 "SELECT request_id, agent_id, run_id, status, statement, decided_by, note, expires_at "
+			 "FROM agent_guard.%s($1::bigint, $2::text)", cmd->name);
 	res = query(sql, 2, params);
 	printf("%s request %s\n", verb_done, id);
-	if (PQnfields(res) > 0 && PQftype(res, 0) != VOIDOID && PQntuples(res) > 0 &&
-		!PQgetisnull(res, 0, 0))
+	if (PQntuples(res) > 0)
 		print_table(res, false);
 	PQclear(res);
 	return EXIT_OK;

@@ -152,6 +152,10 @@ static char *frozen_me = NULL;
 static bool tripped_me = false;
 static bool tripped_local = false;	/* tripped here, not yet written */
 
+/* an approval consumed in this top-level statement covers all its gates */
+static bool approved_valid = false;
+static int64 approved_hash = 0;
+
 /* rows counted for limits */
 static uint64 stmt_rows = 0;
 static uint64 run_rows = 0;
@@ -602,9 +606,13 @@ gate_decide(const char *kind, const char *what, const char *why,
 
 	if (strcmp(kind, "approval") == 0)
 	{
+		if (approved_valid && approved_hash == hash)
+			return;				/* already approved for this run of the statement */
 		id = consume_approval(hash);
 		if (id != 0)
 		{
+			approved_valid = true;
+			approved_hash = hash;
 			log_decision("approved", id, kind, why, norm.data);
 			return;
 		}
@@ -763,6 +771,7 @@ void
 ag_gate_top_statement(void)
 {
 	stmt_rows = 0;
+	approved_valid = false;
 }
 
 void

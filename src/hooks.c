@@ -175,6 +175,8 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	if (!IsParallelWorker())
 	{
 		ag_identity_enforce();
+		if (nesting_level == 0)
+			ag_gate_top_statement();
 		ag_gate_executor_start(queryDesc);
 	}
 
@@ -194,10 +196,7 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	uint64		before = queryDesc->estate ? queryDesc->estate->es_processed : 0;
 
 	if (top)
-	{
 		saved = enter_statement(queryDesc);
-		ag_gate_top_statement();
-	}
 	nesting_level++;
 	PG_TRY();
 	{
