@@ -79,6 +79,9 @@ extern void ag_gate_utility(struct PlannedStmt *pstmt, const char *queryString);
 extern void ag_gate_utility_done(struct PlannedStmt *pstmt, const char *queryString,
 								 struct QueryCompletion *qc);
 extern int	ag_gate_drain(void);
+extern void ag_gate_refuse(const char *kind, const char *what, const char *why,
+						   const char *text, int len);
+extern bool ag_gate_judging(void);
 extern void ag_gate_drain_committed(void);
 
 /* hooks.c */

@@ -657,6 +657,25 @@ gate_decide(const char *kind, const char *what, const char *why,
 				 errhint("Agents can never do this; a human can, from a session that is not an agent session.")));
 }
 
+/*
+ * For other guards (policies): refuse with the same record, log line and
+ * request id as the gates.  kind is one of the request kinds of
+ * agent_guard.request_log.
+ */
+void
+ag_gate_refuse(const char *kind, const char *what, const char *why,
+			   const char *text, int len)
+{
+	gate_decide(kind, what, why, text, len, 0);
+}
+
+/* Is this statement to be judged at all (agent session, agent's rights)? */
+bool
+ag_gate_judging(void)
+{
+	return gate_active();
+}
+
 /* ---------------------------------------------------------------------
  * Executor: writes, freezes, WHERE-less DELETE/UPDATE, row limits
  * ---------------------------------------------------------------------
