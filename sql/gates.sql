@@ -159,6 +159,23 @@ SELECT agent_guard.reset_run('run-gates-5');
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-gates-5"
 INSERT INTO app.g_orders VALUES (301, 'after reset', 1);
 
+-- preview: the agent (or its harness) sees the blast radius first; nothing
+-- changes and nothing is recorded as a request
+\c "dbname=contrib_regression user=regress_su options="
+SELECT count(*) AS requests_before FROM agent_guard.requests \gset
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-gates-6"
+SELECT * FROM agent_guard.preview('UPDATE app.g_orders SET note = ''x'' WHERE id <= 3');
+SELECT * FROM agent_guard.preview('DELETE FROM app.g_orders');
+SELECT * FROM agent_guard.preview('TRUNCATE app.g_orders');
+SELECT * FROM agent_guard.preview('ALTER TABLE app.g_orders DISABLE TRIGGER ALL');
+SELECT * FROM agent_guard.preview('INSERT INTO app.nosuch VALUES (1)');
+SELECT count(*) AS orders, count(*) FILTER (WHERE note = 'x') AS changed FROM app.g_orders;
+-- error: nothing to preview
+SELECT * FROM agent_guard.preview('');
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT count(*) - :requests_before AS new_requests FROM agent_guard.requests;
+
 -- humans keep full power: the same statements from a human session just run
 \c "dbname=contrib_regression user=regress_su options="
 SET ROLE regress_bot;

@@ -152,6 +152,35 @@ static char *frozen_me = NULL;
 static bool tripped_me = false;
 static bool tripped_local = false;	/* tripped here, not yet written */
 
+/* agent_guard.preview(): decisions are collected, not recorded */
+typedef struct PreviewRow
+{
+	char	   *relation;
+	char	   *operation;
+	int64		rows;
+	char	   *verdict;
+	char	   *detail;
+} PreviewRow;
+static bool preview_mode = false;
+static List *preview_rows = NIL;
+static uint64 preview_saved_run_rows = 0;
+
+static void
+preview_add(const char *relation, const char *operation, int64 rows,
+			const char *verdict, const char *detail)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	PreviewRow *r = palloc0(sizeof(PreviewRow));
+
+	r->relation = relation ? pstrdup(relation) : NULL;
+	r->operation = pstrdup(operation);
+	r->rows = rows;
+	r->verdict = pstrdup(verdict);
+	r->detail = detail ? pstrdup(detail) : NULL;
+	preview_rows = lappend(preview_rows, r);
+	MemoryContextSwitchTo(old);
+}
+
 /* an approval consumed in this top-level statement covers all its gates */
 static bool approved_valid = false;
 static int64 approved_hash = 0;
@@ -219,6 +248,14 @@ gate_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			bump_at_commit = false;
 			gate_internal = 0;
+			if (preview_mode)
+				run_rows = preview_saved_run_rows;
+			preview_mode = false;
+			break;
+		case XACT_EVENT_PRE_COMMIT:
+			if (preview_mode)
+				run_rows = preview_saved_run_rows;
+			preview_mode = false;
 			break;
 		default:
 			break;
@@ -604,6 +641,22 @@ gate_decide(const char *kind, const char *what, const char *why,
 	initStringInfo(&norm);
 	hash = normalized_hash(text ? text : "", text ? len : 0, &norm);
 
+	/*
+	 * A preview records what would happen.  A statement that would need
+	 * approval goes on, inside the preview's subtransaction, so its rows
+	 * are counted; anything else stops it, unrecorded.
+	 */
+	if (preview_mode)
+	{
+		preview_add(NULL, what, 0, kind, why);
+		if (strcmp(kind, "approval") == 0)
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("%s would be refused (%s)", what, kind),
+				 errdetail("%s", why)));
+	}
+
 	if (strcmp(kind, "approval") == 0)
 	{
 		if (approved_valid && approved_hash == hash)
@@ -799,7 +852,21 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 	const char *text;
 	int			len;
 
-	if (qd->estate == NULL || !gate_active())
+	if (qd->estate == NULL)
+		return;
+	if (preview_mode && gate_internal == 0 && qd->plannedstmt->commandType != CMD_SELECT &&
+		qd->plannedstmt->resultRelations != NIL && !superuser() && !gate_active())
+	{
+		/* a human's preview: count, no gates */
+		RangeTblEntry *rte = rt_fetch(linitial_int(qd->plannedstmt->resultRelations),
+									  qd->plannedstmt->rtable);
+
+		preview_add(quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
+											   get_rel_name(rte->relid)),
+					command_name(qd->plannedstmt->commandType), (int64) n, "counted", NULL);
+		return;
+	}
+	if (!gate_active())
 		return;
 	if (!plan_writes_non_exempt(qd->plannedstmt) || qd->plannedstmt->commandType == CMD_SELECT)
 		return;
@@ -807,6 +874,17 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 	stmt_rows += n;
 	run_rows += n;
 	statement_text(qd, &text, &len);
+
+	if (preview_mode && qd->plannedstmt->resultRelations != NIL)
+	{
+		RangeTblEntry *rte = rt_fetch(linitial_int(qd->plannedstmt->resultRelations),
+									  qd->plannedstmt->rtable);
+		char	   *nsp = get_namespace_name(get_rel_namespace(rte->relid));
+		char	   *rel = get_rel_name(rte->relid);
+
+		preview_add(rel ? quote_qualified_identifier(nsp, rel) : NULL,
+					command_name(qd->plannedstmt->commandType), (int64) n, "counted", NULL);
+	}
 
 	if (max_rows_per_statement >= 0 && stmt_rows > (uint64) max_rows_per_statement)
 	{
@@ -816,7 +894,7 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 							 n, max_rows_per_statement),
 					text, len, (int64) n);
 	}
-	if (max_rows_per_run >= 0 && run_rows > (uint64) max_rows_per_run)
+	if (max_rows_per_run >= 0 && run_rows > (uint64) max_rows_per_run && !preview_mode)
 		gate_decide("tripped", command_name(qd->plannedstmt->commandType),
 					psprintf("The run has written " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_run (%d).",
 							 run_rows, max_rows_per_run),
@@ -1475,6 +1553,52 @@ ag_sql_gate_changed(PG_FUNCTION_ARGS)
 {
 	bump_at_commit = true;
 	PG_RETURN_VOID();
+}
+
+/* SQL: agent_guard._preview(on boolean): enter or leave preview mode. */
+PG_FUNCTION_INFO_V1(ag_sql_preview);
+Datum
+ag_sql_preview(PG_FUNCTION_ARGS)
+{
+	bool		on = PG_GETARG_BOOL(0);
+
+	if (on)
+	{
+		list_free_deep(preview_rows);
+		preview_rows = NIL;
+		preview_saved_run_rows = run_rows;
+	}
+	else
+		run_rows = preview_saved_run_rows;	/* the preview's rows were rolled back */
+	preview_mode = on;
+	PG_RETURN_VOID();
+}
+
+/* SQL: agent_guard._preview_rows(): what the preview saw, in order. */
+PG_FUNCTION_INFO_V1(ag_sql_preview_rows);
+Datum
+ag_sql_preview_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, preview_rows)
+	{
+		PreviewRow *r = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {0};
+
+		values[0] = r->relation ? CStringGetTextDatum(r->relation) : (Datum) 0;
+		nulls[0] = (r->relation == NULL);
+		values[1] = CStringGetTextDatum(r->operation);
+		values[2] = Int64GetDatum(r->rows);
+		values[3] = CStringGetTextDatum(r->verdict);
+		values[4] = r->detail ? CStringGetTextDatum(r->detail) : (Datum) 0;
+		nulls[4] = (r->detail == NULL);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* ---------------------------------------------------------------------

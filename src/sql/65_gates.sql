@@ -247,3 +247,46 @@ END
 $$;
 COMMENT ON FUNCTION agent_guard.reset_run(text) IS
     'let a run that passed agent_guard.max_rows_per_run write again';
+
+-- Preview: run a statement as the agent, count what it would change, and
+-- roll it back (the read-only plan a harness can show a human first).
+CREATE FUNCTION agent_guard._preview(on_ boolean) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_preview'
+    LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION agent_guard._preview_rows(
+    OUT relation text, OUT operation text, OUT rows bigint, OUT verdict text, OUT detail text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'ag_sql_preview_rows'
+    LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION agent_guard.preview(sql text)
+    RETURNS TABLE (relation text, operation text, rows bigint, verdict text, detail text)
+    LANGUAGE plpgsql SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_state text;
+    v_msg   text;
+BEGIN
+    IF sql IS NULL OR btrim(sql) = '' THEN
+        RAISE EXCEPTION 'nothing to preview' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM agent_guard._preview(true);
+    BEGIN
+        EXECUTE sql;
+        -- undo everything the statement did
+        RAISE EXCEPTION USING ERRCODE = 'YG099', MESSAGE = 'agent_guard preview: rolled back';
+    EXCEPTION
+        WHEN SQLSTATE 'YG099' THEN NULL;
+        WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT;
+    END;
+    RETURN QUERY
+        SELECT p.relation, p.operation, p.rows, p.verdict, p.detail FROM agent_guard._preview_rows() p
+        UNION ALL
+        SELECT NULL, NULL, NULL, 'error', v_state || ': ' || v_msg WHERE v_state IS NOT NULL;
+    PERFORM agent_guard._preview(false);
+END
+$$;
+COMMENT ON FUNCTION agent_guard.preview(text) IS
+    'run a statement, report the rows it would change and the gates it would meet, and roll it back';

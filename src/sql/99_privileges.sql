@@ -12,3 +12,6 @@ GRANT EXECUTE ON FUNCTION agent_guard.current_run() TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION agent_guard.soft_deleted_stamp(integer, "any") TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._idempotency_ttl() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard.preview(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._preview(boolean) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._preview_rows() TO PUBLIC;
