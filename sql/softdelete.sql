@@ -118,6 +118,13 @@ SELECT id, company_id, name, ag_agent_id, ag_run_id, ag_deleted_at IS NOT NULL A
 SELECT id, region, ag_run_id, ag_deleted_at IS NOT NULL AS deleted FROM app.events_p ORDER BY id;
 SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.companies ORDER BY id;
 SELECT id FROM app.plain;
+-- a role with BYPASSRLS (an auditor, never an agent) sees them too
+CREATE ROLE regress_auditor BYPASSRLS;
+GRANT USAGE ON SCHEMA app TO regress_auditor;
+GRANT SELECT ON app.execs TO regress_auditor;
+SET ROLE regress_auditor;
+SELECT count(*) AS all_rows, count(*) FILTER (WHERE ag_deleted_at IS NOT NULL) AS soft_deleted FROM app.execs;
+RESET ROLE;
 -- each soft delete is an event with the full old row
 SELECT operation, relation, row_key, old_row ->> 'name' AS old_name,
        old_row -> 'ag_deleted_at' AS old_deleted, new_row ->> 'ag_deleted_at' IS NOT NULL AS new_deleted,
