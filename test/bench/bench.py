@@ -174,7 +174,11 @@ class Bench:
 
     def reset(self, table, rows, also_checkpoint=True):
         """Fresh state: the table refilled, the logs emptied, a checkpoint."""
-        sql = ["SET session_replication_role = replica;",
+        # the sealer may be busy with the previous measurement's events: stop
+        # it (the next agent commit starts it again) rather than wait
+        sql = ["SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+               "WHERE backend_type = 'agent_guard sealer' AND datname = current_database();",
+               "SET session_replication_role = replica;",
                "TRUNCATE %s, bench_audit_log RESTART IDENTITY;" % table,
                "TRUNCATE agent_guard.events, agent_guard.statements;",
                "INSERT INTO %s (v, pad) SELECT g, %s FROM generate_series(1, %d) g;" % (table, PAD, rows),
