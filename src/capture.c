@@ -26,10 +26,13 @@
  * The agent holds no privilege on the agent_guard schema's tables, so the
  * inserts run as the extension owner (SetUserIdAndSecContext, restored on
  * every path including errors, where transaction abort restores it too).
+ * They go straight to the table and its indexes (fastinsert.c), without
+ * SPI: on a single-row write SPI cost as much as the write itself.  The
+ * row images are built before the switch, as the writing user.
  *
- * Per-relation metadata (stamp column numbers, key columns, the prepared
- * event plan) is cached in CaptureContext, keyed by relation OID and
- * invalidated by relcache callbacks.
+ * Per-relation metadata (stamp column numbers, key columns) is cached in
+ * CaptureContext, keyed by relation OID and invalidated by relcache
+ * callbacks.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -49,6 +52,7 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -56,9 +60,8 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "fastinsert.h"
 #include "relinfo.h"
-
-
 
 static MemoryContext CaptureContext = NULL;
 static HTAB *relinfo_hash = NULL;
@@ -67,7 +70,17 @@ static HTAB *relinfo_hash = NULL;
 static uint64 stmt_cache_seq = 0;
 static LocalTransactionId stmt_cache_lxid = InvalidLocalTransactionId;
 static int64 stmt_cache_id = 0;
-static SPIPlanPtr stmt_plan = NULL;
+
+/* direct inserters of this transaction (fastinsert.c resets them) */
+static AgFastInsert *stmt_inserter = NULL;
+static AgFastInsert *event_inserter = NULL;
+
+/* the columns capture supplies; the tables' defaults fill in the rest */
+static const char *const stmt_columns[] = {"agent_id", "run_id", "login_role", "query"};
+static const char *const event_columns[] = {
+	"agent_id", "run_id", "login_role", "acting_role", "statement_id",
+	"relation", "operation", "old_row", "new_row", "row_key"
+};
 
 static void
 capture_relcache_callback(Datum arg, Oid relid)
@@ -112,6 +125,7 @@ ag_capture_init(void)
 	CacheRegisterRelcacheCallback(capture_relcache_callback, (Datum) 0);
 	RegisterSubXactCallback(capture_subxact_callback, NULL);
 	RegisterXactCallback(capture_xact_callback, NULL);
+	ag_fast_init();
 }
 
 static AttrNumber
@@ -137,58 +151,39 @@ find_column(TupleDesc desc, const char *name, Oid typid)
 	return InvalidAttrNumber;
 }
 
-/* Build the INSERT into agent_guard.events for one relation's row type. */
-static SPIPlanPtr
-prepare_event_plan(Relation rel, AgRelInfo *info)
+/*
+ * The row_key of an event: {"keycol": image->'keycol', ...}, as
+ * jsonb_build_object() would build it from the row image.
+ */
+static Datum
+build_row_key(TupleDesc desc, AgRelInfo *info, Jsonb *image)
 {
-	StringInfoData sql;
-	Oid			argtypes[10];
-	SPIPlanPtr	plan;
+	JsonbParseState *state = NULL;
+	JsonbValue *res;
 	int			i;
-	TupleDesc	desc = RelationGetDescr(rel);
 
-	/*
-	 * Every parameter is text, bigint or jsonb, and every function and
-	 * operator is schema-qualified: this runs as the extension owner, so
-	 * nothing in it may resolve to code the agent could have written (a
-	 * cast, an operator on a search_path schema).  The row images are
-	 * built by the caller, as the writing user.
-	 */
-	initStringInfo(&sql);
-	appendStringInfoString(&sql,
-						   "INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, "
-						   "statement_id, relation, operation, old_row, new_row, row_key) "
-						   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, pg_catalog.jsonb_build_object(");
-
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i < info->nkeys; i++)
 	{
-		const char *colname;
-		const char *lit;
+		const char *colname = NameStr(TupleDescAttr(desc, info->keyattnos[i] - 1)->attname);
+		JsonbValue	k;
+		JsonbValue *v;
+		JsonbValue	jnull;
 
-		colname = NameStr(TupleDescAttr(desc, info->keyattnos[i] - 1)->attname);
-		lit = quote_literal_cstr(colname);
-		appendStringInfo(&sql, "%s%s, $10 OPERATOR(pg_catalog.->) %s", i > 0 ? ", " : "", lit, lit);
+		k.type = jbvString;
+		k.val.string.val = (char *) colname;
+		k.val.string.len = strlen(colname);
+		v = findJsonbValueFromContainer(&image->root, JB_FOBJECT, &k);
+		if (v == NULL)
+		{
+			jnull.type = jbvNull;
+			v = &jnull;
+		}
+		pushJsonbValue(&state, WJB_KEY, &k);
+		pushJsonbValue(&state, WJB_VALUE, v);
 	}
-	appendStringInfoString(&sql, "))");
-
-	argtypes[0] = TEXTOID;		/* agent_id */
-	argtypes[1] = TEXTOID;		/* run_id */
-	argtypes[2] = TEXTOID;		/* login_role */
-	argtypes[3] = TEXTOID;		/* acting_role */
-	argtypes[4] = INT8OID;		/* statement_id */
-	argtypes[5] = TEXTOID;		/* relation */
-	argtypes[6] = TEXTOID;		/* operation */
-	argtypes[7] = JSONBOID;		/* old row */
-	argtypes[8] = JSONBOID;		/* new row */
-	argtypes[9] = JSONBOID;		/* the image the key is taken from */
-
-	plan = SPI_prepare(sql.data, 10, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for event insert: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed for event insert");
-	pfree(sql.data);
-	return plan;
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
 /* The columns of the key that identifies rows in the log. */
@@ -235,8 +230,8 @@ qualified_name(Oid relid)
 }
 
 /*
- * The cached facts about a protected relation.  With need_plan the event
- * plan is prepared too; the caller must then be connected to SPI.
+ * The cached facts about a protected relation.  need_plan is no longer
+ * used: events are not inserted through SPI any more (fastinsert.c).
  */
 AgRelInfo *
 ag_relinfo_get(Relation rel, bool need_plan)
@@ -272,11 +267,6 @@ ag_relinfo_get(Relation rel, bool need_plan)
 		TupleDesc	desc = RelationGetDescr(rel);
 		MemoryContext old;
 
-		if (info->event_plan)
-		{
-			SPI_freeplan(info->event_plan);
-			info->event_plan = NULL;
-		}
 		if (info->relname)
 		{
 			pfree(info->relname);
@@ -315,9 +305,6 @@ ag_relinfo_get(Relation rel, bool need_plan)
 		MemoryContextSwitchTo(old);
 		info->valid = true;
 	}
-
-	if (need_plan && info->event_plan == NULL)
-		info->event_plan = prepare_event_plan(rel, info);
 
 	return info;
 }
@@ -429,8 +416,8 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 
 /*
  * The agent_guard.statements row of the current client statement,
- * inserted at its first logged write.  Caller is connected to SPI and
- * already acts as the extension owner.
+ * inserted at its first logged write.  Caller already acts as the
+ * extension owner.
  */
 static int64
 current_statement_id(Datum agent, Datum run, Datum login)
@@ -438,43 +425,35 @@ current_statement_id(Datum agent, Datum run, Datum login)
 	const char *text;
 	int			len;
 	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		nulls[4] = {false, false, false, false};
 	bool		isnull;
-	int			rc;
 	uint64		seq;
+	AgFastInsert *fi;
+	TupleTableSlot *slot;
+	Datum		id;
 
 	seq = ag_current_statement(&text, &len);
 	if (stmt_cache_id != 0 && stmt_cache_seq == seq &&
 		stmt_cache_lxid == AG_MY_LXID)
 		return stmt_cache_id;
 
-	if (stmt_plan == NULL)
-	{
-		Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-		SPIPlanPtr	plan;
-
-		plan = SPI_prepare("INSERT INTO agent_guard.statements (agent_id, run_id, login_role, query) "
-						   "VALUES ($1, $2, $3, $4) RETURNING statement_id", 4, argtypes);
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare statement insert: %s",
-				 SPI_result_code_string(SPI_result));
-		stmt_plan = plan;
-	}
-
+	fi = ag_fast_open(&stmt_inserter, "statements", lengthof(stmt_columns), stmt_columns);
 	values[0] = agent;
 	values[1] = run;
 	values[2] = login;
 	if (text != NULL)
 		values[3] = PointerGetDatum(cstring_to_text_with_len(text, len));
 	else
-		nulls[3] = 'n';
+	{
+		values[3] = (Datum) 0;
+		nulls[3] = true;
+	}
 
-	rc = SPI_execute_plan(stmt_plan, values, nulls, false, 1);
-	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
-		elog(ERROR, "could not record statement: %s", SPI_result_code_string(rc));
-
-	stmt_cache_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
+	slot = ag_fast_insert(fi, values, nulls);
+	id = slot_getattr(slot, ag_fast_attnum(fi, "statement_id"), &isnull);
+	if (isnull)
+		elog(ERROR, "could not record statement: no statement_id");
+	stmt_cache_id = DatumGetInt64(id);
 	stmt_cache_seq = seq;
 	stmt_cache_lxid = AG_MY_LXID;
 	return stmt_cache_id;
@@ -522,11 +501,10 @@ ag_capture(PG_FUNCTION_ARGS)
 	const char *operation;
 	HeapTuple	oldtup = NULL;
 	HeapTuple	newtup = NULL;
-	Datum		values[10];
-	char		nulls[10];
+	Datum		values[lengthof(event_columns)];
+	bool		nulls[lengthof(event_columns)];
 	Oid			save_userid;
 	int			save_sec;
-	int			rc;
 	AgRelInfo  *info;
 
 	check_trigger_call(fcinfo, "ag_capture");
@@ -586,7 +564,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	if (newtup != NULL)
 		check_stamps(newtup, desc, info, agent);
 
-	memset(nulls, ' ', sizeof(nulls));
+	memset(nulls, false, sizeof(nulls));
 	values[0] = CStringGetTextDatum(agent);
 	values[1] = CStringGetTextDatum(ag_current_run(true));
 	values[2] = CStringGetTextDatum(role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
@@ -597,38 +575,34 @@ ag_capture(PG_FUNCTION_ARGS)
 	/*
 	 * Row images are built here, as the writing user: to_jsonb() may call
 	 * output functions and casts of user-defined types, which must never
-	 * run with the extension owner's rights.
+	 * run with the extension owner's rights.  The key is read from them.
 	 */
 	if (oldtup)
 		values[7] = FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(oldtup, desc));
 	else
 	{
 		values[7] = (Datum) 0;
-		nulls[7] = 'n';
+		nulls[7] = true;
 	}
 	if (newtup)
 		values[8] = FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(newtup, desc));
 	else
 	{
 		values[8] = (Datum) 0;
-		nulls[8] = 'n';
+		nulls[8] = true;
 	}
-	values[9] = newtup ? values[8] : values[7];
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ag_capture: SPI_connect failed");
+	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ag_extension_owner(),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		info = ag_relinfo_get(rel, true);
-		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
+		AgFastInsert *fi;
 
-		rc = SPI_execute_plan(info->event_plan, values, nulls, false, 0);
-		if (rc != SPI_OK_INSERT)
-			elog(ERROR, "ag_capture: could not insert event: %s", SPI_result_code_string(rc));
+		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
+		fi = ag_fast_open(&event_inserter, "events", lengthof(event_columns), event_columns);
+		ag_fast_insert(fi, values, nulls);
 		ag_journal_note_event();	/* wake the sealer at commit */
 	}
 	PG_FINALLY();
@@ -636,9 +610,6 @@ ag_capture(PG_FUNCTION_ARGS)
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
-
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "ag_capture: SPI_finish failed");
 
 	return PointerGetDatum(NULL);
 }

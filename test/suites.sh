@@ -2,10 +2,10 @@
 # Runs every suite against throwaway clusters and prints one summary line
 # per suite, then "N passed, N failed" for all of them together.
 # Called by check.sh as the server's OS user, from a copy of the tree.
-#   usage: test/suites.sh WORKDIR [SUITE...]   (suites: regress isolation pgtap tap)
+#   usage: test/suites.sh WORKDIR [SUITE...]   (suites: regress isolation pgtap tap bench)
 set -u
 WORK=$1; shift
-SUITES=${*:-regress isolation pgtap tap}
+SUITES=${*:-regress isolation pgtap tap bench}
 . test/lib.sh
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/../..
 PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
@@ -111,6 +111,17 @@ run_tap() {
     cat "$log"
     [ $rc = 0 ] || tail -n 60 "$WORK"/tap/tmp_check/log/regress_log_* 2>/dev/null | head -c 20000
     count_prove tap "$log" $rc
+}
+
+# The benchmark in smoke mode (tiny sizes, a few seconds): it never judges
+# timings, it only proves that every measurement still runs.
+run_bench() {
+    local log=$WORK/bench.log rc
+    echo "== bench: test/bench/bench.py --smoke"
+    python3 test/bench/bench.py "$WORK/bench" --smoke --port "$(ag_free_port 58432)" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    if [ $rc = 0 ]; then record bench 1 0; else record bench 0 1; fi
 }
 
 for s in $SUITES; do

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ * fastinsert.h
+ *		Appending rows to agent_guard's own tables without SPI (capture.c
+ *		writes events and statements through it).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_FASTINSERT_H
+#define AG_FASTINSERT_H
+
+#include "postgres.h"
+#include "executor/tuptable.h"
+
+#define AG_FAST_MAX_COLS 16
+
+typedef struct AgFastInsert AgFastInsert;
+
+extern void ag_fast_init(void);
+extern AgFastInsert *ag_fast_open(AgFastInsert **cache, const char *relname,
+								  int ncols, const char *const *colnames);
+extern TupleTableSlot *ag_fast_insert(AgFastInsert *fi, const Datum *values,
+									  const bool *nulls);
+extern AttrNumber ag_fast_attnum(AgFastInsert *fi, const char *colname);
+
+#endif							/* AG_FASTINSERT_H */

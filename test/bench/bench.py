@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""agent_guard benchmark driver (issue 9).
+
+Started by test/bench/run.sh (the documented entry command) or, in smoke
+mode, by test/suites.sh.  It starts its own throwaway clusters in WORKDIR,
+runs every measurement in interleaved rounds (the order of the variants
+rotates from round to round; each measurement starts from fresh state and a
+CHECKPOINT) and prints medians, ratios to the baseline and WAL bytes per
+changed row.  It never fails on a timing: the exit status says only whether
+every measurement ran (smoke mode relies on that).
+
+Clusters:
+  A  agent_guard preloaded; databases "bench" (writes, hooks, rollback) and
+     "bench_verify" (the 1,000,000-event log for verify_log)
+  B  the same server settings without agent_guard, for the per-statement
+     cost of the hooks
+
+Roles: bench_agent (registered agent, non-superuser, owns the tables),
+bench_human (non-superuser, granted what it writes).  Resets and CHECKPOINT
+run as the bootstrap superuser.
+
+Variants of the write measurements:
+  base        unprotected table, written by bench_human (the baseline)
+  agent_soft  protect(soft_delete => true), written by bench_agent
+  agent_hard  protect(soft_delete => false), written by bench_agent
+  human       protect(soft_delete => true), written by bench_human
+  audit       unprotected, PL/pgSQL AFTER trigger with to_jsonb(OLD/NEW)
+              (audit_trigger.sql), written by bench_human
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VARIANTS = ["base", "agent_soft", "agent_hard", "human", "audit"]
+WRITER = {"base": "bench_human", "agent_soft": "bench_agent", "agent_hard": "bench_agent",
+          "human": "bench_human", "audit": "bench_human"}
+PROTECT = {"agent_soft": True, "agent_hard": False, "human": True}
+PAD = "'padding of forty characters, every row.'"
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+class Cluster:
+    def __init__(self, path, port, preload):
+        self.path, self.port, self.preload = path, port, preload
+
+    def start(self, extra):
+        os.makedirs(self.path, exist_ok=True)
+        data = os.path.join(self.path, "data")
+        subprocess.run(["initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        with open(os.path.join(data, "postgresql.conf"), "a") as f:
+            if self.preload:
+                f.write("shared_preload_libraries = 'agent_guard'\n")
+            f.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n"
+                    % (self.path, self.port))
+            for line in extra:
+                f.write(line + "\n")
+        subprocess.run(["pg_ctl", "-D", data, "-l", os.path.join(self.path, "server.log"),
+                        "-w", "-t", "120", "start"], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        subprocess.run(["pg_ctl", "-D", os.path.join(self.path, "data"), "-m", "fast", "-w",
+                        "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def conn_args(self, user, db):
+        return ["-h", self.path, "-p", str(self.port), "-U", user, "-d", db]
+
+    def psql(self, sql, user="postgres", db="bench", env=None):
+        """Run SQL (a script), return stdout; fail loudly on any error."""
+        e = dict(os.environ)
+        e.pop("PGOPTIONS", None)
+        if env:
+            e.update(env)
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+                           + self.conn_args(user, db),
+                           input=sql, text=True, capture_output=True, env=e)
+        if p.returncode != 0:
+            raise RuntimeError("psql as %s failed: %s\n--- SQL:\n%s" % (user, p.stderr, sql[:2000]))
+        return p.stdout
+
+    def value(self, sql, **kw):
+        return self.psql(sql, **kw).strip()
+
+    def lsn(self, db="bench"):
+        return self.value("SELECT pg_current_wal_lsn()", db=db)
+
+    def wal_since(self, lsn, db="bench"):
+        return int(float(self.value("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '%s')" % lsn, db=db)))
+
+    def timed(self, statements, user, db="bench", env=None):
+        """Run statements in one session; return (ms of each, WAL bytes)."""
+        script = ["SELECT pg_current_wal_lsn() AS l0 \\gset", "\\timing on"]
+        script += [s.rstrip(";") + ";" for s in statements]
+        script += ["\\timing off", "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :'l0');"]
+        out = self.psql("\n".join(script) + "\n", user=user, db=db, env=env)
+        times = [float(t) for t in re.findall(r"^Time: ([0-9.]+) ms", out, re.M)]
+        if len(times) != len(statements):
+            raise RuntimeError("could not read timings from psql:\n" + out)
+        wal = int(float(out.strip().splitlines()[-1]))
+        return times, wal
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.results = {}   # key -> list of (value, wal per row or None)
+        self.scripts = os.path.join(a.workdir, "scripts")
+        os.makedirs(self.scripts, exist_ok=True)
+        conf = ["fsync = off", "synchronous_commit = off", "shared_buffers = '%s'" % a.shared_buffers,
+                "max_wal_size = '8GB'", "checkpoint_timeout = '1h'", "autovacuum = off",
+                "max_connections = 50", "log_checkpoints = off"]
+        self.conf = conf
+        self.A = Cluster(os.path.join(a.workdir, "A"), a.port, True)
+        self.B = Cluster(os.path.join(a.workdir, "B"), a.port + 1, False)
+
+    def add(self, key, value, wal=None):
+        self.results.setdefault(key, []).append((value, wal))
+
+    # ---------------------------------------------------------------- setup
+    def setup(self):
+        a = self.a
+        log("== starting clusters in %s (A preloads agent_guard, B does not)" % a.workdir)
+        self.A.start(self.conf)
+        self.B.start(self.conf)
+        roles = ("CREATE ROLE bench_agent LOGIN; CREATE ROLE bench_human LOGIN;\n"
+                 "CREATE DATABASE bench; CREATE DATABASE bench_verify;\n")
+        self.A.psql(roles, db="postgres")
+        self.B.psql("CREATE ROLE bench_human LOGIN; CREATE DATABASE bench;", db="postgres")
+        # a blast-radius limit, where the server has one, would refuse the bulk runs
+        for db in ("bench", "bench_verify"):
+            self.A.psql("CREATE EXTENSION agent_guard;\n"
+                        "SELECT agent_guard.register_agent('bench_agent');\n"
+                        "GRANT ALL ON SCHEMA public TO bench_agent, bench_human;\n", db=db)
+        limits = self.A.psql("SELECT name FROM pg_settings WHERE name IN "
+                             "('agent_guard.max_rows_per_statement', 'agent_guard.max_rows_per_run', "
+                             "'agent_guard.max_rows_per_minute')", db="bench").split()
+        if limits:
+            self.A.psql("".join("ALTER SYSTEM SET %s = 2000000000;\n" % n for n in limits)
+                        + "SELECT pg_reload_conf();\n", db="postgres")
+        sql = [open(os.path.join(HERE, "audit_trigger.sql")).read()]
+        for v in VARIANTS + ["rb"]:
+            sql.append("CREATE TABLE t_%s (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                       "v integer NOT NULL, pad text NOT NULL);" % v)
+            sql.append("ALTER TABLE t_%s OWNER TO bench_agent;" % v)
+            sql.append("GRANT ALL ON t_%s TO bench_human;" % v)
+            sql.append("GRANT ALL ON SEQUENCE t_%s_id_seq TO bench_human;" % v)
+        sql.append("GRANT ALL ON bench_audit_log TO bench_human;")
+        sql.append("CREATE TRIGGER bench_audit AFTER INSERT OR UPDATE OR DELETE ON t_audit "
+                   "FOR EACH ROW EXECUTE FUNCTION bench_audit();")
+        for v, soft in PROTECT.items():
+            sql.append("SELECT agent_guard.protect('t_%s', soft_delete => %s);" % (v, soft))
+        sql.append("SELECT agent_guard.protect('t_rb', soft_delete => false);")
+        self.A.psql("\n".join(sql) + "\n")
+        for c in (self.A, self.B):
+            subprocess.run(["pgbench", "-i", "-q", "-n", "-s", str(max(1, a.rows // 100000))]
+                           + c.conn_args("postgres", "bench")[:-2] + ["bench"],
+                           check=True, capture_output=True)
+            c.psql("GRANT SELECT ON pgbench_accounts, pgbench_branches TO bench_human;\n"
+                   "VACUUM ANALYZE pgbench_accounts;\n")
+        self.A.psql("GRANT SELECT ON pgbench_accounts, pgbench_branches TO bench_agent;")
+        for op in ("insert", "update", "delete"):
+            text = open(os.path.join(HERE, op + ".sql")).read()
+            for v in VARIANTS:
+                with open(os.path.join(self.scripts, "%s_%s.sql" % (op, v)), "w") as f:
+                    f.write(text.replace("@TABLE@", "t_" + v))
+
+    def reset(self, table, rows, also_checkpoint=True):
+        """Fresh state: the table refilled, the logs emptied, a checkpoint."""
+        # the sealer may be busy with the previous measurement's events: stop
+        # it (the next agent commit starts it again) rather than wait
+        sql = ["SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+               "WHERE backend_type = 'agent_guard sealer' AND datname = current_database();",
+               "SET session_replication_role = replica;",
+               "TRUNCATE %s, bench_audit_log RESTART IDENTITY;" % table,
+               "TRUNCATE agent_guard.events, agent_guard.statements;",
+               "INSERT INTO %s (v, pad) SELECT g, %s FROM generate_series(1, %d) g;" % (table, PAD, rows),
+               "SELECT setval(pg_get_serial_sequence('%s', 'id'), %d);" % (table, rows),
+               "RESET session_replication_role;",
+               "VACUUM ANALYZE %s;" % table,
+               "VACUUM ANALYZE agent_guard.events;", "VACUUM ANALYZE bench_audit_log;"]
+        if also_checkpoint:
+            sql.append("CHECKPOINT;")
+        self.A.psql("\n".join(sql) + "\n")
+
+    # --------------------------------------------------------- measurements
+    def pgbench(self, cluster, user, clients, script=None, builtin=None, defines=()):
+        a = self.a
+        cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients)]
+        cmd += ["-t", str(a.transactions)] if a.transactions else ["-T", str(a.seconds)]
+        for d in defines:
+            cmd += ["-D", d]
+        cmd += ["-f", script] if script else ["-b", builtin]
+        cmd += cluster.conn_args(user, "bench")[:-2] + ["bench"]
+        e = dict(os.environ)
+        e.pop("PGOPTIONS", None)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e)
+        if p.returncode != 0 or "failed transactions: 0 " not in p.stdout and \
+                "number of failed transactions" in p.stdout:
+            raise RuntimeError("pgbench failed (%s):\n%s\n%s" % (" ".join(cmd), p.stdout, p.stderr))
+        tps = float(re.search(r"tps = ([0-9.]+) \(without initial", p.stdout).group(1))
+        n = int(re.search(r"number of transactions actually processed: ([0-9]+)", p.stdout).group(1))
+        return tps, n
+
+    def single_row(self, rnd):
+        order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+        for op in ("insert", "update", "delete"):
+            for clients in self.a.clients:
+                for v in order:
+                    self.reset("t_" + v, self.a.rows)
+                    l0 = self.A.lsn()
+                    tps, n = self.pgbench(self.A, WRITER[v], clients,
+                                          script=os.path.join(self.scripts, "%s_%s.sql" % (op, v)),
+                                          defines=["rows=%d" % self.a.rows])
+                    wal = self.A.wal_since(l0) / max(n, 1)
+                    self.add(("1row", op, clients, v), tps, wal)
+                log("   1-row %-6s %d client(s): %s" % (op, clients, "  ".join(
+                    "%s %.0f" % (v, self.results[("1row", op, clients, v)][-1][0]) for v in VARIANTS)))
+
+    def bulk(self, rnd):
+        order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+        n = self.a.bulk
+        for op in ("update", "delete"):
+            for v in order:
+                self.reset("t_" + v, self.a.rows)
+                stmt = ("UPDATE t_%s SET v = v + 1 WHERE id <= %d" if op == "update"
+                        else "DELETE FROM t_%s WHERE id <= %d") % (v, n)
+                (ms,), wal = self.A.timed([stmt], WRITER[v])
+                self.add(("bulk", op, v), ms, wal / n)
+            log("   bulk %-6s %d rows: %s" % (op, n, "  ".join(
+                "%s %.0f ms" % (v, self.results[("bulk", op, v)][-1][0]) for v in VARIANTS)))
+
+    def hooks(self, rnd):
+        cases = [("nopreload", self.B, "bench_human"), ("human", self.A, "bench_human"),
+                 ("agent", self.A, "bench_agent")]
+        cases = cases[rnd % 3:] + cases[:rnd % 3]
+        for what in ("select1", "select_only"):
+            for name, cluster, user in cases:
+                cluster.psql("CHECKPOINT;")
+                if what == "select1":
+                    tps, _ = self.pgbench(cluster, user, 2, script=os.path.join(HERE, "select1.sql"))
+                else:
+                    tps, _ = self.pgbench(cluster, user, 2, builtin="select-only")
+                self.add(("hooks", what, name), tps)
+            log("   hooks %-11s: %s" % (what, "  ".join(
+                "%s %.0f" % (c[0], self.results[("hooks", what, c[0])][-1][0]) for c in cases)))
+
+    def rollback(self, rnd):
+        n = self.a.rollback_rows
+        half, quarter = n // 2, n // 4
+        self.reset("t_rb", max(self.a.rows, n))
+        run = "bench-rb-%d" % rnd
+        times, wal = self.A.timed([
+            "UPDATE t_rb SET v = v + 1 WHERE id <= %d" % half,
+            "DELETE FROM t_rb WHERE id > %d AND id <= %d" % (half, half + quarter),
+            "INSERT INTO t_rb (v, pad) SELECT g, %s FROM generate_series(1, %d) g" % (PAD, n - half - quarter),
+        ], "bench_agent", env={"PGOPTIONS": "-c agent_guard.run_id=" + run})
+        self.A.psql("CHECKPOINT;")
+        (ms,), rwal = self.A.timed(["SELECT count(*) FROM agent_guard.rollback_run('%s', apply => true)" % run],
+                                   "postgres")
+        left = self.A.value("SELECT count(*) FROM t_rb WHERE v <> id")
+        if left != "0":
+            raise RuntimeError("rollback left %s rows changed" % left)
+        self.add(("rollback", "run"), sum(times), wal / n)
+        self.add(("rollback", "rollback"), ms, rwal / n)
+        log("   rollback of %d rows: run %.0f ms, rollback %.0f ms" % (n, sum(times), ms))
+
+    def verify(self):
+        n = self.a.verify_events
+        log("== building %d events in bench_verify (agent bulk inserts, then seal_log)" % n)
+        self.A.psql("CREATE TABLE t_v (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                    "v integer NOT NULL, pad text NOT NULL);\n"
+                    "ALTER TABLE t_v OWNER TO bench_agent;\n"
+                    "SELECT agent_guard.protect('t_v', soft_delete => false);\n", db="bench_verify")
+        t0 = time.time()
+        chunk = 100000
+        for lo in range(1, n + 1, chunk):
+            hi = min(n, lo + chunk - 1)
+            self.A.psql("INSERT INTO t_v (v, pad) SELECT g, %s FROM generate_series(%d, %d) g;"
+                        % (PAD, lo, hi), user="bench_agent", db="bench_verify")
+        t1 = time.time()
+        while self.A.value("SELECT agent_guard.seal_log()", db="bench_verify") != "0":
+            pass
+        t2 = time.time()
+        self.A.psql("VACUUM ANALYZE agent_guard.events;", db="bench_verify")
+        self.verify_build = (t1 - t0, t2 - t1)
+        for _ in range(self.a.rounds):
+            self.A.psql("CHECKPOINT;", db="bench_verify")
+            (ms,), _w = self.A.timed(["SELECT * FROM agent_guard.verify_log()"], "postgres",
+                                     db="bench_verify")
+            self.add(("verify",), ms)
+        out = self.A.value("SELECT ok, events_checked FROM agent_guard.verify_log()", db="bench_verify")
+        ok, checked = out.split("|")
+        if ok != "t" or int(checked) < n:
+            raise RuntimeError("verify_log did not verify %d events: %s" % (n, out))
+        self.verify_checked = int(checked)
+
+    # --------------------------------------------------------------- report
+    def med(self, key, wal=False):
+        vals = [w if wal else v for v, w in self.results.get(key, [])]
+        vals = [x for x in vals if x is not None]
+        return statistics.median(vals) if vals else None
+
+    def report(self):
+        a = self.a
+        out = []
+        out.append("agent_guard benchmark: %s, %d round(s), %s, %d-row tables, bulk %d rows"
+                   % ("smoke mode" if a.smoke else "full", a.rounds,
+                      ("%d transactions per pgbench run" % a.transactions) if a.transactions
+                      else ("%d s per pgbench run" % a.seconds), a.rows, a.bulk))
+        out.append("machine: %s, %d cores; PostgreSQL %s; synchronous_commit off, pgbench -M prepared"
+                   % (cpu_model(), os.cpu_count(), self.A.value("SHOW server_version")))
+        out.append("")
+        out.append("Single-row statements by pgbench: median tps (ratio to base) and WAL bytes per changed row")
+        out.append("")
+        out.append("| statement | clients | " + " | ".join(VARIANTS) + " |")
+        out.append("|---|---" + "|---" * len(VARIANTS) + "|")
+        for op in ("insert", "update", "delete"):
+            for c in a.clients:
+                base = self.med(("1row", op, c, "base"))
+                cells = []
+                for v in VARIANTS:
+                    m = self.med(("1row", op, c, v))
+                    w = self.med(("1row", op, c, v), wal=True)
+                    cells.append("%.0f (%.2f) %.0f B" % (m, m / base, w))
+                out.append("| %s | %d | %s |" % (op.upper(), c, " | ".join(cells)))
+        out.append("")
+        out.append("Scaling, tps at %d clients / tps at %d client(s):  %s" % (
+            a.clients[-1], a.clients[0], "  ".join(
+                "%s %.2f" % (v, self.med(("1row", op, a.clients[-1], v)) / self.med(("1row", op, a.clients[0], v)))
+                for op in ("update",) for v in VARIANTS)))
+        out.append("")
+        out.append("Bulk statements of %d rows: median ms (times base) and WAL bytes per changed row" % a.bulk)
+        out.append("")
+        out.append("| statement | " + " | ".join(VARIANTS) + " |")
+        out.append("|---" + "|---" * len(VARIANTS) + "|")
+        for op in ("update", "delete"):
+            base = self.med(("bulk", op, "base"))
+            cells = ["%.0f (%.2fx) %.0f B" % (self.med(("bulk", op, v)), self.med(("bulk", op, v)) / base,
+                                            self.med(("bulk", op, v), wal=True)) for v in VARIANTS]
+            out.append("| %s | %s |" % (op.upper(), " | ".join(cells)))
+        soft = self.med(("bulk", "delete", "agent_soft")) / self.med(("bulk", "update", "base"))
+        out.append("")
+        out.append("Agent soft DELETE of %d rows / base UPDATE of the same rows: %.2fx" % (a.bulk, soft))
+        out.append("")
+        out.append("Sessions that touch no protected table, 2 clients: median tps (ratio to no agent_guard)")
+        out.append("")
+        out.append("| statement | no agent_guard | human session | agent session |")
+        out.append("|---|---|---|---|")
+        for what, label in (("select1", "SELECT 1"), ("select_only", "pgbench select-only")):
+            b = self.med(("hooks", what, "nopreload"))
+            out.append("| %s | %.0f | %.0f (%.3f) | %.0f (%.3f) |" % (
+                label, b, self.med(("hooks", what, "human")), self.med(("hooks", what, "human")) / b,
+                self.med(("hooks", what, "agent")), self.med(("hooks", what, "agent")) / b))
+        out.append("")
+        run, rb = self.med(("rollback", "run")), self.med(("rollback", "rollback"))
+        out.append("Rollback of a %d-row run (50%% UPDATE, 25%% DELETE, 25%% INSERT): run %.0f ms, "
+                   "rollback_run(apply => true) %.0f ms: %.2fx; WAL per row: run %.0f B, rollback %.0f B"
+                   % (a.rollback_rows, run, rb, rb / run, self.med(("rollback", "run"), wal=True),
+                      self.med(("rollback", "rollback"), wal=True)))
+        out.append("verify_log() over %d sealed events: %.0f ms median (building them: agent inserts %.1f s, "
+                   "seal_log %.1f s)" % (self.verify_checked, self.med(("verify",)),
+                                         self.verify_build[0], self.verify_build[1]))
+        return "\n".join(out)
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("workdir")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds; for the test command")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=5, help="duration of each pgbench run")
+    p.add_argument("--transactions", type=int, default=0, help="pgbench -t instead of -T")
+    p.add_argument("--rows", type=int, default=200000)
+    p.add_argument("--bulk", type=int, default=50000)
+    p.add_argument("--rollback-rows", type=int, default=100000)
+    p.add_argument("--verify-events", type=int, default=1000000)
+    p.add_argument("--clients", default="1,2,4")
+    p.add_argument("--port", type=int, default=58432)
+    p.add_argument("--shared-buffers", default="1GB")
+    p.add_argument("--output", help="also write the table to this file")
+    a = p.parse_args()
+    if a.smoke:
+        a.rounds, a.transactions, a.rows, a.bulk = 1, 30, 2000, 500
+        a.rollback_rows, a.verify_events, a.clients, a.shared_buffers = 400, 1000, "1,2", "128MB"
+    a.clients = [int(c) for c in a.clients.split(",")]
+    a.workdir = os.path.abspath(a.workdir)
+    b = Bench(a)
+    try:
+        b.setup()
+        for rnd in range(a.rounds):
+            log("== round %d of %d" % (rnd + 1, a.rounds))
+            b.single_row(rnd)
+            b.bulk(rnd)
+            b.hooks(rnd)
+            b.rollback(rnd)
+        b.verify()
+        text = b.report()
+        print("\n" + text, flush=True)
+        if a.output:
+            with open(a.output, "w") as f:
+                f.write(text + "\n")
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        log("bench: FAILED: %s" % e)
+        for c in (b.A, b.B):
+            logf = os.path.join(c.path, "server.log")
+            if os.path.exists(logf):
+                log("--- tail of %s" % logf)
+                log("".join(open(logf).readlines()[-30:]))
+        return 1
+    finally:
+        b.A.stop()
+        b.B.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+\set id random(1, :rows)
+DELETE FROM @TABLE@ WHERE id = :id;
