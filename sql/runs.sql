@@ -2,6 +2,8 @@
 -- runs: one row per run, with what it did
 --
 \c "dbname=contrib_regression user=regress_su options="
+-- refused statements are written by a background worker: wait for it
+SELECT agent_guard._flush_requests();
 SELECT agent_id, run_id = 'run-capture-1' AS capture_run, login_role, transactions, statements,
        inserted, updated, deleted, soft_deleted, first_write <= last_write AS ordered
   FROM agent_guard.runs ORDER BY first_write;

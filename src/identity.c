@@ -40,6 +40,7 @@
 #include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -92,17 +93,30 @@ bound_identity(void)
 
 /*
  * GUC check for a label a session sets about itself (agent id, run id,
- * idempotency key): at most AG_MAX_ID_LEN bytes, no control characters.
- * "what" starts the detail sentence, e.g. "An agent id".
+ * idempotency key): at most AG_MAX_ID_LEN bytes, valid in the database
+ * encoding, no control characters.  "what" starts the detail sentence,
+ * e.g. "An agent id".
+ *
+ * The encoding check matters for values given in the startup packet
+ * (PGOPTIONS): those bytes reach us without client-encoding conversion or
+ * validation, and a run id that is not valid UTF-8 would be stored in the
+ * log as it came and stop the sealer, which cannot hash it.
  */
 bool
 ag_valid_label(const char *value, const char *what)
 {
 	const unsigned char *p;
+	int			len = strlen(value);
 
-	if (strlen(value) > AG_MAX_ID_LEN)
+	if (len > AG_MAX_ID_LEN)
 	{
 		GUC_check_errdetail("%s may be at most %d bytes long.", what, AG_MAX_ID_LEN);
+		return false;
+	}
+	if (!pg_verifymbstr(value, len, true))
+	{
+		GUC_check_errdetail("%s must be valid in the database encoding (%s).",
+							what, GetDatabaseEncodingName());
 		return false;
 	}
 	for (p = (const unsigned char *) value; *p; p++)

@@ -363,11 +363,63 @@ journal_stop_sealer(Oid dboid)
 		kill(pid, SIGTERM);
 }
 
+/* DROP EXTENSION agent_guard, or DROP SCHEMA agent_guard (CASCADE). */
+static bool
+drops_the_extension(Node *stmt)
+{
+	DropStmt   *d;
+	ListCell   *lc;
+
+	if (stmt == NULL || !IsA(stmt, DropStmt))
+		return false;
+	d = (DropStmt *) stmt;
+	if (d->removeType != OBJECT_EXTENSION && d->removeType != OBJECT_SCHEMA)
+		return false;
+	foreach(lc, d->objects)
+	{
+		const char *name = strVal(lfirst(lc));
+
+		if (strcmp(name, d->removeType == OBJECT_EXTENSION ? "agent_guard" : AG_SCHEMA) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+sealer_running(Oid dboid)
+{
+	AgSealerSlot *s;
+	bool		running;
+
+	LWLockAcquire(journal->lock, LW_SHARED);
+	s = slot_for(dboid, false);
+	running = (s != NULL && s->pid != 0);
+	LWLockRelease(journal->lock);
+	return running;
+}
+
 static void
 journal_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 					   ProcessUtilityContext context, ParamListInfo params,
 					   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
+	if (journal != NULL && IsNormalProcessingMode() && drops_the_extension(pstmt->utilityStmt))
+	{
+		/*
+		 * DROP EXTENSION takes its tables one by one while the sealer may
+		 * hold some and want others: stop it first, and wait for it, or
+		 * the two deadlock.
+		 */
+		int			waited = 0;
+
+		journal_stop_sealer(MyDatabaseId);
+		while (waited < 5000 && sealer_running(MyDatabaseId))
+		{
+			pg_usleep(10 * 1000L);
+			waited += 10;
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	if (journal != NULL && IsNormalProcessingMode())
 	{
 		const char *dbname = database_needing_exclusive_use(pstmt->utilityStmt);

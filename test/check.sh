@@ -1,8 +1,9 @@
 #!/bin/bash
 # The test command: install what is missing, build, install, and run every
-# suite (pg_regress, isolation, pgTAP, TAP) against throwaway clusters.
+# suite (static checks, pg_regress, isolation, pgTAP, TAP) against throwaway
+# clusters.
 # Ends with one line for all suites: "N passed, N failed".
-# usage: test/check.sh [regress] [isolation] [pgtap] [tap] [bench]   (default: all)
+# usage: test/check.sh [static] [regress] [isolation] [pgtap] [tap] [bench]   (default: all)
 set -u
 cd "$(dirname "$0")/.."
 SRC=$(pwd)

@@ -11,7 +11,7 @@ export PATH="$PG_BINDIR:$PATH"
 
 AG_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-client-$PG_MAJOR
 postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
-libipc-run-perl libpq-dev"
+libipc-run-perl libpq-dev postgresql-$PG_MAJOR-pgaudit cppcheck clang-tidy python3"
 
 ag_say() { printf '%s\n' "$*"; }
 ag_die() { printf 'agent_guard: %s\n' "$*" >&2; exit 2; }

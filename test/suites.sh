@@ -2,10 +2,10 @@
 # Runs every suite against throwaway clusters and prints one summary line
 # per suite, then "N passed, N failed" for all of them together.
 # Called by check.sh as the server's OS user, from a copy of the tree.
-#   usage: test/suites.sh WORKDIR [SUITE...]   (suites: regress isolation pgtap tap bench)
+#   usage: test/suites.sh WORKDIR [SUITE...]   (suites: static regress isolation pgtap tap bench)
 set -u
 WORK=$1; shift
-SUITES=${*:-regress isolation pgtap tap bench}
+SUITES=${*:-static regress isolation pgtap tap bench}
 . test/lib.sh
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/../..
 PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
@@ -50,6 +50,21 @@ count_prove() {  # suite logfile rc
     fi
     [ "$f" -gt "$t" ] && t=$f
     record "$suite" $((t - f)) "$f"
+}
+
+# test/static/run.sh prints one "ok - ..." or "not ok - ..." line per check.
+run_static() {
+    local log=$WORK/static.log rc p f
+    echo "== static: compiler warnings, cppcheck, clang-tidy"
+    ./test/static/run.sh "$WORK/static" >"$log" 2>&1
+    rc=$?
+    cat "$log"
+    p=$(grep -c '^ok - ' "$log")
+    f=$(grep -c '^not ok - ' "$log")
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+    fi
+    record static "$p" "$f"
 }
 
 run_regress() {

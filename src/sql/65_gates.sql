@@ -232,6 +232,9 @@ DECLARE
     v agent_guard.tripped_runs;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.reset_run()');
+    IF run_id IS NULL THEN
+        RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     PERFORM agent_guard._flush_requests();
     DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
     IF NOT FOUND THEN

@@ -81,6 +81,12 @@ BEGIN
     IF p_apply IS NULL THEN
         RAISE EXCEPTION 'apply must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- the plan is built in a temporary table, which a hot standby cannot create
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot plan or apply a rollback during recovery'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Run it on the primary. On the standby, agent_guard.events, agent_guard.runs and agent_guard.postmortem() show what the run did.';
+    END IF;
 
     -- Rollbacks that apply take turns, so the second of two racing
     -- rollbacks of a run sees the first one's compensations (its next

@@ -24,6 +24,27 @@ CREATE TABLE agent_guard.chain_state (
 );
 INSERT INTO agent_guard.chain_state DEFAULT VALUES;
 
+-- pg_restore runs CREATE EXTENSION, which inserts the row above, and then
+-- copies the dumped row of this configuration table: that row replaces
+-- the fresh one instead of failing on the key.  Only a fresh head (nothing
+-- sealed, no checkpoint) is replaced; a second row for a live chain still
+-- fails.
+CREATE FUNCTION agent_guard._chain_state_restore() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE agent_guard.chain_state c
+       SET last_seq = NEW.last_seq, last_seal = NEW.last_seal, sealed_at = NEW.sealed_at,
+           checkpoint_seq = NEW.checkpoint_seq, checkpoint_seal = NEW.checkpoint_seal
+     WHERE c.last_seq = 0 AND c.checkpoint_seq = 0;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER chain_state_restore BEFORE INSERT ON agent_guard.chain_state
+    FOR EACH ROW EXECUTE FUNCTION agent_guard._chain_state_restore();
+
 -- Sealed events moved out of the live log by archive_log(), seals kept.
 CREATE TABLE agent_guard.events_archive (LIKE agent_guard.events);
 CREATE INDEX events_archive_seal_seq_idx ON agent_guard.events_archive (seal_seq);

@@ -1,0 +1,142 @@
+# pg_dump / pg_restore of a guarded database brings back a working guard:
+# the registered agents, the protected tables with their stamps, soft
+# deletes hidden by their policy, triggers that still capture, the event
+# log with its statements and seals (verifying against the head taken
+# before the dump), the archive and its checkpoint, applied idempotency keys
+# that still refuse a retry, and a sealer that continues the chain.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('dump');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'agent_guard'\n");
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('src', q{
+	CREATE EXTENSION agent_guard;
+	CREATE ROLE dump_bot LOGIN;
+	CREATE SCHEMA app AUTHORIZATION dump_bot;
+	CREATE TABLE app.items (id int PRIMARY KEY, v text);
+	CREATE TABLE app.orders (id int PRIMARY KEY, item int REFERENCES app.items, qty int);
+	ALTER TABLE app.items OWNER TO dump_bot;
+	ALTER TABLE app.orders OWNER TO dump_bot;
+	SELECT agent_guard.protect('app.items');
+	SELECT agent_guard.protect('app.orders', false);
+	SELECT agent_guard.register_agent('dump_bot', 'dump-agent');
+});
+
+sub bot
+{
+	my ($db, $run, $sql) = @_;
+	return $node->psql($db, $sql,
+		extra_params => [ '-v', 'ON_ERROR_STOP=1' ],
+		connstr => $node->connstr($db) . " user=dump_bot options='-c agent_guard.run_id=$run'");
+}
+
+sub wait_sealed
+{
+	my ($db) = @_;
+	for (1 .. 500)
+	{
+		return 1
+		  if $node->safe_psql($db, 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
+		usleep(20_000);
+	}
+	return 0;
+}
+
+# an old run, archived; then the runs that stay in the live log
+my ($rc, $out, $err) = bot('src', 'r-old', "INSERT INTO app.items SELECT g, 'old' FROM generate_series(1, 20) g");
+is($rc, 0, 'old run written') or diag($err);
+ok(wait_sealed('src'), 'old run sealed');
+$node->safe_psql('src', "SELECT agent_guard.archive_log(now() + interval '1 minute')");
+($rc, $out, $err) = bot('src', 'r-one', q{
+	BEGIN;
+	SET LOCAL agent_guard.idempotency_key = 'k-1';
+	INSERT INTO app.items SELECT g, 'v' || g FROM generate_series(21, 40) g;
+	INSERT INTO app.orders VALUES (1, 21, 5), (2, 22, 7);
+	COMMIT;
+	UPDATE app.items SET v = 'changed' WHERE id BETWEEN 21 AND 25;
+	DELETE FROM app.items WHERE id BETWEEN 36 AND 40;
+});
+is($rc, 0, 'agent run written') or diag($err);
+ok(wait_sealed('src'), 'everything sealed before the dump');
+my $head = $node->safe_psql('src', 'SELECT agent_guard.log_head()');
+
+my $state_sql = q{
+	SELECT (SELECT string_agg(format('%s|%s', role, agent_id), ',' ORDER BY agent_id) FROM agent_guard.registered_agents)
+	  || ' # ' || (SELECT string_agg(format('%s|%s|%s', relation, soft_delete, key_columns), ',' ORDER BY relation::text) FROM agent_guard.protected_tables)
+	  || ' # ' || (SELECT count(*) || '|' || md5(string_agg(e::text, ',' ORDER BY event_id)) FROM agent_guard.events e)
+	  || ' # ' || (SELECT count(*) || '|' || md5(string_agg(s::text, ',' ORDER BY statement_id)) FROM agent_guard.statements s)
+	  || ' # ' || (SELECT count(*) || '|' || md5(string_agg(a::text, ',' ORDER BY event_id)) FROM agent_guard.events_archive a)
+	  || ' # ' || (SELECT count(*) || '|' || md5(string_agg(c::text, ',' ORDER BY checkpoint_id)) FROM agent_guard.log_checkpoints c)
+	  || ' # ' || (SELECT string_agg(format('%s|%s|%s|%s', agent_id, key, run_id, xid), ',') FROM agent_guard.applied_keys)
+	  || ' # ' || (SELECT format('%s|%s|%s|%s', last_seq, encode(last_seal, 'hex'), checkpoint_seq, encode(checkpoint_seal, 'hex')) FROM agent_guard.chain_state)
+	  || ' # ' || (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM app.items i)
+	  || ' # ' || (SELECT md5(string_agg(o::text, ',' ORDER BY id)) FROM app.orders o)
+};
+my $before = $node->safe_psql('src', $state_sql);
+
+# dump, restore into a new database
+my $dump = PostgreSQL::Test::Utils::tempdir . '/src.dump';
+command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], 'pg_dump of a guarded database');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+($out, $err) = ('', '');
+my $ok = IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst'), $dump ],
+	'>', \$out, '2>', \$err);
+ok($ok, 'pg_restore without an error') or diag($err);
+
+is($node->safe_psql('dst', $state_sql), $before,
+	'agents, protected tables, log, statements, archive, checkpoints, keys, chain head and data all came back');
+like($node->safe_psql('dst', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
+	qr/^true\|/, 'the restored log verifies against the head taken before the dump');
+is($node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger
+	WHERE tgrelid IN ('app.items'::regclass, 'app.orders'::regclass) AND tgname LIKE 'zz_agent_guard%'}),
+	'4', 'the stamp and capture triggers are back');
+
+# the guard works in the restored database
+is($node->safe_psql('dst', 'SELECT count(*) FROM app.items', extra_params => [ '-U', 'dump_bot' ]),
+	'35', 'soft-deleted rows are still hidden from the agent');
+($rc, $out, $err) = bot('dst', 'r-retry', q{
+	BEGIN;
+	SET LOCAL agent_guard.idempotency_key = 'k-1';
+	INSERT INTO app.items VALUES (100, 'retry');
+	COMMIT;
+});
+like($err, qr/idempotency key "k-1" was already applied/, 'an applied idempotency key still refuses the retry');
+($rc, $out, $err) = bot('dst', 'r-two', q{
+	INSERT INTO app.items VALUES (101, 'after restore');
+	UPDATE app.items SET v = 'touched' WHERE id = 5;
+});
+is($rc, 0, 'the agent writes in the restored database') or diag($err);
+is($node->safe_psql('dst', "SELECT ag_agent_id || '|' || ag_run_id FROM app.items WHERE id = 101"),
+	'dump-agent|r-two', 'the write is stamped');
+is($node->safe_psql('dst', "SELECT count(*) FROM agent_guard.events WHERE run_id = 'r-two'"),
+	'2', 'and logged');
+ok(wait_sealed('dst'), 'the sealer of the restored database seals the new events');
+is($node->safe_psql('dst', 'SELECT max(seal_seq) = count(*) + (SELECT count(*) FROM agent_guard.events_archive) FROM agent_guard.events'),
+	't', 'the chain continues after the restored positions without a gap');
+like($node->safe_psql('dst', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
+	qr/^true\|/, 'the longer chain verifies and still contains the old head');
+
+# a run made before the dump rolls back in the restored database
+($rc, $out, $err) = $node->psql('dst', "SELECT count(*) FROM agent_guard.rollback_run('r-one', apply => true)");
+is($rc, 0, 'rollback_run of a run recorded before the dump') or diag($err);
+is($node->safe_psql('dst', "SELECT count(*) FROM app.items WHERE id BETWEEN 21 AND 40")
+	  . '|' . $node->safe_psql('dst', 'SELECT count(*) FROM app.orders'),
+	'0|0', 'the run is undone, soft-deleted rows included');
+ok(wait_sealed('dst'), 'compensations sealed');
+like($node->safe_psql('dst', "SELECT ok FROM agent_guard.verify_log('$head')"), qr/^t$/, 'the log verifies after the rollback');
+
+# ALTER EXTENSION ... UPDATE: there is one version so far
+($rc, $out, $err) = $node->psql('dst', 'ALTER EXTENSION agent_guard UPDATE');
+is($rc, 0, 'ALTER EXTENSION agent_guard UPDATE (already at the only version) is harmless') or diag($err);
+like($err, qr/version "1\.0" of extension "agent_guard" is already installed/, 'and says it is current');
+
+$node->stop;
+done_testing();
