@@ -73,8 +73,7 @@ extern void ag_gate_init(void);
 extern void ag_gate_executor_start(struct QueryDesc *qd);
 extern void ag_gate_executor_done(struct QueryDesc *qd, uint64 rows);
 extern void ag_gate_top_statement(void);
-extern bool ag_gate_query_whereless(struct Query *q);
-extern void ag_gate_note_plan(struct PlannedStmt *ps, bool whereless);
+extern void ag_gate_plan_query(struct Query *q);
 extern void ag_gate_utility(struct PlannedStmt *pstmt, const char *queryString);
 extern void ag_gate_utility_done(struct PlannedStmt *pstmt, const char *queryString,
 								 struct QueryCompletion *qc);

@@ -61,6 +61,7 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -73,6 +74,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
@@ -192,8 +194,6 @@ static uint64 run_rows = 0;
 /* relations, schemas and databases this session created: its scratch */
 static List *created_objects = NIL;
 
-/* plans of DELETE/UPDATE without WHERE, flagged by the planner hook */
-static HTAB *whereless_plans = NULL;
 
 static bool bump_at_commit = false;
 
@@ -832,11 +832,6 @@ ag_gate_executor_start(QueryDesc *qd)
 					psprintf("The run wrote more than agent_guard.max_rows_per_run (%d) rows.", max_rows_per_run),
 					text, len, run_rows);
 
-	if (whereless_plans != NULL &&
-		hash_search(whereless_plans, &ps, HASH_FIND, NULL) != NULL)
-		gate_decide("approval", command_name(ps->commandType),
-					"It has no WHERE clause, so it touches every row of the table.",
-					text, len, 0);
 }
 
 void
@@ -902,11 +897,32 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 }
 
 /*
- * Planner: remember plans of DELETE/UPDATE without WHERE (a property of the
- * query, gone from the plan once row security adds its quals).
+ * Planner: a DELETE or UPDATE without WHERE (a property of the query, gone
+ * from the plan once row security adds its quals) gets one more qual, a
+ * call of agent_guard._gate_unqualified(op, relation).  The function is
+ * stable with constant arguments, so the plan evaluates it once, at the
+ * start of each execution, as the executing user: the gate travels with
+ * the plan, into prepared statements and PL/pgSQL's cached plans too, and
+ * an approval is consumed at the moment the statement really runs.
  */
 static bool
-query_is_whereless(Query *q)
+quals_are_empty(Query *q)
+{
+	Node	   *quals = q->jointree->quals;
+
+	/* WHERE true, WHERE 1 = 1 ...: no WHERE clause either */
+	if (quals != NULL)
+		quals = eval_const_expressions(NULL, copyObject(quals));
+	if (quals == NULL)
+		return true;
+	if (IsA(quals, List) && list_length((List *) quals) == 1)
+		quals = linitial((List *) quals);
+	return IsA(quals, Const) && !((Const *) quals)->constisnull &&
+		DatumGetBool(((Const *) quals)->constvalue);
+}
+
+static void
+add_unqualified_gate(Query *q, Oid fn)
 {
 	ListCell   *lc;
 
@@ -914,54 +930,66 @@ query_is_whereless(Query *q)
 	{
 		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
 
-		if (cte->ctequery && IsA(cte->ctequery, Query) &&
-			query_is_whereless((Query *) cte->ctequery))
-			return true;
+		if (cte->ctequery && IsA(cte->ctequery, Query))
+			add_unqualified_gate((Query *) cte->ctequery, fn);
 	}
 	if ((q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE) &&
 		q->resultRelation > 0 && q->jointree != NULL &&
-		list_length(q->jointree->fromlist) <= 1)
+		list_length(q->jointree->fromlist) <= 1 && quals_are_empty(q))
 	{
-		Node	   *quals = q->jointree->quals;
+		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+		Const	   *op;
+		Const	   *rel;
+		Expr	   *call;
 
-		/* WHERE true, WHERE 1 = 1 ...: no WHERE clause either */
-		if (quals != NULL)
-			quals = eval_const_expressions(NULL, copyObject(quals));
-		if (quals == NULL)
-			return true;
-		if (IsA(quals, Const) && !((Const *) quals)->constisnull &&
-			DatumGetBool(((Const *) quals)->constvalue))
-			return true;
-		if (IsA(quals, List) && list_length((List *) quals) == 1 &&
-			IsA(linitial((List *) quals), Const) &&
-			DatumGetBool(((Const *) linitial((List *) quals))->constvalue))
-			return true;
+		if (relation_exempt(rte->relid))
+			return;
+		op = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" : "UPDATE"),
+					   false, false);
+		rel = makeConst(OIDOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(rte->relid),
+						false, true);
+		call = (Expr *) makeFuncExpr(fn, BOOLOID, list_make2(op, rel),
+									 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		q->jointree->quals = q->jointree->quals == NULL ? (Node *) call :
+			(Node *) make_andclause(list_make2(q->jointree->quals, call));
 	}
-	return false;
-}
-
-bool
-ag_gate_query_whereless(Query *q)
-{
-	return gate_active() && query_is_whereless(q);
 }
 
 void
-ag_gate_note_plan(PlannedStmt *ps, bool whereless)
+ag_gate_plan_query(Query *q)
 {
-	if (whereless_plans == NULL)
-	{
-		HASHCTL		ctl;
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Oid			fn;
 
-		if (!whereless)
-			return;
-		ctl.keysize = sizeof(PlannedStmt *);
-		ctl.entrysize = sizeof(PlannedStmt *);
-		whereless_plans = hash_create("agent_guard whereless plans", 16, &ctl,
-									  HASH_ELEM | HASH_BLOBS);
+	if (!gate_active())
+		return;
+	fn = LookupFuncName(lappend(list_make1(makeString(AG_SCHEMA)), makeString("_gate_unqualified")),
+						2, argtypes, true);
+	if (!OidIsValid(fn))
+		return;
+	add_unqualified_gate(q, fn);
+}
+
+/* SQL: agent_guard._gate_unqualified(operation text, relation oid) returns boolean */
+PG_FUNCTION_INFO_V1(ag_sql_gate_unqualified);
+Datum
+ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
+{
+	char	   *op = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = PG_GETARG_OID(1);
+	const char *text;
+	int			len;
+
+	if (gate_active() && !relation_exempt(relid))
+	{
+		(void) ag_current_statement(&text, &len);
+		gate_decide("approval", op,
+					psprintf("It has no WHERE clause, so it touches every row of \"%s\".",
+							 relname_or(relid, "?")),
+					text, len, 0);
 	}
-	/* a new plan may reuse a freed plan's address: forget it first */
-	hash_search(whereless_plans, &ps, whereless ? HASH_ENTER : HASH_REMOVE, NULL);
+	PG_RETURN_BOOL(true);
 }
 
 /* ---------------------------------------------------------------------

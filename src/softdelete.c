@@ -320,12 +320,11 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	bool		converted = false;
-	bool		whereless = false;
 	PlannedStmt *result;
 
 	if (!IsParallelWorker() && ag_session_is_agent())
 	{
-		whereless = ag_gate_query_whereless(parse);
+		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
 		converted = convert_query(parse);
 	}
 
@@ -337,8 +336,6 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* the command tag and SPI's result code follow the statement's type */
 	if (converted)
 		result->commandType = CMD_DELETE;
-	if (ag_agent_latched())
-		ag_gate_note_plan(result, whereless);
 	return result;
 }
 

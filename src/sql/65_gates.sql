@@ -65,6 +65,12 @@ CREATE FUNCTION agent_guard._flush_requests() RETURNS boolean
     AS 'MODULE_PATHNAME', 'ag_sql_flush_requests'
     LANGUAGE C STRICT VOLATILE;
 
+-- Planted by the planner into an agent's DELETE/UPDATE without WHERE:
+-- evaluated once per execution, it refuses (or consumes an approval).
+CREATE FUNCTION agent_guard._gate_unqualified(operation text, relation oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_sql_gate_unqualified'
+    LANGUAGE C STRICT STABLE;
+
 -- Tell every backend (at commit) to reload freezes and tripped runs.
 CREATE FUNCTION agent_guard._gate_changed() RETURNS void
     AS 'MODULE_PATHNAME', 'ag_sql_gate_changed'

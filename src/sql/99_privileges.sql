@@ -15,3 +15,4 @@ GRANT EXECUTE ON FUNCTION agent_guard._idempotency_ttl() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard.preview(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._preview(boolean) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._preview_rows() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._gate_unqualified(text, oid) TO PUBLIC;
