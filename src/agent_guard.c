@@ -49,6 +49,7 @@ _PG_init(void)
 	ag_rollback_init();
 	ag_idempotency_init();
 	ag_gate_init();
+	ag_policy_init();
 	ag_hooks_init();
 	ag_journal_init();
 

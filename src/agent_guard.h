@@ -29,6 +29,11 @@
 #define ERRCODE_AG_FROZEN					MAKE_SQLSTATE('Y','G','0','0','6')
 /* YG007: the run passed agent_guard.max_rows_per_run and is tripped. */
 #define ERRCODE_AG_RUN_TRIPPED				MAKE_SQLSTATE('Y','G','0','0','7')
+/* YG008: refused outright by the agent's policy (agent_guard.set_policy). */
+#define ERRCODE_AG_POLICY					MAKE_SQLSTATE('Y','G','0','0','8')
+/* YG060: the agent changed more rows in the last minute than its policy's
+ * max_rows_per_minute allows. */
+#define ERRCODE_AG_RATE_LIMITED				MAKE_SQLSTATE('Y','G','0','6','0')
 /* YG009: the guard could not decide (missing state); it fails closed. */
 #define ERRCODE_AG_GUARD_UNAVAILABLE		MAKE_SQLSTATE('Y','G','0','0','9')
 /* YG030-YG039: rollback (raised from src/sql/70_rollback.sql):
@@ -82,6 +87,16 @@ extern void ag_gate_refuse(const char *kind, const char *what, const char *why,
 						   const char *text, int len);
 extern bool ag_gate_judging(void);
 extern void ag_gate_drain_committed(void);
+extern bool ag_gate_relation_exempt(Oid relid);
+extern uint64 ag_gate_generation(void);
+
+/* policy.c */
+extern void ag_policy_init(void);
+extern void ag_policy_top_statement(void);
+extern void ag_policy_executor_start(struct PlannedStmt *ps, const char *text, int len);
+extern void ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len);
+extern void ag_policy_utility(Node *parsetree, const char *text, int len);
+extern void ag_policy_function_execute(Oid funcid);
 
 /* hooks.c */
 extern void ag_hooks_init(void);

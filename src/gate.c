@@ -296,6 +296,10 @@ gate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
+	/* every function call the executor or the fast-path protocol sets up */
+	if (access == OAT_FUNCTION_EXECUTE)
+		ag_policy_function_execute(objectId);
+
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched() &&
 		(classId == RelationRelationId || classId == NamespaceRelationId ||
 		 classId == DatabaseRelationId || classId == TypeRelationId))
@@ -316,6 +320,12 @@ relation_exempt(Oid relid)
 	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return true;
 	return object_created_here(relid);
+}
+
+bool
+ag_gate_relation_exempt(Oid relid)
+{
+	return relation_exempt(relid);
 }
 
 static Oid
@@ -463,6 +473,13 @@ gate_spi(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 	}
 	PG_END_TRY();
 	SPI_finish();
+}
+
+/* Bumped (at commit) whenever freezes, trips or policies change. */
+uint64
+ag_gate_generation(void)
+{
+	return gate != NULL ? pg_atomic_read_u64(&gate->generation) : 0;
 }
 
 /* ---------------------------------------------------------------------
@@ -680,7 +697,9 @@ gate_decide(const char *kind, const char *what, const char *why,
 
 	code = strcmp(kind, "approval") == 0 ? ERRCODE_AG_APPROVAL_REQUIRED :
 		strcmp(kind, "frozen") == 0 ? ERRCODE_AG_FROZEN :
-		strcmp(kind, "tripped") == 0 ? ERRCODE_AG_RUN_TRIPPED : ERRCODE_AG_GUARD_PROTECTED;
+		strcmp(kind, "tripped") == 0 ? ERRCODE_AG_RUN_TRIPPED :
+		strcmp(kind, "policy") == 0 ? ERRCODE_AG_POLICY :
+		strcmp(kind, "rate") == 0 ? ERRCODE_AG_RATE_LIMITED : ERRCODE_AG_GUARD_PROTECTED;
 
 	if (strcmp(kind, "approval") == 0)
 		ereport(ERROR,
@@ -702,6 +721,20 @@ gate_decide(const char *kind, const char *what, const char *why,
 				 errdetail("%s", why),
 				 errhint("A human can let the run write again with SELECT agent_guard.reset_run('%s').",
 						 ag_current_run(false))));
+	else if (strcmp(kind, "policy") == 0)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s refused by the policy of agent \"%s\" (request " INT64_FORMAT ")",
+						what, ag_current_agent(), id),
+				 errdetail("%s", why),
+				 errhint("Agents cannot get past their policy; a human can change it with agent_guard.set_policy().")));
+	else if (strcmp(kind, "rate") == 0)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s refused: agent \"%s\" is over its rate limit (request " INT64_FORMAT ")",
+						what, ag_current_agent(), id),
+				 errdetail("%s", why),
+				 errhint("Writes are allowed again once the rows of the last minute fall under the limit; a human can raise it with agent_guard.set_policy().")));
 	else
 		ereport(ERROR,
 				(errcode(code),
@@ -799,6 +832,8 @@ ag_gate_executor_start(QueryDesc *qd)
 					"session_replication_role is not \"origin\", which switches off triggers.",
 					text, len, 0);
 
+	ag_policy_executor_start(ps, text, len);
+
 	if (!plan_writes_non_exempt(ps))
 		return;
 
@@ -839,6 +874,7 @@ ag_gate_top_statement(void)
 {
 	stmt_rows = 0;
 	approved_valid = false;
+	ag_policy_top_statement();
 }
 
 void
@@ -869,6 +905,7 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 	stmt_rows += n;
 	run_rows += n;
 	statement_text(qd, &text, &len);
+	ag_policy_rows_written(command_name(qd->plannedstmt->commandType), n, text, len);
 
 	if (preview_mode && qd->plannedstmt->resultRelations != NIL)
 	{
@@ -1346,6 +1383,8 @@ ag_gate_utility(PlannedStmt *pstmt, const char *queryString)
 	if (v.kind != NULL && strcmp(v.kind, "refused") == 0)
 		gate_decide(v.kind, v.what, v.why, text, len, 0);
 
+	ag_policy_utility(parsetree, text, len);
+
 	if (utility_writes(parsetree))
 	{
 		load_state();
@@ -1382,6 +1421,8 @@ ag_gate_utility_done(PlannedStmt *pstmt, const char *queryString, QueryCompletio
 	}
 	stmt_rows += qc->nprocessed;
 	run_rows += qc->nprocessed;
+	if (!relation_exempt(range_var_relid(((CopyStmt *) parsetree)->relation)))
+		ag_policy_rows_written("COPY", qc->nprocessed, text, len);
 	if (max_rows_per_statement >= 0 && stmt_rows > (uint64) max_rows_per_statement)
 	{
 		stmt_rows = 0;

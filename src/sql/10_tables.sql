@@ -58,7 +58,7 @@ CREATE TABLE agent_guard.events (
                       'INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'COMPENSATE',
                       'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
                       'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT', 'ARCHIVE',
-                      'RESTORE', 'PURGE', 'RESET_RUN')),
+                      'RESTORE', 'PURGE', 'RESET_RUN', 'POLICY', 'POLICY_DROP')),
     row_key       jsonb,
     old_row       jsonb,
     new_row       jsonb,

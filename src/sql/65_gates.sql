@@ -15,8 +15,9 @@ CREATE TABLE agent_guard.request_log (
     run_id         text,
     login_role     text,
     -- approval: may be approved; refused: weakens the guard, never allowed;
-    -- frozen: a freeze holds; tripped: the run passed its row limit
-    kind           text NOT NULL CHECK (kind IN ('approval', 'refused', 'frozen', 'tripped')),
+    -- frozen: a freeze holds; tripped: the run passed its row limit;
+    -- policy: outside the agent's policy; rate: over its max_rows_per_minute
+    kind           text NOT NULL CHECK (kind IN ('approval', 'refused', 'frozen', 'tripped', 'policy', 'rate')),
     status         text NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'used', 'refused')),
     reason         text NOT NULL,
     statement      text,
@@ -119,6 +120,8 @@ BEGIN
                   HINT = CASE v_req.kind
                       WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
                       WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
+                      WHEN 'policy' THEN 'Change the agent''s policy with agent_guard.set_policy() instead.'
+                      WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
                       ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
     END IF;
     IF v_req.status <> 'pending' THEN

@@ -571,7 +571,10 @@ AS $$ SELECT coalesce(replace(regexp_replace(value, '\s+', ' ', 'g'), '|', '\|')
 CREATE FUNCTION agent_guard._md_list(value jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(nullif((SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(value) x), ''), '-')
+    -- a run with guard events only has no acting roles: null, not an array
+    SELECT coalesce(nullif((SELECT string_agg(x, ', ')
+                              FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(value) = 'array'
+                                                                  THEN value ELSE '[]' END) x), ''), '-')
 $$;
 
 CREATE FUNCTION agent_guard.postmortem(run_id text) RETURNS text

@@ -1,0 +1,1165 @@
+/*-------------------------------------------------------------------------
+ * policy.c
+ *		Least privilege per agent: read_only, dml or guarded, a list of the
+ *		tables it may write, and a rate limit on the rows it changes.
+ *
+ * Read-only switches in agent tools parse the SQL text and are bypassed by
+ * what their parsers miss.  Here every decision is taken on what the server
+ * is about to run, from the gates' hooks (gate.c), for every statement of
+ * an agent session, top-level or nested (functions, DO blocks, dynamic SQL,
+ * triggers run their statements through the same hooks):
+ *	- the executor: the plan's result relations (INSERT, UPDATE, DELETE,
+ *	  MERGE, writable CTEs in a SELECT), and the function calls in the plan
+ *	  that write without a result relation: nextval/setval on a sequence
+ *	  and the large-object writers;
+ *	- the object access hook (OAT_FUNCTION_EXECUTE), which sees every
+ *	  function call the executor sets up and the fast-path protocol's calls
+ *	  (libpq's lo_write() never runs a statement): the backstop for calls
+ *	  the plan walk cannot attribute;
+ *	- ProcessUtility: DDL, COPY FROM, SELECT INTO / CREATE TABLE AS (also
+ *	  under EXPLAIN ANALYZE), TRUNCATE, REFRESH MATERIALIZED VIEW.
+ * Temporary objects, and objects the session created itself, are the
+ * agent's scratch space (gate.c's relation_exempt()).
+ *
+ * Modes: read_only refuses every change to anything that is not scratch;
+ * dml refuses DDL on anything that is not scratch (data changes are gated
+ * as usual); guarded, the default, adds nothing.  With tables set, writes
+ * to other relations (and large-object writes) are refused; a partition is
+ * covered by its listed ancestor.  All refusals are outright (request kind
+ * "policy", YG008): no approval gets past a policy.
+ *
+ * The policy lives in agent_guard.policy_state.  Each backend caches its
+ * agent's row, keyed on the gates' generation counter, which set_policy()
+ * and drop_policy() bump at commit (agent_guard._gate_changed()), so a
+ * change reaches connected sessions at their next statement.  The row is
+ * read with the latest snapshot, so this holds inside a REPEATABLE READ
+ * transaction too.
+ *
+ * max_rows_per_minute: rows changed (as counted by the gates: non-exempt
+ * rows of INSERT/UPDATE/DELETE/MERGE statements and COPY FROM) go into
+ * per-second buckets of the last 60 seconds, one slot per agent in shared
+ * memory, so all sessions of an agent share one window.  A statement that
+ * takes the window over the limit is refused (kind "rate", YG060), and so
+ * is every write while the window is at or over it; its rows stay counted,
+ * so a runaway loop stops until the minute has passed.
+ *
+ * Locking: PolicyShared->lock (one LWLock, tranche "agent_guard policy")
+ * guards the slots; taken exclusively for one short update per write
+ * statement of a rate-limited agent.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "optimizer/planner.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/portal.h"
+#include "utils/rel.h"
+#include "access/relation.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "agent_guard.h"
+#include "compat.h"
+
+#define AG_RATE_SLOTS 64
+#define AG_RATE_WINDOW 60
+#define AG_POLICY_TRANCHE "agent_guard policy"
+
+typedef struct AgRateSlot
+{
+	char		agent[AG_MAX_ID_LEN + 1];	/* "" = free */
+	int64		last_sec;		/* newest second counted */
+	uint64		buckets[AG_RATE_WINDOW];	/* rows per second, by second % 60 */
+} AgRateSlot;
+
+typedef struct AgPolicyShared
+{
+	LWLock	   *lock;
+	AgRateSlot	slots[AG_RATE_SLOTS];
+} AgPolicyShared;
+
+static AgPolicyShared *pshared = NULL;
+
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
+
+typedef enum
+{
+	MODE_GUARDED = 0,
+	MODE_DML,
+	MODE_READ_ONLY
+} PolicyMode;
+
+/* this session's agent's policy, as of generation policy_gen */
+static bool policy_valid = false;
+static uint64 policy_gen = 0;
+static char *policy_agent = NULL;
+static PolicyMode policy_mode = MODE_GUARDED;
+static bool policy_has_tables = false;
+static Oid *policy_tables = NULL;
+static int	policy_ntables = 0;
+static int	policy_max_rows = 0;	/* 0: no rate limit */
+static bool policy_loading = false;
+
+/*
+ * The last plan walked (read_only) called nextval/setval only on temporary
+ * sequences it names: the function-execute backstop lets those calls pass.
+ */
+static bool seq_calls_blessed = false;
+
+/* ---------------------------------------------------------------------
+ * Shared memory: the rate window
+ * ---------------------------------------------------------------------
+ */
+static void
+policy_shmem_request(void)
+{
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(sizeof(AgPolicyShared)));
+	RequestNamedLWLockTranche(AG_POLICY_TRANCHE, 1);
+}
+
+static void
+policy_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pshared = ShmemInitStruct("agent_guard policy", sizeof(AgPolicyShared), &found);
+	if (!found)
+	{
+		memset(pshared, 0, sizeof(AgPolicyShared));
+		pshared->lock = &(GetNamedLWLockTranche(AG_POLICY_TRANCHE))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static int64
+now_second(void)
+{
+	return (int64) (GetCurrentTimestamp() / USECS_PER_SEC);
+}
+
+/* Rows of the slot in the 60 seconds up to now; caller holds the lock. */
+static uint64
+slot_window(AgRateSlot *s, int64 now)
+{
+	uint64		sum = 0;
+	int			k;
+
+	for (k = 0; k < AG_RATE_WINDOW; k++)
+	{
+		int64		sec = s->last_sec - k;
+
+		if (sec > now - AG_RATE_WINDOW && sec <= now)
+			sum += s->buckets[sec % AG_RATE_WINDOW];
+	}
+	return sum;
+}
+
+/* Find (or, with create, take) the agent's slot; caller holds the lock. */
+static AgRateSlot *
+slot_for(const char *agent, int64 now, bool create)
+{
+	int			i;
+	AgRateSlot *idle = NULL;
+
+	for (i = 0; i < AG_RATE_SLOTS; i++)
+	{
+		AgRateSlot *s = &pshared->slots[i];
+
+		if (strcmp(s->agent, agent) == 0)
+			return s;
+		if (idle == NULL && (s->agent[0] == '\0' || s->last_sec <= now - AG_RATE_WINDOW))
+			idle = s;
+	}
+	if (!create || idle == NULL)
+		return NULL;
+	memset(idle, 0, sizeof(AgRateSlot));
+	strlcpy(idle->agent, agent, sizeof(idle->agent));
+	idle->last_sec = now;
+	return idle;
+}
+
+/*
+ * Add rows to the agent's window and return the window's total.  When
+ * every slot is busy with another rate-limited agent the write is refused
+ * (fail closed) rather than left uncounted.
+ */
+static uint64
+rate_add(const char *agent, uint64 rows, bool *no_slot)
+{
+	int64		now = now_second();
+	AgRateSlot *s;
+	uint64		sum = 0;
+
+	*no_slot = false;
+	LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
+	s = slot_for(agent, now, true);
+	if (s == NULL)
+		*no_slot = true;
+	else
+	{
+		if (now > s->last_sec)
+		{
+			int64		sec;
+
+			/* clear the seconds that slid out of the window */
+			for (sec = Max(s->last_sec + 1, now - AG_RATE_WINDOW + 1); sec <= now; sec++)
+				s->buckets[sec % AG_RATE_WINDOW] = 0;
+			s->last_sec = now;
+		}
+		if (now == s->last_sec)
+			s->buckets[now % AG_RATE_WINDOW] += rows;
+		sum = slot_window(s, now);
+	}
+	LWLockRelease(pshared->lock);
+	return sum;
+}
+
+/* ---------------------------------------------------------------------
+ * The policy of this session's agent
+ * ---------------------------------------------------------------------
+ */
+static void
+policy_reset(void)
+{
+	if (policy_tables)
+		pfree(policy_tables);
+	policy_tables = NULL;
+	policy_ntables = 0;
+	policy_has_tables = false;
+	policy_mode = MODE_GUARDED;
+	policy_max_rows = 0;
+}
+
+/* Read the agent's row, with the latest snapshot, as the extension owner. */
+static void
+policy_read(const char *agent)
+{
+	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			save_userid;
+	int			save_sec;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("policy_state", nsp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("agent_guard cannot read the policy of agent \"%s\"", agent),
+				 errdetail("The table agent_guard.policy_state is missing."),
+				 errhint("Reinstall the extension.")));
+
+	values[0] = CStringGetTextDatum(agent);
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "agent_guard policy: SPI_connect failed");
+	SetUserIdAndSecContext(ag_extension_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		SPIPlanPtr	plan;
+		int			rc;
+
+		plan = SPI_prepare("SELECT p.mode, p.tables::pg_catalog.oid[], p.max_rows_per_minute "
+						   "  FROM agent_guard.policy_state p WHERE p.agent_id = $1",
+						   1, types);
+		if (plan == NULL)
+			elog(ERROR, "agent_guard policy: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		/* the latest committed policy, even in a REPEATABLE READ transaction */
+		rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								  true, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "agent_guard policy: query failed: %s", SPI_result_code_string(rc));
+
+		policy_reset();
+		if (SPI_processed > 0)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			char	   *mode;
+			Datum		d;
+
+			mode = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+			policy_mode = strcmp(mode, "read_only") == 0 ? MODE_READ_ONLY :
+				strcmp(mode, "dml") == 0 ? MODE_DML : MODE_GUARDED;
+			d = SPI_getbinval(tup, desc, 2, &isnull);
+			if (!isnull)
+			{
+				ArrayType  *arr = DatumGetArrayTypeP(d);
+				Datum	   *elems;
+				bool	   *nulls;
+				int			n;
+				int			i;
+
+				deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+				policy_tables = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(n, 1));
+				for (i = 0; i < n; i++)
+					if (!nulls[i])
+						policy_tables[policy_ntables++] = DatumGetObjectId(elems[i]);
+				policy_has_tables = true;
+			}
+			d = SPI_getbinval(tup, desc, 3, &isnull);
+			policy_max_rows = isnull ? 0 : DatumGetInt32(d);
+		}
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	SPI_finish();
+}
+
+/*
+ * Load the policy if it may have changed; true when it restricts anything
+ * (an agent with no policy, or a plain guarded one, costs one atomic read).
+ */
+static bool
+policy_load(void)
+{
+	uint64		gen;
+	const char *agent;
+
+	if (policy_loading || pshared == NULL)
+		return false;
+	gen = ag_gate_generation();
+	agent = ag_current_agent();
+	if (agent == NULL)
+		return false;
+	if (!policy_valid || gen != policy_gen || strcmp(policy_agent, agent) != 0)
+	{
+		policy_valid = false;
+		policy_loading = true;
+		PG_TRY();
+		{
+			policy_read(agent);
+		}
+		PG_FINALLY();
+		{
+			policy_loading = false;
+		}
+		PG_END_TRY();
+		/*
+		 * Plans cached under the old policy are planned again, so that
+		 * the planner-time check below sees them (PL/pgSQL keeps simple
+		 * expressions as cached plans it never runs through the executor).
+		 */
+		ResetPlanCache();
+		if (policy_agent)
+			pfree(policy_agent);
+		policy_agent = MemoryContextStrdup(TopMemoryContext, agent);
+		policy_gen = gen;
+		policy_valid = true;
+	}
+	return policy_mode != MODE_GUARDED || policy_has_tables || policy_max_rows > 0;
+}
+
+static char *
+qualified_name(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+	if (rel == NULL)
+		return psprintf("relation %u", relid);
+	return quote_qualified_identifier(nsp, rel);
+}
+
+/* The policy's tables, for messages: "app.a, app.b" or "no table". */
+static char *
+tables_list(void)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (policy_ntables == 0)
+		return pstrdup("no table");
+	initStringInfo(&buf);
+	for (i = 0; i < policy_ntables; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", qualified_name(policy_tables[i]));
+	return buf.data;
+}
+
+/* May the agent write relid under its tables scope? */
+static bool
+table_allowed(Oid relid)
+{
+	int			i;
+	List	   *ancestors = NIL;
+	ListCell   *lc;
+
+	if (!policy_has_tables || ag_gate_relation_exempt(relid))
+		return true;
+	for (i = 0; i < policy_ntables; i++)
+		if (policy_tables[i] == relid)
+			return true;
+	if (get_rel_relispartition(relid))
+		ancestors = get_partition_ancestors(relid);
+	foreach(lc, ancestors)
+		for (i = 0; i < policy_ntables; i++)
+			if (policy_tables[i] == lfirst_oid(lc))
+				return true;
+	return false;
+}
+
+static void
+refuse_read_only(const char *what, const char *detail, const char *text, int len)
+{
+	ag_gate_refuse("policy", what,
+				   psprintf("The policy of agent \"%s\" is read_only: it may read, and change only its temporary objects; %s",
+							ag_current_agent(), detail),
+				   text, len);
+}
+
+static void
+refuse_table(const char *what, Oid relid, const char *text, int len)
+{
+	ag_gate_refuse("policy", what,
+				   psprintf("The policy of agent \"%s\" lets it write %s only; %s is not one of them.",
+							ag_current_agent(), tables_list(), qualified_name(relid)),
+				   text, len);
+}
+
+static void
+rate_precheck(const char *what, const char *text, int len)
+{
+	bool		no_slot;
+	uint64		sum;
+
+	if (policy_max_rows <= 0)
+		return;
+	sum = rate_add(ag_current_agent(), 0, &no_slot);
+	if (no_slot)
+		ag_gate_refuse("rate", what,
+					   psprintf("Every one of the %d rate-limit slots is in use by another agent this minute, so the rows of agent \"%s\" cannot be counted.",
+								AG_RATE_SLOTS, ag_current_agent()),
+					   text, len);
+	if (sum >= (uint64) policy_max_rows)
+		ag_gate_refuse("rate", what,
+					   psprintf("Agent \"%s\" changed " UINT64_FORMAT " rows in the last minute; its policy allows max_rows_per_minute = %d.",
+								ag_current_agent(), sum, policy_max_rows),
+					   text, len);
+}
+
+/* ---------------------------------------------------------------------
+ * Function calls that write: sequences and large objects
+ * ---------------------------------------------------------------------
+ */
+typedef enum
+{
+	FN_OTHER = 0,
+	FN_SEQUENCE,
+	FN_LARGE_OBJECT
+} WriterKind;
+
+static WriterKind
+writer_kind(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_NEXTVAL:
+		case F_SETVAL_REGCLASS_INT8:
+		case F_SETVAL_REGCLASS_INT8_BOOL:
+			return FN_SEQUENCE;
+		case F_LO_CREAT:
+		case F_LO_CREATE:
+		case F_LO_IMPORT_TEXT:
+		case F_LO_IMPORT_TEXT_OID:
+		case F_LO_EXPORT:
+		case F_LO_UNLINK:
+		case F_LOWRITE:
+		case F_LO_PUT:
+		case F_LO_FROM_BYTEA:
+		case F_LO_TRUNCATE:
+		case F_LO_TRUNCATE64:
+			return FN_LARGE_OBJECT;
+		default:
+			return FN_OTHER;
+	}
+}
+
+typedef struct WriterScan
+{
+	Oid			bad_fn;			/* first call that is refused, or InvalidOid */
+	Oid			bad_seq;		/* its sequence, when known */
+	bool		temp_seq_calls; /* calls on named temporary sequences seen */
+	bool		check_sequences;	/* read_only */
+} WriterScan;
+
+static bool
+writer_walker(Node *node, WriterScan *ws)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr) && !OidIsValid(ws->bad_fn))
+	{
+		FuncExpr   *f = (FuncExpr *) node;
+		WriterKind	k = writer_kind(f->funcid);
+
+		if (k == FN_LARGE_OBJECT)
+			ws->bad_fn = f->funcid;
+		else if (k == FN_SEQUENCE && ws->check_sequences)
+		{
+			Node	   *arg = f->args ? linitial(f->args) : NULL;
+			Oid			seq = InvalidOid;
+
+			if (arg && IsA(arg, Const) && !((Const *) arg)->constisnull)
+				seq = DatumGetObjectId(((Const *) arg)->constvalue);
+			if (OidIsValid(seq) && get_rel_persistence(seq) == RELPERSISTENCE_TEMP)
+				ws->temp_seq_calls = true;
+			else
+			{
+				ws->bad_fn = f->funcid;
+				ws->bad_seq = seq;
+			}
+		}
+	}
+	return expression_tree_walker(node, writer_walker, (void *) ws);
+}
+
+static void
+walk_exprs(void *node, WriterScan *ws)
+{
+	writer_walker((Node *) node, ws);
+}
+
+/*
+ * Every expression of a plan tree.  Subplans are walked from the
+ * PlannedStmt's list.  A field missed here is still caught by the
+ * function-execute backstop (ag_policy_function_execute), only with the
+ * strict rule: no sequence calls at all.
+ */
+static void
+walk_plan(Plan *p, WriterScan *ws)
+{
+	ListCell   *lc;
+
+	if (p == NULL)
+		return;
+	walk_exprs(p->targetlist, ws);
+	walk_exprs(p->qual, ws);
+	walk_exprs(p->initPlan, ws);
+	switch (nodeTag(p))
+	{
+		case T_Result:
+			walk_exprs(((Result *) p)->resconstantqual, ws);
+			break;
+		case T_ModifyTable:
+			{
+				ModifyTable *m = (ModifyTable *) p;
+
+				walk_exprs(m->withCheckOptionLists, ws);
+				walk_exprs(m->returningLists, ws);
+				walk_exprs(m->onConflictSet, ws);
+				walk_exprs(m->onConflictWhere, ws);
+				foreach(lc, m->mergeActionLists)
+				{
+					ListCell   *la;
+
+					foreach(la, (List *) lfirst(lc))
+					{
+						MergeAction *a = lfirst_node(MergeAction, la);
+
+						walk_exprs(a->qual, ws);
+						walk_exprs(a->targetList, ws);
+					}
+				}
+				break;
+			}
+		case T_Append:
+			foreach(lc, ((Append *) p)->appendplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_MergeAppend:
+			foreach(lc, ((MergeAppend *) p)->mergeplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_BitmapAnd:
+			foreach(lc, ((BitmapAnd *) p)->bitmapplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_BitmapOr:
+			foreach(lc, ((BitmapOr *) p)->bitmapplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_SubqueryScan:
+			walk_plan(((SubqueryScan *) p)->subplan, ws);
+			break;
+		case T_CustomScan:
+			walk_exprs(((CustomScan *) p)->custom_exprs, ws);
+			foreach(lc, ((CustomScan *) p)->custom_plans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_IndexScan:
+			walk_exprs(((IndexScan *) p)->indexqual, ws);
+			walk_exprs(((IndexScan *) p)->indexqualorig, ws);
+			walk_exprs(((IndexScan *) p)->indexorderby, ws);
+			walk_exprs(((IndexScan *) p)->indexorderbyorig, ws);
+			break;
+		case T_IndexOnlyScan:
+			walk_exprs(((IndexOnlyScan *) p)->indexqual, ws);
+			walk_exprs(((IndexOnlyScan *) p)->recheckqual, ws);
+			walk_exprs(((IndexOnlyScan *) p)->indexorderby, ws);
+			break;
+		case T_BitmapIndexScan:
+			walk_exprs(((BitmapIndexScan *) p)->indexqual, ws);
+			walk_exprs(((BitmapIndexScan *) p)->indexqualorig, ws);
+			break;
+		case T_BitmapHeapScan:
+			walk_exprs(((BitmapHeapScan *) p)->bitmapqualorig, ws);
+			break;
+		case T_TidScan:
+			walk_exprs(((TidScan *) p)->tidquals, ws);
+			break;
+		case T_TidRangeScan:
+			walk_exprs(((TidRangeScan *) p)->tidrangequals, ws);
+			break;
+		case T_FunctionScan:
+			walk_exprs(((FunctionScan *) p)->functions, ws);
+			break;
+		case T_ValuesScan:
+			walk_exprs(((ValuesScan *) p)->values_lists, ws);
+			break;
+		case T_TableFuncScan:
+			walk_exprs(((TableFuncScan *) p)->tablefunc, ws);
+			break;
+		case T_ForeignScan:
+			walk_exprs(((ForeignScan *) p)->fdw_exprs, ws);
+			walk_exprs(((ForeignScan *) p)->fdw_recheck_quals, ws);
+			break;
+		case T_NestLoop:
+			walk_exprs(((Join *) p)->joinqual, ws);
+			break;
+		case T_MergeJoin:
+			walk_exprs(((Join *) p)->joinqual, ws);
+			walk_exprs(((MergeJoin *) p)->mergeclauses, ws);
+			break;
+		case T_HashJoin:
+			walk_exprs(((Join *) p)->joinqual, ws);
+			walk_exprs(((HashJoin *) p)->hashclauses, ws);
+			walk_exprs(((HashJoin *) p)->hashkeys, ws);
+			break;
+		case T_Hash:
+			walk_exprs(((Hash *) p)->hashkeys, ws);
+			break;
+		case T_Memoize:
+			walk_exprs(((Memoize *) p)->param_exprs, ws);
+			break;
+		case T_WindowAgg:
+			walk_exprs(((WindowAgg *) p)->startOffset, ws);
+			walk_exprs(((WindowAgg *) p)->endOffset, ws);
+			walk_exprs(((WindowAgg *) p)->runCondition, ws);
+			break;
+		case T_Limit:
+			walk_exprs(((Limit *) p)->limitOffset, ws);
+			walk_exprs(((Limit *) p)->limitCount, ws);
+			break;
+		default:
+			break;
+	}
+	walk_plan(p->lefttree, ws);
+	walk_plan(p->righttree, ws);
+}
+
+static void
+refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
+{
+	char	   *what = psprintf("%s()", get_func_name(funcid));
+	char	   *detail;
+
+	if (writer_kind(funcid) == FN_LARGE_OBJECT)
+		detail = psprintf("%s writes large objects, which are never temporary.", what);
+	else if (OidIsValid(seq))
+		detail = psprintf("%s would change sequence %s.", what, qualified_name(seq));
+	else
+		detail = psprintf("%s is allowed only on a temporary sequence named in the statement.", what);
+
+	if (policy_mode == MODE_READ_ONLY)
+		refuse_read_only(what, detail, text, len);
+	ag_gate_refuse("policy", what,
+				   psprintf("The policy of agent \"%s\" lets it write %s only; %s",
+							ag_current_agent(), tables_list(), detail),
+				   text, len);
+}
+
+/* Refuse a plan that calls a writer it may not; true if it calls
+ * nextval/setval on named temporary sequences only. */
+static bool
+check_plan_writers(PlannedStmt *ps, const char *text, int len)
+{
+	WriterScan	ws = {InvalidOid, InvalidOid, false, policy_mode == MODE_READ_ONLY};
+	ListCell   *lc;
+
+	walk_plan(ps->planTree, &ws);
+	foreach(lc, ps->subplans)
+		walk_plan(lfirst(lc), &ws);
+	if (OidIsValid(ws.bad_fn))
+		refuse_writer_call(ws.bad_fn, ws.bad_seq, text, len);
+	return ws.temp_seq_calls;
+}
+
+/*
+ * Every plan is checked when it is made, too: PL/pgSQL evaluates simple
+ * expressions (x := nextval(...)) from a cached plan without starting the
+ * executor.
+ */
+static PlannedStmt *
+policy_planner(Query *parse, const char *query_string, int cursorOptions,
+			   ParamListInfo boundParams)
+{
+	PlannedStmt *ps;
+
+	if (prev_planner_hook)
+		ps = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	else
+		ps = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	if (ps->commandType != CMD_UTILITY && ag_gate_judging() && policy_load() &&
+		(policy_mode == MODE_READ_ONLY || policy_has_tables))
+	{
+		const char *text = query_string;
+		int			len = 0;
+
+		if (text != NULL)
+		{
+			if (parse->stmt_location > 0)
+				text += parse->stmt_location;
+			len = parse->stmt_len > 0 ? parse->stmt_len : (int) strlen(text);
+		}
+		if (check_plan_writers(ps, text, len))
+			seq_calls_blessed = true;
+	}
+	return ps;
+}
+
+/* ---------------------------------------------------------------------
+ * Called from gate.c
+ * ---------------------------------------------------------------------
+ */
+void
+ag_policy_top_statement(void)
+{
+	seq_calls_blessed = false;
+}
+
+static const char *
+cmd_name(CmdType op)
+{
+	switch (op)
+	{
+		case CMD_INSERT:
+			return "INSERT";
+		case CMD_UPDATE:
+			return "UPDATE";
+		case CMD_DELETE:
+			return "DELETE";
+		case CMD_MERGE:
+			return "MERGE";
+		default:
+			return "SELECT";
+	}
+}
+
+/* A statement the gates judge is about to run (ps is never a utility). */
+void
+ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
+{
+	if (!policy_load())
+		return;
+
+	if (ps->commandType != CMD_SELECT || ps->hasModifyingCTE)
+	{
+		const char *what = cmd_name(ps->commandType);
+		bool		writes = (ps->resultRelations == NIL && ps->commandType != CMD_SELECT);
+		ListCell   *lc;
+
+		foreach(lc, ps->resultRelations)
+		{
+			Oid			relid = rt_fetch(lfirst_int(lc), ps->rtable)->relid;
+
+			if (ag_gate_relation_exempt(relid))
+				continue;
+			writes = true;
+			if (policy_mode == MODE_READ_ONLY)
+				refuse_read_only(what, psprintf("this statement writes %s.", qualified_name(relid)), text, len);
+			if (!table_allowed(relid))
+				refuse_table(what, relid, text, len);
+		}
+		if (writes && policy_mode == MODE_READ_ONLY)
+			refuse_read_only(what, "this statement writes data.", text, len);
+		if (writes)
+			rate_precheck(what, text, len);
+	}
+
+	if (policy_mode == MODE_READ_ONLY || policy_has_tables)
+		seq_calls_blessed = check_plan_writers(ps, text, len);
+}
+
+/* Rows a judged write statement (or COPY FROM) changed: the rate window. */
+void
+ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len)
+{
+	bool		no_slot;
+	uint64		sum;
+
+	if (rows == 0 || !policy_load() || policy_max_rows <= 0)
+		return;
+	sum = rate_add(ag_current_agent(), rows, &no_slot);
+	if (no_slot)
+		rate_precheck(what, text, len);
+	if (sum > (uint64) policy_max_rows)
+		ag_gate_refuse("rate", what,
+					   psprintf("Agent \"%s\" changed " UINT64_FORMAT " rows in the last minute (" UINT64_FORMAT " by this statement); its policy allows max_rows_per_minute = %d.",
+								ag_current_agent(), sum, rows, policy_max_rows),
+					   text, len);
+}
+
+/*
+ * Backstop for function calls: every call the executor sets up, and calls
+ * over the fast-path protocol, which no plan shows.  Large-object writers
+ * are refused; a sequence call under read_only passes only when the plan
+ * being run was walked and named temporary sequences only.
+ */
+void
+ag_policy_function_execute(Oid funcid)
+{
+	WriterKind	k = writer_kind(funcid);
+	const char *text;
+	int			len;
+
+	if (k == FN_OTHER || !ag_gate_judging() || !policy_load())
+		return;
+	if (k == FN_SEQUENCE && (policy_mode != MODE_READ_ONLY ||
+							 (seq_calls_blessed && ActivePortal != NULL)))
+		return;
+	if (k == FN_LARGE_OBJECT && policy_mode != MODE_READ_ONLY && !policy_has_tables)
+		return;
+	ag_current_statement(&text, &len);
+	refuse_writer_call(funcid, InvalidOid, text, len);
+}
+
+/* ---------------------------------------------------------------------
+ * Utility statements
+ * ---------------------------------------------------------------------
+ */
+typedef enum
+{
+	UT_NONE = 0,				/* changes nothing outside the session */
+	UT_SCRATCH,					/* changes only temporary / own objects */
+	UT_DATA,					/* changes data of permanent relations */
+	UT_DDL						/* changes the schema (or roles, grants, ...) */
+} UtilityClass;
+
+static bool
+rangevar_temp(RangeVar *rv)
+{
+	Oid			nsp;
+
+	if (rv == NULL)
+		return false;
+	if (rv->relpersistence == RELPERSISTENCE_TEMP)
+		return true;
+	if (rv->schemaname == NULL)
+		return false;
+	if (strcmp(rv->schemaname, "pg_temp") == 0)
+		return true;
+	nsp = get_namespace_oid(rv->schemaname, true);
+	return OidIsValid(nsp) && isTempNamespace(nsp);
+}
+
+/* A statement on one relation: scratch if the relation is, else cls. */
+static UtilityClass
+on_relation(RangeVar *rv, UtilityClass cls, List **targets)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return UT_DDL;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		return rangevar_temp(rv) ? UT_SCRATCH : cls;	/* fails by itself, or IF EXISTS */
+	if (ag_gate_relation_exempt(relid))
+		return UT_SCRATCH;
+	*targets = lappend_oid(*targets, relid);
+	return cls;
+}
+
+static UtilityClass
+classify(Node *parsetree, List **targets)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_TransactionStmt:
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_DiscardStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:
+		case T_DeallocateStmt:
+		case T_DeclareCursorStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+		case T_NotifyStmt:
+		case T_LockStmt:
+		case T_VacuumStmt:
+		case T_CheckPointStmt:
+		case T_ConstraintsSetStmt:
+		case T_DoStmt:			/* its statements are judged one by one */
+		case T_CallStmt:
+			return UT_NONE;
+		case T_ExplainStmt:
+			{
+				/* EXPLAIN ANALYZE CREATE TABLE AS creates the table itself */
+				Node	   *q = ((ExplainStmt *) parsetree)->query;
+
+				if (q && IsA(q, Query) && ((Query *) q)->commandType == CMD_UTILITY &&
+					((Query *) q)->utilityStmt != NULL)
+					return classify(((Query *) q)->utilityStmt, targets);
+				return UT_NONE;
+			}
+		case T_CopyStmt:
+			{
+				CopyStmt   *c = (CopyStmt *) parsetree;
+
+				if (!c->is_from || c->relation == NULL)
+					return UT_NONE;
+				return on_relation(c->relation, UT_DATA, targets);
+			}
+		case T_TruncateStmt:
+			{
+				UtilityClass cls = UT_SCRATCH;
+				ListCell   *lc;
+
+				foreach(lc, ((TruncateStmt *) parsetree)->relations)
+					if (on_relation(lfirst_node(RangeVar, lc), UT_DATA, targets) == UT_DATA)
+						cls = UT_DATA;
+				return cls;
+			}
+		case T_RefreshMatViewStmt:
+			return on_relation(((RefreshMatViewStmt *) parsetree)->relation, UT_DATA, targets);
+		case T_CreateStmt:
+			return rangevar_temp(((CreateStmt *) parsetree)->relation) ? UT_SCRATCH : UT_DDL;
+		case T_CreateTableAsStmt:
+			return rangevar_temp(((CreateTableAsStmt *) parsetree)->into->rel) ? UT_SCRATCH : UT_DDL;
+		case T_ViewStmt:
+			return rangevar_temp(((ViewStmt *) parsetree)->view) ? UT_SCRATCH : UT_DDL;
+		case T_CreateSeqStmt:
+			return rangevar_temp(((CreateSeqStmt *) parsetree)->sequence) ? UT_SCRATCH : UT_DDL;
+		case T_AlterSeqStmt:
+			return on_relation(((AlterSeqStmt *) parsetree)->sequence, UT_DDL, targets);
+		case T_AlterTableStmt:
+			return on_relation(((AlterTableStmt *) parsetree)->relation, UT_DDL, targets);
+		case T_IndexStmt:
+			return on_relation(((IndexStmt *) parsetree)->relation, UT_DDL, targets);
+		case T_CreateTrigStmt:
+			return on_relation(((CreateTrigStmt *) parsetree)->relation, UT_DDL, targets);
+		case T_RuleStmt:
+			return on_relation(((RuleStmt *) parsetree)->relation, UT_DDL, targets);
+		case T_CreatePolicyStmt:
+			return on_relation(((CreatePolicyStmt *) parsetree)->table, UT_DDL, targets);
+		case T_AlterPolicyStmt:
+			return on_relation(((AlterPolicyStmt *) parsetree)->table, UT_DDL, targets);
+		case T_ClusterStmt:
+			return on_relation(((ClusterStmt *) parsetree)->relation, UT_DDL, targets);
+		case T_RenameStmt:
+			{
+				RenameStmt *r = (RenameStmt *) parsetree;
+
+				return r->relation ? on_relation(r->relation, UT_DDL, targets) : UT_DDL;
+			}
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *a = (AlterObjectSchemaStmt *) parsetree;
+
+				return a->relation ? on_relation(a->relation, UT_DDL, targets) : UT_DDL;
+			}
+		case T_DropStmt:
+			{
+				DropStmt   *d = (DropStmt *) parsetree;
+				UtilityClass cls = UT_SCRATCH;
+				ListCell   *lc;
+
+				switch (d->removeType)
+				{
+					case OBJECT_TABLE:
+					case OBJECT_VIEW:
+					case OBJECT_MATVIEW:
+					case OBJECT_SEQUENCE:
+					case OBJECT_INDEX:
+					case OBJECT_FOREIGN_TABLE:
+						foreach(lc, d->objects)
+							if (on_relation(makeRangeVarFromNameList((List *) lfirst(lc)),
+											UT_DDL, targets) == UT_DDL)
+								cls = UT_DDL;
+						return cls;
+					default:
+						return UT_DDL;
+				}
+			}
+		default:
+			return UT_DDL;
+	}
+}
+
+/*
+ * COPY FROM into a temporary table evaluates its column defaults without a
+ * plan: a default may call nextval() on a permanent sequence.
+ */
+static void
+copy_defaults_check(CopyStmt *copy, const char *text, int len)
+{
+	Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
+	WriterScan	ws = {InvalidOid, InvalidOid, false, true};
+	Relation	rel;
+	int			i;
+
+	if (!OidIsValid(relid))
+		return;
+	rel = relation_open(relid, AccessShareLock);
+	for (i = 1; i <= RelationGetNumberOfAttributes(rel); i++)
+		if (!TupleDescAttr(RelationGetDescr(rel), i - 1)->attisdropped)
+			writer_walker(build_column_default(rel, i), &ws);
+	relation_close(rel, AccessShareLock);
+	if (OidIsValid(ws.bad_fn))
+		refuse_writer_call(ws.bad_fn, ws.bad_seq, text, len);
+	seq_calls_blessed = ws.temp_seq_calls;
+}
+
+/* A utility statement the gates judge is about to run. */
+void
+ag_policy_utility(Node *parsetree, const char *text, int len)
+{
+	List	   *targets = NIL;
+	UtilityClass cls;
+	const char *what;
+	ListCell   *lc;
+
+	if (parsetree == NULL || !policy_load())
+		return;
+	cls = classify(parsetree, &targets);
+	if (cls == UT_SCRATCH && IsA(parsetree, CopyStmt) && policy_mode == MODE_READ_ONLY)
+		copy_defaults_check((CopyStmt *) parsetree, text, len);
+	if (cls == UT_NONE || cls == UT_SCRATCH)
+		return;
+	what = CreateCommandName(parsetree);
+
+	if (policy_mode == MODE_READ_ONLY)
+		refuse_read_only(what, targets != NIL ?
+						 psprintf("this statement changes %s.", qualified_name(linitial_oid(targets))) :
+						 "this statement changes permanent objects.",
+						 text, len);
+	if (policy_mode == MODE_DML && cls == UT_DDL)
+		ag_gate_refuse("policy", what,
+					   psprintf("The policy of agent \"%s\" is dml: it may change data, but not the schema of anything but its temporary objects%s.",
+								ag_current_agent(),
+								targets != NIL ? psprintf(" (this statement changes %s)", qualified_name(linitial_oid(targets))) : ""),
+					   text, len);
+	foreach(lc, targets)
+		if (!table_allowed(lfirst_oid(lc)))
+			refuse_table(what, lfirst_oid(lc), text, len);
+	if (cls == UT_DATA)
+		rate_precheck(what, text, len);
+}
+
+/* ---------------------------------------------------------------------
+ * SQL-callable
+ * ---------------------------------------------------------------------
+ */
+PG_FUNCTION_INFO_V1(ag_sql_policy_rates);
+Datum
+ag_sql_policy_rates(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int64		now = now_second();
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (pshared == NULL)
+		return (Datum) 0;
+	LWLockAcquire(pshared->lock, LW_SHARED);
+	for (i = 0; i < AG_RATE_SLOTS; i++)
+	{
+		AgRateSlot *s = &pshared->slots[i];
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (s->agent[0] == '\0')
+			continue;
+		values[0] = CStringGetTextDatum(s->agent);
+		values[1] = Int64GetDatum((int64) slot_window(s, now));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(pshared->lock);
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Setup
+ * ---------------------------------------------------------------------
+ */
+static void
+policy_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		policy_loading = false;
+		seq_calls_blessed = false;
+	}
+}
+
+void
+ag_policy_init(void)
+{
+	if (process_shared_preload_libraries_in_progress)
+	{
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = policy_shmem_request;
+#else
+		policy_shmem_request();
+#endif
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = policy_shmem_startup;
+	}
+	prev_planner_hook = planner_hook;
+	planner_hook = policy_planner;
+	RegisterXactCallback(policy_xact_callback, NULL);
+}
