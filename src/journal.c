@@ -246,7 +246,23 @@ journal_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			journal_pending = false;
-			journal_wake(MyDatabaseId);
+
+			/*
+			 * Waking the sealer costs a signal per commit, and a busy agent
+			 * commits thousands of times a second.  The sealer polls every
+			 * seal_interval anyway; one wake per backend per 100 ms keeps
+			 * sealing prompt without paying for it on every commit.
+			 */
+			{
+				static TimestampTz last_wake = 0;
+				TimestampTz now = GetCurrentTransactionStopTimestamp();
+
+				if (now - last_wake >= INT64CONST(100000) || now < last_wake)
+				{
+					last_wake = now;
+					journal_wake(MyDatabaseId);
+				}
+			}
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:

@@ -68,7 +68,8 @@ CREATE TABLE agent_guard.events (
     seal          bytea
 );
 CREATE INDEX events_run_id_idx ON agent_guard.events (run_id) WHERE run_id IS NOT NULL;
-CREATE INDEX events_xid_idx ON agent_guard.events (xid);
+-- no index on xid: every index here is paid on every agent write;
+-- rollback_xact() (rare, by a human) scans.
 
 COMMENT ON TABLE agent_guard.events IS
     'append-only record of agent writes and guard decisions; row_key is the key after the change (before it, for DELETE)';
