@@ -33,6 +33,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -81,7 +82,7 @@ int64
 ag_chain_seal(int max_events)
 {
 	Oid			batch_types[2] = {INT8OID, INT4OID};
-	Oid			update_types[3] = {INT8OID, BYTEAOID, INT8OID};
+	Oid			update_types[3] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
 	Oid			head_types[2] = {INT8OID, BYTEAOID};
 	Datum		args[3];
 	bool		isnull;
@@ -89,6 +90,9 @@ ag_chain_seal(int max_events)
 	bytea	   *prev;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	SPITupleTable *batch;
+	Datum	   *ids;
+	Datum	   *seqs;
+	Datum	   *seals;
 	uint64		n;
 	uint64		i;
 	int			rc;
@@ -122,10 +126,13 @@ ag_chain_seal(int max_events)
 			"  FROM (SELECT e.event_id, e FROM agent_guard.events e "
 			"         WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $2) x "
 			" ORDER BY x.event_id", 2, batch_types);
+	/* one UPDATE for the whole batch: per-event statements cost more than the hashing */
 	if (update_plan == NULL)
 		update_plan = keep_plan(
-			"UPDATE agent_guard.events SET seal_seq = $1, seal = $2 "
-			" WHERE event_id OPERATOR(pg_catalog.=) $3 AND seal_seq IS NULL", 3, update_types);
+			"UPDATE agent_guard.events e SET seal_seq = u.seq, seal = u.seal "
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) "
+			"       AS u(id, seq, seal) "
+			" WHERE e.event_id OPERATOR(pg_catalog.=) u.id AND e.seal_seq IS NULL", 3, update_types);
 	if (head_plan == NULL)
 		head_plan = keep_plan(
 			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
@@ -138,6 +145,9 @@ ag_chain_seal(int max_events)
 		elog(ERROR, "agent_guard: could not read unsealed events: %s", SPI_result_code_string(rc));
 	batch = SPI_tuptable;
 	n = SPI_processed;
+	ids = palloc(sizeof(Datum) * Max(n, 1));
+	seqs = palloc(sizeof(Datum) * Max(n, 1));
+	seals = palloc(sizeof(Datum) * Max(n, 1));
 
 	for (i = 0; i < n; i++)
 	{
@@ -158,19 +168,25 @@ ag_chain_seal(int max_events)
 		memcpy(VARDATA(seal), digest, PG_SHA256_DIGEST_LENGTH);
 		seq++;
 
-		args[0] = Int64GetDatum(seq);
-		args[1] = PointerGetDatum(seal);
-		args[2] = Int64GetDatum(event_id);
-		rc = SPI_execute_plan(update_plan, args, NULL, false, 0);
-		if (rc != SPI_OK_UPDATE || SPI_processed != 1)
-			elog(ERROR, "agent_guard: could not seal event " INT64_FORMAT, event_id);
-
-		pfree(prev);
+		ids[i] = Int64GetDatum(event_id);
+		seqs[i] = Int64GetDatum(seq);
+		seals[i] = PointerGetDatum(seal);
 		prev = seal;
 	}
 
 	if (n > 0)
 	{
+		args[0] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64),
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		args[1] = PointerGetDatum(construct_array(seqs, (int) n, INT8OID, sizeof(int64),
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		args[2] = PointerGetDatum(construct_array(seals, (int) n, BYTEAOID, -1,
+												  false, TYPALIGN_INT));
+		rc = SPI_execute_plan(update_plan, args, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE || SPI_processed != n)
+			elog(ERROR, "agent_guard: could not seal " UINT64_FORMAT " events (sealed " UINT64_FORMAT ")",
+				 n, (uint64) SPI_processed);
+
 		args[0] = Int64GetDatum(seq);
 		args[1] = PointerGetDatum(prev);
 		rc = SPI_execute_plan(head_plan, args, NULL, false, 0);

@@ -759,11 +759,37 @@ extension_installed(void)
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("chain_state", nsp));
 }
 
+/*
+ * Write the gate's queue of refused statements, in a transaction of its
+ * own: a failure of sealing must never keep refusals off the record.
+ */
+static void
+sealer_drain_requests(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "agent_guard: recording refused statements");
+	if (extension_installed())
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "agent_guard sealer: SPI_connect failed");
+		(void) ag_gate_drain();
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "agent_guard sealer: SPI_finish failed");
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	ag_gate_drain_committed();
+}
+
 /* One sealing transaction.  Returns events sealed, or -1 without the extension. */
 static int64
 sealer_iteration(void)
 {
 	int64		sealed = -1;
+
+	sealer_drain_requests();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -774,8 +800,6 @@ sealer_iteration(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "agent_guard sealer: SPI_connect failed");
-		/* refused agent statements first, so their BLOCKED events are sealed too */
-		(void) ag_gate_drain();
 		sealed = ag_chain_seal(AG_SEAL_BATCH);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "agent_guard sealer: SPI_finish failed");
@@ -783,7 +807,6 @@ sealer_iteration(void)
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	ag_gate_drain_committed();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return sealed;
