@@ -12,7 +12,7 @@ use Time::HiRes qw(time usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('chain');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'agent_guard'\nmax_connections = 40\n");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'agent_guard'\nmax_connections = 40\n# a deliberately heavy concurrent agent load: no row limits here\nagent_guard.max_rows_per_statement = -1\nagent_guard.max_rows_per_run = -1\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
