@@ -43,7 +43,6 @@
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
@@ -229,12 +228,9 @@ qualified_name(Oid relid)
 	return quote_qualified_identifier(nsp, rel);
 }
 
-/*
- * The cached facts about a protected relation.  need_plan is no longer
- * used: events are not inserted through SPI any more (fastinsert.c).
- */
+/* The cached facts about a protected relation. */
 AgRelInfo *
-ag_relinfo_get(Relation rel, bool need_plan)
+ag_relinfo_get(Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
 	AgRelInfo  *info;
@@ -259,7 +255,6 @@ ag_relinfo_get(Relation rel, bool need_plan)
 	{
 		info->valid = false;
 		info->relname = NULL;
-		info->event_plan = NULL;
 	}
 
 	if (!info->valid)
@@ -352,7 +347,7 @@ ag_stamp(PG_FUNCTION_ARGS)
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
-	info = ag_relinfo_get(trigdata->tg_relation, false);
+	info = ag_relinfo_get(trigdata->tg_relation);
 	agent = ag_current_agent();
 	soft = is_soft_delete_trigger(trigdata->tg_trigger) && info->att_deleted != InvalidAttrNumber;
 
@@ -548,7 +543,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	else
 		elog(ERROR, "ag_capture: unexpected trigger event %u", trigdata->tg_event);
 
-	info = ag_relinfo_get(rel, false);
+	info = ag_relinfo_get(rel);
 
 	/* an UPDATE that sets ag_deleted_at on a live row is a soft delete */
 	if (newtup != NULL && oldtup != NULL && info->att_deleted != InvalidAttrNumber &&

@@ -8,7 +8,6 @@
 #define AG_RELINFO_H
 
 #include "postgres.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/rel.h"
 
@@ -24,11 +23,10 @@ typedef struct AgRelInfo
 	int			nkeys;
 	AttrNumber	keyattnos[INDEX_MAX_KEYS];
 	char	   *relname;		/* qualified name of root_relid */
-	SPIPlanPtr	event_plan;		/* kept plan inserting one event */
 	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
 } AgRelInfo;
 
-extern AgRelInfo *ag_relinfo_get(Relation rel, bool need_plan);
+extern AgRelInfo *ag_relinfo_get(Relation rel);
 
 /* softdelete.c */
 extern void ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info);
