@@ -11,9 +11,11 @@ EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" agent_guard.con
 MODULE_big = agent_guard
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 # The install script is built from one file per concern; upgrade scripts
-# (agent_guard--A--B.sql) are written by hand and shipped as they are.
+# (agent_guard--A--B.sql) are written by hand and shipped as they are, and
+# so are the install scripts of earlier releases (releases/), frozen as
+# released, so that test/t/016_upgrade.pl can install one and update it.
 DATA_built = agent_guard--$(EXTVERSION).sql
-DATA = $(wildcard agent_guard--*--*.sql)
+DATA = $(wildcard agent_guard--*--*.sql) $(wildcard releases/agent_guard--*.sql)
 PG_CPPFLAGS = -Isrc
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 

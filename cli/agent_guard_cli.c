@@ -30,7 +30,7 @@
 #include <libpq-fe.h>
 
 #ifndef AG_VERSION
-#define AG_VERSION "1.0"
+#define AG_VERSION "1.1"
 #endif
 
 #define EXIT_OK       0

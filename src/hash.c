@@ -32,17 +32,50 @@
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "agent_guard.h"
 #include "compat.h"
 
 static SPIPlanPtr batch_plan = NULL;
+static SPIPlanPtr stmt_plan = NULL;
 static SPIPlanPtr update_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
+
+/*
+ * The settings that change how values print; _event_content() pins the
+ * same ones with SET clauses.
+ */
+static const char *const pinned_settings[][2] = {
+	{"TimeZone", "UTC"},
+	{"DateStyle", "ISO, YMD"},
+	{"IntervalStyle", "iso_8601"},
+	{"extra_float_digits", "1"},
+	{"bytea_output", "hex"},
+	/*
+	 * Not printing: the batch UPDATE joins its arrays to events by key.  The
+	 * statistics rarely know how many events wait (a backlog builds up in
+	 * seconds), and a hash join over all unsealed events per batch made
+	 * sealing quadratic in the backlog.
+	 */
+	{"enable_hashjoin", "off"},
+	{"enable_mergejoin", "off"},
+};
+
+/* a statement's row, NULLs left out, by statement_id, for one batch */
+typedef struct StmtContent
+{
+	int64		statement_id;	/* hash key */
+	Jsonb	   *row;			/* NULL: no such statement */
+} StmtContent;
 
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
@@ -75,13 +108,174 @@ chain_link(const uint8 *prev, size_t prevlen, const uint8 *content, size_t len,
 }
 
 /*
+ * Push the members of a jsonb object into *state, leaving out the ones whose
+ * value is null and the one named skip (if any).
+ */
+static void
+push_members(JsonbParseState **state, Jsonb *obj, const char *skip)
+{
+	JsonbIterator *it = JsonbIteratorInit(&obj->root);
+	JsonbIteratorToken tok;
+	JsonbValue	key;
+	JsonbValue	val;
+	size_t		skiplen = skip ? strlen(skip) : 0;
+
+	if (!JB_ROOT_IS_OBJECT(obj))
+		elog(ERROR, "agent_guard: expected a jsonb object");
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		if (JsonbIteratorNext(&it, &val, true) != WJB_VALUE)
+			elog(ERROR, "agent_guard: malformed jsonb object");
+		if (val.type == jbvNull)
+			continue;
+		if (skip && key.val.string.len == (int) skiplen &&
+			memcmp(key.val.string.val, skip, skiplen) == 0)
+			continue;
+		(void) pushJsonbValue(state, WJB_KEY, &key);
+		(void) pushJsonbValue(state, WJB_VALUE, &val);
+	}
+}
+
+static void
+push_key(JsonbParseState **state, const char *name)
+{
+	JsonbValue	key;
+
+	key.type = jbvString;
+	key.val.string.val = (char *) name;
+	key.val.string.len = strlen(name);
+	(void) pushJsonbValue(state, WJB_KEY, &key);
+}
+
+/*
+ * The canonical content of an event at position seq, as UTF-8 bytes: the
+ * same text as agent_guard._event_content(e, seq), which verify_log() uses.
+ * event is to_jsonb(e); stmt the statement's row without its NULLs, or NULL.
+ *
+ *	(to_jsonb(e) - 'seal' || {"seal_seq": seq}) without top-level nulls
+ *	|| {"statement_row": stmt}
+ */
+static char *
+event_content(Jsonb *event, int64 seq, Jsonb *stmt, int *len)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	val;
+	JsonbValue *res;
+	Jsonb	   *jb;
+	char	   *text;
+	char	   *utf8;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_members(&state, event, "seal");
+	/* the position replaces the column, which is still NULL */
+	push_key(&state, "seal_seq");
+	val.type = jbvNumeric;
+	val.val.numeric = int64_to_numeric(seq);
+	(void) pushJsonbValue(&state, WJB_VALUE, &val);
+	push_key(&state, "statement_row");
+	if (stmt != NULL)
+	{
+		val.type = jbvBinary;
+		val.val.binary.data = &stmt->root;
+		val.val.binary.len = VARSIZE(stmt) - VARHDRSZ;
+	}
+	else
+		val.type = jbvNull;
+	(void) pushJsonbValue(&state, WJB_VALUE, &val);
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+
+	jb = JsonbValueToJsonb(res);
+	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
+	*len = strlen(utf8);
+	return utf8;
+}
+
+/* Statement rows (NULLs left out) for the statement ids of a batch. */
+static HTAB *
+batch_statements(SPITupleTable *batch, uint64 n)
+{
+	HASHCTL		ctl;
+	HTAB	   *stmts;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	int			nids = 0;
+	uint64		i;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		args[1];
+	bool		isnull;
+	bool		found;
+	int			rc;
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(StmtContent);
+	ctl.hcxt = CurrentMemoryContext;
+	stmts = hash_create("agent_guard statement rows", 64, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		d = SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &isnull);
+		int64		sid;
+		StmtContent *sc;
+
+		if (isnull)
+			continue;
+		sid = DatumGetInt64(d);
+		sc = hash_search(stmts, &sid, HASH_ENTER, &found);
+		if (!found)
+		{
+			sc->row = NULL;
+			ids[nids++] = Int64GetDatum(sid);
+		}
+	}
+	if (nids == 0)
+		return stmts;
+
+	/*
+	 * A join, not "= ANY ($1)": a generic plan of that scans the table and
+	 * compares every row with every id; this one looks each id up.
+	 */
+	if (stmt_plan == NULL)
+		stmt_plan = keep_plan(
+			"SELECT s.statement_id, pg_catalog.to_jsonb(s) "
+			"  FROM pg_catalog.unnest($1) AS u(id) JOIN agent_guard.statements s "
+			"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
+	args[0] = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	rc = SPI_execute_plan(stmt_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(rc));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		Jsonb	   *row = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		StmtContent *sc = hash_search(stmts, &sid, HASH_FIND, NULL);
+		JsonbParseState *state = NULL;
+
+		if (sc == NULL)
+			continue;
+		(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_members(&state, row, NULL);
+		sc->row = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return stmts;
+}
+
+/*
  * Seal up to max_events committed, unsealed events in the caller's
  * transaction.  The caller is connected to SPI.  Returns how many.
+ *
+ * The canonical content is built here, in C, from to_jsonb() of the event
+ * and of its statement: the SQL function that verify_log() uses cost four
+ * times the rest of sealing.  Both print with the same pinned settings.
  */
 int64
 ag_chain_seal(int max_events)
 {
-	Oid			batch_types[2] = {INT8OID, INT4OID};
+	Oid			batch_types[1] = {INT4OID};
 	Oid			update_types[3] = {INT8ARRAYOID, INT8ARRAYOID, BYTEAARRAYOID};
 	Oid			head_types[2] = {INT8OID, BYTEAOID};
 	Datum		args[3];
@@ -90,12 +284,16 @@ ag_chain_seal(int max_events)
 	bytea	   *prev;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	SPITupleTable *batch;
+	HTAB	   *stmts;
 	Datum	   *ids;
 	Datum	   *seqs;
 	Datum	   *seals;
 	uint64		n;
 	uint64		i;
 	int			rc;
+	int			nestlevel;
+	MemoryContext evcxt;
+	MemoryContext old;
 
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -119,13 +317,16 @@ ag_chain_seal(int max_events)
 		elog(ERROR, "agent_guard.chain_state.last_seal is null");
 	SPI_freetuptable(SPI_tuptable);
 
+	/*
+	 * to_jsonb() runs above the LIMIT: where the plan sorts, it would
+	 * otherwise run for every unsealed event, once per batch.
+	 */
 	if (batch_plan == NULL)
 		batch_plan = keep_plan(
-			"SELECT x.event_id, pg_catalog.convert_to(agent_guard._event_content(x.e, "
-			"       $1 OPERATOR(pg_catalog.+) pg_catalog.row_number() OVER (ORDER BY x.event_id)), 'UTF8') "
-			"  FROM (SELECT e.event_id, e FROM agent_guard.events e "
-			"         WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $2) x "
-			" ORDER BY x.event_id", 2, batch_types);
+			"SELECT x.event_id, pg_catalog.to_jsonb(x.e), x.statement_id "
+			"  FROM (SELECT e.event_id, e, e.statement_id FROM agent_guard.events e "
+			"         WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $1) x "
+			" ORDER BY x.event_id", 1, batch_types);
 	/* one UPDATE for the whole batch: per-event statements cost more than the hashing */
 	if (update_plan == NULL)
 		update_plan = keep_plan(
@@ -138,41 +339,61 @@ ag_chain_seal(int max_events)
 			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
 			"       sealed_at = pg_catalog.now()", 2, head_types);
 
-	args[0] = Int64GetDatum(seq);
-	args[1] = Int32GetDatum(max_events);
+	/* values print as _event_content() prints them */
+	nestlevel = NewGUCNestLevel();
+	for (i = 0; i < lengthof(pinned_settings); i++)
+		(void) set_config_option(pinned_settings[i][0], pinned_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+
+	args[0] = Int32GetDatum(max_events);
 	rc = SPI_execute_plan(batch_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "agent_guard: could not read unsealed events: %s", SPI_result_code_string(rc));
 	batch = SPI_tuptable;
 	n = SPI_processed;
+	stmts = batch_statements(batch, n);
 	ids = palloc(sizeof(Datum) * Max(n, 1));
 	seqs = palloc(sizeof(Datum) * Max(n, 1));
 	seals = palloc(sizeof(Datum) * Max(n, 1));
+	evcxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard event content",
+								  ALLOCSET_DEFAULT_SIZES);
 
 	for (i = 0; i < n; i++)
 	{
 		int64		event_id;
-		bytea	   *content;
+		Jsonb	   *event;
+		int64		sid;
+		bool		sid_null;
+		StmtContent *sc = NULL;
+		char	   *content;
+		int			len;
 		bytea	   *seal;
 
 		CHECK_FOR_INTERRUPTS();
 		event_id = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 1, &isnull));
-		content = DatumGetByteaPP(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull));
-		if (isnull)
-			elog(ERROR, "agent_guard: canonical content of event " INT64_FORMAT " is null", event_id);
+		event = DatumGetJsonbP(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull));
+		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &sid_null));
+		if (!sid_null)
+			sc = hash_search(stmts, &sid, HASH_FIND, NULL);
+		seq++;
 
+		old = MemoryContextSwitchTo(evcxt);
+		content = event_content(event, seq, sc ? sc->row : NULL, &len);
 		chain_link((uint8 *) VARDATA_ANY(prev), VARSIZE_ANY_EXHDR(prev),
-				   (uint8 *) VARDATA_ANY(content), VARSIZE_ANY_EXHDR(content), digest);
+				   (uint8 *) content, len, digest);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(evcxt);
 		seal = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 		SET_VARSIZE(seal, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 		memcpy(VARDATA(seal), digest, PG_SHA256_DIGEST_LENGTH);
-		seq++;
 
 		ids[i] = Int64GetDatum(event_id);
 		seqs[i] = Int64GetDatum(seq);
 		seals[i] = PointerGetDatum(seal);
 		prev = seal;
 	}
+	MemoryContextDelete(evcxt);
 
 	if (n > 0)
 	{
@@ -193,7 +414,9 @@ ag_chain_seal(int max_events)
 		if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 			elog(ERROR, "agent_guard: could not move the head of the hash chain");
 	}
+	AtEOXact_GUC(true, nestlevel);
 	SPI_freetuptable(batch);
+	hash_destroy(stmts);
 	return (int64) n;
 }
 

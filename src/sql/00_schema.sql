@@ -1,5 +1,7 @@
--- agent_guard install script, version 1.0.  The Makefile builds it from
--- the files in src/sql, in name order: edit those, not the built script.
+-- agent_guard install script of the version in agent_guard.control.  The
+-- Makefile builds it from the files in src/sql, in name order: edit those,
+-- not the built script.  A change here needs the same change in the
+-- upgrade script from the previous release (test/t/016_upgrade.pl checks).
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION agent_guard" to load this file. \quit

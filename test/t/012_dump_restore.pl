@@ -133,10 +133,10 @@ is($node->safe_psql('dst', "SELECT count(*) FROM app.items WHERE id BETWEEN 21 A
 ok(wait_sealed('dst'), 'compensations sealed');
 like($node->safe_psql('dst', "SELECT ok FROM agent_guard.verify_log('$head')"), qr/^t$/, 'the log verifies after the rollback');
 
-# ALTER EXTENSION ... UPDATE: there is one version so far
+# the restored extension is current (016_upgrade.pl updates an old one)
 ($rc, $out, $err) = $node->psql('dst', 'ALTER EXTENSION agent_guard UPDATE');
-is($rc, 0, 'ALTER EXTENSION agent_guard UPDATE (already at the only version) is harmless') or diag($err);
-like($err, qr/version "1\.0" of extension "agent_guard" is already installed/, 'and says it is current');
+is($rc, 0, 'ALTER EXTENSION agent_guard UPDATE of the restored extension is harmless') or diag($err);
+like($err, qr/version "[0-9.]+" of extension "agent_guard" is already installed/, 'and says it is current');
 
 $node->stop;
 done_testing();
