@@ -52,6 +52,7 @@ _PG_init(void)
 	ag_policy_init();
 	ag_hooks_init();
 	ag_journal_init();
+	ag_shmem_init();			/* after every area is registered */
 
 	MarkGUCPrefixReserved("agent_guard");
 }

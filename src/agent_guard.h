@@ -59,6 +59,11 @@
 /* agent_guard.c */
 extern bool ag_preloaded;
 
+/* shmem.c: an area's first member is its LWLock *, set before init runs */
+typedef void (*AgShmemInitFn) (void *area);
+extern void ag_shmem_register(const char *name, Size size, void **ptr, AgShmemInitFn init);
+extern void ag_shmem_init(void);
+
 /* identity.c */
 extern void ag_identity_init(void);
 extern const char *ag_current_agent(void);

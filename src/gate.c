@@ -132,10 +132,6 @@ typedef struct AgGateShared
 
 static AgGateShared *gate = NULL;
 
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
 /* settings */
@@ -203,34 +199,11 @@ static const char *relname_or(Oid relid, const char *fallback);
  * Shared memory
  * ---------------------------------------------------------------------
  */
+/* a new gate area: generation 1 (backends start at 0, so they all load) */
 static void
-gate_shmem_request(void)
+gate_shmem_init(void *area)
 {
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(AgGateShared)));
-	RequestNamedLWLockTranche(AG_GATE_TRANCHE, 1);
-}
-
-static void
-gate_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	gate = ShmemInitStruct("agent_guard gate", sizeof(AgGateShared), &found);
-	if (!found)
-	{
-		memset(gate, 0, sizeof(AgGateShared));
-		gate->lock = &(GetNamedLWLockTranche(AG_GATE_TRANCHE))->lock;
-		pg_atomic_init_u64(&gate->generation, 1);
-	}
-	LWLockRelease(AddinShmemInitLock);
+	pg_atomic_init_u64(&((AgGateShared *) area)->generation, 1);
 }
 
 static void
@@ -1693,17 +1666,7 @@ ag_gate_init(void)
 							&approval_ttl, 900, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_UNIT_S, NULL, NULL, NULL);
 
-	if (process_shared_preload_libraries_in_progress)
-	{
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = gate_shmem_request;
-#else
-		gate_shmem_request();
-#endif
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = gate_shmem_startup;
-	}
+	ag_shmem_register(AG_GATE_TRANCHE, sizeof(AgGateShared), (void **) &gate, gate_shmem_init);
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = gate_object_access;
 	RegisterXactCallback(gate_xact_callback, NULL);

@@ -111,47 +111,10 @@ static AgJournalShared *journal = NULL;
 static int	seal_interval_ms = 1000;
 static bool journal_pending = false;
 
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 PGDLLEXPORT void ag_journal_launcher_main(Datum arg);
 PGDLLEXPORT void ag_journal_sealer_main(Datum arg);
-
-/* ---------------------------------------------------------------------
- * Shared memory
- * ---------------------------------------------------------------------
- */
-static void
-journal_shmem_request(void)
-{
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(AgJournalShared)));
-	RequestNamedLWLockTranche(AG_TRANCHE, 1);
-}
-
-static void
-journal_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	journal = ShmemInitStruct("agent_guard journal", sizeof(AgJournalShared), &found);
-	if (!found)
-	{
-		memset(journal, 0, sizeof(AgJournalShared));
-		journal->lock = &(GetNamedLWLockTranche(AG_TRANCHE))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
 
 /* Slot of a database; with create, a free slot is taken.  Lock held exclusive to create. */
 static AgSealerSlot *
@@ -474,14 +437,7 @@ ag_journal_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_SUPERUSER_ONLY,
 							NULL, NULL, NULL);
 
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = journal_shmem_request;
-#else
-	journal_shmem_request();
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = journal_shmem_startup;
+	ag_shmem_register(AG_TRANCHE, sizeof(AgJournalShared), (void **) &journal, NULL);
 
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = journal_ProcessUtility;

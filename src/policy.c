@@ -105,10 +105,6 @@ typedef struct AgPolicyShared
 
 static AgPolicyShared *pshared = NULL;
 
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 
 typedef enum
@@ -134,39 +130,6 @@ static bool policy_loading = false;
  * sequences it names: the function-execute backstop lets those calls pass.
  */
 static bool seq_calls_blessed = false;
-
-/* ---------------------------------------------------------------------
- * Shared memory: the rate window
- * ---------------------------------------------------------------------
- */
-static void
-policy_shmem_request(void)
-{
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(AgPolicyShared)));
-	RequestNamedLWLockTranche(AG_POLICY_TRANCHE, 1);
-}
-
-static void
-policy_shmem_startup(void)
-{
-	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pshared = ShmemInitStruct("agent_guard policy", sizeof(AgPolicyShared), &found);
-	if (!found)
-	{
-		memset(pshared, 0, sizeof(AgPolicyShared));
-		pshared->lock = &(GetNamedLWLockTranche(AG_POLICY_TRANCHE))->lock;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
 
 static int64
 now_second(void)
@@ -1148,17 +1111,7 @@ policy_xact_callback(XactEvent event, void *arg)
 void
 ag_policy_init(void)
 {
-	if (process_shared_preload_libraries_in_progress)
-	{
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-		prev_shmem_request_hook = shmem_request_hook;
-		shmem_request_hook = policy_shmem_request;
-#else
-		policy_shmem_request();
-#endif
-		prev_shmem_startup_hook = shmem_startup_hook;
-		shmem_startup_hook = policy_shmem_startup;
-	}
+	ag_shmem_register(AG_POLICY_TRANCHE, sizeof(AgPolicyShared), (void **) &pshared, NULL);
 	prev_planner_hook = planner_hook;
 	planner_hook = policy_planner;
 	RegisterXactCallback(policy_xact_callback, NULL);

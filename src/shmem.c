@@ -1,0 +1,116 @@
+/*-------------------------------------------------------------------------
+ * shmem.c
+ *		agent_guard's shared memory: one area per concern.
+ *
+ * gate.c (the freeze generation and the queue of refusals), policy.c (the
+ * rate windows) and journal.c (the sealers' slots) each keep a struct in
+ * shared memory, guarded by an LWLock of its own.  They register it here
+ * from their init function, during _PG_init; ag_shmem_init(), called after
+ * them, asks for the space and the locks (in shmem_request_hook from
+ * PostgreSQL 15 on, directly on 14) and, in shmem_startup_hook, creates
+ * each area, zeroed, or attaches to it, and hands it its lock.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "agent_guard.h"
+#include "compat.h"
+
+typedef struct AgShmemArea
+{
+	const char *name;			/* of the area and of its lock tranche */
+	Size		size;
+	void	  **ptr;			/* where the owner keeps its pointer */
+	AgShmemInitFn init;			/* fills a new area; may be NULL */
+} AgShmemArea;
+
+#define AG_MAX_AREAS 4
+static AgShmemArea areas[AG_MAX_AREAS];
+static int	n_areas = 0;
+
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/*
+ * Register an area of size bytes whose first member is its LWLock pointer
+ * (LWLock *lock): *ptr points to it once shared memory is set up.
+ */
+void
+ag_shmem_register(const char *name, Size size, void **ptr, AgShmemInitFn init)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	if (n_areas >= AG_MAX_AREAS)
+		elog(ERROR, "agent_guard: too many shared memory areas");
+	Assert(size >= sizeof(LWLock *));
+	areas[n_areas].name = name;
+	areas[n_areas].size = size;
+	areas[n_areas].ptr = ptr;
+	areas[n_areas].init = init;
+	n_areas++;
+}
+
+static void
+shmem_request(void)
+{
+	int			i;
+
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	for (i = 0; i < n_areas; i++)
+	{
+		RequestAddinShmemSpace(MAXALIGN(areas[i].size));
+		RequestNamedLWLockTranche(areas[i].name, 1);
+	}
+}
+
+static void
+shmem_startup(void)
+{
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	for (i = 0; i < n_areas; i++)
+	{
+		bool		found;
+		void	   *area = ShmemInitStruct(areas[i].name, areas[i].size, &found);
+
+		if (!found)
+		{
+			memset(area, 0, areas[i].size);
+			*(LWLock **) area = &(GetNamedLWLockTranche(areas[i].name))->lock;
+			if (areas[i].init)
+				areas[i].init(area);
+		}
+		*areas[i].ptr = area;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* After every ag_shmem_register() of _PG_init. */
+void
+ag_shmem_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress || n_areas == 0)
+		return;
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+#else
+	shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
