@@ -38,4 +38,28 @@
 #define AG_HAVE_SHMEM_REQUEST_HOOK 1
 #endif
 
+/*
+ * Writing rows without the executor (fastinsert.c, hash.c): from 16 on,
+ * ExecInsertIndexTuples() takes onlySummarizing, and
+ * simple_table_tuple_update() says which indexes need the new row version
+ * as a TU_UpdateIndexes instead of a bool.  (Macros only, so that this file
+ * needs no executor headers.)  An update's new index entries are inserted
+ * without the "unchanged key" hint (update = false): the hint needs a range
+ * table whose form changed in 16, and it only helps btree clean up early.
+ */
+#if PG_VERSION_NUM >= 160000
+#define AgUpdateIndexes TU_UpdateIndexes
+#define AG_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#define AG_UPDATE_INDEX_TUPLES(rri, slot, estate, u) \
+	((u) == TU_None ? NIL : \
+	 ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, (u) == TU_Summarizing))
+#else
+#define AgUpdateIndexes bool
+#define AG_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#define AG_UPDATE_INDEX_TUPLES(rri, slot, estate, u) \
+	(!(u) ? NIL : ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL))
+#endif
+
 #endif							/* AG_COMPAT_H */

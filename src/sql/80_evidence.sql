@@ -83,7 +83,9 @@ CREATE FUNCTION agent_guard._sealers() RETURNS jsonb
 -- The canonical content of an event at position seq: every column but the
 -- seal (NULLs left out, so that a column added later does not change old
 -- events), plus the row of its statement, as jsonb text (keys sorted).  The
--- settings that change how values print are pinned.
+-- settings that change how values print are pinned.  The sealer (hash.c)
+-- builds the same text in C; verify_log() writes this formula out in its
+-- query; change all three together, and never for events already sealed.
 CREATE FUNCTION agent_guard._event_content(e agent_guard.events, seq bigint) RETURNS text
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
@@ -139,9 +141,14 @@ COMMENT ON FUNCTION agent_guard.sealer_status() IS
 -- verify_log
 ------------------------------------------------------------------------
 
+-- The chain is recomputed with the formula of _event_content(), written out
+-- in one set-based query (each statement's row is built once, not once per
+-- event; no function call per event), under the same pinned settings.
 CREATE FUNCTION agent_guard.verify_log(expected_head text DEFAULT NULL)
     RETURNS TABLE (ok boolean, events_checked bigint, first_bad_event bigint, detail text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'iso_8601'
+    SET extra_float_digits = 1 SET bytea_output = 'hex'
 AS $$
 DECLARE
     st         agent_guard.chain_state%ROWTYPE;
@@ -190,8 +197,17 @@ BEGIN
     FOR r IN
         SELECT e.event_id, e.seal_seq, e.seal,
                sha256(coalesce(lag(e.seal) OVER w, st.checkpoint_seal)
-                      || convert_to(agent_guard._event_content(e, e.seal_seq), 'UTF8')) AS recomputed
+                      || convert_to((coalesce((SELECT jsonb_object_agg(j.key, j.value)
+                                                 FROM jsonb_each((to_jsonb(e) - 'seal')
+                                                                 || jsonb_build_object('seal_seq', e.seal_seq)) j
+                                                WHERE j.value <> 'null'::jsonb), '{}'::jsonb)
+                                     || jsonb_build_object('statement_row', s.statement_row))::text,
+                                    'UTF8')) AS recomputed
           FROM agent_guard.events e
+          LEFT JOIN (SELECT s.statement_id,
+                            (SELECT jsonb_object_agg(j.key, j.value) FROM jsonb_each(to_jsonb(s)) j
+                              WHERE j.value <> 'null'::jsonb) AS statement_row
+                       FROM agent_guard.statements s) s ON s.statement_id = e.statement_id
          WHERE e.seal_seq IS NOT NULL
         WINDOW w AS (ORDER BY e.seal_seq)
          ORDER BY e.seal_seq
