@@ -105,6 +105,7 @@ extern void ag_policy_function_execute(Oid funcid);
 
 /* hooks.c */
 extern void ag_hooks_init(void);
+extern const char *ag_command_name(CmdType op, const char *other);
 extern uint64 ag_current_statement(const char **text, int *len);
 
 /* capture.c */

@@ -23,6 +23,11 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* MERGE is new in 15. */
+#if PG_VERSION_NUM >= 150000
+#define AG_HAVE_MERGE 1
+#endif
+
 /* The local transaction id moved into PGPROC.vxid in 17. */
 #if PG_VERSION_NUM >= 170000
 #define AG_MY_LXID (MyProc->vxid.lxid)
@@ -60,6 +65,19 @@
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
 #define AG_UPDATE_INDEX_TUPLES(rri, slot, estate, u) \
 	(!(u) ? NIL : ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL))
+#endif
+
+/*
+ * Column permissions moved from RangeTblEntry to RTEPermissionInfo in 16
+ * (soft deletes add the column they set to the statement's updated ones);
+ * ExecInitRangeTable() takes the permission list from 16 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#define AG_RTE_UPDATED_COLS(q, rte) (getRTEPermissionInfo((q)->rteperminfos, (rte))->updatedCols)
+#define AG_INIT_RANGE_TABLE(estate, rtable) ExecInitRangeTable((estate), (rtable), NIL)
+#else
+#define AG_RTE_UPDATED_COLS(q, rte) ((rte)->updatedCols)
+#define AG_INIT_RANGE_TABLE(estate, rtable) ExecInitRangeTable((estate), (rtable))
 #endif
 
 #endif							/* AG_COMPAT_H */

@@ -758,24 +758,6 @@ plan_writes_non_exempt(PlannedStmt *ps)
 	return false;
 }
 
-static const char *
-command_name(CmdType op)
-{
-	switch (op)
-	{
-		case CMD_INSERT:
-			return "INSERT";
-		case CMD_UPDATE:
-			return "UPDATE";
-		case CMD_DELETE:
-			return "DELETE";
-		case CMD_MERGE:
-			return "MERGE";
-		default:
-			return "statement";
-	}
-}
-
 static void
 statement_text(QueryDesc *qd, const char **text, int *len)
 {
@@ -819,7 +801,7 @@ ag_gate_executor_start(QueryDesc *qd)
 			RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
 
 			if (in_guard_schema(rte->relid))
-				gate_decide("refused", command_name(ps->commandType),
+				gate_decide("refused", ag_command_name(ps->commandType, "statement"),
 							psprintf("%s belongs to agent_guard; its record is written by the guard only.",
 									 relname_or(rte->relid, "?")),
 							text, len, 0);
@@ -833,10 +815,10 @@ ag_gate_executor_start(QueryDesc *qd)
 								   frozen_me ? "this agent" : "all agents",
 								   frozen_me ? frozen_me : frozen_all);
 
-		gate_decide("frozen", command_name(ps->commandType), why, text, len, 0);
+		gate_decide("frozen", ag_command_name(ps->commandType, "statement"), why, text, len, 0);
 	}
 	if (tripped_me || tripped_local)
-		gate_decide("tripped", command_name(ps->commandType),
+		gate_decide("tripped", ag_command_name(ps->commandType, "statement"),
 					psprintf("The run wrote more than agent_guard.max_rows_per_run (%d) rows.", max_rows_per_run),
 					text, len, run_rows);
 
@@ -867,7 +849,7 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 
 		preview_add(quote_qualified_identifier(get_namespace_name(get_rel_namespace(rte->relid)),
 											   get_rel_name(rte->relid)),
-					command_name(qd->plannedstmt->commandType), (int64) n, "counted", NULL);
+					ag_command_name(qd->plannedstmt->commandType, "statement"), (int64) n, "counted", NULL);
 		return;
 	}
 	if (!gate_active())
@@ -878,7 +860,7 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 	stmt_rows += n;
 	run_rows += n;
 	statement_text(qd, &text, &len);
-	ag_policy_rows_written(command_name(qd->plannedstmt->commandType), n, text, len);
+	ag_policy_rows_written(ag_command_name(qd->plannedstmt->commandType, "statement"), n, text, len);
 
 	if (preview_mode && qd->plannedstmt->resultRelations != NIL)
 	{
@@ -888,19 +870,19 @@ ag_gate_executor_done(QueryDesc *qd, uint64 n)
 		char	   *rel = get_rel_name(rte->relid);
 
 		preview_add(rel ? quote_qualified_identifier(nsp, rel) : NULL,
-					command_name(qd->plannedstmt->commandType), (int64) n, "counted", NULL);
+					ag_command_name(qd->plannedstmt->commandType, "statement"), (int64) n, "counted", NULL);
 	}
 
 	if (max_rows_per_statement >= 0 && stmt_rows > (uint64) max_rows_per_statement)
 	{
 		stmt_rows = 0;			/* an approved rerun starts counting afresh */
-		gate_decide("approval", command_name(qd->plannedstmt->commandType),
+		gate_decide("approval", ag_command_name(qd->plannedstmt->commandType, "statement"),
 					psprintf("It wrote " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_statement (%d).",
 							 n, max_rows_per_statement),
 					text, len, (int64) n);
 	}
 	if (max_rows_per_run >= 0 && run_rows > (uint64) max_rows_per_run && !preview_mode)
-		gate_decide("tripped", command_name(qd->plannedstmt->commandType),
+		gate_decide("tripped", ag_command_name(qd->plannedstmt->commandType, "statement"),
 					psprintf("The run has written " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_run (%d).",
 							 run_rows, max_rows_per_run),
 					text, len, (int64) run_rows);

@@ -340,3 +340,24 @@ ag_hooks_init(void)
 	ProcessUtility_hook = ag_ProcessUtility;
 	RegisterXactCallback(hooks_xact_callback, NULL);
 }
+
+/* The name of a statement's command, for messages; other for the rest. */
+const char *
+ag_command_name(CmdType op, const char *other)
+{
+	switch (op)
+	{
+		case CMD_INSERT:
+			return "INSERT";
+		case CMD_UPDATE:
+			return "UPDATE";
+		case CMD_DELETE:
+			return "DELETE";
+#ifdef AG_HAVE_MERGE
+		case CMD_MERGE:
+			return "MERGE";
+#endif
+		default:
+			return other;
+	}
+}

@@ -551,6 +551,7 @@ walk_plan(Plan *p, WriterScan *ws)
 				walk_exprs(m->returningLists, ws);
 				walk_exprs(m->onConflictSet, ws);
 				walk_exprs(m->onConflictWhere, ws);
+#ifdef AG_HAVE_MERGE
 				foreach(lc, m->mergeActionLists)
 				{
 					ListCell   *la;
@@ -563,6 +564,7 @@ walk_plan(Plan *p, WriterScan *ws)
 						walk_exprs(a->targetList, ws);
 					}
 				}
+#endif
 				break;
 			}
 		case T_Append:
@@ -741,24 +743,6 @@ ag_policy_top_statement(void)
 	seq_calls_blessed = false;
 }
 
-static const char *
-cmd_name(CmdType op)
-{
-	switch (op)
-	{
-		case CMD_INSERT:
-			return "INSERT";
-		case CMD_UPDATE:
-			return "UPDATE";
-		case CMD_DELETE:
-			return "DELETE";
-		case CMD_MERGE:
-			return "MERGE";
-		default:
-			return "SELECT";
-	}
-}
-
 /* A statement the gates judge is about to run (ps is never a utility). */
 void
 ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
@@ -768,7 +752,7 @@ ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
 
 	if (ps->commandType != CMD_SELECT || ps->hasModifyingCTE)
 	{
-		const char *what = cmd_name(ps->commandType);
+		const char *what = ag_command_name(ps->commandType, "SELECT");
 		bool		writes = (ps->resultRelations == NIL && ps->commandType != CMD_SELECT);
 		ListCell   *lc;
 

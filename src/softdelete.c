@@ -52,6 +52,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
+#include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -62,6 +63,7 @@
 #include "utils/snapmgr.h"
 
 #include "agent_guard.h"
+#include "compat.h"
 #include "relinfo.h"
 
 static planner_hook_type prev_planner = NULL;
@@ -216,8 +218,8 @@ convert_delete(Query *q, AttrNumber att_deleted)
 
 	q->commandType = CMD_UPDATE;
 	q->targetList = list_make1(deleted_at_target(att_deleted));
-	rte->updatedCols = bms_add_member(rte->updatedCols,
-									  att_deleted - FirstLowInvalidHeapAttributeNumber);
+	AG_RTE_UPDATED_COLS(q, rte) = bms_add_member(AG_RTE_UPDATED_COLS(q, rte),
+												 att_deleted - FirstLowInvalidHeapAttributeNumber);
 
 	if (q->returningList != NIL)
 	{
@@ -267,6 +269,7 @@ convert_query(Query *q)
 			converted = true;
 		}
 	}
+#ifdef AG_HAVE_MERGE
 	else if (q->commandType == CMD_MERGE && q->resultRelation > 0)
 	{
 		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
@@ -285,8 +288,8 @@ convert_query(Query *q)
 				break;
 			action->commandType = CMD_UPDATE;
 			action->targetList = list_make1(deleted_at_target(att));
-			rte->updatedCols = bms_add_member(rte->updatedCols,
-											  att - FirstLowInvalidHeapAttributeNumber);
+			AG_RTE_UPDATED_COLS(q, rte) = bms_add_member(AG_RTE_UPDATED_COLS(q, rte),
+														 att - FirstLowInvalidHeapAttributeNumber);
 			converted_merge = true;
 		}
 
@@ -312,6 +315,7 @@ convert_query(Query *q)
 			q->withCheckOptions = keep;
 		}
 	}
+#endif
 	return converted;
 }
 
