@@ -35,7 +35,11 @@ INSERT INTO app.img_simple VALUES
     (3, NULL, NULL, NULL, '-Infinity', 1e300, -0.000001, NULL, NULL, NULL,
      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
     (4, true, 1, 1, 1e-40, 5e-324, 1e1000, '0001-01-01 BC', '294276-12-31 23:59:59',
-     '1999-12-31 19:00:00-05', 'x', 'x', 'x', 'x', NULL, '::1', NULL, '-1 year', '24:00', 2, 'x', 'x');
+     '1999-12-31 19:00:00-05', 'x', 'x', 'x', 'x', NULL, '::1', NULL, '-1 year', '24:00', 2, 'x', 'x'),
+    (-9223372036854775808, NULL, 32767, -2147483648, -0, -0, -0.0, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    (9223372036854775807, NULL, -1, 10, 100, 1e15, 1e16, NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 UPDATE app.img_simple SET i4 = i4 - 1, t = t || '!' WHERE id IN (1, 2);
 INSERT INTO app.img_other VALUES
     (1, '{1,2,NULL}', '{"a b",NULL}', ROW(1, 'x'), '{"k": [1, 2.50, "s"], "k": 3}', '{"z": 1, "a": [true]}', 'calm', 1.50),

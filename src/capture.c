@@ -56,6 +56,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 
@@ -264,8 +265,14 @@ load_json_columns(TupleDesc desc)
 				cols[i].kind = AG_JSON_BOOL;
 				break;
 			case INT2OID:
+				cols[i].kind = AG_JSON_INT2;
+				break;
 			case INT4OID:
+				cols[i].kind = AG_JSON_INT4;
+				break;
 			case INT8OID:
+				cols[i].kind = AG_JSON_INT8;
+				break;
 			case FLOAT4OID:
 			case FLOAT8OID:
 			case NUMERICOID:
@@ -353,6 +360,20 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 				case AG_JSON_BOOL:
 					v.type = jbvBool;
 					v.val.boolean = DatumGetBool(values[i]);
+					break;
+				case AG_JSON_INT2:
+				case AG_JSON_INT4:
+				case AG_JSON_INT8:
+
+					/*
+					 * to_jsonb() prints the integer and reads the text back
+					 * with numeric_in(); both end in make_result(), so the
+					 * numeric is the same, digit for digit.
+					 */
+					v.type = jbvNumeric;
+					v.val.numeric = int64_to_numeric(col->kind == AG_JSON_INT2 ? (int64) DatumGetInt16(values[i]) :
+													 col->kind == AG_JSON_INT4 ? (int64) DatumGetInt32(values[i]) :
+													 DatumGetInt64(values[i]));
 					break;
 				case AG_JSON_NUMBER:
 					out = OutputFunctionCall(&col->out, values[i]);

@@ -15,6 +15,9 @@
 typedef enum AgJsonKind
 {
 	AG_JSON_BOOL,
+	AG_JSON_INT2,				/* integers: a jsonb number, made directly */
+	AG_JSON_INT4,
+	AG_JSON_INT8,
 	AG_JSON_NUMBER,				/* output function, then a jsonb number */
 	AG_JSON_DATE,
 	AG_JSON_TIMESTAMP,
