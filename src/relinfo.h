@@ -11,6 +11,26 @@
 #include "fmgr.h"
 #include "utils/rel.h"
 
+/* how one column goes into a row image, as to_jsonb() would put it */
+typedef enum AgJsonKind
+{
+	AG_JSON_BOOL,
+	AG_JSON_INT2,				/* integers: a jsonb number, made directly */
+	AG_JSON_INT4,
+	AG_JSON_INT8,
+	AG_JSON_NUMBER,				/* output function, then a jsonb number */
+	AG_JSON_DATE,
+	AG_JSON_TIMESTAMP,
+	AG_JSON_TIMESTAMPTZ,
+	AG_JSON_STRING				/* output function, as a jsonb string */
+} AgJsonKind;
+
+typedef struct AgJsonCol
+{
+	AgJsonKind	kind;
+	FmgrInfo	out;			/* output function (NUMBER, STRING) */
+} AgJsonCol;
+
 typedef struct AgRelInfo
 {
 	Oid			relid;			/* hash key */
@@ -24,6 +44,8 @@ typedef struct AgRelInfo
 	AttrNumber	keyattnos[INDEX_MAX_KEYS];
 	char	   *relname;		/* qualified name of root_relid */
 	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
+	AgJsonCol  *jcols;			/* per column, when every column has a
+								 * simple type; NULL: use to_jsonb */
 } AgRelInfo;
 
 extern AgRelInfo *ag_relinfo_get(Relation rel);
