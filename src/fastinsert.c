@@ -41,12 +41,14 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
 
 #include "agent_guard.h"
+#include "compat.h"
 #include "fastinsert.h"
 
 struct AgFastInsert
@@ -112,16 +114,141 @@ fast_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+static void fast_relcache_callback(Datum arg, Oid relid);
+
 void
 ag_fast_init(void)
 {
 	RegisterXactCallback(fast_xact_callback, NULL);
+	CacheRegisterRelcacheCallback(fast_relcache_callback, (Datum) 0);
+}
+
+/*
+ * What an inserter needs that does not change from one transaction to the
+ * next, kept for the session and rebuilt when the table's relcache entry is
+ * invalidated: where the supplied columns go, and the planned default and
+ * CHECK expressions.  Building those per transaction (column default and
+ * identity lookups, expression planning, reading the CHECK constraints back
+ * from their stored form) was about a sixth of a one-row agent write.
+ */
+typedef struct AgFastTemplate
+{
+	const char *relname;		/* NULL: slot free */
+	const char *const *colnames;
+	MemoryContext cxt;
+	AttrNumber *defattnos;
+	Expr	  **defexprs;		/* planned */
+	Expr	  **checkexprs;		/* planned, in the order of constr->check */
+	Oid			relid;			/* InvalidOid: (re)build at the next open */
+	int			ncols;
+	int			ndefaults;
+	int			nchecks;
+	AttrNumber	attnos[AG_FAST_MAX_COLS];
+} AgFastTemplate;
+
+static AgFastTemplate templates[AG_FAST_MAX_OPEN];
+
+static void
+fast_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
+		if (templates[i].relname != NULL &&
+			(relid == InvalidOid || relid == templates[i].relid))
+			templates[i].relid = InvalidOid;
+}
+
+static AgFastTemplate *
+template_for(const char *relname, int ncols, const char *const *colnames)
+{
+	int			i;
+
+	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
+		if (templates[i].relname != NULL && strcmp(templates[i].relname, relname) == 0)
+			return &templates[i];
+	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
+		if (templates[i].relname == NULL)
+		{
+			templates[i].relname = relname;
+			templates[i].colnames = colnames;
+			templates[i].ncols = ncols;
+			templates[i].relid = InvalidOid;
+			templates[i].cxt = AllocSetContextCreate(CacheMemoryContext, "agent_guard inserter",
+													 ALLOCSET_SMALL_SIZES);
+			return &templates[i];
+		}
+	elog(ERROR, "agent_guard: too many direct inserters");
+	return NULL;				/* keep compiler quiet */
+}
+
+/* Fill a template from the open, locked relation. */
+static void
+template_build(AgFastTemplate *t, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		supplied[MaxTupleAttributeNumber];
+	MemoryContext old;
+	int			i;
+
+	t->relid = InvalidOid;
+	MemoryContextReset(t->cxt);
+	old = MemoryContextSwitchTo(t->cxt);
+
+	memset(supplied, 0, sizeof(bool) * desc->natts);
+	for (i = 0; i < t->ncols; i++)
+	{
+		AttrNumber	attno = InvalidAttrNumber;
+		int			k;
+
+		for (k = 0; k < desc->natts; k++)
+			if (!TupleDescAttr(desc, k)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, k)->attname), t->colnames[i]) == 0)
+				attno = k + 1;
+		if (attno == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("column \"%s\" of relation \"%s.%s\" does not exist",
+							t->colnames[i], AG_SCHEMA, t->relname),
+					 errhint("Reinstall the agent_guard extension.")));
+		t->attnos[i] = attno;
+		supplied[attno - 1] = true;
+	}
+
+	t->ndefaults = 0;
+	t->defattnos = palloc(sizeof(AttrNumber) * desc->natts);
+	t->defexprs = palloc(sizeof(Expr *) * desc->natts);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Node	   *expr;
+
+		if (supplied[i] || TupleDescAttr(desc, i)->attisdropped)
+			continue;
+		expr = build_column_default(rel, i + 1);
+		if (expr == NULL)
+			continue;
+		t->defattnos[t->ndefaults] = i + 1;
+		t->defexprs[t->ndefaults] = expression_planner((Expr *) expr);
+		t->ndefaults++;
+	}
+
+	t->nchecks = 0;
+	t->checkexprs = palloc(sizeof(Expr *) * Max(desc->constr ? desc->constr->num_check : 0, 1));
+	if (desc->constr != NULL)
+	{
+		for (i = 0; i < desc->constr->num_check; i++)
+			t->checkexprs[i] = expression_planner((Expr *) stringToNode(desc->constr->check[i].ccbin));
+		t->nchecks = desc->constr->num_check;
+	}
+
+	MemoryContextSwitchTo(old);
+	t->relid = RelationGetRelid(rel);
 }
 
 /*
  * The inserter for agent_guard.<relname> in this transaction, opened at the
  * first call; the caller supplies the named columns, in that order, to
- * ag_fast_insert.
+ * ag_fast_insert.  colnames must stay valid for the session (a constant).
  */
 AgFastInsert *
 ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
@@ -130,11 +257,11 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	MemoryContext old;
 	ResourceOwner save_owner;
 	AgFastInsert *fi;
+	AgFastTemplate *t;
 	Oid			relid;
 	Relation	rel;
 	TupleDesc	desc;
 	RangeTblEntry *rte;
-	bool		supplied[MaxTupleAttributeNumber];
 	int			i;
 
 	if (*cache != NULL)
@@ -142,7 +269,10 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	if (n_open >= AG_FAST_MAX_OPEN || ncols > AG_FAST_MAX_COLS)
 		elog(ERROR, "agent_guard: too many direct inserters");
 
-	relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
+	t = template_for(relname, ncols, colnames);
+	relid = t->relid;
+	if (!OidIsValid(relid))
+		relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
@@ -154,7 +284,19 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	PG_TRY();
 	{
-		rel = table_open(relid, RowExclusiveLock);
+		/* a table dropped since the template was built: look it up again */
+		rel = try_table_open(relid, RowExclusiveLock);
+		if (rel == NULL && OidIsValid(t->relid))
+		{
+			t->relid = InvalidOid;
+			relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
+			rel = OidIsValid(relid) ? try_table_open(relid, RowExclusiveLock) : NULL;
+		}
+		if (rel == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("relation \"%s.%s\" does not exist", AG_SCHEMA, relname),
+					 errhint("Reinstall the agent_guard extension.")));
 		desc = RelationGetDescr(rel);
 		if (rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
 			(desc->constr && desc->constr->has_generated_stored) ||
@@ -164,6 +306,9 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 					 errmsg("relation \"%s.%s\" has been altered", AG_SCHEMA, relname),
 					 errdetail("agent_guard appends to it directly and cannot honour triggers, rules, row security or generated columns on it."),
 					 errhint("Reinstall the agent_guard extension.")));
+		/* the lock is held now: invalidations that came with it are in */
+		if (t->relid != relid)
+			template_build(t, rel);
 
 		fi = palloc0(sizeof(AgFastInsert));
 		fi->cache = cache;
@@ -177,42 +322,26 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 		rte->relid = relid;
 		rte->relkind = rel->rd_rel->relkind;
 		rte->rellockmode = RowExclusiveLock;
-		ExecInitRangeTable(fi->estate, list_make1(rte));
+		AG_INIT_RANGE_TABLE(fi->estate, list_make1(rte));
 		fi->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(fi->rri, rel, 1, NULL, 0);
 		ExecOpenIndices(fi->rri, false);
 		fi->slot = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
 
-		memset(supplied, 0, sizeof(bool) * desc->natts);
 		fi->ncols = ncols;
-		for (i = 0; i < ncols; i++)
+		memcpy(fi->attnos, t->attnos, sizeof(AttrNumber) * ncols);
+		fi->ndefaults = t->ndefaults;
+		fi->defattnos = palloc(sizeof(AttrNumber) * Max(t->ndefaults, 1));
+		memcpy(fi->defattnos, t->defattnos, sizeof(AttrNumber) * t->ndefaults);
+		fi->defexprs = palloc(sizeof(ExprState *) * Max(t->ndefaults, 1));
+		for (i = 0; i < t->ndefaults; i++)
+			fi->defexprs[i] = ExecInitExpr(t->defexprs[i], NULL);
+		/* ExecConstraints() would read them back from their stored form */
+		if (t->nchecks > 0)
 		{
-			AttrNumber	attno = get_attnum(relid, colnames[i]);
-
-			if (attno <= 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
-						 errmsg("column \"%s\" of relation \"%s.%s\" does not exist",
-								colnames[i], AG_SCHEMA, relname),
-						 errhint("Reinstall the agent_guard extension.")));
-			fi->attnos[i] = attno;
-			supplied[attno - 1] = true;
-		}
-
-		fi->defattnos = palloc(sizeof(AttrNumber) * desc->natts);
-		fi->defexprs = palloc(sizeof(ExprState *) * desc->natts);
-		for (i = 0; i < desc->natts; i++)
-		{
-			Node	   *expr;
-
-			if (supplied[i] || TupleDescAttr(desc, i)->attisdropped)
-				continue;
-			expr = build_column_default(rel, i + 1);
-			if (expr == NULL)
-				continue;
-			fi->defattnos[fi->ndefaults] = i + 1;
-			fi->defexprs[fi->ndefaults] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
-			fi->ndefaults++;
+			fi->rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * t->nchecks);
+			for (i = 0; i < t->nchecks; i++)
+				fi->rri->ri_ConstraintExprs[i] = ExecInitExpr(t->checkexprs[i], NULL);
 		}
 	}
 	PG_FINALLY();
@@ -288,6 +417,6 @@ ag_fast_insert(AgFastInsert *fi, const Datum *values, const bool *nulls)
 		ExecConstraints(fi->rri, slot, fi->estate);
 	table_tuple_insert(fi->rel, slot, GetCurrentCommandId(true), 0, NULL);
 	if (fi->rri->ri_NumIndices > 0)
-		list_free(ExecInsertIndexTuples(fi->rri, slot, fi->estate, false, false, NULL, NIL));
+		list_free(AG_INSERT_INDEX_TUPLES(fi->rri, slot, fi->estate));
 	return slot;
 }
