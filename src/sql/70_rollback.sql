@@ -65,6 +65,8 @@ CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p
     -- JIT compiling these one-off statements costs more than it saves;
     -- the sorts and hashes of a 100,000-row run fit in memory
     SET jit = off SET work_mem = '64MB'
+    -- the keys looked up are all distinct: a cache of lookups only costs
+    SET enable_memoize = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -87,6 +89,8 @@ DECLARE
     v_bad      bigint;
     v_skipped  bigint;
     v_applied  boolean := false;
+    v_lo       bigint;
+    v_hi       bigint;
     v_role     text := agent_guard.calling_role()::text;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
@@ -146,11 +150,7 @@ BEGIN
                 WHEN e.operation <> 'INSERT' THEN
                (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
            CASE WHEN e.operation <> 'DELETE' THEN e.row_key END,
-           e.old_row, e.new_row,
-           CASE WHEN EXISTS (SELECT 1 FROM agent_guard.events c
-                              WHERE c.operation = 'COMPENSATE'
-                                AND (c.detail->>'undoes')::bigint = e.event_id)
-                THEN 'already rolled back' ELSE 'planned' END
+           e.old_row, e.new_row, 'planned'
       FROM agent_guard.events e
      WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
        AND (p_run IS NULL OR e.run_id = p_run)
@@ -161,6 +161,19 @@ BEGIN
         RAISE EXCEPTION '% has no recorded writes', v_what
             USING ERRCODE = 'YG031',
                   HINT = 'See agent_guard.runs for the runs on record.';
+    END IF;
+
+    -- Events a COMPENSATE event undoes already: one look at the range of
+    -- the plan's event ids, and a join only if there are any.
+    SELECT min(b.event_id), max(b.event_id) INTO v_lo, v_hi FROM _ag_rb b;
+    IF EXISTS (SELECT 1 FROM agent_guard.events c
+                WHERE c.operation = 'COMPENSATE'
+                  AND (c.detail->>'undoes')::bigint BETWEEN v_lo AND v_hi) THEN
+        UPDATE _ag_rb b SET status = 'already rolled back'
+          FROM agent_guard.events c
+         WHERE c.operation = 'COMPENSATE'
+           AND (c.detail->>'undoes')::bigint BETWEEN v_lo AND v_hi
+           AND (c.detail->>'undoes')::bigint = b.event_id;
     END IF;
     ANALYZE _ag_rb (event_id, rel, operation, status);
 
