@@ -61,3 +61,28 @@ SELECT operation, count(*) FROM agent_guard.events
 -- a second time changes nothing
 SELECT step, status FROM agent_guard.rollback_run('run-rr-1', true);
 SELECT id, v FROM app.rr_t ORDER BY id;
+
+--
+-- the key before an UPDATE: an array key that grows or shrinks still
+-- contains the other one, and must still be seen as moved
+--
+SET ROLE regress_bot;
+CREATE TABLE app.rr_arr (k int[] PRIMARY KEY, j jsonb, v int);
+RESET ROLE;
+SELECT agent_guard.protect('app.rr_arr', false);
+INSERT INTO app.rr_arr VALUES ('{1,2}', '{"a": 1}', 1), ('{3}', '{}', 2), ('{4,5}', '[1]', 3);
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rr-3"
+UPDATE app.rr_arr SET v = v + 10 WHERE k = '{1,2}';
+UPDATE app.rr_arr SET k = '{3,3}' WHERE k = '{3}';
+UPDATE app.rr_arr SET k = '{4}' WHERE k = '{4,5}';
+UPDATE app.rr_arr SET k = '{4,5}' WHERE k = '{4}';
+\c "dbname=contrib_regression user=regress_su options="
+SELECT step, row_key, regexp_replace(action, 'event [0-9]+', 'event N') AS action, status
+  FROM agent_guard.rollback_run('run-rr-3');
+-- someone takes key {3} meanwhile: the move back to it is a conflict
+INSERT INTO app.rr_arr VALUES ('{3}', 'null', 0);
+SELECT step, row_key, status, detail FROM agent_guard.rollback_run('run-rr-3', true, 'skip');
+SELECT k, j, v, ag_run_id FROM app.rr_arr ORDER BY k;
+DELETE FROM app.rr_arr WHERE k = '{3}' AND v = 0;
+SELECT step, status FROM agent_guard.rollback_run('run-rr-3', true);
+SELECT k, j, v, ag_run_id FROM app.rr_arr ORDER BY k;

@@ -67,6 +67,8 @@ CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p
     SET jit = off SET work_mem = '64MB'
     -- the keys looked up are all distinct: a cache of lookups only costs
     SET enable_memoize = off
+    -- ANALYZE of the plan's tables only needs row counts and rough shapes
+    SET default_statistics_target = 10
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -146,9 +148,13 @@ BEGIN
     INSERT INTO _ag_rb (event_id, run_id, relation, rel, operation, row_key, before_key, after_key,
                         old_row, new_row, status)
     SELECT e.event_id, e.run_id, e.relation, to_regclass(e.relation), e.operation, e.row_key,
-           CASE WHEN e.operation = 'DELETE' THEN e.row_key     -- the key before, for a DELETE
-                WHEN e.operation <> 'INSERT' THEN
-               (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
+           -- the key before the change: the row_key of a DELETE; the row_key
+           -- of an UPDATE that kept its (scalar) key values; else from old_row
+           CASE WHEN e.operation = 'DELETE' THEN e.row_key
+                WHEN e.operation = 'INSERT' THEN NULL
+                WHEN e.old_row @> e.row_key
+                 AND NOT e.row_key @? 'strict $.* ? (@.type() == "object" || @.type() == "array")' THEN e.row_key
+                ELSE (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
            CASE WHEN e.operation <> 'DELETE' THEN e.row_key END,
            e.old_row, e.new_row, 'planned'
       FROM agent_guard.events e
@@ -186,7 +192,7 @@ BEGIN
     -- row.  The images stay in _ag_rb: this table is narrow, so sorting it
     -- and joining it is cheap.
     CREATE TEMP TABLE _ag_touch ON COMMIT DROP AS
-    SELECT t.event_id, t.rel, t.k, t.found, t.left_,
+    SELECT (row_number() OVER ())::integer AS tid, t.event_id, t.rel, t.k, t.found, t.left_,
            lead(t.found) OVER w AS next_found,
            lead(t.event_id) OVER w AS next_event
       FROM (SELECT b.event_id, b.rel, k.k,
@@ -222,8 +228,9 @@ BEGIN
                  WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
         EXECUTE format(
             'WITH cur AS MATERIALIZED (
-                 SELECT t.event_id, t.k, to_jsonb(r) AS img
+                 SELECT t.tid, to_jsonb(r) AS img, CASE WHEN t.left_ THEN b.new_row END AS want
                    FROM pg_temp._ag_touch t
+                   JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
                    JOIN %1$s r ON %2$s
                   WHERE t.rel = $1 AND t.next_event IS NULL
@@ -231,10 +238,9 @@ BEGIN
              INSERT INTO pg_temp._ag_cur (event_id, k, cur)
              SELECT t.event_id, t.k, cur.img
                FROM pg_temp._ag_touch t
-               JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
-               LEFT JOIN cur ON cur.event_id = t.event_id AND cur.k = t.k
+               LEFT JOIN cur ON cur.tid = t.tid
               WHERE t.rel = $1 AND t.next_event IS NULL
-                AND CASE WHEN t.left_ THEN b.new_row END IS DISTINCT FROM cur.img',
+                AND CASE WHEN cur.tid IS NULL THEN t.left_ ELSE cur.want IS DISTINCT FROM cur.img END',
             v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
         USING v_rel.rel;
     END LOOP;
