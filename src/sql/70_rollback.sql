@@ -29,7 +29,10 @@
 -- distinct); a difference raises YG032 and the whole rollback is undone.
 --
 -- Cost (a 100,000-row run is undone in about the time it took): every
--- step is one set-based statement; the temporary tables are written once
+-- step is one set-based statement; images are compared bytewise first
+-- (record_image_eq: the images are to_jsonb() of the rows, so equal rows
+-- give equal bytes) and with jsonb equality only when the bytes differ;
+-- the temporary tables are written once
 -- and the wide one (_ag_rb, with the images) is never rewritten as a
 -- whole: the keys (_ag_touch), the differences from the current rows
 -- (_ag_cur) and the batches (_ag_batch) are narrow tables of their own,
@@ -204,7 +207,9 @@ BEGIN
                                   SELECT b.after_key WHERE b.after_key IS NOT NULL
                                                        AND b.after_key IS DISTINCT FROM b.before_key) AS k(k)
              WHERE b.status = 'planned') t
-    WINDOW w AS (PARTITION BY t.rel, t.k ORDER BY t.event_id);
+    -- jsonb_hash first: the sort then compares integers, and jsonb only
+    -- on a tie (equal keys have equal hashes)
+    WINDOW w AS (PARTITION BY t.rel, jsonb_hash(t.k), t.k ORDER BY t.event_id);
     CREATE INDEX ON _ag_touch (event_id);
     ANALYZE _ag_touch (event_id, rel, next_event);
 
@@ -240,7 +245,9 @@ BEGIN
                FROM pg_temp._ag_touch t
                LEFT JOIN cur ON cur.tid = t.tid
               WHERE t.rel = $1 AND t.next_event IS NULL
-                AND CASE WHEN cur.tid IS NULL THEN t.left_ ELSE cur.want IS DISTINCT FROM cur.img END',
+                AND CASE WHEN cur.tid IS NULL THEN t.left_
+                         WHEN record_image_eq(ROW(cur.want), ROW(cur.img)) THEN false
+                         ELSE cur.want IS DISTINCT FROM cur.img END',
             v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
         USING v_rel.rel;
     END LOOP;
@@ -381,7 +388,8 @@ BEGIN
                                             CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
                                            WHERE x.seg = $1 AND x.one = $2) s
                                    WHERE %4$s
-                                  RETURNING to_jsonb(r) IS DISTINCT FROM s.old_row AS bad)
+                                  RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
+                                                 ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
                                 SELECT count(*), count(*) FILTER (WHERE w.bad) FROM w',
                                v_b.rel,
                                (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
