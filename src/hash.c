@@ -317,7 +317,13 @@ seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
 	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 	AttrNumber	seq_att = attnum_of(rel, "seal_seq");
 	AttrNumber	seal_att = attnum_of(rel, "seal");
-	Snapshot	snapshot = GetActiveSnapshot();
+	/*
+	 * The batch query ran on a snapshot of its own, newer than the active
+	 * one: an event it found may have committed after the active snapshot
+	 * was taken.  A snapshot taken now sees every one of them, and still
+	 * misses nothing that changed them since.
+	 */
+	Snapshot	snapshot = GetLatestSnapshot();
 	uint64		i;
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);

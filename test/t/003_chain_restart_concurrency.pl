@@ -90,6 +90,11 @@ is($aborted, '0', 'no event of a rolled-back transaction entered the log');
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT seal) FROM agent_guard.events'), $events,
 	'every seal is distinct');
 like(verify(), qr/^true\|$events\|\|/, 'the chain verifies after concurrent writes');
+# sealing under load must not depend on the sealer failing and being restarted
+my @sealer_errors = grep { /agent_guard sealer.*exited with exit code|XX000|an event to seal/ }
+  split /\n/, slurp_file($node->logfile);
+is(scalar(@sealer_errors), 0, 'the sealer never failed under the load')
+  or diag(join("\n", @sealer_errors[0 .. ($#sealer_errors < 4 ? $#sealer_errors : 4)]));
 
 # the order of seals is the order the sealer found commits, not event_id order
 note('events sealed out of event_id order: '
