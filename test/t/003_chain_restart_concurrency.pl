@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use AgentGuardTest;
 use Time::HiRes qw(time usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('chain');
@@ -25,19 +26,6 @@ $node->safe_psql('postgres', q{
 });
 
 # wait until every committed event is sealed; returns seconds taken or undef
-sub wait_sealed
-{
-	my ($timeout) = @_;
-	my $start = time;
-	while (time - $start < $timeout)
-	{
-		return time - $start
-		  if $node->safe_psql('postgres',
-			'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
-		usleep(20_000);
-	}
-	return undef;
-}
 
 sub verify
 {
@@ -48,9 +36,9 @@ sub verify
 }
 
 # one write: how long until it is sealed
-wait_sealed(10);
+ag_wait_sealed($node, 'postgres', 10);
 $node->safe_psql('postgres', "INSERT INTO items VALUES (0, 'first')", extra_params => [ '-U', 'bot' ]);
-my $latency = wait_sealed(10);
+my $latency = ag_wait_sealed($node, 'postgres', 10);
 ok(defined $latency, 'a single agent write is sealed by the background sealer');
 note(sprintf('single write sealed after %.0f ms', 1000 * ($latency // 99)));
 cmp_ok($latency // 99, '<', 2.5, 'within a second or two of commit');
@@ -78,7 +66,7 @@ ok($ok, 'pgbench ran 8 concurrent agent sessions') or diag($err);
 my ($tps) = $out =~ /tps = ([0-9.]+)/;
 note("pgbench: " . ($tps // '?') . " agent transactions/s with the sealer running");
 
-$latency = wait_sealed(60);
+$latency = ag_wait_sealed($node, 'postgres', 60);
 ok(defined $latency, 'every committed event is sealed after the load');
 note(sprintf('backlog sealed %.0f ms after the load ended', 1000 * ($latency // 99)));
 
@@ -106,7 +94,7 @@ my $head = $node->safe_psql('postgres', 'SELECT agent_guard.log_head()');
 $node->restart;
 like(verify($head), qr/^true\|/, 'the head taken before a restart verifies after it');
 $node->safe_psql('postgres', "UPDATE items SET v = 'after restart' WHERE id = 0", extra_params => [ '-U', 'bot' ]);
-ok(defined wait_sealed(15), 'the sealer is back after a restart');
+ok(defined ag_wait_sealed($node, 'postgres', 15), 'the sealer is back after a restart');
 like(verify($head), qr/^true\|/, 'the old head is still contained in the longer chain');
 
 # a crash with unsealed events: they are sealed after recovery
@@ -117,7 +105,7 @@ $node->safe_psql('postgres', "INSERT INTO items SELECT g, 'before crash' FROM ge
 	extra_params => [ '-U', 'bot' ]);
 $node->stop('immediate');
 $node->start;
-ok(defined wait_sealed(15), 'events committed before a crash are sealed after it');
+ok(defined ag_wait_sealed($node, 'postgres', 15), 'events committed before a crash are sealed after it');
 like(verify($head), qr/^true\|/, 'the head taken before the crash verifies after it');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM agent_guard.events WHERE new_row->>'v' = 'before crash' AND seal_seq IS NOT NULL"),

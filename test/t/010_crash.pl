@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use AgentGuardTest;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('crash');
@@ -40,16 +41,6 @@ sub bot
 	return $rc;
 }
 
-sub wait_sealed
-{
-	for (1 .. 1000)
-	{
-		return 1
-		  if $node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
-		usleep(20_000);
-	}
-	return 0;
-}
 
 # an agent session with an open transaction that has written a lot
 sub open_agent_transaction
@@ -81,7 +72,7 @@ sub check_after_crash
 	is($node->safe_psql('postgres',
 			"SELECT count(*) FROM agent_guard.statements s WHERE NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.statement_id = s.statement_id)"),
 		'0', "$what: no statement text without its events");
-	ok(wait_sealed(), "$what: the sealer seals everything after recovery");
+	ok(ag_wait_sealed($node, 'postgres', 20), "$what: the sealer seals everything after recovery");
 	is($node->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.events'),
 		't', "$what: positions 1..n without a gap");
 	like($node->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log()"),
@@ -119,7 +110,7 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM agent_guard.events WHERE r
 	'35', 'immediate stop: the committed run has its 35 events');
 is($node->safe_psql('postgres', "SELECT count(*) FROM agent_guard.events WHERE run_id LIKE 'open%'"),
 	'0', 'immediate stop: no event of the open transaction');
-ok(wait_sealed(), 'immediate stop: sealed after recovery');
+ok(ag_wait_sealed($node, 'postgres', 20), 'immediate stop: sealed after recovery');
 like($node->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'immediate stop: the log verifies and contains the old head');
 

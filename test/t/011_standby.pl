@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use AgentGuardTest;
 use Time::HiRes qw(usleep);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
@@ -25,46 +26,28 @@ $primary->safe_psql('postgres', q{
 	SELECT agent_guard.register_agent('sb_bot');
 });
 
-sub bot
-{
-	my ($node, $run, $sql) = @_;
-	return $node->psql('postgres', $sql,
-		connstr => $node->connstr('postgres') . " user=sb_bot options='-c agent_guard.run_id=$run'",
-		extra_params => [ '-v', 'ON_ERROR_STOP=1' ]);
-}
 
-sub wait_sealed
-{
-	my ($node) = @_;
-	for (1 .. 500)
-	{
-		return 1
-		  if $node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
-		usleep(20_000);
-	}
-	return 0;
-}
 
-my ($rc, $out, $err) = bot($primary, 'r-early', q{
+my ($rc, $out, $err) = ag_agent_psql($primary, 'postgres', 'sb_bot', 'r-early', q{
 	INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 20) g;
 	UPDATE items SET v = 'changed' WHERE id <= 5;
 	DELETE FROM items WHERE id BETWEEN 16 AND 20;
 });
 is($rc, 0, 'an agent run on the primary') or diag($err);
-ok(wait_sealed($primary), 'sealed on the primary');
+ok(ag_wait_sealed($primary), 'sealed on the primary');
 
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'b', has_streaming => 1);
 $standby->start;
 
-($rc, $out, $err) = bot($primary, 'r-late', q{
+($rc, $out, $err) = ag_agent_psql($primary, 'postgres', 'sb_bot', 'r-late', q{
 	INSERT INTO items VALUES (100, 'late');
 	UPDATE items SET v = 'late' WHERE id = 6;
 	DELETE FROM items WHERE id = 7;
 });
 is($rc, 0, 'a second run on the primary') or diag($err);
-ok(wait_sealed($primary), 'sealed');
+ok(ag_wait_sealed($primary), 'sealed');
 my $head = $primary->safe_psql('postgres', 'SELECT agent_guard.log_head()');
 $primary->wait_for_catchup($standby);
 
@@ -96,7 +79,7 @@ for my $apply ('false', 'true')
 isnt($rc, 0, 'seal_log on the standby is refused');
 like($err, qr/ERROR:  cannot seal the event log during recovery\n.*HINT:  The primary seals the log/s,
 	'saying the primary seals the log');
-($rc, $out, $err) = bot($standby, 'r-standby', "INSERT INTO items VALUES (200, 'x')");
+($rc, $out, $err) = ag_agent_psql($standby, 'postgres', 'sb_bot', 'r-standby', "INSERT INTO items VALUES (200, 'x')");
 like($err, qr/read-only transaction/, 'an agent cannot write on the standby either');
 
 # promotion: the old primary's run rolls back on the new primary
@@ -109,9 +92,9 @@ is($rc, 0, 'a run made on the old primary rolls back on the new one') or diag($e
 is($standby->safe_psql('postgres',
 		"SELECT count(*) FILTER (WHERE id = 100) || '|' || min(v) FILTER (WHERE id = 6) || '|' || count(*) FILTER (WHERE id = 7 AND ag_deleted_at IS NULL) FROM items"),
 	'0|v6|1', 'exactly: insert removed, update restored, soft delete brought back');
-($rc, $out, $err) = bot($standby, 'r-new', "INSERT INTO items VALUES (300, 'on the new primary')");
+($rc, $out, $err) = ag_agent_psql($standby, 'postgres', 'sb_bot', 'r-new', "INSERT INTO items VALUES (300, 'on the new primary')");
 is($rc, 0, 'the agent writes on the new primary') or diag($err);
-ok(wait_sealed($standby), "the new primary's sealer seals the compensations and the new run");
+ok(ag_wait_sealed($standby), "the new primary's sealer seals the compensations and the new run");
 is($standby->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.events'),
 	't', 'the chain continues without a gap');
 like($standby->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),

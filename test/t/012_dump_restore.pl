@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use AgentGuardTest;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('dump');
@@ -30,32 +31,14 @@ $node->safe_psql('src', q{
 	SELECT agent_guard.register_agent('dump_bot', 'dump-agent');
 });
 
-sub bot
-{
-	my ($db, $run, $sql) = @_;
-	return $node->psql($db, $sql,
-		extra_params => [ '-v', 'ON_ERROR_STOP=1' ],
-		connstr => $node->connstr($db) . " user=dump_bot options='-c agent_guard.run_id=$run'");
-}
 
-sub wait_sealed
-{
-	my ($db) = @_;
-	for (1 .. 500)
-	{
-		return 1
-		  if $node->safe_psql($db, 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
-		usleep(20_000);
-	}
-	return 0;
-}
 
 # an old run, archived; then the runs that stay in the live log
-my ($rc, $out, $err) = bot('src', 'r-old', "INSERT INTO app.items SELECT g, 'old' FROM generate_series(1, 20) g");
+my ($rc, $out, $err) = ag_agent_psql($node, 'src', 'dump_bot', 'r-old', "INSERT INTO app.items SELECT g, 'old' FROM generate_series(1, 20) g");
 is($rc, 0, 'old run written') or diag($err);
-ok(wait_sealed('src'), 'old run sealed');
+ok(ag_wait_sealed($node, 'src'), 'old run sealed');
 $node->safe_psql('src', "SELECT agent_guard.archive_log(now() + interval '1 minute')");
-($rc, $out, $err) = bot('src', 'r-one', q{
+($rc, $out, $err) = ag_agent_psql($node, 'src', 'dump_bot', 'r-one', q{
 	BEGIN;
 	SET LOCAL agent_guard.idempotency_key = 'k-1';
 	INSERT INTO app.items SELECT g, 'v' || g FROM generate_series(21, 40) g;
@@ -65,7 +48,7 @@ $node->safe_psql('src', "SELECT agent_guard.archive_log(now() + interval '1 minu
 	DELETE FROM app.items WHERE id BETWEEN 36 AND 40;
 });
 is($rc, 0, 'agent run written') or diag($err);
-ok(wait_sealed('src'), 'everything sealed before the dump');
+ok(ag_wait_sealed($node, 'src'), 'everything sealed before the dump');
 my $head = $node->safe_psql('src', 'SELECT agent_guard.log_head()');
 
 my $state_sql = q{
@@ -102,14 +85,14 @@ is($node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger
 # the guard works in the restored database
 is($node->safe_psql('dst', 'SELECT count(*) FROM app.items', extra_params => [ '-U', 'dump_bot' ]),
 	'35', 'soft-deleted rows are still hidden from the agent');
-($rc, $out, $err) = bot('dst', 'r-retry', q{
+($rc, $out, $err) = ag_agent_psql($node, 'dst', 'dump_bot', 'r-retry', q{
 	BEGIN;
 	SET LOCAL agent_guard.idempotency_key = 'k-1';
 	INSERT INTO app.items VALUES (100, 'retry');
 	COMMIT;
 });
 like($err, qr/idempotency key "k-1" was already applied/, 'an applied idempotency key still refuses the retry');
-($rc, $out, $err) = bot('dst', 'r-two', q{
+($rc, $out, $err) = ag_agent_psql($node, 'dst', 'dump_bot', 'r-two', q{
 	INSERT INTO app.items VALUES (101, 'after restore');
 	UPDATE app.items SET v = 'touched' WHERE id = 5;
 });
@@ -118,7 +101,7 @@ is($node->safe_psql('dst', "SELECT ag_agent_id || '|' || ag_run_id FROM app.item
 	'dump-agent|r-two', 'the write is stamped');
 is($node->safe_psql('dst', "SELECT count(*) FROM agent_guard.events WHERE run_id = 'r-two'"),
 	'2', 'and logged');
-ok(wait_sealed('dst'), 'the sealer of the restored database seals the new events');
+ok(ag_wait_sealed($node, 'dst'), 'the sealer of the restored database seals the new events');
 is($node->safe_psql('dst', 'SELECT max(seal_seq) = count(*) + (SELECT count(*) FROM agent_guard.events_archive) FROM agent_guard.events'),
 	't', 'the chain continues after the restored positions without a gap');
 like($node->safe_psql('dst', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
@@ -130,7 +113,7 @@ is($rc, 0, 'rollback_run of a run recorded before the dump') or diag($err);
 is($node->safe_psql('dst', "SELECT count(*) FROM app.items WHERE id BETWEEN 21 AND 40")
 	  . '|' . $node->safe_psql('dst', 'SELECT count(*) FROM app.orders'),
 	'0|0', 'the run is undone, soft-deleted rows included');
-ok(wait_sealed('dst'), 'compensations sealed');
+ok(ag_wait_sealed($node, 'dst'), 'compensations sealed');
 like($node->safe_psql('dst', "SELECT ok FROM agent_guard.verify_log('$head')"), qr/^t$/, 'the log verifies after the rollback');
 
 # the restored extension is current (016_upgrade.pl updates an old one)

@@ -11,6 +11,7 @@ use Cwd;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use AgentGuardTest;
 use Time::HiRes qw(usleep);
 
 # debug1 makes the postmaster log "registering background worker ..."
@@ -28,27 +29,9 @@ $old->safe_psql('postgres', q{
 	SELECT agent_guard.register_agent('up_bot');
 });
 
-sub bot
-{
-	my ($node, $run, $sql) = @_;
-	return $node->psql('postgres', $sql,
-		connstr => $node->connstr('postgres') . " user=up_bot options='-c agent_guard.run_id=$run'",
-		extra_params => [ '-v', 'ON_ERROR_STOP=1' ]);
-}
 
-sub wait_sealed
-{
-	my ($node) = @_;
-	for (1 .. 500)
-	{
-		return 1
-		  if $node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
-		usleep(20_000);
-	}
-	return 0;
-}
 
-my ($rc, $out, $err) = bot($old, 'r-before', q{
+my ($rc, $out, $err) = ag_agent_psql($old, 'postgres', 'up_bot', 'r-before', q{
 	BEGIN;
 	SET LOCAL agent_guard.idempotency_key = 'k';
 	INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 20) g;
@@ -57,7 +40,7 @@ my ($rc, $out, $err) = bot($old, 'r-before', q{
 	DELETE FROM items WHERE id > 15;
 });
 is($rc, 0, 'an agent run before the upgrade') or diag($err);
-ok(wait_sealed($old), 'sealed');
+ok(ag_wait_sealed($old), 'sealed');
 my $head = $old->safe_psql('postgres', 'SELECT agent_guard.log_head()');
 my $log_sql = q{SELECT count(*) || '|' || md5(string_agg(e::text, ',' ORDER BY event_id)) FROM agent_guard.events e};
 my $log_before = $old->safe_psql('postgres', $log_sql);
@@ -100,17 +83,17 @@ like($new->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.ve
 	qr/^true\|/, 'it verifies against the head taken before the upgrade');
 is($new->safe_psql('postgres', 'SELECT count(*) FROM items', extra_params => [ '-U', 'up_bot' ]),
 	'15', 'soft-deleted rows stay hidden from the agent');
-($rc, $out, $err) = bot($new, 'r-retry', q{
+($rc, $out, $err) = ag_agent_psql($new, 'postgres', 'up_bot', 'r-retry', q{
 	BEGIN;
 	SET LOCAL agent_guard.idempotency_key = 'k';
 	INSERT INTO items VALUES (100, 'retry');
 	COMMIT;
 });
 like($err, qr/idempotency key "k" was already applied/, 'the applied key still refuses a retry');
-($rc, $out, $err) = bot($new, 'r-after', "INSERT INTO items VALUES (101, 'after')");
+($rc, $out, $err) = ag_agent_psql($new, 'postgres', 'up_bot', 'r-after', "INSERT INTO items VALUES (101, 'after')");
 is($rc, 0, 'the agent writes after the upgrade') or diag($err);
 is($new->safe_psql('postgres', "SELECT ag_run_id FROM items WHERE id = 101"), 'r-after', 'stamped');
-ok(wait_sealed($new), 'the sealer runs on the upgraded cluster');
+ok(ag_wait_sealed($new), 'the sealer runs on the upgraded cluster');
 ($rc, $out, $err) = $new->psql('postgres', "SELECT count(*) FROM agent_guard.rollback_run('r-before', apply => true)");
 is($rc, 0, 'a run from before the upgrade rolls back') or diag($err);
 is($new->safe_psql('postgres', 'SELECT string_agg(id::text, \',\') FROM items'), '101', 'exactly');

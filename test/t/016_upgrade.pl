@@ -20,6 +20,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use AgentGuardTest;
 use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('upgrade');
@@ -63,34 +64,17 @@ $node->safe_psql('old', qq{
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'agent_guard'"),
 	$previous, "installed at $previous");
 
-sub agent
-{
-	my ($role, $run, $sql) = @_;
-	return $node->psql('old', $sql,
-		extra_params => [ '-v', 'ON_ERROR_STOP=1' ],
-		connstr => $node->connstr('old') . " user=$role options='-c agent_guard.run_id=$run'");
-}
 
-sub wait_sealed
-{
-	for (1 .. 500)
-	{
-		return 1
-		  if $node->safe_psql('old', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
-		usleep(20_000);
-	}
-	return 0;
-}
 
 # --- life at the previous release -------------------------------------
-my ($rc, $out, $err) = agent('up_bot', 'r-archived',
+my ($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-archived',
 	"INSERT INTO app.items SELECT g, 'old' FROM generate_series(1, 10) g");
 is($rc, 0, 'a first run') or diag($err);
-ok(wait_sealed(), 'sealed');
+ok(ag_wait_sealed($node, 'old'), 'sealed');
 $node->safe_psql('old', "SELECT agent_guard.archive_log(now() + interval '1 minute')");
 
 my $items_before_run = $node->safe_psql('old', 'SELECT md5(string_agg(i::text, \',\' ORDER BY id)) FROM app.items i');
-($rc, $out, $err) = agent('up_bot', 'r-main', q{
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-main', q{
 	BEGIN;
 	SET LOCAL agent_guard.idempotency_key = 'refund-7';
 	INSERT INTO app.items SELECT g, 'v' || g FROM generate_series(11, 30) g;
@@ -102,7 +86,7 @@ my $items_before_run = $node->safe_psql('old', 'SELECT md5(string_agg(i::text, \
 });
 is($rc, 0, 'the run to undo later, with soft and hard deletes') or diag($err);
 
-($rc, $out, $err) = agent('up_bot', 'r-del', 'DELETE FROM app.orders');
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-del', 'DELETE FROM app.orders');
 like($err, qr/needs a human's approval: request \d+/, 'a DELETE without WHERE waits for approval');
 my ($request) = $err =~ /request (\d+)/;
 ok(defined $request, "request id $request") or diag($err);
@@ -112,9 +96,9 @@ $node->safe_psql('old', q{
 	SELECT agent_guard.set_policy('up-reader', 'read_only');
 	SELECT agent_guard._flush_requests();
 });
-($rc, $out, $err) = agent('up_frozen', 'r-f', "UPDATE app.items SET v = 'no' WHERE id = 1");
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_frozen', 'r-f', "UPDATE app.items SET v = 'no' WHERE id = 1");
 like($err, qr/frozen/, 'the frozen agent is refused before the update');
-ok(wait_sealed(), 'everything sealed before the update');
+ok(ag_wait_sealed($node, 'old'), 'everything sealed before the update');
 my $head = $node->safe_psql('old', 'SELECT agent_guard.log_head()');
 
 # every row the guard keeps, and the agents' data
@@ -218,11 +202,11 @@ is(scalar(@missing) + scalar(@extra), 0, 'the updated extension is the fresh ins
 		(map { "only after the update:    $_" } @extra)));
 
 # --- and it keeps working -----------------------------------------------
-($rc, $out, $err) = agent('up_frozen', 'r-f', "UPDATE app.items SET v = 'no' WHERE id = 1");
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_frozen', 'r-f', "UPDATE app.items SET v = 'no' WHERE id = 1");
 like($err, qr/frozen/, 'the freeze still holds');
-($rc, $out, $err) = agent('up_reader', 'r-ro', "UPDATE app.items SET v = 'no' WHERE id = 1");
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_reader', 'r-ro', "UPDATE app.items SET v = 'no' WHERE id = 1");
 like($err, qr/UPDATE refused by the policy of agent "up-reader"/, 'the read_only policy still holds');
-($rc, $out, $err) = agent('up_bot', 'r-retry', q{
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-retry', q{
 	BEGIN;
 	SET LOCAL agent_guard.idempotency_key = 'refund-7';
 	INSERT INTO app.items VALUES (100, 'retry');
@@ -233,15 +217,15 @@ is($node->safe_psql('old', 'SELECT count(*) FROM app.items', extra_params => [ '
 	'25', 'soft-deleted rows stay hidden from the agent');
 
 $node->safe_psql('old', "SELECT agent_guard.approve($request, 'after the update')");
-($rc, $out, $err) = agent('up_bot', 'r-del', 'DELETE FROM app.orders');
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-del', 'DELETE FROM app.orders');
 is($rc, 0, 'the request made before the update is approved and used after it') or diag($err);
 is($node->safe_psql('old', 'SELECT count(*) FROM app.orders'), '0', 'the approved DELETE ran');
 
-($rc, $out, $err) = agent('up_bot', 'r-new', "INSERT INTO app.items VALUES (200, 'new'); UPDATE app.items SET v = 'x' WHERE id = 6");
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-new', "INSERT INTO app.items VALUES (200, 'new'); UPDATE app.items SET v = 'x' WHERE id = 6");
 is($rc, 0, 'the agent writes after the update') or diag($err);
 is($node->safe_psql('old', "SELECT ag_agent_id || '|' || ag_run_id FROM app.items WHERE id = 200"),
 	'up-agent|r-new', 'stamped');
-ok(wait_sealed(), 'the new events are sealed');
+ok(ag_wait_sealed($node, 'old'), 'the new events are sealed');
 like($node->safe_psql('old', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'the chain continues from the old head and verifies');
 
@@ -254,7 +238,7 @@ like($node->safe_psql('old', "SELECT ok || '|' || detail FROM agent_guard.verify
 is($rc, 0, 'rollback_run of a run written before the update') or diag($err);
 is($node->safe_psql('old', 'SELECT md5(string_agg(i::text, \',\' ORDER BY id)) FROM app.items i'),
 	$items_before_run, 'its rows are as before the run, soft-deleted ones undeleted');
-ok(wait_sealed(), 'compensations sealed');
+ok(ag_wait_sealed($node, 'old'), 'compensations sealed');
 like($node->safe_psql('old', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'and the log verifies');
 
