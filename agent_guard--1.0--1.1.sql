@@ -5,6 +5,18 @@
 -- for object, a fresh install of 1.1.
 \echo Use "ALTER EXTENSION agent_guard UPDATE TO '1.1'" to load this file. \quit
 
+-- 1.1 refuses to install into SQL_ASCII databases (00_schema.sql); one that
+-- has 1.0 keeps working, with a warning.
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('server_encoding') = 'SQL_ASCII' THEN
+        RAISE WARNING 'agent_guard in a database with encoding SQL_ASCII'
+            USING DETAIL = 'The event log is sealed over UTF-8 text; a byte that is not valid text, written by an agent, stops the sealing until the event is removed.',
+                  HINT = 'Move the data to a database with an encoding such as UTF8.';
+    END IF;
+END
+$$;
+
 -- The chain's positions: index an event when it is sealed, not when it is
 -- written (one index fewer on the agent's write path).  Rebuilding takes
 -- about a second per million events.

@@ -70,14 +70,21 @@
 /*
  * Column permissions moved from RangeTblEntry to RTEPermissionInfo in 16
  * (soft deletes add the column they set to the statement's updated ones);
- * ExecInitRangeTable() takes the permission list from 16 on.
+ * ExecInitRangeTable() takes the permission list from 16 on, and
+ * ExecConstraints() reads it to name the columns of a failing row.
  */
 #if PG_VERSION_NUM >= 160000
 #define AG_RTE_UPDATED_COLS(q, rte) (getRTEPermissionInfo((q)->rteperminfos, (rte))->updatedCols)
-#define AG_INIT_RANGE_TABLE(estate, rtable) ExecInitRangeTable((estate), (rtable), NIL)
+/* a range table of one relation (and, from 16, its permission entry) */
+#define AG_INIT_RANGE_TABLE(estate, rte) \
+	do { \
+		List	   *ag_perminfos_ = NIL; \
+		(void) addRTEPermissionInfo(&ag_perminfos_, (rte)); \
+		ExecInitRangeTable((estate), list_make1(rte), ag_perminfos_); \
+	} while (0)
 #else
 #define AG_RTE_UPDATED_COLS(q, rte) ((rte)->updatedCols)
-#define AG_INIT_RANGE_TABLE(estate, rtable) ExecInitRangeTable((estate), (rtable))
+#define AG_INIT_RANGE_TABLE(estate, rte) ExecInitRangeTable((estate), list_make1(rte))
 #endif
 
 #endif							/* AG_COMPAT_H */

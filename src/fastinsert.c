@@ -40,6 +40,7 @@
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_relation.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -246,6 +247,38 @@ template_build(AgFastTemplate *t, Relation rel)
 }
 
 /*
+ * Open and lock agent_guard.<relname> by name, every transaction: the name
+ * is looked up again once the lock is held, so a table renamed or replaced
+ * while we waited for it is not the one we append to (the way
+ * RangeVarGetRelidExtended() does it).
+ */
+static Relation
+open_by_name(const char *relname)
+{
+	int			tries;
+
+	for (tries = 0; tries < 3; tries++)
+	{
+		Oid			relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
+		Relation	rel;
+
+		if (!OidIsValid(relid))
+			break;
+		rel = try_table_open(relid, RowExclusiveLock);
+		if (rel == NULL)
+			continue;
+		if (get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false)) == relid)
+			return rel;
+		table_close(rel, RowExclusiveLock);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+			 errmsg("relation \"%s.%s\" does not exist", AG_SCHEMA, relname),
+			 errhint("Reinstall the agent_guard extension.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
  * The inserter for agent_guard.<relname> in this transaction, opened at the
  * first call; the caller supplies the named columns, in that order, to
  * ag_fast_insert.  colnames must stay valid for the session (a constant).
@@ -270,33 +303,14 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 		elog(ERROR, "agent_guard: too many direct inserters");
 
 	t = template_for(relname, ncols, colnames);
-	relid = t->relid;
-	if (!OidIsValid(relid))
-		relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
-				 errmsg("relation \"%s.%s\" does not exist", AG_SCHEMA, relname),
-				 errhint("Reinstall the agent_guard extension.")));
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	save_owner = CurrentResourceOwner;
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	PG_TRY();
 	{
-		/* a table dropped since the template was built: look it up again */
-		rel = try_table_open(relid, RowExclusiveLock);
-		if (rel == NULL && OidIsValid(t->relid))
-		{
-			t->relid = InvalidOid;
-			relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
-			rel = OidIsValid(relid) ? try_table_open(relid, RowExclusiveLock) : NULL;
-		}
-		if (rel == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
-					 errmsg("relation \"%s.%s\" does not exist", AG_SCHEMA, relname),
-					 errhint("Reinstall the agent_guard extension.")));
+		rel = open_by_name(relname);
+		relid = RelationGetRelid(rel);
 		desc = RelationGetDescr(rel);
 		if (rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
 			(desc->constr && desc->constr->has_generated_stored) ||
@@ -322,7 +336,7 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 		rte->relid = relid;
 		rte->relkind = rel->rd_rel->relkind;
 		rte->rellockmode = RowExclusiveLock;
-		AG_INIT_RANGE_TABLE(fi->estate, list_make1(rte));
+		AG_INIT_RANGE_TABLE(fi->estate, rte);
 		fi->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(fi->rri, rel, 1, NULL, 0);
 		ExecOpenIndices(fi->rri, false);

@@ -506,6 +506,7 @@ ag_sql_seal_pending(PG_FUNCTION_ARGS)
 	int32		max_events = PG_ARGISNULL(0) ? PG_INT32_MAX : PG_GETARG_INT32(0);
 	int64		total = 0;
 	int64		n;
+	MemoryContext batch_cxt;
 
 	if (max_events <= 0)
 		ereport(ERROR,
@@ -514,11 +515,19 @@ ag_sql_seal_pending(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "agent_guard: SPI_connect failed");
+	/* each batch in memory of its own: a backlog of millions stays small */
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard seal batch",
+									  ALLOCSET_DEFAULT_SIZES);
 	do
 	{
+		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+
 		n = ag_chain_seal(Min(max_events - total, 10000));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch_cxt);
 		total += n;
 	} while (n > 0 && total < max_events);
+	MemoryContextDelete(batch_cxt);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "agent_guard: SPI_finish failed");
 

@@ -551,6 +551,9 @@ walk_plan(Plan *p, WriterScan *ws)
 				walk_exprs(m->returningLists, ws);
 				walk_exprs(m->onConflictSet, ws);
 				walk_exprs(m->onConflictWhere, ws);
+#if PG_VERSION_NUM >= 170000
+				walk_exprs(m->mergeJoinConditions, ws);
+#endif
 #ifdef AG_HAVE_MERGE
 				foreach(lc, m->mergeActionLists)
 				{

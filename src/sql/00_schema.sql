@@ -6,6 +6,20 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION agent_guard" to load this file. \quit
 
+-- The event log is sealed over the UTF-8 text of each event (80_evidence.sql).
+-- A SQL_ASCII database stores bytes that are text in no encoding: one such
+-- byte written by an agent would make every later seal fail.
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('server_encoding') = 'SQL_ASCII' THEN
+        RAISE EXCEPTION 'agent_guard cannot be installed in a database with encoding SQL_ASCII'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The event log is sealed over UTF-8 text; a byte that is not valid text, written by an agent, would stop the sealing.',
+                  HINT = 'Create the database with an encoding such as UTF8 (CREATE DATABASE ... ENCODING ''UTF8'' TEMPLATE template0) and install agent_guard there.';
+    END IF;
+END
+$$;
+
 -- The schema is created here, not named in the control file, so that it
 -- belongs to the extension (DROP EXTENSION removes it) and so that a schema
 -- of that name created beforehand by someone else makes the install fail

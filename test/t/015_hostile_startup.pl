@@ -3,7 +3,9 @@
 # id, agent id or idempotency key that is not valid UTF-8 used to be stored
 # in the log as it came and stop the sealer for good (it cannot hash it).
 # Such a connection is now refused with a clear error, as are too long and
-# control-character values, and the log keeps sealing and verifying.
+# control-character values, and the log keeps sealing and verifying.  A
+# SQL_ASCII database, where any byte is stored as it comes, is refused at
+# CREATE EXTENSION.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -52,6 +54,17 @@ is($node->safe_psql('postgres', "SELECT encode(convert_to(run_id, 'UTF8'), 'hex'
 is($node->safe_psql('postgres', 'SELECT agent_guard.seal_log() >= 0'), 't', 'the log seals');
 like($node->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log()"), qr/^true\|/,
 	'and verifies');
+
+# A SQL_ASCII database would store bytes that are text in no encoding,
+# which no seal can be computed over: the extension refuses to go there.
+$node->safe_psql('postgres',
+	"CREATE DATABASE bytes ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+($rc, $out, $err) = $node->psql('bytes', 'CREATE EXTENSION agent_guard');
+isnt($rc, 0, 'CREATE EXTENSION in a SQL_ASCII database fails');
+like($err, qr/agent_guard cannot be installed in a database with encoding SQL_ASCII/, 'saying why');
+like($err, qr/HINT:  Create the database with an encoding such as UTF8/, 'and what to do');
+is($node->safe_psql('bytes', "SELECT count(*) FROM pg_namespace WHERE nspname = 'agent_guard'"),
+	'0', 'leaving nothing behind');
 
 $node->stop;
 done_testing();
