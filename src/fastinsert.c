@@ -247,13 +247,14 @@ template_build(AgFastTemplate *t, Relation rel)
 }
 
 /*
- * Open and lock agent_guard.<relname> by name, every transaction: the name
- * is looked up again once the lock is held, so a table renamed or replaced
- * while we waited for it is not the one we append to (the way
- * RangeVarGetRelidExtended() does it).
+ * Open agent_guard.<relname> with RowExclusiveLock, by name: the name is
+ * looked up again once the lock is held, so a table renamed or replaced
+ * while we waited for it is not the one we write (the way
+ * RangeVarGetRelidExtended() does it).  The inserters open their table so
+ * every transaction, and so does the sealer (hash.c).
  */
-static Relation
-open_by_name(const char *relname)
+Relation
+ag_open_own_table(const char *relname)
 {
 	int			tries;
 
@@ -309,7 +310,7 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	PG_TRY();
 	{
-		rel = open_by_name(relname);
+		rel = ag_open_own_table(relname);
 		relid = RelationGetRelid(rel);
 		desc = RelationGetDescr(rel);
 		if (rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||

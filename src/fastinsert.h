@@ -9,12 +9,14 @@
 
 #include "postgres.h"
 #include "executor/tuptable.h"
+#include "utils/relcache.h"
 
 #define AG_FAST_MAX_COLS 16
 
 typedef struct AgFastInsert AgFastInsert;
 
 extern void ag_fast_init(void);
+extern Relation ag_open_own_table(const char *relname);
 extern AgFastInsert *ag_fast_open(AgFastInsert **cache, const char *relname,
 								  int ncols, const char *const *colnames);
 extern TupleTableSlot *ag_fast_insert(AgFastInsert *fi, const Datum *values,

@@ -29,7 +29,6 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xlog.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -50,6 +49,7 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "fastinsert.h"
 
 static SPIPlanPtr batch_plan = NULL;
 static SPIPlanPtr stmt_plan = NULL;
@@ -66,10 +66,9 @@ static const char *const pinned_settings[][2] = {
 	{"extra_float_digits", "1"},
 	{"bytea_output", "hex"},
 	/*
-	 * Not printing: the batch UPDATE joins its arrays to events by key.  The
-	 * statistics rarely know how many events wait (a backlog builds up in
-	 * seconds), and a hash join over all unsealed events per batch made
-	 * sealing quadratic in the backlog.
+	 * Not printing: the batch's statements are joined to their ids by key.
+	 * The statistics rarely know how many statements a backlog holds, and
+	 * a hash join would read them all once per batch.
 	 */
 	{"enable_hashjoin", "off"},
 	{"enable_mergejoin", "off"},
@@ -221,7 +220,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		d = SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &isnull);
+		Datum		d = SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull);
 		int64		sid;
 		StmtContent *sc;
 
@@ -269,19 +268,6 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	return stmts;
 }
 
-static Relation
-open_events(void)
-{
-	Oid			relid = get_relname_relid("events", get_namespace_oid(AG_SCHEMA, false));
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
-				 errmsg("relation \"%s.events\" does not exist", AG_SCHEMA),
-				 errhint("Reinstall the agent_guard extension.")));
-	return table_open(relid, RowExclusiveLock);
-}
-
 static AttrNumber
 attnum_of(Relation rel, const char *colname)
 {
@@ -309,7 +295,7 @@ attnum_of(Relation rel, const char *colname)
 static void
 seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
 {
-	Relation	rel = open_events();
+	Relation	rel = ag_open_own_table("events");
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
@@ -374,7 +360,7 @@ ag_chain_seal(int max_events)
 {
 	Oid			batch_types[1] = {INT4OID};
 	Oid			head_types[2] = {INT8OID, BYTEAOID};
-	Datum		args[3];
+	Datum		args[2];
 	bool		isnull;
 	int64		seq;
 	bytea	   *prev;
@@ -418,7 +404,7 @@ ag_chain_seal(int max_events)
 	 */
 	if (batch_plan == NULL)
 		batch_plan = keep_plan(
-			"SELECT x.event_id, pg_catalog.to_jsonb(x.e), x.statement_id, x.ctid "
+			"SELECT pg_catalog.to_jsonb(x.e), x.statement_id, x.ctid "
 			"  FROM (SELECT e.event_id, e, e.statement_id, e.ctid FROM agent_guard.events e "
 			"         WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $1) x "
 			" ORDER BY x.event_id", 1, batch_types);
@@ -457,9 +443,9 @@ ag_chain_seal(int max_events)
 		bytea	   *seal;
 
 		CHECK_FOR_INTERRUPTS();
-		event = DatumGetJsonbP(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull));
-		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &sid_null));
-		tids[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(batch->vals[i], batch->tupdesc, 4, &isnull));
+		event = DatumGetJsonbP(SPI_getbinval(batch->vals[i], batch->tupdesc, 1, &isnull));
+		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &sid_null));
+		tids[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &isnull));
 		if (!sid_null)
 			sc = hash_search(stmts, &sid, HASH_FIND, NULL);
 		seq++;
