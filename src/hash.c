@@ -72,6 +72,17 @@ static const char *const pinned_settings[][2] = {
 	 */
 	{"enable_hashjoin", "off"},
 	{"enable_mergejoin", "off"},
+	/*
+	 * The batch reads unsealed events in order from their partial index.
+	 * A sealer keeps its plans for its life, and a plan made while the log
+	 * was small scans and sorts the whole table for every batch: sealing
+	 * then slows as the log grows, and falls behind the writers for good.
+	 */
+	{"enable_seqscan", "off"},
+	{"enable_bitmapscan", "off"},
+	{"enable_sort", "off"},
+	/* what those settings add to the costs must not start the JIT compiler */
+	{"jit", "off"},
 };
 
 /* a statement's row, NULLs left out, by statement_id, for one batch */

@@ -1,0 +1,68 @@
+# A long-lived sealer and a growing log.  The sealer prepares its queries
+# once and keeps them for its life; a plan chosen while the log was small
+# (a sequential scan and a sort of all of agent_guard.events) would then be
+# run for every batch for good, so that sealing slowed as the log grew and
+# at last fell behind the writers.  The sealer must read the unsealed events
+# from their index however small the log was when it planned.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use AgentGuardTest;
+
+my $node = PostgreSQL::Test::Cluster->new('sealer_plan');
+$node->init;
+# no ANALYZE behind the test's back: it would make the sealer plan again
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'agent_guard'\n"
+	  . "autovacuum = off\nagent_guard.seal_interval = 20\n"
+	  . "agent_guard.max_rows_per_statement = -1\nagent_guard.max_rows_per_run = -1\n");
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION agent_guard;
+	CREATE ROLE sp_bot LOGIN;
+	CREATE TABLE items (id int PRIMARY KEY, v text);
+	ALTER TABLE items OWNER TO sp_bot;
+	SELECT agent_guard.protect('items');
+	SELECT agent_guard.register_agent('sp_bot');
+	VACUUM ANALYZE agent_guard.events;
+});
+
+sub seq_scans
+{
+	my ($node, $where) = @_;
+	# the sealer's counts reach the statistics when its transaction ends
+	$node->safe_psql('postgres', 'SELECT pg_stat_clear_snapshot()');
+	return $node->safe_psql('postgres',
+		"SELECT seq_scan FROM pg_stat_all_tables WHERE relid = 'agent_guard.events'::regclass");
+}
+
+# a small log: one sealer, many batches, so its plans are the cached ones
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM agent_guard.sealer_status() WHERE database = current_database()");
+for my $i (1 .. 12)
+{
+	my ($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'sp_bot', 'run-small',
+		"INSERT INTO items VALUES ($i, 'small')");
+	is($rc, 0, "small write $i") or diag($err);
+	ok(defined ag_wait_sealed($node, 'postgres'), "and sealed");
+}
+
+# the log grows by 30,000 events in one transaction
+my $before = seq_scans($node);
+my $target = $node->safe_psql('postgres', 'SELECT last_seq + 30000 FROM agent_guard.chain_state');
+my ($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'sp_bot', 'run-big',
+	"INSERT INTO items SELECT g, 'big' FROM generate_series(1000, 30999) g");
+is($rc, 0, 'a 30,000-row write') or diag($err);
+# waiting on the head, not on events: the test reads no event itself
+ok($node->poll_query_until('postgres',
+	"SELECT last_seq >= $target FROM agent_guard.chain_state"), 'is sealed');
+is($node->safe_psql('postgres',
+	"SELECT pid FROM agent_guard.sealer_status() WHERE database = current_database()"),
+	$pid, 'by the same sealer, which planned on the small log');
+is(seq_scans($node) - $before, 0, 'which read no batch by scanning the whole log');
+
+is($node->safe_psql('postgres', "SELECT ok FROM agent_guard.verify_log()"), 't', 'the log verifies');
+
+$node->stop;
+done_testing();
