@@ -67,6 +67,7 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -337,7 +338,7 @@ journal_stop_sealer(Oid dboid)
 		pid = s->pid;
 	}
 	LWLockRelease(journal->lock);
-	/* the sealer ends at its next loop turn; the command waits for it */
+	/* the sealer ends at once, even waiting for a lock; the command waits for it */
 	if (pid != 0)
 		kill(pid, SIGTERM);
 }
@@ -777,7 +778,13 @@ ag_journal_sealer_main(Datum arg)
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+
+	/*
+	 * die(), not a flag for the loop: a sealer waits for the chain's row
+	 * lock and seals long backlogs, and must end there too, when a command
+	 * stops it (journal_stop_sealer) or an administrator terminates it.
+	 */
+	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	if (journal == NULL)
@@ -805,7 +812,7 @@ ag_journal_sealer_main(Datum arg)
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard sealer loop",
 									 ALLOCSET_DEFAULT_SIZES);
 
-	while (!ShutdownRequestPending)
+	for (;;)
 	{
 		int64		sealed = 0;
 		MemoryContext old;
@@ -853,5 +860,4 @@ ag_journal_sealer_main(Datum arg)
 						 seal_interval_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
-	proc_exit(0);
 }

@@ -1,9 +1,14 @@
-# A long-lived sealer and a growing log.  The sealer prepares its queries
-# once and keeps them for its life; a plan chosen while the log was small
-# (a sequential scan and a sort of all of agent_guard.events) would then be
-# run for every batch for good, so that sealing slowed as the log grew and
-# at last fell behind the writers.  The sealer must read the unsealed events
-# from their index however small the log was when it planned.
+# A long-lived sealer.
+#
+# Its plans: the sealer prepares its queries once and keeps them for its
+# life; a plan chosen while the log was small (a sequential scan and a sort
+# of all of agent_guard.events) would then be run for every batch for good,
+# so that sealing slowed as the log grew and at last fell behind the
+# writers.  The sealer must read the unsealed events from their index
+# however small the log was when it planned.
+#
+# Its end: a sealer waiting for the chain's row lock must still end when it
+# is terminated (it used to wait for the lock first).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -63,6 +68,25 @@ is($node->safe_psql('postgres',
 is(seq_scans($node) - $before, 0, 'which read no batch by scanning the whole log');
 
 is($node->safe_psql('postgres', "SELECT ok FROM agent_guard.verify_log()"), 't', 'the log verifies');
+
+# a sealer that waits for the chain's lock can be terminated
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; SELECT 1 FROM agent_guard.chain_state FOR UPDATE');
+($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'sp_bot', 'run-locked',
+	"INSERT INTO items VALUES (50000, 'waits')");
+is($rc, 0, 'a write while a human holds the head') or diag($err);
+ok($node->poll_query_until('postgres',
+	"SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $pid"),
+	'the sealer waits for the lock');
+is($node->safe_psql('postgres', "SELECT pg_terminate_backend($pid, 10000)"), 't',
+	'and ends when it is terminated');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok(defined ag_wait_sealed($node, 'postgres'), 'a new sealer seals the write');
+isnt($node->safe_psql('postgres',
+	"SELECT pid FROM agent_guard.sealer_status() WHERE database = current_database()"),
+	$pid, 'the terminated one is gone');
+is($node->safe_psql('postgres', "SELECT ok FROM agent_guard.verify_log()"), 't', 'the log still verifies');
 
 $node->stop;
 done_testing();
