@@ -41,13 +41,12 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/snapmgr.h"
 
 #include "agent_guard.h"
+#include "canon.h"
 #include "compat.h"
 #include "fastinsert.h"
 
@@ -85,11 +84,11 @@ static const char *const pinned_settings[][2] = {
 	{"jit", "off"},
 };
 
-/* a statement's row, NULLs left out, by statement_id, for one batch */
+/* a statement's canonical text, by statement_id, for one batch */
 typedef struct StmtContent
 {
 	int64		statement_id;	/* hash key */
-	Jsonb	   *row;			/* NULL: no such statement */
+	char	   *text;			/* NULL: no such statement */
 } StmtContent;
 
 static SPIPlanPtr
@@ -123,92 +122,9 @@ chain_link(const uint8 *prev, size_t prevlen, const uint8 *content, size_t len,
 }
 
 /*
- * Push the members of a jsonb object into *state, leaving out the ones whose
- * value is null and the one named skip (if any).
+ * The canonical text of the statements of a batch (the batch query's second
+ * column), as _event_content() nests them: every column but the NULLs.
  */
-static void
-push_members(JsonbParseState **state, Jsonb *obj, const char *skip)
-{
-	JsonbIterator *it = JsonbIteratorInit(&obj->root);
-	JsonbIteratorToken tok;
-	JsonbValue	key;
-	JsonbValue	val;
-	size_t		skiplen = skip ? strlen(skip) : 0;
-
-	if (!JB_ROOT_IS_OBJECT(obj))
-		elog(ERROR, "agent_guard: expected a jsonb object");
-	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
-	{
-		if (tok != WJB_KEY)
-			continue;
-		if (JsonbIteratorNext(&it, &val, true) != WJB_VALUE)
-			elog(ERROR, "agent_guard: malformed jsonb object");
-		if (val.type == jbvNull)
-			continue;
-		if (skip && key.val.string.len == (int) skiplen &&
-			memcmp(key.val.string.val, skip, skiplen) == 0)
-			continue;
-		(void) pushJsonbValue(state, WJB_KEY, &key);
-		(void) pushJsonbValue(state, WJB_VALUE, &val);
-	}
-}
-
-static void
-push_key(JsonbParseState **state, const char *name)
-{
-	JsonbValue	key;
-
-	key.type = jbvString;
-	key.val.string.val = (char *) name;
-	key.val.string.len = strlen(name);
-	(void) pushJsonbValue(state, WJB_KEY, &key);
-}
-
-/*
- * The canonical content of an event at position seq, as UTF-8 bytes: the
- * same text as agent_guard._event_content(e, seq), which verify_log() uses.
- * event is to_jsonb(e); stmt the statement's row without its NULLs, or NULL.
- *
- *	(to_jsonb(e) - 'seal' || {"seal_seq": seq}) without top-level nulls
- *	|| {"statement_row": stmt}
- */
-static char *
-event_content(Jsonb *event, int64 seq, Jsonb *stmt, int *len)
-{
-	JsonbParseState *state = NULL;
-	JsonbValue	val;
-	JsonbValue *res;
-	Jsonb	   *jb;
-	char	   *text;
-	char	   *utf8;
-
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_members(&state, event, "seal");
-	/* the position replaces the column, which is still NULL */
-	push_key(&state, "seal_seq");
-	val.type = jbvNumeric;
-	val.val.numeric = int64_to_numeric(seq);
-	(void) pushJsonbValue(&state, WJB_VALUE, &val);
-	push_key(&state, "statement_row");
-	if (stmt != NULL)
-	{
-		val.type = jbvBinary;
-		val.val.binary.data = &stmt->root;
-		val.val.binary.len = VARSIZE(stmt) - VARHDRSZ;
-	}
-	else
-		val.type = jbvNull;
-	(void) pushJsonbValue(&state, WJB_VALUE, &val);
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-
-	jb = JsonbValueToJsonb(res);
-	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
-	*len = strlen(utf8);
-	return utf8;
-}
-
-/* Statement rows (NULLs left out) for the statement ids of a batch. */
 static HTAB *
 batch_statements(SPITupleTable *batch, uint64 n)
 {
@@ -222,26 +138,27 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	bool		isnull;
 	bool		found;
 	int			rc;
+	AgCanonRow *canon;
+	Datum	   *values;
+	bool	   *nulls;
+	StringInfoData buf;
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(StmtContent);
 	ctl.hcxt = CurrentMemoryContext;
 	stmts = hash_create("agent_guard statement rows", 64, &ctl,
 						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
 	for (i = 0; i < n; i++)
 	{
-		Datum		d = SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull);
-		int64		sid;
+		int64		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull));
 		StmtContent *sc;
 
 		if (isnull)
 			continue;
-		sid = DatumGetInt64(d);
 		sc = hash_search(stmts, &sid, HASH_ENTER, &found);
 		if (!found)
 		{
-			sc->row = NULL;
+			sc->text = NULL;
 			ids[nids++] = Int64GetDatum(sid);
 		}
 	}
@@ -254,7 +171,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	 */
 	if (stmt_plan == NULL)
 		stmt_plan = keep_plan(
-			"SELECT s.statement_id, pg_catalog.to_jsonb(s) "
+			"SELECT s.* "
 			"  FROM pg_catalog.unnest($1) AS u(id) JOIN agent_guard.statements s "
 			"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
 	args[0] = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
@@ -262,18 +179,24 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	rc = SPI_execute_plan(stmt_plan, args, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(rc));
+
+	canon = ag_canon_prepare(SPI_tuptable->tupdesc, NULL, NULL);
+	values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
+	nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
+	initStringInfo(&buf);
 	for (i = 0; i < SPI_processed; i++)
 	{
-		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		Jsonb	   *row = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+													  SPI_fnumber(SPI_tuptable->tupdesc, "statement_id"),
+													  &isnull));
 		StmtContent *sc = hash_search(stmts, &sid, HASH_FIND, NULL);
-		JsonbParseState *state = NULL;
 
 		if (sc == NULL)
 			continue;
-		(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_members(&state, row, NULL);
-		sc->row = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+		resetStringInfo(&buf);
+		ag_canon_append(&buf, canon, values, nulls, NULL);
+		sc->text = pstrdup(buf.data);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return stmts;
@@ -293,19 +216,23 @@ attnum_of(Relation rel, const char *colname)
 }
 
 /*
- * Write the seals: event tids[i] gets position first_seq + i and seals[i].
+ * Seal the events at tids, in that order, at positions seq + 1, seq + 2,
+ * ...; *prev is the seal before them and becomes the last one.
  *
- * The rows are updated in place of an UPDATE statement: the batch already
- * holds their tids, and a join of the batch's arrays to events was at the
- * mercy of statistics that never know how many events wait (a plan that
- * rescanned the arrays per unsealed event made sealing quadratic in the
+ * Each row is fetched by its tid, its canonical content printed from its
+ * values (canon.c) and hashed, and the row updated in place of an UPDATE
+ * statement with its position and seal: a join of the batch to events was
+ * at the mercy of statistics that never know how many events wait (a plan
+ * that rescanned the batch per unsealed event made sealing quadratic in the
  * backlog).  Events have no triggers, rules or row security (fastinsert.c
  * checks), and sealers take turns on the chain's head, so a row changed
  * under us is an error, and the batch is done again by the next pass.
  */
 static void
-seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
+seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **prev)
 {
+	static const char *const skip[] = {"seal", NULL};
+	static const char *const extras[] = {"seal_seq", "statement_row", NULL};
 	Relation	rel = ag_open_own_table("events");
 	TupleDesc	desc = RelationGetDescr(rel);
 	EState	   *estate = CreateExecutorState();
@@ -314,6 +241,12 @@ seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
 	TupleTableSlot *newslot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 	AttrNumber	seq_att = attnum_of(rel, "seal_seq");
 	AttrNumber	seal_att = attnum_of(rel, "seal");
+	AttrNumber	stmt_att = attnum_of(rel, "statement_id");
+	AgCanonRow *canon = ag_canon_prepare(desc, skip, extras);
+	MemoryContext evcxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard event content",
+												ALLOCSET_DEFAULT_SIZES);
+	StringInfoData buf;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	/*
 	 * The batch query ran on a snapshot of its own, newer than the active
 	 * one: an event it found may have committed after the active snapshot
@@ -325,10 +258,16 @@ seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
 	ExecOpenIndices(rri, false);
+	initStringInfo(&buf);
 
 	for (i = 0; i < n; i++)
 	{
 		AgUpdateIndexes update_indexes;
+		const char *extra_text[2];
+		StmtContent *sc = NULL;
+		bytea	   *seal;
+		char	   *utf8;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		if (!table_tuple_fetch_row_version(rel, &tids[i], snapshot, oldslot))
@@ -336,13 +275,37 @@ seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
 		slot_getallattrs(oldslot);
 		if (!oldslot->tts_isnull[seq_att - 1])
 			elog(ERROR, "agent_guard: an event to seal is sealed already");
+		seq++;
+
+		/* its content: _event_content(event, seq) */
+		old = MemoryContextSwitchTo(evcxt);
+		if (!oldslot->tts_isnull[stmt_att - 1])
+		{
+			int64		sid = DatumGetInt64(oldslot->tts_values[stmt_att - 1]);
+
+			sc = hash_search(stmts, &sid, HASH_FIND, NULL);
+		}
+		extra_text[0] = psprintf(INT64_FORMAT, seq);
+		extra_text[1] = sc != NULL && sc->text != NULL ? sc->text : "null";
+		resetStringInfo(&buf);
+		ag_canon_append(&buf, canon, oldslot->tts_values, oldslot->tts_isnull, extra_text);
+		utf8 = pg_server_to_any(buf.data, buf.len, PG_UTF8);
+		chain_link((uint8 *) VARDATA_ANY(*prev), VARSIZE_ANY_EXHDR(*prev),
+				   (uint8 *) utf8, strlen(utf8), digest);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(evcxt);
+
+		seal = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		SET_VARSIZE(seal, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		memcpy(VARDATA(seal), digest, PG_SHA256_DIGEST_LENGTH);
+		*prev = seal;
 
 		ExecClearTuple(newslot);
 		memcpy(newslot->tts_values, oldslot->tts_values, sizeof(Datum) * desc->natts);
 		memcpy(newslot->tts_isnull, oldslot->tts_isnull, sizeof(bool) * desc->natts);
-		newslot->tts_values[seq_att - 1] = Int64GetDatum(first_seq + (int64) i);
+		newslot->tts_values[seq_att - 1] = Int64GetDatum(seq);
 		newslot->tts_isnull[seq_att - 1] = false;
-		newslot->tts_values[seal_att - 1] = seals[i];
+		newslot->tts_values[seal_att - 1] = PointerGetDatum(seal);
 		newslot->tts_isnull[seal_att - 1] = false;
 		ExecStoreVirtualTuple(newslot);
 
@@ -351,6 +314,7 @@ seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
 		list_free(AG_UPDATE_INDEX_TUPLES(rri, newslot, estate, update_indexes));
 	}
 
+	MemoryContextDelete(evcxt);
 	ExecDropSingleTupleTableSlot(oldslot);
 	ExecDropSingleTupleTableSlot(newslot);
 	ExecCloseIndices(rri);
@@ -362,9 +326,10 @@ seal_events(ItemPointerData *tids, int64 first_seq, Datum *seals, uint64 n)
  * Seal up to max_events committed, unsealed events in the caller's
  * transaction.  The caller is connected to SPI.  Returns how many.
  *
- * The canonical content is built here, in C, from to_jsonb() of the event
- * and of its statement: the SQL function that verify_log() uses cost four
- * times the rest of sealing.  Both print with the same pinned settings.
+ * The canonical content is printed here, in C (canon.c): the SQL function
+ * that verify_log() uses cost four times the rest of sealing, and building
+ * it through to_jsonb() in C still cost half of it.  Both print with the
+ * same pinned settings.
  */
 int64
 ag_chain_seal(int max_events)
@@ -375,17 +340,13 @@ ag_chain_seal(int max_events)
 	bool		isnull;
 	int64		seq;
 	bytea	   *prev;
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	SPITupleTable *batch;
 	HTAB	   *stmts;
 	ItemPointerData *tids;
-	Datum	   *seals;
 	uint64		n;
 	uint64		i;
 	int			rc;
 	int			nestlevel;
-	MemoryContext evcxt;
-	MemoryContext old;
 
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -409,16 +370,10 @@ ag_chain_seal(int max_events)
 		elog(ERROR, "agent_guard.chain_state.last_seal is null");
 	SPI_freetuptable(SPI_tuptable);
 
-	/*
-	 * to_jsonb() runs above the LIMIT: where the plan sorts, it would
-	 * otherwise run for every unsealed event, once per batch.
-	 */
 	if (batch_plan == NULL)
 		batch_plan = keep_plan(
-			"SELECT pg_catalog.to_jsonb(x.e), x.statement_id, x.ctid "
-			"  FROM (SELECT e.event_id, e, e.statement_id, e.ctid FROM agent_guard.events e "
-			"         WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $1) x "
-			" ORDER BY x.event_id", 1, batch_types);
+			"SELECT e.ctid, e.statement_id FROM agent_guard.events e "
+			" WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $1", 1, batch_types);
 	if (head_plan == NULL)
 		head_plan = keep_plan(
 			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
@@ -439,46 +394,13 @@ ag_chain_seal(int max_events)
 	n = SPI_processed;
 	stmts = batch_statements(batch, n);
 	tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
-	seals = palloc(sizeof(Datum) * Max(n, 1));
-	evcxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard event content",
-								  ALLOCSET_DEFAULT_SIZES);
-
 	for (i = 0; i < n; i++)
-	{
-		Jsonb	   *event;
-		int64		sid;
-		bool		sid_null;
-		StmtContent *sc = NULL;
-		char	   *content;
-		int			len;
-		bytea	   *seal;
-
-		CHECK_FOR_INTERRUPTS();
-		event = DatumGetJsonbP(SPI_getbinval(batch->vals[i], batch->tupdesc, 1, &isnull));
-		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &sid_null));
-		tids[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &isnull));
-		if (!sid_null)
-			sc = hash_search(stmts, &sid, HASH_FIND, NULL);
-		seq++;
-
-		old = MemoryContextSwitchTo(evcxt);
-		content = event_content(event, seq, sc ? sc->row : NULL, &len);
-		chain_link((uint8 *) VARDATA_ANY(prev), VARSIZE_ANY_EXHDR(prev),
-				   (uint8 *) content, len, digest);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(evcxt);
-		seal = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		SET_VARSIZE(seal, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		memcpy(VARDATA(seal), digest, PG_SHA256_DIGEST_LENGTH);
-
-		seals[i] = PointerGetDatum(seal);
-		prev = seal;
-	}
-	MemoryContextDelete(evcxt);
+		tids[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(batch->vals[i], batch->tupdesc, 1, &isnull));
 
 	if (n > 0)
 	{
-		seal_events(tids, seq - (int64) n + 1, seals, n);
+		seal_events(tids, n, stmts, seq, &prev);
+		seq += (int64) n;
 
 		args[0] = Int64GetDatum(seq);
 		args[1] = PointerGetDatum(prev);

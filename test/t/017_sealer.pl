@@ -7,6 +7,10 @@
 # writers.  The sealer must read the unsealed events from their index
 # however small the log was when it planned.
 #
+# Its content: the sealer prints each event's canonical content in C, and
+# must agree with verify_log()'s SQL formula in any encoding and for any
+# column type, including columns added to events later.
+#
 # Its end: a sealer waiting for the chain's row lock must still end when it
 # is terminated (it used to wait for the lock first).
 use strict;
@@ -87,6 +91,30 @@ isnt($node->safe_psql('postgres',
 	"SELECT pid FROM agent_guard.sealer_status() WHERE database = current_database()"),
 	$pid, 'the terminated one is gone');
 is($node->safe_psql('postgres', "SELECT ok FROM agent_guard.verify_log()"), 't', 'the log still verifies');
+
+# The sealer prints the canonical content in C (canon.c), verify_log() in
+# SQL.  In a LATIN1 database, with columns added to events whose types the
+# C printer hands to to_jsonb(), both must still agree.
+$node->safe_psql('postgres', q{
+	CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+});
+$node->safe_psql('latin', q{
+	CREATE EXTENSION agent_guard;
+	ALTER TABLE agent_guard.events ADD COLUMN x_float float8, ADD COLUMN x_num numeric,
+		ADD COLUMN x_arr int[], ADD COLUMN x_json json, ADD COLUMN x_money money,
+		ADD COLUMN x_row agent_guard.chain_state;
+	SET client_encoding = 'UTF8';
+	INSERT INTO agent_guard.events (agent_id, operation, detail, x_float, x_num, x_arr, x_json, x_money, x_row)
+	VALUES ('café ü', 'FREEZE', '{"w": "é"}', 1e20, 'NaN', '{1,NULL,3}',
+	        '{"b": 1,  "a": [1.50, null], "b": 2}', 12.5, (SELECT c FROM agent_guard.chain_state c)),
+	       ('x', 'UNFREEZE', NULL, '-Infinity', 1.000, '{}', 'null', NULL, NULL),
+	       ('y', 'FREEZE', NULL, 0.1, -0.0, NULL, '"s"', NULL, NULL);
+});
+$node->safe_psql('latin', 'SELECT agent_guard.seal_log()');
+is($node->safe_psql('latin', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL'), '0',
+	'LATIN1: events with added columns are sealed');
+is($node->safe_psql('latin', "SELECT ok::text || ' ' || (events_checked = (SELECT count(*) FROM agent_guard.events))::text "
+	  . "FROM agent_guard.verify_log()"), 'true true', 'and every seal verifies with the SQL formula');
 
 $node->stop;
 done_testing();

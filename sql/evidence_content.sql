@@ -1,0 +1,52 @@
+--
+-- evidence_content: the sealer prints each event's canonical content in C
+-- (src/canon.c); verify_log() recomputes it with the SQL formula
+-- (_event_content).  Awkward values must give the same text, byte for byte.
+--
+\c "dbname=contrib_regression user=regress_su options="
+-- settings that change how values print, all unlike the pinned ones
+SET TimeZone = 'Asia/Kolkata';
+SET DateStyle = 'German, DMY';
+SET IntervalStyle = 'sql_standard';
+SET extra_float_digits = -3;
+SET bytea_output = 'escape';
+BEGIN;
+SELECT agent_guard.seal_log() >= 0 AS sealed_before;
+SELECT last_seq AS seq0 FROM agent_guard.chain_state \gset
+WITH s AS (
+    INSERT INTO agent_guard.statements (agent_id, run_id, login_role, query, client_addr, application_name)
+    VALUES (E'quote " back \\ tab \t nl \n bell \x01', NULL, '', E'UPDATE t SET v = \'é ü 😀 \u2028\' -- x',
+            '::1', E'app \u00e9')
+    RETURNING statement_id)
+INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, statement_id, relation, operation,
+                                row_key, old_row, new_row, detail)
+SELECT v.at, v.agent_id, v.run_id, v.login_role, CASE v.stmt WHEN 'own' THEN s.statement_id
+                                                           WHEN 'missing' THEN 999999999 END,
+       v.relation, v.operation, v.row_key, v.old_row, v.new_row, v.detail
+  FROM s, (VALUES
+    ('2026-02-03 04:05:06.789012+00'::timestamptz, 'bot', 'run-1', 'regress_bot', 'own', 'app.t', 'UPDATE',
+     'null'::jsonb, '"a raw scalar"'::jsonb, '[1, 2.50, -0.0, 1e-7, {"b": null, "a": [true, false]}]'::jsonb,
+     '{"": 0, "aa": {}, "b": [], "é": "\u0001\\\""}'::jsonb),
+    ('infinity', E'\u00e9\u00fc 😀', NULL, NULL, 'missing', NULL, 'FREEZE',
+     NULL, NULL, NULL, 'null'::jsonb),
+    ('1999-12-31 23:59:59.5-08', '', '', '', NULL, '', 'APPROVED',
+     '{"id": 12345678901234567890}'::jsonb, '12.000'::jsonb, 'true'::jsonb,
+     (SELECT jsonb_object_agg('k' || g, repeat(md5(g::text), 40)) FROM generate_series(1, 100) g))
+  ) AS v(at, agent_id, run_id, login_role, stmt, relation, operation, row_key, old_row, new_row, detail);
+SELECT agent_guard.seal_log() AS sealed_now;
+-- each seal is the SQL formula's, computed here event by event
+SELECT e.seal_seq - :seq0 AS pos, e.operation,
+       e.seal = sha256(coalesce(lag(e.seal) OVER (ORDER BY e.seal_seq),
+                                (SELECT p.seal FROM agent_guard.events p WHERE p.seal_seq = :seq0),
+                                '\x'::bytea)
+                       || convert_to(agent_guard._event_content(e, e.seal_seq), 'UTF8')) AS same_as_sql
+  FROM agent_guard.events e
+ WHERE e.seal_seq > :seq0
+ ORDER BY e.seal_seq;
+SELECT ok FROM agent_guard.verify_log();
+-- what was sealed keeps its awkward parts
+SELECT regexp_replace(agent_guard._event_content(e, e.seal_seq),
+                      '"(xid|event_id|seal_seq)": "?[0-9]+"?', '"\1": N', 'g') AS content
+  FROM agent_guard.events e
+ WHERE e.seal_seq > :seq0 AND e.operation = 'FREEZE';
+ROLLBACK;
