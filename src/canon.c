@@ -1,6 +1,11 @@
 /*-------------------------------------------------------------------------
  * canon.c
- *		The jsonb text of a row, printed straight from its values.
+ *		How to_jsonb() sees a type, and the jsonb text of a row printed
+ *		straight from its values.
+ *
+ * ag_json_kind() is PostgreSQL 15's categorization of a type for to_jsonb()
+ * (jsonb.c, jsonb_categorize_type); the row images (capture.c) build jsonb
+ * with it, and the printer below text.
  *
  * The hash chain seals the text that agent_guard._event_content() builds in
  * SQL: to_jsonb() of the event and of its statement, NULLs left out, printed
@@ -38,26 +43,15 @@
 
 #include "canon.h"
 
-typedef enum CanonKind
-{
-	CANON_EXTRA,				/* text given by the caller */
-	CANON_BOOL,
-	CANON_INT2,
-	CANON_INT4,
-	CANON_INT8,
-	CANON_DATETIME,				/* JsonEncodeDateTime() */
-	CANON_JSONB,
-	CANON_STRING,				/* output function, as a string */
-	CANON_TO_JSONB				/* to_jsonb(), then printed */
-} CanonKind;
-
 typedef struct CanonKey
 {
 	const char *name;
 	int			namelen;
-	CanonKind	kind;
+	bool		extra;			/* text given by the caller */
+	bool		via_to_jsonb;	/* to_jsonb(), then printed */
+	AgJsonKind	kind;
 	int			index;			/* attribute index, or extra's index */
-	Oid			typoid;			/* base type (DATETIME) */
+	Oid			typoid;			/* base type */
 	FmgrInfo	fn;				/* output function, or to_jsonb() */
 } CanonKey;
 
@@ -88,62 +82,72 @@ key_cmp(const void *a, const void *b)
 	return memcmp(ka->name, kb->name, ka->namelen);
 }
 
-static void
-classify(CanonKey *key, Oid atttypid)
+AgJsonKind
+ag_json_kind(Oid typoid)
 {
-	Oid			typoid = getBaseType(atttypid);	/* to_jsonb() looks through domains */
-	Oid			outfunc;
-	bool		isvarlena;
-
+	typoid = getBaseType(typoid);
 	switch (typoid)
 	{
 		case BOOLOID:
-			key->kind = CANON_BOOL;
-			return;
+			return AG_JSON_BOOL;
 		case INT2OID:
-			key->kind = CANON_INT2;
-			return;
+			return AG_JSON_INT2;
 		case INT4OID:
-			key->kind = CANON_INT4;
-			return;
+			return AG_JSON_INT4;
 		case INT8OID:
-			key->kind = CANON_INT8;
-			return;
-		case DATEOID:
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			key->kind = CANON_DATETIME;
-			key->typoid = typoid;
-			return;
-		case JSONBOID:
-			key->kind = CANON_JSONB;
-			return;
-		case JSONOID:
+			return AG_JSON_INT8;
 		case FLOAT4OID:
 		case FLOAT8OID:
 		case NUMERICOID:
-			break;
+			return AG_JSON_NUMBER;
+		case DATEOID:
+			return AG_JSON_DATE;
+		case TIMESTAMPOID:
+			return AG_JSON_TIMESTAMP;
+		case TIMESTAMPTZOID:
+			return AG_JSON_TIMESTAMPTZ;
+		case JSONBOID:
+			return AG_JSON_JSONB;
+		case JSONOID:
+			return AG_JSON_OTHER;
 		default:
-			/* user-defined types may have a cast to json */
-			if (typoid < FirstNormalObjectId &&
-				!OidIsValid(get_element_type(typoid)) &&
-				typoid != ANYARRAYOID && typoid != RECORDARRAYOID &&
-				!type_is_rowtype(typoid))
-			{
-				key->kind = CANON_STRING;
-				getTypeOutputInfo(typoid, &outfunc, &isvarlena);
-				fmgr_info(outfunc, &key->fn);
-				return;
-			}
-			break;
+			if (typoid >= FirstNormalObjectId ||
+				OidIsValid(get_element_type(typoid)) ||
+				typoid == ANYARRAYOID || typoid == RECORDARRAYOID ||
+				type_is_rowtype(typoid))
+				return AG_JSON_OTHER;
+			return AG_JSON_STRING;
 	}
-	/* to_jsonb(anyelement) learns its argument type from fn_expr */
-	key->kind = CANON_TO_JSONB;
-	fmgr_info(F_TO_JSONB, &key->fn);
-	key->fn.fn_expr = (Node *)
-		makeFuncExpr(F_TO_JSONB, JSONBOID,
-					 list_make1(makeNullConst(atttypid, -1, InvalidOid)),
-					 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+}
+
+static void
+classify(CanonKey *key, Oid atttypid)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	key->kind = ag_json_kind(atttypid);
+	key->typoid = getBaseType(atttypid);
+	switch (key->kind)
+	{
+		case AG_JSON_STRING:
+			/* to_jsonb() prints a domain with its base type's function */
+			getTypeOutputInfo(key->typoid, &outfunc, &isvarlena);
+			fmgr_info(outfunc, &key->fn);
+			return;
+		case AG_JSON_NUMBER:
+		case AG_JSON_OTHER:
+			/* to_jsonb(anyelement) learns its argument type from fn_expr */
+			key->via_to_jsonb = true;
+			fmgr_info(F_TO_JSONB, &key->fn);
+			key->fn.fn_expr = (Node *)
+				makeFuncExpr(F_TO_JSONB, JSONBOID,
+							 list_make1(makeNullConst(atttypid, -1, InvalidOid)),
+							 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+			return;
+		default:
+			return;
+	}
 }
 
 AgCanonRow *
@@ -176,7 +180,7 @@ ag_canon_prepare(TupleDesc desc, const char *const *skip, const char *const *ext
 
 		key->name = extras[i];
 		key->namelen = strlen(key->name);
-		key->kind = CANON_EXTRA;
+		key->extra = true;
 		key->index = i;
 	}
 	qsort(row->keys, row->nkeys, sizeof(CanonKey), key_cmp);
@@ -207,49 +211,57 @@ ag_canon_append(StringInfo out, AgCanonRow *row, Datum *values, bool *isnull,
 	for (i = 0; i < row->nkeys; i++)
 	{
 		CanonKey   *key = &row->keys[i];
-		Datum		v = key->kind == CANON_EXTRA ? (Datum) 0 : values[key->index];
+		Datum		v = key->extra ? (Datum) 0 : values[key->index];
 		int			mark = out->len;
 
-		if (key->kind != CANON_EXTRA && isnull[key->index])
+		if (!key->extra && isnull[key->index])
 			continue;
 		if (!first)
 			appendStringInfoString(out, ", ");
 		escape_json(out, key->name);
 		appendStringInfoString(out, ": ");
-		switch (key->kind)
+		if (key->extra)
+			appendStringInfoString(out, extra_text[key->index]);
+		else if (key->via_to_jsonb || key->kind == AG_JSON_JSONB)
 		{
-			case CANON_EXTRA:
-				appendStringInfoString(out, extra_text[key->index]);
-				break;
-			case CANON_BOOL:
-				appendStringInfoString(out, DatumGetBool(v) ? "true" : "false");
-				break;
-			case CANON_INT2:
-				appendStringInfo(out, "%d", (int) DatumGetInt16(v));
-				break;
-			case CANON_INT4:
-				appendStringInfo(out, "%d", DatumGetInt32(v));
-				break;
-			case CANON_INT8:
-				appendStringInfo(out, INT64_FORMAT, DatumGetInt64(v));
-				break;
-			case CANON_DATETIME:
-				escape_json(out, JsonEncodeDateTime(NULL, v, key->typoid, NULL));
-				break;
-			case CANON_STRING:
-				escape_json(out, OutputFunctionCall(&key->fn, v));
-				break;
-			case CANON_JSONB:
-			case CANON_TO_JSONB:
-				if (!append_jsonb(out, DatumGetJsonbP(key->kind == CANON_JSONB ? v :
-													  FunctionCall1(&key->fn, v))))
-				{
-					/* a JSON null is left out: take the key back */
-					out->len = mark;
-					out->data[mark] = '\0';
-					continue;
-				}
-				break;
+			if (!append_jsonb(out, DatumGetJsonbP(key->via_to_jsonb ? FunctionCall1(&key->fn, v) : v)))
+			{
+				/* a JSON null is left out: take the key back */
+				out->len = mark;
+				out->data[mark] = '\0';
+				continue;
+			}
+		}
+		else
+		{
+			switch (key->kind)
+			{
+				case AG_JSON_BOOL:
+					appendStringInfoString(out, DatumGetBool(v) ? "true" : "false");
+					break;
+				case AG_JSON_INT2:
+					appendStringInfo(out, "%d", (int) DatumGetInt16(v));
+					break;
+				case AG_JSON_INT4:
+					appendStringInfo(out, "%d", DatumGetInt32(v));
+					break;
+				case AG_JSON_INT8:
+					appendStringInfo(out, INT64_FORMAT, DatumGetInt64(v));
+					break;
+				case AG_JSON_DATE:
+				case AG_JSON_TIMESTAMP:
+				case AG_JSON_TIMESTAMPTZ:
+					escape_json(out, JsonEncodeDateTime(NULL, v, key->typoid, NULL));
+					break;
+				case AG_JSON_STRING:
+					escape_json(out, OutputFunctionCall(&key->fn, v));
+					break;
+				case AG_JSON_NUMBER:
+				case AG_JSON_JSONB:
+				case AG_JSON_OTHER:
+					/* printed above, through jsonb */
+					break;
+			}
 		}
 		first = false;
 	}

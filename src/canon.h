@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  * canon.h
- *		The jsonb text of a row, printed straight from its values
- *		(src/canon.c); the sealer's canonical event content is built on it.
+ *		How to_jsonb() sees a column's type, and the jsonb text of a row
+ *		printed straight from its values (src/canon.c).  The row images
+ *		(capture.c) and the sealer's canonical event content (hash.c) are
+ *		built on them.
  *-------------------------------------------------------------------------
  */
 #ifndef AG_CANON_H
@@ -10,6 +12,32 @@
 #include "postgres.h"
 #include "access/tupdesc.h"
 #include "lib/stringinfo.h"
+
+/*
+ * What to_jsonb() makes of a value of a type (PostgreSQL 15 jsonb.c,
+ * jsonb_categorize_type and datum_to_jsonb), domains looked through.
+ */
+typedef enum AgJsonKind
+{
+	AG_JSON_BOOL,
+	AG_JSON_INT2,				/* integers: a jsonb number, the digits */
+	AG_JSON_INT4,
+	AG_JSON_INT8,
+	AG_JSON_NUMBER,				/* float4, float8, numeric: the output read
+								 * back as a jsonb number (NaN, infinities:
+								 * strings) */
+	AG_JSON_DATE,				/* JsonEncodeDateTime(), as a string */
+	AG_JSON_TIMESTAMP,
+	AG_JSON_TIMESTAMPTZ,
+	AG_JSON_JSONB,				/* the value itself */
+	AG_JSON_STRING,				/* other built-in scalars: the output
+								 * function, as a string */
+	AG_JSON_OTHER				/* json, arrays, composites, user-defined
+								 * types (which may have a cast to json):
+								 * only to_jsonb() itself knows */
+} AgJsonKind;
+
+extern AgJsonKind ag_json_kind(Oid typoid);
 
 typedef struct AgCanonRow AgCanonRow;
 

@@ -252,66 +252,24 @@ load_json_columns(TupleDesc desc)
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Oid			typoid;
-		bool		needout = false;
+		bool		needout;
 
 		if (att->attisdropped)
 			continue;
-		/* to_jsonb() categorizes a domain by its base type */
-		typoid = getBaseType(att->atttypid);
-		switch (typoid)
+		cols[i].kind = ag_json_kind(att->atttypid);
+		if (cols[i].kind == AG_JSON_JSONB || cols[i].kind == AG_JSON_OTHER)
 		{
-			case BOOLOID:
-				cols[i].kind = AG_JSON_BOOL;
-				break;
-			case INT2OID:
-				cols[i].kind = AG_JSON_INT2;
-				break;
-			case INT4OID:
-				cols[i].kind = AG_JSON_INT4;
-				break;
-			case INT8OID:
-				cols[i].kind = AG_JSON_INT8;
-				break;
-			case FLOAT4OID:
-			case FLOAT8OID:
-			case NUMERICOID:
-				cols[i].kind = AG_JSON_NUMBER;
-				needout = true;
-				break;
-			case DATEOID:
-				cols[i].kind = AG_JSON_DATE;
-				break;
-			case TIMESTAMPOID:
-				cols[i].kind = AG_JSON_TIMESTAMP;
-				break;
-			case TIMESTAMPTZOID:
-				cols[i].kind = AG_JSON_TIMESTAMPTZ;
-				break;
-			case JSONOID:
-			case JSONBOID:
-				pfree(cols);
-				return NULL;
-			default:
-				/* user-defined types may have a cast to json */
-				if (typoid >= FirstNormalObjectId ||
-					OidIsValid(get_element_type(typoid)) ||
-					typoid == ANYARRAYOID || typoid == RECORDARRAYOID ||
-					type_is_rowtype(typoid))
-				{
-					pfree(cols);
-					return NULL;
-				}
-				cols[i].kind = AG_JSON_STRING;
-				needout = true;
-				break;
+			pfree(cols);
+			return NULL;
 		}
+		needout = cols[i].kind == AG_JSON_NUMBER || cols[i].kind == AG_JSON_STRING;
 		if (needout)
 		{
 			Oid			outfunc;
 			bool		isvarlena;
 
-			getTypeOutputInfo(typoid, &outfunc, &isvarlena);
+			/* to_jsonb() prints a domain with its base type's function */
+			getTypeOutputInfo(getBaseType(att->atttypid), &outfunc, &isvarlena);
 			fmgr_info_cxt(outfunc, &cols[i].out, CaptureContext);
 		}
 	}
@@ -414,6 +372,11 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 								 errmsg("string too long to represent as jsonb string"),
 								 errdetail("Due to an implementation restriction, jsonb strings cannot exceed %d bytes.",
 										   JENTRY_OFFLENMASK)));
+					break;
+				case AG_JSON_JSONB:
+				case AG_JSON_OTHER:
+					/* load_json_columns() leaves such tables to to_jsonb() */
+					elog(ERROR, "agent_guard: no direct row image for this column");
 					break;
 			}
 		}

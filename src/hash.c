@@ -139,6 +139,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	bool		found;
 	int			rc;
 	AgCanonRow *canon;
+	int			sid_col;
 	Datum	   *values;
 	bool	   *nulls;
 	StringInfoData buf;
@@ -180,6 +181,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(rc));
 
+	sid_col = SPI_fnumber(SPI_tuptable->tupdesc, "statement_id");
 	canon = ag_canon_prepare(SPI_tuptable->tupdesc, NULL, NULL);
 	values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
 	nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
@@ -187,8 +189,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	for (i = 0; i < SPI_processed; i++)
 	{
 		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-													  SPI_fnumber(SPI_tuptable->tupdesc, "statement_id"),
-													  &isnull));
+													  sid_col, &isnull));
 		StmtContent *sc = hash_search(stmts, &sid, HASH_FIND, NULL);
 
 		if (sc == NULL)

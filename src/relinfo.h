@@ -11,19 +11,7 @@
 #include "fmgr.h"
 #include "utils/rel.h"
 
-/* how one column goes into a row image, as to_jsonb() would put it */
-typedef enum AgJsonKind
-{
-	AG_JSON_BOOL,
-	AG_JSON_INT2,				/* integers: a jsonb number, made directly */
-	AG_JSON_INT4,
-	AG_JSON_INT8,
-	AG_JSON_NUMBER,				/* output function, then a jsonb number */
-	AG_JSON_DATE,
-	AG_JSON_TIMESTAMP,
-	AG_JSON_TIMESTAMPTZ,
-	AG_JSON_STRING				/* output function, as a jsonb string */
-} AgJsonKind;
+#include "canon.h"
 
 typedef struct AgJsonCol
 {
