@@ -91,9 +91,16 @@ typedef struct StmtContent
 	char	   *text;			/* NULL: no such statement */
 } StmtContent;
 
+/*
+ * SPI leaves CurrentMemoryContext at its procedure context after every call,
+ * so whatever the sealer allocated after a query lived until SPI_finish():
+ * seal_log() over a backlog kept every batch in memory.  keep_plan() and
+ * run_plan() put the caller's context back.
+ */
 static SPIPlanPtr
 keep_plan(const char *sql, int nargs, Oid *argtypes)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 
 	if (plan == NULL)
@@ -101,7 +108,20 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "agent_guard: SPI_keepplan failed");
+	MemoryContextSwitchTo(cxt);
 	return plan;
+}
+
+/* SPI_execute_plan(), or SPI_execute() of sql, in the caller's context */
+static int
+run_plan(SPIPlanPtr plan, const char *sql, Datum *args)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = plan != NULL ? SPI_execute_plan(plan, args, NULL, false, 0) :
+		SPI_execute(sql, false, 0);
+
+	MemoryContextSwitchTo(cxt);
+	return rc;
 }
 
 /* sha256(prev || content) into out */
@@ -139,6 +159,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	bool		found;
 	int			rc;
 	AgCanonRow *canon;
+	MemoryContext rowcxt;
 	int			sid_col;
 	Datum	   *values;
 	bool	   *nulls;
@@ -177,7 +198,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 			"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
 	args[0] = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	rc = SPI_execute_plan(stmt_plan, args, NULL, false, 0);
+	rc = run_plan(stmt_plan, NULL, args);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(rc));
 
@@ -185,20 +206,27 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	canon = ag_canon_prepare(SPI_tuptable->tupdesc, NULL, NULL);
 	values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
 	nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
-	initStringInfo(&buf);
+	/* what printing a row allocates (detoasted values, output strings) goes with it */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard statement content",
+								   ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 													  sid_col, &isnull));
 		StmtContent *sc = hash_search(stmts, &sid, HASH_FIND, NULL);
+		MemoryContext old;
 
 		if (sc == NULL)
 			continue;
+		old = MemoryContextSwitchTo(rowcxt);
 		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-		resetStringInfo(&buf);
+		initStringInfo(&buf);
 		ag_canon_append(&buf, canon, values, nulls, NULL);
+		MemoryContextSwitchTo(old);
 		sc->text = pstrdup(buf.data);
+		MemoryContextReset(rowcxt);
 	}
+	MemoryContextDelete(rowcxt);
 	SPI_freetuptable(SPI_tuptable);
 	return stmts;
 }
@@ -356,7 +384,7 @@ ag_chain_seal(int max_events)
 				 errhint("The primary seals the log; its seals reach the standby by replication.")));
 
 	/* the head; its row lock makes sealers take turns */
-	rc = SPI_execute("SELECT last_seq, last_seal FROM agent_guard.chain_state FOR UPDATE", false, 0);
+	rc = run_plan(NULL, "SELECT last_seq, last_seal FROM agent_guard.chain_state FOR UPDATE", NULL);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
@@ -388,7 +416,7 @@ ag_chain_seal(int max_events)
 								 true, 0, false);
 
 	args[0] = Int32GetDatum(max_events);
-	rc = SPI_execute_plan(batch_plan, args, NULL, false, 0);
+	rc = run_plan(batch_plan, NULL, args);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "agent_guard: could not read unsealed events: %s", SPI_result_code_string(rc));
 	batch = SPI_tuptable;
@@ -405,7 +433,7 @@ ag_chain_seal(int max_events)
 
 		args[0] = Int64GetDatum(seq);
 		args[1] = PointerGetDatum(prev);
-		rc = SPI_execute_plan(head_plan, args, NULL, false, 0);
+		rc = run_plan(head_plan, NULL, args);
 		if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 			elog(ERROR, "agent_guard: could not move the head of the hash chain");
 	}
