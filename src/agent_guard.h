@@ -31,6 +31,10 @@
 #define ERRCODE_AG_RUN_TRIPPED				MAKE_SQLSTATE('Y','G','0','0','7')
 /* YG008: refused outright by the agent's policy (agent_guard.set_policy). */
 #define ERRCODE_AG_POLICY					MAKE_SQLSTATE('Y','G','0','0','8')
+/* YG010: an agent's change is too large to log (its images exceed
+ * AG_MAX_EVENT_BYTES); refused, since it could be neither sealed nor
+ * verified. */
+#define ERRCODE_AG_ROW_TOO_LARGE			MAKE_SQLSTATE('Y','G','0','1','0')
 /* YG060: the agent changed more rows in the last minute than its policy's
  * max_rows_per_minute allows. */
 #define ERRCODE_AG_RATE_LIMITED				MAKE_SQLSTATE('Y','G','0','6','0')
@@ -55,6 +59,16 @@
 /* Longest agent id, run id or idempotency key we accept; longer ones are
  * refused, not cut. */
 #define AG_MAX_ID_LEN 200
+
+/*
+ * An event is sealed and verified as text, with jsonb's limits (256 MB to a
+ * value) and escapes (up to 6 bytes a character), in one buffer of at most
+ * 1 GB: an agent's change whose row images take more than this is refused,
+ * and statement text beyond AG_MAX_QUERY_LOG is kept cut, with its length
+ * and SHA-256.
+ */
+#define AG_MAX_EVENT_BYTES ((Size) 64 * 1024 * 1024)
+#define AG_MAX_QUERY_LOG (1024 * 1024)
 
 /* agent_guard.c */
 extern bool ag_preloaded;
@@ -129,5 +143,6 @@ extern void ag_journal_wake(Oid dboid);
 
 /* hash.c */
 extern int64 ag_chain_seal(int max_events);
+extern void ag_sha256(const uint8 *a, size_t alen, const uint8 *b, size_t blen, uint8 *out);
 
 #endif							/* AGENT_GUARD_H */

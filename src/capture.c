@@ -47,6 +47,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -575,6 +576,30 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 }
 
 /*
+ * A statement's text longer than AG_MAX_QUERY_LOG, as logged: its start, on
+ * a character boundary, then a line with its whole length and SHA-256, so
+ * that a copy of the text kept elsewhere can still be matched.  Every event
+ * of the statement is sealed with this text (AG_MAX_EVENT_BYTES).
+ */
+static text *
+cut_query(const char *query, int len)
+{
+	int			keep = pg_mbcliplen(query, len, AG_MAX_QUERY_LOG);
+	uint8		digest[32];
+	StringInfoData buf;
+	int			i;
+
+	ag_sha256((const uint8 *) query, len, NULL, 0, digest);
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, query, keep);
+	appendStringInfo(&buf, "\n-- agent_guard: statement text cut at %d of %d bytes; sha256 of the whole: ",
+					 keep, len);
+	for (i = 0; i < (int) sizeof(digest); i++)
+		appendStringInfo(&buf, "%02x", digest[i]);
+	return cstring_to_text_with_len(buf.data, buf.len);
+}
+
+/*
  * The agent_guard.statements row of the current client statement,
  * inserted at its first logged write.  Caller already acts as the
  * extension owner.
@@ -601,7 +626,9 @@ current_statement_id(Datum agent, Datum run, Datum login)
 	values[0] = agent;
 	values[1] = run;
 	values[2] = login;
-	if (text != NULL)
+	if (text != NULL && len > AG_MAX_QUERY_LOG)
+		values[3] = PointerGetDatum(cut_query(text, len));
+	else if (text != NULL)
 		values[3] = PointerGetDatum(cstring_to_text_with_len(text, len));
 	else
 	{
@@ -639,6 +666,25 @@ check_stamps(HeapTuple tuple, TupleDesc desc, AgRelInfo *info, const char *agent
 			 errdetail("Table %s has a trigger that runs after zz_agent_guard_stamp and rewrites ag_agent_id or ag_run_id.",
 					   info->relname),
 			 errhint("Remove or rename that trigger; agent_guard must have the last word on the stamps.")));
+}
+
+/*
+ * Refuse an agent's change whose event would be too large to seal and to
+ * verify (AG_MAX_EVENT_BYTES): fail closed, before anything is logged.
+ */
+static void
+check_event_size(Relation rel, const char *operation, Size old_image, Size new_image, Size key)
+{
+	Size		total = old_image + new_image + key;
+
+	if (total > AG_MAX_EVENT_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_ROW_TOO_LARGE),
+				 errmsg("row of \"%s\" too large for the agent_guard event log",
+						RelationGetRelationName(rel)),
+				 errdetail("The %s would log %zu bytes of row images; an agent's change may log at most %zu bytes.",
+						   operation, total, AG_MAX_EVENT_BYTES),
+				 errhint("Keep large values outside the protected table, or have a human make this change.")));
 }
 
 /*
@@ -752,6 +798,9 @@ ag_capture(PG_FUNCTION_ARGS)
 		nulls[8] = true;
 	}
 	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
+	check_event_size(rel, operation, nulls[7] ? 0 : VARSIZE_ANY(DatumGetPointer(values[7])),
+					 nulls[8] ? 0 : VARSIZE_ANY(DatumGetPointer(values[8])),
+					 VARSIZE_ANY(DatumGetPointer(values[9])));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ag_extension_owner(),

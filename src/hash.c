@@ -124,17 +124,16 @@ run_plan(SPIPlanPtr plan, const char *sql, Datum *args)
 	return rc;
 }
 
-/* sha256(prev || content) into out */
-static void
-chain_link(const uint8 *prev, size_t prevlen, const uint8 *content, size_t len,
-		   uint8 *out)
+/* sha256(a || b) into out (32 bytes) */
+void
+ag_sha256(const uint8 *a, size_t alen, const uint8 *b, size_t blen, uint8 *out)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
 	if (ctx == NULL ||
 		pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, prev, prevlen) < 0 ||
-		pg_cryptohash_update(ctx, content, len) < 0 ||
+		pg_cryptohash_update(ctx, a, alen) < 0 ||
+		pg_cryptohash_update(ctx, b, blen) < 0 ||
 		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
 		elog(ERROR, "agent_guard: could not compute SHA-256: %s",
 			 ctx ? pg_cryptohash_error(ctx) : "out of memory");
@@ -319,7 +318,7 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
 		resetStringInfo(&buf);
 		ag_canon_append(&buf, canon, oldslot->tts_values, oldslot->tts_isnull, extra_text);
 		utf8 = pg_server_to_any(buf.data, buf.len, PG_UTF8);
-		chain_link((uint8 *) VARDATA_ANY(*prev), VARSIZE_ANY_EXHDR(*prev),
+		ag_sha256((uint8 *) VARDATA_ANY(*prev), VARSIZE_ANY_EXHDR(*prev),
 				   (uint8 *) utf8, strlen(utf8), digest);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(evcxt);
