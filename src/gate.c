@@ -56,6 +56,7 @@
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "storage/procarray.h"
 #include "access/relation.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
@@ -100,16 +101,27 @@
 #define AG_GATE_REASON 512
 #define AG_GATE_TRANCHE "agent_guard gate"
 
+/*
+ * An entry is PENDING until the worker takes it, TAKEN while the worker's
+ * transaction writes it to request_log, and WRITTEN once that committed.
+ * agent_guard.requests reads request_log with the reader's snapshot and the
+ * queue live; a snapshot taken before the write committed does not see the
+ * row, so the entry stays on show until no snapshot can miss the row
+ * (writer_xid behind every backend's xmin).  Only then is the slot reused,
+ * or earlier when the queue is full.
+ */
 typedef enum
 {
 	ENTRY_FREE = 0,
 	ENTRY_PENDING,
-	ENTRY_TAKEN
+	ENTRY_TAKEN,
+	ENTRY_WRITTEN
 } EntryState;
 
 typedef struct AgGateEntry
 {
 	EntryState	state;
+	TransactionId writer_xid;	/* WRITTEN: the transaction that wrote it */
 	Oid			dboid;
 	int64		request_id;
 	TimestampTz at;
@@ -582,15 +594,24 @@ enqueue(int64 id, const char *kind, const char *reason, const char *statement,
 	AgGateEntry *e = NULL;
 	const char *run = ag_current_run(false);
 
+	TransactionId horizon = GetOldestNonRemovableTransactionId(NULL);
+	AgGateEntry *oldest_written = NULL;
+
 	LWLockAcquire(gate->lock, LW_EXCLUSIVE);
-	for (i = 0; i < AG_GATE_QUEUE; i++)
+	for (i = 0; i < AG_GATE_QUEUE && e == NULL; i++)
 	{
-		if (gate->entries[i].state == ENTRY_FREE)
-		{
-			e = &gate->entries[i];
-			break;
-		}
+		AgGateEntry *c = &gate->entries[i];
+
+		if (c->state == ENTRY_FREE ||
+			(c->state == ENTRY_WRITTEN && TransactionIdPrecedes(c->writer_xid, horizon)))
+			e = c;
+		else if (c->state == ENTRY_WRITTEN &&
+				 (oldest_written == NULL || c->request_id < oldest_written->request_id))
+			oldest_written = c;
 	}
+	/* a full queue takes the oldest written entry, still on show or not */
+	if (e == NULL)
+		e = oldest_written;
 	if (e != NULL)
 	{
 		memset(e, 0, sizeof(AgGateEntry));
@@ -1420,7 +1441,8 @@ ag_gate_drain(void)
 		AgGateEntry *e = &gate->entries[i];
 
 		/* TAKEN by an earlier pass that failed: ours to redo */
-		if (e->dboid == MyDatabaseId && e->state != ENTRY_FREE)
+		if (e->dboid == MyDatabaseId &&
+			(e->state == ENTRY_PENDING || e->state == ENTRY_TAKEN))
 		{
 			e->state = ENTRY_TAKEN;
 			batch[n++] = *e;
@@ -1473,10 +1495,26 @@ ag_gate_drain(void)
 		written++;
 	}
 	pfree(batch);
+
+	/* the transaction the entries are written by, for the time they stay on show */
+	if (n > 0)
+	{
+		TransactionId xid = GetCurrentTransactionId();
+
+		LWLockAcquire(gate->lock, LW_EXCLUSIVE);
+		for (i = 0; i < AG_GATE_QUEUE; i++)
+		{
+			AgGateEntry *e = &gate->entries[i];
+
+			if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN)
+				e->writer_xid = xid;
+		}
+		LWLockRelease(gate->lock);
+	}
 	return written;
 }
 
-/* After the draining transaction committed: free the entries, tell all. */
+/* After the draining transaction committed: the entries are written, tell all. */
 void
 ag_gate_drain_committed(void)
 {
@@ -1492,7 +1530,7 @@ ag_gate_drain_committed(void)
 
 		if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN)
 		{
-			e->state = ENTRY_FREE;
+			e->state = ENTRY_WRITTEN;
 			any = true;
 		}
 	}
@@ -1548,7 +1586,8 @@ pending_here(void)
 
 	LWLockAcquire(gate->lock, LW_SHARED);
 	for (i = 0; i < AG_GATE_QUEUE && !pending; i++)
-		pending = (gate->entries[i].state != ENTRY_FREE && gate->entries[i].dboid == MyDatabaseId);
+		pending = ((gate->entries[i].state == ENTRY_PENDING || gate->entries[i].state == ENTRY_TAKEN) &&
+				   gate->entries[i].dboid == MyDatabaseId);
 	LWLockRelease(gate->lock);
 	return pending;
 }
