@@ -21,17 +21,37 @@ INSERT INTO app.notes VALUES (9003, repeat('y', 60 * 1024 * 1024));
 SELECT id, length(body) FROM app.notes WHERE id IN (9001, 9002, 9003) ORDER BY id;
 \set VERBOSITY terse
 
--- a statement over 1 MB is logged cut, with its length and SHA-256
-SELECT format('INSERT INTO app.notes VALUES (9004, %L) /* %s */', 'long', repeat('z', 1100000)) AS q \gset
+-- a statement over 1 MB is logged cut: its first and last 512 KB, and a
+-- line between them with its whole length and SHA-256
+SELECT format('INSERT INTO app.notes VALUES (9004, %L) /* %s */ /* the end */', 'long', repeat('z', 1100000)) AS q \gset
 :q;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT length(s.query) BETWEEN 1048576 AND 1048576 + 200 AS cut,
-       regexp_replace(right(s.query, 140), '[0-9a-f]{64}$', 'SHA') AS tail,
-       right(s.query, 64) = encode(sha256(convert_to(:'q', 'UTF8')), 'hex') AS sha_of_whole
+       left(s.query, 38) AS head, right(s.query, 13) AS tail,
+       regexp_replace(substring(s.query FROM '-- agent_guard: [^\n]*'), '[0-9a-f]{64}$', 'SHA') AS marker,
+       substring(s.query FROM 'sha256 of the whole: ([0-9a-f]{64})') = encode(sha256(convert_to(:'q', 'UTF8')), 'hex') AS sha_of_whole
   FROM agent_guard.statements s
  WHERE s.statement_id > :st0 AND s.query LIKE 'INSERT INTO app.notes VALUES (9004%';
 SELECT operation, row_key, length(new_row->>'body') AS body_len
   FROM agent_guard.events WHERE event_id > :ev0 AND run_id = 'run-limits' ORDER BY event_id;
+
+-- a refused statement is kept to 2 KB with its request: cut on a character
+-- boundary, or the log could be sealed but never verified
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-limits"
+SELECT format('UPDATE app.notes SET body = %L', 'x' || repeat('é', 1100)) AS q2 \gset
+\set VERBOSITY sqlstate
+:q2;
+\set VERBOSITY terse
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests() AS written;
+SELECT octet_length(statement) AS kept_bytes, right(statement, 3) AS ends_with
+  FROM agent_guard.request_log WHERE statement LIKE 'UPDATE app.notes SET body = ''xé%';
+-- a written request whose row is gone is not shown from the queue either
+BEGIN;
+SELECT request_id AS rq FROM agent_guard.request_log WHERE statement LIKE 'UPDATE app.notes SET body = ''xé%' \gset
+DELETE FROM agent_guard.request_log WHERE request_id = :rq;
+SELECT count(*) AS still_listed FROM agent_guard.requests WHERE request_id = :rq;
+ROLLBACK;
 
 -- a human's row of the same size is not logged, so not limited
 INSERT INTO app.notes VALUES (9001, repeat('x', 65 * 1024 * 1024));

@@ -576,26 +576,35 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 }
 
 /*
- * A statement's text longer than AG_MAX_QUERY_LOG, as logged: its start, on
- * a character boundary, then a line with its whole length and SHA-256, so
- * that a copy of the text kept elsewhere can still be matched.  Every event
- * of the statement is sealed with this text (AG_MAX_EVENT_BYTES).
+ * A statement's text longer than AG_MAX_QUERY_LOG, as logged: its first and
+ * its last half of that, cut on character boundaries, with a line between
+ * them that gives the whole length and SHA-256 (of the text in the database
+ * encoding), so that a copy kept elsewhere can still be matched.  Keeping
+ * both ends means padding at one end hides nothing.  Every event of the
+ * statement is sealed with this text (AG_MAX_EVENT_BYTES).
  */
 static text *
 cut_query(const char *query, int len)
 {
-	int			keep = pg_mbcliplen(query, len, AG_MAX_QUERY_LOG);
+	int			half = AG_MAX_QUERY_LOG / 2;
+	int			head = pg_mbcliplen(query, len, half);
+	int			tail = head;
 	uint8		digest[32];
 	StringInfoData buf;
 	int			i;
 
+	/* the first character boundary at or after len - half */
+	while (tail < len - half)
+		tail += pg_mblen(query + tail);
 	ag_sha256((const uint8 *) query, len, NULL, 0, digest);
 	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, query, keep);
-	appendStringInfo(&buf, "\n-- agent_guard: statement text cut at %d of %d bytes; sha256 of the whole: ",
-					 keep, len);
+	appendBinaryStringInfo(&buf, query, head);
+	appendStringInfo(&buf, "\n-- agent_guard: statement text cut: %d bytes in all, %d left out here; sha256 of the whole: ",
+					 len, tail - head);
 	for (i = 0; i < (int) sizeof(digest); i++)
 		appendStringInfo(&buf, "%02x", digest[i]);
+	appendStringInfoChar(&buf, '\n');
+	appendBinaryStringInfo(&buf, query + tail, len - tail);
 	return cstring_to_text_with_len(buf.data, buf.len);
 }
 

@@ -74,6 +74,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
@@ -586,6 +587,20 @@ next_request_id(void)
 	return id;
 }
 
+/*
+ * Copy text into a fixed buffer, cut on a character boundary: a cut through
+ * a character would be a byte sequence that is not text, which the log
+ * could be sealed over but never verified (convert_to() refuses it).
+ */
+static void
+copy_text(char *dst, const char *src, size_t size)
+{
+	int			len = pg_mbcliplen(src, strlen(src), (int) size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 static bool
 enqueue(int64 id, const char *kind, const char *reason, const char *statement,
 		int64 hash, int64 rows)
@@ -622,8 +637,8 @@ enqueue(int64 id, const char *kind, const char *reason, const char *statement,
 		strlcpy(e->agent, ag_current_agent(), sizeof(e->agent));
 		strlcpy(e->run, run ? run : "", sizeof(e->run));
 		strlcpy(e->login, GetUserNameFromId(GetAuthenticatedUserId(), false), sizeof(e->login));
-		strlcpy(e->reason, reason, sizeof(e->reason));
-		strlcpy(e->statement, statement ? statement : "", sizeof(e->statement));
+		copy_text(e->reason, reason, sizeof(e->reason));
+		copy_text(e->statement, statement ? statement : "", sizeof(e->statement));
 		e->hash = hash;
 		e->rows = rows;
 		e->state = ENTRY_PENDING;
@@ -1550,10 +1565,13 @@ ag_sql_pending_requests(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			i;
 
+	TransactionId horizon;
+
 	InitMaterializedSRF(fcinfo, 0);
 	if (gate == NULL)
 		return (Datum) 0;
 
+	horizon = GetOldestNonRemovableTransactionId(NULL);
 	LWLockAcquire(gate->lock, LW_SHARED);
 	for (i = 0; i < AG_GATE_QUEUE; i++)
 	{
@@ -1562,6 +1580,9 @@ ag_sql_pending_requests(PG_FUNCTION_ARGS)
 		bool		nulls[8] = {0};
 
 		if (e->state == ENTRY_FREE || e->dboid != MyDatabaseId)
+			continue;
+		/* written, and every snapshot sees the row (or its removal) */
+		if (e->state == ENTRY_WRITTEN && TransactionIdPrecedes(e->writer_xid, horizon))
 			continue;
 		values[0] = Int64GetDatum(e->request_id);
 		values[1] = TimestampTzGetDatum(e->at);
