@@ -35,6 +35,19 @@ SELECT length(s.query) BETWEEN 1048576 AND 1048576 + 200 AS cut,
 SELECT operation, row_key, length(new_row->>'body') AS body_len
   FROM agent_guard.events WHERE event_id > :ev0 AND run_id = 'run-limits' ORDER BY event_id;
 
+-- error: a number prints far longer than it is stored; what counts is the
+-- printed length (600 times 1e131000: a few KB stored, 78 MB printed)
+CREATE TABLE app.docs (id int PRIMARY KEY, doc jsonb);
+ALTER TABLE app.docs OWNER TO regress_bot;
+SELECT agent_guard.protect('app.docs', soft_delete => false);
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-limits"
+\set VERBOSITY default
+INSERT INTO app.docs SELECT 1, jsonb_agg('1e131000'::numeric) FROM generate_series(1, 600);
+INSERT INTO app.docs SELECT 2, jsonb_agg('1e131000'::numeric) FROM generate_series(1, 3);
+SELECT id, jsonb_array_length(doc) FROM app.docs ORDER BY id;
+\set VERBOSITY terse
+\c "dbname=contrib_regression user=regress_su options="
+
 -- a refused statement is kept to 2 KB with its request: cut on a character
 -- boundary, or the log could be sealed but never verified
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-limits"

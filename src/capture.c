@@ -277,6 +277,9 @@ load_json_columns(TupleDesc desc)
 	return cols;
 }
 
+/* the printed length of the numbers row_image() put into jsonb since reset */
+static Size image_number_bytes = 0;
+
 /* to_jsonb() of a row of the relation */
 static Datum
 row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
@@ -336,6 +339,7 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					break;
 				case AG_JSON_NUMBER:
 					out = OutputFunctionCall(&col->out, values[i]);
+					image_number_bytes += strlen(out);
 					/* NaN and infinities stay strings, as in to_jsonb() */
 					if (strchr(out, 'N') != NULL || strchr(out, 'n') != NULL)
 					{
@@ -678,21 +682,48 @@ check_stamps(HeapTuple tuple, TupleDesc desc, AgRelInfo *info, const char *agent
 }
 
 /*
+ * The printed length of the numbers in a jsonb value, up to a little past
+ * limit.  A numeric prints far longer than it is stored (1e131000: a few
+ * bytes, 131,001 digits), so the stored size of an image does not bound
+ * the text the sealer prints.
+ */
+static Size
+jsonb_number_bytes(Jsonb *jb, Size limit)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	Size		total = 0;
+
+	while (total <= limit && (tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvNumeric)
+		{
+			char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+																	NumericGetDatum(v.val.numeric)));
+
+			total += strlen(text);
+			pfree(text);
+		}
+	}
+	return total;
+}
+
+/*
  * Refuse an agent's change whose event would be too large to seal and to
- * verify (AG_MAX_EVENT_BYTES): fail closed, before anything is logged.
+ * verify (AG_MAX_EVENT_BYTES of images as stored, and as much again of
+ * numbers as printed): fail closed, before anything is logged.
  */
 static void
-check_event_size(Relation rel, const char *operation, Size old_image, Size new_image, Size key)
+check_event_size(Relation rel, const char *operation, Size stored, Size numbers)
 {
-	Size		total = old_image + new_image + key;
-
-	if (total > AG_MAX_EVENT_BYTES)
+	if (stored > AG_MAX_EVENT_BYTES || numbers > AG_MAX_EVENT_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_ROW_TOO_LARGE),
 				 errmsg("row of \"%s\" too large for the agent_guard event log",
 						RelationGetRelationName(rel)),
-				 errdetail("The %s would log %zu bytes of row images; an agent's change may log at most %zu bytes.",
-						   operation, total, AG_MAX_EVENT_BYTES),
+				 errdetail("The %s would log %zu bytes of row images, with numbers that print as %zu bytes; an agent's change may log at most %zu bytes of either.",
+						   operation, stored, numbers, AG_MAX_EVENT_BYTES),
 				 errhint("Keep large values outside the protected table, or have a human make this change.")));
 }
 
@@ -792,6 +823,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	 * output functions and casts of user-defined types, which must never
 	 * run with the extension owner's rights.  The key is read from them.
 	 */
+	image_number_bytes = 0;
 	if (oldtup)
 		values[7] = row_image(info, oldtup, desc);
 	else
@@ -807,9 +839,23 @@ ag_capture(PG_FUNCTION_ARGS)
 		nulls[8] = true;
 	}
 	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
-	check_event_size(rel, operation, nulls[7] ? 0 : VARSIZE_ANY(DatumGetPointer(values[7])),
-					 nulls[8] ? 0 : VARSIZE_ANY(DatumGetPointer(values[8])),
-					 VARSIZE_ANY(DatumGetPointer(values[9])));
+	{
+		Size		numbers = image_number_bytes;
+
+		/* images built by to_jsonb() and the key: count their numbers here */
+		if (info->jcols == NULL)
+		{
+			if (!nulls[7])
+				numbers += jsonb_number_bytes(DatumGetJsonbP(values[7]), AG_MAX_EVENT_BYTES);
+			if (!nulls[8])
+				numbers += jsonb_number_bytes(DatumGetJsonbP(values[8]), AG_MAX_EVENT_BYTES);
+		}
+		numbers += jsonb_number_bytes(DatumGetJsonbP(values[9]), AG_MAX_EVENT_BYTES);
+		check_event_size(rel, operation,
+						 (nulls[7] ? 0 : VARSIZE_ANY(DatumGetPointer(values[7]))) +
+						 (nulls[8] ? 0 : VARSIZE_ANY(DatumGetPointer(values[8]))) +
+						 VARSIZE_ANY(DatumGetPointer(values[9])), numbers);
+	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ag_extension_owner(),
