@@ -840,17 +840,22 @@ ag_capture(PG_FUNCTION_ARGS)
 	}
 	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
 	{
-		Size		numbers = image_number_bytes;
+		/*
+		 * Simple tables: row_image() counted the numbers it printed, and the
+		 * key holds some of them again.  Images built by to_jsonb(), and
+		 * their key, are walked (the row trigger's only walk, on the slower
+		 * path already).
+		 */
+		Size		numbers = 2 * image_number_bytes;
 
-		/* images built by to_jsonb() and the key: count their numbers here */
 		if (info->jcols == NULL)
 		{
 			if (!nulls[7])
 				numbers += jsonb_number_bytes(DatumGetJsonbP(values[7]), AG_MAX_EVENT_BYTES);
 			if (!nulls[8])
 				numbers += jsonb_number_bytes(DatumGetJsonbP(values[8]), AG_MAX_EVENT_BYTES);
+			numbers += jsonb_number_bytes(DatumGetJsonbP(values[9]), AG_MAX_EVENT_BYTES);
 		}
-		numbers += jsonb_number_bytes(DatumGetJsonbP(values[9]), AG_MAX_EVENT_BYTES);
 		check_event_size(rel, operation,
 						 (nulls[7] ? 0 : VARSIZE_ANY(DatumGetPointer(values[7]))) +
 						 (nulls[8] ? 0 : VARSIZE_ANY(DatumGetPointer(values[8]))) +
