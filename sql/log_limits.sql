@@ -48,6 +48,14 @@ SELECT id, jsonb_array_length(doc) FROM app.docs ORDER BY id;
 \set VERBOSITY terse
 \c "dbname=contrib_regression user=regress_su options="
 
+-- the refusals are on record, like the gates': a request that can never be
+-- approved, and a BLOCKED event in the chain
+SELECT agent_guard._flush_requests() AS written;
+SELECT kind, status, left(reason, 40) AS reason, left(statement, 40) AS statement
+  FROM agent_guard.requests WHERE reason LIKE 'The INSERT would log %' ORDER BY request_id;
+SELECT count(*) AS blocked_events FROM agent_guard.events
+ WHERE operation = 'BLOCKED' AND detail->>'reason' LIKE 'The INSERT would log %';
+
 -- a refused statement is kept to 2 KB with its request: cut on a character
 -- boundary, or the log could be sealed but never verified
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-limits"

@@ -104,6 +104,7 @@ extern void ag_gate_utility_done(struct PlannedStmt *pstmt, const char *queryStr
 extern int	ag_gate_drain(void);
 extern void ag_gate_refuse(const char *kind, const char *what, const char *why,
 						   const char *text, int len);
+extern int64 ag_gate_record_refusal(const char *why, const char *text, int len);
 extern bool ag_gate_judging(void);
 extern void ag_gate_drain_committed(void);
 extern bool ag_gate_relation_exempt(Oid relid);

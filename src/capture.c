@@ -717,14 +717,24 @@ jsonb_number_bytes(Jsonb *jb, Size limit)
 static void
 check_event_size(Relation rel, const char *operation, Size stored, Size numbers)
 {
-	if (stored > AG_MAX_EVENT_BYTES || numbers > AG_MAX_EVENT_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_ROW_TOO_LARGE),
-				 errmsg("row of \"%s\" too large for the agent_guard event log",
-						RelationGetRelationName(rel)),
-				 errdetail("The %s would log %zu bytes of row images, with numbers that print as %zu bytes; an agent's change may log at most %zu bytes of either.",
-						   operation, stored, numbers, AG_MAX_EVENT_BYTES),
-				 errhint("Keep large values outside the protected table, or have a human make this change.")));
+	char	   *why;
+	const char *text;
+	int			len;
+	int64		id;
+
+	if (stored <= AG_MAX_EVENT_BYTES && numbers <= AG_MAX_EVENT_BYTES)
+		return;
+	why = psprintf("The %s would log %zu bytes of row images, with numbers that print as %zu bytes; an agent's change may log at most %zu bytes of either.",
+				   operation, stored, numbers, AG_MAX_EVENT_BYTES);
+	(void) ag_current_statement(&text, &len);
+	/* on record like the gates' refusals: the error ends this transaction */
+	id = ag_gate_record_refusal(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_ROW_TOO_LARGE),
+			 errmsg("row of \"%s\" too large for the agent_guard event log (request " INT64_FORMAT ")",
+					RelationGetRelationName(rel), id),
+			 errdetail("%s", why),
+			 errhint("Keep large values outside the protected table, or have a human make this change.")));
 }
 
 /*

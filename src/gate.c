@@ -753,6 +753,32 @@ gate_decide(const char *kind, const char *what, const char *why,
 }
 
 /*
+ * For a guard that raises its own error (capture.c's size limit): record
+ * the refusal as the gates do, a request of kind "refused" (never
+ * approvable) with its BLOCKED event, outliving the transaction, and the
+ * log line.  Returns the request id, or 0 in a preview, which records
+ * nothing.
+ */
+int64
+ag_gate_record_refusal(const char *why, const char *text, int len)
+{
+	StringInfoData norm;
+	int64		hash;
+	int64		id;
+
+	if (preview_mode)
+		return 0;
+	initStringInfo(&norm);
+	hash = normalized_hash(text ? text : "", text ? len : 0, &norm);
+	id = next_request_id();
+	if (!enqueue(id, "refused", why, norm.data, hash, 0))
+		ereport(WARNING,
+				(errmsg("agent_guard could not record refusal " INT64_FORMAT ": the request queue is full", id)));
+	log_decision("refused", id, "refused", why, norm.data);
+	return id;
+}
+
+/*
  * For other guards (policies): refuse with the same record, log line and
  * request id as the gates.  kind is one of the request kinds of
  * agent_guard.request_log.
