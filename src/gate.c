@@ -601,6 +601,13 @@ copy_text(char *dst, const char *src, size_t size)
 	dst[len] = '\0';
 }
 
+/* A written entry whose row every snapshot sees: no longer to be shown. */
+static inline bool
+entry_settled(const AgGateEntry *e, TransactionId horizon)
+{
+	return e->state == ENTRY_WRITTEN && TransactionIdPrecedes(e->writer_xid, horizon);
+}
+
 static bool
 enqueue(int64 id, const char *kind, const char *reason, const char *statement,
 		int64 hash, int64 rows)
@@ -617,8 +624,7 @@ enqueue(int64 id, const char *kind, const char *reason, const char *statement,
 	{
 		AgGateEntry *c = &gate->entries[i];
 
-		if (c->state == ENTRY_FREE ||
-			(c->state == ENTRY_WRITTEN && TransactionIdPrecedes(c->writer_xid, horizon)))
+		if (c->state == ENTRY_FREE || entry_settled(c, horizon))
 			e = c;
 		else if (c->state == ENTRY_WRITTEN &&
 				 (oldest_written == NULL || c->request_id < oldest_written->request_id))
@@ -647,6 +653,22 @@ enqueue(int64 id, const char *kind, const char *reason, const char *statement,
 	if (e != NULL)
 		ag_journal_wake(MyDatabaseId);
 	return e != NULL;
+}
+
+/*
+ * Record a request for the normalized statement text and its hash
+ * (normalized_hash) and log the decision; it outlives this transaction.
+ * Returns its id; *queued says whether the queue had room.
+ */
+static int64
+record_request(const char *kind, const char *why, const char *normalized, int64 hash,
+			   int64 rows, bool *queued)
+{
+	int64		id = next_request_id();
+
+	*queued = enqueue(id, kind, why, normalized, hash, rows);
+	log_decision(strcmp(kind, "approval") == 0 ? "blocked" : "refused", id, kind, why, normalized);
+	return id;
 }
 
 /*
@@ -697,9 +719,7 @@ gate_decide(const char *kind, const char *what, const char *why,
 		}
 	}
 
-	id = next_request_id();
-	queued = enqueue(id, kind, why, norm.data, hash, rows);
-	log_decision(strcmp(kind, "approval") == 0 ? "blocked" : "refused", id, kind, why, norm.data);
+	id = record_request(kind, why, norm.data, hash, rows, &queued);
 
 	if (strcmp(kind, "tripped") == 0)
 		tripped_local = true;
@@ -765,16 +785,16 @@ ag_gate_record_refusal(const char *why, const char *text, int len)
 	StringInfoData norm;
 	int64		hash;
 	int64		id;
+	bool		queued;
 
 	if (preview_mode)
 		return 0;
 	initStringInfo(&norm);
 	hash = normalized_hash(text ? text : "", text ? len : 0, &norm);
-	id = next_request_id();
-	if (!enqueue(id, "refused", why, norm.data, hash, 0))
+	id = record_request("refused", why, norm.data, hash, 0, &queued);
+	if (!queued)
 		ereport(WARNING,
 				(errmsg("agent_guard could not record refusal " INT64_FORMAT ": the request queue is full", id)));
-	log_decision("refused", id, "refused", why, norm.data);
 	return id;
 }
 
@@ -1608,7 +1628,7 @@ ag_sql_pending_requests(PG_FUNCTION_ARGS)
 		if (e->state == ENTRY_FREE || e->dboid != MyDatabaseId)
 			continue;
 		/* written, and every snapshot sees the row (or its removal) */
-		if (e->state == ENTRY_WRITTEN && TransactionIdPrecedes(e->writer_xid, horizon))
+		if (entry_settled(e, horizon))
 			continue;
 		values[0] = Int64GetDatum(e->request_id);
 		values[1] = TimestampTzGetDatum(e->at);
