@@ -655,3 +655,251 @@ BEGIN
      ORDER BY b.event_id DESC;
 END
 $$;
+
+-- Logical replication (README, Deploying): sessions of a role with
+-- REPLICATION see soft-deleted rows, so a subscriber's table sync copies
+-- them; protect() of a published table says what subscribers need first;
+-- rows that a replication worker writes into the guard's own tables are
+-- dropped on a subscriber that has the extension.
+CREATE FUNCTION agent_guard._soft_visible() RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'ag_deleted_at IS NULL OR (SELECT r.rolreplication FROM pg_catalog.pg_roles r '
+           'WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)';
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel    record;
+    v_before jsonb := '{}';
+BEGIN
+    FOR v_rel IN
+        SELECT c.oid::regclass AS rel, c.relrowsecurity, c.relforcerowsecurity
+          FROM pg_class c
+         WHERE c.oid = relation
+            OR c.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+    LOOP
+        v_before := v_before || jsonb_build_object(v_rel.rel::text,
+                        jsonb_build_array(v_rel.relrowsecurity, v_rel.relforcerowsecurity));
+        IF NOT v_rel.relrowsecurity THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_rel.rel);
+            EXECUTE format('CREATE POLICY ag_visible ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', v_rel.rel);
+        END IF;
+        IF NOT v_rel.relforcerowsecurity THEN
+            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', v_rel.rel);
+        END IF;
+        EXECUTE format('CREATE POLICY ag_hide_deleted ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (true)',
+                       v_rel.rel, agent_guard._soft_visible());
+    END LOOP;
+    RETURN v_before;
+END
+$$;
+
+CREATE FUNCTION agent_guard._check_subscribers(relation regclass, soft_delete boolean) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_pubs    text;
+    v_missing text;
+BEGIN
+    SELECT string_agg(DISTINCT quote_ident(pt.pubname), ', '),
+           string_agg(DISTINCT format('ADD COLUMN IF NOT EXISTS %I %s', c.name, c.type), ', ')
+      INTO v_pubs, v_missing
+      FROM pg_publication_tables pt
+      JOIN pg_publication pb ON pb.pubname = pt.pubname
+      JOIN pg_class pc ON pc.relname = pt.tablename
+      JOIN pg_namespace pn ON pn.oid = pc.relnamespace AND pn.nspname = pt.schemaname
+      CROSS JOIN (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                         ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+     WHERE (pc.oid = relation OR pc.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t))
+       AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr
+                        WHERE pr.prpubid = pb.oid AND pr.prrelid = pc.oid AND pr.prattrs IS NOT NULL)
+       AND c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped);
+    IF v_pubs IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it is published and its subscribers do not have the stamp columns yet', relation
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Table %s is in publication %s. protect() adds stamp columns, and a subscriber whose copy lacks a replicated column stops applying changes.', relation, v_pubs),
+                  HINT = format('Run ALTER TABLE %s %s; on every subscriber first, then the same here, then protect() again.', relation, v_missing);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel      record;
+    v_keys     text[];
+    v_col      record;
+    v_root     regclass;
+    v_arg      text;
+    v_rls      jsonb;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.protect()');
+    IF relation IS NULL OR soft_delete IS NULL THEN
+        RAISE EXCEPTION 'relation and soft_delete must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner, c.relpersistence, c.relispartition, n.nspname
+      INTO v_rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = relation;
+
+    IF v_rel.nspname IN ('pg_catalog', 'information_schema', 'agent_guard')
+       OR v_rel.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a system relation', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Relations in schema "%s" belong to the system or to agent_guard.', v_rel.nspname);
+    END IF;
+    IF v_rel.relkind = 'm' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a materialized view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables it is computed from.';
+    ELSIF v_rel.relkind = 'v' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables the view reads from.';
+    ELSIF v_rel.relkind = 'f' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a foreign table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the table on the server that stores the data.';
+    ELSIF v_rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot protect %: it is not a table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF v_rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a temporary table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Temporary tables are a session''s own scratch space.';
+    END IF;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- a partition of a protected table is covered already
+    FOR v_root IN SELECT a.relid FROM pg_partition_ancestors(relation) a WHERE a.relid <> relation LOOP
+        IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = v_root) THEN
+            RAISE EXCEPTION 'cannot protect %: it is a partition of protected table "%"', relation, v_root
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Its parent''s protection covers it already.';
+        END IF;
+    END LOOP;
+
+    -- the key that identifies rows in the log: primary key, else replica identity
+    SELECT array_agg(a.attname::text ORDER BY k.ord)
+      INTO v_keys
+      FROM (SELECT i.indexrelid, i.indkey
+              FROM pg_index i
+             WHERE i.indrelid = relation AND (i.indisprimary OR i.indisreplident)
+             ORDER BY i.indisprimary DESC
+             LIMIT 1) ix
+      CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
+    IF v_keys IS NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'agent_guard identifies every logged row by its key.',
+                  HINT = format('Add a primary key, for example ALTER TABLE %s ADD PRIMARY KEY (...).', relation);
+    END IF;
+    IF v_keys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+        RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
+            USING ERRCODE = 'invalid_table_definition';
+    END IF;
+
+    -- stamp columns of another type would lie about who wrote
+    FOR v_col IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t
+          FROM pg_attribute a
+         WHERE a.attrelid = relation AND NOT a.attisdropped
+           AND ((a.attname IN ('ag_agent_id', 'ag_run_id') AND a.atttypid <> 'text'::regtype)
+             OR (a.attname = 'ag_deleted_at' AND a.atttypid <> 'timestamptz'::regtype))
+    LOOP
+        RAISE EXCEPTION 'cannot protect %: column "%" has type %', relation, v_col.attname, v_col.t
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
+    END LOOP;
+
+    PERFORM agent_guard._check_subscribers(relation, soft_delete);
+
+    FOR v_col IN
+        SELECT c.name, c.type
+          FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                       ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+         WHERE c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
+    END LOOP;
+
+    -- "zz_" so that the stamp trigger runs after the table's own BEFORE
+    -- triggers (they fire in name order) and has the last word on stamps.
+    -- the trigger argument tells the C code (and the planner) the mode
+    v_arg := CASE WHEN soft_delete THEN '''soft_delete''' ELSE '''hard_delete''' END;
+    PERFORM agent_guard._drop_triggers(relation);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_stamp BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp(%s)', relation, v_arg);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
+                   'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
+
+    SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
+    IF v_rls IS NOT NULL THEN
+        PERFORM agent_guard._soft_rls_off(relation, v_rls);
+        v_rls := NULL;
+    END IF;
+    IF soft_delete THEN
+        v_rls := agent_guard._soft_rls_on(relation);
+    END IF;
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, rls_before)
+    VALUES (protect.relation, protect.soft_delete, v_keys, v_rls)
+    ON CONFLICT ON CONSTRAINT protected_tables_pkey
+    DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  rls_before = EXCLUDED.rls_before,
+                  protected_at = now(), protected_by = session_user;
+
+    PERFORM agent_guard._log('PROTECT', relation::text,
+        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys)));
+END
+$$;
+
+DO $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT po.polrelid::regclass AS rel FROM pg_catalog.pg_policy po
+              WHERE po.polname = 'ag_hide_deleted' LOOP
+        EXECUTE pg_catalog.format('ALTER POLICY ag_hide_deleted ON %s USING (%s)',
+                                  v.rel, agent_guard._soft_visible());
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION agent_guard._replicated_row() RETURNS trigger
+    LANGUAGE C AS 'MODULE_PATHNAME', 'ag_replicated_row';
+
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid::regclass FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = 'agent_guard'::regnamespace AND c.relkind = 'r'
+              ORDER BY c.relname LOOP
+        EXECUTE format('CREATE TRIGGER ag_replicated_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION agent_guard._replicated_row()', t);
+        EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER ag_replicated_row', t);
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION agent_guard._soft_visible() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._check_subscribers(regclass, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
