@@ -70,8 +70,16 @@
 #define AG_MAX_EVENT_BYTES ((Size) 64 * 1024 * 1024)
 #define AG_MAX_QUERY_LOG (1024 * 1024)
 
+/* Each bound parameter value is kept up to this many characters with its
+ * statement and request (params.c); the approval covers the whole value. */
+#define AG_PARAM_VALUE_LOG 1024
+
 /* agent_guard.c */
 extern bool ag_preloaded;
+
+/* params.c */
+extern char *ag_client_params_text(int maxlen);
+extern int64 ag_client_params_hash(int64 statement_hash);
 
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);

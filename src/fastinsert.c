@@ -203,12 +203,21 @@ template_build(AgFastTemplate *t, Relation rel)
 	for (i = 0; i < t->ncols; i++)
 	{
 		AttrNumber	attno = InvalidAttrNumber;
+		const char *name = t->colnames[i];
+		bool		optional = (name[0] == '?');
 		int			k;
 
+		if (optional)
+			name++;
 		for (k = 0; k < desc->natts; k++)
 			if (!TupleDescAttr(desc, k)->attisdropped &&
-				strcmp(NameStr(TupleDescAttr(desc, k)->attname), t->colnames[i]) == 0)
+				strcmp(NameStr(TupleDescAttr(desc, k)->attname), name) == 0)
 				attno = k + 1;
+		if (attno == InvalidAttrNumber && optional)
+		{
+			t->attnos[i] = InvalidAttrNumber;	/* not there (yet): not stored */
+			continue;
+		}
 		if (attno == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
@@ -434,6 +443,8 @@ ag_fast_insert(AgFastInsert *fi, const Datum *values, const bool *nulls)
 	}
 	for (i = 0; i < fi->ncols; i++)
 	{
+		if (fi->attnos[i] == InvalidAttrNumber)
+			continue;			/* an optional column the table lacks */
 		slot->tts_values[fi->attnos[i] - 1] = values[i];
 		slot->tts_isnull[fi->attnos[i] - 1] = nulls[i];
 	}

@@ -86,6 +86,15 @@ for my $driver (qw(psycopg node))
 	is($r->{rows}, 12, "$driver: and writes its 12 rows");
 	$r = agent($driver, 'retry', 'void', 12);
 	is($r->{sqlstate}, 'YG003', "$driver: once");
+
+	# the statement record keeps the bound values; the postmortem shows them
+	is($node->safe_psql('postgres', qq{SELECT query || ' | ' || parameters FROM agent_guard.statements
+		WHERE run_id = '$run2' ORDER BY statement_id DESC LIMIT 1}),
+		"UPDATE invoices SET status = \$1 WHERE id <= \$2 | \$1 = 'void', \$2 = '12'",
+		"$driver: the statement record keeps the values bound to \$1 and \$2");
+	like($node->safe_psql('postgres', "SELECT agent_guard.postmortem('$run2')"),
+		qr/`UPDATE invoices SET status = \$1 WHERE id <= \$2` with `\$1 = 'void', \$2 = '12'`/,
+		"$driver: the postmortem shows what the parameters were");
 }
 
 $node->stop;
