@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * agent_guard.c
  *		Module entry point.  _PG_init only checks how we were loaded and
- *		wires the modules together; every concern lives in its own file.
+ *		wires the modules together, in a fixed order; every concern lives
+ *		in its own file, and every hook is installed by hooks.c.
  *
  * agent_guard must be in shared_preload_libraries: its hooks have to see
  * every statement of every session from the first one on, and an agent
@@ -17,6 +18,11 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "gate.h"
+#include "outbox.h"
+#include "policy.h"
+#include "refusal.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,16 +49,20 @@ _PG_init(void)
 
 	ag_preloaded = true;
 
+	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
+	ag_refusal_init();
+	ag_outbox_init();
 	ag_capture_init();
-	ag_softdelete_init();
 	ag_rollback_init();
 	ag_idempotency_init();
+	/* deciders */
 	ag_gate_init();
 	ag_policy_init();
+	/* workers: the launcher, registered while preloading */
+	ag_worker_init();
+	/* last: every hook, in one place, after every area is registered */
 	ag_hooks_init();
-	ag_journal_init();
-	ag_shmem_init();			/* after every area is registered */
 
 	MarkGUCPrefixReserved("agent_guard");
 }

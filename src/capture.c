@@ -62,9 +62,15 @@
 #include "utils/relcache.h"
 
 #include "agent_guard.h"
+#include "chain.h"
 #include "compat.h"
 #include "fastinsert.h"
+#include "owner_spi.h"
+#include "refusal.h"
 #include "relinfo.h"
+#include "session.h"
+#include "statement.h"
+#include "worker.h"
 
 static MemoryContext CaptureContext = NULL;
 static HTAB *relinfo_hash = NULL;
@@ -403,7 +409,7 @@ ag_relinfo_get(Relation rel)
 	{
 		HASHCTL		ctl;
 
-		CaptureContext = AllocSetContextCreate(TopMemoryContext,
+		CaptureContext = AllocSetContextCreate(ag_session_memory(),
 											   "agent_guard capture cache",
 											   ALLOCSET_SMALL_SIZES);
 		ctl.keysize = sizeof(Oid);
@@ -573,7 +579,7 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 
 		if (*cached_name)
 			pfree(*cached_name);
-		*cached_name = MemoryContextStrdup(TopMemoryContext, name);
+		*cached_name = ag_session_strdup(name);
 		*cached_oid = roleid;
 	}
 	return *cached_name;
@@ -728,7 +734,7 @@ check_event_size(Relation rel, const char *operation, Size stored, Size numbers)
 				   operation, stored, numbers, AG_MAX_EVENT_BYTES);
 	(void) ag_current_statement(&text, &len);
 	/* on record like the gates' refusals: the error ends this transaction */
-	id = ag_gate_record_refusal(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
+	id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_ROW_TOO_LARGE),
 			 errmsg("row of \"%s\" too large for the agent_guard event log (request " INT64_FORMAT ")",
@@ -759,8 +765,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	HeapTuple	newtup = NULL;
 	Datum		values[lengthof(event_columns)];
 	bool		nulls[lengthof(event_columns)];
-	Oid			save_userid;
-	int			save_sec;
+	AgOwnerSave owner_save;
 	AgRelInfo  *info;
 
 	check_trigger_call(fcinfo, "ag_capture");
@@ -872,9 +877,7 @@ ag_capture(PG_FUNCTION_ARGS)
 						 VARSIZE_ANY(DatumGetPointer(values[9])), numbers);
 	}
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(ag_extension_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	ag_owner_become(&owner_save, true);
 	PG_TRY();
 	{
 		AgFastInsert *fi;
@@ -882,11 +885,11 @@ ag_capture(PG_FUNCTION_ARGS)
 		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
 		fi = ag_fast_open(&event_inserter, "events", lengthof(event_columns), event_columns);
 		ag_fast_insert(fi, values, nulls);
-		ag_journal_note_event();	/* wake the sealer at commit */
+		ag_worker_note_event();	/* wake the sealer at commit */
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		ag_owner_restore(&owner_save);
 	}
 	PG_END_TRY();
 

@@ -56,13 +56,14 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "session.h"
 
 
 /* GUC storage: what the session asked for, not what it is. */
 static char *guc_agent_id = NULL;
 static char *guc_run_id = NULL;
 
-/* Latched identity, in TopMemoryContext; never cleared once set. */
+/* Latched identity, in the session context (session.c); never cleared once set. */
 static char *latched_tag = NULL;	/* first non-empty agent_id tag seen */
 static char *latched_agent = NULL;	/* the session's agent id */
 static char *latched_run = NULL;	/* the run id, fixed at first write */
@@ -81,7 +82,7 @@ static char *reg_agent_id = NULL;
 static char *
 latch_copy(const char *s)
 {
-	return MemoryContextStrdup(TopMemoryContext, s);
+	return ag_session_strdup(s);
 }
 
 /* The identity the session is bound to so far (resolved or tagged). */
@@ -288,7 +289,7 @@ registration_lookup(void)
 			continue;
 		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
 		if (!isnull)
-			reg_agent_id = MemoryContextStrdup(TopMemoryContext,
+			reg_agent_id = MemoryContextStrdup(ag_session_memory(),
 											   TextDatumGetCString(d));
 		break;
 	}
