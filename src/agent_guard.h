@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * agent_guard.h
- *		Declarations shared by agent_guard's source files: our SQLSTATEs
- *		and the init entry points each module exports to _PG_init.
+ *		Declarations shared by every layer of agent_guard: our SQLSTATEs,
+ *		limits, and the services without a header of their own (identity,
+ *		shared memory) and the init entry points of module.c.
  *
  * Our SQLSTATEs live in class "YG" (the first character Y is left by the
  * SQL standard to implementations).  Each code is defined here once and
@@ -69,9 +70,6 @@
  */
 #define AG_MAX_EVENT_BYTES ((Size) 64 * 1024 * 1024)
 #define AG_MAX_QUERY_LOG (1024 * 1024)
-
-/* agent_guard.c */
-extern bool ag_preloaded;
 
 /*
  * The module interfaces of the layers every file may use.  Each of the

@@ -572,7 +572,7 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 					verdict(v, AG_REFUSAL_APPROVAL, "DROP TYPE ... CASCADE", pstrdup("It drops every column of that type, with the data in it."));
 				break;
 			case OBJECT_TRIGGER:
-			case OBJECT_POLICY:
+			case OBJECT_POLICY:	/* a row security policy */
 			case OBJECT_RULE:
 				{
 					List	   *names = (List *) obj;
@@ -726,12 +726,12 @@ classify_utility(Node *parsetree, AgUtility *v)
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table \"%s\".", ag_relname_or(relid, "?")));
 				break;
 			}
-		case T_AlterPolicyStmt:
+		case T_AlterPolicyStmt:	/* row security */
 			{
 				AlterPolicyStmt *p = (AlterPolicyStmt *) parsetree;
 
 				if (strncmp(p->policy_name, "ag_", 3) == 0 && ag_relation_protected(ag_range_var_relid(p->table)))
-					verdict(v, AG_REFUSAL_GUARD, "ALTER POLICY", psprintf("Policy \"%s\" is part of the guard.", p->policy_name));
+					verdict(v, AG_REFUSAL_GUARD, "ALTER POLICY", psprintf("Row security policy \"%s\" is part of the guard.", p->policy_name));
 				break;
 			}
 		case T_RuleStmt:

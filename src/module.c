@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
- * agent_guard.c
- *		Module entry point.  _PG_init only checks how we were loaded and
+ * module.c
+ *		The module's entry point.  _PG_init only checks how we were loaded and
  *		wires the modules together, in a fixed order; every concern lives
  *		in its own file, and every hook is installed by hooks.c.
  *
@@ -9,6 +9,10 @@
  * must not be able to run anything before the guard is in place.  Loading
  * it any other way (LOAD, or CREATE EXTENSION without the preload) is
  * refused with a hint that says how to fix the configuration.
+ *
+ * The file is not named agent_guard.c on purpose: agent_guard.h is the
+ * header every layer includes (our SQLSTATEs, limits, the identity and
+ * shared-memory services), and it belongs to no layer above them.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -25,8 +29,6 @@
 #include "worker.h"
 
 PG_MODULE_MAGIC;
-
-bool		ag_preloaded = false;
 
 void		_PG_init(void);
 
@@ -46,8 +48,6 @@ _PG_init(void)
 				 errmsg("agent_guard must be loaded via \"shared_preload_libraries\""),
 				 errdetail("The guard has to see every statement of every session, so it cannot be loaded into a running session."),
 				 errhint("Add agent_guard to \"shared_preload_libraries\" in postgresql.conf (for example with ALTER SYSTEM SET shared_preload_libraries = 'agent_guard'), restart the server, then run CREATE EXTENSION agent_guard.")));
-
-	ag_preloaded = true;
 
 	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
