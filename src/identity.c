@@ -84,6 +84,7 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "session.h"
 
 
 /* GUC storage: what the session asked for, not what it is. */
@@ -104,13 +105,13 @@ static const struct config_enum_entry generated_runs_options[] = {
 };
 static int	generated_runs = GENERATED_RUNS_TRANSACTION;
 
-/* Process-scoped identity, in TopMemoryContext; never cleared once set. */
+/* Process-scoped identity, in the session context (session.c); never cleared once set. */
 static char *latched_tag = NULL;	/* session tag (options or SET) */
 static char *latched_agent = NULL;	/* the process's agent id */
 static char *session_run = NULL;	/* generated run, generated_runs = session */
 
 /*
- * Transaction-scoped identity, in TopMemoryContext.  xact_stale is set when
+ * Transaction-scoped identity, in the session context.  xact_stale is set when
  * a transaction ends; xact_refresh() clears the rest inside the next one.
  */
 static bool xact_stale = false;
@@ -133,7 +134,7 @@ static char *reg_agent_id = NULL;
 static char *
 latch_copy(const char *s)
 {
-	return MemoryContextStrdup(TopMemoryContext, s);
+	return ag_session_strdup(s);
 }
 
 static void
@@ -460,7 +461,7 @@ registration_lookup(void)
 			continue;
 		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
 		if (!isnull)
-			reg_agent_id = MemoryContextStrdup(TopMemoryContext,
+			reg_agent_id = MemoryContextStrdup(ag_session_memory(),
 											   TextDatumGetCString(d));
 		break;
 	}
