@@ -564,3 +564,61 @@ BEGIN
     RETURN out;
 END
 $$;
+
+-- Approvals cover the values bound to a statement's parameters, which the
+-- request shows (src/params.c); run limits count a run across all its
+-- sessions (src/runcount.c).
+ALTER TABLE agent_guard.request_log ADD COLUMN parameters text;
+
+CREATE FUNCTION agent_guard._pending_request_parameters(OUT request_id bigint, OUT parameters text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'ag_sql_pending_request_parameters'
+    LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION agent_guard._run_rows(run_id text, reset boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_run_rows'
+    LANGUAGE C STRICT VOLATILE;
+
+CREATE OR REPLACE VIEW agent_guard.requests AS
+    SELECT r.request_id, r.requested_at, r.agent_id, r.run_id, r.login_role, r.kind,
+           CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
+                ELSE r.status END AS status,
+           r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at,
+           r.parameters
+      FROM agent_guard.request_log r
+    UNION ALL
+    SELECT p.request_id, p.requested_at, p.agent_id, p.run_id, p.login_role, p.kind,
+           CASE WHEN p.kind = 'approval' THEN 'pending' ELSE 'refused' END,
+           p.reason, p.statement, NULL, NULL, NULL, NULL, NULL,
+           (SELECT pp.parameters FROM agent_guard._pending_request_parameters() pp
+             WHERE pp.request_id = p.request_id)
+      FROM agent_guard._pending_requests() p
+     WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
+
+CREATE OR REPLACE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.tripped_runs;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.reset_run()');
+    IF run_id IS NULL THEN
+        RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM agent_guard._flush_requests();
+    DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'run "%" is not tripped', run_id;
+        RETURN false;
+    END IF;
+    PERFORM agent_guard._run_rows(reset_run.run_id, true);
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+    VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
+            jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
+    RETURN true;
+END
+$$;
+
+REVOKE ALL ON FUNCTION agent_guard._pending_request_parameters() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._run_rows(text, boolean) FROM PUBLIC;

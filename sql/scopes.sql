@@ -144,8 +144,44 @@ SELECT agent_guard.current_run() = :'g1' AS same_run_across_transactions;
 SET agent_guard.run_id = 'run-pool-g';
 RESET agent_guard.run_id;
 SELECT agent_guard.current_run() <> :'g1' AS new_run_after_reset;
+SELECT agent_guard.current_run() AS g2 \gset
 INSERT INTO pool.items VALUES (32, 'g2');
+-- DISCARD ALL (a session pooler's reset between clients) starts a new one
+-- too, also when no label was ever set
+DISCARD ALL;
+SELECT agent_guard.current_run() <> :'g2' AS new_run_after_discard_all;
+INSERT INTO pool.items VALUES (33, 'g3');
 \c "dbname=contrib_regression user=regress_su options="
 ALTER ROLE regress_bot2 RESET agent_guard.generated_runs;
 SELECT count(DISTINCT run_id) AS runs, count(*) AS events FROM agent_guard.events
  WHERE relation = 'pool.items' AND agent_id = 'deploy-agent';
+
+-- the run limit counts a run across all its sessions: a run that
+-- reconnects for every statement is tripped all the same
+ALTER ROLE regress_bot SET agent_guard.max_rows_per_run = 5;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-pool-limit"
+INSERT INTO pool.items VALUES (40, 'l'), (41, 'l');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-pool-limit"
+INSERT INTO pool.items VALUES (42, 'l'), (43, 'l');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-pool-limit"
+-- error: the sixth row of the run, in its third session
+INSERT INTO pool.items VALUES (44, 'l'), (45, 'l');
+-- error: the run stays tripped, in any session
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-pool-limit"
+INSERT INTO pool.items VALUES (46, 'l');
+-- another run of the same server process is not tripped
+BEGIN;
+SET LOCAL agent_guard.run_id = 'run-pool-other';
+INSERT INTO pool.items VALUES (47, 'other');
+COMMIT;
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT run_id, rows_seen FROM agent_guard.tripped_runs WHERE run_id LIKE 'run-pool-%';
+SELECT run_id, inserted, status FROM agent_guard.runs WHERE run_id IN ('run-pool-limit', 'run-pool-other') ORDER BY run_id;
+-- reset_run lets it write again, counting from zero
+SELECT agent_guard.reset_run('run-pool-limit');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-pool-limit"
+INSERT INTO pool.items VALUES (48, 'l'), (49, 'l'), (50, 'l');
+\c "dbname=contrib_regression user=regress_su options="
+ALTER ROLE regress_bot RESET agent_guard.max_rows_per_run;
+SELECT run_id, inserted, status FROM agent_guard.runs WHERE run_id = 'run-pool-limit';

@@ -82,6 +82,11 @@
  * worker.h, chain.h, session.h, ...); see README.md, "Layout".
  */
 
+/* runcount.c */
+extern void ag_runcount_init(void);
+extern uint64 ag_run_rows_add(const char *run, int64 delta);
+extern uint64 ag_run_rows(const char *run);
+
 /* params.c */
 extern char *ag_client_params_text(int maxlen);
 extern int64 ag_client_params_hash(int64 statement_hash);
@@ -101,6 +106,7 @@ extern bool ag_session_is_agent(void);
 extern Oid	ag_extension_owner(void);
 extern bool ag_agent_latched(void);
 extern bool ag_valid_label(const char *value, const char *what);
+extern void ag_identity_after_utility(Node *parsetree);
 
 /* hooks.c */
 extern void ag_hooks_init(void);

@@ -70,6 +70,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -349,13 +350,26 @@ check_run_id(char **newval, void **extra, GucSource source)
 /*
  * Any assignment of the run label (SET, SET LOCAL and its undoing, RESET,
  * RESET ALL, DISCARD ALL) ends the session's generated run: the next
- * unlabelled write starts a new one.  DISCARD ALL is what a session pooler
- * runs between clients.
+ * unlabelled write starts a new one.
  */
 static void
 assign_run_id(const char *newval, void *extra)
 {
 	free_str(&session_run);
+}
+
+/*
+ * After a utility statement ran (hooks.c).  DISCARD ALL is what a session
+ * pooler runs between clients; it resets a label that was set (through
+ * assign_run_id), but RESET ALL skips settings never set, so the session's
+ * generated run is ended here.
+ */
+void
+ag_identity_after_utility(Node *parsetree)
+{
+	if (parsetree != NULL && IsA(parsetree, DiscardStmt) &&
+		((DiscardStmt *) parsetree)->target == DISCARD_ALL)
+		free_str(&session_run);
 }
 
 /*

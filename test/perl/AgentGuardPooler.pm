@@ -20,7 +20,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(ag_pgbouncer_start ag_pgbouncer_psql ag_pgbouncer_stop ag_pgbouncer_binary);
+our @EXPORT = qw(ag_pgbouncer_start ag_pgbouncer_psql ag_pgbouncer_stop ag_pgbouncer_restart ag_pgbouncer_binary);
 
 sub ag_pgbouncer_binary
 {
@@ -79,7 +79,15 @@ INI
 		last if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
 		usleep(50_000);
 	}
-	return { handle => $h, port => $port, dir => $dir, users => $users };
+	return { handle => $h, port => $port, dir => $dir, users => $users, node => $node, opts => $opts };
+}
+
+# Stop it and start a new one (fresh server connections, new settings).
+sub ag_pgbouncer_restart
+{
+	my ($pgb) = @_;
+	ag_pgbouncer_stop($pgb);
+	return ag_pgbouncer_start($pgb->{node}, $pgb->{opts});
 }
 
 sub ag_pgbouncer_psql

@@ -11,6 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use AgentGuardPooler;
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('pooled');
 $node->init;
@@ -39,7 +40,7 @@ close $fh;
 $node->reload;
 
 my $pgb = ag_pgbouncer_start($node, {
-	users => { bot => 'bot-secret', harness => 'harness-secret', dba => 'dba-secret' },
+	users => { bot => 'bot-secret', bot2 => 'bot2-secret', harness => 'harness-secret', dba => 'dba-secret' },
 	pools => { txn => 'transaction', sess => 'session' } });
 
 sub through
@@ -176,6 +177,60 @@ like($err, qr/idempotency key "refund-42"/, 'the same key from another client is
 is($rc, 0, 'the key does not leak into the next client\'s transaction') or diag($err);
 is($node->safe_psql('postgres', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM invoices WHERE id > 40'),
 	'42,44', 'nothing was written twice');
+
+# --- the run limit counts a run across reconnects, pooled and direct ---
+$node->safe_psql('postgres', q{ALTER ROLE bot SET agent_guard.max_rows_per_run = 5});
+# direct connections: each a server process of its own
+sub direct
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	local %ENV = (%ENV, PGPASSWORD => 'bot-secret', PGHOST => '127.0.0.1', PGPORT => $node->port);
+	delete $ENV{$_} for qw(PGHOSTADDR PGOPTIONS);
+	my @cmds = map { ('-c', $_) } @$sql;
+	my $ok = IPC::Run::run [ 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-U', 'bot', '-d', 'postgres', @cmds ], '>', \$out, '2>', \$err;
+	return ($ok ? 0 : 1, $out, $err);
+}
+# the pool's server process predates the setting: start a fresh one
+$pgb = ag_pgbouncer_restart($pgb);
+my @tx = ('BEGIN', "SET LOCAL agent_guard.run_id = 'run-reconnects'");
+for my $i (1 .. 5)
+{
+	my @sql = (@tx, "INSERT INTO invoices VALUES (" . (100 + $i) . ", 1, 'r')", 'COMMIT');
+	($rc, $out, $err) = $i % 2 ? through('txn', 'bot', \@sql) : direct(\@sql);
+	is($rc, 0, "row $i of the run, " . ($i % 2 ? 'through the pooler' : 'on a direct connection')) or diag($err);
+}
+($rc, $out, $err) = direct([ @tx, "INSERT INTO invoices VALUES (106, 1, 'r')", 'COMMIT' ]);
+like($err, qr/run "run-reconnects" is tripped/, 'the sixth row of the run, from a sixth connection, trips it');
+($rc, $out, $err) = through('txn', 'bot', [ @tx, "INSERT INTO invoices VALUES (107, 1, 'r')", 'COMMIT' ]);
+like($err, qr/run "run-reconnects" is tripped/, 'and the pooled connection sees the trip');
+($rc, $out, $err) = through('txn', 'bot', [ 'BEGIN', "SET LOCAL agent_guard.run_id = 'run-next'",
+	"INSERT INTO invoices VALUES (108, 1, 'r')", 'COMMIT' ]);
+is($rc, 0, 'the next client\'s run on that server process is not tripped') or diag($err);
+$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+is($node->safe_psql('postgres', q{SELECT inserted || '/' || transactions || '/' || status FROM agent_guard.runs WHERE run_id = 'run-reconnects'}),
+	'5/5/tripped', 'the runs view counts the run across its sessions');
+$node->safe_psql('postgres', q{ALTER ROLE bot RESET agent_guard.max_rows_per_run});
+
+# --- session pooling with generated runs per session: DISCARD ALL ends them ---
+$node->safe_psql('postgres', q{
+	CREATE ROLE bot2 LOGIN PASSWORD 'bot2-secret';
+	GRANT SELECT, INSERT, UPDATE, DELETE ON invoices TO bot2;
+	SELECT agent_guard.register_agent('bot2', 'session-agent');
+	ALTER ROLE bot2 SET agent_guard.generated_runs = 'session';
+});
+for my $c (1, 2)
+{
+	($rc, $out, $err) = through('sess', 'bot2', [
+		"INSERT INTO invoices VALUES (" . (200 + 2 * $c) . ", 1, 's')",
+		"INSERT INTO invoices VALUES (" . (201 + 2 * $c) . ", 1, 's')",
+		'SELECT pg_backend_pid()' ]);
+	is($rc, 0, "unlabelled client $c in session mode") or diag($err);
+}
+is($node->safe_psql('postgres', q{SELECT string_agg(n::text, ',') FROM (SELECT count(*) AS n FROM agent_guard.events
+	WHERE agent_id = 'session-agent' GROUP BY run_id ORDER BY min(event_id)) x}),
+	'2,2', 'each client session is one generated run, not merged with the next one');
 
 ag_pgbouncer_stop($pgb);
 $node->stop;

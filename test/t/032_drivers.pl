@@ -54,6 +54,32 @@ sub agent
 	return { map { /^([^=]+)=(.*)$/ ? ($1 => $2) : () } split /\n/, $out };
 }
 
+# the human on call: agent-guard watch (LISTEN agent_guard) and requests
+my $bindir = `pg_config --bindir`;
+chomp $bindir;
+my $ag = "$bindir/agent-guard";
+my %human = (PGHOST => $node->host, PGPORT => $node->port, PGDATABASE => 'postgres', PGUSER => undef);
+sub start_watch
+{
+	my ($wout, $werr) = ('', '');
+	local %ENV = (%ENV, %human);
+	delete $ENV{$_} for qw(PGUSER PGOPTIONS PGHOSTADDR);
+	my $h = IPC::Run::start([ $ag, 'watch', '--count', '1' ], '<', \undef, '>', \$wout, '2>', \$werr,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	my $t = IPC::Run::timer(30);
+	$t->start;
+	$h->pump while $wout !~ /watching channel agent_guard/ && !$t->is_expired && $h->pumpable;
+	return ($h, \$wout);
+}
+sub human_ag
+{
+	my ($out, $err) = ('', '');
+	local %ENV = (%ENV, %human);
+	delete $ENV{$_} for qw(PGUSER PGOPTIONS PGHOSTADDR);
+	IPC::Run::run [ $ag, @_ ], '>', \$out, '2>', \$err;
+	return $out;
+}
+
 my $first_id = { psycopg => 1, node => 2 };
 for my $driver (qw(psycopg node))
 {
@@ -69,18 +95,32 @@ for my $driver (qw(psycopg node))
 		WHERE relation = 'public.invoices' AND row_key->>'id' = '$first_id->{$driver}' ORDER BY event_id DESC LIMIT 1}),
 		"billing-agent/$run1", "$driver: the write is attributed to agent and run");
 
+	my ($watch, $wout) = start_watch();
 	$r = agent($driver, 'refuse');
 	is($r->{sqlstate}, 'YG003', "$driver: a statement over the row limit is refused with YG003");
+	$watch->finish;
+	like($$wout, qr/^(?=.*request_id=$r->{request}\b)(?=.*parameters=\$1 = 'void', \$2 = '12').*$/m,
+		"$driver: agent-guard watch shows the request with its bound values (the NOTIFY payload)");
+	like(human_ag('requests'), qr/\$1 = 'void', \$2 = '12'/, "$driver: so does agent-guard requests");
 	like($r->{request}, qr/^\d+$/, "$driver: the request id is read from the error");
 	like($r->{hint} // '', qr/agent_guard\.approve\($r->{request}\)/, "$driver: the hint names the approval");
 	my $req = $r->{request};
 	$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
 	is($node->safe_psql('postgres', "SELECT agent_id || '/' || run_id || '/' || status || '/' || statement
-		FROM agent_guard.requests WHERE request_id = $req"),
-		"billing-agent/$run2/pending/UPDATE invoices SET status = \$1 WHERE id <= \$2",
-		"$driver: the request is on record with the statement the driver prepared");
+		|| '/' || parameters FROM agent_guard.requests WHERE request_id = $req"),
+		"billing-agent/$run2/pending/UPDATE invoices SET status = \$1 WHERE id <= \$2/\$1 = 'void', \$2 = '12'",
+		"$driver: the request is on record with the statement and the values bound to it");
 
 	$node->safe_psql('postgres', "SELECT agent_guard.approve($req)");
+	# the approval is for these values: other values are another statement
+	$r = agent($driver, 'retry', 'void', 30);
+	is($r->{sqlstate}, 'YG003', "$driver: a retry with other values is refused");
+	isnt($r->{request} // '', $req, "$driver: as a new request");
+	$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+	is($node->safe_psql('postgres', "SELECT status || '/' || parameters FROM agent_guard.requests WHERE request_id = $r->{request}"),
+		"pending/\$1 = 'void', \$2 = '30'", "$driver: which shows its own values");
+	is($node->safe_psql('postgres', "SELECT status FROM agent_guard.requests WHERE request_id = $req"),
+		'approved', "$driver: and the approval is still there for the approved values");
 	$r = agent($driver, 'retry', 'void', 12);
 	is($r->{sqlstate}, 'none', "$driver: after approval the same statement runs");
 	is($r->{rows}, 12, "$driver: and writes its 12 rows");
