@@ -187,6 +187,13 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
                    'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
+    -- without the preload, TRUNCATE is seen by nothing else (failsafe.c);
+    -- statement triggers are not cloned to partitions, so each gets one
+    FOR v_root IN SELECT t.relid FROM pg_partition_tree(relation) t
+                  UNION SELECT relation LOOP
+        EXECUTE format('CREATE TRIGGER zz_agent_guard_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION agent_guard._failsafe_truncate()', v_root);
+    END LOOP;
 
     SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
     IF v_rls IS NOT NULL THEN
