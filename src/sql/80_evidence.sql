@@ -383,6 +383,39 @@ CREATE FUNCTION agent_guard._is_row_op(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE') $$;
 
+-- What the agent did itself: its writes, its refused attempts and its
+-- approved destructive statements.  Every other event that names a run is
+-- a human's act on it (approve, deny, reset, rollback and its
+-- compensations): shown as such, never counted as the agent's work (its
+-- login roles, window or transactions).
+CREATE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED') $$;
+
+-- The one definition of a run's state, used by agent_guard.runs, the
+-- postmortem and the command line.  writes: the run's row events; undone:
+-- how many of them a rollback compensated.  What is undone comes first
+-- (it is the run's outcome), then what holds the run back now.
+CREATE FUNCTION agent_guard._run_status(run_id text, writes bigint, undone bigint) RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN undone > 0 AND undone >= writes THEN 'rolled back'
+        WHEN undone > 0 THEN 'partly rolled back'
+        WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = _run_status.run_id)
+        THEN 'tripped'
+        WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
+                      WHERE f.scope = '*'
+                         OR f.scope IN (SELECT e.agent_id FROM agent_guard.events e
+                                         WHERE e.run_id = _run_status.run_id))
+        THEN 'frozen'
+        WHEN (SELECT r.status FROM agent_guard.request_log r
+               WHERE r.run_id = _run_status.run_id AND r.kind = 'approval'
+               ORDER BY r.request_id DESC LIMIT 1) = 'denied'
+        THEN 'denied'
+        ELSE 'active' END
+$$;
+
 CREATE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -406,30 +439,35 @@ BEGIN
                   HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
     END IF;
 
-    v_status := CASE
-        WHEN EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.operation = 'ROLLBACK'
-                      AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)) THEN 'rolled back'
-        WHEN EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run
-                      AND (e.operation = 'TRIP' OR e.detail->>'tripped' = 'true'
-                           OR e.detail->>'reason' IN ('run_limit', 'tripped'))) THEN 'tripped'
-        ELSE 'active' END;
+    -- the state, as agent_guard.runs computes it
+    SELECT agent_guard._run_status(v_run, count(*), count(c.event_id))
+      INTO v_status
+      FROM agent_guard.events e
+      LEFT JOIN agent_guard.events c
+             ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
+     WHERE e.run_id = v_run AND agent_guard._is_row_op(e.operation);
 
-    -- summary
+    -- summary: the agent's own acts (humans' acts are listed apart)
     SELECT jsonb_build_object(
                'run_id', v_run,
                'agents', jsonb_agg(DISTINCT e.agent_id) FILTER (WHERE e.agent_id IS NOT NULL),
-               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL),
-               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL),
-               'first_event', min(e.at),
-               'last_event', max(e.at),
-               'duration', max(e.at) - min(e.at),
-               'transactions', count(DISTINCT e.xid),
+               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL
+                                                                       AND agent_guard._is_agent_act(e.operation)),
+               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL
+                                                                         AND agent_guard._is_agent_act(e.operation)),
+               'first_event', min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'last_event', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'duration', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation))
+                           - min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'transactions', count(DISTINCT e.xid) FILTER (WHERE agent_guard._is_agent_act(e.operation)
+                                                               AND e.operation <> 'BLOCKED'),
                'statements', count(DISTINCT e.statement_id),
                'rows_changed', count(*) FILTER (WHERE agent_guard._is_row_op(e.operation)),
                'tables_changed', count(DISTINCT e.relation) FILTER (WHERE agent_guard._is_row_op(e.operation)),
                'guard_events', count(*) FILTER (WHERE NOT agent_guard._is_row_op(e.operation)),
+               'human_acts', count(*) FILTER (WHERE NOT agent_guard._is_agent_act(e.operation)),
                'status', v_status),
-           min(e.login_role)
+           min(e.login_role) FILTER (WHERE agent_guard._is_agent_act(e.operation))
       INTO v_summary, v_role
       FROM agent_guard.events e WHERE e.run_id = v_run;
     SELECT v_summary || jsonb_build_object(
@@ -491,10 +529,12 @@ BEGIN
                                                         GROUP BY e.relation) c)) AS j
               FROM agent_guard.statements s WHERE s.run_id = v_run) x;
 
-    -- every guard event about the run, whatever its kind
+    -- every guard event about the run, whatever its kind; "human" says
+    -- whether it is a human's act on the run rather than the agent's
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'event_id', e.event_id, 'at', e.at, 'operation', e.operation, 'relation', e.relation,
-               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail)
+               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail,
+               'human', NOT agent_guard._is_agent_act(e.operation))
                ORDER BY e.at, e.event_id), '[]')
       INTO v_guards
       FROM agent_guard.events e
@@ -562,7 +602,7 @@ BEGIN
             'verdict', format('%s rows changed in %s tables by %s statements; %s guard events; %s; the log %s',
                               v_summary->>'rows_changed', v_summary->>'tables_changed',
                               v_summary->>'statements', v_summary->>'guard_events',
-                              CASE WHEN v_status = 'rolled back' THEN 'rolled back'
+                              CASE WHEN v_status IN ('rolled back', 'partly rolled back') THEN v_status
                                    ELSE 'not rolled back' END,
                               CASE WHEN v_verify.ok THEN 'verifies' ELSE 'DOES NOT VERIFY' END)),
         'privileges', v_privs,
@@ -665,7 +705,9 @@ BEGIN
         out := out || E'| Event | At | What | Relation | By | Detail |\n|---|---|---|---|---|---|\n';
         FOR x IN SELECT * FROM jsonb_array_elements(j->'guard_events') LOOP
             out := out || format(E'| %s | %s | %s | %s | %s | %s |\n', x->>'event_id', agent_guard._md_time((x->>'at')::timestamptz),
-                                 x->>'operation', agent_guard._md(x->>'relation'), agent_guard._md(x->>'by'),
+                                 x->>'operation', agent_guard._md(x->>'relation'),
+                                 agent_guard._md(CASE WHEN (x->>'human')::boolean THEN 'human: ' || (x->>'by')
+                                                      ELSE 'agent: ' || (x->>'by') END),
                                  agent_guard._md(CASE WHEN x->'detail' = 'null' THEN '' ELSE (x->'detail')::text END));
         END LOOP;
         out := out || E'\n';
