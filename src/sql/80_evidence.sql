@@ -383,6 +383,11 @@ CREATE FUNCTION agent_guard._is_row_op(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE') $$;
 
+-- "1 row", "2 rows": counts in the report's sentences.
+CREATE FUNCTION agent_guard._plural(n bigint, noun text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
+
 -- What the agent did itself: its writes, its refused attempts and its
 -- approved destructive statements.  Every other event that names a run is
 -- a human's act on it (approve, deny, reset, rollback and its
@@ -599,9 +604,11 @@ BEGIN
 
     RETURN jsonb_build_object(
         'summary', v_summary || jsonb_build_object(
-            'verdict', format('%s rows changed in %s tables by %s statements; %s guard events; %s; the log %s',
-                              v_summary->>'rows_changed', v_summary->>'tables_changed',
-                              v_summary->>'statements', v_summary->>'guard_events',
+            'verdict', format('%s changed in %s by %s; %s; %s; the log %s',
+                              agent_guard._plural((v_summary->>'rows_changed')::bigint, 'row'),
+                              agent_guard._plural((v_summary->>'tables_changed')::bigint, 'table'),
+                              agent_guard._plural((v_summary->>'statements')::bigint, 'statement'),
+                              agent_guard._plural((v_summary->>'guard_events')::bigint, 'guard event'),
                               CASE WHEN v_status IN ('rolled back', 'partly rolled back') THEN v_status
                                    ELSE 'not rolled back' END,
                               CASE WHEN v_verify.ok THEN 'verifies' ELSE 'DOES NOT VERIFY' END)),
