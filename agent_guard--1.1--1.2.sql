@@ -217,7 +217,7 @@ AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
 
 CREATE OR REPLACE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED') $$;
+AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
 
 CREATE OR REPLACE FUNCTION agent_guard._run_status(run_id text, writes bigint, undone bigint) RETURNS text
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
@@ -1053,6 +1053,44 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
      GROUP BY e.run_id, e.agent_id
      ORDER BY min(e.at);
 
+
+-- A dropped protected table leaves agent_guard.protected, on record as a
+-- DROP event; EXECUTED: an agent's approved destructive statement that ran.
+ALTER TABLE agent_guard.events DROP CONSTRAINT events_operation_check;
+ALTER TABLE agent_guard.events ADD CONSTRAINT events_operation_check CHECK (operation IN (
+                      'INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'COMPENSATE',
+                      'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
+                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT', 'ARCHIVE',
+                      'RESTORE', 'PURGE', 'RESET_RUN', 'POLICY', 'POLICY_DROP',
+                      'DROP', 'EXECUTED'));
+
+CREATE FUNCTION agent_guard._protected_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT d.objid, d.object_identity, d.original, p.soft_delete, p.key_columns
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN agent_guard.protected_tables p ON p.relation::oid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        DELETE FROM agent_guard.protected_tables p WHERE p.relation::oid = v.objid;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+        VALUES (agent_guard.current_agent(), agent_guard.current_run(), session_user,
+                agent_guard.calling_role()::text, v.object_identity, 'DROP',
+                jsonb_build_object('command', tg_tag, 'cascaded', NOT v.original,
+                                   'soft_delete', v.soft_delete, 'key_columns', to_jsonb(v.key_columns)));
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER agent_guard_protected_dropped ON sql_drop
+    EXECUTE FUNCTION agent_guard._protected_dropped();
+
+-- rows of tables dropped before 1.2: they name an oid that is no more
+DELETE FROM agent_guard.protected_tables p
+ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = p.relation::oid);
+
 -- Privileges of the new functions, as 99_privileges.sql gives them
 REVOKE ALL ON FUNCTION agent_guard._require_preload() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._failsafe_ddl() FROM PUBLIC;
@@ -1060,3 +1098,4 @@ REVOKE ALL ON FUNCTION agent_guard._failsafe_truncate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._is_agent_act(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._run_status(text, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._plural(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._protected_dropped() FROM PUBLIC;

@@ -655,7 +655,7 @@ cmd_runs(const Command *cmd, int nargs, char **args)
  * resets, rollbacks).
  */
 #define SHOW_BY \
-	" CASE WHEN e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED')" \
+	" CASE WHEN e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')" \
 	" THEN e.agent_id ELSE 'human ' || e.login_role END AS by"
 
 static const char *const show_events_sql =

@@ -388,14 +388,15 @@ CREATE FUNCTION agent_guard._plural(n bigint, noun text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
 
--- What the agent did itself: its writes, its refused attempts and its
--- approved destructive statements.  Every other event that names a run is
+-- What the agent did itself: its writes, its refused attempts, its
+-- approved destructive statements and the drops of protected tables they
+-- made (a human's drop names no run).  Every other event that names a run is
 -- a human's act on it (approve, deny, reset, rollback and its
 -- compensations): shown as such, never counted as the agent's work (its
 -- login roles, window or transactions).
 CREATE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED') $$;
+AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
 
 -- The one definition of a run's state, used by agent_guard.runs, the
 -- postmortem and the command line.  writes: the run's row events; undone:
