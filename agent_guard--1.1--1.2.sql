@@ -207,8 +207,8 @@ END
 $$;
 
 
--- One truth for a run's state (_run_status, shared by runs and the
--- postmortem), humans' acts kept apart from the agent's work, counts in
+-- One truth for a run's state (agent_guard.runs, which the
+-- postmortem reads), humans' acts kept apart from the agent's work, counts in
 -- words ("1 row").
 
 CREATE OR REPLACE FUNCTION agent_guard._plural(n bigint, noun text) RETURNS text
@@ -218,26 +218,6 @@ AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
 CREATE OR REPLACE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
-
-CREATE OR REPLACE FUNCTION agent_guard._run_status(run_id text, writes bigint, undone bigint) RETURNS text
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE
-        WHEN undone > 0 AND undone >= writes THEN 'rolled back'
-        WHEN undone > 0 THEN 'partly rolled back'
-        WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = _run_status.run_id)
-        THEN 'tripped'
-        WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
-                      WHERE f.scope = '*'
-                         OR f.scope IN (SELECT e.agent_id FROM agent_guard.events e
-                                         WHERE e.run_id = _run_status.run_id))
-        THEN 'frozen'
-        WHEN (SELECT r.status FROM agent_guard.request_log r
-               WHERE r.run_id = _run_status.run_id AND r.kind = 'approval'
-               ORDER BY r.request_id DESC LIMIT 1) = 'denied'
-        THEN 'denied'
-        ELSE 'active' END
-$$;
 
 CREATE OR REPLACE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -262,13 +242,10 @@ BEGIN
                   HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
     END IF;
 
-    -- the state, as agent_guard.runs computes it
-    SELECT agent_guard._run_status(v_run, count(*), count(c.event_id))
-      INTO v_status
-      FROM agent_guard.events e
-      LEFT JOIN agent_guard.events c
-             ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
-     WHERE e.run_id = v_run AND agent_guard._is_row_op(e.operation);
+    -- the state: agent_guard.runs is its one definition (a run label
+    -- shared by two agents has a row, and a state, for each)
+    SELECT string_agg(DISTINCT r.status, ', ') INTO v_status
+      FROM agent_guard.runs r WHERE r.run_id = v_run;
 
     -- summary: the agent's own acts (humans' acts are listed apart)
     SELECT jsonb_build_object(
@@ -1018,12 +995,12 @@ $$;
 CREATE OR REPLACE VIEW agent_guard.runs AS
     SELECT e.run_id,
            e.agent_id,
-           -- the agent's own acts only: a human's approval, reset or
-           -- rollback of the run is not the agent's work (80_evidence.sql)
-           min(e.login_role) FILTER (WHERE agent_guard._is_agent_act(e.operation)) AS login_role,
-           min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)) AS first_write,
-           max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)) AS last_write,
-           count(DISTINCT e.xid) FILTER (WHERE agent_guard._is_agent_act(e.operation)
+           -- the agent's own acts only (_is_agent_act() in 80_evidence.sql):
+           -- a human's approval, reset or rollback is not the agent's work
+           min(e.login_role) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS login_role,
+           min(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS first_write,
+           max(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS last_write,
+           count(DISTINCT e.xid) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')
                                            AND e.operation <> 'BLOCKED') AS transactions,
            count(DISTINCT e.statement_id)                           AS statements,
            count(*) FILTER (WHERE e.operation = 'INSERT')           AS inserted,
@@ -1039,13 +1016,26 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
                   ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS guard_events,
            count(*) FILTER (WHERE e.seal_seq IS NULL)               AS unsealed,
            -- rollback (70_rollback.sql): how many of its writes are undone
-           agent_guard._run_status(e.run_id,
-               count(*) FILTER (WHERE agent_guard._is_row_op(e.operation)),
-               count(c.event_id))                                   AS status,
+           -- the one definition of a run's state, which the postmortem and
+           -- the command line read from here: what was undone first (the
+           -- run's outcome), then what holds the run back now
+           CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
+                         ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
+                WHEN count(c.event_id) > 0 THEN 'partly rolled back'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = e.run_id)
+                THEN 'tripped'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
+                              WHERE f.scope = '*' OR f.scope = e.agent_id)
+                THEN 'frozen'
+                WHEN (SELECT r.status FROM agent_guard.request_log r
+                       WHERE r.run_id = e.run_id AND r.agent_id = e.agent_id AND r.kind = 'approval'
+                       ORDER BY r.request_id DESC LIMIT 1) = 'denied'
+                THEN 'denied'
+                ELSE 'active' END                                   AS status,
            -- gates (65_gates.sql): attempts refused or held for approval
            count(*) FILTER (WHERE e.operation = 'BLOCKED')          AS blocked,
            -- humans' acts on the run: approvals, denials, resets
-           count(*) FILTER (WHERE NOT agent_guard._is_agent_act(e.operation)) AS human_acts
+           count(*) FILTER (WHERE NOT e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS human_acts
       FROM agent_guard.events e
       LEFT JOIN agent_guard.events c
              ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
@@ -1096,6 +1086,5 @@ REVOKE ALL ON FUNCTION agent_guard._require_preload() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._failsafe_ddl() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._failsafe_truncate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._is_agent_act(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION agent_guard._run_status(text, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._plural(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._protected_dropped() FROM PUBLIC;

@@ -393,34 +393,11 @@ AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
 -- made (a human's drop names no run).  Every other event that names a run is
 -- a human's act on it (approve, deny, reset, rollback and its
 -- compensations): shown as such, never counted as the agent's work (its
--- login roles, window or transactions).
+-- login roles, window or transactions).  agent_guard.runs spells the same
+-- list out (a view's function calls need EXECUTE of whoever reads it).
 CREATE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
-
--- The one definition of a run's state, used by agent_guard.runs, the
--- postmortem and the command line.  writes: the run's row events; undone:
--- how many of them a rollback compensated.  What is undone comes first
--- (it is the run's outcome), then what holds the run back now.
-CREATE FUNCTION agent_guard._run_status(run_id text, writes bigint, undone bigint) RETURNS text
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE
-        WHEN undone > 0 AND undone >= writes THEN 'rolled back'
-        WHEN undone > 0 THEN 'partly rolled back'
-        WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = _run_status.run_id)
-        THEN 'tripped'
-        WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
-                      WHERE f.scope = '*'
-                         OR f.scope IN (SELECT e.agent_id FROM agent_guard.events e
-                                         WHERE e.run_id = _run_status.run_id))
-        THEN 'frozen'
-        WHEN (SELECT r.status FROM agent_guard.request_log r
-               WHERE r.run_id = _run_status.run_id AND r.kind = 'approval'
-               ORDER BY r.request_id DESC LIMIT 1) = 'denied'
-        THEN 'denied'
-        ELSE 'active' END
-$$;
 
 CREATE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -445,13 +422,10 @@ BEGIN
                   HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
     END IF;
 
-    -- the state, as agent_guard.runs computes it
-    SELECT agent_guard._run_status(v_run, count(*), count(c.event_id))
-      INTO v_status
-      FROM agent_guard.events e
-      LEFT JOIN agent_guard.events c
-             ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
-     WHERE e.run_id = v_run AND agent_guard._is_row_op(e.operation);
+    -- the state: agent_guard.runs is its one definition (a run label
+    -- shared by two agents has a row, and a state, for each)
+    SELECT string_agg(DISTINCT r.status, ', ') INTO v_status
+      FROM agent_guard.runs r WHERE r.run_id = v_run;
 
     -- summary: the agent's own acts (humans' acts are listed apart)
     SELECT jsonb_build_object(
