@@ -59,7 +59,7 @@ CREATE TABLE agent_guard.events (
                       'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
                       'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT', 'ARCHIVE',
                       'RESTORE', 'PURGE', 'RESET_RUN', 'POLICY', 'POLICY_DROP',
-                      'DROP', 'EXECUTED')),
+                      'DROP', 'EXECUTED', 'OPERATOR')),
     row_key       jsonb,
     old_row       jsonb,
     new_row       jsonb,
