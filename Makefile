@@ -49,12 +49,15 @@ include $(PGXS)
 # the agent-guard command line (cli/), installed next to psql
 all: cli-build
 install: install-cli
+uninstall: uninstall-cli
 clean: clean-cli
-.PHONY: cli-build install-cli clean-cli
+.PHONY: cli-build install-cli uninstall-cli clean-cli
 cli-build:
 	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG)
 install-cli: cli-build
 	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install
+uninstall-cli:
+	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) uninstall
 clean-cli:
 	$(MAKE) -C cli clean
 

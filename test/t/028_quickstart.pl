@@ -1,4 +1,5 @@
-# The README's Quick start runs as written.  In 1.1 it did not on Debian:
+# The README's Quick start, and its Backup and restore and Uninstall
+# recipes, run as written.  In 1.1 it did not on Debian:
 # no grants, so the agent's first UPDATE failed; "psql -U coding_agent" met
 # peer authentication; the operator role of the command-line examples had
 # no recipe.  This test takes the code blocks of the "Quick start" section
@@ -130,6 +131,41 @@ is($rc, 0, 'revoke_operator') or diag($err);
 like($err, qr/permission denied/, 'takes it back');
 is($node->safe_psql('app', q{SELECT string_agg(detail->>'granted', ',' ORDER BY event_id) FROM agent_guard.events WHERE operation = 'OPERATOR'}),
 	'true,false', 'both on record');
+
+# --- Backup and restore, as the postgres OS user ---------------------------
+sub section_blocks
+{
+	my ($title) = @_;
+	my ($text) = $readme =~ /^## \Q$title\E\n(.*?)^## /ms;
+	my @b;
+	while (($text // '') =~ /^```(\w+)\n(.*?)^```$/msg) { push @b, { lang => $1, code => $2 }; }
+	return @b;
+}
+my @backup = section_blocks('Backup and restore');
+is(scalar @backup, 1, 'Backup and restore has one block');
+($rc, $out, $err) = sh($backup[0]{code});
+is($rc, 0, 'the backup and restore block runs') or diag($err);
+like($out, qr/^t\|/m, 'the restored log verifies against the head taken before the dump');
+is($node->safe_psql('app_restored', q{SELECT count(*) FROM agent_guard.events WHERE run_id = 'ticket-4711'}),
+	$node->safe_psql('app', q{SELECT count(*) FROM agent_guard.events WHERE run_id = 'ticket-4711'}),
+	'with the run\'s events');
+
+# --- Uninstall ------------------------------------------------------------
+my @uninstall = section_blocks('Uninstall');
+is_deeply([ map { $_->{lang} } @uninstall ], ['sql'], 'Uninstall has one SQL block');
+$node->safe_psql('app', q{INSERT INTO customers VALUES (50, 'gone@example.com')});
+($rc, $out, $err) = sh("PGOPTIONS='-c agent_guard.run_id=un' PGPASSWORD=agent-secret psql -X -h localhost -U coding_agent -d app -c 'DELETE FROM customers WHERE id = 50'");
+is($rc, 0, 'an agent soft-deletes a row before the uninstall') or diag($err);
+($rc, $out, $err) = sh("psql -X -v ON_ERROR_STOP=1 -d app <<'EOSQL'\n$uninstall[0]{code}EOSQL\n");
+is($rc, 0, 'the uninstall block runs') or diag($err);
+is($node->safe_psql('app', q{SELECT count(*) FROM pg_extension WHERE extname = 'agent_guard'}), '0', 'the extension is gone');
+is($node->safe_psql('app', q{SELECT count(*) FROM pg_namespace WHERE nspname = 'agent_guard'}), '0', 'with its schema');
+is($node->safe_psql('app', q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz_agent_guard%'}), '0', 'no trigger left');
+is($node->safe_psql('app', q{SELECT count(*) FROM pg_policy WHERE polname LIKE 'ag\_%'}), '0', 'no policy left');
+is($node->safe_psql('app', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM customers}), '42,43',
+	'the soft-deleted row was purged, the others kept');
+is($node->safe_psql('app', q{SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'agent_guard%'}), '0',
+	'no event trigger left');
 
 $node->stop;
 done_testing();
