@@ -64,7 +64,7 @@ SELECT col_is_pk('agent_guard', 'events', 'event_id', 'event_id is the key');
 SELECT columns_are('agent_guard', 'runs', ARRAY[
     'run_id', 'agent_id', 'login_role', 'first_write', 'last_write', 'transactions', 'statements',
     'inserted', 'updated', 'deleted', 'soft_deleted', 'client_addr', 'application_name',
-    'guard_events', 'unsealed', 'status', 'blocked']);
+    'guard_events', 'unsealed', 'status', 'blocked', 'human_acts']);
 SELECT columns_are('agent_guard', 'agents', ARRAY['role', 'agent_id', 'registered_at', 'registered_by']);
 SELECT columns_are('agent_guard', 'protected', ARRAY[
     'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions']);
