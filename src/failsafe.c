@@ -72,8 +72,7 @@ ag_preload_hint(void)
 		appendStringInfoString(&list, ", ");
 	appendStringInfoString(&list, "agent_guard");
 
-	return psprintf("Add agent_guard to \"shared_preload_libraries\" and restart the server, "
-					"for example: ALTER SYSTEM SET shared_preload_libraries = '%s';",
+	return psprintf("Add agent_guard to \"shared_preload_libraries\" (ALTER SYSTEM SET shared_preload_libraries = '%s') and restart the server.",
 					list.data);
 }
 

@@ -72,7 +72,7 @@ for my $what (sort keys %agent_acts)
 	isnt($rc, 0, "agent's $what is refused");
 	like($err, qr/ERROR:  agent_guard is not loaded, so agent "lost_bot" cannot/,
 		"agent's $what: the error says the guard is not loaded");
-	like($err, qr/HINT:  Add agent_guard to "shared_preload_libraries" and restart the server, for example: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements, agent_guard';/,
+	like($err, qr/HINT:  Add agent_guard to "shared_preload_libraries" \(ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements, agent_guard'\) and restart the server\./,
 		"agent's $what: the hint keeps the existing preload list");
 	unlike($err, qr/CREATE EXTENSION/, "agent's $what: the hint does not say to create the extension");
 }
@@ -134,7 +134,7 @@ like($log, qr/DETAIL:  agent_guard is not in "shared_preload_libraries": agents'
 $node->safe_psql('postgres', 'CREATE DATABASE other');
 ($rc, $out, $err) = $node->psql('other', 'CREATE EXTENSION agent_guard');
 isnt($rc, 0, 'CREATE EXTENSION without the preload fails');
-like($err, qr/HINT:  Add agent_guard to "shared_preload_libraries" and restart the server, for example: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements, agent_guard'; Then run CREATE EXTENSION agent_guard again\./,
+like($err, qr/HINT:  Add agent_guard to "shared_preload_libraries" \(ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements, agent_guard'\) and restart the server\. Then run CREATE EXTENSION agent_guard again\./,
 	'its hint keeps the list and says to create the extension');
 
 # --- the preload is back ------------------------------------------------
