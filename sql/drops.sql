@@ -4,6 +4,8 @@
 -- approved destructive statement is an event of its run
 --
 \c "dbname=contrib_regression user=regress_su options="
+-- request ids that do not depend on the files run before this one
+SELECT setval('agent_guard.requests_request_id_seq', 1000) IS NOT NULL AS ids_from_1001;
 CREATE SCHEMA drops AUTHORIZATION regress_bot;
 SET ROLE regress_bot;
 CREATE TABLE drops.human_dropped (id int PRIMARY KEY, v text);

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
- * agent_guard.c
- *		Module entry point.  _PG_init only checks how we were loaded and
- *		wires the modules together; every concern lives in its own file.
+ * module.c
+ *		The module's entry point.  _PG_init only checks how we were loaded and
+ *		wires the modules together, in a fixed order; every concern lives
+ *		in its own file, and every hook is installed by hooks.c.
  *
  * agent_guard must be in shared_preload_libraries: its hooks have to see
  * every statement of every session from the first one on, and an agent
@@ -11,6 +12,10 @@
  * hook and no shared memory, only the identity settings: ag_preloaded
  * stays false, and failsafe.c refuses agents and lets humans go on.
  * CREATE EXTENSION without the preload is refused (_require_preload).
+ *
+ * The file is not named agent_guard.c on purpose: agent_guard.h is the
+ * header every layer includes (our SQLSTATEs, limits, the identity and
+ * shared-memory services), and it belongs to no layer above them.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -20,6 +25,11 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "gate.h"
+#include "outbox.h"
+#include "policy.h"
+#include "refusal.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -46,16 +56,20 @@ _PG_init(void)
 
 	ag_preloaded = true;
 
+	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
+	ag_refusal_init();
+	ag_outbox_init();
 	ag_capture_init();
-	ag_softdelete_init();
 	ag_rollback_init();
 	ag_idempotency_init();
+	/* deciders */
 	ag_gate_init();
 	ag_policy_init();
+	/* workers: the launcher, registered while preloading */
+	ag_worker_init();
+	/* last: every hook, in one place, after every area is registered */
 	ag_hooks_init();
-	ag_journal_init();
-	ag_shmem_init();			/* after every area is registered */
 
 	MarkGUCPrefixReserved("agent_guard");
 }
