@@ -81,10 +81,6 @@
 /* module.c: true only in a server that preloaded the library */
 extern bool ag_preloaded;
 
-/* failsafe.c */
-extern char *ag_preload_hint(void);
-extern void ag_failsafe_check(const char *what);
-
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);
 extern void ag_shmem_register(const char *name, Size size, void **ptr, AgShmemInitFn init);

@@ -68,6 +68,7 @@
 #include "agent_guard.h"
 #include "chain.h"
 #include "compat.h"
+#include "failsafe.h"
 #include "fastinsert.h"
 #include "owner_spi.h"
 #include "refusal.h"

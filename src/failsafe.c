@@ -39,6 +39,7 @@
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "failsafe.h"
 
 static bool warned = false;
 
