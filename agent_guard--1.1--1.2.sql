@@ -494,6 +494,25 @@ BEGIN
         out := out || E'\n';
     END IF;
 
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
+        out := out || E'## Approved statements that ran\n\n';
+        FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
+            out := out || format(E'- %s: `%s` (request %s, approved by %s at %s%s): %s\n',
+                                 agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md(left(x#>>'{detail,statement}', 300)),
+                                 x#>>'{detail,request_id}', x#>>'{detail,approved_by}',
+                                 agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
+                                 CASE WHEN x#>>'{detail,note}' IS NOT NULL
+                                      THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
+                                 coalesce((SELECT string_agg(format('%s %s%s', t->>'relation',
+                                                   CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
+                                                        ELSE '' END,
+                                                   CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
+                                             FROM jsonb_array_elements(x#>'{detail,targets}') t), '-'));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
     out := out || E'## Data touched\n\n| Relation | Inserted | Updated | Deleted | Soft-deleted | Rows | Sample keys |\n'
                || E'|---|---|---|---|---|---|---|\n';
     FOR x IN SELECT * FROM jsonb_array_elements(j->'data') LOOP
@@ -1158,6 +1177,23 @@ COMMENT ON FUNCTION agent_guard.grant_operator(regrole) IS
 COMMENT ON FUNCTION agent_guard.revoke_operator(regrole) IS
     'take back what agent_guard.grant_operator() gave';
 
+
+-- An agent's approved destructive statement that runs: an EXECUTED event
+
+CREATE FUNCTION agent_guard._executed(request_id bigint, command text, targets jsonb) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+    SELECT agent_guard.current_agent(), agent_guard.current_run(), session_user,
+           agent_guard.calling_role()::text, targets->0->>'relation', 'EXECUTED',
+           jsonb_build_object('request_id', r.request_id, 'command', command,
+                              'statement', r.statement, 'reason', r.reason,
+                              'approved_by', r.decided_by, 'approved_at', r.decided_at,
+                              'note', r.note, 'targets', targets)
+      FROM agent_guard.request_log r
+     WHERE r.request_id = _executed.request_id;
+$$;
+
 -- Privileges of the new functions, as 99_privileges.sql gives them
 REVOKE ALL ON FUNCTION agent_guard._require_preload() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._failsafe_ddl() FROM PUBLIC;
@@ -1169,3 +1205,4 @@ REVOKE ALL ON FUNCTION agent_guard._operator_privileges() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._operator(regrole, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard.grant_operator(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard.revoke_operator(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._executed(bigint, text, jsonb) FROM PUBLIC;

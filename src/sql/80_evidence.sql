@@ -695,6 +695,25 @@ BEGIN
         out := out || E'\n';
     END IF;
 
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
+        out := out || E'## Approved statements that ran\n\n';
+        FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
+            out := out || format(E'- %s: `%s` (request %s, approved by %s at %s%s): %s\n',
+                                 agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md(left(x#>>'{detail,statement}', 300)),
+                                 x#>>'{detail,request_id}', x#>>'{detail,approved_by}',
+                                 agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
+                                 CASE WHEN x#>>'{detail,note}' IS NOT NULL
+                                      THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
+                                 coalesce((SELECT string_agg(format('%s %s%s', t->>'relation',
+                                                   CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
+                                                        ELSE '' END,
+                                                   CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
+                                             FROM jsonb_array_elements(x#>'{detail,targets}') t), '-'));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
     out := out || E'## Data touched\n\n| Relation | Inserted | Updated | Deleted | Soft-deleted | Rows | Sample keys |\n'
                || E'|---|---|---|---|---|---|---|\n';
     FOR x IN SELECT * FROM jsonb_array_elements(j->'data') LOOP
