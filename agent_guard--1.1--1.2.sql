@@ -4,3 +4,673 @@
 -- script and checks that every row is kept and that the result is, object
 -- for object, a fresh install of 1.2.
 \echo Use "ALTER EXTENSION agent_guard UPDATE TO '1.2'" to load this file. \quit
+
+-- The row work of the functions a human calls on user tables (soft_deleted,
+-- restore, purge, rollback) runs through this: the statement runs as the
+-- table's owner in a security-restricted operation with search_path pinned
+-- (src/rowwork.c), never as the extension owner, so that no trigger, check,
+-- cast or operator of the table's owner runs with more rights than theirs.
+CREATE FUNCTION agent_guard._owner_query(relation regclass, query text, arg jsonb DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_owner_query'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) IS
+    'internal: run a statement on a user table as its owner in a security-restricted operation';
+REVOKE ALL ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) FROM PUBLIC;
+
+-- soft_deleted(), restore(), purge() and the rollback engine do their row
+-- work through it; the rollback's key equality is pg_catalog's, and the
+-- caller's privileges on each table are checked.
+CREATE OR REPLACE FUNCTION agent_guard._key_match(keys text[], t text, k text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('%I.%I OPERATOR(pg_catalog.=) %I.%I', t, c, k, c), ' AND ')
+      FROM unnest(keys) AS c
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.soft_deleted(relation regclass)
+    RETURNS TABLE (row_key jsonb, deleted_at timestamptz, agent_id text, run_id text, row_data jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.soft_deleted()');
+BEGIN
+    -- the rows are read as the table's owner (agent_guard._owner_query)
+    RETURN QUERY
+    SELECT x.r -> 0, (x.r ->> 1)::timestamptz, x.r ->> 2, x.r ->> 3, x.r -> 4
+      FROM jsonb_array_elements(agent_guard._owner_query(relation, format(
+               'SELECT jsonb_agg(jsonb_build_array('
+               '           (SELECT jsonb_object_agg(k, to_jsonb(t) -> k) FROM jsonb_array_elements_text($1) AS k), '
+               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t)) ORDER BY t.ag_deleted_at) '
+               '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
+               to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
+     ORDER BY x.n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.restore(relation regclass, row_key jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
+    v_old  jsonb;
+    v_new  jsonb;
+    v_res  jsonb;
+BEGIN
+    IF row_key IS NULL OR jsonb_typeof(row_key) <> 'object'
+       OR NOT row_key ?& v_keys THEN
+        RAISE EXCEPTION 'row key must be a JSON object with the key columns of %', relation
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key columns are %s.', array_to_string(v_keys, ', ')),
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    -- the row is found and written as the table's owner (agent_guard._owner_query)
+    v_res := agent_guard._owner_query(relation, format(
+        'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
+        '     old AS (SELECT to_jsonb(t) AS img, t.ctid AS tid FROM %1$s t, r '
+        '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
+        '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid OPERATOR(pg_catalog.=) old.tid '
+        '             RETURNING old.img, to_jsonb(t) AS new_img) '
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
+        row_key);
+    v_old := v_res -> 0;
+    v_new := v_res -> 1;
+    IF v_old IS NULL THEN
+        RAISE EXCEPTION 'no soft-deleted row of % has key %', relation, row_key
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row, new_row)
+    VALUES (session_user, agent_guard.calling_role()::text, relation::text, 'RESTORE',
+            row_key, v_old, v_new);
+    RETURN v_new;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.purge(relation regclass, older_than interval) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');
+    v_count bigint;
+    v_gone  jsonb;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be an interval of zero or more'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the rows are deleted as the table's owner (agent_guard._owner_query),
+    -- and logged here
+    v_gone := agent_guard._owner_query(relation, format(
+        'WITH gone AS (DELETE FROM %1$s t '
+        '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
+        '              RETURNING to_jsonb(t) AS img) '
+        'SELECT jsonb_agg(gone.img) FROM gone', relation),
+        jsonb_build_object('before', now() - older_than));
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
+    SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
+           (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest(v_keys) AS k), g.img
+      FROM jsonb_array_elements(v_gone) WITH ORDINALITY AS g(img, n)
+     ORDER BY g.n;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
+    RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
+                   row_key jsonb, action text, status text, detail text)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    -- JIT compiling these one-off statements costs more than it saves;
+    -- the sorts and hashes of a 100,000-row run fit in memory
+    SET jit = off SET work_mem = '64MB'
+    -- the keys looked up are all distinct: a cache of lookups only costs
+    SET enable_memoize = off
+    -- ANALYZE of the plan's tables only needs row counts and rough shapes
+    SET default_statistics_target = 10
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_what     text := CASE WHEN p_run IS NOT NULL THEN format('run "%s"', p_run)
+                            ELSE format('transaction %s', p_xid) END;
+    v_rel      record;
+    v_b        record;
+    v_keys     text[];
+    v_cols     text[];
+    v_upd      text[];
+    v_n        bigint;
+    v_pending  bigint;
+    v_conf     bigint;
+    v_msg      text;
+    v_runs     text[];
+    v_srr      text;
+    v_fk       record;
+    v_colrel   regclass;
+    v_bad      bigint;
+    v_skipped  bigint;
+    v_applied  boolean := false;
+    v_lo       bigint;
+    v_hi       bigint;
+    v_role     text := agent_guard.calling_role()::text;
+    v_arg      jsonb;
+    v_res      jsonb;
+    v_vals     jsonb;
+    v_deny     record;
+    v_chunk    integer;
+    v_cnt      jsonb;
+BEGIN
+    IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
+        RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''abort'' (change nothing if any row conflicts) or ''skip'' (leave conflicting rows).';
+    END IF;
+    IF p_apply IS NULL THEN
+        RAISE EXCEPTION 'apply must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the plan is built in a temporary table, which a hot standby cannot create
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot plan or apply a rollback during recovery'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Run it on the primary. On the standby, agent_guard.events, agent_guard.runs and agent_guard.postmortem() show what the run did.';
+    END IF;
+
+    -- Rollbacks that apply take turns, so the second of two racing
+    -- rollbacks of a run sees the first one's compensations (its next
+    -- statement takes a new snapshot in READ COMMITTED).
+    IF p_apply THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('agent_guard.rollback', 0));
+    END IF;
+
+    -- a second call in the same transaction starts afresh
+    IF to_regclass('pg_temp._ag_rb') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_rb;
+    END IF;
+    IF to_regclass('pg_temp._ag_touch') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_touch;
+    END IF;
+    IF to_regclass('pg_temp._ag_cur') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_cur;
+    END IF;
+    IF to_regclass('pg_temp._ag_batch') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_batch;
+    END IF;
+    CREATE TEMP TABLE _ag_rb (
+        event_id   bigint PRIMARY KEY,
+        run_id     text,
+        relation   text,
+        rel        regclass,
+        operation  text,
+        row_key    jsonb,
+        before_key jsonb,
+        after_key  jsonb,
+        old_row    jsonb,
+        new_row    jsonb,
+        status     text,
+        detail     text
+    ) ON COMMIT DROP;
+
+    INSERT INTO _ag_rb (event_id, run_id, relation, rel, operation, row_key, before_key, after_key,
+                        old_row, new_row, status)
+    SELECT e.event_id, e.run_id, e.relation, to_regclass(e.relation), e.operation, e.row_key,
+           -- the key before the change: the row_key of a DELETE; the row_key
+           -- of an UPDATE that kept its (scalar) key values; else from old_row
+           CASE WHEN e.operation = 'DELETE' THEN e.row_key
+                WHEN e.operation = 'INSERT' THEN NULL
+                WHEN e.old_row @> e.row_key
+                 AND NOT e.row_key @? 'strict $.* ? (@.type() == "object" || @.type() == "array")' THEN e.row_key
+                ELSE (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
+           CASE WHEN e.operation <> 'DELETE' THEN e.row_key END,
+           e.old_row, e.new_row, 'planned'
+      FROM agent_guard.events e
+     WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
+       AND (p_run IS NULL OR e.run_id = p_run)
+       AND (p_xid IS NULL OR e.xid = p_xid)
+       AND (p_run IS NOT NULL OR p_xid IS NOT NULL);
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% has no recorded writes', v_what
+            USING ERRCODE = 'YG031',
+                  HINT = 'See agent_guard.runs for the runs on record.';
+    END IF;
+
+    -- Events a COMPENSATE event undoes already: one look at the range of
+    -- the plan's event ids, and a join only if there are any.
+    SELECT min(b.event_id), max(b.event_id) INTO v_lo, v_hi FROM _ag_rb b;
+    IF EXISTS (SELECT 1 FROM agent_guard.events c
+                WHERE c.operation = 'COMPENSATE'
+                  AND (c.detail->>'undoes')::bigint BETWEEN v_lo AND v_hi) THEN
+        UPDATE _ag_rb b SET status = 'already rolled back'
+          FROM agent_guard.events c
+         WHERE c.operation = 'COMPENSATE'
+           AND (c.detail->>'undoes')::bigint BETWEEN v_lo AND v_hi
+           AND (c.detail->>'undoes')::bigint = b.event_id;
+    END IF;
+    ANALYZE _ag_rb (event_id, rel, operation, status);
+
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = format('Table %s no longer exists.', b.relation)
+     WHERE b.status = 'planned' AND b.rel IS NULL;
+
+    -- The keys each pending event touches: found = it found a row there
+    -- (its old_row), left_ = it left one there (its new_row); no key = no
+    -- row.  The images stay in _ag_rb: this table is narrow, so sorting it
+    -- and joining it is cheap.
+    CREATE TEMP TABLE _ag_touch ON COMMIT DROP AS
+    SELECT (row_number() OVER ())::integer AS tid, t.event_id, t.rel, t.k, t.found, t.left_,
+           lead(t.found) OVER w AS next_found,
+           lead(t.event_id) OVER w AS next_event
+      FROM (SELECT b.event_id, b.rel, k.k,
+                   coalesce(k.k = b.before_key, false) AS found,
+                   coalesce(k.k = b.after_key, false) AS left_
+              FROM _ag_rb b
+              CROSS JOIN LATERAL (SELECT b.before_key WHERE b.before_key IS NOT NULL
+                                  UNION ALL
+                                  SELECT b.after_key WHERE b.after_key IS NOT NULL
+                                                       AND b.after_key IS DISTINCT FROM b.before_key) AS k(k)
+             WHERE b.status = 'planned') t
+    -- jsonb_hash first: the sort then compares integers, and jsonb only
+    -- on a tie (equal keys have equal hashes)
+    WINDOW w AS (PARTITION BY t.rel, jsonb_hash(t.k), t.k ORDER BY t.event_id);
+    CREATE INDEX ON _ag_touch (event_id);
+    ANALYZE _ag_touch (event_id, rel, next_event);
+
+    -- Someone else wrote the key between two of the run's changes: the
+    -- image one change left is not the image the next one found.
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = format('Key %s was changed by someone else after this change and before event %s of the run.',
+                           t.k, t.next_event)
+      FROM _ag_touch t
+      JOIN _ag_rb n ON n.event_id = t.next_event
+     WHERE t.event_id = b.event_id AND t.next_event IS NOT NULL
+       AND CASE WHEN t.left_ THEN b.new_row END IS DISTINCT FROM CASE WHEN t.next_found THEN n.old_row END
+       AND b.status = 'planned';
+
+    -- The rows are read and written as their table's owner, in a
+    -- security-restricted operation (agent_guard._owner_query): no trigger,
+    -- check, cast or operator of the table runs with the extension owner's
+    -- rights or the caller's.  So the caller's own privileges are checked
+    -- here: SELECT on every table of the plan and, to apply it, the
+    -- privilege each compensation uses.
+    SELECT x.rel, x.priv INTO v_deny
+      FROM (SELECT b.rel,
+                   CASE WHEN NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'SELECT') THEN 'SELECT'
+                        WHEN NOT p_apply THEN NULL
+                        WHEN b.operation = 'INSERT' AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'DELETE') THEN 'DELETE'
+                        WHEN b.operation = 'DELETE' AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'INSERT') THEN 'INSERT'
+                        WHEN b.operation IN ('UPDATE', 'SOFT_DELETE')
+                             AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'UPDATE') THEN 'UPDATE' END AS priv
+              FROM (SELECT DISTINCT b.rel, b.operation FROM _ag_rb b WHERE b.status = 'planned') b) x
+     WHERE x.priv IS NOT NULL
+     ORDER BY x.rel::text, x.priv
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'permission denied to roll back % on table %', v_what, v_deny.rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Role "%s" lacks %s on %s.  Planning a rollback needs SELECT on each table; applying it needs DELETE to undo inserts, INSERT to undo deletes and UPDATE to undo updates and soft deletes.',
+                                  v_role, v_deny.priv, v_deny.rel),
+                  HINT = 'Ask the table''s owner for the privilege, or to run the rollback.';
+    END IF;
+
+    -- The last change to each key must be what is there now: read (and
+    -- lock) the current rows, table by table, 10,000 keys at a time; keep
+    -- only the differences.
+    CREATE TEMP TABLE _ag_cur (event_id bigint, k jsonb, cur jsonb) ON COMMIT DROP;
+    FOR v_rel IN SELECT DISTINCT t.rel FROM _ag_touch t WHERE t.next_event IS NULL LOOP
+        SELECT array_agg(k ORDER BY k) INTO v_keys
+          FROM (SELECT DISTINCT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                 WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
+        FOR v_chunk IN SELECT DISTINCT t.tid / 10000 FROM _ag_touch t
+                        WHERE t.rel = v_rel.rel AND t.next_event IS NULL LOOP
+            SELECT jsonb_agg(jsonb_build_array(t.tid, t.k)) INTO v_arg
+              FROM _ag_touch t
+             WHERE t.rel = v_rel.rel AND t.next_event IS NULL AND t.tid / 10000 = v_chunk;
+            v_res := agent_guard._owner_query(v_rel.rel, format(
+                'SELECT jsonb_agg(jsonb_build_array(c.tid, c.img)) FROM (
+                     SELECT (e.value ->> 0)::integer AS tid, to_jsonb(r) AS img
+                       FROM jsonb_array_elements($1) AS e
+                       CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> 1) AS kk
+                       JOIN %1$s r ON %2$s
+                        FOR UPDATE OF r) c',
+                v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk')), v_arg);
+            INSERT INTO _ag_cur (event_id, k, cur)
+            SELECT t.event_id, t.k, cur.img
+              FROM _ag_touch t
+              JOIN _ag_rb b ON b.event_id = t.event_id
+              LEFT JOIN (SELECT (c.value ->> 0)::integer AS tid, c.value -> 1 AS img
+                           FROM jsonb_array_elements(v_res) c) cur ON cur.tid = t.tid
+             WHERE t.rel = v_rel.rel AND t.next_event IS NULL AND t.tid / 10000 = v_chunk
+               AND CASE WHEN cur.tid IS NULL THEN t.left_
+                        WHEN record_image_eq(ROW(CASE WHEN t.left_ THEN b.new_row END), ROW(cur.img)) THEN false
+                        ELSE CASE WHEN t.left_ THEN b.new_row END IS DISTINCT FROM cur.img END;
+        END LOOP;
+    END LOOP;
+
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = CASE WHEN NOT t.left_
+                         THEN format('Key %s was freed by the run and is in use again: %s.', c.k, left(c.cur::text, 300))
+                         WHEN c.cur IS NULL
+                         THEN format('Row %s was deleted after the run.', c.k)
+                         ELSE format('Row %s was changed after the run; it is now %s.', c.k, left(c.cur::text, 300)) END
+      FROM _ag_cur c
+      JOIN _ag_touch t ON t.event_id = c.event_id AND t.k = c.k
+     WHERE c.event_id = b.event_id AND b.status = 'planned';
+
+    -- An earlier change to a key can only be undone after every later
+    -- change to that key is.
+    IF EXISTS (SELECT 1 FROM _ag_rb b WHERE b.status = 'conflict') THEN
+        LOOP
+            UPDATE _ag_rb b SET status = 'skipped',
+                   detail = format('A later change of the run to key %s cannot be undone (event %s).', t.k, t2.event_id)
+              FROM _ag_touch t
+              JOIN _ag_touch t2 ON t2.rel = t.rel AND t2.k = t.k AND t2.event_id > t.event_id
+              JOIN _ag_rb b2 ON b2.event_id = t2.event_id AND b2.status IN ('conflict', 'skipped')
+             WHERE t.event_id = b.event_id AND b.status = 'planned';
+            EXIT WHEN NOT FOUND;
+        END LOOP;
+    END IF;
+
+    SELECT count(*) FILTER (WHERE b.status = 'planned'),
+           count(*) FILTER (WHERE b.status IN ('conflict', 'skipped')),
+           count(*) FILTER (WHERE b.status = 'skipped')
+      INTO v_pending, v_conf, v_skipped FROM _ag_rb b;
+
+    IF p_apply AND v_conf > 0 AND p_on_conflict = 'abort' THEN
+        SELECT string_agg(format('Event %s (%s of %s %s): %s', b.event_id, b.operation, b.relation,
+                                 b.row_key, b.detail), E'\n' ORDER BY b.event_id)
+          INTO v_msg
+          FROM (SELECT * FROM _ag_rb b WHERE b.status = 'conflict' ORDER BY b.event_id LIMIT 20) b;
+        SELECT count(*) INTO v_n FROM _ag_rb b WHERE b.status = 'conflict';
+        IF v_n > 20 THEN
+            v_msg := v_msg || format(E'\n... and %s more.', v_n - 20);
+        END IF;
+        RAISE EXCEPTION 'cannot roll back %: % rows were changed after the run', v_what, v_n
+            USING ERRCODE = 'YG030',
+                  DETAIL = v_msg,
+                  HINT = 'Nothing was changed.  Preview with apply => false, or pass on_conflict => ''skip'' to restore the other rows and leave these.';
+    END IF;
+
+    IF p_apply AND v_pending > 0 THEN
+        -- Batches: runs of consecutive events (newest first) on one table
+        -- with one operation; a run whose events share a key is replayed
+        -- one event at a time.
+        CREATE TEMP TABLE _ag_batch ON COMMIT DROP AS
+        WITH s AS (
+            SELECT x.event_id, x.rel, x.operation, sum(x.brk) OVER (ORDER BY x.event_id DESC) AS seg
+              FROM (SELECT b.event_id, b.rel, b.operation,
+                           CASE WHEN lag(b.rel) OVER w IS NOT DISTINCT FROM b.rel
+                                 AND lag(b.operation) OVER w = b.operation THEN 0 ELSE 1 END AS brk
+                      FROM _ag_rb b WHERE b.status = 'planned'
+                    WINDOW w AS (ORDER BY b.event_id DESC)) x),
+        -- runs in which a key is touched twice: then by two events that
+        -- follow each other on the key (what lies between them on it was
+        -- undone, or they would not both be planned)
+        u AS (SELECT DISTINCT s1.seg
+                FROM _ag_touch t
+                JOIN s s1 ON s1.event_id = t.event_id
+                JOIN s s2 ON s2.event_id = t.next_event
+               WHERE t.next_event IS NOT NULL AND s1.seg = s2.seg)
+        SELECT s.event_id, s.rel, s.operation, s.seg,
+               CASE WHEN s.seg IN (SELECT u.seg FROM u) THEN -s.event_id ELSE 0 END AS one
+          FROM s;
+        CREATE INDEX ON _ag_batch (seg, one);
+        ANALYZE _ag_batch;
+
+        -- Replay with the tables' triggers off (session_replication_role):
+        -- their own triggers would change the rows being restored, and the
+        -- foreign-key triggers would check each batch in log order, which
+        -- for cascades is not an order the rows ever were valid in (the
+        -- parent's event is logged before the cascaded children's).  The
+        -- foreign keys are checked once at the end instead.  Replay mode
+        -- keeps the stamps also if the stamp trigger ever fires here.
+        v_srr := current_setting('session_replication_role');
+        PERFORM set_config('session_replication_role', 'replica', true);
+        PERFORM agent_guard._replay_mode(true);
+        FOR v_b IN SELECT x.seg, x.one, min(x.rel::oid)::regclass AS rel, min(x.operation) AS op,
+                          count(*) AS n, min(x.event_id) AS first
+                     FROM _ag_batch x
+                    GROUP BY x.seg, x.one ORDER BY x.seg, x.one LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = v_b.first) x;
+            IF v_b.rel IS DISTINCT FROM v_colrel THEN
+                SELECT array_agg(a.attname::text ORDER BY a.attnum),
+                       array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attidentity <> 'a')
+                  INTO v_cols, v_upd
+                  FROM pg_attribute a
+                 WHERE a.attrelid = v_b.rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+                v_colrel := v_b.rel;
+            END IF;
+
+            -- Each statement replays the batch (10,000 events at a time)
+            -- as the table's owner and, from what it wrote (RETURNING),
+            -- counts the rows that did not come back exactly as logged.
+            -- The keys of a batch are distinct, so what a statement wrote
+            -- at a key is what is there after it.
+            FOR v_arg IN SELECT jsonb_agg(jsonb_build_object('e', c.event_id, 'o', c.old_row,
+                                                             'a', c.after_key, 'b', c.before_key)
+                                          ORDER BY c.event_id DESC)
+                           FROM (SELECT b.event_id, b.old_row, b.after_key, b.before_key,
+                                        (row_number() OVER (ORDER BY b.event_id DESC) - 1) / 10000 AS ch
+                                   FROM _ag_batch x JOIN _ag_rb b ON b.event_id = x.event_id
+                                  WHERE x.seg = v_b.seg AND x.one = v_b.one) c
+                          GROUP BY c.ch ORDER BY c.ch LOOP
+                IF v_b.op = 'INSERT' THEN
+                    v_cnt := agent_guard._owner_query(v_b.rel, format(
+                        'WITH d AS (DELETE FROM %1$s r
+                                     USING (SELECT kk.* FROM jsonb_array_elements($1) AS e
+                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''a'') AS kk) kk
+                                     WHERE %2$s RETURNING 1)
+                         SELECT jsonb_build_array(count(*), 0) FROM d',
+                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk')), v_arg);
+                ELSIF v_b.op = 'DELETE' THEN
+                    v_cnt := agent_guard._owner_query(v_b.rel, format(
+                        'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
+                                    SELECT %3$s FROM jsonb_array_elements($1) WITH ORDINALITY AS e(value, n)
+                                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''o'') AS o
+                                     ORDER BY e.n
+                                    RETURNING to_jsonb(r) AS img)
+                         SELECT jsonb_build_array((SELECT count(*) FROM w),
+                                                  (SELECT count(*) FROM (SELECT w.img FROM w
+                                                                         EXCEPT ALL
+                                                                         SELECT e.value -> ''o'' FROM jsonb_array_elements($1) AS e) x))',
+                        v_b.rel,
+                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
+                        (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c)), v_arg);
+                ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
+                    v_cnt := agent_guard._owner_query(v_b.rel, format(
+                        'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
+                                      FROM (SELECT e.value -> ''o'' AS old_row, o, kk FROM jsonb_array_elements($1) AS e
+                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''o'') AS o
+                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''a'') AS kk) s
+                                     WHERE %4$s
+                                    RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
+                                                   ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
+                         SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
+                        v_b.rel,
+                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
+                        (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                        (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
+                           FROM unnest(v_keys) c)), v_arg);
+                END IF;
+                v_n := (v_cnt ->> 0)::bigint;
+                v_bad := (v_cnt ->> 1)::bigint;
+                IF v_n <> jsonb_array_length(v_arg) THEN
+                    RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed',
+                                    v_what, v_n, jsonb_array_length(v_arg), v_b.rel
+                        USING ERRCODE = 'YG032',
+                              DETAIL = 'The rows changed while the rollback ran.',
+                              HINT = 'Nothing was changed.  Run the rollback again.';
+                END IF;
+
+                -- the rows that came back must be exactly the logged images
+                IF v_bad > 0 THEN
+                    v_cnt := agent_guard._owner_query(v_b.rel, format(
+                        'SELECT jsonb_build_array(count(*), min(x.e))
+                           FROM (SELECT (e.value ->> ''e'')::bigint AS e, e.value -> ''b'' AS bk, e.value -> ''o'' AS old
+                                   FROM jsonb_array_elements($1) AS e) x
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, x.bk) AS kk
+                           LEFT JOIN %1$s r ON %2$s
+                          WHERE to_jsonb(r) IS DISTINCT FROM x.old',
+                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk')), v_arg);
+                    RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
+                                    v_what, v_cnt ->> 0, v_b.rel
+                        USING ERRCODE = 'YG032',
+                              DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
+                              HINT = 'Nothing was changed.';
+                END IF;
+            END LOOP;
+        END LOOP;
+        PERFORM agent_guard._replay_mode(false);
+        PERFORM set_config('session_replication_role', v_srr, true);
+
+        -- the planned events are applied now (status 'applied' in the
+        -- result; the table keeps 'planned' rather than rewrite every row)
+        v_applied := true;
+
+        -- Every foreign key into or out of a replayed table must hold for
+        -- the rows the replay wrote (their final images) and for the
+        -- referenced values it took away.
+        FOR v_fk IN
+            SELECT c.oid, c.conname, c.conrelid::regclass AS child, c.confrelid::regclass AS parent,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS ccols,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS pcols
+              FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conparentid = 0
+               AND (c.conrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'planned')
+                 OR c.confrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'planned'))
+        LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_fk.child)) x;
+            -- Like the foreign-key triggers, each side is read as its
+            -- table's owner: the references of the rows the replay wrote
+            -- (as the child's owner), then which of them have no parent
+            -- row (as the parent's owner); the values go across as jsonb.
+            v_n := 0;
+            IF v_keys IS NOT NULL THEN
+                v_vals := NULL;
+                FOR v_arg IN SELECT jsonb_agg(c.k)
+                               FROM (SELECT b.before_key AS k, (row_number() OVER () - 1) / 10000 AS ch
+                                       FROM _ag_rb b
+                                      WHERE b.rel = v_fk.child AND b.status = 'planned'
+                                        AND b.before_key IS NOT NULL) c
+                              GROUP BY c.ch LOOP
+                    v_res := agent_guard._owner_query(v_fk.child, format(
+                        'SELECT jsonb_agg(jsonb_build_array(v.val, v.n)) FROM (
+                             SELECT jsonb_build_object(%2$s) AS val, count(*) AS n FROM %1$s r
+                              WHERE (%3$s) IN (SELECT %4$s FROM jsonb_array_elements($1) AS e
+                                                 CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS kk)
+                                AND %5$s
+                              GROUP BY 1) v',
+                        v_fk.child,
+                        (SELECT string_agg(format('%L, r.%I', v_fk.pcols[i], v_fk.ccols[i]), ', ')
+                           FROM generate_subscripts(v_fk.ccols, 1) i),
+                        (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                        (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                        (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c)),
+                        v_arg);
+                    v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
+                END LOOP;
+                FOR v_arg IN SELECT jsonb_agg(e.value)
+                               FROM jsonb_array_elements(v_vals) WITH ORDINALITY AS e(value, o)
+                              GROUP BY (e.o - 1) / 10000 LOOP
+                    v_cnt := agent_guard._owner_query(v_fk.parent, format(
+                        'SELECT to_jsonb(coalesce(sum((e.value ->> 1)::bigint), 0))
+                           FROM jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> 0) AS v
+                          WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %2$s)',
+                        v_fk.parent,
+                        (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
+                           FROM unnest(v_fk.pcols) c)),
+                        v_arg);
+                    v_n := v_n + (v_cnt #>> '{}')::bigint;
+                END LOOP;
+            END IF;
+            -- the referenced values the replay took away (as the parent's
+            -- owner), then the child rows that still use them (as the
+            -- child's owner)
+            IF v_n = 0 THEN
+                v_vals := NULL;
+                FOR v_arg IN SELECT jsonb_agg(c.v)
+                               FROM (SELECT d.v, (row_number() OVER () - 1) / 10000 AS ch
+                                       FROM (SELECT DISTINCT (SELECT jsonb_object_agg(pc, b.new_row -> pc)
+                                                                FROM unnest(v_fk.pcols) AS pc) AS v
+                                               FROM _ag_rb b
+                                              WHERE b.rel = v_fk.parent AND b.status = 'planned'
+                                                AND b.new_row IS NOT NULL) d) c
+                              GROUP BY c.ch LOOP
+                    v_res := agent_guard._owner_query(v_fk.parent, format(
+                        'SELECT jsonb_agg(jsonb_build_object(%2$s))
+                           FROM jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v
+                          WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %3$s)',
+                        v_fk.parent,
+                        (SELECT string_agg(format('%L, e.value -> %L', v_fk.ccols[i], v_fk.pcols[i]), ', ')
+                           FROM generate_subscripts(v_fk.ccols, 1) i),
+                        (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
+                           FROM unnest(v_fk.pcols) c)),
+                        v_arg);
+                    v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
+                END LOOP;
+                FOR v_arg IN SELECT jsonb_agg(e.value)
+                               FROM jsonb_array_elements(v_vals) WITH ORDINALITY AS e(value, o)
+                              GROUP BY (e.o - 1) / 10000 LOOP
+                    v_cnt := agent_guard._owner_query(v_fk.child, format(
+                        'SELECT to_jsonb(count(*)) FROM %1$s r
+                          WHERE (%2$s) IN (SELECT %3$s FROM jsonb_array_elements($1) AS e
+                                             CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v)',
+                        v_fk.child,
+                        (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
+                        (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c)),
+                        v_arg);
+                    v_n := v_n + (v_cnt #>> '{}')::bigint;
+                END LOOP;
+            END IF;
+            IF v_n > 0 THEN
+                RAISE EXCEPTION 'cannot roll back %: it would break foreign key "%" of %', v_what, v_fk.conname, v_fk.child
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = format('%s rows of %s would reference rows of %s that are not there.', v_n, v_fk.child, v_fk.parent),
+                          HINT = 'Nothing was changed.  Rows written by others after the run refer to rows the run created; roll them back or change them first.';
+            END IF;
+        END LOOP;
+
+        INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key,
+                                        old_row, new_row, detail)
+        SELECT session_user, v_role, b.relation, 'COMPENSATE',
+               coalesce(b.before_key, b.after_key), b.new_row, b.old_row,
+               jsonb_build_object('undoes', b.event_id, 'run_id', b.run_id,
+                                  'action', CASE b.operation WHEN 'INSERT' THEN 'delete'
+                                                             WHEN 'DELETE' THEN 'insert'
+                                                             ELSE 'restore' END)
+          FROM _ag_rb b WHERE b.status = 'planned' ORDER BY b.event_id DESC;
+
+        SELECT array_agg(DISTINCT b.run_id) INTO v_runs FROM _ag_rb b;
+        PERFORM agent_guard._log('ROLLBACK', NULL, jsonb_build_object(
+            'run_id', CASE WHEN cardinality(v_runs) = 1 THEN v_runs[1] END,
+            'xid', p_xid::text,
+            'applied', v_pending,
+            'conflicts', v_conf - v_skipped,
+            'skipped', v_skipped));
+    ELSIF v_pending = 0 AND v_conf = 0 THEN
+        RAISE NOTICE '% is already rolled back', v_what;
+    END IF;
+
+    RETURN QUERY
+    SELECT (row_number() OVER (ORDER BY b.event_id DESC))::integer,
+           b.event_id, b.relation, b.operation, b.row_key,
+           CASE b.operation
+               WHEN 'INSERT' THEN format('delete %s row %s', b.relation, b.after_key)
+               WHEN 'DELETE' THEN format('re-insert %s row %s as before event %s', b.relation, b.before_key, b.event_id)
+               WHEN 'SOFT_DELETE' THEN format('undelete %s row %s as before event %s', b.relation, b.after_key, b.event_id)
+               ELSE CASE WHEN b.before_key = b.after_key
+                         THEN format('restore %s row %s as before event %s', b.relation, b.after_key, b.event_id)
+                         ELSE format('move %s row %s back to %s as before event %s', b.relation, b.after_key,
+                                     b.before_key, b.event_id) END
+           END,
+           CASE WHEN v_applied AND b.status = 'planned' THEN 'applied' ELSE b.status END, b.detail
+      FROM _ag_rb b
+     ORDER BY b.event_id DESC;
+END
+$$;
