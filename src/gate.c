@@ -96,6 +96,7 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "structure.h"
 
 #define AG_GATE_QUEUE 128
 #define AG_GATE_TEXT 2048
@@ -1417,6 +1418,14 @@ ag_gate_utility(PlannedStmt *pstmt, const char *queryString)
 	}
 
 	classify_utility(parsetree, &v);
+	{
+		/* the structure of protected tables belongs to the guard */
+		AgStructureVerdict sv = {NULL, NULL, NULL};
+
+		ag_structure_classify(parsetree, &sv);
+		if (sv.kind != NULL)
+			verdict(&v, sv.kind, sv.what, sv.why);
+	}
 	if (v.kind != NULL && strcmp(v.kind, "refused") == 0)
 		gate_decide(v.kind, v.what, v.why, text, len, 0);
 
