@@ -117,6 +117,37 @@ BEGIN
 END
 $$;
 
+-- The part of a rollback's plan that concerns one table, copied into a
+-- temporary table of its own (_ag_<tag><oid>) that the table's owner may
+-- read for the rest of the transaction: the row work runs as that owner
+-- (agent_guard._owner_query) and must not see the rest of the plan.
+-- query selects the part, with $1 standing for the table.
+CREATE FUNCTION agent_guard._rollback_part(relation regclass, tag text, query text, index_on text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text := format('_ag_%s%s', tag, relation::oid);
+BEGIN
+    IF relation IS NULL OR tag IS NULL OR query IS NULL THEN
+        RAISE EXCEPTION 'relation, tag and query must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp.' || v_name) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE pg_temp.%I', v_name);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS ', v_name)
+            || replace(query, '$1', format('(%s::oid::regclass)', relation::oid));
+    IF index_on IS NOT NULL THEN
+        EXECUTE format('CREATE INDEX ON pg_temp.%I (%s)', v_name, index_on);
+    END IF;
+    EXECUTE format('ANALYZE pg_temp.%I', v_name);
+    EXECUTE format('GRANT SELECT ON pg_temp.%I TO %s', v_name,
+                   (SELECT c.relowner::regrole::text FROM pg_class c WHERE c.oid = relation));
+    RETURN 'pg_temp.' || quote_ident(v_name);
+END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._rollback_part(regclass, text, text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
     RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
                    row_key jsonb, action text, status text, detail text)
@@ -156,8 +187,9 @@ DECLARE
     v_res      jsonb;
     v_vals     jsonb;
     v_deny     record;
-    v_chunk    integer;
     v_cnt      jsonb;
+    v_part     text;
+    v_partrel  regclass;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -312,37 +344,36 @@ BEGIN
     END IF;
 
     -- The last change to each key must be what is there now: read (and
-    -- lock) the current rows, table by table, 10,000 keys at a time; keep
-    -- only the differences.
+    -- lock) the current rows, table by table, as the table's owner; keep
+    -- only the differences.  The owner reads its table's part of the plan
+    -- from a copy of its own (_ag_p<oid>), granted to it for this
+    -- transaction: never the rows of another table.
     CREATE TEMP TABLE _ag_cur (event_id bigint, k jsonb, cur jsonb) ON COMMIT DROP;
     FOR v_rel IN SELECT DISTINCT t.rel FROM _ag_touch t WHERE t.next_event IS NULL LOOP
         SELECT array_agg(k ORDER BY k) INTO v_keys
           FROM (SELECT DISTINCT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
                  WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
-        FOR v_chunk IN SELECT DISTINCT t.tid / 10000 FROM _ag_touch t
-                        WHERE t.rel = v_rel.rel AND t.next_event IS NULL LOOP
-            SELECT jsonb_agg(jsonb_build_array(t.tid, t.k)) INTO v_arg
-              FROM _ag_touch t
-             WHERE t.rel = v_rel.rel AND t.next_event IS NULL AND t.tid / 10000 = v_chunk;
-            v_res := agent_guard._owner_query(v_rel.rel, format(
-                'SELECT jsonb_agg(jsonb_build_array(c.tid, c.img)) FROM (
-                     SELECT (e.value ->> 0)::integer AS tid, to_jsonb(r) AS img
-                       FROM jsonb_array_elements($1) AS e
-                       CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> 1) AS kk
-                       JOIN %1$s r ON %2$s
-                        FOR UPDATE OF r) c',
-                v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk')), v_arg);
-            INSERT INTO _ag_cur (event_id, k, cur)
-            SELECT t.event_id, t.k, cur.img
-              FROM _ag_touch t
-              JOIN _ag_rb b ON b.event_id = t.event_id
-              LEFT JOIN (SELECT (c.value ->> 0)::integer AS tid, c.value -> 1 AS img
-                           FROM jsonb_array_elements(v_res) c) cur ON cur.tid = t.tid
-             WHERE t.rel = v_rel.rel AND t.next_event IS NULL AND t.tid / 10000 = v_chunk
-               AND CASE WHEN cur.tid IS NULL THEN t.left_
-                        WHEN record_image_eq(ROW(CASE WHEN t.left_ THEN b.new_row END), ROW(cur.img)) THEN false
-                        ELSE CASE WHEN t.left_ THEN b.new_row END IS DISTINCT FROM cur.img END;
-        END LOOP;
+        v_part := agent_guard._rollback_part(v_rel.rel, 'c',
+            'SELECT t.tid, t.event_id, t.k, t.left_, CASE WHEN t.left_ THEN b.new_row END AS want
+               FROM pg_temp._ag_touch t JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
+              WHERE t.rel = $1 AND t.next_event IS NULL');
+        v_res := agent_guard._owner_query(v_rel.rel, format(
+            'WITH cur AS MATERIALIZED (
+                 SELECT t.tid, to_jsonb(r) AS img
+                   FROM %3$s t
+                   CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
+                   JOIN %1$s r ON %2$s
+                    FOR UPDATE OF r)
+             SELECT jsonb_agg(jsonb_build_array(t.event_id, t.k, cur.img))
+               FROM %3$s t
+               LEFT JOIN cur ON cur.tid OPERATOR(pg_catalog.=) t.tid
+              WHERE CASE WHEN cur.tid IS NULL THEN t.left_
+                         WHEN record_image_eq(ROW(t.want), ROW(cur.img)) THEN false
+                         ELSE t.want IS DISTINCT FROM cur.img END',
+            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part));
+        INSERT INTO _ag_cur (event_id, k, cur)
+        SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
+          FROM jsonb_array_elements(v_res) c;
     END LOOP;
 
     UPDATE _ag_rb b SET status = 'conflict',
@@ -441,84 +472,93 @@ BEGIN
                 v_colrel := v_b.rel;
             END IF;
 
-            -- Each statement replays the batch (10,000 events at a time)
-            -- as the table's owner and, from what it wrote (RETURNING),
-            -- counts the rows that did not come back exactly as logged.
-            -- The keys of a batch are distinct, so what a statement wrote
-            -- at a key is what is there after it.
-            FOR v_arg IN SELECT jsonb_agg(jsonb_build_object('e', c.event_id, 'o', c.old_row,
-                                                             'a', c.after_key, 'b', c.before_key)
-                                          ORDER BY c.event_id DESC)
-                           FROM (SELECT b.event_id, b.old_row, b.after_key, b.before_key,
-                                        (row_number() OVER (ORDER BY b.event_id DESC) - 1) / 10000 AS ch
-                                   FROM _ag_batch x JOIN _ag_rb b ON b.event_id = x.event_id
-                                  WHERE x.seg = v_b.seg AND x.one = v_b.one) c
-                          GROUP BY c.ch ORDER BY c.ch LOOP
-                IF v_b.op = 'INSERT' THEN
-                    v_cnt := agent_guard._owner_query(v_b.rel, format(
-                        'WITH d AS (DELETE FROM %1$s r
-                                     USING (SELECT kk.* FROM jsonb_array_elements($1) AS e
-                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''a'') AS kk) kk
-                                     WHERE %2$s RETURNING 1)
-                         SELECT jsonb_build_array(count(*), 0) FROM d',
-                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk')), v_arg);
-                ELSIF v_b.op = 'DELETE' THEN
-                    v_cnt := agent_guard._owner_query(v_b.rel, format(
-                        'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
-                                    SELECT %3$s FROM jsonb_array_elements($1) WITH ORDINALITY AS e(value, n)
-                                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''o'') AS o
-                                     ORDER BY e.n
-                                    RETURNING to_jsonb(r) AS img)
-                         SELECT jsonb_build_array((SELECT count(*) FROM w),
-                                                  (SELECT count(*) FROM (SELECT w.img FROM w
-                                                                         EXCEPT ALL
-                                                                         SELECT e.value -> ''o'' FROM jsonb_array_elements($1) AS e) x))',
-                        v_b.rel,
-                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
-                        (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c)), v_arg);
-                ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
-                    v_cnt := agent_guard._owner_query(v_b.rel, format(
-                        'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
-                                      FROM (SELECT e.value -> ''o'' AS old_row, o, kk FROM jsonb_array_elements($1) AS e
-                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''o'') AS o
-                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> ''a'') AS kk) s
-                                     WHERE %4$s
-                                    RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
-                                                   ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
-                         SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
-                        v_b.rel,
-                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
-                        (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
-                        (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
-                           FROM unnest(v_keys) c)), v_arg);
-                END IF;
-                v_n := (v_cnt ->> 0)::bigint;
-                v_bad := (v_cnt ->> 1)::bigint;
-                IF v_n <> jsonb_array_length(v_arg) THEN
-                    RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed',
-                                    v_what, v_n, jsonb_array_length(v_arg), v_b.rel
-                        USING ERRCODE = 'YG032',
-                              DETAIL = 'The rows changed while the rollback ran.',
-                              HINT = 'Nothing was changed.  Run the rollback again.';
-                END IF;
+            -- Each statement replays the batch as the table's owner, from
+            -- the table's part of the plan (_ag_p<oid>, as above) and, from
+            -- what it wrote (RETURNING), counts the rows that did not come
+            -- back exactly as logged.  The keys of a batch are distinct, so
+            -- what a statement wrote at a key is what is there after it.
+            IF v_b.rel IS DISTINCT FROM v_partrel THEN
+                v_part := agent_guard._rollback_part(v_b.rel, 'r',
+                    'SELECT x.seg, x.one, b.event_id, b.old_row, b.before_key, b.after_key
+                       FROM pg_temp._ag_batch x JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
+                      WHERE x.rel = $1', 'seg, one');
+                v_partrel := v_b.rel;
+            END IF;
+            IF v_b.op = 'INSERT' THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH d AS (DELETE FROM %1$s r
+                                 USING (SELECT kk.* FROM %3$s b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
+                                 WHERE %2$s RETURNING 1)
+                     SELECT jsonb_build_array(count(*), 0) FROM d',
+                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            ELSIF v_b.op = 'DELETE' THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
+                                SELECT %3$s FROM %4$s b
+                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                 WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                   AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                 ORDER BY b.event_id DESC
+                                RETURNING to_jsonb(r) AS img)
+                     SELECT jsonb_build_array((SELECT count(*) FROM w),
+                                              (SELECT count(*) FROM w
+                                                WHERE NOT EXISTS (SELECT 1 FROM %4$s b
+                                                                   WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                                                     AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                                                     AND b.old_row OPERATOR(pg_catalog.=) w.img)))',
+                    v_b.rel,
+                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
+                    (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
+                                  FROM (SELECT b.old_row, o, kk FROM %5$s b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
+                                 WHERE %4$s
+                                RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
+                                               ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
+                     SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
+                    v_b.rel,
+                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
+                    (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                    (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
+                       FROM unnest(v_keys) c), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            END IF;
+            v_n := (v_cnt ->> 0)::bigint;
+            v_bad := (v_cnt ->> 1)::bigint;
+            IF v_n <> v_b.n THEN
+                RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed', v_what, v_n, v_b.n, v_b.rel
+                    USING ERRCODE = 'YG032',
+                          DETAIL = 'The rows changed while the rollback ran.',
+                          HINT = 'Nothing was changed.  Run the rollback again.';
+            END IF;
 
-                -- the rows that came back must be exactly the logged images
-                IF v_bad > 0 THEN
-                    v_cnt := agent_guard._owner_query(v_b.rel, format(
-                        'SELECT jsonb_build_array(count(*), min(x.e))
-                           FROM (SELECT (e.value ->> ''e'')::bigint AS e, e.value -> ''b'' AS bk, e.value -> ''o'' AS old
-                                   FROM jsonb_array_elements($1) AS e) x
-                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, x.bk) AS kk
-                           LEFT JOIN %1$s r ON %2$s
-                          WHERE to_jsonb(r) IS DISTINCT FROM x.old',
-                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk')), v_arg);
-                    RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
-                                    v_what, v_cnt ->> 0, v_b.rel
-                        USING ERRCODE = 'YG032',
-                              DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
-                              HINT = 'Nothing was changed.';
-                END IF;
-            END LOOP;
+            -- the rows that came back must be exactly the logged images
+            IF v_bad > 0 THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'SELECT jsonb_build_array(count(*), min(b.event_id)) FROM %3$s b
+                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                       LEFT JOIN %1$s r ON %2$s
+                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                        AND to_jsonb(r) IS DISTINCT FROM b.old_row',
+                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+                RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
+                                v_what, v_cnt ->> 0, v_b.rel
+                    USING ERRCODE = 'YG032',
+                          DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
+                          HINT = 'Nothing was changed.';
+            END IF;
         END LOOP;
         PERFORM agent_guard._replay_mode(false);
         PERFORM set_config('session_replication_role', v_srr, true);
