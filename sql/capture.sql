@@ -141,6 +141,6 @@ CREATE TRIGGER zzz_forge BEFORE INSERT OR UPDATE ON app.notes FOR EACH ROW EXECU
 RESET ROLE;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
 INSERT INTO app.notes VALUES (51, 'looks human');
-DROP TRIGGER zzz_forge ON app.notes;
 \c "dbname=contrib_regression user=regress_su options="
+DROP TRIGGER zzz_forge ON app.notes;
 SELECT count(*) AS rows_51 FROM app.notes WHERE id IN (50, 51);

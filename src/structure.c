@@ -230,6 +230,44 @@ constraint_is_key(Oid relid, const char *conname)
 	return key;
 }
 
+/* Is the column part of the key the log identifies rows by? */
+static bool
+column_in_key(Oid relid, const char *colname)
+{
+	AttrNumber	attnum = get_attnum(relid, colname);
+	Relation	rel;
+	Oid			keys[2];
+	bool		found = false;
+	int			k;
+
+	if (attnum == InvalidAttrNumber)
+		return false;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	keys[0] = RelationGetPrimaryKeyIndex(rel);
+	keys[1] = RelationGetReplicaIndex(rel);
+	relation_close(rel, AccessShareLock);
+	for (k = 0; k < 2 && !found; k++)
+	{
+		HeapTuple	tup;
+
+		if (!OidIsValid(keys[k]))
+			continue;
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(keys[k]));
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+			int			i;
+
+			for (i = 0; i < ix->indnkeyatts && !found; i++)
+				found = (ix->indkey.values[i] == attnum);
+			ReleaseSysCache(tup);
+		}
+	}
+	return found;
+}
+
 /*
  * The protected relation whose rows show values of this type (a column of
  * it, or of an array, domain, range or composite type built on it), or
@@ -410,6 +448,10 @@ classify_alter_table(AlterTableStmt *stmt, AgStructureVerdict *v)
 					set_verdict(v, REFUSED, "ALTER TABLE ... ALTER COLUMN",
 								psprintf("Column \"%s\" of protected table \"%s\" is a stamp column: the guard sets it, and a default or NOT NULL on it would mark or refuse humans' rows.",
 										 cmd->name, rel));
+				else if (cmd->subtype == AT_ColumnDefault && column_in_key(relid, cmd->name))
+					set_verdict(v, APPROVAL, "ALTER TABLE ... ALTER COLUMN ... DEFAULT",
+								psprintf("Column \"%s\" is in the key of protected table \"%s\"; with another default, humans' inserts could fail or collide.",
+										 cmd->name, rel));
 				break;
 			case AT_SetIdentity:
 			case AT_DropIdentity:
@@ -477,7 +519,17 @@ classify_drop(DropStmt *stmt, AgStructureVerdict *v)
 	{
 		List	   *names = (List *) lfirst(lc);
 
-		if (stmt->removeType == OBJECT_POLICY)
+		if (stmt->removeType == OBJECT_TRIGGER)
+		{
+			Oid			relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																			   list_length(names) - 1)));
+
+			if (is_protected(relid))
+				set_verdict(v, REFUSED, "DROP TRIGGER",
+							psprintf("The triggers of protected table \"%s\" are part of its structure, which a human may have relied on; only a human may drop one.",
+									 name_of(relid)));
+		}
+		else if (stmt->removeType == OBJECT_POLICY)
 		{
 			Oid			relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
 																			   list_length(names) - 1)));
@@ -514,7 +566,14 @@ classify_grant(GrantStmt *g, AgStructureVerdict *v)
 		if (g->objtype == OBJECT_TABLE && g->targtype == ACL_TARGET_OBJECT)
 			relid = is_protected(relid_of(lfirst_node(RangeVar, lc))) ?
 				relid_of(lfirst_node(RangeVar, lc)) : InvalidOid;
-		else if ((g->objtype == OBJECT_TABLE && g->targtype == ACL_TARGET_ALL_IN_SCHEMA) ||
+		else if (g->objtype == OBJECT_SEQUENCE && g->targtype == ACL_TARGET_OBJECT)
+		{
+			Oid			seqid = relid_of(lfirst_node(RangeVar, lc));
+
+			relid = OidIsValid(seqid) ? sequence_protected_user(seqid) : InvalidOid;
+		}
+		else if (((g->objtype == OBJECT_TABLE || g->objtype == OBJECT_SEQUENCE) &&
+				  g->targtype == ACL_TARGET_ALL_IN_SCHEMA) ||
 				 g->objtype == OBJECT_SCHEMA)
 			relid = schema_protected_table(strVal(lfirst(lc)));
 		if (OidIsValid(relid))
