@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * agent_guard.h
- *		Declarations shared by agent_guard's source files: our SQLSTATEs
- *		and the init entry points each module exports to _PG_init.
+ *		Declarations shared by every layer of agent_guard: our SQLSTATEs,
+ *		limits, and the services without a header of their own (identity,
+ *		shared memory) and the init entry points of module.c.
  *
  * Our SQLSTATEs live in class "YG" (the first character Y is left by the
  * SQL standard to implementations).  Each code is defined here once and
@@ -70,13 +71,18 @@
 #define AG_MAX_EVENT_BYTES ((Size) 64 * 1024 * 1024)
 #define AG_MAX_QUERY_LOG (1024 * 1024)
 
-/* agent_guard.c */
-extern bool ag_preloaded;
+/*
+ * The module interfaces of the layers every file may use.  Each of the
+ * other modules has a header of its own (statement.h, scope.h,
+ * classify.h, refusal.h, owner_spi.h, outbox.h, gate.h, policy.h,
+ * worker.h, chain.h, session.h, ...); see README.md, "Layout".
+ */
 
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);
 extern void ag_shmem_register(const char *name, Size size, void **ptr, AgShmemInitFn init);
-extern void ag_shmem_init(void);
+extern void ag_shmem_request(void);
+extern void ag_shmem_startup(void);
 
 /* identity.c */
 extern void ag_identity_init(void);
@@ -88,46 +94,15 @@ extern Oid	ag_extension_owner(void);
 extern bool ag_agent_latched(void);
 extern bool ag_valid_label(const char *value, const char *what);
 
-/* gate.c */
-struct QueryDesc;
-struct PlannedStmt;
-struct Query;
-struct QueryCompletion;
-extern void ag_gate_init(void);
-extern void ag_gate_executor_start(struct QueryDesc *qd);
-extern void ag_gate_executor_done(struct QueryDesc *qd, uint64 rows);
-extern void ag_gate_top_statement(void);
-extern void ag_gate_plan_query(struct Query *q);
-extern void ag_gate_utility(struct PlannedStmt *pstmt, const char *queryString);
-extern void ag_gate_utility_done(struct PlannedStmt *pstmt, const char *queryString,
-								 struct QueryCompletion *qc);
-extern int	ag_gate_drain(void);
-extern void ag_gate_refuse(const char *kind, const char *what, const char *why,
-						   const char *text, int len);
-extern int64 ag_gate_record_refusal(const char *why, const char *text, int len);
-extern bool ag_gate_judging(void);
-extern void ag_gate_drain_committed(void);
-extern bool ag_gate_relation_exempt(Oid relid);
-extern uint64 ag_gate_generation(void);
-
-/* policy.c */
-extern void ag_policy_init(void);
-extern void ag_policy_top_statement(void);
-extern void ag_policy_executor_start(struct PlannedStmt *ps, const char *text, int len);
-extern void ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len);
-extern void ag_policy_utility(Node *parsetree, const char *text, int len);
-extern void ag_policy_function_execute(Oid funcid);
-
 /* hooks.c */
 extern void ag_hooks_init(void);
-extern const char *ag_command_name(CmdType op, const char *other);
-extern uint64 ag_current_statement(const char **text, int *len);
 
 /* capture.c */
 extern void ag_capture_init(void);
 
 /* softdelete.c */
-extern void ag_softdelete_init(void);
+struct Query;
+extern bool ag_softdelete_convert(struct Query *parse);
 
 /* rollback.c */
 extern void ag_rollback_init(void);
@@ -137,13 +112,5 @@ extern bool ag_replay_mode(void);
 extern void ag_idempotency_init(void);
 extern void ag_idempotency_check(const char *agent);
 extern void ag_idempotency_after_utility(Node *parsetree);
-/* journal.c */
-extern void ag_journal_init(void);
-extern void ag_journal_note_event(void);
-extern void ag_journal_wake(Oid dboid);
-
-/* hash.c */
-extern int64 ag_chain_seal(int max_events);
-extern void ag_sha256(const uint8 *a, size_t alen, const uint8 *b, size_t blen, uint8 *out);
 
 #endif							/* AGENT_GUARD_H */

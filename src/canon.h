@@ -2,7 +2,7 @@
  * canon.h
  *		How to_jsonb() sees a column's type, and the jsonb text of a row
  *		printed straight from its values (src/canon.c).  The row images
- *		(capture.c) and the sealer's canonical event content (hash.c) are
+ *		(capture.c) and the sealer's canonical event content (chain.c) are
  *		built on them.
  *-------------------------------------------------------------------------
  */

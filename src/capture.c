@@ -24,15 +24,19 @@
  * the agent's transaction: they commit or vanish with the write.
  *
  * The agent holds no privilege on the agent_guard schema's tables, so the
- * inserts run as the extension owner (SetUserIdAndSecContext, restored on
- * every path including errors, where transaction abort restores it too).
+ * inserts run as the extension owner (owner_spi.c's ag_owner_become(),
+ * restored on every path including errors, where transaction abort
+ * restores it too).  The statement text comes from statement.c; a change
+ * too large to log is refused through refusal.c, on record like the
+ * gates' refusals; a commit that wrote events wakes the sealer (worker.c).
  * They go straight to the table and its indexes (fastinsert.c), without
  * SPI: on a single-row write SPI cost as much as the write itself.  The
  * row images are built before the switch, as the writing user.
  *
  * Per-relation metadata (stamp column numbers, key columns, how each column
- * goes into a row image) is cached in CaptureContext, keyed by relation OID
- * and invalidated by relcache callbacks.
+ * goes into a row image) is cached in CaptureContext (under the session
+ * context, session.c), keyed by relation OID and invalidated by relcache
+ * callbacks.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -62,9 +66,15 @@
 #include "utils/relcache.h"
 
 #include "agent_guard.h"
+#include "chain.h"
 #include "compat.h"
 #include "fastinsert.h"
+#include "owner_spi.h"
+#include "refusal.h"
 #include "relinfo.h"
+#include "session.h"
+#include "statement.h"
+#include "worker.h"
 
 static MemoryContext CaptureContext = NULL;
 static HTAB *relinfo_hash = NULL;
@@ -403,7 +413,7 @@ ag_relinfo_get(Relation rel)
 	{
 		HASHCTL		ctl;
 
-		CaptureContext = AllocSetContextCreate(TopMemoryContext,
+		CaptureContext = AllocSetContextCreate(ag_session_memory(),
 											   "agent_guard capture cache",
 											   ALLOCSET_SMALL_SIZES);
 		ctl.keysize = sizeof(Oid);
@@ -573,7 +583,7 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 
 		if (*cached_name)
 			pfree(*cached_name);
-		*cached_name = MemoryContextStrdup(TopMemoryContext, name);
+		*cached_name = ag_session_strdup(name);
 		*cached_oid = roleid;
 	}
 	return *cached_name;
@@ -728,7 +738,7 @@ check_event_size(Relation rel, const char *operation, Size stored, Size numbers)
 				   operation, stored, numbers, AG_MAX_EVENT_BYTES);
 	(void) ag_current_statement(&text, &len);
 	/* on record like the gates' refusals: the error ends this transaction */
-	id = ag_gate_record_refusal(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
+	id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_ROW_TOO_LARGE),
 			 errmsg("row of \"%s\" too large for the agent_guard event log (request " INT64_FORMAT ")",
@@ -759,8 +769,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	HeapTuple	newtup = NULL;
 	Datum		values[lengthof(event_columns)];
 	bool		nulls[lengthof(event_columns)];
-	Oid			save_userid;
-	int			save_sec;
+	AgOwnerSave owner_save;
 	AgRelInfo  *info;
 
 	check_trigger_call(fcinfo, "ag_capture");
@@ -872,9 +881,7 @@ ag_capture(PG_FUNCTION_ARGS)
 						 VARSIZE_ANY(DatumGetPointer(values[9])), numbers);
 	}
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(ag_extension_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	ag_owner_become(&owner_save, true);
 	PG_TRY();
 	{
 		AgFastInsert *fi;
@@ -882,11 +889,11 @@ ag_capture(PG_FUNCTION_ARGS)
 		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
 		fi = ag_fast_open(&event_inserter, "events", lengthof(event_columns), event_columns);
 		ag_fast_insert(fi, values, nulls);
-		ag_journal_note_event();	/* wake the sealer at commit */
+		ag_worker_note_event();	/* wake the sealer at commit */
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		ag_owner_restore(&owner_save);
 	}
 	PG_END_TRY();
 

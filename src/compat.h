@@ -44,7 +44,7 @@
 #endif
 
 /*
- * Writing rows without the executor (fastinsert.c, hash.c): from 16 on,
+ * Writing rows without the executor (fastinsert.c, chain.c): from 16 on,
  * ExecInsertIndexTuples() takes onlySummarizing, and
  * simple_table_tuple_update() says which indexes need the new row version
  * as a TU_UpdateIndexes instead of a bool.  (Macros only, so that this file

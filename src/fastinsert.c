@@ -251,7 +251,7 @@ template_build(AgFastTemplate *t, Relation rel)
  * looked up again once the lock is held, so a table renamed or replaced
  * while we waited for it is not the one we write (the way
  * RangeVarGetRelidExtended() does it).  The inserters open their table so
- * every transaction, and so does the sealer (hash.c).
+ * every transaction, and so does the sealer (chain.c).
  */
 Relation
 ag_open_own_table(const char *relname)

@@ -1,183 +1,119 @@
 /*-------------------------------------------------------------------------
  * hooks.c
- *		Executor and ProcessUtility hooks: where every statement of every
- *		session passes before it runs.
+ *		The only place where agent_guard hooks into PostgreSQL: executor,
+ *		ProcessUtility, planner, object access and shared memory.  Every
+ *		statement of every session passes here; the hooks call down into
+ *		the deciders (gate.c, policy.c, softdelete.c) and the services
+ *		below them, in the one order written down here, and nothing below
+ *		calls back up.
  *
- * What they do today:
- *	- track the statement nesting level, so that nested statements
- *	  (functions, DO blocks, dynamic SQL, triggers) are attributed to the
- *	  client statement that caused them;
- *	- number client statements and point at their text while they run, for
- *	  the capture trigger, which stores a statement's text once, not once
- *	  per row;
- *	- enforce identity before every statement, nested ones included:
- *	  resolve whether the session is an agent session and refuse superuser
- *	  agents.
- *	- warn when an idempotency key is set for a whole session (idempotency.c).
+ * Call order, for a statement of a judged agent session (scope.c's
+ * ag_judging(): an agent session acting with the agent's own rights):
  *
- * AFTER row triggers fire in ExecutorFinish, so ExecutorRun and
- * ExecutorFinish both count as the statement running.  Every hook chains to the previous one (or the
- * standard function) on all paths; refusals happen before the chained call.
- * Parallel workers do nothing: their leader already decided.
+ *	planner:		gate (DELETE/UPDATE without WHERE gets its gate qual)
+ *					-> softdelete (an agent's DELETE becomes an UPDATE)
+ *					-> the previous planner -> policy (the plan's writer
+ *					calls: sequences, large objects)
+ *	ExecutorStart:	identity (refuse superuser agents; every statement,
+ *					nested ones included) -> gate: triggers stay on ->
+ *					policy (mode, tables, rate) -> gate (the guard's
+ *					tables, freeze, tripped run) -> the previous hook
+ *	ExecutorRun:	the previous hook, with the client statement's text and
+ *					number set (statement.c) -> gate: count rows -> policy
+ *					(rate window) -> gate (statement and run limits)
+ *	ProcessUtility:	identity -> classify (classify.c) -> gate (what would
+ *					weaken the guard) -> policy -> gate (freeze, tripped
+ *					run, approvals) -> only then side effects: the worker
+ *					stops a sealer that the command needs gone (DROP
+ *					DATABASE, DROP EXTENSION agent_guard, ...) -> the
+ *					previous hook -> gate and policy count COPY FROM's rows
+ *					-> idempotency warns about a session-wide key
+ *	object access:	the previous hook -> policy (function calls that write)
+ *					-> scope (objects the agent creates are its scratch)
+ *
+ * Every refusal is an ereport(ERROR) before the chained call, and before
+ * any side effect: an agent's refused DROP DATABASE leaves the sealer
+ * running.  Every hook chains to the previous one (or the standard
+ * function) on all other paths.  COMMIT and ROLLBACK are never judged:
+ * they must always be able to end a transaction.  Parallel workers do
+ * nothing: their leader already decided.
+ *
+ * Nesting: statements run by functions, DO blocks, dynamic SQL and
+ * triggers are nested; they are judged like top-level ones and
+ * attributed to the client statement that caused them.  AFTER row
+ * triggers fire in ExecutorFinish, so ExecutorRun and ExecutorFinish both
+ * count as the statement running.  The nesting level is restored in
+ * PG_FINALLY.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
-#include "tcop/tcopprot.h"
+#include "optimizer/planner.h"
+#include "storage/ipc.h"
 #include "tcop/utility.h"
 
 #include "agent_guard.h"
+#include "classify.h"
 #include "compat.h"
+#include "gate.h"
+#include "policy.h"
+#include "scope.h"
+#include "statement.h"
+#include "worker.h"
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
+static object_access_hook_type prev_object_access = NULL;
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup = NULL;
 
 static int	nesting_level = 0;
-
-/* Incremented for each top-level statement; the capture trigger keys on it. */
-uint64		ag_statement_seq = 0;
-
-/*
- * The client statement that is running now: its text and number.  Set only
- * while a top-level statement actually runs (ExecutorRun, ExecutorFinish,
- * ProcessUtility at nesting level 0) and restored afterwards, so that with
- * several open portals (extended protocol, cursors) a write is attributed
- * to the portal that made it, and the pointer is never used after its
- * statement's memory is gone.
- */
-typedef struct AgCurrentStatement
-{
-	const char *text;
-	int			len;
-	uint64		seq;
-} AgCurrentStatement;
-
-static AgCurrentStatement current = {NULL, 0, 0};
-
-/*
- * Statement numbers of the top-level QueryDescs that are open, so that a
- * portal run in several Execute calls keeps one number.  Few are ever open
- * at once; a short list is enough.
- */
-typedef struct AgOpenQuery
-{
-	QueryDesc  *qd;
-	uint64		seq;
-} AgOpenQuery;
-
-#define AG_MAX_OPEN_QUERIES 64
-static AgOpenQuery open_queries[AG_MAX_OPEN_QUERIES];
-static int	n_open_queries = 0;
 
 /* A top-level FETCH: the cursor's query, one level down, is what writes. */
 static bool fetch_running = false;
 
-static uint64
-open_query_seq(QueryDesc *qd, bool remove)
-{
-	int			i;
-
-	for (i = n_open_queries - 1; i >= 0; i--)
-	{
-		if (open_queries[i].qd == qd)
-		{
-			uint64		seq = open_queries[i].seq;
-
-			if (remove)
-				open_queries[i] = open_queries[--n_open_queries];
-			return seq;
-		}
-	}
-	return 0;
-}
-
-static void
-open_query_add(QueryDesc *qd)
-{
-	if (n_open_queries == AG_MAX_OPEN_QUERIES)
-		n_open_queries--;		/* forget the oldest-added slot; it only costs an extra statements row */
-	open_queries[n_open_queries].qd = qd;
-	open_queries[n_open_queries].seq = ++ag_statement_seq;
-	n_open_queries++;
-}
-
-static AgCurrentStatement
-enter_statement(QueryDesc *qd)
-{
-	AgCurrentStatement saved = current;
-	uint64		seq = open_query_seq(qd, false);
-
-	if (seq == 0)
-	{
-		open_query_add(qd);
-		seq = ag_statement_seq;
-	}
-	current.seq = seq;
-	current.text = qd->sourceText;
-	current.len = 0;
-	if (current.text != NULL)
-	{
-		int			loc = qd->plannedstmt->stmt_location;
-
-		if (loc > 0)
-			current.text += loc;
-		current.len = qd->plannedstmt->stmt_len > 0 ?
-			qd->plannedstmt->stmt_len : (int) strlen(current.text);
-	}
-	return saved;
-}
-
-/* Which top-level run of the executor is writing: its number and text. */
-uint64
-ag_current_statement(const char **text, int *len)
-{
-	if (current.text != NULL)
-	{
-		*text = current.text;
-		*len = current.len;
-	}
-	else if (debug_query_string != NULL)
-	{
-		/* outside a tracked statement: deferred triggers at COMMIT */
-		*text = debug_query_string;
-		*len = (int) strlen(debug_query_string);
-	}
-	else
-	{
-		*text = NULL;
-		*len = 0;
-	}
-	return current.seq;
-}
-
-static bool
-is_transaction_control(Node *parsetree)
-{
-	return parsetree != NULL && IsA(parsetree, TransactionStmt);
-}
-
-/*
- * Identity is enforced at every statement, nested ones included: a DO block
- * can SET ROLE to a role that is a superuser and run statements before the
- * next top-level one.
+/* ---------------------------------------------------------------------
+ * Executor
+ * ---------------------------------------------------------------------
  */
 static void
 ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	if (!IsParallelWorker())
 	{
+		/*
+		 * Identity is enforced at every statement, nested ones included: a
+		 * DO block can SET ROLE to a role that is a superuser and run
+		 * statements before the next top-level one.
+		 */
 		ag_identity_enforce();
 		if (nesting_level == 0)
+		{
 			ag_gate_top_statement();
-		ag_gate_executor_start(queryDesc);
+			ag_policy_top_statement();
+		}
+		if (ag_judging())
+		{
+			const char *text;
+			int			len;
+
+			ag_query_text(queryDesc, &text, &len);
+			ag_gate_session_check(text, len);
+			ag_policy_executor_start(queryDesc->plannedstmt, text, len);
+			ag_gate_executor_start(queryDesc, text, len);
+		}
 	}
 
 	if (prev_ExecutorStart)
@@ -186,17 +122,36 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/* Rows a plan wrote: counted as the statement runs, before it can commit. */
+static void
+judge_rows(QueryDesc *queryDesc, uint64 n)
+{
+	const char *text;
+	int			len;
+
+	if (!ag_judging())
+	{
+		(void) ag_gate_preview_count(queryDesc, n);
+		return;
+	}
+	if (!ag_gate_count_rows(queryDesc, n))
+		return;
+	ag_query_text(queryDesc, &text, &len);
+	ag_policy_rows_written(ag_command_name(queryDesc->plannedstmt->commandType, "statement"),
+						   n, text, len);
+	ag_gate_row_limits(queryDesc, n, text, len);
+}
+
 static void
 ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
-	AgCurrentStatement saved = current;
-
+	AgStatement saved = {NULL, 0, 0};
 	uint64		before = queryDesc->estate ? queryDesc->estate->es_processed : 0;
 
 	if (top)
-		saved = enter_statement(queryDesc);
+		saved = ag_statement_enter_query(queryDesc);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -204,15 +159,14 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			prev_ExecutorRun(queryDesc, direction, count, execute_once);
 		else
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
-		/* row limits: counted as the statement runs, before it can commit */
 		if (!IsParallelWorker() && queryDesc->estate)
-			ag_gate_executor_done(queryDesc, queryDesc->estate->es_processed - before);
+			judge_rows(queryDesc, queryDesc->estate->es_processed - before);
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 		if (top)
-			current = saved;
+			ag_statement_leave(saved);
 	}
 	PG_END_TRY();
 }
@@ -221,10 +175,10 @@ static void
 ag_ExecutorFinish(QueryDesc *queryDesc)
 {
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
-	AgCurrentStatement saved = current;
+	AgStatement saved = {NULL, 0, 0};
 
 	if (top)
-		saved = enter_statement(queryDesc);
+		saved = ag_statement_enter_query(queryDesc);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -237,7 +191,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	{
 		nesting_level--;
 		if (top)
-			current = saved;
+			ag_statement_leave(saved);
 	}
 	PG_END_TRY();
 }
@@ -245,12 +199,50 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 static void
 ag_ExecutorEnd(QueryDesc *queryDesc)
 {
-	open_query_seq(queryDesc, true);
+	ag_statement_forget_query(queryDesc);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+}
+
+/* ---------------------------------------------------------------------
+ * ProcessUtility
+ * ---------------------------------------------------------------------
+ */
+
+/* A judged utility statement: every refusal, before anything happens. */
+static void
+judge_utility(PlannedStmt *pstmt, const char *queryString)
+{
+	AgUtility	u;
+	const char *text;
+	int			len;
+
+	if (pstmt->utilityStmt == NULL || !ag_judging())
+		return;
+	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	ag_classify_utility(pstmt->utilityStmt, &u);
+	ag_gate_utility_guard(&u, text, len);
+	ag_policy_utility(&u, text, len);
+	ag_gate_utility(&u, text, len);
+}
+
+/* COPY FROM ran: its rows count like a plan's. */
+static void
+judge_copy_rows(PlannedStmt *pstmt, const char *queryString, QueryCompletion *qc)
+{
+	const char *text;
+	int			len;
+
+	if (pstmt->utilityStmt == NULL || !IsA(pstmt->utilityStmt, CopyStmt) ||
+		!((CopyStmt *) pstmt->utilityStmt)->is_from || qc == NULL || !ag_judging())
+		return;
+	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	if (ag_gate_copy_rows(pstmt, qc))
+		ag_policy_rows_written("COPY", qc->nprocessed, text, len);
+	ag_gate_copy_limits(pstmt, qc, text, len);
 }
 
 static void
@@ -261,29 +253,28 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	volatile bool top = (nesting_level == 0 && !IsParallelWorker());
 	volatile bool was_fetch = fetch_running;
-	AgCurrentStatement saved = current;
+	AgStatement saved = {NULL, 0, 0};
+	Node	   *parsetree = pstmt->utilityStmt;
 
 	/* COMMIT/ROLLBACK must always be able to end a transaction. */
-	if (!IsParallelWorker() && !is_transaction_control(pstmt->utilityStmt))
+	if (!IsParallelWorker() && !(parsetree != NULL && IsA(parsetree, TransactionStmt)))
 	{
 		ag_identity_enforce();
 		if (top)
+		{
 			ag_gate_top_statement();
-		ag_gate_utility(pstmt, queryString);
+			ag_policy_top_statement();
+		}
+		judge_utility(pstmt, queryString);
 	}
+
+	/* side effects only now that nothing is refused */
+	ag_worker_before_utility(parsetree);
 
 	if (top)
 	{
-		current.seq = ++ag_statement_seq;
-		current.text = queryString;
-		current.len = 0;
-		if (queryString != NULL)
-		{
-			if (pstmt->stmt_location > 0)
-				current.text += pstmt->stmt_location;
-			current.len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(current.text);
-		}
-		fetch_running = IsA(pstmt->utilityStmt, FetchStmt);
+		saved = ag_statement_enter_utility(pstmt, queryString);
+		fetch_running = (parsetree != NULL && IsA(parsetree, FetchStmt));
 	}
 
 	nesting_level++;
@@ -296,20 +287,92 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
 		if (!IsParallelWorker())
-			ag_gate_utility_done(pstmt, queryString, qc);
+			judge_copy_rows(pstmt, queryString, qc);
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 		if (top)
 		{
-			current = saved;
+			ag_statement_leave(saved);
 			fetch_running = was_fetch;
 		}
 	}
 	PG_END_TRY();
 
-	ag_idempotency_after_utility(pstmt->utilityStmt);	/* warn on a session-wide key */
+	ag_idempotency_after_utility(parsetree);	/* warn on a session-wide key */
+}
+
+/* ---------------------------------------------------------------------
+ * Planner
+ * ---------------------------------------------------------------------
+ */
+static PlannedStmt *
+ag_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	bool		converted = false;
+	PlannedStmt *result;
+
+	if (!IsParallelWorker() && ag_session_is_agent())
+	{
+		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
+		converted = ag_softdelete_convert(parse);
+	}
+
+	if (prev_planner)
+		result = prev_planner(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+
+	/* the command tag and SPI's result code follow the statement's type */
+	if (converted)
+		result->commandType = CMD_DELETE;
+
+	if (!IsParallelWorker())
+		ag_policy_check_plan(parse, result, query_string);
+	return result;
+}
+
+/* ---------------------------------------------------------------------
+ * Object access: the backstop that sees every object a statement reaches
+ * ---------------------------------------------------------------------
+ */
+static void
+ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+
+	/* every function call the executor or the fast-path protocol sets up */
+	if (access == OAT_FUNCTION_EXECUTE)
+		ag_policy_function_execute(objectId);
+
+	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
+		ag_scope_note_created(classId, objectId);
+}
+
+/* ---------------------------------------------------------------------
+ * Shared memory (areas registered by the modules' init functions)
+ * ---------------------------------------------------------------------
+ */
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+static void
+ag_shmem_request_hook(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	ag_shmem_request();
+}
+#endif
+
+static void
+ag_shmem_startup_hook(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	ag_shmem_startup();
 }
 
 /* At transaction end nothing can still be open; start clean. */
@@ -318,16 +381,26 @@ hooks_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
-		n_open_queries = 0;
+		ag_statement_reset(nesting_level == 0);
 		fetch_running = false;
-		if (nesting_level == 0)
-			current.text = NULL;
 	}
 }
 
+/* From _PG_init, after every module registered its shared memory. */
 void
 ag_hooks_init(void)
 {
+#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = ag_shmem_request_hook;
+#else
+	ag_shmem_request();
+#endif
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = ag_shmem_startup_hook;
+
+	prev_planner = planner_hook;
+	planner_hook = ag_planner;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = ag_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
@@ -338,26 +411,7 @@ ag_hooks_init(void)
 	ExecutorEnd_hook = ag_ExecutorEnd;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = ag_ProcessUtility;
+	prev_object_access = object_access_hook;
+	object_access_hook = ag_object_access;
 	RegisterXactCallback(hooks_xact_callback, NULL);
-}
-
-/* The name of a statement's command, for messages; other for the rest. */
-const char *
-ag_command_name(CmdType op, const char *other)
-{
-	switch (op)
-	{
-		case CMD_INSERT:
-			return "INSERT";
-		case CMD_UPDATE:
-			return "UPDATE";
-		case CMD_DELETE:
-			return "DELETE";
-#ifdef AG_HAVE_MERGE
-		case CMD_MERGE:
-			return "MERGE";
-#endif
-		default:
-			return other;
-	}
 }

@@ -39,9 +39,9 @@
  * trigger runs): a transaction whose writes all go to unprotected tables
  * records no key and is not checked.
  *
- * The queries run with search_path = pg_catalog, pg_temp, so that an
- * agent's search_path cannot put its own functions or operators into code
- * that runs as the extension owner.
+ * The queries run through owner_spi.c, with search_path = pg_catalog,
+ * pg_temp, so that an agent's search_path cannot put its own functions or
+ * operators into code that runs as the extension owner.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -60,6 +60,7 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "owner_spi.h"
 
 /* How many expired keys one claim deletes on its way. */
 #define AG_SWEEP_BATCH 16
@@ -178,19 +179,6 @@ ag_idempotency_init(void)
 	RegisterSubXactCallback(idempotency_subxact_callback, NULL);
 }
 
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "agent_guard: could not prepare \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "agent_guard: could not keep plan for \"%s\"", sql);
-	return plan;
-}
-
 static void
 prepare_plans(void)
 {
@@ -200,13 +188,13 @@ prepare_plans(void)
 	Oid			args_sweep[1] = {INT4OID};
 
 	if (claim_plan == NULL)
-		claim_plan = keep_plan(
+		claim_plan = ag_keep_plan(
 							   "INSERT INTO agent_guard.applied_keys (agent_id, key, run_id) "
 							   "VALUES ($1, $2, $3) ON CONFLICT (agent_id, key) DO NOTHING "
 							   "RETURNING xid",
 							   3, args3);
 	if (lookup_plan == NULL)
-		lookup_plan = keep_plan(
+		lookup_plan = ag_keep_plan(
 								"SELECT k.xid, k.xid = pg_current_xact_id() AS mine, "
 								"       $3 > 0 AND k.applied_at <= clock_timestamp() - make_interval(secs => $3) AS expired, "
 								"       k.applied_at::text, k.xid::text, k.run_id, "
@@ -217,12 +205,12 @@ prepare_plans(void)
 								" WHERE k.agent_id = $1 AND k.key = $2",
 								3, args_lookup);
 	if (expire_plan == NULL)
-		expire_plan = keep_plan(
+		expire_plan = ag_keep_plan(
 								"DELETE FROM agent_guard.applied_keys k "
 								" WHERE k.agent_id = $1 AND k.key = $2 AND k.xid = $3",
 								3, args_expire);
 	if (sweep_plan == NULL)
-		sweep_plan = keep_plan(
+		sweep_plan = ag_keep_plan(
 							   "DELETE FROM agent_guard.applied_keys k WHERE k.ctid = ANY (ARRAY("
 							   "  SELECT o.ctid FROM agent_guard.applied_keys o "
 							   "   WHERE o.applied_at <= now() - make_interval(secs => $1) "
@@ -340,6 +328,24 @@ sweep_expired(void)
 			 SPI_result_code_string(rc));
 }
 
+typedef struct KeyClaim
+{
+	const char *agent;
+	const char *key;
+	const char *run;
+} KeyClaim;
+
+/* As the extension owner, connected to SPI, search_path pinned (owner_spi.c). */
+static void
+claim_work(void *arg)
+{
+	KeyClaim   *c = (KeyClaim *) arg;
+
+	prepare_plans();
+	claim_key(c->agent, c->key, c->run);
+	sweep_expired();
+}
+
 /*
  * Called by the capture trigger for every agent row write on a protected
  * table, before its event is logged.  Without a key this is one test (or
@@ -350,10 +356,7 @@ void
 ag_idempotency_check(const char *agent)
 {
 	const char *key = guc_key;
-	const char *run;
-	Oid			save_userid;
-	int			save_sec;
-	int			save_nestlevel;
+	KeyClaim	claim;
 
 	if (key == NULL || key[0] == '\0')
 	{
@@ -370,34 +373,10 @@ ag_idempotency_check(const char *agent)
 	if (claimed_lxid == AG_MY_LXID && strcmp(claimed_key, key) == 0)
 		return;
 
-	run = ag_current_run(true);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "agent_guard: SPI_connect failed");
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(ag_extension_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		/* undone by the transaction's abort on error */
-		save_nestlevel = NewGUCNestLevel();
-		(void) set_config_option("search_path", "pg_catalog, pg_temp",
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
-		prepare_plans();
-		claim_key(agent, key, run);
-		sweep_expired();
-		AtEOXact_GUC(true, save_nestlevel);
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
-
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "agent_guard: SPI_finish failed");
+	claim.agent = agent;
+	claim.key = key;
+	claim.run = ag_current_run(true);
+	ag_owner_spi(claim_work, &claim);
 
 	claimed_lxid = AG_MY_LXID;
 	claimed_subid = GetCurrentSubTransactionId();

@@ -9,7 +9,8 @@
  * session it stays one: the identity is latched in backend-local memory
  * the first time we see it, and nothing the session runs afterwards (SET,
  * RESET, RESET ALL, DISCARD ALL, SET ROLE, SET SESSION AUTHORIZATION)
- * touches the latched copy.  The GUCs are only the way in.
+ * touches the latched copy (kept in the session context, session.c).  The
+ * GUCs are only the way in.
  *
  * The run id works the same way from the first agent write on: before it,
  * the harness may still set agent_guard.run_id; after it, the run is fixed
@@ -56,13 +57,14 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "session.h"
 
 
 /* GUC storage: what the session asked for, not what it is. */
 static char *guc_agent_id = NULL;
 static char *guc_run_id = NULL;
 
-/* Latched identity, in TopMemoryContext; never cleared once set. */
+/* Latched identity, in the session context (session.c); never cleared once set. */
 static char *latched_tag = NULL;	/* first non-empty agent_id tag seen */
 static char *latched_agent = NULL;	/* the session's agent id */
 static char *latched_run = NULL;	/* the run id, fixed at first write */
@@ -81,7 +83,7 @@ static char *reg_agent_id = NULL;
 static char *
 latch_copy(const char *s)
 {
-	return MemoryContextStrdup(TopMemoryContext, s);
+	return ag_session_strdup(s);
 }
 
 /* The identity the session is bound to so far (resolved or tagged). */
@@ -288,7 +290,7 @@ registration_lookup(void)
 			continue;
 		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
 		if (!isnull)
-			reg_agent_id = MemoryContextStrdup(TopMemoryContext,
+			reg_agent_id = MemoryContextStrdup(ag_session_memory(),
 											   TextDatumGetCString(d));
 		break;
 	}

@@ -5,7 +5,7 @@
  *
  * Read-only switches in agent tools parse the SQL text and are bypassed by
  * what their parsers miss.  Here every decision is taken on what the server
- * is about to run, from the gates' hooks (gate.c), for every statement of
+ * is about to run, from the hooks (hooks.c), for every statement of
  * an agent session, top-level or nested (functions, DO blocks, dynamic SQL,
  * triggers run their statements through the same hooks):
  *	- the executor: the plan's result relations (INSERT, UPDATE, DELETE,
@@ -19,17 +19,19 @@
  *	- ProcessUtility: DDL, COPY FROM, SELECT INTO / CREATE TABLE AS (also
  *	  under EXPLAIN ANALYZE), TRUNCATE, REFRESH MATERIALIZED VIEW.
  * Temporary objects, and objects the session created itself, are the
- * agent's scratch space (gate.c's relation_exempt()).
+ * agent's scratch space (scope.c); which utility statements change what is
+ * classify.c's answer, the same the gates use.
  *
  * Modes: read_only refuses every change to anything that is not scratch;
  * dml refuses DDL on anything that is not scratch (data changes are gated
  * as usual); guarded, the default, adds nothing.  With tables set, writes
  * to other relations (and large-object writes) are refused; a partition is
- * covered by its listed ancestor.  All refusals are outright (request kind
- * "policy", YG008): no approval gets past a policy.
+ * covered by its listed ancestor.  All refusals are outright
+ * (AG_REFUSAL_POLICY, YG008, through refusal.c): no approval gets past a
+ * policy.
  *
  * The policy lives in agent_guard.policy_state.  Each backend caches its
- * agent's row, keyed on the gates' generation counter, which set_policy()
+ * agent's row, keyed on the generation counter (outbox.c), which set_policy()
  * and drop_policy() bump at commit (agent_guard._gate_changed()), so a
  * change reaches connected sessions at their next statement.  The row is
  * read with the latest snapshot, so this holds inside a REPEATABLE READ
@@ -39,13 +41,17 @@
  * rows of INSERT/UPDATE/DELETE/MERGE statements and COPY FROM) go into
  * per-second buckets of the last 60 seconds, one slot per agent in shared
  * memory, so all sessions of an agent share one window.  A statement that
- * takes the window over the limit is refused (kind "rate", YG060), and so
+ * takes the window over the limit is refused (AG_REFUSAL_RATE, YG060), and so
  * is every write while the window is at or over it; its rows stay counted,
  * so a runaway loop stops until the minute has passed.
  *
  * Locking: PolicyShared->lock (one LWLock, tranche "agent_guard policy")
  * guards the slots; taken exclusively for one short update per write
- * statement of a rate-limited agent.
+ * statement of a rate-limited agent, and never across a catalog lookup or
+ * an error.
+ *
+ * "Policy" here is always the agent's policy; PostgreSQL's row security
+ * policies are called row security policies.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -84,7 +90,15 @@
 #include "utils/timestamp.h"
 
 #include "agent_guard.h"
+#include "classify.h"
 #include "compat.h"
+#include "outbox.h"
+#include "owner_spi.h"
+#include "policy.h"
+#include "refusal.h"
+#include "scope.h"
+#include "session.h"
+#include "statement.h"
 
 #define AG_RATE_SLOTS 64
 #define AG_RATE_WINDOW 60
@@ -104,8 +118,6 @@ typedef struct AgPolicyShared
 } AgPolicyShared;
 
 static AgPolicyShared *pshared = NULL;
-
-static planner_hook_type prev_planner_hook = NULL;
 
 typedef enum
 {
@@ -156,7 +168,7 @@ slot_window(AgRateSlot *s, int64 now)
 
 /* Find (or, with create, take) the agent's slot; caller holds the lock. */
 static AgRateSlot *
-slot_for(const char *agent, int64 now, bool create)
+rate_slot_for(const char *agent, int64 now, bool create)
 {
 	int			i;
 	AgRateSlot *idle = NULL;
@@ -192,7 +204,7 @@ rate_add(const char *agent, uint64 rows, bool *no_slot)
 
 	*no_slot = false;
 	LWLockAcquire(pshared->lock, LW_EXCLUSIVE);
-	s = slot_for(agent, now, true);
+	s = rate_slot_for(agent, now, true);
 	if (s == NULL)
 		*no_slot = true;
 	else
@@ -230,14 +242,61 @@ policy_reset(void)
 	policy_max_rows = 0;
 }
 
+static AgKeptPlan policy_plan = {
+	"SELECT p.mode, p.tables::pg_catalog.oid[], p.max_rows_per_minute "
+	"  FROM agent_guard.policy_state p WHERE p.agent_id = $1",
+	1, {TEXTOID}
+};
+
+static void
+policy_read_query(void *arg)
+{
+	Datum	   *values = (Datum *) arg;
+	int			rc;
+
+	/* the latest committed policy, even in a REPEATABLE READ transaction */
+	rc = ag_kept_execute_latest(&policy_plan, values, NULL, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "agent_guard policy: query failed: %s", SPI_result_code_string(rc));
+
+	policy_reset();
+	if (SPI_processed > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *mode;
+		Datum		d;
+
+		mode = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+		policy_mode = strcmp(mode, "read_only") == 0 ? MODE_READ_ONLY :
+			strcmp(mode, "dml") == 0 ? MODE_DML : MODE_GUARDED;
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		if (!isnull)
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(d);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			n;
+			int			i;
+
+			deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
+			policy_tables = MemoryContextAlloc(ag_session_memory(), sizeof(Oid) * Max(n, 1));
+			for (i = 0; i < n; i++)
+				if (!nulls[i])
+					policy_tables[policy_ntables++] = DatumGetObjectId(elems[i]);
+			policy_has_tables = true;
+		}
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		policy_max_rows = isnull ? 0 : DatumGetInt32(d);
+	}
+}
+
 /* Read the agent's row, with the latest snapshot, as the extension owner. */
 static void
 policy_read(const char *agent)
 {
 	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
-	Oid			save_userid;
-	int			save_sec;
-	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("policy_state", nsp)))
@@ -248,65 +307,7 @@ policy_read(const char *agent)
 				 errhint("Reinstall the extension.")));
 
 	values[0] = CStringGetTextDatum(agent);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "agent_guard policy: SPI_connect failed");
-	SetUserIdAndSecContext(ag_extension_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		SPIPlanPtr	plan;
-		int			rc;
-
-		plan = SPI_prepare("SELECT p.mode, p.tables::pg_catalog.oid[], p.max_rows_per_minute "
-						   "  FROM agent_guard.policy_state p WHERE p.agent_id = $1",
-						   1, types);
-		if (plan == NULL)
-			elog(ERROR, "agent_guard policy: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		/* the latest committed policy, even in a REPEATABLE READ transaction */
-		rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								  true, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "agent_guard policy: query failed: %s", SPI_result_code_string(rc));
-
-		policy_reset();
-		if (SPI_processed > 0)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[0];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			char	   *mode;
-			Datum		d;
-
-			mode = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-			policy_mode = strcmp(mode, "read_only") == 0 ? MODE_READ_ONLY :
-				strcmp(mode, "dml") == 0 ? MODE_DML : MODE_GUARDED;
-			d = SPI_getbinval(tup, desc, 2, &isnull);
-			if (!isnull)
-			{
-				ArrayType  *arr = DatumGetArrayTypeP(d);
-				Datum	   *elems;
-				bool	   *nulls;
-				int			n;
-				int			i;
-
-				deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
-				policy_tables = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(n, 1));
-				for (i = 0; i < n; i++)
-					if (!nulls[i])
-						policy_tables[policy_ntables++] = DatumGetObjectId(elems[i]);
-				policy_has_tables = true;
-			}
-			d = SPI_getbinval(tup, desc, 3, &isnull);
-			policy_max_rows = isnull ? 0 : DatumGetInt32(d);
-		}
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
-	SPI_finish();
+	ag_owner_spi(policy_read_query, values);
 }
 
 /*
@@ -321,7 +322,7 @@ policy_load(void)
 
 	if (policy_loading || pshared == NULL)
 		return false;
-	gen = ag_gate_generation();
+	gen = ag_state_generation();
 	agent = ag_current_agent();
 	if (agent == NULL)
 		return false;
@@ -346,22 +347,11 @@ policy_load(void)
 		ResetPlanCache();
 		if (policy_agent)
 			pfree(policy_agent);
-		policy_agent = MemoryContextStrdup(TopMemoryContext, agent);
+		policy_agent = ag_session_strdup(agent);
 		policy_gen = gen;
 		policy_valid = true;
 	}
 	return policy_mode != MODE_GUARDED || policy_has_tables || policy_max_rows > 0;
-}
-
-static char *
-qualified_name(Oid relid)
-{
-	char	   *rel = get_rel_name(relid);
-	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
-
-	if (rel == NULL)
-		return psprintf("relation %u", relid);
-	return quote_qualified_identifier(nsp, rel);
 }
 
 /* The policy's tables, for messages: "app.a, app.b" or "no table". */
@@ -375,7 +365,7 @@ tables_list(void)
 		return pstrdup("no table");
 	initStringInfo(&buf);
 	for (i = 0; i < policy_ntables; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", qualified_name(policy_tables[i]));
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", ag_qualified_relname(policy_tables[i]));
 	return buf.data;
 }
 
@@ -387,7 +377,7 @@ table_allowed(Oid relid)
 	List	   *ancestors = NIL;
 	ListCell   *lc;
 
-	if (!policy_has_tables || ag_gate_relation_exempt(relid))
+	if (!policy_has_tables || ag_relation_exempt(relid))
 		return true;
 	for (i = 0; i < policy_ntables; i++)
 		if (policy_tables[i] == relid)
@@ -404,19 +394,19 @@ table_allowed(Oid relid)
 static void
 refuse_read_only(const char *what, const char *detail, const char *text, int len)
 {
-	ag_gate_refuse("policy", what,
+	ag_refuse(AG_REFUSAL_POLICY, what,
 				   psprintf("The policy of agent \"%s\" is read_only: it may read, and change only its temporary objects; %s",
 							ag_current_agent(), detail),
-				   text, len);
+				   text, len, 0);
 }
 
 static void
 refuse_table(const char *what, Oid relid, const char *text, int len)
 {
-	ag_gate_refuse("policy", what,
+	ag_refuse(AG_REFUSAL_POLICY, what,
 				   psprintf("The policy of agent \"%s\" lets it write %s only; %s is not one of them.",
-							ag_current_agent(), tables_list(), qualified_name(relid)),
-				   text, len);
+							ag_current_agent(), tables_list(), ag_qualified_relname(relid)),
+				   text, len, 0);
 }
 
 static void
@@ -429,15 +419,15 @@ rate_precheck(const char *what, const char *text, int len)
 		return;
 	sum = rate_add(ag_current_agent(), 0, &no_slot);
 	if (no_slot)
-		ag_gate_refuse("rate", what,
+		ag_refuse(AG_REFUSAL_RATE, what,
 					   psprintf("Every one of the %d rate-limit slots is in use by another agent this minute, so the rows of agent \"%s\" cannot be counted.",
 								AG_RATE_SLOTS, ag_current_agent()),
-					   text, len);
+					   text, len, 0);
 	if (sum >= (uint64) policy_max_rows)
-		ag_gate_refuse("rate", what,
+		ag_refuse(AG_REFUSAL_RATE, what,
 					   psprintf("Agent \"%s\" changed " UINT64_FORMAT " rows in the last minute; its policy allows max_rows_per_minute = %d.",
 								ag_current_agent(), sum, policy_max_rows),
-					   text, len);
+					   text, len, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -674,16 +664,16 @@ refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
 	if (writer_kind(funcid) == FN_LARGE_OBJECT)
 		detail = psprintf("%s writes large objects, which are never temporary.", what);
 	else if (OidIsValid(seq))
-		detail = psprintf("%s would change sequence %s.", what, qualified_name(seq));
+		detail = psprintf("%s would change sequence %s.", what, ag_qualified_relname(seq));
 	else
 		detail = psprintf("%s is allowed only on a temporary sequence named in the statement.", what);
 
 	if (policy_mode == MODE_READ_ONLY)
 		refuse_read_only(what, detail, text, len);
-	ag_gate_refuse("policy", what,
+	ag_refuse(AG_REFUSAL_POLICY, what,
 				   psprintf("The policy of agent \"%s\" lets it write %s only; %s",
 							ag_current_agent(), tables_list(), detail),
-				   text, len);
+				   text, len, 0);
 }
 
 /* Refuse a plan that calls a writer it may not; true if it calls
@@ -703,41 +693,27 @@ check_plan_writers(PlannedStmt *ps, const char *text, int len)
 }
 
 /*
- * Every plan is checked when it is made, too: PL/pgSQL evaluates simple
- * expressions (x := nextval(...)) from a cached plan without starting the
- * executor.
+ * Every plan is checked when it is made, too (hooks.c calls this after
+ * planning): PL/pgSQL evaluates simple expressions (x := nextval(...))
+ * from a cached plan without starting the executor.
  */
-static PlannedStmt *
-policy_planner(Query *parse, const char *query_string, int cursorOptions,
-			   ParamListInfo boundParams)
+void
+ag_policy_check_plan(Query *parse, PlannedStmt *ps, const char *query_string)
 {
-	PlannedStmt *ps;
-
-	if (prev_planner_hook)
-		ps = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	else
-		ps = standard_planner(parse, query_string, cursorOptions, boundParams);
-
-	if (ps->commandType != CMD_UTILITY && ag_gate_judging() && policy_load() &&
+	if (ps->commandType != CMD_UTILITY && ag_judging() && policy_load() &&
 		(policy_mode == MODE_READ_ONLY || policy_has_tables))
 	{
-		const char *text = query_string;
-		int			len = 0;
+		const char *text;
+		int			len;
 
-		if (text != NULL)
-		{
-			if (parse->stmt_location > 0)
-				text += parse->stmt_location;
-			len = parse->stmt_len > 0 ? parse->stmt_len : (int) strlen(text);
-		}
+		ag_statement_text(query_string, parse->stmt_location, parse->stmt_len, &text, &len);
 		if (check_plan_writers(ps, text, len))
 			seq_calls_blessed = true;
 	}
-	return ps;
 }
 
 /* ---------------------------------------------------------------------
- * Called from gate.c
+ * Called from the hooks (hooks.c)
  * ---------------------------------------------------------------------
  */
 void
@@ -763,11 +739,11 @@ ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
 		{
 			Oid			relid = rt_fetch(lfirst_int(lc), ps->rtable)->relid;
 
-			if (ag_gate_relation_exempt(relid))
+			if (ag_relation_exempt(relid))
 				continue;
 			writes = true;
 			if (policy_mode == MODE_READ_ONLY)
-				refuse_read_only(what, psprintf("this statement writes %s.", qualified_name(relid)), text, len);
+				refuse_read_only(what, psprintf("this statement writes %s.", ag_qualified_relname(relid)), text, len);
 			if (!table_allowed(relid))
 				refuse_table(what, relid, text, len);
 		}
@@ -794,10 +770,10 @@ ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len)
 	if (no_slot)
 		rate_precheck(what, text, len);
 	if (sum > (uint64) policy_max_rows)
-		ag_gate_refuse("rate", what,
+		ag_refuse(AG_REFUSAL_RATE, what,
 					   psprintf("Agent \"%s\" changed " UINT64_FORMAT " rows in the last minute (" UINT64_FORMAT " by this statement); its policy allows max_rows_per_minute = %d.",
 								ag_current_agent(), sum, rows, policy_max_rows),
-					   text, len);
+					   text, len, 0);
 }
 
 /*
@@ -813,7 +789,7 @@ ag_policy_function_execute(Oid funcid)
 	const char *text;
 	int			len;
 
-	if (k == FN_OTHER || !ag_gate_judging() || !policy_load())
+	if (k == FN_OTHER || !ag_judging() || !policy_load())
 		return;
 	if (k == FN_SEQUENCE && (policy_mode != MODE_READ_ONLY ||
 							 (seq_calls_blessed && ActivePortal != NULL)))
@@ -828,167 +804,6 @@ ag_policy_function_execute(Oid funcid)
  * Utility statements
  * ---------------------------------------------------------------------
  */
-typedef enum
-{
-	UT_NONE = 0,				/* changes nothing outside the session */
-	UT_SCRATCH,					/* changes only temporary / own objects */
-	UT_DATA,					/* changes data of permanent relations */
-	UT_DDL						/* changes the schema (or roles, grants, ...) */
-} UtilityClass;
-
-static bool
-rangevar_temp(RangeVar *rv)
-{
-	Oid			nsp;
-
-	if (rv == NULL)
-		return false;
-	if (rv->relpersistence == RELPERSISTENCE_TEMP)
-		return true;
-	if (rv->schemaname == NULL)
-		return false;
-	if (strcmp(rv->schemaname, "pg_temp") == 0)
-		return true;
-	nsp = get_namespace_oid(rv->schemaname, true);
-	return OidIsValid(nsp) && isTempNamespace(nsp);
-}
-
-/* A statement on one relation: scratch if the relation is, else cls. */
-static UtilityClass
-on_relation(RangeVar *rv, UtilityClass cls, List **targets)
-{
-	Oid			relid;
-
-	if (rv == NULL)
-		return UT_DDL;
-	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (!OidIsValid(relid))
-		return rangevar_temp(rv) ? UT_SCRATCH : cls;	/* fails by itself, or IF EXISTS */
-	if (ag_gate_relation_exempt(relid))
-		return UT_SCRATCH;
-	*targets = lappend_oid(*targets, relid);
-	return cls;
-}
-
-static UtilityClass
-classify(Node *parsetree, List **targets)
-{
-	switch (nodeTag(parsetree))
-	{
-		case T_TransactionStmt:
-		case T_VariableSetStmt:
-		case T_VariableShowStmt:
-		case T_DiscardStmt:
-		case T_PrepareStmt:
-		case T_ExecuteStmt:
-		case T_DeallocateStmt:
-		case T_DeclareCursorStmt:
-		case T_FetchStmt:
-		case T_ClosePortalStmt:
-		case T_ListenStmt:
-		case T_UnlistenStmt:
-		case T_NotifyStmt:
-		case T_LockStmt:
-		case T_VacuumStmt:
-		case T_CheckPointStmt:
-		case T_ConstraintsSetStmt:
-		case T_DoStmt:			/* its statements are judged one by one */
-		case T_CallStmt:
-			return UT_NONE;
-		case T_ExplainStmt:
-			{
-				/* EXPLAIN ANALYZE CREATE TABLE AS creates the table itself */
-				Node	   *q = ((ExplainStmt *) parsetree)->query;
-
-				if (q && IsA(q, Query) && ((Query *) q)->commandType == CMD_UTILITY &&
-					((Query *) q)->utilityStmt != NULL)
-					return classify(((Query *) q)->utilityStmt, targets);
-				return UT_NONE;
-			}
-		case T_CopyStmt:
-			{
-				CopyStmt   *c = (CopyStmt *) parsetree;
-
-				if (!c->is_from || c->relation == NULL)
-					return UT_NONE;
-				return on_relation(c->relation, UT_DATA, targets);
-			}
-		case T_TruncateStmt:
-			{
-				UtilityClass cls = UT_SCRATCH;
-				ListCell   *lc;
-
-				foreach(lc, ((TruncateStmt *) parsetree)->relations)
-					if (on_relation(lfirst_node(RangeVar, lc), UT_DATA, targets) == UT_DATA)
-						cls = UT_DATA;
-				return cls;
-			}
-		case T_RefreshMatViewStmt:
-			return on_relation(((RefreshMatViewStmt *) parsetree)->relation, UT_DATA, targets);
-		case T_CreateStmt:
-			return rangevar_temp(((CreateStmt *) parsetree)->relation) ? UT_SCRATCH : UT_DDL;
-		case T_CreateTableAsStmt:
-			return rangevar_temp(((CreateTableAsStmt *) parsetree)->into->rel) ? UT_SCRATCH : UT_DDL;
-		case T_ViewStmt:
-			return rangevar_temp(((ViewStmt *) parsetree)->view) ? UT_SCRATCH : UT_DDL;
-		case T_CreateSeqStmt:
-			return rangevar_temp(((CreateSeqStmt *) parsetree)->sequence) ? UT_SCRATCH : UT_DDL;
-		case T_AlterSeqStmt:
-			return on_relation(((AlterSeqStmt *) parsetree)->sequence, UT_DDL, targets);
-		case T_AlterTableStmt:
-			return on_relation(((AlterTableStmt *) parsetree)->relation, UT_DDL, targets);
-		case T_IndexStmt:
-			return on_relation(((IndexStmt *) parsetree)->relation, UT_DDL, targets);
-		case T_CreateTrigStmt:
-			return on_relation(((CreateTrigStmt *) parsetree)->relation, UT_DDL, targets);
-		case T_RuleStmt:
-			return on_relation(((RuleStmt *) parsetree)->relation, UT_DDL, targets);
-		case T_CreatePolicyStmt:
-			return on_relation(((CreatePolicyStmt *) parsetree)->table, UT_DDL, targets);
-		case T_AlterPolicyStmt:
-			return on_relation(((AlterPolicyStmt *) parsetree)->table, UT_DDL, targets);
-		case T_ClusterStmt:
-			return on_relation(((ClusterStmt *) parsetree)->relation, UT_DDL, targets);
-		case T_RenameStmt:
-			{
-				RenameStmt *r = (RenameStmt *) parsetree;
-
-				return r->relation ? on_relation(r->relation, UT_DDL, targets) : UT_DDL;
-			}
-		case T_AlterObjectSchemaStmt:
-			{
-				AlterObjectSchemaStmt *a = (AlterObjectSchemaStmt *) parsetree;
-
-				return a->relation ? on_relation(a->relation, UT_DDL, targets) : UT_DDL;
-			}
-		case T_DropStmt:
-			{
-				DropStmt   *d = (DropStmt *) parsetree;
-				UtilityClass cls = UT_SCRATCH;
-				ListCell   *lc;
-
-				switch (d->removeType)
-				{
-					case OBJECT_TABLE:
-					case OBJECT_VIEW:
-					case OBJECT_MATVIEW:
-					case OBJECT_SEQUENCE:
-					case OBJECT_INDEX:
-					case OBJECT_FOREIGN_TABLE:
-						foreach(lc, d->objects)
-							if (on_relation(makeRangeVarFromNameList((List *) lfirst(lc)),
-											UT_DDL, targets) == UT_DDL)
-								cls = UT_DDL;
-						return cls;
-					default:
-						return UT_DDL;
-				}
-			}
-		default:
-			return UT_DDL;
-	}
-}
-
 /*
  * COPY FROM into a temporary table evaluates its column defaults without a
  * plan: a default may call nextval() on a permanent sequence.
@@ -1015,37 +830,37 @@ copy_defaults_check(CopyStmt *copy, const char *text, int len)
 
 /* A utility statement the gates judge is about to run. */
 void
-ag_policy_utility(Node *parsetree, const char *text, int len)
+ag_policy_utility(AgUtility *u, const char *text, int len)
 {
-	List	   *targets = NIL;
-	UtilityClass cls;
+	Node	   *parsetree = u->stmt;
+	List	   *targets = u->targets;
+	AgUtilityClass cls = u->cls;
 	const char *what;
 	ListCell   *lc;
 
 	if (parsetree == NULL || !policy_load())
 		return;
-	cls = classify(parsetree, &targets);
-	if (cls == UT_SCRATCH && IsA(parsetree, CopyStmt) && policy_mode == MODE_READ_ONLY)
+	if ((cls == AG_UT_TEMP || cls == AG_UT_SCRATCH) && IsA(parsetree, CopyStmt) && policy_mode == MODE_READ_ONLY)
 		copy_defaults_check((CopyStmt *) parsetree, text, len);
-	if (cls == UT_NONE || cls == UT_SCRATCH)
+	if (!ag_utility_beyond_scratch(u))
 		return;
 	what = CreateCommandName(parsetree);
 
 	if (policy_mode == MODE_READ_ONLY)
 		refuse_read_only(what, targets != NIL ?
-						 psprintf("this statement changes %s.", qualified_name(linitial_oid(targets))) :
+						 psprintf("this statement changes %s.", ag_qualified_relname(linitial_oid(targets))) :
 						 "this statement changes permanent objects.",
 						 text, len);
-	if (policy_mode == MODE_DML && cls == UT_DDL)
-		ag_gate_refuse("policy", what,
+	if (policy_mode == MODE_DML && cls == AG_UT_DDL)
+		ag_refuse(AG_REFUSAL_POLICY, what,
 					   psprintf("The policy of agent \"%s\" is dml: it may change data, but not the schema of anything but its temporary objects%s.",
 								ag_current_agent(),
-								targets != NIL ? psprintf(" (this statement changes %s)", qualified_name(linitial_oid(targets))) : ""),
-					   text, len);
+								targets != NIL ? psprintf(" (this statement changes %s)", ag_qualified_relname(linitial_oid(targets))) : ""),
+					   text, len, 0);
 	foreach(lc, targets)
 		if (!table_allowed(lfirst_oid(lc)))
 			refuse_table(what, lfirst_oid(lc), text, len);
-	if (cls == UT_DATA)
+	if (cls == AG_UT_DATA)
 		rate_precheck(what, text, len);
 }
 
@@ -1059,25 +874,36 @@ ag_sql_policy_rates(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		now = now_second();
+	AgRateSlot *copy;
+	uint64		sums[AG_RATE_SLOTS];
+	int			n = 0;
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (pshared == NULL)
 		return (Datum) 0;
+	/* copied out under the lock; the rows are built after it */
+	copy = palloc(sizeof(AgRateSlot) * AG_RATE_SLOTS);
 	LWLockAcquire(pshared->lock, LW_SHARED);
 	for (i = 0; i < AG_RATE_SLOTS; i++)
 	{
-		AgRateSlot *s = &pshared->slots[i];
+		if (pshared->slots[i].agent[0] == '\0')
+			continue;
+		copy[n] = pshared->slots[i];
+		sums[n] = slot_window(&pshared->slots[i], now);
+		n++;
+	}
+	LWLockRelease(pshared->lock);
+	for (i = 0; i < n; i++)
+	{
 		Datum		values[2];
 		bool		nulls[2] = {false, false};
 
-		if (s->agent[0] == '\0')
-			continue;
-		values[0] = CStringGetTextDatum(s->agent);
-		values[1] = Int64GetDatum((int64) slot_window(s, now));
+		values[0] = CStringGetTextDatum(copy[i].agent);
+		values[1] = Int64GetDatum((int64) sums[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	LWLockRelease(pshared->lock);
+	pfree(copy);
 	return (Datum) 0;
 }
 
@@ -1099,7 +925,5 @@ void
 ag_policy_init(void)
 {
 	ag_shmem_register(AG_POLICY_TRANCHE, sizeof(AgPolicyShared), (void **) &pshared, NULL);
-	prev_planner_hook = planner_hook;
-	planner_hook = policy_planner;
 	RegisterXactCallback(policy_xact_callback, NULL);
 }

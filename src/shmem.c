@@ -2,13 +2,14 @@
  * shmem.c
  *		agent_guard's shared memory: one area per concern.
  *
- * gate.c (the freeze generation and the queue of refusals), policy.c (the
- * rate windows) and journal.c (the sealers' slots) each keep a struct in
+ * outbox.c (the state generation and the queue of refusals), policy.c (the
+ * rate windows) and worker.c (the sealers' slots) each keep a struct in
  * shared memory, guarded by an LWLock of its own.  They register it here
- * from their init function, during _PG_init; ag_shmem_init(), called after
- * them, asks for the space and the locks (in shmem_request_hook from
- * PostgreSQL 15 on, directly on 14) and, in shmem_startup_hook, creates
- * each area, zeroed, or attaches to it, and hands it its lock.
+ * from their init function, during _PG_init.  hooks.c, which installs
+ * every hook, calls ag_shmem_request() from shmem_request_hook (PostgreSQL
+ * 15 on; directly on 14) to ask for the space and the locks, and
+ * ag_shmem_startup() from shmem_startup_hook to create each area, zeroed,
+ * or attach to it, and hand it its lock.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -33,10 +34,6 @@ typedef struct AgShmemArea
 static AgShmemArea areas[AG_MAX_AREAS];
 static int	n_areas = 0;
 
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-#endif
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /*
  * Register an area of size bytes whose first member is its LWLock pointer
@@ -57,15 +54,11 @@ ag_shmem_register(const char *name, Size size, void **ptr, AgShmemInitFn init)
 	n_areas++;
 }
 
-static void
-shmem_request(void)
+void
+ag_shmem_request(void)
 {
 	int			i;
 
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-#endif
 	for (i = 0; i < n_areas; i++)
 	{
 		RequestAddinShmemSpace(MAXALIGN(areas[i].size));
@@ -73,13 +66,11 @@ shmem_request(void)
 	}
 }
 
-static void
-shmem_startup(void)
+void
+ag_shmem_startup(void)
 {
 	int			i;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	for (i = 0; i < n_areas; i++)
@@ -97,20 +88,4 @@ shmem_startup(void)
 		*areas[i].ptr = area;
 	}
 	LWLockRelease(AddinShmemInitLock);
-}
-
-/* After every ag_shmem_register() of _PG_init. */
-void
-ag_shmem_init(void)
-{
-	if (!process_shared_preload_libraries_in_progress || n_areas == 0)
-		return;
-#ifdef AG_HAVE_SHMEM_REQUEST_HOOK
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = shmem_request;
-#else
-	shmem_request();
-#endif
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = shmem_startup;
 }

@@ -2,7 +2,8 @@
  * softdelete.c
  *		An agent's DELETE on a soft-delete table keeps the rows.
  *
- * The conversion happens in the planner hook, on the rewritten query, so
+ * The conversion happens in the planner hook (hooks.c calls
+ * ag_softdelete_convert() for agent sessions), on the rewritten query, so
  * that every path that ends in a DELETE of such a table is covered: plain
  * DELETE, DELETE ... USING, WHERE CURRENT OF, writable CTEs, MERGE ... THEN
  * DELETE, DELETE through updatable views and rules (already expanded to the
@@ -65,8 +66,7 @@
 #include "agent_guard.h"
 #include "compat.h"
 #include "relinfo.h"
-
-static planner_hook_type prev_planner = NULL;
+#include "session.h"
 
 /* The row whose soft delete is being processed: its key and old stamps. */
 typedef struct AgSoftRow
@@ -319,35 +319,15 @@ convert_query(Query *q)
 	return converted;
 }
 
-static PlannedStmt *
-ag_planner(Query *parse, const char *query_string, int cursorOptions,
-		   ParamListInfo boundParams)
+/*
+ * An agent's query is about to be planned: convert its DELETEs of
+ * soft-delete tables.  true: converted (the hooks keep the plan's command
+ * type DELETE, so the tag and SPI's result code follow the statement).
+ */
+bool
+ag_softdelete_convert(Query *parse)
 {
-	bool		converted = false;
-	PlannedStmt *result;
-
-	if (!IsParallelWorker() && ag_session_is_agent())
-	{
-		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
-		converted = convert_query(parse);
-	}
-
-	if (prev_planner)
-		result = prev_planner(parse, query_string, cursorOptions, boundParams);
-	else
-		result = standard_planner(parse, query_string, cursorOptions, boundParams);
-
-	/* the command tag and SPI's result code follow the statement's type */
-	if (converted)
-		result->commandType = CMD_DELETE;
-	return result;
-}
-
-void
-ag_softdelete_init(void)
-{
-	prev_planner = planner_hook;
-	planner_hook = ag_planner;
+	return convert_query(parse);
 }
 
 /*
@@ -363,7 +343,7 @@ ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info)
 	Datum		d;
 
 	if (SoftRowContext == NULL)
-		SoftRowContext = AllocSetContextCreate(TopMemoryContext,
+		SoftRowContext = AllocSetContextCreate(ag_session_memory(),
 											   "agent_guard soft delete row",
 											   ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(SoftRowContext);

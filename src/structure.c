@@ -48,64 +48,33 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "scope.h"
 #include "structure.h"
 
-#define REFUSED "refused"
-#define APPROVAL "approval"
+#define REFUSED AG_REFUSAL_GUARD
+#define APPROVAL AG_REFUSAL_APPROVAL
 
 static void
-set_verdict(AgStructureVerdict *v, const char *kind, const char *what, char *why)
+set_verdict(AgUtility *u, AgRefusalKind kind, const char *what, char *why)
 {
 	/* the strongest wins: refused > approval */
-	if (v->kind != NULL && strcmp(v->kind, REFUSED) == 0)
+	if (u->verdict == AG_REFUSAL_GUARD)
 		return;
-	if (v->kind != NULL && strcmp(kind, APPROVAL) == 0)
+	if (u->verdict == AG_REFUSAL_APPROVAL && kind == AG_REFUSAL_APPROVAL)
 		return;
-	v->kind = kind;
-	v->what = what;
-	v->why = why;
+	u->verdict = kind;
+	u->verdict_what = what;
+	u->verdict_why = why;
 }
 
 static Oid
 relid_of(RangeVar *rv)
 {
-	return rv ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
+	return rv ? ag_range_var_relid(rv) : InvalidOid;
 }
 
-static const char *
-name_of(Oid relid)
-{
-	char	   *n = OidIsValid(relid) ? get_rel_name(relid) : NULL;
-
-	return n ? n : "?";
-}
-
-/* Protected: carries the capture trigger (a partition carries a clone). */
-static bool
-is_protected(Oid relid)
-{
-	Relation	rel;
-	List	   *name;
-	Oid			fn;
-	bool		found = false;
-	int			i;
-
-	if (!OidIsValid(relid))
-		return false;
-	name = list_make1(makeString(AG_SCHEMA));
-	name = lappend(name, makeString("capture"));
-	fn = LookupFuncName(name, 0, NULL, true);
-	if (!OidIsValid(fn))
-		return false;
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-		return false;
-	if (rel->trigdesc != NULL)
-		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
-			found = (rel->trigdesc->triggers[i].tgfoid == fn);
-	relation_close(rel, AccessShareLock);
-	return found;
-}
+#define is_protected(relid) ag_relation_protected(relid)
+#define name_of(relid) ag_relname_or((relid), "?")
 
 static bool
 is_stamp(const char *name)
@@ -362,7 +331,7 @@ sequence_protected_user(Oid seqid)
 	return found;
 }
 
-/* A protected table in the schema, or InvalidOid. */
+/* A protected table in the schema (the oldest), or InvalidOid. */
 static Oid
 schema_protected_table(const char *nspname)
 {
@@ -379,12 +348,13 @@ schema_protected_table(const char *nspname)
 	ScanKeyInit(&key, Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(nsp));
 	scan = systable_beginscan(cls, InvalidOid, false, NULL, 1, &key);
-	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	/* the oldest, so that the reason does not depend on the heap's order */
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
 
 		if ((c->relkind == RELKIND_RELATION || c->relkind == RELKIND_PARTITIONED_TABLE) &&
-			is_protected(c->oid))
+			(!OidIsValid(found) || c->oid < found) && is_protected(c->oid))
 			found = c->oid;
 	}
 	systable_endscan(scan);
@@ -393,7 +363,7 @@ schema_protected_table(const char *nspname)
 }
 
 static void
-classify_alter_table(AlterTableStmt *stmt, AgStructureVerdict *v)
+classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 {
 	Oid			relid = relid_of(stmt->relation);
 	bool		protected = is_protected(relid);
@@ -511,7 +481,7 @@ classify_alter_table(AlterTableStmt *stmt, AgStructureVerdict *v)
 }
 
 static void
-classify_drop(DropStmt *stmt, AgStructureVerdict *v)
+classify_drop(DropStmt *stmt, AgUtility *v)
 {
 	ListCell   *lc;
 
@@ -553,7 +523,7 @@ classify_drop(DropStmt *stmt, AgStructureVerdict *v)
 }
 
 static void
-classify_grant(GrantStmt *g, AgStructureVerdict *v)
+classify_grant(GrantStmt *g, AgUtility *v)
 {
 	ListCell   *lc;
 
@@ -583,7 +553,7 @@ classify_grant(GrantStmt *g, AgStructureVerdict *v)
 }
 
 void
-ag_structure_classify(Node *parsetree, AgStructureVerdict *v)
+ag_structure_classify(Node *parsetree, AgUtility *v)
 {
 	switch (nodeTag(parsetree))
 	{

@@ -7,15 +7,9 @@
 #ifndef AG_STRUCTURE_H
 #define AG_STRUCTURE_H
 
-#include "nodes/nodes.h"
+#include "classify.h"
 
-typedef struct AgStructureVerdict
-{
-	const char *kind;			/* NULL: allowed; "refused" or "approval" */
-	const char *what;
-	char	   *why;
-} AgStructureVerdict;
-
-extern void ag_structure_classify(Node *parsetree, AgStructureVerdict *v);
+/* Sets u's verdict (the strongest wins) on changes to protected tables. */
+extern void ag_structure_classify(Node *parsetree, AgUtility *u);
 
 #endif							/* AG_STRUCTURE_H */

@@ -2,8 +2,8 @@
 -- Evidence: the hash chain over agent_guard.events, its verification and
 -- retention, and the postmortem of a run.
 --
--- The background sealer (src/journal.c) seals committed events with
--- src/hash.c: seal(n) = sha256(seal(n-1) || utf8(_event_content(event, n))),
+-- The background sealer (src/worker.c) seals committed events with
+-- src/chain.c: seal(n) = sha256(seal(n-1) || utf8(_event_content(event, n))),
 -- seal(0) = '' or the checkpoint seal.  verify_log() recomputes that here,
 -- in SQL, so sealer and verifier are two implementations of one formula.
 ------------------------------------------------------------------------
@@ -83,7 +83,7 @@ CREATE FUNCTION agent_guard._sealers() RETURNS jsonb
 -- The canonical content of an event at position seq: every column but the
 -- seal (NULLs left out, so that a column added later does not change old
 -- events), plus the row of its statement, as jsonb text (keys sorted).  The
--- settings that change how values print are pinned.  The sealer (hash.c)
+-- settings that change how values print are pinned.  The sealer (chain.c)
 -- builds the same text in C; verify_log() writes this formula out in its
 -- query; change all three together, and never for events already sealed.
 CREATE FUNCTION agent_guard._event_content(e agent_guard.events, seq bigint) RETURNS text

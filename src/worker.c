@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
- * journal.c
- *		The sealer: background workers that seal committed events into the
- *		hash chain (src/hash.c) off the agents' write path.
+ * worker.c
+ *		The background workers: the launcher and one sealer per database,
+ *		which write the outbox of refused statements (outbox.c) and seal
+ *		committed events into the hash chain (chain.c), off the agents'
+ *		write path.
  *
  * The extension is installed per database, so there is one sealer per
  * database that has it, started on demand:
@@ -13,7 +15,7 @@
  *	- a sealer (dynamic background worker, one per database) seals what
  *	  has committed, then sleeps on its latch for agent_guard.seal_interval.
  *	- a backend whose transaction wrote events (capture.c calls
- *	  ag_journal_note_event(), CREATE EXTENSION calls _journal_note()) sets
+ *	  ag_worker_note_event(), CREATE EXTENSION calls _journal_note()) sets
  *	  the sealer's latch when it commits, or asks the launcher for a sealer
  *	  when its database has none.  Guard events written by other paths are
  *	  sealed at the next poll, so everything is sealed within about
@@ -23,17 +25,19 @@
  * table and sets a latch.  Sealers serialize among themselves (and with
  * agent_guard.seal_log()) on the row lock of agent_guard.chain_state.
  *
- * Locking: JournalShared->slots and launcher fields are protected by the
+ * Locking: WorkerShared->slots and launcher fields are protected by the
  * one LWLock of tranche "agent_guard journal".  Readers that only want a
  * latch take it shared; allocating, attaching and detaching a slot take it
- * exclusive.  A latch pointer read under the lock may be stale by the time
+ * exclusive.  It is never held across a catalog access or an error: what
+ * is read under it is copied out first.  A latch pointer read under the lock may be stale by the time
  * it is set (its process exited); setting a stale latch only wakes some
  * other process for nothing, which is harmless.
  *
  * Utility commands that need a database with no one connected (DROP
  * DATABASE, ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE DATABASE
  * ... TEMPLATE) first stop that database's sealer; the next write there
- * starts it again.
+ * starts it again.  The hooks (hooks.c) ask for that only after every
+ * refusal: a refused command leaves the sealer running.
  *
  * The launcher starts only once recovery has finished, so nothing here
  * writes on a standby; nothing at all runs under binary upgrade
@@ -79,7 +83,11 @@
 #include "utils/timestamp.h"
 
 #include "agent_guard.h"
+#include "chain.h"
 #include "compat.h"
+#include "outbox.h"
+#include "session.h"
+#include "worker.h"
 
 /* Databases served at once; a database beyond this is sealed by seal_log() only. */
 #define AG_MAX_SEALERS 64
@@ -87,7 +95,8 @@
 #define AG_SEAL_BATCH 5000
 /* Wait before restarting a sealer that stopped with an error. */
 #define AG_RESTART_DELAY_MS 5000
-#define AG_TRANCHE "agent_guard journal"
+/* the tranche keeps its 1.1 name: monitoring may know it */
+#define AG_WORKER_TRANCHE "agent_guard journal"
 
 typedef struct AgSealerSlot
 {
@@ -99,34 +108,32 @@ typedef struct AgSealerSlot
 	int64		sealed;			/* events it sealed since startup */
 } AgSealerSlot;
 
-typedef struct AgJournalShared
+typedef struct AgWorkerShared
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	AgSealerSlot slots[AG_MAX_SEALERS];
-} AgJournalShared;
+} AgWorkerShared;
 
-static AgJournalShared *journal = NULL;
+static AgWorkerShared *workers = NULL;
 
 static int	seal_interval_ms = 1000;
-static bool journal_pending = false;
+static bool events_pending = false;
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
-
-PGDLLEXPORT void ag_journal_launcher_main(Datum arg);
-PGDLLEXPORT void ag_journal_sealer_main(Datum arg);
+PGDLLEXPORT void ag_worker_launcher_main(Datum arg);
+PGDLLEXPORT void ag_worker_sealer_main(Datum arg);
 
 /* Slot of a database; with create, a free slot is taken.  Lock held exclusive to create. */
 static AgSealerSlot *
-slot_for(Oid dboid, bool create)
+sealer_slot_for(Oid dboid, bool create)
 {
 	AgSealerSlot *free_slot = NULL;
 	int			i;
 
 	for (i = 0; i < AG_MAX_SEALERS; i++)
 	{
-		AgSealerSlot *s = &journal->slots[i];
+		AgSealerSlot *s = &workers->slots[i];
 
 		if (s->dboid == dboid)
 			return s;
@@ -145,33 +152,33 @@ slot_for(Oid dboid, bool create)
  * callback, so it must not fail: a full slot table is only a warning.
  */
 static void
-journal_wake(Oid dboid)
+worker_wake_db(Oid dboid)
 {
 	AgSealerSlot *s;
 	Latch	   *latch = NULL;
 	bool		full = false;
 
-	if (journal == NULL || !OidIsValid(dboid))
+	if (workers == NULL || !OidIsValid(dboid))
 		return;
 
-	LWLockAcquire(journal->lock, LW_SHARED);
-	s = slot_for(dboid, false);
+	LWLockAcquire(workers->lock, LW_SHARED);
+	s = sealer_slot_for(dboid, false);
 	if (s != NULL && s->requested && s->pid != 0)
 		latch = s->latch;
-	LWLockRelease(journal->lock);
+	LWLockRelease(workers->lock);
 
 	if (latch == NULL)
 	{
-		LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-		s = slot_for(dboid, true);
+		LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+		s = sealer_slot_for(dboid, true);
 		if (s == NULL)
 			full = true;
 		else
 		{
 			s->requested = true;
-			latch = s->pid != 0 ? s->latch : journal->launcher_latch;
+			latch = s->pid != 0 ? s->latch : workers->launcher_latch;
 		}
-		LWLockRelease(journal->lock);
+		LWLockRelease(workers->lock);
 	}
 
 	if (full)
@@ -183,11 +190,31 @@ journal_wake(Oid dboid)
 		SetLatch(latch);
 }
 
-/* Wake (or ask for) the sealer of a database; it also writes the gate's queue. */
+/* Wake (or ask for) the sealer of a database; it also writes the outbox. */
 void
-ag_journal_wake(Oid dboid)
+ag_worker_wake(Oid dboid)
 {
-	journal_wake(dboid);
+	worker_wake_db(dboid);
+}
+
+/*
+ * SQL: agent_guard._flush_requests(): wait (up to 10 s) until the worker
+ * wrote this database's queued requests.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_flush_requests);
+Datum
+ag_sql_flush_requests(PG_FUNCTION_ARGS)
+{
+	int			waited = 0;
+
+	while (ag_outbox_pending() && waited < 10000)
+	{
+		ag_worker_wake(MyDatabaseId);
+		pg_usleep(10 * 1000L);
+		waited += 10;
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_BOOL(!ag_outbox_pending());
 }
 
 /* ---------------------------------------------------------------------
@@ -195,21 +222,21 @@ ag_journal_wake(Oid dboid)
  * ---------------------------------------------------------------------
  */
 void
-ag_journal_note_event(void)
+ag_worker_note_event(void)
 {
-	journal_pending = true;
+	events_pending = true;
 }
 
 static void
-journal_xact_callback(XactEvent event, void *arg)
+worker_xact_callback(XactEvent event, void *arg)
 {
-	if (!journal_pending)
+	if (!events_pending)
 		return;
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			journal_pending = false;
+			events_pending = false;
 
 			/*
 			 * Waking the sealer costs a signal per commit, and a busy agent
@@ -224,7 +251,7 @@ journal_xact_callback(XactEvent event, void *arg)
 				if (now - last_wake >= INT64CONST(100000) || now < last_wake)
 				{
 					last_wake = now;
-					journal_wake(MyDatabaseId);
+					worker_wake_db(MyDatabaseId);
 				}
 			}
 			break;
@@ -232,7 +259,7 @@ journal_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			/* a prepared transaction's events are found by the next poll */
-			journal_pending = false;
+			events_pending = false;
 			break;
 		default:
 			break;
@@ -243,7 +270,7 @@ PG_FUNCTION_INFO_V1(ag_sql_journal_note);
 Datum
 ag_sql_journal_note(PG_FUNCTION_ARGS)
 {
-	ag_journal_note_event();
+	ag_worker_note_event();
 	PG_RETURN_VOID();
 }
 
@@ -257,18 +284,26 @@ ag_sql_sealers(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	bool		first = true;
 	int			i;
+	AgSealerSlot *copy;
+	pid_t		launcher_pid;
 
-	if (journal == NULL)
+	if (workers == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("agent_guard must be loaded via \"shared_preload_libraries\"")));
 
+	/* copied out under the lock; the text is built after it */
+	copy = palloc(sizeof(AgSealerSlot) * AG_MAX_SEALERS);
+	LWLockAcquire(workers->lock, LW_SHARED);
+	memcpy(copy, workers->slots, sizeof(AgSealerSlot) * AG_MAX_SEALERS);
+	launcher_pid = workers->launcher_pid;
+	LWLockRelease(workers->lock);
+
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
-	LWLockAcquire(journal->lock, LW_SHARED);
 	for (i = 0; i < AG_MAX_SEALERS; i++)
 	{
-		AgSealerSlot *s = &journal->slots[i];
+		AgSealerSlot *s = &copy[i];
 
 		if (!OidIsValid(s->dboid))
 			continue;
@@ -280,8 +315,7 @@ ag_sql_sealers(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&buf, '}');
 		first = false;
 	}
-	appendStringInfo(&buf, "%s{\"launcher_pid\": %d}]", first ? "" : ", ", (int) journal->launcher_pid);
-	LWLockRelease(journal->lock);
+	appendStringInfo(&buf, "%s{\"launcher_pid\": %d}]", first ? "" : ", ", (int) launcher_pid);
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
@@ -325,19 +359,19 @@ database_needing_exclusive_use(Node *stmt)
 }
 
 static void
-journal_stop_sealer(Oid dboid)
+worker_stop_sealer(Oid dboid)
 {
 	AgSealerSlot *s;
 	pid_t		pid = 0;
 
-	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-	s = slot_for(dboid, false);
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	s = sealer_slot_for(dboid, false);
 	if (s != NULL)
 	{
 		s->requested = false;
 		pid = s->pid;
 	}
-	LWLockRelease(journal->lock);
+	LWLockRelease(workers->lock);
 	/* the sealer ends at once, even waiting for a lock; the command waits for it */
 	if (pid != 0)
 		kill(pid, SIGTERM);
@@ -371,19 +405,25 @@ sealer_running(Oid dboid)
 	AgSealerSlot *s;
 	bool		running;
 
-	LWLockAcquire(journal->lock, LW_SHARED);
-	s = slot_for(dboid, false);
+	LWLockAcquire(workers->lock, LW_SHARED);
+	s = sealer_slot_for(dboid, false);
 	running = (s != NULL && s->pid != 0);
-	LWLockRelease(journal->lock);
+	LWLockRelease(workers->lock);
 	return running;
 }
 
-static void
-journal_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-					   ProcessUtilityContext context, ParamListInfo params,
-					   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+/*
+ * Before a utility command runs, and after the hooks refused what they
+ * refuse: stop the sealer a command needs gone.
+ */
+void
+ag_worker_before_utility(Node *stmt)
 {
-	if (journal != NULL && IsNormalProcessingMode() && drops_the_extension(pstmt->utilityStmt))
+	const char *dbname;
+
+	if (workers == NULL || stmt == NULL || !IsNormalProcessingMode())
+		return;
+	if (drops_the_extension(stmt))
 	{
 		/*
 		 * DROP EXTENSION takes its tables one by one while the sealer may
@@ -392,7 +432,7 @@ journal_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 		 */
 		int			waited = 0;
 
-		journal_stop_sealer(MyDatabaseId);
+		worker_stop_sealer(MyDatabaseId);
 		while (waited < 5000 && sealer_running(MyDatabaseId))
 		{
 			pg_usleep(10 * 1000L);
@@ -400,25 +440,14 @@ journal_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
-	if (journal != NULL && IsNormalProcessingMode())
+	dbname = database_needing_exclusive_use(stmt);
+	if (dbname != NULL)
 	{
-		const char *dbname = database_needing_exclusive_use(pstmt->utilityStmt);
+		Oid			dboid = get_database_oid(dbname, true);
 
-		if (dbname != NULL)
-		{
-			Oid			dboid = get_database_oid(dbname, true);
-
-			if (OidIsValid(dboid))
-				journal_stop_sealer(dboid);
-		}
+		if (OidIsValid(dboid))
+			worker_stop_sealer(dboid);
 	}
-
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-							queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
 }
 
 /* ---------------------------------------------------------------------
@@ -426,7 +455,7 @@ journal_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnl
  * ---------------------------------------------------------------------
  */
 void
-ag_journal_init(void)
+ag_worker_init(void)
 {
 	BackgroundWorker worker;
 
@@ -438,19 +467,16 @@ ag_journal_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_SUPERUSER_ONLY,
 							NULL, NULL, NULL);
 
-	ag_shmem_register(AG_TRANCHE, sizeof(AgJournalShared), (void **) &journal, NULL);
+	ag_shmem_register(AG_WORKER_TRANCHE, sizeof(AgWorkerShared), (void **) &workers, NULL);
 
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = journal_ProcessUtility;
-
-	RegisterXactCallback(journal_xact_callback, NULL);
+	RegisterXactCallback(worker_xact_callback, NULL);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 10;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "agent_guard");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ag_journal_launcher_main");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ag_worker_launcher_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "agent_guard launcher");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "agent_guard launcher");
 	RegisterBackgroundWorker(&worker);
@@ -470,26 +496,42 @@ launcher_request_all(void)
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	Oid		   *dbs;
+	int			n = 0;
+	int			cap = 16;
+	int			i;
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
+	dbs = palloc(sizeof(Oid) * cap);
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-		AgSealerSlot *s;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
-		s = slot_for(db->oid, true);
+		if (n == cap)
+		{
+			cap *= 2;
+			dbs = repalloc(dbs, sizeof(Oid) * cap);
+		}
+		dbs[n++] = db->oid;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* the catalog read, the slots taken: the lock is not held across both */
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		AgSealerSlot *s = sealer_slot_for(dbs[i], true);
+
 		if (s != NULL)
 			s->requested = true;
 	}
-	LWLockRelease(journal->lock);
-	table_endscan(scan);
-	table_close(rel, AccessShareLock);
+	LWLockRelease(workers->lock);
 	CommitTransactionCommand();
 }
 
@@ -521,7 +563,7 @@ launcher_start_sealer(int i, Oid dboid)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher restarts it */
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "agent_guard");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ag_journal_sealer_main");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ag_worker_sealer_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "agent_guard sealer %u", dboid);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "agent_guard sealer");
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
@@ -533,7 +575,7 @@ launcher_start_sealer(int i, Oid dboid)
 		pfree(sealer_handle[i]);
 		sealer_handle[i] = NULL;
 	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	old = MemoryContextSwitchTo(ag_session_memory());
 	if (!RegisterDynamicBackgroundWorker(&worker, &sealer_handle[i]))
 	{
 		sealer_handle[i] = NULL;
@@ -556,7 +598,7 @@ launcher_pass(void)
 
 	for (i = 0; i < AG_MAX_SEALERS; i++)
 	{
-		AgSealerSlot *s = &journal->slots[i];
+		AgSealerSlot *s = &workers->slots[i];
 		Oid			dboid;
 		bool		requested;
 		pid_t		pid;
@@ -564,11 +606,11 @@ launcher_pass(void)
 		bool		handle_alive;
 		long		since;
 
-		LWLockAcquire(journal->lock, LW_SHARED);
+		LWLockAcquire(workers->lock, LW_SHARED);
 		dboid = s->dboid;
 		requested = s->requested;
 		pid = s->pid;
-		LWLockRelease(journal->lock);
+		LWLockRelease(workers->lock);
 
 		handle_alive = sealer_handle[i] != NULL &&
 			GetBackgroundWorkerPid(sealer_handle[i], &hpid) != BGWH_STOPPED;
@@ -580,10 +622,10 @@ launcher_pass(void)
 		{
 			if (pid == 0 && !handle_alive)
 			{
-				LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+				LWLockAcquire(workers->lock, LW_EXCLUSIVE);
 				if (s->dboid == dboid && !s->requested && s->pid == 0)
 					s->dboid = InvalidOid;
-				LWLockRelease(journal->lock);
+				LWLockRelease(workers->lock);
 				if (sealer_handle[i] != NULL)
 				{
 					pfree(sealer_handle[i]);
@@ -608,10 +650,10 @@ launcher_pass(void)
 
 		if (!database_accepts_connections(dboid))
 		{
-			LWLockAcquire(journal->lock, LW_EXCLUSIVE);
+			LWLockAcquire(workers->lock, LW_EXCLUSIVE);
 			if (s->dboid == dboid && s->pid == 0)
 				s->dboid = InvalidOid;
-			LWLockRelease(journal->lock);
+			LWLockRelease(workers->lock);
 			continue;
 		}
 		launcher_start_sealer(i, dboid);
@@ -623,17 +665,17 @@ launcher_pass(void)
 static void
 launcher_detach(int code, Datum arg)
 {
-	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-	if (journal->launcher_pid == MyProcPid)
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	if (workers->launcher_pid == MyProcPid)
 	{
-		journal->launcher_pid = 0;
-		journal->launcher_latch = NULL;
+		workers->launcher_pid = 0;
+		workers->launcher_latch = NULL;
 	}
-	LWLockRelease(journal->lock);
+	LWLockRelease(workers->lock);
 }
 
 void
-ag_journal_launcher_main(Datum arg)
+ag_worker_launcher_main(Datum arg)
 {
 	MemoryContext loop_cxt;
 
@@ -641,14 +683,14 @@ ag_journal_launcher_main(Datum arg)
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
 
-	if (journal == NULL)
-		elog(ERROR, "agent_guard journal shared memory is not set up");
+	if (workers == NULL)
+		elog(ERROR, "agent_guard worker shared memory is not set up");
 
 	before_shmem_exit(launcher_detach, (Datum) 0);
-	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-	journal->launcher_pid = MyProcPid;
-	journal->launcher_latch = MyLatch;
-	LWLockRelease(journal->lock);
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	workers->launcher_pid = MyProcPid;
+	workers->launcher_latch = MyLatch;
+	LWLockRelease(workers->lock);
 
 	/* no database: the launcher reads only the shared catalog pg_database */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
@@ -691,15 +733,15 @@ sealer_detach(int code, Datum arg)
 	AgSealerSlot *s;
 	Latch	   *launcher_latch;
 
-	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-	s = slot_for(DatumGetObjectId(arg), false);
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	s = sealer_slot_for(DatumGetObjectId(arg), false);
 	if (s != NULL && s->pid == MyProcPid)
 	{
 		s->pid = 0;
 		s->latch = NULL;
 	}
-	launcher_latch = journal->launcher_latch;
-	LWLockRelease(journal->lock);
+	launcher_latch = workers->launcher_latch;
+	LWLockRelease(workers->lock);
 	if (launcher_latch)
 		SetLatch(launcher_latch);
 }
@@ -717,7 +759,7 @@ extension_installed(void)
 }
 
 /*
- * Write the gate's queue of refused statements, in a transaction of its
+ * Write the outbox of refused statements, in a transaction of its
  * own: a failure of sealing must never keep refusals off the record.
  */
 static void
@@ -731,13 +773,13 @@ sealer_drain_requests(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "agent_guard sealer: SPI_connect failed");
-		(void) ag_gate_drain();
+		(void) ag_outbox_drain();
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "agent_guard sealer: SPI_finish failed");
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	ag_gate_drain_committed();
+	ag_outbox_drain_committed();
 }
 
 /* One sealing transaction.  Returns events sealed, or -1 without the extension. */
@@ -770,7 +812,7 @@ sealer_iteration(void)
 }
 
 void
-ag_journal_sealer_main(Datum arg)
+ag_worker_sealer_main(Datum arg)
 {
 	Oid			dboid = DatumGetObjectId(arg);
 	AgSealerSlot *s;
@@ -782,17 +824,17 @@ ag_journal_sealer_main(Datum arg)
 	/*
 	 * die(), not a flag for the loop: a sealer waits for the chain's row
 	 * lock and seals long backlogs, and must end there too, when a command
-	 * stops it (journal_stop_sealer) or an administrator terminates it.
+	 * stops it (worker_stop_sealer) or an administrator terminates it.
 	 */
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (journal == NULL)
-		elog(ERROR, "agent_guard journal shared memory is not set up");
+	if (workers == NULL)
+		elog(ERROR, "agent_guard worker shared memory is not set up");
 
 	/* one sealer per database */
-	LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-	s = slot_for(dboid, true);
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	s = sealer_slot_for(dboid, true);
 	if (s == NULL || (s->pid != 0 && s->pid != MyProcPid))
 		duplicate = true;
 	else
@@ -800,7 +842,7 @@ ag_journal_sealer_main(Datum arg)
 		s->pid = MyProcPid;
 		s->latch = MyLatch;
 	}
-	LWLockRelease(journal->lock);
+	LWLockRelease(workers->lock);
 	if (duplicate)
 		proc_exit(0);
 	before_shmem_exit(sealer_detach, ObjectIdGetDatum(dboid));
@@ -834,23 +876,23 @@ ag_journal_sealer_main(Datum arg)
 			if (sealed < 0)
 			{
 				/* not installed here: stop until a write asks again */
-				LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-				s = slot_for(dboid, false);
+				LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+				s = sealer_slot_for(dboid, false);
 				if (s != NULL && s->pid == MyProcPid)
 					s->requested = false;
-				LWLockRelease(journal->lock);
+				LWLockRelease(workers->lock);
 				proc_exit(0);
 			}
 			if (sealed > 0)
 			{
-				LWLockAcquire(journal->lock, LW_EXCLUSIVE);
-				s = slot_for(dboid, false);
+				LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+				s = sealer_slot_for(dboid, false);
 				if (s != NULL)
 				{
 					s->sealed += sealed;
 					s->last_seal_at = GetCurrentTimestamp();
 				}
-				LWLockRelease(journal->lock);
+				LWLockRelease(workers->lock);
 			}
 			if (sealed >= AG_SEAL_BATCH)
 				continue;		/* more is waiting */

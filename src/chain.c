@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
- * hash.c
- *		The hash chain over agent_guard.events: sealing.
+ * chain.c
+ *		The hash chain over agent_guard.events: sealing.  Called by the
+ *		sealer (worker.c) and by agent_guard.seal_log().
  *
  * Each committed event gets a position (seal_seq, 1, 2, 3, ... in the order
  * the sealer finds events committed, which is not event_id order) and a
@@ -47,8 +48,10 @@
 
 #include "agent_guard.h"
 #include "canon.h"
+#include "chain.h"
 #include "compat.h"
 #include "fastinsert.h"
+#include "owner_spi.h"
 
 static SPIPlanPtr batch_plan = NULL;
 static SPIPlanPtr stmt_plan = NULL;
@@ -94,24 +97,9 @@ typedef struct StmtContent
 /*
  * SPI leaves CurrentMemoryContext at its procedure context after every call,
  * so whatever the sealer allocated after a query lived until SPI_finish():
- * seal_log() over a backlog kept every batch in memory.  keep_plan() and
- * run_plan() put the caller's context back.
+ * seal_log() over a backlog kept every batch in memory.  ag_ag_keep_plan()
+ * (owner_spi.c) and run_plan() put the caller's context back.
  */
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "agent_guard: could not prepare \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "agent_guard: SPI_keepplan failed");
-	MemoryContextSwitchTo(cxt);
-	return plan;
-}
-
 /* SPI_execute_plan(), or SPI_execute() of sql, in the caller's context */
 static int
 run_plan(SPIPlanPtr plan, const char *sql, Datum *args)
@@ -191,7 +179,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 	 * compares every row with every id; this one looks each id up.
 	 */
 	if (stmt_plan == NULL)
-		stmt_plan = keep_plan(
+		stmt_plan = ag_keep_plan(
 			"SELECT s.* "
 			"  FROM pg_catalog.unnest($1) AS u(id) JOIN agent_guard.statements s "
 			"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
@@ -399,11 +387,11 @@ ag_chain_seal(int max_events)
 	SPI_freetuptable(SPI_tuptable);
 
 	if (batch_plan == NULL)
-		batch_plan = keep_plan(
+		batch_plan = ag_keep_plan(
 			"SELECT e.ctid, e.statement_id FROM agent_guard.events e "
 			" WHERE e.seal_seq IS NULL ORDER BY e.event_id LIMIT $1", 1, batch_types);
 	if (head_plan == NULL)
-		head_plan = keep_plan(
+		head_plan = ag_keep_plan(
 			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
 			"       sealed_at = pg_catalog.now()", 2, head_types);
 

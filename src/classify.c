@@ -1,0 +1,205 @@
+/*-------------------------------------------------------------------------
+ * classify.c
+ *		The one classifier of utility statements: what a statement
+ *		changes, and which relations, for the gates and the policies alike.
+ *
+ * A freeze refuses an agent's utility statement when it changes anything
+ * that is not temporary (gate.c); a read_only policy refuses
+ * the same statements, a dml policy the ones that change the schema, a
+ * tables list the ones on other relations (policy.c).  Both ask here, so
+ * that they cannot drift apart (in 1.1 each had its own copy, and a frozen
+ * agent's EXPLAIN ANALYZE CREATE TABLE AS created its table).
+ *
+ * Wrappers are looked through: EXPLAIN ANALYZE runs the statement it
+ * explains (CREATE TABLE AS, SELECT INTO, CREATE MATERIALIZED VIEW), so it
+ * is classified as that statement; plain EXPLAIN runs nothing.  Statements
+ * that only run other statements (DO, CALL, EXECUTE, a cursor's FETCH)
+ * change nothing themselves: what they run passes through the executor and
+ * utility hooks one level down and is judged there.
+ *
+ * Scratch space (temporary objects, objects the session created) is
+ * scope.c's rule.  The policies leave all of it alone; a freeze leaves only
+ * temporary objects alone (ag_utility_writes()).  A relation that does not exist (yet) is classified by
+ * the statement: it fails by itself, or its IF EXISTS makes it a no-op.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "utils/lsyscache.h"
+
+#include "agent_guard.h"
+#include "classify.h"
+#include "scope.h"
+
+/* A statement on one relation: temp or scratch if the relation is, else cls. */
+static AgUtilityClass
+on_relation(RangeVar *rv, AgUtilityClass cls, List **targets)
+{
+	Oid			relid;
+
+	if (rv == NULL)
+		return AG_UT_DDL;
+	relid = ag_range_var_relid(rv);
+	if (!OidIsValid(relid))
+		return ag_rangevar_temp(rv) ? AG_UT_TEMP : cls;
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return AG_UT_TEMP;
+	if (ag_relation_exempt(relid))
+		return AG_UT_SCRATCH;
+	*targets = lappend_oid(*targets, relid);
+	return cls;
+}
+
+/* A statement that creates a relation: temporary or not. */
+static AgUtilityClass
+creates(RangeVar *rv)
+{
+	return ag_rangevar_temp(rv) ? AG_UT_TEMP : AG_UT_DDL;
+}
+
+static bool
+explain_analyzes(ExplainStmt *e)
+{
+	ListCell   *lc;
+
+	foreach(lc, e->options)
+	{
+		DefElem    *opt = lfirst_node(DefElem, lc);
+
+		if (strcmp(opt->defname, "analyze") == 0)
+			return defGetBoolean(opt);
+	}
+	return false;
+}
+
+static AgUtilityClass
+classify(Node *parsetree, List **targets)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_TransactionStmt:
+		case T_VariableSetStmt:
+		case T_VariableShowStmt:
+		case T_DiscardStmt:
+		case T_PrepareStmt:
+		case T_ExecuteStmt:		/* its plan is judged by the executor hooks */
+		case T_DeallocateStmt:
+		case T_DeclareCursorStmt:
+		case T_FetchStmt:
+		case T_ClosePortalStmt:
+		case T_ListenStmt:
+		case T_UnlistenStmt:
+		case T_NotifyStmt:
+		case T_LockStmt:
+		case T_VacuumStmt:
+		case T_CheckPointStmt:
+		case T_ConstraintsSetStmt:
+		case T_DoStmt:			/* its statements are judged one by one */
+		case T_CallStmt:
+			return AG_UT_NONE;
+		case T_ExplainStmt:
+			{
+				/* EXPLAIN ANALYZE CREATE TABLE AS creates the table itself */
+				ExplainStmt *e = (ExplainStmt *) parsetree;
+				Node	   *q = e->query;
+
+				if (q && IsA(q, Query) && ((Query *) q)->commandType == CMD_UTILITY &&
+					((Query *) q)->utilityStmt != NULL && explain_analyzes(e))
+					return classify(((Query *) q)->utilityStmt, targets);
+				return AG_UT_NONE;
+			}
+		case T_CopyStmt:
+			{
+				CopyStmt   *c = (CopyStmt *) parsetree;
+
+				if (!c->is_from || c->relation == NULL)
+					return AG_UT_NONE;
+				return on_relation(c->relation, AG_UT_DATA, targets);
+			}
+		case T_TruncateStmt:
+			{
+				AgUtilityClass cls = AG_UT_TEMP;
+				ListCell   *lc;
+
+				foreach(lc, ((TruncateStmt *) parsetree)->relations)
+					cls = Max(cls, on_relation(lfirst_node(RangeVar, lc), AG_UT_DATA, targets));
+				return cls;
+			}
+		case T_RefreshMatViewStmt:
+			return on_relation(((RefreshMatViewStmt *) parsetree)->relation, AG_UT_DATA, targets);
+		case T_CreateStmt:
+			return creates(((CreateStmt *) parsetree)->relation);
+		case T_CreateTableAsStmt:
+			return creates(((CreateTableAsStmt *) parsetree)->into->rel);
+		case T_ViewStmt:
+			return creates(((ViewStmt *) parsetree)->view);
+		case T_CreateSeqStmt:
+			return creates(((CreateSeqStmt *) parsetree)->sequence);
+		case T_AlterSeqStmt:
+			return on_relation(((AlterSeqStmt *) parsetree)->sequence, AG_UT_DDL, targets);
+		case T_AlterTableStmt:
+			return on_relation(((AlterTableStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_IndexStmt:
+			return on_relation(((IndexStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_CreateTrigStmt:
+			return on_relation(((CreateTrigStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_RuleStmt:
+			return on_relation(((RuleStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_CreatePolicyStmt:	/* row security policies */
+			return on_relation(((CreatePolicyStmt *) parsetree)->table, AG_UT_DDL, targets);
+		case T_AlterPolicyStmt:
+			return on_relation(((AlterPolicyStmt *) parsetree)->table, AG_UT_DDL, targets);
+		case T_ClusterStmt:
+			return on_relation(((ClusterStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_RenameStmt:
+			{
+				RenameStmt *r = (RenameStmt *) parsetree;
+
+				return r->relation ? on_relation(r->relation, AG_UT_DDL, targets) : AG_UT_DDL;
+			}
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *a = (AlterObjectSchemaStmt *) parsetree;
+
+				return a->relation ? on_relation(a->relation, AG_UT_DDL, targets) : AG_UT_DDL;
+			}
+		case T_DropStmt:
+			{
+				DropStmt   *d = (DropStmt *) parsetree;
+				AgUtilityClass cls = AG_UT_TEMP;
+				ListCell   *lc;
+
+				switch (d->removeType)
+				{
+					case OBJECT_TABLE:
+					case OBJECT_VIEW:
+					case OBJECT_MATVIEW:
+					case OBJECT_SEQUENCE:
+					case OBJECT_INDEX:
+					case OBJECT_FOREIGN_TABLE:
+						foreach(lc, d->objects)
+							cls = Max(cls, on_relation(makeRangeVarFromNameList((List *) lfirst(lc)),
+													   AG_UT_DDL, targets));
+						return cls;
+					default:
+						return AG_UT_DDL;
+				}
+			}
+		default:
+			return AG_UT_DDL;
+	}
+}
+
+void
+ag_classify_utility(Node *parsetree, AgUtility *u)
+{
+	memset(u, 0, sizeof(AgUtility));
+	u->stmt = parsetree;
+	u->targets = NIL;
+	u->cls = parsetree != NULL ? classify(parsetree, &u->targets) : AG_UT_NONE;
+}

@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ * gate.h
+ *		The gates: destructive acts, freezes, limits (gate.c).  Called by
+ *		the hooks (hooks.c) in the order written down there.
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_GATE_H
+#define AG_GATE_H
+
+#include "classify.h"
+
+struct QueryDesc;
+struct PlannedStmt;
+struct Query;
+struct QueryCompletion;
+
+extern void ag_gate_init(void);
+extern void ag_gate_top_statement(void);
+extern void ag_gate_session_check(const char *text, int len);
+extern void ag_gate_executor_start(struct QueryDesc *qd, const char *text, int len);
+extern bool ag_gate_preview_count(struct QueryDesc *qd, uint64 n);
+extern bool ag_gate_count_rows(struct QueryDesc *qd, uint64 n);
+extern void ag_gate_row_limits(struct QueryDesc *qd, uint64 n, const char *text, int len);
+extern void ag_gate_plan_query(struct Query *q);
+extern void ag_gate_utility_guard(AgUtility *u, const char *text, int len);
+extern void ag_gate_utility(AgUtility *u, const char *text, int len);
+extern bool ag_gate_copy_rows(struct PlannedStmt *pstmt, struct QueryCompletion *qc);
+extern void ag_gate_copy_limits(struct PlannedStmt *pstmt, struct QueryCompletion *qc,
+								const char *text, int len);
+
+#endif							/* AG_GATE_H */

@@ -1,0 +1,389 @@
+/*-------------------------------------------------------------------------
+ * outbox.c
+ *		What must outlive the agent's transaction: the queue of refused
+ *		statements, in shared memory, and the generation counter that tells
+ *		every backend the guard's state changed.
+ *
+ * A refusal aborts the agent's transaction, and PostgreSQL has no
+ * autonomous transactions, so the refusal path (refusal.c) puts the
+ * request into this queue and wakes this database's worker (worker.c),
+ * which writes it (request row, BLOCKED event, tripped run, NOTIFY
+ * agent_guard) in a transaction of its own: ag_outbox_drain() and, once
+ * that committed, ag_outbox_drain_committed().  If the queue is full the
+ * statement is still refused; only the record is lost, and the error says
+ * so.
+ *
+ * An entry is PENDING until the worker takes it, TAKEN while the worker's
+ * transaction writes it to request_log, and WRITTEN once that committed.
+ * agent_guard.requests reads request_log with the reader's snapshot and the
+ * queue live; a snapshot taken before the write committed does not see the
+ * row, so the entry stays on show until no snapshot can miss the row
+ * (writer_xid behind every backend's xmin).  Only then is the slot reused,
+ * or earlier when the queue is full.
+ *
+ * Freezes, tripped runs and policies live in tables (they survive
+ * restarts); the generation counter, bumped when they change, tells each
+ * backend to reload them, so the check per statement is one atomic read.
+ *
+ * Locking: OutboxShared->lock (one LWLock, tranche "agent_guard gate")
+ * guards the queue entries; the generation counter is atomic.  The lock is
+ * held only to copy entries in or out: everything that can look up the
+ * catalog, allocate or raise an error happens before or after.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "agent_guard.h"
+#include "outbox.h"
+#include "owner_spi.h"
+
+#define AG_OUTBOX_QUEUE 128
+#define AG_OUTBOX_TEXT 2048
+#define AG_OUTBOX_REASON 512
+/* the tranche keeps its 1.1 name: monitoring may know it */
+#define AG_OUTBOX_TRANCHE "agent_guard gate"
+
+typedef enum
+{
+	ENTRY_FREE = 0,
+	ENTRY_PENDING,
+	ENTRY_TAKEN,
+	ENTRY_WRITTEN
+} EntryState;
+
+typedef struct AgOutboxEntry
+{
+	EntryState	state;
+	TransactionId writer_xid;	/* WRITTEN: the transaction that wrote it */
+	Oid			dboid;
+	int64		request_id;
+	TimestampTz at;
+	char		kind[16];
+	char		agent[AG_MAX_ID_LEN + 1];
+	char		run[AG_MAX_ID_LEN + 1];
+	char		login[NAMEDATALEN];
+	char		reason[AG_OUTBOX_REASON];
+	char		statement[AG_OUTBOX_TEXT];
+	int64		hash;
+	int64		rows;
+} AgOutboxEntry;
+
+typedef struct AgOutboxShared
+{
+	LWLock	   *lock;
+	pg_atomic_uint64 generation;
+	AgOutboxEntry entries[AG_OUTBOX_QUEUE];
+} AgOutboxShared;
+
+static AgOutboxShared *outbox = NULL;
+
+/* a new area: generation 1 (backends start at 0, so they all load) */
+static void
+outbox_shmem_init(void *area)
+{
+	pg_atomic_init_u64(&((AgOutboxShared *) area)->generation, 1);
+}
+
+void
+ag_outbox_init(void)
+{
+	ag_shmem_register(AG_OUTBOX_TRANCHE, sizeof(AgOutboxShared), (void **) &outbox,
+					  outbox_shmem_init);
+}
+
+/* Bumped whenever freezes, trips or policies change (at commit). */
+uint64
+ag_state_generation(void)
+{
+	return outbox != NULL ? pg_atomic_read_u64(&outbox->generation) : 0;
+}
+
+void
+ag_state_bump(void)
+{
+	if (outbox != NULL)
+		pg_atomic_fetch_add_u64(&outbox->generation, 1);
+}
+
+/*
+ * Copy text into a fixed buffer, cut on a character boundary: a cut through
+ * a character would be a byte sequence that is not text, which the log
+ * could be sealed over but never verified (convert_to() refuses it).
+ */
+static void
+copy_text(char *dst, const char *src, size_t size)
+{
+	int			len = pg_mbcliplen(src, strlen(src), (int) size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* A written entry whose row every snapshot sees: no longer to be shown. */
+static inline bool
+entry_settled(const AgOutboxEntry *e, TransactionId horizon)
+{
+	return e->state == ENTRY_WRITTEN && TransactionIdPrecedes(e->writer_xid, horizon);
+}
+
+/*
+ * Queue a request.  The entry is filled in local memory first, so the lock
+ * is held only for the search and one copy.  false: the queue is full.
+ */
+bool
+ag_outbox_put(const AgOutboxRequest *r)
+{
+	AgOutboxEntry *local;
+	AgOutboxEntry *e = NULL;
+	AgOutboxEntry *oldest_written = NULL;
+	TransactionId horizon;
+	int			i;
+
+	if (outbox == NULL)
+		return false;
+
+	local = palloc0(sizeof(AgOutboxEntry));
+	local->dboid = MyDatabaseId;
+	local->request_id = r->request_id;
+	local->at = GetCurrentTimestamp();
+	strlcpy(local->kind, r->kind, sizeof(local->kind));
+	strlcpy(local->agent, r->agent ? r->agent : "", sizeof(local->agent));
+	strlcpy(local->run, r->run ? r->run : "", sizeof(local->run));
+	strlcpy(local->login, r->login ? r->login : "", sizeof(local->login));
+	copy_text(local->reason, r->reason ? r->reason : "", sizeof(local->reason));
+	copy_text(local->statement, r->statement ? r->statement : "", sizeof(local->statement));
+	local->hash = r->hash;
+	local->rows = r->rows;
+	local->state = ENTRY_PENDING;
+	horizon = GetOldestNonRemovableTransactionId(NULL);
+
+	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+	for (i = 0; i < AG_OUTBOX_QUEUE && e == NULL; i++)
+	{
+		AgOutboxEntry *c = &outbox->entries[i];
+
+		if (c->state == ENTRY_FREE || entry_settled(c, horizon))
+			e = c;
+		else if (c->state == ENTRY_WRITTEN &&
+				 (oldest_written == NULL || c->request_id < oldest_written->request_id))
+			oldest_written = c;
+	}
+	/* a full queue takes the oldest written entry, still on show or not */
+	if (e == NULL)
+		e = oldest_written;
+	if (e != NULL)
+		memcpy(e, local, sizeof(AgOutboxEntry));
+	LWLockRelease(outbox->lock);
+	pfree(local);
+	return e != NULL;
+}
+
+static AgKeptPlan drain_plan = {
+	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
+	"            login_role, kind, status, reason, statement, statement_hash) "
+	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approval' THEN 'pending' ELSE 'refused' END, "
+	"                  $7, $8, $9) "
+	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
+	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
+	"          SELECT $2, $3, $4, $5, 'BLOCKED', pg_catalog.jsonb_build_object('request_id', $1, "
+	"                 'kind', $6, 'reason', $7, 'statement', $8, 'rows', $10) FROM r RETURNING 1), "
+	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
+	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 = 'tripped' AND $4 IS NOT NULL "
+	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
+	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
+	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6, 'reason', $7, "
+	"       'statement', pg_catalog.left($8, 200))::text), "
+	"       (SELECT count(*) FROM e), (SELECT count(*) FROM t) FROM r",
+	10, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
+};
+
+/*
+ * Write the pending requests of this database.  Called by the worker,
+ * connected to SPI, in a transaction of its own.
+ */
+int
+ag_outbox_drain(void)
+{
+	int			i;
+	int			written = 0;
+	AgOutboxEntry *batch;
+	int			n = 0;
+	Oid			nsp;
+
+	if (outbox == NULL)
+		return 0;
+	nsp = get_namespace_oid(AG_SCHEMA, true);
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("request_log", nsp)))
+		return 0;
+
+	batch = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
+	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+	{
+		AgOutboxEntry *e = &outbox->entries[i];
+
+		/* TAKEN by an earlier pass that failed: ours to redo */
+		if (e->dboid == MyDatabaseId &&
+			(e->state == ENTRY_PENDING || e->state == ENTRY_TAKEN))
+		{
+			e->state = ENTRY_TAKEN;
+			batch[n++] = *e;
+		}
+	}
+	LWLockRelease(outbox->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		AgOutboxEntry *e = &batch[i];
+		Datum		values[10];
+		char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		int			rc;
+
+		values[0] = Int64GetDatum(e->request_id);
+		values[1] = TimestampTzGetDatum(e->at);
+		values[2] = CStringGetTextDatum(e->agent);
+		values[3] = CStringGetTextDatum(e->run);
+		if (e->run[0] == '\0')
+			nulls[3] = 'n';
+		values[4] = CStringGetTextDatum(e->login);
+		values[5] = CStringGetTextDatum(e->kind);
+		values[6] = CStringGetTextDatum(e->reason);
+		values[7] = CStringGetTextDatum(e->statement);
+		values[8] = Int64GetDatum(e->hash);
+		values[9] = Int64GetDatum(e->rows);
+
+		rc = ag_kept_execute(&drain_plan, values, nulls, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "agent_guard: could not record request " INT64_FORMAT ": %s",
+				 e->request_id, SPI_result_code_string(rc));
+		written++;
+	}
+	pfree(batch);
+
+	/* the transaction the entries are written by, for the time they stay on show */
+	if (n > 0)
+	{
+		TransactionId xid = GetCurrentTransactionId();
+
+		LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+		for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+		{
+			AgOutboxEntry *e = &outbox->entries[i];
+
+			if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN)
+				e->writer_xid = xid;
+		}
+		LWLockRelease(outbox->lock);
+	}
+	return written;
+}
+
+/* After the draining transaction committed: the entries are written, tell all. */
+void
+ag_outbox_drain_committed(void)
+{
+	int			i;
+	bool		any = false;
+
+	if (outbox == NULL)
+		return;
+	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+	{
+		AgOutboxEntry *e = &outbox->entries[i];
+
+		if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN)
+		{
+			e->state = ENTRY_WRITTEN;
+			any = true;
+		}
+	}
+	LWLockRelease(outbox->lock);
+	if (any)
+		ag_state_bump();
+}
+
+/* Are requests of this database waiting to be written? */
+bool
+ag_outbox_pending(void)
+{
+	int			i;
+	bool		pending = false;
+
+	if (outbox == NULL)
+		return false;
+	LWLockAcquire(outbox->lock, LW_SHARED);
+	for (i = 0; i < AG_OUTBOX_QUEUE && !pending; i++)
+		pending = ((outbox->entries[i].state == ENTRY_PENDING ||
+					outbox->entries[i].state == ENTRY_TAKEN) &&
+				   outbox->entries[i].dboid == MyDatabaseId);
+	LWLockRelease(outbox->lock);
+	return pending;
+}
+
+/* SQL: the queue's entries of this database not yet seen by every snapshot. */
+PG_FUNCTION_INFO_V1(ag_sql_pending_requests);
+Datum
+ag_sql_pending_requests(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AgOutboxEntry *shown;
+	int			n = 0;
+	int			i;
+	TransactionId horizon;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (outbox == NULL)
+		return (Datum) 0;
+
+	shown = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
+	horizon = GetOldestNonRemovableTransactionId(NULL);
+	LWLockAcquire(outbox->lock, LW_SHARED);
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+	{
+		AgOutboxEntry *e = &outbox->entries[i];
+
+		if (e->state == ENTRY_FREE || e->dboid != MyDatabaseId)
+			continue;
+		/* written, and every snapshot sees the row (or its removal) */
+		if (entry_settled(e, horizon))
+			continue;
+		shown[n++] = *e;
+	}
+	LWLockRelease(outbox->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		AgOutboxEntry *e = &shown[i];
+		Datum		values[8];
+		bool		nulls[8] = {0};
+
+		values[0] = Int64GetDatum(e->request_id);
+		values[1] = TimestampTzGetDatum(e->at);
+		values[2] = CStringGetTextDatum(e->agent);
+		values[3] = CStringGetTextDatum(e->run);
+		nulls[3] = (e->run[0] == '\0');
+		values[4] = CStringGetTextDatum(e->login);
+		values[5] = CStringGetTextDatum(e->kind);
+		values[6] = CStringGetTextDatum(e->reason);
+		values[7] = CStringGetTextDatum(e->statement);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(shown);
+	return (Datum) 0;
+}

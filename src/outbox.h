@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ * outbox.h
+ *		What must outlive the agent's transaction: the request queue in
+ *		shared memory, and the generation counter of the guard's state
+ *		(outbox.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_OUTBOX_H
+#define AG_OUTBOX_H
+
+/* A refused statement, as the refusal path hands it over. */
+typedef struct AgOutboxRequest
+{
+	int64		request_id;
+	const char *kind;			/* the request kind of agent_guard.request_log */
+	const char *agent;
+	const char *run;			/* NULL: none */
+	const char *login;
+	const char *reason;
+	const char *statement;		/* normalized text */
+	int64		hash;
+	int64		rows;
+} AgOutboxRequest;
+
+extern void ag_outbox_init(void);
+extern bool ag_outbox_put(const AgOutboxRequest *r);
+extern int	ag_outbox_drain(void);
+extern void ag_outbox_drain_committed(void);
+extern bool ag_outbox_pending(void);
+extern uint64 ag_state_generation(void);
+extern void ag_state_bump(void);
+
+#endif							/* AG_OUTBOX_H */

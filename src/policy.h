@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ * policy.h
+ *		Per-agent policies (policy.c).  Called by the hooks (hooks.c) in
+ *		the order written down there.
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_POLICY_H
+#define AG_POLICY_H
+
+#include "classify.h"
+
+struct PlannedStmt;
+struct Query;
+
+extern void ag_policy_init(void);
+extern void ag_policy_top_statement(void);
+extern void ag_policy_executor_start(struct PlannedStmt *ps, const char *text, int len);
+extern void ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len);
+extern void ag_policy_utility(AgUtility *u, const char *text, int len);
+extern void ag_policy_function_execute(Oid funcid);
+extern void ag_policy_check_plan(struct Query *parse, struct PlannedStmt *ps,
+								 const char *query_string);
+
+#endif							/* AG_POLICY_H */

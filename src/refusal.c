@@ -1,0 +1,410 @@
+/*-------------------------------------------------------------------------
+ * refusal.c
+ *		The one way the guard refuses a statement: the kinds of refusal, the
+ *		request that outlives the transaction, the log line, the error.
+ *
+ * Every refusal of the gates (gate.c) and the policies (policy.c) comes
+ * here with its kind, what is refused and why:
+ *
+ *	kind		request kind	SQLSTATE	the way out (errhint)
+ *	GUARD		refused			YG004		none for agents; a human can
+ *	APPROVAL	approval		YG003		a human approves the request
+ *	FROZEN		frozen			YG006		a human lifts the freeze
+ *	TRIPPED		tripped			YG007		a human resets the run
+ *	POLICY		policy			YG008		a human changes the policy
+ *	RATE		rate			YG060		wait, or a human raises the limit
+ *
+ * A refusal takes a request id from a sequence (which does not roll back,
+ * so the error can name it), queues the request in the outbox (outbox.c)
+ * for this database's worker to write, wakes the worker (worker.c), writes
+ * one line to the server log in a fixed format:
+ *   agent_guard: decision=D request=N kind=K agent="A" run="R" login="L" reason="..." statement="..."
+ * and raises.  The statement text is recorded normalized (whitespace
+ * collapsed, a trailing semicolon dropped) with its hash: what an
+ * approval is bound to (gate.c consumes approvals before it refuses).
+ *
+ * agent_guard.preview() runs a statement in preview mode: decisions are
+ * collected as rows instead of recorded.  A statement that would need
+ * approval goes on (its rows are counted); any other refusal stops it,
+ * unrecorded, with its kind's SQLSTATE.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/sequence.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "agent_guard.h"
+#include "outbox.h"
+#include "owner_spi.h"
+#include "refusal.h"
+#include "session.h"
+#include "worker.h"
+
+typedef struct AgRefusalInfo
+{
+	const char *name;			/* request kind in agent_guard.request_log */
+	int			sqlstate;
+} AgRefusalInfo;
+
+static const AgRefusalInfo refusal_info[] = {
+	[AG_REFUSAL_NONE] = {"none", 0},
+	[AG_REFUSAL_GUARD] = {"refused", ERRCODE_AG_GUARD_PROTECTED},
+	[AG_REFUSAL_APPROVAL] = {"approval", ERRCODE_AG_APPROVAL_REQUIRED},
+	[AG_REFUSAL_FROZEN] = {"frozen", ERRCODE_AG_FROZEN},
+	[AG_REFUSAL_TRIPPED] = {"tripped", ERRCODE_AG_RUN_TRIPPED},
+	[AG_REFUSAL_POLICY] = {"policy", ERRCODE_AG_POLICY},
+	[AG_REFUSAL_RATE] = {"rate", ERRCODE_AG_RATE_LIMITED},
+};
+
+const char *
+ag_refusal_name(AgRefusalKind kind)
+{
+	return refusal_info[kind].name;
+}
+
+/* ---------------------------------------------------------------------
+ * Preview
+ * ---------------------------------------------------------------------
+ */
+typedef struct PreviewRow
+{
+	char	   *relation;
+	char	   *operation;
+	int64		rows;
+	char	   *verdict;
+	char	   *detail;
+} PreviewRow;
+
+static bool preview_mode = false;
+static List *preview_rows = NIL;
+
+bool
+ag_preview_active(void)
+{
+	return preview_mode;
+}
+
+/* Enter (a fresh list of rows) or leave preview mode. */
+void
+ag_preview_set(bool on)
+{
+	if (on)
+	{
+		list_free_deep(preview_rows);
+		preview_rows = NIL;
+	}
+	preview_mode = on;
+}
+
+void
+ag_preview_add(const char *relation, const char *operation, int64 rows,
+			   const char *verdict, const char *detail)
+{
+	MemoryContext old = MemoryContextSwitchTo(ag_session_memory());
+	PreviewRow *r = palloc0(sizeof(PreviewRow));
+
+	r->relation = relation ? pstrdup(relation) : NULL;
+	r->operation = pstrdup(operation);
+	r->rows = rows;
+	r->verdict = pstrdup(verdict);
+	r->detail = detail ? pstrdup(detail) : NULL;
+	preview_rows = lappend(preview_rows, r);
+	MemoryContextSwitchTo(old);
+}
+
+/* SQL: agent_guard._preview_rows(): what the preview saw, in order. */
+PG_FUNCTION_INFO_V1(ag_sql_preview_rows);
+Datum
+ag_sql_preview_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, preview_rows)
+	{
+		PreviewRow *r = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {0};
+
+		values[0] = r->relation ? CStringGetTextDatum(r->relation) : (Datum) 0;
+		nulls[0] = (r->relation == NULL);
+		values[1] = CStringGetTextDatum(r->operation);
+		values[2] = Int64GetDatum(r->rows);
+		values[3] = CStringGetTextDatum(r->verdict);
+		values[4] = r->detail ? CStringGetTextDatum(r->detail) : (Datum) 0;
+		nulls[4] = (r->detail == NULL);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* a preview ends with its transaction, whichever way */
+static void
+refusal_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PRE_COMMIT)
+		preview_mode = false;
+}
+
+void
+ag_refusal_init(void)
+{
+	RegisterXactCallback(refusal_xact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Statement key, log line, request id
+ * ---------------------------------------------------------------------
+ */
+void
+ag_statement_key(const char *text, int len, AgStatementKey *key)
+{
+	StringInfo	out = &key->text;
+	int			i;
+	bool		space = false;
+
+	initStringInfo(out);
+	if (text == NULL)
+		len = 0;
+	for (i = 0; i < len && text[i] != '\0'; i++)
+	{
+		char		c = text[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
+		{
+			space = (out->len > 0);
+			continue;
+		}
+		if (space)
+			appendStringInfoChar(out, ' ');
+		space = false;
+		appendStringInfoChar(out, c);
+	}
+	while (out->len > 0 && (out->data[out->len - 1] == ';' || out->data[out->len - 1] == ' '))
+		out->data[--out->len] = '\0';
+	key->hash = (int64) hash_bytes_extended((const unsigned char *) out->data, out->len, 0);
+}
+
+static void
+append_quoted(StringInfo buf, const char *s)
+{
+	appendStringInfoChar(buf, '"');
+	for (; s != NULL && *s; s++)
+	{
+		if (*s == '"' || *s == '\\')
+			appendStringInfoChar(buf, '\\');
+		if (*s == '\n')
+			appendStringInfoString(buf, "\\n");
+		else
+			appendStringInfoChar(buf, *s);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+void
+ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
+			   const char *reason, const char *statement)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "agent_guard: decision=%s request=" INT64_FORMAT " kind=%s agent=",
+					 decision, request_id, ag_refusal_name(kind));
+	append_quoted(&buf, ag_current_agent());
+	appendStringInfoString(&buf, " run=");
+	append_quoted(&buf, ag_current_run(false));
+	appendStringInfoString(&buf, " login=");
+	append_quoted(&buf, GetUserNameFromId(GetAuthenticatedUserId(), false));
+	appendStringInfoString(&buf, " reason=");
+	append_quoted(&buf, reason);
+	appendStringInfoString(&buf, " statement=");
+	append_quoted(&buf, statement);
+	ereport(LOG, (errmsg_internal("%s", buf.data), errhidestmt(true), errhidecontext(true)));
+	pfree(buf.data);
+}
+
+static int64
+next_request_id(void)
+{
+	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			seq = OidIsValid(nsp) ? get_relname_relid("requests_request_id_seq", nsp) : InvalidOid;
+	AgOwnerSave save;
+	volatile int64 id = 0;
+
+	if (!OidIsValid(seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("agent_guard cannot record a refused statement"),
+				 errdetail("The sequence agent_guard.requests_request_id_seq is missing."),
+				 errhint("Reinstall the extension.")));
+	ag_owner_become(&save, false);
+	PG_TRY();
+	{
+		id = nextval_internal(seq, false);
+	}
+	PG_FINALLY();
+	{
+		ag_owner_restore(&save);
+	}
+	PG_END_TRY();
+	return id;
+}
+
+/*
+ * Record a request for the normalized statement and log the decision; it
+ * outlives this transaction.  Returns its id; *queued says whether the
+ * queue had room.
+ */
+static int64
+record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
+			   int64 rows, bool *queued)
+{
+	AgOutboxRequest r;
+
+	r.request_id = next_request_id();
+	r.kind = ag_refusal_name(kind);
+	r.agent = ag_current_agent();
+	r.run = ag_current_run(false);
+	r.login = GetUserNameFromId(GetAuthenticatedUserId(), false);
+	r.reason = why;
+	r.statement = key->text.data;
+	r.hash = key->hash;
+	r.rows = rows;
+	*queued = ag_outbox_put(&r);
+	if (*queued)
+		ag_worker_wake(MyDatabaseId);
+	ag_refusal_log(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
+				   r.request_id, kind, why, key->text.data);
+	return r.request_id;
+}
+
+/* ---------------------------------------------------------------------
+ * Refuse
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Refuse the statement whose key is given: record the request, log, raise
+ * with the kind's SQLSTATE, message and hint.  Returns only in a preview,
+ * for kind APPROVAL (the statement goes on, to be counted).
+ */
+void
+ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
+				AgStatementKey *key, int64 rows)
+{
+	int64		id;
+	bool		queued;
+	int			code = refusal_info[kind].sqlstate;
+
+	Assert(kind != AG_REFUSAL_NONE);
+
+	if (preview_mode)
+	{
+		ag_preview_add(NULL, what, 0, ag_refusal_name(kind), why);
+		if (kind == AG_REFUSAL_APPROVAL)
+			return;
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("%s would be refused (%s)", what, ag_refusal_name(kind)),
+				 errdetail("%s", why)));
+	}
+
+	id = record_request(kind, why, key, rows, &queued);
+
+	switch (kind)
+	{
+		case AG_REFUSAL_APPROVAL:
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("%s needs a human's approval: request " INT64_FORMAT, what, id),
+					 errdetail("%s%s", why, queued ? "" : " The request could not be recorded (the queue is full)."),
+					 errhint("Ask a human to run SELECT agent_guard.approve(" INT64_FORMAT "); then run the same statement again within agent_guard.approval_ttl.", id)));
+			break;
+		case AG_REFUSAL_FROZEN:
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("%s refused: agents are frozen (request " INT64_FORMAT ")", what, id),
+					 errdetail("%s", why),
+					 errhint("Wait until a human lifts the freeze with agent_guard.unfreeze().")));
+			break;
+		case AG_REFUSAL_TRIPPED:
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("%s refused: run \"%s\" is tripped (request " INT64_FORMAT ")", what,
+							ag_current_run(false), id),
+					 errdetail("%s", why),
+					 errhint("A human can let the run write again with SELECT agent_guard.reset_run('%s').",
+							 ag_current_run(false))));
+			break;
+		case AG_REFUSAL_POLICY:
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("%s refused by the policy of agent \"%s\" (request " INT64_FORMAT ")",
+							what, ag_current_agent(), id),
+					 errdetail("%s", why),
+					 errhint("Agents cannot get past their policy; a human can change it with agent_guard.set_policy().")));
+			break;
+		case AG_REFUSAL_RATE:
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("%s refused: agent \"%s\" is over its rate limit (request " INT64_FORMAT ")",
+							what, ag_current_agent(), id),
+					 errdetail("%s", why),
+					 errhint("Writes are allowed again once the rows of the last minute fall under the limit; a human can raise it with agent_guard.set_policy().")));
+			break;
+		case AG_REFUSAL_GUARD:
+		case AG_REFUSAL_NONE:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_PROTECTED),
+					 errmsg("%s refused: it would weaken agent_guard (request " INT64_FORMAT ")", what, id),
+					 errdetail("%s", why),
+					 errhint("Agents can never do this; a human can, from a session that is not an agent session.")));
+			break;
+	}
+}
+
+/* Refuse the statement text (see ag_refuse_keyed). */
+void
+ag_refuse(AgRefusalKind kind, const char *what, const char *why,
+		  const char *text, int len, int64 rows)
+{
+	AgStatementKey key;
+
+	ag_statement_key(text, len, &key);
+	ag_refuse_keyed(kind, what, why, &key, rows);
+}
+
+/*
+ * For a guard that raises its own error (capture.c's size limit): record
+ * the refusal as the gates do, a request of kind "refused" (never
+ * approvable) with its BLOCKED event, outliving the transaction, and the
+ * log line.  Returns the request id, or 0 in a preview, which records
+ * nothing.
+ */
+int64
+ag_refusal_record(const char *why, const char *text, int len)
+{
+	AgStatementKey key;
+	int64		id;
+	bool		queued;
+
+	if (preview_mode)
+		return 0;
+	ag_statement_key(text, len, &key);
+	id = record_request(AG_REFUSAL_GUARD, why, &key, 0, &queued);
+	if (!queued)
+		ereport(WARNING,
+				(errmsg("agent_guard could not record refusal " INT64_FORMAT ": the request queue is full", id)));
+	return id;
+}

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ * refusal.h
+ *		The one refusal path: kinds, request ids, the log line, preview
+ *		(refusal.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_REFUSAL_H
+#define AG_REFUSAL_H
+
+#include "lib/stringinfo.h"
+
+/* Why a statement is refused; each kind has its SQLSTATE, message and hint. */
+typedef enum AgRefusalKind
+{
+	AG_REFUSAL_NONE = 0,		/* not refused */
+	AG_REFUSAL_GUARD,			/* would weaken the guard: never (YG004) */
+	AG_REFUSAL_APPROVAL,		/* destructive: needs a human (YG003) */
+	AG_REFUSAL_FROZEN,			/* agents are frozen (YG006) */
+	AG_REFUSAL_TRIPPED,			/* the run passed max_rows_per_run (YG007) */
+	AG_REFUSAL_POLICY,			/* the agent's policy forbids it (YG008) */
+	AG_REFUSAL_RATE				/* over the policy's max_rows_per_minute (YG060) */
+} AgRefusalKind;
+
+/* A statement's text as an approval is bound to it: normalized, hashed. */
+typedef struct AgStatementKey
+{
+	StringInfoData text;
+	int64		hash;
+} AgStatementKey;
+
+extern void ag_statement_key(const char *text, int len, AgStatementKey *key);
+extern const char *ag_refusal_name(AgRefusalKind kind);
+extern void ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
+						   const char *reason, const char *statement);
+extern void ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
+							AgStatementKey *key, int64 rows);
+extern void ag_refuse(AgRefusalKind kind, const char *what, const char *why,
+					  const char *text, int len, int64 rows);
+extern int64 ag_refusal_record(const char *why, const char *text, int len);
+
+/* agent_guard.preview(): decisions are collected, not recorded */
+extern bool ag_preview_active(void);
+extern void ag_preview_set(bool on);
+extern void ag_preview_add(const char *relation, const char *operation, int64 rows,
+						   const char *verdict, const char *detail);
+extern void ag_refusal_init(void);
+
+#endif							/* AG_REFUSAL_H */

@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ * scope.c
+ *		What the guard judges, and where: agent statements acting with the
+ *		agent's rights, the agent's scratch space, the guard's own objects
+ *		and the protected tables.
+ *
+ * The gates (gate.c), the policies (policy.c) and the utility classifier
+ * (classify.c) ask the same questions about a statement and the relations
+ * it reaches; the answers are here, once:
+ *	- ag_judging(): is this statement an agent's, run with the agent's own
+ *	  rights, in a database where the extension lives?  Our own queries
+ *	  (owner_spi.c) and a superuser's code (the extension's functions,
+ *	  SECURITY DEFINER functions of a superuser) are not judged.
+ *	- ag_relation_exempt(): temporary relations and objects this session
+ *	  created (seen by the object-access hook, hooks.c) are the agent's
+ *	  scratch space and are not gated.
+ *	- ag_relation_protected(): carries the capture trigger.
+ *	- ag_in_guard_schema(): belongs to agent_guard itself.
+ *
+ * The list of created objects lives in the session's memory context
+ * (session.c) for the backend's life: an object's oid is not reused while
+ * the object exists, and a dropped one costs only a list entry.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "agent_guard.h"
+#include "owner_spi.h"
+#include "scope.h"
+#include "session.h"
+
+/* relations, schemas, databases and types this session created: its scratch */
+static List *created_objects = NIL;
+
+/*
+ * Is the guard to judge this statement?  An agent session, acting with the
+ * agent's own rights, in a database where the extension lives.
+ */
+bool
+ag_judging(void)
+{
+	if (ag_owner_running() || IsParallelWorker())
+		return false;
+	if (!IsTransactionState() || IsAbortedTransactionBlockState())
+		return false;
+	if (!ag_session_is_agent())
+		return false;
+	if (superuser())
+		return false;
+	return OidIsValid(get_namespace_oid(AG_SCHEMA, true));
+}
+
+/* The object-access hook saw this session create an object (OAT_POST_CREATE). */
+void
+ag_scope_note_created(Oid classId, Oid objectId)
+{
+	if (classId == RelationRelationId || classId == NamespaceRelationId ||
+		classId == DatabaseRelationId || classId == TypeRelationId)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ag_session_memory());
+
+		created_objects = lappend_oid(created_objects, objectId);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+bool
+ag_object_created_here(Oid objid)
+{
+	return list_member_oid(created_objects, objid);
+}
+
+/* Temporary, or created by this session: the agent's own scratch space. */
+bool
+ag_relation_exempt(Oid relid)
+{
+	if (!OidIsValid(relid))
+		return true;
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return true;
+	return ag_object_created_here(relid);
+}
+
+/* Names a temporary relation (which need not exist yet). */
+bool
+ag_rangevar_temp(RangeVar *rv)
+{
+	Oid			nsp;
+
+	if (rv == NULL)
+		return false;
+	if (rv->relpersistence == RELPERSISTENCE_TEMP)
+		return true;
+	if (rv->schemaname == NULL)
+		return false;
+	if (strcmp(rv->schemaname, "pg_temp") == 0)
+		return true;
+	nsp = get_namespace_oid(rv->schemaname, true);
+	return OidIsValid(nsp) && isTempNamespace(nsp);
+}
+
+Oid
+ag_range_var_relid(RangeVar *rv)
+{
+	return RangeVarGetRelid(rv, NoLock, true);
+}
+
+static Oid
+capture_function(void)
+{
+	return LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("capture")),
+						  0, NULL, true);
+}
+
+/* Protected: carries the capture trigger (partitions carry a clone). */
+bool
+ag_relation_protected(Oid relid)
+{
+	Relation	rel;
+	bool		found = false;
+	Oid			fn;
+	int			i;
+
+	if (!OidIsValid(relid) || (fn = capture_function()) == InvalidOid)
+		return false;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	if (rel->trigdesc != NULL)
+		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
+			found = (rel->trigdesc->triggers[i].tgfoid == fn);
+	relation_close(rel, AccessShareLock);
+	return found;
+}
+
+bool
+ag_in_guard_schema(Oid relid)
+{
+	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+
+	return OidIsValid(relid) && OidIsValid(nsp) && get_rel_namespace(relid) == nsp;
+}
+
+/* A relation's name for messages, or fallback. */
+const char *
+ag_relname_or(Oid relid, const char *fallback)
+{
+	char	   *n = OidIsValid(relid) ? get_rel_name(relid) : NULL;
+
+	return n ? n : fallback;
+}
+
+/* schema.relation, quoted where needed, for messages. */
+char *
+ag_qualified_relname(Oid relid)
+{
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+	if (rel == NULL)
+		return psprintf("relation %u", relid);
+	return quote_qualified_identifier(nsp, rel);
+}

@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ * worker.h
+ *		The launcher and the sealers (worker.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_WORKER_H
+#define AG_WORKER_H
+
+#include "nodes/nodes.h"
+
+extern void ag_worker_init(void);
+extern void ag_worker_note_event(void);
+extern void ag_worker_wake(Oid dboid);
+extern void ag_worker_before_utility(Node *stmt);
+
+#endif							/* AG_WORKER_H */
