@@ -71,6 +71,7 @@
 #include "scope.h"
 #include "session.h"
 #include "statement.h"
+#include "structure.h"
 
 /* settings */
 static int	max_rows_per_statement = 1000;
@@ -812,6 +813,8 @@ classify_utility(Node *parsetree, AgUtility *v)
 		default:
 			break;
 	}
+	/* the structure of protected tables belongs to the guard */
+	ag_structure_classify(parsetree, v);
 }
 
 
