@@ -39,6 +39,7 @@
 
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -243,30 +244,53 @@ consume_approval(int64 hash)
  * statement: then the approval is consumed and the statement goes on.
  */
 static void
+gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
+				  AgStatementKey *key, int64 rows)
+{
+	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
+	{
+		int64		id;
+
+		if (approved_valid && approved_hash == key->hash)
+			return;				/* already approved for this run of the statement */
+		id = consume_approval(key->hash);
+		if (id != 0)
+		{
+			approved_valid = true;
+			approved_hash = key->hash;
+			ag_refusal_log("approved", id, kind, why, key->text.data);
+			return;
+		}
+	}
+	if (kind == AG_REFUSAL_TRIPPED && !ag_preview_active())
+		tripped_local = true;
+	ag_refuse_keyed(kind, what, why, key, rows);
+}
+
+static void
 gate_decide(AgRefusalKind kind, const char *what, const char *why,
 			const char *text, int len, int64 rows)
 {
 	AgStatementKey key;
 
 	ag_statement_key(text, len, &key);
-	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
-	{
-		int64		id;
+	gate_decide_keyed(kind, what, why, &key, rows);
+}
 
-		if (approved_valid && approved_hash == key.hash)
-			return;				/* already approved for this run of the statement */
-		id = consume_approval(key.hash);
-		if (id != 0)
-		{
-			approved_valid = true;
-			approved_hash = key.hash;
-			ag_refusal_log("approved", id, kind, why, key.text.data);
-			return;
-		}
-	}
-	if (kind == AG_REFUSAL_TRIPPED && !ag_preview_active())
-		tripped_local = true;
-	ag_refuse_keyed(kind, what, why, &key, rows);
+/*
+ * Decide on a statement whose approval is bound to what it reached, not
+ * only to its text (binding): reach.c's backstop, and the utility
+ * statements' own verdicts (bound to what their names resolved to).
+ */
+void
+ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
+					 const char *text, int len, uint64 binding)
+{
+	AgStatementKey key;
+
+	ag_statement_key(text, len, &key);
+	key.hash = (int64) hash_combine64((uint64) key.hash, binding);
+	gate_decide_keyed(kind, what, why, &key, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -812,7 +836,7 @@ ag_gate_utility(AgUtility *u, const char *text, int len)
 	}
 
 	if (u->verdict != AG_REFUSAL_NONE)
-		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, u->binding);
 }
 
 /*

@@ -15,6 +15,7 @@ extern bool ag_object_created_here(Oid objid);
 extern bool ag_relation_exempt(Oid relid);
 extern bool ag_rangevar_temp(RangeVar *rv);
 extern Oid	ag_range_var_relid(RangeVar *rv);
+extern Oid	ag_capture_function(void);
 extern bool ag_relation_protected(Oid relid);
 extern bool ag_in_guard_schema(Oid relid);
 extern const char *ag_relname_or(Oid relid, const char *fallback);
