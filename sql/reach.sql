@@ -89,6 +89,13 @@ ALTER TABLE inh_parent ALTER COLUMN v TYPE varchar(10);
 \echo :LAST_ERROR_SQLSTATE
 ALTER TABLE inh_parent RENAME COLUMN v TO w;
 \echo :LAST_ERROR_SQLSTATE
+-- error: a rewrite to the same type (USING), and DML without WHERE on the parent, reach it too
+ALTER TABLE inh_parent ALTER COLUMN v TYPE text USING NULL;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE inh_parent SET v = NULL;
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM inh_parent;
+\echo :LAST_ERROR_SQLSTATE
 -- TRUNCATE ONLY of the parent reaches nothing
 TRUNCATE ONLY inh_parent;
 ALTER TABLE a_tab NO INHERIT inh_parent;

@@ -482,7 +482,7 @@ add_unqualified_gate(Query *q, Oid fn)
 		Const	   *rel;
 		Expr	   *call;
 
-		if (ag_relation_exempt(rte->relid))
+		if (rte->inh ? ag_relation_tree_exempt(rte->relid) : ag_relation_exempt(rte->relid))
 			return;
 		op = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
 					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" : "UPDATE"),
@@ -521,7 +521,7 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 	const char *text;
 	int			len;
 
-	if (ag_judging() && !ag_relation_exempt(relid))
+	if (ag_judging() && !ag_relation_tree_exempt(relid))
 	{
 		(void) ag_current_statement(&text, &len);
 		gate_decide(AG_REFUSAL_APPROVAL, op,

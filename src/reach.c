@@ -116,6 +116,8 @@ typedef struct ReachFrame
 	List	   *items;			/* ReachItem *: acts that need approval */
 	List	   *guard_rels;		/* relations whose capture trigger it dropped */
 	List	   *unguarded;		/* ... of which the trigger was the table's own */
+	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
+								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
 } ReachFrame;
 
@@ -154,6 +156,18 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	f->len = len;
 	f->what = parsetree ? pstrdup(CreateCommandName(parsetree)) : "statement";
 	f->lxid = MyProc->lxid;
+	if (parsetree != NULL && IsA(parsetree, AlterTableStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AlterColumnType && cmd->name != NULL)
+				f->retyped = lappend(f->retyped, pstrdup(cmd->name));
+		}
+	}
 	if (u != NULL)
 	{
 		f->binding = u->binding;
@@ -518,6 +532,20 @@ reach_alter_relation(Oid relid)
 							   get_namespace_name(a->relnamespace)));
 }
 
+/* Does the running ALTER ... TYPE name this column (recursing to it)? */
+static bool
+column_retyped(const char *attname)
+{
+	ListCell   *lc;
+
+	if (frames == NULL)
+		return false;
+	foreach(lc, frames->retyped)
+		if (strcmp((const char *) lfirst(lc), attname) == 0)
+			return true;
+	return false;
+}
+
 /* A column was altered: renamed, retyped? */
 static void
 reach_alter_column(Oid relid, int attnum)
@@ -550,7 +578,7 @@ reach_alter_column(Oid relid, int attnum)
 	name = ag_qualified_relname(relid);
 
 	if (b->atttypid != a->atttypid || b->atttypmod != a->atttypmod ||
-		b->attcollation != a->attcollation)
+		b->attcollation != a->attcollation || column_retyped(NameStr(b->attname)))
 	{
 		if (protected && is_stamp_column(NameStr(b->attname)))
 			refuse_now(psprintf("Column \"%s\" of %s is a stamp column of the guard.",

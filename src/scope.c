@@ -30,6 +30,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -102,6 +103,35 @@ ag_relation_exempt(Oid relid)
 	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return true;
 	return ag_object_created_here(relid) && !ag_relation_protected(relid);
+}
+
+/*
+ * Exempt, and so is everything a statement on it reaches through
+ * inheritance: an UPDATE or DELETE of the agent's own parent table writes
+ * its children too, a protected one included.
+ */
+bool
+ag_relation_tree_exempt(Oid relid)
+{
+	List	   *tree;
+	ListCell   *lc;
+	bool		exempt = true;
+
+	if (!ag_relation_exempt(relid))
+		return false;
+	if (!OidIsValid(relid) || !has_subclass(relid))
+		return true;
+	tree = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, tree)
+	{
+		if (!ag_relation_exempt(lfirst_oid(lc)))
+		{
+			exempt = false;
+			break;
+		}
+	}
+	list_free(tree);
+	return exempt;
 }
 
 /* Names a temporary relation (which need not exist yet). */

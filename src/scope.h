@@ -13,6 +13,7 @@ extern bool ag_judging(void);
 extern void ag_scope_note_created(Oid classId, Oid objectId);
 extern bool ag_object_created_here(Oid objid);
 extern bool ag_relation_exempt(Oid relid);
+extern bool ag_relation_tree_exempt(Oid relid);
 extern bool ag_rangevar_temp(RangeVar *rv);
 extern Oid	ag_range_var_relid(RangeVar *rv);
 extern Oid	ag_capture_function(void);
