@@ -59,6 +59,10 @@ EXPLAIN (COSTS OFF) CREATE TABLE app.fw_plain AS SELECT 1 AS one;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TEMP TABLE fw_t AS SELECT 1 AS one;
 SELECT * INTO TEMP fw_t2 FROM app.fw_items;
 SELECT count(*) FROM fw_t2;
+ALTER TABLE fw_t2 ADD COLUMN extra int;
+CREATE INDEX ON fw_t2 (id);
+TRUNCATE fw_t2;
+DROP TABLE fw_t2;
 
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard.unfreeze();

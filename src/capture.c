@@ -24,15 +24,19 @@
  * the agent's transaction: they commit or vanish with the write.
  *
  * The agent holds no privilege on the agent_guard schema's tables, so the
- * inserts run as the extension owner (SetUserIdAndSecContext, restored on
- * every path including errors, where transaction abort restores it too).
+ * inserts run as the extension owner (owner_spi.c's ag_owner_become(),
+ * restored on every path including errors, where transaction abort
+ * restores it too).  The statement text comes from statement.c; a change
+ * too large to log is refused through refusal.c, on record like the
+ * gates' refusals; a commit that wrote events wakes the sealer (worker.c).
  * They go straight to the table and its indexes (fastinsert.c), without
  * SPI: on a single-row write SPI cost as much as the write itself.  The
  * row images are built before the switch, as the writing user.
  *
  * Per-relation metadata (stamp column numbers, key columns, how each column
- * goes into a row image) is cached in CaptureContext, keyed by relation OID
- * and invalidated by relcache callbacks.
+ * goes into a row image) is cached in CaptureContext (under the session
+ * context, session.c), keyed by relation OID and invalidated by relcache
+ * callbacks.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

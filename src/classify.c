@@ -4,7 +4,7 @@
  *		changes, and which relations, for the gates and the policies alike.
  *
  * A freeze refuses an agent's utility statement when it changes anything
- * outside the agent's scratch space (gate.c); a read_only policy refuses
+ * that is not temporary (gate.c); a read_only policy refuses
  * the same statements, a dml policy the ones that change the schema, a
  * tables list the ones on other relations (policy.c).  Both ask here, so
  * that they cannot drift apart (in 1.1 each had its own copy, and a frozen
@@ -18,23 +18,26 @@
  * utility hooks one level down and is judged there.
  *
  * Scratch space (temporary objects, objects the session created) is
- * scope.c's rule.  A relation that does not exist (yet) is classified by
+ * scope.c's rule.  The policies leave all of it alone; a freeze leaves only
+ * temporary objects alone (ag_utility_writes()).  A relation that does not exist (yet) is classified by
  * the statement: it fails by itself, or its IF EXISTS makes it a no-op.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "utils/lsyscache.h"
 
 #include "agent_guard.h"
 #include "classify.h"
 #include "scope.h"
 
-/* A statement on one relation: scratch if the relation is, else cls. */
+/* A statement on one relation: temp or scratch if the relation is, else cls. */
 static AgUtilityClass
 on_relation(RangeVar *rv, AgUtilityClass cls, List **targets)
 {
@@ -44,11 +47,20 @@ on_relation(RangeVar *rv, AgUtilityClass cls, List **targets)
 		return AG_UT_DDL;
 	relid = ag_range_var_relid(rv);
 	if (!OidIsValid(relid))
-		return ag_rangevar_temp(rv) ? AG_UT_SCRATCH : cls;
+		return ag_rangevar_temp(rv) ? AG_UT_TEMP : cls;
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return AG_UT_TEMP;
 	if (ag_relation_exempt(relid))
 		return AG_UT_SCRATCH;
 	*targets = lappend_oid(*targets, relid);
 	return cls;
+}
+
+/* A statement that creates a relation: temporary or not. */
+static AgUtilityClass
+creates(RangeVar *rv)
+{
+	return ag_rangevar_temp(rv) ? AG_UT_TEMP : AG_UT_DDL;
 }
 
 static bool
@@ -112,24 +124,23 @@ classify(Node *parsetree, List **targets)
 			}
 		case T_TruncateStmt:
 			{
-				AgUtilityClass cls = AG_UT_SCRATCH;
+				AgUtilityClass cls = AG_UT_TEMP;
 				ListCell   *lc;
 
 				foreach(lc, ((TruncateStmt *) parsetree)->relations)
-					if (on_relation(lfirst_node(RangeVar, lc), AG_UT_DATA, targets) == AG_UT_DATA)
-						cls = AG_UT_DATA;
+					cls = Max(cls, on_relation(lfirst_node(RangeVar, lc), AG_UT_DATA, targets));
 				return cls;
 			}
 		case T_RefreshMatViewStmt:
 			return on_relation(((RefreshMatViewStmt *) parsetree)->relation, AG_UT_DATA, targets);
 		case T_CreateStmt:
-			return ag_rangevar_temp(((CreateStmt *) parsetree)->relation) ? AG_UT_SCRATCH : AG_UT_DDL;
+			return creates(((CreateStmt *) parsetree)->relation);
 		case T_CreateTableAsStmt:
-			return ag_rangevar_temp(((CreateTableAsStmt *) parsetree)->into->rel) ? AG_UT_SCRATCH : AG_UT_DDL;
+			return creates(((CreateTableAsStmt *) parsetree)->into->rel);
 		case T_ViewStmt:
-			return ag_rangevar_temp(((ViewStmt *) parsetree)->view) ? AG_UT_SCRATCH : AG_UT_DDL;
+			return creates(((ViewStmt *) parsetree)->view);
 		case T_CreateSeqStmt:
-			return ag_rangevar_temp(((CreateSeqStmt *) parsetree)->sequence) ? AG_UT_SCRATCH : AG_UT_DDL;
+			return creates(((CreateSeqStmt *) parsetree)->sequence);
 		case T_AlterSeqStmt:
 			return on_relation(((AlterSeqStmt *) parsetree)->sequence, AG_UT_DDL, targets);
 		case T_AlterTableStmt:
@@ -161,7 +172,7 @@ classify(Node *parsetree, List **targets)
 		case T_DropStmt:
 			{
 				DropStmt   *d = (DropStmt *) parsetree;
-				AgUtilityClass cls = AG_UT_SCRATCH;
+				AgUtilityClass cls = AG_UT_TEMP;
 				ListCell   *lc;
 
 				switch (d->removeType)
@@ -173,9 +184,8 @@ classify(Node *parsetree, List **targets)
 					case OBJECT_INDEX:
 					case OBJECT_FOREIGN_TABLE:
 						foreach(lc, d->objects)
-							if (on_relation(makeRangeVarFromNameList((List *) lfirst(lc)),
-											AG_UT_DDL, targets) == AG_UT_DDL)
-								cls = AG_UT_DDL;
+							cls = Max(cls, on_relation(makeRangeVarFromNameList((List *) lfirst(lc)),
+													   AG_UT_DDL, targets));
 						return cls;
 					default:
 						return AG_UT_DDL;

@@ -14,7 +14,9 @@
 typedef enum AgUtilityClass
 {
 	AG_UT_NONE = 0,				/* nothing outside the session */
-	AG_UT_SCRATCH,				/* only temporary objects or the session's own */
+	AG_UT_TEMP,					/* only temporary objects */
+	AG_UT_SCRATCH,				/* only scratch: temporary objects or the
+								 * permanent ones the session created */
 	AG_UT_DATA,					/* data of permanent relations */
 	AG_UT_DDL					/* the schema (or roles, grants, ...) */
 } AgUtilityClass;
@@ -33,10 +35,21 @@ typedef struct AgUtility
 
 extern void ag_classify_utility(Node *parsetree, AgUtility *u);
 
+/* Anything beyond the agent's scratch space (the policies' rule). */
+static inline bool
+ag_utility_beyond_scratch(const AgUtility *u)
+{
+	return u->cls == AG_UT_DATA || u->cls == AG_UT_DDL;
+}
+
+/*
+ * Anything not temporary (the freeze's rule: a freeze holds for the
+ * permanent objects the session created too, as in 1.1).
+ */
 static inline bool
 ag_utility_writes(const AgUtility *u)
 {
-	return u->cls == AG_UT_DATA || u->cls == AG_UT_DDL;
+	return u->cls >= AG_UT_SCRATCH;
 }
 
 #endif							/* AG_CLASSIFY_H */

@@ -147,7 +147,7 @@ load_state_query(void *arg)
 	Datum		d;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int			rc = ag_kept_execute(&state_plan, q->values, NULL, true, 0);
+	int			rc = ag_kept_execute(&state_plan, q->values, NULL, false, 0);
 
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "agent_guard gate: query failed: %s", SPI_result_code_string(rc));

@@ -9,7 +9,8 @@
  * session it stays one: the identity is latched in backend-local memory
  * the first time we see it, and nothing the session runs afterwards (SET,
  * RESET, RESET ALL, DISCARD ALL, SET ROLE, SET SESSION AUTHORIZATION)
- * touches the latched copy.  The GUCs are only the way in.
+ * touches the latched copy (kept in the session context, session.c).  The
+ * GUCs are only the way in.
  *
  * The run id works the same way from the first agent write on: before it,
  * the harness may still set agent_guard.run_id; after it, the run is fixed

@@ -840,9 +840,9 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 
 	if (parsetree == NULL || !policy_load())
 		return;
-	if (cls == AG_UT_SCRATCH && IsA(parsetree, CopyStmt) && policy_mode == MODE_READ_ONLY)
+	if ((cls == AG_UT_TEMP || cls == AG_UT_SCRATCH) && IsA(parsetree, CopyStmt) && policy_mode == MODE_READ_ONLY)
 		copy_defaults_check((CopyStmt *) parsetree, text, len);
-	if (cls == AG_UT_NONE || cls == AG_UT_SCRATCH)
+	if (!ag_utility_beyond_scratch(u))
 		return;
 	what = CreateCommandName(parsetree);
 

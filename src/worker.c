@@ -86,6 +86,7 @@
 #include "chain.h"
 #include "compat.h"
 #include "outbox.h"
+#include "session.h"
 #include "worker.h"
 
 /* Databases served at once; a database beyond this is sealed by seal_log() only. */
@@ -574,7 +575,7 @@ launcher_start_sealer(int i, Oid dboid)
 		pfree(sealer_handle[i]);
 		sealer_handle[i] = NULL;
 	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
+	old = MemoryContextSwitchTo(ag_session_memory());
 	if (!RegisterDynamicBackgroundWorker(&worker, &sealer_handle[i]))
 	{
 		sealer_handle[i] = NULL;
