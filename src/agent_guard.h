@@ -82,6 +82,9 @@
  * worker.h, chain.h, session.h, ...); see README.md, "Layout".
  */
 
+/* module.c: true only in a server that preloaded the library */
+extern bool ag_preloaded;
+
 /* runcount.c */
 extern void ag_runcount_init(void);
 extern uint64 ag_run_rows_add(const char *run, int64 delta);

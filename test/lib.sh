@@ -18,7 +18,7 @@ pgbouncer python3-psycopg"
 # directory that the server's OS user can read; test/suites.sh puts it on
 # NODE_PATH.  Node itself comes from Debian (nodejs, npm) unless the machine
 # already has node and npm.
-AG_NODE_CACHE=${AG_NODE_CACHE:-/var/cache/agent_guard/node}
+AG_NODE_CACHE=${AG_NODE_CACHE:-/var/cache/agent_guard-node}
 AG_NODE_PG_VERSION=8
 
 ag_say() { printf '%s\n' "$*"; }

@@ -35,7 +35,7 @@ close $fh;
 $node->reload;
 
 my $src = $ENV{AG_SRC} // '.';
-my $node_path = $ENV{NODE_PATH} || '/var/cache/agent_guard/node/node_modules';
+my $node_path = $ENV{NODE_PATH} || '/var/cache/agent_guard-node/node_modules';
 my %drivers = (
 	psycopg => [ 'python3', "$src/test/drivers/psycopg_agent.py" ],
 	node => [ 'node', "$src/test/drivers/node_agent.js" ],
