@@ -880,8 +880,10 @@ decide(const Command *cmd, const char *id, const char *verb_done)
 	snprintf(sig, sizeof(sig), "agent_guard.%s(bigint,text)", cmd->name);
 	require_function(sig, cmd->name);
 	snprintf(sql, sizeof(sql),
-			 "SELECT request_id, agent_id, run_id, status, statement, decided_by, note, expires_at "
-			 "FROM agent_guard.%s($1::bigint, $2::text)", cmd->name);
+			 "SELECT request_id, agent_id, run_id, status, statement, "
+			 "       pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'parameters' AS parameters, "
+			 "       decided_by, note, expires_at "
+			 "FROM agent_guard.%s($1::bigint, $2::text) r", cmd->name);
 	res = query(sql, 2, params);
 	printf("%s request %s\n", verb_done, id);
 	if (PQntuples(res) > 0)

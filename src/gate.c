@@ -79,9 +79,10 @@ static int	max_rows_per_statement = 1000;
 static int	max_rows_per_run = 10000;
 static int	approval_ttl = 900;
 
-/* freezes and trips, as of generation state_gen */
+/* freezes and trips, as of generation state_gen, for run state_run */
 static uint64 state_gen = 0;
 static bool state_valid = false;
+static char *state_run = NULL;
 static char *frozen_all = NULL;
 static char *frozen_me = NULL;
 static bool tripped_me = false;
@@ -91,7 +92,10 @@ static bool tripped_local = false;	/* tripped here, not yet written */
 static bool approved_valid = false;
 static int64 approved_hash = 0;
 
-/* rows counted for limits */
+/*
+ * Rows counted for limits: this statement's, and the run's across all its
+ * sessions as last seen (runcount.c keeps the shared count).
+ */
 static uint64 stmt_rows = 0;
 static uint64 run_rows = 0;
 
@@ -171,8 +175,22 @@ load_state(void)
 	const char *run = ag_current_run(false);
 	StateQuery	q;
 
-	if (state_valid && gen == state_gen)
+	/*
+	 * The run may change between transactions (a label per transaction, a
+	 * generated run per transaction): what was loaded is about one run.
+	 */
+	if (state_valid && gen == state_gen &&
+		(state_run == NULL ? run == NULL : run != NULL && strcmp(state_run, run) == 0))
 		return;
+	if (state_valid && gen == state_gen)
+	{
+		/* another run, same generation: its own trip and count */
+		tripped_local = false;
+		run_rows = ag_run_rows(run);
+	}
+	if (state_run)
+		pfree(state_run);
+	state_run = run ? ag_session_strdup(run) : NULL;
 
 	if (frozen_all)
 		pfree(frozen_all);
@@ -415,7 +433,11 @@ ag_gate_count_rows(QueryDesc *qd, uint64 n)
 		!plan_writes_non_exempt(qd->plannedstmt))
 		return false;
 	stmt_rows += n;
-	run_rows += n;
+	/* a preview's rows are rolled back: they never count for the run */
+	if (ag_preview_active())
+		run_rows += n;
+	else
+		run_rows = ag_run_rows_add(ag_current_run(true), (int64) n);
 	return true;
 }
 
@@ -914,7 +936,7 @@ ag_gate_copy_rows(PlannedStmt *pstmt, QueryCompletion *qc)
 		!((CopyStmt *) parsetree)->is_from)
 		return false;
 	stmt_rows += qc->nprocessed;
-	run_rows += qc->nprocessed;
+	run_rows = ag_run_rows_add(ag_current_run(true), (int64) qc->nprocessed);
 	return !ag_relation_exempt(ag_range_var_relid(((CopyStmt *) parsetree)->relation));
 }
 
