@@ -569,9 +569,9 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "DROP", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
-						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s \"%s\" and its data.",
+						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s %s and its data.",
 																stmt->removeType == OBJECT_TABLE ? "table" : "relation",
-																ag_relname_or(relid, "?")));
+																ag_qualified_relname(relid)));
 					break;
 				}
 			case OBJECT_SCHEMA:
@@ -713,7 +713,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "TRUNCATE", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
-						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table \"%s\".", ag_relname_or(relid, "?")));
+						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table %s.", ag_qualified_relname(relid)));
 				}
 				break;
 			}
@@ -736,7 +736,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 					if (r->renameType == OBJECT_COLUMN && is_stamp_column(r->subname))
 						verdict(v, AG_REFUSAL_GUARD, "RENAME COLUMN", psprintf("Column \"%s\" is a stamp column of the guard.", r->subname));
 					else
-						verdict(v, AG_REFUSAL_APPROVAL, "RENAME", psprintf("It renames protected table \"%s\"%s.", ag_relname_or(relid, "?"),
+						verdict(v, AG_REFUSAL_APPROVAL, "RENAME", psprintf("It renames protected table %s%s.", ag_qualified_relname(relid),
 																	r->renameType == OBJECT_COLUMN ? " or one of its columns" : ""));
 				}
 				break;
@@ -747,7 +747,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 				Oid			relid = a->relation ? ag_range_var_relid(a->relation) : InvalidOid;
 
 				if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid))
-					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table \"%s\".", ag_relname_or(relid, "?")));
+					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table %s.", ag_qualified_relname(relid)));
 				break;
 			}
 		case T_AlterPolicyStmt:	/* row security */
