@@ -178,8 +178,14 @@ SELECT status FROM agent_guard.approve((SELECT max(request_id) FROM agent_guard.
 \c "dbname=regress_reach user=regress_reach_bot options=-cagent_guard.run_id=run-reach-4"
 TRUNCATE parts;
 SELECT count(*) AS parts_rows FROM parts;
--- error: a protected table attached under a table of the agent's is not covered by its approval
+-- error: the agent may not attach a protected table under its own (YG004, sql/structure.sql)
 ALTER TABLE agp ATTACH PARTITION lone DEFAULT;
+\echo :LAST_ERROR_SQLSTATE
+-- error: a protected table a human attached under a table of the agent's is
+-- not covered by the approval of a TRUNCATE of the agent's table
+\c "dbname=regress_reach user=regress_su options="
+ALTER TABLE agp ATTACH PARTITION lone DEFAULT;
+\c "dbname=regress_reach user=regress_reach_bot options=-cagent_guard.run_id=run-reach-4"
 TRUNCATE agp;
 \echo :LAST_ERROR_SQLSTATE
 \c "dbname=regress_reach user=regress_su options="

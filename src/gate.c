@@ -54,6 +54,7 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -61,6 +62,7 @@
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "approved.h"
 #include "classify.h"
 #include "compat.h"
 #include "gate.h"
@@ -70,6 +72,7 @@
 #include "scope.h"
 #include "session.h"
 #include "statement.h"
+#include "structure.h"
 
 /* settings */
 static int	max_rows_per_statement = 1000;
@@ -240,8 +243,18 @@ consume_approval(int64 hash)
 }
 
 /*
+ * What the utility statement being decided drops or empties (NIL for any
+ * other decision), and whether PostgreSQL would refuse the agent the
+ * statement anyway (approved.c): set by classify_utility().
+ */
+static List *destroy_targets = NIL;
+static bool unrunnable = false;
+static List *decide_targets = NIL;
+
+/*
  * Refuse (refusal.c), unless kind is APPROVAL and a human approved this
- * statement: then the approval is consumed and the statement goes on.
+ * statement: then the approval is consumed, the statement goes on, and
+ * its run gets an EXECUTED event (approved.c).
  */
 static void
 gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
@@ -259,6 +272,7 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 			approved_valid = true;
 			approved_hash = key->hash;
 			ag_refusal_log("approved", id, kind, why, key->text.data);
+			ag_approved_record(id, what, decide_targets);
 			return;
 		}
 	}
@@ -569,9 +583,14 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "DROP", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
+					{
 						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s %s and its data.",
 																stmt->removeType == OBJECT_TABLE ? "table" : "relation",
 																ag_qualified_relname(relid)));
+						destroy_targets = lappend_oid(destroy_targets, relid);
+						if (!ag_agent_could(AG_ACT_DROP, relid))
+							unrunnable = true;
+					}
 					break;
 				}
 			case OBJECT_SCHEMA:
@@ -582,8 +601,12 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 					if (strcmp(name, AG_SCHEMA) == 0)
 						verdict(v, AG_REFUSAL_GUARD, "DROP SCHEMA", pstrdup("The schema agent_guard holds the guard and its record."));
 					else if (OidIsValid(nsp) && !ag_object_created_here(nsp) && !isAnyTempNamespace(nsp))
+					{
 						verdict(v, AG_REFUSAL_APPROVAL, "DROP SCHEMA", psprintf("It drops schema \"%s\"%s.", name,
 																	   stmt->behavior == DROP_CASCADE ? " and everything in it" : ""));
+						if (!AG_NSP_OWNER(nsp, GetUserId()))
+							unrunnable = true;
+					}
 					break;
 				}
 			case OBJECT_EXTENSION:
@@ -638,6 +661,8 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 		return;
 	}
 	protected = ag_relation_protected(relid);
+	if (!ag_agent_could(AG_ACT_ALTER, relid))
+		unrunnable = true;		/* only an approval gives way to PostgreSQL's error */
 
 	foreach(lc, stmt->cmds)
 	{
@@ -713,7 +738,12 @@ classify_utility(Node *parsetree, AgUtility *v)
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "TRUNCATE", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
+					{
 						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table %s.", ag_qualified_relname(relid)));
+						destroy_targets = lappend_oid(destroy_targets, relid);
+						if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
+							unrunnable = true;
+					}
 				}
 				break;
 			}
@@ -733,6 +763,8 @@ classify_utility(Node *parsetree, AgUtility *v)
 				else if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid) &&
 						 (r->renameType == OBJECT_TABLE || r->renameType == OBJECT_COLUMN))
 				{
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						unrunnable = true;
 					if (r->renameType == OBJECT_COLUMN && is_stamp_column(r->subname))
 						verdict(v, AG_REFUSAL_GUARD, "RENAME COLUMN", psprintf("Column \"%s\" is a stamp column of the guard.", r->subname));
 					else
@@ -747,7 +779,11 @@ classify_utility(Node *parsetree, AgUtility *v)
 				Oid			relid = a->relation ? ag_range_var_relid(a->relation) : InvalidOid;
 
 				if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid))
+				{
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table %s.", ag_qualified_relname(relid)));
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						unrunnable = true;
+				}
 				break;
 			}
 		case T_AlterPolicyStmt:	/* row security */
@@ -801,6 +837,8 @@ classify_utility(Node *parsetree, AgUtility *v)
 		default:
 			break;
 	}
+	/* the structure of protected tables belongs to the guard */
+	ag_structure_classify(parsetree, v);
 }
 
 
@@ -812,9 +850,27 @@ classify_utility(Node *parsetree, AgUtility *v)
 void
 ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 {
+	destroy_targets = NIL;
+	unrunnable = false;
 	classify_utility(u->stmt, u);
 	if (u->verdict == AG_REFUSAL_GUARD)
 		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+}
+
+/* gate_decide() for a utility verdict, with what the statement destroys */
+static void
+decide_with_targets(AgUtility *u, const char *text, int len)
+{
+	decide_targets = destroy_targets;
+	PG_TRY();
+	{
+		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, u->binding);
+	}
+	PG_FINALLY();
+	{
+		decide_targets = NIL;
+	}
+	PG_END_TRY();
 }
 
 /* ... after the policies: freezes and trips for writes, then approvals. */
@@ -835,8 +891,17 @@ ag_gate_utility(AgUtility *u, const char *text, int len)
 						text, len, run_rows);
 	}
 
+	/*
+	 * A request only for a statement the agent could run once approved:
+	 * otherwise PostgreSQL refuses it with its own error (approved.c).
+	 */
+	if (u->verdict == AG_REFUSAL_APPROVAL && unrunnable)
+		return;
 	if (u->verdict != AG_REFUSAL_NONE)
-		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, u->binding);
+	{
+		decide_with_targets(u, text, len);
+		u->approved = (u->verdict == AG_REFUSAL_APPROVAL);	/* else it raised */
+	}
 }
 
 /*

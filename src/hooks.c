@@ -25,12 +25,15 @@
  *					weaken the guard) -> policy -> gate (freeze, tripped
  *					run, approvals) -> only then side effects: the worker
  *					stops a sealer that the command needs gone (DROP
- *					DATABASE, DROP EXTENSION agent_guard, ...) -> the
- *					previous hook -> gate and policy count COPY FROM's rows
- *					-> reach: what the statement reached (object access,
- *					below) beyond what it named and was approved for
- *					needs approval, decided before it can commit
- *					-> idempotency warns about a session-wide key
+ *					DATABASE, DROP EXTENSION agent_guard, ...) ->
+ *					copyfrom (a human's COPY FROM into a soft-delete table
+ *					goes through a temporary table) -> the previous hook
+ *					-> copyfrom (its rows into the table) -> gate and
+ *					policy count COPY FROM's rows -> reach: what the
+ *					statement reached (object access, below) beyond what it
+ *					named and was approved for needs approval, decided
+ *					before it can commit -> idempotency warns about a
+ *					session-wide key
  *	object access:	the previous hook -> policy (function calls that write)
  *					-> reach (every relation or column dropped, emptied,
  *					renamed, moved, retyped or detached, judged as the
@@ -71,6 +74,7 @@
 #include "agent_guard.h"
 #include "classify.h"
 #include "compat.h"
+#include "copyfrom.h"
 #include "gate.h"
 #include "policy.h"
 #include "reach.h"
@@ -269,6 +273,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool was_fetch = fetch_running;
 	AgStatement saved = {NULL, 0, 0};
 	Node	   *parsetree = pstmt->utilityStmt;
+	AgCopyFrom	copyfrom = {false, NULL, NULL};
+	PlannedStmt *volatile run = pstmt;
 	AgUtility	u;
 	bool		judged = false;
 	const char *text;
@@ -288,6 +294,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/* side effects only now that nothing is refused */
 	ag_worker_before_utility(parsetree);
+	if (!IsParallelWorker())
+		run = ag_copyfrom_prepare(pstmt, &copyfrom);
 
 	if (top)
 	{
@@ -303,11 +311,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+			prev_ProcessUtility(run, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+			standard_ProcessUtility(run, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
 		{
 			judge_copy_rows(pstmt, queryString, qc);

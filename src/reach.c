@@ -171,9 +171,9 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	if (u != NULL)
 	{
 		f->binding = u->binding;
-		if (u->verdict == AG_REFUSAL_APPROVAL)
+		if (u->verdict == AG_REFUSAL_APPROVAL && u->approved)
 		{
-			/* it ran this far: a human approved it, for what it named */
+			/* a human approved it, for what it named */
 			f->covered = list_copy(u->targets);
 			if (parsetree != NULL && IsA(parsetree, DropStmt) &&
 				((DropStmt *) parsetree)->removeType == OBJECT_SCHEMA)
