@@ -61,6 +61,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -700,15 +701,22 @@ reach_alter_extension(Oid ext)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
-		if (d->deptype == DEPENDENCY_EXTENSION && d->classid == RelationRelationId &&
-			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) &&
-			relation_protected(d->objid))
+		if (d->deptype != DEPENDENCY_EXTENSION ||
+			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+			continue;
+		/* the table, its row type, or a schema that holds it */
+		if (d->classid == RelationRelationId && relation_protected(d->objid))
 			joined = d->objid;
+		else if (d->classid == TypeRelationId && OidIsValid(get_typ_typrelid(d->objid)) &&
+				 relation_protected(get_typ_typrelid(d->objid)))
+			joined = get_typ_typrelid(d->objid);
+		else if (d->classid == NamespaceRelationId && protected_in_schema(d->objid) != NIL)
+			joined = linitial_oid(protected_in_schema(d->objid));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	if (OidIsValid(joined))
-		refuse_now(psprintf("It makes protected table %s a member of extension \"%s\": "
+		refuse_now(psprintf("It makes protected table %s (or its row type or schema) a member of extension \"%s\": "
 							"DROP EXTENSION would drop it, and pg_dump would leave it out.",
 							ag_qualified_relname(joined), get_extension_name(ext)));
 }
