@@ -76,6 +76,7 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "compat.h"
 #include "gate.h"
 #include "reach.h"
 #include "refusal.h"
@@ -156,7 +157,7 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	f->text = text;
 	f->len = len;
 	f->what = parsetree ? pstrdup(CreateCommandName(parsetree)) : "statement";
-	f->lxid = MyProc->lxid;
+	f->lxid = AG_MY_LXID;
 	if (parsetree != NULL && IsA(parsetree, AlterTableStmt))
 	{
 		ListCell   *lc;
@@ -377,7 +378,7 @@ need_approval(Oid relid, int attnum, ReachAct act, char *desc)
 
 	if (covered(f, relid))
 		return;
-	if (f == NULL || f->lxid != MyProc->lxid)
+	if (f == NULL || f->lxid != AG_MY_LXID)
 	{
 		const char *text;
 		int			len;
