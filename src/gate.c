@@ -606,9 +606,9 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 						verdict(v, AG_REFUSAL_GUARD, "DROP", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
 					{
-						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s \"%s\" and its data.",
+						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s %s and its data.",
 																stmt->removeType == OBJECT_TABLE ? "table" : "relation",
-																ag_relname_or(relid, "?")));
+																ag_qualified_relname(relid)));
 						destroy_targets = lappend_oid(destroy_targets, relid);
 						if (!ag_agent_could(AG_ACT_DROP, relid))
 							unrunnable = true;
@@ -761,7 +761,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 						verdict(v, AG_REFUSAL_GUARD, "TRUNCATE", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
 					{
-						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table \"%s\".", ag_relname_or(relid, "?")));
+						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table %s.", ag_qualified_relname(relid)));
 						destroy_targets = lappend_oid(destroy_targets, relid);
 						if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
 							unrunnable = true;
@@ -790,7 +790,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 					if (r->renameType == OBJECT_COLUMN && is_stamp_column(r->subname))
 						verdict(v, AG_REFUSAL_GUARD, "RENAME COLUMN", psprintf("Column \"%s\" is a stamp column of the guard.", r->subname));
 					else
-						verdict(v, AG_REFUSAL_APPROVAL, "RENAME", psprintf("It renames protected table \"%s\"%s.", ag_relname_or(relid, "?"),
+						verdict(v, AG_REFUSAL_APPROVAL, "RENAME", psprintf("It renames protected table %s%s.", ag_qualified_relname(relid),
 																	r->renameType == OBJECT_COLUMN ? " or one of its columns" : ""));
 				}
 				break;
@@ -802,7 +802,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 
 				if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid))
 				{
-					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table \"%s\".", ag_relname_or(relid, "?")));
+					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table %s.", ag_qualified_relname(relid)));
 					if (!ag_agent_could(AG_ACT_ALTER, relid))
 						unrunnable = true;
 				}
@@ -920,7 +920,10 @@ ag_gate_utility(AgUtility *u, const char *text, int len)
 	if (u->verdict == AG_REFUSAL_APPROVAL && unrunnable)
 		return;
 	if (u->verdict != AG_REFUSAL_NONE)
+	{
 		decide_with_targets(u, text, len);
+		u->approved = (u->verdict == AG_REFUSAL_APPROVAL);	/* else it raised */
+	}
 }
 
 /*
