@@ -39,6 +39,7 @@
 
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -71,6 +72,7 @@
 #include "scope.h"
 #include "session.h"
 #include "statement.h"
+#include "structure.h"
 
 /* settings */
 static int	max_rows_per_statement = 1000;
@@ -255,31 +257,54 @@ static List *decide_targets = NIL;
  * its run gets an EXECUTED event (approved.c).
  */
 static void
-gate_decide(AgRefusalKind kind, const char *what, const char *why,
-			const char *text, int len, int64 rows)
+gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
+				  AgStatementKey *key, int64 rows)
 {
-	AgStatementKey key;
-
-	ag_statement_key(text, len, &key);
 	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
 	{
 		int64		id;
 
-		if (approved_valid && approved_hash == key.hash)
+		if (approved_valid && approved_hash == key->hash)
 			return;				/* already approved for this run of the statement */
-		id = consume_approval(key.hash);
+		id = consume_approval(key->hash);
 		if (id != 0)
 		{
 			approved_valid = true;
-			approved_hash = key.hash;
-			ag_refusal_log("approved", id, kind, why, key.text.data);
+			approved_hash = key->hash;
+			ag_refusal_log("approved", id, kind, why, key->text.data);
 			ag_approved_record(id, what, decide_targets);
 			return;
 		}
 	}
 	if (kind == AG_REFUSAL_TRIPPED && !ag_preview_active())
 		tripped_local = true;
-	ag_refuse_keyed(kind, what, why, &key, rows);
+	ag_refuse_keyed(kind, what, why, key, rows);
+}
+
+static void
+gate_decide(AgRefusalKind kind, const char *what, const char *why,
+			const char *text, int len, int64 rows)
+{
+	AgStatementKey key;
+
+	ag_statement_key(text, len, &key);
+	gate_decide_keyed(kind, what, why, &key, rows);
+}
+
+/*
+ * Decide on a statement whose approval is bound to what it reached, not
+ * only to its text (binding): reach.c's backstop, and the utility
+ * statements' own verdicts (bound to what their names resolved to).
+ */
+void
+ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
+					 const char *text, int len, uint64 binding)
+{
+	AgStatementKey key;
+
+	ag_statement_key(text, len, &key);
+	key.hash = (int64) hash_combine64((uint64) key.hash, binding);
+	gate_decide_keyed(kind, what, why, &key, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -471,7 +496,7 @@ add_unqualified_gate(Query *q, Oid fn)
 		Const	   *rel;
 		Expr	   *call;
 
-		if (ag_relation_exempt(rte->relid))
+		if (rte->inh ? ag_relation_tree_exempt(rte->relid) : ag_relation_exempt(rte->relid))
 			return;
 		op = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
 					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" : "UPDATE"),
@@ -510,7 +535,7 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 	const char *text;
 	int			len;
 
-	if (ag_judging() && !ag_relation_exempt(relid))
+	if (ag_judging() && !ag_relation_tree_exempt(relid))
 	{
 		(void) ag_current_statement(&text, &len);
 		gate_decide(AG_REFUSAL_APPROVAL, op,
@@ -812,6 +837,8 @@ classify_utility(Node *parsetree, AgUtility *v)
 		default:
 			break;
 	}
+	/* the structure of protected tables belongs to the guard */
+	ag_structure_classify(parsetree, v);
 }
 
 
@@ -837,7 +864,7 @@ decide_with_targets(AgUtility *u, const char *text, int len)
 	decide_targets = destroy_targets;
 	PG_TRY();
 	{
-		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, u->binding);
 	}
 	PG_FINALLY();
 	{

@@ -29,14 +29,24 @@
  *					copyfrom (a human's COPY FROM into a soft-delete table
  *					goes through a temporary table) -> the previous hook
  *					-> copyfrom (its rows into the table) -> gate and
- *					policy count COPY FROM's rows -> idempotency warns
- *					about a session-wide key
+ *					policy count COPY FROM's rows -> reach: what the
+ *					statement reached (object access, below) beyond what it
+ *					named and was approved for needs approval, decided
+ *					before it can commit -> idempotency warns about a
+ *					session-wide key
  *	object access:	the previous hook -> policy (function calls that write)
- *					-> scope (objects the agent creates are its scratch)
+ *					-> reach (every relation or column dropped, emptied,
+ *					renamed, moved, retyped or detached, judged as the
+ *					direct act; refusals at once, approvals collected for
+ *					the statement's end) -> scope (objects the agent
+ *					creates are its scratch)
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
  * any side effect: an agent's refused DROP DATABASE leaves the sealer
- * running.  Every hook chains to the previous one (or the standard
+ * running.  The one exception is reach's backstop: what a statement
+ * reaches is known only as it runs, so it is refused as it runs or when
+ * it ends, and its transaction's rollback undoes it (relations and
+ * columns are dropped, emptied and altered transactionally).  Every hook chains to the previous one (or the standard
  * function) on all other paths.  COMMIT and ROLLBACK are never judged:
  * they must always be able to end a transaction.  Parallel workers do
  * nothing: their leader already decided.
@@ -67,6 +77,7 @@
 #include "copyfrom.h"
 #include "gate.h"
 #include "policy.h"
+#include "reach.h"
 #include "scope.h"
 #include "statement.h"
 #include "worker.h"
@@ -216,21 +227,24 @@ ag_ExecutorEnd(QueryDesc *queryDesc)
  * ---------------------------------------------------------------------
  */
 
-/* A judged utility statement: every refusal, before anything happens. */
-static void
-judge_utility(PlannedStmt *pstmt, const char *queryString)
+/*
+ * A judged utility statement: every refusal, before anything happens.
+ * Returns whether it was judged (u then holds the verdict it passed with).
+ */
+static bool
+judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u)
 {
-	AgUtility	u;
 	const char *text;
 	int			len;
 
 	if (pstmt->utilityStmt == NULL || !ag_judging())
-		return;
+		return false;
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
-	ag_classify_utility(pstmt->utilityStmt, &u);
-	ag_gate_utility_guard(&u, text, len);
-	ag_policy_utility(&u, text, len);
-	ag_gate_utility(&u, text, len);
+	ag_classify_utility(pstmt->utilityStmt, u);
+	ag_gate_utility_guard(u, text, len);
+	ag_policy_utility(u, text, len);
+	ag_gate_utility(u, text, len);
+	return true;
 }
 
 /* COPY FROM ran: its rows count like a plan's. */
@@ -261,6 +275,10 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *parsetree = pstmt->utilityStmt;
 	AgCopyFrom	copyfrom = {false, NULL, NULL};
 	PlannedStmt *volatile run = pstmt;
+	AgUtility	u;
+	bool		judged = false;
+	const char *text;
+	int			len;
 
 	/* COMMIT/ROLLBACK must always be able to end a transaction. */
 	if (!IsParallelWorker() && !(parsetree != NULL && IsA(parsetree, TransactionStmt)))
@@ -271,7 +289,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_gate_top_statement();
 			ag_policy_top_statement();
 		}
-		judge_utility(pstmt, queryString);
+		judged = judge_utility(pstmt, queryString, &u);
 	}
 
 	/* side effects only now that nothing is refused */
@@ -285,6 +303,10 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		fetch_running = (parsetree != NULL && IsA(parsetree, FetchStmt));
 	}
 
+	/* what the statement reaches is judged as it runs (reach.c) */
+	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	ag_reach_enter(parsetree, judged ? &u : NULL, text, len);
+
 	nesting_level++;
 	PG_TRY();
 	{
@@ -296,10 +318,14 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									params, queryEnv, dest, qc);
 		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
+		{
 			judge_copy_rows(pstmt, queryString, qc);
+			ag_reach_decide();
+		}
 	}
 	PG_FINALLY();
 	{
+		ag_reach_leave();
 		nesting_level--;
 		if (top)
 		{
@@ -356,7 +382,13 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	/* every function call the executor or the fast-path protocol sets up */
 	if (access == OAT_FUNCTION_EXECUTE)
+	{
 		ag_policy_function_execute(objectId);
+		return;
+	}
+
+	/* what a statement drops, empties or alters: judged as the direct act */
+	ag_reach_object_access(access, classId, objectId, subId, arg);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);

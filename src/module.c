@@ -28,6 +28,7 @@
 #include "gate.h"
 #include "outbox.h"
 #include "policy.h"
+#include "reach.h"
 #include "refusal.h"
 #include "worker.h"
 
@@ -66,6 +67,7 @@ _PG_init(void)
 	/* deciders */
 	ag_gate_init();
 	ag_policy_init();
+	ag_reach_init();
 	/* workers: the launcher, registered while preloading */
 	ag_worker_init();
 	/* last: every hook, in one place, after every area is registered */

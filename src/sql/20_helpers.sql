@@ -54,3 +54,15 @@ BEGIN
 END
 $$;
 
+
+-- The row work of the functions a human calls on user tables (soft_deleted,
+-- restore, purge, rollback) runs through this: the statement runs as the
+-- table's owner in a security-restricted operation with search_path pinned
+-- (src/rowwork.c), never as the extension owner, so that no trigger, check,
+-- cast or operator of the table's owner runs with more rights than theirs.
+CREATE FUNCTION agent_guard._owner_query(relation regclass, query text, arg jsonb DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_owner_query'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) IS
+    'internal: run a statement on a user table as its owner in a security-restricted operation';
