@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import Cluster, HERE, WRITER, log, prepare, reset, run_pgbench, server_conf  # noqa: E402
 
