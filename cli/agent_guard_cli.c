@@ -893,12 +893,32 @@ cmd_requests(const Command *cmd, int nargs, char **args)
 	else
 	{
 		/* what the human decides on, in a 100-column terminal; --json has all */
-		res = query("SELECT request_id AS id,"
-					" pg_catalog.to_char(requested_at, 'MM-DD HH24:MI:SS') AS requested,"
-					" agent_id AS agent, run_id AS run, kind, status,"
-					" decided_by, statement"
-					" FROM agent_guard.requests"
-					" WHERE NOT $1::boolean OR status = 'pending' ORDER BY request_id", 1, params);
+		/*
+		 * parameters: the values bound to the statement (1.2 on), a column
+		 * shown only when some request has them
+		 */
+		const char *sql =
+			"SELECT request_id AS id,"
+			" pg_catalog.to_char(requested_at, 'MM-DD HH24:MI:SS') AS requested,"
+			" agent_id AS agent, run_id AS run, kind, status,"
+			" decided_by, statement%s"
+			" FROM agent_guard.requests r"
+			" WHERE NOT $1::boolean OR status = 'pending' ORDER BY request_id";
+		char		with[1024],
+					without[1024];
+		bool		any = false;
+
+		snprintf(with, sizeof(with), sql,
+				 ", pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'parameters' AS parameters");
+		snprintf(without, sizeof(without), sql, "");
+		res = query(with, 1, params);
+		for (int r = 0; r < PQntuples(res) && !any; r++)
+			any = !PQgetisnull(res, r, PQnfields(res) - 1);
+		if (!any)
+		{
+			PQclear(res);
+			res = query(without, 1, params);
+		}
 		if (PQntuples(res) == 0)
 			printf(opt_seen[O_PENDING] ? "no pending requests\n" : "no requests on record\n");
 		else

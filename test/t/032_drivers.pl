@@ -101,7 +101,9 @@ for my $driver (qw(psycopg node))
 	$watch->finish;
 	like($$wout, qr/^(?=.*request_id=$r->{request}\b)(?=.*parameters=\$1 = 'void', \$2 = '12').*$/m,
 		"$driver: agent-guard watch shows the request with its bound values (the NOTIFY payload)");
-	like(human_ag('requests'), qr/\$1 = 'void', \$2 = '12'/, "$driver: so does agent-guard requests");
+	like(human_ag('requests', '--json'), qr/"parameters":\s*"\$1 = 'void', \$2 = '12'"/,
+		"$driver: so does agent-guard requests --json");
+	like(human_ag('requests'), qr/\bparameters\n.*\n.*\$1 = 'void'/, "$driver: and its table, a column wide");
 	like($r->{request}, qr/^\d+$/, "$driver: the request id is read from the error");
 	like($r->{hint} // '', qr/agent_guard\.approve\($r->{request}\)/, "$driver: the hint names the approval");
 	my $req = $r->{request};
