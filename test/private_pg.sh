@@ -3,18 +3,25 @@
 # print its bindir, so that several checkouts can build, install and test
 # side by side without overwriting each other's agent_guard in the system
 # installation:
-#     export PG_BINDIR=$(test/private_pg.sh /tmp/pg_mine)
-#     make check
+#     PG_BINDIR=$(test/private_pg.sh /tmp/pg_mine) || exit 1
+#     export PG_BINDIR; make check
 # PostgreSQL finds its share and lib directories relative to its binaries,
 # so a copy of the bin, lib and share trees is a complete installation.
 set -eu
 dir=${1:?usage: test/private_pg.sh DIR}
 major=${PG_MAJOR:-15}
 if [ ! -x "$dir/usr/lib/postgresql/$major/bin/postgres" ]; then
-    mkdir -p "$dir/usr/lib/postgresql" "$dir/usr/share/postgresql" "$dir/usr/include"
-    cp -a "/usr/lib/postgresql/$major" "$dir/usr/lib/postgresql/"
-    cp -a "/usr/share/postgresql/$major" "$dir/usr/share/postgresql/"
-    ln -sfn /usr/include/postgresql "$dir/usr/include/postgresql"
-    chmod -R a+rX "$dir"
+    # copy into a temporary directory and rename it: a copy that fails
+    # halfway (a "make install" writing the system tree at the same time)
+    # is never taken for a complete one
+    tmp=$(mktemp -d "$dir.tmp.XXXXXX")
+    mkdir -p "$tmp/usr/lib/postgresql" "$tmp/usr/share/postgresql" "$tmp/usr/include"
+    cp -a "/usr/lib/postgresql/$major" "$tmp/usr/lib/postgresql/" &&
+        cp -a "/usr/share/postgresql/$major" "$tmp/usr/share/postgresql/" ||
+        { rm -rf "$tmp"; echo "private_pg.sh: could not copy PostgreSQL $major" >&2; exit 1; }
+    ln -sfn /usr/include/postgresql "$tmp/usr/include/postgresql"
+    chmod -R a+rX "$tmp"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
 fi
 echo "$dir/usr/lib/postgresql/$major/bin"
