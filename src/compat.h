@@ -87,4 +87,16 @@
 #define AG_INIT_RANGE_TABLE(estate, rte) ExecInitRangeTable((estate), list_make1(rte))
 #endif
 
+/*
+ * Ownership checks: one object_ownercheck() for every catalog from 16 on
+ * (approved.c asks whether an agent could run a destructive statement).
+ */
+#if PG_VERSION_NUM >= 160000
+#define AG_REL_OWNER(relid, user) object_ownercheck(RelationRelationId, (relid), (user))
+#define AG_NSP_OWNER(nsp, user) object_ownercheck(NamespaceRelationId, (nsp), (user))
+#else
+#define AG_REL_OWNER(relid, user) pg_class_ownercheck((relid), (user))
+#define AG_NSP_OWNER(nsp, user) pg_namespace_ownercheck((nsp), (user))
+#endif
+
 #endif							/* AG_COMPAT_H */

@@ -25,15 +25,28 @@
  *					weaken the guard) -> policy -> gate (freeze, tripped
  *					run, approvals) -> only then side effects: the worker
  *					stops a sealer that the command needs gone (DROP
- *					DATABASE, DROP EXTENSION agent_guard, ...) -> the
- *					previous hook -> gate and policy count COPY FROM's rows
- *					-> idempotency warns about a session-wide key
+ *					DATABASE, DROP EXTENSION agent_guard, ...) ->
+ *					copyfrom (a human's COPY FROM into a soft-delete table
+ *					goes through a temporary table) -> the previous hook
+ *					-> copyfrom (its rows into the table) -> gate and
+ *					policy count COPY FROM's rows -> reach: what the
+ *					statement reached (object access, below) beyond what it
+ *					named and was approved for needs approval, decided
+ *					before it can commit -> idempotency warns about a
+ *					session-wide key
  *	object access:	the previous hook -> policy (function calls that write)
- *					-> scope (objects the agent creates are its scratch)
+ *					-> reach (every relation or column dropped, emptied,
+ *					renamed, moved, retyped or detached, judged as the
+ *					direct act; refusals at once, approvals collected for
+ *					the statement's end) -> scope (objects the agent
+ *					creates are its scratch)
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
  * any side effect: an agent's refused DROP DATABASE leaves the sealer
- * running.  Every hook chains to the previous one (or the standard
+ * running.  The one exception is reach's backstop: what a statement
+ * reaches is known only as it runs, so it is refused as it runs or when
+ * it ends, and its transaction's rollback undoes it (relations and
+ * columns are dropped, emptied and altered transactionally).  Every hook chains to the previous one (or the standard
  * function) on all other paths.  COMMIT and ROLLBACK are never judged:
  * they must always be able to end a transaction.  Parallel workers do
  * nothing: their leader already decided.
@@ -61,8 +74,10 @@
 #include "agent_guard.h"
 #include "classify.h"
 #include "compat.h"
+#include "copyfrom.h"
 #include "gate.h"
 #include "policy.h"
+#include "reach.h"
 #include "scope.h"
 #include "statement.h"
 #include "worker.h"
@@ -212,21 +227,24 @@ ag_ExecutorEnd(QueryDesc *queryDesc)
  * ---------------------------------------------------------------------
  */
 
-/* A judged utility statement: every refusal, before anything happens. */
-static void
-judge_utility(PlannedStmt *pstmt, const char *queryString)
+/*
+ * A judged utility statement: every refusal, before anything happens.
+ * Returns whether it was judged (u then holds the verdict it passed with).
+ */
+static bool
+judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u)
 {
-	AgUtility	u;
 	const char *text;
 	int			len;
 
 	if (pstmt->utilityStmt == NULL || !ag_judging())
-		return;
+		return false;
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
-	ag_classify_utility(pstmt->utilityStmt, &u);
-	ag_gate_utility_guard(&u, text, len);
-	ag_policy_utility(&u, text, len);
-	ag_gate_utility(&u, text, len);
+	ag_classify_utility(pstmt->utilityStmt, u);
+	ag_gate_utility_guard(u, text, len);
+	ag_policy_utility(u, text, len);
+	ag_gate_utility(u, text, len);
+	return true;
 }
 
 /* COPY FROM ran: its rows count like a plan's. */
@@ -255,6 +273,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool was_fetch = fetch_running;
 	AgStatement saved = {NULL, 0, 0};
 	Node	   *parsetree = pstmt->utilityStmt;
+	AgCopyFrom	copyfrom = {false, NULL, NULL};
+	PlannedStmt *volatile run = pstmt;
+	AgUtility	u;
+	bool		judged = false;
+	const char *text;
+	int			len;
 
 	/* COMMIT/ROLLBACK must always be able to end a transaction. */
 	if (!IsParallelWorker() && !(parsetree != NULL && IsA(parsetree, TransactionStmt)))
@@ -265,11 +289,13 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_gate_top_statement();
 			ag_policy_top_statement();
 		}
-		judge_utility(pstmt, queryString);
+		judged = judge_utility(pstmt, queryString, &u);
 	}
 
 	/* side effects only now that nothing is refused */
 	ag_worker_before_utility(parsetree);
+	if (!IsParallelWorker())
+		run = ag_copyfrom_prepare(pstmt, &copyfrom);
 
 	if (top)
 	{
@@ -277,20 +303,29 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		fetch_running = (parsetree != NULL && IsA(parsetree, FetchStmt));
 	}
 
+	/* what the statement reaches is judged as it runs (reach.c) */
+	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	ag_reach_enter(parsetree, judged ? &u : NULL, text, len);
+
 	nesting_level++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+			prev_ProcessUtility(run, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+			standard_ProcessUtility(run, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
+		{
 			judge_copy_rows(pstmt, queryString, qc);
+			ag_reach_decide();
+		}
 	}
 	PG_FINALLY();
 	{
+		ag_reach_leave();
 		nesting_level--;
 		if (top)
 		{
@@ -347,7 +382,13 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	/* every function call the executor or the fast-path protocol sets up */
 	if (access == OAT_FUNCTION_EXECUTE)
+	{
 		ag_policy_function_execute(objectId);
+		return;
+	}
+
+	/* what a statement drops, empties or alters: judged as the direct act */
+	ag_reach_object_access(access, classId, objectId, subId, arg);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);

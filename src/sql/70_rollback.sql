@@ -367,7 +367,8 @@ BEGIN
         IF v_n > 20 THEN
             v_msg := v_msg || format(E'\n... and %s more.', v_n - 20);
         END IF;
-        RAISE EXCEPTION 'cannot roll back %: % rows were changed after the run', v_what, v_n
+        RAISE EXCEPTION 'cannot roll back %: % changed after the run', v_what,
+                        CASE WHEN v_n = 1 THEN '1 row was' ELSE v_n || ' rows were' END
             USING ERRCODE = 'YG030',
                   DETAIL = v_msg,
                   HINT = 'Nothing was changed.  Preview with apply => false, or pass on_conflict => ''skip'' to restore the other rows and leave these.';
