@@ -723,7 +723,9 @@ BEGIN
     -- check, cast or operator of the table runs with the extension owner's
     -- rights or the caller's.  So the caller's own privileges are checked
     -- here: SELECT on every table of the plan and, to apply it, the
-    -- privilege each compensation uses.
+    -- privilege each compensation uses; unless the caller is an operator
+    -- (agent_guard.grant_operator(): it reads the whole log, whose images
+    -- the rollback writes back, and undoing agents' runs is its job).
     SELECT x.rel, x.priv INTO v_deny
       FROM (SELECT b.rel,
                    CASE WHEN NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'SELECT') THEN 'SELECT'
@@ -734,6 +736,9 @@ BEGIN
                              AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'UPDATE') THEN 'UPDATE' END AS priv
               FROM (SELECT DISTINCT b.rel, b.operation FROM _ag_rb b WHERE b.status = 'planned') b) x
      WHERE x.priv IS NOT NULL
+       AND NOT (has_table_privilege(v_role::regrole::oid, 'agent_guard.events'::regclass::oid, 'SELECT')
+                AND has_function_privilege(v_role::regrole::oid,
+                                           'agent_guard.rollback_run(text, boolean, text)'::regprocedure::oid, 'EXECUTE'))
      ORDER BY x.rel::text, x.priv
      LIMIT 1;
     IF FOUND THEN

@@ -135,9 +135,9 @@ gate_xact_callback(XactEvent event, void *arg)
  * ---------------------------------------------------------------------
  */
 static AgKeptPlan state_plan = {
-	"SELECT (SELECT f.reason FROM agent_guard.freeze_state f WHERE f.scope = '*'), "
-	"       (SELECT f.reason FROM agent_guard.freeze_state f WHERE f.scope = $1), "
-	"       EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = $2)",
+	"SELECT (SELECT f.reason FROM agent_guard.freeze_state f WHERE f.scope OPERATOR(pg_catalog.=) '*'), "
+	"       (SELECT f.reason FROM agent_guard.freeze_state f WHERE f.scope OPERATOR(pg_catalog.=) $1), "
+	"       EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id OPERATOR(pg_catalog.=) $2)",
 	2, {TEXTOID, TEXTOID}
 };
 
@@ -220,9 +220,9 @@ load_state(void)
 static AgKeptPlan consume_plan = {
 	"UPDATE agent_guard.request_log r "
 	"   SET status = 'used', used_at = pg_catalog.now(), used_xid = pg_catalog.pg_current_xact_id() "
-	" WHERE r.request_id = (SELECT q.request_id FROM agent_guard.request_log q "
-	"                        WHERE q.agent_id = $1 AND q.statement_hash = $2 "
-	"                          AND q.status = 'approved' AND q.expires_at > pg_catalog.now() "
+	" WHERE r.request_id OPERATOR(pg_catalog.=) (SELECT q.request_id FROM agent_guard.request_log q "
+	"                        WHERE q.agent_id OPERATOR(pg_catalog.=) $1 AND q.statement_hash OPERATOR(pg_catalog.=) $2 "
+	"                          AND q.status OPERATOR(pg_catalog.=) 'approved' AND q.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() "
 	"                        ORDER BY q.request_id LIMIT 1 FOR UPDATE) "
 	"RETURNING r.request_id",
 	2, {TEXTOID, INT8OID}

@@ -195,25 +195,26 @@ prepare_plans(void)
 							   3, args3);
 	if (lookup_plan == NULL)
 		lookup_plan = ag_keep_plan(
-								"SELECT k.xid, k.xid = pg_current_xact_id() AS mine, "
-								"       $3 > 0 AND k.applied_at <= clock_timestamp() - make_interval(secs => $3) AS expired, "
-								"       k.applied_at::text, k.xid::text, k.run_id, "
-								"       (SELECT count(*) FROM agent_guard.events e "
-								"         WHERE e.xid = k.xid AND e.agent_id = k.agent_id "
-								"           AND e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) "
+								"SELECT k.xid, k.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() AS mine, "
+								"       $3 OPERATOR(pg_catalog.>) 0 AND k.applied_at OPERATOR(pg_catalog.<=) "
+								"           (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3)) AS expired, "
+								"       k.applied_at::pg_catalog.text, k.xid::pg_catalog.text, k.run_id, "
+								"       (SELECT pg_catalog.count(*) FROM agent_guard.events e "
+								"         WHERE e.xid OPERATOR(pg_catalog.=) k.xid AND e.agent_id OPERATOR(pg_catalog.=) k.agent_id "
+								"           AND e.operation OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'])) "
 								"  FROM agent_guard.applied_keys k "
-								" WHERE k.agent_id = $1 AND k.key = $2",
+								" WHERE k.agent_id OPERATOR(pg_catalog.=) $1 AND k.key OPERATOR(pg_catalog.=) $2",
 								3, args_lookup);
 	if (expire_plan == NULL)
 		expire_plan = ag_keep_plan(
 								"DELETE FROM agent_guard.applied_keys k "
-								" WHERE k.agent_id = $1 AND k.key = $2 AND k.xid = $3",
+								" WHERE k.agent_id OPERATOR(pg_catalog.=) $1 AND k.key OPERATOR(pg_catalog.=) $2 AND k.xid OPERATOR(pg_catalog.=) $3",
 								3, args_expire);
 	if (sweep_plan == NULL)
 		sweep_plan = ag_keep_plan(
-							   "DELETE FROM agent_guard.applied_keys k WHERE k.ctid = ANY (ARRAY("
+							   "DELETE FROM agent_guard.applied_keys k WHERE k.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
 							   "  SELECT o.ctid FROM agent_guard.applied_keys o "
-							   "   WHERE o.applied_at <= now() - make_interval(secs => $1) "
+							   "   WHERE o.applied_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)) "
 							   "   ORDER BY o.applied_at LIMIT " CppAsString2(AG_SWEEP_BATCH)
 							   "   FOR UPDATE SKIP LOCKED))",
 							   1, args_sweep);

@@ -203,7 +203,7 @@ ag_outbox_put(const AgOutboxRequest *r)
 static AgKeptPlan drain_plan = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
 	"            login_role, kind, status, reason, statement, statement_hash, parameters) "
-	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approval' THEN 'pending' ELSE 'refused' END, "
+	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 OPERATOR(pg_catalog.=) 'approval' THEN 'pending' ELSE 'refused' END, "
 	"                  $7, $8, $9, $11) "
 	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
 	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
@@ -212,32 +212,32 @@ static AgKeptPlan drain_plan = {
 	"                 OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', $11)) "
 	"            FROM r RETURNING 1), "
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
-	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 = 'tripped' AND $4 IS NOT NULL "
+	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
 	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
 	"SELECT pg_catalog.pg_notify('agent_guard', (pg_catalog.jsonb_build_object('event', 'blocked', "
 	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6, 'reason', $7, "
 	"       'statement', pg_catalog.left($8, 200)) OPERATOR(pg_catalog.||) "
 	"       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', pg_catalog.left($11, 200))))::text), "
-	"       (SELECT count(*) FROM e), (SELECT count(*) FROM t) FROM r",
+	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
 	11, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
 };
 
 static AgKeptPlan drain_plan_11 = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
 	"            login_role, kind, status, reason, statement, statement_hash) "
-	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approval' THEN 'pending' ELSE 'refused' END, "
+	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 OPERATOR(pg_catalog.=) 'approval' THEN 'pending' ELSE 'refused' END, "
 	"                  $7, $8, $9) "
 	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
 	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
 	"          SELECT $2, $3, $4, $5, 'BLOCKED', pg_catalog.jsonb_build_object('request_id', $1, "
 	"                 'kind', $6, 'reason', $7, 'statement', $8, 'rows', $10) FROM r RETURNING 1), "
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
-	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 = 'tripped' AND $4 IS NOT NULL "
+	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
 	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
 	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
 	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6, 'reason', $7, "
 	"       'statement', pg_catalog.left($8, 200))::text), "
-	"       (SELECT count(*) FROM e), (SELECT count(*) FROM t) FROM r",
+	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
 	10, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
 };
 

@@ -244,7 +244,7 @@ policy_reset(void)
 
 static AgKeptPlan policy_plan = {
 	"SELECT p.mode, p.tables::pg_catalog.oid[], p.max_rows_per_minute "
-	"  FROM agent_guard.policy_state p WHERE p.agent_id = $1",
+	"  FROM agent_guard.policy_state p WHERE p.agent_id OPERATOR(pg_catalog.=) $1",
 	1, {TEXTOID}
 };
 
