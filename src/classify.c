@@ -30,6 +30,7 @@
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "storage/lockdefs.h"
 #include "utils/lsyscache.h"
 
 #include "agent_guard.h"
@@ -83,6 +84,25 @@ classify(Node *parsetree, List **targets)
 	switch (nodeTag(parsetree))
 	{
 		case T_TransactionStmt:
+			/* COMMIT PREPARED lands the writes of a transaction prepared earlier */
+			return ((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED ?
+				AG_UT_DATA : AG_UT_NONE;
+		case T_LockStmt:
+			{
+				/*
+				 * A lock above ACCESS SHARE blocks humans' writes (or their
+				 * reads): for a freeze and read_only, a write.
+				 */
+				LockStmt   *l = (LockStmt *) parsetree;
+				AgUtilityClass cls = AG_UT_TEMP;
+				ListCell   *lc;
+
+				if (l->mode <= AccessShareLock)
+					return AG_UT_NONE;
+				foreach(lc, l->relations)
+					cls = Max(cls, on_relation(lfirst_node(RangeVar, lc), AG_UT_DATA, targets));
+				return cls;
+			}
 		case T_VariableSetStmt:
 		case T_VariableShowStmt:
 		case T_DiscardStmt:
@@ -95,7 +115,6 @@ classify(Node *parsetree, List **targets)
 		case T_ListenStmt:
 		case T_UnlistenStmt:
 		case T_NotifyStmt:
-		case T_LockStmt:
 		case T_VacuumStmt:
 		case T_CheckPointStmt:
 		case T_ConstraintsSetStmt:

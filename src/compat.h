@@ -87,4 +87,18 @@
 #define AG_INIT_RANGE_TABLE(estate, rte) ExecInitRangeTable((estate), list_make1(rte))
 #endif
 
+/*
+ * Ownership checks: one function per object class up to 15, one for all
+ * from 16 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#define AG_DATABASE_OWNERCHECK(oid, role) object_ownercheck(DatabaseRelationId, (oid), (role))
+#define AG_EXTENSION_OWNERCHECK(oid, role) object_ownercheck(ExtensionRelationId, (oid), (role))
+#define AG_NAMESPACE_OWNERCHECK(oid, role) object_ownercheck(NamespaceRelationId, (oid), (role))
+#else
+#define AG_DATABASE_OWNERCHECK(oid, role) pg_database_ownercheck((oid), (role))
+#define AG_EXTENSION_OWNERCHECK(oid, role) pg_extension_ownercheck((oid), (role))
+#define AG_NAMESPACE_OWNERCHECK(oid, role) pg_namespace_ownercheck((oid), (role))
+#endif
+
 #endif							/* AG_COMPAT_H */
