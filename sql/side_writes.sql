@@ -43,11 +43,18 @@ DELETE FROM sw.hard USING (VALUES (1)) x(y) WHERE x.y = 1;
 UPDATE sw.items SET v = 'pwned' FROM sw.hard h JOIN (VALUES (1)) x(y) ON h.id = x.y;
 \set VERBOSITY sqlstate
 DELETE FROM sw.hard WHERE now() IS NOT NULL;
+-- MERGE whose join condition names only the source
+MERGE INTO sw.items t USING (SELECT 1 AS x) s ON true WHEN MATCHED THEN UPDATE SET v = 'merged';
+MERGE INTO sw.hard t USING (SELECT 1 AS x) s ON s.x = 1 WHEN MATCHED THEN DELETE;
 \set VERBOSITY default
--- restricted by the joined rows or a sublink: ordinary writes
+-- restricted by the joined rows, a sublink or a WHEN condition: ordinary writes
 UPDATE sw.items i SET v = 'joined' FROM (VALUES (3)) x(id) WHERE i.id = x.id;
 DELETE FROM sw.hard h USING (VALUES (4)) x(id) WHERE h.id = x.id;
 DELETE FROM sw.hard WHERE EXISTS (SELECT 1 FROM (VALUES (5)) x(id) WHERE x.id = hard.id);
+MERGE INTO sw.items t USING (VALUES (7)) s(id) ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = 'merged one';
+MERGE INTO sw.items t USING (SELECT 1 AS x) s ON true WHEN MATCHED AND t.id = 8 THEN UPDATE SET v = 'merged when';
+SELECT id, v FROM sw.items WHERE id IN (3, 7, 8) ORDER BY id;
+SELECT id FROM sw.hard WHERE id BETWEEN 1 AND 6 ORDER BY id;
 
 --
 -- 2. writing CTEs count toward the statement limit (5 for this agent)
@@ -111,6 +118,8 @@ ROLLBACK;
 BEGIN;
 LOCK TABLE sw.hard IN SHARE MODE;
 ROLLBACK;
+SELECT id FROM sw.items WHERE id = 1 FOR UPDATE;
+VACUUM FULL sw.items;
 \set VERBOSITY default
 -- temporary sequences, reads and ACCESS SHARE locks stay allowed
 CREATE TEMP SEQUENCE ts;
@@ -131,6 +140,7 @@ SELECT lo_put(4242001, 0, 'A');
 SELECT convert_from(lo_get(4242001), 'UTF8');
 BEGIN;
 LOCK TABLE sw.items IN ACCESS EXCLUSIVE MODE;
+SELECT id FROM sw.items WHERE id = 1 FOR UPDATE;
 COMMIT;
 
 --
@@ -151,8 +161,12 @@ COMMIT PREPARED 'sw_early';
 SELECT agent_guard.unfreeze();
 SELECT (agent_guard.set_policy('regress_sw_bot2', 'read_only')).mode;
 \c "dbname=contrib_regression user=regress_sw_bot2 options=-cagent_guard.run_id=run-sw-2pc-b"
--- error: read_only (YG008)
+-- error: read_only (YG008), and so are locks that block humans
 COMMIT PREPARED 'sw_early';
+SELECT id FROM sw.items WHERE id = 3 FOR SHARE;
+BEGIN;
+LOCK TABLE sw.items IN EXCLUSIVE MODE;
+ROLLBACK;
 \set VERBOSITY default
 \c "dbname=contrib_regression user=regress_sw_bot options=-cagent_guard.run_id=run-sw-2pc"
 BEGIN;
@@ -266,9 +280,12 @@ SELECT run_id, kind, count(*) FROM agent_guard.requests
 SELECT DISTINCT reason FROM agent_guard.requests
  WHERE run_id IN ('run-sw-preview', 'run-sw-settings') ORDER BY reason;
 
--- the human: DELETE ... USING with nothing to restrict it is theirs to run
+-- the human: DELETE ... USING and MERGE with nothing to restrict them are theirs to run
 \c "dbname=contrib_regression user=regress_sw_human options="
+MERGE INTO sw.items t USING (SELECT 1 AS x) s ON true WHEN MATCHED THEN UPDATE SET v = 'merged by a human';
 DELETE FROM sw.hard USING (SELECT 1) x;
+SELECT (SELECT count(*) FROM sw.items WHERE v = 'merged by a human') AS merged,
+       (SELECT count(*) FROM sw.hard) AS hard;
 SELECT lo_unlink(4242001);
 
 \c "dbname=contrib_regression user=regress_su options="

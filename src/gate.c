@@ -494,6 +494,43 @@ target_unrestricted(Query *q)
 	return !mentions_target_walker((Node *) q->jointree, &t);
 }
 
+#ifdef AG_HAVE_MERGE
+/*
+ * MERGE ... ON true WHEN MATCHED THEN DELETE touches every row as surely:
+ * a WHEN MATCHED action that updates or deletes, where neither the join
+ * condition nor the action's own condition mentions the target.
+ */
+static bool
+merge_unrestricted(Query *q)
+{
+	TargetRefs	t = {(Index) q->resultRelation, 0};
+	ListCell   *lc;
+
+	if (mentions_target_walker((Node *) q->jointree, &t))
+		return false;
+#if PG_VERSION_NUM >= 170000
+	if (mentions_target_walker(q->mergeJoinCondition, &t))
+		return false;
+#endif
+	foreach(lc, q->mergeActionList)
+	{
+		MergeAction *a = lfirst_node(MergeAction, lc);
+
+#if PG_VERSION_NUM >= 170000
+		if (a->matchKind != MERGE_WHEN_MATCHED)
+			continue;
+#else
+		if (!a->matched)
+			continue;
+#endif
+		if ((a->commandType == CMD_UPDATE || a->commandType == CMD_DELETE) &&
+			!mentions_target_walker(a->qual, &t))
+			return true;
+	}
+	return false;
+}
+#endif
+
 static void
 add_unqualified_gate(Query *q, Oid fn)
 {
@@ -506,8 +543,12 @@ add_unqualified_gate(Query *q, Oid fn)
 		if (cte->ctequery && IsA(cte->ctequery, Query))
 			add_unqualified_gate((Query *) cte->ctequery, fn);
 	}
-	if ((q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE) &&
-		q->resultRelation > 0 && q->jointree != NULL && target_unrestricted(q))
+	if (q->resultRelation > 0 && q->jointree != NULL &&
+		(((q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE) && target_unrestricted(q))
+#ifdef AG_HAVE_MERGE
+		 || (q->commandType == CMD_MERGE && merge_unrestricted(q))
+#endif
+		 ))
 	{
 		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
 		Const	   *op;
@@ -517,7 +558,8 @@ add_unqualified_gate(Query *q, Oid fn)
 		if (ag_relation_exempt(rte->relid))
 			return;
 		op = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" : "UPDATE"),
+					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" :
+										   q->commandType == CMD_UPDATE ? "UPDATE" : "MERGE"),
 					   false, false);
 		rel = makeConst(OIDOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(rte->relid),
 						false, true);
@@ -587,8 +629,8 @@ refuse_frozen_call(Oid funcid, Oid seq, const char *text, int len)
 
 /*
  * A judged plan is about to start: during a freeze, its calls of writing
- * functions (large objects, sequences that are not temporary) are refused
- * like its writes.  Returns true when the plan calls nextval/setval on
+ * functions (large objects, sequences that are not temporary) and its row
+ * locks on relations that are not temporary are refused like its writes.  Returns true when the plan calls nextval/setval on
  * temporary sequences only: the backstop lets those calls pass while the
  * plan starts (ag_gate_frozen_writers_done ends that).
  */
@@ -597,12 +639,20 @@ ag_gate_frozen_writers(PlannedStmt *ps, const char *text, int len)
 {
 	AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
 
+	Oid			locked;
+
 	load_state();
 	if (!frozen_all && !frozen_me)
 		return;
 	ag_writers_scan_plan(ps, &ws);
 	if (OidIsValid(ws.bad_fn))
 		refuse_frozen_call(ws.bad_fn, ws.bad_seq, text, len);
+	if (ps->rowMarks != NIL && OidIsValid(locked = ag_writers_row_locked(ps, true)))
+		gate_decide(AG_REFUSAL_FROZEN, "SELECT ... FOR UPDATE",
+					psprintf("Writes of %s are frozen: %s (it locks rows of %s.)",
+							 frozen_me ? "this agent" : "all agents",
+							 frozen_me ? frozen_me : frozen_all, ag_qualified_relname(locked)),
+					text, len, 0);
 	frozen_seq_calls_blessed = ws.temp_seq_calls;
 }
 

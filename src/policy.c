@@ -530,6 +530,15 @@ ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
 			rate_precheck(what, text, len);
 	}
 
+	if (policy_mode == MODE_READ_ONLY && ps->rowMarks != NIL)
+	{
+		Oid			locked = ag_writers_row_locked(ps, false);
+
+		if (OidIsValid(locked))
+			refuse_read_only("SELECT ... FOR UPDATE",
+							 psprintf("this statement locks rows of %s.", ag_qualified_relname(locked)),
+							 text, len);
+	}
 	if (policy_mode == MODE_READ_ONLY || policy_has_tables)
 		seq_calls_blessed = check_plan_writers(ps, text, len);
 }

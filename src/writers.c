@@ -290,6 +290,33 @@ ag_writers_scan_plan(PlannedStmt *ps, AgWriterScan *ws)
 		walk_plan(lfirst(lc), ws);
 }
 
+/*
+ * SELECT ... FOR UPDATE / SHARE writes too: the lock goes into each row's
+ * header (and the WAL), and it blocks humans' writes of the row.  The
+ * first relation a plan locks rows of that is not temporary (temp_only)
+ * or not the agent's scratch, or InvalidOid.
+ */
+Oid
+ag_writers_row_locked(PlannedStmt *ps, bool temp_only)
+{
+	ListCell   *lc;
+
+	foreach(lc, ps->rowMarks)
+	{
+		PlanRowMark *rm = lfirst_node(PlanRowMark, lc);
+		Oid			relid;
+
+		if (rm->markType == ROW_MARK_REFERENCE || rm->markType == ROW_MARK_COPY)
+			continue;
+		relid = rt_fetch(rm->rti, ps->rtable)->relid;
+		if (!OidIsValid(relid))
+			continue;
+		if (temp_only ? get_rel_persistence(relid) != RELPERSISTENCE_TEMP : !ag_relation_exempt(relid))
+			return relid;
+	}
+	return InvalidOid;
+}
+
 /* ---------------------------------------------------------------------
  * Rows of writing CTEs
  * ---------------------------------------------------------------------

@@ -33,6 +33,7 @@ typedef struct AgWriterScan
 extern AgWriterKind ag_writer_kind(Oid funcid);
 extern void ag_writers_scan_expr(Node *node, AgWriterScan *ws);
 extern void ag_writers_scan_plan(struct PlannedStmt *ps, AgWriterScan *ws);
+extern Oid	ag_writers_row_locked(struct PlannedStmt *ps, bool temp_only);
 
 /* Rows of the ModifyTable nodes that do not set es_processed (CTEs). */
 extern void ag_writers_cte_start(struct QueryDesc *qd);
