@@ -58,6 +58,7 @@ typedef enum
 {
 	O_DBNAME, O_HOST, O_PORT, O_USER, O_JSON, O_HELP, O_VERSION,
 	O_APPLY, O_ON_CONFLICT, O_NOTE, O_AGENT, O_RUN, O_COUNT, O_HEAD,
+	O_PENDING, O_LIMIT,
 	O_NUM
 } OptId;
 
@@ -83,6 +84,8 @@ static const OptSpec opt_specs[O_NUM] = {
 	[O_RUN] = {"run", 0, true},
 	[O_COUNT] = {"count", 0, true},
 	[O_HEAD] = {"head", 0, true},
+	[O_PENDING] = {"pending", 0, false},
+	[O_LIMIT] = {"limit", 0, true},
 };
 
 static bool opt_seen[O_NUM];
@@ -175,6 +178,11 @@ notice_processor(void *arg, const char *message)
 }
 
 static void
+quiet_notice_processor(void *arg, const char *message)
+{
+}
+
+static void
 finish_and_exit(int code)
 {
 	if (conn)
@@ -221,6 +229,13 @@ connect_db(void)
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
 }
 
+/*
+ * A command may replace the server's hint for one SQLSTATE with its own
+ * (the server's speaks SQL; the human on call types agent-guard).
+ */
+static const char *hint_sqlstate = NULL;
+static char hint_text[512];
+
 /* print a server error: one line, then its detail and hint if any */
 static void
 report_error(PGresult *res)
@@ -228,7 +243,11 @@ report_error(PGresult *res)
 	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	char	   *m = one_line(primary ? primary : PQerrorMessage(conn));
+
+	if (hint_sqlstate && sqlstate && strcmp(sqlstate, hint_sqlstate) == 0)
+		hint = hint_text;
 
 	fprintf(stderr, "%s: %s\n", progname, m);
 	free(m);
@@ -364,9 +383,43 @@ numeric_type(Oid t)
 		t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
 }
 
+/* cut t (one line) to at most w display characters, an ellipsis last */
+static void
+clip_to(char *t, int w)
+{
+	int			seen = 0;
+
+	if (text_width(t) <= w)
+		return;
+	for (char *p = t; *p; p++)
+	{
+		if (((unsigned char) *p & 0xC0) != 0x80)
+		{
+			if (seen == w - 1)
+			{
+				strcpy(p, "\xE2\x80\xA6");	/* room: an ellipsis replaces >= 1 char */
+				return;
+			}
+			seen++;
+		}
+	}
+}
+
+static void print_table_fit(PGresult *res, bool footer, int maxwidth);
+
 /* an aligned table, numbers to the right, then "(N rows)" */
 static void
 print_table(PGresult *res, bool footer)
+{
+	print_table_fit(res, footer, 0);
+}
+
+/*
+ * The same, at most maxwidth columns wide (0: no limit): the widest text
+ * columns give way first, and their cells end in an ellipsis.
+ */
+static void
+print_table_fit(PGresult *res, bool footer, int maxwidth)
 {
 	int			ncols = PQnfields(res);
 	int			nrows = PQntuples(res);
@@ -390,6 +443,29 @@ print_table(PGresult *res, bool footer)
 			if (text_width(t) > width[c])
 				width[c] = text_width(t);
 		}
+	if (maxwidth > 0)
+	{
+		int			total = 2 * (ncols - 1);
+
+		for (int c = 0; c < ncols; c++)
+			total += width[c];
+		while (total > maxwidth)
+		{
+			int			widest = -1;
+
+			for (int c = 0; c < ncols; c++)
+				if (!numeric_type(PQftype(res, c)) && width[c] > 8 &&
+					(widest < 0 || width[c] > width[widest]))
+					widest = c;
+			if (widest < 0)
+				break;
+			width[widest]--;
+			total--;
+		}
+		for (int r = 0; r <= nrows; r++)
+			for (int c = 0; c < ncols; c++)
+				clip_to(cells[r * ncols + c], width[c]);
+	}
 	for (int r = 0; r <= nrows; r++)
 	{
 		for (int c = 0; c < ncols; c++)
@@ -573,10 +649,41 @@ cmd_runs(const Command *cmd, int nargs, char **args)
 	" FROM agent_guard.events e LEFT JOIN agent_guard.statements s ON s.statement_id = e.statement_id" \
 	" WHERE e.run_id = $1 OR (e.run_id IS NULL AND e.detail->>'run_id' = $1)"
 
+/*
+ * Who made an event: the agent for its own acts (writes, refused attempts,
+ * approved statements), else the human's login role (approvals, denials,
+ * resets, rollbacks).
+ */
+#define SHOW_BY \
+	" CASE WHEN e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')" \
+	" THEN e.agent_id ELSE 'human ' || e.login_role END AS by"
+
 static const char *const show_events_sql =
 "SELECT e.event_id, pg_catalog.to_char(e.at, 'HH24:MI:SS.MS') AS at, e.xid, e.operation,"
-" e.relation, e.row_key, coalesce(e.agent_id, e.login_role) AS by, s.query AS statement"
-SHOW_EVENTS_WHERE " ORDER BY e.event_id";
+" e.relation, e.row_key," SHOW_BY ", s.query AS statement"
+SHOW_EVENTS_WHERE " ORDER BY e.event_id LIMIT $2::bigint";
+
+static const char *const show_counts_sql =
+"SELECT e.operation, coalesce(e.relation, '') AS relation, count(*) AS events"
+SHOW_EVENTS_WHERE " GROUP BY 1, 2 ORDER BY min(e.event_id)";
+
+/* --limit: a count of events, or "all" (NULL: no limit) */
+static const char *
+parse_limit(const char *s)
+{
+	char	   *end;
+	long		v;
+
+	if (s == NULL)
+		return "20";
+	if (strcmp(s, "all") == 0)
+		return NULL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0 || end == s)
+		usage_error("--limit must be a number of events or \"all\", not \"%s\"", s);
+	return s;
+}
 
 static const char *const show_json_sql =
 "SELECT pg_catalog.json_build_object("
@@ -612,9 +719,32 @@ cmd_show(const Command *cmd, int nargs, char **args)
 		putchar('\n');
 	}
 	PQclear(res);
-	res = query(show_events_sql, 1, params);
-	print_table(res, true);
-	PQclear(res);
+
+	/* the summary: how many events of which kind, then the first ones */
+	{
+		const char *lparams[2] = {args[0], parse_limit(opt_val[O_LIMIT])};
+		long		total = 0;
+		int			shown;
+
+		res = query(show_counts_sql, 1, params);
+		for (int r = 0; r < PQntuples(res); r++)
+			total += atol(PQgetvalue(res, r, 2));
+		printf("%ld %s:\n", total, total == 1 ? "event" : "events");
+		print_table(res, false);
+		PQclear(res);
+
+		if (lparams[1] != NULL && strcmp(lparams[1], "0") == 0)
+			return EXIT_OK;
+		res = query(show_events_sql, 2, lparams);
+		shown = PQntuples(res);
+		putchar('\n');
+		print_table(res, false);
+		if (shown < total)
+			printf("(%d of %ld events; --limit N or --limit all for more)\n", shown, total);
+		else
+			printf("(%d %s)\n", shown, shown == 1 ? "event" : "events");
+		PQclear(res);
+	}
 	return EXIT_OK;
 }
 
@@ -654,6 +784,13 @@ cmd_rollback(const Command *cmd, int nargs, char **args)
 
 	if (strcmp(on_conflict, "abort") != 0 && strcmp(on_conflict, "skip") != 0)
 		usage_error("rollback: --on-conflict must be \"abort\" or \"skip\", not \"%s\"", on_conflict);
+
+	/* YG030: rows changed since the run; the way on, in this program's words */
+	hint_sqlstate = "YG030";
+	snprintf(hint_text, sizeof(hint_text),
+			 "Nothing was changed.  See the plan with \"%s rollback %s\", or run \"%s rollback %s "
+			 "--apply --on-conflict skip\" to restore the other rows and leave these.",
+			 progname, args[0], progname, args[0]);
 
 	if (opt_seen[O_JSON])
 	{
@@ -704,19 +841,29 @@ cmd_requests(const Command *cmd, int nargs, char **args)
 {
 	PGresult   *res;
 
+	const char *params[1] = {opt_seen[O_PENDING] ? "true" : "false"};
+
 	require_relation("agent_guard.requests", "the requests view");
 	if (opt_seen[O_JSON])
 	{
-		res = query_json_rows("SELECT * FROM agent_guard.requests", 0, NULL);
+		res = query_json_rows("SELECT * FROM agent_guard.requests"
+							  " WHERE NOT $1::boolean OR status = 'pending' ORDER BY request_id",
+							  1, params);
 		print_value(res);
 	}
 	else
 	{
-		res = query("SELECT * FROM agent_guard.requests", 0, NULL);
+		/* what the human decides on, in a 100-column terminal; --json has all */
+		res = query("SELECT request_id AS id,"
+					" pg_catalog.to_char(requested_at, 'MM-DD HH24:MI:SS') AS requested,"
+					" agent_id AS agent, run_id AS run, kind, status,"
+					" decided_by, statement"
+					" FROM agent_guard.requests"
+					" WHERE NOT $1::boolean OR status = 'pending' ORDER BY request_id", 1, params);
 		if (PQntuples(res) == 0)
-			printf("no requests on record\n");
+			printf(opt_seen[O_PENDING] ? "no pending requests\n" : "no requests on record\n");
 		else
-			print_table(res, true);
+			print_table_fit(res, true, 100);
 	}
 	PQclear(res);
 	return EXIT_OK;
@@ -781,9 +928,23 @@ cmd_unfreeze(const Command *cmd, int nargs, char **args)
 	const char *params[1] = {opt_val[O_AGENT]};
 	PGresult   *res;
 
+	bool		lifted;
+
 	require_function("agent_guard.unfreeze(text)", "the freeze switch");
+	/* the server's NOTICE would say it again */
+	PQsetNoticeProcessor(conn, quiet_notice_processor, NULL);
 	res = query("SELECT agent_guard.unfreeze($1::text)", 1, params);
+	lifted = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
+	if (!lifted)
+	{
+		/* nothing to lift is not an error: the agents are not frozen */
+		if (opt_val[O_AGENT])
+			printf("no freeze for agent %s: nothing changed\n", opt_val[O_AGENT]);
+		else
+			printf("no freeze for all agents: nothing changed\n");
+		return EXIT_OK;
+	}
 	if (opt_val[O_AGENT])
 		printf("unfroze agent %s\n", opt_val[O_AGENT]);
 	else
@@ -822,6 +983,24 @@ cmd_verify(const Command *cmd, int nargs, char **args)
 	if (!ok)
 		fprintf(stderr, "%s: the event log does not verify\n", progname);
 	return ok ? EXIT_OK : EXIT_REFUSED;
+}
+
+/*
+ * --head: a head as agent_guard.log_head() gives it, "SEQ:HEX64" (or the 64
+ * hex digits alone); anything else is bad usage, found before connecting.
+ */
+static void
+check_head(const char *h)
+{
+	const char *p = h;
+	size_t		n;
+
+	n = strspn(p, "0123456789");
+	if (n > 0 && p[n] == ':')
+		p += n + 1;
+	n = strspn(p, "0123456789abcdefABCDEF");
+	if (n != 64 || p[n] != '\0')
+		usage_error("verify: --head must be a head as agent_guard.log_head() gives it (SEQ:64 hex digits), not \"%.80s\"", h);
 }
 
 /* watch: LISTEN until interrupted */
@@ -1042,11 +1221,15 @@ static const Command commands[] = {
 	"inserted, updated, deleted and soft-deleted, guard events, status.\n"
 	"  --agent A   only the runs of agent A\n"
 	"  --json      a JSON array of the agent_guard.runs rows\n"},
-	{"show", cmd_show, BIT(O_JSON), 1, 1,
-		"show RUN [--json]",
-	"Show one run: its summary, then every event in order (time, transaction,\n"
-	"operation, relation, row key, statement), compensations included.\n"
-	"  --json      {\"runs\": [...], \"events\": [...]} with full row images\n"},
+	{"show", cmd_show, BIT(O_JSON) | BIT(O_LIMIT), 1, 1,
+		"show RUN [--limit N|all] [--json]",
+	"Show one run: its summary and how many events of each kind, then its first\n"
+	"events in order (time, transaction, operation, relation, row key, who:\n"
+	"the agent, or \"human ROLE\" for a human's act, statement), compensations\n"
+	"included.\n"
+	"  --limit N   show the first N events (default 20; 0: the summary only;\n"
+	"              all: every event)\n"
+	"  --json      {\"runs\": [...], \"events\": [...]}: every event, with row images\n"},
 	{"postmortem", cmd_postmortem, BIT(O_JSON), 1, 1,
 		"postmortem RUN [--json]",
 	"Print the incident report of a run (agent_guard.postmortem) in Markdown:\n"
@@ -1061,10 +1244,12 @@ static const Command commands[] = {
 	"  --on-conflict skip   restore the other rows and leave the conflicting ones\n"
 	"  --on-conflict abort  change nothing when a row conflicts (the default)\n"
 	"  --json               the plan rows as a JSON array\n"},
-	{"requests", cmd_requests, BIT(O_JSON), 0, 0,
-		"requests [--json]",
-	"List approval requests (agent_guard.requests): destructive statements\n"
-	"agents were refused, waiting for a human.\n"
+	{"requests", cmd_requests, BIT(O_JSON) | BIT(O_PENDING), 0, 0,
+		"requests [--pending] [--json]",
+	"List approval requests (agent_guard.requests), oldest first: statements\n"
+	"agents were refused, and who decided them.  The table fits 100 columns\n"
+	"(long cells end in an ellipsis); --json has every column in full.\n"
+	"  --pending   only the requests waiting for a human\n"
 	"  --json      a JSON array of the rows\n"},
 	{"approve", cmd_approve, BIT(O_NOTE), 1, 1,
 		"approve ID [--note TEXT]",
@@ -1192,6 +1377,8 @@ main(int argc, char **argv)
 			if (cmd == NULL && !rest_is_command)
 			{
 				cmd = find_command(a);
+				if (cmd == NULL && a[0] == '\0')
+					usage_error("a command is required, not an empty word");
 				if (cmd == NULL)
 					usage_error("unknown command \"%s\"", a);
 				continue;
@@ -1270,7 +1457,14 @@ main(int argc, char **argv)
 			print_help();
 			return EXIT_OK;
 		}
-		usage_error("a command is required");
+		/* bare agent-guard: the usage, on stderr, as bad usage */
+		fprintf(stderr, "%s: a command is required\n\nUsage:\n  %s [OPTION]... COMMAND [ARG]...\n\nCommands:\n",
+				progname, progname);
+		for (int i = 0; i < NCOMMANDS; i++)
+			fprintf(stderr, "  %s\n", commands[i].synopsis);
+		fprintf(stderr, "\nSee \"%s --help\" for the options, \"%s help COMMAND\" for one command.\n",
+				progname, progname);
+		return EXIT_USAGE;
 	}
 	if (cmd->fn == NULL)		/* help [COMMAND] */
 	{
@@ -1306,6 +1500,10 @@ main(int argc, char **argv)
 		parse_id(cmd, args[0]);
 	if (cmd->fn == cmd_watch && opt_val[O_COUNT])
 		parse_count(opt_val[O_COUNT]);
+	if (cmd->fn == cmd_show)
+		parse_limit(opt_val[O_LIMIT]);
+	if (cmd->fn == cmd_verify && opt_val[O_HEAD])
+		check_head(opt_val[O_HEAD]);
 	if (cmd->fn == cmd_rollback && opt_val[O_ON_CONFLICT] &&
 		strcmp(opt_val[O_ON_CONFLICT], "abort") != 0 && strcmp(opt_val[O_ON_CONFLICT], "skip") != 0)
 		usage_error("rollback: --on-conflict must be \"abort\" or \"skip\", not \"%s\"",

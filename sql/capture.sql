@@ -110,7 +110,8 @@ SELECT agent_id, run_id ~ '^run-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$' AS generated, 
   FROM agent_guard.events WHERE agent_id = 'deploy-agent' AND operation = 'INSERT';
 
 -- error: code of the agent's own types runs as the agent, never as the
--- extension owner (a cast to json used by the event images)
+-- extension owner (a cast to json used by the event images; an agent may
+-- not create one, sql/structure.sql, so a human did it for the agent)
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
 CREATE TYPE app.agent_mood AS ENUM ('ok');
 CREATE FUNCTION app.agent_mood_json(app.agent_mood) RETURNS json LANGUAGE plpgsql AS $$
@@ -118,18 +119,28 @@ BEGIN
     EXECUTE 'ALTER ROLE regress_bot SUPERUSER';
     RETURN '"ok"'::json;
 END $$;
+\c "dbname=contrib_regression user=regress_su options="
+SET ROLE regress_bot;
 CREATE CAST (app.agent_mood AS json) WITH FUNCTION app.agent_mood_json(app.agent_mood);
+RESET ROLE;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
 ALTER TABLE app.notes ADD COLUMN mood app.agent_mood;
 INSERT INTO app.notes (id, body, mood) VALUES (50, 'escalate?', 'ok');
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_bot';
 DROP CAST (app.agent_mood AS json);
 ALTER TABLE app.notes DROP COLUMN mood;
 
--- error: a trigger of the agent's that rewrites the stamps after ours
+-- error: a trigger of the agent's that rewrites the stamps after ours (an
+-- agent may not create one on a protected table, sql/structure.sql; a
+-- human did it for the agent)
 CREATE FUNCTION app.forge() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.ag_agent_id := NULL; NEW.ag_run_id := NULL; RETURN NEW; END $$;
-CREATE TRIGGER zzz_forge BEFORE INSERT OR UPDATE ON app.notes FOR EACH ROW EXECUTE FUNCTION app.forge();
-INSERT INTO app.notes VALUES (51, 'looks human');
-DROP TRIGGER zzz_forge ON app.notes;
 \c "dbname=contrib_regression user=regress_su options="
+SET ROLE regress_bot;
+CREATE TRIGGER zzz_forge BEFORE INSERT OR UPDATE ON app.notes FOR EACH ROW EXECUTE FUNCTION app.forge();
+RESET ROLE;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
+INSERT INTO app.notes VALUES (51, 'looks human');
+\c "dbname=contrib_regression user=regress_su options="
+DROP TRIGGER zzz_forge ON app.notes;
 SELECT count(*) AS rows_51 FROM app.notes WHERE id IN (50, 51);

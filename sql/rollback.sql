@@ -33,7 +33,7 @@ SELECT agent_guard.protect('app.rb_parent', false);
 SELECT agent_guard.protect('app.rb_child', false);
 SELECT agent_guard.protect('app.rb_soft', true);
 SELECT agent_guard.protect('app.rb_part', false);
-GRANT SELECT, INSERT, UPDATE, DELETE ON app.rb_parent, app.rb_child TO regress_human;
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.rb_parent, app.rb_child, app.rb_soft, app.rb_part TO regress_human;
 GRANT EXECUTE ON FUNCTION agent_guard.rollback_run(text, boolean, text),
                           agent_guard.rollback_xact(xid8, boolean, text) TO regress_human, regress_bot;
 

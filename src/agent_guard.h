@@ -78,6 +78,9 @@
  * worker.h, chain.h, session.h, ...); see README.md, "Layout".
  */
 
+/* module.c: true only in a server that preloaded the library */
+extern bool ag_preloaded;
+
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);
 extern void ag_shmem_register(const char *name, Size size, void **ptr, AgShmemInitFn init);

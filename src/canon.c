@@ -121,7 +121,7 @@ ag_json_kind(Oid typoid)
 }
 
 static void
-classify(CanonKey *key, Oid atttypid)
+classify_key(CanonKey *key, Oid atttypid)
 {
 	Oid			outfunc;
 	bool		isvarlena;
@@ -171,7 +171,7 @@ ag_canon_prepare(TupleDesc desc, const char *const *skip, const char *const *ext
 		key->name = NameStr(att->attname);
 		key->namelen = strlen(key->name);
 		key->index = i;
-		classify(key, att->atttypid);
+		classify_key(key, att->atttypid);
 		row->nkeys++;
 	}
 	for (i = 0; i < nextras; i++)

@@ -68,6 +68,7 @@
 #include "agent_guard.h"
 #include "chain.h"
 #include "compat.h"
+#include "failsafe.h"
 #include "fastinsert.h"
 #include "owner_spi.h"
 #include "refusal.h"
@@ -523,6 +524,9 @@ ag_stamp(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		elog(ERROR, "ag_stamp: must be fired before insert or update");
+	if (!ag_preloaded)			/* failsafe.c: agents refused, humans go on */
+		ag_failsafe_check(psprintf("write to table \"%s\"",
+								   RelationGetRelationName(trigdata->tg_relation)));
 
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
@@ -775,6 +779,8 @@ ag_capture(PG_FUNCTION_ARGS)
 	check_trigger_call(fcinfo, "ag_capture");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		elog(ERROR, "ag_capture: must be fired after the row is written");
+	if (!ag_preloaded)
+		ag_failsafe_check(psprintf("write to table \"%s\"", RelationGetRelationName(rel)));
 
 	agent = ag_current_agent();
 	if (agent == NULL)			/* WHEN said agent; identity never reverts */

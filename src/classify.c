@@ -28,6 +28,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
+#include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "storage/lockdefs.h"
@@ -240,6 +241,32 @@ classify(Node *parsetree, List **targets)
 	}
 }
 
+/*
+ * What the statement's names resolved to: the relations it changes and the
+ * search_path that resolved the others (types, functions, ...).  An
+ * approval is bound to this as well as to the text, so that the same text
+ * approved while it named one object cannot act on another (a changed
+ * search_path, a table renamed away).
+ */
+static uint64
+binding(List *targets)
+{
+	List	   *oids = list_copy(targets);
+	List	   *path = fetch_search_path(false);
+	uint64		h = 0;
+	ListCell   *lc;
+
+	list_sort(oids, list_oid_cmp);
+	foreach(lc, oids)
+		h = hash_combine64(h, (uint64) lfirst_oid(lc) + 1);
+	h = hash_combine64(h, 0x5eafULL);
+	foreach(lc, path)
+		h = hash_combine64(h, (uint64) lfirst_oid(lc) + 1);
+	list_free(oids);
+	list_free(path);
+	return h;
+}
+
 void
 ag_classify_utility(Node *parsetree, AgUtility *u)
 {
@@ -247,4 +274,5 @@ ag_classify_utility(Node *parsetree, AgUtility *u)
 	u->stmt = parsetree;
 	u->targets = NIL;
 	u->cls = parsetree != NULL ? classify(parsetree, &u->targets) : AG_UT_NONE;
+	u->binding = binding(u->targets);
 }

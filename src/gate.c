@@ -39,6 +39,7 @@
 
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
@@ -54,6 +55,7 @@
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -61,6 +63,7 @@
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "approved.h"
 #include "classify.h"
 #include "compat.h"
 #include "gate.h"
@@ -70,6 +73,7 @@
 #include "scope.h"
 #include "session.h"
 #include "statement.h"
+#include "structure.h"
 #include "writers.h"
 
 /* settings */
@@ -151,7 +155,7 @@ load_state_query(void *arg)
 	Datum		d;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int			rc = ag_kept_execute(&state_plan, q->values, NULL, true, 0);
+	int			rc = ag_kept_execute(&state_plan, q->values, NULL, false, 0);
 
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "agent_guard gate: query failed: %s", SPI_result_code_string(rc));
@@ -244,9 +248,44 @@ consume_approval(int64 hash)
 }
 
 /*
- * Refuse (refusal.c), unless kind is APPROVAL and a human approved this
- * statement: then the approval is consumed and the statement goes on.
+ * What the utility statement being decided drops or empties (NIL for any
+ * other decision), and whether PostgreSQL would refuse the agent the
+ * statement anyway (approved.c): set by classify_utility().
  */
+static List *destroy_targets = NIL;
+static bool unrunnable = false;
+static List *decide_targets = NIL;
+
+/*
+ * Refuse (refusal.c), unless kind is APPROVAL and a human approved this
+ * statement: then the approval is consumed, the statement goes on, and
+ * its run gets an EXECUTED event (approved.c).
+ */
+static void
+gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
+				  AgStatementKey *key, int64 rows)
+{
+	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
+	{
+		int64		id;
+
+		if (approved_valid && approved_hash == key->hash)
+			return;				/* already approved for this run of the statement */
+		id = consume_approval(key->hash);
+		if (id != 0)
+		{
+			approved_valid = true;
+			approved_hash = key->hash;
+			ag_refusal_log("approved", id, kind, why, key->text.data);
+			ag_approved_record(id, what, decide_targets);
+			return;
+		}
+	}
+	if (kind == AG_REFUSAL_TRIPPED && !ag_preview_active())
+		tripped_local = true;
+	ag_refuse_keyed(kind, what, why, key, rows);
+}
+
 static void
 gate_decide(AgRefusalKind kind, const char *what, const char *why,
 			const char *text, int len, int64 rows)
@@ -254,24 +293,23 @@ gate_decide(AgRefusalKind kind, const char *what, const char *why,
 	AgStatementKey key;
 
 	ag_statement_key(text, len, &key);
-	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
-	{
-		int64		id;
+	gate_decide_keyed(kind, what, why, &key, rows);
+}
 
-		if (approved_valid && approved_hash == key.hash)
-			return;				/* already approved for this run of the statement */
-		id = consume_approval(key.hash);
-		if (id != 0)
-		{
-			approved_valid = true;
-			approved_hash = key.hash;
-			ag_refusal_log("approved", id, kind, why, key.text.data);
-			return;
-		}
-	}
-	if (kind == AG_REFUSAL_TRIPPED && !ag_preview_active())
-		tripped_local = true;
-	ag_refuse_keyed(kind, what, why, &key, rows);
+/*
+ * Decide on a statement whose approval is bound to what it reached, not
+ * only to its text (binding): reach.c's backstop, and the utility
+ * statements' own verdicts (bound to what their names resolved to).
+ */
+void
+ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
+					 const char *text, int len, uint64 binding)
+{
+	AgStatementKey key;
+
+	ag_statement_key(text, len, &key);
+	key.hash = (int64) hash_combine64((uint64) key.hash, binding);
+	gate_decide_keyed(kind, what, why, &key, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -555,7 +593,7 @@ add_unqualified_gate(Query *q, Oid fn)
 		Const	   *rel;
 		Expr	   *call;
 
-		if (ag_relation_exempt(rte->relid))
+		if (rte->inh ? ag_relation_tree_exempt(rte->relid) : ag_relation_exempt(rte->relid))
 			return;
 		op = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
 					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" :
@@ -595,7 +633,7 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 	const char *text;
 	int			len;
 
-	if (ag_judging() && !ag_relation_exempt(relid))
+	if (ag_judging() && !ag_relation_tree_exempt(relid))
 	{
 		(void) ag_current_statement(&text, &len);
 		gate_decide(AG_REFUSAL_APPROVAL, op,
@@ -734,9 +772,14 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "DROP", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
+					{
 						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s \"%s\" and its data.",
 																stmt->removeType == OBJECT_TABLE ? "table" : "relation",
 																ag_relname_or(relid, "?")));
+						destroy_targets = lappend_oid(destroy_targets, relid);
+						if (!ag_agent_could(AG_ACT_DROP, relid))
+							unrunnable = true;
+					}
 					break;
 				}
 			case OBJECT_SCHEMA:
@@ -747,8 +790,12 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 					if (strcmp(name, AG_SCHEMA) == 0)
 						verdict(v, AG_REFUSAL_GUARD, "DROP SCHEMA", pstrdup("The schema agent_guard holds the guard and its record."));
 					else if (OidIsValid(nsp) && !ag_object_created_here(nsp) && !isAnyTempNamespace(nsp))
+					{
 						verdict(v, AG_REFUSAL_APPROVAL, "DROP SCHEMA", psprintf("It drops schema \"%s\"%s.", name,
 																	   stmt->behavior == DROP_CASCADE ? " and everything in it" : ""));
+						if (!AG_NSP_OWNER(nsp, GetUserId()))
+							unrunnable = true;
+					}
 					break;
 				}
 			case OBJECT_EXTENSION:
@@ -803,6 +850,8 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 		return;
 	}
 	protected = ag_relation_protected(relid);
+	if (!ag_agent_could(AG_ACT_ALTER, relid))
+		unrunnable = true;		/* only an approval gives way to PostgreSQL's error */
 
 	foreach(lc, stmt->cmds)
 	{
@@ -878,7 +927,12 @@ classify_utility(Node *parsetree, AgUtility *v)
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "TRUNCATE", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
+					{
 						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table \"%s\".", ag_relname_or(relid, "?")));
+						destroy_targets = lappend_oid(destroy_targets, relid);
+						if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
+							unrunnable = true;
+					}
 				}
 				break;
 			}
@@ -898,6 +952,8 @@ classify_utility(Node *parsetree, AgUtility *v)
 				else if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid) &&
 						 (r->renameType == OBJECT_TABLE || r->renameType == OBJECT_COLUMN))
 				{
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						unrunnable = true;
 					if (r->renameType == OBJECT_COLUMN && is_stamp_column(r->subname))
 						verdict(v, AG_REFUSAL_GUARD, "RENAME COLUMN", psprintf("Column \"%s\" is a stamp column of the guard.", r->subname));
 					else
@@ -912,7 +968,11 @@ classify_utility(Node *parsetree, AgUtility *v)
 				Oid			relid = a->relation ? ag_range_var_relid(a->relation) : InvalidOid;
 
 				if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid))
+				{
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table \"%s\".", ag_relname_or(relid, "?")));
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						unrunnable = true;
+				}
 				break;
 			}
 		case T_AlterPolicyStmt:	/* row security */
@@ -966,6 +1026,8 @@ classify_utility(Node *parsetree, AgUtility *v)
 		default:
 			break;
 	}
+	/* the structure of protected tables belongs to the guard */
+	ag_structure_classify(parsetree, v);
 }
 
 
@@ -977,10 +1039,28 @@ classify_utility(Node *parsetree, AgUtility *v)
 void
 ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 {
+	destroy_targets = NIL;
+	unrunnable = false;
 	classify_utility(u->stmt, u);
 	ag_writers_utility_verdict(u);	/* writes around the gates */
 	if (u->verdict == AG_REFUSAL_GUARD)
 		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+}
+
+/* gate_decide() for a utility verdict, with what the statement destroys */
+static void
+decide_with_targets(AgUtility *u, const char *text, int len)
+{
+	decide_targets = destroy_targets;
+	PG_TRY();
+	{
+		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, u->binding);
+	}
+	PG_FINALLY();
+	{
+		decide_targets = NIL;
+	}
+	PG_END_TRY();
 }
 
 /* ... after the policies: freezes and trips for writes, then approvals. */
@@ -1001,8 +1081,14 @@ ag_gate_utility(AgUtility *u, const char *text, int len)
 						text, len, run_rows);
 	}
 
+	/*
+	 * A request only for a statement the agent could run once approved:
+	 * otherwise PostgreSQL refuses it with its own error (approved.c).
+	 */
+	if (u->verdict == AG_REFUSAL_APPROVAL && unrunnable)
+		return;
 	if (u->verdict != AG_REFUSAL_NONE)
-		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+		decide_with_targets(u, text, len);
 }
 
 /*

@@ -30,17 +30,28 @@
  *					run, approvals) -> only then side effects: the worker
  *					stops a sealer that the command needs gone (DROP
  *					DATABASE, DROP EXTENSION agent_guard, ...), if the
- *					session may run it -> the previous hook -> gate and
- *					policy count COPY FROM's rows -> the worker asks for
- *					the stopped sealer again
- *					-> idempotency warns about a session-wide key
+ *					session may run it -> copyfrom (a human's COPY FROM
+ *					into a soft-delete table goes through a temporary
+ *					table) -> the previous hook -> copyfrom (its rows into
+ *					the table) -> gate and policy count COPY FROM's rows
+ *					-> reach: what the statement reached (object access,
+ *					below) beyond what it named and was approved for needs
+ *					approval, decided before it can commit -> the worker
+ *					asks for the stopped sealer again -> idempotency warns
+ *					about a session-wide key
  *	object access:	the previous hook -> policy, then gate (function calls
- *					that write: a freeze refuses them)
+ *					that write: a freeze refuses them) -> reach (every
+ *					relation or column dropped, emptied, renamed, moved,
+ *					retyped or detached, judged as the direct act; refusals
+ *					at once, approvals collected for the statement's end)
  *					-> scope (objects the agent creates are its scratch)
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
  * any side effect: an agent's refused DROP DATABASE leaves the sealer
- * running.  Every hook chains to the previous one (or the standard
+ * running.  The one exception is reach's backstop: what a statement
+ * reaches is known only as it runs, so it is refused as it runs or when
+ * it ends, and its transaction's rollback undoes it (relations and
+ * columns are dropped, emptied and altered transactionally).  Every hook chains to the previous one (or the standard
  * function) on all other paths.  COMMIT and ROLLBACK are never judged:
  * they must always be able to end a transaction.  Parallel workers do
  * nothing: their leader already decided.
@@ -68,9 +79,11 @@
 #include "agent_guard.h"
 #include "classify.h"
 #include "compat.h"
+#include "copyfrom.h"
 #include "gate.h"
 #include "owner_spi.h"
 #include "policy.h"
+#include "reach.h"
 #include "scope.h"
 #include "statement.h"
 #include "worker.h"
@@ -251,21 +264,24 @@ ag_ExecutorEnd(QueryDesc *queryDesc)
  * ---------------------------------------------------------------------
  */
 
-/* A judged utility statement: every refusal, before anything happens. */
-static void
-judge_utility(PlannedStmt *pstmt, const char *queryString)
+/*
+ * A judged utility statement: every refusal, before anything happens.
+ * Returns whether it was judged (u then holds the verdict it passed with).
+ */
+static bool
+judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u)
 {
-	AgUtility	u;
 	const char *text;
 	int			len;
 
 	if (pstmt->utilityStmt == NULL || !ag_judging())
-		return;
+		return false;
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
-	ag_classify_utility(pstmt->utilityStmt, &u);
-	ag_gate_utility_guard(&u, text, len);
-	ag_policy_utility(&u, text, len);
-	ag_gate_utility(&u, text, len);
+	ag_classify_utility(pstmt->utilityStmt, u);
+	ag_gate_utility_guard(u, text, len);
+	ag_policy_utility(u, text, len);
+	ag_gate_utility(u, text, len);
+	return true;
 }
 
 /* COPY FROM ran: its rows count like a plan's. */
@@ -295,6 +311,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	AgStatement saved = {NULL, 0, 0};
 	Node	   *parsetree = pstmt->utilityStmt;
 	volatile Oid stopped_sealer;
+	AgCopyFrom	copyfrom = {false, NULL, NULL};
+	PlannedStmt *volatile run = pstmt;
+	AgUtility	u;
+	bool		judged = false;
+	const char *text;
+	int			len;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -310,7 +332,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_gate_top_statement();
 			ag_policy_top_statement();
 		}
-		judge_utility(pstmt, queryString);
+		judged = judge_utility(pstmt, queryString, &u);
 	}
 
 	/*
@@ -319,6 +341,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * stopped, and asked for again once the command ended, whichever way
 	 */
 	stopped_sealer = ag_worker_before_utility(parsetree);
+	if (!IsParallelWorker())
+		run = ag_copyfrom_prepare(pstmt, &copyfrom);
 
 	if (top)
 	{
@@ -326,20 +350,29 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		fetch_running = (parsetree != NULL && IsA(parsetree, FetchStmt));
 	}
 
+	/* what the statement reaches is judged as it runs (reach.c) */
+	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	ag_reach_enter(parsetree, judged ? &u : NULL, text, len);
+
 	nesting_level++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+			prev_ProcessUtility(run, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+			standard_ProcessUtility(run, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
+		{
 			judge_copy_rows(pstmt, queryString, qc);
+			ag_reach_decide();
+		}
 	}
 	PG_FINALLY();
 	{
+		ag_reach_leave();
 		nesting_level--;
 		if (top)
 		{
@@ -400,8 +433,13 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access == OAT_FUNCTION_EXECUTE)
 	{
 		ag_policy_function_execute(objectId);
+		ag_policy_function_execute(objectId);
 		ag_gate_frozen_function(objectId);
+		return;
 	}
+
+	/* what a statement drops, empties or alters: judged as the direct act */
+	ag_reach_object_access(access, classId, objectId, subId, arg);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);

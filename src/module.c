@@ -6,9 +6,12 @@
  *
  * agent_guard must be in shared_preload_libraries: its hooks have to see
  * every statement of every session from the first one on, and an agent
- * must not be able to run anything before the guard is in place.  Loading
- * it any other way (LOAD, or CREATE EXTENSION without the preload) is
- * refused with a hint that says how to fix the configuration.
+ * must not be able to run anything before the guard is in place.  Loaded
+ * any other way (a trigger of a protected table or the event trigger in a
+ * database whose server lost the preload, or LOAD), _PG_init installs no
+ * hook and no shared memory, only the identity settings: ag_preloaded
+ * stays false, and failsafe.c refuses agents and lets humans go on.
+ * CREATE EXTENSION without the preload is refused (_require_preload).
  *
  * The file is not named agent_guard.c on purpose: agent_guard.h is the
  * header every layer includes (our SQLSTATEs, limits, the identity and
@@ -25,10 +28,13 @@
 #include "gate.h"
 #include "outbox.h"
 #include "policy.h"
+#include "reach.h"
 #include "refusal.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
+
+bool		ag_preloaded = false;
 
 void		_PG_init(void);
 
@@ -43,11 +49,13 @@ _PG_init(void)
 		return;
 
 	if (!process_shared_preload_libraries_in_progress)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("agent_guard must be loaded via \"shared_preload_libraries\""),
-				 errdetail("The guard has to see every statement of every session, so it cannot be loaded into a running session."),
-				 errhint("Add agent_guard to \"shared_preload_libraries\" in postgresql.conf (for example with ALTER SYSTEM SET shared_preload_libraries = 'agent_guard'), restart the server, then run CREATE EXTENSION agent_guard.")));
+	{
+		/* who is an agent, so that failsafe.c can refuse agents */
+		ag_identity_init();
+		return;
+	}
+
+	ag_preloaded = true;
 
 	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
@@ -59,6 +67,7 @@ _PG_init(void)
 	/* deciders */
 	ag_gate_init();
 	ag_policy_init();
+	ag_reach_init();
 	/* workers: the launcher, registered while preloading */
 	ag_worker_init();
 	/* last: every hook, in one place, after every area is registered */

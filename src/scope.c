@@ -13,7 +13,7 @@
  *	  SECURITY DEFINER functions of a superuser) are not judged.
  *	- ag_relation_exempt(): temporary relations and objects this session
  *	  created (seen by the object-access hook, hooks.c) are the agent's
- *	  scratch space and are not gated.
+ *	  scratch space and are not gated, unless they are protected.
  *	- ag_relation_protected(): carries the capture trigger.
  *	- ag_in_guard_schema(): belongs to agent_guard itself.
  *
@@ -30,6 +30,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -86,7 +87,14 @@ ag_object_created_here(Oid objid)
 	return list_member_oid(created_objects, objid);
 }
 
-/* Temporary, or created by this session: the agent's own scratch space. */
+/*
+ * Temporary, or created by this session: the agent's own scratch space.
+ * Never a protected relation: a table the agent created, which a human
+ * then protected and filled while the agent's session stayed open, holds
+ * the human's data (and a partition the session added to a protected
+ * table carries its guard).  A statement that reaches a protected relation
+ * through a scratch one is reach.c's to judge.
+ */
 bool
 ag_relation_exempt(Oid relid)
 {
@@ -94,7 +102,36 @@ ag_relation_exempt(Oid relid)
 		return true;
 	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return true;
-	return ag_object_created_here(relid);
+	return ag_object_created_here(relid) && !ag_relation_protected(relid);
+}
+
+/*
+ * Exempt, and so is everything a statement on it reaches through
+ * inheritance: an UPDATE or DELETE of the agent's own parent table writes
+ * its children too, a protected one included.
+ */
+bool
+ag_relation_tree_exempt(Oid relid)
+{
+	List	   *tree;
+	ListCell   *lc;
+	bool		exempt = true;
+
+	if (!ag_relation_exempt(relid))
+		return false;
+	if (!OidIsValid(relid) || !has_subclass(relid))
+		return true;
+	tree = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, tree)
+	{
+		if (!ag_relation_exempt(lfirst_oid(lc)))
+		{
+			exempt = false;
+			break;
+		}
+	}
+	list_free(tree);
+	return exempt;
 }
 
 /* Names a temporary relation (which need not exist yet). */
@@ -121,8 +158,9 @@ ag_range_var_relid(RangeVar *rv)
 	return RangeVarGetRelid(rv, NoLock, true);
 }
 
-static Oid
-capture_function(void)
+/* agent_guard.capture(), the trigger function that makes a table protected */
+Oid
+ag_capture_function(void)
 {
 	return LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("capture")),
 						  0, NULL, true);
@@ -137,7 +175,7 @@ ag_relation_protected(Oid relid)
 	Oid			fn;
 	int			i;
 
-	if (!OidIsValid(relid) || (fn = capture_function()) == InvalidOid)
+	if (!OidIsValid(relid) || (fn = ag_capture_function()) == InvalidOid)
 		return false;
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)

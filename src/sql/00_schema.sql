@@ -27,9 +27,13 @@ $$;
 CREATE SCHEMA agent_guard;
 COMMENT ON SCHEMA agent_guard IS 'agent_guard: guard rails for AI agents';
 
--- The first C function loads the library; its _PG_init refuses to run
--- unless agent_guard is in shared_preload_libraries, so a missing preload
--- stops CREATE EXTENSION here with a hint.
+-- Without agent_guard in shared_preload_libraries the library loads with
+-- no hooks (failsafe.c), so the install stops here, with the way to fix it.
+CREATE FUNCTION agent_guard._require_preload() RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_require_preload'
+    LANGUAGE C STRICT VOLATILE;
+SELECT agent_guard._require_preload();
+
 CREATE FUNCTION agent_guard.in_agent_session() RETURNS boolean
     AS 'MODULE_PATHNAME', 'ag_sql_in_agent_session'
     LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;

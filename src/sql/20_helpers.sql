@@ -34,19 +34,35 @@ BEGIN
 END
 $$;
 
--- Drop our triggers from a table (cloned partition triggers go with them).
+-- Drop our triggers from a table (cloned partition triggers go with them;
+-- the TRUNCATE statement trigger is created on each partition, see protect).
 CREATE FUNCTION agent_guard._drop_triggers(relation regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_name name;
+    v_trig record;
 BEGIN
-    FOR v_name IN SELECT t.tgname FROM pg_trigger t
-                   WHERE t.tgrelid = relation AND t.tgparentid = 0
-                     AND t.tgname IN ('zz_agent_guard_stamp', 'zz_agent_guard_capture')
+    FOR v_trig IN SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger t
+                   WHERE (t.tgrelid = relation
+                          OR t.tgrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))
+                     AND t.tgparentid = 0
+                     AND t.tgname IN ('zz_agent_guard_stamp', 'zz_agent_guard_capture',
+                                      'zz_agent_guard_truncate')
     LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', v_name, relation);
+        EXECUTE format('DROP TRIGGER %I ON %s', v_trig.tgname, v_trig.rel);
     END LOOP;
 END
 $$;
 
+
+-- The row work of the functions a human calls on user tables (soft_deleted,
+-- restore, purge, rollback) runs through this: the statement runs as the
+-- table's owner in a security-restricted operation with search_path pinned
+-- (src/rowwork.c), never as the extension owner, so that no trigger, check,
+-- cast or operator of the table's owner runs with more rights than theirs.
+CREATE FUNCTION agent_guard._owner_query(relation regclass, query text, arg jsonb DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_owner_query'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) IS
+    'internal: run a statement on a user table as its owner in a security-restricted operation';

@@ -187,6 +187,13 @@ BEGIN
     EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
                    'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
+    -- without the preload, TRUNCATE is seen by nothing else (failsafe.c);
+    -- statement triggers are not cloned to partitions, so each gets one
+    FOR v_root IN SELECT t.relid FROM pg_partition_tree(relation) t
+                  UNION SELECT relation LOOP
+        EXECUTE format('CREATE TRIGGER zz_agent_guard_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION agent_guard._failsafe_truncate()', v_root);
+    END LOOP;
 
     SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
     IF v_rls IS NOT NULL THEN
@@ -255,3 +262,32 @@ CREATE VIEW agent_guard.protected AS
       FROM agent_guard.protected_tables p
      ORDER BY p.relation::text;
 
+
+-- A protected table that is dropped, by anyone and by any path (DROP
+-- TABLE, DROP SCHEMA ... CASCADE, DROP OWNED), leaves agent_guard.protected
+-- with it, and the drop is on record: a DROP event with who dropped it and
+-- how.  Without this the row stayed, naming a bare oid, and survived dump
+-- and restore.  The event belongs to the agent's run when an agent dropped
+-- it (an approved DROP), to no run when a human did.
+CREATE FUNCTION agent_guard._protected_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT d.objid, d.object_identity, d.original, p.soft_delete, p.key_columns
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN agent_guard.protected_tables p ON p.relation::oid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        DELETE FROM agent_guard.protected_tables p WHERE p.relation::oid = v.objid;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+        VALUES (agent_guard.current_agent(), agent_guard.current_run(), session_user,
+                agent_guard.calling_role()::text, v.object_identity, 'DROP',
+                jsonb_build_object('command', tg_tag, 'cascaded', NOT v.original,
+                                   'soft_delete', v.soft_delete, 'key_columns', to_jsonb(v.key_columns)));
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER agent_guard_protected_dropped ON sql_drop
+    EXECUTE FUNCTION agent_guard._protected_dropped();

@@ -47,11 +47,16 @@ AS $$
 DECLARE
     v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.soft_deleted()');
 BEGIN
-    RETURN QUERY EXECUTE format(
-        'SELECT (SELECT jsonb_object_agg(k, to_jsonb(t) -> k) FROM unnest($1) AS k), '
-        '       t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t) '
-        '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL ORDER BY t.ag_deleted_at', relation)
-        USING v_keys;
+    -- the rows are read as the table's owner (agent_guard._owner_query)
+    RETURN QUERY
+    SELECT x.r -> 0, (x.r ->> 1)::timestamptz, x.r ->> 2, x.r ->> 3, x.r -> 4
+      FROM jsonb_array_elements(agent_guard._owner_query(relation, format(
+               'SELECT jsonb_agg(jsonb_build_array('
+               '           (SELECT jsonb_object_agg(k, to_jsonb(t) -> k) FROM jsonb_array_elements_text($1) AS k), '
+               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t)) ORDER BY t.ag_deleted_at) '
+               '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
+               to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
+     ORDER BY x.n;
 END
 $$;
 COMMENT ON FUNCTION agent_guard.soft_deleted(regclass) IS
@@ -64,6 +69,7 @@ DECLARE
     v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
     v_old  jsonb;
     v_new  jsonb;
+    v_res  jsonb;
 BEGIN
     IF row_key IS NULL OR jsonb_typeof(row_key) <> 'object'
        OR NOT row_key ?& v_keys THEN
@@ -72,13 +78,17 @@ BEGIN
                   DETAIL = format('The key columns are %s.', array_to_string(v_keys, ', ')),
                   HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
     END IF;
-    EXECUTE format(
+    -- the row is found and written as the table's owner (agent_guard._owner_query)
+    v_res := agent_guard._owner_query(relation, format(
         'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
         '     old AS (SELECT to_jsonb(t) AS img, t.ctid AS tid FROM %1$s t, r '
-        '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t) '
-        'UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid = old.tid '
-        'RETURNING old.img, to_jsonb(t)', relation, agent_guard._key_match(v_keys))
-        INTO v_old, v_new USING row_key;
+        '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
+        '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid OPERATOR(pg_catalog.=) old.tid '
+        '             RETURNING old.img, to_jsonb(t) AS new_img) '
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
+        row_key);
+    v_old := v_res -> 0;
+    v_new := v_res -> 1;
     IF v_old IS NULL THEN
         RAISE EXCEPTION 'no soft-deleted row of % has key %', relation, row_key
             USING ERRCODE = 'no_data_found',
@@ -99,18 +109,25 @@ AS $$
 DECLARE
     v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');
     v_count bigint;
+    v_gone  jsonb;
 BEGIN
     IF older_than IS NULL OR older_than < interval '0' THEN
         RAISE EXCEPTION 'older_than must be an interval of zero or more'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    EXECUTE format(
-        'WITH gone AS (DELETE FROM %1$s t WHERE t.ag_deleted_at < now() - $1 RETURNING to_jsonb(t) AS img) '
-        'INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row) '
-        'SELECT session_user, agent_guard.calling_role()::text, $2, ''PURGE'', '
-        '       (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest($3) AS k), g.img FROM gone g',
-        relation)
-        USING older_than, relation::text, v_keys;
+    -- the rows are deleted as the table's owner (agent_guard._owner_query),
+    -- and logged here
+    v_gone := agent_guard._owner_query(relation, format(
+        'WITH gone AS (DELETE FROM %1$s t '
+        '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
+        '              RETURNING to_jsonb(t) AS img) '
+        'SELECT jsonb_agg(gone.img) FROM gone', relation),
+        jsonb_build_object('before', now() - older_than));
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
+    SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
+           (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest(v_keys) AS k), g.img
+      FROM jsonb_array_elements(v_gone) WITH ORDINALITY AS g(img, n)
+     ORDER BY g.n;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END

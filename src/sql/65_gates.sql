@@ -302,3 +302,21 @@ END
 $$;
 COMMENT ON FUNCTION agent_guard.preview(text) IS
     'run a statement, report the rows it would change and the gates it would meet, and roll it back';
+
+-- An agent's approved destructive statement that is about to run, in its
+-- transaction (approved.c): an EXECUTED event of the agent's run with the
+-- request, who approved it and when, the statement, and what it drops or
+-- empties with the rows that held (targets, built by the gate).
+CREATE FUNCTION agent_guard._executed(request_id bigint, command text, targets jsonb) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+    SELECT agent_guard.current_agent(), agent_guard.current_run(), session_user,
+           agent_guard.calling_role()::text, targets->0->>'relation', 'EXECUTED',
+           jsonb_build_object('request_id', r.request_id, 'command', command,
+                              'statement', r.statement, 'reason', r.reason,
+                              'approved_by', r.decided_by, 'approved_at', r.decided_at,
+                              'note', r.note, 'targets', targets)
+      FROM agent_guard.request_log r
+     WHERE r.request_id = _executed.request_id;
+$$;

@@ -38,6 +38,16 @@
 -- (_ag_cur) and the batches (_ag_batch) are narrow tables of their own,
 -- and 'applied' is how the result shows 'planned' after the replay.
 --
+-- Every statement that reads or writes a user table runs as that table's
+-- owner in a security-restricted operation (agent_guard._owner_query,
+-- src/rowwork.c): no trigger, check, cast, index expression or operator
+-- of the table runs with the extension owner's rights or the caller's.
+-- The owner reads the table's part of the plan from a temporary copy
+-- granted to it (agent_guard._rollback_part), never the rest of the plan;
+-- the foreign-key checks pass key values across as jsonb, 10,000 at a
+-- time.  The caller needs SELECT on each table of the plan, and to apply
+-- it the privilege each compensation uses (DELETE, INSERT, UPDATE).
+--
 -- Each undone event gets a COMPENSATE event (detail.undoes = its
 -- event_id; a unique index makes a second compensation impossible), and
 -- the rollback one ROLLBACK event.  These are a human's acts: their
@@ -57,8 +67,38 @@ COMMENT ON FUNCTION agent_guard._replay_mode(boolean) IS
 CREATE FUNCTION agent_guard._key_match(keys text[], t text, k text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT string_agg(format('%I.%I = %I.%I', t, c, k, c), ' AND ')
+    SELECT string_agg(format('%I.%I OPERATOR(pg_catalog.=) %I.%I', t, c, k, c), ' AND ')
       FROM unnest(keys) AS c
+$$;
+
+-- The part of a rollback's plan that concerns one table, copied into a
+-- temporary table of its own (_ag_<tag><oid>) that the table's owner may
+-- read for the rest of the transaction: the row work runs as that owner
+-- (agent_guard._owner_query) and must not see the rest of the plan.
+-- query selects the part, with $1 standing for the table.
+CREATE FUNCTION agent_guard._rollback_part(relation regclass, tag text, query text, index_on text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text := format('_ag_%s%s', tag, relation::oid);
+BEGIN
+    IF relation IS NULL OR tag IS NULL OR query IS NULL THEN
+        RAISE EXCEPTION 'relation, tag and query must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp.' || v_name) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE pg_temp.%I', v_name);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS ', v_name)
+            || replace(query, '$1', format('(%s::oid::regclass)', relation::oid));
+    IF index_on IS NOT NULL THEN
+        EXECUTE format('CREATE INDEX ON pg_temp.%I (%s)', v_name, index_on);
+    END IF;
+    EXECUTE format('ANALYZE pg_temp.%I', v_name);
+    EXECUTE format('GRANT SELECT ON pg_temp.%I TO %s', v_name,
+                   (SELECT c.relowner::regrole::text FROM pg_class c WHERE c.oid = relation));
+    RETURN 'pg_temp.' || quote_ident(v_name);
+END
 $$;
 
 CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
@@ -83,7 +123,6 @@ DECLARE
     v_cols     text[];
     v_upd      text[];
     v_n        bigint;
-    v_want     bigint;
     v_pending  bigint;
     v_conf     bigint;
     v_msg      text;
@@ -97,6 +136,13 @@ DECLARE
     v_lo       bigint;
     v_hi       bigint;
     v_role     text := agent_guard.calling_role()::text;
+    v_arg      jsonb;
+    v_res      jsonb;
+    v_vals     jsonb;
+    v_deny     record;
+    v_cnt      jsonb;
+    v_part     text;
+    v_partrel  regclass;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -224,32 +270,63 @@ BEGIN
        AND CASE WHEN t.left_ THEN b.new_row END IS DISTINCT FROM CASE WHEN t.next_found THEN n.old_row END
        AND b.status = 'planned';
 
+    -- The rows are read and written as their table's owner, in a
+    -- security-restricted operation (agent_guard._owner_query): no trigger,
+    -- check, cast or operator of the table runs with the extension owner's
+    -- rights or the caller's.  So the caller's own privileges are checked
+    -- here: SELECT on every table of the plan and, to apply it, the
+    -- privilege each compensation uses.
+    SELECT x.rel, x.priv INTO v_deny
+      FROM (SELECT b.rel,
+                   CASE WHEN NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'SELECT') THEN 'SELECT'
+                        WHEN NOT p_apply THEN NULL
+                        WHEN b.operation = 'INSERT' AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'DELETE') THEN 'DELETE'
+                        WHEN b.operation = 'DELETE' AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'INSERT') THEN 'INSERT'
+                        WHEN b.operation IN ('UPDATE', 'SOFT_DELETE')
+                             AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'UPDATE') THEN 'UPDATE' END AS priv
+              FROM (SELECT DISTINCT b.rel, b.operation FROM _ag_rb b WHERE b.status = 'planned') b) x
+     WHERE x.priv IS NOT NULL
+     ORDER BY x.rel::text, x.priv
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'permission denied to roll back % on table %', v_what, v_deny.rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Role "%s" lacks %s on %s.  Planning a rollback needs SELECT on each table; applying it needs DELETE to undo inserts, INSERT to undo deletes and UPDATE to undo updates and soft deletes.',
+                                  v_role, v_deny.priv, v_deny.rel),
+                  HINT = 'Ask the table''s owner for the privilege, or to run the rollback.';
+    END IF;
+
     -- The last change to each key must be what is there now: read (and
-    -- lock) the current rows, table by table; keep only the differences.
+    -- lock) the current rows, table by table, as the table's owner; keep
+    -- only the differences.  The owner reads its table's part of the plan
+    -- from a copy of its own (_ag_p<oid>), granted to it for this
+    -- transaction: never the rows of another table.
     CREATE TEMP TABLE _ag_cur (event_id bigint, k jsonb, cur jsonb) ON COMMIT DROP;
     FOR v_rel IN SELECT DISTINCT t.rel FROM _ag_touch t WHERE t.next_event IS NULL LOOP
         SELECT array_agg(k ORDER BY k) INTO v_keys
           FROM (SELECT DISTINCT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
                  WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
-        EXECUTE format(
+        v_part := agent_guard._rollback_part(v_rel.rel, 'c',
+            'SELECT t.tid, t.event_id, t.k, t.left_, CASE WHEN t.left_ THEN b.new_row END AS want
+               FROM pg_temp._ag_touch t JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
+              WHERE t.rel = $1 AND t.next_event IS NULL');
+        v_res := agent_guard._owner_query(v_rel.rel, format(
             'WITH cur AS MATERIALIZED (
-                 SELECT t.tid, to_jsonb(r) AS img, CASE WHEN t.left_ THEN b.new_row END AS want
-                   FROM pg_temp._ag_touch t
-                   JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
+                 SELECT t.tid, to_jsonb(r) AS img
+                   FROM %3$s t
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
                    JOIN %1$s r ON %2$s
-                  WHERE t.rel = $1 AND t.next_event IS NULL
                     FOR UPDATE OF r)
-             INSERT INTO pg_temp._ag_cur (event_id, k, cur)
-             SELECT t.event_id, t.k, cur.img
-               FROM pg_temp._ag_touch t
-               LEFT JOIN cur ON cur.tid = t.tid
-              WHERE t.rel = $1 AND t.next_event IS NULL
-                AND CASE WHEN cur.tid IS NULL THEN t.left_
-                         WHEN record_image_eq(ROW(cur.want), ROW(cur.img)) THEN false
-                         ELSE cur.want IS DISTINCT FROM cur.img END',
-            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
-        USING v_rel.rel;
+             SELECT jsonb_agg(jsonb_build_array(t.event_id, t.k, cur.img))
+               FROM %3$s t
+               LEFT JOIN cur ON cur.tid OPERATOR(pg_catalog.=) t.tid
+              WHERE CASE WHEN cur.tid IS NULL THEN t.left_
+                         WHEN record_image_eq(ROW(t.want), ROW(cur.img)) THEN false
+                         ELSE t.want IS DISTINCT FROM cur.img END',
+            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part));
+        INSERT INTO _ag_cur (event_id, k, cur)
+        SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
+          FROM jsonb_array_elements(v_res) c;
     END LOOP;
 
     UPDATE _ag_rb b SET status = 'conflict',
@@ -290,7 +367,8 @@ BEGIN
         IF v_n > 20 THEN
             v_msg := v_msg || format(E'\n... and %s more.', v_n - 20);
         END IF;
-        RAISE EXCEPTION 'cannot roll back %: % rows were changed after the run', v_what, v_n
+        RAISE EXCEPTION 'cannot roll back %: % changed after the run', v_what,
+                        CASE WHEN v_n = 1 THEN '1 row was' ELSE v_n || ' rows were' END
             USING ERRCODE = 'YG030',
                   DETAIL = v_msg,
                   HINT = 'Nothing was changed.  Preview with apply => false, or pass on_conflict => ''skip'' to restore the other rows and leave these.';
@@ -348,55 +426,69 @@ BEGIN
                 v_colrel := v_b.rel;
             END IF;
 
-            -- Each statement replays the batch and, from what it wrote
-            -- (RETURNING), counts the rows that did not come back exactly
-            -- as logged.  The keys of a batch are distinct, so what a
-            -- statement wrote at a key is what is there after it.
-            v_bad := 0;
-            IF v_b.op = 'INSERT' THEN
-                EXECUTE format('DELETE FROM %1$s r USING (SELECT kk.* FROM pg_temp._ag_batch x
-                                  JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
-                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
-                                  WHERE x.seg = $1 AND x.one = $2) kk WHERE %2$s',
-                               v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
-                USING v_b.seg, v_b.one;
-                GET DIAGNOSTICS v_n = ROW_COUNT;
-            ELSIF v_b.op = 'DELETE' THEN
-                EXECUTE format('WITH w AS (
-                                  INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
-                                  SELECT %3$s FROM pg_temp._ag_batch x
-                                    JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
-                                    CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
-                                   WHERE x.seg = $1 AND x.one = $2 ORDER BY b.event_id DESC
-                                  RETURNING to_jsonb(r) AS img)
-                                SELECT (SELECT count(*) FROM w),
-                                       (SELECT count(*) FROM w
-                                         WHERE NOT EXISTS (SELECT 1 FROM pg_temp._ag_batch x
-                                                             JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
-                                                            WHERE x.seg = $1 AND x.one = $2
-                                                              AND b.old_row = w.img))',
-                               v_b.rel,
-                               (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
-                               (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c))
-                INTO v_n, v_bad USING v_b.seg, v_b.one;
-            ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
-                EXECUTE format('WITH w AS (
-                                  UPDATE %1$s r SET (%2$s) = ROW(%3$s)
-                                    FROM (SELECT b.old_row, o, kk FROM pg_temp._ag_batch x
-                                            JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
-                                            CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
-                                            CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
-                                           WHERE x.seg = $1 AND x.one = $2) s
-                                   WHERE %4$s
-                                  RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
-                                                 ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
-                                SELECT count(*), count(*) FILTER (WHERE w.bad) FROM w',
-                               v_b.rel,
-                               (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
-                               (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
-                               (SELECT string_agg(format('r.%1$I = (s.kk).%1$I', c), ' AND ') FROM unnest(v_keys) c))
-                INTO v_n, v_bad USING v_b.seg, v_b.one;
+            -- Each statement replays the batch as the table's owner, from
+            -- the table's part of the plan (_ag_p<oid>, as above) and, from
+            -- what it wrote (RETURNING), counts the rows that did not come
+            -- back exactly as logged.  The keys of a batch are distinct, so
+            -- what a statement wrote at a key is what is there after it.
+            IF v_b.rel IS DISTINCT FROM v_partrel THEN
+                v_part := agent_guard._rollback_part(v_b.rel, 'r',
+                    'SELECT x.seg, x.one, b.event_id, b.old_row, b.before_key, b.after_key
+                       FROM pg_temp._ag_batch x JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
+                      WHERE x.rel = $1', 'seg, one');
+                v_partrel := v_b.rel;
             END IF;
+            IF v_b.op = 'INSERT' THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH d AS (DELETE FROM %1$s r
+                                 USING (SELECT kk.* FROM %3$s b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
+                                 WHERE %2$s RETURNING 1)
+                     SELECT jsonb_build_array(count(*), 0) FROM d',
+                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            ELSIF v_b.op = 'DELETE' THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
+                                SELECT %3$s FROM %4$s b
+                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                 WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                   AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                 ORDER BY b.event_id DESC
+                                RETURNING to_jsonb(r) AS img)
+                     SELECT jsonb_build_array((SELECT count(*) FROM w),
+                                              (SELECT count(*) FROM w
+                                                WHERE NOT EXISTS (SELECT 1 FROM %4$s b
+                                                                   WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                                                     AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                                                     AND b.old_row OPERATOR(pg_catalog.=) w.img)))',
+                    v_b.rel,
+                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
+                    (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
+                                  FROM (SELECT b.old_row, o, kk FROM %5$s b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
+                                 WHERE %4$s
+                                RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
+                                               ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
+                     SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
+                    v_b.rel,
+                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
+                    (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                    (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
+                       FROM unnest(v_keys) c), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            END IF;
+            v_n := (v_cnt ->> 0)::bigint;
+            v_bad := (v_cnt ->> 1)::bigint;
             IF v_n <> v_b.n THEN
                 RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed', v_what, v_n, v_b.n, v_b.rel
                     USING ERRCODE = 'YG032',
@@ -406,17 +498,19 @@ BEGIN
 
             -- the rows that came back must be exactly the logged images
             IF v_bad > 0 THEN
-                EXECUTE format('SELECT count(*), min(b.event_id) FROM pg_temp._ag_batch x
-                                  JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
-                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
-                                  LEFT JOIN %1$s r ON %2$s
-                                 WHERE x.seg = $1 AND x.one = $2 AND to_jsonb(r) IS DISTINCT FROM b.old_row',
-                               v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'))
-                INTO v_n, v_want USING v_b.seg, v_b.one;
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'SELECT jsonb_build_array(count(*), min(b.event_id)) FROM %3$s b
+                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                       LEFT JOIN %1$s r ON %2$s
+                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                        AND to_jsonb(r) IS DISTINCT FROM b.old_row',
+                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
                 RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
-                                v_what, v_n, v_b.rel
+                                v_what, v_cnt ->> 0, v_b.rel
                     USING ERRCODE = 'YG032',
-                          DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_want),
+                          DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
                           HINT = 'Nothing was changed.';
             END IF;
         END LOOP;
@@ -444,36 +538,89 @@ BEGIN
             SELECT array_agg(k ORDER BY k) INTO v_keys
               FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
                      WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_fk.child)) x;
+            -- Like the foreign-key triggers, each side is read as its
+            -- table's owner: the references of the rows the replay wrote
+            -- (as the child's owner), then which of them have no parent
+            -- row (as the parent's owner); the values go across as jsonb.
             v_n := 0;
             IF v_keys IS NOT NULL THEN
-                EXECUTE format(
-                    'SELECT count(*) FROM %1$s r
-                      WHERE (%3$s) IN (SELECT %4$s FROM pg_temp._ag_rb b
-                                         CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
-                                        WHERE b.rel = $1 AND b.status = ''planned'')
-                        AND %5$s
-                        AND NOT EXISTS (SELECT 1 FROM %2$s p WHERE %6$s)',
-                    v_fk.child, v_fk.parent,
-                    (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
-                    (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
-                    (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c),
-                    (SELECT string_agg(format('p.%I = r.%I', v_fk.pcols[i], v_fk.ccols[i]), ' AND ')
-                       FROM generate_subscripts(v_fk.ccols, 1) i))
-                INTO v_n USING v_fk.child;
+                v_vals := NULL;
+                FOR v_arg IN SELECT jsonb_agg(c.k)
+                               FROM (SELECT b.before_key AS k, (row_number() OVER () - 1) / 10000 AS ch
+                                       FROM _ag_rb b
+                                      WHERE b.rel = v_fk.child AND b.status = 'planned'
+                                        AND b.before_key IS NOT NULL) c
+                              GROUP BY c.ch LOOP
+                    v_res := agent_guard._owner_query(v_fk.child, format(
+                        'SELECT jsonb_agg(jsonb_build_array(v.val, v.n)) FROM (
+                             SELECT jsonb_build_object(%2$s) AS val, count(*) AS n FROM %1$s r
+                              WHERE (%3$s) IN (SELECT %4$s FROM jsonb_array_elements($1) AS e
+                                                 CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS kk)
+                                AND %5$s
+                              GROUP BY 1) v',
+                        v_fk.child,
+                        (SELECT string_agg(format('%L, r.%I', v_fk.pcols[i], v_fk.ccols[i]), ', ')
+                           FROM generate_subscripts(v_fk.ccols, 1) i),
+                        (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                        (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                        (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c)),
+                        v_arg);
+                    v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
+                END LOOP;
+                FOR v_arg IN SELECT jsonb_agg(e.value)
+                               FROM jsonb_array_elements(v_vals) WITH ORDINALITY AS e(value, o)
+                              GROUP BY (e.o - 1) / 10000 LOOP
+                    v_cnt := agent_guard._owner_query(v_fk.parent, format(
+                        'SELECT to_jsonb(coalesce(sum((e.value ->> 1)::bigint), 0))
+                           FROM jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> 0) AS v
+                          WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %2$s)',
+                        v_fk.parent,
+                        (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
+                           FROM unnest(v_fk.pcols) c)),
+                        v_arg);
+                    v_n := v_n + (v_cnt #>> '{}')::bigint;
+                END LOOP;
             END IF;
+            -- the referenced values the replay took away (as the parent's
+            -- owner), then the child rows that still use them (as the
+            -- child's owner)
             IF v_n = 0 THEN
-                EXECUTE format(
-                    'SELECT count(*) FROM %1$s r
-                      WHERE (%3$s) IN (SELECT %4$s FROM pg_temp._ag_rb b
-                                         CROSS JOIN LATERAL jsonb_populate_record(NULL::%2$s, b.new_row) AS v
-                                        WHERE b.rel = $1 AND b.status = ''planned'' AND b.new_row IS NOT NULL)
-                        AND NOT EXISTS (SELECT 1 FROM %2$s p WHERE %5$s)',
-                    v_fk.child, v_fk.parent,
-                    (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
-                    (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.pcols) c),
-                    (SELECT string_agg(format('p.%I = r.%I', v_fk.pcols[i], v_fk.ccols[i]), ' AND ')
-                       FROM generate_subscripts(v_fk.ccols, 1) i))
-                INTO v_n USING v_fk.parent;
+                v_vals := NULL;
+                FOR v_arg IN SELECT jsonb_agg(c.v)
+                               FROM (SELECT d.v, (row_number() OVER () - 1) / 10000 AS ch
+                                       FROM (SELECT DISTINCT (SELECT jsonb_object_agg(pc, b.new_row -> pc)
+                                                                FROM unnest(v_fk.pcols) AS pc) AS v
+                                               FROM _ag_rb b
+                                              WHERE b.rel = v_fk.parent AND b.status = 'planned'
+                                                AND b.new_row IS NOT NULL) d) c
+                              GROUP BY c.ch LOOP
+                    v_res := agent_guard._owner_query(v_fk.parent, format(
+                        'SELECT jsonb_agg(jsonb_build_object(%2$s))
+                           FROM jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v
+                          WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %3$s)',
+                        v_fk.parent,
+                        (SELECT string_agg(format('%L, e.value -> %L', v_fk.ccols[i], v_fk.pcols[i]), ', ')
+                           FROM generate_subscripts(v_fk.ccols, 1) i),
+                        (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
+                           FROM unnest(v_fk.pcols) c)),
+                        v_arg);
+                    v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
+                END LOOP;
+                FOR v_arg IN SELECT jsonb_agg(e.value)
+                               FROM jsonb_array_elements(v_vals) WITH ORDINALITY AS e(value, o)
+                              GROUP BY (e.o - 1) / 10000 LOOP
+                    v_cnt := agent_guard._owner_query(v_fk.child, format(
+                        'SELECT to_jsonb(count(*)) FROM %1$s r
+                          WHERE (%2$s) IN (SELECT %3$s FROM jsonb_array_elements($1) AS e
+                                             CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v)',
+                        v_fk.child,
+                        (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
+                        (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c)),
+                        v_arg);
+                    v_n := v_n + (v_cnt #>> '{}')::bigint;
+                END LOOP;
             END IF;
             IF v_n > 0 THEN
                 RAISE EXCEPTION 'cannot roll back %: it would break foreign key "%" of %', v_what, v_fk.conname, v_fk.child

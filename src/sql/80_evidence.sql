@@ -383,6 +383,22 @@ CREATE FUNCTION agent_guard._is_row_op(op text) RETURNS boolean
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE') $$;
 
+-- "1 row", "2 rows": counts in the report's sentences.
+CREATE FUNCTION agent_guard._plural(n bigint, noun text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
+
+-- What the agent did itself: its writes, its refused attempts, its
+-- approved destructive statements and the drops of protected tables they
+-- made (a human's drop names no run).  Every other event that names a run is
+-- a human's act on it (approve, deny, reset, rollback and its
+-- compensations): shown as such, never counted as the agent's work (its
+-- login roles, window or transactions).  agent_guard.runs spells the same
+-- list out (a view's function calls need EXECUTE of whoever reads it).
+CREATE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
+
 CREATE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -406,30 +422,32 @@ BEGIN
                   HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
     END IF;
 
-    v_status := CASE
-        WHEN EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.operation = 'ROLLBACK'
-                      AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)) THEN 'rolled back'
-        WHEN EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run
-                      AND (e.operation = 'TRIP' OR e.detail->>'tripped' = 'true'
-                           OR e.detail->>'reason' IN ('run_limit', 'tripped'))) THEN 'tripped'
-        ELSE 'active' END;
+    -- the state: agent_guard.runs is its one definition (a run label
+    -- shared by two agents has a row, and a state, for each)
+    SELECT string_agg(DISTINCT r.status, ', ') INTO v_status
+      FROM agent_guard.runs r WHERE r.run_id = v_run;
 
-    -- summary
+    -- summary: the agent's own acts (humans' acts are listed apart)
     SELECT jsonb_build_object(
                'run_id', v_run,
                'agents', jsonb_agg(DISTINCT e.agent_id) FILTER (WHERE e.agent_id IS NOT NULL),
-               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL),
-               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL),
-               'first_event', min(e.at),
-               'last_event', max(e.at),
-               'duration', max(e.at) - min(e.at),
-               'transactions', count(DISTINCT e.xid),
+               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL
+                                                                       AND agent_guard._is_agent_act(e.operation)),
+               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL
+                                                                         AND agent_guard._is_agent_act(e.operation)),
+               'first_event', min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'last_event', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'duration', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation))
+                           - min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'transactions', count(DISTINCT e.xid) FILTER (WHERE agent_guard._is_agent_act(e.operation)
+                                                               AND e.operation <> 'BLOCKED'),
                'statements', count(DISTINCT e.statement_id),
                'rows_changed', count(*) FILTER (WHERE agent_guard._is_row_op(e.operation)),
                'tables_changed', count(DISTINCT e.relation) FILTER (WHERE agent_guard._is_row_op(e.operation)),
                'guard_events', count(*) FILTER (WHERE NOT agent_guard._is_row_op(e.operation)),
+               'human_acts', count(*) FILTER (WHERE NOT agent_guard._is_agent_act(e.operation)),
                'status', v_status),
-           min(e.login_role)
+           min(e.login_role) FILTER (WHERE agent_guard._is_agent_act(e.operation))
       INTO v_summary, v_role
       FROM agent_guard.events e WHERE e.run_id = v_run;
     SELECT v_summary || jsonb_build_object(
@@ -491,10 +509,12 @@ BEGIN
                                                         GROUP BY e.relation) c)) AS j
               FROM agent_guard.statements s WHERE s.run_id = v_run) x;
 
-    -- every guard event about the run, whatever its kind
+    -- every guard event about the run, whatever its kind; "human" says
+    -- whether it is a human's act on the run rather than the agent's
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'event_id', e.event_id, 'at', e.at, 'operation', e.operation, 'relation', e.relation,
-               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail)
+               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail,
+               'human', NOT agent_guard._is_agent_act(e.operation))
                ORDER BY e.at, e.event_id), '[]')
       INTO v_guards
       FROM agent_guard.events e
@@ -559,10 +579,12 @@ BEGIN
 
     RETURN jsonb_build_object(
         'summary', v_summary || jsonb_build_object(
-            'verdict', format('%s rows changed in %s tables by %s statements; %s guard events; %s; the log %s',
-                              v_summary->>'rows_changed', v_summary->>'tables_changed',
-                              v_summary->>'statements', v_summary->>'guard_events',
-                              CASE WHEN v_status = 'rolled back' THEN 'rolled back'
+            'verdict', format('%s changed in %s by %s; %s; %s; the log %s',
+                              agent_guard._plural((v_summary->>'rows_changed')::bigint, 'row'),
+                              agent_guard._plural((v_summary->>'tables_changed')::bigint, 'table'),
+                              agent_guard._plural((v_summary->>'statements')::bigint, 'statement'),
+                              agent_guard._plural((v_summary->>'guard_events')::bigint, 'guard event'),
+                              CASE WHEN v_status IN ('rolled back', 'partly rolled back') THEN v_status
                                    ELSE 'not rolled back' END,
                               CASE WHEN v_verify.ok THEN 'verifies' ELSE 'DOES NOT VERIFY' END)),
         'privileges', v_privs,
@@ -665,8 +687,29 @@ BEGIN
         out := out || E'| Event | At | What | Relation | By | Detail |\n|---|---|---|---|---|---|\n';
         FOR x IN SELECT * FROM jsonb_array_elements(j->'guard_events') LOOP
             out := out || format(E'| %s | %s | %s | %s | %s | %s |\n', x->>'event_id', agent_guard._md_time((x->>'at')::timestamptz),
-                                 x->>'operation', agent_guard._md(x->>'relation'), agent_guard._md(x->>'by'),
+                                 x->>'operation', agent_guard._md(x->>'relation'),
+                                 agent_guard._md(CASE WHEN (x->>'human')::boolean THEN 'human: ' || (x->>'by')
+                                                      ELSE 'agent: ' || (x->>'by') END),
                                  agent_guard._md(CASE WHEN x->'detail' = 'null' THEN '' ELSE (x->'detail')::text END));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
+        out := out || E'## Approved statements that ran\n\n';
+        FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
+            out := out || format(E'- %s: `%s` (request %s, approved by %s at %s%s): %s\n',
+                                 agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md(left(x#>>'{detail,statement}', 300)),
+                                 x#>>'{detail,request_id}', x#>>'{detail,approved_by}',
+                                 agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
+                                 CASE WHEN x#>>'{detail,note}' IS NOT NULL
+                                      THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
+                                 coalesce((SELECT string_agg(format('%s %s%s', t->>'relation',
+                                                   CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
+                                                        ELSE '' END,
+                                                   CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
+                                             FROM jsonb_array_elements(x#>'{detail,targets}') t), '-'));
         END LOOP;
         out := out || E'\n';
     END IF;

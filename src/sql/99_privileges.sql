@@ -16,3 +16,11 @@ GRANT EXECUTE ON FUNCTION agent_guard.preview(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._preview(boolean) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._preview_rows() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._gate_unqualified(text, oid) TO PUBLIC;
+-- The guard's trigger functions: PostgreSQL checks EXECUTE on them when it
+-- clones the triggers into a new partition (CREATE TABLE ... PARTITION OF,
+-- ALTER TABLE ... ATTACH PARTITION), so without it only a superuser could
+-- add a partition to a protected table.  Called any other way they refuse;
+-- agents may not place them (CREATE TRIGGER on agent_guard functions is
+-- refused by the gates).
+GRANT EXECUTE ON FUNCTION agent_guard.stamp() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard.capture() TO PUBLIC;

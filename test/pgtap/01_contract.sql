@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(69);
+SELECT plan(74);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
@@ -64,7 +64,7 @@ SELECT col_is_pk('agent_guard', 'events', 'event_id', 'event_id is the key');
 SELECT columns_are('agent_guard', 'runs', ARRAY[
     'run_id', 'agent_id', 'login_role', 'first_write', 'last_write', 'transactions', 'statements',
     'inserted', 'updated', 'deleted', 'soft_deleted', 'client_addr', 'application_name',
-    'guard_events', 'unsealed', 'status', 'blocked']);
+    'guard_events', 'unsealed', 'status', 'blocked', 'human_acts']);
 SELECT columns_are('agent_guard', 'agents', ARRAY['role', 'agent_id', 'registered_at', 'registered_by']);
 SELECT columns_are('agent_guard', 'protected', ARRAY[
     'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions']);
@@ -89,6 +89,16 @@ SELECT function_privs_are('agent_guard', 'archive_log', ARRAY['timestamptz'], 't
 SELECT function_privs_are('agent_guard', 'postmortem', ARRAY['text'], 'tap_agent', ARRAY[]::text[], 'postmortem is not for everyone');
 SELECT table_privs_are('agent_guard', 'chain_state', 'tap_agent', ARRAY[]::text[], 'no privilege on the chain head');
 SELECT is_definer('agent_guard', 'verify_log', ARRAY['text'], 'verify_log runs as the extension owner');
+-- the operator recipe: superusers only, runs as the owner (it grants)
+SELECT is_definer('agent_guard', 'grant_operator', ARRAY['regrole'], 'grant_operator runs as the extension owner');
+SELECT function_privs_are('agent_guard', 'grant_operator', ARRAY['regrole'], 'tap_agent', ARRAY[]::text[],
+                          'grant_operator is not for everyone');
+SELECT function_privs_are('agent_guard', 'revoke_operator', ARRAY['regrole'], 'tap_agent', ARRAY[]::text[],
+                          'revoke_operator is not for everyone');
+-- the fail-safe without the preload lives in the catalog
+SELECT ok(EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'agent_guard_failsafe'
+                    AND evtevent = 'ddl_command_start' AND evtenabled = 'O'),
+          'the fail-safe event trigger is installed and enabled');
 SELECT function_returns('agent_guard', 'postmortem_json', ARRAY['text'], 'jsonb', 'postmortem_json returns jsonb');
 SELECT function_privs_are('agent_guard', 'protect', ARRAY['regclass', 'boolean'], 'tap_agent', ARRAY[]::text[],
                           'protect is not for everyone');
@@ -100,6 +110,8 @@ SELECT function_privs_are('agent_guard', 'rollback_xact', ARRAY['xid8', 'boolean
                           'rollback_xact is not for everyone');
 SELECT function_privs_are('agent_guard', '_replay_mode', ARRAY['boolean'], 'tap_agent', ARRAY[]::text[],
                           'replay mode is internal');
+SELECT function_privs_are('agent_guard', '_owner_query', ARRAY['regclass', 'text', 'jsonb'], 'tap_agent', ARRAY[]::text[],
+                          'running a statement as a table''s owner is internal');
 SELECT function_privs_are('agent_guard', 'current_agent', ARRAY[]::text[], 'tap_agent', ARRAY['EXECUTE'],
                           'anyone may ask who they are');
 SELECT schema_privs_are('agent_guard', 'tap_agent', ARRAY['USAGE'], 'USAGE only on the schema');

@@ -80,7 +80,7 @@ like($node->safe_psql('dst', "SELECT ok || '|' || detail FROM agent_guard.verify
 	qr/^true\|/, 'the restored log verifies against the head taken before the dump');
 is($node->safe_psql('dst', q{SELECT count(*) FROM pg_trigger
 	WHERE tgrelid IN ('app.items'::regclass, 'app.orders'::regclass) AND tgname LIKE 'zz_agent_guard%'}),
-	'4', 'the stamp and capture triggers are back');
+	'6', 'the stamp, capture and TRUNCATE triggers are back');
 
 # the guard works in the restored database
 is($node->safe_psql('dst', 'SELECT count(*) FROM app.items', extra_params => [ '-U', 'dump_bot' ]),

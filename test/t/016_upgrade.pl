@@ -115,7 +115,9 @@ my $state_sql = q{
 	  (SELECT string_agg(f::text, ',') FROM agent_guard.freezes f),
 	  (SELECT string_agg(format('%s|%s', agent_id, mode), ',') FROM agent_guard.policies),
 	  (SELECT format('%s|%s|%s|%s', last_seq, encode(last_seal, 'hex'), checkpoint_seq, encode(checkpoint_seal, 'hex')) FROM agent_guard.chain_state),
-	  (SELECT string_agg(format('%s|%s|%s|%s', run_id, status, guard_events, unsealed), ',' ORDER BY run_id) FROM agent_guard.runs),
+	  -- 1.1 called the run of a frozen agent (or with a denied request) active
+	  (SELECT string_agg(format('%s|%s|%s|%s', run_id, CASE WHEN status IN ('frozen', 'denied') THEN 'active' ELSE status END,
+	                            guard_events, unsealed), ',' ORDER BY run_id) FROM agent_guard.runs),
 	  (SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM app.items i),
 	  (SELECT md5(string_agg(o::text, ',' ORDER BY id)) FROM app.orders o),
 	  (SELECT string_agg(row_key::text, ',' ORDER BY row_key::text) FROM agent_guard.soft_deleted('app.items')))

@@ -12,6 +12,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use JSON::PP;
+use Encode;
 
 my $node = PostgreSQL::Test::Cluster->new('cli');
 $node->init;
@@ -23,6 +24,15 @@ my $bindir = `pg_config --bindir`;
 chomp $bindir;
 my $ag = "$bindir/agent-guard";
 ok(-x $ag, "agent-guard is installed in pg_config --bindir ($bindir)");
+# and on Debian's PATH: linked from /usr/bin (ROOT/usr/bin for a copy of
+# Debian's tree under ROOT, as the test suites use)
+SKIP:
+{
+	my ($root) = $bindir =~ m{^(.*)/usr/lib/postgresql/[^/]+/bin/?$};
+	skip "pg_config --bindir is not Debian's /usr/lib/postgresql/N/bin", 2 unless defined $root;
+	ok(-l "$root/usr/bin/agent-guard", "agent-guard is linked from $root/usr/bin, on Debian's PATH");
+	is(readlink("$root/usr/bin/agent-guard"), $ag, 'the link points at the installed program');
+}
 
 my %conn = (PGHOST => $node->host, PGPORT => $node->port, PGDATABASE => 'postgres', PGUSER => undef);
 delete $ENV{$_} for qw(PGOPTIONS PGHOSTADDR PGSERVICE);
@@ -74,7 +84,7 @@ is($rc, 0, 'the agent deletes four rows and renames one') or diag($err);
 # usage errors: exit 2, one line on stderr, nothing on stdout
 #
 my @bad = (
-	[ [], 'a command is required', 'no command' ],
+	[ [''], 'a command is required', 'an empty command' ],
 	[ ['frobnicate'], 'unknown command "frobnicate"', 'unknown command' ],
 	[ [ 'runs', '--bogus' ], 'unknown option "--bogus"', 'unknown option' ],
 	[ [ 'runs', '--apply' ], 'runs: unknown option "--apply"', 'option of another command' ],
@@ -92,6 +102,9 @@ my @bad = (
 	[ ['freeze'], 'freeze: missing argument', 'freeze without a reason' ],
 	[ [ 'freeze', ' ' ], 'the reason must not be empty', 'blank reason' ],
 	[ [ 'watch', '--count', 'x' ], '--count must be a positive integer', 'bad --count' ],
+	[ [ 'show', 'r', '--limit', 'x' ], '--limit must be a number of events or "all"', 'bad --limit' ],
+	[ [ 'verify', '--head', 'garbage' ], '--head must be a head as agent_guard.log_head() gives it', 'a garbage head' ],
+	[ [ 'verify', '--head', '12:abc' ], '--head must be a head', 'a head too short' ],
 	[ [ 'exec', '--', 'psql' ], 'exec: --agent is required', 'exec without --agent' ],
 	[ [ 'exec', '--agent', 'a' ], 'a command to run is required', 'exec without a command' ],
 	[ [ '--apply', 'rollback', 'r' ], 'must follow a command', 'command option before the command' ],
@@ -105,6 +118,13 @@ for my $case (@bad)
 	like($err, qr/^agent-guard: .*\Q$msg\E[^\n]*\n\z/, "one line saying why: $what");
 	is($out, '', "nothing on stdout: $what");
 }
+
+# bare agent-guard: the usage on stderr, exit 2
+($rc, $out, $err) = ag();
+is($rc, 2, 'bare agent-guard exits 2');
+like($err, qr/^agent-guard: a command is required\n\nUsage:\n  agent-guard \[OPTION\]\.\.\. COMMAND/, 'and prints the usage');
+like($err, qr/^  requests \[--pending\] \[--json\]$/m, 'with every command');
+is($out, '', 'nothing on stdout');
 
 # help for the whole and for every command, version
 ($rc, $out) = ag('--help');
@@ -168,10 +188,30 @@ is(scalar @{ decode_json($out) }, 1, 'runs --agent bot --json');
 #
 # show
 #
+# an incident-sized run: the summary and the first rows, not all of them
+($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-big',
+	'INSERT INTO app.execs SELECT g, $$bulk$$ FROM generate_series(1000, 1119) g');
+is($rc, 0, 'an agent run of 120 rows') or diag($err);
+($rc, $out, $err) = ag('show', 'run-cli-big');
+is($rc, 0, 'show of a large run exits 0') or diag($err);
+like($out, qr/^120 events:\noperation\s+relation\s+events\n-+  -+  -+\nINSERT\s+app\.execs\s+120$/m,
+	'show summarises the events by kind');
+is(scalar(() = $out =~ /^\s*\d+\s+\S+\s+\d+\s+INSERT\s+app\.execs/mg), 20, 'and lists the first 20 by default');
+like($out, qr/^\(20 of 120 events; --limit N or --limit all for more\)$/m, 'saying how many there are');
+ok(scalar(split /\n/, $out) < 50, 'in fewer than 50 lines');
+($rc, $out) = ag('show', 'run-cli-big', '--limit', '5');
+is(scalar(() = $out =~ /^\s*\d+\s+\S+\s+\d+\s+INSERT\s+app\.execs/mg), 5, 'show --limit 5 lists 5');
+($rc, $out) = ag('show', 'run-cli-big', '--limit', 'all');
+is(scalar(() = $out =~ /^\s*\d+\s+\S+\s+\d+\s+INSERT\s+app\.execs/mg), 120, 'show --limit all lists them all');
+like($out, qr/^\(120 events\)$/m, 'and says so');
+($rc, $out) = ag('show', 'run-cli-big', '--limit', '0');
+unlike($out, qr/^\s*\d+\s+\S+\s+\d+\s+INSERT/m, 'show --limit 0: the summary only');
+sql(q{SELECT count(*) FROM agent_guard.rollback_run('run-cli-big', true)});
+
 ($rc, $out, $err) = ag('show', 'run-cli-1');
 is($rc, 0, 'show exits 0') or diag($err);
 like($out, qr/^run_id\s+run-cli-1$/m, 'show prints the summary');
-is(scalar(() = $out =~ /SOFT_DELETE\s+app\.execs/g), 4, 'show lists the four soft deletes');
+is(scalar(() = $out =~ /^\s*\d+\s+\S+\s+\d+\s+SOFT_DELETE\s+app\.execs/mg), 4, 'show lists the four soft deletes');
 like($out, qr/UPDATE\s+app\.execs\s+\{"id": 7\}\s+bot\s+UPDATE app\.execs SET name/, 'and the update with its statement');
 ($rc, $out) = ag('show', 'run-cli-1', '--json');
 my $show = decode_json($out);
@@ -213,8 +253,9 @@ is_deeply([ sort map { $_->{status} } @$plan ], [ ('planned') x 5 ], 'all planne
 sql(q{UPDATE app.execs SET name = 'human fix' WHERE id = 7});
 ($rc, $out, $err) = ag('rollback', 'run-cli-1', '--apply');
 is($rc, 1, 'rollback --apply with a conflicting row exits 1');
-like($err, qr/^agent-guard: cannot roll back run "run-cli-1": 1 rows were changed after the run$/m, 'naming the conflict');
-like($err, qr/^HINT: Nothing was changed/m, 'with the hint');
+like($err, qr/^agent-guard: cannot roll back run "run-cli-1": 1 row was changed after the run$/m, 'naming the conflict');
+like($err, qr/^HINT: Nothing was changed\.  See the plan with "agent-guard rollback run-cli-1", or run "agent-guard rollback run-cli-1 --apply --on-conflict skip" to restore the other rows/m,
+	'with a hint in the command line\'s words: --on-conflict skip');
 is(sql('SELECT count(*) FROM app.execs WHERE ag_deleted_at IS NULL'), '16', 'nothing was restored');
 ($rc, $out, $err) = ag('rollback', 'run-cli-1', '--apply', '--on-conflict', 'skip');
 is($rc, 1, 'rollback --on-conflict skip that leaves a conflict exits 1');
@@ -338,7 +379,7 @@ if (!$has_gates)
 
 SKIP:
 {
-	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 13
+	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 28
 	  unless $has_gates;
 
 	# a destructive statement of the agent is refused and becomes a request
@@ -358,8 +399,36 @@ SKIP:
 	my $reqs = decode_json($out);
 	ok((grep { ($_->{request_id} // -1) == $req } @$reqs), 'requests --json has the request');
 
+	# a second request stays pending
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-gate3',
+		'DELETE FROM app.execs /* ' . ('a long comment that makes the statement wide ' x 5) . '*/');
+	my ($req3) = $err =~ /request\D*(\d+)/i;
+	ok(defined $req3, 'a second request') or diag($err);
+
 	($rc, $out, $err) = ag('approve', $req, '--note', 'cleared by on-call');
 	is($rc, 0, 'approve exits 0') or diag($err);
+	my $me = sql('SELECT session_user');
+	like($out, qr/^approved request $req$/m, 'approve says what it did');
+
+	($rc, $out, $err) = ag('requests');
+	my @rows = grep { /^\s*\d+\s/ } split /\n/, $out;
+	is_deeply([ map { /^\s*(\d+)/ } @rows ], [ sort { $a <=> $b } map { /^\s*(\d+)/ } @rows ], 'requests are ordered by id');
+	my @wide = grep { length(Encode::decode('UTF-8', $_)) > 100 } split /\n/, $out;
+	ok(!@wide, 'requests fits 100 columns') or diag(join "\n", @wide);
+	like($out, qr/DELETE FROM app\.execs .*\x{e2}\x{80}\x{a6}$/m, 'a long statement ends in an ellipsis');
+	like($out, qr/^\s*$req\s.*\sapproved\s+\Q$me\E\s/m, 'the approver is named');
+	($rc, $out, $err) = ag('requests', '--pending');
+	is($rc, 0, 'requests --pending exits 0') or diag($err);
+	like($out, qr/^\s*$req3\s.*\spending\s/m, 'requests --pending lists the pending one');
+	unlike($out, qr/^\s*$req\s/m, 'and not the approved one');
+	($rc, $out) = ag('requests', '--pending', '--json');
+	is_deeply([ map { $_->{status} } @{ decode_json($out) } ], [ 'pending' ], 'requests --pending --json');
+
+	# the approved TRUNCATE runs; show names the approver as a human
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-gate', 'TRUNCATE app.execs');
+	($rc, $out, $err) = ag('show', 'run-cli-gate');
+	like($out, qr/^\s*\d+\s.*\sAPPROVED\s.*\shuman \Q$me\E\s*$/m, 'show names the approver, as a human');
+	like($out, qr/^\s*\d+\s.*\sBLOCKED\s.*\sbot\s/m, 'and the agent for its blocked attempt');
 	($rc, $out, $err) = ag('approve', '999999');
 	is($rc, 1, 'approving an unknown request exits 1');
 
@@ -374,6 +443,11 @@ SKIP:
 	isnt($rc, 0, 'a frozen agent cannot write');
 	($rc, $out, $err) = ag('unfreeze', '--agent', 'bot');
 	is($rc, 0, 'unfreeze exits 0') or diag($err);
+	like($out, qr/^unfroze agent bot$/m, 'and says so');
+	($rc, $out, $err) = ag('unfreeze', '--agent', 'bot');
+	is($rc, 0, 'unfreeze without a freeze exits 0') or diag($err);
+	is($out, "no freeze for agent bot: nothing changed\n", 'and says there was no freeze');
+	is($err, '', 'once');
 }
 
 #

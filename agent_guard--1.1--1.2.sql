@@ -1,0 +1,1463 @@
+-- agent_guard 1.1 -> 1.2 (ALTER EXTENSION agent_guard UPDATE)
+--
+-- test/t/016_upgrade.pl installs 1.1 from releases/, fills it, runs this
+-- script and checks that every row is kept and that the result is, object
+-- for object, a fresh install of 1.2.
+\echo Use "ALTER EXTENSION agent_guard UPDATE TO '1.2'" to load this file. \quit
+
+-- Without the preload the library now loads quietly, with no hook
+-- (failsafe.c); installing and updating still need it.
+CREATE FUNCTION agent_guard._require_preload() RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_require_preload'
+    LANGUAGE C STRICT VOLATILE;
+SELECT agent_guard._require_preload();
+
+-- Fail-safe without the preload: the catalog's part of the guard.
+CREATE FUNCTION agent_guard._failsafe_ddl() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'ag_failsafe_ddl'
+    LANGUAGE C;
+
+CREATE FUNCTION agent_guard._failsafe_truncate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ag_failsafe_truncate'
+    LANGUAGE C;
+
+CREATE EVENT TRIGGER agent_guard_failsafe ON ddl_command_start
+    EXECUTE FUNCTION agent_guard._failsafe_ddl();
+
+CREATE OR REPLACE FUNCTION agent_guard._drop_triggers(relation regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_trig record;
+BEGIN
+    FOR v_trig IN SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger t
+                   WHERE (t.tgrelid = relation
+                          OR t.tgrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))
+                     AND t.tgparentid = 0
+                     AND t.tgname IN ('zz_agent_guard_stamp', 'zz_agent_guard_capture',
+                                      'zz_agent_guard_truncate')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', v_trig.tgname, v_trig.rel);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel      record;
+    v_keys     text[];
+    v_col      record;
+    v_root     regclass;
+    v_arg      text;
+    v_rls      jsonb;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.protect()');
+    IF relation IS NULL OR soft_delete IS NULL THEN
+        RAISE EXCEPTION 'relation and soft_delete must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner, c.relpersistence, c.relispartition, n.nspname
+      INTO v_rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = relation;
+
+    IF v_rel.nspname IN ('pg_catalog', 'information_schema', 'agent_guard')
+       OR v_rel.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a system relation', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Relations in schema "%s" belong to the system or to agent_guard.', v_rel.nspname);
+    END IF;
+    IF v_rel.relkind = 'm' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a materialized view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables it is computed from.';
+    ELSIF v_rel.relkind = 'v' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables the view reads from.';
+    ELSIF v_rel.relkind = 'f' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a foreign table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the table on the server that stores the data.';
+    ELSIF v_rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot protect %: it is not a table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF v_rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a temporary table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Temporary tables are a session''s own scratch space.';
+    END IF;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- a partition of a protected table is covered already
+    FOR v_root IN SELECT a.relid FROM pg_partition_ancestors(relation) a WHERE a.relid <> relation LOOP
+        IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = v_root) THEN
+            RAISE EXCEPTION 'cannot protect %: it is a partition of protected table "%"', relation, v_root
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Its parent''s protection covers it already.';
+        END IF;
+    END LOOP;
+
+    -- the key that identifies rows in the log: primary key, else replica identity
+    SELECT array_agg(a.attname::text ORDER BY k.ord)
+      INTO v_keys
+      FROM (SELECT i.indexrelid, i.indkey
+              FROM pg_index i
+             WHERE i.indrelid = relation AND (i.indisprimary OR i.indisreplident)
+             ORDER BY i.indisprimary DESC
+             LIMIT 1) ix
+      CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
+    IF v_keys IS NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'agent_guard identifies every logged row by its key.',
+                  HINT = format('Add a primary key, for example ALTER TABLE %s ADD PRIMARY KEY (...).', relation);
+    END IF;
+    IF v_keys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+        RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
+            USING ERRCODE = 'invalid_table_definition';
+    END IF;
+
+    -- stamp columns of another type would lie about who wrote
+    FOR v_col IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t
+          FROM pg_attribute a
+         WHERE a.attrelid = relation AND NOT a.attisdropped
+           AND ((a.attname IN ('ag_agent_id', 'ag_run_id') AND a.atttypid <> 'text'::regtype)
+             OR (a.attname = 'ag_deleted_at' AND a.atttypid <> 'timestamptz'::regtype))
+    LOOP
+        RAISE EXCEPTION 'cannot protect %: column "%" has type %', relation, v_col.attname, v_col.t
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
+    END LOOP;
+
+    FOR v_col IN
+        SELECT c.name, c.type
+          FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                       ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+         WHERE c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
+    END LOOP;
+
+    -- "zz_" so that the stamp trigger runs after the table's own BEFORE
+    -- triggers (they fire in name order) and has the last word on stamps.
+    -- the trigger argument tells the C code (and the planner) the mode
+    v_arg := CASE WHEN soft_delete THEN '''soft_delete''' ELSE '''hard_delete''' END;
+    PERFORM agent_guard._drop_triggers(relation);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_stamp BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp(%s)', relation, v_arg);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
+                   'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
+    -- without the preload, TRUNCATE is seen by nothing else (failsafe.c);
+    -- statement triggers are not cloned to partitions, so each gets one
+    FOR v_root IN SELECT t.relid FROM pg_partition_tree(relation) t
+                  UNION SELECT relation LOOP
+        EXECUTE format('CREATE TRIGGER zz_agent_guard_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION agent_guard._failsafe_truncate()', v_root);
+    END LOOP;
+
+    SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
+    IF v_rls IS NOT NULL THEN
+        PERFORM agent_guard._soft_rls_off(relation, v_rls);
+        v_rls := NULL;
+    END IF;
+    IF soft_delete THEN
+        v_rls := agent_guard._soft_rls_on(relation);
+    END IF;
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, rls_before)
+    VALUES (protect.relation, protect.soft_delete, v_keys, v_rls)
+    ON CONFLICT ON CONSTRAINT protected_tables_pkey
+    DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  rls_before = EXCLUDED.rls_before,
+                  protected_at = now(), protected_by = session_user;
+
+    PERFORM agent_guard._log('PROTECT', relation::text,
+        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys)));
+END
+$$;
+
+-- the TRUNCATE trigger on every table protected before 1.2, and on each of
+-- its partitions
+DO $$
+DECLARE
+    v_rel regclass;
+BEGIN
+    FOR v_rel IN SELECT t.relid FROM agent_guard.protected_tables p,
+                        LATERAL pg_catalog.pg_partition_tree(p.relation) t
+                  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+                                     WHERE g.tgrelid = t.relid AND g.tgname = 'zz_agent_guard_truncate') LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER zz_agent_guard_truncate BEFORE TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION agent_guard._failsafe_truncate()', v_rel);
+    END LOOP;
+END
+$$;
+
+
+-- One truth for a run's state (agent_guard.runs, which the
+-- postmortem reads), humans' acts kept apart from the agent's work, counts in
+-- words ("1 row").
+
+CREATE OR REPLACE FUNCTION agent_guard._plural(n bigint, noun text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT n || ' ' || noun || CASE WHEN n = 1 THEN '' ELSE 's' END $$;
+
+CREATE OR REPLACE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
+
+CREATE OR REPLACE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_run      text := run_id;
+    v_summary  jsonb;
+    v_privs    jsonb;
+    v_timeline jsonb;
+    v_guards   jsonb;
+    v_data     jsonb;
+    v_recovery jsonb;
+    v_evidence jsonb;
+    v_verify   record;
+    v_role     text;
+    v_status   text;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.postmortem()');
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run) THEN
+        RAISE EXCEPTION 'run "%" is not in the event log', left(v_run, 200)
+            USING ERRCODE = 'YG041',
+                  HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
+    END IF;
+
+    -- the state: agent_guard.runs is its one definition (a run label
+    -- shared by two agents has a row, and a state, for each)
+    SELECT string_agg(DISTINCT r.status, ', ') INTO v_status
+      FROM agent_guard.runs r WHERE r.run_id = v_run;
+
+    -- summary: the agent's own acts (humans' acts are listed apart)
+    SELECT jsonb_build_object(
+               'run_id', v_run,
+               'agents', jsonb_agg(DISTINCT e.agent_id) FILTER (WHERE e.agent_id IS NOT NULL),
+               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL
+                                                                       AND agent_guard._is_agent_act(e.operation)),
+               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL
+                                                                         AND agent_guard._is_agent_act(e.operation)),
+               'first_event', min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'last_event', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'duration', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation))
+                           - min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'transactions', count(DISTINCT e.xid) FILTER (WHERE agent_guard._is_agent_act(e.operation)
+                                                               AND e.operation <> 'BLOCKED'),
+               'statements', count(DISTINCT e.statement_id),
+               'rows_changed', count(*) FILTER (WHERE agent_guard._is_row_op(e.operation)),
+               'tables_changed', count(DISTINCT e.relation) FILTER (WHERE agent_guard._is_row_op(e.operation)),
+               'guard_events', count(*) FILTER (WHERE NOT agent_guard._is_row_op(e.operation)),
+               'human_acts', count(*) FILTER (WHERE NOT agent_guard._is_agent_act(e.operation)),
+               'status', v_status),
+           min(e.login_role) FILTER (WHERE agent_guard._is_agent_act(e.operation))
+      INTO v_summary, v_role
+      FROM agent_guard.events e WHERE e.run_id = v_run;
+    SELECT v_summary || jsonb_build_object(
+               'client_addrs', coalesce(jsonb_agg(DISTINCT host(s.client_addr)) FILTER (WHERE s.client_addr IS NOT NULL), '[]'),
+               'application_names', coalesce(jsonb_agg(DISTINCT s.application_name) FILTER (WHERE s.application_name <> ''), '[]'))
+      INTO v_summary
+      FROM agent_guard.statements s WHERE s.run_id = v_run;
+
+    -- privileges the login role holds now on what the run touched
+    SELECT jsonb_build_object(
+               'role', v_role,
+               'role_exists', r.oid IS NOT NULL,
+               'superuser', r.rolsuper, 'createrole', r.rolcreaterole, 'createdb', r.rolcreatedb,
+               'bypassrls', r.rolbypassrls,
+               'member_of', (SELECT coalesce(jsonb_agg(g.rolname ORDER BY g.rolname), '[]')
+                               FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid
+                              WHERE am.member = r.oid),
+               'database', CASE WHEN r.oid IS NOT NULL THEN jsonb_build_object(
+                               'name', current_database(),
+                               'create', has_database_privilege(r.oid, current_database(), 'CREATE'),
+                               'temporary', has_database_privilege(r.oid, current_database(), 'TEMPORARY')) END,
+               'relations', (
+                   SELECT coalesce(jsonb_agg(jsonb_build_object(
+                              'relation', t.relation,
+                              'exists', c.oid IS NOT NULL,
+                              'owner', CASE WHEN c.oid IS NOT NULL AND r.oid IS NOT NULL
+                                            THEN pg_has_role(r.oid, c.relowner, 'USAGE') END,
+                              'privileges', CASE WHEN c.oid IS NOT NULL AND r.oid IS NOT NULL THEN
+                                  (SELECT coalesce(jsonb_agg(p.priv ORDER BY p.ord), '[]')
+                                     FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
+                                                       'REFERENCES', 'TRIGGER']) WITH ORDINALITY p(priv, ord)
+                                    WHERE has_table_privilege(r.oid, c.oid, p.priv)) END,
+                              'schema', n.nspname,
+                              'schema_owner', CASE WHEN n.oid IS NOT NULL AND r.oid IS NOT NULL
+                                                   THEN pg_has_role(r.oid, n.nspowner, 'USAGE') END,
+                              'schema_privileges', CASE WHEN n.oid IS NOT NULL AND r.oid IS NOT NULL THEN
+                                  (SELECT coalesce(jsonb_agg(p.priv ORDER BY p.ord), '[]')
+                                     FROM unnest(ARRAY['USAGE', 'CREATE']) WITH ORDINALITY p(priv, ord)
+                                    WHERE has_schema_privilege(r.oid, n.oid, p.priv)) END)
+                              ORDER BY t.relation), '[]')
+                     FROM (SELECT DISTINCT e.relation FROM agent_guard.events e
+                            WHERE e.run_id = v_run AND e.relation IS NOT NULL) t
+                     LEFT JOIN pg_class c ON c.oid = to_regclass(t.relation)
+                     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace))
+      INTO v_privs
+      FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = v_role;
+
+    -- the statements in order, with rows per table and operation
+    SELECT coalesce(jsonb_agg(x.j ORDER BY x.at, x.statement_id), '[]') INTO v_timeline
+      FROM (SELECT s.statement_id, s.at,
+                   jsonb_build_object('statement_id', s.statement_id, 'at', s.at, 'xid', s.xid::text,
+                                      'query', s.query,
+                                      'rows', (SELECT jsonb_object_agg(c.relation, c.ops)
+                                                 FROM (SELECT e.relation, jsonb_object_agg(e.operation, e.n) AS ops
+                                                         FROM (SELECT e2.relation, e2.operation, count(*) AS n
+                                                                 FROM agent_guard.events e2
+                                                                WHERE e2.statement_id = s.statement_id
+                                                                GROUP BY 1, 2) e
+                                                        GROUP BY e.relation) c)) AS j
+              FROM agent_guard.statements s WHERE s.run_id = v_run) x;
+
+    -- every guard event about the run, whatever its kind; "human" says
+    -- whether it is a human's act on the run rather than the agent's
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'event_id', e.event_id, 'at', e.at, 'operation', e.operation, 'relation', e.relation,
+               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail,
+               'human', NOT agent_guard._is_agent_act(e.operation))
+               ORDER BY e.at, e.event_id), '[]')
+      INTO v_guards
+      FROM agent_guard.events e
+     WHERE (e.run_id = v_run OR e.detail->>'run_id' = v_run)
+       AND NOT agent_guard._is_row_op(e.operation) AND e.operation <> 'COMPENSATE';
+
+    -- data touched: counts and a few keys per table
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'relation', t.relation, 'inserted', t.ins, 'updated', t.upd, 'deleted', t.del,
+               'soft_deleted', t.sdel, 'rows', t.total,
+               'sample_keys', (SELECT jsonb_agg(k.row_key ORDER BY k.first_id)
+                                 FROM (SELECT e.row_key, min(e.event_id) AS first_id
+                                         FROM agent_guard.events e
+                                        WHERE e.run_id = v_run AND e.relation = t.relation
+                                          AND agent_guard._is_row_op(e.operation)
+                                        GROUP BY e.row_key ORDER BY 2 LIMIT 5) k))
+               ORDER BY t.relation), '[]')
+      INTO v_data
+      FROM (SELECT e.relation,
+                   count(*) FILTER (WHERE e.operation = 'INSERT') AS ins,
+                   count(*) FILTER (WHERE e.operation = 'UPDATE') AS upd,
+                   count(*) FILTER (WHERE e.operation = 'DELETE') AS del,
+                   count(*) FILTER (WHERE e.operation = 'SOFT_DELETE') AS sdel,
+                   count(DISTINCT e.row_key) AS total
+              FROM agent_guard.events e
+             WHERE e.run_id = v_run AND agent_guard._is_row_op(e.operation)
+             GROUP BY e.relation) t;
+
+    -- recovery
+    SELECT jsonb_build_object(
+               'rollbacks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                 'event_id', e.event_id, 'at', e.at, 'by', e.login_role, 'detail', e.detail)
+                                 ORDER BY e.event_id), '[]')
+                               FROM agent_guard.events e
+                              WHERE e.operation = 'ROLLBACK'
+                                AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)),
+               'compensations', (SELECT coalesce(jsonb_object_agg(c.relation, c.n), '{}')
+                                   FROM (SELECT coalesce(e.relation, '?') AS relation, count(*) AS n
+                                           FROM agent_guard.events e
+                                          WHERE e.operation = 'COMPENSATE'
+                                            AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)
+                                          GROUP BY 1) c),
+               'rolled_back', v_status = 'rolled back',
+               'preview_command', format('SELECT * FROM agent_guard.rollback_run(%L);', v_run),
+               'rollback_command', format('SELECT * FROM agent_guard.rollback_run(%L, apply => true);', v_run))
+      INTO v_recovery;
+
+    -- evidence
+    SELECT * INTO v_verify FROM agent_guard.verify_log();
+    SELECT jsonb_build_object(
+               'log_verified', v_verify.ok,
+               'events_checked', v_verify.events_checked,
+               'first_bad_event', v_verify.first_bad_event,
+               'verify_detail', v_verify.detail,
+               'head', agent_guard.log_head(),
+               'run_events', count(*),
+               'run_events_sealed', count(*) FILTER (WHERE e.seal_seq IS NOT NULL),
+               'run_first_seal_seq', min(e.seal_seq),
+               'run_last_seal_seq', max(e.seal_seq))
+      INTO v_evidence
+      FROM agent_guard.events e WHERE e.run_id = v_run;
+
+    RETURN jsonb_build_object(
+        'summary', v_summary || jsonb_build_object(
+            'verdict', format('%s changed in %s by %s; %s; %s; the log %s',
+                              agent_guard._plural((v_summary->>'rows_changed')::bigint, 'row'),
+                              agent_guard._plural((v_summary->>'tables_changed')::bigint, 'table'),
+                              agent_guard._plural((v_summary->>'statements')::bigint, 'statement'),
+                              agent_guard._plural((v_summary->>'guard_events')::bigint, 'guard event'),
+                              CASE WHEN v_status IN ('rolled back', 'partly rolled back') THEN v_status
+                                   ELSE 'not rolled back' END,
+                              CASE WHEN v_verify.ok THEN 'verifies' ELSE 'DOES NOT VERIFY' END)),
+        'privileges', v_privs,
+        'timeline', v_timeline,
+        'guard_events', v_guards,
+        'data', v_data,
+        'recovery', v_recovery,
+        'evidence', v_evidence);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.postmortem(run_id text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j   jsonb := agent_guard.postmortem_json(run_id);
+    s   jsonb := j->'summary';
+    p   jsonb := j->'privileges';
+    ev  jsonb := j->'evidence';
+    rc  jsonb := j->'recovery';
+    out text;
+    x   jsonb;
+BEGIN
+    out := format(E'# Postmortem: run %s\n\n', s->>'run_id');
+
+    out := out || E'## Summary\n\n'
+        || format(E'- Agent: %s\n', agent_guard._md_list(s->'agents'))
+        || format(E'- Login role: %s', agent_guard._md_list(s->'login_roles'))
+        || CASE WHEN s->'acting_roles' <> s->'login_roles'
+                THEN format(' (acting as %s)', agent_guard._md_list(s->'acting_roles')) ELSE '' END || E'\n'
+        || format(E'- Client address: %s\n', CASE WHEN jsonb_array_length(s->'client_addrs') = 0
+                                               THEN 'local (Unix socket)' ELSE agent_guard._md_list(s->'client_addrs') END)
+        || format(E'- Application name: %s\n', agent_guard._md_list(s->'application_names'))
+        || format(E'- Window: %s to %s (%s s)\n', agent_guard._md_time((s->>'first_event')::timestamptz),
+                  agent_guard._md_time((s->>'last_event')::timestamptz),
+                  round(extract(epoch FROM (s->>'duration')::interval), 3))
+        || format(E'- Transactions: %s, statements: %s\n', s->>'transactions', s->>'statements')
+        || format(E'- Status: %s\n', s->>'status')
+        || format(E'- Verdict: %s\n\n', s->>'verdict');
+
+    out := out || E'## Privileges held by the login role (now)\n\n';
+    IF NOT (p->>'role_exists')::boolean THEN
+        out := out || format(E'Role %s no longer exists.\n\n', coalesce(p->>'role', '-'));
+    ELSE
+        out := out || format(E'Role %s: superuser %s, createrole %s, createdb %s, bypassrls %s; member of: %s; '
+                             'on database %s: CREATE %s, TEMPORARY %s.\n\n',
+                             p->>'role', p->>'superuser', p->>'createrole', p->>'createdb', p->>'bypassrls',
+                             agent_guard._md_list(p->'member_of'), p#>>'{database,name}',
+                             p#>>'{database,create}', p#>>'{database,temporary}')
+            || E'| Relation | Owner | Privileges | Schema | Schema owner | Schema privileges |\n'
+            || E'|---|---|---|---|---|---|\n';
+        FOR x IN SELECT * FROM jsonb_array_elements(p->'relations') LOOP
+            out := out || CASE WHEN (x->>'exists')::boolean THEN
+                format(E'| %s | %s | %s | %s | %s | %s |\n', agent_guard._md(x->>'relation'),
+                       CASE WHEN (x->>'owner')::boolean THEN 'yes' ELSE 'no' END,
+                       agent_guard._md_list(x->'privileges'), agent_guard._md(x->>'schema'),
+                       CASE WHEN (x->>'schema_owner')::boolean THEN 'yes' ELSE 'no' END,
+                       agent_guard._md_list(x->'schema_privileges'))
+                ELSE format(E'| %s | (dropped) | | | | |\n', agent_guard._md(x->>'relation')) END;
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    out := out || E'## Timeline\n\n| # | At | Statement | Rows |\n|---|---|---|---|\n';
+    FOR x IN SELECT * FROM jsonb_array_elements(j->'timeline') LOOP
+        out := out || format(E'| %s | %s | `%s` | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
+                             agent_guard._md(left(x->>'query', 300)),
+                             (SELECT string_agg(format('%s: %s', r.key,
+                                         (SELECT string_agg(o.key || ' ' || o.value, ', ' ORDER BY o.key)
+                                            FROM jsonb_each_text(r.value) o)), '; ' ORDER BY r.key)
+                                FROM jsonb_each(x->'rows') r));
+    END LOOP;
+    out := out || E'\n';
+
+    out := out || E'## Guard events\n\n';
+    IF jsonb_array_length(j->'guard_events') = 0 THEN
+        out := out || E'No guard fired during this run.\n\n';
+    ELSE
+        out := out || E'| Event | At | What | Relation | By | Detail |\n|---|---|---|---|---|---|\n';
+        FOR x IN SELECT * FROM jsonb_array_elements(j->'guard_events') LOOP
+            out := out || format(E'| %s | %s | %s | %s | %s | %s |\n', x->>'event_id', agent_guard._md_time((x->>'at')::timestamptz),
+                                 x->>'operation', agent_guard._md(x->>'relation'),
+                                 agent_guard._md(CASE WHEN (x->>'human')::boolean THEN 'human: ' || (x->>'by')
+                                                      ELSE 'agent: ' || (x->>'by') END),
+                                 agent_guard._md(CASE WHEN x->'detail' = 'null' THEN '' ELSE (x->'detail')::text END));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
+        out := out || E'## Approved statements that ran\n\n';
+        FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
+            out := out || format(E'- %s: `%s` (request %s, approved by %s at %s%s): %s\n',
+                                 agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md(left(x#>>'{detail,statement}', 300)),
+                                 x#>>'{detail,request_id}', x#>>'{detail,approved_by}',
+                                 agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
+                                 CASE WHEN x#>>'{detail,note}' IS NOT NULL
+                                      THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
+                                 coalesce((SELECT string_agg(format('%s %s%s', t->>'relation',
+                                                   CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
+                                                        ELSE '' END,
+                                                   CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
+                                             FROM jsonb_array_elements(x#>'{detail,targets}') t), '-'));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    out := out || E'## Data touched\n\n| Relation | Inserted | Updated | Deleted | Soft-deleted | Rows | Sample keys |\n'
+               || E'|---|---|---|---|---|---|---|\n';
+    FOR x IN SELECT * FROM jsonb_array_elements(j->'data') LOOP
+        out := out || format(E'| %s | %s | %s | %s | %s | %s | %s |\n', agent_guard._md(x->>'relation'),
+                             x->>'inserted', x->>'updated', x->>'deleted', x->>'soft_deleted', x->>'rows',
+                             agent_guard._md((SELECT string_agg(k::text, ' ') FROM jsonb_array_elements(x->'sample_keys') k)));
+    END LOOP;
+    out := out || E'\n';
+
+    out := out || E'## Recovery\n\n';
+    IF jsonb_array_length(rc->'rollbacks') = 0 THEN
+        out := out || E'Nothing of this run has been rolled back.\n';
+    ELSE
+        FOR x IN SELECT * FROM jsonb_array_elements(rc->'rollbacks') LOOP
+            out := out || format(E'- Rolled back at %s by %s (event %s).\n', agent_guard._md_time((x->>'at')::timestamptz),
+                                 x->>'by', x->>'event_id');
+        END LOOP;
+        out := out || format(E'- Compensations: %s.\n',
+                             coalesce((SELECT string_agg(c.key || ' ' || c.value, ', ' ORDER BY c.key)
+                                         FROM jsonb_each_text(rc->'compensations') c), 'none'));
+    END IF;
+    out := out || format(E'\nPreview what is left to undo:\n\n```sql\n%s\n```\n\nUndo it:\n\n```sql\n%s\n```\n\n',
+                         rc->>'preview_command', rc->>'rollback_command');
+
+    out := out || E'## Evidence\n\n'
+        || format(E'- Log verified: %s (%s)\n', CASE WHEN (ev->>'log_verified')::boolean THEN 'yes' ELSE '**NO**' END,
+                  ev->>'verify_detail')
+        || format(E'- Head seal: `%s` (keep it outside the database; `agent_guard.verify_log(head)` proves nothing was cut)\n',
+                  ev->>'head')
+        || format(E'- Events of this run: %s, sealed: %s (positions %s to %s)\n', ev->>'run_events',
+                  ev->>'run_events_sealed', coalesce(ev->>'run_first_seal_seq', '-'),
+                  coalesce(ev->>'run_last_seal_seq', '-'));
+    RETURN out;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
+    RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
+                   row_key jsonb, action text, status text, detail text)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    -- JIT compiling these one-off statements costs more than it saves;
+    -- the sorts and hashes of a 100,000-row run fit in memory
+    SET jit = off SET work_mem = '64MB'
+    -- the keys looked up are all distinct: a cache of lookups only costs
+    SET enable_memoize = off
+    -- ANALYZE of the plan's tables only needs row counts and rough shapes
+    SET default_statistics_target = 10
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_what     text := CASE WHEN p_run IS NOT NULL THEN format('run "%s"', p_run)
+                            ELSE format('transaction %s', p_xid) END;
+    v_rel      record;
+    v_b        record;
+    v_keys     text[];
+    v_cols     text[];
+    v_upd      text[];
+    v_n        bigint;
+    v_pending  bigint;
+    v_conf     bigint;
+    v_msg      text;
+    v_runs     text[];
+    v_srr      text;
+    v_fk       record;
+    v_colrel   regclass;
+    v_bad      bigint;
+    v_skipped  bigint;
+    v_applied  boolean := false;
+    v_lo       bigint;
+    v_hi       bigint;
+    v_role     text := agent_guard.calling_role()::text;
+    v_arg      jsonb;
+    v_res      jsonb;
+    v_vals     jsonb;
+    v_deny     record;
+    v_cnt      jsonb;
+    v_part     text;
+    v_partrel  regclass;
+BEGIN
+    IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
+        RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''abort'' (change nothing if any row conflicts) or ''skip'' (leave conflicting rows).';
+    END IF;
+    IF p_apply IS NULL THEN
+        RAISE EXCEPTION 'apply must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the plan is built in a temporary table, which a hot standby cannot create
+    IF pg_is_in_recovery() THEN
+        RAISE EXCEPTION 'cannot plan or apply a rollback during recovery'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Run it on the primary. On the standby, agent_guard.events, agent_guard.runs and agent_guard.postmortem() show what the run did.';
+    END IF;
+
+    -- Rollbacks that apply take turns, so the second of two racing
+    -- rollbacks of a run sees the first one's compensations (its next
+    -- statement takes a new snapshot in READ COMMITTED).
+    IF p_apply THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('agent_guard.rollback', 0));
+    END IF;
+
+    -- a second call in the same transaction starts afresh
+    IF to_regclass('pg_temp._ag_rb') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_rb;
+    END IF;
+    IF to_regclass('pg_temp._ag_touch') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_touch;
+    END IF;
+    IF to_regclass('pg_temp._ag_cur') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_cur;
+    END IF;
+    IF to_regclass('pg_temp._ag_batch') IS NOT NULL THEN
+        DROP TABLE pg_temp._ag_batch;
+    END IF;
+    CREATE TEMP TABLE _ag_rb (
+        event_id   bigint PRIMARY KEY,
+        run_id     text,
+        relation   text,
+        rel        regclass,
+        operation  text,
+        row_key    jsonb,
+        before_key jsonb,
+        after_key  jsonb,
+        old_row    jsonb,
+        new_row    jsonb,
+        status     text,
+        detail     text
+    ) ON COMMIT DROP;
+
+    INSERT INTO _ag_rb (event_id, run_id, relation, rel, operation, row_key, before_key, after_key,
+                        old_row, new_row, status)
+    SELECT e.event_id, e.run_id, e.relation, to_regclass(e.relation), e.operation, e.row_key,
+           -- the key before the change: the row_key of a DELETE; the row_key
+           -- of an UPDATE that kept its (scalar) key values; else from old_row
+           CASE WHEN e.operation = 'DELETE' THEN e.row_key
+                WHEN e.operation = 'INSERT' THEN NULL
+                WHEN e.old_row @> e.row_key
+                 AND NOT e.row_key @? 'strict $.* ? (@.type() == "object" || @.type() == "array")' THEN e.row_key
+                ELSE (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
+           CASE WHEN e.operation <> 'DELETE' THEN e.row_key END,
+           e.old_row, e.new_row, 'planned'
+      FROM agent_guard.events e
+     WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
+       AND (p_run IS NULL OR e.run_id = p_run)
+       AND (p_xid IS NULL OR e.xid = p_xid)
+       AND (p_run IS NOT NULL OR p_xid IS NOT NULL);
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% has no recorded writes', v_what
+            USING ERRCODE = 'YG031',
+                  HINT = 'See agent_guard.runs for the runs on record.';
+    END IF;
+
+    -- Events a COMPENSATE event undoes already: one look at the range of
+    -- the plan's event ids, and a join only if there are any.
+    SELECT min(b.event_id), max(b.event_id) INTO v_lo, v_hi FROM _ag_rb b;
+    IF EXISTS (SELECT 1 FROM agent_guard.events c
+                WHERE c.operation = 'COMPENSATE'
+                  AND (c.detail->>'undoes')::bigint BETWEEN v_lo AND v_hi) THEN
+        UPDATE _ag_rb b SET status = 'already rolled back'
+          FROM agent_guard.events c
+         WHERE c.operation = 'COMPENSATE'
+           AND (c.detail->>'undoes')::bigint BETWEEN v_lo AND v_hi
+           AND (c.detail->>'undoes')::bigint = b.event_id;
+    END IF;
+    ANALYZE _ag_rb (event_id, rel, operation, status);
+
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = format('Table %s no longer exists.', b.relation)
+     WHERE b.status = 'planned' AND b.rel IS NULL;
+
+    -- The keys each pending event touches: found = it found a row there
+    -- (its old_row), left_ = it left one there (its new_row); no key = no
+    -- row.  The images stay in _ag_rb: this table is narrow, so sorting it
+    -- and joining it is cheap.
+    CREATE TEMP TABLE _ag_touch ON COMMIT DROP AS
+    SELECT (row_number() OVER ())::integer AS tid, t.event_id, t.rel, t.k, t.found, t.left_,
+           lead(t.found) OVER w AS next_found,
+           lead(t.event_id) OVER w AS next_event
+      FROM (SELECT b.event_id, b.rel, k.k,
+                   coalesce(k.k = b.before_key, false) AS found,
+                   coalesce(k.k = b.after_key, false) AS left_
+              FROM _ag_rb b
+              CROSS JOIN LATERAL (SELECT b.before_key WHERE b.before_key IS NOT NULL
+                                  UNION ALL
+                                  SELECT b.after_key WHERE b.after_key IS NOT NULL
+                                                       AND b.after_key IS DISTINCT FROM b.before_key) AS k(k)
+             WHERE b.status = 'planned') t
+    -- jsonb_hash first: the sort then compares integers, and jsonb only
+    -- on a tie (equal keys have equal hashes)
+    WINDOW w AS (PARTITION BY t.rel, jsonb_hash(t.k), t.k ORDER BY t.event_id);
+    CREATE INDEX ON _ag_touch (event_id);
+    ANALYZE _ag_touch (event_id, rel, next_event);
+
+    -- Someone else wrote the key between two of the run's changes: the
+    -- image one change left is not the image the next one found.
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = format('Key %s was changed by someone else after this change and before event %s of the run.',
+                           t.k, t.next_event)
+      FROM _ag_touch t
+      JOIN _ag_rb n ON n.event_id = t.next_event
+     WHERE t.event_id = b.event_id AND t.next_event IS NOT NULL
+       AND CASE WHEN t.left_ THEN b.new_row END IS DISTINCT FROM CASE WHEN t.next_found THEN n.old_row END
+       AND b.status = 'planned';
+
+    -- The rows are read and written as their table's owner, in a
+    -- security-restricted operation (agent_guard._owner_query): no trigger,
+    -- check, cast or operator of the table runs with the extension owner's
+    -- rights or the caller's.  So the caller's own privileges are checked
+    -- here: SELECT on every table of the plan and, to apply it, the
+    -- privilege each compensation uses.
+    SELECT x.rel, x.priv INTO v_deny
+      FROM (SELECT b.rel,
+                   CASE WHEN NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'SELECT') THEN 'SELECT'
+                        WHEN NOT p_apply THEN NULL
+                        WHEN b.operation = 'INSERT' AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'DELETE') THEN 'DELETE'
+                        WHEN b.operation = 'DELETE' AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'INSERT') THEN 'INSERT'
+                        WHEN b.operation IN ('UPDATE', 'SOFT_DELETE')
+                             AND NOT has_table_privilege(v_role::regrole::oid, b.rel::oid, 'UPDATE') THEN 'UPDATE' END AS priv
+              FROM (SELECT DISTINCT b.rel, b.operation FROM _ag_rb b WHERE b.status = 'planned') b) x
+     WHERE x.priv IS NOT NULL
+     ORDER BY x.rel::text, x.priv
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'permission denied to roll back % on table %', v_what, v_deny.rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Role "%s" lacks %s on %s.  Planning a rollback needs SELECT on each table; applying it needs DELETE to undo inserts, INSERT to undo deletes and UPDATE to undo updates and soft deletes.',
+                                  v_role, v_deny.priv, v_deny.rel),
+                  HINT = 'Ask the table''s owner for the privilege, or to run the rollback.';
+    END IF;
+
+    -- The last change to each key must be what is there now: read (and
+    -- lock) the current rows, table by table, as the table's owner; keep
+    -- only the differences.  The owner reads its table's part of the plan
+    -- from a copy of its own (_ag_p<oid>), granted to it for this
+    -- transaction: never the rows of another table.
+    CREATE TEMP TABLE _ag_cur (event_id bigint, k jsonb, cur jsonb) ON COMMIT DROP;
+    FOR v_rel IN SELECT DISTINCT t.rel FROM _ag_touch t WHERE t.next_event IS NULL LOOP
+        SELECT array_agg(k ORDER BY k) INTO v_keys
+          FROM (SELECT DISTINCT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                 WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
+        v_part := agent_guard._rollback_part(v_rel.rel, 'c',
+            'SELECT t.tid, t.event_id, t.k, t.left_, CASE WHEN t.left_ THEN b.new_row END AS want
+               FROM pg_temp._ag_touch t JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
+              WHERE t.rel = $1 AND t.next_event IS NULL');
+        v_res := agent_guard._owner_query(v_rel.rel, format(
+            'WITH cur AS MATERIALIZED (
+                 SELECT t.tid, to_jsonb(r) AS img
+                   FROM %3$s t
+                   CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
+                   JOIN %1$s r ON %2$s
+                    FOR UPDATE OF r)
+             SELECT jsonb_agg(jsonb_build_array(t.event_id, t.k, cur.img))
+               FROM %3$s t
+               LEFT JOIN cur ON cur.tid OPERATOR(pg_catalog.=) t.tid
+              WHERE CASE WHEN cur.tid IS NULL THEN t.left_
+                         WHEN record_image_eq(ROW(t.want), ROW(cur.img)) THEN false
+                         ELSE t.want IS DISTINCT FROM cur.img END',
+            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part));
+        INSERT INTO _ag_cur (event_id, k, cur)
+        SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
+          FROM jsonb_array_elements(v_res) c;
+    END LOOP;
+
+    UPDATE _ag_rb b SET status = 'conflict',
+           detail = CASE WHEN NOT t.left_
+                         THEN format('Key %s was freed by the run and is in use again: %s.', c.k, left(c.cur::text, 300))
+                         WHEN c.cur IS NULL
+                         THEN format('Row %s was deleted after the run.', c.k)
+                         ELSE format('Row %s was changed after the run; it is now %s.', c.k, left(c.cur::text, 300)) END
+      FROM _ag_cur c
+      JOIN _ag_touch t ON t.event_id = c.event_id AND t.k = c.k
+     WHERE c.event_id = b.event_id AND b.status = 'planned';
+
+    -- An earlier change to a key can only be undone after every later
+    -- change to that key is.
+    IF EXISTS (SELECT 1 FROM _ag_rb b WHERE b.status = 'conflict') THEN
+        LOOP
+            UPDATE _ag_rb b SET status = 'skipped',
+                   detail = format('A later change of the run to key %s cannot be undone (event %s).', t.k, t2.event_id)
+              FROM _ag_touch t
+              JOIN _ag_touch t2 ON t2.rel = t.rel AND t2.k = t.k AND t2.event_id > t.event_id
+              JOIN _ag_rb b2 ON b2.event_id = t2.event_id AND b2.status IN ('conflict', 'skipped')
+             WHERE t.event_id = b.event_id AND b.status = 'planned';
+            EXIT WHEN NOT FOUND;
+        END LOOP;
+    END IF;
+
+    SELECT count(*) FILTER (WHERE b.status = 'planned'),
+           count(*) FILTER (WHERE b.status IN ('conflict', 'skipped')),
+           count(*) FILTER (WHERE b.status = 'skipped')
+      INTO v_pending, v_conf, v_skipped FROM _ag_rb b;
+
+    IF p_apply AND v_conf > 0 AND p_on_conflict = 'abort' THEN
+        SELECT string_agg(format('Event %s (%s of %s %s): %s', b.event_id, b.operation, b.relation,
+                                 b.row_key, b.detail), E'\n' ORDER BY b.event_id)
+          INTO v_msg
+          FROM (SELECT * FROM _ag_rb b WHERE b.status = 'conflict' ORDER BY b.event_id LIMIT 20) b;
+        SELECT count(*) INTO v_n FROM _ag_rb b WHERE b.status = 'conflict';
+        IF v_n > 20 THEN
+            v_msg := v_msg || format(E'\n... and %s more.', v_n - 20);
+        END IF;
+        RAISE EXCEPTION 'cannot roll back %: % changed after the run', v_what,
+                        CASE WHEN v_n = 1 THEN '1 row was' ELSE v_n || ' rows were' END
+            USING ERRCODE = 'YG030',
+                  DETAIL = v_msg,
+                  HINT = 'Nothing was changed.  Preview with apply => false, or pass on_conflict => ''skip'' to restore the other rows and leave these.';
+    END IF;
+
+    IF p_apply AND v_pending > 0 THEN
+        -- Batches: runs of consecutive events (newest first) on one table
+        -- with one operation; a run whose events share a key is replayed
+        -- one event at a time.
+        CREATE TEMP TABLE _ag_batch ON COMMIT DROP AS
+        WITH s AS (
+            SELECT x.event_id, x.rel, x.operation, sum(x.brk) OVER (ORDER BY x.event_id DESC) AS seg
+              FROM (SELECT b.event_id, b.rel, b.operation,
+                           CASE WHEN lag(b.rel) OVER w IS NOT DISTINCT FROM b.rel
+                                 AND lag(b.operation) OVER w = b.operation THEN 0 ELSE 1 END AS brk
+                      FROM _ag_rb b WHERE b.status = 'planned'
+                    WINDOW w AS (ORDER BY b.event_id DESC)) x),
+        -- runs in which a key is touched twice: then by two events that
+        -- follow each other on the key (what lies between them on it was
+        -- undone, or they would not both be planned)
+        u AS (SELECT DISTINCT s1.seg
+                FROM _ag_touch t
+                JOIN s s1 ON s1.event_id = t.event_id
+                JOIN s s2 ON s2.event_id = t.next_event
+               WHERE t.next_event IS NOT NULL AND s1.seg = s2.seg)
+        SELECT s.event_id, s.rel, s.operation, s.seg,
+               CASE WHEN s.seg IN (SELECT u.seg FROM u) THEN -s.event_id ELSE 0 END AS one
+          FROM s;
+        CREATE INDEX ON _ag_batch (seg, one);
+        ANALYZE _ag_batch;
+
+        -- Replay with the tables' triggers off (session_replication_role):
+        -- their own triggers would change the rows being restored, and the
+        -- foreign-key triggers would check each batch in log order, which
+        -- for cascades is not an order the rows ever were valid in (the
+        -- parent's event is logged before the cascaded children's).  The
+        -- foreign keys are checked once at the end instead.  Replay mode
+        -- keeps the stamps also if the stamp trigger ever fires here.
+        v_srr := current_setting('session_replication_role');
+        PERFORM set_config('session_replication_role', 'replica', true);
+        PERFORM agent_guard._replay_mode(true);
+        FOR v_b IN SELECT x.seg, x.one, min(x.rel::oid)::regclass AS rel, min(x.operation) AS op,
+                          count(*) AS n, min(x.event_id) AS first
+                     FROM _ag_batch x
+                    GROUP BY x.seg, x.one ORDER BY x.seg, x.one LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = v_b.first) x;
+            IF v_b.rel IS DISTINCT FROM v_colrel THEN
+                SELECT array_agg(a.attname::text ORDER BY a.attnum),
+                       array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attidentity <> 'a')
+                  INTO v_cols, v_upd
+                  FROM pg_attribute a
+                 WHERE a.attrelid = v_b.rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+                v_colrel := v_b.rel;
+            END IF;
+
+            -- Each statement replays the batch as the table's owner, from
+            -- the table's part of the plan (_ag_p<oid>, as above) and, from
+            -- what it wrote (RETURNING), counts the rows that did not come
+            -- back exactly as logged.  The keys of a batch are distinct, so
+            -- what a statement wrote at a key is what is there after it.
+            IF v_b.rel IS DISTINCT FROM v_partrel THEN
+                v_part := agent_guard._rollback_part(v_b.rel, 'r',
+                    'SELECT x.seg, x.one, b.event_id, b.old_row, b.before_key, b.after_key
+                       FROM pg_temp._ag_batch x JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
+                      WHERE x.rel = $1', 'seg, one');
+                v_partrel := v_b.rel;
+            END IF;
+            IF v_b.op = 'INSERT' THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH d AS (DELETE FROM %1$s r
+                                 USING (SELECT kk.* FROM %3$s b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
+                                 WHERE %2$s RETURNING 1)
+                     SELECT jsonb_build_array(count(*), 0) FROM d',
+                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            ELSIF v_b.op = 'DELETE' THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
+                                SELECT %3$s FROM %4$s b
+                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                 WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                   AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                 ORDER BY b.event_id DESC
+                                RETURNING to_jsonb(r) AS img)
+                     SELECT jsonb_build_array((SELECT count(*) FROM w),
+                                              (SELECT count(*) FROM w
+                                                WHERE NOT EXISTS (SELECT 1 FROM %4$s b
+                                                                   WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                                                     AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                                                     AND b.old_row OPERATOR(pg_catalog.=) w.img)))',
+                    v_b.rel,
+                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
+                    (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
+                                  FROM (SELECT b.old_row, o, kk FROM %5$s b
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
+                                 WHERE %4$s
+                                RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
+                                               ELSE to_jsonb(r) IS DISTINCT FROM s.old_row END AS bad)
+                     SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
+                    v_b.rel,
+                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
+                    (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                    (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
+                       FROM unnest(v_keys) c), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+            END IF;
+            v_n := (v_cnt ->> 0)::bigint;
+            v_bad := (v_cnt ->> 1)::bigint;
+            IF v_n <> v_b.n THEN
+                RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed', v_what, v_n, v_b.n, v_b.rel
+                    USING ERRCODE = 'YG032',
+                          DETAIL = 'The rows changed while the rollback ran.',
+                          HINT = 'Nothing was changed.  Run the rollback again.';
+            END IF;
+
+            -- the rows that came back must be exactly the logged images
+            IF v_bad > 0 THEN
+                v_cnt := agent_guard._owner_query(v_b.rel, format(
+                    'SELECT jsonb_build_array(count(*), min(b.event_id)) FROM %3$s b
+                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                       LEFT JOIN %1$s r ON %2$s
+                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                        AND to_jsonb(r) IS DISTINCT FROM b.old_row',
+                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                    jsonb_build_array(v_b.seg, v_b.one));
+                RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
+                                v_what, v_cnt ->> 0, v_b.rel
+                    USING ERRCODE = 'YG032',
+                          DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
+                          HINT = 'Nothing was changed.';
+            END IF;
+        END LOOP;
+        PERFORM agent_guard._replay_mode(false);
+        PERFORM set_config('session_replication_role', v_srr, true);
+
+        -- the planned events are applied now (status 'applied' in the
+        -- result; the table keeps 'planned' rather than rewrite every row)
+        v_applied := true;
+
+        -- Every foreign key into or out of a replayed table must hold for
+        -- the rows the replay wrote (their final images) and for the
+        -- referenced values it took away.
+        FOR v_fk IN
+            SELECT c.oid, c.conname, c.conrelid::regclass AS child, c.confrelid::regclass AS parent,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS ccols,
+                   (SELECT array_agg(a.attname::text ORDER BY k.o) FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+                      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS pcols
+              FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conparentid = 0
+               AND (c.conrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'planned')
+                 OR c.confrelid IN (SELECT b.rel FROM _ag_rb b WHERE b.status = 'planned'))
+        LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_fk.child)) x;
+            -- Like the foreign-key triggers, each side is read as its
+            -- table's owner: the references of the rows the replay wrote
+            -- (as the child's owner), then which of them have no parent
+            -- row (as the parent's owner); the values go across as jsonb.
+            v_n := 0;
+            IF v_keys IS NOT NULL THEN
+                v_vals := NULL;
+                FOR v_arg IN SELECT jsonb_agg(c.k)
+                               FROM (SELECT b.before_key AS k, (row_number() OVER () - 1) / 10000 AS ch
+                                       FROM _ag_rb b
+                                      WHERE b.rel = v_fk.child AND b.status = 'planned'
+                                        AND b.before_key IS NOT NULL) c
+                              GROUP BY c.ch LOOP
+                    v_res := agent_guard._owner_query(v_fk.child, format(
+                        'SELECT jsonb_agg(jsonb_build_array(v.val, v.n)) FROM (
+                             SELECT jsonb_build_object(%2$s) AS val, count(*) AS n FROM %1$s r
+                              WHERE (%3$s) IN (SELECT %4$s FROM jsonb_array_elements($1) AS e
+                                                 CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS kk)
+                                AND %5$s
+                              GROUP BY 1) v',
+                        v_fk.child,
+                        (SELECT string_agg(format('%L, r.%I', v_fk.pcols[i], v_fk.ccols[i]), ', ')
+                           FROM generate_subscripts(v_fk.ccols, 1) i),
+                        (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                        (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
+                        (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c)),
+                        v_arg);
+                    v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
+                END LOOP;
+                FOR v_arg IN SELECT jsonb_agg(e.value)
+                               FROM jsonb_array_elements(v_vals) WITH ORDINALITY AS e(value, o)
+                              GROUP BY (e.o - 1) / 10000 LOOP
+                    v_cnt := agent_guard._owner_query(v_fk.parent, format(
+                        'SELECT to_jsonb(coalesce(sum((e.value ->> 1)::bigint), 0))
+                           FROM jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> 0) AS v
+                          WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %2$s)',
+                        v_fk.parent,
+                        (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
+                           FROM unnest(v_fk.pcols) c)),
+                        v_arg);
+                    v_n := v_n + (v_cnt #>> '{}')::bigint;
+                END LOOP;
+            END IF;
+            -- the referenced values the replay took away (as the parent's
+            -- owner), then the child rows that still use them (as the
+            -- child's owner)
+            IF v_n = 0 THEN
+                v_vals := NULL;
+                FOR v_arg IN SELECT jsonb_agg(c.v)
+                               FROM (SELECT d.v, (row_number() OVER () - 1) / 10000 AS ch
+                                       FROM (SELECT DISTINCT (SELECT jsonb_object_agg(pc, b.new_row -> pc)
+                                                                FROM unnest(v_fk.pcols) AS pc) AS v
+                                               FROM _ag_rb b
+                                              WHERE b.rel = v_fk.parent AND b.status = 'planned'
+                                                AND b.new_row IS NOT NULL) d) c
+                              GROUP BY c.ch LOOP
+                    v_res := agent_guard._owner_query(v_fk.parent, format(
+                        'SELECT jsonb_agg(jsonb_build_object(%2$s))
+                           FROM jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v
+                          WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %3$s)',
+                        v_fk.parent,
+                        (SELECT string_agg(format('%L, e.value -> %L', v_fk.ccols[i], v_fk.pcols[i]), ', ')
+                           FROM generate_subscripts(v_fk.ccols, 1) i),
+                        (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
+                           FROM unnest(v_fk.pcols) c)),
+                        v_arg);
+                    v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
+                END LOOP;
+                FOR v_arg IN SELECT jsonb_agg(e.value)
+                               FROM jsonb_array_elements(v_vals) WITH ORDINALITY AS e(value, o)
+                              GROUP BY (e.o - 1) / 10000 LOOP
+                    v_cnt := agent_guard._owner_query(v_fk.child, format(
+                        'SELECT to_jsonb(count(*)) FROM %1$s r
+                          WHERE (%2$s) IN (SELECT %3$s FROM jsonb_array_elements($1) AS e
+                                             CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v)',
+                        v_fk.child,
+                        (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
+                        (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c)),
+                        v_arg);
+                    v_n := v_n + (v_cnt #>> '{}')::bigint;
+                END LOOP;
+            END IF;
+            IF v_n > 0 THEN
+                RAISE EXCEPTION 'cannot roll back %: it would break foreign key "%" of %', v_what, v_fk.conname, v_fk.child
+                    USING ERRCODE = 'foreign_key_violation',
+                          DETAIL = format('%s rows of %s would reference rows of %s that are not there.', v_n, v_fk.child, v_fk.parent),
+                          HINT = 'Nothing was changed.  Rows written by others after the run refer to rows the run created; roll them back or change them first.';
+            END IF;
+        END LOOP;
+
+        INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key,
+                                        old_row, new_row, detail)
+        SELECT session_user, v_role, b.relation, 'COMPENSATE',
+               coalesce(b.before_key, b.after_key), b.new_row, b.old_row,
+               jsonb_build_object('undoes', b.event_id, 'run_id', b.run_id,
+                                  'action', CASE b.operation WHEN 'INSERT' THEN 'delete'
+                                                             WHEN 'DELETE' THEN 'insert'
+                                                             ELSE 'restore' END)
+          FROM _ag_rb b WHERE b.status = 'planned' ORDER BY b.event_id DESC;
+
+        SELECT array_agg(DISTINCT b.run_id) INTO v_runs FROM _ag_rb b;
+        PERFORM agent_guard._log('ROLLBACK', NULL, jsonb_build_object(
+            'run_id', CASE WHEN cardinality(v_runs) = 1 THEN v_runs[1] END,
+            'xid', p_xid::text,
+            'applied', v_pending,
+            'conflicts', v_conf - v_skipped,
+            'skipped', v_skipped));
+    ELSIF v_pending = 0 AND v_conf = 0 THEN
+        RAISE NOTICE '% is already rolled back', v_what;
+    END IF;
+
+    RETURN QUERY
+    SELECT (row_number() OVER (ORDER BY b.event_id DESC))::integer,
+           b.event_id, b.relation, b.operation, b.row_key,
+           CASE b.operation
+               WHEN 'INSERT' THEN format('delete %s row %s', b.relation, b.after_key)
+               WHEN 'DELETE' THEN format('re-insert %s row %s as before event %s', b.relation, b.before_key, b.event_id)
+               WHEN 'SOFT_DELETE' THEN format('undelete %s row %s as before event %s', b.relation, b.after_key, b.event_id)
+               ELSE CASE WHEN b.before_key = b.after_key
+                         THEN format('restore %s row %s as before event %s', b.relation, b.after_key, b.event_id)
+                         ELSE format('move %s row %s back to %s as before event %s', b.relation, b.after_key,
+                                     b.before_key, b.event_id) END
+           END,
+           CASE WHEN v_applied AND b.status = 'planned' THEN 'applied' ELSE b.status END, b.detail
+      FROM _ag_rb b
+     ORDER BY b.event_id DESC;
+END
+$$;
+
+CREATE OR REPLACE VIEW agent_guard.runs AS
+    SELECT e.run_id,
+           e.agent_id,
+           -- the agent's own acts only (_is_agent_act() in 80_evidence.sql):
+           -- a human's approval, reset or rollback is not the agent's work
+           min(e.login_role) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS login_role,
+           min(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS first_write,
+           max(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS last_write,
+           count(DISTINCT e.xid) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')
+                                           AND e.operation <> 'BLOCKED') AS transactions,
+           count(DISTINCT e.statement_id)                           AS statements,
+           count(*) FILTER (WHERE e.operation = 'INSERT')           AS inserted,
+           count(*) FILTER (WHERE e.operation = 'UPDATE')           AS updated,
+           count(*) FILTER (WHERE e.operation = 'DELETE')           AS deleted,
+           count(*) FILTER (WHERE e.operation = 'SOFT_DELETE')      AS soft_deleted,
+           -- evidence: where the run came from, guards, sealing
+           (SELECT min(host(s.client_addr)) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id)                             AS client_addr,
+           (SELECT min(s.application_name) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id AND s.application_name <> '') AS application_name,
+           count(*) FILTER (WHERE e.operation NOT IN
+                  ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS guard_events,
+           count(*) FILTER (WHERE e.seal_seq IS NULL)               AS unsealed,
+           -- rollback (70_rollback.sql): how many of its writes are undone
+           -- the one definition of a run's state, which the postmortem and
+           -- the command line read from here: what was undone first (the
+           -- run's outcome), then what holds the run back now
+           CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
+                         ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
+                WHEN count(c.event_id) > 0 THEN 'partly rolled back'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = e.run_id)
+                THEN 'tripped'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
+                              WHERE f.scope = '*' OR f.scope = e.agent_id)
+                THEN 'frozen'
+                WHEN (SELECT r.status FROM agent_guard.request_log r
+                       WHERE r.run_id = e.run_id AND r.agent_id = e.agent_id AND r.kind = 'approval'
+                       ORDER BY r.request_id DESC LIMIT 1) = 'denied'
+                THEN 'denied'
+                ELSE 'active' END                                   AS status,
+           -- gates (65_gates.sql): attempts refused or held for approval
+           count(*) FILTER (WHERE e.operation = 'BLOCKED')          AS blocked,
+           -- humans' acts on the run: approvals, denials, resets
+           count(*) FILTER (WHERE NOT e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS human_acts
+      FROM agent_guard.events e
+      LEFT JOIN agent_guard.events c
+             ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
+     WHERE e.run_id IS NOT NULL
+     GROUP BY e.run_id, e.agent_id
+     ORDER BY min(e.at);
+
+
+-- A dropped protected table leaves agent_guard.protected, on record as a
+-- DROP event; EXECUTED: an agent's approved destructive statement that ran.
+ALTER TABLE agent_guard.events DROP CONSTRAINT events_operation_check;
+ALTER TABLE agent_guard.events ADD CONSTRAINT events_operation_check CHECK (operation IN (
+                      'INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'COMPENSATE',
+                      'BLOCKED', 'APPROVED', 'DENIED', 'FREEZE', 'UNFREEZE', 'ROLLBACK',
+                      'REGISTER', 'UNREGISTER', 'PROTECT', 'UNPROTECT', 'ARCHIVE',
+                      'RESTORE', 'PURGE', 'RESET_RUN', 'POLICY', 'POLICY_DROP',
+                      'DROP', 'EXECUTED', 'OPERATOR'));
+
+CREATE FUNCTION agent_guard._protected_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT d.objid, d.object_identity, d.original, p.soft_delete, p.key_columns
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN agent_guard.protected_tables p ON p.relation::oid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        DELETE FROM agent_guard.protected_tables p WHERE p.relation::oid = v.objid;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+        VALUES (agent_guard.current_agent(), agent_guard.current_run(), session_user,
+                agent_guard.calling_role()::text, v.object_identity, 'DROP',
+                jsonb_build_object('command', tg_tag, 'cascaded', NOT v.original,
+                                   'soft_delete', v.soft_delete, 'key_columns', to_jsonb(v.key_columns)));
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER agent_guard_protected_dropped ON sql_drop
+    EXECUTE FUNCTION agent_guard._protected_dropped();
+
+-- rows of tables dropped before 1.2: they name an oid that is no more
+DELETE FROM agent_guard.protected_tables p
+ WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = p.relation::oid);
+
+
+-- The operator role recipe
+
+CREATE FUNCTION agent_guard._operator_privileges(OUT kind text, OUT object text)
+    RETURNS SETOF record
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    VALUES ('TABLE', 'agent_guard.runs'), ('TABLE', 'agent_guard.events'),
+           ('TABLE', 'agent_guard.statements'), ('TABLE', 'agent_guard.requests'),
+           ('TABLE', 'agent_guard.freezes'), ('TABLE', 'agent_guard.protected'),
+           ('TABLE', 'agent_guard.agents'), ('TABLE', 'agent_guard.policies'),
+           -- functions the views above call
+           ('FUNCTION', 'agent_guard._pending_requests()'),
+           ('FUNCTION', 'agent_guard._policy_rates()'),
+           ('FUNCTION', 'agent_guard.approve(bigint, text)'),
+           ('FUNCTION', 'agent_guard.deny(bigint, text)'),
+           ('FUNCTION', 'agent_guard.freeze(text, text)'),
+           ('FUNCTION', 'agent_guard.unfreeze(text)'),
+           ('FUNCTION', 'agent_guard.reset_run(text)'),
+           ('FUNCTION', 'agent_guard.rollback_run(text, boolean, text)'),
+           ('FUNCTION', 'agent_guard.rollback_xact(xid8, boolean, text)'),
+           ('FUNCTION', 'agent_guard.postmortem(text)'),
+           ('FUNCTION', 'agent_guard.postmortem_json(text)'),
+           ('FUNCTION', 'agent_guard.verify_log(text)'),
+           ('FUNCTION', 'agent_guard.log_head()'),
+           ('FUNCTION', 'agent_guard.seal_log()'),
+           ('FUNCTION', 'agent_guard.sealer_status()')
+$$;
+
+CREATE FUNCTION agent_guard._operator(role regrole, on_ boolean) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    IF role IS NULL THEN
+        RAISE EXCEPTION 'role must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF on_ AND EXISTS (SELECT 1 FROM agent_guard.registered_agents a WHERE a.role = _operator.role) THEN
+        RAISE EXCEPTION 'role % is registered as an agent', role
+            USING ERRCODE = 'YG001',
+                  DETAIL = 'An agent may not decide its own requests or roll back its own runs.',
+                  HINT = 'Give the human on call a login role of their own.';
+    END IF;
+    FOR v IN SELECT * FROM agent_guard._operator_privileges() LOOP
+        EXECUTE format(CASE WHEN on_ THEN 'GRANT %s ON %s %s TO %s' ELSE 'REVOKE %s ON %s %s FROM %s' END,
+                       CASE v.kind WHEN 'TABLE' THEN 'SELECT' ELSE 'EXECUTE' END, v.kind, v.object, role);
+    END LOOP;
+    INSERT INTO agent_guard.events (login_role, acting_role, operation, detail)
+    VALUES (session_user, agent_guard.calling_role()::text, 'OPERATOR',
+            jsonb_build_object('role', role::text, 'granted', on_));
+END
+$$;
+
+CREATE FUNCTION agent_guard.grant_operator(role regrole) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.grant_operator()');
+    PERFORM agent_guard._operator(role, true);
+END
+$$;
+
+CREATE FUNCTION agent_guard.revoke_operator(role regrole) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.revoke_operator()');
+    PERFORM agent_guard._operator(role, false);
+END
+$$;
+
+COMMENT ON FUNCTION agent_guard.grant_operator(regrole) IS
+    'let a role do what the human on call does: read runs, events and requests, approve, deny, freeze, reset, roll back, write postmortems, verify the log';
+COMMENT ON FUNCTION agent_guard.revoke_operator(regrole) IS
+    'take back what agent_guard.grant_operator() gave';
+
+
+-- An agent's approved destructive statement that runs: an EXECUTED event
+
+CREATE FUNCTION agent_guard._executed(request_id bigint, command text, targets jsonb) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+    SELECT agent_guard.current_agent(), agent_guard.current_run(), session_user,
+           agent_guard.calling_role()::text, targets->0->>'relation', 'EXECUTED',
+           jsonb_build_object('request_id', r.request_id, 'command', command,
+                              'statement', r.statement, 'reason', r.reason,
+                              'approved_by', r.decided_by, 'approved_at', r.decided_at,
+                              'note', r.note, 'targets', targets)
+      FROM agent_guard.request_log r
+     WHERE r.request_id = _executed.request_id;
+$$;
+
+-- Privileges of the new functions, as 99_privileges.sql gives them
+REVOKE ALL ON FUNCTION agent_guard._require_preload() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._failsafe_ddl() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._failsafe_truncate() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._is_agent_act(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._plural(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._protected_dropped() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._operator_privileges() FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._operator(regrole, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard.grant_operator(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard.revoke_operator(regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._executed(bigint, text, jsonb) FROM PUBLIC;
+
+-- The row work of the functions a human calls on user tables (soft_deleted,
+-- restore, purge, rollback) runs through this: the statement runs as the
+-- table's owner in a security-restricted operation with search_path pinned
+-- (src/rowwork.c), never as the extension owner, so that no trigger, check,
+-- cast or operator of the table's owner runs with more rights than theirs.
+CREATE FUNCTION agent_guard._owner_query(relation regclass, query text, arg jsonb DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_owner_query'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) IS
+    'internal: run a statement on a user table as its owner in a security-restricted operation';
+REVOKE ALL ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) FROM PUBLIC;
+
+-- soft_deleted(), restore(), purge() and the rollback engine do their row
+-- work through it; the rollback's key equality is pg_catalog's, and the
+-- caller's privileges on each table are checked.
+CREATE OR REPLACE FUNCTION agent_guard._key_match(keys text[], t text, k text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(format('%I.%I OPERATOR(pg_catalog.=) %I.%I', t, c, k, c), ' AND ')
+      FROM unnest(keys) AS c
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.soft_deleted(relation regclass)
+    RETURNS TABLE (row_key jsonb, deleted_at timestamptz, agent_id text, run_id text, row_data jsonb)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.soft_deleted()');
+BEGIN
+    -- the rows are read as the table's owner (agent_guard._owner_query)
+    RETURN QUERY
+    SELECT x.r -> 0, (x.r ->> 1)::timestamptz, x.r ->> 2, x.r ->> 3, x.r -> 4
+      FROM jsonb_array_elements(agent_guard._owner_query(relation, format(
+               'SELECT jsonb_agg(jsonb_build_array('
+               '           (SELECT jsonb_object_agg(k, to_jsonb(t) -> k) FROM jsonb_array_elements_text($1) AS k), '
+               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t)) ORDER BY t.ag_deleted_at) '
+               '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
+               to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
+     ORDER BY x.n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.restore(relation regclass, row_key jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
+    v_old  jsonb;
+    v_new  jsonb;
+    v_res  jsonb;
+BEGIN
+    IF row_key IS NULL OR jsonb_typeof(row_key) <> 'object'
+       OR NOT row_key ?& v_keys THEN
+        RAISE EXCEPTION 'row key must be a JSON object with the key columns of %', relation
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key columns are %s.', array_to_string(v_keys, ', ')),
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    -- the row is found and written as the table's owner (agent_guard._owner_query)
+    v_res := agent_guard._owner_query(relation, format(
+        'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
+        '     old AS (SELECT to_jsonb(t) AS img, t.ctid AS tid FROM %1$s t, r '
+        '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
+        '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid OPERATOR(pg_catalog.=) old.tid '
+        '             RETURNING old.img, to_jsonb(t) AS new_img) '
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
+        row_key);
+    v_old := v_res -> 0;
+    v_new := v_res -> 1;
+    IF v_old IS NULL THEN
+        RAISE EXCEPTION 'no soft-deleted row of % has key %', relation, row_key
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row, new_row)
+    VALUES (session_user, agent_guard.calling_role()::text, relation::text, 'RESTORE',
+            row_key, v_old, v_new);
+    RETURN v_new;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.purge(relation regclass, older_than interval) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');
+    v_count bigint;
+    v_gone  jsonb;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'older_than must be an interval of zero or more'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the rows are deleted as the table's owner (agent_guard._owner_query),
+    -- and logged here
+    v_gone := agent_guard._owner_query(relation, format(
+        'WITH gone AS (DELETE FROM %1$s t '
+        '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
+        '              RETURNING to_jsonb(t) AS img) '
+        'SELECT jsonb_agg(gone.img) FROM gone', relation),
+        jsonb_build_object('before', now() - older_than));
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
+    SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
+           (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest(v_keys) AS k), g.img
+      FROM jsonb_array_elements(v_gone) WITH ORDINALITY AS g(img, n)
+     ORDER BY g.n;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+-- The part of a rollback's plan that concerns one table, copied into a
+-- temporary table of its own (_ag_<tag><oid>) that the table's owner may
+-- read for the rest of the transaction: the row work runs as that owner
+-- (agent_guard._owner_query) and must not see the rest of the plan.
+-- query selects the part, with $1 standing for the table.
+CREATE FUNCTION agent_guard._rollback_part(relation regclass, tag text, query text, index_on text DEFAULT NULL)
+    RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_name text := format('_ag_%s%s', tag, relation::oid);
+BEGIN
+    IF relation IS NULL OR tag IS NULL OR query IS NULL THEN
+        RAISE EXCEPTION 'relation, tag and query must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF to_regclass('pg_temp.' || v_name) IS NOT NULL THEN
+        EXECUTE format('DROP TABLE pg_temp.%I', v_name);
+    END IF;
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS ', v_name)
+            || replace(query, '$1', format('(%s::oid::regclass)', relation::oid));
+    IF index_on IS NOT NULL THEN
+        EXECUTE format('CREATE INDEX ON pg_temp.%I (%s)', v_name, index_on);
+    END IF;
+    EXECUTE format('ANALYZE pg_temp.%I', v_name);
+    EXECUTE format('GRANT SELECT ON pg_temp.%I TO %s', v_name,
+                   (SELECT c.relowner::regrole::text FROM pg_class c WHERE c.oid = relation));
+    RETURN 'pg_temp.' || quote_ident(v_name);
+END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._rollback_part(regclass, text, text, text) FROM PUBLIC;
+
+
+-- A human who is not a superuser may add a partition to a protected table:
+-- PostgreSQL checks EXECUTE on the trigger functions it clones.
+GRANT EXECUTE ON FUNCTION agent_guard.stamp() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard.capture() TO PUBLIC;

@@ -1,0 +1,201 @@
+/*-------------------------------------------------------------------------
+ * approved.c
+ *		Destructive statements that wait for a human: whether the agent
+ *		could run one at all, and the record of one that ran.
+ *
+ * A request is worth a human's attention only when its statement can run
+ * once approved.  An agent's DROP of a table it does not own used to
+ * become a request, and after approval the retry failed with "must be
+ * owner".  The gate asks ag_agent_could() first, with PostgreSQL's own
+ * rules for the statement (ownership of the relation or its schema for
+ * DROP and ALTER, the TRUNCATE privilege for TRUNCATE); when the answer is
+ * no it records nothing and lets the statement go on to PostgreSQL, which
+ * refuses it with its own error.  The check mirrors PostgreSQL's, never
+ * anything looser, so a "no" here is always a refusal there.
+ *
+ * A statement that ran after approval (DROP, TRUNCATE, ...) changes no row
+ * the capture trigger sees, so on its own it left no trace in the log.
+ * ag_approved_record() writes an EXECUTED event in the agent's transaction,
+ * before the statement runs (so the relations still exist): which request,
+ * who approved it and when, the statement, and each relation it drops or
+ * empties with the rows it held.  The event commits, or vanishes, with the
+ * statement.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "agent_guard.h"
+#include "approved.h"
+#include "compat.h"
+#include "worker.h"
+
+/* Above this many pages the rows are PostgreSQL's estimate, not a count. */
+#define AG_COUNT_MAX_PAGES 10000
+
+/*
+ * Could the agent (the current role) run this destructive act on relid,
+ * as far as PostgreSQL's privilege checks go?  An unknown relation: yes
+ * (PostgreSQL reports it, or the gate goes on with its request).
+ */
+bool
+ag_agent_could(AgDestructiveAct act, Oid relid)
+{
+	Oid			user = GetUserId();
+	Oid			nsp;
+
+	if (!OidIsValid(relid) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return true;
+	switch (act)
+	{
+		case AG_ACT_TRUNCATE:
+			/* truncate_check_perms() */
+			return pg_class_aclcheck(relid, user, ACL_TRUNCATE) == ACLCHECK_OK;
+		case AG_ACT_DROP:
+			/* RangeVarCallbackForDropRelation(): owner of it or of its schema */
+			nsp = get_rel_namespace(relid);
+			return AG_REL_OWNER(relid, user) || AG_NSP_OWNER(nsp, user);
+		case AG_ACT_ALTER:
+			/* ALTER TABLE, RENAME, SET SCHEMA: owner of the relation */
+			return AG_REL_OWNER(relid, user);
+	}
+	return true;
+}
+
+/*
+ * The rows of a relation the statement is about to drop or empty: counted
+ * as the extension owner (so no row security of the agent's applies, and
+ * no function of the agent's runs), or PostgreSQL's estimate for a large
+ * one.  Sets *estimated.
+ */
+static int64
+relation_rows(Oid relid, bool *estimated)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class cls;
+	char		kind;
+	BlockNumber pages;
+	float4		tuples;
+	int64		n = -1;
+
+	*estimated = false;
+	if (!HeapTupleIsValid(tup))
+		return -1;
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	kind = cls->relkind;
+	pages = cls->relpages;
+	tuples = cls->reltuples;
+	ReleaseSysCache(tup);
+
+	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE &&
+		kind != RELKIND_MATVIEW)
+		return -1;
+	if (kind != RELKIND_PARTITIONED_TABLE && pages > AG_COUNT_MAX_PAGES)
+	{
+		*estimated = true;
+		return tuples < 0 ? -1 : (int64) tuples;
+	}
+	{
+		char	   *sql = psprintf("SELECT pg_catalog.count(*) FROM ONLY %s",
+								   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+															  get_rel_name(relid)));
+		bool		isnull;
+
+		/* a partitioned table's rows are its partitions' */
+		if (kind == RELKIND_PARTITIONED_TABLE)
+			sql = psprintf("SELECT pg_catalog.count(*) FROM %s",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													  get_rel_name(relid)));
+		if (SPI_execute(sql, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return n;
+}
+
+/* The relations as a jsonb array: [{"relation": ..., "rows": ...}, ...]. */
+static char *
+targets_json(List *relids)
+{
+	StringInfoData targets;
+	ListCell   *lc;
+	bool		first = true;
+
+	initStringInfo(&targets);
+	appendStringInfoChar(&targets, '[');
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		bool		estimated;
+		int64		rows;
+		char	   *name;
+
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			continue;
+		rows = relation_rows(relid, &estimated);
+		name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+										  get_rel_name(relid));
+		appendStringInfo(&targets, "%s{\"relation\": ", first ? "" : ", ");
+		escape_json(&targets, name);
+		if (rows >= 0)
+			appendStringInfo(&targets, ", \"rows\": " INT64_FORMAT "%s}", rows,
+							 estimated ? ", \"rows_estimated\": true" : "");
+		else
+			appendStringInfoChar(&targets, '}');
+		first = false;
+	}
+	appendStringInfoChar(&targets, ']');
+	return targets.data;
+}
+
+/*
+ * Write the EXECUTED event of an approved request that is about to run.
+ * what is the statement's command ("DROP", "TRUNCATE", ...); relids the
+ * relations it drops or empties (may be NIL).
+ */
+void
+ag_approved_record(int64 request_id, const char *what, List *relids)
+{
+	Oid			save_userid;
+	int			save_sec;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "agent_guard: SPI_connect failed");
+	SetUserIdAndSecContext(ag_extension_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		values[3];
+		int			rc;
+
+		values[0] = Int64GetDatum(request_id);
+		values[1] = CStringGetTextDatum(what);
+		values[2] = CStringGetTextDatum(targets_json(relids));
+		rc = SPI_execute_with_args("SELECT agent_guard._executed($1, $2, $3::jsonb)",
+								   3, types, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "agent_guard: could not record approved request " INT64_FORMAT ": %s",
+				 request_id, SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	ag_worker_note_event();
+}

@@ -1,0 +1,794 @@
+/*-------------------------------------------------------------------------
+ * reach.c
+ *		The backstop behind the statement classifier: every relation and
+ *		column a statement drops, empties, renames, moves, retypes or
+ *		detaches, as PostgreSQL's object-access hook reports it, judged as
+ *		the direct act would be.
+ *
+ * The classifier (classify.c, gate.c) judges a statement by the names it
+ * gives, resolved before the statement runs.  What the statement reaches
+ * is more: DROP COLLATION/FUNCTION/TYPE/EXTENSION ... CASCADE drops the
+ * columns that use them, TRUNCATE ... CASCADE empties the tables whose
+ * foreign keys point in, a parent's TRUNCATE, DROP ... CASCADE or ALTER
+ * COLUMN TYPE reaches its inheritance children, ALTER TYPE ... CASCADE the
+ * typed tables, DROP EXTENSION its member tables, ALTER SCHEMA RENAME
+ * every table in the schema, ALTER INDEX/VIEW/SEQUENCE t RENAME a table,
+ * and a name resolved twice can resolve to another table the second time
+ * (a concurrent rename between the check and the lock).  PostgreSQL calls
+ * the object-access hook for each object it really drops (OAT_DROP),
+ * empties (OAT_TRUNCATE, after the list is expanded and locked) or alters
+ * (OAT_POST_ALTER), the way sepgsql sees them; an alter is told apart by
+ * comparing the catalog row before the command (the syscache, whose
+ * invalidation waits for the next CommandCounterIncrement) with the row
+ * as the command left it (SnapshotSelf).
+ *
+ * Each such act on a relation outside the agent's scratch space (scope.c)
+ * gets the direct statement's decision:
+ *	approval (YG003): dropping or emptying a table, view or materialized
+ *		view, dropping or retyping a column; renaming, moving or detaching
+ *		a protected table, renaming its columns or its schema;
+ *	refused (YG004): dropping, renaming or retyping a stamp column of a
+ *		protected table, changing its owner, switching its row security
+ *		off, making it a member of an extension (DROP EXTENSION would drop
+ *		it, pg_dump would leave it out), removing its capture trigger.
+ * Refusals are raised at once.  Acts that need approval are collected for
+ * the statement (a frame per ProcessUtility call; nested statements have
+ * their own) and decided when it ends, before it can commit: one request
+ * names everything the statement reached, and its approval is bound to
+ * exactly that (the objects' oids go into the request's hash), so an
+ * approval given for one set of objects never lets the same text act on
+ * another.  What the statement's own verdict was approved for (its named,
+ * resolved targets, their partitions, a dropped schema's contents) is
+ * covered by that approval.  A statement that commits inside (CALL,
+ * DETACH CONCURRENTLY) is decided before each commit, and an act outside
+ * any frame at once.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_trigger.h"
+#include "commands/extension.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "agent_guard.h"
+#include "gate.h"
+#include "reach.h"
+#include "refusal.h"
+#include "scope.h"
+#include "statement.h"
+
+/* An act on a relation that needs a human's approval. */
+typedef struct ReachItem
+{
+	Oid			relid;
+	int			attnum;
+	int			act;			/* ReachAct */
+	char	   *desc;			/* for the request's reason */
+} ReachItem;
+
+typedef enum ReachAct
+{
+	REACH_DROP,
+	REACH_DROP_COLUMN,
+	REACH_TRUNCATE,
+	REACH_RETYPE,
+	REACH_RENAME,
+	REACH_MOVE,
+	REACH_RENAME_COLUMN,
+	REACH_DETACH,
+	REACH_SCHEMA_RENAME
+} ReachAct;
+
+/* One utility statement running (ProcessUtility), innermost first. */
+typedef struct ReachFrame
+{
+	struct ReachFrame *outer;
+	const char *text;
+	int			len;
+	const char *what;
+	uint64		binding;		/* the statement's own resolved names */
+	List	   *covered;		/* relations its approved verdict named */
+	List	   *covered_nsps;	/* schemas an approved DROP SCHEMA named */
+	List	   *items;			/* ReachItem *: acts that need approval */
+	List	   *guard_rels;		/* relations whose capture trigger it dropped */
+	List	   *unguarded;		/* ... of which the trigger was the table's own */
+	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
+								 * column to the type it has) */
+	LocalTransactionId lxid;	/* the transaction it started in */
+} ReachFrame;
+
+static ReachFrame *frames = NULL;
+static MemoryContext reach_cxt = NULL;
+
+static bool
+is_stamp_column(const char *name)
+{
+	return name != NULL && (strcmp(name, "ag_agent_id") == 0 || strcmp(name, "ag_run_id") == 0 ||
+							strcmp(name, "ag_deleted_at") == 0);
+}
+
+/* ---------------------------------------------------------------------
+ * Frames
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A utility statement starts (u: the classifier's verdict, which the gates
+ * let through, or NULL when the statement is not judged).
+ */
+void
+ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
+{
+	MemoryContext old;
+	ReachFrame *f;
+
+	if (reach_cxt == NULL)
+		reach_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard reach",
+										  ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(reach_cxt);
+	f = palloc0(sizeof(ReachFrame));
+	f->outer = frames;
+	f->text = text;
+	f->len = len;
+	f->what = parsetree ? pstrdup(CreateCommandName(parsetree)) : "statement";
+	f->lxid = MyProc->lxid;
+	if (parsetree != NULL && IsA(parsetree, AlterTableStmt))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+			if (cmd->subtype == AT_AlterColumnType && cmd->name != NULL)
+				f->retyped = lappend(f->retyped, pstrdup(cmd->name));
+		}
+	}
+	if (u != NULL)
+	{
+		f->binding = u->binding;
+		if (u->verdict == AG_REFUSAL_APPROVAL)
+		{
+			/* it ran this far: a human approved it, for what it named */
+			f->covered = list_copy(u->targets);
+			if (parsetree != NULL && IsA(parsetree, DropStmt) &&
+				((DropStmt *) parsetree)->removeType == OBJECT_SCHEMA)
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((DropStmt *) parsetree)->objects)
+				{
+					Oid			nsp = get_namespace_oid(strVal(lfirst(lc)), true);
+
+					if (OidIsValid(nsp))
+						f->covered_nsps = lappend_oid(f->covered_nsps, nsp);
+				}
+			}
+		}
+	}
+	MemoryContextSwitchTo(old);
+	frames = f;
+}
+
+/* The statement ends, whichever way. */
+void
+ag_reach_leave(void)
+{
+	if (frames == NULL)
+		return;
+	frames = frames->outer;
+	if (frames == NULL)
+		MemoryContextReset(reach_cxt);
+}
+
+static int
+item_cmp(const ListCell *a, const ListCell *b)
+{
+	const ReachItem *x = lfirst(a);
+	const ReachItem *y = lfirst(b);
+
+	if (x->relid != y->relid)
+		return x->relid < y->relid ? -1 : 1;
+	if (x->attnum != y->attnum)
+		return x->attnum < y->attnum ? -1 : 1;
+	return x->act - y->act;
+}
+
+/*
+ * Decide on acts that need approval: one request for all of them, bound to
+ * their objects.  Items are cleared once decided (approved).
+ */
+static void
+decide_items(const char *what, const char *text, int len, uint64 binding, List *items)
+{
+	StringInfoData why;
+	uint64		h = hash_combine64(binding, 0x7eac4ULL);
+	List	   *sorted;
+	ListCell   *lc;
+	const char *prev = NULL;
+
+	if (items == NIL)
+		return;
+	sorted = list_copy(items);
+	list_sort(sorted, item_cmp);
+	initStringInfo(&why);
+	appendStringInfoString(&why, "It reaches beyond what it names:");
+	foreach(lc, sorted)
+	{
+		ReachItem  *it = lfirst(lc);
+
+		h = hash_combine64(h, ((uint64) it->relid << 20) ^ ((uint64) (it->attnum + 1) << 4) ^ (uint64) it->act);
+		if (prev && strcmp(prev, it->desc) == 0)
+			continue;
+		appendStringInfo(&why, "%s %s", prev ? ";" : "", it->desc);
+		prev = it->desc;
+	}
+	appendStringInfoChar(&why, '.');
+	ag_gate_decide_bound(AG_REFUSAL_APPROVAL, what, why.data, text, len, h);
+	list_free(sorted);
+}
+
+static void
+frame_decide(ReachFrame *f)
+{
+	ListCell   *lc;
+
+	/* the guard's own trigger removed, its table kept */
+	foreach(lc, f->unguarded)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (get_rel_name(relid) != NULL)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It removes the guard's capture trigger from protected table %s.",
+							   ag_qualified_relname(relid)),
+					  f->text, f->len, 0);
+	}
+	list_free(f->unguarded);
+	f->unguarded = NIL;
+
+	if (f->items != NIL)
+	{
+		decide_items(f->what, f->text, f->len, f->binding, f->items);
+		f->items = NIL;			/* approved */
+	}
+}
+
+/* The statement ran: decide on what it reached, before it can commit. */
+void
+ag_reach_decide(void)
+{
+	if (frames != NULL && (frames->items != NIL || frames->unguarded != NIL))
+		frame_decide(frames);
+}
+
+/* A commit inside a running statement (CALL, DETACH CONCURRENTLY, ...). */
+static void
+reach_xact_callback(XactEvent event, void *arg)
+{
+	ReachFrame *f;
+
+	if (event != XACT_EVENT_PRE_COMMIT || frames == NULL)
+		return;
+	for (f = frames; f != NULL; f = f->outer)
+	{
+		frame_decide(f);
+		f->lxid = InvalidLocalTransactionId;	/* from now on: at once */
+	}
+}
+
+void
+ag_reach_init(void)
+{
+	RegisterXactCallback(reach_xact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Judging one act
+ * ---------------------------------------------------------------------
+ */
+static bool
+guard_trigger_dropped(Oid relid)
+{
+	ReachFrame *f;
+
+	for (f = frames; f != NULL; f = f->outer)
+		if (list_member_oid(f->guard_rels, relid))
+			return true;
+	return false;
+}
+
+static bool
+relation_protected(Oid relid)
+{
+	return ag_relation_protected(relid) || guard_trigger_dropped(relid);
+}
+
+/*
+ * Did the statement's approved verdict cover this relation: name it, name
+ * the schema it drops, or name the partitioned table it is a partition of?
+ * A protected table the agent attached under a table of its own is not
+ * covered by that table's approval: the human approved emptying or
+ * dropping what the request named.
+ */
+static bool
+covered(ReachFrame *f, Oid relid)
+{
+	if (f == NULL || (f->covered == NIL && f->covered_nsps == NIL))
+		return false;
+	if (list_member_oid(f->covered, relid) ||
+		list_member_oid(f->covered_nsps, get_rel_namespace(relid)))
+		return true;
+	if (get_rel_relispartition(relid))
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+		bool		protected = relation_protected(relid);
+		ListCell   *lc;
+
+		foreach(lc, ancestors)
+			if (list_member_oid(f->covered, lfirst_oid(lc)) &&
+				(!protected || relation_protected(lfirst_oid(lc))))
+				return true;
+	}
+	return false;
+}
+
+static void
+refuse_now(const char *why)
+{
+	const char *text = frames ? frames->text : NULL;
+	int			len = frames ? frames->len : 0;
+
+	ag_refuse(AG_REFUSAL_GUARD, frames ? frames->what : "statement", why, text, len, 0);
+}
+
+/* An act that needs approval: for the statement's end, or now. */
+static void
+need_approval(Oid relid, int attnum, ReachAct act, char *desc)
+{
+	ReachFrame *f = frames;
+	MemoryContext old;
+	ReachItem  *it;
+
+	if (covered(f, relid))
+		return;
+	if (f == NULL || f->lxid != MyProc->lxid)
+	{
+		const char *text;
+		int			len;
+		ReachItem	one = {relid, attnum, act, desc};
+
+		text = f ? f->text : NULL;
+		len = f ? f->len : 0;
+		if (f == NULL)
+			(void) ag_current_statement(&text, &len);
+		decide_items(f ? f->what : "statement", text, len, f ? f->binding : 0,
+					 list_make1(&one));
+		return;
+	}
+	old = MemoryContextSwitchTo(reach_cxt);
+	it = palloc(sizeof(ReachItem));
+	it->relid = relid;
+	it->attnum = attnum;
+	it->act = act;
+	it->desc = pstrdup(desc);
+	f->items = lappend(f->items, it);
+	MemoryContextSwitchTo(old);
+}
+
+static const char *
+relkind_word(char relkind)
+{
+	switch (relkind)
+	{
+		case RELKIND_VIEW:
+			return "view";
+		case RELKIND_MATVIEW:
+			return "materialized view";
+		case RELKIND_FOREIGN_TABLE:
+			return "foreign table";
+		default:
+			return "table";
+	}
+}
+
+static bool
+droppable_kind(char relkind)
+{
+	return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
+		relkind == RELKIND_FOREIGN_TABLE || relkind == RELKIND_MATVIEW ||
+		relkind == RELKIND_VIEW;
+}
+
+static bool
+table_kind(char relkind)
+{
+	return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
+		relkind == RELKIND_FOREIGN_TABLE;
+}
+
+/* The relation is dropped (attnum 0) or one of its columns. */
+static void
+reach_drop(Oid relid, int attnum)
+{
+	char		relkind = get_rel_relkind(relid);
+	bool		protected;
+	char	   *name;
+
+	if (attnum == 0 ? !droppable_kind(relkind) : !table_kind(relkind))
+		return;
+	name = ag_qualified_relname(relid);
+	if (ag_in_guard_schema(relid))
+		refuse_now(psprintf("%s belongs to agent_guard.", name));
+	protected = relation_protected(relid);
+	if (!protected && ag_relation_exempt(relid))
+		return;
+	if (attnum == 0)
+	{
+		need_approval(relid, 0, REACH_DROP,
+					  psprintf("it drops %s%s %s", protected ? "protected " : "",
+							   relkind_word(relkind), name));
+		return;
+	}
+	else
+	{
+		char	   *col = get_attname(relid, attnum, true);
+
+		if (col == NULL)
+			return;
+		if (protected && is_stamp_column(col))
+			refuse_now(psprintf("Column \"%s\" of %s is a stamp column of the guard.", col, name));
+		need_approval(relid, attnum, REACH_DROP_COLUMN,
+					  psprintf("it drops column \"%s\" of %s%s", col,
+							   protected ? "protected table " : "", name));
+	}
+}
+
+static void
+reach_truncate(Oid relid)
+{
+	bool		protected = relation_protected(relid);
+	char	   *name = ag_qualified_relname(relid);
+
+	if (ag_in_guard_schema(relid))
+		refuse_now(psprintf("%s belongs to agent_guard.", name));
+	if (!protected && ag_relation_exempt(relid))
+		return;
+	need_approval(relid, 0, REACH_TRUNCATE,
+				  psprintf("it empties %stable %s", protected ? "protected " : "", name));
+}
+
+/* The catalog row as this command left it (not yet visible to others). */
+static HeapTuple
+row_now(Oid catalog, Oid index, int nkeys, ScanKey keys)
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, index, true, SnapshotSelf, nkeys, keys);
+	HeapTuple	tup = systable_getnext(scan);
+
+	tup = HeapTupleIsValid(tup) ? heap_copytuple(tup) : NULL;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return tup;
+}
+
+/* A relation was altered: renamed, moved, given away, its row security off? */
+static void
+reach_alter_relation(Oid relid)
+{
+	ScanKeyData key;
+	HeapTuple	before;
+	HeapTuple	after;
+	Form_pg_class b;
+	Form_pg_class a;
+	char	   *name;
+
+	if (!relation_protected(relid))
+		return;
+	before = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(relid));
+	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	after = row_now(RelationRelationId, ClassOidIndexId, 1, &key);
+	if (!HeapTupleIsValid(before) || after == NULL)
+		return;
+	b = (Form_pg_class) GETSTRUCT(before);
+	a = (Form_pg_class) GETSTRUCT(after);
+	name = quote_qualified_identifier(get_namespace_name(b->relnamespace), NameStr(b->relname));
+
+	if (b->relowner != a->relowner)
+		refuse_now(psprintf("Table %s is protected; its owner stays.", name));
+	if ((b->relrowsecurity && !a->relrowsecurity) ||
+		(b->relforcerowsecurity && !a->relforcerowsecurity))
+		refuse_now(psprintf("Row security on protected table %s hides soft-deleted rows.", name));
+	if (strcmp(NameStr(b->relname), NameStr(a->relname)) != 0)
+		need_approval(relid, 0, REACH_RENAME,
+					  psprintf("it renames protected table %s to \"%s\"", name, NameStr(a->relname)));
+	if (b->relnamespace != a->relnamespace)
+		need_approval(relid, 0, REACH_MOVE,
+					  psprintf("it moves protected table %s to schema \"%s\"", name,
+							   get_namespace_name(a->relnamespace)));
+}
+
+/* Does the running ALTER ... TYPE name this column (recursing to it)? */
+static bool
+column_retyped(const char *attname)
+{
+	ListCell   *lc;
+
+	if (frames == NULL)
+		return false;
+	foreach(lc, frames->retyped)
+		if (strcmp((const char *) lfirst(lc), attname) == 0)
+			return true;
+	return false;
+}
+
+/* A column was altered: renamed, retyped? */
+static void
+reach_alter_column(Oid relid, int attnum)
+{
+	ScanKeyData keys[2];
+	HeapTuple	before;
+	HeapTuple	after;
+	Form_pg_attribute b;
+	Form_pg_attribute a;
+	bool		protected;
+	char	   *name;
+
+	if (!table_kind(get_rel_relkind(relid)))
+		return;
+	protected = relation_protected(relid);
+	if (!protected && ag_relation_exempt(relid))
+		return;
+	before = SearchSysCacheCopy2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	after = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
+	if (!HeapTupleIsValid(before) || after == NULL)
+		return;
+	b = (Form_pg_attribute) GETSTRUCT(before);
+	a = (Form_pg_attribute) GETSTRUCT(after);
+	if (b->attisdropped)
+		return;
+	name = ag_qualified_relname(relid);
+
+	if (b->atttypid != a->atttypid || b->atttypmod != a->atttypmod ||
+		b->attcollation != a->attcollation || column_retyped(NameStr(b->attname)))
+	{
+		if (protected && is_stamp_column(NameStr(b->attname)))
+			refuse_now(psprintf("Column \"%s\" of %s is a stamp column of the guard.",
+								NameStr(b->attname), name));
+		need_approval(relid, attnum, REACH_RETYPE,
+					  psprintf("it changes the type of column \"%s\" of %s%s", NameStr(b->attname),
+							   protected ? "protected table " : "", name));
+	}
+	if (protected && strcmp(NameStr(b->attname), NameStr(a->attname)) != 0)
+	{
+		if (is_stamp_column(NameStr(b->attname)))
+			refuse_now(psprintf("Column \"%s\" of %s is a stamp column of the guard.",
+								NameStr(b->attname), name));
+		need_approval(relid, attnum, REACH_RENAME_COLUMN,
+					  psprintf("it renames column \"%s\" of protected table %s", NameStr(b->attname), name));
+	}
+}
+
+/* An inheritance link changed: a partition taken out of a protected table? */
+static void
+reach_alter_inherits(Oid child, Oid parent)
+{
+	ScanKeyData key;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		linked = false;
+
+	if (!OidIsValid(parent) || !relation_protected(parent))
+		return;
+	rel = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(child));
+	scan = systable_beginscan(rel, InheritsRelidSeqnoIndexId, true, SnapshotSelf, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		if (((Form_pg_inherits) GETSTRUCT(tup))->inhparent == parent)
+			linked = true;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (linked)
+		return;					/* attached, or marked for a concurrent detach */
+	need_approval(parent, 0, REACH_DETACH,
+				  psprintf("it takes %s out of protected table %s",
+						   ag_qualified_relname(child), ag_qualified_relname(parent)));
+}
+
+/* The protected relations of a schema. */
+static List *
+protected_in_schema(Oid nsp)
+{
+	Oid			fn = ag_capture_function();
+	List	   *result = NIL;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(fn))
+		return NIL;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+		if (t->tgfoid == fn && get_rel_namespace(t->tgrelid) == nsp)
+			result = list_append_unique_oid(result, t->tgrelid);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+/* A schema was altered: renamed, with protected tables in it? */
+static void
+reach_alter_schema(Oid nsp)
+{
+	ScanKeyData key;
+	HeapTuple	before = SearchSysCacheCopy1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	HeapTuple	after;
+	const char *old;
+	const char *new;
+	ListCell   *lc;
+
+	ScanKeyInit(&key, Anum_pg_namespace_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(nsp));
+	after = row_now(NamespaceRelationId, NamespaceOidIndexId, 1, &key);
+	if (!HeapTupleIsValid(before) || after == NULL)
+		return;
+	old = NameStr(((Form_pg_namespace) GETSTRUCT(before))->nspname);
+	new = NameStr(((Form_pg_namespace) GETSTRUCT(after))->nspname);
+	if (strcmp(old, new) == 0)
+		return;
+	foreach(lc, protected_in_schema(nsp))
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		need_approval(relid, 0, REACH_SCHEMA_RENAME,
+					  psprintf("it renames schema \"%s\", which holds protected table %s",
+							   old, quote_qualified_identifier(old, get_rel_name(relid))));
+	}
+}
+
+/* An extension was altered: a protected table made one of its members? */
+static void
+reach_alter_extension(Oid ext)
+{
+	ScanKeyData keys[2];
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			joined = InvalidOid;
+
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, SnapshotSelf, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->deptype == DEPENDENCY_EXTENSION && d->classid == RelationRelationId &&
+			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) &&
+			relation_protected(d->objid))
+			joined = d->objid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (OidIsValid(joined))
+		refuse_now(psprintf("It makes protected table %s a member of extension \"%s\": "
+							"DROP EXTENSION would drop it, and pg_dump would leave it out.",
+							ag_qualified_relname(joined), get_extension_name(ext)));
+}
+
+/* A trigger is dropped: the guard's capture trigger? */
+static void
+reach_drop_trigger(Oid trigid)
+{
+	ScanKeyData key;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			fn;
+
+	if (frames == NULL || !OidIsValid(fn = ag_capture_function()))
+		return;
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigid));
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == fn)
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+		MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+
+		/* its table is still protected when its own drop comes */
+		frames->guard_rels = lappend_oid(frames->guard_rels, t->tgrelid);
+		if (!OidIsValid(t->tgparentid))
+			frames->unguarded = lappend_oid(frames->unguarded, t->tgrelid);
+		MemoryContextSwitchTo(old);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* From the object-access hook (hooks.c), after the previous hook. */
+void
+ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					   int subId, void *arg)
+{
+	if (access != OAT_DROP && access != OAT_POST_ALTER && access != OAT_TRUNCATE)
+		return;
+	if (!ag_agent_latched() || !ag_judging())
+		return;
+
+	switch (access)
+	{
+		case OAT_TRUNCATE:
+			reach_truncate(objectId);
+			break;
+		case OAT_DROP:
+			{
+				ObjectAccessDrop *d = (ObjectAccessDrop *) arg;
+
+				/* PostgreSQL's own bookkeeping: transient heaps, cloned triggers */
+				if (d != NULL && (d->dropflags & PERFORM_DELETION_INTERNAL))
+					break;
+				if (classId == RelationRelationId)
+					reach_drop(objectId, subId);
+				else if (classId == TriggerRelationId)
+					reach_drop_trigger(objectId);
+				break;
+			}
+		case OAT_POST_ALTER:
+			{
+				ObjectAccessPostAlter *pa = (ObjectAccessPostAlter *) arg;
+
+				if (classId == RelationRelationId && subId == 0)
+					reach_alter_relation(objectId);
+				else if (classId == RelationRelationId)
+					reach_alter_column(objectId, subId);
+				else if (classId == InheritsRelationId)
+					reach_alter_inherits(objectId, pa ? pa->auxiliary_id : InvalidOid);
+				else if (classId == NamespaceRelationId)
+					reach_alter_schema(objectId);
+				else if (classId == ExtensionRelationId)
+					reach_alter_extension(objectId);
+				break;
+			}
+		default:
+			break;
+	}
+}

@@ -1,0 +1,694 @@
+/*-------------------------------------------------------------------------
+ * structure.c
+ *		The structure of a protected table belongs to the guard: the
+ *		gates' verdict on utility statements that would change it.
+ *
+ * The guard depends on more of a protected table than its triggers and
+ * stamp columns: its key (the log identifies rows by it), its persistence,
+ * its row security (what humans and agents see), the order its triggers
+ * fire in, the tables whose rows show in it (children, partitions), the
+ * way its values print into the log (casts to json, enum labels, attribute
+ * names of composite types), the sequences that number its rows, and the
+ * rights humans hold on it.  An agent that owns the table could change
+ * each of them with plain DDL.  Each such change is either refused
+ * outright (it weakens the guard: YG004) or waits for a human's approval
+ * (it destroys or rewrites something a human may want to keep: YG003);
+ * README "Structure of a protected table" has the table of decisions.
+ * Humans are never judged here (the gates run in agent sessions only).
+ *
+ * Everything here reads the catalogs of the statement's objects as they
+ * are before the statement runs; an object that does not exist is left to
+ * PostgreSQL's own error.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "agent_guard.h"
+#include "scope.h"
+#include "structure.h"
+
+#define REFUSED AG_REFUSAL_GUARD
+#define APPROVAL AG_REFUSAL_APPROVAL
+
+static void
+set_verdict(AgUtility *u, AgRefusalKind kind, const char *what, char *why)
+{
+	/* the strongest wins: refused > approval */
+	if (u->verdict == AG_REFUSAL_GUARD)
+		return;
+	if (u->verdict == AG_REFUSAL_APPROVAL && kind == AG_REFUSAL_APPROVAL)
+		return;
+	u->verdict = kind;
+	u->verdict_what = what;
+	u->verdict_why = why;
+}
+
+static Oid
+relid_of(RangeVar *rv)
+{
+	return rv ? ag_range_var_relid(rv) : InvalidOid;
+}
+
+#define is_protected(relid) ag_relation_protected(relid)
+#define name_of(relid) ag_relname_or((relid), "?")
+
+static bool
+is_stamp(const char *name)
+{
+	return name != NULL && (strcmp(name, "ag_agent_id") == 0 || strcmp(name, "ag_run_id") == 0 ||
+							strcmp(name, "ag_deleted_at") == 0);
+}
+
+/* Does a raw expression name a stamp column? */
+static bool
+stamp_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ColumnRef))
+	{
+		List	   *fields = ((ColumnRef *) node)->fields;
+		Node	   *last = llast(fields);
+
+		return IsA(last, String) && is_stamp(strVal(last));
+	}
+	return raw_expression_tree_walker(node, stamp_walker, context);
+}
+
+static bool
+names_stamp(List *names)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (IsA(lfirst(lc), String) && is_stamp(strVal(lfirst(lc))))
+			return true;
+	return false;
+}
+
+static bool
+index_elems_stamp(List *elems)
+{
+	ListCell   *lc;
+
+	foreach(lc, elems)
+	{
+		Node	   *n = lfirst(lc);
+
+		/* EXCLUDE lists (element, operators) pairs */
+		if (IsA(n, List))
+			n = linitial((List *) n);
+		if (IsA(n, IndexElem) &&
+			(is_stamp(((IndexElem *) n)->name) || stamp_walker(((IndexElem *) n)->expr, NULL)))
+			return true;
+	}
+	return false;
+}
+
+/* A constraint that mentions a stamp column anywhere. */
+static bool
+constraint_stamp(Constraint *c)
+{
+	switch (c->contype)
+	{
+		case CONSTR_CHECK:
+			return stamp_walker(c->raw_expr, NULL);
+		case CONSTR_PRIMARY:
+		case CONSTR_UNIQUE:
+			return names_stamp(c->keys) || names_stamp(c->including) ||
+				stamp_walker(c->where_clause, NULL);
+		case CONSTR_EXCLUSION:
+			return index_elems_stamp(c->exclusions) || names_stamp(c->including) ||
+				stamp_walker(c->where_clause, NULL);
+		case CONSTR_FOREIGN:
+			return names_stamp(c->fk_attrs);
+		default:
+			return false;
+	}
+}
+
+/* A unique or exclusion index that mentions a stamp column anywhere. */
+static bool
+index_stamp(IndexStmt *s)
+{
+	if (!s->unique && s->excludeOpNames == NIL && !s->primary)
+		return false;
+	return index_elems_stamp(s->indexParams) || index_elems_stamp(s->indexIncludingParams) ||
+		stamp_walker(s->whereClause, NULL);
+}
+
+/* The index by which the log identifies rows: primary key or replica identity. */
+static bool
+index_is_key(Oid indexoid)
+{
+	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	bool		key = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+
+		key = ix->indisprimary || ix->indisreplident;
+		ReleaseSysCache(tup);
+	}
+	return key;
+}
+
+static bool
+constraint_is_key(Oid relid, const char *conname)
+{
+	Oid			conoid = get_relation_constraint_oid(relid, conname, true);
+	HeapTuple	tup;
+	bool		key = false;
+
+	if (!OidIsValid(conoid))
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
+		key = con->contype == CONSTRAINT_PRIMARY ||
+			(OidIsValid(con->conindid) && index_is_key(con->conindid));
+		ReleaseSysCache(tup);
+	}
+	return key;
+}
+
+/* Is the column part of the key the log identifies rows by? */
+static bool
+column_in_key(Oid relid, const char *colname)
+{
+	AttrNumber	attnum = get_attnum(relid, colname);
+	Relation	rel;
+	Oid			keys[2];
+	bool		found = false;
+	int			k;
+
+	if (attnum == InvalidAttrNumber)
+		return false;
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		return false;
+	keys[0] = RelationGetPrimaryKeyIndex(rel);
+	keys[1] = RelationGetReplicaIndex(rel);
+	relation_close(rel, AccessShareLock);
+	for (k = 0; k < 2 && !found; k++)
+	{
+		HeapTuple	tup;
+
+		if (!OidIsValid(keys[k]))
+			continue;
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(keys[k]));
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+			int			i;
+
+			for (i = 0; i < ix->indnkeyatts && !found; i++)
+				found = (ix->indkey.values[i] == attnum);
+			ReleaseSysCache(tup);
+		}
+	}
+	return found;
+}
+
+/*
+ * The protected relation whose rows show values of this type (a column of
+ * it, or of an array, domain, range or composite type built on it), or
+ * InvalidOid.  Follows pg_depend, a few levels deep.
+ */
+static Oid
+type_protected_user(Oid typid, int depth)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	if (depth > 8)
+		return InvalidOid;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(typid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid == RelationRelationId && d->objsubid > 0)
+		{
+			if (get_rel_relkind(d->objid) == RELKIND_COMPOSITE_TYPE)
+				found = type_protected_user(get_rel_type_id(d->objid), depth + 1);
+			else if (is_protected(d->objid))
+				found = d->objid;
+		}
+		else if (d->classid == TypeRelationId && d->objid != typid)
+			found = type_protected_user(d->objid, depth + 1);
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/* The protected relation whose rows a sequence numbers, or InvalidOid. */
+static Oid
+sequence_protected_user(Oid seqid)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(seqid));
+	/* owned by a column (serial, identity) */
+	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->refclassid == RelationRelationId && d->refobjsubid > 0 &&
+			(d->deptype == DEPENDENCY_AUTO || d->deptype == DEPENDENCY_INTERNAL) &&
+			is_protected(d->refobjid))
+			found = d->refobjid;
+	}
+	systable_endscan(scan);
+	/* used by a column default (nextval('s')) */
+	if (!OidIsValid(found))
+	{
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(RelationRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(seqid));
+		scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+		while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+			if (d->classid == AttrDefaultRelationId)
+			{
+				ObjectAddress col = GetAttrDefaultColumnAddress(d->objid);
+
+				if (OidIsValid(col.objectId) && is_protected(col.objectId))
+					found = col.objectId;
+			}
+		}
+		systable_endscan(scan);
+	}
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/* A protected table in the schema (the oldest), or InvalidOid. */
+static Oid
+schema_protected_table(const char *nspname)
+{
+	Oid			nsp = get_namespace_oid(nspname, true);
+	Relation	cls;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	cls = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_class_relnamespace, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(nsp));
+	scan = systable_beginscan(cls, InvalidOid, false, NULL, 1, &key);
+	/* the oldest, so that the reason does not depend on the heap's order */
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+		if ((c->relkind == RELKIND_RELATION || c->relkind == RELKIND_PARTITIONED_TABLE) &&
+			(!OidIsValid(found) || c->oid < found) && is_protected(c->oid))
+			found = c->oid;
+	}
+	systable_endscan(scan);
+	table_close(cls, AccessShareLock);
+	return found;
+}
+
+static void
+classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
+{
+	Oid			relid = relid_of(stmt->relation);
+	bool		protected = is_protected(relid);
+	const char *rel = name_of(relid);
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		/* what comes under a protected table, whatever the statement names */
+		if (cmd->subtype == AT_AddInherit)
+		{
+			Oid			parent = relid_of((RangeVar *) cmd->def);
+
+			if (is_protected(parent))
+				set_verdict(v, REFUSED, "ALTER TABLE ... INHERIT",
+							psprintf("The rows of \"%s\" would show in protected table \"%s\" without stamps or events.",
+									 rel, name_of(parent)));
+			continue;
+		}
+		if (cmd->subtype == AT_AttachPartition && cmd->def && IsA(cmd->def, PartitionCmd))
+		{
+			Oid			part = relid_of(((PartitionCmd *) cmd->def)->name);
+
+			if (protected)
+				set_verdict(v, REFUSED, "ALTER TABLE ... ATTACH PARTITION",
+							psprintf("The rows of \"%s\" would show in protected table \"%s\" without stamps or events.",
+									 name_of(part), rel));
+			else if (is_protected(part))
+				set_verdict(v, REFUSED, "ALTER TABLE ... ATTACH PARTITION",
+							psprintf("Protected table \"%s\" would become a partition of \"%s\".", name_of(part), rel));
+			continue;
+		}
+		if (!protected)
+			continue;
+
+		switch (cmd->subtype)
+		{
+			case AT_SetUnLogged:
+				set_verdict(v, APPROVAL, "ALTER TABLE ... SET UNLOGGED",
+							psprintf("A crash would empty protected table \"%s\", and standbys would not have its rows.", rel));
+				break;
+			case AT_SetAccessMethod:
+				set_verdict(v, APPROVAL, "ALTER TABLE ... SET ACCESS METHOD",
+							psprintf("It rewrites protected table \"%s\" in another access method.", rel));
+				break;
+			case AT_ColumnDefault:
+			case AT_SetNotNull:
+			case AT_AddIdentity:
+				if (is_stamp(cmd->name))
+					set_verdict(v, REFUSED, "ALTER TABLE ... ALTER COLUMN",
+								psprintf("Column \"%s\" of protected table \"%s\" is a stamp column: the guard sets it, and a default or NOT NULL on it would mark or refuse humans' rows.",
+										 cmd->name, rel));
+				else if (cmd->subtype == AT_ColumnDefault && column_in_key(relid, cmd->name))
+					set_verdict(v, APPROVAL, "ALTER TABLE ... ALTER COLUMN ... DEFAULT",
+								psprintf("Column \"%s\" is in the key of protected table \"%s\"; with another default, humans' inserts could fail or collide.",
+										 cmd->name, rel));
+				break;
+			case AT_SetIdentity:
+			case AT_DropIdentity:
+				if (is_stamp(cmd->name))
+					set_verdict(v, REFUSED, "ALTER TABLE ... ALTER COLUMN",
+								psprintf("Column \"%s\" of protected table \"%s\" is a stamp column.", cmd->name, rel));
+				else
+					set_verdict(v, APPROVAL, "ALTER TABLE ... IDENTITY",
+								psprintf("It changes or drops the sequence that numbers column \"%s\" of protected table \"%s\"; humans' inserts could fail or collide.",
+										 cmd->name, rel));
+				break;
+			case AT_AddConstraint:
+#if PG_VERSION_NUM < 160000
+			case AT_AddConstraintRecurse:
+#endif
+				if (cmd->def && IsA(cmd->def, Constraint) && constraint_stamp((Constraint *) cmd->def))
+					set_verdict(v, REFUSED, "ALTER TABLE ... ADD CONSTRAINT",
+								psprintf("The constraint names a stamp column of protected table \"%s\": the guard sets them, and a constraint on them could refuse humans' writes.", rel));
+				break;
+			case AT_AddIndex:
+			case AT_ReAddIndex:
+				if (cmd->def && IsA(cmd->def, IndexStmt) && index_stamp((IndexStmt *) cmd->def))
+					set_verdict(v, REFUSED, "ALTER TABLE ... ADD CONSTRAINT",
+								psprintf("The constraint names a stamp column of protected table \"%s\".", rel));
+				break;
+			case AT_DropConstraint:
+#if PG_VERSION_NUM < 160000
+			case AT_DropConstraintRecurse:
+#endif
+				if (cmd->name && constraint_is_key(relid, cmd->name))
+					set_verdict(v, REFUSED, "ALTER TABLE ... DROP CONSTRAINT",
+								psprintf("Constraint \"%s\" is the key by which the log identifies the rows of protected table \"%s\".",
+										 cmd->name, rel));
+				break;
+			case AT_ReplicaIdentity:
+				set_verdict(v, REFUSED, "ALTER TABLE ... REPLICA IDENTITY",
+							psprintf("The key by which the log identifies the rows of protected table \"%s\" belongs to the guard.", rel));
+				break;
+			case AT_EnableRowSecurity:
+			case AT_DisableRowSecurity:
+			case AT_ForceRowSecurity:
+			case AT_NoForceRowSecurity:
+				set_verdict(v, REFUSED, "ALTER TABLE ... ROW LEVEL SECURITY",
+							psprintf("Row security on protected table \"%s\" decides what humans see.", rel));
+				break;
+			case AT_EnableRule:
+			case AT_EnableAlwaysRule:
+			case AT_EnableReplicaRule:
+			case AT_DisableRule:
+				set_verdict(v, REFUSED, "ALTER TABLE ... RULE",
+							psprintf("Rules on protected table \"%s\" could rewrite writes past the guard.", rel));
+				break;
+			default:
+				break;
+		}
+	}
+}
+
+static void
+classify_drop(DropStmt *stmt, AgUtility *v)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		List	   *names = (List *) lfirst(lc);
+
+		if (stmt->removeType == OBJECT_TRIGGER)
+		{
+			Oid			relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																			   list_length(names) - 1)));
+
+			if (is_protected(relid))
+				set_verdict(v, REFUSED, "DROP TRIGGER",
+							psprintf("The triggers of protected table \"%s\" are part of its structure, which a human may have relied on; only a human may drop one.",
+									 name_of(relid)));
+		}
+		else if (stmt->removeType == OBJECT_POLICY)
+		{
+			Oid			relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																			   list_length(names) - 1)));
+
+			if (is_protected(relid))
+				set_verdict(v, REFUSED, "DROP POLICY",
+							psprintf("Row security policies on protected table \"%s\" decide what humans see.",
+									 name_of(relid)));
+		}
+		else if (stmt->removeType == OBJECT_INDEX)
+		{
+			Oid			idx = relid_of(makeRangeVarFromNameList(names));
+			Oid			relid = OidIsValid(idx) ? IndexGetRelation(idx, true) : InvalidOid;
+
+			if (OidIsValid(relid) && is_protected(relid) && index_is_key(idx))
+				set_verdict(v, REFUSED, "DROP INDEX",
+							psprintf("Index \"%s\" is the key by which the log identifies the rows of protected table \"%s\".",
+									 name_of(idx), name_of(relid)));
+		}
+	}
+}
+
+static void
+classify_grant(GrantStmt *g, AgUtility *v)
+{
+	ListCell   *lc;
+
+	if (g->is_grant)
+		return;
+	foreach(lc, g->objects)
+	{
+		Oid			relid = InvalidOid;
+
+		if (g->objtype == OBJECT_TABLE && g->targtype == ACL_TARGET_OBJECT)
+			relid = is_protected(relid_of(lfirst_node(RangeVar, lc))) ?
+				relid_of(lfirst_node(RangeVar, lc)) : InvalidOid;
+		else if (g->objtype == OBJECT_SEQUENCE && g->targtype == ACL_TARGET_OBJECT)
+		{
+			Oid			seqid = relid_of(lfirst_node(RangeVar, lc));
+
+			relid = OidIsValid(seqid) ? sequence_protected_user(seqid) : InvalidOid;
+		}
+		else if (((g->objtype == OBJECT_TABLE || g->objtype == OBJECT_SEQUENCE) &&
+				  g->targtype == ACL_TARGET_ALL_IN_SCHEMA) ||
+				 g->objtype == OBJECT_SCHEMA)
+			relid = schema_protected_table(strVal(lfirst(lc)));
+		if (OidIsValid(relid))
+			set_verdict(v, REFUSED, "REVOKE",
+						psprintf("Humans keep their rights on protected table \"%s\".", name_of(relid)));
+	}
+}
+
+void
+ag_structure_classify(Node *parsetree, AgUtility *v)
+{
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			classify_alter_table((AlterTableStmt *) parsetree, v);
+			break;
+		case T_IndexStmt:
+			{
+				IndexStmt  *s = (IndexStmt *) parsetree;
+				Oid			relid = relid_of(s->relation);
+
+				if (is_protected(relid) && index_stamp(s))
+					set_verdict(v, REFUSED, "CREATE UNIQUE INDEX",
+								psprintf("The index names a stamp column of protected table \"%s\": the guard sets them, and a unique index on them could refuse humans' writes.",
+										 name_of(relid)));
+				break;
+			}
+		case T_CreateTrigStmt:
+			{
+				CreateTrigStmt *t = (CreateTrigStmt *) parsetree;
+				Oid			relid = relid_of(t->relation);
+				Oid			fn = LookupFuncName(t->funcname, 0, NULL, true);
+
+				if (OidIsValid(fn) && get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
+					set_verdict(v, REFUSED, "CREATE TRIGGER",
+								pstrdup("The guard's triggers are placed by agent_guard.protect()."));
+				else if (is_protected(relid))
+					set_verdict(v, REFUSED, "CREATE TRIGGER",
+								psprintf("Triggers of protected table \"%s\" run on every write, humans' too; only a human may add one.",
+										 name_of(relid)));
+				break;
+			}
+		case T_CreatePolicyStmt:
+			{
+				Oid			relid = relid_of(((CreatePolicyStmt *) parsetree)->table);
+
+				if (is_protected(relid))
+					set_verdict(v, REFUSED, "CREATE POLICY",
+								psprintf("Row security policies on protected table \"%s\" decide what humans see; only a human may add one.",
+										 name_of(relid)));
+				break;
+			}
+		case T_AlterPolicyStmt:
+			{
+				Oid			relid = relid_of(((AlterPolicyStmt *) parsetree)->table);
+
+				if (is_protected(relid))
+					set_verdict(v, REFUSED, "ALTER POLICY",
+								psprintf("Row security policies on protected table \"%s\" decide what humans see.",
+										 name_of(relid)));
+				break;
+			}
+		case T_DropStmt:
+			classify_drop((DropStmt *) parsetree, v);
+			break;
+		case T_RenameStmt:
+			{
+				RenameStmt *r = (RenameStmt *) parsetree;
+				Oid			relid = relid_of(r->relation);
+
+				if ((r->renameType == OBJECT_TRIGGER || r->renameType == OBJECT_POLICY) && is_protected(relid))
+					set_verdict(v, REFUSED, r->renameType == OBJECT_TRIGGER ? "ALTER TRIGGER ... RENAME" : "ALTER POLICY ... RENAME",
+								psprintf("Triggers and policies of protected table \"%s\" belong to the guard; triggers fire in name order.",
+										 name_of(relid)));
+				else if (r->renameType == OBJECT_ATTRIBUTE && OidIsValid(relid))
+				{
+					Oid			user = type_protected_user(get_rel_type_id(relid), 0);
+
+					if (OidIsValid(user))
+						set_verdict(v, APPROVAL, "ALTER TYPE ... RENAME ATTRIBUTE",
+									psprintf("Values of type \"%s\" in protected table \"%s\" would appear in the log under another name, and earlier images could no longer be restored.",
+											 name_of(relid), name_of(user)));
+				}
+				break;
+			}
+		case T_AlterEnumStmt:
+			{
+				AlterEnumStmt *e = (AlterEnumStmt *) parsetree;
+				Oid			typid;
+				Oid			user;
+
+				if (e->oldVal == NULL)
+					break;		/* ADD VALUE changes no existing value */
+				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(e->typeName), true);
+				user = OidIsValid(typid) ? type_protected_user(typid, 0) : InvalidOid;
+				if (OidIsValid(user))
+					set_verdict(v, APPROVAL, "ALTER TYPE ... RENAME VALUE",
+								psprintf("Rows of protected table \"%s\" that hold \"%s\" would read \"%s\" with no write on record, and earlier images could no longer be restored.",
+										 name_of(user), e->oldVal, e->newVal));
+				break;
+			}
+		case T_CreateCastStmt:
+			{
+				CreateCastStmt *c = (CreateCastStmt *) parsetree;
+				Oid			target = LookupTypeNameOid(NULL, c->targettype, true);
+
+				if (OidIsValid(target))
+					target = getBaseType(target);
+				if (target == JSONOID || target == JSONBOID)
+					set_verdict(v, REFUSED, "CREATE CAST",
+								pstrdup("A cast to json decides how values appear in the log of every protected table."));
+				break;
+			}
+		case T_CreateStmt:
+		case T_CreateForeignTableStmt:
+			{
+				CreateStmt *c = (CreateStmt *) parsetree;
+				ListCell   *lc;
+
+				foreach(lc, c->inhRelations)
+				{
+					Oid			parent = relid_of(lfirst_node(RangeVar, lc));
+
+					if (is_protected(parent))
+						set_verdict(v, REFUSED, c->partbound ? "CREATE TABLE ... PARTITION OF" : "CREATE TABLE ... INHERITS",
+									psprintf("Its rows would show in protected table \"%s\"; only a human may add a partition or a child to it.",
+											 name_of(parent)));
+				}
+				break;
+			}
+		case T_GrantStmt:
+			classify_grant((GrantStmt *) parsetree, v);
+			break;
+		case T_AlterSeqStmt:
+			{
+				Oid			seqid = relid_of(((AlterSeqStmt *) parsetree)->sequence);
+				Oid			user = OidIsValid(seqid) ? sequence_protected_user(seqid) : InvalidOid;
+
+				if (OidIsValid(user))
+					set_verdict(v, APPROVAL, "ALTER SEQUENCE",
+								psprintf("Sequence \"%s\" numbers the rows of protected table \"%s\"; changed, humans' inserts could fail or collide.",
+										 name_of(seqid), name_of(user)));
+				break;
+			}
+		default:
+			break;
+	}
+}

@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ * structure.h
+ *		The gates' verdict on changes to the structure of protected tables
+ *		(structure.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_STRUCTURE_H
+#define AG_STRUCTURE_H
+
+#include "classify.h"
+
+/* Sets u's verdict (the strongest wins) on changes to protected tables. */
+extern void ag_structure_classify(Node *parsetree, AgUtility *u);
+
+#endif							/* AG_STRUCTURE_H */
