@@ -106,7 +106,7 @@ is($node->safe_psql('app', q{SELECT operation || ' ' || login_role || ' ' || run
 
 # --- the human on call ---------------------------------------------------------
 ($rc, $out, $err) = sh($blocks[3]{code});
-is($rc, 0, 'the on-call block runs, as role oncall with grant_operator only') or diag($err);
+is($rc, 0, 'the on-call block runs, as role oncall with grant_operator and the table grants') or diag($err);
 like($out, qr/^ticket-4711\s+coding_agent\s+coding_agent\s/m, 'agent-guard runs lists the run');
 like($out, qr/^\s*1\s.*\scoding_agent\s+ticket-4711\s+approval\s+pending\s+DELETE FROM customers/m,
 	'agent-guard requests --pending lists the request');
