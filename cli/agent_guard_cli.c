@@ -136,12 +136,59 @@ fail(int code, const char *fmt,...)
 	exit(code);
 }
 
-/* collapse a (possibly multi-line) libpq message into one line */
+/*
+ * Text an agent could have written (statements, reasons, ids, names, even
+ * a server message quoting them), made safe for a terminal: control
+ * characters (C0, DEL, C1) and the bidirectional overrides are shown as
+ * \xHH or \uHHHH, so an escape sequence in a statement cannot erase or
+ * redraw what the human on call reads.  keep_lines leaves newlines and tabs
+ * (a Markdown report, a DETAIL); otherwise they become spaces.  The result
+ * has room for an ellipsis after it (clip_to).
+ */
+static char *
+printable(const char *s, bool keep_lines)
+{
+	size_t		len = strlen(s);
+	char	   *out = malloc(len * 6 + 4);
+	size_t		o = 0;
+
+	if (out == NULL)
+		fail(EXIT_REFUSED, "out of memory");
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+		unsigned char c1 = i + 1 < len ? (unsigned char) s[i + 1] : 0;
+		unsigned char c2 = i + 2 < len ? (unsigned char) s[i + 2] : 0;
+
+		if (c == '\n' || c == '\t' || c == '\r')
+			out[o++] = (keep_lines && c != '\r') ? (char) c : ' ';
+		else if (c < 0x20 || c == 0x7f)
+			o += sprintf(out + o, "\\x%02x", c);
+		else if (c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F)
+		{
+			o += sprintf(out + o, "\\u%04x", c1);
+			i++;
+		}
+		else if (c == 0xE2 && ((c1 == 0x80 && c2 >= 0xAA && c2 <= 0xAE) ||
+							   (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9)))
+		{
+			o += sprintf(out + o, "\\u%04x", 0x2000 + ((c1 & 0x3F) << 6) + (c2 & 0x3F));
+			i += 2;
+		}
+		else
+			out[o++] = (char) c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* collapse a (possibly multi-line) libpq message into one printable line */
 static char *
 one_line(const char *msg)
 {
 	char	   *out = strdup(msg ? msg : "");
 	char	   *w = out;
+	char	   *safe;
 	bool		space = false;
 
 	if (out == NULL)
@@ -159,7 +206,9 @@ one_line(const char *msg)
 		}
 	}
 	*w = '\0';
-	return out;
+	safe = printable(out, false);
+	free(out);
+	return safe;
 }
 
 /* ---------------------------------------------------------------------
@@ -252,9 +301,17 @@ report_error(PGresult *res)
 	fprintf(stderr, "%s: %s\n", progname, m);
 	free(m);
 	if (detail)
-		fprintf(stderr, "DETAIL: %s\n", detail);
+	{
+		m = printable(detail, true);
+		fprintf(stderr, "DETAIL: %s\n", m);
+		free(m);
+	}
 	if (hint)
-		fprintf(stderr, "HINT: %s\n", hint);
+	{
+		m = printable(hint, true);
+		fprintf(stderr, "HINT: %s\n", m);
+		free(m);
+	}
 }
 
 /*
@@ -341,38 +398,19 @@ text_width(const char *s)
 	return w;
 }
 
+static void clip_to(char *t, int w);
+
 /*
- * A cell as shown in a table: on one line, and on a terminal clipped so a
- * statement text does not wrap the whole table.
+ * A cell as shown in a table: on one line, printable, and on a terminal
+ * clipped so a statement text does not wrap the whole table.
  */
 static char *
 cell_text(const char *v, bool clip)
 {
-	size_t		len = strlen(v);
-	char	   *out = malloc(len + 4);
-	int			w = 0;
-	size_t		i,
-				o = 0;
+	char	   *out = printable(v, false);
 
-	if (out == NULL)
-		fail(EXIT_REFUSED, "out of memory");
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) v[i];
-
-		if ((c & 0xC0) != 0x80)
-		{
-			if (clip && w == TTY_CELL_MAX - 1 && text_width(v + i) > 1)
-			{
-				memcpy(out + o, "\xE2\x80\xA6", 3); /* ellipsis */
-				o += 3;
-				break;
-			}
-			w++;
-		}
-		out[o++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : (char) c;
-	}
-	out[o] = '\0';
+	if (clip)
+		clip_to(out, TTY_CELL_MAX);
 	return out;
 }
 
@@ -527,12 +565,13 @@ print_value(PGresult *res)
 {
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 	{
-		const char *v = PQgetvalue(res, 0, 0);
+		char	   *v = printable(PQgetvalue(res, 0, 0), true);
 		size_t		len = strlen(v);
 
 		fputs(v, stdout);
 		if (len == 0 || v[len - 1] != '\n')
 			putchar('\n');
+		free(v);
 	}
 }
 
@@ -880,8 +919,10 @@ decide(const Command *cmd, const char *id, const char *verb_done)
 	snprintf(sig, sizeof(sig), "agent_guard.%s(bigint,text)", cmd->name);
 	require_function(sig, cmd->name);
 	snprintf(sql, sizeof(sql),
-			 "SELECT request_id, agent_id, run_id, status, statement, decided_by, note, expires_at "
-			 "FROM agent_guard.%s($1::bigint, $2::text)", cmd->name);
+			 "SELECT request_id, agent_id, run_id, status, statement, "
+			 "       pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'parameters' AS parameters, "
+			 "       decided_by, note, expires_at "
+			 "FROM agent_guard.%s($1::bigint, $2::text) r", cmd->name);
 	res = query(sql, 2, params);
 	printf("%s request %s\n", verb_done, id);
 	if (PQntuples(res) > 0)
@@ -1013,44 +1054,105 @@ on_stop_signal(int sig)
 }
 
 /*
- * A notification as a line: the payload's fields as key=value when it is a
- * JSON object (rendered by the server, as a parameter), else the payload.
+ * Any role may NOTIFY on channel agent_guard, an agent too, so a payload is
+ * no evidence.  A notification about a request shows the request as
+ * agent_guard.requests has it: the payload gives only its id, and an id
+ * with no request on record says so.  Any other notification is shown with
+ * the role of the session that sent it (from pg_stat_activity, while that
+ * session lives), so a line an agent sent says it came from the agent.
  */
+static const char *const watch_sender_sql =
+"SELECT coalesce((SELECT CASE WHEN pg_catalog.has_function_privilege("
+"                                  pg_catalog.to_regprocedure('agent_guard.sealer_status()'), 'EXECUTE')"
+"                             AND EXISTS (SELECT 1 FROM agent_guard.sealer_status() s WHERE s.pid = a.pid)"
+"                        THEN 'the guard''s sealer'"
+"                        ELSE 'role ' || coalesce(a.usename::text, '?') END || ' (pid ' || a.pid || ')'"
+"                 FROM pg_catalog.pg_stat_activity a WHERE a.pid = $1::integer),"
+"                'pid ' || $1::integer || ', since gone')";
+
+static const char *const watch_text_sql =
+"SELECT CASE WHEN p.id IS NULL THEN NULL"
+"            WHEN r.request_id IS NULL THEN 'unverified: no request ' || p.id || ' on record'"
+"            ELSE 'request ' || r.request_id || ' ' || r.status || '  agent=' || coalesce(r.agent_id, '')"
+"                 || '  run=' || coalesce(r.run_id, 'null') || '  kind=' || r.kind"
+"                 || coalesce('  decided_by=' || r.decided_by, '')"
+"                 || '  reason=' || coalesce(r.reason, '') || '  statement=' || coalesce(r.statement, '') END,"
+"       (SELECT pg_catalog.string_agg(key || '=' || coalesce(value, 'null'), '  ')"
+"          FROM pg_catalog.json_each_text(CASE WHEN pg_catalog.json_typeof(p.j) = 'object' THEN p.j END))"
+"  FROM (SELECT j, CASE WHEN pg_catalog.json_typeof(j) = 'object' THEN j->>'request_id' END AS id"
+"          FROM (SELECT $1::json AS j) x) p"
+"  LEFT JOIN agent_guard.requests r ON r.request_id::text = p.id";
+
+static const char *const watch_json_sql =
+"SELECT pg_catalog.json_build_object('sender', $3::text, 'payload', $1::text, 'pid', $2::integer, 'request',"
+"       (SELECT pg_catalog.row_to_json(r) FROM agent_guard.requests r"
+"         WHERE r.request_id::text = (CASE WHEN pg_catalog.json_typeof($1::json) = 'object'"
+"                                     THEN $1::json->>'request_id' END)))";
+
+static const char *const watch_json_plain_sql =
+"SELECT pg_catalog.json_build_object('sender', $3::text, 'payload', $1::text, 'pid', $2::integer, 'request', NULL)";
+
 static void
 print_notification(PGnotify *n)
 {
 	char		ts[32];
+	char		pid[16];
 	time_t		now = time(NULL);
-	const char *params[1] = {n->extra};
+	const char *params[3] = {n->extra, pid, NULL};	/* payload, pid, sender */
+	char	   *sender;
 	PGresult   *res;
+
+	snprintf(pid, sizeof(pid), "%d", n->be_pid);
+	res = PQexecParams(conn, watch_sender_sql, 1, NULL, params + 1, NULL, NULL, 0);
+	sender = strdup(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
+					PQgetvalue(res, 0, 0) : "pid ?");
+	PQclear(res);
+	if (sender == NULL)
+		fail(EXIT_REFUSED, "out of memory");
+	params[2] = sender;
 
 	if (opt_seen[O_JSON])
 	{
-		printf("%s\n", n->extra);
+		char	   *t;
+
+		res = PQexecParams(conn, watch_json_sql, 3, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			PQclear(res);
+			res = PQexecParams(conn, watch_json_plain_sql, 3, NULL, params, NULL, NULL, 0);
+		}
+		t = one_line(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
+					 PQgetvalue(res, 0, 0) : "{}");
+		printf("%s\n", t);
+		free(t);
+		PQclear(res);
+		free(sender);
 		fflush(stdout);
 		return;
 	}
 	strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
-	res = PQexecParams(conn,
-					   "SELECT pg_catalog.string_agg(key || '=' || coalesce(value, 'null'), '  ')"
-					   " FROM pg_catalog.json_each_text(CASE WHEN pg_catalog.json_typeof($1::json) = 'object'"
-					   " THEN $1::json END)",
-					   1, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(conn, watch_text_sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 	{
+		/* a request, as on record */
 		char	   *t = one_line(PQgetvalue(res, 0, 0));
 
-		printf("%s  %s\n", ts, t);
+		printf("%s  %s (notified by %s)\n", ts, t, sender);
 		free(t);
 	}
 	else
 	{
-		char	   *t = one_line(n->extra);
+		const char *body = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+							!PQgetisnull(res, 0, 1)) ? PQgetvalue(res, 0, 1) : n->extra;
+		char	   *s = one_line(sender);
+		char	   *t = one_line(body);
 
-		printf("%s  %s\n", ts, t);
+		printf("%s  from %s: %s\n", ts, s, t);
+		free(s);
 		free(t);
 	}
 	PQclear(res);
+	free(sender);
 	fflush(stdout);
 }
 

@@ -115,8 +115,9 @@ SET ROLE regress_human;
 SELECT agent_guard.current_agent(), agent_guard.current_run();
 RESET ROLE;
 SET SESSION AUTHORIZATION regress_human;
+-- a new run label is a label, not a way out: the same agent, still guarded
 SELECT set_config('agent_guard.run_id', 'another-run', false);
--- error: still the same agent and run, and still guarded
+-- error
 TRUNCATE app.vault;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT public.regress_intact();

@@ -20,9 +20,9 @@ DELETE FROM app.notes WHERE id = 2;
 -- forged stamps are overwritten, not trusted
 INSERT INTO app.customers (id, name, ag_agent_id, ag_run_id) VALUES (6, 'Fay', 'a-human', 'no-run');
 SELECT id, ag_agent_id, ag_run_id FROM app.customers WHERE id >= 4 ORDER BY id;
--- the run is fixed now that the session has written
+-- the session's label holds across transactions; a new label starts a new
+-- run, RESET returns to the label of the connection options
 SELECT agent_guard.current_run();
--- error: changing it
 SET agent_guard.run_id = 'run-other';
 RESET agent_guard.run_id;
 SELECT agent_guard.current_run();

@@ -99,7 +99,18 @@ SET agent_guard.agent_id = 'codex';
 SELECT agent_guard.in_agent_session();
 SELECT set_config('agent_guard.agent_id', 'sneaky', false) AS tagged,
        set_config('agent_guard.agent_id', '', false) AS untagged;
+-- the statement failed: its transaction, and the tag set in it, are gone
 SELECT agent_guard.current_agent();
+-- a session-level SET latches for the server process's life
+SELECT set_config('agent_guard.agent_id', 'sneaky', false);
+RESET agent_guard.agent_id;
+DISCARD ALL;
+SELECT agent_guard.current_agent(), current_setting('agent_guard.agent_id') AS setting;
+-- error: as any session tag
+SET agent_guard.agent_id = 'codex';
+BEGIN;
+SET LOCAL agent_guard.agent_id = 'codex';
+ROLLBACK;
 
 -- error: a registered role tagged as another agent is refused
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.agent_id=claude-code"
@@ -122,7 +133,8 @@ SELECT current_user, agent_guard.current_agent();
 RESET SESSION AUTHORIZATION;
 SELECT 1;
 
--- run ids: the harness label is used until the first write, then fixed
+-- run ids: the harness label; a transaction's run is fixed at its first write
+-- (sql/scopes.sql)
 \c "dbname=contrib_regression user=regress_bot options="
 SET agent_guard.run_id = 'run-A';
 SELECT agent_guard.current_run();

@@ -119,6 +119,10 @@ ALTER SCHEMA ags RENAME TO ags2;
 -- error: a protected table cannot join an extension (DROP EXTENSION would drop it; YG004)
 ALTER EXTENSION citext ADD TABLE a_tab;
 \echo :LAST_ERROR_SQLSTATE
+ALTER EXTENSION citext ADD TYPE a_tab;
+\echo :LAST_ERROR_SQLSTATE
+ALTER EXTENSION citext ADD SCHEMA ags;
+\echo :LAST_ERROR_SQLSTATE
 -- error: giving a protected table away is refused (YG004), whatever names it
 REASSIGN OWNED BY regress_reach_bot TO regress_reach_group;
 \echo :LAST_ERROR_SQLSTATE

@@ -71,6 +71,10 @@
 #define AG_MAX_EVENT_BYTES ((Size) 64 * 1024 * 1024)
 #define AG_MAX_QUERY_LOG (1024 * 1024)
 
+/* Each bound parameter value is kept up to this many characters with its
+ * statement and request (params.c); the approval covers the whole value. */
+#define AG_PARAM_VALUE_LOG 1024
+
 /*
  * The module interfaces of the layers every file may use.  Each of the
  * other modules has a header of its own (statement.h, scope.h,
@@ -80,6 +84,15 @@
 
 /* module.c: true only in a server that preloaded the library */
 extern bool ag_preloaded;
+
+/* runcount.c */
+extern void ag_runcount_init(void);
+extern uint64 ag_run_rows_add(const char *run, int64 delta);
+extern uint64 ag_run_rows(const char *run);
+
+/* params.c */
+extern char *ag_client_params_text(int maxlen);
+extern int64 ag_client_params_hash(int64 statement_hash);
 
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);
@@ -96,6 +109,7 @@ extern bool ag_session_is_agent(void);
 extern Oid	ag_extension_owner(void);
 extern bool ag_agent_latched(void);
 extern bool ag_valid_label(const char *value, const char *what);
+extern void ag_identity_after_utility(Node *parsetree);
 
 /* hooks.c */
 extern void ag_hooks_init(void);

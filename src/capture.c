@@ -89,8 +89,12 @@ static int64 stmt_cache_id = 0;
 static AgFastInsert *stmt_inserter = NULL;
 static AgFastInsert *event_inserter = NULL;
 
-/* the columns capture supplies; the tables' defaults fill in the rest */
-static const char *const stmt_columns[] = {"agent_id", "run_id", "login_role", "query"};
+/*
+ * The columns capture supplies; the tables' defaults fill in the rest.
+ * "?parameters" is optional: a database still at 1.0 (the new library runs
+ * it until ALTER EXTENSION UPDATE) has no such column.
+ */
+static const char *const stmt_columns[] = {"agent_id", "run_id", "login_role", "query", "?parameters"};
 static const char *const event_columns[] = {
 	"agent_id", "run_id", "login_role", "acting_role", "statement_id",
 	"relation", "operation", "old_row", "new_row", "row_key"
@@ -626,18 +630,30 @@ cut_query(const char *query, int len)
 	return cstring_to_text_with_len(buf.data, buf.len);
 }
 
-/*
- * The agent_guard.statements row of the current client statement,
- * inserted at its first logged write.  Caller already acts as the
- * extension owner.
- */
-static int64
-current_statement_id(Datum agent, Datum run, Datum login)
+/* Is the current client statement's row written already? */
+static bool
+statement_recorded(void)
 {
 	const char *text;
 	int			len;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	uint64		seq = ag_current_statement(&text, &len);
+
+	return stmt_cache_id != 0 && stmt_cache_seq == seq && stmt_cache_lxid == AG_MY_LXID;
+}
+
+/*
+ * The agent_guard.statements row of the current client statement,
+ * inserted at its first logged write, with its bound parameter values
+ * (params, printed by the caller as the agent: NULL for none).  Caller
+ * already acts as the extension owner.
+ */
+static int64
+current_statement_id(Datum agent, Datum run, Datum login, const char *params)
+{
+	const char *text;
+	int			len;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
 	bool		isnull;
 	uint64		seq;
 	AgFastInsert *fi;
@@ -662,6 +678,10 @@ current_statement_id(Datum agent, Datum run, Datum login)
 		values[3] = (Datum) 0;
 		nulls[3] = true;
 	}
+	if (params != NULL)
+		values[4] = CStringGetTextDatum(params);
+	else
+		nulls[4] = true;
 
 	slot = ag_fast_insert(fi, values, nulls);
 	id = slot_getattr(slot, ag_fast_attnum(fi, "statement_id"), &isnull);
@@ -775,6 +795,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	bool		nulls[lengthof(event_columns)];
 	AgOwnerSave owner_save;
 	AgRelInfo  *info;
+	char	   *params;
 
 	check_trigger_call(fcinfo, "ag_capture");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
@@ -783,7 +804,7 @@ ag_capture(PG_FUNCTION_ARGS)
 		ag_failsafe_check(psprintf("write to table \"%s\"", RelationGetRelationName(rel)));
 
 	agent = ag_current_agent();
-	if (agent == NULL)			/* WHEN said agent; identity never reverts */
+	if (agent == NULL)			/* WHEN said agent; identity holds within a transaction */
 		elog(ERROR, "ag_capture: fired outside an agent session");
 	ag_idempotency_check(agent);	/* the key, at the transaction's first write */
 
@@ -887,12 +908,15 @@ ag_capture(PG_FUNCTION_ARGS)
 						 VARSIZE_ANY(DatumGetPointer(values[9])), numbers);
 	}
 
+	/* the statement's bound values, printed as the agent, once a statement */
+	params = statement_recorded() ? NULL : ag_client_params_text(AG_PARAM_VALUE_LOG);
+
 	ag_owner_become(&owner_save, true);
 	PG_TRY();
 	{
 		AgFastInsert *fi;
 
-		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2]));
+		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2], params));
 		fi = ag_fast_open(&event_inserter, "events", lengthof(event_columns), event_columns);
 		ag_fast_insert(fi, values, nulls);
 		ag_worker_note_event();	/* wake the sealer at commit */

@@ -31,6 +31,7 @@ typedef struct AgUtility
 	AgRefusalKind verdict;
 	const char *verdict_what;
 	char	   *verdict_why;
+	bool		approved;		/* a human's approval let the verdict pass */
 } AgUtility;
 
 extern void ag_classify_utility(Node *parsetree, AgUtility *u);

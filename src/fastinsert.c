@@ -18,7 +18,9 @@
  *	  index is maintained (ExecInsertIndexTuples, partial ones included);
  *	- the tables have no triggers, rules or row security; should one ever
  *	  get a trigger or a generated column, opening it fails (fail closed)
- *	  rather than silently skipping it.
+ *	  rather than silently skipping it.  The one exception is a trigger
+ *	  that fires only in replica sessions (replication.c): we never append
+ *	  in one, since no replication worker is an agent.
  *
  * An inserter is opened at a transaction's first row, owned by the top
  * transaction's resource owner and memory, and closed at commit or prepare;
@@ -37,6 +39,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
@@ -200,12 +203,21 @@ template_build(AgFastTemplate *t, Relation rel)
 	for (i = 0; i < t->ncols; i++)
 	{
 		AttrNumber	attno = InvalidAttrNumber;
+		const char *name = t->colnames[i];
+		bool		optional = (name[0] == '?');
 		int			k;
 
+		if (optional)
+			name++;
 		for (k = 0; k < desc->natts; k++)
 			if (!TupleDescAttr(desc, k)->attisdropped &&
-				strcmp(NameStr(TupleDescAttr(desc, k)->attname), t->colnames[i]) == 0)
+				strcmp(NameStr(TupleDescAttr(desc, k)->attname), name) == 0)
 				attno = k + 1;
+		if (attno == InvalidAttrNumber && optional)
+		{
+			t->attnos[i] = InvalidAttrNumber;	/* not there (yet): not stored */
+			continue;
+		}
 		if (attno == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
@@ -280,6 +292,23 @@ ag_open_own_table(const char *relname)
 }
 
 /*
+ * Triggers that would fire in an ordinary session.  A trigger enabled for
+ * replica sessions only (TRIGGER_FIRES_ON_REPLICA) never does.
+ */
+static bool
+has_origin_triggers(Relation rel)
+{
+	int			i;
+
+	if (rel->trigdesc == NULL)
+		return false;
+	for (i = 0; i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgenabled != TRIGGER_FIRES_ON_REPLICA)
+			return true;
+	return false;
+}
+
+/*
  * The inserter for agent_guard.<relname> in this transaction, opened at the
  * first call; the caller supplies the named columns, in that order, to
  * ag_fast_insert.  colnames must stay valid for the session (a constant).
@@ -313,7 +342,7 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 		rel = ag_open_own_table(relname);
 		relid = RelationGetRelid(rel);
 		desc = RelationGetDescr(rel);
-		if (rel->trigdesc != NULL || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
+		if (has_origin_triggers(rel) || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
 			(desc->constr && desc->constr->has_generated_stored) ||
 			rel->rd_rel->relkind != RELKIND_RELATION)
 			ereport(ERROR,
@@ -414,6 +443,8 @@ ag_fast_insert(AgFastInsert *fi, const Datum *values, const bool *nulls)
 	}
 	for (i = 0; i < fi->ncols; i++)
 	{
+		if (fi->attnos[i] == InvalidAttrNumber)
+			continue;			/* an optional column the table lacks */
 		slot->tts_values[fi->attnos[i] - 1] = values[i];
 		slot->tts_isnull[fi->attnos[i] - 1] = nulls[i];
 	}

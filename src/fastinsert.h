@@ -17,6 +17,8 @@ typedef struct AgFastInsert AgFastInsert;
 
 extern void ag_fast_init(void);
 extern Relation ag_open_own_table(const char *relname);
+/* colnames: the columns the caller supplies, in order; a name that starts
+ * with '?' is optional (a table without it gets the row without the value) */
 extern AgFastInsert *ag_fast_open(AgFastInsert **cache, const char *relname,
 								  int ncols, const char *const *colnames);
 extern TupleTableSlot *ag_fast_insert(AgFastInsert *fi, const Datum *values,

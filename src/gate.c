@@ -81,9 +81,10 @@ static int	max_rows_per_statement = 1000;
 static int	max_rows_per_run = 10000;
 static int	approval_ttl = 900;
 
-/* freezes and trips, as of generation state_gen */
+/* freezes and trips, as of generation state_gen, for run state_run */
 static uint64 state_gen = 0;
 static bool state_valid = false;
+static char *state_run = NULL;
 static char *frozen_all = NULL;
 static char *frozen_me = NULL;
 static bool tripped_me = false;
@@ -96,7 +97,10 @@ static int64 approved_hash = 0;
 /* nextval/setval calls of the plan being started name temporary sequences only */
 static bool frozen_seq_calls_blessed = false;
 
-/* rows counted for limits */
+/*
+ * Rows counted for limits: this statement's, and the run's across all its
+ * sessions as last seen (runcount.c keeps the shared count).
+ */
 static uint64 stmt_rows = 0;
 static uint64 run_rows = 0;
 
@@ -176,8 +180,22 @@ load_state(void)
 	const char *run = ag_current_run(false);
 	StateQuery	q;
 
-	if (state_valid && gen == state_gen)
+	/*
+	 * The run may change between transactions (a label per transaction, a
+	 * generated run per transaction): what was loaded is about one run.
+	 */
+	if (state_valid && gen == state_gen &&
+		(state_run == NULL ? run == NULL : run != NULL && strcmp(state_run, run) == 0))
 		return;
+	if (state_valid && gen == state_gen)
+	{
+		/* another run, same generation: its own trip and count */
+		tripped_local = false;
+		run_rows = ag_run_rows(run);
+	}
+	if (state_run)
+		pfree(state_run);
+	state_run = run ? ag_session_strdup(run) : NULL;
 
 	if (frozen_all)
 		pfree(frozen_all);
@@ -422,7 +440,11 @@ ag_gate_count_rows(QueryDesc *qd, uint64 n)
 		ag_writers_top_writes_scratch(qd->plannedstmt))
 		return false;
 	stmt_rows += n;
-	run_rows += n;
+	/* a preview's rows are rolled back: they never count for the run */
+	if (ag_preview_active())
+		run_rows += n;
+	else
+		run_rows = ag_run_rows_add(ag_current_run(true), (int64) n);
 	return true;
 }
 
@@ -732,7 +754,11 @@ void
 ag_gate_count_cte_rows(uint64 n)
 {
 	stmt_rows += n;
-	run_rows += n;
+	/* a preview's rows are rolled back: they never count for the run */
+	if (ag_preview_active())
+		run_rows += n;
+	else
+		run_rows = ag_run_rows_add(ag_current_run(true), (int64) n);
 }
 
 /* ---------------------------------------------------------------------
@@ -773,9 +799,9 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 						verdict(v, AG_REFUSAL_GUARD, "DROP", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
 					{
-						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s \"%s\" and its data.",
+						verdict(v, AG_REFUSAL_APPROVAL, "DROP", psprintf("It drops %s %s and its data.",
 																stmt->removeType == OBJECT_TABLE ? "table" : "relation",
-																ag_relname_or(relid, "?")));
+																ag_qualified_relname(relid)));
 						destroy_targets = lappend_oid(destroy_targets, relid);
 						if (!ag_agent_could(AG_ACT_DROP, relid))
 							unrunnable = true;
@@ -928,7 +954,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 						verdict(v, AG_REFUSAL_GUARD, "TRUNCATE", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
 					else if (!ag_relation_exempt(relid))
 					{
-						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table \"%s\".", ag_relname_or(relid, "?")));
+						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table %s.", ag_qualified_relname(relid)));
 						destroy_targets = lappend_oid(destroy_targets, relid);
 						if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
 							unrunnable = true;
@@ -957,7 +983,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 					if (r->renameType == OBJECT_COLUMN && is_stamp_column(r->subname))
 						verdict(v, AG_REFUSAL_GUARD, "RENAME COLUMN", psprintf("Column \"%s\" is a stamp column of the guard.", r->subname));
 					else
-						verdict(v, AG_REFUSAL_APPROVAL, "RENAME", psprintf("It renames protected table \"%s\"%s.", ag_relname_or(relid, "?"),
+						verdict(v, AG_REFUSAL_APPROVAL, "RENAME", psprintf("It renames protected table %s%s.", ag_qualified_relname(relid),
 																	r->renameType == OBJECT_COLUMN ? " or one of its columns" : ""));
 				}
 				break;
@@ -969,7 +995,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 
 				if (OidIsValid(relid) && !ag_relation_exempt(relid) && ag_relation_protected(relid))
 				{
-					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table \"%s\".", ag_relname_or(relid, "?")));
+					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table %s.", ag_qualified_relname(relid)));
 					if (!ag_agent_could(AG_ACT_ALTER, relid))
 						unrunnable = true;
 				}
@@ -1088,7 +1114,10 @@ ag_gate_utility(AgUtility *u, const char *text, int len)
 	if (u->verdict == AG_REFUSAL_APPROVAL && unrunnable)
 		return;
 	if (u->verdict != AG_REFUSAL_NONE)
+	{
 		decide_with_targets(u, text, len);
+		u->approved = (u->verdict == AG_REFUSAL_APPROVAL);	/* else it raised */
+	}
 }
 
 /*
@@ -1104,7 +1133,7 @@ ag_gate_copy_rows(PlannedStmt *pstmt, QueryCompletion *qc)
 		!((CopyStmt *) parsetree)->is_from)
 		return false;
 	stmt_rows += qc->nprocessed;
-	run_rows += qc->nprocessed;
+	run_rows = ag_run_rows_add(ag_current_run(true), (int64) qc->nprocessed);
 	return !ag_relation_exempt(ag_range_var_relid(((CopyStmt *) parsetree)->relation));
 }
 

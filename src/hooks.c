@@ -385,6 +385,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_END_TRY();
 
 	ag_idempotency_after_utility(parsetree);	/* warn on a session-wide key */
+	ag_identity_after_utility(parsetree);	/* DISCARD ALL: a new generated run */
 }
 
 /* ---------------------------------------------------------------------

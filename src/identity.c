@@ -5,16 +5,43 @@
  * A session is an agent session when its session user (the login role,
  * or the role a superuser switched to with SET SESSION AUTHORIZATION) is
  * registered in agent_guard.registered_agents, or when a harness tagged it
- * with the agent_guard.agent_id setting.  Once a session is an agent
- * session it stays one: the identity is latched in backend-local memory
- * the first time we see it, and nothing the session runs afterwards (SET,
- * RESET, RESET ALL, DISCARD ALL, SET ROLE, SET SESSION AUTHORIZATION)
- * touches the latched copy (kept in the session context, session.c).  The
- * GUCs are only the way in.
+ * with the agent_guard.agent_id setting.
  *
- * The run id works the same way from the first agent write on: before it,
- * the harness may still set agent_guard.run_id; after it, the run is fixed
- * for the rest of the session.
+ * Scopes.  A connection pooler hands one server process to many clients, so
+ * identity has two scopes:
+ *	- the process: a registered login role, or a tag given in the connection
+ *	  options or with a session-level SET.  It is latched in backend-local
+ *	  memory the first time we see it, and nothing the session runs
+ *	  afterwards (SET, RESET, RESET ALL, DISCARD ALL, SET ROLE, SET SESSION
+ *	  AUTHORIZATION) touches the latched copy: it fails safe, the process
+ *	  stays an agent until it exits;
+ *	- the transaction: a tag set with SET LOCAL (or set_config(..., true))
+ *	  tags the transaction it was set in, from that moment to its end, and
+ *	  cannot be changed or dropped within it.  When the transaction ends the
+ *	  process returns to its previous identity.
+ * The GUC machinery does not tell a check or assign hook whether a value
+ * comes from SET or SET LOCAL.  We tell them apart by what survives the end
+ * of the transaction: a tag assigned inside a transaction tags that
+ * transaction; if the setting still holds the tag in a later transaction,
+ * it was a session-level SET, and it is latched for the process's life
+ * then (at the first identity check of that transaction, before any
+ * statement of it runs).
+ *
+ * Runs.  A run is a label, not a boundary: the run of a transaction is
+ * fixed at its first agent write and cannot change within the transaction.
+ * Between transactions the label may change: a session label (options or
+ * SET) holds until it is changed or reset (RESET, RESET ALL, DISCARD ALL),
+ * a SET LOCAL label holds for its transaction.  Writes without a label get
+ * a generated run, one per transaction by default, so that a transaction
+ * pooler never merges unrelated clients' work into one run; with
+ * agent_guard.generated_runs = 'session' one generated run spans the
+ * session until the label is set or reset.
+ *
+ * The transaction-scoped state (tag, run) is dropped lazily: the end of a
+ * transaction only marks it stale, and the first look at it inside the
+ * next transaction clears it.  So other modules' end-of-transaction
+ * callbacks, whatever their order, still see the identity of the
+ * transaction that is ending.
  *
  * A superuser can switch any guard off, so a superuser is never an agent:
  * a session that is an agent session and whose session user or current
@@ -43,6 +70,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -64,11 +92,35 @@
 static char *guc_agent_id = NULL;
 static char *guc_run_id = NULL;
 
-/* Latched identity, in the session context (session.c); never cleared once set. */
-static char *latched_tag = NULL;	/* first non-empty agent_id tag seen */
-static char *latched_agent = NULL;	/* the session's agent id */
-static char *latched_run = NULL;	/* the run id, fixed at first write */
-static char *generated_run = NULL;	/* run id made up when none was set */
+/* agent_guard.generated_runs: the scope of a generated run */
+typedef enum
+{
+	GENERATED_RUNS_TRANSACTION,
+	GENERATED_RUNS_SESSION
+} GeneratedRuns;
+
+static const struct config_enum_entry generated_runs_options[] = {
+	{"transaction", GENERATED_RUNS_TRANSACTION, false},
+	{"session", GENERATED_RUNS_SESSION, false},
+	{NULL, 0, false}
+};
+static int	generated_runs = GENERATED_RUNS_TRANSACTION;
+
+/* Process-scoped identity, in the session context (session.c); never cleared once set. */
+static char *latched_tag = NULL;	/* session tag (options or SET) */
+static char *latched_agent = NULL;	/* the process's agent id */
+static char *session_run = NULL;	/* generated run, generated_runs = session */
+
+/*
+ * Transaction-scoped identity, in the session context.  xact_stale is set when
+ * a transaction ends; xact_refresh() clears the rest inside the next one.
+ */
+static bool xact_stale = false;
+static bool xact_tag_set = false;	/* agent_id assigned in this transaction */
+static char *xact_tag = NULL;	/* SET LOCAL tag of this transaction */
+static char *xact_agent = NULL;	/* this transaction's agent, from xact_tag */
+static char *xact_run = NULL;	/* run this transaction wrote under */
+static char *xact_gen_run = NULL;	/* generated run of this transaction */
 
 /* Per-database state, rebuilt after any invalidation of our tables. */
 static bool db_valid = false;
@@ -86,11 +138,93 @@ latch_copy(const char *s)
 	return ag_session_strdup(s);
 }
 
-/* The identity the session is bound to so far (resolved or tagged). */
+static void
+free_str(char **p)
+{
+	if (*p != NULL)
+	{
+		pfree(*p);
+		*p = NULL;
+	}
+}
+
+/*
+ * Drop the state of a transaction that has ended, once a new one runs.
+ * Outside a live transaction (in particular while one commits or aborts)
+ * the state of the ending transaction stays readable.
+ */
+static void
+xact_refresh(void)
+{
+	if (!xact_stale || !IsTransactionState())
+		return;
+	xact_stale = false;
+	xact_tag_set = false;
+	free_str(&xact_tag);
+	free_str(&xact_agent);
+	free_str(&xact_run);
+	free_str(&xact_gen_run);
+}
+
+/*
+ * A tag still in the setting in a transaction that did not assign it was
+ * set with a session-level SET (a SET LOCAL would have been undone when its
+ * transaction ended): latch it for the process's life.
+ */
+static void
+latch_surviving_tag(void)
+{
+	xact_refresh();
+	if (latched_tag == NULL && !xact_tag_set && IsTransactionState() &&
+		guc_agent_id != NULL && guc_agent_id[0] != '\0')
+	{
+		latched_tag = latch_copy(guc_agent_id);
+		ResetPlanCache();
+	}
+}
+
+/* The identity the session or transaction is bound to so far. */
 static const char *
 bound_identity(void)
 {
-	return latched_agent ? latched_agent : latched_tag;
+	latch_surviving_tag();
+	if (latched_agent)
+		return latched_agent;
+	if (latched_tag)
+		return latched_tag;
+	return xact_tag;
+}
+
+/* The agent this statement acts for, without any lookup. */
+static const char *
+acting_agent(void)
+{
+	xact_refresh();
+	return latched_agent ? latched_agent : xact_agent;
+}
+
+/*
+ * End of a transaction: its tag and run are stale from now on.  If it was
+ * tagged, plans made in it (the agent's rewrites) must not be reused by
+ * whoever the process serves next, nor plans made before it by the agent.
+ */
+static void
+identity_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (xact_agent != NULL || xact_tag != NULL)
+				ResetPlanCache();
+			xact_stale = true;
+			break;
+		default:
+			break;
+	}
 }
 
 /*
@@ -135,18 +269,29 @@ ag_valid_label(const char *value, const char *what)
 static bool
 check_agent_id(char **newval, void **extra, GucSource source)
 {
-	const char *bound = bound_identity();
+	const char *bound;
 
 	if (*newval == NULL)
 		return true;
 	if (!ag_valid_label(*newval, "An agent id"))
 		return false;
+	bound = bound_identity();
 	if (bound != NULL && strcmp(*newval, bound) != 0)
 	{
+		bool		for_xact = (latched_agent == NULL && latched_tag == NULL);
+
 		GUC_check_errcode(ERRCODE_AG_IDENTITY_VIOLATION);
 		GUC_check_errmsg("cannot change the agent identity of an agent session");
-		GUC_check_errdetail("This session acts as agent \"%s\" until it ends.", bound);
-		GUC_check_errhint("Open a new session to act as another agent.");
+		if (for_xact)
+		{
+			GUC_check_errdetail("This transaction acts as agent \"%s\" until it ends.", bound);
+			GUC_check_errhint("Tag the next transaction with SET LOCAL agent_guard.agent_id.");
+		}
+		else
+		{
+			GUC_check_errdetail("This session acts as agent \"%s\" until it ends.", bound);
+			GUC_check_errhint("Open a new session to act as another agent.");
+		}
 		return false;
 	}
 	return true;
@@ -155,16 +300,27 @@ check_agent_id(char **newval, void **extra, GucSource source)
 /*
  * The tag is latched here, not at the next statement, so that a session
  * cannot set the tag and clear it again inside one statement to write in
- * between untagged.  No catalog access is allowed in an assign hook; the
- * registration is reconciled with the tag in identity_resolve().
+ * between untagged.  It tags the transaction it is set in (the connection
+ * options are applied inside the transaction that starts the session), and
+ * becomes a session tag if it is still set in the next transaction.
+ * Outside a live transaction the setting is only being restored (end of a
+ * transaction or savepoint) or reloaded from the configuration file: a
+ * value that stays is latched by the next transaction.  No catalog access
+ * is allowed in an assign hook; the registration is reconciled with the
+ * tag in identity_resolve().
  */
 static void
 assign_agent_id(const char *newval, void *extra)
 {
-	if (latched_tag == NULL && newval != NULL && newval[0] != '\0')
+	if (newval == NULL || newval[0] == '\0' || latched_tag != NULL ||
+		!IsTransactionState())
+		return;
+	xact_refresh();
+	xact_tag_set = true;
+	if (xact_tag == NULL)
 	{
-		latched_tag = latch_copy(newval);
-		/* plans made before the session was an agent must not be reused */
+		xact_tag = latch_copy(newval);
+		/* plans made before the transaction was an agent's must not be reused */
 		ResetPlanCache();
 	}
 }
@@ -176,15 +332,44 @@ check_run_id(char **newval, void **extra, GucSource source)
 		return true;
 	if (!ag_valid_label(*newval, "A run id"))
 		return false;
-	if (latched_run != NULL && strcmp(*newval, latched_run) != 0)
+	xact_refresh();
+	if (xact_run != NULL && IsTransactionState() &&
+		strcmp(*newval, xact_run) != 0 &&
+		!((*newval)[0] == '\0' && xact_gen_run != NULL &&
+		  strcmp(xact_gen_run, xact_run) == 0))
 	{
 		GUC_check_errcode(ERRCODE_AG_IDENTITY_VIOLATION);
-		GUC_check_errmsg("cannot change the run id of an agent session that has written");
-		GUC_check_errdetail("This session has written as run \"%s\".", latched_run);
-		GUC_check_errhint("Open a new session to start a new run.");
+		GUC_check_errmsg("cannot change the run id of a transaction that has written");
+		GUC_check_errdetail("This transaction has written as run \"%s\".", xact_run);
+		GUC_check_errhint("Set agent_guard.run_id before the first write of a transaction; the next transaction may use another run.");
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Any assignment of the run label (SET, SET LOCAL and its undoing, RESET,
+ * RESET ALL, DISCARD ALL) ends the session's generated run: the next
+ * unlabelled write starts a new one.
+ */
+static void
+assign_run_id(const char *newval, void *extra)
+{
+	free_str(&session_run);
+}
+
+/*
+ * After a utility statement ran (hooks.c).  DISCARD ALL is what a session
+ * pooler runs between clients; it resets a label that was set (through
+ * assign_run_id), but RESET ALL skips settings never set, so the session's
+ * generated run is ended here.
+ */
+void
+ag_identity_after_utility(Node *parsetree)
+{
+	if (parsetree != NULL && IsA(parsetree, DiscardStmt) &&
+		((DiscardStmt *) parsetree)->target == DISCARD_ALL)
+		free_str(&session_run);
 }
 
 /*
@@ -377,14 +562,15 @@ check_role_power(const char *agent)
 }
 
 /*
- * Decide whether this session is an agent session, latching the answer.
- * Needs a live transaction for the registry lookup; outside one (or in an
- * aborted one) only an already latched identity or a tag counts.
+ * Decide whether this session (or transaction) is an agent's, latching the
+ * answer.  Needs a live transaction for the registry lookup; outside one
+ * (or in an aborted one) only an already latched identity counts.
  */
 static void
 identity_resolve(void)
 {
 	const char *registered = NULL;
+	const char *tag;
 
 	if (latched_agent != NULL)
 		return;
@@ -396,15 +582,17 @@ identity_resolve(void)
 	 */
 	if (!IsTransactionState() || IsAbortedTransactionBlockState())
 		return;
+	latch_surviving_tag();
 	registered = registration_lookup();
+	tag = latched_tag ? latched_tag : xact_tag;
 
 	if (registered != NULL)
 	{
-		if (latched_tag != NULL && strcmp(latched_tag, registered) != 0)
+		if (tag != NULL && strcmp(tag, registered) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
 					 errmsg("session is tagged as agent \"%s\" but its role is registered as agent \"%s\"",
-							latched_tag, registered),
+							tag, registered),
 					 errdetail("Role \"%s\" is registered with agent_guard.register_agent(); a registered role always acts as its registered agent.",
 							   GetUserNameFromId(GetSessionUserId(), false)),
 					 errhint("Remove agent_guard.agent_id from the connection options, or set it to \"%s\".",
@@ -421,6 +609,12 @@ identity_resolve(void)
 		latched_agent = latch_copy(latched_tag);
 		ResetPlanCache();
 	}
+	else if (xact_tag != NULL && xact_agent == NULL)
+	{
+		if (!superuser_arg(GetSessionUserId()))
+			check_role_power(xact_tag);
+		xact_agent = latch_copy(xact_tag);
+	}
 }
 
 /*
@@ -430,9 +624,12 @@ identity_resolve(void)
 void
 ag_identity_enforce(void)
 {
+	const char *agent;
+
 	identity_resolve();
 
-	if (latched_agent == NULL)
+	agent = acting_agent();
+	if (agent == NULL)
 		return;
 
 	if (superuser_arg(GetSessionUserId()) || superuser_arg(GetOuterUserId()))
@@ -440,31 +637,34 @@ ag_identity_enforce(void)
 				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
 				 errmsg("a superuser session cannot be an agent session"),
 				 errdetail("This session acts as agent \"%s\" while role \"%s\" is a superuser; a superuser can switch every guard off.",
-						   latched_agent,
+						   agent,
 						   GetUserNameFromId(superuser_arg(GetOuterUserId()) ?
 											 GetOuterUserId() : GetSessionUserId(), false)),
 				 errhint("Connect the agent as a role without superuser and register it with agent_guard.register_agent().")));
 }
 
-/* Already known to be an agent session (no lookup; safe in any hook). */
+/*
+ * Already known to be an agent session or transaction (no lookup; safe in
+ * any hook).
+ */
 bool
 ag_agent_latched(void)
 {
-	return latched_agent != NULL;
+	return acting_agent() != NULL;
 }
 
 bool
 ag_session_is_agent(void)
 {
 	ag_identity_enforce();
-	return latched_agent != NULL;
+	return acting_agent() != NULL;
 }
 
 const char *
 ag_current_agent(void)
 {
 	ag_identity_enforce();
-	return latched_agent;
+	return acting_agent();
 }
 
 /*
@@ -491,8 +691,10 @@ generate_run_id(void)
 }
 
 /*
- * The run this session writes under.  With for_write the run is latched:
- * from the first agent write on it can no longer change.
+ * The run this transaction writes under.  With for_write the run is fixed
+ * for the rest of the transaction: from its first agent write on it can no
+ * longer change.  Outside a live transaction (end-of-transaction callbacks)
+ * the ending transaction's run is returned.
  */
 const char *
 ag_current_run(bool for_write)
@@ -501,19 +703,26 @@ ag_current_run(bool for_write)
 
 	if (ag_current_agent() == NULL)
 		return NULL;
-	if (latched_run != NULL)
-		return latched_run;
+	xact_refresh();
+	if (xact_run != NULL)
+		return xact_run;
 
 	if (guc_run_id != NULL && guc_run_id[0] != '\0')
 		run = guc_run_id;
+	else if (generated_runs == GENERATED_RUNS_SESSION)
+	{
+		if (session_run == NULL)
+			session_run = generate_run_id();
+		run = session_run;
+	}
 	else
 	{
-		if (generated_run == NULL)
-			generated_run = generate_run_id();
-		run = generated_run;
+		if (xact_gen_run == NULL)
+			xact_gen_run = generate_run_id();
+		run = xact_gen_run;
 	}
-	if (for_write)
-		latched_run = latch_copy(run);
+	if (for_write && IsTransactionState())
+		xact_run = latch_copy(run);
 	return run;
 }
 
@@ -521,9 +730,9 @@ void
 ag_identity_init(void)
 {
 	DefineCustomStringVariable("agent_guard.agent_id",
-							   gettext_noop("Tags this session as an agent session acting for the given agent."),
-							   gettext_noop("Set by an agent harness, usually in the connection options (PGOPTIONS='-c agent_guard.agent_id=NAME'). "
-											"Once a session is an agent session it cannot change or drop its agent id."),
+							   gettext_noop("Tags this session, or with SET LOCAL this transaction, as acting for the given agent."),
+							   gettext_noop("Set by an agent harness. In the connection options or with SET it holds for the server process's life; "
+											"with SET LOCAL it tags that transaction only. An agent session or transaction cannot change or drop its agent id."),
 							   &guc_agent_id,
 							   "",
 							   PGC_USERSET,
@@ -531,16 +740,29 @@ ag_identity_init(void)
 							   check_agent_id, assign_agent_id, NULL);
 
 	DefineCustomStringVariable("agent_guard.run_id",
-							   gettext_noop("Labels the agent run this session's writes belong to."),
-							   gettext_noop("An agent session that writes without one gets a generated run id. "
-											"The run id is fixed once the session has written."),
+							   gettext_noop("Labels the agent run this session's or transaction's writes belong to."),
+							   gettext_noop("A transaction's run is fixed at its first write. Unlabelled agent writes get a generated run "
+											"(see agent_guard.generated_runs)."),
 							   &guc_run_id,
 							   "",
 							   PGC_USERSET,
-							   GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE,
-							   check_run_id, NULL, NULL);
+							   GUC_NOT_IN_SAMPLE,
+							   check_run_id, assign_run_id, NULL);
+
+	DefineCustomEnumVariable("agent_guard.generated_runs",
+							 gettext_noop("Scope of the run an unlabelled agent write gets: \"transaction\" or \"session\"."),
+							 gettext_noop("\"transaction\" (the default) makes a new run for each transaction, so that clients sharing "
+										  "a server process through a transaction pooler are never merged into one run. \"session\" keeps one "
+										  "generated run until agent_guard.run_id is set or reset (RESET, RESET ALL, DISCARD ALL)."),
+							 &generated_runs,
+							 GENERATED_RUNS_TRANSACTION,
+							 generated_runs_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	CacheRegisterRelcacheCallback(identity_relcache_callback, (Datum) 0);
+	RegisterXactCallback(identity_xact_callback, NULL);
 }
 
 /* SQL: agent_guard.current_agent() returns text */

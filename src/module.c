@@ -64,6 +64,7 @@ _PG_init(void)
 	ag_capture_init();
 	ag_rollback_init();
 	ag_idempotency_init();
+	ag_runcount_init();
 	/* deciders */
 	ag_gate_init();
 	ag_policy_init();

@@ -80,6 +80,7 @@ typedef struct AgOutboxEntry
 	char		login[NAMEDATALEN];
 	char		reason[AG_OUTBOX_REASON];
 	char		statement[AG_OUTBOX_TEXT];
+	char		parameters[AG_OUTBOX_TEXT]; /* "": none */
 	int64		hash;
 	int64		rows;
 } AgOutboxEntry;
@@ -168,6 +169,7 @@ ag_outbox_put(const AgOutboxRequest *r)
 	strlcpy(local->login, r->login ? r->login : "", sizeof(local->login));
 	copy_text(local->reason, r->reason ? r->reason : "", sizeof(local->reason));
 	copy_text(local->statement, r->statement ? r->statement : "", sizeof(local->statement));
+	copy_text(local->parameters, r->parameters ? r->parameters : "", sizeof(local->parameters));
 	local->hash = r->hash;
 	local->rows = r->rows;
 	local->state = ENTRY_PENDING;
@@ -194,7 +196,34 @@ ag_outbox_put(const AgOutboxRequest *r)
 	return e != NULL;
 }
 
+/*
+ * The request row, its BLOCKED event, a tripped run, the notification.
+ * request_log.parameters came with 1.2; a database still at 1.1 (the new
+ * library runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
+ */
 static AgKeptPlan drain_plan = {
+	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
+	"            login_role, kind, status, reason, statement, statement_hash, parameters) "
+	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approval' THEN 'pending' ELSE 'refused' END, "
+	"                  $7, $8, $9, $11) "
+	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
+	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
+	"          SELECT $2, $3, $4, $5, 'BLOCKED', pg_catalog.jsonb_build_object('request_id', $1, "
+	"                 'kind', $6, 'reason', $7, 'statement', $8, 'rows', $10) "
+	"                 OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', $11)) "
+	"            FROM r RETURNING 1), "
+	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
+	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 = 'tripped' AND $4 IS NOT NULL "
+	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
+	"SELECT pg_catalog.pg_notify('agent_guard', (pg_catalog.jsonb_build_object('event', 'blocked', "
+	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6, 'reason', $7, "
+	"       'statement', pg_catalog.left($8, 200)) OPERATOR(pg_catalog.||) "
+	"       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', pg_catalog.left($11, 200))))::text), "
+	"       (SELECT count(*) FROM e), (SELECT count(*) FROM t) FROM r",
+	11, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
+};
+
+static AgKeptPlan drain_plan_11 = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
 	"            login_role, kind, status, reason, statement, statement_hash) "
 	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 'approval' THEN 'pending' ELSE 'refused' END, "
@@ -225,12 +254,16 @@ ag_outbox_drain(void)
 	AgOutboxEntry *batch;
 	int			n = 0;
 	Oid			nsp;
+	Oid			log_relid;
+	bool		with_parameters;
 
 	if (outbox == NULL)
 		return 0;
 	nsp = get_namespace_oid(AG_SCHEMA, true);
-	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("request_log", nsp)))
+	log_relid = OidIsValid(nsp) ? get_relname_relid("request_log", nsp) : InvalidOid;
+	if (!OidIsValid(log_relid))
 		return 0;
+	with_parameters = (get_attnum(log_relid, "parameters") != InvalidAttrNumber);
 
 	batch = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
 	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
@@ -251,8 +284,8 @@ ag_outbox_drain(void)
 	for (i = 0; i < n; i++)
 	{
 		AgOutboxEntry *e = &batch[i];
-		Datum		values[10];
-		char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[11];
+		char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		int			rc;
 
 		values[0] = Int64GetDatum(e->request_id);
@@ -267,8 +300,11 @@ ag_outbox_drain(void)
 		values[7] = CStringGetTextDatum(e->statement);
 		values[8] = Int64GetDatum(e->hash);
 		values[9] = Int64GetDatum(e->rows);
+		values[10] = CStringGetTextDatum(e->parameters);
+		if (e->parameters[0] == '\0')
+			nulls[10] = 'n';
 
-		rc = ag_kept_execute(&drain_plan, values, nulls, false, 0);
+		rc = ag_kept_execute(with_parameters ? &drain_plan : &drain_plan_11, values, nulls, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "agent_guard: could not record request " INT64_FORMAT ": %s",
 				 e->request_id, SPI_result_code_string(rc));
@@ -383,6 +419,48 @@ ag_sql_pending_requests(PG_FUNCTION_ARGS)
 		values[5] = CStringGetTextDatum(e->kind);
 		values[6] = CStringGetTextDatum(e->reason);
 		values[7] = CStringGetTextDatum(e->statement);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	pfree(shown);
+	return (Datum) 0;
+}
+
+/* SQL: the bound parameter values of the queue's entries on show. */
+PG_FUNCTION_INFO_V1(ag_sql_pending_request_parameters);
+Datum
+ag_sql_pending_request_parameters(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AgOutboxEntry *shown;
+	int			n = 0;
+	int			i;
+	TransactionId horizon;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (outbox == NULL)
+		return (Datum) 0;
+
+	shown = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
+	horizon = GetOldestNonRemovableTransactionId(NULL);
+	LWLockAcquire(outbox->lock, LW_SHARED);
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+	{
+		AgOutboxEntry *e = &outbox->entries[i];
+
+		if (e->state == ENTRY_FREE || e->dboid != MyDatabaseId || entry_settled(e, horizon) ||
+			e->parameters[0] == '\0')
+			continue;
+		shown[n++] = *e;
+	}
+	LWLockRelease(outbox->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {0};
+
+		values[0] = Int64GetDatum(shown[i].request_id);
+		values[1] = CStringGetTextDatum(shown[i].parameters);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	pfree(shown);

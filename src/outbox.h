@@ -18,6 +18,7 @@ typedef struct AgOutboxRequest
 	const char *login;
 	const char *reason;
 	const char *statement;		/* normalized text */
+	const char *parameters;		/* its bound values (params.c), or NULL */
 	int64		hash;
 	int64		rows;
 } AgOutboxRequest;

@@ -61,6 +61,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -75,6 +76,7 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "compat.h"
 #include "gate.h"
 #include "reach.h"
 #include "refusal.h"
@@ -155,7 +157,7 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	f->text = text;
 	f->len = len;
 	f->what = parsetree ? pstrdup(CreateCommandName(parsetree)) : "statement";
-	f->lxid = MyProc->lxid;
+	f->lxid = AG_MY_LXID;
 	if (parsetree != NULL && IsA(parsetree, AlterTableStmt))
 	{
 		ListCell   *lc;
@@ -171,9 +173,9 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	if (u != NULL)
 	{
 		f->binding = u->binding;
-		if (u->verdict == AG_REFUSAL_APPROVAL)
+		if (u->verdict == AG_REFUSAL_APPROVAL && u->approved)
 		{
-			/* it ran this far: a human approved it, for what it named */
+			/* a human approved it, for what it named */
 			f->covered = list_copy(u->targets);
 			if (parsetree != NULL && IsA(parsetree, DropStmt) &&
 				((DropStmt *) parsetree)->removeType == OBJECT_SCHEMA)
@@ -376,7 +378,7 @@ need_approval(Oid relid, int attnum, ReachAct act, char *desc)
 
 	if (covered(f, relid))
 		return;
-	if (f == NULL || f->lxid != MyProc->lxid)
+	if (f == NULL || f->lxid != AG_MY_LXID)
 	{
 		const char *text;
 		int			len;
@@ -700,15 +702,22 @@ reach_alter_extension(Oid ext)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
-		if (d->deptype == DEPENDENCY_EXTENSION && d->classid == RelationRelationId &&
-			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) &&
-			relation_protected(d->objid))
+		if (d->deptype != DEPENDENCY_EXTENSION ||
+			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
+			continue;
+		/* the table, its row type, or a schema that holds it */
+		if (d->classid == RelationRelationId && relation_protected(d->objid))
 			joined = d->objid;
+		else if (d->classid == TypeRelationId && OidIsValid(get_typ_typrelid(d->objid)) &&
+				 relation_protected(get_typ_typrelid(d->objid)))
+			joined = get_typ_typrelid(d->objid);
+		else if (d->classid == NamespaceRelationId && protected_in_schema(d->objid) != NIL)
+			joined = linitial_oid(protected_in_schema(d->objid));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	if (OidIsValid(joined))
-		refuse_now(psprintf("It makes protected table %s a member of extension \"%s\": "
+		refuse_now(psprintf("It makes protected table %s (or its row type or schema) a member of extension \"%s\": "
 							"DROP EXTENSION would drop it, and pg_dump would leave it out.",
 							ag_qualified_relname(joined), get_extension_name(ext)));
 }

@@ -20,8 +20,9 @@
  * one line to the server log in a fixed format:
  *   agent_guard: decision=D request=N kind=K agent="A" run="R" login="L" reason="..." statement="..."
  * and raises.  The statement text is recorded normalized (whitespace
- * collapsed, a trailing semicolon dropped) with its hash: what an
- * approval is bound to (gate.c consumes approvals before it refuses).
+ * collapsed, a trailing semicolon dropped) with the values bound to its
+ * parameters (params.c) and one hash over both: what an approval is bound
+ * to (gate.c consumes approvals before it refuses).
  *
  * agent_guard.preview() runs a statement in preview mode: decisions are
  * collected as rows instead of recorded.  A statement that would need
@@ -247,6 +248,9 @@ ag_statement_key(const char *text, int len, AgStatementKey *key)
 	while (out->len > 0 && (out->data[out->len - 1] == ';' || out->data[out->len - 1] == ' '))
 		out->data[--out->len] = '\0';
 	key->hash = (int64) hash_bytes_extended((const unsigned char *) out->data, out->len, 0);
+	/* a retry with other values is another statement */
+	key->hash = ag_client_params_hash(key->hash);
+	key->parameters = ag_client_params_text(AG_PARAM_VALUE_LOG);
 }
 
 static void
@@ -364,6 +368,7 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	r.login = GetUserNameFromId(GetAuthenticatedUserId(), false);
 	r.reason = why;
 	r.statement = key->text.data;
+	r.parameters = key->parameters;
 	r.hash = key->hash;
 	r.rows = rows;
 	*queued = outbox_put_waiting(&r);

@@ -21,10 +21,15 @@ typedef enum AgRefusalKind
 	AG_REFUSAL_RATE				/* over the policy's max_rows_per_minute (YG060) */
 } AgRefusalKind;
 
-/* A statement's text as an approval is bound to it: normalized, hashed. */
+/*
+ * A statement as an approval is bound to it: its text normalized, the
+ * values bound to its parameters (params.c; NULL for none), and one hash
+ * over both.
+ */
 typedef struct AgStatementKey
 {
 	StringInfoData text;
+	char	   *parameters;
 	int64		hash;
 } AgStatementKey;
 

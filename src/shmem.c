@@ -3,7 +3,8 @@
  *		agent_guard's shared memory: one area per concern.
  *
  * outbox.c (the state generation and the queue of refusals), policy.c (the
- * rate windows) and worker.c (the sealers' slots) each keep a struct in
+ * rate windows), runcount.c (rows per run) and worker.c (the sealers'
+ * slots) each keep a struct in
  * shared memory, guarded by an LWLock of its own.  They register it here
  * from their init function, during _PG_init.  hooks.c, which installs
  * every hook, calls ag_shmem_request() from shmem_request_hook (PostgreSQL
@@ -30,7 +31,7 @@ typedef struct AgShmemArea
 	AgShmemInitFn init;			/* fills a new area; may be NULL */
 } AgShmemArea;
 
-#define AG_MAX_AREAS 4
+#define AG_MAX_AREAS 8
 static AgShmemArea areas[AG_MAX_AREAS];
 static int	n_areas = 0;
 

@@ -30,20 +30,33 @@
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
 #include "parser/parse_type.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -331,6 +344,189 @@ sequence_protected_user(Oid seqid)
 	return found;
 }
 
+/* An Oid column of a catalog row found by its oid, or InvalidOid. */
+static Oid
+catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col)
+{
+	Relation	cat = table_open(catalogid, AccessShareLock);
+	HeapTuple	tup = get_catalog_object_by_oid(cat, oidcol, objid);
+	Oid			result = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, col, RelationGetDescr(cat), &isnull);
+
+		if (!isnull)
+			result = DatumGetObjectId(d);
+	}
+	table_close(cat, AccessShareLock);
+	return result;
+}
+
+/*
+ * The protected relation whose writes or reads run this object's code (a
+ * function, operator, operator class or family), or InvalidOid.  Follows
+ * what depends on it in pg_depend: column defaults and generated columns,
+ * CHECK constraints and the constraints and defaults of domains its columns
+ * use, triggers, index expressions and operator classes, row security
+ * policies, rules; through operators, operator classes and families, and
+ * functions whose SQL-standard body calls it, a few levels deep.  A call by
+ * name inside a PL/pgSQL or plain SQL body leaves no trace in pg_depend.
+ */
+static Oid
+code_protected_user(Oid classid, Oid objid, int depth)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	if (depth > 6)
+		return InvalidOid;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(classid));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		Oid			rel = InvalidOid;
+
+		if (d->classid == classid && d->objid == objid)
+			continue;
+		switch (d->classid)
+		{
+			case RelationRelationId:
+				{
+					char		kind = get_rel_relkind(d->objid);
+
+					if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
+						rel = IndexGetRelation(d->objid, true);
+					else if (kind == RELKIND_COMPOSITE_TYPE)
+						found = type_protected_user(get_rel_type_id(d->objid), 0);
+					else
+						rel = d->objid;
+					break;
+				}
+			case AttrDefaultRelationId:
+				rel = GetAttrDefaultColumnAddress(d->objid).objectId;
+				break;
+			case ConstraintRelationId:
+				{
+					HeapTuple	con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(d->objid));
+
+					if (HeapTupleIsValid(con))
+					{
+						Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(con);
+
+						rel = c->conrelid;
+						if (OidIsValid(c->contypid))
+							found = type_protected_user(c->contypid, 0);
+						ReleaseSysCache(con);
+					}
+					break;
+				}
+			case TriggerRelationId:
+				rel = catalog_oid_field(TriggerRelationId, Anum_pg_trigger_oid, d->objid,
+										Anum_pg_trigger_tgrelid);
+				break;
+			case PolicyRelationId:
+				rel = catalog_oid_field(PolicyRelationId, Anum_pg_policy_oid, d->objid,
+										Anum_pg_policy_polrelid);
+				break;
+			case RewriteRelationId:
+				rel = catalog_oid_field(RewriteRelationId, Anum_pg_rewrite_oid, d->objid,
+										Anum_pg_rewrite_ev_class);
+				break;
+			case TypeRelationId:
+				/* a domain's default, a range's subtype functions */
+				found = type_protected_user(d->objid, 0);
+				break;
+			case ProcedureRelationId:
+			case OperatorRelationId:
+			case OperatorClassRelationId:
+				found = code_protected_user(d->classid, d->objid, depth + 1);
+				break;
+			case OperatorFamilyRelationId:
+				if (classid != AccessMethodOperatorRelationId && classid != AccessMethodProcedureRelationId)
+					found = code_protected_user(d->classid, d->objid, depth + 1);
+				break;
+			case AccessMethodOperatorRelationId:
+			case AccessMethodProcedureRelationId:
+				{
+					/* an operator or support function of a family: its classes' indexes */
+					bool		amop = d->classid == AccessMethodOperatorRelationId;
+					Oid			family = catalog_oid_field(d->classid,
+														   amop ? Anum_pg_amop_oid : Anum_pg_amproc_oid,
+														   d->objid,
+														   amop ? Anum_pg_amop_amopfamily : Anum_pg_amproc_amprocfamily);
+
+					if (OidIsValid(family) && !(classid == OperatorFamilyRelationId && objid == family))
+						found = code_protected_user(OperatorFamilyRelationId, family, depth + 1);
+					break;
+				}
+			default:
+				break;
+		}
+		if (!OidIsValid(found) && OidIsValid(rel) && is_protected(rel))
+			found = rel;
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/* The function CREATE OR REPLACE FUNCTION would replace, or InvalidOid. */
+static Oid
+replaced_function(CreateFunctionStmt *s)
+{
+	ObjectWithArgs *owa = makeNode(ObjectWithArgs);
+	ListCell   *lc;
+
+	if (!s->replace || s->is_procedure)
+		return InvalidOid;
+	owa->objname = s->funcname;
+	foreach(lc, s->parameters)
+	{
+		FunctionParameter *fp = lfirst_node(FunctionParameter, lc);
+
+		if (fp->mode != FUNC_PARAM_OUT && fp->mode != FUNC_PARAM_TABLE)
+			owa->objargs = lappend(owa->objargs, fp->argType);
+	}
+	return LookupFuncWithArgs(OBJECT_FUNCTION, owa, true);
+}
+
+static void
+classify_function(Oid fn, const char *what, AgUtility *v)
+{
+	Oid			user = OidIsValid(fn) ? code_protected_user(ProcedureRelationId, fn, 0) : InvalidOid;
+
+	if (OidIsValid(user))
+		set_verdict(v, REFUSED, what,
+					psprintf("Function %s runs when protected table \"%s\" is written or read, humans' writes too, with their rights; only a human may change it.",
+							 format_procedure(fn), name_of(user)));
+}
+
+/*
+ * A schema named after a role is that role's "$user" schema: first on the
+ * default search_path, so its tables shadow the role's unqualified names.
+ * An agent may name a schema after itself, not after anyone else.
+ */
+static void
+classify_schema_name(const char *name, const char *what, AgUtility *v)
+{
+	Oid			role = name ? get_role_oid(name, true) : InvalidOid;
+
+	if (OidIsValid(role) && role != GetSessionUserId() && role != GetUserId())
+		set_verdict(v, REFUSED, what,
+					psprintf("Schema \"%s\" would be the \"$user\" schema of role \"%s\": the role's unqualified names would resolve to the agent's objects first.",
+							 name, name));
+}
+
 /* A protected table in the schema (the oldest), or InvalidOid. */
 static Oid
 schema_protected_table(const char *nspname)
@@ -614,7 +810,9 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				RenameStmt *r = (RenameStmt *) parsetree;
 				Oid			relid = relid_of(r->relation);
 
-				if ((r->renameType == OBJECT_TRIGGER || r->renameType == OBJECT_POLICY) && is_protected(relid))
+				if (r->renameType == OBJECT_SCHEMA)
+					classify_schema_name(r->newname, "ALTER SCHEMA ... RENAME", v);
+				else if ((r->renameType == OBJECT_TRIGGER || r->renameType == OBJECT_POLICY) && is_protected(relid))
 					set_verdict(v, REFUSED, r->renameType == OBJECT_TRIGGER ? "ALTER TRIGGER ... RENAME" : "ALTER POLICY ... RENAME",
 								psprintf("Triggers and policies of protected table \"%s\" belong to the guard; triggers fire in name order.",
 										 name_of(relid)));
@@ -627,6 +825,49 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 									psprintf("Values of type \"%s\" in protected table \"%s\" would appear in the log under another name, and earlier images could no longer be restored.",
 											 name_of(relid), name_of(user)));
 				}
+				break;
+			}
+		case T_CreateFunctionStmt:
+			classify_function(replaced_function((CreateFunctionStmt *) parsetree),
+							  "CREATE OR REPLACE FUNCTION", v);
+			break;
+		case T_AlterFunctionStmt:
+			{
+				AlterFunctionStmt *f = (AlterFunctionStmt *) parsetree;
+
+				if (f->objtype != OBJECT_PROCEDURE)
+					classify_function(LookupFuncWithArgs(f->objtype, f->func, true),
+									  "ALTER FUNCTION", v);
+				break;
+			}
+		case T_CreateSchemaStmt:
+			{
+				CreateSchemaStmt *c = (CreateSchemaStmt *) parsetree;
+				const char *name = c->schemaname;
+
+				if (name == NULL && c->authrole != NULL && c->authrole->roletype == ROLESPEC_CSTRING)
+					name = c->authrole->rolename;
+				classify_schema_name(name, "CREATE SCHEMA", v);
+				break;
+			}
+		case T_AlterDomainStmt:
+			{
+				AlterDomainStmt *a = (AlterDomainStmt *) parsetree;
+				Oid			typid;
+				Oid			user;
+
+				if (a->subtype != 'T' && a->subtype != 'O' && a->subtype != 'C')
+					break;		/* DROP NOT NULL, DROP CONSTRAINT, VALIDATE refuse nothing */
+				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(a->typeName), true);
+				user = OidIsValid(typid) ? type_protected_user(typid, 0) : InvalidOid;
+				if (OidIsValid(user))
+					set_verdict(v, APPROVAL,
+								a->subtype == 'T' ? "ALTER DOMAIN ... DEFAULT" :
+								a->subtype == 'O' ? "ALTER DOMAIN ... SET NOT NULL" : "ALTER DOMAIN ... ADD CONSTRAINT",
+								psprintf(a->subtype == 'T' ?
+										 "Columns of protected table \"%s\" use domain \"%s\": humans' inserts that leave them out would take the new default." :
+										 "Columns of protected table \"%s\" use domain \"%s\": the change could refuse humans' writes.",
+										 name_of(user), format_type_be(typid)));
 				break;
 			}
 		case T_AlterEnumStmt:

@@ -10,6 +10,7 @@ SRC=$(pwd)
 . test/lib.sh
 
 ag_deps
+ag_node_deps
 ag_build_install "$SRC"
 RUNUSER=$(ag_run_user)
 WORK=$(ag_workdir "$RUNUSER" "$SRC" check)

@@ -4,4 +4,5 @@ set -e
 cd "$(dirname "$0")/.."
 . test/lib.sh
 ag_deps
-echo "all packages agent_guard needs are installed"
+ag_node_deps
+echo "all packages agent_guard needs are installed (node-postgres in $AG_NODE_CACHE)"

@@ -11,7 +11,15 @@ export PATH="$PG_BINDIR:$PATH"
 
 AG_PACKAGES="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-client-$PG_MAJOR
 postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
-libipc-run-perl libpq-dev postgresql-$PG_MAJOR-pgaudit cppcheck clang-tidy python3"
+libipc-run-perl libpq-dev postgresql-$PG_MAJOR-pgaudit cppcheck clang-tidy python3
+pgbouncer python3-psycopg"
+
+# node-postgres (npm "pg") for the driver tests, installed once into a cache
+# directory that the server's OS user can read; test/suites.sh puts it on
+# NODE_PATH.  Node itself comes from Debian (nodejs, npm) unless the machine
+# already has node and npm.
+AG_NODE_CACHE=${AG_NODE_CACHE:-/var/cache/agent_guard-node}
+AG_NODE_PG_VERSION=8
 
 ag_say() { printf '%s\n' "$*"; }
 ag_die() { printf 'agent_guard: %s\n' "$*" >&2; exit 2; }
@@ -39,6 +47,26 @@ ag_deps() {
         ag_say "or run this command as root, which installs them."
         exit 2
     fi
+}
+
+# node and npm, then node-postgres in $AG_NODE_CACHE.  Needs root the first
+# time (apt-get, /var/cache); afterwards the cache is only read.
+ag_node_deps() {
+    if [ -d "$AG_NODE_CACHE/node_modules/pg" ] && command -v node >/dev/null; then
+        return 0
+    fi
+    ag_is_root || ag_die "node-postgres is missing in $AG_NODE_CACHE; run test/check.sh as root once"
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        ag_say "== installing nodejs and npm"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null || ag_die "apt-get update failed"
+        apt-get install -y -qq nodejs npm >/dev/null || ag_die "apt-get install failed: nodejs npm"
+    fi
+    ag_say "== installing node-postgres (npm pg@$AG_NODE_PG_VERSION) into $AG_NODE_CACHE"
+    mkdir -p "$AG_NODE_CACHE"
+    npm install --silent --no-audit --no-fund --prefix "$AG_NODE_CACHE" "pg@$AG_NODE_PG_VERSION" >/dev/null \
+        || ag_die "npm install pg failed"
+    chmod -R a+rX "$AG_NODE_CACHE"
 }
 
 # Build and install the extension from the source tree $1.

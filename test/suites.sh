@@ -122,7 +122,7 @@ run_tap() {
     echo "== TAP: $(cd test/t && echo $files | sed 's|test/t/||g')"
     mkdir -p "$WORK/tap"
     TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
-        AG_SRC="$(pwd)" PGPORT=$(ag_free_port 57432) \
+        AG_SRC="$(pwd)" PGPORT=$(ag_free_port 57432) NODE_PATH="$AG_NODE_CACHE/node_modules" \
         prove -I "$PGXS_DIR/src/test/perl" -I test/perl $files >"$log" 2>&1
     rc=$?
     cat "$log"

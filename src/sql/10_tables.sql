@@ -40,7 +40,10 @@ CREATE TABLE agent_guard.statements (
     -- where the statement came from, as the client connected (NULL over a
     -- Unix socket) and as it named itself
     client_addr   inet DEFAULT pg_catalog.inet_client_addr(),
-    application_name text DEFAULT pg_catalog.current_setting('application_name', true)
+    application_name text DEFAULT pg_catalog.current_setting('application_name', true),
+    -- the values the client bound to the statement's parameters, as
+    -- "$1 = 'void', $2 = '12'", each cut at 1024 characters (src/params.c)
+    parameters    text
 );
 
 -- The event log (and compensation log).

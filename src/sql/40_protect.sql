@@ -9,8 +9,19 @@
 -- Where row security was off, it is turned on with a permissive policy
 -- "ag_visible" (USING true) so that nobody loses sight of live rows; where
 -- it was on, the table's own policies keep their meaning and ours only
--- narrows them.  Superusers and BYPASSRLS roles still see everything.
+-- narrows them.  Superusers and BYPASSRLS roles still see everything, and
+-- so do sessions of a role with REPLICATION (never an agent): a logical
+-- replication subscriber's table sync copies the soft-deleted rows too, so
+-- the copy matches.  The role is the session user, which SET ROLE cannot
+-- change; the test is an uncorrelated subquery, evaluated once per query.
 -- Returns the previous state, for _soft_rls_off.
+CREATE FUNCTION agent_guard._soft_visible() RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'ag_deleted_at IS NULL OR (SELECT r.rolreplication FROM pg_catalog.pg_roles r '
+           'WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)';
+$$;
+
 CREATE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS jsonb
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -33,7 +44,8 @@ BEGIN
         IF NOT v_rel.relforcerowsecurity THEN
             EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', v_rel.rel);
         END IF;
-        EXECUTE format('CREATE POLICY ag_hide_deleted ON %s AS RESTRICTIVE FOR ALL USING (ag_deleted_at IS NULL) WITH CHECK (true)', v_rel.rel);
+        EXECUTE format('CREATE POLICY ag_hide_deleted ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (true)',
+                       v_rel.rel, agent_guard._soft_visible());
     END LOOP;
     RETURN v_before;
 END
@@ -65,6 +77,42 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+END
+$$;
+
+-- A published table: its subscribers need the stamp columns before the
+-- publisher has them, or their apply stops at the first change that carries
+-- them.  protect() refuses until the columns exist here (the human adds them
+-- on the subscribers, then here; protect() keeps columns it finds).  A
+-- publication with a column list of the table does not ship new columns.
+CREATE FUNCTION agent_guard._check_subscribers(relation regclass, soft_delete boolean) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_pubs    text;
+    v_missing text;
+BEGIN
+    SELECT string_agg(DISTINCT quote_ident(pt.pubname), ', '),
+           string_agg(DISTINCT format('ADD COLUMN IF NOT EXISTS %I %s', c.name, c.type), ', ')
+      INTO v_pubs, v_missing
+      FROM pg_publication_tables pt
+      JOIN pg_publication pb ON pb.pubname = pt.pubname
+      JOIN pg_class pc ON pc.relname = pt.tablename
+      JOIN pg_namespace pn ON pn.oid = pc.relnamespace AND pn.nspname = pt.schemaname
+      CROSS JOIN (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                         ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+     WHERE (pc.oid = relation OR pc.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t))
+       AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr
+                        WHERE pr.prpubid = pb.oid AND pr.prrelid = pc.oid AND pr.prattrs IS NOT NULL)
+       AND c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped);
+    IF v_pubs IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it is published and its subscribers do not have the stamp columns yet', relation
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Table %s is in publication %s. protect() adds stamp columns, and a subscriber whose copy lacks a replicated column stops applying changes.', relation, v_pubs),
+                  HINT = format('Run ALTER TABLE %s %s; on every subscriber first, then the same here, then protect() again.', relation, v_missing);
+    END IF;
 END
 $$;
 
@@ -165,6 +213,8 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
     END LOOP;
+
+    PERFORM agent_guard._check_subscribers(relation, soft_delete);
 
     FOR v_col IN
         SELECT c.name, c.type

@@ -27,7 +27,11 @@ CREATE TABLE agent_guard.request_log (
     note           text,
     expires_at     timestamptz,
     used_at        timestamptz,
-    used_xid       xid8
+    used_xid       xid8,
+    -- the values the agent bound to the statement's parameters, as
+    -- "$1 = 'void', $2 = '12'" (each cut at 1024 characters); the
+    -- statement_hash covers them whole, so an approval is for these values
+    parameters     text
 );
 CREATE INDEX request_log_lookup_idx ON agent_guard.request_log (agent_id, statement_hash)
     WHERE status = 'approved';
@@ -60,6 +64,18 @@ CREATE FUNCTION agent_guard._pending_requests(
     AS 'MODULE_PATHNAME', 'ag_sql_pending_requests'
     LANGUAGE C STRICT VOLATILE;
 
+-- The bound parameter values of the requests still in shared memory.
+CREATE FUNCTION agent_guard._pending_request_parameters(OUT request_id bigint, OUT parameters text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'ag_sql_pending_request_parameters'
+    LANGUAGE C STRICT VOLATILE;
+
+-- Rows counted for a run's limit across all its sessions (src/runcount.c);
+-- with reset, the count starts from zero again.
+CREATE FUNCTION agent_guard._run_rows(run_id text, reset boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_run_rows'
+    LANGUAGE C STRICT VOLATILE;
+
 -- Wait (a few seconds at most) until the worker has written the requests
 -- refused so far in this database.
 CREATE FUNCTION agent_guard._flush_requests() RETURNS boolean
@@ -81,12 +97,15 @@ CREATE VIEW agent_guard.requests AS
     SELECT r.request_id, r.requested_at, r.agent_id, r.run_id, r.login_role, r.kind,
            CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
                 ELSE r.status END AS status,
-           r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at
+           r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at,
+           r.parameters
       FROM agent_guard.request_log r
     UNION ALL
     SELECT p.request_id, p.requested_at, p.agent_id, p.run_id, p.login_role, p.kind,
            CASE WHEN p.kind = 'approval' THEN 'pending' ELSE 'refused' END,
-           p.reason, p.statement, NULL, NULL, NULL, NULL, NULL
+           p.reason, p.statement, NULL, NULL, NULL, NULL, NULL,
+           (SELECT pp.parameters FROM agent_guard._pending_request_parameters() pp
+             WHERE pp.request_id = p.request_id)
       FROM agent_guard._pending_requests() p
      WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
 COMMENT ON VIEW agent_guard.requests IS
@@ -250,6 +269,7 @@ BEGIN
         RAISE NOTICE 'run "%" is not tripped', run_id;
         RETURN false;
     END IF;
+    PERFORM agent_guard._run_rows(reset_run.run_id, true);
     PERFORM agent_guard._gate_changed();
     INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
     VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',

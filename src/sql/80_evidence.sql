@@ -499,7 +499,10 @@ BEGIN
     SELECT coalesce(jsonb_agg(x.j ORDER BY x.at, x.statement_id), '[]') INTO v_timeline
       FROM (SELECT s.statement_id, s.at,
                    jsonb_build_object('statement_id', s.statement_id, 'at', s.at, 'xid', s.xid::text,
-                                      'query', s.query,
+                                      'query', s.query)
+                   || CASE WHEN s.parameters IS NOT NULL
+                           THEN jsonb_build_object('parameters', s.parameters) ELSE '{}' END
+                   || jsonb_build_object(
                                       'rows', (SELECT jsonb_object_agg(c.relation, c.ops)
                                                  FROM (SELECT e.relation, jsonb_object_agg(e.operation, e.n) AS ops
                                                          FROM (SELECT e2.relation, e2.operation, count(*) AS n
@@ -671,8 +674,10 @@ BEGIN
 
     out := out || E'## Timeline\n\n| # | At | Statement | Rows |\n|---|---|---|---|\n';
     FOR x IN SELECT * FROM jsonb_array_elements(j->'timeline') LOOP
-        out := out || format(E'| %s | %s | `%s` | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
+        out := out || format(E'| %s | %s | `%s`%s | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
                              agent_guard._md(left(x->>'query', 300)),
+                             CASE WHEN x ? 'parameters'
+                                  THEN format(' with `%s`', agent_guard._md(left(x->>'parameters', 300))) ELSE '' END,
                              (SELECT string_agg(format('%s: %s', r.key,
                                          (SELECT string_agg(o.key || ' ' || o.value, ', ' ORDER BY o.key)
                                             FROM jsonb_each_text(r.value) o)), '; ' ORDER BY r.key)

@@ -17,6 +17,7 @@ AS $$
            ('TABLE', 'agent_guard.agents'), ('TABLE', 'agent_guard.policies'),
            -- functions the views above call
            ('FUNCTION', 'agent_guard._pending_requests()'),
+           ('FUNCTION', 'agent_guard._pending_request_parameters()'),
            ('FUNCTION', 'agent_guard._policy_rates()'),
            ('FUNCTION', 'agent_guard.approve(bigint, text)'),
            ('FUNCTION', 'agent_guard.deny(bigint, text)'),

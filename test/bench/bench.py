@@ -26,6 +26,13 @@ Variants of the write measurements:
   human       protect(soft_delete => true), written by bench_human
   audit       unprotected, PL/pgSQL AFTER trigger with to_jsonb(OLD/NEW)
               (audit_trigger.sql), written by bench_human
+  pgaudit     unprotected, written by bench_human on cluster C: pgaudit
+              preloaded with pgaudit.log = 'write' (logged to its server.log),
+              no agent_guard (issue 21); left out, with a note, when the
+              PostgreSQL installation has no pgaudit.so
+
+test/bench/compare.py imports Cluster, prepare(), reset() and run_pgbench()
+to run the same workloads against two builds.
 """
 import argparse
 import os
@@ -36,9 +43,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VARIANTS = ["base", "agent_soft", "agent_hard", "human", "audit"]
+VARIANTS = ["base", "agent_soft", "agent_hard", "human", "audit", "pgaudit"]
 WRITER = {"base": "bench_human", "agent_soft": "bench_agent", "agent_hard": "bench_agent",
-          "human": "bench_human", "audit": "bench_human"}
+          "human": "bench_human", "audit": "bench_human", "pgaudit": "bench_human"}
 PROTECT = {"agent_soft": True, "agent_hard": False, "human": True}
 PAD = "'padding of forty characters, every row.'"
 
@@ -48,26 +55,38 @@ def log(*a):
 
 
 class Cluster:
-    def __init__(self, path, port, preload):
-        self.path, self.port, self.preload = path, port, preload
+    """A throwaway cluster.  preload: True for agent_guard, or the value of
+    shared_preload_libraries; bindir: the PostgreSQL installation whose
+    programs run it (default: the first on PATH)."""
+    def __init__(self, path, port, preload, bindir=None):
+        self.path, self.port, self.bindir = path, port, bindir
+        self.preload = "agent_guard" if preload is True else preload
+        self.guarded = "agent_guard" in (self.preload or "")
 
-    def start(self, extra):
+    def bin(self, program):
+        return os.path.join(self.bindir, program) if self.bindir else program
+
+    def init(self, extra):
         os.makedirs(self.path, exist_ok=True)
         data = os.path.join(self.path, "data")
-        subprocess.run(["initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+        subprocess.run([self.bin("initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         with open(os.path.join(data, "postgresql.conf"), "a") as f:
             if self.preload:
-                f.write("shared_preload_libraries = 'agent_guard'\n")
+                f.write("shared_preload_libraries = '%s'\n" % self.preload)
             f.write("listen_addresses = ''\nunix_socket_directories = '%s'\nport = %d\n"
                     % (self.path, self.port))
             for line in extra:
                 f.write(line + "\n")
-        subprocess.run(["pg_ctl", "-D", data, "-l", os.path.join(self.path, "server.log"),
-                        "-w", "-t", "120", "start"], check=True, stdout=subprocess.DEVNULL)
+
+    def start(self, extra):
+        self.init(extra)
+        subprocess.run([self.bin("pg_ctl"), "-D", os.path.join(self.path, "data"), "-l",
+                        os.path.join(self.path, "server.log"), "-w", "-t", "120", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
 
     def stop(self):
-        subprocess.run(["pg_ctl", "-D", os.path.join(self.path, "data"), "-m", "fast", "-w",
+        subprocess.run([self.bin("pg_ctl"), "-D", os.path.join(self.path, "data"), "-m", "fast", "-w",
                         "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def conn_args(self, user, db):
@@ -79,7 +98,7 @@ class Cluster:
         e.pop("PGOPTIONS", None)
         if env:
             e.update(env)
-        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        p = subprocess.run([self.bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
                            + self.conn_args(user, db),
                            input=sql, text=True, capture_output=True, env=e)
         if p.returncode != 0:
@@ -108,138 +127,193 @@ class Cluster:
         return times, wal
 
 
+def server_conf(shared_buffers):
+    """The settings of every benchmark cluster."""
+    conf = ["fsync = off", "synchronous_commit = off", "shared_buffers = '%s'" % shared_buffers,
+            "max_wal_size = '8GB'", "checkpoint_timeout = '1h'", "autovacuum = off",
+            "max_connections = 50", "log_checkpoints = off"]
+    # the bulk and 100,000-row measurements are agent writes on purpose:
+    # the gates' row limits would (rightly) stop them
+    return conf + ["agent_guard.max_rows_per_statement = -1", "agent_guard.max_rows_per_run = -1"]
+
+
+def prepare(cluster, variants, scripts, dbs=("bench",), extra_tables=()):
+    """Roles, database(s), agent_guard (if preloaded), one table t_V per
+    variant (owned by bench_agent, granted to bench_human; protected as
+    PROTECT says; the audit trigger on t_audit) and the pgbench scripts of
+    every operation and variant in the directory scripts."""
+    guarded = cluster.guarded
+    cluster.psql(("CREATE ROLE bench_agent LOGIN; " if guarded else "") + "CREATE ROLE bench_human LOGIN;\n"
+                 + "".join("CREATE DATABASE %s;\n" % db for db in dbs), db="postgres")
+    if guarded:
+        for db in dbs:
+            cluster.psql("CREATE EXTENSION agent_guard;\n"
+                         "SELECT agent_guard.register_agent('bench_agent');\n"
+                         "GRANT ALL ON SCHEMA public TO bench_agent, bench_human;\n", db=db)
+        # a blast-radius limit, where the server has one, would refuse the bulk runs
+        limits = cluster.psql("SELECT name FROM pg_settings WHERE name IN "
+                              "('agent_guard.max_rows_per_statement', 'agent_guard.max_rows_per_run', "
+                              "'agent_guard.max_rows_per_minute')", db=dbs[0]).split()
+        if limits:
+            cluster.psql("".join("ALTER SYSTEM SET %s = 2000000000;\n" % n for n in limits)
+                         + "SELECT pg_reload_conf();\n", db="postgres")
+    else:
+        cluster.psql("GRANT ALL ON SCHEMA public TO bench_human;\n", db=dbs[0])
+    owner = "bench_agent" if guarded else "bench_human"
+    sql = [open(os.path.join(HERE, "audit_trigger.sql")).read()]
+    for v in list(variants) + list(extra_tables):
+        sql.append("CREATE TABLE t_%s (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                   "v integer NOT NULL, pad text NOT NULL);" % v)
+        sql.append("ALTER TABLE t_%s OWNER TO %s;" % (v, owner))
+        sql.append("GRANT ALL ON t_%s TO bench_human;" % v)
+        sql.append("GRANT ALL ON SEQUENCE t_%s_id_seq TO bench_human;" % v)
+    sql.append("GRANT ALL ON bench_audit_log TO bench_human;")
+    if "audit" in variants:
+        sql.append("CREATE TRIGGER bench_audit AFTER INSERT OR UPDATE OR DELETE ON t_audit "
+                   "FOR EACH ROW EXECUTE FUNCTION bench_audit();")
+    for v, soft in PROTECT.items():
+        if v in variants:
+            sql.append("SELECT agent_guard.protect('t_%s', soft_delete => %s);" % (v, soft))
+    cluster.psql("\n".join(sql) + "\n", db=dbs[0])
+    os.makedirs(scripts, exist_ok=True)
+    for op in ("insert", "update", "delete"):
+        text = open(os.path.join(HERE, op + ".sql")).read()
+        for v in variants:
+            with open(os.path.join(scripts, "%s_%s.sql" % (op, v)), "w") as f:
+                f.write(text.replace("@TABLE@", "t_" + v))
+
+
+def reset(cluster, table, rows, also_checkpoint=True):
+    """Fresh state: the table refilled, the logs emptied, a checkpoint."""
+    # the sealer may be busy with the previous measurement's events: stop
+    # it (the next agent commit starts it again) rather than wait
+    sql = ["SET session_replication_role = replica;",
+           "TRUNCATE %s, bench_audit_log RESTART IDENTITY;" % table,
+           "INSERT INTO %s (v, pad) SELECT g, %s FROM generate_series(1, %d) g;" % (table, PAD, rows),
+           "SELECT setval(pg_get_serial_sequence('%s', 'id'), %d);" % (table, rows),
+           "RESET session_replication_role;",
+           "VACUUM ANALYZE %s;" % table, "VACUUM ANALYZE bench_audit_log;"]
+    if cluster.guarded:
+        sql = ["SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+               "WHERE backend_type = 'agent_guard sealer' AND datname = current_database();",
+               "TRUNCATE agent_guard.events, agent_guard.statements;"] + sql
+        sql.append("VACUUM ANALYZE agent_guard.events;")
+    if also_checkpoint:
+        sql.append("CHECKPOINT;")
+    cluster.psql("\n".join(sql) + "\n")
+
+
+def run_pgbench(cluster, user, clients, seconds=0, transactions=0, script=None, builtin=None,
+                defines=(), extra=()):
+    """One pgbench run (prepared statements); return (tps, transactions)."""
+    cmd = [cluster.bin("pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients)]
+    cmd += ["-t", str(transactions)] if transactions else ["-T", str(seconds)]
+    for d in defines:
+        cmd += ["-D", d]
+    cmd += list(extra)
+    cmd += ["-f", script] if script else ["-b", builtin]
+    cmd += cluster.conn_args(user, "bench")[:-2] + ["bench"]
+    e = dict(os.environ)
+    e.pop("PGOPTIONS", None)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=e)
+    if p.returncode != 0 or "failed transactions: 0 " not in p.stdout and \
+            "number of failed transactions" in p.stdout:
+        raise RuntimeError("pgbench failed (%s):\n%s\n%s" % (" ".join(cmd), p.stdout, p.stderr))
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial", p.stdout).group(1))
+    n = int(re.search(r"number of transactions actually processed: ([0-9]+)", p.stdout).group(1))
+    return tps, n
+
+
+def has_pgaudit(bindir=None):
+    cfg = os.path.join(bindir, "pg_config") if bindir else "pg_config"
+    try:
+        lib = subprocess.run([cfg, "--pkglibdir"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return os.path.exists(os.path.join(lib, "pgaudit.so"))
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
         self.results = {}   # key -> list of (value, wal per row or None)
         self.scripts = os.path.join(a.workdir, "scripts")
-        os.makedirs(self.scripts, exist_ok=True)
-        conf = ["fsync = off", "synchronous_commit = off", "shared_buffers = '%s'" % a.shared_buffers,
-                "max_wal_size = '8GB'", "checkpoint_timeout = '1h'", "autovacuum = off",
-                "max_connections = 50", "log_checkpoints = off"]
-        # the bulk and 100,000-row measurements are agent writes on purpose:
-        # the gates' row limits would (rightly) stop them
-        conf += ["agent_guard.max_rows_per_statement = -1", "agent_guard.max_rows_per_run = -1"]
-        self.conf = conf
+        self.conf = server_conf(a.shared_buffers)
         self.A = Cluster(os.path.join(a.workdir, "A"), a.port, True)
         self.B = Cluster(os.path.join(a.workdir, "B"), a.port + 1, False)
+        self.C = Cluster(os.path.join(a.workdir, "C"), a.port + 2, "pgaudit")
+        self.variants = [v for v in VARIANTS if v != "pgaudit" or has_pgaudit()]
+        if "pgaudit" not in self.variants:
+            log("== pgaudit.so is not installed: the pgaudit variant is left out")
 
     def add(self, key, value, wal=None):
         self.results.setdefault(key, []).append((value, wal))
 
+    def cluster(self, variant):
+        return self.C if variant == "pgaudit" else self.A
+
     # ---------------------------------------------------------------- setup
     def setup(self):
         a = self.a
-        log("== starting clusters in %s (A preloads agent_guard, B does not)" % a.workdir)
+        log("== starting clusters in %s (A preloads agent_guard, B does not, C preloads pgaudit)"
+            % a.workdir)
         self.A.start(self.conf)
         self.B.start(self.conf)
-        roles = ("CREATE ROLE bench_agent LOGIN; CREATE ROLE bench_human LOGIN;\n"
-                 "CREATE DATABASE bench; CREATE DATABASE bench_verify;\n")
-        self.A.psql(roles, db="postgres")
+        prepare(self.A, [v for v in self.variants if v != "pgaudit"], self.scripts,
+                dbs=("bench", "bench_verify"), extra_tables=("rb", "rb_soft"))
+        self.A.psql("SELECT agent_guard.protect('t_rb', soft_delete => false);\n"
+                    "SELECT agent_guard.protect('t_rb_soft', soft_delete => true);\n")
         self.B.psql("CREATE ROLE bench_human LOGIN; CREATE DATABASE bench;", db="postgres")
-        # a blast-radius limit, where the server has one, would refuse the bulk runs
-        for db in ("bench", "bench_verify"):
-            self.A.psql("CREATE EXTENSION agent_guard;\n"
-                        "SELECT agent_guard.register_agent('bench_agent');\n"
-                        "GRANT ALL ON SCHEMA public TO bench_agent, bench_human;\n", db=db)
-        limits = self.A.psql("SELECT name FROM pg_settings WHERE name IN "
-                             "('agent_guard.max_rows_per_statement', 'agent_guard.max_rows_per_run', "
-                             "'agent_guard.max_rows_per_minute')", db="bench").split()
-        if limits:
-            self.A.psql("".join("ALTER SYSTEM SET %s = 2000000000;\n" % n for n in limits)
-                        + "SELECT pg_reload_conf();\n", db="postgres")
-        sql = [open(os.path.join(HERE, "audit_trigger.sql")).read()]
-        for v in VARIANTS + ["rb", "rb_soft"]:
-            sql.append("CREATE TABLE t_%s (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
-                       "v integer NOT NULL, pad text NOT NULL);" % v)
-            sql.append("ALTER TABLE t_%s OWNER TO bench_agent;" % v)
-            sql.append("GRANT ALL ON t_%s TO bench_human;" % v)
-            sql.append("GRANT ALL ON SEQUENCE t_%s_id_seq TO bench_human;" % v)
-        sql.append("GRANT ALL ON bench_audit_log TO bench_human;")
-        sql.append("CREATE TRIGGER bench_audit AFTER INSERT OR UPDATE OR DELETE ON t_audit "
-                   "FOR EACH ROW EXECUTE FUNCTION bench_audit();")
-        for v, soft in PROTECT.items():
-            sql.append("SELECT agent_guard.protect('t_%s', soft_delete => %s);" % (v, soft))
-        sql.append("SELECT agent_guard.protect('t_rb', soft_delete => false);")
-        sql.append("SELECT agent_guard.protect('t_rb_soft', soft_delete => true);")
-        self.A.psql("\n".join(sql) + "\n")
+        if "pgaudit" in self.variants:
+            self.C.start(self.conf + ["pgaudit.log = 'write'"])
+            prepare(self.C, ["pgaudit"], self.scripts)
         for c in (self.A, self.B):
-            subprocess.run(["pgbench", "-i", "-q", "-n", "-s", str(max(1, a.rows // 100000))]
+            subprocess.run([c.bin("pgbench"), "-i", "-q", "-n", "-s", str(max(1, a.rows // 100000))]
                            + c.conn_args("postgres", "bench")[:-2] + ["bench"],
                            check=True, capture_output=True)
             c.psql("GRANT SELECT ON pgbench_accounts, pgbench_branches TO bench_human;\n"
                    "VACUUM ANALYZE pgbench_accounts;\n")
         self.A.psql("GRANT SELECT ON pgbench_accounts, pgbench_branches TO bench_agent;")
-        for op in ("insert", "update", "delete"):
-            text = open(os.path.join(HERE, op + ".sql")).read()
-            for v in VARIANTS:
-                with open(os.path.join(self.scripts, "%s_%s.sql" % (op, v)), "w") as f:
-                    f.write(text.replace("@TABLE@", "t_" + v))
 
-    def reset(self, table, rows, also_checkpoint=True):
-        """Fresh state: the table refilled, the logs emptied, a checkpoint."""
-        # the sealer may be busy with the previous measurement's events: stop
-        # it (the next agent commit starts it again) rather than wait
-        sql = ["SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-               "WHERE backend_type = 'agent_guard sealer' AND datname = current_database();",
-               "SET session_replication_role = replica;",
-               "TRUNCATE %s, bench_audit_log RESTART IDENTITY;" % table,
-               "TRUNCATE agent_guard.events, agent_guard.statements;",
-               "INSERT INTO %s (v, pad) SELECT g, %s FROM generate_series(1, %d) g;" % (table, PAD, rows),
-               "SELECT setval(pg_get_serial_sequence('%s', 'id'), %d);" % (table, rows),
-               "RESET session_replication_role;",
-               "VACUUM ANALYZE %s;" % table,
-               "VACUUM ANALYZE agent_guard.events;", "VACUUM ANALYZE bench_audit_log;"]
-        if also_checkpoint:
-            sql.append("CHECKPOINT;")
-        self.A.psql("\n".join(sql) + "\n")
+    def reset(self, table, rows, also_checkpoint=True, cluster=None):
+        reset(cluster or self.A, table, rows, also_checkpoint)
+
+    def pgbench(self, cluster, user, clients, script=None, builtin=None, defines=()):
+        return run_pgbench(cluster, user, clients, self.a.seconds, self.a.transactions,
+                           script=script, builtin=builtin, defines=defines)
 
     # --------------------------------------------------------- measurements
-    def pgbench(self, cluster, user, clients, script=None, builtin=None, defines=()):
-        a = self.a
-        cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients)]
-        cmd += ["-t", str(a.transactions)] if a.transactions else ["-T", str(a.seconds)]
-        for d in defines:
-            cmd += ["-D", d]
-        cmd += ["-f", script] if script else ["-b", builtin]
-        cmd += cluster.conn_args(user, "bench")[:-2] + ["bench"]
-        e = dict(os.environ)
-        e.pop("PGOPTIONS", None)
-        p = subprocess.run(cmd, capture_output=True, text=True, env=e)
-        if p.returncode != 0 or "failed transactions: 0 " not in p.stdout and \
-                "number of failed transactions" in p.stdout:
-            raise RuntimeError("pgbench failed (%s):\n%s\n%s" % (" ".join(cmd), p.stdout, p.stderr))
-        tps = float(re.search(r"tps = ([0-9.]+) \(without initial", p.stdout).group(1))
-        n = int(re.search(r"number of transactions actually processed: ([0-9]+)", p.stdout).group(1))
-        return tps, n
-
     def single_row(self, rnd):
-        order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+        vs = self.variants
+        order = vs[rnd % len(vs):] + vs[:rnd % len(vs)]
         for op in ("insert", "update", "delete"):
             for clients in self.a.clients:
                 for v in order:
-                    self.reset("t_" + v, self.a.rows)
-                    l0 = self.A.lsn()
-                    tps, n = self.pgbench(self.A, WRITER[v], clients,
+                    c = self.cluster(v)
+                    self.reset("t_" + v, self.a.rows, cluster=c)
+                    l0 = c.lsn()
+                    tps, n = self.pgbench(c, WRITER[v], clients,
                                           script=os.path.join(self.scripts, "%s_%s.sql" % (op, v)),
                                           defines=["rows=%d" % self.a.rows])
-                    wal = self.A.wal_since(l0) / max(n, 1)
+                    wal = c.wal_since(l0) / max(n, 1)
                     self.add(("1row", op, clients, v), tps, wal)
                 log("   1-row %-6s %d client(s): %s" % (op, clients, "  ".join(
-                    "%s %.0f" % (v, self.results[("1row", op, clients, v)][-1][0]) for v in VARIANTS)))
+                    "%s %.0f" % (v, self.results[("1row", op, clients, v)][-1][0]) for v in vs)))
 
     def bulk(self, rnd):
-        order = VARIANTS[rnd % len(VARIANTS):] + VARIANTS[:rnd % len(VARIANTS)]
+        vs = self.variants
+        order = vs[rnd % len(vs):] + vs[:rnd % len(vs)]
         n = self.a.bulk
         for op in ("update", "delete"):
             for v in order:
-                self.reset("t_" + v, self.a.rows)
+                c = self.cluster(v)
+                self.reset("t_" + v, self.a.rows, cluster=c)
                 stmt = ("UPDATE t_%s SET v = v + 1 WHERE id <= %d" if op == "update"
                         else "DELETE FROM t_%s WHERE id <= %d") % (v, n)
-                (ms,), wal = self.A.timed([stmt], WRITER[v])
+                (ms,), wal = c.timed([stmt], WRITER[v])
                 self.add(("bulk", op, v), ms, wal / n)
             log("   bulk %-6s %d rows: %s" % (op, n, "  ".join(
-                "%s %.0f ms" % (v, self.results[("bulk", op, v)][-1][0]) for v in VARIANTS)))
+                "%s %.0f ms" % (v, self.results[("bulk", op, v)][-1][0]) for v in vs)))
 
     def hooks(self, rnd):
         cases = [("nopreload", self.B, "bench_human"), ("human", self.A, "bench_human"),
@@ -334,16 +408,19 @@ class Bench:
                       else ("%d s per pgbench run" % a.seconds), a.rows, a.bulk))
         out.append("machine: %s, %d cores; PostgreSQL %s; synchronous_commit off, pgbench -M prepared"
                    % (cpu_model(), os.cpu_count(), self.A.value("SHOW server_version")))
+        if "pgaudit" in self.variants:
+            out.append("pgaudit: its own cluster (pgaudit preloaded, pgaudit.log = 'write', no agent_guard), "
+                       "ratios to base of cluster A")
         out.append("")
         out.append("Single-row statements by pgbench: median tps (ratio to base) and WAL bytes per changed row")
         out.append("")
-        out.append("| statement | clients | " + " | ".join(VARIANTS) + " |")
-        out.append("|---|---" + "|---" * len(VARIANTS) + "|")
+        out.append("| statement | clients | " + " | ".join(self.variants) + " |")
+        out.append("|---|---" + "|---" * len(self.variants) + "|")
         for op in ("insert", "update", "delete"):
             for c in a.clients:
                 base = self.med(("1row", op, c, "base"))
                 cells = []
-                for v in VARIANTS:
+                for v in self.variants:
                     m = self.med(("1row", op, c, v))
                     w = self.med(("1row", op, c, v), wal=True)
                     cells.append("%.0f (%.2f) %.0f B" % (m, m / base, w))
@@ -352,16 +429,16 @@ class Bench:
         out.append("Scaling, tps at %d clients / tps at %d client(s):  %s" % (
             a.clients[-1], a.clients[0], "  ".join(
                 "%s %.2f" % (v, self.med(("1row", op, a.clients[-1], v)) / self.med(("1row", op, a.clients[0], v)))
-                for op in ("update",) for v in VARIANTS)))
+                for op in ("update",) for v in self.variants)))
         out.append("")
         out.append("Bulk statements of %d rows: median ms (times base) and WAL bytes per changed row" % a.bulk)
         out.append("")
-        out.append("| statement | " + " | ".join(VARIANTS) + " |")
-        out.append("|---" + "|---" * len(VARIANTS) + "|")
+        out.append("| statement | " + " | ".join(self.variants) + " |")
+        out.append("|---" + "|---" * len(self.variants) + "|")
         for op in ("update", "delete"):
             base = self.med(("bulk", op, "base"))
             cells = ["%.0f (%.2fx) %.0f B" % (self.med(("bulk", op, v)), self.med(("bulk", op, v)) / base,
-                                            self.med(("bulk", op, v), wal=True)) for v in VARIANTS]
+                                            self.med(("bulk", op, v), wal=True)) for v in self.variants]
             out.append("| %s | %s |" % (op.upper(), " | ".join(cells)))
         soft = self.med(("bulk", "delete", "agent_soft")) / self.med(("bulk", "update", "base"))
         out.append("")
@@ -438,15 +515,15 @@ def main():
                 f.write(text + "\n")
     except (RuntimeError, subprocess.CalledProcessError) as e:
         log("bench: FAILED: %s" % e)
-        for c in (b.A, b.B):
+        for c in (b.A, b.B, b.C):
             logf = os.path.join(c.path, "server.log")
             if os.path.exists(logf):
                 log("--- tail of %s" % logf)
                 log("".join(open(logf).readlines()[-30:]))
         return 1
     finally:
-        b.A.stop()
-        b.B.stop()
+        for c in (b.A, b.B, b.C):
+            c.stop()
     return 0
 
 

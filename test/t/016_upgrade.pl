@@ -107,7 +107,8 @@ my $state_sql = q{
 	  (SELECT string_agg(format('%s|%s', role, agent_id), ',' ORDER BY agent_id) FROM agent_guard.registered_agents),
 	  (SELECT string_agg(format('%s|%s|%s', relation, soft_delete, key_columns), ',' ORDER BY relation::text) FROM agent_guard.protected_tables),
 	  (SELECT count(*) || '|' || md5(string_agg(e::text, ',' ORDER BY event_id)) FROM agent_guard.events e),
-	  (SELECT count(*) || '|' || md5(string_agg(s::text, ',' ORDER BY statement_id)) FROM agent_guard.statements s),
+	  -- statements got a column in 1.1 (parameters, NULL for the rows before)
+	  (SELECT count(*) || '|' || md5(string_agg((to_jsonb(s) - 'parameters')::text, ',' ORDER BY statement_id)) FROM agent_guard.statements s),
 	  (SELECT count(*) || '|' || md5(string_agg(a::text, ',' ORDER BY event_id)) FROM agent_guard.events_archive a),
 	  (SELECT count(*) || '|' || md5(string_agg(c::text, ',' ORDER BY checkpoint_id)) FROM agent_guard.log_checkpoints c),
 	  (SELECT string_agg(format('%s|%s|%s', agent_id, key, run_id), ',') FROM agent_guard.applied_keys),

@@ -339,9 +339,12 @@ sql(q{SELECT pg_notify('agent_guard', 'not json')});
 ok(wait_for($h, $wout, qr/not json/), 'watch printed both notifications in time');
 $h->finish;
 is($h->result(0), 0, 'watch --count 2 exits 0 after two');
-like($$wout, qr/^\d\d:\d\d:\d\d  kind=request request_id=42 agent_id=bot statement=DROP TABLE app\.execs$/m,
-	'a JSON payload is shown as its fields');
-like($$wout, qr/^\d\d:\d\d:\d\d  not json$/m, 'any other payload as it is');
+# anyone may NOTIFY on the channel: a request id with no request on record,
+# and any other payload, are shown with who sent them
+like($$wout, qr/^\d\d:\d\d:\d\d  unverified: no request 42 on record \(notified by (role \w+ \(pid \d+\)|pid \d+, since gone)\)$/m,
+	'a payload naming a request that is not on record says so');
+unlike($$wout, qr/app\.execs/, 'and shows nothing else of it');
+like($$wout, qr/^\d\d:\d\d:\d\d  from (role \w+ \(pid \d+\)|pid \d+, since gone): not json$/m, 'any other payload with its sender');
 
 ($h, $wout, $werr) = start_watch('--json');
 # --json prints nothing before the first payload: wait until LISTEN is in place
@@ -358,7 +361,10 @@ ok(wait_for($h, $wout, qr/blocked/), 'watch --json printed the payload');
 $h->signal('INT');
 $h->finish;
 is($h->result(0), 0, 'watch exits 0 on SIGINT');
-is(decode_json((split /\n/, $$wout)[0])->{event_id}, 9, 'watch --json prints the payload as it is');
+my $note = decode_json((split /\n/, $$wout)[0]);
+is(decode_json($note->{payload})->{event_id}, 9, 'watch --json gives the payload as it is');
+ok(!defined $note->{request}, 'and no request for a payload that names none');
+like($note->{sender}, qr/^(role \w+ \(pid \d+\)|pid \d+, since gone)$/, 'and who sent it');
 is($$werr, '', 'nothing on stderr');
 
 #
@@ -379,7 +385,7 @@ if (!$has_gates)
 
 SKIP:
 {
-	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 28
+	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 47
 	  unless $has_gates;
 
 	# a destructive statement of the agent is refused and becomes a request
@@ -391,6 +397,46 @@ SKIP:
 	ok(defined $req, 'the error names the request id') or diag($err);
 	ok(wait_for($h, $wout, qr/\Q$req\E/), 'watch shows the request live');
 	$h->finish;
+	like($$wout, qr/^\d\d:\d\d:\d\d  request $req pending agent=bot run=run-cli-gate kind=approval reason=.* statement=TRUNCATE app\.execs \(notified by .*\)$/m,
+		'watch shows the request as on record');
+
+	# the agent forges a notification for its own request, and a freeze:
+	# watch shows the request as on record and names the agent as the sender
+	($h, $wout, $werr) = start_watch('--count', '2');
+	ok(wait_for($h, $wout, qr/watching channel/), 'watch is listening for the agent\'s notifications');
+	($rc, $out, $err) = run_prog([ 'psql', '-X', '-q', '-U', 'bot',
+			'-c', qq{SELECT pg_notify('agent_guard', '{"event": "blocked", "request_id": $req, "kind": "approval", "statement": "DROP TABLE tmp_scratch"}')},
+			'-c', q{SELECT pg_notify('agent_guard', '{"event": "unfreeze", "reason": "all clear"}')},
+			'-c', 'SELECT pg_sleep(2)' ]);
+	ok(wait_for($h, $wout, qr/all clear/), 'watch got both');
+	$h->finish;
+	unlike($$wout, qr/tmp_scratch/, 'the forged statement is not shown');
+	like($$wout, qr/^\d\d:\d\d:\d\d  request $req pending agent=bot .* statement=TRUNCATE app\.execs \(notified by role bot \(pid \d+\)\)$/m,
+		'the request is shown as on record, notified by the agent');
+	like($$wout, qr/^\d\d:\d\d:\d\d  from role bot \(pid \d+\): event=unfreeze reason=all clear$/m,
+		'a payload that names no request shows the agent as its sender');
+
+	# control characters an agent wrote reach no terminal raw: requests, watch,
+	# show, postmortem and the refusal quoted in an error show them escaped
+	($h, $wout, $werr) = start_watch('--count', '1');
+	ok(wait_for($h, $wout, qr/watching channel/), 'watch is listening for the escape sequence');
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-esc',
+		"/*\e[2K\e[1G\xc2\x9b*/ DROP TABLE app.execs /* \x{e2}\x{80}\x{ae} \x07 */");
+	my ($reqe) = $err =~ /request\D*(\d+)/i;
+	ok(defined $reqe, 'the agent\'s statement with escape sequences is a request') or diag($err);
+	ok(wait_for($h, $wout, qr/request $reqe /), 'watch shows it');
+	$h->finish;
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-esc',
+		"UPDATE app.execs SET name = \$\$\e[2K\e[1G\$\$ /* \e[2K\e[1G */ WHERE id = 9");
+	is($rc, 0, 'the agent writes escape sequences into a row') or diag($err);
+	($rc, $out, $err) = ag('deny', $reqe, '--note', 'no');
+	for my $cmd ([ 'requests' ], [ 'show', 'run-cli-esc' ], [ 'postmortem', 'run-cli-esc' ], [ 'watch' ])
+	{
+		my $o = $cmd->[0] eq 'watch' ? $$wout : (ag(@$cmd))[1];
+		unlike($o, qr/[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]/, "$cmd->[0]: no control character reaches the terminal");
+		like($o, qr/\\x1b\[2K\\x1b\[1G/, "$cmd->[0]: the escape sequence is shown as text");
+	}
+	like($$wout, qr/\\u009b\*\/ DROP TABLE app\.execs \/\* \\u202e \\x07 \*\//, 'C1 controls, bidirectional overrides and BEL too');
 
 	($rc, $out, $err) = ag('requests');
 	is($rc, 0, 'requests exits 0') or diag($err);

@@ -1,0 +1,237 @@
+# Behind a real PgBouncer (transaction and session pooling, TCP, SCRAM), one
+# server process serves client after client.  Identity must follow the
+# client, not the process: a registered role is always its agent, a harness
+# tag set with SET LOCAL tags that transaction only, run labels and
+# generated runs never carry over to the next client, and no human is ever
+# taken for an agent.  Approvals and idempotency keys work through the
+# pooler.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use AgentGuardPooler;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('pooled');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'agent_guard'
+listen_addresses = '127.0.0.1'
+password_encryption = 'scram-sha-256'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION agent_guard;
+	CREATE ROLE bot LOGIN PASSWORD 'bot-secret';
+	CREATE ROLE harness LOGIN PASSWORD 'harness-secret';
+	CREATE ROLE dba LOGIN PASSWORD 'dba-secret';
+	CREATE TABLE invoices (id int PRIMARY KEY, amount numeric, status text);
+	INSERT INTO invoices SELECT g, g * 10, 'open' FROM generate_series(1, 20) g;
+	GRANT SELECT, INSERT, UPDATE, DELETE ON invoices TO bot, harness, dba;
+	SELECT agent_guard.protect('invoices');
+	SELECT agent_guard.register_agent('bot', 'billing-agent');
+});
+my $hba = $node->data_dir . '/pg_hba.conf';
+open(my $fh, '>', $hba) or die $!;
+print $fh "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+close $fh;
+$node->reload;
+
+my $pgb = ag_pgbouncer_start($node, {
+	users => { bot => 'bot-secret', bot2 => 'bot2-secret', harness => 'harness-secret', dba => 'dba-secret' },
+	pools => { txn => 'transaction', sess => 'session' } });
+
+sub through
+{
+	my ($pool, $user, $sql, %env) = @_;
+	return ag_pgbouncer_psql($pgb, $pool, $user, $sql, %env);
+}
+
+# events of the invoices table since event $from: "agent/run/operation/id"
+sub events_since
+{
+	my ($from) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT string_agg(format('%s/%s/%s/%s', coalesce(agent_id, '-'), coalesce(run_id, '-'),
+		                         operation, row_key->>'id'), ',' ORDER BY event_id)
+		  FROM agent_guard.events
+		 WHERE relation = 'public.invoices' AND event_id > $from
+		   AND operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')});
+}
+sub last_event { return $node->safe_psql('postgres', 'SELECT coalesce(max(event_id), 0) FROM agent_guard.events'); }
+
+my ($rc, $out, $err);
+
+# PgBouncer refuses the options startup parameter: a harness tag in PGOPTIONS
+# fails loudly, it is never dropped silently
+($rc, $out, $err) = through('txn', 'harness', 'SELECT agent_guard.current_agent()',
+	PGOPTIONS => '-c agent_guard.agent_id=claude-code');
+isnt($rc, 0, 'a tag in the connection options is refused by the pooler, not dropped');
+like($err, qr/unsupported startup parameter: options/, 'PgBouncer says why');
+
+# --- transaction pooling, registered role: labels are per transaction ---
+my $mark = last_event();
+my @pids;
+for my $c (1, 2)
+{
+	($rc, $out, $err) = through('txn', 'bot', [
+		'BEGIN', "SET LOCAL agent_guard.run_id = 'run-client-$c'",
+		"UPDATE invoices SET status = 'c$c' WHERE id = $c",
+		'SELECT pg_backend_pid() || \'/\' || agent_guard.current_run()', 'COMMIT' ]);
+	is($rc, 0, "client $c labels its own transaction") or diag($err);
+	my ($pid, $run) = split m{/}, $out;
+	push @pids, $pid;
+	is($run, "run-client-$c", "client $c sees its own run");
+}
+is($pids[0], $pids[1], 'both clients were served by one server process');
+# unlabelled clients: each transaction gets a run of its own
+for my $c (3, 4)
+{
+	($rc, $out, $err) = through('txn', 'bot', "UPDATE invoices SET status = 'c$c' WHERE id = $c");
+	is($rc, 0, "unlabelled client $c writes") or diag($err);
+}
+my $ev = events_since($mark);
+like($ev, qr{^billing-agent/run-client-1/UPDATE/1,billing-agent/run-client-2/UPDATE/2,billing-agent/(run-\d{8}T\d{6}Z-[0-9a-f]{12})/UPDATE/3,billing-agent/(run-\d{8}T\d{6}Z-[0-9a-f]{12})/UPDATE/4$},
+	'labelled transactions keep their labels, unlabelled ones get generated runs');
+my @gen = $ev =~ m{/(run-\d{8}T[^/]*)/UPDATE/[34]}g;
+isnt($gen[0], $gen[1], 'two unlabelled clients on one server process are two runs');
+
+# --- transaction pooling, shared role: SET LOCAL tags one transaction ---
+$mark = last_event();
+($rc, $out, $err) = through('txn', 'harness', [
+	'BEGIN', "SET LOCAL agent_guard.agent_id = 'claude-code'", "SET LOCAL agent_guard.run_id = 'run-claude'",
+	"UPDATE invoices SET status = 'claude' WHERE id = 5",
+	'SELECT pg_backend_pid() || \'/\' || agent_guard.current_agent()', 'COMMIT' ]);
+is($rc, 0, 'a harness tags its transaction with SET LOCAL') or diag($err);
+my ($tag_pid, $tag_agent) = split m{/}, $out;
+is($tag_agent, 'claude-code', 'the transaction acts as the tagged agent');
+($rc, $out, $err) = through('txn', 'harness', [
+	"UPDATE invoices SET status = 'human' WHERE id = 6",
+	'SELECT pg_backend_pid() || \'/\' || coalesce(agent_guard.current_agent(), \'human\')' ]);
+is($rc, 0, 'the next client of the shared role writes') or diag($err);
+my ($h_pid, $h_agent) = split m{/}, $out;
+is($h_pid, $tag_pid, 'on the same server process');
+is($h_agent, 'human', 'and is not taken for the agent of the previous client');
+($rc, $out, $err) = through('txn', 'harness', [
+	'BEGIN', "SET LOCAL agent_guard.agent_id = 'codex'",
+	"UPDATE invoices SET status = 'codex' WHERE id = 7", 'COMMIT' ]);
+is($rc, 0, 'a second agent tags its own transaction on that process') or diag($err);
+is(events_since($mark), 'claude-code/run-claude/UPDATE/5,codex/' . ($node->safe_psql('postgres',
+	"SELECT ag_run_id FROM invoices WHERE id = 7")) . '/UPDATE/7',
+	'each tagged transaction is attributed to its agent, the human write is not logged');
+is($node->safe_psql('postgres', 'SELECT coalesce(ag_agent_id, \'-\') FROM invoices WHERE id = 6'), '-',
+	'the human write carries no agent stamp');
+# a human's own role through the pooler
+($rc, $out, $err) = through('txn', 'dba', 'SELECT coalesce(agent_guard.current_agent(), \'human\')');
+is($out, 'human', 'a human role through the pooler is a human') or diag($err);
+# the agent cannot shed its tag within its transaction
+($rc, $out, $err) = through('txn', 'harness', [
+	'BEGIN', "SET LOCAL agent_guard.agent_id = 'claude-code'", "SET LOCAL agent_guard.agent_id = ''" ]);
+like($err, qr/cannot change the agent identity/, 'a tagged transaction cannot drop its tag');
+
+# --- session pooling: DISCARD ALL between clients ---
+($rc, $out, $err) = through('sess', 'bot', [
+	"SET agent_guard.run_id = 'run-sess-1'",
+	"UPDATE invoices SET status = 's1' WHERE id = 8",
+	'SELECT pg_backend_pid() || \'/\' || agent_guard.current_run()' ]);
+is($rc, 0, 'a session label in session mode') or diag($err);
+my ($s_pid, $s_run) = split m{/}, $out;
+is($s_run, 'run-sess-1', 'holds for the client session');
+($rc, $out, $err) = through('sess', 'bot', 'SELECT pg_backend_pid() || \'/\' || agent_guard.current_run()');
+my ($s2_pid, $s2_run) = split m{/}, $out;
+is($s2_pid, $s_pid, 'the next client gets the same server process');
+like($s2_run, qr/^run-\d{8}T/, 'but not the previous client\'s run (DISCARD ALL reset it)');
+($rc, $out, $err) = through('sess', 'harness', [
+	'BEGIN', "SET LOCAL agent_guard.agent_id = 'claude-code'",
+	"UPDATE invoices SET status = 'sess-tag' WHERE id = 9", 'COMMIT',
+	'SELECT coalesce(agent_guard.current_agent(), \'human\')' ]);
+is($out, 'human', 'in session mode a SET LOCAL tag ends with its transaction too') or diag($err);
+($rc, $out, $err) = through('sess', 'dba', 'SELECT coalesce(agent_guard.current_agent(), \'human\')');
+is($out, 'human', 'a human through the session pooler is a human') or diag($err);
+
+# --- approvals through the pooler ---
+($rc, $out, $err) = through('txn', 'bot', 'DELETE FROM invoices');
+like($err, qr/ERROR:  DELETE needs a human's approval: request (\d+)/, 'a destructive statement waits for a human');
+my ($req) = $err =~ /request (\d+)/;
+$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+is($node->safe_psql('postgres', "SELECT agent_id || '/' || status FROM agent_guard.requests WHERE request_id = $req"),
+	'billing-agent/pending', 'the request is on record for the agent');
+$node->safe_psql('postgres', "SELECT agent_guard.approve($req, 'through the pooler')");
+($rc, $out, $err) = through('txn', 'bot', 'DELETE FROM invoices');
+is($rc, 0, 'after approval the retry through the pooler (another client) runs') or diag($err);
+($rc, $out, $err) = through('txn', 'bot', 'DELETE FROM invoices');
+like($err, qr/needs a human's approval: request \d+/, 'once');
+
+# --- idempotency keys through the pooler ---
+($rc, $out, $err) = through('txn', 'bot', [
+	'BEGIN', "SET LOCAL agent_guard.idempotency_key = 'refund-42'",
+	"INSERT INTO invoices VALUES (42, 42, 'refund')", 'COMMIT' ]);
+is($rc, 0, 'a keyed transaction through the pooler') or diag($err);
+($rc, $out, $err) = through('txn', 'bot', [
+	'BEGIN', "SET LOCAL agent_guard.idempotency_key = 'refund-42'",
+	"INSERT INTO invoices VALUES (43, 43, 'refund')", 'COMMIT' ]);
+like($err, qr/idempotency key "refund-42"/, 'the same key from another client is refused');
+($rc, $out, $err) = through('txn', 'bot', "INSERT INTO invoices VALUES (44, 44, 'next')");
+is($rc, 0, 'the key does not leak into the next client\'s transaction') or diag($err);
+is($node->safe_psql('postgres', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM invoices WHERE id > 40'),
+	'42,44', 'nothing was written twice');
+
+# --- the run limit counts a run across reconnects, pooled and direct ---
+$node->safe_psql('postgres', q{ALTER ROLE bot SET agent_guard.max_rows_per_run = 5});
+# direct connections: each a server process of its own
+sub direct
+{
+	my ($sql) = @_;
+	my ($out, $err) = ('', '');
+	local %ENV = (%ENV, PGPASSWORD => 'bot-secret', PGHOST => '127.0.0.1', PGPORT => $node->port);
+	delete $ENV{$_} for qw(PGHOSTADDR PGOPTIONS);
+	my @cmds = map { ('-c', $_) } @$sql;
+	my $ok = IPC::Run::run [ 'psql', '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-U', 'bot', '-d', 'postgres', @cmds ], '>', \$out, '2>', \$err;
+	return ($ok ? 0 : 1, $out, $err);
+}
+# the pool's server process predates the setting: start a fresh one
+$pgb = ag_pgbouncer_restart($pgb);
+my @tx = ('BEGIN', "SET LOCAL agent_guard.run_id = 'run-reconnects'");
+for my $i (1 .. 5)
+{
+	my @sql = (@tx, "INSERT INTO invoices VALUES (" . (100 + $i) . ", 1, 'r')", 'COMMIT');
+	($rc, $out, $err) = $i % 2 ? through('txn', 'bot', \@sql) : direct(\@sql);
+	is($rc, 0, "row $i of the run, " . ($i % 2 ? 'through the pooler' : 'on a direct connection')) or diag($err);
+}
+($rc, $out, $err) = direct([ @tx, "INSERT INTO invoices VALUES (106, 1, 'r')", 'COMMIT' ]);
+like($err, qr/run "run-reconnects" is tripped/, 'the sixth row of the run, from a sixth connection, trips it');
+($rc, $out, $err) = through('txn', 'bot', [ @tx, "INSERT INTO invoices VALUES (107, 1, 'r')", 'COMMIT' ]);
+like($err, qr/run "run-reconnects" is tripped/, 'and the pooled connection sees the trip');
+($rc, $out, $err) = through('txn', 'bot', [ 'BEGIN', "SET LOCAL agent_guard.run_id = 'run-next'",
+	"INSERT INTO invoices VALUES (108, 1, 'r')", 'COMMIT' ]);
+is($rc, 0, 'the next client\'s run on that server process is not tripped') or diag($err);
+$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+is($node->safe_psql('postgres', q{SELECT inserted || '/' || transactions || '/' || status FROM agent_guard.runs WHERE run_id = 'run-reconnects'}),
+	'5/5/tripped', 'the runs view counts the run across its sessions');
+$node->safe_psql('postgres', q{ALTER ROLE bot RESET agent_guard.max_rows_per_run});
+
+# --- session pooling with generated runs per session: DISCARD ALL ends them ---
+$node->safe_psql('postgres', q{
+	CREATE ROLE bot2 LOGIN PASSWORD 'bot2-secret';
+	GRANT SELECT, INSERT, UPDATE, DELETE ON invoices TO bot2;
+	SELECT agent_guard.register_agent('bot2', 'session-agent');
+	ALTER ROLE bot2 SET agent_guard.generated_runs = 'session';
+});
+for my $c (1, 2)
+{
+	($rc, $out, $err) = through('sess', 'bot2', [
+		"INSERT INTO invoices VALUES (" . (200 + 2 * $c) . ", 1, 's')",
+		"INSERT INTO invoices VALUES (" . (201 + 2 * $c) . ", 1, 's')",
+		'SELECT pg_backend_pid()' ]);
+	is($rc, 0, "unlabelled client $c in session mode") or diag($err);
+}
+is($node->safe_psql('postgres', q{SELECT string_agg(n::text, ',') FROM (SELECT count(*) AS n FROM agent_guard.events
+	WHERE agent_id = 'session-agent' GROUP BY run_id ORDER BY min(event_id)) x}),
+	'2,2', 'each client session is one generated run, not merged with the next one');
+
+ag_pgbouncer_stop($pgb);
+$node->stop;
+done_testing();
