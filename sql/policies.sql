@@ -59,8 +59,9 @@ SELECT agent_id, mode, tables, max_rows_per_minute, rows_last_minute, set_by
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-policy-1"
 -- reads work
 SELECT count(*) FROM app.p_items;
+-- error: every path to a change is refused outright (YG008), row locks
+-- too: they block humans' writes
 SELECT * FROM app.p_items WHERE id = 2 FOR UPDATE;
--- error: every path to a change is refused outright (YG008)
 INSERT INTO app.p_log VALUES (2, 'y');
 \echo :LAST_ERROR_SQLSTATE
 UPDATE app.p_items SET v = 'z' WHERE id = 1;

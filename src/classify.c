@@ -31,6 +31,7 @@
 #include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "storage/lockdefs.h"
 #include "utils/lsyscache.h"
 
 #include "agent_guard.h"
@@ -84,6 +85,52 @@ classify(Node *parsetree, List **targets)
 	switch (nodeTag(parsetree))
 	{
 		case T_TransactionStmt:
+			/* COMMIT PREPARED lands the writes of a transaction prepared earlier */
+			return ((TransactionStmt *) parsetree)->kind == TRANS_STMT_COMMIT_PREPARED ?
+				AG_UT_DATA : AG_UT_NONE;
+		case T_LockStmt:
+			{
+				/*
+				 * A lock above ACCESS SHARE blocks humans' writes (or their
+				 * reads): for a freeze and read_only, a write.
+				 */
+				LockStmt   *l = (LockStmt *) parsetree;
+				AgUtilityClass cls = AG_UT_TEMP;
+				ListCell   *lc;
+
+				if (l->mode <= AccessShareLock)
+					return AG_UT_NONE;
+				foreach(lc, l->relations)
+					cls = Max(cls, on_relation(lfirst_node(RangeVar, lc), AG_UT_DATA, targets));
+				return cls;
+			}
+		case T_VacuumStmt:
+			{
+				/*
+				 * VACUUM FULL rewrites the table under ACCESS EXCLUSIVE,
+				 * like a lock that blocks humans: a write for a freeze and
+				 * read_only.  Plain VACUUM and ANALYZE change nothing.
+				 */
+				VacuumStmt *v = (VacuumStmt *) parsetree;
+				AgUtilityClass cls = AG_UT_TEMP;
+				bool		full = false;
+				ListCell   *lc;
+
+				foreach(lc, v->options)
+					if (strcmp(lfirst_node(DefElem, lc)->defname, "full") == 0)
+						full = defGetBoolean(lfirst_node(DefElem, lc));
+				if (!full)
+					return AG_UT_NONE;
+				if (v->rels == NIL)
+					return AG_UT_DATA;	/* every table it may vacuum */
+				foreach(lc, v->rels)
+				{
+					VacuumRelation *r = lfirst_node(VacuumRelation, lc);
+
+					cls = Max(cls, on_relation(r->relation, AG_UT_DATA, targets));
+				}
+				return cls;
+			}
 		case T_VariableSetStmt:
 		case T_VariableShowStmt:
 		case T_DiscardStmt:
@@ -96,8 +143,6 @@ classify(Node *parsetree, List **targets)
 		case T_ListenStmt:
 		case T_UnlistenStmt:
 		case T_NotifyStmt:
-		case T_LockStmt:
-		case T_VacuumStmt:
 		case T_CheckPointStmt:
 		case T_ConstraintsSetStmt:
 		case T_DoStmt:			/* its statements are judged one by one */

@@ -89,14 +89,21 @@
 
 /*
  * Ownership checks: one object_ownercheck() for every catalog from 16 on
- * (approved.c asks whether an agent could run a destructive statement).
+ * (approved.c asks whether an agent could run a destructive statement;
+ * worker.c whether a session may run a command that stops a sealer).
  */
 #if PG_VERSION_NUM >= 160000
 #define AG_REL_OWNER(relid, user) object_ownercheck(RelationRelationId, (relid), (user))
 #define AG_NSP_OWNER(nsp, user) object_ownercheck(NamespaceRelationId, (nsp), (user))
+#define AG_DATABASE_OWNERCHECK(oid, role) object_ownercheck(DatabaseRelationId, (oid), (role))
+#define AG_EXTENSION_OWNERCHECK(oid, role) object_ownercheck(ExtensionRelationId, (oid), (role))
+#define AG_NAMESPACE_OWNERCHECK(oid, role) object_ownercheck(NamespaceRelationId, (oid), (role))
 #else
 #define AG_REL_OWNER(relid, user) pg_class_ownercheck((relid), (user))
 #define AG_NSP_OWNER(nsp, user) pg_namespace_ownercheck((nsp), (user))
+#define AG_DATABASE_OWNERCHECK(oid, role) pg_database_ownercheck((oid), (role))
+#define AG_EXTENSION_OWNERCHECK(oid, role) pg_extension_ownercheck((oid), (role))
+#define AG_NAMESPACE_OWNERCHECK(oid, role) pg_namespace_ownercheck((oid), (role))
 #endif
 
 #endif							/* AG_COMPAT_H */

@@ -49,6 +49,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
@@ -73,6 +74,7 @@
 #include "session.h"
 #include "statement.h"
 #include "structure.h"
+#include "writers.h"
 
 /* settings */
 static int	max_rows_per_statement = 1000;
@@ -91,6 +93,9 @@ static bool tripped_local = false;	/* tripped here, not yet written */
 /* an approval consumed in this top-level statement covers all its gates */
 static bool approved_valid = false;
 static int64 approved_hash = 0;
+
+/* nextval/setval calls of the plan being started name temporary sequences only */
+static bool frozen_seq_calls_blessed = false;
 
 /*
  * Rows counted for limits: this statement's, and the run's across all its
@@ -352,6 +357,7 @@ plan_writes_non_exempt(PlannedStmt *ps)
 void
 ag_gate_top_statement(void)
 {
+	frozen_seq_calls_blessed = false;
 	stmt_rows = 0;
 	approved_valid = false;
 }
@@ -430,7 +436,8 @@ bool
 ag_gate_count_rows(QueryDesc *qd, uint64 n)
 {
 	if (qd->estate == NULL || qd->plannedstmt->commandType == CMD_SELECT ||
-		!plan_writes_non_exempt(qd->plannedstmt))
+		!plan_writes_non_exempt(qd->plannedstmt) ||
+		ag_writers_top_writes_scratch(qd->plannedstmt))
 		return false;
 	stmt_rows += n;
 	/* a preview's rows are rolled back: they never count for the run */
@@ -459,11 +466,13 @@ ag_gate_row_limits(QueryDesc *qd, uint64 n, const char *text, int len)
 
 	if (max_rows_per_statement >= 0 && stmt_rows > (uint64) max_rows_per_statement)
 	{
+		uint64		total = stmt_rows;	/* its nested statements' and CTEs' too */
+
 		stmt_rows = 0;			/* an approved rerun starts counting afresh */
 		gate_decide(AG_REFUSAL_APPROVAL, what,
 					psprintf("It wrote " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_statement (%d).",
-							 n, max_rows_per_statement),
-					text, len, (int64) n);
+							 total, max_rows_per_statement),
+					text, len, (int64) total);
 	}
 	if (max_rows_per_run >= 0 && run_rows > (uint64) max_rows_per_run && !ag_preview_active())
 		gate_decide(AG_REFUSAL_TRIPPED, what,
@@ -497,6 +506,91 @@ quals_are_empty(Query *q)
 		DatumGetBool(((Const *) quals)->constvalue);
 }
 
+/*
+ * Does a qual of the query mention the target relation?  DELETE ... USING
+ * and UPDATE ... FROM join other relations: a WHERE clause (or a join's ON)
+ * that names only those restricts nothing of the target, and every row of
+ * it is written (DELETE FROM t USING (SELECT 1) x).  Vars of the target are
+ * looked for in the WHERE clause, the fromlist's join conditions and their
+ * sublinks, at any depth.
+ */
+typedef struct TargetRefs
+{
+	Index		target;
+	int			sublevels_up;
+} TargetRefs;
+
+static bool
+mentions_target_walker(Node *node, TargetRefs *t)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varno == (int) t->target &&
+			((Var *) node)->varlevelsup == (Index) t->sublevels_up;
+	if (IsA(node, CurrentOfExpr))
+		return ((CurrentOfExpr *) node)->cvarno == t->target && t->sublevels_up == 0;
+	if (IsA(node, Query))
+	{
+		bool		found;
+
+		t->sublevels_up++;
+		found = query_tree_walker((Query *) node, mentions_target_walker, (void *) t, 0);
+		t->sublevels_up--;
+		return found;
+	}
+	return expression_tree_walker(node, mentions_target_walker, (void *) t);
+}
+
+static bool
+target_unrestricted(Query *q)
+{
+	TargetRefs	t = {(Index) q->resultRelation, 0};
+
+	/* no WHERE at all, or WHERE true, WHERE 1 = 1 ... */
+	if (list_length(q->jointree->fromlist) <= 1 && quals_are_empty(q))
+		return true;
+	/* the WHERE clause and the join conditions of USING / FROM */
+	return !mentions_target_walker((Node *) q->jointree, &t);
+}
+
+#ifdef AG_HAVE_MERGE
+/*
+ * MERGE ... ON true WHEN MATCHED THEN DELETE touches every row as surely:
+ * a WHEN MATCHED action that updates or deletes, where neither the join
+ * condition nor the action's own condition mentions the target.
+ */
+static bool
+merge_unrestricted(Query *q)
+{
+	TargetRefs	t = {(Index) q->resultRelation, 0};
+	ListCell   *lc;
+
+	if (mentions_target_walker((Node *) q->jointree, &t))
+		return false;
+#if PG_VERSION_NUM >= 170000
+	if (mentions_target_walker(q->mergeJoinCondition, &t))
+		return false;
+#endif
+	foreach(lc, q->mergeActionList)
+	{
+		MergeAction *a = lfirst_node(MergeAction, lc);
+
+#if PG_VERSION_NUM >= 170000
+		if (a->matchKind != MERGE_WHEN_MATCHED)
+			continue;
+#else
+		if (!a->matched)
+			continue;
+#endif
+		if ((a->commandType == CMD_UPDATE || a->commandType == CMD_DELETE) &&
+			!mentions_target_walker(a->qual, &t))
+			return true;
+	}
+	return false;
+}
+#endif
+
 static void
 add_unqualified_gate(Query *q, Oid fn)
 {
@@ -509,9 +603,12 @@ add_unqualified_gate(Query *q, Oid fn)
 		if (cte->ctequery && IsA(cte->ctequery, Query))
 			add_unqualified_gate((Query *) cte->ctequery, fn);
 	}
-	if ((q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE) &&
-		q->resultRelation > 0 && q->jointree != NULL &&
-		list_length(q->jointree->fromlist) <= 1 && quals_are_empty(q))
+	if (q->resultRelation > 0 && q->jointree != NULL &&
+		(((q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE) && target_unrestricted(q))
+#ifdef AG_HAVE_MERGE
+		 || (q->commandType == CMD_MERGE && merge_unrestricted(q))
+#endif
+		 ))
 	{
 		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
 		Const	   *op;
@@ -521,7 +618,8 @@ add_unqualified_gate(Query *q, Oid fn)
 		if (rte->inh ? ag_relation_tree_exempt(rte->relid) : ag_relation_exempt(rte->relid))
 			return;
 		op = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" : "UPDATE"),
+					   CStringGetTextDatum(q->commandType == CMD_DELETE ? "DELETE" :
+										   q->commandType == CMD_UPDATE ? "UPDATE" : "MERGE"),
 					   false, false);
 		rel = makeConst(OIDOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(rte->relid),
 						false, true);
@@ -561,11 +659,106 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 	{
 		(void) ag_current_statement(&text, &len);
 		gate_decide(AG_REFUSAL_APPROVAL, op,
-					psprintf("It has no WHERE clause, so it touches every row of \"%s\".",
+					psprintf("No WHERE clause restricts the rows of \"%s\", so it touches every one.",
 							 ag_relname_or(relid, "?")),
 					text, len, 0);
 	}
 	PG_RETURN_BOOL(true);
+}
+
+/* ---------------------------------------------------------------------
+ * Writes that are not DML on a table (writers.c finds them)
+ * ---------------------------------------------------------------------
+ */
+
+
+static void
+refuse_frozen_call(Oid funcid, Oid seq, const char *text, int len)
+{
+	char	   *what = psprintf("%s()", get_func_name(funcid));
+
+	gate_decide(AG_REFUSAL_FROZEN, what,
+				psprintf("Writes of %s are frozen: %s (%s %s.)",
+						 frozen_me ? "this agent" : "all agents",
+						 frozen_me ? frozen_me : frozen_all, what,
+						 ag_writer_kind(funcid) == AG_FN_LARGE_OBJECT ? "writes large objects" :
+						 OidIsValid(seq) ? psprintf("would change sequence %s", ag_qualified_relname(seq)) :
+						 "would change a sequence that is not temporary"),
+				text, len, 0);
+}
+
+/*
+ * A judged plan is about to start: during a freeze, its calls of writing
+ * functions (large objects, sequences that are not temporary) and its row
+ * locks on relations that are not temporary are refused like its writes.  Returns true when the plan calls nextval/setval on
+ * temporary sequences only: the backstop lets those calls pass while the
+ * plan starts (ag_gate_frozen_writers_done ends that).
+ */
+void
+ag_gate_frozen_writers(PlannedStmt *ps, const char *text, int len)
+{
+	AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
+
+	Oid			locked;
+
+	load_state();
+	if (!frozen_all && !frozen_me)
+		return;
+	ag_writers_scan_plan(ps, &ws);
+	if (OidIsValid(ws.bad_fn))
+		refuse_frozen_call(ws.bad_fn, ws.bad_seq, text, len);
+	if (ps->rowMarks != NIL && OidIsValid(locked = ag_writers_row_locked(ps, true)))
+		gate_decide(AG_REFUSAL_FROZEN, "SELECT ... FOR UPDATE",
+					psprintf("Writes of %s are frozen: %s (it locks rows of %s.)",
+							 frozen_me ? "this agent" : "all agents",
+							 frozen_me ? frozen_me : frozen_all, ag_qualified_relname(locked)),
+					text, len, 0);
+	frozen_seq_calls_blessed = ws.temp_seq_calls;
+}
+
+void
+ag_gate_frozen_writers_done(void)
+{
+	frozen_seq_calls_blessed = false;
+}
+
+/*
+ * The backstop (object access, OAT_FUNCTION_EXECUTE): a writing function
+ * set up outside a walked plan (PL/pgSQL simple expressions, fast-path
+ * calls) during a freeze.
+ */
+void
+ag_gate_frozen_function(Oid funcid)
+{
+	AgWriterKind k = ag_writer_kind(funcid);
+	const char *text;
+	int			len;
+
+	if (k == AG_FN_OTHER || !ag_judging())
+		return;
+	load_state();
+	if (!frozen_all && !frozen_me)
+		return;
+	if (k == AG_FN_SEQUENCE && frozen_seq_calls_blessed)
+		return;
+	ag_current_statement(&text, &len);
+	refuse_frozen_call(funcid, InvalidOid, text, len);
+}
+
+/*
+ * Rows written by ModifyTable nodes that do not set es_processed (writing
+ * CTEs): they count toward the limits like the statement's own; the hooks
+ * then check the policies' window and ag_gate_row_limits().
+ */
+void
+ag_gate_count_cte_rows(uint64 n)
+{
+	stmt_rows += n;
+	/* a preview's rows are rolled back: they never count for the run */
+	if (ag_preview_active())
+		run_rows += n;
+	else
+		run_rows = ag_run_rows_add(ag_current_run(true), (int64) n);
 }
 
 /* ---------------------------------------------------------------------
@@ -875,6 +1068,7 @@ ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 	destroy_targets = NIL;
 	unrunnable = false;
 	classify_utility(u->stmt, u);
+	ag_writers_utility_verdict(u);	/* writes around the gates */
 	if (u->verdict == AG_REFUSAL_GUARD)
 		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
 }

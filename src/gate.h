@@ -24,6 +24,10 @@ extern void ag_gate_row_limits(struct QueryDesc *qd, uint64 n, const char *text,
 extern void ag_gate_plan_query(struct Query *q);
 extern void ag_gate_utility_guard(AgUtility *u, const char *text, int len);
 extern void ag_gate_utility(AgUtility *u, const char *text, int len);
+extern void ag_gate_frozen_writers(struct PlannedStmt *ps, const char *text, int len);
+extern void ag_gate_frozen_writers_done(void);
+extern void ag_gate_frozen_function(Oid funcid);
+extern void ag_gate_count_cte_rows(uint64 n);
 extern void ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
 								 const char *text, int len, uint64 binding);
 extern bool ag_gate_copy_rows(struct PlannedStmt *pstmt, struct QueryCompletion *qc);

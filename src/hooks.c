@@ -17,29 +17,34 @@
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's
- *					tables, freeze, tripped run) -> the previous hook
+ *					tables, freeze, tripped run, a freeze's writing
+ *					function calls) -> the previous hook -> writers
+ *					(count the rows of writing CTEs)
  *	ExecutorRun:	the previous hook, with the client statement's text and
- *					number set (statement.c) -> gate: count rows -> policy
- *					(rate window) -> gate (statement and run limits)
+ *					number set (statement.c) -> gate: count rows (writing
+ *					CTEs' too) -> policy (rate window) -> gate (statement
+ *					and run limits); ExecutorFinish counts CTEs' rows again
+ *					(a CTE the query did not read to its end runs there)
  *	ProcessUtility:	identity -> classify (classify.c) -> gate (what would
  *					weaken the guard) -> policy -> gate (freeze, tripped
  *					run, approvals) -> only then side effects: the worker
  *					stops a sealer that the command needs gone (DROP
- *					DATABASE, DROP EXTENSION agent_guard, ...) ->
- *					copyfrom (a human's COPY FROM into a soft-delete table
- *					goes through a temporary table) -> the previous hook
- *					-> copyfrom (its rows into the table) -> gate and
- *					policy count COPY FROM's rows -> reach: what the
- *					statement reached (object access, below) beyond what it
- *					named and was approved for needs approval, decided
- *					before it can commit -> idempotency warns about a
- *					session-wide key
- *	object access:	the previous hook -> policy (function calls that write)
- *					-> reach (every relation or column dropped, emptied,
- *					renamed, moved, retyped or detached, judged as the
- *					direct act; refusals at once, approvals collected for
- *					the statement's end) -> scope (objects the agent
- *					creates are its scratch)
+ *					DATABASE, DROP EXTENSION agent_guard, ...), if the
+ *					session may run it -> copyfrom (a human's COPY FROM
+ *					into a soft-delete table goes through a temporary
+ *					table) -> the previous hook -> copyfrom (its rows into
+ *					the table) -> gate and policy count COPY FROM's rows
+ *					-> reach: what the statement reached (object access,
+ *					below) beyond what it named and was approved for needs
+ *					approval, decided before it can commit -> the worker
+ *					asks for the stopped sealer again -> idempotency warns
+ *					about a session-wide key
+ *	object access:	the previous hook -> policy, then gate (function calls
+ *					that write: a freeze refuses them) -> reach (every
+ *					relation or column dropped, emptied, renamed, moved,
+ *					retyped or detached, judged as the direct act; refusals
+ *					at once, approvals collected for the statement's end)
+ *					-> scope (objects the agent creates are its scratch)
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
  * any side effect: an agent's refused DROP DATABASE leaves the sealer
@@ -76,11 +81,13 @@
 #include "compat.h"
 #include "copyfrom.h"
 #include "gate.h"
+#include "owner_spi.h"
 #include "policy.h"
 #include "reach.h"
 #include "scope.h"
 #include "statement.h"
 #include "worker.h"
+#include "writers.h"
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
@@ -114,7 +121,8 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		 * statements before the next top-level one.
 		 */
 		ag_identity_enforce();
-		if (nesting_level == 0)
+		/* the guard's own queries, run from these hooks, start no statement */
+		if (nesting_level == 0 && !ag_owner_running())
 		{
 			ag_gate_top_statement();
 			ag_policy_top_statement();
@@ -128,6 +136,7 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			ag_gate_session_check(text, len);
 			ag_policy_executor_start(queryDesc->plannedstmt, text, len);
 			ag_gate_executor_start(queryDesc, text, len);
+			ag_gate_frozen_writers(queryDesc->plannedstmt, text, len);
 		}
 	}
 
@@ -135,6 +144,32 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+
+	/* the plan's function calls are set up: only they were walked */
+	ag_gate_frozen_writers_done();
+	if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE && ag_judging())
+		ag_writers_cte_start(queryDesc);
+}
+
+/*
+ * Rows written by writing CTEs since the last look: they count like the
+ * statement's own (ExecutorRun, and ExecutorFinish, where CTEs that the
+ * query did not read to the end run to completion).
+ */
+static void
+judge_cte_rows(QueryDesc *queryDesc)
+{
+	uint64		n;
+	const char *text;
+	int			len;
+
+	if (IsParallelWorker() || (n = ag_writers_cte_new_rows(queryDesc)) == 0 || !ag_judging())
+		return;
+	ag_gate_count_cte_rows(n);
+	ag_query_text(queryDesc, &text, &len);
+	ag_policy_rows_written(ag_command_name(queryDesc->plannedstmt->commandType, "statement"),
+						   n, text, len);
+	ag_gate_row_limits(queryDesc, n, text, len);
 }
 
 /* Rows a plan wrote: counted as the statement runs, before it can commit. */
@@ -176,6 +211,7 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			standard_ExecutorRun(queryDesc, direction, count, execute_once);
 		if (!IsParallelWorker() && queryDesc->estate)
 			judge_rows(queryDesc, queryDesc->estate->es_processed - before);
+		judge_cte_rows(queryDesc);
 	}
 	PG_FINALLY();
 	{
@@ -201,6 +237,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 			prev_ExecutorFinish(queryDesc);
 		else
 			standard_ExecutorFinish(queryDesc);
+		judge_cte_rows(queryDesc);
 	}
 	PG_FINALLY();
 	{
@@ -273,6 +310,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool was_fetch = fetch_running;
 	AgStatement saved = {NULL, 0, 0};
 	Node	   *parsetree = pstmt->utilityStmt;
+	volatile Oid stopped_sealer;
 	AgCopyFrom	copyfrom = {false, NULL, NULL};
 	PlannedStmt *volatile run = pstmt;
 	AgUtility	u;
@@ -280,8 +318,13 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	const char *text;
 	int			len;
 
-	/* COMMIT/ROLLBACK must always be able to end a transaction. */
-	if (!IsParallelWorker() && !(parsetree != NULL && IsA(parsetree, TransactionStmt)))
+	/*
+	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
+	 * TRANSACTION and COMMIT PREPARED are judged (writers.c).
+	 */
+	if (!IsParallelWorker() &&
+		!(parsetree != NULL && IsA(parsetree, TransactionStmt) &&
+		  !ag_writers_judge_transaction(parsetree)))
 	{
 		ag_identity_enforce();
 		if (top)
@@ -292,8 +335,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		judged = judge_utility(pstmt, queryString, &u);
 	}
 
-	/* side effects only now that nothing is refused */
-	ag_worker_before_utility(parsetree);
+	/*
+	 * side effects only now that nothing is refused, and only for a command
+	 * the session has the right to run: the sealer a command needs gone is
+	 * stopped, and asked for again once the command ended, whichever way
+	 */
+	stopped_sealer = ag_worker_before_utility(parsetree);
 	if (!IsParallelWorker())
 		run = ag_copyfrom_prepare(pstmt, &copyfrom);
 
@@ -332,6 +379,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_statement_leave(saved);
 			fetch_running = was_fetch;
 		}
+		if (OidIsValid(stopped_sealer))
+			ag_worker_after_utility(stopped_sealer);
 	}
 	PG_END_TRY();
 
@@ -385,6 +434,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access == OAT_FUNCTION_EXECUTE)
 	{
 		ag_policy_function_execute(objectId);
+		ag_policy_function_execute(objectId);
+		ag_gate_frozen_function(objectId);
 		return;
 	}
 

@@ -10,8 +10,9 @@
  * which writes it (request row, BLOCKED event, tripped run, NOTIFY
  * agent_guard) in a transaction of its own: ag_outbox_drain() and, once
  * that committed, ag_outbox_drain_committed().  If the queue is full the
- * statement is still refused; only the record is lost, and the error says
- * so.
+ * refusing session waits for the worker (refusal.c), and refuses with
+ * YG009 if the queue stays full: a refusal is never reported with a
+ * request id that is not on record.
  *
  * An entry is PENDING until the worker takes it, TAKEN while the worker's
  * transaction writes it to request_log, and WRITTEN once that committed.

@@ -23,6 +23,9 @@ typedef struct AgOutboxRequest
 	int64		rows;
 } AgOutboxRequest;
 
+/* how long a refusal waits for room in a full queue before it fails (YG009) */
+#define AG_OUTBOX_WAIT_MS 10000
+
 extern void ag_outbox_init(void);
 extern bool ag_outbox_put(const AgOutboxRequest *r);
 extern int	ag_outbox_drain(void);

@@ -99,6 +99,7 @@
 #include "scope.h"
 #include "session.h"
 #include "statement.h"
+#include "writers.h"
 
 #define AG_RATE_SLOTS 64
 #define AG_RATE_WINDOW 60
@@ -434,234 +435,13 @@ rate_precheck(const char *what, const char *text, int len)
  * Function calls that write: sequences and large objects
  * ---------------------------------------------------------------------
  */
-typedef enum
-{
-	FN_OTHER = 0,
-	FN_SEQUENCE,
-	FN_LARGE_OBJECT
-} WriterKind;
-
-static WriterKind
-writer_kind(Oid funcid)
-{
-	switch (funcid)
-	{
-		case F_NEXTVAL:
-		case F_SETVAL_REGCLASS_INT8:
-		case F_SETVAL_REGCLASS_INT8_BOOL:
-			return FN_SEQUENCE;
-		case F_LO_CREAT:
-		case F_LO_CREATE:
-		case F_LO_IMPORT_TEXT:
-		case F_LO_IMPORT_TEXT_OID:
-		case F_LO_EXPORT:
-		case F_LO_UNLINK:
-		case F_LOWRITE:
-		case F_LO_PUT:
-		case F_LO_FROM_BYTEA:
-		case F_LO_TRUNCATE:
-		case F_LO_TRUNCATE64:
-			return FN_LARGE_OBJECT;
-		default:
-			return FN_OTHER;
-	}
-}
-
-typedef struct WriterScan
-{
-	Oid			bad_fn;			/* first call that is refused, or InvalidOid */
-	Oid			bad_seq;		/* its sequence, when known */
-	bool		temp_seq_calls; /* calls on named temporary sequences seen */
-	bool		check_sequences;	/* read_only */
-} WriterScan;
-
-static bool
-writer_walker(Node *node, WriterScan *ws)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, FuncExpr) && !OidIsValid(ws->bad_fn))
-	{
-		FuncExpr   *f = (FuncExpr *) node;
-		WriterKind	k = writer_kind(f->funcid);
-
-		if (k == FN_LARGE_OBJECT)
-			ws->bad_fn = f->funcid;
-		else if (k == FN_SEQUENCE && ws->check_sequences)
-		{
-			Node	   *arg = f->args ? linitial(f->args) : NULL;
-			Oid			seq = InvalidOid;
-
-			if (arg && IsA(arg, Const) && !((Const *) arg)->constisnull)
-				seq = DatumGetObjectId(((Const *) arg)->constvalue);
-			if (OidIsValid(seq) && get_rel_persistence(seq) == RELPERSISTENCE_TEMP)
-				ws->temp_seq_calls = true;
-			else
-			{
-				ws->bad_fn = f->funcid;
-				ws->bad_seq = seq;
-			}
-		}
-	}
-	return expression_tree_walker(node, writer_walker, (void *) ws);
-}
-
-static void
-walk_exprs(void *node, WriterScan *ws)
-{
-	writer_walker((Node *) node, ws);
-}
-
-/*
- * Every expression of a plan tree.  Subplans are walked from the
- * PlannedStmt's list.  A field missed here is still caught by the
- * function-execute backstop (ag_policy_function_execute), only with the
- * strict rule: no sequence calls at all.
- */
-static void
-walk_plan(Plan *p, WriterScan *ws)
-{
-	ListCell   *lc;
-
-	if (p == NULL)
-		return;
-	walk_exprs(p->targetlist, ws);
-	walk_exprs(p->qual, ws);
-	walk_exprs(p->initPlan, ws);
-	switch (nodeTag(p))
-	{
-		case T_Result:
-			walk_exprs(((Result *) p)->resconstantqual, ws);
-			break;
-		case T_ModifyTable:
-			{
-				ModifyTable *m = (ModifyTable *) p;
-
-				walk_exprs(m->withCheckOptionLists, ws);
-				walk_exprs(m->returningLists, ws);
-				walk_exprs(m->onConflictSet, ws);
-				walk_exprs(m->onConflictWhere, ws);
-#if PG_VERSION_NUM >= 170000
-				walk_exprs(m->mergeJoinConditions, ws);
-#endif
-#ifdef AG_HAVE_MERGE
-				foreach(lc, m->mergeActionLists)
-				{
-					ListCell   *la;
-
-					foreach(la, (List *) lfirst(lc))
-					{
-						MergeAction *a = lfirst_node(MergeAction, la);
-
-						walk_exprs(a->qual, ws);
-						walk_exprs(a->targetList, ws);
-					}
-				}
-#endif
-				break;
-			}
-		case T_Append:
-			foreach(lc, ((Append *) p)->appendplans)
-				walk_plan(lfirst(lc), ws);
-			break;
-		case T_MergeAppend:
-			foreach(lc, ((MergeAppend *) p)->mergeplans)
-				walk_plan(lfirst(lc), ws);
-			break;
-		case T_BitmapAnd:
-			foreach(lc, ((BitmapAnd *) p)->bitmapplans)
-				walk_plan(lfirst(lc), ws);
-			break;
-		case T_BitmapOr:
-			foreach(lc, ((BitmapOr *) p)->bitmapplans)
-				walk_plan(lfirst(lc), ws);
-			break;
-		case T_SubqueryScan:
-			walk_plan(((SubqueryScan *) p)->subplan, ws);
-			break;
-		case T_CustomScan:
-			walk_exprs(((CustomScan *) p)->custom_exprs, ws);
-			foreach(lc, ((CustomScan *) p)->custom_plans)
-				walk_plan(lfirst(lc), ws);
-			break;
-		case T_IndexScan:
-			walk_exprs(((IndexScan *) p)->indexqual, ws);
-			walk_exprs(((IndexScan *) p)->indexqualorig, ws);
-			walk_exprs(((IndexScan *) p)->indexorderby, ws);
-			walk_exprs(((IndexScan *) p)->indexorderbyorig, ws);
-			break;
-		case T_IndexOnlyScan:
-			walk_exprs(((IndexOnlyScan *) p)->indexqual, ws);
-			walk_exprs(((IndexOnlyScan *) p)->recheckqual, ws);
-			walk_exprs(((IndexOnlyScan *) p)->indexorderby, ws);
-			break;
-		case T_BitmapIndexScan:
-			walk_exprs(((BitmapIndexScan *) p)->indexqual, ws);
-			walk_exprs(((BitmapIndexScan *) p)->indexqualorig, ws);
-			break;
-		case T_BitmapHeapScan:
-			walk_exprs(((BitmapHeapScan *) p)->bitmapqualorig, ws);
-			break;
-		case T_TidScan:
-			walk_exprs(((TidScan *) p)->tidquals, ws);
-			break;
-		case T_TidRangeScan:
-			walk_exprs(((TidRangeScan *) p)->tidrangequals, ws);
-			break;
-		case T_FunctionScan:
-			walk_exprs(((FunctionScan *) p)->functions, ws);
-			break;
-		case T_ValuesScan:
-			walk_exprs(((ValuesScan *) p)->values_lists, ws);
-			break;
-		case T_TableFuncScan:
-			walk_exprs(((TableFuncScan *) p)->tablefunc, ws);
-			break;
-		case T_ForeignScan:
-			walk_exprs(((ForeignScan *) p)->fdw_exprs, ws);
-			walk_exprs(((ForeignScan *) p)->fdw_recheck_quals, ws);
-			break;
-		case T_NestLoop:
-			walk_exprs(((Join *) p)->joinqual, ws);
-			break;
-		case T_MergeJoin:
-			walk_exprs(((Join *) p)->joinqual, ws);
-			walk_exprs(((MergeJoin *) p)->mergeclauses, ws);
-			break;
-		case T_HashJoin:
-			walk_exprs(((Join *) p)->joinqual, ws);
-			walk_exprs(((HashJoin *) p)->hashclauses, ws);
-			walk_exprs(((HashJoin *) p)->hashkeys, ws);
-			break;
-		case T_Hash:
-			walk_exprs(((Hash *) p)->hashkeys, ws);
-			break;
-		case T_Memoize:
-			walk_exprs(((Memoize *) p)->param_exprs, ws);
-			break;
-		case T_WindowAgg:
-			walk_exprs(((WindowAgg *) p)->startOffset, ws);
-			walk_exprs(((WindowAgg *) p)->endOffset, ws);
-			walk_exprs(((WindowAgg *) p)->runCondition, ws);
-			break;
-		case T_Limit:
-			walk_exprs(((Limit *) p)->limitOffset, ws);
-			walk_exprs(((Limit *) p)->limitCount, ws);
-			break;
-		default:
-			break;
-	}
-	walk_plan(p->lefttree, ws);
-	walk_plan(p->righttree, ws);
-}
-
 static void
 refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
 {
 	char	   *what = psprintf("%s()", get_func_name(funcid));
 	char	   *detail;
 
-	if (writer_kind(funcid) == FN_LARGE_OBJECT)
+	if (ag_writer_kind(funcid) == AG_FN_LARGE_OBJECT)
 		detail = psprintf("%s writes large objects, which are never temporary.", what);
 	else if (OidIsValid(seq))
 		detail = psprintf("%s would change sequence %s.", what, ag_qualified_relname(seq));
@@ -681,12 +461,9 @@ refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
 static bool
 check_plan_writers(PlannedStmt *ps, const char *text, int len)
 {
-	WriterScan	ws = {InvalidOid, InvalidOid, false, policy_mode == MODE_READ_ONLY};
-	ListCell   *lc;
+	AgWriterScan ws = {InvalidOid, InvalidOid, false, policy_mode == MODE_READ_ONLY};
 
-	walk_plan(ps->planTree, &ws);
-	foreach(lc, ps->subplans)
-		walk_plan(lfirst(lc), &ws);
+	ag_writers_scan_plan(ps, &ws);
 	if (OidIsValid(ws.bad_fn))
 		refuse_writer_call(ws.bad_fn, ws.bad_seq, text, len);
 	return ws.temp_seq_calls;
@@ -753,6 +530,15 @@ ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
 			rate_precheck(what, text, len);
 	}
 
+	if (policy_mode == MODE_READ_ONLY && ps->rowMarks != NIL)
+	{
+		Oid			locked = ag_writers_row_locked(ps, false);
+
+		if (OidIsValid(locked))
+			refuse_read_only("SELECT ... FOR UPDATE",
+							 psprintf("this statement locks rows of %s.", ag_qualified_relname(locked)),
+							 text, len);
+	}
 	if (policy_mode == MODE_READ_ONLY || policy_has_tables)
 		seq_calls_blessed = check_plan_writers(ps, text, len);
 }
@@ -785,16 +571,16 @@ ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len)
 void
 ag_policy_function_execute(Oid funcid)
 {
-	WriterKind	k = writer_kind(funcid);
+	AgWriterKind k = ag_writer_kind(funcid);
 	const char *text;
 	int			len;
 
-	if (k == FN_OTHER || !ag_judging() || !policy_load())
+	if (k == AG_FN_OTHER || !ag_judging() || !policy_load())
 		return;
-	if (k == FN_SEQUENCE && (policy_mode != MODE_READ_ONLY ||
+	if (k == AG_FN_SEQUENCE && (policy_mode != MODE_READ_ONLY ||
 							 (seq_calls_blessed && ActivePortal != NULL)))
 		return;
-	if (k == FN_LARGE_OBJECT && policy_mode != MODE_READ_ONLY && !policy_has_tables)
+	if (k == AG_FN_LARGE_OBJECT && policy_mode != MODE_READ_ONLY && !policy_has_tables)
 		return;
 	ag_current_statement(&text, &len);
 	refuse_writer_call(funcid, InvalidOid, text, len);
@@ -812,7 +598,7 @@ static void
 copy_defaults_check(CopyStmt *copy, const char *text, int len)
 {
 	Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
-	WriterScan	ws = {InvalidOid, InvalidOid, false, true};
+	AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
 	Relation	rel;
 	int			i;
 
@@ -821,7 +607,7 @@ copy_defaults_check(CopyStmt *copy, const char *text, int len)
 	rel = relation_open(relid, AccessShareLock);
 	for (i = 1; i <= RelationGetNumberOfAttributes(rel); i++)
 		if (!TupleDescAttr(RelationGetDescr(rel), i - 1)->attisdropped)
-			writer_walker(build_column_default(rel, i), &ws);
+			ag_writers_scan_expr(build_column_default(rel, i), &ws);
 	relation_close(rel, AccessShareLock);
 	if (OidIsValid(ws.bad_fn))
 		refuse_writer_call(ws.bad_fn, ws.bad_seq, text, len);

@@ -39,6 +39,8 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -48,6 +50,7 @@
 #include "owner_spi.h"
 #include "refusal.h"
 #include "session.h"
+#include "statement.h"
 #include "worker.h"
 
 typedef struct AgRefusalInfo
@@ -88,22 +91,54 @@ typedef struct PreviewRow
 static bool preview_mode = false;
 static List *preview_rows = NIL;
 
+/*
+ * Preview mode is read-only by construction.  It relaxes the gates only in
+ * subtransactions opened after it was entered (preview() runs the statement
+ * in one, then raises to roll it back).  The level it was entered at is
+ * kept until the transaction ends or preview mode is left at that same
+ * level: a subtransaction one level deeper that commits (RELEASE, or the
+ * end of an exception block without error) would keep writes the gates
+ * never judged, and then the transaction cannot commit.  An agent that
+ * calls agent_guard._preview(true) itself gains nothing: its writes at its
+ * own level are judged as usual, and its writes in subtransactions either
+ * roll back or stop its COMMIT (YG004, on record).
+ */
+static int	preview_level = 0;	/* 0: not armed in this transaction */
+static bool preview_leaked = false;
+
 bool
 ag_preview_active(void)
 {
-	return preview_mode;
+	return preview_mode && preview_level > 0 &&
+		GetCurrentTransactionNestLevel() > preview_level;
 }
 
 /* Enter (a fresh list of rows) or leave preview mode. */
 void
 ag_preview_set(bool on)
 {
+	int			level = GetCurrentTransactionNestLevel();
+
 	if (on)
 	{
 		list_free_deep(preview_rows);
 		preview_rows = NIL;
+		if (preview_level == 0 || level < preview_level)
+			preview_level = level;
 	}
+	else if (level <= preview_level)
+		preview_level = 0;		/* every subtransaction of the preview ended */
 	preview_mode = on;
+}
+
+static void
+refusal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_COMMIT_SUB && preview_level > 0 &&
+		GetCurrentTransactionNestLevel() == preview_level + 1 &&
+		ag_session_is_agent())
+		preview_leaked = true;
 }
 
 void
@@ -153,15 +188,33 @@ ag_sql_preview_rows(PG_FUNCTION_ARGS)
 static void
 refusal_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PRE_COMMIT)
+	if (event == XACT_EVENT_PRE_COMMIT && preview_leaked)
+	{
+		const char *text;
+		int			len;
+
+		preview_leaked = false;
 		preview_mode = false;
+		preview_level = 0;
+		ag_current_statement(&text, &len);
+		ag_refuse(AG_REFUSAL_GUARD, "COMMIT",
+				  "A subtransaction that ran in preview mode was released, so writes the gates did not judge would commit; the transaction is rolled back.",
+				  text ? text : "COMMIT", text ? len : 6, 0);
+	}
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE)
+	{
+		preview_mode = false;
+		preview_level = 0;
+		preview_leaked = false;
+	}
 }
 
 void
 ag_refusal_init(void)
 {
 	RegisterXactCallback(refusal_xact_callback, NULL);
+	RegisterSubXactCallback(refusal_subxact_callback, NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -266,6 +319,38 @@ next_request_id(void)
 }
 
 /*
+ * Queue a request, waiting while the queue is full: every refusal is on
+ * record, however fast an agent makes them (a DO block that catches its own
+ * refusals makes thousands a second; the worker writes a full queue in one
+ * transaction).  The refusing backend waits for the worker, never the other
+ * way round: the worker only inserts into the guard's tables, which the
+ * agent's transaction holds no lock on that an insert waits for.  false
+ * when the queue stayed full for AG_OUTBOX_WAIT_MS (no worker writes it).
+ */
+static bool
+outbox_put_waiting(const AgOutboxRequest *r)
+{
+	int			waited = 0;
+
+	for (;;)
+	{
+		if (ag_outbox_put(r))
+		{
+			ag_worker_wake(MyDatabaseId);
+			return true;
+		}
+		if (waited >= AG_OUTBOX_WAIT_MS)
+			return false;
+		ag_worker_wake(MyDatabaseId);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		waited += 10;
+	}
+}
+
+/*
  * Record a request for the normalized statement and log the decision; it
  * outlives this transaction.  Returns its id; *queued says whether the
  * queue had room.
@@ -286,11 +371,16 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	r.parameters = key->parameters;
 	r.hash = key->hash;
 	r.rows = rows;
-	*queued = ag_outbox_put(&r);
-	if (*queued)
-		ag_worker_wake(MyDatabaseId);
+	*queued = outbox_put_waiting(&r);
 	ag_refusal_log(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
 				   r.request_id, kind, why, key->text.data);
+	if (!*queued)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("agent_guard could not record a refused statement"),
+				 errdetail("The statement was refused (%s), but the queue of refused statements stayed full for %d seconds, so request " INT64_FORMAT " is only in the server log.",
+						   ag_refusal_name(kind), AG_OUTBOX_WAIT_MS / 1000, r.request_id),
+				 errhint("Check that the agent_guard sealer of this database is running (agent_guard.sealer_status()); nothing is allowed until refusals can be recorded.")));
 	return r.request_id;
 }
 
@@ -314,7 +404,7 @@ ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
 
 	Assert(kind != AG_REFUSAL_NONE);
 
-	if (preview_mode)
+	if (ag_preview_active())
 	{
 		ag_preview_add(NULL, what, 0, ag_refusal_name(kind), why);
 		if (kind == AG_REFUSAL_APPROVAL)
@@ -333,7 +423,7 @@ ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
 			ereport(ERROR,
 					(errcode(code),
 					 errmsg("%s needs a human's approval: request " INT64_FORMAT, what, id),
-					 errdetail("%s%s", why, queued ? "" : " The request could not be recorded (the queue is full)."),
+					 errdetail("%s", why),
 					 errhint("Ask a human to run SELECT agent_guard.approve(" INT64_FORMAT "); then run the same statement again within agent_guard.approval_ttl.", id)));
 			break;
 		case AG_REFUSAL_FROZEN:
@@ -404,12 +494,9 @@ ag_refusal_record(const char *why, const char *text, int len)
 	int64		id;
 	bool		queued;
 
-	if (preview_mode)
+	if (ag_preview_active())
 		return 0;
 	ag_statement_key(text, len, &key);
 	id = record_request(AG_REFUSAL_GUARD, why, &key, 0, &queued);
-	if (!queued)
-		ereport(WARNING,
-				(errmsg("agent_guard could not record refusal " INT64_FORMAT ": the request queue is full", id)));
 	return id;
 }

@@ -55,6 +55,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -81,6 +82,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/acl.h"
 
 #include "agent_guard.h"
 #include "chain.h"
@@ -413,17 +415,76 @@ sealer_running(Oid dboid)
 }
 
 /*
- * Before a utility command runs, and after the hooks refused what they
- * refuse: stop the sealer a command needs gone.
+ * May the session run a command that needs a database's sealer gone?
+ * PostgreSQL checks these rights only once the command runs; a sealer
+ * stopped before that check would be stopped by anyone who can type the
+ * command (an agent's CREATE DATABASE x TEMPLATE guarded_db, which then
+ * fails with "permission denied").  The checks are PostgreSQL's own, made
+ * first; a command that passes them and fails later gets its sealer back
+ * (ag_worker_after_utility).
  */
-void
+static bool
+may_run_database_command(Node *stmt, Oid dboid)
+{
+	HeapTuple	tup;
+	bool		is_template = false;
+
+	if (superuser())
+		return true;
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+		case T_AlterDatabaseStmt:
+			return AG_DATABASE_OWNERCHECK(dboid, GetUserId());
+		case T_RenameStmt:
+			return AG_DATABASE_OWNERCHECK(dboid, GetUserId()) && have_createdb_privilege();
+		case T_CreatedbStmt:
+			if (!have_createdb_privilege())
+				return false;
+			tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+			if (HeapTupleIsValid(tup))
+			{
+				is_template = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+				ReleaseSysCache(tup);
+			}
+			return is_template || AG_DATABASE_OWNERCHECK(dboid, GetUserId());
+		default:
+			return false;
+	}
+}
+
+/* DROP EXTENSION agent_guard needs its owner, DROP SCHEMA agent_guard the schema's. */
+static bool
+may_drop_the_extension(Node *stmt)
+{
+	DropStmt   *d = (DropStmt *) stmt;
+	Oid			oid;
+
+	if (superuser())
+		return true;
+	if (d->removeType == OBJECT_EXTENSION)
+	{
+		oid = get_extension_oid("agent_guard", true);
+		return OidIsValid(oid) && AG_EXTENSION_OWNERCHECK(oid, GetUserId());
+	}
+	oid = get_namespace_oid(AG_SCHEMA, true);
+	return OidIsValid(oid) && AG_NAMESPACE_OWNERCHECK(oid, GetUserId());
+}
+
+/*
+ * Before a utility command runs, and after the hooks refused what they
+ * refuse: stop the sealer a command needs gone, if the session may run
+ * the command.  Returns the database whose sealer was stopped, or
+ * InvalidOid.
+ */
+Oid
 ag_worker_before_utility(Node *stmt)
 {
 	const char *dbname;
 
 	if (workers == NULL || stmt == NULL || !IsNormalProcessingMode())
-		return;
-	if (drops_the_extension(stmt))
+		return InvalidOid;
+	if (drops_the_extension(stmt) && may_drop_the_extension(stmt))
 	{
 		/*
 		 * DROP EXTENSION takes its tables one by one while the sealer may
@@ -439,15 +500,45 @@ ag_worker_before_utility(Node *stmt)
 			waited += 10;
 			CHECK_FOR_INTERRUPTS();
 		}
+		return MyDatabaseId;
 	}
 	dbname = database_needing_exclusive_use(stmt);
 	if (dbname != NULL)
 	{
 		Oid			dboid = get_database_oid(dbname, true);
 
-		if (OidIsValid(dboid))
+		if (OidIsValid(dboid) && may_run_database_command(stmt, dboid))
+		{
 			worker_stop_sealer(dboid);
+			return dboid;
+		}
 	}
+	return InvalidOid;
+}
+
+/*
+ * After such a command, whether it succeeded or failed: ask for the sealer
+ * again.  A database that is gone, or no longer has the extension, lets
+ * the launcher (or the new sealer) find that out and free the slot.
+ */
+void
+ag_worker_after_utility(Oid dboid)
+{
+	AgSealerSlot *s;
+	Latch	   *latch = NULL;
+
+	if (workers == NULL || !OidIsValid(dboid))
+		return;
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	s = sealer_slot_for(dboid, true);
+	if (s != NULL)
+	{
+		s->requested = true;
+		latch = workers->launcher_latch;
+	}
+	LWLockRelease(workers->lock);
+	if (latch != NULL)
+		SetLatch(latch);
 }
 
 /* ---------------------------------------------------------------------
@@ -811,6 +902,51 @@ sealer_iteration(void)
 	return sealed;
 }
 
+/*
+ * A sealer gets the database's settings (ALTER DATABASE ... SET) like any
+ * session, and the owner of a database may be an agent: with
+ * default_transaction_read_only = on, a statement_timeout or a role of its
+ * choosing there, the sealer would fail for good or run as someone else.
+ * Whatever the database says, the sealer runs with these (the settings
+ * that change how values print are pinned by chain.c around each batch).
+ */
+static const char *const sealer_settings[][2] = {
+	{"session_authorization", NULL},	/* the bootstrap superuser */
+	{"role", "none"},
+	{"search_path", "pg_catalog, pg_temp"},	/* everything it runs is qualified */
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"default_transaction_deferrable", "off"},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "0"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"idle_session_timeout", "0"},
+	{"session_replication_role", "origin"},
+	{"standard_conforming_strings", "on"},
+	{"transform_null_equals", "off"},
+	{"exit_on_error", "off"},
+	{"check_function_bodies", "on"},
+};
+
+static void
+sealer_pin_settings(void)
+{
+	size_t		i;
+
+	StartTransactionCommand();
+	for (i = 0; i < lengthof(sealer_settings); i++)
+	{
+		const char *value = sealer_settings[i][1];
+
+		if (value == NULL)
+			value = GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false);
+		SetConfigOption(sealer_settings[i][0], value, PGC_SUSET, PGC_S_OVERRIDE);
+	}
+	CommitTransactionCommand();
+	if (GetUserId() != BOOTSTRAP_SUPERUSERID || GetSessionUserId() != BOOTSTRAP_SUPERUSERID)
+		elog(ERROR, "agent_guard sealer: could not run as the bootstrap superuser");
+}
+
 void
 ag_worker_sealer_main(Datum arg)
 {
@@ -848,8 +984,7 @@ ag_worker_sealer_main(Datum arg)
 	before_shmem_exit(sealer_detach, ObjectIdGetDatum(dboid));
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	/* everything the sealer runs is schema-qualified; keep it that way */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	sealer_pin_settings();
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard sealer loop",
 									 ALLOCSET_DEFAULT_SIZES);

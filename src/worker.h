@@ -11,6 +11,7 @@
 extern void ag_worker_init(void);
 extern void ag_worker_note_event(void);
 extern void ag_worker_wake(Oid dboid);
-extern void ag_worker_before_utility(Node *stmt);
+extern Oid	ag_worker_before_utility(Node *stmt);
+extern void ag_worker_after_utility(Oid dboid);
 
 #endif							/* AG_WORKER_H */

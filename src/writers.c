@@ -1,0 +1,560 @@
+/*-------------------------------------------------------------------------
+ * writers.c
+ *		Writes that are not DML on a table, found for the gates (gate.c)
+ *		and the policies (policy.c): function calls that write (sequences,
+ *		large objects), rows written by ModifyTable nodes that do not set
+ *		the statement's row count (writing CTEs), and utility statements
+ *		that write around the gates (prepared transactions, database and
+ *		role settings).
+ *
+ * Function calls: nextval/setval and the large-object writers change data
+ * with no result relation in the plan.  The plan walk below finds the calls
+ * a plan makes (and on which sequence, when the argument is a constant);
+ * the object-access hook (OAT_FUNCTION_EXECUTE, hooks.c) is the backstop
+ * for calls no plan shows: PL/pgSQL's simple expressions and the fast-path
+ * protocol (libpq's lo_write()).  A freeze refuses them all but calls on
+ * temporary sequences; read_only and a tables list refuse them too.
+ *
+ * Writing CTEs: a ModifyTable node in a WITH clause does not count its rows
+ * into es_processed (only the node that sets the command tag does), and it
+ * may run to completion only in ExecutorFinish.  For a judged plan with
+ * such nodes on relations that are not scratch, each node's subplan is
+ * wrapped: every row the subplan hands to the node is a row the node
+ * writes (an upper bound: a BEFORE trigger may still skip it).  The hooks
+ * add the new rows to the statement and run limits after ExecutorRun and
+ * after ExecutorFinish.
+ *
+ * Utility statements (their verdicts join the gates' in gate.c):
+ *	- PREPARE TRANSACTION is refused in agent sessions (YG004): a prepared
+ *	  transaction outlives the session, holds its locks against humans, and
+ *	  would commit its writes later, past a freeze or a read_only policy.
+ *	  COMMIT PREPARED of one prepared earlier is a write (classify.c): a
+ *	  freeze or read_only refuses it.
+ *	- ALTER DATABASE (settings, connection limits, ALLOW_CONNECTIONS,
+ *	  renames) and ALTER ROLE ... SET of another role change every later
+ *	  session of that database or role, humans' included (a
+ *	  default_transaction_read_only = on makes their writes fail): they need
+ *	  a human's approval.  The guard's own workers pin their settings
+ *	  (worker.c), so no such setting stops them.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "agent_guard.h"
+#include "classify.h"
+#include "scope.h"
+#include "writers.h"
+
+/* ---------------------------------------------------------------------
+ * Function calls that write
+ * ---------------------------------------------------------------------
+ */
+AgWriterKind
+ag_writer_kind(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_NEXTVAL:
+		case F_SETVAL_REGCLASS_INT8:
+		case F_SETVAL_REGCLASS_INT8_BOOL:
+			return AG_FN_SEQUENCE;
+		case F_LO_CREAT:
+		case F_LO_CREATE:
+		case F_LO_IMPORT_TEXT:
+		case F_LO_IMPORT_TEXT_OID:
+		case F_LO_EXPORT:
+		case F_LO_UNLINK:
+		case F_LOWRITE:
+		case F_LO_PUT:
+		case F_LO_FROM_BYTEA:
+		case F_LO_TRUNCATE:
+		case F_LO_TRUNCATE64:
+			return AG_FN_LARGE_OBJECT;
+		default:
+			return AG_FN_OTHER;
+	}
+}
+
+static bool
+writer_walker(Node *node, AgWriterScan *ws)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr) && !OidIsValid(ws->bad_fn))
+	{
+		FuncExpr   *f = (FuncExpr *) node;
+		AgWriterKind k = ag_writer_kind(f->funcid);
+
+		if (k == AG_FN_LARGE_OBJECT)
+			ws->bad_fn = f->funcid;
+		else if (k == AG_FN_SEQUENCE && ws->check_sequences)
+		{
+			Node	   *arg = f->args ? linitial(f->args) : NULL;
+			Oid			seq = InvalidOid;
+
+			if (arg && IsA(arg, Const) && !((Const *) arg)->constisnull)
+				seq = DatumGetObjectId(((Const *) arg)->constvalue);
+			if (OidIsValid(seq) && get_rel_persistence(seq) == RELPERSISTENCE_TEMP)
+				ws->temp_seq_calls = true;
+			else
+			{
+				ws->bad_fn = f->funcid;
+				ws->bad_seq = seq;
+			}
+		}
+	}
+	return expression_tree_walker(node, writer_walker, (void *) ws);
+}
+
+static void
+walk_exprs(void *node, AgWriterScan *ws)
+{
+	writer_walker((Node *) node, ws);
+}
+
+/*
+ * Every expression of a plan tree.  Subplans are walked from the
+ * PlannedStmt's list.  A field missed here is still caught by the
+ * function-execute backstop (ag_policy_function_execute and
+ * gate.c's freeze backstop), only with the
+ * strict rule: no sequence calls at all.
+ */
+static void
+walk_plan(Plan *p, AgWriterScan *ws)
+{
+	ListCell   *lc;
+
+	if (p == NULL)
+		return;
+	walk_exprs(p->targetlist, ws);
+	walk_exprs(p->qual, ws);
+	walk_exprs(p->initPlan, ws);
+	switch (nodeTag(p))
+	{
+		case T_Result:
+			walk_exprs(((Result *) p)->resconstantqual, ws);
+			break;
+		case T_ModifyTable:
+			{
+				ModifyTable *m = (ModifyTable *) p;
+
+				walk_exprs(m->withCheckOptionLists, ws);
+				walk_exprs(m->returningLists, ws);
+				walk_exprs(m->onConflictSet, ws);
+				walk_exprs(m->onConflictWhere, ws);
+#if PG_VERSION_NUM >= 170000
+				walk_exprs(m->mergeJoinConditions, ws);
+#endif
+#ifdef AG_HAVE_MERGE
+				foreach(lc, m->mergeActionLists)
+				{
+					ListCell   *la;
+
+					foreach(la, (List *) lfirst(lc))
+					{
+						MergeAction *a = lfirst_node(MergeAction, la);
+
+						walk_exprs(a->qual, ws);
+						walk_exprs(a->targetList, ws);
+					}
+				}
+#endif
+				break;
+			}
+		case T_Append:
+			foreach(lc, ((Append *) p)->appendplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_MergeAppend:
+			foreach(lc, ((MergeAppend *) p)->mergeplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_BitmapAnd:
+			foreach(lc, ((BitmapAnd *) p)->bitmapplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_BitmapOr:
+			foreach(lc, ((BitmapOr *) p)->bitmapplans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_SubqueryScan:
+			walk_plan(((SubqueryScan *) p)->subplan, ws);
+			break;
+		case T_CustomScan:
+			walk_exprs(((CustomScan *) p)->custom_exprs, ws);
+			foreach(lc, ((CustomScan *) p)->custom_plans)
+				walk_plan(lfirst(lc), ws);
+			break;
+		case T_IndexScan:
+			walk_exprs(((IndexScan *) p)->indexqual, ws);
+			walk_exprs(((IndexScan *) p)->indexqualorig, ws);
+			walk_exprs(((IndexScan *) p)->indexorderby, ws);
+			walk_exprs(((IndexScan *) p)->indexorderbyorig, ws);
+			break;
+		case T_IndexOnlyScan:
+			walk_exprs(((IndexOnlyScan *) p)->indexqual, ws);
+			walk_exprs(((IndexOnlyScan *) p)->recheckqual, ws);
+			walk_exprs(((IndexOnlyScan *) p)->indexorderby, ws);
+			break;
+		case T_BitmapIndexScan:
+			walk_exprs(((BitmapIndexScan *) p)->indexqual, ws);
+			walk_exprs(((BitmapIndexScan *) p)->indexqualorig, ws);
+			break;
+		case T_BitmapHeapScan:
+			walk_exprs(((BitmapHeapScan *) p)->bitmapqualorig, ws);
+			break;
+		case T_TidScan:
+			walk_exprs(((TidScan *) p)->tidquals, ws);
+			break;
+		case T_TidRangeScan:
+			walk_exprs(((TidRangeScan *) p)->tidrangequals, ws);
+			break;
+		case T_FunctionScan:
+			walk_exprs(((FunctionScan *) p)->functions, ws);
+			break;
+		case T_ValuesScan:
+			walk_exprs(((ValuesScan *) p)->values_lists, ws);
+			break;
+		case T_TableFuncScan:
+			walk_exprs(((TableFuncScan *) p)->tablefunc, ws);
+			break;
+		case T_ForeignScan:
+			walk_exprs(((ForeignScan *) p)->fdw_exprs, ws);
+			walk_exprs(((ForeignScan *) p)->fdw_recheck_quals, ws);
+			break;
+		case T_NestLoop:
+			walk_exprs(((Join *) p)->joinqual, ws);
+			break;
+		case T_MergeJoin:
+			walk_exprs(((Join *) p)->joinqual, ws);
+			walk_exprs(((MergeJoin *) p)->mergeclauses, ws);
+			break;
+		case T_HashJoin:
+			walk_exprs(((Join *) p)->joinqual, ws);
+			walk_exprs(((HashJoin *) p)->hashclauses, ws);
+			walk_exprs(((HashJoin *) p)->hashkeys, ws);
+			break;
+		case T_Hash:
+			walk_exprs(((Hash *) p)->hashkeys, ws);
+			break;
+		case T_Memoize:
+			walk_exprs(((Memoize *) p)->param_exprs, ws);
+			break;
+		case T_WindowAgg:
+			walk_exprs(((WindowAgg *) p)->startOffset, ws);
+			walk_exprs(((WindowAgg *) p)->endOffset, ws);
+			walk_exprs(((WindowAgg *) p)->runCondition, ws);
+			break;
+		case T_Limit:
+			walk_exprs(((Limit *) p)->limitOffset, ws);
+			walk_exprs(((Limit *) p)->limitCount, ws);
+			break;
+		default:
+			break;
+	}
+	walk_plan(p->lefttree, ws);
+	walk_plan(p->righttree, ws);
+}
+
+
+void
+ag_writers_scan_expr(Node *node, AgWriterScan *ws)
+{
+	writer_walker(node, ws);
+}
+
+/* Every call a plan makes, its subplans' included. */
+void
+ag_writers_scan_plan(PlannedStmt *ps, AgWriterScan *ws)
+{
+	ListCell   *lc;
+
+	walk_plan(ps->planTree, ws);
+	foreach(lc, ps->subplans)
+		walk_plan(lfirst(lc), ws);
+}
+
+/*
+ * SELECT ... FOR UPDATE / SHARE writes too: the lock goes into each row's
+ * header (and the WAL), and it blocks humans' writes of the row.  The
+ * first relation a plan locks rows of that is not temporary (temp_only)
+ * or not the agent's scratch, or InvalidOid.
+ */
+Oid
+ag_writers_row_locked(PlannedStmt *ps, bool temp_only)
+{
+	ListCell   *lc;
+
+	foreach(lc, ps->rowMarks)
+	{
+		PlanRowMark *rm = lfirst_node(PlanRowMark, lc);
+		Oid			relid;
+
+		if (rm->markType == ROW_MARK_REFERENCE || rm->markType == ROW_MARK_COPY)
+			continue;
+		relid = rt_fetch(rm->rti, ps->rtable)->relid;
+		if (!OidIsValid(relid))
+			continue;
+		if (temp_only ? get_rel_persistence(relid) != RELPERSISTENCE_TEMP : !ag_relation_exempt(relid))
+			return relid;
+	}
+	return InvalidOid;
+}
+
+/* ---------------------------------------------------------------------
+ * Rows of writing CTEs
+ * ---------------------------------------------------------------------
+ */
+typedef struct CteCounter
+{
+	PlanState  *child;			/* the subplan feeding a ModifyTable */
+	ExecProcNodeMtd real;		/* its own function */
+	uint64		rows;
+} CteCounter;
+
+typedef struct CteCounting
+{
+	EState	   *estate;
+	uint64		judged;			/* rows already handed to the limits */
+	int			n;
+	CteCounter	counters[FLEXIBLE_ARRAY_MEMBER];
+} CteCounting;
+
+/* the countings of running plans; each leaves with its query's memory */
+static List *countings = NIL;
+
+static void
+cte_counting_forget(void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	countings = list_delete_ptr(countings, arg);
+	MemoryContextSwitchTo(old);
+}
+
+static TupleTableSlot *
+cte_count_node(PlanState *ps)
+{
+	ListCell   *lc;
+
+	foreach(lc, countings)
+	{
+		CteCounting *c = lfirst(lc);
+		int			i;
+
+		if (c->estate != ps->state)
+			continue;
+		for (i = 0; i < c->n; i++)
+		{
+			if (c->counters[i].child == ps)
+			{
+				TupleTableSlot *slot = c->counters[i].real(ps);
+
+				if (!TupIsNull(slot))
+					c->counters[i].rows++;
+				return slot;
+			}
+		}
+	}
+	elog(ERROR, "agent_guard: lost the row counter of a writing CTE");
+	return NULL;
+}
+
+/* Does the ModifyTable write anything that is not the agent's scratch? */
+static bool
+modify_beyond_scratch(ModifyTableState *mt)
+{
+	int			i;
+
+	for (i = 0; i < mt->mt_nrels; i++)
+		if (!ag_relation_exempt(RelationGetRelid(mt->resultRelInfo[i].ri_RelationDesc)))
+			return true;
+	return false;
+}
+
+/*
+ * After ExecutorStart of a judged plan: wrap the subplans of the ModifyTable
+ * nodes that do not set es_processed (ExecInitModifyTable lists them in
+ * es_auxmodifytables).
+ */
+void
+ag_writers_cte_start(QueryDesc *qd)
+{
+	EState	   *estate = qd->estate;
+	CteCounting *c;
+	MemoryContextCallback *cb;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (estate == NULL || !qd->plannedstmt->hasModifyingCTE ||
+		estate->es_auxmodifytables == NIL)
+		return;
+	c = MemoryContextAllocZero(estate->es_query_cxt,
+							   offsetof(CteCounting, counters) +
+							   sizeof(CteCounter) * list_length(estate->es_auxmodifytables));
+	c->estate = estate;
+	foreach(lc, estate->es_auxmodifytables)
+	{
+		ModifyTableState *mt = (ModifyTableState *) lfirst(lc);
+		PlanState  *child = outerPlanState(mt);
+
+		if (child == NULL || !modify_beyond_scratch(mt))
+			continue;
+		c->counters[n].child = child;
+		c->counters[n].real = child->ExecProcNodeReal;
+		child->ExecProcNodeReal = cte_count_node;
+		n++;
+	}
+	if (n == 0)
+		return;
+	c->n = n;
+	cb = MemoryContextAllocZero(estate->es_query_cxt, sizeof(MemoryContextCallback));
+	cb->func = cte_counting_forget;
+	cb->arg = c;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, cb);
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		countings = lappend(countings, c);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * A plan with writing CTEs whose own ModifyTable (the one that sets
+ * es_processed) writes only scratch: its es_processed is not the CTEs'
+ * rows, which are counted above.
+ */
+bool
+ag_writers_top_writes_scratch(PlannedStmt *ps)
+{
+	ModifyTable *mt;
+	ListCell   *lc;
+
+	if (!ps->hasModifyingCTE || ps->planTree == NULL || !IsA(ps->planTree, ModifyTable))
+		return false;
+	mt = (ModifyTable *) ps->planTree;
+	if (!mt->canSetTag)
+		return false;
+	foreach(lc, mt->resultRelations)
+		if (!ag_relation_exempt(rt_fetch(lfirst_int(lc), ps->rtable)->relid))
+			return false;
+	return true;
+}
+
+/* Rows the CTEs of qd wrote since the last call. */
+uint64
+ag_writers_cte_new_rows(QueryDesc *qd)
+{
+	ListCell   *lc;
+
+	if (countings == NIL || qd->estate == NULL)
+		return 0;
+	foreach(lc, countings)
+	{
+		CteCounting *c = lfirst(lc);
+		uint64		sum = 0;
+		uint64		fresh;
+		int			i;
+
+		if (c->estate != qd->estate)
+			continue;
+		for (i = 0; i < c->n; i++)
+			sum += c->counters[i].rows;
+		fresh = sum - c->judged;
+		c->judged = sum;
+		return fresh;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Utility statements that write around the gates
+ * ---------------------------------------------------------------------
+ */
+
+/* The strongest verdict wins: refused > approval (as in gate.c). */
+static void
+verdict(AgUtility *u, AgRefusalKind kind, const char *what, char *why)
+{
+	if (u->verdict == AG_REFUSAL_GUARD ||
+		(u->verdict == AG_REFUSAL_APPROVAL && kind == AG_REFUSAL_APPROVAL))
+		return;
+	u->verdict = kind;
+	u->verdict_what = what;
+	u->verdict_why = why;
+}
+
+/* Transaction statements the hooks must judge (the others end transactions). */
+bool
+ag_writers_judge_transaction(Node *parsetree)
+{
+	TransactionStmtKind k;
+
+	if (parsetree == NULL || !IsA(parsetree, TransactionStmt))
+		return false;
+	k = ((TransactionStmt *) parsetree)->kind;
+	return k == TRANS_STMT_PREPARE || k == TRANS_STMT_COMMIT_PREPARED;
+}
+
+void
+ag_writers_utility_verdict(AgUtility *u)
+{
+	Node	   *stmt = u->stmt;
+
+	if (stmt == NULL)
+		return;
+	switch (nodeTag(stmt))
+	{
+		case T_TransactionStmt:
+			if (((TransactionStmt *) stmt)->kind == TRANS_STMT_PREPARE)
+				verdict(u, AG_REFUSAL_GUARD, "PREPARE TRANSACTION",
+						pstrdup("A prepared transaction outlives the session, holds its locks against other sessions, and would commit its writes later, past a freeze or a policy."));
+			break;
+		case T_AlterDatabaseSetStmt:
+			verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE",
+					psprintf("It changes the settings of every later session of database \"%s\", humans' included.",
+							 ((AlterDatabaseSetStmt *) stmt)->dbname));
+			break;
+		case T_AlterDatabaseStmt:
+			verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE",
+					psprintf("It changes who may connect to database \"%s\", or where it is stored.",
+							 ((AlterDatabaseStmt *) stmt)->dbname));
+			break;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+				verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE ... RENAME",
+						psprintf("It renames database \"%s\", which every client names to connect.",
+								 ((RenameStmt *) stmt)->subname));
+			break;
+		case T_AlterRoleSetStmt:
+			{
+				AlterRoleSetStmt *s = (AlterRoleSetStmt *) stmt;
+				Oid			roleid = s->role ? get_rolespec_oid(s->role, true) : InvalidOid;
+
+				if (!OidIsValid(roleid) || roleid != GetSessionUserId())
+					verdict(u, AG_REFUSAL_APPROVAL, "ALTER ROLE ... SET",
+							pstrdup(s->role ? "It changes the settings of every later session of another role."
+									: "It changes the settings of every later session of every role."));
+				break;
+			}
+		default:
+			break;
+	}
+}

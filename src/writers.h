@@ -1,0 +1,47 @@
+/*-------------------------------------------------------------------------
+ * writers.h
+ *		Writes that are not DML on a table: function calls that write
+ *		(sequences, large objects), rows written by writing CTEs, and the
+ *		utility statements that write around the gates (writers.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_WRITERS_H
+#define AG_WRITERS_H
+
+#include "classify.h"
+
+struct PlannedStmt;
+struct QueryDesc;
+
+/* Function calls that write without a result relation. */
+typedef enum AgWriterKind
+{
+	AG_FN_OTHER = 0,
+	AG_FN_SEQUENCE,				/* nextval, setval */
+	AG_FN_LARGE_OBJECT			/* lo_create, lo_put, lo_unlink, lowrite, ... */
+} AgWriterKind;
+
+typedef struct AgWriterScan
+{
+	Oid			bad_fn;			/* first call that is refused, or InvalidOid */
+	Oid			bad_seq;		/* its sequence, when known */
+	bool		temp_seq_calls; /* calls on named temporary sequences seen */
+	bool		check_sequences;	/* sequence calls count (not only on
+									 * temporary sequences) */
+} AgWriterScan;
+
+extern AgWriterKind ag_writer_kind(Oid funcid);
+extern void ag_writers_scan_expr(Node *node, AgWriterScan *ws);
+extern void ag_writers_scan_plan(struct PlannedStmt *ps, AgWriterScan *ws);
+extern Oid	ag_writers_row_locked(struct PlannedStmt *ps, bool temp_only);
+
+/* Rows of the ModifyTable nodes that do not set es_processed (CTEs). */
+extern void ag_writers_cte_start(struct QueryDesc *qd);
+extern uint64 ag_writers_cte_new_rows(struct QueryDesc *qd);
+extern bool ag_writers_top_writes_scratch(struct PlannedStmt *ps);
+
+/* The utility statements that write around the gates: their verdict. */
+extern void ag_writers_utility_verdict(AgUtility *u);
+extern bool ag_writers_judge_transaction(Node *parsetree);
+
+#endif							/* AG_WRITERS_H */
