@@ -46,6 +46,10 @@ $(error pg_config --pgxs found nothing: install postgresql-server-dev-15 (or run
 endif
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (a stale object after an enum or struct change crashes the server)
+$(OBJS): $(wildcard src/*.h)
+
 # the agent-guard command line (cli/), installed next to psql
 all: cli-build
 install: install-cli
