@@ -99,8 +99,8 @@ for my $driver (qw(psycopg node))
 	$r = agent($driver, 'refuse');
 	is($r->{sqlstate}, 'YG003', "$driver: a statement over the row limit is refused with YG003");
 	$watch->finish;
-	like($$wout, qr/^(?=.*request_id=$r->{request}\b)(?=.*parameters=\$1 = 'void', \$2 = '12').*$/m,
-		"$driver: agent-guard watch shows the request with its bound values (the NOTIFY payload)");
+	like($$wout, qr/^(?=.*request $r->{request} pending\b)(?=.*parameters=\$1 = 'void', \$2 = '12').*$/m,
+		"$driver: agent-guard watch shows the request on record with its bound values");
 	like(human_ag('requests', '--json'), qr/"parameters":\s*"\$1 = 'void', \$2 = '12'"/,
 		"$driver: so does agent-guard requests --json");
 	like(human_ag('requests'), qr/\bparameters\n.*\n.*\$1 = 'void'/, "$driver: and its table, a column wide");
