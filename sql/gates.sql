@@ -97,8 +97,8 @@ GRANT EXECUTE ON FUNCTION agent_guard.approve(bigint, text), agent_guard.freeze(
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-gates-2"
 SELECT agent_guard.approve(1);
 SELECT agent_guard.freeze('no more');
--- the approved statement runs (whitespace does not matter), once
-DROP   TABLE   app.g_plain ;
+-- the approved statement runs (trailing white space and semicolons do not matter), once
+DROP TABLE app.g_plain  ;
 CREATE TABLE app.g_plain (id int PRIMARY KEY);
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-gates-3"
 -- error: a second run of it needs a new approval; the denied one stays refused

@@ -19,8 +19,8 @@
  * for this database's worker to write, wakes the worker (worker.c), writes
  * one line to the server log in a fixed format:
  *   agent_guard: decision=D request=N kind=K agent="A" run="R" login="L" reason="..." statement="..."
- * and raises.  The statement text is recorded normalized (whitespace
- * collapsed, a trailing semicolon dropped) with the values bound to its
+ * and raises.  The statement text is recorded as sent (leading and trailing
+ * white space and semicolons dropped) with the values bound to its
  * parameters (params.c) and one hash over both: what an approval is bound
  * to (gate.c consumes approvals before it refuses).
  *
@@ -225,27 +225,23 @@ void
 ag_statement_key(const char *text, int len, AgStatementKey *key)
 {
 	StringInfo	out = &key->text;
-	int			i;
-	bool		space = false;
+	int			i = 0;
 
+	/*
+	 * The text is kept as the client sent it, but for leading and trailing
+	 * white space and semicolons.  Collapsing white space inside it would
+	 * make different statements one: a line break ends a "--" comment (so
+	 * "-- c\nWHERE id < 5" and "-- c WHERE id < 5" differ), and white
+	 * space inside a literal is data.
+	 */
 	initStringInfo(out);
 	if (text == NULL)
 		len = 0;
-	for (i = 0; i < len && text[i] != '\0'; i++)
-	{
-		char		c = text[i];
-
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f')
-		{
-			space = (out->len > 0);
-			continue;
-		}
-		if (space)
-			appendStringInfoChar(out, ' ');
-		space = false;
-		appendStringInfoChar(out, c);
-	}
-	while (out->len > 0 && (out->data[out->len - 1] == ';' || out->data[out->len - 1] == ' '))
+	while (i < len && text[i] != '\0' && strchr(" \t\n\r\f", text[i]) != NULL)
+		i++;
+	for (; i < len && text[i] != '\0'; i++)
+		appendStringInfoChar(out, text[i]);
+	while (out->len > 0 && strchr("; \t\n\r\f", out->data[out->len - 1]) != NULL)
 		out->data[--out->len] = '\0';
 	key->hash = (int64) hash_bytes_extended((const unsigned char *) out->data, out->len, 0);
 	/* a retry with other values is another statement */
