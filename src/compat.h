@@ -94,9 +94,13 @@
 #if PG_VERSION_NUM >= 160000
 #define AG_REL_OWNER(relid, user) object_ownercheck(RelationRelationId, (relid), (user))
 #define AG_NSP_OWNER(nsp, user) object_ownercheck(NamespaceRelationId, (nsp), (user))
+#define AG_TYPE_OWNER(typid, user) object_ownercheck(TypeRelationId, (typid), (user))
+#define AG_DB_OWNER(dbid, user) object_ownercheck(DatabaseRelationId, (dbid), (user))
 #else
 #define AG_REL_OWNER(relid, user) pg_class_ownercheck((relid), (user))
 #define AG_NSP_OWNER(nsp, user) pg_namespace_ownercheck((nsp), (user))
+#define AG_TYPE_OWNER(typid, user) pg_type_ownercheck((typid), (user))
+#define AG_DB_OWNER(dbid, user) pg_database_ownercheck((dbid), (user))
 #endif
 
 #endif							/* AG_COMPAT_H */
