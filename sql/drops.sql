@@ -88,6 +88,87 @@ DROP SCHEMA drops_other CASCADE;
 SELECT agent_guard._flush_requests();
 SELECT count(*) - :requests_before AS new_requests FROM agent_guard.requests;
 SELECT count(*) AS not_mine_protected FROM agent_guard.protected WHERE relation = 'drops_other.not_mine'::regclass;
+
+-- the same for the other statements that wait for approval: a database the
+-- agent does not own, objects of a role whose privileges it lacks, a type
+-- or domain that is neither its own nor in its schema, and the structure
+-- of a protected table it does not own: PostgreSQL's 42501, no request
+CREATE ROLE regress_drops_human;
+CREATE DATABASE regress_drops_db;
+CREATE TYPE drops_other.not_my_type AS (a int);
+CREATE DOMAIN drops_other.not_my_domain AS int;
+CREATE TYPE drops_other.not_my_mood AS ENUM ('calm', 'tense');
+ALTER TABLE drops_other.not_mine ADD COLUMN d drops_other.not_my_domain,
+                                 ADD COLUMN m drops_other.not_my_mood,
+                                 ADD COLUMN s serial;
+SET ROLE regress_bot;
+CREATE TYPE drops.my_type AS (a int);
+CREATE DOMAIN drops.my_domain AS int;
+RESET ROLE;
+SELECT count(*) AS requests_before FROM agent_guard.requests \gset
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-drops-3"
+-- error: must be owner of database
+DROP DATABASE regress_drops_db;
+\echo :LAST_ERROR_SQLSTATE
+-- error: permission denied to drop objects
+DROP OWNED BY regress_drops_human;
+\echo :LAST_ERROR_SQLSTATE
+-- error: the same when the agent's own role comes first
+DROP OWNED BY regress_bot, regress_drops_human;
+\echo :LAST_ERROR_SQLSTATE
+-- error: must be owner of type
+DROP TYPE drops_other.not_my_type CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+-- error: must be owner of type, also when it comes with a type the agent owns
+DROP TYPE drops.my_type, drops_other.not_my_type CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+-- error: must be owner of type (a domain)
+DROP DOMAIN drops_other.not_my_domain CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+-- error: must be owner of type
+ALTER DOMAIN drops_other.not_my_domain SET NOT NULL;
+\echo :LAST_ERROR_SQLSTATE
+-- error: must be owner of type
+ALTER TYPE drops_other.not_my_mood RENAME VALUE 'calm' TO 'serene';
+\echo :LAST_ERROR_SQLSTATE
+-- error: must be owner of sequence
+ALTER SEQUENCE drops_other.not_mine_s_seq RESTART WITH 100;
+\echo :LAST_ERROR_SQLSTATE
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT count(*) - :requests_before AS new_requests FROM agent_guard.requests;
+
+-- what the agent could run once approved still waits for a human
+ALTER DATABASE regress_drops_db OWNER TO regress_bot;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-drops-4"
+-- error: needs approval
+DROP DATABASE regress_drops_db;
+\echo :LAST_ERROR_SQLSTATE
+-- error: needs approval
+DROP OWNED BY regress_bot;
+\echo :LAST_ERROR_SQLSTATE
+-- error: needs approval
+DROP TYPE drops.my_type CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+-- error: needs approval
+DROP DOMAIN drops.my_domain CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT statement, status FROM agent_guard.requests WHERE run_id = 'run-drops-4' ORDER BY request_id;
+SELECT count(*) AS drops_db_left FROM pg_database WHERE datname = 'regress_drops_db';
+
+-- a human's own statements are never judged: all of it runs, no request
+SELECT count(*) AS requests_before FROM agent_guard.requests \gset
+ALTER DOMAIN drops_other.not_my_domain SET NOT NULL;
+ALTER TYPE drops_other.not_my_mood RENAME VALUE 'calm' TO 'serene';
+ALTER SEQUENCE drops_other.not_mine_s_seq RESTART WITH 100;
+DROP TYPE drops_other.not_my_type CASCADE;
+DROP OWNED BY regress_drops_human;
+DROP DATABASE regress_drops_db;
+SELECT agent_guard._flush_requests();
+SELECT count(*) - :requests_before AS new_requests FROM agent_guard.requests;
+DROP ROLE regress_drops_human;
 DROP SCHEMA drops_other CASCADE;
 
 -- DROP SCHEMA ... CASCADE takes the rest: each on record as cascaded

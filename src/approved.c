@@ -6,11 +6,14 @@
  * A request is worth a human's attention only when its statement can run
  * once approved.  An agent's DROP of a table it does not own used to
  * become a request, and after approval the retry failed with "must be
- * owner".  The gate asks ag_agent_could() first, with PostgreSQL's own
- * rules for the statement (ownership of the relation or its schema for
- * DROP and ALTER, the TRUNCATE privilege for TRUNCATE); when the answer is
- * no it records nothing and lets the statement go on to PostgreSQL, which
- * refuses it with its own error.  The check mirrors PostgreSQL's, never
+ * owner".  The gate asks ag_agent_could() and its siblings first, with
+ * PostgreSQL's own rules for the statement (ownership of the relation or
+ * its schema for DROP and ALTER, the TRUNCATE privilege for TRUNCATE,
+ * ownership of the database for DROP DATABASE, the privileges of each role
+ * for DROP OWNED, ownership of the type or its schema for DROP TYPE and
+ * DROP DOMAIN, of the type for ALTER DOMAIN and ALTER TYPE); when the
+ * answer is no it records nothing and lets the statement go on to
+ * PostgreSQL, which refuses it with its own error.  The check mirrors PostgreSQL's, never
  * anything looser, so a "no" here is always a refusal there.
  *
  * A statement that ran after approval (DROP, TRUNCATE, ...) changes no row
@@ -27,7 +30,9 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -73,6 +78,69 @@ ag_agent_could(AgDestructiveAct act, Oid relid)
 			return AG_REL_OWNER(relid, user);
 	}
 	return true;
+}
+
+/*
+ * DROP DATABASE: dropdb() wants the owner of the database.  An unknown
+ * database: yes (PostgreSQL reports it, or IF EXISTS skips it).
+ */
+bool
+ag_agent_could_drop_database(const char *dbname)
+{
+	Oid			db = get_database_oid(dbname, true);
+
+	return !OidIsValid(db) || AG_DB_OWNER(db, GetUserId());
+}
+
+/*
+ * DROP OWNED BY: DropOwnedObjects() wants the privileges of every role
+ * named.  An unknown role: yes (PostgreSQL reports it).
+ */
+bool
+ag_agent_could_drop_owned(List *roles)
+{
+	ListCell   *lc;
+
+	foreach(lc, roles)
+	{
+		Oid			role = get_rolespec_oid(lfirst_node(RoleSpec, lc), true);
+
+		if (OidIsValid(role) && !has_privs_of_role(GetUserId(), role))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * DROP TYPE / DROP DOMAIN: RemoveObjects() lets the owner of the schema
+ * drop it, else check_object_ownership() wants the owner of the type.
+ */
+bool
+ag_agent_could_drop_type(Oid typid)
+{
+	HeapTuple	tup;
+	Oid			nsp;
+
+	if (!OidIsValid(typid))
+		return true;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return true;
+	nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
+	ReleaseSysCache(tup);
+	return AG_NSP_OWNER(nsp, GetUserId()) || AG_TYPE_OWNER(typid, GetUserId());
+}
+
+/*
+ * ALTER DOMAIN, ALTER TYPE ... RENAME VALUE: checkDomainOwner() and
+ * checkEnumOwner() want the owner of the type.
+ */
+bool
+ag_agent_owns_type(Oid typid)
+{
+	if (!OidIsValid(typid) || !SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(typid)))
+		return true;
+	return AG_TYPE_OWNER(typid, GetUserId());
 }
 
 /*

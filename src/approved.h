@@ -17,6 +17,10 @@ typedef enum AgDestructiveAct
 } AgDestructiveAct;
 
 extern bool ag_agent_could(AgDestructiveAct act, Oid relid);
+extern bool ag_agent_could_drop_database(const char *dbname);
+extern bool ag_agent_could_drop_owned(List *roles);
+extern bool ag_agent_could_drop_type(Oid typid);
+extern bool ag_agent_owns_type(Oid typid);
 extern void ag_approved_record(int64 request_id, const char *what, List *relids);
 
 #endif							/* AG_APPROVED_H */

@@ -32,6 +32,7 @@ typedef struct AgUtility
 	const char *verdict_what;
 	char	   *verdict_why;
 	bool		approved;		/* a human's approval let the verdict pass */
+	bool		unrunnable;		/* PostgreSQL would refuse the agent anyway */
 } AgUtility;
 
 extern void ag_classify_utility(Node *parsetree, AgUtility *u);

@@ -53,6 +53,7 @@
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
+#include "parser/parse_type.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -267,11 +268,11 @@ consume_approval(int64 hash)
 
 /*
  * What the utility statement being decided drops or empties (NIL for any
- * other decision), and whether PostgreSQL would refuse the agent the
- * statement anyway (approved.c): set by classify_utility().
+ * other decision): set by classify_utility().  Whether PostgreSQL would
+ * refuse the agent the statement anyway (approved.c) is the verdict's
+ * unrunnable.
  */
 static List *destroy_targets = NIL;
-static bool unrunnable = false;
 static List *decide_targets = NIL;
 
 /*
@@ -804,7 +805,7 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 																ag_qualified_relname(relid)));
 						destroy_targets = lappend_oid(destroy_targets, relid);
 						if (!ag_agent_could(AG_ACT_DROP, relid))
-							unrunnable = true;
+							v->unrunnable = true;
 					}
 					break;
 				}
@@ -820,7 +821,7 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 						verdict(v, AG_REFUSAL_APPROVAL, "DROP SCHEMA", psprintf("It drops schema \"%s\"%s.", name,
 																	   stmt->behavior == DROP_CASCADE ? " and everything in it" : ""));
 						if (!AG_NSP_OWNER(nsp, GetUserId()))
-							unrunnable = true;
+							v->unrunnable = true;
 					}
 					break;
 				}
@@ -831,7 +832,11 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 			case OBJECT_TYPE:
 			case OBJECT_DOMAIN:
 				if (stmt->behavior == DROP_CASCADE)
+				{
 					verdict(v, AG_REFUSAL_APPROVAL, "DROP TYPE ... CASCADE", pstrdup("It drops every column of that type, with the data in it."));
+					if (!ag_agent_could_drop_type(LookupTypeNameOid(NULL, castNode(TypeName, obj), true)))
+						v->unrunnable = true;
+				}
 				break;
 			case OBJECT_TRIGGER:
 			case OBJECT_POLICY:	/* a row security policy */
@@ -877,7 +882,7 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 	}
 	protected = ag_relation_protected(relid);
 	if (!ag_agent_could(AG_ACT_ALTER, relid))
-		unrunnable = true;		/* only an approval gives way to PostgreSQL's error */
+		v->unrunnable = true;		/* only an approval gives way to PostgreSQL's error */
 
 	foreach(lc, stmt->cmds)
 	{
@@ -938,9 +943,13 @@ classify_utility(Node *parsetree, AgUtility *v)
 		case T_DropdbStmt:
 			verdict(v, AG_REFUSAL_APPROVAL, "DROP DATABASE",
 					psprintf("It drops database \"%s\" and everything in it.", ((DropdbStmt *) parsetree)->dbname));
+			if (!ag_agent_could_drop_database(((DropdbStmt *) parsetree)->dbname))
+				v->unrunnable = true;
 			break;
 		case T_DropOwnedStmt:
 			verdict(v, AG_REFUSAL_APPROVAL, "DROP OWNED", pstrdup("It drops every object the roles own."));
+			if (!ag_agent_could_drop_owned(((DropOwnedStmt *) parsetree)->roles))
+				v->unrunnable = true;
 			break;
 		case T_TruncateStmt:
 			{
@@ -957,7 +966,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 						verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE", psprintf("It empties table %s.", ag_qualified_relname(relid)));
 						destroy_targets = lappend_oid(destroy_targets, relid);
 						if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
-							unrunnable = true;
+							v->unrunnable = true;
 					}
 				}
 				break;
@@ -979,7 +988,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 						 (r->renameType == OBJECT_TABLE || r->renameType == OBJECT_COLUMN))
 				{
 					if (!ag_agent_could(AG_ACT_ALTER, relid))
-						unrunnable = true;
+						v->unrunnable = true;
 					if (r->renameType == OBJECT_COLUMN && is_stamp_column(r->subname))
 						verdict(v, AG_REFUSAL_GUARD, "RENAME COLUMN", psprintf("Column \"%s\" is a stamp column of the guard.", r->subname));
 					else
@@ -997,7 +1006,7 @@ classify_utility(Node *parsetree, AgUtility *v)
 				{
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... SET SCHEMA", psprintf("It moves protected table %s.", ag_qualified_relname(relid)));
 					if (!ag_agent_could(AG_ACT_ALTER, relid))
-						unrunnable = true;
+						v->unrunnable = true;
 				}
 				break;
 			}
@@ -1066,7 +1075,6 @@ void
 ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 {
 	destroy_targets = NIL;
-	unrunnable = false;
 	classify_utility(u->stmt, u);
 	ag_writers_utility_verdict(u);	/* writes around the gates */
 	if (u->verdict == AG_REFUSAL_GUARD)
@@ -1111,7 +1119,7 @@ ag_gate_utility(AgUtility *u, const char *text, int len)
 	 * A request only for a statement the agent could run once approved:
 	 * otherwise PostgreSQL refuses it with its own error (approved.c).
 	 */
-	if (u->verdict == AG_REFUSAL_APPROVAL && unrunnable)
+	if (u->verdict == AG_REFUSAL_APPROVAL && u->unrunnable)
 		return;
 	if (u->verdict != AG_REFUSAL_NONE)
 	{

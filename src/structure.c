@@ -61,6 +61,7 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "approved.h"
 #include "scope.h"
 #include "structure.h"
 
@@ -820,6 +821,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				{
 					Oid			user = type_protected_user(get_rel_type_id(relid), 0);
 
+					if (OidIsValid(user) && !ag_agent_could(AG_ACT_ALTER, relid))
+						v->unrunnable = true;	/* renameatt() wants the owner */
 					if (OidIsValid(user))
 						set_verdict(v, APPROVAL, "ALTER TYPE ... RENAME ATTRIBUTE",
 									psprintf("Values of type \"%s\" in protected table \"%s\" would appear in the log under another name, and earlier images could no longer be restored.",
@@ -860,6 +863,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 					break;		/* DROP NOT NULL, DROP CONSTRAINT, VALIDATE refuse nothing */
 				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(a->typeName), true);
 				user = OidIsValid(typid) ? type_protected_user(typid, 0) : InvalidOid;
+				if (OidIsValid(user) && !ag_agent_owns_type(typid))
+					v->unrunnable = true;	/* checkDomainOwner() */
 				if (OidIsValid(user))
 					set_verdict(v, APPROVAL,
 								a->subtype == 'T' ? "ALTER DOMAIN ... DEFAULT" :
@@ -880,6 +885,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 					break;		/* ADD VALUE changes no existing value */
 				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(e->typeName), true);
 				user = OidIsValid(typid) ? type_protected_user(typid, 0) : InvalidOid;
+				if (OidIsValid(user) && !ag_agent_owns_type(typid))
+					v->unrunnable = true;	/* checkEnumOwner() */
 				if (OidIsValid(user))
 					set_verdict(v, APPROVAL, "ALTER TYPE ... RENAME VALUE",
 								psprintf("Rows of protected table \"%s\" that hold \"%s\" would read \"%s\" with no write on record, and earlier images could no longer be restored.",
@@ -923,6 +930,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				Oid			seqid = relid_of(((AlterSeqStmt *) parsetree)->sequence);
 				Oid			user = OidIsValid(seqid) ? sequence_protected_user(seqid) : InvalidOid;
 
+				if (OidIsValid(user) && !ag_agent_could(AG_ACT_ALTER, seqid))
+					v->unrunnable = true;	/* AlterSequence() wants the owner */
 				if (OidIsValid(user))
 					set_verdict(v, APPROVAL, "ALTER SEQUENCE",
 								psprintf("Sequence \"%s\" numbers the rows of protected table \"%s\"; changed, humans' inserts could fail or collide.",

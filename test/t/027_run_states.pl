@@ -67,6 +67,19 @@ is($rc, 0, 'active run wrote') or diag($err);
 	INSERT INTO app.t VALUES (108, 'x')});
 like($err, qr/tripped/, 'the run is tripped');
 
+# tripped across sessions: each session writes fewer rows than
+# max_rows_per_run, together more; the run trips in the session that passes
+# it, and stays tripped for the next session
+($rc, $out, $err) = agent('bot', 'r-spread', q{INSERT INTO app.t SELECT g, 's' FROM generate_series(200, 201) g});
+is($rc, 0, 'spread run: first session wrote 2 rows') or diag($err);
+($rc, $out, $err) = agent('bot', 'r-spread', q{INSERT INTO app.t SELECT g, 's' FROM generate_series(202, 203) g});
+is($rc, 0, 'spread run: second session wrote 2 more') or diag($err);
+($rc, $out, $err) = agent('bot', 'r-spread', q{INSERT INTO app.t SELECT g, 's' FROM generate_series(204, 205) g});
+like($err, qr/tripped/, 'spread run: the third session passes the limit and trips the run');
+like($err, qr/has written 6 rows/, 'spread run: the count is the run\'s, over its sessions');
+($rc, $out, $err) = agent('bot', 'r-spread', q{INSERT INTO app.t VALUES (206, 's')});
+like($err, qr/tripped/, 'spread run: a fourth session is refused');
+
 # partly rolled back: a human changed one of its rows, rollback skips it
 ($rc, $out, $err) = agent('bot', 'r-partly', q{INSERT INTO app.t VALUES (10, 'p'); INSERT INTO app.t VALUES (11, 'p')});
 is($rc, 0, 'partly run wrote') or diag($err);
@@ -95,6 +108,7 @@ human(q{SELECT agent_guard.freeze('incident', 'bot2')});
 my %want = (
 	'r-active' => 'active',
 	'r-tripped' => 'tripped',
+	'r-spread' => 'tripped',
 	'r-partly' => 'partly rolled back',
 	'r-back' => 'rolled back',
 	'r-denied' => 'denied',
