@@ -89,7 +89,7 @@ ag_agent_could_drop_database(const char *dbname)
 {
 	Oid			db = get_database_oid(dbname, true);
 
-	return !OidIsValid(db) || AG_DB_OWNER(db, GetUserId());
+	return !OidIsValid(db) || AG_DATABASE_OWNERCHECK(db, GetUserId());
 }
 
 /*

@@ -99,7 +99,6 @@
 #define AG_EXTENSION_OWNERCHECK(oid, role) object_ownercheck(ExtensionRelationId, (oid), (role))
 #define AG_NAMESPACE_OWNERCHECK(oid, role) object_ownercheck(NamespaceRelationId, (oid), (role))
 #define AG_TYPE_OWNER(typid, user) object_ownercheck(TypeRelationId, (typid), (user))
-#define AG_DB_OWNER(dbid, user) object_ownercheck(DatabaseRelationId, (dbid), (user))
 #else
 #define AG_REL_OWNER(relid, user) pg_class_ownercheck((relid), (user))
 #define AG_NSP_OWNER(nsp, user) pg_namespace_ownercheck((nsp), (user))
@@ -107,7 +106,6 @@
 #define AG_EXTENSION_OWNERCHECK(oid, role) pg_extension_ownercheck((oid), (role))
 #define AG_NAMESPACE_OWNERCHECK(oid, role) pg_namespace_ownercheck((oid), (role))
 #define AG_TYPE_OWNER(typid, user) pg_type_ownercheck((typid), (user))
-#define AG_DB_OWNER(dbid, user) pg_database_ownercheck((dbid), (user))
 #endif
 
 #endif							/* AG_COMPAT_H */
