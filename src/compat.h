@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * compat.h
  *		Every difference between the PostgreSQL versions agent_guard builds
- *		against (14 to 17), and nothing else.
+ *		against (14 to 18), and nothing else.
  *
  * Version drift is absorbed here once, so the rest of the code reads as if
  * there were a single server version.
@@ -75,12 +75,22 @@
  */
 #if PG_VERSION_NUM >= 160000
 #define AG_RTE_UPDATED_COLS(q, rte) (getRTEPermissionInfo((q)->rteperminfos, (rte))->updatedCols)
-/* a range table of one relation (and, from 16, its permission entry) */
+/*
+ * a range table of one relation (and, from 16, its permission entry; from
+ * 18, the set of relations left after partition pruning: that one, index 1)
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_EXEC_INIT_RANGE_TABLE(estate, rtable, perminfos) \
+	ExecInitRangeTable((estate), (rtable), (perminfos), bms_make_singleton(1))
+#else
+#define AG_EXEC_INIT_RANGE_TABLE(estate, rtable, perminfos) \
+	ExecInitRangeTable((estate), (rtable), (perminfos))
+#endif
 #define AG_INIT_RANGE_TABLE(estate, rte) \
 	do { \
 		List	   *ag_perminfos_ = NIL; \
 		(void) addRTEPermissionInfo(&ag_perminfos_, (rte)); \
-		ExecInitRangeTable((estate), list_make1(rte), ag_perminfos_); \
+		AG_EXEC_INIT_RANGE_TABLE((estate), list_make1(rte), ag_perminfos_); \
 	} while (0)
 #else
 #define AG_RTE_UPDATED_COLS(q, rte) ((rte)->updatedCols)
@@ -104,6 +114,53 @@
 #define AG_DATABASE_OWNERCHECK(oid, role) pg_database_ownercheck((oid), (role))
 #define AG_EXTENSION_OWNERCHECK(oid, role) pg_extension_ownercheck((oid), (role))
 #define AG_NAMESPACE_OWNERCHECK(oid, role) pg_namespace_ownercheck((oid), (role))
+#endif
+
+/*
+ * The primary key's index (capture.c, softdelete.c).  From 18 on the caller
+ * says whether a deferrable primary key will do; before 18 one never did,
+ * and it still does not: a row is identified by a key checked at once.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define AG_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/*
+ * A result relation's compiled CHECK constraints (fastinsert.c): the field
+ * was renamed in 18, next to the new one for virtual generated columns.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_RRI_CHECK_EXPRS(rri) ((rri)->ri_CheckConstraintExprs)
+#else
+#define AG_RRI_CHECK_EXPRS(rri) ((rri)->ri_ConstraintExprs)
+#endif
+
+/*
+ * ExecutorRun_hook (hooks.c): 18 dropped the execute_once argument.  The
+ * hook's parameters and the chained call's arguments, for a hook whose
+ * parameters are named queryDesc, direction, count (and execute_once).
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_EXECUTOR_RUN_PARAMS QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define AG_EXECUTOR_RUN_ARGS queryDesc, direction, count
+#else
+#define AG_EXECUTOR_RUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define AG_EXECUTOR_RUN_ARGS queryDesc, direction, count, execute_once
+#endif
+
+/*
+ * index_beginscan() (softdelete.c) takes the scan's instrumentation from 18
+ * on; we collect none.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_INDEX_BEGINSCAN(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define AG_INDEX_BEGINSCAN(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
 #endif
 
 #endif							/* AG_COMPAT_H */
