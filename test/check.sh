@@ -29,6 +29,7 @@ done
 [ $# -gt 0 ] && [ ${#SUITE_ARGS[@]} = 0 ] && VERSIONS=""
 BASE_PATH=$PATH
 PG15_BINDIR=$PG_BINDIR      # lib.sh's default, or the caller's copy
+UPGRADE_FROM=""
 TOTAL_PASS=0
 TOTAL_FAIL=0
 TOTAL_SKIP=0
@@ -46,7 +47,8 @@ for v in $VERSIONS; do
         TOTAL_FAIL=$((TOTAL_FAIL + 1))
         continue
     fi
-    export PG_MAJOR=$v PG_BINDIR=$bindir PATH="$bindir:$BASE_PATH"
+    # TAP 018 upgrades a cluster of the major tested before this one
+    export PG_MAJOR=$v PG_BINDIR=$bindir PATH="$bindir:$BASE_PATH" AG_UPGRADE_FROM=$UPGRADE_FROM
     ag_say ""
     ag_say "==== PostgreSQL $v ($(pg_config --version), $bindir)"
     # each major builds in its own copy of the tree, owned by the run user
@@ -58,6 +60,7 @@ for v in $VERSIONS; do
         continue
     fi
     chown -R "$RUNUSER" "$WORK" 2>/dev/null
+    next_upgrade_from=$(dirname "$bindir")
     ag_say "== running the suites as OS user $RUNUSER in $WORK"
     (cd "$WORK/src" && ag_as_runuser "$RUNUSER" ./test/suites.sh "$WORK" "${SUITE_ARGS[@]}")
     rc=$?
@@ -74,6 +77,7 @@ for v in $VERSIONS; do
         TOTAL_FAIL=$((TOTAL_FAIL + f))
         TOTAL_SKIP=$((TOTAL_SKIP + s))
     fi
+    UPGRADE_FROM=$next_upgrade_from
     if [ $rc -eq 0 ] && [ -z "${AG_KEEP:-}" ]; then
         rm -rf "$WORK"
     else

@@ -45,9 +45,10 @@ count_regress() {  # suite logfile rc
 }
 
 # prove and pg_prove print "Files=F, Tests=T" and "Failed X/Y subtests";
-# skipped tests, counted in T, are counted apart (s).
-count_prove() {  # suite logfile rc [skipped]
-    local suite=$1 log=$2 rc=$3 s=${4:-0} t f
+# skipped tests, counted in T, are counted apart (s), and so are skipped
+# files, which T does not count (sf).
+count_prove() {  # suite logfile rc [skipped tests] [skipped files]
+    local suite=$1 log=$2 rc=$3 s=${4:-0} sf=${5:-0} t f
     t=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
     f=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
     if [ -z "$t" ]; then
@@ -59,7 +60,7 @@ count_prove() {  # suite logfile rc [skipped]
     fi
     [ "$f" -gt "$t" ] && t=$f
     [ "$s" -gt $((t - f)) ] && s=$((t - f))
-    record "$suite" $((t - f - s)) "$f" "$s"
+    record "$suite" $((t - f - s)) "$f" $((s + sf))
 }
 
 # test/static/run.sh prints one "ok - ..." or "not ok - ..." line per check.
@@ -143,13 +144,15 @@ run_tap() {
     # prove shows no skip reasons unless verbose; the tests' own logs have them
     local skips
     skips=$(cd "$WORK/tap/tmp_check/log" 2>/dev/null \
-        && grep -E '^(\[[^]]*\]\([^)]*\) )?ok [0-9]+ # skip' regress_log_* 2>/dev/null \
-        | sed -E 's/^regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?ok ([0-9]+) # skip ?/  \1, test \3: /')
+        && grep -H -E '^(\[[^]]*\]\([^)]*\) )?(ok [0-9]+ # skip|1\.\.0 # SKIP)' regress_log_* 2>/dev/null \
+        | sed -E -e 's/^regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?ok ([0-9]+) # skip ?/  \1, test \3: /' \
+            -e 's/^regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?1\.\.0 # SKIP ?/  \1, all of it: /')
     if [ -n "$skips" ]; then
         echo "-- skipped on PostgreSQL $PG_MAJOR, and why:"
         echo "$skips"
     fi
-    count_prove tap "$log" $rc "$(printf '%s' "$skips" | grep -c .)"
+    count_prove tap "$log" $rc "$(printf '%s' "$skips" | grep -c ', test [0-9]*: ')" \
+        "$(printf '%s' "$skips" | grep -c ', all of it: ')"
     [ -z "$skips" ] || SUMMARY="$SUMMARY$skips"$'\n'
 }
 
