@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every suite against throwaway clusters of the PostgreSQL whose
 # pg_config is first on PATH, and prints one summary line per suite, then
-# "PostgreSQL N total: P passed, F failed" for all of them together.
+# "PostgreSQL N total: P passed, F failed, S skipped" for all of them
+# together (skipped TAP tests are listed with their reasons).
 # Called by check.sh as the server's OS user, from a copy of the tree, once
 # per PostgreSQL major.
 #   usage: test/suites.sh WORKDIR [SUITE...]   (suites: static regress isolation pgtap tap bench)
