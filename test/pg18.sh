@@ -100,7 +100,8 @@ cd "$BUILD"
 # extension's Debian packaging only packages it): apt checked it against the
 # signed Sources index as it fetched it, and it is checked here again.
 fetch_source() {
-    local name=$1 dir=$BUILD/src-$name orig sum want
+    local name=$1 dir orig sum want
+    dir=$BUILD/src-$name
     say "== apt-get source $name"
     mkdir -p "$dir"
     chown _apt "$dir" 2>/dev/null || true     # apt downloads as _apt where it can
