@@ -103,6 +103,9 @@
  * worker.c whether a session may run a command that stops a sealer).
  */
 #if PG_VERSION_NUM >= 160000
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "utils/acl.h"
 #define AG_REL_OWNER(relid, user) object_ownercheck(RelationRelationId, (relid), (user))
 #define AG_NSP_OWNER(nsp, user) object_ownercheck(NamespaceRelationId, (nsp), (user))
 #define AG_DATABASE_OWNERCHECK(oid, role) object_ownercheck(DatabaseRelationId, (oid), (role))
@@ -117,7 +120,7 @@
 #endif
 
 /*
- * The primary key's index (capture.c, softdelete.c).  From 18 on the caller
+ * The primary key's index (capture.c, softdelete.c, structure.c).  From 18 on the caller
  * says whether a deferrable primary key will do; before 18 one never did,
  * and it still does not: a row is identified by a key checked at once.
  */

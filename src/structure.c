@@ -61,6 +61,7 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "compat.h"
 #include "scope.h"
 #include "structure.h"
 
@@ -227,7 +228,7 @@ column_in_key(Oid relid, const char *colname)
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		return false;
-	keys[0] = RelationGetPrimaryKeyIndex(rel);
+	keys[0] = AG_PRIMARY_KEY_INDEX(rel);
 	keys[1] = RelationGetReplicaIndex(rel);
 	relation_close(rel, AccessShareLock);
 	for (k = 0; k < 2 && !found; k++)
