@@ -23,6 +23,7 @@ check() {  # description command...
 }
 
 VERSION=$(sed -n '1s/^agent-guard (\([^)]*\)).*/\1/p' debian/changelog)
+CONTROL_VERSION=$(sed -n "s/^default_version = '\(.*\)'/\1/p" agent_guard.control)
 MAJOR=15
 CLUSTER=agpkgtest
 PKGS="postgresql-$MAJOR-agent-guard agent-guard"
@@ -49,6 +50,8 @@ if [ -n "$missing" ]; then
         || ag_die "apt-get install failed:$missing"
 fi
 
+check "debian/changelog's version $VERSION is the extension's ($CONTROL_VERSION)" [ "$VERSION" = "$CONTROL_VERSION" ]
+
 # 1. build: dpkg-buildpackage in a copy of the tree named as Debian expects
 BUILD=$WORK/package
 rm -rf "$BUILD"
@@ -71,11 +74,14 @@ deb=$BUILD/postgresql-$MAJOR-agent-guard_${VERSION}_amd64.deb
 cli=$BUILD/agent-guard_${VERSION}_amd64.deb
 dpkg-deb -c "$deb" >"$BUILD/ext.files" 2>&1
 dpkg-deb -c "$cli" >"$BUILD/cli.files" 2>&1
-check "the extension's library, control file and scripts are in postgresql-$MAJOR-agent-guard" \
-    sh -c "grep -q ' ./usr/lib/postgresql/$MAJOR/lib/agent_guard.so\$' '$BUILD/ext.files' \
-        && grep -q ' ./usr/share/postgresql/$MAJOR/extension/agent_guard.control\$' '$BUILD/ext.files' \
-        && grep -q ' ./usr/share/postgresql/$MAJOR/extension/agent_guard--$VERSION.sql\$' '$BUILD/ext.files' \
-        && grep -q ' ./usr/share/postgresql/$MAJOR/extension/agent_guard--1.0--1.1.sql\$' '$BUILD/ext.files'"
+want="agent_guard.control agent_guard--$VERSION.sql $(ls agent_guard--*--*.sql)"
+missing=""
+for f in $want; do
+    grep -q " ./usr/share/postgresql/$MAJOR/extension/$f\$" "$BUILD/ext.files" || missing="$missing $f"
+done
+grep -q " ./usr/lib/postgresql/$MAJOR/lib/agent_guard.so\$" "$BUILD/ext.files" || missing="$missing agent_guard.so"
+check "the library, the control file, the install script and every upgrade script are in postgresql-$MAJOR-agent-guard${missing:+ (missing:$missing)}" \
+    [ -z "$missing" ]
 check "the command line is in its own package, agent-guard, in /usr/bin" \
     grep -q ' ./usr/bin/agent-guard$' "$BUILD/cli.files"
 check "and not in the extension's package" \
