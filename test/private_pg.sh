@@ -9,7 +9,8 @@
 # PostgreSQL finds its share and lib directories relative to its binaries,
 # so a copy of the bin, lib and share trees is a complete installation.
 # (18 is copied, into DIR-18, from the installation test/pg18.sh builds and
-# caches.)
+# caches; its programs still load libpq from the cache, through their run
+# path.)
 set -eu
 dir=${1:?usage: test/private_pg.sh DIR}
 major=${PG_MAJOR:-15}
