@@ -47,7 +47,7 @@ for v in $VERSIONS; do
         TOTAL_FAIL=$((TOTAL_FAIL + 1))
         continue
     fi
-    # TAP 018 upgrades a cluster of the major tested before this one
+    # TAP 029 upgrades a cluster of the major tested before this one
     export PG_MAJOR=$v PG_BINDIR=$bindir PATH="$bindir:$BASE_PATH" AG_UPGRADE_FROM=$UPGRADE_FROM
     ag_say ""
     ag_say "==== PostgreSQL $v ($(pg_config --version), $bindir)"
