@@ -166,4 +166,58 @@
 	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
 #endif
 
+/*
+ * Where a statement starts in its source string (statement.c).  Up to 17 the
+ * first statement of a string starts at 0, with the whitespace and comments
+ * before its first token, and the guard records those with it; from 18 the
+ * parser's location skips them.  From 18 this moves the start back to 0
+ * (and lengthens a known length to match) when only whitespace and comments
+ * precede the statement, so that both record the same text.
+ */
+static inline void
+ag_stmt_widen(const char *source, int *location, int *length)
+{
+#if PG_VERSION_NUM >= 180000
+	int			i = 0;
+	int			loc = *location;
+
+	if (source == NULL || loc <= 0)
+		return;
+	while (i < loc)
+	{
+		char		c = source[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+			i++;
+		else if (c == '-' && i + 1 < loc && source[i + 1] == '-')
+		{
+			while (i < loc && source[i] != '\n')
+				i++;
+		}
+		else if (c == '/' && i + 1 < loc && source[i + 1] == '*')
+		{
+			int			depth = 1;
+
+			i += 2;
+			while (i < loc && depth > 0)
+			{
+				if (source[i] == '/' && i + 1 < loc && source[i + 1] == '*')
+					depth++, i += 2;
+				else if (source[i] == '*' && i + 1 < loc && source[i + 1] == '/')
+					depth--, i += 2;
+				else
+					i++;
+			}
+			if (depth > 0)
+				return;
+		}
+		else
+			return;				/* another statement precedes this one */
+	}
+	if (*length > 0)
+		*length += loc;
+	*location = 0;
+#endif
+}
+
 #endif							/* AG_COMPAT_H */
