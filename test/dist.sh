@@ -38,9 +38,10 @@ def check(ok, what):
     return ok
 ok = check(all(n.startswith(name + "/") for n in names), f"every file of the zip is under {name}/")
 files = {n[len(name) + 1:] for n in names if not n.endswith("/")}
-need = ["META.json", "agent_guard.control", "Makefile", "README.md", "LICENSE", "src/agent_guard.c",
+need = ["META.json", "agent_guard.control", "Makefile", "README.md", "LICENSE",
         "cli/agent_guard_cli.c", "debian/control.in", "releases/agent_guard--1.0.sql"]
-ok &= check(all(f in files for f in need), "it has the build's and the packaging's files: " + ", ".join(need))
+ok &= check(all(f in files for f in need) and any(f.startswith("src/") and f.endswith(".c") for f in files),
+            "it has the C sources and the build's and packaging's files: " + ", ".join(need))
 ok &= check(files == set(committed), f"it is the committed tree, nothing more or less ({len(files)} files)")
 z.extractall(dest)
 sys.exit(0 if ok else 1)
