@@ -104,6 +104,8 @@
  */
 #if PG_VERSION_NUM >= 160000
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "utils/acl.h"
 #define AG_REL_OWNER(relid, user) object_ownercheck(RelationRelationId, (relid), (user))
