@@ -1,6 +1,8 @@
 # agent_guard: PGXS build, plus the two commands of the README:
 #   make demo    build, install, start a throwaway cluster, replay an incident
 #   make check   install what is missing, build, and run every test suite
+# and the PGXN source distribution:
+#   make dist    agent_guard-VERSION.zip of the committed tree (VERSION from META.json)
 #
 # "check" and "demo" run scripts that first install missing packages, so they
 # must work before PGXS (postgresql-server-dev-15) is even on the machine.
@@ -26,7 +28,7 @@ REGRESS_OPTS = --temp-config=test/agent_guard.conf --load-extension=agent_guard
 ISOLATION = concurrent_writers softdelete_race rollback_race idempotency_race idempotency_expiry gates_approval policy_change inserter_cache
 ISOLATION_OPTS = --temp-config=test/agent_guard.conf --inputdir=test --load-extension=agent_guard
 
-SCRIPT_GOALS = check demo deps
+SCRIPT_GOALS = check demo deps dist
 ifneq ($(filter $(SCRIPT_GOALS),$(MAKECMDGOALS)),)
 
 .PHONY: $(SCRIPT_GOALS)
@@ -36,6 +38,15 @@ demo:
 	@./test/demo.sh
 deps:
 	@./test/deps.sh
+
+# PGXN's source distribution: the committed tree (git archive of HEAD), in
+# one directory named like the zip, written to DIST_DIR (default: here)
+DIST_DIR ?= .
+DISTVERSION = $(shell python3 -c 'import json; print(json.load(open("META.json"))["version"])')
+dist:
+	@test -n "$(DISTVERSION)" || { echo "no version in META.json" >&2; exit 1; }
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(DIST_DIR)/$(EXTENSION)-$(DISTVERSION).zip HEAD
 
 else
 

@@ -110,6 +110,9 @@ struct Command
 #define BIT(o) (1u << (o))
 #define COMMON_OPTS (BIT(O_DBNAME) | BIT(O_HOST) | BIT(O_PORT) | BIT(O_USER) | BIT(O_HELP))
 
+static void usage_error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+static void fail(int code, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
 static void
 usage_error(const char *fmt,...)
 {

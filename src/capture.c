@@ -208,7 +208,7 @@ build_row_key(TupleDesc desc, AgRelInfo *info, Jsonb *image)
 static void
 load_key(Relation rel, AgRelInfo *info)
 {
-	Oid			keyidx = RelationGetPrimaryKeyIndex(rel);
+	Oid			keyidx = AG_PRIMARY_KEY_INDEX(rel);
 	Relation	idx;
 	int			i;
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * compat.h
  *		Every difference between the PostgreSQL versions agent_guard builds
- *		against (14 to 17), and nothing else.
+ *		against (14 to 18), and nothing else.
  *
  * Version drift is absorbed here once, so the rest of the code reads as if
  * there were a single server version.
@@ -75,12 +75,22 @@
  */
 #if PG_VERSION_NUM >= 160000
 #define AG_RTE_UPDATED_COLS(q, rte) (getRTEPermissionInfo((q)->rteperminfos, (rte))->updatedCols)
-/* a range table of one relation (and, from 16, its permission entry) */
+/*
+ * a range table of one relation (and, from 16, its permission entry; from
+ * 18, the set of relations left after partition pruning: that one, index 1)
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_EXEC_INIT_RANGE_TABLE(estate, rtable, perminfos) \
+	ExecInitRangeTable((estate), (rtable), (perminfos), bms_make_singleton(1))
+#else
+#define AG_EXEC_INIT_RANGE_TABLE(estate, rtable, perminfos) \
+	ExecInitRangeTable((estate), (rtable), (perminfos))
+#endif
 #define AG_INIT_RANGE_TABLE(estate, rte) \
 	do { \
 		List	   *ag_perminfos_ = NIL; \
 		(void) addRTEPermissionInfo(&ag_perminfos_, (rte)); \
-		ExecInitRangeTable((estate), list_make1(rte), ag_perminfos_); \
+		AG_EXEC_INIT_RANGE_TABLE((estate), list_make1(rte), ag_perminfos_); \
 	} while (0)
 #else
 #define AG_RTE_UPDATED_COLS(q, rte) ((rte)->updatedCols)
@@ -93,6 +103,11 @@
  * worker.c whether a session may run a command that stops a sealer).
  */
 #if PG_VERSION_NUM >= 160000
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "utils/acl.h"
 #define AG_REL_OWNER(relid, user) object_ownercheck(RelationRelationId, (relid), (user))
 #define AG_NSP_OWNER(nsp, user) object_ownercheck(NamespaceRelationId, (nsp), (user))
 #define AG_DATABASE_OWNERCHECK(oid, role) object_ownercheck(DatabaseRelationId, (oid), (role))
@@ -107,5 +122,106 @@
 #define AG_NAMESPACE_OWNERCHECK(oid, role) pg_namespace_ownercheck((oid), (role))
 #define AG_TYPE_OWNER(typid, user) pg_type_ownercheck((typid), (user))
 #endif
+
+/*
+ * The primary key's index (capture.c, softdelete.c, structure.c).  From 18 on the caller
+ * says whether a deferrable primary key will do; before 18 one never did,
+ * and it still does not: a row is identified by a key checked at once.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define AG_PRIMARY_KEY_INDEX(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/*
+ * A result relation's compiled CHECK constraints (fastinsert.c): the field
+ * was renamed in 18, next to the new one for virtual generated columns.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_RRI_CHECK_EXPRS(rri) ((rri)->ri_CheckConstraintExprs)
+#else
+#define AG_RRI_CHECK_EXPRS(rri) ((rri)->ri_ConstraintExprs)
+#endif
+
+/*
+ * ExecutorRun_hook (hooks.c): 18 dropped the execute_once argument.  The
+ * hook's parameters and the chained call's arguments, for a hook whose
+ * parameters are named queryDesc, direction, count (and execute_once).
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_EXECUTOR_RUN_PARAMS QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define AG_EXECUTOR_RUN_ARGS queryDesc, direction, count
+#else
+#define AG_EXECUTOR_RUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define AG_EXECUTOR_RUN_ARGS queryDesc, direction, count, execute_once
+#endif
+
+/*
+ * index_beginscan() (softdelete.c) takes the scan's instrumentation from 18
+ * on; we collect none.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_INDEX_BEGINSCAN(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), (norderbys))
+#else
+#define AG_INDEX_BEGINSCAN(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), (norderbys))
+#endif
+
+/*
+ * Where a statement starts in its source string (statement.c).  Up to 17 the
+ * first statement of a string starts at 0, with the whitespace and comments
+ * before its first token, and the guard records those with it; from 18 the
+ * parser's location skips them.  From 18 this moves the start back to 0
+ * (and lengthens a known length to match) when only whitespace and comments
+ * precede the statement, so that both record the same text.
+ */
+static inline void
+ag_stmt_widen(const char *source, int *location, int *length)
+{
+#if PG_VERSION_NUM >= 180000
+	int			i = 0;
+	int			loc = *location;
+
+	if (source == NULL || loc <= 0)
+		return;
+	while (i < loc)
+	{
+		char		c = source[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+			i++;
+		else if (c == '-' && i + 1 < loc && source[i + 1] == '-')
+		{
+			while (i < loc && source[i] != '\n')
+				i++;
+		}
+		else if (c == '/' && i + 1 < loc && source[i + 1] == '*')
+		{
+			int			depth = 1;
+
+			i += 2;
+			while (i < loc && depth > 0)
+			{
+				if (source[i] == '/' && i + 1 < loc && source[i + 1] == '*')
+					depth++, i += 2;
+				else if (source[i] == '*' && i + 1 < loc && source[i + 1] == '/')
+					depth--, i += 2;
+				else
+					i++;
+			}
+			if (depth > 0)
+				return;
+		}
+		else
+			return;				/* another statement precedes this one */
+	}
+	if (*length > 0)
+		*length += loc;
+	*location = 0;
+#endif
+}
 
 #endif							/* AG_COMPAT_H */

@@ -383,9 +383,9 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 		/* ExecConstraints() would read them back from their stored form */
 		if (t->nchecks > 0)
 		{
-			fi->rri->ri_ConstraintExprs = palloc(sizeof(ExprState *) * t->nchecks);
+			AG_RRI_CHECK_EXPRS(fi->rri) = palloc(sizeof(ExprState *) * t->nchecks);
 			for (i = 0; i < t->nchecks; i++)
-				fi->rri->ri_ConstraintExprs[i] = ExecInitExpr(t->checkexprs[i], NULL);
+				AG_RRI_CHECK_EXPRS(fi->rri)[i] = ExecInitExpr(t->checkexprs[i], NULL);
 		}
 	}
 	PG_FINALLY();

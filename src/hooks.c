@@ -193,8 +193,7 @@ judge_rows(QueryDesc *queryDesc, uint64 n)
 }
 
 static void
-ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			   bool execute_once)
+ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 {
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgStatement saved = {NULL, 0, 0};
@@ -206,9 +205,9 @@ ag_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+			prev_ExecutorRun(AG_EXECUTOR_RUN_ARGS);
 		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+			standard_ExecutorRun(AG_EXECUTOR_RUN_ARGS);
 		if (!IsParallelWorker() && queryDesc->estate)
 			judge_rows(queryDesc, queryDesc->estate->es_processed - before);
 		judge_cte_rows(queryDesc);

@@ -178,7 +178,7 @@ static List *
 key_vars(Oid relid, Index rti)
 {
 	Relation	rel = relation_open(relid, NoLock);
-	Oid			keyidx = RelationGetPrimaryKeyIndex(rel);
+	Oid			keyidx = AG_PRIMARY_KEY_INDEX(rel);
 	List	   *vars = NIL;
 	Relation	idx;
 	int			i;
@@ -447,7 +447,7 @@ ag_soft_check_insert(Relation rel, HeapTuple newtup, AgRelInfo *info)
 
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, snap, info->nkeys, 0);
+	scan = AG_INDEX_BEGINSCAN(rel, idx, snap, info->nkeys, 0);
 	index_rescan(scan, skeys, info->nkeys, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{

@@ -88,6 +88,7 @@ ag_statement_text(const char *source, int location, int length,
 	*len = 0;
 	if (source == NULL)
 		return;
+	ag_stmt_widen(source, &location, &length);
 	if (location > 0)
 		*text += location;
 	*len = length > 0 ? length : (int) strlen(*text);

@@ -62,6 +62,7 @@
 
 #include "agent_guard.h"
 #include "approved.h"
+#include "compat.h"
 #include "scope.h"
 #include "structure.h"
 
@@ -228,7 +229,7 @@ column_in_key(Oid relid, const char *colname)
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		return false;
-	keys[0] = RelationGetPrimaryKeyIndex(rel);
+	keys[0] = AG_PRIMARY_KEY_INDEX(rel);
 	keys[1] = RelationGetReplicaIndex(rel);
 	relation_close(rel, AccessShareLock);
 	for (k = 0; k < 2 && !found; k++)

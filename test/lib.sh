@@ -73,7 +73,10 @@ ag_node_deps() {
 ag_build_install() {
     src=$1
     ag_say "== building and installing agent_guard"
-    make -C "$src" -s >/dev/null || ag_die "build failed (run make in $src to see why)"
+    if ! out=$(make -C "$src" -s 2>&1 >/dev/null); then
+        printf '%s\n' "$out" | tail -n 60
+        ag_die "build failed (make in $src)"
+    fi
     if ! make -C "$src" -s install >/dev/null 2>&1; then
         ag_die "make install failed; run it as root (sudo make install) or as the owner of $(pg_config --pkglibdir)"
     fi
@@ -98,7 +101,7 @@ ag_as_runuser() {
     if [ "$user" = "$(id -un)" ]; then
         "$@"
     else
-        su "$user" -s /bin/bash -c "export PATH='$PATH' CI='${CI:-}'; cd '$PWD' && $(printf '%q ' "$@")"
+        su "$user" -s /bin/bash -c "export PATH='$PATH' CI='${CI:-}' PG_MAJOR='$PG_MAJOR' PG_BINDIR='$PG_BINDIR'; cd '$PWD' && $(printf '%q ' "$@")"
     fi
 }
 

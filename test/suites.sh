@@ -1,23 +1,32 @@
 #!/bin/bash
-# Runs every suite against throwaway clusters and prints one summary line
-# per suite, then "N passed, N failed" for all of them together.
-# Called by check.sh as the server's OS user, from a copy of the tree.
+# Runs every suite against throwaway clusters of the PostgreSQL whose
+# pg_config is first on PATH, and prints one summary line per suite, then
+# "PostgreSQL N total: P passed, F failed, S skipped" for all of them
+# together (skipped TAP tests are listed with their reasons).
+# Called by check.sh as the server's OS user, from a copy of the tree, once
+# per PostgreSQL major.
 #   usage: test/suites.sh WORKDIR [SUITE...]   (suites: static regress isolation pgtap tap bench)
 set -u
 WORK=$1; shift
 SUITES=${*:-static regress isolation pgtap tap bench}
 . test/lib.sh
+PG_MAJOR=$(pg_config --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 PGXS_DIR=$(dirname "$(pg_config --pgxs)")/../..
 PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
+TOTAL_SKIP=0
 SUMMARY=""
 
-record() {  # suite passed failed
+record() {  # suite passed failed [skipped]: passed counts no skipped test
+    local skip=${4:-0}
     TOTAL_PASS=$((TOTAL_PASS + $2))
     TOTAL_FAIL=$((TOTAL_FAIL + $3))
-    SUMMARY="$SUMMARY$(printf '%-10s %4d passed, %d failed' "$1:" "$2" "$3")"$'\n'
+    TOTAL_SKIP=$((TOTAL_SKIP + skip))
+    SUMMARY="$SUMMARY$(printf '%-10s %4d passed, %d failed' "$1:" "$2" "$3")"
+    [ "$skip" = 0 ] || SUMMARY="$SUMMARY, $skip skipped:"
+    SUMMARY="$SUMMARY"$'\n'
 }
 
 # pg_regress and pg_isolation_regress end with "All N tests passed." or
@@ -36,9 +45,11 @@ count_regress() {  # suite logfile rc
     record "$suite" "$p" "$f"
 }
 
-# prove and pg_prove print "Files=F, Tests=T" and "Failed X/Y subtests".
-count_prove() {  # suite logfile rc
-    local suite=$1 log=$2 rc=$3 t f
+# prove and pg_prove print "Files=F, Tests=T" and "Failed X/Y subtests";
+# skipped tests, counted in T, are counted apart (s), and so are skipped
+# files, which T does not count (sf).
+count_prove() {  # suite logfile rc [skipped tests] [skipped files]
+    local suite=$1 log=$2 rc=$3 s=${4:-0} sf=${5:-0} t f
     t=$(grep -oE 'Tests=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
     f=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk '{split($2,a,"/"); s+=a[1]} END {print s+0}')
     if [ -z "$t" ]; then
@@ -49,7 +60,8 @@ count_prove() {  # suite logfile rc
         f=1     # a script died or had a bad plan
     fi
     [ "$f" -gt "$t" ] && t=$f
-    record "$suite" $((t - f)) "$f"
+    [ "$s" -gt $((t - f)) ] && s=$((t - f))
+    record "$suite" $((t - f - s)) "$f" $((s + sf))
 }
 
 # test/static/run.sh prints one "ok - ..." or "not ok - ..." line per check.
@@ -121,13 +133,28 @@ run_tap() {
     files=$(ls test/t/${AG_TAP:-}*.pl)
     echo "== TAP: $(cd test/t && echo $files | sed 's|test/t/||g')"
     mkdir -p "$WORK/tap"
-    TESTDIR="$WORK/tap" PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+    # PostgreSQL's Perl test modules put their clusters and logs under
+    # TESTDIR/tmp_check up to 16, and under TESTDATADIR and TESTLOGDIR from 17
+    TESTDIR="$WORK/tap" TESTDATADIR="$WORK/tap/tmp_check" TESTLOGDIR="$WORK/tap/tmp_check/log" \
+        PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
         AG_SRC="$(pwd)" PGPORT=$(ag_free_port 57432) NODE_PATH="$AG_NODE_CACHE/node_modules" \
         prove -I "$PGXS_DIR/src/test/perl" -I test/perl $files >"$log" 2>&1
     rc=$?
     cat "$log"
     [ $rc = 0 ] || tail -n 60 "$WORK"/tap/tmp_check/log/regress_log_* 2>/dev/null | head -c 20000
-    count_prove tap "$log" $rc
+    # prove shows no skip reasons unless verbose; the tests' own logs have them
+    local skips
+    skips=$(cd "$WORK/tap/tmp_check/log" 2>/dev/null \
+        && grep -H -E '^(\[[^]]*\]\([^)]*\) )?(ok [0-9]+ # skip|1\.\.0 # SKIP)' regress_log_* 2>/dev/null \
+        | sed -E -e 's/^regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?ok ([0-9]+) # skip ?/  \1, test \3: /' \
+            -e 's/^regress_log_([^:]*):(\[[^]]*\]\([^)]*\) )?1\.\.0 # SKIP ?/  \1, all of it: /')
+    if [ -n "$skips" ]; then
+        echo "-- skipped on PostgreSQL $PG_MAJOR, and why:"
+        echo "$skips"
+    fi
+    count_prove tap "$log" $rc "$(printf '%s' "$skips" | grep -c ', test [0-9]*: ')" \
+        "$(printf '%s' "$skips" | grep -c ', all of it: ')"
+    [ -z "$skips" ] || SUMMARY="$SUMMARY$skips"$'\n'
 }
 
 # The benchmark in smoke mode (tiny sizes, a few seconds): it never judges
@@ -145,8 +172,13 @@ for s in $SUITES; do
     "run_$s"
 done
 
+# the summary, also written to WORKDIR/summary for check.sh, which adds up
+# the majors' totals into its one closing line
+{
+    echo "== PostgreSQL $PG_MAJOR ($(pg_config --version))"
+    printf '%s' "$SUMMARY"
+    echo "PostgreSQL $PG_MAJOR total: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
+} >"$WORK/summary"
 echo
-echo "== summary"
-printf '%s' "$SUMMARY"
-echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+cat "$WORK/summary"
 [ "$TOTAL_FAIL" = 0 ]

@@ -106,6 +106,10 @@ ok(ag_wait_sealed($sub, 'postgres'), 'the subscriber\'s sealer is not stuck');
 is($sub->safe_psql('postgres', 'SELECT ok FROM agent_guard.verify_log()'), 't',
 	'the subscriber\'s own log verifies');
 my $sublog = slurp_file($sub->logfile);
+# from 18 on the subscriber logs the conflicts it resolves as 15 does
+# silently (an update or delete of a guard table's row it does not keep):
+# a LOG entry whose detail says it "could not find the row", not an error
+$sublog =~ s/^.*DETAIL:  Could not find the row to be (?:updated|deleted)\.$//mg;
 unlike($sublog, qr/duplicate key|could not|logical replication .* error/i,
 	'no apply or table sync error on the subscriber');
 # a guard table change on the publisher after the sync does not stop the apply
