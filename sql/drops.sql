@@ -110,12 +110,14 @@ SELECT count(*) AS requests_before FROM agent_guard.requests \gset
 -- error: must be owner of database
 DROP DATABASE regress_drops_db;
 \echo :LAST_ERROR_SQLSTATE
--- error: permission denied to drop objects
+-- error: permission denied to drop objects (terse: PostgreSQL 16+ adds a DETAIL)
+\set VERBOSITY terse
 DROP OWNED BY regress_drops_human;
 \echo :LAST_ERROR_SQLSTATE
 -- error: the same when the agent's own role comes first
 DROP OWNED BY regress_bot, regress_drops_human;
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 -- error: must be owner of type
 DROP TYPE drops_other.not_my_type CASCADE;
 \echo :LAST_ERROR_SQLSTATE

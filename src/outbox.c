@@ -373,22 +373,19 @@ ag_outbox_pending(void)
 	return pending;
 }
 
-/* SQL: the queue's entries of this database not yet seen by every snapshot. */
-PG_FUNCTION_INFO_V1(ag_sql_pending_requests);
-Datum
-ag_sql_pending_requests(PG_FUNCTION_ARGS)
+/*
+ * Copy out the queue's entries of this database that some snapshot may not
+ * see yet (written, but not settled), so that rows are built without the
+ * lock; with_parameters keeps only those with bound values.
+ */
+static int
+entries_on_show(AgOutboxEntry **shown, bool with_parameters)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	AgOutboxEntry *shown;
 	int			n = 0;
 	int			i;
 	TransactionId horizon;
 
-	InitMaterializedSRF(fcinfo, 0);
-	if (outbox == NULL)
-		return (Datum) 0;
-
-	shown = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
+	*shown = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
 	horizon = GetOldestNonRemovableTransactionId(NULL);
 	LWLockAcquire(outbox->lock, LW_SHARED);
 	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
@@ -400,10 +397,29 @@ ag_sql_pending_requests(PG_FUNCTION_ARGS)
 		/* written, and every snapshot sees the row (or its removal) */
 		if (entry_settled(e, horizon))
 			continue;
-		shown[n++] = *e;
+		if (with_parameters && e->parameters[0] == '\0')
+			continue;
+		(*shown)[n++] = *e;
 	}
 	LWLockRelease(outbox->lock);
+	return n;
+}
 
+/* SQL: the queue's entries of this database not yet seen by every snapshot. */
+PG_FUNCTION_INFO_V1(ag_sql_pending_requests);
+Datum
+ag_sql_pending_requests(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AgOutboxEntry *shown;
+	int			n;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (outbox == NULL)
+		return (Datum) 0;
+
+	n = entries_on_show(&shown, false);
 	for (i = 0; i < n; i++)
 	{
 		AgOutboxEntry *e = &shown[i];
@@ -432,28 +448,14 @@ ag_sql_pending_request_parameters(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AgOutboxEntry *shown;
-	int			n = 0;
+	int			n;
 	int			i;
-	TransactionId horizon;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (outbox == NULL)
 		return (Datum) 0;
 
-	shown = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
-	horizon = GetOldestNonRemovableTransactionId(NULL);
-	LWLockAcquire(outbox->lock, LW_SHARED);
-	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
-	{
-		AgOutboxEntry *e = &outbox->entries[i];
-
-		if (e->state == ENTRY_FREE || e->dboid != MyDatabaseId || entry_settled(e, horizon) ||
-			e->parameters[0] == '\0')
-			continue;
-		shown[n++] = *e;
-	}
-	LWLockRelease(outbox->lock);
-
+	n = entries_on_show(&shown, true);
 	for (i = 0; i < n; i++)
 	{
 		Datum		values[2];
