@@ -122,10 +122,8 @@ ag_say ""
 ag_say "== summary"
 printf '%s' "$SUMMARY"
 echo
-# skipped tests were skipped with a reason printed with their suite
-if [ "$TOTAL_SKIP" = 0 ]; then
-    echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
-else
-    echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
-fi
+# skipped tests were skipped with a reason printed with their suite; the
+# last line is exactly "N passed, N failed", which CI reads
+[ "$TOTAL_SKIP" = 0 ] || echo "$TOTAL_SKIP skipped, each with its reason above"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
 [ "$TOTAL_FAIL" = 0 ]
