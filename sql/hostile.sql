@@ -167,6 +167,19 @@ SELECT agent_guard.restore('"s''; DROP SCHEMA public; --"."t"";\ DELETE FROM x"'
 SELECT agent_guard.register_agent('regress_su');
 SELECT agent_guard.unregister_agent(0::oid::regrole);
 \set VERBOSITY default
+-- agent_guard.soft_deleted_stamp() (in the RETURNING list of a converted
+-- DELETE) is callable by anyone with arguments of any type: after a soft
+-- delete of a row with a text key, an int8 (read as a pointer it crashed
+-- the server), an array passed as VARIADIC and a key that is not the
+-- remembered row's are errors
+\c "dbname=regress_hostile user=regress_hostile_bot options="
+INSERT INTO "s'; DROP SCHEMA public; --"."t"";\ DELETE FROM x" VALUES ('bait', 'x', NULL);
+DELETE FROM "s'; DROP SCHEMA public; --"."t"";\ DELETE FROM x" WHERE "k""ey" = 'bait' RETURNING "k""ey";
+SELECT agent_guard.soft_deleted_stamp(1, 12345::int8);
+SELECT agent_guard.soft_deleted_stamp(1, VARIADIC ARRAY['bait']);
+SELECT agent_guard.soft_deleted_stamp(1, 'other'::text);
+SELECT agent_guard.soft_deleted_stamp(1, 'bait'::text) AS remembered_agent;
+\c "dbname=regress_hostile user=regress_su options="
 -- the backend is still alive and the log still verifies
 SELECT ok, first_bad_event FROM agent_guard.verify_log();
 

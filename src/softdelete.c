@@ -74,6 +74,7 @@ typedef struct AgSoftRow
 	bool		valid;
 	int			nkeys;
 	Datum		keys[INDEX_MAX_KEYS];
+	Oid			keytype[INDEX_MAX_KEYS];	/* checked against the arguments */
 	bool		keybyval[INDEX_MAX_KEYS];
 	int16		keylen[INDEX_MAX_KEYS];
 	char	   *old_agent;		/* NULL when the stamp was NULL */
@@ -355,6 +356,7 @@ ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info)
 		Form_pg_attribute att = TupleDescAttr(desc, info->keyattnos[i] - 1);
 
 		d = heap_getattr(oldtup, info->keyattnos[i], desc, &isnull);
+		soft_row.keytype[i] = att->atttypid;
 		soft_row.keybyval[i] = att->attbyval;
 		soft_row.keylen[i] = att->attlen;
 		soft_row.keys[i] = isnull ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
@@ -387,6 +389,21 @@ ag_soft_deleted_stamp(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
 				 errmsg("could not return the row of a soft delete"),
 				 errdetail("agent_guard.soft_deleted_stamp() was called outside the RETURNING list of a converted DELETE.")));
+	/*
+	 * The function is callable by anyone, with arguments of any type: an
+	 * argument is compared as a datum of the remembered key's type only when
+	 * it is of that type (an int8 read as a pointer would crash the server).
+	 */
+	for (i = 0; i < soft_row.nkeys; i++)
+	{
+		if (get_fn_expr_variadic(fcinfo->flinfo) ||
+			get_fn_expr_argtype(fcinfo->flinfo, i + 1) != soft_row.keytype[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("could not return the row of a soft delete"),
+					 errdetail("Argument %d of agent_guard.soft_deleted_stamp() is not of the type of key column %d.",
+							   i + 2, i + 1)));
+	}
 	for (i = 0; i < soft_row.nkeys; i++)
 	{
 		if (PG_ARGISNULL(i + 1) ||
