@@ -136,7 +136,12 @@ if [ ! -f "$PREFIX/.built-postgresql" ]; then
             --with-lz4 --with-zstd --with-readline --with-zlib --enable-debug \
             CFLAGS="-O2" >"$BUILD/configure.log" 2>&1 \
             || { tail -n 40 "$BUILD/configure.log" >&2; exit 1; }
-        make -j"$JOBS" -s world-bin >"$BUILD/make.log" 2>&1 \
+        # the generated headers first: "world-bin" recurses into src/common
+        # and src/port in parallel with the backend that generates
+        # utils/errcodes.h, and a parallel build can reach hashfn.c first
+        make -s -C src/backend generated-headers >"$BUILD/make.log" 2>&1 \
+            || { tail -n 60 "$BUILD/make.log" >&2; exit 1; }
+        make -j"$JOBS" -s world-bin >>"$BUILD/make.log" 2>&1 \
             || { tail -n 60 "$BUILD/make.log" >&2; exit 1; }
         make -s install-world-bin >"$BUILD/install.log" 2>&1 \
             || { tail -n 40 "$BUILD/install.log" >&2; exit 1; }
