@@ -28,6 +28,11 @@
 #define AG_HAVE_MERGE 1
 #endif
 
+/* ALTER TABLE ... ALTER COLUMN ... SET EXPRESSION is new in 17. */
+#if PG_VERSION_NUM >= 170000
+#define AG_HAVE_SET_EXPRESSION 1
+#endif
+
 /* The local transaction id moved into PGPROC.vxid in 17. */
 #if PG_VERSION_NUM >= 170000
 #define AG_MY_LXID (MyProc->vxid.lxid)

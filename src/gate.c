@@ -412,15 +412,18 @@ ag_gate_top_statement(void)
 
 /*
  * An execution begins (ExecutorStart, or a ProcessUtility call when qd is
- * NULL): it gets a new number and becomes the current one.  Returns the
+ * NULL): it gets a new number and becomes the current one, unless it is
+ * part of the current one (a utility statement's subcommand).  Returns the
  * execution it interrupts, for ag_gate_exec_leave().
  */
 uint64
-ag_gate_exec_begin(QueryDesc *qd)
+ag_gate_exec_begin(QueryDesc *qd, bool part_of_current)
 {
 	uint64		saved = exec_current;
 	int			i;
 
+	if (part_of_current && exec_current != 0)
+		return saved;
 	exec_current = ++exec_counter;
 	if (qd == NULL)
 		return saved;

@@ -118,7 +118,7 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	if (!IsParallelWorker())
 	{
 		/* one execution, one approval at most (gate.c) */
-		saved_exec = ag_gate_exec_begin(queryDesc);
+		saved_exec = ag_gate_exec_begin(queryDesc, false);
 		/*
 		 * Identity is enforced at every statement, nested ones included: a
 		 * DO block can SET ROLE to a role that is a superuser and run
@@ -289,7 +289,8 @@ ag_ExecutorEnd(QueryDesc *queryDesc)
  * saved_exec is the execution this one interrupted (gate.c).
  */
 static bool
-judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 saved_exec)
+judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 saved_exec,
+			  bool subcommand)
 {
 	const char *text;
 	int			len;
@@ -300,6 +301,7 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 	PG_TRY();
 	{
 		ag_classify_utility(pstmt->utilityStmt, u);
+		u->subcommand = subcommand;
 		ag_gate_utility_guard(u, text, len);
 		ag_policy_utility(u, text, len);
 		ag_gate_utility(u, text, len);
@@ -363,12 +365,17 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_gate_top_statement();
 			ag_policy_top_statement();
 		}
-		/* one execution, one approval at most, from the verdict to reach's */
-		saved_exec = ag_gate_exec_begin(NULL);
-		judged = judge_utility(pstmt, queryString, &u, saved_exec);
+		/*
+		 * one execution, one approval at most, from the verdict to reach's;
+		 * a subcommand (CREATE TABLE's foreign keys, CREATE SCHEMA's
+		 * elements) is part of its statement's execution
+		 */
+		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
+		judged = judge_utility(pstmt, queryString, &u, saved_exec,
+							   context == PROCESS_UTILITY_SUBCOMMAND);
 	}
 	else
-		saved_exec = ag_gate_exec_begin(NULL);
+		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
 
 	/*
 	 * side effects only now that nothing is refused, and only for a command
