@@ -45,18 +45,20 @@ CREATE FUNCTION public.regress_sh_state() RETURNS SETOF text LANGUAGE sql AS $$
            FROM pg_constraint k WHERE k.conrelid = c.oid),
         (SELECT string_agg(format('%s %s %s', a.attname, a.attnotnull, a.attidentity), ',' ORDER BY a.attnum)
            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
-        (SELECT string_agg(i.indexrelid::regclass::text, ',' ORDER BY 1) FROM pg_index i WHERE i.indrelid = c.oid)))
+        (SELECT string_agg(i.indexrelid::regclass::text, ',' ORDER BY i.indexrelid::regclass::text)
+           FROM pg_index i WHERE i.indrelid = c.oid)))
       FROM pg_class c WHERE c.oid IN ('sh.p'::regclass, 'sh.q'::regclass)
     UNION ALL
     SELECT format('references sh.p: %s', (SELECT string_agg(format('%s.%s %s%s %s', k.conrelid::regclass, k.conname,
-                                                                   k.confdeltype, k.confupdtype, k.condeferrable), ',' ORDER BY 1)
+                                                                   k.confdeltype, k.confupdtype, k.condeferrable), ','
+                                                               ORDER BY k.conrelid::regclass::text, k.conname)
                                              FROM pg_constraint k WHERE k.confrelid = 'sh.p'::regclass))
     UNION ALL
-    SELECT format('rules: %s', (SELECT string_agg(format('%s.%s', r.ev_class::regclass, r.rulename), ',' ORDER BY 1)
+    SELECT format('rules: %s', (SELECT string_agg(format('%s.%s', r.ev_class::regclass, r.rulename), ',' ORDER BY r.rulename)
                                   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
                                  WHERE c.relnamespace = 'sh'::regnamespace))
     UNION ALL
-    SELECT format('partitions of sh.pp: %s', (SELECT string_agg(inhrelid::regclass::text, ',' ORDER BY 1)
+    SELECT format('partitions of sh.pp: %s', (SELECT string_agg(inhrelid::regclass::text, ',' ORDER BY inhrelid::regclass::text)
                                                  FROM pg_inherits WHERE inhparent = 'sh.pp'::regclass))
     UNION ALL
     SELECT format('rows: %s', (SELECT string_agg(format('%s %s', id, v), '; ' ORDER BY id) FROM sh.p))
