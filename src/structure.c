@@ -813,8 +813,7 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 					judge_column_fks(v, "ALTER TABLE ... ADD COLUMN ... REFERENCES", (ColumnDef *) cmd->def, rel);
 				break;
 			case AT_AlterConstraint:
-				if (cmd->def && IsA(cmd->def, Constraint))
-					(void) judge_altered_fk(v, relid, ((Constraint *) cmd->def)->conname, protected);
+				(void) judge_altered_fk(v, relid, AG_ALTERED_CONSTRAINT_NAME(cmd->def), protected);
 				break;
 			default:
 				break;
