@@ -20,6 +20,9 @@
  *					tables, freeze, tripped run, a freeze's writing
  *					function calls) -> the previous hook -> writers
  *					(count the rows of writing CTEs)
+ *					(each executor run, ExecutorStart to ExecutorEnd, and each
+ *					ProcessUtility call that is not a subcommand is one
+ *					execution: an approval covers one, gate.c)
  *	ExecutorRun:	the previous hook, with the client statement's text and
  *					number set (statement.c) -> gate: count rows (writing
  *					CTEs' too) -> policy (rate window) -> gate (statement
@@ -117,8 +120,6 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	if (!IsParallelWorker())
 	{
-		/* one execution, one approval at most (gate.c) */
-		saved_exec = ag_gate_exec_begin(queryDesc, false);
 		/*
 		 * Identity is enforced at every statement, nested ones included: a
 		 * DO block can SET ROLE to a role that is a superuser and run
@@ -144,6 +145,12 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 	}
 
+	/*
+	 * One execution, one approval at most (gate.c): the refusals above
+	 * need none; what the plan's start evaluates may.
+	 */
+	if (!IsParallelWorker())
+		saved_exec = ag_gate_exec_begin(queryDesc, false);
 	PG_TRY();
 	{
 		if (prev_ExecutorStart)
@@ -211,7 +218,6 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgStatement saved = {NULL, 0, 0};
 	uint64		before = queryDesc->estate ? queryDesc->estate->es_processed : 0;
-
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 
 	if (top)
@@ -242,7 +248,6 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 {
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgStatement saved = {NULL, 0, 0};
-
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 
 	if (top)
