@@ -80,6 +80,9 @@ CREATE FUNCTION public.regress_structure() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT format('log verifies: %s', (SELECT ok FROM agent_guard.verify_log()))
 $$;
 CREATE TABLE structure_before AS SELECT * FROM public.regress_structure() s;
+-- a human's CHECK, for the agent to drop (an agent's would need an
+-- approval: structure_humans.sql)
+ALTER TABLE st.t ADD CONSTRAINT v_short CHECK (length(v) < 100);
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-structure"
 \set VERBOSITY sqlstate
@@ -159,7 +162,6 @@ ALTER TABLE st.t CLUSTER ON t_pkey;
 ALTER TABLE st.t SET WITHOUT CLUSTER;
 ALTER TABLE st.t SET (fillfactor = 90);
 ALTER TABLE st.t ALTER COLUMN v SET STORAGE EXTERNAL;
-ALTER TABLE st.t ADD CONSTRAINT v_short CHECK (length(v) < 100);
 GRANT SELECT ON st.t TO regress_st_lead;
 COMMENT ON TABLE st.t IS 'the agent may comment';
 CREATE TABLE st.kid_of_scratch (LIKE st.t);

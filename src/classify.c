@@ -25,18 +25,34 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "rewrite/rewriteHandler.h"
 #include "storage/lockdefs.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "agent_guard.h"
 #include "classify.h"
 #include "scope.h"
+
+/* A statement on one existing relation: temp or scratch if it is, else cls. */
+static AgUtilityClass
+on_relid(Oid relid, AgUtilityClass cls, List **targets)
+{
+	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+		return AG_UT_TEMP;
+	if (ag_relation_exempt(relid))
+		return AG_UT_SCRATCH;
+	*targets = lappend_oid(*targets, relid);
+	return cls;
+}
 
 /* A statement on one relation: temp or scratch if the relation is, else cls. */
 static AgUtilityClass
@@ -49,12 +65,51 @@ on_relation(RangeVar *rv, AgUtilityClass cls, List **targets)
 	relid = ag_range_var_relid(rv);
 	if (!OidIsValid(relid))
 		return ag_rangevar_temp(rv) ? AG_UT_TEMP : cls;
-	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
-		return AG_UT_TEMP;
-	if (ag_relation_exempt(relid))
-		return AG_UT_SCRATCH;
-	*targets = lappend_oid(*targets, relid);
-	return cls;
+	return on_relid(relid, cls, targets);
+}
+
+/*
+ * LOCK TABLE of a view locks, in the same mode, every relation the view
+ * reads, through other views and sublinks (PostgreSQL's LockViewRecurse):
+ * a temporary view over a protected table locks the protected table.
+ */
+typedef struct LockWalk
+{
+	List	  **targets;
+	AgUtilityClass cls;
+	List	   *views;			/* the views being expanded (no loops) */
+} LockWalk;
+
+static bool
+lock_walker(Node *node, LockWalk *w)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION && !list_member_oid(w->views, rte->relid))
+		{
+			w->cls = Max(w->cls, on_relid(rte->relid, AG_UT_DATA, w->targets));
+			if (get_rel_relkind(rte->relid) == RELKIND_VIEW && list_length(w->views) < 32)
+			{
+				Relation	view = try_relation_open(rte->relid, AccessShareLock);
+
+				if (view != NULL)
+				{
+					w->views = lappend_oid(w->views, rte->relid);
+					(void) lock_walker((Node *) get_view_query(view), w);
+					w->views = list_delete_last(w->views);
+					relation_close(view, AccessShareLock);
+				}
+			}
+		}
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, lock_walker, (void *) w, QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, lock_walker, (void *) w);
 }
 
 /* A statement that creates a relation: temporary or not. */
@@ -101,7 +156,26 @@ classify(Node *parsetree, List **targets)
 				if (l->mode <= AccessShareLock)
 					return AG_UT_NONE;
 				foreach(lc, l->relations)
-					cls = Max(cls, on_relation(lfirst_node(RangeVar, lc), AG_UT_DATA, targets));
+				{
+					RangeVar   *rv = lfirst_node(RangeVar, lc);
+					Oid			relid = ag_range_var_relid(rv);
+
+					cls = Max(cls, on_relation(rv, AG_UT_DATA, targets));
+					if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_VIEW)
+					{
+						/* the view itself was judged above; now what it reads */
+						Relation	view = try_relation_open(relid, AccessShareLock);
+						LockWalk	w = {targets, cls, NIL};
+
+						if (view != NULL)
+						{
+							w.views = list_make1_oid(relid);
+							(void) lock_walker((Node *) get_view_query(view), &w);
+							relation_close(view, AccessShareLock);
+						}
+						cls = w.cls;
+					}
+				}
 				return cls;
 			}
 		case T_VacuumStmt:

@@ -33,6 +33,9 @@ typedef struct AgUtility
 	char	   *verdict_why;
 	bool		approved;		/* a human's approval let the verdict pass */
 	bool		unrunnable;		/* PostgreSQL would refuse the agent anyway */
+	bool		subcommand;		/* run by another utility statement, which was
+								 * judged on what it declares (CREATE TABLE's
+								 * foreign keys) */
 } AgUtility;
 
 extern void ag_classify_utility(Node *parsetree, AgUtility *u);

@@ -28,6 +28,24 @@
 #define AG_HAVE_MERGE 1
 #endif
 
+/* ALTER TABLE ... ALTER COLUMN ... SET EXPRESSION is new in 17. */
+#if PG_VERSION_NUM >= 170000
+#define AG_HAVE_SET_EXPRESSION 1
+#endif
+
+/*
+ * ALTER TABLE ... ALTER CONSTRAINT: the command's def is a Constraint up to
+ * 17, an ATAlterConstraint from 18 on (which can also make a constraint
+ * ENFORCED).  The name of the constraint it alters, or NULL.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_ALTERED_CONSTRAINT_NAME(def) \
+	((def) != NULL && IsA((def), ATAlterConstraint) ? ((ATAlterConstraint *) (def))->conname : NULL)
+#else
+#define AG_ALTERED_CONSTRAINT_NAME(def) \
+	((def) != NULL && IsA((def), Constraint) ? ((Constraint *) (def))->conname : NULL)
+#endif
+
 /* The local transaction id moved into PGPROC.vxid in 17. */
 #if PG_VERSION_NUM >= 170000
 #define AG_MY_LXID (MyProc->vxid.lxid)

@@ -29,6 +29,13 @@
  * An approval lets the same agent run the same statement (whitespace
  * normalized) once, within agent_guard.approval_ttl: the approved request
  * is consumed in the agent's transaction, so an aborted retry keeps it.
+ * Once means one execution: an approved DELETE that a DO block's loop runs
+ * a hundred times needs a hundred approvals.  Each run of the executor
+ * (ExecutorStart to ExecutorEnd, whatever number of ExecutorRun calls a
+ * portal takes) and each ProcessUtility call is an execution with a number
+ * of its own; the gates one execution passes (no WHERE clause, then the
+ * row limit; a utility verdict, then what it reached) share its approval,
+ * and nothing else does, nested statements included.
  *
  * Freezes and tripped runs live in tables (they survive restarts); the
  * generation counter of outbox.c, bumped when they change, tells each
@@ -91,9 +98,39 @@ static char *frozen_me = NULL;
 static bool tripped_me = false;
 static bool tripped_local = false;	/* tripped here, not yet written */
 
-/* an approval consumed in this top-level statement covers all its gates */
-static bool approved_valid = false;
-static int64 approved_hash = 0;
+/*
+ * Executions: the one running now, and the executor runs that are open
+ * (a portal keeps its number across Execute calls).  A QueryDesc is found
+ * by address only between its ExecutorStart and ExecutorEnd; one not found
+ * (forgotten after an error, or more open than the list holds) gets a new
+ * number, which fails closed: it needs an approval of its own.
+ */
+typedef struct AgOpenExec
+{
+	QueryDesc  *qd;
+	uint64		id;
+} AgOpenExec;
+
+#define AG_MAX_OPEN_EXECS 64
+static AgOpenExec open_execs[AG_MAX_OPEN_EXECS];
+static int	n_open_execs = 0;
+static uint64 exec_counter = 0;
+static uint64 exec_current = 0;
+
+/*
+ * Approvals consumed in this top-level statement, each for the one
+ * execution that consumed it.  When the list is full the oldest is
+ * forgotten (its execution would need another approval: closed).
+ */
+typedef struct AgApprovedExec
+{
+	int64		hash;
+	uint64		exec;
+} AgApprovedExec;
+
+#define AG_MAX_APPROVED 16
+static AgApprovedExec approved_execs[AG_MAX_APPROVED];
+static int	n_approved = 0;
 
 /* nextval/setval calls of the plan being started name temporary sequences only */
 static bool frozen_seq_calls_blessed = false;
@@ -288,13 +325,23 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 	{
 		int64		id;
 
-		if (approved_valid && approved_hash == key->hash)
-			return;				/* already approved for this run of the statement */
+		int			i;
+
+		for (i = 0; i < n_approved; i++)
+			if (approved_execs[i].hash == key->hash && approved_execs[i].exec == exec_current)
+				return;			/* already approved for this execution */
 		id = consume_approval(key->hash);
 		if (id != 0)
 		{
-			approved_valid = true;
-			approved_hash = key->hash;
+			if (n_approved == AG_MAX_APPROVED)
+			{
+				memmove(&approved_execs[0], &approved_execs[1],
+						sizeof(AgApprovedExec) * (AG_MAX_APPROVED - 1));
+				n_approved--;
+			}
+			approved_execs[n_approved].hash = key->hash;
+			approved_execs[n_approved].exec = exec_current;
+			n_approved++;
 			ag_refusal_log("approved", id, kind, why, key->text.data);
 			ag_approved_record(id, what, decide_targets);
 			return;
@@ -360,7 +407,87 @@ ag_gate_top_statement(void)
 {
 	frozen_seq_calls_blessed = false;
 	stmt_rows = 0;
-	approved_valid = false;
+	n_approved = 0;
+}
+
+/*
+ * An execution begins (ExecutorStart, or a ProcessUtility call when qd is
+ * NULL): it gets a new number and becomes the current one, unless it is
+ * part of the current one (a utility statement's subcommand).  Returns the
+ * execution it interrupts, for ag_gate_exec_leave().
+ */
+uint64
+ag_gate_exec_begin(QueryDesc *qd, bool part_of_current)
+{
+	uint64		saved = exec_current;
+	int			i;
+
+	if (part_of_current && exec_current != 0)
+		return saved;
+	exec_current = ++exec_counter;
+	if (qd == NULL)
+		return saved;
+	for (i = 0; i < n_open_execs; i++)
+		if (open_execs[i].qd == qd)
+			break;
+	if (i == n_open_execs)
+	{
+		if (n_open_execs == AG_MAX_OPEN_EXECS)
+		{
+			memmove(&open_execs[0], &open_execs[1], sizeof(AgOpenExec) * (AG_MAX_OPEN_EXECS - 1));
+			n_open_execs--;
+		}
+		i = n_open_execs++;
+		open_execs[i].qd = qd;
+	}
+	open_execs[i].id = exec_current;
+	return saved;
+}
+
+/* An open executor run goes on (ExecutorRun, ExecutorFinish). */
+uint64
+ag_gate_exec_resume(QueryDesc *qd)
+{
+	uint64		saved = exec_current;
+	int			i;
+
+	for (i = n_open_execs - 1; i >= 0; i--)
+		if (open_execs[i].qd == qd)
+		{
+			exec_current = open_execs[i].id;
+			return saved;
+		}
+	exec_current = ++exec_counter;
+	return saved;
+}
+
+/* The interrupted execution goes on. */
+void
+ag_gate_exec_leave(uint64 saved)
+{
+	exec_current = saved;
+}
+
+/* ExecutorEnd: the executor run is over; its number is not reused. */
+void
+ag_gate_exec_end(QueryDesc *qd)
+{
+	int			i;
+
+	for (i = n_open_execs - 1; i >= 0; i--)
+		if (open_execs[i].qd == qd)
+		{
+			memmove(&open_execs[i], &open_execs[i + 1], sizeof(AgOpenExec) * (n_open_execs - i - 1));
+			n_open_execs--;
+			return;
+		}
+}
+
+/* After an abort of the top-level transaction no executor run is open. */
+void
+ag_gate_exec_reset(void)
+{
+	n_open_execs = 0;
 }
 
 /* Any statement of a judged session: triggers must stay on. */

@@ -16,6 +16,11 @@ struct QueryCompletion;
 
 extern void ag_gate_init(void);
 extern void ag_gate_top_statement(void);
+extern uint64 ag_gate_exec_begin(struct QueryDesc *qd, bool part_of_current);
+extern uint64 ag_gate_exec_resume(struct QueryDesc *qd);
+extern void ag_gate_exec_leave(uint64 saved);
+extern void ag_gate_exec_end(struct QueryDesc *qd);
+extern void ag_gate_exec_reset(void);
 extern void ag_gate_session_check(const char *text, int len);
 extern void ag_gate_executor_start(struct QueryDesc *qd, const char *text, int len);
 extern bool ag_gate_preview_count(struct QueryDesc *qd, uint64 n);

@@ -20,6 +20,9 @@
  *					tables, freeze, tripped run, a freeze's writing
  *					function calls) -> the previous hook -> writers
  *					(count the rows of writing CTEs)
+ *					(each executor run, ExecutorStart to ExecutorEnd, and each
+ *					ProcessUtility call that is not a subcommand is one
+ *					execution: an approval covers one, gate.c)
  *	ExecutorRun:	the previous hook, with the client statement's text and
  *					number set (statement.c) -> gate: count rows (writing
  *					CTEs' too) -> policy (rate window) -> gate (statement
@@ -113,6 +116,8 @@ static bool fetch_running = false;
 static void
 ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	volatile uint64 saved_exec = 0;
+
 	if (!IsParallelWorker())
 	{
 		/*
@@ -140,15 +145,30 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 	}
 
-	if (prev_ExecutorStart)
-		prev_ExecutorStart(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
+	/*
+	 * One execution, one approval at most (gate.c): the refusals above
+	 * need none; what the plan's start evaluates may.
+	 */
+	if (!IsParallelWorker())
+		saved_exec = ag_gate_exec_begin(queryDesc, false);
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
 
-	/* the plan's function calls are set up: only they were walked */
-	ag_gate_frozen_writers_done();
-	if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE && ag_judging())
-		ag_writers_cte_start(queryDesc);
+		/* the plan's function calls are set up: only they were walked */
+		ag_gate_frozen_writers_done();
+		if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE && ag_judging())
+			ag_writers_cte_start(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		if (!IsParallelWorker())
+			ag_gate_exec_leave(saved_exec);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -198,6 +218,7 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgStatement saved = {NULL, 0, 0};
 	uint64		before = queryDesc->estate ? queryDesc->estate->es_processed : 0;
+	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
@@ -217,6 +238,7 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 		nesting_level--;
 		if (top)
 			ag_statement_leave(saved);
+		ag_gate_exec_leave(saved_exec);
 	}
 	PG_END_TRY();
 }
@@ -226,6 +248,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 {
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgStatement saved = {NULL, 0, 0};
+	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
@@ -243,6 +266,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 		nesting_level--;
 		if (top)
 			ag_statement_leave(saved);
+		ag_gate_exec_leave(saved_exec);
 	}
 	PG_END_TRY();
 }
@@ -251,6 +275,7 @@ static void
 ag_ExecutorEnd(QueryDesc *queryDesc)
 {
 	ag_statement_forget_query(queryDesc);
+	ag_gate_exec_end(queryDesc);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -266,9 +291,11 @@ ag_ExecutorEnd(QueryDesc *queryDesc)
 /*
  * A judged utility statement: every refusal, before anything happens.
  * Returns whether it was judged (u then holds the verdict it passed with).
+ * saved_exec is the execution this one interrupted (gate.c).
  */
 static bool
-judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u)
+judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 saved_exec,
+			  bool subcommand)
 {
 	const char *text;
 	int			len;
@@ -276,10 +303,21 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u)
 	if (pstmt->utilityStmt == NULL || !ag_judging())
 		return false;
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
-	ag_classify_utility(pstmt->utilityStmt, u);
-	ag_gate_utility_guard(u, text, len);
-	ag_policy_utility(u, text, len);
-	ag_gate_utility(u, text, len);
+	PG_TRY();
+	{
+		ag_classify_utility(pstmt->utilityStmt, u);
+		u->subcommand = subcommand;
+		ag_gate_utility_guard(u, text, len);
+		ag_policy_utility(u, text, len);
+		ag_gate_utility(u, text, len);
+	}
+	PG_CATCH();
+	{
+		/* refused: the execution it interrupted goes on (a caught error) */
+		ag_gate_exec_leave(saved_exec);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return true;
 }
 
@@ -316,6 +354,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		judged = false;
 	const char *text;
 	int			len;
+	volatile uint64 saved_exec = 0;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -331,8 +370,17 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_gate_top_statement();
 			ag_policy_top_statement();
 		}
-		judged = judge_utility(pstmt, queryString, &u);
+		/*
+		 * one execution, one approval at most, from the verdict to reach's;
+		 * a subcommand (CREATE TABLE's foreign keys, CREATE SCHEMA's
+		 * elements) is part of its statement's execution
+		 */
+		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
+		judged = judge_utility(pstmt, queryString, &u, saved_exec,
+							   context == PROCESS_UTILITY_SUBCOMMAND);
 	}
+	else
+		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
 
 	/*
 	 * side effects only now that nothing is refused, and only for a command
@@ -372,6 +420,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		ag_reach_leave();
+		ag_gate_exec_leave(saved_exec);
 		nesting_level--;
 		if (top)
 		{
@@ -474,6 +523,7 @@ hooks_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		ag_statement_reset(nesting_level == 0);
+		ag_gate_exec_reset();
 		fetch_running = false;
 	}
 }

@@ -198,6 +198,10 @@ ag_outbox_put(const AgOutboxRequest *r)
 
 /*
  * The request row, its BLOCKED event, a tripped run, the notification.
+ * Any role may LISTEN on channel agent_guard, agents too, so the
+ * notification names the request and no more (no statement, parameters
+ * or reason): the statement of one agent is not another's to read, and
+ * humans read it in agent_guard.requests, which agents may not.
  * request_log.parameters came with 1.2; a database still at 1.1 (the new
  * library runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
  */
@@ -215,10 +219,8 @@ static AgKeptPlan drain_plan = {
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
 	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
-	"SELECT pg_catalog.pg_notify('agent_guard', (pg_catalog.jsonb_build_object('event', 'blocked', "
-	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6, 'reason', $7, "
-	"       'statement', pg_catalog.left($8, 200)) OPERATOR(pg_catalog.||) "
-	"       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', pg_catalog.left($11, 200))))::text), "
+	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
+	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
 	11, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
 };
@@ -236,8 +238,7 @@ static AgKeptPlan drain_plan_11 = {
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
 	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
 	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
-	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6, 'reason', $7, "
-	"       'statement', pg_catalog.left($8, 200))::text), "
+	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
 	10, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
 };

@@ -31,6 +31,10 @@
  *		protected table, changing its owner, switching its row security
  *		off, making it a member of an extension (DROP EXTENSION would drop
  *		it, pg_dump would leave it out), removing its capture trigger.
+ * A foreign key created to a protected table, by whatever path (a name
+ * resolved to another table between the check and the lock), gets the
+ * classifier's decision on declaring one (structure.c): refused when it
+ * cascades or sets values, else approval.
  * Refusals are raised at once.  Acts that need approval are collected for
  * the statement (a frame per ProcessUtility call; nested statements have
  * their own) and decided when it ends, before it can commit: one request
@@ -56,6 +60,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
@@ -102,7 +107,8 @@ typedef enum ReachAct
 	REACH_MOVE,
 	REACH_RENAME_COLUMN,
 	REACH_DETACH,
-	REACH_SCHEMA_RENAME
+	REACH_SCHEMA_RENAME,
+	REACH_FOREIGN_KEY
 } ReachAct;
 
 /* One utility statement running (ProcessUtility), innermost first. */
@@ -121,6 +127,8 @@ typedef struct ReachFrame
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
+	bool		approved;		/* a human approved its verdict */
+	bool		subcommand;		/* run by the statement of the frame outside */
 } ReachFrame;
 
 static ReachFrame *frames = NULL;
@@ -173,6 +181,8 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	if (u != NULL)
 	{
 		f->binding = u->binding;
+		f->subcommand = u->subcommand;
+		f->approved = (u->verdict == AG_REFUSAL_APPROVAL && u->approved);
 		if (u->verdict == AG_REFUSAL_APPROVAL && u->approved)
 		{
 			/* a human approved it, for what it named */
@@ -753,11 +763,54 @@ reach_drop_trigger(Oid trigid)
 	table_close(rel, AccessShareLock);
 }
 
+/*
+ * A constraint was created: a foreign key that references a protected
+ * table is judged as the classifier judges one it sees declared (refused
+ * when it cascades or sets values, else approval), whatever made it.  The
+ * classifier's own approval of the statement, or of the statement it is a
+ * subcommand of (CREATE TABLE's foreign keys), covers it.
+ */
+static void
+reach_create_constraint(Oid conoid)
+{
+	ScanKeyData key;
+	HeapTuple	tup;
+	Form_pg_constraint c;
+	ReachFrame *f;
+
+	ScanKeyInit(&key, Anum_pg_constraint_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(conoid));
+	tup = row_now(ConstraintRelationId, ConstraintOidIndexId, 1, &key);
+	if (tup == NULL)
+		return;
+	c = (Form_pg_constraint) GETSTRUCT(tup);
+	if (c->contype != CONSTRAINT_FOREIGN || !relation_protected(c->confrelid))
+		return;
+	for (f = frames; f != NULL; f = f->subcommand ? f->outer : NULL)
+		if (f->approved || f->retyped != NIL)
+			return;				/* approved; or a retype re-creating the keys it had */
+	if (c->confdeltype == FKCONSTR_ACTION_CASCADE || c->confdeltype == FKCONSTR_ACTION_SETNULL ||
+		c->confdeltype == FKCONSTR_ACTION_SETDEFAULT || c->confupdtype == FKCONSTR_ACTION_CASCADE ||
+		c->confupdtype == FKCONSTR_ACTION_SETNULL || c->confupdtype == FKCONSTR_ACTION_SETDEFAULT)
+		refuse_now(psprintf("A foreign key from %s that cascades or sets values would write it inside humans' deletes and updates of protected table %s.",
+							ag_qualified_relname(c->conrelid), ag_qualified_relname(c->confrelid)));
+	else
+		need_approval(c->conrelid, 0, REACH_FOREIGN_KEY,
+					  psprintf("a foreign key from %s refuses humans' deletes of protected table %s",
+							   ag_qualified_relname(c->conrelid), ag_qualified_relname(c->confrelid)));
+}
+
 /* From the object-access hook (hooks.c), after the previous hook. */
 void
 ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					   int subId, void *arg)
 {
+	if (access == OAT_POST_CREATE && classId == ConstraintRelationId)
+	{
+		if (ag_agent_latched() && ag_judging())
+			reach_create_constraint(objectId);
+		return;
+	}
 	if (access != OAT_DROP && access != OAT_POST_ALTER && access != OAT_TRUNCATE)
 		return;
 	if (!ag_agent_latched() || !ag_judging())

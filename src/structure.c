@@ -560,6 +560,199 @@ schema_protected_table(const char *nspname)
 	return found;
 }
 
+
+/* ---------------------------------------------------------------------
+ * Constraints that can refuse humans' writes, and foreign keys that point
+ * at a protected table (issue 16, findings 02, 08, 11)
+ * ---------------------------------------------------------------------
+ */
+
+/* A referential action that writes the referencing table. */
+static bool
+fk_action_writes(char action)
+{
+	return action == FKCONSTR_ACTION_CASCADE || action == FKCONSTR_ACTION_SETNULL ||
+		action == FKCONSTR_ACTION_SETDEFAULT;
+}
+
+/*
+ * A foreign key from fkname to pk, with these actions.  One that references
+ * a protected table refuses humans' deletes and key updates of the rows it
+ * references (NO ACTION, RESTRICT): a human decides (approval).  One that
+ * cascades or sets values writes the referencing table inside humans'
+ * deletes and updates, its owner's triggers, rules and checks running in
+ * their statements: refused.
+ */
+static void
+judge_fk(AgUtility *v, const char *what, Oid pk, const char *fkname, char del, char upd)
+{
+	if (!OidIsValid(pk) || !is_protected(pk))
+		return;
+	if (fk_action_writes(del) || fk_action_writes(upd))
+		set_verdict(v, REFUSED, what,
+					psprintf("A foreign key from \"%s\" with ON DELETE or ON UPDATE CASCADE, SET NULL or SET DEFAULT would write \"%s\" inside humans' deletes and updates of protected table \"%s\", with its triggers running in their statements; only a human may add one.",
+							 fkname, fkname, name_of(pk)));
+	else
+		set_verdict(v, APPROVAL, what,
+					psprintf("A foreign key from \"%s\" to protected table \"%s\" would refuse humans' deletes and key updates of the rows it references.",
+							 fkname, name_of(pk)));
+}
+
+static void
+judge_fk_constraint(AgUtility *v, const char *what, Node *n, const char *fkname)
+{
+	Constraint *c;
+
+	if (n == NULL || !IsA(n, Constraint))
+		return;
+	c = (Constraint *) n;
+	if (c->contype == CONSTR_FOREIGN && c->pktable != NULL)
+		judge_fk(v, what, relid_of(c->pktable), fkname, c->fk_del_action, c->fk_upd_action);
+}
+
+/* The foreign keys a column definition declares. */
+static void
+judge_column_fks(AgUtility *v, const char *what, ColumnDef *col, const char *fkname)
+{
+	ListCell   *lc;
+
+	foreach(lc, col->constraints)
+		judge_fk_constraint(v, what, lfirst(lc), fkname);
+}
+
+/*
+ * The foreign keys of a table that a new partition of it gets (CREATE
+ * TABLE ... PARTITION OF, ATTACH PARTITION): each is judged as if the
+ * statement added it.
+ */
+static void
+judge_cloned_fks(AgUtility *v, const char *what, Oid parent, const char *childname)
+{
+	Relation	con;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(parent))
+		return;
+	con = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(parent));
+	scan = systable_beginscan(con, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+
+		if (c->contype == CONSTRAINT_FOREIGN)
+			judge_fk(v, what, c->confrelid, childname, c->confdeltype, c->confupdtype);
+	}
+	systable_endscan(scan);
+	table_close(con, AccessShareLock);
+}
+
+/*
+ * ALTER CONSTRAINT of a foreign key (deferrability; on 18 also ENFORCED):
+ * judged as adding it.  Returns whether the constraint is a foreign key.
+ */
+static bool
+judge_altered_fk(AgUtility *v, Oid relid, const char *conname, bool protected)
+{
+	Oid			conoid = conname ? get_relation_constraint_oid(relid, conname, true) : InvalidOid;
+	HeapTuple	tup;
+	bool		fk = false;
+
+	if (!OidIsValid(conoid))
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	if (((Form_pg_constraint) GETSTRUCT(tup))->contype == CONSTRAINT_FOREIGN)
+	{
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+
+		fk = true;
+		judge_fk(v, "ALTER TABLE ... ALTER CONSTRAINT", c->confrelid, name_of(relid),
+				 c->confdeltype, c->confupdtype);
+		if (protected)
+			set_verdict(v, APPROVAL, "ALTER TABLE ... ALTER CONSTRAINT",
+						psprintf("Foreign key \"%s\" of protected table \"%s\" decides which of humans' writes are refused.",
+								 conname, name_of(relid)));
+	}
+	ReleaseSysCache(tup);
+	return fk;
+}
+
+/*
+ * A constraint that can refuse a write (CHECK, NOT NULL, a key, EXCLUDE, a
+ * foreign key, a generated or identity column), named for a message.
+ */
+static const char *
+constraint_refusing(Node *n)
+{
+	if (n == NULL || !IsA(n, Constraint))
+		return NULL;
+	switch (((Constraint *) n)->contype)
+	{
+		case CONSTR_CHECK:
+			return "A CHECK constraint";
+		case CONSTR_NOTNULL:
+			return "A NOT NULL constraint";
+		case CONSTR_PRIMARY:
+			return "A primary key";
+		case CONSTR_UNIQUE:
+			return "A unique constraint";
+		case CONSTR_EXCLUSION:
+			return "An exclusion constraint";
+		case CONSTR_FOREIGN:
+			return "A foreign key";
+		case CONSTR_GENERATED:
+			return "A generated column";
+		case CONSTR_IDENTITY:
+			return "An identity column";
+		default:
+			return NULL;
+	}
+}
+
+static void
+refusing_constraint_verdict(AgUtility *v, const char *what, const char *kind, const char *rel)
+{
+	set_verdict(v, APPROVAL, what,
+				psprintf("%s on protected table \"%s\" could refuse humans' writes.", kind, rel));
+}
+
+/*
+ * CREATE RULE: a rule whose action writes a protected table makes whoever
+ * writes the rule's table, a human too, write the protected table with
+ * their own rights and name, in a statement that never named it.
+ */
+static void
+classify_rule(RuleStmt *r, AgUtility *v)
+{
+	ListCell   *lc;
+
+	foreach(lc, r->actions)
+	{
+		Node	   *a = lfirst(lc);
+		RangeVar   *target = NULL;
+		Oid			relid;
+
+		if (a == NULL)
+			continue;
+		if (IsA(a, InsertStmt))
+			target = ((InsertStmt *) a)->relation;
+		else if (IsA(a, UpdateStmt))
+			target = ((UpdateStmt *) a)->relation;
+		else if (IsA(a, DeleteStmt))
+			target = ((DeleteStmt *) a)->relation;
+		relid = relid_of(target);
+		if (OidIsValid(relid) && is_protected(relid))
+			set_verdict(v, REFUSED, "CREATE RULE",
+						psprintf("The rule's action writes protected table \"%s\": whoever writes \"%s\", humans too, would write it with their own rights, in a statement that never names it.",
+								 name_of(relid), r->relation ? r->relation->relname : "?"));
+	}
+}
+
 static void
 classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 {
@@ -594,7 +787,36 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			else if (is_protected(part))
 				set_verdict(v, REFUSED, "ALTER TABLE ... ATTACH PARTITION",
 							psprintf("Protected table \"%s\" would become a partition of \"%s\".", name_of(part), rel));
+			/* the partition gets the parent's foreign keys */
+			judge_cloned_fks(v, "ALTER TABLE ... ATTACH PARTITION", relid, name_of(part));
 			continue;
+		}
+
+		/*
+		 * foreign keys to a protected table, whatever table declares them
+		 * (the ones CREATE TABLE adds in a subcommand were judged with it)
+		 */
+		switch (cmd->subtype)
+		{
+			case AT_AddConstraint:
+#if PG_VERSION_NUM < 160000
+			case AT_AddConstraintRecurse:
+#endif
+				if (!v->subcommand)
+					judge_fk_constraint(v, "ALTER TABLE ... ADD FOREIGN KEY", cmd->def, rel);
+				break;
+			case AT_AddColumn:
+#if PG_VERSION_NUM < 160000
+			case AT_AddColumnRecurse:
+#endif
+				if (cmd->def && IsA(cmd->def, ColumnDef))
+					judge_column_fks(v, "ALTER TABLE ... ADD COLUMN ... REFERENCES", (ColumnDef *) cmd->def, rel);
+				break;
+			case AT_AlterConstraint:
+				(void) judge_altered_fk(v, relid, AG_ALTERED_CONSTRAINT_NAME(cmd->def), protected);
+				break;
+			default:
+				break;
 		}
 		if (!protected)
 			continue;
@@ -620,6 +842,48 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 					set_verdict(v, APPROVAL, "ALTER TABLE ... ALTER COLUMN ... DEFAULT",
 								psprintf("Column \"%s\" is in the key of protected table \"%s\"; with another default, humans' inserts could fail or collide.",
 										 cmd->name, rel));
+				else if (cmd->subtype == AT_SetNotNull)
+					set_verdict(v, APPROVAL, "ALTER TABLE ... SET NOT NULL",
+								psprintf("NOT NULL on column \"%s\" of protected table \"%s\" would refuse humans' writes that leave it empty.",
+										 cmd->name, rel));
+				else if (cmd->subtype == AT_AddIdentity)
+					set_verdict(v, APPROVAL, "ALTER TABLE ... ADD GENERATED ... AS IDENTITY",
+								psprintf("Column \"%s\" of protected table \"%s\" would be numbered by a sequence: humans' inserts with their own values could fail (ALWAYS) or collide.",
+										 cmd->name, rel));
+				break;
+#ifdef AG_HAVE_SET_EXPRESSION
+			case AT_SetExpression:
+				if (is_stamp(cmd->name))
+					set_verdict(v, REFUSED, "ALTER TABLE ... SET EXPRESSION",
+								psprintf("Column \"%s\" of protected table \"%s\" is a stamp column.", cmd->name, rel));
+				else
+					set_verdict(v, APPROVAL, "ALTER TABLE ... SET EXPRESSION",
+								psprintf("It rewrites generated column \"%s\" of protected table \"%s\" with no write on record, and the new expression runs on humans' writes.",
+										 cmd->name, rel));
+				break;
+#endif
+			case AT_AddColumn:
+#if PG_VERSION_NUM < 160000
+			case AT_AddColumnRecurse:
+#endif
+				if (cmd->def && IsA(cmd->def, ColumnDef))
+				{
+					ColumnDef  *col = (ColumnDef *) cmd->def;
+					ListCell   *lc2;
+
+					if (col->is_not_null)
+						refusing_constraint_verdict(v, "ALTER TABLE ... ADD COLUMN", "A NOT NULL constraint", rel);
+					foreach(lc2, col->constraints)
+					{
+						const char *kind = constraint_refusing(lfirst(lc2));
+
+						if (kind != NULL)
+							refusing_constraint_verdict(v, "ALTER TABLE ... ADD COLUMN", kind, rel);
+					}
+				}
+				break;
+			case AT_AddIndexConstraint:
+				refusing_constraint_verdict(v, "ALTER TABLE ... ADD CONSTRAINT ... USING INDEX", "A unique constraint", rel);
 				break;
 			case AT_SetIdentity:
 			case AT_DropIdentity:
@@ -638,6 +902,8 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 				if (cmd->def && IsA(cmd->def, Constraint) && constraint_stamp((Constraint *) cmd->def))
 					set_verdict(v, REFUSED, "ALTER TABLE ... ADD CONSTRAINT",
 								psprintf("The constraint names a stamp column of protected table \"%s\": the guard sets them, and a constraint on them could refuse humans' writes.", rel));
+				else if (constraint_refusing(cmd->def) != NULL)
+					refusing_constraint_verdict(v, "ALTER TABLE ... ADD CONSTRAINT", constraint_refusing(cmd->def), rel);
 				break;
 			case AT_AddIndex:
 			case AT_ReAddIndex:
@@ -766,6 +1032,10 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				if (is_protected(relid) && index_stamp(s))
 					set_verdict(v, REFUSED, "CREATE UNIQUE INDEX",
 								psprintf("The index names a stamp column of protected table \"%s\": the guard sets them, and a unique index on them could refuse humans' writes.",
+										 name_of(relid)));
+				else if (is_protected(relid) && (s->unique || s->primary || s->excludeOpNames != NIL))
+					set_verdict(v, APPROVAL, "CREATE UNIQUE INDEX",
+								psprintf("A unique index on protected table \"%s\" could refuse humans' writes.",
 										 name_of(relid)));
 				break;
 			}
@@ -920,11 +1190,28 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 						set_verdict(v, REFUSED, c->partbound ? "CREATE TABLE ... PARTITION OF" : "CREATE TABLE ... INHERITS",
 									psprintf("Its rows would show in protected table \"%s\"; only a human may add a partition or a child to it.",
 											 name_of(parent)));
+					else if (c->partbound)	/* a partition gets its parent's foreign keys */
+						judge_cloned_fks(v, "CREATE TABLE ... PARTITION OF", parent, c->relation->relname);
 				}
+				/* foreign keys to a protected table, as column or table constraints */
+				foreach(lc, c->tableElts)
+				{
+					Node	   *e = lfirst(lc);
+
+					if (IsA(e, ColumnDef))
+						judge_column_fks(v, "CREATE TABLE ... REFERENCES", (ColumnDef *) e, c->relation->relname);
+					else
+						judge_fk_constraint(v, "CREATE TABLE ... REFERENCES", e, c->relation->relname);
+				}
+				foreach(lc, c->constraints)
+					judge_fk_constraint(v, "CREATE TABLE ... REFERENCES", lfirst(lc), c->relation->relname);
 				break;
 			}
 		case T_GrantStmt:
 			classify_grant((GrantStmt *) parsetree, v);
+			break;
+		case T_RuleStmt:
+			classify_rule((RuleStmt *) parsetree, v);
 			break;
 		case T_AlterSeqStmt:
 			{

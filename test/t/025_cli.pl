@@ -385,7 +385,7 @@ if (!$has_gates)
 
 SKIP:
 {
-	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 47
+	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 56
 	  unless $has_gates;
 
 	# a destructive statement of the agent is refused and becomes a request
@@ -494,6 +494,37 @@ SKIP:
 	is($rc, 0, 'unfreeze without a freeze exits 0') or diag($err);
 	is($out, "no freeze for agent bot: nothing changed\n", 'and says there was no freeze');
 	is($err, '', 'once');
+
+	# any role may LISTEN on the channel, an agent too: the guard's own
+	# notification names the request by id and carries no statement text,
+	# parameters or reason, which humans read in agent_guard.requests
+	($h, $wout, $werr) = start_watch('--json', '--count', '1');
+	$listening = 0;
+	for (1 .. 100)
+	{
+		$listening = sql(q{SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN agent_guard'});
+		last if $listening;
+		select(undef, undef, undef, 0.1);
+	}
+	ok($listening, 'watch --json is listening for the guard\'s notification');
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-ids',
+		q{PREPARE wipe(text) AS DELETE FROM app.execs WHERE $1 IS NOT NULL; EXECUTE wipe('secret-param-4711')});
+	isnt($rc, 0, 'the agent\'s DELETE with a parameter is refused');
+	my ($reqi) = $err =~ /request\D*(\d+)/i;
+	ok(defined $reqi, 'the error names the request id') or diag($err);
+	ok(wait_for($h, $wout, qr/request_id/), 'watch --json got the guard\'s notification');
+	$h->finish;
+	$note = decode_json((split /\n/, $$wout)[0]);
+	my $payload = decode_json($note->{payload});
+	is(join(',', sort keys %$payload), 'agent_id,event,kind,request_id,run_id',
+		'the payload has ids and the kind only');
+	is($payload->{request_id}, $reqi, 'it names the request');
+	unlike($note->{payload}, qr/secret-param|DELETE|app\.execs/, 'no statement text, parameter or relation in it');
+	like($note->{request}{statement} // '', qr/secret-param-4711|wipe/, 'the request on record has the statement');
+	like($note->{sender}, qr/^the guard's sealer \(pid \d+\)$|^role \w+ \(pid \d+\)$|^pid \d+, since gone$/, 'and who sent it');
+	($rc, $out, $err) = psql_as('bot', '', 'SELECT count(*) FROM agent_guard.requests');
+	like($err, qr/permission denied/, 'the agent may not read agent_guard.requests');
+	($rc, $out, $err) = ag('deny', $reqi // 1, '--note', 'no');
 }
 
 #
