@@ -2065,6 +2065,12 @@ $$;
 -- request shows (src/params.c); run limits count a run across all its
 -- sessions (src/runcount.c).
 ALTER TABLE agent_guard.request_log ADD COLUMN parameters text;
+-- Approvals are consumed by the SHA-256 digest of the statement's key
+-- (src/approvalkey.c), not by the 64-bit statement_hash.  Requests written
+-- before this update have no digest: approving one lets no retry run (the
+-- retry is refused as a new request, which a human approves).
+ALTER TABLE agent_guard.request_log ADD COLUMN statement_digest bytea
+    CHECK (octet_length(statement_digest) = 32);
 
 CREATE FUNCTION agent_guard._pending_request_parameters(OUT request_id bigint, OUT parameters text)
     RETURNS SETOF record

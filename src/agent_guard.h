@@ -13,6 +13,7 @@
 #define AGENT_GUARD_H
 
 #include "postgres.h"
+#include "lib/stringinfo.h"
 #include "nodes/nodes.h"
 #include "utils/elog.h"
 
@@ -93,6 +94,7 @@ extern uint64 ag_run_rows(const char *run);
 /* params.c */
 extern char *ag_client_params_text(int maxlen);
 extern int64 ag_client_params_hash(int64 statement_hash);
+extern void ag_client_params_material(StringInfo m);
 
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);

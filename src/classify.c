@@ -322,23 +322,23 @@ classify(Node *parsetree, List **targets)
  * approved while it named one object cannot act on another (a changed
  * search_path, a table renamed away).
  */
-static uint64
-binding(List *targets)
+static void
+binding(List *targets, AgKeyDigest *out)
 {
 	List	   *oids = list_copy(targets);
-	List	   *path = fetch_search_path(false);
-	uint64		h = 0;
+	StringInfoData m;
 	ListCell   *lc;
 
 	list_sort(oids, list_oid_cmp);
+	initStringInfo(&m);
+	ag_key_add_bytes(&m, "targets", 7);
+	ag_key_add_int(&m, (uint64) list_length(oids));
 	foreach(lc, oids)
-		h = hash_combine64(h, (uint64) lfirst_oid(lc) + 1);
-	h = hash_combine64(h, 0x5eafULL);
-	foreach(lc, path)
-		h = hash_combine64(h, (uint64) lfirst_oid(lc) + 1);
+		ag_key_add_int(&m, (uint64) lfirst_oid(lc));
+	ag_key_add_search_path(&m);
+	ag_key_digest(&m, out);
+	pfree(m.data);
 	list_free(oids);
-	list_free(path);
-	return h;
 }
 
 void
@@ -348,5 +348,5 @@ ag_classify_utility(Node *parsetree, AgUtility *u)
 	u->stmt = parsetree;
 	u->targets = NIL;
 	u->cls = parsetree != NULL ? classify(parsetree, &u->targets) : AG_UT_NONE;
-	u->binding = binding(u->targets);
+	binding(u->targets, &u->binding);
 }

@@ -26,7 +26,7 @@ typedef struct AgUtility
 	Node	   *stmt;			/* the statement as the client sent it */
 	AgUtilityClass cls;			/* what it changes, wrappers looked through */
 	List	   *targets;		/* non-scratch relations it changes (oids) */
-	uint64		binding;		/* what its names resolved to: an approval binds it */
+	AgKeyDigest binding;		/* what its names resolved to: an approval binds it */
 	/* the gates' verdict on the statement itself (gate.c fills it) */
 	AgRefusalKind verdict;
 	const char *verdict_what;

@@ -28,7 +28,11 @@
  *
  * An approval lets the same agent run the same statement (whitespace
  * normalized) once, within agent_guard.approval_ttl: the approved request
- * is consumed in the agent's transaction, so an aborted retry keeps it.
+ * is consumed, and its EXECUTED event written, in the agent's
+ * (sub)transaction that runs it, so an aborted retry keeps it.  "The
+ * same statement" is one SHA-256 digest (approvalkey.c): text, bound
+ * values, search_path, what its names resolved to, and the definitions of
+ * the functions and triggers its plan runs.
  * Once means one execution: an approved DELETE that a DO block's loop runs
  * a hundred times needs a hundred approvals.  Each run of the executor
  * (ExecutorStart to ExecutorEnd, whatever number of ExecutorRun calls a
@@ -71,6 +75,7 @@
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "approvalkey.h"
 #include "approved.h"
 #include "classify.h"
 #include "compat.h"
@@ -119,13 +124,17 @@ static uint64 exec_current = 0;
 
 /*
  * Approvals consumed in this top-level statement, each for the one
- * execution that consumed it.  When the list is full the oldest is
- * forgotten (its execution would need another approval: closed).
+ * execution that consumed it, in the subtransaction that consumed it.
+ * When the list is full the oldest is forgotten (its execution would need
+ * another approval: closed).  A subtransaction that aborts takes its
+ * entries (and its children's) with it: the consumption it rolled back
+ * admits nothing more (gate_subxact_callback).
  */
 typedef struct AgApprovedExec
 {
-	int64		hash;
+	AgKeyDigest digest;
 	uint64		exec;
+	SubTransactionId subid;
 } AgApprovedExec;
 
 #define AG_MAX_APPROVED 16
@@ -163,7 +172,10 @@ gate_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PRE_COMMIT:
 			if (event != XACT_EVENT_PRE_COMMIT)
+			{
 				bump_at_commit = false;
+				n_approved = 0;
+			}
 			if (previewing)
 				run_rows = preview_saved_run_rows;
 			previewing = false;
@@ -171,6 +183,27 @@ gate_xact_callback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/*
+ * A subtransaction aborts: the approvals it (or a subtransaction inside
+ * it) consumed are back in request_log, unused, with no EXECUTED event;
+ * nothing here may still admit their executions.  Subtransaction ids grow
+ * within a transaction, so those are the entries at mySubid or above.
+ */
+static void
+gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+	int			kept = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (i = 0; i < n_approved; i++)
+		if (approved_execs[i].subid < mySubid)
+			approved_execs[kept++] = approved_execs[i];
+	n_approved = kept;
 }
 
 /* ---------------------------------------------------------------------
@@ -260,15 +293,21 @@ load_state(void)
  * Approvals, and the gates' way into the refusal path
  * ---------------------------------------------------------------------
  */
+/*
+ * An approval is consumed by the SHA-256 digest of the statement's key
+ * (approvalkey.c), never by the 64-bit statement_hash, which is shown
+ * only.  A request written before 1.2 has no digest and is never
+ * consumed; neither is any while the extension is still at 1.1.
+ */
 static AgKeptPlan consume_plan = {
 	"UPDATE agent_guard.request_log r "
 	"   SET status = 'used', used_at = pg_catalog.now(), used_xid = pg_catalog.pg_current_xact_id() "
 	" WHERE r.request_id OPERATOR(pg_catalog.=) (SELECT q.request_id FROM agent_guard.request_log q "
-	"                        WHERE q.agent_id OPERATOR(pg_catalog.=) $1 AND q.statement_hash OPERATOR(pg_catalog.=) $2 "
+	"                        WHERE q.agent_id OPERATOR(pg_catalog.=) $1 AND q.statement_digest OPERATOR(pg_catalog.=) $2 "
 	"                          AND q.status OPERATOR(pg_catalog.=) 'approved' AND q.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() "
 	"                        ORDER BY q.request_id LIMIT 1 FOR UPDATE) "
 	"RETURNING r.request_id",
-	2, {TEXTOID, INT8OID}
+	2, {TEXTOID, BYTEAOID}
 };
 
 typedef struct ConsumeQuery
@@ -292,15 +331,35 @@ consume_query(void *arg)
 
 /* An approved, unused, unexpired request of this agent for this statement? */
 static int64
-consume_approval(int64 hash)
+consume_approval(const AgKeyDigest *digest)
 {
 	ConsumeQuery q;
+	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			log = OidIsValid(nsp) ? get_relname_relid("request_log", nsp) : InvalidOid;
+	bytea	   *b;
 
+	if (!OidIsValid(log) || get_attnum(log, "statement_digest") == InvalidAttrNumber)
+		return 0;				/* still 1.1: no request can be matched safely */
+	b = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
+	SET_VARSIZE(b, VARHDRSZ + AG_KEY_DIGEST_LEN);
+	memcpy(VARDATA(b), digest->d, AG_KEY_DIGEST_LEN);
 	q.values[0] = CStringGetTextDatum(ag_current_agent());
-	q.values[1] = Int64GetDatum(hash);
+	q.values[1] = PointerGetDatum(b);
 	q.id = 0;
 	ag_owner_spi(consume_query, &q);
 	return q.id;
+}
+
+/* The plan of the execution running now, if it runs one. */
+static PlannedStmt *
+current_plan(void)
+{
+	int			i;
+
+	for (i = n_open_execs - 1; i >= 0; i--)
+		if (open_execs[i].id == exec_current && exec_current != 0)
+			return open_execs[i].qd->plannedstmt;
+	return NULL;
 }
 
 /*
@@ -321,16 +380,29 @@ static void
 gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 				  AgStatementKey *key, int64 rows)
 {
+	if (kind == AG_REFUSAL_APPROVAL)
+	{
+		PlannedStmt *ps = current_plan();
+
+		/*
+		 * Bound to what the execution's plan is: its relations, the
+		 * functions it calls and the triggers of what it writes, as they
+		 * are defined now (approvalkey.c).  The request records the same.
+		 */
+		if (ps != NULL)
+			ag_key_add_plan(&key->material, ps);
+	}
 	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
 	{
 		int64		id;
-
+		const AgKeyDigest *digest = ag_statement_key_digest(key);
 		int			i;
 
 		for (i = 0; i < n_approved; i++)
-			if (approved_execs[i].hash == key->hash && approved_execs[i].exec == exec_current)
+			if (memcmp(&approved_execs[i].digest, digest, sizeof(AgKeyDigest)) == 0 &&
+				approved_execs[i].exec == exec_current)
 				return;			/* already approved for this execution */
-		id = consume_approval(key->hash);
+		id = consume_approval(digest);
 		if (id != 0)
 		{
 			if (n_approved == AG_MAX_APPROVED)
@@ -339,8 +411,9 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 						sizeof(AgApprovedExec) * (AG_MAX_APPROVED - 1));
 				n_approved--;
 			}
-			approved_execs[n_approved].hash = key->hash;
+			approved_execs[n_approved].digest = *digest;
 			approved_execs[n_approved].exec = exec_current;
+			approved_execs[n_approved].subid = GetCurrentSubTransactionId();
 			n_approved++;
 			ag_refusal_log("approved", id, kind, why, key->text.data);
 			ag_approved_record(id, what, decide_targets);
@@ -369,12 +442,14 @@ gate_decide(AgRefusalKind kind, const char *what, const char *why,
  */
 void
 ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
-					 const char *text, int len, uint64 binding)
+					 const char *text, int len, const AgKeyDigest *binding)
 {
 	AgStatementKey key;
 
 	ag_statement_key(text, len, &key);
-	key.hash = (int64) hash_combine64((uint64) key.hash, binding);
+	key.hash = (int64) hash_combine64((uint64) key.hash, ag_key_digest_u64(binding));
+	ag_key_add_bytes(&key.material, "bound", 5);
+	ag_key_add_bytes(&key.material, binding->d, AG_KEY_DIGEST_LEN);
 	gate_decide_keyed(kind, what, why, &key, 0);
 }
 
@@ -1215,7 +1290,7 @@ decide_with_targets(AgUtility *u, const char *text, int len)
 	decide_targets = destroy_targets;
 	PG_TRY();
 	{
-		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, u->binding);
+		ag_gate_decide_bound(u->verdict, u->verdict_what, u->verdict_why, text, len, &u->binding);
 	}
 	PG_FINALLY();
 	{
@@ -1349,4 +1424,5 @@ ag_gate_init(void)
 							&approval_ttl, 900, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_UNIT_S, NULL, NULL, NULL);
 	RegisterXactCallback(gate_xact_callback, NULL);
+	RegisterSubXactCallback(gate_subxact_callback, NULL);
 }

@@ -34,7 +34,7 @@ extern void ag_gate_frozen_writers_done(void);
 extern void ag_gate_frozen_function(Oid funcid);
 extern void ag_gate_count_cte_rows(uint64 n);
 extern void ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
-								 const char *text, int len, uint64 binding);
+								 const char *text, int len, const AgKeyDigest *binding);
 extern bool ag_gate_copy_rows(struct PlannedStmt *pstmt, struct QueryCompletion *qc);
 extern void ag_gate_copy_limits(struct PlannedStmt *pstmt, struct QueryCompletion *qc,
 								const char *text, int len);

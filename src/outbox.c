@@ -82,6 +82,7 @@ typedef struct AgOutboxEntry
 	char		statement[AG_OUTBOX_TEXT];
 	char		parameters[AG_OUTBOX_TEXT]; /* "": none */
 	int64		hash;
+	AgKeyDigest digest;
 	int64		rows;
 } AgOutboxEntry;
 
@@ -171,6 +172,7 @@ ag_outbox_put(const AgOutboxRequest *r)
 	copy_text(local->statement, r->statement ? r->statement : "", sizeof(local->statement));
 	copy_text(local->parameters, r->parameters ? r->parameters : "", sizeof(local->parameters));
 	local->hash = r->hash;
+	local->digest = r->digest;
 	local->rows = r->rows;
 	local->state = ENTRY_PENDING;
 	horizon = GetOldestNonRemovableTransactionId(NULL);
@@ -198,18 +200,19 @@ ag_outbox_put(const AgOutboxRequest *r)
 
 /*
  * The request row, its BLOCKED event, a tripped run, the notification.
+ * statement_digest is what an approval is consumed by (gate.c).
  * Any role may LISTEN on channel agent_guard, agents too, so the
  * notification names the request and no more (no statement, parameters
  * or reason): the statement of one agent is not another's to read, and
  * humans read it in agent_guard.requests, which agents may not.
- * request_log.parameters came with 1.2; a database still at 1.1 (the new
+ * request_log.parameters and statement_digest came with 1.2; a database still at 1.1 (the new
  * library runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
  */
 static AgKeptPlan drain_plan = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
-	"            login_role, kind, status, reason, statement, statement_hash, parameters) "
+	"            login_role, kind, status, reason, statement, statement_hash, parameters, statement_digest) "
 	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 OPERATOR(pg_catalog.=) 'approval' THEN 'pending' ELSE 'refused' END, "
-	"                  $7, $8, $9, $11) "
+	"                  $7, $8, $9, $11, $12) "
 	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
 	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
 	"          SELECT $2, $3, $4, $5, 'BLOCKED', pg_catalog.jsonb_build_object('request_id', $1, "
@@ -222,7 +225,7 @@ static AgKeptPlan drain_plan = {
 	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
 	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
-	11, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
+	12, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID}
 };
 
 static AgKeptPlan drain_plan_11 = {
@@ -264,7 +267,8 @@ ag_outbox_drain(void)
 	log_relid = OidIsValid(nsp) ? get_relname_relid("request_log", nsp) : InvalidOid;
 	if (!OidIsValid(log_relid))
 		return 0;
-	with_parameters = (get_attnum(log_relid, "parameters") != InvalidAttrNumber);
+	/* parameters and statement_digest came with 1.2 */
+	with_parameters = (get_attnum(log_relid, "statement_digest") != InvalidAttrNumber);
 
 	batch = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
 	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
@@ -285,8 +289,9 @@ ag_outbox_drain(void)
 	for (i = 0; i < n; i++)
 	{
 		AgOutboxEntry *e = &batch[i];
-		Datum		values[11];
-		char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[12];
+		char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		bytea	   *digest = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
 		int			rc;
 
 		values[0] = Int64GetDatum(e->request_id);
@@ -304,6 +309,9 @@ ag_outbox_drain(void)
 		values[10] = CStringGetTextDatum(e->parameters);
 		if (e->parameters[0] == '\0')
 			nulls[10] = 'n';
+		SET_VARSIZE(digest, VARHDRSZ + AG_KEY_DIGEST_LEN);
+		memcpy(VARDATA(digest), e->digest.d, AG_KEY_DIGEST_LEN);
+		values[11] = PointerGetDatum(digest);
 
 		rc = ag_kept_execute(with_parameters ? &drain_plan : &drain_plan_11, values, nulls, false, 0);
 		if (rc != SPI_OK_SELECT)

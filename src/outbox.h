@@ -8,6 +8,8 @@
 #ifndef AG_OUTBOX_H
 #define AG_OUTBOX_H
 
+#include "approvalkey.h"
+
 /* A refused statement, as the refusal path hands it over. */
 typedef struct AgOutboxRequest
 {
@@ -19,7 +21,8 @@ typedef struct AgOutboxRequest
 	const char *reason;
 	const char *statement;		/* normalized text */
 	const char *parameters;		/* its bound values (params.c), or NULL */
-	int64		hash;
+	int64		hash;			/* shown only */
+	AgKeyDigest digest;			/* what an approval is consumed by */
 	int64		rows;
 } AgOutboxRequest;
 

@@ -14,18 +14,24 @@
  * values in its text.  They are printed the way PostgreSQL logs them
  * ("$1 = 'void', $2 = '12'"), with the types' output functions, which are
  * built in or a superuser's.  For the record each value is cut at
- * AG_PARAM_VALUE_LOG characters ("..." marks the cut); the approval's hash
- * covers the values whole.
+ * AG_PARAM_VALUE_LOG characters ("..." marks the cut).  The approval's key
+ * (approvalkey.c) covers the values whole, each with its type and in the
+ * type's binary form where it has one: the text form depends on settings
+ * the agent controls (extra_float_digits prints two floats alike).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "nodes/params.h"
 #include "tcop/pquery.h"
+#include "utils/lsyscache.h"
 #include "utils/portal.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "approvalkey.h"
 
 /* The client's bound parameters, or NULL when it bound none. */
 static ParamListInfo
@@ -71,4 +77,58 @@ ag_client_params_hash(int64 statement_hash)
 	h = hash_bytes_extended((const unsigned char *) all, strlen(all), 0);
 	pfree(all);
 	return (int64) hash_combine64((uint64) statement_hash, h);
+}
+
+/*
+ * The bound values as key material (approvalkey.c): their number, then
+ * each one's type, whether it is null, and its value in binary (send) or,
+ * for a type without a send function, text form.
+ */
+void
+ag_client_params_material(StringInfo m)
+{
+	ParamListInfo p = client_params();
+	int			i;
+
+	ag_key_add_bytes(m, "parameters", 10);
+	ag_key_add_int(m, p == NULL ? 0 : (uint64) p->numParams);
+	for (i = 0; p != NULL && i < p->numParams; i++)
+	{
+		ParamExternData *prm = &p->params[i];
+		HeapTuple	tup;
+		Oid			send = InvalidOid;
+		bool		isvarlena;
+		Oid			out;
+
+		ag_key_add_int(m, (uint64) prm->ptype);
+		if (prm->isnull || !OidIsValid(prm->ptype))
+		{
+			ag_key_add_int(m, 0);
+			continue;
+		}
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(prm->ptype));
+		if (HeapTupleIsValid(tup))
+		{
+			send = ((Form_pg_type) GETSTRUCT(tup))->typsend;
+			ReleaseSysCache(tup);
+		}
+		if (OidIsValid(send))
+		{
+			bytea	   *b;
+
+			getTypeBinaryOutputInfo(prm->ptype, &send, &isvarlena);
+			b = OidSendFunctionCall(send, prm->value);
+			ag_key_add_int(m, 1);
+			ag_key_add_bytes(m, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+		}
+		else
+		{
+			char	   *s;
+
+			getTypeOutputInfo(prm->ptype, &out, &isvarlena);
+			s = OidOutputFunctionCall(out, prm->value);
+			ag_key_add_int(m, 2);
+			ag_key_add_bytes(m, s, strlen(s));
+		}
+	}
 }

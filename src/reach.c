@@ -118,7 +118,7 @@ typedef struct ReachFrame
 	const char *text;
 	int			len;
 	const char *what;
-	uint64		binding;		/* the statement's own resolved names */
+	AgKeyDigest binding;		/* the statement's own resolved names */
 	List	   *covered;		/* relations its approved verdict named */
 	List	   *covered_nsps;	/* schemas an approved DROP SCHEMA named */
 	List	   *items;			/* ReachItem *: acts that need approval */
@@ -235,10 +235,12 @@ item_cmp(const ListCell *a, const ListCell *b)
  * their objects.  Items are cleared once decided (approved).
  */
 static void
-decide_items(const char *what, const char *text, int len, uint64 binding, List *items)
+decide_items(const char *what, const char *text, int len, const AgKeyDigest *binding,
+			 List *items)
 {
 	StringInfoData why;
-	uint64		h = hash_combine64(binding, 0x7eac4ULL);
+	StringInfoData m;
+	AgKeyDigest h;
 	List	   *sorted;
 	ListCell   *lc;
 	const char *prev = NULL;
@@ -248,19 +250,25 @@ decide_items(const char *what, const char *text, int len, uint64 binding, List *
 	sorted = list_copy(items);
 	list_sort(sorted, item_cmp);
 	initStringInfo(&why);
+	initStringInfo(&m);
+	ag_key_add_bytes(&m, binding->d, AG_KEY_DIGEST_LEN);
+	ag_key_add_bytes(&m, "reached", 7);
 	appendStringInfoString(&why, "It reaches beyond what it names:");
 	foreach(lc, sorted)
 	{
 		ReachItem  *it = lfirst(lc);
 
-		h = hash_combine64(h, ((uint64) it->relid << 20) ^ ((uint64) (it->attnum + 1) << 4) ^ (uint64) it->act);
+		ag_key_add_int(&m, (uint64) it->relid);
+		ag_key_add_int(&m, (uint64) (int64) it->attnum);
+		ag_key_add_int(&m, (uint64) it->act);
 		if (prev && strcmp(prev, it->desc) == 0)
 			continue;
 		appendStringInfo(&why, "%s %s", prev ? ";" : "", it->desc);
 		prev = it->desc;
 	}
 	appendStringInfoChar(&why, '.');
-	ag_gate_decide_bound(AG_REFUSAL_APPROVAL, what, why.data, text, len, h);
+	ag_key_digest(&m, &h);
+	ag_gate_decide_bound(AG_REFUSAL_APPROVAL, what, why.data, text, len, &h);
 	list_free(sorted);
 }
 
@@ -285,7 +293,7 @@ frame_decide(ReachFrame *f)
 
 	if (f->items != NIL)
 	{
-		decide_items(f->what, f->text, f->len, f->binding, f->items);
+		decide_items(f->what, f->text, f->len, &f->binding, f->items);
 		f->items = NIL;			/* approved */
 	}
 }
@@ -393,12 +401,13 @@ need_approval(Oid relid, int attnum, ReachAct act, char *desc)
 		const char *text;
 		int			len;
 		ReachItem	one = {relid, attnum, act, desc};
+		static const AgKeyDigest unbound = {{0}};
 
 		text = f ? f->text : NULL;
 		len = f ? f->len : 0;
 		if (f == NULL)
 			(void) ag_current_statement(&text, &len);
-		decide_items(f ? f->what : "statement", text, len, f ? f->binding : 0,
+		decide_items(f ? f->what : "statement", text, len, f ? &f->binding : &unbound,
 					 list_make1(&one));
 		return;
 	}

@@ -21,8 +21,9 @@
  *   agent_guard: decision=D request=N kind=K agent="A" run="R" login="L" reason="..." statement="..."
  * and raises.  The statement text is recorded as sent (leading and trailing
  * white space and semicolons dropped) with the values bound to its
- * parameters (params.c) and one hash over both: what an approval is bound
- * to (gate.c consumes approvals before it refuses).
+ * parameters (params.c) and the SHA-256 digest of its key (approvalkey.c):
+ * what an approval is bound to (gate.c consumes approvals before it
+ * refuses).
  *
  * agent_guard.preview() runs a statement in preview mode: decisions are
  * collected as rows instead of recorded.  A statement that would need
@@ -247,6 +248,26 @@ ag_statement_key(const char *text, int len, AgStatementKey *key)
 	/* a retry with other values is another statement */
 	key->hash = ag_client_params_hash(key->hash);
 	key->parameters = ag_client_params_text(AG_PARAM_VALUE_LOG);
+
+	/* what the digest covers: the text, the values, the search_path ... */
+	initStringInfo(&key->material);
+	ag_key_add_bytes(&key->material, "agent_guard statement key 1", 27);
+	ag_key_add_bytes(&key->material, out->data, out->len);
+	ag_client_params_material(&key->material);
+	ag_key_add_search_path(&key->material);
+	key->digested = false;
+}
+
+/* ... and what the gates added (gate.c): digested once, then fixed. */
+const AgKeyDigest *
+ag_statement_key_digest(AgStatementKey *key)
+{
+	if (!key->digested)
+	{
+		ag_key_digest(&key->material, &key->digest);
+		key->digested = true;
+	}
+	return &key->digest;
 }
 
 static void
@@ -366,6 +387,7 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	r.statement = key->text.data;
 	r.parameters = key->parameters;
 	r.hash = key->hash;
+	r.digest = *ag_statement_key_digest(key);
 	r.rows = rows;
 	*queued = outbox_put_waiting(&r);
 	ag_refusal_log(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",

@@ -9,6 +9,8 @@
 
 #include "lib/stringinfo.h"
 
+#include "approvalkey.h"
+
 /* Why a statement is refused; each kind has its SQLSTATE, message and hint. */
 typedef enum AgRefusalKind
 {
@@ -23,17 +25,23 @@ typedef enum AgRefusalKind
 
 /*
  * A statement as an approval is bound to it: its text normalized, the
- * values bound to its parameters (params.c; NULL for none), and one hash
- * over both.
+ * values bound to its parameters (params.c; NULL for none), the material
+ * of its key (approvalkey.c; the gates add to it until it is digested)
+ * and its digest, which approvals are consumed by.  hash is a 64-bit
+ * hash of text and values, only shown (request_log.statement_hash).
  */
 typedef struct AgStatementKey
 {
 	StringInfoData text;
 	char	   *parameters;
 	int64		hash;
+	StringInfoData material;
+	bool		digested;
+	AgKeyDigest digest;
 } AgStatementKey;
 
 extern void ag_statement_key(const char *text, int len, AgStatementKey *key);
+extern const AgKeyDigest *ag_statement_key_digest(AgStatementKey *key);
 extern const char *ag_refusal_name(AgRefusalKind kind);
 extern void ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
 						   const char *reason, const char *statement);

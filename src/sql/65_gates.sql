@@ -31,7 +31,13 @@ CREATE TABLE agent_guard.request_log (
     -- the values the agent bound to the statement's parameters, as
     -- "$1 = 'void', $2 = '12'" (each cut at 1024 characters); the
     -- statement_hash covers them whole, so an approval is for these values
-    parameters     text
+    parameters     text,
+    -- SHA-256 of what an approval is bound to (src/approvalkey.c): the text,
+    -- the values whole, the search_path, what the names resolved to, the
+    -- definitions of the functions and triggers the plan runs.  An approval
+    -- is consumed by it; statement_hash (64 bits) is shown only.  NULL for a
+    -- request written before 1.2, which no retry can use.
+    statement_digest bytea CHECK (octet_length(statement_digest) = 32)
 );
 CREATE INDEX request_log_lookup_idx ON agent_guard.request_log (agent_id, statement_hash)
     WHERE status = 'approved';

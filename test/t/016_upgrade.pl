@@ -9,7 +9,8 @@
 #   - every row of the guard's tables is as it was, and the log verifies
 #     against the head taken before the update;
 #   - the guard goes on: the freeze and the policy still hold, the key
-#     still refuses the retry, the pending request can be approved, new
+#     still refuses the retry, a request made before the update admits no
+#     retry once approved (it has no digest) but the retry's can be, new
 #     events continue the chain, a run written before the update rolls back;
 #   - the catalog of the updated extension (every member object, its
 #     definition, privileges and comment, the dumped configuration tables)
@@ -219,9 +220,20 @@ like($err, qr/idempotency key "refund-7" was already applied/, 'the applied key 
 is($node->safe_psql('old', 'SELECT count(*) FROM app.items', extra_params => [ '-U', 'up_bot' ]),
 	'25', 'soft-deleted rows stay hidden from the agent');
 
+# a request made before the update has no digest (request_log.statement_digest,
+# 1.2): approving it admits no retry, which asks anew; that request works
 $node->safe_psql('old', "SELECT agent_guard.approve($request, 'after the update')");
 ($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-del', 'DELETE FROM app.orders');
-is($rc, 0, 'the request made before the update is approved and used after it') or diag($err);
+like($err, qr/needs a human's approval: request \d+/,
+	'an approval of a request made before the update admits no retry');
+my ($request2) = $err =~ /request (\d+)/;
+isnt($request2 // $request, $request, 'the retry is a new request') or diag($err);
+$node->safe_psql('old', 'SELECT agent_guard._flush_requests()');
+is($node->safe_psql('old', "SELECT status FROM agent_guard.requests WHERE request_id = $request"),
+	'approved', 'the old approval is left unused');
+$node->safe_psql('old', "SELECT agent_guard.approve($request2, 'after the update')");
+($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-del', 'DELETE FROM app.orders');
+is($rc, 0, 'the request made after the update is approved and used') or diag($err);
 is($node->safe_psql('old', 'SELECT count(*) FROM app.orders'), '0', 'the approved DELETE ran');
 
 ($rc, $out, $err) = ag_agent_psql($node, 'old', 'up_bot', 'r-new', "INSERT INTO app.items VALUES (200, 'new'); UPDATE app.items SET v = 'x' WHERE id = 6");

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ * approvalkey.h
+ *		What an approval is bound to: the material of a statement's key and
+ *		its SHA-256 digest (approvalkey.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_APPROVALKEY_H
+#define AG_APPROVALKEY_H
+
+#include "lib/stringinfo.h"
+
+#define AG_KEY_DIGEST_LEN 32	/* SHA-256 */
+
+/* A digest by value, so that it can be copied by assignment. */
+typedef struct AgKeyDigest
+{
+	uint8		d[AG_KEY_DIGEST_LEN];
+} AgKeyDigest;
+
+struct PlannedStmt;
+
+extern void ag_key_add_int(StringInfo m, uint64 v);
+extern void ag_key_add_bytes(StringInfo m, const void *data, int len);
+extern void ag_key_add_search_path(StringInfo m);
+extern void ag_key_add_plan(StringInfo m, struct PlannedStmt *ps);
+extern void ag_key_digest(const StringInfo m, AgKeyDigest *out);
+extern uint64 ag_key_digest_u64(const AgKeyDigest *d);
+
+#endif							/* AG_APPROVALKEY_H */
