@@ -19,7 +19,7 @@ INSERT INTO ac.orders VALUES (1, 'one'), (2, 'two'), (3, 'three');
 SELECT agent_guard.protect('ac.orders', false);
 GRANT USAGE ON SCHEMA ac TO regress_bot, regress_ac_human;
 GRANT SELECT, INSERT, UPDATE, DELETE, REFERENCES ON ac.orders TO regress_bot;
-GRANT SELECT, INSERT, UPDATE, DELETE ON ac.orders TO regress_ac_human;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ac.orders TO regress_ac_human;
 CREATE SCHEMA acb AUTHORIZATION regress_bot;   -- the agent's
 GRANT USAGE ON SCHEMA acb TO regress_ac_human;
 -- so that an agent's SECURITY DEFINER function gets as far as our check
@@ -112,6 +112,19 @@ BEGIN
 END
 $$;
 CREATE TRIGGER gone AFTER DELETE ON acb.lines2 FOR EACH ROW EXECUTE FUNCTION acb.lines2_gone(:'req');
+-- a procedure that rolls back first (its caller's transaction ends, the
+-- procedure still runs), and a function that empties the protected table
+CREATE PROCEDURE acb.proc(r bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    ROLLBACK;
+    PERFORM agent_guard.approve(r, 'procedure');
+END
+$$;
+CREATE FUNCTION acb.empty() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE ac.orders;
+END
+$$;
 
 -- The human reads and writes the agent's objects: every try is refused.
 \c "dbname=contrib_regression user=regress_ac_human options="
@@ -127,6 +140,10 @@ SELECT acb.inl(:req);
 SELECT * FROM acb.v;
 -- error: YG002, the default
 INSERT INTO acb.defaults (id) VALUES (1);
+-- error: YG002, the default, through COPY
+COPY acb.defaults (id) FROM stdin;
+1
+\.
 -- error: YG002, the rule
 INSERT INTO acb.ruled VALUES (1);
 -- error: YG004, the rule's write to the protected table
@@ -138,6 +155,10 @@ SELECT acb.sd(:req);
 DELETE FROM ac.orders WHERE id = 1;
 -- error: YG002, the other trigger would approve
 DELETE FROM ac.orders WHERE id = 3;
+-- error: YG002, after the procedure's ROLLBACK too
+CALL acb.proc(:req);
+-- error: YG004, a TRUNCATE the human may run, not from the agent's code
+SELECT acb.empty();
 -- nothing changed, nothing was decided
 SELECT * FROM ac_state;
 
