@@ -2151,3 +2151,27 @@ $$;
 
 REVOKE ALL ON FUNCTION agent_guard._pending_request_parameters() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._run_rows(text, boolean) FROM PUBLIC;
+
+-- An agent's code in a human's session cannot use the human's powers
+-- (src/agentcode.c): the humans-only functions refuse it.
+-- Refuses while code of an agent runs in this (human's) session, or while
+-- an executing statement involves a relation of an agent (src/agentcode.c).
+CREATE FUNCTION agent_guard._refuse_agent_code(fn text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_refuse_agent_code'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE OR REPLACE FUNCTION agent_guard._require_human(fn text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF agent_guard.in_agent_session() THEN
+        RAISE EXCEPTION '% cannot be called from an agent session', fn
+            USING ERRCODE = 'YG002',
+                  DETAIL = format('This session acts as agent "%s".', agent_guard.current_agent()),
+                  HINT = 'Ask a human operator to run it from a session that is not an agent session.';
+    END IF;
+    -- nor by an agent's code in a human's session, with the human's rights
+    PERFORM agent_guard._refuse_agent_code(fn);
+END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._refuse_agent_code(text) FROM PUBLIC;

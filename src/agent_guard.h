@@ -112,6 +112,13 @@ extern Oid	ag_extension_owner(void);
 extern bool ag_agent_latched(void);
 extern bool ag_valid_label(const char *value, const char *what);
 extern void ag_identity_after_utility(Node *parsetree);
+extern int	ag_agent_roles(const Oid **out, uint64 *generation);
+extern bool ag_process_is_agent(void);
+
+/* agentcode.c */
+extern void ag_agentcode_init(void);
+extern void ag_agentcode_refuse(const char *fn);
+extern void ag_agentcode_refuse_calls(const char *fn);
 
 /* hooks.c */
 extern void ag_hooks_init(void);

@@ -48,6 +48,15 @@
  *					retyped or detached, judged as the direct act; refusals
  *					at once, approvals collected for the statement's end)
  *					-> scope (objects the agent creates are its scratch)
+ *	function manager: the previous hook -> agentcode: calls of agents'
+ *					functions in humans' sessions, seen at their start
+ *					(pushed after the previous hook's start) and end or
+ *					abort (popped before the previous hook's); the
+ *					executor hooks above also push the running plan
+ *					(agentcode), refuse a protected write while an agent's
+ *					code runs in a human's session (ExecutorStart, COPY FROM
+ *					in ProcessUtility, object access), and the planner
+ *					refuses an agent's rule writing a protected table
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
  * any side effect: an agent's refused DROP DATABASE leaves the sealer
@@ -80,6 +89,7 @@
 #include "tcop/utility.h"
 
 #include "agent_guard.h"
+#include "agentcode.h"
 #include "classify.h"
 #include "compat.h"
 #include "copyfrom.h"
@@ -103,6 +113,8 @@ static object_access_hook_type prev_object_access = NULL;
 static shmem_request_hook_type prev_shmem_request = NULL;
 #endif
 static shmem_startup_hook_type prev_shmem_startup = NULL;
+static needs_fmgr_hook_type prev_needs_fmgr = NULL;
+static fmgr_hook_type prev_fmgr = NULL;
 
 static int	nesting_level = 0;
 
@@ -126,6 +138,8 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		 * statements before the next top-level one.
 		 */
 		ag_identity_enforce();
+		/* an agent's code in a human's session writes no protected table */
+		ag_agentcode_executor_start(queryDesc->plannedstmt);
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
@@ -222,6 +236,7 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
+	ag_agentcode_enter(queryDesc->plannedstmt, InvalidOid);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -236,6 +251,7 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		ag_agentcode_leave();
 		if (top)
 			ag_statement_leave(saved);
 		ag_gate_exec_leave(saved_exec);
@@ -252,6 +268,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
+	ag_agentcode_enter(queryDesc->plannedstmt, InvalidOid);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -264,6 +281,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		ag_agentcode_leave();
 		if (top)
 			ag_statement_leave(saved);
 		ag_gate_exec_leave(saved_exec);
@@ -355,6 +373,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	const char *text;
 	int			len;
 	volatile uint64 saved_exec = 0;
+	Oid			copy_into = InvalidOid;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -378,6 +397,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
 		judged = judge_utility(pstmt, queryString, &u, saved_exec,
 							   context == PROCESS_UTILITY_SUBCOMMAND);
+
+		/* COPY FROM: an agent's defaults and checks may run; is it protected? */
+		if (parsetree != NULL && IsA(parsetree, CopyStmt) &&
+			((CopyStmt *) parsetree)->is_from && ((CopyStmt *) parsetree)->relation)
+			copy_into = ag_range_var_relid(((CopyStmt *) parsetree)->relation);
+		ag_agentcode_copy(copy_into);
 	}
 	else
 		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
@@ -401,6 +426,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
 	ag_reach_enter(parsetree, judged ? &u : NULL, text, len);
 
+	ag_agentcode_enter(NULL, copy_into);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -422,6 +448,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		ag_reach_leave();
 		ag_gate_exec_leave(saved_exec);
 		nesting_level--;
+		ag_agentcode_leave();
 		if (top)
 		{
 			ag_statement_leave(saved);
@@ -452,6 +479,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
 		converted = ag_softdelete_convert(parse);
 	}
+	else if (!IsParallelWorker())
+		ag_agentcode_plan_query(parse); /* an agent's rule writing a protected table */
 
 	if (prev_planner)
 		result = prev_planner(parse, query_string, cursorOptions, boundParams);
@@ -487,6 +516,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		return;
 	}
 
+	/* an agent's code in a human's session alters no protected table */
+	ag_agentcode_object_access(access, classId, objectId);
+
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);
 
@@ -516,6 +548,39 @@ ag_shmem_startup_hook(void)
 	ag_shmem_startup();
 }
 
+/* ---------------------------------------------------------------------
+ * Function manager: calls of agents' functions in humans' sessions
+ * ---------------------------------------------------------------------
+ */
+static bool
+ag_needs_fmgr(Oid fn_oid)
+{
+	if (prev_needs_fmgr && prev_needs_fmgr(fn_oid))
+		return true;
+	return ag_agentcode_needs_hook(fn_oid);
+}
+
+/*
+ * The previous hook starts first and ends last: if it throws at the start,
+ * nothing of ours was pushed (no abort event follows a failed start).
+ */
+static void
+ag_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	if (event == FHET_START)
+	{
+		if (prev_fmgr)
+			prev_fmgr(event, flinfo, private);
+		ag_agentcode_fmgr(event, flinfo);
+	}
+	else
+	{
+		ag_agentcode_fmgr(event, flinfo);
+		if (prev_fmgr)
+			prev_fmgr(event, flinfo, private);
+	}
+}
+
 /* At transaction end nothing can still be open; start clean. */
 static void
 hooks_xact_callback(XactEvent event, void *arg)
@@ -525,6 +590,14 @@ hooks_xact_callback(XactEvent event, void *arg)
 		ag_statement_reset(nesting_level == 0);
 		ag_gate_exec_reset();
 		fetch_running = false;
+
+		/*
+		 * Only at the top: a procedure's ROLLBACK aborts a transaction while
+		 * its caller's code is still on the stack.  Calls that an error
+		 * unwinds were popped on their way out (FHET_ABORT).
+		 */
+		if (nesting_level == 0)
+			ag_agentcode_reset();
 	}
 }
 
@@ -555,5 +628,9 @@ ag_hooks_init(void)
 	ProcessUtility_hook = ag_ProcessUtility;
 	prev_object_access = object_access_hook;
 	object_access_hook = ag_object_access;
+	prev_needs_fmgr = needs_fmgr_hook;
+	needs_fmgr_hook = ag_needs_fmgr;
+	prev_fmgr = fmgr_hook;
+	fmgr_hook = ag_fmgr;
 	RegisterXactCallback(hooks_xact_callback, NULL);
 }

@@ -132,6 +132,16 @@ static bool reg_valid = false;
 static Oid	reg_role = InvalidOid;
 static char *reg_agent_id = NULL;
 
+/*
+ * Every registered agent role (agentcode.c asks who owns code), and a
+ * counter that moves whenever the registry may have changed, so that the
+ * caches built on this list know when to drop themselves.
+ */
+static bool roles_valid = false;
+static Oid *roles = NULL;
+static int	nroles = 0;
+static uint64 registry_generation = 0;
+
 static char *
 latch_copy(const char *s)
 {
@@ -384,6 +394,8 @@ identity_relcache_callback(Datum arg, Oid relid)
 	{
 		db_valid = false;
 		reg_valid = false;
+		roles_valid = false;
+		registry_generation++;
 	}
 }
 
@@ -486,6 +498,70 @@ registration_lookup(void)
 	reg_role = role;
 	reg_valid = true;
 	return reg_agent_id;
+}
+
+/*
+ * The roles registered as agents in this database, cached like the session
+ * user's lookup.  Sets *generation to the registry's generation (see
+ * above).  Outside a live transaction, or where the extension is not
+ * installed, returns -1: no agent known, and nothing to cache.
+ */
+int
+ag_agent_roles(const Oid **out, uint64 *generation)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	int			cap;
+
+	*generation = registry_generation;
+	*out = roles;
+	if (roles_valid)
+		return nroles;
+	if (!IsTransactionState() || IsAbortedTransactionBlockState() || !db_state_load())
+		return -1;
+
+	rel = table_open(db_agents_relid, AccessShareLock);
+	cap = 8;
+	if (roles != NULL)
+		pfree(roles);
+	roles = MemoryContextAlloc(ag_session_memory(), cap * sizeof(Oid));
+	nroles = 0;
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+
+		if (isnull)
+			continue;
+		if (nroles == cap)
+		{
+			cap *= 2;
+			roles = repalloc(roles, cap * sizeof(Oid));
+		}
+		roles[nroles++] = DatumGetObjectId(d);
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+
+	/* an invalidation that arrived while we read makes the list stale */
+	roles_valid = (*generation == registry_generation);
+	*out = roles;
+	return nroles;
+}
+
+/*
+ * This server process is an agent's for the rest of its life (a registered
+ * login role, or a session tag): no lookup, safe anywhere.
+ */
+bool
+ag_process_is_agent(void)
+{
+	return latched_agent != NULL || latched_tag != NULL;
 }
 
 /*

@@ -59,6 +59,7 @@ _PG_init(void)
 
 	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
+	ag_agentcode_init();
 	ag_refusal_init();
 	ag_outbox_init();
 	ag_capture_init();

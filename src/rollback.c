@@ -74,6 +74,7 @@ ag_sql_replay_mode(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_AG_HUMANS_ONLY),
 					 errmsg("replay mode cannot be used in an agent session"),
 					 errdetail("Replay mode lets writes keep the stamps they are given.")));
+		ag_agentcode_refuse_calls("agent_guard._replay_mode()");
 		if (!superuser())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -87,6 +87,7 @@ ag_sql_owner_query(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_HUMANS_ONLY),
 				 errmsg("agent_guard._owner_query() cannot be called from an agent session")));
+	ag_agentcode_refuse_calls("agent_guard._owner_query()");
 
 	relid = PG_GETARG_OID(0);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));

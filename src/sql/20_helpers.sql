@@ -2,6 +2,12 @@
 -- Internal helpers
 ------------------------------------------------------------------------
 
+-- Refuses while code of an agent runs in this (human's) session, or while
+-- an executing statement involves a relation of an agent (src/agentcode.c).
+CREATE FUNCTION agent_guard._refuse_agent_code(fn text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_refuse_agent_code'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
 CREATE FUNCTION agent_guard._require_human(fn text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -12,6 +18,8 @@ BEGIN
                   DETAIL = format('This session acts as agent "%s".', agent_guard.current_agent()),
                   HINT = 'Ask a human operator to run it from a session that is not an agent session.';
     END IF;
+    -- nor by an agent's code in a human's session, with the human's rights
+    PERFORM agent_guard._refuse_agent_code(fn);
 END
 $$;
 

@@ -1,0 +1,638 @@
+/*-------------------------------------------------------------------------
+ * agentcode.c
+ *		An agent's code running in a human's session: known, and kept away
+ *		from the human's powers.
+ *
+ * A human's statement runs code an agent wrote whenever it touches one of
+ * the agent's objects: a function the agent owns (called by name, or as a
+ * trigger, a row-security policy, a column default, a CHECK, an index
+ * expression, an operator or a cast), or an expression the agent stored in
+ * the catalog (a view, a policy, a default, a rule, a trigger's WHEN
+ * clause) that calls a function of anyone's, the guard's included.  That
+ * code runs with the human's rights, so it could approve the agent's own
+ * requests, lift a freeze, unregister the agent, or write a protected
+ * table as if the human had (unstamped, unlogged, ungated).  Two facts
+ * are kept here, for sessions that are not agents':
+ *
+ *	- the agent functions on the stack.  PostgreSQL's fmgr hook is asked,
+ *	  when a call is set up (fmgr_info, once per expression, not per row),
+ *	  whether it wants to see a function's entry and exit: we say yes for
+ *	  functions owned by an agent role (builtins never ask, and an agent
+ *	  cannot create C or internal functions).  Such a call then runs through
+ *	  fmgr_security_definer, which reports its start, end and abort; every
+ *	  call the hook sees is pushed on a stack at its start and popped at its
+ *	  end or abort (strictly nested, also when errors unwind), and the
+ *	  stack counts the agent ones.  Saying yes also keeps the planner from
+ *	  inlining an agent's SQL function into a human's query, where no call
+ *	  would be left to see.  A server process that is an agent's for life
+ *	  says no: its code is the agent's anyway, and the gates judge it;
+ *	- the statements being executed (ExecutorRun and ExecutorFinish, and
+ *	  the utility statements around them, pushed and popped by hooks.c).
+ *	  Their range tables name every relation whose stored expressions they
+ *	  evaluate: a view's, the row-security policies and rules of what they
+ *	  read, the defaults, CHECKs and trigger WHEN clauses of what they write
+ *	  (a foreign key's cascade runs a query of its own on the agent's
+ *	  table).  Reading an agent's plain table runs none of its code, and
+ *	  neither do the guard's own soft-delete policies (no function call).
+ *
+ * An agent role, as an owner, is a registered agent role or any role one
+ * is a member of: the agent can SET ROLE to it and write its code.
+ *
+ * What is refused, while an agent's code runs in a human's session:
+ *	- the humans-only functions (agent_guard._require_human() calls
+ *	  ag_agentcode_refuse(); the C functions that act as table owners, its
+ *	  first half): also while an executing statement runs an agent's
+ *	  relation's code as above (YG002);
+ *	- writes to a protected table (YG004): a plan that writes one, a COPY
+ *	  FROM into one, and, as a backstop, a drop, truncation or alteration
+ *	  of one (object access);
+ *	- a rule of an agent's relation that writes a protected table, in any
+ *	  human statement (planner; YG004): the rule is the agent's code.
+ *
+ * Cost: a session that never sets up a call of an agent's function pays a
+ * hash lookup per fmgr_info of a non-builtin function (cached per function;
+ * the registry, role memberships and pg_proc invalidate the caches) and an
+ * array push per executor run; the checks themselves run only when the
+ * humans-only functions are called or agent code is on the stack.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/syscache.h"
+
+#include "agent_guard.h"
+#include "agentcode.h"
+#include "scope.h"
+
+/* owner -> is an agent role; function -> its owner, when an agent role */
+typedef struct OwnerEntry
+{
+	Oid			role;
+	bool		agent;
+} OwnerEntry;
+
+typedef struct FunctionEntry
+{
+	Oid			fn;
+	Oid			agent_owner;	/* InvalidOid: not an agent's */
+} FunctionEntry;
+
+static HTAB *owner_cache = NULL;
+static HTAB *function_cache = NULL;
+static uint64 cache_generation = 0;
+static bool owners_stale = false;
+static bool functions_stale = false;
+
+/* calls the fmgr hook saw start: the function, or InvalidOid if not an agent's */
+static Oid *calls = NULL;
+static int	ncalls = 0;
+static int	calls_cap = 0;
+static int	agent_calls = 0;
+
+/* statements being executed: the plan, or the relation a COPY FROM fills */
+typedef struct Running
+{
+	PlannedStmt *plan;
+	Oid			copy_into;
+} Running;
+
+static Running *running = NULL;
+static int	nrunning = 0;
+static int	running_cap = 0;
+
+/* pg_proc changed: an owner may have changed */
+static void
+function_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	functions_stale = true;
+}
+
+/* roles or memberships changed */
+static void
+role_inval(Datum arg, int cacheid, uint32 hashvalue)
+{
+	owners_stale = true;
+	functions_stale = true;
+}
+
+void
+ag_agentcode_init(void)
+{
+	CacheRegisterSyscacheCallback(PROCOID, function_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, role_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, role_inval, (Datum) 0);
+}
+
+static HTAB *
+make_cache(const char *name, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = entrysize;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+/* Drop what an invalidation or a registry change made stale. */
+static void
+caches_refresh(uint64 generation)
+{
+	if (generation != cache_generation)
+	{
+		owners_stale = functions_stale = true;
+		cache_generation = generation;
+	}
+	if (owners_stale && owner_cache != NULL)
+	{
+		hash_destroy(owner_cache);
+		owner_cache = NULL;
+	}
+	if (functions_stale && function_cache != NULL)
+	{
+		hash_destroy(function_cache);
+		function_cache = NULL;
+	}
+	owners_stale = functions_stale = false;
+}
+
+/*
+ * Is code owned by this role an agent's?  A registered agent role, or one
+ * that a registered agent role is a member of (it can become that role and
+ * write its code).
+ */
+bool
+ag_agentcode_role_is_agent(Oid role)
+{
+	const Oid  *roles;
+	uint64		generation;
+	int			n = ag_agent_roles(&roles, &generation);
+	OwnerEntry *e;
+	bool		found;
+	bool		agent = false;
+	int			i;
+
+	if (n < 0)
+		return false;			/* not installed here: no agents */
+	for (i = 0; i < n && !agent; i++)
+		agent = (roles[i] == role);
+	if (agent || n == 0)
+		return agent;
+
+	caches_refresh(generation);
+	if (owner_cache == NULL)
+		owner_cache = make_cache("agent_guard agent owners", sizeof(OwnerEntry));
+	e = hash_search(owner_cache, &role, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->agent;
+
+	for (i = 0; i < n && !agent; i++)
+		agent = is_member_of_role_nosuper(roles[i], role);
+	e = hash_search(owner_cache, &role, HASH_ENTER, &found);
+	e->agent = agent;
+	return agent;
+}
+
+/* The agent role that owns the function, or InvalidOid. */
+static Oid
+function_agent_owner(Oid fn)
+{
+	const Oid  *roles;
+	uint64		generation;
+	int			n = ag_agent_roles(&roles, &generation);
+	FunctionEntry *e;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+	bool		found;
+
+	if (n <= 0)
+		return InvalidOid;
+	caches_refresh(generation);
+	if (function_cache == NULL)
+		function_cache = make_cache("agent_guard agent functions", sizeof(FunctionEntry));
+	e = hash_search(function_cache, &fn, HASH_FIND, NULL);
+	if (e != NULL)
+		return e->agent_owner;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		ReleaseSysCache(tup);
+		if (!ag_agentcode_role_is_agent(owner))
+			owner = InvalidOid;
+	}
+	/* the lookups above may have flushed the cache */
+	if (function_cache == NULL)
+		function_cache = make_cache("agent_guard agent functions", sizeof(FunctionEntry));
+	e = hash_search(function_cache, &fn, HASH_ENTER, &found);
+	e->agent_owner = owner;
+	return owner;
+}
+
+/*
+ * needs_fmgr_hook: see calls of agents' functions, in processes that are
+ * not an agent's for life.  Called from fmgr_info and the planner's
+ * inlining, never for builtins.
+ */
+bool
+ag_agentcode_needs_hook(Oid fn)
+{
+	if (IsBinaryUpgrade || ag_process_is_agent())
+		return false;
+	return OidIsValid(function_agent_owner(fn));
+}
+
+/*
+ * fmgr_hook: every call that runs through fmgr_security_definer (ours, a
+ * SECURITY DEFINER function's, one with SET options) starts, then ends or
+ * aborts, strictly nested; the stack follows it.
+ */
+void
+ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo)
+{
+	if (event == FHET_START)
+	{
+		Oid			owner = ag_process_is_agent() ? InvalidOid :
+			function_agent_owner(flinfo->fn_oid);
+
+		if (ncalls == calls_cap)
+		{
+			calls_cap = calls_cap ? calls_cap * 2 : 32;
+			calls = calls ? repalloc(calls, calls_cap * sizeof(Oid)) :
+				MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Oid));
+		}
+		calls[ncalls++] = OidIsValid(owner) ? flinfo->fn_oid : InvalidOid;
+		if (OidIsValid(owner))
+			agent_calls++;
+	}
+	else if (ncalls > 0)
+	{
+		if (OidIsValid(calls[--ncalls]))
+			agent_calls--;
+	}
+}
+
+/* Statements being executed (hooks.c, strictly nested). */
+void
+ag_agentcode_enter(PlannedStmt *plan, Oid copy_into)
+{
+	if (nrunning == running_cap)
+	{
+		running_cap = running_cap ? running_cap * 2 : 16;
+		running = running ? repalloc(running, running_cap * sizeof(Running)) :
+			MemoryContextAlloc(TopMemoryContext, running_cap * sizeof(Running));
+	}
+	running[nrunning].plan = plan;
+	running[nrunning].copy_into = copy_into;
+	nrunning++;
+}
+
+void
+ag_agentcode_leave(void)
+{
+	if (nrunning > 0)
+		nrunning--;
+}
+
+/* The end of a transaction with nothing left on the stack: start clean. */
+void
+ag_agentcode_reset(void)
+{
+	ncalls = 0;
+	agent_calls = 0;
+	nrunning = 0;
+}
+
+/* Is an agent's function running, in a session that is not the agent's? */
+bool
+ag_agentcode_running(void)
+{
+	return agent_calls > 0 && !ag_agent_latched();
+}
+
+/* The innermost agent function on the stack. */
+static Oid
+innermost_agent_function(void)
+{
+	int			i;
+
+	for (i = ncalls - 1; i >= 0; i--)
+		if (OidIsValid(calls[i]))
+			return calls[i];
+	return InvalidOid;
+}
+
+static Oid
+function_owner(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+static const char *
+role_name(Oid role)
+{
+	char	   *n = GetUserNameFromId(role, true);
+
+	return n ? n : "?";
+}
+
+/* a function of anyone's but the system's (the guard's included) */
+static bool
+user_function(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId;
+}
+
+static bool
+calls_user_function(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, user_function, NULL))
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_user_function, context, 0);
+	return expression_tree_walker(node, calls_user_function, context);
+}
+
+/*
+ * Does a row-security policy of the relation call a function that is not
+ * the system's?  The guard's own soft-delete policies do not; a policy
+ * that calls agent_guard.approve() directly does.  (The relations its
+ * subqueries read are in the plan's range table, judged on their own.)
+ */
+static bool
+policies_call_code(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		found = false;
+	ListCell   *lc;
+
+	if (rel == NULL)
+		return true;			/* cannot tell: count it */
+	if (rel->rd_rsdesc != NULL)
+		foreach(lc, rel->rd_rsdesc->policies)
+		{
+			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
+
+			if (calls_user_function((Node *) p->qual, NULL) ||
+				calls_user_function((Node *) p->with_check_qual, NULL))
+			{
+				found = true;
+				break;
+			}
+		}
+	RelationClose(rel);
+	return found;
+}
+
+/*
+ * A relation of an agent role in a range table whose stored code the
+ * statement runs, or InvalidOid: a view, a relation with rules, one the
+ * statement writes (defaults, CHECKs, trigger conditions, a foreign key's
+ * cascade), or one whose row-security policies call functions.  Reading a
+ * plain table of an agent's runs none of its code.
+ */
+static Oid
+agent_relation(List *rtable, List *written)
+{
+	ListCell   *lc;
+	int			rti = 0;
+
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		HeapTuple	tup;
+		Form_pg_class cls;
+		bool		runs_code;
+
+		rti++;
+		/* relations, and views (subqueries that keep the view's oid, 16+) */
+		if (!OidIsValid(rte->relid))
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		cls = (Form_pg_class) GETSTRUCT(tup);
+		if (!ag_agentcode_role_is_agent(cls->relowner))
+		{
+			ReleaseSysCache(tup);
+			continue;
+		}
+		runs_code = (cls->relkind == RELKIND_VIEW || cls->relhasrules ||
+					 list_member_int(written, rti));
+		if (!runs_code && cls->relrowsecurity)
+			runs_code = policies_call_code(rte->relid);
+		ReleaseSysCache(tup);
+		if (runs_code)
+			return rte->relid;
+	}
+	return InvalidOid;
+}
+
+/*
+ * The humans-only functions call ag_agentcode_refuse(): refuse while an
+ * agent's function runs in this session, or while an executing statement
+ * reads or writes a relation of an agent (whose views, policies, defaults,
+ * rules and WHEN clauses are the agent's code, and may call the function
+ * directly).  The C functions that act as table owners call the first half
+ * only: their callers' own row work reads the agent's tables.
+ */
+void
+ag_agentcode_refuse_calls(const char *fn)
+{
+	Oid			agent_fn = innermost_agent_function();
+
+	if (OidIsValid(agent_fn))
+	{
+		Oid			owner = function_owner(agent_fn);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("%s cannot be called from code of agent role \"%s\"",
+						fn, role_name(owner)),
+				 errdetail("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\" and would act with its rights.",
+						   format_procedure(agent_fn), role_name(owner),
+						   role_name(GetSessionUserId())),
+				 errhint("Call %s directly, in a statement of its own that runs no code of the agent.", fn)));
+	}
+}
+
+void
+ag_agentcode_refuse(const char *fn)
+{
+	int			i;
+
+	ag_agentcode_refuse_calls(fn);
+
+	for (i = nrunning - 1; i >= 0; i--)
+	{
+		Oid			relid = running[i].plan ?
+			agent_relation(running[i].plan->rtable, running[i].plan->resultRelations) :
+			(OidIsValid(running[i].copy_into) &&
+			 ag_agentcode_role_is_agent(relation_owner(running[i].copy_into)) ?
+			 running[i].copy_into : InvalidOid);
+
+		if (OidIsValid(relid))
+		{
+			Oid			owner = relation_owner(relid);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_HUMANS_ONLY),
+					 errmsg("%s cannot be called from a statement that involves relation %s of agent role \"%s\"",
+							fn, ag_qualified_relname(relid), role_name(owner)),
+					 errdetail("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent, and could call %s with the rights of role \"%s\".",
+							   ag_qualified_relname(relid), role_name(owner), fn,
+							   role_name(GetSessionUserId())),
+					 errhint("Call %s directly, in a statement of its own that involves no relation of the agent.", fn)));
+		}
+	}
+}
+
+/* The refusal of a write to a protected table by an agent's code. */
+static void
+refuse_write(Oid relid, const char *what)
+{
+	Oid			agent_fn = innermost_agent_function();
+	Oid			owner = function_owner(agent_fn);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("cannot %s protected table %s from code of agent role \"%s\"",
+					what, ag_qualified_relname(relid), role_name(owner)),
+			 errdetail("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\"; its writes would pass for that role's, unstamped and unlogged.",
+					   format_procedure(agent_fn), role_name(owner),
+					   role_name(GetSessionUserId())),
+			 errhint("Run the statement so that it runs no code of the agent (change or drop the agent's trigger, rule or function first, or change the agent's rows yourself), or let the agent make the change in its own session, where it is stamped, logged and gated.")));
+}
+
+/* ExecutorStart, agent code on the stack: a plan writing a protected table. */
+void
+ag_agentcode_executor_start(PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	if (!ag_agentcode_running() ||
+		(plan->commandType == CMD_SELECT && !plan->hasModifyingCTE))
+		return;
+	foreach(lc, plan->resultRelations)
+	{
+		Oid			relid = rt_fetch(lfirst_int(lc), plan->rtable)->relid;
+
+		if (ag_relation_protected(relid))
+			refuse_write(relid, "write to");
+	}
+}
+
+/* COPY FROM into a protected table, agent code on the stack. */
+void
+ag_agentcode_copy(Oid copy_into)
+{
+	if (OidIsValid(copy_into) && ag_agentcode_running() &&
+		ag_relation_protected(copy_into))
+		refuse_write(copy_into, "copy into");
+}
+
+/*
+ * Object access, agent code on the stack: the backstop for a protected
+ * table dropped, emptied or altered by any statement.
+ */
+void
+ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId)
+{
+	if (classId != RelationRelationId || !ag_agentcode_running())
+		return;
+	if (access != OAT_DROP && access != OAT_TRUNCATE && access != OAT_POST_ALTER)
+		return;
+	if (ag_relation_protected(objectId))
+		refuse_write(objectId, access == OAT_DROP ? "drop" :
+					 access == OAT_TRUNCATE ? "truncate" : "alter");
+}
+
+/*
+ * Planner, in a session that is not an agent's: a statement a rule made
+ * (the rule's relation is in its range table) that writes a protected
+ * table, when the rule's relation is an agent's.  The rule is the agent's
+ * code; no function of it need run.
+ */
+void
+ag_agentcode_plan_query(Query *parse)
+{
+	Oid			target;
+	Oid			agent_rel;
+	Oid			owner;
+
+	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
+		(parse->commandType != CMD_INSERT && parse->commandType != CMD_UPDATE &&
+		 parse->commandType != CMD_DELETE))
+		return;
+	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
+	if (!ag_relation_protected(target) ||
+		!OidIsValid(agent_rel = agent_relation(parse->rtable, NIL)))
+		return;
+	owner = relation_owner(agent_rel);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("cannot write to protected table %s through a rule of agent role \"%s\"",
+					ag_qualified_relname(target), role_name(owner)),
+			 errdetail("The statement was rewritten by a rule of relation %s, owned by role \"%s\", which is or serves an agent; its writes would pass for those of role \"%s\", unstamped and unlogged.",
+					   ag_qualified_relname(agent_rel), role_name(owner),
+					   role_name(GetSessionUserId())),
+			 errhint("Drop the rule, or write to relation %s in a statement of its own.",
+					 ag_qualified_relname(target))));
+}
+
+/*
+ * SQL: agent_guard._refuse_agent_code(fn text): raises unless the caller
+ * runs in no code of an agent (see ag_agentcode_refuse); called by
+ * agent_guard._require_human().
+ */
+PG_FUNCTION_INFO_V1(ag_sql_refuse_agent_code);
+Datum
+ag_sql_refuse_agent_code(PG_FUNCTION_ARGS)
+{
+	ag_agentcode_refuse(PG_ARGISNULL(0) ? "this function" : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ * agentcode.h
+ *		An agent's code running in a human's session (agentcode.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_AGENTCODE_H
+#define AG_AGENTCODE_H
+
+#include "catalog/objectaccess.h"
+#include "fmgr.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+
+extern bool ag_agentcode_needs_hook(Oid fn);
+extern void ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo);
+extern void ag_agentcode_enter(PlannedStmt *plan, Oid copy_into);
+extern void ag_agentcode_leave(void);
+extern void ag_agentcode_reset(void);
+extern bool ag_agentcode_running(void);
+extern bool ag_agentcode_role_is_agent(Oid role);
+extern void ag_agentcode_executor_start(PlannedStmt *plan);
+extern void ag_agentcode_copy(Oid copy_into);
+extern void ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId);
+extern void ag_agentcode_plan_query(Query *parse);
+
+#endif							/* AG_AGENTCODE_H */
