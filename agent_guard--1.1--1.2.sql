@@ -2145,3 +2145,17 @@ $$;
 
 REVOKE ALL ON FUNCTION agent_guard._pending_request_parameters() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._run_rows(text, boolean) FROM PUBLIC;
+
+-- Planted by the planner in place of setval() in an agent's statements: it
+-- needs a human's approval when the sequence numbers a protected table (as
+-- ALTER SEQUENCE does), then sets it as setval() would.
+CREATE FUNCTION agent_guard._setval(regclass, bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_setval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION agent_guard._setval(regclass, bigint, boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_setval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION agent_guard._setval(regclass, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._setval(regclass, bigint, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint, boolean) TO PUBLIC;
