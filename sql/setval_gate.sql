@@ -81,6 +81,11 @@ SELECT setval('sq.h_id_seq', 1);
 SELECT last_value FROM sq.h_id_seq;
 SELECT setval('sq.h_id_seq', (SELECT max(id) FROM sq.h));
 INSERT INTO sq.h (v) VALUES ('human again') RETURNING id;
+-- error: the wrapper called by name, in a session that never planted it (YG004)
+\c "dbname=contrib_regression user=regress_sq_bot options=-cagent_guard.run_id=run-sq"
+\set VERBOSITY sqlstate
+SELECT agent_guard._setval('sq.free', 1);
+\set VERBOSITY default
 \c "dbname=contrib_regression user=regress_su options="
 SELECT operation, detail->>'request_id' AS request_id FROM agent_guard.events
  WHERE run_id = 'run-sq' AND operation = 'EXECUTED';

@@ -768,9 +768,18 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 		const char *text;
 		int			len;
 
+		(void) ag_current_statement(&text, &len);
+		/*
+		 * Planted, it counts as setval for the freezes and policies when
+		 * its call is set up (writers.c knows it); called by name before
+		 * any plan of this session planted it, it would not.
+		 */
+		if (!ag_writers_is_setval_wrapper(fcinfo->flinfo->fn_oid))
+			gate_decide(AG_REFUSAL_GUARD, "agent_guard._setval()",
+						"agent_guard._setval() is planted by agent_guard in place of setval(); it is not called by name.",
+						text, len, 0);
 		if (OidIsValid(user))
 		{
-			(void) ag_current_statement(&text, &len);
 			ag_gate_decide_bound(AG_REFUSAL_APPROVAL, "setval()",
 								 psprintf("Sequence %s numbers the rows of protected table %s; set, humans' inserts could fail or collide.",
 										  ag_qualified_relname(seq), ag_qualified_relname(user)),
