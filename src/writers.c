@@ -10,11 +10,12 @@
  * Function calls: nextval/setval and the large-object writers change data
  * with no result relation in the plan; pg_logical_emit_message() writes a
  * WAL record that every logical decoding consumer (CDC, outbox readers)
- * receives as if the database had said it, transactional or not.  The plan walk below finds the calls
- * a plan makes (and on which sequence, when the argument is a constant);
- * the object-access hook (OAT_FUNCTION_EXECUTE, hooks.c) is the backstop
- * for calls no plan shows: PL/pgSQL's simple expressions and the fast-path
- * protocol (libpq's lo_write()).  A freeze refuses them all but calls on
+ * receives as if the database had said it, transactional or not.  The
+ * plan walk below finds the calls a plan makes (and on which sequence,
+ * when the argument is a constant); the object-access hook
+ * (OAT_FUNCTION_EXECUTE, hooks.c) is the backstop for calls no plan shows:
+ * PL/pgSQL's simple expressions and the fast-path protocol (libpq's
+ * lo_write()).  A freeze refuses them all but calls on
  * temporary sequences; read_only and a tables list refuse them too.
  * pg_notify() (and NOTIFY) is not among them: it writes no table and no
  * WAL, reaches only sessions listening on this server now, and is gone at
