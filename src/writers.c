@@ -345,7 +345,7 @@ ag_writers_wrap_setval(PlannedStmt *ps)
 	ag_writers_scan_plan(ps, &ws);
 	if (ws.setval_calls == NIL)
 		return;
-	name = list_make2(makeString(AG_SCHEMA), makeString("_setval"));
+	name = lappend(list_make1(makeString(AG_SCHEMA)), makeString("_setval"));
 	setval_wrapper[0] = LookupFuncName(name, 2, argtypes, true);
 	setval_wrapper[1] = LookupFuncName(name, 3, argtypes, true);
 	if (!OidIsValid(setval_wrapper[0]) || !OidIsValid(setval_wrapper[1]))
