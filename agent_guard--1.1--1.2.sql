@@ -2175,3 +2175,181 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION agent_guard._refuse_agent_code(text) FROM PUBLIC;
+
+-- Planted by the planner in place of setval() in an agent's statements: it
+-- needs a human's approval when the sequence numbers a protected table (as
+-- ALTER SEQUENCE does), then sets it as setval() would.
+CREATE FUNCTION agent_guard._setval(regclass, bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_setval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION agent_guard._setval(regclass, bigint, boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_setval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION agent_guard._setval(regclass, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._setval(regclass, bigint, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint, boolean) TO PUBLIC;
+
+-- The postmortem prints what agents chose (statements, run ids, names) as
+-- text: code spans fenced past any backticks in them, markup escaped.
+CREATE OR REPLACE FUNCTION agent_guard._md(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(regexp_replace(regexp_replace(regexp_replace(value, '\s+', ' ', 'g'),
+                                                  '([\\`*\[<~|])', '\\\1', 'g'),
+                                   '(?<![[:alnum:]])_|_(?![[:alnum:]])', '\\_', 'g'), '')
+$$;
+
+CREATE FUNCTION agent_guard._md_code(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT f || CASE WHEN v = '' OR v ~ '^[` ]|[` ]$' THEN ' ' || v || ' ' ELSE v END || f
+      FROM (SELECT v, repeat('`', 1 + coalesce((SELECT max(length(m[1]))
+                                                   FROM regexp_matches(v, '(`+)', 'g') m), 0)) AS f
+              FROM (SELECT coalesce(replace(regexp_replace(value, '\s+', ' ', 'g'), '|', '\|'), '') AS v) t) c
+$$;
+REVOKE ALL ON FUNCTION agent_guard._md_code(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION agent_guard._md_list(value jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    -- a run with guard events only has no acting roles: null, not an array
+    SELECT coalesce(nullif((SELECT string_agg(agent_guard._md(x), ', ')
+                              FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(value) = 'array'
+                                                                  THEN value ELSE '[]' END) x), ''), '-')
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.postmortem(run_id text) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j   jsonb := agent_guard.postmortem_json(run_id);
+    s   jsonb := j->'summary';
+    p   jsonb := j->'privileges';
+    ev  jsonb := j->'evidence';
+    rc  jsonb := j->'recovery';
+    out text;
+    x   jsonb;
+BEGIN
+    out := format(E'# Postmortem: run %s\n\n', agent_guard._md(s->>'run_id'));
+
+    out := out || E'## Summary\n\n'
+        || format(E'- Agent: %s\n', agent_guard._md_list(s->'agents'))
+        || format(E'- Login role: %s', agent_guard._md_list(s->'login_roles'))
+        || CASE WHEN s->'acting_roles' <> s->'login_roles'
+                THEN format(' (acting as %s)', agent_guard._md_list(s->'acting_roles')) ELSE '' END || E'\n'
+        || format(E'- Client address: %s\n', CASE WHEN jsonb_array_length(s->'client_addrs') = 0
+                                               THEN 'local (Unix socket)' ELSE agent_guard._md_list(s->'client_addrs') END)
+        || format(E'- Application name: %s\n', agent_guard._md_list(s->'application_names'))
+        || format(E'- Window: %s to %s (%s s)\n', agent_guard._md_time((s->>'first_event')::timestamptz),
+                  agent_guard._md_time((s->>'last_event')::timestamptz),
+                  round(extract(epoch FROM (s->>'duration')::interval), 3))
+        || format(E'- Transactions: %s, statements: %s\n', s->>'transactions', s->>'statements')
+        || format(E'- Status: %s\n', s->>'status')
+        || format(E'- Verdict: %s\n\n', s->>'verdict');
+
+    out := out || E'## Privileges held by the login role (now)\n\n';
+    IF NOT (p->>'role_exists')::boolean THEN
+        out := out || format(E'Role %s no longer exists.\n\n', coalesce(agent_guard._md(p->>'role'), '-'));
+    ELSE
+        out := out || format(E'Role %s: superuser %s, createrole %s, createdb %s, bypassrls %s; member of: %s; '
+                             'on database %s: CREATE %s, TEMPORARY %s.\n\n',
+                             agent_guard._md(p->>'role'), p->>'superuser', p->>'createrole', p->>'createdb', p->>'bypassrls',
+                             agent_guard._md_list(p->'member_of'), agent_guard._md(p#>>'{database,name}'),
+                             p#>>'{database,create}', p#>>'{database,temporary}')
+            || E'| Relation | Owner | Privileges | Schema | Schema owner | Schema privileges |\n'
+            || E'|---|---|---|---|---|---|\n';
+        FOR x IN SELECT * FROM jsonb_array_elements(p->'relations') LOOP
+            out := out || CASE WHEN (x->>'exists')::boolean THEN
+                format(E'| %s | %s | %s | %s | %s | %s |\n', agent_guard._md(x->>'relation'),
+                       CASE WHEN (x->>'owner')::boolean THEN 'yes' ELSE 'no' END,
+                       agent_guard._md_list(x->'privileges'), agent_guard._md(x->>'schema'),
+                       CASE WHEN (x->>'schema_owner')::boolean THEN 'yes' ELSE 'no' END,
+                       agent_guard._md_list(x->'schema_privileges'))
+                ELSE format(E'| %s | (dropped) | | | | |\n', agent_guard._md(x->>'relation')) END;
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    out := out || E'## Timeline\n\n| # | At | Statement | Rows |\n|---|---|---|---|\n';
+    FOR x IN SELECT * FROM jsonb_array_elements(j->'timeline') LOOP
+        out := out || format(E'| %s | %s | %s%s | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
+                             agent_guard._md_code(left(x->>'query', 300)),
+                             CASE WHEN x ? 'parameters'
+                                  THEN ' with ' || agent_guard._md_code(left(x->>'parameters', 300)) ELSE '' END,
+                             (SELECT string_agg(format('%s: %s', agent_guard._md(r.key),
+                                         (SELECT string_agg(o.key || ' ' || o.value, ', ' ORDER BY o.key)
+                                            FROM jsonb_each_text(r.value) o)), '; ' ORDER BY r.key)
+                                FROM jsonb_each(x->'rows') r));
+    END LOOP;
+    out := out || E'\n';
+
+    out := out || E'## Guard events\n\n';
+    IF jsonb_array_length(j->'guard_events') = 0 THEN
+        out := out || E'No guard fired during this run.\n\n';
+    ELSE
+        out := out || E'| Event | At | What | Relation | By | Detail |\n|---|---|---|---|---|---|\n';
+        FOR x IN SELECT * FROM jsonb_array_elements(j->'guard_events') LOOP
+            out := out || format(E'| %s | %s | %s | %s | %s | %s |\n', x->>'event_id', agent_guard._md_time((x->>'at')::timestamptz),
+                                 x->>'operation', agent_guard._md(x->>'relation'),
+                                 agent_guard._md(CASE WHEN (x->>'human')::boolean THEN 'human: ' || (x->>'by')
+                                                      ELSE 'agent: ' || (x->>'by') END),
+                                 agent_guard._md(CASE WHEN x->'detail' = 'null' THEN '' ELSE (x->'detail')::text END));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
+        out := out || E'## Approved statements that ran\n\n';
+        FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
+            out := out || format(E'- %s: %s (request %s, approved by %s at %s%s): %s\n',
+                                 agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md_code(left(x#>>'{detail,statement}', 300)),
+                                 x#>>'{detail,request_id}', agent_guard._md(x#>>'{detail,approved_by}'),
+                                 agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
+                                 CASE WHEN x#>>'{detail,note}' IS NOT NULL
+                                      THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
+                                 coalesce((SELECT string_agg(format('%s %s%s', agent_guard._md(t->>'relation'),
+                                                   CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
+                                                        ELSE '' END,
+                                                   CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
+                                             FROM jsonb_array_elements(x#>'{detail,targets}') t), '-'));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    out := out || E'## Data touched\n\n| Relation | Inserted | Updated | Deleted | Soft-deleted | Rows | Sample keys |\n'
+               || E'|---|---|---|---|---|---|---|\n';
+    FOR x IN SELECT * FROM jsonb_array_elements(j->'data') LOOP
+        out := out || format(E'| %s | %s | %s | %s | %s | %s | %s |\n', agent_guard._md(x->>'relation'),
+                             x->>'inserted', x->>'updated', x->>'deleted', x->>'soft_deleted', x->>'rows',
+                             agent_guard._md((SELECT string_agg(k::text, ' ') FROM jsonb_array_elements(x->'sample_keys') k)));
+    END LOOP;
+    out := out || E'\n';
+
+    out := out || E'## Recovery\n\n';
+    IF jsonb_array_length(rc->'rollbacks') = 0 THEN
+        out := out || E'Nothing of this run has been rolled back.\n';
+    ELSE
+        FOR x IN SELECT * FROM jsonb_array_elements(rc->'rollbacks') LOOP
+            out := out || format(E'- Rolled back at %s by %s (event %s).\n', agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md(x->>'by'), x->>'event_id');
+        END LOOP;
+        out := out || format(E'- Compensations: %s.\n',
+                             coalesce((SELECT string_agg(c.key || ' ' || c.value, ', ' ORDER BY c.key)
+                                         FROM jsonb_each_text(rc->'compensations') c), 'none'));
+    END IF;
+    out := out || format(E'\nPreview what is left to undo:\n\n```sql\n%s\n```\n\nUndo it:\n\n```sql\n%s\n```\n\n',
+                         rc->>'preview_command', rc->>'rollback_command');
+
+    out := out || E'## Evidence\n\n'
+        || format(E'- Log verified: %s (%s)\n', CASE WHEN (ev->>'log_verified')::boolean THEN 'yes' ELSE '**NO**' END,
+                  ev->>'verify_detail')
+        || format(E'- Head seal: `%s` (keep it outside the database; `agent_guard.verify_log(head)` proves nothing was cut)\n',
+                  ev->>'head')
+        || format(E'- Events of this run: %s, sealed: %s (positions %s to %s)\n', ev->>'run_events',
+                  ev->>'run_events_sealed', coalesce(ev->>'run_first_seal_seq', '-'),
+                  coalesce(ev->>'run_last_seal_seq', '-'));
+    RETURN out;
+END
+$$;

@@ -54,6 +54,18 @@
 #endif
 
 /*
+ * pg_logical_emit_message() took a fourth argument (flush) in 17, which
+ * renamed its fmgroids.h symbols; the OIDs are the same.
+ */
+#if PG_VERSION_NUM >= 170000
+#define AG_F_LOGICAL_MESSAGE_TEXT F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_TEXT_BOOL
+#define AG_F_LOGICAL_MESSAGE_BYTEA F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_BYTEA_BOOL
+#else
+#define AG_F_LOGICAL_MESSAGE_TEXT F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_TEXT
+#define AG_F_LOGICAL_MESSAGE_BYTEA F_PG_LOGICAL_EMIT_MESSAGE_BOOL_TEXT_BYTEA
+#endif
+
+/*
  * Shared memory is requested in shmem_request_hook from 15 on; on 14 it is
  * requested directly from _PG_init.
  */

@@ -74,11 +74,21 @@ struct AgFastInsert
 static AgFastInsert *open_inserters[AG_FAST_MAX_OPEN];
 static int	n_open = 0;
 
+/*
+ * Closing releases the pins and references the inserter took under the top
+ * transaction's resource owner, so it must be that owner's to release: at
+ * a COMMIT inside a procedure or DO block (SPI_commit) the current owner
+ * is the procedure's portal's, and releasing under it fails ("tupdesc
+ * reference ... is not owned by resource owner Portal").
+ */
 static void
 fast_close_all(bool clean)
 {
+	ResourceOwner save_owner = CurrentResourceOwner;
 	int			i;
 
+	if (clean)
+		CurrentResourceOwner = TopTransactionResourceOwner;
 	for (i = 0; i < n_open; i++)
 	{
 		AgFastInsert *fi = open_inserters[i];
@@ -94,6 +104,7 @@ fast_close_all(bool clean)
 		/* on abort, resource owner and memory context cleanup do it all */
 	}
 	n_open = 0;
+	CurrentResourceOwner = save_owner;
 }
 
 static void

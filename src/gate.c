@@ -69,6 +69,7 @@
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -878,13 +879,14 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 static void
 refuse_frozen_call(Oid funcid, Oid seq, const char *text, int len)
 {
-	char	   *what = psprintf("%s()", get_func_name(funcid));
+	char	   *what = psprintf("%s()", ag_writer_name(funcid));
 
 	gate_decide(AG_REFUSAL_FROZEN, what,
 				psprintf("Writes of %s are frozen: %s (%s %s.)",
 						 frozen_me ? "this agent" : "all agents",
 						 frozen_me ? frozen_me : frozen_all, what,
 						 ag_writer_kind(funcid) == AG_FN_LARGE_OBJECT ? "writes large objects" :
+						 ag_writer_kind(funcid) == AG_FN_WAL_MESSAGE ? "writes a message to the WAL for logical decoding" :
 						 OidIsValid(seq) ? psprintf("would change sequence %s", ag_qualified_relname(seq)) :
 						 "would change a sequence that is not temporary"),
 				text, len, 0);
@@ -946,6 +948,70 @@ ag_gate_frozen_function(Oid funcid)
 		return;
 	ag_current_statement(&text, &len);
 	refuse_frozen_call(funcid, InvalidOid, text, len);
+}
+
+/*
+ * setval() on a sequence that numbers a protected table needs a human's
+ * approval, like ALTER SEQUENCE of it (structure.c): set back, every later
+ * insert of a human collides with a row that exists.  An agent session's
+ * plans call setval() through agent_guard._setval() (writers.c), which
+ * decides here on the sequence it is given, bound to it: the approval of
+ * "SELECT setval($1, 1)" for one sequence does not set another.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_setval);
+Datum
+ag_sql_setval(PG_FUNCTION_ARGS)
+{
+	Oid			seq = PG_GETARG_OID(0);
+
+	if (ag_judging())
+	{
+		Oid			user = ag_structure_sequence_user(seq);
+		const char *text;
+		int			len;
+
+		(void) ag_current_statement(&text, &len);
+		/*
+		 * Planted, it counts as setval for the freezes and policies when
+		 * its call is set up (writers.c knows it); called by name before
+		 * any plan of this session planted it, it would not.
+		 */
+		if (!ag_writers_is_setval_wrapper(fcinfo->flinfo->fn_oid))
+			gate_decide(AG_REFUSAL_GUARD, "agent_guard._setval()",
+						"agent_guard._setval() is planted by agent_guard in place of setval(); it is not called by name.",
+						text, len, 0);
+		if (OidIsValid(user))
+		{
+			ag_gate_decide_bound(AG_REFUSAL_APPROVAL, "setval()",
+								 psprintf("Sequence %s numbers the rows of protected table %s; set, humans' inserts could fail or collide.",
+										  ag_qualified_relname(seq), ag_qualified_relname(user)),
+								 text, len, (uint64) seq);
+		}
+	}
+	if (PG_NARGS() == 3)
+		return DirectFunctionCall3(setval3_oid, PG_GETARG_DATUM(0),
+								   PG_GETARG_DATUM(1), PG_GETARG_DATUM(2));
+	return DirectFunctionCall2(setval_oid, PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+}
+
+/*
+ * The backstop (object access): a setval() that no plan of this session
+ * shows (a column default COPY evaluates, a constraint, an index
+ * expression, the fast-path protocol) cannot be judged by its sequence.
+ */
+void
+ag_gate_setval_unwrapped(Oid funcid)
+{
+	const char *text;
+	int			len;
+
+	if ((funcid != F_SETVAL_REGCLASS_INT8 && funcid != F_SETVAL_REGCLASS_INT8_BOOL) ||
+		!ag_judging())
+		return;
+	(void) ag_current_statement(&text, &len);
+	gate_decide(AG_REFUSAL_GUARD, "setval()",
+				"setval() is called outside a statement's plan (a column default, a constraint, an index expression or a fast-path call), where agent_guard cannot see which sequence it sets.",
+				text, len, 0);
 }
 
 /*

@@ -12,8 +12,10 @@
  *
  *	planner:		gate (DELETE/UPDATE without WHERE gets its gate qual)
  *					-> softdelete (an agent's DELETE becomes an UPDATE)
- *					-> the previous planner -> policy (the plan's writer
- *					calls: sequences, large objects)
+ *					-> the previous planner -> writers (setval() calls go
+ *					through agent_guard._setval, which gate.c judges as
+ *					they run) -> policy (the plan's writer calls:
+ *					sequences, large objects, WAL messages)
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's
@@ -43,7 +45,8 @@
  *					asks for the stopped sealer again -> idempotency warns
  *					about a session-wide key
  *	object access:	the previous hook -> policy, then gate (function calls
- *					that write: a freeze refuses them) -> reach (every
+ *					that write: a freeze refuses them; a setval() that no
+ *					plan shows is refused) -> reach (every
  *					relation or column dropped, emptied, renamed, moved,
  *					retyped or detached, judged as the direct act; refusals
  *					at once, approvals collected for the statement's end)
@@ -491,6 +494,10 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	if (converted)
 		result->commandType = CMD_DELETE;
 
+	/* setval() goes through agent_guard._setval(), which judges its sequence */
+	if (!IsParallelWorker() && ag_session_is_agent())
+		ag_writers_wrap_setval(result);
+
 	if (!IsParallelWorker())
 		ag_policy_check_plan(parse, result, query_string);
 	return result;
@@ -513,6 +520,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_policy_function_execute(objectId);
 		ag_policy_function_execute(objectId);
 		ag_gate_frozen_function(objectId);
+		ag_gate_setval_unwrapped(objectId);
 		return;
 	}
 

@@ -438,11 +438,13 @@ rate_precheck(const char *what, const char *text, int len)
 static void
 refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
 {
-	char	   *what = psprintf("%s()", get_func_name(funcid));
+	char	   *what = psprintf("%s()", ag_writer_name(funcid));
 	char	   *detail;
 
 	if (ag_writer_kind(funcid) == AG_FN_LARGE_OBJECT)
 		detail = psprintf("%s writes large objects, which are never temporary.", what);
+	else if (ag_writer_kind(funcid) == AG_FN_WAL_MESSAGE)
+		detail = psprintf("%s writes a message to the WAL, which every logical decoding consumer receives.", what);
 	else if (OidIsValid(seq))
 		detail = psprintf("%s would change sequence %s.", what, ag_qualified_relname(seq));
 	else
@@ -580,7 +582,8 @@ ag_policy_function_execute(Oid funcid)
 	if (k == AG_FN_SEQUENCE && (policy_mode != MODE_READ_ONLY ||
 							 (seq_calls_blessed && ActivePortal != NULL)))
 		return;
-	if (k == AG_FN_LARGE_OBJECT && policy_mode != MODE_READ_ONLY && !policy_has_tables)
+	if ((k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE) &&
+		policy_mode != MODE_READ_ONLY && !policy_has_tables)
 		return;
 	ag_current_statement(&text, &len);
 	refuse_writer_call(funcid, InvalidOid, text, len);

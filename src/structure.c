@@ -1230,3 +1230,13 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 			break;
 	}
 }
+
+/*
+ * The protected table whose rows a sequence numbers, or InvalidOid: what
+ * makes ALTER SEQUENCE above need approval, for setval() (gate.c).
+ */
+Oid
+ag_structure_sequence_user(Oid seqid)
+{
+	return sequence_protected_user(seqid);
+}

@@ -8,12 +8,18 @@
  *		role settings).
  *
  * Function calls: nextval/setval and the large-object writers change data
- * with no result relation in the plan.  The plan walk below finds the calls
- * a plan makes (and on which sequence, when the argument is a constant);
- * the object-access hook (OAT_FUNCTION_EXECUTE, hooks.c) is the backstop
- * for calls no plan shows: PL/pgSQL's simple expressions and the fast-path
- * protocol (libpq's lo_write()).  A freeze refuses them all but calls on
+ * with no result relation in the plan; pg_logical_emit_message() writes a
+ * WAL record that every logical decoding consumer (CDC, outbox readers)
+ * receives as if the database had said it, transactional or not.  The
+ * plan walk below finds the calls a plan makes (and on which sequence,
+ * when the argument is a constant); the object-access hook
+ * (OAT_FUNCTION_EXECUTE, hooks.c) is the backstop for calls no plan shows:
+ * PL/pgSQL's simple expressions and the fast-path protocol (libpq's
+ * lo_write()).  A freeze refuses them all but calls on
  * temporary sequences; read_only and a tables list refuse them too.
+ * pg_notify() (and NOTIFY) is not among them: it writes no table and no
+ * WAL, reaches only sessions listening on this server now, and is gone at
+ * a restart (README, "Freezes").
  *
  * Writing CTEs: a ModifyTable node in a WITH clause does not count its rows
  * into es_processed (only the node that sets the command tag does), and it
@@ -42,6 +48,7 @@
 
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -49,15 +56,18 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "classify.h"
+#include "compat.h"
 #include "scope.h"
 #include "writers.h"
 
@@ -65,6 +75,13 @@
  * Function calls that write
  * ---------------------------------------------------------------------
  */
+
+/*
+ * agent_guard._setval(regclass, bigint) and (regclass, bigint, boolean),
+ * as last looked up by ag_writers_wrap_setval(); InvalidOid before.
+ */
+static Oid	setval_wrapper[2] = {InvalidOid, InvalidOid};
+
 AgWriterKind
 ag_writer_kind(Oid funcid)
 {
@@ -86,7 +103,13 @@ ag_writer_kind(Oid funcid)
 		case F_LO_TRUNCATE:
 		case F_LO_TRUNCATE64:
 			return AG_FN_LARGE_OBJECT;
+		case AG_F_LOGICAL_MESSAGE_TEXT:
+		case AG_F_LOGICAL_MESSAGE_BYTEA:
+			return AG_FN_WAL_MESSAGE;
 		default:
+			if (OidIsValid(funcid) &&
+				(funcid == setval_wrapper[0] || funcid == setval_wrapper[1]))
+				return AG_FN_SEQUENCE;
 			return AG_FN_OTHER;
 	}
 }
@@ -96,12 +119,16 @@ writer_walker(Node *node, AgWriterScan *ws)
 {
 	if (node == NULL)
 		return false;
+	if (ws->collect_setval && IsA(node, FuncExpr) &&
+		(((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8 ||
+		 ((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8_BOOL))
+		ws->setval_calls = lappend(ws->setval_calls, node);
 	if (IsA(node, FuncExpr) && !OidIsValid(ws->bad_fn))
 	{
 		FuncExpr   *f = (FuncExpr *) node;
 		AgWriterKind k = ag_writer_kind(f->funcid);
 
-		if (k == AG_FN_LARGE_OBJECT)
+		if (k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE)
 			ws->bad_fn = f->funcid;
 		else if (k == AG_FN_SEQUENCE && ws->check_sequences)
 		{
@@ -219,6 +246,9 @@ walk_plan(Plan *p, AgWriterScan *ws)
 		case T_BitmapHeapScan:
 			walk_exprs(((BitmapHeapScan *) p)->bitmapqualorig, ws);
 			break;
+		case T_SampleScan:
+			walk_exprs(((SampleScan *) p)->tablesample, ws);
+			break;
 		case T_TidScan:
 			walk_exprs(((TidScan *) p)->tidquals, ws);
 			break;
@@ -288,6 +318,66 @@ ag_writers_scan_plan(PlannedStmt *ps, AgWriterScan *ws)
 	walk_plan(ps->planTree, ws);
 	foreach(lc, ps->subplans)
 		walk_plan(lfirst(lc), ws);
+}
+
+/*
+ * setval() on the sequence that numbers a protected table needs a human's
+ * approval, as ALTER SEQUENCE does (structure.c); which sequence it sets is
+ * known only when it runs (a variable, a parameter, a subquery).  So in an
+ * agent session's plans every setval() call becomes a call of
+ * agent_guard._setval() with the same arguments, which decides on the
+ * sequence it is given and then sets it (gate.c).  The wrapper counts as
+ * setval for the freezes and policies (ag_writer_kind), and the plan is
+ * invalidated with it.  A setval() no plan shows (a column default in COPY,
+ * a constraint, the fast-path protocol) is refused in an agent session
+ * (gate.c, ag_gate_setval_unwrapped).
+ */
+void
+ag_writers_wrap_setval(PlannedStmt *ps)
+{
+	AgWriterScan ws = {0};
+	Oid			argtypes[3] = {REGCLASSOID, INT8OID, BOOLOID};
+	List	   *name;
+	ListCell   *lc;
+	int			i;
+
+	ws.collect_setval = true;
+	ag_writers_scan_plan(ps, &ws);
+	if (ws.setval_calls == NIL)
+		return;
+	name = lappend(list_make1(makeString(AG_SCHEMA)), makeString("_setval"));
+	setval_wrapper[0] = LookupFuncName(name, 2, argtypes, true);
+	setval_wrapper[1] = LookupFuncName(name, 3, argtypes, true);
+	if (!OidIsValid(setval_wrapper[0]) || !OidIsValid(setval_wrapper[1]))
+		return;					/* not installed here: left to the backstop */
+	foreach(lc, ws.setval_calls)
+	{
+		FuncExpr   *f = lfirst_node(FuncExpr, lc);
+
+		f->funcid = setval_wrapper[f->funcid == F_SETVAL_REGCLASS_INT8 ? 0 : 1];
+	}
+	for (i = 0; i < 2; i++)
+	{
+		PlanInvalItem *item = makeNode(PlanInvalItem);
+
+		item->cacheId = PROCOID;
+		item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(setval_wrapper[i]));
+		ps->invalItems = lappend(ps->invalItems, item);
+	}
+}
+
+/* The name a refusal gives a writing function: the wrapper's is setval's. */
+char *
+ag_writer_name(Oid funcid)
+{
+	return get_func_name(ag_writers_is_setval_wrapper(funcid) ? F_SETVAL_REGCLASS_INT8 : funcid);
+}
+
+bool
+ag_writers_is_setval_wrapper(Oid funcid)
+{
+	return OidIsValid(funcid) &&
+		(funcid == setval_wrapper[0] || funcid == setval_wrapper[1]);
 }
 
 /*

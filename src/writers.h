@@ -18,7 +18,8 @@ typedef enum AgWriterKind
 {
 	AG_FN_OTHER = 0,
 	AG_FN_SEQUENCE,				/* nextval, setval */
-	AG_FN_LARGE_OBJECT			/* lo_create, lo_put, lo_unlink, lowrite, ... */
+	AG_FN_LARGE_OBJECT,			/* lo_create, lo_put, lo_unlink, lowrite, ... */
+	AG_FN_WAL_MESSAGE			/* pg_logical_emit_message (both) */
 } AgWriterKind;
 
 typedef struct AgWriterScan
@@ -28,12 +29,19 @@ typedef struct AgWriterScan
 	bool		temp_seq_calls; /* calls on named temporary sequences seen */
 	bool		check_sequences;	/* sequence calls count (not only on
 									 * temporary sequences) */
+	List	   *setval_calls;	/* set: collect the FuncExprs of setval() */
+	bool		collect_setval;
 } AgWriterScan;
 
 extern AgWriterKind ag_writer_kind(Oid funcid);
 extern void ag_writers_scan_expr(Node *node, AgWriterScan *ws);
 extern void ag_writers_scan_plan(struct PlannedStmt *ps, AgWriterScan *ws);
 extern Oid	ag_writers_row_locked(struct PlannedStmt *ps, bool temp_only);
+
+/* setval() in an agent session's plans goes through agent_guard._setval. */
+extern void ag_writers_wrap_setval(struct PlannedStmt *ps);
+extern bool ag_writers_is_setval_wrapper(Oid funcid);
+extern char *ag_writer_name(Oid funcid);
 
 /* Rows of the ModifyTable nodes that do not set es_processed (CTEs). */
 extern void ag_writers_cte_start(struct QueryDesc *qd);

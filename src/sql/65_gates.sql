@@ -94,6 +94,16 @@ CREATE FUNCTION agent_guard._gate_unqualified(operation text, relation oid) RETU
     AS 'MODULE_PATHNAME', 'ag_sql_gate_unqualified'
     LANGUAGE C STRICT STABLE;
 
+-- Planted by the planner in place of setval() in an agent's statements: it
+-- needs a human's approval when the sequence numbers a protected table (as
+-- ALTER SEQUENCE does), then sets it as setval() would.
+CREATE FUNCTION agent_guard._setval(regclass, bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_setval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION agent_guard._setval(regclass, bigint, boolean) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_setval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
 -- Tell every backend (at commit) to reload freezes and tripped runs.
 CREATE FUNCTION agent_guard._gate_changed() RETURNS void
     AS 'MODULE_PATHNAME', 'ag_sql_gate_changed'

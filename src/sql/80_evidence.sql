@@ -606,16 +606,39 @@ CREATE FUNCTION agent_guard._md_time(value timestamptz) RETURNS text
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT to_char(value, 'YYYY-MM-DD HH24:MI:SS.MS OF') $$;
 
--- A Markdown table cell: one line, pipes escaped.
+-- Text in a Markdown table cell or list item, as text: one line, and every
+-- character that could start markup escaped (a backslash, code spans,
+-- emphasis, links and images, HTML and autolinks, strikethrough, a new
+-- cell).  An underscore between two letters or digits starts no emphasis
+-- and stays as it is.  Run ids, application names, relation names and
+-- notes are chosen by agents: in the report they are never markup.
 CREATE FUNCTION agent_guard._md(value text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(replace(regexp_replace(value, '\s+', ' ', 'g'), '|', '\|'), '') $$;
+AS $$
+    SELECT coalesce(regexp_replace(regexp_replace(regexp_replace(value, '\s+', ' ', 'g'),
+                                                  '([\\`*\[<~|])', '\\\1', 'g'),
+                                   '(?<![[:alnum:]])_|_(?![[:alnum:]])', '\\_', 'g'), '')
+$$;
+
+-- Text as a Markdown code span (a statement, its parameters): one line,
+-- pipes escaped for the table, between fences of one backtick more than the
+-- longest run of backticks in it, so that nothing in it closes the span
+-- (CommonMark), with a space inside each fence where the text starts or
+-- ends with a backtick or a space (the renderer strips one from each side).
+CREATE FUNCTION agent_guard._md_code(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT f || CASE WHEN v = '' OR v ~ '^[` ]|[` ]$' THEN ' ' || v || ' ' ELSE v END || f
+      FROM (SELECT v, repeat('`', 1 + coalesce((SELECT max(length(m[1]))
+                                                   FROM regexp_matches(v, '(`+)', 'g') m), 0)) AS f
+              FROM (SELECT coalesce(replace(regexp_replace(value, '\s+', ' ', 'g'), '|', '\|'), '') AS v) t) c
+$$;
 
 CREATE FUNCTION agent_guard._md_list(value jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
     -- a run with guard events only has no acting roles: null, not an array
-    SELECT coalesce(nullif((SELECT string_agg(x, ', ')
+    SELECT coalesce(nullif((SELECT string_agg(agent_guard._md(x), ', ')
                               FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(value) = 'array'
                                                                   THEN value ELSE '[]' END) x), ''), '-')
 $$;
@@ -632,7 +655,7 @@ DECLARE
     out text;
     x   jsonb;
 BEGIN
-    out := format(E'# Postmortem: run %s\n\n', s->>'run_id');
+    out := format(E'# Postmortem: run %s\n\n', agent_guard._md(s->>'run_id'));
 
     out := out || E'## Summary\n\n'
         || format(E'- Agent: %s\n', agent_guard._md_list(s->'agents'))
@@ -651,12 +674,12 @@ BEGIN
 
     out := out || E'## Privileges held by the login role (now)\n\n';
     IF NOT (p->>'role_exists')::boolean THEN
-        out := out || format(E'Role %s no longer exists.\n\n', coalesce(p->>'role', '-'));
+        out := out || format(E'Role %s no longer exists.\n\n', coalesce(agent_guard._md(p->>'role'), '-'));
     ELSE
         out := out || format(E'Role %s: superuser %s, createrole %s, createdb %s, bypassrls %s; member of: %s; '
                              'on database %s: CREATE %s, TEMPORARY %s.\n\n',
-                             p->>'role', p->>'superuser', p->>'createrole', p->>'createdb', p->>'bypassrls',
-                             agent_guard._md_list(p->'member_of'), p#>>'{database,name}',
+                             agent_guard._md(p->>'role'), p->>'superuser', p->>'createrole', p->>'createdb', p->>'bypassrls',
+                             agent_guard._md_list(p->'member_of'), agent_guard._md(p#>>'{database,name}'),
                              p#>>'{database,create}', p#>>'{database,temporary}')
             || E'| Relation | Owner | Privileges | Schema | Schema owner | Schema privileges |\n'
             || E'|---|---|---|---|---|---|\n';
@@ -674,11 +697,11 @@ BEGIN
 
     out := out || E'## Timeline\n\n| # | At | Statement | Rows |\n|---|---|---|---|\n';
     FOR x IN SELECT * FROM jsonb_array_elements(j->'timeline') LOOP
-        out := out || format(E'| %s | %s | `%s`%s | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
-                             agent_guard._md(left(x->>'query', 300)),
+        out := out || format(E'| %s | %s | %s%s | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
+                             agent_guard._md_code(left(x->>'query', 300)),
                              CASE WHEN x ? 'parameters'
-                                  THEN format(' with `%s`', agent_guard._md(left(x->>'parameters', 300))) ELSE '' END,
-                             (SELECT string_agg(format('%s: %s', r.key,
+                                  THEN ' with ' || agent_guard._md_code(left(x->>'parameters', 300)) ELSE '' END,
+                             (SELECT string_agg(format('%s: %s', agent_guard._md(r.key),
                                          (SELECT string_agg(o.key || ' ' || o.value, ', ' ORDER BY o.key)
                                             FROM jsonb_each_text(r.value) o)), '; ' ORDER BY r.key)
                                 FROM jsonb_each(x->'rows') r));
@@ -703,14 +726,14 @@ BEGIN
     IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
         out := out || E'## Approved statements that ran\n\n';
         FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
-            out := out || format(E'- %s: `%s` (request %s, approved by %s at %s%s): %s\n',
+            out := out || format(E'- %s: %s (request %s, approved by %s at %s%s): %s\n',
                                  agent_guard._md_time((x->>'at')::timestamptz),
-                                 agent_guard._md(left(x#>>'{detail,statement}', 300)),
-                                 x#>>'{detail,request_id}', x#>>'{detail,approved_by}',
+                                 agent_guard._md_code(left(x#>>'{detail,statement}', 300)),
+                                 x#>>'{detail,request_id}', agent_guard._md(x#>>'{detail,approved_by}'),
                                  agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
                                  CASE WHEN x#>>'{detail,note}' IS NOT NULL
                                       THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
-                                 coalesce((SELECT string_agg(format('%s %s%s', t->>'relation',
+                                 coalesce((SELECT string_agg(format('%s %s%s', agent_guard._md(t->>'relation'),
                                                    CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
                                                         ELSE '' END,
                                                    CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
@@ -734,7 +757,7 @@ BEGIN
     ELSE
         FOR x IN SELECT * FROM jsonb_array_elements(rc->'rollbacks') LOOP
             out := out || format(E'- Rolled back at %s by %s (event %s).\n', agent_guard._md_time((x->>'at')::timestamptz),
-                                 x->>'by', x->>'event_id');
+                                 agent_guard._md(x->>'by'), x->>'event_id');
         END LOOP;
         out := out || format(E'- Compensations: %s.\n',
                              coalesce((SELECT string_agg(c.key || ' ' || c.value, ', ' ORDER BY c.key)
