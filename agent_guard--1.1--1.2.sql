@@ -1724,7 +1724,9 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION agent_guard._soft_visible() FROM PUBLIC;
--- in the soft-delete policy, which runs as whoever reads the table
+-- in the soft-delete policy, which runs as whoever reads the table (revoked
+-- first, so that its privileges read as a fresh install's)
+REVOKE ALL ON FUNCTION agent_guard._replication_session() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._replication_session() TO PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._check_subscribers(regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
