@@ -1472,11 +1472,16 @@ GRANT EXECUTE ON FUNCTION agent_guard.capture() TO PUBLIC;
 -- them; protect() of a published table says what subscribers need first;
 -- rows that a replication worker writes into the guard's own tables are
 -- dropped on a subscriber that has the extension.
+CREATE FUNCTION agent_guard._replication_session() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_replication_session'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION agent_guard._replication_session() IS
+    'whether the session user has REPLICATION (the soft-delete policy lets such sessions see soft-deleted rows)';
+
 CREATE FUNCTION agent_guard._soft_visible() RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 'ag_deleted_at IS NULL OR (SELECT r.rolreplication FROM pg_catalog.pg_roles r '
-           'WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)';
+    SELECT 'ag_deleted_at IS NULL OR agent_guard._replication_session()';
 $$;
 
 CREATE OR REPLACE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS jsonb
@@ -1719,6 +1724,10 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION agent_guard._soft_visible() FROM PUBLIC;
+-- in the soft-delete policy, which runs as whoever reads the table (revoked
+-- first, so that its privileges read as a fresh install's)
+REVOKE ALL ON FUNCTION agent_guard._replication_session() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._replication_session() TO PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._check_subscribers(regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
 

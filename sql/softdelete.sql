@@ -167,3 +167,29 @@ SELECT relrowsecurity, relforcerowsecurity,
 SELECT agent_guard.unprotect('app.events_p');
 SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relname LIKE 'events_p%' AND relkind IN ('r', 'p') AND relnamespace = 'app'::regnamespace ORDER BY 1;
+
+-- sessions of a role with REPLICATION (never an agent) see soft-deleted
+-- rows, so that a subscriber's table sync copies them; it is the session
+-- user that counts: SET ROLE neither grants nor takes it away
+CREATE ROLE regress_sd_repl LOGIN REPLICATION;
+CREATE ROLE regress_sd_plain LOGIN;
+GRANT regress_sd_plain TO regress_sd_repl;
+CREATE TABLE app.sd_vis (id int PRIMARY KEY, v text);
+SELECT agent_guard.protect('app.sd_vis', soft_delete => true);
+INSERT INTO app.sd_vis VALUES (1, 'live'), (2, 'gone');
+UPDATE app.sd_vis SET ag_deleted_at = now() WHERE id = 2;
+GRANT USAGE ON SCHEMA app TO regress_sd_repl, regress_sd_plain;
+GRANT SELECT ON app.sd_vis TO regress_sd_repl, regress_sd_plain;
+SET SESSION AUTHORIZATION regress_sd_repl;
+SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.sd_vis ORDER BY id;
+SET ROLE regress_sd_plain;
+SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.sd_vis ORDER BY id;
+RESET ROLE;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_sd_plain;
+SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.sd_vis ORDER BY id;
+RESET SESSION AUTHORIZATION;
+SELECT agent_guard.unprotect('app.sd_vis');
+DROP TABLE app.sd_vis;
+REVOKE USAGE ON SCHEMA app FROM regress_sd_repl, regress_sd_plain;
+DROP ROLE regress_sd_repl, regress_sd_plain;

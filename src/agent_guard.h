@@ -106,6 +106,7 @@ extern void ag_shmem_startup(void);
 extern void ag_identity_init(void);
 extern const char *ag_current_agent(void);
 extern const char *ag_current_run(bool for_write);
+extern bool ag_run_generated_in_xact(const char *run);
 extern void ag_identity_enforce(void);
 extern bool ag_session_is_agent(void);
 extern Oid	ag_extension_owner(void);

@@ -99,6 +99,7 @@ static int	approval_ttl = 900;
 static uint64 state_gen = 0;
 static bool state_valid = false;
 static char *state_run = NULL;
+static char *state_agent = NULL;	/* the agent the freezes were loaded for */
 static char *frozen_all = NULL;
 static char *frozen_me = NULL;
 static bool tripped_me = false;
@@ -264,10 +265,30 @@ load_state(void)
 		/* another run, same generation: its own trip and count */
 		tripped_local = false;
 		run_rows = ag_run_rows(run);
+
+		/*
+		 * The run generated for this transaction, by the agent the freezes
+		 * were loaded for: the freezes are those loaded (same generation),
+		 * and nobody can have tripped a run nobody knew.  No query: with
+		 * the default generated_runs = transaction this was one per agent
+		 * transaction, most of the cost of a short agent statement.
+		 */
+		if (ag_run_generated_in_xact(run) && state_agent != NULL &&
+			ag_current_agent() != NULL && strcmp(state_agent, ag_current_agent()) == 0)
+		{
+			if (state_run)
+				pfree(state_run);
+			state_run = ag_session_strdup(run);
+			tripped_me = false;
+			return;
+		}
 	}
 	if (state_run)
 		pfree(state_run);
 	state_run = run ? ag_session_strdup(run) : NULL;
+	if (state_agent)
+		pfree(state_agent);
+	state_agent = NULL;
 
 	if (frozen_all)
 		pfree(frozen_all);
@@ -278,6 +299,8 @@ load_state(void)
 	q.values[0] = CStringGetTextDatum(ag_current_agent());
 	q.values[1] = CStringGetTextDatum(run ? run : "");
 	ag_owner_spi(load_state_query, &q);
+	if (ag_current_agent() != NULL)
+		state_agent = ag_session_strdup(ag_current_agent());
 
 	/* a human reset the run: count from zero again */
 	if (!tripped_me && state_valid && gen != state_gen)

@@ -802,6 +802,18 @@ ag_current_run(bool for_write)
 	return run;
 }
 
+/*
+ * Is run the run generated for this transaction (generated_runs =
+ * transaction)?  Nobody else knows it before this transaction writes under
+ * it, so it cannot have been tripped or written by anyone yet (gate.c).
+ */
+bool
+ag_run_generated_in_xact(const char *run)
+{
+	xact_refresh();
+	return run != NULL && xact_gen_run != NULL && strcmp(run, xact_gen_run) == 0;
+}
+
 void
 ag_identity_init(void)
 {

@@ -44,11 +44,13 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
@@ -62,6 +64,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "compat.h"
@@ -367,6 +370,32 @@ ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info)
 	soft_row.old_run = isnull ? NULL : TextDatumGetCString(d);
 	soft_row.valid = true;
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * SQL: agent_guard._replication_session() returns boolean: whether the
+ * session user (which SET ROLE does not change) has REPLICATION, as
+ * pg_roles.rolreplication says; false for a role that is gone.  The
+ * soft-delete policy ag_hide_deleted (40_protect.sql) calls it for rows
+ * already soft-deleted only.  It replaces an uncorrelated subquery on
+ * pg_roles, whose plan every statement on a soft-delete table paid for
+ * (locks on the catalogs, permission checks, initialising the scans)
+ * although live rows never ran it.
+ */
+PG_FUNCTION_INFO_V1(ag_replication_session);
+Datum
+ag_replication_session(PG_FUNCTION_ARGS)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetSessionUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolreplication;
+		ReleaseSysCache(tup);
+	}
+	PG_RETURN_BOOL(result);
 }
 
 /*

@@ -13,13 +13,21 @@
 -- so do sessions of a role with REPLICATION (never an agent): a logical
 -- replication subscriber's table sync copies the soft-deleted rows too, so
 -- the copy matches.  The role is the session user, which SET ROLE cannot
--- change; the test is an uncorrelated subquery, evaluated once per query.
+-- change; the test is a C function (softdelete.c) evaluated only for rows
+-- already soft-deleted: an uncorrelated subquery on pg_roles cost every
+-- statement on the table its plan (catalog locks, permission checks,
+-- initialising the scans) although live rows never ran it.
 -- Returns the previous state, for _soft_rls_off.
+CREATE FUNCTION agent_guard._replication_session() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_replication_session'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION agent_guard._replication_session() IS
+    'whether the session user has REPLICATION (the soft-delete policy lets such sessions see soft-deleted rows)';
+
 CREATE FUNCTION agent_guard._soft_visible() RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT 'ag_deleted_at IS NULL OR (SELECT r.rolreplication FROM pg_catalog.pg_roles r '
-           'WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)';
+    SELECT 'ag_deleted_at IS NULL OR agent_guard._replication_session()';
 $$;
 
 CREATE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS jsonb

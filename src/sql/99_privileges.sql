@@ -11,6 +11,8 @@ GRANT EXECUTE ON FUNCTION agent_guard.current_agent() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard.current_run() TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION agent_guard.soft_deleted_stamp(integer, "any") TO PUBLIC;
+-- in the soft-delete policy, which runs as whoever reads the table
+GRANT EXECUTE ON FUNCTION agent_guard._replication_session() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._idempotency_ttl() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard.preview(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._preview(boolean) TO PUBLIC;

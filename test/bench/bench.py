@@ -6,8 +6,12 @@ mode, by test/suites.sh.  It starts its own throwaway clusters in WORKDIR,
 runs every measurement in interleaved rounds (the order of the variants
 rotates from round to round; each measurement starts from fresh state and a
 CHECKPOINT) and prints medians, ratios to the baseline and WAL bytes per
-changed row.  It never fails on a timing: the exit status says only whether
-every measurement ran (smoke mode relies on that).
+changed row, then one line per target of issue 21 with its measured ratio
+and "met" or "not met".  During the 1-row runs with the most clients the
+unsealed backlog (committed events the sealer has not sealed yet) is sampled
+(--backlog-interval) and printed with its trend.  It never fails on a
+timing: the exit status says only whether every measurement ran (smoke mode
+relies on that).
 
 Clusters:
   A  agent_guard preloaded; databases "bench" (writes, hooks, rollback) and
@@ -40,6 +44,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -204,8 +209,10 @@ def reset(cluster, table, rows, also_checkpoint=True):
 
 
 def run_pgbench(cluster, user, clients, seconds=0, transactions=0, script=None, builtin=None,
-                defines=(), extra=()):
-    """One pgbench run (prepared statements); return (tps, transactions)."""
+                defines=(), extra=(), sampler=None):
+    """One pgbench run (prepared statements); return (tps, transactions).
+    sampler, if given, is started beside pgbench and stopped when it ends
+    (Sampler below)."""
     cmd = [cluster.bin("pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(clients)]
     cmd += ["-t", str(transactions)] if transactions else ["-T", str(seconds)]
     for d in defines:
@@ -215,13 +222,71 @@ def run_pgbench(cluster, user, clients, seconds=0, transactions=0, script=None, 
     cmd += cluster.conn_args(user, "bench")[:-2] + ["bench"]
     e = dict(os.environ)
     e.pop("PGOPTIONS", None)
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e)
+    if sampler:
+        sampler.start()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e)
+    finally:
+        if sampler:
+            sampler.stop()
     if p.returncode != 0 or "failed transactions: 0 " not in p.stdout and \
             "number of failed transactions" in p.stdout:
         raise RuntimeError("pgbench failed (%s):\n%s\n%s" % (" ".join(cmd), p.stdout, p.stderr))
     tps = float(re.search(r"tps = ([0-9.]+) \(without initial", p.stdout).group(1))
     n = int(re.search(r"number of transactions actually processed: ([0-9]+)", p.stdout).group(1))
     return tps, n
+
+
+BACKLOG_SQL = "SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL"
+
+
+class Sampler:
+    """The unsealed backlog (committed events the sealer has not sealed
+    yet), sampled every interval seconds while a pgbench run lasts, once at
+    its start and once at its end: a list of (seconds since start, events)."""
+    def __init__(self, cluster, interval):
+        self.cluster, self.interval = cluster, interval
+        self.samples, self.error = [], None
+        self._done = threading.Event()
+        self._thread = None
+
+    def sample(self):
+        try:
+            self.samples.append((time.time() - self.t0, int(self.cluster.value(BACKLOG_SQL))))
+        except (RuntimeError, ValueError) as ex:
+            self.error = ex
+
+    def run(self):
+        while not self._done.wait(self.interval):
+            self.sample()
+
+    def start(self):
+        self.t0 = time.time()
+        self.sample()
+        self._thread = threading.Thread(target=self.run, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._done.set()
+        self._thread.join()
+        self.sample()
+        if self.error:
+            raise RuntimeError("could not sample the unsealed backlog: %s" % self.error)
+
+
+def backlog_trend(samples):
+    """Least-squares slope (events per second) of the samples of the run's
+    second half (at least the last two samples)."""
+    end = samples[-1][0]
+    pts = [s for s in samples if s[0] >= end / 2]
+    if len(pts) < 2:
+        pts = samples[-2:]
+    if len(pts) < 2:
+        return 0.0
+    mt = sum(t for t, _ in pts) / len(pts)
+    mb = sum(b for _, b in pts) / len(pts)
+    den = sum((t - mt) ** 2 for t, _ in pts)
+    return sum((t - mt) * (b - mb) for t, b in pts) / den if den else 0.0
 
 
 def has_pgaudit(bindir=None):
@@ -278,9 +343,9 @@ class Bench:
     def reset(self, table, rows, also_checkpoint=True, cluster=None):
         reset(cluster or self.A, table, rows, also_checkpoint)
 
-    def pgbench(self, cluster, user, clients, script=None, builtin=None, defines=()):
+    def pgbench(self, cluster, user, clients, script=None, builtin=None, defines=(), sampler=None):
         return run_pgbench(cluster, user, clients, self.a.seconds, self.a.transactions,
-                           script=script, builtin=builtin, defines=defines)
+                           script=script, builtin=builtin, defines=defines, sampler=sampler)
 
     # --------------------------------------------------------- measurements
     def single_row(self, rnd):
@@ -291,12 +356,18 @@ class Bench:
                 for v in order:
                     c = self.cluster(v)
                     self.reset("t_" + v, self.a.rows, cluster=c)
+                    # the sealer's backlog under the most agent clients
+                    sampler = None
+                    if clients == self.a.clients[-1] and v in ("agent_soft", "agent_hard"):
+                        sampler = Sampler(c, self.a.backlog_interval)
                     l0 = c.lsn()
                     tps, n = self.pgbench(c, WRITER[v], clients,
                                           script=os.path.join(self.scripts, "%s_%s.sql" % (op, v)),
-                                          defines=["rows=%d" % self.a.rows])
+                                          defines=["rows=%d" % self.a.rows], sampler=sampler)
                     wal = c.wal_since(l0) / max(n, 1)
                     self.add(("1row", op, clients, v), tps, wal)
+                    if sampler:
+                        self.add(("backlog", op, v), sampler.samples, n)
                 log("   1-row %-6s %d client(s): %s" % (op, clients, "  ".join(
                     "%s %.0f" % (v, self.results[("1row", op, clients, v)][-1][0]) for v in vs)))
 
@@ -464,7 +535,110 @@ class Bench:
         out.append("verify_log() over %d sealed events: %.0f ms median (building them: agent inserts %.1f s, "
                    "seal_log %.1f s)" % (self.verify_checked, self.med(("verify",)),
                                          self.verify_build[0], self.verify_build[1]))
+        out.append("")
+        out += self.backlog_report()
+        out.append("")
+        out += self.targets()
         return "\n".join(out)
+
+    def backlog(self):
+        """Per (operation, agent variant): median over the rounds of the
+        backlog at the end of the run, of its trend (events/s over the run's
+        second half) and of the rate of writes (events/s)."""
+        res = {}
+        for op in ("insert", "update", "delete"):
+            for v in ("agent_soft", "agent_hard"):
+                runs = self.results.get(("backlog", op, v), [])
+                if not runs:
+                    continue
+                res[(op, v)] = (statistics.median(s[-1][1] for s, n in runs),
+                                statistics.median(backlog_trend(s) for s, n in runs),
+                                statistics.median(n / max(s[-1][0], 1e-3) for s, n in runs),
+                                max(b for s, n in runs for t, b in s))
+        return res
+
+    def backlog_report(self):
+        c = self.a.clients[-1]
+        out = ["Unsealed backlog (committed events not sealed yet) during the 1-row runs with %d agent clients, "
+               "sampled every %g s: median over the rounds" % (c, self.a.backlog_interval), "",
+               "| statement | variant | events/s written | backlog at the end | largest seen "
+               "| trend over the second half |", "|---|---|---|---|---|---|"]
+        for (op, v), (end, trend, rate, peak) in sorted(self.backlog().items()):
+            out.append("| %s | %s | %.0f | %.0f | %.0f | %+.0f events/s (%+.1f%% of the write rate) |"
+                       % (op.upper(), v, rate, end, peak, trend, 100.0 * trend / max(rate, 1e-9)))
+        return out
+
+    def targets(self):
+        """Issue 21's targets, one line each: the measured ratio (the worst
+        case where a target covers several) and met / not met."""
+        a = self.a
+        out = ["Targets of issue 21 (ratios of this run; where a target covers several cases, the worst is shown)"
+               + (" -- smoke sizes: the ratios mean nothing" if a.smoke else ""), ""]
+
+        def line(text, value, ok):
+            out.append("- %s: %s: %s" % (text, value, "met" if ok else "not met"))
+
+        ops = ("insert", "update", "delete")
+        agents = ("agent_soft", "agent_hard")
+
+        def r1(op, c, v, over="base"):
+            return self.med(("1row", op, c, v)) / self.med(("1row", op, c, over))
+        for c in a.clients:
+            worst = min(((r1(op, c, v) / r1(op, c, "audit"), op, v) for op in ops for v in agents))
+            line("agent 1-row writes, %d client(s), above the hand-written audit trigger" % c,
+                 "agent/audit %.2f (%s %s)" % (worst[0], worst[2], worst[1].upper()), worst[0] > 1.0)
+            worst = min(((r1(op, c, v), op, v) for op in ops for v in agents))
+            line("agent 1-row writes, %d client(s), >= 0.85 of base" % c,
+                 "%.2f (%s %s)" % (worst[0], worst[2], worst[1].upper()), worst[0] >= 0.85)
+        lo, hi = a.clients[0], a.clients[-1]
+
+        def scale(op, v):
+            return self.med(("1row", op, hi, v)) / self.med(("1row", op, lo, v))
+        worst = min(((scale(op, v) / scale(op, "base"), op, v) for op in ops for v in agents))
+        line("scaling %d -> %d clients within 20%% of base's" % (lo, hi),
+             "agent/base %.2f (%s %s)" % (worst[0], worst[2], worst[1].upper()), worst[0] >= 0.8)
+        worst = min(((r1(op, c, "human"), op, c) for op in ops for c in a.clients))
+        line("human 1-row writes on a protected table >= 0.97 of base",
+             "%.2f (%s, %d client(s))" % (worst[0], worst[1].upper(), worst[2]), worst[0] >= 0.97)
+        worst = min(((self.med(("hooks", w, s)) / self.med(("hooks", w, "nopreload")), w, s)
+                     for w in ("select1", "select_only") for s in ("human", "agent")))
+        line("sessions that touch no protected table >= 0.97 of no agent_guard",
+             "%.3f (%s session, %s)" % (worst[0], worst[2], worst[1]), worst[0] >= 0.97)
+
+        def bulk(op, v, over_op):
+            return self.med(("bulk", op, v)) / self.med(("bulk", over_op, "base"))
+        worst = max(((bulk("update", v, "update"), v) for v in agents))
+        line("bulk %d-row agent UPDATE <= 2.0x base" % a.bulk, "%.2fx (%s)" % worst, worst[0] <= 2.0)
+        x = bulk("delete", "agent_hard", "delete")
+        line("bulk %d-row agent hard DELETE <= 4x base DELETE" % a.bulk, "%.2fx" % x, x <= 4.0)
+        x = bulk("delete", "agent_soft", "update")
+        line("bulk %d-row agent soft DELETE <= 2.5x base UPDATE" % a.bulk, "%.2fx" % x, x <= 2.5)
+        worst = max(((self.med(("rollback", k, "rollback")) / self.med(("rollback", k, "run")), k)
+                     for k in ("hard", "soft")))
+        line("rollback of a %d-row run <= 3x the run" % a.rollback_rows, "%.2fx (%s-delete table)" % worst,
+             worst[0] <= 3.0)
+        ms = self.med(("verify",))
+        per_m = ms * 1000000.0 / max(self.verify_checked, 1)
+        line("verify_log() of 1,000,000 events < 10 s",
+             ("%.1f s" % (ms / 1000.0)) if self.verify_checked >= 1000000 else
+             "%.1f s over %d events, %.1f s scaled to 1,000,000" % (ms / 1000.0, self.verify_checked,
+                                                                    per_m / 1000.0),
+             per_m < 10000.0)
+        bl = self.backlog()
+        if bl:
+            # bounded: over the second half of the run the backlog grows by
+            # less than 2% of the rate of writes (the sealer keeps at least
+            # 98% of the pace), or stays under one second of writes (the
+            # default agent_guard.seal_interval)
+            def bounded(end, trend, rate):
+                return trend <= 0.02 * rate or end <= rate
+            worst = max(((trend / max(rate, 1e-9), end, op, v) for (op, v), (end, trend, rate, peak) in bl.items()))
+            line("unsealed backlog bounded with %d agent clients (it grows by less than 2%% of the write rate "
+                 "over the second half of the run, or stays under one second of writes)" % hi,
+                 "worst trend %+.1f%% of the write rate, backlog %.0f at the end (%s %s)"
+                 % (100 * worst[0], worst[1], worst[3], worst[2].upper()),
+                 all(bounded(end, trend, rate) for end, trend, rate, peak in bl.values()))
+        return out
 
 
 def cpu_model():
@@ -489,6 +663,8 @@ def main():
     p.add_argument("--rollback-rows", type=int, default=100000)
     p.add_argument("--verify-events", type=int, default=1000000)
     p.add_argument("--clients", default="1,2,4")
+    p.add_argument("--backlog-interval", type=float, default=0.5,
+                   help="seconds between samples of the unsealed backlog during the runs with the most clients")
     p.add_argument("--port", type=int, default=58432)
     p.add_argument("--shared-buffers", default="1GB")
     p.add_argument("--output", help="also write the table to this file")
@@ -496,6 +672,7 @@ def main():
     if a.smoke:
         a.rounds, a.transactions, a.rows, a.bulk = 1, 30, 2000, 500
         a.rollback_rows, a.verify_events, a.clients, a.shared_buffers = 400, 1000, "1,2", "128MB"
+        a.backlog_interval = 0.2
     a.clients = [int(c) for c in a.clients.split(",")]
     a.workdir = os.path.abspath(a.workdir)
     b = Bench(a)
