@@ -1005,10 +1005,19 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 						text, len, 0);
 		if (OidIsValid(user))
 		{
+			StringInfoData m;
+			AgKeyDigest binding;
+
+			/* the approval is for this sequence only */
+			initStringInfo(&m);
+			ag_key_add_bytes(&m, "setval", 6);
+			ag_key_add_int(&m, (uint64) seq);
+			ag_key_digest(&m, &binding);
+			pfree(m.data);
 			ag_gate_decide_bound(AG_REFUSAL_APPROVAL, "setval()",
 								 psprintf("Sequence %s numbers the rows of protected table %s; set, humans' inserts could fail or collide.",
 										  ag_qualified_relname(seq), ag_qualified_relname(user)),
-								 text, len, (uint64) seq);
+								 text, len, &binding);
 		}
 	}
 	if (PG_NARGS() == 3)
