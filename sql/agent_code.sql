@@ -136,7 +136,8 @@ ALTER TABLE acb.lines2 ADD FOREIGN KEY (order_id) REFERENCES ac.orders ON DELETE
 \c "dbname=contrib_regression user=regress_ac_human options="
 -- error: YG002, the policy function
 SELECT * FROM acb.notes;
--- error: YG002, deny() the same way
+-- error: the policy function runs with the agent's rights, which do not
+-- include deny() (42501)
 SELECT * FROM acb.notes2;
 -- the agent's SQL function is not inlined: its call stays in the plan
 EXPLAIN (VERBOSE, COSTS OFF) SELECT acb.inl(0);

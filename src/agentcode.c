@@ -38,6 +38,15 @@
  * An agent role, as an owner, is a registered agent role or any role one
  * is a member of: the agent can SET ROLE to it and write its code.
  *
+ * An agent's function runs as its owner (ag_agentcode_fmgr): the agent's
+ * rights, in a security-restricted operation, its settings rolled back on
+ * return, as PostgreSQL runs index expressions during maintenance.  What
+ * an agent stored that calls a system function directly (a view, a
+ * policy, a default) runs with the human's rights: in a statement that
+ * runs such code, a function the agent may not execute, or one that acts
+ * with its caller's rights beyond EXECUTE, is refused
+ * (ag_agentcode_function_execute).
+ *
  * What is refused, while an agent's code runs in a human's session:
  *	- the humans-only functions (agent_guard._require_human() calls
  *	  ag_agentcode_refuse(); the C functions that act as table owners, its
@@ -72,6 +81,8 @@
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -84,7 +95,10 @@
 
 #include "agent_guard.h"
 #include "agentcode.h"
+#include "compat.h"
+#include "owner_spi.h"
 #include "scope.h"
+#include "writers.h"
 
 /* owner -> is an agent role; function -> its owner, when an agent role */
 typedef struct OwnerEntry
@@ -97,6 +111,8 @@ typedef struct FunctionEntry
 {
 	Oid			fn;
 	Oid			agent_owner;	/* InvalidOid: not an agent's */
+	bool		own_levels;		/* SECURITY DEFINER, SET options or a procedure */
+	bool		definer;		/* SECURITY DEFINER */
 } FunctionEntry;
 
 static HTAB *owner_cache = NULL;
@@ -105,17 +121,36 @@ static uint64 cache_generation = 0;
 static bool owners_stale = false;
 static bool functions_stale = false;
 
-/* calls the fmgr hook saw start: the function, or InvalidOid if not an agent's */
-static Oid *calls = NULL;
+/*
+ * Calls the fmgr hook saw start.  For an agent's function: the function, its
+ * owner, and what to restore when it ends (the caller's user id and
+ * security context, and the GUC nesting level its settings roll back to).
+ */
+typedef struct Call
+{
+	Oid			fn;				/* InvalidOid: not an agent's */
+	Oid			owner;
+	Oid			saved_user;
+	int			saved_context;
+	int			guc_level;		/* 0: none of ours (see ag_agentcode_fmgr) */
+	bool		definer;		/* fmgr restores the user id itself */
+} Call;
+
+static Call *calls = NULL;
 static int	ncalls = 0;
 static int	calls_cap = 0;
 static int	agent_calls = 0;
+
+/* "while running function f of agent role r with that role's rights" */
+static ErrorContextCallback agent_context;
 
 /* statements being executed: the plan, or the relation a COPY FROM fills */
 typedef struct Running
 {
 	PlannedStmt *plan;
 	Oid			copy_into;
+	bool		judged;			/* agent_rel below is known */
+	Oid			agent_rel;		/* an agent's relation whose code it runs */
 } Running;
 
 static Running *running = NULL;
@@ -214,9 +249,9 @@ ag_agentcode_role_is_agent(Oid role)
 	return agent;
 }
 
-/* The agent role that owns the function, or InvalidOid. */
-static Oid
-function_agent_owner(Oid fn)
+/* The agent role that owns the function, or InvalidOid; its cache entry. */
+static FunctionEntry *
+function_entry(Oid fn)
 {
 	const Oid  *roles;
 	uint64		generation;
@@ -226,19 +261,27 @@ function_agent_owner(Oid fn)
 	Oid			owner = InvalidOid;
 	bool		found;
 
+	bool		definer = false;
+	bool		own_levels = false;
+
 	if (n <= 0)
-		return InvalidOid;
+		return NULL;
 	caches_refresh(generation);
 	if (function_cache == NULL)
 		function_cache = make_cache("agent_guard agent functions", sizeof(FunctionEntry));
 	e = hash_search(function_cache, &fn, HASH_FIND, NULL);
 	if (e != NULL)
-		return e->agent_owner;
+		return e;
 
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (HeapTupleIsValid(tup))
 	{
-		owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+
+		owner = proc->proowner;
+		definer = proc->prosecdef;
+		own_levels = proc->prosecdef || proc->prokind == PROKIND_PROCEDURE ||
+			!heap_attisnull(tup, Anum_pg_proc_proconfig, NULL);
 		ReleaseSysCache(tup);
 		if (!ag_agentcode_role_is_agent(owner))
 			owner = InvalidOid;
@@ -248,7 +291,17 @@ function_agent_owner(Oid fn)
 		function_cache = make_cache("agent_guard agent functions", sizeof(FunctionEntry));
 	e = hash_search(function_cache, &fn, HASH_ENTER, &found);
 	e->agent_owner = owner;
-	return owner;
+	e->definer = definer;
+	e->own_levels = own_levels;
+	return e;
+}
+
+static Oid
+function_agent_owner(Oid fn)
+{
+	FunctionEntry *e = function_entry(fn);
+
+	return e ? e->agent_owner : InvalidOid;
 }
 
 /*
@@ -264,34 +317,162 @@ ag_agentcode_needs_hook(Oid fn)
 	return OidIsValid(function_agent_owner(fn));
 }
 
+/* Context of an error raised while an agent's function runs. */
+static void
+agent_call_context(void *arg)
+{
+	int			i;
+
+	for (i = ncalls - 1; i >= 0; i--)
+		if (OidIsValid(calls[i].fn))
+		{
+			char	   *fn = get_func_name(calls[i].fn);
+			char	   *role = GetUserNameFromId(calls[i].owner, true);
+
+			errcontext("agent_guard: function %s of agent role \"%s\", run with that role's rights",
+					   fn ? fn : "?", role ? role : "?");
+			return;
+		}
+}
+
+/*
+ * Become the owner of an agent's function for its call: its rights, no
+ * more, in a security-restricted operation (no SET ROLE, no session
+ * state that outlives the call), as PostgreSQL runs index expressions
+ * during maintenance.
+ */
+static void
+call_as_owner(Call *c)
+{
+	SetUserIdAndSecContext(c->owner, c->saved_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
 /*
  * fmgr_hook: every call that runs through fmgr_security_definer (ours, a
  * SECURITY DEFINER function's, one with SET options) starts, then ends or
- * aborts, strictly nested; the stack follows it.
+ * aborts, strictly nested; the stack follows it.  An agent's function runs
+ * as its owner, in a security-restricted operation.  fmgr restores the
+ * user id of a SECURITY DEFINER function, and the settings of one with
+ * SET options, before it reports the end; we restore the others'.  The
+ * settings a plain function makes are rolled back when it returns (a
+ * GUC nesting level of ours); those of a function with SET options stay
+ * as PostgreSQL keeps them (its level ends before ours could), and a
+ * procedure's stay too (its transaction control ends nesting levels).
+ * On abort, the (sub)transaction's abort rolls the settings back; the
+ * user id comes back here.
  */
 void
 ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo)
 {
 	if (event == FHET_START)
 	{
-		Oid			owner = ag_process_is_agent() ? InvalidOid :
-			function_agent_owner(flinfo->fn_oid);
+		FunctionEntry *e = ag_process_is_agent() ? NULL : function_entry(flinfo->fn_oid);
+		Call	   *c;
 
 		if (ncalls == calls_cap)
 		{
 			calls_cap = calls_cap ? calls_cap * 2 : 32;
-			calls = calls ? repalloc(calls, calls_cap * sizeof(Oid)) :
-				MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Oid));
+			calls = calls ? repalloc(calls, calls_cap * sizeof(Call)) :
+				MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Call));
 		}
-		calls[ncalls++] = OidIsValid(owner) ? flinfo->fn_oid : InvalidOid;
-		if (OidIsValid(owner))
-			agent_calls++;
+		c = &calls[ncalls];
+		c->fn = InvalidOid;
+		if (e != NULL && OidIsValid(e->agent_owner))
+		{
+			c->owner = e->agent_owner;
+			c->definer = e->definer;
+			GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
+			c->guc_level = e->own_levels ? 0 : NewGUCNestLevel();
+			call_as_owner(c);
+			c->fn = flinfo->fn_oid;
+			if (agent_calls++ == 0)
+			{
+				agent_context.callback = agent_call_context;
+				agent_context.arg = NULL;
+				agent_context.previous = error_context_stack;
+				error_context_stack = &agent_context;
+			}
+		}
+		ncalls++;
 	}
 	else if (ncalls > 0)
 	{
-		if (OidIsValid(calls[--ncalls]))
-			agent_calls--;
+		Call	   *c = &calls[--ncalls];
+
+		if (OidIsValid(c->fn))
+		{
+			if (event == FHET_END && c->guc_level > 0)
+				AtEOXact_GUC(false, c->guc_level);
+			if (event == FHET_ABORT || !c->definer)
+				SetUserIdAndSecContext(c->saved_user, c->saved_context);
+			if (--agent_calls == 0 && error_context_stack == &agent_context)
+				error_context_stack = agent_context.previous;
+		}
 	}
+}
+
+/*
+ * A transaction ends while an agent's procedure runs (its COMMIT or
+ * ROLLBACK): the next transaction starts with the agent's user id as the
+ * one its abort restores, and an abort restores the user id the ending
+ * transaction started with, which may be the human's.  So the agent's
+ * procedure goes on as its owner after a ROLLBACK, and until the
+ * transaction that runs the statement ends, an abort brings back the
+ * human's user id and security context, not the agent's.
+ */
+static bool boundary_in_agent_call = false;
+static Oid	human_user;
+static int	human_context;
+
+static void
+transaction_ended_in_call(bool abort)
+{
+	int			i;
+
+	for (i = 0; i < ncalls; i++)
+		if (OidIsValid(calls[i].fn))
+		{
+			if (!boundary_in_agent_call)
+			{
+				human_user = calls[i].saved_user;
+				human_context = calls[i].saved_context;
+				boundary_in_agent_call = true;
+			}
+			break;
+		}
+	if (abort)
+		for (i = ncalls - 1; i >= 0; i--)
+			if (OidIsValid(calls[i].fn))
+			{
+				call_as_owner(&calls[i]);
+				break;
+			}
+}
+
+/*
+ * The end of a transaction (hooks.c): "top" when no statement of ours is
+ * running, else inside a procedure.
+ */
+void
+ag_agentcode_xact_end(bool top, bool abort)
+{
+	if (!top)
+	{
+		transaction_ended_in_call(abort);
+		return;
+	}
+	if (abort)
+	{
+		if (agent_calls > 0 && error_context_stack == &agent_context)
+			error_context_stack = agent_context.previous;
+		ncalls = 0;
+		agent_calls = 0;
+		nrunning = 0;
+		if (boundary_in_agent_call)
+			SetUserIdAndSecContext(human_user, human_context);
+	}
+	boundary_in_agent_call = false;
 }
 
 /* Statements being executed (hooks.c, strictly nested). */
@@ -306,6 +487,7 @@ ag_agentcode_enter(PlannedStmt *plan, Oid copy_into)
 	}
 	running[nrunning].plan = plan;
 	running[nrunning].copy_into = copy_into;
+	running[nrunning].judged = false;
 	nrunning++;
 }
 
@@ -314,15 +496,6 @@ ag_agentcode_leave(void)
 {
 	if (nrunning > 0)
 		nrunning--;
-}
-
-/* The end of a transaction with nothing left on the stack: start clean. */
-void
-ag_agentcode_reset(void)
-{
-	ncalls = 0;
-	agent_calls = 0;
-	nrunning = 0;
 }
 
 /* Is an agent's function running, in a session that is not the agent's? */
@@ -339,8 +512,8 @@ innermost_agent_function(void)
 	int			i;
 
 	for (i = ncalls - 1; i >= 0; i--)
-		if (OidIsValid(calls[i]))
-			return calls[i];
+		if (OidIsValid(calls[i].fn))
+			return calls[i].fn;
 	return InvalidOid;
 }
 
@@ -517,6 +690,24 @@ ag_agentcode_refuse_calls(const char *fn)
 	}
 }
 
+/* The agent relation whose code the i-th executing statement runs, or InvalidOid. */
+static Oid
+running_agent_relation(int i)
+{
+	Running    *r = &running[i];
+
+	if (!r->judged)
+	{
+		r->agent_rel = r->plan ?
+			agent_relation(r->plan->rtable, r->plan->resultRelations) :
+			(OidIsValid(r->copy_into) &&
+			 ag_agentcode_role_is_agent(relation_owner(r->copy_into)) ?
+			 r->copy_into : InvalidOid);
+		r->judged = true;
+	}
+	return r->agent_rel;
+}
+
 void
 ag_agentcode_refuse(const char *fn)
 {
@@ -526,11 +717,7 @@ ag_agentcode_refuse(const char *fn)
 
 	for (i = nrunning - 1; i >= 0; i--)
 	{
-		Oid			relid = running[i].plan ?
-			agent_relation(running[i].plan->rtable, running[i].plan->resultRelations) :
-			(OidIsValid(running[i].copy_into) &&
-			 ag_agentcode_role_is_agent(relation_owner(running[i].copy_into)) ?
-			 running[i].copy_into : InvalidOid);
+		Oid			relid = running_agent_relation(i);
 
 		if (OidIsValid(relid))
 		{
@@ -545,6 +732,160 @@ ag_agentcode_refuse(const char *fn)
 							   role_name(GetSessionUserId())),
 					 errhint("Call %s directly, in a statement of its own that involves no relation of the agent.", fn)));
 		}
+	}
+}
+
+/*
+ * Functions that act with the caller's rights beyond what EXECUTE grants:
+ * they check the caller at run time (settings, signals, replication slots,
+ * large objects, sequences) or write around the tables (WAL messages).
+ */
+static bool
+acts_with_callers_rights(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_SET_CONFIG:
+		case F_PG_TERMINATE_BACKEND:
+		case F_PG_CANCEL_BACKEND:
+		case F_PG_CREATE_PHYSICAL_REPLICATION_SLOT:
+		case F_PG_CREATE_LOGICAL_REPLICATION_SLOT:
+		case F_PG_DROP_REPLICATION_SLOT:
+		case F_PG_REPLICATION_SLOT_ADVANCE:
+		case F_PG_LOGICAL_SLOT_GET_CHANGES:
+		case F_PG_LOGICAL_SLOT_GET_BINARY_CHANGES:
+		case F_PG_LOGICAL_SLOT_PEEK_CHANGES:
+		case F_PG_LOGICAL_SLOT_PEEK_BINARY_CHANGES:
+			return true;
+		default:
+			{
+				AgWriterKind k = ag_writer_kind(funcid);
+
+				return k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE ||
+					(k == AG_FN_SEQUENCE && funcid != F_NEXTVAL);
+			}
+	}
+}
+
+/* Does PUBLIC have EXECUTE on the function (its default)? */
+static bool
+public_may_execute(Oid funcid)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	Datum		d;
+	bool		isnull;
+	bool		result = false;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proacl, &isnull);
+	if (isnull)
+		result = true;
+	else
+	{
+		Acl		   *acl = DatumGetAclP(d);
+		AclItem    *items = (AclItem *) (((char *) acl) + ARR_OVERHEAD_NONULLS(1));
+		int			i;
+
+		/* an ACL is a one-dimensional array without nulls (acl.c) */
+		for (i = 0; ARR_NDIM(acl) == 1 && !ARR_HASNULL(acl) &&
+			 i < ACL_NUM(acl) && !result; i++)
+			result = items[i].ai_grantee == ACL_ID_PUBLIC &&
+				(ACLITEM_GET_PRIVS(items[i]) & ACL_EXECUTE) != 0;
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/* function -> how it may run in a statement that runs an agent's code */
+typedef enum
+{
+	CALL_FREE = 1,				/* anyone may; it checks nothing at run time */
+	CALL_GRANTED,				/* only roles granted EXECUTE */
+	CALL_CALLERS_RIGHTS			/* see acts_with_callers_rights() */
+} CallKind;
+
+typedef struct CallKindEntry
+{
+	Oid			fn;
+	CallKind	kind;
+} CallKindEntry;
+
+static HTAB *call_kind_cache = NULL;
+
+static CallKind
+call_kind(Oid funcid)
+{
+	CallKindEntry *e;
+	CallKind	kind;
+	bool		found;
+
+	if (functions_stale && call_kind_cache != NULL)
+	{
+		hash_destroy(call_kind_cache);
+		call_kind_cache = NULL;
+	}
+	if (call_kind_cache != NULL &&
+		(e = hash_search(call_kind_cache, &funcid, HASH_FIND, NULL)) != NULL)
+		return e->kind;
+	/* the guard's own functions judge their callers themselves (_require_human) */
+	kind = acts_with_callers_rights(funcid) ? CALL_CALLERS_RIGHTS :
+		(public_may_execute(funcid) ||
+		 get_func_namespace(funcid) == get_namespace_oid(AG_SCHEMA, true)) ?
+		CALL_FREE : CALL_GRANTED;
+	if (call_kind_cache == NULL)
+		call_kind_cache = make_cache("agent_guard call kinds", sizeof(CallKindEntry));
+	e = hash_search(call_kind_cache, &funcid, HASH_ENTER, &found);
+	e->kind = kind;
+	return kind;
+}
+
+/*
+ * Object access, a function call being set up in a human's session, while
+ * a statement runs an agent's stored code (an agent's view, policy,
+ * default, rule, CHECK or trigger condition; see agent_relation()): the
+ * call may be the agent's expression, run with the human's rights.  A
+ * function the agent may not execute, or one that acts with its caller's
+ * rights beyond EXECUTE, is refused (YG002).  Inside an agent's function
+ * the user is the agent already: PostgreSQL's own checks apply.
+ */
+void
+ag_agentcode_function_execute(Oid funcid)
+{
+	CallKind	kind;
+	int			i;
+
+	/*
+	 * Not in a SECURITY DEFINER function or a guard's or maintenance
+	 * command's change of user: that code is not the agent's expression.
+	 */
+	if (nrunning == 0 || ag_process_is_agent() || agent_calls > 0 ||
+		ag_owner_running() || GetUserId() != GetOuterUserId())
+		return;
+	if ((kind = call_kind(funcid)) == CALL_FREE)
+		return;
+	for (i = nrunning - 1; i >= 0; i--)
+	{
+		Oid			relid = running_agent_relation(i);
+		Oid			owner;
+
+		if (!OidIsValid(relid))
+			continue;
+		owner = relation_owner(relid);
+		if (kind == CALL_GRANTED &&
+			AG_PROC_ACLCHECK(funcid, owner, ACL_EXECUTE) == ACLCHECK_OK)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+						format_procedure(funcid), ag_qualified_relname(relid), role_name(owner)),
+				 errdetail(kind == CALL_GRANTED ?
+						   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent and may not execute %s; in this statement it would run with the rights of role \"%s\"." :
+						   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s acts with its caller's rights, which in this statement are those of role \"%s\".",
+						   ag_qualified_relname(relid), role_name(owner),
+						   format_procedure(funcid), role_name(GetUserId())),
+				 errhint("Call %s in a statement of its own that involves no relation of the agent.",
+						 format_procedure(funcid))));
 	}
 }
 

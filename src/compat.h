@@ -23,6 +23,14 @@
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/* 16 folded the per-kind ACL checks into object_aclcheck(). */
+#if PG_VERSION_NUM >= 160000
+#define AG_PROC_ACLCHECK(fn, role, mode) \
+	object_aclcheck(ProcedureRelationId, (fn), (role), (mode))
+#else
+#define AG_PROC_ACLCHECK(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
+#endif
+
 /* MERGE is new in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AG_HAVE_MERGE 1

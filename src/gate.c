@@ -232,7 +232,12 @@ load_state_query(void *arg)
 	Datum		d;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int			rc = ag_kept_execute(&state_plan, q->values, NULL, false, 0);
+	/*
+	 * The latest committed state, not the transaction's snapshot: a freeze
+	 * made after a REPEATABLE READ agent transaction began holds in it
+	 * (red team 4, finding 3), and the generation it bumped is cached.
+	 */
+	int			rc = ag_kept_execute_latest(&state_plan, q->values, NULL, 0);
 
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "agent_guard gate: query failed: %s", SPI_result_code_string(rc));

@@ -168,6 +168,8 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	 */
 	if (!IsParallelWorker())
 		saved_exec = ag_gate_exec_begin(queryDesc, false);
+	/* the calls the plan sets up may be an agent's stored code */
+	ag_agentcode_enter(queryDesc->plannedstmt, InvalidOid);
 	PG_TRY();
 	{
 		if (prev_ExecutorStart)
@@ -182,6 +184,7 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	PG_FINALLY();
 	{
+		ag_agentcode_leave();
 		if (!IsParallelWorker())
 			ag_gate_exec_leave(saved_exec);
 	}
@@ -518,8 +521,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access == OAT_FUNCTION_EXECUTE)
 	{
 		ag_policy_function_execute(objectId);
-		ag_policy_function_execute(objectId);
 		ag_gate_frozen_function(objectId);
+		ag_agentcode_function_execute(objectId);
 		ag_gate_setval_unwrapped(objectId);
 		return;
 	}
@@ -604,9 +607,10 @@ hooks_xact_callback(XactEvent event, void *arg)
 		 * its caller's code is still on the stack.  Calls that an error
 		 * unwinds were popped on their way out (FHET_ABORT).
 		 */
-		if (nesting_level == 0)
-			ag_agentcode_reset();
+		ag_agentcode_xact_end(nesting_level == 0, true);
 	}
+	else if (event == XACT_EVENT_COMMIT)
+		ag_agentcode_xact_end(nesting_level == 0, false);
 }
 
 /* From _PG_init, after every module registered its shared memory. */

@@ -474,7 +474,7 @@ registration_lookup(void)
 	}
 
 	rel = table_open(db_agents_relid, AccessShareLock);
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	snap = RegisterSnapshot(IsInParallelMode() ? GetCatalogSnapshot(db_agents_relid) : GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
@@ -528,7 +528,13 @@ ag_agent_roles(const Oid **out, uint64 *generation)
 		pfree(roles);
 	roles = MemoryContextAlloc(ag_session_memory(), cap * sizeof(Oid));
 	nroles = 0;
-	snap = RegisterSnapshot(GetLatestSnapshot());
+	/*
+	 * The latest committed registry; in parallel mode (a worker, or the
+	 * leader while workers run: a function call set up there asks) no new
+	 * snapshot may be taken but the catalog snapshot.
+	 */
+	snap = RegisterSnapshot(IsInParallelMode() ? GetCatalogSnapshot(db_agents_relid) :
+							GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{

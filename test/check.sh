@@ -9,6 +9,7 @@
 # Prints each major's summary, then one line for everything: "N passed, N failed".
 # usage: test/check.sh [static] [regress] [isolation] [pgtap] [tap] [bench] [package]   (default: all)
 #   AG_PG_VERSIONS="15 18"   the majors to test (default: both)
+#   AG_REGRESS="install identity x", AG_ISOLATION="spec"   a subset (install and identity make the roles)
 #   PG_BINDIR, PG18_BINDIR   test against copies (test/private_pg.sh) instead
 set -u
 cd "$(dirname "$0")/.."
