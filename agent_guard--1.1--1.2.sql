@@ -1736,7 +1736,7 @@ REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
 ALTER TABLE agent_guard.statements ADD COLUMN parameters text;
 
 CREATE OR REPLACE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_run      text := run_id;
@@ -1752,6 +1752,8 @@ DECLARE
     v_status   text;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.postmortem()');
+    -- the run's refused statements, also when no sealer wrote them
+    PERFORM agent_guard._flush_requests();
     IF NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run) THEN
         RAISE EXCEPTION 'run "%" is not in the event log', left(v_run, 200)
             USING ERRCODE = 'YG041',
@@ -2148,6 +2150,7 @@ AS $$
            ('FUNCTION', 'agent_guard.freeze(text, text)'),
            ('FUNCTION', 'agent_guard.unfreeze(text)'),
            ('FUNCTION', 'agent_guard.reset_run(text)'),
+           ('FUNCTION', 'agent_guard.record_requests()'),
            ('FUNCTION', 'agent_guard.rollback_run(text, boolean, text)'),
            ('FUNCTION', 'agent_guard.rollback_xact(xid8, boolean, text)'),
            ('FUNCTION', 'agent_guard.postmortem(text)'),
@@ -2229,7 +2232,7 @@ AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION agent_guard.postmortem(run_id text) RETURNS text
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     j   jsonb := agent_guard.postmortem_json(run_id);
@@ -2362,3 +2365,63 @@ BEGIN
     RETURN out;
 END
 $$;
+
+-- Refusals are on record without a sealer (issue 16): when no background
+-- worker slot is free for a database's sealer, the humans' functions that
+-- read or decide requests write its refused statements themselves
+-- (src/outbox.c), record_requests() does it on demand, and sealer_status()
+-- says which sealer finds no slot and how many refusals wait for it.
+CREATE FUNCTION agent_guard._record_requests() RETURNS integer
+    AS 'MODULE_PATHNAME', 'ag_sql_record_requests'
+    LANGUAGE C STRICT VOLATILE;
+REVOKE ALL ON FUNCTION agent_guard._record_requests() FROM PUBLIC;
+
+CREATE FUNCTION agent_guard.record_requests() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.record_requests()');
+    RETURN agent_guard._record_requests();
+END
+$$;
+COMMENT ON FUNCTION agent_guard.record_requests() IS
+    'write the statements of agents refused in this database that its sealer has not written (it does not run: see agent_guard.sealer_status()); returns how many';
+REVOKE ALL ON FUNCTION agent_guard.record_requests() FROM PUBLIC;
+
+-- sealer_status() gains columns: made anew, with the EXECUTE grants it had
+-- (grant_operator's)
+DO $upgrade$
+DECLARE
+    v_grantees text[];
+    v_role text;
+BEGIN
+    SELECT array_agg(a.grantee::regrole::text) INTO v_grantees
+      FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+     WHERE p.oid = 'agent_guard.sealer_status()'::pg_catalog.regprocedure
+       AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner;
+    DROP FUNCTION agent_guard.sealer_status();
+    CREATE FUNCTION agent_guard.sealer_status()
+        RETURNS TABLE (database name, pid integer, requested boolean, sealed bigint, last_seal_at timestamptz,
+                       state text, no_slot_since timestamptz, unrecorded_requests integer)
+        LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    SELECT d.datname, (s->>'pid')::int, (s->>'requested')::boolean, (s->>'sealed')::bigint,
+           (s->>'last_seal_at')::timestamptz, s->>'state', (s->>'no_slot_since')::timestamptz,
+           (s->>'unrecorded_requests')::int
+      FROM jsonb_array_elements(agent_guard._sealers()) s
+      LEFT JOIN pg_database d ON d.oid = (s->>'dboid')::oid
+     WHERE s ? 'dboid'
+    UNION ALL
+    SELECT NULL, (s->>'launcher_pid')::int, NULL, NULL, NULL,
+           CASE WHEN (s->>'launcher_pid')::int <> 0 THEN 'running' ELSE 'not running' END, NULL, NULL
+      FROM jsonb_array_elements(agent_guard._sealers()) s
+     WHERE s ? 'launcher_pid'
+$$;
+    REVOKE ALL ON FUNCTION agent_guard.sealer_status() FROM PUBLIC;
+    FOREACH v_role IN ARRAY coalesce(v_grantees, '{}') LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION agent_guard.sealer_status() TO %s', v_role);
+    END LOOP;
+END
+$upgrade$;
+COMMENT ON FUNCTION agent_guard.sealer_status() IS
+    'the background sealers (one per database) and, with database NULL, the launcher; state "no worker slot": max_worker_processes is exhausted, and the database''s refused statements wait (unrecorded_requests) for a human''s agent_guard.record_requests()';

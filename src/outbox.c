@@ -8,14 +8,29 @@
  * autonomous transactions, so the refusal path (refusal.c) puts the
  * request into this queue and wakes this database's worker (worker.c),
  * which writes it (request row, BLOCKED event, tripped run, NOTIFY
- * agent_guard) in a transaction of its own: ag_outbox_drain() and, once
- * that committed, ag_outbox_drain_committed().  If the queue is full the
- * refusing session waits for the worker (refusal.c), and refuses with
- * YG009 if the queue stays full: a refusal is never reported with a
- * request id that is not on record.
+ * agent_guard) in a transaction of its own: ag_outbox_drain().  If the
+ * queue is full the refusing session waits for the worker (refusal.c), and
+ * refuses with YG009 if the queue stays full: a refusal is never reported
+ * with a request id that is not on record.  One database may hold at most
+ * AG_OUTBOX_PER_DATABASE unwritten entries, so that a database whose worker
+ * does not run (no free worker slot) cannot fill the queue of all others.
  *
- * An entry is PENDING until the worker takes it, TAKEN while the worker's
- * transaction writes it to request_log, and WRITTEN once that committed.
+ * The worker is not the only writer.  A database's sealer may never start
+ * (max_worker_processes exhausted), and the agent was told to ask for
+ * approval of its request: so the humans' functions that read or decide
+ * requests (approve, deny, reset_run, the postmortem, record_requests)
+ * first write this database's unwritten entries in their own transaction
+ * (ag_outbox_record_here()), which is a normal one.  Several writers may
+ * drain the same database at once: each row is inserted with ON CONFLICT
+ * DO NOTHING, which waits for a concurrent insert of the same request and
+ * writes it only if that one rolled back.
+ *
+ * An entry is PENDING until a writer takes it, TAKEN (by taker) while the
+ * writer's transaction writes it to request_log, and WRITTEN once that
+ * committed.  What a backend took is remembered until its transaction ends
+ * (the callbacks below): at commit its entries are WRITTEN; at abort, or
+ * when the subtransaction that wrote them aborts, they are PENDING again.
+ * An entry TAKEN by a process that is gone is taken again.
  * agent_guard.requests reads request_log with the reader's snapshot and the
  * queue live; a snapshot taken before the write committed does not see the
  * row, so the entry stays on show until no snapshot can miss the row
@@ -35,6 +50,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -44,6 +60,7 @@
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -54,6 +71,8 @@
 #include "owner_spi.h"
 
 #define AG_OUTBOX_QUEUE 128
+/* unwritten entries one database may hold: the rest is for the others */
+#define AG_OUTBOX_PER_DATABASE (AG_OUTBOX_QUEUE / 4)
 #define AG_OUTBOX_TEXT 2048
 #define AG_OUTBOX_REASON 512
 /* the tranche keeps its 1.1 name: monitoring may know it */
@@ -70,6 +89,7 @@ typedef enum
 typedef struct AgOutboxEntry
 {
 	EntryState	state;
+	pid_t		taker;			/* TAKEN: the process writing it */
 	TransactionId writer_xid;	/* WRITTEN: the transaction that wrote it */
 	Oid			dboid;
 	int64		request_id;
@@ -95,6 +115,20 @@ typedef struct AgOutboxShared
 
 static AgOutboxShared *outbox = NULL;
 
+/*
+ * What this backend took in its current transaction, and at which
+ * subtransaction level: settled by the transaction callbacks.
+ */
+typedef struct TakenEntry
+{
+	int64		request_id;
+	int			level;
+} TakenEntry;
+
+static TakenEntry taken[AG_OUTBOX_QUEUE];
+static int	n_taken = 0;
+static TransactionId taken_xid = InvalidTransactionId;
+
 /* a new area: generation 1 (backends start at 0, so they all load) */
 static void
 outbox_shmem_init(void *area)
@@ -102,11 +136,17 @@ outbox_shmem_init(void *area)
 	pg_atomic_init_u64(&((AgOutboxShared *) area)->generation, 1);
 }
 
+static void outbox_xact_callback(XactEvent event, void *arg);
+static void outbox_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
+
 void
 ag_outbox_init(void)
 {
 	ag_shmem_register(AG_OUTBOX_TRANCHE, sizeof(AgOutboxShared), (void **) &outbox,
 					  outbox_shmem_init);
+	RegisterXactCallback(outbox_xact_callback, NULL);
+	RegisterSubXactCallback(outbox_subxact_callback, NULL);
 }
 
 /* Bumped whenever freezes, trips or policies change (at commit). */
@@ -144,9 +184,17 @@ entry_settled(const AgOutboxEntry *e, TransactionId horizon)
 	return e->state == ENTRY_WRITTEN && TransactionIdPrecedes(e->writer_xid, horizon);
 }
 
+/* Not yet on record: waiting for a writer, or being written. */
+static inline bool
+entry_unwritten(const AgOutboxEntry *e)
+{
+	return e->state == ENTRY_PENDING || e->state == ENTRY_TAKEN;
+}
+
 /*
  * Queue a request.  The entry is filled in local memory first, so the lock
- * is held only for the search and one copy.  false: the queue is full.
+ * is held only for the search and one copy.  false: the queue is full, or
+ * this database holds AG_OUTBOX_PER_DATABASE unwritten entries.
  */
 bool
 ag_outbox_put(const AgOutboxRequest *r)
@@ -155,6 +203,7 @@ ag_outbox_put(const AgOutboxRequest *r)
 	AgOutboxEntry *e = NULL;
 	AgOutboxEntry *oldest_written = NULL;
 	TransactionId horizon;
+	int			mine = 0;
 	int			i;
 
 	if (outbox == NULL)
@@ -178,11 +227,15 @@ ag_outbox_put(const AgOutboxRequest *r)
 	horizon = GetOldestNonRemovableTransactionId(NULL);
 
 	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
-	for (i = 0; i < AG_OUTBOX_QUEUE && e == NULL; i++)
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
 	{
 		AgOutboxEntry *c = &outbox->entries[i];
 
-		if (c->state == ENTRY_FREE || entry_settled(c, horizon))
+		if (c->dboid == MyDatabaseId && entry_unwritten(c))
+			mine++;
+		else if (e != NULL)
+			continue;
+		else if (c->state == ENTRY_FREE || entry_settled(c, horizon))
 			e = c;
 		else if (c->state == ENTRY_WRITTEN &&
 				 (oldest_written == NULL || c->request_id < oldest_written->request_id))
@@ -191,6 +244,8 @@ ag_outbox_put(const AgOutboxRequest *r)
 	/* a full queue takes the oldest written entry, still on show or not */
 	if (e == NULL)
 		e = oldest_written;
+	if (mine >= AG_OUTBOX_PER_DATABASE)
+		e = NULL;
 	if (e != NULL)
 		memcpy(e, local, sizeof(AgOutboxEntry));
 	LWLockRelease(outbox->lock);
@@ -247,16 +302,23 @@ static AgKeptPlan drain_plan_11 = {
 };
 
 /*
- * Write the pending requests of this database.  Called by the worker,
- * connected to SPI, in a transaction of its own.
+ * Write the unwritten requests of this database in the current transaction,
+ * connected to SPI: the sealer's (worker.c) and ag_outbox_record_here()'s.
+ * It takes the PENDING entries and those TAKEN by a process that is gone;
+ * what it took is settled when the transaction ends.  Returns how many it
+ * took.
  */
 int
 ag_outbox_drain(void)
 {
 	int			i;
+	int			j;
 	int			written = 0;
 	AgOutboxEntry *batch;
 	int			n = 0;
+	pid_t	   *gone;
+	int			n_gone = 0;
+	int			level = GetCurrentTransactionNestLevel();
 	Oid			nsp;
 	Oid			log_relid;
 	bool		with_parameters;
@@ -270,21 +332,51 @@ ag_outbox_drain(void)
 	/* parameters and statement_digest came with 1.2 */
 	with_parameters = (get_attnum(log_relid, "statement_digest") != InvalidAttrNumber);
 
+	/* the other writers of this database; those that are gone left their entries */
+	gone = palloc(sizeof(pid_t) * AG_OUTBOX_QUEUE);
+	LWLockAcquire(outbox->lock, LW_SHARED);
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+	{
+		AgOutboxEntry *e = &outbox->entries[i];
+
+		if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN && e->taker != MyProcPid)
+			gone[n_gone++] = e->taker;
+	}
+	LWLockRelease(outbox->lock);
+	for (j = 0; j < n_gone; j++)
+	{
+		if (BackendPidGetProc(gone[j]) != NULL)
+			gone[j] = 0;		/* alive: its transaction writes them */
+	}
+
 	batch = palloc(sizeof(AgOutboxEntry) * AG_OUTBOX_QUEUE);
 	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
 	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
 	{
 		AgOutboxEntry *e = &outbox->entries[i];
+		bool		take = false;
 
-		/* TAKEN by an earlier pass that failed: ours to redo */
-		if (e->dboid == MyDatabaseId &&
-			(e->state == ENTRY_PENDING || e->state == ENTRY_TAKEN))
+		if (e->dboid != MyDatabaseId)
+			continue;
+		if (e->state == ENTRY_PENDING)
+			take = true;
+		else if (e->state == ENTRY_TAKEN && e->taker != MyProcPid)
+		{
+			for (j = 0; j < n_gone && !take; j++)
+				take = (gone[j] != 0 && gone[j] == e->taker);
+		}
+		if (take && n_taken < AG_OUTBOX_QUEUE)
 		{
 			e->state = ENTRY_TAKEN;
+			e->taker = MyProcPid;
 			batch[n++] = *e;
+			taken[n_taken].request_id = e->request_id;
+			taken[n_taken].level = level;
+			n_taken++;
 		}
 	}
 	LWLockRelease(outbox->lock);
+	pfree(gone);
 
 	for (i = 0; i < n; i++)
 	{
@@ -323,63 +415,166 @@ ag_outbox_drain(void)
 
 	/* the transaction the entries are written by, for the time they stay on show */
 	if (n > 0)
-	{
-		TransactionId xid = GetCurrentTransactionId();
+		taken_xid = GetTopTransactionId();
+	return written;
+}
 
-		LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+/*
+ * Settle what this backend took at subtransaction level from or deeper:
+ * written (its transaction committed) or back to PENDING.  Called from the
+ * transaction callbacks, where no lock of ours is held.  Returns whether
+ * any entry was written.
+ */
+static bool
+settle_taken(int from_level, bool written)
+{
+	int			i;
+	int			j;
+	int			kept = 0;
+	bool		any = false;
+
+	if (outbox == NULL || n_taken == 0)
+		return false;
+	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+	for (j = 0; j < n_taken; j++)
+	{
+		if (taken[j].level < from_level)
+		{
+			taken[kept++] = taken[j];
+			continue;
+		}
 		for (i = 0; i < AG_OUTBOX_QUEUE; i++)
 		{
 			AgOutboxEntry *e = &outbox->entries[i];
 
-			if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN)
-				e->writer_xid = xid;
+			if (e->dboid != MyDatabaseId || e->request_id != taken[j].request_id ||
+				e->state != ENTRY_TAKEN || e->taker != MyProcPid)
+				continue;
+			if (written)
+			{
+				e->state = ENTRY_WRITTEN;
+				e->writer_xid = taken_xid;
+				any = true;
+			}
+			else
+				e->state = ENTRY_PENDING;
+			e->taker = 0;
+			break;
 		}
-		LWLockRelease(outbox->lock);
 	}
+	n_taken = kept;
+	LWLockRelease(outbox->lock);
+	return any;
+}
+
+/*
+ * The transaction that took entries ended: committed, they are on record;
+ * rolled back, another writer takes them again.  A transaction that wrote
+ * requests cannot be prepared: its rows would wait for COMMIT PREPARED, and
+ * every other writer of this database with them.
+ */
+static void
+outbox_xact_callback(XactEvent event, void *arg)
+{
+	if (n_taken == 0)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (settle_taken(0, true))
+				ag_state_bump();
+			taken_xid = InvalidTransactionId;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			(void) settle_taken(0, false);
+			taken_xid = InvalidTransactionId;
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot PREPARE a transaction that recorded refused statements of agents"),
+					 errhint("Record them first, in a transaction of its own: SELECT agent_guard.record_requests();")));
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+outbox_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	int			j;
+
+	if (n_taken == 0)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		(void) settle_taken(level, false);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (j = 0; j < n_taken; j++)
+		{
+			if (taken[j].level >= level)
+				taken[j].level = level - 1;
+		}
+	}
+}
+
+static void
+record_work(void *arg)
+{
+	*(int *) arg = ag_outbox_drain();
+}
+
+/*
+ * Write this database's unwritten requests in the caller's transaction, as
+ * the extension owner: what the sealer does, for the humans' functions
+ * that read or decide requests, so that they work without a sealer.  Not
+ * in a read-only transaction, on a standby, or in an agent session (an
+ * agent could hold the rows in an open transaction).  Returns how many it
+ * wrote.
+ */
+int
+ag_outbox_record_here(void)
+{
+	int			written = 0;
+
+	if (outbox == NULL || RecoveryInProgress() || XactReadOnly || ag_session_is_agent())
+		return 0;
+	if (ag_outbox_unwritten(MyDatabaseId, false) == 0)
+		return 0;
+	ag_owner_spi(record_work, &written);
 	return written;
 }
 
-/* After the draining transaction committed: the entries are written, tell all. */
-void
-ag_outbox_drain_committed(void)
+/*
+ * How many requests of a database are not on record yet: waiting, or
+ * being written by a transaction that has not committed.  Without mine,
+ * those this backend's transaction wrote are not counted (it sees them).
+ */
+int
+ag_outbox_unwritten(Oid dboid, bool mine)
 {
 	int			i;
-	bool		any = false;
+	int			n = 0;
 
 	if (outbox == NULL)
-		return;
-	LWLockAcquire(outbox->lock, LW_EXCLUSIVE);
+		return 0;
+	LWLockAcquire(outbox->lock, LW_SHARED);
 	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
 	{
 		AgOutboxEntry *e = &outbox->entries[i];
 
-		if (e->dboid == MyDatabaseId && e->state == ENTRY_TAKEN)
-		{
-			e->state = ENTRY_WRITTEN;
-			any = true;
-		}
+		if (e->dboid == dboid && entry_unwritten(e) &&
+			(mine || e->state != ENTRY_TAKEN || e->taker != MyProcPid))
+			n++;
 	}
 	LWLockRelease(outbox->lock);
-	if (any)
-		ag_state_bump();
-}
-
-/* Are requests of this database waiting to be written? */
-bool
-ag_outbox_pending(void)
-{
-	int			i;
-	bool		pending = false;
-
-	if (outbox == NULL)
-		return false;
-	LWLockAcquire(outbox->lock, LW_SHARED);
-	for (i = 0; i < AG_OUTBOX_QUEUE && !pending; i++)
-		pending = ((outbox->entries[i].state == ENTRY_PENDING ||
-					outbox->entries[i].state == ENTRY_TAKEN) &&
-				   outbox->entries[i].dboid == MyDatabaseId);
-	LWLockRelease(outbox->lock);
-	return pending;
+	return n;
 }
 
 /*

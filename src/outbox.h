@@ -32,8 +32,8 @@ typedef struct AgOutboxRequest
 extern void ag_outbox_init(void);
 extern bool ag_outbox_put(const AgOutboxRequest *r);
 extern int	ag_outbox_drain(void);
-extern void ag_outbox_drain_committed(void);
-extern bool ag_outbox_pending(void);
+extern int	ag_outbox_record_here(void);
+extern int	ag_outbox_unwritten(Oid dboid, bool mine);
 extern uint64 ag_state_generation(void);
 extern void ag_state_bump(void);
 

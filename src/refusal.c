@@ -342,7 +342,8 @@ next_request_id(void)
  * transaction).  The refusing backend waits for the worker, never the other
  * way round: the worker only inserts into the guard's tables, which the
  * agent's transaction holds no lock on that an insert waits for.  false
- * when the queue stayed full for AG_OUTBOX_WAIT_MS (no worker writes it).
+ * when the queue (or this database's share of it) stayed full for
+ * AG_OUTBOX_WAIT_MS: no worker writes it, and no human recorded it.
  */
 static bool
 outbox_put_waiting(const AgOutboxRequest *r)
@@ -392,6 +393,13 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	*queued = outbox_put_waiting(&r);
 	ag_refusal_log(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
 				   r.request_id, kind, why, key->text.data);
+	if (!*queued && ag_worker_no_slot(MyDatabaseId, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("agent_guard could not record a refused statement"),
+				 errdetail("The statement was refused (%s), but the queue of refused statements stayed full for %d seconds, so request " INT64_FORMAT " is only in the server log. The agent_guard sealer of this database is not running: no background worker slot is free.",
+						   ag_refusal_name(kind), AG_OUTBOX_WAIT_MS / 1000, r.request_id),
+				 errhint("A human can record the queued refusals with SELECT agent_guard.record_requests(); and should raise \"max_worker_processes\". Nothing is allowed until refusals can be recorded.")));
 	if (!*queued)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),

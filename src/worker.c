@@ -39,6 +39,15 @@
  * starts it again.  The hooks (hooks.c) ask for that only after every
  * refusal: a refused command leaves the sealer running.
  *
+ * Every sealer takes a slot of max_worker_processes, as does the launcher.
+ * When none is free the launcher cannot start a database's sealer: it says
+ * so in the server log (a WARNING naming max_worker_processes, repeated
+ * every AG_NO_SLOT_REPEAT_MS while it lasts), the slot records since when
+ * (agent_guard.sealer_status() shows "no worker slot"), and it tries again
+ * every AG_RESTART_DELAY_MS.  Meanwhile the humans' functions that read or
+ * decide requests write the database's refused statements themselves
+ * (outbox.c), so nothing an agent was told is on record goes missing.
+ *
  * The launcher starts only once recovery has finished, so nothing here
  * writes on a standby; nothing at all runs under binary upgrade
  * (_PG_init returns first).
@@ -95,8 +104,10 @@
 #define AG_MAX_SEALERS 64
 /* Events sealed per transaction of the sealer. */
 #define AG_SEAL_BATCH 5000
-/* Wait before restarting a sealer that stopped with an error. */
+/* Wait before restarting a sealer that stopped with an error, or found no slot. */
 #define AG_RESTART_DELAY_MS 5000
+/* How often the launcher repeats that a sealer still finds no worker slot. */
+#define AG_NO_SLOT_REPEAT_MS (5 * 60 * 1000)
 /* the tranche keeps its 1.1 name: monitoring may know it */
 #define AG_WORKER_TRANCHE "agent_guard journal"
 
@@ -108,6 +119,8 @@ typedef struct AgSealerSlot
 	Latch	   *latch;			/* its latch, NULL if none */
 	TimestampTz last_seal_at;	/* when it last sealed something */
 	int64		sealed;			/* events it sealed since startup */
+	TimestampTz start_failed_at;	/* first start that found no worker slot, 0 if none */
+	int			start_failures; /* starts that found none since it last ran */
 } AgSealerSlot;
 
 typedef struct AgWorkerShared
@@ -200,8 +213,66 @@ ag_worker_wake(Oid dboid)
 }
 
 /*
+ * Does this database's sealer find no worker slot?  since: from when.
+ */
+bool
+ag_worker_no_slot(Oid dboid, TimestampTz *since)
+{
+	AgSealerSlot *s;
+	bool		no_slot = false;
+
+	if (workers == NULL)
+		return false;
+	LWLockAcquire(workers->lock, LW_SHARED);
+	s = sealer_slot_for(dboid, false);
+	if (s != NULL && s->pid == 0 && s->requested && s->start_failed_at != 0)
+	{
+		no_slot = true;
+		if (since)
+			*since = s->start_failed_at;
+	}
+	LWLockRelease(workers->lock);
+	return no_slot;
+}
+
+static bool sealer_running(Oid dboid);
+
+/*
+ * Write this database's unwritten requests in the caller's transaction
+ * (outbox.c); when the sealer does not run, tell the human why they had
+ * to be.
+ */
+static int
+record_requests_here(void)
+{
+	int			written = ag_outbox_record_here();
+	TimestampTz since;
+
+	/* their BLOCKED events are to be sealed */
+	if (written > 0)
+		ag_worker_note_event();
+	if (written > 0 && !sealer_running(MyDatabaseId))
+	{
+		if (ag_worker_no_slot(MyDatabaseId, &since))
+			ereport(WARNING,
+					(errmsg("the agent_guard sealer of this database is not running"),
+					 errdetail("It has found no free background worker slot since %s; this transaction recorded %d refused statement(s) it did not write.",
+							   timestamptz_to_str(since), written),
+					 errhint("Raise \"max_worker_processes\" (agent_guard needs one slot for its launcher and one per database with the extension) and restart the server, after a last agent_guard.record_requests(); until then agent_guard.record_requests() and agent_guard.seal_log() do its work.")));
+		else
+			ereport(WARNING,
+					(errmsg("the agent_guard sealer of this database is not running"),
+					 errdetail("This transaction recorded %d refused statement(s) it did not write.", written),
+					 errhint("See agent_guard.sealer_status() and the server log.")));
+	}
+	return written;
+}
+
+/*
  * SQL: agent_guard._flush_requests(): wait (up to 10 s) until the worker
- * wrote this database's queued requests.
+ * wrote this database's queued requests, unless it finds no worker slot;
+ * then write what is left in this transaction.  true: every request of
+ * this database is on record (in this transaction's view).
  */
 PG_FUNCTION_INFO_V1(ag_sql_flush_requests);
 Datum
@@ -209,14 +280,28 @@ ag_sql_flush_requests(PG_FUNCTION_ARGS)
 {
 	int			waited = 0;
 
-	while (ag_outbox_pending() && waited < 10000)
+	while (ag_outbox_unwritten(MyDatabaseId, false) > 0 && waited < 10000 &&
+		   !ag_worker_no_slot(MyDatabaseId, NULL))
 	{
 		ag_worker_wake(MyDatabaseId);
 		pg_usleep(10 * 1000L);
 		waited += 10;
 		CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BOOL(!ag_outbox_pending());
+	(void) record_requests_here();
+	PG_RETURN_BOOL(ag_outbox_unwritten(MyDatabaseId, false) == 0);
+}
+
+/*
+ * SQL: agent_guard._record_requests(): write this database's unwritten
+ * requests in this transaction now, without waiting for the sealer;
+ * returns how many.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_record_requests);
+Datum
+ag_sql_record_requests(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(record_requests_here());
 }
 
 /* ---------------------------------------------------------------------
@@ -314,6 +399,14 @@ ag_sql_sealers(PG_FUNCTION_ARGS)
 						 s->requested ? "true" : "false", s->sealed);
 		if (s->last_seal_at != 0)
 			appendStringInfo(&buf, ", \"last_seal_at\": \"%s\"", timestamptz_to_str(s->last_seal_at));
+		appendStringInfo(&buf, ", \"state\": \"%s\"",
+						 s->pid != 0 ? "running" :
+						 !s->requested ? "stopped" :
+						 s->start_failed_at != 0 ? "no worker slot" : "starting");
+		if (s->pid == 0 && s->requested && s->start_failed_at != 0)
+			appendStringInfo(&buf, ", \"no_slot_since\": \"%s\", \"start_failures\": %d",
+							 timestamptz_to_str(s->start_failed_at), s->start_failures);
+		appendStringInfo(&buf, ", \"unrecorded_requests\": %d", ag_outbox_unwritten(s->dboid, true));
 		appendStringInfoChar(&buf, '}');
 		first = false;
 	}
@@ -579,6 +672,8 @@ ag_worker_init(void)
  */
 static BackgroundWorkerHandle *sealer_handle[AG_MAX_SEALERS];
 static TimestampTz sealer_started[AG_MAX_SEALERS];
+/* when the launcher last said that a sealer found no worker slot */
+static TimestampTz sealer_no_slot_told[AG_MAX_SEALERS];
 
 /* Ask for a sealer in every database that accepts connections. */
 static void
@@ -626,25 +721,72 @@ launcher_request_all(void)
 	CommitTransactionCommand();
 }
 
+/* Does the database accept connections?  name: its name, for messages. */
 static bool
-database_accepts_connections(Oid dboid)
+database_accepts_connections(Oid dboid, NameData *name)
 {
 	HeapTuple	tup;
 	bool		ok = false;
 
+	snprintf(NameStr(*name), NAMEDATALEN, "%u", dboid);
 	StartTransactionCommand();
 	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
 	if (HeapTupleIsValid(tup))
 	{
-		ok = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		ok = db->datallowconn;
+		namestrcpy(name, NameStr(db->datname));
 		ReleaseSysCache(tup);
 	}
 	CommitTransactionCommand();
 	return ok;
 }
 
+/*
+ * No worker slot for the sealer of slot i: record since when, and say so
+ * in the server log at the first failure and every AG_NO_SLOT_REPEAT_MS.
+ */
 static void
-launcher_start_sealer(int i, Oid dboid)
+launcher_no_slot(int i, Oid dboid, const char *dbname)
+{
+	AgSealerSlot *s = &workers->slots[i];
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz since = now;
+	int			failures = 0;
+	int			in_use = 0;
+	int			j;
+
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	if (s->dboid == dboid)
+	{
+		if (s->start_failed_at == 0)
+			s->start_failed_at = now;
+		since = s->start_failed_at;
+		failures = ++s->start_failures;
+	}
+	for (j = 0; j < AG_MAX_SEALERS; j++)
+	{
+		if (workers->slots[j].pid != 0)
+			in_use++;
+	}
+	LWLockRelease(workers->lock);
+
+	if (failures > 1 && sealer_no_slot_told[i] != 0 &&
+		now - sealer_no_slot_told[i] < (TimestampTz) AG_NO_SLOT_REPEAT_MS * 1000)
+		return;
+	sealer_no_slot_told[i] = now;
+	ereport(WARNING,
+			(errmsg("agent_guard could not start the sealer of database \"%s\": no background worker slot is free",
+					dbname),
+			 errdetail("\"max_worker_processes\" is %d; agent_guard's launcher and %d sealer(s) hold slots, other background workers the rest. "
+					   "The sealer has found no slot since %s. Until it runs, refused statements of agents in that database reach agent_guard.request_log only when a human calls agent_guard.approve(), deny(), reset_run(), postmortem() or record_requests() there, and its events stay unsealed.",
+					   max_worker_processes, in_use, timestamptz_to_str(since)),
+			 errhint("Raise \"max_worker_processes\" to at least the number of databases with agent_guard plus one for the launcher, plus what other extensions and parallel queries use, and restart the server; first run SELECT agent_guard.record_requests() in that database, since the refusals waiting in shared memory do not survive the restart. agent_guard.sealer_status() shows which sealers run.")));
+}
+
+static void
+launcher_start_sealer(int i, Oid dboid, const char *dbname)
 {
 	BackgroundWorker worker;
 	MemoryContext old;
@@ -670,9 +812,9 @@ launcher_start_sealer(int i, Oid dboid)
 	if (!RegisterDynamicBackgroundWorker(&worker, &sealer_handle[i]))
 	{
 		sealer_handle[i] = NULL;
-		ereport(LOG,
-				(errmsg("agent_guard could not start a sealer for database %u", dboid),
-				 errhint("Increase \"max_worker_processes\"; until then agent_guard.seal_log() seals on demand.")));
+		MemoryContextSwitchTo(old);
+		launcher_no_slot(i, dboid, dbname);
+		return;
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -696,6 +838,7 @@ launcher_pass(void)
 		pid_t		hpid;
 		bool		handle_alive;
 		long		since;
+		NameData	dbname;
 
 		LWLockAcquire(workers->lock, LW_SHARED);
 		dboid = s->dboid;
@@ -723,6 +866,7 @@ launcher_pass(void)
 					sealer_handle[i] = NULL;
 				}
 				sealer_started[i] = 0;
+				sealer_no_slot_told[i] = 0;
 			}
 			continue;
 		}
@@ -739,7 +883,7 @@ launcher_pass(void)
 			continue;
 		}
 
-		if (!database_accepts_connections(dboid))
+		if (!database_accepts_connections(dboid, &dbname))
 		{
 			LWLockAcquire(workers->lock, LW_EXCLUSIVE);
 			if (s->dboid == dboid && s->pid == 0)
@@ -747,7 +891,7 @@ launcher_pass(void)
 			LWLockRelease(workers->lock);
 			continue;
 		}
-		launcher_start_sealer(i, dboid);
+		launcher_start_sealer(i, dboid, NameStr(dbname));
 		sleep_ms = Min(sleep_ms, AG_RESTART_DELAY_MS);
 	}
 	return sleep_ms;
@@ -869,8 +1013,8 @@ sealer_drain_requests(void)
 			elog(ERROR, "agent_guard sealer: SPI_finish failed");
 	}
 	PopActiveSnapshot();
+	/* the entries it took are WRITTEN at commit (outbox.c) */
 	CommitTransactionCommand();
-	ag_outbox_drain_committed();
 }
 
 /* One sealing transaction.  Returns events sealed, or -1 without the extension. */
@@ -953,6 +1097,8 @@ ag_worker_sealer_main(Datum arg)
 	Oid			dboid = DatumGetObjectId(arg);
 	AgSealerSlot *s;
 	bool		duplicate = false;
+	int			failures = 0;
+	TimestampTz no_slot_since = 0;
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -977,10 +1123,18 @@ ag_worker_sealer_main(Datum arg)
 	{
 		s->pid = MyProcPid;
 		s->latch = MyLatch;
+		failures = s->start_failures;
+		no_slot_since = s->start_failed_at;
+		s->start_failures = 0;
+		s->start_failed_at = 0;
 	}
 	LWLockRelease(workers->lock);
 	if (duplicate)
 		proc_exit(0);
+	if (failures > 0)
+		ereport(LOG,
+				(errmsg("agent_guard sealer of database %u started, after finding no background worker slot since %s",
+						dboid, timestamptz_to_str(no_slot_since))));
 	before_shmem_exit(sealer_detach, ObjectIdGetDatum(dboid));
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);

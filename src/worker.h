@@ -6,6 +6,7 @@
 #ifndef AG_WORKER_H
 #define AG_WORKER_H
 
+#include "datatype/timestamp.h"
 #include "nodes/nodes.h"
 
 extern void ag_worker_init(void);
@@ -13,5 +14,6 @@ extern void ag_worker_note_event(void);
 extern void ag_worker_wake(Oid dboid);
 extern Oid	ag_worker_before_utility(Node *stmt);
 extern void ag_worker_after_utility(Oid dboid);
+extern bool ag_worker_no_slot(Oid dboid, TimestampTz *since);
 
 #endif							/* AG_WORKER_H */

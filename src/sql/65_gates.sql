@@ -83,9 +83,16 @@ CREATE FUNCTION agent_guard._run_rows(run_id text, reset boolean) RETURNS bigint
     LANGUAGE C STRICT VOLATILE;
 
 -- Wait (a few seconds at most) until the worker has written the requests
--- refused so far in this database.
+-- refused so far in this database; what it did not write (it finds no
+-- worker slot, src/worker.c) is written in the caller's transaction.
 CREATE FUNCTION agent_guard._flush_requests() RETURNS boolean
     AS 'MODULE_PATHNAME', 'ag_sql_flush_requests'
+    LANGUAGE C STRICT VOLATILE;
+
+-- Write the requests refused so far in this database in the caller's
+-- transaction, without waiting for the worker; returns how many.
+CREATE FUNCTION agent_guard._record_requests() RETURNS integer
+    AS 'MODULE_PATHNAME', 'ag_sql_record_requests'
     LANGUAGE C STRICT VOLATILE;
 
 -- Planted by the planner into an agent's DELETE/UPDATE without WHERE:
@@ -295,6 +302,17 @@ END
 $$;
 COMMENT ON FUNCTION agent_guard.reset_run(text) IS
     'let a run that passed agent_guard.max_rows_per_run write again';
+
+CREATE FUNCTION agent_guard.record_requests() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.record_requests()');
+    RETURN agent_guard._record_requests();
+END
+$$;
+COMMENT ON FUNCTION agent_guard.record_requests() IS
+    'write the statements of agents refused in this database that its sealer has not written (it does not run: see agent_guard.sealer_status()); returns how many';
 
 -- Preview: run a statement as the agent, count what it would change, and
 -- roll it back (the read-only plan a harness can show a human first).

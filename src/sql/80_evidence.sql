@@ -121,21 +121,24 @@ COMMENT ON FUNCTION agent_guard.log_head() IS
     'the head of the hash chain as "seal_seq:sha256-hex"; keep it outside the database and pass it to verify_log() later';
 
 CREATE FUNCTION agent_guard.sealer_status()
-    RETURNS TABLE (database name, pid integer, requested boolean, sealed bigint, last_seal_at timestamptz)
+    RETURNS TABLE (database name, pid integer, requested boolean, sealed bigint, last_seal_at timestamptz,
+                   state text, no_slot_since timestamptz, unrecorded_requests integer)
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT d.datname, (s->>'pid')::int, (s->>'requested')::boolean, (s->>'sealed')::bigint,
-           (s->>'last_seal_at')::timestamptz
+           (s->>'last_seal_at')::timestamptz, s->>'state', (s->>'no_slot_since')::timestamptz,
+           (s->>'unrecorded_requests')::int
       FROM jsonb_array_elements(agent_guard._sealers()) s
       LEFT JOIN pg_database d ON d.oid = (s->>'dboid')::oid
      WHERE s ? 'dboid'
     UNION ALL
-    SELECT NULL, (s->>'launcher_pid')::int, NULL, NULL, NULL
+    SELECT NULL, (s->>'launcher_pid')::int, NULL, NULL, NULL,
+           CASE WHEN (s->>'launcher_pid')::int <> 0 THEN 'running' ELSE 'not running' END, NULL, NULL
       FROM jsonb_array_elements(agent_guard._sealers()) s
      WHERE s ? 'launcher_pid'
 $$;
 COMMENT ON FUNCTION agent_guard.sealer_status() IS
-    'the background sealers (one per database) and, with database NULL, the launcher';
+    'the background sealers (one per database) and, with database NULL, the launcher; state "no worker slot": max_worker_processes is exhausted, and the database''s refused statements wait (unrecorded_requests) for a human''s agent_guard.record_requests()';
 
 ------------------------------------------------------------------------
 -- verify_log
@@ -400,7 +403,7 @@ CREATE FUNCTION agent_guard._is_agent_act(op text) RETURNS boolean
 AS $$ SELECT op IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP') $$;
 
 CREATE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_run      text := run_id;
@@ -416,6 +419,8 @@ DECLARE
     v_status   text;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.postmortem()');
+    -- the run's refused statements, also when no sealer wrote them
+    PERFORM agent_guard._flush_requests();
     IF NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run) THEN
         RAISE EXCEPTION 'run "%" is not in the event log', left(v_run, 200)
             USING ERRCODE = 'YG041',
@@ -644,7 +649,7 @@ AS $$
 $$;
 
 CREATE FUNCTION agent_guard.postmortem(run_id text) RETURNS text
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     j   jsonb := agent_guard.postmortem_json(run_id);

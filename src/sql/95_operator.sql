@@ -24,6 +24,7 @@ AS $$
            ('FUNCTION', 'agent_guard.freeze(text, text)'),
            ('FUNCTION', 'agent_guard.unfreeze(text)'),
            ('FUNCTION', 'agent_guard.reset_run(text)'),
+           ('FUNCTION', 'agent_guard.record_requests()'),
            ('FUNCTION', 'agent_guard.rollback_run(text, boolean, text)'),
            ('FUNCTION', 'agent_guard.rollback_xact(xid8, boolean, text)'),
            ('FUNCTION', 'agent_guard.postmortem(text)'),

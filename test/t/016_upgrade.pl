@@ -125,12 +125,28 @@ my $state_sql = q{
 	  (SELECT string_agg(row_key::text, ',' ORDER BY row_key::text) FROM agent_guard.soft_deleted('app.items')))
 };
 my $before = $node->safe_psql('old', $state_sql);
+# a human on call who may see the sealers (sealer_status() is made anew by
+# the update, which gains columns)
+$node->safe_psql('old', q{
+	CREATE ROLE up_oncall LOGIN;
+	GRANT EXECUTE ON FUNCTION agent_guard.sealer_status() TO up_oncall;
+});
 
 # --- the update ---------------------------------------------------------
 ($rc, $out, $err) = $node->psql('old', 'ALTER EXTENSION agent_guard UPDATE');
 is($rc, 0, "ALTER EXTENSION agent_guard UPDATE from $previous") or diag($err);
 is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'agent_guard'"),
 	$current, "now at $current");
+is($node->safe_psql('old', q{
+	SELECT has_function_privilege('up_oncall', 'agent_guard.sealer_status()', 'EXECUTE'),
+	       has_function_privilege('public', 'agent_guard.sealer_status()', 'EXECUTE'),
+	       (SELECT count(*) FROM agent_guard.sealer_status() WHERE state IS NOT NULL) > 0}),
+	"t|f|t", 'sealer_status() keeps its grant to the human on call, not to PUBLIC, and says each state');
+# (the catalog below is compared with a fresh install, which has no such grant)
+$node->safe_psql('old', q{
+	REVOKE EXECUTE ON FUNCTION agent_guard.sealer_status() FROM up_oncall;
+	DROP ROLE up_oncall;
+});
 
 is($node->safe_psql('old', $state_sql), $before,
 	'agents, protected tables, events, statements, archive, checkpoints, keys, requests, freezes, '
