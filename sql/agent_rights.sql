@@ -89,13 +89,17 @@ GRANT EXECUTE ON PROCEDURE arb.proc() TO regress_su;
 
 -- A superuser walks into them.
 \c "dbname=contrib_regression user=regress_su options="
-\set SHOW_CONTEXT errors
--- the CHECK function runs as the agent: no role is made
+-- the CHECK function runs as the agent: no role is made (42501; the
+-- message differs between majors)
+\set VERBOSITY sqlstate
 UPDATE arb.items SET v = 'escalate' WHERE id = 1;
-\set SHOW_CONTEXT never
+\set VERBOSITY default
 SELECT count(*) AS evil_roles FROM pg_roles WHERE rolname LIKE 'regress_ar_evil%';
 -- the trigger runs as the agent: what the agent cannot do fails
+-- (the context names the agent's function and whose rights it ran with)
+\set SHOW_CONTEXT errors
 UPDATE arb.items SET v = 'steal' WHERE id = 2;
+\set SHOW_CONTEXT never
 UPDATE arb.items SET v = 'grant' WHERE id = 2;
 UPDATE arb.items SET v = 'system' WHERE id = 2;
 UPDATE arb.items SET v = 'become' WHERE id = 2;
@@ -124,8 +128,10 @@ $$;
 -- the human's own plain statements still make what the human may
 CREATE TEMP TABLE ar_tmp (x int);
 DROP TABLE ar_tmp;
--- a procedure that rolls back keeps running as the agent
+-- a procedure that rolls back keeps running as the agent (42501)
+\set VERBOSITY sqlstate
 CALL arb.proc();
+\set VERBOSITY default
 SELECT count(*) AS evil_roles FROM pg_roles WHERE rolname LIKE 'regress_ar_evil%';
 SELECT current_user AS after_proc;
 
