@@ -117,6 +117,7 @@ typedef struct FunctionEntry
 
 static HTAB *owner_cache = NULL;
 static HTAB *function_cache = NULL;
+static HTAB *call_kind_cache = NULL;	/* function -> CallKind, see call_kind() */
 static uint64 cache_generation = 0;
 static bool owners_stale = false;
 static bool functions_stale = false;
@@ -208,6 +209,12 @@ caches_refresh(uint64 generation)
 	{
 		hash_destroy(function_cache);
 		function_cache = NULL;
+	}
+	/* a REVOKE of EXECUTE changes pg_proc too */
+	if (functions_stale && call_kind_cache != NULL)
+	{
+		hash_destroy(call_kind_cache);
+		call_kind_cache = NULL;
 	}
 	owners_stale = functions_stale = false;
 }
@@ -810,8 +817,6 @@ typedef struct CallKindEntry
 	Oid			fn;
 	CallKind	kind;
 } CallKindEntry;
-
-static HTAB *call_kind_cache = NULL;
 
 static CallKind
 call_kind(Oid funcid)
