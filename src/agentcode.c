@@ -47,7 +47,19 @@
  * with its caller's rights beyond EXECUTE, is refused
  * (ag_agentcode_function_execute).
  *
+ * The agent's code that runs outside its functions' calls is kept to the
+ * agent's rights too: a cursor an agent's function opened runs as the
+ * agent when the human fetches it (ag_agentcode_query_resume); the
+ * parameter defaults and parameter domains of an agent's function, the
+ * CHECKs of an agent's domain the statement coerces to, an agent's
+ * operator and aggregate bound to a system function are judged before
+ * they run (function_unsafe_call, human_query_walker, judge_aggregate).
+ *
  * What is refused, while an agent's code runs in a human's session:
+ *	- SET options that change who the session is (role, session
+ *	  authorization, the guard's settings), and setting the guard's
+ *	  identity from the agent's code (identity.c) (YG002);
+ *	- session-level advisory locks, which outlive the call (YG002);
  *	- the humans-only functions (agent_guard._require_human() calls
  *	  ag_agentcode_refuse(); the C functions that act as table owners, its
  *	  first half): also while an executing statement runs an agent's
@@ -67,16 +79,25 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/execdesc.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
+#include "nodes/readfuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
@@ -111,8 +132,10 @@ typedef struct FunctionEntry
 {
 	Oid			fn;
 	Oid			agent_owner;	/* InvalidOid: not an agent's */
-	bool		own_levels;		/* SECURITY DEFINER, SET options or a procedure */
-	bool		definer;		/* SECURITY DEFINER */
+	bool		procedure;		/* its transaction control ends GUC levels */
+	bool		judged;			/* the two below are known */
+	Oid			unsafe_call;	/* see function_unsafe_call() */
+	Oid			unsafe_domain;	/* the parameter's domain that calls it */
 } FunctionEntry;
 
 static HTAB *owner_cache = NULL;
@@ -135,6 +158,7 @@ typedef struct Call
 	int			saved_context;
 	int			guc_level;		/* 0: none of ours (see ag_agentcode_fmgr) */
 	bool		definer;		/* fmgr restores the user id itself */
+	bool		resumed;		/* a query it started, run later (query_resume) */
 } Call;
 
 static Call *calls = NULL;
@@ -158,6 +182,26 @@ static Running *running = NULL;
 static int	nrunning = 0;
 static int	running_cap = 0;
 
+/*
+ * Queries an agent's code started that can run after its call returned (a
+ * cursor the function returns): run as the agent when they do.
+ */
+typedef struct AgentQuery
+{
+	QueryDesc  *query;
+	Oid			fn;
+	Oid			owner;
+	SubTransactionId subxact;	/* dropped when it aborts */
+} AgentQuery;
+
+static AgentQuery *agent_queries = NULL;
+static int	nagent_queries = 0;
+static int	agent_queries_cap = 0;
+
+static const char *role_name(Oid role);
+static void agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									   SubTransactionId parentSubid, void *arg);
+
 /* pg_proc changed: an owner may have changed */
 static void
 function_inval(Datum arg, int cacheid, uint32 hashvalue)
@@ -179,6 +223,10 @@ ag_agentcode_init(void)
 	CacheRegisterSyscacheCallback(PROCOID, function_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, role_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, role_inval, (Datum) 0);
+	/* a domain's constraints: what a function's parameter types run */
+	CacheRegisterSyscacheCallback(TYPEOID, function_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(CONSTROID, function_inval, (Datum) 0);
+	RegisterSubXactCallback(agentcode_subxact_callback, NULL);
 }
 
 static HTAB *
@@ -267,9 +315,7 @@ function_entry(Oid fn)
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
 	bool		found;
-
-	bool		definer = false;
-	bool		own_levels = false;
+	bool		procedure = false;
 
 	if (n <= 0)
 		return NULL;
@@ -286,9 +332,7 @@ function_entry(Oid fn)
 		Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
 
 		owner = proc->proowner;
-		definer = proc->prosecdef;
-		own_levels = proc->prosecdef || proc->prokind == PROKIND_PROCEDURE ||
-			!heap_attisnull(tup, Anum_pg_proc_proconfig, NULL);
+		procedure = proc->prokind == PROKIND_PROCEDURE;
 		ReleaseSysCache(tup);
 		if (!ag_agentcode_role_is_agent(owner))
 			owner = InvalidOid;
@@ -298,30 +342,65 @@ function_entry(Oid fn)
 		function_cache = make_cache("agent_guard agent functions", sizeof(FunctionEntry));
 	e = hash_search(function_cache, &fn, HASH_ENTER, &found);
 	e->agent_owner = owner;
-	e->definer = definer;
-	e->own_levels = own_levels;
+	e->procedure = procedure;
+	e->judged = false;
+	e->unsafe_call = InvalidOid;
+	e->unsafe_domain = InvalidOid;
 	return e;
 }
 
-static Oid
-function_agent_owner(Oid fn)
-{
-	FunctionEntry *e = function_entry(fn);
-
-	return e ? e->agent_owner : InvalidOid;
-}
+static void refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint);
+static Oid	function_unsafe_call(Oid fn, Oid owner, Oid *domain);
 
 /*
  * needs_fmgr_hook: see calls of agents' functions, in processes that are
  * not an agent's for life.  Called from fmgr_info and the planner's
- * inlining, never for builtins.
+ * inlining, never for builtins: before the call's arguments are set up,
+ * which is where an agent's function that would run code of the agent
+ * with the human's rights is refused (see function_unsafe_call()).
  */
 bool
 ag_agentcode_needs_hook(Oid fn)
 {
+	FunctionEntry *e;
+
 	if (IsBinaryUpgrade || ag_process_is_agent())
 		return false;
-	return OidIsValid(function_agent_owner(fn));
+	e = function_entry(fn);
+	if (e == NULL || !OidIsValid(e->agent_owner))
+		return false;
+	if (!e->judged)
+	{
+		Oid			owner = e->agent_owner;
+		Oid			domain = InvalidOid;
+		Oid			call = function_unsafe_call(fn, owner, &domain);
+
+		/* the lookups may have flushed the cache */
+		e = function_entry(fn);
+		if (e == NULL)
+			return true;
+		e->unsafe_call = call;
+		e->unsafe_domain = domain;
+		e->judged = true;
+	}
+	if (OidIsValid(e->unsafe_call))
+	{
+		Oid			call = e->unsafe_call;
+		Oid			domain = e->unsafe_domain;
+		Oid			owner = e->agent_owner;
+
+		if (OidIsValid(domain))
+			refuse_stored_call(call, owner,
+							   psprintf("domain %s (a parameter type of function %s)",
+										format_type_be(domain), format_procedure(fn)),
+							   psprintf("Have the domain's constraint or the function changed, or call %s from the agent's own session.",
+										format_procedure(fn)));
+		refuse_stored_call(call, owner,
+						   psprintf("the parameter defaults of function %s", format_procedure(fn)),
+						   psprintf("Have the function's defaults changed (they are checked whenever it is called), or call %s from the agent's own session.",
+									format_procedure(fn)));
+	}
+	return true;
 }
 
 /* Context of an error raised while an agent's function runs. */
@@ -343,6 +422,26 @@ agent_call_context(void *arg)
 }
 
 /*
+ * The context line of errors raised while agent code runs: pushed when the
+ * first agent call starts, popped when the last ends.  A block whose end
+ * restores the stack as it found it can leave it linked after the pop: it
+ * is never linked twice (that would make the stack a circle).
+ */
+static void
+push_agent_context(void)
+{
+	ErrorContextCallback *e;
+
+	for (e = error_context_stack; e != NULL; e = e->previous)
+		if (e == &agent_context)
+			return;
+	agent_context.callback = agent_call_context;
+	agent_context.arg = NULL;
+	agent_context.previous = error_context_stack;
+	error_context_stack = &agent_context;
+}
+
+/*
  * Become the owner of an agent's function for its call: its rights, no
  * more, in a security-restricted operation (no SET ROLE, no session
  * state that outlives the call), as PostgreSQL runs index expressions
@@ -356,26 +455,78 @@ call_as_owner(Call *c)
 }
 
 /*
+ * Settings an agent's function may not carry as SET options in a human's
+ * session: fmgr applies them before the hook sees the call, for the
+ * human.  A role or session authorization would make the human's session
+ * the agent's role (and confuse what the call restores), the guard's
+ * identity settings would tag it as an agent's.
+ */
+static const char *
+forbidden_setting(List *names)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+	{
+		const char *name = (const char *) lfirst(lc);
+
+		if (pg_strcasecmp(name, "role") == 0 ||
+			pg_strcasecmp(name, "session_authorization") == 0 ||
+			pg_strncasecmp(name, AG_SCHEMA ".", strlen(AG_SCHEMA) + 1) == 0)
+			return name;
+	}
+	return NULL;
+}
+
+/*
  * fmgr_hook: every call that runs through fmgr_security_definer (ours, a
  * SECURITY DEFINER function's, one with SET options) starts, then ends or
  * aborts, strictly nested; the stack follows it.  An agent's function runs
- * as its owner, in a security-restricted operation.  fmgr restores the
- * user id of a SECURITY DEFINER function, and the settings of one with
- * SET options, before it reports the end; we restore the others'.  The
- * settings a plain function makes are rolled back when it returns (a
- * GUC nesting level of ours); those of a function with SET options stay
- * as PostgreSQL keeps them (its level ends before ours could), and a
- * procedure's stay too (its transaction control ends nesting levels).
- * On abort, the (sub)transaction's abort rolls the settings back; the
- * user id comes back here.
+ * as its owner, in a security-restricted operation.
+ *
+ * What fmgr itself switches and restores is read from fmgr's own cache of
+ * the call (compat.h), not from the catalog: fmgr reads SECURITY DEFINER
+ * and the SET options once per FmgrInfo, at its first call, and a function
+ * can change them while it runs.  fmgr restores the user id of a SECURITY
+ * DEFINER call, and the settings of one with SET options, before it
+ * reports the end; we restore the others' user id, and roll back the
+ * settings a call without SET options made (a GUC nesting level of ours).
+ * Those of a function with SET options stay as PostgreSQL keeps them (its
+ * level ends before ours could), and a procedure's stay too (its
+ * transaction control ends nesting levels).  On abort, the
+ * (sub)transaction's abort rolls the settings back; the user id comes
+ * back here.
  */
 void
-ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo)
+ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
 	if (event == FHET_START)
 	{
 		FunctionEntry *e = ag_process_is_agent() ? NULL : function_entry(flinfo->fn_oid);
 		Call	   *c;
+
+		if (e != NULL && OidIsValid(e->agent_owner))
+		{
+			AgFmgrCache *fc = (AgFmgrCache *) flinfo;
+			const char *setting;
+
+			if (private != &fc->arg)
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("agent_guard cannot run function %s of agent role \"%s\" in this session",
+								format_procedure(flinfo->fn_oid), role_name(e->agent_owner)),
+						 errdetail("The server's function manager does not keep its calls as this build of agent_guard expects."),
+						 errhint("Build agent_guard against this server's headers.")));
+			if ((setting = forbidden_setting(ag_fmgr_config_names(fc))) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_AG_HUMANS_ONLY),
+						 errmsg("function %s of agent role \"%s\" cannot run in the session of role \"%s\"",
+								format_procedure(flinfo->fn_oid), role_name(e->agent_owner),
+								role_name(GetAuthenticatedUserId())),
+						 errdetail("Its SET option \"%s\" would change who this session is.", setting),
+						 errhint("Drop the option (ALTER FUNCTION ... RESET %s), or call the function from the agent's own session.",
+								 setting)));
+		}
 
 		if (ncalls == calls_cap)
 		{
@@ -385,21 +536,19 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo)
 		}
 		c = &calls[ncalls];
 		c->fn = InvalidOid;
+		c->resumed = false;
 		if (e != NULL && OidIsValid(e->agent_owner))
 		{
+			AgFmgrCache *fc = (AgFmgrCache *) flinfo;
+
 			c->owner = e->agent_owner;
-			c->definer = e->definer;
+			c->definer = OidIsValid(fc->userid);
 			GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
-			c->guc_level = e->own_levels ? 0 : NewGUCNestLevel();
+			c->guc_level = (ag_fmgr_has_config(fc) || e->procedure) ? 0 : NewGUCNestLevel();
 			call_as_owner(c);
 			c->fn = flinfo->fn_oid;
 			if (agent_calls++ == 0)
-			{
-				agent_context.callback = agent_call_context;
-				agent_context.arg = NULL;
-				agent_context.previous = error_context_stack;
-				error_context_stack = &agent_context;
-			}
+				push_agent_context();
 		}
 		ncalls++;
 	}
@@ -469,6 +618,7 @@ ag_agentcode_xact_end(bool top, bool abort)
 		transaction_ended_in_call(abort);
 		return;
 	}
+	nagent_queries = 0;
 	if (abort)
 	{
 		if (agent_calls > 0 && error_context_stack == &agent_context)
@@ -503,6 +653,121 @@ ag_agentcode_leave(void)
 {
 	if (nrunning > 0)
 		nrunning--;
+}
+
+/*
+ * ExecutorStart done, inside an agent's call: the query may run after the
+ * call returned (a cursor the function opens and returns), with its
+ * expressions, its functions (query_to_xml plans SQL as it runs) and its
+ * settings then the human's.  Remember whose code it is.
+ */
+void
+ag_agentcode_query_started(QueryDesc *query)
+{
+	int			i;
+
+	if (agent_calls == 0 || ag_agent_latched())
+		return;
+	for (i = ncalls - 1; i >= 0 && !OidIsValid(calls[i].fn); i--)
+		;
+	if (i < 0)
+		return;
+	if (nagent_queries == agent_queries_cap)
+	{
+		agent_queries_cap = agent_queries_cap ? agent_queries_cap * 2 : 16;
+		agent_queries = agent_queries ?
+			repalloc(agent_queries, agent_queries_cap * sizeof(AgentQuery)) :
+			MemoryContextAlloc(TopMemoryContext, agent_queries_cap * sizeof(AgentQuery));
+	}
+	agent_queries[nagent_queries].query = query;
+	agent_queries[nagent_queries].fn = calls[i].fn;
+	agent_queries[nagent_queries].owner = calls[i].owner;
+	agent_queries[nagent_queries].subxact = GetCurrentSubTransactionId();
+	nagent_queries++;
+}
+
+/* ExecutorEnd: the query is gone. */
+void
+ag_agentcode_query_ended(QueryDesc *query)
+{
+	int			i;
+
+	for (i = nagent_queries - 1; i >= 0; i--)
+		if (agent_queries[i].query == query)
+		{
+			agent_queries[i] = agent_queries[--nagent_queries];
+			break;
+		}
+}
+
+/*
+ * ExecutorRun or ExecutorFinish of a query an agent's code started, with
+ * no agent code on the stack (the human fetches the agent's cursor): it
+ * runs as if its call went on, as the agent, in a security-restricted
+ * operation, its settings rolled back when it stops.  Returns whether it
+ * did; ag_agentcode_query_suspend() ends it.
+ */
+bool
+ag_agentcode_query_resume(QueryDesc *query)
+{
+	int			i;
+	Call	   *c;
+
+	if (nagent_queries == 0 || agent_calls > 0 || ag_agent_latched())
+		return false;
+	for (i = nagent_queries - 1; i >= 0 && agent_queries[i].query != query; i--)
+		;
+	if (i < 0)
+		return false;
+
+	if (ncalls == calls_cap)
+	{
+		calls_cap = calls_cap ? calls_cap * 2 : 32;
+		calls = calls ? repalloc(calls, calls_cap * sizeof(Call)) :
+			MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Call));
+	}
+	c = &calls[ncalls];
+	c->fn = agent_queries[i].fn;
+	c->owner = agent_queries[i].owner;
+	c->definer = false;
+	c->resumed = true;
+	GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
+	c->guc_level = NewGUCNestLevel();
+	call_as_owner(c);
+	ncalls++;
+	if (agent_calls++ == 0)
+		push_agent_context();
+	return true;
+}
+
+/* The end of a resumed run; after an error the abort rolls the settings back. */
+void
+ag_agentcode_query_suspend(bool completed)
+{
+	Call	   *c;
+
+	if (ncalls == 0 || !calls[ncalls - 1].resumed)
+		return;					/* an abort reset the stack */
+	c = &calls[--ncalls];
+	if (completed)
+		AtEOXact_GUC(false, c->guc_level);
+	SetUserIdAndSecContext(c->saved_user, c->saved_context);
+	if (--agent_calls == 0 && error_context_stack == &agent_context)
+		error_context_stack = agent_context.previous;
+}
+
+/* A savepoint's abort drops the queries started within it. */
+static void
+agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (i = nagent_queries - 1; i >= 0; i--)
+		if (agent_queries[i].subxact >= mySubid)
+			agent_queries[i] = agent_queries[--nagent_queries];
 }
 
 /* Is an agent's function running, in a session that is not the agent's? */
@@ -561,19 +826,19 @@ role_name(Oid role)
 }
 
 /*
- * A function of anyone's but the system's (the guard's included), except
- * the one test the guard's own soft-delete policies make,
+ * Any function, the system's and the guard's included, except the one
+ * test the guard's own soft-delete policies make,
  * agent_guard._replication_session(), which takes no argument and calls
  * nothing.
  */
 static bool
-user_function(Oid funcid, void *context)
+counted_function(Oid funcid, void *context)
 {
 	char	   *name;
 	bool		guard_test;
 
 	if (funcid < FirstNormalObjectId)
-		return false;
+		return true;
 	name = get_func_name(funcid);
 	guard_test = name != NULL && strcmp(name, "_replication_session") == 0 &&
 		get_func_namespace(funcid) == get_namespace_oid(AG_SCHEMA, true);
@@ -583,20 +848,21 @@ user_function(Oid funcid, void *context)
 }
 
 static bool
-calls_user_function(Node *node, void *context)
+calls_function(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
-	if (check_functions_in_node(node, user_function, NULL))
+	if (check_functions_in_node(node, counted_function, NULL))
 		return true;
 	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, calls_user_function, context, 0);
-	return expression_tree_walker(node, calls_user_function, context);
+		return query_tree_walker((Query *) node, calls_function, context, 0);
+	return expression_tree_walker(node, calls_function, context);
 }
 
 /*
- * Does a row-security policy of the relation call a function that is not
- * the system's?  The guard's own soft-delete policies do not; a policy
+ * Does a row-security policy of the relation call a function, the system's
+ * included (query_to_xml runs SQL, set_config changes settings)?  The
+ * guard's own soft-delete policies call none but its own test; a policy
  * that calls agent_guard.approve() directly does.  (The relations its
  * subqueries read are in the plan's range table, judged on their own.)
  */
@@ -614,8 +880,8 @@ policies_call_code(Oid relid)
 		{
 			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
 
-			if (calls_user_function((Node *) p->qual, NULL) ||
-				calls_user_function((Node *) p->with_check_qual, NULL))
+			if (calls_function((Node *) p->qual, NULL) ||
+				calls_function((Node *) p->with_check_qual, NULL))
 			{
 				found = true;
 				break;
@@ -745,7 +1011,9 @@ ag_agentcode_refuse(const char *fn)
 /*
  * Functions that act with the caller's rights beyond what EXECUTE grants:
  * they check the caller at run time (settings, signals, replication slots,
- * large objects, sequences) or write around the tables (WAL messages).
+ * large objects, sequences), run SQL or read tables as the caller (the
+ * XML exports, ts_stat, ts_rewrite), or write around the tables (WAL
+ * messages).
  */
 static bool
 acts_with_callers_rights(Oid funcid)
@@ -763,6 +1031,24 @@ acts_with_callers_rights(Oid funcid)
 		case F_PG_LOGICAL_SLOT_GET_BINARY_CHANGES:
 		case F_PG_LOGICAL_SLOT_PEEK_CHANGES:
 		case F_PG_LOGICAL_SLOT_PEEK_BINARY_CHANGES:
+			/* they run SQL, or read tables, with their caller's rights */
+		case F_QUERY_TO_XML:
+		case F_QUERY_TO_XMLSCHEMA:
+		case F_QUERY_TO_XML_AND_XMLSCHEMA:
+		case F_CURSOR_TO_XML:
+		case F_CURSOR_TO_XMLSCHEMA:
+		case F_TABLE_TO_XML:
+		case F_TABLE_TO_XMLSCHEMA:
+		case F_TABLE_TO_XML_AND_XMLSCHEMA:
+		case F_SCHEMA_TO_XML:
+		case F_SCHEMA_TO_XMLSCHEMA:
+		case F_SCHEMA_TO_XML_AND_XMLSCHEMA:
+		case F_DATABASE_TO_XML:
+		case F_DATABASE_TO_XMLSCHEMA:
+		case F_DATABASE_TO_XML_AND_XMLSCHEMA:
+		case F_TS_STAT_TEXT:
+		case F_TS_STAT_TEXT_TEXT:
+		case F_TS_REWRITE_TSQUERY_TEXT:
 			return true;
 		default:
 			{
@@ -846,6 +1132,337 @@ call_kind(Oid funcid)
 }
 
 /*
+ * Code an agent stored that runs in a human's statement outside any call
+ * of the agent's functions, so with the human's rights: the defaults of
+ * its function's parameters and the CHECK constraints of its domains used
+ * as their types (evaluated before the call, in the human's expression),
+ * a domain of its that the statement coerces to, an operator or aggregate
+ * of its whose function is not its own.  A function the agent's code
+ * calls there that the agent may not execute, or that acts with its
+ * caller's rights (call_kind), is refused; the agent's own functions run
+ * as the agent anyway.
+ */
+static bool
+unsafe_for(Oid fn, Oid owner)
+{
+	CallKind	kind = call_kind(fn);
+
+	return kind == CALL_CALLERS_RIGHTS ||
+		(kind == CALL_GRANTED &&
+		 AG_PROC_ACLCHECK(fn, owner, ACL_EXECUTE) != ACLCHECK_OK);
+}
+
+typedef struct StoredCode
+{
+	Oid			owner;			/* the agent role whose code it is */
+	Oid			found;			/* the first unsafe function */
+	Oid			domain;			/* the agent's domain whose CHECK calls it */
+	int			depth;			/* domains within domains */
+} StoredCode;
+
+static bool stored_code_walker(Node *node, StoredCode *sc);
+
+static bool
+stored_call(Oid fn, void *arg)
+{
+	StoredCode *sc = (StoredCode *) arg;
+
+	/* not function_entry(): that may be judging the caller's defaults */
+	if (fn >= FirstNormalObjectId && ag_agentcode_role_is_agent(function_owner(fn)))
+		return false;
+	if (!unsafe_for(fn, sc->owner))
+		return false;
+	sc->found = fn;
+	return true;
+}
+
+/*
+ * The first unsafe function the CHECK constraints of a domain of an agent
+ * call (the domains it is based on included, each with its owner's
+ * rights), or InvalidOid; *domain is set to the domain whose constraint
+ * calls it.
+ */
+static Oid
+domain_unsafe_call(Oid typid, int depth, Oid *domain)
+{
+	while (OidIsValid(typid) && depth < 16)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Form_pg_type typ;
+		Oid			owner;
+		Oid			base;
+
+		if (!HeapTupleIsValid(tup))
+			return InvalidOid;
+		typ = (Form_pg_type) GETSTRUCT(tup);
+		if (typ->typtype != TYPTYPE_DOMAIN)
+		{
+			ReleaseSysCache(tup);
+			return InvalidOid;
+		}
+		owner = typ->typowner;
+		base = typ->typbasetype;
+		ReleaseSysCache(tup);
+
+		if (typid >= FirstNormalObjectId && ag_agentcode_role_is_agent(owner))
+		{
+			Relation	con = table_open(ConstraintRelationId, AccessShareLock);
+			ScanKeyData key;
+			SysScanDesc scan;
+			HeapTuple	ctup;
+			StoredCode	sc = {owner, InvalidOid, InvalidOid, depth + 1};
+
+			ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber,
+						F_OIDEQ, ObjectIdGetDatum(typid));
+			scan = systable_beginscan(con, ConstraintTypidIndexId, true, NULL, 1, &key);
+			while (!OidIsValid(sc.found) && HeapTupleIsValid(ctup = systable_getnext(scan)))
+			{
+				bool		isnull;
+				Datum		bin;
+
+				if (((Form_pg_constraint) GETSTRUCT(ctup))->contype != CONSTRAINT_CHECK)
+					continue;
+				bin = heap_getattr(ctup, Anum_pg_constraint_conbin,
+								   RelationGetDescr(con), &isnull);
+				if (!isnull)
+					(void) stored_code_walker(stringToNode(TextDatumGetCString(bin)), &sc);
+			}
+			systable_endscan(scan);
+			table_close(con, AccessShareLock);
+			if (OidIsValid(sc.found))
+			{
+				*domain = OidIsValid(sc.domain) ? sc.domain : typid;
+				return sc.found;
+			}
+		}
+		typid = base;
+		depth++;
+	}
+	return InvalidOid;
+}
+
+static bool
+stored_code_walker(Node *node, StoredCode *sc)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, stored_call, sc))
+		return true;
+	if (IsA(node, CoerceToDomain))
+	{
+		Oid			d = InvalidOid;
+		Oid			fn = domain_unsafe_call(((CoerceToDomain *) node)->resulttype,
+										sc->depth, &d);
+
+		if (OidIsValid(fn))
+		{
+			sc->found = fn;
+			sc->domain = d;
+			return true;
+		}
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, stored_code_walker, sc, 0);
+	return expression_tree_walker(node, stored_code_walker, sc);
+}
+
+/*
+ * What an agent's function would run with a human's rights before its
+ * call: its parameter defaults (whether or not a call uses them: they are
+ * judged when the call is set up, before its arguments are known), and
+ * the CHECKs of its parameters' domains.  *domain is set when a domain's
+ * constraint calls it.
+ */
+static Oid
+function_unsafe_call(Oid fn, Oid owner, Oid *domain)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	StoredCode	sc = {owner, InvalidOid, InvalidOid, 0};
+	Form_pg_proc proc;
+	bool		isnull;
+	Datum		d;
+	int			i;
+
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proargdefaults, &isnull);
+	if (!isnull)
+		(void) stored_code_walker(stringToNode(TextDatumGetCString(d)), &sc);
+	for (i = 0; !OidIsValid(sc.found) && i < proc->pronargs; i++)
+		sc.found = domain_unsafe_call(proc->proargtypes.values[i], 0, domain);
+	ReleaseSysCache(tup);
+	if (OidIsValid(sc.found) && OidIsValid(sc.domain))
+		*domain = sc.domain;
+	return sc.found;
+}
+
+static void
+refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
+{
+	bool		callers = call_kind(fn) == CALL_CALLERS_RIGHTS;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
+					format_procedure(fn), object, role_name(owner)),
+			 callers ?
+			 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s acts with its caller's rights.",
+					   role_name(owner), role_name(GetUserId()), format_procedure(fn)) :
+			 errdetail("Role \"%s\" is or serves an agent and may not execute %s; its code would run here with the rights of role \"%s\".",
+					   role_name(owner), format_procedure(fn), role_name(GetUserId())),
+			 errhint("%s", hint)));
+}
+
+/* A human's statement uses an agent's operator. */
+static void
+judge_operator(Oid opno)
+{
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			code;
+
+	if (opno < FirstNormalObjectId)
+		return;
+	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	if (!HeapTupleIsValid(tup))
+		return;
+	owner = ((Form_pg_operator) GETSTRUCT(tup))->oprowner;
+	code = ((Form_pg_operator) GETSTRUCT(tup))->oprcode;
+	ReleaseSysCache(tup);
+	if (!OidIsValid(code) || !ag_agentcode_role_is_agent(owner) ||
+		(code >= FirstNormalObjectId && ag_agentcode_role_is_agent(function_owner(code))))
+		return;
+	if (unsafe_for(code, owner))
+		refuse_stored_call(code, owner, psprintf("operator %s", format_operator(opno)),
+						   psprintf("Call the function yourself, not through operator %s.",
+									format_operator(opno)));
+}
+
+static Oid
+type_owner(Oid typid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_type) GETSTRUCT(tup))->typowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+/* A human's statement coerces a value to a domain, maybe an agent's. */
+static void
+judge_domain(Oid typid)
+{
+	Oid			domain = InvalidOid;
+	Oid			fn;
+
+	if (typid < FirstNormalObjectId)
+		return;
+	fn = domain_unsafe_call(typid, 0, &domain);
+	if (OidIsValid(fn))
+		refuse_stored_call(fn, type_owner(domain),
+						   psprintf("a CHECK constraint of domain %s", format_type_be(domain)),
+						   psprintf("Use a type that is not the agent's, or have the constraints of domain %s changed.",
+									format_type_be(domain)));
+}
+
+static bool
+human_query_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, human_query_walker, context, 0);
+	if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+		judge_operator(((OpExpr *) node)->opno);
+	else if (IsA(node, ScalarArrayOpExpr))
+		judge_operator(((ScalarArrayOpExpr *) node)->opno);
+	else if (IsA(node, RowCompareExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((RowCompareExpr *) node)->opnos)
+			judge_operator(lfirst_oid(lc));
+	}
+	else if (IsA(node, CoerceToDomain))
+		judge_domain(((CoerceToDomain *) node)->resulttype);
+	return expression_tree_walker(node, human_query_walker, context);
+}
+
+/*
+ * Object access, a human's statement setting up an aggregate of an agent:
+ * its support functions that are not the agent's run with the human's
+ * rights (the agent's own run as the agent).
+ */
+static void
+judge_aggregate(Oid aggfnoid)
+{
+	HeapTuple	tup;
+	Form_pg_aggregate agg;
+	Oid			owner;
+	Oid			support[8];
+	size_t		i;
+
+	if (aggfnoid < FirstNormalObjectId ||
+		!ag_agentcode_role_is_agent(owner = function_owner(aggfnoid)))
+		return;
+	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	agg = (Form_pg_aggregate) GETSTRUCT(tup);
+	support[0] = agg->aggtransfn;
+	support[1] = agg->aggfinalfn;
+	support[2] = agg->aggcombinefn;
+	support[3] = agg->aggserialfn;
+	support[4] = agg->aggdeserialfn;
+	support[5] = agg->aggmtransfn;
+	support[6] = agg->aggminvtransfn;
+	support[7] = agg->aggmfinalfn;
+	ReleaseSysCache(tup);
+	for (i = 0; i < lengthof(support); i++)
+	{
+		Oid			fn = support[i];
+
+		if (!OidIsValid(fn) ||
+			(fn >= FirstNormalObjectId && ag_agentcode_role_is_agent(function_owner(fn))))
+			continue;
+		if (unsafe_for(fn, owner))
+			refuse_stored_call(fn, owner,
+							   psprintf("aggregate %s", format_procedure(aggfnoid)),
+							   "Aggregate the values with a function that is not the agent's.");
+	}
+}
+
+/* Session-level advisory locks and their release outlive an agent's call. */
+static bool
+session_advisory_lock(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_PG_ADVISORY_LOCK_INT8:
+		case F_PG_ADVISORY_LOCK_SHARED_INT8:
+		case F_PG_TRY_ADVISORY_LOCK_INT8:
+		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT8:
+		case F_PG_ADVISORY_UNLOCK_INT8:
+		case F_PG_ADVISORY_UNLOCK_SHARED_INT8:
+		case F_PG_ADVISORY_LOCK_INT4_INT4:
+		case F_PG_ADVISORY_LOCK_SHARED_INT4_INT4:
+		case F_PG_TRY_ADVISORY_LOCK_INT4_INT4:
+		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_SHARED_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_ALL:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * Object access, a function call being set up in a human's session, while
  * a statement runs an agent's stored code (an agent's view, policy,
  * default, rule, CHECK or trigger condition; see agent_relation()): the
@@ -859,6 +1476,26 @@ ag_agentcode_function_execute(Oid funcid)
 {
 	CallKind	kind;
 	int			i;
+
+	if (ag_process_is_agent())
+		return;
+	if (agent_calls > 0)
+	{
+		if (session_advisory_lock(funcid) && !ag_agent_latched())
+		{
+			Oid			agent_fn = innermost_agent_function();
+
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_HUMANS_ONLY),
+					 errmsg("function %s cannot be called from code of agent role \"%s\"",
+							format_procedure(funcid), role_name(function_owner(agent_fn))),
+					 errdetail("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
+							   format_procedure(agent_fn), role_name(GetSessionUserId())),
+					 errhint("Take a transaction-level advisory lock (pg_advisory_xact_lock) instead.")));
+		}
+		return;
+	}
+	judge_aggregate(funcid);
 
 	/*
 	 * Not in a SECURITY DEFINER function or a guard's or maintenance
@@ -955,7 +1592,8 @@ ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 }
 
 /*
- * Planner, in a session that is not an agent's: a statement a rule made
+ * Planner, in a session that is not an agent's: an agent's operator or
+ * domain in the statement (human_query_walker); and a statement a rule made
  * (the rule's relation is in its range table) that writes a protected
  * table, when the rule's relation is an agent's.  The rule is the agent's
  * code; no function of it need run.
@@ -966,6 +1604,13 @@ ag_agentcode_plan_query(Query *parse)
 	Oid			target;
 	Oid			agent_rel;
 	Oid			owner;
+	const Oid  *roles;
+	uint64		generation;
+
+	if (IsBinaryUpgrade || ag_agent_roles(&roles, &generation) <= 0)
+		return;
+	/* an agent's operators and domains, run with this session's rights */
+	(void) human_query_walker((Node *) parse, NULL);
 
 	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
 		(parse->commandType != CMD_INSERT && parse->commandType != CMD_UPDATE &&

@@ -7,12 +7,13 @@
 #define AG_AGENTCODE_H
 
 #include "catalog/objectaccess.h"
+#include "executor/execdesc.h"
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 
 extern bool ag_agentcode_needs_hook(Oid fn);
-extern void ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo);
+extern void ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private);
 extern void ag_agentcode_enter(PlannedStmt *plan, Oid copy_into);
 extern void ag_agentcode_leave(void);
 extern void ag_agentcode_xact_end(bool top, bool abort);
@@ -23,5 +24,9 @@ extern void ag_agentcode_executor_start(PlannedStmt *plan);
 extern void ag_agentcode_copy(Oid copy_into);
 extern void ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId);
 extern void ag_agentcode_plan_query(Query *parse);
+extern void ag_agentcode_query_started(QueryDesc *query);
+extern void ag_agentcode_query_ended(QueryDesc *query);
+extern bool ag_agentcode_query_resume(QueryDesc *query);
+extern void ag_agentcode_query_suspend(bool completed);
 
 #endif							/* AG_AGENTCODE_H */

@@ -11,7 +11,12 @@
 #define AG_COMPAT_H
 
 #include "postgres.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
 #include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 
 #if PG_VERSION_NUM < 140000
@@ -259,6 +264,72 @@ ag_stmt_widen(const char *source, int *location, int *length)
 	if (*length > 0)
 		*length += loc;
 	*location = 0;
+#endif
+}
+
+/*
+ * What fmgr_security_definer() decided at a function's first call through
+ * one FmgrInfo (fmgr.c's private struct fmgr_security_definer_cache, of
+ * which the fmgr hook gets the first member and a pointer to the last):
+ * the user it switches to, and the settings it applies and rolls back.
+ * agentcode.c checks the layout at every start it reads (the hook's
+ * "private" argument must be this struct's arg) and refuses the call
+ * otherwise.  17 keeps the settings as lists of names and values.
+ */
+typedef struct AgFmgrCache
+{
+	FmgrInfo	flinfo;
+	Oid			userid;			/* InvalidOid: fmgr switches no user */
+#if PG_VERSION_NUM >= 170000
+	List	   *configNames;
+	List	   *configHandles;
+	List	   *configValues;
+#else
+	ArrayType  *proconfig;
+#endif
+	Datum		arg;
+} AgFmgrCache;
+
+/* The names of the settings fmgr applies for the call (a list of char *). */
+static inline List *
+ag_fmgr_config_names(AgFmgrCache *fc)
+{
+#if PG_VERSION_NUM >= 170000
+	return fc->configNames;
+#else
+	List	   *names = NIL;
+	Datum	   *items;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	if (fc->proconfig == NULL)
+		return NIL;
+	deconstruct_array(fc->proconfig, TEXTOID, -1, false, TYPALIGN_INT,
+					  &items, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		char	   *s;
+		char	   *eq;
+
+		if (nulls[i])
+			continue;
+		s = TextDatumGetCString(items[i]);
+		if ((eq = strchr(s, '=')) != NULL)
+			*eq = '\0';
+		names = lappend(names, s);
+	}
+	return names;
+#endif
+}
+
+static inline bool
+ag_fmgr_has_config(AgFmgrCache *fc)
+{
+#if PG_VERSION_NUM >= 170000
+	return fc->configNames != NIL;
+#else
+	return fc->proconfig != NULL;
 #endif
 }
 

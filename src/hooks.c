@@ -179,6 +179,9 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		/* the plan's function calls are set up: only they were walked */
 		ag_gate_frozen_writers_done();
+		/* an agent's cursor may run after the agent's call returned */
+		if (!IsParallelWorker())
+			ag_agentcode_query_started(queryDesc);
 		if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE && ag_judging())
 			ag_writers_cte_start(queryDesc);
 	}
@@ -239,6 +242,8 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	AgStatement saved = {NULL, 0, 0};
 	uint64		before = queryDesc->estate ? queryDesc->estate->es_processed : 0;
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
+	volatile bool resumed = false;
+	volatile bool completed = false;
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
@@ -246,6 +251,11 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	nesting_level++;
 	PG_TRY();
 	{
+		/*
+		 * the agent's cursor, fetched after its call: as the agent (inside
+		 * the block, whose end restores the error context stack as found)
+		 */
+		resumed = !IsParallelWorker() && ag_agentcode_query_resume(queryDesc);
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(AG_EXECUTOR_RUN_ARGS);
 		else
@@ -253,10 +263,13 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 		if (!IsParallelWorker() && queryDesc->estate)
 			judge_rows(queryDesc, queryDesc->estate->es_processed - before);
 		judge_cte_rows(queryDesc);
+		completed = true;
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (resumed)
+			ag_agentcode_query_suspend(completed);
 		ag_agentcode_leave();
 		if (top)
 			ag_statement_leave(saved);
@@ -271,6 +284,8 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	volatile bool top = (nesting_level == 0 || (nesting_level == 1 && fetch_running));
 	AgStatement saved = {NULL, 0, 0};
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
+	volatile bool resumed = false;
+	volatile bool completed = false;
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
@@ -278,15 +293,23 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	nesting_level++;
 	PG_TRY();
 	{
+		/*
+		 * the agent's cursor, fetched after its call: as the agent (inside
+		 * the block, whose end restores the error context stack as found)
+		 */
+		resumed = !IsParallelWorker() && ag_agentcode_query_resume(queryDesc);
 		if (prev_ExecutorFinish)
 			prev_ExecutorFinish(queryDesc);
 		else
 			standard_ExecutorFinish(queryDesc);
 		judge_cte_rows(queryDesc);
+		completed = true;
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
+		if (resumed)
+			ag_agentcode_query_suspend(completed);
 		ag_agentcode_leave();
 		if (top)
 			ag_statement_leave(saved);
@@ -300,6 +323,7 @@ ag_ExecutorEnd(QueryDesc *queryDesc)
 {
 	ag_statement_forget_query(queryDesc);
 	ag_gate_exec_end(queryDesc);
+	ag_agentcode_query_ended(queryDesc);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -582,11 +606,11 @@ ag_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	{
 		if (prev_fmgr)
 			prev_fmgr(event, flinfo, private);
-		ag_agentcode_fmgr(event, flinfo);
+		ag_agentcode_fmgr(event, flinfo, private);
 	}
 	else
 	{
-		ag_agentcode_fmgr(event, flinfo);
+		ag_agentcode_fmgr(event, flinfo, private);
 		if (prev_fmgr)
 			prev_fmgr(event, flinfo, private);
 	}

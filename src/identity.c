@@ -84,6 +84,7 @@
 #include "utils/timestamp.h"
 
 #include "agent_guard.h"
+#include "agentcode.h"
 #include "compat.h"
 #include "session.h"
 
@@ -276,6 +277,23 @@ ag_valid_label(const char *value, const char *what)
 	return true;
 }
 
+/*
+ * An agent's function running in a human's session (agentcode.c) sets no
+ * identity: the session would become the agent's (its code then unhooked,
+ * the human's writes judged as the agent's), or its run label squatted.
+ */
+static bool
+identity_set_by_agent_code(const char *name, const char *newval, const char *current)
+{
+	if (!ag_agentcode_running() || strcmp(newval, current ? current : "") == 0)
+		return false;
+	GUC_check_errcode(ERRCODE_AG_HUMANS_ONLY);
+	GUC_check_errmsg("cannot set %s from code of an agent role", name);
+	GUC_check_errdetail("An agent's function is running in a session that is not the agent's.");
+	GUC_check_errhint("Set it in the session itself, in a statement that runs no code of the agent.");
+	return true;
+}
+
 static bool
 check_agent_id(char **newval, void **extra, GucSource source)
 {
@@ -283,6 +301,8 @@ check_agent_id(char **newval, void **extra, GucSource source)
 
 	if (*newval == NULL)
 		return true;
+	if (identity_set_by_agent_code("agent_guard.agent_id", *newval, guc_agent_id))
+		return false;
 	if (!ag_valid_label(*newval, "An agent id"))
 		return false;
 	bound = bound_identity();
@@ -340,6 +360,8 @@ check_run_id(char **newval, void **extra, GucSource source)
 {
 	if (*newval == NULL)
 		return true;
+	if (identity_set_by_agent_code("agent_guard.run_id", *newval, guc_run_id))
+		return false;
 	if (!ag_valid_label(*newval, "A run id"))
 		return false;
 	xact_refresh();
