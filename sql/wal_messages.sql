@@ -47,6 +47,24 @@ SELECT (agent_guard.set_policy('regress_wm_bot', 'dml')).mode;
 \c "dbname=contrib_regression user=regress_wm_bot options=-cagent_guard.run_id=run-wm"
 SELECT pg_logical_emit_message(false, 'agent', 'x') IS NOT NULL AS emitted;
 
+-- a PARALLEL SAFE function run by a parallel worker, whose calls the
+-- statement's leader never sees: refused in an agent's session (YG004),
+-- whatever the policy; a human's runs as before (red team 4, finding 15)
+\c "dbname=contrib_regression user=regress_su options="
+CREATE FUNCTION public.wm_emit() RETURNS text LANGUAGE plpgsql PARALLEL SAFE AS $$
+BEGIN PERFORM pg_logical_emit_message(false, 'outbox', 'from a worker'); RETURN 'emitted'; END $$;
+\c "dbname=contrib_regression user=regress_wm_bot options=-cagent_guard.run_id=run-wm"
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) AS parallel;
+\set VERBOSITY sqlstate
+SELECT public.wm_emit();
+\set VERBOSITY default
+\c "dbname=contrib_regression user=regress_su options="
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false) AS parallel;
+SELECT public.wm_emit();
+DROP FUNCTION public.wm_emit();
+
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();
 SELECT request_id, kind, status, statement FROM agent_guard.requests

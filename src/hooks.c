@@ -544,6 +544,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	/* every function call the executor or the fast-path protocol sets up */
 	if (access == OAT_FUNCTION_EXECUTE)
 	{
+		/* the leader judged the statement, not a worker's own calls */
+		if (IsParallelWorker())
+			ag_writers_parallel_worker_function(objectId);
 		ag_policy_function_execute(objectId);
 		ag_gate_frozen_function(objectId);
 		ag_agentcode_function_execute(objectId);

@@ -46,6 +46,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
@@ -112,6 +113,29 @@ ag_writer_kind(Oid funcid)
 				return AG_FN_SEQUENCE;
 			return AG_FN_OTHER;
 	}
+}
+
+/*
+ * Object access in a parallel worker: the guard judges a statement in its
+ * leader, which never sees the calls a PARALLEL SAFE function makes in a
+ * worker.  PostgreSQL refuses most writes there itself (no transaction id
+ * in a worker); a non-transactional WAL message needs none.  In an agent's
+ * session the writes of this kind are refused in workers, whatever the
+ * policy (red team 4, finding 15).
+ */
+void
+ag_writers_parallel_worker_function(Oid funcid)
+{
+	AgWriterKind k = ag_writer_kind(funcid);
+
+	if (k == AG_FN_OTHER || !IsTransactionState() || !ag_session_is_agent())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("%s cannot run in a parallel worker of an agent's statement",
+					ag_writer_name(funcid)),
+			 errdetail("agent_guard judges writes that are not DML in the statement's leader, which does not see the calls a parallel worker makes."),
+			 errhint("Mark the function that calls it PARALLEL UNSAFE (ALTER FUNCTION ... PARALLEL UNSAFE).")));
 }
 
 static bool
