@@ -124,6 +124,101 @@ BEGIN
 END
 $$;
 
+-- Structure an agent left on a table it made, that protect() would arm or
+-- keep, and that the gates refuse an agent on a protected table (README,
+-- "Structure of a protected table"): a default, NOT NULL, identity,
+-- generation or constraint on a stamp column (humans' rows born
+-- soft-deleted, or refused); and, on a table an agent role owns that is not
+-- protected yet, its row-security policies (a restrictive one would hide
+-- every row from humans once protect() turns row security on), row security
+-- already on, its triggers and rules.  protect() refuses the table naming
+-- each, with the way to remove it; a human removes them (or adds them back
+-- after protect(), as a human's own).
+CREATE FUNCTION agent_guard._agent_structure(relation regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_found text[];
+    v_fix   text[];
+    v_agent boolean;
+BEGIN
+    SELECT array_agg(x.what ORDER BY x.what), array_agg(x.fix ORDER BY x.what)
+      INTO v_found, v_fix
+      FROM (
+        SELECT format('column %s.%I has a default', a.attrelid::regclass, a.attname) AS what,
+               format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', a.attrelid::regclass, a.attname) AS fix
+          FROM pg_attribute a
+         WHERE a.attrelid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+           AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at') AND NOT a.attisdropped
+           AND a.atthasdef AND a.attgenerated = ''
+        UNION ALL
+        SELECT format('column %s.%I is NOT NULL', a.attrelid::regclass, a.attname),
+               format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', a.attrelid::regclass, a.attname)
+          FROM pg_attribute a
+         WHERE a.attrelid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+           AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at') AND NOT a.attisdropped
+           AND a.attnotnull AND a.attidentity = ''
+        UNION ALL
+        SELECT format('column %s.%I is an identity or generated column', a.attrelid::regclass, a.attname),
+               format('ALTER TABLE %s DROP COLUMN %I', a.attrelid::regclass, a.attname)
+          FROM pg_attribute a
+         WHERE a.attrelid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+           AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at') AND NOT a.attisdropped
+           AND (a.attidentity <> '' OR a.attgenerated <> '')
+        UNION ALL
+        SELECT format('constraint %I on %s names a stamp column', k.conname, k.conrelid::regclass),
+               format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname)
+          FROM pg_constraint k
+         WHERE k.conrelid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+           AND k.contype <> 'n' AND k.coninhcount = 0
+           AND EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                          AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at'))
+      ) x;
+
+    SELECT EXISTS (SELECT 1 FROM pg_class c, agent_guard.registered_agents a
+                    WHERE c.oid = relation AND pg_has_role(a.role, c.relowner, 'USAGE'))
+           AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = _agent_structure.relation)
+      INTO v_agent;
+    IF v_agent THEN
+        SELECT v_found || coalesce(array_agg(x.what ORDER BY x.what), '{}'),
+               v_fix || coalesce(array_agg(x.fix ORDER BY x.what), '{}')
+          INTO v_found, v_fix
+          FROM (
+            SELECT format('policy %I on %s', p.polname, p.polrelid::regclass) AS what,
+                   format('DROP POLICY %I ON %s', p.polname, p.polrelid::regclass) AS fix
+              FROM pg_policy p
+             WHERE p.polrelid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+            UNION ALL
+            SELECT format('row security is on for %s', c.oid::regclass),
+                   format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', c.oid::regclass)
+              FROM pg_class c
+             WHERE c.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t) AND c.relrowsecurity
+            UNION ALL
+            SELECT format('trigger %I on %s', g.tgname, g.tgrelid::regclass),
+                   format('DROP TRIGGER %I ON %s', g.tgname, g.tgrelid::regclass)
+              FROM pg_trigger g
+             WHERE g.tgrelid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+               AND NOT g.tgisinternal AND g.tgparentid = 0 AND g.tgname NOT LIKE 'zz\_agent\_guard\_%'
+            UNION ALL
+            SELECT format('rule %I on %s', r.rulename, r.ev_class::regclass),
+                   format('DROP RULE %I ON %s', r.rulename, r.ev_class::regclass)
+              FROM pg_rewrite r
+             WHERE r.ev_class IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+          ) x;
+    END IF;
+
+    IF cardinality(v_found) > 0 THEN
+        RAISE EXCEPTION 'cannot protect %: it has structure an agent may not add to a protected table', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = format('Found: %s. Once protected, it would run on humans'' reads and writes (hide rows, mark new rows soft-deleted, or refuse writes).',
+                                  array_to_string(v_found, '; ')),
+                  HINT = format('Review and remove it (%s), then run protect() again; a human may add it back afterwards.',
+                                array_to_string(v_fix, '; '));
+    END IF;
+END
+$$;
+
 CREATE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -222,6 +317,7 @@ BEGIN
                   HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
     END LOOP;
 
+    PERFORM agent_guard._agent_structure(relation);
     PERFORM agent_guard._check_subscribers(relation, soft_delete);
 
     FOR v_col IN
