@@ -1043,7 +1043,8 @@ classify_grant(GrantStmt *g, AgUtility *v)
  * analysed expression: an index or statistics expression or predicate that
  * calls one runs it whenever the planner loads them (it folds their
  * constant calls), on every write of the table, humans' included, and in
- * ANALYZE.  Operators and I/O coercions count by the functions behind them.
+ * ANALYZE.  Operators and I/O coercions count by the functions behind them;
+ * a cast to a domain with constraints counts as such a call.
  */
 static bool
 user_function_oid(Oid funcid, void *context)
@@ -1054,10 +1055,22 @@ user_function_oid(Oid funcid, void *context)
 static bool
 calls_user_code(Node *node, void *context)
 {
+	const char **what = (const char **) context;
+
 	if (node == NULL)
 		return false;
 	if (check_functions_in_node(node, user_function_oid, NULL))
+	{
+		*what = "calls a function that is not the system's";
 		return true;
+	}
+	/* a cast to a domain checks its constraints (an agent's CHECK) */
+	if (IsA(node, CoerceToDomain) &&
+		DomainHasConstraints(((CoerceToDomain *) node)->resulttype))
+	{
+		*what = "casts to a domain with constraints";
+		return true;
+	}
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, calls_user_code, context, 0);
 	return expression_tree_walker(node, calls_user_code, context);
@@ -1076,6 +1089,7 @@ index_user_code(Oid relid, IndexStmt *s)
 	IndexStmt  *t;
 	Oid			am;
 	ListCell   *lc;
+	const char *what = NULL;
 
 	if (s->accessMethod == NULL)
 		return NULL;
@@ -1090,8 +1104,8 @@ index_user_code(Oid relid, IndexStmt *s)
 		IndexElem  *e = lfirst_node(IndexElem, lc);
 		Oid			opclass = InvalidOid;
 
-		if (e->expr != NULL && calls_user_code(e->expr, NULL))
-			return "an expression that calls a function that is not the system's";
+		if (e->expr != NULL && calls_user_code(e->expr, &what))
+			return psprintf("an expression that %s", what);
 		if (e->opclass != NIL)
 			opclass = get_opclass_oid(am, e->opclass, true);
 		else
@@ -1113,17 +1127,18 @@ index_user_code(Oid relid, IndexStmt *s)
 		if (OidIsValid(opclass) && opclass >= FirstNormalObjectId)
 			return "an operator class that is not the system's";
 	}
-	if (t->whereClause != NULL && calls_user_code(t->whereClause, NULL))
-		return "a predicate that calls a function that is not the system's";
+	if (t->whereClause != NULL && calls_user_code(t->whereClause, &what))
+		return psprintf("a predicate that %s", what);
 	return NULL;
 }
 
 /* The same for CREATE STATISTICS: its expressions. */
-static bool
+static const char *
 statistics_user_code(Oid relid, CreateStatsStmt *s)
 {
 	CreateStatsStmt *t;
 	ListCell   *lc;
+	const char *what = NULL;
 
 	LockRelationOid(relid, ShareUpdateExclusiveLock);	/* as CreateStatistics' caller */
 	t = transformStatsStmt(relid, copyObject(s), NULL);
@@ -1131,10 +1146,10 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
 	{
 		StatsElem  *e = lfirst_node(StatsElem, lc);
 
-		if (e->expr != NULL && calls_user_code(e->expr, NULL))
-			return true;
+		if (e->expr != NULL && calls_user_code(e->expr, &what))
+			return psprintf("an expression that %s", what);
 	}
-	return false;
+	return NULL;
 }
 
 void
@@ -1176,10 +1191,15 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 
 				if (list_length(s->relations) == 1 && IsA(linitial(s->relations), RangeVar))
 					relid = relid_of(linitial_node(RangeVar, s->relations));
-				if (is_protected(relid) && statistics_user_code(relid, s))
-					set_verdict(v, APPROVAL, "CREATE STATISTICS",
-								psprintf("The statistics on protected table \"%s\" have an expression that calls a function that is not the system's: it would run whenever humans' queries of the table are planned, and could make them fail.",
-										 name_of(relid)));
+				if (is_protected(relid))
+				{
+					const char *code = statistics_user_code(relid, s);
+
+					if (code != NULL)
+						set_verdict(v, APPROVAL, "CREATE STATISTICS",
+									psprintf("The statistics on protected table \"%s\" have %s: it would run whenever humans' queries of the table are planned, and could make them fail.",
+											 name_of(relid), code));
+				}
 				break;
 			}
 		case T_CreateTrigStmt:
