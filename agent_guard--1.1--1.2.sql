@@ -1568,12 +1568,13 @@ BEGIN
     SELECT array_agg(r.relid) INTO v_rels
       FROM (SELECT relation::oid AS relid
             UNION SELECT t.relid::oid FROM pg_partition_tree(relation) t) r;
-    -- the tables of the tree an agent role owns, unless it is protected already
+    -- the tables of the tree an agent role owns (or a role an agent is a member
+    -- of, as agentcode.c counts owners), unless the table is protected already
     SELECT coalesce(array_agg(c.oid), '{}') INTO v_agent
       FROM pg_class c
      WHERE c.oid = ANY (v_rels)
        AND EXISTS (SELECT 1 FROM agent_guard.registered_agents a
-                    WHERE pg_has_role(a.role, c.relowner, 'USAGE'))
+                    WHERE pg_has_role(a.role, c.relowner, 'MEMBER'))
        AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p
                         WHERE p.relation = _agent_structure.relation);
 
