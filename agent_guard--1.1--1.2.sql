@@ -1544,6 +1544,108 @@ BEGIN
 END
 $$;
 
+-- Structure an agent left on a table it made, that protect() would arm or
+-- keep, and that the gates refuse an agent on a protected table (README,
+-- "Structure of a protected table"): a default, NOT NULL, identity,
+-- generation or constraint on a stamp column (humans' rows born
+-- soft-deleted, or refused), whoever owns the table; and, on a table (or
+-- partition) an agent role owns, of a table not protected yet: its
+-- row-security policies (a restrictive one would hide every row from
+-- humans once protect() turns row security on), row security already on,
+-- its triggers and rules.  protect() refuses the table naming each, with
+-- the way to remove it; a human removes them (or adds them back after
+-- protect(), as a human's own).  pg_partition_tree() of a table that is
+-- not partitioned is empty: the relation itself is added.
+CREATE FUNCTION agent_guard._agent_structure(relation regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rels  oid[];
+    v_agent oid[];
+    v_found text[];
+    v_fix   text[];
+BEGIN
+    SELECT array_agg(r.relid) INTO v_rels
+      FROM (SELECT relation::oid AS relid
+            UNION SELECT t.relid::oid FROM pg_partition_tree(relation) t) r;
+    -- the tables of the tree an agent role owns (or a role an agent is a member
+    -- of, as agentcode.c counts owners), unless the table is protected already
+    SELECT coalesce(array_agg(c.oid), '{}') INTO v_agent
+      FROM pg_class c
+     WHERE c.oid = ANY (v_rels)
+       AND EXISTS (SELECT 1 FROM agent_guard.registered_agents a
+                    WHERE pg_has_role(a.role, c.relowner, 'MEMBER'))
+       AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p
+                        WHERE p.relation = _agent_structure.relation);
+
+    SELECT array_agg(x.what ORDER BY x.what), array_agg(x.fix ORDER BY x.what)
+      INTO v_found, v_fix
+      FROM (
+        SELECT format('column %I of %s has a default', a.attname, a.attrelid::regclass) AS what,
+               format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT', a.attrelid::regclass, a.attname) AS fix
+          FROM pg_attribute a
+         WHERE a.attrelid = ANY (v_rels)
+           AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at') AND NOT a.attisdropped
+           AND a.atthasdef AND a.attgenerated = ''
+        UNION ALL
+        SELECT format('column %I of %s is NOT NULL', a.attname, a.attrelid::regclass),
+               format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', a.attrelid::regclass, a.attname)
+          FROM pg_attribute a
+         WHERE a.attrelid = ANY (v_rels)
+           AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at') AND NOT a.attisdropped
+           AND a.attnotnull AND a.attidentity = ''
+        UNION ALL
+        SELECT format('column %I of %s is an identity or generated column', a.attname, a.attrelid::regclass),
+               format('ALTER TABLE %s DROP COLUMN %I', a.attrelid::regclass, a.attname)
+          FROM pg_attribute a
+         WHERE a.attrelid = ANY (v_rels)
+           AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at') AND NOT a.attisdropped
+           AND (a.attidentity <> '' OR a.attgenerated <> '')
+        UNION ALL
+        SELECT format('constraint %I on %s names a stamp column', k.conname, k.conrelid::regclass),
+               format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname)
+          FROM pg_constraint k
+         WHERE k.conrelid = ANY (v_rels)
+           AND k.contype <> 'n' AND k.coninhcount = 0
+           AND EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey)
+                          AND a.attname IN ('ag_agent_id', 'ag_run_id', 'ag_deleted_at'))
+        UNION ALL
+        SELECT format('policy %I on %s', p.polname, p.polrelid::regclass),
+               format('DROP POLICY %I ON %s', p.polname, p.polrelid::regclass)
+          FROM pg_policy p
+         WHERE p.polrelid = ANY (v_agent)
+        UNION ALL
+        SELECT format('row security is enabled on %s', c.oid::regclass),
+               format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', c.oid::regclass)
+          FROM pg_class c
+         WHERE c.oid = ANY (v_agent) AND c.relrowsecurity
+        UNION ALL
+        -- the guard's own triggers protect() drops and makes again
+        SELECT format('trigger %I on %s', g.tgname, g.tgrelid::regclass),
+               format('DROP TRIGGER %I ON %s', g.tgname, g.tgrelid::regclass)
+          FROM pg_trigger g
+         WHERE g.tgrelid = ANY (v_agent)
+           AND NOT g.tgisinternal AND g.tgparentid = 0
+           AND g.tgname NOT IN ('zz_agent_guard_stamp', 'zz_agent_guard_capture', 'zz_agent_guard_truncate')
+        UNION ALL
+        SELECT format('rule %I on %s', r.rulename, r.ev_class::regclass),
+               format('DROP RULE %I ON %s', r.rulename, r.ev_class::regclass)
+          FROM pg_rewrite r
+         WHERE r.ev_class = ANY (v_agent)
+      ) x;
+
+    IF v_found IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it has structure that would act on humans'' reads and writes once protected', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = format('Found: %s. Once the table is protected, these could hide rows from humans, mark humans'' new rows soft-deleted, or refuse humans'' writes; an agent may not add them to a protected table.',
+                                  array_to_string(v_found, '; ')),
+                  HINT = format('Review and remove them (%s), then call protect() again; a human may add them back afterwards.',
+                                array_to_string(v_fix, '; '));
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1642,6 +1744,7 @@ BEGIN
                   HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
     END LOOP;
 
+    PERFORM agent_guard._agent_structure(relation);
     PERFORM agent_guard._check_subscribers(relation, soft_delete);
 
     FOR v_col IN
@@ -1729,6 +1832,7 @@ REVOKE ALL ON FUNCTION agent_guard._soft_visible() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._replication_session() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._replication_session() TO PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._check_subscribers(regclass, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._agent_structure(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
 
 -- Bound parameter values of agents' statements (src/params.c): kept with

@@ -231,9 +231,11 @@ SET ROLE regress_bot;
 CREATE TABLE app.rb_trg (id int PRIMARY KEY, v text, touched int NOT NULL DEFAULT 0);
 CREATE FUNCTION app.rb_touch() RETURNS trigger LANGUAGE plpgsql AS
     $$ BEGIN NEW.touched := OLD.touched + 1; RETURN NEW; END $$;
-CREATE TRIGGER rb_touch BEFORE UPDATE ON app.rb_trg FOR EACH ROW EXECUTE FUNCTION app.rb_touch();
 RESET ROLE;
 SELECT agent_guard.protect('app.rb_trg', false);
+-- a human's trigger, after protect() (which refuses an agent's own:
+-- sql/structure_code.sql)
+CREATE TRIGGER rb_touch BEFORE UPDATE ON app.rb_trg FOR EACH ROW EXECUTE FUNCTION app.rb_touch();
 INSERT INTO app.rb_trg VALUES (1, 'a');
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rb-7"
 UPDATE app.rb_trg SET v = 'b' WHERE id = 1;

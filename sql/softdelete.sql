@@ -16,16 +16,20 @@ INSERT INTO app.execs SELECT g, 1 + g % 6, 'exec ' || g FROM generate_series(1, 
 INSERT INTO app.plain VALUES (1, 'a'), (2, 'b');
 INSERT INTO app.events_p VALUES (1, 'eu', 'x'), (2, 'us', 'y'), (3, 'eu', 'z');
 CREATE VIEW app.exec_names AS SELECT id, name FROM app.execs WHERE id >= 10;
--- a table with row security of its own: regress_human sees only team 'a'
+GRANT SELECT ON app.companies, app.execs, app.events_p TO regress_human;
+GRANT DELETE ON app.execs TO regress_human;
+
+\c "dbname=contrib_regression user=regress_su options="
+-- a human's table with row security of its own: regress_human sees only
+-- team 'a' (protect() refuses an agent's table with policies of its own:
+-- sql/structure_code.sql)
 CREATE TABLE app.tasks (id int PRIMARY KEY, team text, title text);
 INSERT INTO app.tasks VALUES (1, 'a', 'one'), (2, 'b', 'two'), (3, 'a', 'three');
 ALTER TABLE app.tasks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY team_a ON app.tasks FOR SELECT TO regress_human USING (team = 'a');
 CREATE POLICY owner_all ON app.tasks TO regress_bot USING (true);
-GRANT SELECT ON app.companies, app.execs, app.tasks, app.events_p TO regress_human;
-GRANT DELETE ON app.execs TO regress_human;
-
-\c "dbname=contrib_regression user=regress_su options="
+GRANT SELECT ON app.tasks TO regress_human;
+GRANT SELECT, DELETE ON app.tasks TO regress_bot;
 SELECT agent_guard.protect('app.companies');
 SELECT agent_guard.protect('app.execs');
 SELECT agent_guard.protect('app.events_p');

@@ -27,6 +27,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -46,12 +47,15 @@
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
 #include "parser/parse_type.h"
+#include "parser/parse_utilcmd.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -59,6 +63,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "agent_guard.h"
 #include "approved.h"
@@ -871,8 +876,17 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 					ColumnDef  *col = (ColumnDef *) cmd->def;
 					ListCell   *lc2;
 
+					Oid			typid = col->typeName ?
+						LookupTypeNameOid(NULL, col->typeName, true) : InvalidOid;
+
 					if (col->is_not_null)
 						refusing_constraint_verdict(v, "ALTER TABLE ... ADD COLUMN", "A NOT NULL constraint", rel);
+					/* a domain's CHECK and NOT NULL are the column's */
+					if (OidIsValid(typid) && get_typtype(typid) == TYPTYPE_DOMAIN &&
+						DomainHasConstraints(typid))
+						set_verdict(v, APPROVAL, "ALTER TABLE ... ADD COLUMN",
+									psprintf("The column's domain %s has constraints: on protected table \"%s\" they could refuse humans' writes, also those that leave the column out.",
+											 format_type_be(typid), rel));
 					foreach(lc2, col->constraints)
 					{
 						const char *kind = constraint_refusing(lfirst(lc2));
@@ -881,6 +895,14 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 							refusing_constraint_verdict(v, "ALTER TABLE ... ADD COLUMN", kind, rel);
 					}
 				}
+				break;
+			case AT_SetStorage:
+				/* PLAIN keeps values in the row: a long one no longer fits */
+				if (cmd->def && IsA(cmd->def, String) &&
+					pg_strcasecmp(strVal(cmd->def), "plain") == 0)
+					set_verdict(v, APPROVAL, "ALTER TABLE ... SET STORAGE PLAIN",
+								psprintf("With storage PLAIN, column \"%s\" of protected table \"%s\" could no longer hold values too long for a page: humans' writes of them would fail.",
+										 cmd->name ? cmd->name : "?", rel));
 				break;
 			case AT_AddIndexConstraint:
 				refusing_constraint_verdict(v, "ALTER TABLE ... ADD CONSTRAINT ... USING INDEX", "A unique constraint", rel);
@@ -1016,6 +1038,120 @@ classify_grant(GrantStmt *g, AgUtility *v)
 	}
 }
 
+/*
+ * A function that is not the system's (an agent's, anyone's), in an
+ * analysed expression: an index or statistics expression or predicate that
+ * calls one runs it whenever the planner loads them (it folds their
+ * constant calls), on every write of the table, humans' included, and in
+ * ANALYZE.  Operators and I/O coercions count by the functions behind them;
+ * a cast to a domain with constraints counts as such a call.
+ */
+static bool
+user_function_oid(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId;
+}
+
+static bool
+calls_user_code(Node *node, void *context)
+{
+	const char **what = (const char **) context;
+
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, user_function_oid, NULL))
+	{
+		*what = "calls a function that is not the system's";
+		return true;
+	}
+	/* a cast to a domain checks its constraints (an agent's CHECK) */
+	if (IsA(node, CoerceToDomain) &&
+		DomainHasConstraints(((CoerceToDomain *) node)->resulttype))
+	{
+		*what = "casts to a domain with constraints";
+		return true;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_user_code, context, 0);
+	return expression_tree_walker(node, calls_user_code, context);
+}
+
+/*
+ * What of an index on a protected table runs code that is not the
+ * system's: an expression or predicate calling such a function, or an
+ * operator class that is not the system's (its support functions compare
+ * every value written).  NULL if nothing.  The statement is analysed on a
+ * copy, as DefineIndex will analyse it.
+ */
+static const char *
+index_user_code(Oid relid, IndexStmt *s)
+{
+	IndexStmt  *t;
+	Oid			am;
+	ListCell   *lc;
+	const char *what = NULL;
+
+	if (s->accessMethod == NULL)
+		return NULL;
+	am = get_am_oid(s->accessMethod, true);
+	if (!OidIsValid(am))
+		return NULL;			/* PostgreSQL's error */
+	/* the lock DefineIndex's caller takes first: no upgrade */
+	LockRelationOid(relid, s->concurrent ? ShareUpdateExclusiveLock : ShareLock);
+	t = transformIndexStmt(relid, copyObject(s), NULL);
+	foreach(lc, t->indexParams)
+	{
+		IndexElem  *e = lfirst_node(IndexElem, lc);
+		Oid			opclass = InvalidOid;
+
+		if (e->expr != NULL && calls_user_code(e->expr, &what))
+			return psprintf("an expression that %s", what);
+		if (e->opclass != NIL)
+			opclass = get_opclass_oid(am, e->opclass, true);
+		else
+		{
+			Oid			typid = InvalidOid;
+
+			if (e->expr != NULL)
+				typid = exprType(e->expr);
+			else if (e->name != NULL)
+			{
+				AttrNumber	att = get_attnum(relid, e->name);
+
+				if (att != InvalidAttrNumber)
+					typid = get_atttype(relid, att);
+			}
+			if (OidIsValid(typid))
+				opclass = GetDefaultOpClass(typid, am);
+		}
+		if (OidIsValid(opclass) && opclass >= FirstNormalObjectId)
+			return "an operator class that is not the system's";
+	}
+	if (t->whereClause != NULL && calls_user_code(t->whereClause, &what))
+		return psprintf("a predicate that %s", what);
+	return NULL;
+}
+
+/* The same for CREATE STATISTICS: its expressions. */
+static const char *
+statistics_user_code(Oid relid, CreateStatsStmt *s)
+{
+	CreateStatsStmt *t;
+	ListCell   *lc;
+	const char *what = NULL;
+
+	LockRelationOid(relid, ShareUpdateExclusiveLock);	/* as CreateStatistics' caller */
+	t = transformStatsStmt(relid, copyObject(s), NULL);
+	foreach(lc, t->exprs)
+	{
+		StatsElem  *e = lfirst_node(StatsElem, lc);
+
+		if (e->expr != NULL && calls_user_code(e->expr, &what))
+			return psprintf("an expression that %s", what);
+	}
+	return NULL;
+}
+
 void
 ag_structure_classify(Node *parsetree, AgUtility *v)
 {
@@ -1037,6 +1173,33 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 					set_verdict(v, APPROVAL, "CREATE UNIQUE INDEX",
 								psprintf("A unique index on protected table \"%s\" could refuse humans' writes.",
 										 name_of(relid)));
+				else if (is_protected(relid))
+				{
+					const char *code = index_user_code(relid, s);
+
+					if (code != NULL)
+						set_verdict(v, APPROVAL, "CREATE INDEX",
+									psprintf("The index on protected table \"%s\" has %s: it would run whenever humans read or write the table, and could make their statements fail.",
+											 name_of(relid), code));
+				}
+				break;
+			}
+		case T_CreateStatsStmt:
+			{
+				CreateStatsStmt *s = (CreateStatsStmt *) parsetree;
+				Oid			relid = InvalidOid;
+
+				if (list_length(s->relations) == 1 && IsA(linitial(s->relations), RangeVar))
+					relid = relid_of(linitial_node(RangeVar, s->relations));
+				if (is_protected(relid))
+				{
+					const char *code = statistics_user_code(relid, s);
+
+					if (code != NULL)
+						set_verdict(v, APPROVAL, "CREATE STATISTICS",
+									psprintf("The statistics on protected table \"%s\" have %s: it would run whenever humans' queries of the table are planned, and could make them fail.",
+											 name_of(relid), code));
+				}
 				break;
 			}
 		case T_CreateTrigStmt:
