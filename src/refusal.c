@@ -39,6 +39,7 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -270,18 +271,64 @@ ag_statement_key_digest(AgStatementKey *key)
 	return &key->digest;
 }
 
+/*
+ * Append s double-quoted, for the decision line.  Everything in it but the
+ * decision and the numbers comes from the agent (its statement, labels,
+ * login role name), and the line is read on terminals (tail -f, less -R):
+ * a carriage return, an escape sequence or a bidirectional override could
+ * overwrite or hide the line, or forge another one (red team 4, finding
+ * 16).  So " and \ are escaped with \, control characters as \n, \r, \t
+ * or \xHH, and in UTF-8 the C1 controls (U+0080 to U+009F: U+009B starts
+ * an escape sequence on some terminals), the line and paragraph
+ * separators and the bidirectional controls as \uHHHH.  The line stays one
+ * line of printable text that says what the agent sent.
+ */
 static void
 append_quoted(StringInfo buf, const char *s)
 {
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
+
 	appendStringInfoChar(buf, '"');
 	for (; s != NULL && *s; s++)
 	{
-		if (*s == '"' || *s == '\\')
+		unsigned char c = (unsigned char) *s;
+
+		if (c == '"' || c == '\\')
+		{
 			appendStringInfoChar(buf, '\\');
-		if (*s == '\n')
+			appendStringInfoChar(buf, c);
+		}
+		else if (c == '\n')
 			appendStringInfoString(buf, "\\n");
+		else if (c == '\r')
+			appendStringInfoString(buf, "\\r");
+		else if (c == '\t')
+			appendStringInfoString(buf, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			appendStringInfo(buf, "\\x%02x", c);
+		else if (utf8 && c == 0xc2 && (unsigned char) s[1] >= 0x80 &&
+				 (unsigned char) s[1] <= 0x9f)
+		{
+			/* C1 control characters */
+			appendStringInfo(buf, "\\u%04x", (unsigned char) s[1]);
+			s++;
+		}
+		else if (utf8 && c == 0xe2 && (unsigned char) s[1] == 0x80 &&
+				 (unsigned char) s[2] >= 0xa8 && (unsigned char) s[2] <= 0xae)
+		{
+			/* U+2028 to U+202E: separators, embeddings, overrides */
+			appendStringInfo(buf, "\\u%04x", 0x2000 + ((unsigned char) s[2] - 0x80));
+			s += 2;
+		}
+		else if (utf8 && c == 0xe2 && (unsigned char) s[1] == 0x81 &&
+				 (unsigned char) s[2] >= 0xa6 && (unsigned char) s[2] <= 0xa9)
+		{
+			/* U+2066 to U+2069: isolates */
+			appendStringInfo(buf, "\\u%04x", 0x2040 + ((unsigned char) s[2] - 0x80));
+			s += 2;
+		}
 		else
-			appendStringInfoChar(buf, *s);
+			appendStringInfoChar(buf, c);
 	}
 	appendStringInfoChar(buf, '"');
 }
