@@ -1152,7 +1152,8 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
            CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
                          ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
                 WHEN count(c.event_id) > 0 THEN 'partly rolled back'
-                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = e.run_id)
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t
+                              WHERE t.run_id = e.run_id AND t.agent_id = e.agent_id)
                 THEN 'tripped'
                 WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
                               WHERE f.scope = '*' OR f.scope = e.agent_id)
@@ -2088,6 +2089,11 @@ CREATE FUNCTION agent_guard._pending_request_parameters(OUT request_id bigint, O
     AS 'MODULE_PATHNAME', 'ag_sql_pending_request_parameters'
     LANGUAGE C STRICT VOLATILE;
 
+-- Runs are counted and tripped per agent and run (src/runcount.c): another
+-- agent under the same label cannot use up or trip this agent's run.
+ALTER TABLE agent_guard.tripped_runs DROP CONSTRAINT tripped_runs_pkey,
+    ALTER COLUMN run_id SET NOT NULL, ADD PRIMARY KEY (agent_id, run_id);
+
 CREATE FUNCTION agent_guard._run_rows(run_id text, reset boolean) RETURNS bigint
     AS 'MODULE_PATHNAME', 'ag_sql_run_rows'
     LANGUAGE C STRICT VOLATILE;
@@ -2113,25 +2119,31 @@ CREATE OR REPLACE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
 AS $$
 DECLARE
     v agent_guard.tripped_runs;
+    n integer := 0;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.reset_run()');
     IF run_id IS NULL THEN
         RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM agent_guard._flush_requests();
-    DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
-    IF NOT FOUND THEN
+    -- runs are tripped per agent (src/runcount.c): the label's every trip is lifted
+    FOR v IN DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * LOOP
+        n := n + 1;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+        VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
+                jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
+    END LOOP;
+    IF n = 0 THEN
         RAISE NOTICE 'run "%" is not tripped', run_id;
         RETURN false;
     END IF;
     PERFORM agent_guard._run_rows(reset_run.run_id, true);
     PERFORM agent_guard._gate_changed();
-    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
-    VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
-            jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION agent_guard.reset_run(text) IS
+    'let a run that passed agent_guard.max_rows_per_run write again (the trips of every agent under the label)';
 
 CREATE OR REPLACE FUNCTION agent_guard._operator_privileges(OUT kind text, OUT object text)
     RETURNS SETOF record

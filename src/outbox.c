@@ -260,8 +260,9 @@ ag_outbox_put(const AgOutboxRequest *r)
  * notification names the request and no more (no statement, parameters
  * or reason): the statement of one agent is not another's to read, and
  * humans read it in agent_guard.requests, which agents may not.
- * request_log.parameters and statement_digest came with 1.2; a database still at 1.1 (the new
- * library runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
+ * request_log.parameters and statement_digest came with 1.2, and tripped
+ * runs keyed by agent and run; a database still at 1.1 (the new library
+ * runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
  */
 static AgKeptPlan drain_plan = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
@@ -276,7 +277,7 @@ static AgKeptPlan drain_plan = {
 	"            FROM r RETURNING 1), "
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
-	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
+	"          ON CONFLICT (agent_id, run_id) DO NOTHING RETURNING 1) "
 	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
 	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",

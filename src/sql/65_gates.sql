@@ -49,12 +49,15 @@ CREATE TABLE agent_guard.freeze_state (
     frozen_by  text NOT NULL DEFAULT session_user
 );
 
+-- A run is tripped for the agent that passed the limit: another agent under
+-- the same label counts apart (src/runcount.c).
 CREATE TABLE agent_guard.tripped_runs (
-    run_id      text PRIMARY KEY,
+    run_id      text NOT NULL,
     agent_id    text NOT NULL,
     tripped_at  timestamptz NOT NULL,
     rows_seen   bigint NOT NULL,
-    request_id  bigint
+    request_id  bigint,
+    PRIMARY KEY (agent_id, run_id)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.request_log', '');
@@ -281,27 +284,31 @@ CREATE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
 AS $$
 DECLARE
     v agent_guard.tripped_runs;
+    n integer := 0;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.reset_run()');
     IF run_id IS NULL THEN
         RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM agent_guard._flush_requests();
-    DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
-    IF NOT FOUND THEN
+    -- runs are tripped per agent (src/runcount.c): the label's every trip is lifted
+    FOR v IN DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * LOOP
+        n := n + 1;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+        VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
+                jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
+    END LOOP;
+    IF n = 0 THEN
         RAISE NOTICE 'run "%" is not tripped', run_id;
         RETURN false;
     END IF;
     PERFORM agent_guard._run_rows(reset_run.run_id, true);
     PERFORM agent_guard._gate_changed();
-    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
-    VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
-            jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION agent_guard.reset_run(text) IS
-    'let a run that passed agent_guard.max_rows_per_run write again';
+    'let a run that passed agent_guard.max_rows_per_run write again (the trips of every agent under the label)';
 
 CREATE FUNCTION agent_guard.record_requests() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
