@@ -223,19 +223,18 @@ ag_refusal_init(void)
  * Statement key, log line, request id
  * ---------------------------------------------------------------------
  */
-void
-ag_statement_key(const char *text, int len, AgStatementKey *key)
+/*
+ * The text is kept as the client sent it, but for leading white space and
+ * trailing white space and semicolons.  Collapsing white space inside it
+ * would make different statements one: a line break ends a "--" comment
+ * (so "-- c\nWHERE id < 5" and "-- c WHERE id < 5" differ), and white
+ * space inside a literal is data.
+ */
+static void
+normalize_text(const char *text, int len, StringInfo out)
 {
-	StringInfo	out = &key->text;
 	int			i = 0;
 
-	/*
-	 * The text is kept as the client sent it, but for leading and trailing
-	 * white space and semicolons.  Collapsing white space inside it would
-	 * make different statements one: a line break ends a "--" comment (so
-	 * "-- c\nWHERE id < 5" and "-- c WHERE id < 5" differ), and white
-	 * space inside a literal is data.
-	 */
 	initStringInfo(out);
 	if (text == NULL)
 		len = 0;
@@ -245,6 +244,14 @@ ag_statement_key(const char *text, int len, AgStatementKey *key)
 		appendStringInfoChar(out, text[i]);
 	while (out->len > 0 && strchr("; \t\n\r\f", out->data[out->len - 1]) != NULL)
 		out->data[--out->len] = '\0';
+}
+
+void
+ag_statement_key(const char *text, int len, AgStatementKey *key)
+{
+	StringInfo	out = &key->text;
+
+	normalize_text(text, len, out);
 	key->hash = (int64) hash_bytes_extended((const unsigned char *) out->data, out->len, 0);
 	/* a retry with other values is another statement */
 	key->hash = ag_client_params_hash(key->hash);
@@ -269,6 +276,29 @@ ag_statement_key_digest(AgStatementKey *key)
 		key->digested = true;
 	}
 	return &key->digest;
+}
+
+/*
+ * SQL: agent_guard._statement_sha256(statement text) returns bytea: the
+ * SHA-256 of a statement's text normalized as a request records it, to
+ * check that the text a human approves is the one the agent sent when the
+ * request holds only its start (approve(), outbox.c).
+ */
+PG_FUNCTION_INFO_V1(ag_sql_statement_sha256);
+Datum
+ag_sql_statement_sha256(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	StringInfoData norm;
+	AgKeyDigest d;
+	bytea	   *result = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
+
+	normalize_text(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &norm);
+	ag_key_digest(&norm, &d);
+	SET_VARSIZE(result, VARHDRSZ + AG_KEY_DIGEST_LEN);
+	memcpy(VARDATA(result), d.d, AG_KEY_DIGEST_LEN);
+	pfree(norm.data);
+	PG_RETURN_BYTEA_P(result);
 }
 
 /*
@@ -433,6 +463,8 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	r.login = GetUserNameFromId(GetAuthenticatedUserId(), false);
 	r.reason = why;
 	r.statement = key->text.data;
+	/* what a human's copy of a statement cut in the record is checked by */
+	ag_key_digest(&key->text, &r.text_digest);
 	r.parameters = key->parameters;
 	r.hash = key->hash;
 	r.digest = *ag_statement_key_digest(key);
