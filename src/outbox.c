@@ -200,7 +200,10 @@ copy_statement(char *dst, const char *src, size_t size)
 		memcpy(dst, src, len + 1);
 		return false;
 	}
-	/* the mark's numbers need at most 20 digits each: size it for the worst */
+	/*
+	 * Room for the mark, measured with size in place of the bytes kept
+	 * (never more digits); then the start, cut on a character boundary.
+	 */
 	snprintf(mark, sizeof(mark),
 			 "\n[agent_guard: statement truncated: the first %d of %zu bytes are recorded]",
 			 (int) size, len);
