@@ -1152,7 +1152,8 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
            CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
                          ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
                 WHEN count(c.event_id) > 0 THEN 'partly rolled back'
-                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = e.run_id)
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t
+                              WHERE t.run_id = e.run_id AND t.agent_id = e.agent_id)
                 THEN 'tripped'
                 WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
                               WHERE f.scope = '*' OR f.scope = e.agent_id)
@@ -2186,11 +2187,26 @@ ALTER TABLE agent_guard.request_log ADD COLUMN parameters text;
 -- retry is refused as a new request, which a human approves).
 ALTER TABLE agent_guard.request_log ADD COLUMN statement_digest bytea
     CHECK (octet_length(statement_digest) = 32);
+-- A statement too long for the request queue is recorded cut, with a line
+-- that says so; the request says it too, and approve() then needs the
+-- whole text, checked by its SHA-256 (src/outbox.c).
+ALTER TABLE agent_guard.request_log ADD COLUMN statement_truncated boolean NOT NULL DEFAULT false;
+ALTER TABLE agent_guard.request_log ADD COLUMN statement_sha256 bytea
+    CHECK (octet_length(statement_sha256) = 32);
+
+CREATE FUNCTION agent_guard._statement_sha256(statement text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'ag_sql_statement_sha256'
+    LANGUAGE C STRICT IMMUTABLE;
 
 CREATE FUNCTION agent_guard._pending_request_parameters(OUT request_id bigint, OUT parameters text)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'ag_sql_pending_request_parameters'
     LANGUAGE C STRICT VOLATILE;
+
+-- Runs are counted and tripped per agent and run (src/runcount.c): another
+-- agent under the same label cannot use up or trip this agent's run.
+ALTER TABLE agent_guard.tripped_runs DROP CONSTRAINT tripped_runs_pkey,
+    ALTER COLUMN run_id SET NOT NULL, ADD PRIMARY KEY (agent_id, run_id);
 
 CREATE FUNCTION agent_guard._run_rows(run_id text, reset boolean) RETURNS bigint
     AS 'MODULE_PATHNAME', 'ag_sql_run_rows'
@@ -2201,41 +2217,147 @@ CREATE OR REPLACE VIEW agent_guard.requests AS
            CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
                 ELSE r.status END AS status,
            r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at,
-           r.parameters
+           r.parameters, r.statement_truncated
       FROM agent_guard.request_log r
     UNION ALL
     SELECT p.request_id, p.requested_at, p.agent_id, p.run_id, p.login_role, p.kind,
            CASE WHEN p.kind = 'approval' THEN 'pending' ELSE 'refused' END,
            p.reason, p.statement, NULL, NULL, NULL, NULL, NULL,
            (SELECT pp.parameters FROM agent_guard._pending_request_parameters() pp
-             WHERE pp.request_id = p.request_id)
+             WHERE pp.request_id = p.request_id),
+           NULL
       FROM agent_guard._pending_requests() p
      WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
+
+-- A request whose statement was too long to be recorded whole holds only
+-- its start (request_log.statement_truncated, src/outbox.c), yet an
+-- approval lets the whole statement run: it is approved only with the
+-- whole text, which must be the one the agent sent (its SHA-256), and
+-- which then replaces the start in the record.  Acts on a pending approval
+-- request only: _decide() says what is wrong with any other.
+CREATE FUNCTION agent_guard._check_whole_text(request_id bigint, statement text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+BEGIN
+    IF request_id IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM agent_guard.request_log q WHERE q.request_id = _check_whole_text.request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM agent_guard._flush_requests();
+        SELECT * INTO v FROM agent_guard.request_log q WHERE q.request_id = _check_whole_text.request_id FOR UPDATE;
+    END IF;
+    IF NOT FOUND OR v.kind <> 'approval' OR v.status <> 'pending' THEN
+        RETURN;
+    END IF;
+    IF statement IS NULL THEN
+        IF v.statement_truncated THEN
+            RAISE EXCEPTION 'request % cannot be approved without its whole statement', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The statement was too long to be recorded whole: the request holds only its start (see the last line of its statement in agent_guard.requests), and an approval would let all of it run.',
+                      HINT = 'Get the whole statement from the agent and read it, then approve with it: SELECT agent_guard.approve(request_id, note, statement); it must be the text the agent sent. Or deny the request.';
+        END IF;
+        RETURN;
+    END IF;
+    IF v.statement_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.statement_sha256 THEN
+        RAISE EXCEPTION 'the statement given is not the statement of request %', request_id
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v.statement_sha256 IS NULL
+                                THEN 'The request was recorded without the SHA-256 of its text.'
+                                ELSE 'Its SHA-256 differs from that of the text the agent sent (leading white space and trailing white space and semicolons aside).' END,
+                  HINT = 'Pass the statement exactly as the agent sent it, or deny the request.';
+    END IF;
+    IF v.statement_truncated THEN
+        UPDATE agent_guard.request_log q SET statement = _check_whole_text.statement, statement_truncated = false
+         WHERE q.request_id = _check_whole_text.request_id;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.approve(request_id bigint, note text DEFAULT NULL)
+    RETURNS agent_guard.requests
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+    r agent_guard.requests;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.approve()');
+    PERFORM agent_guard._check_whole_text(request_id, NULL);
+    v := agent_guard._decide(request_id, note, 'approved');
+    SELECT * INTO r FROM agent_guard.requests q WHERE q.request_id = v.request_id;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.approve(bigint, text) IS
+    'let the same agent run the same statement once, within agent_guard.approval_ttl';
+
+CREATE FUNCTION agent_guard.approve(request_id bigint, note text, statement text)
+    RETURNS agent_guard.requests
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+    r agent_guard.requests;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.approve()');
+    PERFORM agent_guard._check_whole_text(request_id, statement);
+    v := agent_guard._decide(request_id, note, 'approved');
+    SELECT * INTO r FROM agent_guard.requests q WHERE q.request_id = v.request_id;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.approve(bigint, text, text) IS
+    'approve with the whole statement the human read: needed when the request holds only its start (statement_truncated); it must be the text the agent sent';
+
+-- the new approve() goes to those that hold the old one (grant_operator's)
+DO $upgrade$
+DECLARE
+    v_role text;
+BEGIN
+    FOR v_role IN
+        SELECT a.grantee::regrole::text
+          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+         WHERE p.oid = 'agent_guard.approve(bigint, text)'::pg_catalog.regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION agent_guard.approve(bigint, text, text) TO %s', v_role);
+    END LOOP;
+END
+$upgrade$;
 
 CREATE OR REPLACE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v agent_guard.tripped_runs;
+    n integer := 0;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.reset_run()');
     IF run_id IS NULL THEN
         RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM agent_guard._flush_requests();
-    DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
-    IF NOT FOUND THEN
+    -- runs are tripped per agent (src/runcount.c): the label's every trip is lifted
+    FOR v IN DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * LOOP
+        n := n + 1;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+        VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
+                jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
+    END LOOP;
+    IF n = 0 THEN
         RAISE NOTICE 'run "%" is not tripped', run_id;
         RETURN false;
     END IF;
     PERFORM agent_guard._run_rows(reset_run.run_id, true);
     PERFORM agent_guard._gate_changed();
-    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
-    VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
-            jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
     RETURN true;
 END
 $$;
+COMMENT ON FUNCTION agent_guard.reset_run(text) IS
+    'let a run that passed agent_guard.max_rows_per_run write again (the trips of every agent under the label)';
 
 CREATE OR REPLACE FUNCTION agent_guard._operator_privileges(OUT kind text, OUT object text)
     RETURNS SETOF record
@@ -2250,6 +2372,7 @@ AS $$
            ('FUNCTION', 'agent_guard._pending_request_parameters()'),
            ('FUNCTION', 'agent_guard._policy_rates()'),
            ('FUNCTION', 'agent_guard.approve(bigint, text)'),
+           ('FUNCTION', 'agent_guard.approve(bigint, text, text)'),
            ('FUNCTION', 'agent_guard.deny(bigint, text)'),
            ('FUNCTION', 'agent_guard.freeze(text, text)'),
            ('FUNCTION', 'agent_guard.unfreeze(text)'),
@@ -2267,6 +2390,9 @@ $$;
 
 REVOKE ALL ON FUNCTION agent_guard._pending_request_parameters() FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._run_rows(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._statement_sha256(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._check_whole_text(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard.approve(bigint, text, text) FROM PUBLIC;
 
 -- An agent's code in a human's session cannot use the human's powers
 -- (src/agentcode.c): the humans-only functions refuse it.

@@ -58,7 +58,7 @@ typedef enum
 {
 	O_DBNAME, O_HOST, O_PORT, O_USER, O_JSON, O_HELP, O_VERSION,
 	O_APPLY, O_ON_CONFLICT, O_NOTE, O_AGENT, O_RUN, O_COUNT, O_HEAD,
-	O_PENDING, O_LIMIT,
+	O_PENDING, O_LIMIT, O_STATEMENT_FILE,
 	O_NUM
 } OptId;
 
@@ -86,6 +86,7 @@ static const OptSpec opt_specs[O_NUM] = {
 	[O_HEAD] = {"head", 0, true},
 	[O_PENDING] = {"pending", 0, false},
 	[O_LIMIT] = {"limit", 0, true},
+	[O_STATEMENT_FILE] = {"statement-file", 0, true},
 };
 
 static bool opt_seen[O_NUM];
@@ -931,22 +932,68 @@ cmd_requests(const Command *cmd, int nargs, char **args)
 	return EXIT_OK;
 }
 
+/*
+ * The whole of a file, for approve --statement-file ("-": standard input):
+ * the statement the human read, when the request holds only its start.
+ */
+static char *
+read_whole_file(const char *path)
+{
+	FILE	   *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t		cap = 8192,
+				len = 0,
+				n;
+	char	   *buf;
+
+	if (f == NULL)
+		fail(EXIT_USAGE, "could not open \"%s\": %s", path, strerror(errno));
+	buf = malloc(cap);
+	if (buf == NULL)
+		fail(EXIT_REFUSED, "out of memory");
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0)
+	{
+		len += n;
+		if (len + 1 == cap)
+		{
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (buf == NULL)
+				fail(EXIT_REFUSED, "out of memory");
+		}
+	}
+	if (ferror(f))
+		fail(EXIT_USAGE, "could not read \"%s\": %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	if (memchr(buf, '\0', len) != NULL)
+		fail(EXIT_USAGE, "\"%s\" holds a zero byte: it is not a statement's text", path);
+	buf[len] = '\0';
+	return buf;
+}
+
 static int
 decide(const Command *cmd, const char *id, const char *verb_done)
 {
-	const char *params[2] = {id, opt_val[O_NOTE]};
+	const char *params[3] = {id, opt_val[O_NOTE], NULL};
 	char		sig[64],
 				sql[512];
 	PGresult   *res;
+	bool		with_text = opt_seen[O_STATEMENT_FILE];
 
-	snprintf(sig, sizeof(sig), "agent_guard.%s(bigint,text)", cmd->name);
-	require_function(sig, cmd->name);
+	/*
+	 * A request that holds only the start of a long statement is approved
+	 * with the whole text, which the server checks against the agent's.
+	 */
+	if (with_text)
+		params[2] = read_whole_file(opt_val[O_STATEMENT_FILE]);
+	snprintf(sig, sizeof(sig), "agent_guard.%s(bigint,text%s)", cmd->name, with_text ? ",text" : "");
+	require_function(sig, with_text ? "approving with the whole statement" : cmd->name);
 	snprintf(sql, sizeof(sql),
 			 "SELECT request_id, agent_id, run_id, status, statement, "
 			 "       pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'parameters' AS parameters, "
 			 "       decided_by, note, expires_at "
-			 "FROM agent_guard.%s($1::bigint, $2::text) r", cmd->name);
-	res = query(sql, 2, params);
+			 "FROM agent_guard.%s($1::bigint, $2::text%s) r", cmd->name, with_text ? ", $3::text" : "");
+	res = query(sql, with_text ? 3 : 2, params);
 	printf("%s request %s\n", verb_done, id);
 	if (PQntuples(res) > 0)
 		print_table(res, false);
@@ -1377,11 +1424,14 @@ static const Command commands[] = {
 	"(long cells end in an ellipsis); --json has every column in full.\n"
 	"  --pending   only the requests waiting for a human\n"
 	"  --json      a JSON array of the rows\n"},
-	{"approve", cmd_approve, BIT(O_NOTE), 1, 1,
-		"approve ID [--note TEXT]",
+	{"approve", cmd_approve, BIT(O_NOTE) | BIT(O_STATEMENT_FILE), 1, 1,
+		"approve ID [--note TEXT] [--statement-file FILE]",
 	"Approve request ID: the same agent may run the same statement once,\n"
-	"within agent_guard.approval_ttl.\n"
-	"  --note TEXT   why, kept on record\n"},
+	"within agent_guard.approval_ttl.  A request whose statement was too long\n"
+	"to be recorded whole (statement_truncated) is approved only with the whole\n"
+	"text, which must be the one the agent sent.\n"
+	"  --note TEXT             why, kept on record\n"
+	"  --statement-file FILE   the whole statement you read (- for standard input)\n"},
 	{"deny", cmd_deny, BIT(O_NOTE), 1, 1,
 		"deny ID [--note TEXT]",
 	"Deny request ID.\n"

@@ -17,7 +17,7 @@ SELECT c.relname, c.relkind
 SELECT p.oid::regprocedure AS function
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
  WHERE n.nspname = 'agent_guard' AND p.proname NOT LIKE '\_%'
- ORDER BY p.proname;
+ ORDER BY p.proname, p.pronargs;
 
 -- settings; a typo in our prefix is an error, not a silent placeholder
 SELECT name, setting, context FROM pg_settings WHERE name LIKE 'agent_guard.%' ORDER BY 1;

@@ -57,7 +57,8 @@ SELECT count(*) AS blocked_events FROM agent_guard.events
  WHERE operation = 'BLOCKED' AND detail->>'reason' LIKE 'The INSERT would log %';
 
 -- a refused statement is kept to 2 KB with its request: cut on a character
--- boundary, or the log could be sealed but never verified
+-- boundary, or the log could be sealed but never verified, and marked as cut
+-- (a last line, statement_truncated; see request_text_cut)
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-limits"
 SELECT format('UPDATE app.notes SET body = %L', 'x' || repeat('é', 1100)) AS q2 \gset
 \set VERBOSITY sqlstate
@@ -65,7 +66,8 @@ SELECT format('UPDATE app.notes SET body = %L', 'x' || repeat('é', 1100)) AS q2
 \set VERBOSITY terse
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests() AS written;
-SELECT octet_length(statement) AS kept_bytes, right(statement, 3) AS ends_with
+SELECT octet_length(statement) AS kept_bytes, statement_truncated,
+       right(split_part(statement, E'\n', 1), 3) AS ends_with, split_part(statement, E'\n', 2) AS mark
   FROM agent_guard.request_log WHERE statement LIKE 'UPDATE app.notes SET body = ''xé%';
 -- a written request whose row is gone is not shown from the queue either
 BEGIN;

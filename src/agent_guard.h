@@ -88,8 +88,8 @@ extern bool ag_preloaded;
 
 /* runcount.c */
 extern void ag_runcount_init(void);
-extern uint64 ag_run_rows_add(const char *run, int64 delta);
-extern uint64 ag_run_rows(const char *run);
+extern uint64 ag_run_rows_add(const char *agent, const char *run, int64 delta);
+extern uint64 ag_run_rows(const char *agent, const char *run);
 
 /* params.c */
 extern char *ag_client_params_text(int maxlen);

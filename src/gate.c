@@ -215,7 +215,8 @@ gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static AgKeptPlan state_plan = {
 	"SELECT (SELECT f.reason FROM agent_guard.freeze_state f WHERE f.scope OPERATOR(pg_catalog.=) '*'), "
 	"       (SELECT f.reason FROM agent_guard.freeze_state f WHERE f.scope OPERATOR(pg_catalog.=) $1), "
-	"       EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id OPERATOR(pg_catalog.=) $2)",
+	"       EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id OPERATOR(pg_catalog.=) $2 "
+	"                  AND t.agent_id OPERATOR(pg_catalog.=) $1)",
 	2, {TEXTOID, TEXTOID}
 };
 
@@ -260,16 +261,20 @@ load_state(void)
 
 	/*
 	 * The run may change between transactions (a label per transaction, a
-	 * generated run per transaction): what was loaded is about one run.
+	 * generated run per transaction), and so may the agent (a SET LOCAL
+	 * tag): what was loaded is about one agent's run (trips and counts are
+	 * per agent, runcount.c).
 	 */
 	if (state_valid && gen == state_gen &&
-		(state_run == NULL ? run == NULL : run != NULL && strcmp(state_run, run) == 0))
+		(state_run == NULL ? run == NULL : run != NULL && strcmp(state_run, run) == 0) &&
+		(state_agent == NULL ? ag_current_agent() == NULL :
+		 ag_current_agent() != NULL && strcmp(state_agent, ag_current_agent()) == 0))
 		return;
 	if (state_valid && gen == state_gen)
 	{
 		/* another run, same generation: its own trip and count */
 		tripped_local = false;
-		run_rows = ag_run_rows(run);
+		run_rows = ag_run_rows(ag_current_agent(), run);
 
 		/*
 		 * The run generated for this transaction, by the agent the freezes
@@ -676,7 +681,7 @@ ag_gate_count_rows(QueryDesc *qd, uint64 n)
 	if (ag_preview_active())
 		run_rows += n;
 	else
-		run_rows = ag_run_rows_add(ag_current_run(true), (int64) n);
+		run_rows = ag_run_rows_add(ag_current_agent(), ag_current_run(true), (int64) n);
 	return true;
 }
 
@@ -1064,7 +1069,7 @@ ag_gate_count_cte_rows(uint64 n)
 	if (ag_preview_active())
 		run_rows += n;
 	else
-		run_rows = ag_run_rows_add(ag_current_run(true), (int64) n);
+		run_rows = ag_run_rows_add(ag_current_agent(), ag_current_run(true), (int64) n);
 }
 
 /* ---------------------------------------------------------------------
@@ -1446,7 +1451,7 @@ ag_gate_copy_rows(PlannedStmt *pstmt, QueryCompletion *qc)
 		!((CopyStmt *) parsetree)->is_from)
 		return false;
 	stmt_rows += qc->nprocessed;
-	run_rows = ag_run_rows_add(ag_current_run(true), (int64) qc->nprocessed);
+	run_rows = ag_run_rows_add(ag_current_agent(), ag_current_run(true), (int64) qc->nprocessed);
 	return !ag_relation_exempt(ag_range_var_relid(((CopyStmt *) parsetree)->relation));
 }
 

@@ -100,6 +100,8 @@ typedef struct AgOutboxEntry
 	char		login[NAMEDATALEN];
 	char		reason[AG_OUTBOX_REASON];
 	char		statement[AG_OUTBOX_TEXT];
+	bool		statement_truncated;	/* statement holds the start only */
+	AgKeyDigest text_digest;	/* SHA-256 of the whole statement */
 	char		parameters[AG_OUTBOX_TEXT]; /* "": none */
 	int64		hash;
 	AgKeyDigest digest;
@@ -177,6 +179,42 @@ copy_text(char *dst, const char *src, size_t size)
 	dst[len] = '\0';
 }
 
+/*
+ * Copy a statement into the entry's buffer.  One that does not fit keeps
+ * its start and ends with a line that says so: an approval lets the whole
+ * statement run, so the human must see that the record is not all of it
+ * (red team 4, finding 10).  The request says it too
+ * (request_log.statement_truncated), and approve() refuses such a request
+ * unless the human passes the whole text, checked against text_digest.
+ * Returns whether the text was cut.
+ */
+static bool
+copy_statement(char *dst, const char *src, size_t size)
+{
+	size_t		len = strlen(src);
+	char		mark[128];
+	int			kept;
+
+	if (len < size)
+	{
+		memcpy(dst, src, len + 1);
+		return false;
+	}
+	/*
+	 * Room for the mark, measured with size in place of the bytes kept
+	 * (never more digits); then the start, cut on a character boundary.
+	 */
+	snprintf(mark, sizeof(mark),
+			 "\n[agent_guard: statement truncated: the first %d of %zu bytes are recorded]",
+			 (int) size, len);
+	kept = pg_mbcliplen(src, (int) Min(len, (size_t) PG_INT32_MAX), (int) (size - 1 - strlen(mark)));
+	memcpy(dst, src, kept);
+	snprintf(dst + kept, size - kept,
+			 "\n[agent_guard: statement truncated: the first %d of %zu bytes are recorded]",
+			 kept, len);
+	return true;
+}
+
 /* A written entry whose row every snapshot sees: no longer to be shown. */
 static inline bool
 entry_settled(const AgOutboxEntry *e, TransactionId horizon)
@@ -218,7 +256,9 @@ ag_outbox_put(const AgOutboxRequest *r)
 	strlcpy(local->run, r->run ? r->run : "", sizeof(local->run));
 	strlcpy(local->login, r->login ? r->login : "", sizeof(local->login));
 	copy_text(local->reason, r->reason ? r->reason : "", sizeof(local->reason));
-	copy_text(local->statement, r->statement ? r->statement : "", sizeof(local->statement));
+	local->statement_truncated = copy_statement(local->statement, r->statement ? r->statement : "",
+												sizeof(local->statement));
+	local->text_digest = r->text_digest;
 	copy_text(local->parameters, r->parameters ? r->parameters : "", sizeof(local->parameters));
 	local->hash = r->hash;
 	local->digest = r->digest;
@@ -260,27 +300,31 @@ ag_outbox_put(const AgOutboxRequest *r)
  * notification names the request and no more (no statement, parameters
  * or reason): the statement of one agent is not another's to read, and
  * humans read it in agent_guard.requests, which agents may not.
- * request_log.parameters and statement_digest came with 1.2; a database still at 1.1 (the new
- * library runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
+ * request_log.parameters and statement_digest came with 1.2, and tripped
+ * runs keyed by agent and run; a database still at 1.1 (the new library
+ * runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
  */
 static AgKeptPlan drain_plan = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
-	"            login_role, kind, status, reason, statement, statement_hash, parameters, statement_digest) "
+	"            login_role, kind, status, reason, statement, statement_hash, parameters, statement_digest, "
+	"            statement_truncated, statement_sha256) "
 	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 OPERATOR(pg_catalog.=) 'approval' THEN 'pending' ELSE 'refused' END, "
-	"                  $7, $8, $9, $11, $12) "
+	"                  $7, $8, $9, $11, $12, $13, $14) "
 	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
 	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
 	"          SELECT $2, $3, $4, $5, 'BLOCKED', pg_catalog.jsonb_build_object('request_id', $1, "
 	"                 'kind', $6, 'reason', $7, 'statement', $8, 'rows', $10) "
-	"                 OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', $11)) "
+	"                 OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', $11, "
+	"                 'statement_truncated', CASE WHEN $13 THEN true END)) "
 	"            FROM r RETURNING 1), "
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
-	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
+	"          ON CONFLICT (agent_id, run_id) DO NOTHING RETURNING 1) "
 	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
 	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
-	12, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID}
+	14, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID,
+	BOOLOID, BYTEAOID}
 };
 
 static AgKeptPlan drain_plan_11 = {
@@ -381,9 +425,10 @@ ag_outbox_drain(void)
 	for (i = 0; i < n; i++)
 	{
 		AgOutboxEntry *e = &batch[i];
-		Datum		values[12];
-		char		nulls[12] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[14];
+		char		nulls[14] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		bytea	   *digest = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
+		bytea	   *text_digest = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
 		int			rc;
 
 		values[0] = Int64GetDatum(e->request_id);
@@ -404,6 +449,10 @@ ag_outbox_drain(void)
 		SET_VARSIZE(digest, VARHDRSZ + AG_KEY_DIGEST_LEN);
 		memcpy(VARDATA(digest), e->digest.d, AG_KEY_DIGEST_LEN);
 		values[11] = PointerGetDatum(digest);
+		values[12] = BoolGetDatum(e->statement_truncated);
+		SET_VARSIZE(text_digest, VARHDRSZ + AG_KEY_DIGEST_LEN);
+		memcpy(VARDATA(text_digest), e->text_digest.d, AG_KEY_DIGEST_LEN);
+		values[13] = PointerGetDatum(text_digest);
 
 		rc = ag_kept_execute(with_parameters ? &drain_plan : &drain_plan_11, values, nulls, false, 0);
 		if (rc != SPI_OK_SELECT)

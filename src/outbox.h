@@ -19,7 +19,8 @@ typedef struct AgOutboxRequest
 	const char *run;			/* NULL: none */
 	const char *login;
 	const char *reason;
-	const char *statement;		/* normalized text */
+	const char *statement;		/* normalized text, whole */
+	AgKeyDigest text_digest;	/* SHA-256 of the whole text */
 	const char *parameters;		/* its bound values (params.c), or NULL */
 	int64		hash;			/* shown only */
 	AgKeyDigest digest;			/* what an approval is consumed by */

@@ -39,6 +39,7 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -222,19 +223,18 @@ ag_refusal_init(void)
  * Statement key, log line, request id
  * ---------------------------------------------------------------------
  */
-void
-ag_statement_key(const char *text, int len, AgStatementKey *key)
+/*
+ * The text is kept as the client sent it, but for leading white space and
+ * trailing white space and semicolons.  Collapsing white space inside it
+ * would make different statements one: a line break ends a "--" comment
+ * (so "-- c\nWHERE id < 5" and "-- c WHERE id < 5" differ), and white
+ * space inside a literal is data.
+ */
+static void
+normalize_text(const char *text, int len, StringInfo out)
 {
-	StringInfo	out = &key->text;
 	int			i = 0;
 
-	/*
-	 * The text is kept as the client sent it, but for leading and trailing
-	 * white space and semicolons.  Collapsing white space inside it would
-	 * make different statements one: a line break ends a "--" comment (so
-	 * "-- c\nWHERE id < 5" and "-- c WHERE id < 5" differ), and white
-	 * space inside a literal is data.
-	 */
 	initStringInfo(out);
 	if (text == NULL)
 		len = 0;
@@ -244,6 +244,14 @@ ag_statement_key(const char *text, int len, AgStatementKey *key)
 		appendStringInfoChar(out, text[i]);
 	while (out->len > 0 && strchr("; \t\n\r\f", out->data[out->len - 1]) != NULL)
 		out->data[--out->len] = '\0';
+}
+
+void
+ag_statement_key(const char *text, int len, AgStatementKey *key)
+{
+	StringInfo	out = &key->text;
+
+	normalize_text(text, len, out);
 	key->hash = (int64) hash_bytes_extended((const unsigned char *) out->data, out->len, 0);
 	/* a retry with other values is another statement */
 	key->hash = ag_client_params_hash(key->hash);
@@ -270,18 +278,87 @@ ag_statement_key_digest(AgStatementKey *key)
 	return &key->digest;
 }
 
+/*
+ * SQL: agent_guard._statement_sha256(statement text) returns bytea: the
+ * SHA-256 of a statement's text normalized as a request records it, to
+ * check that the text a human approves is the one the agent sent when the
+ * request holds only its start (approve(), outbox.c).
+ */
+PG_FUNCTION_INFO_V1(ag_sql_statement_sha256);
+Datum
+ag_sql_statement_sha256(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	StringInfoData norm;
+	AgKeyDigest d;
+	bytea	   *result = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
+
+	normalize_text(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &norm);
+	ag_key_digest(&norm, &d);
+	SET_VARSIZE(result, VARHDRSZ + AG_KEY_DIGEST_LEN);
+	memcpy(VARDATA(result), d.d, AG_KEY_DIGEST_LEN);
+	pfree(norm.data);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/*
+ * Append s double-quoted, for the decision line.  Everything in it but the
+ * decision and the numbers comes from the agent (its statement, labels,
+ * login role name), and the line is read on terminals (tail -f, less -R):
+ * a carriage return, an escape sequence or a bidirectional override could
+ * overwrite or hide the line, or forge another one (red team 4, finding
+ * 16).  So " and \ are escaped with \, control characters as \n, \r, \t
+ * or \xHH, and in UTF-8 the C1 controls (U+0080 to U+009F: U+009B starts
+ * an escape sequence on some terminals), the line and paragraph
+ * separators and the bidirectional controls as \uHHHH.  The line stays one
+ * line of printable text that says what the agent sent.
+ */
 static void
 append_quoted(StringInfo buf, const char *s)
 {
+	bool		utf8 = (GetDatabaseEncoding() == PG_UTF8);
+
 	appendStringInfoChar(buf, '"');
 	for (; s != NULL && *s; s++)
 	{
-		if (*s == '"' || *s == '\\')
+		unsigned char c = (unsigned char) *s;
+
+		if (c == '"' || c == '\\')
+		{
 			appendStringInfoChar(buf, '\\');
-		if (*s == '\n')
+			appendStringInfoChar(buf, c);
+		}
+		else if (c == '\n')
 			appendStringInfoString(buf, "\\n");
+		else if (c == '\r')
+			appendStringInfoString(buf, "\\r");
+		else if (c == '\t')
+			appendStringInfoString(buf, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			appendStringInfo(buf, "\\x%02x", c);
+		else if (utf8 && c == 0xc2 && (unsigned char) s[1] >= 0x80 &&
+				 (unsigned char) s[1] <= 0x9f)
+		{
+			/* C1 control characters */
+			appendStringInfo(buf, "\\u%04x", (unsigned char) s[1]);
+			s++;
+		}
+		else if (utf8 && c == 0xe2 && (unsigned char) s[1] == 0x80 &&
+				 (unsigned char) s[2] >= 0xa8 && (unsigned char) s[2] <= 0xae)
+		{
+			/* U+2028 to U+202E: separators, embeddings, overrides */
+			appendStringInfo(buf, "\\u%04x", 0x2000 + ((unsigned char) s[2] - 0x80));
+			s += 2;
+		}
+		else if (utf8 && c == 0xe2 && (unsigned char) s[1] == 0x81 &&
+				 (unsigned char) s[2] >= 0xa6 && (unsigned char) s[2] <= 0xa9)
+		{
+			/* U+2066 to U+2069: isolates */
+			appendStringInfo(buf, "\\u%04x", 0x2040 + ((unsigned char) s[2] - 0x80));
+			s += 2;
+		}
 		else
-			appendStringInfoChar(buf, *s);
+			appendStringInfoChar(buf, c);
 	}
 	appendStringInfoChar(buf, '"');
 }
@@ -386,6 +463,8 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	r.login = GetUserNameFromId(GetAuthenticatedUserId(), false);
 	r.reason = why;
 	r.statement = key->text.data;
+	/* what a human's copy of a statement cut in the record is checked by */
+	ag_key_digest(&key->text, &r.text_digest);
 	r.parameters = key->parameters;
 	r.hash = key->hash;
 	r.digest = *ag_statement_key_digest(key);

@@ -5,12 +5,19 @@
  * agent_guard.max_rows_per_run holds for a run, not for a server process:
  * a run that reconnects for every statement (pooled clients, many tools)
  * or that several sessions write under at once is one run.  The counters
- * live in shared memory, one slot per (database, run), so that every
- * backend adds to the same number; the gate (gate.c) adds the rows of each
- * agent statement as it runs and trips the run when the total passes the
- * limit.  reset_run() sets the count back to zero.
+ * live in shared memory, one slot per (database, agent, run), so that
+ * every backend of the agent adds to the same number; the gate (gate.c)
+ * adds the rows of each agent statement as it runs and trips the run when
+ * the total passes the limit.  reset_run() sets the count back to zero.
  *
- * AG_RUN_SLOTS slots, open addressing on a hash of database and run id,
+ * The agent is part of the key: a run label is the agent's to choose, and
+ * labels such as ticket numbers are guessable, so two agents under one
+ * label count apart.  Keyed by the label alone, one agent could use up
+ * another's run limit, trip its run, or have its own count reset with the
+ * other's (red team 4, finding 17).  Tripped runs are per agent too
+ * (agent_guard.tripped_runs).
+ *
+ * AG_RUN_SLOTS slots, open addressing on a hash of database, agent and run,
  * probed linearly; a slot is never emptied, so probe chains stay whole.
  * When every slot is taken, the least recently used one is given to the new
  * run: its old run then counts from zero again, like every run after a
@@ -43,6 +50,7 @@ typedef struct AgRunSlot
 	uint32		hash;
 	uint64		rows;
 	uint64		touched;		/* RunShared->clock when last added to */
+	char		agent[AG_MAX_ID_LEN + 1];
 	char		run[AG_MAX_ID_LEN + 1];
 } AgRunSlot;
 
@@ -56,14 +64,16 @@ typedef struct AgRunShared
 static AgRunShared *runs = NULL;
 
 static uint32
-run_hash(const char *run)
+run_hash(const char *agent, const char *run)
 {
-	return hash_bytes((const unsigned char *) run, strlen(run)) ^ (uint32) MyDatabaseId;
+	return hash_combine(hash_bytes((const unsigned char *) agent, strlen(agent)),
+						hash_bytes((const unsigned char *) run, strlen(run))) ^
+		(uint32) MyDatabaseId;
 }
 
-/* The slot of run in this database; with create, taken if missing. */
+/* The slot of agent's run in this database; with create, taken if missing. */
 static AgRunSlot *
-find_slot(const char *run, uint32 h, bool create)
+find_slot(const char *agent, const char *run, uint32 h, bool create)
 {
 	int			start = h % AG_RUN_SLOTS;
 	int			i;
@@ -80,7 +90,8 @@ find_slot(const char *run, uint32 h, bool create)
 			oldest = s;
 			break;
 		}
-		if (s->hash == h && s->dboid == MyDatabaseId && strcmp(s->run, run) == 0)
+		if (s->hash == h && s->dboid == MyDatabaseId && strcmp(s->run, run) == 0 &&
+			strcmp(s->agent, agent) == 0)
 			return s;
 		if (oldest == NULL || s->touched < oldest->touched)
 			oldest = s;
@@ -91,17 +102,18 @@ find_slot(const char *run, uint32 h, bool create)
 	oldest->dboid = MyDatabaseId;
 	oldest->hash = h;
 	oldest->rows = 0;
+	strlcpy(oldest->agent, agent, sizeof(oldest->agent));
 	strlcpy(oldest->run, run, sizeof(oldest->run));
 	return oldest;
 }
 
 /*
  * Add delta rows (negative: take back rows that were rolled back by a
- * preview) to run's count in this database; returns the new count.
+ * preview) to agent's run's count in this database; returns the new count.
  * Without shared memory (not preloaded) nothing is counted.
  */
 uint64
-ag_run_rows_add(const char *run, int64 delta)
+ag_run_rows_add(const char *agent, const char *run, int64 delta)
 {
 	uint32		h;
 	AgRunSlot  *s;
@@ -109,9 +121,11 @@ ag_run_rows_add(const char *run, int64 delta)
 
 	if (runs == NULL || run == NULL)
 		return 0;
-	h = run_hash(run);
+	if (agent == NULL)
+		agent = "";
+	h = run_hash(agent, run);
 	LWLockAcquire(runs->lock, LW_EXCLUSIVE);
-	s = find_slot(run, h, true);
+	s = find_slot(agent, run, h, true);
 	if (delta < 0 && (uint64) (-delta) > s->rows)
 		s->rows = 0;
 	else
@@ -122,17 +136,19 @@ ag_run_rows_add(const char *run, int64 delta)
 	return total;
 }
 
-/* run's count in this database (0 when nothing was counted). */
+/* agent's run's count in this database (0 when nothing was counted). */
 uint64
-ag_run_rows(const char *run)
+ag_run_rows(const char *agent, const char *run)
 {
 	AgRunSlot  *s;
 	uint64		total = 0;
 
 	if (runs == NULL || run == NULL)
 		return 0;
+	if (agent == NULL)
+		agent = "";
 	LWLockAcquire(runs->lock, LW_SHARED);
-	s = find_slot(run, run_hash(run), false);
+	s = find_slot(agent, run, run_hash(agent, run), false);
 	if (s != NULL)
 		total = s->rows;
 	LWLockRelease(runs->lock);
@@ -147,8 +163,11 @@ ag_runcount_init(void)
 
 /*
  * SQL: agent_guard._run_rows(run_id text, reset boolean) returns bigint:
- * the rows counted for the run's limit in this database; with reset, the
- * count starts from zero again (reset_run()).
+ * the rows counted for the run's limit in this database, summed over the
+ * agents that wrote under the label; with reset, every one of those counts
+ * starts from zero again (reset_run(), which lifts the trips of all of
+ * them).  A slot is never emptied, so this looks at every slot: reset_run()
+ * is rare.
  */
 PG_FUNCTION_INFO_V1(ag_sql_run_rows);
 Datum
@@ -156,16 +175,22 @@ ag_sql_run_rows(PG_FUNCTION_ARGS)
 {
 	char	   *run = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		reset = PG_GETARG_BOOL(1);
-	uint64		total;
-	AgRunSlot  *s;
+	uint64		total = 0;
+	int			i;
 
 	if (runs == NULL)
 		PG_RETURN_INT64(0);
 	LWLockAcquire(runs->lock, reset ? LW_EXCLUSIVE : LW_SHARED);
-	s = find_slot(run, run_hash(run), false);
-	total = s != NULL ? s->rows : 0;
-	if (s != NULL && reset)
-		s->rows = 0;
+	for (i = 0; i < AG_RUN_SLOTS; i++)
+	{
+		AgRunSlot  *s = &runs->slots[i];
+
+		if (s->dboid != MyDatabaseId || strcmp(s->run, run) != 0)
+			continue;
+		total += s->rows;
+		if (reset)
+			s->rows = 0;
+	}
 	LWLockRelease(runs->lock);
 	PG_RETURN_INT64((int64) total);
 }

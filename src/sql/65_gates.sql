@@ -37,7 +37,13 @@ CREATE TABLE agent_guard.request_log (
     -- definitions of the functions and triggers the plan runs.  An approval
     -- is consumed by it; statement_hash (64 bits) is shown only.  NULL for a
     -- request written before 1.2, which no retry can use.
-    statement_digest bytea CHECK (octet_length(statement_digest) = 32)
+    statement_digest bytea CHECK (octet_length(statement_digest) = 32),
+    -- statement holds only the start of a statement too long for the
+    -- request queue (src/outbox.c), and ends with a line that says so;
+    -- approve() then needs the whole text, checked by statement_sha256
+    -- (SHA-256 of the whole text, as agent_guard._statement_sha256() computes it)
+    statement_truncated boolean NOT NULL DEFAULT false,
+    statement_sha256 bytea CHECK (octet_length(statement_sha256) = 32)
 );
 CREATE INDEX request_log_lookup_idx ON agent_guard.request_log (agent_id, statement_hash)
     WHERE status = 'approved';
@@ -49,12 +55,15 @@ CREATE TABLE agent_guard.freeze_state (
     frozen_by  text NOT NULL DEFAULT session_user
 );
 
+-- A run is tripped for the agent that passed the limit: another agent under
+-- the same label counts apart (src/runcount.c).
 CREATE TABLE agent_guard.tripped_runs (
-    run_id      text PRIMARY KEY,
+    run_id      text NOT NULL,
     agent_id    text NOT NULL,
     tripped_at  timestamptz NOT NULL,
     rows_seen   bigint NOT NULL,
-    request_id  bigint
+    request_id  bigint,
+    PRIMARY KEY (agent_id, run_id)
 );
 
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.request_log', '');
@@ -75,6 +84,12 @@ CREATE FUNCTION agent_guard._pending_request_parameters(OUT request_id bigint, O
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'ag_sql_pending_request_parameters'
     LANGUAGE C STRICT VOLATILE;
+
+-- SHA-256 of a statement's text as a request records it (src/refusal.c):
+-- approve() checks a human's copy of a truncated statement with it.
+CREATE FUNCTION agent_guard._statement_sha256(statement text) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'ag_sql_statement_sha256'
+    LANGUAGE C STRICT IMMUTABLE;
 
 -- Rows counted for a run's limit across all its sessions (src/runcount.c);
 -- with reset, the count starts from zero again.
@@ -121,14 +136,17 @@ CREATE VIEW agent_guard.requests AS
            CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
                 ELSE r.status END AS status,
            r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at,
-           r.parameters
+           r.parameters, r.statement_truncated
       FROM agent_guard.request_log r
     UNION ALL
+    -- not yet written: a cut statement ends with a line that says so, and
+    -- statement_truncated is known once written (approve() writes it first)
     SELECT p.request_id, p.requested_at, p.agent_id, p.run_id, p.login_role, p.kind,
            CASE WHEN p.kind = 'approval' THEN 'pending' ELSE 'refused' END,
            p.reason, p.statement, NULL, NULL, NULL, NULL, NULL,
            (SELECT pp.parameters FROM agent_guard._pending_request_parameters() pp
-             WHERE pp.request_id = p.request_id)
+             WHERE pp.request_id = p.request_id),
+           NULL
       FROM agent_guard._pending_requests() p
      WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
 COMMENT ON VIEW agent_guard.requests IS
@@ -190,6 +208,53 @@ BEGIN
 END
 $$;
 
+-- A request whose statement was too long to be recorded whole holds only
+-- its start (request_log.statement_truncated, src/outbox.c), yet an
+-- approval lets the whole statement run: it is approved only with the
+-- whole text, which must be the one the agent sent (its SHA-256), and
+-- which then replaces the start in the record.  Acts on a pending approval
+-- request only: _decide() says what is wrong with any other.
+CREATE FUNCTION agent_guard._check_whole_text(request_id bigint, statement text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+BEGIN
+    IF request_id IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT * INTO v FROM agent_guard.request_log q WHERE q.request_id = _check_whole_text.request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM agent_guard._flush_requests();
+        SELECT * INTO v FROM agent_guard.request_log q WHERE q.request_id = _check_whole_text.request_id FOR UPDATE;
+    END IF;
+    IF NOT FOUND OR v.kind <> 'approval' OR v.status <> 'pending' THEN
+        RETURN;
+    END IF;
+    IF statement IS NULL THEN
+        IF v.statement_truncated THEN
+            RAISE EXCEPTION 'request % cannot be approved without its whole statement', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The statement was too long to be recorded whole: the request holds only its start (see the last line of its statement in agent_guard.requests), and an approval would let all of it run.',
+                      HINT = 'Get the whole statement from the agent and read it, then approve with it: SELECT agent_guard.approve(request_id, note, statement); it must be the text the agent sent. Or deny the request.';
+        END IF;
+        RETURN;
+    END IF;
+    IF v.statement_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.statement_sha256 THEN
+        RAISE EXCEPTION 'the statement given is not the statement of request %', request_id
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v.statement_sha256 IS NULL
+                                THEN 'The request was recorded without the SHA-256 of its text.'
+                                ELSE 'Its SHA-256 differs from that of the text the agent sent (leading white space and trailing white space and semicolons aside).' END,
+                  HINT = 'Pass the statement exactly as the agent sent it, or deny the request.';
+    END IF;
+    IF v.statement_truncated THEN
+        UPDATE agent_guard.request_log q SET statement = _check_whole_text.statement, statement_truncated = false
+         WHERE q.request_id = _check_whole_text.request_id;
+    END IF;
+END
+$$;
+
 CREATE FUNCTION agent_guard.approve(request_id bigint, note text DEFAULT NULL)
     RETURNS agent_guard.requests
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -199,6 +264,7 @@ DECLARE
     r agent_guard.requests;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.approve()');
+    PERFORM agent_guard._check_whole_text(request_id, NULL);
     v := agent_guard._decide(request_id, note, 'approved');
     SELECT * INTO r FROM agent_guard.requests q WHERE q.request_id = v.request_id;
     RETURN r;
@@ -206,6 +272,24 @@ END
 $$;
 COMMENT ON FUNCTION agent_guard.approve(bigint, text) IS
     'let the same agent run the same statement once, within agent_guard.approval_ttl';
+
+CREATE FUNCTION agent_guard.approve(request_id bigint, note text, statement text)
+    RETURNS agent_guard.requests
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+    r agent_guard.requests;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.approve()');
+    PERFORM agent_guard._check_whole_text(request_id, statement);
+    v := agent_guard._decide(request_id, note, 'approved');
+    SELECT * INTO r FROM agent_guard.requests q WHERE q.request_id = v.request_id;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION agent_guard.approve(bigint, text, text) IS
+    'approve with the whole statement the human read: needed when the request holds only its start (statement_truncated); it must be the text the agent sent';
 
 CREATE FUNCTION agent_guard.deny(request_id bigint, note text DEFAULT NULL)
     RETURNS agent_guard.requests
@@ -281,27 +365,31 @@ CREATE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
 AS $$
 DECLARE
     v agent_guard.tripped_runs;
+    n integer := 0;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.reset_run()');
     IF run_id IS NULL THEN
         RAISE EXCEPTION 'run_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM agent_guard._flush_requests();
-    DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * INTO v;
-    IF NOT FOUND THEN
+    -- runs are tripped per agent (src/runcount.c): the label's every trip is lifted
+    FOR v IN DELETE FROM agent_guard.tripped_runs t WHERE t.run_id = reset_run.run_id RETURNING * LOOP
+        n := n + 1;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+        VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
+                jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
+    END LOOP;
+    IF n = 0 THEN
         RAISE NOTICE 'run "%" is not tripped', run_id;
         RETURN false;
     END IF;
     PERFORM agent_guard._run_rows(reset_run.run_id, true);
     PERFORM agent_guard._gate_changed();
-    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
-    VALUES (v.agent_id, v.run_id, session_user, agent_guard.calling_role()::text, 'RESET_RUN',
-            jsonb_build_object('rows_seen', v.rows_seen, 'tripped_at', v.tripped_at));
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION agent_guard.reset_run(text) IS
-    'let a run that passed agent_guard.max_rows_per_run write again';
+    'let a run that passed agent_guard.max_rows_per_run write again (the trips of every agent under the label)';
 
 CREATE FUNCTION agent_guard.record_requests() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

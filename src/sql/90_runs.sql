@@ -32,7 +32,8 @@ CREATE VIEW agent_guard.runs AS
            CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
                          ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
                 WHEN count(c.event_id) > 0 THEN 'partly rolled back'
-                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t WHERE t.run_id = e.run_id)
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t
+                              WHERE t.run_id = e.run_id AND t.agent_id = e.agent_id)
                 THEN 'tripped'
                 WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
                               WHERE f.scope = '*' OR f.scope = e.agent_id)

@@ -20,6 +20,7 @@ AS $$
            ('FUNCTION', 'agent_guard._pending_request_parameters()'),
            ('FUNCTION', 'agent_guard._policy_rates()'),
            ('FUNCTION', 'agent_guard.approve(bigint, text)'),
+           ('FUNCTION', 'agent_guard.approve(bigint, text, text)'),
            ('FUNCTION', 'agent_guard.deny(bigint, text)'),
            ('FUNCTION', 'agent_guard.freeze(text, text)'),
            ('FUNCTION', 'agent_guard.unfreeze(text)'),

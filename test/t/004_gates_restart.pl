@@ -41,6 +41,20 @@ like($log,
 	qr/agent_guard: decision=refused request=\d+ kind=frozen agent="gate_bot" run="run-[^"]+" login="gate_bot" reason="Writes of all agents are frozen: code freeze until the release" statement="INSERT INTO ledger VALUES \(1, 10\)"/,
 	'the server log has the decision line');
 
+# what the agent sent cannot forge or hide a line (red team 4, finding 16):
+# a carriage return, an escape sequence and a line break are escaped in the
+# guard's line (PostgreSQL's own STATEMENT line stays raw, see README)
+$log_offset = -s $node->logfile;
+($rc, $out, $err) = agent(qq{INSERT INTO ledger VALUES (2, 20) /*\rLOG:  agent_guard: decision=approved\e[K\n*/});
+isnt($rc, 0, 'the frozen agent is refused again');
+$log = slurp_file($node->logfile, $log_offset);
+my ($line) = grep { /agent_guard: decision=refused/ } split /\n/, $log;
+ok(defined $line, 'the refusal has its decision line');
+like($line // '',
+	qr/ statement="INSERT INTO ledger VALUES \(2, 20\) \/\*\\rLOG:  agent_guard: decision=approved\\x1b\[K\\n\*\/"$/,
+	'control characters in the statement are escaped in the line');
+unlike($line // '', qr/[\x00-\x1f\x7f]/, 'the line holds no control character');
+
 # the freeze survives a clean restart and an immediate shutdown
 $node->restart;
 ($rc, $out, $err) = agent("INSERT INTO ledger VALUES (1, 10)");
@@ -56,10 +70,10 @@ $node->stop('immediate');
 $node->start;
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM agent_guard.requests WHERE kind = 'frozen' AND agent_id = 'gate_bot'"),
-	'3', 'the three refused attempts are on record after the crash');
+	'4', 'the four refused attempts are on record after the crash');
 is($node->safe_psql('postgres',
 		"SELECT count(*) FROM agent_guard.events WHERE operation = 'BLOCKED' AND agent_id = 'gate_bot'"),
-	'3', 'each with its BLOCKED event');
+	'4', 'each with its BLOCKED event');
 
 # lifted, the agent writes; a destructive statement waits for a human
 $node->safe_psql('postgres', "SELECT agent_guard.unfreeze()");

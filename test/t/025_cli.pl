@@ -385,7 +385,7 @@ if (!$has_gates)
 
 SKIP:
 {
-	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 56
+	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 61
 	  unless $has_gates;
 
 	# a destructive statement of the agent is refused and becomes a request
@@ -494,6 +494,21 @@ SKIP:
 	is($rc, 0, 'unfreeze without a freeze exits 0') or diag($err);
 	is($out, "no freeze for agent bot: nothing changed\n", 'and says there was no freeze');
 	is($err, '', 'once');
+
+	# a statement too long to be recorded whole (red team 4, finding 10):
+	# approve refuses it without its text, and takes the text from a file
+	my $long = 'DELETE FROM app.execs /*' . ("\n" x 2100) . '*/';
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-long', $long);
+	my ($reql) = $err =~ /request\D*(\d+)/i;
+	ok(defined $reql, 'the long statement is a request') or diag($err);
+	($rc, $out, $err) = ag('approve', $reql // 1);
+	is($rc, 1, 'approving it without its whole text exits 1');
+	like($err, qr/cannot be approved without its whole statement/, 'and says why');
+	my $file = "${PostgreSQL::Test::Utils::tmp_check}/long_statement.sql";
+	PostgreSQL::Test::Utils::append_to_file($file, "$long;\n");
+	($rc, $out, $err) = ag('approve', $reql // 1, '--note', 'read it all', '--statement-file', $file);
+	is($rc, 0, 'approve --statement-file exits 0') or diag($err);
+	like($out, qr/^approved request $reql$/m, 'and approves it with the text read');
 
 	# any role may LISTEN on the channel, an agent too: the guard's own
 	# notification names the request by id and carries no statement text,
