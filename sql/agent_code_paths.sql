@@ -19,6 +19,8 @@ INSERT INTO cp.secret VALUES (1, 'the humans'' secret');
 CREATE TABLE cp.customers (id int PRIMARY KEY, name text);
 INSERT INTO cp.customers VALUES (1, 'ann'), (2, 'bob');
 SELECT agent_guard.protect('cp.customers', false);
+GRANT USAGE ON SCHEMA cp TO regress_bot;
+GRANT SELECT, DELETE ON cp.customers TO regress_bot;
 CREATE SCHEMA cpb AUTHORIZATION regress_bot;        -- the agent's
 GRANT USAGE ON SCHEMA cpb TO PUBLIC;
 SELECT lo_from_bytea(515151, 'the humans'' large object') AS lo;
@@ -120,6 +122,16 @@ GRANT SELECT ON cpb.v_xml, cpb.v_stat, cpb.v_table TO PUBLIC;
 -- a session-level advisory lock; a transaction-level one
 CREATE FUNCTION cpb.lock() RETURNS boolean LANGUAGE sql AS 'SELECT pg_try_advisory_lock(777)';
 CREATE FUNCTION cpb.xact_lock() RETURNS boolean LANGUAGE sql AS 'SELECT pg_try_advisory_xact_lock(778)';
+-- red team 6: the guard's own function in a default; a large-object read
+-- and a notification in a view; a view over a protected table; a view read
+-- inside a human's SECURITY DEFINER function
+CREATE FUNCTION cpb.page(n int, x text DEFAULT agent_guard.approve(1, 'by a default')::text)
+    RETURNS int LANGUAGE sql AS 'SELECT $1';
+CREATE VIEW cpb.v_lo AS SELECT lo_get(515151) AS data;
+CREATE VIEW cpb.v_news AS SELECT pg_notify('agent_guard', 'forged') IS NULL AS n;
+GRANT SELECT ON cpb.v_lo, cpb.v_news TO PUBLIC;
+CREATE VIEW cpb.stale AS SELECT * FROM cp.customers WHERE id = 2;
+GRANT SELECT, DELETE ON cpb.stale TO PUBLIC;
 -- the agent cannot read the humans' secret itself
 SELECT s FROM cp.secret;
 
@@ -183,6 +195,18 @@ SELECT 2 OPERATOR(cpb.===) 2 AS harmless_operator;
 SELECT * FROM cpb.v_xml;
 SELECT * FROM cpb.v_stat;
 SELECT * FROM cpb.v_table;
+-- the guard's function in a default; a view reading a large object or notifying
+SELECT cpb.page(1);
+SELECT * FROM cpb.v_lo;
+SELECT * FROM cpb.v_news;
+-- a human's SECURITY DEFINER helper reading the agent's view is judged too
+CREATE FUNCTION public.cp_helper() RETURNS SETOF xml LANGUAGE sql SECURITY DEFINER
+    AS 'SELECT x FROM cpb.v_xml';
+SELECT public.cp_helper();
+DROP FUNCTION public.cp_helper();
+-- a delete through the agent's view over a protected table
+DELETE FROM cpb.stale;
+SELECT count(*) AS customers FROM cp.customers;
 -- a session-level advisory lock outlives the call; a transaction-level one does not
 SELECT cpb.lock();
 SELECT cpb.xact_lock() AS xact_lock;

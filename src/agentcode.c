@@ -199,6 +199,8 @@ static int	nagent_queries = 0;
 static int	agent_queries_cap = 0;
 
 static const char *role_name(Oid role);
+static bool session_advisory_lock(Oid funcid);
+static void judge_call_in_agent_statement(Oid funcid, Oid relid);
 static void agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									   SubTransactionId parentSubid, void *arg);
 
@@ -1049,13 +1051,20 @@ acts_with_callers_rights(Oid funcid)
 		case F_TS_STAT_TEXT:
 		case F_TS_STAT_TEXT_TEXT:
 		case F_TS_REWRITE_TSQUERY_TEXT:
+			/* they read the caller's large objects, or act for its session */
+		case F_LO_GET_OID:
+		case F_LO_GET_OID_INT8_INT4:
+		case F_LO_OPEN:
+		case F_LOREAD:
+		case F_PG_NOTIFY:
 			return true;
 		default:
 			{
 				AgWriterKind k = ag_writer_kind(funcid);
 
 				return k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE ||
-					(k == AG_FN_SEQUENCE && funcid != F_NEXTVAL);
+					(k == AG_FN_SEQUENCE && funcid != F_NEXTVAL) ||
+					session_advisory_lock(funcid);
 			}
 	}
 }
@@ -1145,7 +1154,16 @@ call_kind(Oid funcid)
 static bool
 unsafe_for(Oid fn, Oid owner)
 {
-	CallKind	kind = call_kind(fn);
+	CallKind	kind;
+
+	/*
+	 * The guard's own functions judge their callers by the agent code on
+	 * the stack and the statements running; code evaluated in the human's
+	 * expression is neither, so none of them runs there.
+	 */
+	if (get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
+		return true;
+	kind = call_kind(fn);
 
 	return kind == CALL_CALLERS_RIGHTS ||
 		(kind == CALL_GRANTED &&
@@ -1300,12 +1318,16 @@ function_unsafe_call(Oid fn, Oid owner, Oid *domain)
 static void
 refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 {
-	bool		callers = call_kind(fn) == CALL_CALLERS_RIGHTS;
+	bool		guard = get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true);
+	bool		callers = !guard && call_kind(fn) == CALL_CALLERS_RIGHTS;
 
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
 			 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
 					format_procedure(fn), object, role_name(owner)),
+			 guard ?
+			 errdetail("Role \"%s\" is or serves an agent; its code would call the guard's %s here with the rights of role \"%s\".",
+					   role_name(owner), format_procedure(fn), role_name(GetUserId())) :
 			 callers ?
 			 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s acts with its caller's rights.",
 					   role_name(owner), role_name(GetUserId()), format_procedure(fn)) :
@@ -1474,7 +1496,6 @@ session_advisory_lock(Oid funcid)
 void
 ag_agentcode_function_execute(Oid funcid)
 {
-	CallKind	kind;
 	int			i;
 
 	if (ag_process_is_agent())
@@ -1498,36 +1519,20 @@ ag_agentcode_function_execute(Oid funcid)
 	judge_aggregate(funcid);
 
 	/*
-	 * Not in a SECURITY DEFINER function or a guard's or maintenance
-	 * command's change of user: that code is not the agent's expression.
+	 * Not in the guard's own queries.  A human's SECURITY DEFINER function
+	 * that reads an agent's view, or a foreign key's action run as the
+	 * agent's table's owner, still runs the agent's stored code.
 	 */
-	if (nrunning == 0 || ag_process_is_agent() || agent_calls > 0 ||
-		ag_owner_running() || GetUserId() != GetOuterUserId())
+	if (nrunning == 0 || ag_owner_running())
 		return;
-	if ((kind = call_kind(funcid)) == CALL_FREE)
+	if (call_kind(funcid) == CALL_FREE)
 		return;
 	for (i = nrunning - 1; i >= 0; i--)
 	{
 		Oid			relid = running_agent_relation(i);
-		Oid			owner;
 
-		if (!OidIsValid(relid))
-			continue;
-		owner = relation_owner(relid);
-		if (kind == CALL_GRANTED &&
-			AG_PROC_ACLCHECK(funcid, owner, ACL_EXECUTE) == ACLCHECK_OK)
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
-						format_procedure(funcid), ag_qualified_relname(relid), role_name(owner)),
-				 errdetail(kind == CALL_GRANTED ?
-						   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent and may not execute %s; in this statement it would run with the rights of role \"%s\"." :
-						   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s acts with its caller's rights, which in this statement are those of role \"%s\".",
-						   ag_qualified_relname(relid), role_name(owner),
-						   format_procedure(funcid), role_name(GetUserId())),
-				 errhint("Call %s in a statement of its own that involves no relation of the agent.",
-						 format_procedure(funcid))));
+		if (OidIsValid(relid))
+			judge_call_in_agent_statement(funcid, relid);
 	}
 }
 
@@ -1592,6 +1597,123 @@ ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 }
 
 /*
+ * The refusal of a function in a statement that runs the stored code of an
+ * agent's relation (see ag_agentcode_function_execute), or none.
+ */
+static void
+judge_call_in_agent_statement(Oid funcid, Oid relid)
+{
+	CallKind	kind = call_kind(funcid);
+	Oid			owner;
+
+	if (kind == CALL_FREE)
+		return;
+	owner = relation_owner(relid);
+	if (kind == CALL_GRANTED &&
+		AG_PROC_ACLCHECK(funcid, owner, ACL_EXECUTE) == ACLCHECK_OK)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+					format_procedure(funcid), ag_qualified_relname(relid), role_name(owner)),
+			 errdetail(kind == CALL_GRANTED ?
+					   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent and may not execute %s; in this statement it would run with the rights of role \"%s\"." :
+					   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s acts with its caller's rights, which in this statement are those of role \"%s\".",
+					   ag_qualified_relname(relid), role_name(owner),
+					   format_procedure(funcid), role_name(GetUserId())),
+			 errhint("Call %s in a statement of its own that involves no relation of the agent.",
+					 format_procedure(funcid))));
+}
+
+/* the first agent relation whose code a query or its subqueries run */
+static bool
+find_agent_relation(Node *node, Oid *relid)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		*relid = agent_relation(q->rtable, q->resultRelation > 0 ?
+								list_make1_int(q->resultRelation) : NIL);
+		if (OidIsValid(*relid))
+			return true;
+		return query_tree_walker(q, find_agent_relation, relid, 0);
+	}
+	return expression_tree_walker(node, find_agent_relation, relid);
+}
+
+static bool
+planned_call(Oid fn, void *arg)
+{
+	judge_call_in_agent_statement(fn, *(Oid *) arg);
+	return false;
+}
+
+static bool
+planned_calls_walker(Node *node, void *arg)
+{
+	if (node == NULL)
+		return false;
+	(void) check_functions_in_node(node, planned_call, arg);
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, planned_calls_walker, arg, 0);
+	return expression_tree_walker(node, planned_calls_walker, arg);
+}
+
+/*
+ * Planner: a statement that runs an agent's stored code (its view, policy,
+ * default, rule) is judged before the planner evaluates any of its stable
+ * calls to estimate them, with the human's rights; the executor judges the
+ * calls again as they are set up (ag_agentcode_function_execute).
+ */
+static void
+judge_planned_calls(Query *parse)
+{
+	Oid			relid = InvalidOid;
+
+	if (ag_owner_running() || !find_agent_relation((Node *) parse, &relid))
+		return;
+	(void) planned_calls_walker((Node *) parse, &relid);
+}
+
+/*
+ * Planner: a human's INSERT, UPDATE, DELETE or MERGE through an agent's
+ * view onto a protected table.  The view's definition is the agent's code
+ * and chooses the rows; its writes would pass for the human's (red team 6).
+ */
+static void
+judge_target_view(Query *parse)
+{
+	ListCell   *lc;
+	Oid			target;
+
+	if (parse->resultRelation <= 0 || parse->commandType == CMD_SELECT)
+		return;
+	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
+	if (!OidIsValid(target) || !ag_relation_protected(target))
+		return;
+	foreach(lc, parse->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		Oid			owner;
+
+		if (rte->rtekind != RTE_RELATION || get_rel_relkind(rte->relid) != RELKIND_VIEW ||
+			!ag_agentcode_role_is_agent(owner = relation_owner(rte->relid)))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("cannot write to protected table %s through view %s of agent role \"%s\"",
+						ag_qualified_relname(target), ag_qualified_relname(rte->relid),
+						role_name(owner)),
+				 errdetail("The view is code of role \"%s\", which is or serves an agent: it chooses the rows, and its writes would pass for those of role \"%s\".",
+						   role_name(owner), role_name(GetSessionUserId())),
+				 errhint("Write to table %s directly.", ag_qualified_relname(target))));
+	}
+}
+
+/*
  * Planner, in a session that is not an agent's: an agent's operator or
  * domain in the statement (human_query_walker); and a statement a rule made
  * (the rule's relation is in its range table) that writes a protected
@@ -1611,6 +1733,10 @@ ag_agentcode_plan_query(Query *parse)
 		return;
 	/* an agent's operators and domains, run with this session's rights */
 	(void) human_query_walker((Node *) parse, NULL);
+	/* the planner evaluates stable calls: judge them before it does */
+	judge_planned_calls(parse);
+	/* an agent's view a human writes a protected table through */
+	judge_target_view(parse);
 
 	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
 		(parse->commandType != CMD_INSERT && parse->commandType != CMD_UPDATE &&
