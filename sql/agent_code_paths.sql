@@ -202,7 +202,9 @@ SELECT * FROM cpb.v_news;
 -- a human's SECURITY DEFINER helper reading the agent's view is judged too
 CREATE FUNCTION public.cp_helper() RETURNS SETOF xml LANGUAGE sql SECURITY DEFINER
     AS 'SELECT x FROM cpb.v_xml';
+\set SHOW_CONTEXT never
 SELECT public.cp_helper();
+\set SHOW_CONTEXT errors
 DROP FUNCTION public.cp_helper();
 -- a delete through the agent's view over a protected table
 DELETE FROM cpb.stale;
