@@ -23,6 +23,10 @@ GRANT USAGE ON SCHEMA cp TO regress_bot;
 GRANT SELECT, DELETE ON cp.customers TO regress_bot;
 CREATE SCHEMA cpb AUTHORIZATION regress_bot;        -- the agent's
 GRANT USAGE ON SCHEMA cpb TO PUBLIC;
+-- a domain a human made and gave to the agent (the agent may not store
+-- such a CHECK itself: agent_stored)
+CREATE DOMAIN cpb.d AS text CHECK (set_config('work_mem', '66kB', false) IS NOT NULL);
+ALTER DOMAIN cpb.d OWNER TO regress_bot;
 SELECT lo_from_bytea(515151, 'the humans'' large object') AS lo;
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-cp-1"
@@ -91,7 +95,6 @@ CREATE FUNCTION cpb.status(x xml DEFAULT query_to_xml('select agent_guard.unprot
     RETURNS text LANGUAGE sql AS 'SELECT ''ok''';
 CREATE FUNCTION cpb.stamp(t timestamptz DEFAULT now(), n int DEFAULT 1 + 1)
     RETURNS int LANGUAGE sql AS 'SELECT $2';
-CREATE DOMAIN cpb.d AS text CHECK (set_config('work_mem', '66kB', false) IS NOT NULL);
 CREATE DOMAIN cpb.short AS text CHECK (length(VALUE) < 10);
 CREATE FUNCTION cpb.takes(v cpb.d) RETURNS text LANGUAGE sql AS 'SELECT $1::text';
 CREATE FUNCTION cpb.takes_short(v cpb.short) RETURNS text LANGUAGE sql AS 'SELECT $1::text';

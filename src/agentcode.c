@@ -116,6 +116,7 @@
 
 #include "agent_guard.h"
 #include "agentcode.h"
+#include "agentportal.h"
 #include "compat.h"
 #include "owner_spi.h"
 #include "scope.h"
@@ -198,7 +199,6 @@ static AgentQuery *agent_queries = NULL;
 static int	nagent_queries = 0;
 static int	agent_queries_cap = 0;
 
-static const char *role_name(Oid role);
 static bool session_advisory_lock(Oid funcid);
 static void judge_call_in_agent_statement(Oid funcid, Oid relid);
 static void agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -480,6 +480,62 @@ forbidden_setting(List *names)
 	return NULL;
 }
 
+/* Room for one more call on the stack. */
+static Call *
+reserve_call(void)
+{
+	if (ncalls == calls_cap)
+	{
+		calls_cap = calls_cap ? calls_cap * 2 : 32;
+		calls = calls ? repalloc(calls, calls_cap * sizeof(Call)) :
+			MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Call));
+	}
+	return &calls[ncalls];
+}
+
+/*
+ * The portals opened until now were opened by the innermost agent call on
+ * the stack, or by the human (agentportal.c).
+ */
+static void
+note_portals_of_caller(void)
+{
+	int			i;
+
+	for (i = ncalls - 1; i >= 0; i--)
+		if (OidIsValid(calls[i].fn))
+		{
+			ag_agentportal_note(calls[i].fn, calls[i].owner);
+			return;
+		}
+	ag_agentportal_note(InvalidOid, InvalidOid);
+}
+
+/*
+ * Agent code that runs outside a call the fmgr hook saw (a query an
+ * agent's function started, a portal it opened), resumed as the agent:
+ * as if its call went on, in a security-restricted operation, its
+ * settings rolled back when it stops (ag_agentcode_query_suspend).
+ */
+static void
+push_resumed_call(Oid fn, Oid owner)
+{
+	Call	   *c;
+
+	note_portals_of_caller();
+	c = reserve_call();
+	c->fn = fn;
+	c->owner = owner;
+	c->definer = false;
+	c->resumed = true;
+	GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
+	c->guc_level = NewGUCNestLevel();
+	call_as_owner(c);
+	ncalls++;
+	if (agent_calls++ == 0)
+		push_agent_context();
+}
+
 /*
  * fmgr_hook: every call that runs through fmgr_security_definer (ours, a
  * SECURITY DEFINER function's, one with SET options) starts, then ends or
@@ -516,27 +572,23 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
 						 errmsg("agent_guard cannot run function %s of agent role \"%s\" in this session",
-								format_procedure(flinfo->fn_oid), role_name(e->agent_owner)),
+								format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner)),
 						 errdetail("The server's function manager does not keep its calls as this build of agent_guard expects."),
 						 errhint("Build agent_guard against this server's headers.")));
 			if ((setting = forbidden_setting(ag_fmgr_config_names(fc))) != NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_AG_HUMANS_ONLY),
 						 errmsg("function %s of agent role \"%s\" cannot run in the session of role \"%s\"",
-								format_procedure(flinfo->fn_oid), role_name(e->agent_owner),
-								role_name(GetAuthenticatedUserId())),
+								format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner),
+								ag_agentcode_role_name(GetAuthenticatedUserId())),
 						 errdetail("Its SET option \"%s\" would change who this session is.", setting),
 						 errhint("Drop the option (ALTER FUNCTION ... RESET %s), or call the function from the agent's own session.",
 								 setting)));
 		}
 
-		if (ncalls == calls_cap)
-		{
-			calls_cap = calls_cap ? calls_cap * 2 : 32;
-			calls = calls ? repalloc(calls, calls_cap * sizeof(Call)) :
-				MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Call));
-		}
-		c = &calls[ncalls];
+		if (e != NULL && OidIsValid(e->agent_owner))
+			note_portals_of_caller();
+		c = reserve_call();
 		c->fn = InvalidOid;
 		c->resumed = false;
 		if (e != NULL && OidIsValid(e->agent_owner))
@@ -560,6 +612,8 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 
 		if (OidIsValid(c->fn))
 		{
+			/* what it opened is the agent's, also after an error caught */
+			ag_agentportal_note(c->fn, c->owner);
 			if (event == FHET_END && c->guc_level > 0)
 				AtEOXact_GUC(false, c->guc_level);
 			if (event == FHET_ABORT || !c->definer)
@@ -713,7 +767,6 @@ bool
 ag_agentcode_query_resume(QueryDesc *query)
 {
 	int			i;
-	Call	   *c;
 
 	if (nagent_queries == 0 || agent_calls > 0 || ag_agent_latched())
 		return false;
@@ -721,24 +774,36 @@ ag_agentcode_query_resume(QueryDesc *query)
 		;
 	if (i < 0)
 		return false;
+	push_resumed_call(agent_queries[i].fn, agent_queries[i].owner);
+	return true;
+}
 
-	if (ncalls == calls_cap)
-	{
-		calls_cap = calls_cap ? calls_cap * 2 : 32;
-		calls = calls ? repalloc(calls, calls_cap * sizeof(Call)) :
-			MemoryContextAlloc(TopMemoryContext, calls_cap * sizeof(Call));
-	}
-	c = &calls[ncalls];
-	c->fn = agent_queries[i].fn;
-	c->owner = agent_queries[i].owner;
-	c->definer = false;
-	c->resumed = true;
-	GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
-	c->guc_level = NewGUCNestLevel();
-	call_as_owner(c);
-	ncalls++;
-	if (agent_calls++ == 0)
-		push_agent_context();
+/*
+ * ExecutorStart or a utility statement run by a portal an agent's code
+ * opened, with no agent code on the stack (the human fetches from a cursor
+ * over a query with RETURNING, a writing WITH, or EXPLAIN ANALYZE, which
+ * starts only then): as the agent, like a resumed query.  Returns whether
+ * it did; ag_agentcode_query_suspend() ends it.
+ */
+bool
+ag_agentcode_portal_pending(void)
+{
+	Oid			fn;
+	Oid			owner;
+
+	return agent_calls == 0 && ag_agentportal_active_is_agents(&fn, &owner);
+}
+
+bool
+ag_agentcode_portal_resume(void)
+{
+	Oid			fn;
+	Oid			owner;
+
+	if (agent_calls > 0 || ag_agent_latched() ||
+		!ag_agentportal_active_is_agents(&fn, &owner))
+		return false;
+	push_resumed_call(fn, owner);
 	return true;
 }
 
@@ -751,6 +816,7 @@ ag_agentcode_query_suspend(bool completed)
 	if (ncalls == 0 || !calls[ncalls - 1].resumed)
 		return;					/* an abort reset the stack */
 	c = &calls[--ncalls];
+	ag_agentportal_note(c->fn, c->owner);
 	if (completed)
 		AtEOXact_GUC(false, c->guc_level);
 	SetUserIdAndSecContext(c->saved_user, c->saved_context);
@@ -791,8 +857,8 @@ innermost_agent_function(void)
 	return InvalidOid;
 }
 
-static Oid
-function_owner(Oid fn)
+Oid
+ag_agentcode_function_owner(Oid fn)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	Oid			owner = InvalidOid;
@@ -805,8 +871,8 @@ function_owner(Oid fn)
 	return owner;
 }
 
-static Oid
-relation_owner(Oid relid)
+Oid
+ag_agentcode_relation_owner(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner = InvalidOid;
@@ -819,8 +885,8 @@ relation_owner(Oid relid)
 	return owner;
 }
 
-static const char *
-role_name(Oid role)
+const char *
+ag_agentcode_role_name(Oid role)
 {
 	char	   *n = GetUserNameFromId(role, true);
 
@@ -952,15 +1018,15 @@ ag_agentcode_refuse_calls(const char *fn)
 
 	if (OidIsValid(agent_fn))
 	{
-		Oid			owner = function_owner(agent_fn);
+		Oid			owner = ag_agentcode_function_owner(agent_fn);
 
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_HUMANS_ONLY),
 				 errmsg("%s cannot be called from code of agent role \"%s\"",
-						fn, role_name(owner)),
+						fn, ag_agentcode_role_name(owner)),
 				 errdetail("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\" and would act with its rights.",
-						   format_procedure(agent_fn), role_name(owner),
-						   role_name(GetSessionUserId())),
+						   format_procedure(agent_fn), ag_agentcode_role_name(owner),
+						   ag_agentcode_role_name(GetSessionUserId())),
 				 errhint("Call %s directly, in a statement of its own that runs no code of the agent.", fn)));
 	}
 }
@@ -976,7 +1042,7 @@ running_agent_relation(int i)
 		r->agent_rel = r->plan ?
 			agent_relation(r->plan->rtable, r->plan->resultRelations) :
 			(OidIsValid(r->copy_into) &&
-			 ag_agentcode_role_is_agent(relation_owner(r->copy_into)) ?
+			 ag_agentcode_role_is_agent(ag_agentcode_relation_owner(r->copy_into)) ?
 			 r->copy_into : InvalidOid);
 		r->judged = true;
 	}
@@ -996,15 +1062,15 @@ ag_agentcode_refuse(const char *fn)
 
 		if (OidIsValid(relid))
 		{
-			Oid			owner = relation_owner(relid);
+			Oid			owner = ag_agentcode_relation_owner(relid);
 
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_HUMANS_ONLY),
 					 errmsg("%s cannot be called from a statement that involves relation %s of agent role \"%s\"",
-							fn, ag_qualified_relname(relid), role_name(owner)),
+							fn, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
 					 errdetail("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent, and could call %s with the rights of role \"%s\".",
-							   ag_qualified_relname(relid), role_name(owner), fn,
-							   role_name(GetSessionUserId())),
+							   ag_qualified_relname(relid), ag_agentcode_role_name(owner), fn,
+							   ag_agentcode_role_name(GetSessionUserId())),
 					 errhint("Call %s directly, in a statement of its own that involves no relation of the agent.", fn)));
 		}
 	}
@@ -1186,7 +1252,7 @@ stored_call(Oid fn, void *arg)
 	StoredCode *sc = (StoredCode *) arg;
 
 	/* not function_entry(): that may be judging the caller's defaults */
-	if (fn >= FirstNormalObjectId && ag_agentcode_role_is_agent(function_owner(fn)))
+	if (fn >= FirstNormalObjectId && ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))
 		return false;
 	if (!unsafe_for(fn, sc->owner))
 		return false;
@@ -1324,16 +1390,48 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
 			 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
-					format_procedure(fn), object, role_name(owner)),
+					format_procedure(fn), object, ag_agentcode_role_name(owner)),
 			 guard ?
 			 errdetail("Role \"%s\" is or serves an agent; its code would call the guard's %s here with the rights of role \"%s\".",
-					   role_name(owner), format_procedure(fn), role_name(GetUserId())) :
+					   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())) :
 			 callers ?
 			 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s acts with its caller's rights.",
-					   role_name(owner), role_name(GetUserId()), format_procedure(fn)) :
+					   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()), format_procedure(fn)) :
 			 errdetail("Role \"%s\" is or serves an agent and may not execute %s; its code would run here with the rights of role \"%s\".",
-					   role_name(owner), format_procedure(fn), role_name(GetUserId())),
+					   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())),
 			 errhint("%s", hint)));
+}
+
+/*
+ * For agentstored.c: the first function an agent's stored expression calls
+ * that would run with more than the agent's rights (*domain: the domain
+ * whose CHECK calls it), and its refusal.
+ */
+Oid
+ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain)
+{
+	StoredCode	sc = {owner, InvalidOid, InvalidOid, 0};
+
+	(void) stored_code_walker(expr, &sc);
+	*domain = sc.domain;
+	return sc.found;
+}
+
+void
+ag_agentcode_refuse_stored(Oid fn, Oid owner, const char *object, const char *hint)
+{
+	refuse_stored_call(fn, owner, object, hint);
+}
+
+/* Why the function is unsafe for the agent's stored code, as a clause. */
+const char *
+ag_agentcode_unsafe_reason(Oid fn, Oid owner)
+{
+	if (get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
+		return "is one of the guard's functions";
+	if (call_kind(fn) == CALL_CALLERS_RIGHTS)
+		return "acts with its caller's rights";
+	return psprintf("may not be executed by role \"%s\"", ag_agentcode_role_name(owner));
 }
 
 /* A human's statement uses an agent's operator. */
@@ -1353,7 +1451,7 @@ judge_operator(Oid opno)
 	code = ((Form_pg_operator) GETSTRUCT(tup))->oprcode;
 	ReleaseSysCache(tup);
 	if (!OidIsValid(code) || !ag_agentcode_role_is_agent(owner) ||
-		(code >= FirstNormalObjectId && ag_agentcode_role_is_agent(function_owner(code))))
+		(code >= FirstNormalObjectId && ag_agentcode_role_is_agent(ag_agentcode_function_owner(code))))
 		return;
 	if (unsafe_for(code, owner))
 		refuse_stored_call(code, owner, psprintf("operator %s", format_operator(opno)),
@@ -1430,7 +1528,7 @@ judge_aggregate(Oid aggfnoid)
 	size_t		i;
 
 	if (aggfnoid < FirstNormalObjectId ||
-		!ag_agentcode_role_is_agent(owner = function_owner(aggfnoid)))
+		!ag_agentcode_role_is_agent(owner = ag_agentcode_function_owner(aggfnoid)))
 		return;
 	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
 	if (!HeapTupleIsValid(tup))
@@ -1450,7 +1548,7 @@ judge_aggregate(Oid aggfnoid)
 		Oid			fn = support[i];
 
 		if (!OidIsValid(fn) ||
-			(fn >= FirstNormalObjectId && ag_agentcode_role_is_agent(function_owner(fn))))
+			(fn >= FirstNormalObjectId && ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn))))
 			continue;
 		if (unsafe_for(fn, owner))
 			refuse_stored_call(fn, owner,
@@ -1509,9 +1607,9 @@ ag_agentcode_function_execute(Oid funcid)
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_HUMANS_ONLY),
 					 errmsg("function %s cannot be called from code of agent role \"%s\"",
-							format_procedure(funcid), role_name(function_owner(agent_fn))),
+							format_procedure(funcid), ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
 					 errdetail("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
-							   format_procedure(agent_fn), role_name(GetSessionUserId())),
+							   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
 					 errhint("Take a transaction-level advisory lock (pg_advisory_xact_lock) instead.")));
 		}
 		return;
@@ -1541,15 +1639,15 @@ static void
 refuse_write(Oid relid, const char *what)
 {
 	Oid			agent_fn = innermost_agent_function();
-	Oid			owner = function_owner(agent_fn);
+	Oid			owner = ag_agentcode_function_owner(agent_fn);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("cannot %s protected table %s from code of agent role \"%s\"",
-					what, ag_qualified_relname(relid), role_name(owner)),
+					what, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
 			 errdetail("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\"; its writes would pass for that role's, unstamped and unlogged.",
-					   format_procedure(agent_fn), role_name(owner),
-					   role_name(GetSessionUserId())),
+					   format_procedure(agent_fn), ag_agentcode_role_name(owner),
+					   ag_agentcode_role_name(GetSessionUserId())),
 			 errhint("Run the statement so that it runs no code of the agent (change or drop the agent's trigger, rule or function first, or change the agent's rows yourself), or let the agent make the change in its own session, where it is stamped, logged and gated.")));
 }
 
@@ -1608,19 +1706,19 @@ judge_call_in_agent_statement(Oid funcid, Oid relid)
 
 	if (kind == CALL_FREE)
 		return;
-	owner = relation_owner(relid);
+	owner = ag_agentcode_relation_owner(relid);
 	if (kind == CALL_GRANTED &&
 		AG_PROC_ACLCHECK(funcid, owner, ACL_EXECUTE) == ACLCHECK_OK)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
 			 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
-					format_procedure(funcid), ag_qualified_relname(relid), role_name(owner)),
+					format_procedure(funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
 			 errdetail(kind == CALL_GRANTED ?
 					   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent and may not execute %s; in this statement it would run with the rights of role \"%s\"." :
 					   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s acts with its caller's rights, which in this statement are those of role \"%s\".",
-					   ag_qualified_relname(relid), role_name(owner),
-					   format_procedure(funcid), role_name(GetUserId())),
+					   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
+					   format_procedure(funcid), ag_agentcode_role_name(GetUserId())),
 			 errhint("Call %s in a statement of its own that involves no relation of the agent.",
 					 format_procedure(funcid))));
 }
@@ -1700,15 +1798,15 @@ judge_target_view(Query *parse)
 		Oid			owner;
 
 		if (rte->rtekind != RTE_RELATION || get_rel_relkind(rte->relid) != RELKIND_VIEW ||
-			!ag_agentcode_role_is_agent(owner = relation_owner(rte->relid)))
+			!ag_agentcode_role_is_agent(owner = ag_agentcode_relation_owner(rte->relid)))
 			continue;
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_PROTECTED),
 				 errmsg("cannot write to protected table %s through view %s of agent role \"%s\"",
 						ag_qualified_relname(target), ag_qualified_relname(rte->relid),
-						role_name(owner)),
+						ag_agentcode_role_name(owner)),
 				 errdetail("The view is code of role \"%s\", which is or serves an agent: it chooses the rows, and its writes would pass for those of role \"%s\".",
-						   role_name(owner), role_name(GetSessionUserId())),
+						   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetSessionUserId())),
 				 errhint("Write to table %s directly.", ag_qualified_relname(target))));
 	}
 }
@@ -1746,14 +1844,14 @@ ag_agentcode_plan_query(Query *parse)
 	if (!ag_relation_protected(target) ||
 		!OidIsValid(agent_rel = agent_relation(parse->rtable, NIL)))
 		return;
-	owner = relation_owner(agent_rel);
+	owner = ag_agentcode_relation_owner(agent_rel);
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("cannot write to protected table %s through a rule of agent role \"%s\"",
-					ag_qualified_relname(target), role_name(owner)),
+					ag_qualified_relname(target), ag_agentcode_role_name(owner)),
 			 errdetail("The statement was rewritten by a rule of relation %s, owned by role \"%s\", which is or serves an agent; its writes would pass for those of role \"%s\", unstamped and unlogged.",
-					   ag_qualified_relname(agent_rel), role_name(owner),
-					   role_name(GetSessionUserId())),
+					   ag_qualified_relname(agent_rel), ag_agentcode_role_name(owner),
+					   ag_agentcode_role_name(GetSessionUserId())),
 			 errhint("Drop the rule, or write to relation %s in a statement of its own.",
 					 ag_qualified_relname(target))));
 }

@@ -27,6 +27,14 @@ extern void ag_agentcode_plan_query(Query *parse);
 extern void ag_agentcode_query_started(QueryDesc *query);
 extern void ag_agentcode_query_ended(QueryDesc *query);
 extern bool ag_agentcode_query_resume(QueryDesc *query);
+extern bool ag_agentcode_portal_pending(void);
+extern bool ag_agentcode_portal_resume(void);
 extern void ag_agentcode_query_suspend(bool completed);
+extern Oid	ag_agentcode_function_owner(Oid fn);
+extern Oid	ag_agentcode_relation_owner(Oid relid);
+extern const char *ag_agentcode_role_name(Oid role);
+extern Oid	ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain);
+extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
+extern void ag_agentcode_refuse_stored(Oid fn, Oid owner, const char *object, const char *hint);
 
 #endif							/* AG_AGENTCODE_H */

@@ -333,4 +333,32 @@ ag_fmgr_has_config(AgFmgrCache *fc)
 #endif
 }
 
+/*
+ * Who a range table entry's permissions are checked as (agentstored.c):
+ * the entry's checkAsUser before 16, its RTEPermissionInfo's from 16.
+ * Sets it to role where it is the statement's user (InvalidOid).
+ */
+#include "nodes/parsenodes.h"
+#if PG_VERSION_NUM >= 160000
+#include "parser/parse_relation.h"
+static inline void
+ag_check_as_role(Query *q, RangeTblEntry *rte, Oid role)
+{
+	if (rte->perminfoindex != 0)
+	{
+		RTEPermissionInfo *p = getRTEPermissionInfo(q->rteperminfos, rte);
+
+		if (!OidIsValid(p->checkAsUser))
+			p->checkAsUser = role;
+	}
+}
+#else
+static inline void
+ag_check_as_role(Query *q, RangeTblEntry *rte, Oid role)
+{
+	if (rte->requiredPerms != 0 && !OidIsValid(rte->checkAsUser))
+		rte->checkAsUser = role;
+}
+#endif
+
 #endif							/* AG_COMPAT_H */

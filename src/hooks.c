@@ -59,7 +59,13 @@
  *					(agentcode), refuse a protected write while an agent's
  *					code runs in a human's session (ExecutorStart, COPY FROM
  *					in ProcessUtility, object access), and the planner
- *					refuses an agent's rule writing a protected table
+ *					refuses an agent's rule writing a protected table;
+ *					agentstored: in humans' statements, what an agent's
+ *					views and policies read is checked as the agent, and
+ *					an agent's relation fires no trigger function that is
+ *					not the agent's (planner, COPY FROM); an agent's
+ *					domain is judged when its constraints or default are
+ *					stored (object access)
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
  * any side effect: an agent's refused DROP DATABASE leaves the sealer
@@ -93,6 +99,7 @@
 
 #include "agent_guard.h"
 #include "agentcode.h"
+#include "agentstored.h"
 #include "classify.h"
 #include "compat.h"
 #include "copyfrom.h"
@@ -128,8 +135,40 @@ static bool fetch_running = false;
  * Executor
  * ---------------------------------------------------------------------
  */
+static void executor_start(QueryDesc *queryDesc, int eflags);
+
 static void
 ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	volatile bool resumed = false;
+	volatile bool completed = false;
+
+	if (IsParallelWorker() || !ag_agentcode_portal_pending())
+	{
+		executor_start(queryDesc, eflags);
+		return;
+	}
+	PG_TRY();
+	{
+		/*
+		 * a cursor an agent's function opened, over a query that starts at
+		 * the first fetch: as the agent (inside the block, whose end
+		 * restores the error context stack as found)
+		 */
+		resumed = ag_agentcode_portal_resume();
+		executor_start(queryDesc, eflags);
+		completed = true;
+	}
+	PG_FINALLY();
+	{
+		if (resumed)
+			ag_agentcode_query_suspend(completed);
+	}
+	PG_END_TRY();
+}
+
+static void
+executor_start(QueryDesc *queryDesc, int eflags)
 {
 	volatile uint64 saved_exec = 0;
 
@@ -404,6 +443,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	int			len;
 	volatile uint64 saved_exec = 0;
 	Oid			copy_into = InvalidOid;
+	volatile bool resumed = false;
+	volatile bool completed = false;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -433,6 +474,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			((CopyStmt *) parsetree)->is_from && ((CopyStmt *) parsetree)->relation)
 			copy_into = ag_range_var_relid(((CopyStmt *) parsetree)->relation);
 		ag_agentcode_copy(copy_into);
+		ag_agentstored_copy(copy_into);
 	}
 	else
 		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
@@ -460,6 +502,9 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	nesting_level++;
 	PG_TRY();
 	{
+		/* an agent's cursor over EXPLAIN ANALYZE, first fetched: as the agent */
+		resumed = !IsParallelWorker() && ag_agentcode_portal_pending() &&
+			ag_agentcode_portal_resume();
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(run, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
@@ -472,9 +517,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			judge_copy_rows(pstmt, queryString, qc);
 			ag_reach_decide();
 		}
+		completed = true;
 	}
 	PG_FINALLY();
 	{
+		if (resumed)
+			ag_agentcode_query_suspend(completed);
 		ag_reach_leave();
 		ag_gate_exec_leave(saved_exec);
 		nesting_level--;
@@ -510,7 +558,10 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		converted = ag_softdelete_convert(parse);
 	}
 	else if (!IsParallelWorker())
+	{
 		ag_agentcode_plan_query(parse); /* an agent's rule writing a protected table */
+		ag_agentstored_plan_query(parse);	/* what its views read, its triggers */
+	}
 
 	if (prev_planner)
 		result = prev_planner(parse, query_string, cursorOptions, boundParams);
@@ -556,6 +607,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	/* an agent's code in a human's session alters no protected table */
 	ag_agentcode_object_access(access, classId, objectId);
+	/* an agent's domain calls nothing with more than the agent's rights */
+	ag_agentstored_object_access(access, classId, objectId);
 
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);

@@ -1,0 +1,12 @@
+/*-------------------------------------------------------------------------
+ * agentportal.h
+ *		Whose code opened each portal of a human's session (agentportal.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_AGENTPORTAL_H
+#define AG_AGENTPORTAL_H
+
+extern void ag_agentportal_note(Oid fn, Oid owner);
+extern bool ag_agentportal_active_is_agents(Oid *fn, Oid *owner);
+
+#endif							/* AG_AGENTPORTAL_H */

@@ -1,0 +1,445 @@
+/*-------------------------------------------------------------------------
+ * agentstored.c
+ *		An agent's stored objects that run in a human's statement outside
+ *		any call of the agent's functions: kept to the agent's rights.
+ *
+ * agentcode.c runs an agent's functions as the agent, and judges the
+ * system functions an agent's stored expressions call.  Three more things
+ * an agent stores run with the rights of whoever uses them (red team 6,
+ * findings 4, 8 and 11):
+ *
+ *	- what an agent's view or policy reads.  PostgreSQL checks a view's
+ *	  tables as the view's owner, except for a security_invoker view (and
+ *	  any security_invoker view inside a view), and a row-security policy's
+ *	  subqueries as whoever runs the statement: an agent's would read the
+ *	  human's tables for the agent, into the agent's functions.  In a
+ *	  human's statement, what these read is checked as the agent
+ *	  (ag_agentstored_plan_query); a table among them with row-security
+ *	  policies of its own is refused, as they were chosen for the human
+ *	  when the statement was rewritten;
+ *	- the triggers of an agent's relation.  An agent's trigger function runs
+ *	  as the agent (agentcode.c), a built-in one does nothing with its
+ *	  caller's rights; any other (an extension's lo_manage, which unlinks
+ *	  large objects, or refint's check_foreign_key, which writes the tables
+ *	  its arguments name, or a human's function) would act with the writing
+ *	  human's rights on the agent's arguments: a human's statement that
+ *	  would fire one is refused (planner, and COPY FROM);
+ *	- the CHECK constraints and the default of an agent's domain.  They run
+ *	  wherever a value becomes the domain's, also inside a type's input
+ *	  function (a record or array literal, COPY FROM), where no statement is
+ *	  planned yet.  So they are judged when stored: a domain an agent role
+ *	  owns may not call a function that would act with more than the
+ *	  agent's rights (the guard's, one that acts with its caller's rights,
+ *	  one the agent may not execute) (object access, post-create and
+ *	  post-alter).
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/transam.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "rewrite/prs2lock.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "agent_guard.h"
+#include "agentcode.h"
+#include "agentstored.h"
+#include "compat.h"
+#include "owner_spi.h"
+#include "scope.h"
+
+/* ---------------------------------------------------------------------
+ * What an agent's view or policy reads
+ * ---------------------------------------------------------------------
+ */
+typedef struct ReadsAs
+{
+	Oid			agent;			/* InvalidOid: the statement's user */
+	Oid			object;			/* the agent's view or table (policies) */
+	Query	   *view_query;		/* the view's own query, whose entry for */
+	Oid			view;			/* the view itself is the human's check */
+} ReadsAs;
+
+static bool reads_as_walker(Node *node, ReadsAs *ctx);
+
+/*
+ * Row-security policies of a relation, other than the guard's own
+ * soft-delete ones (protect()): chosen, when the statement was rewritten,
+ * for the human who runs it.
+ */
+static bool
+has_own_policies(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		found = false;
+	ListCell   *lc;
+
+	if (rel == NULL)
+		return false;
+	if (rel->rd_rel->relrowsecurity && rel->rd_rsdesc != NULL)
+		foreach(lc, rel->rd_rsdesc->policies)
+		{
+			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
+
+			if (strcmp(p->policy_name, "ag_visible") != 0 &&
+				strcmp(p->policy_name, "ag_hide_deleted") != 0)
+			{
+				found = true;
+				break;
+			}
+		}
+	RelationClose(rel);
+	return found;
+}
+
+/* A relation the agent's view or policy reads: checked as the agent. */
+static void
+read_as_agent(Query *q, RangeTblEntry *rte, ReadsAs *ctx)
+{
+	if (q == ctx->view_query && rte->relid == ctx->view)
+		return;					/* the human's right to read the view */
+	ag_check_as_role(q, rte, ctx->agent);
+	if (rte->relkind != RELKIND_VIEW &&
+		ag_agentcode_relation_owner(rte->relid) != ctx->agent &&
+		has_own_policies(rte->relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("cannot read table %s through %s of agent role \"%s\"",
+						ag_qualified_relname(rte->relid),
+						get_rel_relkind(ctx->object) == RELKIND_VIEW ?
+						psprintf("view %s", ag_qualified_relname(ctx->object)) :
+						psprintf("a row-security policy of table %s",
+								 ag_qualified_relname(ctx->object)),
+						ag_agentcode_role_name(ctx->agent)),
+				 errdetail("The agent's code reads the table with the rights of role \"%s\" (a security_invoker view, or a policy's subquery), and the table's row-security policies were chosen for role \"%s\".",
+						   ag_agentcode_role_name(ctx->agent),
+						   ag_agentcode_role_name(GetUserId())),
+				 errhint("Query table %s directly, or have the view made security_invoker = false so that it reads with its owner's rights.",
+						 ag_qualified_relname(rte->relid))));
+}
+
+/* An agent's relation, or InvalidOid. */
+static Oid
+agent_owner(Oid relid)
+{
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	owner = ag_agentcode_relation_owner(relid);
+	return ag_agentcode_role_is_agent(owner) ? owner : InvalidOid;
+}
+
+static void
+walk_as(Node *node, Oid agent, Oid object, Query *view_query, Oid view)
+{
+	ReadsAs		ctx = {agent, object, view_query, view};
+
+	(void) reads_as_walker(node, &ctx);
+}
+
+static bool
+reads_as_walker(Node *node, ReadsAs *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+		Oid			owner;
+
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION && OidIsValid(ctx->agent))
+				read_as_agent(q, rte, ctx);
+			/* a view, expanded: a subquery that keeps the view's oid */
+			if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL &&
+				OidIsValid(owner = agent_owner(rte->relid)))
+				walk_as((Node *) rte->subquery, owner, rte->relid, rte->subquery, rte->relid);
+			/* the policies of an agent's table */
+			if (rte->rtekind == RTE_RELATION && rte->securityQuals != NIL &&
+				OidIsValid(owner = agent_owner(rte->relid)))
+				walk_as((Node *) rte->securityQuals, owner, rte->relid, NULL, InvalidOid);
+		}
+		/* the WITH CHECK policies of the agent's table it writes */
+		if (q->resultRelation > 0 &&
+			OidIsValid(owner = agent_owner(rt_fetch(q->resultRelation, q->rtable)->relid)))
+			foreach(lc, q->withCheckOptions)
+			{
+				WithCheckOption *wco = lfirst_node(WithCheckOption, lc);
+
+				if (wco->kind != WCO_VIEW_CHECK)
+					walk_as(wco->qual, owner, rt_fetch(q->resultRelation, q->rtable)->relid,
+							NULL, InvalidOid);
+			}
+		return query_tree_walker(q, reads_as_walker, ctx, 0);
+	}
+	return expression_tree_walker(node, reads_as_walker, ctx);
+}
+
+/* ---------------------------------------------------------------------
+ * The triggers of an agent's relation
+ * ---------------------------------------------------------------------
+ */
+
+/* A relation a human's statement writes: refuse a trigger that is not the agent's. */
+static void
+judge_relation_triggers(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	Oid			owner;
+	Oid			guard = get_namespace_oid(AG_SCHEMA, true);
+	int			i;
+
+	if (rel == NULL)
+		return;
+	owner = rel->rd_rel->relowner;
+	/* written as its owner (a foreign key's action, the guard's row work): the agent's rights */
+	if (rel->trigdesc == NULL || owner == GetUserId() || !ag_agentcode_role_is_agent(owner))
+	{
+		RelationClose(rel);
+		return;
+	}
+	for (i = 0; i < rel->trigdesc->numtriggers; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+		Oid			fn = t->tgfoid;
+
+		if (t->tgenabled == TRIGGER_DISABLED || fn < FirstNormalObjectId ||
+			get_func_namespace(fn) == guard ||
+			ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("trigger \"%s\" of relation %s of agent role \"%s\" cannot run function %s in this session",
+						t->tgname, ag_qualified_relname(relid),
+						ag_agentcode_role_name(owner), format_procedure(fn)),
+				 errdetail("Role \"%s\" is or serves an agent; its trigger would run %s, which is not the agent's, with the rights of role \"%s\" and the arguments and rows the agent chose.",
+						   ag_agentcode_role_name(owner), format_procedure(fn),
+						   ag_agentcode_role_name(GetUserId())),
+				 errhint("Write to relation %s from the agent's own session, or drop the trigger, or have it call a function of the agent's.",
+						 ag_qualified_relname(relid))));
+	}
+	RelationClose(rel);
+}
+
+/* A relation written, its partitions and children included. */
+static void
+judge_written(Oid relid, bool inh)
+{
+	List	   *rels;
+	ListCell   *lc;
+
+	if (!OidIsValid(agent_owner(relid)))
+		return;
+	if (!inh && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+	{
+		judge_relation_triggers(relid);
+		return;
+	}
+	rels = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, rels)
+		judge_relation_triggers(lfirst_oid(lc));
+	list_free(rels);
+}
+
+static bool
+written_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		if (q->resultRelation > 0 &&
+			(q->commandType == CMD_INSERT || q->commandType == CMD_UPDATE ||
+			 q->commandType == CMD_DELETE || q->commandType == CMD_MERGE))
+		{
+			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
+
+			if (rte->rtekind == RTE_RELATION)
+				judge_written(rte->relid, rte->inh);
+		}
+		return query_tree_walker(q, written_walker, context, 0);
+	}
+	return expression_tree_walker(node, written_walker, context);
+}
+
+/*
+ * Planner, a session that is not an agent's, no agent code running (that
+ * runs as the agent already), not the guard's own queries.
+ */
+void
+ag_agentstored_plan_query(Query *parse)
+{
+	const Oid  *roles;
+	uint64		generation;
+
+	if (IsBinaryUpgrade || ag_owner_running() || ag_agentcode_running() ||
+		ag_agent_roles(&roles, &generation) <= 0)
+		return;
+	walk_as((Node *) parse, InvalidOid, InvalidOid, NULL, InvalidOid);
+	(void) written_walker((Node *) parse, NULL);
+}
+
+/* COPY FROM into a relation, in a session that is not an agent's. */
+void
+ag_agentstored_copy(Oid relid)
+{
+	const Oid  *roles;
+	uint64		generation;
+
+	if (!OidIsValid(relid) || IsBinaryUpgrade || ag_process_is_agent() ||
+		ag_owner_running() || ag_agentcode_running() ||
+		ag_agent_roles(&roles, &generation) <= 0)
+		return;
+	judge_written(relid, false);
+}
+
+/* ---------------------------------------------------------------------
+ * The CHECK constraints and the default of an agent's domain
+ * ---------------------------------------------------------------------
+ */
+
+/* The row just written, seen by this command (SnapshotSelf), copied; or NULL. */
+static HeapTuple
+own_catalog_row(Oid catalog, Oid index, AttrNumber oidcol, Oid oid, TupleDesc *desc)
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, oidcol, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(oid));
+	scan = systable_beginscan(rel, index, true, SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	*desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	table_close(rel, AccessShareLock);
+	return tup;
+}
+
+/* "schema.name" of a type, as this command sees it; *owner set */
+static char *
+type_name_now(Oid typid, Oid *owner)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = own_catalog_row(TypeRelationId, TypeOidIndexId, Anum_pg_type_oid,
+									  typid, &desc);
+	char	   *name = NULL;
+
+	*owner = InvalidOid;
+	if (tup != NULL)
+	{
+		Form_pg_type typ = (Form_pg_type) GETSTRUCT(tup);
+		char	   *nsp = get_namespace_name(typ->typnamespace);
+
+		*owner = typ->typowner;
+		name = quote_qualified_identifier(nsp, NameStr(typ->typname));
+		heap_freetuple(tup);
+	}
+	FreeTupleDesc(desc);
+	return name;
+}
+
+static void
+judge_domain_expression(Oid domain, Datum bin, const char *what)
+{
+	Oid			owner;
+	char	   *name = type_name_now(domain, &owner);
+	Oid			inner = InvalidOid;
+	Oid			fn;
+
+	if (name == NULL || !ag_agentcode_role_is_agent(owner))
+		return;
+	fn = ag_agentcode_unsafe_call(stringToNode(TextDatumGetCString(bin)), owner, &inner);
+	if (!OidIsValid(fn))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("%s of domain %s of agent role \"%s\" cannot call function %s",
+					what, name, ag_agentcode_role_name(owner), format_procedure(fn)),
+			 errdetail("A domain's constraints and default run with the rights of whoever uses the domain, also in a type's input function before any statement is judged, and %s %s.",
+					   format_procedure(fn), ag_agentcode_unsafe_reason(fn, owner)),
+			 errhint("Call a function of the agent's own instead: it runs with the agent's rights.")));
+}
+
+/*
+ * Object access: a CHECK constraint of a domain an agent role owns, or the
+ * domain's default, stored by an agent (in its session, or by its code).
+ */
+void
+ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		bin;
+
+	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || IsBinaryUpgrade ||
+		(classId != ConstraintRelationId && classId != TypeRelationId))
+		return;
+	/* what an agent stores; a human may give a domain to an agent */
+	if (!ag_agent_latched() && !ag_agentcode_role_is_agent(GetUserId()))
+		return;
+	if (classId == ConstraintRelationId)
+	{
+		Form_pg_constraint con;
+
+		if (access != OAT_POST_CREATE)
+			return;
+		tup = own_catalog_row(ConstraintRelationId, ConstraintOidIndexId,
+							  Anum_pg_constraint_oid, objectId, &desc);
+		if (tup == NULL)
+			return;
+		con = (Form_pg_constraint) GETSTRUCT(tup);
+		if (con->contype == CONSTRAINT_CHECK && OidIsValid(con->contypid))
+		{
+			bin = heap_getattr(tup, Anum_pg_constraint_conbin, desc, &isnull);
+			if (!isnull)
+				judge_domain_expression(con->contypid, bin,
+										psprintf("CHECK constraint \"%s\"", NameStr(con->conname)));
+		}
+	}
+	else
+	{
+		Form_pg_type typ;
+
+		tup = own_catalog_row(TypeRelationId, TypeOidIndexId, Anum_pg_type_oid,
+							  objectId, &desc);
+		if (tup == NULL)
+			return;
+		typ = (Form_pg_type) GETSTRUCT(tup);
+		if (typ->typtype == TYPTYPE_DOMAIN && ag_agentcode_role_is_agent(typ->typowner))
+		{
+			bin = heap_getattr(tup, Anum_pg_type_typdefaultbin, desc, &isnull);
+			if (!isnull)
+				judge_domain_expression(objectId, bin, "the default");
+		}
+	}
+	heap_freetuple(tup);
+	FreeTupleDesc(desc);
+}

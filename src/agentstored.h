@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ * agentstored.h
+ *		An agent's stored objects run in a human's statement (agentstored.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_AGENTSTORED_H
+#define AG_AGENTSTORED_H
+
+#include "catalog/objectaccess.h"
+#include "nodes/parsenodes.h"
+
+extern void ag_agentstored_plan_query(Query *parse);
+extern void ag_agentstored_copy(Oid relid);
+extern void ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId);
+
+#endif							/* AG_AGENTSTORED_H */
