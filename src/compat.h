@@ -46,6 +46,18 @@
 #define AG_HAVE_SET_EXPRESSION 1
 #endif
 
+/* ALTER TABLE ... ADD COLUMN: 16 dropped the separate recursing subcommand. */
+#if PG_VERSION_NUM >= 160000
+#define AG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn)
+#else
+#define AG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn || (subtype) == AT_AddColumnRecurse)
+#endif
+
+/* Publications of schemas (FOR TABLES IN SCHEMA) are new in 15. */
+#if PG_VERSION_NUM >= 150000
+#define AG_HAVE_PUBLICATION_SCHEMAS 1
+#endif
+
 /*
  * ALTER TABLE ... ALTER CONSTRAINT: the command's def is a Constraint up to
  * 17, an ATAlterConstraint from 18 on (which can also make a constraint

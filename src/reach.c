@@ -34,7 +34,9 @@
  * A foreign key created to a protected table, by whatever path (a name
  * resolved to another table between the check and the lock), gets the
  * classifier's decision on declaring one (structure.c): refused when it
- * cascades or sets values, else approval.
+ * cascades or sets values, else approval.  A protected table put into a
+ * publication, by whatever path, and new options of a publication that
+ * ships one, are refused (see "Publications" below).
  * Refusals are raised at once.  Acts that need approval are collected for
  * the statement (a frame per ProcessUtility call; nested statements have
  * their own) and decided when it ends, before it can commit: one request
@@ -49,6 +51,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "compat.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -65,6 +69,11 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_publication.h"
+#include "catalog/pg_publication_rel.h"
+#ifdef AG_HAVE_PUBLICATION_SCHEMAS
+#include "catalog/pg_publication_namespace.h"
+#endif
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -81,7 +90,6 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
-#include "compat.h"
 #include "gate.h"
 #include "reach.h"
 #include "refusal.h"
@@ -129,6 +137,7 @@ typedef struct ReachFrame
 	LocalTransactionId lxid;	/* the transaction it started in */
 	bool		approved;		/* a human approved its verdict */
 	bool		subcommand;		/* run by the statement of the frame outside */
+	bool		pub_options;	/* an ALTER PUBLICATION ... SET (options) */
 } ReachFrame;
 
 static ReachFrame *frames = NULL;
@@ -166,6 +175,8 @@ ag_reach_enter(Node *parsetree, const AgUtility *u, const char *text, int len)
 	f->len = len;
 	f->what = parsetree ? pstrdup(CreateCommandName(parsetree)) : "statement";
 	f->lxid = AG_MY_LXID;
+	if (parsetree != NULL && IsA(parsetree, AlterPublicationStmt))
+		f->pub_options = ((AlterPublicationStmt *) parsetree)->options != NIL;
 	if (parsetree != NULL && IsA(parsetree, AlterTableStmt))
 	{
 		ListCell   *lc;
@@ -646,7 +657,7 @@ reach_alter_inherits(Oid child, Oid parent)
 						   ag_qualified_relname(child), ag_qualified_relname(parent)));
 }
 
-/* The protected relations of a schema. */
+/* The protected relations of a schema (InvalidOid: of every schema). */
 static List *
 protected_in_schema(Oid nsp)
 {
@@ -664,7 +675,7 @@ protected_in_schema(Oid nsp)
 	{
 		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 
-		if (t->tgfoid == fn && get_rel_namespace(t->tgrelid) == nsp)
+		if (t->tgfoid == fn && (!OidIsValid(nsp) || get_rel_namespace(t->tgrelid) == nsp))
 			result = list_append_unique_oid(result, t->tgrelid);
 	}
 	systable_endscan(scan);
@@ -809,15 +820,205 @@ reach_create_constraint(Oid conoid)
 							   ag_qualified_relname(c->conrelid), ag_qualified_relname(c->confrelid)));
 }
 
+/* ---------------------------------------------------------------------
+ * Publications
+ *
+ * Which publications ship a table decides what PostgreSQL demands of
+ * every UPDATE and DELETE of it: a publication that publishes them with a
+ * column list or row filter that leaves out a column of the table's
+ * replica identity makes them fail ("cannot update table ..."), humans'
+ * too, and so do options changed later (publish, publish_via_partition_root,
+ * publish_generated_columns).  A publication also sends the table's rows,
+ * soft-deleted ones and stamps included, out of the database to whoever
+ * subscribes.  So an agent may not put a protected table in a publication,
+ * by any path (CREATE PUBLICATION ... FOR TABLE, ALTER PUBLICATION ... ADD
+ * or SET TABLE, a parent or partitioned table whose child or partition is
+ * protected, TABLES IN SCHEMA of a schema that holds one, ALL TABLES), nor
+ * change the options of a publication that ships one (refused, YG004).
+ * Taking a table out of a publication, renaming or dropping it stays
+ * allowed: it can only lift those demands.  The rows are read as this
+ * command left them.
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The protected table a publication of relid ships: it, or a partition of
+ * it (an inheritance child is published as a table of its own, unless the
+ * statement said ONLY).
+ */
+static Oid
+published_protected(Oid relid)
+{
+	ListCell   *lc;
+
+	if (relation_protected(relid))
+		return relid;
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return InvalidOid;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (relation_protected(lfirst_oid(lc)))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
+/* A protected table that publication pubid ships, or InvalidOid. */
+static Oid
+publication_ships_protected(Oid pubid, bool alltables)
+{
+	ScanKeyData key;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+	List	   *all;
+
+	if (alltables)
+	{
+		all = protected_in_schema(InvalidOid);
+		return all != NIL ? linitial_oid(all) : InvalidOid;
+	}
+	rel = table_open(PublicationRelRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_publication_rel_prpubid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(pubid));
+	scan = systable_beginscan(rel, InvalidOid, false, SnapshotSelf, 1, &key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+		found = published_protected(((Form_pg_publication_rel) GETSTRUCT(tup))->prrelid);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+#ifdef AG_HAVE_PUBLICATION_SCHEMAS
+	if (OidIsValid(found))
+		return found;
+	rel = table_open(PublicationNamespaceRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_publication_namespace_pnpubid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(pubid));
+	scan = systable_beginscan(rel, InvalidOid, false, SnapshotSelf, 1, &key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		all = protected_in_schema(((Form_pg_publication_namespace) GETSTRUCT(tup))->pnnspid);
+		if (all != NIL)
+			found = linitial_oid(all);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+#endif
+	return found;
+}
+
+/* The publication's row as this command left it, or NULL. */
+static HeapTuple
+publication_now(Oid pubid)
+{
+	ScanKeyData key;
+
+	ScanKeyInit(&key, Anum_pg_publication_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(pubid));
+	return row_now(PublicationRelationId, PublicationObjectIndexId, 1, &key);
+}
+
+static void
+refuse_publishing(Oid pubid, Oid relid)
+{
+	HeapTuple	pub = publication_now(pubid);
+
+	refuse_now(psprintf("Publication \"%s\" would ship protected table %s: a column list or row filter that leaves out its replica identity makes humans' updates and deletes of it fail, and a publication sends its rows, soft-deleted ones too, out of the database. Only a human may publish a protected table.",
+						pub ? NameStr(((Form_pg_publication) GETSTRUCT(pub))->pubname) : "?",
+						ag_qualified_relname(relid)));
+}
+
+/* A table was added to a publication (ALTER PUBLICATION ... ADD/SET TABLE). */
+static void
+reach_publication_rel(Oid prid)
+{
+	ScanKeyData key;
+	HeapTuple	tup;
+	Form_pg_publication_rel pr;
+	Oid			found;
+
+	ScanKeyInit(&key, Anum_pg_publication_rel_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(prid));
+	tup = row_now(PublicationRelRelationId, PublicationRelObjectIndexId, 1, &key);
+	if (tup == NULL)
+		return;
+	pr = (Form_pg_publication_rel) GETSTRUCT(tup);
+	found = published_protected(pr->prrelid);
+	if (OidIsValid(found))
+		refuse_publishing(pr->prpubid, found);
+}
+
+#ifdef AG_HAVE_PUBLICATION_SCHEMAS
+/* A schema was added to a publication (... ADD TABLES IN SCHEMA). */
+static void
+reach_publication_schema(Oid pnid)
+{
+	ScanKeyData key;
+	HeapTuple	tup;
+	Form_pg_publication_namespace pn;
+	List	   *found;
+
+	ScanKeyInit(&key, Anum_pg_publication_namespace_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(pnid));
+	tup = row_now(PublicationNamespaceRelationId, PublicationNamespaceObjectIndexId, 1, &key);
+	if (tup == NULL)
+		return;
+	pn = (Form_pg_publication_namespace) GETSTRUCT(tup);
+	found = protected_in_schema(pn->pnnspid);
+	if (found != NIL)
+		refuse_publishing(pn->pnpubid, linitial_oid(found));
+}
+#endif
+
+/*
+ * A publication was created (with the tables and schemas CREATE PUBLICATION
+ * names, which have no hook call of their own), or altered: its options?
+ * PostgreSQL makes the new options visible (CommandCounterIncrement) before
+ * it calls the hook, so the row cannot be compared with the one before:
+ * the statement tells an ALTER PUBLICATION ... SET (options) from a rename
+ * or a new owner.
+ */
+static void
+reach_publication(Oid pubid, bool created)
+{
+	HeapTuple	after = publication_now(pubid);
+	Form_pg_publication a;
+	Oid			found;
+
+	if (after == NULL)
+		return;
+	a = (Form_pg_publication) GETSTRUCT(after);
+	if (created)
+	{
+		found = publication_ships_protected(pubid, a->puballtables);
+		if (OidIsValid(found))
+			refuse_publishing(pubid, found);
+		return;
+	}
+	if (frames != NULL && !frames->pub_options)
+		return;					/* a rename, a new owner */
+	found = publication_ships_protected(pubid, a->puballtables);
+	if (OidIsValid(found))
+		refuse_now(psprintf("Publication \"%s\" ships protected table %s: its options decide whether humans' updates and deletes of it must be covered by its column list and row filter. Only a human may change them.",
+							NameStr(a->pubname), ag_qualified_relname(found)));
+}
+
 /* From the object-access hook (hooks.c), after the previous hook. */
 void
 ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					   int subId, void *arg)
 {
-	if (access == OAT_POST_CREATE && classId == ConstraintRelationId)
+	if (access == OAT_POST_CREATE)
 	{
-		if (ag_agent_latched() && ag_judging())
+		if (!ag_agent_latched() || !ag_judging())
+			return;
+		if (classId == ConstraintRelationId)
 			reach_create_constraint(objectId);
+		else if (classId == PublicationRelationId)
+			reach_publication(objectId, true);
+		else if (classId == PublicationRelRelationId)
+			reach_publication_rel(objectId);
+#ifdef AG_HAVE_PUBLICATION_SCHEMAS
+		else if (classId == PublicationNamespaceRelationId)
+			reach_publication_schema(objectId);
+#endif
 		return;
 	}
 	if (access != OAT_DROP && access != OAT_POST_ALTER && access != OAT_TRUNCATE)
@@ -857,6 +1058,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					reach_alter_schema(objectId);
 				else if (classId == ExtensionRelationId)
 					reach_alter_extension(objectId);
+				else if (classId == PublicationRelationId && subId == 0)
+					reach_publication(objectId, false);
 				break;
 			}
 		default:

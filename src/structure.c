@@ -39,6 +39,7 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_opfamily.h"
@@ -52,7 +53,10 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_expr.h"
 #include "parser/parse_func.h"
+#include "parser/parse_node.h"
 #include "parser/parse_type.h"
 #include "parser/parse_utilcmd.h"
 #include "storage/lmgr.h"
@@ -758,6 +762,8 @@ classify_rule(RuleStmt *r, AgUtility *v)
 	}
 }
 
+static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
+
 static void
 classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 {
@@ -796,6 +802,9 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			judge_cloned_fks(v, "ALTER TABLE ... ATTACH PARTITION", relid, name_of(part));
 			continue;
 		}
+
+		/* defaults, also those a parent passes down to a protected child */
+		judge_default(v, stmt, relid, cmd);
 
 		/*
 		 * foreign keys to a protected table, whatever table declares them
@@ -840,10 +849,13 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			case AT_SetNotNull:
 			case AT_AddIdentity:
 				if (is_stamp(cmd->name))
+				{
 					set_verdict(v, REFUSED, "ALTER TABLE ... ALTER COLUMN",
 								psprintf("Column \"%s\" of protected table \"%s\" is a stamp column: the guard sets it, and a default or NOT NULL on it would mark or refuse humans' rows.",
 										 cmd->name, rel));
-				else if (cmd->subtype == AT_ColumnDefault && column_in_key(relid, cmd->name))
+					break;
+				}
+				if (cmd->subtype == AT_ColumnDefault && column_in_key(relid, cmd->name))
 					set_verdict(v, APPROVAL, "ALTER TABLE ... ALTER COLUMN ... DEFAULT",
 								psprintf("Column \"%s\" is in the key of protected table \"%s\"; with another default, humans' inserts could fail or collide.",
 										 cmd->name, rel));
@@ -1150,6 +1162,139 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
 			return psprintf("an expression that %s", what);
 	}
 	return NULL;
+}
+
+/*
+ * What of a column default runs code that is not the system's: NULL if
+ * nothing.  A default runs in every insert that leaves its column out,
+ * humans' included, and ADD COLUMN evaluates it at once for the existing
+ * rows (for each row when it is volatile).  The raw expression is
+ * analysed on a copy, as AddRelationNewConstraints() will analyse it:
+ * what PostgreSQL would refuse (a column reference, a subquery, an
+ * unknown function) it refuses here with its own error.  The coercion to
+ * the column's type counts (an assignment cast of an agent's), but not the
+ * column's own domain: its constraints run on every write of the column
+ * anyway, and were judged when the column got the domain.
+ */
+static const char *
+default_user_code(Node *raw, Oid typid, int32 typmod)
+{
+	ParseState *pstate;
+	Node	   *expr;
+	const char *what = NULL;
+
+	if (raw == NULL)
+		return NULL;
+	pstate = make_parsestate(NULL);
+	expr = transformExpr(pstate, copyObject(raw), EXPR_KIND_COLUMN_DEFAULT);
+	if (OidIsValid(typid))
+	{
+		int32		basetypmod = typmod;
+		Oid			basetype = getBaseTypeAndTypmod(typid, &basetypmod);
+		Node	   *coerced;
+
+		coerced = coerce_to_target_type(pstate, expr, exprType(expr), basetype, basetypmod,
+										COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+		if (coerced != NULL)	/* else PostgreSQL's error, later */
+			expr = coerced;
+	}
+	free_parsestate(pstate);
+	if (calls_user_code(expr, &what))
+		return psprintf("a default that %s", what);
+	return NULL;
+}
+
+/* The default an ADD COLUMN gives its column, raw; NULL if none. */
+static Node *
+column_raw_default(ColumnDef *col)
+{
+	ListCell   *lc;
+
+	if (col->raw_default != NULL)
+		return col->raw_default;
+	foreach(lc, col->constraints)
+	{
+		Constraint *c = lfirst(lc);
+
+		if (IsA(c, Constraint) && c->contype == CONSTR_DEFAULT)
+			return c->raw_expr;
+	}
+	return NULL;
+}
+
+/*
+ * The protected table an ALTER TABLE of relid reaches: relid, or an
+ * inheritance child or partition it recurses to (not with ONLY).
+ */
+static Oid
+protected_reached(Oid relid, bool inh)
+{
+	ListCell   *lc;
+
+	if (is_protected(relid))
+		return relid;
+	if (!inh || !OidIsValid(relid) || !has_subclass(relid))
+		return InvalidOid;
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (is_protected(lfirst_oid(lc)))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
+/*
+ * ADD COLUMN ... DEFAULT and ALTER COLUMN ... SET DEFAULT whose default
+ * runs code that is not the system's, on a protected table or on a table
+ * whose protected children get the column or the default: approval.  Not
+ * judged when PostgreSQL will refuse the agent the ALTER TABLE (not the
+ * owner), or skip the column (ADD COLUMN IF NOT EXISTS of one that exists).
+ */
+static void
+judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd)
+{
+	Oid			user;
+	Node	   *raw = NULL;
+	const char *colname = NULL;
+	Oid			typid = InvalidOid;
+	int32		typmod = -1;
+	const char *code;
+
+	if (cmd->subtype == AT_ColumnDefault)
+	{
+		AttrNumber	att;
+		Oid			collid;
+
+		raw = cmd->def;			/* NULL: DROP DEFAULT */
+		colname = cmd->name;
+		att = colname ? get_attnum(relid, colname) : InvalidAttrNumber;
+		if (raw == NULL || att == InvalidAttrNumber)
+			return;				/* PostgreSQL's error */
+		get_atttypetypmodcoll(relid, att, &typid, &typmod, &collid);
+	}
+	else if (AG_IS_ADD_COLUMN(cmd->subtype) && cmd->def != NULL && IsA(cmd->def, ColumnDef))
+	{
+		ColumnDef  *col = (ColumnDef *) cmd->def;
+
+		raw = column_raw_default(col);
+		colname = col->colname;
+		if (raw == NULL || col->typeName == NULL ||
+			!OidIsValid(LookupTypeNameOid(NULL, col->typeName, true)))
+			return;				/* no default, or PostgreSQL's error */
+		if (cmd->missing_ok && colname != NULL && get_attnum(relid, colname) != InvalidAttrNumber)
+			return;
+		typenameTypeIdAndMod(NULL, col->typeName, &typid, &typmod);
+	}
+	else
+		return;
+	user = protected_reached(relid, stmt->relation->inh);
+	if (!OidIsValid(user) || !ag_agent_could(AG_ACT_ALTER, relid))
+		return;
+	code = default_user_code(raw, typid, typmod);
+	if (code != NULL)
+		set_verdict(v, APPROVAL,
+					cmd->subtype == AT_ColumnDefault ? "ALTER TABLE ... ALTER COLUMN ... SET DEFAULT" :
+					"ALTER TABLE ... ADD COLUMN ... DEFAULT",
+					psprintf("Column \"%s\" of protected table \"%s\" would have %s: it would run in humans' inserts that leave the column out, and could make them fail.",
+							 colname ? colname : "?", name_of(user), code));
 }
 
 void
