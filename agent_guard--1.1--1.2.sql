@@ -2312,22 +2312,6 @@ $$;
 COMMENT ON FUNCTION agent_guard.approve(bigint, text, text) IS
     'approve with the whole statement the human read: needed when the request holds only its start (statement_truncated); it must be the text the agent sent';
 
--- the new approve() goes to those that hold the old one (grant_operator's)
-DO $upgrade$
-DECLARE
-    v_role text;
-BEGIN
-    FOR v_role IN
-        SELECT a.grantee::regrole::text
-          FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-         WHERE p.oid = 'agent_guard.approve(bigint, text)'::pg_catalog.regprocedure
-           AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
-    LOOP
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION agent_guard.approve(bigint, text, text) TO %s', v_role);
-    END LOOP;
-END
-$upgrade$;
-
 CREATE OR REPLACE FUNCTION agent_guard.reset_run(run_id text) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2389,6 +2373,28 @@ AS $$
 $$;
 
 REVOKE ALL ON FUNCTION agent_guard._pending_request_parameters() FROM PUBLIC;
+
+-- new functions go to those that hold the 1.1 function they come with: the
+-- new approve() to those that hold the old one; the requests view now
+-- calls _pending_request_parameters(), so whoever could read the view
+-- (with EXECUTE on _pending_requests(), as 1.1 asked) keeps reading it
+DO $upgrade$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN
+        SELECT a.grantee::regrole::text AS role, n.fn
+          FROM (VALUES ('agent_guard.approve(bigint, text)', 'agent_guard.approve(bigint, text, text)'),
+                       ('agent_guard._pending_requests()', 'agent_guard._pending_request_parameters()'))
+                 AS n(old, fn),
+               pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+         WHERE p.oid = n.old::pg_catalog.regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', v.fn, v.role);
+    END LOOP;
+END
+$upgrade$;
 REVOKE ALL ON FUNCTION agent_guard._run_rows(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._statement_sha256(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._check_whole_text(bigint, text) FROM PUBLIC;

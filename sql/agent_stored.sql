@@ -18,7 +18,7 @@ GRANT USAGE ON SCHEMA st TO PUBLIC;
 GRANT CREATE ON SCHEMA st TO regress_st_human;
 CREATE TABLE st.secret (id int PRIMARY KEY, s text);
 INSERT INTO st.secret VALUES (1, 'the humans'' secret');
-GRANT SELECT ON st.secret TO regress_st_human;
+GRANT SELECT, DELETE ON st.secret TO regress_st_human;
 CREATE VIEW st.hv WITH (security_invoker = true) AS SELECT s FROM st.secret;
 GRANT SELECT ON st.hv TO PUBLIC;
 CREATE TABLE st.notes (id int, who name, note text);
@@ -26,6 +26,9 @@ INSERT INTO st.notes VALUES (1, 'regress_st_human', 'human''s note'), (2, 'regre
 ALTER TABLE st.notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY mine ON st.notes USING (who = current_user);
 GRANT SELECT ON st.notes TO regress_st_human, regress_bot;
+-- a human's generic trigger function: it empties the table its argument names
+CREATE FUNCTION st.audit_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN EXECUTE format('DELETE FROM %s', TG_ARGV[0]); RETURN NULL; END $$;
 CREATE SCHEMA stb AUTHORIZATION regress_bot;        -- the agent's
 GRANT USAGE ON SCHEMA stb TO PUBLIC;
 
@@ -52,6 +55,15 @@ CREATE TABLE stb.docs (id int PRIMARY KEY, raster lo);
 INSERT INTO stb.docs VALUES (1, 616161);
 CREATE TRIGGER t_raster BEFORE UPDATE OR DELETE ON stb.docs
     FOR EACH ROW EXECUTE FUNCTION lo_manage(raster);
+CREATE FUNCTION stb.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TABLE stb.scratch (id int);
+CREATE TRIGGER t_trunc BEFORE TRUNCATE ON stb.scratch              -- the agent's: runs
+    FOR EACH STATEMENT EXECUTE FUNCTION stb.noop();
+CREATE TABLE stb.logs (id int);
+INSERT INTO stb.logs VALUES (1);
+CREATE TRIGGER t_trunc BEFORE TRUNCATE ON stb.logs
+    FOR EACH STATEMENT EXECUTE FUNCTION st.audit_truncate('st.secret');
+GRANT TRUNCATE ON stb.logs, stb.scratch TO regress_st_human;
 GRANT SELECT, INSERT, UPDATE, DELETE ON stb.docs TO regress_st_human;
 CREATE TABLE stb.stamped (id int, at timestamptz);
 CREATE FUNCTION stb.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -93,6 +105,8 @@ UPDATE stb.docs SET raster = NULL;
 COPY stb.docs FROM stdin;
 2	\N
 \.
+TRUNCATE stb.logs;
+TRUNCATE stb.scratch;
 SELECT count(*) AS kept FROM pg_largeobject_metadata WHERE oid = 616161;
 -- the agent's harmless domain in a type's input (a record literal)
 SELECT ('(5,x)'::stb.pair).a;
@@ -113,9 +127,11 @@ DROP TABLE st.hdocs;
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-st-1"
 SELECT count(*) AS looted FROM stb.loot;
+SELECT count(*) AS logs FROM stb.logs;
 
 \c "dbname=contrib_regression user=regress_su options="
 SELECT count(*) AS kept FROM pg_largeobject_metadata WHERE oid = 616161;
+SELECT count(*) AS secret_kept FROM st.secret;
 SELECT lo_unlink(616161);
 DROP SCHEMA stb CASCADE;
 DROP SCHEMA st CASCADE;

@@ -23,7 +23,7 @@
  *	  large objects, or refint's check_foreign_key, which writes the tables
  *	  its arguments name, or a human's function) would act with the writing
  *	  human's rights on the agent's arguments: a human's statement that
- *	  would fire one is refused (planner, and COPY FROM);
+ *	  would fire one is refused (planner; COPY FROM and TRUNCATE);
  *	- the CHECK constraints and the default of an agent's domain.  They run
  *	  wherever a value becomes the domain's, also inside a type's input
  *	  function (a record or array literal, COPY FROM), where no statement is
@@ -303,7 +303,7 @@ ag_agentstored_plan_query(Query *parse)
 	(void) written_walker((Node *) parse, NULL);
 }
 
-/* COPY FROM into a relation, in a session that is not an agent's. */
+/* COPY FROM into a relation, or TRUNCATE of one, in a session that is not an agent's. */
 void
 ag_agentstored_copy(Oid relid)
 {
@@ -389,7 +389,8 @@ judge_domain_expression(Oid domain, Datum bin, const char *what)
 
 /*
  * Object access: a CHECK constraint of a domain an agent role owns, or the
- * domain's default, stored by an agent (in its session, or by its code).
+ * domain's default, stored by an agent (in its session, or by its code);
+ * a relation a human's statement empties.
  */
 void
 ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
@@ -399,6 +400,12 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 	bool		isnull;
 	Datum		bin;
 
+	/* a human's TRUNCATE fires the relation's TRUNCATE triggers (CASCADE's too) */
+	if (access == OAT_TRUNCATE && classId == RelationRelationId)
+	{
+		ag_agentstored_copy(objectId);
+		return;
+	}
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || IsBinaryUpgrade ||
 		(classId != ConstraintRelationId && classId != TypeRelationId))
 		return;

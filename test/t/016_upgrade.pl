@@ -127,10 +127,16 @@ my $state_sql = q{
 my $before = $node->safe_psql('old', $state_sql);
 # a human on call who may see the sealers (sealer_status() is made anew by
 # the update, which gains columns)
+# (and who reads the requests, with the grants 1.1 asked for)
 $node->safe_psql('old', q{
 	CREATE ROLE up_oncall LOGIN;
 	GRANT EXECUTE ON FUNCTION agent_guard.sealer_status() TO up_oncall;
+	GRANT SELECT ON agent_guard.requests TO up_oncall;
+	GRANT EXECUTE ON FUNCTION agent_guard._pending_requests() TO up_oncall;
+	GRANT EXECUTE ON FUNCTION agent_guard.approve(bigint, text) TO up_oncall;
 });
+my $requests_seen = $node->safe_psql('old', 'SELECT count(*) FROM agent_guard.requests',
+	extra_params => [ '-U', 'up_oncall' ]);
 
 # --- the update ---------------------------------------------------------
 ($rc, $out, $err) = $node->psql('old', 'ALTER EXTENSION agent_guard UPDATE');
@@ -142,9 +148,18 @@ is($node->safe_psql('old', q{
 	       has_function_privilege('public', 'agent_guard.sealer_status()', 'EXECUTE'),
 	       (SELECT count(*) FROM agent_guard.sealer_status() WHERE state IS NOT NULL) > 0}),
 	"t|f|t", 'sealer_status() keeps its grant to the human on call, not to PUBLIC, and says each state');
+is($node->safe_psql('old', 'SELECT count(*) FROM agent_guard.requests', extra_params => [ '-U', 'up_oncall' ]),
+	$requests_seen, 'who read the requests at the previous release still reads them (the view calls a new function)');
+is($node->safe_psql('old', q{SELECT has_function_privilege('up_oncall', 'agent_guard.approve(bigint, text, text)', 'EXECUTE')}),
+	't', 'who could approve may approve with the whole statement');
 # (the catalog below is compared with a fresh install, which has no such grant)
 $node->safe_psql('old', q{
 	REVOKE EXECUTE ON FUNCTION agent_guard.sealer_status() FROM up_oncall;
+	REVOKE SELECT ON agent_guard.requests FROM up_oncall;
+	REVOKE EXECUTE ON FUNCTION agent_guard._pending_requests() FROM up_oncall;
+	REVOKE EXECUTE ON FUNCTION agent_guard._pending_request_parameters() FROM up_oncall;
+	REVOKE EXECUTE ON FUNCTION agent_guard.approve(bigint, text) FROM up_oncall;
+	REVOKE EXECUTE ON FUNCTION agent_guard.approve(bigint, text, text) FROM up_oncall;
 	-- from 16 on, a grant the update script re-made is an initial privilege
 	-- of the extension too: DROP OWNED removes that record
 	DROP OWNED BY up_oncall;
