@@ -16,7 +16,8 @@
  *	  views, materialized views, sequences, schemas, types and databases,
  *	  DROP OWNED, TRUNCATE, dropping a column or changing its type,
  *	  renaming or moving a protected table or its columns, detaching a
- *	  partition of one, DELETE or UPDATE without a WHERE clause, and any
+ *	  partition or an inheritance child (NO INHERIT) from a table that is
+ *	  not scratch, DELETE or UPDATE without a WHERE clause, and any
  *	  statement that writes more than agent_guard.max_rows_per_statement
  *	  rows (counted while it runs, so it fails before it commits);
  *	- a freeze (AG_REFUSAL_FROZEN) refuses every write of the frozen agents
@@ -1286,9 +1287,24 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... TYPE", psprintf("It rewrites column \"%s\" of \"%s\" to another type.", cmd->name, rel));
 				break;
 			case AT_DetachPartition:
-				if (protected)
-					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... DETACH PARTITION", psprintf("It takes a partition out of protected table \"%s\".", rel));
+			case AT_DetachPartitionFinalize:
+				/* the partition's rows, humans' included, leave the table */
+				verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... DETACH PARTITION",
+						psprintf("It takes a partition out of %stable \"%s\": its rows leave the table.",
+								 protected ? "protected " : "", rel));
 				break;
+			case AT_DropInherit:
+				{
+					Oid			parent = cmd->def ? ag_range_var_relid((RangeVar *) cmd->def) : InvalidOid;
+
+					/* as DETACH PARTITION: the child's rows leave the parent's reads */
+					if (OidIsValid(parent) && !ag_relation_exempt(parent))
+						verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... NO INHERIT",
+								psprintf("It takes \"%s\" out of %stable %s: its rows leave the table.",
+										 rel, ag_relation_protected(parent) ? "protected " : "",
+										 ag_qualified_relname(parent)));
+					break;
+				}
 			case AT_ChangeOwner:
 				if (protected)
 					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... OWNER", psprintf("Table \"%s\" is protected.", rel));
