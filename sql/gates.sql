@@ -160,7 +160,8 @@ SELECT agent_guard.reset_run('run-gates-5');
 INSERT INTO app.g_orders VALUES (301, 'after reset', 1);
 
 -- preview: the agent (or its harness) sees the blast radius first; nothing
--- changes and nothing is recorded as a request
+-- changes, nothing is requested for what would need approval, and the
+-- refusal that stops a statement (DISABLE TRIGGER) is on record
 \c "dbname=contrib_regression user=regress_su options="
 SELECT count(*) AS requests_before FROM agent_guard.requests \gset
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-gates-6"

@@ -199,7 +199,6 @@ static AgentQuery *agent_queries = NULL;
 static int	nagent_queries = 0;
 static int	agent_queries_cap = 0;
 
-static bool session_advisory_lock(Oid funcid);
 static void judge_call_in_agent_statement(Oid funcid, Oid relid);
 static void agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									   SubTransactionId parentSubid, void *arg);
@@ -1130,7 +1129,7 @@ acts_with_callers_rights(Oid funcid)
 
 				return k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE ||
 					(k == AG_FN_SEQUENCE && funcid != F_NEXTVAL) ||
-					session_advisory_lock(funcid);
+					ag_writers_session_lock(funcid);
 			}
 	}
 }
@@ -1557,31 +1556,6 @@ judge_aggregate(Oid aggfnoid)
 	}
 }
 
-/* Session-level advisory locks and their release outlive an agent's call. */
-static bool
-session_advisory_lock(Oid funcid)
-{
-	switch (funcid)
-	{
-		case F_PG_ADVISORY_LOCK_INT8:
-		case F_PG_ADVISORY_LOCK_SHARED_INT8:
-		case F_PG_TRY_ADVISORY_LOCK_INT8:
-		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT8:
-		case F_PG_ADVISORY_UNLOCK_INT8:
-		case F_PG_ADVISORY_UNLOCK_SHARED_INT8:
-		case F_PG_ADVISORY_LOCK_INT4_INT4:
-		case F_PG_ADVISORY_LOCK_SHARED_INT4_INT4:
-		case F_PG_TRY_ADVISORY_LOCK_INT4_INT4:
-		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT4_INT4:
-		case F_PG_ADVISORY_UNLOCK_INT4_INT4:
-		case F_PG_ADVISORY_UNLOCK_SHARED_INT4_INT4:
-		case F_PG_ADVISORY_UNLOCK_ALL:
-			return true;
-		default:
-			return false;
-	}
-}
-
 /*
  * Object access, a function call being set up in a human's session, while
  * a statement runs an agent's stored code (an agent's view, policy,
@@ -1600,7 +1574,7 @@ ag_agentcode_function_execute(Oid funcid)
 		return;
 	if (agent_calls > 0)
 	{
-		if (session_advisory_lock(funcid) && !ag_agent_latched())
+		if (ag_writers_session_lock(funcid) && !ag_agent_latched())
 		{
 			Oid			agent_fn = innermost_agent_function();
 

@@ -263,7 +263,25 @@ classify(Node *parsetree, List **targets)
 		case T_AlterSeqStmt:
 			return on_relation(((AlterSeqStmt *) parsetree)->sequence, AG_UT_DDL, targets);
 		case T_AlterTableStmt:
-			return on_relation(((AlterTableStmt *) parsetree)->relation, AG_UT_DDL, targets);
+			{
+				AlterTableStmt *a = (AlterTableStmt *) parsetree;
+				AgUtilityClass cls = on_relation(a->relation, AG_UT_DDL, targets);
+				ListCell   *lc;
+
+				/*
+				 * NO INHERIT changes the parent too (the child's rows leave
+				 * it): an approval is bound to both.
+				 */
+				if (cls == AG_UT_DDL)
+					foreach(lc, a->cmds)
+					{
+						AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+						if (cmd->subtype == AT_DropInherit && cmd->def != NULL)
+							(void) on_relation((RangeVar *) cmd->def, AG_UT_DDL, targets);
+					}
+				return cls;
+			}
 		case T_IndexStmt:
 			return on_relation(((IndexStmt *) parsetree)->relation, AG_UT_DDL, targets);
 		case T_CreateTrigStmt:

@@ -16,7 +16,8 @@
  *	  views, materialized views, sequences, schemas, types and databases,
  *	  DROP OWNED, TRUNCATE, dropping a column or changing its type,
  *	  renaming or moving a protected table or its columns, detaching a
- *	  partition of one, DELETE or UPDATE without a WHERE clause, and any
+ *	  partition or an inheritance child (NO INHERIT) from a table that is
+ *	  not scratch, DELETE or UPDATE without a WHERE clause, and any
  *	  statement that writes more than agent_guard.max_rows_per_statement
  *	  rows (counted while it runs, so it fails before it commits);
  *	- a freeze (AG_REFUSAL_FROZEN) refuses every write of the frozen agents
@@ -984,6 +985,60 @@ ag_gate_frozen_function(Oid funcid)
 }
 
 /*
+ * An agent's preview rolls back what its statement did, but not what
+ * PostgreSQL never rolls back (red team 6, finding 4).  A statement that
+ * needs approval goes on in a preview, to be counted, so a setval() of a
+ * protected table's sequence would set it for good, unapproved; a
+ * session-level advisory lock, or its release, outlives the preview; a WAL
+ * message reaches every logical decoding consumer; lo_export() writes a
+ * server file.  In an agent's preview these are refused outright (YG004,
+ * on record): the preview cannot show them without making them, and an
+ * approval is never consumed in a preview.  setval() is refused on every
+ * sequence, temporary ones included: a preview changes nothing.
+ * nextval() stays allowed: it is allowed outside a preview too, where a
+ * refused statement has already taken its numbers, and PostgreSQL
+ * promises gaps, never reuse.  NOTIFY, large objects, GUCs and
+ * transaction-level advisory locks roll back with the preview.
+ */
+static const char *
+preview_escape(Oid funcid)
+{
+	if (ag_writers_session_lock(funcid))
+		return "a session-level advisory lock, or its release, outlives the preview's rollback";
+	if (ag_writer_kind(funcid) == AG_FN_WAL_MESSAGE)
+		return "a WAL message reaches logical decoding consumers whatever the preview rolls back";
+	if (funcid == F_LO_EXPORT)
+		return "the server file it writes outlives the preview's rollback";
+	if (funcid == F_SETVAL_REGCLASS_INT8 || funcid == F_SETVAL_REGCLASS_INT8_BOOL ||
+		ag_writers_is_setval_wrapper(funcid))
+		return "a sequence's new value outlives the preview's rollback";
+	return NULL;
+}
+
+static void
+refuse_in_preview(Oid funcid, const char *why)
+{
+	const char *text;
+	int			len;
+
+	(void) ag_current_statement(&text, &len);
+	gate_decide(AG_REFUSAL_GUARD, psprintf("%s()", ag_writer_name(funcid)),
+				psprintf("agent_guard.preview() rolls back what it runs, but %s.", why),
+				text, len, 0);
+}
+
+/* Object access: a call set up in an agent's preview (OAT_FUNCTION_EXECUTE). */
+void
+ag_gate_preview_function(Oid funcid)
+{
+	const char *why;
+
+	if (!ag_preview_active() || (why = preview_escape(funcid)) == NULL || !ag_judging())
+		return;
+	refuse_in_preview(funcid, why);
+}
+
+/*
  * setval() on a sequence that numbers a protected table needs a human's
  * approval, like ALTER SEQUENCE of it (structure.c): set back, every later
  * insert of a human collides with a row that exists.  An agent session's
@@ -1003,6 +1058,9 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 		const char *text;
 		int			len;
 
+		/* also when its call was set up before the preview began */
+		if (ag_preview_active())
+			refuse_in_preview(F_SETVAL_REGCLASS_INT8, preview_escape(F_SETVAL_REGCLASS_INT8));
 		(void) ag_current_statement(&text, &len);
 		/*
 		 * Planted, it counts as setval for the freezes and policies when
@@ -1229,9 +1287,24 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... TYPE", psprintf("It rewrites column \"%s\" of \"%s\" to another type.", cmd->name, rel));
 				break;
 			case AT_DetachPartition:
-				if (protected)
-					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... DETACH PARTITION", psprintf("It takes a partition out of protected table \"%s\".", rel));
+			case AT_DetachPartitionFinalize:
+				/* the partition's rows, humans' included, leave the table */
+				verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... DETACH PARTITION",
+						psprintf("It takes a partition out of %stable \"%s\": its rows leave the table.",
+								 protected ? "protected " : "", rel));
 				break;
+			case AT_DropInherit:
+				{
+					Oid			parent = cmd->def ? ag_range_var_relid((RangeVar *) cmd->def) : InvalidOid;
+
+					/* as DETACH PARTITION: the child's rows leave the parent's reads */
+					if (OidIsValid(parent) && !ag_relation_exempt(parent))
+						verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... NO INHERIT",
+								psprintf("It takes \"%s\" out of %stable %s: its rows leave the table.",
+										 rel, ag_relation_protected(parent) ? "protected " : "",
+										 ag_qualified_relname(parent)));
+					break;
+				}
 			case AT_ChangeOwner:
 				if (protected)
 					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... OWNER", psprintf("Table \"%s\" is protected.", rel));

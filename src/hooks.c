@@ -601,6 +601,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_policy_function_execute(objectId);
 		ag_gate_frozen_function(objectId);
 		ag_agentcode_function_execute(objectId);
+		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
 		return;
 	}

@@ -25,8 +25,9 @@
  * Each such act on a relation outside the agent's scratch space (scope.c)
  * gets the direct statement's decision:
  *	approval (YG003): dropping or emptying a table, view or materialized
- *		view, dropping or retyping a column; renaming, moving or detaching
- *		a protected table, renaming its columns or its schema;
+ *		view, dropping or retyping a column; detaching a partition or
+ *		child from a table that is not scratch; renaming or moving a
+ *		protected table, renaming its columns or its schema;
  *	refused (YG004): dropping, renaming or retyping a stamp column of a
  *		protected table, changing its owner, switching its row security
  *		off, making it a member of an extension (DROP EXTENSION would drop
@@ -629,7 +630,10 @@ reach_alter_column(Oid relid, int attnum)
 	}
 }
 
-/* An inheritance link changed: a partition taken out of a protected table? */
+/*
+ * An inheritance link changed: a partition or a child taken out of a table
+ * that is not the agent's scratch (its rows leave the table's reads)?
+ */
 static void
 reach_alter_inherits(Oid child, Oid parent)
 {
@@ -638,8 +642,12 @@ reach_alter_inherits(Oid child, Oid parent)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		linked = false;
+	bool		protected;
 
-	if (!OidIsValid(parent) || !relation_protected(parent))
+	if (!OidIsValid(parent))
+		return;
+	protected = relation_protected(parent);
+	if (!protected && ag_relation_exempt(parent))
 		return;
 	rel = table_open(InheritsRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
@@ -653,8 +661,9 @@ reach_alter_inherits(Oid child, Oid parent)
 	if (linked)
 		return;					/* attached, or marked for a concurrent detach */
 	need_approval(parent, 0, REACH_DETACH,
-				  psprintf("it takes %s out of protected table %s",
-						   ag_qualified_relname(child), ag_qualified_relname(parent)));
+				  psprintf("it takes %s out of %stable %s",
+						   ag_qualified_relname(child), protected ? "protected " : "",
+						   ag_qualified_relname(parent)));
 }
 
 /* The protected relations of a schema (InvalidOid: of every schema). */

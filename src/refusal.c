@@ -26,9 +26,12 @@
  * refuses).
  *
  * agent_guard.preview() runs a statement in preview mode: decisions are
- * collected as rows instead of recorded.  A statement that would need
- * approval goes on (its rows are counted); any other refusal stops it,
- * unrecorded, with its kind's SQLSTATE.
+ * collected as rows.  A statement that would need approval goes on (its
+ * rows are counted) and nothing is requested: the preview asks, it does
+ * not act.  Any other refusal stops it, with its kind's SQLSTATE, and is
+ * on record as everywhere else (red team 6, finding 13): the preview's
+ * rollback does not reach the request queue, and an agent that probes the
+ * guard through preview() leaves the same trace as one that tries.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -512,12 +515,10 @@ ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
 	if (ag_preview_active())
 	{
 		ag_preview_add(NULL, what, 0, ag_refusal_name(kind), why);
+		/* reported, not requested: the preview asks, it does not act */
 		if (kind == AG_REFUSAL_APPROVAL)
 			return;
-		ereport(ERROR,
-				(errcode(code),
-				 errmsg("%s would be refused (%s)", what, ag_refusal_name(kind)),
-				 errdetail("%s", why)));
+		/* a refusal stops the statement, in a preview too: on record */
 	}
 
 	id = record_request(kind, why, key, rows, &queued);
@@ -589,8 +590,7 @@ ag_refuse(AgRefusalKind kind, const char *what, const char *why,
  * For a guard that raises its own error (capture.c's size limit): record
  * the refusal as the gates do, a request of kind "refused" (never
  * approvable) with its BLOCKED event, outliving the transaction, and the
- * log line.  Returns the request id, or 0 in a preview, which records
- * nothing.
+ * log line, in a preview too.  Returns the request id.
  */
 int64
 ag_refusal_record(const char *why, const char *text, int len)
@@ -599,8 +599,6 @@ ag_refusal_record(const char *why, const char *text, int len)
 	int64		id;
 	bool		queued;
 
-	if (ag_preview_active())
-		return 0;
 	ag_statement_key(text, len, &key);
 	id = record_request(AG_REFUSAL_GUARD, why, &key, 0, &queued);
 	return id;

@@ -13,7 +13,8 @@
  *	  SECURITY DEFINER functions of a superuser) are not judged.
  *	- ag_relation_exempt(): temporary relations and objects this session
  *	  created (seen by the object-access hook, hooks.c) are the agent's
- *	  scratch space and are not gated, unless they are protected.
+ *	  scratch space and are not gated, unless they are protected or a
+ *	  partition or child of a relation that is not scratch.
  *	- ag_relation_protected(): carries the capture trigger.
  *	- ag_in_guard_schema(): belongs to agent_guard itself.
  *
@@ -24,9 +25,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
@@ -37,6 +42,7 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -103,11 +109,53 @@ ag_object_created_here(Oid objid)
 }
 
 /*
+ * Is the relation a partition or an inheritance child of a relation that is
+ * not scratch?  Its rows show in that relation, and a partition takes the
+ * rows that humans' inserts into the parent route to it: emptied or dropped
+ * as the agent's scratch, humans' data would go with it (red team 6,
+ * finding 18).  PostgreSQL forbids circular inheritance, so the walk up
+ * ends.
+ */
+static bool
+child_of_guarded(Oid relid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *parents = NIL;
+	ListCell   *lc;
+	bool		guarded = false;
+
+	check_stack_depth();
+	rel = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		parents = lappend_oid(parents, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	foreach(lc, parents)
+		if (!ag_relation_exempt(lfirst_oid(lc)))
+		{
+			guarded = true;
+			break;
+		}
+	list_free(parents);
+	return guarded;
+}
+
+/*
  * Temporary, or created by this session: the agent's own scratch space.
  * Never a protected relation: a table the agent created, which a human
  * then protected and filled while the agent's session stayed open, holds
  * the human's data (and a partition the session added to a protected
- * table carries its guard).  A statement that reaches a protected relation
+ * table carries its guard), nor a partition or an inheritance child of a
+ * relation that is not scratch itself (child_of_guarded()).  Temporary
+ * relations stay scratch: PostgreSQL refuses a temporary partition of a
+ * permanent table, and a temporary child's rows show in its parent only in
+ * the session that owns it.  A statement that reaches a protected relation
  * through a scratch one is reach.c's to judge.
  */
 bool
@@ -117,7 +165,8 @@ ag_relation_exempt(Oid relid)
 		return true;
 	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return true;
-	return ag_object_created_here(relid) && !ag_relation_protected(relid);
+	return ag_object_created_here(relid) && !ag_relation_protected(relid) &&
+		!child_of_guarded(relid);
 }
 
 /*

@@ -116,6 +116,34 @@ ag_writer_kind(Oid funcid)
 }
 
 /*
+ * Session-level advisory locks and their release: they outlive the call,
+ * the statement and its transaction (agentcode.c, gate.c's preview).
+ */
+bool
+ag_writers_session_lock(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_PG_ADVISORY_LOCK_INT8:
+		case F_PG_ADVISORY_LOCK_SHARED_INT8:
+		case F_PG_TRY_ADVISORY_LOCK_INT8:
+		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT8:
+		case F_PG_ADVISORY_UNLOCK_INT8:
+		case F_PG_ADVISORY_UNLOCK_SHARED_INT8:
+		case F_PG_ADVISORY_LOCK_INT4_INT4:
+		case F_PG_ADVISORY_LOCK_SHARED_INT4_INT4:
+		case F_PG_TRY_ADVISORY_LOCK_INT4_INT4:
+		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_SHARED_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_ALL:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * Object access in a parallel worker: the guard judges a statement in its
  * leader, which never sees the calls a PARALLEL SAFE function makes in a
  * worker.  PostgreSQL refuses most writes there itself (no transaction id
