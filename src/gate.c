@@ -32,7 +32,9 @@
  * (sub)transaction that runs it, so an aborted retry keeps it.  "The
  * same statement" is one SHA-256 digest (approvalkey.c): text, bound
  * values, search_path, what its names resolved to, and the definitions of
- * the functions and triggers its plan runs.
+ * what it reaches and calls (relations and their children, views' rules,
+ * functions and what they depend on, triggers of what it writes, the text
+ * of the prepared statement an EXECUTE runs), whatever its plan.
  * Once means one execution: an approved DELETE that a DO block's loop runs
  * a hundred times needs a hundred approvals.  Each run of the executor
  * (ExecutorStart to ExecutorEnd, whatever number of ExecutorRun calls a
