@@ -8,6 +8,7 @@
 #define AG_APPROVALKEY_H
 
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 
 #define AG_KEY_DIGEST_LEN 32	/* SHA-256 */
 
@@ -18,11 +19,15 @@ typedef struct AgKeyDigest
 } AgKeyDigest;
 
 struct PlannedStmt;
+struct Query;
 
 extern void ag_key_add_int(StringInfo m, uint64 v);
 extern void ag_key_add_bytes(StringInfo m, const void *data, int len);
 extern void ag_key_add_search_path(StringInfo m);
-extern void ag_key_add_plan(StringInfo m, struct PlannedStmt *ps);
+extern List *ag_key_bind_query(struct Query *q);
+extern void ag_key_bind_plan(struct PlannedStmt *ps, List *binding);
+extern void ag_key_add_plan(StringInfo m, struct PlannedStmt *ps,
+							const char *source, int source_len);
 extern void ag_key_digest(const StringInfo m, AgKeyDigest *out);
 extern uint64 ag_key_digest_u64(const AgKeyDigest *d);
 

@@ -33,7 +33,9 @@
  * (sub)transaction that runs it, so an aborted retry keeps it.  "The
  * same statement" is one SHA-256 digest (approvalkey.c): text, bound
  * values, search_path, what its names resolved to, and the definitions of
- * the functions and triggers its plan runs.
+ * what it reaches and calls (relations and their children, views' rules,
+ * functions and what they depend on, triggers of what it writes, the text
+ * of the prepared statement an EXECUTE runs), whatever its plan.
  * Once means one execution: an approved DELETE that a DO block's loop runs
  * a hundred times needs a hundred approvals.  Each run of the executor
  * (ExecutorStart to ExecutorEnd, whatever number of ExecutorRun calls a
@@ -385,15 +387,15 @@ consume_approval(const AgKeyDigest *digest)
 	return q.id;
 }
 
-/* The plan of the execution running now, if it runs one. */
-static PlannedStmt *
-current_plan(void)
+/* The QueryDesc of the execution running now, if it runs a plan. */
+static QueryDesc *
+current_execution(void)
 {
 	int			i;
 
 	for (i = n_open_execs - 1; i >= 0; i--)
 		if (open_execs[i].id == exec_current && exec_current != 0)
-			return open_execs[i].qd->plannedstmt;
+			return open_execs[i].qd;
 	return NULL;
 }
 
@@ -413,19 +415,31 @@ static List *decide_targets = NIL;
  */
 static void
 gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
-				  AgStatementKey *key, int64 rows)
+				  const char *text, int len, AgStatementKey *key, int64 rows)
 {
 	if (kind == AG_REFUSAL_APPROVAL)
 	{
-		PlannedStmt *ps = current_plan();
+		QueryDesc  *qd = current_execution();
 
 		/*
-		 * Bound to what the execution's plan is: its relations, the
-		 * functions it calls and the triggers of what it writes, as they
-		 * are defined now (approvalkey.c).  The request records the same.
+		 * Bound to what the execution's statement reaches and calls: its
+		 * relations and their children, views' rules, the functions it
+		 * calls and those they depend on, the triggers of what it writes,
+		 * as they are defined now, whatever its plan (approvalkey.c); and
+		 * to the text the plan was made from when that is not the client
+		 * statement's (the prepared statement an EXECUTE runs, the query a
+		 * function runs).  The request records the same.
 		 */
-		if (ps != NULL)
-			ag_key_add_plan(&key->material, ps);
+		if (qd != NULL)
+		{
+			const char *source;
+			int			source_len;
+
+			ag_query_text(qd, &source, &source_len);
+			if (source == text && source_len == len)
+				source = NULL;	/* the client statement's own text */
+			ag_key_add_plan(&key->material, qd->plannedstmt, source, source_len);
+		}
 	}
 	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
 	{
@@ -467,7 +481,7 @@ gate_decide(AgRefusalKind kind, const char *what, const char *why,
 	AgStatementKey key;
 
 	ag_statement_key(text, len, &key);
-	gate_decide_keyed(kind, what, why, &key, rows);
+	gate_decide_keyed(kind, what, why, text, len, &key, rows);
 }
 
 /*
@@ -485,7 +499,7 @@ ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
 	key.hash = (int64) hash_combine64((uint64) key.hash, ag_key_digest_u64(binding));
 	ag_key_add_bytes(&key.material, "bound", 5);
 	ag_key_add_bytes(&key.material, binding->d, AG_KEY_DIGEST_LEN);
-	gate_decide_keyed(kind, what, why, &key, 0);
+	gate_decide_keyed(kind, what, why, text, len, &key, 0);
 }
 
 /* ---------------------------------------------------------------------

@@ -10,12 +10,15 @@
  * Call order, for a statement of a judged agent session (scope.c's
  * ag_judging(): an agent session acting with the agent's own rights):
  *
- *	planner:		gate (DELETE/UPDATE without WHERE gets its gate qual)
- *					-> softdelete (an agent's DELETE becomes an UPDATE)
- *					-> the previous planner -> writers (setval() calls go
- *					through agent_guard._setval, which gate.c judges as
- *					they run) -> policy (the plan's writer calls:
- *					sequences, large objects, WAL messages)
+ *	planner:		approvalkey (what an approval binds: the relations
+ *					and functions of the rewritten query, before pruning
+ *					and folding) -> gate (DELETE/UPDATE without WHERE gets
+ *					its gate qual) -> softdelete (an agent's DELETE
+ *					becomes an UPDATE) -> the previous planner -> writers
+ *					(setval() calls go through agent_guard._setval, which
+ *					gate.c judges as they run) -> approvalkey (the binding
+ *					goes into the plan) -> policy (the plan's writer
+ *					calls: sequences, large objects, WAL messages)
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's
@@ -100,6 +103,7 @@
 #include "agent_guard.h"
 #include "agentcode.h"
 #include "agentstored.h"
+#include "approvalkey.h"
 #include "classify.h"
 #include "compat.h"
 #include "copyfrom.h"
@@ -550,10 +554,12 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	bool		converted = false;
+	List	   *binding = NIL;
 	PlannedStmt *result;
 
 	if (!IsParallelWorker() && ag_session_is_agent())
 	{
+		binding = ag_key_bind_query(parse); /* what an approval binds */
 		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
 		converted = ag_softdelete_convert(parse);
 	}
@@ -575,6 +581,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* setval() goes through agent_guard._setval(), which judges its sequence */
 	if (!IsParallelWorker() && ag_session_is_agent())
 		ag_writers_wrap_setval(result);
+	if (binding != NIL)
+		ag_key_bind_plan(result, binding);
 
 	if (!IsParallelWorker())
 		ag_policy_check_plan(parse, result, query_string);

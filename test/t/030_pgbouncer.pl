@@ -4,7 +4,8 @@
 # tag set with SET LOCAL tags that transaction only, run labels and
 # generated runs never carry over to the next client, and no human is ever
 # taken for an agent.  Approvals and idempotency keys work through the
-# pooler.
+# pooler, whatever server process the retry lands on, and only for the
+# values approved.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -177,6 +178,55 @@ like($err, qr/idempotency key "refund-42"/, 'the same key from another client is
 is($rc, 0, 'the key does not leak into the next client\'s transaction') or diag($err);
 is($node->safe_psql('postgres', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM invoices WHERE id > 40'),
 	'42,44', 'nothing was written twice');
+
+# --- an approval is bound to the statement and its values, not to a server process ---
+# A prepared DELETE over the row limit; its retry lands on another server
+# process (the pooler is restarted in between): admitted once; other
+# values are a new request; the used approval admits nothing more.
+$node->safe_psql('postgres', q{
+	CREATE TABLE ledger (id int PRIMARY KEY, amount numeric);
+	GRANT SELECT, INSERT, DELETE ON ledger TO bot;
+	ALTER ROLE bot SET agent_guard.max_rows_per_statement = 5;
+});
+my $refill = 'INSERT INTO ledger SELECT g, g FROM generate_series(1, 40) g ON CONFLICT DO NOTHING';
+# DEALLOCATE ALL: in transaction mode the server keeps a previous client's statement
+my $exec = sub { "DEALLOCATE ALL; PREPARE d(int) AS DELETE FROM ledger WHERE id <= \$1; EXECUTE d($_[0])" };
+for my $pool ('txn', 'sess')
+{
+	$node->safe_psql('postgres', $refill);
+	$pgb = ag_pgbouncer_restart($pgb);	# the setting, in a fresh server process
+	($rc, $out, $err) = through($pool, 'bot', [ 'SELECT pg_backend_pid()', $exec->(10) ]);
+	my $pid1 = $out;
+	like($err, qr/ERROR:  DELETE needs a human's approval: request (\d+)/, "$pool: ten rows wait for a human");
+	my ($areq) = $err =~ /request (\d+)/;
+	$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+	is($node->safe_psql('postgres', "SELECT statement || '/' || parameters FROM agent_guard.requests WHERE request_id = $areq"),
+		'PREPARE d(int) AS DELETE FROM ledger WHERE id <= $1/$1 = \'10\'',
+		"$pool: the request shows the prepared statement and its value");
+	$node->safe_psql('postgres', "SELECT agent_guard.approve($areq)");
+	$pgb = ag_pgbouncer_restart($pgb);
+
+	($rc, $out, $err) = through($pool, 'bot', $exec->(20));
+	like($err, qr/needs a human's approval: request (\d+)/, "$pool: other values are refused");
+	my ($oreq) = $err =~ /request (\d+)/;
+	isnt($oreq // '', $areq, "$pool: as a new request");
+
+	($rc, $out, $err) = through($pool, 'bot', [ $exec->(10), 'SELECT pg_backend_pid()' ]);
+	is($rc, 0, "$pool: the approved values run") or diag($err);
+	isnt($out, $pid1, "$pool: on another server process than the refused statement's");
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM ledger'), '30', "$pool: ten rows deleted");
+	$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+	is($node->safe_psql('postgres', "SELECT status FROM agent_guard.requests WHERE request_id = $areq"),
+		'used', "$pool: the approval is used");
+
+	$node->safe_psql('postgres', $refill);
+	($rc, $out, $err) = through($pool, 'bot', $exec->(10));
+	like($err, qr/needs a human's approval: request (\d+)/, "$pool: the used approval admits nothing more");
+	my ($again) = $err =~ /request (\d+)/;
+	ok(defined $again && $again ne $areq && $again ne $oreq, "$pool: the retry is a new request");
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM ledger'), '40', "$pool: nothing deleted");
+}
+$node->safe_psql('postgres', 'ALTER ROLE bot RESET agent_guard.max_rows_per_statement');
 
 # --- the run limit counts a run across reconnects, pooled and direct ---
 $node->safe_psql('postgres', q{ALTER ROLE bot SET agent_guard.max_rows_per_run = 5});
