@@ -22,6 +22,7 @@ extern bool ag_agentcode_running(void);
 extern bool ag_agentcode_role_is_agent(Oid role);
 extern void ag_agentcode_executor_start(PlannedStmt *plan);
 extern void ag_agentcode_copy(Oid copy_into);
+extern Oid	ag_agentcode_altered_relation(Node *parsetree);
 extern void ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId);
 extern void ag_agentcode_plan_query(Query *parse);
 extern void ag_agentcode_query_started(QueryDesc *query);

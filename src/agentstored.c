@@ -44,6 +44,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
@@ -388,6 +389,43 @@ judge_domain_expression(Oid domain, Datum bin, const char *what)
 }
 
 /*
+ * A trigger an agent creates, or enables (ALWAYS, REPLICA): its function
+ * must be the agent's, built in, or the guard's.  Any other would run with
+ * the rights of whoever writes the table, on arguments the agent chose:
+ * a human, a superuser's ALTER TABLE, the logical replication worker that
+ * applies a subscription (which no planner hook sees).  The check when a
+ * human's statement writes the table covers triggers made before the
+ * role was an agent's.
+ */
+static void
+judge_stored_trigger(Oid trigid)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = own_catalog_row(TriggerRelationId, TriggerOidIndexId,
+									  Anum_pg_trigger_oid, trigid, &desc);
+	Form_pg_trigger trig;
+	Oid			fn;
+
+	FreeTupleDesc(desc);
+	if (tup == NULL)
+		return;
+	trig = (Form_pg_trigger) GETSTRUCT(tup);
+	fn = trig->tgfoid;
+	if (fn >= FirstNormalObjectId && !trig->tgisinternal &&
+		get_func_namespace(fn) != get_namespace_oid(AG_SCHEMA, true) &&
+		!ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("trigger \"%s\" of agent role \"%s\" cannot call function %s",
+						NameStr(trig->tgname), ag_agentcode_role_name(GetUserId()),
+						format_procedure(fn)),
+				 errdetail("A trigger runs with the rights of whoever writes the table, humans and replication included, on the arguments and rows the agent chose; %s is neither the agent's, nor built in, nor the guard's.",
+						   format_procedure(fn)),
+				 errhint("Have the trigger call a function of the agent's own, which runs with the agent's rights.")));
+	heap_freetuple(tup);
+}
+
+/*
  * Object access: a CHECK constraint of a domain an agent role owns, or the
  * domain's default, stored by an agent (in its session, or by its code);
  * a relation a human's statement empties.
@@ -407,11 +445,17 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 		return;
 	}
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || IsBinaryUpgrade ||
-		(classId != ConstraintRelationId && classId != TypeRelationId))
+		(classId != ConstraintRelationId && classId != TypeRelationId &&
+		 classId != TriggerRelationId))
 		return;
 	/* what an agent stores; a human may give a domain to an agent */
 	if (!ag_agent_latched() && !ag_agentcode_role_is_agent(GetUserId()))
 		return;
+	if (classId == TriggerRelationId)
+	{
+		judge_stored_trigger(objectId);
+		return;
+	}
 	if (classId == ConstraintRelationId)
 	{
 		Form_pg_constraint con;

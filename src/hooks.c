@@ -502,7 +502,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
 	ag_reach_enter(parsetree, judged ? &u : NULL, text, len);
 
-	ag_agentcode_enter(NULL, copy_into);
+	/*
+	 * COPY FROM runs the defaults and CHECKs of the relation it fills; a
+	 * human's ALTER TABLE of an agent's relation re-checks its CHECKs
+	 */
+	ag_agentcode_enter(NULL, OidIsValid(copy_into) || IsParallelWorker() ? copy_into :
+					   ag_agentcode_altered_relation(parsetree));
 	nesting_level++;
 	PG_TRY();
 	{
