@@ -94,6 +94,11 @@ CREATE TRIGGER t_raster BEFORE UPDATE OR DELETE ON stb.docs
     FOR EACH ROW EXECUTE FUNCTION lo_manage(raster);
 CREATE TRIGGER t_trunc BEFORE TRUNCATE ON stb.logs
     FOR EACH STATEMENT EXECUTE FUNCTION st.audit_truncate('st.secret');
+-- a human's SQL functions over the agent's view: one the planner inlines, one it does not
+CREATE FUNCTION st.peek_inlined() RETURNS SETOF text LANGUAGE sql STABLE
+    AS 'SELECT s FROM stb.peek';
+CREATE FUNCTION st.peek_called() RETURNS SETOF text LANGUAGE sql STABLE SET work_mem = '4MB'
+    AS 'SELECT s FROM stb.peek';
 
 \c "dbname=contrib_regression user=regress_st_human options="
 -- the agent's views and policy read with the agent's rights
@@ -103,6 +108,10 @@ SELECT * FROM stb.outer_peek;
 SELECT * FROM stb.items;
 SELECT * FROM stb.notes_peek;
 SELECT * FROM stb.plain;
+\set SHOW_CONTEXT never
+SELECT * FROM st.peek_inlined();
+SELECT * FROM st.peek_called();                  -- its context line differs by version
+\set SHOW_CONTEXT errors
 -- the agent's trigger function runs as the agent; lo_manage does not run
 INSERT INTO stb.stamped VALUES (1) RETURNING id, at IS NOT NULL AS stamped;
 UPDATE stb.stamped SET id = id;                      -- suppressed, as redundant

@@ -76,6 +76,7 @@ typedef struct ReadsAs
 	Oid			object;			/* the agent's view or table (policies) */
 	Query	   *view_query;		/* the view's own query, whose entry for */
 	Oid			view;			/* the view itself is the human's check */
+	List	  **seen;			/* the agent's views and tables walked */
 } ReadsAs;
 
 static bool reads_as_walker(Node *node, ReadsAs *ctx);
@@ -149,10 +150,12 @@ agent_owner(Oid relid)
 }
 
 static void
-walk_as(Node *node, Oid agent, Oid object, Query *view_query, Oid view)
+walk_as(Node *node, Oid agent, Oid object, Query *view_query, Oid view, List **seen)
 {
-	ReadsAs		ctx = {agent, object, view_query, view};
+	ReadsAs		ctx = {agent, object, view_query, view, seen};
 
+	if (OidIsValid(object))
+		*seen = list_append_unique_oid(*seen, object);
 	(void) reads_as_walker(node, &ctx);
 }
 
@@ -176,11 +179,16 @@ reads_as_walker(Node *node, ReadsAs *ctx)
 			/* a view, expanded: a subquery that keeps the view's oid */
 			if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL &&
 				OidIsValid(owner = agent_owner(rte->relid)))
-				walk_as((Node *) rte->subquery, owner, rte->relid, rte->subquery, rte->relid);
-			/* the policies of an agent's table */
-			if (rte->rtekind == RTE_RELATION && rte->securityQuals != NIL &&
-				OidIsValid(owner = agent_owner(rte->relid)))
-				walk_as((Node *) rte->securityQuals, owner, rte->relid, NULL, InvalidOid);
+				walk_as((Node *) rte->subquery, owner, rte->relid, rte->subquery, rte->relid,
+						ctx->seen);
+			/* an agent's table, and its policies (none for a superuser) */
+			if (rte->rtekind == RTE_RELATION && OidIsValid(owner = agent_owner(rte->relid)))
+			{
+				*ctx->seen = list_append_unique_oid(*ctx->seen, rte->relid);
+				if (rte->securityQuals != NIL)
+					walk_as((Node *) rte->securityQuals, owner, rte->relid, NULL, InvalidOid,
+							ctx->seen);
+			}
 		}
 		/* the WITH CHECK policies of the agent's table it writes */
 		if (q->resultRelation > 0 &&
@@ -191,7 +199,7 @@ reads_as_walker(Node *node, ReadsAs *ctx)
 
 				if (wco->kind != WCO_VIEW_CHECK)
 					walk_as(wco->qual, owner, rt_fetch(q->resultRelation, q->rtable)->relid,
-							NULL, InvalidOid);
+							NULL, InvalidOid, ctx->seen);
 			}
 		return query_tree_walker(q, reads_as_walker, ctx, 0);
 	}
@@ -289,19 +297,74 @@ written_walker(Node *node, void *context)
 
 /*
  * Planner, a session that is not an agent's, no agent code running (that
- * runs as the agent already), not the guard's own queries.
+ * runs as the agent already), not the guard's own queries.  Returns the
+ * agent's views and tables whose reads were walked, for
+ * ag_agentstored_check_plan().
  */
-void
+List *
 ag_agentstored_plan_query(Query *parse)
 {
 	const Oid  *roles;
 	uint64		generation;
+	List	   *seen = NIL;
 
 	if (IsBinaryUpgrade || ag_owner_running() || ag_agentcode_running() ||
 		ag_agent_roles(&roles, &generation) <= 0)
-		return;
-	walk_as((Node *) parse, InvalidOid, InvalidOid, NULL, InvalidOid);
+		return NIL;
+	walk_as((Node *) parse, InvalidOid, InvalidOid, NULL, InvalidOid, &seen);
 	(void) written_walker((Node *) parse, NULL);
+	return seen ? seen : list_make1_oid(InvalidOid);
+}
+
+/* Is the view security_invoker? */
+static bool
+view_reads_as_invoker(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		invoker;
+
+	if (rel == NULL)
+		return false;
+	invoker = RelationHasSecurityInvoker(rel);
+	RelationClose(rel);
+	return invoker;
+}
+
+/*
+ * After planning: an agent's security_invoker view, or an agent's table
+ * with row-security policies, that the plan reads but the walk above did
+ * not see came in with a human's SQL function the planner inlined (red
+ * team 7): what it reads would be checked as the human.  Refused.
+ */
+void
+ag_agentstored_check_plan(PlannedStmt *plan, List *seen)
+{
+	ListCell   *lc;
+
+	if (seen == NIL)
+		return;
+	foreach(lc, plan->relationOids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			owner;
+		char		kind;
+
+		if (list_member_oid(seen, relid) || !OidIsValid(owner = agent_owner(relid)))
+			continue;
+		kind = get_rel_relkind(relid);
+		if (kind == RELKIND_VIEW ? !view_reads_as_invoker(relid) : !has_own_policies(relid))
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("cannot read %s %s of agent role \"%s\" through an inlined SQL function",
+						kind == RELKIND_VIEW ? "view" : "table",
+						ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+				 errdetail("The %s reads other tables with the rights of whoever runs the statement; inside a SQL function the planner inlined, they cannot be checked as the agent's.",
+						   kind == RELKIND_VIEW ? "view is security_invoker and" :
+						   "table's row-security policies are code of the agent, which"),
+				 errhint("Read %s in the statement itself, or make the function not inlinable (for example, give it a SET option).",
+						 ag_qualified_relname(relid))));
+	}
 }
 
 /* COPY FROM into a relation, or TRUNCATE of one, in a session that is not an agent's. */

@@ -560,6 +560,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	bool		converted = false;
 	List	   *binding = NIL;
+	List	   *stored = NIL;
 	PlannedStmt *result;
 
 	if (!IsParallelWorker() && ag_session_is_agent())
@@ -571,7 +572,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	else if (!IsParallelWorker())
 	{
 		ag_agentcode_plan_query(parse); /* an agent's rule writing a protected table */
-		ag_agentstored_plan_query(parse);	/* what its views read, its triggers */
+		stored = ag_agentstored_plan_query(parse);	/* what its views read, its triggers */
 	}
 
 	if (prev_planner)
@@ -588,6 +589,9 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		ag_writers_wrap_setval(result);
 	if (binding != NIL)
 		ag_key_bind_plan(result, binding);
+	/* an agent's view read through a human's function the planner inlined */
+	if (stored != NIL)
+		ag_agentstored_check_plan(result, stored);
 
 	if (!IsParallelWorker())
 		ag_policy_check_plan(parse, result, query_string);
