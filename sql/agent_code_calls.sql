@@ -14,6 +14,9 @@ CREATE SCHEMA cc AUTHORIZATION regress_cc_human;     -- the human's
 GRANT USAGE ON SCHEMA cc TO PUBLIC;
 CREATE SCHEMA ccb AUTHORIZATION regress_bot;         -- the agent's
 GRANT USAGE ON SCHEMA ccb TO PUBLIC;
+SET client_min_messages = warning;                   -- made by agent_stored, or here
+CREATE EXTENSION IF NOT EXISTS lo;
+RESET client_min_messages;
 
 \c "dbname=contrib_regression user=regress_cc_human options="
 CREATE TABLE cc.secret (id int PRIMARY KEY, s text);
@@ -21,6 +24,10 @@ INSERT INTO cc.secret VALUES (1, 'the human''s secret');
 CREATE SEQUENCE cc.seq;
 SELECT nextval('cc.seq');
 SELECT lo_from_bytea(727272, 'the human''s document') AS lo;
+-- a human's functions: one that reads with its caller's rights, one that does not
+CREATE FUNCTION cc.get_secret() RETURNS text LANGUAGE sql STABLE AS 'SELECT s FROM cc.secret LIMIT 1';
+CREATE FUNCTION cc.count_secret() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog AS 'SELECT count(*) FROM cc.secret';
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-cc-1"
 CREATE TABLE ccb.t (id int PRIMARY KEY, v int CHECK (v > 0));
@@ -46,12 +53,26 @@ CREATE OPERATOR ccb.=== (LEFTARG = int, RIGHTARG = bigint, FUNCTION = ccb.eq,
 CREATE FUNCTION ccb.flag(x boolean DEFAULT NOT (0 OPERATOR(ccb.===) 0::bigint)) RETURNS boolean
     LANGUAGE sql AS 'SELECT $1';
 CREATE OPERATOR ccb.==== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);
+-- a human's SECURITY INVOKER function in what the agent stores (finding 8)
+CREATE VIEW ccb.v_human AS SELECT cc.get_secret() AS s;
+CREATE TABLE ccb.d1 (id int, s text DEFAULT cc.get_secret());
+CREATE TABLE ccb.d2 (id int, s text CHECK (s <> cc.get_secret()));
+CREATE TABLE ccb.d3 (id int);
+ALTER TABLE ccb.d3 ADD COLUMN s text DEFAULT cc.get_secret();
+ALTER TABLE ccb.d3 ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p ON ccb.d3 USING (cc.get_secret() IS NOT NULL);
+CREATE RULE r AS ON INSERT TO ccb.d3 DO ALSO SELECT cc.get_secret();
+CREATE FUNCTION ccb.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TRIGGER t_when BEFORE INSERT ON ccb.d3 FOR EACH ROW
+    WHEN (cc.get_secret() IS NOT NULL) EXECUTE FUNCTION ccb.noop();
+-- a SECURITY DEFINER one runs as its owner whoever calls it: allowed
+CREATE VIEW ccb.v_count AS SELECT cc.count_secret() AS n;
+GRANT SELECT ON ccb.v_count TO PUBLIC;
 -- a CHECK that unlinks a large object, re-checked by a human's ALTER TABLE
 CREATE TABLE ccb.docs (id int PRIMARY KEY, raster oid);
 INSERT INTO ccb.docs VALUES (1, 727272);
 ALTER TABLE ccb.docs ADD CONSTRAINT unlinks CHECK (lo_unlink(raster) IS NOT NULL) NOT VALID;
 -- a trigger with a function that is not the agent's
-CREATE EXTENSION IF NOT EXISTS lo;
 CREATE TRIGGER t_raster BEFORE UPDATE OR DELETE ON ccb.docs
     FOR EACH ROW EXECUTE FUNCTION lo_manage(raster);
 CREATE TRIGGER t_same BEFORE UPDATE ON ccb.t                   -- built in: allowed
@@ -81,6 +102,9 @@ SELECT last_value FROM cc.seq;
 SELECT currval('cc.seq'), pg_sequence_last_value('cc.seq');
 SELECT id FROM ccb.t WHERE v OPERATOR(ccb.====) 1;
 SELECT * FROM agent_guard.preview('DELETE FROM cc.secret') LIMIT 0;
+CREATE VIEW cc.v_human AS SELECT cc.get_secret() AS s;
+SELECT * FROM cc.v_human;
+SELECT * FROM ccb.v_count;
 SELECT count(*) FROM cc.secret;
 
 \c "dbname=contrib_regression user=regress_su options="

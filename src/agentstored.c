@@ -43,7 +43,12 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_language.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -58,6 +63,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "agentcode.h"
@@ -343,13 +349,17 @@ ag_agentstored_check_plan(PlannedStmt *plan, List *seen)
 
 	if (seen == NIL)
 		return;
-	foreach(lc, plan->relationOids)
+	/* the range table, not relationOids: that holds regclass constants too */
+	foreach(lc, plan->rtable)
 	{
-		Oid			relid = lfirst_oid(lc);
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		Oid			relid = rte->relid;
 		Oid			owner;
 		char		kind;
 
-		if (list_member_oid(seen, relid) || !OidIsValid(owner = agent_owner(relid)))
+		if ((rte->rtekind != RTE_RELATION && rte->rtekind != RTE_SUBQUERY) ||
+			!OidIsValid(relid) || list_member_oid(seen, relid) ||
+			!OidIsValid(owner = agent_owner(relid)))
 			continue;
 		kind = get_rel_relkind(relid);
 		if (kind == RELKIND_VIEW ? !view_reads_as_invoker(relid) : !has_own_policies(relid))
@@ -452,6 +462,92 @@ judge_domain_expression(Oid domain, Datum bin, const char *what)
 }
 
 /*
+ * A function that runs SQL with its caller's rights and is not the
+ * agent's: a SECURITY INVOKER function in SQL or a procedural language,
+ * not the system's, not the guard's (red team 7, finding 8).  Called from
+ * what the agent stores, it would run a human's queries with the human's
+ * rights (read a table the agent may not, and hand the rows to the agent's
+ * own functions).  C functions are an extension's, judged by the lists
+ * in agentcode.c.
+ */
+static bool
+invoker_function_of_other(Oid fn, void *context)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		found;
+
+	if (fn < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	found = !proc->prosecdef && proc->prolang != ClanguageId &&
+		proc->prolang != INTERNALlanguageId &&
+		proc->pronamespace != get_namespace_oid(AG_SCHEMA, true) &&
+		!ag_agentcode_role_is_agent(proc->proowner);
+	ReleaseSysCache(tup);
+	if (found)
+		*(Oid *) context = fn;
+	return found;
+}
+
+static bool
+invoker_call_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, invoker_function_of_other, context))
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, invoker_call_walker, context, 0);
+	return expression_tree_walker(node, invoker_call_walker, context);
+}
+
+/* What an agent stores (a view, rule, default, policy, CHECK, trigger condition). */
+static void
+judge_stored_calls(Datum expr, const char *what)
+{
+	Oid			fn = InvalidOid;
+
+	if (!invoker_call_walker(stringToNode(TextDatumGetCString(expr)), &fn))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("%s of agent role \"%s\" cannot call function %s of role \"%s\"",
+					what, ag_agentcode_role_name(GetUserId()), format_procedure(fn),
+					ag_agentcode_role_name(ag_agentcode_function_owner(fn))),
+			 errdetail("Function %s runs its statements with the rights of whoever calls it; from the agent's code a human's statement would call it, with that human's rights.",
+					   format_procedure(fn)),
+			 errhint("Call a function of the agent's own, or have the function's owner make it SECURITY DEFINER.")));
+}
+
+/* The expression columns of a row an agent stored, each judged. */
+static void
+judge_stored_row(Oid catalog, Oid index, AttrNumber oidcol, Oid oid,
+				 const AttrNumber *cols, int ncols, const char *what)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = own_catalog_row(catalog, index, oidcol, oid, &desc);
+	int			i;
+
+	if (tup != NULL)
+	{
+		for (i = 0; i < ncols; i++)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, cols[i], desc, &isnull);
+
+			if (!isnull)
+				judge_stored_calls(d, what);
+		}
+		heap_freetuple(tup);
+	}
+	FreeTupleDesc(desc);
+}
+
+/*
  * A trigger an agent creates, or enables (ALWAYS, REPLICA): its function
  * must be the agent's, built in, or the guard's.  Any other would run with
  * the rights of whoever writes the table, on arguments the agent chose:
@@ -469,11 +565,21 @@ judge_stored_trigger(Oid trigid)
 	Form_pg_trigger trig;
 	Oid			fn;
 
-	FreeTupleDesc(desc);
 	if (tup == NULL)
+	{
+		FreeTupleDesc(desc);
 		return;
+	}
 	trig = (Form_pg_trigger) GETSTRUCT(tup);
 	fn = trig->tgfoid;
+	{
+		bool		isnull;
+		Datum		qual = heap_getattr(tup, Anum_pg_trigger_tgqual, desc, &isnull);
+
+		if (!isnull)
+			judge_stored_calls(qual, psprintf("the WHEN condition of trigger \"%s\"",
+											  NameStr(trig->tgname)));
+	}
 	if (fn >= FirstNormalObjectId && !trig->tgisinternal &&
 		get_func_namespace(fn) != get_namespace_oid(AG_SCHEMA, true) &&
 		!ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))
@@ -486,6 +592,7 @@ judge_stored_trigger(Oid trigid)
 						   format_procedure(fn)),
 				 errhint("Have the trigger call a function of the agent's own, which runs with the agent's rights.")));
 	heap_freetuple(tup);
+	FreeTupleDesc(desc);
 }
 
 /*
@@ -494,7 +601,7 @@ judge_stored_trigger(Oid trigid)
  * a relation a human's statement empties.
  */
 void
-ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
+ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
 {
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -509,7 +616,8 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 	}
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || IsBinaryUpgrade ||
 		(classId != ConstraintRelationId && classId != TypeRelationId &&
-		 classId != TriggerRelationId))
+		 classId != TriggerRelationId && classId != RewriteRelationId &&
+		 classId != AttrDefaultRelationId && classId != PolicyRelationId))
 		return;
 	/* what an agent stores; a human may give a domain to an agent */
 	if (!ag_agent_latched() && !ag_agentcode_role_is_agent(GetUserId()))
@@ -517,6 +625,47 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 	if (classId == TriggerRelationId)
 	{
 		judge_stored_trigger(objectId);
+		return;
+	}
+	if (classId == RewriteRelationId)
+	{
+		static const AttrNumber cols[] = {Anum_pg_rewrite_ev_action, Anum_pg_rewrite_ev_qual};
+
+		judge_stored_row(RewriteRelationId, RewriteOidIndexId, Anum_pg_rewrite_oid, objectId,
+						 cols, lengthof(cols), "a view or rule");
+		return;
+	}
+	if (classId == AttrDefaultRelationId)
+	{
+		/* reported as the relation and the column (pg_attrdef.c) */
+		Relation	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum((int16) subId));
+		scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+			if (!isnull)
+				judge_stored_calls(d, "a column default");
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	if (classId == PolicyRelationId)
+	{
+		static const AttrNumber cols[] = {Anum_pg_policy_polqual, Anum_pg_policy_polwithcheck};
+
+		judge_stored_row(PolicyRelationId, PolicyOidIndexId, Anum_pg_policy_oid, objectId,
+						 cols, lengthof(cols), "a row-security policy");
 		return;
 	}
 	if (classId == ConstraintRelationId)
@@ -530,12 +679,14 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 		if (tup == NULL)
 			return;
 		con = (Form_pg_constraint) GETSTRUCT(tup);
-		if (con->contype == CONSTRAINT_CHECK && OidIsValid(con->contypid))
+		bin = heap_getattr(tup, Anum_pg_constraint_conbin, desc, &isnull);
+		if (con->contype == CONSTRAINT_CHECK && !isnull)
 		{
-			bin = heap_getattr(tup, Anum_pg_constraint_conbin, desc, &isnull);
-			if (!isnull)
-				judge_domain_expression(con->contypid, bin,
-										psprintf("CHECK constraint \"%s\"", NameStr(con->conname)));
+			char	   *what = psprintf("CHECK constraint \"%s\"", NameStr(con->conname));
+
+			if (OidIsValid(con->contypid))
+				judge_domain_expression(con->contypid, bin, what);
+			judge_stored_calls(bin, what);
 		}
 	}
 	else
@@ -551,7 +702,10 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId)
 		{
 			bin = heap_getattr(tup, Anum_pg_type_typdefaultbin, desc, &isnull);
 			if (!isnull)
+			{
 				judge_domain_expression(objectId, bin, "the default");
+				judge_stored_calls(bin, "the default of a domain");
+			}
 		}
 	}
 	heap_freetuple(tup);

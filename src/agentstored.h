@@ -13,6 +13,7 @@
 extern List *ag_agentstored_plan_query(Query *parse);
 extern void ag_agentstored_check_plan(PlannedStmt *plan, List *seen);
 extern void ag_agentstored_copy(Oid relid);
-extern void ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId);
+extern void ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+										 int subId);
 
 #endif							/* AG_AGENTSTORED_H */

@@ -626,7 +626,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	/* an agent's code in a human's session alters no protected table */
 	ag_agentcode_object_access(access, classId, objectId);
 	/* an agent's domain calls nothing with more than the agent's rights */
-	ag_agentstored_object_access(access, classId, objectId);
+	ag_agentstored_object_access(access, classId, objectId, subId);
 
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);
