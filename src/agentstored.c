@@ -641,19 +641,20 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		Relation	rel = table_open(AttrDefaultRelationId, AccessShareLock);
 		ScanKeyData key[2];
 		SysScanDesc scan;
-		HeapTuple	tup;
+		HeapTuple	def;
 
 		ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(objectId));
 		ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
 					Int16GetDatum((int16) subId));
 		scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		while (HeapTupleIsValid(def = systable_getnext(scan)))
 		{
-			bool		isnull;
-			Datum		d = heap_getattr(tup, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+			bool		nodefault;
+			Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel),
+										 &nodefault);
 
-			if (!isnull)
+			if (!nodefault)
 				judge_stored_calls(d, "a column default");
 		}
 		systable_endscan(scan);
