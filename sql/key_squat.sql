@@ -18,7 +18,7 @@ SELECT agent_guard.grant_operator('regress_ks_human');
 CREATE SCHEMA ks AUTHORIZATION regress_ks_human;
 GRANT USAGE, CREATE ON SCHEMA ks TO regress_ks_bot;
 -- request ids that do not depend on the tests before this one
-SELECT setval('agent_guard.requests_request_id_seq', 210000, false);
+SELECT setval('agent_guard.requests_request_id_seq', 610000, false);
 
 \c "dbname=contrib_regression user=regress_ks_human options="
 CREATE TABLE ks.h (id serial PRIMARY KEY, v text);
@@ -105,7 +105,7 @@ INSERT INTO ks.p (k, v) VALUES (3, 'p3') RETURNING id;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();
 SELECT request_id, kind, status, reason, statement FROM agent_guard.requests
- WHERE request_id >= 210000 ORDER BY request_id;
+ WHERE request_id BETWEEN 610000 AND 619999 ORDER BY request_id;
 SELECT count(*) AS squatted FROM agent_guard.events
  WHERE run_id = 'run-ks' AND operation = 'INSERT' AND new_row->>'v' = 'squat';
 
