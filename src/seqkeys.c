@@ -91,8 +91,6 @@ typedef struct AgSequenceMagic
 
 #define AG_SEQ_MAGIC 0x1717
 
-static MemoryContext SeqKeysContext = NULL;
-
 /*
  * The sequence a column default draws from: nextval() of a constant
  * regclass, under casts only; InvalidOid for anything else.
@@ -190,10 +188,6 @@ load(Relation rel, AgRelInfo *info)
 	List	   *ancestors = NIL;
 	ListCell   *lc;
 
-	if (SeqKeysContext == NULL)
-		SeqKeysContext = AllocSetContextCreate(ag_session_memory(),
-											   "agent_guard sequence keys",
-											   ALLOCSET_SMALL_SIZES);
 	if (info->seqkeys != NULL)
 	{
 		pfree(info->seqkeys);
@@ -216,7 +210,8 @@ load(Relation rel, AgRelInfo *info)
 
 	if (ncols > 0)
 	{
-		AgSeqKeys  *keys = MemoryContextAlloc(SeqKeysContext,
+		/* kept with the session's other caches, freed at the next load */
+		AgSeqKeys  *keys = MemoryContextAlloc(ag_session_memory(),
 											  offsetof(AgSeqKeys, cols) + sizeof(AgSeqKey) * ncols);
 
 		keys->ncols = ncols;
