@@ -38,7 +38,12 @@
  * Only integer columns (smallint, integer, bigint, and domains over them)
  * whose default is nextval() of a named sequence, possibly cast, are
  * covered; a default that computes something from nextval() (a text key
- * 'INV-' || nextval('s'), an offset) is not.
+ * 'INV-' || nextval('s'), an offset) is not.  "Issued" is what the sequence's
+ * page says: with CACHE above 1 a session takes a block of keys at once,
+ * and the unused keys of a human session's block count as issued (nothing
+ * records which of them are used); with CACHE 1 only a key drawn by a
+ * human's statement that has not inserted its row yet does, for that
+ * moment.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
