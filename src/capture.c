@@ -434,6 +434,7 @@ ag_relinfo_get(Relation rel)
 		info->valid = false;
 		info->relname = NULL;
 		info->jcols = NULL;
+		info->seqkeys = NULL;
 	}
 
 	if (!info->valid)
@@ -483,6 +484,7 @@ ag_relinfo_get(Relation rel)
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		MemoryContextSwitchTo(old);
 		info->jcols = load_json_columns(desc);
+		info->seqkeys_loaded = false;	/* seqkeys.c reloads on first use */
 		info->valid = true;
 	}
 
@@ -855,6 +857,14 @@ ag_capture(PG_FUNCTION_ARGS)
 	 */
 	if (newtup != NULL)
 		check_stamps(newtup, desc, info, agent);
+
+	/*
+	 * A key a sequence has yet to issue would make the humans' inserts
+	 * that take the default fail (seqkeys.c).  Checked on the row as
+	 * written, after every BEFORE trigger.
+	 */
+	if (newtup != NULL)
+		ag_seqkeys_check(rel, info, oldtup, newtup);
 
 	memset(nulls, false, sizeof(nulls));
 	values[0] = CStringGetTextDatum(agent);

@@ -373,4 +373,14 @@ ag_check_as_role(Query *q, RangeTblEntry *rte, Oid role)
 }
 #endif
 
+/*
+ * The sequence of an identity column (seqkeys.c): from 17 on, asked of the
+ * relation, so that a partition answers with its partitioned table's.
+ */
+#if PG_VERSION_NUM >= 170000
+#define AG_IDENTITY_SEQUENCE(rel, attnum) getIdentitySequence((rel), (attnum), true)
+#else
+#define AG_IDENTITY_SEQUENCE(rel, attnum) getIdentitySequence(RelationGetRelid(rel), (attnum), true)
+#endif
+
 #endif							/* AG_COMPAT_H */

@@ -34,6 +34,9 @@ typedef struct AgRelInfo
 	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
 	AgJsonCol  *jcols;			/* per column, when every column has a
 								 * simple type; NULL: use to_jsonb */
+	bool		seqkeys_loaded; /* seqkeys below is current (seqkeys.c) */
+	struct AgSeqKeys *seqkeys;	/* columns numbered by a sequence, or NULL
+								 * for none (seqkeys.c owns it) */
 } AgRelInfo;
 
 extern AgRelInfo *ag_relinfo_get(Relation rel);
@@ -41,5 +44,8 @@ extern AgRelInfo *ag_relinfo_get(Relation rel);
 /* softdelete.c */
 extern void ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info);
 extern void ag_soft_check_insert(Relation rel, HeapTuple newtup, AgRelInfo *info);
+
+/* seqkeys.c */
+extern void ag_seqkeys_check(Relation rel, AgRelInfo *info, HeapTuple oldtup, HeapTuple newtup);
 
 #endif							/* AG_RELINFO_H */
