@@ -62,11 +62,13 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_publication.h"
@@ -95,6 +97,7 @@
 #include "refusal.h"
 #include "scope.h"
 #include "statement.h"
+#include "structure.h"
 
 /* An act on a relation that needs a human's approval. */
 typedef struct ReachItem
@@ -116,7 +119,8 @@ typedef enum ReachAct
 	REACH_RENAME_COLUMN,
 	REACH_DETACH,
 	REACH_SCHEMA_RENAME,
-	REACH_FOREIGN_KEY
+	REACH_FOREIGN_KEY,
+	REACH_STRUCTURE
 } ReachAct;
 
 /* One utility statement running (ProcessUtility), innermost first. */
@@ -132,6 +136,7 @@ typedef struct ReachFrame
 	List	   *items;			/* ReachItem *: acts that need approval */
 	List	   *guard_rels;		/* relations whose capture trigger it dropped */
 	List	   *unguarded;		/* ... of which the trigger was the table's own */
+	List	   *unkeyed;		/* protected relations whose key it dropped */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -302,6 +307,20 @@ frame_decide(ReachFrame *f)
 	list_free(f->unguarded);
 	f->unguarded = NIL;
 
+	/* the key the log identifies rows by dropped (through a parent), the table kept */
+	foreach(lc, f->unkeyed)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (get_rel_name(relid) != NULL)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops the key by which the log identifies the rows of protected table %s.",
+							   ag_qualified_relname(relid)),
+					  f->text, f->len, 0);
+	}
+	list_free(f->unkeyed);
+	f->unkeyed = NIL;
+
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
@@ -313,7 +332,8 @@ frame_decide(ReachFrame *f)
 void
 ag_reach_decide(void)
 {
-	if (frames != NULL && (frames->items != NIL || frames->unguarded != NIL))
+	if (frames != NULL &&
+		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL))
 		frame_decide(frames);
 }
 
@@ -384,6 +404,38 @@ covered(ReachFrame *f, Oid relid)
 			if (list_member_oid(f->covered, lfirst_oid(lc)) &&
 				(!protected || relation_protected(lfirst_oid(lc))))
 				return true;
+	}
+	return false;
+}
+
+/*
+ * Did the statement's approved verdict, or that of the statement it is a
+ * subcommand of, cover this change to protected table relid's structure:
+ * name it, or name a protected table it inherits from (whose verdict was
+ * the same act on a protected table)?  A parent that is not protected
+ * covers nothing: its approval was not for the protected child.
+ */
+static bool
+structure_covered(Oid relid)
+{
+	ReachFrame *f;
+
+	for (f = frames; f != NULL; f = f->subcommand ? f->outer : NULL)
+	{
+		ListCell   *lc;
+
+		if (!f->approved)
+			continue;
+		if (list_member_oid(f->covered, relid))
+			return true;
+		foreach(lc, f->covered)
+		{
+			Oid			c = lfirst_oid(lc);
+
+			if (relation_protected(c) && has_subclass(c) &&
+				list_member_oid(find_all_inheritors(c, NoLock, NULL), relid))
+				return true;
+		}
 	}
 	return false;
 }
@@ -578,7 +630,9 @@ column_retyped(const char *attname)
 	return false;
 }
 
-/* A column was altered: renamed, retyped? */
+static void reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why);
+
+/* A column was altered: renamed, retyped, made NOT NULL? */
 static void
 reach_alter_column(Oid relid, int attnum)
 {
@@ -618,6 +672,13 @@ reach_alter_column(Oid relid, int attnum)
 		need_approval(relid, attnum, REACH_RETYPE,
 					  psprintf("it changes the type of column \"%s\" of %s%s", NameStr(b->attname),
 							   protected ? "protected table " : "", name));
+	}
+	if (protected)
+	{
+		char	   *why = NULL;
+		AgRefusalKind kind = ag_structure_altered_column(relid, b, a, &why);
+
+		reach_structure(kind, relid, attnum, why);
 	}
 	if (protected && strcmp(NameStr(b->attname), NameStr(a->attname)) != 0)
 	{
@@ -784,6 +845,57 @@ reach_drop_trigger(Oid trigid)
 }
 
 /*
+ * An index or constraint is dropped: the key by which the log identifies
+ * the rows of a protected table (its primary key, its replica identity
+ * index), as a parent's DROP CONSTRAINT or DROP INDEX drops its partitions'
+ * keys?  Refused when the statement ends if the table is still there (a
+ * dropped table takes its key with it; ALTER ... TYPE re-creates it;
+ * REINDEX CONCURRENTLY drops the old copy of an index it has replaced).
+ */
+static void
+reach_drop_key(Oid classId, Oid objectId)
+{
+	Oid			relid = InvalidOid;
+	Oid			indexoid = InvalidOid;
+	HeapTuple	tup;
+	MemoryContext old;
+
+	if (frames == NULL || frames->retyped != NIL || strcmp(frames->what, "REINDEX") == 0)
+		return;
+	if (classId == ConstraintRelationId)
+	{
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(objectId));
+		if (!HeapTupleIsValid(tup))
+			return;
+		relid = ((Form_pg_constraint) GETSTRUCT(tup))->conrelid;
+		indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
+		if (((Form_pg_constraint) GETSTRUCT(tup))->contype != CONSTRAINT_PRIMARY &&
+			!OidIsValid(indexoid))
+			relid = InvalidOid;
+		ReleaseSysCache(tup);
+	}
+	else
+		indexoid = objectId;
+	if (OidIsValid(indexoid))
+	{
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tup))
+			return;
+		if (((Form_pg_index) GETSTRUCT(tup))->indisprimary ||
+			((Form_pg_index) GETSTRUCT(tup))->indisreplident)
+			relid = ((Form_pg_index) GETSTRUCT(tup))->indrelid;
+		else
+			relid = InvalidOid;
+		ReleaseSysCache(tup);
+	}
+	if (!OidIsValid(relid) || !relation_protected(relid))
+		return;
+	old = MemoryContextSwitchTo(reach_cxt);
+	frames->unkeyed = list_append_unique_oid(frames->unkeyed, relid);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * A constraint was created: a foreign key that references a protected
  * table is judged as the classifier judges one it sees declared (refused
  * when it cascades or sets values, else approval), whatever made it.  The
@@ -818,6 +930,55 @@ reach_create_constraint(Oid conoid)
 		need_approval(c->conrelid, 0, REACH_FOREIGN_KEY,
 					  psprintf("a foreign key from %s refuses humans' deletes of protected table %s",
 							   ag_qualified_relname(c->conrelid), ag_qualified_relname(c->confrelid)));
+}
+
+/*
+ * What a statement made or changed on a protected table's structure, as
+ * PostgreSQL passes a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER
+ * down to its inheritance children and partitions: the direct act's
+ * decision (structure.c).  Not judged: what ALTER ... TYPE re-creates (the
+ * indexes, constraints and defaults the column had; the retype is judged
+ * itself) and REINDEX's copies of existing indexes.
+ */
+static void
+reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why)
+{
+	if (kind == AG_REFUSAL_NONE || frames == NULL)
+		return;
+	if (frames->retyped != NIL || strcmp(frames->what, "REINDEX") == 0)
+		return;
+	if (kind == AG_REFUSAL_GUARD)
+		refuse_now(why);
+	else if (!structure_covered(relid))
+		need_approval(relid, attnum, REACH_STRUCTURE, why);
+}
+
+static void
+reach_create_structure(Oid classId, Oid objectId, int subId)
+{
+	Oid			relid = InvalidOid;
+	char	   *why = NULL;
+	AgRefusalKind kind = AG_REFUSAL_NONE;
+
+	if (frames == NULL)
+		return;
+	if (classId == RelationRelationId && subId == 0)
+		kind = ag_structure_new_index(objectId, &relid, &why);
+	else if (classId == RelationRelationId)
+	{
+		relid = objectId;
+		kind = ag_structure_new_column(objectId, subId, &why);
+	}
+	else if (classId == ConstraintRelationId)
+		kind = ag_structure_new_constraint(objectId, &relid, &why);
+	else if (classId == TriggerRelationId)
+		kind = ag_structure_new_trigger(objectId, &relid, &why);
+	else if (classId == AttrDefaultRelationId)
+	{
+		relid = objectId;
+		kind = ag_structure_new_default(objectId, subId, &why);
+	}
+	reach_structure(kind, relid, classId == RelationRelationId ? subId : 0, why);
 }
 
 /* ---------------------------------------------------------------------
@@ -1011,6 +1172,9 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			return;
 		if (classId == ConstraintRelationId)
 			reach_create_constraint(objectId);
+		if (classId == RelationRelationId || classId == ConstraintRelationId ||
+			classId == TriggerRelationId || classId == AttrDefaultRelationId)
+			reach_create_structure(classId, objectId, subId);
 		else if (classId == PublicationRelationId)
 			reach_publication(objectId, true);
 		else if (classId == PublicationRelRelationId)
@@ -1038,8 +1202,13 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				/* PostgreSQL's own bookkeeping: transient heaps, cloned triggers */
 				if (d != NULL && (d->dropflags & PERFORM_DELETION_INTERNAL))
 					break;
-				if (classId == RelationRelationId)
+				if (classId == RelationRelationId && subId == 0 &&
+					get_rel_relkind(objectId) == RELKIND_INDEX)
+					reach_drop_key(classId, objectId);
+				else if (classId == RelationRelationId)
 					reach_drop(objectId, subId);
+				else if (classId == ConstraintRelationId)
+					reach_drop_key(classId, objectId);
 				else if (classId == TriggerRelationId)
 					reach_drop_trigger(objectId);
 				break;
