@@ -1111,6 +1111,15 @@ index_user_code(Oid relid, IndexStmt *s)
 	am = get_am_oid(s->accessMethod, true);
 	if (!OidIsValid(am))
 		return NULL;			/* PostgreSQL's error */
+
+	/*
+	 * PostgreSQL checks ownership before it locks the table (its
+	 * RangeVarGetRelidExtended callback): a role that may not index the
+	 * table takes no lock here either, or a failing CREATE INDEX in an open
+	 * transaction would hold humans' writes of their table.
+	 */
+	if (!AG_REL_OWNER(relid, GetUserId()))
+		return NULL;			/* PostgreSQL's error */
 	/* the lock DefineIndex's caller takes first: no upgrade */
 	LockRelationOid(relid, s->concurrent ? ShareUpdateExclusiveLock : ShareLock);
 	t = transformIndexStmt(relid, copyObject(s), NULL);
@@ -1155,6 +1164,8 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
 	ListCell   *lc;
 	const char *what = NULL;
 
+	if (!AG_REL_OWNER(relid, GetUserId()))
+		return NULL;			/* PostgreSQL's error; no lock of ours */
 	LockRelationOid(relid, ShareUpdateExclusiveLock);	/* as CreateStatistics' caller */
 	t = transformStatsStmt(relid, copyObject(s), NULL);
 	foreach(lc, t->exprs)
