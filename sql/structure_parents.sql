@@ -89,6 +89,8 @@ ALTER TABLE sp.base DROP COLUMN a;
 ALTER TABLE sp.base ALTER COLUMN v SET STORAGE PLAIN;
 ALTER TABLE sp.base ADD COLUMN y int GENERATED ALWAYS AS (id * 2) STORED;
 DO $$ BEGIN EXECUTE 'ALTER TABLE sp.base ADD CONSTRAINT c CHECK (a > 0) NOT VALID'; END $$;
+-- a retype of the parent needs approval itself (see the approvals below)
+ALTER TABLE sp.base ALTER COLUMN a TYPE bigint, ALTER COLUMN v SET NOT NULL;
 -- error: through the partitioned parent, to protected partition sp.pp_1 (YG003)
 ALTER TABLE sp.pp ADD CONSTRAINT c CHECK (false) NOT VALID;
 ALTER TABLE sp.pp ADD COLUMN x int NOT NULL DEFAULT 0;
@@ -185,6 +187,24 @@ ALTER TABLE sp.pp ADD CONSTRAINT c CHECK (false) NOT VALID;
 \set VERBOSITY default
 \c "dbname=contrib_regression user=regress_su options="
 SELECT conrelid::regclass, conname FROM pg_constraint WHERE conname = 'c' ORDER BY 1;
+-- a retype of the parent, approved for the parent: what it passes down to
+-- the protected child (the retype, NOT NULL from another subcommand, the
+-- key it re-creates) is a request of its own
+SELECT (agent_guard.approve(request_id, 'regress')).status FROM agent_guard.requests
+ WHERE request_id > :req_before AND status = 'pending'
+   AND statement = 'ALTER TABLE sp.base ALTER COLUMN a TYPE bigint, ALTER COLUMN v SET NOT NULL';
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-sp"
+\set VERBOSITY sqlstate
+ALTER TABLE sp.base ALTER COLUMN a TYPE bigint, ALTER COLUMN v SET NOT NULL;
+\set VERBOSITY default
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, status, reason FROM agent_guard.requests
+ WHERE request_id > :req_before AND run_id = 'run-sp'
+   AND statement = 'ALTER TABLE sp.base ALTER COLUMN a TYPE bigint, ALTER COLUMN v SET NOT NULL'
+ ORDER BY request_id;
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a
+ WHERE a.attrelid = 'sp.kid'::regclass AND a.attname IN ('a', 'v') ORDER BY 1;
 
 -- a human may do all of it
 \c "dbname=contrib_regression user=regress_su options="

@@ -31,6 +31,13 @@
  *		protected table, changing its owner, switching its row security
  *		off, making it a member of an extension (DROP EXTENSION would drop
  *		it, pg_dump would leave it out), removing its capture trigger.
+ * What a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER passes down
+ * to a protected inheritance child or partition (an index, constraint,
+ * trigger, column or default PostgreSQL creates on it, a column made NOT
+ * NULL, given an identity or storage PLAIN, its key dropped with the
+ * parent's) gets the direct act's decision (structure.c); a protected
+ * table's key dropped while the table stays is refused when the statement
+ * ends.
  * A foreign key created to a protected table, by whatever path (a name
  * resolved to another table between the check and the lock), gets the
  * classifier's decision on declaring one (structure.c): refused when it
@@ -56,6 +63,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
@@ -88,6 +96,8 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -288,6 +298,23 @@ decide_items(const char *what, const char *text, int len, const AgKeyDigest *bin
 	list_free(sorted);
 }
 
+/*
+ * A relation that is still there and has neither a primary key nor a
+ * replica identity index (ALTER ... TYPE re-creates the key it drops).
+ */
+static bool
+relation_keyless(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+	bool		keyless;
+
+	if (rel == NULL)
+		return false;
+	keyless = !OidIsValid(AG_PRIMARY_KEY_INDEX(rel)) && !OidIsValid(RelationGetReplicaIndex(rel));
+	relation_close(rel, AccessShareLock);
+	return keyless;
+}
+
 static void
 frame_decide(ReachFrame *f)
 {
@@ -312,8 +339,9 @@ frame_decide(ReachFrame *f)
 	{
 		Oid			relid = lfirst_oid(lc);
 
-		if (get_rel_name(relid) != NULL)
-			ag_refuse(AG_REFUSAL_GUARD, f->what,
+		if (!relation_keyless(relid))
+			continue;
+		ag_refuse(AG_REFUSAL_GUARD, f->what,
 					  psprintf("It drops the key by which the log identifies the rows of protected table %s.",
 							   ag_qualified_relname(relid)),
 					  f->text, f->len, 0);
@@ -860,7 +888,7 @@ reach_drop_key(Oid classId, Oid objectId)
 	HeapTuple	tup;
 	MemoryContext old;
 
-	if (frames == NULL || frames->retyped != NIL || strcmp(frames->what, "REINDEX") == 0)
+	if (frames == NULL || strcmp(frames->what, "REINDEX") == 0)
 		return;
 	if (classId == ConstraintRelationId)
 	{
@@ -936,16 +964,17 @@ reach_create_constraint(Oid conoid)
  * What a statement made or changed on a protected table's structure, as
  * PostgreSQL passes a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER
  * down to its inheritance children and partitions: the direct act's
- * decision (structure.c).  Not judged: what ALTER ... TYPE re-creates (the
- * indexes, constraints and defaults the column had; the retype is judged
- * itself) and REINDEX's copies of existing indexes.
+ * decision (structure.c).  Not judged: REINDEX's copies of existing
+ * indexes.  What ALTER ... TYPE re-creates (the indexes, constraints and
+ * defaults the column had) is judged as new: the retype needs approval
+ * anyway, and another subcommand of the statement could have added it.
  */
 static void
 reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why)
 {
 	if (kind == AG_REFUSAL_NONE || frames == NULL)
 		return;
-	if (frames->retyped != NIL || strcmp(frames->what, "REINDEX") == 0)
+	if (strcmp(frames->what, "REINDEX") == 0)
 		return;
 	if (kind == AG_REFUSAL_GUARD)
 		refuse_now(why);
@@ -957,6 +986,7 @@ static void
 reach_create_structure(Oid classId, Oid objectId, int subId)
 {
 	Oid			relid = InvalidOid;
+	int			attnum = classId == RelationRelationId ? subId : 0;
 	char	   *why = NULL;
 	AgRefusalKind kind = AG_REFUSAL_NONE;
 
@@ -970,7 +1000,7 @@ reach_create_structure(Oid classId, Oid objectId, int subId)
 		kind = ag_structure_new_column(objectId, subId, &why);
 	}
 	else if (classId == ConstraintRelationId)
-		kind = ag_structure_new_constraint(objectId, &relid, &why);
+		kind = ag_structure_new_constraint(objectId, &relid, &attnum, &why);
 	else if (classId == TriggerRelationId)
 		kind = ag_structure_new_trigger(objectId, &relid, &why);
 	else if (classId == AttrDefaultRelationId)
@@ -978,7 +1008,7 @@ reach_create_structure(Oid classId, Oid objectId, int subId)
 		relid = objectId;
 		kind = ag_structure_new_default(objectId, subId, &why);
 	}
-	reach_structure(kind, relid, classId == RelationRelationId ? subId : 0, why);
+	reach_structure(kind, relid, attnum, why);
 }
 
 /* ---------------------------------------------------------------------

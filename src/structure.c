@@ -1727,7 +1727,7 @@ not_null_verdict(Oid relid, const char *col, char **why)
  * judged by their index, constraint triggers by their trigger.
  */
 AgRefusalKind
-ag_structure_new_constraint(Oid conoid, Oid *relid, char **why)
+ag_structure_new_constraint(Oid conoid, Oid *relid, int *attnum, char **why)
 {
 	ScanKeyData key;
 	TupleDesc	desc;
@@ -1745,6 +1745,7 @@ ag_structure_new_constraint(Oid conoid, Oid *relid, char **why)
 		return AG_REFUSAL_NONE;
 	c = (Form_pg_constraint) GETSTRUCT(tup);
 	*relid = c->conrelid;
+	*attnum = 0;
 	if (!OidIsValid(c->conrelid) || !is_protected(c->conrelid))
 		return AG_REFUSAL_NONE;
 	switch (c->contype)
@@ -1776,6 +1777,8 @@ ag_structure_new_constraint(Oid conoid, Oid *relid, char **why)
 			stamp = attnum_is_stamp(c->conrelid, DatumGetInt16(keys[i]));
 #ifdef AG_HAVE_NOTNULL_CONSTRAINTS
 		/* a NOT NULL constraint is told as the column's NOT NULL (15, 16, 17) */
+		if (c->contype == CONSTRAINT_NOTNULL && n == 1)
+			*attnum = DatumGetInt16(keys[0]);
 		if (c->contype == CONSTRAINT_NOTNULL && n == 1)
 			return not_null_verdict(c->conrelid, get_attname(c->conrelid, DatumGetInt16(keys[0]), true),
 									why);

@@ -21,10 +21,11 @@ extern Oid ag_structure_sequence_user(Oid seqid);
  * What a statement really made or changed on a protected table, as the
  * object-access hook reports it (reach.c): the decision the direct act
  * gets (AG_REFUSAL_NONE, _APPROVAL with a phrase for the request's reason,
- * or _GUARD with a sentence).  *relid: the table the object is on.
+ * or _GUARD with a sentence).  *relid: the table the object is on;
+ * *attnum: the column a NOT NULL constraint is on, else 0.
  */
 extern AgRefusalKind ag_structure_new_index(Oid indexoid, Oid *relid, char **why);
-extern AgRefusalKind ag_structure_new_constraint(Oid conoid, Oid *relid, char **why);
+extern AgRefusalKind ag_structure_new_constraint(Oid conoid, Oid *relid, int *attnum, char **why);
 extern AgRefusalKind ag_structure_new_trigger(Oid trigoid, Oid *relid, char **why);
 extern AgRefusalKind ag_structure_new_column(Oid relid, int attnum, char **why);
 extern AgRefusalKind ag_structure_new_default(Oid relid, int attnum, char **why);
