@@ -37,11 +37,15 @@ BEGIN
 END $$;
 CREATE FUNCTION sp.trig() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'no writes'; END $$;
+CREATE FUNCTION sp.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 RESET ROLE;
 SELECT agent_guard.protect('sp.kid', false);
 SELECT agent_guard.protect('sp.pp_1', false);
 INSERT INTO sp.kid (id, a, v) VALUES (1, NULL, 'one'), (2, 2, 'two');
 INSERT INTO sp.pp (id, a, v) VALUES (1, NULL, 'one'), (150, NULL, 'x');
+-- a human's row trigger on the agent's partitioned table (calling the
+-- agent's function): PostgreSQL clones it to the protected partition
+CREATE TRIGGER h BEFORE INSERT ON sp.pp FOR EACH ROW EXECUTE FUNCTION sp.noop();
 
 CREATE FUNCTION public.regress_sp_state() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT format('%s columns: %s', r, (SELECT string_agg(format('%s %s%s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
@@ -120,6 +124,12 @@ CREATE UNIQUE INDEX ON sp.pp (id);
 -- error: a row trigger cloned to the protected partition (YG004)
 CREATE TRIGGER t BEFORE INSERT ON sp.pp FOR EACH ROW EXECUTE FUNCTION sp.trig();
 DO $$ BEGIN EXECUTE 'CREATE TRIGGER t AFTER UPDATE ON sp.pp FOR EACH ROW EXECUTE FUNCTION sp.trig()'; END $$;
+-- error: the clone of the human's trigger on the protected partition,
+-- disabled, renamed or dropped with the parent's (YG004)
+ALTER TABLE sp.pp DISABLE TRIGGER h;
+ALTER TABLE sp.pp DISABLE TRIGGER USER;
+ALTER TRIGGER h ON sp.pp RENAME TO h2;
+DROP TRIGGER h ON sp.pp;
 \set VERBOSITY default
 -- the messages, once (the request's number left out)
 CREATE FUNCTION pg_temp.show(stmt text) RETURNS void LANGUAGE plpgsql AS $$
@@ -136,6 +146,8 @@ SELECT pg_temp.show('ALTER TABLE sp.base ADD CONSTRAINT c CHECK (false) NOT VALI
 SELECT pg_temp.show('ALTER TABLE sp.pp ALTER COLUMN ag_agent_id SET DEFAULT ''bot''');
 SELECT pg_temp.show('CREATE TRIGGER t BEFORE INSERT ON sp.pp FOR EACH ROW EXECUTE FUNCTION sp.trig()');
 SELECT pg_temp.show('ALTER TABLE sp.pp DROP CONSTRAINT pp_pkey');
+SELECT pg_temp.show('ALTER TABLE sp.pp DISABLE TRIGGER h');
+SELECT pg_temp.show('DROP TRIGGER h ON sp.pp');
 -- allowed: what does not reach the protected table
 ALTER TABLE ONLY sp.base ALTER COLUMN v SET STORAGE PLAIN;
 ALTER TABLE ONLY sp.base ALTER COLUMN a SET DEFAULT 5;
@@ -211,6 +223,10 @@ SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_att
 DROP TRIGGER t ON sp.base;
 DROP TRIGGER s ON sp.pp;
 DROP TRIGGER t ON sp.pp_2;
+ALTER TABLE sp.pp DISABLE TRIGGER h;
+ALTER TABLE sp.pp ENABLE TRIGGER h;
+ALTER TRIGGER h ON sp.pp RENAME TO h2;
+DROP TRIGGER h2 ON sp.pp;
 ALTER TABLE sp.base ADD CONSTRAINT c3 CHECK (id > 0) NOT VALID;
 ALTER TABLE sp.base ADD COLUMN x int NOT NULL DEFAULT 0;
 ALTER TABLE sp.base ALTER COLUMN id SET DEFAULT 0;

@@ -147,6 +147,7 @@ typedef struct ReachFrame
 	List	   *guard_rels;		/* relations whose capture trigger it dropped */
 	List	   *unguarded;		/* ... of which the trigger was the table's own */
 	List	   *unkeyed;		/* protected relations whose key it dropped */
+	List	   *untriggered;	/* protected relations whose trigger it dropped */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -349,6 +350,20 @@ frame_decide(ReachFrame *f)
 	list_free(f->unkeyed);
 	f->unkeyed = NIL;
 
+	/* a trigger of a protected table dropped (with its parent's), the table kept */
+	foreach(lc, f->untriggered)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (get_rel_name(relid) != NULL)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops a trigger of protected table %s: its triggers are part of its structure, which a human may have relied on; only a human may drop one.",
+							   ag_qualified_relname(relid)),
+					  f->text, f->len, 0);
+	}
+	list_free(f->untriggered);
+	f->untriggered = NIL;
+
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
@@ -361,7 +376,8 @@ void
 ag_reach_decide(void)
 {
 	if (frames != NULL &&
-		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL))
+		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL ||
+		 frames->untriggered != NIL))
 		frame_decide(frames);
 }
 
@@ -857,7 +873,26 @@ reach_drop_trigger(Oid trigid)
 	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigid));
 	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == fn)
+	if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid != fn)
+	{
+		/*
+		 * Another trigger of a protected table (a clone of its parent's
+		 * trigger, dropped with it): refused as DROP TRIGGER on the table,
+		 * if the table stays.  The guard's other triggers go with the
+		 * capture trigger.
+		 */
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+		if (!t->tgisinternal && relation_protected(t->tgrelid) &&
+			get_func_namespace(t->tgfoid) != get_namespace_oid(AG_SCHEMA, true))
+		{
+			MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+
+			frames->untriggered = list_append_unique_oid(frames->untriggered, t->tgrelid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	else if (HeapTupleIsValid(tup))
 	{
 		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 		MemoryContext old = MemoryContextSwitchTo(reach_cxt);
@@ -870,6 +905,44 @@ reach_drop_trigger(Oid trigid)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+/*
+ * A trigger was altered: a clone on a protected table enabled, disabled or
+ * renamed with its parent's trigger (ALTER TABLE ... ENABLE/DISABLE
+ * TRIGGER, ALTER TRIGGER ... RENAME of a partitioned table)?  Refused, as
+ * the direct act on the table.  The row before the command is read with
+ * the catalog snapshot, which does not see this command's update.
+ */
+static void
+reach_alter_trigger(Oid trigoid)
+{
+	ScanKeyData key;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	before;
+	HeapTuple	after;
+	Form_pg_trigger b;
+	Form_pg_trigger a;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigoid));
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	before = systable_getnext(scan);
+	before = HeapTupleIsValid(before) ? heap_copytuple(before) : NULL;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	after = row_now(TriggerRelationId, TriggerOidIndexId, 1, &key);
+	if (before == NULL || after == NULL)
+		return;
+	b = (Form_pg_trigger) GETSTRUCT(before);
+	a = (Form_pg_trigger) GETSTRUCT(after);
+	if (b->tgisinternal || !relation_protected(b->tgrelid))
+		return;
+	if (b->tgenabled != a->tgenabled || strcmp(NameStr(b->tgname), NameStr(a->tgname)) != 0)
+		refuse_now(psprintf("It %s trigger \"%s\" of protected table %s: a trigger runs on every write, humans' too, and triggers fire in name order.",
+							b->tgenabled != a->tgenabled ? "enables or disables" : "renames",
+							NameStr(b->tgname), ag_qualified_relname(b->tgrelid)));
 }
 
 /*
@@ -1255,6 +1328,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					reach_alter_inherits(objectId, pa ? pa->auxiliary_id : InvalidOid);
 				else if (classId == NamespaceRelationId)
 					reach_alter_schema(objectId);
+				else if (classId == TriggerRelationId)
+					reach_alter_trigger(objectId);
 				else if (classId == ExtensionRelationId)
 					reach_alter_extension(objectId);
 				else if (classId == PublicationRelationId && subId == 0)
