@@ -343,9 +343,9 @@ frame_decide(ReachFrame *f)
 		if (!relation_keyless(relid))
 			continue;
 		ag_refuse(AG_REFUSAL_GUARD, f->what,
-					  psprintf("It drops the key by which the log identifies the rows of protected table %s.",
-							   ag_qualified_relname(relid)),
-					  f->text, f->len, 0);
+				  psprintf("It drops the key by which the log identifies the rows of protected table %s.",
+						   ag_qualified_relname(relid)),
+				  f->text, f->len, 0);
 	}
 	list_free(f->unkeyed);
 	f->unkeyed = NIL;
