@@ -53,6 +53,11 @@
 #define AG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn || (subtype) == AT_AddColumnRecurse)
 #endif
 
+/* NOT NULL constraints are rows of pg_constraint (contype 'n') from 18 on. */
+#if PG_VERSION_NUM >= 180000
+#define AG_HAVE_NOTNULL_CONSTRAINTS 1
+#endif
+
 /* Publications of schemas (FOR TABLES IN SCHEMA) are new in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AG_HAVE_PUBLICATION_SCHEMAS 1

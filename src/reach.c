@@ -32,6 +32,13 @@
  *		protected table, changing its owner, switching its row security
  *		off, making it a member of an extension (DROP EXTENSION would drop
  *		it, pg_dump would leave it out), removing its capture trigger.
+ * What a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER passes down
+ * to a protected inheritance child or partition (an index, constraint,
+ * trigger, column or default PostgreSQL creates on it, a column made NOT
+ * NULL, given an identity or storage PLAIN, its key dropped with the
+ * parent's) gets the direct act's decision (structure.c); a protected
+ * table's key dropped while the table stays is refused when the statement
+ * ends.
  * A foreign key created to a protected table, by whatever path (a name
  * resolved to another table between the check and the lock), gets the
  * classifier's decision on declaring one (structure.c): refused when it
@@ -57,17 +64,20 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_publication.h"
@@ -87,6 +97,8 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
@@ -96,6 +108,7 @@
 #include "refusal.h"
 #include "scope.h"
 #include "statement.h"
+#include "structure.h"
 
 /* An act on a relation that needs a human's approval. */
 typedef struct ReachItem
@@ -117,7 +130,8 @@ typedef enum ReachAct
 	REACH_RENAME_COLUMN,
 	REACH_DETACH,
 	REACH_SCHEMA_RENAME,
-	REACH_FOREIGN_KEY
+	REACH_FOREIGN_KEY,
+	REACH_STRUCTURE
 } ReachAct;
 
 /* One utility statement running (ProcessUtility), innermost first. */
@@ -133,6 +147,8 @@ typedef struct ReachFrame
 	List	   *items;			/* ReachItem *: acts that need approval */
 	List	   *guard_rels;		/* relations whose capture trigger it dropped */
 	List	   *unguarded;		/* ... of which the trigger was the table's own */
+	List	   *unkeyed;		/* protected relations whose key it dropped */
+	List	   *untriggered;	/* protected relations whose trigger it dropped */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -284,6 +300,23 @@ decide_items(const char *what, const char *text, int len, const AgKeyDigest *bin
 	list_free(sorted);
 }
 
+/*
+ * A relation that is still there and has neither a primary key nor a
+ * replica identity index (ALTER ... TYPE re-creates the key it drops).
+ */
+static bool
+relation_keyless(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+	bool		keyless;
+
+	if (rel == NULL)
+		return false;
+	keyless = !OidIsValid(AG_PRIMARY_KEY_INDEX(rel)) && !OidIsValid(RelationGetReplicaIndex(rel));
+	relation_close(rel, AccessShareLock);
+	return keyless;
+}
+
 static void
 frame_decide(ReachFrame *f)
 {
@@ -303,6 +336,35 @@ frame_decide(ReachFrame *f)
 	list_free(f->unguarded);
 	f->unguarded = NIL;
 
+	/* the key the log identifies rows by dropped (through a parent), the table kept */
+	foreach(lc, f->unkeyed)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (!relation_keyless(relid))
+			continue;
+		ag_refuse(AG_REFUSAL_GUARD, f->what,
+				  psprintf("It drops the key by which the log identifies the rows of protected table %s.",
+						   ag_qualified_relname(relid)),
+				  f->text, f->len, 0);
+	}
+	list_free(f->unkeyed);
+	f->unkeyed = NIL;
+
+	/* a trigger of a protected table dropped (with its parent's), the table kept */
+	foreach(lc, f->untriggered)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (get_rel_name(relid) != NULL)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops a trigger of protected table %s: its triggers are part of its structure, which a human may have relied on; only a human may drop one.",
+							   ag_qualified_relname(relid)),
+					  f->text, f->len, 0);
+	}
+	list_free(f->untriggered);
+	f->untriggered = NIL;
+
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
@@ -314,7 +376,9 @@ frame_decide(ReachFrame *f)
 void
 ag_reach_decide(void)
 {
-	if (frames != NULL && (frames->items != NIL || frames->unguarded != NIL))
+	if (frames != NULL &&
+		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL ||
+		 frames->untriggered != NIL))
 		frame_decide(frames);
 }
 
@@ -385,6 +449,38 @@ covered(ReachFrame *f, Oid relid)
 			if (list_member_oid(f->covered, lfirst_oid(lc)) &&
 				(!protected || relation_protected(lfirst_oid(lc))))
 				return true;
+	}
+	return false;
+}
+
+/*
+ * Did the statement's approved verdict, or that of the statement it is a
+ * subcommand of, cover this change to protected table relid's structure:
+ * name it, or name a protected table it inherits from (whose verdict was
+ * the same act on a protected table)?  A parent that is not protected
+ * covers nothing: its approval was not for the protected child.
+ */
+static bool
+structure_covered(Oid relid)
+{
+	ReachFrame *f;
+
+	for (f = frames; f != NULL; f = f->subcommand ? f->outer : NULL)
+	{
+		ListCell   *lc;
+
+		if (!f->approved)
+			continue;
+		if (list_member_oid(f->covered, relid))
+			return true;
+		foreach(lc, f->covered)
+		{
+			Oid			c = lfirst_oid(lc);
+
+			if (relation_protected(c) && has_subclass(c) &&
+				list_member_oid(find_all_inheritors(c, NoLock, NULL), relid))
+				return true;
+		}
 	}
 	return false;
 }
@@ -579,7 +675,9 @@ column_retyped(const char *attname)
 	return false;
 }
 
-/* A column was altered: renamed, retyped? */
+static void reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why);
+
+/* A column was altered: renamed, retyped, made NOT NULL? */
 static void
 reach_alter_column(Oid relid, int attnum)
 {
@@ -619,6 +717,13 @@ reach_alter_column(Oid relid, int attnum)
 		need_approval(relid, attnum, REACH_RETYPE,
 					  psprintf("it changes the type of column \"%s\" of %s%s", NameStr(b->attname),
 							   protected ? "protected table " : "", name));
+	}
+	if (protected)
+	{
+		char	   *why = NULL;
+		AgRefusalKind kind = ag_structure_altered_column(relid, b, a, &why);
+
+		reach_structure(kind, relid, attnum, why);
 	}
 	if (protected && strcmp(NameStr(b->attname), NameStr(a->attname)) != 0)
 	{
@@ -777,7 +882,26 @@ reach_drop_trigger(Oid trigid)
 	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigid));
 	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == fn)
+	if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid != fn)
+	{
+		/*
+		 * Another trigger of a protected table (a clone of its parent's
+		 * trigger, dropped with it): refused as DROP TRIGGER on the table,
+		 * if the table stays.  The guard's other triggers go with the
+		 * capture trigger.
+		 */
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+
+		if (!t->tgisinternal && relation_protected(t->tgrelid) &&
+			get_func_namespace(t->tgfoid) != get_namespace_oid(AG_SCHEMA, true))
+		{
+			MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+
+			frames->untriggered = list_append_unique_oid(frames->untriggered, t->tgrelid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	else if (HeapTupleIsValid(tup))
 	{
 		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 		MemoryContext old = MemoryContextSwitchTo(reach_cxt);
@@ -790,6 +914,95 @@ reach_drop_trigger(Oid trigid)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+/*
+ * A trigger was altered: a clone on a protected table enabled, disabled or
+ * renamed with its parent's trigger (ALTER TABLE ... ENABLE/DISABLE
+ * TRIGGER, ALTER TRIGGER ... RENAME of a partitioned table)?  Refused, as
+ * the direct act on the table.  The row before the command is read with
+ * the catalog snapshot, which does not see this command's update.
+ */
+static void
+reach_alter_trigger(Oid trigoid)
+{
+	ScanKeyData key;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	before;
+	HeapTuple	after;
+	Form_pg_trigger b;
+	Form_pg_trigger a;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(trigoid));
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, TriggerOidIndexId, true, NULL, 1, &key);
+	before = systable_getnext(scan);
+	before = HeapTupleIsValid(before) ? heap_copytuple(before) : NULL;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	after = row_now(TriggerRelationId, TriggerOidIndexId, 1, &key);
+	if (before == NULL || after == NULL)
+		return;
+	b = (Form_pg_trigger) GETSTRUCT(before);
+	a = (Form_pg_trigger) GETSTRUCT(after);
+	if (b->tgisinternal || !relation_protected(b->tgrelid))
+		return;
+	if (b->tgenabled != a->tgenabled || strcmp(NameStr(b->tgname), NameStr(a->tgname)) != 0)
+		refuse_now(psprintf("It %s trigger \"%s\" of protected table %s: a trigger runs on every write, humans' too, and triggers fire in name order.",
+							b->tgenabled != a->tgenabled ? "enables or disables" : "renames",
+							NameStr(b->tgname), ag_qualified_relname(b->tgrelid)));
+}
+
+/*
+ * An index or constraint is dropped: the key by which the log identifies
+ * the rows of a protected table (its primary key, its replica identity
+ * index), as a parent's DROP CONSTRAINT or DROP INDEX drops its partitions'
+ * keys?  Refused when the statement ends if the table is still there (a
+ * dropped table takes its key with it; ALTER ... TYPE re-creates it;
+ * REINDEX CONCURRENTLY drops the old copy of an index it has replaced).
+ */
+static void
+reach_drop_key(Oid classId, Oid objectId)
+{
+	Oid			relid = InvalidOid;
+	Oid			indexoid = InvalidOid;
+	HeapTuple	tup;
+	MemoryContext old;
+
+	if (frames == NULL || strcmp(frames->what, "REINDEX") == 0)
+		return;
+	if (classId == ConstraintRelationId)
+	{
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(objectId));
+		if (!HeapTupleIsValid(tup))
+			return;
+		relid = ((Form_pg_constraint) GETSTRUCT(tup))->conrelid;
+		indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
+		if (((Form_pg_constraint) GETSTRUCT(tup))->contype != CONSTRAINT_PRIMARY &&
+			!OidIsValid(indexoid))
+			relid = InvalidOid;
+		ReleaseSysCache(tup);
+	}
+	else
+		indexoid = objectId;
+	if (OidIsValid(indexoid))
+	{
+		tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		if (!HeapTupleIsValid(tup))
+			return;
+		if (((Form_pg_index) GETSTRUCT(tup))->indisprimary ||
+			((Form_pg_index) GETSTRUCT(tup))->indisreplident)
+			relid = ((Form_pg_index) GETSTRUCT(tup))->indrelid;
+		else
+			relid = InvalidOid;
+		ReleaseSysCache(tup);
+	}
+	if (!OidIsValid(relid) || !relation_protected(relid))
+		return;
+	old = MemoryContextSwitchTo(reach_cxt);
+	frames->unkeyed = list_append_unique_oid(frames->unkeyed, relid);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -827,6 +1040,57 @@ reach_create_constraint(Oid conoid)
 		need_approval(c->conrelid, 0, REACH_FOREIGN_KEY,
 					  psprintf("a foreign key from %s refuses humans' deletes of protected table %s",
 							   ag_qualified_relname(c->conrelid), ag_qualified_relname(c->confrelid)));
+}
+
+/*
+ * What a statement made or changed on a protected table's structure, as
+ * PostgreSQL passes a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER
+ * down to its inheritance children and partitions: the direct act's
+ * decision (structure.c).  Not judged: REINDEX's copies of existing
+ * indexes.  What ALTER ... TYPE re-creates (the indexes, constraints and
+ * defaults the column had) is judged as new: the retype needs approval
+ * anyway, and another subcommand of the statement could have added it.
+ */
+static void
+reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why)
+{
+	if (kind == AG_REFUSAL_NONE || frames == NULL)
+		return;
+	if (strcmp(frames->what, "REINDEX") == 0)
+		return;
+	if (kind == AG_REFUSAL_GUARD)
+		refuse_now(why);
+	else if (!structure_covered(relid))
+		need_approval(relid, attnum, REACH_STRUCTURE, why);
+}
+
+static void
+reach_create_structure(Oid classId, Oid objectId, int subId)
+{
+	Oid			relid = InvalidOid;
+	int			attnum = classId == RelationRelationId ? subId : 0;
+	char	   *why = NULL;
+	AgRefusalKind kind = AG_REFUSAL_NONE;
+
+	if (frames == NULL)
+		return;
+	if (classId == RelationRelationId && subId == 0)
+		kind = ag_structure_new_index(objectId, &relid, &why);
+	else if (classId == RelationRelationId)
+	{
+		relid = objectId;
+		kind = ag_structure_new_column(objectId, subId, &why);
+	}
+	else if (classId == ConstraintRelationId)
+		kind = ag_structure_new_constraint(objectId, &relid, &attnum, &why);
+	else if (classId == TriggerRelationId)
+		kind = ag_structure_new_trigger(objectId, &relid, &why);
+	else if (classId == AttrDefaultRelationId)
+	{
+		relid = objectId;
+		kind = ag_structure_new_default(objectId, subId, &why);
+	}
+	reach_structure(kind, relid, attnum, why);
 }
 
 /* ---------------------------------------------------------------------
@@ -1020,6 +1284,9 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			return;
 		if (classId == ConstraintRelationId)
 			reach_create_constraint(objectId);
+		if (classId == RelationRelationId || classId == ConstraintRelationId ||
+			classId == TriggerRelationId || classId == AttrDefaultRelationId)
+			reach_create_structure(classId, objectId, subId);
 		else if (classId == PublicationRelationId)
 			reach_publication(objectId, true);
 		else if (classId == PublicationRelRelationId)
@@ -1047,8 +1314,13 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				/* PostgreSQL's own bookkeeping: transient heaps, cloned triggers */
 				if (d != NULL && (d->dropflags & PERFORM_DELETION_INTERNAL))
 					break;
-				if (classId == RelationRelationId)
+				if (classId == RelationRelationId && subId == 0 &&
+					get_rel_relkind(objectId) == RELKIND_INDEX)
+					reach_drop_key(classId, objectId);
+				else if (classId == RelationRelationId)
 					reach_drop(objectId, subId);
+				else if (classId == ConstraintRelationId)
+					reach_drop_key(classId, objectId);
 				else if (classId == TriggerRelationId)
 					reach_drop_trigger(objectId);
 				break;
@@ -1065,6 +1337,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					reach_alter_inherits(objectId, pa ? pa->auxiliary_id : InvalidOid);
 				else if (classId == NamespaceRelationId)
 					reach_alter_schema(objectId);
+				else if (classId == TriggerRelationId)
+					reach_alter_trigger(objectId);
 				else if (classId == ExtensionRelationId)
 					reach_alter_extension(objectId);
 				else if (classId == PublicationRelationId && subId == 0)

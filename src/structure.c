@@ -68,6 +68,9 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
+#include "utils/array.h"
+#include "utils/snapmgr.h"
+#include "nodes/readfuncs.h"
 
 #include "agent_guard.h"
 #include "approved.h"
@@ -1108,6 +1111,15 @@ index_user_code(Oid relid, IndexStmt *s)
 	am = get_am_oid(s->accessMethod, true);
 	if (!OidIsValid(am))
 		return NULL;			/* PostgreSQL's error */
+
+	/*
+	 * PostgreSQL checks ownership before it locks the table (its
+	 * RangeVarGetRelidExtended callback): a role that may not index the
+	 * table takes no lock here either, or a failing CREATE INDEX in an open
+	 * transaction would hold humans' writes of their table.
+	 */
+	if (!AG_REL_OWNER(relid, GetUserId()))
+		return NULL;			/* PostgreSQL's error */
 	/* the lock DefineIndex's caller takes first: no upgrade */
 	LockRelationOid(relid, s->concurrent ? ShareUpdateExclusiveLock : ShareLock);
 	t = transformIndexStmt(relid, copyObject(s), NULL);
@@ -1152,6 +1164,8 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
 	ListCell   *lc;
 	const char *what = NULL;
 
+	if (!AG_REL_OWNER(relid, GetUserId()))
+		return NULL;			/* PostgreSQL's error; no lock of ours */
 	LockRelationOid(relid, ShareUpdateExclusiveLock);	/* as CreateStatistics' caller */
 	t = transformStatsStmt(relid, copyObject(s), NULL);
 	foreach(lc, t->exprs)
@@ -1547,4 +1561,383 @@ Oid
 ag_structure_sequence_user(Oid seqid)
 {
 	return sequence_protected_user(seqid);
+}
+
+/* ---------------------------------------------------------------------
+ * What a statement really made on a protected table (reach.c's backstop)
+ *
+ * The classifier above judges the table a statement names.  An ALTER
+ * TABLE, CREATE INDEX or CREATE TRIGGER of a parent reaches its
+ * inheritance children and partitions too: PostgreSQL adds the column,
+ * CHECK, NOT NULL, key or default to each child and clones indexes and
+ * row triggers to each partition.  The object-access hook reports each
+ * such object as PostgreSQL creates it; these functions give it the
+ * decision the direct act on the protected table gets.  Rows are read as
+ * the running command left them (SnapshotSelf): the syscache does not see
+ * them before the next CommandCounterIncrement.
+ * ---------------------------------------------------------------------
+ */
+
+static HeapTuple
+catalog_row_now(Oid catalog, Oid index, int nkeys, ScanKey keys, TupleDesc *desc)
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, index, true, SnapshotSelf, nkeys, keys);
+	HeapTuple	tup = systable_getnext(scan);
+
+	tup = HeapTupleIsValid(tup) ? heap_copytuple(tup) : NULL;
+	if (desc != NULL)
+		*desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return tup;
+}
+
+/* A pg_node_tree column of a catalog row, as a node; NULL if null. */
+static Node *
+catalog_node(HeapTuple tup, TupleDesc desc, AttrNumber col)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, col, desc, &isnull);
+
+	return isnull ? NULL : stringToNode(TextDatumGetCString(d));
+}
+
+static bool
+attnum_is_stamp(Oid relid, AttrNumber attnum)
+{
+	return attnum > 0 && is_stamp(get_attname(relid, attnum, true));
+}
+
+typedef struct StampVars
+{
+	Oid			relid;
+	bool		found;
+} StampVars;
+
+static bool
+stamp_var_walker(Node *node, StampVars *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) && attnum_is_stamp(ctx->relid, ((Var *) node)->varattno))
+	{
+		ctx->found = true;
+		return true;
+	}
+	return expression_tree_walker(node, stamp_var_walker, (void *) ctx);
+}
+
+static bool
+expr_names_stamp(Oid relid, Node *expr)
+{
+	StampVars	ctx = {relid, false};
+
+	(void) stamp_var_walker(expr, &ctx);
+	return ctx.found;
+}
+
+/*
+ * A new index (an index PostgreSQL cloned to a partition, or built for a
+ * key or unique constraint a parent passed down): the decision CREATE
+ * [UNIQUE] INDEX on the protected table gets.  *relid: its table.
+ */
+AgRefusalKind
+ag_structure_new_index(Oid indexoid, Oid *relid, char **why)
+{
+	ScanKeyData key;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	Form_pg_index ix;
+	Node	   *exprs;
+	Node	   *pred;
+	const char *what = NULL;
+	bool		stamp = false;
+	bool		isnull;
+	oidvector  *classes;
+	int			i;
+
+	ScanKeyInit(&key, Anum_pg_index_indexrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(indexoid));
+	tup = catalog_row_now(IndexRelationId, IndexRelidIndexId, 1, &key, &desc);
+	if (tup == NULL)
+		return AG_REFUSAL_NONE; /* not an index */
+	ix = (Form_pg_index) GETSTRUCT(tup);
+	*relid = ix->indrelid;
+	if (!is_protected(ix->indrelid))
+		return AG_REFUSAL_NONE;
+	exprs = catalog_node(tup, desc, Anum_pg_index_indexprs);
+	pred = catalog_node(tup, desc, Anum_pg_index_indpred);
+	for (i = 0; i < ix->indnatts && !stamp; i++)
+		stamp = attnum_is_stamp(ix->indrelid, ix->indkey.values[i]);
+	stamp = stamp || expr_names_stamp(ix->indrelid, exprs) || expr_names_stamp(ix->indrelid, pred);
+	if (ix->indisunique || ix->indisprimary || ix->indisexclusion)
+	{
+		if (stamp)
+		{
+			*why = psprintf("A unique index or key on protected table \"%s\" would name a stamp column: the guard sets them, and it could refuse humans' writes.",
+							name_of(ix->indrelid));
+			return AG_REFUSAL_GUARD;
+		}
+		*why = psprintf("it adds a unique index or key to protected table \"%s\", which could refuse humans' writes",
+						name_of(ix->indrelid));
+		return AG_REFUSAL_APPROVAL;
+	}
+	if (exprs != NULL && calls_user_code(exprs, &what))
+		what = psprintf("an expression that %s", what);
+	else if (pred != NULL && calls_user_code(pred, &what))
+		what = psprintf("a predicate that %s", what);
+	else
+	{
+		Datum		d = heap_getattr(tup, Anum_pg_index_indclass, desc, &isnull);
+
+		what = NULL;
+		classes = isnull ? NULL : (oidvector *) DatumGetPointer(d);
+		for (i = 0; classes != NULL && i < classes->dim1 && what == NULL; i++)
+			if (classes->values[i] >= FirstNormalObjectId)
+				what = "an operator class that is not the system's";
+	}
+	if (what == NULL)
+		return AG_REFUSAL_NONE;
+	*why = psprintf("it adds an index to protected table \"%s\" with %s, which would run whenever humans read or write the table",
+					name_of(ix->indrelid), what);
+	return AG_REFUSAL_APPROVAL;
+}
+
+/* NOT NULL on a column of a protected table, however it comes. */
+static AgRefusalKind
+not_null_verdict(Oid relid, const char *col, char **why)
+{
+	if (col == NULL)
+		return AG_REFUSAL_NONE;
+	if (is_stamp(col))
+	{
+		*why = psprintf("Column \"%s\" of protected table \"%s\" is a stamp column: the guard sets it, and a default or NOT NULL on it would mark or refuse humans' rows.",
+						col, name_of(relid));
+		return AG_REFUSAL_GUARD;
+	}
+	*why = psprintf("it makes column \"%s\" of protected table \"%s\" NOT NULL, which would refuse humans' writes that leave it empty",
+					col, name_of(relid));
+	return AG_REFUSAL_APPROVAL;
+}
+
+/*
+ * A new constraint on a protected table (a parent's CHECK, NOT NULL or
+ * foreign key passed down).  Keys, unique and exclusion constraints are
+ * judged by their index, constraint triggers by their trigger.
+ */
+AgRefusalKind
+ag_structure_new_constraint(Oid conoid, Oid *relid, int *attnum, char **why)
+{
+	ScanKeyData key;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	Form_pg_constraint c;
+	const char *kind;
+	bool		stamp = false;
+	bool		isnull;
+	Datum		d;
+
+	ScanKeyInit(&key, Anum_pg_constraint_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(conoid));
+	tup = catalog_row_now(ConstraintRelationId, ConstraintOidIndexId, 1, &key, &desc);
+	if (tup == NULL)
+		return AG_REFUSAL_NONE;
+	c = (Form_pg_constraint) GETSTRUCT(tup);
+	*relid = c->conrelid;
+	*attnum = 0;
+	if (!OidIsValid(c->conrelid) || !is_protected(c->conrelid))
+		return AG_REFUSAL_NONE;
+	switch (c->contype)
+	{
+		case CONSTRAINT_CHECK:
+			kind = "a CHECK constraint";
+			break;
+		case CONSTRAINT_FOREIGN:
+			kind = "a foreign key";
+			break;
+#ifdef AG_HAVE_NOTNULL_CONSTRAINTS
+		case CONSTRAINT_NOTNULL:
+			kind = "a NOT NULL constraint";
+			break;
+#endif
+		default:
+			return AG_REFUSAL_NONE;
+	}
+	d = heap_getattr(tup, Anum_pg_constraint_conkey, desc, &isnull);
+	if (!isnull)
+	{
+		Datum	   *keys;
+		int			n;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT,
+						  &keys, NULL, &n);
+		for (i = 0; i < n && !stamp; i++)
+			stamp = attnum_is_stamp(c->conrelid, DatumGetInt16(keys[i]));
+#ifdef AG_HAVE_NOTNULL_CONSTRAINTS
+		/* a NOT NULL constraint is told as the column's NOT NULL (15, 16, 17) */
+		if (c->contype == CONSTRAINT_NOTNULL && n == 1)
+			*attnum = DatumGetInt16(keys[0]);
+		if (c->contype == CONSTRAINT_NOTNULL && n == 1)
+			return not_null_verdict(c->conrelid, get_attname(c->conrelid, DatumGetInt16(keys[0]), true),
+									why);
+#endif
+	}
+	if (c->contype == CONSTRAINT_CHECK)
+		stamp = stamp || expr_names_stamp(c->conrelid, catalog_node(tup, desc, Anum_pg_constraint_conbin));
+	if (stamp)
+	{
+		*why = psprintf("Constraint \"%s\" would name a stamp column of protected table \"%s\": the guard sets them, and a constraint on them could refuse humans' writes.",
+						NameStr(c->conname), name_of(c->conrelid));
+		return AG_REFUSAL_GUARD;
+	}
+	*why = psprintf("it adds %s to protected table \"%s\", which could refuse humans' writes",
+					kind, name_of(c->conrelid));
+	return AG_REFUSAL_APPROVAL;
+}
+
+/*
+ * A new trigger on a protected table (a row trigger PostgreSQL cloned to a
+ * partition): refused, as CREATE TRIGGER on it.  PostgreSQL's internal
+ * triggers (those of foreign keys, judged as keys) are not judged here.
+ */
+AgRefusalKind
+ag_structure_new_trigger(Oid trigoid, Oid *relid, char **why)
+{
+	ScanKeyData key;
+	HeapTuple	tup;
+	Form_pg_trigger t;
+
+	ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(trigoid));
+	tup = catalog_row_now(TriggerRelationId, TriggerOidIndexId, 1, &key, NULL);
+	if (tup == NULL)
+		return AG_REFUSAL_NONE;
+	t = (Form_pg_trigger) GETSTRUCT(tup);
+	*relid = t->tgrelid;
+	if (t->tgisinternal || !is_protected(t->tgrelid))
+		return AG_REFUSAL_NONE;
+	*why = psprintf("It adds trigger \"%s\" to protected table \"%s\": triggers of a protected table run on every write, humans' too; only a human may add one.",
+					NameStr(t->tgname), name_of(t->tgrelid));
+	return AG_REFUSAL_GUARD;
+}
+
+/*
+ * A new column of a protected table (ADD COLUMN of a parent): NOT NULL,
+ * identity, or of a domain with constraints needs approval, as ADD COLUMN
+ * on the table itself.  Its CHECK, key, default and generation expression
+ * come as objects of their own.
+ */
+AgRefusalKind
+ag_structure_new_column(Oid relid, int attnum, char **why)
+{
+	ScanKeyData keys[2];
+	HeapTuple	tup;
+	Form_pg_attribute a;
+	const char *what = NULL;
+
+	if (!is_protected(relid))
+		return AG_REFUSAL_NONE;
+	ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	tup = catalog_row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys, NULL);
+	if (tup == NULL)
+		return AG_REFUSAL_NONE;
+	a = (Form_pg_attribute) GETSTRUCT(tup);
+	if (a->attnotnull)
+		return not_null_verdict(relid, NameStr(a->attname), why);
+	if (a->attidentity != '\0')
+		what = "an identity";
+	else if (get_typtype(a->atttypid) == TYPTYPE_DOMAIN && DomainHasConstraints(a->atttypid))
+		what = "a domain with constraints";
+	if (what == NULL)
+		return AG_REFUSAL_NONE;
+	*why = psprintf("it adds column \"%s\" with %s to protected table \"%s\", which could refuse humans' writes",
+					NameStr(a->attname), what, name_of(relid));
+	return AG_REFUSAL_APPROVAL;
+}
+
+/*
+ * A column default set on a protected table (ADD COLUMN ... DEFAULT or
+ * SET DEFAULT of a parent, SET EXPRESSION): as the direct act, refused on
+ * a stamp column; approval on a key column, for a generated column, and
+ * for a default that runs code that is not the system's.
+ */
+AgRefusalKind
+ag_structure_new_default(Oid relid, int attnum, char **why)
+{
+	ScanKeyData keys[2];
+	TupleDesc	desc;
+	HeapTuple	tup;
+	char	   *col;
+	const char *what = NULL;
+
+	if (!is_protected(relid) || attnum <= 0)
+		return AG_REFUSAL_NONE;
+	col = get_attname(relid, attnum, true);
+	if (col == NULL)
+		return AG_REFUSAL_NONE;
+	if (is_stamp(col))
+	{
+		*why = psprintf("Column \"%s\" of protected table \"%s\" is a stamp column: the guard sets it, and a default on it would mark or forge humans' rows.",
+						col, name_of(relid));
+		return AG_REFUSAL_GUARD;
+	}
+	ScanKeyInit(&keys[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	tup = catalog_row_now(AttrDefaultRelationId, AttrDefaultIndexId, 2, keys, &desc);
+	if (tup == NULL)
+		return AG_REFUSAL_NONE;
+	if (get_attgenerated(relid, attnum) != '\0')
+		what = "a new generation expression, which rewrites it with no write on record and runs on humans' writes";
+	else if (column_in_key(relid, col))
+		what = "a new default on a key column: humans' inserts could fail or collide";
+	else
+	{
+		const char *code = NULL;
+		Node	   *expr = catalog_node(tup, desc, Anum_pg_attrdef_adbin);
+
+		if (expr != NULL && calls_user_code(expr, &code))
+			what = psprintf("a default that %s, which would run in humans' inserts that leave the column out", code);
+	}
+	if (what == NULL)
+		return AG_REFUSAL_NONE;
+	*why = psprintf("it gives column \"%s\" of protected table \"%s\" %s", col, name_of(relid), what);
+	return AG_REFUSAL_APPROVAL;
+}
+
+/*
+ * A column of a protected table changed (SET NOT NULL, identity or
+ * storage of a parent, passed down): as the direct act.
+ */
+AgRefusalKind
+ag_structure_altered_column(Oid relid, Form_pg_attribute before, Form_pg_attribute after,
+							char **why)
+{
+	const char *col = NameStr(before->attname);
+	const char *what = NULL;
+
+	if (!is_protected(relid))
+		return AG_REFUSAL_NONE;
+	if (!before->attnotnull && after->attnotnull)
+		return not_null_verdict(relid, col, why);
+	if (before->attidentity != after->attidentity)
+		what = "another identity: humans' inserts with their own values could fail or collide";
+	else if (before->attstorage != after->attstorage && after->attstorage == TYPSTORAGE_PLAIN)
+		what = "storage PLAIN: humans' writes of values too long for a page would fail";
+	if (what == NULL)
+		return AG_REFUSAL_NONE;
+	if (is_stamp(col) && after->attstorage == before->attstorage)
+	{
+		*why = psprintf("Column \"%s\" of protected table \"%s\" is a stamp column: the guard sets it and numbers nothing.",
+						col, name_of(relid));
+		return AG_REFUSAL_GUARD;
+	}
+	*why = psprintf("it gives column \"%s\" of protected table \"%s\" %s", col, name_of(relid), what);
+	return AG_REFUSAL_APPROVAL;
 }

@@ -7,12 +7,29 @@
 #ifndef AG_STRUCTURE_H
 #define AG_STRUCTURE_H
 
+#include "catalog/pg_attribute.h"
 #include "classify.h"
+#include "refusal.h"
 
 /* Sets u's verdict (the strongest wins) on changes to protected tables. */
 extern void ag_structure_classify(Node *parsetree, AgUtility *u);
 
 /* The protected table whose rows a sequence numbers, or InvalidOid. */
 extern Oid ag_structure_sequence_user(Oid seqid);
+
+/*
+ * What a statement really made or changed on a protected table, as the
+ * object-access hook reports it (reach.c): the decision the direct act
+ * gets (AG_REFUSAL_NONE, _APPROVAL with a phrase for the request's reason,
+ * or _GUARD with a sentence).  *relid: the table the object is on;
+ * *attnum: the column a NOT NULL constraint is on, else 0.
+ */
+extern AgRefusalKind ag_structure_new_index(Oid indexoid, Oid *relid, char **why);
+extern AgRefusalKind ag_structure_new_constraint(Oid conoid, Oid *relid, int *attnum, char **why);
+extern AgRefusalKind ag_structure_new_trigger(Oid trigoid, Oid *relid, char **why);
+extern AgRefusalKind ag_structure_new_column(Oid relid, int attnum, char **why);
+extern AgRefusalKind ag_structure_new_default(Oid relid, int attnum, char **why);
+extern AgRefusalKind ag_structure_altered_column(Oid relid, Form_pg_attribute before,
+												 Form_pg_attribute after, char **why);
 
 #endif							/* AG_STRUCTURE_H */
