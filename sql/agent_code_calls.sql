@@ -28,6 +28,10 @@ SELECT lo_from_bytea(727272, 'the human''s document') AS lo;
 CREATE FUNCTION cc.get_secret() RETURNS text LANGUAGE sql STABLE AS 'SELECT s FROM cc.secret LIMIT 1';
 CREATE FUNCTION cc.count_secret() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog AS 'SELECT count(*) FROM cc.secret';
+CREATE FUNCTION cc.append_secret(a text, b text) RETURNS text LANGUAGE sql STABLE
+    AS $$SELECT coalesce(a, '') || b || (SELECT s FROM cc.secret LIMIT 1)$$;
+CREATE FUNCTION cc.imm(v int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+    AS 'BEGIN RETURN v; END';
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-cc-1"
 CREATE TABLE ccb.t (id int PRIMARY KEY, v int CHECK (v > 0));
@@ -65,6 +69,13 @@ CREATE RULE r AS ON INSERT TO ccb.d3 DO ALSO SELECT cc.get_secret();
 CREATE FUNCTION ccb.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE TRIGGER t_when BEFORE INSERT ON ccb.d3 FOR EACH ROW
     WHEN (cc.get_secret() IS NOT NULL) EXECUTE FUNCTION ccb.noop();
+-- red team 8: the same function as an aggregate's step, in a parameter
+-- default, in an index expression
+CREATE AGGREGATE ccb.agg(text) (sfunc = cc.append_secret, stype = text);
+CREATE VIEW ccb.v_agg AS SELECT ccb.agg(x) AS a FROM (VALUES ('a')) v(x);
+CREATE FUNCTION ccb.hello(x text DEFAULT cc.get_secret()) RETURNS text LANGUAGE sql AS 'SELECT $1';
+CREATE INDEX ON ccb.t ((cc.imm(v)));
+GRANT SELECT ON ccb.v_agg TO PUBLIC;
 -- a SECURITY DEFINER one runs as its owner whoever calls it: allowed
 CREATE VIEW ccb.v_count AS SELECT cc.count_secret() AS n;
 GRANT SELECT ON ccb.v_count TO PUBLIC;
@@ -96,6 +107,8 @@ SELECT count(*) AS kept FROM pg_largeobject_metadata WHERE oid = 727272;
 SELECT nextval('cc.seq');
 SELECT * FROM ccb.v_currval;
 SELECT ccb.flag();
+SELECT * FROM ccb.v_agg;
+SELECT ccb.hello();
 SELECT count(*) AS kept FROM pg_largeobject_metadata WHERE oid = 727272;
 SELECT last_value FROM cc.seq;
 -- the human's side: the same calls in statements of the human's own

@@ -88,6 +88,7 @@
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_language.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -1253,6 +1254,35 @@ call_kind(Oid funcid)
  * caller's rights (call_kind), is refused; the agent's own functions run
  * as the agent anyway.
  */
+/*
+ * A function that runs SQL with its caller's rights and is not an agent's:
+ * a SECURITY INVOKER function in SQL or a procedural language, not the
+ * system's, not the guard's (red team 7, finding 8; red team 8).  Called
+ * from an agent's stored code, it would run a human's queries with the
+ * human's rights and hand what it reads to the agent's code.  C functions
+ * are an extension's, judged by the lists above.
+ */
+bool
+ag_agentcode_invoker_of_other(Oid fn)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		found;
+
+	if (fn < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	found = !proc->prosecdef && proc->prolang != ClanguageId &&
+		proc->prolang != INTERNALlanguageId &&
+		proc->pronamespace != get_namespace_oid(AG_SCHEMA, true) &&
+		!ag_agentcode_role_is_agent(proc->proowner);
+	ReleaseSysCache(tup);
+	return found;
+}
+
 static bool
 unsafe_for(Oid fn, Oid owner)
 {
@@ -1267,7 +1297,7 @@ unsafe_for(Oid fn, Oid owner)
 		return true;
 	kind = call_kind(fn);
 
-	return kind == CALL_CALLERS_RIGHTS ||
+	return kind == CALL_CALLERS_RIGHTS || ag_agentcode_invoker_of_other(fn) ||
 		(kind == CALL_GRANTED &&
 		 AG_PROC_ACLCHECK(fn, owner, ACL_EXECUTE) != ACLCHECK_OK);
 }
@@ -1456,7 +1486,8 @@ static void
 refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 {
 	bool		guard = get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true);
-	bool		callers = !guard && call_kind(fn) == CALL_CALLERS_RIGHTS;
+	bool		callers = !guard && (call_kind(fn) == CALL_CALLERS_RIGHTS ||
+									 ag_agentcode_invoker_of_other(fn));
 
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
@@ -1502,6 +1533,9 @@ ag_agentcode_unsafe_reason(Oid fn, Oid owner)
 		return "is one of the guard's functions";
 	if (call_kind(fn) == CALL_CALLERS_RIGHTS)
 		return "acts with its caller's rights";
+	if (ag_agentcode_invoker_of_other(fn))
+		return psprintf("is a SECURITY INVOKER function of role \"%s\", which runs its statements with its caller's rights",
+						ag_agentcode_role_name(ag_agentcode_function_owner(fn)));
 	return psprintf("may not be executed by role \"%s\"", ag_agentcode_role_name(owner));
 }
 

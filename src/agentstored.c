@@ -6,7 +6,7 @@
  * agentcode.c runs an agent's functions as the agent, and judges the
  * system functions an agent's stored expressions call.  Three more things
  * an agent stores run with the rights of whoever uses them (red team 6,
- * findings 4, 8 and 11):
+ * findings 4, 8 and 11), and a fourth (red teams 7 and 8):
  *
  *	- what an agent's view or policy reads.  PostgreSQL checks a view's
  *	  tables as the view's owner, except for a security_invoker view (and
@@ -21,9 +21,11 @@
  *	  as the agent (agentcode.c), a built-in one does nothing with its
  *	  caller's rights; any other (an extension's lo_manage, which unlinks
  *	  large objects, or refint's check_foreign_key, which writes the tables
- *	  its arguments name, or a human's function) would act with the writing
- *	  human's rights on the agent's arguments: a human's statement that
- *	  would fire one is refused (planner; COPY FROM and TRUNCATE);
+ *	  its arguments name, or a human's function) would act with the rights
+ *	  of whoever writes (a human, a superuser's ALTER TABLE, the logical
+ *	  replication worker) on the agent's arguments: the agent may not
+ *	  create or enable such a trigger (object access).  One a human put on
+ *	  the agent's table is the human's choice, and runs;
  *	- the CHECK constraints and the default of an agent's domain.  They run
  *	  wherever a value becomes the domain's, also inside a type's input
  *	  function (a record or array literal, COPY FROM), where no statement is
@@ -31,7 +33,11 @@
  *	  owns may not call a function that would act with more than the
  *	  agent's rights (the guard's, one that acts with its caller's rights,
  *	  one the agent may not execute) (object access, post-create and
- *	  post-alter).
+ *	  post-alter);
+ *	- a call of another role's SECURITY INVOKER SQL or PL function, in a
+ *	  view, rule, default, CHECK, policy, trigger WHEN, domain or index
+ *	  the agent stores: it would run the human's queries with the human's
+ *	  rights.  Judged when stored (object access).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,6 +50,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_attrdef.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_policy.h"
@@ -212,95 +219,6 @@ reads_as_walker(Node *node, ReadsAs *ctx)
 	return expression_tree_walker(node, reads_as_walker, ctx);
 }
 
-/* ---------------------------------------------------------------------
- * The triggers of an agent's relation
- * ---------------------------------------------------------------------
- */
-
-/* A relation a human's statement writes: refuse a trigger that is not the agent's. */
-static void
-judge_relation_triggers(Oid relid)
-{
-	Relation	rel = RelationIdGetRelation(relid);
-	Oid			owner;
-	Oid			guard = get_namespace_oid(AG_SCHEMA, true);
-	int			i;
-
-	if (rel == NULL)
-		return;
-	owner = rel->rd_rel->relowner;
-	/* written as its owner (a foreign key's action, the guard's row work): the agent's rights */
-	if (rel->trigdesc == NULL || owner == GetUserId() || !ag_agentcode_role_is_agent(owner))
-	{
-		RelationClose(rel);
-		return;
-	}
-	for (i = 0; i < rel->trigdesc->numtriggers; i++)
-	{
-		Trigger    *t = &rel->trigdesc->triggers[i];
-		Oid			fn = t->tgfoid;
-
-		if (t->tgenabled == TRIGGER_DISABLED || fn < FirstNormalObjectId ||
-			get_func_namespace(fn) == guard ||
-			ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))
-			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("trigger \"%s\" of relation %s of agent role \"%s\" cannot run function %s in this session",
-						t->tgname, ag_qualified_relname(relid),
-						ag_agentcode_role_name(owner), format_procedure(fn)),
-				 errdetail("Role \"%s\" is or serves an agent; its trigger would run %s, which is not the agent's, with the rights of role \"%s\" and the arguments and rows the agent chose.",
-						   ag_agentcode_role_name(owner), format_procedure(fn),
-						   ag_agentcode_role_name(GetUserId())),
-				 errhint("Write to relation %s from the agent's own session, or drop the trigger, or have it call a function of the agent's.",
-						 ag_qualified_relname(relid))));
-	}
-	RelationClose(rel);
-}
-
-/* A relation written, its partitions and children included. */
-static void
-judge_written(Oid relid, bool inh)
-{
-	List	   *rels;
-	ListCell   *lc;
-
-	if (!OidIsValid(agent_owner(relid)))
-		return;
-	if (!inh && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
-	{
-		judge_relation_triggers(relid);
-		return;
-	}
-	rels = find_all_inheritors(relid, NoLock, NULL);
-	foreach(lc, rels)
-		judge_relation_triggers(lfirst_oid(lc));
-	list_free(rels);
-}
-
-static bool
-written_walker(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
-	{
-		Query	   *q = (Query *) node;
-
-		if (q->resultRelation > 0 &&
-			(q->commandType == CMD_INSERT || q->commandType == CMD_UPDATE ||
-			 q->commandType == CMD_DELETE || q->commandType == CMD_MERGE))
-		{
-			RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
-
-			if (rte->rtekind == RTE_RELATION)
-				judge_written(rte->relid, rte->inh);
-		}
-		return query_tree_walker(q, written_walker, context, 0);
-	}
-	return expression_tree_walker(node, written_walker, context);
-}
-
 /*
  * Planner, a session that is not an agent's, no agent code running (that
  * runs as the agent already), not the guard's own queries.  Returns the
@@ -318,7 +236,6 @@ ag_agentstored_plan_query(Query *parse)
 		ag_agent_roles(&roles, &generation) <= 0)
 		return NIL;
 	walk_as((Node *) parse, InvalidOid, InvalidOid, NULL, InvalidOid, &seen);
-	(void) written_walker((Node *) parse, NULL);
 	return seen ? seen : list_make1_oid(InvalidOid);
 }
 
@@ -375,20 +292,6 @@ ag_agentstored_check_plan(PlannedStmt *plan, List *seen)
 				 errhint("Read %s in the statement itself, or make the function not inlinable (for example, give it a SET option).",
 						 ag_qualified_relname(relid))));
 	}
-}
-
-/* COPY FROM into a relation, or TRUNCATE of one, in a session that is not an agent's. */
-void
-ag_agentstored_copy(Oid relid)
-{
-	const Oid  *roles;
-	uint64		generation;
-
-	if (!OidIsValid(relid) || IsBinaryUpgrade || ag_process_is_agent() ||
-		ag_owner_running() || ag_agentcode_running() ||
-		ag_agent_roles(&roles, &generation) <= 0)
-		return;
-	judge_written(relid, false);
 }
 
 /* ---------------------------------------------------------------------
@@ -461,36 +364,13 @@ judge_domain_expression(Oid domain, Datum bin, const char *what)
 			 errhint("Call a function of the agent's own instead: it runs with the agent's rights.")));
 }
 
-/*
- * A function that runs SQL with its caller's rights and is not the
- * agent's: a SECURITY INVOKER function in SQL or a procedural language,
- * not the system's, not the guard's (red team 7, finding 8).  Called from
- * what the agent stores, it would run a human's queries with the human's
- * rights (read a table the agent may not, and hand the rows to the agent's
- * own functions).  C functions are an extension's, judged by the lists
- * in agentcode.c.
- */
 static bool
 invoker_function_of_other(Oid fn, void *context)
 {
-	HeapTuple	tup;
-	Form_pg_proc proc;
-	bool		found;
-
-	if (fn < FirstNormalObjectId)
+	if (!ag_agentcode_invoker_of_other(fn))
 		return false;
-	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	if (!HeapTupleIsValid(tup))
-		return false;
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	found = !proc->prosecdef && proc->prolang != ClanguageId &&
-		proc->prolang != INTERNALlanguageId &&
-		proc->pronamespace != get_namespace_oid(AG_SCHEMA, true) &&
-		!ag_agentcode_role_is_agent(proc->proowner);
-	ReleaseSysCache(tup);
-	if (found)
-		*(Oid *) context = fn;
-	return found;
+	*(Oid *) context = fn;
+	return true;
 }
 
 static bool
@@ -608,20 +488,28 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	bool		isnull;
 	Datum		bin;
 
-	/* a human's TRUNCATE fires the relation's TRUNCATE triggers (CASCADE's too) */
-	if (access == OAT_TRUNCATE && classId == RelationRelationId)
-	{
-		ag_agentstored_copy(objectId);
-		return;
-	}
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || IsBinaryUpgrade ||
 		(classId != ConstraintRelationId && classId != TypeRelationId &&
 		 classId != TriggerRelationId && classId != RewriteRelationId &&
-		 classId != AttrDefaultRelationId && classId != PolicyRelationId))
+		 classId != AttrDefaultRelationId && classId != PolicyRelationId &&
+		 !(classId == RelationRelationId && access == OAT_POST_CREATE && subId == 0)))
 		return;
-	/* what an agent stores; a human may give a domain to an agent */
-	if (!ag_agent_latched() && !ag_agentcode_role_is_agent(GetUserId()))
+	/*
+	 * What an agent stores, in its session or from its code in a human's;
+	 * not a human's act that PostgreSQL runs as the table's owner (an
+	 * index build), and a human may give a domain to an agent
+	 */
+	if (!ag_agent_latched() && !ag_agentcode_running())
 		return;
+	if (classId == RelationRelationId)
+	{
+		/* an index: its expressions and predicate run in every write (red team 8) */
+		static const AttrNumber cols[] = {Anum_pg_index_indexprs, Anum_pg_index_indpred};
+
+		judge_stored_row(IndexRelationId, IndexRelidIndexId, Anum_pg_index_indexrelid,
+						 objectId, cols, lengthof(cols), "an index");
+		return;
+	}
 	if (classId == TriggerRelationId)
 	{
 		judge_stored_trigger(objectId);

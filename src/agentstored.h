@@ -12,7 +12,6 @@
 
 extern List *ag_agentstored_plan_query(Query *parse);
 extern void ag_agentstored_check_plan(PlannedStmt *plan, List *seen);
-extern void ag_agentstored_copy(Oid relid);
 extern void ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 										 int subId);
 

@@ -64,10 +64,9 @@
  *					in ProcessUtility, object access), and the planner
  *					refuses an agent's rule writing a protected table;
  *					agentstored: in humans' statements, what an agent's
- *					views and policies read is checked as the agent, and
- *					an agent's relation fires no trigger function that is
- *					not the agent's (planner, COPY FROM); an agent's
- *					domain is judged when its constraints or default are
+ *					views and policies read is checked as the agent
+ *					(planner); what an agent stores (triggers, domains,
+ *					views, defaults, policies, indexes) is judged when
  *					stored (object access)
  *
  * Every refusal is an ereport(ERROR) before the chained call, and before
@@ -478,7 +477,6 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			((CopyStmt *) parsetree)->is_from && ((CopyStmt *) parsetree)->relation)
 			copy_into = ag_range_var_relid(((CopyStmt *) parsetree)->relation);
 		ag_agentcode_copy(copy_into);
-		ag_agentstored_copy(copy_into);
 	}
 	else
 		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
@@ -572,7 +570,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	else if (!IsParallelWorker())
 	{
 		ag_agentcode_plan_query(parse); /* an agent's rule writing a protected table */
-		stored = ag_agentstored_plan_query(parse);	/* what its views read, its triggers */
+		stored = ag_agentstored_plan_query(parse);	/* what its views and policies read */
 	}
 
 	if (prev_planner)
