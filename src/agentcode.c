@@ -1507,7 +1507,7 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 /*
  * For agentstored.c: the first function an agent's stored expression calls
  * that would run with more than the agent's rights (*domain: the domain
- * whose CHECK calls it), and its refusal.
+ * whose CHECK calls it).
  */
 Oid
 ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain)
@@ -1517,12 +1517,6 @@ ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain)
 	(void) stored_code_walker(expr, &sc);
 	*domain = sc.domain;
 	return sc.found;
-}
-
-void
-ag_agentcode_refuse_stored(Oid fn, Oid owner, const char *object, const char *hint)
-{
-	refuse_stored_call(fn, owner, object, hint);
 }
 
 /* Why the function is unsafe for the agent's stored code, as a clause. */

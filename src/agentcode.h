@@ -37,6 +37,5 @@ extern const char *ag_agentcode_role_name(Oid role);
 extern Oid	ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain);
 extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
 extern bool ag_agentcode_invoker_of_other(Oid fn);
-extern void ag_agentcode_refuse_stored(Oid fn, Oid owner, const char *object, const char *hint);
 
 #endif							/* AG_AGENTCODE_H */

@@ -221,22 +221,22 @@ reads_as_walker(Node *node, ReadsAs *ctx)
 
 /*
  * Planner, a session that is not an agent's, no agent code running (that
- * runs as the agent already), not the guard's own queries.  Returns the
- * agent's views and tables whose reads were walked, for
- * ag_agentstored_check_plan().
+ * runs as the agent already), not the guard's own queries.  Returns
+ * whether it walked the statement; *seen is set to the agent's views and
+ * tables whose reads it walked, for ag_agentstored_check_plan().
  */
-List *
-ag_agentstored_plan_query(Query *parse)
+bool
+ag_agentstored_plan_query(Query *parse, List **seen)
 {
 	const Oid  *roles;
 	uint64		generation;
-	List	   *seen = NIL;
 
+	*seen = NIL;
 	if (IsBinaryUpgrade || ag_owner_running() || ag_agentcode_running() ||
 		ag_agent_roles(&roles, &generation) <= 0)
-		return NIL;
-	walk_as((Node *) parse, InvalidOid, InvalidOid, NULL, InvalidOid, &seen);
-	return seen ? seen : list_make1_oid(InvalidOid);
+		return false;
+	walk_as((Node *) parse, InvalidOid, InvalidOid, NULL, InvalidOid, seen);
+	return true;
 }
 
 /* Is the view security_invoker? */
@@ -264,8 +264,6 @@ ag_agentstored_check_plan(PlannedStmt *plan, List *seen)
 {
 	ListCell   *lc;
 
-	if (seen == NIL)
-		return;
 	/* the range table, not relationOids: that holds regclass constants too */
 	foreach(lc, plan->rtable)
 	{
@@ -444,6 +442,8 @@ judge_stored_trigger(Oid trigid)
 									  Anum_pg_trigger_oid, trigid, &desc);
 	Form_pg_trigger trig;
 	Oid			fn;
+	Datum		qual;
+	bool		isnull;
 
 	if (tup == NULL)
 	{
@@ -452,14 +452,10 @@ judge_stored_trigger(Oid trigid)
 	}
 	trig = (Form_pg_trigger) GETSTRUCT(tup);
 	fn = trig->tgfoid;
-	{
-		bool		isnull;
-		Datum		qual = heap_getattr(tup, Anum_pg_trigger_tgqual, desc, &isnull);
-
-		if (!isnull)
-			judge_stored_calls(qual, psprintf("the WHEN condition of trigger \"%s\"",
-											  NameStr(trig->tgname)));
-	}
+	qual = heap_getattr(tup, Anum_pg_trigger_tgqual, desc, &isnull);
+	if (!isnull)
+		judge_stored_calls(qual, psprintf("the WHEN condition of trigger \"%s\"",
+										  NameStr(trig->tgname)));
 	if (fn >= FirstNormalObjectId && !trig->tgisinternal &&
 		get_func_namespace(fn) != get_namespace_oid(AG_SCHEMA, true) &&
 		!ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))

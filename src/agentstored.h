@@ -10,7 +10,7 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 
-extern List *ag_agentstored_plan_query(Query *parse);
+extern bool ag_agentstored_plan_query(Query *parse, List **seen);
 extern void ag_agentstored_check_plan(PlannedStmt *plan, List *seen);
 extern void ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 										 int subId);

@@ -558,7 +558,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	bool		converted = false;
 	List	   *binding = NIL;
-	List	   *stored = NIL;
+	List	   *seen = NIL;
+	bool		walked = false;
 	PlannedStmt *result;
 
 	if (!IsParallelWorker() && ag_session_is_agent())
@@ -570,7 +571,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	else if (!IsParallelWorker())
 	{
 		ag_agentcode_plan_query(parse); /* an agent's rule writing a protected table */
-		stored = ag_agentstored_plan_query(parse);	/* what its views and policies read */
+		walked = ag_agentstored_plan_query(parse, &seen);	/* what its views and policies read */
 	}
 
 	if (prev_planner)
@@ -588,8 +589,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	if (binding != NIL)
 		ag_key_bind_plan(result, binding);
 	/* an agent's view read through a human's function the planner inlined */
-	if (stored != NIL)
-		ag_agentstored_check_plan(result, stored);
+	if (walked)
+		ag_agentstored_check_plan(result, seen);
 
 	if (!IsParallelWorker())
 		ag_policy_check_plan(parse, result, query_string);

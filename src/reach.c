@@ -317,54 +317,49 @@ relation_keyless(Oid relid)
 	return keyless;
 }
 
+static bool
+relation_exists(Oid relid)
+{
+	return get_rel_name(relid) != NULL;
+}
+
+/*
+ * Refuse the statement if a relation of the list is still as the test
+ * says (the table kept), naming it between before and after; the list is
+ * done with.
+ */
 static void
-frame_decide(ReachFrame *f)
+refuse_kept(ReachFrame *f, List **rels, bool (*kept) (Oid), const char *before,
+			const char *after)
 {
 	ListCell   *lc;
 
+	foreach(lc, *rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (kept(relid))
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("%s%s%s", before, ag_qualified_relname(relid), after),
+					  f->text, f->len, 0);
+	}
+	list_free(*rels);
+	*rels = NIL;
+}
+
+static void
+frame_decide(ReachFrame *f)
+{
 	/* the guard's own trigger removed, its table kept */
-	foreach(lc, f->unguarded)
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		if (get_rel_name(relid) != NULL)
-			ag_refuse(AG_REFUSAL_GUARD, f->what,
-					  psprintf("It removes the guard's capture trigger from protected table %s.",
-							   ag_qualified_relname(relid)),
-					  f->text, f->len, 0);
-	}
-	list_free(f->unguarded);
-	f->unguarded = NIL;
-
+	refuse_kept(f, &f->unguarded, relation_exists,
+				"It removes the guard's capture trigger from protected table ", ".");
 	/* the key the log identifies rows by dropped (through a parent), the table kept */
-	foreach(lc, f->unkeyed)
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		if (!relation_keyless(relid))
-			continue;
-		ag_refuse(AG_REFUSAL_GUARD, f->what,
-				  psprintf("It drops the key by which the log identifies the rows of protected table %s.",
-						   ag_qualified_relname(relid)),
-				  f->text, f->len, 0);
-	}
-	list_free(f->unkeyed);
-	f->unkeyed = NIL;
-
+	refuse_kept(f, &f->unkeyed, relation_keyless,
+				"It drops the key by which the log identifies the rows of protected table ", ".");
 	/* a trigger of a protected table dropped (with its parent's), the table kept */
-	foreach(lc, f->untriggered)
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		if (get_rel_name(relid) != NULL)
-			ag_refuse(AG_REFUSAL_GUARD, f->what,
-					  psprintf("It drops a trigger of protected table %s: its triggers are part of its structure, which a human may have relied on; only a human may drop one.",
-							   ag_qualified_relname(relid)),
-					  f->text, f->len, 0);
-	}
-	list_free(f->untriggered);
-	f->untriggered = NIL;
-
+	refuse_kept(f, &f->untriggered, relation_exists,
+				"It drops a trigger of protected table ",
+				": its triggers are part of its structure, which a human may have relied on; only a human may drop one.");
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
