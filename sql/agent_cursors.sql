@@ -2,8 +2,8 @@
 -- agent_cursors: a cursor an agent's function opens over a query that
 -- PostgreSQL starts only at the first FETCH (a DELETE ... RETURNING, a
 -- writing WITH, EXPLAIN ANALYZE) runs as the agent when the human fetches
--- it (issue 16, red team 6, finding 1); so does one the agent's function
--- opened under the name of a cursor of the human's that it closed.  From
+-- it (issue 16, red team 6, finding 1); the agent's function cannot close
+-- a cursor of the human's to open its own under that name (red team 8).  From
 -- the human's side, the human's own cursors over the same queries work.
 --
 \c "dbname=contrib_regression user=regress_su options="
@@ -42,7 +42,7 @@ END $$;
 CREATE FUNCTION scb.c_swap() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE c refcursor := 'mine';
 BEGIN
-    CLOSE c;                                          -- SQL CLOSE is refused; this is not
+    CLOSE c;                                          -- PL/pgSQL's CLOSE, through SPI
     OPEN c FOR DELETE FROM sc.h RETURNING id;
 END $$;
 CREATE FUNCTION scb.c_protected() RETURNS refcursor LANGUAGE plpgsql AS $$
@@ -66,10 +66,13 @@ BEGIN;
 SELECT scb.c_explain();
 FETCH ALL FROM agent_explain;
 ROLLBACK;
--- the agent closes the human's cursor and opens its own under that name
+-- the agent would close the human's cursor and open its own under that
+-- name: the human's cursor is not its to close (agent_session_state)
 BEGIN;
 DECLARE mine CURSOR FOR SELECT id FROM sc.h ORDER BY id;
+SAVEPOINT s;
 SELECT scb.c_swap();
+ROLLBACK TO s;
 FETCH ALL FROM mine;
 ROLLBACK;
 -- a protected table the agent may write: not from its code in a human's session

@@ -443,6 +443,15 @@ push_agent_context(void)
 	error_context_stack = &agent_context;
 }
 
+/* The outermost agent call ended: the human's context and cursors are back. */
+static void
+agent_code_ended(void)
+{
+	if (error_context_stack == &agent_context)
+		error_context_stack = agent_context.previous;
+	ag_agentportal_show();
+}
+
 /*
  * Become the owner of an agent's function for its call: its rights, no
  * more, in a security-restricted operation (no SET ROLE, no session
@@ -533,7 +542,10 @@ push_resumed_call(Oid fn, Oid owner)
 	call_as_owner(c);
 	ncalls++;
 	if (agent_calls++ == 0)
+	{
 		push_agent_context();
+		ag_agentportal_hide(owner);
+	}
 }
 
 /*
@@ -602,7 +614,10 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 			call_as_owner(c);
 			c->fn = flinfo->fn_oid;
 			if (agent_calls++ == 0)
+			{
 				push_agent_context();
+				ag_agentportal_hide(c->owner);
+			}
 		}
 		ncalls++;
 	}
@@ -618,8 +633,8 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 				AtEOXact_GUC(false, c->guc_level);
 			if (event == FHET_ABORT || !c->definer)
 				SetUserIdAndSecContext(c->saved_user, c->saved_context);
-			if (--agent_calls == 0 && error_context_stack == &agent_context)
-				error_context_stack = agent_context.previous;
+			if (--agent_calls == 0)
+				agent_code_ended();
 		}
 	}
 }
@@ -677,8 +692,8 @@ ag_agentcode_xact_end(bool top, bool abort)
 	nagent_queries = 0;
 	if (abort)
 	{
-		if (agent_calls > 0 && error_context_stack == &agent_context)
-			error_context_stack = agent_context.previous;
+		if (agent_calls > 0)
+			agent_code_ended();
 		ncalls = 0;
 		agent_calls = 0;
 		nrunning = 0;
@@ -820,8 +835,8 @@ ag_agentcode_query_suspend(bool completed)
 	if (completed)
 		AtEOXact_GUC(false, c->guc_level);
 	SetUserIdAndSecContext(c->saved_user, c->saved_context);
-	if (--agent_calls == 0 && error_context_stack == &agent_context)
-		error_context_stack = agent_context.previous;
+	if (--agent_calls == 0)
+		agent_code_ended();
 }
 
 /* A savepoint's abort drops the queries started within it. */
@@ -1676,6 +1691,36 @@ judge_aggregate(Oid aggfnoid)
 }
 
 /*
+ * A function of the session's own state called from an agent's code in a
+ * human's session: a session-level advisory lock or its release would
+ * outlast the call; a large-object descriptor is the session's, whoever
+ * opened it, so the agent's code would read, write, move or close the
+ * human's open large object with the human's access (red team 8, finding
+ * 3).  Refused when the call is set up (the function-execute hook sees
+ * builtins too: every expression, operator, cast and aggregate support
+ * function the executor prepares).
+ */
+static void
+refuse_session_state(Oid funcid)
+{
+	Oid			agent_fn = innermost_agent_function();
+	bool		lock = ag_writers_session_lock(funcid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("function %s cannot be called from code of agent role \"%s\"",
+					format_procedure(funcid), ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+			 lock ?
+			 errdetail("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
+					   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())) :
+			 errdetail("Function %s runs in the session of role \"%s\"; the large-object descriptors open in it are that session's, whoever opened them.",
+					   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
+			 lock ?
+			 errhint("Take a transaction-level advisory lock (pg_advisory_xact_lock) instead.") :
+			 errhint("Read and write large objects by their OID (lo_get, lo_put) in the agent's code.")));
+}
+
+/*
  * Object access, a function call being set up in a human's session, while
  * a statement runs an agent's stored code (an agent's view, policy,
  * default, rule, CHECK or trigger condition; see agent_relation()): the
@@ -1693,18 +1738,9 @@ ag_agentcode_function_execute(Oid funcid)
 		return;
 	if (agent_calls > 0)
 	{
-		if (ag_writers_session_lock(funcid) && !ag_agent_latched())
-		{
-			Oid			agent_fn = innermost_agent_function();
-
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_HUMANS_ONLY),
-					 errmsg("function %s cannot be called from code of agent role \"%s\"",
-							format_procedure(funcid), ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-					 errdetail("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
-							   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
-					 errhint("Take a transaction-level advisory lock (pg_advisory_xact_lock) instead.")));
-		}
+		if (!ag_agent_latched() &&
+			(ag_writers_session_lock(funcid) || ag_writers_lo_descriptor(funcid)))
+			refuse_session_state(funcid);
 		return;
 	}
 	judge_aggregate(funcid);
@@ -1780,6 +1816,66 @@ ag_agentcode_altered_relation(Node *parsetree)
 	relid = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
 	return OidIsValid(relid) && ag_agentcode_role_is_agent(ag_agentcode_relation_owner(relid)) ?
 		relid : InvalidOid;
+}
+
+/*
+ * ProcessUtility, a session that is not an agent's: the context a CALL of
+ * an agent's procedure runs in.  Such a procedure may end transactions
+ * (COMMIT, ROLLBACK) when it is called outside a transaction block; a
+ * cursor of the human's opened in the transaction is marked active while
+ * the agent's code runs (agentportal.c), and a transaction ended then
+ * would leave it behind.  So while the human has such a cursor open, the
+ * procedure runs atomic: its COMMIT or ROLLBACK fails as in a transaction
+ * block ("invalid transaction termination").
+ */
+ProcessUtilityContext
+ag_agentcode_call_context(Node *parsetree, ProcessUtilityContext context)
+{
+	FuncExpr   *call;
+	FunctionEntry *e;
+
+	if (parsetree == NULL || !IsA(parsetree, CallStmt) || ag_process_is_agent() ||
+		(context != PROCESS_UTILITY_TOPLEVEL &&
+		 context != PROCESS_UTILITY_QUERY_NONATOMIC) ||
+		IsTransactionBlock())
+		return context;
+	call = ((CallStmt *) parsetree)->funcexpr;
+	if (call == NULL || (e = function_entry(call->funcid)) == NULL ||
+		!OidIsValid(e->agent_owner) ||
+		!ag_agentportal_others_in_transaction(e->agent_owner))
+		return context;
+	return PROCESS_UTILITY_QUERY;
+}
+
+/*
+ * ProcessUtility, agent code on the stack: FETCH, MOVE or CLOSE of a
+ * cursor it did not open.  PostgreSQL would refuse it too, the cursor
+ * being marked active (agentportal.c); this says why.
+ */
+void
+ag_agentcode_cursor_statement(Node *parsetree)
+{
+	const char *name;
+	Oid			agent_fn;
+
+	if (parsetree == NULL || !ag_agentcode_running())
+		return;
+	if (IsA(parsetree, FetchStmt))
+		name = ((FetchStmt *) parsetree)->portalname;
+	else if (IsA(parsetree, ClosePortalStmt))
+		name = ((ClosePortalStmt *) parsetree)->portalname;
+	else
+		return;
+	if (name == NULL || !ag_agentportal_hidden(name))
+		return;
+	agent_fn = innermost_agent_function();
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("cursor \"%s\" cannot be used by code of agent role \"%s\"",
+					name, ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+			 errdetail("Function %s runs in the session of role \"%s\"; the cursor was opened there by other code, with that code's rights.",
+					   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
+			 errhint("Open the cursors the agent's code reads in that code.")));
 }
 
 /* COPY FROM into a protected table, agent code on the stack. */

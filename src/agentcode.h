@@ -11,6 +11,7 @@
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "tcop/utility.h"
 
 extern bool ag_agentcode_needs_hook(Oid fn);
 extern void ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private);
@@ -22,6 +23,9 @@ extern bool ag_agentcode_running(void);
 extern bool ag_agentcode_role_is_agent(Oid role);
 extern void ag_agentcode_executor_start(PlannedStmt *plan);
 extern void ag_agentcode_copy(Oid copy_into);
+extern ProcessUtilityContext ag_agentcode_call_context(Node *parsetree,
+													   ProcessUtilityContext context);
+extern void ag_agentcode_cursor_statement(Node *parsetree);
 extern Oid	ag_agentcode_altered_relation(Node *parsetree);
 extern void ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId);
 extern void ag_agentcode_plan_query(Query *parse);

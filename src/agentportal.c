@@ -21,6 +21,26 @@
  * afresh.  A portal opened while no agent code ran, and seen by no such
  * event, is the human's.
  *
+ * The other way round (red team 8, finding 2): a cursor the human opened
+ * ran its query with the human's rights, and an agent's code must not
+ * fetch from it, move it or close it, a PL/pgSQL FOR loop's included (its
+ * rows would go to the agent, or be missing from the human's loop).  A
+ * FETCH through SPI (PL/pgSQL's FETCH, MOVE, CLOSE and cursor_to_xml) runs
+ * no hook of ours before the rows come, from a store when the query was
+ * run to completion already.  So while agent code runs in a human's
+ * session, the ready portals it did not open are marked active, as
+ * PostgreSQL marks the portal it is running: PostgreSQL itself then
+ * refuses to run, move or drop them ("portal ... cannot be run", "cannot
+ * drop active portal").  They are marked ready again when the agent's
+ * outermost call ends, or aborts (fmgr reports the abort before the
+ * error leaves the call, so before any (sub)transaction abort sees the
+ * portal).  A transaction the agent's procedure ends while they are
+ * marked would leave a portal of the ended transaction alive; so a CALL
+ * of an agent's procedure that could end transactions runs atomic while
+ * the human has a cursor of the transaction open (agentcode.c).  Cursors
+ * held from earlier transactions stay safe: commit and abort leave them
+ * as they are.
+ *
  * Cost: a walk of the open portals (a handful) and a hash lookup each,
  * at each start and end of an agent's call in a human's session; a
  * lookup of the active portal per statement started once an agent's code
@@ -33,6 +53,7 @@
 #include "tcop/pquery.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 
 #include "agentportal.h"
 
@@ -139,4 +160,119 @@ ag_agentportal_active_is_agents(Oid *fn, Oid *owner)
 	*fn = e->fn;
 	*owner = e->owner;
 	return true;
+}
+
+/*
+ * The human's portals marked active while agent code runs: the portal and
+ * its name, to find it again (a portal cannot be dropped while active).
+ */
+typedef struct HiddenPortal
+{
+	Portal		portal;
+	char	   *name;
+} HiddenPortal;
+
+static HiddenPortal *hidden = NULL;
+static int	nhidden = 0;
+static int	hidden_cap = 0;
+
+/* The portal whose context c is, when it is a known portal not opened by owner. */
+static Portal
+portal_of_other(MemoryContext c, Oid owner)
+{
+	PortalOpener *e;
+	Portal		portal;
+
+	if (strcmp(c->name, "PortalContext") != 0 || c->ident == NULL)
+		return NULL;
+	/* not known: opened since the last agent call, by the human */
+	e = openers ? hash_search(openers, &c, HASH_FIND, NULL) : NULL;
+	if (e != NULL && OidIsValid(e->fn) && e->owner == owner)
+		return NULL;
+	portal = GetPortalByName(c->ident);
+	if (portal == NULL || portal->portalContext != c)
+		return NULL;
+	return portal;
+}
+
+/*
+ * The outermost call of agent role owner's code starts in a human's
+ * session (after ag_agentportal_note): the ready portals that code of
+ * another opened are marked active until ag_agentportal_show().
+ */
+void
+ag_agentportal_hide(Oid owner)
+{
+	MemoryContext c;
+
+	if (portal_parent == NULL)
+		return;					/* ag_agentportal_note() found it first */
+	for (c = portal_parent->firstchild; c != NULL; c = c->nextchild)
+	{
+		Portal		portal = portal_of_other(c, owner);
+
+		if (portal == NULL || portal->status != PORTAL_READY)
+			continue;
+		if (nhidden == hidden_cap)
+		{
+			hidden_cap = hidden_cap ? hidden_cap * 2 : 8;
+			hidden = hidden ? repalloc(hidden, hidden_cap * sizeof(HiddenPortal)) :
+				MemoryContextAlloc(TopMemoryContext, hidden_cap * sizeof(HiddenPortal));
+		}
+		hidden[nhidden].portal = portal;
+		hidden[nhidden].name = MemoryContextStrdup(TopMemoryContext, portal->name);
+		nhidden++;
+		portal->status = PORTAL_ACTIVE;
+	}
+}
+
+/* The outermost agent call ended: the hidden portals are ready again. */
+void
+ag_agentportal_show(void)
+{
+	while (nhidden > 0)
+	{
+		HiddenPortal *h = &hidden[--nhidden];
+		Portal		portal = GetPortalByName(h->name);
+
+		if (portal == h->portal && portal->status == PORTAL_ACTIVE)
+			portal->status = PORTAL_READY;
+		pfree(h->name);
+	}
+}
+
+/* Is the named portal one hidden from the agent's code running now? */
+bool
+ag_agentportal_hidden(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < nhidden; i++)
+		if (strcmp(hidden[i].name, name) == 0 &&
+			GetPortalByName(name) == hidden[i].portal)
+			return true;
+	return false;
+}
+
+/*
+ * Has code other than owner's a cursor of this transaction open (not held
+ * from an earlier one), ready or hidden?  A transaction that ended under
+ * it would leave it behind (see above).
+ */
+bool
+ag_agentportal_others_in_transaction(Oid owner)
+{
+	MemoryContext c;
+
+	if (portal_parent == NULL && (portal_parent = find_portal_parent()) == NULL)
+		return true;			/* cannot tell: as if there were */
+	for (c = portal_parent->firstchild; c != NULL; c = c->nextchild)
+	{
+		Portal		portal = portal_of_other(c, owner);
+
+		if (portal != NULL && portal->createSubid != InvalidSubTransactionId &&
+			(portal->status == PORTAL_READY || ag_agentportal_hidden(portal->name)))
+			return true;
+	}
+	return false;
 }

@@ -448,6 +448,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Oid			copy_into = InvalidOid;
 	volatile bool resumed = false;
 	volatile bool completed = false;
+	volatile ProcessUtilityContext run_context = context;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -477,6 +478,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			((CopyStmt *) parsetree)->is_from && ((CopyStmt *) parsetree)->relation)
 			copy_into = ag_range_var_relid(((CopyStmt *) parsetree)->relation);
 		ag_agentcode_copy(copy_into);
+		ag_agentcode_cursor_statement(parsetree);
+		run_context = ag_agentcode_call_context(parsetree, context);
 	}
 	else
 		saved_exec = ag_gate_exec_begin(NULL, context == PROCESS_UTILITY_SUBCOMMAND);
@@ -513,10 +516,10 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		resumed = !IsParallelWorker() && ag_agentcode_portal_pending() &&
 			ag_agentcode_portal_resume();
 		if (prev_ProcessUtility)
-			prev_ProcessUtility(run, queryString, readOnlyTree, context,
+			prev_ProcessUtility(run, queryString, readOnlyTree, run_context,
 								params, queryEnv, dest, qc);
 		else
-			standard_ProcessUtility(run, queryString, readOnlyTree, context,
+			standard_ProcessUtility(run, queryString, readOnlyTree, run_context,
 									params, queryEnv, dest, qc);
 		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())

@@ -116,6 +116,30 @@ ag_writer_kind(Oid funcid)
 }
 
 /*
+ * The functions that use a large-object descriptor (lo_open's number): the
+ * descriptors are the session's, whoever opened them (agentcode.c).
+ */
+bool
+ag_writers_lo_descriptor(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_LOREAD:
+		case F_LOWRITE:
+		case F_LO_LSEEK:
+		case F_LO_LSEEK64:
+		case F_LO_TELL:
+		case F_LO_TELL64:
+		case F_LO_TRUNCATE:
+		case F_LO_TRUNCATE64:
+		case F_LO_CLOSE:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
  * Session-level advisory locks and their release: they outlive the call,
  * the statement and its transaction (agentcode.c, gate.c's preview).
  */

@@ -35,6 +35,7 @@ typedef struct AgWriterScan
 
 extern AgWriterKind ag_writer_kind(Oid funcid);
 extern bool ag_writers_session_lock(Oid funcid);
+extern bool ag_writers_lo_descriptor(Oid funcid);
 extern void ag_writers_parallel_worker_function(Oid funcid);
 extern void ag_writers_scan_expr(Node *node, AgWriterScan *ws);
 extern void ag_writers_scan_plan(struct PlannedStmt *ps, AgWriterScan *ws);
