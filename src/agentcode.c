@@ -1649,8 +1649,8 @@ judge_operator(Oid opno)
 	judge_operator_at(opno, 0);
 }
 
-static Oid
-type_owner(Oid typid)
+Oid
+ag_agentcode_type_owner(Oid typid)
 {
 	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
 	Oid			owner = InvalidOid;
@@ -1674,7 +1674,7 @@ judge_domain(Oid typid)
 		return;
 	fn = domain_unsafe_call(typid, 0, &domain);
 	if (OidIsValid(fn))
-		refuse_stored_call(fn, type_owner(domain),
+		refuse_stored_call(fn, ag_agentcode_type_owner(domain),
 						   psprintf("a CHECK constraint of domain %s", format_type_be(domain)),
 						   psprintf("Use a type that is not the agent's, or have the constraints of domain %s changed.",
 									format_type_be(domain)));

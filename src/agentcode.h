@@ -37,6 +37,7 @@ extern bool ag_agentcode_portal_resume(void);
 extern void ag_agentcode_query_suspend(bool completed);
 extern Oid	ag_agentcode_function_owner(Oid fn);
 extern Oid	ag_agentcode_relation_owner(Oid relid);
+extern Oid	ag_agentcode_type_owner(Oid typid);
 extern const char *ag_agentcode_role_name(Oid role);
 extern Oid	ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain);
 extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);

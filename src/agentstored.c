@@ -47,6 +47,7 @@
 #include "access/table.h"
 #include "access/transam.h"
 #include "catalog/indexing.h"
+#include "catalog/objectaddress.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_attrdef.h"
@@ -59,10 +60,12 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteSupport.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -340,17 +343,28 @@ type_name_now(Oid typid, Oid *owner)
 	return name;
 }
 
+/*
+ * The first function a CHECK or default of a domain the role owns calls
+ * that would act with more than the role's rights, or InvalidOid.
+ */
+static Oid
+domain_unsafe_call(Datum bin, Oid owner)
+{
+	Oid			inner = InvalidOid;
+
+	return ag_agentcode_unsafe_call(stringToNode(TextDatumGetCString(bin)), owner, &inner);
+}
+
 static void
 judge_domain_expression(Oid domain, Datum bin, const char *what)
 {
 	Oid			owner;
 	char	   *name = type_name_now(domain, &owner);
-	Oid			inner = InvalidOid;
 	Oid			fn;
 
 	if (name == NULL || !ag_agentcode_role_is_agent(owner))
 		return;
-	fn = ag_agentcode_unsafe_call(stringToNode(TextDatumGetCString(bin)), owner, &inner);
+	fn = domain_unsafe_call(bin, owner);
 	if (!OidIsValid(fn))
 		return;
 	ereport(ERROR,
@@ -383,13 +397,26 @@ invoker_call_walker(Node *node, void *context)
 	return expression_tree_walker(node, invoker_call_walker, context);
 }
 
+/*
+ * The first call of another role's SECURITY INVOKER function in an
+ * expression an agent stores, or InvalidOid.
+ */
+static Oid
+stored_invoker_call(Datum expr)
+{
+	Oid			fn = InvalidOid;
+
+	(void) invoker_call_walker(stringToNode(TextDatumGetCString(expr)), &fn);
+	return fn;
+}
+
 /* What an agent stores (a view, rule, default, policy, CHECK, trigger condition). */
 static void
 judge_stored_calls(Datum expr, const char *what)
 {
-	Oid			fn = InvalidOid;
+	Oid			fn = stored_invoker_call(expr);
 
-	if (!invoker_call_walker(stringToNode(TextDatumGetCString(expr)), &fn))
+	if (!OidIsValid(fn))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
@@ -430,10 +457,19 @@ judge_stored_row(Oid catalog, Oid index, AttrNumber oidcol, Oid oid,
  * must be the agent's, built in, or the guard's.  Any other would run with
  * the rights of whoever writes the table, on arguments the agent chose:
  * a human, a superuser's ALTER TABLE, the logical replication worker that
- * applies a subscription (which no planner hook sees).  The check when a
- * human's statement writes the table covers triggers made before the
- * role was an agent's.
+ * applies a subscription (which no planner hook sees).  Those a role made
+ * before it was registered are reported then (ag_sql_stored_before_agent).
  */
+static bool
+trigger_function_foreign(Form_pg_trigger trig)
+{
+	Oid			fn = trig->tgfoid;
+
+	return fn >= FirstNormalObjectId && !trig->tgisinternal &&
+		get_func_namespace(fn) != get_namespace_oid(AG_SCHEMA, true) &&
+		!ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn));
+}
+
 static void
 judge_stored_trigger(Oid trigid)
 {
@@ -456,9 +492,7 @@ judge_stored_trigger(Oid trigid)
 	if (!isnull)
 		judge_stored_calls(qual, psprintf("the WHEN condition of trigger \"%s\"",
 										  NameStr(trig->tgname)));
-	if (fn >= FirstNormalObjectId && !trig->tgisinternal &&
-		get_func_namespace(fn) != get_namespace_oid(AG_SCHEMA, true) &&
-		!ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn)))
+	if (trigger_function_foreign(trig))
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_HUMANS_ONLY),
 				 errmsg("trigger \"%s\" of agent role \"%s\" cannot call function %s",
@@ -595,4 +629,267 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	}
 	heap_freetuple(tup);
 	FreeTupleDesc(desc);
+}
+
+/* ---------------------------------------------------------------------
+ * What a role stored before it was registered as an agent
+ * ---------------------------------------------------------------------
+ */
+
+/* objects listed in the warning; the others are counted */
+#define STORED_LISTED 10
+
+typedef struct Unjudged
+{
+	Oid			role;
+	List	   *found;			/* "object: why", one per object */
+} Unjudged;
+
+static void
+unjudged(Unjudged *u, Oid classId, Oid objectId, const char *why)
+{
+	ObjectAddress addr;
+
+	addr.classId = classId;
+	addr.objectId = objectId;
+	addr.objectSubId = 0;
+	u->found = lappend(u->found, psprintf("%s %s", getObjectDescription(&addr, false), why));
+}
+
+/* PostgreSQL names a domain's constraint without its domain */
+static void
+unjudged_domain_constraint(Unjudged *u, Form_pg_constraint con, const char *why)
+{
+	u->found = lappend(u->found, psprintf("constraint %s on domain %s %s",
+										  quote_identifier(NameStr(con->conname)),
+										  format_type_be_qualified(con->contypid), why));
+}
+
+/* "calls f(), which ...": why an expression would have been refused */
+static char *
+calls_why(Oid fn, Oid role)
+{
+	if (ag_agentcode_invoker_of_other(fn))
+		return psprintf("calls %s, a SECURITY INVOKER function of role \"%s\"", format_procedure(fn),
+						ag_agentcode_role_name(ag_agentcode_function_owner(fn)));
+	return psprintf("calls %s, which %s", format_procedure(fn), ag_agentcode_unsafe_reason(fn, role));
+}
+
+/*
+ * The expression columns of a catalog row, judged as judge_stored_calls()
+ * judges them when an agent stores them (domain: and as
+ * judge_domain_expression() judges a domain's): the reason the first
+ * would have been refused, or NULL.
+ */
+static char *
+row_why(HeapTuple tup, TupleDesc desc, const AttrNumber *cols, int ncols, Oid role,
+		bool domain)
+{
+	int			i;
+
+	for (i = 0; i < ncols; i++)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, cols[i], desc, &isnull);
+		Oid			fn;
+
+		if (isnull)
+			continue;
+		if (domain && OidIsValid(fn = domain_unsafe_call(d, role)))
+			return calls_why(fn, role);
+		if (OidIsValid(fn = stored_invoker_call(d)))
+			return calls_why(fn, role);
+	}
+	return NULL;
+}
+
+/* Is the relation the role's (not the system's)? */
+static bool
+role_owns_relation(Oid relid, Oid role)
+{
+	return relid >= FirstNormalObjectId && ag_agentcode_relation_owner(relid) == role;
+}
+
+/*
+ * Each row of a catalog whose relation (column relcol) the role owns, its
+ * expression columns judged; reported as the object the row's oidcol
+ * names in class classId (a view as the view, not its _RETURN rule).
+ */
+static void
+scan_relation_rows(Unjudged *u, Oid catalog, Oid classId, AttrNumber oidcol, AttrNumber relcol,
+				   const AttrNumber *cols, int ncols)
+{
+	Relation	rel = table_open(catalog, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Oid			relid = DatumGetObjectId(heap_getattr(tup, relcol, desc, &isnull));
+		char	   *why;
+
+		if (isnull || !role_owns_relation(relid, u->role) ||
+			(why = row_why(tup, desc, cols, ncols, u->role, false)) == NULL)
+			continue;
+		if (catalog == RewriteRelationId &&
+			strcmp(NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename), ViewSelectRuleName) == 0)
+			unjudged(u, RelationRelationId, relid, why);
+		else
+			unjudged(u, classId, DatumGetObjectId(heap_getattr(tup, oidcol, desc, &isnull)), why);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* CHECK constraints of the role's relations and domains */
+static void
+scan_constraints(Unjudged *u)
+{
+	static const AttrNumber cols[] = {Anum_pg_constraint_conbin};
+	Relation	rel = table_open(ConstraintRelationId, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+		bool		domain = OidIsValid(con->contypid);
+		char	   *why;
+
+		if (con->contype != CONSTRAINT_CHECK ||
+			!(domain ? con->contypid >= FirstNormalObjectId &&
+			  ag_agentcode_type_owner(con->contypid) == u->role :
+			  role_owns_relation(con->conrelid, u->role)))
+			continue;
+		if ((why = row_why(tup, desc, cols, lengthof(cols), u->role, domain)) == NULL)
+			continue;
+		if (domain)
+			unjudged_domain_constraint(u, con, why);
+		else
+			unjudged(u, ConstraintRelationId, con->oid, why);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* the defaults of the role's domains */
+static void
+scan_domains(Unjudged *u)
+{
+	static const AttrNumber cols[] = {Anum_pg_type_typdefaultbin};
+	Relation	rel = table_open(TypeRelationId, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_type typ = (Form_pg_type) GETSTRUCT(tup);
+		char	   *why;
+
+		if (typ->typtype != TYPTYPE_DOMAIN || typ->typowner != u->role)
+			continue;
+		if ((why = row_why(tup, desc, cols, lengthof(cols), u->role, true)) != NULL)
+			unjudged(u, TypeRelationId, typ->oid, psprintf("has a default that %s", why));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* the triggers of the role's relations: their WHEN, their function */
+static void
+scan_triggers(Unjudged *u)
+{
+	static const AttrNumber cols[] = {Anum_pg_trigger_tgqual};
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger trig = (Form_pg_trigger) GETSTRUCT(tup);
+		char	   *why;
+
+		if (!role_owns_relation(trig->tgrelid, u->role))
+			continue;
+		why = row_why(tup, desc, cols, lengthof(cols), u->role, false);
+		if (why == NULL && trigger_function_foreign(trig))
+			why = psprintf("runs function %s, which is neither the agent's, nor built in, nor the guard's",
+						   format_procedure(trig->tgfoid));
+		if (why != NULL)
+			unjudged(u, TriggerRelationId, trig->oid, why);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+static int
+string_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp((const char *) lfirst(a), (const char *) lfirst(b));
+}
+
+/*
+ * SQL: agent_guard._warn_unjudged(role regrole) RETURNS integer, called by
+ * register_agent() once the role is registered.  What a role stored before
+ * it was an agent's, or a human gave it, was not judged when it was stored
+ * (object access judges an agent's acts only): each object the role owns
+ * that would have been refused, judged by the very functions that judge
+ * what an agent stores (the agent's own functions are the role's now), is
+ * listed in a WARNING.  Registration goes on: refusing it would leave the
+ * role unguarded.  Returns how many objects were found.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_warn_unjudged);
+Datum
+ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
+{
+	static const AttrNumber rules[] = {Anum_pg_rewrite_ev_action, Anum_pg_rewrite_ev_qual};
+	static const AttrNumber defaults[] = {Anum_pg_attrdef_adbin};
+	static const AttrNumber policies[] = {Anum_pg_policy_polqual, Anum_pg_policy_polwithcheck};
+	static const AttrNumber indexes[] = {Anum_pg_index_indexprs, Anum_pg_index_indpred};
+	Unjudged	u = {PG_GETARG_OID(0), NIL};
+	StringInfoData list;
+	ListCell   *lc;
+	int			n;
+
+	scan_relation_rows(&u, RewriteRelationId, RewriteRelationId, Anum_pg_rewrite_oid,
+					   Anum_pg_rewrite_ev_class, rules, lengthof(rules));
+	scan_relation_rows(&u, AttrDefaultRelationId, AttrDefaultRelationId, Anum_pg_attrdef_oid,
+					   Anum_pg_attrdef_adrelid, defaults, lengthof(defaults));
+	scan_relation_rows(&u, PolicyRelationId, PolicyRelationId, Anum_pg_policy_oid,
+					   Anum_pg_policy_polrelid, policies, lengthof(policies));
+	scan_relation_rows(&u, IndexRelationId, RelationRelationId, Anum_pg_index_indexrelid,
+					   Anum_pg_index_indexrelid, indexes, lengthof(indexes));
+	scan_constraints(&u);
+	scan_domains(&u);
+	scan_triggers(&u);
+
+	n = list_length(u.found);
+	if (n == 0)
+		PG_RETURN_INT32(0);
+	list_sort(u.found, string_cmp);
+	initStringInfo(&list);
+	foreach(lc, u.found)
+	{
+		if (foreach_current_index(lc) == STORED_LISTED)
+		{
+			appendStringInfo(&list, "; and %d more", n - STORED_LISTED);
+			break;
+		}
+		appendStringInfo(&list, "%s%s", list.len > 0 ? "; " : "", (char *) lfirst(lc));
+	}
+	ereport(WARNING,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg_plural("role \"%s\" owns %d object an agent may not store",
+						   "role \"%s\" owns %d objects an agent may not store",
+						   n, ag_agentcode_role_name(u.role), n),
+			 errdetail_plural("Stored before the role was registered as an agent, or given to it, it was not judged, and runs as the agent's code in humans' statements: %s.",
+							  "Stored before the role was registered as an agent, or given to it, they were not judged, and run as the agent's code in humans' statements: %s.",
+							  n, list.data),
+			 errhint("Drop each, or recreate it as the agent, whose statements judge it; a trigger a human chose for the agent's table may stay.")));
+	PG_RETURN_INT32(n);
 }

@@ -8,6 +8,14 @@ CREATE FUNCTION agent_guard._role_power(role regrole) RETURNS text
 COMMENT ON FUNCTION agent_guard._role_power(regrole) IS
     'why a role cannot be an agent (it could switch the guard off), or NULL';
 
+-- What the role stored before it was registered, or a human gave it, that
+-- an agent may not store: a WARNING lists it (src/agentstored.c).
+CREATE FUNCTION agent_guard._warn_unjudged(role regrole) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ag_sql_warn_unjudged'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION agent_guard._warn_unjudged(regrole) IS
+    'warn of the objects a role owns that an agent may not store (not judged when stored); returns their number';
+
 CREATE FUNCTION agent_guard.register_agent(role regrole, agent_id text DEFAULT NULL)
     RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -48,6 +56,8 @@ BEGIN
 
     PERFORM agent_guard._log('REGISTER', NULL,
         jsonb_build_object('role', v_role.rolname, 'agent_id', v_id));
+    -- judged as the agent's now: its functions are the agent's
+    PERFORM agent_guard._warn_unjudged(role);
     RETURN v_id;
 END
 $$;
