@@ -38,6 +38,10 @@
  *	  view, rule, default, CHECK, policy, trigger WHEN, domain or index
  *	  the agent stores: it would run the human's queries with the human's
  *	  rights.  Judged when stored (object access).
+ *
+ * What a role stored before it was registered as an agent, or a human gave
+ * it, was not judged: register_agent() lists, in a WARNING, each object the
+ * role owns that the same checks would have refused (ag_sql_warn_unjudged).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
