@@ -462,7 +462,7 @@ judge_stored_row(Oid catalog, Oid index, AttrNumber oidcol, Oid oid,
  * the rights of whoever writes the table, on arguments the agent chose:
  * a human, a superuser's ALTER TABLE, the logical replication worker that
  * applies a subscription (which no planner hook sees).  Those a role made
- * before it was registered are reported then (ag_sql_stored_before_agent).
+ * before it was registered are reported then (ag_sql_warn_unjudged).
  */
 static bool
 trigger_function_foreign(Form_pg_trigger trig)
@@ -646,7 +646,7 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 typedef struct Unjudged
 {
 	Oid			role;
-	List	   *found;			/* "object: why", one per object */
+	List	   *found;			/* "object why", one per object */
 } Unjudged;
 
 static void
