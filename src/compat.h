@@ -58,6 +58,11 @@
 #define AG_HAVE_NOTNULL_CONSTRAINTS 1
 #endif
 
+/* has_largeobject_privilege(), with a form for the current user, is new in 18. */
+#if PG_VERSION_NUM >= 180000
+#define AG_HAVE_LARGEOBJECT_PRIVILEGE 1
+#endif
+
 /* Publications of schemas (FOR TABLES IN SCHEMA) are new in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AG_HAVE_PUBLICATION_SCHEMAS 1
