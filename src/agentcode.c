@@ -1147,6 +1147,51 @@ tests_callers_privileges(Oid funcid)
 }
 
 /*
+ * Functions of PostgreSQL's extensions that run SQL, or act for the
+ * session, with their caller's rights, and that PUBLIC may execute:
+ * tablefunc's crosstab and connectby run the query text they are given
+ * (tablefunc is trusted: an agent with CREATE on the database installs it
+ * itself; red team 9, finding 3); dblink's functions connect and run SQL
+ * (a superuser's without a password) and use the session's connections;
+ * xml2's xpath_table runs a query; postgres_fdw's connection functions act
+ * on the session's connections; lo's lo_manage unlinks large objects and
+ * tcn's trigger notifies as the session; pgrowlocks reads a table.  Their
+ * OIDs are assigned when the extension is created: C functions not built
+ * in, matched by name.
+ */
+static bool
+extension_acts_as_caller(Oid funcid)
+{
+	static const char *const names[] = {
+		"crosstab", "crosstab2", "crosstab3", "crosstab4", "connectby",
+		"xpath_table", "lo_manage", "triggered_change_notification", "pgrowlocks",
+		"postgres_fdw_disconnect", "postgres_fdw_disconnect_all",
+		"postgres_fdw_get_connections"
+	};
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		found = false;
+	int			i;
+
+	if (funcid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->prolang == ClanguageId)
+	{
+		const char *name = NameStr(proc->proname);
+
+		found = strncmp(name, "dblink", 6) == 0;
+		for (i = 0; !found && i < (int) lengthof(names); i++)
+			found = strcmp(name, names[i]) == 0;
+	}
+	ReleaseSysCache(tup);
+	return found;
+}
+
+/*
  * Functions that act with the caller's rights beyond what EXECUTE grants:
  * they check the caller at run time (settings, signals, replication slots,
  * large objects, sequences), run SQL or read tables as the caller (the
@@ -1211,7 +1256,8 @@ acts_with_callers_rights(Oid funcid)
 
 				return k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE ||
 					(k == AG_FN_SEQUENCE && funcid != F_NEXTVAL) ||
-					ag_writers_session_lock(funcid);
+					ag_writers_session_lock(funcid) ||
+					extension_acts_as_caller(funcid);
 			}
 	}
 }
