@@ -6,7 +6,11 @@
 -- PL/pgSQL through SPI; a live query, a cursor held WITH HOLD, a FOR
 -- loop's); a procedure of the agent's may not end the transaction under
 -- the human's open cursor.  A large-object descriptor the human opened is
--- the session's: the agent's code may not read, write, move or close it.
+-- the session's: the agent's code (a function, a view) may not read,
+-- write, move or close it.  A procedure or function with SET options of
+-- the agent's may not change the session's settings, which would stay
+-- (red team 10: a search_path left to the agent's schema); nor may the
+-- agent's code send notifications as the human's session.
 -- From the human's side: its cursors and descriptors keep every row and
 -- byte, and the agent's own cursors, large objects and procedures work.
 --
@@ -52,6 +56,26 @@ CREATE FUNCTION ssb.lo_take(fd int) RETURNS bytea LANGUAGE sql AS 'SELECT loread
 CREATE FUNCTION ssb.lo_scribble(fd int) RETURNS int LANGUAGE plpgsql AS $$
 BEGIN PERFORM lo_lseek(fd, 0, 0); RETURN lowrite(fd, 'forged'); END $$;
 CREATE FUNCTION ssb.lo_shut(fd int) RETURNS int LANGUAGE sql AS 'SELECT lo_close(fd)';
+-- settings that would stay in the human's session (red team 10, finding 1)
+CREATE FUNCTION ssb.path_opt() RETURNS text LANGUAGE plpgsql SET work_mem = '5MB' AS $$
+BEGIN PERFORM set_config('search_path', 'ssb, pg_catalog, public', false); RETURN 'done'; END $$;
+CREATE FUNCTION ssb.path_set() RETURNS text LANGUAGE plpgsql SET work_mem = '5MB' AS $$
+BEGIN SET search_path = ssb, pg_catalog, public; RETURN 'done'; END $$;
+CREATE PROCEDURE ssb.path_proc() LANGUAGE plpgsql AS $$
+BEGIN SET search_path = ssb, pg_catalog, public; END $$;
+CREATE FUNCTION ssb.path_plain() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN SET search_path = ssb, pg_catalog, public; RETURN current_setting('search_path'); END $$;
+CREATE FUNCTION ssb.lower(text) RETURNS text LANGUAGE sql AS $$SELECT 'hijacked'$$;
+-- notifications that would go out as the human's session's (finding 6)
+CREATE FUNCTION ssb.notify_sql() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN NOTIFY agent_guard, '{"request_id": 1}'; END $$;
+CREATE FUNCTION ssb.notify_fn() RETURNS void LANGUAGE sql AS
+$$ SELECT pg_notify('agent_guard', '{"request_id": 1}') $$;
+-- a large-object descriptor moved or closed from the agent's view (finding 3)
+CREATE VIEW ssb.lo_move AS SELECT lo_lseek(0, 3, 0) AS pos;
+CREATE VIEW ssb.lo_where AS SELECT lo_tell64(0) AS pos;
+CREATE VIEW ssb.lo_gone AS SELECT lo_close(0) AS closed;
+GRANT SELECT ON ssb.lo_move, ssb.lo_where, ssb.lo_gone TO PUBLIC;
 -- the agent's own: a cursor it opens and returns, a large object by its OID
 CREATE TABLE ssb.mine (id int);
 INSERT INTO ssb.mine VALUES (1), (2);
@@ -153,6 +177,18 @@ BEGIN;
 SELECT lo_open(737373, x'60000'::int) AS fd \gset
 SELECT ssb.lo_shut(:fd);
 ROLLBACK;
+BEGIN;
+SELECT lo_open(737373, x'60000'::int) AS fd \gset
+SELECT * FROM ssb.lo_move;
+ROLLBACK;
+BEGIN;
+SELECT lo_open(737373, x'60000'::int) AS fd \gset
+SELECT * FROM ssb.lo_where;
+ROLLBACK;
+BEGIN;
+SELECT lo_open(737373, x'60000'::int) AS fd \gset
+SELECT * FROM ssb.lo_gone;
+ROLLBACK;
 -- the human's side: the document is intact, its descriptor works, and
 -- the agent's code reads its own large object by OID
 BEGIN;
@@ -161,6 +197,25 @@ SELECT convert_from(loread(:fd, 100), 'UTF8') AS document;
 SELECT ssb.lo_own();
 SELECT lo_close(:fd);
 COMMIT;
+-- settings: a function with SET options or a procedure of the agent's may
+-- not change the session's; a plain function's changes are rolled back
+SET search_path = ss, public;
+SELECT ssb.path_opt();
+SELECT ssb.path_set();
+CALL ssb.path_proc();
+SELECT ssb.path_plain();
+SHOW search_path;
+SELECT lower('SECRET');                             -- the system's lower()
+-- notifications
+LISTEN agent_guard;
+SELECT ssb.notify_sql();
+SELECT ssb.notify_fn();
+UNLISTEN agent_guard;
+-- the human's side: the human's own SET and NOTIFY work
+SET work_mem = '6MB';
+SHOW work_mem;
+RESET work_mem;
+NOTIFY regress_ss_channel;
 -- the human's own cursor around the agent's calls: every row
 BEGIN;
 DECLARE hc CURSOR FOR SELECT id FROM ss.secret ORDER BY id;

@@ -1257,6 +1257,7 @@ acts_with_callers_rights(Oid funcid)
 				return k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE ||
 					(k == AG_FN_SEQUENCE && funcid != F_NEXTVAL) ||
 					ag_writers_session_lock(funcid) ||
+					ag_writers_lo_descriptor(funcid) ||
 					extension_acts_as_caller(funcid);
 			}
 	}
@@ -1804,23 +1805,69 @@ judge_aggregate(Oid aggfnoid)
  * function the executor prepares).
  */
 static void
-refuse_session_state(Oid funcid)
+refuse_session_state(Oid funcid, const char *statement)
 {
 	Oid			agent_fn = innermost_agent_function();
-	bool		lock = ag_writers_session_lock(funcid);
+	const char *fn = format_procedure(agent_fn);
+	const char *human = ag_agentcode_role_name(GetSessionUserId());
 
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 statement ?
+			 errmsg("%s cannot run in code of agent role \"%s\"",
+					statement, ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))) :
 			 errmsg("function %s cannot be called from code of agent role \"%s\"",
 					format_procedure(funcid), ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-			 lock ?
+			 ag_writers_session_lock(funcid) ?
 			 errdetail("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
-					   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())) :
+					   fn, human) :
+			 funcid == F_PG_NOTIFY ?
+			 errdetail("Function %s runs in the session of role \"%s\"; a notification would go out as that session's.",
+					   fn, human) :
 			 errdetail("Function %s runs in the session of role \"%s\"; the large-object descriptors open in it are that session's, whoever opened them.",
-					   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
-			 lock ?
+					   fn, human),
+			 ag_writers_session_lock(funcid) ?
 			 errhint("Take a transaction-level advisory lock (pg_advisory_xact_lock) instead.") :
+			 funcid == F_PG_NOTIFY ?
+			 errhint("Send notifications from the agent's own session.") :
 			 errhint("Read and write large objects by their OID (lo_get, lo_put) in the agent's code.")));
+}
+
+/*
+ * Are the settings agent code changes now rolled back when its call ends?
+ * A plain function's are (a GUC nesting level of ours, ag_agentcode_fmgr);
+ * a function with SET options, or a procedure, keeps those it sets for the
+ * session, as PostgreSQL does, unless a call on the stack rolls back.
+ */
+static bool
+settings_roll_back(void)
+{
+	int			i;
+
+	for (i = ncalls - 1; i >= 0; i--)
+		if (OidIsValid(calls[i].fn) && calls[i].guc_level > 0)
+			return true;
+	return false;
+}
+
+/*
+ * A setting changed by agent code that keeps it (red team 10, finding 1):
+ * a search_path left behind would make the human's later statements run the
+ * agent's functions and write the agent's tables.
+ */
+static void
+refuse_setting_change(const char *what)
+{
+	Oid			agent_fn = innermost_agent_function();
+
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("%s cannot run in function %s of agent role \"%s\" in the session of role \"%s\"",
+					what, format_procedure(agent_fn),
+					ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn)),
+					ag_agentcode_role_name(GetSessionUserId())),
+			 errdetail("The function is a procedure or has SET options: PostgreSQL would keep the settings it changes for the rest of the session."),
+			 errhint("Change settings in a plain function of the agent's, whose changes are rolled back when it returns, or in the agent's own session.")));
 }
 
 /*
@@ -1841,9 +1888,13 @@ ag_agentcode_function_execute(Oid funcid)
 		return;
 	if (agent_calls > 0)
 	{
-		if (!ag_agent_latched() &&
-			(ag_writers_session_lock(funcid) || ag_writers_lo_descriptor(funcid)))
-			refuse_session_state(funcid);
+		if (ag_agent_latched())
+			return;
+		if (ag_writers_session_lock(funcid) || ag_writers_lo_descriptor(funcid) ||
+			funcid == F_PG_NOTIFY)
+			refuse_session_state(funcid, NULL);
+		if (funcid == F_SET_CONFIG && !settings_roll_back())
+			refuse_setting_change(format_procedure(funcid));
 		return;
 	}
 	judge_aggregate(funcid);
@@ -1952,17 +2003,25 @@ ag_agentcode_call_context(Node *parsetree, ProcessUtilityContext context)
 
 /*
  * ProcessUtility, agent code on the stack: FETCH, MOVE or CLOSE of a
- * cursor it did not open.  PostgreSQL would refuse it too, the cursor
- * being marked active (agentportal.c); this says why.
+ * cursor it did not open (PostgreSQL would refuse it too, the cursor
+ * being marked active, agentportal.c; this says why); NOTIFY, which
+ * would go out as the human's session's; SET, RESET where the settings
+ * would stay (settings_roll_back).
  */
 void
-ag_agentcode_cursor_statement(Node *parsetree)
+ag_agentcode_utility(Node *parsetree)
 {
 	const char *name;
 	Oid			agent_fn;
 
 	if (parsetree == NULL || !ag_agentcode_running())
 		return;
+	if (IsA(parsetree, NotifyStmt))
+		refuse_session_state(F_PG_NOTIFY, "NOTIFY");
+	if (IsA(parsetree, VariableSetStmt) && !settings_roll_back())
+		refuse_setting_change(((VariableSetStmt *) parsetree)->kind == VAR_RESET ||
+							  ((VariableSetStmt *) parsetree)->kind == VAR_RESET_ALL ?
+							  "RESET" : "SET");
 	if (IsA(parsetree, FetchStmt))
 		name = ((FetchStmt *) parsetree)->portalname;
 	else if (IsA(parsetree, ClosePortalStmt))

@@ -25,7 +25,7 @@ extern void ag_agentcode_executor_start(PlannedStmt *plan);
 extern void ag_agentcode_copy(Oid copy_into);
 extern ProcessUtilityContext ag_agentcode_call_context(Node *parsetree,
 													   ProcessUtilityContext context);
-extern void ag_agentcode_cursor_statement(Node *parsetree);
+extern void ag_agentcode_utility(Node *parsetree);
 extern Oid	ag_agentcode_altered_relation(Node *parsetree);
 extern void ag_agentcode_object_access(ObjectAccessType access, Oid classId, Oid objectId);
 extern void ag_agentcode_plan_query(Query *parse);

@@ -478,7 +478,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			((CopyStmt *) parsetree)->is_from && ((CopyStmt *) parsetree)->relation)
 			copy_into = ag_range_var_relid(((CopyStmt *) parsetree)->relation);
 		ag_agentcode_copy(copy_into);
-		ag_agentcode_cursor_statement(parsetree);
+		ag_agentcode_utility(parsetree);
 		run_context = ag_agentcode_call_context(parsetree, context);
 	}
 	else
