@@ -287,3 +287,26 @@ ROLLBACK TO a;
 UPDATE app.rb_parent SET ag_run_id = 'forged' WHERE id = 1;
 COMMIT;
 SELECT id, ag_run_id FROM app.rb_parent WHERE id = 1;
+
+-- a column added after the run (ALTER TABLE ... ADD COLUMN needs no
+-- approval) is not a change to the run's rows (red team 9, finding 4):
+-- the run is still undone, and the new column left as it is
+\c "dbname=contrib_regression user=regress_su options="
+SET ROLE regress_bot;
+CREATE TABLE app.rb_added (id int PRIMARY KEY, bal int);
+INSERT INTO app.rb_added SELECT g, 100 FROM generate_series(1, 3) g;
+RESET ROLE;
+SELECT agent_guard.protect('app.rb_added');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rb-added"
+UPDATE app.rb_added SET bal = 0 WHERE id <= 3;
+ALTER TABLE app.rb_added ADD COLUMN note text DEFAULT 'added';
+\c "dbname=contrib_regression user=regress_su options="
+SELECT step, operation, row_key, status FROM agent_guard.rollback_run('run-rb-added');
+SELECT count(*) AS undone FROM agent_guard.rollback_run('run-rb-added', true) WHERE status = 'applied';
+SELECT id, bal, note FROM app.rb_added ORDER BY id;
+-- a later write to the run's columns is still a conflict
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rb-added2"
+UPDATE app.rb_added SET bal = 5 WHERE id = 1;
+\c "dbname=contrib_regression user=regress_su options="
+UPDATE app.rb_added SET bal = 6, note = 'later' WHERE id = 1;
+SELECT step, row_key, status FROM agent_guard.rollback_run('run-rb-added2');

@@ -366,11 +366,14 @@ ag_agentcode_needs_hook(Oid fn)
 {
 	FunctionEntry *e;
 
-	if (IsBinaryUpgrade || ag_process_is_agent())
+	if (IsBinaryUpgrade)
 		return false;
 	e = function_entry(fn);
 	if (e == NULL || !OidIsValid(e->agent_owner))
 		return false;
+	/* in the agent's own session: seen, for when it runs as another (call_entry) */
+	if (ag_process_is_agent())
+		return true;
 	if (!e->judged)
 	{
 		Oid			owner = e->agent_owner;
@@ -567,12 +570,29 @@ push_resumed_call(Oid fn, Oid owner)
  * (sub)transaction's abort rolls the settings back; the user id comes
  * back here.
  */
+/*
+ * The entry of a function starting that is to run as its agent owner, or
+ * NULL: an agent's function in a session that is not an agent's; and in
+ * an agent's own session, one called while the current user is not an
+ * agent's role (red team 9, finding 7): a foreign key's action PostgreSQL
+ * runs as a human's table's owner, a human's SECURITY DEFINER function,
+ * the guard's own queries as the extension owner.  There it would run with
+ * that role's rights.
+ */
+static FunctionEntry *
+call_entry(Oid fn)
+{
+	if (ag_process_is_agent() && ag_agentcode_role_is_agent(GetUserId()))
+		return NULL;
+	return function_entry(fn);
+}
+
 void
 ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 {
 	if (event == FHET_START)
 	{
-		FunctionEntry *e = ag_process_is_agent() ? NULL : function_entry(flinfo->fn_oid);
+		FunctionEntry *e = call_entry(flinfo->fn_oid);
 		Call	   *c;
 
 		if (e != NULL && OidIsValid(e->agent_owner))
@@ -598,7 +618,7 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 								 setting)));
 		}
 
-		if (e != NULL && OidIsValid(e->agent_owner))
+		if (e != NULL && OidIsValid(e->agent_owner) && !ag_process_is_agent())
 			note_portals_of_caller();
 		c = reserve_call();
 		c->fn = InvalidOid;
@@ -616,7 +636,8 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 			if (agent_calls++ == 0)
 			{
 				push_agent_context();
-				ag_agentportal_hide(c->owner);
+				if (!ag_process_is_agent())
+					ag_agentportal_hide(c->owner);
 			}
 		}
 		ncalls++;
@@ -628,7 +649,8 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 		if (OidIsValid(c->fn))
 		{
 			/* what it opened is the agent's, also after an error caught */
-			ag_agentportal_note(c->fn, c->owner);
+			if (!ag_process_is_agent())
+				ag_agentportal_note(c->fn, c->owner);
 			if (event == FHET_END && c->guc_level > 0)
 				AtEOXact_GUC(false, c->guc_level);
 			if (event == FHET_ABORT || !c->definer)

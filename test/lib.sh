@@ -108,7 +108,8 @@ ag_as_runuser() {
 # A fresh work directory owned by the run user, holding a copy of the tree.
 ag_workdir() {
     user=$1 src=$2 name=$3
-    work=$(mktemp -d "/tmp/agent_guard_$name.XXXXXX") || ag_die "mktemp failed"
+    # AG_WORK_ROOT: where (default /tmp; it must be readable by the run user)
+    work=$(mktemp -d "${AG_WORK_ROOT:-/tmp}/agent_guard_$name.XXXXXX") || ag_die "mktemp failed"
     mkdir -p "$work/src"
     (cd "$src" && tar cf - --exclude=.git --exclude='*.o' --exclude='*.so' --exclude=results \
         --exclude=tmp_check --exclude=output_iso . ) | (cd "$work/src" && tar xf -)
