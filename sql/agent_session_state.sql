@@ -24,6 +24,22 @@ GRANT USAGE ON SCHEMA ssb TO PUBLIC;
 \c "dbname=contrib_regression user=regress_ss_human options="
 CREATE TABLE ss.secret (id int PRIMARY KEY, s text);  -- the agent may not read it
 INSERT INTO ss.secret SELECT i, 'secret ' || i FROM generate_series(1, 4) i;
+CREATE TABLE ss.many (id int PRIMARY KEY);
+INSERT INTO ss.many SELECT generate_series(1, 25);
+-- an API of the human's the agent may call: it loops over a table the
+-- agent may not read, calling the hook it is given for each row
+CREATE FUNCTION ss.process_batch(hook regprocedure) RETURNS int LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE r record; n int := 0;
+BEGIN
+    FOR r IN SELECT id FROM ss.many ORDER BY id LOOP
+        EXECUTE format('SELECT %s($1)', hook::regproc) USING r.id;
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END $$;
+REVOKE EXECUTE ON FUNCTION ss.process_batch(regprocedure) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ss.process_batch(regprocedure) TO regress_bot;
 SELECT lo_from_bytea(737373, 'the human''s document') AS lo;
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-ss-1"
@@ -76,6 +92,23 @@ CREATE VIEW ssb.lo_move AS SELECT lo_lseek(0, 3, 0) AS pos;
 CREATE VIEW ssb.lo_where AS SELECT lo_tell64(0) AS pos;
 CREATE VIEW ssb.lo_gone AS SELECT lo_close(0) AS closed;
 GRANT SELECT ON ssb.lo_move, ssb.lo_where, ssb.lo_gone TO PUBLIC;
+-- a hook for the human's API that takes rows from every cursor it finds
+CREATE TABLE ssb.loot (t text);
+GRANT SELECT, INSERT ON ssb.loot TO PUBLIC;
+CREATE FUNCTION ssb.hook(id int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE c refcursor; r record; nm text;
+BEGIN
+    FOR nm IN SELECT name FROM pg_cursors WHERE name <> '' LOOP
+        BEGIN
+            c := nm;
+            FETCH c INTO r;
+            IF FOUND THEN INSERT INTO ssb.loot VALUES (row_to_json(r)::text); END IF;
+        EXCEPTION WHEN others THEN NULL;
+        END;
+    END LOOP;
+    RETURN 0;
+END $$;
+CREATE FUNCTION ssb.go() RETURNS int LANGUAGE sql AS $$ SELECT ss.process_batch('ssb.hook(int)') $$;
 -- the agent's own: a cursor it opens and returns, a large object by its OID
 CREATE TABLE ssb.mine (id int);
 INSERT INTO ssb.mine VALUES (1), (2);
@@ -147,6 +180,13 @@ BEGIN
     RAISE NOTICE 'the loop saw % rows; the agent''s call failed % times with %',
         seen, cardinality(codes), (SELECT array_agg(DISTINCT x) FROM unnest(codes) x);
 END $$;
+-- the human's API, called by the agent's function: its loop's cursor is
+-- the human's, not the agent's hook's to take rows from (red team 10, finding 2)
+SELECT ssb.go() AS rows_the_api_processed;
+SELECT count(*) AS stolen FROM ssb.loot;
+-- the human's side: the API called directly, the same
+SELECT ss.process_batch('ssb.hook(int)') AS rows_the_api_processed;
+SELECT count(*) AS stolen FROM ssb.loot;
 -- a procedure of the agent's may not end the transaction under an open cursor
 DO $$
 DECLARE c refcursor := 'hx'; r record;

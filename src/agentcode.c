@@ -161,6 +161,9 @@ typedef struct Call
 	int			guc_level;		/* 0: none of ours (see ag_agentcode_fmgr) */
 	bool		definer;		/* fmgr restores the user id itself */
 	bool		resumed;		/* a query it started, run later (query_resume) */
+	bool		human_definer;	/* not an agent's: a human's SECURITY DEFINER
+								 * function that agent code called */
+	int			hide_mark;		/* agentportal.c's hidden portals before it, or -1 */
 } Call;
 
 static Call *calls = NULL;
@@ -452,7 +455,7 @@ agent_code_ended(void)
 {
 	if (error_context_stack == &agent_context)
 		error_context_stack = agent_context.previous;
-	ag_agentportal_show();
+	ag_agentportal_show(0);
 }
 
 /*
@@ -515,12 +518,28 @@ note_portals_of_caller(void)
 	int			i;
 
 	for (i = ncalls - 1; i >= 0; i--)
-		if (OidIsValid(calls[i].fn))
+		if (OidIsValid(calls[i].fn) || calls[i].human_definer)
 		{
 			ag_agentportal_note(calls[i].fn, calls[i].owner);
 			return;
 		}
 	ag_agentportal_note(InvalidOid, InvalidOid);
+}
+
+/*
+ * Whose code runs at the top of the stack: the innermost agent call's
+ * owner, or InvalidOid for the human (no agent call, or a human's
+ * SECURITY DEFINER function an agent's code called).
+ */
+static Oid
+code_owner_now(void)
+{
+	int			i;
+
+	for (i = ncalls - 1; i >= 0; i--)
+		if (OidIsValid(calls[i].fn) || calls[i].human_definer)
+			return calls[i].fn != InvalidOid ? calls[i].owner : InvalidOid;
+	return InvalidOid;
 }
 
 /*
@@ -540,15 +559,14 @@ push_resumed_call(Oid fn, Oid owner)
 	c->owner = owner;
 	c->definer = false;
 	c->resumed = true;
+	c->human_definer = false;
+	c->hide_mark = ag_agentportal_hide(owner);
 	GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
 	c->guc_level = NewGUCNestLevel();
 	call_as_owner(c);
 	ncalls++;
 	if (agent_calls++ == 0)
-	{
 		push_agent_context();
-		ag_agentportal_hide(owner);
-	}
 }
 
 /*
@@ -594,8 +612,11 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	{
 		FunctionEntry *e = call_entry(flinfo->fn_oid);
 		Call	   *c;
+		bool		agents = e != NULL && OidIsValid(e->agent_owner);
+		bool		human_definer = false;
+		Oid			enclosing = InvalidOid;
 
-		if (e != NULL && OidIsValid(e->agent_owner))
+		if (agents)
 		{
 			AgFmgrCache *fc = (AgFmgrCache *) flinfo;
 			const char *setting;
@@ -618,12 +639,29 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 								 setting)));
 		}
 
-		if (e != NULL && OidIsValid(e->agent_owner) && !ag_process_is_agent())
+		/*
+		 * A human's SECURITY DEFINER function called from an agent's code
+		 * runs as the human: the cursors it opens are the human's, hidden
+		 * from an agent's code it calls in turn (red team 10, finding 2).
+		 */
+		if (!agents && agent_calls > 0 && !ag_process_is_agent() &&
+			private == &((AgFmgrCache *) flinfo)->arg)
+		{
+			Oid			definer = ((AgFmgrCache *) flinfo)->userid;
+
+			human_definer = OidIsValid(definer) && !ag_agentcode_role_is_agent(definer);
+		}
+		if ((agents || human_definer) && !ag_process_is_agent())
+		{
 			note_portals_of_caller();
+			enclosing = code_owner_now();
+		}
 		c = reserve_call();
 		c->fn = InvalidOid;
 		c->resumed = false;
-		if (e != NULL && OidIsValid(e->agent_owner))
+		c->human_definer = human_definer;
+		c->hide_mark = -1;
+		if (agents)
 		{
 			AgFmgrCache *fc = (AgFmgrCache *) flinfo;
 
@@ -634,11 +672,10 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 			call_as_owner(c);
 			c->fn = flinfo->fn_oid;
 			if (agent_calls++ == 0)
-			{
 				push_agent_context();
-				if (!ag_process_is_agent())
-					ag_agentportal_hide(c->owner);
-			}
+			/* the cursors of the code that called it, unless its own */
+			if (!ag_process_is_agent() && enclosing != c->owner)
+				c->hide_mark = ag_agentportal_hide(c->owner);
 		}
 		ncalls++;
 	}
@@ -646,11 +683,16 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 	{
 		Call	   *c = &calls[--ncalls];
 
+		/* what a human's function called from agent code opened is the human's */
+		if (c->human_definer)
+			ag_agentportal_note(InvalidOid, InvalidOid);
 		if (OidIsValid(c->fn))
 		{
 			/* what it opened is the agent's, also after an error caught */
 			if (!ag_process_is_agent())
 				ag_agentportal_note(c->fn, c->owner);
+			if (c->hide_mark >= 0)
+				ag_agentportal_show(c->hide_mark);
 			if (event == FHET_END && c->guc_level > 0)
 				AtEOXact_GUC(false, c->guc_level);
 			if (event == FHET_ABORT || !c->definer)
@@ -854,6 +896,8 @@ ag_agentcode_query_suspend(bool completed)
 		return;					/* an abort reset the stack */
 	c = &calls[--ncalls];
 	ag_agentportal_note(c->fn, c->owner);
+	if (c->hide_mark >= 0)
+		ag_agentportal_show(c->hide_mark);
 	if (completed)
 		AtEOXact_GUC(false, c->guc_level);
 	SetUserIdAndSecContext(c->saved_user, c->saved_context);

@@ -196,17 +196,19 @@ portal_of_other(MemoryContext c, Oid owner)
 }
 
 /*
- * The outermost call of agent role owner's code starts in a human's
- * session (after ag_agentportal_note): the ready portals that code of
- * another opened are marked active until ag_agentportal_show().
+ * A call of agent role owner's code starts in a human's session, called by
+ * the human's code or another's (after ag_agentportal_note): the ready
+ * portals that code of another opened are marked active until
+ * ag_agentportal_show() of the mark returned.
  */
-void
+int
 ag_agentportal_hide(Oid owner)
 {
 	MemoryContext c;
+	int			mark = nhidden;
 
 	if (portal_parent == NULL)
-		return;					/* ag_agentportal_note() found it first */
+		return mark;			/* ag_agentportal_note() found it first */
 	for (c = portal_parent->firstchild; c != NULL; c = c->nextchild)
 	{
 		Portal		portal = portal_of_other(c, owner);
@@ -224,13 +226,14 @@ ag_agentportal_hide(Oid owner)
 		nhidden++;
 		portal->status = PORTAL_ACTIVE;
 	}
+	return mark;
 }
 
-/* The outermost agent call ended: the hidden portals are ready again. */
+/* The agent call that hid them ended: the portals hidden since mark are ready again. */
 void
-ag_agentportal_show(void)
+ag_agentportal_show(int mark)
 {
-	while (nhidden > 0)
+	while (nhidden > mark)
 	{
 		HiddenPortal *h = &hidden[--nhidden];
 		Portal		portal = GetPortalByName(h->name);

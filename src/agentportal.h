@@ -8,8 +8,8 @@
 
 extern void ag_agentportal_note(Oid fn, Oid owner);
 extern bool ag_agentportal_active_is_agents(Oid *fn, Oid *owner);
-extern void ag_agentportal_hide(Oid owner);
-extern void ag_agentportal_show(void);
+extern int	ag_agentportal_hide(Oid owner);
+extern void ag_agentportal_show(int mark);
 extern bool ag_agentportal_hidden(const char *name);
 extern bool ag_agentportal_others_in_transaction(Oid owner);
 
