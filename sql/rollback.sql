@@ -310,3 +310,5 @@ UPDATE app.rb_added SET bal = 5 WHERE id = 1;
 \c "dbname=contrib_regression user=regress_su options="
 UPDATE app.rb_added SET bal = 6, note = 'later' WHERE id = 1;
 SELECT step, row_key, status FROM agent_guard.rollback_run('run-rb-added2');
+SELECT agent_guard.unprotect('app.rb_added');
+DROP TABLE app.rb_added;

@@ -374,9 +374,13 @@ ag_agentcode_needs_hook(Oid fn)
 	e = function_entry(fn);
 	if (e == NULL || !OidIsValid(e->agent_owner))
 		return false;
-	/* in the agent's own session: seen, for when it runs as another (call_entry) */
+	/*
+	 * In the agent's own session: seen when set up while the current user
+	 * is another role (call_entry), so that it then runs as the agent; the
+	 * agent's own statements keep its SQL functions inlined.
+	 */
 	if (ag_process_is_agent())
-		return true;
+		return !ag_agentcode_role_is_agent(GetUserId());
 	if (!e->judged)
 	{
 		Oid			owner = e->agent_owner;
