@@ -79,27 +79,29 @@
  */
 struct AgFastInsert
 {
-	/* for the session */
+	/* for the session (pointers, then the rest: no padding to speak of) */
 	const char *relname;		/* NULL: slot free */
 	const char *const *colnames;
-	int			ncols;			/* columns the caller supplies ... */
-	AttrNumber	attnos[AG_FAST_MAX_COLS];	/* ... and where they go */
 	MemoryContext cxt;			/* holds estate and slot */
-	Oid			relid;			/* the table the state below was built for */
-	bool		built;			/* the build ran to its end */
-	bool		valid;			/* no invalidation since the build began */
 	EState	   *estate;			/* its query context holds the rest */
 	ResultRelInfo *rri;			/* indexes: descriptions valid while open */
 	TupleTableSlot *slot;
-	int			ndefaults;		/* the other columns that have a default */
-	AttrNumber *defattnos;
+	AttrNumber *defattnos;		/* the other columns that have a default */
 	ExprState **defexprs;
-	int			nindexes;
 	Oid		   *indexoids;
 
 	/* for this transaction */
 	AgFastInsert **cache;		/* the caller's pointer, reset at xact end */
 	Relation	rel;			/* NULL: not open */
+
+	/* for the session */
+	int			ncols;			/* columns the caller supplies ... */
+	Oid			relid;			/* the table the state above was built for */
+	int			ndefaults;
+	int			nindexes;
+	AttrNumber	attnos[AG_FAST_MAX_COLS];	/* ... and where they go */
+	bool		built;			/* the build ran to its end */
+	bool		valid;			/* no invalidation since the build began */
 };
 
 /* the inserters of the session, one per table */
