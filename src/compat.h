@@ -133,6 +133,17 @@
 #endif
 
 /*
+ * Closing an index rows were inserted into (fastinsert.c): from 17 on, the
+ * access method may have something to clean up first, as
+ * ExecCloseIndices() lets it.
+ */
+#if PG_VERSION_NUM >= 170000
+#define AG_INDEX_INSERT_CLEANUP(idx, info) index_insert_cleanup((idx), (info))
+#else
+#define AG_INDEX_INSERT_CLEANUP(idx, info) ((void) 0)
+#endif
+
+/*
  * Column permissions moved from RangeTblEntry to RTEPermissionInfo in 16
  * (soft deletes add the column they set to the statement's updated ones);
  * ExecInitRangeTable() takes the permission list from 16 on, and

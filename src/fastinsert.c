@@ -22,10 +22,11 @@
  *	  that fires only in replica sessions (replication.c): we never append
  *	  in one, since no replication worker is an agent.
  *
- * An inserter is opened at a transaction's first row, owned by the top
- * transaction's resource owner and memory, and closed at commit or prepare;
- * on abort the transaction's cleanup releases it.  Callers keep it in a
- * static pointer that this file resets when the transaction ends.
+ * An inserter lives for the session (one per table); it is opened at a
+ * transaction's first row, the table and its indexes locked and referenced
+ * under the top transaction's resource owner, and closed at commit or
+ * prepare; on abort the transaction's cleanup releases them.  Callers keep
+ * it in a static pointer that this file resets when the transaction ends.
  *
  * Permissions are not checked: callers run as the extension owner, who owns
  * these tables (capture.c switches user before calling).  Default
@@ -35,9 +36,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -55,31 +58,82 @@
 #include "compat.h"
 #include "fastinsert.h"
 
+/*
+ * An inserter, one per table, for the session.  What does not change from
+ * one transaction to the next is built once and rebuilt only when the
+ * table or one of its indexes is invalidated in the relcache: where the
+ * supplied columns go, the compiled default and CHECK expressions, the
+ * index descriptions with their compiled predicates, the executor state
+ * they are evaluated in and the slot.  Building those in every transaction
+ * (ExecOpenIndices, ExecInitExpr, the partial indexes' predicates planned
+ * and compiled at the first row, freeing it all at commit) was about a
+ * fifth of a one-row agent write.  Per transaction, the table and its
+ * indexes are only opened and locked, as any INSERT does.
+ *
+ * Keeping compiled expressions across transactions is safe for what they
+ * hold: the extension's own defaults (an identity's nextval,
+ * clock_timestamp(), pg_current_xact_id(), inet_client_addr(),
+ * current_setting()) and CHECK and index predicates over text and integer
+ * columns keep nothing of a transaction.  Index access methods that cache
+ * something per insert (ii_AmCache) get it per transaction, as before.
+ */
 struct AgFastInsert
 {
-	AgFastInsert **cache;		/* the caller's pointer, reset at xact end */
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
+	/* for the session (pointers, then the rest: no padding to speak of) */
+	const char *relname;		/* NULL: slot free */
+	const char *const *colnames;
+	MemoryContext cxt;			/* holds estate and slot */
+	EState	   *estate;			/* its query context holds the rest */
+	ResultRelInfo *rri;			/* indexes: descriptions valid while open */
 	TupleTableSlot *slot;
-	int			ncols;			/* columns the caller supplies ... */
-	AttrNumber	attnos[AG_FAST_MAX_COLS];	/* ... and where they go */
-	int			ndefaults;		/* the other columns that have a default */
-	AttrNumber *defattnos;
+	AttrNumber *defattnos;		/* the other columns that have a default */
 	ExprState **defexprs;
+	Oid		   *indexoids;
+
+	/* for this transaction */
+	AgFastInsert **cache;		/* the caller's pointer, reset at xact end */
+	Relation	rel;			/* NULL: not open */
+
+	/* for the session */
+	int			ncols;			/* columns the caller supplies ... */
+	Oid			relid;			/* the table the state above was built for */
+	int			ndefaults;
+	int			nindexes;
+	AttrNumber	attnos[AG_FAST_MAX_COLS];	/* ... and where they go */
+	bool		built;			/* the build ran to its end */
+	bool		valid;			/* no invalidation since the build began */
 };
 
-/* the inserters open in this transaction */
+/* the inserters of the session, one per table */
 #define AG_FAST_MAX_OPEN 4
-static AgFastInsert *open_inserters[AG_FAST_MAX_OPEN];
-static int	n_open = 0;
+static AgFastInsert inserters[AG_FAST_MAX_OPEN];
+
+/* Close the indexes opened in this transaction; their locks stay. */
+static void
+close_indexes(AgFastInsert *fi, int n)
+{
+	int			i;
+
+	if (fi->rri == NULL || fi->rri->ri_IndexRelationDescs == NULL)
+		return;					/* a build that failed early */
+	for (i = 0; i < n; i++)
+	{
+		if (fi->rri->ri_IndexRelationDescs[i] == NULL)
+			continue;
+		if (fi->rri->ri_IndexRelationInfo[i] != NULL)
+			AG_INDEX_INSERT_CLEANUP(fi->rri->ri_IndexRelationDescs[i], fi->rri->ri_IndexRelationInfo[i]);
+		index_close(fi->rri->ri_IndexRelationDescs[i], NoLock);
+		fi->rri->ri_IndexRelationDescs[i] = NULL;
+	}
+}
 
 /*
  * Closing releases the pins and references the inserter took under the top
  * transaction's resource owner, so it must be that owner's to release: at
  * a COMMIT inside a procedure or DO block (SPI_commit) the current owner
  * is the procedure's portal's, and releasing under it fails ("tupdesc
- * reference ... is not owned by resource owner Portal").
+ * reference ... is not owned by resource owner Portal").  The locks are
+ * released with the transaction's others.
  */
 static void
 fast_close_all(bool clean)
@@ -89,28 +143,49 @@ fast_close_all(bool clean)
 
 	if (clean)
 		CurrentResourceOwner = TopTransactionResourceOwner;
-	for (i = 0; i < n_open; i++)
+	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
 	{
-		AgFastInsert *fi = open_inserters[i];
+		AgFastInsert *fi = &inserters[i];
 
+		if (fi->rel == NULL)
+			continue;
 		*fi->cache = NULL;
+		fi->cache = NULL;
 		if (clean)
 		{
-			ExecDropSingleTupleTableSlot(fi->slot);
-			ExecCloseIndices(fi->rri);
+			ExecClearTuple(fi->slot);
+			close_indexes(fi, fi->nindexes);
 			table_close(fi->rel, NoLock);
-			FreeExecutorState(fi->estate);
 		}
-		/* on abort, resource owner and memory context cleanup do it all */
+		else
+		{
+			/* on abort, resource owner cleanup closes them */
+			int			k;
+
+			for (k = 0; k < fi->nindexes; k++)
+				fi->rri->ri_IndexRelationDescs[k] = NULL;
+		}
+		fi->rri->ri_RelationDesc = NULL;
+		fi->rel = NULL;
 	}
-	n_open = 0;
 	CurrentResourceOwner = save_owner;
+}
+
+static bool
+any_open(void)
+{
+	int			i;
+
+	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
+		if (inserters[i].rel != NULL)
+			return true;
+	return false;
 }
 
 static void
 fast_xact_callback(XactEvent event, void *arg)
 {
-	if (n_open == 0)
+	if (!any_open())
 		return;
 	switch (event)
 	{
@@ -129,7 +204,31 @@ fast_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-static void fast_relcache_callback(Datum arg, Oid relid);
+/*
+ * The table or one of its indexes changed (or everything is invalidated):
+ * rebuild at the next open.  An invalidation that arrives while a build or
+ * an open runs (they take locks, which accept invalidations) makes it start
+ * again.
+ */
+static void
+fast_relcache_callback(Datum arg, Oid relid)
+{
+	int			i,
+				k;
+
+	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
+	{
+		AgFastInsert *fi = &inserters[i];
+
+		if (fi->relname == NULL || !fi->valid)
+			continue;
+		if (relid == InvalidOid || relid == fi->relid)
+			fi->valid = false;
+		for (k = 0; k < fi->nindexes && fi->valid; k++)
+			if (fi->indexoids[k] == relid)
+				fi->valid = false;
+	}
+}
 
 void
 ag_fast_init(void)
@@ -138,83 +237,78 @@ ag_fast_init(void)
 	CacheRegisterRelcacheCallback(fast_relcache_callback, (Datum) 0);
 }
 
-/*
- * What an inserter needs that does not change from one transaction to the
- * next, kept for the session and rebuilt when the table's relcache entry is
- * invalidated: where the supplied columns go, and the planned default and
- * CHECK expressions.  Building those per transaction (column default and
- * identity lookups, expression planning, reading the CHECK constraints back
- * from their stored form) was about a sixth of a one-row agent write.
- */
-typedef struct AgFastTemplate
-{
-	const char *relname;		/* NULL: slot free */
-	const char *const *colnames;
-	MemoryContext cxt;
-	AttrNumber *defattnos;
-	Expr	  **defexprs;		/* planned */
-	Expr	  **checkexprs;		/* planned, in the order of constr->check */
-	Oid			relid;			/* InvalidOid: (re)build at the next open */
-	int			ncols;
-	int			ndefaults;
-	int			nchecks;
-	AttrNumber	attnos[AG_FAST_MAX_COLS];
-} AgFastTemplate;
-
-static AgFastTemplate templates[AG_FAST_MAX_OPEN];
-
-static void
-fast_relcache_callback(Datum arg, Oid relid)
+static pg_noinline AgFastInsert *
+inserter_for(const char *relname, int ncols, const char *const *colnames)
 {
 	int			i;
 
 	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
-		if (templates[i].relname != NULL &&
-			(relid == InvalidOid || relid == templates[i].relid))
-			templates[i].relid = InvalidOid;
-}
-
-static AgFastTemplate *
-template_for(const char *relname, int ncols, const char *const *colnames)
-{
-	int			i;
-
+		if (inserters[i].relname != NULL && strcmp(inserters[i].relname, relname) == 0)
+			return &inserters[i];
 	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
-		if (templates[i].relname != NULL && strcmp(templates[i].relname, relname) == 0)
-			return &templates[i];
-	for (i = 0; i < AG_FAST_MAX_OPEN; i++)
-		if (templates[i].relname == NULL)
+		if (inserters[i].relname == NULL)
 		{
-			templates[i].relname = relname;
-			templates[i].colnames = colnames;
-			templates[i].ncols = ncols;
-			templates[i].relid = InvalidOid;
-			templates[i].cxt = AllocSetContextCreate(CacheMemoryContext, "agent_guard inserter",
-													 ALLOCSET_SMALL_SIZES);
-			return &templates[i];
+			AgFastInsert *fi = &inserters[i];
+
+			fi->cxt = AllocSetContextCreate(CacheMemoryContext, "agent_guard inserter",
+											ALLOCSET_SMALL_SIZES);
+			fi->colnames = colnames;
+			fi->ncols = ncols;
+			fi->relid = InvalidOid;
+			fi->built = false;
+			fi->valid = false;
+			fi->relname = relname;
+			return fi;
 		}
 	elog(ERROR, "agent_guard: too many direct inserters");
 	return NULL;				/* keep compiler quiet */
 }
 
-/* Fill a template from the open, locked relation. */
+/*
+ * Build the inserter's state from the open, locked table, and open and lock
+ * its indexes for this transaction.
+ */
 static void
-template_build(AgFastTemplate *t, Relation rel)
+inserter_build(AgFastInsert *fi, Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	bool		supplied[MaxTupleAttributeNumber];
 	MemoryContext old;
+	RangeTblEntry *rte;
+	List	   *indexoids;
+	ListCell   *lc;
 	int			i;
 
-	t->relid = InvalidOid;
-	MemoryContextReset(t->cxt);
-	old = MemoryContextSwitchTo(t->cxt);
+	/* what a failed build left is freed here, before anything points at it */
+	fi->built = false;
+	fi->valid = false;
+	fi->nindexes = 0;
+	if (fi->estate != NULL)
+		FreeExecutorState(fi->estate);
+	fi->estate = NULL;
+	fi->rri = NULL;
+	fi->slot = NULL;
+	MemoryContextReset(fi->cxt);
+
+	/* from here on, an invalidation of the table or its indexes is seen */
+	old = MemoryContextSwitchTo(fi->cxt);
+	indexoids = RelationGetIndexList(rel);
+	fi->indexoids = palloc(sizeof(Oid) * Max(list_length(indexoids), 1));
+	i = 0;
+	foreach(lc, indexoids)
+		fi->indexoids[i++] = lfirst_oid(lc);
+	fi->nindexes = i;
+	fi->relid = RelationGetRelid(rel);
+	fi->valid = true;
+
+	fi->estate = CreateExecutorState();
+	MemoryContextSwitchTo(fi->estate->es_query_cxt);
 
 	memset(supplied, 0, sizeof(bool) * desc->natts);
-	for (i = 0; i < t->ncols; i++)
+	for (i = 0; i < fi->ncols; i++)
 	{
 		AttrNumber	attno = InvalidAttrNumber;
-		const char *name = t->colnames[i];
+		const char *name = fi->colnames[i];
 		bool		optional = (name[0] == '?');
 		int			k;
 
@@ -226,22 +320,22 @@ template_build(AgFastTemplate *t, Relation rel)
 				attno = k + 1;
 		if (attno == InvalidAttrNumber && optional)
 		{
-			t->attnos[i] = InvalidAttrNumber;	/* not there (yet): not stored */
+			fi->attnos[i] = InvalidAttrNumber;	/* not there (yet): not stored */
 			continue;
 		}
 		if (attno == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
 					 errmsg("column \"%s\" of relation \"%s.%s\" does not exist",
-							t->colnames[i], AG_SCHEMA, t->relname),
+							fi->colnames[i], AG_SCHEMA, fi->relname),
 					 errhint("Reinstall the agent_guard extension.")));
-		t->attnos[i] = attno;
+		fi->attnos[i] = attno;
 		supplied[attno - 1] = true;
 	}
 
-	t->ndefaults = 0;
-	t->defattnos = palloc(sizeof(AttrNumber) * desc->natts);
-	t->defexprs = palloc(sizeof(Expr *) * desc->natts);
+	fi->ndefaults = 0;
+	fi->defattnos = palloc(sizeof(AttrNumber) * Max(desc->natts, 1));
+	fi->defexprs = palloc(sizeof(ExprState *) * Max(desc->natts, 1));
 	for (i = 0; i < desc->natts; i++)
 	{
 		Node	   *expr;
@@ -251,22 +345,56 @@ template_build(AgFastTemplate *t, Relation rel)
 		expr = build_column_default(rel, i + 1);
 		if (expr == NULL)
 			continue;
-		t->defattnos[t->ndefaults] = i + 1;
-		t->defexprs[t->ndefaults] = expression_planner((Expr *) expr);
-		t->ndefaults++;
+		fi->defattnos[fi->ndefaults] = i + 1;
+		fi->defexprs[fi->ndefaults] = ExecInitExpr(expression_planner((Expr *) expr), NULL);
+		fi->ndefaults++;
 	}
 
-	t->nchecks = 0;
-	t->checkexprs = palloc(sizeof(Expr *) * Max(desc->constr ? desc->constr->num_check : 0, 1));
-	if (desc->constr != NULL)
+	/* a range table of one, for error messages about the new row */
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = fi->relid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	AG_INIT_RANGE_TABLE(fi->estate, rte);
+	fi->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(fi->rri, rel, 1, NULL, 0);
+
+	/* ExecConstraints() would read them back from their stored form */
+	if (desc->constr != NULL && desc->constr->num_check > 0)
 	{
+		AG_RRI_CHECK_EXPRS(fi->rri) = palloc(sizeof(ExprState *) * desc->constr->num_check);
 		for (i = 0; i < desc->constr->num_check; i++)
-			t->checkexprs[i] = expression_planner((Expr *) stringToNode(desc->constr->check[i].ccbin));
-		t->nchecks = desc->constr->num_check;
+			AG_RRI_CHECK_EXPRS(fi->rri)[i] =
+				ExecInitExpr(expression_planner((Expr *) stringToNode(desc->constr->check[i].ccbin)), NULL);
 	}
 
+	/* a copy of the descriptor: no reference to release at each commit */
+	fi->slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(desc), table_slot_callbacks(rel));
+
+	/* the indexes, as ExecOpenIndices() opens them */
+	fi->rri->ri_NumIndices = fi->nindexes;
+	fi->rri->ri_IndexRelationDescs = palloc0(sizeof(Relation) * Max(fi->nindexes, 1));
+	fi->rri->ri_IndexRelationInfo = palloc0(sizeof(IndexInfo *) * Max(fi->nindexes, 1));
+	for (i = 0; i < fi->nindexes; i++)
+	{
+		Relation	idx = index_open(fi->indexoids[i], RowExclusiveLock);
+
+		fi->rri->ri_IndexRelationDescs[i] = idx;
+		fi->rri->ri_IndexRelationInfo[i] = BuildIndexInfo(idx);
+	}
 	MemoryContextSwitchTo(old);
-	t->relid = RelationGetRelid(rel);
+	fi->built = true;
+}
+
+/* Open and lock the indexes of a built inserter for this transaction. */
+static void
+open_indexes(AgFastInsert *fi)
+{
+	int			i;
+
+	for (i = 0; i < fi->nindexes; i++)
+		fi->rri->ri_IndexRelationDescs[i] = index_open(fi->indexoids[i], RowExclusiveLock);
 }
 
 /*
@@ -331,19 +459,18 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	MemoryContext old;
 	ResourceOwner save_owner;
 	AgFastInsert *fi;
-	AgFastTemplate *t;
-	Oid			relid;
-	Relation	rel;
+	Relation volatile rel = NULL;
 	TupleDesc	desc;
-	RangeTblEntry *rte;
-	int			i;
+	int			tries;
 
 	if (*cache != NULL)
 		return *cache;
-	if (n_open >= AG_FAST_MAX_OPEN || ncols > AG_FAST_MAX_COLS)
-		elog(ERROR, "agent_guard: too many direct inserters");
+	if (ncols > AG_FAST_MAX_COLS)
+		elog(ERROR, "agent_guard: too many columns for a direct inserter");
 
-	t = template_for(relname, ncols, colnames);
+	fi = inserter_for(relname, ncols, colnames);
+	if (fi->rel != NULL)
+		elog(ERROR, "agent_guard: inserter for \"%s\" opened twice", relname);
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	save_owner = CurrentResourceOwner;
@@ -351,7 +478,6 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	PG_TRY();
 	{
 		rel = ag_open_own_table(relname);
-		relid = RelationGetRelid(rel);
 		desc = RelationGetDescr(rel);
 		if (has_origin_triggers(rel) || rel->rd_rules != NULL || rel->rd_rel->relrowsecurity ||
 			(desc->constr && desc->constr->has_generated_stored) ||
@@ -361,52 +487,47 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 					 errmsg("relation \"%s.%s\" has been altered", AG_SCHEMA, relname),
 					 errdetail("agent_guard appends to it directly and cannot honour triggers, rules, row security or generated columns on it."),
 					 errhint("Reinstall the agent_guard extension.")));
-		/* the lock is held now: invalidations that came with it are in */
-		if (t->relid != relid)
-			template_build(t, rel);
 
-		fi = palloc0(sizeof(AgFastInsert));
-		fi->cache = cache;
-		fi->rel = rel;
-		fi->estate = CreateExecutorState();
-		MemoryContextSwitchTo(fi->estate->es_query_cxt);
-
-		/* a range table of one, for error messages about the new row */
-		rte = makeNode(RangeTblEntry);
-		rte->rtekind = RTE_RELATION;
-		rte->relid = relid;
-		rte->relkind = rel->rd_rel->relkind;
-		rte->rellockmode = RowExclusiveLock;
-		AG_INIT_RANGE_TABLE(fi->estate, rte);
-		fi->rri = makeNode(ResultRelInfo);
-		InitResultRelInfo(fi->rri, rel, 1, NULL, 0);
-		ExecOpenIndices(fi->rri, false);
-		fi->slot = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
-
-		fi->ncols = ncols;
-		memcpy(fi->attnos, t->attnos, sizeof(AttrNumber) * ncols);
-		fi->ndefaults = t->ndefaults;
-		fi->defattnos = palloc(sizeof(AttrNumber) * Max(t->ndefaults, 1));
-		memcpy(fi->defattnos, t->defattnos, sizeof(AttrNumber) * t->ndefaults);
-		fi->defexprs = palloc(sizeof(ExprState *) * Max(t->ndefaults, 1));
-		for (i = 0; i < t->ndefaults; i++)
-			fi->defexprs[i] = ExecInitExpr(t->defexprs[i], NULL);
-		/* ExecConstraints() would read them back from their stored form */
-		if (t->nchecks > 0)
+		/*
+		 * The table's lock is held now: invalidations that came with it are
+		 * in.  Locking the indexes may bring more; then build again.
+		 */
+		for (tries = 0;; tries++)
 		{
-			AG_RRI_CHECK_EXPRS(fi->rri) = palloc(sizeof(ExprState *) * t->nchecks);
-			for (i = 0; i < t->nchecks; i++)
-				AG_RRI_CHECK_EXPRS(fi->rri)[i] = ExecInitExpr(t->checkexprs[i], NULL);
+			if (!fi->built || !fi->valid || fi->relid != RelationGetRelid(rel))
+				inserter_build(fi, rel);
+			else
+				open_indexes(fi);
+			if (fi->valid)
+				break;
+			close_indexes(fi, fi->nindexes);
+			if (tries >= 10)
+				elog(ERROR, "agent_guard: relation \"%s.%s\" keeps changing", AG_SCHEMA, relname);
+		}
+		fi->rri->ri_RelationDesc = rel;
+		for (tries = 0; tries < fi->nindexes; tries++)
+		{
+			/* what an index AM caches between inserts lasts a transaction */
+			fi->rri->ri_IndexRelationInfo[tries]->ii_AmCache = NULL;
+			fi->rri->ri_IndexRelationInfo[tries]->ii_Context = TopTransactionContext;
 		}
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		/* nothing half-open is left for the commit of a caller that goes on */
+		close_indexes(fi, fi->nindexes);
+		if (rel != NULL)
+			table_close(rel, NoLock);
 		CurrentResourceOwner = save_owner;
 		MemoryContextSwitchTo(old);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	CurrentResourceOwner = save_owner;
+	MemoryContextSwitchTo(old);
 
-	open_inserters[n_open++] = fi;
+	fi->rel = rel;
+	fi->cache = cache;
 	*cache = fi;
 	return fi;
 }
