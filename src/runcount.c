@@ -18,13 +18,18 @@
  * (agent_guard.tripped_runs).
  *
  * AG_RUN_SLOTS slots, open addressing on a hash of database, agent and run,
- * probed linearly; a slot is never emptied, so probe chains stay whole.
- * When every slot is taken, the least recently used one is given to the new
- * run: its old run then counts from zero again, like every run after a
- * server restart (the counts are not persisted; tripped runs are, in
- * agent_guard.tripped_runs).  Sizing: a run per transaction (generated
- * runs) takes a slot per transaction; 4096 slots of recent runs is far more
- * than any run limit needs to see at once.
+ * probed linearly over a window of AG_RUN_PROBE slots from the hash's own;
+ * a slot is never emptied, so probe chains stay whole, and a run is always
+ * within its window.  When every slot of the window is taken, the least
+ * recently used one is given to the new run: its old run then counts from
+ * zero again, like every run after a server restart (the counts are not
+ * persisted; tripped runs are, in agent_guard.tripped_runs).  The window
+ * keeps a lookup to AG_RUN_PROBE slots once all are taken: probing all of
+ * them cost every agent statement of a new run about 115k instructions
+ * once 4096 runs had been seen (a run per transaction, by default; issue
+ * 21).  Sizing: a run per transaction (generated runs) takes a slot per
+ * transaction; 4096 slots of recent runs is far more than any run limit
+ * needs to see at once.
  *
  * Locking: RunShared->lock (one LWLock, tranche "agent_guard runs") guards
  * every slot.
@@ -42,6 +47,7 @@
 #include "agent_guard.h"
 
 #define AG_RUN_SLOTS 4096
+#define AG_RUN_PROBE 64
 #define AG_RUN_TRANCHE "agent_guard runs"
 
 typedef struct AgRunSlot
@@ -79,7 +85,7 @@ find_slot(const char *agent, const char *run, uint32 h, bool create)
 	int			i;
 	AgRunSlot  *oldest = NULL;
 
-	for (i = 0; i < AG_RUN_SLOTS; i++)
+	for (i = 0; i < AG_RUN_PROBE; i++)
 	{
 		AgRunSlot  *s = &runs->slots[(start + i) % AG_RUN_SLOTS];
 
