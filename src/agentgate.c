@@ -102,8 +102,14 @@ agents_of(Oid owner)
 		ids_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard agent code ids",
 										ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(ids_cxt);
+	ids = NIL;
 	old = MemoryContextSwitchTo(ids_cxt);
-	ids = list_copy_deep(found);
+	{
+		ListCell   *lc;
+
+		foreach(lc, found)
+			ids = lappend(ids, pstrdup((char *) lfirst(lc)));
+	}
 	MemoryContextSwitchTo(old);
 	ids_owner = owner;
 	ids_generation = generation;
@@ -185,10 +191,14 @@ check_freeze(const Who *w, const char *what, const char *text, int len)
 		const char *reason = ag_gate_freeze_of(agent, &all);
 
 		if (reason != NULL)
+		{
+			const char *stop = reason[0] != '\0' && reason[strlen(reason) - 1] == '.' ? "" : ".";
+
 			refuse(w, agent, AG_REFUSAL_FROZEN, what,
-				   all ? psprintf("Writes of all agents are frozen: %s", reason) :
-				   psprintf("Writes of agent \"%s\" are frozen: %s", agent, reason),
+				   all ? psprintf("Writes of all agents are frozen: %s%s", reason, stop) :
+				   psprintf("Writes of agent \"%s\" are frozen: %s%s", agent, reason, stop),
 				   text, len);
+		}
 	}
 }
 
