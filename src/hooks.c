@@ -63,6 +63,12 @@
  *					code runs in a human's session (ExecutorStart, COPY FROM
  *					in ProcessUtility, object access), and the planner
  *					refuses an agent's rule writing a protected table;
+ *					agentgate: the statements an agent's function runs in a
+ *					human's session get the agent's gates, refused where the
+ *					agent's session would need approval (planner: the gate
+ *					qual; ExecutorStart: policy, freeze; ExecutorRun: the
+ *					statement's row limit; ProcessUtility: the verdict,
+ *					policy, freeze; object access: what it drops or empties);
  *					agentstored: in humans' statements, what an agent's
  *					views and policies read is checked as the agent
  *					(planner); what an agent stores (triggers, domains,
