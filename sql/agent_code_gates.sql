@@ -110,6 +110,10 @@ BEGIN
 END
 $$;
 CREATE TRIGGER t AFTER INSERT ON acgb.inbox FOR EACH ROW EXECUTE FUNCTION acgb.inbox_trg();
+-- a rule: no function of the agent runs, the rule's action is its code
+CREATE TABLE acgb.ruled (id int);
+GRANT INSERT ON acgb.ruled TO regress_acg_human;
+CREATE RULE r AS ON INSERT TO acgb.ruled DO ALSO DELETE FROM acg.loot;
 
 -- what must stay as it is
 \c "dbname=contrib_regression user=regress_su options="
@@ -150,6 +154,8 @@ SELECT acgb.drop_collation();    -- (its NOTICE: the column it cascades to)
 INSERT INTO acgb.inbox VALUES (1, 'wipe');
 INSERT INTO acgb.inbox VALUES (2, 'drop');
 INSERT INTO acgb.inbox VALUES (3, 'delete');
+-- error: YG004, the agent's rule's DELETE without WHERE
+INSERT INTO acgb.ruled VALUES (1);
 -- error: YG004, more rows than agent_guard.max_rows_per_statement (1000)
 SELECT acgb.many(1001);
 \set VERBOSITY default

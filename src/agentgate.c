@@ -43,11 +43,13 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/parallel.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "nodes/parsenodes.h"
 #include "executor/execdesc.h"
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
@@ -55,6 +57,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "agentcode.h"
@@ -343,4 +346,68 @@ ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	(void) ag_current_statement(&text, &len);
 	refuse(&w, NULL, AG_REFUSAL_APPROVAL, access == OAT_TRUNCATE ? "TRUNCATE" : "DROP",
 		   why, text, len);
+}
+
+/*
+ * Planner, a human's session: a statement a rule made (its relation is in
+ * the statement's range table) that deletes or updates every row of a
+ * relation that is not temporary, when the rule's relation is an agent's.
+ * The rule is the agent's code, though no function of it runs: refused as
+ * the agent's DELETE or UPDATE without WHERE would be (its freezes and
+ * policies are not judged here: no function of the agent runs).
+ */
+void
+ag_agentgate_plan_rule(Query *parse, const char *query_string)
+{
+	ListCell   *lc;
+	Oid			target;
+	Oid			rule_rel = InvalidOid;
+	Oid			owner = InvalidOid;
+	List	   *agents;
+	const char *text;
+	int			len;
+	const char *what;
+
+	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
+		IsParallelWorker() || ag_owner_running() ||
+		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		return;
+	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
+	if (!OidIsValid(target) || ag_relation_tree_exempt(target) ||
+		!ag_gate_query_unrestricted(parse))
+		return;
+	foreach(lc, parse->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		HeapTuple	tup;
+
+		if (!OidIsValid(rte->relid))
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		if (((Form_pg_class) GETSTRUCT(tup))->relhasrules &&
+			ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(tup))->relowner))
+		{
+			rule_rel = rte->relid;
+			owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		}
+		ReleaseSysCache(tup);
+		if (OidIsValid(rule_rel))
+			break;
+	}
+	if (!OidIsValid(rule_rel))
+		return;
+	agents = agents_of(owner);
+	what = ag_command_name(parse->commandType, "statement");
+	ag_statement_text(query_string, parse->stmt_location, parse->stmt_len, &text, &len);
+	ag_refuse_agent_code(AG_REFUSAL_APPROVAL,
+						 agents != NIL ? (const char *) linitial(agents) : ag_agentcode_role_name(owner),
+						 what,
+						 psprintf("No WHERE clause restricts the rows of %s, so it touches every one.",
+								  ag_qualified_relname(target)),
+						 psprintf("The statement was rewritten by a rule of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
+								  ag_qualified_relname(rule_rel), ag_agentcode_role_name(owner),
+								  ag_agentcode_role_name(GetSessionUserId())),
+						 text, len);
 }

@@ -9,6 +9,7 @@
 
 #include "catalog/objectaccess.h"
 #include "executor/execdesc.h"
+#include "nodes/parsenodes.h"
 #include "refusal.h"
 
 extern void ag_agentgate_top_statement(void);
@@ -17,6 +18,7 @@ extern void ag_agentgate_decide(AgRefusalKind kind, const char *what, const char
 extern void ag_agentgate_executor_start(QueryDesc *qd);
 extern void ag_agentgate_rows(QueryDesc *qd, uint64 n);
 extern void ag_agentgate_utility(Node *parsetree, const char *text, int len);
+extern void ag_agentgate_plan_rule(Query *parse, const char *query_string);
 extern void ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId, void *arg);
 

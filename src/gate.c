@@ -937,6 +937,21 @@ merge_unrestricted(Query *q)
 }
 #endif
 
+/* DELETE, UPDATE or MERGE that touches every row of its target (agentgate.c) */
+bool
+ag_gate_query_unrestricted(Query *q)
+{
+	if (q->resultRelation <= 0 || q->jointree == NULL)
+		return false;
+	if (q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE)
+		return target_unrestricted(q);
+#ifdef AG_HAVE_MERGE
+	if (q->commandType == CMD_MERGE)
+		return merge_unrestricted(q);
+#endif
+	return false;
+}
+
 static void
 add_unqualified_gate(Query *q, Oid fn)
 {

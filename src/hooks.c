@@ -610,6 +610,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		/* an agent's code's DELETE/UPDATE without WHERE: gated (agentgate.c) */
 		if (ag_agentcode_running())
 			ag_gate_plan_query(parse);
+		/* an agent's rule's DELETE/UPDATE without WHERE: refused (agentgate.c) */
+		ag_agentgate_plan_rule(parse, query_string);
 		walked = ag_agentstored_plan_query(parse, &seen);	/* what its views and policies read */
 	}
 
