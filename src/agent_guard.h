@@ -15,6 +15,7 @@
 #include "postgres.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodes.h"
+#include "nodes/pg_list.h"
 #include "utils/elog.h"
 
 /* YG001: an agent session tried to change or shed its identity, or a
@@ -115,6 +116,7 @@ extern bool ag_valid_label(const char *value, const char *what);
 extern void ag_identity_after_utility(Node *parsetree);
 extern int	ag_agent_roles(const Oid **out, uint64 *generation);
 extern bool ag_process_is_agent(void);
+extern List *ag_agent_ids_of_role(Oid role);
 
 /* agentcode.c */
 extern void ag_agentcode_init(void);

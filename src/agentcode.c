@@ -942,6 +942,25 @@ innermost_agent_function(void)
 	return InvalidOid;
 }
 
+/*
+ * The innermost agent call on the stack, and the owner it runs as (the
+ * owner when the call started); false when none.
+ */
+bool
+ag_agentcode_innermost(Oid *fn, Oid *owner)
+{
+	int			i;
+
+	for (i = ncalls - 1; i >= 0; i--)
+		if (OidIsValid(calls[i].fn))
+		{
+			*fn = calls[i].fn;
+			*owner = calls[i].owner;
+			return true;
+		}
+	return false;
+}
+
 Oid
 ag_agentcode_function_owner(Oid fn)
 {

@@ -79,6 +79,8 @@
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "agentcode.h"
+#include "agentgate.h"
 #include "approvalkey.h"
 #include "approved.h"
 #include "classify.h"
@@ -326,6 +328,92 @@ load_state(void)
 	state_valid = true;
 }
 
+/*
+ * The freeze that holds for an agent whose code runs in a human's session
+ * (agentgate.c): the reason of a freeze of all agents or of that agent,
+ * NULL when none; *all says which.  Read with the latest committed state,
+ * cached per agent until the generation moves.
+ */
+typedef struct CodeFreeze
+{
+	char	   *agent;
+	char	   *all;
+	char	   *mine;
+} CodeFreeze;
+
+static List *code_freezes = NIL;
+static uint64 code_freezes_gen = 0;
+static MemoryContext code_freezes_cxt = NULL;
+
+typedef struct CodeFreezeQuery
+{
+	Datum		values[2];
+	MemoryContext cxt;
+	char	   *all;
+	char	   *mine;
+} CodeFreezeQuery;
+
+static void
+code_freeze_query(void *arg)
+{
+	CodeFreezeQuery *q = (CodeFreezeQuery *) arg;
+	bool		isnull;
+	Datum		d;
+	int			rc = ag_kept_execute_latest(&state_plan, q->values, NULL, 0);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "agent_guard gate: query failed: %s", SPI_result_code_string(rc));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	q->all = isnull ? NULL : MemoryContextStrdup(q->cxt, TextDatumGetCString(d));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	q->mine = isnull ? NULL : MemoryContextStrdup(q->cxt, TextDatumGetCString(d));
+}
+
+const char *
+ag_gate_freeze_of(const char *agent, bool *all)
+{
+	uint64		gen = ag_state_generation();
+	ListCell   *lc;
+	CodeFreeze *c;
+	CodeFreezeQuery q;
+
+	if (code_freezes_cxt == NULL)
+		code_freezes_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard code freezes",
+												 ALLOCSET_SMALL_SIZES);
+	if (gen != code_freezes_gen)
+	{
+		MemoryContextReset(code_freezes_cxt);
+		code_freezes = NIL;
+		code_freezes_gen = gen;
+	}
+	foreach(lc, code_freezes)
+	{
+		c = (CodeFreeze *) lfirst(lc);
+		if (strcmp(c->agent, agent) == 0)
+			break;
+	}
+	if (lc == NULL)
+	{
+		MemoryContext old;
+
+		q.values[0] = CStringGetTextDatum(agent);
+		q.values[1] = CStringGetTextDatum("");	/* no run: no trip to read */
+		q.cxt = code_freezes_cxt;
+		ag_owner_spi(code_freeze_query, &q);
+		old = MemoryContextSwitchTo(code_freezes_cxt);
+		c = palloc(sizeof(CodeFreeze));
+		c->agent = pstrdup(agent);
+		c->all = q.all;
+		c->mine = q.mine;
+		/* a read that raced a change is read again next time */
+		if (ag_state_generation() == gen)
+			code_freezes = lappend(code_freezes, c);
+		MemoryContextSwitchTo(old);
+	}
+	*all = c->mine == NULL;
+	return c->mine ? c->mine : c->all;
+}
+
 /* ---------------------------------------------------------------------
  * Approvals, and the gates' way into the refusal path
  * ---------------------------------------------------------------------
@@ -523,6 +611,12 @@ plan_writes_non_exempt(PlannedStmt *ps)
 			return true;
 	}
 	return false;
+}
+
+bool
+ag_gate_plan_writes(PlannedStmt *ps)
+{
+	return plan_writes_non_exempt(ps);
 }
 
 /* A new top-level statement: counters and approvals start afresh. */
@@ -843,6 +937,21 @@ merge_unrestricted(Query *q)
 }
 #endif
 
+/* DELETE, UPDATE or MERGE that touches every row of its target (agentgate.c) */
+bool
+ag_gate_query_unrestricted(Query *q)
+{
+	if (q->resultRelation <= 0 || q->jointree == NULL)
+		return false;
+	if (q->commandType == CMD_DELETE || q->commandType == CMD_UPDATE)
+		return target_unrestricted(q);
+#ifdef AG_HAVE_MERGE
+	if (q->commandType == CMD_MERGE)
+		return merge_unrestricted(q);
+#endif
+	return false;
+}
+
 static void
 add_unqualified_gate(Query *q, Oid fn)
 {
@@ -888,7 +997,8 @@ ag_gate_plan_query(Query *q)
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Oid			fn;
 
-	if (!ag_judging())
+	/* an agent's statement, in its session or run by its code in another */
+	if (!ag_judging() && !ag_agentcode_running())
 		return;
 	fn = LookupFuncName(lappend(list_make1(makeString(AG_SCHEMA)), makeString("_gate_unqualified")),
 						2, argtypes, true);
@@ -914,6 +1024,20 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 					psprintf("No WHERE clause restricts the rows of \"%s\", so it touches every one.",
 							 ag_relname_or(relid, "?")),
 					text, len, 0);
+	}
+	else if (!ag_judging() && ag_agentcode_running() && !ag_relation_tree_exempt(relid))
+	{
+		/* an agent's code in a human's session: the statement evaluating this */
+		QueryDesc  *qd = current_execution();
+
+		if (qd != NULL)
+			ag_query_text(qd, &text, &len);
+		else
+			(void) ag_current_statement(&text, &len);
+		ag_agentgate_decide(AG_REFUSAL_APPROVAL, op,
+							psprintf("No WHERE clause restricts the rows of %s, so it touches every one.",
+									 ag_qualified_relname(relid)),
+							text, len);
 	}
 	PG_RETURN_BOOL(true);
 }
@@ -1476,6 +1600,26 @@ ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 	ag_writers_utility_verdict(u);	/* writes around the gates */
 	if (u->verdict == AG_REFUSAL_GUARD)
 		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+}
+
+/*
+ * The classifier's verdict on a utility statement an agent's code runs in
+ * a human's session (agentgate.c decides on it): the same as in the
+ * agent's session.
+ */
+void
+ag_gate_utility_verdict(AgUtility *u)
+{
+	destroy_targets = NIL;
+	classify_utility(u->stmt, u);
+	ag_writers_utility_verdict(u);
+	destroy_targets = NIL;
+}
+
+int
+ag_gate_max_rows_per_statement(void)
+{
+	return max_rows_per_statement;
 }
 
 /* gate_decide() for a utility verdict, with what the statement destroys */

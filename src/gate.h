@@ -37,6 +37,11 @@ extern void ag_gate_preview_function(Oid funcid);
 extern void ag_gate_count_cte_rows(uint64 n);
 extern void ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
 								 const char *text, int len, const AgKeyDigest *binding);
+extern const char *ag_gate_freeze_of(const char *agent, bool *all);
+extern void ag_gate_utility_verdict(AgUtility *u);
+extern bool ag_gate_query_unrestricted(struct Query *q);
+extern int	ag_gate_max_rows_per_statement(void);
+extern bool ag_gate_plan_writes(struct PlannedStmt *ps);
 extern bool ag_gate_copy_rows(struct PlannedStmt *pstmt, struct QueryCompletion *qc);
 extern void ag_gate_copy_limits(struct PlannedStmt *pstmt, struct QueryCompletion *qc,
 								const char *text, int len);

@@ -63,6 +63,12 @@
  *					code runs in a human's session (ExecutorStart, COPY FROM
  *					in ProcessUtility, object access), and the planner
  *					refuses an agent's rule writing a protected table;
+ *					agentgate: the statements an agent's function runs in a
+ *					human's session get the agent's gates, refused where the
+ *					agent's session would need approval (planner: the gate
+ *					qual; ExecutorStart: policy, freeze; ExecutorRun: the
+ *					statement's row limit; ProcessUtility: the verdict,
+ *					policy, freeze; object access: what it drops or empties);
  *					agentstored: in humans' statements, what an agent's
  *					views and policies read is checked as the agent
  *					(planner); what an agent stores (triggers, domains,
@@ -101,6 +107,7 @@
 
 #include "agent_guard.h"
 #include "agentcode.h"
+#include "agentgate.h"
 #include "agentstored.h"
 #include "approvalkey.h"
 #include "classify.h"
@@ -190,6 +197,7 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		{
 			ag_gate_top_statement();
 			ag_policy_top_statement();
+			ag_agentgate_top_statement();
 		}
 		if (ag_judging())
 		{
@@ -201,6 +209,11 @@ executor_start(QueryDesc *queryDesc, int eflags)
 			ag_policy_executor_start(queryDesc->plannedstmt, text, len);
 			ag_gate_executor_start(queryDesc, text, len);
 			ag_gate_frozen_writers(queryDesc->plannedstmt, text, len);
+		}
+		else if (ag_agentcode_running())
+		{
+			/* an agent's code in a human's session: gated as the agent's */
+			ag_agentgate_executor_start(queryDesc);
 		}
 	}
 
@@ -266,7 +279,8 @@ judge_rows(QueryDesc *queryDesc, uint64 n)
 
 	if (!ag_judging())
 	{
-		(void) ag_gate_preview_count(queryDesc, n);
+		if (!ag_gate_preview_count(queryDesc, n))
+			ag_agentgate_rows(queryDesc, n);	/* an agent's code's rows */
 		return;
 	}
 	if (!ag_gate_count_rows(queryDesc, n))
@@ -390,8 +404,26 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 	const char *text;
 	int			len;
 
-	if (pstmt->utilityStmt == NULL || !ag_judging())
+	if (pstmt->utilityStmt == NULL)
 		return false;
+	if (!ag_judging())
+	{
+		if (!ag_agentcode_running())
+			return false;
+		/* an agent's code in a human's session: gated as the agent's */
+		ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+		PG_TRY();
+		{
+			ag_agentgate_utility(pstmt->utilityStmt, text, len);
+		}
+		PG_CATCH();
+		{
+			ag_gate_exec_leave(saved_exec);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		return false;
+	}
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
 	PG_TRY();
 	{
@@ -463,6 +495,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		{
 			ag_gate_top_statement();
 			ag_policy_top_statement();
+			ag_agentgate_top_statement();
 		}
 		/*
 		 * one execution, one approval at most, from the verdict to reach's;
@@ -574,6 +607,11 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	else if (!IsParallelWorker())
 	{
 		ag_agentcode_plan_query(parse); /* an agent's rule writing a protected table */
+		/* an agent's code's DELETE/UPDATE without WHERE: gated (agentgate.c) */
+		if (ag_agentcode_running())
+			ag_gate_plan_query(parse);
+		/* an agent's rule's DELETE/UPDATE without WHERE: refused (agentgate.c) */
+		ag_agentgate_plan_rule(parse, query_string);
 		walked = ag_agentstored_plan_query(parse, &seen);	/* what its views and policies read */
 	}
 
@@ -627,6 +665,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	/* an agent's code in a human's session alters no protected table */
 	ag_agentcode_object_access(access, classId, objectId);
+	/* nor drops or empties any relation that is not temporary (agentgate.c) */
+	ag_agentgate_object_access(access, classId, objectId, subId, arg);
 	/* an agent's domain calls nothing with more than the agent's rights */
 	ag_agentstored_object_access(access, classId, objectId, subId);
 

@@ -583,6 +583,68 @@ ag_agent_roles(const Oid **out, uint64 *generation)
 }
 
 /*
+ * The agents whose code a role's code is (agentcode.c: a registered agent
+ * role, or a role one is a member of): the agent ids of the registered
+ * roles that are the role or members of it, sorted, without duplicates.
+ * NIL when none, or outside a live transaction.  Read from the latest
+ * committed registry; the list is allocated in the caller's context.
+ */
+List *
+ag_agent_ids_of_role(Oid role)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	List	   *ids = NIL;
+
+	if (!IsTransactionState() || IsAbortedTransactionBlockState() || !db_state_load())
+		return NIL;
+	rel = table_open(db_agents_relid, AccessShareLock);
+	snap = RegisterSnapshot(IsInParallelMode() ? GetCatalogSnapshot(db_agents_relid) :
+							GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+		Oid			r;
+
+		if (isnull)
+			continue;
+		r = DatumGetObjectId(d);
+		if (r != role && !is_member_of_role_nosuper(r, role))
+			continue;
+		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+		if (!isnull)
+		{
+			char	   *id = TextDatumGetCString(d);
+			ListCell   *lc;
+			int			pos = 0;
+			bool		dup = false;
+
+			/* sorted, once each */
+			foreach(lc, ids)
+			{
+				int			c = strcmp((char *) lfirst(lc), id);
+
+				if (c == 0)
+					dup = true;
+				if (c >= 0)
+					break;
+				pos++;
+			}
+			if (!dup)
+				ids = list_insert_nth(ids, pos, id);
+		}
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return ids;
+}
+
+/*
  * This server process is an agent's for the rest of its life (a registered
  * login role, or a session tag): no lookup, safe anywhere.
  */

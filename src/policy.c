@@ -243,6 +243,23 @@ policy_reset(void)
 	policy_max_rows = 0;
 }
 
+/* A policy as read from agent_guard.policy_state (no row: guarded, no limits). */
+typedef struct PolicyData
+{
+	PolicyMode	mode;
+	bool		has_tables;
+	Oid		   *tables;
+	int			ntables;
+	int			max_rows;
+} PolicyData;
+
+typedef struct PolicyQuery
+{
+	Datum		values[1];
+	PolicyData *out;
+	MemoryContext cxt;			/* where out->tables goes */
+} PolicyQuery;
+
 static AgKeptPlan policy_plan = {
 	"SELECT p.mode, p.tables::pg_catalog.oid[], p.max_rows_per_minute "
 	"  FROM agent_guard.policy_state p WHERE p.agent_id OPERATOR(pg_catalog.=) $1",
@@ -252,15 +269,17 @@ static AgKeptPlan policy_plan = {
 static void
 policy_read_query(void *arg)
 {
-	Datum	   *values = (Datum *) arg;
+	PolicyQuery *q = (PolicyQuery *) arg;
+	PolicyData *p = q->out;
 	int			rc;
 
 	/* the latest committed policy, even in a REPEATABLE READ transaction */
-	rc = ag_kept_execute_latest(&policy_plan, values, NULL, 1);
+	rc = ag_kept_execute_latest(&policy_plan, q->values, NULL, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "agent_guard policy: query failed: %s", SPI_result_code_string(rc));
 
-	policy_reset();
+	memset(p, 0, sizeof(PolicyData));
+	p->mode = MODE_GUARDED;
 	if (SPI_processed > 0)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[0];
@@ -270,7 +289,7 @@ policy_read_query(void *arg)
 		Datum		d;
 
 		mode = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
-		policy_mode = strcmp(mode, "read_only") == 0 ? MODE_READ_ONLY :
+		p->mode = strcmp(mode, "read_only") == 0 ? MODE_READ_ONLY :
 			strcmp(mode, "dml") == 0 ? MODE_DML : MODE_GUARDED;
 		d = SPI_getbinval(tup, desc, 2, &isnull);
 		if (!isnull)
@@ -282,23 +301,23 @@ policy_read_query(void *arg)
 			int			i;
 
 			deconstruct_array(arr, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
-			policy_tables = MemoryContextAlloc(ag_session_memory(), sizeof(Oid) * Max(n, 1));
+			p->tables = MemoryContextAlloc(q->cxt, sizeof(Oid) * Max(n, 1));
 			for (i = 0; i < n; i++)
 				if (!nulls[i])
-					policy_tables[policy_ntables++] = DatumGetObjectId(elems[i]);
-			policy_has_tables = true;
+					p->tables[p->ntables++] = DatumGetObjectId(elems[i]);
+			p->has_tables = true;
 		}
 		d = SPI_getbinval(tup, desc, 3, &isnull);
-		policy_max_rows = isnull ? 0 : DatumGetInt32(d);
+		p->max_rows = isnull ? 0 : DatumGetInt32(d);
 	}
 }
 
 /* Read the agent's row, with the latest snapshot, as the extension owner. */
 static void
-policy_read(const char *agent)
+policy_read(const char *agent, PolicyData *out, MemoryContext cxt)
 {
 	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
-	Datum		values[1];
+	PolicyQuery q;
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("policy_state", nsp)))
 		ereport(ERROR,
@@ -307,8 +326,10 @@ policy_read(const char *agent)
 				 errdetail("The table agent_guard.policy_state is missing."),
 				 errhint("Reinstall the extension.")));
 
-	values[0] = CStringGetTextDatum(agent);
-	ag_owner_spi(policy_read_query, values);
+	q.values[0] = CStringGetTextDatum(agent);
+	q.out = out;
+	q.cxt = cxt;
+	ag_owner_spi(policy_read_query, &q);
 }
 
 /*
@@ -333,7 +354,15 @@ policy_load(void)
 		policy_loading = true;
 		PG_TRY();
 		{
-			policy_read(agent);
+			PolicyData	p;
+
+			policy_reset();
+			policy_read(agent, &p, ag_session_memory());
+			policy_mode = p.mode;
+			policy_has_tables = p.has_tables;
+			policy_tables = p.tables;
+			policy_ntables = p.ntables;
+			policy_max_rows = p.max_rows;
 		}
 		PG_FINALLY();
 		{
@@ -357,39 +386,51 @@ policy_load(void)
 
 /* The policy's tables, for messages: "app.a, app.b" or "no table". */
 static char *
-tables_list(void)
+tables_list_of(const Oid *tables, int ntables)
 {
 	StringInfoData buf;
 	int			i;
 
-	if (policy_ntables == 0)
+	if (ntables == 0)
 		return pstrdup("no table");
 	initStringInfo(&buf);
-	for (i = 0; i < policy_ntables; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", ag_qualified_relname(policy_tables[i]));
+	for (i = 0; i < ntables; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", ag_qualified_relname(tables[i]));
 	return buf.data;
 }
 
-/* May the agent write relid under its tables scope? */
+static char *
+tables_list(void)
+{
+	return tables_list_of(policy_tables, policy_ntables);
+}
+
+/* May the agent write relid under a tables scope? */
 static bool
-table_allowed(Oid relid)
+table_allowed_in(bool has_tables, const Oid *tables, int ntables, Oid relid)
 {
 	int			i;
 	List	   *ancestors = NIL;
 	ListCell   *lc;
 
-	if (!policy_has_tables || ag_relation_exempt(relid))
+	if (!has_tables || ag_relation_exempt(relid))
 		return true;
-	for (i = 0; i < policy_ntables; i++)
-		if (policy_tables[i] == relid)
+	for (i = 0; i < ntables; i++)
+		if (tables[i] == relid)
 			return true;
 	if (get_rel_relispartition(relid))
 		ancestors = get_partition_ancestors(relid);
 	foreach(lc, ancestors)
-		for (i = 0; i < policy_ntables; i++)
-			if (policy_tables[i] == lfirst_oid(lc))
+		for (i = 0; i < ntables; i++)
+			if (tables[i] == lfirst_oid(lc))
 				return true;
 	return false;
+}
+
+static bool
+table_allowed(Oid relid)
+{
+	return table_allowed_in(policy_has_tables, policy_tables, policy_ntables, relid);
 }
 
 static void
@@ -651,6 +692,118 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 			refuse_table(what, lfirst_oid(lc), text, len);
 	if (cls == AG_UT_DATA)
 		rate_precheck(what, text, len);
+}
+
+/* ---------------------------------------------------------------------
+ * An agent's code in a human's session (agentgate.c)
+ * ---------------------------------------------------------------------
+ */
+/*
+ * The policies of the agents whose code runs in this session, cached
+ * apart from the session's own agent's (no plan cache reset: the
+ * planner-time check is the agent sessions'), until the generation moves.
+ */
+typedef struct CodePolicy
+{
+	char	   *agent;
+	PolicyData	p;
+} CodePolicy;
+
+static List *code_policies = NIL;
+static uint64 code_policies_gen = 0;
+static MemoryContext code_policies_cxt = NULL;
+
+static const PolicyData *
+code_policy(const char *agent)
+{
+	uint64		gen = ag_state_generation();
+	ListCell   *lc;
+	CodePolicy *c;
+	PolicyData	p;
+
+	if (code_policies_cxt == NULL)
+		code_policies_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard code policies",
+												  ALLOCSET_SMALL_SIZES);
+	if (gen != code_policies_gen)
+	{
+		MemoryContextReset(code_policies_cxt);
+		code_policies = NIL;
+		code_policies_gen = gen;
+	}
+	foreach(lc, code_policies)
+	{
+		c = (CodePolicy *) lfirst(lc);
+		if (strcmp(c->agent, agent) == 0)
+			return &c->p;
+	}
+	policy_read(agent, &p, code_policies_cxt);
+	/* a read that raced a change is read again at the next statement */
+	if (ag_state_generation() != gen)
+	{
+		PolicyData *once = palloc(sizeof(PolicyData));
+
+		*once = p;
+		return once;
+	}
+	c = MemoryContextAlloc(code_policies_cxt, sizeof(CodePolicy));
+	c->agent = MemoryContextStrdup(code_policies_cxt, agent);
+	c->p = p;
+	{
+		MemoryContext old = MemoryContextSwitchTo(code_policies_cxt);
+
+		code_policies = lappend(code_policies, c);
+		MemoryContextSwitchTo(old);
+	}
+	return &c->p;
+}
+
+/*
+ * Why the agent's policy refuses its code's write to relid (an executor's
+ * result relation), or NULL: read_only refuses every write to what is not
+ * temporary, a tables list the relations not on it.  The rate window is
+ * the agent's sessions' own: not counted here.
+ */
+char *
+ag_policy_code_write(const char *agent, Oid relid)
+{
+	const PolicyData *p;
+
+	if (pshared == NULL || ag_relation_exempt(relid))
+		return NULL;
+	p = code_policy(agent);
+	if (p->mode == MODE_READ_ONLY)
+		return psprintf("The policy of agent \"%s\" is read_only: it may read, and change only its temporary objects; this statement writes %s.",
+						agent, ag_qualified_relname(relid));
+	if (!table_allowed_in(p->has_tables, p->tables, p->ntables, relid))
+		return psprintf("The policy of agent \"%s\" lets it write %s only; %s is not one of them.",
+						agent, tables_list_of(p->tables, p->ntables), ag_qualified_relname(relid));
+	return NULL;
+}
+
+/* The same for a utility statement the classifier judged (u). */
+char *
+ag_policy_code_utility(const char *agent, const AgUtility *u)
+{
+	const PolicyData *p;
+	ListCell   *lc;
+
+	if (pshared == NULL || u->stmt == NULL || !ag_utility_beyond_scratch(u))
+		return NULL;
+	p = code_policy(agent);
+	if (p->mode == MODE_READ_ONLY)
+		return psprintf("The policy of agent \"%s\" is read_only: it may read, and change only its temporary objects; %s",
+						agent, u->targets != NIL ?
+						psprintf("this statement changes %s.", ag_qualified_relname(linitial_oid(u->targets))) :
+						"this statement changes permanent objects.");
+	if (p->mode == MODE_DML && u->cls == AG_UT_DDL)
+		return psprintf("The policy of agent \"%s\" is dml: it may change data, but not the schema of anything but its temporary objects%s.",
+						agent, u->targets != NIL ?
+						psprintf(" (this statement changes %s)", ag_qualified_relname(linitial_oid(u->targets))) : "");
+	foreach(lc, u->targets)
+		if (!table_allowed_in(p->has_tables, p->tables, p->ntables, lfirst_oid(lc)))
+			return psprintf("The policy of agent \"%s\" lets it write %s only; %s is not one of them.",
+							agent, tables_list_of(p->tables, p->ntables), ag_qualified_relname(lfirst_oid(lc)));
+	return NULL;
 }
 
 /* ---------------------------------------------------------------------

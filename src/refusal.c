@@ -366,18 +366,19 @@ append_quoted(StringInfo buf, const char *s)
 	appendStringInfoChar(buf, '"');
 }
 
-void
-ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
-			   const char *reason, const char *statement)
+static void
+refusal_log_for(const char *decision, int64 request_id, AgRefusalKind kind,
+				const char *agent, const char *run,
+				const char *reason, const char *statement)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "agent_guard: decision=%s request=" INT64_FORMAT " kind=%s agent=",
 					 decision, request_id, ag_refusal_name(kind));
-	append_quoted(&buf, ag_current_agent());
+	append_quoted(&buf, agent);
 	appendStringInfoString(&buf, " run=");
-	append_quoted(&buf, ag_current_run(false));
+	append_quoted(&buf, run);
 	appendStringInfoString(&buf, " login=");
 	append_quoted(&buf, GetUserNameFromId(GetAuthenticatedUserId(), false));
 	appendStringInfoString(&buf, " reason=");
@@ -386,6 +387,14 @@ ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
 	append_quoted(&buf, statement);
 	ereport(LOG, (errmsg_internal("%s", buf.data), errhidestmt(true), errhidecontext(true)));
 	pfree(buf.data);
+}
+
+void
+ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
+			   const char *reason, const char *statement)
+{
+	refusal_log_for(decision, request_id, kind, ag_current_agent(), ag_current_run(false),
+					reason, statement);
 }
 
 static int64
@@ -454,15 +463,15 @@ outbox_put_waiting(const AgOutboxRequest *r)
  * queue had room.
  */
 static int64
-record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
-			   int64 rows, bool *queued)
+record_request_for(AgRefusalKind kind, const char *agent, const char *run,
+				   const char *why, AgStatementKey *key, int64 rows, bool *queued)
 {
 	AgOutboxRequest r;
 
 	r.request_id = next_request_id();
 	r.kind = ag_refusal_name(kind);
-	r.agent = ag_current_agent();
-	r.run = ag_current_run(false);
+	r.agent = agent;
+	r.run = run;
 	r.login = GetUserNameFromId(GetAuthenticatedUserId(), false);
 	r.reason = why;
 	r.statement = key->text.data;
@@ -473,8 +482,8 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 	r.digest = *ag_statement_key_digest(key);
 	r.rows = rows;
 	*queued = outbox_put_waiting(&r);
-	ag_refusal_log(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
-				   r.request_id, kind, why, key->text.data);
+	refusal_log_for(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
+					r.request_id, kind, agent, run, why, key->text.data);
 	if (!*queued && ag_worker_no_slot(MyDatabaseId, NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
@@ -490,6 +499,14 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
 						   ag_refusal_name(kind), AG_OUTBOX_WAIT_MS / 1000, r.request_id),
 				 errhint("Check that the agent_guard sealer of this database is running (agent_guard.sealer_status()); nothing is allowed until refusals can be recorded.")));
 	return r.request_id;
+}
+
+static int64
+record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
+			   int64 rows, bool *queued)
+{
+	return record_request_for(kind, ag_current_agent(), ag_current_run(false),
+							  why, key, rows, queued);
 }
 
 /* ---------------------------------------------------------------------
@@ -571,6 +588,69 @@ ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
 					 errmsg("%s refused: it would weaken agent_guard (request " INT64_FORMAT ")", what, id),
 					 errdetail("%s", why),
 					 errhint("Agents can never do this; a human can, from a session that is not an agent session.")));
+			break;
+	}
+}
+
+/*
+ * Refuse a statement that an agent's code runs in a session that is not
+ * the agent's (agentgate.c): the decision the agent's own session would
+ * get, failing closed.  There is no way to an approval there (approvals
+ * are consumed by the agent's own sessions, for statements of its own), so
+ * what would need one is refused outright: recorded as kind "refused",
+ * never approvable, under the agent that owns the code, with no run (the
+ * session has none), and raised as YG004.  A freeze and a policy keep
+ * their kinds.  where says whose code ran in whose session; it is part of
+ * the recorded reason.  In a preview the decision is also shown, and the
+ * statement stops as every refusal does.
+ */
+void
+ag_refuse_agent_code(AgRefusalKind kind, const char *agent, const char *what,
+					 const char *why, const char *where, const char *text, int len)
+{
+	AgStatementKey key;
+	AgRefusalKind recorded = kind == AG_REFUSAL_APPROVAL ? AG_REFUSAL_GUARD : kind;
+	char	   *reason = psprintf("%s %s", why, where);
+	int64		id;
+	bool		queued;
+
+	Assert(kind != AG_REFUSAL_NONE);
+	if (ag_preview_active())
+		ag_preview_add(NULL, what, 0, ag_refusal_name(recorded), reason);
+	ag_statement_key(text, len, &key);
+	id = record_request_for(recorded, agent, NULL, reason, &key, 0, &queued);
+
+	switch (kind)
+	{
+		case AG_REFUSAL_APPROVAL:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_PROTECTED),
+					 errmsg("%s refused: it needs a human's approval, and it ran from code of agent \"%s\" outside the agent's session (request " INT64_FORMAT ")",
+							what, agent, id),
+					 errdetail("%s %s No approval can be asked for there.", why, where),
+					 errhint("Let the agent run the statement in its own session, where it can be approved; a human can run it outside the agent's code.")));
+			break;
+		case AG_REFUSAL_FROZEN:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_FROZEN),
+					 errmsg("%s refused: agents are frozen (request " INT64_FORMAT ")", what, id),
+					 errdetail("%s %s", why, where),
+					 errhint("Wait until a human lifts the freeze with agent_guard.unfreeze().")));
+			break;
+		case AG_REFUSAL_POLICY:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_POLICY),
+					 errmsg("%s refused by the policy of agent \"%s\" (request " INT64_FORMAT ")",
+							what, agent, id),
+					 errdetail("%s %s", why, where),
+					 errhint("Agents cannot get past their policy; a human can change it with agent_guard.set_policy().")));
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_PROTECTED),
+					 errmsg("%s refused: it would weaken agent_guard (request " INT64_FORMAT ")", what, id),
+					 errdetail("%s %s", why, where),
+					 errhint("Agents can never do this; a human can, outside the agent's code.")));
 			break;
 	}
 }

@@ -49,6 +49,8 @@ extern void ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *wh
 							AgStatementKey *key, int64 rows);
 extern void ag_refuse(AgRefusalKind kind, const char *what, const char *why,
 					  const char *text, int len, int64 rows);
+extern void ag_refuse_agent_code(AgRefusalKind kind, const char *agent, const char *what,
+								 const char *why, const char *where, const char *text, int len);
 extern int64 ag_refusal_record(const char *why, const char *text, int len);
 
 /* agent_guard.preview(): decisions are collected, not recorded */

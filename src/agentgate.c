@@ -1,0 +1,413 @@
+/*-------------------------------------------------------------------------
+ * agentgate.c
+ *		The gates, for an agent's code that runs in a human's session: what
+ *		the agent's own session would have to ask a human for, or is
+ *		refused there by a freeze or the agent's policy, is refused here.
+ *
+ * An agent's function runs in a human's session when the human calls it,
+ * or fires its trigger by writing the agent's table (agentcode.c keeps the
+ * stack of such calls, and runs them with the agent's rights).  The gates
+ * judge agent sessions only (scope.c's ag_judging()); without this file an
+ * agent could plant a trigger that empties or drops its other tables when
+ * a human's routine write fires it: no approval, during a freeze, under a
+ * read_only policy, past the row limit (red team 10, finding 4).
+ *
+ * While an agent's function runs in a session that is not an agent's, its
+ * statements are attributed to the agent that owns the innermost such
+ * function (its owner's agent ids in agent_guard.registered_agents; an
+ * owner that several agents are members of answers for each of them) and
+ * judged as the agent's own statement would be, failing closed:
+ *	- what would need a human's approval (DROP, TRUNCATE, a dropped or
+ *	  retyped column, DELETE or UPDATE without WHERE, ... : the classifier
+ *	  of gate.c, the same gate qual) is refused (YG004): an approval is
+ *	  consumed by the agent's own statement in its own session, and there
+ *	  is none to ask for here;
+ *	- what would weaken the guard is refused (YG004);
+ *	- a write during a freeze of all agents or of that agent is refused
+ *	  (YG006), and so is one outside its policy: read_only, dml, tables
+ *	  (YG008);
+ *	- the rows its statements write within one of the human's top-level
+ *	  statements count against agent_guard.max_rows_per_statement; past it,
+ *	  the statement is refused (YG004);
+ *	- as a backstop, a relation or a column that is not temporary, dropped
+ *	  or emptied by whatever statement the agent's code runs (a CASCADE),
+ *	  is refused (YG004).
+ * Each refusal is on record as the agent sessions' are: a request of kind
+ * "refused" (never approvable), "frozen" or "policy", under the agent,
+ * with no run (refusal.c), its BLOCKED event and the server log line.
+ * Temporary relations stay the agent code's scratch.  The human's own
+ * statements, outside the agent's code, are not judged: a human keeps
+ * every power.  The run limits and the rate window are the agent
+ * sessions' and are not counted here.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "nodes/parsenodes.h"
+#include "executor/execdesc.h"
+#include "miscadmin.h"
+#include "nodes/plannodes.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "agent_guard.h"
+#include "agentcode.h"
+#include "agentgate.h"
+#include "classify.h"
+#include "gate.h"
+#include "owner_spi.h"
+#include "policy.h"
+#include "refusal.h"
+#include "scope.h"
+#include "statement.h"
+
+/* rows the agents' code wrote in the current top-level statement */
+static uint64 code_rows = 0;
+
+/* the agent ids of one owner role, as of a registry generation */
+static Oid	ids_owner = InvalidOid;
+static uint64 ids_generation = 0;
+static List *ids = NIL;
+static MemoryContext ids_cxt = NULL;
+
+/* Whose code runs: the function, its owner, the owner's agents. */
+typedef struct Who
+{
+	Oid			fn;
+	Oid			owner;
+	List	   *agents;			/* agent ids (char *), at least one */
+} Who;
+
+static List *
+agents_of(Oid owner)
+{
+	const Oid  *roles;
+	uint64		generation;
+	List	   *found;
+	MemoryContext old;
+
+	(void) ag_agent_roles(&roles, &generation);
+	if (ids_cxt != NULL && owner == ids_owner && generation == ids_generation && ids != NIL)
+		return ids;
+	found = ag_agent_ids_of_role(owner);
+	if (found == NIL)
+		return NIL;
+	if (ids_cxt == NULL)
+		ids_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard agent code ids",
+										ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(ids_cxt);
+	ids = NIL;
+	old = MemoryContextSwitchTo(ids_cxt);
+	{
+		ListCell   *lc;
+
+		foreach(lc, found)
+			ids = lappend(ids, pstrdup((char *) lfirst(lc)));
+	}
+	MemoryContextSwitchTo(old);
+	ids_owner = owner;
+	ids_generation = generation;
+	return ids;
+}
+
+/*
+ * Is an agent's code running in a session that is not an agent's, with the
+ * guard installed?  Fills w.  The guard's own queries are not the agent's.
+ */
+static bool
+who_runs(Who *w)
+{
+	if (IsParallelWorker() || !ag_agentcode_running() || ag_judging() || ag_owner_running())
+		return false;
+	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		return false;
+	if (!ag_agentcode_innermost(&w->fn, &w->owner))
+		return false;
+	w->agents = agents_of(w->owner);
+	/* the registry changed under the call: the role's name stands for it */
+	if (w->agents == NIL)
+		w->agents = list_make1(pstrdup(ag_agentcode_role_name(w->owner)));
+	return true;
+}
+
+/* "The statement ran from function F of agent role X in the session of role H." */
+static char *
+where_it_ran(const Who *w)
+{
+	char	   *s = psprintf("The statement ran from function %s of agent role \"%s\" in the session of role \"%s\".",
+							 format_procedure(w->fn), ag_agentcode_role_name(w->owner),
+							 ag_agentcode_role_name(GetSessionUserId()));
+
+	if (list_length(w->agents) > 1)
+	{
+		ListCell   *lc;
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		foreach(lc, w->agents)
+			appendStringInfo(&buf, "%s\"%s\"", foreach_current_index(lc) > 0 ? ", " : "",
+							 (char *) lfirst(lc));
+		s = psprintf("%s Role \"%s\" serves agents %s; it is judged as each of theirs.",
+					 s, ag_agentcode_role_name(w->owner), buf.data);
+	}
+	return s;
+}
+
+static void
+refuse(const Who *w, const char *agent, AgRefusalKind kind, const char *what,
+	   const char *why, const char *text, int len)
+{
+	ag_refuse_agent_code(kind, agent ? agent : (const char *) linitial(w->agents),
+						 what, why, where_it_ran(w), text, len);
+}
+
+/* A gate's decision on an agent's code's statement (gate.c's gate qual). */
+void
+ag_agentgate_decide(AgRefusalKind kind, const char *what, const char *why,
+					const char *text, int len)
+{
+	Who			w;
+
+	if (who_runs(&w))
+		refuse(&w, NULL, kind, what, why, text, len);
+}
+
+/* Freezes for the agents of w: refuse a write. */
+static void
+check_freeze(const Who *w, const char *what, const char *text, int len)
+{
+	ListCell   *lc;
+
+	foreach(lc, w->agents)
+	{
+		const char *agent = (const char *) lfirst(lc);
+		bool		all;
+		const char *reason = ag_gate_freeze_of(agent, &all);
+
+		if (reason != NULL)
+		{
+			const char *stop = reason[0] != '\0' && reason[strlen(reason) - 1] == '.' ? "" : ".";
+
+			refuse(w, agent, AG_REFUSAL_FROZEN, what,
+				   all ? psprintf("Writes of all agents are frozen: %s%s", reason, stop) :
+				   psprintf("Writes of agent \"%s\" are frozen: %s%s", agent, reason, stop),
+				   text, len);
+		}
+	}
+}
+
+/* A new top-level statement: the rows count afresh. */
+void
+ag_agentgate_top_statement(void)
+{
+	code_rows = 0;
+}
+
+/* ExecutorStart of a plan the agent's code runs: its policy, freezes. */
+void
+ag_agentgate_executor_start(QueryDesc *qd)
+{
+	PlannedStmt *ps = qd->plannedstmt;
+	const char *what = ag_command_name(ps->commandType, "statement");
+	const char *text;
+	int			len;
+	Who			w;
+	ListCell   *lc;
+	ListCell   *la;
+
+	if (!ag_gate_plan_writes(ps) || !who_runs(&w))
+		return;
+	ag_query_text(qd, &text, &len);
+	foreach(la, w.agents)
+		foreach(lc, ps->resultRelations)
+		{
+			Oid			relid = rt_fetch(lfirst_int(lc), ps->rtable)->relid;
+			char	   *why = ag_policy_code_write((const char *) lfirst(la), relid);
+
+			if (why != NULL)
+				refuse(&w, (const char *) lfirst(la), AG_REFUSAL_POLICY, what, why, text, len);
+		}
+	check_freeze(&w, what, text, len);
+}
+
+/* A plan the agent's code ran wrote n rows: the statement's row limit. */
+void
+ag_agentgate_rows(QueryDesc *qd, uint64 n)
+{
+	int			max = ag_gate_max_rows_per_statement();
+	const char *text;
+	int			len;
+	Who			w;
+
+	if (n == 0 || qd->estate == NULL || qd->plannedstmt->commandType == CMD_SELECT ||
+		!ag_gate_plan_writes(qd->plannedstmt) || !who_runs(&w))
+		return;
+	code_rows += n;
+	if (max < 0 || code_rows <= (uint64) max)
+		return;
+	ag_query_text(qd, &text, &len);
+	refuse(&w, NULL, AG_REFUSAL_APPROVAL, ag_command_name(qd->plannedstmt->commandType, "statement"),
+		   psprintf("The agent's code wrote " UINT64_FORMAT " rows in this statement, more than agent_guard.max_rows_per_statement (%d).",
+					code_rows, max),
+		   text, len);
+}
+
+/*
+ * A utility statement the agent's code runs, before anything happens: the
+ * classifier's verdict, the policies, the freezes.
+ */
+void
+ag_agentgate_utility(Node *parsetree, const char *text, int len)
+{
+	AgUtility	u;
+	Who			w;
+	ListCell   *lc;
+	const char *what;
+
+	if (parsetree == NULL || !who_runs(&w))
+		return;
+	ag_classify_utility(parsetree, &u);
+	ag_gate_utility_verdict(&u);
+	what = CreateCommandName(parsetree);
+	/*
+	 * PostgreSQL refuses ALTER SYSTEM in any function, and the agent's code
+	 * here always runs in one: its own error says why.
+	 */
+	if (u.verdict == AG_REFUSAL_GUARD && !IsA(parsetree, AlterSystemStmt))
+		refuse(&w, NULL, AG_REFUSAL_GUARD, u.verdict_what, u.verdict_why, text, len);
+	foreach(lc, w.agents)
+	{
+		char	   *why = ag_policy_code_utility((const char *) lfirst(lc), &u);
+
+		if (why != NULL)
+			refuse(&w, (const char *) lfirst(lc), AG_REFUSAL_POLICY, what, why, text, len);
+	}
+	if (ag_utility_writes(&u))
+		check_freeze(&w, what, text, len);
+	/* as in the agent's session: PostgreSQL refuses what it may not run */
+	if (u.verdict == AG_REFUSAL_APPROVAL && !u.unrunnable)
+		refuse(&w, NULL, AG_REFUSAL_APPROVAL, u.verdict_what, u.verdict_why, text, len);
+}
+
+/*
+ * Object access, the backstop: a relation that is not temporary, or a
+ * column of one, dropped or emptied by a statement the agent's code runs,
+ * whatever named it (DROP ... CASCADE, TRUNCATE ... CASCADE).
+ */
+void
+ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+						   int subId, void *arg)
+{
+	char		relkind;
+	const char *text;
+	int			len;
+	char	   *why;
+	Who			w;
+
+	if (classId != RelationRelationId || (access != OAT_DROP && access != OAT_TRUNCATE))
+		return;
+	if (access == OAT_DROP && arg != NULL &&
+		(((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL))
+		return;					/* PostgreSQL's own bookkeeping */
+	relkind = get_rel_relkind(objectId);
+	if (subId == 0 ? !(relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
+					   relkind == RELKIND_FOREIGN_TABLE || relkind == RELKIND_MATVIEW ||
+					   relkind == RELKIND_VIEW) :
+		!(relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
+		  relkind == RELKIND_FOREIGN_TABLE))
+		return;
+	if (ag_relation_exempt(objectId) || !who_runs(&w))
+		return;
+	if (access == OAT_TRUNCATE)
+		why = psprintf("It empties table %s.", ag_qualified_relname(objectId));
+	else if (subId == 0)
+		why = psprintf("It drops %s %s and its data.",
+					   relkind == RELKIND_VIEW ? "view" :
+					   relkind == RELKIND_MATVIEW ? "materialized view" : "table",
+					   ag_qualified_relname(objectId));
+	else
+	{
+		char	   *col = get_attname(objectId, subId, true);
+
+		if (col == NULL)
+			return;
+		why = psprintf("It drops column \"%s\" of %s and its data.", col,
+					   ag_qualified_relname(objectId));
+	}
+	(void) ag_current_statement(&text, &len);
+	refuse(&w, NULL, AG_REFUSAL_APPROVAL, access == OAT_TRUNCATE ? "TRUNCATE" : "DROP",
+		   why, text, len);
+}
+
+/*
+ * Planner, a human's session: a statement a rule made (its relation is in
+ * the statement's range table) that deletes or updates every row of a
+ * relation that is not temporary, when the rule's relation is an agent's.
+ * The rule is the agent's code, though no function of it runs: refused as
+ * the agent's DELETE or UPDATE without WHERE would be (its freezes and
+ * policies are not judged here: no function of the agent runs).
+ */
+void
+ag_agentgate_plan_rule(Query *parse, const char *query_string)
+{
+	ListCell   *lc;
+	Oid			target;
+	Oid			rule_rel = InvalidOid;
+	Oid			owner = InvalidOid;
+	List	   *agents;
+	const char *text;
+	int			len;
+	const char *what;
+
+	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
+		IsParallelWorker() || ag_owner_running() ||
+		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		return;
+	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
+	if (!OidIsValid(target) || ag_relation_tree_exempt(target) ||
+		!ag_gate_query_unrestricted(parse))
+		return;
+	foreach(lc, parse->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		HeapTuple	tup;
+
+		if (!OidIsValid(rte->relid))
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		if (((Form_pg_class) GETSTRUCT(tup))->relhasrules &&
+			ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(tup))->relowner))
+		{
+			rule_rel = rte->relid;
+			owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		}
+		ReleaseSysCache(tup);
+		if (OidIsValid(rule_rel))
+			break;
+	}
+	if (!OidIsValid(rule_rel))
+		return;
+	agents = agents_of(owner);
+	what = ag_command_name(parse->commandType, "statement");
+	ag_statement_text(query_string, parse->stmt_location, parse->stmt_len, &text, &len);
+	ag_refuse_agent_code(AG_REFUSAL_APPROVAL,
+						 agents != NIL ? (const char *) linitial(agents) : ag_agentcode_role_name(owner),
+						 what,
+						 psprintf("No WHERE clause restricts the rows of %s, so it touches every one.",
+								  ag_qualified_relname(target)),
+						 psprintf("The statement was rewritten by a rule of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
+								  ag_qualified_relname(rule_rel), ag_agentcode_role_name(owner),
+								  ag_agentcode_role_name(GetSessionUserId())),
+						 text, len);
+}

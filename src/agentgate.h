@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ * agentgate.h
+ *		The gates for an agent's code in a human's session (agentgate.c).
+ *		Called by the hooks (hooks.c) and gate.c's gate qual.
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_AGENTGATE_H
+#define AG_AGENTGATE_H
+
+#include "catalog/objectaccess.h"
+#include "executor/execdesc.h"
+#include "nodes/parsenodes.h"
+#include "refusal.h"
+
+extern void ag_agentgate_top_statement(void);
+extern void ag_agentgate_decide(AgRefusalKind kind, const char *what, const char *why,
+								const char *text, int len);
+extern void ag_agentgate_executor_start(QueryDesc *qd);
+extern void ag_agentgate_rows(QueryDesc *qd, uint64 n);
+extern void ag_agentgate_utility(Node *parsetree, const char *text, int len);
+extern void ag_agentgate_plan_rule(Query *parse, const char *query_string);
+extern void ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+									   int subId, void *arg);
+
+#endif							/* AG_AGENTGATE_H */
