@@ -79,12 +79,15 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_publication.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_publication_rel.h"
 #ifdef AG_HAVE_PUBLICATION_SCHEMAS
 #include "catalog/pg_publication_namespace.h"
 #endif
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -134,6 +137,18 @@ typedef enum ReachAct
 	REACH_STRUCTURE
 } ReachAct;
 
+/*
+ * A default, policy or rule of a protected relation that a statement
+ * drops (through CASCADE: the function, sequence, type or schema it used).
+ */
+typedef struct ReachDependent
+{
+	Oid			classid;		/* AttrDefaultRelationId, PolicyRelationId, ... */
+	Oid			relid;
+	int			attnum;			/* a default's column */
+	char	   *desc;			/* "policy p on table t" */
+} ReachDependent;
+
 /* One utility statement running (ProcessUtility), innermost first. */
 typedef struct ReachFrame
 {
@@ -149,6 +164,8 @@ typedef struct ReachFrame
 	List	   *unguarded;		/* ... of which the trigger was the table's own */
 	List	   *unkeyed;		/* protected relations whose key it dropped */
 	List	   *untriggered;	/* protected relations whose trigger it dropped */
+	List	   *dependents;		/* ReachDependent *: defaults, policies, rules of
+								 * protected relations it dropped */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -347,6 +364,8 @@ refuse_kept(ReachFrame *f, List **rels, bool (*kept) (Oid), const char *before,
 	*rels = NIL;
 }
 
+static void decide_dependents(ReachFrame *f);
+
 static void
 frame_decide(ReachFrame *f)
 {
@@ -360,6 +379,7 @@ frame_decide(ReachFrame *f)
 	refuse_kept(f, &f->untriggered, relation_exists,
 				"It drops a trigger of protected table ",
 				": its triggers are part of its structure, which a human may have relied on; only a human may drop one.");
+	decide_dependents(f);
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
@@ -373,7 +393,7 @@ ag_reach_decide(void)
 {
 	if (frames != NULL &&
 		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL ||
-		 frames->untriggered != NIL))
+		 frames->untriggered != NIL || frames->dependents != NIL))
 		frame_decide(frames);
 }
 
@@ -950,6 +970,122 @@ reach_alter_trigger(Oid trigoid)
 }
 
 /*
+ * A column default, row-security policy or rule is dropped: one of a
+ * protected table's (red team 9, finding 2)?  DROP FUNCTION, SEQUENCE,
+ * TYPE, OPERATOR, COLLATION, SCHEMA ... CASCADE and DROP OWNED drop what
+ * used the object, with no word on the table.  Remembered here, with the
+ * object still in the catalogs, and judged when the statement ends if the
+ * table (and the default's column) is still there: a dropped table or
+ * column takes them with it, and that drop is judged as itself.  A
+ * policy's or rule's drop is refused as DROP POLICY and DROP RULE on the
+ * table are; a default's as ALTER COLUMN ... DROP DEFAULT (approval on a
+ * key column).  Triggers, keys and columns are judged on their own drops.
+ */
+static void
+reach_drop_dependent(Oid classId, Oid objectId)
+{
+	ObjectAddress obj = {classId, objectId, 0};
+	Oid			relid = InvalidOid;
+	int			attnum = 0;
+	MemoryContext old;
+	ReachDependent *dep;
+
+	if (frames == NULL)
+		return;
+	if (classId == AttrDefaultRelationId)
+	{
+		ObjectAddress col = GetAttrDefaultColumnAddress(objectId);
+
+		relid = col.objectId;
+		attnum = col.objectSubId;
+	}
+	else if (classId == PolicyRelationId)
+		relid = ag_catalog_oid_field(PolicyRelationId, Anum_pg_policy_oid, objectId,
+									 Anum_pg_policy_polrelid);
+	else if (classId == RewriteRelationId)
+		relid = ag_catalog_oid_field(RewriteRelationId, Anum_pg_rewrite_oid, objectId,
+									 Anum_pg_rewrite_ev_class);
+	if (!OidIsValid(relid) || !relation_protected(relid))
+		return;
+	old = MemoryContextSwitchTo(reach_cxt);
+	dep = palloc(sizeof(ReachDependent));
+	dep->classid = classId;
+	dep->relid = relid;
+	dep->attnum = attnum;
+	dep->desc = getObjectDescription(&obj, true);
+	if (dep->desc == NULL)
+		dep->desc = pstrdup("?");
+	frames->dependents = lappend(frames->dependents, dep);
+	MemoryContextSwitchTo(old);
+}
+
+/* Is the column there (not dropped)? */
+static bool
+column_exists(Oid relid, int attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	bool		exists = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		exists = !((Form_pg_attribute) GETSTRUCT(tup))->attisdropped;
+		ReleaseSysCache(tup);
+	}
+	return exists;
+}
+
+/* The statement ends: the dependents it dropped of tables it kept. */
+static void
+decide_dependents(ReachFrame *f)
+{
+	List	   *deps = f->dependents;
+	ListCell   *lc;
+
+	f->dependents = NIL;
+	foreach(lc, deps)
+	{
+		ReachDependent *dep = lfirst(lc);
+		char	   *name;
+
+		if (!relation_exists(dep->relid))
+			continue;
+		name = ag_qualified_relname(dep->relid);
+		if (dep->classid == PolicyRelationId)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops %s, a row security policy of protected table %s: policies decide what humans see; only a human may drop one.",
+							   dep->desc, name),
+					  f->text, f->len, 0);
+		else if (dep->classid == RewriteRelationId)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops %s, a rule of protected table %s: a rule rewrites writes, humans' too; only a human may drop one.",
+							   dep->desc, name),
+					  f->text, f->len, 0);
+		else if (dep->classid == AttrDefaultRelationId && column_exists(dep->relid, dep->attnum))
+		{
+			char	   *why = NULL;
+			AgRefusalKind kind = ag_structure_dropped_default(dep->relid, dep->attnum, &why);
+
+			if (kind == AG_REFUSAL_GUARD)
+				ag_refuse(AG_REFUSAL_GUARD, f->what, why, f->text, f->len, 0);
+			else if (kind == AG_REFUSAL_APPROVAL && !structure_covered(dep->relid))
+			{
+				/* need_approval() would decide at once outside the frame's transaction */
+				MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+				ReachItem  *it = palloc(sizeof(ReachItem));
+
+				it->relid = dep->relid;
+				it->attnum = dep->attnum;
+				it->act = REACH_STRUCTURE;
+				it->desc = pstrdup(why);
+				f->items = lappend(f->items, it);
+				MemoryContextSwitchTo(old);
+			}
+		}
+	}
+	list_free(deps);
+}
+
+/*
  * An index or constraint is dropped: the key by which the log identifies
  * the rows of a protected table (its primary key, its replica identity
  * index), as a parent's DROP CONSTRAINT or DROP INDEX drops its partitions'
@@ -1318,6 +1454,9 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					reach_drop_key(classId, objectId);
 				else if (classId == TriggerRelationId)
 					reach_drop_trigger(objectId);
+				else if (classId == AttrDefaultRelationId || classId == PolicyRelationId ||
+						 classId == RewriteRelationId)
+					reach_drop_dependent(classId, objectId);
 				break;
 			}
 		case OAT_POST_ALTER:
