@@ -683,8 +683,8 @@ judge_relied(AgUtility *v, const char *what, Oid classid, Oid objid)
 
 	if (OidIsValid(user))
 		set_verdict(v, REFUSED, what,
-					psprintf("Protected table \"%s\" relies on %s: %s, humans' reads or writes of the table could fail.",
-							 name_of(user), phrase,
+					psprintf("Protected table %s relies on %s: %s, humans' reads or writes of the table could fail.",
+							 ag_qualified_relname(user), phrase,
 							 strcmp(what, "REVOKE") == 0 ? "with a right on it revoked" :
 							 "with another owner"));
 }
@@ -731,8 +731,13 @@ judge_relied_in_schema(AgUtility *v, ObjectType objtype, const char *nspname)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
-		if (d->classid == want)
-			judge_relied(v, "REVOKE", d->classid, d->objid);
+		if (d->classid != want)
+			continue;
+		/* ALL TABLES: tables, views, foreign tables; ALL SEQUENCES: sequences */
+		if (want == RelationRelationId &&
+			(get_rel_relkind(d->objid) == RELKIND_SEQUENCE) != (objtype == OBJECT_SEQUENCE))
+			continue;
+		judge_relied(v, "REVOKE", d->classid, d->objid);
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
