@@ -109,8 +109,16 @@ RESET ROLE;
 \set SHOW_CONTEXT never
 -- Finding 1: a REVOKE of what a protected table relies on: refused, with
 -- the table and what uses the object named
-REVOKE EXECUTE ON FUNCTION ra.ok(int) FROM PUBLIC;
+DO $$
+DECLARE d text; h text;
+BEGIN
+  REVOKE EXECUTE ON FUNCTION ra.ok(int) FROM PUBLIC;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+  RAISE NOTICE E'%\nDETAIL: %\nHINT: %', SQLSTATE, d, h;
+END $$;
 \set VERBOSITY sqlstate
+REVOKE EXECUTE ON FUNCTION ra.ok(int) FROM PUBLIC;
 -- a policy's, a default's, an index's, a trigger's, a rule's function
 REVOKE EXECUTE ON FUNCTION ra.vis(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION ra.nid() FROM PUBLIC;
@@ -142,8 +150,8 @@ REVOKE EXECUTE ON FUNCTION ra.unused(int) FROM PUBLIC;
 REVOKE SELECT ON ra.free FROM regress_human;
 
 -- Finding 2: a drop that cascades into a protected table's dependents
-DROP FUNCTION ra.vis(text) CASCADE;
 \set VERBOSITY sqlstate
+DROP FUNCTION ra.vis(text) CASCADE;
 DROP FUNCTION ra.rulefn(text) CASCADE;
 DROP FUNCTION ra.trg() CASCADE;
 DROP TYPE ra.mood CASCADE;
@@ -195,7 +203,7 @@ SELECT status FROM agent_guard.approve((SELECT max(request_id) FROM agent_guard.
   WHERE statement LIKE 'DROP SCHEMA ra CASCADE%'), 'drop the helpers');
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-reach-depends"
 \set SHOW_CONTEXT never
-\set VERBOSITY terse
+\set VERBOSITY sqlstate
 DROP SCHEMA ra CASCADE;
 -- the direct act, approved, is not asked twice
 \set VERBOSITY sqlstate
