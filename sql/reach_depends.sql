@@ -23,6 +23,7 @@ CREATE SCHEMA rc AUTHORIZATION regress_bot;
 CREATE SCHEMA rd AUTHORIZATION regress_human;
 GRANT USAGE ON SCHEMA ra, rc TO regress_human;
 GRANT USAGE ON SCHEMA rd TO regress_bot;
+GRANT CREATE ON DATABASE contrib_regression TO regress_human;   -- REASSIGN OWNED below
 -- the agent's helpers and tables, from an earlier migration (schema ra
 -- holds no protected table; rc holds the agent's table a human protected)
 SET ROLE regress_bot;
@@ -46,6 +47,12 @@ GRANT SELECT ON ra.free TO regress_human;
 GRANT SELECT, INSERT, UPDATE ON rc.items TO regress_human;
 GRANT USAGE ON SEQUENCE rc.items_id_seq, ra.s TO regress_human;
 RESET ROLE;
+-- another agent's helper (REASSIGN OWNED below)
+GRANT CREATE ON SCHEMA ra TO regress_bot2, regress_human;
+GRANT regress_human TO regress_bot2;
+SET ROLE regress_bot2;
+CREATE FUNCTION ra.named(text) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT $1 <> ''''';
+RESET ROLE;
 -- the human's tables use them
 SET ROLE regress_human;
 CREATE TABLE rd.inv (
@@ -56,7 +63,7 @@ CREATE TABLE rd.inv (
     seq_no bigint DEFAULT nextval('ra.s'));
 CREATE INDEX inv_idx ON rd.inv (ra.idx(note));
 INSERT INTO rd.inv (note, code) VALUES ('first', 1);
-CREATE TABLE rd.docs (id int PRIMARY KEY, owner text);
+CREATE TABLE rd.docs (id int PRIMARY KEY, owner text CHECK (ra.named(owner)));
 INSERT INTO rd.docs VALUES (1, 'app'), (2, 'app');
 RESET ROLE;
 SELECT agent_guard.protect('rd.inv');
@@ -99,7 +106,8 @@ CREATE VIEW rz.rights AS
          (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = to_regprocedure('ra.ok(int)')) AS ok_owner,
          (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass('ra.lookup')) AS lookup_owner,
          (SELECT pg_get_userbyid(typowner) FROM pg_type WHERE oid = to_regtype('ra.mood')) AS mood_owner,
-         (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'ra') AS ra_owner;
+         (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'ra') AS ra_owner,
+         (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE oid = to_regprocedure('ra.named(text)')) AS named_owner;
 SELECT * FROM rz.rights;
 SET ROLE regress_human;
 SELECT count(*) AS docs_seen FROM rd.docs;
@@ -142,6 +150,14 @@ ALTER FUNCTION ra.ok(int) OWNER TO regress_human;
 ALTER TABLE ra.lookup OWNER TO regress_human;
 ALTER TYPE ra.mood OWNER TO regress_human;
 ALTER SCHEMA ra OWNER TO regress_human;
+-- every object of the agent's at once (the object reached first varies)
+REASSIGN OWNED BY regress_bot TO regress_human;
+\c "dbname=contrib_regression user=regress_bot2 options=-cagent_guard.run_id=run-reach-depends"
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+REASSIGN OWNED BY regress_bot2 TO regress_human;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-reach-depends"
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 -- allowed: GRANTs, and REVOKEs of what no protected table relies on
 GRANT EXECUTE ON FUNCTION ra.ok(int) TO regress_bot2;
@@ -178,7 +194,9 @@ SELECT id, v FROM rc.items ORDER BY id;
 
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();
-SELECT r.kind, r.status, r.reason, left(r.statement, 60) AS statement FROM agent_guard.requests r
+SELECT r.kind, r.status,
+       CASE WHEN r.statement LIKE 'REASSIGN OWNED BY regress_bot %' THEN '(the object reached first)' ELSE r.reason END AS reason,
+       left(r.statement, 60) AS statement FROM agent_guard.requests r
  WHERE r.request_id > :req_before ORDER BY r.request_id;
 -- the structure is intact: defaults, policy, rule, trigger, rights, owners
 SELECT (SELECT count(*) FROM pg_attrdef WHERE adrelid = 'rd.inv'::regclass) AS inv_defaults,
@@ -247,3 +265,5 @@ DROP SCHEMA rd CASCADE;
 DROP SCHEMA rc CASCADE;
 DROP SCHEMA ra CASCADE;
 DROP SCHEMA rz CASCADE;
+REVOKE CREATE ON DATABASE contrib_regression FROM regress_human;
+REVOKE regress_human FROM regress_bot2;

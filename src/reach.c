@@ -81,6 +81,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_publication_rel.h"
@@ -691,6 +692,80 @@ column_retyped(const char *attname)
 }
 
 static void reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why);
+
+/*
+ * An object given a new owner (ALTER ... OWNER TO, REASSIGN OWNED): one a
+ * protected table relies on?  A foreign key's check reads the table it
+ * references as that table's owner, and a new owner without the rights the
+ * old one had makes humans' writes fail.  Refused, as the classifier
+ * refuses ALTER ... OWNER TO of it (structure.c).
+ */
+static void
+reach_alter_owner(Oid classId, Oid objectId, Oid before_owner, Oid after_owner)
+{
+	char	   *why = NULL;
+	Oid			user;
+
+	if (before_owner == after_owner)
+		return;
+	user = ag_structure_relied_upon(classId, objectId, &why);
+	if (OidIsValid(user))
+		refuse_now(psprintf("Protected table %s relies on %s: with another owner, humans' reads or writes of the table could fail.",
+							ag_qualified_relname(user), why));
+}
+
+/* The owner column of a function's, type's or schema's row, before and now. */
+static void
+reach_alter_owned(Oid classId, Oid objectId)
+{
+	ScanKeyData key;
+	HeapTuple	before;
+	HeapTuple	after;
+	Oid			b;
+	Oid			a;
+
+	if (classId == ProcedureRelationId)
+	{
+		before = SearchSysCacheCopy1(PROCOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_proc_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(ProcedureRelationId, ProcedureOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_proc) GETSTRUCT(before))->proowner;
+		a = ((Form_pg_proc) GETSTRUCT(after))->proowner;
+	}
+	else if (classId == TypeRelationId)
+	{
+		before = SearchSysCacheCopy1(TYPEOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_type_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(TypeRelationId, TypeOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_type) GETSTRUCT(before))->typowner;
+		a = ((Form_pg_type) GETSTRUCT(after))->typowner;
+	}
+	else if (classId == NamespaceRelationId)
+	{
+		before = SearchSysCacheCopy1(NAMESPACEOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_namespace_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(NamespaceRelationId, NamespaceOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_namespace) GETSTRUCT(before))->nspowner;
+		a = ((Form_pg_namespace) GETSTRUCT(after))->nspowner;
+	}
+	else
+	{
+		before = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(RelationRelationId, ClassOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_class) GETSTRUCT(before))->relowner;
+		a = ((Form_pg_class) GETSTRUCT(after))->relowner;
+	}
+	reach_alter_owner(classId, objectId, b, a);
+}
 
 /* A column was altered: renamed, retyped, made NOT NULL? */
 static void
@@ -1464,13 +1539,23 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				ObjectAccessPostAlter *pa = (ObjectAccessPostAlter *) arg;
 
 				if (classId == RelationRelationId && subId == 0)
-					reach_alter_relation(objectId);
+				{
+					if (relation_protected(objectId))
+						reach_alter_relation(objectId);
+					else
+						reach_alter_owned(classId, objectId);
+				}
+				else if ((classId == ProcedureRelationId || classId == TypeRelationId) && subId == 0)
+					reach_alter_owned(classId, objectId);
 				else if (classId == RelationRelationId)
 					reach_alter_column(objectId, subId);
 				else if (classId == InheritsRelationId)
 					reach_alter_inherits(objectId, pa ? pa->auxiliary_id : InvalidOid);
 				else if (classId == NamespaceRelationId)
+				{
+					reach_alter_owned(classId, objectId);
 					reach_alter_schema(objectId);
+				}
 				else if (classId == TriggerRelationId)
 					reach_alter_trigger(objectId);
 				else if (classId == ExtensionRelationId)

@@ -674,6 +674,13 @@ relied_upon(Oid classid, Oid objid, char **why)
 	return user;
 }
 
+/* The same, for reach.c's backstop (a new owner by REASSIGN OWNED). */
+Oid
+ag_structure_relied_upon(Oid classid, Oid objid, char **why)
+{
+	return relied_upon(classid, objid, why);
+}
+
 /* A REVOKE or a new owner of an object a protected table relies on. */
 static void
 judge_relied(AgUtility *v, const char *what, Oid classid, Oid objid)
