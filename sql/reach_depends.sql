@@ -170,6 +170,11 @@ REVOKE SELECT ON ra.free FROM regress_human;
 DROP FUNCTION ra.vis(text) CASCADE;
 DROP FUNCTION ra.rulefn(text) CASCADE;
 DROP FUNCTION ra.trg() CASCADE;
+-- the direct acts
+DROP RULE r ON rd.inv;
+DROP POLICY p ON rd.docs;
+-- drops the classifier sends for approval by what they name; approved, they
+-- are judged on what they reach too (below)
 DROP TYPE ra.mood CASCADE;
 DROP SCHEMA rc CASCADE;
 DROP SCHEMA ra CASCADE;
