@@ -167,6 +167,7 @@ typedef struct ReachFrame
 	List	   *untriggered;	/* protected relations whose trigger it dropped */
 	List	   *dependents;		/* ReachDependent *: defaults, policies, rules of
 								 * protected relations it dropped */
+	char	   *reowned;		/* why: it gave away what a protected table relies on */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -381,6 +382,13 @@ frame_decide(ReachFrame *f)
 				"It drops a trigger of protected table ",
 				": its triggers are part of its structure, which a human may have relied on; only a human may drop one.");
 	decide_dependents(f);
+	if (f->reowned != NULL)
+	{
+		char	   *why = f->reowned;
+
+		f->reowned = NULL;
+		ag_refuse(AG_REFUSAL_GUARD, f->what, why, f->text, f->len, 0);
+	}
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
@@ -394,7 +402,7 @@ ag_reach_decide(void)
 {
 	if (frames != NULL &&
 		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL ||
-		 frames->untriggered != NIL || frames->dependents != NIL))
+		 frames->untriggered != NIL || frames->dependents != NIL || frames->reowned != NULL))
 		frame_decide(frames);
 }
 
@@ -709,9 +717,17 @@ reach_alter_owner(Oid classId, Oid objectId, Oid before_owner, Oid after_owner)
 	if (before_owner == after_owner)
 		return;
 	user = ag_structure_relied_upon(classId, objectId, &why);
-	if (OidIsValid(user))
-		refuse_now(psprintf("Protected table %s relies on %s: with another owner, humans' reads or writes of the table could fail.",
-							ag_qualified_relname(user), why));
+	if (!OidIsValid(user))
+		return;
+	why = psprintf("Protected table %s relies on %s: with another owner, humans' reads or writes of the table could fail.",
+				   ag_qualified_relname(user), why);
+	if (frames == NULL)
+		refuse_now(why);
+	else if (frames->reowned == NULL)
+	{
+		/* when the statement ends: what it does to protected tables themselves first */
+		frames->reowned = MemoryContextStrdup(reach_cxt, why);
+	}
 }
 
 /* The owner column of a function's, type's or schema's row, before and now. */
