@@ -42,6 +42,10 @@ INSERT INTO ra.lookup VALUES (1), (2);
 CREATE TABLE ra.free (id int);
 CREATE TABLE rc.items (id serial PRIMARY KEY, v int CHECK (ra.ok(v)));
 INSERT INTO rc.items (v) VALUES (1);
+CREATE TABLE rc.par (id int PRIMARY KEY);
+CREATE TABLE rc.kid () INHERITS (rc.par);
+ALTER TABLE rc.kid ADD PRIMARY KEY (id);
+GRANT SELECT, INSERT ON rc.par, rc.kid TO regress_human;
 GRANT SELECT, REFERENCES ON ra.lookup TO regress_human;
 GRANT SELECT ON ra.free TO regress_human;
 GRANT SELECT, INSERT, UPDATE ON rc.items TO regress_human;
@@ -69,6 +73,7 @@ RESET ROLE;
 SELECT agent_guard.protect('rd.inv');
 SELECT agent_guard.protect('rd.docs');
 SELECT agent_guard.protect('rc.items');
+SELECT agent_guard.protect('rc.kid');
 -- the trigger, policy and rule after protect() (the agent is a member of
 -- regress_human: protect() refuses a table with them, sql/reliance.sql)
 SET ROLE regress_human;
@@ -139,6 +144,8 @@ REVOKE GRANT OPTION FOR EXECUTE ON FUNCTION ra.ok(int) FROM regress_human CASCAD
 -- the agent's own rights too
 REVOKE SELECT, UPDATE ON ra.lookup FROM regress_bot;
 REVOKE ALL ON ALL TABLES IN SCHEMA ra FROM regress_bot;
+-- an inheritance parent humans read the protected child through
+REVOKE SELECT ON rc.par FROM regress_human;
 -- a column's type, a default's sequence, the schema that holds them
 REVOKE USAGE ON TYPE ra.mood FROM PUBLIC;
 REVOKE USAGE ON SEQUENCE ra.s FROM regress_human;
@@ -196,6 +203,8 @@ UPDATE rc.items SET v = 6 WHERE v = 5;
 SELECT count(*) AS docs_seen FROM rd.docs;
 SELECT id, note, mood, code FROM rd.inv ORDER BY id;
 SELECT id, v FROM rc.items ORDER BY id;
+INSERT INTO rc.kid VALUES (1);
+SELECT count(*) AS par_rows FROM rc.par;
 
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();
@@ -266,6 +275,7 @@ SELECT ok FROM agent_guard.verify_log();
 SELECT agent_guard.unprotect('rd.inv');
 SELECT agent_guard.unprotect('rd.docs');
 SELECT agent_guard.unprotect('rc.items');
+SELECT agent_guard.unprotect('rc.kid');
 DROP SCHEMA rd CASCADE;
 DROP SCHEMA rc CASCADE;
 DROP SCHEMA ra CASCADE;

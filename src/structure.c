@@ -664,7 +664,11 @@ relied_upon(Oid classid, Oid objid, char **why)
 	{
 		char	   *used = OidIsValid(via.classId) ? getObjectDescription(&via, true) : NULL;
 
-		if (via.classId == ConstraintRelationId && classid == RelationRelationId)
+		if (via.classId == RelationRelationId && classid == RelationRelationId &&
+			via.objectSubId == 0 && via.objectId == user)
+			*why = psprintf("%s, of which it is a partition or child (humans may read and write it through it)",
+							getObjectDescription(&obj, false));
+		else if (via.classId == ConstraintRelationId && classid == RelationRelationId)
 			*why = psprintf("%s, which its %s references", getObjectDescription(&obj, false),
 							used ? used : "foreign key");
 		else
