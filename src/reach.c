@@ -39,6 +39,12 @@
  * parent's) gets the direct act's decision (structure.c); a protected
  * table's key dropped while the table stays is refused when the statement
  * ends.
+ * A protected table's column default, row-security policy or rule that a
+ * drop reaches (DROP FUNCTION/SEQUENCE/TYPE/SCHEMA ... CASCADE, DROP OWNED)
+ * while the table stays gets the direct act's decision when the statement
+ * ends (a policy or rule refused, a key column's default approval), as its
+ * triggers and key do; and a new owner (ALTER ... OWNER TO, REASSIGN OWNED)
+ * of what a protected table relies on is refused (structure.c, red team 9).
  * A foreign key created to a protected table, by whatever path (a name
  * resolved to another table between the check and the lock), gets the
  * classifier's decision on declaring one (structure.c): refused when it

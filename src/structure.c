@@ -9,8 +9,10 @@
  * fire in, the tables whose rows show in it (children, partitions), the
  * way its values print into the log (casts to json, enum labels, attribute
  * names of composite types), the sequences that number its rows, and the
- * rights humans hold on it.  An agent that owns the table could change
- * each of them with plain DDL.  Each such change is either refused
+ * rights humans hold on it and on what it relies on (the functions, types,
+ * sequences and referenced tables its humans' statements use).  An agent
+ * that owns the table, or those objects, could change each of them with
+ * plain DDL, GRANT/REVOKE or a new owner.  Each such change is either refused
  * outright (it weakens the guard: YG004) or waits for a human's approval
  * (it destroys or rewrites something a human may want to keep: YG003);
  * README "Structure of a protected table" has the table of decisions.
