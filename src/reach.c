@@ -39,6 +39,12 @@
  * parent's) gets the direct act's decision (structure.c); a protected
  * table's key dropped while the table stays is refused when the statement
  * ends.
+ * A protected table's column default, row-security policy or rule that a
+ * drop reaches (DROP FUNCTION/SEQUENCE/TYPE/SCHEMA ... CASCADE, DROP OWNED)
+ * while the table stays gets the direct act's decision when the statement
+ * ends (a policy or rule refused, a key column's default approval), as its
+ * triggers and key do; and a new owner (ALTER ... OWNER TO, REASSIGN OWNED)
+ * of what a protected table relies on is refused (structure.c, red team 9).
  * A foreign key created to a protected table, by whatever path (a name
  * resolved to another table between the check and the lock), gets the
  * classifier's decision on declaring one (structure.c): refused when it
@@ -79,12 +85,16 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_publication.h"
+#include "catalog/pg_policy.h"
 #include "catalog/pg_publication_rel.h"
 #ifdef AG_HAVE_PUBLICATION_SCHEMAS
 #include "catalog/pg_publication_namespace.h"
 #endif
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -134,6 +144,18 @@ typedef enum ReachAct
 	REACH_STRUCTURE
 } ReachAct;
 
+/*
+ * A default, policy or rule of a protected relation that a statement
+ * drops (through CASCADE: the function, sequence, type or schema it used).
+ */
+typedef struct ReachDependent
+{
+	Oid			classid;		/* AttrDefaultRelationId, PolicyRelationId, ... */
+	Oid			relid;
+	int			attnum;			/* a default's column */
+	char	   *desc;			/* "policy p on table t" */
+} ReachDependent;
+
 /* One utility statement running (ProcessUtility), innermost first. */
 typedef struct ReachFrame
 {
@@ -149,6 +171,9 @@ typedef struct ReachFrame
 	List	   *unguarded;		/* ... of which the trigger was the table's own */
 	List	   *unkeyed;		/* protected relations whose key it dropped */
 	List	   *untriggered;	/* protected relations whose trigger it dropped */
+	List	   *dependents;		/* ReachDependent *: defaults, policies, rules of
+								 * protected relations it dropped */
+	char	   *reowned;		/* why: it gave away what a protected table relies on */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -347,6 +372,8 @@ refuse_kept(ReachFrame *f, List **rels, bool (*kept) (Oid), const char *before,
 	*rels = NIL;
 }
 
+static void decide_dependents(ReachFrame *f);
+
 static void
 frame_decide(ReachFrame *f)
 {
@@ -360,6 +387,14 @@ frame_decide(ReachFrame *f)
 	refuse_kept(f, &f->untriggered, relation_exists,
 				"It drops a trigger of protected table ",
 				": its triggers are part of its structure, which a human may have relied on; only a human may drop one.");
+	decide_dependents(f);
+	if (f->reowned != NULL)
+	{
+		char	   *why = f->reowned;
+
+		f->reowned = NULL;
+		ag_refuse(AG_REFUSAL_GUARD, f->what, why, f->text, f->len, 0);
+	}
 	if (f->items != NIL)
 	{
 		decide_items(f->what, f->text, f->len, &f->binding, f->items);
@@ -373,7 +408,7 @@ ag_reach_decide(void)
 {
 	if (frames != NULL &&
 		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL ||
-		 frames->untriggered != NIL))
+		 frames->untriggered != NIL || frames->dependents != NIL || frames->reowned != NULL))
 		frame_decide(frames);
 }
 
@@ -672,6 +707,88 @@ column_retyped(const char *attname)
 
 static void reach_structure(AgRefusalKind kind, Oid relid, int attnum, char *why);
 
+/*
+ * An object given a new owner (ALTER ... OWNER TO, REASSIGN OWNED): one a
+ * protected table relies on?  A foreign key's check reads the table it
+ * references as that table's owner, and a new owner without the rights the
+ * old one had makes humans' writes fail.  Refused, as the classifier
+ * refuses ALTER ... OWNER TO of it (structure.c).
+ */
+static void
+reach_alter_owner(Oid classId, Oid objectId, Oid before_owner, Oid after_owner)
+{
+	char	   *why = NULL;
+	Oid			user;
+
+	if (before_owner == after_owner)
+		return;
+	user = ag_structure_relied_upon(classId, objectId, &why);
+	if (!OidIsValid(user))
+		return;
+	why = psprintf("Protected table %s relies on %s: with another owner, humans' reads or writes of the table could fail.",
+				   ag_qualified_relname(user), why);
+	if (frames == NULL)
+		refuse_now(why);
+	else if (frames->reowned == NULL)
+	{
+		/* when the statement ends: what it does to protected tables themselves first */
+		frames->reowned = MemoryContextStrdup(reach_cxt, why);
+	}
+}
+
+/* The owner column of a function's, type's or schema's row, before and now. */
+static void
+reach_alter_owned(Oid classId, Oid objectId)
+{
+	ScanKeyData key;
+	HeapTuple	before;
+	HeapTuple	after;
+	Oid			b;
+	Oid			a;
+
+	if (classId == ProcedureRelationId)
+	{
+		before = SearchSysCacheCopy1(PROCOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_proc_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(ProcedureRelationId, ProcedureOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_proc) GETSTRUCT(before))->proowner;
+		a = ((Form_pg_proc) GETSTRUCT(after))->proowner;
+	}
+	else if (classId == TypeRelationId)
+	{
+		before = SearchSysCacheCopy1(TYPEOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_type_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(TypeRelationId, TypeOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_type) GETSTRUCT(before))->typowner;
+		a = ((Form_pg_type) GETSTRUCT(after))->typowner;
+	}
+	else if (classId == NamespaceRelationId)
+	{
+		before = SearchSysCacheCopy1(NAMESPACEOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_namespace_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(NamespaceRelationId, NamespaceOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_namespace) GETSTRUCT(before))->nspowner;
+		a = ((Form_pg_namespace) GETSTRUCT(after))->nspowner;
+	}
+	else
+	{
+		before = SearchSysCacheCopy1(RELOID, ObjectIdGetDatum(objectId));
+		ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+		after = row_now(RelationRelationId, ClassOidIndexId, 1, &key);
+		if (!HeapTupleIsValid(before) || after == NULL)
+			return;
+		b = ((Form_pg_class) GETSTRUCT(before))->relowner;
+		a = ((Form_pg_class) GETSTRUCT(after))->relowner;
+	}
+	reach_alter_owner(classId, objectId, b, a);
+}
+
 /* A column was altered: renamed, retyped, made NOT NULL? */
 static void
 reach_alter_column(Oid relid, int attnum)
@@ -947,6 +1064,122 @@ reach_alter_trigger(Oid trigoid)
 		refuse_now(psprintf("It %s trigger \"%s\" of protected table %s: a trigger runs on every write, humans' too, and triggers fire in name order.",
 							b->tgenabled != a->tgenabled ? "enables or disables" : "renames",
 							NameStr(b->tgname), ag_qualified_relname(b->tgrelid)));
+}
+
+/*
+ * A column default, row-security policy or rule is dropped: one of a
+ * protected table's (red team 9, finding 2)?  DROP FUNCTION, SEQUENCE,
+ * TYPE, OPERATOR, COLLATION, SCHEMA ... CASCADE and DROP OWNED drop what
+ * used the object, with no word on the table.  Remembered here, with the
+ * object still in the catalogs, and judged when the statement ends if the
+ * table (and the default's column) is still there: a dropped table or
+ * column takes them with it, and that drop is judged as itself.  A
+ * policy's or rule's drop is refused as DROP POLICY and DROP RULE on the
+ * table are; a default's as ALTER COLUMN ... DROP DEFAULT (approval on a
+ * key column).  Triggers, keys and columns are judged on their own drops.
+ */
+static void
+reach_drop_dependent(Oid classId, Oid objectId)
+{
+	ObjectAddress obj = {classId, objectId, 0};
+	Oid			relid = InvalidOid;
+	int			attnum = 0;
+	MemoryContext old;
+	ReachDependent *dep;
+
+	if (frames == NULL)
+		return;
+	if (classId == AttrDefaultRelationId)
+	{
+		ObjectAddress col = GetAttrDefaultColumnAddress(objectId);
+
+		relid = col.objectId;
+		attnum = col.objectSubId;
+	}
+	else if (classId == PolicyRelationId)
+		relid = ag_catalog_oid_field(PolicyRelationId, Anum_pg_policy_oid, objectId,
+									 Anum_pg_policy_polrelid);
+	else if (classId == RewriteRelationId)
+		relid = ag_catalog_oid_field(RewriteRelationId, Anum_pg_rewrite_oid, objectId,
+									 Anum_pg_rewrite_ev_class);
+	if (!OidIsValid(relid) || !relation_protected(relid))
+		return;
+	old = MemoryContextSwitchTo(reach_cxt);
+	dep = palloc(sizeof(ReachDependent));
+	dep->classid = classId;
+	dep->relid = relid;
+	dep->attnum = attnum;
+	dep->desc = getObjectDescription(&obj, true);
+	if (dep->desc == NULL)
+		dep->desc = pstrdup("?");
+	frames->dependents = lappend(frames->dependents, dep);
+	MemoryContextSwitchTo(old);
+}
+
+/* Is the column there (not dropped)? */
+static bool
+column_exists(Oid relid, int attnum)
+{
+	HeapTuple	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	bool		exists = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		exists = !((Form_pg_attribute) GETSTRUCT(tup))->attisdropped;
+		ReleaseSysCache(tup);
+	}
+	return exists;
+}
+
+/* The statement ends: the dependents it dropped of tables it kept. */
+static void
+decide_dependents(ReachFrame *f)
+{
+	List	   *deps = f->dependents;
+	ListCell   *lc;
+
+	f->dependents = NIL;
+	foreach(lc, deps)
+	{
+		ReachDependent *dep = lfirst(lc);
+		char	   *name;
+
+		if (!relation_exists(dep->relid))
+			continue;
+		name = ag_qualified_relname(dep->relid);
+		if (dep->classid == PolicyRelationId)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops %s, a row security policy of protected table %s: policies decide what humans see; only a human may drop one.",
+							   dep->desc, name),
+					  f->text, f->len, 0);
+		else if (dep->classid == RewriteRelationId)
+			ag_refuse(AG_REFUSAL_GUARD, f->what,
+					  psprintf("It drops %s, a rule of protected table %s: a rule rewrites writes, humans' too; only a human may drop one.",
+							   dep->desc, name),
+					  f->text, f->len, 0);
+		else if (dep->classid == AttrDefaultRelationId && column_exists(dep->relid, dep->attnum))
+		{
+			char	   *why = NULL;
+			AgRefusalKind kind = ag_structure_dropped_default(dep->relid, dep->attnum, &why);
+
+			if (kind == AG_REFUSAL_GUARD)
+				ag_refuse(AG_REFUSAL_GUARD, f->what, why, f->text, f->len, 0);
+			else if (kind == AG_REFUSAL_APPROVAL && !structure_covered(dep->relid))
+			{
+				/* need_approval() would decide at once outside the frame's transaction */
+				MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+				ReachItem  *it = palloc(sizeof(ReachItem));
+
+				it->relid = dep->relid;
+				it->attnum = dep->attnum;
+				it->act = REACH_STRUCTURE;
+				it->desc = pstrdup(why);
+				f->items = lappend(f->items, it);
+				MemoryContextSwitchTo(old);
+			}
+		}
+	}
+	list_free(deps);
 }
 
 /*
@@ -1318,6 +1551,9 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					reach_drop_key(classId, objectId);
 				else if (classId == TriggerRelationId)
 					reach_drop_trigger(objectId);
+				else if (classId == AttrDefaultRelationId || classId == PolicyRelationId ||
+						 classId == RewriteRelationId)
+					reach_drop_dependent(classId, objectId);
 				break;
 			}
 		case OAT_POST_ALTER:
@@ -1325,13 +1561,23 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				ObjectAccessPostAlter *pa = (ObjectAccessPostAlter *) arg;
 
 				if (classId == RelationRelationId && subId == 0)
-					reach_alter_relation(objectId);
+				{
+					if (relation_protected(objectId))
+						reach_alter_relation(objectId);
+					else
+						reach_alter_owned(classId, objectId);
+				}
+				else if ((classId == ProcedureRelationId || classId == TypeRelationId) && subId == 0)
+					reach_alter_owned(classId, objectId);
 				else if (classId == RelationRelationId)
 					reach_alter_column(objectId, subId);
 				else if (classId == InheritsRelationId)
 					reach_alter_inherits(objectId, pa ? pa->auxiliary_id : InvalidOid);
 				else if (classId == NamespaceRelationId)
+				{
+					reach_alter_owned(classId, objectId);
 					reach_alter_schema(objectId);
+				}
 				else if (classId == TriggerRelationId)
 					reach_alter_trigger(objectId);
 				else if (classId == ExtensionRelationId)

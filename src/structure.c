@@ -9,8 +9,10 @@
  * fire in, the tables whose rows show in it (children, partitions), the
  * way its values print into the log (casts to json, enum labels, attribute
  * names of composite types), the sequences that number its rows, and the
- * rights humans hold on it.  An agent that owns the table could change
- * each of them with plain DDL.  Each such change is either refused
+ * rights humans hold on it and on what it relies on (the functions, types,
+ * sequences and referenced tables its humans' statements use).  An agent
+ * that owns the table, or those objects, could change each of them with
+ * plain DDL, GRANT/REVOKE or a new owner.  Each such change is either refused
  * outright (it weakens the guard: YG004) or waits for a human's approval
  * (it destroys or rewrites something a human may want to keep: YG003);
  * README "Structure of a protected table" has the table of decisions.
@@ -40,6 +42,7 @@
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_opfamily.h"
@@ -378,6 +381,13 @@ catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col)
 	return result;
 }
 
+/* The same, for reach.c. */
+Oid
+ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col)
+{
+	return catalog_oid_field(catalogid, oidcol, objid, col);
+}
+
 /*
  * The protected relation whose writes or reads run this object's code (a
  * function, operator, operator class or family), or InvalidOid.  Follows
@@ -389,7 +399,7 @@ catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col)
  * name inside a PL/pgSQL or plain SQL body leaves no trace in pg_depend.
  */
 static Oid
-code_protected_user(Oid classid, Oid objid, int depth)
+code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 {
 	Relation	dep;
 	ScanKeyData key[2];
@@ -463,11 +473,11 @@ code_protected_user(Oid classid, Oid objid, int depth)
 			case ProcedureRelationId:
 			case OperatorRelationId:
 			case OperatorClassRelationId:
-				found = code_protected_user(d->classid, d->objid, depth + 1);
+				found = code_protected_user(d->classid, d->objid, depth + 1, via);
 				break;
 			case OperatorFamilyRelationId:
 				if (classid != AccessMethodOperatorRelationId && classid != AccessMethodProcedureRelationId)
-					found = code_protected_user(d->classid, d->objid, depth + 1);
+					found = code_protected_user(d->classid, d->objid, depth + 1, via);
 				break;
 			case AccessMethodOperatorRelationId:
 			case AccessMethodProcedureRelationId:
@@ -480,7 +490,7 @@ code_protected_user(Oid classid, Oid objid, int depth)
 														   amop ? Anum_pg_amop_amopfamily : Anum_pg_amproc_amprocfamily);
 
 					if (OidIsValid(family) && !(classid == OperatorFamilyRelationId && objid == family))
-						found = code_protected_user(OperatorFamilyRelationId, family, depth + 1);
+						found = code_protected_user(OperatorFamilyRelationId, family, depth + 1, via);
 					break;
 				}
 			default:
@@ -488,6 +498,13 @@ code_protected_user(Oid classid, Oid objid, int depth)
 		}
 		if (!OidIsValid(found) && OidIsValid(rel) && is_protected(rel))
 			found = rel;
+		/* the innermost object that uses it, set by the deepest call */
+		if (OidIsValid(found) && via != NULL && !OidIsValid(via->classId))
+		{
+			via->classId = d->classid;
+			via->objectId = d->objid;
+			via->objectSubId = d->objsubid;
+		}
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
@@ -517,7 +534,7 @@ replaced_function(CreateFunctionStmt *s)
 static void
 classify_function(Oid fn, const char *what, AgUtility *v)
 {
-	Oid			user = OidIsValid(fn) ? code_protected_user(ProcedureRelationId, fn, 0) : InvalidOid;
+	Oid			user = OidIsValid(fn) ? code_protected_user(ProcedureRelationId, fn, 0, NULL) : InvalidOid;
 
 	if (OidIsValid(user))
 		set_verdict(v, REFUSED, what,
@@ -572,6 +589,172 @@ schema_protected_table(const char *nspname)
 	return found;
 }
 
+
+/* ---------------------------------------------------------------------
+ * What a protected table relies on (red team 9, finding 1)
+ *
+ * A protected table's defaults, generated columns, CHECKs, triggers,
+ * index expressions, policies, rules and domains call functions and use
+ * types and sequences; its foreign keys' checks read the tables they
+ * reference, as those tables' owners.  A right revoked on any of them (or
+ * on their schema), or an owner changed, makes humans' writes or reads of
+ * the table fail, with no change to the table itself.
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The protected table that relies on an object (a function, type,
+ * sequence, relation or schema), or InvalidOid; *why: a phrase naming the
+ * object and what of the table uses it.
+ */
+static Oid
+relied_upon(Oid classid, Oid objid, char **why)
+{
+	ObjectAddress via = {InvalidOid, InvalidOid, 0};
+	ObjectAddress obj = {classid, objid, 0};
+	Oid			user = InvalidOid;
+
+	if (!OidIsValid(objid))
+		return InvalidOid;
+	if (classid == RelationRelationId && is_protected(objid))
+		return InvalidOid;		/* the table itself: "Humans keep their rights" */
+	if (classid == NamespaceRelationId)
+	{
+		/* what the schema holds: functions, types, relations */
+		Relation	dep = table_open(DependRelationId, AccessShareLock);
+		ScanKeyData key[2];
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(NamespaceRelationId));
+		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objid));
+		scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+		while (!OidIsValid(user) && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+			char	   *inner = NULL;
+
+			if (d->classid == RelationRelationId && is_protected(d->objid))
+				continue;		/* schema_protected_table() names those */
+			if (d->classid != ProcedureRelationId && d->classid != TypeRelationId &&
+				d->classid != RelationRelationId)
+				continue;
+			user = relied_upon(d->classid, d->objid, &inner);
+			if (OidIsValid(user))
+				*why = psprintf("schema %s, which holds %s", get_namespace_name(objid), inner);
+		}
+		systable_endscan(scan);
+		table_close(dep, AccessShareLock);
+		return user;
+	}
+	if (classid == RelationRelationId && get_rel_relkind(objid) == RELKIND_SEQUENCE)
+	{
+		user = sequence_protected_user(objid);
+		if (OidIsValid(user))
+		{
+			*why = psprintf("%s, which numbers its rows", getObjectDescription(&obj, false));
+			return user;
+		}
+	}
+	if (classid != ProcedureRelationId && classid != TypeRelationId &&
+		classid != RelationRelationId)
+		return InvalidOid;
+	user = code_protected_user(classid, objid, 0, &via);
+	if (OidIsValid(user))
+	{
+		char	   *used = OidIsValid(via.classId) ? getObjectDescription(&via, true) : NULL;
+
+		if (via.classId == RelationRelationId && classid == RelationRelationId &&
+			via.objectSubId == 0 && via.objectId == user)
+			*why = psprintf("%s, of which it is a partition or child (humans may read and write it through it)",
+							getObjectDescription(&obj, false));
+		else if (via.classId == ConstraintRelationId && classid == RelationRelationId)
+			*why = psprintf("%s, which its %s references", getObjectDescription(&obj, false),
+							used ? used : "foreign key");
+		else
+			*why = psprintf("%s, which its %s uses", getObjectDescription(&obj, false),
+							used ? used : "structure");
+	}
+	return user;
+}
+
+/* The same, for reach.c's backstop (a new owner by REASSIGN OWNED). */
+Oid
+ag_structure_relied_upon(Oid classid, Oid objid, char **why)
+{
+	return relied_upon(classid, objid, why);
+}
+
+/* A REVOKE or a new owner of an object a protected table relies on. */
+static void
+judge_relied(AgUtility *v, const char *what, Oid classid, Oid objid)
+{
+	char	   *phrase = NULL;
+	Oid			user = relied_upon(classid, objid, &phrase);
+
+	if (OidIsValid(user))
+		set_verdict(v, REFUSED, what,
+					psprintf("Protected table %s relies on %s: %s, humans' reads or writes of the table could fail.",
+							 ag_qualified_relname(user), phrase,
+							 strcmp(what, "REVOKE") == 0 ? "with a right on it revoked" :
+							 "with another owner"));
+}
+
+/* The function an ObjectWithArgs names, or InvalidOid. */
+static Oid
+function_of(ObjectType objtype, Node *n)
+{
+	if (n == NULL || !IsA(n, ObjectWithArgs))
+		return InvalidOid;
+	return LookupFuncWithArgs(objtype, (ObjectWithArgs *) n, true);
+}
+
+/* The type a qualified name (a list of strings) names, or InvalidOid. */
+static Oid
+type_of(Node *n)
+{
+	if (n == NULL || !IsA(n, List))
+		return InvalidOid;
+	return LookupTypeNameOid(NULL, makeTypeNameFromNameList((List *) n), true);
+}
+
+/* The objects of a kind in a schema: does a protected table rely on one? */
+static void
+judge_relied_in_schema(AgUtility *v, ObjectType objtype, const char *nspname)
+{
+	Oid			nsp = get_namespace_oid(nspname, true);
+	Oid			want = (objtype == OBJECT_TABLE || objtype == OBJECT_SEQUENCE) ?
+		RelationRelationId : ProcedureRelationId;
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(nsp))
+		return;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(NamespaceRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(nsp));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (v->verdict != REFUSED && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid != want)
+			continue;
+		/* ALL TABLES: tables, views, foreign tables; ALL SEQUENCES: sequences */
+		if (want == RelationRelationId &&
+			(get_rel_relkind(d->objid) == RELKIND_SEQUENCE) != (objtype == OBJECT_SEQUENCE))
+			continue;
+		judge_relied(v, "REVOKE", d->classid, d->objid);
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+}
 
 /* ---------------------------------------------------------------------
  * Constraints that can refuse humans' writes, and foreign keys that point
@@ -779,6 +962,12 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
 
+		/* a new owner of a table or sequence a protected table relies on */
+		if (cmd->subtype == AT_ChangeOwner && !protected)
+		{
+			judge_relied(v, "ALTER ... OWNER TO", RelationRelationId, relid);
+			continue;
+		}
 		/* what comes under a protected table, whatever the statement names */
 		if (cmd->subtype == AT_AddInherit)
 		{
@@ -1000,6 +1189,16 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 							psprintf("The triggers of protected table \"%s\" are part of its structure, which a human may have relied on; only a human may drop one.",
 									 name_of(relid)));
 		}
+		else if (stmt->removeType == OBJECT_RULE)
+		{
+			Oid			relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																			   list_length(names) - 1)));
+
+			if (is_protected(relid))
+				set_verdict(v, REFUSED, "DROP RULE",
+							psprintf("A rule of protected table \"%s\" rewrites writes, humans' too, and a human may have relied on it; only a human may drop one.",
+									 name_of(relid)));
+		}
 		else if (stmt->removeType == OBJECT_POLICY)
 		{
 			Oid			relid = relid_of(makeRangeVarFromNameList(list_truncate(list_copy(names),
@@ -1050,6 +1249,47 @@ classify_grant(GrantStmt *g, AgUtility *v)
 		if (OidIsValid(relid))
 			set_verdict(v, REFUSED, "REVOKE",
 						psprintf("Humans keep their rights on protected table \"%s\".", name_of(relid)));
+		if (v->verdict == REFUSED)
+			continue;
+		/* what a protected table relies on (its code, types, sequences, the tables its keys reference) */
+		if (g->targtype == ACL_TARGET_ALL_IN_SCHEMA)
+			judge_relied_in_schema(v, g->objtype, strVal(lfirst(lc)));
+		else if (g->targtype != ACL_TARGET_OBJECT)
+			continue;
+		else if (g->objtype == OBJECT_TABLE || g->objtype == OBJECT_SEQUENCE)
+			judge_relied(v, "REVOKE", RelationRelationId, relid_of(lfirst_node(RangeVar, lc)));
+		else if (g->objtype == OBJECT_FUNCTION || g->objtype == OBJECT_PROCEDURE ||
+				 g->objtype == OBJECT_ROUTINE)
+			judge_relied(v, "REVOKE", ProcedureRelationId, function_of(g->objtype, lfirst(lc)));
+		else if (g->objtype == OBJECT_TYPE || g->objtype == OBJECT_DOMAIN)
+			judge_relied(v, "REVOKE", TypeRelationId, type_of(lfirst(lc)));
+		else if (g->objtype == OBJECT_SCHEMA)
+			judge_relied(v, "REVOKE", NamespaceRelationId, get_namespace_oid(strVal(lfirst(lc)), true));
+	}
+}
+
+/* ALTER ... OWNER TO of an object a protected table relies on. */
+static void
+classify_owner(AlterOwnerStmt *a, AgUtility *v)
+{
+	switch (a->objectType)
+	{
+		case OBJECT_FUNCTION:
+		case OBJECT_PROCEDURE:
+		case OBJECT_ROUTINE:
+			judge_relied(v, "ALTER ... OWNER TO", ProcedureRelationId, function_of(a->objectType, a->object));
+			break;
+		case OBJECT_TYPE:
+		case OBJECT_DOMAIN:
+			judge_relied(v, "ALTER ... OWNER TO", TypeRelationId, type_of(a->object));
+			break;
+		case OBJECT_SCHEMA:
+			if (a->object && IsA(a->object, String))
+				judge_relied(v, "ALTER ... OWNER TO", NamespaceRelationId,
+							 get_namespace_oid(strVal(a->object), true));
+			break;
+		default:
+			break;
 	}
 }
 
@@ -1532,6 +1772,9 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 		case T_GrantStmt:
 			classify_grant((GrantStmt *) parsetree, v);
 			break;
+		case T_AlterOwnerStmt:
+			classify_owner((AlterOwnerStmt *) parsetree, v);
+			break;
 		case T_RuleStmt:
 			classify_rule((RuleStmt *) parsetree, v);
 			break;
@@ -1939,5 +2182,23 @@ ag_structure_altered_column(Oid relid, Form_pg_attribute before, Form_pg_attribu
 		return AG_REFUSAL_GUARD;
 	}
 	*why = psprintf("it gives column \"%s\" of protected table \"%s\" %s", col, name_of(relid), what);
+	return AG_REFUSAL_APPROVAL;
+}
+
+/*
+ * A column default of a protected table dropped (through CASCADE, reach.c):
+ * the decision ALTER COLUMN ... DROP DEFAULT gets (approval on a key
+ * column: humans' inserts that leave the key out would fail), or
+ * AG_REFUSAL_NONE.
+ */
+AgRefusalKind
+ag_structure_dropped_default(Oid relid, int attnum, char **why)
+{
+	char	   *col = get_attname(relid, attnum, true);
+
+	if (col == NULL || !is_protected(relid) || !column_in_key(relid, col))
+		return AG_REFUSAL_NONE;
+	*why = psprintf("it drops the default of column \"%s\" in the key of protected table %s: humans' inserts that leave it out would fail",
+					col, ag_qualified_relname(relid));
 	return AG_REFUSAL_APPROVAL;
 }

@@ -32,4 +32,17 @@ extern AgRefusalKind ag_structure_new_default(Oid relid, int attnum, char **why)
 extern AgRefusalKind ag_structure_altered_column(Oid relid, Form_pg_attribute before,
 												 Form_pg_attribute after, char **why);
 
+/* A column default of a protected table dropped: ALTER COLUMN ... DROP DEFAULT's decision. */
+extern AgRefusalKind ag_structure_dropped_default(Oid relid, int attnum, char **why);
+
+/*
+ * The protected table that relies on an object (a function, type, sequence,
+ * table its foreign keys reference, schema), or InvalidOid; *why: a phrase
+ * naming the object and what of the table uses it.
+ */
+extern Oid	ag_structure_relied_upon(Oid classid, Oid objid, char **why);
+
+/* An Oid column of a catalog row found by its oid, or InvalidOid. */
+extern Oid	ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col);
+
 #endif							/* AG_STRUCTURE_H */
