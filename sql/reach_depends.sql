@@ -282,3 +282,39 @@ DROP SCHEMA ra CASCADE;
 DROP SCHEMA rz CASCADE;
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_human;
 REVOKE regress_human FROM regress_bot2;
+
+-- 3. A text search configuration or dictionary of the agent's that a
+--    protected table relies on (a generated tsvector column names it):
+--    changing its mappings would change what humans' new rows store and
+--    what their searches find (red team 9, finding 5).  Refused (YG004);
+--    one no protected table relies on stays the agent's to change.
+\c "dbname=contrib_regression user=regress_su options="
+CREATE SCHEMA rt AUTHORIZATION regress_bot;
+GRANT USAGE ON SCHEMA rt TO PUBLIC;
+SET ROLE regress_bot;
+CREATE TEXT SEARCH DICTIONARY rt.dict (TEMPLATE = simple);
+CREATE TEXT SEARCH CONFIGURATION rt.cfg (COPY = simple);
+ALTER TEXT SEARCH CONFIGURATION rt.cfg ALTER MAPPING FOR asciiword WITH rt.dict;
+CREATE TEXT SEARCH CONFIGURATION rt.spare (COPY = simple);
+RESET ROLE;
+CREATE TABLE rt.notes (id int PRIMARY KEY, body text,
+                       tsv tsvector GENERATED ALWAYS AS (to_tsvector('rt.cfg', body)) STORED);
+ALTER TABLE rt.notes OWNER TO regress_human;
+INSERT INTO rt.notes (id, body) VALUES (1, 'refund please');
+SELECT agent_guard.protect('rt.notes');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rd-ts"
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+ALTER TEXT SEARCH CONFIGURATION rt.cfg DROP MAPPING FOR asciiword;
+ALTER TEXT SEARCH DICTIONARY rt.dict (STOPWORDS = english);
+\set VERBOSITY default
+ALTER TEXT SEARCH CONFIGURATION rt.spare DROP MAPPING FOR asciiword;   -- relied on by nothing
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, reason FROM agent_guard.requests WHERE run_id = 'run-rd-ts' ORDER BY request_id;
+INSERT INTO rt.notes (id, body) VALUES (2, 'another refund');
+SELECT id FROM rt.notes WHERE tsv @@ to_tsquery('simple', 'refund') ORDER BY id;
+-- a human may change it
+ALTER TEXT SEARCH CONFIGURATION rt.cfg DROP MAPPING FOR asciiword;
+SELECT agent_guard.unprotect('rt.notes');
+DROP SCHEMA rt CASCADE;

@@ -96,6 +96,8 @@
 #endif
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_ts_config.h"
+#include "catalog/pg_ts_dict.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
@@ -734,6 +736,26 @@ reach_alter_owner(Oid classId, Oid objectId, Oid before_owner, Oid after_owner)
 		/* when the statement ends: what it does to protected tables themselves first */
 		frames->reowned = MemoryContextStrdup(reach_cxt, why);
 	}
+}
+
+/*
+ * A text search configuration or dictionary changed (ALTER TEXT SEARCH
+ * CONFIGURATION ... ADD/ALTER/DROP MAPPING, ALTER TEXT SEARCH DICTIONARY):
+ * one a protected table relies on (a generated tsvector column, an index
+ * or a CHECK that names it)?  New rows of humans' would then be parsed
+ * differently, and humans' searches miss them (red team 9, finding 5).
+ * Refused, as CREATE OR REPLACE of a function it relies on is.
+ */
+static void
+reach_alter_text_search(Oid classId, Oid objectId)
+{
+	char	   *why = NULL;
+	Oid			user = ag_structure_relied_upon(classId, objectId, &why);
+
+	if (!OidIsValid(user))
+		return;
+	refuse_now(psprintf("Protected table %s relies on %s: changing it changes what humans' writes of the table store and what their searches find.",
+						ag_qualified_relname(user), why));
 }
 
 /* The owner column of a function's, type's or schema's row, before and now. */
@@ -1569,6 +1591,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				}
 				else if ((classId == ProcedureRelationId || classId == TypeRelationId) && subId == 0)
 					reach_alter_owned(classId, objectId);
+				else if (classId == TSConfigRelationId || classId == TSDictionaryRelationId)
+					reach_alter_text_search(classId, objectId);
 				else if (classId == RelationRelationId)
 					reach_alter_column(objectId, subId);
 				else if (classId == InheritsRelationId)

@@ -50,6 +50,8 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_ts_config.h"
+#include "catalog/pg_ts_dict.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
@@ -473,6 +475,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 			case ProcedureRelationId:
 			case OperatorRelationId:
 			case OperatorClassRelationId:
+			case TSConfigRelationId:	/* a configuration's mapping to a dictionary */
 				found = code_protected_user(d->classid, d->objid, depth + 1, via);
 				break;
 			case OperatorFamilyRelationId:
@@ -659,7 +662,8 @@ relied_upon(Oid classid, Oid objid, char **why)
 		}
 	}
 	if (classid != ProcedureRelationId && classid != TypeRelationId &&
-		classid != RelationRelationId)
+		classid != RelationRelationId && classid != TSConfigRelationId &&
+		classid != TSDictionaryRelationId)
 		return InvalidOid;
 	user = code_protected_user(classid, objid, 0, &via);
 	if (OidIsValid(user))
