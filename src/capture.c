@@ -497,9 +497,14 @@ check_trigger_call(FunctionCallInfo fcinfo, const char *name)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "%s: not fired by trigger manager", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function %s was not called by the trigger manager", name),
+				 errhint("agent_guard.protect() puts it on a table; it cannot be called directly.")));
 	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		elog(ERROR, "%s: must be fired for each row", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function %s must be fired for each row", name)));
 }
 
 /*
@@ -526,7 +531,7 @@ ag_stamp(PG_FUNCTION_ARGS)
 	int			ncols = 2;
 	bool		soft;
 
-	check_trigger_call(fcinfo, "ag_stamp");
+	check_trigger_call(fcinfo, "agent_guard.stamp()");
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 		elog(ERROR, "ag_stamp: must be fired before insert or update");
@@ -787,8 +792,8 @@ ag_capture(PG_FUNCTION_ARGS)
 	static char *acting_name = NULL;
 
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel = trigdata->tg_relation;
-	TupleDesc	desc = RelationGetDescr(rel);
+	Relation	rel;
+	TupleDesc	desc;
 	const char *agent;
 	const char *operation;
 	HeapTuple	oldtup = NULL;
@@ -799,7 +804,9 @@ ag_capture(PG_FUNCTION_ARGS)
 	AgRelInfo  *info;
 	char	   *params;
 
-	check_trigger_call(fcinfo, "ag_capture");
+	check_trigger_call(fcinfo, "agent_guard.capture()");
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		elog(ERROR, "ag_capture: must be fired after the row is written");
 	if (!ag_preloaded)
