@@ -101,11 +101,13 @@ SELECT lo_from_bytea(0, 'data');
 SELECT lowrite(lo_open(4242, 131072), 'data');
 SELECT lo_put(4242, 0, 'data');
 SELECT lo_unlink(4242);
--- sequences: directly, inlined in a SQL function, named at run time
+-- sequences: directly, in a SQL function, named at run time
 SELECT nextval('app.p_seq');
 SELECT setval('app.p_seq', 100);
 SELECT setval('app.p_seq', 100, false);
-SELECT app.p_next();
+\set SHOW_CONTEXT never
+SELECT app.p_next();                -- an agent's SQL function: not inlined in its session
+\set SHOW_CONTEXT errors
 SELECT nextval(c.oid::regclass) FROM pg_class c WHERE c.relname = 'p_seq';
 SELECT * FROM nextval('app.p_seq');
 DO $$ DECLARE x bigint; BEGIN x := nextval('app.p_seq'); END $$;

@@ -375,12 +375,14 @@ ag_agentcode_needs_hook(Oid fn)
 	if (e == NULL || !OidIsValid(e->agent_owner))
 		return false;
 	/*
-	 * In the agent's own session: seen when set up while the current user
-	 * is another role (call_entry), so that it then runs as the agent; the
-	 * agent's own statements keep its SQL functions inlined.
+	 * In the agent's own session: always seen, and judged when it starts
+	 * (call_entry): PostgreSQL keeps the set-up of some calls (a range
+	 * type's subtype_diff in the type cache) and makes them later while
+	 * the current user is another role (red team 11, finding 3).  So the
+	 * agent's SQL functions are not inlined in its own session either.
 	 */
 	if (ag_process_is_agent())
-		return !ag_agentcode_role_is_agent(GetUserId());
+		return true;
 	if (!e->judged)
 	{
 		Oid			owner = e->agent_owner;
@@ -1940,6 +1942,28 @@ settings_roll_back(void)
 }
 
 /*
+ * The guard's preview switch (agent_guard._preview, agent_guard.preview):
+ * in agent code in a human's session it would count the rows the code
+ * writes as a preview's, and the human's session does not stop the
+ * commit of a released preview as an agent's does (red team 11, finding 5).
+ */
+static bool
+preview_switch(Oid funcid)
+{
+	char	   *name;
+	bool		found;
+
+	if (funcid < FirstNormalObjectId ||
+		get_func_namespace(funcid) != get_namespace_oid(AG_SCHEMA, true))
+		return false;
+	name = get_func_name(funcid);
+	found = name != NULL && (strcmp(name, "_preview") == 0 || strcmp(name, "preview") == 0);
+	if (name)
+		pfree(name);
+	return found;
+}
+
+/*
  * A setting changed by agent code that keeps it (red team 10, finding 1):
  * a search_path left behind would make the human's later statements run the
  * agent's functions and write the agent's tables.
@@ -1984,6 +2008,19 @@ ag_agentcode_function_execute(Oid funcid)
 			refuse_session_state(funcid, NULL);
 		if (funcid == F_SET_CONFIG && !settings_roll_back())
 			refuse_setting_change(format_procedure(funcid));
+		if (preview_switch(funcid))
+		{
+			Oid			agent_fn = innermost_agent_function();
+
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_HUMANS_ONLY),
+					 errmsg("function %s cannot be called from code of agent role \"%s\"",
+							format_procedure(funcid),
+							ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+					 errdetail("Function %s runs in the session of role \"%s\"; a preview there would count the rows it writes as the preview's, and nothing would stop the commit.",
+							   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
+					 errhint("Preview statements in the agent's own session.")));
+		}
 		return;
 	}
 	judge_aggregate(funcid);

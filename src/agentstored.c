@@ -457,6 +457,49 @@ judge_stored_row(Oid catalog, Oid index, AttrNumber oidcol, Oid oid,
 }
 
 /*
+ * A rule whose action is NOTIFY: whoever writes the rule's relation sends
+ * the notification, a human's session too, and agent-guard watch would
+ * name that session as its sender (red team 11, finding 6; an agent's
+ * function may not NOTIFY in a human's session either).
+ */
+static void
+judge_rule_notify(Oid ruleid)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = own_catalog_row(RewriteRelationId, RewriteOidIndexId, Anum_pg_rewrite_oid,
+									  ruleid, &desc);
+	bool		isnull;
+	Datum		d;
+	ListCell   *lc;
+	List	   *actions;
+
+	if (tup == NULL)
+	{
+		FreeTupleDesc(desc);
+		return;
+	}
+	d = heap_getattr(tup, Anum_pg_rewrite_ev_action, desc, &isnull);
+	actions = isnull ? NIL : (List *) stringToNode(TextDatumGetCString(d));
+	foreach(lc, actions)
+	{
+		Query	   *q = (Query *) lfirst(lc);
+
+		if (IsA(q, Query) && q->commandType == CMD_UTILITY && q->utilityStmt != NULL &&
+			IsA(q->utilityStmt, NotifyStmt))
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_HUMANS_ONLY),
+					 errmsg("rule \"%s\" of agent role \"%s\" cannot notify",
+							NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename),
+							ag_agentcode_role_name(GetUserId())),
+					 errdetail("Whoever writes relation %s would send the notification, a human's session too, and it would pass for that session's.",
+							   ag_qualified_relname(((Form_pg_rewrite) GETSTRUCT(tup))->ev_class)),
+					 errhint("Notify from the agent's own session.")));
+	}
+	heap_freetuple(tup);
+	FreeTupleDesc(desc);
+}
+
+/*
  * A trigger an agent creates, or enables (ALWAYS, REPLICA): its function
  * must be the agent's, built in, or the guard's.  Any other would run with
  * the rights of whoever writes the table, on arguments the agent chose:
@@ -555,6 +598,7 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 		judge_stored_row(RewriteRelationId, RewriteOidIndexId, Anum_pg_rewrite_oid, objectId,
 						 cols, lengthof(cols), "a view or rule");
+		judge_rule_notify(objectId);
 		return;
 	}
 	if (classId == AttrDefaultRelationId)

@@ -81,6 +81,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
@@ -1523,7 +1524,97 @@ reach_publication(Oid pubid, bool created)
 							NameStr(a->pubname), ag_qualified_relname(found)));
 }
 
-/* From the object-access hook (hooks.c), after the previous hook. */
+/*
+ * Does the object depend, directly or through a few others (a column's
+ * type, its domain's base, a composite type's relation), on one in a
+ * temporary schema?  PostgreSQL drops those when the session ends, with
+ * everything that depends on them, and no hook of ours judges that.
+ */
+static bool
+depends_on_temporary(Oid classid, Oid objid, int depth)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (depth > 4)
+		return false;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(classid));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objid));
+	/* as this command left them: ALTER TABLE ... OF records one just now */
+	scan = systable_beginscan(dep, DependDependerIndexId, true, SnapshotSelf, 2, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->refclassid == NamespaceRelationId)
+			found = isAnyTempNamespace(d->refobjid);
+		else if ((d->refclassid != classid || d->refobjid != objid) &&
+				 (d->refclassid == TypeRelationId || d->refclassid == RelationRelationId ||
+				  d->refclassid == ProcedureRelationId || d->refclassid == CollationRelationId))
+			found = depends_on_temporary(d->refclassid, d->refobjid, depth + 1);
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/* A type in a temporary schema, or one built on such (a domain, an array, a row type). */
+static bool
+type_is_temporary(Oid typid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	bool		temporary;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	temporary = isAnyTempNamespace(((Form_pg_type) GETSTRUCT(tup))->typnamespace);
+	ReleaseSysCache(tup);
+	return temporary || depends_on_temporary(TypeRelationId, typid, 0);
+}
+
+/*
+ * An agent's change to a protected table that leaves it depending on a
+ * temporary object (ALTER TABLE ... OF a temporary type, a column of a
+ * temporary type, domain or row type): the session's end would drop the
+ * table or the column, humans' rows with it (red team 11, findings 8 and 10).
+ */
+static void
+reach_temporary_dependency(Oid relid, int attnum)
+{
+	bool		temporary;
+
+	if (!relation_protected(relid))
+		return;
+	if (attnum > 0)
+	{
+		/* a new column: PostgreSQL records its type's dependency only after this */
+		ScanKeyData keys[2];
+		HeapTuple	att;
+
+		ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(relid));
+		ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum(attnum));
+		att = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
+		if (att == NULL)
+			return;
+		temporary = type_is_temporary(((Form_pg_attribute) GETSTRUCT(att))->atttypid);
+	}
+	else
+		temporary = depends_on_temporary(RelationRelationId, relid, 0);
+	if (!temporary)
+		return;
+	refuse_now(psprintf("Protected table %s would depend on a temporary object of this session: when the session ends PostgreSQL drops it, and with it the table or its column, humans' rows included.",
+						ag_qualified_relname(relid)));
+}
+
+/* From the object-access hook (hooks.c), after the previous hook. *//* From the object-access hook (hooks.c), after the previous hook. */
 void
 ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					   int subId, void *arg)
@@ -1537,6 +1628,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		if (classId == RelationRelationId || classId == ConstraintRelationId ||
 			classId == TriggerRelationId || classId == AttrDefaultRelationId)
 			reach_create_structure(classId, objectId, subId);
+		if (classId == RelationRelationId && subId != 0)
+			reach_temporary_dependency(objectId, subId);
 		else if (classId == PublicationRelationId)
 			reach_publication(objectId, true);
 		else if (classId == PublicationRelRelationId)
@@ -1589,6 +1682,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					else
 						reach_alter_owned(classId, objectId);
 				}
+				if (classId == RelationRelationId)
+					reach_temporary_dependency(objectId, subId);
 				else if ((classId == ProcedureRelationId || classId == TypeRelationId) && subId == 0)
 					reach_alter_owned(classId, objectId);
 				else if (classId == TSConfigRelationId || classId == TSDictionaryRelationId)
