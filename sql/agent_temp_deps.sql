@@ -52,8 +52,9 @@ SELECT attname FROM pg_attribute WHERE attrelid = 'tdb.vault'::regclass AND attn
 CREATE TABLE tdh.secret (k text);
 INSERT INTO tdh.secret VALUES ('the human''s secret');
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-2"
-CREATE TABLE tdb.seen (who text, what text);
+CREATE TABLE tdb.seen (n bigserial, who text, what text);
 GRANT INSERT ON tdb.seen TO PUBLIC;
+GRANT USAGE ON SEQUENCE tdb.seen_n_seq TO PUBLIC;
 CREATE FUNCTION tdb.diff(a int, b int) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE s text;
 BEGIN
@@ -61,7 +62,7 @@ BEGIN
         SELECT string_agg(k, ',') INTO s FROM tdh.secret;
     EXCEPTION WHEN insufficient_privilege THEN s := 'denied';
     END;
-    INSERT INTO tdb.seen VALUES (current_user, s);
+    INSERT INTO tdb.seen (who, what) VALUES (current_user, s);
     RETURN a::float8 - b::float8;
 END $$;
 CREATE TYPE tdb.irange AS RANGE (SUBTYPE = int4, SUBTYPE_DIFF = tdb.diff);
@@ -78,9 +79,9 @@ CREATE FUNCTION tdh.report() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET se
 GRANT EXECUTE ON FUNCTION tdh.report() TO regress_bot;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-2"
 SELECT count(*) > 0 AS planned FROM tdb.v;           -- the type cache holds the function now
-DELETE FROM tdb.seen WHERE who IS NOT NULL;
+SELECT coalesce(max(n), 0) AS seen_before FROM tdb.seen \gset
 SELECT tdh.report();
-SELECT DISTINCT who, what FROM tdb.seen ORDER BY who;
+SELECT DISTINCT who, what FROM tdb.seen WHERE n > :seen_before ORDER BY who;
 
 -- 3. the preview switch from the agent's code in a human's session
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-3"

@@ -1675,6 +1675,9 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			{
 				ObjectAccessPostAlter *pa = (ObjectAccessPostAlter *) arg;
 
+				/* a protected table made to depend on a temporary object */
+				if (classId == RelationRelationId)
+					reach_temporary_dependency(objectId, subId);
 				if (classId == RelationRelationId && subId == 0)
 				{
 					if (relation_protected(objectId))
@@ -1682,8 +1685,6 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					else
 						reach_alter_owned(classId, objectId);
 				}
-				if (classId == RelationRelationId)
-					reach_temporary_dependency(objectId, subId);
 				else if ((classId == ProcedureRelationId || classId == TypeRelationId) && subId == 0)
 					reach_alter_owned(classId, objectId);
 				else if (classId == TSConfigRelationId || classId == TSDictionaryRelationId)
