@@ -14,8 +14,8 @@
  *	- ag_relation_exempt(): temporary relations and objects this session
  *	  created (seen by the object-access hook, hooks.c) are the agent's
  *	  scratch space and are not gated, unless they are protected, a
- *	  partition or child of a relation that is not scratch, or relied upon
- *	  by a protected relation.
+ *	  partition or child of a relation that is not scratch, or a
+ *	  composite type a protected relation's column uses.
  *	- ag_relation_protected(): carries the capture trigger.
  *	- ag_in_guard_schema(): belongs to agent_guard itself.
  *
@@ -149,12 +149,13 @@ child_of_guarded(Oid relid)
 }
 
 /*
- * Does a protected relation rely on the relation (structure.c): a
- * composite type a column of it uses, a sequence that numbers its rows, a
- * table its foreign key references, ...?  Made in this session or not, it
- * is then no scratch: ALTER TYPE ... DROP ATTRIBUTE of a composite type a
- * protected table's column uses strips that field from every human row
- * (red team 11, finding 8).
+ * Is the relation a composite type whose values show in a protected
+ * relation (a column of it, or of an array, domain or composite type over
+ * it)?  Made in this session or not, it is then no scratch: ALTER TYPE ...
+ * DROP ATTRIBUTE of a composite type a protected table's column uses
+ * strips that field from every human row (red team 11, finding 8).  A
+ * partition or child, and what reaches a protected relation through
+ * inheritance, are child_of_guarded()'s and reach.c's.
  */
 static bool
 relied_upon(Oid relid)
@@ -162,9 +163,8 @@ relied_upon(Oid relid)
 	char	   *why = NULL;
 	Oid			rowtype;
 
-	if (OidIsValid(ag_structure_relied_upon(RelationRelationId, relid, &why)))
-		return true;
-	/* a standalone composite type's relation depends on its type, not back */
+	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return false;
 	rowtype = get_rel_type_id(relid);
 	return OidIsValid(rowtype) &&
 		OidIsValid(ag_structure_relied_upon(TypeRelationId, rowtype, &why));
@@ -176,8 +176,8 @@ relied_upon(Oid relid)
  * then protected and filled while the agent's session stayed open, holds
  * the human's data (and a partition the session added to a protected
  * table carries its guard), nor a partition or an inheritance child of a
- * relation that is not scratch itself (child_of_guarded()), nor what a
- * protected relation relies on (relied_upon()).  Temporary
+ * relation that is not scratch itself (child_of_guarded()), nor a
+ * composite type a protected relation's column uses (relied_upon()).  Temporary
  * relations stay scratch: PostgreSQL refuses a temporary partition of a
  * permanent table, and a temporary child's rows show in its parent only in
  * the session that owns it.  A statement that reaches a protected relation
