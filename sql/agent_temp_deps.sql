@@ -85,7 +85,9 @@ CREATE FUNCTION tdh.report() RETURNS bigint LANGUAGE sql SECURITY DEFINER SET se
 GRANT EXECUTE ON FUNCTION tdh.report() TO regress_bot;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-2"
 SELECT count(*) > 0 AS planned FROM tdb.v;           -- the type cache holds the function now
+\set VERBOSITY sqlstate
 DELETE FROM tdb.seen WHERE who IS NOT NULL;
+\set VERBOSITY default
 SELECT tdh.report();
 SELECT DISTINCT who, what FROM tdb.seen ORDER BY who;
 
