@@ -11,6 +11,13 @@
 -- 3. The guard's preview switch is refused in an agent's code in a human's
 --    session.
 -- 4. An agent's rule may not NOTIFY (it would notify as the human's session).
+-- 5. A composite type the agent made in its session is no scratch once a
+--    protected table's column uses it: DROP ATTRIBUTE needs approval.
+-- 6. The agent's code in a human's session calls pg_logical_emit_message(),
+--    lo_create() or nextval() of a permanent sequence: refused during the
+--    agent's freeze (YG006) and under its read_only policy (YG008).
+-- 7. The rows its writing CTE deletes there count against
+--    max_rows_per_statement (YG004 past it).
 --
 \c "dbname=contrib_regression user=regress_su options="
 CREATE ROLE regress_td_human LOGIN;                 -- a human no agent is a member of
@@ -93,6 +100,94 @@ CREATE RULE tell AS ON INSERT TO tdb.inbox DO ALSO NOTIFY agent_guard, '{"reques
 CREATE RULE keep AS ON INSERT TO tdb.inbox DO ALSO SELECT 1;   -- another action stays allowed
 \c "dbname=contrib_regression user=regress_td_human options="
 SELECT tdb.previewing();
+
+-- 5. a composite type the agent made in this session, once a protected
+--    table's column uses it, is no scratch: DROP ATTRIBUTE of it would
+--    strip that field from every row, the humans' too
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-5"
+CREATE TYPE tdb.money AS (amount int, currency text);
+ALTER TABLE tdb.vault ADD COLUMN m tdb.money;
+UPDATE tdb.vault SET m = ROW(100 * id, 'EUR') WHERE id <= 2;
+\set VERBOSITY sqlstate
+ALTER TYPE tdb.money DROP ATTRIBUTE amount;
+\set VERBOSITY default
+-- a composite type no protected table uses stays the session's scratch
+CREATE TYPE tdb.loose AS (a int, b text);
+ALTER TYPE tdb.loose DROP ATTRIBUTE a;
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, reason FROM agent_guard.requests WHERE run_id = 'run-td-5' ORDER BY request_id;
+SELECT id, (m).amount, (m).currency FROM tdb.vault WHERE m IS NOT NULL ORDER BY id;
+SELECT attname FROM pg_attribute WHERE attrelid = 'tdb.loose'::regclass AND attnum > 0
+   AND NOT attisdropped ORDER BY attnum;
+
+-- 6. the agent's code in a human's session calls functions that write
+--    without a result relation: a freeze and a read_only policy of the
+--    agent hold, as in its own session (a WAL message, a large object,
+--    nextval on a sequence that is not temporary); and 7. the rows its
+--    writing CTE deletes count against max_rows_per_statement
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-6"
+CREATE FUNCTION tdb.emit() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_logical_emit_message(false, 'outbox', '{"order": 42}'); RETURN true; END $$;
+CREATE FUNCTION tdb.lo() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM lo_create(0); RETURN true; END $$;
+CREATE SEQUENCE tdb.seq;
+GRANT USAGE ON SEQUENCE tdb.seq TO PUBLIC;
+CREATE FUNCTION tdb.bump() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN PERFORM nextval('tdb.seq'); RETURN true; END $$;
+CREATE FUNCTION tdb.bump_temp() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN RETURN (SELECT nextval('pg_temp.tseq')); END $$;
+CREATE TABLE tdb.big (id int PRIMARY KEY);
+INSERT INTO tdb.big SELECT generate_series(1, 1200);   -- the session's scratch here
+GRANT SELECT ON tdb.big TO PUBLIC;
+CREATE FUNCTION tdb.purge(lim int) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+    WITH d AS (DELETE FROM tdb.big WHERE id <= lim RETURNING 1) SELECT count(*) INTO n FROM d;
+    RETURN n;
+END $$;
+\c "dbname=contrib_regression user=regress_su options="
+SELECT coalesce(max(request_id), 0) AS td6_before FROM agent_guard.requests \gset
+SELECT agent_guard.freeze('incident 11', 'regress_bot');
+\c "dbname=contrib_regression user=regress_td_human options="
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+-- error: YG006, each
+SELECT tdb.emit();
+SELECT tdb.lo();
+SELECT tdb.bump();
+\set VERBOSITY default
+-- a temporary sequence (here the human's) stays the code's scratch
+CREATE TEMP SEQUENCE tseq;
+GRANT USAGE ON SEQUENCE tseq TO regress_bot;
+SELECT tdb.bump_temp();
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard.unfreeze('regress_bot');
+SELECT mode FROM agent_guard.set_policy('regress_bot', 'read_only');
+\c "dbname=contrib_regression user=regress_td_human options="
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+-- error: YG008, each
+SELECT tdb.emit();
+SELECT tdb.bump();
+\set VERBOSITY default
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard.drop_policy('regress_bot');
+\c "dbname=contrib_regression user=regress_td_human options="
+\set SHOW_CONTEXT never
+-- no freeze, no policy: they run
+SELECT tdb.emit(), tdb.bump();
+-- 7. ten rows through a writing CTE pass; 1190 are more than the limit
+SELECT tdb.purge(10);
+\set VERBOSITY sqlstate
+-- error: YG004
+SELECT tdb.purge(1200);
+\set VERBOSITY default
+SELECT count(*) AS big_rows_left FROM tdb.big;
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, reason FROM agent_guard.requests WHERE request_id > :td6_before
+ ORDER BY request_id;
 
 -- the human's side: a human may make the protected table depend on a
 -- temporary type (it is the human's to lose)

@@ -25,9 +25,13 @@
  *	- what would weaken the guard is refused (YG004);
  *	- a write during a freeze of all agents or of that agent is refused
  *	  (YG006), and so is one outside its policy: read_only, dml, tables
- *	  (YG008);
+ *	  (YG008); so is, under the same rules as in the agent's sessions,
+ *	  a call of a function that writes without a result relation
+ *	  (writers.c: pg_logical_emit_message(), the large-object writers,
+ *	  nextval/setval but on temporary sequences the plan names), seen
+ *	  as the call is set up (red team 11, finding 2);
  *	- the rows its statements write within one of the human's top-level
- *	  statements count against agent_guard.max_rows_per_statement; past it,
+ *	  statements, writing CTEs' rows included, count against agent_guard.max_rows_per_statement; past it,
  *	  the statement is refused (YG004);
  *	- as a backstop, a relation or a column that is not temporary, dropped
  *	  or emptied by whatever statement the agent's code runs (a CASCADE),
@@ -69,9 +73,17 @@
 #include "refusal.h"
 #include "scope.h"
 #include "statement.h"
+#include "writers.h"
 
 /* rows the agents' code wrote in the current top-level statement */
 static uint64 code_rows = 0;
+
+/*
+ * The plan the agent's code is setting up calls nextval/setval on named
+ * temporary sequences only (ag_agentgate_executor_start to
+ * ag_agentgate_writers_done).
+ */
+static bool code_seq_blessed = false;
 
 /* the agent ids of one owner role, as of a registry generation */
 static Oid	ids_owner = InvalidOid;
@@ -210,6 +222,54 @@ void
 ag_agentgate_top_statement(void)
 {
 	code_rows = 0;
+	code_seq_blessed = false;
+}
+
+/*
+ * The plan's calls are set up: only they were walked.  The guard's own
+ * queries (the policies it loads as a call is judged) leave it be.
+ */
+void
+ag_agentgate_writers_done(void)
+{
+	if (!ag_owner_running())
+		code_seq_blessed = false;
+}
+
+/*
+ * Object access (OAT_FUNCTION_EXECUTE): the agent's code sets up a call of
+ * a function that writes without a result relation, in a plan or a
+ * PL/pgSQL simple expression.  Refused during a freeze of its agents, and
+ * outside their policies, as in their own sessions (policy.c, gate.c);
+ * a sequence call passes a freeze or read_only only in a plan that names
+ * temporary sequences alone.
+ */
+void
+ag_agentgate_function_execute(Oid funcid)
+{
+	AgWriterKind k = ag_writer_kind(funcid);
+	bool		blessed = code_seq_blessed;
+	const char *text;
+	int			len;
+	char	   *what;
+	Who			w;
+	ListCell   *lc;
+
+	if (k == AG_FN_OTHER || !who_runs(&w))
+		return;
+	what = psprintf("%s()", ag_writer_name(funcid));
+	(void) ag_current_statement(&text, &len);
+	foreach(lc, w.agents)
+	{
+		char	   *why = ag_policy_code_writer_call((const char *) lfirst(lc), funcid,
+													 blessed);
+
+		if (why != NULL)
+			refuse(&w, (const char *) lfirst(lc), AG_REFUSAL_POLICY, what, why, text, len);
+	}
+	if (k == AG_FN_SEQUENCE && blessed)
+		return;
+	check_freeze(&w, what, text, len);
 }
 
 /* ExecutorStart of a plan the agent's code runs: its policy, freezes. */
@@ -224,7 +284,16 @@ ag_agentgate_executor_start(QueryDesc *qd)
 	ListCell   *lc;
 	ListCell   *la;
 
-	if (!ag_gate_plan_writes(ps) || !who_runs(&w))
+	if (!who_runs(&w))
+		return;
+	/* its calls of writing functions are judged as they are set up */
+	{
+		AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
+
+		ag_writers_scan_plan(ps, &ws);
+		code_seq_blessed = ws.temp_seq_calls && !OidIsValid(ws.bad_fn);
+	}
+	if (!ag_gate_plan_writes(ps))
 		return;
 	ag_query_text(qd, &text, &len);
 	foreach(la, w.agents)
@@ -239,26 +308,49 @@ ag_agentgate_executor_start(QueryDesc *qd)
 	check_freeze(&w, what, text, len);
 }
 
-/* A plan the agent's code ran wrote n rows: the statement's row limit. */
-void
-ag_agentgate_rows(QueryDesc *qd, uint64 n)
+/* n more rows of the agent's code (w): the statement's row limit. */
+static void
+count_rows(const Who *w, QueryDesc *qd, uint64 n)
 {
 	int			max = ag_gate_max_rows_per_statement();
 	const char *text;
 	int			len;
+
+	code_rows += n;
+	if (max < 0 || code_rows <= (uint64) max)
+		return;
+	ag_query_text(qd, &text, &len);
+	refuse(w, NULL, AG_REFUSAL_APPROVAL, ag_command_name(qd->plannedstmt->commandType, "statement"),
+		   psprintf("The agent's code wrote " UINT64_FORMAT " rows in this statement, more than agent_guard.max_rows_per_statement (%d).",
+					code_rows, max),
+		   text, len);
+}
+
+/*
+ * Rows the writing CTEs of a plan the agent's code ran wrote (writers.c
+ * counts them: they are not in es_processed, and a SELECT over them writes
+ * too; red team 11, finding 1).
+ */
+void
+ag_agentgate_cte_rows(QueryDesc *qd, uint64 n)
+{
+	Who			w;
+
+	if (n == 0 || qd->estate == NULL || !who_runs(&w))
+		return;
+	count_rows(&w, qd, n);
+}
+
+/* A plan the agent's code ran wrote n rows: the statement's row limit. */
+void
+ag_agentgate_rows(QueryDesc *qd, uint64 n)
+{
 	Who			w;
 
 	if (n == 0 || qd->estate == NULL || qd->plannedstmt->commandType == CMD_SELECT ||
 		!ag_gate_plan_writes(qd->plannedstmt) || !who_runs(&w))
 		return;
-	code_rows += n;
-	if (max < 0 || code_rows <= (uint64) max)
-		return;
-	ag_query_text(qd, &text, &len);
-	refuse(&w, NULL, AG_REFUSAL_APPROVAL, ag_command_name(qd->plannedstmt->commandType, "statement"),
-		   psprintf("The agent's code wrote " UINT64_FORMAT " rows in this statement, more than agent_guard.max_rows_per_statement (%d).",
-					code_rows, max),
-		   text, len);
+	count_rows(&w, qd, n);
 }
 
 /*

@@ -17,6 +17,9 @@ extern void ag_agentgate_decide(AgRefusalKind kind, const char *what, const char
 								const char *text, int len);
 extern void ag_agentgate_executor_start(QueryDesc *qd);
 extern void ag_agentgate_rows(QueryDesc *qd, uint64 n);
+extern void ag_agentgate_cte_rows(QueryDesc *qd, uint64 n);
+extern void ag_agentgate_writers_done(void);
+extern void ag_agentgate_function_execute(Oid funcid);
 extern void ag_agentgate_utility(Node *parsetree, const char *text, int len);
 extern void ag_agentgate_plan_rule(Query *parse, const char *query_string);
 extern void ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,

@@ -237,11 +237,15 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* an agent's cursor may run after the agent's call returned */
 		if (!IsParallelWorker())
 			ag_agentcode_query_started(queryDesc);
-		if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE && ag_judging())
+		/* an agent's code's CTEs in a human's session count too (agentgate.c) */
+		if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE &&
+			(ag_judging() || ag_agentcode_running()))
 			ag_writers_cte_start(queryDesc);
 	}
 	PG_FINALLY();
 	{
+		/* the agent's code's calls are set up, or failed to be */
+		ag_agentgate_writers_done();
 		ag_agentcode_leave();
 		if (!IsParallelWorker())
 			ag_gate_exec_leave(saved_exec);
@@ -261,8 +265,13 @@ judge_cte_rows(QueryDesc *queryDesc)
 	const char *text;
 	int			len;
 
-	if (IsParallelWorker() || (n = ag_writers_cte_new_rows(queryDesc)) == 0 || !ag_judging())
+	if (IsParallelWorker() || (n = ag_writers_cte_new_rows(queryDesc)) == 0)
 		return;
+	if (!ag_judging())
+	{
+		ag_agentgate_cte_rows(queryDesc, n);	/* an agent's code's rows */
+		return;
+	}
 	ag_gate_count_cte_rows(n);
 	ag_query_text(queryDesc, &text, &len);
 	ag_policy_rows_written(ag_command_name(queryDesc->plannedstmt->commandType, "statement"),
@@ -657,6 +666,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			ag_writers_parallel_worker_function(objectId);
 		ag_policy_function_execute(objectId);
 		ag_gate_frozen_function(objectId);
+		/* the agent's code in a human's session: as the agent's own */
+		ag_agentgate_function_execute(objectId);
 		ag_agentcode_function_execute(objectId);
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);

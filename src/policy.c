@@ -780,6 +780,39 @@ ag_policy_code_write(const char *agent, Oid relid)
 	return NULL;
 }
 
+/*
+ * The same for a call of a function that writes without a result relation
+ * (writers.c): as ag_policy_function_execute() judges the agent's own.
+ * seq_blessed: the plan being set up names temporary sequences only.
+ */
+char *
+ag_policy_code_writer_call(const char *agent, Oid funcid, bool seq_blessed)
+{
+	const PolicyData *p;
+	AgWriterKind k = ag_writer_kind(funcid);
+	char	   *what = psprintf("%s()", ag_writer_name(funcid));
+	char	   *detail;
+
+	if (pshared == NULL || k == AG_FN_OTHER)
+		return NULL;
+	p = code_policy(agent);
+	if (k == AG_FN_SEQUENCE && (p->mode != MODE_READ_ONLY || seq_blessed))
+		return NULL;
+	if (k != AG_FN_SEQUENCE && p->mode != MODE_READ_ONLY && !p->has_tables)
+		return NULL;
+	if (k == AG_FN_LARGE_OBJECT)
+		detail = psprintf("%s writes large objects, which are never temporary.", what);
+	else if (k == AG_FN_WAL_MESSAGE)
+		detail = psprintf("%s writes a message to the WAL, which every logical decoding consumer receives.", what);
+	else
+		detail = psprintf("%s is allowed only on a temporary sequence named in the statement.", what);
+	if (p->mode == MODE_READ_ONLY)
+		return psprintf("The policy of agent \"%s\" is read_only: it may read, and change only its temporary objects; %s",
+						agent, detail);
+	return psprintf("The policy of agent \"%s\" lets it write %s only; %s",
+					agent, tables_list_of(p->tables, p->ntables), detail);
+}
+
 /* The same for a utility statement the classifier judged (u). */
 char *
 ag_policy_code_utility(const char *agent, const AgUtility *u)

@@ -19,6 +19,7 @@ extern void ag_policy_rows_written(const char *what, uint64 rows, const char *te
 extern void ag_policy_utility(AgUtility *u, const char *text, int len);
 extern void ag_policy_function_execute(Oid funcid);
 extern char *ag_policy_code_write(const char *agent, Oid relid);
+extern char *ag_policy_code_writer_call(const char *agent, Oid funcid, bool seq_blessed);
 extern char *ag_policy_code_utility(const char *agent, const AgUtility *u);
 extern void ag_policy_check_plan(struct Query *parse, struct PlannedStmt *ps,
 								 const char *query_string);

@@ -13,8 +13,9 @@
  *	  SECURITY DEFINER functions of a superuser) are not judged.
  *	- ag_relation_exempt(): temporary relations and objects this session
  *	  created (seen by the object-access hook, hooks.c) are the agent's
- *	  scratch space and are not gated, unless they are protected or a
- *	  partition or child of a relation that is not scratch.
+ *	  scratch space and are not gated, unless they are protected, a
+ *	  partition or child of a relation that is not scratch, or a
+ *	  composite type a protected relation's column uses.
  *	- ag_relation_protected(): carries the capture trigger.
  *	- ag_in_guard_schema(): belongs to agent_guard itself.
  *
@@ -51,6 +52,7 @@
 #include "owner_spi.h"
 #include "scope.h"
 #include "session.h"
+#include "structure.h"
 
 /* relations, schemas, databases and types this session created: its scratch */
 static List *created_objects = NIL;
@@ -147,12 +149,35 @@ child_of_guarded(Oid relid)
 }
 
 /*
+ * Is the relation a composite type whose values show in a protected
+ * relation (a column of it, or of an array, domain or composite type over
+ * it)?  Made in this session or not, it is then no scratch: ALTER TYPE ...
+ * DROP ATTRIBUTE of a composite type a protected table's column uses
+ * strips that field from every human row (red team 11, finding 8).  A
+ * partition or child, and what reaches a protected relation through
+ * inheritance, are child_of_guarded()'s and reach.c's.
+ */
+static bool
+relied_upon(Oid relid)
+{
+	char	   *why = NULL;
+	Oid			rowtype;
+
+	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return false;
+	rowtype = get_rel_type_id(relid);
+	return OidIsValid(rowtype) &&
+		OidIsValid(ag_structure_relied_upon(TypeRelationId, rowtype, &why));
+}
+
+/*
  * Temporary, or created by this session: the agent's own scratch space.
  * Never a protected relation: a table the agent created, which a human
  * then protected and filled while the agent's session stayed open, holds
  * the human's data (and a partition the session added to a protected
  * table carries its guard), nor a partition or an inheritance child of a
- * relation that is not scratch itself (child_of_guarded()).  Temporary
+ * relation that is not scratch itself (child_of_guarded()), nor a
+ * composite type a protected relation's column uses (relied_upon()).  Temporary
  * relations stay scratch: PostgreSQL refuses a temporary partition of a
  * permanent table, and a temporary child's rows show in its parent only in
  * the session that owns it.  A statement that reaches a protected relation
@@ -165,8 +190,10 @@ ag_relation_exempt(Oid relid)
 		return true;
 	if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 		return true;
-	return ag_object_created_here(relid) && !ag_relation_protected(relid) &&
-		!child_of_guarded(relid);
+	if (!ag_object_created_here(relid) || ag_relation_protected(relid) ||
+		child_of_guarded(relid))
+		return false;
+	return !relied_upon(relid);
 }
 
 /*
