@@ -55,10 +55,13 @@ like($line // '',
 	'control characters in the statement are escaped in the line');
 unlike($line // '', qr/[\x00-\x1f\x7f]/, 'the line holds no control character');
 
-# the freeze survives a clean restart and an immediate shutdown
+# the freeze survives a clean restart and an immediate shutdown (the
+# refusal's request written first: what the worker has not written yet is
+# in shared memory, which a crash loses; its decision line is in the log)
 $node->restart;
 ($rc, $out, $err) = agent("INSERT INTO ledger VALUES (1, 10)");
 like($err, qr/agents are frozen/, 'still frozen after a restart');
+$node->safe_psql('postgres', "SELECT agent_guard._flush_requests()");
 $node->stop('immediate');
 $node->start;
 ($rc, $out, $err) = agent("INSERT INTO ledger VALUES (1, 10)");
