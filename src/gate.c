@@ -77,6 +77,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "agentcache.h"
@@ -1344,6 +1345,49 @@ is_stamp_column(const char *name)
 							strcmp(name, "ag_deleted_at") == 0);
 }
 
+/*
+ * ALTER COLUMN ... TYPE to a type or collation in a temporary schema: the
+ * session's end would drop the column, humans' values with it (red team
+ * 12, finding 3).  reach.c refuses it as it happens; this says so before
+ * a human is asked to approve what could only be refused.
+ */
+static bool
+retype_temporary(ColumnDef *def)
+{
+	Oid			typid;
+	HeapTuple	tup;
+	bool		temporary = false;
+
+	if (def == NULL || !IsA(def, ColumnDef))
+		return false;
+	if (def->typeName != NULL)
+	{
+		typid = LookupTypeNameOid(NULL, def->typeName, true);
+		tup = OidIsValid(typid) ? SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid)) : NULL;
+		if (HeapTupleIsValid(tup))
+		{
+			temporary = isAnyTempNamespace(((Form_pg_type) GETSTRUCT(tup))->typnamespace);
+			ReleaseSysCache(tup);
+		}
+		if (temporary)
+			return true;
+	}
+	if (def->collClause != NULL)
+	{
+		Oid			collid = get_collation_oid(def->collClause->collname, true);
+
+		if (!OidIsValid(collid))
+			return false;		/* PostgreSQL's error */
+		tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collid));
+		if (HeapTupleIsValid(tup))
+		{
+			temporary = isAnyTempNamespace(((Form_pg_collation) GETSTRUCT(tup))->collnamespace);
+			ReleaseSysCache(tup);
+		}
+	}
+	return temporary;
+}
+
 static void
 classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 {
@@ -1394,6 +1438,8 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			case AT_AlterColumnType:
 				if (protected && is_stamp_column(cmd->name))
 					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... TYPE", psprintf("Column \"%s\" of \"%s\" is a stamp column of the guard.", cmd->name, rel));
+				else if (protected && retype_temporary((ColumnDef *) cmd->def))
+					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... TYPE", psprintf("Column \"%s\" of protected table \"%s\" would depend on a temporary object of this session: when the session ends PostgreSQL drops it, and the column with humans' values.", cmd->name, rel));
 				else
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... TYPE", psprintf("It rewrites column \"%s\" of \"%s\" to another type.", cmd->name, rel));
 				break;

@@ -1810,6 +1810,17 @@ ag_structure_sequence_user(Oid seqid)
 	return sequence_protected_user(seqid);
 }
 
+/*
+ * The protected relation whose rows show values of this type, or
+ * InvalidOid: what a temporary dependency of a composite type's attribute
+ * would drop (reach.c).
+ */
+Oid
+ag_structure_type_user(Oid typid)
+{
+	return type_protected_user(typid, 0);
+}
+
 /* ---------------------------------------------------------------------
  * What a statement really made on a protected table (reach.c's backstop)
  *
