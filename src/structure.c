@@ -1555,6 +1555,35 @@ judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd)
 							 colname ? colname : "?", name_of(user), code));
 }
 
+/*
+ * ALTER TABLE | VIEW | MATERIALIZED VIEW | FOREIGN TABLE ... RENAME COLUMN
+ * of a relation that is not protected itself but whose row type a
+ * protected column uses: the field is renamed in that column's values, as
+ * ALTER TYPE ... RENAME ATTRIBUTE renames it (red team 12, finding 1).
+ * The same decision: approval.  A protected relation's own column rename
+ * is judged as such (gate.c).
+ */
+static void
+classify_row_type_column_rename(RenameStmt *r, Oid relid, AgUtility *v)
+{
+	Oid			rowtype;
+	Oid			user;
+
+	if (is_protected(relid))
+		return;
+	rowtype = get_rel_type_id(relid);
+	if (!OidIsValid(rowtype))
+		return;
+	user = type_protected_user(rowtype, 0);
+	if (!OidIsValid(user))
+		return;
+	if (!ag_agent_could(AG_ACT_ALTER, relid))
+		v->unrunnable = true;	/* renameatt() wants the owner */
+	set_verdict(v, APPROVAL, "ALTER TABLE ... RENAME COLUMN",
+				psprintf("Column \"%s\" of \"%s\" is a field of its row type, which protected table \"%s\" uses: its values there would appear in the log under another name, humans' queries naming the field would fail, and earlier images could no longer be restored.",
+						 r->subname ? r->subname : "?", name_of(relid), name_of(user)));
+}
+
 void
 ag_structure_classify(Node *parsetree, AgUtility *v)
 {
@@ -1665,6 +1694,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 									psprintf("Values of type \"%s\" in protected table \"%s\" would appear in the log under another name, and earlier images could no longer be restored.",
 											 name_of(relid), name_of(user)));
 				}
+				else if (r->renameType == OBJECT_COLUMN && OidIsValid(relid))
+					classify_row_type_column_rename(r, relid, v);
 				break;
 			}
 		case T_CreateFunctionStmt:
