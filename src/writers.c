@@ -568,8 +568,7 @@ ag_writers_cte_start(QueryDesc *qd)
 	ListCell   *lc;
 	int			n = 0;
 
-	if (estate == NULL || !qd->plannedstmt->hasModifyingCTE ||
-		estate->es_auxmodifytables == NIL)
+	if (estate == NULL || estate->es_auxmodifytables == NIL)
 		return;
 	c = MemoryContextAllocZero(estate->es_query_cxt,
 							   offsetof(CteCounting, counters) +
