@@ -36,6 +36,11 @@
  *	- as a backstop, a relation or a column that is not temporary, dropped
  *	  or emptied by whatever statement the agent's code runs (a CASCADE),
  *	  is refused (YG004).
+ * An agent's rule runs no function of the agent, yet its action is the
+ * agent's code too (red team 11, finding 4): the planner refuses its DELETE
+ * or UPDATE without WHERE, and marks the plans of its other writes, whose
+ * freezes, policies and rows are then judged as above as they run
+ * (who_rules()).
  * Each refusal is on record as the agent sessions' are: a request of kind
  * "refused" (never approvable), "frozen" or "policy", under the agent,
  * with no run (refusal.c), its BLOCKED event and the server log line.

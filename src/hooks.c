@@ -68,7 +68,9 @@
  *					agent's session would need approval (planner: the gate
  *					qual; ExecutorStart: policy, freeze; ExecutorRun: the
  *					statement's row limit; ProcessUtility: the verdict,
- *					policy, freeze; object access: what it drops or empties);
+ *					policy, freeze; object access: what it drops or empties),
+ *					and so do an agent's rule's actions (the planner marks
+ *					their plans);
  *					agentstored: in humans' statements, what an agent's
  *					views and policies read is checked as the agent
  *					(planner); what an agent stores (triggers, domains,
