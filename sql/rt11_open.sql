@@ -23,6 +23,7 @@ SELECT agent_guard._flush_requests();
 CREATE ROLE regress_r11_human LOGIN;          -- a human, not a superuser
 CREATE SCHEMA r11 AUTHORIZATION regress_bot;  -- the agent's
 GRANT USAGE ON SCHEMA r11 TO PUBLIC;
+CREATE SCHEMA r11h AUTHORIZATION regress_r11_human;  -- the human's
 
 -- 1. an agent's rules on its table, which humans write
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-r11-1"
@@ -32,13 +33,15 @@ INSERT INTO r11.big SELECT generate_series(1, 1200);
 CREATE TABLE r11.joblog (id int);
 GRANT SELECT, INSERT ON r11.jobs TO regress_r11_human;
 GRANT SELECT, DELETE ON r11.big TO regress_r11_human;
-GRANT SELECT ON r11.joblog TO regress_r11_human;
+GRANT SELECT, DELETE ON r11.joblog TO regress_r11_human;
 CREATE RULE r_nn AS ON INSERT TO r11.jobs WHERE NEW.what = 'nn'
     DO ALSO DELETE FROM r11.big WHERE id IS NOT NULL;
 CREATE RULE r_few AS ON INSERT TO r11.jobs WHERE NEW.what = 'few'
     DO ALSO DELETE FROM r11.big WHERE id <= 10;
 CREATE RULE r_log AS ON INSERT TO r11.jobs WHERE NEW.what = 'log'
     DO ALSO INSERT INTO r11.joblog VALUES (NEW.id);
+CREATE RULE r_copy AS ON INSERT TO r11.jobs WHERE NEW.what = 'copy'
+    DO ALSO INSERT INTO r11.joblog SELECT id FROM r11.big WHERE id > NEW.id;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT coalesce(max(request_id), 0) AS r11_before FROM agent_guard.requests \gset
 \c "dbname=contrib_regression user=regress_r11_human options="
@@ -48,8 +51,13 @@ INSERT INTO r11.jobs VALUES (1, 'few');
 \set VERBOSITY sqlstate
 -- error: YG004 (1190 rows, more than max_rows_per_statement)
 INSERT INTO r11.jobs VALUES (2, 'nn');
+-- error: YG004 (its INSERT ... SELECT: 1189 rows)
+INSERT INTO r11.jobs VALUES (11, 'copy');
 \set VERBOSITY default
-SELECT count(*) AS big_rows FROM r11.big;
+SELECT count(*) AS big_rows, (SELECT count(*) FROM r11.joblog) AS logged FROM r11.big;
+-- 190 rows of its INSERT ... SELECT pass
+INSERT INTO r11.jobs VALUES (1010, 'copy');
+DELETE FROM r11.joblog;
 -- the human's own 1500 rows are not the agent's
 INSERT INTO r11.jobs SELECT g, 'x' FROM generate_series(100, 1599) g;
 INSERT INTO r11.jobs VALUES (3, 'log');
@@ -61,6 +69,14 @@ SELECT agent_guard.freeze('incident 11', 'regress_bot');
 -- error: YG006
 INSERT INTO r11.jobs VALUES (4, 'log');
 \set VERBOSITY default
+-- the human's own rule, which reads the agent's table with rules, is not the agent's
+CREATE TABLE r11h.t (id int);
+CREATE TABLE r11h.tlog (id int, job int);
+INSERT INTO r11h.tlog VALUES (1, NULL);
+CREATE RULE h_log AS ON INSERT TO r11h.t DO ALSO
+    UPDATE r11h.tlog SET job = j.id FROM r11.jobs j WHERE j.id = NEW.id AND tlog.id = 1;
+INSERT INTO r11h.t VALUES (3);
+SELECT * FROM r11h.tlog;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard.unfreeze('regress_bot');
 SELECT mode FROM agent_guard.set_policy('regress_bot', 'read_only');
@@ -188,5 +204,6 @@ SELECT id, t FROM r11.old;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard.unprotect('r11.rooms');
 DROP SCHEMA r11 CASCADE;
+DROP SCHEMA r11h CASCADE;
 DROP OWNED BY regress_r11_human;
 DROP ROLE regress_r11_human;

@@ -533,8 +533,46 @@ ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 }
 
 /*
- * Planner, a human's session: a statement a rule made (its relation is in
- * the statement's range table) that writes a relation that is not
+ * The relation of an agent's rule whose action a range table belongs to:
+ * the rule's placeholders for the rows it rewrites, "old" and "new", are
+ * in it, and name the rule's relation (the parser adds them to every rule
+ * action; an INSERT ... SELECT action has them in its SELECT).  A relation
+ * the action merely reads, with rules of its own, is not the rule's.  The
+ * first one that has rules and an agent for owner, or InvalidOid.
+ */
+static Oid
+rule_placeholder_rel(List *rtable, Oid *owner)
+{
+	ListCell   *lc;
+
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		HeapTuple	tup;
+		Oid			found = InvalidOid;
+
+		if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid) || rte->eref == NULL ||
+			(strcmp(rte->eref->aliasname, "old") != 0 && strcmp(rte->eref->aliasname, "new") != 0))
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		if (((Form_pg_class) GETSTRUCT(tup))->relhasrules &&
+			ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(tup))->relowner))
+		{
+			found = rte->relid;
+			*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		}
+		ReleaseSysCache(tup);
+		if (OidIsValid(found))
+			return found;
+	}
+	return InvalidOid;
+}
+
+/*
+ * Planner, a human's session: a statement a rule made (rule_placeholder_rel())
+ * that writes a relation that is not
  * temporary, when the rule's relation is an agent's.  The rule is the
  * agent's code, though no function of it runs (red team 11, finding 4):
  *	- one that deletes or updates every row is refused here, as the
@@ -549,7 +587,6 @@ ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 Oid
 ag_agentgate_plan_rule(Query *parse, const char *query_string)
 {
-	ListCell   *lc;
 	Oid			target;
 	Oid			rule_rel = InvalidOid;
 	Oid			owner = InvalidOid;
@@ -565,25 +602,17 @@ ag_agentgate_plan_rule(Query *parse, const char *query_string)
 	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
 	if (!OidIsValid(target) || ag_relation_tree_exempt(target))
 		return InvalidOid;
-	foreach(lc, parse->rtable)
+	rule_rel = rule_placeholder_rel(parse->rtable, &owner);
+	if (!OidIsValid(rule_rel) && parse->commandType == CMD_INSERT && parse->jointree != NULL &&
+		list_length(parse->jointree->fromlist) == 1 &&
+		IsA(linitial(parse->jointree->fromlist), RangeTblRef))
 	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		HeapTuple	tup;
+		/* INSERT ... SELECT: the placeholders are the SELECT's */
+		RangeTblEntry *rte = rt_fetch(linitial_node(RangeTblRef, parse->jointree->fromlist)->rtindex,
+									  parse->rtable);
 
-		if (!OidIsValid(rte->relid))
-			continue;
-		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
-		if (!HeapTupleIsValid(tup))
-			continue;
-		if (((Form_pg_class) GETSTRUCT(tup))->relhasrules &&
-			ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(tup))->relowner))
-		{
-			rule_rel = rte->relid;
-			owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		}
-		ReleaseSysCache(tup);
-		if (OidIsValid(rule_rel))
-			break;
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL)
+			rule_rel = rule_placeholder_rel(rte->subquery->rtable, &owner);
 	}
 	if (!OidIsValid(rule_rel) || !ag_gate_query_unrestricted(parse))
 		return rule_rel;
