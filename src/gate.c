@@ -79,6 +79,7 @@
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "agentcache.h"
 #include "agentcode.h"
 #include "agentgate.h"
 #include "approvalkey.h"
@@ -336,21 +337,15 @@ load_state(void)
  */
 typedef struct CodeFreeze
 {
-	char	   *agent;
 	char	   *all;
 	char	   *mine;
 } CodeFreeze;
-
-static List *code_freezes = NIL;
-static uint64 code_freezes_gen = 0;
-static MemoryContext code_freezes_cxt = NULL;
 
 typedef struct CodeFreezeQuery
 {
 	Datum		values[2];
 	MemoryContext cxt;
-	char	   *all;
-	char	   *mine;
+	CodeFreeze *out;
 } CodeFreezeQuery;
 
 static void
@@ -364,52 +359,30 @@ code_freeze_query(void *arg)
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "agent_guard gate: query failed: %s", SPI_result_code_string(rc));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	q->all = isnull ? NULL : MemoryContextStrdup(q->cxt, TextDatumGetCString(d));
+	q->out->all = isnull ? NULL : MemoryContextStrdup(q->cxt, TextDatumGetCString(d));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
-	q->mine = isnull ? NULL : MemoryContextStrdup(q->cxt, TextDatumGetCString(d));
+	q->out->mine = isnull ? NULL : MemoryContextStrdup(q->cxt, TextDatumGetCString(d));
 }
+
+static void
+code_freeze_fill(const char *agent, void *entry, MemoryContext cxt)
+{
+	CodeFreezeQuery q;
+
+	q.values[0] = CStringGetTextDatum(agent);
+	q.values[1] = CStringGetTextDatum("");	/* no run: no trip to read */
+	q.cxt = cxt;
+	q.out = (CodeFreeze *) entry;
+	ag_owner_spi(code_freeze_query, &q);
+}
+
+static AgAgentCache code_freezes = AG_AGENT_CACHE("code freezes", CodeFreeze, code_freeze_fill);
 
 const char *
 ag_gate_freeze_of(const char *agent, bool *all)
 {
-	uint64		gen = ag_state_generation();
-	ListCell   *lc;
-	CodeFreeze *c;
-	CodeFreezeQuery q;
+	CodeFreeze *c = (CodeFreeze *) ag_agent_cache_get(&code_freezes, agent);
 
-	if (code_freezes_cxt == NULL)
-		code_freezes_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard code freezes",
-												 ALLOCSET_SMALL_SIZES);
-	if (gen != code_freezes_gen)
-	{
-		MemoryContextReset(code_freezes_cxt);
-		code_freezes = NIL;
-		code_freezes_gen = gen;
-	}
-	foreach(lc, code_freezes)
-	{
-		c = (CodeFreeze *) lfirst(lc);
-		if (strcmp(c->agent, agent) == 0)
-			break;
-	}
-	if (lc == NULL)
-	{
-		MemoryContext old;
-
-		q.values[0] = CStringGetTextDatum(agent);
-		q.values[1] = CStringGetTextDatum("");	/* no run: no trip to read */
-		q.cxt = code_freezes_cxt;
-		ag_owner_spi(code_freeze_query, &q);
-		old = MemoryContextSwitchTo(code_freezes_cxt);
-		c = palloc(sizeof(CodeFreeze));
-		c->agent = pstrdup(agent);
-		c->all = q.all;
-		c->mine = q.mine;
-		/* a read that raced a change is read again next time */
-		if (ag_state_generation() == gen)
-			code_freezes = lappend(code_freezes, c);
-		MemoryContextSwitchTo(old);
-	}
 	*all = c->mine == NULL;
 	return c->mine ? c->mine : c->all;
 }

@@ -90,6 +90,7 @@
 #include "utils/timestamp.h"
 
 #include "agent_guard.h"
+#include "agentcache.h"
 #include "classify.h"
 #include "compat.h"
 #include "outbox.h"
@@ -703,58 +704,18 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
  * apart from the session's own agent's (no plan cache reset: the
  * planner-time check is the agent sessions'), until the generation moves.
  */
-typedef struct CodePolicy
+static void
+code_policy_fill(const char *agent, void *entry, MemoryContext cxt)
 {
-	char	   *agent;
-	PolicyData	p;
-} CodePolicy;
+	policy_read(agent, (PolicyData *) entry, cxt);
+}
 
-static List *code_policies = NIL;
-static uint64 code_policies_gen = 0;
-static MemoryContext code_policies_cxt = NULL;
+static AgAgentCache code_policies = AG_AGENT_CACHE("code policies", PolicyData, code_policy_fill);
 
 static const PolicyData *
 code_policy(const char *agent)
 {
-	uint64		gen = ag_state_generation();
-	ListCell   *lc;
-	CodePolicy *c;
-	PolicyData	p;
-
-	if (code_policies_cxt == NULL)
-		code_policies_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard code policies",
-												  ALLOCSET_SMALL_SIZES);
-	if (gen != code_policies_gen)
-	{
-		MemoryContextReset(code_policies_cxt);
-		code_policies = NIL;
-		code_policies_gen = gen;
-	}
-	foreach(lc, code_policies)
-	{
-		c = (CodePolicy *) lfirst(lc);
-		if (strcmp(c->agent, agent) == 0)
-			return &c->p;
-	}
-	policy_read(agent, &p, code_policies_cxt);
-	/* a read that raced a change is read again at the next statement */
-	if (ag_state_generation() != gen)
-	{
-		PolicyData *once = palloc(sizeof(PolicyData));
-
-		*once = p;
-		return once;
-	}
-	c = MemoryContextAlloc(code_policies_cxt, sizeof(CodePolicy));
-	c->agent = MemoryContextStrdup(code_policies_cxt, agent);
-	c->p = p;
-	{
-		MemoryContext old = MemoryContextSwitchTo(code_policies_cxt);
-
-		code_policies = lappend(code_policies, c);
-		MemoryContextSwitchTo(old);
-	}
-	return &c->p;
+	return (const PolicyData *) ag_agent_cache_get(&code_policies, agent);
 }
 
 /*
