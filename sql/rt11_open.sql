@@ -10,8 +10,9 @@
 --    function on every write (a range type's subtype_diff, also through an
 --    array, a domain or a composite type), and an index or statistics on
 --    such a column, need a human's approval (YG003); the function is relied
---    upon: CREATE OR REPLACE and ALTER of it are refused (YG004).  A human
---    may do all of it.
+--    upon: CREATE OR REPLACE and ALTER of it are refused (YG004).  Also when
+--    a parent's ALTER TABLE or CREATE INDEX passes them down to a protected
+--    child or partition.  A human may do all of it.
 -- 3. (finding 8, variant) A table the agent made in its session is no
 --    scratch once a column of a relation that is not scratch uses its row
 --    type: DROP COLUMN, ALTER COLUMN TYPE and DROP TABLE ... CASCADE of it
@@ -168,6 +169,34 @@ CREATE INDEX rooms_booked ON r11.rooms USING gist (booked);
 \c "dbname=contrib_regression user=regress_r11_human options="
 INSERT INTO r11.rooms VALUES (500, 'late', r11.slot(5000, 5009));
 SELECT count(*) AS rooms FROM r11.rooms WHERE booked && r11.slot(100, 120);
+
+-- 2b. through a parent: ADD COLUMN of an inheritance parent reaches its
+--     protected child, CREATE INDEX of a partitioned table its protected
+--     partition (the index PostgreSQL clones to it): YG003
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-r11-2b"
+CREATE TABLE r11.base (id int);
+CREATE TABLE r11.kid (PRIMARY KEY (id)) INHERITS (r11.base);
+CREATE TABLE r11.pp (id int, b r11.slot, ag_agent_id text, ag_run_id text) PARTITION BY RANGE (id);
+CREATE TABLE r11.pp_1 PARTITION OF r11.pp FOR VALUES FROM (0) TO (100);
+ALTER TABLE r11.pp_1 ADD PRIMARY KEY (id);
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard.protect('r11.kid', false);
+SELECT agent_guard.protect('r11.pp_1', false);
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-r11-2b"
+\set VERBOSITY sqlstate
+-- error: YG003, each
+ALTER TABLE r11.base ADD COLUMN booked r11.slot;
+CREATE INDEX pp_b ON r11.pp USING gist (b);
+\set VERBOSITY default
+-- an index ON ONLY the partitioned table reaches no partition: the agent's to make
+CREATE INDEX pp_b ON ONLY r11.pp USING gist (b);
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, reason FROM agent_guard.requests WHERE run_id = 'run-r11-2b' ORDER BY request_id;
+SELECT attname FROM pg_attribute WHERE attrelid = 'r11.kid'::regclass AND attname = 'booked';
+SELECT indexrelid::regclass AS index FROM pg_index WHERE indrelid = 'r11.pp_1'::regclass ORDER BY 1;
+SELECT agent_guard.unprotect('r11.kid');
+SELECT agent_guard.unprotect('r11.pp_1');
 
 -- 3. a table made in the agent's session, whose row type a protected
 --    table's column uses, is no scratch in that session
