@@ -18,6 +18,11 @@
 --    agent's freeze (YG006) and under its read_only policy (YG008).
 -- 7. The rows its writing CTE deletes there count against
 --    max_rows_per_statement (YG004 past it).
+-- 8. A protected column made to depend on a temporary collation (red team
+--    12, finding 3): directly, in an array column, through a composite
+--    type's attribute, ADD ATTRIBUTE of a composite type a protected
+--    column uses, a parent's ADD COLUMN, ALTER COLUMN ... TYPE ... COLLATE:
+--    refused (YG004), the table as it was.  A human may.
 --
 \c "dbname=contrib_regression user=regress_su options="
 CREATE ROLE regress_td_human LOGIN;                 -- a human no agent is a member of
@@ -189,12 +194,54 @@ SELECT agent_guard._flush_requests();
 SELECT kind, reason FROM agent_guard.requests WHERE request_id > :td6_before
  ORDER BY request_id;
 
+-- 8. a temporary collation under a protected column
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-8"
+CREATE TYPE tdb.ct8 AS (a text);
+ALTER TABLE tdb.vault ADD COLUMN c8 tdb.ct8;
+UPDATE tdb.vault SET c8 = ROW('kept') WHERE id = 1;
+CREATE TABLE tdb.par8 (id int);
+CREATE TABLE tdb.kid8 (note text, PRIMARY KEY (id)) INHERITS (tdb.par8);
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard.protect('tdb.kid8');
+INSERT INTO tdb.kid8 VALUES (1, 'human row');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-td-8"
+CREATE COLLATION pg_temp.tc (provider = libc, locale = 'C');
+CREATE TYPE tdb.ct8t AS (a text COLLATE pg_temp.tc);
+\set VERBOSITY sqlstate
+-- error: YG004, each
+ALTER TABLE tdb.vault ADD COLUMN memo8 text COLLATE pg_temp.tc;
+ALTER TABLE tdb.vault ADD COLUMN memo8a text[] COLLATE pg_temp.tc;
+ALTER TABLE tdb.vault ADD COLUMN memo8c tdb.ct8t;
+ALTER TYPE tdb.ct8 ADD ATTRIBUTE tz text COLLATE pg_temp.tc CASCADE;
+ALTER TABLE tdb.par8 ADD COLUMN pc text COLLATE pg_temp.tc;
+ALTER TABLE tdb.vault ALTER COLUMN note TYPE text COLLATE pg_temp.tc;
+\set VERBOSITY default
+-- a permanent collation, an attribute of a permanent type: allowed
+ALTER TABLE tdb.vault ADD COLUMN memo8 text COLLATE "C";
+ALTER TYPE tdb.ct8 ADD ATTRIBUTE b text COLLATE "C" CASCADE;
+-- a temporary collation in the session's own scratch: allowed
+CREATE TABLE pg_temp.scratch8 (t text COLLATE pg_temp.tc);
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, reason FROM agent_guard.requests WHERE run_id = 'run-td-8' ORDER BY request_id;
+SELECT attrelid::regclass, attname, attcollation::regcollation FROM pg_attribute
+ WHERE attrelid IN ('tdb.vault'::regclass, 'tdb.kid8'::regclass, 'tdb.ct8'::regclass)
+   AND attnum > 0 AND NOT attisdropped ORDER BY attrelid::regclass::text, attnum;
+SELECT id, (c8).a FROM tdb.vault WHERE id = 1;
+SELECT id, note FROM tdb.kid8;
+
 -- the human's side: a human may make the protected table depend on a
--- temporary type (it is the human's to lose)
+-- temporary type or collation (it is the human's to lose)
 \c "dbname=contrib_regression user=regress_su options="
 CREATE DOMAIN pg_temp.hd AS int;
 ALTER TABLE tdb.vault ADD COLUMN human_extra pg_temp.hd;
 ALTER TABLE tdb.vault DROP COLUMN human_extra;
+CREATE COLLATION pg_temp.hc (provider = libc, locale = 'C');
+ALTER TABLE tdb.vault ADD COLUMN human_memo text COLLATE pg_temp.hc;
+ALTER TABLE tdb.vault DROP COLUMN human_memo;
+ALTER TYPE tdb.ct8 ADD ATTRIBUTE hz text COLLATE pg_temp.hc CASCADE;
+ALTER TYPE tdb.ct8 DROP ATTRIBUTE hz CASCADE;
+SELECT agent_guard.unprotect('tdb.kid8');
 SELECT agent_guard.unprotect('tdb.vault');
 DROP SCHEMA tdb CASCADE;
 DROP SCHEMA tdh CASCADE;

@@ -177,6 +177,22 @@ SELECT * FROM agent_guard.preview('');
 SELECT agent_guard._flush_requests();
 SELECT count(*) - :requests_before AS new_requests FROM agent_guard.requests;
 
+-- red team 12, observations: the planner's gate function called
+-- directly, in a plain SELECT, gates nothing and asks nothing; a rewrite
+-- to the same type with USING says it rewrites every value
+\c "dbname=contrib_regression user=regress_su options="
+SELECT count(*) AS requests_before FROM agent_guard.requests \gset
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-gates-7"
+SELECT agent_guard._gate_unqualified('wiping everything', 'app.g_orders'::regclass);
+\set VERBOSITY sqlstate
+-- error: YG003
+ALTER TABLE app.g_orders ALTER COLUMN note TYPE text USING 'x';
+\set VERBOSITY default
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT count(*) - :requests_before AS new_requests FROM agent_guard.requests;
+SELECT statement, reason FROM agent_guard.requests WHERE run_id = 'run-gates-7' ORDER BY request_id;
+
 -- humans keep full power: the same statements from a human session just run
 \c "dbname=contrib_regression user=regress_su options="
 SET ROLE regress_bot;

@@ -4,8 +4,9 @@
 -- humans' writes, without a human (red team 4, findings 1, 7, 8, 11).
 -- From the agent's side: an index or extended statistics whose expression
 -- or predicate calls a function that is not the system's or casts to a
--- domain with constraints, or that uses an operator class that is not the
--- system's; a column of a domain with constraints; SET STORAGE PLAIN: each
+-- domain with constraints (any expression or predicate since red team 12,
+-- finding 2), or that uses an operator class that is not the system's; a
+-- column of a domain with constraints; SET STORAGE PLAIN: each
 -- waits for a human (YG003), the table, its rows and the log intact, the
 -- request on record.  protect() of a table the agent made refuses the
 -- structure the agent left on it.  From the human's side: the same
@@ -92,16 +93,21 @@ EXCEPTION WHEN OTHERS THEN
     RAISE NOTICE E'%\nmessage: %\ndetail: %\nhint: %', SQLSTATE,
         regexp_replace(m, '[0-9]+', 'N'), d, regexp_replace(h, '[0-9]+', 'N');
 END $$;
--- allowed: plain indexes, system functions and operator classes, statistics
--- on columns, an unconstrained domain, other storage
+-- approval too (red team 12, finding 2): an expression or predicate of
+-- the system's functions, an expression of statistics (they can fail on
+-- the values the agent chooses, as 1 / 0 does)
+\set VERBOSITY sqlstate
 CREATE INDEX t_lower ON sc.t (lower(v)) WHERE n > 0;
-CREATE INDEX t_n ON sc.t (n int4_ops);
 CREATE INDEX t_free ON sc.t ((v::sc.free));
-CREATE STATISTICS sc.t_cols ON id, n FROM sc.t;
 CREATE STATISTICS sc.t_expr ON (n + 1), v FROM sc.t;
+\set VERBOSITY default
+-- allowed: plain column indexes of the system's operator classes,
+-- statistics on columns, an unconstrained domain, other storage
+CREATE INDEX t_n ON sc.t (n int4_ops);
+CREATE INDEX t_nv ON sc.t ((n), id);
+CREATE STATISTICS sc.t_cols ON id, n FROM sc.t;
 ALTER TABLE sc.t ADD COLUMN note sc.free;
 ALTER TABLE sc.t ALTER COLUMN v SET STORAGE EXTERNAL;
-ALTER INDEX sc.t_lower ALTER COLUMN 1 SET STATISTICS 100;
 
 -- the table as it was, but for the allowed changes; the requests on record
 \c "dbname=contrib_regression user=regress_su options="

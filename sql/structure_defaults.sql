@@ -11,6 +11,10 @@
 -- publication that ships one, and REPLICA IDENTITY are refused (YG004):
 -- the table, its defaults, replica identity and publications, its rows and
 -- the log intact, humans' inserts, updates and deletes still working.
+-- The system's code can fail too (red team 12, finding 2): a default that
+-- is not a constant, one of the system's functions known not to fail or
+-- nextval() of the column's own sequence, and an index or statistics
+-- expression or a partial index's predicate, wait for a human (YG003).
 -- From the human's side: the same statements work.
 --
 \c "dbname=contrib_regression user=regress_su options="
@@ -92,6 +96,10 @@ SELECT * FROM public.regress_sd_state();
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 SET client_min_messages = error;    -- not the warning on wal_level
+CREATE SEQUENCE sd.s_free;
+CREATE SEQUENCE sd.s_short MAXVALUE 2;
+CREATE SEQUENCE sd.s_own OWNED BY sd.t.n;
+CREATE TEMP SEQUENCE ts;
 -- error: a default that runs the agent's code in humans' inserts (YG003)
 ALTER TABLE sd.t ADD COLUMN c int DEFAULT sd.trap();
 ALTER TABLE sd.t ADD COLUMN IF NOT EXISTS c int DEFAULT sd.trap();
@@ -107,6 +115,23 @@ ALTER TABLE sd.base ALTER COLUMN v SET DEFAULT sd.trap()::text;
 ALTER TABLE sd.base ADD COLUMN c int DEFAULT sd.trap();
 -- error: volatile, it would also run at once, for every row (YG003)
 ALTER TABLE sd.t ADD COLUMN c int DEFAULT sd.trap() + (random() * 0)::int;
+-- error: the system's code that fails when the agent wants it to, in
+-- humans' inserts, rollback_run() and ANALYZE (YG003; red team 12, finding 2):
+-- a constant that cannot be computed, a stable function, nextval() of a
+-- sequence the column does not own (never granted, used up) or of a
+-- temporary one; an index expression, a partial index's predicate, a
+-- statistics expression, whatever they call
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT (1/0);
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT 3000000000;
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT current_setting('no.such')::int;
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT nextval('sd.s_free');
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT nextval('pg_temp.ts');
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT nextval('sd.s_short');
+ALTER TABLE sd.base ALTER COLUMN v SET DEFAULT (1/0)::text;
+CREATE INDEX ON sd.t ((1 / (CASE WHEN id > 1000 THEN 0 ELSE 1 END)));
+CREATE INDEX ON sd.t (v) WHERE 1 / (CASE WHEN id > 1000 THEN 0 ELSE 1 END) > 0;
+CREATE INDEX ON sd.t (lower(v));
+CREATE STATISTICS sd.st_x ON (1 / (CASE WHEN id > 1001 THEN 0 ELSE 1 END)), v FROM sd.t;
 -- error: a generated column (YG003, as before)
 ALTER TABLE sd.t ADD COLUMN g int GENERATED ALWAYS AS (sd.zero(id)) STORED;
 -- error: a publication that ships a protected table (YG004)
@@ -155,6 +180,18 @@ SELECT pg_temp.show('ALTER PUBLICATION regress_sd_early SET (publish = ''insert,
 ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT 7;
 ALTER TABLE sd.t ADD COLUMN c text DEFAULT lower('X');
 ALTER TABLE sd.t ADD COLUMN at timestamptz DEFAULT clock_timestamp();
+-- allowed: a constant PostgreSQL computes now, the system's functions
+-- known not to fail, nextval() of the column's own sequence, plain
+-- column indexes and statistics
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT 2 + 3;
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT nextval('sd.s_own');
+ALTER TABLE sd.t ALTER COLUMN v SET DEFAULT gen_random_uuid()::text;
+ALTER TABLE sd.t ALTER COLUMN v SET DEFAULT current_user;
+ALTER TABLE sd.t ALTER COLUMN v DROP DEFAULT;
+CREATE INDEX t_vn_idx ON sd.t (v, n);
+CREATE STATISTICS sd.st_ok ON v, n FROM sd.t;
+DROP STATISTICS sd.st_ok;
+DROP INDEX sd.t_vn_idx;
 ALTER TABLE sd.t ALTER COLUMN n DROP DEFAULT;
 -- allowed: the agent's own table alone (ONLY: not its protected child)
 ALTER TABLE ONLY sd.base ALTER COLUMN v SET DEFAULT sd.trap()::text;
@@ -200,6 +237,12 @@ RESET client_min_messages;
 ALTER PUBLICATION regress_sd_h1 SET (publish = 'insert, update');
 ALTER TABLE sd.t REPLICA IDENTITY FULL;
 ALTER TABLE sd.t REPLICA IDENTITY DEFAULT;
+BEGIN;
+ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT nextval('sd.s_free');
+CREATE INDEX ON sd.t ((1 / (CASE WHEN id > 1000 THEN 0 ELSE 1 END)));
+CREATE INDEX ON sd.t (v) WHERE 1 / (CASE WHEN id > 1000 THEN 0 ELSE 1 END) > 0;
+CREATE STATISTICS sd.st_h ON (1 / (CASE WHEN id > 1001 THEN 0 ELSE 1 END)), v FROM sd.t;
+ROLLBACK;
 \c "dbname=contrib_regression user=regress_human options="
 INSERT INTO sd.t (id, v) VALUES (4, 'four');
 UPDATE sd.t SET v = 'four!' WHERE id = 4;

@@ -77,6 +77,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "agentcache.h"
@@ -980,6 +981,24 @@ ag_gate_plan_query(Query *q)
 	add_unqualified_gate(q, fn);
 }
 
+/*
+ * A call of _gate_unqualified() that no write evaluates: the execution
+ * running it is a plain SELECT (SELECT agent_guard._gate_unqualified(...)
+ * typed by the agent).  The planner puts the call only into UPDATE and
+ * DELETE (also in a writing WITH), so such a call gates nothing, and a
+ * request for it, naming any relation, would only be noise in the
+ * humans' queue (red team 12, observations).  The function stays
+ * executable by PUBLIC: the planner's call runs as the agent.
+ */
+static bool
+gate_call_in_select(void)
+{
+	QueryDesc  *qd = current_execution();
+
+	return qd != NULL && qd->plannedstmt != NULL &&
+		qd->plannedstmt->commandType == CMD_SELECT && !qd->plannedstmt->hasModifyingCTE;
+}
+
 /* SQL: agent_guard._gate_unqualified(operation text, relation oid) returns boolean */
 PG_FUNCTION_INFO_V1(ag_sql_gate_unqualified);
 Datum
@@ -990,6 +1009,8 @@ ag_sql_gate_unqualified(PG_FUNCTION_ARGS)
 	const char *text;
 	int			len;
 
+	if (gate_call_in_select())
+		PG_RETURN_BOOL(true);
 	if (ag_judging() && !ag_relation_tree_exempt(relid))
 	{
 		(void) ag_current_statement(&text, &len);
@@ -1344,6 +1365,73 @@ is_stamp_column(const char *name)
 							strcmp(name, "ag_deleted_at") == 0);
 }
 
+/*
+ * ALTER COLUMN ... TYPE to a type or collation in a temporary schema: the
+ * session's end would drop the column, humans' values with it (red team
+ * 12, finding 3).  reach.c refuses it as it happens; this says so before
+ * a human is asked to approve what could only be refused.
+ */
+static bool
+retype_temporary(ColumnDef *def)
+{
+	Oid			typid;
+	HeapTuple	tup;
+	bool		temporary = false;
+
+	if (def == NULL || !IsA(def, ColumnDef))
+		return false;
+	if (def->typeName != NULL)
+	{
+		typid = LookupTypeNameOid(NULL, def->typeName, true);
+		tup = OidIsValid(typid) ? SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid)) : NULL;
+		if (HeapTupleIsValid(tup))
+		{
+			temporary = isAnyTempNamespace(((Form_pg_type) GETSTRUCT(tup))->typnamespace);
+			ReleaseSysCache(tup);
+		}
+		if (temporary)
+			return true;
+	}
+	if (def->collClause != NULL)
+	{
+		Oid			collid = get_collation_oid(def->collClause->collname, true);
+
+		if (!OidIsValid(collid))
+			return false;		/* PostgreSQL's error */
+		tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collid));
+		if (HeapTupleIsValid(tup))
+		{
+			temporary = isAnyTempNamespace(((Form_pg_collation) GETSTRUCT(tup))->collnamespace);
+			ReleaseSysCache(tup);
+		}
+	}
+	return temporary;
+}
+
+/*
+ * What ALTER COLUMN ... TYPE does to the column's values, for the request:
+ * with USING it rewrites every value, also when the type stays the same
+ * (ALTER COLUMN note TYPE text USING 'x': red team 12, observations).
+ */
+static char *
+retype_detail(Oid relid, AlterTableCmd *cmd, const char *rel)
+{
+	ColumnDef  *def = (ColumnDef *) cmd->def;
+
+	if (def != NULL && IsA(def, ColumnDef) && def->raw_default != NULL)
+	{
+		Oid			typid = def->typeName ? LookupTypeNameOid(NULL, def->typeName, true) : InvalidOid;
+		AttrNumber	att = cmd->name ? get_attnum(relid, cmd->name) : InvalidAttrNumber;
+
+		if (OidIsValid(typid) && att != InvalidAttrNumber && get_atttype(relid, att) == typid)
+			return psprintf("It rewrites every value of column \"%s\" of \"%s\" with its USING expression; the type stays the same.",
+							cmd->name, rel);
+		return psprintf("It rewrites column \"%s\" of \"%s\" to another type, every value with its USING expression.",
+						cmd->name, rel);
+	}
+	return psprintf("It rewrites column \"%s\" of \"%s\" to another type.", cmd->name, rel);
+}
+
 static void
 classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 {
@@ -1394,8 +1482,10 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			case AT_AlterColumnType:
 				if (protected && is_stamp_column(cmd->name))
 					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... TYPE", psprintf("Column \"%s\" of \"%s\" is a stamp column of the guard.", cmd->name, rel));
+				else if (protected && retype_temporary((ColumnDef *) cmd->def))
+					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... TYPE", psprintf("Column \"%s\" of protected table \"%s\" would depend on a temporary object of this session: when the session ends PostgreSQL drops it, and the column with humans' values.", cmd->name, rel));
 				else
-					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... TYPE", psprintf("It rewrites column \"%s\" of \"%s\" to another type.", cmd->name, rel));
+					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... TYPE", retype_detail(relid, cmd, rel));
 				break;
 			case AT_DetachPartition:
 			case AT_DetachPartitionFinalize:

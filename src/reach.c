@@ -1525,10 +1525,48 @@ reach_publication(Oid pubid, bool created)
 }
 
 /*
- * Does the object depend, directly or through a few others (a column's
- * type, its domain's base, a composite type's relation), on one in a
+ * Is the object in a temporary schema?  Any class with a namespace column
+ * (a type, relation, function, collation, operator, text search
+ * configuration, ...); objects of the system's and classes without a
+ * namespace are not.
+ */
+static bool
+object_in_temporary_schema(Oid classid, Oid objid)
+{
+	int			cache;
+	AttrNumber	nspcol;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		nsp;
+	bool		temporary = false;
+
+	if (objid < FirstNormalObjectId || !is_objectclass_supported(classid))
+		return false;
+	if (classid == NamespaceRelationId)
+		return isAnyTempNamespace(objid);
+	cache = get_object_catcache_oid(classid);
+	nspcol = get_object_attnum_namespace(classid);
+	if (cache == -1 || nspcol == InvalidAttrNumber)
+		return false;
+	tup = SearchSysCache1(cache, ObjectIdGetDatum(objid));
+	if (!HeapTupleIsValid(tup))
+		return false;			/* made by this command: its own rows say */
+	nsp = SysCacheGetAttr(cache, tup, nspcol, &isnull);
+	if (!isnull)
+		temporary = isAnyTempNamespace(DatumGetObjectId(nsp));
+	ReleaseSysCache(tup);
+	return temporary;
+}
+
+/*
+ * Does the object depend, directly or through a few others, on one in a
  * temporary schema?  PostgreSQL drops those when the session ends, with
- * everything that depends on them, and no hook of ours judges that.
+ * everything that depends on them, and no hook of ours judges that.  The
+ * walk follows pg_depend into objects of any class (a column's type and
+ * collation, a domain's base, a range's subtype, a composite type's
+ * attributes and their collations, a function's argument types, ...), and
+ * from a stand-alone composite type into its relation (whose attributes
+ * depend on their types and collations; the type does not depend on it).
  */
 static bool
 depends_on_temporary(Oid classid, Oid objid, int depth)
@@ -1539,8 +1577,17 @@ depends_on_temporary(Oid classid, Oid objid, int depth)
 	HeapTuple	tup;
 	bool		found = false;
 
-	if (depth > 4)
+	if (depth > 4 || objid < FirstNormalObjectId)
 		return false;
+	if (classid == TypeRelationId)
+	{
+		Oid			typrelid = get_typ_typrelid(objid);
+
+		if (OidIsValid(typrelid) && get_rel_relkind(typrelid) == RELKIND_COMPOSITE_TYPE &&
+			(object_in_temporary_schema(RelationRelationId, typrelid) ||
+			 depends_on_temporary(RelationRelationId, typrelid, depth + 1)))
+			return true;
+	}
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(classid));
@@ -1552,12 +1599,11 @@ depends_on_temporary(Oid classid, Oid objid, int depth)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
-		if (d->refclassid == NamespaceRelationId)
-			found = isAnyTempNamespace(d->refobjid);
-		else if ((d->refclassid != classid || d->refobjid != objid) &&
-				 (d->refclassid == TypeRelationId || d->refclassid == RelationRelationId ||
-				  d->refclassid == ProcedureRelationId || d->refclassid == CollationRelationId))
-			found = depends_on_temporary(d->refclassid, d->refobjid, depth + 1);
+		if (d->refclassid == classid && d->refobjid == objid)
+			continue;			/* a column on its own table */
+		found = object_in_temporary_schema(d->refclassid, d->refobjid) ||
+			(d->refclassid != NamespaceRelationId &&
+			 depends_on_temporary(d->refclassid, d->refobjid, depth + 1));
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
@@ -1581,21 +1627,35 @@ type_is_temporary(Oid typid)
 /*
  * An agent's change to a protected table that leaves it depending on a
  * temporary object (ALTER TABLE ... OF a temporary type, a column of a
- * temporary type, domain or row type): the session's end would drop the
- * table or the column, humans' rows with it (red team 11, findings 8 and 10).
+ * temporary type, domain or row type, or with a temporary collation, a
+ * column of a composite type with one): the session's end would drop the
+ * table or the column, humans' rows with it (red team 11, findings 8 and
+ * 10; red team 12, finding 3).  The same for a new or altered attribute of
+ * a relation whose row type a protected column uses (ALTER TYPE ... ADD
+ * ATTRIBUTE, ALTER TABLE ... ADD COLUMN of that table): PostgreSQL would
+ * drop the attribute, and the protected column's values of it.
  */
 static void
 reach_temporary_dependency(Oid relid, int attnum)
 {
 	bool		temporary;
+	Oid			user = InvalidOid;
 
-	if (!relation_protected(relid))
+	if (relation_protected(relid))
+		user = relid;
+	else if (attnum > 0 && OidIsValid(get_rel_type_id(relid)))
+		user = ag_structure_type_user(get_rel_type_id(relid));
+	if (!OidIsValid(user))
 		return;
 	if (attnum > 0)
 	{
-		/* a new column: PostgreSQL records its type's dependency only after this */
+		/*
+		 * a new column: PostgreSQL records its type's and collation's
+		 * dependencies only after this
+		 */
 		ScanKeyData keys[2];
 		HeapTuple	att;
+		Form_pg_attribute a;
 
 		ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(relid));
@@ -1604,14 +1664,21 @@ reach_temporary_dependency(Oid relid, int attnum)
 		att = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
 		if (att == NULL)
 			return;
-		temporary = type_is_temporary(((Form_pg_attribute) GETSTRUCT(att))->atttypid);
+		a = (Form_pg_attribute) GETSTRUCT(att);
+		temporary = type_is_temporary(a->atttypid) ||
+			(OidIsValid(a->attcollation) &&
+			 (object_in_temporary_schema(CollationRelationId, a->attcollation) ||
+			  depends_on_temporary(CollationRelationId, a->attcollation, 0)));
 	}
 	else
 		temporary = depends_on_temporary(RelationRelationId, relid, 0);
 	if (!temporary)
 		return;
-	refuse_now(psprintf("Protected table %s would depend on a temporary object of this session: when the session ends PostgreSQL drops it, and with it the table or its column, humans' rows included.",
-						ag_qualified_relname(relid)));
+	if (user == relid)
+		refuse_now(psprintf("Protected table %s would depend on a temporary object of this session: when the session ends PostgreSQL drops it, and with it the table or its column, humans' rows included.",
+							ag_qualified_relname(relid)));
+	refuse_now(psprintf("The row type of %s, which protected table %s uses, would depend on a temporary object of this session: when the session ends PostgreSQL drops the attribute, and its values in humans' rows.",
+						ag_qualified_relname(relid), ag_qualified_relname(user)));
 }
 
 /* From the object-access hook (hooks.c), after the previous hook. *//* From the object-access hook (hooks.c), after the previous hook. */

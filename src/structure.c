@@ -30,6 +30,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -59,7 +60,9 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
 #include "parser/parse_expr.h"
 #include "parser/parse_func.h"
 #include "parser/parse_node.h"
@@ -70,6 +73,8 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -1344,6 +1349,16 @@ calls_user_code(Node *node, void *context)
 }
 
 /*
+ * An index or statistics expression, a partial index's predicate: the
+ * system's operators and casts can fail too (1 / (CASE WHEN id > 1000
+ * THEN 0 ELSE 1 END)), for the rows the agent chooses, in humans' writes,
+ * rollback_run() and ANALYZE (red team 12, finding 2).  Only plain column
+ * indexes and statistics are the agent's to add to a protected table.
+ */
+#define INDEX_EXPRESSION "an expression (the system's operators and casts can fail too, on the values the agent chooses)"
+#define INDEX_PREDICATE "a predicate (the system's operators and casts can fail too, on the values the agent chooses)"
+
+/*
  * What of a type runs code that is not the system's whenever a value of it
  * is written, indexed or analysed, or NULL: a range type's canonical or
  * subtype_diff function, or the operator class that orders its subtype
@@ -1464,6 +1479,8 @@ index_user_code(Oid relid, IndexStmt *s)
 		/* the type's own code: a range's subtype_diff runs in GiST */
 		if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
 			return psprintf("a key whose type runs code that is not the system's (%s)", code);
+		if (e->expr != NULL && !IsA(e->expr, Var))
+			return INDEX_EXPRESSION;
 		if (e->opclass != NIL)
 			opclass = get_opclass_oid(am, e->opclass, true);
 		else if (OidIsValid(typid))
@@ -1473,6 +1490,8 @@ index_user_code(Oid relid, IndexStmt *s)
 	}
 	if (t->whereClause != NULL && calls_user_code(t->whereClause, &what))
 		return psprintf("a predicate that %s", what);
+	if (t->whereClause != NULL)
+		return INDEX_PREDICATE;
 	return NULL;
 }
 
@@ -1508,8 +1527,193 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
 		/* ANALYZE and the planner compare and measure its values */
 		if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
 			return psprintf("a column or expression whose type runs code that is not the system's (%s)", code);
+		if (e->expr != NULL && !IsA(e->expr, Var))
+			return INDEX_EXPRESSION;
 	}
 	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Defaults an agent may give a protected table's column without approval
+ *
+ * The system's code can fail too, on purpose: DEFAULT (1/0), a cast that
+ * overflows, nextval() of a sequence humans may not use, that is used up
+ * or temporary (red team 12, finding 2).  A default runs in every insert
+ * that leaves its column out, humans' and rollback_run()'s included.  So
+ * an agent's default is an allow-list: a constant (an expression of
+ * immutable system functions that PostgreSQL computes now, without error,
+ * to a value), one of the system's functions of no argument that do not
+ * fail (now(), clock_timestamp(), gen_random_uuid(), current_user, ...;
+ * cast without a type modifier), or nextval() of a sequence the column
+ * itself owns (a serial's; not temporary).  Anything else needs a human's
+ * approval.
+ * ---------------------------------------------------------------------
+ */
+
+/* The system's functions of no argument a default may call. */
+static bool
+safe_default_function(Oid funcid)
+{
+	static const char *const names[] = {
+		"now", "clock_timestamp", "statement_timestamp", "transaction_timestamp",
+		"current_timestamp", "localtimestamp", "current_date", "current_time", "localtime",
+		"gen_random_uuid", "uuidv4", "uuidv7", "random",
+		"current_user", "session_user", "current_role", "user", "current_schema",
+		"current_database", NULL
+	};
+	char	   *name;
+	int			i;
+	bool		found = false;
+
+	if (funcid >= FirstNormalObjectId || get_func_namespace(funcid) != PG_CATALOG_NAMESPACE)
+		return false;
+	name = get_func_name(funcid);
+	for (i = 0; name != NULL && names[i] != NULL && !found; i++)
+		found = strcmp(name, names[i]) == 0;
+	return found;
+}
+
+/*
+ * nextval() of the sequence the column owns, not temporary: NULL, or what
+ * else the default draws from.  attnum 0: a column not made yet (ADD
+ * COLUMN), which owns nothing.
+ */
+static const char *
+nextval_unsafe(Node *arg, Oid relid, AttrNumber attnum)
+{
+	Oid			seq;
+	Oid			owner;
+	int32		col;
+
+	while (arg != NULL && IsA(arg, RelabelType))
+		arg = (Node *) ((RelabelType *) arg)->arg;
+	if (arg == NULL || !IsA(arg, Const) || ((Const *) arg)->constisnull ||
+		((Const *) arg)->consttype != REGCLASSOID)
+		return "draws from a sequence it chooses when it runs";
+	seq = DatumGetObjectId(((Const *) arg)->constvalue);
+	if (isAnyTempNamespace(get_rel_namespace(seq)))
+		return "draws from a temporary sequence, which humans may not use and the session's end drops";
+	if (attnum > 0 && sequenceIsOwned(seq, DEPENDENCY_AUTO, &owner, &col) &&
+		owner == relid && col == attnum)
+		return NULL;
+	return psprintf("draws from sequence \"%s\", which the column does not own (humans may lack the right to use it, or it may run out)",
+					get_rel_name(seq) ? get_rel_name(seq) : "?");
+}
+
+/*
+ * A value of the allow-list's functions or nextval(), under casts that
+ * take no type modifier (an I/O cast only to text): true, or false with
+ * *what set when it is nextval() of another sequence.
+ */
+static bool
+safe_default_source(Node *n, Oid relid, AttrNumber attnum, const char **what)
+{
+	for (;;)
+	{
+		if (n != NULL && IsA(n, RelabelType))
+			n = (Node *) ((RelabelType *) n)->arg;
+		else if (n != NULL && IsA(n, CoerceViaIO) && ((CoerceViaIO *) n)->resulttype == TEXTOID)
+			n = (Node *) ((CoerceViaIO *) n)->arg;
+		else if (n != NULL && IsA(n, FuncExpr) &&
+				 ((FuncExpr *) n)->funcid < FirstNormalObjectId &&
+				 (((FuncExpr *) n)->funcformat == COERCE_IMPLICIT_CAST ||
+				  ((FuncExpr *) n)->funcformat == COERCE_EXPLICIT_CAST) &&
+				 list_length(((FuncExpr *) n)->args) == 1 &&
+				 !IsA(linitial(((FuncExpr *) n)->args), Const))
+			n = linitial(((FuncExpr *) n)->args);
+		else
+			break;
+	}
+	if (n == NULL)
+		return false;
+	if (IsA(n, SQLValueFunction))
+		return true;
+	if (IsA(n, FuncExpr))
+	{
+		FuncExpr   *f = (FuncExpr *) n;
+
+		if (f->funcid == F_NEXTVAL && list_length(f->args) == 1)
+		{
+			*what = nextval_unsafe(linitial(f->args), relid, attnum);
+			return *what == NULL;
+		}
+		return f->args == NIL && safe_default_function(f->funcid);
+	}
+	return false;
+}
+
+/*
+ * Does an expression of immutable functions compute, now, to a constant?
+ * In a subtransaction: an error (division by zero, an overflow, a bad
+ * input) is the answer, in *error, not the statement's end.  A cancel or
+ * worse is thrown on.
+ */
+static bool
+folds_to_constant(Node *expr, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool folded = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		Node	   *result = eval_const_expressions(NULL, copyObject(expr));
+
+		folded = result != NULL && IsA(result, Const);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (e->elevel > ERROR || e->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			e->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(e);
+		*error = e->message ? pstrdup(e->message) : pstrdup("an error");
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+	return folded;
+}
+
+/*
+ * What makes an analysed default expression for column attnum (0: a new
+ * one) of relid, of type coltype (its own domain's check is not the
+ * default's: InvalidOid when the expression is coerced to the base type
+ * already), not one an agent may set without approval: NULL if it is.
+ */
+static const char *
+default_not_allowed(Node *expr, Oid relid, AttrNumber attnum, Oid coltype)
+{
+	const char *what = NULL;
+	char	   *error = NULL;
+
+	if (expr != NULL && IsA(expr, CoerceToDomain) && OidIsValid(coltype) &&
+		((CoerceToDomain *) expr)->resulttype == coltype)
+		expr = (Node *) ((CoerceToDomain *) expr)->arg;
+	if (expr == NULL || IsA(expr, Const))
+		return NULL;
+	if (safe_default_source(expr, relid, attnum, &what))
+		return NULL;
+	if (what != NULL)
+		return what;
+	if (contain_mutable_functions(expr) || contain_var_clause(expr))
+		return "is neither a constant nor one of the system's functions known not to fail (now(), clock_timestamp(), gen_random_uuid(), nextval() of the column's own sequence, ...)";
+	if (folds_to_constant(expr, &error))
+		return NULL;
+	if (error != NULL)
+		return psprintf("fails when computed (%s)", error);
+	return "is not a constant PostgreSQL can compute now";
 }
 
 /*
@@ -1525,7 +1729,7 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
  * anyway, and were judged when the column got the domain.
  */
 static const char *
-default_user_code(Node *raw, Oid typid, int32 typmod)
+default_user_code(Node *raw, Oid typid, int32 typmod, Oid relid, AttrNumber attnum)
 {
 	ParseState *pstate;
 	Node	   *expr;
@@ -1546,8 +1750,13 @@ default_user_code(Node *raw, Oid typid, int32 typmod)
 		if (coerced != NULL)	/* else PostgreSQL's error, later */
 			expr = coerced;
 	}
+	/* as cookDefault(): lower('X') needs its collation to be computed */
+	assign_expr_collations(pstate, expr);
 	free_parsestate(pstate);
 	if (calls_user_code(expr, &what))
+		return psprintf("a default that %s", what);
+	what = default_not_allowed(expr, relid, attnum, InvalidOid);
+	if (what != NULL)
 		return psprintf("a default that %s", what);
 	return NULL;
 }
@@ -1605,10 +1814,10 @@ judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd)
 	Oid			typid = InvalidOid;
 	int32		typmod = -1;
 	const char *code;
+	AttrNumber	att = InvalidAttrNumber;
 
 	if (cmd->subtype == AT_ColumnDefault)
 	{
-		AttrNumber	att;
 		Oid			collid;
 
 		raw = cmd->def;			/* NULL: DROP DEFAULT */
@@ -1636,13 +1845,42 @@ judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd)
 	user = protected_reached(relid, stmt->relation->inh);
 	if (!OidIsValid(user) || !ag_agent_could(AG_ACT_ALTER, relid))
 		return;
-	code = default_user_code(raw, typid, typmod);
+	code = default_user_code(raw, typid, typmod, relid, att);
 	if (code != NULL)
 		set_verdict(v, APPROVAL,
 					cmd->subtype == AT_ColumnDefault ? "ALTER TABLE ... ALTER COLUMN ... SET DEFAULT" :
 					"ALTER TABLE ... ADD COLUMN ... DEFAULT",
 					psprintf("Column \"%s\" of protected table \"%s\" would have %s: it would run in humans' inserts that leave the column out, and could make them fail.",
 							 colname ? colname : "?", name_of(user), code));
+}
+
+/*
+ * ALTER TABLE | VIEW | MATERIALIZED VIEW | FOREIGN TABLE ... RENAME COLUMN
+ * of a relation that is not protected itself but whose row type a
+ * protected column uses: the field is renamed in that column's values, as
+ * ALTER TYPE ... RENAME ATTRIBUTE renames it (red team 12, finding 1).
+ * The same decision: approval.  A protected relation's own column rename
+ * is judged as such (gate.c).
+ */
+static void
+classify_row_type_column_rename(RenameStmt *r, Oid relid, AgUtility *v)
+{
+	Oid			rowtype;
+	Oid			user;
+
+	if (is_protected(relid))
+		return;
+	rowtype = get_rel_type_id(relid);
+	if (!OidIsValid(rowtype))
+		return;
+	user = type_protected_user(rowtype, 0);
+	if (!OidIsValid(user))
+		return;
+	if (!ag_agent_could(AG_ACT_ALTER, relid))
+		v->unrunnable = true;	/* renameatt() wants the owner */
+	set_verdict(v, APPROVAL, "ALTER TABLE ... RENAME COLUMN",
+				psprintf("Column \"%s\" of \"%s\" is a field of its row type, which protected table \"%s\" uses: its values there would appear in the log under another name, humans' queries naming the field would fail, and earlier images could no longer be restored.",
+						 r->subname ? r->subname : "?", name_of(relid), name_of(user)));
 }
 
 void
@@ -1755,6 +1993,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 									psprintf("Values of type \"%s\" in protected table \"%s\" would appear in the log under another name, and earlier images could no longer be restored.",
 											 name_of(relid), name_of(user)));
 				}
+				else if (r->renameType == OBJECT_COLUMN && OidIsValid(relid))
+					classify_row_type_column_rename(r, relid, v);
 				break;
 			}
 		case T_CreateFunctionStmt:
@@ -1900,6 +2140,17 @@ ag_structure_sequence_user(Oid seqid)
 	return sequence_protected_user(seqid);
 }
 
+/*
+ * The protected relation whose rows show values of this type, or
+ * InvalidOid: what a temporary dependency of a composite type's attribute
+ * would drop (reach.c).
+ */
+Oid
+ag_structure_type_user(Oid typid)
+{
+	return type_protected_user(typid, 0);
+}
+
 /* ---------------------------------------------------------------------
  * What a statement really made on a protected table (reach.c's backstop)
  *
@@ -2024,6 +2275,10 @@ ag_structure_new_index(Oid indexoid, Oid *relid, char **why)
 		what = psprintf("an expression that %s", what);
 	else if (pred != NULL && calls_user_code(pred, &what))
 		what = psprintf("a predicate that %s", what);
+	else if (exprs != NULL)
+		what = INDEX_EXPRESSION;
+	else if (pred != NULL)
+		what = INDEX_PREDICATE;
 	else
 	{
 		Datum		d = heap_getattr(tup, Anum_pg_index_indclass, desc, &isnull);
@@ -2264,6 +2519,9 @@ ag_structure_new_default(Oid relid, int attnum, char **why)
 		Node	   *expr = catalog_node(tup, desc, Anum_pg_attrdef_adbin);
 
 		if (expr != NULL && calls_user_code(expr, &code))
+			what = psprintf("a default that %s, which would run in humans' inserts that leave the column out", code);
+		else if (expr != NULL &&
+				 (code = default_not_allowed(expr, relid, attnum, get_atttype(relid, attnum))) != NULL)
 			what = psprintf("a default that %s, which would run in humans' inserts that leave the column out", code);
 	}
 	if (what == NULL)

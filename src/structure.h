@@ -17,6 +17,9 @@ extern void ag_structure_classify(Node *parsetree, AgUtility *u);
 /* The protected table whose rows a sequence numbers, or InvalidOid. */
 extern Oid ag_structure_sequence_user(Oid seqid);
 
+/* The protected relation whose rows show values of this type, or InvalidOid. */
+extern Oid	ag_structure_type_user(Oid typid);
+
 /*
  * What a statement really made or changed on a protected table, as the
  * object-access hook reports it (reach.c): the decision the direct act
