@@ -68,7 +68,11 @@
  *	  FROM into one, and, as a backstop, a drop, truncation or alteration
  *	  of one (object access);
  *	- a rule of an agent's relation that writes a protected table, in any
- *	  human statement (planner; YG004): the rule is the agent's code.
+ *	  human statement (planner; YG004): the rule is the agent's code;
+ *	- what an agent's rule's action, or a write through an agent's view,
+ *	  reaches at run time: a protected child or partition of what it
+ *	  writes, a protected table a foreign key cascades to (YG004; see
+ *	  ag_agentcode_reach_start).
  *
  * Cost: a session that never sets up a call of an agent's function pays a
  * hash lookup per fmgr_info of a non-builtin function (cached per function;
