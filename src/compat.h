@@ -407,7 +407,7 @@ ag_plan_rte_perms(PlannedStmt *plan, RangeTblEntry *rte, Oid *check_as, AclMode 
 {
 	RTEPermissionInfo *p;
 
-	if (rte->perminfoindex == 0 || rte->perminfoindex > list_length(plan->permInfos))
+	if (rte->perminfoindex == 0 || (int) rte->perminfoindex > list_length(plan->permInfos))
 		return false;
 	p = list_nth_node(RTEPermissionInfo, plan->permInfos, rte->perminfoindex - 1);
 	*check_as = p->checkAsUser;
