@@ -36,6 +36,11 @@
  *	- as a backstop, a relation or a column that is not temporary, dropped
  *	  or emptied by whatever statement the agent's code runs (a CASCADE),
  *	  is refused (YG004).
+ * An agent's rule runs no function of the agent, yet its action is the
+ * agent's code too (red team 11, finding 4): the planner refuses its DELETE
+ * or UPDATE without WHERE, and marks the plans of its other writes, whose
+ * freezes, policies and rows are then judged as above as they run
+ * (who_rules()).
  * Each refusal is on record as the agent sessions' are: a request of kind
  * "refused" (never approvable), "frozen" or "policy", under the agent,
  * with no run (refusal.c), its BLOCKED event and the server log line.
@@ -94,10 +99,19 @@ static MemoryContext ids_cxt = NULL;
 /* Whose code runs: the function, its owner, the owner's agents. */
 typedef struct Who
 {
-	Oid			fn;
+	Oid			fn;				/* InvalidOid for a rule's action */
+	Oid			rule_rel;		/* the relation whose rule made the plan */
 	Oid			owner;
 	List	   *agents;			/* agent ids (char *), at least one */
 } Who;
+
+/*
+ * The planner's mark on the plan of a query an agent's rule made in a
+ * human's session (ag_agentgate_plan_rule()): an item of the plan's
+ * invalidation list, as approvalkey.c binds approvals, that no catalog
+ * invalidation ever matches.  hashValue: the rule's relation.
+ */
+#define AG_RULE_MARK	(-0x4152)
 
 static List *
 agents_of(Oid owner)
@@ -144,6 +158,7 @@ who_runs(Who *w)
 		return false;
 	if (!ag_agentcode_innermost(&w->fn, &w->owner))
 		return false;
+	w->rule_rel = InvalidOid;
 	w->agents = agents_of(w->owner);
 	/* the registry changed under the call: the role's name stands for it */
 	if (w->agents == NIL)
@@ -151,13 +166,88 @@ who_runs(Who *w)
 	return true;
 }
 
-/* "The statement ran from function F of agent role X in the session of role H." */
+/* A relation's owner, or InvalidOid. */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+/* The relation whose agent's rule made the plan (its planner's mark), or InvalidOid. */
+static Oid
+rule_of_plan(PlannedStmt *ps)
+{
+	ListCell   *lc;
+
+	foreach(lc, ps->invalItems)
+	{
+		PlanInvalItem *item = lfirst(lc);
+
+		if (item->cacheId == AG_RULE_MARK)
+			return (Oid) item->hashValue;
+	}
+	return InvalidOid;
+}
+
+bool
+ag_agentgate_rule_plan(PlannedStmt *ps)
+{
+	return ps->invalItems != NIL && OidIsValid(rule_of_plan(ps));
+}
+
+/*
+ * Is the plan the action of an agent's rule, run in a session that is not
+ * an agent's, outside any agent's function (whose rows those are)?  Fills
+ * w.  The rule is the agent's code, though no function of it runs (red
+ * team 11, finding 4).
+ */
+static bool
+who_rules(PlannedStmt *ps, Who *w)
+{
+	Oid			rel;
+	Oid			owner;
+
+	if (ps->invalItems == NIL || !OidIsValid(rel = rule_of_plan(ps)))
+		return false;
+	if (IsParallelWorker() || ag_agentcode_running() || ag_judging() || ag_owner_running())
+		return false;
+	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		return false;
+	owner = rel_owner(rel);
+	if (!OidIsValid(owner) || !ag_agentcode_role_is_agent(owner))
+		return false;
+	w->fn = InvalidOid;
+	w->rule_rel = rel;
+	w->owner = owner;
+	w->agents = agents_of(owner);
+	if (w->agents == NIL)
+		w->agents = list_make1(pstrdup(ag_agentcode_role_name(owner)));
+	return true;
+}
+
+/*
+ * "The statement ran from function F of agent role X in the session of
+ * role H.", or "The statement was rewritten by a rule of relation R, owned
+ * by agent role X, in the session of role H."
+ */
 static char *
 where_it_ran(const Who *w)
 {
-	char	   *s = psprintf("The statement ran from function %s of agent role \"%s\" in the session of role \"%s\".",
-							 format_procedure(w->fn), ag_agentcode_role_name(w->owner),
-							 ag_agentcode_role_name(GetSessionUserId()));
+	char	   *s = OidIsValid(w->fn) ?
+		psprintf("The statement ran from function %s of agent role \"%s\" in the session of role \"%s\".",
+				 format_procedure(w->fn), ag_agentcode_role_name(w->owner),
+				 ag_agentcode_role_name(GetSessionUserId())) :
+		psprintf("The statement was rewritten by a rule of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
+				 ag_qualified_relname(w->rule_rel), ag_agentcode_role_name(w->owner),
+				 ag_agentcode_role_name(GetSessionUserId()));
 
 	if (list_length(w->agents) > 1)
 	{
@@ -284,15 +374,16 @@ ag_agentgate_executor_start(QueryDesc *qd)
 	ListCell   *lc;
 	ListCell   *la;
 
-	if (!who_runs(&w))
-		return;
-	/* its calls of writing functions are judged as they are set up */
+	if (who_runs(&w))
 	{
+		/* its calls of writing functions are judged as they are set up */
 		AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
 
 		ag_writers_scan_plan(ps, &ws);
 		code_seq_blessed = ws.temp_seq_calls && !OidIsValid(ws.bad_fn);
 	}
+	else if (!who_rules(ps, &w))
+		return;
 	if (!ag_gate_plan_writes(ps))
 		return;
 	ag_query_text(qd, &text, &len);
@@ -321,8 +412,8 @@ count_rows(const Who *w, QueryDesc *qd, uint64 n)
 		return;
 	ag_query_text(qd, &text, &len);
 	refuse(w, NULL, AG_REFUSAL_APPROVAL, ag_command_name(qd->plannedstmt->commandType, "statement"),
-		   psprintf("The agent's code wrote " UINT64_FORMAT " rows in this statement, more than agent_guard.max_rows_per_statement (%d).",
-					code_rows, max),
+		   psprintf("The agent's %s wrote " UINT64_FORMAT " rows in this statement, more than agent_guard.max_rows_per_statement (%d).",
+					OidIsValid(w->fn) ? "code" : "rule", code_rows, max),
 		   text, len);
 }
 
@@ -336,7 +427,7 @@ ag_agentgate_cte_rows(QueryDesc *qd, uint64 n)
 {
 	Who			w;
 
-	if (n == 0 || qd->estate == NULL || !who_runs(&w))
+	if (n == 0 || qd->estate == NULL || (!who_runs(&w) && !who_rules(qd->plannedstmt, &w)))
 		return;
 	count_rows(&w, qd, n);
 }
@@ -348,7 +439,8 @@ ag_agentgate_rows(QueryDesc *qd, uint64 n)
 	Who			w;
 
 	if (n == 0 || qd->estate == NULL || qd->plannedstmt->commandType == CMD_SELECT ||
-		!ag_gate_plan_writes(qd->plannedstmt) || !who_runs(&w))
+		!ag_gate_plan_writes(qd->plannedstmt) ||
+		(!who_runs(&w) && !who_rules(qd->plannedstmt, &w)))
 		return;
 	count_rows(&w, qd, n);
 }
@@ -441,17 +533,60 @@ ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 }
 
 /*
- * Planner, a human's session: a statement a rule made (its relation is in
- * the statement's range table) that deletes or updates every row of a
- * relation that is not temporary, when the rule's relation is an agent's.
- * The rule is the agent's code, though no function of it runs: refused as
- * the agent's DELETE or UPDATE without WHERE would be (its freezes and
- * policies are not judged here: no function of the agent runs).
+ * The relation of an agent's rule whose action a range table belongs to:
+ * the rule's placeholders for the rows it rewrites, "old" and "new", are
+ * in it, and name the rule's relation (the parser adds them to every rule
+ * action; an INSERT ... SELECT action has them in its SELECT).  A relation
+ * the action merely reads, with rules of its own, is not the rule's.  The
+ * first one that has rules and an agent for owner, or InvalidOid.
  */
-void
-ag_agentgate_plan_rule(Query *parse, const char *query_string)
+static Oid
+rule_placeholder_rel(List *rtable, Oid *owner)
 {
 	ListCell   *lc;
+
+	foreach(lc, rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		HeapTuple	tup;
+		Oid			found = InvalidOid;
+
+		if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid) || rte->eref == NULL ||
+			(strcmp(rte->eref->aliasname, "old") != 0 && strcmp(rte->eref->aliasname, "new") != 0))
+			continue;
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		if (((Form_pg_class) GETSTRUCT(tup))->relhasrules &&
+			ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(tup))->relowner))
+		{
+			found = rte->relid;
+			*owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		}
+		ReleaseSysCache(tup);
+		if (OidIsValid(found))
+			return found;
+	}
+	return InvalidOid;
+}
+
+/*
+ * Planner, a human's session: a statement a rule made (rule_placeholder_rel())
+ * that writes a relation that is not
+ * temporary, when the rule's relation is an agent's.  The rule is the
+ * agent's code, though no function of it runs (red team 11, finding 4):
+ *	- one that deletes or updates every row is refused here, as the
+ *	  agent's DELETE or UPDATE without WHERE would be;
+ *	- the others are returned, for the planner hook to mark their plan
+ *	  (ag_agentgate_mark_rule_plan()): as they run, the agent's freezes and
+ *	  policies hold for them (ag_agentgate_executor_start()), and their rows
+ *	  count against agent_guard.max_rows_per_statement (ag_agentgate_rows()),
+ *	  whatever WHERE restricts them.
+ * Returns the rule's relation, or InvalidOid.
+ */
+Oid
+ag_agentgate_plan_rule(Query *parse, const char *query_string)
+{
 	Oid			target;
 	Oid			rule_rel = InvalidOid;
 	Oid			owner = InvalidOid;
@@ -463,33 +598,24 @@ ag_agentgate_plan_rule(Query *parse, const char *query_string)
 	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
 		IsParallelWorker() || ag_owner_running() ||
 		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
-		return;
+		return InvalidOid;
 	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
-	if (!OidIsValid(target) || ag_relation_tree_exempt(target) ||
-		!ag_gate_query_unrestricted(parse))
-		return;
-	foreach(lc, parse->rtable)
+	if (!OidIsValid(target) || ag_relation_tree_exempt(target))
+		return InvalidOid;
+	rule_rel = rule_placeholder_rel(parse->rtable, &owner);
+	if (!OidIsValid(rule_rel) && parse->commandType == CMD_INSERT && parse->jointree != NULL &&
+		list_length(parse->jointree->fromlist) == 1 &&
+		IsA(linitial(parse->jointree->fromlist), RangeTblRef))
 	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		HeapTuple	tup;
+		/* INSERT ... SELECT: the placeholders are the SELECT's */
+		RangeTblEntry *rte = rt_fetch(linitial_node(RangeTblRef, parse->jointree->fromlist)->rtindex,
+									  parse->rtable);
 
-		if (!OidIsValid(rte->relid))
-			continue;
-		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rte->relid));
-		if (!HeapTupleIsValid(tup))
-			continue;
-		if (((Form_pg_class) GETSTRUCT(tup))->relhasrules &&
-			ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(tup))->relowner))
-		{
-			rule_rel = rte->relid;
-			owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		}
-		ReleaseSysCache(tup);
-		if (OidIsValid(rule_rel))
-			break;
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL)
+			rule_rel = rule_placeholder_rel(rte->subquery->rtable, &owner);
 	}
-	if (!OidIsValid(rule_rel))
-		return;
+	if (!OidIsValid(rule_rel) || !ag_gate_query_unrestricted(parse))
+		return rule_rel;
 	agents = agents_of(owner);
 	what = ag_command_name(parse->commandType, "statement");
 	ag_statement_text(query_string, parse->stmt_location, parse->stmt_len, &text, &len);
@@ -502,4 +628,19 @@ ag_agentgate_plan_rule(Query *parse, const char *query_string)
 								  ag_qualified_relname(rule_rel), ag_agentcode_role_name(owner),
 								  ag_agentcode_role_name(GetSessionUserId())),
 						 text, len);
+	return InvalidOid;			/* not reached */
+}
+
+/* The planner's mark on the plan of an agent's rule (ag_agentgate_plan_rule()). */
+void
+ag_agentgate_mark_rule_plan(PlannedStmt *ps, Oid rule_rel)
+{
+	PlanInvalItem *mark;
+
+	if (!OidIsValid(rule_rel))
+		return;
+	mark = makeNode(PlanInvalItem);
+	mark->cacheId = AG_RULE_MARK;
+	mark->hashValue = (uint32) rule_rel;
+	ps->invalItems = lappend(ps->invalItems, mark);
 }

@@ -10,6 +10,7 @@
 #include "catalog/objectaccess.h"
 #include "executor/execdesc.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "refusal.h"
 
 extern void ag_agentgate_top_statement(void);
@@ -21,7 +22,9 @@ extern void ag_agentgate_cte_rows(QueryDesc *qd, uint64 n);
 extern void ag_agentgate_writers_done(void);
 extern void ag_agentgate_function_execute(Oid funcid);
 extern void ag_agentgate_utility(Node *parsetree, const char *text, int len);
-extern void ag_agentgate_plan_rule(Query *parse, const char *query_string);
+extern Oid	ag_agentgate_plan_rule(Query *parse, const char *query_string);
+extern void ag_agentgate_mark_rule_plan(PlannedStmt *ps, Oid rule_rel);
+extern bool ag_agentgate_rule_plan(PlannedStmt *ps);
 extern void ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId, void *arg);
 

@@ -68,7 +68,9 @@
  *					agent's session would need approval (planner: the gate
  *					qual; ExecutorStart: policy, freeze; ExecutorRun: the
  *					statement's row limit; ProcessUtility: the verdict,
- *					policy, freeze; object access: what it drops or empties);
+ *					policy, freeze; object access: what it drops or empties),
+ *					and so do an agent's rule's actions (the planner marks
+ *					their plans);
  *					agentstored: in humans' statements, what an agent's
  *					views and policies read is checked as the agent
  *					(planner); what an agent stores (triggers, domains,
@@ -212,9 +214,9 @@ executor_start(QueryDesc *queryDesc, int eflags)
 			ag_gate_executor_start(queryDesc, text, len);
 			ag_gate_frozen_writers(queryDesc->plannedstmt, text, len);
 		}
-		else if (ag_agentcode_running())
+		else if (ag_agentcode_running() || ag_agentgate_rule_plan(queryDesc->plannedstmt))
 		{
-			/* an agent's code in a human's session: gated as the agent's */
+			/* an agent's code or rule in a human's session: gated as the agent's */
 			ag_agentgate_executor_start(queryDesc);
 		}
 	}
@@ -239,9 +241,15 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* an agent's cursor may run after the agent's call returned */
 		if (!IsParallelWorker())
 			ag_agentcode_query_started(queryDesc);
-		/* an agent's code's CTEs in a human's session count too (agentgate.c) */
-		if (!IsParallelWorker() && queryDesc->plannedstmt->hasModifyingCTE &&
-			(ag_judging() || ag_agentcode_running()))
+		/*
+		 * the rows of ModifyTable nodes that leave es_processed be: writing
+		 * CTEs, and the action of a rule that does not replace the
+		 * statement (DO ALSO); an agent's code's, and an agent's rule's,
+		 * in a human's session count too (agentgate.c)
+		 */
+		if (!IsParallelWorker() &&
+			(ag_judging() || ag_agentcode_running() ||
+			 ag_agentgate_rule_plan(queryDesc->plannedstmt)))
 			ag_writers_cte_start(queryDesc);
 	}
 	PG_FINALLY();
@@ -607,6 +615,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	List	   *binding = NIL;
 	List	   *seen = NIL;
 	bool		walked = false;
+	Oid			rule_rel = InvalidOid;
 	PlannedStmt *result;
 
 	if (!IsParallelWorker() && ag_session_is_agent())
@@ -621,8 +630,11 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		/* an agent's code's DELETE/UPDATE without WHERE: gated (agentgate.c) */
 		if (ag_agentcode_running())
 			ag_gate_plan_query(parse);
-		/* an agent's rule's DELETE/UPDATE without WHERE: refused (agentgate.c) */
-		ag_agentgate_plan_rule(parse, query_string);
+		/*
+		 * an agent's rule's DELETE/UPDATE without WHERE: refused; its other
+		 * writes: gated as they run (agentgate.c)
+		 */
+		rule_rel = ag_agentgate_plan_rule(parse, query_string);
 		walked = ag_agentstored_plan_query(parse, &seen);	/* what its views and policies read */
 	}
 
@@ -640,6 +652,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		ag_writers_wrap_setval(result);
 	if (binding != NIL)
 		ag_key_bind_plan(result, binding);
+	ag_agentgate_mark_rule_plan(result, rule_rel);	/* an agent's rule's action */
 	/* an agent's view read through a human's function the planner inlined */
 	if (walked)
 		ag_agentstored_check_plan(result, seen);

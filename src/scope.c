@@ -15,7 +15,7 @@
  *	  created (seen by the object-access hook, hooks.c) are the agent's
  *	  scratch space and are not gated, unless they are protected, a
  *	  partition or child of a relation that is not scratch, or a
- *	  composite type a protected relation's column uses.
+ *	  relation whose row type a column of one that is not scratch uses.
  *	- ag_relation_protected(): carries the capture trigger.
  *	- ag_in_guard_schema(): belongs to agent_guard itself.
  *
@@ -36,6 +36,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
@@ -149,24 +150,67 @@ child_of_guarded(Oid relid)
 }
 
 /*
- * Is the relation a composite type whose values show in a protected
- * relation (a column of it, or of an array, domain or composite type over
- * it)?  Made in this session or not, it is then no scratch: ALTER TYPE ...
- * DROP ATTRIBUTE of a composite type a protected table's column uses
- * strips that field from every human row (red team 11, finding 8).  A
- * partition or child, and what reaches a protected relation through
- * inheritance, are child_of_guarded()'s and reach.c's.
+ * Does a column of a relation that is not scratch hold values of this type:
+ * directly, or through an array, domain, range or composite type built on
+ * it, or through the row type of a scratch relation such a column uses?
+ * Follows pg_depend (a column depends on its type, an array, domain or
+ * range type on its element, base or subtype); PostgreSQL refuses a type
+ * that contains itself, so the walk ends.
+ */
+static bool
+type_used_by_guarded(Oid typid, int depth)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		used = false;
+
+	check_stack_depth();
+	if (depth > 8)
+		return true;			/* deeper than any walk here: not scratch */
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(typid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (!used && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid == RelationRelationId && d->objsubid > 0)
+			used = !ag_relation_exempt(d->objid);
+		else if (d->classid == TypeRelationId && d->objid != typid)
+			used = type_used_by_guarded(d->objid, depth + 1);
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return used;
+}
+
+/*
+ * Is the relation (a table, view, composite type: any relation with a row
+ * type) one whose row type a relation that is not scratch relies on: a
+ * column of it holds values of that type (type_used_by_guarded()), or
+ * what a protected relation runs or reads uses it (structure.c)?  Made in
+ * this session or not, it is then no scratch: ALTER TYPE ... DROP
+ * ATTRIBUTE of a composite type a protected table's column uses strips
+ * that field from every human row (red team 11, finding 8), and so does
+ * ALTER TABLE ... DROP COLUMN of a table whose row type it uses (the
+ * variant rt11open closed).  A partition or child, and what reaches a
+ * protected relation through inheritance, are child_of_guarded()'s and
+ * reach.c's.
  */
 static bool
 relied_upon(Oid relid)
 {
 	char	   *why = NULL;
-	Oid			rowtype;
+	Oid			rowtype = get_rel_type_id(relid);
 
-	if (get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+	if (!OidIsValid(rowtype))
 		return false;
-	rowtype = get_rel_type_id(relid);
-	return OidIsValid(rowtype) &&
+	return type_used_by_guarded(rowtype, 0) ||
 		OidIsValid(ag_structure_relied_upon(TypeRelationId, rowtype, &why));
 }
 
@@ -177,7 +221,7 @@ relied_upon(Oid relid)
  * the human's data (and a partition the session added to a protected
  * table carries its guard), nor a partition or an inheritance child of a
  * relation that is not scratch itself (child_of_guarded()), nor a
- * composite type a protected relation's column uses (relied_upon()).  Temporary
+ * relation whose row type one that is not scratch uses (relied_upon()).  Temporary
  * relations stay scratch: PostgreSQL refuses a temporary partition of a
  * permanent table, and a temporary child's rows show in its parent only in
  * the session that owns it.  A statement that reaches a protected relation

@@ -48,6 +48,7 @@
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_range.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_ts_config.h"
@@ -953,6 +954,7 @@ classify_rule(RuleStmt *r, AgUtility *v)
 }
 
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
+static char *type_user_code(Oid typid, int depth);
 
 static void
 classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
@@ -1088,6 +1090,7 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 				{
 					ColumnDef  *col = (ColumnDef *) cmd->def;
 					ListCell   *lc2;
+					char	   *code;
 
 					Oid			typid = col->typeName ?
 						LookupTypeNameOid(NULL, col->typeName, true) : InvalidOid;
@@ -1100,6 +1103,11 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 						set_verdict(v, APPROVAL, "ALTER TABLE ... ADD COLUMN",
 									psprintf("The column's domain %s has constraints: on protected table \"%s\" they could refuse humans' writes, also those that leave the column out.",
 											 format_type_be(typid), rel));
+					/* a range's subtype_diff, ...: code of the type's owner */
+					else if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
+						set_verdict(v, APPROVAL, "ALTER TABLE ... ADD COLUMN",
+									psprintf("The column's type %s runs code that is not the system's whenever humans write, index or analyse protected table \"%s\" (%s): it could make their statements fail.",
+											 format_type_be(typid), rel, code));
 					foreach(lc2, col->constraints)
 					{
 						const char *kind = constraint_refusing(lfirst(lc2));
@@ -1341,6 +1349,73 @@ calls_user_code(Node *node, void *context)
 }
 
 /*
+ * What of a type runs code that is not the system's whenever a value of it
+ * is written, indexed or analysed, or NULL: a range type's canonical or
+ * subtype_diff function, or the operator class that orders its subtype
+ * (range input, GiST indexes and ANALYZE call them: red team 11, finding
+ * 9), a domain's constraints; through domains, arrays, ranges, multiranges
+ * and the attributes of composite types.  A base type's own functions are
+ * not looked at: only a superuser may create a base type.
+ */
+static char *
+type_user_code(Oid typid, int depth)
+{
+	char	   *found = NULL;
+
+	if (!OidIsValid(typid) || depth > 8)
+		return NULL;
+	check_stack_depth();
+	switch (get_typtype(typid))
+	{
+		case TYPTYPE_DOMAIN:
+			if (DomainHasConstraints(typid))	/* its base domains' too */
+				return psprintf("domain %s has constraints", format_type_be(typid));
+			return type_user_code(getBaseType(typid), depth + 1);
+		case TYPTYPE_RANGE:
+			{
+				HeapTuple	tup = SearchSysCache1(RANGETYPE, ObjectIdGetDatum(typid));
+				Oid			subtype;
+				Form_pg_range r;
+
+				if (!HeapTupleIsValid(tup))
+					return NULL;
+				r = (Form_pg_range) GETSTRUCT(tup);
+				subtype = r->rngsubtype;
+				if (OidIsValid(r->rngcanonical) && r->rngcanonical >= FirstNormalObjectId)
+					found = psprintf("range type %s has canonical function %s, which is not the system's",
+									 format_type_be(typid), format_procedure(r->rngcanonical));
+				else if (OidIsValid(r->rngsubdiff) && r->rngsubdiff >= FirstNormalObjectId)
+					found = psprintf("range type %s has subtype_diff function %s, which is not the system's",
+									 format_type_be(typid), format_procedure(r->rngsubdiff));
+				else if (r->rngsubopc >= FirstNormalObjectId)
+					found = psprintf("range type %s orders its bounds with an operator class that is not the system's",
+									 format_type_be(typid));
+				ReleaseSysCache(tup);
+				return found ? found : type_user_code(subtype, depth + 1);
+			}
+		case TYPTYPE_MULTIRANGE:
+			return type_user_code(get_multirange_range(typid), depth + 1);
+		case TYPTYPE_COMPOSITE:
+			{
+				TupleDesc	desc;
+				int			i;
+
+				if (typid == RECORDOID)
+					return NULL;
+				desc = lookup_rowtype_tupdesc(typid, -1);
+				for (i = 0; i < desc->natts && found == NULL; i++)
+					if (!TupleDescAttr(desc, i)->attisdropped)
+						found = type_user_code(TupleDescAttr(desc, i)->atttypid, depth + 1);
+				ReleaseTupleDesc(desc);
+				return found;
+			}
+		default:
+			/* an array: its elements */
+			return type_user_code(get_element_type(typid), depth + 1);
+	}
+}
+
+/*
  * What of an index on a protected table runs code that is not the
  * system's: an expression or predicate calling such a function, or an
  * operator class that is not the system's (its support functions compare
@@ -1377,26 +1452,27 @@ index_user_code(Oid relid, IndexStmt *s)
 		IndexElem  *e = lfirst_node(IndexElem, lc);
 		Oid			opclass = InvalidOid;
 
+		Oid			typid = InvalidOid;
+		char	   *code;
+
 		if (e->expr != NULL && calls_user_code(e->expr, &what))
 			return psprintf("an expression that %s", what);
+		if (e->expr != NULL)
+			typid = exprType(e->expr);
+		else if (e->name != NULL)
+		{
+			AttrNumber	att = get_attnum(relid, e->name);
+
+			if (att != InvalidAttrNumber)
+				typid = get_atttype(relid, att);
+		}
+		/* the type's own code: a range's subtype_diff runs in GiST */
+		if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
+			return psprintf("a key whose type runs code that is not the system's (%s)", code);
 		if (e->opclass != NIL)
 			opclass = get_opclass_oid(am, e->opclass, true);
-		else
-		{
-			Oid			typid = InvalidOid;
-
-			if (e->expr != NULL)
-				typid = exprType(e->expr);
-			else if (e->name != NULL)
-			{
-				AttrNumber	att = get_attnum(relid, e->name);
-
-				if (att != InvalidAttrNumber)
-					typid = get_atttype(relid, att);
-			}
-			if (OidIsValid(typid))
-				opclass = GetDefaultOpClass(typid, am);
-		}
+		else if (OidIsValid(typid))
+			opclass = GetDefaultOpClass(typid, am);
 		if (OidIsValid(opclass) && opclass >= FirstNormalObjectId)
 			return "an operator class that is not the system's";
 	}
@@ -1420,9 +1496,23 @@ statistics_user_code(Oid relid, CreateStatsStmt *s)
 	foreach(lc, t->exprs)
 	{
 		StatsElem  *e = lfirst_node(StatsElem, lc);
+		Oid			typid = InvalidOid;
+		char	   *code;
 
 		if (e->expr != NULL && calls_user_code(e->expr, &what))
 			return psprintf("an expression that %s", what);
+		if (e->expr != NULL)
+			typid = exprType(e->expr);
+		else if (e->name != NULL)
+		{
+			AttrNumber	att = get_attnum(relid, e->name);
+
+			if (att != InvalidAttrNumber)
+				typid = get_atttype(relid, att);
+		}
+		/* ANALYZE and the planner compare and measure its values */
+		if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
+			return psprintf("a column or expression whose type runs code that is not the system's (%s)", code);
 	}
 	return NULL;
 }
@@ -1942,12 +2032,29 @@ ag_structure_new_index(Oid indexoid, Oid *relid, char **why)
 	else
 	{
 		Datum		d = heap_getattr(tup, Anum_pg_index_indclass, desc, &isnull);
+		ListCell   *le = list_head((List *) exprs);
 
 		what = NULL;
 		classes = isnull ? NULL : (oidvector *) DatumGetPointer(d);
 		for (i = 0; classes != NULL && i < classes->dim1 && what == NULL; i++)
 			if (classes->values[i] >= FirstNormalObjectId)
 				what = "an operator class that is not the system's";
+		/* a key whose type runs code of its own (a range's subtype_diff) */
+		for (i = 0; i < ix->indnkeyatts && what == NULL; i++)
+		{
+			Oid			typid = InvalidOid;
+			char	   *code;
+
+			if (ix->indkey.values[i] != 0)
+				typid = get_atttype(ix->indrelid, ix->indkey.values[i]);
+			else if (le != NULL)
+			{
+				typid = exprType((Node *) lfirst(le));
+				le = lnext((List *) exprs, le);
+			}
+			if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
+				what = psprintf("a key whose type runs code that is not the system's (%s)", code);
+		}
 	}
 	if (what == NULL)
 		return AG_REFUSAL_NONE;
@@ -2105,6 +2212,13 @@ ag_structure_new_column(Oid relid, int attnum, char **why)
 		what = "an identity";
 	else if (get_typtype(a->atttypid) == TYPTYPE_DOMAIN && DomainHasConstraints(a->atttypid))
 		what = "a domain with constraints";
+	else
+	{
+		char	   *code = type_user_code(a->atttypid, 0);
+
+		if (code != NULL)
+			what = psprintf("a type that runs code that is not the system's (%s)", code);
+	}
 	if (what == NULL)
 		return AG_REFUSAL_NONE;
 	*why = psprintf("it adds column \"%s\" with %s to protected table \"%s\", which could refuse humans' writes",

@@ -557,7 +557,8 @@ modify_beyond_scratch(ModifyTableState *mt)
 /*
  * After ExecutorStart of a judged plan: wrap the subplans of the ModifyTable
  * nodes that do not set es_processed (ExecInitModifyTable lists them in
- * es_auxmodifytables).
+ * es_auxmodifytables): writing CTEs, and the action of a DO ALSO rule,
+ * which PostgreSQL plans with canSetTag off.
  */
 void
 ag_writers_cte_start(QueryDesc *qd)
@@ -568,8 +569,7 @@ ag_writers_cte_start(QueryDesc *qd)
 	ListCell   *lc;
 	int			n = 0;
 
-	if (estate == NULL || !qd->plannedstmt->hasModifyingCTE ||
-		estate->es_auxmodifytables == NIL)
+	if (estate == NULL || estate->es_auxmodifytables == NIL)
 		return;
 	c = MemoryContextAllocZero(estate->es_query_cxt,
 							   offsetof(CteCounting, counters) +
