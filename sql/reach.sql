@@ -66,6 +66,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON customers TO regress_reach_bot;
 CREATE FUNCTION public.link_a_tab() RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
     AS $$ BEGIN EXECUTE 'ALTER TABLE a_tab ADD COLUMN p int DEFAULT 1 REFERENCES par'; END $$;
 GRANT EXECUTE ON FUNCTION public.link_a_tab() TO regress_reach_bot;
+-- and one that makes a_tab a child of a parent the agent made (the agent's
+-- own ALTER TABLE a_tab INHERIT needs approval: red team 12, finding 5)
+CREATE FUNCTION public.inherit_a_tab() RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+    AS $$ BEGIN EXECUTE 'ALTER TABLE a_tab INHERIT inh_parent'; END $$;
+GRANT EXECUTE ON FUNCTION public.inherit_a_tab() TO regress_reach_bot;
 SELECT agent_guard.protect(r) FROM unnest(ARRAY['a_tab', 'ags.t', 'typed', 'customers',
                                                 'public.orders', 'parts', 'lone']::regclass[]) r;
 ALTER TABLE typed OF a_row;
@@ -84,9 +89,12 @@ INSERT INTO par VALUES (1);
 SELECT public.link_a_tab();
 TRUNCATE par CASCADE;
 \echo :LAST_ERROR_SQLSTATE
--- error: a parent of its own reaches the protected child: TRUNCATE, DROP ... CASCADE, retype, rename
+-- error: the agent may not make the protected table a child of its own table (YG003)
 CREATE TABLE inh_parent (id int, v text);
 ALTER TABLE a_tab INHERIT inh_parent;
+\echo :LAST_ERROR_SQLSTATE
+-- error: a parent of its own reaches the protected child: TRUNCATE, DROP ... CASCADE, retype, rename
+SELECT public.inherit_a_tab();
 TRUNCATE inh_parent;
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE inh_parent CASCADE;

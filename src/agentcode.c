@@ -68,7 +68,11 @@
  *	  FROM into one, and, as a backstop, a drop, truncation or alteration
  *	  of one (object access);
  *	- a rule of an agent's relation that writes a protected table, in any
- *	  human statement (planner; YG004): the rule is the agent's code.
+ *	  human statement (planner; YG004): the rule is the agent's code;
+ *	- what an agent's rule's action, or a write through an agent's view,
+ *	  reaches at run time: a protected child or partition of what it
+ *	  writes, a protected table a foreign key cascades to (YG004; see
+ *	  ag_agentcode_reach_start).
  *
  * Cost: a session that never sets up a call of an agent's function pays a
  * hash lookup per fmgr_info of a non-builtin function (cached per function;
@@ -81,6 +85,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -88,6 +93,7 @@
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
@@ -112,6 +118,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "rewrite/prs2lock.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/syscache.h"
 
@@ -120,7 +127,9 @@
 #include "agentportal.h"
 #include "compat.h"
 #include "owner_spi.h"
+#include "refusal.h"
 #include "scope.h"
+#include "statement.h"
 #include "writers.h"
 
 /* owner -> is an agent role; function -> its owner, when an agent role */
@@ -181,6 +190,11 @@ typedef struct Running
 	Oid			copy_into;
 	bool		judged;			/* agent_rel below is known */
 	Oid			agent_rel;		/* an agent's relation whose code it runs */
+	bool		write_judged;	/* the three below are known */
+	Oid			writer;			/* the agent role whose rule or view chose
+								 * what it writes (ag_agentcode_reach_start) */
+	Oid			writer_via;		/* the rule's relation, or the view */
+	bool		writer_view;	/* writer_via is a view written through */
 } Running;
 
 static Running *running = NULL;
@@ -786,6 +800,7 @@ ag_agentcode_enter(PlannedStmt *plan, Oid copy_into)
 	running[nrunning].plan = plan;
 	running[nrunning].copy_into = copy_into;
 	running[nrunning].judged = false;
+	running[nrunning].write_judged = false;
 	nrunning++;
 }
 
@@ -2075,6 +2090,206 @@ ag_agentcode_executor_start(PlannedStmt *plan)
 
 		if (ag_relation_protected(relid))
 			refuse_write(relid, "write to");
+	}
+}
+
+/*
+ * What an agent's rule or view writes in a human's session (red team 12,
+ * finding 5).  A rule's action is the agent's code, and so is a view a
+ * human writes through: they choose the rows.  The planner refuses them
+ * when they name a protected table (ag_agentcode_plan_query); what they
+ * write may still reach one: an inheritance child or a partition of the
+ * relation they name, or a protected table whose foreign key cascades
+ * (CASCADE, SET NULL, SET DEFAULT) from it, at any depth.  In the human's
+ * session those rows would be written as the human's, hard and unlogged.
+ * So, while such a plan runs, it counts as the agent's code for writes to
+ * protected tables: its own result relations and everything under them,
+ * and every statement it sets off (the foreign keys' actions, triggers),
+ * are refused when protected, like the writes of an agent's function
+ * (refuse_write), and on record (YG004).
+ *
+ * Identified from the plan, which has no trace of the rewriting left but
+ * the permissions: PostgreSQL checks the entries of a rule's action as the
+ * rule relation's owner, and the table under a view as the view's owner;
+ * a view written through keeps its own entry, which requires the write
+ * (also a security_invoker one).  Cached and prepared plans carry them.
+ * ---------------------------------------------------------------------
+ */
+
+/* Is relation relid role's, with rules other than a view's SELECT rule? */
+static bool
+rules_of(Oid relid, Oid role)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		found = false;
+	int			i;
+
+	if (rel == NULL)
+		return false;
+	if (rel->rd_rel->relowner == role && rel->rd_rules != NULL)
+		for (i = 0; i < rel->rd_rules->numLocks && !found; i++)
+			found = rel->rd_rules->rules[i]->event != CMD_SELECT;
+	RelationClose(rel);
+	return found;
+}
+
+/* A relation of role's with rules among the plan's entries, or none. */
+static Oid
+rule_relation_of(PlannedStmt *plan, Oid role)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_RELATION && OidIsValid(rte->relid) &&
+			rules_of(rte->relid, role))
+			return rte->relid;
+	}
+	return InvalidOid;
+}
+
+/*
+ * The agent role whose rule or view chose what the plan writes, or
+ * InvalidOid; *via is the view written through (*view), or the rule's
+ * relation when one is found.
+ */
+static Oid
+plan_agent_writer(PlannedStmt *plan, Oid *via, bool *view)
+{
+	ListCell   *lc;
+	Oid			writer = InvalidOid;
+
+	*via = InvalidOid;
+	*view = false;
+	if (plan->commandType == CMD_UTILITY ||
+		(plan->commandType == CMD_SELECT && !plan->hasModifyingCTE))
+		return InvalidOid;
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		Oid			check_as;
+		AclMode		perms;
+		Oid			owner;
+
+		if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid) ||
+			!ag_plan_rte_perms(plan, rte, &check_as, &perms) ||
+			(perms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) == 0)
+			continue;
+		/*
+		 * a view written through: its own entry, checked as the human (a
+		 * rule's action keeps the entry of the view the rule is on)
+		 */
+		if (rte->relkind == RELKIND_VIEW &&
+			ag_agentcode_role_is_agent(owner = ag_agentcode_relation_owner(rte->relid)))
+		{
+			*via = rte->relid;
+			*view = !rules_of(rte->relid, owner);
+			return owner;
+		}
+		/* a rule's action, or the table under a view: checked as their owner */
+		if (!OidIsValid(writer) && OidIsValid(check_as) && ag_agentcode_role_is_agent(check_as))
+			writer = check_as;
+	}
+	if (OidIsValid(writer))
+		*via = rule_relation_of(plan, writer);
+	return writer;
+}
+
+/* Refuse a write to protected table relid that an agent's rule or view chose. */
+static void
+refuse_reached(PlannedStmt *plan, Oid relid, Oid named, Oid writer, Oid via, bool view,
+			   bool set_off)
+{
+	List	   *agents = ag_agent_ids_of_role(writer);
+	const char *how;
+	const char *by;
+
+	if (set_off)
+		how = " in what the write set off (a foreign key's cascade, a trigger)";
+	else if (relid != named)
+		how = psprintf(", a child or partition of relation %s", ag_qualified_relname(named));
+	else
+		how = "";
+	if (view)
+		by = psprintf("view %s", ag_qualified_relname(via));
+	else if (OidIsValid(via))
+		by = psprintf("a rule of relation %s", ag_qualified_relname(via));
+	else
+		by = "a rule or view";
+	ag_refuse_agent_code(AG_REFUSAL_GUARD,
+						 agents != NIL ? (const char *) linitial(agents) : ag_agentcode_role_name(writer),
+						 ag_command_name(plan->commandType, "statement"),
+						 psprintf("It writes protected table %s%s, where its rows would pass for those of role \"%s\", unstamped and unlogged.",
+								  ag_qualified_relname(relid), how,
+								  ag_agentcode_role_name(GetSessionUserId())),
+						 psprintf("The write was chosen by %s, code of agent role \"%s\", in the session of role \"%s\".",
+								  by, ag_agentcode_role_name(writer),
+								  ag_agentcode_role_name(GetSessionUserId())),
+						 debug_query_string ? debug_query_string : "",
+						 debug_query_string ? (int) strlen(debug_query_string) : 0);
+}
+
+/* The plan's result relations and all under them: none protected. */
+static void
+judge_reached(PlannedStmt *plan, Oid writer, Oid via, bool view, bool set_off)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->resultRelations)
+	{
+		Oid			named = rt_fetch(lfirst_int(lc), plan->rtable)->relid;
+		ListCell   *lc2;
+
+		if (ag_relation_protected(named))
+			refuse_reached(plan, named, named, writer, via, view, set_off);
+		foreach(lc2, find_all_inheritors(named, NoLock, NULL))
+			if (lfirst_oid(lc2) != named && ag_relation_protected(lfirst_oid(lc2)))
+				refuse_reached(plan, lfirst_oid(lc2), named, writer, via, view, set_off);
+	}
+}
+
+/*
+ * ExecutorStart, a session that is not an agent's: a plan an agent's rule
+ * or view chose the writes of, or one started while such a plan runs (its
+ * foreign keys' actions, its triggers' statements), writes no protected
+ * table.
+ */
+void
+ag_agentcode_reach_start(PlannedStmt *plan)
+{
+	const Oid  *roles;
+	uint64		generation;
+	Oid			writer;
+	Oid			via;
+	bool		view;
+	int			i;
+
+	if (IsParallelWorker() || IsBinaryUpgrade || ag_process_is_agent() || ag_judging() ||
+		ag_owner_running() || plan->commandType == CMD_UTILITY ||
+		(plan->commandType == CMD_SELECT && !plan->hasModifyingCTE) ||
+		ag_agent_roles(&roles, &generation) <= 0)
+		return;
+	writer = plan_agent_writer(plan, &via, &view);
+	if (OidIsValid(writer))
+		judge_reached(plan, writer, via, view, false);
+	for (i = nrunning - 1; i >= 0; i--)
+	{
+		Running    *r = &running[i];
+
+		if (r->plan == NULL)
+			continue;
+		if (!r->write_judged)
+		{
+			r->writer = plan_agent_writer(r->plan, &r->writer_via, &r->writer_view);
+			r->write_judged = true;
+		}
+		if (OidIsValid(r->writer))
+		{
+			judge_reached(plan, r->writer, r->writer_via, r->writer_view, true);
+			break;
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ extern bool ag_agentcode_running(void);
 extern bool ag_agentcode_innermost(Oid *fn, Oid *owner);
 extern bool ag_agentcode_role_is_agent(Oid role);
 extern void ag_agentcode_executor_start(PlannedStmt *plan);
+extern void ag_agentcode_reach_start(PlannedStmt *plan);
 extern void ag_agentcode_copy(Oid copy_into);
 extern ProcessUtilityContext ag_agentcode_call_context(Node *parsetree,
 													   ProcessUtilityContext context);

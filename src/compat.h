@@ -395,6 +395,37 @@ ag_check_as_role(Query *q, RangeTblEntry *rte, Oid role)
 #endif
 
 /*
+ * A planned range table entry's permissions (agentcode.c): who they are
+ * checked as (InvalidOid: the statement's user) and which they require.
+ * From 16 on they are the plan's RTEPermissionInfo's; an inheritance
+ * child has none (its parent's entry carries them).
+ */
+#include "nodes/plannodes.h"
+#if PG_VERSION_NUM >= 160000
+static inline bool
+ag_plan_rte_perms(PlannedStmt *plan, RangeTblEntry *rte, Oid *check_as, AclMode *perms)
+{
+	RTEPermissionInfo *p;
+
+	if (rte->perminfoindex == 0 || (int) rte->perminfoindex > list_length(plan->permInfos))
+		return false;
+	p = list_nth_node(RTEPermissionInfo, plan->permInfos, rte->perminfoindex - 1);
+	*check_as = p->checkAsUser;
+	*perms = p->requiredPerms;
+	return true;
+}
+#else
+static inline bool
+ag_plan_rte_perms(PlannedStmt *plan, RangeTblEntry *rte, Oid *check_as, AclMode *perms)
+{
+	(void) plan;
+	*check_as = rte->checkAsUser;
+	*perms = rte->requiredPerms;
+	return true;
+}
+#endif
+
+/*
  * The sequence of an identity column (seqkeys.c): from 17 on, asked of the
  * relation, so that a partition answers with its partitioned table's.
  */

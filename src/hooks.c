@@ -194,6 +194,8 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		ag_identity_enforce();
 		/* an agent's code in a human's session writes no protected table */
 		ag_agentcode_executor_start(queryDesc->plannedstmt);
+		/* nor does an agent's rule or view, nor what its write sets off */
+		ag_agentcode_reach_start(queryDesc->plannedstmt);
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{

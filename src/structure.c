@@ -988,6 +988,11 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 				set_verdict(v, REFUSED, "ALTER TABLE ... INHERIT",
 							psprintf("The rows of \"%s\" would show in protected table \"%s\" without stamps or events.",
 									 rel, name_of(parent)));
+			/* a statement on the parent reaches the child's rows (red team 12) */
+			else if (protected && OidIsValid(parent))
+				set_verdict(v, APPROVAL, "ALTER TABLE ... INHERIT",
+							psprintf("Protected table \"%s\" would become a child of \"%s\": every UPDATE and DELETE of \"%s\", and every rule or view over it, would reach the protected rows.",
+									 rel, name_of(parent), name_of(parent)));
 			continue;
 		}
 		if (cmd->subtype == AT_AttachPartition && cmd->def && IsA(cmd->def, PartitionCmd))
