@@ -275,6 +275,8 @@ batch_statements(SPITupleTable *batch, uint64 *n)
 		sc = hash_search(stmts, &sid, HASH_FIND, NULL);
 		if (!sc->read)
 		{
+			elog(DEBUG1, "agent_guard: a seal batch ends after " UINT64_FORMAT " of " UINT64_FORMAT " events: their statements print as %zu bytes",
+				 i, *n, kept);
 			*n = i;
 			break;
 		}
