@@ -16,7 +16,8 @@
 #    it runs;
 #  - a refused DELETE with one value of 30 MB of quotes: the request and
 #    its BLOCKED event are recorded; after approval the same statement with
-#    the same value runs; with one character more it is another statement.
+#    the same value runs; with one character more it is another statement;
+#  - a sealer whose sealing keeps failing shows "failing", not "running".
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -123,5 +124,25 @@ is($node->safe_psql('postgres',
 ok(defined ag_wait_sealed($node, 'postgres', 30), 'everything is sealed');
 is($node->safe_psql('postgres', 'SELECT ok FROM agent_guard.verify_log()'), 't', 'the log verifies');
 
+# --- a sealer that keeps failing says so --------------------------------
+# (finding 1: a sealer out of memory on every retry showed "running"; here
+# it fails because the chain's head is gone, and then comes back)
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.head_copy AS SELECT * FROM agent_guard.chain_state;
+	DELETE FROM agent_guard.chain_state;
+});
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'failing' FROM agent_guard.sealer_status() WHERE database = current_database()"),
+	'a sealer whose sealing fails shows "failing" in sealer_status()');
+$node->safe_psql('postgres', q{
+	INSERT INTO agent_guard.chain_state SELECT * FROM public.head_copy;
+	DROP TABLE public.head_copy;
+});
+($ok, $err) = agent_bench("INSERT INTO items VALUES (:id, 'after');\n", 'run-after', 'id=200');
+ok($ok, 'an agent write after the head is back') or diag($err);
+ok(defined ag_wait_sealed($node, 'postgres', 30), 'is sealed by the restarted sealer');
+ok($node->poll_query_until('postgres',
+	"SELECT state = 'running' FROM agent_guard.sealer_status() WHERE database = current_database()"),
+	'which says "running" again');
 $node->stop;
 done_testing();
