@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "mb/stringinfo_mb.h"
 #include "nodes/params.h"
 #include "tcop/pquery.h"
@@ -47,6 +48,56 @@ client_params(void)
 	if (p == NULL || p->numParams <= 0 || p->paramFetch != NULL)
 		return NULL;
 	return p;
+}
+
+/*
+ * A value is printed, to be cut at AG_PARAM_VALUE_LOG characters, from what
+ * its start needs: a string's or a bytea's first characters or bytes, and
+ * nothing of another value larger than AG_PARAM_PRINT_MAX bytes, which is
+ * shown as "(a value of N bytes, not printed)".  Printing it whole would
+ * need its output form at once, and a bytea's is twice its size: a 540 MB
+ * value, or an array of them, could not be printed at all, and a refusal
+ * with it was on no record (red team 13, finding 3).  NULL: print it whole.
+ */
+#define AG_PARAM_PRINT_MAX (1024 * 1024)
+
+static bool
+param_prefix(Oid type, Datum value, Datum *prefix, Size *size)
+{
+	struct varlena *v;
+	const char *data;
+	Size		len;
+	Size		keep;
+	struct varlena *cut;
+	int16		typlen;
+	bool		typbyval;
+
+	get_typlenbyval(type, &typlen, &typbyval);
+	*prefix = value;
+	*size = (Size) datumGetSize(value, typbyval, typlen);
+	if (typlen != -1)
+		return *size <= AG_PARAM_PRINT_MAX;
+	v = (struct varlena *) DatumGetPointer(value);
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		return *size <= AG_PARAM_PRINT_MAX;		/* not as a client binds it */
+	if (type != TEXTOID && type != VARCHAROID && type != BPCHAROID && type != BYTEAOID)
+		return *size <= AG_PARAM_PRINT_MAX;
+	data = VARDATA_ANY(v);
+	len = VARSIZE_ANY_EXHDR(v);
+	/* one character (byte) more than is kept, so that the cut is marked */
+	if (type == BYTEAOID)
+		keep = Min(len, (Size) AG_PARAM_VALUE_LOG + 1);
+	else
+		keep = (Size) pg_mbcharcliplen(data, (int) Min(len, (Size) (AG_PARAM_VALUE_LOG + 1) * MAX_MULTIBYTE_CHAR_LEN),
+									   AG_PARAM_VALUE_LOG + 1);
+	if (keep < len)
+	{
+		cut = palloc(VARHDRSZ + keep);
+		SET_VARSIZE(cut, VARHDRSZ + keep);
+		memcpy(VARDATA(cut), data, keep);
+		*prefix = PointerGetDatum(cut);
+	}
+	return true;
 }
 
 /*
@@ -75,6 +126,8 @@ ag_client_params_text(void)
 		Oid			out;
 		bool		isvarlena;
 		char	   *s;
+		Datum		prefix;
+		Size		size;
 
 		if (buf.len >= AG_PARAM_LOG_BYTES)
 		{
@@ -102,10 +155,17 @@ ag_client_params_text(void)
 			appendStringInfoString(&buf, "NULL");
 			continue;
 		}
+		if (!param_prefix(prm->ptype, prm->value, &prefix, &size))
+		{
+			appendStringInfo(&buf, "(a value of %zu bytes, not printed)", size);
+			continue;
+		}
 		getTypeOutputInfo(prm->ptype, &out, &isvarlena);
-		s = OidOutputFunctionCall(out, prm->value);
+		s = OidOutputFunctionCall(out, prefix);
 		appendStringInfoStringQuoted(&buf, s, AG_PARAM_VALUE_LOG);
 		pfree(s);
+		if (prefix != prm->value)
+			pfree(DatumGetPointer(prefix));
 	}
 	return buf.data;
 }

@@ -17,6 +17,7 @@
 #  - a refused DELETE with one value of 30 MB of quotes: the request and
 #    its BLOCKED event are recorded; after approval the same statement with
 #    the same value runs; with one character more it is another statement;
+#  - a 3 MB bytea is kept from its first bytes, a 1.2 MB array as a mark;
 #  - a sealer whose sealing keeps failing shows "failing", not "running".
 use strict;
 use warnings;
@@ -86,6 +87,19 @@ like($node->safe_psql('postgres',
 	"SELECT parameters FROM agent_guard.statements WHERE run_id = 'run-many'"),
 	qr/^\$1 = 'x{1024}\.\.\.', \$2 = 'x{1024}\.\.\.'/, 'each kept value cut at 1,024 characters, marked');
 
+# a long bytea is printed from its first bytes (its whole output is twice
+# its size), and another value larger than 1 MB is not printed, but said so
+($ok, $err) = agent_bench(
+	"SELECT decode(repeat('61', 3000000), 'hex') AS b, "
+	  . "(SELECT array_agg(g) FROM generate_series(1, 300000) g) AS arr \\gset\n"
+	  . "INSERT INTO items VALUES (101, length(:b::bytea) || '/' || cardinality(:arr::int[]));\n",
+	'run-bytea');
+ok($ok, 'an agent INSERT with a 3 MB bytea and a 300,000-element array runs') or diag($err);
+like($node->safe_psql('postgres',
+	"SELECT parameters FROM agent_guard.statements WHERE run_id = 'run-bytea'"),
+	qr/^\$1 = '\\x(61){511}\.\.\.', \$2 = \(a value of \d+ bytes, not printed\)$/,
+	'the bytea is kept cut, the array is marked as not printed');
+
 ok(defined ag_wait_sealed($node, 'postgres', 30), 'the sealer seals it');
 is($node->safe_psql('postgres',
 	"SELECT state FROM agent_guard.sealer_status() WHERE database = current_database()"),
@@ -98,7 +112,7 @@ my $del = "SELECT repeat('''', :len) AS big \\gset\n"
   . "DELETE FROM items WHERE id > 0 AND length(:big) > 0;\n";
 my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.requests');
 ($ok, $err) = agent_bench($del, 'run-big', "len=$big");
-ok(!$ok, 'a DELETE of 21 rows with a 30 MB bound value is refused');
+ok(!$ok, 'a DELETE of 22 rows with a 30 MB bound value is refused');
 like($err, qr/needs a human's approval|YG003|approval/i, 'for approval') or diag($err);
 is($node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.requests') - $before, 1,
 	'one request is recorded');
@@ -119,7 +133,7 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM agent_guard.requests WHERE
 ok($ok, 'the approved statement with the same value runs') or diag($err);
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM agent_guard.events WHERE run_id = 'run-big' AND operation IN ('DELETE', 'SOFT_DELETE')"),
-	21, 'and deletes the 21 rows, logged');
+	22, 'and deletes the 22 rows, logged');
 
 ok(defined ag_wait_sealed($node, 'postgres', 30), 'everything is sealed');
 is($node->safe_psql('postgres', 'SELECT ok FROM agent_guard.verify_log()'), 't', 'the log verifies');
