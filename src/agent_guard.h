@@ -79,7 +79,7 @@
 /* ... and all of a statement's values together up to about this many bytes
  * (the value that passes it is kept, up to AG_PARAM_VALUE_LOG characters);
  * the rest are counted with a mark (params.c). */
-#define AG_PARAM_LOG_BYTES (64 * 1024)
+#define AG_PARAM_LOG_BYTES ((Size) 64 * 1024)
 
 /*
  * The module interfaces of the layers every file may use.  Each of the

@@ -59,7 +59,7 @@ client_params(void)
  * value, or an array of them, could not be printed at all, and a refusal
  * with it was on no record (red team 13, finding 3).  NULL: print it whole.
  */
-#define AG_PARAM_PRINT_MAX (1024 * 1024)
+#define AG_PARAM_PRINT_MAX ((Size) 1024 * 1024)
 
 static bool
 param_prefix(Oid type, Datum value, Datum *prefix, Size *size)
@@ -129,7 +129,7 @@ ag_client_params_text(void)
 		Datum		prefix;
 		Size		size;
 
-		if (buf.len >= AG_PARAM_LOG_BYTES)
+		if ((Size) buf.len >= AG_PARAM_LOG_BYTES)
 		{
 			int			more = p->numParams - i;
 			uint64		bytes = 0;
