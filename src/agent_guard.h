@@ -76,6 +76,10 @@
 /* Each bound parameter value is kept up to this many characters with its
  * statement and request (params.c); the approval covers the whole value. */
 #define AG_PARAM_VALUE_LOG 1024
+/* ... and all of a statement's values together up to about this many bytes
+ * (the value that passes it is kept, up to AG_PARAM_VALUE_LOG characters);
+ * the rest are counted with a mark (params.c). */
+#define AG_PARAM_LOG_BYTES ((Size) 64 * 1024)
 
 /*
  * The module interfaces of the layers every file may use.  Each of the
@@ -93,9 +97,8 @@ extern uint64 ag_run_rows_add(const char *agent, const char *run, int64 delta);
 extern uint64 ag_run_rows(const char *agent, const char *run);
 
 /* params.c */
-extern char *ag_client_params_text(int maxlen);
-extern int64 ag_client_params_hash(int64 statement_hash);
-extern void ag_client_params_material(StringInfo m);
+extern char *ag_client_params_text(void);
+extern uint64 ag_client_params_material(StringInfo m);
 
 /* shmem.c: an area's first member is its LWLock *, set before init runs */
 typedef void (*AgShmemInitFn) (void *area);

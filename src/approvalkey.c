@@ -9,9 +9,11 @@
  * hash, have the first approved and run the second.  So the key is the
  * SHA-256 digest (common/cryptohash.h) of its material, every field
  * written with its length so that no two materials run together:
- *	- the statement text as recorded (refusal.c),
- *	- each value bound to its parameters, with its type, in the type's
- *	  binary form (params.c),
+ *	- the SHA-256 of the statement text as recorded (refusal.c),
+ *	- the SHA-256 of the values bound to its parameters, each with its
+ *	  type, in the type's binary form, hashed one value at a time
+ *	  (params.c): material and memory do not grow with what the agent
+ *	  sends (red team 13, finding 3),
  *	- the search_path, as the schemas it resolves to,
  *	- for a utility statement, what its names resolved to and what it
  *	  reached (classify.c, reach.c),
@@ -79,6 +81,67 @@ ag_key_add_bytes(StringInfo m, const void *data, int len)
 	ag_key_add_int(m, (uint64) len);
 	if (len > 0)
 		appendBinaryStringInfo(m, data, len);
+}
+
+/*
+ * A SHA-256 fed piece by piece, for material too large to copy (an
+ * agent's bound values, a statement of up to 1 GB).
+ */
+pg_cryptohash_ctx *
+ag_key_stream_begin(void)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
+	{
+		const char *why = ctx ? pg_cryptohash_error(ctx) : "out of memory";
+
+		pg_cryptohash_free(ctx);
+		elog(ERROR, "agent_guard: could not compute a statement's digest: %s", why);
+	}
+	return ctx;
+}
+
+void
+ag_key_stream_add(pg_cryptohash_ctx *ctx, const void *data, Size len)
+{
+	if (len > 0 && pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "agent_guard: could not compute a statement's digest: %s",
+			 pg_cryptohash_error(ctx));
+}
+
+/* A length-prefixed field, written as ag_key_add_bytes writes it. */
+void
+ag_key_stream_add_field(pg_cryptohash_ctx *ctx, const void *data, Size len)
+{
+	uint8		n[8];
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		n[i] = (uint8) (((uint64) len >> ((7 - i) * 8)) & 0xff);
+	ag_key_stream_add(ctx, n, 8);
+	ag_key_stream_add(ctx, data, len);
+}
+
+void
+ag_key_stream_end(pg_cryptohash_ctx *ctx, AgKeyDigest *out)
+{
+	if (pg_cryptohash_final(ctx, out->d, sizeof(out->d)) < 0)
+		elog(ERROR, "agent_guard: could not compute a statement's digest: %s",
+			 pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
+/* The SHA-256 of data as a field: 32 bytes of material for any length. */
+void
+ag_key_add_digest_of(StringInfo m, const void *data, Size len)
+{
+	pg_cryptohash_ctx *ctx = ag_key_stream_begin();
+	AgKeyDigest d;
+
+	ag_key_stream_add_field(ctx, data, len);
+	ag_key_stream_end(ctx, &d);
+	ag_key_add_bytes(m, d.d, AG_KEY_DIGEST_LEN);
 }
 
 /* The schemas the search_path resolves to, in order. */
@@ -604,7 +667,7 @@ ag_key_add_plan(StringInfo m, PlannedStmt *ps, const char *source, int source_le
 	ag_key_add_bytes(m, bound ? "bound plan" : "plan", bound ? 10 : 4);
 	ag_key_add_int(m, (uint64) ps->commandType);
 	if (source != NULL)
-		ag_key_add_bytes(m, source, source_len);
+		ag_key_add_digest_of(m, source, (Size) source_len);
 	else
 		ag_key_add_int(m, 0);
 

@@ -7,6 +7,7 @@
 #ifndef AG_APPROVALKEY_H
 #define AG_APPROVALKEY_H
 
+#include "common/cryptohash.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
@@ -24,6 +25,11 @@ struct Query;
 extern void ag_key_add_int(StringInfo m, uint64 v);
 extern void ag_key_add_bytes(StringInfo m, const void *data, int len);
 extern void ag_key_add_search_path(StringInfo m);
+extern pg_cryptohash_ctx *ag_key_stream_begin(void);
+extern void ag_key_stream_add(pg_cryptohash_ctx *ctx, const void *data, Size len);
+extern void ag_key_stream_add_field(pg_cryptohash_ctx *ctx, const void *data, Size len);
+extern void ag_key_stream_end(pg_cryptohash_ctx *ctx, AgKeyDigest *out);
+extern void ag_key_add_digest_of(StringInfo m, const void *data, Size len);
 extern List *ag_key_bind_query(struct Query *q);
 extern void ag_key_bind_plan(struct PlannedStmt *ps, List *binding);
 extern void ag_key_add_plan(StringInfo m, struct PlannedStmt *ps,

@@ -926,7 +926,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	}
 
 	/* the statement's bound values, printed as the agent, once a statement */
-	params = statement_recorded() ? NULL : ag_client_params_text(AG_PARAM_VALUE_LOG);
+	params = statement_recorded() ? NULL : ag_client_params_text();
 
 	ag_owner_become(&owner_save, true);
 	PG_TRY();

@@ -91,8 +91,22 @@ static const char *const pinned_settings[][2] = {
 typedef struct StmtContent
 {
 	int64		statement_id;	/* hash key */
+	bool		read;			/* its row was read (or is known missing) */
 	char	   *text;			/* NULL: no such statement */
 } StmtContent;
+
+/*
+ * A batch keeps its statements' texts at once (an event is sealed with its
+ * statement's), so it reads them until they take AG_SEAL_BATCH_BYTES, and
+ * the batch ends before the first event whose statement was not read: its
+ * memory is this, plus one statement (at most AG_MAX_QUERY_LOG and
+ * AG_PARAM_LOG_BYTES, printed up to 6 bytes a character), plus one event.
+ * By count alone, 5,000 statements of 1 MB needed 30 GB (red team 13,
+ * finding 1).  The statement rows are read by a cursor, AG_SEAL_STMT_FETCH
+ * at a time, for the same reason.
+ */
+#define AG_SEAL_BATCH_BYTES ((Size) 64 * 1024 * 1024)
+#define AG_SEAL_STMT_FETCH 16
 
 /*
  * SPI leaves CurrentMemoryContext at its procedure context after every call,
@@ -131,33 +145,39 @@ ag_sha256(const uint8 *a, size_t alen, const uint8 *b, size_t blen, uint8 *out)
 /*
  * The canonical text of the statements of a batch (the batch query's second
  * column), as _event_content() nests them: every column but the NULLs.
+ * *n becomes the number of the batch's first events whose statements fit
+ * in AG_SEAL_BATCH_BYTES (at least one).
  */
 static HTAB *
-batch_statements(SPITupleTable *batch, uint64 n)
+batch_statements(SPITupleTable *batch, uint64 *n)
 {
 	HASHCTL		ctl;
 	HTAB	   *stmts;
-	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *ids = palloc(sizeof(Datum) * Max(*n, 1));
 	int			nids = 0;
 	uint64		i;
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		args[1];
 	bool		isnull;
 	bool		found;
-	int			rc;
-	AgCanonRow *canon;
+	AgCanonRow *canon = NULL;
 	MemoryContext rowcxt;
-	int			sid_col;
-	Datum	   *values;
-	bool	   *nulls;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			sid_col = 0;
+	Datum	   *values = NULL;
+	bool	   *nulls = NULL;
 	StringInfoData buf;
+	Portal		portal;
+	Size		kept = 0;
+	bool		first_read = false;
+	bool		cut = false;
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(StmtContent);
 	ctl.hcxt = CurrentMemoryContext;
 	stmts = hash_create("agent_guard statement rows", 64, &ctl,
 						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < *n; i++)
 	{
 		int64		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull));
 		StmtContent *sc;
@@ -167,6 +187,7 @@ batch_statements(SPITupleTable *batch, uint64 n)
 		sc = hash_search(stmts, &sid, HASH_ENTER, &found);
 		if (!found)
 		{
+			sc->read = false;
 			sc->text = NULL;
 			ids[nids++] = Int64GetDatum(sid);
 		}
@@ -176,7 +197,8 @@ batch_statements(SPITupleTable *batch, uint64 n)
 
 	/*
 	 * A join, not "= ANY ($1)": a generic plan of that scans the table and
-	 * compares every row with every id; this one looks each id up.
+	 * compares every row with every id; this one looks each id up, in the
+	 * order of the events.
 	 */
 	if (stmt_plan == NULL)
 		stmt_plan = ag_keep_plan(
@@ -185,36 +207,80 @@ batch_statements(SPITupleTable *batch, uint64 n)
 			"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
 	args[0] = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	rc = run_plan(stmt_plan, NULL, args);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(rc));
+	portal = SPI_cursor_open(NULL, stmt_plan, args, NULL, false);
+	MemoryContextSwitchTo(cxt);
+	if (portal == NULL)
+		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(SPI_result));
 
-	sid_col = SPI_fnumber(SPI_tuptable->tupdesc, "statement_id");
-	canon = ag_canon_prepare(SPI_tuptable->tupdesc, NULL, NULL);
-	values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
-	nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
 	/* what printing a row allocates (detoasted values, output strings) goes with it */
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard statement content",
 								   ALLOCSET_DEFAULT_SIZES);
-	for (i = 0; i < SPI_processed; i++)
+	while (!cut)
 	{
-		int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-													  sid_col, &isnull));
-		StmtContent *sc = hash_search(stmts, &sid, HASH_FIND, NULL);
-		MemoryContext old;
+		SPI_cursor_fetch(portal, true, AG_SEAL_STMT_FETCH);
+		MemoryContextSwitchTo(cxt);
+		if (SPI_processed == 0)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			break;
+		}
+		if (canon == NULL)
+		{
+			sid_col = SPI_fnumber(SPI_tuptable->tupdesc, "statement_id");
+			canon = ag_canon_prepare(SPI_tuptable->tupdesc, NULL, NULL);
+			values = palloc(sizeof(Datum) * SPI_tuptable->tupdesc->natts);
+			nulls = palloc(sizeof(bool) * SPI_tuptable->tupdesc->natts);
+		}
+		for (i = 0; i < SPI_processed; i++)
+		{
+			int64		sid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+														  sid_col, &isnull));
+			StmtContent *sc = hash_search(stmts, &sid, HASH_FIND, NULL);
+			MemoryContext old;
 
-		if (sc == NULL)
-			continue;
-		old = MemoryContextSwitchTo(rowcxt);
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-		initStringInfo(&buf);
-		ag_canon_append(&buf, canon, values, nulls, NULL);
-		MemoryContextSwitchTo(old);
-		sc->text = pstrdup(buf.data);
-		MemoryContextReset(rowcxt);
+			if (sc == NULL || sc->read)
+				continue;
+			/* the first event's statement is always read: every batch seals one */
+			if (kept >= AG_SEAL_BATCH_BYTES && first_read)
+			{
+				cut = true;
+				break;
+			}
+			old = MemoryContextSwitchTo(rowcxt);
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+			initStringInfo(&buf);
+			ag_canon_append(&buf, canon, values, nulls, NULL);
+			MemoryContextSwitchTo(old);
+			sc->text = pstrdup(buf.data);
+			sc->read = true;
+			kept += (Size) buf.len;
+			if (sid == DatumGetInt64(ids[0]))
+				first_read = true;
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(cxt);
 	MemoryContextDelete(rowcxt);
-	SPI_freetuptable(SPI_tuptable);
+
+	/* the batch ends before the first event whose statement was not read */
+	for (i = 0; cut && i < *n; i++)
+	{
+		int64		sid = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 2, &isnull));
+		StmtContent *sc;
+
+		if (isnull)
+			continue;
+		sc = hash_search(stmts, &sid, HASH_FIND, NULL);
+		if (!sc->read)
+		{
+			elog(DEBUG1, "agent_guard: a seal batch ends after " UINT64_FORMAT " of " UINT64_FORMAT " events: their statements print as %zu bytes",
+				 i, *n, kept);
+			*n = i;
+			break;
+		}
+	}
 	return stmts;
 }
 
@@ -408,7 +474,7 @@ ag_chain_seal(int max_events)
 		elog(ERROR, "agent_guard: could not read unsealed events: %s", SPI_result_code_string(rc));
 	batch = SPI_tuptable;
 	n = SPI_processed;
-	stmts = batch_statements(batch, n);
+	stmts = batch_statements(batch, &n);
 	tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
 	for (i = 0; i < n; i++)
 		tids[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(batch->vals[i], batch->tupdesc, 1, &isnull));

@@ -256,15 +256,24 @@ ag_statement_key(const char *text, int len, AgStatementKey *key)
 
 	normalize_text(text, len, out);
 	key->hash = (int64) hash_bytes_extended((const unsigned char *) out->data, out->len, 0);
-	/* a retry with other values is another statement */
-	key->hash = ag_client_params_hash(key->hash);
-	key->parameters = ag_client_params_text(AG_PARAM_VALUE_LOG);
+	key->parameters = ag_client_params_text();
 
-	/* what the digest covers: the text, the values, the search_path ... */
+	/*
+	 * What the digest covers: the text, the values, the search_path ...; the
+	 * text and the values by their SHA-256, so that the material stays small
+	 * whatever the agent sends.  Key 2 (red team 13): a request made under
+	 * key 1 matches no retry, and is simply left pending.
+	 */
 	initStringInfo(&key->material);
-	ag_key_add_bytes(&key->material, "agent_guard statement key 1", 27);
-	ag_key_add_bytes(&key->material, out->data, out->len);
-	ag_client_params_material(&key->material);
+	ag_key_add_bytes(&key->material, "agent_guard statement key 2", 27);
+	ag_key_add_digest_of(&key->material, out->data, (Size) out->len);
+	{
+		uint64		ph = ag_client_params_material(&key->material);
+
+		/* a retry with other values is another statement */
+		if (ph != 0)
+			key->hash = (int64) hash_combine64((uint64) key->hash, ph);
+	}
 	ag_key_add_search_path(&key->material);
 	key->digested = false;
 }

@@ -121,6 +121,10 @@ typedef struct AgSealerSlot
 	int64		sealed;			/* events it sealed since startup */
 	TimestampTz start_failed_at;	/* first start that found no worker slot, 0 if none */
 	int			start_failures; /* starts that found none since it last ran */
+	bool		sealing;		/* its sealing transaction is under way */
+	TimestampTz seal_failed_at; /* first sealing that failed since one last
+								 * succeeded, 0 if none */
+	int			seal_failures;	/* sealings that failed since then */
 } AgSealerSlot;
 
 typedef struct AgWorkerShared
@@ -399,10 +403,19 @@ ag_sql_sealers(PG_FUNCTION_ARGS)
 						 s->requested ? "true" : "false", s->sealed);
 		if (s->last_seal_at != 0)
 			appendStringInfo(&buf, ", \"last_seal_at\": \"%s\"", timestamptz_to_str(s->last_seal_at));
+		/*
+		 * A sealer that fails, exits and is restarted is "failing" until it
+		 * seals again, not "running": events wait unsealed meanwhile (red
+		 * team 13, finding 1).
+		 */
 		appendStringInfo(&buf, ", \"state\": \"%s\"",
+						 s->pid == 0 && !s->requested ? "stopped" :
+						 s->seal_failures > 0 ? "failing" :
 						 s->pid != 0 ? "running" :
-						 !s->requested ? "stopped" :
 						 s->start_failed_at != 0 ? "no worker slot" : "starting");
+		if (s->seal_failures > 0)
+			appendStringInfo(&buf, ", \"failing_since\": \"%s\", \"seal_failures\": %d",
+							 timestamptz_to_str(s->seal_failed_at), s->seal_failures);
 		if (s->pid == 0 && s->requested && s->start_failed_at != 0)
 			appendStringInfo(&buf, ", \"no_slot_since\": \"%s\", \"start_failures\": %d",
 							 timestamptz_to_str(s->start_failed_at), s->start_failures);
@@ -974,6 +987,13 @@ sealer_detach(int code, Datum arg)
 	{
 		s->pid = 0;
 		s->latch = NULL;
+		/* it exits in the middle of sealing: that sealing failed */
+		if (s->sealing && s->requested)
+		{
+			if (s->seal_failures++ == 0)
+				s->seal_failed_at = GetCurrentTimestamp();
+		}
+		s->sealing = false;
 	}
 	launcher_latch = workers->launcher_latch;
 	LWLockRelease(workers->lock);
@@ -1017,6 +1037,26 @@ sealer_drain_requests(void)
 	CommitTransactionCommand();
 }
 
+/* Mark this sealer's sealing under way (or done: then it succeeded). */
+static void
+sealer_mark_sealing(bool on)
+{
+	AgSealerSlot *s;
+
+	LWLockAcquire(workers->lock, LW_EXCLUSIVE);
+	s = sealer_slot_for(MyDatabaseId, false);
+	if (s != NULL && s->pid == MyProcPid)
+	{
+		s->sealing = on;
+		if (!on)
+		{
+			s->seal_failures = 0;
+			s->seal_failed_at = 0;
+		}
+	}
+	LWLockRelease(workers->lock);
+}
+
 /* One sealing transaction.  Returns events sealed, or -1 without the extension. */
 static int64
 sealer_iteration(void)
@@ -1024,6 +1064,7 @@ sealer_iteration(void)
 	int64		sealed = -1;
 
 	sealer_drain_requests();
+	sealer_mark_sealing(true);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -1041,6 +1082,7 @@ sealer_iteration(void)
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	sealer_mark_sealing(false);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return sealed;
