@@ -148,8 +148,8 @@ DECLARE
     v_limit double precision := coalesce(nullif(current_setting('agent_guard.notify_queue_limit', true), '')::double precision, 0.5);
 BEGIN
     IF v_usage >= v_limit THEN
-        RAISE WARNING 'notification on channel "agent_guard" not sent: the NOTIFY queue is %%% full', round((v_usage * 100)::numeric, 1)
-            USING DETAIL = format('The limit is agent_guard.notify_queue_limit = %s. Only the wake-up of listeners is lost: the %s is on record in agent_guard.events.', v_limit, payload->>'event'),
+        RAISE WARNING 'notification on channel "agent_guard" not sent: the NOTIFY queue is % full', round((v_usage * 100)::numeric, 1) || '%'
+            USING DETAIL = format('The limit is agent_guard.notify_queue_limit = %s. Only the wake-up of listeners is lost: what it announces (%s) is on record in agent_guard.events.', v_limit, payload->>'event'),
                   HINT = 'A session that listens but does not read holds the queue: see pg_stat_activity and pg_listening_channels(), and end it with pg_terminate_backend().';
         RETURN false;
     END IF;
