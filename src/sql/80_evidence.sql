@@ -643,8 +643,8 @@ $$;
 -- a code span, saying what it leaves out: the leading comments and white
 -- space are skipped first (an agent's cover text must not take the whole
 -- cell; red team 13, F2), with their length, and a cut says how many
--- characters it dropped (parameters: skip_comments false).  agent-guard show RUN --limit all, or
--- postmortem_json(), has the whole text.
+-- characters it dropped (parameters: skip_comments false).
+-- agent-guard show RUN --limit all, or postmortem_json(), has the whole text.
 CREATE FUNCTION agent_guard._md_cut(value text, n integer, skip_comments boolean DEFAULT true) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
