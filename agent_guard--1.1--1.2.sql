@@ -2731,3 +2731,422 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION agent_guard._warn_unjudged(regrole) FROM PUBLIC;
+
+-- red team 13 (issue 16), F4 and F2.
+-- The guard's notifications on channel agent_guard (README "NOTIFY") are
+-- wake-ups only: what they announce is on record in agent_guard.requests
+-- and agent_guard.events.  PostgreSQL's NOTIFY queue is shared, and any
+-- session, an agent's too, can fill it (a listener that does not read
+-- holds its tail); a transaction that notified then fails at commit.  So
+-- the guard's own transactions (freeze, policies, decisions, the sealer's
+-- recording) notify only while the queue is less full than
+-- agent_guard.notify_queue_limit, and otherwise say what they skipped:
+-- a wake-up, never a record.
+CREATE FUNCTION agent_guard._wake(payload jsonb) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_usage double precision := pg_notification_queue_usage();
+    v_limit double precision := coalesce(nullif(current_setting('agent_guard.notify_queue_limit', true), '')::double precision, 0.5);
+BEGIN
+    IF v_usage >= v_limit THEN
+        RAISE WARNING 'notification on channel "agent_guard" not sent: the NOTIFY queue is % full', round((v_usage * 100)::numeric, 1) || '%'
+            USING DETAIL = format('The limit is agent_guard.notify_queue_limit = %s. Only the wake-up of listeners is lost: what it announces (%s) is on record in agent_guard.events.', v_limit, payload->>'event'),
+                  HINT = 'A session that listens but does not read holds the queue: see pg_stat_activity and pg_listening_channels(), and end it with pg_terminate_backend().';
+        RETURN false;
+    END IF;
+    PERFORM pg_notify('agent_guard', payload::text);
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._wake(jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
+    RETURNS agent_guard.request_log
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_req agent_guard.request_log;
+    v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
+BEGIN
+    IF request_id IS NULL THEN
+        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM agent_guard._flush_requests();
+        SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
+    END IF;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'request % does not exist', request_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.requests.';
+    END IF;
+    IF v_req.kind <> 'approval' THEN
+        RAISE EXCEPTION 'request % cannot be %', request_id, verdict
+            USING ERRCODE = 'YG005',
+                  DETAIL = format('It was refused outright (%s): %s', v_req.kind, v_req.reason),
+                  HINT = CASE v_req.kind
+                      WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
+                      WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
+                      WHEN 'policy' THEN 'Change the agent''s policy with agent_guard.set_policy() instead.'
+                      WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
+                      ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
+    END IF;
+    IF v_req.status <> 'pending' THEN
+        RAISE EXCEPTION 'request % is already %', request_id, v_req.status
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
+                                THEN format('It was %s by %s; see agent_guard.requests for when.', v_req.status, v_req.decided_by)
+                                ELSE format('Its status is %s.', v_req.status) END;
+    END IF;
+    UPDATE agent_guard.request_log r
+       SET status = verdict, decided_by = session_user, decided_at = now(), note = _decide.note,
+           expires_at = CASE WHEN verdict = 'approved' THEN now() + v_ttl END
+     WHERE r.request_id = _decide.request_id
+    RETURNING * INTO v_req;
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+    VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
+            CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
+            jsonb_build_object('request_id', v_req.request_id, 'note', note,
+                               'statement', v_req.statement, 'expires_at', v_req.expires_at));
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', verdict, 'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
+        'by', session_user));
+    RETURN v_req;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.freeze(reason text, agent_id text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.freeze()');
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'a freeze needs a reason' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Say why, for example: SELECT agent_guard.freeze(''code freeze until Monday'');';
+    END IF;
+    IF agent_id IS NOT NULL THEN
+        PERFORM agent_guard._check_id(agent_id, 'agent id');
+    END IF;
+    INSERT INTO agent_guard.freeze_state AS f (scope, reason)
+    VALUES (coalesce(agent_id, '*'), reason)
+    ON CONFLICT (scope) DO UPDATE SET reason = EXCLUDED.reason, frozen_at = now(), frozen_by = session_user;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
+    VALUES (agent_id, session_user, agent_guard.calling_role()::text, 'FREEZE',
+            jsonb_build_object('reason', reason, 'scope', coalesce(agent_id, 'all agents')));
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'freeze', 'agent_id', agent_id, 'reason', reason, 'by', session_user));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.unfreeze(agent_id text DEFAULT NULL) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.unfreeze()');
+    DELETE FROM agent_guard.freeze_state f WHERE f.scope = coalesce(agent_id, '*');
+    IF NOT FOUND THEN
+        RAISE NOTICE 'no freeze for %', coalesce('agent "' || agent_id || '"', 'all agents');
+        RETURN false;
+    END IF;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
+    VALUES (agent_id, session_user, agent_guard.calling_role()::text, 'UNFREEZE',
+            jsonb_build_object('scope', coalesce(agent_id, 'all agents')));
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'unfreeze', 'agent_id', agent_id, 'by', session_user));
+    RETURN true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.set_policy(agent_id text, mode text DEFAULT 'guarded',
+                                       tables regclass[] DEFAULT NULL,
+                                       max_rows_per_minute integer DEFAULT NULL)
+    RETURNS agent_guard.policies
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_old agent_guard.policy_state;
+    v_new agent_guard.policy_state;
+    v_rel regclass;
+    r agent_guard.policies;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.set_policy()');
+    IF agent_id IS NULL THEN
+        RAISE EXCEPTION 'agent_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM agent_guard._check_id(agent_id, 'agent id');
+    IF mode IS NULL OR mode NOT IN ('read_only', 'dml', 'guarded') THEN
+        RAISE EXCEPTION 'invalid policy mode "%"', mode
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A policy mode is read_only, dml or guarded.';
+    END IF;
+    IF max_rows_per_minute IS NOT NULL AND max_rows_per_minute <= 0 THEN
+        RAISE EXCEPTION 'max_rows_per_minute must be greater than zero'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass NULL for no rate limit.';
+    END IF;
+    IF tables IS NOT NULL THEN
+        IF array_position(tables, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'tables must not contain NULL' USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        FOREACH v_rel IN ARRAY tables LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = v_rel
+                              AND c.relkind IN ('r', 'p', 'v', 'f', 'm')) THEN
+                RAISE EXCEPTION '"%" is not a table', v_rel
+                    USING ERRCODE = 'wrong_object_type',
+                          DETAIL = 'tables lists the tables (or views) the agent may write.';
+            END IF;
+            IF (SELECT c.relpersistence FROM pg_class c WHERE c.oid = v_rel) = 't' THEN
+                RAISE EXCEPTION '"%" is a temporary table', v_rel
+                    USING ERRCODE = 'wrong_object_type',
+                          DETAIL = 'Agents may always write their own temporary tables; a policy names permanent ones.';
+            END IF;
+        END LOOP;
+        -- one entry per table, in a stable order
+        tables := ARRAY(SELECT DISTINCT t::oid FROM unnest(tables) t ORDER BY 1)::regclass[];
+    END IF;
+
+    SELECT * INTO v_old FROM agent_guard.policy_state p WHERE p.agent_id = set_policy.agent_id FOR UPDATE;
+    INSERT INTO agent_guard.policy_state AS p (agent_id, mode, tables, max_rows_per_minute)
+    VALUES (set_policy.agent_id, set_policy.mode, set_policy.tables, set_policy.max_rows_per_minute)
+    ON CONFLICT ON CONSTRAINT policy_state_pkey DO UPDATE
+       SET mode = EXCLUDED.mode, tables = EXCLUDED.tables,
+           max_rows_per_minute = EXCLUDED.max_rows_per_minute,
+           set_at = now(), set_by = session_user
+    RETURNING * INTO v_new;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
+    VALUES (v_new.agent_id, session_user, agent_guard.calling_role()::text, 'POLICY',
+            jsonb_build_object('mode', v_new.mode, 'tables', v_new.tables::text[],
+                               'max_rows_per_minute', v_new.max_rows_per_minute,
+                               'previous', CASE WHEN v_old.agent_id IS NULL THEN NULL
+                                                ELSE jsonb_build_object('mode', v_old.mode,
+                                                         'tables', v_old.tables::text[],
+                                                         'max_rows_per_minute', v_old.max_rows_per_minute) END));
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'policy', 'agent_id', v_new.agent_id, 'mode', v_new.mode, 'by', session_user));
+    SELECT * INTO r FROM agent_guard.policies q WHERE q.agent_id = v_new.agent_id;
+    RETURN r;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.drop_policy(agent_id text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.policy_state;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.drop_policy()');
+    IF agent_id IS NULL THEN
+        RAISE EXCEPTION 'agent_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM agent_guard.policy_state p WHERE p.agent_id = drop_policy.agent_id RETURNING * INTO v;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'agent "%" has no policy', agent_id;
+        RETURN false;
+    END IF;
+    PERFORM agent_guard._gate_changed();
+    INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
+    VALUES (v.agent_id, session_user, agent_guard.calling_role()::text, 'POLICY_DROP',
+            jsonb_build_object('mode', v.mode, 'tables', v.tables::text[],
+                               'max_rows_per_minute', v.max_rows_per_minute));
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'policy_drop', 'agent_id', v.agent_id, 'by', session_user));
+    RETURN true;
+END
+$$;
+
+CREATE FUNCTION agent_guard._md_cut(value text, n integer, skip_comments boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    i integer := 1;
+    len integer := length(value);
+    depth integer;
+    body text;
+BEGIN
+    IF value IS NULL THEN
+        RETURN agent_guard._md_code(value);
+    END IF;
+    LOOP
+        EXIT WHEN NOT skip_comments;
+        WHILE i <= len AND substr(value, i, 1) ~ '\s' LOOP
+            i := i + 1;
+        END LOOP;
+        IF substr(value, i, 2) = '--' THEN
+            WHILE i <= len AND substr(value, i, 1) <> E'\n' LOOP
+                i := i + 1;
+            END LOOP;
+        ELSIF substr(value, i, 2) = '/*' THEN
+            -- PostgreSQL's block comments nest
+            depth := 1;
+            i := i + 2;
+            WHILE i <= len AND depth > 0 LOOP
+                IF substr(value, i, 2) = '/*' THEN
+                    depth := depth + 1;
+                    i := i + 2;
+                ELSIF substr(value, i, 2) = '*/' THEN
+                    depth := depth - 1;
+                    i := i + 2;
+                ELSE
+                    i := i + 1;
+                END IF;
+            END LOOP;
+        ELSE
+            EXIT;
+        END IF;
+    END LOOP;
+    IF i > len THEN
+        -- nothing but comments: show them, as the statement is
+        i := 1;
+        WHILE i <= len AND substr(value, i, 1) ~ '\s' LOOP
+            i := i + 1;
+        END LOOP;
+    END IF;
+    body := substr(value, i);
+    RETURN CASE WHEN i > 1 AND value !~ '^\s*$' AND substr(value, 1, i - 1) ~ '\S'
+                THEN format('(%s characters of leading comments left out) ', i - 1) ELSE '' END
+        || agent_guard._md_code(left(body, n))
+        || CASE WHEN length(body) > n
+                THEN format(' … (%s more characters)', length(body) - n) ELSE '' END;
+END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._md_cut(text, integer, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION agent_guard.postmortem(run_id text) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j   jsonb := agent_guard.postmortem_json(run_id);
+    s   jsonb := j->'summary';
+    p   jsonb := j->'privileges';
+    ev  jsonb := j->'evidence';
+    rc  jsonb := j->'recovery';
+    out text;
+    x   jsonb;
+BEGIN
+    out := format(E'# Postmortem: run %s\n\n', agent_guard._md(s->>'run_id'));
+
+    out := out || E'## Summary\n\n'
+        || format(E'- Agent: %s\n', agent_guard._md_list(s->'agents'))
+        || format(E'- Login role: %s', agent_guard._md_list(s->'login_roles'))
+        || CASE WHEN s->'acting_roles' <> s->'login_roles'
+                THEN format(' (acting as %s)', agent_guard._md_list(s->'acting_roles')) ELSE '' END || E'\n'
+        || format(E'- Client address: %s\n', CASE WHEN jsonb_array_length(s->'client_addrs') = 0
+                                               THEN 'local (Unix socket)' ELSE agent_guard._md_list(s->'client_addrs') END)
+        || format(E'- Application name: %s\n', agent_guard._md_list(s->'application_names'))
+        || format(E'- Window: %s to %s (%s s)\n', agent_guard._md_time((s->>'first_event')::timestamptz),
+                  agent_guard._md_time((s->>'last_event')::timestamptz),
+                  round(extract(epoch FROM (s->>'duration')::interval), 3))
+        || format(E'- Transactions: %s, statements: %s\n', s->>'transactions', s->>'statements')
+        || format(E'- Status: %s\n', s->>'status')
+        || format(E'- Verdict: %s\n\n', s->>'verdict');
+
+    out := out || E'## Privileges held by the login role (now)\n\n';
+    IF NOT (p->>'role_exists')::boolean THEN
+        out := out || format(E'Role %s no longer exists.\n\n', coalesce(agent_guard._md(p->>'role'), '-'));
+    ELSE
+        out := out || format(E'Role %s: superuser %s, createrole %s, createdb %s, bypassrls %s; member of: %s; '
+                             'on database %s: CREATE %s, TEMPORARY %s.\n\n',
+                             agent_guard._md(p->>'role'), p->>'superuser', p->>'createrole', p->>'createdb', p->>'bypassrls',
+                             agent_guard._md_list(p->'member_of'), agent_guard._md(p#>>'{database,name}'),
+                             p#>>'{database,create}', p#>>'{database,temporary}')
+            || E'| Relation | Owner | Privileges | Schema | Schema owner | Schema privileges |\n'
+            || E'|---|---|---|---|---|---|\n';
+        FOR x IN SELECT * FROM jsonb_array_elements(p->'relations') LOOP
+            out := out || CASE WHEN (x->>'exists')::boolean THEN
+                format(E'| %s | %s | %s | %s | %s | %s |\n', agent_guard._md(x->>'relation'),
+                       CASE WHEN (x->>'owner')::boolean THEN 'yes' ELSE 'no' END,
+                       agent_guard._md_list(x->'privileges'), agent_guard._md(x->>'schema'),
+                       CASE WHEN (x->>'schema_owner')::boolean THEN 'yes' ELSE 'no' END,
+                       agent_guard._md_list(x->'schema_privileges'))
+                ELSE format(E'| %s | (dropped) | | | | |\n', agent_guard._md(x->>'relation')) END;
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    out := out || E'## Timeline\n\n| # | At | Statement | Rows |\n|---|---|---|---|\n';
+    FOR x IN SELECT * FROM jsonb_array_elements(j->'timeline') LOOP
+        out := out || format(E'| %s | %s | %s%s | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
+                             agent_guard._md_cut(x->>'query', 300),
+                             CASE WHEN x ? 'parameters'
+                                  THEN ' with ' || agent_guard._md_cut(x->>'parameters', 300, false) ELSE '' END,
+                             (SELECT string_agg(format('%s: %s', agent_guard._md(r.key),
+                                         (SELECT string_agg(o.key || ' ' || o.value, ', ' ORDER BY o.key)
+                                            FROM jsonb_each_text(r.value) o)), '; ' ORDER BY r.key)
+                                FROM jsonb_each(x->'rows') r));
+    END LOOP;
+    out := out || E'\n';
+
+    out := out || E'## Guard events\n\n';
+    IF jsonb_array_length(j->'guard_events') = 0 THEN
+        out := out || E'No guard fired during this run.\n\n';
+    ELSE
+        out := out || E'| Event | At | What | Relation | By | Detail |\n|---|---|---|---|---|---|\n';
+        FOR x IN SELECT * FROM jsonb_array_elements(j->'guard_events') LOOP
+            out := out || format(E'| %s | %s | %s | %s | %s | %s |\n', x->>'event_id', agent_guard._md_time((x->>'at')::timestamptz),
+                                 x->>'operation', agent_guard._md(x->>'relation'),
+                                 agent_guard._md(CASE WHEN (x->>'human')::boolean THEN 'human: ' || (x->>'by')
+                                                      ELSE 'agent: ' || (x->>'by') END),
+                                 agent_guard._md(CASE WHEN x->'detail' = 'null' THEN '' ELSE (x->'detail')::text END));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED') THEN
+        out := out || E'## Approved statements that ran\n\n';
+        FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
+            out := out || format(E'- %s: %s (request %s, approved by %s at %s%s): %s\n',
+                                 agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md_cut(x#>>'{detail,statement}', 300),
+                                 x#>>'{detail,request_id}', agent_guard._md(x#>>'{detail,approved_by}'),
+                                 agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
+                                 CASE WHEN x#>>'{detail,note}' IS NOT NULL
+                                      THEN ', note: ' || agent_guard._md(x#>>'{detail,note}') ELSE '' END,
+                                 coalesce((SELECT string_agg(format('%s %s%s', agent_guard._md(t->>'relation'),
+                                                   CASE WHEN t ? 'rows' THEN 'held ' || agent_guard._plural((t->>'rows')::bigint, 'row')
+                                                        ELSE '' END,
+                                                   CASE WHEN (t->>'rows_estimated')::boolean THEN ' (estimated)' ELSE '' END), '; ')
+                                             FROM jsonb_array_elements(x#>'{detail,targets}') t), '-'));
+        END LOOP;
+        out := out || E'\n';
+    END IF;
+
+    out := out || E'## Data touched\n\n| Relation | Inserted | Updated | Deleted | Soft-deleted | Rows | Sample keys |\n'
+               || E'|---|---|---|---|---|---|---|\n';
+    FOR x IN SELECT * FROM jsonb_array_elements(j->'data') LOOP
+        out := out || format(E'| %s | %s | %s | %s | %s | %s | %s |\n', agent_guard._md(x->>'relation'),
+                             x->>'inserted', x->>'updated', x->>'deleted', x->>'soft_deleted', x->>'rows',
+                             agent_guard._md((SELECT string_agg(k::text, ' ') FROM jsonb_array_elements(x->'sample_keys') k)));
+    END LOOP;
+    out := out || E'\n';
+
+    out := out || E'## Recovery\n\n';
+    IF jsonb_array_length(rc->'rollbacks') = 0 THEN
+        out := out || E'Nothing of this run has been rolled back.\n';
+    ELSE
+        FOR x IN SELECT * FROM jsonb_array_elements(rc->'rollbacks') LOOP
+            out := out || format(E'- Rolled back at %s by %s (event %s).\n', agent_guard._md_time((x->>'at')::timestamptz),
+                                 agent_guard._md(x->>'by'), x->>'event_id');
+        END LOOP;
+        out := out || format(E'- Compensations: %s.\n',
+                             coalesce((SELECT string_agg(c.key || ' ' || c.value, ', ' ORDER BY c.key)
+                                         FROM jsonb_each_text(rc->'compensations') c), 'none'));
+    END IF;
+    out := out || format(E'\nPreview what is left to undo:\n\n```sql\n%s\n```\n\nUndo it:\n\n```sql\n%s\n```\n\n',
+                         rc->>'preview_command', rc->>'rollback_command');
+
+    out := out || E'## Evidence\n\n'
+        || format(E'- Log verified: %s (%s)\n', CASE WHEN (ev->>'log_verified')::boolean THEN 'yes' ELSE '**NO**' END,
+                  ev->>'verify_detail')
+        || format(E'- Head seal: `%s` (keep it outside the database; `agent_guard.verify_log(head)` proves nothing was cut)\n',
+                  ev->>'head')
+        || format(E'- Events of this run: %s, sealed: %s (positions %s to %s)\n', ev->>'run_events',
+                  ev->>'run_events_sealed', coalesce(ev->>'run_first_seal_seq', '-'),
+                  coalesce(ev->>'run_last_seal_seq', '-'));
+    RETURN out;
+END
+$$;

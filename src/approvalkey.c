@@ -14,7 +14,9 @@
  *	  type, in the type's binary form, hashed one value at a time
  *	  (params.c): material and memory do not grow with what the agent
  *	  sends (red team 13, finding 3),
- *	- the search_path, as the schemas it resolves to,
+ *	- the search_path, as the schemas it resolves to, and the settings
+ *	  that change how the text's strings parse (standard_conforming_strings,
+ *	  backslash_quote),
  *	- for a utility statement, what its names resolved to and what it
  *	  reached (classify.c, reach.c),
  *	- for a statement that runs a plan (no WHERE clause, row limit), what
@@ -56,6 +58,7 @@
 #include "fmgr.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
+#include "parser/parser.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -156,6 +159,14 @@ ag_key_add_search_path(StringInfo m)
 	foreach(lc, path)
 		ag_key_add_int(m, (uint64) lfirst_oid(lc));
 	list_free(path);
+	/*
+	 * and the settings that change how the text's strings read: the request
+	 * shows them (refusal.c), the approval holds only under them
+	 */
+	ag_key_add_bytes(m, "standard_conforming_strings", 27);
+	ag_key_add_int(m, (uint64) standard_conforming_strings);
+	ag_key_add_bytes(m, "backslash_quote", 15);
+	ag_key_add_int(m, (uint64) backslash_quote);
 }
 
 /*

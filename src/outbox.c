@@ -63,6 +63,7 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -138,6 +139,8 @@ outbox_shmem_init(void *area)
 	pg_atomic_init_u64(&((AgOutboxShared *) area)->generation, 1);
 }
 
+static double notify_queue_limit = 0.5;
+
 static void outbox_xact_callback(XactEvent event, void *arg);
 static void outbox_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
@@ -147,6 +150,11 @@ ag_outbox_init(void)
 {
 	ag_shmem_register(AG_OUTBOX_TRANCHE, sizeof(AgOutboxShared), (void **) &outbox,
 					  outbox_shmem_init);
+	DefineCustomRealVariable("agent_guard.notify_queue_limit",
+							 gettext_noop("How full PostgreSQL's NOTIFY queue may be for the guard still to notify on channel agent_guard."),
+							 gettext_noop("Above it the guard's wake-ups are skipped with a WARNING, so that freezes, policies, decisions and recording never fail at commit on a full queue; 0 sends none."),
+							 &notify_queue_limit, 0.5, 0.0, 1.0,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	RegisterXactCallback(outbox_xact_callback, NULL);
 	RegisterSubXactCallback(outbox_subxact_callback, NULL);
 }
@@ -303,6 +311,10 @@ ag_outbox_put(const AgOutboxRequest *r)
  * request_log.parameters and statement_digest came with 1.2, and tripped
  * runs keyed by agent and run; a database still at 1.1 (the new library
  * runs it until ALTER EXTENSION UPDATE) gets drain_plan_11.
+ * The notification is a wake-up only, sent while PostgreSQL's NOTIFY queue
+ * is less full than agent_guard.notify_queue_limit: a full queue (any
+ * session can fill it) fails the notifying transaction at commit, and the
+ * requests must be recorded whatever the queue (red team 13, F4).
  */
 static AgKeptPlan drain_plan = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
@@ -320,8 +332,10 @@ static AgKeptPlan drain_plan = {
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
 	"          ON CONFLICT (agent_id, run_id) DO NOTHING RETURNING 1) "
-	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
-	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
+	"SELECT CASE WHEN pg_catalog.pg_notification_queue_usage() OPERATOR(pg_catalog.<) "
+	"            pg_catalog.current_setting('agent_guard.notify_queue_limit')::pg_catalog.float8 "
+	"       THEN pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
+	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text) END IS NOT NULL, "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
 	14, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID,
 	BOOLOID, BYTEAOID}
@@ -339,8 +353,10 @@ static AgKeptPlan drain_plan_11 = {
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
 	"          ON CONFLICT (run_id) DO NOTHING RETURNING 1) "
-	"SELECT pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
-	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text), "
+	"SELECT CASE WHEN pg_catalog.pg_notification_queue_usage() OPERATOR(pg_catalog.<) "
+	"            pg_catalog.current_setting('agent_guard.notify_queue_limit')::pg_catalog.float8 "
+	"       THEN pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
+	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text) END IS NOT NULL, "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
 	10, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
 };
@@ -358,6 +374,7 @@ ag_outbox_drain(void)
 	int			i;
 	int			j;
 	int			written = 0;
+	int			unsent = 0;
 	AgOutboxEntry *batch;
 	int			n = 0;
 	pid_t	   *gone;
@@ -458,9 +475,24 @@ ag_outbox_drain(void)
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "agent_guard: could not record request " INT64_FORMAT ": %s",
 				 e->request_id, SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			Datum		sent = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull && !DatumGetBool(sent))
+				unsent++;
+		}
 		written++;
 	}
 	pfree(batch);
+	if (unsent > 0)
+		ereport(WARNING,
+				(errmsg("agent_guard: %d notification(s) on channel \"agent_guard\" not sent: the NOTIFY queue is too full",
+						unsent),
+				 errdetail("The limit is agent_guard.notify_queue_limit = %g. Only the wake-up of listeners is lost: the requests are recorded in agent_guard.requests.",
+						   notify_queue_limit),
+				 errhint("A session that listens but does not read holds the queue: see pg_stat_activity and pg_listening_channels(), and end it with pg_terminate_backend().")));
 
 	/* the transaction the entries are written by, for the time they stay on show */
 	if (n > 0)

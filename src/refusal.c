@@ -46,7 +46,9 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -524,6 +526,53 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
  */
 
 /*
+ * What the human must know to read an approvable statement as the agent's
+ * session parses it, when that is not how it reads by default (red team
+ * 13, F6): a search_path other than PostgreSQL's default (which schemas an
+ * unqualified name means), with the schemas it resolves to, and
+ * standard_conforming_strings off (a backslash in a '...' string escapes
+ * the next character, so the text's strings, and what is a comment, read
+ * otherwise), with backslash_quote.  Both are bound into the approval key
+ * (approvalkey.c).  NULL when the settings are PostgreSQL's defaults.
+ */
+static char *
+parse_settings_note(void)
+{
+	const char *sp = GetConfigOption("search_path", false, false);
+	StringInfoData buf;
+	bool		odd_path = sp != NULL && strcmp(sp, "\"$user\", public") != 0;
+
+	if (!odd_path && standard_conforming_strings)
+		return NULL;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "The agent's session reads it with ");
+	if (odd_path)
+	{
+		List	   *path = fetch_search_path(false);
+		ListCell   *lc;
+		bool		first = true;
+
+		appendStringInfo(&buf, "search_path = %s (schemas: ", sp);
+		foreach(lc, path)
+		{
+			char	   *nsp = get_namespace_name(lfirst_oid(lc));
+
+			if (nsp == NULL)
+				continue;
+			appendStringInfo(&buf, "%s%s", first ? "" : ", ", quote_identifier(nsp));
+			first = false;
+		}
+		appendStringInfoString(&buf, first ? "none)" : ")");
+		list_free(path);
+	}
+	if (!standard_conforming_strings)
+		appendStringInfo(&buf, "%sstandard_conforming_strings = off and backslash_quote = %s: a backslash in a '...' string escapes the next character",
+						 odd_path ? ", " : "", GetConfigOption("backslash_quote", false, false));
+	appendStringInfoString(&buf, "; an approval holds only with these settings.");
+	return buf.data;
+}
+
+/*
  * Refuse the statement whose key is given: record the request, log, raise
  * with the kind's SQLSTATE, message and hint.  Returns only in a preview,
  * for kind APPROVAL (the statement goes on, to be counted).
@@ -537,6 +586,13 @@ ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
 	int			code = refusal_info[kind].sqlstate;
 
 	Assert(kind != AG_REFUSAL_NONE);
+	if (kind == AG_REFUSAL_APPROVAL)
+	{
+		char	   *note = parse_settings_note();
+
+		if (note != NULL)
+			why = psprintf("%s %s", why, note);
+	}
 
 	if (ag_preview_active())
 	{

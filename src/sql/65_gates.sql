@@ -131,6 +131,33 @@ CREATE FUNCTION agent_guard._gate_changed() RETURNS void
     AS 'MODULE_PATHNAME', 'ag_sql_gate_changed'
     LANGUAGE C STRICT VOLATILE;
 
+-- The guard's notifications on channel agent_guard (README "NOTIFY") are
+-- wake-ups only: what they announce is on record in agent_guard.requests
+-- and agent_guard.events.  PostgreSQL's NOTIFY queue is shared, and any
+-- session, an agent's too, can fill it (a listener that does not read
+-- holds its tail); a transaction that notified then fails at commit.  So
+-- the guard's own transactions (freeze, policies, decisions, the sealer's
+-- recording) notify only while the queue is less full than
+-- agent_guard.notify_queue_limit, and otherwise say what they skipped:
+-- a wake-up, never a record.
+CREATE FUNCTION agent_guard._wake(payload jsonb) RETURNS boolean
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_usage double precision := pg_notification_queue_usage();
+    v_limit double precision := coalesce(nullif(current_setting('agent_guard.notify_queue_limit', true), '')::double precision, 0.5);
+BEGIN
+    IF v_usage >= v_limit THEN
+        RAISE WARNING 'notification on channel "agent_guard" not sent: the NOTIFY queue is % full', round((v_usage * 100)::numeric, 1) || '%'
+            USING DETAIL = format('The limit is agent_guard.notify_queue_limit = %s. Only the wake-up of listeners is lost: what it announces (%s) is on record in agent_guard.events.', v_limit, payload->>'event'),
+                  HINT = 'A session that listens but does not read holds the queue: see pg_stat_activity and pg_listening_channels(), and end it with pg_terminate_backend().';
+        RETURN false;
+    END IF;
+    PERFORM pg_notify('agent_guard', payload::text);
+    RETURN true;
+END
+$$;
+
 CREATE VIEW agent_guard.requests AS
     SELECT r.request_id, r.requested_at, r.agent_id, r.run_id, r.login_role, r.kind,
            CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
@@ -201,9 +228,9 @@ BEGIN
             CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
             jsonb_build_object('request_id', v_req.request_id, 'note', note,
                                'statement', v_req.statement, 'expires_at', v_req.expires_at));
-    PERFORM pg_notify('agent_guard', jsonb_build_object(
+    PERFORM agent_guard._wake(jsonb_build_object(
         'event', verdict, 'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
-        'by', session_user)::text);
+        'by', session_user));
     RETURN v_req;
 END
 $$;
@@ -326,8 +353,8 @@ BEGIN
     INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
     VALUES (agent_id, session_user, agent_guard.calling_role()::text, 'FREEZE',
             jsonb_build_object('reason', reason, 'scope', coalesce(agent_id, 'all agents')));
-    PERFORM pg_notify('agent_guard', jsonb_build_object(
-        'event', 'freeze', 'agent_id', agent_id, 'reason', reason, 'by', session_user)::text);
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'freeze', 'agent_id', agent_id, 'reason', reason, 'by', session_user));
 END
 $$;
 COMMENT ON FUNCTION agent_guard.freeze(text, text) IS
@@ -347,8 +374,8 @@ BEGIN
     INSERT INTO agent_guard.events (agent_id, login_role, acting_role, operation, detail)
     VALUES (agent_id, session_user, agent_guard.calling_role()::text, 'UNFREEZE',
             jsonb_build_object('scope', coalesce(agent_id, 'all agents')));
-    PERFORM pg_notify('agent_guard', jsonb_build_object(
-        'event', 'unfreeze', 'agent_id', agent_id, 'by', session_user)::text);
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'unfreeze', 'agent_id', agent_id, 'by', session_user));
     RETURN true;
 END
 $$;

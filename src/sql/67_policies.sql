@@ -96,8 +96,8 @@ BEGIN
                                                 ELSE jsonb_build_object('mode', v_old.mode,
                                                          'tables', v_old.tables::text[],
                                                          'max_rows_per_minute', v_old.max_rows_per_minute) END));
-    PERFORM pg_notify('agent_guard', jsonb_build_object(
-        'event', 'policy', 'agent_id', v_new.agent_id, 'mode', v_new.mode, 'by', session_user)::text);
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'policy', 'agent_id', v_new.agent_id, 'mode', v_new.mode, 'by', session_user));
     SELECT * INTO r FROM agent_guard.policies q WHERE q.agent_id = v_new.agent_id;
     RETURN r;
 END
@@ -125,8 +125,8 @@ BEGIN
     VALUES (v.agent_id, session_user, agent_guard.calling_role()::text, 'POLICY_DROP',
             jsonb_build_object('mode', v.mode, 'tables', v.tables::text[],
                                'max_rows_per_minute', v.max_rows_per_minute));
-    PERFORM pg_notify('agent_guard', jsonb_build_object(
-        'event', 'policy_drop', 'agent_id', v.agent_id, 'by', session_user)::text);
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', 'policy_drop', 'agent_id', v.agent_id, 'by', session_user));
     RETURN true;
 END
 $$;

@@ -639,6 +639,68 @@ AS $$
               FROM (SELECT coalesce(replace(regexp_replace(value, '\s+', ' ', 'g'), '|', '\|'), '') AS v) t) c
 $$;
 
+-- A statement (or its parameters) cut to n characters for the report, as
+-- a code span, saying what it leaves out: the leading comments and white
+-- space are skipped first (an agent's cover text must not take the whole
+-- cell; red team 13, F2), with their length, and a cut says how many
+-- characters it dropped (parameters: skip_comments false).
+-- agent-guard show RUN --limit all, or postmortem_json(), has the whole text.
+CREATE FUNCTION agent_guard._md_cut(value text, n integer, skip_comments boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    i integer := 1;
+    len integer := length(value);
+    depth integer;
+    body text;
+BEGIN
+    IF value IS NULL THEN
+        RETURN agent_guard._md_code(value);
+    END IF;
+    LOOP
+        EXIT WHEN NOT skip_comments;
+        WHILE i <= len AND substr(value, i, 1) ~ '\s' LOOP
+            i := i + 1;
+        END LOOP;
+        IF substr(value, i, 2) = '--' THEN
+            WHILE i <= len AND substr(value, i, 1) <> E'\n' LOOP
+                i := i + 1;
+            END LOOP;
+        ELSIF substr(value, i, 2) = '/*' THEN
+            -- PostgreSQL's block comments nest
+            depth := 1;
+            i := i + 2;
+            WHILE i <= len AND depth > 0 LOOP
+                IF substr(value, i, 2) = '/*' THEN
+                    depth := depth + 1;
+                    i := i + 2;
+                ELSIF substr(value, i, 2) = '*/' THEN
+                    depth := depth - 1;
+                    i := i + 2;
+                ELSE
+                    i := i + 1;
+                END IF;
+            END LOOP;
+        ELSE
+            EXIT;
+        END IF;
+    END LOOP;
+    IF i > len THEN
+        -- nothing but comments: show them, as the statement is
+        i := 1;
+        WHILE i <= len AND substr(value, i, 1) ~ '\s' LOOP
+            i := i + 1;
+        END LOOP;
+    END IF;
+    body := substr(value, i);
+    RETURN CASE WHEN i > 1 AND value !~ '^\s*$' AND substr(value, 1, i - 1) ~ '\S'
+                THEN format('(%s characters of leading comments left out) ', i - 1) ELSE '' END
+        || agent_guard._md_code(left(body, n))
+        || CASE WHEN length(body) > n
+                THEN format(' … (%s more characters)', length(body) - n) ELSE '' END;
+END
+$$;
+
 CREATE FUNCTION agent_guard._md_list(value jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -703,9 +765,9 @@ BEGIN
     out := out || E'## Timeline\n\n| # | At | Statement | Rows |\n|---|---|---|---|\n';
     FOR x IN SELECT * FROM jsonb_array_elements(j->'timeline') LOOP
         out := out || format(E'| %s | %s | %s%s | %s |\n', x->>'statement_id', agent_guard._md_time((x->>'at')::timestamptz),
-                             agent_guard._md_code(left(x->>'query', 300)),
+                             agent_guard._md_cut(x->>'query', 300),
                              CASE WHEN x ? 'parameters'
-                                  THEN ' with ' || agent_guard._md_code(left(x->>'parameters', 300)) ELSE '' END,
+                                  THEN ' with ' || agent_guard._md_cut(x->>'parameters', 300, false) ELSE '' END,
                              (SELECT string_agg(format('%s: %s', agent_guard._md(r.key),
                                          (SELECT string_agg(o.key || ' ' || o.value, ', ' ORDER BY o.key)
                                             FROM jsonb_each_text(r.value) o)), '; ' ORDER BY r.key)
@@ -733,7 +795,7 @@ BEGIN
         FOR x IN SELECT g FROM jsonb_array_elements(j->'guard_events') g WHERE g->>'operation' = 'EXECUTED' LOOP
             out := out || format(E'- %s: %s (request %s, approved by %s at %s%s): %s\n',
                                  agent_guard._md_time((x->>'at')::timestamptz),
-                                 agent_guard._md_code(left(x#>>'{detail,statement}', 300)),
+                                 agent_guard._md_cut(x#>>'{detail,statement}', 300),
                                  x#>>'{detail,request_id}', agent_guard._md(x#>>'{detail,approved_by}'),
                                  agent_guard._md_time((x#>>'{detail,approved_at}')::timestamptz),
                                  CASE WHEN x#>>'{detail,note}' IS NOT NULL
