@@ -2,8 +2,10 @@
  * fastinsert.c
  *		Appending rows to agent_guard's own tables without SPI.
  *
- * The capture trigger writes one agent_guard.events row per changed row and
- * one agent_guard.statements row per client statement.  Through SPI each of
+ * The capture trigger writes one agent_guard.events row per changed row
+ * (and, in a database still at 1.0 or 1.1, one agent_guard.statements row
+ * per client statement; since 1.2 the first event keeps its statement).
+ * Through SPI each of
  * those paid for SPI_connect, a plan lookup, an executor start and end and
  * a command counter increment; on a single-row write that cost as much as
  * the write itself (see the Performance section of the README).  Here the
@@ -434,9 +436,12 @@ own_tables_forget(Datum arg, int cacheid, uint32 hashvalue)
 			own_tables[i].relid = InvalidOid;
 }
 
-/* The OID of agent_guard.<relname>, InvalidOid if there is none. */
-static Oid
-own_table_oid(const char *relname)
+/*
+ * The OID of agent_guard.<relname>, InvalidOid if there is none.  relname
+ * must be a constant (it is kept).
+ */
+Oid
+ag_own_table_oid(const char *relname)
 {
 	AgOwnTable *ot = NULL;
 	Oid			nsp;
@@ -484,7 +489,7 @@ ag_open_own_table(const char *relname)
 
 	for (tries = 0; tries < 3; tries++)
 	{
-		Oid			relid = own_table_oid(relname);
+		Oid			relid = ag_own_table_oid(relname);
 		Relation	rel;
 
 		if (!OidIsValid(relid))
@@ -495,7 +500,7 @@ ag_open_own_table(const char *relname)
 			own_tables_forget((Datum) 0, RELNAMENSP, 0);
 			continue;
 		}
-		if (own_table_oid(relname) == relid)
+		if (ag_own_table_oid(relname) == relid)
 			return rel;
 		table_close(rel, RowExclusiveLock);
 	}
@@ -606,6 +611,13 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	fi->cache = cache;
 	*cache = fi;
 	return fi;
+}
+
+/* Does the table have the i-th column named at open (an optional one)? */
+bool
+ag_fast_supplied(AgFastInsert *fi, int i)
+{
+	return i >= 0 && i < fi->ncols && fi->attnos[i] != InvalidAttrNumber;
 }
 
 /* A column of the inserter's table, supplied or not. */
