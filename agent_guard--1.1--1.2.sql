@@ -3150,3 +3150,290 @@ BEGIN
     RETURN out;
 END
 $$;
+
+------------------------------------------------------------------------
+-- Issue 21: a statement is kept in its first event, not in a row of its
+-- own (src/capture.c).  The table of statement rows keeps what was written
+-- before, under a new name, and its identity numbers the new statements;
+-- agent_guard.statements becomes a view of both.  The seals of events
+-- written before are verified against the same rows as before, and their
+-- content is unchanged: the new columns are NULL in them, and NULLs are
+-- left out of an event's content.
+------------------------------------------------------------------------
+ALTER TABLE agent_guard.statements RENAME TO statement_rows;
+ALTER SEQUENCE agent_guard.statements_statement_id_seq RENAME TO statement_rows_statement_id_seq;
+ALTER INDEX agent_guard.statements_pkey RENAME TO statement_rows_pkey;
+
+ALTER TABLE agent_guard.events
+    ADD COLUMN query text,
+    ADD COLUMN client_addr inet,
+    ADD COLUMN application_name text,
+    ADD COLUMN parameters text;
+ALTER TABLE agent_guard.events_archive
+    ADD COLUMN query text,
+    ADD COLUMN client_addr inet,
+    ADD COLUMN application_name text,
+    ADD COLUMN parameters text;
+
+CREATE VIEW agent_guard.statements AS
+    SELECT s.statement_id, s.at, s.xid, s.agent_id, s.run_id, s.login_role, s.query,
+           s.client_addr, s.application_name, s.parameters
+      FROM agent_guard.statement_rows s
+    UNION ALL
+    SELECT e.statement_id, e.at, e.xid, e.agent_id, e.run_id, e.login_role,
+           NULLIF(e.query, ''), e.client_addr, e.application_name, e.parameters
+      FROM agent_guard.events e
+     WHERE e.query IS NOT NULL;
+COMMENT ON VIEW agent_guard.statements IS
+    'one row per client statement of an agent that wrote through a protected table, with its text and bound parameter values; its events have its statement_id';
+REVOKE ALL ON agent_guard.statements FROM PUBLIC;
+-- whoever could read the statements (grant_operator()) still can
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole AS grantee
+          FROM pg_class c, aclexplode(c.relacl) a
+         WHERE c.oid = 'agent_guard.statement_rows'::regclass
+           AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner AND a.grantee <> 0
+    LOOP
+        EXECUTE format('GRANT SELECT ON agent_guard.statements TO %s', r.grantee);
+    END LOOP;
+END
+$$;
+
+-- the view, not the renamed table
+CREATE OR REPLACE VIEW agent_guard.runs AS
+    SELECT e.run_id,
+           e.agent_id,
+           -- the agent's own acts only (_is_agent_act() in 80_evidence.sql):
+           -- a human's approval, reset or rollback is not the agent's work
+           min(e.login_role) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS login_role,
+           min(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS first_write,
+           max(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS last_write,
+           count(DISTINCT e.xid) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')
+                                           AND e.operation <> 'BLOCKED') AS transactions,
+           count(DISTINCT e.statement_id)                           AS statements,
+           count(*) FILTER (WHERE e.operation = 'INSERT')           AS inserted,
+           count(*) FILTER (WHERE e.operation = 'UPDATE')           AS updated,
+           count(*) FILTER (WHERE e.operation = 'DELETE')           AS deleted,
+           count(*) FILTER (WHERE e.operation = 'SOFT_DELETE')      AS soft_deleted,
+           -- evidence: where the run came from, guards, sealing
+           (SELECT min(host(s.client_addr)) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id)                             AS client_addr,
+           (SELECT min(s.application_name) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id AND s.application_name <> '') AS application_name,
+           count(*) FILTER (WHERE e.operation NOT IN
+                  ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS guard_events,
+           count(*) FILTER (WHERE e.seal_seq IS NULL)               AS unsealed,
+           -- rollback (70_rollback.sql): how many of its writes are undone
+           -- the one definition of a run's state, which the postmortem and
+           -- the command line read from here: what was undone first (the
+           -- run's outcome), then what holds the run back now
+           CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
+                         ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
+                WHEN count(c.event_id) > 0 THEN 'partly rolled back'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t
+                              WHERE t.run_id = e.run_id AND t.agent_id = e.agent_id)
+                THEN 'tripped'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
+                              WHERE f.scope = '*' OR f.scope = e.agent_id)
+                THEN 'frozen'
+                WHEN (SELECT r.status FROM agent_guard.request_log r
+                       WHERE r.run_id = e.run_id AND r.agent_id = e.agent_id AND r.kind = 'approval'
+                       ORDER BY r.request_id DESC LIMIT 1) = 'denied'
+                THEN 'denied'
+                ELSE 'active' END                                   AS status,
+           -- gates (65_gates.sql): attempts refused or held for approval
+           count(*) FILTER (WHERE e.operation = 'BLOCKED')          AS blocked,
+           -- humans' acts on the run: approvals, denials, resets
+           count(*) FILTER (WHERE NOT e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS human_acts
+      FROM agent_guard.events e
+      LEFT JOIN agent_guard.events c
+             ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
+     WHERE e.run_id IS NOT NULL
+     GROUP BY e.run_id, e.agent_id
+     ORDER BY min(e.at);
+
+-- statement rows by their new name
+CREATE OR REPLACE FUNCTION agent_guard._event_content(e agent_guard.events, seq bigint) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'iso_8601'
+    SET extra_float_digits = 1 SET bytea_output = 'hex'
+AS $$
+    SELECT (coalesce((SELECT jsonb_object_agg(j.key, j.value)
+                        FROM jsonb_each((to_jsonb(e) - 'seal') || jsonb_build_object('seal_seq', seq)) j
+                       WHERE j.value <> 'null'::jsonb), '{}'::jsonb)
+            || jsonb_build_object('statement_row',
+                   (SELECT jsonb_object_agg(j.key, j.value)
+                      FROM agent_guard.statement_rows s, jsonb_each(to_jsonb(s)) j
+                     WHERE s.statement_id = e.statement_id AND j.value <> 'null'::jsonb)))::text
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.verify_log(expected_head text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, events_checked bigint, first_bad_event bigint, detail text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'iso_8601'
+    SET extra_float_digits = 1 SET bytea_output = 'hex'
+AS $$
+DECLARE
+    st         agent_guard.chain_state%ROWTYPE;
+    r          record;
+    n          bigint := 0;
+    unsealed   bigint;
+    seen_seq   bigint;
+    seen_seal  bytea;
+    want_seq   bigint;
+    want_seal  bytea;
+    found_seal bytea;
+    m          text[];
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.verify_log()');
+
+    IF expected_head IS NOT NULL THEN
+        m := regexp_match(lower(btrim(expected_head)), '^(?:([0-9]+):)?([0-9a-f]{64})$');
+        IF m IS NULL THEN
+            RAISE EXCEPTION 'invalid expected head "%"', left(expected_head, 80)
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The head is "seal_seq:seal" as given by agent_guard.log_head(), or the seal alone (64 hex digits).';
+        END IF;
+        want_seq := m[1]::bigint;
+        want_seal := decode(m[2], 'hex');
+    END IF;
+
+    SELECT * INTO st FROM agent_guard.chain_state;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, 0::bigint, NULL::bigint,
+            'the head of the chain (agent_guard.chain_state) is missing';
+        RETURN;
+    END IF;
+    seen_seq := st.checkpoint_seq;
+    seen_seal := st.checkpoint_seal;
+
+    SELECT count(*) INTO unsealed FROM agent_guard.events e WHERE e.seal_seq IS NULL;
+
+    SELECT e.event_id INTO r FROM agent_guard.events e
+     WHERE (e.seal_seq IS NULL) <> (e.seal IS NULL) ORDER BY e.event_id LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT false, 0::bigint, r.event_id,
+            format('event %s has a seal position without a seal, or a seal without a position', r.event_id);
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT e.event_id, e.seal_seq, e.seal,
+               sha256(coalesce(lag(e.seal) OVER w, st.checkpoint_seal)
+                      || convert_to((coalesce((SELECT jsonb_object_agg(j.key, j.value)
+                                                 FROM jsonb_each((to_jsonb(e) - 'seal')
+                                                                 || jsonb_build_object('seal_seq', e.seal_seq)) j
+                                                WHERE j.value <> 'null'::jsonb), '{}'::jsonb)
+                                     || jsonb_build_object('statement_row', s.statement_row))::text,
+                                    'UTF8')) AS recomputed
+          FROM agent_guard.events e
+          LEFT JOIN (SELECT s.statement_id,
+                            (SELECT jsonb_object_agg(j.key, j.value) FROM jsonb_each(to_jsonb(s)) j
+                              WHERE j.value <> 'null'::jsonb) AS statement_row
+                       FROM agent_guard.statement_rows s) s ON s.statement_id = e.statement_id
+         WHERE e.seal_seq IS NOT NULL
+        WINDOW w AS (ORDER BY e.seal_seq)
+         ORDER BY e.seal_seq
+    LOOP
+        n := n + 1;
+        IF r.seal_seq <= st.checkpoint_seq THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('event %s has seal position %s, at or before the checkpoint (%s): it was inserted or moved',
+                       r.event_id, r.seal_seq, st.checkpoint_seq);
+            RETURN;
+        END IF;
+        IF r.seal_seq <> seen_seq + 1 THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('sealed events at positions %s to %s are missing (deleted or moved) before event %s',
+                       seen_seq + 1, r.seal_seq - 1, r.event_id);
+            RETURN;
+        END IF;
+        IF r.seal <> r.recomputed THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('event %s (seal position %s) does not match its seal: its content, its statement, its position or its seal changed after it was sealed',
+                       r.event_id, r.seal_seq);
+            RETURN;
+        END IF;
+        seen_seq := r.seal_seq;
+        seen_seal := r.seal;
+    END LOOP;
+
+    -- the end of the log against the recorded head
+    IF seen_seq < st.last_seq THEN
+        RETURN QUERY SELECT false, n, NULL::bigint,
+            format('sealed events at positions %s to %s are missing from the end of the log (it was cut)',
+                   seen_seq + 1, st.last_seq);
+        RETURN;
+    ELSIF seen_seq > st.last_seq OR seen_seal <> st.last_seal THEN
+        RETURN QUERY SELECT false, n,
+            (SELECT e.event_id FROM agent_guard.events e WHERE e.seal_seq = least(seen_seq, st.last_seq + 1)),
+            format('the log ends at position %s but the recorded head is %s:%s: events were appended or the head was changed outside the sealer',
+                   seen_seq, st.last_seq, encode(st.last_seal, 'hex'));
+        RETURN;
+    END IF;
+
+    -- a checkpoint must be attested by the ARCHIVE event that made it
+    IF st.checkpoint_seq > 0 AND NOT EXISTS (
+            SELECT 1 FROM agent_guard.events e
+             WHERE e.operation = 'ARCHIVE' AND e.seal_seq IS NOT NULL
+               AND e.detail->>'checkpoint_seq' = st.checkpoint_seq::text
+               AND e.detail->>'checkpoint_seal' = encode(st.checkpoint_seal, 'hex')) THEN
+        RETURN QUERY SELECT false, n, NULL::bigint,
+            format('the checkpoint at position %s is not attested by a sealed ARCHIVE event: events before it may have been removed outside agent_guard.archive_log()',
+                   st.checkpoint_seq);
+        RETURN;
+    END IF;
+
+    -- a head kept outside the database
+    IF want_seal IS NOT NULL THEN
+        IF want_seq IS NULL THEN
+            SELECT x.seal_seq INTO want_seq FROM (
+                SELECT e.seal_seq FROM agent_guard.events e WHERE e.seal = want_seal
+                UNION ALL
+                SELECT a.seal_seq FROM agent_guard.events_archive a WHERE a.seal = want_seal) x
+             LIMIT 1;
+            IF want_seq IS NULL THEN
+                RETURN QUERY SELECT false, n, NULL::bigint,
+                    format('the expected head %s is not in the log: it was cut or rewritten', encode(want_seal, 'hex'));
+                RETURN;
+            END IF;
+        END IF;
+        IF want_seq > seen_seq THEN
+            RETURN QUERY SELECT false, n, NULL::bigint,
+                format('the log ends at position %s, before the expected head at position %s: events were cut from the end',
+                       seen_seq, want_seq);
+            RETURN;
+        END IF;
+        found_seal := CASE WHEN want_seq = 0 THEN ''::bytea
+                           WHEN want_seq = st.checkpoint_seq THEN st.checkpoint_seal END;
+        IF found_seal IS NULL THEN
+            SELECT e.seal INTO found_seal FROM agent_guard.events e WHERE e.seal_seq = want_seq;
+        END IF;
+        IF found_seal IS NULL THEN
+            SELECT a.seal INTO found_seal FROM agent_guard.events_archive a WHERE a.seal_seq = want_seq;
+        END IF;
+        IF found_seal IS DISTINCT FROM want_seal THEN
+            RETURN QUERY SELECT false, n,
+                (SELECT e.event_id FROM agent_guard.events e WHERE e.seal_seq = want_seq),
+                format('the seal at position %s is not the expected head: the chain was rewritten at or before it',
+                       want_seq);
+            RETURN;
+        END IF;
+    END IF;
+
+    RETURN QUERY SELECT true, n, NULL::bigint,
+        format('%s sealed events verified from %s to head %s:%s%s; %s events not sealed yet',
+               n,
+               CASE WHEN st.checkpoint_seq = 0 THEN 'the start'
+                    ELSE format('the checkpoint at position %s', st.checkpoint_seq) END,
+               seen_seq, encode(seen_seal, 'hex'),
+               CASE WHEN want_seal IS NOT NULL THEN format(', which contains the expected head at position %s', want_seq)
+                    ELSE '' END,
+               unsealed);
+END
+$$;

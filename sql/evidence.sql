@@ -93,10 +93,11 @@ UPDATE agent_guard.events SET agent_id = 'someone-else', login_role = 'regress_h
 SELECT ok, first_bad_event = :victim AS located FROM agent_guard.verify_log();
 ROLLBACK;
 
--- 3. an edited statement text (the seal covers the statement's row)
+-- 3. an edited statement text (kept in the statement's first event, whose
+-- seal covers it)
 BEGIN;
 SET LOCAL session_replication_role = replica;
-UPDATE agent_guard.statements SET query = 'SELECT 1' WHERE statement_id = :victim_stmt;
+UPDATE agent_guard.events SET query = 'SELECT 1' WHERE statement_id = :victim_stmt AND query IS NOT NULL;
 SELECT ok, first_bad_event = :stmt_first AS located FROM agent_guard.verify_log();
 ROLLBACK;
 

@@ -14,15 +14,21 @@ BEGIN;
 SELECT agent_guard.seal_log() >= 0 AS sealed_before;
 SELECT last_seq AS seq0 FROM agent_guard.chain_state \gset
 WITH s AS (
-    INSERT INTO agent_guard.statements (agent_id, run_id, login_role, query, client_addr, application_name)
+    INSERT INTO agent_guard.statement_rows (agent_id, run_id, login_role, query, client_addr, application_name)
     VALUES (E'quote " back \\ tab \t nl \n bell \x01', NULL, '', E'UPDATE t SET v = \'é ü 😀 \u2028\' -- x',
             '::1', E'app \u00e9')
     RETURNING statement_id)
 INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, statement_id, relation, operation,
-                                row_key, old_row, new_row, detail)
+                                row_key, old_row, new_row, detail,
+                                query, client_addr, application_name, parameters)
 SELECT v.at, v.agent_id, v.run_id, v.login_role, CASE v.stmt WHEN 'own' THEN s.statement_id
                                                            WHEN 'missing' THEN 999999999 END,
-       v.relation, v.operation, v.row_key, v.old_row, v.new_row, v.detail
+       v.relation, v.operation, v.row_key, v.old_row, v.new_row, v.detail,
+       -- a statement kept in its event (1.2), with awkward values
+       CASE WHEN v.stmt = 'missing' THEN E'INSERT INTO "t\u00e9" VALUES (\'\t\\\n😀\')' END,
+       CASE WHEN v.stmt = 'missing' THEN '10.1.2.3/8'::inet END,
+       CASE WHEN v.stmt = 'missing' THEN '' END,
+       CASE WHEN v.stmt = 'missing' THEN E'$1 = \'"\u2028\'' END
   FROM s, (VALUES
     ('2026-02-03 04:05:06.789012+00'::timestamptz, 'bot', 'run-1', 'regress_bot', 'own', 'app.t', 'UPDATE',
      'null'::jsonb, '"a raw scalar"'::jsonb, '[1, 2.50, -0.0, 1e-7, {"b": null, "a": [true, false]}]'::jsonb,
@@ -44,6 +50,14 @@ SELECT e.seal_seq - :seq0 AS pos, e.operation,
  WHERE e.seal_seq > :seq0
  ORDER BY e.seal_seq;
 SELECT ok FROM agent_guard.verify_log();
+-- a statement row of 1.1 is still under the seals of its events
+SAVEPOINT edited;
+UPDATE agent_guard.statement_rows SET query = 'SELECT 1'
+ WHERE statement_id = (SELECT e.statement_id FROM agent_guard.events e
+                        WHERE e.seal_seq = :seq0 + 1);
+SELECT ok, first_bad_event = (SELECT e.event_id FROM agent_guard.events e WHERE e.seal_seq = :seq0 + 1) AS located
+  FROM agent_guard.verify_log();
+ROLLBACK TO SAVEPOINT edited;
 -- what was sealed keeps its awkward parts
 SELECT regexp_replace(agent_guard._event_content(e, e.seal_seq),
                       '"(xid|event_id|seal_seq)": "?[0-9]+"?', '"\1": N', 'g') AS content

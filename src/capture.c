@@ -47,6 +47,7 @@
 #include "access/transam.h"
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -55,6 +56,7 @@
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -80,7 +82,7 @@
 static MemoryContext CaptureContext = NULL;
 static HTAB *relinfo_hash = NULL;
 
-/* agent_guard.statements row of the current client statement */
+/* the number of the current client statement, once its first event is written */
 static uint64 stmt_cache_seq = 0;
 static LocalTransactionId stmt_cache_lxid = InvalidLocalTransactionId;
 static int64 stmt_cache_id = 0;
@@ -93,12 +95,25 @@ static AgFastInsert *event_inserter = NULL;
  * The columns capture supplies; the tables' defaults fill in the rest.
  * "?parameters" is optional: a database still at 1.0 (the new library runs
  * it until ALTER EXTENSION UPDATE) has no such column.
+ *
+ * Since 1.2 the statement is kept in its first event (the last four
+ * columns; the statement's other events have only its statement_id), not
+ * in a row of its own: a one-row write then appends one row, not two (a
+ * heap tuple, a primary key entry and the defaults less).  A database
+ * still at 1.0 or 1.1 has none of those columns, and gets a statements row
+ * as before (stmt_columns).
  */
 static const char *const stmt_columns[] = {"agent_id", "run_id", "login_role", "query", "?parameters"};
 static const char *const event_columns[] = {
 	"agent_id", "run_id", "login_role", "acting_role", "statement_id",
-	"relation", "operation", "old_row", "new_row", "row_key"
+	"relation", "operation", "old_row", "new_row", "row_key",
+	"?query", "?client_addr", "?application_name", "?parameters"
 };
+#define EV_STATEMENT_ID 4
+#define EV_QUERY 10
+#define EV_CLIENT_ADDR 11
+#define EV_APPLICATION_NAME 12
+#define EV_PARAMETERS 13
 
 static void
 capture_relcache_callback(Datum arg, Oid relid)
@@ -117,8 +132,9 @@ capture_relcache_callback(Datum arg, Oid relid)
 }
 
 /*
- * A statements row inserted in a subtransaction that rolled back is gone;
- * forget it so the next write inserts it again.
+ * A statement's first event (or statements row) inserted in a
+ * subtransaction that rolled back is gone; forget it so the next write
+ * keeps the statement again.
  */
 static void
 capture_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -649,7 +665,8 @@ statement_recorded(void)
 }
 
 /*
- * The agent_guard.statements row of the current client statement,
+ * In a database at 1.0 or 1.1 (the library runs it until ALTER EXTENSION
+ * UPDATE): the agent_guard.statements row of the current client statement,
  * inserted at its first logged write, with its bound parameter values
  * (params, printed by the caller as the agent: NULL for none).  Caller
  * already acts as the extension owner.
@@ -698,6 +715,85 @@ current_statement_id(Datum agent, Datum run, Datum login, const char *params)
 	stmt_cache_seq = seq;
 	stmt_cache_lxid = AG_MY_LXID;
 	return stmt_cache_id;
+}
+
+/*
+ * The client's address, as inet_client_addr() gives it (NULL over a Unix
+ * socket): the same for the whole session, so worked out once.
+ */
+static Datum
+client_addr(bool *isnull)
+{
+	static bool known = false;
+	static bool addr_null = true;
+	static Datum addr = (Datum) 0;
+
+	if (!known)
+	{
+		LOCAL_FCINFO(fcinfo, 0);
+		MemoryContext old = MemoryContextSwitchTo(ag_session_memory());
+		Datum		d;
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+		d = inet_client_addr(fcinfo);
+		addr_null = fcinfo->isnull;
+		if (!addr_null)
+			addr = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+		MemoryContextSwitchTo(old);
+		known = true;
+	}
+	*isnull = addr_null;
+	return addr;
+}
+
+/*
+ * Since 1.2: the statement of this event, kept in the event itself if it is
+ * the statement's first (values[EV_QUERY ...]), or its number only.  The
+ * numbers come from agent_guard.statement_rows' identity, so that they
+ * follow those of the statements written before the update.  params as for
+ * current_statement_id().  Caller already acts as the extension owner.
+ */
+static void
+statement_in_event(Datum *values, bool *nulls, const char *params)
+{
+	const char *text;
+	int			len;
+	uint64		seq = ag_current_statement(&text, &len);
+	const char *appname;
+	Oid			seqoid;
+
+	if (stmt_cache_id != 0 && stmt_cache_seq == seq && stmt_cache_lxid == AG_MY_LXID)
+	{
+		values[EV_STATEMENT_ID] = Int64GetDatum(stmt_cache_id);
+		nulls[EV_QUERY] = nulls[EV_CLIENT_ADDR] = nulls[EV_APPLICATION_NAME] =
+			nulls[EV_PARAMETERS] = true;
+		return;
+	}
+
+	seqoid = ag_own_table_oid("statement_rows_statement_id_seq");
+	if (!OidIsValid(seqoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+				 errmsg("relation \"%s.statement_rows_statement_id_seq\" does not exist", AG_SCHEMA),
+				 errhint("Reinstall the agent_guard extension.")));
+	values[EV_STATEMENT_ID] = Int64GetDatum(nextval_internal(seqoid, false));
+
+	/* '' when no text is known: a non-NULL query marks the first event */
+	if (text != NULL && len > AG_MAX_QUERY_LOG)
+		values[EV_QUERY] = PointerGetDatum(cut_query(text, len));
+	else
+		values[EV_QUERY] = PointerGetDatum(cstring_to_text_with_len(text ? text : "", text ? len : 0));
+	values[EV_CLIENT_ADDR] = client_addr(&nulls[EV_CLIENT_ADDR]);
+	/* current_setting('application_name', true), as the statements' default was */
+	appname = GetConfigOption("application_name", true, false);
+	nulls[EV_APPLICATION_NAME] = (appname == NULL);
+	values[EV_APPLICATION_NAME] = appname ? CStringGetTextDatum(appname) : (Datum) 0;
+	nulls[EV_PARAMETERS] = (params == NULL);
+	values[EV_PARAMETERS] = params ? CStringGetTextDatum(params) : (Datum) 0;
+
+	stmt_cache_id = DatumGetInt64(values[EV_STATEMENT_ID]);
+	stmt_cache_seq = seq;
+	stmt_cache_lxid = AG_MY_LXID;
 }
 
 static void
@@ -931,10 +1027,17 @@ ag_capture(PG_FUNCTION_ARGS)
 	ag_owner_become(&owner_save, true);
 	PG_TRY();
 	{
-		AgFastInsert *fi;
+		AgFastInsert *fi = ag_fast_open(&event_inserter, "events", lengthof(event_columns), event_columns);
 
-		values[4] = Int64GetDatum(current_statement_id(values[0], values[1], values[2], params));
-		fi = ag_fast_open(&event_inserter, "events", lengthof(event_columns), event_columns);
+		if (ag_fast_supplied(fi, EV_QUERY))
+			statement_in_event(values, nulls, params);
+		else
+		{
+			/* 1.0, 1.1: a statements row */
+			values[EV_STATEMENT_ID] = Int64GetDatum(current_statement_id(values[0], values[1], values[2], params));
+			nulls[EV_QUERY] = nulls[EV_CLIENT_ADDR] = nulls[EV_APPLICATION_NAME] =
+				nulls[EV_PARAMETERS] = true;
+		}
 		ag_fast_insert(fi, values, nulls);
 		ag_worker_note_event();	/* wake the sealer at commit */
 	}

@@ -12,7 +12,8 @@
  * with seal(0) the empty string, or the seal of the last archived event
  * after agent_guard.archive_log().  _event_content() (80_evidence.sql) is
  * the canonical text of the event: every column but the seal, the position
- * included, plus the row of its statement in agent_guard.statements, as
+ * included, plus the row of its statement in agent_guard.statement_rows
+ * (null for events since 1.2, which keep their statement themselves), as
  * jsonb text, with the settings that change output forms pinned.  An edit
  * of any field, a deleted, inserted or moved event breaks the equation at
  * that position; agent_guard.verify_log() checks it in SQL, so sealer and
@@ -55,6 +56,7 @@
 
 static SPIPlanPtr batch_plan = NULL;
 static SPIPlanPtr stmt_plan = NULL;
+static SPIPlanPtr old_stmt_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
 
 /*
@@ -171,6 +173,7 @@ batch_statements(SPITupleTable *batch, uint64 *n)
 	Size		kept = 0;
 	bool		first_read = false;
 	bool		cut = false;
+	SPIPlanPtr	plan;
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(StmtContent);
@@ -199,15 +202,38 @@ batch_statements(SPITupleTable *batch, uint64 *n)
 	 * A join, not "= ANY ($1)": a generic plan of that scans the table and
 	 * compares every row with every id; this one looks each id up, in the
 	 * order of the events.
+	 *
+	 * The rows are agent_guard.statement_rows since 1.2, and were
+	 * agent_guard.statements before; from 1.2 on, agent_guard.statements is
+	 * a view that also shows the statements kept in events, which must not
+	 * be sealed as statement rows.  Until ALTER EXTENSION UPDATE this
+	 * library seals a 1.1 log; a plan of the old name that the update
+	 * invalidated would be planned again on the view, so the name is
+	 * chosen here, after the batch query took in the catalog's changes: an
+	 * update that commits later finds the batch's events all with their
+	 * statements in the table, which both names show alike.
 	 */
-	if (stmt_plan == NULL)
-		stmt_plan = ag_keep_plan(
-			"SELECT s.* "
-			"  FROM pg_catalog.unnest($1) AS u(id) JOIN agent_guard.statements s "
-			"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
+	if (OidIsValid(ag_own_table_oid("statement_rows")))
+	{
+		if (stmt_plan == NULL)
+			stmt_plan = ag_keep_plan(
+				"SELECT s.* "
+				"  FROM pg_catalog.unnest($1) AS u(id) JOIN agent_guard.statement_rows s "
+				"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
+		plan = stmt_plan;
+	}
+	else
+	{
+		if (old_stmt_plan == NULL)
+			old_stmt_plan = ag_keep_plan(
+				"SELECT s.* "
+				"  FROM pg_catalog.unnest($1) AS u(id) JOIN agent_guard.statements s "
+				"    ON s.statement_id OPERATOR(pg_catalog.=) u.id", 1, types);
+		plan = old_stmt_plan;
+	}
 	args[0] = PointerGetDatum(construct_array(ids, nids, INT8OID, sizeof(int64),
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	portal = SPI_cursor_open(NULL, stmt_plan, args, NULL, false);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	MemoryContextSwitchTo(cxt);
 	if (portal == NULL)
 		elog(ERROR, "agent_guard: could not read statements: %s", SPI_result_code_string(SPI_result));

@@ -2,8 +2,10 @@
  * fastinsert.c
  *		Appending rows to agent_guard's own tables without SPI.
  *
- * The capture trigger writes one agent_guard.events row per changed row and
- * one agent_guard.statements row per client statement.  Through SPI each of
+ * The capture trigger writes one agent_guard.events row per changed row
+ * (and, in a database still at 1.0 or 1.1, one agent_guard.statements row
+ * per client statement; since 1.2 the first event keeps its statement).
+ * Through SPI each of
  * those paid for SPI_connect, a plan lookup, an executor start and end and
  * a command counter increment; on a single-row write that cost as much as
  * the write itself (see the Performance section of the README).  Here the
@@ -53,6 +55,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "compat.h"
@@ -103,6 +106,9 @@ struct AgFastInsert
 	bool		built;			/* the build ran to its end */
 	bool		valid;			/* no invalidation since the build began */
 };
+
+static void own_tables_forget(Datum arg, int cacheid, uint32 hashvalue);
+static bool own_tables_watched = false;	/* the callbacks are registered */
 
 /* the inserters of the session, one per table */
 #define AG_FAST_MAX_OPEN 4
@@ -235,6 +241,9 @@ ag_fast_init(void)
 {
 	RegisterXactCallback(fast_xact_callback, NULL);
 	CacheRegisterRelcacheCallback(fast_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(RELNAMENSP, own_tables_forget, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, own_tables_forget, (Datum) 0);
+	own_tables_watched = true;
 }
 
 static pg_noinline AgFastInsert *
@@ -398,11 +407,80 @@ open_indexes(AgFastInsert *fi)
 }
 
 /*
+ * The OIDs of our own tables by name, for the session: looking up the
+ * schema and the table by name before and again after taking the lock cost
+ * a one-row agent write about 7k instructions (two tables).  An entry is
+ * forgotten when a pg_class row of that name in that schema changes (the
+ * table renamed, dropped or another created under the name: the
+ * invalidation carries the hash of the name and schema) or when any
+ * pg_namespace row does, and all of them at a cache reset.  Invalidations
+ * are taken in when a lock is acquired, so an entry still there after
+ * locking its table names the same table a fresh lookup would find.
+ */
+#define AG_OWN_TABLES 8
+typedef struct AgOwnTable
+{
+	const char *relname;		/* NULL: slot free; a constant of the caller */
+	Oid			relid;			/* InvalidOid: look it up */
+	uint32		hash;			/* RELNAMENSP hash of name and schema */
+} AgOwnTable;
+static AgOwnTable own_tables[AG_OWN_TABLES];
+
+static void
+own_tables_forget(Datum arg, int cacheid, uint32 hashvalue)
+{
+	int			i;
+
+	for (i = 0; i < AG_OWN_TABLES; i++)
+		if (cacheid != RELNAMENSP || hashvalue == 0 || own_tables[i].hash == hashvalue)
+			own_tables[i].relid = InvalidOid;
+}
+
+/*
+ * The OID of agent_guard.<relname>, InvalidOid if there is none.  relname
+ * must be a constant (it is kept).
+ */
+Oid
+ag_own_table_oid(const char *relname)
+{
+	AgOwnTable *ot = NULL;
+	Oid			nsp;
+	Oid			relid;
+	int			i;
+
+	for (i = 0; i < AG_OWN_TABLES; i++)
+	{
+		if (own_tables[i].relname != NULL && strcmp(own_tables[i].relname, relname) == 0)
+		{
+			if (OidIsValid(own_tables[i].relid))
+				return own_tables[i].relid;
+			ot = &own_tables[i];
+			break;
+		}
+		if (own_tables[i].relname == NULL && ot == NULL)
+			ot = &own_tables[i];
+	}
+	nsp = get_namespace_oid(AG_SCHEMA, false);
+	relid = get_relname_relid(relname, nsp);
+	/* without the callbacks (not preloaded) nothing is kept */
+	if (ot != NULL && OidIsValid(relid) && own_tables_watched)
+	{
+		ot->relname = relname;
+		ot->hash = GetSysCacheHashValue2(RELNAMENSP, PointerGetDatum(relname),
+										 ObjectIdGetDatum(nsp));
+		ot->relid = relid;
+	}
+	return relid;
+}
+
+/*
  * Open agent_guard.<relname> with RowExclusiveLock, by name: the name is
  * looked up again once the lock is held, so a table renamed or replaced
  * while we waited for it is not the one we write (the way
- * RangeVarGetRelidExtended() does it).  The inserters open their table so
- * every transaction, and so does the sealer (chain.c).
+ * RangeVarGetRelidExtended() does it); with the OID cached above, "again"
+ * is the cache entry surviving the invalidations the lock took in.  The
+ * inserters open their table so every transaction, and so does the sealer
+ * (chain.c).  relname must be a constant (it is kept).
  */
 Relation
 ag_open_own_table(const char *relname)
@@ -411,15 +489,18 @@ ag_open_own_table(const char *relname)
 
 	for (tries = 0; tries < 3; tries++)
 	{
-		Oid			relid = get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false));
+		Oid			relid = ag_own_table_oid(relname);
 		Relation	rel;
 
 		if (!OidIsValid(relid))
 			break;
 		rel = try_table_open(relid, RowExclusiveLock);
 		if (rel == NULL)
+		{
+			own_tables_forget((Datum) 0, RELNAMENSP, 0);
 			continue;
-		if (get_relname_relid(relname, get_namespace_oid(AG_SCHEMA, false)) == relid)
+		}
+		if (ag_own_table_oid(relname) == relid)
 			return rel;
 		table_close(rel, RowExclusiveLock);
 	}
@@ -530,6 +611,13 @@ ag_fast_open(AgFastInsert **cache, const char *relname, int ncols,
 	fi->cache = cache;
 	*cache = fi;
 	return fi;
+}
+
+/* Does the table have the i-th column named at open (an optional one)? */
+bool
+ag_fast_supplied(AgFastInsert *fi, int i)
+{
+	return i >= 0 && i < fi->ncols && fi->attnos[i] != InvalidAttrNumber;
 }
 
 /* A column of the inserter's table, supplied or not. */

@@ -16,6 +16,7 @@
 typedef struct AgFastInsert AgFastInsert;
 
 extern void ag_fast_init(void);
+extern Oid	ag_own_table_oid(const char *relname);
 extern Relation ag_open_own_table(const char *relname);
 /* colnames: the columns the caller supplies, in order; a name that starts
  * with '?' is optional (a table without it gets the row without the value) */
@@ -24,5 +25,6 @@ extern AgFastInsert *ag_fast_open(AgFastInsert **cache, const char *relname,
 extern TupleTableSlot *ag_fast_insert(AgFastInsert *fi, const Datum *values,
 									  const bool *nulls);
 extern AttrNumber ag_fast_attnum(AgFastInsert *fi, const char *colname);
+extern bool ag_fast_supplied(AgFastInsert *fi, int i);
 
 #endif							/* AG_FASTINSERT_H */

@@ -834,25 +834,80 @@ ag_current_agent(void)
 }
 
 /*
+ * Random bytes for generated run ids, drawn from pg_strong_random() in
+ * batches: one call costs about 10k instructions (OpenSSL's RAND_bytes:
+ * its locks and the DRBG's per-call setup), whatever the length, and with
+ * the default generated_runs = transaction every agent transaction takes a
+ * run id.  Every byte still comes from the strong generator and is used for
+ * one run id only (then wiped), so the ids are as unique and as hard to
+ * predict as when each drew its own: knowing earlier ids of this process
+ * tells nothing about the next ones.  The buffer is this process's: it is
+ * filled at the first use in a backend, never in the postmaster, so no two
+ * forked processes share bytes.
+ */
+#define RUN_RANDOM_BYTES 6
+#define RUN_RANDOM_BATCH 64
+static uint8 run_random[RUN_RANDOM_BYTES * RUN_RANDOM_BATCH];
+static int	run_random_used = RUN_RANDOM_BATCH;
+static int	run_random_pid = 0;
+
+static void
+take_run_random(uint8 *out)
+{
+	uint8	   *p;
+
+	if (run_random_used >= RUN_RANDOM_BATCH || run_random_pid != MyProcPid)
+	{
+		if (!pg_strong_random(run_random, sizeof(run_random)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random run id")));
+		run_random_used = 0;
+		run_random_pid = MyProcPid;
+	}
+	p = run_random + RUN_RANDOM_BYTES * run_random_used++;
+	memcpy(out, p, RUN_RANDOM_BYTES);
+	memset(p, 0, RUN_RANDOM_BYTES);
+}
+
+/*
  * A run id nobody set: time of first use plus 48 random bits, so runs of
- * one agent sort by start and never collide in practice.
+ * one agent sort by start and never collide in practice: "run-", the UTC
+ * time as YYYYMMDDTHHMMSSZ, "-" and 12 hex digits.  The time part is
+ * formatted once a second.
  */
 static char *
 generate_run_id(void)
 {
-	uint8		rnd[6];
+	static pg_time_t prefix_time = -1;
+	static char prefix[32];
+	static const char hex[] = "0123456789abcdef";
+	uint8		rnd[RUN_RANDOM_BYTES];
 	char		buf[64];
+	size_t		plen;
 	pg_time_t	now = (pg_time_t) time(NULL);
-	struct pg_tm *tm = pg_gmtime(&now);
+	int			i;
 
-	if (!pg_strong_random(rnd, sizeof(rnd)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random run id")));
-	snprintf(buf, sizeof(buf), "run-%04d%02d%02dT%02d%02d%02dZ-%02x%02x%02x%02x%02x%02x",
-			 tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
-			 tm->tm_hour, tm->tm_min, tm->tm_sec,
-			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	if (now != prefix_time)
+	{
+		struct pg_tm *tm = pg_gmtime(&now);
+
+		snprintf(prefix, sizeof(prefix), "run-%04d%02d%02dT%02d%02d%02dZ",
+				 tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+				 tm->tm_hour, tm->tm_min, tm->tm_sec);
+		prefix_time = now;
+	}
+	take_run_random(rnd);
+	/* "<prefix>-" and the bytes in hex, without snprintf (2k instructions) */
+	plen = strlen(prefix);
+	memcpy(buf, prefix, plen);
+	buf[plen++] = '-';
+	for (i = 0; i < RUN_RANDOM_BYTES; i++)
+	{
+		buf[plen++] = hex[rnd[i] >> 4];
+		buf[plen++] = hex[rnd[i] & 0x0f];
+	}
+	buf[plen] = '\0';
 	return latch_copy(buf);
 }
 

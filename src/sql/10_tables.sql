@@ -27,9 +27,15 @@ CREATE TABLE agent_guard.protected_tables (
     rls_before    jsonb
 );
 
--- One row per client statement that wrote through a protected table;
--- events point here instead of repeating the text per row.
-CREATE TABLE agent_guard.statements (
+-- The statements of agent_guard 1.1 and before: one row per client
+-- statement that wrote through a protected table; events point here
+-- instead of repeating the text per row.  Since 1.2 a statement is kept in
+-- its first event instead (the query ... parameters columns of events, see
+-- the view agent_guard.statements below), so this table holds only what
+-- was written before the update; its identity still numbers the new
+-- statements (capture.c), and the events sealed with one of its rows keep
+-- being verified against it (80_evidence.sql).
+CREATE TABLE agent_guard.statement_rows (
     statement_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at            timestamptz NOT NULL DEFAULT clock_timestamp(),
     xid           xid8 NOT NULL DEFAULT pg_current_xact_id(),
@@ -69,7 +75,15 @@ CREATE TABLE agent_guard.events (
     detail        jsonb,
     -- the hash chain (80_evidence.sql): position and seal, set by the sealer
     seal_seq      bigint,
-    seal          bytea
+    seal          bytea,
+    -- the client statement, in its first event only (the other events of
+    -- the statement have its statement_id and NULL here): its text ('' when
+    -- none was known), where it came from, and its bound parameter values;
+    -- as agent_guard.statement_rows had them (see agent_guard.statements)
+    query         text,
+    client_addr   inet,
+    application_name text,
+    parameters    text
 );
 CREATE INDEX events_run_id_idx ON agent_guard.events (run_id) WHERE run_id IS NOT NULL;
 -- no index on xid: every index here is paid on every agent write;
@@ -78,10 +92,26 @@ CREATE INDEX events_run_id_idx ON agent_guard.events (run_id) WHERE run_id IS NO
 COMMENT ON TABLE agent_guard.events IS
     'append-only record of agent writes and guard decisions; row_key is the key after the change (before it, for DELETE)';
 
+-- Every client statement that wrote through a protected table: the rows
+-- written by 1.1 and before, and the statements kept in their first event
+-- since.  A statement kept in its event goes with it to
+-- agent_guard.events_archive.
+CREATE VIEW agent_guard.statements AS
+    SELECT s.statement_id, s.at, s.xid, s.agent_id, s.run_id, s.login_role, s.query,
+           s.client_addr, s.application_name, s.parameters
+      FROM agent_guard.statement_rows s
+    UNION ALL
+    SELECT e.statement_id, e.at, e.xid, e.agent_id, e.run_id, e.login_role,
+           NULLIF(e.query, ''), e.client_addr, e.application_name, e.parameters
+      FROM agent_guard.events e
+     WHERE e.query IS NOT NULL;
+COMMENT ON VIEW agent_guard.statements IS
+    'one row per client statement of an agent that wrote through a protected table, with its text and bound parameter values; its events have its statement_id';
+
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.registered_agents', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.protected_tables', '');
-SELECT pg_catalog.pg_extension_config_dump('agent_guard.statements', '');
-SELECT pg_catalog.pg_extension_config_dump('agent_guard.statements_statement_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.statement_rows', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.statement_rows_statement_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.events', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.events_event_id_seq', '');
 

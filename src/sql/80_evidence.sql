@@ -82,7 +82,9 @@ CREATE FUNCTION agent_guard._sealers() RETURNS jsonb
 
 -- The canonical content of an event at position seq: every column but the
 -- seal (NULLs left out, so that a column added later does not change old
--- events), plus the row of its statement, as jsonb text (keys sorted).  The
+-- events), plus the row of its statement in agent_guard.statement_rows
+-- (events of 1.1 and before; null since, the statement being kept in the
+-- columns of its first event), as jsonb text (keys sorted).  The
 -- settings that change how values print are pinned.  The sealer (chain.c)
 -- builds the same text in C; verify_log() writes this formula out in its
 -- query; change all three together, and never for events already sealed.
@@ -97,7 +99,7 @@ AS $$
                        WHERE j.value <> 'null'::jsonb), '{}'::jsonb)
             || jsonb_build_object('statement_row',
                    (SELECT jsonb_object_agg(j.key, j.value)
-                      FROM agent_guard.statements s, jsonb_each(to_jsonb(s)) j
+                      FROM agent_guard.statement_rows s, jsonb_each(to_jsonb(s)) j
                      WHERE s.statement_id = e.statement_id AND j.value <> 'null'::jsonb)))::text
 $$;
 
@@ -210,7 +212,7 @@ BEGIN
           LEFT JOIN (SELECT s.statement_id,
                             (SELECT jsonb_object_agg(j.key, j.value) FROM jsonb_each(to_jsonb(s)) j
                               WHERE j.value <> 'null'::jsonb) AS statement_row
-                       FROM agent_guard.statements s) s ON s.statement_id = e.statement_id
+                       FROM agent_guard.statement_rows s) s ON s.statement_id = e.statement_id
          WHERE e.seal_seq IS NOT NULL
         WINDOW w AS (ORDER BY e.seal_seq)
          ORDER BY e.seal_seq

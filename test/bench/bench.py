@@ -201,7 +201,12 @@ def reset(cluster, table, rows, also_checkpoint=True):
     if cluster.guarded:
         sql = ["SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                "WHERE backend_type = 'agent_guard sealer' AND datname = current_database();",
-               "TRUNCATE agent_guard.events, agent_guard.statements;"] + sql
+               # statement rows: agent_guard.statement_rows since 1.2
+               # (agent_guard.statements is a view then), compare.sh
+               # measures builds of before too
+               "DO $$ BEGIN IF to_regclass('agent_guard.statement_rows') IS NOT NULL THEN "
+               "TRUNCATE agent_guard.events, agent_guard.statement_rows; "
+               "ELSE TRUNCATE agent_guard.events, agent_guard.statements; END IF; END $$;"] + sql
         sql.append("VACUUM ANALYZE agent_guard.events;")
     if also_checkpoint:
         sql.append("CHECKPOINT;")

@@ -107,10 +107,14 @@ my $state_sql = q{
 	SELECT concat_ws(E'\n',
 	  (SELECT string_agg(format('%s|%s', role, agent_id), ',' ORDER BY agent_id) FROM agent_guard.registered_agents),
 	  (SELECT string_agg(format('%s|%s|%s', relation, soft_delete, key_columns), ',' ORDER BY relation::text) FROM agent_guard.protected_tables),
-	  (SELECT count(*) || '|' || md5(string_agg(e::text, ',' ORDER BY event_id)) FROM agent_guard.events e),
+	  -- events got columns in 1.2 (a statement kept in its first event,
+	  -- NULL in the events before), the archive with them
+	  (SELECT count(*) || '|' || md5(string_agg((to_jsonb(e) - ARRAY['query', 'client_addr', 'application_name', 'parameters'])::text,
+	                                            ',' ORDER BY event_id)) FROM agent_guard.events e),
 	  -- statements got a column in 1.1 (parameters, NULL for the rows before)
 	  (SELECT count(*) || '|' || md5(string_agg((to_jsonb(s) - 'parameters')::text, ',' ORDER BY statement_id)) FROM agent_guard.statements s),
-	  (SELECT count(*) || '|' || md5(string_agg(a::text, ',' ORDER BY event_id)) FROM agent_guard.events_archive a),
+	  (SELECT count(*) || '|' || md5(string_agg((to_jsonb(a) - ARRAY['query', 'client_addr', 'application_name', 'parameters'])::text,
+	                                            ',' ORDER BY event_id)) FROM agent_guard.events_archive a),
 	  (SELECT count(*) || '|' || md5(string_agg(c::text, ',' ORDER BY checkpoint_id)) FROM agent_guard.log_checkpoints c),
 	  (SELECT string_agg(format('%s|%s|%s', agent_id, key, run_id), ',') FROM agent_guard.applied_keys),
 	  (SELECT string_agg(format('%s|%s|%s', request_id, kind, status), ',' ORDER BY request_id) FROM agent_guard.requests),
@@ -277,6 +281,19 @@ is($node->safe_psql('old', "SELECT ag_agent_id || '|' || ag_run_id FROM app.item
 ok(ag_wait_sealed($node, 'old'), 'the new events are sealed');
 like($node->safe_psql('old', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'the chain continues from the old head and verifies');
+# the statements written after the update are kept in their first event,
+# and show in agent_guard.statements and the runs with those of before
+is($node->safe_psql('old', q{
+	SELECT concat_ws('|',
+	  (SELECT count(*) FROM agent_guard.statements WHERE run_id = 'r-new'),
+	  (SELECT count(*) FROM agent_guard.statements WHERE run_id = 'r-new' AND query LIKE 'INSERT INTO app.items VALUES (200%'),
+	  (SELECT count(*) FROM agent_guard.statement_rows WHERE run_id = 'r-new'),
+	  (SELECT count(*) FROM agent_guard.events WHERE run_id = 'r-new' AND query IS NOT NULL),
+	  (SELECT statements FROM agent_guard.runs WHERE run_id = 'r-new'),
+	  (SELECT count(*) > 0 FROM agent_guard.statement_rows WHERE run_id = 'r-main'),
+	  -- numbered on from the rows of before: no number twice
+	  (SELECT count(*) = count(DISTINCT statement_id) FROM agent_guard.statements))}),
+	'2|1|0|2|2|t|t', 'a statement of after the update is kept in its first event, numbered on from the rows of before');
 
 # runs roll back newest first; the last was written at the previous release
 ($rc, $out, $err) = $node->psql('old', q{

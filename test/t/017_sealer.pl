@@ -105,7 +105,7 @@ SKIP:
 	$spid =~ s/\s+//g;
 	$sess->query_safe(q{
 		BEGIN;
-		WITH s AS (INSERT INTO agent_guard.statements (agent_id, query)
+		WITH s AS (INSERT INTO agent_guard.statement_rows (agent_id, query)
 		           SELECT 'mem', repeat('SELECT 1 -- padding ', 200) || g FROM generate_series(1, 50000) g
 		           RETURNING statement_id)
 		INSERT INTO agent_guard.events (operation, statement_id, detail) SELECT 'FREEZE', statement_id, '{}' FROM s;
