@@ -3163,6 +3163,21 @@ $$;
 ALTER TABLE agent_guard.statements RENAME TO statement_rows;
 ALTER SEQUENCE agent_guard.statements_statement_id_seq RENAME TO statement_rows_statement_id_seq;
 ALTER INDEX agent_guard.statements_pkey RENAME TO statement_rows_pkey;
+-- From PostgreSQL 18 on, NOT NULL constraints have names, made from the
+-- table's: name them as a fresh install does.
+DO $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT conname FROM pg_catalog.pg_constraint
+              WHERE conrelid = 'agent_guard.statement_rows'::regclass
+                AND conname LIKE 'statements\_%\_not\_null'
+    LOOP
+        EXECUTE format('ALTER TABLE agent_guard.statement_rows RENAME CONSTRAINT %I TO %I',
+                       c.conname, 'statement_rows' || substr(c.conname, length('statements') + 1));
+    END LOOP;
+END
+$$;
 
 ALTER TABLE agent_guard.events
     ADD COLUMN query text,

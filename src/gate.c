@@ -790,7 +790,11 @@ written_relations(PlannedStmt *ps)
 		if (rte->rtekind != RTE_RELATION || list_member_oid(seen, rte->relid))
 			continue;
 		seen = lappend_oid(seen, rte->relid);
-		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", ag_qualified_relname(rte->relid));
+		/* a temporary table as its session names it (pg_temp_N varies) */
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
+						 isAnyTempNamespace(get_rel_namespace(rte->relid)) ?
+						 quote_qualified_identifier("pg_temp", get_rel_name(rte->relid)) :
+						 ag_qualified_relname(rte->relid));
 	}
 	list_free(seen);
 	return buf.data;

@@ -865,7 +865,7 @@ take_run_random(uint8 *out)
 		run_random_used = 0;
 		run_random_pid = MyProcPid;
 	}
-	p = run_random + RUN_RANDOM_BYTES * run_random_used++;
+	p = run_random + (Size) RUN_RANDOM_BYTES * run_random_used++;
 	memcpy(out, p, RUN_RANDOM_BYTES);
 	memset(p, 0, RUN_RANDOM_BYTES);
 }

@@ -10,7 +10,7 @@ SELECT plan(74);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
-SELECT has_table('agent_guard', 'statements', 'statement texts');
+SELECT has_view('agent_guard', 'statements', 'statement texts');
 SELECT has_view('agent_guard', 'agents', 'view agents');
 SELECT has_view('agent_guard', 'protected', 'view protected');
 SELECT has_view('agent_guard', 'runs', 'view runs');
@@ -52,7 +52,8 @@ SELECT is((SELECT pg_get_expr(proargdefaults, 0) FROM pg_proc WHERE oid = 'agent
 
 SELECT columns_are('agent_guard', 'events', ARRAY[
     'event_id', 'at', 'xid', 'agent_id', 'run_id', 'login_role', 'acting_role', 'statement_id',
-    'relation', 'operation', 'row_key', 'old_row', 'new_row', 'detail', 'seal_seq', 'seal']);
+    'relation', 'operation', 'row_key', 'old_row', 'new_row', 'detail', 'seal_seq', 'seal',
+    'query', 'client_addr', 'application_name', 'parameters']);
 SELECT col_type_is('agent_guard', 'events', 'event_id', 'bigint', 'event_id is bigint');
 SELECT col_type_is('agent_guard', 'events', 'at', 'timestamp with time zone', 'at is timestamptz');
 SELECT col_type_is('agent_guard', 'events', 'xid', 'xid8', 'xid is xid8');
