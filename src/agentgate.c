@@ -166,21 +166,6 @@ who_runs(Who *w)
 	return true;
 }
 
-/* A relation's owner, or InvalidOid. */
-static Oid
-rel_owner(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner = InvalidOid;
-
-	if (HeapTupleIsValid(tup))
-	{
-		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-		ReleaseSysCache(tup);
-	}
-	return owner;
-}
-
 /* The relation whose agent's rule made the plan (its planner's mark), or InvalidOid. */
 static Oid
 rule_of_plan(PlannedStmt *ps)
@@ -221,7 +206,7 @@ who_rules(PlannedStmt *ps, Who *w)
 		return false;
 	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
 		return false;
-	owner = rel_owner(rel);
+	owner = ag_agentcode_relation_owner(rel);
 	if (!OidIsValid(owner) || !ag_agentcode_role_is_agent(owner))
 		return false;
 	w->fn = InvalidOid;
