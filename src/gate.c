@@ -61,6 +61,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -475,6 +476,31 @@ static List *decide_targets = NIL;
  * statement: then the approval is consumed, the statement goes on, and
  * its run gets an EXECUTED event (approved.c).
  */
+/*
+ * The most of a plan's own text a request's reason shows, in bytes: the
+ * reason is kept in 2,048 bytes (outbox.c), with the settings the text is
+ * read with after it (refusal.c).
+ */
+#define AG_SOURCE_SHOWN 1000
+
+/*
+ * The reason of a request, with the text the plan was made from when it is
+ * not the client statement's: the human approving `EXECUTE p` or `SELECT
+ * f()` sees what runs (the approval is bound to that text too).  Cut at
+ * AG_SOURCE_SHOWN bytes, on a character boundary, with the rest counted.
+ */
+static const char *
+why_with_source(const char *why, const char *source, int len)
+{
+	int			shown = pg_mbcliplen(source, len, AG_SOURCE_SHOWN);
+
+	return psprintf("%s It runs this text, to which the approval is bound as well: %.*s%s",
+					why, shown, source,
+					shown < len ?
+					psprintf(" ... (%d more characters)",
+							 pg_mbstrlen_with_len(source + shown, len - shown)) : "");
+}
+
 static void
 gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 				  const char *text, int len, AgStatementKey *key, int64 rows)
@@ -501,6 +527,8 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 			if (source == text && source_len == len)
 				source = NULL;	/* the client statement's own text */
 			ag_key_add_plan(&key->material, qd->plannedstmt, source, source_len);
+			if (source != NULL && source_len > 0)
+				why = why_with_source(why, source, source_len);
 		}
 	}
 	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())

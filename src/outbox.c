@@ -75,7 +75,7 @@
 /* unwritten entries one database may hold: the rest is for the others */
 #define AG_OUTBOX_PER_DATABASE (AG_OUTBOX_QUEUE / 4)
 #define AG_OUTBOX_TEXT 2048
-#define AG_OUTBOX_REASON 512
+#define AG_OUTBOX_REASON 2048
 /* the tranche keeps its 1.1 name: monitoring may know it */
 #define AG_OUTBOX_TRANCHE "agent_guard gate"
 
@@ -174,17 +174,31 @@ ag_state_bump(void)
 }
 
 /*
- * Copy text into a fixed buffer, cut on a character boundary: a cut through
- * a character would be a byte sequence that is not text, which the log
- * could be sealed over but never verified (convert_to() refuses it).
+ * Copy a request's reason or parameter values into the entry's buffer:
+ * text that does not fit ends with a mark, so that the human knows what
+ * is read is not all of it (the error the agent got has the reason whole;
+ * the approval is bound to every value).  The cut is on a character
+ * boundary: a cut through a character would be a byte sequence that is
+ * not text, which the log could be sealed over but never verified
+ * (convert_to() refuses it).
  */
 static void
-copy_text(char *dst, const char *src, size_t size)
+copy_marked(char *dst, const char *src, size_t size, const char *what)
 {
-	int			len = pg_mbcliplen(src, strlen(src), (int) size - 1);
+	char		mark[64];
+	size_t		len = strlen(src);
+	size_t		mlen;
+	int			kept;
 
-	memcpy(dst, src, len);
-	dst[len] = '\0';
+	if (len < size)
+	{
+		memcpy(dst, src, len + 1);
+		return;
+	}
+	mlen = snprintf(mark, sizeof(mark), " [agent_guard: %s truncated]", what);
+	kept = pg_mbcliplen(src, (int) Min(len, (size_t) PG_INT32_MAX), (int) (size - 1 - mlen));
+	memcpy(dst, src, kept);
+	memcpy(dst + kept, mark, mlen + 1);
 }
 
 /*
@@ -263,11 +277,12 @@ ag_outbox_put(const AgOutboxRequest *r)
 	strlcpy(local->agent, r->agent ? r->agent : "", sizeof(local->agent));
 	strlcpy(local->run, r->run ? r->run : "", sizeof(local->run));
 	strlcpy(local->login, r->login ? r->login : "", sizeof(local->login));
-	copy_text(local->reason, r->reason ? r->reason : "", sizeof(local->reason));
+	copy_marked(local->reason, r->reason ? r->reason : "", sizeof(local->reason), "reason");
 	local->statement_truncated = copy_statement(local->statement, r->statement ? r->statement : "",
 												sizeof(local->statement));
 	local->text_digest = r->text_digest;
-	copy_text(local->parameters, r->parameters ? r->parameters : "", sizeof(local->parameters));
+	copy_marked(local->parameters, r->parameters ? r->parameters : "", sizeof(local->parameters),
+				"parameters");
 	local->hash = r->hash;
 	local->digest = r->digest;
 	local->rows = r->rows;
