@@ -199,6 +199,12 @@ writer_walker(Node *node, AgWriterScan *ws)
 		(((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8 ||
 		 ((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8_BOOL))
 		ws->setval_calls = lappend(ws->setval_calls, node);
+	if (ws->collect_nextval && IsA(node, FuncExpr) &&
+		((FuncExpr *) node)->funcid == F_NEXTVAL)
+		ws->nextval_calls = lappend(ws->nextval_calls, node);
+	if (ws->collect_notify && IsA(node, FuncExpr) &&
+		((FuncExpr *) node)->funcid == F_PG_NOTIFY)
+		ws->notify_calls = lappend(ws->notify_calls, node);
 	if (IsA(node, FuncExpr) && !OidIsValid(ws->bad_fn))
 	{
 		FuncExpr   *f = (FuncExpr *) node;

@@ -31,6 +31,10 @@ typedef struct AgWriterScan
 									 * temporary sequences) */
 	List	   *setval_calls;	/* set: collect the FuncExprs of setval() */
 	bool		collect_setval;
+	List	   *nextval_calls;	/* set: collect the FuncExprs of nextval() */
+	bool		collect_nextval;
+	List	   *notify_calls;	/* set: collect the FuncExprs of pg_notify() */
+	bool		collect_notify;
 } AgWriterScan;
 
 extern AgWriterKind ag_writer_kind(Oid funcid);

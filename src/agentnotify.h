@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ * agentnotify.h
+ *		An agent session's notifications: a bound per transaction and a
+ *		lower limit on the NOTIFY queue (agentnotify.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_AGENTNOTIFY_H
+#define AG_AGENTNOTIFY_H
+
+#include "nodes/plannodes.h"
+
+extern void ag_agentnotify_init(void);
+extern void ag_agentnotify_wrap_plan(PlannedStmt *ps);
+extern void ag_agentnotify_function_execute(Oid funcid);
+extern void ag_agentnotify_utility(Node *parsetree);
+
+#endif							/* AG_AGENTNOTIFY_H */
