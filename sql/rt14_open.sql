@@ -97,6 +97,10 @@ INSERT INTO r14.jobs (v) VALUES ('a') RETURNING id;
 INSERT INTO r14.shared (v) VALUES ('b') RETURNING id;
 SELECT n FROM r14.v_counter;
 INSERT INTO r14.log VALUES ('c');
+-- the human's table's own serial, in a statement that reads the agent's
+-- view: the write's own sequence, not the agent's code
+CREATE TABLE r14h.copies (id serial, n bigint);
+INSERT INTO r14h.copies (n) SELECT n FROM r14.v_counter RETURNING id, n;
 
 -- the agent's freeze and read_only policy hold for its code's nextval()
 \c "dbname=contrib_regression user=regress_su options="
