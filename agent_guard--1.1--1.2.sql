@@ -1560,6 +1560,16 @@ BEGIN
 END
 $$;
 
+-- Columns of the table (and its partitions) whose type runs an agent's
+-- code in every write (a range's subtype_diff, canonical or operator
+-- class, a domain's constraints: src/agenttypes.c): a WARNING for each, with
+-- how to take the code back; returns their number.  protect() keeps them.
+CREATE FUNCTION agent_guard._agent_type_columns(relation regclass) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ag_sql_agent_type_columns'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION agent_guard._agent_type_columns(regclass) IS
+    'warn of the columns of a table whose type runs an agent''s code in every write; returns their number';
+
 -- Structure an agent left on a table it made, that protect() would arm or
 -- keep, and that the gates refuse an agent on a protected table (README,
 -- "Structure of a protected table"): a default, NOT NULL, identity,
@@ -1659,6 +1669,8 @@ BEGIN
                   HINT = format('Review and remove them (%s), then call protect() again; a human may add them back afterwards.',
                                 array_to_string(v_fix, '; '));
     END IF;
+    -- kept, but said: a column whose type runs an agent's code
+    PERFORM agent_guard._agent_type_columns(relation);
 END
 $$;
 
@@ -1849,6 +1861,7 @@ REVOKE ALL ON FUNCTION agent_guard._replication_session() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._replication_session() TO PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._check_subscribers(regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._agent_structure(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._agent_type_columns(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
 
 -- Bound parameter values of agents' statements (src/params.c): kept with
@@ -2452,6 +2465,16 @@ REVOKE ALL ON FUNCTION agent_guard._setval(regclass, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._setval(regclass, bigint, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint, boolean) TO PUBLIC;
+
+-- Planted by the planner in place of pg_notify() in an agent's statements:
+-- it counts the agent transaction's notifications and refuses past
+-- agent_guard.agent_notify_max_per_xact or a NOTIFY queue fuller than
+-- agent_guard.agent_notify_queue_limit (src/agentnotify.c), then notifies.
+CREATE FUNCTION agent_guard._notify(text, text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_notify'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION agent_guard._notify(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._notify(text, text) TO PUBLIC;
 
 -- The postmortem prints what agents chose (statements, run ids, names) as
 -- text: code spans fenced past any backticks in them, markup escaped.

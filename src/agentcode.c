@@ -1170,6 +1170,17 @@ running_agent_relation(int i)
 	return r->agent_rel;
 }
 
+/*
+ * The agent relation whose stored code (view, row-security policies,
+ * defaults, rules) the plan runs, or InvalidOid (agentgate.c judges the
+ * writing calls in it).
+ */
+Oid
+ag_agentcode_plan_agent_relation(PlannedStmt *plan)
+{
+	return agent_relation(plan->rtable, plan->resultRelations);
+}
+
 void
 ag_agentcode_refuse(const char *fn)
 {
@@ -1645,11 +1656,46 @@ operator_alternates_unsafe(Oid opno, StoredCode *sc)
 	return false;
 }
 
+/*
+ * nextval() checks USAGE or UPDATE of its sequence with its caller's
+ * rights: in an agent's stored code it would advance (or exhaust) a human's
+ * sequence the agent may not touch.  Allowed only on a sequence named as a
+ * constant that the agent role may use or update (its own serial); the
+ * sequence, or InvalidOid when the argument is not a constant, is kept for
+ * the message (unsafe_sequence).
+ */
+static Oid	unsafe_sequence = InvalidOid;
+
+bool
+ag_agentcode_nextval_unsafe(FuncExpr *f, Oid owner, Oid *seq)
+{
+	Node	   *arg = f->args != NIL ? linitial(f->args) : NULL;
+
+	*seq = InvalidOid;
+	while (arg != NULL && IsA(arg, RelabelType))
+		arg = (Node *) ((RelabelType *) arg)->arg;
+	if (arg == NULL || !IsA(arg, Const) || ((Const *) arg)->constisnull)
+		return true;
+	*seq = DatumGetObjectId(((Const *) arg)->constvalue);
+	if (get_rel_relkind(*seq) != RELKIND_SEQUENCE)
+		return true;
+	return pg_class_aclcheck(*seq, owner, ACL_USAGE | ACL_UPDATE) != ACLCHECK_OK;
+}
+
 static bool
 stored_code_walker(Node *node, StoredCode *sc)
 {
+	Oid			seq;
+
 	if (node == NULL)
 		return false;
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == F_NEXTVAL &&
+		ag_agentcode_nextval_unsafe((FuncExpr *) node, sc->owner, &seq))
+	{
+		sc->found = F_NEXTVAL;
+		unsafe_sequence = seq;
+		return true;
+	}
 	if (check_functions_in_node(node, stored_call, sc))
 		return true;
 	if ((IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr)) &&
@@ -1714,6 +1760,15 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 	bool		callers = !guard && (call_kind(fn) == CALL_CALLERS_RIGHTS ||
 									 ag_agentcode_invoker_of_other(fn));
 
+	if (fn == F_NEXTVAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
+						format_procedure(fn), object, ag_agentcode_role_name(owner)),
+				 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s %s.",
+						   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()),
+						   format_procedure(fn), ag_agentcode_unsafe_reason(fn, owner)),
+				 errhint("%s", hint)));
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
 			 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
@@ -1750,6 +1805,11 @@ ag_agentcode_unsafe_reason(Oid fn, Oid owner)
 {
 	if (get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
 		return "is one of the guard's functions";
+	if (fn == F_NEXTVAL)
+		return OidIsValid(unsafe_sequence) ?
+			psprintf("advances a sequence with its caller's rights, and role \"%s\" may neither use nor update sequence %s",
+					 ag_agentcode_role_name(owner), ag_qualified_relname(unsafe_sequence)) :
+			"advances a sequence with its caller's rights, and its sequence is not named as a constant";
 	if (call_kind(fn) == CALL_CALLERS_RIGHTS)
 		return "acts with its caller's rights";
 	if (ag_agentcode_invoker_of_other(fn))

@@ -43,6 +43,8 @@ extern Oid	ag_agentcode_type_owner(Oid typid);
 extern const char *ag_agentcode_role_name(Oid role);
 extern Oid	ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain);
 extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
+extern bool ag_agentcode_nextval_unsafe(FuncExpr *f, Oid owner, Oid *seq);
+extern Oid	ag_agentcode_plan_agent_relation(PlannedStmt *plan);
 extern bool ag_agentcode_invoker_of_other(Oid fn);
 
 #endif							/* AG_AGENTCODE_H */

@@ -55,6 +55,7 @@
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "catalog/dependency.h"
+#include "catalog/pg_depend.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
@@ -63,6 +64,7 @@
 #include "miscadmin.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
@@ -101,6 +103,7 @@ typedef struct Who
 {
 	Oid			fn;				/* InvalidOid for a rule's action */
 	Oid			rule_rel;		/* the relation whose rule made the plan */
+	bool		stored;			/* rule_rel's stored code: view, default, policy */
 	Oid			owner;
 	List	   *agents;			/* agent ids (char *), at least one */
 } Who;
@@ -159,6 +162,7 @@ who_runs(Who *w)
 	if (!ag_agentcode_innermost(&w->fn, &w->owner))
 		return false;
 	w->rule_rel = InvalidOid;
+	w->stored = false;
 	w->agents = agents_of(w->owner);
 	/* the registry changed under the call: the role's name stands for it */
 	if (w->agents == NIL)
@@ -211,6 +215,7 @@ who_rules(PlannedStmt *ps, Who *w)
 		return false;
 	w->fn = InvalidOid;
 	w->rule_rel = rel;
+	w->stored = false;
 	w->owner = owner;
 	w->agents = agents_of(owner);
 	if (w->agents == NIL)
@@ -229,6 +234,10 @@ where_it_ran(const Who *w)
 	char	   *s = OidIsValid(w->fn) ?
 		psprintf("The statement ran from function %s of agent role \"%s\" in the session of role \"%s\".",
 				 format_procedure(w->fn), ag_agentcode_role_name(w->owner),
+				 ag_agentcode_role_name(GetSessionUserId())) :
+		w->stored ?
+		psprintf("The call is in the stored code (view, rule, column default or row-security policy) of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
+				 ag_qualified_relname(w->rule_rel), ag_agentcode_role_name(w->owner),
 				 ag_agentcode_role_name(GetSessionUserId())) :
 		psprintf("The statement was rewritten by a rule of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
 				 ag_qualified_relname(w->rule_rel), ag_agentcode_role_name(w->owner),
@@ -382,6 +391,119 @@ ag_agentgate_executor_start(QueryDesc *qd)
 				refuse(&w, (const char *) lfirst(la), AG_REFUSAL_POLICY, what, why, text, len);
 		}
 	check_freeze(&w, what, text, len);
+}
+
+/*
+ * Is sequence seq the own sequence (serial, identity, OWNED BY) of a
+ * column of one of the plan's result relations?  Its nextval() is the
+ * written table's default: part of the write, not the agent's code (the
+ * sequence and the table have the same owner).
+ */
+static bool
+result_relation_sequence(PlannedStmt *ps, Oid seq)
+{
+	Oid			table;
+	int32		col;
+	ListCell   *lc;
+
+	if (!sequenceIsOwned(seq, DEPENDENCY_AUTO, &table, &col) &&
+		!sequenceIsOwned(seq, DEPENDENCY_INTERNAL, &table, &col))
+		return false;
+	foreach(lc, ps->resultRelations)
+		if (rt_fetch(lfirst_int(lc), ps->rtable)->relid == table)
+			return true;
+	return false;
+}
+
+/*
+ * ExecutorStart, a session that is not an agent's, outside the agent's
+ * functions: a plan that runs an agent's stored code (its view, rule,
+ * column default, row-security policy) and calls nextval().  PostgreSQL
+ * checks USAGE or UPDATE of the sequence as the caller, so in the human's
+ * statement the agent's code would advance (or exhaust) a sequence the
+ * agent may not touch; and the call is a write the agent's freeze and
+ * read_only policy stop in its own session.  So each nextval() of the plan
+ * (the human's own ones in the statement too: the plan no longer tells
+ * them apart) is refused unless its sequence is named as a constant and
+ * the agent role may use or update it (YG002), and one on a sequence that
+ * is not temporary is refused during the agent's freeze (YG006) and under
+ * its read_only policy (YG008), on record.  The written table's own
+ * sequence (its serial or identity default) is the write's, not judged.
+ * The other writing functions (setval, the large-object writers,
+ * pg_logical_emit_message, session-level advisory locks) act with their
+ * caller's rights and are refused in an agent's stored code outright
+ * (agentcode.c).
+ */
+void
+ag_agentgate_stored_writers(QueryDesc *qd)
+{
+	PlannedStmt *ps = qd->plannedstmt;
+	const Oid  *roles;
+	uint64		generation;
+	AgWriterScan ws = {0};
+	Oid			rel;
+	Oid			owner;
+	ListCell   *lc;
+	Who			w;
+
+	if (IsParallelWorker() || IsBinaryUpgrade || ag_process_is_agent() || ag_judging() ||
+		ag_owner_running() || ag_agentcode_running() || ps->commandType == CMD_UTILITY ||
+		ag_agent_roles(&roles, &generation) <= 0 ||
+		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		return;
+	/* the range table first: most human plans run no code of an agent */
+	if (!OidIsValid(rel = ag_agentcode_plan_agent_relation(ps)))
+		return;
+	ws.collect_nextval = true;
+	ag_writers_scan_plan(ps, &ws);
+	if (ws.nextval_calls == NIL)
+		return;
+	owner = ag_agentcode_relation_owner(rel);
+	w.fn = InvalidOid;
+	w.rule_rel = rel;
+	w.stored = true;
+	w.owner = owner;
+	w.agents = agents_of(owner);
+	if (w.agents == NIL)
+		w.agents = list_make1(pstrdup(ag_agentcode_role_name(owner)));
+	foreach(lc, ws.nextval_calls)
+	{
+		FuncExpr   *f = lfirst_node(FuncExpr, lc);
+		Oid			seq;
+		const char *text;
+		int			len;
+		ListCell   *la;
+
+		if (ag_agentcode_nextval_unsafe(f, owner, &seq))
+		{
+			/* the written table's own sequence: the table's owner may */
+			if (OidIsValid(seq) && result_relation_sequence(ps, seq))
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_HUMANS_ONLY),
+					 errmsg("function nextval(regclass) cannot run in a statement that involves relation %s of agent role \"%s\"",
+							ag_qualified_relname(rel), ag_agentcode_role_name(owner)),
+					 OidIsValid(seq) ?
+					 errdetail("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent and may neither use nor update sequence %s; nextval() checks the rights of its caller, in this statement role \"%s\".",
+							   ag_qualified_relname(rel), ag_agentcode_role_name(owner),
+							   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
+					 errdetail("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent; nextval() checks the rights of its caller, in this statement role \"%s\", and its sequence is not named as a constant.",
+							   ag_qualified_relname(rel), ag_agentcode_role_name(owner),
+							   ag_agentcode_role_name(GetUserId())),
+					 errhint("Call nextval() in a statement of its own that involves no relation of the agent, or grant the agent role USAGE on the sequence if its code may advance it.")));
+		}
+		if (get_rel_persistence(seq) == RELPERSISTENCE_TEMP || result_relation_sequence(ps, seq))
+			continue;
+		ag_query_text(qd, &text, &len);
+		foreach(la, w.agents)
+		{
+			char	   *why = ag_policy_code_writer_call((const char *) lfirst(la), F_NEXTVAL, false);
+
+			if (why != NULL)
+				refuse(&w, (const char *) lfirst(la), AG_REFUSAL_POLICY, "nextval()", why, text, len);
+		}
+		check_freeze(&w, "nextval()", text, len);
+	}
 }
 
 /* n more rows of the agent's code (w): the statement's row limit. */

@@ -25,6 +25,7 @@ extern void ag_agentgate_utility(Node *parsetree, const char *text, int len);
 extern Oid	ag_agentgate_plan_rule(Query *parse, const char *query_string);
 extern void ag_agentgate_mark_rule_plan(PlannedStmt *ps, Oid rule_rel);
 extern bool ag_agentgate_rule_plan(PlannedStmt *ps);
+extern void ag_agentgate_stored_writers(QueryDesc *qd);
 extern void ag_agentgate_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId, void *arg);
 

@@ -414,12 +414,73 @@ stored_invoker_call(Datum expr)
 	return fn;
 }
 
+/*
+ * A call of nextval() in what an agent stores that would advance a
+ * sequence the agent role may neither use nor update, or one not named as
+ * a constant (agentcode.c, ag_agentcode_nextval_unsafe): nextval() checks
+ * its caller's rights, a human's in a human's statement.
+ */
+typedef struct StoredNextval
+{
+	Oid			owner;
+	Oid			seq;			/* the sequence, or InvalidOid: not a constant */
+	bool		found;
+} StoredNextval;
+
+static bool
+stored_nextval_walker(Node *node, StoredNextval *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr) && ((FuncExpr *) node)->funcid == F_NEXTVAL &&
+		ag_agentcode_nextval_unsafe((FuncExpr *) node, ctx->owner, &ctx->seq))
+	{
+		ctx->found = true;
+		return true;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, stored_nextval_walker, ctx, 0);
+	return expression_tree_walker(node, stored_nextval_walker, ctx);
+}
+
+static bool
+stored_nextval(Datum expr, Oid owner, Oid *seq)
+{
+	StoredNextval ctx = {owner, InvalidOid, false};
+
+	(void) stored_nextval_walker(stringToNode(TextDatumGetCString(expr)), &ctx);
+	*seq = ctx.seq;
+	return ctx.found;
+}
+
+static char *
+nextval_why(Oid seq, Oid role)
+{
+	return OidIsValid(seq) ?
+		psprintf("calls nextval() on sequence %s, which role \"%s\" may neither use nor update",
+				 ag_qualified_relname(seq), ag_agentcode_role_name(role)) :
+		pstrdup("calls nextval() on a sequence not named as a constant");
+}
+
 /* What an agent stores (a view, rule, default, policy, CHECK, trigger condition). */
 static void
 judge_stored_calls(Datum expr, const char *what)
 {
 	Oid			fn = stored_invoker_call(expr);
+	Oid			seq;
 
+	if (stored_nextval(expr, GetUserId(), &seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("%s of agent role \"%s\" cannot call nextval() on %s",
+						what, ag_agentcode_role_name(GetUserId()),
+						OidIsValid(seq) ? psprintf("sequence %s", ag_qualified_relname(seq)) :
+						"a sequence not named as a constant"),
+				 OidIsValid(seq) ?
+				 errdetail("nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance sequence %s with that human's rights, and role \"%s\" may neither use nor update it.",
+						   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
+				 errdetail("nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance, with that human's rights, a sequence known only when it runs."),
+				 errhint("Name, as a constant, a sequence the agent role owns or was granted USAGE on (nextval('s')); a serial or identity column of the agent's own table works.")));
 	if (!OidIsValid(fn))
 		return;
 	ereport(ERROR,
@@ -747,6 +808,8 @@ row_why(HeapTuple tup, TupleDesc desc, const AttrNumber *cols, int ncols, Oid ro
 			return calls_why(fn, role);
 		if (OidIsValid(fn = stored_invoker_call(d)))
 			return calls_why(fn, role);
+		if (stored_nextval(d, role, &fn))
+			return nextval_why(fn, role);
 	}
 	return NULL;
 }

@@ -110,7 +110,9 @@
 #include "agent_guard.h"
 #include "agentcode.h"
 #include "agentgate.h"
+#include "agentnotify.h"
 #include "agentstored.h"
+#include "agenttypes.h"
 #include "approvalkey.h"
 #include "classify.h"
 #include "compat.h"
@@ -196,6 +198,8 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		ag_agentcode_executor_start(queryDesc->plannedstmt);
 		/* nor does an agent's rule or view, nor what its write sets off */
 		ag_agentcode_reach_start(queryDesc->plannedstmt);
+		/* nor does its stored code advance sequences beyond its rights */
+		ag_agentgate_stored_writers(queryDesc);
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
@@ -531,6 +535,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			copy_into = ag_range_var_relid(((CopyStmt *) parsetree)->relation);
 		ag_agentcode_copy(copy_into);
 		ag_agentcode_utility(parsetree);
+		/* an agent session's NOTIFY: bounded (agentnotify.c) */
+		ag_agentnotify_utility(parsetree);
 		run_context = ag_agentcode_call_context(parsetree, context);
 	}
 	else
@@ -601,6 +607,9 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	ag_idempotency_after_utility(parsetree);	/* warn on a session-wide key */
 	ag_identity_after_utility(parsetree);	/* DISCARD ALL: a new generated run */
+	/* a human's new column of a protected table that runs an agent's code */
+	if (!IsParallelWorker())
+		ag_agenttypes_after_utility(parsetree);
 }
 
 /* ---------------------------------------------------------------------
@@ -649,7 +658,17 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	/* setval() goes through agent_guard._setval(), which judges its sequence */
 	if (!IsParallelWorker() && ag_session_is_agent())
-		ag_writers_wrap_setval(result);
+	{
+		AgWriterScan ws = {0};
+
+		/* one walk of the plan finds both */
+		ws.collect_setval = true;
+		ws.collect_notify = true;
+		ag_writers_scan_plan(result, &ws);
+		ag_writers_wrap_setval(result, &ws);
+		/* pg_notify() goes through agent_guard._notify(), which counts it */
+		ag_agentnotify_wrap_plan(result, &ws);
+	}
 	if (binding != NIL)
 		ag_key_bind_plan(result, binding);
 	ag_agentgate_mark_rule_plan(result, rule_rel);	/* an agent's rule's action */
@@ -686,6 +705,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_agentcode_function_execute(objectId);
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
+		ag_agentnotify_function_execute(objectId);
 		return;
 	}
 

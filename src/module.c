@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 
 #include "agent_guard.h"
+#include "agentnotify.h"
 #include "compat.h"
 #include "gate.h"
 #include "outbox.h"
@@ -62,6 +63,7 @@ _PG_init(void)
 	ag_agentcode_init();
 	ag_refusal_init();
 	ag_outbox_init();
+	ag_agentnotify_init();
 	ag_capture_init();
 	ag_rollback_init();
 	ag_idempotency_init();

@@ -199,6 +199,12 @@ writer_walker(Node *node, AgWriterScan *ws)
 		(((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8 ||
 		 ((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8_BOOL))
 		ws->setval_calls = lappend(ws->setval_calls, node);
+	if (ws->collect_nextval && IsA(node, FuncExpr) &&
+		((FuncExpr *) node)->funcid == F_NEXTVAL)
+		ws->nextval_calls = lappend(ws->nextval_calls, node);
+	if (ws->collect_notify && IsA(node, FuncExpr) &&
+		((FuncExpr *) node)->funcid == F_PG_NOTIFY)
+		ws->notify_calls = lappend(ws->notify_calls, node);
 	if (IsA(node, FuncExpr) && !OidIsValid(ws->bad_fn))
 	{
 		FuncExpr   *f = (FuncExpr *) node;
@@ -409,24 +415,21 @@ ag_writers_scan_plan(PlannedStmt *ps, AgWriterScan *ws)
  * (gate.c, ag_gate_setval_unwrapped).
  */
 void
-ag_writers_wrap_setval(PlannedStmt *ps)
+ag_writers_wrap_setval(PlannedStmt *ps, AgWriterScan *ws)
 {
-	AgWriterScan ws = {0};
 	Oid			argtypes[3] = {REGCLASSOID, INT8OID, BOOLOID};
 	List	   *name;
 	ListCell   *lc;
 	int			i;
 
-	ws.collect_setval = true;
-	ag_writers_scan_plan(ps, &ws);
-	if (ws.setval_calls == NIL)
+	if (ws->setval_calls == NIL)
 		return;
 	name = lappend(list_make1(makeString(AG_SCHEMA)), makeString("_setval"));
 	setval_wrapper[0] = LookupFuncName(name, 2, argtypes, true);
 	setval_wrapper[1] = LookupFuncName(name, 3, argtypes, true);
 	if (!OidIsValid(setval_wrapper[0]) || !OidIsValid(setval_wrapper[1]))
 		return;					/* not installed here: left to the backstop */
-	foreach(lc, ws.setval_calls)
+	foreach(lc, ws->setval_calls)
 	{
 		FuncExpr   *f = lfirst_node(FuncExpr, lc);
 

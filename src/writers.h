@@ -31,6 +31,10 @@ typedef struct AgWriterScan
 									 * temporary sequences) */
 	List	   *setval_calls;	/* set: collect the FuncExprs of setval() */
 	bool		collect_setval;
+	List	   *nextval_calls;	/* set: collect the FuncExprs of nextval() */
+	bool		collect_nextval;
+	List	   *notify_calls;	/* set: collect the FuncExprs of pg_notify() */
+	bool		collect_notify;
 } AgWriterScan;
 
 extern AgWriterKind ag_writer_kind(Oid funcid);
@@ -42,7 +46,7 @@ extern void ag_writers_scan_plan(struct PlannedStmt *ps, AgWriterScan *ws);
 extern Oid	ag_writers_row_locked(struct PlannedStmt *ps, bool temp_only);
 
 /* setval() in an agent session's plans goes through agent_guard._setval. */
-extern void ag_writers_wrap_setval(struct PlannedStmt *ps);
+extern void ag_writers_wrap_setval(struct PlannedStmt *ps, AgWriterScan *ws);
 extern bool ag_writers_is_setval_wrapper(Oid funcid);
 extern char *ag_writer_name(Oid funcid);
 

@@ -124,6 +124,16 @@ BEGIN
 END
 $$;
 
+-- Columns of the table (and its partitions) whose type runs an agent's
+-- code in every write (a range's subtype_diff, canonical or operator
+-- class, a domain's constraints: src/agenttypes.c): a WARNING for each, with
+-- how to take the code back; returns their number.  protect() keeps them.
+CREATE FUNCTION agent_guard._agent_type_columns(relation regclass) RETURNS integer
+    AS 'MODULE_PATHNAME', 'ag_sql_agent_type_columns'
+    LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION agent_guard._agent_type_columns(regclass) IS
+    'warn of the columns of a table whose type runs an agent''s code in every write; returns their number';
+
 -- Structure an agent left on a table it made, that protect() would arm or
 -- keep, and that the gates refuse an agent on a protected table (README,
 -- "Structure of a protected table"): a default, NOT NULL, identity,
@@ -223,6 +233,8 @@ BEGIN
                   HINT = format('Review and remove them (%s), then call protect() again; a human may add them back afterwards.',
                                 array_to_string(v_fix, '; '));
     END IF;
+    -- kept, but said: a column whose type runs an agent's code
+    PERFORM agent_guard._agent_type_columns(relation);
 END
 $$;
 

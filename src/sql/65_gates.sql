@@ -126,6 +126,14 @@ CREATE FUNCTION agent_guard._setval(regclass, bigint, boolean) RETURNS bigint
     AS 'MODULE_PATHNAME', 'ag_sql_setval'
     LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
+-- Planted by the planner in place of pg_notify() in an agent's statements:
+-- it counts the agent transaction's notifications and refuses past
+-- agent_guard.agent_notify_max_per_xact or a NOTIFY queue fuller than
+-- agent_guard.agent_notify_queue_limit (src/agentnotify.c), then notifies.
+CREATE FUNCTION agent_guard._notify(text, text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_notify'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- Tell every backend (at commit) to reload freezes and tripped runs.
 CREATE FUNCTION agent_guard._gate_changed() RETURNS void
     AS 'MODULE_PATHNAME', 'ag_sql_gate_changed'
