@@ -74,6 +74,7 @@
 #include "agentcode.h"
 #include "agentgate.h"
 #include "classify.h"
+#include "compat.h"
 #include "gate.h"
 #include "owner_spi.h"
 #include "policy.h"
@@ -677,10 +678,128 @@ rule_placeholder_rel(List *rtable, Oid *owner)
 	return InvalidOid;
 }
 
+/* The rule's relation of a query a rule made (rule_placeholder_rel()), or InvalidOid. */
+static Oid
+rule_made_rel(Query *q, Oid *owner)
+{
+	Oid			rule_rel;
+
+	if (q->querySource == QSRC_ORIGINAL)
+		return InvalidOid;
+	rule_rel = rule_placeholder_rel(q->rtable, owner);
+	if (!OidIsValid(rule_rel) && q->commandType == CMD_INSERT && q->jointree != NULL &&
+		list_length(q->jointree->fromlist) == 1 &&
+		IsA(linitial(q->jointree->fromlist), RangeTblRef))
+	{
+		/* INSERT ... SELECT: the placeholders are the SELECT's */
+		RangeTblEntry *rte = rt_fetch(linitial_node(RangeTblRef, q->jointree->fromlist)->rtindex,
+									  q->rtable);
+
+		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL)
+			rule_rel = rule_placeholder_rel(rte->subquery->rtable, owner);
+	}
+	return rule_rel;
+}
+
+/* A rule-made query's walk (ag_agentgate_plan_rule()). */
+typedef struct RuleWalk
+{
+	Query	   *top;			/* the statement, for its text */
+	const char *query_string;
+	Oid			found;			/* the first agent's rule whose action writes */
+} RuleWalk;
+
+/*
+ * One write of an agent's rule's action (q, rule_rel's, owned by agent
+ * role owner): its DELETE or UPDATE without WHERE is refused; the others
+ * are noted for the plan's mark.
+ */
+static void
+plan_rule_write(Query *q, Oid rule_rel, Oid owner, RuleWalk *rw)
+{
+	Oid			target = rt_fetch(q->resultRelation, q->rtable)->relid;
+	List	   *agents;
+	const char *text;
+	int			len;
+
+	if (!OidIsValid(target) || ag_relation_tree_exempt(target))
+		return;
+	if (!ag_gate_query_unrestricted(q))
+	{
+		if (!OidIsValid(rw->found))
+			rw->found = rule_rel;
+		return;
+	}
+	agents = agents_of(owner);
+	ag_statement_text(rw->query_string, rw->top->stmt_location, rw->top->stmt_len, &text, &len);
+	ag_refuse_agent_code(AG_REFUSAL_APPROVAL,
+						 agents != NIL ? (const char *) linitial(agents) : ag_agentcode_role_name(owner),
+						 ag_command_name(q->commandType, "statement"),
+						 psprintf("No WHERE clause restricts the rows of %s, so it touches every one.",
+								  ag_qualified_relname(target)),
+						 psprintf("The statement was rewritten by a rule of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
+								  ag_qualified_relname(rule_rel), ag_agentcode_role_name(owner),
+								  ag_agentcode_role_name(GetSessionUserId())),
+						 text, len);
+}
+
+/*
+ * The writes of the agent's rules in query q and in its WITH queries, at
+ * any depth (red team 15a, findings 2 and 10).  A rule-made query's action
+ * is the agent's; so are the writing WITH queries of its action (WITH d AS
+ * (DELETE ...) SELECT ..., which has no result relation of its own), whose
+ * entries PostgreSQL checks as the rule's owner.  A human's writing WITH
+ * that writes a relation with a DO INSTEAD rule holds that rule's action in
+ * its place, under the human's query; a human's own WITH queries, which
+ * PostgreSQL copies into the one action of such a rule, are checked as the
+ * human and stay the human's.  rule_rel, owner: the enclosing rule action's.
+ */
+static void
+plan_rule_walk(Query *q, Oid rule_rel, Oid owner, RuleWalk *rw)
+{
+	Oid			own_owner = InvalidOid;
+	Oid			own = rule_made_rel(q, &own_owner);
+	bool		agents_write = false;
+	ListCell   *lc;
+
+	if (OidIsValid(own))
+	{
+		/* this query is the action of an agent's rule */
+		rule_rel = own;
+		owner = own_owner;
+		agents_write = true;
+	}
+	else if (OidIsValid(rule_rel) && q->resultRelation > 0)
+	{
+		/* a WITH query of an agent's rule's action: the rule's own, or the human's */
+		if (ag_query_rte_check_as(q, rt_fetch(q->resultRelation, q->rtable)) == owner)
+			agents_write = true;
+		else
+			rule_rel = InvalidOid;
+	}
+	if (agents_write && q->resultRelation > 0 &&
+		(q->commandType == CMD_INSERT || q->commandType == CMD_UPDATE ||
+		 q->commandType == CMD_DELETE
+#ifdef AG_HAVE_MERGE
+		 || q->commandType == CMD_MERGE
+#endif
+		 ))
+		plan_rule_write(q, rule_rel, owner, rw);
+	foreach(lc, q->cteList)
+	{
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+		if (cte->ctequery != NULL && IsA(cte->ctequery, Query))
+			plan_rule_walk((Query *) cte->ctequery, rule_rel, owner, rw);
+	}
+}
+
 /*
  * Planner, a human's session: a statement a rule made (rule_placeholder_rel())
  * that writes a relation that is not
- * temporary, when the rule's relation is an agent's.  The rule is the
+ * temporary, when the rule's relation is an agent's; also when the write
+ * is a WITH query of such a rule's action, or the rule's action is a WITH
+ * query of the human's statement (plan_rule_walk()).  The rule is the
  * agent's code, though no function of it runs (red team 11, finding 4):
  *	- one that deletes or updates every row is refused here, as the
  *	  agent's DELETE or UPDATE without WHERE would be;
@@ -688,54 +807,24 @@ rule_placeholder_rel(List *rtable, Oid *owner)
  *	  (ag_agentgate_mark_rule_plan()): as they run, the agent's freezes and
  *	  policies hold for them (ag_agentgate_executor_start()), and their rows
  *	  count against agent_guard.max_rows_per_statement (ag_agentgate_rows()),
- *	  whatever WHERE restricts them.
+ *	  whatever WHERE restricts them.  The mark is the plan's: a human's own
+ *	  writing WITH queries in the same plan are judged with the rule's.
  * Returns the rule's relation, or InvalidOid.
  */
 Oid
 ag_agentgate_plan_rule(Query *parse, const char *query_string)
 {
-	Oid			target;
-	Oid			rule_rel = InvalidOid;
-	Oid			owner = InvalidOid;
-	List	   *agents;
-	const char *text;
-	int			len;
-	const char *what;
+	RuleWalk	rw;
 
-	if (parse->querySource == QSRC_ORIGINAL || parse->resultRelation <= 0 ||
+	if ((parse->querySource == QSRC_ORIGINAL && parse->cteList == NIL) ||
 		IsParallelWorker() || ag_owner_running() ||
 		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
 		return InvalidOid;
-	target = rt_fetch(parse->resultRelation, parse->rtable)->relid;
-	if (!OidIsValid(target) || ag_relation_tree_exempt(target))
-		return InvalidOid;
-	rule_rel = rule_placeholder_rel(parse->rtable, &owner);
-	if (!OidIsValid(rule_rel) && parse->commandType == CMD_INSERT && parse->jointree != NULL &&
-		list_length(parse->jointree->fromlist) == 1 &&
-		IsA(linitial(parse->jointree->fromlist), RangeTblRef))
-	{
-		/* INSERT ... SELECT: the placeholders are the SELECT's */
-		RangeTblEntry *rte = rt_fetch(linitial_node(RangeTblRef, parse->jointree->fromlist)->rtindex,
-									  parse->rtable);
-
-		if (rte->rtekind == RTE_SUBQUERY && rte->subquery != NULL)
-			rule_rel = rule_placeholder_rel(rte->subquery->rtable, &owner);
-	}
-	if (!OidIsValid(rule_rel) || !ag_gate_query_unrestricted(parse))
-		return rule_rel;
-	agents = agents_of(owner);
-	what = ag_command_name(parse->commandType, "statement");
-	ag_statement_text(query_string, parse->stmt_location, parse->stmt_len, &text, &len);
-	ag_refuse_agent_code(AG_REFUSAL_APPROVAL,
-						 agents != NIL ? (const char *) linitial(agents) : ag_agentcode_role_name(owner),
-						 what,
-						 psprintf("No WHERE clause restricts the rows of %s, so it touches every one.",
-								  ag_qualified_relname(target)),
-						 psprintf("The statement was rewritten by a rule of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
-								  ag_qualified_relname(rule_rel), ag_agentcode_role_name(owner),
-								  ag_agentcode_role_name(GetSessionUserId())),
-						 text, len);
-	return InvalidOid;			/* not reached */
+	rw.top = parse;
+	rw.query_string = query_string;
+	rw.found = InvalidOid;
+	plan_rule_walk(parse, InvalidOid, InvalidOid, &rw);
+	return rw.found;
 }
 
 /* The planner's mark on the plan of an agent's rule (ag_agentgate_plan_rule()). */

@@ -395,6 +395,28 @@ ag_check_as_role(Query *q, RangeTblEntry *rte, Oid role)
 #endif
 
 /*
+ * Who a query's range table entry is checked as (agentgate.c): the
+ * entry's checkAsUser before 16, its RTEPermissionInfo's from 16;
+ * InvalidOid for the statement's user.
+ */
+#if PG_VERSION_NUM >= 160000
+static inline Oid
+ag_query_rte_check_as(Query *q, RangeTblEntry *rte)
+{
+	if (rte->perminfoindex == 0 || (int) rte->perminfoindex > list_length(q->rteperminfos))
+		return InvalidOid;
+	return getRTEPermissionInfo(q->rteperminfos, rte)->checkAsUser;
+}
+#else
+static inline Oid
+ag_query_rte_check_as(Query *q, RangeTblEntry *rte)
+{
+	(void) q;
+	return rte->checkAsUser;
+}
+#endif
+
+/*
  * A planned range table entry's permissions (agentcode.c): who they are
  * checked as (InvalidOid: the statement's user) and which they require.
  * From 16 on they are the plan's RTEPermissionInfo's; an inheritance

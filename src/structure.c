@@ -926,10 +926,62 @@ refusing_constraint_verdict(AgUtility *v, const char *what, const char *kind, co
 				psprintf("%s on protected table \"%s\" could refuse humans' writes.", kind, rel));
 }
 
+/* One action of a rule, or a WITH query of one (classify_rule()). */
+static void
+classify_rule_action(Node *a, RuleStmt *r, AgUtility *v, int depth)
+{
+	RangeVar   *target = NULL;
+	WithClause *with = NULL;
+	Oid			relid;
+
+	if (a == NULL)
+		return;
+	check_stack_depth();
+	if (IsA(a, InsertStmt))
+	{
+		target = ((InsertStmt *) a)->relation;
+		with = ((InsertStmt *) a)->withClause;
+	}
+	else if (IsA(a, UpdateStmt))
+	{
+		target = ((UpdateStmt *) a)->relation;
+		with = ((UpdateStmt *) a)->withClause;
+	}
+	else if (IsA(a, DeleteStmt))
+	{
+		target = ((DeleteStmt *) a)->relation;
+		with = ((DeleteStmt *) a)->withClause;
+	}
+#ifdef AG_HAVE_MERGE
+	else if (IsA(a, MergeStmt))
+	{
+		target = ((MergeStmt *) a)->relation;
+		with = ((MergeStmt *) a)->withClause;
+	}
+#endif
+	else if (IsA(a, SelectStmt))
+		with = ((SelectStmt *) a)->withClause;
+	relid = relid_of(target);
+	if (OidIsValid(relid) && is_protected(relid))
+		set_verdict(v, REFUSED, "CREATE RULE",
+					psprintf("The rule's action writes protected table \"%s\"%s: whoever writes \"%s\", humans too, would write it with their own rights, in a statement that never names it.",
+							 name_of(relid), depth > 0 ? " in a WITH query" : "",
+							 r->relation ? r->relation->relname : "?"));
+	/* WITH d AS (DELETE ...) SELECT ...: its WITH queries are the action too */
+	if (with != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, with->ctes)
+			classify_rule_action(lfirst_node(CommonTableExpr, lc)->ctequery, r, v, depth + 1);
+	}
+}
+
 /*
  * CREATE RULE: a rule whose action writes a protected table makes whoever
  * writes the rule's table, a human too, write the protected table with
- * their own rights and name, in a statement that never named it.
+ * their own rights and name, in a statement that never named it; so does a
+ * writing WITH query of its action (red team 15a, finding 2).
  */
 static void
 classify_rule(RuleStmt *r, AgUtility *v)
@@ -937,25 +989,7 @@ classify_rule(RuleStmt *r, AgUtility *v)
 	ListCell   *lc;
 
 	foreach(lc, r->actions)
-	{
-		Node	   *a = lfirst(lc);
-		RangeVar   *target = NULL;
-		Oid			relid;
-
-		if (a == NULL)
-			continue;
-		if (IsA(a, InsertStmt))
-			target = ((InsertStmt *) a)->relation;
-		else if (IsA(a, UpdateStmt))
-			target = ((UpdateStmt *) a)->relation;
-		else if (IsA(a, DeleteStmt))
-			target = ((DeleteStmt *) a)->relation;
-		relid = relid_of(target);
-		if (OidIsValid(relid) && is_protected(relid))
-			set_verdict(v, REFUSED, "CREATE RULE",
-						psprintf("The rule's action writes protected table \"%s\": whoever writes \"%s\", humans too, would write it with their own rights, in a statement that never names it.",
-								 name_of(relid), r->relation ? r->relation->relname : "?"));
-	}
+		classify_rule_action(lfirst(lc), r, v, 0);
 }
 
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
