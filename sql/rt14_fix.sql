@@ -63,8 +63,15 @@ CREATE FUNCTION rfh.later() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT
 CREATE VIEW rfh.hv_wipe AS SELECT rfh.wipe() AS w;
 GRANT SELECT ON rfh.hv_wipe TO PUBLIC;
 
+GRANT DELETE ON rfh.acct TO regress_rf_bot2;
+-- a second agent's SECURITY DEFINER function: runs as that agent's code
+\c "dbname=contrib_regression user=regress_rf_bot2 options=-cagent_guard.run_id=run-rf-2"
+CREATE FUNCTION rfb2.wipe() RETURNS int LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN DELETE FROM rfh.acct WHERE id = 1; RETURN 1; END $$;
+
 -- Finding 1: the agent's stored code calls the human's function.
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rf-1"
+CREATE VIEW rfb.vb2 AS SELECT rfb2.wipe() AS w;
 CREATE VIEW rfb.v AS SELECT rfh.wipe() AS w;
 CREATE VIEW rfb.vg AS SELECT rfh.wipe_granted() AS w;
 CREATE VIEW rfb.vh AS SELECT * FROM rfh.hv_wipe;              -- through the human's view
@@ -126,6 +133,8 @@ SELECT OPERATOR(rfb.===) 1 AS op;
 SELECT * FROM rfb.vlater;
 -- error: YG002 (a human's own call, in a statement that reads the agent's view)
 SELECT rfh.wipe(), w FROM rfb.vlater;
+-- error: YG004 (a second agent's SECURITY DEFINER function: that agent's code, refused its protected write)
+SELECT * FROM rfb.vb2;
 -- error: YG002 (a prepared statement, run twice)
 PREPARE pv AS SELECT * FROM rfb.v;
 EXECUTE pv;
