@@ -43,9 +43,10 @@
  * return, as PostgreSQL runs index expressions during maintenance.  What
  * an agent stored that calls a system function directly (a view, a
  * policy, a default) runs with the human's rights: in a statement that
- * runs such code, a function the agent may not execute, or one that acts
- * with its caller's rights beyond EXECUTE, is refused
- * (ag_agentcode_function_execute).
+ * runs such code, a function the agent may not execute, one that acts
+ * with its caller's rights beyond EXECUTE, or a SECURITY DEFINER function
+ * of a role that is not an agent's (its writes would pass for the human's
+ * session's), is refused (ag_agentcode_function_execute).
  *
  * The agent's code that runs outside its functions' calls is kept to the
  * agent's rights too: a cursor an agent's function opened runs as the
@@ -71,7 +72,8 @@
  *	  human statement (planner; YG004): the rule is the agent's code;
  *	- what an agent's rule's action, or a write through an agent's view,
  *	  reaches at run time: a protected child or partition of what it
- *	  writes, a protected table a foreign key cascades to (YG004; see
+ *	  writes, a protected table a foreign key cascades to, a deferrable
+ *	  constraint trigger that would fire after the plan (YG004; see
  *	  ag_agentcode_reach_start).
  *
  * Cost: a session that never sets up a call of an agent's function pays a
