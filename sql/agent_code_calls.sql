@@ -76,7 +76,8 @@ CREATE VIEW ccb.v_agg AS SELECT ccb.agg(x) AS a FROM (VALUES ('a')) v(x);
 CREATE FUNCTION ccb.hello(x text DEFAULT cc.get_secret()) RETURNS text LANGUAGE sql AS 'SELECT $1';
 CREATE INDEX ON ccb.t ((cc.imm(v)));
 GRANT SELECT ON ccb.v_agg TO PUBLIC;
--- a SECURITY DEFINER one runs as its owner whoever calls it: allowed
+-- a SECURITY DEFINER one runs as its owner whoever calls it: stored, and
+-- refused in a human's statement (red team 14: its writes would pass for its owner's)
 CREATE VIEW ccb.v_count AS SELECT cc.count_secret() AS n;
 GRANT SELECT ON ccb.v_count TO PUBLIC;
 -- a CHECK that unlinks a large object, re-checked by a human's ALTER TABLE
@@ -117,6 +118,7 @@ SELECT id FROM ccb.t WHERE v OPERATOR(ccb.====) 1;
 SELECT * FROM agent_guard.preview('DELETE FROM cc.secret') LIMIT 0;
 CREATE VIEW cc.v_human AS SELECT cc.get_secret() AS s;
 SELECT * FROM cc.v_human;
+-- error: YG002 (the agent's view calls the human's SECURITY DEFINER function)
 SELECT * FROM ccb.v_count;
 SELECT count(*) FROM cc.secret;
 

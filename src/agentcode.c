@@ -43,9 +43,10 @@
  * return, as PostgreSQL runs index expressions during maintenance.  What
  * an agent stored that calls a system function directly (a view, a
  * policy, a default) runs with the human's rights: in a statement that
- * runs such code, a function the agent may not execute, or one that acts
- * with its caller's rights beyond EXECUTE, is refused
- * (ag_agentcode_function_execute).
+ * runs such code, a function the agent may not execute, one that acts
+ * with its caller's rights beyond EXECUTE, or a SECURITY DEFINER function
+ * of a role that is not an agent's (its writes would pass for the human's
+ * session's), is refused (ag_agentcode_function_execute).
  *
  * The agent's code that runs outside its functions' calls is kept to the
  * agent's rights too: a cursor an agent's function opened runs as the
@@ -71,7 +72,8 @@
  *	  human statement (planner; YG004): the rule is the agent's code;
  *	- what an agent's rule's action, or a write through an agent's view,
  *	  reaches at run time: a protected child or partition of what it
- *	  writes, a protected table a foreign key cascades to (YG004; see
+ *	  writes, a protected table a foreign key cascades to, a deferrable
+ *	  constraint trigger that would fire after the plan (YG004; see
  *	  ag_agentcode_reach_start).
  *
  * Cost: a session that never sets up a call of an agent's function pays a
@@ -97,7 +99,9 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/execdesc.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -1415,7 +1419,8 @@ typedef enum
 {
 	CALL_FREE = 1,				/* anyone may; it checks nothing at run time */
 	CALL_GRANTED,				/* only roles granted EXECUTE */
-	CALL_CALLERS_RIGHTS			/* see acts_with_callers_rights() */
+	CALL_CALLERS_RIGHTS,		/* see acts_with_callers_rights() */
+	CALL_DEFINER				/* see ag_agentcode_definer_of_other() */
 } CallKind;
 
 typedef struct CallKindEntry
@@ -1471,6 +1476,7 @@ call_kind(Oid funcid)
 		kind = guard_identity_function(funcid) ? CALL_FREE : CALL_CALLERS_RIGHTS;
 	else
 		kind = acts_with_callers_rights(funcid) ? CALL_CALLERS_RIGHTS :
+			ag_agentcode_definer_of_other(funcid) ? CALL_DEFINER :
 			public_may_execute(funcid) ? CALL_FREE : CALL_GRANTED;
 	if (call_kind_cache == NULL)
 		call_kind_cache = make_cache("agent_guard call kinds", sizeof(CallKindEntry));
@@ -1519,6 +1525,39 @@ ag_agentcode_invoker_of_other(Oid fn)
 	return found;
 }
 
+/*
+ * A SECURITY DEFINER function of a role that is not an agent's, not the
+ * system's, not the guard's (red team 14, finding 1): it runs as its
+ * owner, whoever calls it.  Called from an agent's stored code in a
+ * human's statement (a view, a rule's SELECT, a default, a policy, a
+ * CHECK, a trigger WHEN, an operator), its writes would pass for its
+ * owner's session's, unstamped, unlogged and ungated (a protected
+ * table's rows deleted hard during a freeze), though the agent chose the
+ * call; in the agent's own session the same call is the agent's, captured
+ * and gated.  EXECUTE granted to the agent, or to PUBLIC, does not change
+ * that.  An extension's such function counts too (C or not); an agent's
+ * own runs as the agent (ag_agentcode_fmgr), wherever it is called.
+ */
+bool
+ag_agentcode_definer_of_other(Oid fn)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		found;
+
+	if (fn < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	found = proc->prosecdef &&
+		proc->pronamespace != get_namespace_oid(AG_SCHEMA, true) &&
+		!ag_agentcode_role_is_agent(proc->proowner);
+	ReleaseSysCache(tup);
+	return found;
+}
+
 static bool
 unsafe_for(Oid fn, Oid owner)
 {
@@ -1533,7 +1572,8 @@ unsafe_for(Oid fn, Oid owner)
 		return true;
 	kind = call_kind(fn);
 
-	return kind == CALL_CALLERS_RIGHTS || ag_agentcode_invoker_of_other(fn) ||
+	return kind == CALL_CALLERS_RIGHTS || kind == CALL_DEFINER ||
+		ag_agentcode_invoker_of_other(fn) ||
 		(kind == CALL_GRANTED &&
 		 AG_PROC_ACLCHECK(fn, owner, ACL_EXECUTE) != ACLCHECK_OK);
 }
@@ -1757,8 +1797,9 @@ static void
 refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 {
 	bool		guard = get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true);
-	bool		callers = !guard && (call_kind(fn) == CALL_CALLERS_RIGHTS ||
-									 ag_agentcode_invoker_of_other(fn));
+	bool		definer = !guard && call_kind(fn) == CALL_DEFINER;
+	bool		callers = !guard && !definer && (call_kind(fn) == CALL_CALLERS_RIGHTS ||
+												 ag_agentcode_invoker_of_other(fn));
 
 	if (fn == F_NEXTVAL)
 		ereport(ERROR,
@@ -1776,6 +1817,11 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 			 guard ?
 			 errdetail("Role \"%s\" is or serves an agent; its code would call the guard's %s here with the rights of role \"%s\".",
 					   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())) :
+			 definer ?
+			 errdetail("Role \"%s\" is or serves an agent; %s is a SECURITY DEFINER function of role \"%s\", and called from the agent's code here its writes would pass for those of role \"%s\", unstamped and unlogged.",
+					   ag_agentcode_role_name(owner), format_procedure(fn),
+					   ag_agentcode_role_name(ag_agentcode_function_owner(fn)),
+					   ag_agentcode_role_name(GetSessionUserId())) :
 			 callers ?
 			 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s acts with its caller's rights.",
 					   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()), format_procedure(fn)) :
@@ -1812,6 +1858,9 @@ ag_agentcode_unsafe_reason(Oid fn, Oid owner)
 			"advances a sequence with its caller's rights, and its sequence is not named as a constant";
 	if (call_kind(fn) == CALL_CALLERS_RIGHTS)
 		return "acts with its caller's rights";
+	if (call_kind(fn) == CALL_DEFINER)
+		return psprintf("is a SECURITY DEFINER function of role \"%s\", which runs with that role's rights, not the agent's",
+						ag_agentcode_role_name(ag_agentcode_function_owner(fn)));
 	if (ag_agentcode_invoker_of_other(fn))
 		return psprintf("is a SECURITY INVOKER function of role \"%s\", which runs its statements with its caller's rights",
 						ag_agentcode_role_name(ag_agentcode_function_owner(fn)));
@@ -2193,9 +2242,35 @@ rules_of(Oid relid, Oid role)
 	return found;
 }
 
-/* A relation of role's with rules among the plan's entries, or none. */
+/*
+ * The relation whose rule of role's made the plan's write to its rti-th
+ * entry, or none (red team 14, finding 3).  A rule's action comes with the
+ * rule's own entries appended to the statement it rewrote: its OLD and NEW
+ * placeholders (entries of the rule's relation, named old and new), then
+ * the relations it names; so the nearest placeholder before the written
+ * entry is the rule's, also when rules rewrite rules' actions.
+ */
 static Oid
-rule_relation_of(PlannedStmt *plan, Oid role)
+rule_relation_of(PlannedStmt *plan, Oid role, int rti)
+{
+	int			i;
+
+	for (i = Min(rti, list_length(plan->rtable)) - 1; i >= 1; i--)
+	{
+		RangeTblEntry *rte = rt_fetch(i, plan->rtable);
+
+		if (rte->rtekind == RTE_RELATION && OidIsValid(rte->relid) && rte->alias != NULL &&
+			(strcmp(rte->alias->aliasname, "old") == 0 ||
+			 strcmp(rte->alias->aliasname, "new") == 0) &&
+			rules_of(rte->relid, role))
+			return rte->relid;
+	}
+	return InvalidOid;
+}
+
+/* Failing that, the first relation of role's with rules among the plan's entries. */
+static Oid
+any_rule_relation_of(PlannedStmt *plan, Oid role)
 {
 	ListCell   *lc;
 
@@ -2210,27 +2285,73 @@ rule_relation_of(PlannedStmt *plan, Oid role)
 	return InvalidOid;
 }
 
+/* A view of role's the plan writes through, or none. */
+static Oid
+view_written_of(PlannedStmt *plan, Oid role)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		Oid			check_as;
+		AclMode		perms;
+
+		if (rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_VIEW &&
+			ag_plan_rte_perms(plan, rte, &check_as, &perms) &&
+			(perms & (ACL_INSERT | ACL_UPDATE | ACL_DELETE)) != 0 &&
+			ag_agentcode_relation_owner(rte->relid) == role)
+			return rte->relid;
+	}
+	return InvalidOid;
+}
+
 /*
  * The agent role whose rule or view chose what the plan writes, or
  * InvalidOid; *via is the view written through (*view), or the rule's
  * relation when one is found.
+ *
+ * First the role a result relation's write is checked as: PostgreSQL
+ * checks a rule action's entries as the rule relation's owner, and the
+ * table under a view as the view's owner, so that is the agent whose rule
+ * or view chose the write, also when the human wrote through a second
+ * agent's view whose table has the first agent's rule (red team 14,
+ * finding 2).  Then, for a security_invoker view (its table checked as the
+ * human), the agent's view written through, which keeps its own entry.
  */
 static Oid
 plan_agent_writer(PlannedStmt *plan, Oid *via, bool *view)
 {
 	ListCell   *lc;
 	Oid			writer = InvalidOid;
+	Oid			check_as;
+	AclMode		perms;
 
 	*via = InvalidOid;
 	*view = false;
 	if (plan->commandType == CMD_UTILITY ||
 		(plan->commandType == CMD_SELECT && !plan->hasModifyingCTE))
 		return InvalidOid;
+	foreach(lc, plan->resultRelations)
+	{
+		int			rti = lfirst_int(lc);
+		RangeTblEntry *rte = rt_fetch(rti, plan->rtable);
+
+		if (rte->rtekind != RTE_RELATION ||
+			!ag_plan_rte_perms(plan, rte, &check_as, &perms) ||
+			!OidIsValid(check_as) || !ag_agentcode_role_is_agent(check_as))
+			continue;
+		if (OidIsValid(*via = rule_relation_of(plan, check_as, rti)))
+			return check_as;
+		if (OidIsValid(*via = view_written_of(plan, check_as)))
+			*view = true;
+		else
+			*via = any_rule_relation_of(plan, check_as);
+		return check_as;
+	}
 	foreach(lc, plan->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		Oid			check_as;
-		AclMode		perms;
 		Oid			owner;
 
 		if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid) ||
@@ -2253,7 +2374,7 @@ plan_agent_writer(PlannedStmt *plan, Oid *via, bool *view)
 			writer = check_as;
 	}
 	if (OidIsValid(writer))
-		*via = rule_relation_of(plan, writer);
+		*via = any_rule_relation_of(plan, writer);
 	return writer;
 }
 
@@ -2291,7 +2412,97 @@ refuse_reached(PlannedStmt *plan, Oid relid, Oid named, Oid writer, Oid via, boo
 						 debug_query_string ? (int) strlen(debug_query_string) : 0);
 }
 
-/* The plan's result relations and all under them: none protected. */
+/* A foreign key's trigger that only checks, never writes. */
+static bool
+foreign_key_check(Oid fn)
+{
+	switch (fn)
+	{
+		case F_RI_FKEY_CHECK_INS:
+		case F_RI_FKEY_CHECK_UPD:
+		case F_RI_FKEY_NOACTION_DEL:
+		case F_RI_FKEY_NOACTION_UPD:
+		case F_RI_FKEY_RESTRICT_DEL:
+		case F_RI_FKEY_RESTRICT_UPD:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * A trigger of relation relid that a write of the plan's command may queue
+ * to fire after the plan (red team 14, finding 4): a deferrable constraint
+ * trigger (INITIALLY DEFERRED, or deferred later with SET CONSTRAINTS)
+ * whose function is neither a foreign key's check, nor an agent's (which
+ * runs as the agent wherever it runs), nor the guard's.  It fires at
+ * commit or at SET CONSTRAINTS ... IMMEDIATE, when no plan the agent chose
+ * runs, so what it writes could not be told from the human's own writes.
+ * A foreign key's actions are not deferrable in PostgreSQL; one that were
+ * is such a trigger too.  Its name, or NULL.
+ */
+static char *
+deferrable_trigger(Oid relid, CmdType cmd)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	char	   *found = NULL;
+	int16		events;
+	int			i;
+
+	if (rel == NULL)
+		return NULL;
+	events = cmd == CMD_DELETE ? TRIGGER_TYPE_DELETE :
+		cmd == CMD_INSERT ? (TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE) :
+		(TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE);
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && found == NULL; i++)
+	{
+		Trigger    *t = &rel->trigdesc->triggers[i];
+
+		if (!t->tgdeferrable || t->tgenabled == TRIGGER_DISABLED ||
+			(t->tgtype & events) == 0 || foreign_key_check(t->tgfoid))
+			continue;
+		if (t->tgfoid >= FirstNormalObjectId &&
+			(ag_agentcode_role_is_agent(ag_agentcode_function_owner(t->tgfoid)) ||
+			 get_func_namespace(t->tgfoid) == get_namespace_oid(AG_SCHEMA, true)))
+			continue;
+		found = pstrdup(t->tgname);
+	}
+	RelationClose(rel);
+	return found;
+}
+
+/* Refuse a write an agent's rule or view chose that queues a deferred trigger. */
+static void
+refuse_deferred(PlannedStmt *plan, Oid relid, const char *trigger, Oid writer, Oid via,
+				bool view, bool set_off)
+{
+	List	   *agents = ag_agent_ids_of_role(writer);
+	const char *by;
+
+	if (view)
+		by = psprintf("view %s", ag_qualified_relname(via));
+	else if (OidIsValid(via))
+		by = psprintf("a rule of relation %s", ag_qualified_relname(via));
+	else
+		by = "a rule or view";
+	ag_refuse_agent_code(AG_REFUSAL_GUARD,
+						 agents != NIL ? (const char *) linitial(agents) : ag_agentcode_role_name(writer),
+						 ag_command_name(plan->commandType, "statement"),
+						 psprintf("It writes relation %s%s, whose deferrable trigger \"%s\" would fire after the write, at commit or at SET CONSTRAINTS, where what it writes could not be told from the writes of role \"%s\" and could reach a protected table.",
+								  ag_qualified_relname(relid),
+								  set_off ? " in what the write set off (a foreign key's cascade, a trigger)" : "",
+								  trigger, ag_agentcode_role_name(GetSessionUserId())),
+						 psprintf("The write was chosen by %s, code of agent role \"%s\", in the session of role \"%s\".",
+								  by, ag_agentcode_role_name(writer),
+								  ag_agentcode_role_name(GetSessionUserId())),
+						 debug_query_string ? debug_query_string : "",
+						 debug_query_string ? (int) strlen(debug_query_string) : 0);
+}
+
+/*
+ * The plan's result relations and all under them: none protected, none
+ * with a trigger that would fire after the plan (deferrable_trigger).
+ */
 static void
 judge_reached(PlannedStmt *plan, Oid writer, Oid via, bool view, bool set_off)
 {
@@ -2305,8 +2516,15 @@ judge_reached(PlannedStmt *plan, Oid writer, Oid via, bool view, bool set_off)
 		if (ag_relation_protected(named))
 			refuse_reached(plan, named, named, writer, via, view, set_off);
 		foreach(lc2, find_all_inheritors(named, NoLock, NULL))
-			if (lfirst_oid(lc2) != named && ag_relation_protected(lfirst_oid(lc2)))
-				refuse_reached(plan, lfirst_oid(lc2), named, writer, via, view, set_off);
+		{
+			Oid			relid = lfirst_oid(lc2);
+			char	   *trigger;
+
+			if (relid != named && ag_relation_protected(relid))
+				refuse_reached(plan, relid, named, writer, via, view, set_off);
+			if ((trigger = deferrable_trigger(relid, plan->commandType)) != NULL)
+				refuse_deferred(plan, relid, trigger, writer, via, view, set_off);
+		}
 	}
 }
 
@@ -2482,6 +2700,18 @@ judge_call_in_agent_statement(Oid funcid, Oid relid)
 	if (kind == CALL_GRANTED &&
 		AG_PROC_ACLCHECK(funcid, owner, ACL_EXECUTE) == ACLCHECK_OK)
 		return;
+	if (kind == CALL_DEFINER)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+						format_procedure(funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+				 errdetail("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s is a SECURITY DEFINER function of role \"%s\", and called from them its writes would pass for those of role \"%s\", unstamped and unlogged.",
+						   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
+						   format_procedure(funcid),
+						   ag_agentcode_role_name(ag_agentcode_function_owner(funcid)),
+						   ag_agentcode_role_name(GetSessionUserId())),
+				 errhint("Call %s in a statement of its own that involves no relation of the agent, or let the agent call it in its own session, where its writes are the agent's.",
+						 format_procedure(funcid))));
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_HUMANS_ONLY),
 			 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",

@@ -46,5 +46,6 @@ extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
 extern bool ag_agentcode_nextval_unsafe(FuncExpr *f, Oid owner, Oid *seq);
 extern Oid	ag_agentcode_plan_agent_relation(PlannedStmt *plan);
 extern bool ag_agentcode_invoker_of_other(Oid fn);
+extern bool ag_agentcode_definer_of_other(Oid fn);
 
 #endif							/* AG_AGENTCODE_H */

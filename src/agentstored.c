@@ -490,7 +490,7 @@ judge_stored_calls(Datum expr, const char *what)
 					ag_agentcode_role_name(ag_agentcode_function_owner(fn))),
 			 errdetail("Function %s runs its statements with the rights of whoever calls it; from the agent's code a human's statement would call it, with that human's rights.",
 					   format_procedure(fn)),
-			 errhint("Call a function of the agent's own, or have the function's owner make it SECURITY DEFINER.")));
+			 errhint("Call a function of the agent's own instead.")));
 }
 
 /* The expression columns of a row an agent stored, each judged. */
