@@ -549,6 +549,14 @@ BEGIN
 END
 $$;
 
+-- red team 15B, finding 5: rollbacks take turns on a lock no SQL function takes
+CREATE FUNCTION agent_guard._rollback_lock(wait_ms integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_rollback_lock'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._rollback_lock(integer) IS
+    'internal: take the lock rollbacks that apply take turns on, waiting at most wait_ms';
+REVOKE ALL ON FUNCTION agent_guard._rollback_lock(integer) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
     RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
                    row_key jsonb, action text, status text, detail text)
@@ -590,6 +598,7 @@ DECLARE
     v_cnt      jsonb;
     v_part     text;
     v_partrel  regclass;
+    v_holders  text;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -608,9 +617,28 @@ BEGIN
 
     -- Rollbacks that apply take turns, so the second of two racing
     -- rollbacks of a run sees the first one's compensations (its next
-    -- statement takes a new snapshot in READ COMMITTED).
+    -- statement takes a new snapshot in READ COMMITTED).  The lock is one
+    -- no SQL function takes (not an advisory lock an agent could hold for
+    -- ever), and the wait for another human's rollback ends (lock_timeout,
+    -- at most a minute) with the holder named.
     IF p_apply THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended('agent_guard.rollback', 0));
+        BEGIN
+            PERFORM agent_guard._rollback_lock(60000);
+        EXCEPTION WHEN lock_not_available THEN
+            SELECT string_agg(format('process %s (role %s, in a transaction since %s)', l.pid,
+                                     coalesce(a.usename::text, 'unknown'), a.xact_start), ', ' ORDER BY l.pid)
+              INTO v_holders
+              FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'object' AND l.granted AND l.objsubid = 1
+               AND l.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+               AND l.objid = (SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname = 'agent_guard')
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database());
+            RAISE EXCEPTION 'cannot apply the rollback of %: another rollback is being applied', v_what
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = format('The rollback lock is held by %s.', coalesce(v_holders, 'a transaction that has ended')),
+                      HINT = 'Try again when that rollback has ended (pg_cancel_backend() ends it).';
+        END;
     END IF;
 
     -- a second call in the same transaction starts afresh
