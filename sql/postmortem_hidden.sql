@@ -16,6 +16,8 @@ GRANT SELECT, UPDATE ON pmh.t TO regress_bot;
 SELECT agent_guard.protect('pmh.t');
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-pmh"
+-- (not echoed: the statements hold a carriage return and invisible characters)
+\set ECHO none
 -- a comment ended by a carriage return, then the UPDATE; its last line
 -- alone reads as a harmless subquery
 SELECT '-- check' || chr(13) || 'UPDATE pmh.t SET v = ''attacker'' WHERE id IN' || chr(10)
@@ -27,9 +29,10 @@ SELECT 'UPDATE pmh.t SET v = ''x'' /*' || chr(8238) || ' 24 = di EREHW */ WHERE 
 -- in a comment
 SET agent_guard.run_id = 'run-pmh-2';
 SELECT 'UPDATE pmh.t SET v = ''y' || chr(8203) || ''' WHERE id = 1 -- ' || chr(917601) || 'ok' \gexec
+\set ECHO all
 
 \c "dbname=contrib_regression user=regress_su options="
-SELECT id, v FROM pmh.t ORDER BY id;
+SELECT id, v = 'y' || chr(8203) AS zwsp, v FROM pmh.t WHERE id > 1 ORDER BY id;
 -- the statements in the report
 SELECT regexp_replace(line, '^\| [0-9]+ \| [-0-9]+ [0-9:.]+ [-+][0-9]{2} \|', '| N | AT |') AS line
   FROM regexp_split_to_table(agent_guard.postmortem('run-pmh'), E'\n') WITH ORDINALITY AS l(line, n)
