@@ -355,7 +355,7 @@ binding(List *targets, AgKeyDigest *out)
 	foreach(lc, oids)
 		ag_key_add_int(&m, (uint64) lfirst_oid(lc));
 	ag_key_add_search_path(&m);
-	ag_keyobj_add_columns(&m, oids);	/* their columns as they are now */
+	ag_keyobj_add_names(&m, oids);	/* their columns as they are named now */
 	ag_key_digest(&m, out);
 	pfree(m.data);
 	list_free(oids);

@@ -24,11 +24,12 @@
  * the types not built in with what defines them further (a domain's
  * constraints and base type, an enum's labels, a range's pg_range row, an
  * array's element type, a composite type's columns), and the oids of the
- * built-in ones.  The relations reached, and a utility statement's targets
- * (classify.c), bring their columns (number, name, type, typmod,
- * collation, dropped, not null, default, identity, generated), their
- * defaults' expressions, their constraints, their row security policies
- * and whether row security is on.  Any redefinition between the approval
+ * built-in ones.  The relations reached bring their columns (number,
+ * name, type, typmod, collation, dropped, not null, default, identity,
+ * generated), their defaults' expressions, their constraints, their row
+ * security policies and whether row security is on; a utility statement's
+ * targets (classify.c) their columns' numbers, names, types and
+ * collations (ag_keyobj_add_names).  Any redefinition between the approval
  * and the retry is another statement, with a new request; an object that
  * is gone is material too.
  *
@@ -426,6 +427,51 @@ add_columns_of(StringInfo m, Oid relid)
 	add_rows_by(m, ConstraintRelationId, ConstraintRelidTypidNameIndexId,
 				Anum_pg_constraint_conrelid, relid);
 	add_rows_by(m, PolicyRelationId, PolicyPolrelidPolnameIndexId, Anum_pg_policy_polrelid, relid);
+}
+
+/*
+ * The names of the columns of a utility statement's targets, as they are
+ * now: number, name, type, typmod, collation, dropped.  What the text's
+ * column names mean ("DROP COLUMN junk" approved does not drop the column
+ * renamed to junk since), not the defaults, constraints and policies that
+ * the statement's own text sets or does not read.
+ */
+void
+ag_keyobj_add_names(StringInfo m, List *relids)
+{
+	List	   *sorted = list_copy(relids);
+	Relation	rel = table_open(AttributeRelationId, AccessShareLock);
+	ListCell   *lc;
+
+	list_sort(sorted, list_oid_cmp);
+	ag_key_add_bytes(m, "column names", 12);
+	ag_key_add_int(m, (uint64) list_length(sorted));
+	foreach(lc, sorted)
+	{
+		SysScanDesc scan;
+		ScanKeyData skey;
+		HeapTuple	tup;
+
+		ag_key_add_int(m, (uint64) lfirst_oid(lc));
+		ScanKeyInit(&skey, Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(rel, AttributeRelidNumIndexId, true, NULL, 1, &skey);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_attribute a = (Form_pg_attribute) GETSTRUCT(tup);
+
+			ag_key_add_int(m, (uint64) (int64) a->attnum);
+			ag_key_add_bytes(m, NameStr(a->attname), strlen(NameStr(a->attname)));
+			ag_key_add_int(m, (uint64) a->atttypid);
+			ag_key_add_int(m, (uint64) (int64) a->atttypmod);
+			ag_key_add_int(m, (uint64) a->attcollation);
+			ag_key_add_int(m, (uint64) a->attisdropped);
+		}
+		systable_endscan(scan);
+		ag_key_add_int(m, 0xffff);	/* end of the columns */
+	}
+	table_close(rel, AccessShareLock);
+	list_free(sorted);
 }
 
 void

@@ -28,5 +28,6 @@ extern void ag_keyobj_collect_rte(RangeTblEntry *rte, AgKeyObjects *o);
 extern List *ag_keyobj_bind(List *items, AgKeyObjects *o);
 extern void ag_keyobj_add_plan(StringInfo m, List *invalItems, List *reached);
 extern void ag_keyobj_add_columns(StringInfo m, List *relids);
+extern void ag_keyobj_add_names(StringInfo m, List *relids);
 
 #endif							/* AG_KEYOBJECTS_H */
