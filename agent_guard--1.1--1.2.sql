@@ -549,6 +549,14 @@ BEGIN
 END
 $$;
 
+-- red team 15B, finding 5: rollbacks take turns on a lock no SQL function takes
+CREATE FUNCTION agent_guard._rollback_lock(wait_ms integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_rollback_lock'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._rollback_lock(integer) IS
+    'internal: take the lock rollbacks that apply take turns on, waiting at most wait_ms';
+REVOKE ALL ON FUNCTION agent_guard._rollback_lock(integer) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
     RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
                    row_key jsonb, action text, status text, detail text)
@@ -590,6 +598,7 @@ DECLARE
     v_cnt      jsonb;
     v_part     text;
     v_partrel  regclass;
+    v_holders  text;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -608,9 +617,28 @@ BEGIN
 
     -- Rollbacks that apply take turns, so the second of two racing
     -- rollbacks of a run sees the first one's compensations (its next
-    -- statement takes a new snapshot in READ COMMITTED).
+    -- statement takes a new snapshot in READ COMMITTED).  The lock is one
+    -- no SQL function takes (not an advisory lock an agent could hold for
+    -- ever), and the wait for another human's rollback ends (lock_timeout,
+    -- at most a minute) with the holder named.
     IF p_apply THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended('agent_guard.rollback', 0));
+        BEGIN
+            PERFORM agent_guard._rollback_lock(60000);
+        EXCEPTION WHEN lock_not_available THEN
+            SELECT string_agg(format('process %s (role %s, in a transaction since %s)', l.pid,
+                                     coalesce(a.usename::text, 'unknown'), a.xact_start), ', ' ORDER BY l.pid)
+              INTO v_holders
+              FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'object' AND l.granted AND l.objsubid = 1
+               AND l.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+               AND l.objid = (SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname = 'agent_guard')
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database());
+            RAISE EXCEPTION 'cannot apply the rollback of %: another rollback is being applied', v_what
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = format('The rollback lock is held by %s.', coalesce(v_holders, 'a transaction that has ended')),
+                      HINT = 'Try again when that rollback has ended (pg_cancel_backend() ends it).';
+        END;
     END IF;
 
     -- a second call in the same transaction starts afresh
@@ -3475,3 +3503,129 @@ BEGIN
                unsealed);
 END
 $$;
+
+-- red team 15B, findings 6 and 8: postmortem shows what cannot be seen as
+-- code points, and ends a "--" comment at a carriage return too
+-- The characters a reader cannot see or that reorder what is shown, as
+-- \uHHHH (\UHHHHHHHH above U+FFFF), as the server log line writes them
+-- (refusal.c; red team 15B, finding 8): control characters other than the
+-- white space the report makes one space of, C1 controls, the soft hyphen,
+-- the bidirectional marks, embeddings, overrides and isolates (U+061C,
+-- U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069), zero-width and
+-- other format characters (U+180E, U+200B to U+200D, U+2060 to U+206F,
+-- U+FEFF, U+FFF9 to U+FFFB), the line and paragraph separators, variation
+-- selectors and the tag characters (U+E0000 to U+E007F).  A statement
+-- whose text reads backwards on the screen, or hides a part, shows its
+-- code points instead.
+CREATE FUNCTION agent_guard._md_visible(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN value !~ '[\u0001-\u0008\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]'
+                THEN value
+                ELSE (SELECT string_agg(CASE WHEN c ~ '[\u0001-\u0008\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]'
+                                             THEN CASE WHEN ascii(c) > 65535
+                                                       THEN '\U' || lpad(to_hex(ascii(c)), 8, '0')
+                                                       ELSE '\u' || lpad(to_hex(ascii(c)), 4, '0') END
+                                             ELSE c END, '' ORDER BY i)
+                        FROM unnest(regexp_split_to_array(value, '')) WITH ORDINALITY AS t(c, i)) END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._md_visible(text) FROM PUBLIC;
+
+-- Text in a Markdown table cell or list item, as text: one line, and every
+-- character that could start markup escaped (a backslash, code spans,
+-- emphasis, links and images, HTML and autolinks, strikethrough, a new
+-- cell).  An underscore between two letters or digits starts no emphasis
+-- and stays as it is.  Run ids, application names, relation names and
+-- notes are chosen by agents: in the report they are never markup, and
+-- what cannot be seen is shown as its code point (_md_visible).
+CREATE OR REPLACE FUNCTION agent_guard._md(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(regexp_replace(regexp_replace(regexp_replace(agent_guard._md_visible(value), '\s+', ' ', 'g'),
+                                                  '([\\`*\[<~|])', '\\\1', 'g'),
+                                   '(?<![[:alnum:]])_|_(?![[:alnum:]])', '\\_', 'g'), '')
+$$;
+
+-- Text as a Markdown code span (a statement, its parameters): one line,
+-- pipes escaped for the table, between fences of one backtick more than the
+-- longest run of backticks in it, so that nothing in it closes the span
+-- (CommonMark), with a space inside each fence where the text starts or
+-- ends with a backtick or a space (the renderer strips one from each side).
+-- What cannot be seen is shown as its code point (_md_visible).
+CREATE OR REPLACE FUNCTION agent_guard._md_code(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT f || CASE WHEN v = '' OR v ~ '^[` ]|[` ]$' THEN ' ' || v || ' ' ELSE v END || f
+      FROM (SELECT v, repeat('`', 1 + coalesce((SELECT max(length(m[1]))
+                                                   FROM regexp_matches(v, '(`+)', 'g') m), 0)) AS f
+              FROM (SELECT coalesce(replace(regexp_replace(agent_guard._md_visible(value), '\s+', ' ', 'g'),
+                                            '|', '\|'), '') AS v) t) c
+$$;
+
+-- A statement (or its parameters) cut to n characters for the report, as
+-- a code span, saying what it leaves out: the leading comments and white
+-- space are skipped first (an agent's cover text must not take the whole
+-- cell; red team 13, F2), with their length, and a cut says how many
+-- characters it dropped (parameters: skip_comments false).  The comments
+-- end where PostgreSQL's lexer ends them (scan.l): a "--" comment at a line
+-- feed or a carriage return (red team 15B, finding 6), a block comment at
+-- the "*/" that closes its outermost "/*" (they nest); the white space
+-- between them is the lexer's (space, tab, line feed, carriage return,
+-- form feed, vertical tab).
+-- agent-guard show RUN --limit all, or postmortem_json(), has the whole text.
+CREATE OR REPLACE FUNCTION agent_guard._md_cut(value text, n integer, skip_comments boolean DEFAULT true) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    i integer := 1;
+    len integer := length(value);
+    depth integer;
+    body text;
+BEGIN
+    IF value IS NULL THEN
+        RETURN agent_guard._md_code(value);
+    END IF;
+    LOOP
+        EXIT WHEN NOT skip_comments;
+        WHILE i <= len AND substr(value, i, 1) ~ '[ \t\n\r\f\v]' LOOP
+            i := i + 1;
+        END LOOP;
+        IF substr(value, i, 2) = '--' THEN
+            WHILE i <= len AND substr(value, i, 1) NOT IN (E'\n', E'\r') LOOP
+                i := i + 1;
+            END LOOP;
+        ELSIF substr(value, i, 2) = '/*' THEN
+            -- PostgreSQL's block comments nest
+            depth := 1;
+            i := i + 2;
+            WHILE i <= len AND depth > 0 LOOP
+                IF substr(value, i, 2) = '/*' THEN
+                    depth := depth + 1;
+                    i := i + 2;
+                ELSIF substr(value, i, 2) = '*/' THEN
+                    depth := depth - 1;
+                    i := i + 2;
+                ELSE
+                    i := i + 1;
+                END IF;
+            END LOOP;
+        ELSE
+            EXIT;
+        END IF;
+    END LOOP;
+    IF i > len THEN
+        -- nothing but comments: show them, as the statement is
+        i := 1;
+        WHILE i <= len AND substr(value, i, 1) ~ '\s' LOOP
+            i := i + 1;
+        END LOOP;
+    END IF;
+    body := substr(value, i);
+    RETURN CASE WHEN i > 1 AND value !~ '^\s*$' AND substr(value, 1, i - 1) ~ '\S'
+                THEN format('(%s characters of leading comments left out) ', i - 1) ELSE '' END
+        || agent_guard._md_code(left(body, n))
+        || CASE WHEN length(body) > n
+                THEN format(' … (%s more characters)', length(body) - n) ELSE '' END;
+END
+$$;
+

@@ -68,6 +68,7 @@
 #include "utils/syscache.h"
 
 #include "approvalkey.h"
+#include "keyobjects.h"
 
 void
 ag_key_add_int(StringInfo m, uint64 v)
@@ -300,6 +301,7 @@ typedef struct BindCollect
 	List	   *trees;
 	List	   *written;
 	List	   *funcs;
+	AgKeyObjects objs;			/* operators, collations, types... (keyobjects.c) */
 } BindCollect;
 
 static void
@@ -322,12 +324,14 @@ collect_walker(Node *node, BindCollect *c)
 		if (q->resultRelation > 0)
 			c->written = list_append_unique_oid(c->written,
 												rt_fetch(q->resultRelation, q->rtable)->relid);
+		ag_keyobj_collect_query(q, &c->objs);
 		return query_tree_walker(q, collect_walker, (void *) c, QTW_EXAMINE_RTES_BEFORE);
 	}
 	if (IsA(node, RangeTblEntry))
 	{
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 
+		ag_keyobj_collect_rte(rte, &c->objs);
 		/* a view is an RTE_SUBQUERY that keeps its relid from 16 on */
 		if ((rte->rtekind == RTE_RELATION || rte->rtekind == RTE_SUBQUERY) &&
 			OidIsValid(rte->relid))
@@ -338,6 +342,7 @@ collect_walker(Node *node, BindCollect *c)
 		}
 		return false;			/* range_table_walker goes into it */
 	}
+	ag_keyobj_collect(node, &c->objs);
 	switch (nodeTag(node))
 	{
 		case T_FuncExpr:
@@ -395,7 +400,7 @@ bind_items(List *items, int cacheId, List *oids)
 List *
 ag_key_bind_query(Query *q)
 {
-	BindCollect c = {NIL, NIL, NIL, NIL};
+	BindCollect c = {NIL, NIL, NIL, NIL, {NIL, NIL, NIL, NIL, NIL}};
 	PlanInvalItem *mark = makeNode(PlanInvalItem);
 	List	   *items;
 
@@ -407,6 +412,7 @@ ag_key_bind_query(Query *q)
 	items = bind_items(items, AG_BIND_TREE, c.trees);
 	items = bind_items(items, AG_BIND_WRITTEN, c.written);
 	items = bind_items(items, AG_BIND_FUNC, c.funcs);
+	items = ag_keyobj_bind(items, &c.objs);
 	return items;
 }
 
@@ -704,9 +710,22 @@ ag_key_add_plan(StringInfo m, PlannedStmt *ps, const char *source, int source_le
 		table_close(proc, AccessShareLock);
 	}
 
+	/* operators, collations, types, casts, calls, columns (keyobjects.c) */
+	if (bound)
+		ag_keyobj_add_plan(m, ps->invalItems, reached);
+	else
+		ag_keyobj_add_columns(m, reached);
+
 	list_free(reached);
 	list_free(written);
 	list_free(funcs);
+}
+
+/* A catalog row's contents, as the material holds it (keyobjects.c). */
+void
+ag_key_add_row(StringInfo m, HeapTuple tup, TupleDesc desc)
+{
+	add_row(m, tup, desc);
 }
 
 void

@@ -7,6 +7,8 @@
 #ifndef AG_APPROVALKEY_H
 #define AG_APPROVALKEY_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "common/cryptohash.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
@@ -34,6 +36,7 @@ extern List *ag_key_bind_query(struct Query *q);
 extern void ag_key_bind_plan(struct PlannedStmt *ps, List *binding);
 extern void ag_key_add_plan(StringInfo m, struct PlannedStmt *ps,
 							const char *source, int source_len);
+extern void ag_key_add_row(StringInfo m, HeapTuple tup, TupleDesc desc);
 extern void ag_key_digest(const StringInfo m, AgKeyDigest *out);
 extern uint64 ag_key_digest_u64(const AgKeyDigest *d);
 

@@ -40,6 +40,7 @@
 
 #include "agent_guard.h"
 #include "classify.h"
+#include "keyobjects.h"
 #include "scope.h"
 
 /* A statement on one existing relation: temp or scratch if it is, else cls. */
@@ -354,6 +355,7 @@ binding(List *targets, AgKeyDigest *out)
 	foreach(lc, oids)
 		ag_key_add_int(&m, (uint64) lfirst_oid(lc));
 	ag_key_add_search_path(&m);
+	ag_keyobj_add_names(&m, oids);	/* their columns as they are named now */
 	ag_key_digest(&m, out);
 	pfree(m.data);
 	list_free(oids);

@@ -22,8 +22,13 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
 
 #include "agent_guard.h"
 
@@ -85,4 +90,54 @@ ag_sql_replay_mode(PG_FUNCTION_ARGS)
 	}
 	replay_mode = on;
 	PG_RETURN_BOOL(was);
+}
+
+/*
+ * The lock that rollbacks which apply take turns on (red team 15B, finding
+ * 5): a transaction-level lock on the agent_guard extension object with an
+ * object sub-id that nothing in PostgreSQL uses for an extension (sub-ids
+ * number the columns of relations).  No SQL function takes it, unlike an
+ * advisory lock, whose key any role can compute and hold for ever, also
+ * while frozen; EXECUTE on this function is revoked from PUBLIC, and it
+ * refuses agent sessions.  pg_locks shows it as locktype "object" on
+ * classid pg_extension, objid agent_guard's oid, objsubid 1.
+ */
+#define AG_ROLLBACK_LOCK_SUBID 1
+
+/*
+ * agent_guard._rollback_lock(wait_ms integer) RETURNS void: take the
+ * rollback lock, held to the end of the transaction.  A real lock wait
+ * (pg_blocking_pids() and the deadlock detector see it), of at most
+ * wait_ms milliseconds, less if the session's lock_timeout is shorter;
+ * then the lock manager's lock_not_available error, which _rollback()
+ * turns into one that names the holder.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_rollback_lock);
+Datum
+ag_sql_rollback_lock(PG_FUNCTION_ARGS)
+{
+	int			wait_ms = PG_ARGISNULL(0) ? 1 : Max(PG_GETARG_INT32(0), 1);
+	LOCKTAG		tag;
+	int			nest;
+	char		timeout[32];
+
+	if (ag_session_is_agent())
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("the rollback lock cannot be taken in an agent session"),
+				 errdetail("Only a human's rollback takes it.")));
+	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId,
+					   get_extension_oid("agent_guard", false), AG_ROLLBACK_LOCK_SUBID);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_VOID();
+	if (LockTimeout > 0 && LockTimeout < wait_ms)
+		wait_ms = LockTimeout;
+	snprintf(timeout, sizeof(timeout), "%d", wait_ms);
+	/* an error ends the nest level with the (sub)transaction it aborts */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	AtEOXact_GUC(true, nest);
+	PG_RETURN_VOID();
 }

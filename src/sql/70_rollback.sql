@@ -63,6 +63,12 @@ CREATE FUNCTION agent_guard._replay_mode(on_ boolean) RETURNS boolean
 COMMENT ON FUNCTION agent_guard._replay_mode(boolean) IS
     'internal: while on, the stamp trigger keeps the stamps a rollback restores';
 
+CREATE FUNCTION agent_guard._rollback_lock(wait_ms integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_rollback_lock'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._rollback_lock(integer) IS
+    'internal: take the lock rollbacks that apply take turns on, waiting at most wait_ms';
+
 -- A key-column equality between table alias t and record alias k.
 CREATE FUNCTION agent_guard._key_match(keys text[], t text, k text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
@@ -142,6 +148,7 @@ DECLARE
     v_cnt      jsonb;
     v_part     text;
     v_partrel  regclass;
+    v_holders  text;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -160,9 +167,28 @@ BEGIN
 
     -- Rollbacks that apply take turns, so the second of two racing
     -- rollbacks of a run sees the first one's compensations (its next
-    -- statement takes a new snapshot in READ COMMITTED).
+    -- statement takes a new snapshot in READ COMMITTED).  The lock is one
+    -- no SQL function takes (not an advisory lock an agent could hold for
+    -- ever), and the wait for another human's rollback ends (lock_timeout,
+    -- at most a minute) with the holder named.
     IF p_apply THEN
-        PERFORM pg_advisory_xact_lock(hashtextextended('agent_guard.rollback', 0));
+        BEGIN
+            PERFORM agent_guard._rollback_lock(60000);
+        EXCEPTION WHEN lock_not_available THEN
+            SELECT string_agg(format('process %s (role %s, in a transaction since %s)', l.pid,
+                                     coalesce(a.usename::text, 'unknown'), a.xact_start), ', ' ORDER BY l.pid)
+              INTO v_holders
+              FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'object' AND l.granted AND l.objsubid = 1
+               AND l.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+               AND l.objid = (SELECT x.oid FROM pg_catalog.pg_extension x WHERE x.extname = 'agent_guard')
+               AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+                                  WHERE d.datname = pg_catalog.current_database());
+            RAISE EXCEPTION 'cannot apply the rollback of %: another rollback is being applied', v_what
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = format('The rollback lock is held by %s.', coalesce(v_holders, 'a transaction that has ended')),
+                      HINT = 'Try again when that rollback has ended (pg_cancel_backend() ends it).';
+        END;
     END IF;
 
     -- a second call in the same transaction starts afresh

@@ -613,16 +613,41 @@ CREATE FUNCTION agent_guard._md_time(value timestamptz) RETURNS text
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT to_char(value, 'YYYY-MM-DD HH24:MI:SS.MS OF') $$;
 
+-- The characters a reader cannot see or that reorder what is shown, as
+-- \uHHHH (\UHHHHHHHH above U+FFFF), as the server log line writes them
+-- (refusal.c; red team 15B, finding 8): control characters other than the
+-- white space the report makes one space of, C1 controls, the soft hyphen,
+-- the bidirectional marks, embeddings, overrides and isolates (U+061C,
+-- U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069), zero-width and
+-- other format characters (U+180E, U+200B to U+200D, U+2060 to U+206F,
+-- U+FEFF, U+FFF9 to U+FFFB), the line and paragraph separators, variation
+-- selectors and the tag characters (U+E0000 to U+E007F).  A statement
+-- whose text reads backwards on the screen, or hides a part, shows its
+-- code points instead.
+CREATE FUNCTION agent_guard._md_visible(value text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN value !~ '[\u0001-\u0008\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]'
+                THEN value
+                ELSE (SELECT string_agg(CASE WHEN c ~ '[\u0001-\u0008\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]'
+                                             THEN CASE WHEN ascii(c) > 65535
+                                                       THEN '\U' || lpad(to_hex(ascii(c)), 8, '0')
+                                                       ELSE '\u' || lpad(to_hex(ascii(c)), 4, '0') END
+                                             ELSE c END, '' ORDER BY i)
+                        FROM unnest(regexp_split_to_array(value, '')) WITH ORDINALITY AS t(c, i)) END
+$$;
+
 -- Text in a Markdown table cell or list item, as text: one line, and every
 -- character that could start markup escaped (a backslash, code spans,
 -- emphasis, links and images, HTML and autolinks, strikethrough, a new
 -- cell).  An underscore between two letters or digits starts no emphasis
 -- and stays as it is.  Run ids, application names, relation names and
--- notes are chosen by agents: in the report they are never markup.
+-- notes are chosen by agents: in the report they are never markup, and
+-- what cannot be seen is shown as its code point (_md_visible).
 CREATE FUNCTION agent_guard._md(value text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(regexp_replace(regexp_replace(regexp_replace(value, '\s+', ' ', 'g'),
+    SELECT coalesce(regexp_replace(regexp_replace(regexp_replace(agent_guard._md_visible(value), '\s+', ' ', 'g'),
                                                   '([\\`*\[<~|])', '\\\1', 'g'),
                                    '(?<![[:alnum:]])_|_(?![[:alnum:]])', '\\_', 'g'), '')
 $$;
@@ -632,20 +657,27 @@ $$;
 -- longest run of backticks in it, so that nothing in it closes the span
 -- (CommonMark), with a space inside each fence where the text starts or
 -- ends with a backtick or a space (the renderer strips one from each side).
+-- What cannot be seen is shown as its code point (_md_visible).
 CREATE FUNCTION agent_guard._md_code(value text) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT f || CASE WHEN v = '' OR v ~ '^[` ]|[` ]$' THEN ' ' || v || ' ' ELSE v END || f
       FROM (SELECT v, repeat('`', 1 + coalesce((SELECT max(length(m[1]))
                                                    FROM regexp_matches(v, '(`+)', 'g') m), 0)) AS f
-              FROM (SELECT coalesce(replace(regexp_replace(value, '\s+', ' ', 'g'), '|', '\|'), '') AS v) t) c
+              FROM (SELECT coalesce(replace(regexp_replace(agent_guard._md_visible(value), '\s+', ' ', 'g'),
+                                            '|', '\|'), '') AS v) t) c
 $$;
 
 -- A statement (or its parameters) cut to n characters for the report, as
 -- a code span, saying what it leaves out: the leading comments and white
 -- space are skipped first (an agent's cover text must not take the whole
 -- cell; red team 13, F2), with their length, and a cut says how many
--- characters it dropped (parameters: skip_comments false).
+-- characters it dropped (parameters: skip_comments false).  The comments
+-- end where PostgreSQL's lexer ends them (scan.l): a "--" comment at a line
+-- feed or a carriage return (red team 15B, finding 6), a block comment at
+-- the "*/" that closes its outermost "/*" (they nest); the white space
+-- between them is the lexer's (space, tab, line feed, carriage return,
+-- form feed, vertical tab).
 -- agent-guard show RUN --limit all, or postmortem_json(), has the whole text.
 CREATE FUNCTION agent_guard._md_cut(value text, n integer, skip_comments boolean DEFAULT true) RETURNS text
     LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
@@ -661,11 +693,11 @@ BEGIN
     END IF;
     LOOP
         EXIT WHEN NOT skip_comments;
-        WHILE i <= len AND substr(value, i, 1) ~ '\s' LOOP
+        WHILE i <= len AND substr(value, i, 1) ~ '[ \t\n\r\f\v]' LOOP
             i := i + 1;
         END LOOP;
         IF substr(value, i, 2) = '--' THEN
-            WHILE i <= len AND substr(value, i, 1) <> E'\n' LOOP
+            WHILE i <= len AND substr(value, i, 1) NOT IN (E'\n', E'\r') LOOP
                 i := i + 1;
             END LOOP;
         ELSIF substr(value, i, 2) = '/*' THEN

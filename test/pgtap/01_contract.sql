@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(74);
+SELECT plan(75);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
@@ -111,6 +111,8 @@ SELECT function_privs_are('agent_guard', 'rollback_xact', ARRAY['xid8', 'boolean
                           'rollback_xact is not for everyone');
 SELECT function_privs_are('agent_guard', '_replay_mode', ARRAY['boolean'], 'tap_agent', ARRAY[]::text[],
                           'replay mode is internal');
+SELECT function_privs_are('agent_guard', '_rollback_lock', ARRAY['integer'], 'tap_agent', ARRAY[]::text[],
+                          'the rollback lock is internal: an agent cannot take it');
 SELECT function_privs_are('agent_guard', '_owner_query', ARRAY['regclass', 'text', 'jsonb'], 'tap_agent', ARRAY[]::text[],
                           'running a statement as a table''s owner is internal');
 SELECT function_privs_are('agent_guard', 'current_agent', ARRAY[]::text[], 'tap_agent', ARRAY['EXECUTE'],
