@@ -531,8 +531,13 @@ probe_take(void)
 		return;
 	}
 
-	/* after the value: a transaction that took one it shows is in the list, or ended */
-	vxids = GetCurrentVirtualXIDs(InvalidTransactionId, false, false, 0, &n);
+	/*
+	 * After the value: a transaction that took one it shows is in the list,
+	 * or ended.  Autovacuum takes no event id (as CREATE INDEX CONCURRENTLY,
+	 * its workers are not waited for).
+	 */
+	vxids = GetCurrentVirtualXIDs(InvalidTransactionId, false, false,
+								   PROC_IS_AUTOVACUUM | PROC_IN_VACUUM, &n);
 	if (probe.vxids != NULL)
 		pfree(probe.vxids);
 	probe.vxids = MemoryContextAlloc(TopMemoryContext, sizeof(VirtualTransactionId) * Max(n, 1));
@@ -790,7 +795,7 @@ ag_chain_seal(int max_events)
 	Oid			head_types[2] = {INT8OID, BYTEAOID};
 	Datum		args[2];
 	bool		isnull;
-	bool		batches = OidIsValid(ag_own_table_oid("seals"));
+	bool		batches;
 	int64		seq;
 	int64		through = 0;
 	ArrayType  *gaps = NULL;
@@ -810,27 +815,35 @@ ag_chain_seal(int max_events)
 				 errhint("The primary seals the log; its seals reach the standby by replication.")));
 
 	/* the head; its row lock makes sealers take turns */
-	rc = run_plan(NULL, batches ?
-				  "SELECT last_seq, last_seal, sealed_through, gaps FROM agent_guard.chain_state FOR UPDATE" :
-				  "SELECT last_seq, last_seal FROM agent_guard.chain_state FOR UPDATE", NULL);
+	rc = run_plan(NULL, "SELECT * FROM agent_guard.chain_state FOR UPDATE", NULL);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
 				 errmsg("the head of the event log's hash chain is missing"),
 				 errdetail("agent_guard.chain_state must hold exactly one row."),
 				 errhint("Restore agent_guard.chain_state from a backup, or reinstall the extension.")));
-	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/*
+	 * Parsed after ALTER EXTENSION UPDATE released the head (it locks
+	 * chain_state first), so the columns say which log this is: with
+	 * sealed_through, one of batch seals.
+	 */
+	batches = SPI_fnumber(SPI_tuptable->tupdesc, "sealed_through") > 0;
+	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  SPI_fnumber(SPI_tuptable->tupdesc, "last_seq"), &isnull));
 	if (isnull)
 		elog(ERROR, "agent_guard.chain_state.last_seq is null");
-	prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											SPI_fnumber(SPI_tuptable->tupdesc, "last_seal"), &isnull));
 	if (isnull)
 		elog(ERROR, "agent_guard.chain_state.last_seal is null");
 	if (batches)
 	{
-		through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											  SPI_fnumber(SPI_tuptable->tupdesc, "sealed_through"), &isnull));
 		if (isnull)
 			elog(ERROR, "agent_guard.chain_state.sealed_through is null");
-		gaps = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+		gaps = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+													SPI_fnumber(SPI_tuptable->tupdesc, "gaps"), &isnull));
 		if (isnull)
 			elog(ERROR, "agent_guard.chain_state.gaps is null");
 	}
