@@ -3623,10 +3623,11 @@ BEGIN
 
     -- an event the sealer passed (an id up to sealed_through, not a gap)
     -- that no seal covers was put in the log behind the sealer's back
+    -- (a hashed subplan: an anti-join planned for LIMIT 1 rescans the seals per event)
     SELECT e.event_id INTO r FROM agent_guard.events e
-      LEFT JOIN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)) u ON u.id = e.event_id
      WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT e.event_id = ANY (st.gaps)
-       AND u.id IS NULL
+       AND e.event_id NOT IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
+                               WHERE u.id IS NOT NULL)
      ORDER BY e.event_id LIMIT 1;
     IF FOUND THEN
         RETURN QUERY SELECT false, n, r.event_id,

@@ -5,7 +5,9 @@
  *
  * Each committed event gets a position (seal_seq, 1, 2, 3, ... in the order
  * the sealer finds events committed, which is not event_id order) and a
- * seal:
+ * seal, kept since 1.2 in agent_guard.seals (one row per batch: the events'
+ * ids in chain order and their seals; the event row is written once, by
+ * its writer) and before in the event row's seal_seq and seal columns:
  *
  *		seal(n) = sha256(seal(n-1) || convert_to(agent_guard._event_content(event, n), 'UTF8'))
  *
@@ -23,7 +25,8 @@
  * committed, so events of aborted transactions never enter the chain, and
  * writers never wait: only sealers (the background sealer and
  * agent_guard.seal_log()) serialize among themselves, on the row lock of
- * agent_guard.chain_state, which holds the head of the chain.
+ * agent_guard.chain_state, which holds the head of the chain and which
+ * events are sealed (sealed_through and gaps, see seal_batch()).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
