@@ -3629,3 +3629,586 @@ BEGIN
 END
 $$;
 
+
+------------------------------------------------------------------------
+-- Seals kept per batch (issue 21): the sealer no longer writes a second
+-- version of each event row with its position and seal, nor an entry in
+-- events_unsealed_idx; the seals of the events sealed together are a row
+-- of agent_guard.seals, and chain_state says which events are sealed
+-- (src/chain.c).  The events sealed one by one keep their seal_seq and
+-- seal and are verified as before; the batches continue the chain from
+-- its head.  Last in this script, so that no event it writes is missed.
+------------------------------------------------------------------------
+
+-- The sealers first (a sealer of 1.1 holds the head while it updates
+-- events), then no event id is taken and not yet written while the
+-- frontier is set: every writer of events holds RowExclusiveLock on it
+-- from before it takes an id until it commits.
+LOCK TABLE agent_guard.chain_state IN ACCESS EXCLUSIVE MODE;
+LOCK TABLE agent_guard.events IN SHARE MODE;
+
+ALTER TABLE agent_guard.chain_state
+    ADD COLUMN sealed_through bigint NOT NULL DEFAULT 0,
+    ADD COLUMN gaps bigint[] NOT NULL DEFAULT '{}';
+-- every event id so far is sealed, archived or never used, but for the
+-- events not sealed yet
+UPDATE agent_guard.chain_state
+   SET sealed_through = coalesce((SELECT max(e.event_id) FROM agent_guard.events e), 0),
+       gaps = coalesce((SELECT array_agg(e.event_id ORDER BY e.event_id) FROM agent_guard.events e
+                         WHERE e.seal_seq IS NULL), '{}');
+
+DROP INDEX agent_guard.events_unsealed_idx;
+
+CREATE TABLE agent_guard.seals (
+    last_seq   bigint PRIMARY KEY,
+    first_seq  bigint NOT NULL,
+    event_ids  bigint[] NOT NULL,
+    seals      bytea NOT NULL,
+    sealed_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every sealed event of the live log with its position and seal.
+CREATE VIEW agent_guard.event_seals AS
+    SELECT e.event_id, e.seal_seq, e.seal
+      FROM agent_guard.events e
+     WHERE e.seal_seq IS NOT NULL
+    UNION ALL
+    SELECT u.event_id, s.first_seq + u.i - 1,
+           substr(s.seals, (u.i::integer - 1) * 32 + 1, 32)
+      FROM agent_guard.seals s, unnest(s.event_ids) WITH ORDINALITY u(event_id, i);
+COMMENT ON VIEW agent_guard.event_seals IS
+    'the position in the hash chain and the seal of every sealed event of agent_guard.events';
+
+REVOKE ALL ON agent_guard.seals, agent_guard.event_seals FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.seals', '');
+-- a subscriber keeps its own chain (98_replication.sql)
+CREATE TRIGGER ag_replicated_row BEFORE INSERT OR UPDATE OR DELETE ON agent_guard.seals
+    FOR EACH ROW EXECUTE FUNCTION agent_guard._replicated_row();
+ALTER TABLE agent_guard.seals ENABLE REPLICA TRIGGER ag_replicated_row;
+
+CREATE OR REPLACE FUNCTION agent_guard._chain_state_restore() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE agent_guard.chain_state c
+       SET last_seq = NEW.last_seq, last_seal = NEW.last_seal, sealed_at = NEW.sealed_at,
+           checkpoint_seq = NEW.checkpoint_seq, checkpoint_seal = NEW.checkpoint_seal,
+           sealed_through = NEW.sealed_through, gaps = NEW.gaps
+     WHERE c.last_seq = 0 AND c.checkpoint_seq = 0 AND c.sealed_through = 0;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION agent_guard.verify_log(expected_head text DEFAULT NULL)
+    RETURNS TABLE (ok boolean, events_checked bigint, first_bad_event bigint, detail text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'iso_8601'
+    SET extra_float_digits = 1 SET bytea_output = 'hex'
+AS $$
+DECLARE
+    st         agent_guard.chain_state%ROWTYPE;
+    r          record;
+    n          bigint := 0;
+    unsealed   bigint;
+    seen_seq   bigint;
+    seen_seal  bytea;
+    want_seq   bigint;
+    want_seal  bytea;
+    found_seal bytea;
+    m          text[];
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.verify_log()');
+
+    IF expected_head IS NOT NULL THEN
+        m := regexp_match(lower(btrim(expected_head)), '^(?:([0-9]+):)?([0-9a-f]{64})$');
+        IF m IS NULL THEN
+            RAISE EXCEPTION 'invalid expected head "%"', left(expected_head, 80)
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The head is "seal_seq:seal" as given by agent_guard.log_head(), or the seal alone (64 hex digits).';
+        END IF;
+        want_seq := m[1]::bigint;
+        want_seal := decode(m[2], 'hex');
+    END IF;
+
+    SELECT * INTO st FROM agent_guard.chain_state;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, 0::bigint, NULL::bigint,
+            'the head of the chain (agent_guard.chain_state) is missing';
+        RETURN;
+    END IF;
+    seen_seq := st.checkpoint_seq;
+    seen_seal := st.checkpoint_seal;
+
+    SELECT count(*) INTO unsealed FROM agent_guard.events e
+     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR e.event_id = ANY (st.gaps));
+
+    SELECT e.event_id INTO r FROM agent_guard.events e
+     WHERE (e.seal_seq IS NULL) <> (e.seal IS NULL) ORDER BY e.event_id LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT false, 0::bigint, r.event_id,
+            format('event %s has a seal position without a seal, or a seal without a position', r.event_id);
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT c.event_id, c.seal_seq, c.seal, e.event_id IS NULL AS missing,
+               sha256(coalesce(lag(c.seal) OVER w, st.checkpoint_seal)
+                      || convert_to((coalesce((SELECT jsonb_object_agg(j.key, j.value)
+                                                 FROM jsonb_each((to_jsonb(e) - 'seal')
+                                                                 || jsonb_build_object('seal_seq', c.seal_seq)) j
+                                                WHERE j.value <> 'null'::jsonb), '{}'::jsonb)
+                                     || jsonb_build_object('statement_row', s.statement_row))::text,
+                                    'UTF8')) AS recomputed
+          FROM agent_guard.event_seals c
+          LEFT JOIN agent_guard.events e ON e.event_id = c.event_id
+          LEFT JOIN (SELECT s.statement_id,
+                            (SELECT jsonb_object_agg(j.key, j.value) FROM jsonb_each(to_jsonb(s)) j
+                              WHERE j.value <> 'null'::jsonb) AS statement_row
+                       FROM agent_guard.statement_rows s) s ON s.statement_id = e.statement_id
+        WINDOW w AS (ORDER BY c.seal_seq)
+         ORDER BY c.seal_seq
+    LOOP
+        n := n + 1;
+        IF r.missing THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('event %s (seal position %s) is missing from the log: it was deleted, or its id changed',
+                       r.event_id, r.seal_seq);
+            RETURN;
+        END IF;
+        IF r.seal_seq <= st.checkpoint_seq THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('event %s has seal position %s, at or before the checkpoint (%s): it was inserted or moved',
+                       r.event_id, r.seal_seq, st.checkpoint_seq);
+            RETURN;
+        END IF;
+        IF r.seal_seq <> seen_seq + 1 THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('sealed events at positions %s to %s are missing (deleted or moved) before event %s',
+                       seen_seq + 1, r.seal_seq - 1, r.event_id);
+            RETURN;
+        END IF;
+        IF r.seal <> r.recomputed THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('event %s (seal position %s) does not match its seal: its content, its statement, its position or its seal changed after it was sealed',
+                       r.event_id, r.seal_seq);
+            RETURN;
+        END IF;
+        seen_seq := r.seal_seq;
+        seen_seal := r.seal;
+    END LOOP;
+
+    -- an event the sealer passed (an id up to sealed_through, not a gap)
+    -- that no seal covers was put in the log behind the sealer's back
+    -- (a hashed subplan: an anti-join planned for LIMIT 1 rescans the seals per event)
+    SELECT e.event_id INTO r FROM agent_guard.events e
+     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT e.event_id = ANY (st.gaps)
+       AND e.event_id NOT IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
+                               WHERE u.id IS NOT NULL)
+     ORDER BY e.event_id LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT false, n, r.event_id,
+            format('event %s is in the log but in no seal, while the sealer counts it as sealed: it was inserted (or its seal position removed) outside the sealer',
+                   r.event_id);
+        RETURN;
+    END IF;
+
+    -- the end of the log against the recorded head
+    IF seen_seq < st.last_seq THEN
+        RETURN QUERY SELECT false, n, NULL::bigint,
+            format('sealed events at positions %s to %s are missing from the end of the log (it was cut)',
+                   seen_seq + 1, st.last_seq);
+        RETURN;
+    ELSIF seen_seq > st.last_seq OR seen_seal <> st.last_seal THEN
+        RETURN QUERY SELECT false, n,
+            (SELECT c.event_id FROM agent_guard.event_seals c WHERE c.seal_seq = least(seen_seq, st.last_seq + 1) LIMIT 1),
+            format('the log ends at position %s but the recorded head is %s:%s: events were appended or the head was changed outside the sealer',
+                   seen_seq, st.last_seq, encode(st.last_seal, 'hex'));
+        RETURN;
+    END IF;
+
+    -- a checkpoint must be attested by the ARCHIVE event that made it
+    IF st.checkpoint_seq > 0 AND NOT EXISTS (
+            SELECT 1 FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+             WHERE e.operation = 'ARCHIVE'
+               AND e.detail->>'checkpoint_seq' = st.checkpoint_seq::text
+               AND e.detail->>'checkpoint_seal' = encode(st.checkpoint_seal, 'hex')) THEN
+        RETURN QUERY SELECT false, n, NULL::bigint,
+            format('the checkpoint at position %s is not attested by a sealed ARCHIVE event: events before it may have been removed outside agent_guard.archive_log()',
+                   st.checkpoint_seq);
+        RETURN;
+    END IF;
+
+    -- a head kept outside the database
+    IF want_seal IS NOT NULL THEN
+        IF want_seq IS NULL THEN
+            SELECT x.seal_seq INTO want_seq FROM (
+                SELECT c.seal_seq FROM agent_guard.event_seals c WHERE c.seal = want_seal
+                UNION ALL
+                SELECT a.seal_seq FROM agent_guard.events_archive a WHERE a.seal = want_seal) x
+             LIMIT 1;
+            IF want_seq IS NULL THEN
+                RETURN QUERY SELECT false, n, NULL::bigint,
+                    format('the expected head %s is not in the log: it was cut or rewritten', encode(want_seal, 'hex'));
+                RETURN;
+            END IF;
+        END IF;
+        IF want_seq > seen_seq THEN
+            RETURN QUERY SELECT false, n, NULL::bigint,
+                format('the log ends at position %s, before the expected head at position %s: events were cut from the end',
+                       seen_seq, want_seq);
+            RETURN;
+        END IF;
+        found_seal := CASE WHEN want_seq = 0 THEN ''::bytea
+                           WHEN want_seq = st.checkpoint_seq THEN st.checkpoint_seal END;
+        IF found_seal IS NULL THEN
+            SELECT c.seal INTO found_seal FROM agent_guard.event_seals c WHERE c.seal_seq = want_seq LIMIT 1;
+        END IF;
+        IF found_seal IS NULL THEN
+            SELECT a.seal INTO found_seal FROM agent_guard.events_archive a WHERE a.seal_seq = want_seq;
+        END IF;
+        IF found_seal IS DISTINCT FROM want_seal THEN
+            RETURN QUERY SELECT false, n,
+                (SELECT c.event_id FROM agent_guard.event_seals c WHERE c.seal_seq = want_seq LIMIT 1),
+                format('the seal at position %s is not the expected head: the chain was rewritten at or before it',
+                       want_seq);
+            RETURN;
+        END IF;
+    END IF;
+
+    RETURN QUERY SELECT true, n, NULL::bigint,
+        format('%s sealed events verified from %s to head %s:%s%s; %s events not sealed yet',
+               n,
+               CASE WHEN st.checkpoint_seq = 0 THEN 'the start'
+                    ELSE format('the checkpoint at position %s', st.checkpoint_seq) END,
+               seen_seq, encode(seen_seal, 'hex'),
+               CASE WHEN want_seal IS NOT NULL THEN format(', which contains the expected head at position %s', want_seq)
+                    ELSE '' END,
+               unsealed);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.archive_log(before timestamptz)
+    RETURNS TABLE (events_archived bigint, checkpoint_seq bigint, checkpoint_seal text)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    st       agent_guard.chain_state%ROWTYPE;
+    v        record;
+    cut      bigint;
+    cut_seal bytea;
+    moved    bigint;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.archive_log()');
+    IF before IS NULL THEN
+        RAISE EXCEPTION 'before must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- hold the sealers off while the chain is cut
+    SELECT * INTO st FROM agent_guard.chain_state FOR UPDATE;
+
+    SELECT * INTO v FROM agent_guard.verify_log();
+    IF NOT v.ok THEN
+        RAISE EXCEPTION 'the event log does not verify; nothing was archived'
+            USING ERRCODE = 'YG040',
+                  DETAIL = v.detail,
+                  HINT = 'Archiving would hide the damage. Investigate with agent_guard.verify_log() first.';
+    END IF;
+
+    -- the longest prefix of the chain whose events are all older than before,
+    -- in whole batches of seals
+    SELECT min(c.seal_seq) - 1 INTO cut
+      FROM agent_guard.event_seals c JOIN agent_guard.events e ON e.event_id = c.event_id
+     WHERE e.at >= before;
+    cut := coalesce(cut, st.last_seq);
+    cut := least(cut, (SELECT min(s.first_seq) - 1 FROM agent_guard.seals s
+                        WHERE s.first_seq <= cut AND s.last_seq > cut));
+    IF cut <= st.checkpoint_seq THEN
+        RETURN QUERY SELECT 0::bigint, st.checkpoint_seq, encode(st.checkpoint_seal, 'hex');
+        RETURN;
+    END IF;
+    SELECT c.seal INTO cut_seal FROM agent_guard.event_seals c WHERE c.seal_seq = cut;
+
+    -- archived events carry their position and seal in their own columns
+    INSERT INTO agent_guard.events_archive
+        SELECT (jsonb_populate_record(e, jsonb_build_object('seal_seq', c.seal_seq,
+                                                            'seal', '\x' || encode(c.seal, 'hex')))).*
+          FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+         WHERE c.seal_seq <= cut;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    DELETE FROM agent_guard.events e
+     WHERE e.seal_seq <= cut
+        OR e.event_id IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
+                           WHERE s.last_seq <= cut);
+    DELETE FROM agent_guard.seals s WHERE s.last_seq <= cut;
+
+    UPDATE agent_guard.chain_state SET checkpoint_seq = cut, checkpoint_seal = cut_seal;
+    INSERT INTO agent_guard.log_checkpoints (archived_before, seal_seq, seal, events_archived)
+    VALUES (before, cut, cut_seal, moved);
+    -- the chain itself attests the cut (verify_log checks it)
+    PERFORM agent_guard._log('ARCHIVE', NULL,
+        jsonb_build_object('before', before, 'events_archived', moved,
+                           'checkpoint_seq', cut, 'checkpoint_seal', encode(cut_seal, 'hex')));
+    PERFORM agent_guard._journal_note();
+
+    RETURN QUERY SELECT moved, cut, encode(cut_seal, 'hex');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_run      text := run_id;
+    v_summary  jsonb;
+    v_privs    jsonb;
+    v_timeline jsonb;
+    v_guards   jsonb;
+    v_data     jsonb;
+    v_recovery jsonb;
+    v_evidence jsonb;
+    v_verify   record;
+    v_role     text;
+    v_status   text;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.postmortem()');
+    -- the run's refused statements, also when no sealer wrote them
+    PERFORM agent_guard._flush_requests();
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run) THEN
+        RAISE EXCEPTION 'run "%" is not in the event log', left(v_run, 200)
+            USING ERRCODE = 'YG041',
+                  HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
+    END IF;
+
+    -- the state: agent_guard.runs is its one definition (a run label
+    -- shared by two agents has a row, and a state, for each)
+    SELECT string_agg(DISTINCT r.status, ', ') INTO v_status
+      FROM agent_guard.runs r WHERE r.run_id = v_run;
+
+    -- summary: the agent's own acts (humans' acts are listed apart)
+    SELECT jsonb_build_object(
+               'run_id', v_run,
+               'agents', jsonb_agg(DISTINCT e.agent_id) FILTER (WHERE e.agent_id IS NOT NULL),
+               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL
+                                                                       AND agent_guard._is_agent_act(e.operation)),
+               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL
+                                                                         AND agent_guard._is_agent_act(e.operation)),
+               'first_event', min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'last_event', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'duration', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation))
+                           - min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
+               'transactions', count(DISTINCT e.xid) FILTER (WHERE agent_guard._is_agent_act(e.operation)
+                                                               AND e.operation <> 'BLOCKED'),
+               'statements', count(DISTINCT e.statement_id),
+               'rows_changed', count(*) FILTER (WHERE agent_guard._is_row_op(e.operation)),
+               'tables_changed', count(DISTINCT e.relation) FILTER (WHERE agent_guard._is_row_op(e.operation)),
+               'guard_events', count(*) FILTER (WHERE NOT agent_guard._is_row_op(e.operation)),
+               'human_acts', count(*) FILTER (WHERE NOT agent_guard._is_agent_act(e.operation)),
+               'status', v_status),
+           min(e.login_role) FILTER (WHERE agent_guard._is_agent_act(e.operation))
+      INTO v_summary, v_role
+      FROM agent_guard.events e WHERE e.run_id = v_run;
+    SELECT v_summary || jsonb_build_object(
+               'client_addrs', coalesce(jsonb_agg(DISTINCT host(s.client_addr)) FILTER (WHERE s.client_addr IS NOT NULL), '[]'),
+               'application_names', coalesce(jsonb_agg(DISTINCT s.application_name) FILTER (WHERE s.application_name <> ''), '[]'))
+      INTO v_summary
+      FROM agent_guard.statements s WHERE s.run_id = v_run;
+
+    -- privileges the login role holds now on what the run touched
+    SELECT jsonb_build_object(
+               'role', v_role,
+               'role_exists', r.oid IS NOT NULL,
+               'superuser', r.rolsuper, 'createrole', r.rolcreaterole, 'createdb', r.rolcreatedb,
+               'bypassrls', r.rolbypassrls,
+               'member_of', (SELECT coalesce(jsonb_agg(g.rolname ORDER BY g.rolname), '[]')
+                               FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid
+                              WHERE am.member = r.oid),
+               'database', CASE WHEN r.oid IS NOT NULL THEN jsonb_build_object(
+                               'name', current_database(),
+                               'create', has_database_privilege(r.oid, current_database(), 'CREATE'),
+                               'temporary', has_database_privilege(r.oid, current_database(), 'TEMPORARY')) END,
+               'relations', (
+                   SELECT coalesce(jsonb_agg(jsonb_build_object(
+                              'relation', t.relation,
+                              'exists', c.oid IS NOT NULL,
+                              'owner', CASE WHEN c.oid IS NOT NULL AND r.oid IS NOT NULL
+                                            THEN pg_has_role(r.oid, c.relowner, 'USAGE') END,
+                              'privileges', CASE WHEN c.oid IS NOT NULL AND r.oid IS NOT NULL THEN
+                                  (SELECT coalesce(jsonb_agg(p.priv ORDER BY p.ord), '[]')
+                                     FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
+                                                       'REFERENCES', 'TRIGGER']) WITH ORDINALITY p(priv, ord)
+                                    WHERE has_table_privilege(r.oid, c.oid, p.priv)) END,
+                              'schema', n.nspname,
+                              'schema_owner', CASE WHEN n.oid IS NOT NULL AND r.oid IS NOT NULL
+                                                   THEN pg_has_role(r.oid, n.nspowner, 'USAGE') END,
+                              'schema_privileges', CASE WHEN n.oid IS NOT NULL AND r.oid IS NOT NULL THEN
+                                  (SELECT coalesce(jsonb_agg(p.priv ORDER BY p.ord), '[]')
+                                     FROM unnest(ARRAY['USAGE', 'CREATE']) WITH ORDINALITY p(priv, ord)
+                                    WHERE has_schema_privilege(r.oid, n.oid, p.priv)) END)
+                              ORDER BY t.relation), '[]')
+                     FROM (SELECT DISTINCT e.relation FROM agent_guard.events e
+                            WHERE e.run_id = v_run AND e.relation IS NOT NULL) t
+                     LEFT JOIN pg_class c ON c.oid = to_regclass(t.relation)
+                     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace))
+      INTO v_privs
+      FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = v_role;
+
+    -- the statements in order, with rows per table and operation
+    SELECT coalesce(jsonb_agg(x.j ORDER BY x.at, x.statement_id), '[]') INTO v_timeline
+      FROM (SELECT s.statement_id, s.at,
+                   jsonb_build_object('statement_id', s.statement_id, 'at', s.at, 'xid', s.xid::text,
+                                      'query', s.query)
+                   || CASE WHEN s.parameters IS NOT NULL
+                           THEN jsonb_build_object('parameters', s.parameters) ELSE '{}' END
+                   || jsonb_build_object(
+                                      'rows', (SELECT jsonb_object_agg(c.relation, c.ops)
+                                                 FROM (SELECT e.relation, jsonb_object_agg(e.operation, e.n) AS ops
+                                                         FROM (SELECT e2.relation, e2.operation, count(*) AS n
+                                                                 FROM agent_guard.events e2
+                                                                WHERE e2.statement_id = s.statement_id
+                                                                GROUP BY 1, 2) e
+                                                        GROUP BY e.relation) c)) AS j
+              FROM agent_guard.statements s WHERE s.run_id = v_run) x;
+
+    -- every guard event about the run, whatever its kind; "human" says
+    -- whether it is a human's act on the run rather than the agent's
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'event_id', e.event_id, 'at', e.at, 'operation', e.operation, 'relation', e.relation,
+               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail,
+               'human', NOT agent_guard._is_agent_act(e.operation))
+               ORDER BY e.at, e.event_id), '[]')
+      INTO v_guards
+      FROM agent_guard.events e
+     WHERE (e.run_id = v_run OR e.detail->>'run_id' = v_run)
+       AND NOT agent_guard._is_row_op(e.operation) AND e.operation <> 'COMPENSATE';
+
+    -- data touched: counts and a few keys per table
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'relation', t.relation, 'inserted', t.ins, 'updated', t.upd, 'deleted', t.del,
+               'soft_deleted', t.sdel, 'rows', t.total,
+               'sample_keys', (SELECT jsonb_agg(k.row_key ORDER BY k.first_id)
+                                 FROM (SELECT e.row_key, min(e.event_id) AS first_id
+                                         FROM agent_guard.events e
+                                        WHERE e.run_id = v_run AND e.relation = t.relation
+                                          AND agent_guard._is_row_op(e.operation)
+                                        GROUP BY e.row_key ORDER BY 2 LIMIT 5) k))
+               ORDER BY t.relation), '[]')
+      INTO v_data
+      FROM (SELECT e.relation,
+                   count(*) FILTER (WHERE e.operation = 'INSERT') AS ins,
+                   count(*) FILTER (WHERE e.operation = 'UPDATE') AS upd,
+                   count(*) FILTER (WHERE e.operation = 'DELETE') AS del,
+                   count(*) FILTER (WHERE e.operation = 'SOFT_DELETE') AS sdel,
+                   count(DISTINCT e.row_key) AS total
+              FROM agent_guard.events e
+             WHERE e.run_id = v_run AND agent_guard._is_row_op(e.operation)
+             GROUP BY e.relation) t;
+
+    -- recovery
+    SELECT jsonb_build_object(
+               'rollbacks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                 'event_id', e.event_id, 'at', e.at, 'by', e.login_role, 'detail', e.detail)
+                                 ORDER BY e.event_id), '[]')
+                               FROM agent_guard.events e
+                              WHERE e.operation = 'ROLLBACK'
+                                AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)),
+               'compensations', (SELECT coalesce(jsonb_object_agg(c.relation, c.n), '{}')
+                                   FROM (SELECT coalesce(e.relation, '?') AS relation, count(*) AS n
+                                           FROM agent_guard.events e
+                                          WHERE e.operation = 'COMPENSATE'
+                                            AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)
+                                          GROUP BY 1) c),
+               'rolled_back', v_status = 'rolled back',
+               'preview_command', format('SELECT * FROM agent_guard.rollback_run(%L);', v_run),
+               'rollback_command', format('SELECT * FROM agent_guard.rollback_run(%L, apply => true);', v_run))
+      INTO v_recovery;
+
+    -- evidence
+    SELECT * INTO v_verify FROM agent_guard.verify_log();
+    SELECT jsonb_build_object(
+               'log_verified', v_verify.ok,
+               'events_checked', v_verify.events_checked,
+               'first_bad_event', v_verify.first_bad_event,
+               'verify_detail', v_verify.detail,
+               'head', agent_guard.log_head(),
+               'run_events', count(*),
+               'run_events_sealed', count(c.seal_seq),
+               'run_first_seal_seq', min(c.seal_seq),
+               'run_last_seal_seq', max(c.seal_seq))
+      INTO v_evidence
+      FROM agent_guard.events e LEFT JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+     WHERE e.run_id = v_run;
+
+    RETURN jsonb_build_object(
+        'summary', v_summary || jsonb_build_object(
+            'verdict', format('%s changed in %s by %s; %s; %s; the log %s',
+                              agent_guard._plural((v_summary->>'rows_changed')::bigint, 'row'),
+                              agent_guard._plural((v_summary->>'tables_changed')::bigint, 'table'),
+                              agent_guard._plural((v_summary->>'statements')::bigint, 'statement'),
+                              agent_guard._plural((v_summary->>'guard_events')::bigint, 'guard event'),
+                              CASE WHEN v_status IN ('rolled back', 'partly rolled back') THEN v_status
+                                   ELSE 'not rolled back' END,
+                              CASE WHEN v_verify.ok THEN 'verifies' ELSE 'DOES NOT VERIFY' END)),
+        'privileges', v_privs,
+        'timeline', v_timeline,
+        'guard_events', v_guards,
+        'data', v_data,
+        'recovery', v_recovery,
+        'evidence', v_evidence);
+END
+$$;
+
+CREATE OR REPLACE VIEW agent_guard.runs AS
+    SELECT e.run_id,
+           e.agent_id,
+           -- the agent's own acts only (_is_agent_act() in 80_evidence.sql):
+           -- a human's approval, reset or rollback is not the agent's work
+           min(e.login_role) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS login_role,
+           min(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS first_write,
+           max(e.at) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS last_write,
+           count(DISTINCT e.xid) FILTER (WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')
+                                           AND e.operation <> 'BLOCKED') AS transactions,
+           count(DISTINCT e.statement_id)                           AS statements,
+           count(*) FILTER (WHERE e.operation = 'INSERT')           AS inserted,
+           count(*) FILTER (WHERE e.operation = 'UPDATE')           AS updated,
+           count(*) FILTER (WHERE e.operation = 'DELETE')           AS deleted,
+           count(*) FILTER (WHERE e.operation = 'SOFT_DELETE')      AS soft_deleted,
+           -- evidence: where the run came from, guards, sealing
+           (SELECT min(host(s.client_addr)) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id)                             AS client_addr,
+           (SELECT min(s.application_name) FROM agent_guard.statements s
+             WHERE s.run_id = e.run_id AND s.application_name <> '') AS application_name,
+           count(*) FILTER (WHERE e.operation NOT IN
+                  ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE'))    AS guard_events,
+           -- sealed: in agent_guard.seals, or (1.1) its own seal_seq
+           count(*) FILTER (WHERE e.seal_seq IS NULL
+                              AND (e.event_id > (SELECT cs.sealed_through FROM agent_guard.chain_state cs)
+                                   OR e.event_id = ANY ((SELECT cs.gaps FROM agent_guard.chain_state cs)::bigint[]))) AS unsealed,
+           -- rollback (70_rollback.sql): how many of its writes are undone
+           -- the one definition of a run's state, which the postmortem and
+           -- the command line read from here: what was undone first (the
+           -- run's outcome), then what holds the run back now
+           CASE WHEN count(c.event_id) > 0 AND count(c.event_id) = count(*) FILTER (WHERE e.operation IN
+                         ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) THEN 'rolled back'
+                WHEN count(c.event_id) > 0 THEN 'partly rolled back'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.tripped_runs t
+                              WHERE t.run_id = e.run_id AND t.agent_id = e.agent_id)
+                THEN 'tripped'
+                WHEN EXISTS (SELECT 1 FROM agent_guard.freeze_state f
+                              WHERE f.scope = '*' OR f.scope = e.agent_id)
+                THEN 'frozen'
+                WHEN (SELECT r.status FROM agent_guard.request_log r
+                       WHERE r.run_id = e.run_id AND r.agent_id = e.agent_id AND r.kind = 'approval'
+                       ORDER BY r.request_id DESC LIMIT 1) = 'denied'
+                THEN 'denied'
+                ELSE 'active' END                                   AS status,
+           -- gates (65_gates.sql): attempts refused or held for approval
+           count(*) FILTER (WHERE e.operation = 'BLOCKED')          AS blocked,
+           -- humans' acts on the run: approvals, denials, resets
+           count(*) FILTER (WHERE NOT e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE', 'BLOCKED', 'EXECUTED', 'DROP')) AS human_acts
+      FROM agent_guard.events e
+      LEFT JOIN agent_guard.events c
+             ON c.operation = 'COMPENSATE' AND (c.detail->>'undoes')::bigint = e.event_id
+     WHERE e.run_id IS NOT NULL
+     GROUP BY e.run_id, e.agent_id
+     ORDER BY min(e.at);

@@ -733,8 +733,11 @@ static const char *const show_json_sql =
 " 'runs', (SELECT coalesce(pg_catalog.json_agg(r), '[]'::json) FROM agent_guard.runs r WHERE r.run_id = $1),"
 " 'events', (SELECT coalesce(pg_catalog.json_agg(x ORDER BY x.event_id), '[]'::json) FROM"
 "   (SELECT e.event_id, e.at, e.xid, e.agent_id, e.run_id, e.login_role, e.acting_role, e.relation,"
-"    e.operation, e.row_key, e.old_row, e.new_row, e.detail, e.seal_seq, s.query AS statement"
-SHOW_EVENTS_WHERE ") x))";
+"    e.operation, e.row_key, e.old_row, e.new_row, e.detail, c.seal_seq, s.query AS statement"
+" FROM agent_guard.events e LEFT JOIN agent_guard.statements s ON s.statement_id = e.statement_id"
+/* the position: in agent_guard.seals since 1.2, in the event before */
+"   LEFT JOIN agent_guard.event_seals c ON c.event_id = e.event_id"
+" WHERE e.run_id = $1 OR (e.run_id IS NULL AND e.detail->>'run_id' = $1)) x))";
 
 static int
 cmd_show(const Command *cmd, int nargs, char **args)

@@ -41,26 +41,26 @@ SELECT v.at, v.agent_id, v.run_id, v.login_role, CASE v.stmt WHEN 'own' THEN s.s
   ) AS v(at, agent_id, run_id, login_role, stmt, relation, operation, row_key, old_row, new_row, detail);
 SELECT agent_guard.seal_log() AS sealed_now;
 -- each seal is the SQL formula's, computed here event by event
-SELECT e.seal_seq - :seq0 AS pos, e.operation,
-       e.seal = sha256(coalesce(lag(e.seal) OVER (ORDER BY e.seal_seq),
-                                (SELECT p.seal FROM agent_guard.events p WHERE p.seal_seq = :seq0),
+SELECT c.seal_seq - :seq0 AS pos, e.operation,
+       c.seal = sha256(coalesce(lag(c.seal) OVER (ORDER BY c.seal_seq),
+                                (SELECT p.seal FROM agent_guard.event_seals p WHERE p.seal_seq = :seq0),
                                 '\x'::bytea)
-                       || convert_to(agent_guard._event_content(e, e.seal_seq), 'UTF8')) AS same_as_sql
-  FROM agent_guard.events e
- WHERE e.seal_seq > :seq0
- ORDER BY e.seal_seq;
+                       || convert_to(agent_guard._event_content(e, c.seal_seq), 'UTF8')) AS same_as_sql
+  FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+ WHERE c.seal_seq > :seq0
+ ORDER BY c.seal_seq;
 SELECT ok FROM agent_guard.verify_log();
 -- a statement row of 1.1 is still under the seals of its events
 SAVEPOINT edited;
 UPDATE agent_guard.statement_rows SET query = 'SELECT 1'
- WHERE statement_id = (SELECT e.statement_id FROM agent_guard.events e
-                        WHERE e.seal_seq = :seq0 + 1);
-SELECT ok, first_bad_event = (SELECT e.event_id FROM agent_guard.events e WHERE e.seal_seq = :seq0 + 1) AS located
+ WHERE statement_id = (SELECT e.statement_id FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+                        WHERE c.seal_seq = :seq0 + 1);
+SELECT ok, first_bad_event = (SELECT c.event_id FROM agent_guard.event_seals c WHERE c.seal_seq = :seq0 + 1) AS located
   FROM agent_guard.verify_log();
 ROLLBACK TO SAVEPOINT edited;
 -- what was sealed keeps its awkward parts
-SELECT regexp_replace(agent_guard._event_content(e, e.seal_seq),
+SELECT regexp_replace(agent_guard._event_content(e, c.seal_seq),
                       '"(xid|event_id|seal_seq)": "?[0-9]+"?', '"\1": N', 'g') AS content
-  FROM agent_guard.events e
- WHERE e.seal_seq > :seq0 AND e.operation = 'FREEZE';
+  FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+ WHERE c.seal_seq > :seq0 AND e.operation = 'FREEZE';
 ROLLBACK;

@@ -5,7 +5,9 @@
  *
  * Each committed event gets a position (seal_seq, 1, 2, 3, ... in the order
  * the sealer finds events committed, which is not event_id order) and a
- * seal:
+ * seal, kept since 1.2 in agent_guard.seals (one row per batch: the events'
+ * ids in chain order and their seals; the event row is written once, by
+ * its writer) and before in the event row's seal_seq and seal columns:
  *
  *		seal(n) = sha256(seal(n-1) || convert_to(agent_guard._event_content(event, n), 'UTF8'))
  *
@@ -23,13 +25,15 @@
  * committed, so events of aborted transactions never enter the chain, and
  * writers never wait: only sealers (the background sealer and
  * agent_guard.seal_log()) serialize among themselves, on the row lock of
- * agent_guard.chain_state, which holds the head of the chain.
+ * agent_guard.chain_state, which holds the head of the chain and which
+ * events are sealed (sealed_through and gaps, see seal_batch()).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
@@ -39,6 +43,8 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
+#include "storage/procarray.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -337,7 +343,8 @@ attnum_of(Relation rel, const char *colname)
  * under us is an error, and the batch is done again by the next pass.
  */
 static void
-seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **prev)
+seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **prev,
+			uint8 *seals)
 {
 	static const char *const skip[] = {"seal", NULL};
 	static const char *const extras[] = {"seal_seq", "statement_row", NULL};
@@ -365,7 +372,8 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
 	uint64		i;
 
 	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
+	if (seals == NULL)
+		ExecOpenIndices(rri, false);
 	initStringInfo(&buf);
 
 	for (i = 0; i < n; i++)
@@ -381,7 +389,12 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
 		if (!table_tuple_fetch_row_version(rel, &tids[i], snapshot, oldslot))
 			elog(ERROR, "agent_guard: an event to seal changed under the sealer");
 		slot_getallattrs(oldslot);
-		if (!oldslot->tts_isnull[seq_att - 1])
+		/*
+		 * An event sealed by 1.1 has its position in the row; in a batch it
+		 * can only be one written so (it was never found unsealed), and it
+		 * is sealed as it is: verify_log() finds it at two positions.
+		 */
+		if (seals == NULL && !oldslot->tts_isnull[seq_att - 1])
 			elog(ERROR, "agent_guard: an event to seal is sealed already");
 		seq++;
 
@@ -403,6 +416,18 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(evcxt);
 
+		if (seals != NULL)
+		{
+			/* batch seals: the row stays as it was written */
+			memcpy(seals + i * PG_SHA256_DIGEST_LENGTH, digest, PG_SHA256_DIGEST_LENGTH);
+			if (i == 0)
+			{
+				*prev = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+				SET_VARSIZE(*prev, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+			}
+			memcpy(VARDATA(*prev), digest, PG_SHA256_DIGEST_LENGTH);
+			continue;
+		}
 		seal = (bytea *) palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 		SET_VARSIZE(seal, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 		memcpy(VARDATA(seal), digest, PG_SHA256_DIGEST_LENGTH);
@@ -425,9 +450,332 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
 	MemoryContextDelete(evcxt);
 	ExecDropSingleTupleTableSlot(oldslot);
 	ExecDropSingleTupleTableSlot(newslot);
-	ExecCloseIndices(rri);
+	if (seals == NULL)
+		ExecCloseIndices(rri);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
+}
+
+/*
+ * The batch seals (since 1.2, agent_guard.seals) leave the event rows as
+ * they were written: the sealer must know which events it sealed without
+ * marking them.  agent_guard.chain_state keeps
+ *
+ *		sealed_through	every event id at or below it is sealed, or in gaps,
+ *						or will never exist;
+ *		gaps			the ids at or below sealed_through not sealed yet.
+ *
+ * A pass seals the events of gaps that became visible and the next events
+ * above sealed_through, in event_id order; the ids it skips above
+ * sealed_through (not visible: their transaction runs, aborted, or the
+ * value was taken and never used) become gaps.  A gap leaves the list when
+ * it is sealed, or when it is proven to never exist: the sealer reads the
+ * events sequence's last value M and then the virtual transaction ids
+ * running (a probe); a transaction that took an id <= M had taken it
+ * before, so it is one of them or had ended.  Once all of them have ended
+ * (VirtualXactLock(vxid, false), as CREATE INDEX CONCURRENTLY waits, but
+ * without waiting: the next pass looks again), an id <= M that a snapshot
+ * taken after that does not show never will be.  This needs the sequence
+ * to hand out its values in order of nextval(), i.e. CACHE 1 (as the
+ * extension creates it): with a cache a backend could use a value long
+ * after it took it, so the sealer then keeps its gaps (and warns).  A gap
+ * never stalls sealing: the events above it are sealed meanwhile.
+ *
+ * The probe is kept by the process (the sealer between its passes, a
+ * session between its calls of seal_log()); it is only knowledge about
+ * other transactions, so it survives an abort of the pass.
+ */
+typedef struct GapProbe
+{
+	bool		held;
+	int64		last_value;		/* the sequence's last value, read first */
+	int			nvxids;
+	VirtualTransactionId *vxids;	/* then the transactions running */
+} GapProbe;
+
+static GapProbe probe = {false, 0, 0, NULL};
+static SPIPlanPtr new_batch_plan = NULL;
+static SPIPlanPtr seals_plan = NULL;
+static SPIPlanPtr state_plan = NULL;
+static bool warned_cache = false;
+
+static void
+probe_take(void)
+{
+	int			rc;
+	bool		isnull;
+	int64		last;
+	int64		cache;
+	VirtualTransactionId *vxids;
+	int			n;
+
+	probe.held = false;
+	rc = run_plan(NULL,
+				  "SELECT pg_catalog.pg_sequence_last_value(s.seqrelid), s.seqcache "
+				  "  FROM pg_catalog.pg_sequence s "
+				  " WHERE s.seqrelid OPERATOR(pg_catalog.=) "
+				  "       pg_catalog.pg_get_serial_sequence('agent_guard.events', 'event_id')::pg_catalog.regclass",
+				  NULL);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "agent_guard: could not read the sequence of agent_guard.events");
+	last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		last = 0;				/* no id was ever taken */
+	cache = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	if (cache != 1)
+	{
+		if (!warned_cache)
+			ereport(WARNING,
+					(errmsg("the sequence of agent_guard.events caches " INT64_FORMAT " values", cache),
+					 errdetail("The sealer cannot prove that an event id it skipped will never be used, and keeps it in agent_guard.chain_state.gaps."),
+					 errhint("ALTER SEQUENCE agent_guard.events_event_id_seq CACHE 1.")));
+		warned_cache = true;
+		return;
+	}
+
+	/*
+	 * After the value: a transaction that took one it shows is in the list,
+	 * or ended.  Autovacuum takes no event id (as CREATE INDEX CONCURRENTLY,
+	 * its workers are not waited for).
+	 */
+	vxids = GetCurrentVirtualXIDs(InvalidTransactionId, false, false,
+								   PROC_IS_AUTOVACUUM | PROC_IN_VACUUM, &n);
+	if (probe.vxids != NULL)
+		pfree(probe.vxids);
+	probe.vxids = MemoryContextAlloc(TopMemoryContext, sizeof(VirtualTransactionId) * Max(n, 1));
+	memcpy(probe.vxids, vxids, sizeof(VirtualTransactionId) * n);
+	pfree(vxids);
+	probe.nvxids = n;
+	probe.last_value = last;
+	probe.held = true;
+}
+
+/* Have all the transactions of the probe ended?  Never waits. */
+static bool
+probe_done(void)
+{
+	int			i;
+
+	if (!probe.held)
+		return false;
+	for (i = 0; i < probe.nvxids; i++)
+	{
+		if (!VirtualTransactionIdIsValid(probe.vxids[i]))
+			continue;
+		if (!VirtualXactLock(probe.vxids[i], false))
+			return false;
+		SetInvalidVirtualTransactionId(probe.vxids[i]);
+	}
+	return true;
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* the elements of an int8[] (sorted) */
+static int64 *
+int8_array_values(ArrayType *arr, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int64	   *out;
+	int			i;
+
+	deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, n);
+	out = palloc(sizeof(int64) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			elog(ERROR, "agent_guard.chain_state.gaps holds a null");
+		out[i] = DatumGetInt64(elems[i]);
+	}
+	qsort(out, *n, sizeof(int64), cmp_int64);
+	return out;
+}
+
+static ArrayType *
+int8_array(int64 *values, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(values[i]);
+	return construct_array(d, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * The batch seals: up to max_events events sealed in one row of
+ * agent_guard.seals (their ids in chain order, their seals), the head,
+ * sealed_through and gaps in agent_guard.chain_state.  The caller holds the
+ * head's row lock and pinned the settings.
+ */
+static int64
+seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gaps_arr)
+{
+	Oid			batch_types[3] = {INT8OID, INT8ARRAYOID, INT4OID};
+	Oid			seals_types[4] = {INT8OID, INT8OID, INT8ARRAYOID, BYTEAOID};
+	Oid			state_types[5] = {INT8OID, BYTEAOID, INT8OID, INT8ARRAYOID, BOOLOID};
+	Datum		args[5];
+	bool		isnull;
+	int			ngaps;
+	int64	   *gaps = int8_array_values(gaps_arr, &ngaps);
+	int64	   *ids;
+	int64	   *newgaps;
+	int			nnew = 0;
+	int			cap;
+	int64		new_through = through;
+	bool		resolve;
+	bool		complete;
+	bool		changed = false;
+	SPITupleTable *batch;
+	HTAB	   *stmts;
+	ItemPointerData *tids;
+	uint64		got;
+	uint64		n;
+	uint64		i;
+	int			g;
+	int			rc;
+	bytea	   *seals = NULL;
+
+	if (new_batch_plan == NULL)
+		new_batch_plan = ag_keep_plan(
+			"SELECT x.ctid, x.statement_id, x.event_id FROM ("
+			"    SELECT e.ctid, e.statement_id, e.event_id "
+			"      FROM pg_catalog.unnest($2) AS g(id) JOIN agent_guard.events e "
+			"        ON e.event_id OPERATOR(pg_catalog.=) g.id "
+			"    UNION ALL "
+			"    (SELECT e.ctid, e.statement_id, e.event_id FROM agent_guard.events e "
+			"      WHERE e.event_id OPERATOR(pg_catalog.>) $1 ORDER BY e.event_id LIMIT $3)) x "
+			" ORDER BY x.event_id LIMIT $3", 3, batch_types);
+	if (seals_plan == NULL)
+		seals_plan = ag_keep_plan(
+			"INSERT INTO agent_guard.seals (first_seq, last_seq, event_ids, seals) "
+			"VALUES ($1, $2, $3, $4)", 4, seals_types);
+	if (state_plan == NULL)
+		state_plan = ag_keep_plan(
+			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
+			"       sealed_through = $3, gaps = $4, "
+			"       sealed_at = CASE WHEN $5 THEN pg_catalog.now() ELSE sealed_at END",
+			5, state_types);
+
+	/*
+	 * Before the batch query: its snapshot is then taken after the probe's
+	 * transactions ended.  A snapshot of the caller's transaction (seal_log()
+	 * at REPEATABLE READ) may be older: then no gap is dropped.
+	 */
+	resolve = !IsolationUsesXactSnapshot() && probe_done();
+
+	args[0] = Int64GetDatum(through);
+	args[1] = PointerGetDatum(gaps_arr);
+	args[2] = Int32GetDatum(max_events);
+	rc = run_plan(new_batch_plan, NULL, args);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "agent_guard: could not read unsealed events: %s", SPI_result_code_string(rc));
+	batch = SPI_tuptable;
+	got = SPI_processed;
+	n = got;
+	stmts = batch_statements(batch, &n);
+	/* the query saw every visible id it could return, up to its last one */
+	complete = got < (uint64) max_events && n == got;
+
+	tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		tids[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(batch->vals[i], batch->tupdesc, 1, &isnull));
+		ids[i] = DatumGetInt64(SPI_getbinval(batch->vals[i], batch->tupdesc, 3, &isnull));
+	}
+
+	/*
+	 * The gaps after this batch: the old ones not sealed now, and the ids
+	 * above sealed_through it skipped; those the probe proves never to
+	 * exist are left out.
+	 */
+	cap = Max(ngaps, 1);
+	newgaps = palloc(sizeof(int64) * cap);
+	{
+		uint64		j = 0;
+		int64		last_seen = n > 0 ? ids[n - 1] : PG_INT64_MIN;
+
+		for (g = 0; g < ngaps; g++)
+		{
+			while (j < n && ids[j] < gaps[g])
+				j++;
+			if (j < n && ids[j] == gaps[g])
+				continue;		/* sealed now */
+			if (resolve && gaps[g] <= probe.last_value &&
+				(complete || gaps[g] < last_seen))
+				continue;		/* never will be */
+			newgaps[nnew++] = gaps[g];
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		int64		id;
+
+		if (ids[i] <= through)
+			continue;
+		/* ids between the previous one and this one were not visible */
+		for (id = new_through + 1; id < ids[i]; id++)
+		{
+			if (resolve && id <= probe.last_value)
+				continue;
+			if (nnew >= cap)
+			{
+				cap = cap * 2 + 1024;
+				newgaps = repalloc(newgaps, sizeof(int64) * cap);
+			}
+			newgaps[nnew++] = id;
+		}
+		new_through = ids[i];
+	}
+	changed = n > 0 || nnew != ngaps || new_through != through;
+	if (resolve)
+		probe.held = false;
+
+	if (n > 0)
+	{
+		seals = palloc(VARHDRSZ + n * PG_SHA256_DIGEST_LENGTH);
+		SET_VARSIZE(seals, VARHDRSZ + n * PG_SHA256_DIGEST_LENGTH);
+		seal_events(tids, n, stmts, seq, &prev, (uint8 *) VARDATA(seals));
+
+		args[0] = Int64GetDatum(seq + 1);
+		args[1] = Int64GetDatum(seq + (int64) n);
+		args[2] = PointerGetDatum(int8_array(ids, (int) n));
+		args[3] = PointerGetDatum(seals);
+		rc = run_plan(seals_plan, NULL, args);
+		if (rc != SPI_OK_INSERT || SPI_processed != 1)
+			elog(ERROR, "agent_guard: could not record the seals of a batch");
+		seq += (int64) n;
+	}
+	if (changed)
+	{
+		args[0] = Int64GetDatum(seq);
+		args[1] = PointerGetDatum(prev);
+		args[2] = Int64GetDatum(new_through);
+		args[3] = PointerGetDatum(int8_array(newgaps, nnew));
+		args[4] = BoolGetDatum(n > 0);
+		rc = run_plan(state_plan, NULL, args);
+		if (rc != SPI_OK_UPDATE || SPI_processed != 1)
+			elog(ERROR, "agent_guard: could not move the head of the hash chain");
+	}
+
+	/* gaps left: ask again who could still fill them */
+	if (nnew > 0 && !probe.held)
+		probe_take();
+
+	SPI_freetuptable(batch);
+	hash_destroy(stmts);
+	return (int64) n;
 }
 
 /*
@@ -438,6 +786,10 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
  * that verify_log() uses cost four times the rest of sealing, and building
  * it through to_jsonb() in C still cost half of it.  Both print with the
  * same pinned settings.
+ *
+ * Until ALTER EXTENSION UPDATE to 1.2 (no agent_guard.seals yet), events
+ * are sealed as 1.1 sealed them: each row updated with its position and
+ * seal, found unsealed by seal_seq IS NULL.
  */
 int64
 ag_chain_seal(int max_events)
@@ -446,7 +798,10 @@ ag_chain_seal(int max_events)
 	Oid			head_types[2] = {INT8OID, BYTEAOID};
 	Datum		args[2];
 	bool		isnull;
+	bool		batches;
 	int64		seq;
+	int64		through = 0;
+	ArrayType  *gaps = NULL;
 	bytea	   *prev;
 	SPITupleTable *batch;
 	HTAB	   *stmts;
@@ -463,20 +818,53 @@ ag_chain_seal(int max_events)
 				 errhint("The primary seals the log; its seals reach the standby by replication.")));
 
 	/* the head; its row lock makes sealers take turns */
-	rc = run_plan(NULL, "SELECT last_seq, last_seal FROM agent_guard.chain_state FOR UPDATE", NULL);
+	rc = run_plan(NULL, "SELECT * FROM agent_guard.chain_state FOR UPDATE", NULL);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
 				 errmsg("the head of the event log's hash chain is missing"),
 				 errdetail("agent_guard.chain_state must hold exactly one row."),
 				 errhint("Restore agent_guard.chain_state from a backup, or reinstall the extension.")));
-	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/*
+	 * Parsed after ALTER EXTENSION UPDATE released the head (it locks
+	 * chain_state first), so the columns say which log this is: with
+	 * sealed_through, one of batch seals.
+	 */
+	batches = SPI_fnumber(SPI_tuptable->tupdesc, "sealed_through") > 0;
+	seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  SPI_fnumber(SPI_tuptable->tupdesc, "last_seq"), &isnull));
 	if (isnull)
 		elog(ERROR, "agent_guard.chain_state.last_seq is null");
-	prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											SPI_fnumber(SPI_tuptable->tupdesc, "last_seal"), &isnull));
 	if (isnull)
 		elog(ERROR, "agent_guard.chain_state.last_seal is null");
+	if (batches)
+	{
+		through = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											  SPI_fnumber(SPI_tuptable->tupdesc, "sealed_through"), &isnull));
+		if (isnull)
+			elog(ERROR, "agent_guard.chain_state.sealed_through is null");
+		gaps = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+													SPI_fnumber(SPI_tuptable->tupdesc, "gaps"), &isnull));
+		if (isnull)
+			elog(ERROR, "agent_guard.chain_state.gaps is null");
+	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/* values print as _event_content() prints them */
+	nestlevel = NewGUCNestLevel();
+	for (i = 0; i < lengthof(pinned_settings); i++)
+		(void) set_config_option(pinned_settings[i][0], pinned_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+
+	if (batches)
+	{
+		n = (uint64) seal_batch(max_events, seq, prev, through, gaps);
+		AtEOXact_GUC(true, nestlevel);
+		return (int64) n;
+	}
 
 	if (batch_plan == NULL)
 		batch_plan = ag_keep_plan(
@@ -486,13 +874,6 @@ ag_chain_seal(int max_events)
 		head_plan = ag_keep_plan(
 			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
 			"       sealed_at = pg_catalog.now()", 2, head_types);
-
-	/* values print as _event_content() prints them */
-	nestlevel = NewGUCNestLevel();
-	for (i = 0; i < lengthof(pinned_settings); i++)
-		(void) set_config_option(pinned_settings[i][0], pinned_settings[i][1],
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-								 true, 0, false);
 
 	args[0] = Int32GetDatum(max_events);
 	rc = run_plan(batch_plan, NULL, args);
@@ -507,7 +888,7 @@ ag_chain_seal(int max_events)
 
 	if (n > 0)
 	{
-		seal_events(tids, n, stmts, seq, &prev);
+		seal_events(tids, n, stmts, seq, &prev, NULL);
 		seq += (int64) n;
 
 		args[0] = Int64GetDatum(seq);

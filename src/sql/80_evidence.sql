@@ -6,12 +6,15 @@
 -- src/chain.c: seal(n) = sha256(seal(n-1) || utf8(_event_content(event, n))),
 -- seal(0) = '' or the checkpoint seal.  verify_log() recomputes that here,
 -- in SQL, so sealer and verifier are two implementations of one formula.
+--
+-- An event's position and seal are kept in agent_guard.seals, one row per
+-- batch of events sealed together; the event row stays as it was written
+-- (one row version, no index entry for sealing).  Events sealed by 1.1
+-- and before keep theirs in their seal_seq and seal columns.
 ------------------------------------------------------------------------
 
--- Partial: an event gets its entry when it is sealed, so the insert of an
--- event (the agent's write path) pays for one index fewer.
+-- Partial: only events sealed by 1.1 and before have an entry.
 CREATE UNIQUE INDEX events_seal_seq_idx ON agent_guard.events (seal_seq) WHERE seal_seq IS NOT NULL;
-CREATE INDEX events_unsealed_idx ON agent_guard.events (event_id) WHERE seal_seq IS NULL;
 
 -- The head of the chain (one row).  Sealers lock it to take turns; it also
 -- records the last seal, so that cutting events from the end of the log
@@ -22,9 +25,37 @@ CREATE TABLE agent_guard.chain_state (
     last_seal       bytea NOT NULL DEFAULT '',
     sealed_at       timestamptz,
     checkpoint_seq  bigint NOT NULL DEFAULT 0,
-    checkpoint_seal bytea NOT NULL DEFAULT ''
+    checkpoint_seal bytea NOT NULL DEFAULT '',
+    -- which events the sealer sealed (src/chain.c): every event id up to
+    -- sealed_through is sealed, or in gaps (not sealed yet: its
+    -- transaction may still commit), or will never exist
+    sealed_through  bigint NOT NULL DEFAULT 0,
+    gaps            bigint[] NOT NULL DEFAULT '{}'
 );
 INSERT INTO agent_guard.chain_state DEFAULT VALUES;
+
+-- The seals of the events sealed together, in chain order: the event of
+-- event_ids[i] is at position first_seq + i - 1, and its seal is bytes
+-- 32 * (i - 1) + 1 to 32 * i of seals.
+CREATE TABLE agent_guard.seals (
+    last_seq   bigint PRIMARY KEY,
+    first_seq  bigint NOT NULL,
+    event_ids  bigint[] NOT NULL,
+    seals      bytea NOT NULL,
+    sealed_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every sealed event of the live log with its position and seal.
+CREATE VIEW agent_guard.event_seals AS
+    SELECT e.event_id, e.seal_seq, e.seal
+      FROM agent_guard.events e
+     WHERE e.seal_seq IS NOT NULL
+    UNION ALL
+    SELECT u.event_id, s.first_seq + u.i - 1,
+           substr(s.seals, (u.i::integer - 1) * 32 + 1, 32)
+      FROM agent_guard.seals s, unnest(s.event_ids) WITH ORDINALITY u(event_id, i);
+COMMENT ON VIEW agent_guard.event_seals IS
+    'the position in the hash chain and the seal of every sealed event of agent_guard.events';
 
 -- pg_restore runs CREATE EXTENSION, which inserts the row above, and then
 -- copies the dumped row of this configuration table: that row replaces
@@ -36,8 +67,9 @@ CREATE FUNCTION agent_guard._chain_state_restore() RETURNS trigger
 BEGIN
     UPDATE agent_guard.chain_state c
        SET last_seq = NEW.last_seq, last_seal = NEW.last_seal, sealed_at = NEW.sealed_at,
-           checkpoint_seq = NEW.checkpoint_seq, checkpoint_seal = NEW.checkpoint_seal
-     WHERE c.last_seq = 0 AND c.checkpoint_seq = 0;
+           checkpoint_seq = NEW.checkpoint_seq, checkpoint_seal = NEW.checkpoint_seal,
+           sealed_through = NEW.sealed_through, gaps = NEW.gaps
+     WHERE c.last_seq = 0 AND c.checkpoint_seq = 0 AND c.sealed_through = 0;
     IF FOUND THEN
         RETURN NULL;
     END IF;
@@ -62,6 +94,7 @@ CREATE TABLE agent_guard.log_checkpoints (
 );
 
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.chain_state', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.seals', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.events_archive', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.log_checkpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.log_checkpoints_checkpoint_id_seq', '');
@@ -189,7 +222,8 @@ BEGIN
     seen_seq := st.checkpoint_seq;
     seen_seal := st.checkpoint_seal;
 
-    SELECT count(*) INTO unsealed FROM agent_guard.events e WHERE e.seal_seq IS NULL;
+    SELECT count(*) INTO unsealed FROM agent_guard.events e
+     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR e.event_id = ANY (st.gaps));
 
     SELECT e.event_id INTO r FROM agent_guard.events e
      WHERE (e.seal_seq IS NULL) <> (e.seal IS NULL) ORDER BY e.event_id LIMIT 1;
@@ -200,24 +234,30 @@ BEGIN
     END IF;
 
     FOR r IN
-        SELECT e.event_id, e.seal_seq, e.seal,
-               sha256(coalesce(lag(e.seal) OVER w, st.checkpoint_seal)
+        SELECT c.event_id, c.seal_seq, c.seal, e.event_id IS NULL AS missing,
+               sha256(coalesce(lag(c.seal) OVER w, st.checkpoint_seal)
                       || convert_to((coalesce((SELECT jsonb_object_agg(j.key, j.value)
                                                  FROM jsonb_each((to_jsonb(e) - 'seal')
-                                                                 || jsonb_build_object('seal_seq', e.seal_seq)) j
+                                                                 || jsonb_build_object('seal_seq', c.seal_seq)) j
                                                 WHERE j.value <> 'null'::jsonb), '{}'::jsonb)
                                      || jsonb_build_object('statement_row', s.statement_row))::text,
                                     'UTF8')) AS recomputed
-          FROM agent_guard.events e
+          FROM agent_guard.event_seals c
+          LEFT JOIN agent_guard.events e ON e.event_id = c.event_id
           LEFT JOIN (SELECT s.statement_id,
                             (SELECT jsonb_object_agg(j.key, j.value) FROM jsonb_each(to_jsonb(s)) j
                               WHERE j.value <> 'null'::jsonb) AS statement_row
                        FROM agent_guard.statement_rows s) s ON s.statement_id = e.statement_id
-         WHERE e.seal_seq IS NOT NULL
-        WINDOW w AS (ORDER BY e.seal_seq)
-         ORDER BY e.seal_seq
+        WINDOW w AS (ORDER BY c.seal_seq)
+         ORDER BY c.seal_seq
     LOOP
         n := n + 1;
+        IF r.missing THEN
+            RETURN QUERY SELECT false, n, r.event_id,
+                format('event %s (seal position %s) is missing from the log: it was deleted, or its id changed',
+                       r.event_id, r.seal_seq);
+            RETURN;
+        END IF;
         IF r.seal_seq <= st.checkpoint_seq THEN
             RETURN QUERY SELECT false, n, r.event_id,
                 format('event %s has seal position %s, at or before the checkpoint (%s): it was inserted or moved',
@@ -240,6 +280,21 @@ BEGIN
         seen_seal := r.seal;
     END LOOP;
 
+    -- an event the sealer passed (an id up to sealed_through, not a gap)
+    -- that no seal covers was put in the log behind the sealer's back
+    -- (a hashed subplan: an anti-join planned for LIMIT 1 rescans the seals per event)
+    SELECT e.event_id INTO r FROM agent_guard.events e
+     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT e.event_id = ANY (st.gaps)
+       AND e.event_id NOT IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
+                               WHERE u.id IS NOT NULL)
+     ORDER BY e.event_id LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT false, n, r.event_id,
+            format('event %s is in the log but in no seal, while the sealer counts it as sealed: it was inserted (or its seal position removed) outside the sealer',
+                   r.event_id);
+        RETURN;
+    END IF;
+
     -- the end of the log against the recorded head
     IF seen_seq < st.last_seq THEN
         RETURN QUERY SELECT false, n, NULL::bigint,
@@ -248,7 +303,7 @@ BEGIN
         RETURN;
     ELSIF seen_seq > st.last_seq OR seen_seal <> st.last_seal THEN
         RETURN QUERY SELECT false, n,
-            (SELECT e.event_id FROM agent_guard.events e WHERE e.seal_seq = least(seen_seq, st.last_seq + 1)),
+            (SELECT c.event_id FROM agent_guard.event_seals c WHERE c.seal_seq = least(seen_seq, st.last_seq + 1) LIMIT 1),
             format('the log ends at position %s but the recorded head is %s:%s: events were appended or the head was changed outside the sealer',
                    seen_seq, st.last_seq, encode(st.last_seal, 'hex'));
         RETURN;
@@ -256,8 +311,8 @@ BEGIN
 
     -- a checkpoint must be attested by the ARCHIVE event that made it
     IF st.checkpoint_seq > 0 AND NOT EXISTS (
-            SELECT 1 FROM agent_guard.events e
-             WHERE e.operation = 'ARCHIVE' AND e.seal_seq IS NOT NULL
+            SELECT 1 FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+             WHERE e.operation = 'ARCHIVE'
                AND e.detail->>'checkpoint_seq' = st.checkpoint_seq::text
                AND e.detail->>'checkpoint_seal' = encode(st.checkpoint_seal, 'hex')) THEN
         RETURN QUERY SELECT false, n, NULL::bigint,
@@ -270,7 +325,7 @@ BEGIN
     IF want_seal IS NOT NULL THEN
         IF want_seq IS NULL THEN
             SELECT x.seal_seq INTO want_seq FROM (
-                SELECT e.seal_seq FROM agent_guard.events e WHERE e.seal = want_seal
+                SELECT c.seal_seq FROM agent_guard.event_seals c WHERE c.seal = want_seal
                 UNION ALL
                 SELECT a.seal_seq FROM agent_guard.events_archive a WHERE a.seal = want_seal) x
              LIMIT 1;
@@ -289,14 +344,14 @@ BEGIN
         found_seal := CASE WHEN want_seq = 0 THEN ''::bytea
                            WHEN want_seq = st.checkpoint_seq THEN st.checkpoint_seal END;
         IF found_seal IS NULL THEN
-            SELECT e.seal INTO found_seal FROM agent_guard.events e WHERE e.seal_seq = want_seq;
+            SELECT c.seal INTO found_seal FROM agent_guard.event_seals c WHERE c.seal_seq = want_seq LIMIT 1;
         END IF;
         IF found_seal IS NULL THEN
             SELECT a.seal INTO found_seal FROM agent_guard.events_archive a WHERE a.seal_seq = want_seq;
         END IF;
         IF found_seal IS DISTINCT FROM want_seal THEN
             RETURN QUERY SELECT false, n,
-                (SELECT e.event_id FROM agent_guard.events e WHERE e.seal_seq = want_seq),
+                (SELECT c.event_id FROM agent_guard.event_seals c WHERE c.seal_seq = want_seq LIMIT 1),
                 format('the seal at position %s is not the expected head: the chain was rewritten at or before it',
                        want_seq);
             RETURN;
@@ -348,20 +403,32 @@ BEGIN
                   HINT = 'Archiving would hide the damage. Investigate with agent_guard.verify_log() first.';
     END IF;
 
-    -- the longest prefix of the chain whose events are all older than before
-    SELECT min(e.seal_seq) - 1 INTO cut FROM agent_guard.events e
-     WHERE e.seal_seq IS NOT NULL AND e.at >= before;
+    -- the longest prefix of the chain whose events are all older than before,
+    -- in whole batches of seals
+    SELECT min(c.seal_seq) - 1 INTO cut
+      FROM agent_guard.event_seals c JOIN agent_guard.events e ON e.event_id = c.event_id
+     WHERE e.at >= before;
     cut := coalesce(cut, st.last_seq);
+    cut := least(cut, (SELECT min(s.first_seq) - 1 FROM agent_guard.seals s
+                        WHERE s.first_seq <= cut AND s.last_seq > cut));
     IF cut <= st.checkpoint_seq THEN
         RETURN QUERY SELECT 0::bigint, st.checkpoint_seq, encode(st.checkpoint_seal, 'hex');
         RETURN;
     END IF;
-    SELECT e.seal INTO cut_seal FROM agent_guard.events e WHERE e.seal_seq = cut;
+    SELECT c.seal INTO cut_seal FROM agent_guard.event_seals c WHERE c.seal_seq = cut;
 
+    -- archived events carry their position and seal in their own columns
     INSERT INTO agent_guard.events_archive
-        SELECT * FROM agent_guard.events e WHERE e.seal_seq <= cut;
+        SELECT (jsonb_populate_record(e, jsonb_build_object('seal_seq', c.seal_seq,
+                                                            'seal', '\x' || encode(c.seal, 'hex')))).*
+          FROM agent_guard.events e JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+         WHERE c.seal_seq <= cut;
     GET DIAGNOSTICS moved = ROW_COUNT;
-    DELETE FROM agent_guard.events e WHERE e.seal_seq <= cut;
+    DELETE FROM agent_guard.events e
+     WHERE e.seal_seq <= cut
+        OR e.event_id IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
+                           WHERE s.last_seq <= cut);
+    DELETE FROM agent_guard.seals s WHERE s.last_seq <= cut;
 
     UPDATE agent_guard.chain_state SET checkpoint_seq = cut, checkpoint_seal = cut_seal;
     INSERT INTO agent_guard.log_checkpoints (archived_before, seal_seq, seal, events_archived)
@@ -581,11 +648,12 @@ BEGIN
                'verify_detail', v_verify.detail,
                'head', agent_guard.log_head(),
                'run_events', count(*),
-               'run_events_sealed', count(*) FILTER (WHERE e.seal_seq IS NOT NULL),
-               'run_first_seal_seq', min(e.seal_seq),
-               'run_last_seal_seq', max(e.seal_seq))
+               'run_events_sealed', count(c.seal_seq),
+               'run_first_seal_seq', min(c.seal_seq),
+               'run_last_seal_seq', max(c.seal_seq))
       INTO v_evidence
-      FROM agent_guard.events e WHERE e.run_id = v_run;
+      FROM agent_guard.events e LEFT JOIN agent_guard.event_seals c ON c.event_id = e.event_id
+     WHERE e.run_id = v_run;
 
     RETURN jsonb_build_object(
         'summary', v_summary || jsonb_build_object(

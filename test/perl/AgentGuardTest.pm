@@ -22,6 +22,16 @@ sub ag_agent_psql
 # Wait until every committed event of $db is sealed.  Returns the seconds
 # waited as a string that is true even when nothing had to wait ("0.000"),
 # or undef after $timeout seconds (default 10).
+# The events not sealed: since 1.2 those above chain_state.sealed_through
+# or in its gaps (the seals are in agent_guard.seals), before it those
+# without seal_seq.
+my $unsealed_sql = q{
+	SELECT count(*) FROM agent_guard.events e, agent_guard.chain_state c
+	 WHERE e.seal_seq IS NULL
+	   AND (NOT to_jsonb(c) ? 'sealed_through'
+	        OR e.event_id > (to_jsonb(c)->>'sealed_through')::bigint
+	        OR to_jsonb(c)->'gaps' @> to_jsonb(e.event_id))};
+
 sub ag_wait_sealed
 {
 	my ($node, $db, $timeout) = @_;
@@ -31,7 +41,7 @@ sub ag_wait_sealed
 	{
 		return sprintf('%.3f', time - $start)
 		  if $node->safe_psql($db // 'postgres',
-			'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL') eq '0';
+			$unsealed_sql) eq '0';
 		usleep(20_000);
 	}
 	return undef;

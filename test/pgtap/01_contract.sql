@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(75);
+SELECT plan(77);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
@@ -89,6 +89,8 @@ SELECT function_privs_are('agent_guard', 'seal_log', ARRAY[]::text[], 'tap_agent
 SELECT function_privs_are('agent_guard', 'archive_log', ARRAY['timestamptz'], 'tap_agent', ARRAY[]::text[], 'archive_log is not for everyone');
 SELECT function_privs_are('agent_guard', 'postmortem', ARRAY['text'], 'tap_agent', ARRAY[]::text[], 'postmortem is not for everyone');
 SELECT table_privs_are('agent_guard', 'chain_state', 'tap_agent', ARRAY[]::text[], 'no privilege on the chain head');
+SELECT table_privs_are('agent_guard', 'seals', 'tap_agent', ARRAY[]::text[], 'no privilege on the seals');
+SELECT table_privs_are('agent_guard', 'event_seals', 'tap_agent', ARRAY[]::text[], 'no privilege on the seals by event');
 SELECT is_definer('agent_guard', 'verify_log', ARRAY['text'], 'verify_log runs as the extension owner');
 -- the operator recipe: superusers only, runs as the owner (it grants)
 SELECT is_definer('agent_guard', 'grant_operator', ARRAY['regrole'], 'grant_operator runs as the extension owner');

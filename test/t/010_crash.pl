@@ -73,7 +73,7 @@ sub check_after_crash
 			"SELECT count(*) FROM agent_guard.statements s WHERE NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.statement_id = s.statement_id)"),
 		'0', "$what: no statement text without its events");
 	ok(ag_wait_sealed($node, 'postgres', 20), "$what: the sealer seals everything after recovery");
-	is($node->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.events'),
+	is($node->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.event_seals'),
 		't', "$what: positions 1..n without a gap");
 	like($node->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log()"),
 		qr/^true\|/, "$what: the log verifies");
@@ -121,13 +121,13 @@ is(bot('committed-3', "INSERT INTO items SELECT g, 'c3' FROM generate_series(200
 my $sealer = $node->safe_psql('postgres',
 	"SELECT pid FROM agent_guard.sealer_status() WHERE database = 'postgres'");
 usleep(200_000);
-my $sealed_before = $node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NOT NULL');
+my $sealed_before = $node->safe_psql('postgres', 'SELECT count(*) FROM agent_guard.event_seals');
 ok(kill('KILL', $sealer), "SIGKILL to the sealer $sealer while it seals ($sealed_before sealed)");
 $node->poll_query_until('postgres', 'SELECT 1', '1') or BAIL_OUT('server did not come back');
 $node->safe_psql('postgres', 'SELECT agent_guard.seal_log()');
 is($node->safe_psql('postgres', "SELECT count(*) FROM agent_guard.events WHERE run_id = 'committed-3'"),
 	'30000', 'sealer killed: every event of the committed run is there');
-is($node->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.events WHERE seal_seq IS NOT NULL'),
+is($node->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.event_seals'),
 	't', 'sealer killed: the chain has no gap');
 like($node->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'sealer killed: the log verifies');

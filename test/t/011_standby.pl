@@ -95,7 +95,7 @@ is($standby->safe_psql('postgres',
 ($rc, $out, $err) = ag_agent_psql($standby, 'postgres', 'sb_bot', 'r-new', "INSERT INTO items VALUES (300, 'on the new primary')");
 is($rc, 0, 'the agent writes on the new primary') or diag($err);
 ok(ag_wait_sealed($standby), "the new primary's sealer seals the compensations and the new run");
-is($standby->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.events'),
+is($standby->safe_psql('postgres', 'SELECT count(*) = max(seal_seq) FROM agent_guard.event_seals'),
 	't', 'the chain continues without a gap');
 like($standby->safe_psql('postgres', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, "the chain verifies and contains the old primary's head");

@@ -102,7 +102,7 @@ is($node->safe_psql('dst', "SELECT ag_agent_id || '|' || ag_run_id FROM app.item
 is($node->safe_psql('dst', "SELECT count(*) FROM agent_guard.events WHERE run_id = 'r-two'"),
 	'2', 'and logged');
 ok(ag_wait_sealed($node, 'dst'), 'the sealer of the restored database seals the new events');
-is($node->safe_psql('dst', 'SELECT max(seal_seq) = count(*) + (SELECT count(*) FROM agent_guard.events_archive) FROM agent_guard.events'),
+is($node->safe_psql('dst', 'SELECT max(seal_seq) = count(*) + (SELECT count(*) FROM agent_guard.events_archive) FROM agent_guard.event_seals'),
 	't', 'the chain continues after the restored positions without a gap');
 like($node->safe_psql('dst', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'the longer chain verifies and still contains the old head');

@@ -145,7 +145,7 @@ $node->safe_psql('latin', q{
 	       ('y', 'FREEZE', NULL, 0.1, -0.0, NULL, '"s"', NULL, NULL);
 });
 $node->safe_psql('latin', 'SELECT agent_guard.seal_log()');
-is($node->safe_psql('latin', 'SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL'), '0',
+is($node->safe_psql('latin', 'SELECT count(*) FROM agent_guard.events e WHERE NOT EXISTS (SELECT 1 FROM agent_guard.event_seals c WHERE c.event_id = e.event_id)'), '0',
 	'LATIN1: events with added columns are sealed');
 is($node->safe_psql('latin', "SELECT ok::text || ' ' || (events_checked = (SELECT count(*) FROM agent_guard.events))::text "
 	  . "FROM agent_guard.verify_log()"), 'true true', 'and every seal verifies with the SQL formula');

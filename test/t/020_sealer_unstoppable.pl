@@ -101,7 +101,7 @@ is($rc, 0, 'the agent writes after the restart') or diag($err);
 my $unsealed;
 for (1 .. 500)
 {
-	$unsealed = q_db('SELECT count(*) FROM agent_guard.events WHERE seal_seq IS NULL');
+	$unsealed = q_db('SELECT count(*) FROM agent_guard.events e WHERE NOT EXISTS (SELECT 1 FROM agent_guard.event_seals c WHERE c.event_id = e.event_id)');
 	last if $unsealed eq '0';
 	usleep(20_000);
 }
