@@ -978,6 +978,16 @@ ag_agentcode_innermost(Oid *fn, Oid *owner)
 	return false;
 }
 
+/*
+ * Is the code at the top of the stack an agent's (agentshadow.c: what an
+ * agent's function parses in a human's session is the agent's choice)?
+ */
+bool
+ag_agentcode_innermost_is_agent(void)
+{
+	return agent_calls > 0 && OidIsValid(code_owner_now());
+}
+
 Oid
 ag_agentcode_function_owner(Oid fn)
 {

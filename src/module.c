@@ -24,6 +24,7 @@
 #include "miscadmin.h"
 
 #include "agent_guard.h"
+#include "agentshadow.h"
 #include "compat.h"
 #include "gate.h"
 #include "outbox.h"
@@ -60,6 +61,7 @@ _PG_init(void)
 	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
 	ag_agentcode_init();
+	ag_agentshadow_init();
 	ag_refusal_init();
 	ag_outbox_init();
 	ag_capture_init();

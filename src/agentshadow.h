@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ * agentshadow.h
+ *		An agent's shadow of a built-in name, chosen by a human's statement
+ *		(agentshadow.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_AGENTSHADOW_H
+#define AG_AGENTSHADOW_H
+
+#include "nodes/parsenodes.h"
+
+extern void ag_agentshadow_init(void);
+extern void ag_agentshadow_parsed(Query *query);
+
+#endif							/* AG_AGENTSHADOW_H */
