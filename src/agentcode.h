@@ -45,5 +45,6 @@ extern const char *ag_agentcode_role_name(Oid role);
 extern Oid	ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain);
 extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
 extern bool ag_agentcode_invoker_of_other(Oid fn);
+extern Oid	ag_agentcode_hidden_setting_call(Node *expr);
 
 #endif							/* AG_AGENTCODE_H */

@@ -420,6 +420,20 @@ judge_stored_calls(Datum expr, const char *what)
 {
 	Oid			fn = stored_invoker_call(expr);
 
+	/*
+	 * current_setting() of a superuser-only setting: a human's statement
+	 * would read it with the human's rights and the agent's code keep it
+	 * (red team 15, F8; agentcode.c's reads_hidden_setting)
+	 */
+	if (!OidIsValid(fn) &&
+		OidIsValid(fn = ag_agentcode_hidden_setting_call(stringToNode(TextDatumGetCString(expr)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("%s of agent role \"%s\" cannot call %s with a setting only superusers may read, or one named at run time",
+						what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
+				 errdetail("In a human's statement %s would read the setting with that human's rights, and the agent's code could keep what it reads.",
+						   format_procedure(fn)),
+				 errhint("Name an ordinary setting as a constant (current_setting('app.tenant')).")));
 	if (!OidIsValid(fn))
 		return;
 	ereport(ERROR,
