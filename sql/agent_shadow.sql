@@ -68,6 +68,9 @@ UPDATE invoices SET login = pg_catalog.lower(upper(login)) WHERE id = 2;
 SELECT pg_catalog.setval('shh.inv_seq', 500);
 SELECT pg_catalog.count(id) FROM invoices;
 SELECT id, amount, login FROM invoices WHERE id <= 3 ORDER BY id;
+-- the agent's, named with its schema: the human's choice
+SELECT shb.lower('X'::varchar) AS named, 1::numeric OPERATOR(shb.=) 2 AS named_op,
+       "shb" . "lower"('Y'::varchar) AS quoted;
 -- the agent's code that shadows nothing, its view and its function run as before
 SELECT helper(1);
 SELECT * FROM shb.v;

@@ -31,11 +31,12 @@
  * agent.  A plan cached before the shadow existed resolves again only
  * when it is invalidated, and is judged then.
  *
- * A human who means the agent's object, named with its schema, is
- * refused as well: the parsed statement does not say how a name was
- * written.  The hint names the ways out: pg_catalog.lower(),
- * OPERATOR(pg_catalog.=), a search_path of pg_catalog and the human's own
- * schemas, or the agent's CREATE on the schema revoked.
+ * A name written with its schema (shb.lower(...), OPERATOR(shb.=)) is the
+ * human's choice, not the search_path's, and runs: the parsed statement
+ * keeps where each name was written, and the text there says.  The hint
+ * names the ways out: pg_catalog.lower(), OPERATOR(pg_catalog.=), a
+ * search_path of pg_catalog and the human's own schemas, or the agent's
+ * CREATE on the schema revoked.
  *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
@@ -55,6 +56,7 @@
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_node.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/hsearch.h"
@@ -251,22 +253,69 @@ refuse_shadow(Oid classid, Oid objid, Oid owner)
 /* What the walk looks for: the first shadow the statement resolved to. */
 typedef struct ShadowWalk
 {
+	const char *source;			/* the statement's text, or NULL */
 	uint64		generation;
 	Oid			classid;
 	Oid			objid;
 	Oid			owner;			/* InvalidOid: none found */
 } ShadowWalk;
 
-/* Is the object an agent's shadow the statement resolved to?  Noted if so. */
+/*
+ * Was the name at this location of the statement's text written with its
+ * schema (shb.lower(...), OPERATOR(shb.=))?  Then the human chose the
+ * object, not the search_path.  Unknown (no text, no location): no.
+ */
 static bool
-found_shadow(ShadowWalk *w, Oid classid, Oid objid)
+written_with_schema(const char *source, int location, Oid classid)
+{
+	const char *p;
+
+	if (source == NULL || location < 0 || (size_t) location >= strlen(source))
+		return false;
+	p = source + location;
+	if (classid == OperatorRelationId)
+	{
+		/* OPERATOR(schema.op); an operator's own characters have no dot */
+		if (pg_strncasecmp(p, "operator", 8) != 0)
+			return false;
+		for (p += 8; *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'; p++)
+			;
+		if (*p != '(')
+			return false;
+		for (p++; *p != '\0' && *p != ')'; p++)
+			if (*p == '.')
+				return true;
+		return false;
+	}
+	/* an identifier, plain or quoted, then a dot */
+	if (*p == '"')
+	{
+		for (p++; *p != '\0'; p++)
+			if (*p == '"' && *++p != '"')
+				break;
+	}
+	else
+		while (*p != '\0' && (isalnum((unsigned char) *p) || *p == '_' || *p == '$' ||
+							  IS_HIGHBIT_SET(*p)))
+			p++;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return *p == '.';
+}
+
+/*
+ * Is the object an agent's shadow the statement resolved to by its name
+ * alone (location: where the name is written, or -1)?  Noted if so.
+ */
+static bool
+found_shadow(ShadowWalk *w, Oid classid, Oid objid, int location)
 {
 	Oid			owner;
 
 	if (objid < FirstNormalObjectId)
 		return false;
 	owner = shadow_owner(classid, objid, w->generation);
-	if (!OidIsValid(owner))
+	if (!OidIsValid(owner) || written_with_schema(w->source, location, classid))
 		return false;
 
 	/*
@@ -299,8 +348,8 @@ found_in_sort_clauses(ShadowWalk *w, List *clauses)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
 
-		if (found_shadow(w, OperatorRelationId, sgc->sortop) ||
-			found_shadow(w, OperatorRelationId, sgc->eqop))
+		if (found_shadow(w, OperatorRelationId, sgc->sortop, -1) ||
+			found_shadow(w, OperatorRelationId, sgc->eqop, -1))
 			return true;
 	}
 	return false;
@@ -321,39 +370,44 @@ shadow_walker(Node *node, ShadowWalk *w)
 				return true;
 			return query_tree_walker((Query *) node, shadow_walker, w, 0);
 		case T_FuncExpr:
-			found = found_shadow(w, ProcedureRelationId, ((FuncExpr *) node)->funcid);
+			found = found_shadow(w, ProcedureRelationId, ((FuncExpr *) node)->funcid,
+								 ((FuncExpr *) node)->location);
 			break;
 		case T_Aggref:
-			found = found_shadow(w, ProcedureRelationId, ((Aggref *) node)->aggfnoid);
+			found = found_shadow(w, ProcedureRelationId, ((Aggref *) node)->aggfnoid,
+								 ((Aggref *) node)->location);
 			break;
 		case T_WindowFunc:
-			found = found_shadow(w, ProcedureRelationId, ((WindowFunc *) node)->winfnoid);
+			found = found_shadow(w, ProcedureRelationId, ((WindowFunc *) node)->winfnoid,
+								 ((WindowFunc *) node)->location);
 			break;
 		case T_OpExpr:
 		case T_DistinctExpr:
 		case T_NullIfExpr:
-			found = found_shadow(w, OperatorRelationId, ((OpExpr *) node)->opno);
+			found = found_shadow(w, OperatorRelationId, ((OpExpr *) node)->opno,
+								 ((OpExpr *) node)->location);
 			break;
 		case T_ScalarArrayOpExpr:
-			found = found_shadow(w, OperatorRelationId, ((ScalarArrayOpExpr *) node)->opno);
+			found = found_shadow(w, OperatorRelationId, ((ScalarArrayOpExpr *) node)->opno,
+								 ((ScalarArrayOpExpr *) node)->location);
 			break;
 		case T_RowCompareExpr:
 			{
 				ListCell   *lc;
 
 				foreach(lc, ((RowCompareExpr *) node)->opnos)
-					found = found || found_shadow(w, OperatorRelationId, lfirst_oid(lc));
+					found = found || found_shadow(w, OperatorRelationId, lfirst_oid(lc), -1);
 				break;
 			}
 			/* a type named in the statement: a literal's, or a cast's */
 		case T_Const:
-			found = found_shadow(w, TypeRelationId, ((Const *) node)->consttype);
+			found = found_shadow(w, TypeRelationId, ((Const *) node)->consttype, -1);
 			break;
 		case T_RelabelType:
 		case T_CoerceViaIO:
 		case T_ArrayCoerceExpr:
 		case T_CoerceToDomain:
-			found = found_shadow(w, TypeRelationId, exprType(node));
+			found = found_shadow(w, TypeRelationId, exprType(node), -1);
 			break;
 		default:
 			break;
@@ -372,7 +426,7 @@ shadow_walker(Node *node, ShadowWalk *w)
  * transaction.
  */
 void
-ag_agentshadow_parsed(Query *query)
+ag_agentshadow_parsed(ParseState *pstate, Query *query)
 {
 	const Oid  *roles;
 	ShadowWalk	w;
@@ -400,6 +454,7 @@ ag_agentshadow_parsed(Query *query)
 			return;
 	}
 	memset(&w, 0, sizeof(w));
+	w.source = pstate != NULL ? pstate->p_sourcetext : NULL;
 	if (ag_process_is_agent() || ag_agent_roles(&roles, &w.generation) <= 0)
 		return;
 	/* an agent's function parsing its own statements: the agent's code */

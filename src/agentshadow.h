@@ -8,8 +8,9 @@
 #define AG_AGENTSHADOW_H
 
 #include "nodes/parsenodes.h"
+#include "parser/parse_node.h"
 
 extern void ag_agentshadow_init(void);
-extern void ag_agentshadow_parsed(Query *query);
+extern void ag_agentshadow_parsed(ParseState *pstate, Query *query);
 
 #endif							/* AG_AGENTSHADOW_H */

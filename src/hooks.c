@@ -625,7 +625,7 @@ static void
 ag_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	if (!IsParallelWorker())
-		ag_agentshadow_parsed(query);
+		ag_agentshadow_parsed(pstate, query);
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 }
