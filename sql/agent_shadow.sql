@@ -57,7 +57,9 @@ BEGIN;
 DECLARE c CURSOR FOR SELECT * FROM invoices WHERE amount = 30;
 ROLLBACK;
 CREATE FUNCTION shh.h() RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN lower('Q'::varchar); END$$;
+\set SHOW_CONTEXT never
 SELECT shh.h();
+\set SHOW_CONTEXT errors
 -- nothing happened
 SELECT count(*) AS invoices, count(*) FILTER (WHERE login = 'agent-was-here') AS agent_values
   FROM invoices;
