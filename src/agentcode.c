@@ -982,6 +982,16 @@ ag_agentcode_innermost(Oid *fn, Oid *owner)
 	return false;
 }
 
+/*
+ * Is the code at the top of the stack an agent's (agentshadow.c: what an
+ * agent's function parses in a human's session is the agent's choice)?
+ */
+bool
+ag_agentcode_innermost_is_agent(void)
+{
+	return agent_calls > 0 && OidIsValid(code_owner_now());
+}
+
 Oid
 ag_agentcode_function_owner(Oid fn)
 {
@@ -1268,6 +1278,73 @@ tests_callers_privileges(Oid funcid)
 }
 
 /*
+ * current_setting(name [, missing_ok]) reads a setting with its caller's
+ * rights: one only superusers and members of pg_read_all_settings may read
+ * (data_directory, hba_file, config_file, primary_conninfo with its
+ * password, ssl_passphrase_command, ...) for such a caller.  Agent code
+ * reads ordinary settings in defaults and policies
+ * (current_setting('app.tenant')), so only a call that names a
+ * superuser-only setting, or names its setting at run time (not a
+ * constant), counts as acting with its caller's rights (red team 15, F8).
+ * The name is known where the expression is: when an agent stores it
+ * (agentstored.c), when a human's statement that runs an agent's code is
+ * planned (judge_planned_calls), in an agent's domain or parameter default
+ * (stored_code_walker); not when the executor sets the call up.
+ */
+static bool
+reads_hidden_setting(Node *node)
+{
+	FuncExpr   *f;
+	Node	   *arg;
+	char	   *name;
+
+	if (node == NULL || !IsA(node, FuncExpr))
+		return false;
+	f = (FuncExpr *) node;
+	if ((f->funcid != F_CURRENT_SETTING_TEXT && f->funcid != F_CURRENT_SETTING_TEXT_BOOL) ||
+		f->args == NIL)
+		return false;
+	arg = linitial(f->args);
+	while (arg != NULL && IsA(arg, RelabelType))
+		arg = (Node *) ((RelabelType *) arg)->arg;
+	if (arg == NULL || !IsA(arg, Const))
+		return true;
+	if (((Const *) arg)->constisnull)
+		return false;
+	name = TextDatumGetCString(((Const *) arg)->constvalue);
+	return (GetConfigOptionFlags(name, true) & GUC_SUPERUSER_ONLY) != 0;
+}
+
+static bool
+hidden_setting_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (reads_hidden_setting(node))
+	{
+		*(Oid *) context = ((FuncExpr *) node)->funcid;
+		return true;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, hidden_setting_walker, context, 0);
+	return expression_tree_walker(node, hidden_setting_walker, context);
+}
+
+/*
+ * For agentstored.c: the current_setting() an expression an agent stores
+ * calls for a superuser-only setting, or a setting named at run time, or
+ * InvalidOid.
+ */
+Oid
+ag_agentcode_hidden_setting_call(Node *expr)
+{
+	Oid			fn = InvalidOid;
+
+	(void) hidden_setting_walker(expr, &fn);
+	return fn;
+}
+
+/*
  * Functions of PostgreSQL's extensions that run SQL, or act for the
  * session, with their caller's rights, and that PUBLIC may execute:
  * tablefunc's crosstab and connectby run the query text they are given
@@ -1276,7 +1353,8 @@ tests_callers_privileges(Oid funcid)
  * (a superuser's without a password) and use the session's connections;
  * xml2's xpath_table runs a query; postgres_fdw's connection functions act
  * on the session's connections; lo's lo_manage unlinks large objects and
- * tcn's trigger notifies as the session; pgrowlocks reads a table.  Their
+ * tcn's trigger notifies as the session; pgrowlocks reads a table;
+ * pg_stat_statements shows other roles' statements to a superuser.  Their
  * OIDs are assigned when the extension is created: C functions not built
  * in, matched by name.
  */
@@ -1287,7 +1365,7 @@ extension_acts_as_caller(Oid funcid)
 		"crosstab", "crosstab2", "crosstab3", "crosstab4", "connectby",
 		"xpath_table", "lo_manage", "triggered_change_notification", "pgrowlocks",
 		"postgres_fdw_disconnect", "postgres_fdw_disconnect_all",
-		"postgres_fdw_get_connections"
+		"postgres_fdw_get_connections", "pg_stat_statements"
 	};
 	HeapTuple	tup;
 	Form_pg_proc proc;
@@ -1370,6 +1448,29 @@ acts_with_callers_rights(Oid funcid)
 		case F_LO_OPEN:
 		case F_LOREAD:
 		case F_PG_NOTIFY:
+			/*
+			 * they show what only their caller may see (red team 15, F8):
+			 * every setting to a superuser (pg_settings), the statements
+			 * of other sessions (pg_stat_activity, pg_stat_get_backend_*,
+			 * the replication views' connection strings), the session's
+			 * own prepared statements and cursors; an agent's default or
+			 * rule would keep them in the agent's table
+			 */
+		case F_PG_SHOW_ALL_SETTINGS:
+		case F_PG_STAT_GET_ACTIVITY:
+		case F_PG_STAT_GET_BACKEND_ACTIVITY:
+		case F_PG_STAT_GET_BACKEND_WAIT_EVENT:
+		case F_PG_STAT_GET_BACKEND_WAIT_EVENT_TYPE:
+		case F_PG_STAT_GET_BACKEND_ACTIVITY_START:
+		case F_PG_STAT_GET_BACKEND_XACT_START:
+		case F_PG_STAT_GET_BACKEND_START:
+		case F_PG_STAT_GET_BACKEND_CLIENT_ADDR:
+		case F_PG_STAT_GET_BACKEND_CLIENT_PORT:
+		case F_PG_STAT_GET_PROGRESS_INFO:
+		case F_PG_STAT_GET_WAL_SENDERS:
+		case F_PG_STAT_GET_WAL_RECEIVER:
+		case F_PG_PREPARED_STATEMENT:
+		case F_PG_CURSOR:
 			return true;
 		default:
 			{
@@ -1738,6 +1839,11 @@ stored_code_walker(Node *node, StoredCode *sc)
 	}
 	if (check_functions_in_node(node, stored_call, sc))
 		return true;
+	if (reads_hidden_setting(node))
+	{
+		sc->found = ((FuncExpr *) node)->funcid;
+		return true;
+	}
 	if ((IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr)) &&
 		operator_alternates_unsafe(((OpExpr *) node)->opno, sc))
 		return true;
@@ -1799,7 +1905,9 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 	bool		guard = get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true);
 	bool		definer = !guard && call_kind(fn) == CALL_DEFINER;
 	bool		callers = !guard && !definer && (call_kind(fn) == CALL_CALLERS_RIGHTS ||
-												 ag_agentcode_invoker_of_other(fn));
+												 ag_agentcode_invoker_of_other(fn) ||
+												 fn == F_CURRENT_SETTING_TEXT ||
+												 fn == F_CURRENT_SETTING_TEXT_BOOL);
 
 	if (fn == F_NEXTVAL)
 		ereport(ERROR,
@@ -1856,6 +1964,8 @@ ag_agentcode_unsafe_reason(Oid fn, Oid owner)
 			psprintf("advances a sequence with its caller's rights, and role \"%s\" may neither use nor update sequence %s",
 					 ag_agentcode_role_name(owner), ag_qualified_relname(unsafe_sequence)) :
 			"advances a sequence with its caller's rights, and its sequence is not named as a constant";
+	if (fn == F_CURRENT_SETTING_TEXT || fn == F_CURRENT_SETTING_TEXT_BOOL)
+		return "reads, with its caller's rights, a setting only superusers may read, or one named at run time";
 	if (call_kind(fn) == CALL_CALLERS_RIGHTS)
 		return "acts with its caller's rights";
 	if (call_kind(fn) == CALL_DEFINER)
@@ -2744,6 +2854,26 @@ find_agent_relation(Node *node, Oid *relid)
 	return expression_tree_walker(node, find_agent_relation, relid);
 }
 
+/*
+ * A current_setting() of a superuser-only setting, or of one named at run
+ * time, in a statement that runs an agent relation's code (see
+ * reads_hidden_setting).
+ */
+static void
+refuse_hidden_setting(FuncExpr *f, Oid relid)
+{
+	Oid			owner = ag_agentcode_relation_owner(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_HUMANS_ONLY),
+			 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+					format_procedure(f->funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+			 errdetail("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent; %s here reads a setting only superusers may read, or one named at run time, with the rights of role \"%s\", and the agent's code could keep what it reads.",
+					   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
+					   format_procedure(f->funcid), ag_agentcode_role_name(GetUserId())),
+			 errhint("Read the setting in a statement of its own that involves no relation of the agent.")));
+}
+
 static bool
 planned_call(Oid fn, void *arg)
 {
@@ -2757,6 +2887,8 @@ planned_calls_walker(Node *node, void *arg)
 	if (node == NULL)
 		return false;
 	(void) check_functions_in_node(node, planned_call, arg);
+	if (reads_hidden_setting(node))
+		refuse_hidden_setting((FuncExpr *) node, *(Oid *) arg);
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, planned_calls_walker, arg, 0);
 	return expression_tree_walker(node, planned_calls_walker, arg);

@@ -21,6 +21,7 @@ extern void ag_agentcode_xact_end(bool top, bool abort);
 extern void ag_agentcode_function_execute(Oid funcid);
 extern bool ag_agentcode_running(void);
 extern bool ag_agentcode_innermost(Oid *fn, Oid *owner);
+extern bool ag_agentcode_innermost_is_agent(void);
 extern bool ag_agentcode_role_is_agent(Oid role);
 extern void ag_agentcode_executor_start(PlannedStmt *plan);
 extern void ag_agentcode_reach_start(PlannedStmt *plan);
@@ -47,5 +48,6 @@ extern bool ag_agentcode_nextval_unsafe(FuncExpr *f, Oid owner, Oid *seq);
 extern Oid	ag_agentcode_plan_agent_relation(PlannedStmt *plan);
 extern bool ag_agentcode_invoker_of_other(Oid fn);
 extern bool ag_agentcode_definer_of_other(Oid fn);
+extern Oid	ag_agentcode_hidden_setting_call(Node *expr);
 
 #endif							/* AG_AGENTCODE_H */

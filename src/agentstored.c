@@ -481,6 +481,20 @@ judge_stored_calls(Datum expr, const char *what)
 						   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
 				 errdetail("nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance, with that human's rights, a sequence known only when it runs."),
 				 errhint("Name, as a constant, a sequence the agent role owns or was granted USAGE on (nextval('s')); a serial or identity column of the agent's own table works.")));
+	/*
+	 * current_setting() of a superuser-only setting: a human's statement
+	 * would read it with the human's rights and the agent's code keep it
+	 * (red team 15, F8; agentcode.c's reads_hidden_setting)
+	 */
+	if (!OidIsValid(fn) &&
+		OidIsValid(fn = ag_agentcode_hidden_setting_call(stringToNode(TextDatumGetCString(expr)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_HUMANS_ONLY),
+				 errmsg("%s of agent role \"%s\" cannot call %s with a setting only superusers may read, or one named at run time",
+						what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
+				 errdetail("In a human's statement %s would read the setting with that human's rights, and the agent's code could keep what it reads.",
+						   format_procedure(fn)),
+				 errhint("Name an ordinary setting as a constant (current_setting('app.tenant')).")));
 	if (!OidIsValid(fn))
 		return;
 	ereport(ERROR,

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * hooks.c
  *		The only place where agent_guard hooks into PostgreSQL: executor,
- *		ProcessUtility, planner, object access and shared memory.  Every
- *		statement of every session passes here; the hooks call down into
+ *		ProcessUtility, parse analysis, planner, object access and shared
+ *		memory.  Every statement of every session passes here; the hooks
+ *		call down into
  *		the deciders (gate.c, policy.c, softdelete.c) and the services
  *		below them, in the one order written down here, and nothing below
  *		calls back up.
@@ -10,6 +11,10 @@
  * Call order, for a statement of a judged agent session (scope.c's
  * ag_judging(): an agent session acting with the agent's own rights):
  *
+ *	parse analysis:	agentshadow (a session that is not an agent's: the
+ *					names of the statement's own text resolve to no
+ *					agent's function, operator or type that shadows a
+ *					built-in one) -> the previous hook
  *	planner:		approvalkey (what an approval binds: the relations
  *					and functions of the rewritten query, before pruning
  *					and folding) -> gate (DELETE/UPDATE without WHERE gets
@@ -104,6 +109,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/planner.h"
+#include "parser/analyze.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
 
@@ -111,6 +117,7 @@
 #include "agentcode.h"
 #include "agentgate.h"
 #include "agentnotify.h"
+#include "agentshadow.h"
 #include "agentstored.h"
 #include "agenttypes.h"
 #include "approvalkey.h"
@@ -132,6 +139,7 @@ static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static planner_hook_type prev_planner = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static object_access_hook_type prev_object_access = NULL;
 #ifdef AG_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request = NULL;
@@ -613,6 +621,25 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /* ---------------------------------------------------------------------
+ * Parse analysis
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * A statement as parsed, before the rewriter adds views, rules and
+ * defaults: in a session that is not an agent's, the names of its own text
+ * resolve to no agent's shadow of a built-in (agentshadow.c).
+ */
+static void
+ag_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (!IsParallelWorker())
+		ag_agentshadow_parsed(pstate, query);
+	if (prev_post_parse_analyze)
+		prev_post_parse_analyze(pstate, query, jstate);
+}
+
+/* ---------------------------------------------------------------------
  * Planner
  * ---------------------------------------------------------------------
  */
@@ -814,6 +841,8 @@ ag_hooks_init(void)
 
 	prev_planner = planner_hook;
 	planner_hook = ag_planner;
+	prev_post_parse_analyze = post_parse_analyze_hook;
+	post_parse_analyze_hook = ag_post_parse_analyze;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = ag_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

@@ -25,6 +25,7 @@
 
 #include "agent_guard.h"
 #include "agentnotify.h"
+#include "agentshadow.h"
 #include "compat.h"
 #include "gate.h"
 #include "outbox.h"
@@ -61,6 +62,7 @@ _PG_init(void)
 	/* services: settings, callbacks, shared memory areas */
 	ag_identity_init();
 	ag_agentcode_init();
+	ag_agentshadow_init();
 	ag_refusal_init();
 	ag_outbox_init();
 	ag_agentnotify_init();
