@@ -57,8 +57,8 @@ sub agent_bench
 }
 
 my ($ok, $err) = agent_bench(
-	"UPDATE customers SET email = 'gone' WHERE created = :d::date OR id = :f::float8 "
-	  . "OR seen = :t::timestamptz OR wait = :i::interval OR blob = :b::bytea;\n",
+	"UPDATE customers SET email = 'gone' WHERE id IN (1, 2) AND (created = :d::date OR id = :f::float8 "
+	  . "OR seen = :t::timestamptz OR wait = :i::interval OR blob = :b::bytea);\n",
 	'run-ps', 'd=2024-02-01', 'f=1234', 't=2024-01-01 10:00+00', 'i=-1 day -02:00', 'b=\\x01');
 ok($ok, 'the agent UPDATE with bound values runs') or diag($err);
 is($node->safe_psql('postgres', "SELECT parameters FROM agent_guard.statements WHERE run_id = 'run-ps'"),
