@@ -55,20 +55,41 @@ static const struct
 	{AG_PIN_MONEY, "lc_monetary", "C"},
 };
 
-static pg_tz *utc_tz = NULL;
+/*
+ * Whether the session's time zone is UTC under one of its names (a server
+ * whose system zone is UTC has TimeZone = 'Etc/UTC'): the last zone seen
+ * is remembered, so that the check is one comparison.
+ */
+static pg_tz *last_tz = NULL;
+static bool last_tz_utc = false;
+
+static bool
+session_zone_is_utc(void)
+{
+	static const char *const utc_names[] = {
+		"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu", NULL
+	};
+	const char *name;
+	int			i;
+
+	if (session_timezone == last_tz && last_tz != NULL)
+		return last_tz_utc;
+	last_tz = session_timezone;
+	last_tz_utc = false;
+	name = session_timezone != NULL ? pg_get_timezone_name(session_timezone) : NULL;
+	for (i = 0; name != NULL && utc_names[i] != NULL; i++)
+		if (pg_strcasecmp(name, utc_names[i]) == 0)
+			last_tz_utc = true;
+	return last_tz_utc;
+}
 
 int
 ag_output_differs(int mask)
 {
 	int			differ = 0;
 
-	if (mask & AG_PIN_TIMEZONE)
-	{
-		if (utc_tz == NULL)
-			utc_tz = pg_tzset("UTC");
-		if (session_timezone != utc_tz)
-			differ |= AG_PIN_TIMEZONE;
-	}
+	if ((mask & AG_PIN_TIMEZONE) && !session_zone_is_utc())
+		differ |= AG_PIN_TIMEZONE;
 	/* ISO prints the same whatever the field order */
 	if ((mask & AG_PIN_DATESTYLE) && DateStyle != USE_ISO_DATES)
 		differ |= AG_PIN_DATESTYLE;
@@ -137,6 +158,24 @@ type_deps(Oid typoid, int depth)
 			return AG_PIN_BYTEA;
 		case MONEYOID:
 			return AG_PIN_MONEY;
+		/* the usual types that print alike for everybody: no lookup */
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case OIDOID:
+		case UUIDOID:
+		case JSONOID:
+		case JSONBOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case UNKNOWNOID:
+			return 0;
 		default:
 			break;
 	}

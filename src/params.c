@@ -125,7 +125,15 @@ ag_client_params_text(void)
 	if (p == NULL)
 		return NULL;
 	initStringInfo(&buf);
-	pin_level = ag_output_pin(AG_PIN_ALL);
+	/* pinned only as far as the values' types print with the settings */
+	{
+		int			deps = 0;
+
+		for (i = 0; i < p->numParams; i++)
+			if (!p->params[i].isnull && OidIsValid(p->params[i].ptype))
+				deps |= ag_output_type_deps(p->params[i].ptype);
+		pin_level = ag_output_pin(deps);
+	}
 	for (i = 0; i < p->numParams; i++)
 	{
 		ParamExternData *prm = &p->params[i];
