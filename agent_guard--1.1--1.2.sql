@@ -4212,3 +4212,18 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
      WHERE e.run_id IS NOT NULL
      GROUP BY e.run_id, e.agent_id
      ORDER BY min(e.at);
+
+-- Images print and read back with the output settings the row trigger
+-- pins (outputpin.c; red team 15B, finding 1).
+ALTER FUNCTION agent_guard._rollback(text, xid8, boolean, text)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+ALTER FUNCTION agent_guard.soft_deleted(regclass)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+ALTER FUNCTION agent_guard.restore(regclass, jsonb)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+ALTER FUNCTION agent_guard.purge(regclass, interval)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';

@@ -50,8 +50,10 @@ DELETE FROM app.img_simple WHERE id = 3;
 DELETE FROM app.img_other WHERE id = 3;
 
 \c "dbname=contrib_regression user=regress_su options="
-SET timezone = 'America/New_York';
-SET extra_float_digits = 0;
+-- the images print with the pinned output settings, not the agent's
+-- (outputpin.c; red team 15B, finding 1)
+SET timezone = 'UTC';
+SET extra_float_digits = 1;
 SET intervalstyle = 'postgres';
 -- the newest image of every live row is to_jsonb() of the row, byte for byte
 SELECT s.id, e.operation, e.new_row::text = to_jsonb(s)::text AS same,
@@ -103,6 +105,7 @@ SET intervalstyle = 'postgres';
 UPDATE app.img_simple SET b = NOT b WHERE id = 1;
 \c "dbname=contrib_regression user=regress_su options="
 SET intervalstyle = 'postgres';
+SET timezone = 'UTC';
 SELECT e.operation, e.new_row->'i4' AS i4, k, e.new_row->k AS image, to_jsonb(s)->k AS to_jsonb
   FROM agent_guard.events e JOIN app.img_simple s ON s.id = 1,
        jsonb_object_keys(e.new_row || to_jsonb(s)) k

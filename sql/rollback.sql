@@ -248,6 +248,8 @@ SELECT * FROM app.rb_trg;
 -- row and logs SOFT_DELETE): the row comes back unmarked, stamps and all
 --
 BEGIN;
+-- images are printed with the capture trigger's pinned output settings
+SET LOCAL TimeZone = 'UTC';
 SELECT agent_guard._replay_mode(true);
 UPDATE app.rb_soft SET ag_deleted_at = '2025-01-01 00:00+00', ag_agent_id = 'regress_bot', ag_run_id = 'run-rb-8'
  WHERE id = 1;

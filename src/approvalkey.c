@@ -17,6 +17,9 @@
  *	- the search_path, as the schemas it resolves to, and the settings
  *	  that change how the text's strings parse (standard_conforming_strings,
  *	  backslash_quote),
+ *	- the settings that change what its literals mean or what it computes
+ *	  (ag_key_read_settings: DateStyle, TimeZone, IntervalStyle,
+ *	  transform_null_equals, ...; red team 15B, finding 7),
  *	- for a utility statement, what its names resolved to and what it
  *	  reached (classify.c, reach.c),
  *	- for a statement that runs a plan (no WHERE clause, row limit), what
@@ -62,6 +65,7 @@
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -168,6 +172,42 @@ ag_key_add_search_path(StringInfo m)
 	ag_key_add_int(m, (uint64) standard_conforming_strings);
 	ag_key_add_bytes(m, "backslash_quote", 15);
 	ag_key_add_int(m, (uint64) backslash_quote);
+	ag_key_add_read_settings(m);
+}
+
+/*
+ * The settings that change what a statement's text means or what it
+ * computes, whatever its names resolve to: how date, time, interval,
+ * money and number literals read ('01/02/2024' under DateStyle DMY or
+ * MDY, a timestamptz literal without a zone), whether "x = NULL" means
+ * "x IS NULL", which text search configuration to_tsvector(text) uses,
+ * how a value cast to text prints.  An approval holds only under the
+ * values it was requested with; the request shows those that are not the
+ * session's defaults (refusal.c).
+ */
+const char *const ag_key_read_settings[] = {
+	"DateStyle", "IntervalStyle", "TimeZone", "timezone_abbreviations",
+	"transform_null_equals", "array_nulls", "default_text_search_config",
+	"lc_monetary", "lc_numeric", "lc_time", "xmloption", "xmlbinary",
+	"extra_float_digits", "bytea_output", "quote_all_identifiers",
+	NULL
+};
+
+void
+ag_key_add_read_settings(StringInfo m)
+{
+	int			i;
+
+	ag_key_add_bytes(m, "settings", 8);
+	for (i = 0; ag_key_read_settings[i] != NULL; i++)
+	{
+		const char *v = GetConfigOption(ag_key_read_settings[i], true, false);
+
+		ag_key_add_bytes(m, ag_key_read_settings[i], strlen(ag_key_read_settings[i]));
+		if (v == NULL)
+			v = "";
+		ag_key_add_bytes(m, v, strlen(v));
+	}
 }
 
 /*

@@ -27,6 +27,8 @@ struct Query;
 extern void ag_key_add_int(StringInfo m, uint64 v);
 extern void ag_key_add_bytes(StringInfo m, const void *data, int len);
 extern void ag_key_add_search_path(StringInfo m);
+extern const char *const ag_key_read_settings[];
+extern void ag_key_add_read_settings(StringInfo m);
 extern pg_cryptohash_ctx *ag_key_stream_begin(void);
 extern void ag_key_stream_add(pg_cryptohash_ctx *ctx, const void *data, Size len);
 extern void ag_key_stream_add_field(pg_cryptohash_ctx *ctx, const void *data, Size len);

@@ -72,6 +72,7 @@
 #include "compat.h"
 #include "failsafe.h"
 #include "fastinsert.h"
+#include "outputpin.h"
 #include "owner_spi.h"
 #include "refusal.h"
 #include "relinfo.h"
@@ -273,13 +274,22 @@ qualified_name(Oid relid)
  * composite_to_jsonb and datum_to_jsonb).  Any other table (arrays,
  * composites, json, user-defined types, which may have a cast to json)
  * goes through to_jsonb() itself.
+ *
+ * Images print with the pinned output settings (outputpin.c): floats and
+ * timestamptz are printed here as extra_float_digits = 1 and TimeZone =
+ * UTC print them; for the other columns *deps gets the settings their
+ * types print with, which capture pins around the images when the
+ * session's values differ.
  */
 static AgJsonCol *
-load_json_columns(TupleDesc desc)
+load_json_columns(TupleDesc desc, int *deps)
 {
 	AgJsonCol  *cols = MemoryContextAllocZero(CaptureContext,
 											  sizeof(AgJsonCol) * Max(desc->natts, 1));
 	int			i;
+	bool		fast = true;
+	int			deps_all = 0;
+	int			deps_fast = 0;
 
 	for (i = 0; i < desc->natts; i++)
 	{
@@ -288,12 +298,15 @@ load_json_columns(TupleDesc desc)
 
 		if (att->attisdropped)
 			continue;
+		deps_all |= ag_output_type_deps(att->atttypid);
 		cols[i].kind = ag_json_kind(att->atttypid);
+		cols[i].base = getBaseType(att->atttypid);
 		if (cols[i].kind == AG_JSON_JSONB || cols[i].kind == AG_JSON_OTHER)
-		{
-			pfree(cols);
-			return NULL;
-		}
+			fast = false;
+		if (!fast)
+			continue;
+		if (cols[i].kind == AG_JSON_STRING)
+			deps_fast |= ag_output_type_deps(cols[i].base);
 		needout = cols[i].kind == AG_JSON_NUMBER || cols[i].kind == AG_JSON_STRING;
 		if (needout)
 		{
@@ -305,13 +318,25 @@ load_json_columns(TupleDesc desc)
 			fmgr_info_cxt(outfunc, &cols[i].out, CaptureContext);
 		}
 	}
+	if (!fast)
+	{
+		pfree(cols);
+		*deps = deps_all;
+		return NULL;
+	}
+	*deps = deps_fast;
 	return cols;
 }
 
 /* the printed length of the numbers row_image() put into jsonb since reset */
 static Size image_number_bytes = 0;
 
-/* to_jsonb() of a row of the relation */
+static const int utc_offset = 0;
+
+/*
+ * to_jsonb() of a row of the relation, as the pinned output settings print
+ * it: the caller pins info->pin_deps
+ */
 static Datum
 row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 {
@@ -369,7 +394,12 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 													 DatumGetInt64(values[i]));
 					break;
 				case AG_JSON_NUMBER:
-					out = OutputFunctionCall(&col->out, values[i]);
+					if (col->base == FLOAT8OID)
+						out = ag_float8_text(DatumGetFloat8(values[i]));
+					else if (col->base == FLOAT4OID)
+						out = ag_float4_text(DatumGetFloat4(values[i]));
+					else
+						out = OutputFunctionCall(&col->out, values[i]);
 					image_number_bytes += strlen(out);
 					/* NaN and infinities stay strings, as in to_jsonb() */
 					if (strchr(out, 'N') != NULL || strchr(out, 'n') != NULL)
@@ -390,11 +420,12 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 				case AG_JSON_DATE:
 				case AG_JSON_TIMESTAMP:
 				case AG_JSON_TIMESTAMPTZ:
+					/* a timestamptz as TimeZone = UTC prints it */
 					v.type = jbvString;
 					v.val.string.val = JsonEncodeDateTime(NULL, values[i],
 														  col->kind == AG_JSON_DATE ? DATEOID :
 														  col->kind == AG_JSON_TIMESTAMP ? TIMESTAMPOID :
-														  TIMESTAMPTZOID, NULL);
+														  TIMESTAMPTZOID, &utc_offset);
 					v.val.string.len = strlen(v.val.string.val);
 					break;
 				case AG_JSON_STRING:
@@ -499,7 +530,7 @@ ag_relinfo_get(Relation rel)
 						 list_make1(makeNullConst(rel->rd_rel->reltype, -1, InvalidOid)),
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		MemoryContextSwitchTo(old);
-		info->jcols = load_json_columns(desc);
+		info->jcols = load_json_columns(desc, &info->pin_deps);
 		info->seqkeys_loaded = false;	/* seqkeys.c reloads on first use */
 		info->valid = true;
 	}
@@ -899,6 +930,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	AgOwnerSave owner_save;
 	AgRelInfo  *info;
 	char	   *params;
+	int			pin_level;
 
 	check_trigger_call(fcinfo, "agent_guard.capture()");
 	rel = trigdata->tg_relation;
@@ -981,8 +1013,10 @@ ag_capture(PG_FUNCTION_ARGS)
 	 * Row images are built here, as the writing user: to_jsonb() may call
 	 * output functions and casts of user-defined types, which must never
 	 * run with the extension owner's rights.  The key is read from them.
+	 * They print with the pinned output settings, whatever the agent set.
 	 */
 	image_number_bytes = 0;
+	pin_level = ag_output_pin(info->pin_deps);
 	if (oldtup)
 		values[7] = row_image(info, oldtup, desc);
 	else
@@ -997,6 +1031,7 @@ ag_capture(PG_FUNCTION_ARGS)
 		values[8] = (Datum) 0;
 		nulls[8] = true;
 	}
+	ag_output_unpin(pin_level);
 	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
 	{
 		/*

@@ -145,11 +145,20 @@ typedef struct AgApprovedExec
 	AgKeyDigest digest;
 	uint64		exec;
 	SubTransactionId subid;
+	int64		cap;			/* a row limit's approval: the rows its
+								 * request said; -1 for another approval */
+	uint64		written;		/* rows written under it so far */
 } AgApprovedExec;
 
 #define AG_MAX_APPROVED 16
 static AgApprovedExec approved_execs[AG_MAX_APPROVED];
 static int	n_approved = 0;
+
+/*
+ * A row limit's decision: the rows the statement wrote, which its approval
+ * must have said at least (consume_approval); -1 for another decision.
+ */
+static int64 decide_rows = -1;
 
 /* nextval/setval calls of the plan being started name temporary sequences only */
 static bool frozen_seq_calls_blessed = false;
@@ -405,15 +414,21 @@ static AgKeptPlan consume_plan = {
 	" WHERE r.request_id OPERATOR(pg_catalog.=) (SELECT q.request_id FROM agent_guard.request_log q "
 	"                        WHERE q.agent_id OPERATOR(pg_catalog.=) $1 AND q.statement_digest OPERATOR(pg_catalog.=) $2 "
 	"                          AND q.status OPERATOR(pg_catalog.=) 'approved' AND q.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() "
+	"                          AND ($3 IS NULL OR COALESCE(pg_catalog.substring(q.reason, "
+	"                                 '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8, -1) "
+	"                               OPERATOR(pg_catalog.>=) $3) "
 	"                        ORDER BY q.request_id LIMIT 1 FOR UPDATE) "
-	"RETURNING r.request_id",
-	2, {TEXTOID, BYTEAOID}
+	"RETURNING r.request_id, pg_catalog.substring(r.reason, "
+	"          '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8",
+	3, {TEXTOID, BYTEAOID, INT8OID}
 };
 
 typedef struct ConsumeQuery
 {
-	Datum		values[2];
+	Datum		values[3];
+	bool		nulls[3];
 	int64		id;
+	int64		rows;			/* the rows its row limit's request said, or -1 */
 } ConsumeQuery;
 
 static void
@@ -421,17 +436,35 @@ consume_query(void *arg)
 {
 	ConsumeQuery *q = (ConsumeQuery *) arg;
 	bool		isnull;
-	int			rc = ag_kept_execute(&consume_plan, q->values, NULL, false, 0);
+	char		nulls[3];
+	int			rc;
+	int			i;
+
+	for (i = 0; i < 3; i++)
+		nulls[i] = q->nulls[i] ? 'n' : ' ';
+	rc = ag_kept_execute(&consume_plan, q->values, nulls, false, 0);
 
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "agent_guard gate: query failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed > 0)
+	{
+		Datum		r;
+
 		q->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		r = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		q->rows = isnull ? -1 : DatumGetInt64(r);
+	}
 }
 
-/* An approved, unused, unexpired request of this agent for this statement? */
+/*
+ * An approved, unused, unexpired request of this agent for this statement?
+ * For a row limit's decision (rows >= 0) only a request that said at least
+ * rows rows: the human approved the count the request showed, and an
+ * approved statement that writes more is a new request (red team 15B,
+ * finding 7).  *said: the rows the request said, -1 when it said none.
+ */
 static int64
-consume_approval(const AgKeyDigest *digest)
+consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said)
 {
 	ConsumeQuery q;
 	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
@@ -445,8 +478,13 @@ consume_approval(const AgKeyDigest *digest)
 	memcpy(VARDATA(b), digest->d, AG_KEY_DIGEST_LEN);
 	q.values[0] = CStringGetTextDatum(ag_current_agent());
 	q.values[1] = PointerGetDatum(b);
+	q.values[2] = Int64GetDatum(rows);
+	q.nulls[0] = q.nulls[1] = false;
+	q.nulls[2] = rows < 0;
 	q.id = 0;
+	q.rows = -1;
 	ag_owner_spi(consume_query, &q);
+	*said = q.rows;
 	return q.id;
 }
 
@@ -536,12 +574,13 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 		int64		id;
 		const AgKeyDigest *digest = ag_statement_key_digest(key);
 		int			i;
+		int64		said;
 
 		for (i = 0; i < n_approved; i++)
 			if (memcmp(&approved_execs[i].digest, digest, sizeof(AgKeyDigest)) == 0 &&
 				approved_execs[i].exec == exec_current)
 				return;			/* already approved for this execution */
-		id = consume_approval(digest);
+		id = consume_approval(digest, decide_rows, &said);
 		if (id != 0)
 		{
 			if (n_approved == AG_MAX_APPROVED)
@@ -553,6 +592,8 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 			approved_execs[n_approved].digest = *digest;
 			approved_execs[n_approved].exec = exec_current;
 			approved_execs[n_approved].subid = GetCurrentSubTransactionId();
+			approved_execs[n_approved].cap = decide_rows >= 0 ? said : -1;
+			approved_execs[n_approved].written = decide_rows >= 0 ? (uint64) decide_rows : 0;
 			n_approved++;
 			ag_refusal_log("approved", id, kind, why, key->text.data);
 			ag_approved_record(id, what, decide_targets);
@@ -855,14 +896,58 @@ ag_gate_row_limits(QueryDesc *qd, uint64 n, const char *text, int len)
 		ag_preview_add(rel ? quote_qualified_identifier(nsp, rel) : NULL, what, (int64) n, "counted", NULL);
 	}
 
+	/*
+	 * An approved row limit holds for the rows its request said: past them
+	 * the approval is dropped and the statement decided again, a new
+	 * request with the new count unless another approval says as many.
+	 */
+	for (int i = 0; i < n_approved; i++)
+	{
+		AgApprovedExec *a = &approved_execs[i];
+
+		if (a->exec != exec_current || a->cap < 0)
+			continue;
+		a->written += n;
+		if (a->written > (uint64) a->cap)
+		{
+			uint64		total = a->written;
+
+			n_approved--;
+			memmove(&approved_execs[i], &approved_execs[i + 1], sizeof(AgApprovedExec) * (n_approved - i));
+			stmt_rows = 0;
+			decide_rows = (int64) total;
+			PG_TRY();
+			{
+				gate_decide(AG_REFUSAL_APPROVAL, what,
+							row_limit_reason(total, written_relations(qd->plannedstmt)),
+							text, len, (int64) total);
+			}
+			PG_FINALLY();
+			{
+				decide_rows = -1;
+			}
+			PG_END_TRY();
+		}
+		break;
+	}
+
 	if (max_rows_per_statement >= 0 && stmt_rows > (uint64) max_rows_per_statement)
 	{
 		uint64		total = stmt_rows;	/* its nested statements' and CTEs' too */
 
 		stmt_rows = 0;			/* an approved rerun starts counting afresh */
-		gate_decide(AG_REFUSAL_APPROVAL, what,
-					row_limit_reason(total, written_relations(qd->plannedstmt)),
-					text, len, (int64) total);
+		decide_rows = (int64) total;
+		PG_TRY();
+		{
+			gate_decide(AG_REFUSAL_APPROVAL, what,
+						row_limit_reason(total, written_relations(qd->plannedstmt)),
+						text, len, (int64) total);
+		}
+		PG_FINALLY();
+		{
+			decide_rows = -1;
+		}
+		PG_END_TRY();
 	}
 	if (max_rows_per_run >= 0 && run_rows > (uint64) max_rows_per_run && !ag_preview_active())
 		gate_decide(AG_REFUSAL_TRIPPED, what,
@@ -1834,10 +1919,19 @@ ag_gate_copy_limits(PlannedStmt *pstmt, QueryCompletion *qc, const char *text, i
 		Oid			relid = rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 
 		stmt_rows = 0;
-		gate_decide(AG_REFUSAL_APPROVAL, "COPY",
-					row_limit_reason(qc->nprocessed,
-									 OidIsValid(relid) ? ag_qualified_relname(relid) : NULL),
-					text, len, (int64) qc->nprocessed);
+		decide_rows = (int64) qc->nprocessed;
+		PG_TRY();
+		{
+			gate_decide(AG_REFUSAL_APPROVAL, "COPY",
+						row_limit_reason(qc->nprocessed,
+										 OidIsValid(relid) ? ag_qualified_relname(relid) : NULL),
+						text, len, (int64) qc->nprocessed);
+		}
+		PG_FINALLY();
+		{
+			decide_rows = -1;
+		}
+		PG_END_TRY();
 	}
 	if (max_rows_per_run >= 0 && run_rows > (uint64) max_rows_per_run)
 		gate_decide(AG_REFUSAL_TRIPPED, "COPY",

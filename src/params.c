@@ -13,7 +13,10 @@
  * Bind); a simple-protocol statement, EXECUTE name(args) included, has its
  * values in its text.  They are printed the way PostgreSQL logs them
  * ("$1 = 'void', $2 = '12'"), with the types' output functions, which are
- * built in or a superuser's.  For the record each value is cut at
+ * built in or a superuser's, under the pinned output settings
+ * (outputpin.c): the agent's DateStyle printed date '2024-02-01' as
+ * '01/02/2024', its extra_float_digits 1234 as '1e+03' (red team 15B,
+ * finding 4).  For the record each value is cut at
  * AG_PARAM_VALUE_LOG characters ("..." marks the cut) and the whole record
  * at about AG_PARAM_LOG_BYTES (the rest counted, with a mark).  The approval's key
  * (approvalkey.c) covers the values whole, each with its type and in the
@@ -35,6 +38,7 @@
 
 #include "agent_guard.h"
 #include "approvalkey.h"
+#include "outputpin.h"
 
 /* The client's bound parameters, or NULL when it bound none. */
 static ParamListInfo
@@ -116,10 +120,20 @@ ag_client_params_text(void)
 	ParamListInfo p = client_params();
 	StringInfoData buf;
 	int			i;
+	int			pin_level;
 
 	if (p == NULL)
 		return NULL;
 	initStringInfo(&buf);
+	/* pinned only as far as the values' types print with the settings */
+	{
+		int			deps = 0;
+
+		for (i = 0; i < p->numParams; i++)
+			if (!p->params[i].isnull && OidIsValid(p->params[i].ptype))
+				deps |= ag_output_type_deps(p->params[i].ptype);
+		pin_level = ag_output_pin(deps);
+	}
 	for (i = 0; i < p->numParams; i++)
 	{
 		ParamExternData *prm = &p->params[i];
@@ -167,6 +181,7 @@ ag_client_params_text(void)
 		if (prefix != prm->value)
 			pfree(DatumGetPointer(prefix));
 	}
+	ag_output_unpin(pin_level);
 	return buf.data;
 }
 

@@ -53,6 +53,7 @@
 #include "utils/memutils.h"
 
 #include "agent_guard.h"
+#include "approvalkey.h"
 #include "outbox.h"
 #include "owner_spi.h"
 #include "refusal.h"
@@ -532,9 +533,36 @@ record_request(AgRefusalKind kind, const char *why, AgStatementKey *key,
  * unqualified name means), with the schemas it resolves to, and
  * standard_conforming_strings off (a backslash in a '...' string escapes
  * the next character, so the text's strings, and what is a comment, read
- * otherwise), with backslash_quote.  Both are bound into the approval key
- * (approvalkey.c).  NULL when the settings are PostgreSQL's defaults.
+ * otherwise), with backslash_quote, and the settings that change what its
+ * literals mean (read_settings_note()).  All are bound into the approval key
+ * (approvalkey.c).  NULL when the settings are the defaults.
  */
+/*
+ * The settings bound into the key that change what the text means or
+ * computes (approvalkey.c's ag_key_read_settings) whose values are not the
+ * session's defaults (the values RESET would give), as "DateStyle = 'ISO,
+ * DMY', ..."; NULL when all are (red team 15B, finding 7).
+ */
+static char *
+read_settings_note(void)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; ag_key_read_settings[i] != NULL; i++)
+	{
+		const char *name = ag_key_read_settings[i];
+		const char *v = GetConfigOption(name, true, false);
+		const char *reset = GetConfigOptionResetString(name);
+
+		if (v == NULL || (reset != NULL && strcmp(v, reset) == 0))
+			continue;
+		appendStringInfo(&buf, "%s%s = %s", buf.len > 0 ? ", " : "", name, quote_literal_cstr(v));
+	}
+	return buf.len > 0 ? buf.data : NULL;
+}
+
 static char *
 parse_settings_note(void)
 {
@@ -542,7 +570,9 @@ parse_settings_note(void)
 	StringInfoData buf;
 	bool		odd_path = sp != NULL && strcmp(sp, "\"$user\", public") != 0;
 
-	if (!odd_path && standard_conforming_strings)
+	char	   *odd_settings = read_settings_note();
+
+	if (!odd_path && standard_conforming_strings && odd_settings == NULL)
 		return NULL;
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "The agent's session reads it with ");
@@ -568,6 +598,8 @@ parse_settings_note(void)
 	if (!standard_conforming_strings)
 		appendStringInfo(&buf, "%sstandard_conforming_strings = off and backslash_quote = %s: a backslash in a '...' string escapes the next character",
 						 odd_path ? ", " : "", GetConfigOption("backslash_quote", false, false));
+	if (odd_settings != NULL)
+		appendStringInfo(&buf, "%s%s", odd_path || !standard_conforming_strings ? ", " : "", odd_settings);
 	appendStringInfoString(&buf, "; an approval holds only with these settings.");
 	return buf.data;
 }

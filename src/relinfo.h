@@ -16,6 +16,7 @@
 typedef struct AgJsonCol
 {
 	AgJsonKind	kind;
+	Oid			base;			/* the base type */
 	FmgrInfo	out;			/* output function (NUMBER, STRING) */
 } AgJsonCol;
 
@@ -34,6 +35,8 @@ typedef struct AgRelInfo
 	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
 	AgJsonCol  *jcols;			/* per column, when every column has a
 								 * simple type; NULL: use to_jsonb */
+	int			pin_deps;		/* the output settings the image prints
+								 * with (outputpin.h), pinned around it */
 	bool		seqkeys_loaded; /* seqkeys below is current (seqkeys.c) */
 	struct AgSeqKeys *seqkeys;	/* columns numbered by a sequence, or NULL
 								 * for none (seqkeys.c owns it) */

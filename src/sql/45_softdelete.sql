@@ -43,6 +43,9 @@ $$;
 CREATE FUNCTION agent_guard.soft_deleted(relation regclass)
     RETURNS TABLE (row_key jsonb, deleted_at timestamptz, agent_id text, run_id text, row_data jsonb)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
     v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.soft_deleted()');
@@ -64,6 +67,9 @@ COMMENT ON FUNCTION agent_guard.soft_deleted(regclass) IS
 
 CREATE FUNCTION agent_guard.restore(relation regclass, row_key jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
     v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
@@ -105,6 +111,9 @@ COMMENT ON FUNCTION agent_guard.restore(regclass, jsonb) IS
 
 CREATE FUNCTION agent_guard.purge(relation regclass, older_than interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
     v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');

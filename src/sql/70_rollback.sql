@@ -118,6 +118,9 @@ CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p
     SET enable_memoize = off
     -- ANALYZE of the plan's tables only needs row counts and rough shapes
     SET default_statistics_target = 10
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 #variable_conflict use_column
 DECLARE
