@@ -70,7 +70,7 @@ CREATE FUNCTION public.regress_s15_state() RETURNS SETOF text LANGUAGE sql AS $$
                                        AND c.relnamespace = 's15'::regnamespace WHERE s.schemaname = 's15'))
     UNION ALL
     SELECT format('domain constraints: %s', (SELECT coalesce(string_agg(format('%s %s', contypid::regtype, conname), ', ' ORDER BY contypid::regtype::text, conname), '-')
-                                               FROM pg_constraint WHERE contypid <> 0 AND connamespace = 's15'::regnamespace))
+                                               FROM pg_constraint WHERE contypid <> 0 AND contype = 'c' AND connamespace = 's15'::regnamespace))
     UNION ALL
     SELECT format('typed by: %s', (SELECT coalesce(reloftype::regtype::text, '-') FROM pg_class WHERE oid = 's15.typed'::regclass))
     UNION ALL
