@@ -278,7 +278,11 @@ column_in_key(Oid relid, const char *colname)
 /*
  * The protected relation whose rows show values of this type (a column of
  * it, or of an array, domain, range or composite type built on it), or
- * InvalidOid.  Follows pg_depend, a few levels deep.
+ * whose writes compute one (a default, generated column, CHECK or index
+ * expression that casts to it: red team 15, finding 4); InvalidOid if
+ * none.  Follows pg_depend, a few levels deep.  A typed table's link to
+ * its type is not a use of the values (ALTER TYPE ... CASCADE reaches its
+ * columns, judged as such by reach.c).
  */
 static Oid
 type_protected_user(Oid typid, int depth)
@@ -291,6 +295,70 @@ type_protected_user(Oid typid, int depth)
 
 	if (depth > 8)
 		return InvalidOid;
+	check_stack_depth();
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(typid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		Oid			rel = InvalidOid;
+
+		if (d->classid == RelationRelationId)
+		{
+			char		kind = get_rel_relkind(d->objid);
+
+			if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
+				rel = IndexGetRelation(d->objid, true);
+			else if (d->objsubid > 0 && kind == RELKIND_COMPOSITE_TYPE)
+				found = type_protected_user(get_rel_type_id(d->objid), depth + 1);
+			else if (d->objsubid > 0)
+				rel = d->objid;
+		}
+		else if (d->classid == TypeRelationId && d->objid != typid)
+			found = type_protected_user(d->objid, depth + 1);
+		else if (d->classid == AttrDefaultRelationId)
+			rel = GetAttrDefaultColumnAddress(d->objid).objectId;
+		else if (d->classid == ConstraintRelationId)
+		{
+			HeapTuple	con = SearchSysCache1(CONSTROID, ObjectIdGetDatum(d->objid));
+
+			if (HeapTupleIsValid(con))
+			{
+				Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(con);
+
+				rel = c->conrelid;
+				if (OidIsValid(c->contypid) && c->contypid != typid)
+					found = type_protected_user(c->contypid, depth + 1);
+				ReleaseSysCache(con);
+			}
+		}
+		if (!OidIsValid(found) && OidIsValid(rel) && is_protected(rel))
+			found = rel;
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/*
+ * A protected typed table of a composite type (CREATE TABLE ... OF, ALTER
+ * TABLE ... OF), or InvalidOid: ALTER TYPE ... CASCADE changes its columns.
+ */
+static Oid
+typed_protected_table(Oid typid)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	if (!OidIsValid(typid))
+		return InvalidOid;
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(TypeRelationId));
@@ -301,19 +369,34 @@ type_protected_user(Oid typid, int depth)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
-		if (d->classid == RelationRelationId && d->objsubid > 0)
-		{
-			if (get_rel_relkind(d->objid) == RELKIND_COMPOSITE_TYPE)
-				found = type_protected_user(get_rel_type_id(d->objid), depth + 1);
-			else if (is_protected(d->objid))
-				found = d->objid;
-		}
-		else if (d->classid == TypeRelationId && d->objid != typid)
-			found = type_protected_user(d->objid, depth + 1);
+		if (d->classid == RelationRelationId && d->objsubid == 0 && is_protected(d->objid))
+			found = d->objid;
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
 	return found;
+}
+
+/*
+ * ALTER TYPE ... DROP | ALTER ATTRIBUTE of a stamp column's name of a
+ * composite type a protected table is typed by: refused at once, as the
+ * same act on the table (it cascades to the table's stamp column, which
+ * reach.c refuses when it runs: an approval would be asked for something
+ * that can never run).  RENAME ATTRIBUTE is refused at once by reach.c.
+ */
+static void
+judge_typed_stamp(AgUtility *v, const char *what, Oid relid, const char *attname)
+{
+	Oid			user;
+
+	if (attname == NULL || !is_stamp(attname) || !OidIsValid(relid) ||
+		get_rel_relkind(relid) != RELKIND_COMPOSITE_TYPE)
+		return;
+	user = typed_protected_table(get_rel_type_id(relid));
+	if (OidIsValid(user))
+		set_verdict(v, REFUSED, what,
+					psprintf("Attribute \"%s\" of type \"%s\" is stamp column \"%s\" of protected table \"%s\", a table of that type: the guard sets it.",
+							 attname, name_of(relid), attname, name_of(user)));
 }
 
 /* The protected relation whose rows a sequence numbers, or InvalidOid. */
@@ -362,6 +445,9 @@ sequence_protected_user(Oid seqid)
 				if (OidIsValid(col.objectId) && is_protected(col.objectId))
 					found = col.objectId;
 			}
+			/* a domain's default a protected column takes (red team 15, finding 3) */
+			else if (d->classid == TypeRelationId)
+				found = type_protected_user(d->objid, 0);
 		}
 		systable_endscan(scan);
 	}
@@ -994,6 +1080,7 @@ classify_rule(RuleStmt *r, AgUtility *v)
 
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
 static char *type_user_code(Oid typid, int depth);
+static char *type_default_code(Oid typid, int depth);
 
 static void
 classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
@@ -1074,11 +1161,48 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			default:
 				break;
 		}
+		if (cmd->subtype == AT_DropColumn)
+			judge_typed_stamp(v, "ALTER TYPE ... DROP ATTRIBUTE", relid, cmd->name);
+		else if (cmd->subtype == AT_AlterColumnType)
+			judge_typed_stamp(v, "ALTER TYPE ... ALTER ATTRIBUTE", relid, cmd->name);
+
+		/*
+		 * ALTER TABLE (ALTER SEQUENCE ... SET [UN]LOGGED) of a sequence that
+		 * numbers a protected table: as ALTER SEQUENCE of it.  Unlogged, a
+		 * crash or a failover takes it back to where it was, and humans'
+		 * inserts collide with the rows written since (red team 15,
+		 * finding 5).
+		 */
+		if (!protected && get_rel_relkind(relid) == RELKIND_SEQUENCE)
+		{
+			Oid			user = sequence_protected_user(relid);
+
+			if (OidIsValid(user) && !ag_agent_could(AG_ACT_ALTER, relid))
+				v->unrunnable = true;	/* ATSimplePermissions() wants the owner */
+			if (OidIsValid(user))
+				set_verdict(v, APPROVAL,
+							cmd->subtype == AT_SetUnLogged ? "ALTER SEQUENCE ... SET UNLOGGED" :
+							cmd->subtype == AT_SetLogged ? "ALTER SEQUENCE ... SET LOGGED" : "ALTER SEQUENCE",
+							psprintf("Sequence \"%s\" numbers the rows of protected table \"%s\"; changed (unlogged, a crash or a failover takes it back), humans' inserts could fail or collide.",
+									 rel, name_of(user)));
+			continue;
+		}
 		if (!protected)
 			continue;
 
 		switch (cmd->subtype)
 		{
+			case AT_DropExpression:
+				/* the column stops being computed: as SET EXPRESSION (red team 15, finding 7) */
+				if (cmd->name && is_stamp(cmd->name))
+					set_verdict(v, REFUSED, "ALTER TABLE ... DROP EXPRESSION",
+								psprintf("Column \"%s\" of protected table \"%s\" is a stamp column.", cmd->name, rel));
+				else if (cmd->name && get_attnum(relid, cmd->name) != InvalidAttrNumber &&
+						 get_attgenerated(relid, get_attnum(relid, cmd->name)) != '\0')
+					set_verdict(v, APPROVAL, "ALTER TABLE ... DROP EXPRESSION",
+								psprintf("Generated column \"%s\" of protected table \"%s\" would no longer be computed: humans' writes that rely on the table computing it would store what they write, or NULL.",
+										 cmd->name, rel));
+				break;
 			case AT_SetUnLogged:
 				set_verdict(v, APPROVAL, "ALTER TABLE ... SET UNLOGGED",
 							psprintf("A crash would empty protected table \"%s\", and standbys would not have its rows.", rel));
@@ -1147,6 +1271,11 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 						set_verdict(v, APPROVAL, "ALTER TABLE ... ADD COLUMN",
 									psprintf("The column's type %s runs code that is not the system's whenever humans write, index or analyse protected table \"%s\" (%s): it could make their statements fail.",
 											 format_type_be(typid), rel, code));
+					/* a domain's default is the column's (red team 15, finding 3) */
+					else if (OidIsValid(typid) && (code = type_default_code(typid, 0)) != NULL)
+						set_verdict(v, APPROVAL, "ALTER TABLE ... ADD COLUMN",
+									psprintf("The column's type %s takes a default that is not on the allow-list (%s): it would run in humans' inserts into protected table \"%s\" that leave the column out, and could make them fail.",
+											 format_type_be(typid), code, rel));
 					foreach(lc2, col->constraints)
 					{
 						const char *kind = constraint_refusing(lfirst(lc2));
@@ -1798,6 +1927,71 @@ default_user_code(Node *raw, Oid typid, int32 typmod, Oid relid, AttrNumber attn
 	if (what != NULL)
 		return psprintf("a default that %s", what);
 	return NULL;
+}
+
+/*
+ * What of a type's domain defaults is not on the allow-list, or NULL: a
+ * column of a domain takes the domain's default (its own, or a base
+ * domain's) in every insert that leaves it out, as it would take a column
+ * default (red team 15, finding 3).  Through base domains, arrays and the
+ * attributes of composite types, as type_user_code() looks: a column's own
+ * default does not shield a domain's (DROP DEFAULT of the column is the
+ * agent's to run).
+ */
+static char *
+type_default_code(Oid typid, int depth)
+{
+	char	   *found = NULL;
+
+	if (!OidIsValid(typid) || depth > 8)
+		return NULL;
+	check_stack_depth();
+	switch (get_typtype(typid))
+	{
+		case TYPTYPE_DOMAIN:
+			{
+				HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+				bool		isnull = true;
+				Datum		d = (Datum) 0;
+
+				if (HeapTupleIsValid(tup))
+				{
+					d = SysCacheGetAttr(TYPEOID, tup, Anum_pg_type_typdefaultbin, &isnull);
+					if (!isnull)
+					{
+						Node	   *expr = stringToNode(TextDatumGetCString(d));
+						const char *what = NULL;
+
+						if (!calls_user_code(expr, &what))
+							what = default_not_allowed(expr, InvalidOid, 0, InvalidOid);
+						if (what != NULL)
+							found = psprintf("domain %s has a default that %s", format_type_be(typid), what);
+					}
+					ReleaseSysCache(tup);
+				}
+				return found ? found : type_default_code(getBaseType(typid), depth + 1);
+			}
+		case TYPTYPE_COMPOSITE:
+			{
+				TupleDesc	desc;
+				int			i;
+
+				if (typid == RECORDOID)
+					return NULL;
+				desc = lookup_rowtype_tupdesc(typid, -1);
+				for (i = 0; i < desc->natts && found == NULL; i++)
+					if (!TupleDescAttr(desc, i)->attisdropped)
+						found = type_default_code(TupleDescAttr(desc, i)->atttypid, depth + 1);
+				ReleaseTupleDesc(desc);
+				return found;
+			}
+		case TYPTYPE_RANGE:
+			return type_default_code(get_range_subtype(typid), depth + 1);
+		case TYPTYPE_MULTIRANGE:
+			return type_default_code(get_multirange_range(typid), depth + 1);
+		default:
+			return type_default_code(get_element_type(typid), depth + 1);
+	}
 }
 
 /* The default an ADD COLUMN gives its column, raw; NULL if none. */
@@ -2473,9 +2667,14 @@ ag_structure_new_trigger(Oid trigoid, Oid *relid, char **why)
 
 /*
  * A new column of a protected table (ADD COLUMN of a parent): NOT NULL,
- * identity, or of a domain with constraints needs approval, as ADD COLUMN
- * on the table itself.  Its CHECK, key, default and generation expression
- * come as objects of their own.
+ * identity, of a domain with constraints, of a type that runs code that is
+ * not the system's or takes a domain default off the allow-list needs
+ * approval, as ADD COLUMN on the table itself.  Its CHECK, key, default
+ * and generation expression come as objects of their own.  The same for a
+ * new attribute of a relation whose row type a protected column uses
+ * (ALTER TYPE ... ADD ATTRIBUTE, ALTER TABLE ... ADD COLUMN, CREATE OR
+ * REPLACE VIEW): a domain's constraints run in the composite's input, in
+ * humans' writes of the column (red team 15, finding 6).
  */
 AgRefusalKind
 ag_structure_new_column(Oid relid, int attnum, char **why)
@@ -2484,9 +2683,16 @@ ag_structure_new_column(Oid relid, int attnum, char **why)
 	HeapTuple	tup;
 	Form_pg_attribute a;
 	const char *what = NULL;
+	Oid			user = InvalidOid;
 
 	if (!is_protected(relid))
-		return AG_REFUSAL_NONE;
+	{
+		Oid			rowtype = get_rel_type_id(relid);
+
+		user = OidIsValid(rowtype) ? type_protected_user(rowtype, 0) : InvalidOid;
+		if (!OidIsValid(user))
+			return AG_REFUSAL_NONE;
+	}
 	ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
 	ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
@@ -2495,9 +2701,10 @@ ag_structure_new_column(Oid relid, int attnum, char **why)
 	if (tup == NULL)
 		return AG_REFUSAL_NONE;
 	a = (Form_pg_attribute) GETSTRUCT(tup);
-	if (a->attnotnull)
+	/* a row type's NOT NULL and identity do not reach its values */
+	if (a->attnotnull && !OidIsValid(user))
 		return not_null_verdict(relid, NameStr(a->attname), why);
-	if (a->attidentity != '\0')
+	if (a->attidentity != '\0' && !OidIsValid(user))
 		what = "an identity";
 	else if (get_typtype(a->atttypid) == TYPTYPE_DOMAIN && DomainHasConstraints(a->atttypid))
 		what = "a domain with constraints";
@@ -2507,11 +2714,17 @@ ag_structure_new_column(Oid relid, int attnum, char **why)
 
 		if (code != NULL)
 			what = psprintf("a type that runs code that is not the system's (%s)", code);
+		else if ((code = type_default_code(a->atttypid, 0)) != NULL)
+			what = psprintf("a type that takes a default off the allow-list (%s)", code);
 	}
 	if (what == NULL)
 		return AG_REFUSAL_NONE;
-	*why = psprintf("it adds column \"%s\" with %s to protected table \"%s\", which could refuse humans' writes",
-					NameStr(a->attname), what, name_of(relid));
+	if (OidIsValid(user))
+		*why = psprintf("it adds attribute \"%s\" with %s to the row type of \"%s\", which protected table \"%s\" uses: it could refuse humans' writes of it",
+						NameStr(a->attname), what, name_of(relid), name_of(user));
+	else
+		*why = psprintf("it adds column \"%s\" with %s to protected table \"%s\", which could refuse humans' writes",
+						NameStr(a->attname), what, name_of(relid));
 	return AG_REFUSAL_APPROVAL;
 }
 
@@ -2584,7 +2797,9 @@ ag_structure_altered_column(Oid relid, Form_pg_attribute before, Form_pg_attribu
 		return AG_REFUSAL_NONE;
 	if (!before->attnotnull && after->attnotnull)
 		return not_null_verdict(relid, col, why);
-	if (before->attidentity != after->attidentity)
+	if (before->attgenerated != '\0' && after->attgenerated == '\0')
+		what = "no generation expression: it would no longer be computed on humans' writes";
+	else if (before->attidentity != after->attidentity)
 		what = "another identity: humans' inserts with their own values could fail or collide";
 	else if (before->attstorage != after->attstorage && after->attstorage == TYPSTORAGE_PLAIN)
 		what = "storage PLAIN: humans' writes of values too long for a page would fail";
