@@ -208,6 +208,8 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		ag_agentcode_reach_start(queryDesc->plannedstmt);
 		/* nor does its stored code advance sequences beyond its rights */
 		ag_agentgate_stored_writers(queryDesc);
+		/* no agent writes while this process runs VACUUM */
+		ag_writers_vacuum_start(queryDesc->plannedstmt);
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{

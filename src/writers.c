@@ -59,6 +59,7 @@
 #include "nodes/plannodes.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -67,8 +68,10 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "agentcode.h"
 #include "classify.h"
 #include "compat.h"
+#include "refusal.h"
 #include "scope.h"
 #include "writers.h"
 
@@ -726,4 +729,34 @@ ag_writers_utility_verdict(AgUtility *u)
 		default:
 			break;
 	}
+}
+
+/*
+ * ExecutorStart: a write by an agent, or by an agent's code, while this
+ * process runs VACUUM (an index expression, predicate or operator class of
+ * the table being vacuumed, run with its owner's rights).  PostgreSQL
+ * leaves a vacuuming process's transaction out of every snapshot, so other
+ * sessions take what it writes for aborted, and mark it so for good: the
+ * write's event would be lost, the sealer would pass it by, and the log
+ * would still verify (red team 16, finding 1).  Refused, on record in an
+ * agent's session (YG004).
+ */
+void
+ag_writers_vacuum_start(PlannedStmt *ps)
+{
+	const char *why = "VACUUM runs it (an expression, predicate or operator class of an index of the table being vacuumed): PostgreSQL leaves a vacuuming process's transaction out of other sessions' snapshots, so they would take what it writes, and its record in the log, for aborted.";
+
+	if ((MyProc->statusFlags & PROC_IN_VACUUM) == 0 || ps->commandType == CMD_UTILITY ||
+		(ps->commandType == CMD_SELECT && !ps->hasModifyingCTE && ps->rowMarks == NIL))
+		return;
+	if (ag_process_is_agent())
+		ag_refuse(AG_REFUSAL_GUARD, "write during VACUUM", why,
+				  debug_query_string ? debug_query_string : "",
+				  debug_query_string ? (int) strlen(debug_query_string) : 0, 0);
+	else if (ag_agentcode_running())
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("code of an agent cannot write during VACUUM"),
+				 errdetail("%s", why),
+				 errhint("Write in a statement of its own, not from code that VACUUM runs.")));
 }

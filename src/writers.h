@@ -50,6 +50,9 @@ extern void ag_writers_wrap_setval(struct PlannedStmt *ps, AgWriterScan *ws);
 extern bool ag_writers_is_setval_wrapper(Oid funcid);
 extern char *ag_writer_name(Oid funcid);
 
+/* No write by an agent or its code while this process runs VACUUM. */
+extern void ag_writers_vacuum_start(struct PlannedStmt *ps);
+
 /* Rows of the ModifyTable nodes that do not set es_processed (CTEs). */
 extern void ag_writers_cte_start(struct QueryDesc *qd);
 extern uint64 ag_writers_cte_new_rows(struct QueryDesc *qd);
