@@ -1471,6 +1471,12 @@ acts_with_callers_rights(Oid funcid)
 		case F_PG_STAT_GET_WAL_RECEIVER:
 		case F_PG_PREPARED_STATEMENT:
 		case F_PG_CURSOR:
+			/*
+			 * the whole text the client sent, which in a human's session
+			 * may hold other statements than the one that runs the agent's
+			 * code (a password set in the same query string)
+			 */
+		case F_CURRENT_QUERY:
 			return true;
 		default:
 			{
