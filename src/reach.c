@@ -30,8 +30,9 @@
  *		protected table, renaming its columns or its schema;
  *	refused (YG004): dropping, renaming or retyping a stamp column of a
  *		protected table, changing its owner, switching its row security
- *		off, making it a member of an extension (DROP EXTENSION would drop
- *		it, pg_dump would leave it out), removing its capture trigger.
+ *		off, making it, or an object it relies on, a member of an extension
+ *		(DROP EXTENSION would drop it, pg_dump would leave it out), removing
+ *		its capture trigger.
  * What a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER passes down
  * to a protected inheritance child or partition (an index, constraint,
  * trigger, column or default PostgreSQL creates on it, a column made NOT
