@@ -76,6 +76,24 @@
  *	  constraint trigger that would fire after the plan (YG004; see
  *	  ag_agentcode_reach_start).
  *
+ * An agent's code runs with session_replication_role "origin": the
+ * triggers and foreign-key checks of what it writes fire as in the
+ * agent's own session (which refuses every statement while the setting
+ * is not "origin").  rollback_run replays a run with the setting at
+ * "replica", for its own writes only (the tables' triggers would change
+ * the rows it restores; it checks the foreign keys at the end); an
+ * agent's CHECK, domain CHECK, index expression or ENABLE ALWAYS trigger
+ * on the replayed table runs inside that replay, and its writes to tables
+ * that are not protected would skip their triggers (a human's audit) and
+ * foreign-key checks (red team 17c, finding 3).  So an agent's call sets
+ * it back to "origin" for its duration, in the call's own GUC nesting
+ * level (or fmgr's, for a function with SET options), which its end or
+ * abort rolls back: the replay goes on in "replica" after it.  Forcing
+ * rather than refusing the code's writes keeps a rollback possible
+ * whatever the agent's code does.  A procedure, which has no nesting
+ * level (its COMMIT would end one), is refused instead when the setting
+ * is not "origin" (only a superuser can set it, and only then call one).
+ *
  * Cost: a session that never sets up a call of an agent's function pays a
  * hash lookup per fmgr_info of a non-builtin function (cached per function;
  * the registry, role memberships and pg_proc invalidate the caches) and an
@@ -496,6 +514,20 @@ call_as_owner(Call *c)
 }
 
 /*
+ * An agent's code runs with session_replication_role "origin" (see the
+ * file header): in the GUC nesting level the caller made, rolled back
+ * with it.  Nothing to do, and no plan cache reset, when it is already.
+ */
+static void
+origin_for_agent_code(void)
+{
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_ORIGIN)
+		return;
+	(void) set_config_option("session_replication_role", "origin", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * Settings an agent's function may not carry as SET options in a human's
  * session: fmgr applies them before the hook sees the call, for the
  * human.  A role or session authorization would make the human's session
@@ -587,6 +619,7 @@ push_resumed_call(Oid fn, Oid owner)
 	c->hide_mark = ag_agentportal_hide(owner);
 	GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
 	c->guc_level = NewGUCNestLevel();
+	origin_for_agent_code();
 	call_as_owner(c);
 	ncalls++;
 	if (agent_calls++ == 0)
@@ -661,6 +694,14 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 						 errdetail("Its SET option \"%s\" would change who this session is.", setting),
 						 errhint("Drop the option (ALTER FUNCTION ... RESET %s), or call the function from the agent's own session.",
 								 setting)));
+			if (e->procedure && !ag_fmgr_has_config(fc) &&
+				SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN)
+				ereport(ERROR,
+						(errcode(ERRCODE_AG_HUMANS_ONLY),
+						 errmsg("procedure %s of agent role \"%s\" cannot run while session_replication_role is not \"origin\"",
+								format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner)),
+						 errdetail("The triggers and foreign-key checks of what it writes would not fire."),
+						 errhint("RESET session_replication_role first.")));
 		}
 
 		/*
@@ -693,6 +734,7 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 			c->definer = OidIsValid(fc->userid);
 			GetUserIdAndSecContext(&c->saved_user, &c->saved_context);
 			c->guc_level = (ag_fmgr_has_config(fc) || e->procedure) ? 0 : NewGUCNestLevel();
+			origin_for_agent_code();	/* a procedure's was refused above */
 			call_as_owner(c);
 			c->fn = flinfo->fn_oid;
 			if (agent_calls++ == 0)

@@ -30,8 +30,9 @@
  *		protected table, renaming its columns or its schema;
  *	refused (YG004): dropping, renaming or retyping a stamp column of a
  *		protected table, changing its owner, switching its row security
- *		off, making it a member of an extension (DROP EXTENSION would drop
- *		it, pg_dump would leave it out), removing its capture trigger.
+ *		off, making it, or an object it relies on, a member of an extension
+ *		(DROP EXTENSION would drop it, pg_dump would leave it out), removing
+ *		its capture trigger.
  * What a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER passes down
  * to a protected inheritance child or partition (an index, constraint,
  * trigger, column or default PostgreSQL creates on it, a column made NOT
@@ -961,7 +962,12 @@ reach_alter_schema(Oid nsp)
 	}
 }
 
-/* An extension was altered: a protected table made one of its members? */
+/*
+ * An extension was altered: a protected table made one of its members, or
+ * an object one relies on (a type, function, operator, collation, ...:
+ * pg_dump leaves a member out, red team 17c, finding 2; structure.c judges
+ * ALTER EXTENSION ... ADD | DROP by its names, this is the backstop)?
+ */
 static void
 reach_alter_extension(Oid ext)
 {
@@ -970,6 +976,8 @@ reach_alter_extension(Oid ext)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Oid			joined = InvalidOid;
+	Oid			relier = InvalidOid;
+	char	   *relied = NULL;
 
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
@@ -992,9 +1000,14 @@ reach_alter_extension(Oid ext)
 			joined = get_typ_typrelid(d->objid);
 		else if (d->classid == NamespaceRelationId && protected_in_schema(d->objid) != NIL)
 			joined = linitial_oid(protected_in_schema(d->objid));
+		else if (!OidIsValid(relier))
+			relier = ag_structure_relied_upon(d->classid, d->objid, &relied);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (OidIsValid(relier) && !OidIsValid(joined))
+		refuse_now(psprintf("Protected table %s relies on %s: as a member of extension \"%s\" it would be left out of pg_dump's backup, whose restore would then lose the table and its rows, and DROP EXTENSION would drop it.",
+							ag_qualified_relname(relier), relied, get_extension_name(ext)));
 	if (OidIsValid(joined))
 		refuse_now(psprintf("It makes protected table %s (or its row type or schema) a member of extension \"%s\": "
 							"DROP EXTENSION would drop it, and pg_dump would leave it out.",

@@ -46,9 +46,12 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
+#include "catalog/partition.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_publication.h"
 #include "catalog/pg_range.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_trigger.h"
@@ -755,7 +758,9 @@ relied_upon(Oid classid, Oid objid, char **why)
 	}
 	if (classid != ProcedureRelationId && classid != TypeRelationId &&
 		classid != RelationRelationId && classid != TSConfigRelationId &&
-		classid != TSDictionaryRelationId)
+		classid != TSDictionaryRelationId && classid != OperatorRelationId &&
+		classid != OperatorClassRelationId && classid != OperatorFamilyRelationId &&
+		classid != CollationRelationId)
 		return InvalidOid;
 	user = code_protected_user(classid, objid, 0, &via);
 	if (OidIsValid(user))
@@ -1078,6 +1083,64 @@ classify_rule(RuleStmt *r, AgUtility *v)
 		classify_rule_action(lfirst(lc), r, v, 0);
 }
 
+/*
+ * ATTACH PARTITION of a partitioned table whose tree holds a protected
+ * table: the protected table gains the new parent and its ancestors, and
+ * with them what they pass down to their partitions as they stand.  Their
+ * indexes, triggers and foreign keys are cloned onto it and judged as such
+ * (reach.c, judge_cloned_fks()); a publication of one of them (FOR TABLE,
+ * or TABLES IN SCHEMA of its schema) ships every partition below it, the
+ * ones attached later too, with the publication's row filter or column
+ * list when it publishes via the root (red team 17c, finding 1).  That is
+ * publishing the protected table: refused, as CREATE PUBLICATION of it is
+ * (reach.c).  A new inheritance parent (INHERIT) passes no publication
+ * down: PostgreSQL lists a parent's children in the publication when it
+ * is published, not later.
+ */
+static void
+judge_new_ancestors(AgUtility *v, const char *what, Oid parent, Oid part)
+{
+	Oid			found = InvalidOid;
+	List	   *ancestors;
+	ListCell   *lc;
+
+	if (!OidIsValid(parent) || !OidIsValid(part) ||
+		get_rel_relkind(part) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, find_all_inheritors(part, NoLock, NULL))
+		if (is_protected(lfirst_oid(lc)))
+		{
+			found = lfirst_oid(lc);
+			break;
+		}
+	if (!OidIsValid(found))
+		return;
+	ancestors = lcons_oid(parent, get_rel_relispartition(parent) ?
+						  get_partition_ancestors(parent) : NIL);
+	foreach(lc, ancestors)
+	{
+		Oid			a = lfirst_oid(lc);
+		List	   *pubs = GetRelationPublications(a);
+		const char *how = "";
+
+		if (pubs == NIL)
+		{
+			pubs = GetSchemaPublications(get_rel_namespace(a));
+			how = " (TABLES IN SCHEMA)";
+		}
+		if (pubs != NIL)
+		{
+			char	   *pubname = get_publication_name(linitial_oid(pubs), true);
+
+			set_verdict(v, REFUSED, what,
+						psprintf("Publication \"%s\"%s publishes \"%s\" and every partition below it: it would ship protected table %s, a partition of \"%s\", and a column list or row filter that leaves out its replica identity makes humans' updates and deletes of it fail. Only a human may publish a protected table.",
+								 pubname ? pubname : "?", how, name_of(a),
+								 ag_qualified_relname(found), name_of(part)));
+			return;
+		}
+	}
+}
+
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
 static char *type_user_code(Oid typid, int depth);
 static char *type_default_code(Oid typid, int depth);
@@ -1127,6 +1190,9 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			else if (is_protected(part))
 				set_verdict(v, REFUSED, "ALTER TABLE ... ATTACH PARTITION",
 							psprintf("Protected table \"%s\" would become a partition of \"%s\".", name_of(part), rel));
+			/* a protected table below it gets new ancestors, and their publications */
+			else
+				judge_new_ancestors(v, "ALTER TABLE ... ATTACH PARTITION", relid, part);
 			/* the partition gets the parent's foreign keys */
 			judge_cloned_fks(v, "ALTER TABLE ... ATTACH PARTITION", relid, name_of(part));
 			continue;
@@ -1476,6 +1542,47 @@ classify_owner(AlterOwnerStmt *a, AgUtility *v)
 		default:
 			break;
 	}
+}
+
+/*
+ * ALTER EXTENSION ... ADD | DROP of an object a protected table relies on
+ * (a type or domain its columns use, a function its defaults, CHECKs,
+ * generated columns, indexes or triggers call, an operator, operator class
+ * or family, collation, sequence, a table its foreign keys reference, a
+ * schema holding one; red team 17c, finding 2).  A member of an extension
+ * is left out of pg_dump (the extension's script is to make it): restored,
+ * the protected table's CREATE TABLE fails, its rows are lost, and so is
+ * the guard's list of protected tables, whose COPY names it; DROP
+ * EXTENSION would drop it with the columns and constraints that use it.
+ * Taken out of an extension, a member is dumped besides the script that
+ * makes it, and the restore fails on it.  Refused, as a new owner of such
+ * an object is (the reliance walk of REVOKE and OWNER TO).  The protected
+ * table itself, its row type and its schema are refused by reach.c.
+ */
+static void
+classify_extension_contents(AlterExtensionContentsStmt *s, AgUtility *v)
+{
+	Relation	rel = NULL;
+	ObjectAddress addr;
+	char	   *phrase = NULL;
+	Oid			user;
+
+	addr = get_object_address(s->objtype, s->object, &rel, AccessShareLock, true);
+	if (rel != NULL)
+		relation_close(rel, NoLock);
+	if (!OidIsValid(addr.objectId))
+		return;					/* PostgreSQL's own error */
+	user = relied_upon(addr.classId, addr.objectId, &phrase);
+	if (!OidIsValid(user))
+		return;
+	if (s->action > 0)
+		set_verdict(v, REFUSED, "ALTER EXTENSION ... ADD",
+					psprintf("Protected table %s relies on %s: as a member of extension \"%s\" it would be left out of pg_dump's backup, whose restore would then lose the table and its rows, and DROP EXTENSION would drop it.",
+							 ag_qualified_relname(user), phrase, s->extname));
+	else
+		set_verdict(v, REFUSED, "ALTER EXTENSION ... DROP",
+					psprintf("Protected table %s relies on %s: taken out of extension \"%s\", pg_dump would dump it besides the extension's script that makes it, and the restore would fail on it.",
+							 ag_qualified_relname(user), phrase, s->extname));
 }
 
 /*
@@ -2341,6 +2448,9 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 			break;
 		case T_AlterOwnerStmt:
 			classify_owner((AlterOwnerStmt *) parsetree, v);
+			break;
+		case T_AlterExtensionContentsStmt:
+			classify_extension_contents((AlterExtensionContentsStmt *) parsetree, v);
 			break;
 		case T_RuleStmt:
 			classify_rule((RuleStmt *) parsetree, v);
