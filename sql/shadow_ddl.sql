@@ -124,7 +124,7 @@ SELECT count(*) AS notes FROM notes;
 SELECT attname, format_type(atttypid, atttypmod) AS type, atthasdef
   FROM pg_attribute WHERE attrelid = 'sdh.invoices'::regclass AND attnum > 0 AND NOT attisdropped
  ORDER BY attnum;
-SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'sdh.invoices'::regclass) AS constraints,
+SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'sdh.invoices'::regclass AND contype <> 'n') AS constraints,
        (SELECT count(*) FROM pg_index WHERE indrelid = 'sdh.invoices'::regclass) AS indexes,
        (SELECT count(*) FROM pg_policy WHERE polrelid = 'sdh.invoices'::regclass) AS policies,
        (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'sdh.invoices'::regclass AND NOT tgisinternal) AS triggers,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * agentshadow.c
  *		An agent's function, operator or type that shadows a built-in one,
- *		chosen by a human's statement (red team 15, F1).
+ *		chosen by a human's statement (red team 15, F1; red team 16, F2).
  *
  * PostgreSQL resolves a function or operator by the best match of its
  * argument types over every schema of the search_path; pg_catalog is
@@ -38,10 +38,58 @@
  * search_path of pg_catalog and the human's own schemas, or the agent's
  * CREATE on the schema revoked.
  *
+ * Utility statements transform some expressions themselves, outside parse
+ * analysis (red team 16, F2): ALTER COLUMN ... TYPE ... USING, defaults
+ * and generated columns, CHECKs, domains' CHECKs and defaults, EXECUTE's
+ * parameters, policies, index expressions and predicates, EXCLUDE,
+ * triggers' WHEN, rules' WHERE and actions, statistics, partition keys
+ * and bounds, COPY's WHERE, functions' parameter defaults and BEGIN
+ * ATOMIC bodies, and the types and functions DDL names (columns,
+ * arguments, an operator's or aggregate's function).  Rather than walk
+ * each statement's raw tree for each such place (a list that grows with
+ * every release), what the statement resolved is judged by what
+ * PostgreSQL records of it, for the whole class:
+ *
+ *	- stored: every object a human's utility statement creates or alters
+ *	  (object access, OAT_POST_CREATE / OAT_POST_ALTER) is looked up in
+ *	  pg_depend, by its own index, for the rows this statement inserted
+ *	  (current transaction, cmin from the statement's first command id):
+ *	  recordDependencyOnExpr() names every function, operator and type of
+ *	  a stored expression, and DDL records the types and functions it
+ *	  names.  Judged when the object is announced (CREATE INDEX
+ *	  CONCURRENTLY commits before its end) and again when the statement
+ *	  ends (a partition key, a column's new type are stored after).
+ *	- evaluated only: a function set up for execution (OAT_FUNCTION_EXECUTE,
+ *	  ExecInitFunc) while the innermost statement running is the human's
+ *	  utility statement, not a plan inside it: USING, EXECUTE's parameters,
+ *	  COPY's WHERE, partition bounds, a new column's default.  A shadow
+ *	  function, or the function of a shadow operator (a built-in one too),
+ *	  is refused before it runs; agents' functions are never inlined in a
+ *	  human's session (agentcode.c), so their calls are set up.
+ *
+ * Neither record keeps where a name was written, so the statement's text
+ * decides whether the statement chose the shadow: PostgreSQL's own scanner
+ * lexes it (comments and string literals name nothing), and the shadow
+ * counts as chosen when its name appears without a schema (not after a
+ * dot): a function's or type's as an identifier or keyword, an operator's
+ * as written or implied (IN, CASE, IS DISTINCT FROM, NULLIF are =; BETWEEN
+ * is <= and >=; LIKE, ILIKE, SIMILAR TO their operators).  So what the
+ * statement only re-creates or runs of an agent's own stored code (its
+ * CHECKs re-added by ALTER COLUMN ... TYPE, its defaults in a human's
+ * COPY) names nothing and runs, as the agent's code; a statement that
+ * writes shb.lower or OPERATOR(pg_catalog.=) runs.  Over-approximations,
+ * all refusals: a statement that names lower alone while a shadow lower
+ * came from the agent's re-created code or its own qualified name.
+ *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
  * pg_catalog's names), invalidated with pg_proc, pg_operator, pg_type,
- * roles, memberships and the registry.
+ * roles, memberships and the registry.  A human's utility statement
+ * while agents are registered: a frame, an index scan of pg_depend per
+ * object it creates or alters, a hash probe per function its own
+ * expressions set up (the functions of agents' shadow operators, read
+ * from pg_operator when operators or roles change); the text is lexed
+ * only when a shadow was resolved.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -433,9 +481,9 @@ shadow_walker(Node *node, ShadowWalk *w)
  * post_parse_analyze: in a session that is not an agent's, the
  * statement's own names resolve to no agent's shadow of a built-in.
  * Utility statements: those whose query or call is analyzed with them
- * (EXPLAIN, DECLARE, CREATE TABLE AS, CALL's arguments); the others run
- * no expression of the text here, and ROLLBACK must pass in an aborted
- * transaction.
+ * (EXPLAIN, DECLARE, CREATE TABLE AS, CALL's arguments); the others
+ * transform their expressions as they run, judged from ProcessUtility and
+ * object access (below), and ROLLBACK must pass in an aborted transaction.
  */
 void
 ag_agentshadow_parsed(ParseState *pstate, Query *query)
