@@ -986,6 +986,18 @@ agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			agent_queries[i] = agent_queries[--nagent_queries];
 }
 
+/*
+ * Is the innermost statement being executed a utility statement (no plan
+ * has started inside it)?  What is set up then is the utility's own
+ * expressions (agentshadow.c): a USING clause, EXECUTE's parameters, a
+ * partition bound, COPY's WHERE, defaults and checks it evaluates.
+ */
+bool
+ag_agentcode_utility_innermost(void)
+{
+	return nrunning > 0 && running[nrunning - 1].plan == NULL;
+}
+
 /* Is an agent's function running, in a session that is not the agent's? */
 bool
 ag_agentcode_running(void)

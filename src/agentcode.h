@@ -20,6 +20,7 @@ extern void ag_agentcode_leave(void);
 extern void ag_agentcode_xact_end(bool top, bool abort);
 extern void ag_agentcode_function_execute(Oid funcid);
 extern bool ag_agentcode_running(void);
+extern bool ag_agentcode_utility_innermost(void);
 extern bool ag_agentcode_innermost(Oid *fn, Oid *owner);
 extern bool ag_agentcode_innermost_is_agent(void);
 extern bool ag_agentcode_role_is_agent(Oid role);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * agentshadow.c
  *		An agent's function, operator or type that shadows a built-in one,
- *		chosen by a human's statement (red team 15, F1).
+ *		chosen by a human's statement (red team 15, F1; red team 16, F2).
  *
  * PostgreSQL resolves a function or operator by the best match of its
  * argument types over every schema of the search_path; pg_catalog is
@@ -38,17 +38,71 @@
  * search_path of pg_catalog and the human's own schemas, or the agent's
  * CREATE on the schema revoked.
  *
+ * Utility statements transform some expressions themselves, outside parse
+ * analysis (red team 16, F2): ALTER COLUMN ... TYPE ... USING, defaults
+ * and generated columns, CHECKs, domains' CHECKs and defaults, EXECUTE's
+ * parameters, policies, index expressions and predicates, EXCLUDE,
+ * triggers' WHEN, rules' WHERE and actions, statistics, partition keys
+ * and bounds, COPY's WHERE, functions' parameter defaults and BEGIN
+ * ATOMIC bodies, and the types and functions DDL names (columns,
+ * arguments, an operator's or aggregate's function).  Rather than walk
+ * each statement's raw tree for each such place (a list that grows with
+ * every release), what the statement resolved is judged by what
+ * PostgreSQL records of it, for the whole class:
+ *
+ *	- stored: every object a human's utility statement creates or alters
+ *	  (object access, OAT_POST_CREATE / OAT_POST_ALTER) is looked up in
+ *	  pg_depend, by its own index, for the rows this statement inserted
+ *	  (current transaction, cmin from the statement's first command id):
+ *	  recordDependencyOnExpr() names every function, operator and type of
+ *	  a stored expression, and DDL records the types and functions it
+ *	  names.  Judged when the object is announced (CREATE INDEX
+ *	  CONCURRENTLY commits before its end) and again when the statement
+ *	  ends (a partition key, a column's new type are stored after).
+ *	- evaluated only: a function set up for execution (OAT_FUNCTION_EXECUTE,
+ *	  ExecInitFunc) while the innermost statement running is the human's
+ *	  utility statement, not a plan inside it: USING, EXECUTE's parameters,
+ *	  COPY's WHERE, partition bounds, a new column's default.  A shadow
+ *	  function, or the function of a shadow operator (a built-in one too),
+ *	  is refused before it runs; agents' functions are never inlined in a
+ *	  human's session (agentcode.c), so their calls are set up.
+ *
+ * Neither record keeps where a name was written, so the statement's text
+ * decides whether the statement chose the shadow: PostgreSQL's own scanner
+ * lexes it (comments and string literals name nothing), and the shadow
+ * counts as chosen when its name appears without a schema (not after a
+ * dot): a function's or type's as an identifier or keyword, an operator's
+ * as written or implied (IN, CASE, IS DISTINCT FROM, NULLIF are =; BETWEEN
+ * is <= and >=; LIKE, ILIKE, SIMILAR TO their operators).  So what the
+ * statement only re-creates or runs of an agent's own stored code (its
+ * CHECKs re-added by ALTER COLUMN ... TYPE, its defaults in a human's
+ * COPY) names nothing and runs, as the agent's code; a statement that
+ * writes shb.lower or OPERATOR(pg_catalog.=) runs.  Over-approximations,
+ * all refusals: a statement that names lower alone while a shadow lower
+ * came from the agent's re-created code or its own qualified name.
+ *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
  * pg_catalog's names), invalidated with pg_proc, pg_operator, pg_type,
- * roles, memberships and the registry.
+ * roles, memberships and the registry.  A human's utility statement
+ * while agents are registered: a frame, an index scan of pg_depend per
+ * object it creates or alters, a hash probe per function its own
+ * expressions set up (the functions of agents' shadow operators, read
+ * from pg_operator when operators or roles change); the text is lexed
+ * only when a shadow was resolved.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
@@ -57,12 +111,16 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_node.h"
+#include "parser/scanner.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
@@ -83,12 +141,14 @@ typedef struct ShadowEntry
 
 static HTAB *shadow_cache = NULL;
 static bool shadows_stale = false;
+static bool opfuncs_stale = true;	/* the functions of shadow operators */
 static uint64 shadow_generation = 0;
 
 static void
 shadow_inval(Datum arg, int cacheid, uint32 hashvalue)
 {
 	shadows_stale = true;
+	opfuncs_stale = true;
 }
 
 void
@@ -421,9 +481,9 @@ shadow_walker(Node *node, ShadowWalk *w)
  * post_parse_analyze: in a session that is not an agent's, the
  * statement's own names resolve to no agent's shadow of a built-in.
  * Utility statements: those whose query or call is analyzed with them
- * (EXPLAIN, DECLARE, CREATE TABLE AS, CALL's arguments); the others run
- * no expression of the text here, and ROLLBACK must pass in an aborted
- * transaction.
+ * (EXPLAIN, DECLARE, CREATE TABLE AS, CALL's arguments); the others
+ * transform their expressions as they run, judged from ProcessUtility and
+ * object access (below), and ROLLBACK must pass in an aborted transaction.
  */
 void
 ag_agentshadow_parsed(ParseState *pstate, Query *query)
@@ -463,4 +523,467 @@ ag_agentshadow_parsed(ParseState *pstate, Query *query)
 	if (!shadow_walker(node, &w) || ag_session_is_agent())
 		return;
 	refuse_shadow(w.classid, w.objid, w.owner);
+}
+
+/* ---------------------------------------------------------------------
+ * Utility statements: the expressions they transform themselves
+ * ---------------------------------------------------------------------
+ */
+
+/* A human's utility statement being run (hooks.c, strictly nested). */
+typedef struct UtilityFrame
+{
+	const char *text;			/* the statement's own text, not terminated */
+	int			len;
+	bool		active;			/* judged: a session that is not an agent's */
+	uint64		generation;
+	CommandId	first_cid;		/* the catalog rows it inserts have cmin >= */
+	int			first_object;	/* its objects in objects[] */
+} UtilityFrame;
+
+typedef struct CreatedObject
+{
+	Oid			classid;
+	Oid			objid;
+} CreatedObject;
+
+static UtilityFrame *frames = NULL;
+static int	nframes = 0;
+static int	frames_cap = 0;
+static CreatedObject *objects = NULL;
+static int	nobjects = 0;
+static int	objects_cap = 0;
+
+/* The functions of agents' shadow operators: oprcode -> the operator. */
+typedef struct OpFuncEntry
+{
+	Oid			funcid;
+	Oid			opno;
+} OpFuncEntry;
+
+static HTAB *opfunc_cache = NULL;
+static uint64 opfunc_generation = 0;
+
+/* Token codes of the core scanner, learnt from it (gram.h is not installed on 16 and later). */
+static bool scanner_known = false;
+static int	tok_ident;
+static int	tok_uident;
+static int	tok_op;
+static int	tok_le;
+static int	tok_ge;
+static int	tok_ne;
+static bool *keyword_token = NULL;
+static int	keyword_token_max = 0;
+
+static void
+scanner_learn(void)
+{
+	core_yy_extra_type extra;
+	core_YYSTYPE val;
+	YYLTYPE		loc;
+	core_yyscan_t scanner;
+	int			i;
+	int			max = 0;
+
+	scanner = scanner_init("x U&\"y\" ~~ <= >= <>", &extra, &ScanKeywords, ScanKeywordTokens);
+	tok_ident = core_yylex(&val, &loc, scanner);
+	tok_uident = core_yylex(&val, &loc, scanner);
+	tok_op = core_yylex(&val, &loc, scanner);
+	tok_le = core_yylex(&val, &loc, scanner);
+	tok_ge = core_yylex(&val, &loc, scanner);
+	tok_ne = core_yylex(&val, &loc, scanner);
+	scanner_finish(scanner);
+
+	for (i = 0; i < ScanKeywords.num_keywords; i++)
+		max = Max(max, (int) ScanKeywordTokens[i]);
+	keyword_token = MemoryContextAllocZero(TopMemoryContext, (max + 1) * sizeof(bool));
+	for (i = 0; i < ScanKeywords.num_keywords; i++)
+		keyword_token[ScanKeywordTokens[i]] = true;
+	keyword_token_max = max;
+	scanner_known = true;
+}
+
+/* The operators a keyword stands for without writing them (IN is =, ...). */
+static bool
+keyword_means_operator(const char *keyword, const char *opname)
+{
+	static const char *const implied[][5] = {
+		{"in", "=", "<>", NULL},
+		{"case", "=", NULL},
+		{"distinct", "=", NULL},
+		{"nullif", "=", NULL},
+		{"between", "<=", ">=", "<", ">"},
+		{"like", "~~", "!~~", NULL},
+		{"ilike", "~~*", "!~~*", NULL},
+		{"similar", "~", "!~", NULL},
+	};
+	size_t		i;
+	int			j;
+
+	for (i = 0; i < lengthof(implied); i++)
+		if (strcmp(implied[i][0], keyword) == 0)
+			for (j = 1; j < 5 && implied[i][j] != NULL; j++)
+				if (strcmp(implied[i][j], opname) == 0)
+					return true;
+	return false;
+}
+
+/*
+ * Does the statement's text name the function or type (an identifier or
+ * keyword) or the operator (written, or implied by IN, BETWEEN, CASE,
+ * IS DISTINCT FROM, NULLIF, LIKE, ILIKE, SIMILAR TO) without its schema:
+ * not after a dot, and a name not before one?  Lexed by PostgreSQL's own
+ * scanner, so comments and string literals name nothing; a Unicode-escaped
+ * identifier (U&"...") counts as every name.
+ */
+static bool
+text_names_alone(const char *text, int len, Oid classid, const char *name)
+{
+	core_yy_extra_type extra;
+	core_YYSTYPE val;
+	YYLTYPE		loc;
+	core_yyscan_t scanner;
+	int			tok;
+	int			prev = 0;
+	bool		pending = false;	/* a matching name, unless a dot follows */
+	bool		found = false;
+	char		single[2] = {0, 0};
+
+	if (text == NULL)
+		return true;			/* unknown: fail closed */
+	if (!scanner_known)
+		scanner_learn();
+	scanner = scanner_init(pnstrdup(text, len), &extra, &ScanKeywords, ScanKeywordTokens);
+	/* the statement was lexed once already: no second warning */
+	extra.escape_string_warning = false;
+	while (!found && (tok = core_yylex(&val, &loc, scanner)) != 0)
+	{
+		const char *word = NULL;
+		const char *op = NULL;
+
+		if (pending && tok != '.')
+			found = true;
+		pending = false;
+		if (found)
+			break;
+		if (tok == tok_ident)
+			word = val.str;
+		else if (tok == tok_uident)
+			found = (prev != '.' && classid != OperatorRelationId);
+		else if (tok >= 0 && tok <= keyword_token_max && keyword_token[tok])
+		{
+			word = val.keyword;
+			if (classid == OperatorRelationId && keyword_means_operator(word, name))
+				found = true;
+		}
+		else if (tok == tok_op)
+			op = val.str;
+		else if (tok == tok_le)
+			op = "<=";
+		else if (tok == tok_ge)
+			op = ">=";
+		else if (tok == tok_ne)
+			op = "<>";
+		else if (tok > 0 && tok < 128 && strchr("+-*/%^<>=", tok) != NULL)
+		{
+			single[0] = (char) tok;
+			op = single;
+		}
+		if (classid == OperatorRelationId)
+			found = found || (op != NULL && prev != '.' && strcmp(op, name) == 0);
+		else if (word != NULL && prev != '.' && strcmp(word, name) == 0)
+			pending = true;
+		prev = tok;
+	}
+	scanner_finish(scanner);
+	return found || pending;
+}
+
+/*
+ * Is this object, which the utility statement of the frame resolved, an
+ * agent's shadow of a built-in that the statement's text chose by its name
+ * alone?  The shadow (an array's element type for an array type) is set.
+ */
+static bool
+chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
+{
+	Oid			dummy;
+	NameData	name;
+	Oid			nsp;
+
+	if (*classid == TypeRelationId && *objid >= FirstNormalObjectId)
+	{
+		Oid			elem = get_element_type(*objid);
+
+		if (OidIsValid(elem))
+			*objid = elem;
+	}
+	if (*objid < FirstNormalObjectId)
+		return false;
+	*owner = shadow_owner(*classid, *objid, f->generation);
+	if (!OidIsValid(*owner) || !object_owner_name(*classid, *objid, &dummy, &name, &nsp))
+		return false;
+	/* a type's name matches exactly: only where its schema comes first */
+	if (*classid == TypeRelationId && TypenameGetTypidExtended(NameStr(name), false) != *objid)
+		return false;
+	return text_names_alone(f->text, f->len, *classid, NameStr(name));
+}
+
+static void
+refuse_chosen(Oid classid, Oid objid, Oid owner)
+{
+	/* the agent's own session: its own choice */
+	if (ag_session_is_agent())
+		return;
+	refuse_shadow(classid, objid, owner);
+}
+
+/*
+ * What the object the statement created or altered depends on, by the
+ * pg_depend rows the statement inserted: every expression it stored
+ * (defaults, generated columns, CHECKs, domains' constraints and defaults,
+ * index expressions and predicates, policies, triggers' WHEN, rules,
+ * statistics, partition keys, parameter defaults, BEGIN ATOMIC bodies,
+ * publications' row filters), every type it gave a column or a function,
+ * every function or operator it named as a part (an aggregate's, an
+ * operator's, a cast's).
+ */
+static void
+judge_stored(UtilityFrame *f, Oid classid, Oid objid)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found_class = InvalidOid;
+	Oid			found_obj = InvalidOid;
+	Oid			owner = InvalidOid;
+
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(classid));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objid));
+	/* the statement's own rows, those of its current command included */
+	scan = systable_beginscan(rel, DependDependerIndexId, true, SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->refobjid < FirstNormalObjectId ||
+			(d->refclassid != ProcedureRelationId && d->refclassid != OperatorRelationId &&
+			 d->refclassid != TypeRelationId) ||
+			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ||
+			HeapTupleHeaderGetCmin(tup->t_data) < f->first_cid)
+			continue;
+		found_class = d->refclassid;
+		found_obj = d->refobjid;
+		if (chosen_shadow(f, &found_class, &found_obj, &owner))
+			break;
+		owner = InvalidOid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (OidIsValid(owner))
+		refuse_chosen(found_class, found_obj, owner);
+}
+
+/* The default of the column, just stored (SnapshotSelf), or InvalidOid. */
+static Oid
+attrdef_oid(Oid relid, AttrNumber attnum)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			oid = InvalidOid;
+
+	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		oid = ((Form_pg_attrdef) GETSTRUCT(tup))->oid;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return oid;
+}
+
+/* The frame judging the current statement, or NULL. */
+static UtilityFrame *
+judging_frame(void)
+{
+	if (nframes == 0 || !frames[nframes - 1].active)
+		return NULL;
+	/* what an agent's function does in the human's session is its own */
+	if (ag_agentcode_innermost_is_agent())
+		return NULL;
+	return &frames[nframes - 1];
+}
+
+/*
+ * ProcessUtility, before the statement runs: a frame for it, judged in a
+ * session that is not an agent's while agents are registered.  Returns
+ * the depth to restore.
+ */
+int
+ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len)
+{
+	const Oid  *roles;
+	UtilityFrame *f;
+
+	if (nframes == frames_cap)
+	{
+		frames_cap = frames_cap ? frames_cap * 2 : 8;
+		frames = frames ? repalloc(frames, frames_cap * sizeof(UtilityFrame)) :
+			MemoryContextAlloc(TopMemoryContext, frames_cap * sizeof(UtilityFrame));
+	}
+	f = &frames[nframes++];
+	memset(f, 0, sizeof(*f));
+	f->text = text;
+	f->len = len;
+	f->first_object = nobjects;
+	f->active = parsetree != NULL && !IsA(parsetree, TransactionStmt) && !IsBinaryUpgrade &&
+		!ag_process_is_agent() && ag_agent_roles(&roles, &f->generation) > 0 &&
+		!ag_agentcode_innermost_is_agent();
+	if (f->active)
+		f->first_cid = GetCurrentCommandId(false);
+	return nframes - 1;
+}
+
+/*
+ * ProcessUtility, the statement ran: what it stored, judged by its
+ * objects' new dependencies (a backstop for what was already judged when
+ * created, and the only judgement for what was stored after its object's
+ * creation: a partition key, a column's new type).
+ */
+void
+ag_agentshadow_utility_done(void)
+{
+	UtilityFrame *f;
+	int			i;
+
+	if (nframes == 0 || !frames[nframes - 1].active || !IsTransactionState() ||
+		IsAbortedTransactionBlockState())
+		return;
+	f = &frames[nframes - 1];
+	for (i = f->first_object; i < nobjects; i++)
+		judge_stored(f, objects[i].classid, objects[i].objid);
+}
+
+/* ProcessUtility, whichever way the statement ended. */
+void
+ag_agentshadow_utility_leave(int depth)
+{
+	if (depth < 0 || depth >= nframes)
+		return;
+	nobjects = frames[depth].first_object;
+	nframes = depth;
+}
+
+/*
+ * Object access: an object the statement created or altered.  Judged at
+ * once (CREATE INDEX CONCURRENTLY commits before its end), and again at
+ * the statement's end (what was stored after the object's creation).
+ */
+void
+ag_agentshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
+{
+	UtilityFrame *f;
+	int			i;
+
+	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) ||
+		(f = judging_frame()) == NULL)
+		return;
+	/* a column's default is announced by its relation and column */
+	if (classId == AttrDefaultRelationId &&
+		!OidIsValid(objectId = attrdef_oid(objectId, (AttrNumber) subId)))
+		return;
+	for (i = f->first_object; i < nobjects; i++)
+		if (objects[i].classid == classId && objects[i].objid == objectId)
+			break;
+	if (i == nobjects)
+	{
+		if (nobjects == objects_cap)
+		{
+			objects_cap = objects_cap ? objects_cap * 2 : 16;
+			objects = objects ? repalloc(objects, objects_cap * sizeof(CreatedObject)) :
+				MemoryContextAlloc(TopMemoryContext, objects_cap * sizeof(CreatedObject));
+		}
+		objects[nobjects].classid = classId;
+		objects[nobjects].objid = objectId;
+		nobjects++;
+		judge_stored(f, classId, objectId);
+	}
+}
+
+/* The agent's shadow operator this function implements, or InvalidOid. */
+static Oid
+shadow_operator_of(Oid funcid, uint64 generation)
+{
+	OpFuncEntry *e;
+
+	if (opfuncs_stale || opfunc_generation != generation || opfunc_cache == NULL)
+	{
+		HASHCTL		ctl;
+		Relation	rel;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		if (opfunc_cache != NULL)
+			hash_destroy(opfunc_cache);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(OpFuncEntry);
+		opfunc_cache = hash_create("agent_guard shadow operators", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS);
+		opfuncs_stale = false;
+		opfunc_generation = generation;
+		/* a few hundred rows, read again only when operators or roles change */
+		rel = table_open(OperatorRelationId, AccessShareLock);
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_operator op = (Form_pg_operator) GETSTRUCT(tup);
+			bool		found;
+
+			if (op->oid < FirstNormalObjectId || !OidIsValid(op->oprcode) ||
+				!OidIsValid(shadow_owner(OperatorRelationId, op->oid, generation)))
+				continue;
+			e = hash_search(opfunc_cache, &op->oprcode, HASH_ENTER, &found);
+			if (!found)
+				e->opno = op->oid;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	e = hash_search(opfunc_cache, &funcid, HASH_FIND, NULL);
+	return e != NULL ? e->opno : InvalidOid;
+}
+
+/*
+ * Object access, a function set up for execution: in a human's utility
+ * statement, not inside a plan, what the statement evaluates itself (a
+ * USING clause, EXECUTE's parameters, COPY's WHERE, a partition bound, a
+ * new column's default).  Refused before the shadow runs.
+ */
+void
+ag_agentshadow_function_execute(Oid funcid)
+{
+	UtilityFrame *f;
+	Oid			classid;
+	Oid			objid;
+	Oid			owner;
+
+	if ((f = judging_frame()) == NULL || !ag_agentcode_utility_innermost())
+		return;
+	classid = ProcedureRelationId;
+	objid = funcid;
+	if (chosen_shadow(f, &classid, &objid, &owner))
+		refuse_chosen(classid, objid, owner);
+	classid = OperatorRelationId;
+	objid = shadow_operator_of(funcid, f->generation);
+	if (OidIsValid(objid) && chosen_shadow(f, &classid, &objid, &owner))
+		refuse_chosen(classid, objid, owner);
 }

@@ -7,10 +7,17 @@
 #ifndef AG_AGENTSHADOW_H
 #define AG_AGENTSHADOW_H
 
+#include "catalog/objectaccess.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_node.h"
 
 extern void ag_agentshadow_init(void);
 extern void ag_agentshadow_parsed(ParseState *pstate, Query *query);
+extern int	ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len);
+extern void ag_agentshadow_utility_done(void);
+extern void ag_agentshadow_utility_leave(int depth);
+extern void ag_agentshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+										 int subId);
+extern void ag_agentshadow_function_execute(Oid funcid);
 
 #endif							/* AG_AGENTSHADOW_H */

@@ -14,7 +14,12 @@
  *	parse analysis:	agentshadow (a session that is not an agent's: the
  *					names of the statement's own text resolve to no
  *					agent's function, operator or type that shadows a
- *					built-in one) -> the previous hook
+ *					built-in one) -> the previous hook; what utility
+ *					statements transform themselves is judged by
+ *					agentshadow from ProcessUtility (a frame per
+ *					statement, its stored dependencies judged when it
+ *					ends) and object access (objects created or altered,
+ *					functions its own expressions set up)
  *	planner:		approvalkey (what an approval binds: the relations
  *					and functions of the rewritten query, before pruning
  *					and folding) -> gate (DELETE/UPDATE without WHERE gets
@@ -514,6 +519,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool resumed = false;
 	volatile bool completed = false;
 	volatile ProcessUtilityContext run_context = context;
+	volatile int shadow_depth = -1;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -577,6 +583,9 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 */
 	ag_agentcode_enter(NULL, OidIsValid(copy_into) || IsParallelWorker() ? copy_into :
 					   ag_agentcode_altered_relation(parsetree));
+	/* the expressions it transforms itself choose no agent's shadow */
+	if (!IsParallelWorker())
+		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -589,6 +598,8 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		else
 			standard_ProcessUtility(run, queryString, readOnlyTree, run_context,
 									params, queryEnv, dest, qc);
+		if (!IsParallelWorker())
+			ag_agentshadow_utility_done();
 		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
 		{
@@ -603,6 +614,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			ag_agentcode_query_suspend(completed);
 		ag_reach_leave();
 		ag_gate_exec_leave(saved_exec);
+		ag_agentshadow_utility_leave(shadow_depth);
 		nesting_level--;
 		ag_agentcode_leave();
 		if (top)
@@ -735,6 +747,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
 		ag_agentnotify_function_execute(objectId);
+		/* a human's utility statement's own expressions: no agent's shadow */
+		if (!IsParallelWorker())
+			ag_agentshadow_function_execute(objectId);
 		return;
 	}
 
@@ -747,6 +762,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);
+	/* what a human's utility statement stores: no agent's shadow */
+	if (!IsParallelWorker())
+		ag_agentshadow_object_access(access, classId, objectId, subId);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);
