@@ -3447,12 +3447,12 @@ LOCK TABLE agent_guard.events IN SHARE MODE;
 
 ALTER TABLE agent_guard.chain_state
     ADD COLUMN sealed_through bigint NOT NULL DEFAULT 0,
-    ADD COLUMN gaps bigint[] NOT NULL DEFAULT '{}';
+    ADD COLUMN gaps int8multirange NOT NULL DEFAULT '{}';
 -- every event id so far is sealed, archived or never used, but for the
 -- events not sealed yet
 UPDATE agent_guard.chain_state
    SET sealed_through = coalesce((SELECT max(e.event_id) FROM agent_guard.events e), 0),
-       gaps = coalesce((SELECT array_agg(e.event_id ORDER BY e.event_id) FROM agent_guard.events e
+       gaps = coalesce((SELECT range_agg(int8range(e.event_id, e.event_id, '[]')) FROM agent_guard.events e
                          WHERE e.seal_seq IS NULL), '{}');
 
 DROP INDEX agent_guard.events_unsealed_idx;
@@ -3539,7 +3539,7 @@ BEGIN
     seen_seal := st.checkpoint_seal;
 
     SELECT count(*) INTO unsealed FROM agent_guard.events e
-     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR e.event_id = ANY (st.gaps));
+     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR st.gaps @> e.event_id);
 
     SELECT e.event_id INTO r FROM agent_guard.events e
      WHERE (e.seal_seq IS NULL) <> (e.seal IS NULL) ORDER BY e.event_id LIMIT 1;
@@ -3600,7 +3600,7 @@ BEGIN
     -- that no seal covers was put in the log behind the sealer's back
     -- (a hashed subplan: an anti-join planned for LIMIT 1 rescans the seals per event)
     SELECT e.event_id INTO r FROM agent_guard.events e
-     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT e.event_id = ANY (st.gaps)
+     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT st.gaps @> e.event_id
        AND e.event_id NOT IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
                                WHERE u.id IS NOT NULL)
      ORDER BY e.event_id LIMIT 1;
@@ -3981,7 +3981,7 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
            -- sealed: in agent_guard.seals, or (1.1) its own seal_seq
            count(*) FILTER (WHERE e.seal_seq IS NULL
                               AND (e.event_id > (SELECT cs.sealed_through FROM agent_guard.chain_state cs)
-                                   OR e.event_id = ANY ((SELECT cs.gaps FROM agent_guard.chain_state cs)::bigint[]))) AS unsealed,
+                                   OR (SELECT cs.gaps FROM agent_guard.chain_state cs) @> e.event_id)) AS unsealed,
            -- rollback (70_rollback.sql): how many of its writes are undone
            -- the one definition of a run's state, which the postmortem and
            -- the command line read from here: what was undone first (the
