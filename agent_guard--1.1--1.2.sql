@@ -1896,208 +1896,6 @@ REVOKE ALL ON FUNCTION agent_guard._replicated_row() FROM PUBLIC;
 -- the statement record, shown by the postmortem.
 ALTER TABLE agent_guard.statements ADD COLUMN parameters text;
 
-CREATE OR REPLACE FUNCTION agent_guard.postmortem_json(run_id text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_run      text := run_id;
-    v_summary  jsonb;
-    v_privs    jsonb;
-    v_timeline jsonb;
-    v_guards   jsonb;
-    v_data     jsonb;
-    v_recovery jsonb;
-    v_evidence jsonb;
-    v_verify   record;
-    v_role     text;
-    v_status   text;
-BEGIN
-    PERFORM agent_guard._require_human('agent_guard.postmortem()');
-    -- the run's refused statements, also when no sealer wrote them
-    PERFORM agent_guard._flush_requests();
-    IF NOT EXISTS (SELECT 1 FROM agent_guard.events e WHERE e.run_id = v_run) THEN
-        RAISE EXCEPTION 'run "%" is not in the event log', left(v_run, 200)
-            USING ERRCODE = 'YG041',
-                  HINT = 'See agent_guard.runs for the runs on record (archived events are not reported).';
-    END IF;
-
-    -- the state: agent_guard.runs is its one definition (a run label
-    -- shared by two agents has a row, and a state, for each)
-    SELECT string_agg(DISTINCT r.status, ', ') INTO v_status
-      FROM agent_guard.runs r WHERE r.run_id = v_run;
-
-    -- summary: the agent's own acts (humans' acts are listed apart)
-    SELECT jsonb_build_object(
-               'run_id', v_run,
-               'agents', jsonb_agg(DISTINCT e.agent_id) FILTER (WHERE e.agent_id IS NOT NULL),
-               'login_roles', jsonb_agg(DISTINCT e.login_role) FILTER (WHERE e.login_role IS NOT NULL
-                                                                       AND agent_guard._is_agent_act(e.operation)),
-               'acting_roles', jsonb_agg(DISTINCT e.acting_role) FILTER (WHERE e.acting_role IS NOT NULL
-                                                                         AND agent_guard._is_agent_act(e.operation)),
-               'first_event', min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
-               'last_event', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
-               'duration', max(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation))
-                           - min(e.at) FILTER (WHERE agent_guard._is_agent_act(e.operation)),
-               'transactions', count(DISTINCT e.xid) FILTER (WHERE agent_guard._is_agent_act(e.operation)
-                                                               AND e.operation <> 'BLOCKED'),
-               'statements', count(DISTINCT e.statement_id),
-               'rows_changed', count(*) FILTER (WHERE agent_guard._is_row_op(e.operation)),
-               'tables_changed', count(DISTINCT e.relation) FILTER (WHERE agent_guard._is_row_op(e.operation)),
-               'guard_events', count(*) FILTER (WHERE NOT agent_guard._is_row_op(e.operation)),
-               'human_acts', count(*) FILTER (WHERE NOT agent_guard._is_agent_act(e.operation)),
-               'status', v_status),
-           min(e.login_role) FILTER (WHERE agent_guard._is_agent_act(e.operation))
-      INTO v_summary, v_role
-      FROM agent_guard.events e WHERE e.run_id = v_run;
-    SELECT v_summary || jsonb_build_object(
-               'client_addrs', coalesce(jsonb_agg(DISTINCT host(s.client_addr)) FILTER (WHERE s.client_addr IS NOT NULL), '[]'),
-               'application_names', coalesce(jsonb_agg(DISTINCT s.application_name) FILTER (WHERE s.application_name <> ''), '[]'))
-      INTO v_summary
-      FROM agent_guard.statements s WHERE s.run_id = v_run;
-
-    -- privileges the login role holds now on what the run touched
-    SELECT jsonb_build_object(
-               'role', v_role,
-               'role_exists', r.oid IS NOT NULL,
-               'superuser', r.rolsuper, 'createrole', r.rolcreaterole, 'createdb', r.rolcreatedb,
-               'bypassrls', r.rolbypassrls,
-               'member_of', (SELECT coalesce(jsonb_agg(g.rolname ORDER BY g.rolname), '[]')
-                               FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid
-                              WHERE am.member = r.oid),
-               'database', CASE WHEN r.oid IS NOT NULL THEN jsonb_build_object(
-                               'name', current_database(),
-                               'create', has_database_privilege(r.oid, current_database(), 'CREATE'),
-                               'temporary', has_database_privilege(r.oid, current_database(), 'TEMPORARY')) END,
-               'relations', (
-                   SELECT coalesce(jsonb_agg(jsonb_build_object(
-                              'relation', t.relation,
-                              'exists', c.oid IS NOT NULL,
-                              'owner', CASE WHEN c.oid IS NOT NULL AND r.oid IS NOT NULL
-                                            THEN pg_has_role(r.oid, c.relowner, 'USAGE') END,
-                              'privileges', CASE WHEN c.oid IS NOT NULL AND r.oid IS NOT NULL THEN
-                                  (SELECT coalesce(jsonb_agg(p.priv ORDER BY p.ord), '[]')
-                                     FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE',
-                                                       'REFERENCES', 'TRIGGER']) WITH ORDINALITY p(priv, ord)
-                                    WHERE has_table_privilege(r.oid, c.oid, p.priv)) END,
-                              'schema', n.nspname,
-                              'schema_owner', CASE WHEN n.oid IS NOT NULL AND r.oid IS NOT NULL
-                                                   THEN pg_has_role(r.oid, n.nspowner, 'USAGE') END,
-                              'schema_privileges', CASE WHEN n.oid IS NOT NULL AND r.oid IS NOT NULL THEN
-                                  (SELECT coalesce(jsonb_agg(p.priv ORDER BY p.ord), '[]')
-                                     FROM unnest(ARRAY['USAGE', 'CREATE']) WITH ORDINALITY p(priv, ord)
-                                    WHERE has_schema_privilege(r.oid, n.oid, p.priv)) END)
-                              ORDER BY t.relation), '[]')
-                     FROM (SELECT DISTINCT e.relation FROM agent_guard.events e
-                            WHERE e.run_id = v_run AND e.relation IS NOT NULL) t
-                     LEFT JOIN pg_class c ON c.oid = to_regclass(t.relation)
-                     LEFT JOIN pg_namespace n ON n.oid = c.relnamespace))
-      INTO v_privs
-      FROM (SELECT 1) one LEFT JOIN pg_roles r ON r.rolname = v_role;
-
-    -- the statements in order, with rows per table and operation
-    SELECT coalesce(jsonb_agg(x.j ORDER BY x.at, x.statement_id), '[]') INTO v_timeline
-      FROM (SELECT s.statement_id, s.at,
-                   jsonb_build_object('statement_id', s.statement_id, 'at', s.at, 'xid', s.xid::text,
-                                      'query', s.query)
-                   || CASE WHEN s.parameters IS NOT NULL
-                           THEN jsonb_build_object('parameters', s.parameters) ELSE '{}' END
-                   || jsonb_build_object(
-                                      'rows', (SELECT jsonb_object_agg(c.relation, c.ops)
-                                                 FROM (SELECT e.relation, jsonb_object_agg(e.operation, e.n) AS ops
-                                                         FROM (SELECT e2.relation, e2.operation, count(*) AS n
-                                                                 FROM agent_guard.events e2
-                                                                WHERE e2.statement_id = s.statement_id
-                                                                GROUP BY 1, 2) e
-                                                        GROUP BY e.relation) c)) AS j
-              FROM agent_guard.statements s WHERE s.run_id = v_run) x;
-
-    -- every guard event about the run, whatever its kind; "human" says
-    -- whether it is a human's act on the run rather than the agent's
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'event_id', e.event_id, 'at', e.at, 'operation', e.operation, 'relation', e.relation,
-               'by', e.login_role, 'agent_id', e.agent_id, 'detail', e.detail,
-               'human', NOT agent_guard._is_agent_act(e.operation))
-               ORDER BY e.at, e.event_id), '[]')
-      INTO v_guards
-      FROM agent_guard.events e
-     WHERE (e.run_id = v_run OR e.detail->>'run_id' = v_run)
-       AND NOT agent_guard._is_row_op(e.operation) AND e.operation <> 'COMPENSATE';
-
-    -- data touched: counts and a few keys per table
-    SELECT coalesce(jsonb_agg(jsonb_build_object(
-               'relation', t.relation, 'inserted', t.ins, 'updated', t.upd, 'deleted', t.del,
-               'soft_deleted', t.sdel, 'rows', t.total,
-               'sample_keys', (SELECT jsonb_agg(k.row_key ORDER BY k.first_id)
-                                 FROM (SELECT e.row_key, min(e.event_id) AS first_id
-                                         FROM agent_guard.events e
-                                        WHERE e.run_id = v_run AND e.relation = t.relation
-                                          AND agent_guard._is_row_op(e.operation)
-                                        GROUP BY e.row_key ORDER BY 2 LIMIT 5) k))
-               ORDER BY t.relation), '[]')
-      INTO v_data
-      FROM (SELECT e.relation,
-                   count(*) FILTER (WHERE e.operation = 'INSERT') AS ins,
-                   count(*) FILTER (WHERE e.operation = 'UPDATE') AS upd,
-                   count(*) FILTER (WHERE e.operation = 'DELETE') AS del,
-                   count(*) FILTER (WHERE e.operation = 'SOFT_DELETE') AS sdel,
-                   count(DISTINCT e.row_key) AS total
-              FROM agent_guard.events e
-             WHERE e.run_id = v_run AND agent_guard._is_row_op(e.operation)
-             GROUP BY e.relation) t;
-
-    -- recovery
-    SELECT jsonb_build_object(
-               'rollbacks', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                 'event_id', e.event_id, 'at', e.at, 'by', e.login_role, 'detail', e.detail)
-                                 ORDER BY e.event_id), '[]')
-                               FROM agent_guard.events e
-                              WHERE e.operation = 'ROLLBACK'
-                                AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)),
-               'compensations', (SELECT coalesce(jsonb_object_agg(c.relation, c.n), '{}')
-                                   FROM (SELECT coalesce(e.relation, '?') AS relation, count(*) AS n
-                                           FROM agent_guard.events e
-                                          WHERE e.operation = 'COMPENSATE'
-                                            AND (e.run_id = v_run OR e.detail->>'run_id' = v_run)
-                                          GROUP BY 1) c),
-               'rolled_back', v_status = 'rolled back',
-               'preview_command', format('SELECT * FROM agent_guard.rollback_run(%L);', v_run),
-               'rollback_command', format('SELECT * FROM agent_guard.rollback_run(%L, apply => true);', v_run))
-      INTO v_recovery;
-
-    -- evidence
-    SELECT * INTO v_verify FROM agent_guard.verify_log();
-    SELECT jsonb_build_object(
-               'log_verified', v_verify.ok,
-               'events_checked', v_verify.events_checked,
-               'first_bad_event', v_verify.first_bad_event,
-               'verify_detail', v_verify.detail,
-               'head', agent_guard.log_head(),
-               'run_events', count(*),
-               'run_events_sealed', count(*) FILTER (WHERE e.seal_seq IS NOT NULL),
-               'run_first_seal_seq', min(e.seal_seq),
-               'run_last_seal_seq', max(e.seal_seq))
-      INTO v_evidence
-      FROM agent_guard.events e WHERE e.run_id = v_run;
-
-    RETURN jsonb_build_object(
-        'summary', v_summary || jsonb_build_object(
-            'verdict', format('%s changed in %s by %s; %s; %s; the log %s',
-                              agent_guard._plural((v_summary->>'rows_changed')::bigint, 'row'),
-                              agent_guard._plural((v_summary->>'tables_changed')::bigint, 'table'),
-                              agent_guard._plural((v_summary->>'statements')::bigint, 'statement'),
-                              agent_guard._plural((v_summary->>'guard_events')::bigint, 'guard event'),
-                              CASE WHEN v_status IN ('rolled back', 'partly rolled back') THEN v_status
-                                   ELSE 'not rolled back' END,
-                              CASE WHEN v_verify.ok THEN 'verifies' ELSE 'DOES NOT VERIFY' END)),
-        'privileges', v_privs,
-        'timeline', v_timeline,
-        'guard_events', v_guards,
-        'data', v_data,
-        'recovery', v_recovery,
-        'evidence', v_evidence);
-END
-$$;
-
 CREATE OR REPLACE FUNCTION agent_guard.postmortem(run_id text) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -3649,12 +3447,12 @@ LOCK TABLE agent_guard.events IN SHARE MODE;
 
 ALTER TABLE agent_guard.chain_state
     ADD COLUMN sealed_through bigint NOT NULL DEFAULT 0,
-    ADD COLUMN gaps bigint[] NOT NULL DEFAULT '{}';
+    ADD COLUMN gaps int8multirange NOT NULL DEFAULT '{}';
 -- every event id so far is sealed, archived or never used, but for the
 -- events not sealed yet
 UPDATE agent_guard.chain_state
    SET sealed_through = coalesce((SELECT max(e.event_id) FROM agent_guard.events e), 0),
-       gaps = coalesce((SELECT array_agg(e.event_id ORDER BY e.event_id) FROM agent_guard.events e
+       gaps = coalesce((SELECT range_agg(int8range(e.event_id, e.event_id, '[]')) FROM agent_guard.events e
                          WHERE e.seal_seq IS NULL), '{}');
 
 DROP INDEX agent_guard.events_unsealed_idx;
@@ -3741,7 +3539,7 @@ BEGIN
     seen_seal := st.checkpoint_seal;
 
     SELECT count(*) INTO unsealed FROM agent_guard.events e
-     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR e.event_id = ANY (st.gaps));
+     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR st.gaps @> e.event_id);
 
     SELECT e.event_id INTO r FROM agent_guard.events e
      WHERE (e.seal_seq IS NULL) <> (e.seal IS NULL) ORDER BY e.event_id LIMIT 1;
@@ -3802,7 +3600,7 @@ BEGIN
     -- that no seal covers was put in the log behind the sealer's back
     -- (a hashed subplan: an anti-join planned for LIMIT 1 rescans the seals per event)
     SELECT e.event_id INTO r FROM agent_guard.events e
-     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT e.event_id = ANY (st.gaps)
+     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT st.gaps @> e.event_id
        AND e.event_id NOT IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
                                WHERE u.id IS NOT NULL)
      ORDER BY e.event_id LIMIT 1;
@@ -4183,7 +3981,7 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
            -- sealed: in agent_guard.seals, or (1.1) its own seal_seq
            count(*) FILTER (WHERE e.seal_seq IS NULL
                               AND (e.event_id > (SELECT cs.sealed_through FROM agent_guard.chain_state cs)
-                                   OR e.event_id = ANY ((SELECT cs.gaps FROM agent_guard.chain_state cs)::bigint[]))) AS unsealed,
+                                   OR (SELECT cs.gaps FROM agent_guard.chain_state cs) @> e.event_id)) AS unsealed,
            -- rollback (70_rollback.sql): how many of its writes are undone
            -- the one definition of a run's state, which the postmortem and
            -- the command line read from here: what was undone first (the

@@ -51,7 +51,10 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/multirangetypes.h"
+#include "utils/rangetypes.h"
 #include "utils/snapmgr.h"
+#include "utils/typcache.h"
 
 #include "agent_guard.h"
 #include "canon.h"
@@ -463,12 +466,14 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
  *
  *		sealed_through	every event id at or below it is sealed, or in gaps,
  *						or will never exist;
- *		gaps			the ids at or below sealed_through not sealed yet.
+ *		gaps			the ids at or below sealed_through not sealed yet,
+ *						as an int8multirange: a run of ids skipped
+ *						together is one range, whatever its length.
  *
  * A pass seals the events of gaps that became visible and the next events
  * above sealed_through, in event_id order; the ids it skips above
  * sealed_through (not visible: their transaction runs, aborted, or the
- * value was taken and never used) become gaps.  A gap leaves the list when
+ * value was taken and never used) become gaps.  An id leaves the gaps when
  * it is sealed, or when it is proven to never exist: the sealer reads the
  * events sequence's last value M and then the virtual transaction ids
  * running (a probe); a transaction that took an id <= M had taken it
@@ -480,6 +485,13 @@ seal_events(ItemPointerData *tids, uint64 n, HTAB *stmts, int64 seq, bytea **pre
  * extension creates it): with a cache a backend could use a value long
  * after it took it, so the sealer then keeps its gaps (and warns).  A gap
  * never stalls sealing: the events above it are sealed meanwhile.
+ *
+ * Two ranges of gaps are apart by at least one sealed event, so they
+ * number at most one more than the events sealed while they stay: an
+ * agent's aborted writes, however many, add one range per run of them
+ * between two committed events.  A batch reads them all (each is one
+ * index range scan for events that became visible), and writes them anew
+ * only when they changed.
  *
  * The probe is kept by the process (the sealer between its passes, a
  * session between its calls of seal_log()); it is only knowledge about
@@ -570,35 +582,99 @@ probe_done(void)
 	return true;
 }
 
-static int
-cmp_int64(const void *a, const void *b)
+/* a range of gaps, both ends included */
+typedef struct GapRange
 {
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
+	int64		lo;
+	int64		hi;
+} GapRange;
 
-	return x < y ? -1 : x > y ? 1 : 0;
+typedef struct GapList
+{
+	GapRange   *r;
+	int			n;
+	int			cap;
+} GapList;
+
+static TypeCacheEntry *
+int8range_type(void)
+{
+	return lookup_type_cache(INT8RANGEOID, TYPECACHE_RANGE_INFO);
 }
 
-/* the elements of an int8[] (sorted) */
-static int64 *
-int8_array_values(ArrayType *arr, int *n)
+/* Append [lo, hi] (above every range so far), joining it to an adjacent one. */
+static void
+gaps_add(GapList *g, int64 lo, int64 hi)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int64	   *out;
+	if (lo > hi)
+		return;
+	if (g->n > 0 && g->r[g->n - 1].hi >= lo - 1)
+	{
+		g->r[g->n - 1].hi = Max(g->r[g->n - 1].hi, hi);
+		return;
+	}
+	if (g->n >= g->cap)
+	{
+		g->cap = g->cap * 2 + 64;
+		g->r = g->r == NULL ? palloc(sizeof(GapRange) * g->cap)
+			: repalloc(g->r, sizeof(GapRange) * g->cap);
+	}
+	g->r[g->n].lo = lo;
+	g->r[g->n].hi = hi;
+	g->n++;
+}
+
+/* the ranges of agent_guard.chain_state.gaps, in order */
+static GapList
+gaps_read(MultirangeType *mr)
+{
+	TypeCacheEntry *typcache = int8range_type();
+	GapList		g = {NULL, 0, 0};
+	uint32		i;
+
+	for (i = 0; i < mr->rangeCount; i++)
+	{
+		RangeBound lower;
+		RangeBound upper;
+		int64		lo;
+		int64		hi;
+
+		multirange_get_bounds(typcache, mr, i, &lower, &upper);
+		if (lower.infinite || upper.infinite)
+			elog(ERROR, "agent_guard.chain_state.gaps holds an unbounded range");
+		/* int8range is canonical: [lo, hi) */
+		lo = DatumGetInt64(lower.val) + (lower.inclusive ? 0 : 1);
+		hi = DatumGetInt64(upper.val) - (upper.inclusive ? 0 : 1);
+		gaps_add(&g, lo, hi);
+	}
+	return g;
+}
+
+static MultirangeType *
+gaps_make(GapList *g)
+{
+	TypeCacheEntry *typcache = int8range_type();
+	RangeType **ranges = palloc(sizeof(RangeType *) * Max(g->n, 1));
 	int			i;
 
-	deconstruct_array(arr, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, n);
-	out = palloc(sizeof(int64) * Max(*n, 1));
-	for (i = 0; i < *n; i++)
+	/*
+	 * Already in int8range's canonical form, [lo, hi + 1): serialized
+	 * without a call of its canonical function per range.
+	 */
+	for (i = 0; i < g->n; i++)
 	{
-		if (nulls[i])
-			elog(ERROR, "agent_guard.chain_state.gaps holds a null");
-		out[i] = DatumGetInt64(elems[i]);
+		RangeBound lower = {Int64GetDatum(g->r[i].lo), false, true, true};
+		RangeBound upper = {Int64GetDatum(g->r[i].hi + 1), false, false, false};
+
+		ranges[i] = AG_RANGE_SERIALIZE(typcache, &lower, &upper);
 	}
-	qsort(out, *n, sizeof(int64), cmp_int64);
-	return out;
+	return make_multirange(INT8MULTIRANGEOID, typcache, g->n, ranges);
+}
+
+static bool
+gaps_equal(GapList *a, GapList *b)
+{
+	return a->n == b->n && (a->n == 0 || memcmp(a->r, b->r, sizeof(GapRange) * a->n) == 0);
 }
 
 static ArrayType *
@@ -619,23 +695,21 @@ int8_array(int64 *values, int n)
  * head's row lock and pinned the settings.
  */
 static int64
-seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gaps_arr)
+seal_batch(int max_events, int64 seq, bytea *prev, int64 through, MultirangeType *gaps_mr)
 {
-	Oid			batch_types[3] = {INT8OID, INT8ARRAYOID, INT4OID};
+	Oid			batch_types[3] = {INT8OID, INT8MULTIRANGEOID, INT4OID};
 	Oid			seals_types[4] = {INT8OID, INT8OID, INT8ARRAYOID, BYTEAOID};
-	Oid			state_types[5] = {INT8OID, BYTEAOID, INT8OID, INT8ARRAYOID, BOOLOID};
-	Datum		args[5];
+	Oid			state_types[6] = {INT8OID, BYTEAOID, INT8OID, INT8MULTIRANGEOID, BOOLOID, BOOLOID};
+	Datum		args[6];
 	bool		isnull;
-	int			ngaps;
-	int64	   *gaps = int8_array_values(gaps_arr, &ngaps);
+	GapList		gaps = gaps_read(gaps_mr);
+	GapList		newgaps = {NULL, 0, 0};
 	int64	   *ids;
-	int64	   *newgaps;
-	int			nnew = 0;
-	int			cap;
 	int64		new_through = through;
 	bool		resolve;
 	bool		complete;
 	bool		changed = false;
+	bool		gaps_changed;
 	SPITupleTable *batch;
 	HTAB	   *stmts;
 	ItemPointerData *tids;
@@ -650,8 +724,9 @@ seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gap
 		new_batch_plan = ag_keep_plan(
 			"SELECT x.ctid, x.statement_id, x.event_id FROM ("
 			"    SELECT e.ctid, e.statement_id, e.event_id "
-			"      FROM pg_catalog.unnest($2) AS g(id) JOIN agent_guard.events e "
-			"        ON e.event_id OPERATOR(pg_catalog.=) g.id "
+			"      FROM pg_catalog.unnest($2) AS g(r) JOIN agent_guard.events e "
+			"        ON e.event_id OPERATOR(pg_catalog.>=) pg_catalog.lower(g.r) "
+			"       AND e.event_id OPERATOR(pg_catalog.<) pg_catalog.upper(g.r) "
 			"    UNION ALL "
 			"    (SELECT e.ctid, e.statement_id, e.event_id FROM agent_guard.events e "
 			"      WHERE e.event_id OPERATOR(pg_catalog.>) $1 ORDER BY e.event_id LIMIT $3)) x "
@@ -663,9 +738,10 @@ seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gap
 	if (state_plan == NULL)
 		state_plan = ag_keep_plan(
 			"UPDATE agent_guard.chain_state SET last_seq = $1, last_seal = $2, "
-			"       sealed_through = $3, gaps = $4, "
+			"       sealed_through = $3, "
+			"       gaps = CASE WHEN $6 THEN $4 ELSE gaps END, "
 			"       sealed_at = CASE WHEN $5 THEN pg_catalog.now() ELSE sealed_at END",
-			5, state_types);
+			6, state_types);
 
 	/*
 	 * Before the batch query: its snapshot is then taken after the probe's
@@ -675,7 +751,7 @@ seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gap
 	resolve = !IsolationUsesXactSnapshot() && probe_done();
 
 	args[0] = Int64GetDatum(through);
-	args[1] = PointerGetDatum(gaps_arr);
+	args[1] = PointerGetDatum(gaps_mr);
 	args[2] = Int32GetDatum(max_events);
 	rc = run_plan(new_batch_plan, NULL, args);
 	if (rc != SPI_OK_SELECT)
@@ -698,47 +774,60 @@ seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gap
 	/*
 	 * The gaps after this batch: the old ones not sealed now, and the ids
 	 * above sealed_through it skipped; those the probe proves never to
-	 * exist are left out.
+	 * exist are left out.  Of the old ones, every id up to resolved_to: an
+	 * id the batch query did not reach (it stopped at its limit) may be
+	 * visible.
 	 */
-	cap = Max(ngaps, 1);
-	newgaps = palloc(sizeof(int64) * cap);
 	{
 		uint64		j = 0;
 		int64		last_seen = n > 0 ? ids[n - 1] : PG_INT64_MIN;
+		bool		resolves = false;
+		int64		resolved_to = 0;
 
-		for (g = 0; g < ngaps; g++)
+		if (resolve && complete)
 		{
-			while (j < n && ids[j] < gaps[g])
+			resolves = true;
+			resolved_to = probe.last_value;
+		}
+		else if (resolve && n > 0)
+		{
+			resolves = true;
+			resolved_to = Min(probe.last_value, last_seen - 1);
+		}
+		for (g = 0; g < gaps.n; g++)
+		{
+			int64		lo = gaps.r[g].lo;
+			int64		hi = gaps.r[g].hi;
+
+			if (resolves && lo <= resolved_to)
+				lo = resolved_to + 1;
+
+			/* the ids sealed now split the range */
+			while (j < n && ids[j] < lo)
 				j++;
-			if (j < n && ids[j] == gaps[g])
-				continue;		/* sealed now */
-			if (resolve && gaps[g] <= probe.last_value &&
-				(complete || gaps[g] < last_seen))
-				continue;		/* never will be */
-			newgaps[nnew++] = gaps[g];
+			while (j < n && ids[j] <= hi)
+			{
+				gaps_add(&newgaps, lo, ids[j] - 1);
+				lo = ids[j] + 1;
+				j++;
+			}
+			gaps_add(&newgaps, lo, hi);
 		}
 	}
 	for (i = 0; i < n; i++)
 	{
-		int64		id;
+		int64		lo = new_through + 1;
 
 		if (ids[i] <= through)
 			continue;
 		/* ids between the previous one and this one were not visible */
-		for (id = new_through + 1; id < ids[i]; id++)
-		{
-			if (resolve && id <= probe.last_value)
-				continue;
-			if (nnew >= cap)
-			{
-				cap = cap * 2 + 1024;
-				newgaps = repalloc(newgaps, sizeof(int64) * cap);
-			}
-			newgaps[nnew++] = id;
-		}
+		if (resolve && probe.last_value >= lo)
+			lo = probe.last_value + 1;
+		gaps_add(&newgaps, lo, ids[i] - 1);
 		new_through = ids[i];
 	}
-	changed = n > 0 || nnew != ngaps || new_through != through;
+	gaps_changed = !gaps_equal(&gaps, &newgaps);
+	changed = n > 0 || gaps_changed || new_through != through;
 	if (resolve)
 		probe.held = false;
 
@@ -762,15 +851,16 @@ seal_batch(int max_events, int64 seq, bytea *prev, int64 through, ArrayType *gap
 		args[0] = Int64GetDatum(seq);
 		args[1] = PointerGetDatum(prev);
 		args[2] = Int64GetDatum(new_through);
-		args[3] = PointerGetDatum(int8_array(newgaps, nnew));
+		args[3] = PointerGetDatum(gaps_changed ? gaps_make(&newgaps) : gaps_mr);
 		args[4] = BoolGetDatum(n > 0);
+		args[5] = BoolGetDatum(gaps_changed);
 		rc = run_plan(state_plan, NULL, args);
 		if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 			elog(ERROR, "agent_guard: could not move the head of the hash chain");
 	}
 
 	/* gaps left: ask again who could still fill them */
-	if (nnew > 0 && !probe.held)
+	if (newgaps.n > 0 && !probe.held)
 		probe_take();
 
 	SPI_freetuptable(batch);
@@ -801,7 +891,8 @@ ag_chain_seal(int max_events)
 	bool		batches;
 	int64		seq;
 	int64		through = 0;
-	ArrayType  *gaps = NULL;
+	MultirangeType *gaps = NULL;
+	int			gaps_att;
 	bytea	   *prev;
 	SPITupleTable *batch;
 	HTAB	   *stmts;
@@ -845,8 +936,16 @@ ag_chain_seal(int max_events)
 											  SPI_fnumber(SPI_tuptable->tupdesc, "sealed_through"), &isnull));
 		if (isnull)
 			elog(ERROR, "agent_guard.chain_state.sealed_through is null");
-		gaps = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-													SPI_fnumber(SPI_tuptable->tupdesc, "gaps"), &isnull));
+		/* a list of ids, one each, until the update that made them ranges */
+		gaps_att = SPI_fnumber(SPI_tuptable->tupdesc, "gaps");
+		if (gaps_att <= 0 || SPI_gettypeid(SPI_tuptable->tupdesc, gaps_att) != INT8MULTIRANGEOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("agent_guard.chain_state.gaps is not an int8multirange"),
+					 errdetail("This database's agent_guard objects were made by an older build of version 1.2, which kept the gaps as a list of ids."),
+					 errhint("Run the build that made them, or install the extension in this database anew.")));
+		gaps = DatumGetMultirangeTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+														 gaps_att, &isnull));
 		if (isnull)
 			elog(ERROR, "agent_guard.chain_state.gaps is null");
 	}

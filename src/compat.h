@@ -36,6 +36,13 @@
 #define AG_PROC_ACLCHECK(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
 #endif
 
+/* range_serialize() takes a soft-error context from 16 on. */
+#if PG_VERSION_NUM >= 160000
+#define AG_RANGE_SERIALIZE(typcache, lower, upper) range_serialize((typcache), (lower), (upper), false, NULL)
+#else
+#define AG_RANGE_SERIALIZE(typcache, lower, upper) range_serialize((typcache), (lower), (upper), false)
+#endif
+
 /* MERGE is new in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AG_HAVE_MERGE 1

@@ -28,9 +28,10 @@ CREATE TABLE agent_guard.chain_state (
     checkpoint_seal bytea NOT NULL DEFAULT '',
     -- which events the sealer sealed (src/chain.c): every event id up to
     -- sealed_through is sealed, or in gaps (not sealed yet: its
-    -- transaction may still commit), or will never exist
+    -- transaction may still commit), or will never exist; a run of ids
+    -- skipped together is one range of gaps
     sealed_through  bigint NOT NULL DEFAULT 0,
-    gaps            bigint[] NOT NULL DEFAULT '{}'
+    gaps            int8multirange NOT NULL DEFAULT '{}'
 );
 INSERT INTO agent_guard.chain_state DEFAULT VALUES;
 
@@ -223,7 +224,7 @@ BEGIN
     seen_seal := st.checkpoint_seal;
 
     SELECT count(*) INTO unsealed FROM agent_guard.events e
-     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR e.event_id = ANY (st.gaps));
+     WHERE e.seal_seq IS NULL AND (e.event_id > st.sealed_through OR st.gaps @> e.event_id);
 
     SELECT e.event_id INTO r FROM agent_guard.events e
      WHERE (e.seal_seq IS NULL) <> (e.seal IS NULL) ORDER BY e.event_id LIMIT 1;
@@ -284,7 +285,7 @@ BEGIN
     -- that no seal covers was put in the log behind the sealer's back
     -- (a hashed subplan: an anti-join planned for LIMIT 1 rescans the seals per event)
     SELECT e.event_id INTO r FROM agent_guard.events e
-     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT e.event_id = ANY (st.gaps)
+     WHERE e.seal_seq IS NULL AND e.event_id <= st.sealed_through AND NOT st.gaps @> e.event_id
        AND e.event_id NOT IN (SELECT u.id FROM agent_guard.seals s, unnest(s.event_ids) u(id)
                                WHERE u.id IS NOT NULL)
      ORDER BY e.event_id LIMIT 1;

@@ -27,7 +27,7 @@ CREATE VIEW agent_guard.runs AS
            -- sealed: in agent_guard.seals, or (1.1) its own seal_seq
            count(*) FILTER (WHERE e.seal_seq IS NULL
                               AND (e.event_id > (SELECT cs.sealed_through FROM agent_guard.chain_state cs)
-                                   OR e.event_id = ANY ((SELECT cs.gaps FROM agent_guard.chain_state cs)::bigint[]))) AS unsealed,
+                                   OR (SELECT cs.gaps FROM agent_guard.chain_state cs) @> e.event_id)) AS unsealed,
            -- rollback (70_rollback.sql): how many of its writes are undone
            -- the one definition of a run's state, which the postmortem and
            -- the command line read from here: what was undone first (the

@@ -242,7 +242,7 @@ def run_pgbench(cluster, user, clients, seconds=0, transactions=0, script=None, 
     return tps, n
 
 
-BACKLOG_SQL = "SELECT count(*) FROM agent_guard.events e, agent_guard.chain_state c WHERE e.seal_seq IS NULL AND (e.event_id > c.sealed_through OR e.event_id = ANY (c.gaps))"
+BACKLOG_SQL = "SELECT count(*) FROM agent_guard.events e, agent_guard.chain_state c WHERE e.seal_seq IS NULL AND (e.event_id > c.sealed_through OR c.gaps @> e.event_id)"
 
 
 class Sampler:

@@ -30,7 +30,7 @@ my $unsealed_sql = q{
 	 WHERE e.seal_seq IS NULL
 	   AND (NOT to_jsonb(c) ? 'sealed_through'
 	        OR e.event_id > (to_jsonb(c)->>'sealed_through')::bigint
-	        OR to_jsonb(c)->'gaps' @> to_jsonb(e.event_id))};
+	        OR (to_jsonb(c)->>'gaps')::int8multirange @> e.event_id)};
 
 sub ag_wait_sealed
 {
