@@ -279,7 +279,7 @@ char *
 ag_quote_qualified(const char *nsp, const char *name)
 {
 	bool		save = quote_all_identifiers;
-	char	   *result;
+	char	   *volatile result = NULL;
 
 	quote_all_identifiers = false;
 	PG_TRY();
