@@ -4015,13 +4015,17 @@ CREATE OR REPLACE VIEW agent_guard.runs AS
 -- pins (outputpin.c; red team 15B, finding 1).
 ALTER FUNCTION agent_guard._rollback(text, xid8, boolean, text)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content;
 ALTER FUNCTION agent_guard.soft_deleted(regclass)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content;
 ALTER FUNCTION agent_guard.restore(regclass, jsonb)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content;
 ALTER FUNCTION agent_guard.purge(regclass, interval)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content;

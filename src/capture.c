@@ -261,7 +261,8 @@ qualified_name(Oid relid)
 
 	if (nsp == NULL || rel == NULL)
 		elog(ERROR, "cache lookup failed for relation %u", relid);
-	return quote_qualified_identifier(nsp, rel);
+	/* as the pinned settings print it: not every name quoted */
+	return ag_quote_qualified(nsp, rel);
 }
 
 /*

@@ -13,7 +13,22 @@
  * set with SET clauses:
  *
  *	TimeZone = UTC, DateStyle = 'ISO, YMD', IntervalStyle = postgres,
- *	extra_float_digits = 1, bytea_output = hex, lc_monetary = C.
+ *	extra_float_digits = 1, bytea_output = hex, lc_monetary = C,
+ *	search_path = 'pg_catalog, pg_temp', quote_all_identifiers = off.
+ *
+ * These are all the settings the output functions of the built-in types
+ * read (PostgreSQL 15 and 18, src/backend/utils/adt): the geometric types
+ * print their coordinates as float8out does, with extra_float_digits
+ * (red team 16, finding 3); regclass, regproc, regprocedure, regoper,
+ * regoperator, regtype, regcollation, regconfig and regdictionary print a
+ * name qualified only when search_path does not find it, so an agent's
+ * search_path printed its own schema's objects unqualified (a rollback
+ * reading them back under pg_catalog found others, or none), and every
+ * reg* type quotes every name under quote_all_identifiers.  search_path is
+ * the one the rollback's row work reads and writes with (rowwork.c): a
+ * name prints schema-qualified unless it is in pg_catalog (or the
+ * session's own temporary schema).  xmloption changes only how xml is
+ * read, which the functions that read images back pin themselves.
  *
  * Pinning costs a GUC nest level and a set_config_option() per setting,
  * too much for every row: the row trigger prints floats and timestamptz
@@ -25,6 +40,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_range.h"
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
@@ -53,6 +69,8 @@ static const struct
 	{AG_PIN_FLOAT, "extra_float_digits", "1"},
 	{AG_PIN_BYTEA, "bytea_output", "hex"},
 	{AG_PIN_MONEY, "lc_monetary", "C"},
+	{AG_PIN_SEARCH_PATH, "search_path", AG_PINNED_SEARCH_PATH},
+	{AG_PIN_QUOTE, "quote_all_identifiers", "off"},
 };
 
 /*
@@ -102,6 +120,12 @@ ag_output_differs(int mask)
 		differ |= AG_PIN_BYTEA;
 	if ((mask & AG_PIN_MONEY) && (locale_monetary == NULL || strcmp(locale_monetary, "C") != 0))
 		differ |= AG_PIN_MONEY;
+	/* the same list written otherwise is pinned too: a few comparisons less */
+	if ((mask & AG_PIN_SEARCH_PATH) &&
+		(namespace_search_path == NULL || strcmp(namespace_search_path, AG_PINNED_SEARCH_PATH) != 0))
+		differ |= AG_PIN_SEARCH_PATH;
+	if ((mask & AG_PIN_QUOTE) && quote_all_identifiers)
+		differ |= AG_PIN_QUOTE;
 	return differ;
 }
 
@@ -158,6 +182,30 @@ type_deps(Oid typoid, int depth)
 			return AG_PIN_BYTEA;
 		case MONEYOID:
 			return AG_PIN_MONEY;
+		/* coordinates print as float8out() prints a float8 */
+		case POINTOID:
+		case LSEGOID:
+		case PATHOID:
+		case BOXOID:
+		case POLYGONOID:
+		case LINEOID:
+		case CIRCLEOID:
+			return AG_PIN_FLOAT;
+		/* a name, qualified when search_path does not find it */
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCLASSOID:
+		case REGCOLLATIONOID:
+		case REGTYPEOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+			return AG_PIN_SEARCH_PATH | AG_PIN_QUOTE;
+		/* a schema's or role's name, never qualified */
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+			return AG_PIN_QUOTE;
 		/* the usual types that print alike for everybody: no lookup */
 		case BOOLOID:
 		case INT2OID:
@@ -219,6 +267,31 @@ int
 ag_output_type_deps(Oid typoid)
 {
 	return type_deps(typoid, 0);
+}
+
+/*
+ * A relation's name for the record (agent_guard.events.relation): the
+ * agent's quote_all_identifiers printed "app"."items", which names the
+ * same table but is another text.  The setting is a plain variable, set
+ * back whatever happens.
+ */
+char *
+ag_quote_qualified(const char *nsp, const char *name)
+{
+	bool		save = quote_all_identifiers;
+	char	   *volatile result = NULL;
+
+	quote_all_identifiers = false;
+	PG_TRY();
+	{
+		result = quote_qualified_identifier(nsp, name);
+	}
+	PG_FINALLY();
+	{
+		quote_all_identifiers = save;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 char *

@@ -46,6 +46,7 @@ CREATE FUNCTION agent_guard.soft_deleted(relation regclass)
     -- images print and read back as the row trigger prints them (outputpin.c)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
 AS $$
 DECLARE
     v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.soft_deleted()');
@@ -70,6 +71,7 @@ CREATE FUNCTION agent_guard.restore(relation regclass, row_key jsonb) RETURNS js
     -- images print and read back as the row trigger prints them (outputpin.c)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
 AS $$
 DECLARE
     v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
@@ -114,6 +116,7 @@ CREATE FUNCTION agent_guard.purge(relation regclass, older_than interval) RETURN
     -- images print and read back as the row trigger prints them (outputpin.c)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
 AS $$
 DECLARE
     v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');

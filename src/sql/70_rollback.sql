@@ -121,6 +121,7 @@ CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p
     -- images print and read back as the row trigger prints them (outputpin.c)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
 AS $$
 #variable_conflict use_column
 DECLARE
