@@ -761,6 +761,30 @@ ag_key_add_plan(StringInfo m, PlannedStmt *ps, const char *source, int source_le
 	list_free(funcs);
 }
 
+/*
+ * The definitions of the functions in funcs and of every function they
+ * depend on (function_closure), as a plan's material holds them: a
+ * utility statement's expressions bind the candidates their names can
+ * resolve to this way (keyobjects.c).
+ */
+void
+ag_key_add_functions(StringInfo m, List *funcs)
+{
+	List	   *all = function_closure(funcs);
+	ListCell   *lc;
+
+	add_oids(m, "functions", all);
+	if (all != NIL)
+	{
+		Relation	proc = table_open(ProcedureRelationId, AccessShareLock);
+
+		foreach(lc, all)
+			add_function(m, lfirst_oid(lc), RelationGetDescr(proc));
+		table_close(proc, AccessShareLock);
+	}
+	list_free(all);
+}
+
 /* A catalog row's contents, as the material holds it (keyobjects.c). */
 void
 ag_key_add_row(StringInfo m, HeapTuple tup, TupleDesc desc)
