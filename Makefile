@@ -25,7 +25,7 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 REGRESS = install identity protect capture runs softdelete rollback rollback_random idempotency evidence postmortem hostile gates policies bypass capture_images rollback_replay evidence_content log_limits freeze_wrappers drops copyfrom rights structure reach scopes reliance guard_queries side_writes approval_text approval_once approval_key structure_humans agent_code agent_rights agent_code_paths cascade_owner procedure_commit setval_gate wal_messages postmortem_markdown structure_code run_per_agent log_line_escape request_text_cut agent_stored agent_cursors agent_session_state agent_extensions agent_as_other structure_defaults preview_escape approval_binding agent_code_calls key_squat structure_parents agent_stats agent_unjudged agent_code_gates reach_depends trigger_calls agent_temp_deps rt11_open rule_reach rt13_notify_settings rt14_open rt15_rule_ctes rt14_fix approval_objects postmortem_hidden agent_shadow agent_reads output_settings structure_rt15 vacuum_write agent_current_query rt17_approvals
 REGRESS_OPTS = --temp-config=test/agent_guard.conf --load-extension=agent_guard
 
-ISOLATION = concurrent_writers softdelete_race rollback_race idempotency_race idempotency_expiry gates_approval policy_change inserter_cache fk_reach index_lock rollback_lock seal_order
+ISOLATION = concurrent_writers softdelete_race rollback_race idempotency_race idempotency_expiry gates_approval policy_change inserter_cache fk_reach index_lock rollback_lock seal_order rt17_approval_clock
 ISOLATION_OPTS = --temp-config=test/agent_guard.conf --inputdir=test --load-extension=agent_guard
 
 SCRIPT_GOALS = check demo deps dist
