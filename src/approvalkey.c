@@ -21,7 +21,9 @@
  *	  (ag_key_read_settings: DateStyle, TimeZone, IntervalStyle,
  *	  transform_null_equals, ...; red team 15B, finding 7),
  *	- for a utility statement, what its names resolved to and what it
- *	  reached (classify.c, reach.c),
+ *	  reached (classify.c, reach.c), and what the names in its expressions
+ *	  can resolve to, with the definitions (keyobjects.c; red team 17a,
+ *	  finding 4),
  *	- for a statement that runs a plan (no WHERE clause, row limit), what
  *	  it reaches and calls whatever its plan, collected from the rewritten
  *	  query before planning (ag_key_bind_query): the relations it names or
