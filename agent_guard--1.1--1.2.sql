@@ -4029,3 +4029,146 @@ ALTER FUNCTION agent_guard.purge(regclass, interval)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
     SET quote_all_identifiers = off SET xmloption = content;
+
+-- Approvals (red team 17a): decisions lock the request without waiting
+-- and date themselves by the clock; deny() withdraws an approval not used
+-- yet; an approval shows expired by the clock.
+CREATE FUNCTION agent_guard._lock_request(request_id bigint)
+    RETURNS agent_guard.request_log
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+BEGIN
+    SELECT * INTO v FROM agent_guard.request_log r WHERE r.request_id = _lock_request.request_id FOR UPDATE NOWAIT;
+    RETURN v;
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION 'request % is in use by a transaction that has not ended', request_id
+        USING ERRCODE = 'YG005',
+              DETAIL = 'The agent''s retry has taken the approval in a transaction that is still open (or another human is deciding the request): the statement stays if that transaction commits, and the approval is back if it rolls back.',
+              HINT = 'To stop it, freeze the agent (agent_guard.freeze(reason, agent_id)) or end its session (pg_terminate_backend()); agent_guard.requests shows the outcome.';
+END
+$$;
+REVOKE ALL ON FUNCTION agent_guard._lock_request(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
+    RETURNS agent_guard.request_log
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_req agent_guard.request_log;
+    v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
+    v_revoke boolean := false;
+BEGIN
+    IF request_id IS NULL THEN
+        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    v_req := agent_guard._lock_request(request_id);
+    IF v_req.request_id IS NULL THEN
+        PERFORM agent_guard._flush_requests();
+        v_req := agent_guard._lock_request(request_id);
+    END IF;
+    IF v_req.request_id IS NULL THEN
+        RAISE EXCEPTION 'request % does not exist', request_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.requests.';
+    END IF;
+    IF v_req.kind <> 'approval' THEN
+        RAISE EXCEPTION 'request % cannot be %', request_id, verdict
+            USING ERRCODE = 'YG005',
+                  DETAIL = format('It was refused outright (%s): %s', v_req.kind, v_req.reason),
+                  HINT = CASE v_req.kind
+                      WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
+                      WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
+                      WHEN 'policy' THEN 'Change the agent''s policy with agent_guard.set_policy() instead.'
+                      WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
+                      ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
+    END IF;
+    -- an approval not used yet can be withdrawn
+    v_revoke := verdict = 'denied' AND v_req.status = 'approved';
+    IF v_req.status <> 'pending' AND NOT v_revoke THEN
+        RAISE EXCEPTION 'request % is already %', request_id, v_req.status
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
+                                THEN format('It was %s by %s; see agent_guard.requests for when.', v_req.status, v_req.decided_by)
+                                ELSE format('Its status is %s.', v_req.status) END;
+    END IF;
+    UPDATE agent_guard.request_log r
+       SET status = verdict, decided_by = session_user, decided_at = clock_timestamp(), note = _decide.note,
+           expires_at = CASE WHEN verdict = 'approved' THEN clock_timestamp() + v_ttl END
+     WHERE r.request_id = _decide.request_id
+    RETURNING * INTO v_req;
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+    VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
+            CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
+            jsonb_build_object('request_id', v_req.request_id, 'note', note,
+                               'statement', v_req.statement, 'expires_at', v_req.expires_at)
+            || CASE WHEN v_revoke THEN jsonb_build_object('revoked', true) ELSE '{}'::jsonb END);
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', CASE WHEN v_revoke THEN 'revoked' ELSE verdict END,
+        'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
+        'by', session_user));
+    RETURN v_req;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard._check_whole_text(request_id bigint, statement text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+BEGIN
+    IF request_id IS NULL THEN
+        RETURN;
+    END IF;
+    v := agent_guard._lock_request(request_id);
+    IF v.request_id IS NULL THEN
+        PERFORM agent_guard._flush_requests();
+        v := agent_guard._lock_request(request_id);
+    END IF;
+    IF v.request_id IS NULL OR v.kind <> 'approval' OR v.status <> 'pending' THEN
+        RETURN;
+    END IF;
+    IF statement IS NULL THEN
+        IF v.statement_truncated THEN
+            RAISE EXCEPTION 'request % cannot be approved without its whole statement', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The statement was too long to be recorded whole: the request holds only its start (see the last line of its statement in agent_guard.requests), and an approval would let all of it run.',
+                      HINT = 'Get the whole statement from the agent and read it, then approve with it: SELECT agent_guard.approve(request_id, note, statement); it must be the text the agent sent. Or deny the request.';
+        END IF;
+        RETURN;
+    END IF;
+    IF v.statement_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.statement_sha256 THEN
+        RAISE EXCEPTION 'the statement given is not the statement of request %', request_id
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v.statement_sha256 IS NULL
+                                THEN 'The request was recorded without the SHA-256 of its text.'
+                                ELSE 'Its SHA-256 differs from that of the text the agent sent (leading white space and trailing white space and semicolons aside).' END,
+                  HINT = 'Pass the statement exactly as the agent sent it, or deny the request.';
+    END IF;
+    IF v.statement_truncated THEN
+        UPDATE agent_guard.request_log q SET statement = _check_whole_text.statement, statement_truncated = false
+         WHERE q.request_id = _check_whole_text.request_id;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE VIEW agent_guard.requests AS
+    SELECT r.request_id, r.requested_at, r.agent_id, r.run_id, r.login_role, r.kind,
+           CASE WHEN r.status = 'approved' AND r.expires_at <= clock_timestamp() THEN 'expired'
+                ELSE r.status END AS status,
+           r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at,
+           r.parameters, r.statement_truncated
+      FROM agent_guard.request_log r
+    UNION ALL
+    -- not yet written: a cut statement ends with a line that says so, and
+    -- statement_truncated is known once written (approve() writes it first)
+    SELECT p.request_id, p.requested_at, p.agent_id, p.run_id, p.login_role, p.kind,
+           CASE WHEN p.kind = 'approval' THEN 'pending' ELSE 'refused' END,
+           p.reason, p.statement, NULL, NULL, NULL, NULL, NULL,
+           (SELECT pp.parameters FROM agent_guard._pending_request_parameters() pp
+             WHERE pp.request_id = p.request_id),
+           NULL
+      FROM agent_guard._pending_requests() p
+     WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
+COMMENT ON FUNCTION agent_guard.deny(bigint, text) IS 'refuse a pending request, or withdraw an approval not used yet; it is kept on record';

@@ -145,12 +145,19 @@ fail(int code, const char *fmt,...)
  * a server message quoting them), made safe for a terminal: control
  * characters (C0, DEL, C1) and the bidirectional overrides are shown as
  * \xHH or \uHHHH, so an escape sequence in a statement cannot erase or
- * redraw what the human on call reads.  keep_lines leaves newlines and tabs
- * (a Markdown report, a DETAIL); otherwise they become spaces.  The result
- * has room for an ellipsis after it (clip_to).
+ * redraw what the human on call reads.  How line breaks show depends on
+ * where the text goes (PR_*).  A statement's line break is never shown as
+ * a space: "-- a comment" ends at a newline or a carriage return, so code
+ * after one would read as part of the comment (red team 17a, finding 2).
+ * The result has room for an ellipsis after it (clip_to).
  */
+#define PR_SPACES	0			/* a message on one line: breaks and tabs are spaces */
+#define PR_LINES	1			/* a Markdown report, a DETAIL: newlines and tabs kept */
+#define PR_ESCAPE	2			/* a table's cell: \n and \r shown as such */
+#define PR_INDENT	3			/* a statement on lines of its own, indented; \r as \r */
+
 static char *
-printable(const char *s, bool keep_lines)
+printable(const char *s, int mode)
 {
 	size_t		len = strlen(s);
 	char	   *out = malloc(len * 6 + 4);
@@ -164,8 +171,12 @@ printable(const char *s, bool keep_lines)
 		unsigned char c1 = i + 1 < len ? (unsigned char) s[i + 1] : 0;
 		unsigned char c2 = i + 2 < len ? (unsigned char) s[i + 2] : 0;
 
-		if (c == '\n' || c == '\t' || c == '\r')
-			out[o++] = (keep_lines && c != '\r') ? (char) c : ' ';
+		if ((c == '\n' || c == '\r') && (mode == PR_ESCAPE || (mode == PR_INDENT && c == '\r')))
+			o += sprintf(out + o, "%s", c == '\n' ? "\\n" : "\\r");
+		else if (c == '\n' && mode == PR_INDENT)
+			o += sprintf(out + o, "\n    ");
+		else if (c == '\n' || c == '\t' || c == '\r')
+			out[o++] = ((mode == PR_LINES || mode == PR_INDENT) && c != '\r') ? (char) c : ' ';
 		else if (c < 0x20 || c == 0x7f)
 			o += sprintf(out + o, "\\x%02x", c);
 		else if (c == 0xC2 && c1 >= 0x80 && c1 <= 0x9F)
@@ -210,7 +221,43 @@ one_line(const char *msg)
 		}
 	}
 	*w = '\0';
-	safe = printable(out, false);
+	safe = printable(out, PR_SPACES);
+	free(out);
+	return safe;
+}
+
+/*
+ * A request as watch shows it: runs of spaces and tabs as one space, as
+ * one_line() makes them, but a statement's line breaks kept (PR_INDENT).
+ */
+static char *
+request_lines(const char *msg)
+{
+	char	   *out = strdup(msg ? msg : "");
+	char	   *w = out;
+	char	   *safe;
+	bool		space = false;
+	bool		line_start = false; /* after a newline: indentation kept */
+
+	if (out == NULL)
+		fail(EXIT_REFUSED, "out of memory");
+	for (const char *r = msg ? msg : ""; *r; r++)
+	{
+		if ((*r == ' ' || *r == '\t') && line_start)
+			*w++ = *r;
+		else if (*r == ' ' || *r == '\t')
+			space = (w != out);
+		else
+		{
+			if (space)
+				*w++ = ' ';
+			space = false;
+			*w++ = *r;
+			line_start = (*r == '\n');
+		}
+	}
+	*w = '\0';
+	safe = printable(out, PR_INDENT);
 	free(out);
 	return safe;
 }
@@ -306,13 +353,13 @@ report_error(PGresult *res)
 	free(m);
 	if (detail)
 	{
-		m = printable(detail, true);
+		m = printable(detail, PR_LINES);
 		fprintf(stderr, "DETAIL: %s\n", m);
 		free(m);
 	}
 	if (hint)
 	{
-		m = printable(hint, true);
+		m = printable(hint, PR_LINES);
 		fprintf(stderr, "HINT: %s\n", m);
 		free(m);
 	}
@@ -405,13 +452,14 @@ text_width(const char *s)
 static void clip_to(char *t, int w);
 
 /*
- * A cell as shown in a table: on one line, printable, and on a terminal
- * clipped so a statement text does not wrap the whole table.
+ * A cell as shown in a table: on one line (a line break shown as \n),
+ * printable, and on a terminal clipped so a statement text does not wrap
+ * the whole table.
  */
 static char *
 cell_text(const char *v, bool clip)
 {
-	char	   *out = printable(v, false);
+	char	   *out = printable(v, PR_ESCAPE);
 
 	if (clip)
 		clip_to(out, TTY_CELL_MAX);
@@ -569,7 +617,7 @@ print_value(PGresult *res)
 {
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
 	{
-		char	   *v = printable(PQgetvalue(res, 0, 0), true);
+		char	   *v = printable(PQgetvalue(res, 0, 0), PR_LINES);
 		size_t		len = strlen(v);
 
 		fputs(v, stdout);
@@ -999,7 +1047,19 @@ decide(const Command *cmd, const char *id, const char *verb_done)
 	res = query(sql, with_text ? 3 : 2, params);
 	printf("%s request %s\n", verb_done, id);
 	if (PQntuples(res) > 0)
+	{
+		const char *stmt = PQgetvalue(res, 0, 4);
+
 		print_table(res, false);
+		/* the table shows a line break as \n: the statement as it reads */
+		if (strchr(stmt, '\n') != NULL || strchr(stmt, '\r') != NULL)
+		{
+			char	   *t = printable(stmt, PR_INDENT);
+
+			printf("statement:\n    %s\n", t);
+			free(t);
+		}
+	}
 	PQclear(res);
 	return EXIT_OK;
 }
@@ -1208,8 +1268,8 @@ print_notification(PGnotify *n)
 	res = PQexecParams(conn, watch_text_sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 	{
-		/* a request, as on record */
-		char	   *t = one_line(PQgetvalue(res, 0, 0));
+		/* a request, as on record: a statement's lines on lines of their own */
+		char	   *t = request_lines(PQgetvalue(res, 0, 0));
 
 		printf("%s  %s (notified by %s)\n", ts, t, sender);
 		free(t);

@@ -21,7 +21,9 @@
  *	  (ag_key_read_settings: DateStyle, TimeZone, IntervalStyle,
  *	  transform_null_equals, ...; red team 15B, finding 7),
  *	- for a utility statement, what its names resolved to and what it
- *	  reached (classify.c, reach.c),
+ *	  reached (classify.c, reach.c), and what the names in its expressions
+ *	  can resolve to, with the definitions (keyobjects.c; red team 17a,
+ *	  finding 4),
  *	- for a statement that runs a plan (no WHERE clause, row limit), what
  *	  it reaches and calls whatever its plan, collected from the rewritten
  *	  query before planning (ag_key_bind_query): the relations it names or
@@ -759,6 +761,30 @@ ag_key_add_plan(StringInfo m, PlannedStmt *ps, const char *source, int source_le
 	list_free(reached);
 	list_free(written);
 	list_free(funcs);
+}
+
+/*
+ * The definitions of the functions in funcs and of every function they
+ * depend on (function_closure), as a plan's material holds them: a
+ * utility statement's expressions bind the candidates their names can
+ * resolve to this way (keyobjects.c).
+ */
+void
+ag_key_add_functions(StringInfo m, List *funcs)
+{
+	List	   *all = function_closure(funcs);
+	ListCell   *lc;
+
+	add_oids(m, "functions", all);
+	if (all != NIL)
+	{
+		Relation	proc = table_open(ProcedureRelationId, AccessShareLock);
+
+		foreach(lc, all)
+			add_function(m, lfirst_oid(lc), RelationGetDescr(proc));
+		table_close(proc, AccessShareLock);
+	}
+	list_free(all);
 }
 
 /* A catalog row's contents, as the material holds it (keyobjects.c). */

@@ -38,6 +38,7 @@ extern List *ag_key_bind_query(struct Query *q);
 extern void ag_key_bind_plan(struct PlannedStmt *ps, List *binding);
 extern void ag_key_add_plan(StringInfo m, struct PlannedStmt *ps,
 							const char *source, int source_len);
+extern void ag_key_add_functions(StringInfo m, List *funcs);
 extern void ag_key_add_row(StringInfo m, HeapTuple tup, TupleDesc desc);
 extern void ag_key_digest(const StringInfo m, AgKeyDigest *out);
 extern uint64 ag_key_digest_u64(const AgKeyDigest *d);

@@ -340,7 +340,7 @@ classify(Node *parsetree, List **targets)
  * search_path, a table renamed away).
  */
 static void
-binding(List *targets, AgKeyDigest *out)
+binding(Node *stmt, List *targets, AgKeyDigest *out)
 {
 	List	   *oids = list_copy(targets);
 	StringInfoData m;
@@ -354,6 +354,9 @@ binding(List *targets, AgKeyDigest *out)
 		ag_key_add_int(&m, (uint64) lfirst_oid(lc));
 	ag_key_add_search_path(&m);
 	ag_keyobj_add_names(&m, oids);	/* their columns as they are named now */
+	/* what the names in its expressions can resolve to (keyobjects.c) */
+	if (stmt != NULL)
+		ag_keyobj_add_utility_names(&m, stmt);
 	ag_key_digest(&m, out);
 	pfree(m.data);
 	list_free(oids);
@@ -366,5 +369,5 @@ ag_classify_utility(Node *parsetree, AgUtility *u)
 	u->stmt = parsetree;
 	u->targets = NIL;
 	u->cls = parsetree != NULL ? classify(parsetree, &u->targets) : AG_UT_NONE;
-	binding(u->targets, &u->binding);
+	binding(parsetree, u->targets, &u->binding);
 }

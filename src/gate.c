@@ -408,25 +408,35 @@ ag_gate_freeze_of(const char *agent, bool *all)
  * only.  A request written before 1.2 has no digest and is never
  * consumed; neither is any while the extension is still at 1.1.
  */
+/*
+ * The time is the clock's, not the transaction's: an agent transaction
+ * opened before the approval expired does not see it unexpired, and its
+ * use is not dated before the approval (red team 17a, finding 5).  The
+ * approval is for the agent and the login role that made the request: a
+ * session of another login that tags itself with the agent's id uses
+ * none (red team 17a, finding 7).
+ */
 static AgKeptPlan consume_plan = {
 	"UPDATE agent_guard.request_log r "
-	"   SET status = 'used', used_at = pg_catalog.now(), used_xid = pg_catalog.pg_current_xact_id() "
+	"   SET status = 'used', used_at = pg_catalog.clock_timestamp(), used_xid = pg_catalog.pg_current_xact_id() "
 	" WHERE r.request_id OPERATOR(pg_catalog.=) (SELECT q.request_id FROM agent_guard.request_log q "
 	"                        WHERE q.agent_id OPERATOR(pg_catalog.=) $1 AND q.statement_digest OPERATOR(pg_catalog.=) $2 "
-	"                          AND q.status OPERATOR(pg_catalog.=) 'approved' AND q.expires_at OPERATOR(pg_catalog.>) pg_catalog.now() "
+	"                          AND q.login_role OPERATOR(pg_catalog.=) $4 "
+	"                          AND q.status OPERATOR(pg_catalog.=) 'approved' "
+	"                          AND q.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() "
 	"                          AND ($3 IS NULL OR COALESCE(pg_catalog.substring(q.reason, "
 	"                                 '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8, -1) "
 	"                               OPERATOR(pg_catalog.>=) $3) "
 	"                        ORDER BY q.request_id LIMIT 1 FOR UPDATE) "
 	"RETURNING r.request_id, pg_catalog.substring(r.reason, "
 	"          '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8",
-	3, {TEXTOID, BYTEAOID, INT8OID}
+	4, {TEXTOID, BYTEAOID, INT8OID, TEXTOID}
 };
 
 typedef struct ConsumeQuery
 {
-	Datum		values[3];
-	bool		nulls[3];
+	Datum		values[4];
+	bool		nulls[4];
 	int64		id;
 	int64		rows;			/* the rows its row limit's request said, or -1 */
 } ConsumeQuery;
@@ -436,11 +446,11 @@ consume_query(void *arg)
 {
 	ConsumeQuery *q = (ConsumeQuery *) arg;
 	bool		isnull;
-	char		nulls[3];
+	char		nulls[4];
 	int			rc;
 	int			i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		nulls[i] = q->nulls[i] ? 'n' : ' ';
 	rc = ag_kept_execute(&consume_plan, q->values, nulls, false, 0);
 
@@ -479,7 +489,9 @@ consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said)
 	q.values[0] = CStringGetTextDatum(ag_current_agent());
 	q.values[1] = PointerGetDatum(b);
 	q.values[2] = Int64GetDatum(rows);
-	q.nulls[0] = q.nulls[1] = false;
+	/* the login role, as the request records it (refusal.c) */
+	q.values[3] = CStringGetTextDatum(GetUserNameFromId(GetAuthenticatedUserId(), false));
+	q.nulls[0] = q.nulls[1] = q.nulls[3] = false;
 	q.nulls[2] = rows < 0;
 	q.id = 0;
 	q.rows = -1;

@@ -29,5 +29,6 @@ extern List *ag_keyobj_bind(List *items, AgKeyObjects *o);
 extern void ag_keyobj_add_plan(StringInfo m, List *invalItems, List *reached);
 extern void ag_keyobj_add_columns(StringInfo m, List *relids);
 extern void ag_keyobj_add_names(StringInfo m, List *relids);
+extern void ag_keyobj_add_utility_names(StringInfo m, Node *stmt);
 
 #endif							/* AG_KEYOBJECTS_H */

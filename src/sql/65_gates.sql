@@ -168,7 +168,7 @@ $$;
 
 CREATE VIEW agent_guard.requests AS
     SELECT r.request_id, r.requested_at, r.agent_id, r.run_id, r.login_role, r.kind,
-           CASE WHEN r.status = 'approved' AND r.expires_at <= now() THEN 'expired'
+           CASE WHEN r.status = 'approved' AND r.expires_at <= clock_timestamp() THEN 'expired'
                 ELSE r.status END AS status,
            r.reason, r.statement, r.decided_by, r.decided_at, r.note, r.expires_at, r.used_at,
            r.parameters, r.statement_truncated
@@ -187,6 +187,32 @@ CREATE VIEW agent_guard.requests AS
 COMMENT ON VIEW agent_guard.requests IS
     'statements of agents that were refused; kind approval can be approved once by a human';
 
+-- A request's row, locked for a decision without waiting: NULLs when it
+-- is not written (yet); YG005 when a transaction that has not ended holds
+-- it (the agent's retry that took the approval, or another decision).
+CREATE FUNCTION agent_guard._lock_request(request_id bigint)
+    RETURNS agent_guard.request_log
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+BEGIN
+    SELECT * INTO v FROM agent_guard.request_log r WHERE r.request_id = _lock_request.request_id FOR UPDATE NOWAIT;
+    RETURN v;
+EXCEPTION WHEN lock_not_available THEN
+    RAISE EXCEPTION 'request % is in use by a transaction that has not ended', request_id
+        USING ERRCODE = 'YG005',
+              DETAIL = 'The agent''s retry has taken the approval in a transaction that is still open (or another human is deciding the request): the statement stays if that transaction commits, and the approval is back if it rolls back.',
+              HINT = 'To stop it, freeze the agent (agent_guard.freeze(reason, agent_id)) or end its session (pg_terminate_backend()); agent_guard.requests shows the outcome.';
+END
+$$;
+
+-- Decide a request, or withdraw an approval not used yet (deny of an
+-- approved request).  The request's row is locked without waiting
+-- (NOWAIT): an agent transaction that has consumed the approval holds it
+-- until it ends, and the human is told so at once instead of waiting for
+-- it (red team 17a, finding 6); the consumption is decided by that
+-- transaction's commit.  Times are the clock's, not the transaction's.
 CREATE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
     RETURNS agent_guard.request_log
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -194,16 +220,17 @@ AS $$
 DECLARE
     v_req agent_guard.request_log;
     v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
+    v_revoke boolean := false;
 BEGIN
     IF request_id IS NULL THEN
         RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
-    IF NOT FOUND THEN
+    v_req := agent_guard._lock_request(request_id);
+    IF v_req.request_id IS NULL THEN
         PERFORM agent_guard._flush_requests();
-        SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
+        v_req := agent_guard._lock_request(request_id);
     END IF;
-    IF NOT FOUND THEN
+    IF v_req.request_id IS NULL THEN
         RAISE EXCEPTION 'request % does not exist', request_id
             USING ERRCODE = 'undefined_object',
                   HINT = 'See agent_guard.requests.';
@@ -219,7 +246,9 @@ BEGIN
                       WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
                       ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
     END IF;
-    IF v_req.status <> 'pending' THEN
+    -- an approval not used yet can be withdrawn
+    v_revoke := verdict = 'denied' AND v_req.status = 'approved';
+    IF v_req.status <> 'pending' AND NOT v_revoke THEN
         RAISE EXCEPTION 'request % is already %', request_id, v_req.status
             USING ERRCODE = 'YG005',
                   DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
@@ -227,17 +256,19 @@ BEGIN
                                 ELSE format('Its status is %s.', v_req.status) END;
     END IF;
     UPDATE agent_guard.request_log r
-       SET status = verdict, decided_by = session_user, decided_at = now(), note = _decide.note,
-           expires_at = CASE WHEN verdict = 'approved' THEN now() + v_ttl END
+       SET status = verdict, decided_by = session_user, decided_at = clock_timestamp(), note = _decide.note,
+           expires_at = CASE WHEN verdict = 'approved' THEN clock_timestamp() + v_ttl END
      WHERE r.request_id = _decide.request_id
     RETURNING * INTO v_req;
     INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
     VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
             CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
             jsonb_build_object('request_id', v_req.request_id, 'note', note,
-                               'statement', v_req.statement, 'expires_at', v_req.expires_at));
+                               'statement', v_req.statement, 'expires_at', v_req.expires_at)
+            || CASE WHEN v_revoke THEN jsonb_build_object('revoked', true) ELSE '{}'::jsonb END);
     PERFORM agent_guard._wake(jsonb_build_object(
-        'event', verdict, 'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
+        'event', CASE WHEN v_revoke THEN 'revoked' ELSE verdict END,
+        'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
         'by', session_user));
     RETURN v_req;
 END
@@ -258,12 +289,12 @@ BEGIN
     IF request_id IS NULL THEN
         RETURN;
     END IF;
-    SELECT * INTO v FROM agent_guard.request_log q WHERE q.request_id = _check_whole_text.request_id FOR UPDATE;
-    IF NOT FOUND THEN
+    v := agent_guard._lock_request(request_id);
+    IF v.request_id IS NULL THEN
         PERFORM agent_guard._flush_requests();
-        SELECT * INTO v FROM agent_guard.request_log q WHERE q.request_id = _check_whole_text.request_id FOR UPDATE;
+        v := agent_guard._lock_request(request_id);
     END IF;
-    IF NOT FOUND OR v.kind <> 'approval' OR v.status <> 'pending' THEN
+    IF v.request_id IS NULL OR v.kind <> 'approval' OR v.status <> 'pending' THEN
         RETURN;
     END IF;
     IF statement IS NULL THEN
@@ -340,7 +371,7 @@ BEGIN
     RETURN r;
 END
 $$;
-COMMENT ON FUNCTION agent_guard.deny(bigint, text) IS 'refuse a pending request; it is kept on record';
+COMMENT ON FUNCTION agent_guard.deny(bigint, text) IS 'refuse a pending request, or withdraw an approval not used yet; it is kept on record';
 
 CREATE FUNCTION agent_guard.freeze(reason text, agent_id text DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

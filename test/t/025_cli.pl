@@ -385,7 +385,7 @@ if (!$has_gates)
 
 SKIP:
 {
-	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 61
+	skip 'the approval gates are not in this build (no agent_guard.approve on the server)', 69
 	  unless $has_gates;
 
 	# a destructive statement of the agent is refused and becomes a request
@@ -439,6 +439,26 @@ SKIP:
 		like($o, qr/\\(?:x1b|u001b)\[2K\\(?:x1b|u001b)\[1G/, "$cmd->[0]: the escape sequence is shown as text");
 	}
 	like($$wout, qr/\\u009b\*\/ DROP TABLE app\.execs \/\* \\u202e \\x07 \*\//, 'C1 controls, bidirectional overrides and BEL too');
+
+	# a line comment in a statement ends at its line break: watch and
+	# approve show the code after it on a line of its own, never as part of
+	# the comment (red team 17a, finding 2), and a carriage return as \r
+	($h, $wout, $werr) = start_watch('--count', '1');
+	ok(wait_for($h, $wout, qr/watching channel/), 'watch is listening for the multi-line statement');
+	($rc, $out, $err) = psql_as('bot', '-c agent_guard.run_id=run-cli-lines',
+		"UPDATE app.execs SET name = lower(name) -- lower-case only\n  , id = id + 1000 -- gone\r WHERE true");
+	my ($reqn) = $err =~ /request\D*(\d+)/i;
+	ok(defined $reqn, 'the multi-line statement is a request') or diag($err);
+	ok(wait_for($h, $wout, qr/request $reqn .*\n.*notified by/), 'watch shows it');
+	$h->finish;
+	like($$wout, qr/statement=UPDATE app\.execs SET name = lower\(name\) -- lower-case only\n      , id = id \+ 1000 -- gone\\r WHERE true \(notified by /,
+		'watch: the line after the comment on a line of its own, indented, and \r shown');
+	($rc, $out, $err) = ag('approve', $reqn, '--note', 'read the lines');
+	is($rc, 0, 'approve of the multi-line statement exits 0') or diag($err);
+	like($out, qr/lower-case only\\n  , id = id/, 'approve: the table shows the line break as \n');
+	like($out, qr/^statement:\n    UPDATE app\.execs SET name = lower\(name\) -- lower-case only\n      , id = id \+ 1000 -- gone\\r WHERE true$/m,
+		'approve: and the statement as it reads, line by line');
+	unlike($out, qr/only  , id = id/, 'approve: no line break shown as a space');
 
 	($rc, $out, $err) = ag('requests');
 	is($rc, 0, 'requests exits 0') or diag($err);
