@@ -746,6 +746,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_agentcode_function_execute(objectId);
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
+		ag_gate_pooled_function(objectId);
 		ag_agentnotify_function_execute(objectId);
 		/* a human's utility statement's own expressions: no agent's shadow */
 		if (!IsParallelWorker())

@@ -30,6 +30,7 @@
 #include "gate.h"
 #include "outbox.h"
 #include "policy.h"
+#include "pooled.h"
 #include "reach.h"
 #include "refusal.h"
 #include "worker.h"
@@ -70,6 +71,7 @@ _PG_init(void)
 	ag_rollback_init();
 	ag_idempotency_init();
 	ag_runcount_init();
+	ag_pooled_init();
 	/* deciders */
 	ag_gate_init();
 	ag_policy_init();
