@@ -12,10 +12,9 @@
  * agent's functions, a prepared statement, a WITH HOLD cursor, a LISTEN, a
  * session-level advisory lock, any session-level setting (red team 17b,
  * finding 1).  So in such a transaction these are refused (YG004):
- *	- statements (gate.c's verdict, on record): SET and RESET without
- *	  LOCAL (except SET TRANSACTION and a session-level SET of the tag
- *	  itself, which latches the process as the agent for its life:
- *	  identity.c), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
+ *	- statements (gate.c's verdict, on record): SET without LOCAL (except
+ *	  SET TRANSACTION and a session-level SET of the tag itself, which
+ *	  latches the process as the agent for its life: identity.c), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
  *	  that creates or alters an object in the session's temporary schema
  *	  (CREATE TEMPORARY TABLE, VIEW, SEQUENCE, even ON COMMIT DROP; indexes,
  *	  triggers, rules, policies on temporary relations; functions and
@@ -23,15 +22,16 @@
  *	- calls (object access): the session-level advisory lock functions and
  *	  their release;
  *	- at commit, the backstop: a setting whose session-level value the
- *	  transaction changed (set_config(..., false), a procedure's SET
- *	  option), or a row of pg_class, pg_type or pg_proc in the session's
+ *	  transaction changed to anything but its reset value (set_config(...,
+ *	  false), a procedure's SET option), or a row of pg_class, pg_type or pg_proc in the session's
  *	  temporary schema that the transaction created or changed (a view
  *	  that became temporary because it reads a temporary table, anything
  *	  the statement checks did not name).  The commit fails and the
  *	  transaction rolls back.
  * Not covered: a named prepared statement made with the extended
  * protocol's Parse message (no hook sees it is named).  Statements that
- * remove state (DEALLOCATE, CLOSE, UNLISTEN, DISCARD) are allowed.
+ * take state back (RESET, DEALLOCATE, CLOSE, UNLISTEN, DISCARD) are
+ * allowed.
  * A session tagged for its life (connection options, session SET) or a
  * registered role is the agent in every later transaction of the process,
  * so none of this applies to it.
@@ -116,16 +116,16 @@ ag_pooled_utility_state(Node *parsetree)
 			{
 				VariableSetStmt *s = (VariableSetStmt *) parsetree;
 
-				if (s->is_local)
+				/* RESET only takes back what was set */
+				if (s->is_local || s->kind == VAR_RESET || s->kind == VAR_RESET_ALL)
 					return NULL;
 				if (s->kind == VAR_SET_MULTI && s->name != NULL &&
 					strncmp(s->name, "TRANSACTION", 11) == 0)
 					return NULL;
 				/* latches the process as the agent (identity.c) */
-				if (s->name != NULL && strcmp(s->name, "agent_guard.agent_id") == 0 &&
-					s->kind != VAR_RESET && s->kind != VAR_RESET_ALL)
+				if (s->name != NULL && strcmp(s->name, "agent_guard.agent_id") == 0)
 					return NULL;
-				return (s->kind == VAR_RESET || s->kind == VAR_RESET_ALL) ? "RESET" : "SET";
+				return "SET";
 			}
 		case T_PrepareStmt:
 			return "PREPARE";
@@ -196,7 +196,41 @@ ag_pooled_function_state(Oid funcid)
 	return ag_writers_session_lock(funcid) && ag_identity_xact_only();
 }
 
-/* A setting whose session-level value this transaction changed, or NULL. */
+/* The setting holds its reset value (what RESET goes back to). */
+static bool
+at_reset_value(struct config_generic *gconf)
+{
+	switch (gconf->vartype)
+	{
+		case PGC_BOOL:
+			return *((struct config_bool *) gconf)->variable ==
+				((struct config_bool *) gconf)->reset_val;
+		case PGC_INT:
+			return *((struct config_int *) gconf)->variable ==
+				((struct config_int *) gconf)->reset_val;
+		case PGC_REAL:
+			return *((struct config_real *) gconf)->variable ==
+				((struct config_real *) gconf)->reset_val;
+		case PGC_ENUM:
+			return *((struct config_enum *) gconf)->variable ==
+				((struct config_enum *) gconf)->reset_val;
+		case PGC_STRING:
+			{
+				char	   *cur = *((struct config_string *) gconf)->variable;
+				char	   *rst = ((struct config_string *) gconf)->reset_val;
+
+				return (cur == NULL && rst == NULL) ||
+					(cur != NULL && rst != NULL && strcmp(cur, rst) == 0);
+			}
+	}
+	return false;
+}
+
+/*
+ * A setting whose session-level value this transaction changed to anything
+ * but its reset value (RESET and RESET ALL only take back what was set),
+ * or NULL.
+ */
 static const char *
 session_setting_changed(void)
 {
@@ -208,11 +242,18 @@ session_setting_changed(void)
 	{
 		GucStack   *st;
 
-		if (vars[i]->stack == NULL || strcmp(vars[i]->name, "agent_guard.agent_id") == 0)
+		/* the tag latches (identity.c); SET TRANSACTION's are reset per transaction */
+		if (vars[i]->stack == NULL || strcmp(vars[i]->name, "agent_guard.agent_id") == 0 ||
+			strncmp(vars[i]->name, "transaction_", 12) == 0)
 			continue;
 		for (st = vars[i]->stack; st != NULL; st = st->prev)
-			if (st->state == GUC_SET || st->state == GUC_SET_LOCAL)
+		{
+			/* the value the session keeps: SET LOCAL's masks it */
+			if (st->state == GUC_SET && !at_reset_value(vars[i]))
 				return vars[i]->name;
+			if (st->state == GUC_SET_LOCAL)
+				return vars[i]->name;
+		}
 	}
 	return NULL;
 }
