@@ -120,6 +120,14 @@ is($node->safe_psql('postgres', q{
 	   AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())}),
 	'session_preload_libraries=pg_stat_statements, agent_guard',
 	'register_agent() added agent_guard to the role\'s session_preload_libraries');
+# the agent cannot switch it off at login, nor reset it
+($rc, $out, $err) = $node->psql('postgres', q{SELECT 1},
+	connstr => $node->connstr('postgres') . " user=lost_bot options='-c session_preload_libraries='");
+isnt($rc, 0, 'the agent cannot clear session_preload_libraries in its connection options');
+like($err, qr/permission denied to set parameter "session_preload_libraries"/, 'PostgreSQL refuses it');
+($rc, $out, $err) = $node->psql('postgres', q{ALTER ROLE lost_bot RESET ALL},
+	connstr => $node->connstr('postgres') . ' user=lost_bot');
+isnt($rc, 0, 'nor reset its role settings');
 is($node->safe_psql('postgres', 'SELECT last_value FROM app.numbered_id_seq'), '2',
 	'the sequence of the protected table is unchanged');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0',
