@@ -2534,6 +2534,72 @@ CREATE FUNCTION agent_guard._warn_unjudged(role regrole) RETURNS integer
 COMMENT ON FUNCTION agent_guard._warn_unjudged(regrole) IS
     'warn of the objects a role owns that an agent may not store (not judged when stored); returns their number';
 
+-- The library in the session_preload_libraries of a registered agent role
+-- (in this database), next to what the role's sessions load already: if
+-- the server loses shared_preload_libraries, the agent's sessions still
+-- load the guard, which then refuses every statement of theirs (YG009,
+-- failsafe.c), and a library that is missing fails their logins.  Only a
+-- superuser can change the setting, so the agent cannot take it out.
+CREATE FUNCTION agent_guard._session_preload(role regrole, add boolean) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_db   oid := (SELECT d.oid FROM pg_database d WHERE d.datname = current_database());
+    v_cur  text;
+    v_own  boolean;
+    v_libs text[];
+BEGIN
+    -- what the role's sessions here get now: database and role, role, database, file
+    SELECT substr(x.c, length('session_preload_libraries=') + 1),
+           x.setrole <> 0 AND x.setdatabase <> 0
+      INTO v_cur, v_own
+      FROM (SELECT s.setdatabase, s.setrole, unnest(s.setconfig) AS c
+              FROM pg_db_role_setting s
+             WHERE s.setdatabase IN (v_db, 0) AND s.setrole IN (role, 0)) x
+     WHERE x.c LIKE 'session\_preload\_libraries=%'
+     ORDER BY x.setrole <> 0 AND x.setdatabase <> 0 DESC, x.setrole <> 0 DESC,
+              x.setdatabase <> 0 DESC
+     LIMIT 1;
+    IF v_cur IS NULL THEN
+        v_own := false;
+        SELECT f.setting INTO v_cur FROM pg_file_settings f
+         WHERE f.name = 'session_preload_libraries' AND f.applied;
+    END IF;
+    SELECT coalesce(array_agg(l ORDER BY n), '{}') INTO v_libs
+      FROM unnest(regexp_split_to_array(coalesce(v_cur, ''), '\s*,\s*')) WITH ORDINALITY AS u(e, n),
+           LATERAL (SELECT btrim(u.e, ' "') AS l) t
+     WHERE t.l <> '' AND (add OR t.l NOT IN ('agent_guard', '$libdir/agent_guard'));
+    IF add THEN
+        IF v_libs && ARRAY['agent_guard', '$libdir/agent_guard'] THEN
+            RETURN;
+        END IF;
+        v_libs := v_libs || 'agent_guard'::text;
+    ELSIF NOT v_own THEN
+        RETURN;
+    END IF;
+    BEGIN
+        IF cardinality(v_libs) = 0 THEN
+            EXECUTE format('ALTER ROLE %I IN DATABASE %I RESET session_preload_libraries',
+                           (SELECT r.rolname FROM pg_roles r WHERE r.oid = role), current_database());
+        ELSE
+            EXECUTE format('ALTER ROLE %I IN DATABASE %I SET session_preload_libraries = %s',
+                           (SELECT r.rolname FROM pg_roles r WHERE r.oid = role), current_database(),
+                           (SELECT string_agg(quote_literal(l), ', ') FROM unnest(v_libs) l));
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        -- the extension's owner is not a superuser: say so, register anyway
+        RAISE WARNING 'could not set session_preload_libraries of role "%"', role
+            USING DETAIL = 'Only a superuser can set it; the agent''s sessions do not load agent_guard if the server loses shared_preload_libraries.',
+                  HINT = format('As a superuser: ALTER ROLE %I IN DATABASE %I SET session_preload_libraries = %s',
+                                (SELECT r.rolname FROM pg_roles r WHERE r.oid = role), current_database(),
+                                (SELECT string_agg(quote_literal(l), ', ') FROM unnest(v_libs) l));
+    END;
+END
+$$;
+COMMENT ON FUNCTION agent_guard._session_preload(regrole, boolean) IS
+    'add agent_guard to (or remove it from) the session_preload_libraries of a role in this database';
+REVOKE ALL ON FUNCTION agent_guard._session_preload(regrole, boolean) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION agent_guard.register_agent(role regrole, agent_id text DEFAULT NULL)
     RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -2574,11 +2640,37 @@ BEGIN
 
     PERFORM agent_guard._log('REGISTER', NULL,
         jsonb_build_object('role', v_role.rolname, 'agent_id', v_id));
+    -- its sessions load the guard even if the server loses the preload
+    PERFORM agent_guard._session_preload(role, true);
     -- judged as the agent's now: its functions are the agent's
     PERFORM agent_guard._warn_unjudged(role);
     RETURN v_id;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION agent_guard.unregister_agent(role regrole) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id text;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.unregister_agent()');
+    DELETE FROM agent_guard.registered_agents a WHERE a.role = unregister_agent.role
+        RETURNING a.agent_id INTO v_id;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'role "%" is not registered as an agent', role;
+        RETURN false;
+    END IF;
+    PERFORM agent_guard._log('UNREGISTER', NULL,
+        jsonb_build_object('role', role::text, 'agent_id', v_id));
+    PERFORM agent_guard._session_preload(role, false);
+    RETURN true;
+END
+$$;
+
+-- agents registered before: their sessions load the guard too
+SELECT agent_guard._session_preload(a.role, true) FROM agent_guard.registered_agents a;
+
 REVOKE ALL ON FUNCTION agent_guard._warn_unjudged(regrole) FROM PUBLIC;
 
 -- red team 13 (issue 16), F4 and F2.

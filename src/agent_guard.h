@@ -119,6 +119,7 @@ extern bool ag_valid_label(const char *value, const char *what);
 extern void ag_identity_after_utility(Node *parsetree);
 extern int	ag_agent_roles(const Oid **out, uint64 *generation);
 extern bool ag_process_is_agent(void);
+extern bool ag_identity_xact_only(void);
 extern List *ag_agent_ids_of_role(Oid role);
 
 /* agentcode.c */
@@ -128,6 +129,7 @@ extern void ag_agentcode_refuse_calls(const char *fn);
 
 /* hooks.c */
 extern void ag_hooks_init(void);
+extern void ag_hooks_init_failsafe(void);
 
 /* capture.c */
 extern void ag_capture_init(void);

@@ -43,6 +43,13 @@
 #define AG_RANGE_SERIALIZE(typcache, lower, upper) range_serialize((typcache), (lower), (upper), false)
 #endif
 
+/* 16 made get_guc_variables() return the count too. */
+#if PG_VERSION_NUM >= 160000
+#define ag_guc_variables(n) get_guc_variables(n)
+#else
+#define ag_guc_variables(n) (*(n) = GetNumConfigOptions(), get_guc_variables())
+#endif
+
 /* MERGE is new in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AG_HAVE_MERGE 1

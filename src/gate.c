@@ -77,6 +77,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -91,6 +92,7 @@
 #include "gate.h"
 #include "outbox.h"
 #include "owner_spi.h"
+#include "pooled.h"
 #include "refusal.h"
 #include "scope.h"
 #include "session.h"
@@ -1394,6 +1396,24 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Object access: a session-level advisory lock (or its release) taken in a
+ * transaction tagged by SET LOCAL would outlive it (pooled.c).
+ */
+void
+ag_gate_pooled_function(Oid funcid)
+{
+	const char *text;
+	int			len;
+
+	if (!ag_pooled_function_state(funcid) || !ag_judging())
+		return;
+	(void) ag_current_statement(&text, &len);
+	gate_decide(AG_REFUSAL_GUARD, format_procedure(funcid),
+				"A session-level advisory lock taken or released in a transaction tagged with SET LOCAL agent_guard.agent_id outlives the transaction: behind a connection pooler the server process's next client would inherit it; take a transaction-level lock (pg_advisory_xact_lock).",
+				text, len, 0);
+}
+
+/*
  * The backstop (object access): a setval() that no plan of this session
  * shows (a column default COPY evaluates, a constraint, an index
  * expression, the fast-path protocol) cannot be judged by its sequence.
@@ -1811,6 +1831,14 @@ classify_utility(Node *parsetree, AgUtility *v)
 			}
 		default:
 			break;
+	}
+	/* a transaction tagged by SET LOCAL leaves nothing in the session */
+	{
+		const char *state = ag_pooled_utility_state(parsetree);
+
+		if (state != NULL)
+			verdict(v, AG_REFUSAL_GUARD, state,
+					pstrdup("A transaction tagged with SET LOCAL agent_guard.agent_id cannot leave state in the session: behind a connection pooler the server process's next client would inherit it."));
 	}
 	/* the structure of protected tables belongs to the guard */
 	ag_structure_classify(parsetree, v);

@@ -33,6 +33,7 @@ extern void ag_gate_frozen_writers(struct PlannedStmt *ps, const char *text, int
 extern void ag_gate_frozen_writers_done(void);
 extern void ag_gate_frozen_function(Oid funcid);
 extern void ag_gate_setval_unwrapped(Oid funcid);
+extern void ag_gate_pooled_function(Oid funcid);
 extern void ag_gate_preview_function(Oid funcid);
 extern void ag_gate_count_cte_rows(uint64 n);
 extern void ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,

@@ -117,6 +117,7 @@
 #include "parser/analyze.h"
 #include "storage/ipc.h"
 #include "tcop/utility.h"
+#include "utils/regproc.h"
 
 #include "agent_guard.h"
 #include "agentcode.h"
@@ -129,6 +130,7 @@
 #include "classify.h"
 #include "compat.h"
 #include "copyfrom.h"
+#include "failsafe.h"
 #include "gate.h"
 #include "owner_spi.h"
 #include "policy.h"
@@ -746,6 +748,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_agentcode_function_execute(objectId);
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
+		ag_gate_pooled_function(objectId);
 		ag_agentnotify_function_execute(objectId);
 		/* a human's utility statement's own expressions: no agent's shadow */
 		if (!IsParallelWorker())
@@ -880,4 +883,67 @@ ag_hooks_init(void)
 	prev_fmgr = fmgr_hook;
 	fmgr_hook = ag_fmgr;
 	RegisterXactCallback(hooks_xact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Without the preload: the library loaded into a session (an agent role's
+ * session_preload_libraries, set by register_agent(), or a trigger of a
+ * protected table), with no shared memory and none of the hooks above.
+ * Every statement of an agent is refused (failsafe.c), and so is a
+ * function call of the fast-path protocol; transaction control other than
+ * PREPARE TRANSACTION goes on.  A human's statements are not touched.
+ * ---------------------------------------------------------------------
+ */
+static void
+failsafe_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (!IsParallelWorker())
+		ag_failsafe_check(psprintf("run %s",
+								   GetCommandTagName(CreateCommandTag((Node *) queryDesc->plannedstmt))));
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+failsafe_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						bool readOnlyTree, ProcessUtilityContext context,
+						ParamListInfo params, QueryEnvironment *queryEnv,
+						DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (!IsParallelWorker() &&
+		!(parsetree != NULL && IsA(parsetree, TransactionStmt) &&
+		  ((TransactionStmt *) parsetree)->kind != TRANS_STMT_PREPARE))
+		ag_failsafe_check(psprintf("run %s", GetCommandTagName(CreateCommandTag(parsetree))));
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+static void
+failsafe_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					   int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+	if (access == OAT_FUNCTION_EXECUTE && !IsParallelWorker() && IsTransactionState())
+		ag_failsafe_check(psprintf("call %s", format_procedure(objectId)));
+}
+
+/* From _PG_init when the library is not preloaded. */
+void
+ag_hooks_init_failsafe(void)
+{
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = failsafe_ExecutorStart;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = failsafe_ProcessUtility;
+	prev_object_access = object_access_hook;
+	object_access_hook = failsafe_object_access;
 }

@@ -523,6 +523,67 @@ registration_lookup(void)
 }
 
 /*
+ * The registered role whose agent id is id, or InvalidOid.  A role that
+ * is not registered may not tag itself with a registered agent's id: its
+ * writes would fall into that agent's runs, run limit and rollback_run
+ * (red team 17b, finding 5).
+ */
+static Oid
+registered_role_of_id(const char *id)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Snapshot	snap;
+	Oid			found = InvalidOid;
+
+	if (!db_state_load())
+		return InvalidOid;
+	rel = table_open(db_agents_relid, AccessShareLock);
+	snap = RegisterSnapshot(IsInParallelMode() ? GetCatalogSnapshot(db_agents_relid) : GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+		char	   *aid;
+
+		if (isnull)
+			continue;
+		aid = TextDatumGetCString(d);
+		if (strcmp(aid, id) == 0)
+		{
+			d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+			if (!isnull)
+				found = DatumGetObjectId(d);
+		}
+		pfree(aid);
+		if (OidIsValid(found))
+			break;
+	}
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+static void
+check_tag_unclaimed(const char *tag)
+{
+	Oid			holder = registered_role_of_id(tag);
+
+	if (OidIsValid(holder))
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+				 errmsg("session is tagged as agent \"%s\", the agent id of registered role \"%s\"",
+						tag, GetUserNameFromId(holder, true) ? GetUserNameFromId(holder, true) : "?"),
+				 errdetail("Role \"%s\" is not that role; only a registered role acts as its registered agent.",
+						   GetUserNameFromId(GetSessionUserId(), false)),
+				 errhint("Tag the session with an agent id that no registered role holds, or connect as role \"%s\".",
+						 GetUserNameFromId(holder, true) ? GetUserNameFromId(holder, true) : "?")));
+}
+
+/*
  * The roles registered as agents in this database, cached like the session
  * user's lookup.  Sets *generation to the registry's generation (see
  * above).  Outside a live transaction, or where the extension is not
@@ -655,6 +716,18 @@ ag_process_is_agent(void)
 }
 
 /*
+ * This transaction is an agent's through a SET LOCAL tag alone: the
+ * process is not the agent's beyond it (pooled.c keeps the transaction
+ * from leaving anything behind for the process's next client).
+ */
+bool
+ag_identity_xact_only(void)
+{
+	xact_refresh();
+	return latched_agent == NULL && latched_tag == NULL && xact_tag != NULL;
+}
+
+/*
  * Why a role cannot be an agent, or NULL if it can.  A superuser can switch
  * every guard off; so can a role that can become one (membership in a
  * superuser role), one that can make roles (CREATEROLE: a fresh login that
@@ -772,6 +845,7 @@ identity_resolve(void)
 	{
 		if (!superuser_arg(GetSessionUserId()))
 			check_role_power(latched_tag);
+		check_tag_unclaimed(latched_tag);
 		latched_agent = latch_copy(latched_tag);
 		ResetPlanCache();
 	}
@@ -779,6 +853,7 @@ identity_resolve(void)
 	{
 		if (!superuser_arg(GetSessionUserId()))
 			check_role_power(xact_tag);
+		check_tag_unclaimed(xact_tag);
 		xact_agent = latch_copy(xact_tag);
 	}
 }

@@ -7,10 +7,12 @@
  * agent_guard must be in shared_preload_libraries: its hooks have to see
  * every statement of every session from the first one on, and an agent
  * must not be able to run anything before the guard is in place.  Loaded
- * any other way (a trigger of a protected table or the event trigger in a
- * database whose server lost the preload, or LOAD), _PG_init installs no
- * hook and no shared memory, only the identity settings: ag_preloaded
- * stays false, and failsafe.c refuses agents and lets humans go on.
+ * any other way (an agent role's session_preload_libraries, which
+ * register_agent() sets, a trigger of a protected table or the event
+ * trigger in a database whose server lost the preload, or LOAD), _PG_init
+ * installs no shared memory, only the identity settings and the fail-safe
+ * hooks: ag_preloaded stays false, and failsafe.c refuses every statement
+ * of an agent and lets humans go on.
  * CREATE EXTENSION without the preload is refused (_require_preload).
  *
  * The file is not named agent_guard.c on purpose: agent_guard.h is the
@@ -30,6 +32,7 @@
 #include "gate.h"
 #include "outbox.h"
 #include "policy.h"
+#include "pooled.h"
 #include "reach.h"
 #include "refusal.h"
 #include "worker.h"
@@ -54,6 +57,8 @@ _PG_init(void)
 	{
 		/* who is an agent, so that failsafe.c can refuse agents */
 		ag_identity_init();
+		/* and refuse every statement of theirs (hooks.c) */
+		ag_hooks_init_failsafe();
 		return;
 	}
 
@@ -70,6 +75,7 @@ _PG_init(void)
 	ag_rollback_init();
 	ag_idempotency_init();
 	ag_runcount_init();
+	ag_pooled_init();
 	/* deciders */
 	ag_gate_init();
 	ag_policy_init();

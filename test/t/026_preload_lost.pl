@@ -7,7 +7,14 @@
 # trigger) refuse every agent write and DDL on protected tables with an
 # error that says the guard is not loaded and how to fix it, humans read
 # and write as usual, the server log says so, and nothing an agent sets
-# makes the guard look loaded.  With the preload back, the guard works.
+# makes the guard look loaded.  register_agent() put the library into the
+# agent role's session_preload_libraries (next to what was there), so its
+# sessions still load it, and then every statement of theirs is refused:
+# setval() of a protected table's sequence, PREPARE TRANSACTION (which
+# would hold locks across the restart that brings the preload back), its
+# reads too (red team 17b, findings 2 and 3).  With the preload back, the
+# guard works; unregister_agent() takes the library out of the role's
+# setting again.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -17,7 +24,7 @@ use AgentGuardTest;
 
 my $node = PostgreSQL::Test::Cluster->new('preload_lost');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_stat_statements, agent_guard'\n");
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_stat_statements, agent_guard'\nmax_prepared_transactions = 2\n");
 $node->start;
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION agent_guard;
@@ -33,6 +40,11 @@ $node->safe_psql('postgres', q{
 	INSERT INTO app.hard SELECT g, 'h' || g FROM generate_series(1, 5) g;
 	SELECT agent_guard.protect('app.items');
 	SELECT agent_guard.protect('app.hard', false);
+	CREATE TABLE app.numbered (id serial PRIMARY KEY, v text);
+	ALTER TABLE app.numbered OWNER TO lost_bot;
+	INSERT INTO app.numbered (v) VALUES ('n1'), ('n2');
+	SELECT agent_guard.protect('app.numbered');
+	ALTER ROLE lost_bot SET session_preload_libraries = 'pg_stat_statements';
 	SELECT agent_guard.register_agent('lost_bot');
 	CREATE ROLE lost_human LOGIN;
 	GRANT USAGE ON SCHEMA app TO lost_human;
@@ -63,6 +75,14 @@ my %agent_acts = (
 	'DROP of an unprotected table' => 'DROP TABLE app.loose',
 	'DROP EXTENSION' => 'DROP EXTENSION agent_guard CASCADE',
 	'DROP SCHEMA CASCADE' => 'DROP SCHEMA app CASCADE',
+	'setval of a protected table\'s sequence' => q{SELECT setval('app.numbered_id_seq', 1)},
+	'nextval' => q{SELECT nextval('app.numbered_id_seq')},
+	'PREPARE TRANSACTION' => q{BEGIN; PREPARE TRANSACTION 'lost1'},
+	'LOCK and PREPARE TRANSACTION' =>
+	  q{BEGIN; LOCK TABLE app.items IN ACCESS EXCLUSIVE MODE; PREPARE TRANSACTION 'lost2'},
+	'LOAD' => q{LOAD 'agent_guard'},
+	'a SELECT' => 'SELECT count(*) FROM app.items',
+	'SHOW' => 'SHOW search_path',
 	'a faked "loaded" placeholder' =>
 	  q{SET agent_guard.preloaded = on; SET agent_guard.loaded = 'true'; TRUNCATE app.items},
 );
@@ -93,9 +113,25 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname IN
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'agent_guard'}), '1',
 	'the extension is still there');
 
-# reads of the agent are reads
-is($node->safe_psql('postgres', 'SELECT count(*) FROM app.items', connstr => $node->connstr('postgres') . ' user=lost_bot'),
-	'5', 'the agent still reads');
+# the agent role's sessions load the library: its setting, merged
+is($node->safe_psql('postgres', q{
+	SELECT array_to_string(s.setconfig, ';') FROM pg_db_role_setting s
+	 WHERE s.setrole = 'lost_bot'::regrole
+	   AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())}),
+	'session_preload_libraries=pg_stat_statements, agent_guard',
+	'register_agent() added agent_guard to the role\'s session_preload_libraries');
+# the agent cannot switch it off at login, nor reset it
+($rc, $out, $err) = $node->psql('postgres', q{SELECT 1},
+	connstr => $node->connstr('postgres') . " user=lost_bot options='-c session_preload_libraries='");
+isnt($rc, 0, 'the agent cannot clear session_preload_libraries in its connection options');
+like($err, qr/permission denied to set parameter "session_preload_libraries"/, 'PostgreSQL refuses it');
+($rc, $out, $err) = $node->psql('postgres', q{ALTER ROLE lost_bot RESET ALL},
+	connstr => $node->connstr('postgres') . ' user=lost_bot');
+isnt($rc, 0, 'nor reset its role settings');
+is($node->safe_psql('postgres', 'SELECT last_value FROM app.numbered_id_seq'), '2',
+	'the sequence of the protected table is unchanged');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), '0',
+	'no prepared transaction of the agent');
 
 # --- humans are not affected -----------------------------------------
 ($rc, $out, $err) = $node->psql('postgres', q{
@@ -146,8 +182,19 @@ like($err, qr/needs a human's approval: request \d+/, 'as a gated statement');
 ($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'lost_bot', 'r-back',
 	q{UPDATE app.items SET v = 'agent' WHERE id = 4});
 is($rc, 0, 'agent writes work again') or diag($err);
+($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'lost_bot', 'r-back', q{SELECT setval('app.numbered_id_seq', 1)});
+like($err, qr/setval\(\) needs a human's approval/, 'setval() of the sequence is gated again');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM agent_guard.events WHERE run_id = 'r-back' AND operation = 'UPDATE'}),
 	'1', 'and are logged');
+
+# unregister_agent() takes the library out of the role's setting again
+$node->safe_psql('postgres', q{SELECT agent_guard.unregister_agent('lost_bot')});
+is($node->safe_psql('postgres', q{
+	SELECT array_to_string(s.setconfig, ';') FROM pg_db_role_setting s
+	 WHERE s.setrole = 'lost_bot'::regrole
+	   AND s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())}),
+	'session_preload_libraries=pg_stat_statements',
+	'unregister_agent() removed agent_guard from it');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,336 @@
+/*-------------------------------------------------------------------------
+ * pooled.c
+ *		A transaction tagged only with SET LOCAL agent_guard.agent_id leaves
+ *		nothing in the server process that outlives it.
+ *
+ * Behind a transaction pooler the server process of a shared role serves
+ * the agent's tagged transaction and then the next client, a human perhaps,
+ * with no reset in between.  Whatever has the session's lifetime that the
+ * agent creates in its transaction would reach that client: a temporary
+ * table or view that shadows a real one (the human's INSERT goes into the
+ * agent's table), a search_path that resolves the human's calls to the
+ * agent's functions, a prepared statement, a WITH HOLD cursor, a LISTEN, a
+ * session-level advisory lock, any session-level setting (red team 17b,
+ * finding 1).  So in such a transaction these are refused (YG004):
+ *	- statements (gate.c's verdict, on record): SET without LOCAL (except
+ *	  SET TRANSACTION and a session-level SET of the tag itself, which
+ *	  latches the process as the agent for its life: identity.c), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
+ *	  that creates or alters an object in the session's temporary schema
+ *	  (CREATE TEMPORARY TABLE, VIEW, SEQUENCE, even ON COMMIT DROP; indexes,
+ *	  triggers, rules, policies on temporary relations; functions and
+ *	  types created in or moved to pg_temp);
+ *	- calls (object access): the session-level advisory lock functions and
+ *	  their release;
+ *	- at commit, the backstop: a setting whose session-level value the
+ *	  transaction changed to anything but its reset value (set_config(...,
+ *	  false), a procedure's SET option), or a row of pg_class, pg_type or pg_proc in the session's
+ *	  temporary schema that the transaction created or changed (a view
+ *	  that became temporary because it reads a temporary table, anything
+ *	  the statement checks did not name).  The commit fails and the
+ *	  transaction rolls back.
+ * Not covered: a named prepared statement made with the extended
+ * protocol's Parse message (no hook sees it is named).  Statements that
+ * take state back (RESET, DEALLOCATE, CLOSE, UNLISTEN, DISCARD) are
+ * allowed.
+ * A session tagged for its life (connection options, session SET) or a
+ * registered role is the agent in every later transaction of the process,
+ * so none of this applies to it.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "nodes/parsenodes.h"
+#include "utils/fmgroids.h"
+#include "utils/guc_tables.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "agent_guard.h"
+#include "compat.h"
+#include "pooled.h"
+#include "scope.h"
+#include "writers.h"
+
+/* A name list (schema-qualified or not) that names the temporary schema. */
+static bool
+names_temp(List *names)
+{
+	char	   *schema;
+	Oid			nsp;
+
+	if (list_length(names) < 2)
+		return false;
+	schema = strVal(list_nth(names, list_length(names) - 2));
+	if (strcmp(schema, "pg_temp") == 0)
+		return true;
+	nsp = get_namespace_oid(schema, true);
+	return OidIsValid(nsp) && isTempNamespace(nsp);
+}
+
+/* An existing relation (or one to be created) that is temporary. */
+static bool
+relation_temp(RangeVar *rv)
+{
+	Oid			relid;
+
+	if (ag_rangevar_temp(rv))
+		return true;
+	relid = ag_range_var_relid(rv);
+	return OidIsValid(relid) && get_rel_persistence(relid) == RELPERSISTENCE_TEMP;
+}
+
+static bool
+schema_temp(const char *schema)
+{
+	Oid			nsp;
+
+	if (schema == NULL)
+		return false;
+	if (strcmp(schema, "pg_temp") == 0)
+		return true;
+	nsp = get_namespace_oid(schema, true);
+	return OidIsValid(nsp) && isTempNamespace(nsp);
+}
+
+/*
+ * What the statement would leave in the session beyond the transaction, as
+ * the statement's name, or NULL.  Only in a transaction tagged by SET LOCAL
+ * alone.
+ */
+const char *
+ag_pooled_utility_state(Node *parsetree)
+{
+	if (parsetree == NULL || !ag_identity_xact_only())
+		return NULL;
+	switch (nodeTag(parsetree))
+	{
+		case T_VariableSetStmt:
+			{
+				VariableSetStmt *s = (VariableSetStmt *) parsetree;
+
+				/* RESET only takes back what was set */
+				if (s->is_local || s->kind == VAR_RESET || s->kind == VAR_RESET_ALL)
+					return NULL;
+				if (s->kind == VAR_SET_MULTI && s->name != NULL &&
+					strncmp(s->name, "TRANSACTION", 11) == 0)
+					return NULL;
+				/* latches the process as the agent (identity.c) */
+				if (s->name != NULL && strcmp(s->name, "agent_guard.agent_id") == 0)
+					return NULL;
+				return "SET";
+			}
+		case T_PrepareStmt:
+			return "PREPARE";
+		case T_DeclareCursorStmt:
+			return (((DeclareCursorStmt *) parsetree)->options & CURSOR_OPT_HOLD) ?
+				"DECLARE ... WITH HOLD" : NULL;
+		case T_ListenStmt:
+			return "LISTEN";
+		case T_LoadStmt:
+			return "LOAD";
+		case T_CreateStmt:
+			return ag_rangevar_temp(((CreateStmt *) parsetree)->relation) ?
+				"CREATE TEMPORARY TABLE" : NULL;
+		case T_CreateTableAsStmt:
+			return ag_rangevar_temp(((CreateTableAsStmt *) parsetree)->into->rel) ?
+				"CREATE TEMPORARY TABLE AS" : NULL;
+		case T_ViewStmt:
+			return ag_rangevar_temp(((ViewStmt *) parsetree)->view) ?
+				"CREATE TEMPORARY VIEW" : NULL;
+		case T_CreateSeqStmt:
+			return ag_rangevar_temp(((CreateSeqStmt *) parsetree)->sequence) ?
+				"CREATE TEMPORARY SEQUENCE" : NULL;
+		case T_CompositeTypeStmt:
+			return ag_rangevar_temp(((CompositeTypeStmt *) parsetree)->typevar) ?
+				"CREATE TYPE" : NULL;
+		case T_IndexStmt:
+			return relation_temp(((IndexStmt *) parsetree)->relation) ?
+				"CREATE INDEX" : NULL;
+		case T_CreateTrigStmt:
+			return relation_temp(((CreateTrigStmt *) parsetree)->relation) ?
+				"CREATE TRIGGER" : NULL;
+		case T_RuleStmt:
+			return relation_temp(((RuleStmt *) parsetree)->relation) ?
+				"CREATE RULE" : NULL;
+		case T_CreatePolicyStmt:
+			return relation_temp(((CreatePolicyStmt *) parsetree)->table) ?
+				"CREATE POLICY" : NULL;
+		case T_AlterTableStmt:
+			return relation_temp(((AlterTableStmt *) parsetree)->relation) ?
+				"ALTER TABLE" : NULL;
+		case T_CreateFunctionStmt:
+			return names_temp(((CreateFunctionStmt *) parsetree)->funcname) ?
+				"CREATE FUNCTION" : NULL;
+		case T_DefineStmt:
+			return names_temp(((DefineStmt *) parsetree)->defnames) ?
+				"CREATE" : NULL;
+		case T_CreateDomainStmt:
+			return names_temp(((CreateDomainStmt *) parsetree)->domainname) ?
+				"CREATE DOMAIN" : NULL;
+		case T_CreateEnumStmt:
+			return names_temp(((CreateEnumStmt *) parsetree)->typeName) ?
+				"CREATE TYPE" : NULL;
+		case T_CreateRangeStmt:
+			return names_temp(((CreateRangeStmt *) parsetree)->typeName) ?
+				"CREATE TYPE" : NULL;
+		case T_AlterObjectSchemaStmt:
+			return schema_temp(((AlterObjectSchemaStmt *) parsetree)->newschema) ?
+				"ALTER ... SET SCHEMA" : NULL;
+		default:
+			return NULL;
+	}
+}
+
+/* A call that changes the session's state beyond the transaction. */
+bool
+ag_pooled_function_state(Oid funcid)
+{
+	return ag_writers_session_lock(funcid) && ag_identity_xact_only();
+}
+
+/* The setting holds its reset value (what RESET goes back to). */
+static bool
+at_reset_value(struct config_generic *gconf)
+{
+	switch (gconf->vartype)
+	{
+		case PGC_BOOL:
+			return *((struct config_bool *) gconf)->variable ==
+				((struct config_bool *) gconf)->reset_val;
+		case PGC_INT:
+			return *((struct config_int *) gconf)->variable ==
+				((struct config_int *) gconf)->reset_val;
+		case PGC_REAL:
+			return *((struct config_real *) gconf)->variable ==
+				((struct config_real *) gconf)->reset_val;
+		case PGC_ENUM:
+			return *((struct config_enum *) gconf)->variable ==
+				((struct config_enum *) gconf)->reset_val;
+		case PGC_STRING:
+			{
+				char	   *cur = *((struct config_string *) gconf)->variable;
+				char	   *rst = ((struct config_string *) gconf)->reset_val;
+
+				return (cur == NULL && rst == NULL) ||
+					(cur != NULL && rst != NULL && strcmp(cur, rst) == 0);
+			}
+	}
+	return false;
+}
+
+/*
+ * A setting whose session-level value this transaction changed to anything
+ * but its reset value (RESET and RESET ALL only take back what was set),
+ * or NULL.
+ */
+static const char *
+session_setting_changed(void)
+{
+	int			n;
+	struct config_generic **vars = ag_guc_variables(&n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		GucStack   *st;
+
+		/* the tag latches (identity.c); SET TRANSACTION's are reset per transaction */
+		if (vars[i]->stack == NULL || strcmp(vars[i]->name, "agent_guard.agent_id") == 0 ||
+			strncmp(vars[i]->name, "transaction_", 12) == 0)
+			continue;
+		for (st = vars[i]->stack; st != NULL; st = st->prev)
+		{
+			/* the value the session keeps: SET LOCAL's masks it */
+			if (st->state == GUC_SET && !at_reset_value(vars[i]))
+				return vars[i]->name;
+			if (st->state == GUC_SET_LOCAL)
+				return vars[i]->name;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A catalog row in the temporary schema that this transaction created or
+ * changed: its name, or NULL.
+ */
+static char *
+temp_catalog_changed(Oid catalog, AttrNumber nspatt, AttrNumber nameatt, Oid nsp)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	char	   *found = NULL;
+
+	ScanKeyInit(&key, nspatt, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(nsp));
+	rel = table_open(catalog, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(tup->t_data)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tup, nameatt, RelationGetDescr(rel), &isnull);
+
+			found = isnull ? pstrdup("?") : pstrdup(NameStr(*DatumGetName(d)));
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+static void
+refuse_at_commit(const char *what, const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("a transaction tagged with SET LOCAL agent_guard.agent_id cannot leave %s \"%s\" in the session",
+					what, name),
+			 errdetail("The server process serves other clients after this transaction (a connection pooler); it would inherit it. The transaction is rolled back."),
+			 errhint("Keep session state out of a transaction tagged with SET LOCAL, or connect the agent as its own registered role.")));
+}
+
+/* The backstop, before a transaction tagged by SET LOCAL alone commits. */
+static void
+pooled_xact_callback(XactEvent event, void *arg)
+{
+	const char *setting;
+	Oid			temp_nsp;
+	Oid			temp_toast;
+
+	if (event != XACT_EVENT_PRE_COMMIT || !ag_identity_xact_only())
+		return;
+	if ((setting = session_setting_changed()) != NULL)
+		refuse_at_commit("a session-level value of setting", setting);
+	GetTempNamespaceState(&temp_nsp, &temp_toast);
+	if (!OidIsValid(temp_nsp))
+		return;
+	{
+		char	   *name;
+
+		if ((name = temp_catalog_changed(RelationRelationId, Anum_pg_class_relnamespace,
+										 Anum_pg_class_relname, temp_nsp)) != NULL ||
+			(name = temp_catalog_changed(TypeRelationId, Anum_pg_type_typnamespace,
+										 Anum_pg_type_typname, temp_nsp)) != NULL ||
+			(name = temp_catalog_changed(ProcedureRelationId, Anum_pg_proc_pronamespace,
+										 Anum_pg_proc_proname, temp_nsp)) != NULL)
+			refuse_at_commit("temporary object", name);
+	}
+}
+
+void
+ag_pooled_init(void)
+{
+	RegisterXactCallback(pooled_xact_callback, NULL);
+}

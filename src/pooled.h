@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ * pooled.h
+ *		What a transaction tagged only with SET LOCAL may leave in the server
+ *		process (pooled.c).
+ *-------------------------------------------------------------------------
+ */
+#ifndef AG_POOLED_H
+#define AG_POOLED_H
+
+#include "nodes/nodes.h"
+
+extern const char *ag_pooled_utility_state(Node *parsetree);
+extern bool ag_pooled_function_state(Oid funcid);
+extern void ag_pooled_init(void);
+
+#endif							/* AG_POOLED_H */
