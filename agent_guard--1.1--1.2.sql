@@ -4227,3 +4227,21 @@ ALTER FUNCTION agent_guard.restore(regclass, jsonb)
 ALTER FUNCTION agent_guard.purge(regclass, interval)
     SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
     SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C';
+
+-- An agent's session refused by a humans-only function is on record as
+-- every refusal is: a request of kind refused and its BLOCKED event
+-- (src/refusal.c).
+CREATE FUNCTION agent_guard._refuse_humans_only(fn text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_refuse_humans_only'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION agent_guard._refuse_humans_only(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION agent_guard._require_human(fn text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._refuse_humans_only(fn);
+    -- nor by an agent's code in a human's session, with the human's rights
+    PERFORM agent_guard._refuse_agent_code(fn);
+END
+$$;
