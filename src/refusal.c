@@ -810,20 +810,32 @@ humans_only_recordable(void)
 		!ag_worker_is_sealer() && !humans_only_recording;
 }
 
-/* The agent a refusal is attributed to: this session's, or the code owner's. */
+/*
+ * The agent a refusal is attributed to: with no code owner, the agent of
+ * this session (the caller found it is one), with its run; an agent's
+ * process, the same; otherwise the agent whose code it is, with no run.
+ * The identity is not resolved here: an agent's function may have just
+ * set agent_guard.agent_id in a superuser's session (its SET option, which
+ * PostgreSQL applies before the call is judged), and resolving it would
+ * take that session for the agent's.
+ */
 static const char *
 humans_only_agent(Oid code_owner, const char **run)
 {
 	List	   *agents;
 
 	*run = NULL;
-	if (ag_session_is_agent())
+	if (!OidIsValid(code_owner) || ag_process_is_agent())
 	{
-		*run = ag_current_run(false);
-		return ag_current_agent();
-	}
-	if (!OidIsValid(code_owner))
+		const char *agent = ag_current_agent();
+
+		if (agent != NULL)
+		{
+			*run = ag_current_run(false);
+			return agent;
+		}
 		code_owner = GetUserId();
+	}
 	agents = ag_agent_ids_of_role(code_owner);
 	if (agents != NIL)
 		return (const char *) linitial(agents);
