@@ -69,6 +69,12 @@ SELECT agent_guard.approve(:req, 'savepoint');
 \set VERBOSITY default
 ROLLBACK TO SAVEPOINT s;
 COMMIT;
+-- in a READ ONLY transaction no request id can be taken (nextval() is not
+-- allowed there): refused all the same, unrecorded (README, Limitations)
+BEGIN READ ONLY;
+-- error: YG002, naming no request
+SELECT agent_guard.unfreeze();
+ROLLBACK;
 -- the agent's code, which a human's session will run
 CREATE FUNCTION rhob.sneak() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
