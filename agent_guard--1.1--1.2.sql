@@ -4264,3 +4264,21 @@ CREATE OR REPLACE VIEW agent_guard.requests AS
       FROM agent_guard._pending_requests() p
      WHERE NOT EXISTS (SELECT 1 FROM agent_guard.request_log r WHERE r.request_id = p.request_id);
 COMMENT ON FUNCTION agent_guard.deny(bigint, text) IS 'refuse a pending request, or withdraw an approval not used yet; it is kept on record';
+
+-- An agent's session refused by a humans-only function is on record as
+-- every refusal is: a request of kind refused and its BLOCKED event
+-- (src/refusal.c).
+CREATE FUNCTION agent_guard._refuse_humans_only(fn text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_refuse_humans_only'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION agent_guard._refuse_humans_only(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION agent_guard._require_human(fn text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._refuse_humans_only(fn);
+    -- nor by an agent's code in a human's session, with the human's rights
+    PERFORM agent_guard._refuse_agent_code(fn);
+END
+$$;

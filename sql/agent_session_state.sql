@@ -84,9 +84,9 @@ BEGIN SET search_path = ssb, pg_catalog, public; RETURN current_setting('search_
 CREATE FUNCTION ssb.lower(text) RETURNS text LANGUAGE sql AS $$SELECT 'hijacked'$$;
 -- notifications that would go out as the human's session's (finding 6)
 CREATE FUNCTION ssb.notify_sql() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN NOTIFY agent_guard, '{"request_id": 1}'; END $$;
+BEGIN NOTIFY ss_forged, '{"request_id": 1}'; END $$;
 CREATE FUNCTION ssb.notify_fn() RETURNS void LANGUAGE sql AS
-$$ SELECT pg_notify('agent_guard', '{"request_id": 1}') $$;
+$$ SELECT pg_notify('ss_forged', '{"request_id": 1}') $$;
 -- a large-object descriptor moved or closed from the agent's view (finding 3)
 CREATE VIEW ssb.lo_move AS SELECT lo_lseek(0, 3, 0) AS pos;
 CREATE VIEW ssb.lo_where AS SELECT lo_tell64(0) AS pos;
@@ -246,11 +246,13 @@ CALL ssb.path_proc();
 SELECT ssb.path_plain();
 SHOW search_path;
 SELECT lower('SECRET');                             -- the system's lower()
--- notifications
-LISTEN agent_guard;
+-- notifications (on a channel of their own: the guard's channel,
+-- agent_guard, carries the sealer's notices of these very refusals, which
+-- arrive whenever the sealer writes them; the refusal is the same)
+LISTEN ss_forged;
 SELECT ssb.notify_sql();
 SELECT ssb.notify_fn();
-UNLISTEN agent_guard;
+UNLISTEN ss_forged;
 -- the human's side: the human's own SET and NOTIFY work
 SET work_mem = '6MB';
 SHOW work_mem;

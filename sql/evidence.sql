@@ -74,6 +74,11 @@ SELECT agent_guard.seal_log();
 SELECT ok FROM agent_guard.verify_log();
 \c "dbname=contrib_regression user=regress_su options="
 REVOKE EXECUTE ON FUNCTION agent_guard.verify_log(text), agent_guard.seal_log() FROM regress_bot, regress_human;
+-- the agent's refusals are on record (BLOCKED events): written and sealed,
+-- and the head taken after them
+SELECT agent_guard._flush_requests();
+SELECT agent_guard.seal_log() >= 0 AS sealed;
+SELECT agent_guard.log_head() AS head0 \gset
 
 --
 -- Tampering by a superuser with triggers off.  Each case runs in a

@@ -686,22 +686,20 @@ ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 						 errdetail("The server's function manager does not keep its calls as this build of agent_guard expects."),
 						 errhint("Build agent_guard against this server's headers.")));
 			if ((setting = forbidden_setting(ag_fmgr_config_names(fc))) != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_AG_HUMANS_ONLY),
-						 errmsg("function %s of agent role \"%s\" cannot run in the session of role \"%s\"",
-								format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner),
-								ag_agentcode_role_name(GetAuthenticatedUserId())),
-						 errdetail("Its SET option \"%s\" would change who this session is.", setting),
-						 errhint("Drop the option (ALTER FUNCTION ... RESET %s), or call the function from the agent's own session.",
-								 setting)));
+				ag_refuse_humans_only(e->agent_owner,
+									  psprintf("function %s of agent role \"%s\" cannot run in the session of role \"%s\"",
+											   format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner),
+											   ag_agentcode_role_name(GetAuthenticatedUserId())),
+									  psprintf("Its SET option \"%s\" would change who this session is.", setting),
+									  psprintf("Drop the option (ALTER FUNCTION ... RESET %s), or call the function from the agent's own session.",
+											   setting));
 			if (e->procedure && !ag_fmgr_has_config(fc) &&
 				SessionReplicationRole != SESSION_REPLICATION_ROLE_ORIGIN)
-				ereport(ERROR,
-						(errcode(ERRCODE_AG_HUMANS_ONLY),
-						 errmsg("procedure %s of agent role \"%s\" cannot run while session_replication_role is not \"origin\"",
-								format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner)),
-						 errdetail("The triggers and foreign-key checks of what it writes would not fire."),
-						 errhint("RESET session_replication_role first.")));
+				ag_refuse_humans_only(e->agent_owner,
+									  psprintf("procedure %s of agent role \"%s\" cannot run while session_replication_role is not \"origin\"",
+											   format_procedure(flinfo->fn_oid), ag_agentcode_role_name(e->agent_owner)),
+									  pstrdup("The triggers and foreign-key checks of what it writes would not fire."),
+									  pstrdup("RESET session_replication_role first."));
 		}
 
 		/*
@@ -1209,14 +1207,13 @@ ag_agentcode_refuse_calls(const char *fn)
 	{
 		Oid			owner = ag_agentcode_function_owner(agent_fn);
 
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("%s cannot be called from code of agent role \"%s\"",
-						fn, ag_agentcode_role_name(owner)),
-				 errdetail("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\" and would act with its rights.",
-						   format_procedure(agent_fn), ag_agentcode_role_name(owner),
-						   ag_agentcode_role_name(GetSessionUserId())),
-				 errhint("Call %s directly, in a statement of its own that runs no code of the agent.", fn)));
+		ag_refuse_humans_only(owner,
+							  psprintf("%s cannot be called from code of agent role \"%s\"",
+									   fn, ag_agentcode_role_name(owner)),
+							  psprintf("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\" and would act with its rights.",
+									   format_procedure(agent_fn), ag_agentcode_role_name(owner),
+									   ag_agentcode_role_name(GetSessionUserId())),
+							  psprintf("Call %s directly, in a statement of its own that runs no code of the agent.", fn));
 	}
 }
 
@@ -1264,14 +1261,13 @@ ag_agentcode_refuse(const char *fn)
 		{
 			Oid			owner = ag_agentcode_relation_owner(relid);
 
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_HUMANS_ONLY),
-					 errmsg("%s cannot be called from a statement that involves relation %s of agent role \"%s\"",
-							fn, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-					 errdetail("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent, and could call %s with the rights of role \"%s\".",
-							   ag_qualified_relname(relid), ag_agentcode_role_name(owner), fn,
-							   ag_agentcode_role_name(GetSessionUserId())),
-					 errhint("Call %s directly, in a statement of its own that involves no relation of the agent.", fn)));
+			ag_refuse_humans_only(owner,
+								  psprintf("%s cannot be called from a statement that involves relation %s of agent role \"%s\"",
+										   fn, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+								  psprintf("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent, and could call %s with the rights of role \"%s\".",
+										   ag_qualified_relname(relid), ag_agentcode_role_name(owner), fn,
+										   ag_agentcode_role_name(GetSessionUserId())),
+								  psprintf("Call %s directly, in a statement of its own that involves no relation of the agent.", fn));
 		}
 	}
 }
@@ -1970,32 +1966,30 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 												 fn == F_CURRENT_SETTING_TEXT_BOOL);
 
 	if (fn == F_NEXTVAL)
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
-						format_procedure(fn), object, ag_agentcode_role_name(owner)),
-				 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s %s.",
-						   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()),
-						   format_procedure(fn), ag_agentcode_unsafe_reason(fn, owner)),
-				 errhint("%s", hint)));
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("function %s cannot run as part of %s, code of agent role \"%s\"",
-					format_procedure(fn), object, ag_agentcode_role_name(owner)),
-			 guard ?
-			 errdetail("Role \"%s\" is or serves an agent; its code would call the guard's %s here with the rights of role \"%s\".",
-					   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())) :
-			 definer ?
-			 errdetail("Role \"%s\" is or serves an agent; %s is a SECURITY DEFINER function of role \"%s\", and called from the agent's code here its writes would pass for those of role \"%s\", unstamped and unlogged.",
-					   ag_agentcode_role_name(owner), format_procedure(fn),
-					   ag_agentcode_role_name(ag_agentcode_function_owner(fn)),
-					   ag_agentcode_role_name(GetSessionUserId())) :
-			 callers ?
-			 errdetail("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s acts with its caller's rights.",
-					   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()), format_procedure(fn)) :
-			 errdetail("Role \"%s\" is or serves an agent and may not execute %s; its code would run here with the rights of role \"%s\".",
-					   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())),
-			 errhint("%s", hint)));
+		ag_refuse_humans_only(owner,
+							  psprintf("function %s cannot run as part of %s, code of agent role \"%s\"",
+									   format_procedure(fn), object, ag_agentcode_role_name(owner)),
+							  psprintf("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s %s.",
+									   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()),
+									   format_procedure(fn), ag_agentcode_unsafe_reason(fn, owner)),
+							  hint);
+	ag_refuse_humans_only(owner,
+						  psprintf("function %s cannot run as part of %s, code of agent role \"%s\"",
+								   format_procedure(fn), object, ag_agentcode_role_name(owner)),
+						  guard ?
+						  psprintf("Role \"%s\" is or serves an agent; its code would call the guard's %s here with the rights of role \"%s\".",
+								   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())) :
+						  definer ?
+						  psprintf("Role \"%s\" is or serves an agent; %s is a SECURITY DEFINER function of role \"%s\", and called from the agent's code here its writes would pass for those of role \"%s\", unstamped and unlogged.",
+								   ag_agentcode_role_name(owner), format_procedure(fn),
+								   ag_agentcode_role_name(ag_agentcode_function_owner(fn)),
+								   ag_agentcode_role_name(GetSessionUserId())) :
+						  callers ?
+						  psprintf("Role \"%s\" is or serves an agent; its code would run here with the rights of role \"%s\", and %s acts with its caller's rights.",
+								   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetUserId()), format_procedure(fn)) :
+						  psprintf("Role \"%s\" is or serves an agent and may not execute %s; its code would run here with the rights of role \"%s\".",
+								   ag_agentcode_role_name(owner), format_procedure(fn), ag_agentcode_role_name(GetUserId())),
+						  hint);
 }
 
 /*
@@ -2196,26 +2190,25 @@ refuse_session_state(Oid funcid, const char *statement)
 	const char *fn = format_procedure(agent_fn);
 	const char *human = ag_agentcode_role_name(GetSessionUserId());
 
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 statement ?
-			 errmsg("%s cannot run in code of agent role \"%s\"",
-					statement, ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))) :
-			 errmsg("function %s cannot be called from code of agent role \"%s\"",
-					format_procedure(funcid), ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-			 ag_writers_session_lock(funcid) ?
-			 errdetail("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
-					   fn, human) :
-			 funcid == F_PG_NOTIFY ?
-			 errdetail("Function %s runs in the session of role \"%s\"; a notification would go out as that session's.",
-					   fn, human) :
-			 errdetail("Function %s runs in the session of role \"%s\"; the large-object descriptors open in it are that session's, whoever opened them.",
-					   fn, human),
-			 ag_writers_session_lock(funcid) ?
-			 errhint("Take a transaction-level advisory lock (pg_advisory_xact_lock) instead.") :
-			 funcid == F_PG_NOTIFY ?
-			 errhint("Send notifications from the agent's own session.") :
-			 errhint("Read and write large objects by their OID (lo_get, lo_put) in the agent's code.")));
+	ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
+						  statement ?
+						  psprintf("%s cannot run in code of agent role \"%s\"",
+								   statement, ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))) :
+						  psprintf("function %s cannot be called from code of agent role \"%s\"",
+								   format_procedure(funcid), ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+						  ag_writers_session_lock(funcid) ?
+						  psprintf("Function %s runs in the session of role \"%s\"; a session-level advisory lock, or its release, would outlast the call.",
+								   fn, human) :
+						  funcid == F_PG_NOTIFY ?
+						  psprintf("Function %s runs in the session of role \"%s\"; a notification would go out as that session's.",
+								   fn, human) :
+						  psprintf("Function %s runs in the session of role \"%s\"; the large-object descriptors open in it are that session's, whoever opened them.",
+								   fn, human),
+						  ag_writers_session_lock(funcid) ?
+						  "Take a transaction-level advisory lock (pg_advisory_xact_lock) instead." :
+						  funcid == F_PG_NOTIFY ?
+						  "Send notifications from the agent's own session." :
+						  "Read and write large objects by their OID (lo_get, lo_put) in the agent's code.");
 }
 
 /*
@@ -2267,14 +2260,13 @@ refuse_setting_change(const char *what)
 {
 	Oid			agent_fn = innermost_agent_function();
 
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("%s cannot run in function %s of agent role \"%s\" in the session of role \"%s\"",
-					what, format_procedure(agent_fn),
-					ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn)),
-					ag_agentcode_role_name(GetSessionUserId())),
-			 errdetail("The function is a procedure or has SET options: PostgreSQL would keep the settings it changes for the rest of the session."),
-			 errhint("Change settings in a plain function of the agent's, whose changes are rolled back when it returns, or in the agent's own session.")));
+	ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
+						  psprintf("%s cannot run in function %s of agent role \"%s\" in the session of role \"%s\"",
+								   what, format_procedure(agent_fn),
+								   ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn)),
+								   ag_agentcode_role_name(GetSessionUserId())),
+						  "The function is a procedure or has SET options: PostgreSQL would keep the settings it changes for the rest of the session.",
+						  "Change settings in a plain function of the agent's, whose changes are rolled back when it returns, or in the agent's own session.");
 }
 
 /*
@@ -2306,14 +2298,13 @@ ag_agentcode_function_execute(Oid funcid)
 		{
 			Oid			agent_fn = innermost_agent_function();
 
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_HUMANS_ONLY),
-					 errmsg("function %s cannot be called from code of agent role \"%s\"",
-							format_procedure(funcid),
-							ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-					 errdetail("Function %s runs in the session of role \"%s\"; a preview there would count the rows it writes as the preview's, and nothing would stop the commit.",
-							   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
-					 errhint("Preview statements in the agent's own session.")));
+			ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
+								  psprintf("function %s cannot be called from code of agent role \"%s\"",
+										   format_procedure(funcid),
+										   ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+								  psprintf("Function %s runs in the session of role \"%s\"; a preview there would count the rows it writes as the preview's, and nothing would stop the commit.",
+										   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
+								  "Preview statements in the agent's own session.");
 		}
 		return;
 	}
@@ -2820,13 +2811,12 @@ ag_agentcode_utility(Node *parsetree)
 	if (name == NULL || !ag_agentportal_hidden(name))
 		return;
 	agent_fn = innermost_agent_function();
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("cursor \"%s\" cannot be used by code of agent role \"%s\"",
-					name, ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-			 errdetail("Function %s runs in the session of role \"%s\"; the cursor was opened there by other code, with that code's rights.",
-					   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
-			 errhint("Open the cursors the agent's code reads in that code.")));
+	ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
+						  psprintf("cursor \"%s\" cannot be used by code of agent role \"%s\"",
+								   name, ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+						  psprintf("Function %s runs in the session of role \"%s\"; the cursor was opened there by other code, with that code's rights.",
+								   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
+						  "Open the cursors the agent's code reads in that code.");
 }
 
 /* COPY FROM into a protected table, agent code on the stack. */
@@ -2871,28 +2861,26 @@ judge_call_in_agent_statement(Oid funcid, Oid relid)
 		AG_PROC_ACLCHECK(funcid, owner, ACL_EXECUTE) == ACLCHECK_OK)
 		return;
 	if (kind == CALL_DEFINER)
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
-						format_procedure(funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-				 errdetail("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s is a SECURITY DEFINER function of role \"%s\", and called from them its writes would pass for those of role \"%s\", unstamped and unlogged.",
-						   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
-						   format_procedure(funcid),
-						   ag_agentcode_role_name(ag_agentcode_function_owner(funcid)),
-						   ag_agentcode_role_name(GetSessionUserId())),
-				 errhint("Call %s in a statement of its own that involves no relation of the agent, or let the agent call it in its own session, where its writes are the agent's.",
-						 format_procedure(funcid))));
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
-					format_procedure(funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-			 errdetail(kind == CALL_GRANTED ?
-					   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent and may not execute %s; in this statement it would run with the rights of role \"%s\"." :
-					   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s acts with its caller's rights, which in this statement are those of role \"%s\".",
-					   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
-					   format_procedure(funcid), ag_agentcode_role_name(GetUserId())),
-			 errhint("Call %s in a statement of its own that involves no relation of the agent.",
-					 format_procedure(funcid))));
+		ag_refuse_humans_only(owner,
+							  psprintf("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+									   format_procedure(funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+							  psprintf("The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s is a SECURITY DEFINER function of role \"%s\", and called from them its writes would pass for those of role \"%s\", unstamped and unlogged.",
+									   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
+									   format_procedure(funcid),
+									   ag_agentcode_role_name(ag_agentcode_function_owner(funcid)),
+									   ag_agentcode_role_name(GetSessionUserId())),
+							  psprintf("Call %s in a statement of its own that involves no relation of the agent, or let the agent call it in its own session, where its writes are the agent's.",
+									   format_procedure(funcid)));
+	ag_refuse_humans_only(owner,
+						  psprintf("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+								   format_procedure(funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+						  psprintf(kind == CALL_GRANTED ?
+								   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent and may not execute %s; in this statement it would run with the rights of role \"%s\"." :
+								   "The views, row-security policies, column defaults, rules and trigger conditions of relation %s are code of role \"%s\", which is or serves an agent; %s acts with its caller's rights, which in this statement are those of role \"%s\".",
+								   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
+								   format_procedure(funcid), ag_agentcode_role_name(GetUserId())),
+						  psprintf("Call %s in a statement of its own that involves no relation of the agent.",
+								   format_procedure(funcid)));
 }
 
 /* the first agent relation whose code a query or its subqueries run */
@@ -2924,14 +2912,13 @@ refuse_hidden_setting(FuncExpr *f, Oid relid)
 {
 	Oid			owner = ag_agentcode_relation_owner(relid);
 
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
-					format_procedure(f->funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-			 errdetail("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent; %s here reads a setting only superusers may read, or one named at run time, with the rights of role \"%s\", and the agent's code could keep what it reads.",
-					   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
-					   format_procedure(f->funcid), ag_agentcode_role_name(GetUserId())),
-			 errhint("Read the setting in a statement of its own that involves no relation of the agent.")));
+	ag_refuse_humans_only(owner,
+						  psprintf("function %s cannot run in a statement that involves relation %s of agent role \"%s\"",
+								   format_procedure(f->funcid), ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+						  psprintf("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent; %s here reads a setting only superusers may read, or one named at run time, with the rights of role \"%s\", and the agent's code could keep what it reads.",
+								   ag_qualified_relname(relid), ag_agentcode_role_name(owner),
+								   format_procedure(f->funcid), ag_agentcode_role_name(GetUserId())),
+						  "Read the setting in a statement of its own that involves no relation of the agent.");
 }
 
 static bool

@@ -480,18 +480,17 @@ ag_agentgate_stored_writers(QueryDesc *qd)
 			/* the written table's own sequence: the table's owner may */
 			if (OidIsValid(seq) && result_relation_sequence(ps, seq))
 				continue;
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_HUMANS_ONLY),
-					 errmsg("function nextval(regclass) cannot run in a statement that involves relation %s of agent role \"%s\"",
-							ag_qualified_relname(rel), ag_agentcode_role_name(owner)),
-					 OidIsValid(seq) ?
-					 errdetail("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent and may neither use nor update sequence %s; nextval() checks the rights of its caller, in this statement role \"%s\".",
-							   ag_qualified_relname(rel), ag_agentcode_role_name(owner),
-							   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
-					 errdetail("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent; nextval() checks the rights of its caller, in this statement role \"%s\", and its sequence is not named as a constant.",
-							   ag_qualified_relname(rel), ag_agentcode_role_name(owner),
-							   ag_agentcode_role_name(GetUserId())),
-					 errhint("Call nextval() in a statement of its own that involves no relation of the agent, or grant the agent role USAGE on the sequence if its code may advance it.")));
+			ag_refuse_humans_only(owner,
+								  psprintf("function nextval(regclass) cannot run in a statement that involves relation %s of agent role \"%s\"",
+										   ag_qualified_relname(rel), ag_agentcode_role_name(owner)),
+								  OidIsValid(seq) ?
+								  psprintf("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent and may neither use nor update sequence %s; nextval() checks the rights of its caller, in this statement role \"%s\".",
+										   ag_qualified_relname(rel), ag_agentcode_role_name(owner),
+										   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
+								  psprintf("The views, row-security policies, column defaults and rules of relation %s are code of role \"%s\", which is or serves an agent; nextval() checks the rights of its caller, in this statement role \"%s\", and its sequence is not named as a constant.",
+										   ag_qualified_relname(rel), ag_agentcode_role_name(owner),
+										   ag_agentcode_role_name(GetUserId())),
+								  "Call nextval() in a statement of its own that involves no relation of the agent, or grant the agent role USAGE on the sequence if its code may advance it.");
 		}
 		if (get_rel_persistence(seq) == RELPERSISTENCE_TEMP || result_relation_sequence(ps, seq))
 			continue;

@@ -84,6 +84,7 @@
 #include "agentstored.h"
 #include "compat.h"
 #include "owner_spi.h"
+#include "refusal.h"
 #include "scope.h"
 
 /* ---------------------------------------------------------------------
@@ -141,20 +142,19 @@ read_as_agent(Query *q, RangeTblEntry *rte, ReadsAs *ctx)
 	if (rte->relkind != RELKIND_VIEW &&
 		ag_agentcode_relation_owner(rte->relid) != ctx->agent &&
 		has_own_policies(rte->relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("cannot read table %s through %s of agent role \"%s\"",
-						ag_qualified_relname(rte->relid),
-						get_rel_relkind(ctx->object) == RELKIND_VIEW ?
-						psprintf("view %s", ag_qualified_relname(ctx->object)) :
-						psprintf("a row-security policy of table %s",
-								 ag_qualified_relname(ctx->object)),
-						ag_agentcode_role_name(ctx->agent)),
-				 errdetail("The agent's code reads the table with the rights of role \"%s\" (a security_invoker view, or a policy's subquery), and the table's row-security policies were chosen for role \"%s\".",
-						   ag_agentcode_role_name(ctx->agent),
-						   ag_agentcode_role_name(GetUserId())),
-				 errhint("Query table %s directly, or have the view made security_invoker = false so that it reads with its owner's rights.",
-						 ag_qualified_relname(rte->relid))));
+		ag_refuse_humans_only(ctx->agent,
+							  psprintf("cannot read table %s through %s of agent role \"%s\"",
+									   ag_qualified_relname(rte->relid),
+									   get_rel_relkind(ctx->object) == RELKIND_VIEW ?
+									   psprintf("view %s", ag_qualified_relname(ctx->object)) :
+									   psprintf("a row-security policy of table %s",
+												ag_qualified_relname(ctx->object)),
+									   ag_agentcode_role_name(ctx->agent)),
+							  psprintf("The agent's code reads the table with the rights of role \"%s\" (a security_invoker view, or a policy's subquery), and the table's row-security policies were chosen for role \"%s\".",
+									   ag_agentcode_role_name(ctx->agent),
+									   ag_agentcode_role_name(GetUserId())),
+							  psprintf("Query table %s directly, or have the view made security_invoker = false so that it reads with its owner's rights.",
+									   ag_qualified_relname(rte->relid)));
 }
 
 /* An agent's relation, or InvalidOid. */
@@ -286,16 +286,15 @@ ag_agentstored_check_plan(PlannedStmt *plan, List *seen)
 		kind = get_rel_relkind(relid);
 		if (kind == RELKIND_VIEW ? !view_reads_as_invoker(relid) : !has_own_policies(relid))
 			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("cannot read %s %s of agent role \"%s\" through an inlined SQL function",
-						kind == RELKIND_VIEW ? "view" : "table",
-						ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-				 errdetail("The %s reads other tables with the rights of whoever runs the statement; inside a SQL function the planner inlined, they cannot be checked as the agent's.",
-						   kind == RELKIND_VIEW ? "view is security_invoker and" :
-						   "table's row-security policies are code of the agent, which"),
-				 errhint("Read %s in the statement itself, or make the function not inlinable (for example, give it a SET option).",
-						 ag_qualified_relname(relid))));
+		ag_refuse_humans_only(owner,
+							  psprintf("cannot read %s %s of agent role \"%s\" through an inlined SQL function",
+									   kind == RELKIND_VIEW ? "view" : "table",
+									   ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+							  psprintf("The %s reads other tables with the rights of whoever runs the statement; inside a SQL function the planner inlined, they cannot be checked as the agent's.",
+									   kind == RELKIND_VIEW ? "view is security_invoker and" :
+									   "table's row-security policies are code of the agent, which"),
+							  psprintf("Read %s in the statement itself, or make the function not inlinable (for example, give it a SET option).",
+									   ag_qualified_relname(relid)));
 	}
 }
 
@@ -371,13 +370,12 @@ judge_domain_expression(Oid domain, Datum bin, const char *what)
 	fn = domain_unsafe_call(bin, owner);
 	if (!OidIsValid(fn))
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("%s of domain %s of agent role \"%s\" cannot call function %s",
-					what, name, ag_agentcode_role_name(owner), format_procedure(fn)),
-			 errdetail("A domain's constraints and default run with the rights of whoever uses the domain, also in a type's input function before any statement is judged, and %s %s.",
-					   format_procedure(fn), ag_agentcode_unsafe_reason(fn, owner)),
-			 errhint("Call a function of the agent's own instead: it runs with the agent's rights.")));
+	ag_refuse_humans_only(owner,
+						  psprintf("%s of domain %s of agent role \"%s\" cannot call function %s",
+								   what, name, ag_agentcode_role_name(owner), format_procedure(fn)),
+						  psprintf("A domain's constraints and default run with the rights of whoever uses the domain, also in a type's input function before any statement is judged, and %s %s.",
+								   format_procedure(fn), ag_agentcode_unsafe_reason(fn, owner)),
+						  "Call a function of the agent's own instead: it runs with the agent's rights.");
 }
 
 static bool
@@ -470,17 +468,16 @@ judge_stored_calls(Datum expr, const char *what)
 	Oid			seq;
 
 	if (stored_nextval(expr, GetUserId(), &seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("%s of agent role \"%s\" cannot call nextval() on %s",
-						what, ag_agentcode_role_name(GetUserId()),
-						OidIsValid(seq) ? psprintf("sequence %s", ag_qualified_relname(seq)) :
-						"a sequence not named as a constant"),
-				 OidIsValid(seq) ?
-				 errdetail("nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance sequence %s with that human's rights, and role \"%s\" may neither use nor update it.",
-						   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
-				 errdetail("nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance, with that human's rights, a sequence known only when it runs."),
-				 errhint("Name, as a constant, a sequence the agent role owns or was granted USAGE on (nextval('s')); a serial or identity column of the agent's own table works.")));
+		ag_refuse_humans_only(GetUserId(),
+							  psprintf("%s of agent role \"%s\" cannot call nextval() on %s",
+									   what, ag_agentcode_role_name(GetUserId()),
+									   OidIsValid(seq) ? psprintf("sequence %s", ag_qualified_relname(seq)) :
+									   "a sequence not named as a constant"),
+							  OidIsValid(seq) ?
+							  psprintf("nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance sequence %s with that human's rights, and role \"%s\" may neither use nor update it.",
+									   ag_qualified_relname(seq), ag_agentcode_role_name(GetUserId())) :
+							  "nextval() checks USAGE or UPDATE of its sequence as its caller: in a human's statement the agent's code would advance, with that human's rights, a sequence known only when it runs.",
+							  "Name, as a constant, a sequence the agent role owns or was granted USAGE on (nextval('s')); a serial or identity column of the agent's own table works.");
 	/*
 	 * current_setting() of a superuser-only setting: a human's statement
 	 * would read it with the human's rights and the agent's code keep it
@@ -488,23 +485,21 @@ judge_stored_calls(Datum expr, const char *what)
 	 */
 	if (!OidIsValid(fn) &&
 		OidIsValid(fn = ag_agentcode_hidden_setting_call(stringToNode(TextDatumGetCString(expr)))))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("%s of agent role \"%s\" cannot call %s with a setting only superusers may read, or one named at run time",
-						what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
-				 errdetail("In a human's statement %s would read the setting with that human's rights, and the agent's code could keep what it reads.",
-						   format_procedure(fn)),
-				 errhint("Name an ordinary setting as a constant (current_setting('app.tenant')).")));
+		ag_refuse_humans_only(GetUserId(),
+							  psprintf("%s of agent role \"%s\" cannot call %s with a setting only superusers may read, or one named at run time",
+									   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
+							  psprintf("In a human's statement %s would read the setting with that human's rights, and the agent's code could keep what it reads.",
+									   format_procedure(fn)),
+							  "Name an ordinary setting as a constant (current_setting('app.tenant')).");
 	if (!OidIsValid(fn))
 		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_HUMANS_ONLY),
-			 errmsg("%s of agent role \"%s\" cannot call function %s of role \"%s\"",
-					what, ag_agentcode_role_name(GetUserId()), format_procedure(fn),
-					ag_agentcode_role_name(ag_agentcode_function_owner(fn))),
-			 errdetail("Function %s runs its statements with the rights of whoever calls it; from the agent's code a human's statement would call it, with that human's rights.",
-					   format_procedure(fn)),
-			 errhint("Call a function of the agent's own instead.")));
+	ag_refuse_humans_only(GetUserId(),
+						  psprintf("%s of agent role \"%s\" cannot call function %s of role \"%s\"",
+								   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn),
+								   ag_agentcode_role_name(ag_agentcode_function_owner(fn))),
+						  psprintf("Function %s runs its statements with the rights of whoever calls it; from the agent's code a human's statement would call it, with that human's rights.",
+								   format_procedure(fn)),
+						  "Call a function of the agent's own instead.");
 }
 
 /* The expression columns of a row an agent stored, each judged. */
@@ -561,14 +556,13 @@ judge_rule_notify(Oid ruleid)
 
 		if (IsA(q, Query) && q->commandType == CMD_UTILITY && q->utilityStmt != NULL &&
 			IsA(q->utilityStmt, NotifyStmt))
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_HUMANS_ONLY),
-					 errmsg("rule \"%s\" of agent role \"%s\" cannot notify",
-							NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename),
-							ag_agentcode_role_name(GetUserId())),
-					 errdetail("Whoever writes relation %s would send the notification, a human's session too, and it would pass for that session's.",
-							   ag_qualified_relname(((Form_pg_rewrite) GETSTRUCT(tup))->ev_class)),
-					 errhint("Notify from the agent's own session.")));
+			ag_refuse_humans_only(GetUserId(),
+								  psprintf("rule \"%s\" of agent role \"%s\" cannot notify",
+										   NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename),
+										   ag_agentcode_role_name(GetUserId())),
+								  psprintf("Whoever writes relation %s would send the notification, a human's session too, and it would pass for that session's.",
+										   ag_qualified_relname(((Form_pg_rewrite) GETSTRUCT(tup))->ev_class)),
+								  "Notify from the agent's own session.");
 	}
 	heap_freetuple(tup);
 	FreeTupleDesc(desc);
@@ -615,14 +609,13 @@ judge_stored_trigger(Oid trigid)
 		judge_stored_calls(qual, psprintf("the WHEN condition of trigger \"%s\"",
 										  NameStr(trig->tgname)));
 	if (trigger_function_foreign(trig))
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("trigger \"%s\" of agent role \"%s\" cannot call function %s",
-						NameStr(trig->tgname), ag_agentcode_role_name(GetUserId()),
-						format_procedure(fn)),
-				 errdetail("A trigger runs with the rights of whoever writes the table, humans and replication included, on the arguments and rows the agent chose; %s is neither the agent's, nor built in, nor the guard's.",
-						   format_procedure(fn)),
-				 errhint("Have the trigger call a function of the agent's own, which runs with the agent's rights.")));
+		ag_refuse_humans_only(GetUserId(),
+							  psprintf("trigger \"%s\" of agent role \"%s\" cannot call function %s",
+									   NameStr(trig->tgname), ag_agentcode_role_name(GetUserId()),
+									   format_procedure(fn)),
+							  psprintf("A trigger runs with the rights of whoever writes the table, humans and replication included, on the arguments and rows the agent chose; %s is neither the agent's, nor built in, nor the guard's.",
+									   format_procedure(fn)),
+							  "Have the trigger call a function of the agent's own, which runs with the agent's rights.");
 	heap_freetuple(tup);
 	FreeTupleDesc(desc);
 }

@@ -23,6 +23,14 @@
 #error "agent_guard requires PostgreSQL 14 or later"
 #endif
 
+/*
+ * 18 marks a function that never returns with pg_noreturn before the
+ * declaration; earlier versions with pg_attribute_noreturn() after it.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* MarkGUCPrefixReserved() is new in 15; 14 has the older name. */
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)

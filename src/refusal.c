@@ -13,6 +13,12 @@
  *	TRIPPED		tripped			YG007		a human resets the run
  *	POLICY		policy			YG008		a human changes the policy
  *	RATE		rate			YG060		wait, or a human raises the limit
+ *	HUMANS_ONLY	refused			YG002		a human does it, outside the
+ *											agent's code
+ *
+ * The refusals of an agent's session calling a humans-only function, and
+ * of an agent's code (agentcode.c, agentgate.c, agentstored.c) come with
+ * their own message, detail and hint: ag_refuse_humans_only().
  *
  * A refusal takes a request id from a sequence (which does not roll back,
  * so the error can name it), queues the request in the outbox (outbox.c)
@@ -37,6 +43,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "commands/sequence.h"
 #include "common/hashfn.h"
@@ -75,6 +82,7 @@ static const AgRefusalInfo refusal_info[] = {
 	[AG_REFUSAL_TRIPPED] = {"tripped", ERRCODE_AG_RUN_TRIPPED},
 	[AG_REFUSAL_POLICY] = {"policy", ERRCODE_AG_POLICY},
 	[AG_REFUSAL_RATE] = {"rate", ERRCODE_AG_RATE_LIMITED},
+	[AG_REFUSAL_HUMANS_ONLY] = {"refused", ERRCODE_AG_HUMANS_ONLY},
 };
 
 const char *
@@ -678,6 +686,7 @@ ag_refuse_keyed(AgRefusalKind kind, const char *what, const char *why,
 					 errdetail("%s", why),
 					 errhint("Writes are allowed again once the rows of the last minute fall under the limit; a human can raise it with agent_guard.set_policy().")));
 			break;
+		case AG_REFUSAL_HUMANS_ONLY:
 		case AG_REFUSAL_GUARD:
 		case AG_REFUSAL_NONE:
 			ereport(ERROR,
@@ -779,4 +788,133 @@ ag_refusal_record(const char *why, const char *text, int len)
 	ag_statement_key(text, len, &key);
 	id = record_request(AG_REFUSAL_GUARD, why, &key, 0, &queued);
 	return id;
+}
+
+/*
+ * Whether a refusal can be recorded here: taking a request id is nextval()
+ * on the guard's sequence, which PostgreSQL forbids in a read-only
+ * transaction, on a standby and in parallel mode (a parallel worker, or
+ * the leader while its workers run); the sealer (worker.c) writes the
+ * queue and would wait for itself; and a refusal raised while one is being
+ * recorded (an output function of a bound value that is an agent's code)
+ * is not recorded twice.  Those are refused as ever, unrecorded (README,
+ * Limitations).
+ */
+static bool humans_only_recording = false;
+
+static bool
+humans_only_recordable(void)
+{
+	return IsTransactionState() && !IsAbortedTransactionBlockState() &&
+		!IsInParallelMode() && !XactReadOnly && !RecoveryInProgress() &&
+		!ag_worker_is_sealer() && !humans_only_recording;
+}
+
+/*
+ * The agent a refusal is attributed to: with no code owner, the agent of
+ * this session (the caller found it is one), with its run; an agent's
+ * process, the same; otherwise the agent whose code it is, with no run.
+ * The identity is not resolved here: an agent's function may have just
+ * set agent_guard.agent_id in a superuser's session (its SET option, which
+ * PostgreSQL applies before the call is judged), and resolving it would
+ * take that session for the agent's.
+ */
+static const char *
+humans_only_agent(Oid code_owner, const char **run)
+{
+	List	   *agents;
+
+	*run = NULL;
+	if (!OidIsValid(code_owner) || ag_process_is_agent())
+	{
+		const char *agent = ag_current_agent();
+
+		if (agent != NULL)
+		{
+			*run = ag_current_run(false);
+			return agent;
+		}
+		code_owner = GetUserId();
+	}
+	agents = ag_agent_ids_of_role(code_owner);
+	if (agents != NIL)
+		return (const char *) linitial(agents);
+	return GetUserNameFromId(code_owner, false);
+}
+
+/*
+ * Refuse with YG002 (kind HUMANS_ONLY): an agent's session called what
+ * only a human may (approve(), unfreeze(), ..., the guard's internal
+ * functions), an agent stored code it may not store, or an agent's code
+ * (owned by code_owner) tried, in a human's session, what it may not.
+ * Recorded as every refusal is: a request of kind "refused" (never
+ * approvable) with its BLOCKED event, attributed to the agent whose
+ * session it is or else to the agent that owns the code (with no run),
+ * for the statement that runs, and the decision line; the message names
+ * the request.  The site gives the message, detail and hint.  Where
+ * nothing can be recorded (humans_only_recordable()) the refusal is
+ * raised as it is.  Never returns; in a preview the refusal stops the
+ * statement, on record, as every refusal does.
+ */
+void
+ag_refuse_humans_only(Oid code_owner, const char *message, const char *detail,
+					  const char *hint)
+{
+	int64		id = 0;
+
+	if (humans_only_recordable())
+	{
+		humans_only_recording = true;
+		PG_TRY();
+		{
+			AgStatementKey key;
+			const char *agent;
+			const char *run;
+			const char *text;
+			int			len;
+			bool		queued;
+			char	   *reason = detail != NULL ? psprintf("%s. %s", message, detail) :
+				pstrdup(message);
+
+			agent = humans_only_agent(code_owner, &run);
+			ag_current_statement(&text, &len);
+			ag_statement_key(text, len, &key);
+			id = record_request_for(AG_REFUSAL_HUMANS_ONLY, agent, run, reason, &key, 0, &queued);
+		}
+		PG_FINALLY();
+		{
+			humans_only_recording = false;
+		}
+		PG_END_TRY();
+	}
+	if (id > 0)
+		ereport(ERROR,
+				(errcode(refusal_info[AG_REFUSAL_HUMANS_ONLY].sqlstate),
+				 errmsg("%s (request " INT64_FORMAT ")", message, id),
+				 detail != NULL ? errdetail("%s", detail) : 0,
+				 hint != NULL ? errhint("%s", hint) : 0));
+	ereport(ERROR,
+			(errcode(refusal_info[AG_REFUSAL_HUMANS_ONLY].sqlstate),
+			 errmsg("%s", message),
+			 detail != NULL ? errdetail("%s", detail) : 0,
+			 hint != NULL ? errhint("%s", hint) : 0));
+	pg_unreachable();
+}
+
+/*
+ * SQL: agent_guard._refuse_humans_only(fn text): agent_guard._require_human()
+ * in an agent's session, for the humans-only function fn.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_refuse_humans_only);
+Datum
+ag_sql_refuse_humans_only(PG_FUNCTION_ARGS)
+{
+	const char *fn = PG_ARGISNULL(0) ? "this function" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (ag_session_is_agent())
+		ag_refuse_humans_only(InvalidOid,
+							  psprintf("%s cannot be called from an agent session", fn),
+							  psprintf("This session acts as agent \"%s\".", ag_current_agent()),
+							  "Ask a human operator to run it from a session that is not an agent session.");
+	PG_RETURN_VOID();
 }

@@ -10,6 +10,7 @@
 #include "lib/stringinfo.h"
 
 #include "approvalkey.h"
+#include "compat.h"
 
 /* Why a statement is refused; each kind has its SQLSTATE, message and hint. */
 typedef enum AgRefusalKind
@@ -20,7 +21,8 @@ typedef enum AgRefusalKind
 	AG_REFUSAL_FROZEN,			/* agents are frozen (YG006) */
 	AG_REFUSAL_TRIPPED,			/* the run passed max_rows_per_run (YG007) */
 	AG_REFUSAL_POLICY,			/* the agent's policy forbids it (YG008) */
-	AG_REFUSAL_RATE				/* over the policy's max_rows_per_minute (YG060) */
+	AG_REFUSAL_RATE,			/* over the policy's max_rows_per_minute (YG060) */
+	AG_REFUSAL_HUMANS_ONLY		/* humans only, or not from an agent's code (YG002) */
 } AgRefusalKind;
 
 /*
@@ -52,6 +54,8 @@ extern void ag_refuse(AgRefusalKind kind, const char *what, const char *why,
 extern void ag_refuse_agent_code(AgRefusalKind kind, const char *agent, const char *what,
 								 const char *why, const char *where, const char *text, int len);
 extern int64 ag_refusal_record(const char *why, const char *text, int len);
+pg_noreturn extern void ag_refuse_humans_only(Oid code_owner, const char *message,
+											  const char *detail, const char *hint);
 
 /* agent_guard.preview(): decisions are collected, not recorded */
 extern bool ag_preview_active(void);

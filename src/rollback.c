@@ -31,6 +31,7 @@
 #include "utils/guc.h"
 
 #include "agent_guard.h"
+#include "refusal.h"
 
 static bool replay_mode = false;
 
@@ -75,10 +76,10 @@ ag_sql_replay_mode(PG_FUNCTION_ARGS)
 	if (on)
 	{
 		if (ag_session_is_agent())
-			ereport(ERROR,
-					(errcode(ERRCODE_AG_HUMANS_ONLY),
-					 errmsg("replay mode cannot be used in an agent session"),
-					 errdetail("Replay mode lets writes keep the stamps they are given.")));
+			ag_refuse_humans_only(InvalidOid,
+								  "replay mode cannot be used in an agent session",
+								  "Replay mode lets writes keep the stamps they are given.",
+								  NULL);
 		ag_agentcode_refuse_calls("agent_guard._replay_mode()");
 		if (!superuser())
 			ereport(ERROR,
@@ -122,10 +123,10 @@ ag_sql_rollback_lock(PG_FUNCTION_ARGS)
 	char		timeout[32];
 
 	if (ag_session_is_agent())
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("the rollback lock cannot be taken in an agent session"),
-				 errdetail("Only a human's rollback takes it.")));
+		ag_refuse_humans_only(InvalidOid,
+							  "the rollback lock cannot be taken in an agent session",
+							  "Only a human's rollback takes it.",
+							  NULL);
 	SET_LOCKTAG_OBJECT(tag, MyDatabaseId, ExtensionRelationId,
 					   get_extension_oid("agent_guard", false), AG_ROLLBACK_LOCK_SUBID);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)

@@ -46,6 +46,7 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "refusal.h"
 
 /*
  * agent_guard._owner_query(relation regclass, query text, arg jsonb)
@@ -84,9 +85,10 @@ ag_sql_owner_query(PG_FUNCTION_ARGS)
 				 errmsg("permission denied for function _owner_query"),
 				 errdetail("It runs statements as the owner of any table.")));
 	if (ag_session_is_agent())
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_HUMANS_ONLY),
-				 errmsg("agent_guard._owner_query() cannot be called from an agent session")));
+		ag_refuse_humans_only(InvalidOid,
+							  "agent_guard._owner_query() cannot be called from an agent session",
+							  NULL,
+							  NULL);
 	ag_agentcode_refuse_calls("agent_guard._owner_query()");
 
 	relid = PG_GETARG_OID(0);

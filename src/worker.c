@@ -139,9 +139,17 @@ static AgWorkerShared *workers = NULL;
 
 static int	seal_interval_ms = 1000;
 static bool events_pending = false;
+static bool am_sealer = false;	/* this process is a database's sealer */
 
 PGDLLEXPORT void ag_worker_launcher_main(Datum arg);
 PGDLLEXPORT void ag_worker_sealer_main(Datum arg);
+
+/* The sealer writes the queue of refusals: it must not wait for itself. */
+bool
+ag_worker_is_sealer(void)
+{
+	return am_sealer;
+}
 
 /* Slot of a database; with create, a free slot is taken.  Lock held exclusive to create. */
 static AgSealerSlot *
@@ -927,6 +935,7 @@ ag_worker_launcher_main(Datum arg)
 {
 	MemoryContext loop_cxt;
 
+	am_sealer = true;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();

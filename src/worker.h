@@ -15,5 +15,6 @@ extern void ag_worker_wake(Oid dboid);
 extern Oid	ag_worker_before_utility(Node *stmt);
 extern void ag_worker_after_utility(Oid dboid);
 extern bool ag_worker_no_slot(Oid dboid, TimestampTz *since);
+extern bool ag_worker_is_sealer(void);
 
 #endif							/* AG_WORKER_H */

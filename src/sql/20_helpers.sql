@@ -8,16 +8,17 @@ CREATE FUNCTION agent_guard._refuse_agent_code(fn text) RETURNS void
     AS 'MODULE_PATHNAME', 'ag_sql_refuse_agent_code'
     LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 
+-- Refuses an agent's session (YG002), on record as every refusal is: a
+-- request of kind refused and its BLOCKED event (src/refusal.c).
+CREATE FUNCTION agent_guard._refuse_humans_only(fn text) RETURNS void
+    AS 'MODULE_PATHNAME', 'ag_sql_refuse_humans_only'
+    LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
 CREATE FUNCTION agent_guard._require_human(fn text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF agent_guard.in_agent_session() THEN
-        RAISE EXCEPTION '% cannot be called from an agent session', fn
-            USING ERRCODE = 'YG002',
-                  DETAIL = format('This session acts as agent "%s".', agent_guard.current_agent()),
-                  HINT = 'Ask a human operator to run it from a session that is not an agent session.';
-    END IF;
+    PERFORM agent_guard._refuse_humans_only(fn);
     -- nor by an agent's code in a human's session, with the human's rights
     PERFORM agent_guard._refuse_agent_code(fn);
 END

@@ -206,6 +206,28 @@ is($node->safe_psql($db, "SELECT count(*) FROM agent_guard.requests WHERE reques
 ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-4', 'DELETE FROM items');
 like($err, qr/needs a human's approval: request \d+/, 'the next refusal is queued again');
 
+# the humans-only refusals (YG002) are queued and wait for room the same way
+$node->safe_psql($db, 'GRANT EXECUTE ON FUNCTION agent_guard.unfreeze(text) TO ss_bot');
+($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-5', q{
+	DO $$
+	BEGIN
+		FOR i IN 1 .. 40 LOOP
+			BEGIN
+				PERFORM agent_guard.unfreeze();
+			EXCEPTION WHEN SQLSTATE 'YG002' THEN NULL;
+			END;
+		END LOOP;
+	END
+	$$});
+isnt($rc, 0, 'a burst of humans-only refusals without a sealer ends in an error');
+like($err, qr/ERROR:  agent_guard could not record a refused statement/, 'saying the refusal could not be recorded');
+like($err, qr/The statement was refused \(refused\)/, 'as a refusal of kind refused');
+($rc, $out, $err) = human($db, 'SELECT agent_guard.record_requests()');
+is($rc, 0, 'the human records the queue') or diag($err);
+is($node->safe_psql($db, "SELECT count(*) FROM agent_guard.request_log WHERE run_id = 'run-ss-5' AND kind = 'refused' AND reason LIKE 'agent_guard.unfreeze() cannot be called from an agent session%'"),
+	$waiting - 1, 'the humans-only refusals that found room are on record');
+$node->safe_psql($db, 'REVOKE EXECUTE ON FUNCTION agent_guard.unfreeze(text) FROM ss_bot');
+
 # agent_guard.record_requests() is a human's
 ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-4', 'SELECT agent_guard.record_requests()');
 isnt($rc, 0, 'an agent cannot call record_requests()');
