@@ -9,7 +9,7 @@
 --      the search_path.  Put back as it was, the same statement is admitted
 --      once (an operator made again is another operator: approved anew).
 --  F7: an approval is for the login role that made the request: another
---      login tagged with the agent's id gets a new request, the agent's own
+--      login tagged with the same id gets a new request, the asking login's
 --      retry is admitted.
 --  F6: deny() withdraws an approval not used yet.
 -- (F5 and deny's not waiting: isolation spec rt17_approval_clock.)
@@ -132,7 +132,14 @@ INSERT INTO rt17_app.notes SELECT g, 'n' || g FROM generate_series(1, 5) g;
 GRANT SELECT, UPDATE ON rt17_app.notes TO regress_bot, regress_tagged;
 RESET ROLE;
 SELECT agent_guard.protect('rt17_app.notes');
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt17-6"
+-- A role that is not registered cannot claim a registered agent's id (YG001)
+\c "dbname=contrib_regression user=regress_tagged options='-cagent_guard.agent_id=regress_bot -cagent_guard.run_id=run-rt17-6'"
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+SELECT agent_guard.current_agent();
+-- Shared logins (a pooler's roles) tag themselves with the same unregistered
+-- id: an approval the first login asked for is not the second login's
+\c "dbname=contrib_regression user=regress_tagged options='-cagent_guard.agent_id=rt17-shared -cagent_guard.run_id=run-rt17-6'"
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 -- error: no WHERE clause (YG003)
@@ -141,7 +148,7 @@ UPDATE rt17_app.notes SET note = note || '.';
 SELECT agent_guard._flush_requests();
 SELECT rt17.pending('run-rt17-6') AS req_login \gset
 SELECT status, login_role FROM agent_guard.approve(:req_login, 'a dot for each');
-\c "dbname=contrib_regression user=regress_tagged options='-cagent_guard.agent_id=regress_bot -cagent_guard.run_id=run-rt17-6'"
+\c "dbname=contrib_regression user=regress_human options='-cagent_guard.agent_id=rt17-shared -cagent_guard.run_id=run-rt17-6'"
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 SELECT agent_guard.current_agent();
@@ -153,13 +160,16 @@ SELECT status FROM agent_guard.requests WHERE request_id = :req_login;
 SELECT login_role, status FROM agent_guard.requests
  WHERE run_id = 'run-rt17-6' AND request_id > :req_login;
 SELECT count(*) AS dotted FROM rt17_app.notes WHERE note LIKE '%.';
--- the agent's own login: admitted
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt17-6"
+-- the login that asked: admitted
+\c "dbname=contrib_regression user=regress_tagged options='-cagent_guard.agent_id=rt17-shared -cagent_guard.run_id=run-rt17-6'"
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 UPDATE rt17_app.notes SET note = note || '.';
 SELECT count(*) AS dotted FROM rt17_app.notes WHERE note LIKE '%.';
 
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt17-6"
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
 -- F6. deny() withdraws an approval not used yet
 -- error: no WHERE clause (YG003)
 UPDATE rt17_app.notes SET note = 'x';
