@@ -694,10 +694,11 @@ BEGIN
               -- compared instead (a conflict, failing closed).
               LEFT JOIN agent_guard.canonical_images c
                      ON c.event_id = e.event_id
-                    AND ROW(c.row_key, c.old_row, c.new_row) IS NOT DISTINCT FROM
-                        ROW(agent_guard._canonical_image(to_regclass(e.relation), e.row_key),
-                            agent_guard._canonical_image(to_regclass(e.relation), e.old_row),
-                            agent_guard._canonical_image(to_regclass(e.relation), e.new_row))
+                    AND EXISTS (SELECT FROM (SELECT agent_guard._canonical_columns(to_regclass(e.relation)) AS cols) k
+                                 WHERE ROW(c.row_key, c.old_row, c.new_row) IS NOT DISTINCT FROM
+                                       ROW(agent_guard._canonical_image(k.cols, e.row_key),
+                                           agent_guard._canonical_image(k.cols, e.old_row),
+                                           agent_guard._canonical_image(k.cols, e.new_row)))
              WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
                AND (p_run IS NULL OR e.run_id = p_run)
                AND (p_xid IS NULL OR e.xid = p_xid)
@@ -4323,19 +4324,43 @@ SELECT pg_catalog.pg_extension_config_dump('agent_guard.canonical_images', '');
 COMMENT ON TABLE agent_guard.canonical_images IS
     'images of events written before 1.2, reprinted by the update in the forms 1.2 prints (the sealed images in agent_guard.events are unchanged)';
 
--- An image (to_jsonb() of a row of relation, or a key made of its values)
+-- The top-level columns of relation whose values the update may reprint,
+-- by name, with their type (a domain's base type, as to_jsonb() prints it;
+-- a domain over a domain over a domain over one is not looked at); NULL
+-- for none.
+CREATE FUNCTION agent_guard._canonical_columns(relation regclass) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (PL/pgSQL keeps its plan; the rollback asks once per event)
+    RETURN (SELECT jsonb_object_agg(x.name, x.base::regtype::text)
+              FROM (SELECT a.attname::text AS name,
+                           CASE WHEN t1.typtype <> 'd' THEN t1.oid WHEN t2.typtype <> 'd' THEN t2.oid
+                                WHEN t3.typtype <> 'd' THEN t3.oid END AS base
+                      FROM pg_attribute a
+                      JOIN pg_type t1 ON t1.oid = a.atttypid
+                      LEFT JOIN pg_type t2 ON t1.typtype = 'd' AND t2.oid = t1.typbasetype
+                      LEFT JOIN pg_type t3 ON t2.typtype = 'd' AND t3.oid = t2.typbasetype
+                     WHERE a.attrelid = relation AND a.attnum > 0 AND NOT a.attisdropped) x
+             WHERE x.base IN ('timestamptz'::regtype, 'bytea'::regtype, 'interval'::regtype));
+END
+$$;
+COMMENT ON FUNCTION agent_guard._canonical_columns(regclass) IS
+    'internal: the columns of a table whose pre-1.2 images the update may reprint, with their types';
+REVOKE ALL ON FUNCTION agent_guard._canonical_columns(regclass) FROM PUBLIC;
+
+-- An image (to_jsonb() of a row of a table, or a key made of its values)
 -- with the values reprinted that read back exactly into the 1.2 form: each
 -- is read, printed again in the form it was found in, and taken only when
 -- that gives back the very text.  Everything else is left as it is; any
 -- error leaves the whole image as it is.
-CREATE FUNCTION agent_guard._canonical_image(relation regclass, image jsonb) RETURNS jsonb
+CREATE FUNCTION agent_guard._canonical_image(columns jsonb, image jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
-    SET extra_float_digits = 1 SET bytea_output = 'hex'
+    -- what the values reprinted print with (to_jsonb() prints dates and
+    -- timestamps whatever DateStyle is)
+    SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
 AS $$
 DECLARE
-    v_col   record;
-    v_base  oid;
     v_s     text;
     v_off   text;
     v_to    text;
@@ -4343,40 +4368,31 @@ DECLARE
     v_iv    interval;
     v_b     bytea;
     v_style text;
-    v_names text[] := '{}';
-    v_types oid[] := '{}';
+    v_names text[];
+    v_types text[];
     v_out   jsonb := image;
     i       integer;
 BEGIN
-    IF relation IS NULL OR jsonb_typeof(image) IS DISTINCT FROM 'object' THEN
+    IF columns IS NULL OR image IS NULL OR jsonb_typeof(image) <> 'object' THEN
         RETURN image;
     END IF;
-    -- the top-level columns of those types (a domain's by its base type,
-    -- as to_jsonb() prints it) whose text is not in the 1.2 form already
-    FOR v_col IN SELECT a.attname::text AS name, a.atttypid AS typ
-                   FROM pg_attribute a
-                  WHERE a.attrelid = relation AND a.attnum > 0 AND NOT a.attisdropped
-                    AND jsonb_typeof(image -> a.attname::text) = 'string' LOOP
-        v_base := v_col.typ;
-        WHILE (SELECT t.typtype FROM pg_type t WHERE t.oid = v_base) = 'd' LOOP
-            v_base := (SELECT t.typbasetype FROM pg_type t WHERE t.oid = v_base);
-        END LOOP;
-        v_s := image ->> v_col.name;
-        IF (v_base = 'timestamptz'::regtype AND v_s !~ '\+00:00( BC)?$' AND v_s ~ '[+-]\d\d:\d\d(:\d\d)?( BC)?$')
-           OR (v_base = 'bytea'::regtype AND left(v_s, 2) <> '\x')
-           OR (v_base = 'interval'::regtype AND v_s ~ '^(@|P)') THEN
-            v_names := v_names || v_col.name;
-            v_types := v_types || v_base;
-        END IF;
-    END LOOP;
-    IF cardinality(v_names) = 0 THEN
+    -- the columns of those types whose text is not in the 1.2 form already
+    SELECT array_agg(c.key), array_agg(c.value #>> '{}') INTO v_names, v_types
+      FROM jsonb_each(columns) c
+     WHERE jsonb_typeof(image -> c.key) = 'string'
+       AND CASE c.value #>> '{}'
+               WHEN 'timestamp with time zone' THEN image ->> c.key !~ '\+00:00( BC)?$'
+               WHEN 'bytea' THEN left(image ->> c.key, 2) <> '\x'
+               WHEN 'interval' THEN image ->> c.key ~ '^(@|P)'
+               ELSE false END;
+    IF v_names IS NULL THEN
         RETURN image;
     END IF;
     BEGIN
         FOR i IN 1 .. cardinality(v_names) LOOP
             v_s := image ->> v_names[i];
             v_to := NULL;
-            IF v_types[i] = 'timestamptz'::regtype THEN
+            IF v_types[i] = 'timestamp with time zone' THEN
                 -- to_jsonb() prints the instant in the session's zone with
                 -- its offset: read with that offset, whatever TimeZone is
                 v_off := substring(v_s from '^\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?([+-]\d\d:\d\d(?::\d\d)?)(?: BC)?$');
@@ -4386,7 +4402,7 @@ BEGIN
                         v_to := to_jsonb(v_ts) #>> '{}';
                     END IF;
                 END IF;
-            ELSIF v_types[i] = 'bytea'::regtype THEN
+            ELSIF v_types[i] = 'bytea' THEN
                 -- not \x...: the escape form, which the input reads as such
                 PERFORM set_config('bytea_output', 'escape', true);
                 v_b := v_s::bytea;
@@ -4417,9 +4433,9 @@ BEGIN
     RETURN v_out;
 END
 $$;
-COMMENT ON FUNCTION agent_guard._canonical_image(regclass, jsonb) IS
+COMMENT ON FUNCTION agent_guard._canonical_image(jsonb, jsonb) IS
     'internal: an image written before 1.2 with the values reprinted that read back exactly into the form 1.2 prints';
-REVOKE ALL ON FUNCTION agent_guard._canonical_image(regclass, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._canonical_image(jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON agent_guard.canonical_images FROM PUBLIC;
 CREATE TRIGGER ag_replicated_row BEFORE INSERT OR UPDATE OR DELETE ON agent_guard.canonical_images
     FOR EACH ROW EXECUTE FUNCTION agent_guard._replicated_row();
@@ -4427,19 +4443,17 @@ ALTER TABLE agent_guard.canonical_images ENABLE REPLICA TRIGGER ag_replicated_ro
 
 -- The images of the rows agents wrote before the update, reprinted where
 -- they read back exactly (see above); events of tables with no column of
--- those types (or a domain over one) are not looked at.
+-- those types are not looked at.
 INSERT INTO agent_guard.canonical_images (event_id, row_key, old_row, new_row)
 SELECT x.event_id, x.row_key, x.old_row, x.new_row
   FROM (SELECT e.event_id, e.row_key AS was_key, e.old_row AS was_old, e.new_row AS was_new,
-               agent_guard._canonical_image(r.rel, e.row_key) AS row_key,
-               agent_guard._canonical_image(r.rel, e.old_row) AS old_row,
-               agent_guard._canonical_image(r.rel, e.new_row) AS new_row
+               agent_guard._canonical_image(r.cols, e.row_key) AS row_key,
+               agent_guard._canonical_image(r.cols, e.old_row) AS old_row,
+               agent_guard._canonical_image(r.cols, e.new_row) AS new_row
           FROM agent_guard.events e
-          JOIN (SELECT DISTINCT a.attrelid::regclass AS rel
-                  FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-                 WHERE a.attnum > 0 AND NOT a.attisdropped
-                   AND (t.typtype = 'd' OR a.atttypid IN ('timestamptz'::regtype, 'bytea'::regtype, 'interval'::regtype))
-                   AND a.attrelid IN (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relkind IN ('r', 'p'))) r
-            ON r.rel = to_regclass(e.relation)
+          JOIN (SELECT t.relation, agent_guard._canonical_columns(to_regclass(t.relation)) AS cols
+                  FROM (SELECT DISTINCT e2.relation FROM agent_guard.events e2
+                         WHERE e2.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) t) r
+            ON r.relation = e.relation AND r.cols IS NOT NULL
          WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) x
  WHERE ROW(x.row_key, x.old_row, x.new_row) IS DISTINCT FROM ROW(x.was_key, x.was_old, x.was_new);
