@@ -107,6 +107,143 @@ BEGIN
 END
 $$;
 
+-- Images written before 1.2, in the forms the update reprints.
+--
+-- 1.2 prints images under pinned output settings (outputpin.c); 1.1
+-- printed them under the writing session's.  The images are sealed (the
+-- chain covers every column of an event, 80_evidence.sql), so the update
+-- leaves them as they are and keeps here, per event whose images it could
+-- reprint, the images in the 1.2 form; _rollback() compares and writes
+-- back those instead.  Only top-level columns of the image's table, and
+-- only forms that read back exactly and unambiguously (README, Upgrading):
+--   timestamptz with its explicit offset   -> the same instant at +00:00
+--   bytea in escape form                   -> hex
+--   interval in postgres_verbose or iso_8601 style -> postgres style
+-- Anything else stays as it was written and still conflicts.  A fresh
+-- install has no rows here, and nothing but the update writes any.
+CREATE TABLE agent_guard.canonical_images (
+    event_id  bigint PRIMARY KEY,
+    row_key   jsonb,
+    old_row   jsonb,
+    new_row   jsonb
+);
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.canonical_images', '');
+COMMENT ON TABLE agent_guard.canonical_images IS
+    'images of events written before 1.2, reprinted by the update in the forms 1.2 prints (the sealed images in agent_guard.events are unchanged)';
+
+-- The top-level columns of relation whose values the update may reprint,
+-- by name, with their type (a domain's base type, as to_jsonb() prints it;
+-- a domain over a domain over a domain over one is not looked at); NULL
+-- for none.
+CREATE FUNCTION agent_guard._canonical_columns(relation regclass) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- (PL/pgSQL keeps its plan; the rollback asks once per event)
+    RETURN (SELECT jsonb_object_agg(x.name, x.base::regtype::text)
+              FROM (SELECT a.attname::text AS name,
+                           CASE WHEN t1.typtype <> 'd' THEN t1.oid WHEN t2.typtype <> 'd' THEN t2.oid
+                                WHEN t3.typtype <> 'd' THEN t3.oid END AS base
+                      FROM pg_attribute a
+                      JOIN pg_type t1 ON t1.oid = a.atttypid
+                      LEFT JOIN pg_type t2 ON t1.typtype = 'd' AND t2.oid = t1.typbasetype
+                      LEFT JOIN pg_type t3 ON t2.typtype = 'd' AND t3.oid = t2.typbasetype
+                     WHERE a.attrelid = relation AND a.attnum > 0 AND NOT a.attisdropped) x
+             WHERE x.base IN ('timestamptz'::regtype, 'bytea'::regtype, 'interval'::regtype));
+END
+$$;
+COMMENT ON FUNCTION agent_guard._canonical_columns(regclass) IS
+    'internal: the columns of a table whose pre-1.2 images the update may reprint, with their types';
+REVOKE ALL ON FUNCTION agent_guard._canonical_columns(regclass) FROM PUBLIC;
+
+-- An image (to_jsonb() of a row of a table, or a key made of its values)
+-- with the values reprinted that read back exactly into the 1.2 form: each
+-- is read, printed again in the form it was found in, and taken only when
+-- that gives back the very text.  Everything else is left as it is; any
+-- error leaves the whole image as it is.
+CREATE FUNCTION agent_guard._canonical_image(columns jsonb, image jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    -- what the values reprinted print with (to_jsonb() prints dates and
+    -- timestamps whatever DateStyle is)
+    SET TimeZone = 'UTC' SET IntervalStyle = 'postgres' SET bytea_output = 'hex'
+AS $$
+DECLARE
+    v_s     text;
+    v_off   text;
+    v_to    text;
+    v_ts    timestamptz;
+    v_iv    interval;
+    v_b     bytea;
+    v_style text;
+    v_names text[];
+    v_types text[];
+    v_out   jsonb := image;
+    i       integer;
+BEGIN
+    IF columns IS NULL OR image IS NULL OR jsonb_typeof(image) <> 'object' THEN
+        RETURN image;
+    END IF;
+    -- the columns of those types whose text is not in the 1.2 form already
+    SELECT array_agg(c.key), array_agg(c.value #>> '{}') INTO v_names, v_types
+      FROM jsonb_each(columns) c
+     WHERE jsonb_typeof(image -> c.key) = 'string'
+       AND CASE c.value #>> '{}'
+               WHEN 'timestamp with time zone' THEN image ->> c.key !~ '\+00:00( BC)?$'
+               WHEN 'bytea' THEN left(image ->> c.key, 2) <> '\x'
+               WHEN 'interval' THEN image ->> c.key ~ '^(@|P)'
+               ELSE false END;
+    IF v_names IS NULL THEN
+        RETURN image;
+    END IF;
+    BEGIN
+        FOR i IN 1 .. cardinality(v_names) LOOP
+            v_s := image ->> v_names[i];
+            v_to := NULL;
+            IF v_types[i] = 'timestamp with time zone' THEN
+                -- to_jsonb() prints the instant in the session's zone with
+                -- its offset: read with that offset, whatever TimeZone is
+                v_off := substring(v_s from '^\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?([+-]\d\d:\d\d(?::\d\d)?)(?: BC)?$');
+                IF v_off IS NOT NULL THEN
+                    v_ts := v_s::timestamptz;
+                    IF regexp_replace(to_jsonb(v_ts AT TIME ZONE v_off::interval) #>> '{}', '( BC)?$', v_off || '\1') = v_s THEN
+                        v_to := to_jsonb(v_ts) #>> '{}';
+                    END IF;
+                END IF;
+            ELSIF v_types[i] = 'bytea' THEN
+                -- not \x...: the escape form, which the input reads as such
+                PERFORM set_config('bytea_output', 'escape', true);
+                v_b := v_s::bytea;
+                IF v_b::text = v_s THEN
+                    PERFORM set_config('bytea_output', 'hex', true);
+                    v_to := v_b::text;
+                END IF;
+                PERFORM set_config('bytea_output', 'hex', true);
+            ELSE
+                -- postgres_verbose (@ ...) and iso_8601 (P...) read back as
+                -- written under IntervalStyle postgres (sql_standard does not)
+                v_style := CASE WHEN v_s ~ '^@' THEN 'postgres_verbose' ELSE 'iso_8601' END;
+                v_iv := v_s::interval;
+                PERFORM set_config('IntervalStyle', v_style, true);
+                IF v_iv::text = v_s THEN
+                    PERFORM set_config('IntervalStyle', 'postgres', true);
+                    v_to := v_iv::text;
+                END IF;
+                PERFORM set_config('IntervalStyle', 'postgres', true);
+            END IF;
+            IF v_to IS NOT NULL AND v_to <> v_s THEN
+                v_out := jsonb_set(v_out, ARRAY[v_names[i]], to_jsonb(v_to));
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        RETURN image;
+    END;
+    RETURN v_out;
+END
+$$;
+COMMENT ON FUNCTION agent_guard._canonical_image(jsonb, jsonb) IS
+    'internal: an image written before 1.2 with the values reprinted that read back exactly into the form 1.2 prints';
+REVOKE ALL ON FUNCTION agent_guard._canonical_image(jsonb, jsonb) FROM PUBLIC;
+
 CREATE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
     RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
                    row_key jsonb, action text, status text, detail text)
@@ -235,11 +372,28 @@ BEGIN
                 ELSE (SELECT jsonb_object_agg(k, e.old_row -> k) FROM jsonb_object_keys(e.row_key) AS k) END,
            CASE WHEN e.operation <> 'DELETE' THEN e.row_key END,
            e.old_row, e.new_row, 'planned'
-      FROM agent_guard.events e
-     WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
-       AND (p_run IS NULL OR e.run_id = p_run)
-       AND (p_xid IS NULL OR e.xid = p_xid)
-       AND (p_run IS NOT NULL OR p_xid IS NOT NULL);
+      FROM (SELECT e.event_id, e.run_id, e.relation, e.operation,
+                   CASE WHEN c.event_id IS NULL THEN e.row_key ELSE c.row_key END AS row_key,
+                   CASE WHEN c.event_id IS NULL THEN e.old_row ELSE c.old_row END AS old_row,
+                   CASE WHEN c.event_id IS NULL THEN e.new_row ELSE c.new_row END AS new_row
+              FROM agent_guard.events e
+              -- images written before 1.2, reprinted in the pinned forms
+              -- by the update (agent_guard.canonical_images); the sealed
+              -- images stay as they were.  A reprint is used only while it
+              -- is what the sealed images reprint to: one edited since (it
+              -- is outside the chain) is not, and the sealed text is
+              -- compared instead (a conflict, failing closed).
+              LEFT JOIN agent_guard.canonical_images c
+                     ON c.event_id = e.event_id
+                    AND EXISTS (SELECT FROM (SELECT agent_guard._canonical_columns(to_regclass(e.relation)) AS cols) k
+                                 WHERE ROW(c.row_key, c.old_row, c.new_row) IS NOT DISTINCT FROM
+                                       ROW(agent_guard._canonical_image(k.cols, e.row_key),
+                                           agent_guard._canonical_image(k.cols, e.old_row),
+                                           agent_guard._canonical_image(k.cols, e.new_row)))
+             WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')
+               AND (p_run IS NULL OR e.run_id = p_run)
+               AND (p_xid IS NULL OR e.xid = p_xid)
+               AND (p_run IS NOT NULL OR p_xid IS NOT NULL)) e;
 
     IF NOT FOUND THEN
         RAISE EXCEPTION '% has no recorded writes', v_what
