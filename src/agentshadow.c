@@ -102,11 +102,14 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attrdef.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
@@ -159,16 +162,30 @@ ag_agentshadow_init(void)
 	CacheRegisterSyscacheCallback(TYPEOID, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, shadow_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(COLLOID, shadow_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(CLAOID, shadow_inval, (Datum) 0);
 }
 
-/* Has pg_catalog a function (or aggregate), operator or type of this name? */
+/*
+ * Has pg_catalog a function (or aggregate), operator, type, collation or
+ * operator class (of the same access method, amid) of this name?
+ */
 static bool
-catalog_has_name(Oid classid, const char *name)
+catalog_has_name(Oid classid, const char *name, Oid amid)
 {
 	CatCList   *list;
 	bool		found = false;
 	int			i;
 
+	if (classid == CollationRelationId)
+		return SearchSysCacheExists3(COLLNAMEENCNSP, CStringGetDatum(name),
+									 Int32GetDatum(-1), ObjectIdGetDatum(PG_CATALOG_NAMESPACE)) ||
+			SearchSysCacheExists3(COLLNAMEENCNSP, CStringGetDatum(name),
+								  Int32GetDatum(GetDatabaseEncoding()),
+								  ObjectIdGetDatum(PG_CATALOG_NAMESPACE));
+	if (classid == OperatorClassRelationId)
+		return SearchSysCacheExists3(CLAAMNAMENSP, ObjectIdGetDatum(amid), CStringGetDatum(name),
+									 ObjectIdGetDatum(PG_CATALOG_NAMESPACE));
 	if (classid == TypeRelationId)
 		return OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										  CStringGetDatum(name),
@@ -187,13 +204,36 @@ catalog_has_name(Oid classid, const char *name)
 	return found;
 }
 
-/* The object's owner, name and schema; false when it is gone. */
+/*
+ * The object's owner, name and schema (and an operator class's access
+ * method, else InvalidOid); false when it is gone.
+ */
 static bool
-object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
+object_owner_name_am(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp, Oid *amid)
 {
 	HeapTuple	tup;
 
-	if (classid == ProcedureRelationId)
+	*amid = InvalidOid;
+	if (classid == CollationRelationId)
+	{
+		tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		*owner = ((Form_pg_collation) GETSTRUCT(tup))->collowner;
+		*name = ((Form_pg_collation) GETSTRUCT(tup))->collname;
+		*nsp = ((Form_pg_collation) GETSTRUCT(tup))->collnamespace;
+	}
+	else if (classid == OperatorClassRelationId)
+	{
+		tup = SearchSysCache1(CLAOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		*owner = ((Form_pg_opclass) GETSTRUCT(tup))->opcowner;
+		*name = ((Form_pg_opclass) GETSTRUCT(tup))->opcname;
+		*nsp = ((Form_pg_opclass) GETSTRUCT(tup))->opcnamespace;
+		*amid = ((Form_pg_opclass) GETSTRUCT(tup))->opcmethod;
+	}
+	else if (classid == ProcedureRelationId)
 	{
 		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(objid));
 		if (!HeapTupleIsValid(tup))
@@ -224,6 +264,14 @@ object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
 	return true;
 }
 
+static bool
+object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
+{
+	Oid			amid;
+
+	return object_owner_name_am(classid, objid, owner, name, nsp, &amid);
+}
+
 /* The agent role whose object shadows a built-in name, or InvalidOid. */
 static Oid
 shadow_owner(Oid classid, Oid objid, uint64 generation)
@@ -234,6 +282,7 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 	Oid			owner;
 	NameData	name;
 	Oid			nsp;
+	Oid			amid;
 
 	if (shadows_stale || generation != shadow_generation)
 	{
@@ -258,9 +307,9 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 	if (e != NULL)
 		return e->agent_owner;
 
-	if (!object_owner_name(classid, objid, &owner, &name, &nsp) ||
+	if (!object_owner_name_am(classid, objid, &owner, &name, &nsp, &amid) ||
 		nsp == PG_CATALOG_NAMESPACE || !ag_agentcode_role_is_agent(owner) ||
-		!catalog_has_name(classid, NameStr(name)))
+		!catalog_has_name(classid, NameStr(name), amid))
 		owner = InvalidOid;
 	/* the lookups above may have taken an invalidation: no harm, kept or not */
 	e = hash_search(shadow_cache, &key, HASH_ENTER, &found);
@@ -268,8 +317,13 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 	return owner;
 }
 
+/*
+ * Refused: the statement chose the agent's shadow by a name alone, or
+ * (copied) copied what uses it into a new table (LIKE, INHERITS,
+ * PARTITION OF), naming nothing.
+ */
 static void
-refuse_shadow(Oid classid, Oid objid, Oid owner)
+refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 {
 	Oid			dummy;
 	NameData	name;
@@ -292,12 +346,37 @@ refuse_shadow(Oid classid, Oid objid, Oid owner)
 		builtin = psprintf("pg_catalog.%s", NameStr(name));
 		write = psprintf("OPERATOR(%s)", builtin);
 	}
+	else if (classid == CollationRelationId)
+	{
+		what = psprintf("collation %s.%s", quote_identifier(get_namespace_name(nsp)),
+						quote_identifier(NameStr(name)));
+		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
+		write = psprintf("COLLATE %s", builtin);
+	}
+	else if (classid == OperatorClassRelationId)
+	{
+		what = psprintf("operator class %s.%s", quote_identifier(get_namespace_name(nsp)),
+						quote_identifier(NameStr(name)));
+		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
+		write = builtin;
+	}
 	else
 	{
 		what = psprintf("type %s", format_type_be_qualified(objid));
 		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
 		write = builtin;
 	}
+	if (copied)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("statement of role \"%s\" copies a use of %s of agent role \"%s\", which shadows built-in %s",
+						ag_agentcode_role_name(GetUserId()), what,
+						ag_agentcode_role_name(owner), builtin),
+				 errdetail("The new table would take a column type, default, constraint, index or statistics object that uses the agent's object in schema %s; role \"%s\", which is or serves an agent, would choose what the table stores.",
+						   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
+				 errhint("Create the table without the LIKE options, INHERITS or PARTITION OF that copy it and write its columns, defaults, constraints and indexes with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
+						 write, quote_identifier(get_namespace_name(nsp)),
+						 ag_agentcode_role_name(owner), what)));
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("statement of role \"%s\" resolves a name to %s of agent role \"%s\", which shadows built-in %s",
@@ -308,6 +387,12 @@ refuse_shadow(Oid classid, Oid objid, Oid owner)
 			 errhint("Write %s, set search_path to pg_catalog and your own schemas only, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 					 write, quote_identifier(get_namespace_name(nsp)),
 					 ag_agentcode_role_name(owner), what)));
+}
+
+static void
+refuse_shadow(Oid classid, Oid objid, Oid owner)
+{
+	refuse_shadow_as(classid, objid, owner, false);
 }
 
 /* What the walk looks for: the first shadow the statement resolved to. */
@@ -539,6 +624,10 @@ typedef struct UtilityFrame
 	uint64		generation;
 	CommandId	first_cid;		/* the catalog rows it inserts have cmin >= */
 	int			first_object;	/* its objects in objects[] */
+	bool		subcommand;		/* part of the statement of the frame below */
+	bool		copies;			/* LIKE, INHERITS, PARTITION OF: takes stored code */
+	int			npath;			/* the search_path it started with, -1: too long */
+	Oid			path[16];
 } UtilityFrame;
 
 typedef struct CreatedObject
@@ -700,9 +789,57 @@ text_names_alone(const char *text, int len, Oid classid, const char *name)
 }
 
 /*
+ * Could a name without its schema have reached an object of this schema,
+ * in the search_path the statement started with or the one in effect now
+ * (a human's function it ran may have set another; an agent's call sets
+ * none that lasts)?  Unknown: yes.
+ */
+static bool
+schema_on_path(UtilityFrame *f, Oid nsp)
+{
+	Oid			now[lengthof(f->path)];
+	int			n;
+	int			i;
+
+	if (f->npath < 0)
+		return true;
+	for (i = 0; i < f->npath; i++)
+		if (f->path[i] == nsp)
+			return true;
+	n = fetch_search_path_array(now, lengthof(now));
+	if (n > (int) lengthof(now))
+		return true;
+	for (i = 0; i < n; i++)
+		if (now[i] == nsp)
+			return true;
+	return false;
+}
+
+/*
+ * Does the name alone reach the object?  A type's, collation's and
+ * operator class's name matches exactly: only where its schema comes
+ * first.  A function or operator is a best match of its arguments, so
+ * any schema of the search_path may hold it; one outside the search_path
+ * (shb.lower(...) written with its schema, or re-created code that names
+ * it so) is reached by no name alone.
+ */
+static bool
+name_reaches(UtilityFrame *f, Oid classid, Oid objid, const char *name, Oid nsp, Oid amid)
+{
+	if (classid == TypeRelationId)
+		return TypenameGetTypidExtended(name, false) == objid;
+	if (classid == CollationRelationId)
+		return CollationGetCollid(name) == objid;
+	if (classid == OperatorClassRelationId)
+		return OpclassnameGetOpcid(amid, name) == objid;
+	return schema_on_path(f, nsp);
+}
+
+/*
  * Is this object, which the utility statement of the frame resolved, an
  * agent's shadow of a built-in that the statement's text chose by its name
- * alone?  The shadow (an array's element type for an array type) is set.
+ * alone (or, for a statement that copies stored code, at all)?  The shadow
+ * (an array's element type for an array type) is set.
  */
 static bool
 chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
@@ -710,6 +847,7 @@ chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
 	Oid			dummy;
 	NameData	name;
 	Oid			nsp;
+	Oid			amid;
 
 	if (*classid == TypeRelationId && *objid >= FirstNormalObjectId)
 	{
@@ -721,21 +859,24 @@ chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
 	if (*objid < FirstNormalObjectId)
 		return false;
 	*owner = shadow_owner(*classid, *objid, f->generation);
-	if (!OidIsValid(*owner) || !object_owner_name(*classid, *objid, &dummy, &name, &nsp))
+	if (!OidIsValid(*owner) ||
+		!object_owner_name_am(*classid, *objid, &dummy, &name, &nsp, &amid))
 		return false;
-	/* a type's name matches exactly: only where its schema comes first */
-	if (*classid == TypeRelationId && TypenameGetTypidExtended(NameStr(name), false) != *objid)
+	/* copied as stored, no name chose it: the shadow is taken all the same */
+	if (f->copies)
+		return true;
+	if (!name_reaches(f, *classid, *objid, NameStr(name), nsp, amid))
 		return false;
 	return text_names_alone(f->text, f->len, *classid, NameStr(name));
 }
 
 static void
-refuse_chosen(Oid classid, Oid objid, Oid owner)
+refuse_chosen(UtilityFrame *f, Oid classid, Oid objid, Oid owner)
 {
 	/* the agent's own session: its own choice */
 	if (ag_session_is_agent())
 		return;
-	refuse_shadow(classid, objid, owner);
+	refuse_shadow_as(classid, objid, owner, f->copies);
 }
 
 /*
@@ -772,7 +913,8 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 
 		if (d->refobjid < FirstNormalObjectId ||
 			(d->refclassid != ProcedureRelationId && d->refclassid != OperatorRelationId &&
-			 d->refclassid != TypeRelationId) ||
+			 d->refclassid != TypeRelationId && d->refclassid != CollationRelationId &&
+			 d->refclassid != OperatorClassRelationId) ||
 			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ||
 			HeapTupleHeaderGetCmin(tup->t_data) < f->first_cid)
 			continue;
@@ -785,7 +927,7 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	if (OidIsValid(owner))
-		refuse_chosen(found_class, found_obj, owner);
+		refuse_chosen(f, found_class, found_obj, owner);
 }
 
 /* The default of the column, just stored (SnapshotSelf), or InvalidOid. */
@@ -824,15 +966,37 @@ judging_frame(void)
 }
 
 /*
+ * Does the statement copy what another table stores (LIKE's column types,
+ * defaults, constraints, indexes and statistics; INHERITS' and PARTITION
+ * OF's column types, defaults, CHECKs and cloned indexes)?
+ */
+static bool
+statement_copies(Node *parsetree)
+{
+	ListCell   *lc;
+
+	if (parsetree == NULL || !IsA(parsetree, CreateStmt))
+		return false;
+	if (((CreateStmt *) parsetree)->inhRelations != NIL)
+		return true;
+	foreach(lc, ((CreateStmt *) parsetree)->tableElts)
+		if (IsA(lfirst(lc), TableLikeClause))
+			return true;
+	return false;
+}
+
+/*
  * ProcessUtility, before the statement runs: a frame for it, judged in a
  * session that is not an agent's while agents are registered.  Returns
  * the depth to restore.
  */
 int
-ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len)
+ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len, bool subcommand)
 {
 	const Oid  *roles;
 	UtilityFrame *f;
+	bool		parent_copies = subcommand && nframes > 0 && frames[nframes - 1].active &&
+		frames[nframes - 1].copies;
 
 	if (nframes == frames_cap)
 	{
@@ -849,8 +1013,120 @@ ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len)
 		!ag_process_is_agent() && ag_agent_roles(&roles, &f->generation) > 0 &&
 		!ag_agentcode_innermost_is_agent();
 	if (f->active)
+	{
 		f->first_cid = GetCurrentCommandId(false);
+		f->subcommand = subcommand;
+		f->copies = parent_copies || statement_copies(parsetree);
+		f->npath = fetch_search_path_array(f->path, lengthof(f->path));
+		if (f->npath > (int) lengthof(f->path))
+			f->npath = -1;
+	}
 	return nframes - 1;
+}
+
+/*
+ * Keywords the grammar turns into pg_catalog's types whatever the
+ * search_path (INT, VARCHAR, TIMESTAMP, ...): they name no shadow.
+ */
+static bool
+keyword_is_catalog_type(const char *keyword)
+{
+	static const char *const names[] = {
+		"bigint", "bit", "boolean", "char", "character", "dec", "decimal", "double",
+		"float", "int", "integer", "interval", "json", "national", "nchar", "numeric",
+		"real", "smallint", "time", "timestamp", "varchar",
+	};
+	size_t		i;
+
+	for (i = 0; i < lengthof(names); i++)
+		if (strcmp(names[i], keyword) == 0)
+			return true;
+	return false;
+}
+
+/* A name of the statement's text, written without its schema: a shadow? */
+static void
+judge_written_name(UtilityFrame *f, const char *word, bool after_collate)
+{
+	Oid			objid;
+	Oid			owner;
+
+	if (after_collate)
+	{
+		objid = CollationGetCollid(word);
+		if (objid >= FirstNormalObjectId &&
+			OidIsValid(owner = shadow_owner(CollationRelationId, objid, f->generation)))
+			refuse_shadow(CollationRelationId, objid, owner);
+		return;
+	}
+	if (!OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(word),
+									ObjectIdGetDatum(PG_CATALOG_NAMESPACE))))
+		return;
+	objid = TypenameGetTypidExtended(word, false);
+	if (objid >= FirstNormalObjectId &&
+		OidIsValid(owner = shadow_owner(TypeRelationId, objid, f->generation)))
+		refuse_shadow(TypeRelationId, objid, owner);
+}
+
+/*
+ * ProcessUtility, before the statement runs (a subcommand's statement was
+ * judged already): the types and collations its text names without their
+ * schema resolve to no agent's shadow.  They match by name exactly, so
+ * only a search_path that lists a schema before pg_catalog can reach one;
+ * otherwise nothing is lexed.  What it stores of a type is judged by its
+ * dependencies as well, but a type it only evaluates (USING x::int4,
+ * EXECUTE p('5'::int4), a cast's function to it, PREPARE's parameter
+ * types) leaves none, and a domain sets up no function of its name: so
+ * every name of the text that pg_catalog has as a type and that the
+ * search_path resolves to an agent's type is refused, whatever its place
+ * in the statement (an over-approximation: a column of the same name as
+ * the shadowed type too), and every collation after COLLATE.
+ */
+void
+ag_agentshadow_utility_check(void)
+{
+	UtilityFrame *f;
+	core_yy_extra_type extra;
+	core_YYSTYPE val;
+	YYLTYPE		loc;
+	core_yyscan_t scanner;
+	int			tok;
+	int			prev = 0;
+	bool		prev_collate = false;
+	const char *pending = NULL;
+	bool		pending_collate = false;
+
+	if ((f = judging_frame()) == NULL || f->subcommand || f->text == NULL ||
+		(f->npath > 0 && f->path[0] == PG_CATALOG_NAMESPACE) || ag_session_is_agent())
+		return;
+	if (!scanner_known)
+		scanner_learn();
+	scanner = scanner_init(pnstrdup(f->text, f->len), &extra, &ScanKeywords, ScanKeywordTokens);
+	extra.escape_string_warning = false;
+	while ((tok = core_yylex(&val, &loc, scanner)) != 0)
+	{
+		bool		keyword = (tok >= 0 && tok <= keyword_token_max && keyword_token[tok]);
+		const char *word = NULL;
+
+		/* a name, unless a dot follows (a schema's) */
+		if (pending != NULL && tok != '.')
+			judge_written_name(f, pending, pending_collate);
+		pending = NULL;
+		if (tok == tok_ident)
+			word = val.str;
+		else if (keyword && (prev_collate || !keyword_is_catalog_type(val.keyword)))
+			word = val.keyword;
+		if (word != NULL && prev != '.')
+		{
+			pending = word;
+			pending_collate = prev_collate;
+		}
+		prev_collate = keyword && strcmp(val.keyword, "collate") == 0;
+		prev = tok;
+	}
+	if (pending != NULL)
+		judge_written_name(f, pending, pending_collate);
+	scanner_finish(scanner);
 }
 
 /*
@@ -981,9 +1257,9 @@ ag_agentshadow_function_execute(Oid funcid)
 	classid = ProcedureRelationId;
 	objid = funcid;
 	if (chosen_shadow(f, &classid, &objid, &owner))
-		refuse_chosen(classid, objid, owner);
+		refuse_chosen(f, classid, objid, owner);
 	classid = OperatorRelationId;
 	objid = shadow_operator_of(funcid, f->generation);
 	if (OidIsValid(objid) && chosen_shadow(f, &classid, &objid, &owner))
-		refuse_chosen(classid, objid, owner);
+		refuse_chosen(f, classid, objid, owner);
 }

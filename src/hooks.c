@@ -587,13 +587,17 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					   ag_agentcode_altered_relation(parsetree));
 	/* the expressions it transforms itself choose no agent's shadow */
 	if (!IsParallelWorker())
-		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len);
+		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len,
+													context == PROCESS_UTILITY_SUBCOMMAND);
 	nesting_level++;
 	PG_TRY();
 	{
 		/* an agent's cursor over EXPLAIN ANALYZE, first fetched: as the agent */
 		resumed = !IsParallelWorker() && ag_agentcode_portal_pending() &&
 			ag_agentcode_portal_resume();
+		/* the types and collations its text names: no agent's shadow */
+		if (!IsParallelWorker())
+			ag_agentshadow_utility_check();
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(run, queryString, readOnlyTree, run_context,
 								params, queryEnv, dest, qc);
