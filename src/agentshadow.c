@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * agentshadow.c
- *		An agent's function, operator or type that shadows a built-in one,
- *		chosen by a human's statement (red team 15, F1; red team 16, F2).
+ *		An agent's function, operator, type, collation or operator class that
+ *		shadows a built-in one, chosen by a human's statement (red team 15, F1;
+ *		red team 16, F2).
  *
  * PostgreSQL resolves a function or operator by the best match of its
  * argument types over every schema of the search_path; pg_catalog is
@@ -77,9 +78,35 @@
  * statement only re-creates or runs of an agent's own stored code (its
  * CHECKs re-added by ALTER COLUMN ... TYPE, its defaults in a human's
  * COPY) names nothing and runs, as the agent's code; a statement that
- * writes shb.lower or OPERATOR(pg_catalog.=) runs.  Over-approximations,
- * all refusals: a statement that names lower alone while a shadow lower
- * came from the agent's re-created code or its own qualified name.
+ * writes shb.lower or OPERATOR(pg_catalog.=) runs.  A shadow function or
+ * operator whose schema is not on the search_path (the one the statement
+ * started with, nor the one in effect when judged) is reached by no name
+ * alone, so a statement that names lower alone beside the agent's
+ * re-created code or its own shb.lower(...) runs there.  Over-
+ * approximation, a refusal: the same with the agent's schema on the
+ * search_path (which lower a name alone chose depends on its arguments'
+ * types, which the text does not say).
+ *
+ * Types, collations and operator classes match by name exactly, so an
+ * agent's counts only where the search_path lists its schema before
+ * pg_catalog.  A type the statement only evaluates (USING x::int4,
+ * EXECUTE p('5'::int4), a cast by the agent's function to its type,
+ * PREPARE's parameter types) leaves no dependency, and a domain sets up
+ * no function of its name: so when the search_path lists a schema before
+ * pg_catalog, the text of a human's utility statement is lexed before it
+ * runs and every name written without a schema that pg_catalog has as a
+ * type and that resolves to an agent's type is refused (wherever it
+ * stands: a column of that name too), and so is every collation named
+ * after COLLATE.  An operator class (a superuser's to create, an agent's
+ * only if given to it) is judged by the dependency of the index or key
+ * that stores it.  Conversions are not judged: a conversion function
+ * takes internal arguments (C, a superuser's), so an agent's default
+ * conversion can name only a built-in one, which checks its encodings.
+ *
+ * CREATE TABLE ... (LIKE t INCLUDING ...), INHERITS and PARTITION OF name
+ * nothing of what they copy (column types, defaults, CHECKs, indexes,
+ * statistics): what such a statement and its subcommands store that uses
+ * an agent's shadow at all is refused, its text unread.
  *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
@@ -89,7 +116,8 @@
  * object it creates or alters, a hash probe per function its own
  * expressions set up (the functions of agents' shadow operators, read
  * from pg_operator when operators or roles change); the text is lexed
- * only when a shadow was resolved.
+ * only when a shadow was resolved, or before it runs when the search_path
+ * lists a schema before pg_catalog (a syscache probe per name then).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -835,14 +863,22 @@ name_reaches(UtilityFrame *f, Oid classid, Oid objid, const char *name, Oid nsp,
 	return schema_on_path(f, nsp);
 }
 
+/* How the statement came to the agent's shadow */
+typedef enum ShadowChoice
+{
+	SHADOW_NONE,				/* not a shadow, or reached by its schema */
+	SHADOW_NAMED,				/* by a name of its text alone */
+	SHADOW_COPIED				/* in what it copies (LIKE, INHERITS, PARTITION OF) */
+} ShadowChoice;
+
 /*
  * Is this object, which the utility statement of the frame resolved, an
  * agent's shadow of a built-in that the statement's text chose by its name
- * alone (or, for a statement that copies stored code, at all)?  The shadow
- * (an array's element type for an array type) is set.
+ * alone (or, stored by a statement that copies stored code, at all)?  The
+ * shadow (an array's element type for an array type) is set.
  */
-static bool
-chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
+static ShadowChoice
+chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner, bool stored)
 {
 	Oid			dummy;
 	NameData	name;
@@ -857,26 +893,25 @@ chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
 			*objid = elem;
 	}
 	if (*objid < FirstNormalObjectId)
-		return false;
+		return SHADOW_NONE;
 	*owner = shadow_owner(*classid, *objid, f->generation);
 	if (!OidIsValid(*owner) ||
 		!object_owner_name_am(*classid, *objid, &dummy, &name, &nsp, &amid))
-		return false;
+		return SHADOW_NONE;
+	if (name_reaches(f, *classid, *objid, NameStr(name), nsp, amid) &&
+		text_names_alone(f->text, f->len, *classid, NameStr(name)))
+		return SHADOW_NAMED;
 	/* copied as stored, no name chose it: the shadow is taken all the same */
-	if (f->copies)
-		return true;
-	if (!name_reaches(f, *classid, *objid, NameStr(name), nsp, amid))
-		return false;
-	return text_names_alone(f->text, f->len, *classid, NameStr(name));
+	return stored && f->copies ? SHADOW_COPIED : SHADOW_NONE;
 }
 
 static void
-refuse_chosen(UtilityFrame *f, Oid classid, Oid objid, Oid owner)
+refuse_chosen(Oid classid, Oid objid, Oid owner, ShadowChoice choice)
 {
 	/* the agent's own session: its own choice */
-	if (ag_session_is_agent())
+	if (choice == SHADOW_NONE || ag_session_is_agent())
 		return;
-	refuse_shadow_as(classid, objid, owner, f->copies);
+	refuse_shadow_as(classid, objid, owner, choice == SHADOW_COPIED);
 }
 
 /*
@@ -899,6 +934,11 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 	Oid			found_class = InvalidOid;
 	Oid			found_obj = InvalidOid;
 	Oid			owner = InvalidOid;
+	ShadowChoice choice = SHADOW_NONE;
+	ShadowChoice c;
+	Oid			c_class;
+	Oid			c_obj;
+	Oid			c_owner;
 
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
@@ -918,16 +958,23 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ||
 			HeapTupleHeaderGetCmin(tup->t_data) < f->first_cid)
 			continue;
-		found_class = d->refclassid;
-		found_obj = d->refobjid;
-		if (chosen_shadow(f, &found_class, &found_obj, &owner))
-			break;
-		owner = InvalidOid;
+		c_class = d->refclassid;
+		c_obj = d->refobjid;
+		/* a name the text chose is reported before a use it copies */
+		c = chosen_shadow(f, &c_class, &c_obj, &c_owner, true);
+		if (c != SHADOW_NONE && (choice == SHADOW_NONE || c == SHADOW_NAMED))
+		{
+			choice = c;
+			found_class = c_class;
+			found_obj = c_obj;
+			owner = c_owner;
+			if (c == SHADOW_NAMED)
+				break;
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	if (OidIsValid(owner))
-		refuse_chosen(f, found_class, found_obj, owner);
+	refuse_chosen(found_class, found_obj, owner, choice);
 }
 
 /* The default of the column, just stored (SnapshotSelf), or InvalidOid. */
@@ -1251,15 +1298,19 @@ ag_agentshadow_function_execute(Oid funcid)
 	Oid			classid;
 	Oid			objid;
 	Oid			owner;
+	ShadowChoice choice;
 
 	if ((f = judging_frame()) == NULL || !ag_agentcode_utility_innermost())
 		return;
 	classid = ProcedureRelationId;
 	objid = funcid;
-	if (chosen_shadow(f, &classid, &objid, &owner))
-		refuse_chosen(f, classid, objid, owner);
+	choice = chosen_shadow(f, &classid, &objid, &owner, false);
+	refuse_chosen(classid, objid, owner, choice);
 	classid = OperatorRelationId;
 	objid = shadow_operator_of(funcid, f->generation);
-	if (OidIsValid(objid) && chosen_shadow(f, &classid, &objid, &owner))
-		refuse_chosen(f, classid, objid, owner);
+	if (OidIsValid(objid))
+	{
+		choice = chosen_shadow(f, &classid, &objid, &owner, false);
+		refuse_chosen(classid, objid, owner, choice);
+	}
 }
