@@ -3,10 +3,11 @@
 -- An agent's type that shadows a built-in one, named only in what a
 -- human's utility statement evaluates (a cast, a cast's function,
 -- PREPARE's parameters); its collation after COLLATE; its operator class
--- in an index; CREATE TABLE ... (LIKE t INCLUDING ...), INHERITS and
--- PARTITION OF, which copy what uses its shadows into the human's table
--- without naming it; and the false refusal of a name alone beside a
--- shadow reached another way (a schema-qualified name, re-created code).
+-- in an index; CREATE TABLE ... (LIKE t INCLUDING ...), INHERITS,
+-- PARTITION OF and ATTACH PARTITION, which copy what uses its shadows
+-- into the human's table without naming it; and the false refusal of a
+-- name alone beside a shadow reached another way (a schema-qualified
+-- name, re-created code).
 -- Types, collations and operator classes match by name exactly, so only
 -- a search_path that lists the agent's schema before pg_catalog reaches
 -- them.  Conversions run no agent's code (a conversion function takes
@@ -151,13 +152,21 @@ CREATE TABLE s2h.c_plain (LIKE s2b.plain INCLUDING ALL);
 INSERT INTO s2h.c_plain (id) VALUES (1);
 SELECT * FROM s2h.c_plain;
 ROLLBACK;
--- INHERITS and PARTITION OF need the parent's owner or a superuser
+-- INHERITS, PARTITION OF and ATTACH PARTITION (which clones the
+-- parent's indexes into the partition) need the parent's owner or a
+-- superuser
 \c "dbname=contrib_regression user=regress_su options=-csearch_path=s2h"
 CREATE TABLE s2h.c_inh () INHERITS (s2b.src);
 CREATE TABLE s2h.c_part PARTITION OF s2b.parts FOR VALUES IN ('a');
+CREATE TABLE s2h.lone (l varchar, v varchar);
+ALTER TABLE s2b.parts ATTACH PARTITION s2h.lone FOR VALUES IN ('b');
 SELECT count(*) AS copies FROM pg_class WHERE relnamespace = 's2h'::regnamespace AND relname LIKE 'c\_%';
+SELECT count(*) AS lone_indexes, (SELECT count(*) FROM pg_inherits WHERE inhrelid = 's2h.lone'::regclass) AS attached
+  FROM pg_index WHERE indrelid = 's2h.lone'::regclass;
 BEGIN;
 CREATE TABLE s2h.c_inh_plain () INHERITS (s2b.plain);
+DROP INDEX s2b.parts_lower;
+ALTER TABLE s2b.parts ATTACH PARTITION s2h.lone FOR VALUES IN ('b');
 ROLLBACK;
 
 -- a name alone beside the shadow reached another way: the agent's

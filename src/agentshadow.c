@@ -103,8 +103,8 @@
  * takes internal arguments (C, a superuser's), so an agent's default
  * conversion can name only a built-in one, which checks its encodings.
  *
- * CREATE TABLE ... (LIKE t INCLUDING ...), INHERITS and PARTITION OF name
- * nothing of what they copy (column types, defaults, CHECKs, indexes,
+ * CREATE TABLE ... (LIKE t INCLUDING ...), INHERITS, PARTITION OF and
+ * ATTACH PARTITION (its cloned indexes) name nothing of what they copy (column types, defaults, CHECKs, indexes,
  * statistics): what such a statement and its subcommands store that uses
  * an agent's shadow at all is refused, its text unread.
  *
@@ -400,9 +400,9 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 				 errmsg("statement of role \"%s\" copies a use of %s of agent role \"%s\", which shadows built-in %s",
 						ag_agentcode_role_name(GetUserId()), what,
 						ag_agentcode_role_name(owner), builtin),
-				 errdetail("The new table would take a column type, default, constraint, index or statistics object that uses the agent's object in schema %s; role \"%s\", which is or serves an agent, would choose what the table stores.",
+				 errdetail("The table the statement creates or attaches would take a column type, default, constraint, index or statistics object that uses the agent's object in schema %s; role \"%s\", which is or serves an agent, would choose what the table stores.",
 						   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
-				 errhint("Create the table without the LIKE options, INHERITS or PARTITION OF that copy it and write its columns, defaults, constraints and indexes with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
+				 errhint("Copy nothing that uses it (LIKE without those INCLUDING options; no INHERITS, PARTITION OF or ATTACH PARTITION under such a parent) and write it with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 						 write, quote_identifier(get_namespace_name(nsp)),
 						 ag_agentcode_role_name(owner), what)));
 	ereport(ERROR,
@@ -1015,18 +1015,34 @@ judging_frame(void)
 /*
  * Does the statement copy what another table stores (LIKE's column types,
  * defaults, constraints, indexes and statistics; INHERITS' and PARTITION
- * OF's column types, defaults, CHECKs and cloned indexes)?
+ * OF's column types, defaults, CHECKs and cloned indexes; the indexes
+ * ATTACH PARTITION clones)?
  */
 static bool
 statement_copies(Node *parsetree)
 {
+	CreateStmt *create;
 	ListCell   *lc;
 
-	if (parsetree == NULL || !IsA(parsetree, CreateStmt))
+	if (parsetree == NULL)
 		return false;
-	if (((CreateStmt *) parsetree)->inhRelations != NIL)
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			if (IsA(lfirst(lc), AlterTableCmd) &&
+				((AlterTableCmd *) lfirst(lc))->subtype == AT_AttachPartition)
+				return true;
+		return false;
+	}
+	if (IsA(parsetree, CreateForeignTableStmt))
+		create = &((CreateForeignTableStmt *) parsetree)->base;
+	else if (IsA(parsetree, CreateStmt))
+		create = (CreateStmt *) parsetree;
+	else
+		return false;
+	if (create->inhRelations != NIL)
 		return true;
-	foreach(lc, ((CreateStmt *) parsetree)->tableElts)
+	foreach(lc, create->tableElts)
 		if (IsA(lfirst(lc), TableLikeClause))
 			return true;
 	return false;
