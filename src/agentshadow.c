@@ -938,7 +938,7 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 	ShadowChoice c;
 	Oid			c_class;
 	Oid			c_obj;
-	Oid			c_owner;
+	Oid			c_owner = InvalidOid;
 
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
@@ -1168,7 +1168,8 @@ ag_agentshadow_utility_check(void)
 	extra.escape_string_warning = false;
 	while ((tok = core_yylex(&val, &loc, scanner)) != 0)
 	{
-		bool		keyword = (tok >= 0 && tok <= keyword_token_max && keyword_token[tok]);
+		bool		keyword = (tok >= 0 && tok <= keyword_token_max && keyword_token[tok] &&
+							   val.keyword != NULL);
 		const char *word = NULL;
 
 		/* a name, unless a dot follows (a schema's) */
@@ -1313,7 +1314,7 @@ ag_agentshadow_function_execute(Oid funcid)
 	UtilityFrame *f;
 	Oid			classid;
 	Oid			objid;
-	Oid			owner;
+	Oid			owner = InvalidOid;
 	ShadowChoice choice;
 
 	if ((f = judging_frame()) == NULL || !ag_agentcode_utility_innermost())
