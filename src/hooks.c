@@ -18,7 +18,8 @@
  *					statements transform themselves is judged by
  *					agentshadow from ProcessUtility (a frame per
  *					statement, its stored dependencies judged when it
- *					ends) and object access (objects created or altered,
+ *					ends; the types and collations its text names, lexed
+ *					before it runs) and object access (objects created or altered,
  *					functions its own expressions set up)
  *	planner:		approvalkey (what an approval binds: the relations
  *					and functions of the rewritten query, before pruning
