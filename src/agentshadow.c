@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * agentshadow.c
- *		An agent's function, operator or type that shadows a built-in one,
- *		chosen by a human's statement (red team 15, F1; red team 16, F2).
+ *		An agent's function, operator, type, collation or operator class that
+ *		shadows a built-in one, chosen by a human's statement (red team 15, F1;
+ *		red team 16, F2).
  *
  * PostgreSQL resolves a function or operator by the best match of its
  * argument types over every schema of the search_path; pg_catalog is
@@ -77,9 +78,35 @@
  * statement only re-creates or runs of an agent's own stored code (its
  * CHECKs re-added by ALTER COLUMN ... TYPE, its defaults in a human's
  * COPY) names nothing and runs, as the agent's code; a statement that
- * writes shb.lower or OPERATOR(pg_catalog.=) runs.  Over-approximations,
- * all refusals: a statement that names lower alone while a shadow lower
- * came from the agent's re-created code or its own qualified name.
+ * writes shb.lower or OPERATOR(pg_catalog.=) runs.  A shadow function or
+ * operator whose schema is not on the search_path (the one the statement
+ * started with, nor the one in effect when judged) is reached by no name
+ * alone, so a statement that names lower alone beside the agent's
+ * re-created code or its own shb.lower(...) runs there.  Over-
+ * approximation, a refusal: the same with the agent's schema on the
+ * search_path (which lower a name alone chose depends on its arguments'
+ * types, which the text does not say).
+ *
+ * Types, collations and operator classes match by name exactly, so an
+ * agent's counts only where the search_path lists its schema before
+ * pg_catalog.  A type the statement only evaluates (USING x::int4,
+ * EXECUTE p('5'::int4), a cast by the agent's function to its type,
+ * PREPARE's parameter types) leaves no dependency, and a domain sets up
+ * no function of its name: so when the search_path lists a schema before
+ * pg_catalog, the text of a human's utility statement is lexed before it
+ * runs and every name written without a schema that pg_catalog has as a
+ * type and that resolves to an agent's type is refused (wherever it
+ * stands: a column of that name too), and so is every collation named
+ * after COLLATE.  An operator class (a superuser's to create, an agent's
+ * only if given to it) is judged by the dependency of the index or key
+ * that stores it.  Conversions are not judged: a conversion function
+ * takes internal arguments (C, a superuser's), so an agent's default
+ * conversion can name only a built-in one, which checks its encodings.
+ *
+ * CREATE TABLE ... (LIKE t INCLUDING ...), INHERITS, PARTITION OF and
+ * ATTACH PARTITION (its cloned indexes) name nothing of what they copy (column types, defaults, CHECKs, indexes,
+ * statistics): what such a statement and its subcommands store that uses
+ * an agent's shadow at all is refused, its text unread.
  *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
@@ -89,7 +116,8 @@
  * object it creates or alters, a hash probe per function its own
  * expressions set up (the functions of agents' shadow operators, read
  * from pg_operator when operators or roles change); the text is lexed
- * only when a shadow was resolved.
+ * only when a shadow was resolved, or before it runs when the search_path
+ * lists a schema before pg_catalog (a syscache probe per name then).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -102,11 +130,14 @@
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_attrdef.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
@@ -159,16 +190,30 @@ ag_agentshadow_init(void)
 	CacheRegisterSyscacheCallback(TYPEOID, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, shadow_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(COLLOID, shadow_inval, (Datum) 0);
+	CacheRegisterSyscacheCallback(CLAOID, shadow_inval, (Datum) 0);
 }
 
-/* Has pg_catalog a function (or aggregate), operator or type of this name? */
+/*
+ * Has pg_catalog a function (or aggregate), operator, type, collation or
+ * operator class (of the same access method, amid) of this name?
+ */
 static bool
-catalog_has_name(Oid classid, const char *name)
+catalog_has_name(Oid classid, const char *name, Oid amid)
 {
 	CatCList   *list;
 	bool		found = false;
 	int			i;
 
+	if (classid == CollationRelationId)
+		return SearchSysCacheExists3(COLLNAMEENCNSP, CStringGetDatum(name),
+									 Int32GetDatum(-1), ObjectIdGetDatum(PG_CATALOG_NAMESPACE)) ||
+			SearchSysCacheExists3(COLLNAMEENCNSP, CStringGetDatum(name),
+								  Int32GetDatum(GetDatabaseEncoding()),
+								  ObjectIdGetDatum(PG_CATALOG_NAMESPACE));
+	if (classid == OperatorClassRelationId)
+		return SearchSysCacheExists3(CLAAMNAMENSP, ObjectIdGetDatum(amid), CStringGetDatum(name),
+									 ObjectIdGetDatum(PG_CATALOG_NAMESPACE));
 	if (classid == TypeRelationId)
 		return OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										  CStringGetDatum(name),
@@ -187,13 +232,36 @@ catalog_has_name(Oid classid, const char *name)
 	return found;
 }
 
-/* The object's owner, name and schema; false when it is gone. */
+/*
+ * The object's owner, name and schema (and an operator class's access
+ * method, else InvalidOid); false when it is gone.
+ */
 static bool
-object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
+object_owner_name_am(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp, Oid *amid)
 {
 	HeapTuple	tup;
 
-	if (classid == ProcedureRelationId)
+	*amid = InvalidOid;
+	if (classid == CollationRelationId)
+	{
+		tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		*owner = ((Form_pg_collation) GETSTRUCT(tup))->collowner;
+		*name = ((Form_pg_collation) GETSTRUCT(tup))->collname;
+		*nsp = ((Form_pg_collation) GETSTRUCT(tup))->collnamespace;
+	}
+	else if (classid == OperatorClassRelationId)
+	{
+		tup = SearchSysCache1(CLAOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return false;
+		*owner = ((Form_pg_opclass) GETSTRUCT(tup))->opcowner;
+		*name = ((Form_pg_opclass) GETSTRUCT(tup))->opcname;
+		*nsp = ((Form_pg_opclass) GETSTRUCT(tup))->opcnamespace;
+		*amid = ((Form_pg_opclass) GETSTRUCT(tup))->opcmethod;
+	}
+	else if (classid == ProcedureRelationId)
 	{
 		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(objid));
 		if (!HeapTupleIsValid(tup))
@@ -224,6 +292,14 @@ object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
 	return true;
 }
 
+static bool
+object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
+{
+	Oid			amid;
+
+	return object_owner_name_am(classid, objid, owner, name, nsp, &amid);
+}
+
 /* The agent role whose object shadows a built-in name, or InvalidOid. */
 static Oid
 shadow_owner(Oid classid, Oid objid, uint64 generation)
@@ -234,6 +310,7 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 	Oid			owner;
 	NameData	name;
 	Oid			nsp;
+	Oid			amid;
 
 	if (shadows_stale || generation != shadow_generation)
 	{
@@ -258,9 +335,9 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 	if (e != NULL)
 		return e->agent_owner;
 
-	if (!object_owner_name(classid, objid, &owner, &name, &nsp) ||
+	if (!object_owner_name_am(classid, objid, &owner, &name, &nsp, &amid) ||
 		nsp == PG_CATALOG_NAMESPACE || !ag_agentcode_role_is_agent(owner) ||
-		!catalog_has_name(classid, NameStr(name)))
+		!catalog_has_name(classid, NameStr(name), amid))
 		owner = InvalidOid;
 	/* the lookups above may have taken an invalidation: no harm, kept or not */
 	e = hash_search(shadow_cache, &key, HASH_ENTER, &found);
@@ -268,8 +345,13 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 	return owner;
 }
 
+/*
+ * Refused: the statement chose the agent's shadow by a name alone, or
+ * (copied) copied what uses it into a new table (LIKE, INHERITS,
+ * PARTITION OF), naming nothing.
+ */
 static void
-refuse_shadow(Oid classid, Oid objid, Oid owner)
+refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 {
 	Oid			dummy;
 	NameData	name;
@@ -292,12 +374,37 @@ refuse_shadow(Oid classid, Oid objid, Oid owner)
 		builtin = psprintf("pg_catalog.%s", NameStr(name));
 		write = psprintf("OPERATOR(%s)", builtin);
 	}
+	else if (classid == CollationRelationId)
+	{
+		what = psprintf("collation %s.%s", quote_identifier(get_namespace_name(nsp)),
+						quote_identifier(NameStr(name)));
+		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
+		write = psprintf("COLLATE %s", builtin);
+	}
+	else if (classid == OperatorClassRelationId)
+	{
+		what = psprintf("operator class %s.%s", quote_identifier(get_namespace_name(nsp)),
+						quote_identifier(NameStr(name)));
+		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
+		write = builtin;
+	}
 	else
 	{
 		what = psprintf("type %s", format_type_be_qualified(objid));
 		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
 		write = builtin;
 	}
+	if (copied)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("statement of role \"%s\" copies a use of %s of agent role \"%s\", which shadows built-in %s",
+						ag_agentcode_role_name(GetUserId()), what,
+						ag_agentcode_role_name(owner), builtin),
+				 errdetail("The table the statement creates or attaches would take a column type, default, constraint, index or statistics object that uses the agent's object in schema %s; role \"%s\", which is or serves an agent, would choose what the table stores.",
+						   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
+				 errhint("Copy nothing that uses it (LIKE without those INCLUDING options; no INHERITS, PARTITION OF or ATTACH PARTITION under such a parent) and write it with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
+						 write, quote_identifier(get_namespace_name(nsp)),
+						 ag_agentcode_role_name(owner), what)));
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("statement of role \"%s\" resolves a name to %s of agent role \"%s\", which shadows built-in %s",
@@ -308,6 +415,12 @@ refuse_shadow(Oid classid, Oid objid, Oid owner)
 			 errhint("Write %s, set search_path to pg_catalog and your own schemas only, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 					 write, quote_identifier(get_namespace_name(nsp)),
 					 ag_agentcode_role_name(owner), what)));
+}
+
+static void
+refuse_shadow(Oid classid, Oid objid, Oid owner)
+{
+	refuse_shadow_as(classid, objid, owner, false);
 }
 
 /* What the walk looks for: the first shadow the statement resolved to. */
@@ -539,6 +652,10 @@ typedef struct UtilityFrame
 	uint64		generation;
 	CommandId	first_cid;		/* the catalog rows it inserts have cmin >= */
 	int			first_object;	/* its objects in objects[] */
+	bool		subcommand;		/* part of the statement of the frame below */
+	bool		copies;			/* LIKE, INHERITS, PARTITION OF: takes stored code */
+	int			npath;			/* the search_path it started with, -1: too long */
+	Oid			path[16];
 } UtilityFrame;
 
 typedef struct CreatedObject
@@ -700,16 +817,73 @@ text_names_alone(const char *text, int len, Oid classid, const char *name)
 }
 
 /*
- * Is this object, which the utility statement of the frame resolved, an
- * agent's shadow of a built-in that the statement's text chose by its name
- * alone?  The shadow (an array's element type for an array type) is set.
+ * Could a name without its schema have reached an object of this schema,
+ * in the search_path the statement started with or the one in effect now
+ * (a human's function it ran may have set another; an agent's call sets
+ * none that lasts)?  Unknown: yes.
  */
 static bool
-chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
+schema_on_path(UtilityFrame *f, Oid nsp)
+{
+	Oid			now[lengthof(f->path)];
+	int			n;
+	int			i;
+
+	if (f->npath < 0)
+		return true;
+	for (i = 0; i < f->npath; i++)
+		if (f->path[i] == nsp)
+			return true;
+	n = fetch_search_path_array(now, lengthof(now));
+	if (n > (int) lengthof(now))
+		return true;
+	for (i = 0; i < n; i++)
+		if (now[i] == nsp)
+			return true;
+	return false;
+}
+
+/*
+ * Does the name alone reach the object?  A type's, collation's and
+ * operator class's name matches exactly: only where its schema comes
+ * first.  A function or operator is a best match of its arguments, so
+ * any schema of the search_path may hold it; one outside the search_path
+ * (shb.lower(...) written with its schema, or re-created code that names
+ * it so) is reached by no name alone.
+ */
+static bool
+name_reaches(UtilityFrame *f, Oid classid, Oid objid, const char *name, Oid nsp, Oid amid)
+{
+	if (classid == TypeRelationId)
+		return TypenameGetTypidExtended(name, false) == objid;
+	if (classid == CollationRelationId)
+		return CollationGetCollid(name) == objid;
+	if (classid == OperatorClassRelationId)
+		return OpclassnameGetOpcid(amid, name) == objid;
+	return schema_on_path(f, nsp);
+}
+
+/* How the statement came to the agent's shadow */
+typedef enum ShadowChoice
+{
+	SHADOW_NONE,				/* not a shadow, or reached by its schema */
+	SHADOW_NAMED,				/* by a name of its text alone */
+	SHADOW_COPIED				/* in what it copies (LIKE, INHERITS, PARTITION OF) */
+} ShadowChoice;
+
+/*
+ * Is this object, which the utility statement of the frame resolved, an
+ * agent's shadow of a built-in that the statement's text chose by its name
+ * alone (or, stored by a statement that copies stored code, at all)?  The
+ * shadow (an array's element type for an array type) is set.
+ */
+static ShadowChoice
+chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner, bool stored)
 {
 	Oid			dummy;
 	NameData	name;
 	Oid			nsp;
+	Oid			amid;
 
 	if (*classid == TypeRelationId && *objid >= FirstNormalObjectId)
 	{
@@ -719,23 +893,25 @@ chosen_shadow(UtilityFrame *f, Oid *classid, Oid *objid, Oid *owner)
 			*objid = elem;
 	}
 	if (*objid < FirstNormalObjectId)
-		return false;
+		return SHADOW_NONE;
 	*owner = shadow_owner(*classid, *objid, f->generation);
-	if (!OidIsValid(*owner) || !object_owner_name(*classid, *objid, &dummy, &name, &nsp))
-		return false;
-	/* a type's name matches exactly: only where its schema comes first */
-	if (*classid == TypeRelationId && TypenameGetTypidExtended(NameStr(name), false) != *objid)
-		return false;
-	return text_names_alone(f->text, f->len, *classid, NameStr(name));
+	if (!OidIsValid(*owner) ||
+		!object_owner_name_am(*classid, *objid, &dummy, &name, &nsp, &amid))
+		return SHADOW_NONE;
+	if (name_reaches(f, *classid, *objid, NameStr(name), nsp, amid) &&
+		text_names_alone(f->text, f->len, *classid, NameStr(name)))
+		return SHADOW_NAMED;
+	/* copied as stored, no name chose it: the shadow is taken all the same */
+	return stored && f->copies ? SHADOW_COPIED : SHADOW_NONE;
 }
 
 static void
-refuse_chosen(Oid classid, Oid objid, Oid owner)
+refuse_chosen(Oid classid, Oid objid, Oid owner, ShadowChoice choice)
 {
 	/* the agent's own session: its own choice */
-	if (ag_session_is_agent())
+	if (choice == SHADOW_NONE || ag_session_is_agent())
 		return;
-	refuse_shadow(classid, objid, owner);
+	refuse_shadow_as(classid, objid, owner, choice == SHADOW_COPIED);
 }
 
 /*
@@ -758,6 +934,11 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 	Oid			found_class = InvalidOid;
 	Oid			found_obj = InvalidOid;
 	Oid			owner = InvalidOid;
+	ShadowChoice choice = SHADOW_NONE;
+	ShadowChoice c;
+	Oid			c_class;
+	Oid			c_obj;
+	Oid			c_owner = InvalidOid;
 
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
@@ -772,20 +953,28 @@ judge_stored(UtilityFrame *f, Oid classid, Oid objid)
 
 		if (d->refobjid < FirstNormalObjectId ||
 			(d->refclassid != ProcedureRelationId && d->refclassid != OperatorRelationId &&
-			 d->refclassid != TypeRelationId) ||
+			 d->refclassid != TypeRelationId && d->refclassid != CollationRelationId &&
+			 d->refclassid != OperatorClassRelationId) ||
 			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ||
 			HeapTupleHeaderGetCmin(tup->t_data) < f->first_cid)
 			continue;
-		found_class = d->refclassid;
-		found_obj = d->refobjid;
-		if (chosen_shadow(f, &found_class, &found_obj, &owner))
-			break;
-		owner = InvalidOid;
+		c_class = d->refclassid;
+		c_obj = d->refobjid;
+		/* a name the text chose is reported before a use it copies */
+		c = chosen_shadow(f, &c_class, &c_obj, &c_owner, true);
+		if (c != SHADOW_NONE && (choice == SHADOW_NONE || c == SHADOW_NAMED))
+		{
+			choice = c;
+			found_class = c_class;
+			found_obj = c_obj;
+			owner = c_owner;
+			if (c == SHADOW_NAMED)
+				break;
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	if (OidIsValid(owner))
-		refuse_chosen(found_class, found_obj, owner);
+	refuse_chosen(found_class, found_obj, owner, choice);
 }
 
 /* The default of the column, just stored (SnapshotSelf), or InvalidOid. */
@@ -824,15 +1013,53 @@ judging_frame(void)
 }
 
 /*
+ * Does the statement copy what another table stores (LIKE's column types,
+ * defaults, constraints, indexes and statistics; INHERITS' and PARTITION
+ * OF's column types, defaults, CHECKs and cloned indexes; the indexes
+ * ATTACH PARTITION clones)?
+ */
+static bool
+statement_copies(Node *parsetree)
+{
+	CreateStmt *create;
+	ListCell   *lc;
+
+	if (parsetree == NULL)
+		return false;
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			if (IsA(lfirst(lc), AlterTableCmd) &&
+				((AlterTableCmd *) lfirst(lc))->subtype == AT_AttachPartition)
+				return true;
+		return false;
+	}
+	if (IsA(parsetree, CreateForeignTableStmt))
+		create = &((CreateForeignTableStmt *) parsetree)->base;
+	else if (IsA(parsetree, CreateStmt))
+		create = (CreateStmt *) parsetree;
+	else
+		return false;
+	if (create->inhRelations != NIL)
+		return true;
+	foreach(lc, create->tableElts)
+		if (IsA(lfirst(lc), TableLikeClause))
+			return true;
+	return false;
+}
+
+/*
  * ProcessUtility, before the statement runs: a frame for it, judged in a
  * session that is not an agent's while agents are registered.  Returns
  * the depth to restore.
  */
 int
-ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len)
+ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len, bool subcommand)
 {
 	const Oid  *roles;
 	UtilityFrame *f;
+	bool		parent_copies = subcommand && nframes > 0 && frames[nframes - 1].active &&
+		frames[nframes - 1].copies;
 
 	if (nframes == frames_cap)
 	{
@@ -849,8 +1076,121 @@ ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len)
 		!ag_process_is_agent() && ag_agent_roles(&roles, &f->generation) > 0 &&
 		!ag_agentcode_innermost_is_agent();
 	if (f->active)
+	{
 		f->first_cid = GetCurrentCommandId(false);
+		f->subcommand = subcommand;
+		f->copies = parent_copies || statement_copies(parsetree);
+		f->npath = fetch_search_path_array(f->path, lengthof(f->path));
+		if (f->npath > (int) lengthof(f->path))
+			f->npath = -1;
+	}
 	return nframes - 1;
+}
+
+/*
+ * Keywords the grammar turns into pg_catalog's types whatever the
+ * search_path (INT, VARCHAR, TIMESTAMP, ...): they name no shadow.
+ */
+static bool
+keyword_is_catalog_type(const char *keyword)
+{
+	static const char *const names[] = {
+		"bigint", "bit", "boolean", "char", "character", "dec", "decimal", "double",
+		"float", "int", "integer", "interval", "json", "national", "nchar", "numeric",
+		"real", "smallint", "time", "timestamp", "varchar",
+	};
+	size_t		i;
+
+	for (i = 0; i < lengthof(names); i++)
+		if (strcmp(names[i], keyword) == 0)
+			return true;
+	return false;
+}
+
+/* A name of the statement's text, written without its schema: a shadow? */
+static void
+judge_written_name(UtilityFrame *f, const char *word, bool after_collate)
+{
+	Oid			objid;
+	Oid			owner;
+
+	if (after_collate)
+	{
+		objid = CollationGetCollid(word);
+		if (objid >= FirstNormalObjectId &&
+			OidIsValid(owner = shadow_owner(CollationRelationId, objid, f->generation)))
+			refuse_shadow(CollationRelationId, objid, owner);
+		return;
+	}
+	if (!OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(word),
+									ObjectIdGetDatum(PG_CATALOG_NAMESPACE))))
+		return;
+	objid = TypenameGetTypidExtended(word, false);
+	if (objid >= FirstNormalObjectId &&
+		OidIsValid(owner = shadow_owner(TypeRelationId, objid, f->generation)))
+		refuse_shadow(TypeRelationId, objid, owner);
+}
+
+/*
+ * ProcessUtility, before the statement runs (a subcommand's statement was
+ * judged already): the types and collations its text names without their
+ * schema resolve to no agent's shadow.  They match by name exactly, so
+ * only a search_path that lists a schema before pg_catalog can reach one;
+ * otherwise nothing is lexed.  What it stores of a type is judged by its
+ * dependencies as well, but a type it only evaluates (USING x::int4,
+ * EXECUTE p('5'::int4), a cast's function to it, PREPARE's parameter
+ * types) leaves none, and a domain sets up no function of its name: so
+ * every name of the text that pg_catalog has as a type and that the
+ * search_path resolves to an agent's type is refused, whatever its place
+ * in the statement (an over-approximation: a column of the same name as
+ * the shadowed type too), and every collation after COLLATE.
+ */
+void
+ag_agentshadow_utility_check(void)
+{
+	UtilityFrame *f;
+	core_yy_extra_type extra;
+	core_YYSTYPE val;
+	YYLTYPE		loc;
+	core_yyscan_t scanner;
+	int			tok;
+	int			prev = 0;
+	bool		prev_collate = false;
+	const char *pending = NULL;
+	bool		pending_collate = false;
+
+	if ((f = judging_frame()) == NULL || f->subcommand || f->text == NULL ||
+		(f->npath > 0 && f->path[0] == PG_CATALOG_NAMESPACE) || ag_session_is_agent())
+		return;
+	if (!scanner_known)
+		scanner_learn();
+	scanner = scanner_init(pnstrdup(f->text, f->len), &extra, &ScanKeywords, ScanKeywordTokens);
+	extra.escape_string_warning = false;
+	while ((tok = core_yylex(&val, &loc, scanner)) != 0)
+	{
+		bool		keyword = (tok >= 0 && tok <= keyword_token_max && keyword_token[tok] &&
+							   val.keyword != NULL);
+		const char *word = NULL;
+
+		/* a name, unless a dot follows (a schema's) */
+		if (pending != NULL && tok != '.')
+			judge_written_name(f, pending, pending_collate);
+		pending = NULL;
+		if (tok == tok_ident)
+			word = val.str;
+		else if (keyword && (prev_collate || !keyword_is_catalog_type(val.keyword)))
+			word = val.keyword;
+		if (word != NULL && prev != '.')
+		{
+			pending = word;
+			pending_collate = prev_collate;
+		}
+		prev_collate = keyword && strcmp(val.keyword, "collate") == 0;
+		prev = tok;
+	}
+	if (pending != NULL)
+		judge_written_name(f, pending, pending_collate);
+	scanner_finish(scanner);
 }
 
 /*
@@ -974,16 +1314,20 @@ ag_agentshadow_function_execute(Oid funcid)
 	UtilityFrame *f;
 	Oid			classid;
 	Oid			objid;
-	Oid			owner;
+	Oid			owner = InvalidOid;
+	ShadowChoice choice;
 
 	if ((f = judging_frame()) == NULL || !ag_agentcode_utility_innermost())
 		return;
 	classid = ProcedureRelationId;
 	objid = funcid;
-	if (chosen_shadow(f, &classid, &objid, &owner))
-		refuse_chosen(classid, objid, owner);
+	choice = chosen_shadow(f, &classid, &objid, &owner, false);
+	refuse_chosen(classid, objid, owner, choice);
 	classid = OperatorRelationId;
 	objid = shadow_operator_of(funcid, f->generation);
-	if (OidIsValid(objid) && chosen_shadow(f, &classid, &objid, &owner))
-		refuse_chosen(classid, objid, owner);
+	if (OidIsValid(objid))
+	{
+		choice = chosen_shadow(f, &classid, &objid, &owner, false);
+		refuse_chosen(classid, objid, owner, choice);
+	}
 }

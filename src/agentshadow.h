@@ -13,7 +13,9 @@
 
 extern void ag_agentshadow_init(void);
 extern void ag_agentshadow_parsed(ParseState *pstate, Query *query);
-extern int	ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len);
+extern int	ag_agentshadow_utility_enter(Node *parsetree, const char *text, int len,
+										 bool subcommand);
+extern void ag_agentshadow_utility_check(void);
 extern void ag_agentshadow_utility_done(void);
 extern void ag_agentshadow_utility_leave(int depth);
 extern void ag_agentshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,

@@ -18,7 +18,8 @@
  *					statements transform themselves is judged by
  *					agentshadow from ProcessUtility (a frame per
  *					statement, its stored dependencies judged when it
- *					ends) and object access (objects created or altered,
+ *					ends; the types and collations its text names, lexed
+ *					before it runs) and object access (objects created or altered,
  *					functions its own expressions set up)
  *	planner:		approvalkey (what an approval binds: the relations
  *					and functions of the rewritten query, before pruning
@@ -587,13 +588,17 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					   ag_agentcode_altered_relation(parsetree));
 	/* the expressions it transforms itself choose no agent's shadow */
 	if (!IsParallelWorker())
-		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len);
+		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len,
+													context == PROCESS_UTILITY_SUBCOMMAND);
 	nesting_level++;
 	PG_TRY();
 	{
 		/* an agent's cursor over EXPLAIN ANALYZE, first fetched: as the agent */
 		resumed = !IsParallelWorker() && ag_agentcode_portal_pending() &&
 			ag_agentcode_portal_resume();
+		/* the types and collations its text names: no agent's shadow */
+		if (!IsParallelWorker())
+			ag_agentshadow_utility_check();
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(run, queryString, readOnlyTree, run_context,
 								params, queryEnv, dest, qc);
