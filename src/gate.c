@@ -534,7 +534,10 @@ consume_query(void *arg)
  * For a row limit's decision (rows >= 0) only a request that said at least
  * rows rows: the human approved the count the request showed, and an
  * approved statement that writes more is a new request (red team 15B,
- * finding 7).  *said: the rows the request said, -1 when it said none.
+ * finding 7), and in each table at most the rows the request said of it
+ * (decide_tables: a table it did not name had none; red team 17a, finding
+ * 3).  *said: the rows the request said, -1 when it said none; *caps: the
+ * rows it said per table.
  */
 static int64
 consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said, AgTableRows *caps)
