@@ -4457,3 +4457,143 @@ SELECT x.event_id, x.row_key, x.old_row, x.new_row
             ON r.relation = e.relation AND r.cols IS NOT NULL
          WHERE e.operation IN ('INSERT', 'UPDATE', 'DELETE', 'SOFT_DELETE')) x
  WHERE ROW(x.row_key, x.old_row, x.new_row) IS DISTINCT FROM ROW(x.was_key, x.was_old, x.was_new);
+
+-- Approvals (red team 17a, F1, F3): a request whose reason cuts the text
+-- the statement runs (a prepared statement's, a function's query) is
+-- approved only with that text whole, checked by its SHA-256; a row
+-- limit's request says its rows per table, and its approval caps each
+-- table at its count (src/gate.c).
+ALTER TABLE agent_guard.request_log ADD COLUMN table_rows jsonb;
+ALTER TABLE agent_guard.request_log ADD COLUMN source_truncated boolean NOT NULL DEFAULT false;
+ALTER TABLE agent_guard.request_log ADD COLUMN source_sha256 bytea
+    CHECK (octet_length(source_sha256) = 32);
+ALTER TABLE agent_guard.request_log ADD COLUMN source text;
+
+CREATE OR REPLACE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
+    RETURNS agent_guard.request_log
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_req agent_guard.request_log;
+    v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
+    v_revoke boolean := false;
+BEGIN
+    IF request_id IS NULL THEN
+        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    v_req := agent_guard._lock_request(request_id);
+    IF v_req.request_id IS NULL THEN
+        PERFORM agent_guard._flush_requests();
+        v_req := agent_guard._lock_request(request_id);
+    END IF;
+    IF v_req.request_id IS NULL THEN
+        RAISE EXCEPTION 'request % does not exist', request_id
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.requests.';
+    END IF;
+    IF v_req.kind <> 'approval' THEN
+        RAISE EXCEPTION 'request % cannot be %', request_id, verdict
+            USING ERRCODE = 'YG005',
+                  DETAIL = format('It was refused outright (%s): %s', v_req.kind, v_req.reason),
+                  HINT = CASE v_req.kind
+                      WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
+                      WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
+                      WHEN 'policy' THEN 'Change the agent''s policy with agent_guard.set_policy() instead.'
+                      WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
+                      ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
+    END IF;
+    -- an approval not used yet can be withdrawn
+    v_revoke := verdict = 'denied' AND v_req.status = 'approved';
+    IF v_req.status <> 'pending' AND NOT v_revoke THEN
+        RAISE EXCEPTION 'request % is already %', request_id, v_req.status
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
+                                THEN format('It was %s by %s; see agent_guard.requests for when.', v_req.status, v_req.decided_by)
+                                ELSE format('Its status is %s.', v_req.status) END;
+    END IF;
+    UPDATE agent_guard.request_log r
+       SET status = verdict, decided_by = session_user, decided_at = clock_timestamp(), note = _decide.note,
+           expires_at = CASE WHEN verdict = 'approved' THEN clock_timestamp() + v_ttl END
+     WHERE r.request_id = _decide.request_id
+    RETURNING * INTO v_req;
+    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
+    VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
+            CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
+            jsonb_build_object('request_id', v_req.request_id, 'note', note,
+                               'statement', v_req.statement, 'expires_at', v_req.expires_at)
+            || CASE WHEN v_req.source IS NOT NULL THEN jsonb_build_object('source', v_req.source) ELSE '{}'::jsonb END
+            || CASE WHEN v_revoke THEN jsonb_build_object('revoked', true) ELSE '{}'::jsonb END);
+    PERFORM agent_guard._wake(jsonb_build_object(
+        'event', CASE WHEN v_revoke THEN 'revoked' ELSE verdict END,
+        'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
+        'by', session_user));
+    RETURN v_req;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION agent_guard._check_whole_text(request_id bigint, statement text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v agent_guard.request_log;
+BEGIN
+    IF request_id IS NULL THEN
+        RETURN;
+    END IF;
+    v := agent_guard._lock_request(request_id);
+    IF v.request_id IS NULL THEN
+        PERFORM agent_guard._flush_requests();
+        v := agent_guard._lock_request(request_id);
+    END IF;
+    IF v.request_id IS NULL OR v.kind <> 'approval' OR v.status <> 'pending' THEN
+        RETURN;
+    END IF;
+    IF v.statement_truncated AND v.source_truncated THEN
+        RAISE EXCEPTION 'request % cannot be approved: its statement and the text it runs are both cut', request_id
+            USING ERRCODE = 'YG005',
+                  DETAIL = 'The statement was too long to be recorded whole, and the reason shows only the start of the text it runs (a prepared statement''s or a function''s query); an approval would let all of both run, and one text cannot stand for both.',
+                  HINT = 'Deny the request; when the agent sends the statement shorter, its new request can be approved with the whole text it runs.';
+    END IF;
+    IF statement IS NULL THEN
+        IF v.statement_truncated THEN
+            RAISE EXCEPTION 'request % cannot be approved without its whole statement', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The statement was too long to be recorded whole: the request holds only its start (see the last line of its statement in agent_guard.requests), and an approval would let all of it run.',
+                      HINT = 'Get the whole statement from the agent and read it, then approve with it: SELECT agent_guard.approve(request_id, note, statement); it must be the text the agent sent. Or deny the request.';
+        END IF;
+        IF v.source_truncated THEN
+            RAISE EXCEPTION 'request % cannot be approved without the whole text it runs', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The statement runs a text of its own (the prepared statement an EXECUTE runs, or the query of a function it calls), of which the reason shows only the start ("... (N more characters)"), and an approval would let all of it run.',
+                      HINT = 'Get the whole text from the agent (a prepared statement''s is in pg_prepared_statements in its session) and read it, then approve with it: SELECT agent_guard.approve(request_id, note, text); it must be the text the statement runs. Or deny the request.';
+        END IF;
+        RETURN;
+    END IF;
+    IF v.source_truncated THEN
+        IF v.source_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.source_sha256 THEN
+            RAISE EXCEPTION 'the text given is not the text request % runs', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The reason shows only the start of the text the statement runs, and an approval needs that text whole: the SHA-256 of the text given differs from that of the text the statement runs (leading white space and trailing white space and semicolons aside).',
+                      HINT = 'Pass the whole text the statement runs (for an EXECUTE, the prepared statement''s text as pg_prepared_statements shows it in the agent''s session), or deny the request.';
+        END IF;
+        UPDATE agent_guard.request_log q SET source = _check_whole_text.statement, source_truncated = false
+         WHERE q.request_id = _check_whole_text.request_id;
+        RETURN;
+    END IF;
+    IF v.statement_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.statement_sha256 THEN
+        RAISE EXCEPTION 'the statement given is not the statement of request %', request_id
+            USING ERRCODE = 'YG005',
+                  DETAIL = CASE WHEN v.statement_sha256 IS NULL
+                                THEN 'The request was recorded without the SHA-256 of its text.'
+                                ELSE 'Its SHA-256 differs from that of the text the agent sent (leading white space and trailing white space and semicolons aside).' END,
+                  HINT = 'Pass the statement exactly as the agent sent it, or deny the request.';
+    END IF;
+    IF v.statement_truncated THEN
+        UPDATE agent_guard.request_log q SET statement = _check_whole_text.statement, statement_truncated = false
+         WHERE q.request_id = _check_whole_text.request_id;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION agent_guard.approve(bigint, text, text) IS
+    'approve with the whole text the human read: needed when the request holds only the start of its statement (statement_truncated), or its reason only the start of the text the statement runs (source_truncated); it must be that text whole';

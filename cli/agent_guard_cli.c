@@ -1492,9 +1492,11 @@ static const Command commands[] = {
 	"Approve request ID: the same agent may run the same statement once,\n"
 	"within agent_guard.approval_ttl.  A request whose statement was too long\n"
 	"to be recorded whole (statement_truncated) is approved only with the whole\n"
-	"text, which must be the one the agent sent.\n"
+	"text, which must be the one the agent sent; one whose reason shows only the\n"
+	"start of the text the statement runs (a prepared statement's, a function's\n"
+	"query: \"... (N more characters)\"), only with that text whole.\n"
 	"  --note TEXT             why, kept on record\n"
-	"  --statement-file FILE   the whole statement you read (- for standard input)\n"},
+	"  --statement-file FILE   the whole text you read (- for standard input)\n"},
 	{"deny", cmd_deny, BIT(O_NOTE), 1, 1,
 		"deny ID [--note TEXT]",
 	"Deny request ID.\n"

@@ -72,6 +72,7 @@
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -150,6 +151,8 @@ typedef struct AgApprovedExec
 	int64		cap;			/* a row limit's approval: the rows its
 								 * request said; -1 for another approval */
 	uint64		written;		/* rows written under it so far */
+	AgTableRows caps;			/* ... and per table (red team 17a, F3) */
+	AgTableRows written_tables;
 } AgApprovedExec;
 
 #define AG_MAX_APPROVED 16
@@ -162,6 +165,9 @@ static int	n_approved = 0;
  */
 static int64 decide_rows = -1;
 
+/* ... and per table: what the request says, and its approval caps */
+static AgTableRows decide_tables;
+
 /* nextval/setval calls of the plan being started name temporary sequences only */
 static bool frozen_seq_calls_blessed = false;
 
@@ -171,6 +177,30 @@ static bool frozen_seq_calls_blessed = false;
  */
 static uint64 stmt_rows = 0;
 static uint64 run_rows = 0;
+
+/*
+ * The statement's rows per table, kept with stmt_rows while a row limit
+ * is set (or an approved row limit caps them), and the rows counted last
+ * (for the approval that caps the execution they belong to).
+ */
+static AgTableRows stmt_tables;
+static AgTableRows batch_tables;
+
+static inline bool
+count_per_table(void)
+{
+	return max_rows_per_statement >= 0 || n_approved > 0;
+}
+
+/* n rows were counted for relid */
+static inline void
+count_table_rows(Oid relid, uint64 n)
+{
+	if (!count_per_table())
+		return;
+	ag_table_rows_add(&stmt_tables, relid, (int64) n);
+	ag_table_rows_add(&batch_tables, relid, (int64) n);
+}
 
 /* a preview runs: its rows are rolled back, and so is their count */
 static bool previewing = false;
@@ -426,21 +456,27 @@ static AgKeptPlan consume_plan = {
 	"                          AND q.login_role OPERATOR(pg_catalog.=) $4 "
 	"                          AND q.status OPERATOR(pg_catalog.=) 'approved' "
 	"                          AND q.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() "
-	"                          AND ($3 IS NULL OR COALESCE(pg_catalog.substring(q.reason, "
+	"                          AND ($3 IS NULL OR (COALESCE(pg_catalog.substring(q.reason, "
 	"                                 '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8, -1) "
-	"                               OPERATOR(pg_catalog.>=) $3) "
+	"                               OPERATOR(pg_catalog.>=) $3 "
+	"                           AND NOT EXISTS (SELECT 1 FROM pg_catalog.jsonb_each_text($5::pg_catalog.jsonb) c "
+	"                                WHERE c.value::pg_catalog.int8 OPERATOR(pg_catalog.>) "
+	"                                      COALESCE((q.table_rows OPERATOR(pg_catalog.->>) c.key)::pg_catalog.int8, 0)))) "
 	"                        ORDER BY q.request_id LIMIT 1 FOR UPDATE) "
 	"RETURNING r.request_id, pg_catalog.substring(r.reason, "
-	"          '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8",
-	4, {TEXTOID, BYTEAOID, INT8OID, TEXTOID}
+	"          '^It wrote ([0-9]{1,18}) rows, more than agent_guard\\.max_rows_per_statement ')::pg_catalog.int8, "
+	"          (SELECT pg_catalog.array_agg(c.key::pg_catalog.oid ORDER BY c.key) FROM pg_catalog.jsonb_each_text(r.table_rows) c), "
+	"          (SELECT pg_catalog.array_agg(c.value::pg_catalog.int8 ORDER BY c.key) FROM pg_catalog.jsonb_each_text(r.table_rows) c)",
+	5, {TEXTOID, BYTEAOID, INT8OID, TEXTOID, TEXTOID}
 };
 
 typedef struct ConsumeQuery
 {
-	Datum		values[4];
-	bool		nulls[4];
+	Datum		values[5];
+	bool		nulls[5];
 	int64		id;
 	int64		rows;			/* the rows its row limit's request said, or -1 */
+	AgTableRows *caps;			/* ... and per table */
 } ConsumeQuery;
 
 static void
@@ -448,11 +484,11 @@ consume_query(void *arg)
 {
 	ConsumeQuery *q = (ConsumeQuery *) arg;
 	bool		isnull;
-	char		nulls[4];
+	char		nulls[5];
 	int			rc;
 	int			i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		nulls[i] = q->nulls[i] ? 'n' : ' ';
 	rc = ag_kept_execute(&consume_plan, q->values, nulls, false, 0);
 
@@ -465,6 +501,31 @@ consume_query(void *arg)
 		q->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		r = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 		q->rows = isnull ? -1 : DatumGetInt64(r);
+		q->caps->n = 0;
+		r = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		if (!isnull)
+		{
+			bool		rows_null;
+			Datum		rows = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &rows_null);
+			Datum	   *relids;
+			Datum	   *counts;
+			int			n1;
+			int			n2;
+
+			deconstruct_array(DatumGetArrayTypeP(r), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+							  &relids, NULL, &n1);
+			deconstruct_array(DatumGetArrayTypeP(rows), INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+							  TYPALIGN_DOUBLE, &counts, NULL, &n2);
+			/* what the guard wrote (outbox.c): one count per table, at most AG_ROW_TABLES */
+			if (rows_null || n1 != n2 || n1 > AG_ROW_TABLES)
+				elog(ERROR, "agent_guard gate: request " INT64_FORMAT " has malformed table_rows", q->id);
+			for (i = 0; i < n1; i++)
+			{
+				q->caps->relid[i] = DatumGetObjectId(relids[i]);
+				q->caps->rows[i] = DatumGetInt64(counts[i]);
+			}
+			q->caps->n = n1;
+		}
 	}
 }
 
@@ -473,10 +534,13 @@ consume_query(void *arg)
  * For a row limit's decision (rows >= 0) only a request that said at least
  * rows rows: the human approved the count the request showed, and an
  * approved statement that writes more is a new request (red team 15B,
- * finding 7).  *said: the rows the request said, -1 when it said none.
+ * finding 7), and in each table at most the rows the request said of it
+ * (decide_tables: a table it did not name had none; red team 17a, finding
+ * 3).  *said: the rows the request said, -1 when it said none; *caps: the
+ * rows it said per table.
  */
 static int64
-consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said)
+consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said, AgTableRows *caps)
 {
 	ConsumeQuery q;
 	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
@@ -493,10 +557,14 @@ consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said)
 	q.values[2] = Int64GetDatum(rows);
 	/* the login role, as the request records it (refusal.c) */
 	q.values[3] = CStringGetTextDatum(GetUserNameFromId(GetAuthenticatedUserId(), false));
+	/* a row limit's: its rows per table, each within the request's */
+	q.values[4] = rows >= 0 ? CStringGetTextDatum(ag_table_rows_json(&decide_tables)) : (Datum) 0;
 	q.nulls[0] = q.nulls[1] = q.nulls[3] = false;
-	q.nulls[2] = rows < 0;
+	q.nulls[2] = q.nulls[4] = rows < 0;
 	q.id = 0;
 	q.rows = -1;
+	q.caps = caps;
+	caps->n = 0;
 	ag_owner_spi(consume_query, &q);
 	*said = q.rows;
 	return q.id;
@@ -542,10 +610,11 @@ static List *decide_targets = NIL;
  * AG_SOURCE_SHOWN bytes, on a character boundary, with the rest counted.
  */
 static const char *
-why_with_source(const char *why, const char *source, int len)
+why_with_source(const char *why, const char *source, int len, bool *cut)
 {
 	int			shown = pg_mbcliplen(source, len, AG_SOURCE_SHOWN);
 
+	*cut = shown < len;
 	return psprintf("%s It runs this text, to which the approval is bound as well: %.*s%s",
 					why, shown, source,
 					shown < len ?
@@ -580,8 +649,19 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 				source = NULL;	/* the client statement's own text */
 			ag_key_add_plan(&key->material, qd->plannedstmt, source, source_len);
 			if (source != NULL && source_len > 0)
-				why = why_with_source(why, source, source_len);
+			{
+				/*
+				 * The request records that text's SHA-256: one whose reason
+				 * cuts it is approved only with it whole (red team 17a, F1)
+				 */
+				why = why_with_source(why, source, source_len, &key->source_cut);
+				key->source = source;
+				key->source_len = source_len;
+			}
 		}
+		/* a row limit's request says the rows per table, which cap its approval */
+		if (decide_rows >= 0)
+			key->table_rows = &decide_tables;
 	}
 	if (kind == AG_REFUSAL_APPROVAL && !ag_preview_active())
 	{
@@ -589,12 +669,13 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 		const AgKeyDigest *digest = ag_statement_key_digest(key);
 		int			i;
 		int64		said;
+		AgTableRows caps;
 
 		for (i = 0; i < n_approved; i++)
 			if (memcmp(&approved_execs[i].digest, digest, sizeof(AgKeyDigest)) == 0 &&
 				approved_execs[i].exec == exec_current)
 				return;			/* already approved for this execution */
-		id = consume_approval(digest, decide_rows, &said);
+		id = consume_approval(digest, decide_rows, &said, &caps);
 		if (id != 0)
 		{
 			if (n_approved == AG_MAX_APPROVED)
@@ -608,6 +689,10 @@ gate_decide_keyed(AgRefusalKind kind, const char *what, const char *why,
 			approved_execs[n_approved].subid = GetCurrentSubTransactionId();
 			approved_execs[n_approved].cap = decide_rows >= 0 ? said : -1;
 			approved_execs[n_approved].written = decide_rows >= 0 ? (uint64) decide_rows : 0;
+			approved_execs[n_approved].caps = caps;
+			approved_execs[n_approved].written_tables = decide_tables;
+			if (decide_rows < 0)
+				approved_execs[n_approved].written_tables.n = 0;
 			n_approved++;
 			ag_refusal_log("approved", id, kind, why, key->text.data);
 			ag_approved_record(id, what, decide_targets);
@@ -682,6 +767,8 @@ ag_gate_top_statement(void)
 {
 	frozen_seq_calls_blessed = false;
 	stmt_rows = 0;
+	stmt_tables.n = 0;
+	batch_tables.n = 0;
 	n_approved = 0;
 }
 
@@ -832,6 +919,21 @@ ag_gate_preview_count(QueryDesc *qd, uint64 n)
 }
 
 /*
+ * The table a plan's own ModifyTable names (its es_processed rows): a
+ * partitioned table or an inheritance parent for the rows of its
+ * partitions and children.
+ */
+static Oid
+plan_target(PlannedStmt *ps)
+{
+	if (ps->planTree != NULL && IsA(ps->planTree, ModifyTable))
+		return rt_fetch(((ModifyTable *) ps->planTree)->nominalRelation, ps->rtable)->relid;
+	if (ps->resultRelations != NIL)
+		return rt_fetch(linitial_int(ps->resultRelations), ps->rtable)->relid;
+	return InvalidOid;
+}
+
+/*
  * A judged plan ran and wrote n rows: count them.  Returns false when the
  * plan writes nothing that counts (no limits to check).
  */
@@ -843,6 +945,9 @@ ag_gate_count_rows(QueryDesc *qd, uint64 n)
 		ag_writers_top_writes_scratch(qd->plannedstmt))
 		return false;
 	stmt_rows += n;
+	batch_tables.n = 0;
+	if (n > 0 && count_per_table())
+		count_table_rows(plan_target(qd->plannedstmt), n);
 	/* a preview's rows are rolled back: they never count for the run */
 	if (ag_preview_active())
 		run_rows += n;
@@ -851,47 +956,98 @@ ag_gate_count_rows(QueryDesc *qd, uint64 n)
 	return true;
 }
 
-/*
- * The tables a statement's plan writes, schema-qualified, for the reasons
- * of the row limits: the human approves by the reason, and the statement's
- * text alone does not say which table an unqualified name is (its
- * search_path) (red team 13, F6).  "" when the plan names none (rows
- * written by the functions it calls).
- */
+/* A table as the reasons name it; a temporary one as its session does (pg_temp_N varies). */
 static char *
-written_relations(PlannedStmt *ps)
+reason_relname(Oid relid)
 {
-	StringInfoData buf;
-	List	   *seen = NIL;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, ps->resultRelations)
-	{
-		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), ps->rtable);
-
-		if (rte->rtekind != RTE_RELATION || list_member_oid(seen, rte->relid))
-			continue;
-		seen = lappend_oid(seen, rte->relid);
-		/* a temporary table as its session names it (pg_temp_N varies) */
-		appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
-						 isAnyTempNamespace(get_rel_namespace(rte->relid)) ?
-						 quote_qualified_identifier("pg_temp", get_rel_name(rte->relid)) :
-						 ag_qualified_relname(rte->relid));
-	}
-	list_free(seen);
-	return buf.data;
+	if (!OidIsValid(relid))
+		return pstrdup("?");
+	return isAnyTempNamespace(get_rel_namespace(relid)) ?
+		quote_qualified_identifier("pg_temp", get_rel_name(relid)) :
+		ag_qualified_relname(relid);
 }
 
-/* The reason of the statement row limit, naming what it writes. */
-static char *
-row_limit_reason(uint64 total, const char *targets)
+/* "N rows" */
+static void
+append_rows(StringInfo buf, int64 n)
 {
-	if (targets == NULL || targets[0] == '\0')
-		return psprintf("It wrote " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_statement (%d).",
-						total, max_rows_per_statement);
-	return psprintf("It wrote " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_statement (%d); it writes %s.",
-					total, max_rows_per_statement, targets);
+	appendStringInfo(buf, INT64_FORMAT " row%s", n, n == 1 ? "" : "s");
+}
+
+/*
+ * The reason of the statement row limit.  It names, schema-qualified (the
+ * text alone does not say which table an unqualified name is: red team 13,
+ * F6), each table the statement wrote with its rows, which its approval
+ * caps (red team 17a, F3), then the other tables the plan names: the
+ * tables it writes, named by its ModifyTable nodes (the statement's and
+ * its writing CTEs'), with 0 rows, and the agent's scratch ones as not
+ * counted.
+ */
+static char *
+row_limit_reason(uint64 total, const AgTableRows *tables, PlannedStmt *ps)
+{
+	StringInfoData buf;
+	List	   *targets = NIL;
+	ListCell   *lc;
+	int			i;
+	int64		further = 0;
+	bool		any = false;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "It wrote " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_statement (%d)",
+					 total, max_rows_per_statement);
+	if (ps != NULL)
+	{
+		if (ps->planTree != NULL && IsA(ps->planTree, ModifyTable))
+			targets = lappend_oid(targets, plan_target(ps));
+		foreach(lc, ps->subplans)
+		{
+			Plan	   *sub = lfirst(lc);
+
+			if (sub != NULL && IsA(sub, ModifyTable))
+				targets = list_append_unique_oid(targets,
+												 rt_fetch(((ModifyTable *) sub)->nominalRelation, ps->rtable)->relid);
+		}
+	}
+	for (i = 0; i < tables->n; i++)
+	{
+		if (!OidIsValid(tables->relid[i]))
+		{
+			further = tables->rows[i];
+			continue;
+		}
+		appendStringInfo(&buf, "%s%s (", any ? ", " : "; it writes ", reason_relname(tables->relid[i]));
+		append_rows(&buf, tables->rows[i]);
+		appendStringInfoChar(&buf, ')');
+		any = true;
+	}
+	foreach(lc, targets)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (!OidIsValid(relid))
+			continue;
+		for (i = 0; i < tables->n; i++)
+			if (tables->relid[i] == relid)
+				break;
+		if (i < tables->n)
+			continue;
+		appendStringInfo(&buf, "%s%s (%s)", any ? ", " : "; it writes ", reason_relname(relid),
+						 ag_relation_exempt(relid) ? "not counted: the agent's own" : "0 rows");
+		any = true;
+	}
+	if (further > 0)
+	{
+		appendStringInfo(&buf, "%sfurther tables (", any ? ", " : "; it writes ");
+		append_rows(&buf, further);
+		appendStringInfoString(&buf, " together)");
+		any = true;
+	}
+	if (any)
+		appendStringInfoString(&buf, "; an approval holds for at most these rows in each table");
+	appendStringInfoChar(&buf, '.');
+	list_free(targets);
+	return buf.data;
 }
 
 /* ... then, after the policies' rate window, the row limits. */
@@ -911,29 +1067,39 @@ ag_gate_row_limits(QueryDesc *qd, uint64 n, const char *text, int len)
 	}
 
 	/*
-	 * An approved row limit holds for the rows its request said: past them
-	 * the approval is dropped and the statement decided again, a new
-	 * request with the new count unless another approval says as many.
+	 * An approved row limit holds for the rows its request said, in all
+	 * and in each table (red team 17a, F3): past them the approval is
+	 * dropped and the statement decided again, a new request with the new
+	 * counts unless another approval says as many.
 	 */
 	for (int i = 0; i < n_approved; i++)
 	{
 		AgApprovedExec *a = &approved_execs[i];
+		bool		over;
+		int			j;
 
 		if (a->exec != exec_current || a->cap < 0)
 			continue;
 		a->written += n;
-		if (a->written > (uint64) a->cap)
+		over = a->written > (uint64) a->cap;
+		for (j = 0; j < batch_tables.n; j++)
+			ag_table_rows_add(&a->written_tables, batch_tables.relid[j], batch_tables.rows[j]);
+		for (j = 0; j < a->written_tables.n && !over; j++)
+			over = a->written_tables.rows[j] > ag_table_rows_of(&a->caps, a->written_tables.relid[j]);
+		if (over)
 		{
 			uint64		total = a->written;
 
+			decide_tables = a->written_tables;
 			n_approved--;
 			memmove(&approved_execs[i], &approved_execs[i + 1], sizeof(AgApprovedExec) * (n_approved - i));
 			stmt_rows = 0;
+			stmt_tables.n = 0;
 			decide_rows = (int64) total;
 			PG_TRY();
 			{
 				gate_decide(AG_REFUSAL_APPROVAL, what,
-							row_limit_reason(total, written_relations(qd->plannedstmt)),
+							row_limit_reason(total, &decide_tables, qd->plannedstmt),
 							text, len, (int64) total);
 			}
 			PG_FINALLY();
@@ -949,12 +1115,14 @@ ag_gate_row_limits(QueryDesc *qd, uint64 n, const char *text, int len)
 	{
 		uint64		total = stmt_rows;	/* its nested statements' and CTEs' too */
 
+		decide_tables = stmt_tables;
 		stmt_rows = 0;			/* an approved rerun starts counting afresh */
+		stmt_tables.n = 0;
 		decide_rows = (int64) total;
 		PG_TRY();
 		{
 			gate_decide(AG_REFUSAL_APPROVAL, what,
-						row_limit_reason(total, written_relations(qd->plannedstmt)),
+						row_limit_reason(total, &decide_tables, qd->plannedstmt),
 						text, len, (int64) total);
 		}
 		PG_FINALLY();
@@ -968,6 +1136,7 @@ ag_gate_row_limits(QueryDesc *qd, uint64 n, const char *text, int len)
 					psprintf("The run has written " UINT64_FORMAT " rows, more than agent_guard.max_rows_per_run (%d).",
 							 run_rows, max_rows_per_run),
 					text, len, (int64) run_rows);
+	batch_tables.n = 0;
 }
 
 /*
@@ -1439,9 +1608,14 @@ ag_gate_setval_unwrapped(Oid funcid)
  * then check the policies' window and ag_gate_row_limits().
  */
 void
-ag_gate_count_cte_rows(uint64 n)
+ag_gate_count_cte_rows(uint64 n, const AgTableRows *per_table)
 {
+	int			i;
+
 	stmt_rows += n;
+	batch_tables.n = 0;
+	for (i = 0; i < per_table->n; i++)
+		count_table_rows(per_table->relid[i], (uint64) per_table->rows[i]);
 	/* a preview's rows are rolled back: they never count for the run */
 	if (ag_preview_active())
 		run_rows += n;
@@ -1940,6 +2114,9 @@ ag_gate_copy_rows(PlannedStmt *pstmt, QueryCompletion *qc)
 		!((CopyStmt *) parsetree)->is_from)
 		return false;
 	stmt_rows += qc->nprocessed;
+	batch_tables.n = 0;
+	if (qc->nprocessed > 0)
+		count_table_rows(ag_range_var_relid(((CopyStmt *) parsetree)->relation), qc->nprocessed);
 	run_rows = ag_run_rows_add(ag_current_agent(), ag_current_run(true), (int64) qc->nprocessed);
 	return !ag_relation_exempt(ag_range_var_relid(((CopyStmt *) parsetree)->relation));
 }
@@ -1958,13 +2135,15 @@ ag_gate_copy_limits(PlannedStmt *pstmt, QueryCompletion *qc, const char *text, i
 		RangeVar   *rv = ((CopyStmt *) parsetree)->relation;
 		Oid			relid = rv != NULL ? RangeVarGetRelid(rv, NoLock, true) : InvalidOid;
 
+		decide_tables.n = 0;
+		ag_table_rows_add(&decide_tables, relid, (int64) qc->nprocessed);
 		stmt_rows = 0;
+		stmt_tables.n = 0;
 		decide_rows = (int64) qc->nprocessed;
 		PG_TRY();
 		{
 			gate_decide(AG_REFUSAL_APPROVAL, "COPY",
-						row_limit_reason(qc->nprocessed,
-										 OidIsValid(relid) ? ag_qualified_relname(relid) : NULL),
+						row_limit_reason(qc->nprocessed, &decide_tables, NULL),
 						text, len, (int64) qc->nprocessed);
 		}
 		PG_FINALLY();

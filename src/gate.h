@@ -8,6 +8,7 @@
 #define AG_GATE_H
 
 #include "classify.h"
+#include "outbox.h"
 
 struct QueryDesc;
 struct PlannedStmt;
@@ -35,7 +36,7 @@ extern void ag_gate_frozen_function(Oid funcid);
 extern void ag_gate_setval_unwrapped(Oid funcid);
 extern void ag_gate_pooled_function(Oid funcid);
 extern void ag_gate_preview_function(Oid funcid);
-extern void ag_gate_count_cte_rows(uint64 n);
+extern void ag_gate_count_cte_rows(uint64 n, const AgTableRows *per_table);
 extern void ag_gate_decide_bound(AgRefusalKind kind, const char *what, const char *why,
 								 const char *text, int len, const AgKeyDigest *binding);
 extern const char *ag_gate_freeze_of(const char *agent, bool *all);

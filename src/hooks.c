@@ -296,15 +296,16 @@ judge_cte_rows(QueryDesc *queryDesc)
 	uint64		n;
 	const char *text;
 	int			len;
+	AgTableRows per_table;
 
-	if (IsParallelWorker() || (n = ag_writers_cte_new_rows(queryDesc)) == 0)
+	if (IsParallelWorker() || (n = ag_writers_cte_new_rows(queryDesc, &per_table)) == 0)
 		return;
 	if (!ag_judging())
 	{
 		ag_agentgate_cte_rows(queryDesc, n);	/* an agent's code's rows */
 		return;
 	}
-	ag_gate_count_cte_rows(n);
+	ag_gate_count_cte_rows(n, &per_table);
 	ag_query_text(queryDesc, &text, &len);
 	ag_policy_rows_written(ag_command_name(queryDesc->plannedstmt->commandType, "statement"),
 						   n, text, len);

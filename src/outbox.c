@@ -107,6 +107,10 @@ typedef struct AgOutboxEntry
 	int64		hash;
 	AgKeyDigest digest;
 	int64		rows;
+	AgTableRows table_rows;		/* a row limit's rows per table; n = 0: none */
+	bool		source_truncated;	/* the reason cuts the text the plan was made from */
+	bool		has_source;
+	AgKeyDigest source_digest;	/* SHA-256 of that text, whole */
 } AgOutboxEntry;
 
 typedef struct AgOutboxShared
@@ -182,7 +186,7 @@ ag_state_bump(void)
  * not text, which the log could be sealed over but never verified
  * (convert_to() refuses it).
  */
-static void
+static bool
 copy_marked(char *dst, const char *src, size_t size, const char *what)
 {
 	char		mark[64];
@@ -193,12 +197,13 @@ copy_marked(char *dst, const char *src, size_t size, const char *what)
 	if (len < size)
 	{
 		memcpy(dst, src, len + 1);
-		return;
+		return false;
 	}
 	mlen = snprintf(mark, sizeof(mark), " [agent_guard: %s truncated]", what);
 	kept = pg_mbcliplen(src, (int) Min(len, (size_t) PG_INT32_MAX), (int) (size - 1 - mlen));
 	memcpy(dst, src, kept);
 	memcpy(dst + kept, mark, mlen + 1);
+	return true;
 }
 
 /*
@@ -235,6 +240,25 @@ copy_statement(char *dst, const char *src, size_t size)
 			 "\n[agent_guard: statement truncated: the first %d of %zu bytes are recorded]",
 			 kept, len);
 	return true;
+}
+
+/*
+ * A row limit's rows per table as request_log.table_rows keeps them:
+ * {"relation oid": rows, ...}, "0" for the tables past the first
+ * AG_ROW_TABLES - 1 together.
+ */
+char *
+ag_table_rows_json(const AgTableRows *t)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < t->n; i++)
+		appendStringInfo(&buf, "%s\"%u\": " INT64_FORMAT, i > 0 ? ", " : "", t->relid[i], t->rows[i]);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
 }
 
 /* A written entry whose row every snapshot sees: no longer to be shown. */
@@ -277,7 +301,17 @@ ag_outbox_put(const AgOutboxRequest *r)
 	strlcpy(local->agent, r->agent ? r->agent : "", sizeof(local->agent));
 	strlcpy(local->run, r->run ? r->run : "", sizeof(local->run));
 	strlcpy(local->login, r->login ? r->login : "", sizeof(local->login));
-	copy_marked(local->reason, r->reason ? r->reason : "", sizeof(local->reason), "reason");
+	/*
+	 * A reason cut here may cut the text the plan was made from that it
+	 * shows (at its end): then the human cannot read it all either.
+	 */
+	local->source_truncated = copy_marked(local->reason, r->reason ? r->reason : "",
+										  sizeof(local->reason), "reason") && r->has_source;
+	local->source_truncated |= r->source_truncated;
+	local->has_source = r->has_source;
+	local->source_digest = r->source_digest;
+	if (r->table_rows != NULL)
+		local->table_rows = *r->table_rows;
 	local->statement_truncated = copy_statement(local->statement, r->statement ? r->statement : "",
 												sizeof(local->statement));
 	local->text_digest = r->text_digest;
@@ -334,15 +368,16 @@ ag_outbox_put(const AgOutboxRequest *r)
 static AgKeptPlan drain_plan = {
 	"WITH r AS (INSERT INTO agent_guard.request_log (request_id, requested_at, agent_id, run_id, "
 	"            login_role, kind, status, reason, statement, statement_hash, parameters, statement_digest, "
-	"            statement_truncated, statement_sha256) "
+	"            statement_truncated, statement_sha256, table_rows, source_truncated, source_sha256) "
 	"          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 OPERATOR(pg_catalog.=) 'approval' THEN 'pending' ELSE 'refused' END, "
-	"                  $7, $8, $9, $11, $12, $13, $14) "
+	"                  $7, $8, $9, $11, $12, $13, $14, $15::pg_catalog.jsonb, $16, $17) "
 	"          ON CONFLICT (request_id) DO NOTHING RETURNING request_id), "
 	"     e AS (INSERT INTO agent_guard.events (at, agent_id, run_id, login_role, operation, detail) "
 	"          SELECT $2, $3, $4, $5, 'BLOCKED', pg_catalog.jsonb_build_object('request_id', $1, "
 	"                 'kind', $6, 'reason', $7, 'statement', $8, 'rows', $10) "
 	"                 OPERATOR(pg_catalog.||) pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object('parameters', $11, "
-	"                 'statement_truncated', CASE WHEN $13 THEN true END)) "
+	"                 'statement_truncated', CASE WHEN $13 THEN true END, "
+	"                 'source_truncated', CASE WHEN $16 THEN true END)) "
 	"            FROM r RETURNING 1), "
 	"     t AS (INSERT INTO agent_guard.tripped_runs (run_id, agent_id, tripped_at, rows_seen, request_id) "
 	"          SELECT $4, $3, $2, $10, $1 FROM r WHERE $6 OPERATOR(pg_catalog.=) 'tripped' AND $4 IS NOT NULL "
@@ -352,8 +387,8 @@ static AgKeptPlan drain_plan = {
 	"       THEN pg_catalog.pg_notify('agent_guard', pg_catalog.jsonb_build_object('event', 'blocked', "
 	"       'request_id', $1, 'agent_id', $3, 'run_id', $4, 'kind', $6)::text) END IS NOT NULL, "
 	"       (SELECT pg_catalog.count(*) FROM e), (SELECT pg_catalog.count(*) FROM t) FROM r",
-	14, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID,
-	BOOLOID, BYTEAOID}
+	17, {INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID, BYTEAOID,
+	BOOLOID, BYTEAOID, TEXTOID, BOOLOID, BYTEAOID}
 };
 
 static AgKeptPlan drain_plan_11 = {
@@ -457,10 +492,11 @@ ag_outbox_drain(void)
 	for (i = 0; i < n; i++)
 	{
 		AgOutboxEntry *e = &batch[i];
-		Datum		values[14];
-		char		nulls[14] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		values[17];
+		char		nulls[17] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 		bytea	   *digest = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
 		bytea	   *text_digest = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
+		bytea	   *source_digest = palloc(VARHDRSZ + AG_KEY_DIGEST_LEN);
 		int			rc;
 
 		values[0] = Int64GetDatum(e->request_id);
@@ -485,6 +521,19 @@ ag_outbox_drain(void)
 		SET_VARSIZE(text_digest, VARHDRSZ + AG_KEY_DIGEST_LEN);
 		memcpy(VARDATA(text_digest), e->text_digest.d, AG_KEY_DIGEST_LEN);
 		values[13] = PointerGetDatum(text_digest);
+		values[14] = (Datum) 0;
+		nulls[14] = 'n';
+		if (e->table_rows.n > 0)
+		{
+			values[14] = CStringGetTextDatum(ag_table_rows_json(&e->table_rows));
+			nulls[14] = ' ';
+		}
+		values[15] = BoolGetDatum(e->source_truncated);
+		SET_VARSIZE(source_digest, VARHDRSZ + AG_KEY_DIGEST_LEN);
+		memcpy(VARDATA(source_digest), e->source_digest.d, AG_KEY_DIGEST_LEN);
+		values[16] = PointerGetDatum(source_digest);
+		if (!e->has_source)
+			nulls[16] = 'n';
 
 		rc = ag_kept_execute(with_parameters ? &drain_plan : &drain_plan_11, values, nulls, false, 0);
 		if (rc != SPI_OK_SELECT)

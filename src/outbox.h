@@ -10,6 +10,58 @@
 
 #include "approvalkey.h"
 
+/*
+ * The rows a statement wrote per table, for the row limit's request and
+ * its approval (gate.c): the first AG_ROW_TABLES - 1 tables each, by the
+ * table its statement names (a partitioned table or an inheritance parent
+ * with its partitions and children), the rows of any further tables
+ * together under InvalidOid.
+ */
+#define AG_ROW_TABLES 32
+typedef struct AgTableRows
+{
+	int			n;
+	Oid			relid[AG_ROW_TABLES];
+	int64		rows[AG_ROW_TABLES];
+} AgTableRows;
+
+/* Add n rows of relid (past the first AG_ROW_TABLES - 1 tables: InvalidOid's). */
+static inline void
+ag_table_rows_add(AgTableRows *t, Oid relid, int64 n)
+{
+	int			i;
+
+	for (;;)
+	{
+		for (i = 0; i < t->n; i++)
+			if (t->relid[i] == relid)
+			{
+				t->rows[i] += n;
+				return;
+			}
+		if (t->n < AG_ROW_TABLES - 1 || (t->n < AG_ROW_TABLES && !OidIsValid(relid)))
+			break;
+		relid = InvalidOid;		/* full: the further tables' entry */
+	}
+	t->relid[t->n] = relid;
+	t->rows[t->n] = n;
+	t->n++;
+}
+
+/* The rows of relid in t (0 when t has none of it). */
+static inline int64
+ag_table_rows_of(const AgTableRows *t, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->relid[i] == relid)
+			return t->rows[i];
+	return 0;
+}
+
+extern char *ag_table_rows_json(const AgTableRows *t);
+
 /* A refused statement, as the refusal path hands it over. */
 typedef struct AgOutboxRequest
 {
@@ -25,6 +77,11 @@ typedef struct AgOutboxRequest
 	int64		hash;			/* shown only */
 	AgKeyDigest digest;			/* what an approval is consumed by */
 	int64		rows;
+	const AgTableRows *table_rows;	/* a row limit's: per table, else NULL */
+	bool		has_source;		/* the reason shows the text the plan was made
+								 * from (a prepared statement's, a function's) */
+	bool		source_truncated;	/* ... cut */
+	AgKeyDigest source_digest;	/* SHA-256 of that text, whole */
 } AgOutboxRequest;
 
 /* how long a refusal waits for room in a full queue before it fails (YG009) */

@@ -8,7 +8,7 @@
 
 #include "executor/spi.h"
 
-#define AG_PLAN_MAX_ARGS 16
+#define AG_PLAN_MAX_ARGS 20
 
 /* One query of ours: prepared once per backend, kept (SPI_keepplan). */
 typedef struct AgKeptPlan

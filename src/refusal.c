@@ -287,6 +287,10 @@ ag_statement_key(const char *text, int len, AgStatementKey *key)
 	}
 	ag_key_add_search_path(&key->material);
 	key->digested = false;
+	key->source = NULL;
+	key->source_len = 0;
+	key->source_cut = false;
+	key->table_rows = NULL;
 }
 
 /* ... and what the gates added (gate.c): digested once, then fixed. */
@@ -501,6 +505,24 @@ record_request_for(AgRefusalKind kind, const char *agent, const char *run,
 	r.hash = key->hash;
 	r.digest = *ag_statement_key_digest(key);
 	r.rows = rows;
+	r.table_rows = key->table_rows;
+
+	/*
+	 * The text the plan was made from, when the reason shows it: a human
+	 * who approves a request whose reason cuts it passes it whole, checked
+	 * by its SHA-256, as a statement cut in the record (red team 17a, F1).
+	 */
+	r.has_source = key->source != NULL;
+	r.source_truncated = key->source_cut;
+	memset(&r.source_digest, 0, sizeof(r.source_digest));
+	if (r.has_source)
+	{
+		StringInfoData norm;
+
+		normalize_text(key->source, key->source_len, &norm);
+		ag_key_digest(&norm, &r.source_digest);
+		pfree(norm.data);
+	}
 	*queued = outbox_put_waiting(&r);
 	refusal_log_for(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
 					r.request_id, kind, agent, run, why, key->text.data);

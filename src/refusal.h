@@ -11,6 +11,7 @@
 
 #include "approvalkey.h"
 #include "compat.h"
+#include "outbox.h"
 
 /* Why a statement is refused; each kind has its SQLSTATE, message and hint. */
 typedef enum AgRefusalKind
@@ -40,6 +41,12 @@ typedef struct AgStatementKey
 	StringInfoData material;
 	bool		digested;
 	AgKeyDigest digest;
+	/* what the request records besides (gate.c): */
+	const char *source;			/* the text the plan was made from, when the
+								 * reason shows it (not the client's), or NULL */
+	int			source_len;
+	bool		source_cut;		/* the reason shows only its start */
+	const AgTableRows *table_rows;	/* a row limit's rows per table, or NULL */
 } AgStatementKey;
 
 extern void ag_statement_key(const char *text, int len, AgStatementKey *key);

@@ -498,12 +498,13 @@ typedef struct CteCounter
 	PlanState  *child;			/* the subplan feeding a ModifyTable */
 	ExecProcNodeMtd real;		/* its own function */
 	uint64		rows;
+	uint64		judged;			/* rows already handed to the limits */
+	Oid			relid;			/* the table the ModifyTable names */
 } CteCounter;
 
 typedef struct CteCounting
 {
 	EState	   *estate;
-	uint64		judged;			/* rows already handed to the limits */
 	int			n;
 	CteCounter	counters[FLEXIBLE_ARRAY_MEMBER];
 } CteCounting;
@@ -590,6 +591,8 @@ ag_writers_cte_start(QueryDesc *qd)
 			continue;
 		c->counters[n].child = child;
 		c->counters[n].real = child->ExecProcNodeReal;
+		c->counters[n].relid =
+			exec_rt_fetch(((ModifyTable *) mt->ps.plan)->nominalRelation, estate)->relid;
 		child->ExecProcNodeReal = cte_count_node;
 		n++;
 	}
@@ -630,27 +633,36 @@ ag_writers_top_writes_scratch(PlannedStmt *ps)
 	return true;
 }
 
-/* Rows the CTEs of qd wrote since the last call. */
+/*
+ * Rows the CTEs of qd wrote since the last call; per_table (emptied first)
+ * gets them by the table each ModifyTable names.
+ */
 uint64
-ag_writers_cte_new_rows(QueryDesc *qd)
+ag_writers_cte_new_rows(QueryDesc *qd, AgTableRows *per_table)
 {
 	ListCell   *lc;
 
+	per_table->n = 0;
 	if (countings == NIL || qd->estate == NULL)
 		return 0;
 	foreach(lc, countings)
 	{
 		CteCounting *c = lfirst(lc);
-		uint64		sum = 0;
-		uint64		fresh;
+		uint64		fresh = 0;
 		int			i;
 
 		if (c->estate != qd->estate)
 			continue;
 		for (i = 0; i < c->n; i++)
-			sum += c->counters[i].rows;
-		fresh = sum - c->judged;
-		c->judged = sum;
+		{
+			CteCounter *k = &c->counters[i];
+
+			if (k->rows == k->judged)
+				continue;
+			ag_table_rows_add(per_table, k->relid, (int64) (k->rows - k->judged));
+			fresh += k->rows - k->judged;
+			k->judged = k->rows;
+		}
 		return fresh;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #define AG_WRITERS_H
 
 #include "classify.h"
+#include "outbox.h"
 
 struct PlannedStmt;
 struct QueryDesc;
@@ -55,7 +56,7 @@ extern void ag_writers_vacuum_start(struct PlannedStmt *ps);
 
 /* Rows of the ModifyTable nodes that do not set es_processed (CTEs). */
 extern void ag_writers_cte_start(struct QueryDesc *qd);
-extern uint64 ag_writers_cte_new_rows(struct QueryDesc *qd);
+extern uint64 ag_writers_cte_new_rows(struct QueryDesc *qd, AgTableRows *per_table);
 extern bool ag_writers_top_writes_scratch(struct PlannedStmt *ps);
 
 /* The utility statements that write around the gates: their verdict. */

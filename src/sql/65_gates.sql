@@ -43,7 +43,18 @@ CREATE TABLE agent_guard.request_log (
     -- approve() then needs the whole text, checked by statement_sha256
     -- (SHA-256 of the whole text, as agent_guard._statement_sha256() computes it)
     statement_truncated boolean NOT NULL DEFAULT false,
-    statement_sha256 bytea CHECK (octet_length(statement_sha256) = 32)
+    statement_sha256 bytea CHECK (octet_length(statement_sha256) = 32),
+    -- a row limit's request: the rows the statement wrote per table, as
+    -- {"relation oid": rows}, "0" for the tables past the first 31 together
+    -- (src/gate.c); its approval admits at most these rows in each table
+    table_rows     jsonb,
+    -- the reason shows the text the plan was made from (the prepared
+    -- statement an EXECUTE runs, the query of a function) cut: approve()
+    -- then needs that text whole, checked by source_sha256 (as
+    -- agent_guard._statement_sha256() computes it), and keeps it in source
+    source_truncated boolean NOT NULL DEFAULT false,
+    source_sha256  bytea CHECK (octet_length(source_sha256) = 32),
+    source         text
 );
 CREATE INDEX request_log_lookup_idx ON agent_guard.request_log (agent_id, statement_hash)
     WHERE status = 'approved';
@@ -265,6 +276,7 @@ BEGIN
             CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
             jsonb_build_object('request_id', v_req.request_id, 'note', note,
                                'statement', v_req.statement, 'expires_at', v_req.expires_at)
+            || CASE WHEN v_req.source IS NOT NULL THEN jsonb_build_object('source', v_req.source) ELSE '{}'::jsonb END
             || CASE WHEN v_revoke THEN jsonb_build_object('revoked', true) ELSE '{}'::jsonb END);
     PERFORM agent_guard._wake(jsonb_build_object(
         'event', CASE WHEN v_revoke THEN 'revoked' ELSE verdict END,
@@ -278,8 +290,14 @@ $$;
 -- its start (request_log.statement_truncated, src/outbox.c), yet an
 -- approval lets the whole statement run: it is approved only with the
 -- whole text, which must be the one the agent sent (its SHA-256), and
--- which then replaces the start in the record.  Acts on a pending approval
--- request only: _decide() says what is wrong with any other.
+-- which then replaces the start in the record.  So is a request whose
+-- reason shows only the start of the text the statement runs
+-- (source_truncated: the prepared statement an EXECUTE runs, the query of
+-- a function it calls, src/gate.c; red team 17a, F1): the text given is
+-- then that one, checked by source_sha256 and kept in source.  One text
+-- cannot stand for both: a request with both cut is not approved.  Acts
+-- on a pending approval request only: _decide() says what is wrong with
+-- any other.
 CREATE FUNCTION agent_guard._check_whole_text(request_id bigint, statement text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -297,6 +315,12 @@ BEGIN
     IF v.request_id IS NULL OR v.kind <> 'approval' OR v.status <> 'pending' THEN
         RETURN;
     END IF;
+    IF v.statement_truncated AND v.source_truncated THEN
+        RAISE EXCEPTION 'request % cannot be approved: its statement and the text it runs are both cut', request_id
+            USING ERRCODE = 'YG005',
+                  DETAIL = 'The statement was too long to be recorded whole, and the reason shows only the start of the text it runs (a prepared statement''s or a function''s query); an approval would let all of both run, and one text cannot stand for both.',
+                  HINT = 'Deny the request; when the agent sends the statement shorter, its new request can be approved with the whole text it runs.';
+    END IF;
     IF statement IS NULL THEN
         IF v.statement_truncated THEN
             RAISE EXCEPTION 'request % cannot be approved without its whole statement', request_id
@@ -304,6 +328,23 @@ BEGIN
                       DETAIL = 'The statement was too long to be recorded whole: the request holds only its start (see the last line of its statement in agent_guard.requests), and an approval would let all of it run.',
                       HINT = 'Get the whole statement from the agent and read it, then approve with it: SELECT agent_guard.approve(request_id, note, statement); it must be the text the agent sent. Or deny the request.';
         END IF;
+        IF v.source_truncated THEN
+            RAISE EXCEPTION 'request % cannot be approved without the whole text it runs', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The statement runs a text of its own (the prepared statement an EXECUTE runs, or the query of a function it calls), of which the reason shows only the start ("... (N more characters)"), and an approval would let all of it run.',
+                      HINT = 'Get the whole text from the agent (a prepared statement''s is in pg_prepared_statements in its session) and read it, then approve with it: SELECT agent_guard.approve(request_id, note, text); it must be the text the statement runs. Or deny the request.';
+        END IF;
+        RETURN;
+    END IF;
+    IF v.source_truncated THEN
+        IF v.source_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.source_sha256 THEN
+            RAISE EXCEPTION 'the text given is not the text request % runs', request_id
+                USING ERRCODE = 'YG005',
+                      DETAIL = 'The reason shows only the start of the text the statement runs, and an approval needs that text whole: the SHA-256 of the text given differs from that of the text the statement runs (leading white space and trailing white space and semicolons aside).',
+                      HINT = 'Pass the whole text the statement runs (for an EXECUTE, the prepared statement''s text as pg_prepared_statements shows it in the agent''s session), or deny the request.';
+        END IF;
+        UPDATE agent_guard.request_log q SET source = _check_whole_text.statement, source_truncated = false
+         WHERE q.request_id = _check_whole_text.request_id;
         RETURN;
     END IF;
     IF v.statement_sha256 IS NULL OR agent_guard._statement_sha256(statement) <> v.statement_sha256 THEN
@@ -355,7 +396,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION agent_guard.approve(bigint, text, text) IS
-    'approve with the whole statement the human read: needed when the request holds only its start (statement_truncated); it must be the text the agent sent';
+    'approve with the whole text the human read: needed when the request holds only the start of its statement (statement_truncated), or its reason only the start of the text the statement runs (source_truncated); it must be that text whole';
 
 CREATE FUNCTION agent_guard.deny(request_id bigint, note text DEFAULT NULL)
     RETURNS agent_guard.requests
