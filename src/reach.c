@@ -978,7 +978,14 @@ reach_alter_extension(Oid ext)
 	Oid			joined = InvalidOid;
 	Oid			relier = InvalidOid;
 	char	   *relied = NULL;
+	AgRelianceWalk *walk;
 
+	/*
+	 * One walk for all the members: an extension's script runs this for
+	 * each update step, and its members share operator families and types
+	 * (red team 18a, finding 1).
+	 */
+	walk = ag_reliance_walk_begin();
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(ExtensionRelationId));
@@ -989,6 +996,7 @@ reach_alter_extension(Oid ext)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
+		CHECK_FOR_INTERRUPTS();
 		if (d->deptype != DEPENDENCY_EXTENSION ||
 			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
 			continue;
@@ -1001,10 +1009,11 @@ reach_alter_extension(Oid ext)
 		else if (d->classid == NamespaceRelationId && protected_in_schema(d->objid) != NIL)
 			joined = linitial_oid(protected_in_schema(d->objid));
 		else if (!OidIsValid(relier))
-			relier = ag_structure_relied_upon(d->classid, d->objid, &relied);
+			relier = ag_structure_relied_upon_in(walk, d->classid, d->objid, &relied);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	ag_reliance_walk_end(walk);
 	if (OidIsValid(relier) && !OidIsValid(joined))
 		refuse_now(psprintf("Protected table %s relies on %s: as a member of extension \"%s\" it would be left out of pg_dump's backup, whose restore would then lose the table and its rows, and DROP EXTENSION would drop it.",
 							ag_qualified_relname(relier), relied, get_extension_name(ext)));

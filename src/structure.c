@@ -278,6 +278,116 @@ column_in_key(Oid relid, const char *colname)
 	return found;
 }
 
+/* ---------------------------------------------------------------------
+ * Reliance walks (red team 18a, finding 1)
+ *
+ * The walks below follow pg_depend from an object to what uses it, through
+ * operators, operator classes and families, types and functions.  An
+ * extension's cross-type operator families (isn's, btree_gist's) reach the
+ * same objects along many paths: each walk remembers what it has explored,
+ * at the shallowest depth it was reached (a node reached again deeper has
+ * nothing new to give, a node reached again shallower is explored again,
+ * with its larger budget), allocates in a context of its own, deleted when
+ * it ends, and can be cancelled.  One walk may judge several objects (the
+ * members an extension gained): what it explored for one found no
+ * protected table, and finds none for the next.
+ * ---------------------------------------------------------------------
+ */
+typedef struct WalkKey
+{
+	Oid			classid;
+	Oid			objid;
+	int			kind;			/* WALK_CODE or WALK_TYPE: what was asked of it */
+} WalkKey;
+
+typedef struct WalkEntry
+{
+	WalkKey		key;
+	int			depth;			/* the shallowest depth it was explored at */
+} WalkEntry;
+
+#define WALK_CODE 0
+#define WALK_TYPE 1
+
+struct AgRelianceWalk
+{
+	MemoryContext cxt;			/* everything the walk allocates */
+	MemoryContext caller;		/* current when it began */
+	HTAB	   *seen;
+};
+
+typedef struct AgRelianceWalk RelianceWalk;
+
+AgRelianceWalk *
+ag_reliance_walk_begin(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard reliance walk",
+											  ALLOCSET_DEFAULT_SIZES);
+	RelianceWalk *w = MemoryContextAllocZero(cxt, sizeof(RelianceWalk));
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(WalkKey);
+	ctl.entrysize = sizeof(WalkEntry);
+	ctl.hcxt = cxt;
+	w->seen = hash_create("agent_guard reliance walk", 256, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	w->cxt = cxt;
+	w->caller = MemoryContextSwitchTo(cxt);
+	return w;
+}
+
+void
+ag_reliance_walk_end(AgRelianceWalk *w)
+{
+	MemoryContextSwitchTo(w->caller);
+	MemoryContextDelete(w->cxt);
+}
+
+/* Explore the object at this depth?  No if explored already, as shallow or shallower. */
+static bool
+walk_visit(RelianceWalk *w, int kind, Oid classid, Oid objid, int depth)
+{
+	WalkKey		key;
+	WalkEntry  *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.classid = classid;
+	key.objid = objid;
+	key.kind = kind;
+	e = hash_search(w->seen, &key, HASH_ENTER, &found);
+	if (found && e->depth <= depth)
+		return false;
+	e->depth = depth;
+	return true;
+}
+
+static Oid	type_user_walk(Oid typid, int depth, RelianceWalk *w);
+static Oid	code_user_walk(Oid classid, Oid objid, int depth, ObjectAddress *via, RelianceWalk *w);
+
+/* type_user_walk() in a walk of its own. */
+static Oid
+type_protected_user(Oid typid, int depth)
+{
+	RelianceWalk *w = ag_reliance_walk_begin();
+	Oid			user = type_user_walk(typid, depth, w);
+
+	ag_reliance_walk_end(w);
+	return user;
+}
+
+/* code_user_walk() in a walk of its own. */
+static Oid
+code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
+{
+	RelianceWalk *w = ag_reliance_walk_begin();
+	Oid			user = code_user_walk(classid, objid, depth, via, w);
+
+	ag_reliance_walk_end(w);
+	return user;
+}
+
 /*
  * The protected relation whose rows show values of this type (a column of
  * it, or of an array, domain, range or composite type built on it), or
@@ -288,7 +398,7 @@ column_in_key(Oid relid, const char *colname)
  * columns, judged as such by reach.c).
  */
 static Oid
-type_protected_user(Oid typid, int depth)
+type_user_walk(Oid typid, int depth, RelianceWalk *w)
 {
 	Relation	dep;
 	ScanKeyData key[2];
@@ -296,9 +406,10 @@ type_protected_user(Oid typid, int depth)
 	HeapTuple	tup;
 	Oid			found = InvalidOid;
 
-	if (depth > 8)
+	if (depth > 8 || !walk_visit(w, WALK_TYPE, TypeRelationId, typid, depth))
 		return InvalidOid;
 	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(TypeRelationId));
@@ -310,6 +421,8 @@ type_protected_user(Oid typid, int depth)
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 		Oid			rel = InvalidOid;
 
+		CHECK_FOR_INTERRUPTS();
+
 		if (d->classid == RelationRelationId)
 		{
 			char		kind = get_rel_relkind(d->objid);
@@ -317,12 +430,12 @@ type_protected_user(Oid typid, int depth)
 			if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
 				rel = IndexGetRelation(d->objid, true);
 			else if (d->objsubid > 0 && kind == RELKIND_COMPOSITE_TYPE)
-				found = type_protected_user(get_rel_type_id(d->objid), depth + 1);
+				found = type_user_walk(get_rel_type_id(d->objid), depth + 1, w);
 			else if (d->objsubid > 0)
 				rel = d->objid;
 		}
 		else if (d->classid == TypeRelationId && d->objid != typid)
-			found = type_protected_user(d->objid, depth + 1);
+			found = type_user_walk(d->objid, depth + 1, w);
 		else if (d->classid == AttrDefaultRelationId)
 			rel = GetAttrDefaultColumnAddress(d->objid).objectId;
 		else if (d->classid == ConstraintRelationId)
@@ -335,7 +448,7 @@ type_protected_user(Oid typid, int depth)
 
 				rel = c->conrelid;
 				if (OidIsValid(c->contypid) && c->contypid != typid)
-					found = type_protected_user(c->contypid, depth + 1);
+					found = type_user_walk(c->contypid, depth + 1, w);
 				ReleaseSysCache(con);
 			}
 		}
@@ -485,6 +598,18 @@ ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col
 	return catalog_oid_field(catalogid, oidcol, objid, col);
 }
 
+/* A protected partition anywhere below a partitioned table, or InvalidOid. */
+static Oid
+protected_descendant(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (lfirst_oid(lc) != relid && is_protected(lfirst_oid(lc)))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
 /*
  * The protected relation whose writes or reads run this object's code (a
  * function, operator, operator class or family), or InvalidOid.  Follows
@@ -496,7 +621,7 @@ ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col
  * name inside a PL/pgSQL or plain SQL body leaves no trace in pg_depend.
  */
 static Oid
-code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
+code_user_walk(Oid classid, Oid objid, int depth, ObjectAddress *via, RelianceWalk *w)
 {
 	Relation	dep;
 	ScanKeyData key[2];
@@ -504,8 +629,10 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 	HeapTuple	tup;
 	Oid			found = InvalidOid;
 
-	if (depth > 6)
+	if (depth > 6 || !walk_visit(w, WALK_CODE, classid, objid, depth))
 		return InvalidOid;
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(classid));
@@ -517,6 +644,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 		Oid			rel = InvalidOid;
 
+		CHECK_FOR_INTERRUPTS();
 		if (d->classid == classid && d->objid == objid)
 			continue;
 		switch (d->classid)
@@ -528,7 +656,15 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 					if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
 						rel = IndexGetRelation(d->objid, true);
 					else if (kind == RELKIND_COMPOSITE_TYPE)
-						found = type_protected_user(get_rel_type_id(d->objid), 0);
+						found = type_user_walk(get_rel_type_id(d->objid), 0, w);
+					else if (kind == RELKIND_PARTITIONED_TABLE && d->objsubid == 0 &&
+							 !is_protected(d->objid))
+						/*
+						 * its partition key: every partition below computes
+						 * it in its writes, as its partition constraint (red
+						 * team 18a, finding 4)
+						 */
+						rel = protected_descendant(d->objid);
 					else
 						rel = d->objid;
 					break;
@@ -546,7 +682,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 
 						rel = c->conrelid;
 						if (OidIsValid(c->contypid))
-							found = type_protected_user(c->contypid, 0);
+							found = type_user_walk(c->contypid, 0, w);
 						ReleaseSysCache(con);
 					}
 					break;
@@ -565,17 +701,17 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 				break;
 			case TypeRelationId:
 				/* a domain's default, a range's subtype functions */
-				found = type_protected_user(d->objid, 0);
+				found = type_user_walk(d->objid, 0, w);
 				break;
 			case ProcedureRelationId:
 			case OperatorRelationId:
 			case OperatorClassRelationId:
 			case TSConfigRelationId:	/* a configuration's mapping to a dictionary */
-				found = code_protected_user(d->classid, d->objid, depth + 1, via);
+				found = code_user_walk(d->classid, d->objid, depth + 1, via, w);
 				break;
 			case OperatorFamilyRelationId:
 				if (classid != AccessMethodOperatorRelationId && classid != AccessMethodProcedureRelationId)
-					found = code_protected_user(d->classid, d->objid, depth + 1, via);
+					found = code_user_walk(d->classid, d->objid, depth + 1, via, w);
 				break;
 			case AccessMethodOperatorRelationId:
 			case AccessMethodProcedureRelationId:
@@ -588,7 +724,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 														   amop ? Anum_pg_amop_amopfamily : Anum_pg_amproc_amprocfamily);
 
 					if (OidIsValid(family) && !(classid == OperatorFamilyRelationId && objid == family))
-						found = code_protected_user(OperatorFamilyRelationId, family, depth + 1, via);
+						found = code_user_walk(OperatorFamilyRelationId, family, depth + 1, via, w);
 					break;
 				}
 			default:
@@ -706,7 +842,7 @@ schema_protected_table(const char *nspname)
  * object and what of the table uses it.
  */
 static Oid
-relied_upon(Oid classid, Oid objid, char **why)
+relied_upon_walk(Oid classid, Oid objid, char **why, RelianceWalk *w)
 {
 	ObjectAddress via = {InvalidOid, InvalidOid, 0};
 	ObjectAddress obj = {classid, objid, 0};
@@ -714,11 +850,17 @@ relied_upon(Oid classid, Oid objid, char **why)
 
 	if (!OidIsValid(objid))
 		return InvalidOid;
+	CHECK_FOR_INTERRUPTS();
 	if (classid == RelationRelationId && is_protected(objid))
 		return InvalidOid;		/* the table itself: "Humans keep their rights" */
 	if (classid == NamespaceRelationId)
 	{
-		/* what the schema holds: functions, types, relations */
+		/*
+		 * what the schema holds, of every class the walk knows: functions,
+		 * types, relations, collations, operators, operator classes and
+		 * families, text search configurations and dictionaries (red team
+		 * 18a, finding 2)
+		 */
 		Relation	dep = table_open(DependRelationId, AccessShareLock);
 		ScanKeyData key[2];
 		SysScanDesc scan;
@@ -736,10 +878,9 @@ relied_upon(Oid classid, Oid objid, char **why)
 
 			if (d->classid == RelationRelationId && is_protected(d->objid))
 				continue;		/* schema_protected_table() names those */
-			if (d->classid != ProcedureRelationId && d->classid != TypeRelationId &&
-				d->classid != RelationRelationId)
+			if (d->classid == NamespaceRelationId)
 				continue;
-			user = relied_upon(d->classid, d->objid, &inner);
+			user = relied_upon_walk(d->classid, d->objid, &inner, w);
 			if (OidIsValid(user))
 				*why = psprintf("schema %s, which holds %s", get_namespace_name(objid), inner);
 		}
@@ -762,7 +903,7 @@ relied_upon(Oid classid, Oid objid, char **why)
 		classid != OperatorClassRelationId && classid != OperatorFamilyRelationId &&
 		classid != CollationRelationId)
 		return InvalidOid;
-	user = code_protected_user(classid, objid, 0, &via);
+	user = code_user_walk(classid, objid, 0, &via, w);
 	if (OidIsValid(user))
 	{
 		char	   *used = OidIsValid(via.classId) ? getObjectDescription(&via, true) : NULL;
@@ -778,6 +919,32 @@ relied_upon(Oid classid, Oid objid, char **why)
 			*why = psprintf("%s, which its %s uses", getObjectDescription(&obj, false),
 							used ? used : "structure");
 	}
+	return user;
+}
+
+/*
+ * relied_upon_walk() in a walk that may have judged other objects; *why is
+ * allocated where the walk began.
+ */
+Oid
+ag_structure_relied_upon_in(AgRelianceWalk *w, Oid classid, Oid objid, char **why)
+{
+	char	   *phrase = NULL;
+	Oid			user = relied_upon_walk(classid, objid, &phrase, w);
+
+	if (OidIsValid(user))
+		*why = MemoryContextStrdup(w->caller, phrase ? phrase : "?");
+	return user;
+}
+
+/* relied_upon_walk() in a walk of its own. */
+static Oid
+relied_upon(Oid classid, Oid objid, char **why)
+{
+	RelianceWalk *w = ag_reliance_walk_begin();
+	Oid			user = ag_structure_relied_upon_in(w, classid, objid, why);
+
+	ag_reliance_walk_end(w);
 	return user;
 }
 
