@@ -1282,6 +1282,18 @@ judge_new_ancestors(AgUtility *v, const char *what, Oid parent, Oid part)
 		}
 	if (!OidIsValid(found))
 		return;
+
+	/*
+	 * The new parent's partition key and bound, and its ancestors', become
+	 * the protected table's partition constraint, which PostgreSQL checks
+	 * in every direct insert and key update of it: a bound only the rows
+	 * there now satisfy, or a key whose function the agent replaces later,
+	 * refuses humans' writes (red team 18a, finding 4).  Approval, as any
+	 * other constraint that can refuse a write.
+	 */
+	set_verdict(v, APPROVAL, what,
+				psprintf("Protected table %s, a partition of \"%s\", would get \"%s\"'s partition key and the bound given here as its partition constraint: humans' inserts and key updates of it outside the bound would fail, and a function in the key would run in them.",
+						 ag_qualified_relname(found), name_of(part), name_of(parent)));
 	ancestors = lcons_oid(parent, get_rel_relispartition(parent) ?
 						  get_partition_ancestors(parent) : NIL);
 	foreach(lc, ancestors)
@@ -1306,6 +1318,35 @@ judge_new_ancestors(AgUtility *v, const char *what, Oid parent, Oid part)
 			return;
 		}
 	}
+}
+
+/*
+ * A new partition of a partitioned table whose DEFAULT partition is
+ * protected, or has a protected partition below it: the DEFAULT
+ * partition's constraint is every other partition's bound, negated, so the
+ * new bound narrows what humans may write into the protected table
+ * directly; their inserts of keys the new partition takes fail (red team
+ * 18a, finding 4).  Approval.
+ */
+static void
+judge_narrowed_default(AgUtility *v, const char *what, Oid parent, Node *bound)
+{
+	Oid			def;
+	Oid			found;
+
+	if (!OidIsValid(parent) || bound == NULL || !IsA(bound, PartitionBoundSpec) ||
+		((PartitionBoundSpec *) bound)->is_default ||
+		get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE)
+		return;
+	def = get_default_partition_oid(parent);
+	if (!OidIsValid(def))
+		return;
+	found = is_protected(def) ? def : protected_descendant(def);
+	if (!OidIsValid(found))
+		return;
+	set_verdict(v, APPROVAL, what,
+				psprintf("A new partition of \"%s\" narrows the constraint of its DEFAULT partition \"%s\": humans' inserts and key updates of protected table %s with keys the new partition takes would fail.",
+						 name_of(parent), name_of(def), ag_qualified_relname(found)));
 }
 
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
@@ -1360,6 +1401,10 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			/* a protected table below it gets new ancestors, and their publications */
 			else
 				judge_new_ancestors(v, "ALTER TABLE ... ATTACH PARTITION", relid, part);
+			/* a protected DEFAULT partition of the parent gets narrower */
+			if (!protected)
+				judge_narrowed_default(v, "ALTER TABLE ... ATTACH PARTITION", relid,
+									   (Node *) ((PartitionCmd *) cmd->def)->bound);
 			/* the partition gets the parent's foreign keys */
 			judge_cloned_fks(v, "ALTER TABLE ... ATTACH PARTITION", relid, name_of(part));
 			continue;
@@ -2593,8 +2638,14 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 						set_verdict(v, REFUSED, c->partbound ? "CREATE TABLE ... PARTITION OF" : "CREATE TABLE ... INHERITS",
 									psprintf("Its rows would show in protected table \"%s\"; only a human may add a partition or a child to it.",
 											 name_of(parent)));
-					else if (c->partbound)	/* a partition gets its parent's foreign keys */
+					else if (c->partbound)
+					{
+						/* a partition gets its parent's foreign keys */
 						judge_cloned_fks(v, "CREATE TABLE ... PARTITION OF", parent, c->relation->relname);
+						/* and narrows its DEFAULT partition */
+						judge_narrowed_default(v, "CREATE TABLE ... PARTITION OF", parent,
+											   (Node *) c->partbound);
+					}
 				}
 				/* foreign keys to a protected table, as column or table constraints */
 				foreach(lc, c->tableElts)
