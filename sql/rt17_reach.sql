@@ -4,8 +4,8 @@
 -- human protected, under a partitioned table a publication ships (FOR
 -- TABLE with a row filter, via the root; a grandparent's; TABLES IN
 -- SCHEMA): refused (YG004), as publishing the protected table is; under
--- an unpublished table: allowed.  Humans' UPDATE and DELETE of the
--- partition still work.
+-- an unpublished table: approval (YG003, red team 18a, finding 4).
+-- Humans' UPDATE and DELETE of the partition still work.
 -- F2: ALTER EXTENSION ... ADD of a domain, function, collation, sequence a
 -- protected table relies on, and ... DROP of a member it relies on:
 -- refused (YG004), also in a DO block; an unrelated object: allowed.
@@ -173,14 +173,16 @@ SELECT pg_temp.show('ALTER TABLE r17s.sr ATTACH PARTITION r17.q FOR VALUES FROM 
 SELECT pg_temp.show('ALTER EXTENSION isn ADD DOMAIN r17.amount');
 SELECT pg_temp.show('ALTER EXTENSION isn DROP TYPE r17.ean13');
 \set VERBOSITY sqlstate
--- under a parent no publication ships: allowed (its session's scratch)
+-- under a parent no publication ships: approval (YG003), since red team
+-- 18a, finding 4: the new parent's bound becomes the protected
+-- partition's constraint (rt18_reach)
 ALTER TABLE r17.free ATTACH PARTITION r17.q FOR VALUES FROM (0) TO (10000);
 -- F3: the agent's run on its table with the CHECK
 UPDATE r17.items SET v = v || ' changed' WHERE id IN (1, 2);
 SELECT id, v FROM r17.items ORDER BY id;
 \set VERBOSITY default
 
--- the structure as it was, but for the allowed attach; the requests
+-- the structure as it was; the requests
 \c "dbname=contrib_regression user=regress_su options="
 SELECT * FROM public.regress_r17_state();
 SELECT agent_guard._flush_requests();
@@ -256,7 +258,6 @@ SELECT kind, status, statement FROM agent_guard.requests
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
 BEGIN;
-ALTER TABLE r17.free DETACH PARTITION r17.q;
 ALTER TABLE r17.r ATTACH PARTITION r17.q FOR VALUES FROM (0) TO (10000);
 ALTER EXTENSION isn ADD DOMAIN r17.amount;
 ALTER EXTENSION isn ADD FUNCTION r17.ok(text);

@@ -978,7 +978,14 @@ reach_alter_extension(Oid ext)
 	Oid			joined = InvalidOid;
 	Oid			relier = InvalidOid;
 	char	   *relied = NULL;
+	AgRelianceWalk *walk;
 
+	/*
+	 * One walk for all the members: an extension's script runs this for
+	 * each update step, and its members share operator families and types
+	 * (red team 18a, finding 1).
+	 */
+	walk = ag_reliance_walk_begin();
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(ExtensionRelationId));
@@ -989,6 +996,7 @@ reach_alter_extension(Oid ext)
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 
+		CHECK_FOR_INTERRUPTS();
 		if (d->deptype != DEPENDENCY_EXTENSION ||
 			!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)))
 			continue;
@@ -1001,10 +1009,11 @@ reach_alter_extension(Oid ext)
 		else if (d->classid == NamespaceRelationId && protected_in_schema(d->objid) != NIL)
 			joined = linitial_oid(protected_in_schema(d->objid));
 		else if (!OidIsValid(relier))
-			relier = ag_structure_relied_upon(d->classid, d->objid, &relied);
+			relier = ag_structure_relied_upon_in(walk, d->classid, d->objid, &relied);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	ag_reliance_walk_end(walk);
 	if (OidIsValid(relier) && !OidIsValid(joined))
 		refuse_now(psprintf("Protected table %s relies on %s: as a member of extension \"%s\" it would be left out of pg_dump's backup, whose restore would then lose the table and its rows, and DROP EXTENSION would drop it.",
 							ag_qualified_relname(relier), relied, get_extension_name(ext)));
@@ -1581,8 +1590,23 @@ object_in_temporary_schema(Oid classid, Oid objid)
  * from a stand-alone composite type into its relation (whose attributes
  * depend on their types and collations; the type does not depend on it).
  */
+typedef bool (*ObjectTest) (Oid classid, Oid objid);
+
+static bool depends_on_such(Oid classid, Oid objid, int depth, ObjectTest such, ObjectAddress *hit);
+
 static bool
 depends_on_temporary(Oid classid, Oid objid, int depth)
+{
+	return depends_on_such(classid, objid, depth, object_in_temporary_schema, NULL);
+}
+
+/*
+ * The same walk for any test of the objects it reaches (the namespaces
+ * they are in included, which it does not go past); *hit: the object that
+ * passed it.
+ */
+static bool
+depends_on_such(Oid classid, Oid objid, int depth, ObjectTest such, ObjectAddress *hit)
 {
 	Relation	dep;
 	ScanKeyData key[2];
@@ -1592,14 +1616,22 @@ depends_on_temporary(Oid classid, Oid objid, int depth)
 
 	if (depth > 4 || objid < FirstNormalObjectId)
 		return false;
+	CHECK_FOR_INTERRUPTS();
 	if (classid == TypeRelationId)
 	{
 		Oid			typrelid = get_typ_typrelid(objid);
 
-		if (OidIsValid(typrelid) && get_rel_relkind(typrelid) == RELKIND_COMPOSITE_TYPE &&
-			(object_in_temporary_schema(RelationRelationId, typrelid) ||
-			 depends_on_temporary(RelationRelationId, typrelid, depth + 1)))
-			return true;
+		if (OidIsValid(typrelid) && get_rel_relkind(typrelid) == RELKIND_COMPOSITE_TYPE)
+		{
+			if (such(RelationRelationId, typrelid))
+			{
+				if (hit)
+					ObjectAddressSet(*hit, RelationRelationId, typrelid);
+				return true;
+			}
+			if (depends_on_such(RelationRelationId, typrelid, depth + 1, such, hit))
+				return true;
+		}
 	}
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
@@ -1614,9 +1646,15 @@ depends_on_temporary(Oid classid, Oid objid, int depth)
 
 		if (d->refclassid == classid && d->refobjid == objid)
 			continue;			/* a column on its own table */
-		found = object_in_temporary_schema(d->refclassid, d->refobjid) ||
-			(d->refclassid != NamespaceRelationId &&
-			 depends_on_temporary(d->refclassid, d->refobjid, depth + 1));
+		if (such(d->refclassid, d->refobjid))
+		{
+			found = true;
+			if (hit)
+				ObjectAddressSet(*hit, d->refclassid, d->refobjid);
+		}
+		else
+			found = d->refclassid != NamespaceRelationId &&
+				depends_on_such(d->refclassid, d->refobjid, depth + 1, such, hit);
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
@@ -1694,6 +1732,115 @@ reach_temporary_dependency(Oid relid, int attnum)
 						ag_qualified_relname(relid), ag_qualified_relname(user)));
 }
 
+/*
+ * Is the object a member of an extension whose script does not make it:
+ * one added by ALTER EXTENSION ... ADD?  An extension's script makes its
+ * objects as a superuser (a trusted one as the bootstrap superuser), and
+ * ALTER EXTENSION ... ADD takes an object its adder owns: a member that a
+ * role which is not a superuser owns was added.
+ */
+static bool
+object_added_to_extension(Oid classid, Oid objid)
+{
+	int			cache;
+	AttrNumber	ownercol;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		owner;
+	bool		added = false;
+
+	if (objid < FirstNormalObjectId || !is_objectclass_supported(classid) ||
+		!OidIsValid(getExtensionOfObject(classid, objid)))
+		return false;
+	cache = get_object_catcache_oid(classid);
+	ownercol = get_object_attnum_owner(classid);
+	if (cache == -1 || ownercol == InvalidAttrNumber)
+		return false;
+	tup = SearchSysCache1(cache, ObjectIdGetDatum(objid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	owner = SysCacheGetAttr(cache, tup, ownercol, &isnull);
+	if (!isnull)
+		added = !superuser_arg(DatumGetObjectId(owner));
+	ReleaseSysCache(tup);
+	return added;
+}
+
+/*
+ * An agent's change to a protected table that leaves it relying on an
+ * object added to an extension (ALTER EXTENSION ... ADD), directly or
+ * through its schema, a domain's base, a composite type's attribute: a
+ * column of such a type, domain or row type, or with such a collation
+ * (ADD COLUMN, ALTER COLUMN ... TYPE, ALTER TABLE ... OF), also a new
+ * attribute of a row type a protected column uses.  pg_dump leaves the
+ * member out and the extension's script does not make it: the restore
+ * loses the table, its rows, and the guard's list of protected tables
+ * (red team 18a, finding 2; ALTER EXTENSION ... ADD of an object the table
+ * already relies on is refused by structure.c).
+ */
+static void
+reach_member_dependency(Oid relid, int attnum)
+{
+	Oid			user = InvalidOid;
+	ObjectAddress hit = {InvalidOid, InvalidOid, 0};
+	bool		found;
+
+	if (relation_protected(relid))
+		user = relid;
+	else if (attnum > 0 && OidIsValid(get_rel_type_id(relid)))
+		user = ag_structure_type_user(get_rel_type_id(relid));
+	if (!OidIsValid(user))
+		return;
+	if (attnum > 0)
+	{
+		/* a new column: its dependencies are recorded only after this */
+		ScanKeyData keys[2];
+		HeapTuple	att;
+		Form_pg_attribute a;
+
+		ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(relid));
+		ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum(attnum));
+		att = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
+		if (att == NULL)
+			return;
+		a = (Form_pg_attribute) GETSTRUCT(att);
+		if (object_added_to_extension(TypeRelationId, a->atttypid))
+		{
+			found = true;
+			ObjectAddressSet(hit, TypeRelationId, a->atttypid);
+		}
+		else if (OidIsValid(a->attcollation) &&
+				 object_added_to_extension(CollationRelationId, a->attcollation))
+		{
+			found = true;
+			ObjectAddressSet(hit, CollationRelationId, a->attcollation);
+		}
+		else
+			found = depends_on_such(TypeRelationId, a->atttypid, 0, object_added_to_extension, &hit) ||
+				(OidIsValid(a->attcollation) &&
+				 depends_on_such(CollationRelationId, a->attcollation, 0, object_added_to_extension, &hit));
+	}
+	else
+		found = depends_on_such(RelationRelationId, relid, 0, object_added_to_extension, &hit);
+	if (!found)
+		return;
+	{
+		Oid			ext = getExtensionOfObject(hit.classId, hit.objectId);
+		char	   *member = getObjectDescription(&hit, true);
+		char	   *extname = OidIsValid(ext) ? get_extension_name(ext) : NULL;
+
+		if (user == relid)
+			refuse_now(psprintf("Protected table %s would rely on %s, which was added to extension \"%s\" (ALTER EXTENSION ... ADD): pg_dump leaves it out of the backup and the extension's script does not make it, so the restore would lose the table and its rows. Take it out of the extension first (ALTER EXTENSION ... DROP).",
+								ag_qualified_relname(relid), member ? member : "an object",
+								extname ? extname : "?"));
+		refuse_now(psprintf("The row type of %s, which protected table %s uses, would rely on %s, which was added to extension \"%s\" (ALTER EXTENSION ... ADD): pg_dump leaves it out of the backup and the extension's script does not make it, so the restore would lose the table and its rows. Take it out of the extension first (ALTER EXTENSION ... DROP).",
+							ag_qualified_relname(relid), ag_qualified_relname(user),
+							member ? member : "an object", extname ? extname : "?"));
+	}
+}
+
 /* From the object-access hook (hooks.c), after the previous hook. *//* From the object-access hook (hooks.c), after the previous hook. */
 void
 ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
@@ -1709,7 +1856,10 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 			classId == TriggerRelationId || classId == AttrDefaultRelationId)
 			reach_create_structure(classId, objectId, subId);
 		if (classId == RelationRelationId && subId != 0)
+		{
 			reach_temporary_dependency(objectId, subId);
+			reach_member_dependency(objectId, subId);
+		}
 		else if (classId == PublicationRelationId)
 			reach_publication(objectId, true);
 		else if (classId == PublicationRelRelationId)
@@ -1757,7 +1907,10 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 				/* a protected table made to depend on a temporary object */
 				if (classId == RelationRelationId)
+				{
 					reach_temporary_dependency(objectId, subId);
+					reach_member_dependency(objectId, subId);
+				}
 				if (classId == RelationRelationId && subId == 0)
 				{
 					if (relation_protected(objectId))

@@ -278,6 +278,116 @@ column_in_key(Oid relid, const char *colname)
 	return found;
 }
 
+/* ---------------------------------------------------------------------
+ * Reliance walks (red team 18a, finding 1)
+ *
+ * The walks below follow pg_depend from an object to what uses it, through
+ * operators, operator classes and families, types and functions.  An
+ * extension's cross-type operator families (isn's, btree_gist's) reach the
+ * same objects along many paths: each walk remembers what it has explored,
+ * at the shallowest depth it was reached (a node reached again deeper has
+ * nothing new to give, a node reached again shallower is explored again,
+ * with its larger budget), allocates in a context of its own, deleted when
+ * it ends, and can be cancelled.  One walk may judge several objects (the
+ * members an extension gained): what it explored for one found no
+ * protected table, and finds none for the next.
+ * ---------------------------------------------------------------------
+ */
+typedef struct WalkKey
+{
+	Oid			classid;
+	Oid			objid;
+	int			kind;			/* WALK_CODE or WALK_TYPE: what was asked of it */
+} WalkKey;
+
+typedef struct WalkEntry
+{
+	WalkKey		key;
+	int			depth;			/* the shallowest depth it was explored at */
+} WalkEntry;
+
+#define WALK_CODE 0
+#define WALK_TYPE 1
+
+struct AgRelianceWalk
+{
+	MemoryContext cxt;			/* everything the walk allocates */
+	MemoryContext caller;		/* current when it began */
+	HTAB	   *seen;
+};
+
+typedef struct AgRelianceWalk RelianceWalk;
+
+AgRelianceWalk *
+ag_reliance_walk_begin(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard reliance walk",
+											  ALLOCSET_DEFAULT_SIZES);
+	RelianceWalk *w = MemoryContextAllocZero(cxt, sizeof(RelianceWalk));
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(WalkKey);
+	ctl.entrysize = sizeof(WalkEntry);
+	ctl.hcxt = cxt;
+	w->seen = hash_create("agent_guard reliance walk", 256, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	w->cxt = cxt;
+	w->caller = MemoryContextSwitchTo(cxt);
+	return w;
+}
+
+void
+ag_reliance_walk_end(AgRelianceWalk *w)
+{
+	MemoryContextSwitchTo(w->caller);
+	MemoryContextDelete(w->cxt);
+}
+
+/* Explore the object at this depth?  No if explored already, as shallow or shallower. */
+static bool
+walk_visit(RelianceWalk *w, int kind, Oid classid, Oid objid, int depth)
+{
+	WalkKey		key;
+	WalkEntry  *e;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.classid = classid;
+	key.objid = objid;
+	key.kind = kind;
+	e = hash_search(w->seen, &key, HASH_ENTER, &found);
+	if (found && e->depth <= depth)
+		return false;
+	e->depth = depth;
+	return true;
+}
+
+static Oid	type_user_walk(Oid typid, int depth, RelianceWalk *w);
+static Oid	code_user_walk(Oid classid, Oid objid, int depth, ObjectAddress *via, RelianceWalk *w);
+
+/* type_user_walk() in a walk of its own. */
+static Oid
+type_protected_user(Oid typid, int depth)
+{
+	RelianceWalk *w = ag_reliance_walk_begin();
+	Oid			user = type_user_walk(typid, depth, w);
+
+	ag_reliance_walk_end(w);
+	return user;
+}
+
+/* code_user_walk() in a walk of its own. */
+static Oid
+code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
+{
+	RelianceWalk *w = ag_reliance_walk_begin();
+	Oid			user = code_user_walk(classid, objid, depth, via, w);
+
+	ag_reliance_walk_end(w);
+	return user;
+}
+
 /*
  * The protected relation whose rows show values of this type (a column of
  * it, or of an array, domain, range or composite type built on it), or
@@ -288,7 +398,7 @@ column_in_key(Oid relid, const char *colname)
  * columns, judged as such by reach.c).
  */
 static Oid
-type_protected_user(Oid typid, int depth)
+type_user_walk(Oid typid, int depth, RelianceWalk *w)
 {
 	Relation	dep;
 	ScanKeyData key[2];
@@ -296,9 +406,10 @@ type_protected_user(Oid typid, int depth)
 	HeapTuple	tup;
 	Oid			found = InvalidOid;
 
-	if (depth > 8)
+	if (depth > 8 || !walk_visit(w, WALK_TYPE, TypeRelationId, typid, depth))
 		return InvalidOid;
 	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(TypeRelationId));
@@ -310,6 +421,8 @@ type_protected_user(Oid typid, int depth)
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 		Oid			rel = InvalidOid;
 
+		CHECK_FOR_INTERRUPTS();
+
 		if (d->classid == RelationRelationId)
 		{
 			char		kind = get_rel_relkind(d->objid);
@@ -317,12 +430,12 @@ type_protected_user(Oid typid, int depth)
 			if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
 				rel = IndexGetRelation(d->objid, true);
 			else if (d->objsubid > 0 && kind == RELKIND_COMPOSITE_TYPE)
-				found = type_protected_user(get_rel_type_id(d->objid), depth + 1);
+				found = type_user_walk(get_rel_type_id(d->objid), depth + 1, w);
 			else if (d->objsubid > 0)
 				rel = d->objid;
 		}
 		else if (d->classid == TypeRelationId && d->objid != typid)
-			found = type_protected_user(d->objid, depth + 1);
+			found = type_user_walk(d->objid, depth + 1, w);
 		else if (d->classid == AttrDefaultRelationId)
 			rel = GetAttrDefaultColumnAddress(d->objid).objectId;
 		else if (d->classid == ConstraintRelationId)
@@ -335,7 +448,7 @@ type_protected_user(Oid typid, int depth)
 
 				rel = c->conrelid;
 				if (OidIsValid(c->contypid) && c->contypid != typid)
-					found = type_protected_user(c->contypid, depth + 1);
+					found = type_user_walk(c->contypid, depth + 1, w);
 				ReleaseSysCache(con);
 			}
 		}
@@ -485,6 +598,18 @@ ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col
 	return catalog_oid_field(catalogid, oidcol, objid, col);
 }
 
+/* A protected partition anywhere below a partitioned table, or InvalidOid. */
+static Oid
+protected_descendant(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+		if (lfirst_oid(lc) != relid && is_protected(lfirst_oid(lc)))
+			return lfirst_oid(lc);
+	return InvalidOid;
+}
+
 /*
  * The protected relation whose writes or reads run this object's code (a
  * function, operator, operator class or family), or InvalidOid.  Follows
@@ -496,7 +621,7 @@ ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col
  * name inside a PL/pgSQL or plain SQL body leaves no trace in pg_depend.
  */
 static Oid
-code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
+code_user_walk(Oid classid, Oid objid, int depth, ObjectAddress *via, RelianceWalk *w)
 {
 	Relation	dep;
 	ScanKeyData key[2];
@@ -504,8 +629,10 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 	HeapTuple	tup;
 	Oid			found = InvalidOid;
 
-	if (depth > 6)
+	if (depth > 6 || !walk_visit(w, WALK_CODE, classid, objid, depth))
 		return InvalidOid;
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(classid));
@@ -517,6 +644,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
 		Oid			rel = InvalidOid;
 
+		CHECK_FOR_INTERRUPTS();
 		if (d->classid == classid && d->objid == objid)
 			continue;
 		switch (d->classid)
@@ -528,7 +656,15 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 					if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX)
 						rel = IndexGetRelation(d->objid, true);
 					else if (kind == RELKIND_COMPOSITE_TYPE)
-						found = type_protected_user(get_rel_type_id(d->objid), 0);
+						found = type_user_walk(get_rel_type_id(d->objid), 0, w);
+					else if (kind == RELKIND_PARTITIONED_TABLE && d->objsubid == 0 &&
+							 !is_protected(d->objid))
+						/*
+						 * its partition key: every partition below computes
+						 * it in its writes, as its partition constraint (red
+						 * team 18a, finding 4)
+						 */
+						rel = protected_descendant(d->objid);
 					else
 						rel = d->objid;
 					break;
@@ -546,7 +682,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 
 						rel = c->conrelid;
 						if (OidIsValid(c->contypid))
-							found = type_protected_user(c->contypid, 0);
+							found = type_user_walk(c->contypid, 0, w);
 						ReleaseSysCache(con);
 					}
 					break;
@@ -565,17 +701,17 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 				break;
 			case TypeRelationId:
 				/* a domain's default, a range's subtype functions */
-				found = type_protected_user(d->objid, 0);
+				found = type_user_walk(d->objid, 0, w);
 				break;
 			case ProcedureRelationId:
 			case OperatorRelationId:
 			case OperatorClassRelationId:
 			case TSConfigRelationId:	/* a configuration's mapping to a dictionary */
-				found = code_protected_user(d->classid, d->objid, depth + 1, via);
+				found = code_user_walk(d->classid, d->objid, depth + 1, via, w);
 				break;
 			case OperatorFamilyRelationId:
 				if (classid != AccessMethodOperatorRelationId && classid != AccessMethodProcedureRelationId)
-					found = code_protected_user(d->classid, d->objid, depth + 1, via);
+					found = code_user_walk(d->classid, d->objid, depth + 1, via, w);
 				break;
 			case AccessMethodOperatorRelationId:
 			case AccessMethodProcedureRelationId:
@@ -588,7 +724,7 @@ code_protected_user(Oid classid, Oid objid, int depth, ObjectAddress *via)
 														   amop ? Anum_pg_amop_amopfamily : Anum_pg_amproc_amprocfamily);
 
 					if (OidIsValid(family) && !(classid == OperatorFamilyRelationId && objid == family))
-						found = code_protected_user(OperatorFamilyRelationId, family, depth + 1, via);
+						found = code_user_walk(OperatorFamilyRelationId, family, depth + 1, via, w);
 					break;
 				}
 			default:
@@ -706,7 +842,7 @@ schema_protected_table(const char *nspname)
  * object and what of the table uses it.
  */
 static Oid
-relied_upon(Oid classid, Oid objid, char **why)
+relied_upon_walk(Oid classid, Oid objid, char **why, RelianceWalk *w)
 {
 	ObjectAddress via = {InvalidOid, InvalidOid, 0};
 	ObjectAddress obj = {classid, objid, 0};
@@ -714,11 +850,17 @@ relied_upon(Oid classid, Oid objid, char **why)
 
 	if (!OidIsValid(objid))
 		return InvalidOid;
+	CHECK_FOR_INTERRUPTS();
 	if (classid == RelationRelationId && is_protected(objid))
 		return InvalidOid;		/* the table itself: "Humans keep their rights" */
 	if (classid == NamespaceRelationId)
 	{
-		/* what the schema holds: functions, types, relations */
+		/*
+		 * what the schema holds, of every class the walk knows: functions,
+		 * types, relations, collations, operators, operator classes and
+		 * families, text search configurations and dictionaries (red team
+		 * 18a, finding 2)
+		 */
 		Relation	dep = table_open(DependRelationId, AccessShareLock);
 		ScanKeyData key[2];
 		SysScanDesc scan;
@@ -736,10 +878,9 @@ relied_upon(Oid classid, Oid objid, char **why)
 
 			if (d->classid == RelationRelationId && is_protected(d->objid))
 				continue;		/* schema_protected_table() names those */
-			if (d->classid != ProcedureRelationId && d->classid != TypeRelationId &&
-				d->classid != RelationRelationId)
+			if (d->classid == NamespaceRelationId)
 				continue;
-			user = relied_upon(d->classid, d->objid, &inner);
+			user = relied_upon_walk(d->classid, d->objid, &inner, w);
 			if (OidIsValid(user))
 				*why = psprintf("schema %s, which holds %s", get_namespace_name(objid), inner);
 		}
@@ -762,7 +903,7 @@ relied_upon(Oid classid, Oid objid, char **why)
 		classid != OperatorClassRelationId && classid != OperatorFamilyRelationId &&
 		classid != CollationRelationId)
 		return InvalidOid;
-	user = code_protected_user(classid, objid, 0, &via);
+	user = code_user_walk(classid, objid, 0, &via, w);
 	if (OidIsValid(user))
 	{
 		char	   *used = OidIsValid(via.classId) ? getObjectDescription(&via, true) : NULL;
@@ -778,6 +919,32 @@ relied_upon(Oid classid, Oid objid, char **why)
 			*why = psprintf("%s, which its %s uses", getObjectDescription(&obj, false),
 							used ? used : "structure");
 	}
+	return user;
+}
+
+/*
+ * relied_upon_walk() in a walk that may have judged other objects; *why is
+ * allocated where the walk began.
+ */
+Oid
+ag_structure_relied_upon_in(AgRelianceWalk *w, Oid classid, Oid objid, char **why)
+{
+	char	   *phrase = NULL;
+	Oid			user = relied_upon_walk(classid, objid, &phrase, w);
+
+	if (OidIsValid(user))
+		*why = MemoryContextStrdup(w->caller, phrase ? phrase : "?");
+	return user;
+}
+
+/* relied_upon_walk() in a walk of its own. */
+static Oid
+relied_upon(Oid classid, Oid objid, char **why)
+{
+	RelianceWalk *w = ag_reliance_walk_begin();
+	Oid			user = ag_structure_relied_upon_in(w, classid, objid, why);
+
+	ag_reliance_walk_end(w);
 	return user;
 }
 
@@ -1115,6 +1282,18 @@ judge_new_ancestors(AgUtility *v, const char *what, Oid parent, Oid part)
 		}
 	if (!OidIsValid(found))
 		return;
+
+	/*
+	 * The new parent's partition key and bound, and its ancestors', become
+	 * the protected table's partition constraint, which PostgreSQL checks
+	 * in every direct insert and key update of it: a bound only the rows
+	 * there now satisfy, or a key whose function the agent replaces later,
+	 * refuses humans' writes (red team 18a, finding 4).  Approval, as any
+	 * other constraint that can refuse a write.
+	 */
+	set_verdict(v, APPROVAL, what,
+				psprintf("Protected table %s, a partition of \"%s\", would get \"%s\"'s partition key and the bound given here as its partition constraint: humans' inserts and key updates of it outside the bound would fail, and a function in the key would run in them.",
+						 ag_qualified_relname(found), name_of(part), name_of(parent)));
 	ancestors = lcons_oid(parent, get_rel_relispartition(parent) ?
 						  get_partition_ancestors(parent) : NIL);
 	foreach(lc, ancestors)
@@ -1139,6 +1318,35 @@ judge_new_ancestors(AgUtility *v, const char *what, Oid parent, Oid part)
 			return;
 		}
 	}
+}
+
+/*
+ * A new partition of a partitioned table whose DEFAULT partition is
+ * protected, or has a protected partition below it: the DEFAULT
+ * partition's constraint is every other partition's bound, negated, so the
+ * new bound narrows what humans may write into the protected table
+ * directly; their inserts of keys the new partition takes fail (red team
+ * 18a, finding 4).  Approval.
+ */
+static void
+judge_narrowed_default(AgUtility *v, const char *what, Oid parent, Node *bound)
+{
+	Oid			def;
+	Oid			found;
+
+	if (!OidIsValid(parent) || bound == NULL || !IsA(bound, PartitionBoundSpec) ||
+		((PartitionBoundSpec *) bound)->is_default ||
+		get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE)
+		return;
+	def = get_default_partition_oid(parent);
+	if (!OidIsValid(def))
+		return;
+	found = is_protected(def) ? def : protected_descendant(def);
+	if (!OidIsValid(found))
+		return;
+	set_verdict(v, APPROVAL, what,
+				psprintf("A new partition of \"%s\" narrows the constraint of its DEFAULT partition \"%s\": humans' inserts and key updates of protected table %s with keys the new partition takes would fail.",
+						 name_of(parent), name_of(def), ag_qualified_relname(found)));
 }
 
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
@@ -1193,6 +1401,10 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			/* a protected table below it gets new ancestors, and their publications */
 			else
 				judge_new_ancestors(v, "ALTER TABLE ... ATTACH PARTITION", relid, part);
+			/* a protected DEFAULT partition of the parent gets narrower */
+			if (!protected)
+				judge_narrowed_default(v, "ALTER TABLE ... ATTACH PARTITION", relid,
+									   (Node *) ((PartitionCmd *) cmd->def)->bound);
 			/* the partition gets the parent's foreign keys */
 			judge_cloned_fks(v, "ALTER TABLE ... ATTACH PARTITION", relid, name_of(part));
 			continue;
@@ -2426,8 +2638,14 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 						set_verdict(v, REFUSED, c->partbound ? "CREATE TABLE ... PARTITION OF" : "CREATE TABLE ... INHERITS",
 									psprintf("Its rows would show in protected table \"%s\"; only a human may add a partition or a child to it.",
 											 name_of(parent)));
-					else if (c->partbound)	/* a partition gets its parent's foreign keys */
+					else if (c->partbound)
+					{
+						/* a partition gets its parent's foreign keys */
 						judge_cloned_fks(v, "CREATE TABLE ... PARTITION OF", parent, c->relation->relname);
+						/* and narrows its DEFAULT partition */
+						judge_narrowed_default(v, "CREATE TABLE ... PARTITION OF", parent,
+											   (Node *) c->partbound);
+					}
 				}
 				/* foreign keys to a protected table, as column or table constraints */
 				foreach(lc, c->tableElts)

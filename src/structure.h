@@ -45,6 +45,18 @@ extern AgRefusalKind ag_structure_dropped_default(Oid relid, int attnum, char **
  */
 extern Oid	ag_structure_relied_upon(Oid classid, Oid objid, char **why);
 
+/*
+ * A reliance walk that judges several objects in turn (an extension's new
+ * members): it explores each catalog object once, in a memory context of
+ * its own, deleted by ag_reliance_walk_end(); *why is allocated in the
+ * context current at ag_reliance_walk_begin(), which _end() makes current
+ * again.
+ */
+typedef struct AgRelianceWalk AgRelianceWalk;
+extern AgRelianceWalk *ag_reliance_walk_begin(void);
+extern void ag_reliance_walk_end(AgRelianceWalk *w);
+extern Oid	ag_structure_relied_upon_in(AgRelianceWalk *w, Oid classid, Oid objid, char **why);
+
 /* An Oid column of a catalog row found by its oid, or InvalidOid. */
 extern Oid	ag_catalog_oid_field(Oid catalogid, AttrNumber oidcol, Oid objid, AttrNumber col);
 
