@@ -18,7 +18,10 @@
  *	- the transaction: a tag set with SET LOCAL (or set_config(..., true))
  *	  tags the transaction it was set in, from that moment to its end, and
  *	  cannot be changed or dropped within it.  When the transaction ends the
- *	  process returns to its previous identity.
+ *	  process returns to its previous identity.  Such a transaction cannot
+ *	  make its tag a session tag (pooled.c refuses the SET, and the
+ *	  set_config at commit: red team 18b, finding 1); the assign hook
+ *	  records whether the transaction's first tag was local.
  * The GUC machinery does not tell a check or assign hook whether a value
  * comes from SET or SET LOCAL.  We tell them apart by what survives the end
  * of the transaction: a tag assigned inside a transaction tags that

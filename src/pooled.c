@@ -13,25 +13,35 @@
  * session-level advisory lock, any session-level setting (red team 17b,
  * finding 1).  So in such a transaction these are refused (YG004):
  *	- statements (gate.c's verdict, on record): SET without LOCAL (except
- *	  SET TRANSACTION and a session-level SET of the tag itself, which
- *	  latches the process as the agent for its life: identity.c), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
+ *	  SET TRANSACTION, and a session-level SET of the tag in a transaction
+ *	  whose tag came from that SET, a harness's session tag that latches the
+ *	  process: identity.c; over a SET LOCAL tag it is refused, red team 18b,
+ *	  finding 1), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
  *	  that creates or alters an object in the session's temporary schema
  *	  (CREATE TEMPORARY TABLE, VIEW, SEQUENCE, even ON COMMIT DROP; indexes,
  *	  triggers, rules, policies on temporary relations; functions and
  *	  types created in or moved to pg_temp);
+ *	- statements that drop state such a transaction cannot have made, so
+ *	  another client's: DEALLOCATE (a human's prepared statement, replaced
+ *	  by the agent's under its name: red team 18b, finding 3), DISCARD TEMP,
+ *	  SEQUENCES (DISCARD PLANS drops caches only);
+ *	- the extended protocol's Parse of a named statement (parse analysis:
+ *	  ag_pooled_parsed());
  *	- calls (object access): the session-level advisory lock functions and
  *	  their release;
- *	- at commit, the backstop: a setting whose session-level value the
- *	  transaction changed to anything but its reset value (set_config(...,
- *	  false), a procedure's SET option), or a row of pg_class, pg_type or pg_proc in the session's
+ *	- at commit, the backstop, on record like every refusal (refusal.c): a
+ *	  setting whose session-level value the transaction changed to anything
+ *	  but its reset value (set_config(..., false), a procedure's SET
+ *	  option), a row of pg_class, pg_type or pg_proc in the session's
  *	  temporary schema that the transaction created or changed (a view
  *	  that became temporary because it reads a temporary table, anything
- *	  the statement checks did not name).  The commit fails and the
- *	  transaction rolls back.
- * Not covered: a named prepared statement made with the extended
- * protocol's Parse message (no hook sees it is named).  Statements that
- * take state back (RESET, DEALLOCATE, CLOSE, UNLISTEN, DISCARD) are
- * allowed.
+ *	  the statement checks did not name), or a named prepared statement
+ *	  made since the tag (dropped first: it would outlive the rollback).
+ *	  The commit fails and the transaction rolls back.
+ * Not covered: the extended protocol's Close of another client's named
+ * statement (no hook sees it).  RESET, CLOSE and UNLISTEN are allowed: a
+ * transaction pooler keeps no session settings, held cursors or LISTEN for
+ * a client anyway.
  * A session tagged for its life (connection options, session SET) or a
  * registered role is the agent in every later transaction of the process,
  * so none of this applies to it.
