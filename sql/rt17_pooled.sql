@@ -104,6 +104,8 @@ SELECT pg_temp.show('SELECT pg_advisory_lock(777)');
 ROLLBACK;
 -- the backstop, at COMMIT: a session-level set_config, a view made
 -- temporary by the temporary table it reads (created by the human before)
+-- (on record since red team 18b, finding 4: the message is in rt18_pooled)
+\set VERBOSITY sqlstate
 BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
 SELECT set_config('search_path', 'public, pg_catalog', false);
 COMMIT;
@@ -111,6 +113,7 @@ SHOW search_path;
 BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
 CREATE VIEW customers AS SELECT * FROM human_tmp;
 COMMIT;
+\set VERBOSITY default
 -- allowed: transaction-scoped state, and taking state back (RESET goes
 -- back to the role's or server's value, not to one the agent chose)
 SET statement_timeout = '5min';
@@ -122,7 +125,7 @@ SELECT pg_advisory_xact_lock(778);
 DECLARE c2 CURSOR FOR SELECT 1;
 CLOSE c2;
 UNLISTEN *;
-DEALLOCATE ALL;
+DISCARD PLANS;
 SET TRANSACTION READ WRITE;
 UPDATE r17p.customers SET email = 'agent@example.com' WHERE id = 1;
 SELECT agent_guard.current_agent();

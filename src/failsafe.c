@@ -36,12 +36,28 @@
 #include "miscadmin.h"
 #include "tcop/cmdtag.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/rel.h"
 
 #include "agent_guard.h"
+#include "compat.h"
 #include "failsafe.h"
 
 static bool warned = false;
+
+/* Where the running value of shared_preload_libraries comes from. */
+static GucSource
+preload_source(void)
+{
+	int			n;
+	struct config_generic **vars = ag_guc_variables(&n);
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(vars[i]->name, "shared_preload_libraries") == 0)
+			return vars[i]->source;
+	return PGC_S_DEFAULT;
+}
 
 /*
  * The way back: the ALTER SYSTEM line that adds agent_guard to what is in
@@ -73,6 +89,14 @@ ag_preload_hint(void)
 		appendStringInfoString(&list, ", ");
 	appendStringInfoString(&list, "agent_guard");
 
+	/*
+	 * A value from the server's command line (-c, as container images and
+	 * service overrides pass it) overrides postgresql.auto.conf: ALTER
+	 * SYSTEM would not bring the guard back (red team 18b, finding 9).
+	 */
+	if (preload_source() == PGC_S_ARGV)
+		return psprintf("\"shared_preload_libraries\" is set on the server's command line, which overrides ALTER SYSTEM and the configuration files: add agent_guard there (-c shared_preload_libraries='%s') and restart the server.",
+						list.data);
 	return psprintf("Add agent_guard to \"shared_preload_libraries\" (ALTER SYSTEM SET shared_preload_libraries = '%s') and restart the server.",
 					list.data);
 }

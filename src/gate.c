@@ -2008,11 +2008,11 @@ classify_utility(Node *parsetree, AgUtility *v)
 	}
 	/* a transaction tagged by SET LOCAL leaves nothing in the session */
 	{
-		const char *state = ag_pooled_utility_state(parsetree);
+		const char *why;
+		const char *state = ag_pooled_utility_state(parsetree, &why);
 
 		if (state != NULL)
-			verdict(v, AG_REFUSAL_GUARD, state,
-					pstrdup("A transaction tagged with SET LOCAL agent_guard.agent_id cannot leave state in the session: behind a connection pooler the server process's next client would inherit it."));
+			verdict(v, AG_REFUSAL_GUARD, state, pstrdup(why));
 	}
 	/* the structure of protected tables belongs to the guard */
 	ag_structure_classify(parsetree, v);

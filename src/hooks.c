@@ -135,6 +135,7 @@
 #include "gate.h"
 #include "owner_spi.h"
 #include "policy.h"
+#include "pooled.h"
 #include "reach.h"
 #include "scope.h"
 #include "statement.h"
@@ -656,7 +657,10 @@ static void
 ag_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
 	if (!IsParallelWorker())
+	{
 		ag_agentshadow_parsed(pstate, query);
+		ag_pooled_parsed(pstate);	/* a named Parse in a SET LOCAL-tagged transaction */
+	}
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 }

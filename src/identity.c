@@ -18,7 +18,10 @@
  *	- the transaction: a tag set with SET LOCAL (or set_config(..., true))
  *	  tags the transaction it was set in, from that moment to its end, and
  *	  cannot be changed or dropped within it.  When the transaction ends the
- *	  process returns to its previous identity.
+ *	  process returns to its previous identity.  Such a transaction cannot
+ *	  make its tag a session tag (pooled.c refuses the SET, and the
+ *	  set_config at commit: red team 18b, finding 1); the assign hook
+ *	  records whether the transaction's first tag was local.
  * The GUC machinery does not tell a check or assign hook whether a value
  * comes from SET or SET LOCAL.  We tell them apart by what survives the end
  * of the transaction: a tag assigned inside a transaction tags that
@@ -81,6 +84,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/guc_tables.h"
 #include "utils/timestamp.h"
 
 #include "agent_guard.h"
@@ -119,6 +123,8 @@ static char *session_run = NULL;	/* generated run, generated_runs = session */
 static bool xact_stale = false;
 static bool xact_tag_set = false;	/* agent_id assigned in this transaction */
 static char *xact_tag = NULL;	/* SET LOCAL tag of this transaction */
+static bool xact_tag_local = false; /* xact_tag came from SET LOCAL (or a function's SET) */
+static TimestampTz xact_tag_time = 0;	/* start of the statement that set xact_tag */
 static char *xact_agent = NULL;	/* this transaction's agent, from xact_tag */
 static char *xact_run = NULL;	/* run this transaction wrote under */
 static char *xact_gen_run = NULL;	/* generated run of this transaction */
@@ -171,6 +177,8 @@ xact_refresh(void)
 		return;
 	xact_stale = false;
 	xact_tag_set = false;
+	xact_tag_local = false;
+	xact_tag_time = 0;
 	free_str(&xact_tag);
 	free_str(&xact_agent);
 	free_str(&xact_run);
@@ -278,6 +286,34 @@ ag_valid_label(const char *value, const char *what)
 }
 
 /*
+ * An agent id is shown wherever a human reads who did what (runs, requests,
+ * events, the log line), and a registered agent's id may not be taken by a
+ * tag: so a tag may only use characters that cannot pass for others.  The
+ * safe set is the ASCII letters and digits and "_ - . : @ / +".  Anything
+ * else (a zero-width space or joiner, a bidirectional mark, a non-breaking
+ * space, a Cyrillic letter that looks Latin, a space at the end) could make
+ * "coding_agent" and an id that only looks like it two agents (red team 18b,
+ * finding 8).
+ */
+static bool
+safe_agent_id(const char *value)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) value; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || strchr("_-.:@/+", *p) != NULL)
+			continue;
+		GUC_check_errdetail("An agent id may contain only ASCII letters, digits and the characters _ - . : @ / + (found byte 0x%02x at position %d).",
+							*p, (int) (p - (const unsigned char *) value) + 1);
+		GUC_check_errhint("Characters outside this set (invisible, format, space or lookalike characters) could make an id that reads like another agent's.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * An agent's function running in a human's session (agentcode.c) sets no
  * identity: the session would become the agent's (its code then unhooked,
  * the human's writes judged as the agent's), or its run label squatted.
@@ -303,7 +339,7 @@ check_agent_id(char **newval, void **extra, GucSource source)
 		return true;
 	if (identity_set_by_agent_code("agent_guard.agent_id", *newval, guc_agent_id))
 		return false;
-	if (!ag_valid_label(*newval, "An agent id"))
+	if (!ag_valid_label(*newval, "An agent id") || !safe_agent_id(*newval))
 		return false;
 	bound = bound_identity();
 	if (bound != NULL && strcmp(*newval, bound) != 0)
@@ -328,6 +364,35 @@ check_agent_id(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * In the assign hook: is the tag being assigned only for the transaction
+ * (SET LOCAL, set_config(..., true), a function's SET option) rather than
+ * for the session (SET, set_config(..., false), the connection options)?
+ * The GUC machinery has pushed the old value before it calls the hook, so
+ * the top of the setting's stack says which: a plain SET leaves GUC_SET
+ * there; the connection options and role or database settings push
+ * nothing.
+ */
+static bool
+tag_assigned_locally(void)
+{
+	static struct config_generic *gconf = NULL;
+
+	if (gconf == NULL)
+	{
+		int			n;
+		struct config_generic **vars = ag_guc_variables(&n);
+		int			i;
+
+		for (i = 0; i < n; i++)
+			if (strcmp(vars[i]->name, "agent_guard.agent_id") == 0)
+				gconf = vars[i];
+		if (gconf == NULL)
+			return false;
+	}
+	return gconf->stack != NULL && gconf->stack->state != GUC_SET;
+}
+
+/*
  * The tag is latched here, not at the next statement, so that a session
  * cannot set the tag and clear it again inside one statement to write in
  * between untagged.  It tags the transaction it is set in (the connection
@@ -349,6 +414,8 @@ assign_agent_id(const char *newval, void *extra)
 	xact_tag_set = true;
 	if (xact_tag == NULL)
 	{
+		xact_tag_local = tag_assigned_locally();
+		xact_tag_time = GetCurrentStatementStartTimestamp();
 		xact_tag = latch_copy(newval);
 		/* plans made before the transaction was an agent's must not be reused */
 		ResetPlanCache();
@@ -725,6 +792,24 @@ ag_identity_xact_only(void)
 {
 	xact_refresh();
 	return latched_agent == NULL && latched_tag == NULL && xact_tag != NULL;
+}
+
+/*
+ * This transaction is tagged by SET LOCAL alone, and its tag was first set
+ * for the transaction (SET LOCAL), not for the session: the harness chose
+ * per-transaction tagging, and a session-level SET of the tag inside it
+ * would latch the process as the agent for the clients that come after
+ * (red team 18b, finding 1).  *since is the start of the statement that
+ * set the tag.
+ */
+bool
+ag_identity_tag_local(TimestampTz *since)
+{
+	if (!ag_identity_xact_only() || !xact_tag_local)
+		return false;
+	if (since != NULL)
+		*since = xact_tag_time;
+	return true;
 }
 
 /*

@@ -13,25 +13,35 @@
  * session-level advisory lock, any session-level setting (red team 17b,
  * finding 1).  So in such a transaction these are refused (YG004):
  *	- statements (gate.c's verdict, on record): SET without LOCAL (except
- *	  SET TRANSACTION and a session-level SET of the tag itself, which
- *	  latches the process as the agent for its life: identity.c), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
+ *	  SET TRANSACTION, and a session-level SET of the tag in a transaction
+ *	  whose tag came from that SET, a harness's session tag that latches the
+ *	  process: identity.c; over a SET LOCAL tag it is refused, red team 18b,
+ *	  finding 1), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
  *	  that creates or alters an object in the session's temporary schema
  *	  (CREATE TEMPORARY TABLE, VIEW, SEQUENCE, even ON COMMIT DROP; indexes,
  *	  triggers, rules, policies on temporary relations; functions and
  *	  types created in or moved to pg_temp);
+ *	- statements that drop state such a transaction cannot have made, so
+ *	  another client's: DEALLOCATE (a human's prepared statement, replaced
+ *	  by the agent's under its name: red team 18b, finding 3), DISCARD TEMP,
+ *	  SEQUENCES (DISCARD PLANS drops caches only);
+ *	- the extended protocol's Parse of a named statement (parse analysis:
+ *	  ag_pooled_parsed());
  *	- calls (object access): the session-level advisory lock functions and
  *	  their release;
- *	- at commit, the backstop: a setting whose session-level value the
- *	  transaction changed to anything but its reset value (set_config(...,
- *	  false), a procedure's SET option), or a row of pg_class, pg_type or pg_proc in the session's
+ *	- at commit, the backstop, on record like every refusal (refusal.c): a
+ *	  setting whose session-level value the transaction changed to anything
+ *	  but its reset value (set_config(..., false), a procedure's SET
+ *	  option), a row of pg_class, pg_type or pg_proc in the session's
  *	  temporary schema that the transaction created or changed (a view
  *	  that became temporary because it reads a temporary table, anything
- *	  the statement checks did not name).  The commit fails and the
- *	  transaction rolls back.
- * Not covered: a named prepared statement made with the extended
- * protocol's Parse message (no hook sees it is named).  Statements that
- * take state back (RESET, DEALLOCATE, CLOSE, UNLISTEN, DISCARD) are
- * allowed.
+ *	  the statement checks did not name), or a named prepared statement
+ *	  made since the tag (dropped first: it would outlive the rollback).
+ *	  The commit fails and the transaction rolls back.
+ * Not covered: the extended protocol's Close of another client's named
+ * statement (no hook sees it).  RESET, CLOSE and UNLISTEN are allowed: a
+ * transaction pooler keeps no session settings, held cursors or LISTEN for
+ * a client anyway.
  * A session tagged for its life (connection options, session SET) or a
  * registered role is the agent in every later transaction of the process,
  * so none of this applies to it.
@@ -47,8 +57,16 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/prepare.h"
 #include "nodes/parsenodes.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "parser/parse_node.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
 #include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -56,7 +74,9 @@
 #include "agent_guard.h"
 #include "compat.h"
 #include "pooled.h"
+#include "refusal.h"
 #include "scope.h"
+#include "statement.h"
 #include "writers.h"
 
 /* A name list (schema-qualified or not) that names the temporary schema. */
@@ -106,8 +126,9 @@ schema_temp(const char *schema)
  * alone.
  */
 const char *
-ag_pooled_utility_state(Node *parsetree)
+ag_pooled_utility_state(Node *parsetree, const char **why)
 {
+	*why = "A transaction tagged with SET LOCAL agent_guard.agent_id cannot leave state in the session: behind a connection pooler the server process's next client would inherit it.";
 	if (parsetree == NULL || !ag_identity_xact_only())
 		return NULL;
 	switch (nodeTag(parsetree))
@@ -122,13 +143,32 @@ ag_pooled_utility_state(Node *parsetree)
 				if (s->kind == VAR_SET_MULTI && s->name != NULL &&
 					strncmp(s->name, "TRANSACTION", 11) == 0)
 					return NULL;
-				/* latches the process as the agent (identity.c) */
+				/*
+				 * The tag for the session: it would latch the process as
+				 * the agent for the clients that come after (identity.c).
+				 * Only the SET that tagged the transaction in the first
+				 * place does that (a harness's session tag).
+				 */
 				if (s->name != NULL && strcmp(s->name, "agent_guard.agent_id") == 0)
-					return NULL;
+				{
+					if (!ag_identity_tag_local(NULL))
+						return NULL;
+					*why = "The transaction is tagged with SET LOCAL agent_guard.agent_id: a session-level tag would make the server process the agent's for its life, and behind a connection pooler every later client of it (a human's INSERT would go into the agent's temporary table, as the agent).";
+					return "SET agent_guard.agent_id";
+				}
 				return "SET";
 			}
 		case T_PrepareStmt:
 			return "PREPARE";
+		case T_DeallocateStmt:
+			/* it cannot have prepared one: the statement is someone else's */
+			*why = "A transaction tagged with SET LOCAL agent_guard.agent_id cannot prepare statements, so the prepared statements of the session are another client's: behind a connection pooler it could drop a human's and prepare its own under the same name.";
+			return "DEALLOCATE";
+		case T_DiscardStmt:
+			if (((DiscardStmt *) parsetree)->target == DISCARD_PLANS)
+				return NULL;
+			*why = "A transaction tagged with SET LOCAL agent_guard.agent_id cannot make temporary objects or sequence state of its own, so what DISCARD drops is another client's of the server process.";
+			return "DISCARD";
 		case T_DeclareCursorStmt:
 			return (((DeclareCursorStmt *) parsetree)->options & CURSOR_OPT_HOLD) ?
 				"DECLARE ... WITH HOLD" : NULL;
@@ -242,9 +282,15 @@ session_setting_changed(void)
 	{
 		GucStack   *st;
 
-		/* the tag latches (identity.c); SET TRANSACTION's are reset per transaction */
-		if (vars[i]->stack == NULL || strcmp(vars[i]->name, "agent_guard.agent_id") == 0 ||
-			strncmp(vars[i]->name, "transaction_", 12) == 0)
+		if (vars[i]->stack == NULL)
+			continue;
+		/* SET TRANSACTION's, reset per transaction (exact names only) */
+		if (strcmp(vars[i]->name, "transaction_isolation") == 0 ||
+			strcmp(vars[i]->name, "transaction_read_only") == 0 ||
+			strcmp(vars[i]->name, "transaction_deferrable") == 0)
+			continue;
+		/* a harness's session tag latches (identity.c); not one set over SET LOCAL's */
+		if (strcmp(vars[i]->name, "agent_guard.agent_id") == 0 && !ag_identity_tag_local(NULL))
 			continue;
 		for (st = vars[i]->stack; st != NULL; st = st->prev)
 		{
@@ -290,15 +336,99 @@ temp_catalog_changed(Oid catalog, AttrNumber nspatt, AttrNumber nameatt, Oid nsp
 	return found;
 }
 
+/*
+ * Refuse the commit, on record like every refusal (refusal.c): the request
+ * names the statement that ends the transaction (COMMIT, or the last one
+ * of an implicit transaction).
+ */
 static void
 refuse_at_commit(const char *what, const char *name)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_GUARD_PROTECTED),
-			 errmsg("a transaction tagged with SET LOCAL agent_guard.agent_id cannot leave %s \"%s\" in the session",
-					what, name),
-			 errdetail("The server process serves other clients after this transaction (a connection pooler); it would inherit it. The transaction is rolled back."),
-			 errhint("Keep session state out of a transaction tagged with SET LOCAL, or connect the agent as its own registered role.")));
+	const char *text;
+	int			len;
+
+	(void) ag_current_statement(&text, &len);
+	ag_refuse(AG_REFUSAL_GUARD, "COMMIT",
+			  psprintf("A transaction tagged with SET LOCAL agent_guard.agent_id cannot leave %s \"%s\" in the session: the server process serves other clients after this transaction (a connection pooler), and they would inherit it. The transaction is rolled back; keep session state out of such a transaction, or connect the agent as its own registered role.",
+					   what, name),
+			  text ? text : "COMMIT", text ? len : 6, 0);
+}
+
+/*
+ * The named prepared statements made since the tag (prepare_time at or
+ * after the start of the statement that set it), by any path: SQL PREPARE
+ * in code the statement checks did not see, the extended protocol's Parse.
+ * Read through pg_prepared_statement(), the only listing PostgreSQL
+ * exports.  A statement sent in one query string with the tag counts as the
+ * tagged transaction's.
+ */
+static List *
+prepared_since(TimestampTz since)
+{
+	FmgrInfo	flinfo;
+	ReturnSetInfo rsinfo;
+	TupleTableSlot *slot;
+	List	   *found = NIL;
+
+	LOCAL_FCINFO(fcinfo, 0);
+
+	fmgr_info(F_PG_PREPARED_STATEMENT, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, (Node *) &rsinfo);
+	memset(&rsinfo, 0, sizeof(rsinfo));
+	rsinfo.type = T_ReturnSetInfo;
+	rsinfo.econtext = CreateStandaloneExprContext();
+	rsinfo.allowedModes = SFRM_Materialize;
+	rsinfo.returnMode = SFRM_Materialize;
+	(void) FunctionCallInvoke(fcinfo);
+	if (rsinfo.setResult != NULL)
+	{
+		slot = MakeSingleTupleTableSlot(rsinfo.setDesc, &TTSOpsMinimalTuple);
+		while (tuplestore_gettupleslot(rsinfo.setResult, true, false, slot))
+		{
+			bool		isnull;
+			Datum		t = slot_getattr(slot, 3, &isnull);	/* prepare_time */
+
+			if (!isnull && DatumGetTimestampTz(t) >= since)
+			{
+				Datum		n = slot_getattr(slot, 1, &isnull);
+
+				if (!isnull)
+					found = lappend(found, TextDatumGetCString(n));
+			}
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		tuplestore_end(rsinfo.setResult);
+	}
+	FreeExprContext(rsinfo.econtext, true);
+	return found;
+}
+
+/*
+ * Parse analysis (hooks.c): the extended protocol's Parse of a named
+ * statement, in a transaction tagged by SET LOCAL alone.  The statement
+ * would outlive the transaction (a rollback too) under a name the next
+ * client of the process may use (red team 18b, finding 3).  PostgreSQL
+ * does not tell the hook the name, but it analyses a named statement in
+ * MessageContext (an unnamed one in a context of its own) and only a Parse
+ * message analyses with variable parameters at the top of the stack:
+ * SQL's PREPARE is refused as a statement, and drivers' unnamed Parse
+ * stays allowed.  The commit backstop catches whatever this misses.
+ */
+void
+ag_pooled_parsed(ParseState *pstate)
+{
+	const char *why = "A transaction tagged with SET LOCAL agent_guard.agent_id cannot prepare a named statement (the extended protocol's Parse with a name): it outlives the transaction, even a rolled back one, and behind a connection pooler the server process's next client could execute it under a name it uses itself. Use the unnamed statement.";
+
+	if (pstate->p_paramref_hook == NULL || CurrentMemoryContext != MessageContext ||
+		pstate->parentParseState != NULL || !ag_identity_xact_only())
+		return;
+	if (IsAbortedTransactionBlockState())
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("named prepared statement refused: it would weaken agent_guard"),
+				 errdetail("%s", why)));
+	ag_refuse(AG_REFUSAL_GUARD, "named prepared statement (Parse)", why,
+			  pstate->p_sourcetext, pstate->p_sourcetext ? (int) strlen(pstate->p_sourcetext) : 0, 0);
 }
 
 /* The backstop, before a transaction tagged by SET LOCAL alone commits. */
@@ -309,10 +439,22 @@ pooled_xact_callback(XactEvent event, void *arg)
 	Oid			temp_nsp;
 	Oid			temp_toast;
 
+	TimestampTz since = 0;
+	List	   *stmts;
+
 	if (event != XACT_EVENT_PRE_COMMIT || !ag_identity_xact_only())
 		return;
 	if ((setting = session_setting_changed()) != NULL)
 		refuse_at_commit("a session-level value of setting", setting);
+	if (ag_identity_tag_local(&since) && (stmts = prepared_since(since)) != NIL)
+	{
+		ListCell   *lc;
+
+		/* a prepared statement outlives the rollback: drop it first */
+		foreach(lc, stmts)
+			DropPreparedStatement((char *) lfirst(lc), false);
+		refuse_at_commit("prepared statement", (char *) linitial(stmts));
+	}
 	GetTempNamespaceState(&temp_nsp, &temp_toast);
 	if (!OidIsValid(temp_nsp))
 		return;

@@ -9,7 +9,10 @@
 
 #include "nodes/nodes.h"
 
-extern const char *ag_pooled_utility_state(Node *parsetree);
+struct ParseState;
+
+extern const char *ag_pooled_utility_state(Node *parsetree, const char **why);
+extern void ag_pooled_parsed(struct ParseState *pstate);
 extern bool ag_pooled_function_state(Oid funcid);
 extern void ag_pooled_init(void);
 

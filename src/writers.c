@@ -697,6 +697,21 @@ ag_writers_judge_transaction(Node *parsetree)
 	return k == TRANS_STMT_PREPARE || k == TRANS_STMT_COMMIT_PREPARED;
 }
 
+/*
+ * ALTER ROLE or ALTER DATABASE ... SET or RESET of the identity settings
+ * (agent_guard.*: only agent_id, run_id and idempotency_key are not
+ * superuser-only), or RESET ALL, which drops them too.
+ */
+static bool
+sets_identity(VariableSetStmt *s)
+{
+	if (s == NULL)
+		return false;
+	if (s->kind == VAR_RESET_ALL)
+		return true;
+	return s->name != NULL && pg_strncasecmp(s->name, "agent_guard.", 12) == 0;
+}
+
 void
 ag_writers_utility_verdict(AgUtility *u)
 {
@@ -712,10 +727,19 @@ ag_writers_utility_verdict(AgUtility *u)
 						pstrdup("A prepared transaction outlives the session, holds its locks against other sessions, and would commit its writes later, past a freeze or a policy."));
 			break;
 		case T_AlterDatabaseSetStmt:
-			verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE",
-					psprintf("It changes the settings of every later session of database \"%s\", humans' included.",
-							 ((AlterDatabaseSetStmt *) stmt)->dbname));
-			break;
+			{
+				AlterDatabaseSetStmt *s = (AlterDatabaseSetStmt *) stmt;
+
+				if (sets_identity(s->setstmt))
+					verdict(u, AG_REFUSAL_GUARD, "ALTER DATABASE ... SET",
+							psprintf("It sets or drops, for every later session of database \"%s\", the settings that say who a session is: agent_guard.agent_id would latch a human's session as an agent, agent_guard.run_id would put a human's writes into an agent's run, and RESET ALL would drop those an administrator set.",
+									 s->dbname));
+				else
+					verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE",
+							psprintf("It changes the settings of every later session of database \"%s\", humans' included.",
+									 s->dbname));
+				break;
+			}
 		case T_AlterDatabaseStmt:
 			verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE",
 					psprintf("It changes who may connect to database \"%s\", or where it is stored.",
@@ -729,13 +753,26 @@ ag_writers_utility_verdict(AgUtility *u)
 			break;
 		case T_AlterRoleSetStmt:
 			{
+				/*
+				 * Its own role too (red team 18b, finding 2): a shared role
+				 * tagged by its harness is the humans' role as well, and
+				 * what it sets there (a search_path that resolves humans'
+				 * operators to its own, the agent tag) reaches every later
+				 * login of it.
+				 */
 				AlterRoleSetStmt *s = (AlterRoleSetStmt *) stmt;
 				Oid			roleid = s->role ? get_rolespec_oid(s->role, true) : InvalidOid;
+				const char *whose = s->role == NULL ? "every role" :
+					(OidIsValid(roleid) && roleid == GetSessionUserId()) ?
+					"its own role (humans may log in as it too)" : "another role";
 
-				if (!OidIsValid(roleid) || roleid != GetSessionUserId())
+				if (sets_identity(s->setstmt))
+					verdict(u, AG_REFUSAL_GUARD, "ALTER ROLE ... SET",
+							psprintf("It sets or drops, for every later session of %s, the settings that say who a session is: agent_guard.agent_id would latch a human's session as an agent, agent_guard.run_id would put a human's writes into an agent's run, and RESET ALL would drop those an administrator set.",
+									 whose));
+				else
 					verdict(u, AG_REFUSAL_APPROVAL, "ALTER ROLE ... SET",
-							pstrdup(s->role ? "It changes the settings of every later session of another role."
-									: "It changes the settings of every later session of every role."));
+							psprintf("It changes the settings of every later session of %s.", whose));
 				break;
 			}
 		default:

@@ -283,12 +283,12 @@ like($err, qr/^agent-guard: [^\n]+\n/, 'with a message');
 #
 # exec: any libpq program, tagged as an agent, PGOPTIONS kept
 #
-($rc, $out, $err) = run_prog([ $ag, '-U', 'harness', 'exec', '--agent', 'cli agent', '--run', 'exec-run', '--',
+($rc, $out, $err) = run_prog([ $ag, '-U', 'harness', 'exec', '--agent', 'cli-agent', '--run', 'exec run', '--',
 		'psql', '-X', '-A', '-t', '-c',
 		"SELECT agent_guard.current_agent(), agent_guard.current_run(), current_setting('work_mem')" ],
 	PGOPTIONS => '-c work_mem=7MB');
 is($rc, 0, 'exec runs psql') or diag($err);
-is($out, "cli agent|exec-run|7MB\n", 'tagged with the agent (a space in it too) and run, earlier PGOPTIONS kept');
+is($out, "cli-agent|exec run|7MB\n", 'tagged with the agent and run (a space in it too), earlier PGOPTIONS kept');
 ($rc, $out, $err) = run_prog([ $ag, '-U', 'harness', 'exec', '--agent', 'cli-agent', '--run', 'exec-run',
 		'psql', '-X', '-q', '-c', 'INSERT INTO app.execs VALUES (200, $$by exec$$)' ]);
 is($rc, 0, 'exec without "--" also works') or diag($err);

@@ -173,9 +173,23 @@ isnt($rc, 0, 'CREATE EXTENSION without the preload fails');
 like($err, qr/HINT:  Add agent_guard to "shared_preload_libraries" \(ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements, agent_guard'\) and restart the server\. Then run CREATE EXTENSION agent_guard again\./,
 	'its hint keeps the list and says to create the extension');
 
-# --- the preload is back ------------------------------------------------
+# --- the preload lost on the server's command line (red team 18b, F9):
+# it overrides ALTER SYSTEM, so the hint says where to add it ---
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_stat_statements, agent_guard'\n");
-$node->restart;
+$node->stop;
+command_ok([ 'pg_ctl', '-D', $node->data_dir, '-l', $node->logfile, '-w',
+	'-o', "-c shared_preload_libraries=pg_stat_statements", 'start' ],
+	'started with shared_preload_libraries on the command line');
+is($node->safe_psql('postgres', q{SELECT setting || '/' || source FROM pg_settings WHERE name = 'shared_preload_libraries'}),
+	'pg_stat_statements/command line', 'the command line overrides the configuration file');
+($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'lost_bot', 'r-argv', 'TRUNCATE app.items');
+isnt($rc, 0, 'the agent is refused');
+like($err, qr/HINT:  "shared_preload_libraries" is set on the server's command line, which overrides ALTER SYSTEM and the configuration files: add agent_guard there \(-c shared_preload_libraries='pg_stat_statements, agent_guard'\) and restart the server\./,
+	'the hint names the command line, not ALTER SYSTEM');
+command_ok([ 'pg_ctl', '-D', $node->data_dir, '-w', '-m', 'fast', 'stop' ], 'stopped');
+
+# --- the preload is back ------------------------------------------------
+$node->start;
 ($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'lost_bot', 'r-back', 'TRUNCATE app.items');
 isnt($rc, 0, 'with the preload back, TRUNCATE waits for approval');
 like($err, qr/needs a human's approval: request \d+/, 'as a gated statement');

@@ -282,6 +282,76 @@ is($node->safe_psql('postgres', q{SELECT string_agg(n::text, ',') FROM (SELECT c
 	WHERE agent_id = 'session-agent' GROUP BY run_id ORDER BY min(event_id)) x}),
 	'2,2', 'each client session is one generated run, not merged with the next one');
 
+# --- a SET LOCAL-tagged transaction cannot take over a human's prepared
+# statement (red team 18b, finding 3): protocol-level steps, through the
+# transaction pool (one server process), with a small libpq client ---
+SKIP:
+{
+	my $src = $ENV{AG_SRC} // '.';
+	my $tool = PostgreSQL::Test::Utils::tempdir('pq_steps') . '/pq_steps';
+	my ($cout, $cerr) = ('', '');
+	my $built = IPC::Run::run [ 'cc', '-o', $tool, "$src/test/drivers/pq_steps.c",
+		'-I/usr/include/postgresql', '-lpq' ], '>', \$cout, '2>', \$cerr;
+	skip "cannot build test/drivers/pq_steps.c (a C compiler and libpq-dev): $cerr", 14 unless $built;
+
+	# one client session through the pooler: one output line per step
+	my $steps = sub {
+		my ($user, @lines) = @_;
+		my ($o, $e) = ('', '');
+		IPC::Run::run [ $tool, "host=127.0.0.1 port=$pgb->{port} dbname=txn user=$user password=$pgb->{users}{$user}" ],
+			'<', \(join("\n", @lines) . "\n"), '>', \$o, '2>', \$e;
+		diag($e) if $e ne '';
+		return [ split /\n/, $o ];
+	};
+	$pgb = ag_pgbouncer_restart($pgb);
+	$node->safe_psql('postgres', q{
+		INSERT INTO invoices VALUES (301, 1, 'open'), (302, 2, 'open'), (303, 3, 'open')});
+	my $req_before = $node->safe_psql('postgres', 'SELECT agent_guard._flush_requests(); SELECT coalesce(max(request_id), 0) FROM agent_guard.requests');
+	$req_before =~ s/.*\n//s;
+
+	# the human of the shared role prepares its statement (named Parse)
+	my $r = $steps->('harness', 'Q SELECT pg_backend_pid()',
+		'P upd UPDATE invoices SET status = $1 WHERE id = $2', 'E upd human-1|301');
+	like($r->[1], qr/^OK/, 'a human\'s named Parse through the pooler') or diag(join("\n", @$r));
+	is($r->[2], 'OK UPDATE 1', 'and its execution');
+	my ($human_pid) = $r->[0] =~ /ROWS (\d+);/;
+
+	# the agent, tagged per transaction: DEALLOCATE the human's, Parse its own
+	$r = $steps->('harness', 'Q BEGIN', "Q SET LOCAL agent_guard.agent_id = 'claude-code'",
+		'Q SELECT pg_backend_pid()', 'Q DEALLOCATE upd', 'Q ROLLBACK',
+		'Q BEGIN', "Q SET LOCAL agent_guard.agent_id = 'claude-code'",
+		'P upd2 UPDATE invoices SET status = $1 WHERE id <> $2', 'Q ROLLBACK',
+		'Q BEGIN', "Q SET LOCAL agent_guard.agent_id = 'claude-code'",
+		'P evil DELETE FROM invoices WHERE id = 302', 'Q COMMIT',
+		# unnamed statements, as drivers send them, stay allowed
+		'Q BEGIN', "Q SET LOCAL agent_guard.agent_id = 'claude-code'",
+		"X UPDATE invoices SET status = 'agent' WHERE id = 303",
+		'X SELECT agent_guard.current_agent()', 'Q COMMIT');
+	is($r->[2], "ROWS $human_pid;", 'the agent is on the human\'s server process');
+	like($r->[3], qr/^ERR YG004 DEALLOCATE refused/, 'a tagged transaction cannot DEALLOCATE the human\'s statement');
+	like($r->[7], qr/^ERR YG004 named prepared statement \(Parse\) refused/, 'nor Parse a named statement of its own');
+	like($r->[11], qr/^ERR YG004 named prepared statement/, 'not even one it would commit');
+	is($r->[15], 'OK UPDATE 1', 'an unnamed Parse in a tagged transaction runs');
+	is($r->[16], 'ROWS claude-code;', 'as the agent');
+
+	# the human's next execution of its statement does what the human prepared
+	$r = $steps->('harness', 'Q SELECT pg_backend_pid()', 'E upd human-2|301',
+		'Q SELECT name || \': \' || statement FROM pg_prepared_statements ORDER BY name');
+	is($r->[0], "ROWS $human_pid;", 'the human is back on that server process');
+	is($r->[1], 'OK UPDATE 1', 'its prepared statement updates one row');
+	is($r->[2], 'ROWS upd: UPDATE invoices SET status = $1 WHERE id = $2;', 'and is the human\'s, alone');
+	is($node->safe_psql('postgres', q{SELECT string_agg(id || '=' || status, ',' ORDER BY id) FROM invoices WHERE id > 300}),
+		'301=human-2,302=open,303=agent', 'the agent took over nothing and deleted nothing');
+	$node->safe_psql('postgres', 'SELECT agent_guard._flush_requests()');
+	is($node->safe_psql('postgres', qq{SELECT string_agg(agent_id || '/' || kind || '/' || statement, ',' ORDER BY request_id)
+		FROM agent_guard.requests WHERE request_id > $req_before}),
+		'claude-code/refused/DEALLOCATE upd,claude-code/refused/UPDATE invoices SET status = $1 WHERE id <> $2,claude-code/refused/DELETE FROM invoices WHERE id = 302',
+		'the refusals are on record');
+	# a registered agent role prepares what it likes: its server processes are its own
+	$r = $steps->('bot', 'P mine SELECT count(*) FROM invoices', 'E mine');
+	like($r->[0], qr/^OK/, 'a registered agent\'s named Parse is allowed');
+}
+
 ag_pgbouncer_stop($pgb);
 $node->stop;
 done_testing();
