@@ -132,11 +132,13 @@
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -157,6 +159,7 @@
 #include "agent_guard.h"
 #include "agentcode.h"
 #include "agentshadow.h"
+#include "compat.h"
 
 typedef struct ShadowKey
 {
@@ -192,6 +195,10 @@ ag_agentshadow_init(void)
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(COLLOID, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(CLAOID, shadow_inval, (Datum) 0);
+#ifdef AG_HAVE_EXTENSION_SYSCACHE
+	/* an extension's owner (before 18 pg_extension has no syscache) */
+	CacheRegisterSyscacheCallback(EXTENSIONOID, shadow_inval, (Datum) 0);
+#endif
 }
 
 /*
@@ -300,7 +307,43 @@ object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
 	return object_owner_name_am(classid, objid, owner, name, nsp, &amid);
 }
 
-/* The agent role whose object shadows a built-in name, or InvalidOid. */
+/*
+ * The owner of the extension the object is a member of, or InvalidOid.
+ * A trusted extension's script runs as the bootstrap superuser, who owns
+ * what it creates; the extension is the role's that created it (red team
+ * 18a, F7).  One index scan of pg_depend and one of pg_extension, done
+ * only for an object that would shadow a built-in name; the answer is
+ * kept with the object's in the shadow cache.
+ */
+static Oid
+extension_owner_of(Oid classid, Oid objid, Oid *extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	*extoid = getExtensionOfObject(classid, objid);
+	if (!OidIsValid(*extoid))
+		return InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(*extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * The agent role whose object shadows a built-in name, or InvalidOid.  An
+ * object counts as the agent's when the agent owns it, or owns the
+ * extension it is a member of (a trusted extension's objects belong to
+ * the bootstrap superuser).
+ */
 static Oid
 shadow_owner(Oid classid, Oid objid, uint64 generation)
 {
@@ -336,9 +379,16 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 		return e->agent_owner;
 
 	if (!object_owner_name_am(classid, objid, &owner, &name, &nsp, &amid) ||
-		nsp == PG_CATALOG_NAMESPACE || !ag_agentcode_role_is_agent(owner) ||
-		!catalog_has_name(classid, NameStr(name), amid))
+		nsp == PG_CATALOG_NAMESPACE || !catalog_has_name(classid, NameStr(name), amid))
 		owner = InvalidOid;
+	else if (!ag_agentcode_role_is_agent(owner))
+	{
+		Oid			extoid;
+
+		owner = extension_owner_of(classid, objid, &extoid);
+		if (!OidIsValid(owner) || !ag_agentcode_role_is_agent(owner))
+			owner = InvalidOid;
+	}
 	/* the lookups above may have taken an invalidation: no harm, kept or not */
 	e = hash_search(shadow_cache, &key, HASH_ENTER, &found);
 	e->agent_owner = owner;
@@ -359,9 +409,13 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 	const char *what;
 	const char *builtin;
 	const char *write;
+	const char *drop;
+	Oid			extoid;
 
 	if (!object_owner_name(classid, objid, &dummy, &name, &nsp))
 		return;
+	/* an extension's member goes with its extension only */
+	extoid = getExtensionOfObject(classid, objid);
 	if (classid == ProcedureRelationId)
 	{
 		what = psprintf("function %s", format_procedure_qualified(objid));
@@ -394,6 +448,8 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
 		write = builtin;
 	}
+	drop = OidIsValid(extoid) ?
+		psprintf("extension %s", quote_identifier(get_extension_name(extoid))) : what;
 	if (copied)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_PROTECTED),
@@ -404,7 +460,7 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 						   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
 				 errhint("Copy nothing that uses it (LIKE without those INCLUDING options; no INHERITS, PARTITION OF or ATTACH PARTITION under such a parent) and write it with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 						 write, quote_identifier(get_namespace_name(nsp)),
-						 ag_agentcode_role_name(owner), what)));
+						 ag_agentcode_role_name(owner), drop)));
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("statement of role \"%s\" resolves a name to %s of agent role \"%s\", which shadows built-in %s",
@@ -414,7 +470,7 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 					   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
 			 errhint("Write %s, set search_path to pg_catalog and your own schemas only, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 					 write, quote_identifier(get_namespace_name(nsp)),
-					 ag_agentcode_role_name(owner), what)));
+					 ag_agentcode_role_name(owner), drop)));
 }
 
 static void
@@ -746,9 +802,68 @@ keyword_means_operator(const char *keyword, const char *opname)
 }
 
 /*
+ * JOIN ... USING (col) and NATURAL JOIN compare the columns with = found
+ * by name through the search_path (red team 18a, F8).  USING is also a
+ * policy's, ALTER COLUMN ... TYPE's, an index's, DELETE's and MERGE's,
+ * so it counts as = only where it closes a JOIN of the same parenthesis
+ * depth that no ON closed yet (a JOIN B JOIN C ON ... ON ... nests them);
+ * CROSS JOIN and NATURAL JOIN take neither.  Deeper than the counters
+ * go, every USING counts (fail closed).
+ */
+#define JOIN_DEPTHS 32
+
+static bool
+join_means_equality(const char *keyword, const char *opname, int prev, int depth, int *joins)
+{
+	static int	tok_cross = -1;
+	static int	tok_natural = -1;
+	bool		tracked = depth >= 0 && depth < JOIN_DEPTHS;
+
+	if (strcmp(opname, "=") != 0)
+		return false;
+	if (strcmp(keyword, "natural") == 0)
+		return true;
+	if (tok_cross < 0)
+	{
+		int			i;
+
+		for (i = 0; i < ScanKeywords.num_keywords; i++)
+		{
+			const char *kw = GetScanKeyword(i, &ScanKeywords);
+
+			if (strcmp(kw, "cross") == 0)
+				tok_cross = ScanKeywordTokens[i];
+			else if (strcmp(kw, "natural") == 0)
+				tok_natural = ScanKeywordTokens[i];
+		}
+	}
+	if (strcmp(keyword, "join") == 0)
+	{
+		if (tracked && prev != tok_cross && prev != tok_natural)
+			joins[depth]++;
+		return false;
+	}
+	if (strcmp(keyword, "on") == 0)
+	{
+		if (tracked && joins[depth] > 0)
+			joins[depth]--;
+		return false;
+	}
+	if (strcmp(keyword, "using") == 0)
+	{
+		if (!tracked)
+			return true;
+		if (joins[depth] > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Does the statement's text name the function or type (an identifier or
  * keyword) or the operator (written, or implied by IN, BETWEEN, CASE,
- * IS DISTINCT FROM, NULLIF, LIKE, ILIKE, SIMILAR TO) without its schema:
+ * IS DISTINCT FROM, NULLIF, LIKE, ILIKE, SIMILAR TO, JOIN ... USING,
+ * NATURAL JOIN) without its schema:
  * not after a dot, and a name not before one?  Lexed by PostgreSQL's own
  * scanner, so comments and string literals name nothing; a Unicode-escaped
  * identifier (U&"...") counts as every name.
@@ -765,9 +880,12 @@ text_names_alone(const char *text, int len, Oid classid, const char *name)
 	bool		pending = false;	/* a matching name, unless a dot follows */
 	bool		found = false;
 	char		single[2] = {0, 0};
+	int			depth = 0;		/* of parentheses */
+	int			joins[JOIN_DEPTHS];	/* per depth: JOINs awaiting ON or USING */
 
 	if (text == NULL)
 		return true;			/* unknown: fail closed */
+	memset(joins, 0, sizeof(joins));
 	if (!scanner_known)
 		scanner_learn();
 	scanner = scanner_init(pnstrdup(text, len), &extra, &ScanKeywords, ScanKeywordTokens);
@@ -792,7 +910,17 @@ text_names_alone(const char *text, int len, Oid classid, const char *name)
 			word = val.keyword;
 			if (classid == OperatorRelationId && keyword_means_operator(word, name))
 				found = true;
+			if (classid == OperatorRelationId)
+				found = found || join_means_equality(word, name, prev, depth, joins);
 		}
+		else if (tok == '(')
+		{
+			depth++;
+			if (depth >= 0 && depth < (int) lengthof(joins))
+				joins[depth] = 0;
+		}
+		else if (tok == ')')
+			depth--;
 		else if (tok == tok_op)
 			op = val.str;
 		else if (tok == tok_le)

@@ -85,6 +85,15 @@
 #define AG_HAVE_LARGEOBJECT_PRIVILEGE 1
 #endif
 
+/*
+ * pg_extension has a syscache (EXTENSIONOID) in 18, so a change of an
+ * extension's owner can invalidate what is cached of it; earlier versions
+ * have none.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_HAVE_EXTENSION_SYSCACHE 1
+#endif
+
 /* Publications of schemas (FOR TABLES IN SCHEMA) are new in 15. */
 #if PG_VERSION_NUM >= 150000
 #define AG_HAVE_PUBLICATION_SCHEMAS 1
