@@ -32,6 +32,16 @@
  * agent.  A plan cached before the shadow existed resolves again only
  * when it is invalidated, and is judged then.
  *
+ * An object counts as an agent role's when the role owns it, or owns the
+ * extension it is a member of (red team 18a, F7): a trusted extension's
+ * script runs as the bootstrap superuser, who owns its objects, so an
+ * agent's CREATE EXTENSION intarray in a schema of a human's search_path
+ * would otherwise put its @>, <@ and && on int4[] (better matches than
+ * pg_catalog's anyarray ones) into the human's statements unjudged.  The
+ * agent's CREATE EXTENSION itself is not refused for this: the humans'
+ * search_paths are not known then, and the refusal in the human's
+ * statement covers it, as for the agent's own operators.
+ *
  * A name written with its schema (shb.lower(...), OPERATOR(shb.=)) is the
  * human's choice, not the search_path's, and runs: the parsed statement
  * keeps where each name was written, and the text there says.  The hint
@@ -73,8 +83,10 @@
  * lexes it (comments and string literals name nothing), and the shadow
  * counts as chosen when its name appears without a schema (not after a
  * dot): a function's or type's as an identifier or keyword, an operator's
- * as written or implied (IN, CASE, IS DISTINCT FROM, NULLIF are =; BETWEEN
- * is <= and >=; LIKE, ILIKE, SIMILAR TO their operators).  So what the
+ * as written or implied (IN, CASE, IS DISTINCT FROM, NULLIF, NATURAL JOIN
+ * and JOIN ... USING are =; BETWEEN is <= and >=; LIKE, ILIKE, SIMILAR TO
+ * their operators; ORDER BY, GROUP BY, DISTINCT and set operations take
+ * the type's default operator class, not a name).  So what the
  * statement only re-creates or runs of an agent's own stored code (its
  * CHECKs re-added by ALTER COLUMN ... TYPE, its defaults in a human's
  * COPY) names nothing and runs, as the agent's code; a statement that
@@ -110,8 +122,11 @@
  *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
- * pg_catalog's names), invalidated with pg_proc, pg_operator, pg_type,
- * roles, memberships and the registry.  A human's utility statement
+ * pg_catalog's names, then for one that has a built-in's name and is not
+ * an agent's its extension and that extension's owner: an index scan of
+ * pg_depend and of pg_extension, once per object while the cache lasts),
+ * invalidated with pg_proc, pg_operator, pg_type, collations, operator
+ * classes, roles, memberships, the registry and (18) pg_extension.  A human's utility statement
  * while agents are registered: a frame, an index scan of pg_depend per
  * object it creates or alters, a hash probe per function its own
  * expressions set up (the functions of agents' shadow operators, read
