@@ -15,6 +15,8 @@ CREATE SCHEMA r18h AUTHORIZATION regress_r18_human;   -- the human's
 CREATE SCHEMA r18b AUTHORIZATION regress_bot;         -- the agent's, on the human's search_path
 GRANT USAGE ON SCHEMA r18h, r18b TO PUBLIC;
 GRANT CREATE ON DATABASE contrib_regression TO regress_bot;   -- trusted extensions
+-- request ids that do not depend on the tests before
+SELECT agent_guard._flush_requests() AS flushed, setval('agent_guard.requests_request_id_seq', 800000, false) AS ids_from;
 
 \c "dbname=contrib_regression user=regress_r18_human options="
 CREATE TABLE r18h.docs (id int PRIMARY KEY, tags int[], email varchar(100));
@@ -29,7 +31,27 @@ SELECT agent_guard.protect('r18h.docs');
 \c "dbname=contrib_regression user=regress_r18_human options=-csearch_path=r18h,r18b"
 SELECT count(*) AS contains_1 FROM docs WHERE tags @> ARRAY[1];
 
--- F7: the agent installs intarray into its schema on the human's search_path
+-- F7: a trusted extension's script runs as the bootstrap superuser, and
+-- PostgreSQL does not ask whether the caller may create in the target
+-- schema: refused (YG004, on record) into pg_catalog (every human's
+-- statement would choose its operators) or the human's schema; nothing
+-- created
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-r18-0"
+\set SHOW_CONTEXT never
+CREATE EXTENSION intarray SCHEMA pg_catalog;
+CREATE EXTENSION intarray SCHEMA r18h;
+SET search_path = pg_catalog;
+CREATE EXTENSION intarray;
+RESET search_path;
+SELECT count(*) AS created FROM pg_extension WHERE extname = 'intarray';
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT agent_id, run_id, kind, status, statement
+  FROM agent_guard.requests WHERE run_id = 'run-r18-0' ORDER BY request_id;
+SELECT count(*) AS blocked FROM agent_guard.events
+ WHERE operation = 'BLOCKED' AND run_id = 'run-r18-0';
+
+-- the agent installs intarray into its own schema on the human's search_path
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-r18-1"
 CREATE EXTENSION intarray SCHEMA r18b;
 \c "dbname=contrib_regression user=regress_su options="

@@ -38,7 +38,10 @@
  * agent's CREATE EXTENSION intarray in a schema of a human's search_path
  * would otherwise put its @>, <@ and && on int4[] (better matches than
  * pg_catalog's anyarray ones) into the human's statements unjudged.  The
- * agent's CREATE EXTENSION itself is not refused for this: the humans'
+ * agent's CREATE EXTENSION is refused only into a schema the agent may not
+ * create in (pg_catalog above all, where its members would be built-ins
+ * and beyond this check): PostgreSQL does not ask, and the script runs
+ * as a superuser.  Into its own schemas it is allowed: the humans'
  * search_paths are not known then, and the refusal in the human's
  * statement covers it, as for the agent's own operators.
  *
@@ -160,6 +163,8 @@
 #include "nodes/parsenodes.h"
 #include "parser/parse_node.h"
 #include "parser/scanner.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
@@ -175,6 +180,7 @@
 #include "agentcode.h"
 #include "agentshadow.h"
 #include "compat.h"
+#include "refusal.h"
 
 typedef struct ShadowKey
 {
@@ -1400,6 +1406,53 @@ ag_agentshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		nobjects++;
 		judge_stored(f, classId, objectId);
 	}
+}
+
+/*
+ * Object access, an extension just created (its pg_extension row inserted,
+ * its script not yet run): in an agent's session, or by an agent role, the
+ * extension's schema must be one the role may create in.  PostgreSQL does
+ * not ask (a procedural language's control file names pg_catalog), and a
+ * trusted extension's script runs as the bootstrap superuser, so an agent
+ * could otherwise put intarray's @>, <@ and && into pg_catalog, where every
+ * human's statement would choose them whatever the search_path, or into a
+ * human's own schema (red team 18a, F7).  Refused (YG004, on record) before
+ * the script runs; CASCADE's required extensions are judged each.
+ */
+void
+ag_agentshadow_extension_created(Oid extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+	NameData	extname;
+
+	if (IsBinaryUpgrade ||
+		(!ag_session_is_agent() && !ag_agentcode_role_is_agent(GetUserId())))
+		return;
+	memset(&extname, 0, sizeof(extname));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	/* the row this command inserted */
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, SnapshotSelf, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		extname = ((Form_pg_extension) GETSTRUCT(tup))->extname;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(nsp) || AG_NAMESPACE_ACLCHECK(nsp, GetUserId(), ACL_CREATE) == ACLCHECK_OK)
+		return;
+	ag_refuse(AG_REFUSAL_GUARD, "CREATE EXTENSION",
+			  psprintf("Extension \"%s\" would be created in schema %s, in which role \"%s\" may not create objects; its script runs as a superuser, and its functions and operators there would be chosen by humans' statements.",
+					   NameStr(extname), quote_identifier(get_namespace_name(nsp)),
+					   ag_agentcode_role_name(GetUserId())),
+			  debug_query_string ? debug_query_string : "",
+			  debug_query_string ? (int) strlen(debug_query_string) : 0, 0);
 }
 
 /* The agent's shadow operator this function implements, or InvalidOid. */

@@ -44,6 +44,13 @@
 #define AG_PROC_ACLCHECK(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
 #endif
 
+#if PG_VERSION_NUM >= 160000
+#define AG_NAMESPACE_ACLCHECK(nsp, role, mode) \
+	object_aclcheck(NamespaceRelationId, (nsp), (role), (mode))
+#else
+#define AG_NAMESPACE_ACLCHECK(nsp, role, mode) pg_namespace_aclcheck((nsp), (role), (mode))
+#endif
+
 /* range_serialize() takes a soft-error context from 16 on. */
 #if PG_VERSION_NUM >= 160000
 #define AG_RANGE_SERIALIZE(typcache, lower, upper) range_serialize((typcache), (lower), (upper), false, NULL)
