@@ -32,6 +32,19 @@
  * agent.  A plan cached before the shadow existed resolves again only
  * when it is invalidated, and is judged then.
  *
+ * An object counts as an agent role's when the role owns it, or owns the
+ * extension it is a member of (red team 18a, F7): a trusted extension's
+ * script runs as the bootstrap superuser, who owns its objects, so an
+ * agent's CREATE EXTENSION intarray in a schema of a human's search_path
+ * would otherwise put its @>, <@ and && on int4[] (better matches than
+ * pg_catalog's anyarray ones) into the human's statements unjudged.  The
+ * agent's CREATE EXTENSION is refused only into a schema the agent may not
+ * create in (pg_catalog above all, where its members would be built-ins
+ * and beyond this check): PostgreSQL does not ask, and the script runs
+ * as a superuser.  Into its own schemas it is allowed: the humans'
+ * search_paths are not known then, and the refusal in the human's
+ * statement covers it, as for the agent's own operators.
+ *
  * A name written with its schema (shb.lower(...), OPERATOR(shb.=)) is the
  * human's choice, not the search_path's, and runs: the parsed statement
  * keeps where each name was written, and the text there says.  The hint
@@ -73,8 +86,10 @@
  * lexes it (comments and string literals name nothing), and the shadow
  * counts as chosen when its name appears without a schema (not after a
  * dot): a function's or type's as an identifier or keyword, an operator's
- * as written or implied (IN, CASE, IS DISTINCT FROM, NULLIF are =; BETWEEN
- * is <= and >=; LIKE, ILIKE, SIMILAR TO their operators).  So what the
+ * as written or implied (IN, CASE, IS DISTINCT FROM, NULLIF, NATURAL JOIN
+ * and JOIN ... USING are =; BETWEEN is <= and >=; LIKE, ILIKE, SIMILAR TO
+ * their operators; ORDER BY, GROUP BY, DISTINCT and set operations take
+ * the type's default operator class, not a name).  So what the
  * statement only re-creates or runs of an agent's own stored code (its
  * CHECKs re-added by ALTER COLUMN ... TYPE, its defaults in a human's
  * COPY) names nothing and runs, as the agent's code; a statement that
@@ -110,8 +125,11 @@
  *
  * Cost: a walk of each statement parsed while agents are registered; an
  * object that is not built in costs one cached lookup (its owner, then
- * pg_catalog's names), invalidated with pg_proc, pg_operator, pg_type,
- * roles, memberships and the registry.  A human's utility statement
+ * pg_catalog's names, then for one that has a built-in's name and is not
+ * an agent's its extension and that extension's owner: an index scan of
+ * pg_depend and of pg_extension, once per object while the cache lasts),
+ * invalidated with pg_proc, pg_operator, pg_type, collations, operator
+ * classes, roles, memberships, the registry and (18) pg_extension.  A human's utility statement
  * while agents are registered: a frame, an index scan of pg_depend per
  * object it creates or alters, a hash probe per function its own
  * expressions set up (the functions of agents' shadow operators, read
@@ -132,17 +150,21 @@
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_node.h"
 #include "parser/scanner.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
@@ -157,6 +179,8 @@
 #include "agent_guard.h"
 #include "agentcode.h"
 #include "agentshadow.h"
+#include "compat.h"
+#include "refusal.h"
 
 typedef struct ShadowKey
 {
@@ -192,6 +216,10 @@ ag_agentshadow_init(void)
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(COLLOID, shadow_inval, (Datum) 0);
 	CacheRegisterSyscacheCallback(CLAOID, shadow_inval, (Datum) 0);
+#ifdef AG_HAVE_EXTENSION_SYSCACHE
+	/* an extension's owner (before 18 pg_extension has no syscache) */
+	CacheRegisterSyscacheCallback(EXTENSIONOID, shadow_inval, (Datum) 0);
+#endif
 }
 
 /*
@@ -300,7 +328,43 @@ object_owner_name(Oid classid, Oid objid, Oid *owner, NameData *name, Oid *nsp)
 	return object_owner_name_am(classid, objid, owner, name, nsp, &amid);
 }
 
-/* The agent role whose object shadows a built-in name, or InvalidOid. */
+/*
+ * The owner of the extension the object is a member of, or InvalidOid.
+ * A trusted extension's script runs as the bootstrap superuser, who owns
+ * what it creates; the extension is the role's that created it (red team
+ * 18a, F7).  One index scan of pg_depend and one of pg_extension, done
+ * only for an object that would shadow a built-in name; the answer is
+ * kept with the object's in the shadow cache.
+ */
+static Oid
+extension_owner_of(Oid classid, Oid objid, Oid *extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	*extoid = getExtensionOfObject(classid, objid);
+	if (!OidIsValid(*extoid))
+		return InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(*extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * The agent role whose object shadows a built-in name, or InvalidOid.  An
+ * object counts as the agent's when the agent owns it, or owns the
+ * extension it is a member of (a trusted extension's objects belong to
+ * the bootstrap superuser).
+ */
 static Oid
 shadow_owner(Oid classid, Oid objid, uint64 generation)
 {
@@ -336,9 +400,16 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 		return e->agent_owner;
 
 	if (!object_owner_name_am(classid, objid, &owner, &name, &nsp, &amid) ||
-		nsp == PG_CATALOG_NAMESPACE || !ag_agentcode_role_is_agent(owner) ||
-		!catalog_has_name(classid, NameStr(name), amid))
+		nsp == PG_CATALOG_NAMESPACE || !catalog_has_name(classid, NameStr(name), amid))
 		owner = InvalidOid;
+	else if (!ag_agentcode_role_is_agent(owner))
+	{
+		Oid			extoid;
+
+		owner = extension_owner_of(classid, objid, &extoid);
+		if (!OidIsValid(owner) || !ag_agentcode_role_is_agent(owner))
+			owner = InvalidOid;
+	}
 	/* the lookups above may have taken an invalidation: no harm, kept or not */
 	e = hash_search(shadow_cache, &key, HASH_ENTER, &found);
 	e->agent_owner = owner;
@@ -359,9 +430,13 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 	const char *what;
 	const char *builtin;
 	const char *write;
+	const char *drop;
+	Oid			extoid;
 
 	if (!object_owner_name(classid, objid, &dummy, &name, &nsp))
 		return;
+	/* an extension's member goes with its extension only */
+	extoid = getExtensionOfObject(classid, objid);
 	if (classid == ProcedureRelationId)
 	{
 		what = psprintf("function %s", format_procedure_qualified(objid));
@@ -394,6 +469,8 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
 		write = builtin;
 	}
+	drop = OidIsValid(extoid) ?
+		psprintf("extension %s", quote_identifier(get_extension_name(extoid))) : what;
 	if (copied)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_PROTECTED),
@@ -404,7 +481,7 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 						   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
 				 errhint("Copy nothing that uses it (LIKE without those INCLUDING options; no INHERITS, PARTITION OF or ATTACH PARTITION under such a parent) and write it with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 						 write, quote_identifier(get_namespace_name(nsp)),
-						 ag_agentcode_role_name(owner), what)));
+						 ag_agentcode_role_name(owner), drop)));
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("statement of role \"%s\" resolves a name to %s of agent role \"%s\", which shadows built-in %s",
@@ -414,7 +491,7 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 					   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
 			 errhint("Write %s, set search_path to pg_catalog and your own schemas only, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
 					 write, quote_identifier(get_namespace_name(nsp)),
-					 ag_agentcode_role_name(owner), what)));
+					 ag_agentcode_role_name(owner), drop)));
 }
 
 static void
@@ -746,9 +823,68 @@ keyword_means_operator(const char *keyword, const char *opname)
 }
 
 /*
+ * JOIN ... USING (col) and NATURAL JOIN compare the columns with = found
+ * by name through the search_path (red team 18a, F8).  USING is also a
+ * policy's, ALTER COLUMN ... TYPE's, an index's, DELETE's and MERGE's,
+ * so it counts as = only where it closes a JOIN of the same parenthesis
+ * depth that no ON closed yet (a JOIN B JOIN C ON ... ON ... nests them);
+ * CROSS JOIN and NATURAL JOIN take neither.  Deeper than the counters
+ * go, every USING counts (fail closed).
+ */
+#define JOIN_DEPTHS 32
+
+static bool
+join_means_equality(const char *keyword, const char *opname, int prev, int depth, int *joins)
+{
+	static int	tok_cross = -1;
+	static int	tok_natural = -1;
+	bool		tracked = depth >= 0 && depth < JOIN_DEPTHS;
+
+	if (strcmp(opname, "=") != 0)
+		return false;
+	if (strcmp(keyword, "natural") == 0)
+		return true;
+	if (tok_cross < 0)
+	{
+		int			i;
+
+		for (i = 0; i < ScanKeywords.num_keywords; i++)
+		{
+			const char *kw = GetScanKeyword(i, &ScanKeywords);
+
+			if (strcmp(kw, "cross") == 0)
+				tok_cross = ScanKeywordTokens[i];
+			else if (strcmp(kw, "natural") == 0)
+				tok_natural = ScanKeywordTokens[i];
+		}
+	}
+	if (strcmp(keyword, "join") == 0)
+	{
+		if (tracked && prev != tok_cross && prev != tok_natural)
+			joins[depth]++;
+		return false;
+	}
+	if (strcmp(keyword, "on") == 0)
+	{
+		if (tracked && joins[depth] > 0)
+			joins[depth]--;
+		return false;
+	}
+	if (strcmp(keyword, "using") == 0)
+	{
+		if (!tracked)
+			return true;
+		if (joins[depth] > 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Does the statement's text name the function or type (an identifier or
  * keyword) or the operator (written, or implied by IN, BETWEEN, CASE,
- * IS DISTINCT FROM, NULLIF, LIKE, ILIKE, SIMILAR TO) without its schema:
+ * IS DISTINCT FROM, NULLIF, LIKE, ILIKE, SIMILAR TO, JOIN ... USING,
+ * NATURAL JOIN) without its schema:
  * not after a dot, and a name not before one?  Lexed by PostgreSQL's own
  * scanner, so comments and string literals name nothing; a Unicode-escaped
  * identifier (U&"...") counts as every name.
@@ -765,9 +901,12 @@ text_names_alone(const char *text, int len, Oid classid, const char *name)
 	bool		pending = false;	/* a matching name, unless a dot follows */
 	bool		found = false;
 	char		single[2] = {0, 0};
+	int			depth = 0;		/* of parentheses */
+	int			joins[JOIN_DEPTHS];	/* per depth: JOINs awaiting ON or USING */
 
 	if (text == NULL)
 		return true;			/* unknown: fail closed */
+	memset(joins, 0, sizeof(joins));
 	if (!scanner_known)
 		scanner_learn();
 	scanner = scanner_init(pnstrdup(text, len), &extra, &ScanKeywords, ScanKeywordTokens);
@@ -792,7 +931,17 @@ text_names_alone(const char *text, int len, Oid classid, const char *name)
 			word = val.keyword;
 			if (classid == OperatorRelationId && keyword_means_operator(word, name))
 				found = true;
+			if (classid == OperatorRelationId)
+				found = found || join_means_equality(word, name, prev, depth, joins);
 		}
+		else if (tok == '(')
+		{
+			depth++;
+			if (depth >= 0 && depth < (int) lengthof(joins))
+				joins[depth] = 0;
+		}
+		else if (tok == ')')
+			depth--;
 		else if (tok == tok_op)
 			op = val.str;
 		else if (tok == tok_le)
@@ -1257,6 +1406,53 @@ ag_agentshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		nobjects++;
 		judge_stored(f, classId, objectId);
 	}
+}
+
+/*
+ * Object access, an extension just created (its pg_extension row inserted,
+ * its script not yet run): in an agent's session, or by an agent role, the
+ * extension's schema must be one the role may create in.  PostgreSQL does
+ * not ask (a procedural language's control file names pg_catalog), and a
+ * trusted extension's script runs as the bootstrap superuser, so an agent
+ * could otherwise put intarray's @>, <@ and && into pg_catalog, where every
+ * human's statement would choose them whatever the search_path, or into a
+ * human's own schema (red team 18a, F7).  Refused (YG004, on record) before
+ * the script runs; CASCADE's required extensions are judged each.
+ */
+void
+ag_agentshadow_extension_created(Oid extoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			nsp = InvalidOid;
+	NameData	extname;
+
+	if (IsBinaryUpgrade ||
+		(!ag_session_is_agent() && !ag_agentcode_role_is_agent(GetUserId())))
+		return;
+	memset(&extname, 0, sizeof(extname));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	/* the row this command inserted */
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, SnapshotSelf, 1, &key);
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		nsp = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		extname = ((Form_pg_extension) GETSTRUCT(tup))->extname;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(nsp) || AG_NAMESPACE_ACLCHECK(nsp, GetUserId(), ACL_CREATE) == ACLCHECK_OK)
+		return;
+	ag_refuse(AG_REFUSAL_GUARD, "CREATE EXTENSION",
+			  psprintf("Extension \"%s\" would be created in schema %s, in which role \"%s\" may not create objects; its script runs as a superuser, and its functions and operators there would be chosen by humans' statements.",
+					   NameStr(extname), quote_identifier(get_namespace_name(nsp)),
+					   ag_agentcode_role_name(GetUserId())),
+			  debug_query_string ? debug_query_string : "",
+			  debug_query_string ? (int) strlen(debug_query_string) : 0, 0);
 }
 
 /* The agent's shadow operator this function implements, or InvalidOid. */

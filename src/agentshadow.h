@@ -21,5 +21,6 @@ extern void ag_agentshadow_utility_leave(int depth);
 extern void ag_agentshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 										 int subId);
 extern void ag_agentshadow_function_execute(Oid funcid);
+extern void ag_agentshadow_extension_created(Oid extoid);
 
 #endif							/* AG_AGENTSHADOW_H */

@@ -44,6 +44,13 @@
 #define AG_PROC_ACLCHECK(fn, role, mode) pg_proc_aclcheck((fn), (role), (mode))
 #endif
 
+#if PG_VERSION_NUM >= 160000
+#define AG_NAMESPACE_ACLCHECK(nsp, role, mode) \
+	object_aclcheck(NamespaceRelationId, (nsp), (role), (mode))
+#else
+#define AG_NAMESPACE_ACLCHECK(nsp, role, mode) pg_namespace_aclcheck((nsp), (role), (mode))
+#endif
+
 /* range_serialize() takes a soft-error context from 16 on. */
 #if PG_VERSION_NUM >= 160000
 #define AG_RANGE_SERIALIZE(typcache, lower, upper) range_serialize((typcache), (lower), (upper), false, NULL)
@@ -83,6 +90,15 @@
 /* has_largeobject_privilege(), with a form for the current user, is new in 18. */
 #if PG_VERSION_NUM >= 180000
 #define AG_HAVE_LARGEOBJECT_PRIVILEGE 1
+#endif
+
+/*
+ * pg_extension has a syscache (EXTENSIONOID) in 18, so a change of an
+ * extension's owner can invalidate what is cached of it; earlier versions
+ * have none.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_HAVE_EXTENSION_SYSCACHE 1
 #endif
 
 /* Publications of schemas (FOR TABLES IN SCHEMA) are new in 15. */

@@ -111,6 +111,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_extension.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -778,6 +779,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	/* what a human's utility statement stores: no agent's shadow */
 	if (!IsParallelWorker())
 		ag_agentshadow_object_access(access, classId, objectId, subId);
+	/* an agent's extension only where the agent may create objects */
+	if (access == OAT_POST_CREATE && classId == ExtensionRelationId)
+		ag_agentshadow_extension_created(objectId);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);
