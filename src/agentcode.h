@@ -17,6 +17,8 @@ extern bool ag_agentcode_needs_hook(Oid fn);
 extern void ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private);
 extern void ag_agentcode_enter(PlannedStmt *plan, Oid copy_into);
 extern void ag_agentcode_leave(void);
+extern int	ag_agentcode_settings_enter(void);
+extern void ag_agentcode_settings_leave(int level);
 extern void ag_agentcode_xact_end(bool top, bool abort);
 extern void ag_agentcode_function_execute(Oid funcid);
 extern bool ag_agentcode_running(void);

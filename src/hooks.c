@@ -355,11 +355,16 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 		 * the agent's cursor, fetched after its call: as the agent (inside
 		 * the block, whose end restores the error context stack as found)
 		 */
+		int			settings;
+
 		resumed = !IsParallelWorker() && ag_agentcode_query_resume(queryDesc);
+		/* what an agent's stored code changes in the settings, undone */
+		settings = ag_agentcode_settings_enter();
 		if (prev_ExecutorRun)
 			prev_ExecutorRun(AG_EXECUTOR_RUN_ARGS);
 		else
 			standard_ExecutorRun(AG_EXECUTOR_RUN_ARGS);
+		ag_agentcode_settings_leave(settings);
 		if (!IsParallelWorker() && queryDesc->estate)
 			judge_rows(queryDesc, queryDesc->estate->es_processed - before);
 		judge_cte_rows(queryDesc);
@@ -397,11 +402,15 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 		 * the agent's cursor, fetched after its call: as the agent (inside
 		 * the block, whose end restores the error context stack as found)
 		 */
+		int			settings;
+
 		resumed = !IsParallelWorker() && ag_agentcode_query_resume(queryDesc);
+		settings = ag_agentcode_settings_enter();
 		if (prev_ExecutorFinish)
 			prev_ExecutorFinish(queryDesc);
 		else
 			standard_ExecutorFinish(queryDesc);
+		ag_agentcode_settings_leave(settings);
 		judge_cte_rows(queryDesc);
 		completed = true;
 	}
@@ -526,6 +535,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool completed = false;
 	volatile ProcessUtilityContext run_context = context;
 	volatile int shadow_depth = -1;
+	volatile bool runs_relation_code;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -589,6 +599,9 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 */
 	ag_agentcode_enter(NULL, OidIsValid(copy_into) || IsParallelWorker() ? copy_into :
 					   ag_agentcode_altered_relation(parsetree));
+	/* a COPY FROM or ALTER TABLE of an agent's relation runs its code */
+	runs_relation_code = OidIsValid(copy_into) ||
+		(parsetree != NULL && IsA(parsetree, AlterTableStmt));
 	/* the expressions it transforms itself choose no agent's shadow */
 	if (!IsParallelWorker())
 		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len,
@@ -596,18 +609,22 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	nesting_level++;
 	PG_TRY();
 	{
+		int			settings;
+
 		/* an agent's cursor over EXPLAIN ANALYZE, first fetched: as the agent */
 		resumed = !IsParallelWorker() && ag_agentcode_portal_pending() &&
 			ag_agentcode_portal_resume();
 		/* the types and collations its text names: no agent's shadow */
 		if (!IsParallelWorker())
 			ag_agentshadow_utility_check();
+		settings = runs_relation_code ? ag_agentcode_settings_enter() : 0;
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(run, queryString, readOnlyTree, run_context,
 								params, queryEnv, dest, qc);
 		else
 			standard_ProcessUtility(run, queryString, readOnlyTree, run_context,
 									params, queryEnv, dest, qc);
+		ag_agentcode_settings_leave(settings);
 		if (!IsParallelWorker())
 			ag_agentshadow_utility_done();
 		ag_copyfrom_finish(&copyfrom, qc);
