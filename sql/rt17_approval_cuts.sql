@@ -22,7 +22,7 @@
 \set SHOW_CONTEXT never
 SELECT agent_guard._flush_requests();
 -- request ids that do not depend on the tests before this one
-SELECT setval('agent_guard.requests_request_id_seq', 470000, false);
+SELECT setval('agent_guard.requests_request_id_seq', 750000, false);
 CREATE ROLE regress_cut_human LOGIN;
 SELECT agent_guard.grant_operator('regress_cut_human');
 ALTER ROLE regress_bot SET agent_guard.max_rows_per_run = -1;
