@@ -98,15 +98,22 @@ GRANT SELECT ON ssb.lo_move, ssb.lo_where, ssb.lo_gone TO PUBLIC;
 -- tries the names PostgreSQL gives unnamed cursors, a PL/pgSQL loop's)
 CREATE TABLE ssb.loot (t text);
 GRANT SELECT, INSERT ON ssb.loot TO PUBLIC;
+CREATE TABLE ssb.tries (code text);  -- why each name failed
+GRANT SELECT, INSERT ON ssb.tries TO PUBLIC;
 CREATE FUNCTION ssb.hook(id int) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE c refcursor; r record; nm text;
+DECLARE c refcursor; r record; probe refcursor; n int;
 BEGIN
-    FOR nm IN SELECT '<unnamed portal ' || i || '>' FROM generate_series(1, 100) i LOOP
+    -- the number the next unnamed cursor gets tells the names of the latest
+    OPEN probe FOR SELECT 1;
+    n := substring(probe::text FROM '[0-9]+')::int;
+    CLOSE probe;
+    -- an integer loop: a query's loop would be a portal of the hook's own
+    FOR i IN greatest(1, n - 20)..n - 1 LOOP
         BEGIN
-            c := nm;
+            c := '<unnamed portal ' || i || '>';
             FETCH c INTO r;
             IF FOUND THEN INSERT INTO ssb.loot VALUES (row_to_json(r)::text); END IF;
-        EXCEPTION WHEN others THEN NULL;
+        EXCEPTION WHEN others THEN INSERT INTO ssb.tries VALUES (SQLSTATE);
         END;
     END LOOP;
     RETURN 0;
@@ -187,9 +194,13 @@ END $$;
 -- the human's, not the agent's hook's to take rows from (red team 10, finding 2)
 SELECT ssb.go() AS rows_the_api_processed;
 SELECT count(*) AS stolen FROM ssb.loot;
+-- it found the loop's cursor by its name, and PostgreSQL refused to run it
+SELECT count(*) FILTER (WHERE code = '55000') > 0 AS found_and_refused FROM ssb.tries;
 -- the human's side: the API called directly, the same
 SELECT ss.process_batch('ssb.hook(int)') AS rows_the_api_processed;
 SELECT count(*) AS stolen FROM ssb.loot;
+-- it found the loop's cursor by its name, and PostgreSQL refused to run it
+SELECT count(*) FILTER (WHERE code = '55000') > 0 AS found_and_refused FROM ssb.tries;
 -- a procedure of the agent's may not end the transaction under an open cursor
 DO $$
 DECLARE c refcursor := 'hx'; r record;

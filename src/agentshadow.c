@@ -409,6 +409,13 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 		owner = extension_owner_of(classid, objid, &extoid);
 		if (!OidIsValid(owner) || !ag_agentcode_role_is_agent(owner))
 			owner = InvalidOid;
+		/*
+		 * The script of the extension being created uses its own members
+		 * (isn's operator classes name its operators): not a shadow for
+		 * it.  Not kept: once the script is done they are the agent's.
+		 */
+		else if (creating_extension && extoid == CurrentExtensionObject)
+			return InvalidOid;
 	}
 	/* the lookups above may have taken an invalidation: no harm, kept or not */
 	e = hash_search(shadow_cache, &key, HASH_ENTER, &found);
