@@ -137,8 +137,10 @@
 #include "policy.h"
 #include "pooled.h"
 #include "reach.h"
+#include "rolename.h"
 #include "scope.h"
 #include "statement.h"
+#include "tagshadow.h"
 #include "worker.h"
 #include "writers.h"
 
@@ -778,6 +780,11 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	/* what a human's utility statement stores: no agent's shadow */
 	if (!IsParallelWorker())
 		ag_agentshadow_object_access(access, classId, objectId, subId);
+
+	/* a tagged shared role's object named like a built-in one */
+	ag_tagshadow_object_access(access, classId, objectId, subId);
+	/* a role named like an agent's schema: its "$user" schema */
+	ag_rolename_object_access(access, classId, objectId, subId);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);
