@@ -116,13 +116,21 @@ SELECT pg_temp.lower('A'::varchar);
 -- the message
 \c "dbname=contrib_regression user=regress_tagged options="
 \set SHOW_CONTEXT never
+CREATE FUNCTION r19.show(stmt text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE m text; d text; h text;
+BEGIN
+    EXECUTE stmt;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RAISE NOTICE E'%\nmessage: %\ndetail: %\nhint: %', SQLSTATE,
+        regexp_replace(m, 'request [0-9]+', 'request N'), d, h;
+END $$;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-x';
 CREATE FUNCTION r19.numeq(numeric, integer) RETURNS boolean LANGUAGE sql AS 'SELECT true';
-CREATE OPERATOR r19.= (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = r19.numeq);
+SELECT r19.show('CREATE OPERATOR r19.= (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = r19.numeq)');
+SELECT r19.show('CREATE FUNCTION r19.lower(varchar) RETURNS text LANGUAGE sql AS ''SELECT 1::text''');
 ROLLBACK;
-BEGIN; SET LOCAL agent_guard.agent_id = 'harness-x';
-CREATE FUNCTION r19.lower(varchar) RETURNS text LANGUAGE sql AS 'SELECT ''x''';
-ROLLBACK;
+DROP FUNCTION r19.show(text);
 -- nothing was made
 SELECT count(*) AS shadows FROM pg_proc WHERE pronamespace = 'r19'::regnamespace;
 SELECT count(*) AS operators FROM pg_operator WHERE oprnamespace = 'r19'::regnamespace;
