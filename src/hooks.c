@@ -64,7 +64,10 @@
  *					relation or column dropped, emptied, renamed, moved,
  *					retyped or detached, judged as the direct act; refusals
  *					at once, approvals collected for the statement's end)
- *					-> scope (objects the agent creates are its scratch)
+ *					-> tagshadow (a tagged shared role's object named
+ *					like a pg_catalog one) -> rolename (a role named like
+ *					an agent's schema) -> scope (objects the agent
+ *					creates are its scratch)
  *	function manager: the previous hook -> agentcode: calls of agents'
  *					functions in humans' sessions, seen at their start
  *					(pushed after the previous hook's start) and end or
