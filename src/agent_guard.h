@@ -121,6 +121,7 @@ extern void ag_identity_after_utility(Node *parsetree);
 extern int	ag_agent_roles(const Oid **out, uint64 *generation);
 extern bool ag_process_is_agent(void);
 extern bool ag_identity_xact_only(void);
+extern bool ag_identity_tagged_role(void);
 extern bool ag_identity_tag_local(TimestampTz *since);
 extern List *ag_agent_ids_of_role(Oid role);
 

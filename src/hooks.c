@@ -64,7 +64,10 @@
  *					relation or column dropped, emptied, renamed, moved,
  *					retyped or detached, judged as the direct act; refusals
  *					at once, approvals collected for the statement's end)
- *					-> scope (objects the agent creates are its scratch)
+ *					-> tagshadow (a tagged shared role's object named
+ *					like a pg_catalog one) -> rolename (a role named like
+ *					an agent's schema) -> scope (objects the agent
+ *					creates are its scratch)
  *	function manager: the previous hook -> agentcode: calls of agents'
  *					functions in humans' sessions, seen at their start
  *					(pushed after the previous hook's start) and end or
@@ -138,8 +141,10 @@
 #include "policy.h"
 #include "pooled.h"
 #include "reach.h"
+#include "rolename.h"
 #include "scope.h"
 #include "statement.h"
+#include "tagshadow.h"
 #include "worker.h"
 #include "writers.h"
 
@@ -799,6 +804,11 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	/* an agent's extension only where the agent may create objects */
 	if (access == OAT_POST_CREATE && classId == ExtensionRelationId)
 		ag_agentshadow_extension_created(objectId);
+
+	/* a tagged shared role's object named like a built-in one */
+	ag_tagshadow_object_access(access, classId, objectId, subId);
+	/* a role named like an agent's schema: its "$user" schema */
+	ag_rolename_object_access(access, classId, objectId, subId);
 
 	if (access == OAT_POST_CREATE && subId == 0 && ag_agent_latched())
 		ag_scope_note_created(classId, objectId);

@@ -590,14 +590,42 @@ registration_lookup(void)
 }
 
 /*
- * The registered role whose agent id is id, or InvalidOid.  A role that
- * is not registered may not tag itself with a registered agent's id: its
- * writes would fall into that agent's runs, run limit and rollback_run
- * (red team 17b, finding 5).
+ * An agent id as it reads: lower-cased, every character other than a
+ * letter or a digit removed ("Coding_Agent", "coding_agent." and
+ * "coding-agent" all read "codingagent").
+ */
+static char *
+id_folded(const char *id)
+{
+	char	   *out = palloc(strlen(id) + 1);
+	char	   *o = out;
+	const char *p;
+
+	for (p = id; *p; p++)
+	{
+		if (*p >= 'A' && *p <= 'Z')
+			*o++ = *p - 'A' + 'a';
+		else if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+			*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * The registered role whose agent id is id, or reads as id (id_folded),
+ * or InvalidOid; *held set to that agent id.  A role that is not
+ * registered may not tag itself with a registered agent's id: its writes
+ * would fall into that agent's runs, run limit and rollback_run (red team
+ * 17b, finding 5); nor with one that only differs from it in case or
+ * punctuation: it would read as that agent in a listing while escaping its
+ * freeze, policy and run limit, which are per id (red team 19, finding 4).
  */
 static Oid
-registered_role_of_id(const char *id)
+registered_role_of_id(const char *id, char **held)
 {
+	char	   *folded = id_folded(id);
+
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
@@ -618,15 +646,17 @@ registered_role_of_id(const char *id)
 		if (isnull)
 			continue;
 		aid = TextDatumGetCString(d);
-		if (strcmp(aid, id) == 0)
+		if (strcmp(aid, id) == 0 || strcmp(id_folded(aid), folded) == 0)
 		{
 			d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
 			if (!isnull)
+			{
 				found = DatumGetObjectId(d);
+				*held = aid;
+				break;
+			}
 		}
 		pfree(aid);
-		if (OidIsValid(found))
-			break;
 	}
 	table_endscan(scan);
 	UnregisterSnapshot(snap);
@@ -637,8 +667,18 @@ registered_role_of_id(const char *id)
 static void
 check_tag_unclaimed(const char *tag)
 {
-	Oid			holder = registered_role_of_id(tag);
+	char	   *held = NULL;
+	Oid			holder = registered_role_of_id(tag, &held);
 
+	if (OidIsValid(holder) && strcmp(held, tag) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+				 errmsg("session is tagged as agent \"%s\", which reads as agent id \"%s\" of registered role \"%s\"",
+						tag, held, GetUserNameFromId(holder, true) ? GetUserNameFromId(holder, true) : "?"),
+				 errdetail("Agent ids that differ only in case or in characters other than letters and digits read as one agent; role \"%s\" is not role \"%s\".",
+						   GetUserNameFromId(GetSessionUserId(), false),
+						   GetUserNameFromId(holder, true) ? GetUserNameFromId(holder, true) : "?"),
+				 errhint("Tag the session with an agent id whose letters and digits no registered agent id has.")));
 	if (OidIsValid(holder))
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
@@ -792,6 +832,18 @@ ag_identity_xact_only(void)
 {
 	xact_refresh();
 	return latched_agent == NULL && latched_tag == NULL && xact_tag != NULL;
+}
+
+/*
+ * This session or transaction acts as an agent through a tag alone: its
+ * session user is not a registered agent role (a shared role a harness
+ * tags), so what it creates is owned by a role that is not an agent's.
+ * Needs a live transaction (the registry lookup).
+ */
+bool
+ag_identity_tagged_role(void)
+{
+	return ag_session_is_agent() && registration_lookup() == NULL;
 }
 
 /*

@@ -1,0 +1,254 @@
+/*-------------------------------------------------------------------------
+ * tagshadow.c
+ *		A tagged shared role's object named like a built-in one (red team
+ *		19, finding 1).
+ *
+ * agentshadow.c refuses a human's statement whose own text resolved a
+ * name to an agent's function, operator, type or collation that shadows a
+ * built-in one.  It knows an agent's object by its owner: a registered
+ * agent role, or one such a role is a member of.  A shared role that a
+ * harness tags (SET LOCAL agent_guard.agent_id, README "Who is the agent")
+ * acts as the agent, yet what it creates is owned by the shared role, a
+ * human: its public.=(numeric, integer) would be chosen by a human's
+ * DELETE FROM invoices WHERE amount = 30 and run with the human's rights,
+ * unrecorded.  Whose object it is cannot be told later (the shared role is
+ * the humans' too), so it is judged when it is made.
+ *
+ * In a session or transaction that acts as an agent through a tag alone
+ * (its session user is not a registered agent role), an object is refused
+ * (YG004, on record) when it is created, replaced, renamed, moved to
+ * another schema or given to another owner with the name of a pg_catalog
+ * object of the same kind: a function, procedure or aggregate (any
+ * arguments), an operator (any operands), a type or domain (a composite
+ * type by its relation), a collation, a text search dictionary,
+ * configuration, parser or template, a conversion.  Judged in the
+ * object-access hook after the catalog row is written (OAT_POST_CREATE,
+ * OAT_POST_ALTER), so every way of making one is covered: DO, EXECUTE,
+ * CREATE SCHEMA ... CREATE, a function's body, an extension's script.
+ *
+ * Not judged: objects in pg_temp (only the session itself reaches them)
+ * and in pg_catalog (the built-ins themselves: only a superuser's
+ * extension script writes there); an object owned by an agent role (the
+ * use-time check of agentshadow.c covers it); the row type of a table,
+ * view or sequence and the array type PostgreSQL makes for a type (judged
+ * by the type itself); casts, which have no name and of which there is
+ * one per pair of types, so none can stand in for a built-in one.  A
+ * registered agent's session keeps the use-time check alone.
+ *
+ * Cost: nothing unless the session or transaction is tagged; then a
+ * catalog row read (SnapshotSelf: the syscache does not see the row yet)
+ * and a syscache probe of pg_catalog's names per object of these kinds.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_conversion.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_ts_config.h"
+#include "catalog/pg_ts_dict.h"
+#include "catalog/pg_ts_parser.h"
+#include "catalog/pg_ts_template.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "agent_guard.h"
+#include "agentcode.h"
+#include "owner_spi.h"
+#include "refusal.h"
+#include "tagshadow.h"
+
+/* Where each kind keeps its oid, name, schema and owner. */
+typedef struct ShadowKind
+{
+	Oid			classid;
+	Oid			oidindex;
+	AttrNumber	oidcol;
+	AttrNumber	namecol;
+	AttrNumber	nspcol;
+	AttrNumber	ownercol;		/* InvalidAttrNumber: a superuser's kind */
+	const char *word;
+} ShadowKind;
+
+static const ShadowKind kinds[] = {
+	{ProcedureRelationId, ProcedureOidIndexId, Anum_pg_proc_oid, Anum_pg_proc_proname,
+	Anum_pg_proc_pronamespace, Anum_pg_proc_proowner, "function"},
+	{OperatorRelationId, OperatorOidIndexId, Anum_pg_operator_oid, Anum_pg_operator_oprname,
+	Anum_pg_operator_oprnamespace, Anum_pg_operator_oprowner, "operator"},
+	{TypeRelationId, TypeOidIndexId, Anum_pg_type_oid, Anum_pg_type_typname,
+	Anum_pg_type_typnamespace, Anum_pg_type_typowner, "type"},
+	{RelationRelationId, ClassOidIndexId, Anum_pg_class_oid, Anum_pg_class_relname,
+	Anum_pg_class_relnamespace, Anum_pg_class_relowner, "type"},
+	{CollationRelationId, CollationOidIndexId, Anum_pg_collation_oid, Anum_pg_collation_collname,
+	Anum_pg_collation_collnamespace, Anum_pg_collation_collowner, "collation"},
+	{TSDictionaryRelationId, TSDictionaryOidIndexId, Anum_pg_ts_dict_oid, Anum_pg_ts_dict_dictname,
+	Anum_pg_ts_dict_dictnamespace, Anum_pg_ts_dict_dictowner, "text search dictionary"},
+	{TSConfigRelationId, TSConfigOidIndexId, Anum_pg_ts_config_oid, Anum_pg_ts_config_cfgname,
+	Anum_pg_ts_config_cfgnamespace, Anum_pg_ts_config_cfgowner, "text search configuration"},
+	{TSParserRelationId, TSParserOidIndexId, Anum_pg_ts_parser_oid, Anum_pg_ts_parser_prsname,
+	Anum_pg_ts_parser_prsnamespace, InvalidAttrNumber, "text search parser"},
+	{TSTemplateRelationId, TSTemplateOidIndexId, Anum_pg_ts_template_oid, Anum_pg_ts_template_tmplname,
+	Anum_pg_ts_template_tmplnamespace, InvalidAttrNumber, "text search template"},
+	{ConversionRelationId, ConversionOidIndexId, Anum_pg_conversion_oid, Anum_pg_conversion_conname,
+	Anum_pg_conversion_connamespace, Anum_pg_conversion_conowner, "conversion"},
+};
+
+/* Has pg_catalog an object of this kind and name (any arguments)? */
+static bool
+catalog_has(Oid classid, const char *name)
+{
+	Datum		n = CStringGetDatum(name);
+	Datum		cat = ObjectIdGetDatum(PG_CATALOG_NAMESPACE);
+	CatCList   *list;
+	bool		found = false;
+	int			i;
+
+	switch (classid)
+	{
+		case TypeRelationId:
+		case RelationRelationId:
+			return OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, n, cat));
+		case CollationRelationId:
+			return SearchSysCacheExists3(COLLNAMEENCNSP, n, Int32GetDatum(-1), cat) ||
+				SearchSysCacheExists3(COLLNAMEENCNSP, n, Int32GetDatum(GetDatabaseEncoding()), cat);
+		case TSDictionaryRelationId:
+			return SearchSysCacheExists2(TSDICTNAMENSP, n, cat);
+		case TSConfigRelationId:
+			return SearchSysCacheExists2(TSCONFIGNAMENSP, n, cat);
+		case TSParserRelationId:
+			return SearchSysCacheExists2(TSPARSERNAMENSP, n, cat);
+		case TSTemplateRelationId:
+			return SearchSysCacheExists2(TSTEMPLATENAMENSP, n, cat);
+		case ConversionRelationId:
+			return SearchSysCacheExists2(CONNAMENSP, n, cat);
+		default:
+			break;
+	}
+	list = SearchSysCacheList1(classid == ProcedureRelationId ? PROCNAMEARGSNSP : OPERNAMENSP, n);
+	for (i = 0; i < list->n_members && !found; i++)
+	{
+		HeapTuple	tup = &list->members[i]->tuple;
+
+		found = (classid == ProcedureRelationId ?
+				 ((Form_pg_proc) GETSTRUCT(tup))->pronamespace :
+				 ((Form_pg_operator) GETSTRUCT(tup))->oprnamespace) == PG_CATALOG_NAMESPACE;
+	}
+	ReleaseSysCacheList(list);
+	return found;
+}
+
+/* Is this session or transaction one whose creations are judged here? */
+static bool
+tagged_judging(void)
+{
+	if (!ag_agent_latched() || IsParallelWorker() || ag_owner_running())
+		return false;
+	if (!IsTransactionState() || IsAbortedTransactionBlockState())
+		return false;
+	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		return false;
+	return ag_identity_tagged_role();
+}
+
+/* From the object-access hook (hooks.c). */
+void
+ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
+{
+	const ShadowKind *k = NULL;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *name = NULL;
+	Oid			nsp = InvalidOid;
+	Oid			owner = InvalidOid;
+	const char *word;
+	bool		judge = true;
+	size_t		i;
+
+	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || subId != 0)
+		return;
+	for (i = 0; i < lengthof(kinds); i++)
+		if (kinds[i].classid == classId)
+			k = &kinds[i];
+	if (k == NULL || !tagged_judging())
+		return;
+	word = k->word;
+
+	/* the row as this command left it: the syscache does not see it yet */
+	rel = table_open(classId, AccessShareLock);
+	ScanKeyInit(&key, k->oidcol, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(rel, k->oidindex, true, SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+
+		name = pstrdup(NameStr(*DatumGetName(heap_getattr(tup, k->namecol, desc, &isnull))));
+		nsp = DatumGetObjectId(heap_getattr(tup, k->nspcol, desc, &isnull));
+		owner = k->ownercol != InvalidAttrNumber ?
+			DatumGetObjectId(heap_getattr(tup, k->ownercol, desc, &isnull)) : GetUserId();
+		if (classId == RelationRelationId)
+			/* a composite type is judged by its relation; other relations not */
+			judge = ((Form_pg_class) GETSTRUCT(tup))->relkind == RELKIND_COMPOSITE_TYPE;
+		else if (classId == TypeRelationId)
+		{
+			Form_pg_type typ = (Form_pg_type) GETSTRUCT(tup);
+
+			/* a relation's row type (above), an array PostgreSQL made */
+			judge = typ->typtype != TYPTYPE_COMPOSITE &&
+				typ->typsubscript != F_ARRAY_SUBSCRIPT_HANDLER;
+			if (typ->typtype == TYPTYPE_DOMAIN)
+				word = "domain";
+		}
+		else if (classId == ProcedureRelationId)
+		{
+			char		prokind = ((Form_pg_proc) GETSTRUCT(tup))->prokind;
+
+			word = prokind == PROKIND_AGGREGATE ? "aggregate" :
+				prokind == PROKIND_PROCEDURE ? "procedure" : "function";
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (name == NULL || !judge || nsp == PG_CATALOG_NAMESPACE ||
+		isTempOrTempToastNamespace(nsp) || isAnyTempNamespace(nsp) ||
+		ag_agentcode_role_is_agent(owner) || !catalog_has(classId, name))
+		return;
+
+	{
+		char	   *nspname = get_namespace_name(nsp);
+		char	   *ownername = GetUserNameFromId(owner, true);
+		const char *text = debug_query_string ? debug_query_string : "";
+		char	   *what;
+
+		what = classId == OperatorRelationId ?
+			psprintf("%s %s.%s", word, nspname ? quote_identifier(nspname) : "?", name) :
+			psprintf("%s %s", word, quote_qualified_identifier(nspname, name));
+		ag_refuse(AG_REFUSAL_GUARD, what,
+				  psprintf("pg_catalog has a built-in %s named %s; on a human's search_path this one could be chosen instead by a human's statement, and it would belong to role \"%s\", which is not a registered agent role, so nothing would tell it from the humans' own objects. In a session tagged with agent_guard.agent_id, choose a name that pg_catalog does not have, or create it in schema pg_temp.",
+						   k->word, name, ownername ? ownername : "?"),
+				  text, strlen(text), 0);
+	}
+}
