@@ -2719,62 +2719,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION agent_guard._wake(jsonb) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
-    RETURNS agent_guard.request_log
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_req agent_guard.request_log;
-    v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
-BEGIN
-    IF request_id IS NULL THEN
-        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM agent_guard._flush_requests();
-        SELECT * INTO v_req FROM agent_guard.request_log r WHERE r.request_id = _decide.request_id FOR UPDATE;
-    END IF;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'request % does not exist', request_id
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'See agent_guard.requests.';
-    END IF;
-    IF v_req.kind <> 'approval' THEN
-        RAISE EXCEPTION 'request % cannot be %', request_id, verdict
-            USING ERRCODE = 'YG005',
-                  DETAIL = format('It was refused outright (%s): %s', v_req.kind, v_req.reason),
-                  HINT = CASE v_req.kind
-                      WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
-                      WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
-                      WHEN 'policy' THEN 'Change the agent''s policy with agent_guard.set_policy() instead.'
-                      WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
-                      ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
-    END IF;
-    IF v_req.status <> 'pending' THEN
-        RAISE EXCEPTION 'request % is already %', request_id, v_req.status
-            USING ERRCODE = 'YG005',
-                  DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
-                                THEN format('It was %s by %s; see agent_guard.requests for when.', v_req.status, v_req.decided_by)
-                                ELSE format('Its status is %s.', v_req.status) END;
-    END IF;
-    UPDATE agent_guard.request_log r
-       SET status = verdict, decided_by = session_user, decided_at = now(), note = _decide.note,
-           expires_at = CASE WHEN verdict = 'approved' THEN now() + v_ttl END
-     WHERE r.request_id = _decide.request_id
-    RETURNING * INTO v_req;
-    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
-    VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
-            CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
-            jsonb_build_object('request_id', v_req.request_id, 'note', note,
-                               'statement', v_req.statement, 'expires_at', v_req.expires_at));
-    PERFORM agent_guard._wake(jsonb_build_object(
-        'event', verdict, 'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
-        'by', session_user));
-    RETURN v_req;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION agent_guard.freeze(reason text, agent_id text DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -4159,67 +4103,6 @@ EXCEPTION WHEN lock_not_available THEN
 END
 $$;
 REVOKE ALL ON FUNCTION agent_guard._lock_request(bigint) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION agent_guard._decide(request_id bigint, note text, verdict text)
-    RETURNS agent_guard.request_log
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_req agent_guard.request_log;
-    v_ttl interval := current_setting('agent_guard.approval_ttl')::interval;
-    v_revoke boolean := false;
-BEGIN
-    IF request_id IS NULL THEN
-        RAISE EXCEPTION 'request_id must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    v_req := agent_guard._lock_request(request_id);
-    IF v_req.request_id IS NULL THEN
-        PERFORM agent_guard._flush_requests();
-        v_req := agent_guard._lock_request(request_id);
-    END IF;
-    IF v_req.request_id IS NULL THEN
-        RAISE EXCEPTION 'request % does not exist', request_id
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'See agent_guard.requests.';
-    END IF;
-    IF v_req.kind <> 'approval' THEN
-        RAISE EXCEPTION 'request % cannot be %', request_id, verdict
-            USING ERRCODE = 'YG005',
-                  DETAIL = format('It was refused outright (%s): %s', v_req.kind, v_req.reason),
-                  HINT = CASE v_req.kind
-                      WHEN 'frozen' THEN 'Lift the freeze with agent_guard.unfreeze() instead.'
-                      WHEN 'tripped' THEN 'Reset the run with agent_guard.reset_run() instead.'
-                      WHEN 'policy' THEN 'Change the agent''s policy with agent_guard.set_policy() instead.'
-                      WHEN 'rate' THEN 'Wait for the minute to pass, or raise the limit with agent_guard.set_policy().'
-                      ELSE 'Statements that would weaken the guard are never allowed for agents.' END;
-    END IF;
-    -- an approval not used yet can be withdrawn
-    v_revoke := verdict = 'denied' AND v_req.status = 'approved';
-    IF v_req.status <> 'pending' AND NOT v_revoke THEN
-        RAISE EXCEPTION 'request % is already %', request_id, v_req.status
-            USING ERRCODE = 'YG005',
-                  DETAIL = CASE WHEN v_req.decided_by IS NOT NULL
-                                THEN format('It was %s by %s; see agent_guard.requests for when.', v_req.status, v_req.decided_by)
-                                ELSE format('Its status is %s.', v_req.status) END;
-    END IF;
-    UPDATE agent_guard.request_log r
-       SET status = verdict, decided_by = session_user, decided_at = clock_timestamp(), note = _decide.note,
-           expires_at = CASE WHEN verdict = 'approved' THEN clock_timestamp() + v_ttl END
-     WHERE r.request_id = _decide.request_id
-    RETURNING * INTO v_req;
-    INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, operation, detail)
-    VALUES (v_req.agent_id, v_req.run_id, session_user, agent_guard.calling_role()::text,
-            CASE verdict WHEN 'approved' THEN 'APPROVED' ELSE 'DENIED' END,
-            jsonb_build_object('request_id', v_req.request_id, 'note', note,
-                               'statement', v_req.statement, 'expires_at', v_req.expires_at)
-            || CASE WHEN v_revoke THEN jsonb_build_object('revoked', true) ELSE '{}'::jsonb END);
-    PERFORM agent_guard._wake(jsonb_build_object(
-        'event', CASE WHEN v_revoke THEN 'revoked' ELSE verdict END,
-        'request_id', v_req.request_id, 'agent_id', v_req.agent_id,
-        'by', session_user));
-    RETURN v_req;
-END
-$$;
 
 CREATE OR REPLACE FUNCTION agent_guard._check_whole_text(request_id bigint, statement text) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
