@@ -1676,6 +1676,36 @@ type_is_temporary(Oid typid)
 }
 
 /*
+ * The protected table a change of relid (attnum: a new column or
+ * attribute) reaches: relid itself, or the protected table whose column
+ * uses relid's row type; InvalidOid if none.
+ */
+static Oid
+protected_user(Oid relid, int attnum)
+{
+	if (relation_protected(relid))
+		return relid;
+	if (attnum > 0 && OidIsValid(get_rel_type_id(relid)))
+		return ag_structure_type_user(get_rel_type_id(relid));
+	return InvalidOid;
+}
+
+/* A column's catalog row as this command left it, or NULL. */
+static Form_pg_attribute
+attribute_now(Oid relid, int attnum)
+{
+	ScanKeyData keys[2];
+	HeapTuple	att;
+
+	ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	att = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
+	return att == NULL ? NULL : (Form_pg_attribute) GETSTRUCT(att);
+}
+
+/*
  * An agent's change to a protected table that leaves it depending on a
  * temporary object (ALTER TABLE ... OF a temporary type, a column of a
  * temporary type, domain or row type, or with a temporary collation, a
@@ -1692,10 +1722,7 @@ reach_temporary_dependency(Oid relid, int attnum)
 	bool		temporary;
 	Oid			user = InvalidOid;
 
-	if (relation_protected(relid))
-		user = relid;
-	else if (attnum > 0 && OidIsValid(get_rel_type_id(relid)))
-		user = ag_structure_type_user(get_rel_type_id(relid));
+	user = protected_user(relid, attnum);
 	if (!OidIsValid(user))
 		return;
 	if (attnum > 0)
@@ -1704,18 +1731,10 @@ reach_temporary_dependency(Oid relid, int attnum)
 		 * a new column: PostgreSQL records its type's and collation's
 		 * dependencies only after this
 		 */
-		ScanKeyData keys[2];
-		HeapTuple	att;
-		Form_pg_attribute a;
+		Form_pg_attribute a = attribute_now(relid, attnum);
 
-		ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(relid));
-		ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
-					Int16GetDatum(attnum));
-		att = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
-		if (att == NULL)
+		if (a == NULL)
 			return;
-		a = (Form_pg_attribute) GETSTRUCT(att);
 		temporary = type_is_temporary(a->atttypid) ||
 			(OidIsValid(a->attcollation) &&
 			 (object_in_temporary_schema(CollationRelationId, a->attcollation) ||
@@ -1785,27 +1804,19 @@ reach_member_dependency(Oid relid, int attnum)
 	ObjectAddress hit = {InvalidOid, InvalidOid, 0};
 	bool		found;
 
-	if (relation_protected(relid))
-		user = relid;
-	else if (attnum > 0 && OidIsValid(get_rel_type_id(relid)))
-		user = ag_structure_type_user(get_rel_type_id(relid));
+	user = protected_user(relid, attnum);
 	if (!OidIsValid(user))
 		return;
 	if (attnum > 0)
 	{
-		/* a new column: its dependencies are recorded only after this */
-		ScanKeyData keys[2];
-		HeapTuple	att;
-		Form_pg_attribute a;
+		/*
+		 * a new column: PostgreSQL records its type's and collation's
+		 * dependencies only after this
+		 */
+		Form_pg_attribute a = attribute_now(relid, attnum);
 
-		ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(relid));
-		ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
-					Int16GetDatum(attnum));
-		att = row_now(AttributeRelationId, AttributeRelidNumIndexId, 2, keys);
-		if (att == NULL)
+		if (a == NULL)
 			return;
-		a = (Form_pg_attribute) GETSTRUCT(att);
 		if (object_added_to_extension(TypeRelationId, a->atttypid))
 		{
 			found = true;
