@@ -91,8 +91,7 @@ CREATE FUNCTION public.regress_structure() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT format('log verifies: %s', (SELECT ok FROM agent_guard.verify_log()))
 $$;
 CREATE TABLE structure_before AS SELECT * FROM public.regress_structure() s;
--- a human's CHECK, for the agent to drop (an agent's would need an
--- approval: structure_humans.sql)
+-- a human's CHECK: the agent's drop of it needs approval
 ALTER TABLE st.t ADD CONSTRAINT v_short CHECK (length(v) < 100);
 
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-structure"
@@ -181,10 +180,13 @@ CREATE TABLE st.kid_of_scratch (LIKE st.t);
 UPDATE st.t SET v = 'ONE' WHERE id = 1;
 INSERT INTO st.h (v) VALUES ('three');
 DROP INDEX st.t_run_idx;
+-- error: a human's CHECK, which humans' writes may rely on (YG003)
 ALTER TABLE st.t DROP CONSTRAINT v_short;
 \set VERBOSITY default
 
 \c "dbname=contrib_regression user=regress_su options="
+-- the human drops it
+ALTER TABLE st.t DROP CONSTRAINT v_short;
 SELECT agent_guard._flush_requests();
 -- every refusal is a request with its kind and reason
 SELECT kind, status, reason, statement FROM agent_guard.requests

@@ -200,7 +200,14 @@ SELECT (agent_guard.approve(request_id, 'regress')).status FROM agent_guard.requ
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-sp"
 \set VERBOSITY sqlstate
 ALTER TABLE sp.pp ADD CONSTRAINT c CHECK (false) NOT VALID;
+-- error: its drop reaches the protected partition's CHECK, which humans'
+-- writes may rely on (YG003); a human drops it
 ALTER TABLE sp.pp DROP CONSTRAINT c;
+\c "dbname=contrib_regression user=regress_su options="
+ALTER TABLE sp.pp DROP CONSTRAINT c;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-sp"
+\set VERBOSITY sqlstate
+-- error: the approval was used (YG003)
 ALTER TABLE sp.pp ADD CONSTRAINT c CHECK (false) NOT VALID;
 -- error: sp.base has had a column added since its retype was refused: the
 -- approval is bound to its columns as they are (red team 15B, F3), so this

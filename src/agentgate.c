@@ -302,12 +302,16 @@ check_freeze(const Who *w, const char *what, const char *text, int len)
 	}
 }
 
-/* A new top-level statement: the rows count afresh. */
+/*
+ * A new top-level statement: the rows count afresh, unless it continues
+ * the client's statement that ended the transaction (hooks.c).
+ */
 void
-ag_agentgate_top_statement(void)
+ag_agentgate_top_statement(bool continues)
 {
-	code_rows = 0;
 	code_seq_blessed = false;
+	if (!continues)
+		code_rows = 0;
 }
 
 /*

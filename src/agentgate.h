@@ -13,7 +13,7 @@
 #include "nodes/plannodes.h"
 #include "refusal.h"
 
-extern void ag_agentgate_top_statement(void);
+extern void ag_agentgate_top_statement(bool continues);
 extern void ag_agentgate_decide(AgRefusalKind kind, const char *what, const char *why,
 								const char *text, int len);
 extern void ag_agentgate_executor_start(QueryDesc *qd);

@@ -761,11 +761,19 @@ ag_gate_plan_writes(PlannedStmt *ps)
 	return plan_writes_non_exempt(ps);
 }
 
-/* A new top-level statement: counters and approvals start afresh. */
+/*
+ * A new top-level statement: counters and approvals start afresh, unless
+ * it continues the client's statement that ended the transaction (a
+ * deferred trigger's statements at commit, hooks.c): then the rows count
+ * on, toward that statement's limit and approval.  A blessing of the
+ * plan's sequence calls is always the plan's own.
+ */
 void
-ag_gate_top_statement(void)
+ag_gate_top_statement(bool continues)
 {
 	frozen_seq_calls_blessed = false;
+	if (continues)
+		return;
 	stmt_rows = 0;
 	stmt_tables.n = 0;
 	batch_tables.n = 0;

@@ -121,6 +121,7 @@
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "storage/ipc.h"
+#include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/regproc.h"
 
@@ -204,6 +205,27 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	PG_END_TRY();
 }
 
+/*
+ * Whether a statement at nesting level 0 continues the client's statement
+ * that ended the transaction instead of starting one of its own.  Every
+ * client statement runs in a portal (simple or extended protocol); none
+ * runs while a transaction commits, after the portal is gone: what runs
+ * then is a deferred trigger's statements (at COMMIT, at the Sync or the
+ * end of an implicit transaction) or commit-time code of another module.
+ * Counted as new statements, a deferred trigger's one-row statements each
+ * started at 0 rows and escaped agent_guard.max_rows_per_statement (red
+ * team 20c, finding 1); they count toward the statement that ended the
+ * transaction, as a DO block's or a procedure's statements count toward
+ * the DO or CALL.  (A fast-path function call runs no portal either: its
+ * statements count toward the client's statement before it, which only
+ * counts more.)
+ */
+static bool
+continues_client_statement(void)
+{
+	return ActivePortal == NULL;
+}
+
 static void
 executor_start(QueryDesc *queryDesc, int eflags)
 {
@@ -228,9 +250,9 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
-			ag_gate_top_statement();
+			ag_gate_top_statement(continues_client_statement());
 			ag_policy_top_statement();
-			ag_agentgate_top_statement();
+			ag_agentgate_top_statement(continues_client_statement());
 		}
 		if (ag_judging())
 		{
@@ -553,9 +575,9 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		ag_identity_enforce();
 		if (top)
 		{
-			ag_gate_top_statement();
+			ag_gate_top_statement(continues_client_statement());
 			ag_policy_top_statement();
-			ag_agentgate_top_statement();
+			ag_agentgate_top_statement(continues_client_statement());
 		}
 		/*
 		 * one execution, one approval at most, from the verdict to reach's;

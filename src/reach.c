@@ -75,6 +75,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
@@ -155,6 +156,7 @@ typedef enum ReachAct
 typedef struct ReachDependent
 {
 	Oid			classid;		/* AttrDefaultRelationId, PolicyRelationId, ... */
+	Oid			objid;
 	Oid			relid;
 	int			attnum;			/* a default's column */
 	char	   *desc;			/* "policy p on table t" */
@@ -1147,11 +1149,17 @@ reach_drop_dependent(Oid classId, Oid objectId)
 	else if (classId == RewriteRelationId)
 		relid = ag_catalog_oid_field(RewriteRelationId, Anum_pg_rewrite_oid, objectId,
 									 Anum_pg_rewrite_ev_class);
+	else if (classId == ConstraintRelationId)
+		relid = ag_catalog_oid_field(ConstraintRelationId, Anum_pg_constraint_oid, objectId,
+									 Anum_pg_constraint_conrelid);
+	else if (classId == RelationRelationId)
+		relid = IndexGetRelation(objectId, true);
 	if (!OidIsValid(relid) || !relation_protected(relid))
 		return;
 	old = MemoryContextSwitchTo(reach_cxt);
 	dep = palloc(sizeof(ReachDependent));
 	dep->classid = classId;
+	dep->objid = objectId;
 	dep->relid = relid;
 	dep->attnum = attnum;
 	dep->desc = getObjectDescription(&obj, true);
@@ -1202,6 +1210,27 @@ decide_dependents(ReachFrame *f)
 					  psprintf("It drops %s, a rule of protected table %s: a rule rewrites writes, humans' too; only a human may drop one.",
 							   dep->desc, name),
 					  f->text, f->len, 0);
+		else if (dep->classid == ConstraintRelationId || dep->classid == RelationRelationId)
+		{
+			/* as ALTER TABLE ... DROP CONSTRAINT, DROP INDEX of a unique index */
+			ReachFrame *c;
+			bool		named = false;
+
+			for (c = f; c != NULL && !named; c = c->subcommand ? c->outer : NULL)
+				named = c->approved && list_member_oid(c->covered, dep->objid);
+			if (!named && !structure_covered(dep->relid))
+			{
+				MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+				ReachItem  *it = palloc(sizeof(ReachItem));
+
+				it->relid = dep->relid;
+				it->attnum = 0;
+				it->act = REACH_STRUCTURE;
+				it->desc = psprintf("it drops %s, which humans' writes may rely on", dep->desc);
+				f->items = lappend(f->items, it);
+				MemoryContextSwitchTo(old);
+			}
+		}
 		else if (dep->classid == AttrDefaultRelationId && column_exists(dep->relid, dep->attnum))
 		{
 			char	   *why = NULL;
@@ -1228,6 +1257,55 @@ decide_dependents(ReachFrame *f)
 }
 
 /*
+ * A constraint humans' writes may rely on, other than the key (which
+ * reach_drop_key judges): a CHECK, a unique or exclusion constraint, a
+ * foreign key of a table.  Not REINDEX's old copies.
+ */
+static bool
+constraint_relied_on(Oid conoid)
+{
+	HeapTuple	tup;
+	bool		relied = false;
+
+	if (frames == NULL || strcmp(frames->what, "REINDEX") == 0)
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+
+		relied = OidIsValid(c->conrelid) &&
+			(c->contype == CONSTRAINT_CHECK || c->contype == CONSTRAINT_UNIQUE ||
+			 c->contype == CONSTRAINT_EXCLUSION || c->contype == CONSTRAINT_FOREIGN);
+		ReleaseSysCache(tup);
+	}
+	return relied;
+}
+
+/*
+ * A unique index made by CREATE UNIQUE INDEX, not for a constraint (whose
+ * drop is judged as the constraint's).
+ */
+static bool
+index_alone_unique(Oid indexoid)
+{
+	HeapTuple	tup;
+	bool		unique = false;
+
+	if (frames == NULL || strcmp(frames->what, "REINDEX") == 0)
+		return false;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+
+		unique = (ix->indisunique || ix->indisexclusion) && !ix->indisprimary;
+		ReleaseSysCache(tup);
+	}
+	return unique && !OidIsValid(get_index_constraint(indexoid));
+}
+
+/*
  * An index or constraint is dropped: the key by which the log identifies
  * the rows of a protected table (its primary key, its replica identity
  * index), as a parent's DROP CONSTRAINT or DROP INDEX drops its partitions'
@@ -1251,7 +1329,9 @@ reach_drop_key(Oid classId, Oid objectId)
 		if (!HeapTupleIsValid(tup))
 			return;
 		relid = ((Form_pg_constraint) GETSTRUCT(tup))->conrelid;
-		indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
+		/* a foreign key's conindid is the referenced table's index */
+		if (((Form_pg_constraint) GETSTRUCT(tup))->contype != CONSTRAINT_FOREIGN)
+			indexoid = ((Form_pg_constraint) GETSTRUCT(tup))->conindid;
 		if (((Form_pg_constraint) GETSTRUCT(tup))->contype != CONSTRAINT_PRIMARY &&
 			!OidIsValid(indexoid))
 			relid = InvalidOid;
@@ -1900,11 +1980,19 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					break;
 				if (classId == RelationRelationId && subId == 0 &&
 					get_rel_relkind(objectId) == RELKIND_INDEX)
+				{
 					reach_drop_key(classId, objectId);
+					if (index_alone_unique(objectId))
+						reach_drop_dependent(classId, objectId);
+				}
 				else if (classId == RelationRelationId)
 					reach_drop(objectId, subId);
 				else if (classId == ConstraintRelationId)
+				{
 					reach_drop_key(classId, objectId);
+					if (constraint_relied_on(objectId))
+						reach_drop_dependent(classId, objectId);
+				}
 				else if (classId == TriggerRelationId)
 					reach_drop_trigger(objectId);
 				else if (classId == AttrDefaultRelationId || classId == PolicyRelationId ||

@@ -202,22 +202,28 @@ index_stamp(IndexStmt *s)
 		stamp_walker(s->whereClause, NULL);
 }
 
-/* The index by which the log identifies rows: primary key or replica identity. */
+/*
+ * The index by which the log identifies rows (key: primary key or replica
+ * identity), or any unique or exclusion index (what ON CONFLICT infers).
+ */
 static bool
-index_is_key(Oid indexoid)
+index_is(Oid indexoid, bool key)
 {
 	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-	bool		key = false;
+	bool		is = false;
 
 	if (HeapTupleIsValid(tup))
 	{
 		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
 
-		key = ix->indisprimary || ix->indisreplident;
+		is = key ? (ix->indisprimary || ix->indisreplident) :
+			(ix->indisunique || ix->indisexclusion);
 		ReleaseSysCache(tup);
 	}
-	return key;
+	return is;
 }
+#define index_is_key(indexoid) index_is((indexoid), true)
+#define index_is_unique(indexoid) index_is((indexoid), false)
 
 static bool
 constraint_is_key(Oid relid, const char *conname)
@@ -233,8 +239,10 @@ constraint_is_key(Oid relid, const char *conname)
 	{
 		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
 
+		/* a foreign key's conindid is the referenced table's index */
 		key = con->contype == CONSTRAINT_PRIMARY ||
-			(OidIsValid(con->conindid) && index_is_key(con->conindid));
+			(con->contype != CONSTRAINT_FOREIGN && OidIsValid(con->conindid) &&
+			 index_is_key(con->conindid));
 		ReleaseSysCache(tup);
 	}
 	return key;
@@ -1608,6 +1616,10 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 					set_verdict(v, REFUSED, "ALTER TABLE ... DROP CONSTRAINT",
 								psprintf("Constraint \"%s\" is the key by which the log identifies the rows of protected table \"%s\".",
 										 cmd->name, rel));
+				else if (cmd->name && OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)))
+					set_verdict(v, APPROVAL, "ALTER TABLE ... DROP CONSTRAINT",
+								psprintf("It drops constraint \"%s\" of protected table \"%s\", which humans may rely on: a unique or exclusion constraint is what their INSERT ... ON CONFLICT infers, a CHECK or foreign key keeps their data valid.",
+										 cmd->name, rel));
 				break;
 			case AT_ReplicaIdentity:
 				set_verdict(v, REFUSED, "ALTER TABLE ... REPLICA IDENTITY",
@@ -1680,6 +1692,10 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 			if (OidIsValid(relid) && is_protected(relid) && index_is_key(idx))
 				set_verdict(v, REFUSED, "DROP INDEX",
 							psprintf("Index \"%s\" is the key by which the log identifies the rows of protected table \"%s\".",
+									 name_of(idx), name_of(relid)));
+			else if (OidIsValid(relid) && is_protected(relid) && index_is_unique(idx))
+				set_verdict(v, APPROVAL, "DROP INDEX",
+							psprintf("It drops unique index \"%s\" of protected table \"%s\", which humans may rely on: it is what their INSERT ... ON CONFLICT infers, and it keeps their keys unique.",
 									 name_of(idx), name_of(relid)));
 		}
 	}
