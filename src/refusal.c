@@ -835,7 +835,8 @@ humans_only_recordable(void)
 /*
  * The agent a refusal is attributed to: with no code owner, the agent of
  * this session (the caller found it is one), with its run; an agent's
- * process, the same; otherwise the agent whose code it is, with no run.
+ * process, or a transaction tagged with SET LOCAL (the tag, not the shared
+ * login role: red team 20b, finding 4), the same; otherwise the agent whose code it is, with no run.
  * The identity is not resolved here: an agent's function may have just
  * set agent_guard.agent_id in a superuser's session (its SET option, which
  * PostgreSQL applies before the call is judged), and resolving it would
@@ -847,7 +848,7 @@ humans_only_agent(Oid code_owner, const char **run)
 	List	   *agents;
 
 	*run = NULL;
-	if (!OidIsValid(code_owner) || ag_process_is_agent())
+	if (!OidIsValid(code_owner) || ag_process_is_agent() || ag_identity_xact_only())
 	{
 		const char *agent = ag_current_agent();
 

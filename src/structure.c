@@ -798,6 +798,11 @@ classify_schema_name(const char *name, const char *what, AgUtility *v)
 		set_verdict(v, REFUSED, what,
 					psprintf("Schema \"%s\" would be the \"$user\" schema of role \"%s\": the role's unqualified names would resolve to the agent's objects first.",
 							 name, name));
+	else if (OidIsValid(role) && ag_identity_tagged_role())
+		/* a tagged shared role's own name: its humans' "$user" (red team 20b, F2) */
+		set_verdict(v, REFUSED, what,
+					psprintf("Schema \"%s\" would be the \"$user\" schema of role \"%s\", whose sessions are the humans' when they are not tagged: their unqualified names would resolve to what the agent puts there first.",
+							 name, name));
 }
 
 /* A protected table in the schema (the oldest), or InvalidOid. */

@@ -47,6 +47,7 @@
 #include "access/parallel.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -55,6 +56,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_ts_config.h"
 #include "catalog/pg_ts_dict.h"
 #include "catalog/pg_ts_parser.h"
@@ -63,10 +65,12 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "tcop/tcopprot.h"
+#include "rewrite/rewriteSupport.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -75,6 +79,7 @@
 #include "agentcode.h"
 #include "owner_spi.h"
 #include "refusal.h"
+#include "scope.h"
 #include "tagshadow.h"
 
 /* Where each kind keeps its oid, name, schema and owner. */
@@ -169,6 +174,86 @@ tagged_judging(void)
 	return ag_identity_tagged_role();
 }
 
+/*
+ * Code the humans already run, changed by a tagged transaction (red team
+ * 20b, finding 1): CREATE OR REPLACE or ALTER of a function, procedure or
+ * aggregate, CREATE OR REPLACE VIEW, of one made before this transaction.
+ * The shared role owns the humans' code, so a tagged transaction could
+ * rewrite a trigger function of theirs, or a function or view they call,
+ * and the next human statement would run the agent's body with that
+ * human's rights, unrecorded.  What this transaction made itself, and an
+ * extension's script, are left alone.  The catalog row before the command
+ * is the syscache's (it does not see this command's row yet).
+ */
+static void
+judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId)
+{
+	HeapTuple	before = NULL;
+	bool		older = false;
+	char	   *what = NULL;
+	const char *text;
+
+	if (creating_extension)
+		return;
+	if (classId == ProcedureRelationId)
+	{
+		before = SearchSysCache1(PROCOID, ObjectIdGetDatum(objectId));
+		if (HeapTupleIsValid(before))
+		{
+			Form_pg_proc p = (Form_pg_proc) GETSTRUCT(before);
+
+			older = !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(before->t_data)) &&
+				!isAnyTempNamespace(p->pronamespace);
+			if (older)
+				what = psprintf("%s %s", p->prokind == PROKIND_PROCEDURE ? "procedure" :
+								p->prokind == PROKIND_AGGREGATE ? "aggregate" : "function",
+								format_procedure(objectId));
+			ReleaseSysCache(before);
+		}
+	}
+	else if (classId == RewriteRelationId && access == OAT_POST_CREATE)
+	{
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		Oid			view = InvalidOid;
+
+		/* a view's query replaced: its _RETURN rule written again */
+		rel = table_open(RewriteRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_rewrite_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objectId));
+		scan = systable_beginscan(rel, RewriteOidIndexId, true, SnapshotSelf, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) &&
+			strcmp(NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename), ViewSelectRuleName) == 0)
+			view = ((Form_pg_rewrite) GETSTRUCT(tup))->ev_class;
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (OidIsValid(view))
+		{
+			before = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(view),
+									 CStringGetDatum(ViewSelectRuleName));
+			if (HeapTupleIsValid(before))
+			{
+				older = !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(before->t_data)) &&
+					!isAnyTempNamespace(get_rel_namespace(view));
+				if (older)
+					what = psprintf("view %s", ag_qualified_relname(view));
+				ReleaseSysCache(before);
+			}
+		}
+	}
+	if (!older)
+		return;
+	text = debug_query_string ? debug_query_string : "";
+	ag_refuse(AG_REFUSAL_GUARD, classId == ProcedureRelationId ? "CREATE OR REPLACE/ALTER FUNCTION" :
+			  "CREATE OR REPLACE VIEW",
+			  psprintf("It changes %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's code is the humans' too, and their next statement would run the new body with their rights, unrecorded. Create new code under a new name in the tagged transaction, or change this one from a human's session.",
+					   what),
+			  text, strlen(text), 0);
+}
+
 /* From the object-access hook (hooks.c). */
 void
 ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
@@ -187,6 +272,8 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || subId != 0)
 		return;
+	if ((classId == ProcedureRelationId || classId == RewriteRelationId) && tagged_judging())
+		judge_changed_code(access, classId, objectId);
 	for (i = 0; i < lengthof(kinds); i++)
 		if (kinds[i].classid == classId)
 			k = &kinds[i];
