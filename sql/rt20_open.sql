@@ -21,6 +21,7 @@ SELECT coalesce(max(request_id), 0) AS req_before FROM agent_guard.request_log \
 GRANT CREATE ON DATABASE contrib_regression TO regress_bot, regress_tagged;
 CREATE SCHEMA r20o AUTHORIZATION regress_bot;
 CREATE SCHEMA r20s AUTHORIZATION regress_tagged;
+CREATE SCHEMA r20t AUTHORIZATION regress_tagged;
 GRANT USAGE ON SCHEMA r20o, r20s TO regress_human;
 
 -- 20c F1: the agent's deferred trigger writes its protected table at commit
@@ -29,9 +30,13 @@ GRANT USAGE ON SCHEMA r20o, r20s TO regress_human;
 CREATE TABLE r20o.mine (id int PRIMARY KEY, v text);
 INSERT INTO r20o.mine SELECT g, 'v' FROM generate_series(1, 1200) g;
 CREATE TABLE r20o.scratch (id int);
+-- a loop over a query opens a portal of its own (red team 21, finding 5)
 CREATE FUNCTION r20o.touch() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE r record;
 BEGIN
-  FOR i IN 1..1100 LOOP UPDATE r20o.mine SET v = v || 'D' WHERE id = i; END LOOP;
+  FOR r IN SELECT id FROM r20o.mine WHERE id <= 1100 ORDER BY id LOOP
+    UPDATE r20o.mine SET v = v || 'D' WHERE id = r.id;
+  END LOOP;
   RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER touch AFTER INSERT ON r20o.scratch
@@ -103,6 +108,30 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
 DO $$ BEGIN EXECUTE 'CREATE OR REPLACE FUNCTION r20s.report() RETURNS bigint LANGUAGE sql AS ''SELECT 1::bigint'''; END $$;
 ROLLBACK;
+-- red team 21: error: YG004 each: drop and make again, an overload, a view
+-- moved or renamed away, a rule or row security on the humans' table
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+DROP FUNCTION r20s.report();
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+CREATE FUNCTION r20s.report(text) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+CREATE FUNCTION r20t.report() RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+ALTER VIEW r20s.recent RENAME TO recent_old;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+ALTER TABLE r20s.orders SET SCHEMA r20t;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+-- (YG003 first, as before: the gates ask approval of a view's drop)
+DROP VIEW r20s.recent;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
+CREATE RULE nothing AS ON UPDATE TO r20s.orders DO INSTEAD NOTHING;
+ROLLBACK;
 -- 20b F2: error: the shared role's "$user" schema (YG004)
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
 CREATE SCHEMA regress_tagged;
@@ -123,6 +152,9 @@ CREATE OR REPLACE FUNCTION r20s.mine() RETURNS int LANGUAGE sql AS 'SELECT 2';
 ALTER FUNCTION r20s.mine() STABLE;
 CREATE VIEW r20s.mine_v AS SELECT 1 AS one;
 CREATE OR REPLACE VIEW r20s.mine_v AS SELECT 1 AS one, 2 AS two;
+CREATE RULE mine_nothing AS ON INSERT TO r20s.mine_v DO INSTEAD NOTHING;
+ALTER VIEW r20s.mine_v RENAME TO mine_w;
+ALTER TABLE r20s.orders ADD COLUMN note text;
 GRANT EXECUTE ON FUNCTION r20s.report() TO regress_human;
 SELECT r20s.mine();
 COMMIT;
@@ -148,6 +180,8 @@ CREATE OR REPLACE FUNCTION r20s.report() RETURNS bigint LANGUAGE sql AS 'SELECT 
 ALTER FUNCTION r20s.report() SECURITY DEFINER;
 CREATE OR REPLACE VIEW r20s.recent AS SELECT id, n FROM r20s.orders WHERE id > 1;
 CREATE SCHEMA regress_tagged;
+DROP PROCEDURE r20s.tidy();
+CREATE RULE nothing AS ON UPDATE TO r20s.orders DO INSTEAD NOTHING;
 SELECT r20s.report() AS reported, (SELECT count(*) FROM r20s.recent) AS shown;
 ROLLBACK;
 \c "dbname=contrib_regression user=regress_su options="
@@ -157,4 +191,5 @@ SELECT ok FROM agent_guard.verify_log();
 SELECT agent_guard.unprotect('r20o.mine');
 DROP SCHEMA r20o CASCADE;
 DROP SCHEMA r20s CASCADE;
+DROP SCHEMA r20t CASCADE;
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_bot, regress_tagged;

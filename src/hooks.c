@@ -121,7 +121,6 @@
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "storage/ipc.h"
-#include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/regproc.h"
 
@@ -207,23 +206,31 @@ ag_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 /*
  * Whether a statement at nesting level 0 continues the client's statement
- * that ended the transaction instead of starting one of its own.  Every
- * client statement runs in a portal (simple or extended protocol); none
- * runs while a transaction commits, after the portal is gone: what runs
- * then is a deferred trigger's statements (at COMMIT, at the Sync or the
- * end of an implicit transaction) or commit-time code of another module.
- * Counted as new statements, a deferred trigger's one-row statements each
- * started at 0 rows and escaped agent_guard.max_rows_per_statement (red
- * team 20c, finding 1); they count toward the statement that ended the
- * transaction, as a DO block's or a procedure's statements count toward
- * the DO or CALL.  (A fast-path function call runs no portal either: its
- * statements count toward the client's statement before it, which only
- * counts more.)
+ * instead of starting one of its own: it runs for the same message from
+ * the client (statement_timestamp(), which PostgreSQL sets as each query,
+ * parse, bind, execute or function-call message arrives).  What runs after
+ * the client's statement, for the same message, is a deferred trigger's
+ * statements at COMMIT (or at the Sync or end of an implicit transaction),
+ * with whatever portals their code opens (a PL/pgSQL FOR loop's query), or
+ * commit-time code of another module.  Counted as new statements, a
+ * deferred trigger's one-row statements each started at 0 rows and escaped
+ * agent_guard.max_rows_per_statement (red team 20c, finding 1; red team 21,
+ * finding 5, through a loop's portal); they count toward the statement
+ * that ended the transaction, as a DO block's statements count toward the
+ * DO.  Statements sent together in one simple-protocol message count
+ * together too, as statement_timeout times them together.  Called once per
+ * top-level start: it remembers the message.
  */
 static bool
 continues_client_statement(void)
 {
-	return ActivePortal == NULL;
+	static TimestampTz message = 0;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	if (now == message)
+		return true;
+	message = now;
+	return false;
 }
 
 static void
@@ -250,9 +257,11 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
-			ag_gate_top_statement(continues_client_statement());
+			bool		continues = continues_client_statement();
+
+			ag_gate_top_statement(continues);
 			ag_policy_top_statement();
-			ag_agentgate_top_statement(continues_client_statement());
+			ag_agentgate_top_statement(continues);
 		}
 		if (ag_judging())
 		{
@@ -575,9 +584,11 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		ag_identity_enforce();
 		if (top)
 		{
-			ag_gate_top_statement(continues_client_statement());
+			bool		continues = continues_client_statement();
+
+			ag_gate_top_statement(continues);
 			ag_policy_top_statement();
-			ag_agentgate_top_statement(continues_client_statement());
+			ag_agentgate_top_statement(continues);
 		}
 		/*
 		 * one execution, one approval at most, from the verdict to reach's;

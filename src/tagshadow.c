@@ -117,6 +117,24 @@ static const ShadowKind kinds[] = {
 	Anum_pg_conversion_connamespace, Anum_pg_conversion_conowner, "conversion"},
 };
 
+/* A catalog row as this command left it (SnapshotSelf), copied; NULL if none. */
+static HeapTuple
+row_self(Oid classid, Oid oidindex, AttrNumber oidcol, Oid oid)
+{
+	Relation	rel = table_open(classid, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&key, oidcol, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(oid));
+	scan = systable_beginscan(rel, oidindex, true, SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	tup = HeapTupleIsValid(tup) ? heap_copytuple(tup) : NULL;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return tup;
+}
+
 /* Has pg_catalog an object of this kind and name (any arguments)? */
 static bool
 catalog_has(Oid classid, const char *name)
@@ -174,83 +192,192 @@ tagged_judging(void)
 	return ag_identity_tagged_role();
 }
 
+/* Was this catalog row written before this transaction (the humans')? */
+static bool
+row_older(HeapTuple tup)
+{
+	return !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+}
+
+/* A routine made before this transaction, outside pg_temp: its description. */
+static char *
+older_routine(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	char	   *what = NULL;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_proc p = (Form_pg_proc) GETSTRUCT(tup);
+
+		if (row_older(tup) && !isAnyTempNamespace(p->pronamespace))
+			what = psprintf("%s %s", p->prokind == PROKIND_PROCEDURE ? "procedure" :
+							p->prokind == PROKIND_AGGREGATE ? "aggregate" : "function",
+							format_procedure(fn));
+		ReleaseSysCache(tup);
+	}
+	return what;
+}
+
+/* A table, view or foreign table made before this transaction, outside pg_temp. */
+static char *
+older_relation(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	char	   *what = NULL;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+		if (row_older(tup) && !isAnyTempNamespace(c->relnamespace) &&
+			(c->relkind == RELKIND_RELATION || c->relkind == RELKIND_PARTITIONED_TABLE ||
+			 c->relkind == RELKIND_VIEW || c->relkind == RELKIND_MATVIEW ||
+			 c->relkind == RELKIND_FOREIGN_TABLE))
+			what = psprintf("%s %s", c->relkind == RELKIND_VIEW ? "view" :
+							c->relkind == RELKIND_MATVIEW ? "materialized view" :
+							c->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" : "table",
+							ag_qualified_relname(relid));
+		ReleaseSysCache(tup);
+	}
+	return what;
+}
+
+/* A routine of this name made before this transaction, other than fn. */
+static char *
+older_namesake(Oid fn)
+{
+	HeapTuple	tup;
+	CatCList   *list;
+	char	   *what = NULL;
+	char	   *name;
+	int			i;
+
+	/* the new row: the syscache does not see it yet */
+	tup = row_self(ProcedureRelationId, ProcedureOidIndexId, Anum_pg_proc_oid, fn);
+	if (tup == NULL || isAnyTempNamespace(((Form_pg_proc) GETSTRUCT(tup))->pronamespace))
+		return NULL;
+	name = pstrdup(NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname));
+	list = SearchSysCacheList1(PROCNAMEARGSNSP, CStringGetDatum(name));
+	for (i = 0; i < list->n_members && what == NULL; i++)
+	{
+		HeapTuple	other = &list->members[i]->tuple;
+		Form_pg_proc p = (Form_pg_proc) GETSTRUCT(other);
+
+		if (p->oid != fn && p->pronamespace != PG_CATALOG_NAMESPACE && row_older(other) &&
+			!isAnyTempNamespace(p->pronamespace))
+			what = format_procedure(p->oid);
+	}
+	ReleaseSysCacheList(list);
+	return what;
+}
+
 /*
- * Code the humans already run, changed by a tagged transaction (red team
- * 20b, finding 1): CREATE OR REPLACE or ALTER of a function, procedure or
- * aggregate, CREATE OR REPLACE VIEW, of one made before this transaction.
- * The shared role owns the humans' code, so a tagged transaction could
- * rewrite a trigger function of theirs, or a function or view they call,
- * and the next human statement would run the agent's body with that
- * human's rights, unrecorded.  What this transaction made itself, and an
- * extension's script, are left alone.  The catalog row before the command
- * is the syscache's (it does not see this command's row yet).
+ * What the humans already run or read, changed by a tagged transaction
+ * (red team 20b, finding 1; red team 21, findings 1 to 4).  The shared
+ * role owns the humans' objects, so a tagged transaction could rewrite a
+ * trigger function of theirs, or a function or view they call, drop one
+ * and make another of its name, add an overload that their calls would
+ * choose, move or rename a table or view away and put its own in the
+ * name's place, or put a rule or row security on their table: the next
+ * human statement would run the agent's code with that human's rights, or
+ * read and write the agent's objects, unrecorded.  So, of the objects made
+ * before the transaction: CREATE OR REPLACE, ALTER and DROP of a function,
+ * procedure or aggregate; a new function with the name of one (any
+ * arguments, any schema but pg_catalog, which tagshadow's name check
+ * covers, and pg_temp); CREATE OR REPLACE and DROP of a view; renaming or
+ * moving a table, view or foreign table; a rule on one, and switching its
+ * row security on or off.  What the transaction made itself it may change;
+ * an extension's script is not judged.  The catalog row before the
+ * command is the syscache's (it does not see this command's row yet).
  */
 static void
-judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId)
+judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId)
 {
-	HeapTuple	before = NULL;
-	bool		older = false;
 	char	   *what = NULL;
+	const char *act = NULL;
 	const char *text;
 
-	if (creating_extension)
+	if (creating_extension || subId != 0)
 		return;
 	if (classId == ProcedureRelationId)
 	{
-		before = SearchSysCache1(PROCOID, ObjectIdGetDatum(objectId));
-		if (HeapTupleIsValid(before))
+		what = older_routine(objectId);
+		act = access == OAT_DROP ? "drops" : "changes";
+		if (what == NULL && access == OAT_POST_CREATE)
 		{
-			Form_pg_proc p = (Form_pg_proc) GETSTRUCT(before);
+			char	   *namesake = older_namesake(objectId);
 
-			older = !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(before->t_data)) &&
-				!isAnyTempNamespace(p->pronamespace);
-			if (older)
-				what = psprintf("%s %s", p->prokind == PROKIND_PROCEDURE ? "procedure" :
-								p->prokind == PROKIND_AGGREGATE ? "aggregate" : "function",
-								format_procedure(objectId));
-			ReleaseSysCache(before);
+			if (namesake != NULL)
+			{
+				what = psprintf("a function of the name of %s", namesake);
+				act = "makes";
+			}
 		}
+	}
+	else if (classId == RelationRelationId && access == OAT_DROP)
+	{
+		if (get_rel_relkind(objectId) == RELKIND_VIEW)
+		{
+			what = older_relation(objectId);
+			act = "drops";
+		}
+	}
+	else if (classId == RelationRelationId && access == OAT_POST_ALTER)
+	{
+		HeapTuple	after = row_self(RelationRelationId, ClassOidIndexId, Anum_pg_class_oid, objectId);
+		HeapTuple	before = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+
+		if (after != NULL && HeapTupleIsValid(before))
+		{
+			Form_pg_class a = (Form_pg_class) GETSTRUCT(after);
+			Form_pg_class b = (Form_pg_class) GETSTRUCT(before);
+
+			if (strcmp(NameStr(a->relname), NameStr(b->relname)) != 0 ||
+				a->relnamespace != b->relnamespace)
+				act = "renames or moves";
+			else if (a->relrowsecurity != b->relrowsecurity ||
+					 a->relforcerowsecurity != b->relforcerowsecurity)
+				act = "switches row security of";
+		}
+		if (HeapTupleIsValid(before))
+			ReleaseSysCache(before);
+		if (act != NULL)
+			what = older_relation(objectId);
 	}
 	else if (classId == RewriteRelationId && access == OAT_POST_CREATE)
 	{
-		Relation	rel;
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tup;
-		Oid			view = InvalidOid;
+		HeapTuple	rule = row_self(RewriteRelationId, RewriteOidIndexId, Anum_pg_rewrite_oid, objectId);
 
-		/* a view's query replaced: its _RETURN rule written again */
-		rel = table_open(RewriteRelationId, AccessShareLock);
-		ScanKeyInit(&key, Anum_pg_rewrite_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(objectId));
-		scan = systable_beginscan(rel, RewriteOidIndexId, true, SnapshotSelf, 1, &key);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup) &&
-			strcmp(NameStr(((Form_pg_rewrite) GETSTRUCT(tup))->rulename), ViewSelectRuleName) == 0)
-			view = ((Form_pg_rewrite) GETSTRUCT(tup))->ev_class;
-		systable_endscan(scan);
-		table_close(rel, AccessShareLock);
-		if (OidIsValid(view))
+		if (rule != NULL)
 		{
-			before = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(view),
-									 CStringGetDatum(ViewSelectRuleName));
-			if (HeapTupleIsValid(before))
+			Form_pg_rewrite r = (Form_pg_rewrite) GETSTRUCT(rule);
+			HeapTuple	before;
+
+			if (strcmp(NameStr(r->rulename), ViewSelectRuleName) != 0)
 			{
-				older = !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(before->t_data)) &&
-					!isAnyTempNamespace(get_rel_namespace(view));
-				if (older)
-					what = psprintf("view %s", ag_qualified_relname(view));
+				/* a rule on a relation the humans had */
+				what = older_relation(r->ev_class);
+				act = "puts a rule on";
+			}
+			else if (HeapTupleIsValid(before = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(r->ev_class),
+															   CStringGetDatum(ViewSelectRuleName))))
+			{
+				/* a view's query replaced */
+				if (row_older(before))
+					what = older_relation(r->ev_class);
+				act = "changes";
 				ReleaseSysCache(before);
 			}
 		}
 	}
-	if (!older)
+	if (what == NULL)
 		return;
 	text = debug_query_string ? debug_query_string : "";
-	ag_refuse(AG_REFUSAL_GUARD, classId == ProcedureRelationId ? "CREATE OR REPLACE/ALTER FUNCTION" :
-			  "CREATE OR REPLACE VIEW",
-			  psprintf("It changes %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's code is the humans' too, and their next statement would run the new body with their rights, unrecorded. Create new code under a new name in the tagged transaction, or change this one from a human's session.",
-					   what),
+	ag_refuse(AG_REFUSAL_GUARD, classId == ProcedureRelationId ? "FUNCTION" :
+			  classId == RewriteRelationId ? "RULE or VIEW" : "ALTER or DROP",
+			  psprintf("It %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next statement would run or read what the agent put there with their rights, unrecorded. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+					   act, what),
 			  text, strlen(text), 0);
 }
 
@@ -270,10 +397,13 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 	bool		judge = true;
 	size_t		i;
 
+	if ((classId == ProcedureRelationId || classId == RewriteRelationId ||
+		 classId == RelationRelationId) &&
+		(access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP) &&
+		tagged_judging())
+		judge_changed_code(access, classId, objectId, subId);
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || subId != 0)
 		return;
-	if ((classId == ProcedureRelationId || classId == RewriteRelationId) && tagged_judging())
-		judge_changed_code(access, classId, objectId);
 	for (i = 0; i < lengthof(kinds); i++)
 		if (kinds[i].classid == classId)
 			k = &kinds[i];
