@@ -119,6 +119,53 @@ SELECT * FROM public.regress_r20_state();
 ROLLBACK;
 SELECT ok FROM agent_guard.verify_log();
 
+-- a partitioned table's unique index: one approval covers the partitions'
+-- indexes it drops with it (red team 21, finding 7); a domain's CHECK that
+-- a protected column uses, dropped directly or through CASCADE (red team
+-- 21, finding 6): approval (YG003)
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt20-parts"
+\set SHOW_CONTEXT never
+CREATE TABLE r20.parts (id int, code text, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE r20.parts_1 PARTITION OF r20.parts FOR VALUES FROM (0) TO (100);
+CREATE FUNCTION r20.short(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT length($1) < 10';
+CREATE DOMAIN r20.code AS text CONSTRAINT code_short CHECK (r20.short(VALUE));
+CREATE TABLE r20.coded (id int PRIMARY KEY, c r20.code);
+\c "dbname=contrib_regression user=regress_su options="
+INSERT INTO r20.parts VALUES (1, 'a'), (2, 'b');
+INSERT INTO r20.coded VALUES (1, 'x');
+SELECT agent_guard.protect('r20.parts');
+SELECT agent_guard.protect('r20.coded');
+CREATE UNIQUE INDEX parts_code ON r20.parts (id, code);
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt20-parts"
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+-- error: YG003 each
+DROP INDEX r20.parts_code;
+ALTER DOMAIN r20.code DROP CONSTRAINT code_short;
+DROP FUNCTION r20.short(text) CASCADE;
+\c "dbname=contrib_regression user=regress_su options="
+SELECT agent_guard._flush_requests();
+SELECT kind, status, statement FROM agent_guard.requests
+ WHERE request_id > :req_before AND run_id = 'run-rt20-parts' ORDER BY request_id;
+SELECT (agent_guard.approve(request_id, 'the index goes')).status FROM agent_guard.requests
+ WHERE request_id > :req_before AND run_id = 'run-rt20-parts' AND statement = 'DROP INDEX r20.parts_code';
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt20-parts"
+\set SHOW_CONTEXT never
+\set VERBOSITY sqlstate
+-- approved: one approval, the partition's index with it
+DROP INDEX r20.parts_code;
+\set VERBOSITY default
+\c "dbname=contrib_regression user=regress_su options="
+SELECT count(*) AS unique_indexes_left FROM pg_index
+ WHERE indrelid IN ('r20.parts'::regclass, 'r20.parts_1'::regclass) AND NOT indisprimary;
+SELECT count(*) AS domain_checks FROM pg_constraint WHERE contypid = 'r20.code'::regtype;
+-- the human's side
+BEGIN;
+ALTER DOMAIN r20.code DROP CONSTRAINT code_short;
+ROLLBACK;
+SELECT agent_guard.unprotect('r20.parts');
+SELECT agent_guard.unprotect('r20.coded');
+
 -- red team 19, finding 3's refusal: only a human's statement reaches it.
 -- An agent role that may create roles cannot act as an agent at all
 -- (YG001), so the refusal of a role named like an agent's schema is a

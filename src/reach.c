@@ -160,6 +160,7 @@ typedef struct ReachDependent
 	Oid			relid;
 	int			attnum;			/* a default's column */
 	char	   *desc;			/* "policy p on table t" */
+	List	   *above;			/* an index's partitioned ancestors */
 } ReachDependent;
 
 /* One utility statement running (ProcessUtility), innermost first. */
@@ -1150,8 +1151,18 @@ reach_drop_dependent(Oid classId, Oid objectId)
 		relid = ag_catalog_oid_field(RewriteRelationId, Anum_pg_rewrite_oid, objectId,
 									 Anum_pg_rewrite_ev_class);
 	else if (classId == ConstraintRelationId)
+	{
 		relid = ag_catalog_oid_field(ConstraintRelationId, Anum_pg_constraint_oid, objectId,
 									 Anum_pg_constraint_conrelid);
+		if (!OidIsValid(relid))
+		{
+			/* a domain's constraint: the protected table whose columns use it */
+			Oid			domain = ag_catalog_oid_field(ConstraintRelationId, Anum_pg_constraint_oid,
+													  objectId, Anum_pg_constraint_contypid);
+
+			relid = OidIsValid(domain) ? ag_structure_type_user(domain) : InvalidOid;
+		}
+	}
 	else if (classId == RelationRelationId)
 		relid = IndexGetRelation(objectId, true);
 	if (!OidIsValid(relid) || !relation_protected(relid))
@@ -1163,6 +1174,8 @@ reach_drop_dependent(Oid classId, Oid objectId)
 	dep->relid = relid;
 	dep->attnum = attnum;
 	dep->desc = getObjectDescription(&obj, true);
+	dep->above = (classId == RelationRelationId && get_rel_relispartition(objectId)) ?
+		get_partition_ancestors(objectId) : NIL;
 	if (dep->desc == NULL)
 		dep->desc = pstrdup("?");
 	frames->dependents = lappend(frames->dependents, dep);
@@ -1216,8 +1229,15 @@ decide_dependents(ReachFrame *f)
 			ReachFrame *c;
 			bool		named = false;
 
+			/* a partition's index goes with its parent's, which may be named */
 			for (c = f; c != NULL && !named; c = c->subcommand ? c->outer : NULL)
+			{
+				ListCell   *a;
+
 				named = c->approved && list_member_oid(c->covered, dep->objid);
+				foreach(a, dep->above)
+					named = named || (c->approved && list_member_oid(c->covered, lfirst_oid(a)));
+			}
 			if (!named && !structure_covered(dep->relid))
 			{
 				MemoryContext old = MemoryContextSwitchTo(reach_cxt);
@@ -1274,9 +1294,11 @@ constraint_relied_on(Oid conoid)
 	{
 		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
 
-		relied = OidIsValid(c->conrelid) &&
-			(c->contype == CONSTRAINT_CHECK || c->contype == CONSTRAINT_UNIQUE ||
-			 c->contype == CONSTRAINT_EXCLUSION || c->contype == CONSTRAINT_FOREIGN);
+		relied = (OidIsValid(c->conrelid) &&
+				  (c->contype == CONSTRAINT_CHECK || c->contype == CONSTRAINT_UNIQUE ||
+				   c->contype == CONSTRAINT_EXCLUSION || c->contype == CONSTRAINT_FOREIGN)) ||
+			/* a domain's CHECK, where a protected column uses the domain */
+			(OidIsValid(c->contypid) && c->contype == CONSTRAINT_CHECK);
 		ReleaseSysCache(tup);
 	}
 	return relied;

@@ -848,7 +848,7 @@ humans_only_agent(Oid code_owner, const char **run)
 	List	   *agents;
 
 	*run = NULL;
-	if (!OidIsValid(code_owner) || ag_process_is_agent() || ag_identity_xact_only())
+	if (!OidIsValid(code_owner) || ag_process_is_agent() || ag_agent_latched())
 	{
 		const char *agent = ag_current_agent();
 

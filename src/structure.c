@@ -2599,8 +2599,8 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				Oid			typid;
 				Oid			user;
 
-				if (a->subtype != 'T' && a->subtype != 'O' && a->subtype != 'C')
-					break;		/* DROP NOT NULL, DROP CONSTRAINT, VALIDATE refuse nothing */
+				if (a->subtype != 'T' && a->subtype != 'O' && a->subtype != 'C' && a->subtype != 'X')
+					break;		/* DROP NOT NULL, VALIDATE refuse nothing */
 				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(a->typeName), true);
 				user = OidIsValid(typid) ? type_protected_user(typid, 0) : InvalidOid;
 				if (OidIsValid(user) && !ag_agent_owns_type(typid))
@@ -2608,9 +2608,12 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				if (OidIsValid(user))
 					set_verdict(v, APPROVAL,
 								a->subtype == 'T' ? "ALTER DOMAIN ... DEFAULT" :
-								a->subtype == 'O' ? "ALTER DOMAIN ... SET NOT NULL" : "ALTER DOMAIN ... ADD CONSTRAINT",
+								a->subtype == 'O' ? "ALTER DOMAIN ... SET NOT NULL" :
+								a->subtype == 'X' ? "ALTER DOMAIN ... DROP CONSTRAINT" : "ALTER DOMAIN ... ADD CONSTRAINT",
 								psprintf(a->subtype == 'T' ?
 										 "Columns of protected table \"%s\" use domain \"%s\": humans' inserts that leave them out would take the new default." :
+										 a->subtype == 'X' ?
+										 "Columns of protected table \"%s\" use domain \"%s\": its constraints keep humans' values valid." :
 										 "Columns of protected table \"%s\" use domain \"%s\": the change could refuse humans' writes.",
 										 name_of(user), format_type_be(typid)));
 				break;
