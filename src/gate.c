@@ -53,6 +53,7 @@
 
 #include "access/xact.h"
 #include "catalog/dependency.h"
+#include "catalog/pg_inherits.h"
 #include "common/hashfn.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
@@ -1845,6 +1846,15 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 			case AT_DropColumn:
 				if (protected && is_stamp_column(cmd->name))
 					verdict(v, AG_REFUSAL_GUARD, "ALTER TABLE ... DROP COLUMN", psprintf("Column \"%s\" of \"%s\" is a stamp column of the guard.", cmd->name, rel));
+				else if (get_rel_relkind(relid) == RELKIND_COMPOSITE_TYPE &&
+						 OidIsValid(ag_structure_type_user(get_rel_type_id(relid))))
+				{
+					/* the field goes from a protected column's values (red team 20a, finding 2) */
+					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TYPE ... DROP ATTRIBUTE",
+							psprintf("It drops attribute \"%s\" of type \"%s\", which protected table %s uses: the field goes from every row, humans' data in it too.",
+									 cmd->name, rel,
+									 ag_qualified_relname(ag_structure_type_user(get_rel_type_id(relid)))));
+				}
 				else
 					verdict(v, AG_REFUSAL_APPROVAL, "ALTER TABLE ... DROP COLUMN", psprintf("It drops column \"%s\" of \"%s\" and its data.", cmd->name, rel));
 				break;
@@ -1908,9 +1918,13 @@ classify_utility(Node *parsetree, AgUtility *v)
 			{
 				ListCell   *lc;
 
-				foreach(lc, ((TruncateStmt *) parsetree)->relations)
+				TruncateStmt *t = (TruncateStmt *) parsetree;
+				char	   *restarts = NULL;
+
+				foreach(lc, t->relations)
 				{
-					Oid			relid = ag_range_var_relid(lfirst_node(RangeVar, lc));
+					RangeVar   *rv = lfirst_node(RangeVar, lc);
+					Oid			relid = ag_range_var_relid(rv);
 
 					if (ag_in_guard_schema(relid))
 						verdict(v, AG_REFUSAL_GUARD, "TRUNCATE", psprintf("%s belongs to agent_guard.", ag_relname_or(relid, "it")));
@@ -1921,7 +1935,40 @@ classify_utility(Node *parsetree, AgUtility *v)
 						if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
 							v->unrunnable = true;
 					}
+
+					/*
+					 * RESTART IDENTITY restarts the sequences the emptied
+					 * tables' columns own (their children's too): one a
+					 * protected table's default draws from goes back to its
+					 * start, and humans' inserts collide with their own
+					 * rows.  As ALTER SEQUENCE ... RESTART of it: approval,
+					 * scratch table or not, the sequence named (red team
+					 * 20a, finding 7).  What CASCADE reaches is reach.c's.
+					 */
+					if (t->restart_seqs && restarts == NULL && OidIsValid(relid))
+					{
+						List	   *tree = rv->inh && has_subclass(relid) ?
+							find_all_inheritors(relid, NoLock, NULL) : list_make1_oid(relid);
+						ListCell   *lc2;
+
+						foreach(lc2, tree)
+						{
+							Oid			seq = InvalidOid;
+							Oid			user = ag_structure_owned_sequence_user(lfirst_oid(lc2), &seq);
+
+							if (!OidIsValid(user))
+								continue;
+							restarts = psprintf("It empties table %s and restarts sequence %s, which its column owns: the sequence numbers the rows of protected table %s, and humans' inserts would collide with the rows it numbered.",
+												ag_qualified_relname(lfirst_oid(lc2)), ag_qualified_relname(seq),
+												ag_qualified_relname(user));
+							if (!ag_agent_could(AG_ACT_TRUNCATE, relid))
+								v->unrunnable = true;
+							break;
+						}
+					}
 				}
+				if (restarts != NULL)
+					verdict(v, AG_REFUSAL_APPROVAL, "TRUNCATE ... RESTART IDENTITY", restarts);
 				break;
 			}
 		case T_AlterTableStmt:

@@ -286,6 +286,55 @@ column_in_key(Oid relid, const char *colname)
 	return found;
 }
 
+/*
+ * Is the column NOT NULL: itself, or through its domain?  Without a
+ * default, humans' inserts that leave it out fail (red team 20a,
+ * finding 4).
+ */
+static bool
+column_not_null(Oid relid, const char *colname)
+{
+	AttrNumber	attnum = colname ? get_attnum(relid, colname) : InvalidAttrNumber;
+	HeapTuple	tup;
+	bool		notnull = false;
+	Oid			typid = InvalidOid;
+
+	if (attnum == InvalidAttrNumber)
+		return false;
+	tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_attribute a = (Form_pg_attribute) GETSTRUCT(tup);
+
+		notnull = a->attnotnull && !a->attisdropped;
+		typid = a->atttypid;
+		ReleaseSysCache(tup);
+	}
+	/* a domain's NOT NULL, at any level of domains over domains */
+	while (!notnull && OidIsValid(typid) && get_typtype(typid) == TYPTYPE_DOMAIN)
+	{
+		tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		if (!HeapTupleIsValid(tup))
+			break;
+		notnull = ((Form_pg_type) GETSTRUCT(tup))->typnotnull;
+		typid = ((Form_pg_type) GETSTRUCT(tup))->typbasetype;
+		ReleaseSysCache(tup);
+	}
+	return notnull;
+}
+
+/*
+ * ALTER COLUMN ... DROP DEFAULT, or SET DEFAULT NULL (PostgreSQL stores
+ * no default for a null constant): the column is left without one.
+ */
+static bool
+default_removed(Node *raw)
+{
+	if (raw != NULL && IsA(raw, TypeCast))
+		raw = ((TypeCast *) raw)->arg;
+	return raw == NULL || (IsA(raw, A_Const) && ((A_Const *) raw)->isnull);
+}
+
 /* ---------------------------------------------------------------------
  * Reliance walks (red team 18a, finding 1)
  *
@@ -1363,6 +1412,25 @@ judge_narrowed_default(AgUtility *v, const char *what, Oid parent, Node *bound)
 }
 
 static void judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd);
+
+/*
+ * A statement on table relid that changes the sequences its columns own
+ * (ALTER TABLE ... SET UNLOGGED, TRUNCATE ... RESTART IDENTITY): approval
+ * when one numbers the rows of a protected table (its key default draws
+ * from it), as the same act on the sequence by name; the reason names the
+ * sequence.  Whether relid itself is the agent's scratch does not matter.
+ */
+static void
+judge_owned_sequences(AgUtility *v, const char *what, Oid relid, const char *change)
+{
+	Oid			seq = InvalidOid;
+	Oid			user = ag_structure_owned_sequence_user(relid, &seq);
+
+	if (OidIsValid(user))
+		set_verdict(v, APPROVAL, what,
+					psprintf("It makes sequence %s, which \"%s\" owns, %s: the sequence numbers the rows of protected table \"%s\", and humans' inserts could fail or collide.",
+							 ag_qualified_relname(seq), name_of(relid), change, name_of(user)));
+}
 static char *type_user_code(Oid typid, int depth);
 static char *type_default_code(Oid typid, int depth);
 
@@ -1478,6 +1546,16 @@ classify_alter_table(AlterTableStmt *stmt, AgUtility *v)
 									 rel, name_of(user)));
 			continue;
 		}
+
+		/*
+		 * SET UNLOGGED of a table makes the sequences its columns own
+		 * (serial, identity) unlogged too: as ALTER SEQUENCE ... SET
+		 * UNLOGGED of one that numbers a protected table (red team 20a,
+		 * finding 3).  A protected table's own is judged below.
+		 */
+		if (cmd->subtype == AT_SetUnLogged && !protected)
+			judge_owned_sequences(v, "ALTER TABLE ... SET UNLOGGED", relid,
+								  "unlogged (a crash or a failover takes it back)");
 		if (!protected)
 			continue;
 
@@ -2372,6 +2450,32 @@ protected_reached(Oid relid, bool inh)
 }
 
 /*
+ * ALTER COLUMN ... DROP DEFAULT (or SET DEFAULT NULL) of a NOT NULL column
+ * of a protected table, or of a table whose protected children get it
+ * (recursing): approval, as for a key column; humans' inserts that leave
+ * the column out would fail (red team 20a, finding 4).  A protected
+ * table's own key column is judged below, with SET DEFAULT.  Stamp
+ * columns are refused below.
+ */
+static void
+judge_removed_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, const char *colname)
+{
+	Oid			user = protected_reached(relid, stmt->relation->inh);
+
+	if (!OidIsValid(user) || colname == NULL || is_stamp(colname) ||
+		!ag_agent_could(AG_ACT_ALTER, relid))
+		return;
+	if (user == relid && column_in_key(relid, colname))
+		return;
+	if (!column_not_null(user, colname) && !column_in_key(user, colname))
+		return;
+	set_verdict(v, APPROVAL, "ALTER TABLE ... ALTER COLUMN ... DROP DEFAULT",
+				psprintf("Column \"%s\" of protected table \"%s\" is NOT NULL%s: without its default, humans' inserts that leave it out would fail.",
+						 colname, name_of(user),
+						 column_in_key(user, colname) ? " and in its key" : ""));
+}
+
+/*
  * ADD COLUMN ... DEFAULT and ALTER COLUMN ... SET DEFAULT whose default
  * runs code that is not the system's, on a protected table or on a table
  * whose protected children get the column or the default: approval.  Not
@@ -2396,8 +2500,13 @@ judge_default(AgUtility *v, AlterTableStmt *stmt, Oid relid, AlterTableCmd *cmd)
 		raw = cmd->def;			/* NULL: DROP DEFAULT */
 		colname = cmd->name;
 		att = colname ? get_attnum(relid, colname) : InvalidAttrNumber;
-		if (raw == NULL || att == InvalidAttrNumber)
+		if (att == InvalidAttrNumber)
 			return;				/* PostgreSQL's error */
+		if (default_removed(raw))
+		{
+			judge_removed_default(v, stmt, relid, colname);
+			return;
+		}
 		get_atttypetypmodcoll(relid, att, &typid, &typmod, &collid);
 	}
 	else if (AG_IS_ADD_COLUMN(cmd->subtype) && cmd->def != NULL && IsA(cmd->def, ColumnDef))
@@ -2723,6 +2832,37 @@ Oid
 ag_structure_sequence_user(Oid seqid)
 {
 	return sequence_protected_user(seqid);
+}
+
+/*
+ * A sequence owned by a column of relid (serial, identity) that numbers
+ * the rows of another, protected table (its default draws from it): that
+ * table, *seq the sequence; or InvalidOid.  ALTER TABLE ... SET UNLOGGED
+ * and TRUNCATE ... RESTART IDENTITY of relid change it (red team 20a,
+ * findings 3 and 7).
+ */
+Oid
+ag_structure_owned_sequence_user(Oid relid, Oid *seq)
+{
+	List	   *seqs;
+	ListCell   *lc;
+	Oid			user = InvalidOid;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) == RELKIND_SEQUENCE)
+		return InvalidOid;
+	seqs = getOwnedSequences(relid);
+	foreach(lc, seqs)
+	{
+		user = sequence_protected_user(lfirst_oid(lc));
+		if (OidIsValid(user) && user != relid)
+		{
+			*seq = lfirst_oid(lc);
+			break;
+		}
+		user = InvalidOid;
+	}
+	list_free(seqs);
+	return user;
 }
 
 /*
@@ -3169,18 +3309,24 @@ ag_structure_altered_column(Oid relid, Form_pg_attribute before, Form_pg_attribu
 
 /*
  * A column default of a protected table dropped (through CASCADE, reach.c):
- * the decision ALTER COLUMN ... DROP DEFAULT gets (approval on a key
- * column: humans' inserts that leave the key out would fail), or
- * AG_REFUSAL_NONE.
+ * the decision ALTER COLUMN ... DROP DEFAULT gets (approval on a key or
+ * NOT NULL column: humans' inserts that leave it out would fail; red team
+ * 20a, finding 4), or AG_REFUSAL_NONE.
  */
 AgRefusalKind
 ag_structure_dropped_default(Oid relid, int attnum, char **why)
 {
 	char	   *col = get_attname(relid, attnum, true);
 
-	if (col == NULL || !is_protected(relid) || !column_in_key(relid, col))
+	if (col == NULL || !is_protected(relid))
 		return AG_REFUSAL_NONE;
-	*why = psprintf("it drops the default of column \"%s\" in the key of protected table %s: humans' inserts that leave it out would fail",
-					col, ag_qualified_relname(relid));
+	if (column_in_key(relid, col))
+		*why = psprintf("it drops the default of column \"%s\" in the key of protected table %s: humans' inserts that leave it out would fail",
+						col, ag_qualified_relname(relid));
+	else if (column_not_null(relid, col))
+		*why = psprintf("it drops the default of NOT NULL column \"%s\" of protected table %s: humans' inserts that leave it out would fail",
+						col, ag_qualified_relname(relid));
+	else
+		return AG_REFUSAL_NONE;
 	return AG_REFUSAL_APPROVAL;
 }

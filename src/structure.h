@@ -16,6 +16,7 @@ extern void ag_structure_classify(Node *parsetree, AgUtility *u);
 
 /* The protected table whose rows a sequence numbers, or InvalidOid. */
 extern Oid ag_structure_sequence_user(Oid seqid);
+extern Oid	ag_structure_owned_sequence_user(Oid relid, Oid *seq);
 
 /* The protected relation whose rows show values of this type, or InvalidOid. */
 extern Oid	ag_structure_type_user(Oid typid);
