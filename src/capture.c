@@ -325,8 +325,50 @@ load_json_columns(TupleDesc desc, int *deps)
 		*deps = deps_all;
 		return NULL;
 	}
+	for (i = 0; i < desc->natts; i++)
+		cols[i].text = cols[i].kind == AG_JSON_STRING &&
+			(cols[i].base == TEXTOID || cols[i].base == VARCHAROID || cols[i].base == BPCHAROID);
 	*deps = deps_fast;
 	return cols;
+}
+
+/*
+ * The order of a jsonb object's keys (jsonb.c's lengthCompareJsonbPair():
+ * shorter first, then bytewise), which pushJsonbValue() sorts the pairs of
+ * every object into.
+ */
+static int
+jsonb_key_cmp(const void *a, const void *b, void *arg)
+{
+	TupleDesc	desc = (TupleDesc) arg;
+	const char *ka = NameStr(TupleDescAttr(desc, *(const int *) a)->attname);
+	const char *kb = NameStr(TupleDescAttr(desc, *(const int *) b)->attname);
+	size_t		la = strlen(ka);
+	size_t		lb = strlen(kb);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(ka, kb, la);
+}
+
+/*
+ * The columns of a simple table in the order of their keys in its row
+ * images: row_image() puts the pairs in that order itself, instead of
+ * pushing them one by one and having every image's keys sorted again.
+ * Column names are unique, so the order is total.
+ */
+static int *
+load_json_order(TupleDesc desc, int *n)
+{
+	int		   *order = MemoryContextAlloc(CaptureContext, sizeof(int) * Max(desc->natts, 1));
+	int			i;
+
+	*n = 0;
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			order[(*n)++] = i;
+	qsort_arg(order, *n, sizeof(int), jsonb_key_cmp, desc);
+	return order;
 }
 
 /* the printed length of the numbers row_image() put into jsonb since reset */
@@ -341,11 +383,11 @@ static const int utc_offset = 0;
 static Datum
 row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue *res;
+	JsonbValue	object;
+	JsonbPair  *pairs;
 	Datum	   *values;
 	bool	   *isnull;
-	int			i;
+	int			j;
 
 	if (info->jcols == NULL)
 		return FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(tuple, desc));
@@ -354,31 +396,34 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 	isnull = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(tuple, desc, values, isnull);
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (i = 0; i < desc->natts; i++)
+	/*
+	 * The object as pushJsonbValue() would leave it once its keys are
+	 * sorted (info->jorder), turned into jsonb by the same function.
+	 */
+	pairs = palloc(sizeof(JsonbPair) * Max(info->njorder, 1));
+	for (j = 0; j < info->njorder; j++)
 	{
+		int			i = info->jorder[j];
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AgJsonCol  *col = &info->jcols[i];
-		JsonbValue	k;
-		JsonbValue	v;
+		JsonbValue *k = &pairs[j].key;
+		JsonbValue *v = &pairs[j].value;
 		char	   *out;
 
-		if (att->attisdropped)
-			continue;
-		k.type = jbvString;
-		k.val.string.val = NameStr(att->attname);
-		k.val.string.len = strlen(k.val.string.val);
-		pushJsonbValue(&state, WJB_KEY, &k);
+		pairs[j].order = j;
+		k->type = jbvString;
+		k->val.string.val = NameStr(att->attname);
+		k->val.string.len = strlen(k->val.string.val);
 
 		if (isnull[i])
-			v.type = jbvNull;
+			v->type = jbvNull;
 		else
 		{
 			switch (col->kind)
 			{
 				case AG_JSON_BOOL:
-					v.type = jbvBool;
-					v.val.boolean = DatumGetBool(values[i]);
+					v->type = jbvBool;
+					v->val.boolean = DatumGetBool(values[i]);
 					break;
 				case AG_JSON_INT2:
 				case AG_JSON_INT4:
@@ -389,10 +434,10 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					 * with numeric_in(); both end in make_result(), so the
 					 * numeric is the same, digit for digit.
 					 */
-					v.type = jbvNumeric;
-					v.val.numeric = int64_to_numeric(col->kind == AG_JSON_INT2 ? (int64) DatumGetInt16(values[i]) :
-													 col->kind == AG_JSON_INT4 ? (int64) DatumGetInt32(values[i]) :
-													 DatumGetInt64(values[i]));
+					v->type = jbvNumeric;
+					v->val.numeric = int64_to_numeric(col->kind == AG_JSON_INT2 ? (int64) DatumGetInt16(values[i]) :
+													  col->kind == AG_JSON_INT4 ? (int64) DatumGetInt32(values[i]) :
+													  DatumGetInt64(values[i]));
 					break;
 				case AG_JSON_NUMBER:
 					if (col->base == FLOAT8OID)
@@ -405,36 +450,47 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					/* NaN and infinities stay strings, as in to_jsonb() */
 					if (strchr(out, 'N') != NULL || strchr(out, 'n') != NULL)
 					{
-						v.type = jbvString;
-						v.val.string.val = out;
-						v.val.string.len = strlen(out);
+						v->type = jbvString;
+						v->val.string.val = out;
+						v->val.string.len = strlen(out);
 					}
 					else
 					{
-						v.type = jbvNumeric;
-						v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																			CStringGetDatum(out),
-																			ObjectIdGetDatum(InvalidOid),
-																			Int32GetDatum(-1)));
+						v->type = jbvNumeric;
+						v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																			 CStringGetDatum(out),
+																			 ObjectIdGetDatum(InvalidOid),
+																			 Int32GetDatum(-1)));
 					}
 					break;
 				case AG_JSON_DATE:
 				case AG_JSON_TIMESTAMP:
 				case AG_JSON_TIMESTAMPTZ:
 					/* a timestamptz as TimeZone = UTC prints it */
-					v.type = jbvString;
-					v.val.string.val = JsonEncodeDateTime(NULL, values[i],
-														  col->kind == AG_JSON_DATE ? DATEOID :
-														  col->kind == AG_JSON_TIMESTAMP ? TIMESTAMPOID :
-														  TIMESTAMPTZOID, &utc_offset);
-					v.val.string.len = strlen(v.val.string.val);
+					v->type = jbvString;
+					v->val.string.val = JsonEncodeDateTime(NULL, values[i],
+														   col->kind == AG_JSON_DATE ? DATEOID :
+														   col->kind == AG_JSON_TIMESTAMP ? TIMESTAMPOID :
+														   TIMESTAMPTZOID, &utc_offset);
+					v->val.string.len = strlen(v->val.string.val);
 					break;
 				case AG_JSON_STRING:
-					out = OutputFunctionCall(&col->out, values[i]);
-					v.type = jbvString;
-					v.val.string.val = out;
-					v.val.string.len = strlen(out);
-					if (v.val.string.len > JENTRY_OFFLENMASK)
+					v->type = jbvString;
+					if (col->text)
+					{
+						/* textout(), varcharout() and bpcharout() print the bytes */
+						text	   *t = DatumGetTextPP(values[i]);
+
+						v->val.string.val = VARDATA_ANY(t);
+						v->val.string.len = VARSIZE_ANY_EXHDR(t);
+					}
+					else
+					{
+						out = OutputFunctionCall(&col->out, values[i]);
+						v->val.string.val = out;
+						v->val.string.len = strlen(out);
+					}
+					if (v->val.string.len > JENTRY_OFFLENMASK)
 						ereport(ERROR,
 								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 								 errmsg("string too long to represent as jsonb string"),
@@ -448,10 +504,12 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					break;
 			}
 		}
-		pushJsonbValue(&state, WJB_VALUE, &v);
 	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(res));
+	memset(&object, 0, sizeof(object));
+	object.type = jbvObject;
+	object.val.object.nPairs = info->njorder;
+	object.val.object.pairs = pairs;
+	return JsonbPGetDatum(JsonbValueToJsonb(&object));
 }
 
 /* The cached facts about a protected relation. */
@@ -482,6 +540,7 @@ ag_relinfo_get(Relation rel)
 		info->valid = false;
 		info->relname = NULL;
 		info->jcols = NULL;
+		info->jorder = NULL;
 		info->seqkeys = NULL;
 	}
 
@@ -499,6 +558,11 @@ ag_relinfo_get(Relation rel)
 		{
 			pfree(info->jcols);
 			info->jcols = NULL;
+		}
+		if (info->jorder)
+		{
+			pfree(info->jorder);
+			info->jorder = NULL;
 		}
 
 		info->att_agent = find_column(desc, "ag_agent_id", TEXTOID);
@@ -532,6 +596,8 @@ ag_relinfo_get(Relation rel)
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		MemoryContextSwitchTo(old);
 		info->jcols = load_json_columns(desc, &info->pin_deps);
+		if (info->jcols != NULL)
+			info->jorder = load_json_order(desc, &info->njorder);
 		info->seqkeys_loaded = false;	/* seqkeys.c reloads on first use */
 		info->valid = true;
 	}
