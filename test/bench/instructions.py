@@ -96,15 +96,15 @@ def wal_pass(a, b):
     c = b.cluster
     res = {}
     for op, v in workloads(a):
-        reset(c, "t_" + v, a.rows)
+        reset(c, "t_" + v, a.wal_rows)
         if a.wal_warm:
             run_pgbench(c, WRITER[v], 1, transactions=a.wal_warm, script=b.script(op, v),
-                        defines=["rows=%d" % a.rows], extra=["--random-seed=1"])
+                        defines=["rows=%d" % a.wal_rows], extra=["--random-seed=1"])
             while c.value("SELECT agent_guard.seal_log()") != "0":
                 pass
         lsn0 = c.lsn()
         run_pgbench(c, WRITER[v], 1, transactions=a.wal_n, script=b.script(op, v),
-                    defines=["rows=%d" % a.rows], extra=[SEED])
+                    defines=["rows=%d" % a.wal_rows], extra=[SEED])
         while c.value("SELECT agent_guard.seal_log()") != "0":
             pass
         lsn1 = c.lsn()
@@ -182,6 +182,8 @@ def main():
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated of " + ",".join(VARIANTS))
     p.add_argument("--n", default="100,1100", help="N1,N2 transactions of the two callgrind sessions")
     p.add_argument("--rows", type=int, default=100000)
+    p.add_argument("--wal-rows", type=int, default=10000,
+                   help="rows of the WAL run's table (small: the warm-up touches all its pages)")
     p.add_argument("--wal-n", type=int, default=2000, help="transactions of the WAL run")
     p.add_argument("--wal-warm", type=int, default=2000,
                    help="transactions run after the CHECKPOINT and before the WAL run, so that fewer of "
@@ -222,9 +224,9 @@ def main():
         b.cluster.stop()
         if getattr(b, "vg", None) is not None and b.vg.poll() is None:
             b.vg.kill()
-    out = ["", "Per statement, -c 1 -M prepared, %d-row tables; Ir: callgrind, backend only, "
-           "(Ir(N=%d) - Ir(N=%d)) / %d, median of %d; WAL: %d statements after %d "
-           "from a CHECKPOINT, sealed" % (a.rows, a.n[1], a.n[0], a.n[1] - a.n[0], a.repeat, a.wal_n, a.wal_warm), "",
+    out = ["", "Per statement, -c 1 -M prepared; Ir: %d-row tables, callgrind, backend only, "
+           "(Ir(N=%d) - Ir(N=%d)) / %d, median of %d; WAL: %d-row tables, %d statements after %d "
+           "from a CHECKPOINT, sealed" % (a.rows, a.n[1], a.n[0], a.n[1] - a.n[0], a.repeat, a.wal_rows, a.wal_n, a.wal_warm), "",
            "| statement | writer, table | Ir/stmt | x base | WAL B/stmt | of it FPI | records/stmt |",
            "|---|---|---|---|---|---|---|"]
     base = statistics.median(ir[("update", "base")]) if ("update", "base") in ir else None
