@@ -478,6 +478,10 @@ typedef struct AgOwnTable
 } AgOwnTable;
 static AgOwnTable own_tables[AG_OWN_TABLES];
 
+/* the OID of schema agent_guard: valid while guard_namespace_known */
+static Oid	guard_namespace = InvalidOid;
+static bool guard_namespace_known = false;
+
 static void
 own_tables_forget(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -486,6 +490,35 @@ own_tables_forget(Datum arg, int cacheid, uint32 hashvalue)
 	for (i = 0; i < AG_OWN_TABLES; i++)
 		if (cacheid != RELNAMENSP || hashvalue == 0 || own_tables[i].hash == hashvalue)
 			own_tables[i].relid = InvalidOid;
+	if (cacheid != RELNAMENSP)
+		guard_namespace_known = false;
+}
+
+/*
+ * ag_guard_namespace(), kept for the session: the guard asks
+ * it several times in every statement of an agent (is the extension here,
+ * is this relation or function its own), and a syscache lookup by name
+ * cost about 600 instructions each time.  Forgotten at any change of a
+ * pg_namespace row (the schema created, renamed or dropped, in this
+ * transaction or another) and at a cache reset, when a fresh lookup could
+ * answer otherwise: the same invalidations that would refresh the
+ * syscache's entry.
+ */
+Oid
+ag_guard_namespace(void)
+{
+	Oid			nsp;
+
+	if (guard_namespace_known)
+		return guard_namespace;
+	nsp = get_namespace_oid(AG_SCHEMA, true);
+	/* without the callbacks (not preloaded) nothing is kept */
+	if (own_tables_watched)
+	{
+		guard_namespace = nsp;
+		guard_namespace_known = true;
+	}
+	return nsp;
 }
 
 /*
@@ -512,7 +545,9 @@ ag_own_table_oid(const char *relname)
 		if (own_tables[i].relname == NULL && ot == NULL)
 			ot = &own_tables[i];
 	}
-	nsp = get_namespace_oid(AG_SCHEMA, false);
+	nsp = ag_guard_namespace();
+	if (!OidIsValid(nsp))
+		nsp = get_namespace_oid(AG_SCHEMA, false);	/* the error */
 	relid = get_relname_relid(relname, nsp);
 	/* without the callbacks (not preloaded) nothing is kept */
 	if (ot != NULL && OidIsValid(relid) && own_tables_watched)
