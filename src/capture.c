@@ -622,6 +622,41 @@ check_trigger_call(FunctionCallInfo fcinfo, const char *name)
 }
 
 /*
+ * A text datum of s, kept for the session while s stays the same string
+ * (the agent, the run, the roles: the same from one event to the next
+ * for as long as they do not change).  The event's tuple copies it.
+ */
+typedef struct TextCache
+{
+	char	   *str;
+	text	   *txt;
+} TextCache;
+
+static Datum
+cached_text(TextCache *c, const char *s)
+{
+	if (c->str == NULL || strcmp(c->str, s) != 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ag_session_memory());
+
+		if (c->str)
+		{
+			pfree(c->str);
+			pfree(c->txt);
+			c->str = NULL;
+		}
+		c->txt = cstring_to_text(s);
+		c->str = pstrdup(s);
+		MemoryContextSwitchTo(old);
+	}
+	return PointerGetDatum(c->txt);
+}
+
+/* the stamps' and the events' agent and run */
+static TextCache agent_text;
+static TextCache run_text;
+
+/*
  * agent_guard.stamp(): BEFORE INSERT OR UPDATE FOR EACH ROW.
  */
 static bool
@@ -678,8 +713,8 @@ ag_stamp(PG_FUNCTION_ARGS)
 		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls));
 	}
 
-	values[0] = CStringGetTextDatum(agent);
-	values[1] = CStringGetTextDatum(ag_current_run(true));
+	values[0] = cached_text(&agent_text, agent);
+	values[1] = cached_text(&run_text, ag_current_run(true));
 	nulls[0] = nulls[1] = false;
 
 	if (soft && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
@@ -717,6 +752,7 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 	}
 	return *cached_name;
 }
+
 
 /*
  * A statement's text longer than AG_MAX_QUERY_LOG, as logged: its first and
@@ -882,8 +918,12 @@ statement_in_event(Datum *values, bool *nulls, const char *params)
 	else
 		values[EV_QUERY] = PointerGetDatum(cstring_to_text_with_len(text ? text : "", text ? len : 0));
 	values[EV_CLIENT_ADDR] = client_addr(&nulls[EV_CLIENT_ADDR]);
-	/* current_setting('application_name', true), as the statements' default was */
-	appname = GetConfigOption("application_name", true, false);
+	/*
+	 * current_setting('application_name', true), as the statements' default
+	 * was: the setting's own variable, which GetConfigOption() returns after
+	 * looking the name up
+	 */
+	appname = application_name;
 	nulls[EV_APPLICATION_NAME] = (appname == NULL);
 	values[EV_APPLICATION_NAME] = appname ? CStringGetTextDatum(appname) : (Datum) 0;
 	nulls[EV_PARAMETERS] = (params == NULL);
@@ -984,6 +1024,10 @@ ag_capture(PG_FUNCTION_ARGS)
 	static char *login_name = NULL;
 	static Oid	acting_oid = InvalidOid;
 	static char *acting_name = NULL;
+	static TextCache login_text,
+				acting_text,
+				relname_text,
+				operation_text;
 
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
@@ -1069,12 +1113,12 @@ ag_capture(PG_FUNCTION_ARGS)
 		ag_seqkeys_check(rel, info, oldtup, newtup);
 
 	memset(nulls, false, sizeof(nulls));
-	values[0] = CStringGetTextDatum(agent);
-	values[1] = CStringGetTextDatum(ag_current_run(true));
-	values[2] = CStringGetTextDatum(role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
-	values[3] = CStringGetTextDatum(role_name(GetUserId(), &acting_oid, &acting_name));
-	values[5] = CStringGetTextDatum(info->relname);
-	values[6] = CStringGetTextDatum(operation);
+	values[0] = cached_text(&agent_text, agent);
+	values[1] = cached_text(&run_text, ag_current_run(true));
+	values[2] = cached_text(&login_text, role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
+	values[3] = cached_text(&acting_text, role_name(GetUserId(), &acting_oid, &acting_name));
+	values[5] = cached_text(&relname_text, info->relname);
+	values[6] = cached_text(&operation_text, operation);
 
 	/*
 	 * Row images are built here, as the writing user: to_jsonb() may call
