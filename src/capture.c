@@ -381,7 +381,7 @@ static const int utc_offset = 0;
  * it: the caller pins info->pin_deps
  */
 static Datum
-row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
+row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc, JsonbPair **pairs_out)
 {
 	JsonbValue	object;
 	JsonbPair  *pairs;
@@ -509,6 +509,33 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 	object.type = jbvObject;
 	object.val.object.nPairs = info->njorder;
 	object.val.object.pairs = pairs;
+	if (pairs_out)
+		*pairs_out = pairs;
+	return JsonbPGetDatum(JsonbValueToJsonb(&object));
+}
+
+/*
+ * build_row_key() for an image row_image() built itself, from its pairs:
+ * the key columns' pairs, which are in jsonb's key order already
+ * (info->keypos ascending; a column named twice in the key index once, as
+ * pushJsonbValue() would keep it).
+ */
+static Datum
+build_row_key_from_pairs(AgRelInfo *info, JsonbPair *pairs)
+{
+	JsonbValue	object;
+	JsonbPair	keypairs[INDEX_MAX_KEYS];
+	int			m;
+
+	for (m = 0; m < info->nkeypos; m++)
+	{
+		keypairs[m] = pairs[info->keypos[m]];
+		keypairs[m].order = m;
+	}
+	memset(&object, 0, sizeof(object));
+	object.type = jbvObject;
+	object.val.object.nPairs = info->nkeypos;
+	object.val.object.pairs = keypairs;
 	return JsonbPGetDatum(JsonbValueToJsonb(&object));
 }
 
@@ -597,7 +624,21 @@ ag_relinfo_get(Relation rel)
 		MemoryContextSwitchTo(old);
 		info->jcols = load_json_columns(desc, &info->pin_deps);
 		if (info->jcols != NULL)
+		{
+			int			j,
+						m;
+
 			info->jorder = load_json_order(desc, &info->njorder);
+			/* the key columns' places among the image's pairs, ascending */
+			info->nkeypos = 0;
+			for (j = 0; j < info->njorder; j++)
+				for (m = 0; m < info->nkeys; m++)
+					if (info->keyattnos[m] == info->jorder[j] + 1)
+					{
+						info->keypos[info->nkeypos++] = j;
+						break;
+					}
+		}
 		info->seqkeys_loaded = false;	/* seqkeys.c reloads on first use */
 		info->valid = true;
 	}
@@ -1042,6 +1083,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	AgRelInfo  *info;
 	char	   *params;
 	int			pin_level;
+	JsonbPair  *keyimage = NULL;	/* the key's image as row_image() built it */
 
 	check_trigger_call(fcinfo, "agent_guard.capture()");
 	rel = trigdata->tg_relation;
@@ -1129,21 +1171,24 @@ ag_capture(PG_FUNCTION_ARGS)
 	image_number_bytes = 0;
 	pin_level = ag_output_pin(info->pin_deps);
 	if (oldtup)
-		values[7] = row_image(info, oldtup, desc);
+		values[7] = row_image(info, oldtup, desc, newtup ? NULL : &keyimage);
 	else
 	{
 		values[7] = (Datum) 0;
 		nulls[7] = true;
 	}
 	if (newtup)
-		values[8] = row_image(info, newtup, desc);
+		values[8] = row_image(info, newtup, desc, &keyimage);
 	else
 	{
 		values[8] = (Datum) 0;
 		nulls[8] = true;
 	}
 	ag_output_unpin(pin_level);
-	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
+	if (keyimage != NULL)
+		values[9] = build_row_key_from_pairs(info, keyimage);
+	else
+		values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
 	{
 		/*
 		 * Simple tables: row_image() counted the numbers it printed, and the

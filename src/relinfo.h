@@ -40,6 +40,9 @@ typedef struct AgRelInfo
 	int		   *jorder;			/* with jcols: the columns (indexes into
 								 * the descriptor) in jsonb's key order */
 	int			njorder;
+	int			keypos[INDEX_MAX_KEYS];	/* with jcols: the key columns'
+										 * places in jorder, ascending */
+	int			nkeypos;
 	int			pin_deps;		/* the output settings the image prints
 								 * with (outputpin.h), pinned around it */
 	bool		seqkeys_loaded; /* seqkeys below is current (seqkeys.c) */
