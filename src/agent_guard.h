@@ -59,6 +59,8 @@
 #define ERRCODE_AG_UNKNOWN_RUN			MAKE_SQLSTATE('Y','G','0','4','1')
 
 #define AG_SCHEMA "agent_guard"
+/* get_namespace_oid(AG_SCHEMA, true), kept for the session (fastinsert.c) */
+extern Oid	ag_guard_namespace(void);
 
 /* Longest agent id, run id or idempotency key we accept; longer ones are
  * refused, not cut. */

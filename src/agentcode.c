@@ -1142,7 +1142,7 @@ counted_function(Oid funcid, void *context)
 		return true;
 	name = get_func_name(funcid);
 	guard_test = name != NULL && strcmp(name, "_replication_session") == 0 &&
-		get_func_namespace(funcid) == get_namespace_oid(AG_SCHEMA, true);
+		get_func_namespace(funcid) == ag_guard_namespace();
 	if (name)
 		pfree(name);
 	return !guard_test;
@@ -1715,7 +1715,7 @@ call_kind(Oid funcid)
 	 * and write the log, run queries as table owners, preview statements),
 	 * but for those that only tell who the session is (red team 7).
 	 */
-	if (get_func_namespace(funcid) == get_namespace_oid(AG_SCHEMA, true))
+	if (get_func_namespace(funcid) == ag_guard_namespace())
 		kind = guard_identity_function(funcid) ? CALL_FREE : CALL_CALLERS_RIGHTS;
 	else
 		kind = acts_with_callers_rights(funcid) ? CALL_CALLERS_RIGHTS :
@@ -1762,7 +1762,7 @@ ag_agentcode_invoker_of_other(Oid fn)
 	proc = (Form_pg_proc) GETSTRUCT(tup);
 	found = !proc->prosecdef && proc->prolang != ClanguageId &&
 		proc->prolang != INTERNALlanguageId &&
-		proc->pronamespace != get_namespace_oid(AG_SCHEMA, true) &&
+		proc->pronamespace != ag_guard_namespace() &&
 		!ag_agentcode_role_is_agent(proc->proowner);
 	ReleaseSysCache(tup);
 	return found;
@@ -1795,7 +1795,7 @@ ag_agentcode_definer_of_other(Oid fn)
 		return false;
 	proc = (Form_pg_proc) GETSTRUCT(tup);
 	found = proc->prosecdef &&
-		proc->pronamespace != get_namespace_oid(AG_SCHEMA, true) &&
+		proc->pronamespace != ag_guard_namespace() &&
 		!ag_agentcode_role_is_agent(proc->proowner);
 	ReleaseSysCache(tup);
 	return found;
@@ -1811,7 +1811,7 @@ unsafe_for(Oid fn, Oid owner)
 	 * the stack and the statements running; code evaluated in the human's
 	 * expression is neither, so none of them runs there.
 	 */
-	if (get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
+	if (get_func_namespace(fn) == ag_guard_namespace())
 		return true;
 	kind = call_kind(fn);
 
@@ -2044,7 +2044,7 @@ function_unsafe_call(Oid fn, Oid owner, Oid *domain)
 static void
 refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 {
-	bool		guard = get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true);
+	bool		guard = get_func_namespace(fn) == ag_guard_namespace();
 	bool		definer = !guard && call_kind(fn) == CALL_DEFINER;
 	bool		callers = !guard && !definer && (call_kind(fn) == CALL_CALLERS_RIGHTS ||
 												 ag_agentcode_invoker_of_other(fn) ||
@@ -2097,7 +2097,7 @@ ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain)
 const char *
 ag_agentcode_unsafe_reason(Oid fn, Oid owner)
 {
-	if (get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
+	if (get_func_namespace(fn) == ag_guard_namespace())
 		return "is one of the guard's functions";
 	if (fn == F_NEXTVAL)
 		return OidIsValid(unsafe_sequence) ?
@@ -2327,7 +2327,7 @@ preview_switch(Oid funcid)
 	bool		found;
 
 	if (funcid < FirstNormalObjectId ||
-		get_func_namespace(funcid) != get_namespace_oid(AG_SCHEMA, true))
+		get_func_namespace(funcid) != ag_guard_namespace())
 		return false;
 	name = get_func_name(funcid);
 	found = name != NULL && (strcmp(name, "_preview") == 0 || strcmp(name, "preview") == 0);
@@ -2745,7 +2745,7 @@ deferrable_trigger(Oid relid, CmdType cmd)
 			continue;
 		if (t->tgfoid >= FirstNormalObjectId &&
 			(ag_agentcode_role_is_agent(ag_agentcode_function_owner(t->tgfoid)) ||
-			 get_func_namespace(t->tgfoid) == get_namespace_oid(AG_SCHEMA, true)))
+			 get_func_namespace(t->tgfoid) == ag_guard_namespace()))
 			continue;
 		found = pstrdup(t->tgname);
 	}

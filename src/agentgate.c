@@ -158,7 +158,7 @@ who_runs(Who *w)
 {
 	if (IsParallelWorker() || !ag_agentcode_running() || ag_judging() || ag_owner_running())
 		return false;
-	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+	if (!OidIsValid(ag_guard_namespace()))
 		return false;
 	if (!ag_agentcode_innermost(&w->fn, &w->owner))
 		return false;
@@ -209,7 +209,7 @@ who_rules(PlannedStmt *ps, Who *w)
 		return false;
 	if (IsParallelWorker() || ag_agentcode_running() || ag_judging() || ag_owner_running())
 		return false;
-	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+	if (!OidIsValid(ag_guard_namespace()))
 		return false;
 	owner = ag_agentcode_relation_owner(rel);
 	if (!OidIsValid(owner) || !ag_agentcode_role_is_agent(owner))
@@ -454,7 +454,7 @@ ag_agentgate_stored_writers(QueryDesc *qd)
 	if (IsParallelWorker() || IsBinaryUpgrade || ag_process_is_agent() || ag_judging() ||
 		ag_owner_running() || ag_agentcode_running() || ps->commandType == CMD_UTILITY ||
 		ag_agent_roles(&roles, &generation) <= 0 ||
-		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		!OidIsValid(ag_guard_namespace()))
 		return;
 	/* the range table first: most human plans run no code of an agent */
 	if (!OidIsValid(rel = ag_agentcode_plan_agent_relation(ps)))
@@ -821,7 +821,7 @@ ag_agentgate_plan_rule(Query *parse, const char *query_string)
 
 	if ((parse->querySource == QSRC_ORIGINAL && parse->cteList == NIL) ||
 		IsParallelWorker() || ag_owner_running() ||
-		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		!OidIsValid(ag_guard_namespace()))
 		return InvalidOid;
 	rw.top = parse;
 	rw.query_string = query_string;

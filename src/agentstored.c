@@ -582,7 +582,7 @@ trigger_function_foreign(Form_pg_trigger trig)
 	Oid			fn = trig->tgfoid;
 
 	return fn >= FirstNormalObjectId && !trig->tgisinternal &&
-		get_func_namespace(fn) != get_namespace_oid(AG_SCHEMA, true) &&
+		get_func_namespace(fn) != ag_guard_namespace() &&
 		!ag_agentcode_role_is_agent(ag_agentcode_function_owner(fn));
 }
 

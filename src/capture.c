@@ -325,8 +325,50 @@ load_json_columns(TupleDesc desc, int *deps)
 		*deps = deps_all;
 		return NULL;
 	}
+	for (i = 0; i < desc->natts; i++)
+		cols[i].text = cols[i].kind == AG_JSON_STRING &&
+			(cols[i].base == TEXTOID || cols[i].base == VARCHAROID || cols[i].base == BPCHAROID);
 	*deps = deps_fast;
 	return cols;
+}
+
+/*
+ * The order of a jsonb object's keys (jsonb.c's lengthCompareJsonbPair():
+ * shorter first, then bytewise), which pushJsonbValue() sorts the pairs of
+ * every object into.
+ */
+static int
+jsonb_key_cmp(const void *a, const void *b, void *arg)
+{
+	TupleDesc	desc = (TupleDesc) arg;
+	const char *ka = NameStr(TupleDescAttr(desc, *(const int *) a)->attname);
+	const char *kb = NameStr(TupleDescAttr(desc, *(const int *) b)->attname);
+	size_t		la = strlen(ka);
+	size_t		lb = strlen(kb);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(ka, kb, la);
+}
+
+/*
+ * The columns of a simple table in the order of their keys in its row
+ * images: row_image() puts the pairs in that order itself, instead of
+ * pushing them one by one and having every image's keys sorted again.
+ * Column names are unique, so the order is total.
+ */
+static int *
+load_json_order(TupleDesc desc, int *n)
+{
+	int		   *order = MemoryContextAlloc(CaptureContext, sizeof(int) * Max(desc->natts, 1));
+	int			i;
+
+	*n = 0;
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			order[(*n)++] = i;
+	qsort_arg(order, *n, sizeof(int), jsonb_key_cmp, desc);
+	return order;
 }
 
 /* the printed length of the numbers row_image() put into jsonb since reset */
@@ -339,13 +381,13 @@ static const int utc_offset = 0;
  * it: the caller pins info->pin_deps
  */
 static Datum
-row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
+row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc, JsonbPair **pairs_out)
 {
-	JsonbParseState *state = NULL;
-	JsonbValue *res;
+	JsonbValue	object;
+	JsonbPair  *pairs;
 	Datum	   *values;
 	bool	   *isnull;
-	int			i;
+	int			j;
 
 	if (info->jcols == NULL)
 		return FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(tuple, desc));
@@ -354,31 +396,34 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 	isnull = palloc(sizeof(bool) * desc->natts);
 	heap_deform_tuple(tuple, desc, values, isnull);
 
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (i = 0; i < desc->natts; i++)
+	/*
+	 * The object as pushJsonbValue() would leave it once its keys are
+	 * sorted (info->jorder), turned into jsonb by the same function.
+	 */
+	pairs = palloc(sizeof(JsonbPair) * Max(info->njorder, 1));
+	for (j = 0; j < info->njorder; j++)
 	{
+		int			i = info->jorder[j];
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		AgJsonCol  *col = &info->jcols[i];
-		JsonbValue	k;
-		JsonbValue	v;
+		JsonbValue *k = &pairs[j].key;
+		JsonbValue *v = &pairs[j].value;
 		char	   *out;
 
-		if (att->attisdropped)
-			continue;
-		k.type = jbvString;
-		k.val.string.val = NameStr(att->attname);
-		k.val.string.len = strlen(k.val.string.val);
-		pushJsonbValue(&state, WJB_KEY, &k);
+		pairs[j].order = j;
+		k->type = jbvString;
+		k->val.string.val = NameStr(att->attname);
+		k->val.string.len = strlen(k->val.string.val);
 
 		if (isnull[i])
-			v.type = jbvNull;
+			v->type = jbvNull;
 		else
 		{
 			switch (col->kind)
 			{
 				case AG_JSON_BOOL:
-					v.type = jbvBool;
-					v.val.boolean = DatumGetBool(values[i]);
+					v->type = jbvBool;
+					v->val.boolean = DatumGetBool(values[i]);
 					break;
 				case AG_JSON_INT2:
 				case AG_JSON_INT4:
@@ -389,10 +434,10 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					 * with numeric_in(); both end in make_result(), so the
 					 * numeric is the same, digit for digit.
 					 */
-					v.type = jbvNumeric;
-					v.val.numeric = int64_to_numeric(col->kind == AG_JSON_INT2 ? (int64) DatumGetInt16(values[i]) :
-													 col->kind == AG_JSON_INT4 ? (int64) DatumGetInt32(values[i]) :
-													 DatumGetInt64(values[i]));
+					v->type = jbvNumeric;
+					v->val.numeric = int64_to_numeric(col->kind == AG_JSON_INT2 ? (int64) DatumGetInt16(values[i]) :
+													  col->kind == AG_JSON_INT4 ? (int64) DatumGetInt32(values[i]) :
+													  DatumGetInt64(values[i]));
 					break;
 				case AG_JSON_NUMBER:
 					if (col->base == FLOAT8OID)
@@ -405,36 +450,47 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					/* NaN and infinities stay strings, as in to_jsonb() */
 					if (strchr(out, 'N') != NULL || strchr(out, 'n') != NULL)
 					{
-						v.type = jbvString;
-						v.val.string.val = out;
-						v.val.string.len = strlen(out);
+						v->type = jbvString;
+						v->val.string.val = out;
+						v->val.string.len = strlen(out);
 					}
 					else
 					{
-						v.type = jbvNumeric;
-						v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																			CStringGetDatum(out),
-																			ObjectIdGetDatum(InvalidOid),
-																			Int32GetDatum(-1)));
+						v->type = jbvNumeric;
+						v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																			 CStringGetDatum(out),
+																			 ObjectIdGetDatum(InvalidOid),
+																			 Int32GetDatum(-1)));
 					}
 					break;
 				case AG_JSON_DATE:
 				case AG_JSON_TIMESTAMP:
 				case AG_JSON_TIMESTAMPTZ:
 					/* a timestamptz as TimeZone = UTC prints it */
-					v.type = jbvString;
-					v.val.string.val = JsonEncodeDateTime(NULL, values[i],
-														  col->kind == AG_JSON_DATE ? DATEOID :
-														  col->kind == AG_JSON_TIMESTAMP ? TIMESTAMPOID :
-														  TIMESTAMPTZOID, &utc_offset);
-					v.val.string.len = strlen(v.val.string.val);
+					v->type = jbvString;
+					v->val.string.val = JsonEncodeDateTime(NULL, values[i],
+														   col->kind == AG_JSON_DATE ? DATEOID :
+														   col->kind == AG_JSON_TIMESTAMP ? TIMESTAMPOID :
+														   TIMESTAMPTZOID, &utc_offset);
+					v->val.string.len = strlen(v->val.string.val);
 					break;
 				case AG_JSON_STRING:
-					out = OutputFunctionCall(&col->out, values[i]);
-					v.type = jbvString;
-					v.val.string.val = out;
-					v.val.string.len = strlen(out);
-					if (v.val.string.len > JENTRY_OFFLENMASK)
+					v->type = jbvString;
+					if (col->text)
+					{
+						/* textout(), varcharout() and bpcharout() print the bytes */
+						text	   *t = DatumGetTextPP(values[i]);
+
+						v->val.string.val = VARDATA_ANY(t);
+						v->val.string.len = VARSIZE_ANY_EXHDR(t);
+					}
+					else
+					{
+						out = OutputFunctionCall(&col->out, values[i]);
+						v->val.string.val = out;
+						v->val.string.len = strlen(out);
+					}
+					if (v->val.string.len > JENTRY_OFFLENMASK)
 						ereport(ERROR,
 								(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 								 errmsg("string too long to represent as jsonb string"),
@@ -448,10 +504,39 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc)
 					break;
 			}
 		}
-		pushJsonbValue(&state, WJB_VALUE, &v);
 	}
-	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(res));
+	memset(&object, 0, sizeof(object));
+	object.type = jbvObject;
+	object.val.object.nPairs = info->njorder;
+	object.val.object.pairs = pairs;
+	if (pairs_out)
+		*pairs_out = pairs;
+	return JsonbPGetDatum(JsonbValueToJsonb(&object));
+}
+
+/*
+ * build_row_key() for an image row_image() built itself, from its pairs:
+ * the key columns' pairs, which are in jsonb's key order already
+ * (info->keypos ascending; a column named twice in the key index once, as
+ * pushJsonbValue() would keep it).
+ */
+static Datum
+build_row_key_from_pairs(AgRelInfo *info, JsonbPair *pairs)
+{
+	JsonbValue	object;
+	JsonbPair	keypairs[INDEX_MAX_KEYS];
+	int			m;
+
+	for (m = 0; m < info->nkeypos; m++)
+	{
+		keypairs[m] = pairs[info->keypos[m]];
+		keypairs[m].order = m;
+	}
+	memset(&object, 0, sizeof(object));
+	object.type = jbvObject;
+	object.val.object.nPairs = info->nkeypos;
+	object.val.object.pairs = keypairs;
+	return JsonbPGetDatum(JsonbValueToJsonb(&object));
 }
 
 /* The cached facts about a protected relation. */
@@ -482,6 +567,7 @@ ag_relinfo_get(Relation rel)
 		info->valid = false;
 		info->relname = NULL;
 		info->jcols = NULL;
+		info->jorder = NULL;
 		info->seqkeys = NULL;
 	}
 
@@ -499,6 +585,11 @@ ag_relinfo_get(Relation rel)
 		{
 			pfree(info->jcols);
 			info->jcols = NULL;
+		}
+		if (info->jorder)
+		{
+			pfree(info->jorder);
+			info->jorder = NULL;
 		}
 
 		info->att_agent = find_column(desc, "ag_agent_id", TEXTOID);
@@ -532,6 +623,22 @@ ag_relinfo_get(Relation rel)
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		MemoryContextSwitchTo(old);
 		info->jcols = load_json_columns(desc, &info->pin_deps);
+		if (info->jcols != NULL)
+		{
+			int			j,
+						m;
+
+			info->jorder = load_json_order(desc, &info->njorder);
+			/* the key columns' places among the image's pairs, ascending */
+			info->nkeypos = 0;
+			for (j = 0; j < info->njorder; j++)
+				for (m = 0; m < info->nkeys; m++)
+					if (info->keyattnos[m] == info->jorder[j] + 1)
+					{
+						info->keypos[info->nkeypos++] = j;
+						break;
+					}
+		}
 		info->seqkeys_loaded = false;	/* seqkeys.c reloads on first use */
 		info->valid = true;
 	}
@@ -554,6 +661,41 @@ check_trigger_call(FunctionCallInfo fcinfo, const char *name)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function %s must be fired for each row", name)));
 }
+
+/*
+ * A text datum of s, kept for the session while s stays the same string
+ * (the agent, the run, the roles: the same from one event to the next
+ * for as long as they do not change).  The event's tuple copies it.
+ */
+typedef struct TextCache
+{
+	char	   *str;
+	text	   *txt;
+} TextCache;
+
+static Datum
+cached_text(TextCache *c, const char *s)
+{
+	if (c->str == NULL || strcmp(c->str, s) != 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ag_session_memory());
+
+		if (c->str)
+		{
+			pfree(c->str);
+			pfree(c->txt);
+			c->str = NULL;
+		}
+		c->txt = cstring_to_text(s);
+		c->str = pstrdup(s);
+		MemoryContextSwitchTo(old);
+	}
+	return PointerGetDatum(c->txt);
+}
+
+/* the stamps' and the events' agent and run */
+static TextCache agent_text;
+static TextCache run_text;
 
 /*
  * agent_guard.stamp(): BEFORE INSERT OR UPDATE FOR EACH ROW.
@@ -612,8 +754,8 @@ ag_stamp(PG_FUNCTION_ARGS)
 		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls));
 	}
 
-	values[0] = CStringGetTextDatum(agent);
-	values[1] = CStringGetTextDatum(ag_current_run(true));
+	values[0] = cached_text(&agent_text, agent);
+	values[1] = cached_text(&run_text, ag_current_run(true));
 	nulls[0] = nulls[1] = false;
 
 	if (soft && TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
@@ -651,6 +793,7 @@ role_name(Oid roleid, Oid *cached_oid, char **cached_name)
 	}
 	return *cached_name;
 }
+
 
 /*
  * A statement's text longer than AG_MAX_QUERY_LOG, as logged: its first and
@@ -816,8 +959,12 @@ statement_in_event(Datum *values, bool *nulls, const char *params)
 	else
 		values[EV_QUERY] = PointerGetDatum(cstring_to_text_with_len(text ? text : "", text ? len : 0));
 	values[EV_CLIENT_ADDR] = client_addr(&nulls[EV_CLIENT_ADDR]);
-	/* current_setting('application_name', true), as the statements' default was */
-	appname = GetConfigOption("application_name", true, false);
+	/*
+	 * current_setting('application_name', true), as the statements' default
+	 * was: the setting's own variable, which GetConfigOption() returns after
+	 * looking the name up
+	 */
+	appname = application_name;
 	nulls[EV_APPLICATION_NAME] = (appname == NULL);
 	values[EV_APPLICATION_NAME] = appname ? CStringGetTextDatum(appname) : (Datum) 0;
 	nulls[EV_PARAMETERS] = (params == NULL);
@@ -918,6 +1065,10 @@ ag_capture(PG_FUNCTION_ARGS)
 	static char *login_name = NULL;
 	static Oid	acting_oid = InvalidOid;
 	static char *acting_name = NULL;
+	static TextCache login_text,
+				acting_text,
+				relname_text,
+				operation_text;
 
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
@@ -932,6 +1083,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	AgRelInfo  *info;
 	char	   *params;
 	int			pin_level;
+	JsonbPair  *keyimage = NULL;	/* the key's image as row_image() built it */
 
 	check_trigger_call(fcinfo, "agent_guard.capture()");
 	rel = trigdata->tg_relation;
@@ -1003,12 +1155,12 @@ ag_capture(PG_FUNCTION_ARGS)
 		ag_seqkeys_check(rel, info, oldtup, newtup);
 
 	memset(nulls, false, sizeof(nulls));
-	values[0] = CStringGetTextDatum(agent);
-	values[1] = CStringGetTextDatum(ag_current_run(true));
-	values[2] = CStringGetTextDatum(role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
-	values[3] = CStringGetTextDatum(role_name(GetUserId(), &acting_oid, &acting_name));
-	values[5] = CStringGetTextDatum(info->relname);
-	values[6] = CStringGetTextDatum(operation);
+	values[0] = cached_text(&agent_text, agent);
+	values[1] = cached_text(&run_text, ag_current_run(true));
+	values[2] = cached_text(&login_text, role_name(GetAuthenticatedUserId(), &login_oid, &login_name));
+	values[3] = cached_text(&acting_text, role_name(GetUserId(), &acting_oid, &acting_name));
+	values[5] = cached_text(&relname_text, info->relname);
+	values[6] = cached_text(&operation_text, operation);
 
 	/*
 	 * Row images are built here, as the writing user: to_jsonb() may call
@@ -1019,21 +1171,24 @@ ag_capture(PG_FUNCTION_ARGS)
 	image_number_bytes = 0;
 	pin_level = ag_output_pin(info->pin_deps);
 	if (oldtup)
-		values[7] = row_image(info, oldtup, desc);
+		values[7] = row_image(info, oldtup, desc, newtup ? NULL : &keyimage);
 	else
 	{
 		values[7] = (Datum) 0;
 		nulls[7] = true;
 	}
 	if (newtup)
-		values[8] = row_image(info, newtup, desc);
+		values[8] = row_image(info, newtup, desc, &keyimage);
 	else
 	{
 		values[8] = (Datum) 0;
 		nulls[8] = true;
 	}
 	ag_output_unpin(pin_level);
-	values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
+	if (keyimage != NULL)
+		values[9] = build_row_key_from_pairs(info, keyimage);
+	else
+		values[9] = build_row_key(desc, info, DatumGetJsonbP(newtup ? values[8] : values[7]));
 	{
 		/*
 		 * Simple tables: row_image() counted the numbers it printed, and the

@@ -396,14 +396,66 @@ inserter_build(AgFastInsert *fi, Relation rel)
 	fi->built = true;
 }
 
-/* Open and lock the indexes of a built inserter for this transaction. */
+/*
+ * Open and lock the indexes of a built inserter for this transaction: the
+ * partial ones only when a row first satisfies their predicate
+ * (open_partial_indexes()).  The events table's partial indexes (a
+ * rollback's COMPENSATE events, the positions sealed by 1.1) never take
+ * an agent's row; opening and locking them at every transaction cost a
+ * one-row write about 3k instructions, with their closing and unlocking
+ * at commit.  An index no row goes into needs no lock: the table's lock,
+ * held to the end of the transaction, keeps it from being dropped or
+ * built anew meanwhile (DROP INDEX and REINDEX lock the table, their
+ * CONCURRENTLY forms wait for the table's lockers), as for any index.
+ */
 static void
 open_indexes(AgFastInsert *fi)
 {
 	int			i;
 
 	for (i = 0; i < fi->nindexes; i++)
-		fi->rri->ri_IndexRelationDescs[i] = index_open(fi->indexoids[i], RowExclusiveLock);
+		fi->rri->ri_IndexRelationDescs[i] = fi->rri->ri_IndexRelationInfo[i]->ii_Predicate != NIL ? NULL :
+			index_open(fi->indexoids[i], RowExclusiveLock);
+}
+
+/*
+ * Before a row's index entries: open the partial indexes not open yet
+ * whose predicate the row satisfies, under the top transaction's resource
+ * owner like the others (closed at commit).  The ones left closed are
+ * skipped by ExecInsertIndexTuples(); an open one tests its predicate
+ * there, as it always did.
+ */
+static void
+open_partial_indexes(AgFastInsert *fi, TupleTableSlot *slot)
+{
+	ExprContext *econtext = GetPerTupleExprContext(fi->estate);
+	int			i;
+
+	for (i = 0; i < fi->nindexes; i++)
+	{
+		IndexInfo  *ii = fi->rri->ri_IndexRelationInfo[i];
+
+		if (fi->rri->ri_IndexRelationDescs[i] != NULL || ii->ii_Predicate == NIL)
+			continue;
+		if (ii->ii_PredicateState == NULL)
+			ii->ii_PredicateState = ExecPrepareQual(ii->ii_Predicate, fi->estate);
+		econtext->ecxt_scantuple = slot;
+		if (ExecQual(ii->ii_PredicateState, econtext))
+		{
+			ResourceOwner save_owner = CurrentResourceOwner;
+
+			CurrentResourceOwner = TopTransactionResourceOwner;
+			PG_TRY();
+			{
+				fi->rri->ri_IndexRelationDescs[i] = index_open(fi->indexoids[i], RowExclusiveLock);
+			}
+			PG_FINALLY();
+			{
+				CurrentResourceOwner = save_owner;
+			}
+			PG_END_TRY();
+		}
+	}
 }
 
 /*
@@ -426,6 +478,10 @@ typedef struct AgOwnTable
 } AgOwnTable;
 static AgOwnTable own_tables[AG_OWN_TABLES];
 
+/* the OID of schema agent_guard: valid while guard_namespace_known */
+static Oid	guard_namespace = InvalidOid;
+static bool guard_namespace_known = false;
+
 static void
 own_tables_forget(Datum arg, int cacheid, uint32 hashvalue)
 {
@@ -434,6 +490,35 @@ own_tables_forget(Datum arg, int cacheid, uint32 hashvalue)
 	for (i = 0; i < AG_OWN_TABLES; i++)
 		if (cacheid != RELNAMENSP || hashvalue == 0 || own_tables[i].hash == hashvalue)
 			own_tables[i].relid = InvalidOid;
+	if (cacheid != RELNAMENSP)
+		guard_namespace_known = false;
+}
+
+/*
+ * ag_guard_namespace(), kept for the session: the guard asks
+ * it several times in every statement of an agent (is the extension here,
+ * is this relation or function its own), and a syscache lookup by name
+ * cost about 600 instructions each time.  Forgotten at any change of a
+ * pg_namespace row (the schema created, renamed or dropped, in this
+ * transaction or another) and at a cache reset, when a fresh lookup could
+ * answer otherwise: the same invalidations that would refresh the
+ * syscache's entry.
+ */
+Oid
+ag_guard_namespace(void)
+{
+	Oid			nsp;
+
+	if (guard_namespace_known)
+		return guard_namespace;
+	nsp = get_namespace_oid(AG_SCHEMA, true);
+	/* without the callbacks (not preloaded) nothing is kept */
+	if (own_tables_watched)
+	{
+		guard_namespace = nsp;
+		guard_namespace_known = true;
+	}
+	return nsp;
 }
 
 /*
@@ -460,7 +545,9 @@ ag_own_table_oid(const char *relname)
 		if (own_tables[i].relname == NULL && ot == NULL)
 			ot = &own_tables[i];
 	}
-	nsp = get_namespace_oid(AG_SCHEMA, false);
+	nsp = ag_guard_namespace();
+	if (!OidIsValid(nsp))
+		nsp = get_namespace_oid(AG_SCHEMA, false);	/* the error */
 	relid = get_relname_relid(relname, nsp);
 	/* without the callbacks (not preloaded) nothing is kept */
 	if (ot != NULL && OidIsValid(relid) && own_tables_watched)
@@ -683,6 +770,9 @@ ag_fast_insert(AgFastInsert *fi, const Datum *values, const bool *nulls)
 		ExecConstraints(fi->rri, slot, fi->estate);
 	table_tuple_insert(fi->rel, slot, GetCurrentCommandId(true), 0, NULL);
 	if (fi->rri->ri_NumIndices > 0)
+	{
+		open_partial_indexes(fi, slot);
 		list_free(AG_INSERT_INDEX_TUPLES(fi->rri, slot, fi->estate));
+	}
 	return slot;
 }

@@ -544,7 +544,7 @@ static int64
 consume_approval(const AgKeyDigest *digest, int64 rows, int64 *said, AgTableRows *caps)
 {
 	ConsumeQuery q;
-	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			nsp = ag_guard_namespace();
 	Oid			log = OidIsValid(nsp) ? get_relname_relid("request_log", nsp) : InvalidOid;
 	bytea	   *b;
 

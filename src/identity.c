@@ -502,7 +502,7 @@ db_state_load(void)
 	if (db_valid)
 		return true;
 
-	nsp = get_namespace_oid(AG_SCHEMA, true);
+	nsp = ag_guard_namespace();
 	if (!OidIsValid(nsp))
 		return false;
 	db_agents_relid = get_relname_relid("registered_agents", nsp);

@@ -436,7 +436,7 @@ ag_outbox_drain(void)
 
 	if (outbox == NULL)
 		return 0;
-	nsp = get_namespace_oid(AG_SCHEMA, true);
+	nsp = ag_guard_namespace();
 	log_relid = OidIsValid(nsp) ? get_relname_relid("request_log", nsp) : InvalidOid;
 	if (!OidIsValid(log_relid))
 		return 0;

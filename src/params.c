@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "mb/stringinfo_mb.h"
@@ -33,6 +34,7 @@
 #include "tcop/pquery.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/syscache.h"
 
@@ -66,17 +68,14 @@ client_params(void)
 #define AG_PARAM_PRINT_MAX ((Size) 1024 * 1024)
 
 static bool
-param_prefix(Oid type, Datum value, Datum *prefix, Size *size)
+param_prefix(Oid type, int16 typlen, bool typbyval, Datum value, Datum *prefix, Size *size)
 {
 	struct varlena *v;
 	const char *data;
 	Size		len;
 	Size		keep;
 	struct varlena *cut;
-	int16		typlen;
-	bool		typbyval;
 
-	get_typlenbyval(type, &typlen, &typbyval);
 	*prefix = value;
 	*size = (Size) datumGetSize(value, typbyval, typlen);
 	if (typlen != -1)
@@ -102,6 +101,54 @@ param_prefix(Oid type, Datum value, Datum *prefix, Size *size)
 		*prefix = PointerGetDatum(cut);
 	}
 	return true;
+}
+
+/*
+ * What printing a value of a built-in type needs, looked up once per
+ * session per type: its length and passing, the output settings it prints
+ * with (outputpin.c) and its output function, set up.  The catalog rows of
+ * the built-in types and functions never change, so nothing is forgotten;
+ * any other type is looked up at every call, as before.  The lookups were
+ * about 2k instructions of every agent statement with one parameter.
+ */
+typedef struct ParamType
+{
+	Oid			type;			/* InvalidOid: slot free */
+	int16		typlen;
+	bool		typbyval;
+	int			deps;
+	FmgrInfo	out;
+} ParamType;
+
+#define AG_PARAM_TYPES 8
+static ParamType param_types[AG_PARAM_TYPES];
+
+static ParamType *
+param_type(Oid type)
+{
+	int			i;
+	ParamType  *pt;
+	Oid			out;
+	bool		isvarlena;
+
+	if (type >= FirstGenbkiObjectId)
+		return NULL;
+	for (i = 0; i < AG_PARAM_TYPES; i++)
+	{
+		if (param_types[i].type == type)
+			return &param_types[i];
+		if (param_types[i].type == InvalidOid)
+			break;
+	}
+	if (i == AG_PARAM_TYPES)
+		return NULL;
+	pt = &param_types[i];
+	get_typlenbyval(type, &pt->typlen, &pt->typbyval);
+	pt->deps = ag_output_type_deps(type);
+	getTypeOutputInfo(type, &out, &isvarlena);
+	fmgr_info_cxt(out, &pt->out, TopMemoryContext);
+	pt->type = type;			/* last: a failed lookup leaves the slot free */
+	return pt;
 }
 
 /*
@@ -131,17 +178,24 @@ ag_client_params_text(void)
 
 		for (i = 0; i < p->numParams; i++)
 			if (!p->params[i].isnull && OidIsValid(p->params[i].ptype))
-				deps |= ag_output_type_deps(p->params[i].ptype);
+			{
+				ParamType  *pt = param_type(p->params[i].ptype);
+
+				deps |= pt ? pt->deps : ag_output_type_deps(p->params[i].ptype);
+			}
 		pin_level = ag_output_pin(deps);
 	}
 	for (i = 0; i < p->numParams; i++)
 	{
 		ParamExternData *prm = &p->params[i];
+		ParamType  *pt;
 		Oid			out;
 		bool		isvarlena;
 		char	   *s;
 		Datum		prefix;
 		Size		size;
+		int16		plen;
+		bool		pbyval;
 
 		if ((Size) buf.len >= AG_PARAM_LOG_BYTES)
 		{
@@ -169,13 +223,26 @@ ag_client_params_text(void)
 			appendStringInfoString(&buf, "NULL");
 			continue;
 		}
-		if (!param_prefix(prm->ptype, prm->value, &prefix, &size))
+		pt = param_type(prm->ptype);
+		if (pt)
+		{
+			plen = pt->typlen;
+			pbyval = pt->typbyval;
+		}
+		else
+			get_typlenbyval(prm->ptype, &plen, &pbyval);
+		if (!param_prefix(prm->ptype, plen, pbyval, prm->value, &prefix, &size))
 		{
 			appendStringInfo(&buf, "(a value of %zu bytes, not printed)", size);
 			continue;
 		}
-		getTypeOutputInfo(prm->ptype, &out, &isvarlena);
-		s = OidOutputFunctionCall(out, prefix);
+		if (pt)
+			s = OutputFunctionCall(&pt->out, prefix);
+		else
+		{
+			getTypeOutputInfo(prm->ptype, &out, &isvarlena);
+			s = OidOutputFunctionCall(out, prefix);
+		}
 		appendStringInfoStringQuoted(&buf, s, AG_PARAM_VALUE_LOG);
 		pfree(s);
 		if (prefix != prm->value)

@@ -317,7 +317,7 @@ policy_read_query(void *arg)
 static void
 policy_read(const char *agent, PolicyData *out, MemoryContext cxt)
 {
-	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			nsp = ag_guard_namespace();
 	PolicyQuery q;
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("policy_state", nsp)))

@@ -1097,7 +1097,7 @@ reach_drop_trigger(Oid trigid)
 		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
 
 		if (!t->tgisinternal && relation_protected(t->tgrelid) &&
-			get_func_namespace(t->tgfoid) != get_namespace_oid(AG_SCHEMA, true))
+			get_func_namespace(t->tgfoid) != ag_guard_namespace())
 		{
 			MemoryContext old = MemoryContextSwitchTo(reach_cxt);
 

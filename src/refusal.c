@@ -424,7 +424,7 @@ ag_refusal_log(const char *decision, int64 request_id, AgRefusalKind kind,
 static int64
 next_request_id(void)
 {
-	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			nsp = ag_guard_namespace();
 	Oid			seq = OidIsValid(nsp) ? get_relname_relid("requests_request_id_seq", nsp) : InvalidOid;
 	AgOwnerSave save;
 	volatile int64 id = 0;

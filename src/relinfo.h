@@ -18,6 +18,8 @@ typedef struct AgJsonCol
 	AgJsonKind	kind;
 	Oid			base;			/* the base type */
 	FmgrInfo	out;			/* output function (NUMBER, STRING) */
+	bool		text;			/* STRING of text, varchar or bpchar: the
+								 * output function's text is the value's */
 } AgJsonCol;
 
 typedef struct AgRelInfo
@@ -35,6 +37,12 @@ typedef struct AgRelInfo
 	FmgrInfo	to_jsonb;		/* to_jsonb() set up for this row type */
 	AgJsonCol  *jcols;			/* per column, when every column has a
 								 * simple type; NULL: use to_jsonb */
+	int		   *jorder;			/* with jcols: the columns (indexes into
+								 * the descriptor) in jsonb's key order */
+	int			njorder;
+	int			keypos[INDEX_MAX_KEYS];	/* with jcols: the key columns'
+										 * places in jorder, ascending */
+	int			nkeypos;
 	int			pin_deps;		/* the output settings the image prints
 								 * with (outputpin.h), pinned around it */
 	bool		seqkeys_loaded; /* seqkeys below is current (seqkeys.c) */

@@ -56,7 +56,7 @@ ag_rolename_object_access(ObjectAccessType access, Oid classId, Oid objectId, in
 	if (classId != AuthIdRelationId || subId != 0 ||
 		(access != OAT_POST_CREATE && access != OAT_POST_ALTER) ||
 		!IsTransactionState() || IsAbortedTransactionBlockState() ||
-		!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+		!OidIsValid(ag_guard_namespace()))
 		return;
 
 	/* the row as this command left it: the syscache does not see it yet */

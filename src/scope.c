@@ -88,7 +88,7 @@ ag_judging(void)
 		if ((context & SECURITY_NOFORCE_RLS) == 0)
 			return false;
 	}
-	return OidIsValid(get_namespace_oid(AG_SCHEMA, true));
+	return OidIsValid(ag_guard_namespace());
 }
 
 /* The object-access hook saw this session create an object (OAT_POST_CREATE). */
@@ -325,7 +325,7 @@ ag_relation_protected(Oid relid)
 bool
 ag_in_guard_schema(Oid relid)
 {
-	Oid			nsp = get_namespace_oid(AG_SCHEMA, true);
+	Oid			nsp = ag_guard_namespace();
 
 	return OidIsValid(relid) && OidIsValid(nsp) && get_rel_namespace(relid) == nsp;
 }

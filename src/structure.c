@@ -2621,7 +2621,7 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				Oid			relid = relid_of(t->relation);
 				Oid			fn = LookupFuncName(t->funcname, 0, NULL, true);
 
-				if (OidIsValid(fn) && get_func_namespace(fn) == get_namespace_oid(AG_SCHEMA, true))
+				if (OidIsValid(fn) && get_func_namespace(fn) == ag_guard_namespace())
 					set_verdict(v, REFUSED, "CREATE TRIGGER",
 								pstrdup("The guard's triggers are placed by agent_guard.protect()."));
 				else if (is_protected(relid))

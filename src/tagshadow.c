@@ -187,7 +187,7 @@ tagged_judging(void)
 		return false;
 	if (!IsTransactionState() || IsAbortedTransactionBlockState())
 		return false;
-	if (!OidIsValid(get_namespace_oid(AG_SCHEMA, true)))
+	if (!OidIsValid(ag_guard_namespace()))
 		return false;
 	return ag_identity_tagged_role();
 }

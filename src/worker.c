@@ -581,7 +581,7 @@ may_drop_the_extension(Node *stmt)
 		oid = get_extension_oid("agent_guard", true);
 		return OidIsValid(oid) && AG_EXTENSION_OWNERCHECK(oid, GetUserId());
 	}
-	oid = get_namespace_oid(AG_SCHEMA, true);
+	oid = ag_guard_namespace();
 	return OidIsValid(oid) && AG_NAMESPACE_OWNERCHECK(oid, GetUserId());
 }
 
@@ -1018,7 +1018,7 @@ extension_installed(void)
 
 	if (!OidIsValid(get_extension_oid("agent_guard", true)))
 		return false;
-	nsp = get_namespace_oid(AG_SCHEMA, true);
+	nsp = ag_guard_namespace();
 	return OidIsValid(nsp) && OidIsValid(get_relname_relid("chain_state", nsp));
 }
 
