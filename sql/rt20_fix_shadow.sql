@@ -162,32 +162,33 @@ CALL jsonpath('a'::text);
 CREATE FUNCTION r20fh.tsvector(text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$SELECT to_tsvector('simple', $1)$$;
 SELECT tsvector('a b'::text) AS human_own;
 
--- a tagged shared role may not create one (YG004, on record)
+-- a tagged shared role may not create one (YG004, on record); names no
+-- object has yet (a tagged transaction may not take an older one's name)
 \c "dbname=contrib_regression user=regress_tagged options="
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-r20';
-CREATE FUNCTION r20fh.jsonb(text) RETURNS jsonb LANGUAGE sql AS $$SELECT '{}'::jsonb$$;
+CREATE FUNCTION r20fh.json(text) RETURNS json LANGUAGE sql AS $$SELECT '{}'::json$$;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-r20';
-CREATE FUNCTION r20fh.inet(text, int DEFAULT 0) RETURNS inet LANGUAGE sql AS $$SELECT '10.0.0.1'::inet$$;
+CREATE FUNCTION r20fh.tsquery(text, int DEFAULT 0) RETURNS tsquery LANGUAGE sql AS $$SELECT 'a'::tsquery$$;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-r20';
-CREATE FUNCTION r20fh.mk(text) RETURNS uuid LANGUAGE sql AS $$SELECT gen_random_uuid()$$;
-ALTER FUNCTION r20fh.mk(text) RENAME TO uuid;
+CREATE FUNCTION r20fh.mk(text) RETURNS regnamespace LANGUAGE sql AS $$SELECT 'public'::regnamespace$$;
+ALTER FUNCTION r20fh.mk(text) RENAME TO regnamespace;
 ROLLBACK;
 \set VERBOSITY default
 -- the message
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-r20';
-CREATE FUNCTION r20fh.inet(text) RETURNS inet LANGUAGE sql AS $$SELECT '10.0.0.1'::inet$$;
+CREATE FUNCTION r20fh.regrole(text) RETURNS regrole LANGUAGE sql AS $$SELECT 'regress_tagged'::regrole$$;
 ROLLBACK;
 -- allowed: two arguments, a procedure, a name no type has
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-r20';
-CREATE FUNCTION r20fh.jsonb(text, int) RETURNS jsonb LANGUAGE sql AS $$SELECT '{}'::jsonb$$;
-CREATE PROCEDURE r20fh.uuid(text) LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION r20fh.json(text, int) RETURNS json LANGUAGE sql AS $$SELECT '{}'::json$$;
+CREATE PROCEDURE r20fh.tsquery(text) LANGUAGE sql AS 'SELECT 1';
 CREATE FUNCTION r20fh.mkuuid(text) RETURNS uuid LANGUAGE sql AS $$SELECT gen_random_uuid()$$;
 SELECT count(*) AS made FROM pg_proc WHERE pronamespace = 'r20fh'::regnamespace
-   AND proname IN ('jsonb', 'uuid', 'mkuuid');
+   AND proname IN ('json', 'tsquery', 'mkuuid');
 ROLLBACK;
 -- untagged, the shared role is a human
 CREATE FUNCTION r20fh.jsonb(text) RETURNS jsonb LANGUAGE sql AS $$SELECT to_jsonb($1)$$;
