@@ -123,8 +123,10 @@ END $$;
 SET ROLE regress_bot;
 CREATE CAST (app.agent_mood AS json) WITH FUNCTION app.agent_mood_json(app.agent_mood);
 RESET ROLE;
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
+-- the column too: the agent's own ADD COLUMN of a type with its cast asks
+-- approval (sql/rt20_fix_shadow.sql)
 ALTER TABLE app.notes ADD COLUMN mood app.agent_mood;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
 INSERT INTO app.notes (id, body, mood) VALUES (50, 'escalate?', 'ok');
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_bot';
 DROP CAST (app.agent_mood AS json);

@@ -21,7 +21,10 @@
  * So a statement of a session that is not an agent's is refused (YG004)
  * when a name in its own text resolved to a function, aggregate,
  * operator or type of an agent role whose name pg_catalog has too: a
- * shadow is never what the human meant.  Judged once the statement is
+ * shadow is never what the human meant.  A function or aggregate callable
+ * with one argument and named like a pg_catalog type shadows the cast
+ * name(x) stands for when no function matches (red team 20, F6: an
+ * agent's public.uuid(text) chosen for a human's uuid($1)).  Judged once the statement is
  * parsed (post_parse_analyze), before the rewriter adds views' bodies,
  * rules' actions and column defaults, so only what the statement's own
  * text chose is judged; an agent's view calling the agent's own
@@ -261,6 +264,54 @@ catalog_has_name(Oid classid, const char *name, Oid amid)
 }
 
 /*
+ * Could a call of a function of this name, kind and arguments stand for a
+ * cast to a pg_catalog type?  name(x) with one argument is a cast to the
+ * type of that name when no function matches (FuncNameAsType), and
+ * pg_catalog has no function named uuid, json, jsonb, inet, bytea,
+ * tsvector, ...: so an agent's public.uuid(text) is chosen for a human's
+ * uuid($1) with a text parameter, a driver's usual way to pass a key (red
+ * team 20, finding 6).  A function, aggregate or window function callable
+ * with one argument counts; a procedure is only CALLed.  tagshadow.c asks
+ * the same of a tagged shared role's new function.
+ */
+bool
+ag_agentshadow_named_like_type(const char *name, char prokind, int nargs, int ndefaults)
+{
+	if (prokind == PROKIND_PROCEDURE || nargs < 1 || nargs - ndefaults > 1)
+		return false;
+	return OidIsValid(GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum(name),
+									  ObjectIdGetDatum(PG_CATALOG_NAMESPACE)));
+}
+
+/* Is the function one whose call could stand for a cast to a pg_catalog type? */
+static bool
+function_named_like_type(Oid funcid)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
+	bool		like;
+	Form_pg_proc p;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	like = ag_agentshadow_named_like_type(NameStr(p->proname), p->prokind,
+										  p->pronargs, p->pronargdefaults);
+	ReleaseSysCache(tup);
+	return like;
+}
+
+/*
+ * Has pg_catalog an object of this one's kind and name (catalog_has_name()),
+ * or, for a function, a type whose cast a call of it could stand for?
+ */
+static bool
+shadows_builtin(Oid classid, Oid objid, const char *name, Oid amid)
+{
+	return catalog_has_name(classid, name, amid) ||
+		(classid == ProcedureRelationId && function_named_like_type(objid));
+}
+
+/*
  * The object's owner, name and schema (and an operator class's access
  * method, else InvalidOid); false when it is gone.
  */
@@ -400,7 +451,7 @@ shadow_owner(Oid classid, Oid objid, uint64 generation)
 		return e->agent_owner;
 
 	if (!object_owner_name_am(classid, objid, &owner, &name, &nsp, &amid) ||
-		nsp == PG_CATALOG_NAMESPACE || !catalog_has_name(classid, NameStr(name), amid))
+		nsp == PG_CATALOG_NAMESPACE || !shadows_builtin(classid, objid, NameStr(name), amid))
 		owner = InvalidOid;
 	else if (!ag_agentcode_role_is_agent(owner))
 	{
@@ -448,7 +499,9 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 	{
 		what = psprintf("function %s", format_procedure_qualified(objid));
 		builtin = psprintf("pg_catalog.%s", quote_identifier(NameStr(name)));
-		write = psprintf("%s(...)", builtin);
+		/* named like a type only: the built-in is the cast to it */
+		write = catalog_has_name(classid, NameStr(name), InvalidOid) ?
+			psprintf("%s(...)", builtin) : psprintf("CAST(... AS %s)", builtin);
 	}
 	else if (classid == OperatorRelationId)
 	{

@@ -22,5 +22,7 @@ extern void ag_agentshadow_object_access(ObjectAccessType access, Oid classId, O
 										 int subId);
 extern void ag_agentshadow_function_execute(Oid funcid);
 extern void ag_agentshadow_extension_created(Oid extoid);
+extern bool ag_agentshadow_named_like_type(const char *name, char prokind, int nargs,
+										   int ndefaults);
 
 #endif							/* AG_AGENTSHADOW_H */

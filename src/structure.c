@@ -8,7 +8,8 @@
  * its row security (what humans and agents see), the order its triggers
  * fire in, the tables whose rows show in it (children, partitions), the
  * way its values print into the log (casts to json, enum labels, attribute
- * names of composite types), the sequences that number its rows, and the
+ * names of composite types), the casts that convert humans' values of its
+ * columns' types, the sequences that number its rows, and the
  * rights humans hold on it and on what it relies on (the functions, types,
  * sequences and referenced tables its humans' statements use).  An agent
  * that owns the table, or those objects, could change each of them with
@@ -38,6 +39,7 @@
 #include "catalog/pg_amop.h"
 #include "catalog/pg_amproc.h"
 #include "catalog/pg_attrdef.h"
+#include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
@@ -87,6 +89,7 @@
 #include "nodes/readfuncs.h"
 
 #include "agent_guard.h"
+#include "agentcode.h"
 #include "approved.h"
 #include "compat.h"
 #include "scope.h"
@@ -1432,6 +1435,7 @@ judge_owned_sequences(AgUtility *v, const char *what, Oid relid, const char *cha
 							 ag_qualified_relname(seq), name_of(relid), change, name_of(user)));
 }
 static char *type_user_code(Oid typid, int depth);
+static char *agent_cast_of(Oid typid);
 static char *type_default_code(Oid typid, int depth);
 
 static void
@@ -1961,6 +1965,8 @@ type_user_code(Oid typid, int depth)
 	if (!OidIsValid(typid) || depth > 8)
 		return NULL;
 	check_stack_depth();
+	if (typid >= FirstNormalObjectId && (found = agent_cast_of(typid)) != NULL)
+		return found;
 	switch (get_typtype(typid))
 	{
 		case TYPTYPE_DOMAIN:
@@ -2009,6 +2015,52 @@ type_user_code(Oid typid, int depth)
 			/* an array: its elements */
 			return type_user_code(get_element_type(typid), depth + 1);
 	}
+}
+
+/*
+ * An agent's cast to or from this type (not a built-in one), described, or
+ * NULL: one whose function an agent role owns, or (WITHOUT FUNCTION, WITH
+ * INOUT) one between types of which an agent role owns one.  Such a cast
+ * decides how humans' values of a column of the type are converted (red
+ * team 20, finding 8): made before the column, the column's ADD COLUMN or
+ * ALTER COLUMN ... TYPE on a protected table needs approval, as a type
+ * that runs code that is not the system's.  pg_cast is small (a few
+ * hundred rows), and this runs for DDL only.
+ */
+static char *
+agent_cast_of(Oid typid)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *found = NULL;
+
+	rel = table_open(CastRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (found == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_cast c = (Form_pg_cast) GETSTRUCT(tup);
+		bool		agents;
+
+		if (c->oid < FirstNormalObjectId || (c->castsource != typid && c->casttarget != typid))
+			continue;
+		if (OidIsValid(c->castfunc))
+			agents = ag_agentcode_role_is_agent(ag_agentcode_function_owner(c->castfunc));
+		else
+			agents = ag_agentcode_role_is_agent(ag_agentcode_type_owner(c->castsource)) ||
+				ag_agentcode_role_is_agent(ag_agentcode_type_owner(c->casttarget));
+		if (agents)
+			found = OidIsValid(c->castfunc) ?
+				psprintf("the cast from %s to %s by function %s is an agent's, and converts humans' values",
+						 format_type_be(c->castsource), format_type_be(c->casttarget),
+						 format_procedure(c->castfunc)) :
+				psprintf("the cast from %s to %s %s is an agent's, and converts humans' values",
+						 format_type_be(c->castsource), format_type_be(c->casttarget),
+						 c->castmethod == COERCION_METHOD_INOUT ? "WITH INOUT" : "WITHOUT FUNCTION");
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 /*
@@ -2565,6 +2617,32 @@ classify_row_type_column_rename(RenameStmt *r, Oid relid, AgUtility *v)
 						 r->subname ? r->subname : "?", name_of(relid), name_of(user)));
 }
 
+/*
+ * CREATE CAST: the protected relation whose values are of this type (a
+ * column of it, or of an array, domain, range or composite type built on
+ * it: type_protected_user()), or InvalidOid.  A domain counts by its base
+ * type too (PostgreSQL ignores a cast to or from a domain, but says so
+ * only in a warning).  A cast from text to an agent's enum AS ASSIGNMENT
+ * converts every text a human writes to a column of the enum, by the
+ * agent's function; AS IMPLICIT it also decides which rows a human's
+ * WHERE col = $1 hits; even an explicit one runs in a human's col::type
+ * (red team 20, finding 8).  Built-in types are pinned and have no
+ * dependencies: only a type that is not built in is found, and PostgreSQL
+ * lets a role cast only to or from a type it owns.
+ */
+static Oid
+cast_type_user(Oid typid)
+{
+	Oid			user;
+
+	if (!OidIsValid(typid))
+		return InvalidOid;
+	user = type_protected_user(typid, 0);
+	if (!OidIsValid(user) && get_typtype(typid) == TYPTYPE_DOMAIN)
+		user = type_protected_user(getBaseType(typid), 0);
+	return user;
+}
+
 void
 ag_structure_classify(Node *parsetree, AgUtility *v)
 {
@@ -2748,13 +2826,23 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 		case T_CreateCastStmt:
 			{
 				CreateCastStmt *c = (CreateCastStmt *) parsetree;
+				Oid			source = LookupTypeNameOid(NULL, c->sourcetype, true);
 				Oid			target = LookupTypeNameOid(NULL, c->targettype, true);
+				Oid			used = InvalidOid;
+				Oid			user = InvalidOid;
 
-				if (OidIsValid(target))
-					target = getBaseType(target);
-				if (target == JSONOID || target == JSONBOID)
+				if (OidIsValid(target) &&
+					(getBaseType(target) == JSONOID || getBaseType(target) == JSONBOID))
 					set_verdict(v, REFUSED, "CREATE CAST",
 								pstrdup("A cast to json decides how values appear in the log of every protected table."));
+				else if (!OidIsValid(source) || !OidIsValid(target))
+					break;		/* PostgreSQL's error */
+				else if (OidIsValid(user = cast_type_user(used = source)) ||
+						 OidIsValid(user = cast_type_user(used = target)))
+					set_verdict(v, REFUSED, "CREATE CAST",
+								psprintf("Protected table \"%s\" holds values of type %s: a cast from %s to %s would decide how humans' values of it are converted in their writes and comparisons (an assignment or implicit cast without their asking), with no write on record.",
+										 name_of(user), format_type_be(used),
+										 format_type_be(source), format_type_be(target)));
 				break;
 			}
 		case T_CreateStmt:

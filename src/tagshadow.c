@@ -21,7 +21,9 @@
  * object of the same kind: a function, procedure or aggregate (any
  * arguments), an operator (any operands), a type or domain (a composite
  * type by its relation), a collation, a text search dictionary,
- * configuration, parser or template, a conversion.  Judged in the
+ * configuration, parser or template, a conversion; and a function or
+ * aggregate callable with one argument named like a pg_catalog type
+ * (name(x) is a cast to it when no function matches: red team 20, F6).  Judged in the
  * object-access hook after the catalog row is written (OAT_POST_CREATE,
  * OAT_POST_ALTER), so every way of making one is covered: DO, EXECUTE,
  * CREATE SCHEMA ... CREATE, a function's body, an extension's script.
@@ -77,6 +79,7 @@
 
 #include "agent_guard.h"
 #include "agentcode.h"
+#include "agentshadow.h"
 #include "owner_spi.h"
 #include "refusal.h"
 #include "scope.h"
@@ -394,7 +397,9 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 	Oid			nsp = InvalidOid;
 	Oid			owner = InvalidOid;
 	const char *word;
+	const char *builtin_word;
 	bool		judge = true;
+	bool		like_type = false;
 	size_t		i;
 
 	if ((classId == ProcedureRelationId || classId == RewriteRelationId ||
@@ -440,10 +445,14 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 		}
 		else if (classId == ProcedureRelationId)
 		{
-			char		prokind = ((Form_pg_proc) GETSTRUCT(tup))->prokind;
+			Form_pg_proc p = (Form_pg_proc) GETSTRUCT(tup);
+			char		prokind = p->prokind;
 
 			word = prokind == PROKIND_AGGREGATE ? "aggregate" :
 				prokind == PROKIND_PROCEDURE ? "procedure" : "function";
+			/* name(x) is a cast when no function matches (red team 20, F6) */
+			like_type = ag_agentshadow_named_like_type(name, prokind, p->pronargs,
+													   p->pronargdefaults);
 		}
 	}
 	systable_endscan(scan);
@@ -451,7 +460,13 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 
 	if (name == NULL || !judge || nsp == PG_CATALOG_NAMESPACE ||
 		isTempOrTempToastNamespace(nsp) || isAnyTempNamespace(nsp) ||
-		ag_agentcode_role_is_agent(owner) || !catalog_has(classId, name))
+		ag_agentcode_role_is_agent(owner))
+		return;
+	if (catalog_has(classId, name))
+		builtin_word = k->word;
+	else if (like_type)
+		builtin_word = "type";	/* its cast: name(x) */
+	else
 		return;
 
 	{
@@ -465,7 +480,7 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 			psprintf("%s %s", word, quote_qualified_identifier(nspname, name));
 		ag_refuse(AG_REFUSAL_GUARD, what,
 				  psprintf("pg_catalog has a built-in %s named %s; on a human's search_path this one could be chosen instead by a human's statement, and it would belong to role \"%s\", which is not a registered agent role, so nothing would tell it from the humans' own objects. In a session tagged with agent_guard.agent_id, choose a name that pg_catalog does not have, or create it in schema pg_temp.",
-						   k->word, name, ownername ? ownername : "?"),
+						   builtin_word, name, ownername ? ownername : "?"),
 				  text, strlen(text), 0);
 	}
 }
