@@ -2415,6 +2415,19 @@ ag_agentcode_function_execute(Oid funcid)
 			refuse_session_statements(funcid);
 		if (changes_session_settings(funcid) && !settings_roll_back())
 			refuse_setting_change(format_procedure(funcid));
+		if (funcid == F_SETVAL_REGCLASS_INT8 || funcid == F_SETVAL_REGCLASS_INT8_BOOL)
+		{
+			/* red team 22, finding 4: no approval can be asked here */
+			Oid			agent_fn = innermost_agent_function();
+
+			ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
+								  psprintf("function %s cannot be called from code of agent role \"%s\"",
+										   format_procedure(funcid),
+										   ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
+								  psprintf("Function %s runs in the session of role \"%s\", and setval() acts with that role's rights: it could restart a sequence that numbers a protected table, which in the agent's own session needs a human's approval.",
+										   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
+								  "Call the function from the agent's own session.");
+		}
 		if (preview_switch(funcid))
 		{
 			Oid			agent_fn = innermost_agent_function();

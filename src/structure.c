@@ -2287,7 +2287,7 @@ safe_default_source(Node *n, Oid relid, AttrNumber attnum, const char **what)
  * worse is thrown on.
  */
 static bool
-folds_to_constant(Node *expr, char **error)
+folds_to_constant(Node *expr, char **error, bool *isnull)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -2300,6 +2300,7 @@ folds_to_constant(Node *expr, char **error)
 		Node	   *result = eval_const_expressions(NULL, copyObject(expr));
 
 		folded = result != NULL && IsA(result, Const);
+		*isnull = folded && ((Const *) result)->constisnull;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -2335,6 +2336,7 @@ default_not_allowed(Node *expr, Oid relid, AttrNumber attnum, Oid coltype)
 {
 	const char *what = NULL;
 	char	   *error = NULL;
+	bool		isnull = false;
 
 	if (expr != NULL && IsA(expr, CoerceToDomain) && OidIsValid(coltype) &&
 		((CoerceToDomain *) expr)->resulttype == coltype)
@@ -2347,8 +2349,14 @@ default_not_allowed(Node *expr, Oid relid, AttrNumber attnum, Oid coltype)
 		return what;
 	if (contain_mutable_functions(expr) || contain_var_clause(expr))
 		return "is neither a constant nor one of the system's functions known not to fail (now(), clock_timestamp(), gen_random_uuid(), nextval() of the column's own sequence, ...)";
-	if (folds_to_constant(expr, &error))
+	if (folds_to_constant(expr, &error, &isnull))
+	{
+		/* red team 22, finding 5: nullif(1, 1) is DROP DEFAULT of a NOT NULL column */
+		if (isnull && attnum > 0 && get_attname(relid, attnum, true) != NULL &&
+			column_not_null(relid, get_attname(relid, attnum, true)))
+			return "computes to NULL, for a column that is NOT NULL: humans' inserts that leave it out would fail";
 		return NULL;
+	}
 	if (error != NULL)
 		return psprintf("fails when computed (%s)", error);
 	return "is not a constant PostgreSQL can compute now";
@@ -2755,6 +2763,19 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				}
 				else if (r->renameType == OBJECT_COLUMN && OidIsValid(relid))
 					classify_row_type_column_rename(r, relid, v);
+				else if (r->renameType == OBJECT_TABCONSTRAINT && is_protected(relid) && r->subname != NULL &&
+						 OidIsValid(get_relation_constraint_oid(relid, r->subname, true)) &&
+						 !constraint_is_key(relid, r->subname))
+					/* red team 22, finding 1: a rename swaps what an approved DROP names */
+					set_verdict(v, APPROVAL, "ALTER TABLE ... RENAME CONSTRAINT",
+								psprintf("It renames constraint \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names it, and an approved drop of one constraint would drop another by its name.",
+										 r->subname, name_of(relid)));
+				else if (r->renameType == OBJECT_INDEX && OidIsValid(relid) &&
+						 get_rel_relkind(relid) == RELKIND_INDEX && index_is_unique(relid) &&
+						 is_protected(IndexGetRelation(relid, true)))
+					set_verdict(v, APPROVAL, "ALTER INDEX ... RENAME",
+								psprintf("It renames unique index \"%s\" of protected table \"%s\": an approved drop of one index would drop another by its name.",
+										 name_of(relid), name_of(IndexGetRelation(relid, true))));
 				break;
 			}
 		case T_CreateFunctionStmt:
