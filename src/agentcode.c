@@ -2079,6 +2079,25 @@ refuse_stored_call(Oid fn, Oid owner, const char *object, const char *hint)
 }
 
 /*
+ * Refuse (YG002, on record under the agent) a call of funcid made by the
+ * innermost agent function running in a human's session; why continues
+ * "Function f runs in the session of role r, ...".
+ */
+static void
+refuse_call_from_agent_function(Oid funcid, const char *why, const char *hint)
+{
+	Oid			agent_fn = innermost_agent_function();
+	Oid			owner = ag_agentcode_function_owner(agent_fn);
+
+	ag_refuse_humans_only(owner,
+						  psprintf("function %s cannot be called from code of agent role \"%s\"",
+								   format_procedure(funcid), ag_agentcode_role_name(owner)),
+						  psprintf("Function %s runs in the session of role \"%s\"; %s.",
+								   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId()), why),
+						  hint);
+}
+
+/*
  * For agentstored.c: the first function an agent's stored expression calls
  * that would run with more than the agent's rights (*domain: the domain
  * whose CHECK calls it).
@@ -2416,30 +2435,14 @@ ag_agentcode_function_execute(Oid funcid)
 		if (changes_session_settings(funcid) && !settings_roll_back())
 			refuse_setting_change(format_procedure(funcid));
 		if (funcid == F_SETVAL_REGCLASS_INT8 || funcid == F_SETVAL_REGCLASS_INT8_BOOL)
-		{
 			/* red team 22, finding 4: no approval can be asked here */
-			Oid			agent_fn = innermost_agent_function();
-
-			ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
-								  psprintf("function %s cannot be called from code of agent role \"%s\"",
-										   format_procedure(funcid),
-										   ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-								  psprintf("Function %s runs in the session of role \"%s\", and setval() acts with that role's rights: it could restart a sequence that numbers a protected table, which in the agent's own session needs a human's approval.",
-										   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
-								  "Call the function from the agent's own session.");
-		}
+			refuse_call_from_agent_function(funcid,
+											"setval() acts with that role's rights: it could restart a sequence that numbers a protected table, which in the agent's own session needs a human's approval",
+											"Call the function from the agent's own session.");
 		if (preview_switch(funcid))
-		{
-			Oid			agent_fn = innermost_agent_function();
-
-			ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
-								  psprintf("function %s cannot be called from code of agent role \"%s\"",
-										   format_procedure(funcid),
-										   ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn))),
-								  psprintf("Function %s runs in the session of role \"%s\"; a preview there would count the rows it writes as the preview's, and nothing would stop the commit.",
-										   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId())),
-								  "Preview statements in the agent's own session.");
-		}
+			refuse_call_from_agent_function(funcid,
+											"a preview there would count the rows it writes as the preview's, and nothing would stop the commit",
+											"Preview statements in the agent's own session.");
 		return;
 	}
 	judge_aggregate(funcid);
