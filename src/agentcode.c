@@ -2376,16 +2376,10 @@ reads_session_statements(Oid funcid)
 static void
 refuse_session_statements(Oid funcid)
 {
-	Oid			agent_fn = innermost_agent_function();
-	Oid			owner = ag_agentcode_function_owner(agent_fn);
-
-	ag_refuse_humans_only(owner,
-						  psprintf("function %s cannot be called from code of agent role \"%s\"",
-								   format_procedure(funcid), ag_agentcode_role_name(owner)),
-						  psprintf("Function %s runs in the session of role \"%s\"; %s shows what that session's client sent (the whole query string, which may hold other statements than the one that ran the agent's code, the prepared statements and cursors with their text), and the agent's code could keep it.",
-								   format_procedure(agent_fn), ag_agentcode_role_name(GetSessionUserId()),
-								   format_procedure(funcid)),
-						  "Read the statement text in the agent's own session.");
+	refuse_call_from_agent_function(funcid,
+									psprintf("%s shows what that session's client sent (the whole query string, which may hold other statements than the one that ran the agent's code, the prepared statements and cursors with their text), and the agent's code could keep it",
+											 format_procedure(funcid)),
+									"Read the statement text in the agent's own session.");
 }
 
 /*
