@@ -2908,18 +2908,38 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				else if (r->renameType == OBJECT_COLUMN && OidIsValid(relid))
 					classify_row_type_column_rename(r, relid, v);
 				else if (r->renameType == OBJECT_TABCONSTRAINT && is_protected(relid) && r->subname != NULL &&
-						 OidIsValid(get_relation_constraint_oid(relid, r->subname, true)) &&
-						 !constraint_is_key(relid, r->subname))
-					/* red team 22, finding 1: a rename swaps what an approved DROP names */
+						 OidIsValid(get_relation_constraint_oid(relid, r->subname, true)))
+				{
+					/*
+					 * red team 22, finding 1: a rename swaps what an approved
+					 * DROP names.  The key's too (red team 23a, note): its
+					 * index's ALTER INDEX ... RENAME asks approval, and
+					 * humans' ON CONFLICT ON CONSTRAINT names the key first.
+					 */
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						v->unrunnable = true;	/* RenameConstraint() wants the owner */
 					set_verdict(v, APPROVAL, "ALTER TABLE ... RENAME CONSTRAINT",
-								psprintf("It renames constraint \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names it, and an approved drop of one constraint would drop another by its name.",
+								psprintf(constraint_is_key(relid, r->subname) ?
+										 "It renames constraint \"%s\" of protected table \"%s\", its key: humans' INSERT ... ON CONFLICT ON CONSTRAINT names it." :
+										 "It renames constraint \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names it, and an approved drop of one constraint would drop another by its name.",
 										 r->subname, name_of(relid)));
-				else if (r->renameType == OBJECT_INDEX && OidIsValid(relid) &&
-						 get_rel_relkind(relid) == RELKIND_INDEX && index_is_unique(relid) &&
-						 is_protected(IndexGetRelation(relid, true)))
-					set_verdict(v, APPROVAL, "ALTER INDEX ... RENAME",
-								psprintf("It renames unique index \"%s\" of protected table \"%s\": an approved drop of one index would drop another by its name.",
+				}
+				else if ((r->renameType == OBJECT_INDEX || r->renameType == OBJECT_TABLE) && OidIsValid(relid) &&
+						 (get_rel_relkind(relid) == RELKIND_INDEX ||
+						  get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX) &&
+						 index_is_unique(relid) && is_protected(IndexGetRelation(relid, true)))
+				{
+					/*
+					 * ALTER TABLE renames an index too (PostgreSQL allows it
+					 * for compatibility), and a partitioned table's key is a
+					 * partitioned index.
+					 */
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						v->unrunnable = true;	/* RenameRelation() wants the owner */
+					set_verdict(v, APPROVAL, r->renameType == OBJECT_TABLE ? "ALTER TABLE ... RENAME" : "ALTER INDEX ... RENAME",
+								psprintf("It renames unique index \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names its constraint, and an approved drop of one index would drop another by its name.",
 										 name_of(relid), name_of(IndexGetRelation(relid, true))));
+				}
 				break;
 			}
 		case T_CreateFunctionStmt:
