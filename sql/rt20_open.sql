@@ -145,7 +145,8 @@ BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
 CREATE TABLE r20s.more (id int);
 CREATE TRIGGER more_log AFTER INSERT ON r20s.more FOR EACH ROW EXECUTE FUNCTION r20s.orders_log();
 ROLLBACK;
--- allowed: what the transaction made itself, new names, GRANT
+-- allowed: what the transaction made itself (a GRANT of it to a role an agent
+-- is a member of too: red team 23b, finding 4), new names
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-20';
 CREATE FUNCTION r20s.mine() RETURNS int LANGUAGE sql AS 'SELECT 1';
 CREATE OR REPLACE FUNCTION r20s.mine() RETURNS int LANGUAGE sql AS 'SELECT 2';
@@ -155,7 +156,7 @@ CREATE OR REPLACE VIEW r20s.mine_v AS SELECT 1 AS one, 2 AS two;
 CREATE RULE mine_nothing AS ON INSERT TO r20s.mine_v DO INSTEAD NOTHING;
 ALTER VIEW r20s.mine_v RENAME TO mine_w;
 ALTER TABLE r20s.orders ADD COLUMN note text;
-GRANT EXECUTE ON FUNCTION r20s.report() TO regress_human;
+GRANT EXECUTE ON FUNCTION r20s.mine() TO regress_human;
 SELECT r20s.mine();
 COMMIT;
 \set VERBOSITY default

@@ -60,7 +60,8 @@
  *	- SET options that change who the session is (role, session
  *	  authorization, the guard's settings), and setting the guard's
  *	  identity from the agent's code (identity.c) (YG002);
- *	- session-level advisory locks, which outlive the call (YG002);
+ *	- session-level advisory locks and setseed(), which outlive the call
+ *	  (YG002);
  *	- the humans-only functions (agent_guard._require_human() calls
  *	  ag_agentcode_refuse(); the C functions that act as table owners, its
  *	  first half): also while an executing statement runs an agent's
@@ -2428,6 +2429,11 @@ ag_agentcode_function_execute(Oid funcid)
 			refuse_session_statements(funcid);
 		if (changes_session_settings(funcid) && !settings_roll_back())
 			refuse_setting_change(format_procedure(funcid));
+		if (funcid == F_SETSEED)
+			/* red team 23b, finding 2: the seed outlasts the call */
+			refuse_call_from_agent_function(funcid,
+											"the seed would fix what random() returns to that session for the rest of its life",
+											"Seed random() in the agent's own session.");
 		if (funcid == F_SETVAL_REGCLASS_INT8 || funcid == F_SETVAL_REGCLASS_INT8_BOOL)
 			/* red team 22, finding 4: no approval can be asked here */
 			refuse_call_from_agent_function(funcid,

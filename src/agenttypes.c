@@ -23,6 +23,13 @@
  *	  a type on a protected table gets a WARNING naming the agent's code;
  *	- protect() of a table (or partition tree) with such a column warns the
  *	  same (agent_guard._agent_type_columns, called by _agent_structure).
+ * A table's own CHECK constraint runs the same way in every insert and
+ * update (red team 23a, finding 2): protect() and a human's ALTER TABLE
+ * ... ADD CONSTRAINT (or ADD COLUMN ... CHECK) warn of one that calls an
+ * agent role's function, or, on a table an agent role owns, any function
+ * that is not the system's; the hint says to drop or replace it.  Index
+ * expressions and predicates that call one are not warned of (README,
+ * Limitations).
  * The hint says how to take the code back: a human owns the type and its
  * functions (ALTER ... OWNER TO), or the column gets a type of its own.
  *-------------------------------------------------------------------------
@@ -33,8 +40,10 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_opclass.h"
@@ -230,11 +239,117 @@ warn_column(Oid relid, const char *attname, Oid typid, const char *code, bool pr
 			 errhint("Have a human own the type and its functions (ALTER TYPE ... OWNER TO, ALTER FUNCTION ... OWNER TO, ALTER OPERATOR CLASS ... OWNER TO), or give the column a type no agent owns.")));
 }
 
+/* Collect every function that is not the system's an expression calls. */
+static bool
+user_calls_walker(Node *node, void *context)
+{
+	Oid			fn = InvalidOid;
+
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, user_function, &fn))
+		*(List **) context = list_append_unique_oid(*(List **) context, fn);
+	return expression_tree_walker(node, user_calls_walker, context);
+}
+
+/*
+ * The function that is not the system's, in a table's CHECK, that makes
+ * the CHECK an agent's code, or InvalidOid: one an agent role owns, or any
+ * such function when an agent role owns the table (it wrote the CHECK, as
+ * it writes its domains').  A CHECK of the system's operators alone gives
+ * the same answer for the same row whatever the agent does: left out, as
+ * for domains.
+ */
+static Oid
+check_agent_call(Node *expr, bool agents_table)
+{
+	List	   *calls = NIL;
+	Oid			found = InvalidOid;
+	ListCell   *lc;
+
+	(void) user_calls_walker(expr, &calls);
+	foreach(lc, calls)
+	{
+		if (agents_table || agents_function(lfirst_oid(lc)))
+		{
+			found = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(calls);
+	return found;
+}
+
+/*
+ * A WARNING for each CHECK constraint of relid that runs an agent's code
+ * (red team 23a, finding 2): the CHECK runs in every insert and update of
+ * the table, humans' and the recovery functions' included, and a function
+ * that reads data the agent writes lets the agent make all of them fail
+ * whenever it wants, with a plain UPDATE of its own table, no DDL.  Below
+ * the top table (a partition), only constraints defined on relid itself:
+ * those it inherits are warned of at the top.  When this_xact, only those
+ * this transaction made (a human's ALTER TABLE).  Returns their number.
+ */
+static int
+warn_checks(Oid relid, bool top, bool protecting, bool this_xact)
+{
+	Relation	con;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	HeapTuple	reltup;
+	bool		agents_table = false;
+	int			found = 0;
+
+	reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(reltup))
+		return 0;
+	agents_table = ag_agentcode_role_is_agent(((Form_pg_class) GETSTRUCT(reltup))->relowner);
+	ReleaseSysCache(reltup);
+
+	con = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(con, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+		bool		isnull;
+		Datum		bin;
+		Oid			fn;
+		Oid			owner;
+
+		if (c->contype != CONSTRAINT_CHECK || (!top && !c->conislocal) ||
+			(this_xact && !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data))))
+			continue;
+		bin = heap_getattr(tup, Anum_pg_constraint_conbin, RelationGetDescr(con), &isnull);
+		if (isnull ||
+			!OidIsValid(fn = check_agent_call(stringToNode(TextDatumGetCString(bin)), agents_table)))
+			continue;
+		owner = ag_agentcode_function_owner(fn);
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("constraint \"%s\" of %stable %s calls function %s, which runs code of an agent in every write",
+						NameStr(c->conname), protecting ? "" : "protected ",
+						ag_qualified_relname(relid), format_procedure(fn)),
+				 errdetail(ag_agentcode_role_is_agent(owner) ?
+						   "The function is code of agent role \"%s\". It runs with the agent's rights, but if it reads data the agent writes, the agent can make humans' inserts and updates of the table fail whenever it wants, with no DDL." :
+						   "The table is an agent role's, and so is its CHECK; the function belongs to role \"%s\". If what it reads is data the agent writes, the agent can make humans' inserts and updates of the table fail whenever it wants, with no DDL.",
+						   ag_agentcode_role_name(owner)),
+				 errhint("Drop the constraint (ALTER TABLE %s DROP CONSTRAINT %s), or replace it with one that calls no agent's code and reads no data an agent writes.",
+						 ag_qualified_relname(relid), quote_identifier(NameStr(c->conname)))));
+		found++;
+	}
+	systable_endscan(scan);
+	table_close(con, AccessShareLock);
+	return found;
+}
+
 /*
  * After a human's ALTER TABLE: a column added to, or retyped on, a
- * protected table whose type runs an agent's code.  An agent's own ADD
- * COLUMN of such a type needs approval (structure.c) and is not warned of
- * again.
+ * protected table whose type runs an agent's code, or a CHECK added to it
+ * that does.  An agent's own ADD COLUMN of such a type, or ADD CONSTRAINT,
+ * needs approval (structure.c) and is not warned of again.
  */
 void
 ag_agenttypes_after_utility(Node *parsetree)
@@ -244,6 +359,7 @@ ag_agenttypes_after_utility(Node *parsetree)
 	uint64		generation;
 	ListCell   *lc;
 	Oid			relid;
+	bool		adds_checks = false;
 
 	if (parsetree == NULL || !IsA(parsetree, AlterTableStmt) || IsBinaryUpgrade ||
 		ag_session_is_agent() || ag_agent_roles(&roles, &generation) <= 0)
@@ -260,6 +376,12 @@ ag_agenttypes_after_utility(Node *parsetree)
 		Oid			typid;
 		char	   *code;
 
+		if (cmd->subtype == AT_AddColumn || cmd->subtype == AT_AddConstraint
+#if PG_VERSION_NUM < 160000
+			|| cmd->subtype == AT_AddConstraintRecurse
+#endif
+			)
+			adds_checks = true;
 		if (cmd->subtype == AT_AddColumn && cmd->def != NULL && IsA(cmd->def, ColumnDef))
 			attname = ((ColumnDef *) cmd->def)->colname;
 		else if (cmd->subtype == AT_AlterColumnType)
@@ -270,12 +392,16 @@ ag_agenttypes_after_utility(Node *parsetree)
 		if ((code = agent_code_of(typid, 0)) != NULL)
 			warn_column(relid, attname, typid, code, false);
 	}
+	/* a CHECK it added (a constraint, or a new column's) */
+	if (adds_checks)
+		(void) warn_checks(relid, true, false, true);
 }
 
 /*
  * SQL: agent_guard._agent_type_columns(relation regclass) → integer: a
  * WARNING for each column of the relation and its partitions whose type
- * runs an agent's code; returns their number (protect()).
+ * runs an agent's code, and for each CHECK constraint of theirs that does;
+ * returns their number (protect()).
  */
 PG_FUNCTION_INFO_V1(ag_sql_agent_type_columns);
 Datum
@@ -314,6 +440,7 @@ ag_sql_agent_type_columns(PG_FUNCTION_ARGS)
 			}
 			ReleaseSysCache(tup);
 		}
+		found += warn_checks(rel, rel == relid, true, false);
 	}
 	PG_RETURN_INT32(found);
 }

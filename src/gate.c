@@ -1575,20 +1575,20 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 
 /*
  * Object access: a session-level advisory lock (or its release) taken in a
- * transaction tagged by SET LOCAL would outlive it (pooled.c).
+ * transaction tagged by SET LOCAL would outlive it, and so would the seed
+ * setseed() gives random() (pooled.c).
  */
 void
 ag_gate_pooled_function(Oid funcid)
 {
 	const char *text;
 	int			len;
+	const char *why = ag_pooled_function_state(funcid);
 
-	if (!ag_pooled_function_state(funcid) || !ag_judging())
+	if (why == NULL || !ag_judging())
 		return;
 	(void) ag_current_statement(&text, &len);
-	gate_decide(AG_REFUSAL_GUARD, format_procedure(funcid),
-				"A session-level advisory lock taken or released in a transaction tagged with SET LOCAL agent_guard.agent_id outlives the transaction: behind a connection pooler the server process's next client would inherit it; take a transaction-level lock (pg_advisory_xact_lock).",
-				text, len, 0);
+	gate_decide(AG_REFUSAL_GUARD, format_procedure(funcid), why, text, len, 0);
 }
 
 /*

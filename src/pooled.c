@@ -28,7 +28,11 @@
  *	- the extended protocol's Parse of a named statement (parse analysis:
  *	  ag_pooled_parsed());
  *	- calls (object access): the session-level advisory lock functions and
- *	  their release;
+ *	  their release, setseed() (and SET LOCAL seed, a statement): random()'s
+ *	  seed is the process's (red team 23b, finding 2); at the end of the
+ *	  transaction, whichever way it ends, random() is seeded afresh from a
+ *	  strong source, for set_config('seed', ...) and a function's SET seed,
+ *	  which no hook sees;
  *	- at commit, the backstop, on record like every refusal (refusal.c): a
  *	  setting whose session-level value the transaction changed to anything
  *	  but its reset value (set_config(..., false), a procedure's SET
@@ -39,7 +43,13 @@
  *	  made since the tag (dropped first: it would outlive the rollback).
  *	  The commit fails and the transaction rolls back.
  * Not covered: the extended protocol's Close of another client's named
- * statement (no hook sees it).  RESET, CLOSE and UNLISTEN are allowed: a
+ * statement (no hook sees it); the placeholder PostgreSQL makes for a
+ * custom setting it does not know (SET LOCAL app.tenant, set_config(),
+ * RESET app.tenant), which stays for the process's life with an empty
+ * value, so current_setting('app.tenant', true) returns '' instead of
+ * NULL for the clients that come after: PostgreSQL offers no way to remove
+ * one, and a rollback keeps it too (red team 23b, finding 3; README,
+ * Limitations).  RESET, CLOSE and UNLISTEN are allowed: a
  * transaction pooler keeps no session settings, held cursors or LISTEN for
  * a client anyway.
  * A session tagged for its life (connection options, session SET) or a
@@ -66,6 +76,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
@@ -137,6 +148,16 @@ ag_pooled_utility_state(Node *parsetree, const char **why)
 			{
 				VariableSetStmt *s = (VariableSetStmt *) parsetree;
 
+				/*
+				 * seed seeds random() when it is set, and its SET LOCAL
+				 * leaves the generator seeded (red team 23b, finding 2)
+				 */
+				if (s->name != NULL && strcmp(s->name, "seed") == 0 &&
+					s->kind != VAR_RESET && s->kind != VAR_RESET_ALL)
+				{
+					*why = "A transaction tagged with SET LOCAL agent_guard.agent_id cannot seed random(): the seed is the server process's, and behind a connection pooler its next client's random() would return the values the seed fixes.";
+					return "SET seed";
+				}
 				/* RESET only takes back what was set */
 				if (s->is_local || s->kind == VAR_RESET || s->kind == VAR_RESET_ALL)
 					return NULL;
@@ -229,11 +250,44 @@ ag_pooled_utility_state(Node *parsetree, const char **why)
 	}
 }
 
-/* A call that changes the session's state beyond the transaction. */
-bool
+/*
+ * A call that changes the session's state beyond the transaction, in a
+ * transaction tagged by SET LOCAL alone: why, or NULL.
+ */
+const char *
 ag_pooled_function_state(Oid funcid)
 {
-	return ag_writers_session_lock(funcid) && ag_identity_xact_only();
+	if (funcid != F_SETSEED && !ag_writers_session_lock(funcid))
+		return NULL;
+	if (!ag_identity_xact_only())
+		return NULL;
+	if (funcid == F_SETSEED)
+		return "setseed() in a transaction tagged with SET LOCAL agent_guard.agent_id seeds random() for the server process, beyond the transaction: behind a connection pooler its next client's random() would return the values the seed fixes.";
+	return "A session-level advisory lock taken or released in a transaction tagged with SET LOCAL agent_guard.agent_id outlives the transaction: behind a connection pooler the server process's next client would inherit it; take a transaction-level lock (pg_advisory_xact_lock).";
+}
+
+/*
+ * The end of a transaction tagged by SET LOCAL alone: seed random() afresh
+ * from a strong source.  setseed() and SET LOCAL seed are refused in it
+ * (on record), but set_config('seed', ...) and a function's SET seed
+ * option seed the generator with no call or statement a hook sees, and
+ * neither a commit nor a rollback takes a seed back (red team 23b,
+ * finding 2).  Reseeded, the next client's random() is no one's choice,
+ * as in a process that never seeded it.  No error is raised here (the
+ * transaction has ended): without a strong source, the clock and the
+ * process id seed it.
+ */
+static void
+reseed_random(void)
+{
+	uint64		r;
+	double		seed;
+
+	if (!pg_strong_random(&r, sizeof(r)))
+		r = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+	/* setseed() takes [-1, 1]: 53 bits of r */
+	seed = (double) (r >> 11) / (double) (UINT64CONST(1) << 53) * 2.0 - 1.0;
+	(void) DirectFunctionCall1(setseed, Float8GetDatum(seed));
 }
 
 /* The setting holds its reset value (what RESET goes back to). */
@@ -442,6 +496,12 @@ pooled_xact_callback(XactEvent event, void *arg)
 	TimestampTz since = 0;
 	List	   *stmts;
 
+	/* the ending transaction's tag is still readable here (identity.c) */
+	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT) && ag_identity_xact_only())
+	{
+		reseed_random();
+		return;
+	}
 	if (event != XACT_EVENT_PRE_COMMIT || !ag_identity_xact_only())
 		return;
 	if ((setting = session_setting_changed()) != NULL)

@@ -13,7 +13,7 @@ struct ParseState;
 
 extern const char *ag_pooled_utility_state(Node *parsetree, const char **why);
 extern void ag_pooled_parsed(struct ParseState *pstate);
-extern bool ag_pooled_function_state(Oid funcid);
+extern const char *ag_pooled_function_state(Oid funcid);
 extern void ag_pooled_init(void);
 
 #endif							/* AG_POOLED_H */

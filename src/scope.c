@@ -39,6 +39,7 @@
 #include "catalog/pg_depend.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -55,7 +56,11 @@
 #include "session.h"
 #include "structure.h"
 
-/* relations, schemas, databases and types this session created: its scratch */
+/*
+ * relations, schemas, databases and types this session created: its
+ * scratch; and routines, whose GRANT a tagged session may give an agent
+ * (structure.c).  One oid counter numbers them all.
+ */
 static List *created_objects = NIL;
 
 /*
@@ -96,7 +101,8 @@ void
 ag_scope_note_created(Oid classId, Oid objectId)
 {
 	if (classId == RelationRelationId || classId == NamespaceRelationId ||
-		classId == DatabaseRelationId || classId == TypeRelationId)
+		classId == DatabaseRelationId || classId == TypeRelationId ||
+		classId == ProcedureRelationId)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ag_session_memory());
 

@@ -60,6 +60,7 @@
 #include "catalog/pg_ts_config.h"
 #include "catalog/pg_ts_dict.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -1788,30 +1789,173 @@ classify_drop(DropStmt *stmt, AgUtility *v)
 	}
 }
 
+/*
+ * The grantee of a GRANT that is an agent: PUBLIC (every role), a
+ * registered agent role, or a role one is a member of (it holds what the
+ * role is given); its name, or NULL.
+ */
+static const char *
+agent_grantee(List *grantees)
+{
+	ListCell   *lc;
+
+	foreach(lc, grantees)
+	{
+		RoleSpec   *rs = lfirst_node(RoleSpec, lc);
+		Oid			role;
+
+		if (rs->roletype == ROLESPEC_PUBLIC)
+			return "PUBLIC";
+		role = get_rolespec_oid(rs, true);
+		if (OidIsValid(role) && ag_agentcode_role_is_agent(role))
+			return ag_agentcode_role_name(role);
+	}
+	return NULL;
+}
+
+/*
+ * An object of a GRANT that this session made (a temporary relation, a
+ * relation, schema, type, routine or database the object-access hook saw
+ * it create): the agent's own.  Other kinds (languages, foreign servers,
+ * large objects, ...) are not followed, and count as the humans'.
+ */
+static bool
+grant_object_own(GrantStmt *g, Node *obj)
+{
+	Oid			oid = InvalidOid;
+
+	if (g->targtype == ACL_TARGET_ALL_IN_SCHEMA)
+		return ag_object_created_here(get_namespace_oid(strVal(obj), true));
+	switch (g->objtype)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_SEQUENCE:
+			oid = relid_of((RangeVar *) obj);
+			return OidIsValid(oid) &&
+				(get_rel_persistence(oid) == RELPERSISTENCE_TEMP || ag_object_created_here(oid));
+		case OBJECT_SCHEMA:
+			oid = get_namespace_oid(strVal(obj), true);
+			break;
+		case OBJECT_DATABASE:
+			oid = get_database_oid(strVal(obj), true);
+			break;
+		case OBJECT_TYPE:
+		case OBJECT_DOMAIN:
+			oid = type_of(obj);
+			break;
+		case OBJECT_FUNCTION:
+		case OBJECT_PROCEDURE:
+		case OBJECT_ROUTINE:
+			oid = function_of(g->objtype, obj);
+			break;
+		default:
+			return false;
+	}
+	return OidIsValid(oid) && ag_object_created_here(oid);
+}
+
+/*
+ * The protected table whose rights a GRANT or REVOKE of this object
+ * changes: the table, a sequence that numbers its rows, ALL TABLES or
+ * ALL SEQUENCES IN SCHEMA of its schema; with schemas, the schema that
+ * holds one (REVOKE's USAGE would take the table from humans).
+ */
+static Oid
+grant_protected_table(GrantStmt *g, Node *obj, bool schemas)
+{
+	if (g->objtype == OBJECT_TABLE && g->targtype == ACL_TARGET_OBJECT)
+		return is_protected(relid_of((RangeVar *) obj)) ? relid_of((RangeVar *) obj) : InvalidOid;
+	if (g->objtype == OBJECT_SEQUENCE && g->targtype == ACL_TARGET_OBJECT)
+	{
+		Oid			seqid = relid_of((RangeVar *) obj);
+
+		return OidIsValid(seqid) ? sequence_protected_user(seqid) : InvalidOid;
+	}
+	if (((g->objtype == OBJECT_TABLE || g->objtype == OBJECT_SEQUENCE) &&
+		 g->targtype == ACL_TARGET_ALL_IN_SCHEMA) ||
+		(schemas && g->objtype == OBJECT_SCHEMA))
+		return schema_protected_table(strVal(obj));
+	return InvalidOid;
+}
+
+/*
+ * GRANT in a session or transaction tagged with agent_guard.agent_id whose
+ * role is not a registered agent role (red team 23b, finding 4).  The
+ * shared role owns the humans' objects, so its GRANT is a human's: it
+ * could give a registered agent (its own registered form, say) rights the
+ * humans never gave it, WITH GRANT OPTION too, unrecorded.  Refused
+ * (YG004): a GRANT on a protected table, a sequence that numbers one, or
+ * ALL TABLES / ALL SEQUENCES IN SCHEMA of a schema that holds one, to
+ * anyone (REVOKE of them is refused to every agent: a protected table's
+ * rights are the humans' to decide, either way); and a GRANT to PUBLIC,
+ * to a registered agent role or to a role one is a member of, of anything
+ * the session did not make itself.  A registered agent's own GRANT stays
+ * allowed: it gives what it owns or holds with a grant option, and what
+ * it gives another agent is used under that agent's guard.
+ */
+static void
+classify_tagged_grant(GrantStmt *g, AgUtility *v)
+{
+	const char *grantee;
+	ListCell   *lc;
+
+	if (!ag_identity_tagged_role())
+		return;
+	grantee = agent_grantee(g->grantees);
+	foreach(lc, g->objects)
+	{
+		Oid			relid = grant_protected_table(g, lfirst(lc), false);
+
+		if (OidIsValid(relid))
+		{
+			set_verdict(v, REFUSED, "GRANT",
+						psprintf("The rights on protected table \"%s\" are the humans' to give; in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's GRANT would be taken for a human's.",
+								 name_of(relid)));
+			return;
+		}
+		if (grantee != NULL && !grant_object_own(g, lfirst(lc)))
+		{
+			set_verdict(v, REFUSED, "GRANT",
+						psprintf(strcmp(grantee, "PUBLIC") == 0 ?
+								 "It gives every role, agents included (%s), rights on an object this session did not make: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and humans decide what an agent may do. Grant from a human's (untagged) session." :
+								 "It gives agent role \"%s\" rights on an object this session did not make: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and humans decide what a registered agent may do. Grant from a human's (untagged) session.",
+								 grantee));
+			return;
+		}
+	}
+}
+
+/*
+ * GRANT role TO ... in such a session: a member holds the role's rights,
+ * the humans' objects it owns included.
+ */
+static void
+classify_tagged_grant_role(GrantRoleStmt *g, AgUtility *v)
+{
+	const char *grantee;
+
+	if (!g->is_grant || !ag_identity_tagged_role() ||
+		(grantee = agent_grantee(g->grantee_roles)) == NULL)
+		return;
+	set_verdict(v, REFUSED, "GRANT role",
+				psprintf("It makes %s a member of a role that is not an agent's: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, humans decide what a registered agent may do.",
+						 strcmp(grantee, "PUBLIC") == 0 ? "every role" : psprintf("agent role \"%s\"", grantee)));
+}
+
 static void
 classify_grant(GrantStmt *g, AgUtility *v)
 {
 	ListCell   *lc;
 
 	if (g->is_grant)
+	{
+		classify_tagged_grant(g, v);
 		return;
+	}
 	foreach(lc, g->objects)
 	{
-		Oid			relid = InvalidOid;
+		Oid			relid = grant_protected_table(g, lfirst(lc), true);
 
-		if (g->objtype == OBJECT_TABLE && g->targtype == ACL_TARGET_OBJECT)
-			relid = is_protected(relid_of(lfirst_node(RangeVar, lc))) ?
-				relid_of(lfirst_node(RangeVar, lc)) : InvalidOid;
-		else if (g->objtype == OBJECT_SEQUENCE && g->targtype == ACL_TARGET_OBJECT)
-		{
-			Oid			seqid = relid_of(lfirst_node(RangeVar, lc));
-
-			relid = OidIsValid(seqid) ? sequence_protected_user(seqid) : InvalidOid;
-		}
-		else if (((g->objtype == OBJECT_TABLE || g->objtype == OBJECT_SEQUENCE) &&
-				  g->targtype == ACL_TARGET_ALL_IN_SCHEMA) ||
-				 g->objtype == OBJECT_SCHEMA)
-			relid = schema_protected_table(strVal(lfirst(lc)));
 		if (OidIsValid(relid))
 			set_verdict(v, REFUSED, "REVOKE",
 						psprintf("Humans keep their rights on protected table \"%s\".", name_of(relid)));
@@ -2764,18 +2908,38 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				else if (r->renameType == OBJECT_COLUMN && OidIsValid(relid))
 					classify_row_type_column_rename(r, relid, v);
 				else if (r->renameType == OBJECT_TABCONSTRAINT && is_protected(relid) && r->subname != NULL &&
-						 OidIsValid(get_relation_constraint_oid(relid, r->subname, true)) &&
-						 !constraint_is_key(relid, r->subname))
-					/* red team 22, finding 1: a rename swaps what an approved DROP names */
+						 OidIsValid(get_relation_constraint_oid(relid, r->subname, true)))
+				{
+					/*
+					 * red team 22, finding 1: a rename swaps what an approved
+					 * DROP names.  The key's too (red team 23a, note): its
+					 * index's ALTER INDEX ... RENAME asks approval, and
+					 * humans' ON CONFLICT ON CONSTRAINT names the key first.
+					 */
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						v->unrunnable = true;	/* RenameConstraint() wants the owner */
 					set_verdict(v, APPROVAL, "ALTER TABLE ... RENAME CONSTRAINT",
-								psprintf("It renames constraint \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names it, and an approved drop of one constraint would drop another by its name.",
+								psprintf(constraint_is_key(relid, r->subname) ?
+										 "It renames constraint \"%s\" of protected table \"%s\", its key: humans' INSERT ... ON CONFLICT ON CONSTRAINT names it." :
+										 "It renames constraint \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names it, and an approved drop of one constraint would drop another by its name.",
 										 r->subname, name_of(relid)));
-				else if (r->renameType == OBJECT_INDEX && OidIsValid(relid) &&
-						 get_rel_relkind(relid) == RELKIND_INDEX && index_is_unique(relid) &&
-						 is_protected(IndexGetRelation(relid, true)))
-					set_verdict(v, APPROVAL, "ALTER INDEX ... RENAME",
-								psprintf("It renames unique index \"%s\" of protected table \"%s\": an approved drop of one index would drop another by its name.",
+				}
+				else if ((r->renameType == OBJECT_INDEX || r->renameType == OBJECT_TABLE) && OidIsValid(relid) &&
+						 (get_rel_relkind(relid) == RELKIND_INDEX ||
+						  get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX) &&
+						 index_is_unique(relid) && is_protected(IndexGetRelation(relid, true)))
+				{
+					/*
+					 * ALTER TABLE renames an index too (PostgreSQL allows it
+					 * for compatibility), and a partitioned table's key is a
+					 * partitioned index.
+					 */
+					if (!ag_agent_could(AG_ACT_ALTER, relid))
+						v->unrunnable = true;	/* RenameRelation() wants the owner */
+					set_verdict(v, APPROVAL, r->renameType == OBJECT_TABLE ? "ALTER TABLE ... RENAME" : "ALTER INDEX ... RENAME",
+								psprintf("It renames unique index \"%s\" of protected table \"%s\": humans' INSERT ... ON CONFLICT ON CONSTRAINT names its constraint, and an approved drop of one index would drop another by its name.",
 										 name_of(relid), name_of(IndexGetRelation(relid, true))));
+				}
 				break;
 			}
 		case T_CreateFunctionStmt:
@@ -2905,6 +3069,9 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 			}
 		case T_GrantStmt:
 			classify_grant((GrantStmt *) parsetree, v);
+			break;
+		case T_GrantRoleStmt:
+			classify_tagged_grant_role((GrantRoleStmt *) parsetree, v);
 			break;
 		case T_AlterOwnerStmt:
 			classify_owner((AlterOwnerStmt *) parsetree, v);

@@ -37,11 +37,19 @@
  *	  COMMIT PREPARED of one prepared earlier is a write (classify.c): a
  *	  freeze or read_only refuses it.
  *	- ALTER DATABASE (settings, connection limits, ALLOW_CONNECTIONS,
- *	  renames) and ALTER ROLE ... SET of another role change every later
- *	  session of that database or role, humans' included (a
+ *	  renames, a new owner) and ALTER ROLE ... SET of another role change
+ *	  every later session of that database or role, humans' included (a
  *	  default_transaction_read_only = on makes their writes fail): they need
  *	  a human's approval.  The guard's own workers pin their settings
  *	  (worker.c), so no such setting stops them.
+ *	- REVOKE ... ON DATABASE (CONNECT, TEMPORARY, CREATE, from PUBLIC or
+ *	  any role) reaches every later session the same way: humans who lose
+ *	  CONNECT cannot log in, and a human's COPY into a soft-delete protected
+ *	  table, which the guard stages in a temporary table, fails without
+ *	  TEMPORARY (red team 23b, finding 1).  It needs a human's approval, in
+ *	  a registered agent's session and in a tagged one alike (a shared role
+ *	  that owns the database is the usual harness).  GRANT ... ON DATABASE
+ *	  takes nothing away (structure.c judges whom a tagged role gives it to).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -712,6 +720,38 @@ sets_identity(VariableSetStmt *s)
 	return s->name != NULL && pg_strncasecmp(s->name, "agent_guard.", 12) == 0;
 }
 
+/*
+ * Can the session's REVOKE on this database take anything away?  It
+ * revokes only what it may grant: as the owner (or a member of it), or
+ * with a grant option it holds; otherwise PostgreSQL warns and changes
+ * nothing, and there is nothing to ask a human.  A database that does not
+ * exist is PostgreSQL's error.
+ */
+static bool
+revokes_on_database(const char *db)
+{
+	Oid			dbid = get_database_oid(db, true);
+	HeapTuple	tup;
+	Datum		d;
+	bool		isnull;
+	Oid			owner;
+	Acl		   *acl;
+	AclMode		options;
+
+	if (!OidIsValid(dbid) ||
+		!HeapTupleIsValid(tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dbid))))
+		return false;
+	owner = ((Form_pg_database) GETSTRUCT(tup))->datdba;
+	d = SysCacheGetAttr(DATABASEOID, tup, Anum_pg_database_datacl, &isnull);
+	acl = isnull ? acldefault(OBJECT_DATABASE, owner) : DatumGetAclPCopy(d);
+	ReleaseSysCache(tup);
+	/* the owner (and its members) holds every grant option implicitly */
+	options = aclmask(acl, GetUserId(), owner,
+					  ACL_GRANT_OPTION_FOR(ACL_ALL_RIGHTS_DATABASE), ACLMASK_ANY);
+	pfree(acl);
+	return options != 0;
+}
+
 void
 ag_writers_utility_verdict(AgUtility *u)
 {
@@ -745,6 +785,45 @@ ag_writers_utility_verdict(AgUtility *u)
 					psprintf("It changes who may connect to database \"%s\", or where it is stored.",
 							 ((AlterDatabaseStmt *) stmt)->dbname));
 			break;
+		case T_GrantStmt:
+			{
+				GrantStmt  *g = (GrantStmt *) stmt;
+				ListCell   *lc;
+
+				if (g->is_grant || g->objtype != OBJECT_DATABASE)
+					break;
+				foreach(lc, g->objects)
+				{
+					const char *db = strVal(lfirst(lc));
+
+					if (!revokes_on_database(db))
+						continue;
+					verdict(u, AG_REFUSAL_APPROVAL, "REVOKE ... ON DATABASE",
+							psprintf("It takes rights on database \"%s\" from every later session of the roles it names, humans' included: without CONNECT they cannot log in, without TEMPORARY their COPY into a soft-delete protected table fails (the guard stages it in a temporary table), without CREATE they cannot make schemas.",
+									 db));
+					break;
+				}
+				break;
+			}
+		case T_AlterOwnerStmt:
+			{
+				AlterOwnerStmt *a = (AlterOwnerStmt *) stmt;
+				const char *db;
+				Oid			dbid;
+
+				if (a->objectType != OBJECT_DATABASE || a->object == NULL || !IsA(a->object, String))
+					break;
+				db = strVal(a->object);
+				dbid = get_database_oid(db, true);
+				if (!OidIsValid(dbid))
+					break;		/* PostgreSQL's own error */
+				verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE ... OWNER TO",
+						psprintf("It gives database \"%s\" to another role, which then decides who may connect to it and create in it, and owns its schema public (pg_database_owner); the old owner's rights on it go to the new one.",
+								 db));
+				if (!AG_DATABASE_OWNERCHECK(dbid, GetUserId()))
+					u->unrunnable = true;	/* AlterDatabaseOwner() wants the owner */
+				break;
+			}
 		case T_RenameStmt:
 			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
 				verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE ... RENAME",
