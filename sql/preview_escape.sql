@@ -119,7 +119,10 @@ SELECT agent_guard.unfreeze();
 \c "dbname=contrib_regression user=regress_pe_bot options=-cagent_guard.run_id=run-pe-record"
 SELECT verdict, detail FROM agent_guard.preview('ALTER TABLE pe.t DISABLE TRIGGER ALL');
 -- reported, not requested: a statement that would need approval
-SELECT relation, operation, rows, verdict FROM agent_guard.preview('DELETE FROM pe.t');
+SELECT relation, operation, rows, verdict FROM agent_guard.preview('DELETE FROM ONLY pe.t');
+-- error: without ONLY it reaches pe.t_kid, a child of the protected table
+-- that no protection covers (red team 23a, F1): refused, on record
+SELECT verdict, detail FROM agent_guard.preview('DELETE FROM pe.t');
 -- every refusal of both runs is on record, none of the approvals
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();

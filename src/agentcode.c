@@ -68,7 +68,8 @@
  *	  relation's code as above (YG002);
  *	- writes to a protected table (YG004): a plan that writes one, a COPY
  *	  FROM into one, and, as a backstop, a drop, truncation or alteration
- *	  of one (object access);
+ *	  of one (object access); and writes to an inheritance child of one
+ *	  that no protection covers (refuse_child_write);
  *	- a rule of an agent's relation that writes a protected table, in any
  *	  human statement (planner; YG004): the rule is the agent's code;
  *	- what an agent's rule's action, or a write through an agent's view,
@@ -2482,6 +2483,36 @@ refuse_write(Oid relid, const char *what)
 			 errhint("Run the statement so that it runs no code of the agent (change or drop the agent's trigger, rule or function first, or change the agent's rows yourself), or let the agent make the change in its own session, where it is stamped, logged and gated.")));
 }
 
+/*
+ * The same for an inheritance child of a protected table that no protection
+ * covers (a human added it after protect(), or unprotected it): its rows
+ * show in the protected table, and the agent's own session may not write
+ * them either (gate.c, red team 23a, F1).  Temporary tables are scratch.
+ */
+static void
+refuse_child_write(Oid relid, const char *what)
+{
+	Oid			ancestor;
+	Oid			agent_fn;
+	Oid			owner;
+
+	if (!OidIsValid(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
+		!OidIsValid(ancestor = ag_relation_protected_ancestor(relid)))
+		return;
+	agent_fn = innermost_agent_function();
+	owner = ag_agentcode_function_owner(agent_fn);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("cannot %s table %s from code of agent role \"%s\"",
+					what, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+			 errdetail("Table %s is an inheritance child of protected table %s that no protection covers. Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\"; its writes would pass for that role's, unstamped and unlogged.",
+					   ag_qualified_relname(relid), ag_qualified_relname(ancestor),
+					   format_procedure(agent_fn), ag_agentcode_role_name(owner),
+					   ag_agentcode_role_name(GetSessionUserId())),
+			 errhint("Protect the child with SELECT agent_guard.protect(%s), or run the statement so that it runs no code of the agent.",
+					 quote_literal_cstr(ag_qualified_relname(relid)))));
+}
+
 /* ExecutorStart, agent code on the stack: a plan writing a protected table. */
 void
 ag_agentcode_executor_start(PlannedStmt *plan)
@@ -2497,6 +2528,8 @@ ag_agentcode_executor_start(PlannedStmt *plan)
 
 		if (ag_relation_protected(relid))
 			refuse_write(relid, "write to");
+		else
+			refuse_child_write(relid, "write to");
 	}
 }
 
@@ -2956,13 +2989,16 @@ ag_agentcode_utility(Node *parsetree)
 						  "Open the cursors the agent's code reads in that code.");
 }
 
-/* COPY FROM into a protected table, agent code on the stack. */
+/* COPY FROM into a protected table (or an uncovered child of one), agent code on the stack. */
 void
 ag_agentcode_copy(Oid copy_into)
 {
-	if (OidIsValid(copy_into) && ag_agentcode_running() &&
-		ag_relation_protected(copy_into))
+	if (!OidIsValid(copy_into) || !ag_agentcode_running())
+		return;
+	if (ag_relation_protected(copy_into))
 		refuse_write(copy_into, "copy into");
+	else
+		refuse_child_write(copy_into, "copy into");
 }
 
 /*

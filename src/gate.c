@@ -11,7 +11,9 @@
  *	  dropping the guard's triggers or row security on a protected table,
  *	  dropping or altering the stamp columns, rules on protected tables,
  *	  session_replication_role, ALTER SYSTEM, LOAD, and the superuser-set
- *	  agent_guard.* settings;
+ *	  agent_guard.* settings; and, with a message of its own, a write
+ *	  (any plan, COPY FROM) to an inheritance child of a protected table
+ *	  that no protection covers (refuse_unprotected_child);
  *	- needs a human's approval (AG_REFUSAL_APPROVAL): DROP of tables,
  *	  views, materialized views, sequences, schemas, types and databases,
  *	  DROP OWNED, TRUNCATE, dropping a column or changing its type,
@@ -871,6 +873,53 @@ ag_gate_session_check(const char *text, int len)
 					text, len, 0);
 }
 
+/*
+ * A write to an inheritance child of a protected table that is not
+ * protected itself: refused (YG004), on record, before it writes.  Its
+ * rows show in the protected table, and the parent's UPDATE, DELETE and
+ * MERGE write them with the parent's privileges, but no trigger of the
+ * guard fires there: no stamps, no events, nothing for a rollback (red
+ * team 23a, F1).  protect() covers the children a table has
+ * (40_protect.sql); this catches the ones it does not: a child a human
+ * added later (CREATE TABLE ... INHERITS, ALTER TABLE ... INHERIT, which
+ * the agent itself may not do: structure.c) or unprotected on its own.
+ * Whatever the path (the parent without ONLY, the child itself, a
+ * writing CTE, a cursor, a function, COPY FROM): the statement's result
+ * relations, or COPY's table.  Cheap on the hot path: a protected
+ * relation (the question the gates ask anyway) is never looked further
+ * at, nor is a temporary one (scratch, seen by its session only); any
+ * other costs one index scan of pg_inherits (scope.c).
+ */
+static void
+refuse_unprotected_child(const char *what, Oid relid, const char *text, int len)
+{
+	Oid			ancestor;
+	char	   *child;
+	char	   *parent;
+	char	   *why;
+	int64		id;
+
+	if (!OidIsValid(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
+		ag_relation_protected(relid))
+		return;
+	ancestor = ag_relation_protected_ancestor(relid);
+	if (!OidIsValid(ancestor))
+		return;
+	child = ag_qualified_relname(relid);
+	parent = ag_qualified_relname(ancestor);
+	why = psprintf("Table %s is an inheritance child of protected table %s, and its rows show there, but no protection covers it: what this %s writes to it would carry no stamps, leave no events and be beyond agent_guard.rollback_run().",
+				   child, parent, what);
+	/* on record like the gates' refusals: the error ends this transaction */
+	id = ag_refusal_record(why, text, len);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("%s refused: inheritance child %s of protected table %s is not protected (request " INT64_FORMAT ")",
+					what, child, parent, id),
+			 errdetail("%s", why),
+			 errhint("Ask a human to protect the child: SELECT agent_guard.protect(%s).",
+					 quote_literal_cstr(child))));
+}
+
 /* A judged plan is about to run: the guard's tables, freezes, trips. */
 void
 ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
@@ -893,6 +942,9 @@ ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
 								 ag_relname_or(rte->relid, "?")),
 						text, len, 0);
 	}
+	/* the rows of a protected table that no protection covers */
+	foreach(lc, ps->resultRelations)
+		refuse_unprotected_child(what, rt_fetch(lfirst_int(lc), ps->rtable)->relid, text, len);
 
 	load_state();
 	if (frozen_all || frozen_me)
@@ -2087,6 +2139,11 @@ ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 	ag_writers_utility_verdict(u);	/* writes around the gates */
 	if (u->verdict == AG_REFUSAL_GUARD)
 		gate_decide(u->verdict, u->verdict_what, u->verdict_why, text, len, 0);
+	/* COPY FROM writes its table's rows without the executor's start */
+	if (IsA(u->stmt, CopyStmt) && ((CopyStmt *) u->stmt)->is_from &&
+		((CopyStmt *) u->stmt)->relation != NULL)
+		refuse_unprotected_child("COPY", ag_range_var_relid(((CopyStmt *) u->stmt)->relation),
+								 text, len);
 }
 
 /*

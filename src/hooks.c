@@ -33,8 +33,10 @@
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's
- *					tables, freeze, tripped run, a freeze's writing
- *					function calls) -> the previous hook -> writers
+ *					tables, an inheritance child of a protected table
+ *					that no protection covers, freeze, tripped run, a
+ *					freeze's writing function calls) -> the previous
+ *					hook -> writers
  *					(count the rows of writing CTEs)
  *					(each executor run, ExecutorStart to ExecutorEnd, and each
  *					ProcessUtility call that is not a subcommand is one
@@ -45,8 +47,10 @@
  *					and run limits); ExecutorFinish counts CTEs' rows again
  *					(a CTE the query did not read to its end runs there)
  *	ProcessUtility:	identity -> classify (classify.c) -> gate (what would
- *					weaken the guard) -> policy -> gate (freeze, tripped
- *					run, approvals) -> only then side effects: the worker
+ *					weaken the guard; COPY FROM into an inheritance child
+ *					of a protected table that no protection covers) ->
+ *					policy -> gate (freeze, tripped run, approvals) ->
+ *					only then side effects: the worker
  *					stops a sealer that the command needs gone (DROP
  *					DATABASE, DROP EXTENSION agent_guard, ...), if the
  *					session may run it -> copyfrom (a human's COPY FROM

@@ -109,7 +109,8 @@ BEGIN
       JOIN pg_namespace pn ON pn.oid = pc.relnamespace AND pn.nspname = pt.schemaname
       CROSS JOIN (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
                          ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
-     WHERE (pc.oid = relation OR pc.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t))
+     WHERE (pc.oid = relation OR pc.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+            OR pc.oid IN (SELECT k::oid FROM agent_guard._inherit_children(relation) k))
        AND NOT EXISTS (SELECT 1 FROM pg_publication_rel pr
                         WHERE pr.prpubid = pb.oid AND pr.prrelid = pc.oid AND pr.prattrs IS NOT NULL)
        AND c.wanted AND NOT EXISTS (
@@ -145,7 +146,8 @@ COMMENT ON FUNCTION agent_guard._agent_type_columns(regclass) IS
 -- its triggers and rules.  protect() refuses the table naming each, with
 -- the way to remove it; a human removes them (or adds them back after
 -- protect(), as a human's own).  pg_partition_tree() of a table that is
--- not partitioned is empty: the relation itself is added.
+-- not partitioned is empty: the relation itself is added, and so are the
+-- inheritance children protect() covers.
 CREATE FUNCTION agent_guard._agent_structure(relation regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -157,16 +159,21 @@ DECLARE
 BEGIN
     SELECT array_agg(r.relid) INTO v_rels
       FROM (SELECT relation::oid AS relid
-            UNION SELECT t.relid::oid FROM pg_partition_tree(relation) t) r;
+            UNION SELECT t.relid::oid FROM pg_partition_tree(relation) t
+            UNION SELECT k::oid FROM agent_guard._inherit_children(relation) k) r;
     -- the tables of the tree an agent role owns (or a role an agent is a member
     -- of, as agentcode.c counts owners), unless the table is protected already
+    -- (it carries the guard's capture trigger, or a partition's clone of it: a
+    -- protected table's partitions and the children protect() covered, not
+    -- a child a human added since)
     SELECT coalesce(array_agg(c.oid), '{}') INTO v_agent
       FROM pg_class c
      WHERE c.oid = ANY (v_rels)
        AND EXISTS (SELECT 1 FROM agent_guard.registered_agents a
                     WHERE pg_has_role(a.role, c.relowner, 'MEMBER'))
-       AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p
-                        WHERE p.relation = _agent_structure.relation);
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger g
+                        WHERE g.tgrelid = c.oid
+                          AND g.tgfoid = 'agent_guard.capture()'::regprocedure);
 
     SELECT array_agg(x.what ORDER BY x.what), array_agg(x.fix ORDER BY x.what)
       INTO v_found, v_fix
@@ -238,6 +245,106 @@ BEGIN
 END
 $$;
 
+-- The inheritance children protect(relation) covers: every table below it
+-- through plain inheritance (pg_inherits; the rows of a child show in its
+-- parents, and an UPDATE, DELETE or MERGE of a parent writes them), at any
+-- depth, as a partitioned table's protection covers its partitions (which
+-- carry clones of its row triggers; plain inheritance clones nothing).  Not
+-- a table protected on its own, nor what is below it: its own protection
+-- covers those, with its own soft_delete and key.  Not a temporary table:
+-- a session's scratch, which no other session's statement reaches.  Left
+-- out, a child's rows were written through the protected parent unstamped
+-- and unlogged, beyond rollback (red team 23a, F1); a child that is not
+-- covered (a human added it after protect()) stops agents' writes that
+-- reach it (gate.c).
+CREATE FUNCTION agent_guard._inherit_children(relation regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE k(relid) AS (
+        SELECT c.oid
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = relation
+           AND NOT c.relispartition AND c.relpersistence <> 't'
+           AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation::oid = c.oid)
+        UNION
+        SELECT c.oid
+          FROM k JOIN pg_inherits i ON i.inhparent = k.relid
+          JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE NOT c.relispartition AND c.relpersistence <> 't'
+           AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation::oid = c.oid)
+    )
+    SELECT k.relid::regclass FROM k ORDER BY k.relid::regclass::text;
+$$;
+
+-- The key that identifies a table's rows in the log: its primary key, else
+-- its replica identity index; NULL for none.
+CREATE FUNCTION agent_guard._key_columns(relation regclass) RETURNS text[]
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(a.attname::text ORDER BY k.ord)
+      FROM (SELECT i.indexrelid, i.indkey
+              FROM pg_index i
+             WHERE i.indrelid = relation AND (i.indisprimary OR i.indisreplident)
+             ORDER BY i.indisprimary DESC
+             LIMIT 1) ix
+      CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
+$$;
+
+-- The guard's triggers on a table, in the mode of its protection; the row
+-- triggers are cloned to its partitions.  "zz_" so that the stamp trigger
+-- runs after the table's own BEFORE triggers (they fire in name order) and
+-- has the last word on stamps; the trigger argument tells the C code (and
+-- the planner) the mode.  Without the preload, TRUNCATE is seen by nothing
+-- else (failsafe.c); statement triggers are not cloned to partitions, so
+-- each gets one.
+CREATE FUNCTION agent_guard._create_triggers(relation regclass, soft_delete boolean) RETURNS void
+    LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_arg text := CASE WHEN soft_delete THEN '''soft_delete''' ELSE '''hard_delete''' END;
+    v_rel regclass;
+BEGIN
+    PERFORM agent_guard._drop_triggers(relation);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_stamp BEFORE INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp(%s)', relation, v_arg);
+    EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
+                   'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
+    FOR v_rel IN SELECT t.relid FROM pg_partition_tree(relation) t
+                 UNION SELECT relation LOOP
+        EXECUTE format('CREATE TRIGGER zz_agent_guard_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION agent_guard._failsafe_truncate()', v_rel);
+    END LOOP;
+END
+$$;
+
+-- Undo what protect() did to an inheritance child it covered: the guard's
+-- triggers, and the child's row security as it was before, kept in the
+-- rls_before of the protected table that covered it (and forgotten there).
+-- The state is used only while the child has the soft-delete policy it
+-- goes with: one left by a dropped child of the same name is not.
+CREATE FUNCTION agent_guard._uncover_child(child regclass) RETURNS void
+    LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_state jsonb;
+BEGIN
+    PERFORM agent_guard._drop_triggers(child);
+    SELECT p.rls_before -> child::text INTO v_state
+      FROM agent_guard.protected_tables p
+     WHERE p.rls_before ? child::text
+       AND EXISTS (SELECT 1 FROM pg_policy po
+                    WHERE po.polrelid = child AND po.polname = 'ag_hide_deleted')
+     ORDER BY p.protected_at DESC
+     LIMIT 1;
+    PERFORM agent_guard._soft_rls_off(child,
+        CASE WHEN v_state IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(child::text, v_state) END);
+    UPDATE agent_guard.protected_tables p SET rls_before = p.rls_before - child::text
+     WHERE p.rls_before ? child::text;
+END
+$$;
+
 CREATE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -247,8 +354,11 @@ DECLARE
     v_keys     text[];
     v_col      record;
     v_root     regclass;
-    v_arg      text;
     v_rls      jsonb;
+    v_children regclass[];
+    v_child    regclass;
+    v_kid      record;
+    v_ckeys    text[];
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.protect()');
     IF relation IS NULL OR soft_delete IS NULL THEN
@@ -303,15 +413,7 @@ BEGIN
     END LOOP;
 
     -- the key that identifies rows in the log: primary key, else replica identity
-    SELECT array_agg(a.attname::text ORDER BY k.ord)
-      INTO v_keys
-      FROM (SELECT i.indexrelid, i.indkey
-              FROM pg_index i
-             WHERE i.indrelid = relation AND (i.indisprimary OR i.indisreplident)
-             ORDER BY i.indisprimary DESC
-             LIMIT 1) ix
-      CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
+    v_keys := agent_guard._key_columns(relation);
     IF v_keys IS NULL THEN
         RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
             USING ERRCODE = 'invalid_table_definition',
@@ -322,6 +424,39 @@ BEGIN
         RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
             USING ERRCODE = 'invalid_table_definition';
     END IF;
+
+    -- its inheritance children, covered with it: each is stamped and logged
+    -- under its own name and key (a rollback puts rows back into it), so
+    -- each needs a key of its own (a child inherits no index), and the
+    -- caller must own it, as ALTER TABLE of the parent, which recurses to
+    -- it, needs.  A child protected on its own keeps its own protection.
+    v_children := ARRAY(SELECT agent_guard._inherit_children(relation));
+    FOREACH v_child IN ARRAY v_children LOOP
+        SELECT c.relkind, c.relowner INTO v_kid FROM pg_class c WHERE c.oid = v_child;
+        IF v_kid.relkind <> 'r' THEN
+            RAISE EXCEPTION 'cannot protect %: its inheritance child % is not a table', relation, v_child
+                USING ERRCODE = 'wrong_object_type',
+                      DETAIL = 'The rows of an inheritance child show in its parents, and the parents'' writes reach them; protect() covers every child.',
+                      HINT = format('Detach it (ALTER TABLE %s NO INHERIT ...) first; a foreign table is protected on the server that stores its data.', v_child);
+        END IF;
+        IF NOT pg_has_role(agent_guard.calling_role(), v_kid.relowner, 'USAGE') THEN
+            RAISE EXCEPTION 'must be owner of table %', v_child
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('Table %s is an inheritance child of %s, and protect() covers it.', v_child, relation);
+        END IF;
+        v_ckeys := agent_guard._key_columns(v_child);
+        IF v_ckeys IS NULL THEN
+            RAISE EXCEPTION 'cannot protect %: its inheritance child % has no primary key or replica identity index', relation, v_child
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'protect() covers every inheritance child, and agent_guard identifies every logged row by its key; a child does not inherit its parent''s primary key.',
+                      HINT = format('Add one, for example ALTER TABLE %s ADD PRIMARY KEY (%s).', v_child,
+                                    (SELECT string_agg(quote_ident(k), ', ') FROM unnest(v_keys) k));
+        END IF;
+        IF v_ckeys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+            RAISE EXCEPTION 'cannot protect %: the key of its inheritance child % uses a stamp column', relation, v_child
+                USING ERRCODE = 'invalid_table_definition';
+        END IF;
+    END LOOP;
 
     -- stamp columns of another type would lie about who wrote
     FOR v_col IN
@@ -339,6 +474,7 @@ BEGIN
     PERFORM agent_guard._agent_structure(relation);
     PERFORM agent_guard._check_subscribers(relation, soft_delete);
 
+    -- added to the children too (ALTER TABLE recurses)
     FOR v_col IN
         SELECT c.name, c.type
           FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
@@ -350,24 +486,14 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
     END LOOP;
 
-    -- "zz_" so that the stamp trigger runs after the table's own BEFORE
-    -- triggers (they fire in name order) and has the last word on stamps.
-    -- the trigger argument tells the C code (and the planner) the mode
-    v_arg := CASE WHEN soft_delete THEN '''soft_delete''' ELSE '''hard_delete''' END;
-    PERFORM agent_guard._drop_triggers(relation);
-    EXECUTE format('CREATE TRIGGER zz_agent_guard_stamp BEFORE INSERT OR UPDATE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION agent_guard.stamp(%s)', relation, v_arg);
-    EXECUTE format('CREATE TRIGGER zz_agent_guard_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW WHEN (agent_guard.in_agent_session()) '
-                   'EXECUTE FUNCTION agent_guard.capture(%s)', relation, v_arg);
-    -- without the preload, TRUNCATE is seen by nothing else (failsafe.c);
-    -- statement triggers are not cloned to partitions, so each gets one
-    FOR v_root IN SELECT t.relid FROM pg_partition_tree(relation) t
-                  UNION SELECT relation LOOP
-        EXECUTE format('CREATE TRIGGER zz_agent_guard_truncate BEFORE TRUNCATE ON %s '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION agent_guard._failsafe_truncate()', v_root);
-    END LOOP;
+    -- a table that an earlier protect() of a parent covered is on its own
+    -- now: its row security as it was before that, first
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation)
+       AND EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.rls_before ? protect.relation::text) THEN
+        PERFORM agent_guard._uncover_child(relation);
+    END IF;
 
+    PERFORM agent_guard._create_triggers(relation, soft_delete);
     SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
     IF v_rls IS NOT NULL THEN
         PERFORM agent_guard._soft_rls_off(relation, v_rls);
@@ -377,6 +503,16 @@ BEGIN
         v_rls := agent_guard._soft_rls_on(relation);
     END IF;
 
+    -- the children, in the same mode: whatever covered them before (this
+    -- table's earlier protect(), or another parent's) is undone first
+    FOREACH v_child IN ARRAY v_children LOOP
+        PERFORM agent_guard._uncover_child(v_child);
+        PERFORM agent_guard._create_triggers(v_child, soft_delete);
+        IF soft_delete THEN
+            v_rls := v_rls || agent_guard._soft_rls_on(v_child);
+        END IF;
+    END LOOP;
+
     INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, rls_before)
     VALUES (protect.relation, protect.soft_delete, v_keys, v_rls)
     ON CONFLICT ON CONSTRAINT protected_tables_pkey
@@ -385,18 +521,23 @@ BEGIN
                   protected_at = now(), protected_by = session_user;
 
     PERFORM agent_guard._log('PROTECT', relation::text,
-        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys)));
+        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys))
+        || CASE WHEN cardinality(v_children) > 0
+                THEN jsonb_build_object('children', to_jsonb(v_children::text[])) ELSE '{}' END);
 END
 $$;
 COMMENT ON FUNCTION agent_guard.protect(regclass, boolean) IS
-    'stamp and log agent writes to a table (and its partitions); adds ag_agent_id, ag_run_id and, with soft_delete, ag_deleted_at';
+    'stamp and log agent writes to a table (and its partitions and inheritance children); adds ag_agent_id, ag_run_id and, with soft_delete, ag_deleted_at';
 
 CREATE FUNCTION agent_guard.unprotect(relation regclass) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_owner oid;
-    v_rls   jsonb;
+    v_owner    oid;
+    v_rls      jsonb;
+    v_children regclass[];
+    v_child    regclass;
+    v_left     text;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.unprotect()');
     IF relation IS NULL THEN
@@ -413,25 +554,71 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
 
+    -- what protect() did: the table, its partitions, the inheritance
+    -- children it covers (not a child protected on its own, nor one added
+    -- since, which carries none of the guard's triggers)
+    v_children := ARRAY(SELECT k FROM agent_guard._inherit_children(relation) k
+                         WHERE EXISTS (SELECT 1 FROM pg_trigger g
+                                        WHERE g.tgrelid = k
+                                          AND g.tgfoid = 'agent_guard.capture()'::regprocedure));
     PERFORM agent_guard._drop_triggers(relation);
     SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
     IF v_rls IS NOT NULL THEN
         PERFORM agent_guard._soft_rls_off(relation, v_rls);
     END IF;
+    FOREACH v_child IN ARRAY v_children LOOP
+        PERFORM agent_guard._uncover_child(v_child);
+    END LOOP;
     DELETE FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
 
-    PERFORM agent_guard._log('UNPROTECT', relation::text, NULL);
+    PERFORM agent_guard._log('UNPROTECT', relation::text,
+        CASE WHEN cardinality(v_children) > 0
+             THEN jsonb_build_object('children', to_jsonb(v_children::text[])) END);
     RAISE NOTICE 'stamp columns of % were kept, with their data', relation
         USING HINT = 'Drop ag_agent_id, ag_run_id and ag_deleted_at yourself if they are no longer wanted.';
+    -- still below another protected table: agents' writes that reach them
+    -- through it are refused (gate.c) until they are protected again
+    SELECT string_agg(t::text, ', ' ORDER BY t::text) INTO v_left
+      FROM unnest(unprotect.relation || v_children) t
+     WHERE EXISTS (SELECT 1 FROM agent_guard.protected_tables q
+                    WHERE t IN (SELECT agent_guard._inherit_children(q.relation)));
+    IF v_left IS NOT NULL THEN
+        RAISE NOTICE 'tables below a protected table are no longer protected: %', v_left
+            USING DETAIL = 'They are inheritance children of a protected table; agents'' writes that reach them are refused until they are protected again.',
+                  HINT = 'Protect them, or their protected parent again: agent_guard.protect() covers a table''s inheritance children.';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION agent_guard.unprotect(regclass) IS
-    'stop stamping and logging writes to a table; its stamp columns and the log are kept';
+    'stop stamping and logging writes to a table (and its partitions and the inheritance children its protect() covered); its stamp columns and the log are kept';
 
+-- partitions: the leaf partitions its protection covers; children: the
+-- inheritance children (at any depth) it covers, as _inherit_children()
+-- finds them, that carry the guard's triggers (a child a human added since
+-- protect() is not covered until protect() runs again).  Written out, not
+-- a call of _inherit_children(): who reads the view needs EXECUTE on what
+-- it calls.
 CREATE VIEW agent_guard.protected AS
     SELECT p.relation, p.soft_delete, p.key_columns, p.protected_at, p.protected_by,
            (SELECT count(*) FROM pg_partition_tree(p.relation) t
-             WHERE t.isleaf AND t.relid <> p.relation) AS partitions
+             WHERE t.isleaf AND t.relid <> p.relation) AS partitions,
+           (WITH RECURSIVE k(relid) AS (
+                SELECT c.oid
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = p.relation
+                   AND NOT c.relispartition AND c.relpersistence <> 't'
+                   AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables q WHERE q.relation::oid = c.oid)
+                UNION
+                SELECT c.oid
+                  FROM k JOIN pg_inherits i ON i.inhparent = k.relid
+                  JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE NOT c.relispartition AND c.relpersistence <> 't'
+                   AND NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables q WHERE q.relation::oid = c.oid)
+            )
+            SELECT count(*) FROM k
+             WHERE EXISTS (SELECT 1 FROM pg_trigger g
+                            WHERE g.tgrelid = k.relid
+                              AND g.tgfoid = 'agent_guard.capture()'::regprocedure)) AS children
       FROM agent_guard.protected_tables p
      ORDER BY p.relation::text;
 

@@ -89,9 +89,9 @@ BEGIN
     -- the row is found and written as the table's owner (agent_guard._owner_query)
     v_res := agent_guard._owner_query(relation, format(
         'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
-        '     old AS (SELECT to_jsonb(t.*) AS img, t.ctid AS tid FROM %1$s t, r '
+        '     old AS (SELECT to_jsonb(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
-        '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.ctid OPERATOR(pg_catalog.=) old.tid '
+        '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
         '             RETURNING old.img, to_jsonb(t.*) AS new_img) '
         'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
         row_key);

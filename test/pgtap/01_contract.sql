@@ -68,7 +68,7 @@ SELECT columns_are('agent_guard', 'runs', ARRAY[
     'guard_events', 'unsealed', 'status', 'blocked', 'human_acts']);
 SELECT columns_are('agent_guard', 'agents', ARRAY['role', 'agent_id', 'registered_at', 'registered_by']);
 SELECT columns_are('agent_guard', 'protected', ARRAY[
-    'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions']);
+    'relation', 'soft_delete', 'key_columns', 'protected_at', 'protected_by', 'partitions', 'children']);
 
 -- settings
 SELECT is((SELECT context FROM pg_settings WHERE name = 'agent_guard.agent_id'), 'user',
