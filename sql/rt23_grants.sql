@@ -30,49 +30,49 @@ CREATE ROLE regress_rt23_h LOGIN;
 GRANT CREATE ON DATABASE contrib_regression TO regress_bot;
 GRANT CREATE, TEMPORARY ON DATABASE contrib_regression TO regress_tagged WITH GRANT OPTION;
 GRANT TEMPORARY ON DATABASE contrib_regression TO regress_bot WITH GRANT OPTION;
-CREATE SCHEMA r23 AUTHORIZATION regress_bot;
-CREATE SCHEMA r23s AUTHORIZATION regress_tagged;
-GRANT USAGE ON SCHEMA r23, r23s TO regress_human, regress_rt23_h, regress_tagged;
+CREATE SCHEMA r23g AUTHORIZATION regress_bot;
+CREATE SCHEMA r23gs AUTHORIZATION regress_tagged;
+GRANT USAGE ON SCHEMA r23g, r23gs TO regress_human, regress_rt23_h, regress_tagged;
 
 -- the agent's tables, a data-driven CHECK among them
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt23-setup"
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt23g-setup"
 \set SHOW_CONTEXT never
-CREATE TABLE r23.flag (on_ boolean);
-INSERT INTO r23.flag VALUES (false);
-CREATE FUNCTION r23.ok(int) RETURNS boolean LANGUAGE sql STABLE
-  AS 'SELECT NOT coalesce((SELECT on_ FROM r23.flag LIMIT 1), false) OR $1 IS NULL';
-GRANT SELECT ON r23.flag TO PUBLIC;
-CREATE TABLE r23.t (id int PRIMARY KEY, n int CHECK (r23.ok(n)), u int UNIQUE);
-CREATE TABLE r23.t_sys (id int PRIMARY KEY, n int CHECK (n >= 0));
-CREATE TABLE r23.p (id int PRIMARY KEY, n int, CONSTRAINT p_n_ok CHECK (r23.ok(n))) PARTITION BY RANGE (id);
-CREATE TABLE r23.p1 PARTITION OF r23.p FOR VALUES FROM (0) TO (100);
-ALTER TABLE r23.p1 ADD CONSTRAINT p1_id_ok CHECK (r23.ok(id));
-INSERT INTO r23.t VALUES (1, 1, 1), (2, 2, 2);
-GRANT SELECT, INSERT, UPDATE ON r23.t TO regress_human;
+CREATE TABLE r23g.flag (on_ boolean);
+INSERT INTO r23g.flag VALUES (false);
+CREATE FUNCTION r23g.ok(int) RETURNS boolean LANGUAGE sql STABLE
+  AS 'SELECT NOT coalesce((SELECT on_ FROM r23g.flag LIMIT 1), false) OR $1 IS NULL';
+GRANT SELECT ON r23g.flag TO PUBLIC;
+CREATE TABLE r23g.t (id int PRIMARY KEY, n int CHECK (r23g.ok(n)), u int UNIQUE);
+CREATE TABLE r23g.t_sys (id int PRIMARY KEY, n int CHECK (n >= 0));
+CREATE TABLE r23g.p (id int PRIMARY KEY, n int, CONSTRAINT p_n_ok CHECK (r23g.ok(n))) PARTITION BY RANGE (id);
+CREATE TABLE r23g.p1 PARTITION OF r23g.p FOR VALUES FROM (0) TO (100);
+ALTER TABLE r23g.p1 ADD CONSTRAINT p1_id_ok CHECK (r23g.ok(id));
+INSERT INTO r23g.t VALUES (1, 1, 1), (2, 2, 2);
+GRANT SELECT, INSERT, UPDATE ON r23g.t TO regress_human;
 \c "dbname=contrib_regression user=regress_tagged options="
 \set SHOW_CONTEXT never
 -- the shared role's tables, made by a human (untagged)
-CREATE TABLE r23s.hdata (id int PRIMARY KEY, v text);
-INSERT INTO r23s.hdata SELECT g, 'h' || g FROM generate_series(1, 5) g;
-CREATE TABLE r23s.hlog (id int, msg text);
-CREATE TABLE r23s.hcheck (id int PRIMARY KEY, n int CHECK (r23.ok(n)));
+CREATE TABLE r23gs.hdata (id int PRIMARY KEY, v text);
+INSERT INTO r23gs.hdata SELECT g, 'h' || g FROM generate_series(1, 5) g;
+CREATE TABLE r23gs.hlog (id int, msg text);
+CREATE TABLE r23gs.hcheck (id int PRIMARY KEY, n int CHECK (r23g.ok(n)));
 GRANT CREATE ON DATABASE contrib_regression TO regress_rt23_h;
 \c "dbname=contrib_regression user=regress_su options="
--- 23a F2: warnings: the CHECK of r23.t; r23.p's and its partition's; the
--- human's table's CHECK that calls the agent's function; none for r23.t_sys
-SELECT agent_guard.protect('r23.t');
-SELECT agent_guard.protect('r23.t_sys');
-SELECT agent_guard.protect('r23.p');
-SELECT agent_guard.protect('r23s.hcheck');
-SELECT agent_guard.protect('r23s.hdata');
+-- 23a F2: warnings: the CHECK of r23g.t; r23g.p's and its partition's; the
+-- human's table's CHECK that calls the agent's function; none for r23g.t_sys
+SELECT agent_guard.protect('r23g.t');
+SELECT agent_guard.protect('r23g.t_sys');
+SELECT agent_guard.protect('r23g.p');
+SELECT agent_guard.protect('r23gs.hcheck');
+SELECT agent_guard.protect('r23gs.hdata');
 -- a human's CHECK on a protected table: a warning when it calls the
 -- agent's function, none for the system's operators
-ALTER TABLE r23s.hdata ADD CONSTRAINT hdata_id_ok CHECK (r23.ok(id));
-ALTER TABLE r23s.hdata ADD CONSTRAINT hdata_id_pos CHECK (id > 0);
-ALTER TABLE r23s.hdata DROP CONSTRAINT hdata_id_ok;
+ALTER TABLE r23gs.hdata ADD CONSTRAINT hdata_id_ok CHECK (r23g.ok(id));
+ALTER TABLE r23gs.hdata ADD CONSTRAINT hdata_id_pos CHECK (id > 0);
+ALTER TABLE r23gs.hdata DROP CONSTRAINT hdata_id_ok;
 
 -- the registered agent's side
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt23"
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt23g"
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 -- 23b F1: error: YG003 each (it holds TEMPORARY with a grant option)
@@ -82,20 +82,20 @@ REVOKE CONNECT ON DATABASE contrib_regression FROM PUBLIC;
 ALTER DATABASE contrib_regression OWNER TO regress_bot;
 -- 23a note: error: YG003 each: the key's constraint, the key's index and
 -- a unique index renamed by ALTER TABLE
-ALTER TABLE r23.t RENAME CONSTRAINT t_pkey TO t_key;
-ALTER INDEX r23.t_pkey RENAME TO t_key;
-ALTER TABLE r23.t_pkey RENAME TO t_key;
-ALTER TABLE r23.t_u_key RENAME TO t_u_other;
-ALTER TABLE r23.p RENAME CONSTRAINT p_pkey TO p_key;
+ALTER TABLE r23g.t RENAME CONSTRAINT t_pkey TO t_key;
+ALTER INDEX r23g.t_pkey RENAME TO t_key;
+ALTER TABLE r23g.t_pkey RENAME TO t_key;
+ALTER TABLE r23g.t_u_key RENAME TO t_u_other;
+ALTER TABLE r23g.p RENAME CONSTRAINT p_pkey TO p_key;
 -- allowed: the agent's GRANT, to another agent too; setseed() in its own session
 GRANT TEMPORARY ON DATABASE contrib_regression TO regress_bot2;
-GRANT ALL ON r23.t TO regress_bot2 WITH GRANT OPTION;
-GRANT EXECUTE ON FUNCTION r23.ok(int) TO regress_bot2;
+GRANT ALL ON r23g.t TO regress_bot2 WITH GRANT OPTION;
+GRANT EXECUTE ON FUNCTION r23g.ok(int) TO regress_bot2;
 SELECT setseed(0.42);
 \set VERBOSITY default
-SELECT conname FROM pg_constraint WHERE conrelid IN ('r23.t'::regclass, 'r23.p'::regclass)
+SELECT conname FROM pg_constraint WHERE conrelid IN ('r23g.t'::regclass, 'r23g.p'::regclass)
    AND contype <> 'n' ORDER BY 1;
-SELECT relname FROM pg_class WHERE relnamespace = 'r23'::regnamespace AND relkind IN ('i', 'I') ORDER BY 1;
+SELECT relname FROM pg_class WHERE relnamespace = 'r23g'::regnamespace AND relkind IN ('i', 'I') ORDER BY 1;
 -- a registered agent without a grant option: its REVOKE revokes nothing,
 -- PostgreSQL's warning, no request
 \c "dbname=contrib_regression user=regress_bot2 options="
@@ -119,31 +119,31 @@ ROLLBACK;
 -- 23b F4: error: YG004 each: the protected table to anyone, an agent or
 -- PUBLIC given rights on the humans' objects, a role's membership
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT ALL ON r23s.hdata TO regress_bot WITH GRANT OPTION;
+GRANT ALL ON r23gs.hdata TO regress_bot WITH GRANT OPTION;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT SELECT ON r23s.hdata TO regress_rt23_h;
+GRANT SELECT ON r23gs.hdata TO regress_rt23_h;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT SELECT (v) ON r23s.hdata TO regress_rt23_h;
+GRANT SELECT (v) ON r23gs.hdata TO regress_rt23_h;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT SELECT ON ALL TABLES IN SCHEMA r23s TO regress_rt23_h;
+GRANT SELECT ON ALL TABLES IN SCHEMA r23gs TO regress_rt23_h;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT SELECT ON r23s.hlog TO regress_bot;
+GRANT SELECT ON r23gs.hlog TO regress_bot;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT INSERT ON r23s.hlog TO regress_human;
+GRANT INSERT ON r23gs.hlog TO regress_human;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT SELECT ON r23s.hlog TO PUBLIC;
+GRANT SELECT ON r23gs.hlog TO PUBLIC;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
 GRANT CREATE ON DATABASE contrib_regression TO regress_bot;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT CREATE ON SCHEMA r23s TO regress_bot2;
+GRANT CREATE ON SCHEMA r23gs TO regress_bot2;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
 GRANT regress_tagged TO regress_bot;
@@ -159,12 +159,12 @@ ROLLBACK;
 -- made itself to an agent; set_config('seed') is not seen, but the seed
 -- goes when the transaction ends
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
-GRANT SELECT ON r23s.hlog TO regress_rt23_h;
+GRANT SELECT ON r23gs.hlog TO regress_rt23_h;
 GRANT TEMPORARY ON DATABASE contrib_regression TO regress_rt23_h;
-CREATE TABLE r23s.mine (id int);
-GRANT SELECT ON r23s.mine TO regress_bot, PUBLIC;
-CREATE FUNCTION r23s.mine_f() RETURNS int LANGUAGE sql AS 'SELECT 1';
-GRANT EXECUTE ON FUNCTION r23s.mine_f() TO regress_bot;
+CREATE TABLE r23gs.mine (id int);
+GRANT SELECT ON r23gs.mine TO regress_bot, PUBLIC;
+CREATE FUNCTION r23gs.mine_f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+GRANT EXECUTE ON FUNCTION r23gs.mine_f() TO regress_bot;
 SELECT set_config('seed', '0.42', true) IS NOT NULL AS seeded;
 COMMIT;
 \set VERBOSITY default
@@ -176,10 +176,10 @@ SELECT set_config('seed', '0.42', true) IS NOT NULL AS seeded;
 ROLLBACK;
 SELECT random() <> 0.742944875302392 AS fresh_seed;
 SELECT has_database_privilege('regress_rt23_h', 'contrib_regression', 'CREATE') AS h_create,
-       has_table_privilege('regress_bot', 'r23s.hdata', 'SELECT') AS bot_hdata,
-       has_table_privilege('regress_bot', 'r23s.hlog', 'SELECT') AS bot_hlog,
-       has_table_privilege('regress_rt23_h', 'r23s.hlog', 'SELECT') AS h_hlog,
-       has_table_privilege('regress_bot', 'r23s.mine', 'SELECT') AS bot_mine;
+       has_table_privilege('regress_bot', 'r23gs.hdata', 'SELECT') AS bot_hdata,
+       has_table_privilege('regress_bot', 'r23gs.hlog', 'SELECT') AS bot_hlog,
+       has_table_privilege('regress_rt23_h', 'r23gs.hlog', 'SELECT') AS h_hlog,
+       has_table_privilege('regress_bot', 'r23gs.mine', 'SELECT') AS bot_mine;
 
 -- the requests, and a human's approval of the REVOKE
 \c "dbname=contrib_regression user=regress_su options="
@@ -188,9 +188,9 @@ SELECT agent_id, kind, status, statement FROM agent_guard.requests
  WHERE request_id > :req_before ORDER BY request_id;
 SELECT reason FROM agent_guard.requests
  WHERE request_id > :req_before
-   AND (statement LIKE 'REVOKE CREATE ON DATABASE%' OR statement LIKE 'GRANT SELECT ON r23s.hlog TO regress_bot%'
-        OR statement LIKE 'GRANT ALL ON r23s.hdata%' OR statement LIKE 'SELECT setseed%'
-        OR statement LIKE 'ALTER TABLE r23.t RENAME CONSTRAINT%')
+   AND (statement LIKE 'REVOKE CREATE ON DATABASE%' OR statement LIKE 'GRANT SELECT ON r23gs.hlog TO regress_bot%'
+        OR statement LIKE 'GRANT ALL ON r23gs.hdata%' OR statement LIKE 'SELECT setseed%'
+        OR statement LIKE 'ALTER TABLE r23g.t RENAME CONSTRAINT%')
  ORDER BY request_id;
 SELECT request_id AS req_revoke FROM agent_guard.requests
  WHERE request_id > :req_before AND statement LIKE 'REVOKE CREATE ON DATABASE%' \gset
@@ -215,9 +215,9 @@ ROLLBACK;
 BEGIN;
 REVOKE TEMPORARY ON DATABASE contrib_regression FROM regress_rt23_h;
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_rt23_h;
-GRANT ALL ON r23s.hdata TO regress_rt23_h WITH GRANT OPTION;
-REVOKE ALL ON r23s.hdata FROM regress_rt23_h;
-GRANT SELECT ON r23s.hlog TO regress_bot;
+GRANT ALL ON r23gs.hdata TO regress_rt23_h WITH GRANT OPTION;
+REVOKE ALL ON r23gs.hdata FROM regress_rt23_h;
+GRANT SELECT ON r23gs.hlog TO regress_bot;
 ROLLBACK;
 BEGIN;
 SELECT set_config('seed', '0.42', true) IS NOT NULL AS seeded;
@@ -226,9 +226,9 @@ SELECT random() AS human_seeded;
 \c "dbname=contrib_regression user=regress_su options="
 BEGIN;
 REVOKE CONNECT ON DATABASE contrib_regression FROM PUBLIC;
-ALTER TABLE r23.t RENAME CONSTRAINT t_pkey TO t_key;
-ALTER TABLE r23.t_key RENAME TO t_pkey;
-ALTER TABLE r23.t_u_key RENAME TO t_u_other;
+ALTER TABLE r23g.t RENAME CONSTRAINT t_pkey TO t_key;
+ALTER TABLE r23g.t_key RENAME TO t_pkey;
+ALTER TABLE r23g.t_u_key RENAME TO t_u_other;
 ROLLBACK;
 SELECT agent_guard._flush_requests();
 SELECT r.agent_id, r.kind, r.status, r.statement, o.status AS approved_one
@@ -237,13 +237,13 @@ SELECT r.agent_id, r.kind, r.status, r.statement, o.status AS approved_one
 SELECT ok FROM agent_guard.verify_log();
 
 -- cleanup
-SELECT agent_guard.unprotect('r23.t');
-SELECT agent_guard.unprotect('r23.t_sys');
-SELECT agent_guard.unprotect('r23.p');
-SELECT agent_guard.unprotect('r23s.hcheck');
-SELECT agent_guard.unprotect('r23s.hdata');
-DROP SCHEMA r23s CASCADE;
-DROP SCHEMA r23 CASCADE;
+SELECT agent_guard.unprotect('r23g.t');
+SELECT agent_guard.unprotect('r23g.t_sys');
+SELECT agent_guard.unprotect('r23g.p');
+SELECT agent_guard.unprotect('r23gs.hcheck');
+SELECT agent_guard.unprotect('r23gs.hdata');
+DROP SCHEMA r23gs CASCADE;
+DROP SCHEMA r23g CASCADE;
 REVOKE CREATE, TEMPORARY ON DATABASE contrib_regression FROM regress_bot, regress_tagged CASCADE;
 REVOKE ALL ON DATABASE contrib_regression FROM regress_rt23_h, regress_bot2;
 DROP ROLE regress_rt23_h;

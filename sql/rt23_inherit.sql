@@ -14,7 +14,7 @@
 --
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
-SELECT agent_guard._flush_requests() AS flushed, setval('agent_guard.requests_request_id_seq', 900000, false) AS ids_from;
+SELECT agent_guard._flush_requests() AS flushed, setval('agent_guard.requests_request_id_seq', 925000, false) AS ids_from;
 SELECT coalesce(max(request_id), 0) AS req_before FROM agent_guard.request_log \gset
 CREATE ROLE regress_r23_human LOGIN;                -- a human no agent is a member of
 CREATE SCHEMA r23 AUTHORIZATION regress_r23_human;
