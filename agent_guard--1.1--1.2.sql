@@ -599,6 +599,15 @@ DECLARE
     v_part     text;
     v_partrel  regclass;
     v_holders  text;
+    v_missing  jsonb;
+    v_sql      text;
+    v_units    bigint[];
+    v_one      bigint;
+    v_want     bigint;
+    v_ev       bigint;
+    v_errmsg   text;
+    v_errdet   text;
+    v_errcon   text;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -735,7 +744,9 @@ BEGIN
     CREATE TEMP TABLE _ag_touch ON COMMIT DROP AS
     SELECT (row_number() OVER ())::integer AS tid, t.event_id, t.rel, t.k, t.found, t.left_,
            lead(t.found) OVER w AS next_found,
-           lead(t.event_id) OVER w AS next_event
+           lead(t.event_id) OVER w AS next_event,
+           -- no row at the key before the run's first change to it
+           NOT first_value(t.found) OVER w AS born
       FROM (SELECT b.event_id, b.rel, k.k,
                    coalesce(k.k = b.before_key, false) AS found,
                    coalesce(k.k = b.after_key, false) AS left_
@@ -798,21 +809,42 @@ BEGIN
     -- only the differences.  Columns added after the run (not in its
     -- image) are not compared: an ALTER TABLE ... ADD COLUMN, which needs
     -- no approval, would otherwise make every row of the run a conflict
-    -- (red team 9, finding 4); the rollback leaves them as they are.  The owner reads its table's part of the plan
-    -- from a copy of its own (_ag_p<oid>), granted to it for this
-    -- transaction: never the rows of another table.
+    -- (red team 9, finding 4); the rollback leaves them as they are.  Not
+    -- so in a row that was not at its key before the run (one it inserted,
+    -- which the rollback deletes): a value there in such a column that is
+    -- not the one rows written before the column was added read (its
+    -- attmissingval, as to_jsonb() prints it; NULL if none) was written
+    -- after the run, and the rollback would delete it with the row (red
+    -- team 23a): the row changed after the run.  (A human's write through
+    -- the triggers changes the stamps as well; this is for any other.)
+    -- The owner reads its table's part of the plan from a copy of its own
+    -- (_ag_c<oid>), granted to it for this transaction: never the rows of
+    -- another table.  Rows are compared as the row trigger logs them
+    -- (agent_guard._row_image()).
     CREATE TEMP TABLE _ag_cur (event_id bigint, k jsonb, cur jsonb) ON COMMIT DROP;
     FOR v_rel IN SELECT DISTINCT t.rel FROM _ag_touch t WHERE t.next_event IS NULL LOOP
         SELECT array_agg(k ORDER BY k) INTO v_keys
           FROM (SELECT DISTINCT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
                  WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_rel.rel)) x;
         v_part := agent_guard._rollback_part(v_rel.rel, 'c',
-            'SELECT t.tid, t.event_id, t.k, t.left_, CASE WHEN t.left_ THEN b.new_row END AS want
+            'SELECT t.tid, t.event_id, t.k, t.left_, t.born, CASE WHEN t.left_ THEN b.new_row END AS want
                FROM pg_temp._ag_touch t JOIN pg_temp._ag_rb b ON b.event_id = t.event_id
               WHERE t.rel = $1 AND t.next_event IS NULL');
+        v_missing := '{}';
+        IF EXISTS (SELECT 1 FROM pg_attribute a
+                    WHERE (a.attrelid = v_rel.rel OR a.attrelid IN (SELECT p.relid FROM pg_partition_tree(v_rel.rel) p))
+                      AND a.attnum > 0 AND NOT a.attisdropped AND a.atthasmissing) THEN
+            v_missing := coalesce(agent_guard._owner_query(v_rel.rel, format(
+                'SELECT jsonb_object_agg(a.attname, to_jsonb(a.attmissingval) OPERATOR(pg_catalog.->) 0)
+                   FROM pg_catalog.pg_attribute a
+                  WHERE (a.attrelid OPERATOR(pg_catalog.=) %1$s::pg_catalog.oid
+                         OR a.attrelid IN (SELECT p.relid FROM pg_catalog.pg_partition_tree(%1$s::pg_catalog.oid::pg_catalog.regclass) p))
+                    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped AND a.atthasmissing',
+                v_rel.rel::oid)), '{}');
+        END IF;
         v_res := agent_guard._owner_query(v_rel.rel, format(
             'WITH cur AS MATERIALIZED (
-                 SELECT t.tid, to_jsonb(r.*) AS img
+                 SELECT t.tid, agent_guard._row_image(r.*) AS img
                    FROM %3$s t
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
                    JOIN %1$s r ON %2$s
@@ -824,9 +856,11 @@ BEGIN
                          WHEN record_image_eq(ROW(t.want), ROW(cur.img)) THEN false
                          ELSE t.want IS DISTINCT FROM
                               (cur.img OPERATOR(pg_catalog.-)
-                               ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(cur.img) c
-                                      WHERE NOT t.want OPERATOR(pg_catalog.?) c.c)) END',
-            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part));
+                               ARRAY(SELECT c.key FROM pg_catalog.jsonb_each(cur.img) c
+                                      WHERE NOT t.want OPERATOR(pg_catalog.?) c.key
+                                        AND NOT (t.born AND c.value OPERATOR(pg_catalog.<>) ''null''::pg_catalog.jsonb
+                                                 AND c.value IS DISTINCT FROM ($1 OPERATOR(pg_catalog.->) c.key)))) END',
+            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part), v_missing);
         INSERT INTO _ag_cur (event_id, k, cur)
         SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
           FROM jsonb_array_elements(v_res) c;
@@ -913,131 +947,179 @@ BEGIN
         v_srr := current_setting('session_replication_role');
         PERFORM set_config('session_replication_role', 'replica', true);
         PERFORM agent_guard._replay_mode(true);
-        FOR v_b IN SELECT x.seg, x.one, min(x.rel::oid)::regclass AS rel, min(x.operation) AS op,
-                          count(*) AS n, min(x.event_id) AS first
-                     FROM _ag_batch x
-                    GROUP BY x.seg, x.one ORDER BY x.seg, x.one LOOP
-            SELECT array_agg(k ORDER BY k) INTO v_keys
-              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
-                     WHERE b.event_id = v_b.first) x;
-            -- the columns of the run's images: one added since the run is
-            -- left as it is (an inserted row gets its default)
-            SELECT array_agg(a.attname::text ORDER BY a.attnum),
-                   array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attidentity <> 'a')
-              INTO v_cols, v_upd
-              FROM pg_attribute a,
-                   (SELECT b.old_row FROM _ag_rb b WHERE b.event_id = v_b.first) f
-             WHERE a.attrelid = v_b.rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-               AND (f.old_row IS NULL OR f.old_row ? a.attname::text);
+        BEGIN
+            FOR v_b IN SELECT x.seg, x.one, min(x.rel::oid)::regclass AS rel, min(x.operation) AS op,
+                              count(*) AS n, min(x.event_id) AS first
+                         FROM _ag_batch x
+                        GROUP BY x.seg, x.one ORDER BY x.seg, x.one LOOP
+                SELECT array_agg(k ORDER BY k) INTO v_keys
+                  FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                         WHERE b.event_id = v_b.first) x;
+                -- the columns of the run's images: one added since the run is
+                -- left as it is (an inserted row gets its default)
+                SELECT array_agg(a.attname::text ORDER BY a.attnum),
+                       array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attidentity <> 'a')
+                  INTO v_cols, v_upd
+                  FROM pg_attribute a,
+                       (SELECT b.old_row FROM _ag_rb b WHERE b.event_id = v_b.first) f
+                 WHERE a.attrelid = v_b.rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                   AND (f.old_row IS NULL OR f.old_row ? a.attname::text);
 
-            -- Each statement replays the batch as the table's owner, from
-            -- the table's part of the plan (_ag_p<oid>, as above) and, from
-            -- what it wrote (RETURNING), counts the rows that did not come
-            -- back exactly as logged.  The keys of a batch are distinct, so
-            -- what a statement wrote at a key is what is there after it.  A
-            -- re-inserted row is matched to its image by the key columns
-            -- first (a hash join; comparing every row with every image was
-            -- quadratic: 405 s for 25,000 rows), then compared whole.
-            IF v_b.rel IS DISTINCT FROM v_partrel THEN
-                v_part := agent_guard._rollback_part(v_b.rel, 'r',
-                    'SELECT x.seg, x.one, b.event_id, b.old_row, b.before_key, b.after_key
-                       FROM pg_temp._ag_batch x JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
-                      WHERE x.rel = $1', 'seg, one');
-                v_partrel := v_b.rel;
-            END IF;
-            IF v_b.op = 'INSERT' THEN
-                v_cnt := agent_guard._owner_query(v_b.rel, format(
-                    'WITH d AS (DELETE FROM %1$s r
-                                 USING (SELECT kk.* FROM %3$s b
-                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
-                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
-                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
-                                 WHERE %2$s RETURNING 1)
-                     SELECT jsonb_build_array(count(*), 0) FROM d',
-                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
-                    jsonb_build_array(v_b.seg, v_b.one));
-            ELSIF v_b.op = 'DELETE' THEN
-                v_cnt := agent_guard._owner_query(v_b.rel, format(
-                    'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
-                                SELECT %3$s FROM %4$s b
-                                  CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
-                                 WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
-                                   AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
-                                 ORDER BY b.event_id DESC
-                                RETURNING to_jsonb(r.*) AS img)
-                     SELECT jsonb_build_array((SELECT count(*) FROM w),
-                                              (SELECT count(*) FROM w
-                                                WHERE NOT EXISTS (SELECT 1 FROM %4$s b
-                                                                   WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
-                                                                     AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
-                                                                     AND (b.old_row OPERATOR(pg_catalog.-)
-                                                                          ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(b.old_row) c
-                                                                                 WHERE NOT c.c OPERATOR(pg_catalog.=) ANY (%5$s)))
-                                                                         OPERATOR(pg_catalog.=)
-                                                                         (w.img OPERATOR(pg_catalog.-)
-                                                                          ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
-                                                                                 WHERE NOT c.c OPERATOR(pg_catalog.=) ANY (%5$s)))
-                                                                     AND b.old_row OPERATOR(pg_catalog.=)
-                                                                         (w.img OPERATOR(pg_catalog.-)
-                                                                          ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
-                                                                                 WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)))))',
-                    v_b.rel,
-                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
-                    (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part,
-                    (SELECT format('ARRAY[%s]::pg_catalog.text[]', string_agg(quote_literal(c), ', ')) FROM unnest(v_keys) c)),
-                    jsonb_build_array(v_b.seg, v_b.one));
-            ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
-                v_cnt := agent_guard._owner_query(v_b.rel, format(
-                    'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
-                                  FROM (SELECT b.old_row, o.*::%1$s AS o, kk.*::%1$s AS kk FROM %5$s b
-                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
-                                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
-                                         WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
-                                           AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
-                                 WHERE %4$s
-                                RETURNING CASE WHEN record_image_eq(ROW(to_jsonb(r.*)), ROW(s.old_row)) THEN false
-                                               ELSE (to_jsonb(r.*) OPERATOR(pg_catalog.-)
-                                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(to_jsonb(r.*)) c
-                                                            WHERE NOT s.old_row OPERATOR(pg_catalog.?) c.c))
-                                                    IS DISTINCT FROM s.old_row END AS bad)
-                     SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
-                    v_b.rel,
-                    (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
-                    (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
-                    (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
-                       FROM unnest(v_keys) c), v_part),
-                    jsonb_build_array(v_b.seg, v_b.one));
-            END IF;
-            v_n := (v_cnt ->> 0)::bigint;
-            v_bad := (v_cnt ->> 1)::bigint;
-            IF v_n <> v_b.n THEN
-                RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed', v_what, v_n, v_b.n, v_b.rel
-                    USING ERRCODE = 'YG032',
-                          DETAIL = 'The rows changed while the rollback ran.',
-                          HINT = 'Nothing was changed.  Run the rollback again.';
-            END IF;
+                -- Each statement replays the batch as the table's owner, from
+                -- the table's part of the plan (_ag_p<oid>, as above) and, from
+                -- what it wrote (RETURNING), counts the rows that did not come
+                -- back exactly as logged.  The keys of a batch are distinct, so
+                -- what a statement wrote at a key is what is there after it.  A
+                -- re-inserted row is matched to its image by the key columns
+                -- first (a hash join; comparing every row with every image was
+                -- quadratic: 405 s for 25,000 rows), then compared whole.
+                IF v_b.rel IS DISTINCT FROM v_partrel THEN
+                    v_part := agent_guard._rollback_part(v_b.rel, 'r',
+                        'SELECT x.seg, x.one, b.event_id, b.old_row, b.before_key, b.after_key
+                           FROM pg_temp._ag_batch x JOIN pg_temp._ag_rb b ON b.event_id = x.event_id
+                          WHERE x.rel = $1', 'seg, one');
+                    v_partrel := v_b.rel;
+                END IF;
+                IF v_b.op = 'INSERT' THEN
+                    v_sql := format(
+                        'WITH d AS (DELETE FROM %1$s r
+                                     USING (SELECT kk.* FROM %3$s b
+                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                             WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                               AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
+                                     WHERE %2$s RETURNING 1)
+                         SELECT jsonb_build_array(count(*), 0) FROM d',
+                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part);
+                ELSIF v_b.op = 'DELETE' THEN
+                    v_sql := format(
+                        'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
+                                    SELECT %3$s FROM %4$s b
+                                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                     WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                       AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                     ORDER BY b.event_id DESC
+                                    RETURNING agent_guard._row_image(r.*) AS img)
+                         SELECT jsonb_build_array((SELECT count(*) FROM w),
+                                                  (SELECT count(*) FROM w
+                                                    WHERE NOT EXISTS (SELECT 1 FROM %4$s b
+                                                                       WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                                                         AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                                                         AND (b.old_row OPERATOR(pg_catalog.-)
+                                                                              ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(b.old_row) c
+                                                                                     WHERE NOT c.c OPERATOR(pg_catalog.=) ANY (%5$s)))
+                                                                             OPERATOR(pg_catalog.=)
+                                                                             (w.img OPERATOR(pg_catalog.-)
+                                                                              ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
+                                                                                     WHERE NOT c.c OPERATOR(pg_catalog.=) ANY (%5$s)))
+                                                                         AND b.old_row OPERATOR(pg_catalog.=)
+                                                                             (w.img OPERATOR(pg_catalog.-)
+                                                                              ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
+                                                                                     WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)))))',
+                        v_b.rel,
+                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
+                        (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part,
+                        (SELECT format('ARRAY[%s]::pg_catalog.text[]', string_agg(quote_literal(c), ', ')) FROM unnest(v_keys) c));
+                ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
+                    v_sql := format(
+                        'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
+                                      FROM (SELECT b.old_row, o.*::%1$s AS o, kk.*::%1$s AS kk FROM %5$s b
+                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                             WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                               AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
+                                     WHERE %4$s
+                                    RETURNING CASE WHEN record_image_eq(ROW(agent_guard._row_image(r.*)), ROW(s.old_row)) THEN false
+                                                   ELSE (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
+                                                         ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
+                                                                WHERE NOT s.old_row OPERATOR(pg_catalog.?) c.c))
+                                                        IS DISTINCT FROM s.old_row END AS bad)
+                         SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
+                        v_b.rel,
+                        (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
+                        (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                        (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
+                           FROM unnest(v_keys) c), v_part);
+                END IF;
 
-            -- the rows that came back must be exactly the logged images
-            IF v_bad > 0 THEN
-                v_cnt := agent_guard._owner_query(v_b.rel, format(
-                    'SELECT jsonb_build_array(count(*), min(b.event_id)) FROM %3$s b
-                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
-                       LEFT JOIN %1$s r ON %2$s
-                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
-                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
-                        AND (to_jsonb(r.*) OPERATOR(pg_catalog.-)
-                             ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(to_jsonb(r.*)) c
-                                    WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
-                            IS DISTINCT FROM b.old_row',
-                    v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
-                    jsonb_build_array(v_b.seg, v_b.one));
-                RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
-                                v_what, v_cnt ->> 0, v_b.rel
-                    USING ERRCODE = 'YG032',
-                          DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
-                          HINT = 'Nothing was changed.';
-            END IF;
-        END LOOP;
+                -- A batch restores its rows in one statement, which checks
+                -- each unique (and exclusion) constraint row by row: a batch
+                -- that puts back a value another of its rows still holds until
+                -- its own turn (the run renamed a@x to z@x, then b@x to a@x)
+                -- meets a duplicate that no state of the run ever had (red team
+                -- 23a, finding 3).  Then the batch (its subtransaction undone)
+                -- is replayed one event at a time, newest first: each state in
+                -- between is one the table was in after a write of the run,
+                -- where the values it holds did not collide.  Batches of one
+                -- event (most of a run that alternates tables or operations)
+                -- take no subtransaction.
+                v_units := NULL;
+                v_one := v_b.one;
+                v_want := v_b.n;
+                v_ev := v_b.first;
+                IF v_b.n > 1 THEN
+                    BEGIN
+                        v_cnt := agent_guard._owner_query(v_b.rel, v_sql, jsonb_build_array(v_b.seg, v_b.one));
+                    EXCEPTION WHEN unique_violation OR exclusion_violation THEN
+                        -- the undone subtransaction switched replay mode off
+                        PERFORM agent_guard._replay_mode(true);
+                        EXECUTE format('UPDATE %s b SET one = -b.event_id WHERE b.seg = $1 AND b.one = $2', v_part)
+                          USING v_b.seg, v_b.one;
+                        SELECT array_agg(-x.event_id ORDER BY x.event_id DESC) INTO v_units
+                          FROM _ag_batch x WHERE x.seg = v_b.seg AND x.one = v_b.one;
+                        v_want := 1;
+                    END;
+                ELSE
+                    v_cnt := agent_guard._owner_query(v_b.rel, v_sql, jsonb_build_array(v_b.seg, v_b.one));
+                END IF;
+                FOR i IN 1 .. coalesce(cardinality(v_units), 1) LOOP
+                    IF v_units IS NOT NULL THEN
+                        v_one := v_units[i];
+                        v_ev := -v_one;
+                        v_cnt := agent_guard._owner_query(v_b.rel, v_sql, jsonb_build_array(v_b.seg, v_one));
+                    END IF;
+                    v_n := (v_cnt ->> 0)::bigint;
+                    v_bad := (v_cnt ->> 1)::bigint;
+                    IF v_n <> v_want THEN
+                        RAISE EXCEPTION 'could not roll back %: % of % rows of % were replayed', v_what, v_n, v_want, v_b.rel
+                            USING ERRCODE = 'YG032',
+                                  DETAIL = 'The rows changed while the rollback ran.',
+                                  HINT = 'Nothing was changed.  Run the rollback again.';
+                    END IF;
+
+                    -- the rows that came back must be exactly the logged images
+                    IF v_bad > 0 THEN
+                        v_cnt := agent_guard._owner_query(v_b.rel, format(
+                            'SELECT jsonb_build_array(count(*), min(b.event_id)) FROM %3$s b
+                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                               LEFT JOIN %1$s r ON %2$s
+                              WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                AND (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
+                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
+                                            WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
+                                    IS DISTINCT FROM b.old_row',
+                            v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                            jsonb_build_array(v_b.seg, v_one));
+                        RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
+                                        v_what, v_cnt ->> 0, v_b.rel
+                            USING ERRCODE = 'YG032',
+                                  DETAIL = format('The first is the row before event %s.  A trigger of the table may have changed it, or the table''s columns changed since the run.', v_cnt ->> 1),
+                                  HINT = 'Nothing was changed.';
+                    END IF;
+                END LOOP;
+            END LOOP;
+        EXCEPTION WHEN unique_violation OR exclusion_violation THEN
+            -- one event at a time did not help: a row the rollback does
+            -- not restore holds the value
+            GET STACKED DIAGNOSTICS v_errmsg = MESSAGE_TEXT, v_errdet = PG_EXCEPTION_DETAIL,
+                                    v_errcon = CONSTRAINT_NAME;
+            RAISE EXCEPTION 'could not roll back %: the row before event % would violate constraint "%" of %',
+                            v_what, v_ev, v_errcon, v_b.rel
+                USING ERRCODE = 'YG032',
+                      DETAIL = format('%s  Restored one event at a time, newest first, the row still collides with a row the rollback does not restore: one written after the run, or by someone else during it.',
+                                      coalesce(nullif(v_errdet, ''), v_errmsg || '.')),
+                      HINT = 'Nothing was changed.  Change or remove the row that holds the value, then run the rollback again.';
+        END;
         PERFORM agent_guard._replay_mode(false);
         PERFORM set_config('session_replication_role', v_srr, true);
 
@@ -1390,6 +1472,22 @@ REVOKE ALL ON FUNCTION agent_guard.grant_operator(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard.revoke_operator(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION agent_guard._executed(bigint, text, jsonb) FROM PUBLIC;
 
+-- A row's image as the row trigger logs it: to_jsonb() of the row, with
+-- the text of any column whose to_jsonb() would drop part of its value (an
+-- array's lower bounds, a float's -0: src/rowimage.c).  The rollback
+-- compares the rows it reads and writes with the logged images through
+-- it, inside the table owner's statements (agent_guard._owner_query),
+-- under the output settings the images print with.
+CREATE FUNCTION agent_guard._row_image(row_ anyelement) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_row_image'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION agent_guard._row_image(anyelement) IS
+    'internal: a row''s image as the row trigger logs it (to_jsonb(), values it would print inexactly as text)';
+-- in the rollback's statements, which run as each table's owner (revoked
+-- first, so that its privileges read as a fresh install's)
+REVOKE ALL ON FUNCTION agent_guard._row_image(anyelement) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._row_image(anyelement) TO PUBLIC;
+
 -- The row work of the functions a human calls on user tables (soft_deleted,
 -- restore, purge, rollback) runs through this: the statement runs as the
 -- table's owner in a security-restricted operation with search_path pinned
@@ -1425,8 +1523,8 @@ BEGIN
     SELECT x.r -> 0, (x.r ->> 1)::timestamptz, x.r ->> 2, x.r ->> 3, x.r -> 4
       FROM jsonb_array_elements(agent_guard._owner_query(relation, format(
                'SELECT jsonb_agg(jsonb_build_array('
-               '           (SELECT jsonb_object_agg(k.k, to_jsonb(t.*) -> k.k) FROM jsonb_array_elements_text($1) AS k(k)), '
-               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t.*)) ORDER BY t.ag_deleted_at) '
+               '           (SELECT jsonb_object_agg(k.k, agent_guard._row_image(t.*) -> k.k) FROM jsonb_array_elements_text($1) AS k(k)), '
+               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, agent_guard._row_image(t.*)) ORDER BY t.ag_deleted_at) '
                '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
                to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
      ORDER BY x.n;
@@ -1452,10 +1550,10 @@ BEGIN
     -- the row is found and written as the table's owner (agent_guard._owner_query)
     v_res := agent_guard._owner_query(relation, format(
         'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
-        '     old AS (SELECT to_jsonb(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
+        '     old AS (SELECT agent_guard._row_image(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
-        '             RETURNING old.img, to_jsonb(t.*) AS new_img) '
+        '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
         'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
         row_key);
     v_old := v_res -> 0;
@@ -1489,7 +1587,7 @@ BEGIN
     v_gone := agent_guard._owner_query(relation, format(
         'WITH gone AS (DELETE FROM %1$s t '
         '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
-        '              RETURNING to_jsonb(t.*) AS img) '
+        '              RETURNING agent_guard._row_image(t.*) AS img) '
         'SELECT jsonb_agg(gone.img) FROM gone', relation),
         jsonb_build_object('before', now() - older_than));
     INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)

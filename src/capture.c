@@ -76,6 +76,7 @@
 #include "owner_spi.h"
 #include "refusal.h"
 #include "relinfo.h"
+#include "rowimage.h"
 #include "session.h"
 #include "statement.h"
 #include "worker.h"
@@ -276,6 +277,11 @@ qualified_name(Oid relid)
  * composites, json, user-defined types, which may have a cast to json)
  * goes through to_jsonb() itself.
  *
+ * Where to_jsonb() would drop part of a value (an array's lower bounds, a
+ * float's negative zero), the image keeps the column's text instead
+ * (rowimage.c): row_image() prints -0 as the string "-0" itself, and
+ * patches to_jsonb()'s image of any other table (info->imgfix).
+ *
  * Images print with the pinned output settings (outputpin.c): floats and
  * timestamptz are printed here as extra_float_digits = 1 and TimeZone =
  * UTC print them; for the other columns *deps gets the settings their
@@ -390,7 +396,13 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc, JsonbPair **pairs_ou
 	int			j;
 
 	if (info->jcols == NULL)
-		return FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(tuple, desc));
+	{
+		Datum		image = FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(tuple, desc));
+
+		if (info->imgfix != NULL)
+			image = ag_image_fix_tuple(info->imgfix, image, tuple, desc);
+		return image;
+	}
 
 	values = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);
@@ -447,8 +459,14 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc, JsonbPair **pairs_ou
 					else
 						out = OutputFunctionCall(&col->out, values[i]);
 					image_number_bytes += strlen(out);
-					/* NaN and infinities stay strings, as in to_jsonb() */
-					if (strchr(out, 'N') != NULL || strchr(out, 'n') != NULL)
+
+					/*
+					 * NaN and infinities stay strings, as in to_jsonb(); so
+					 * does -0, which a jsonb number would read back as 0
+					 * (rowimage.c)
+					 */
+					if (strchr(out, 'N') != NULL || strchr(out, 'n') != NULL ||
+						ag_image_negative_zero(out))
 					{
 						v->type = jbvString;
 						v->val.string.val = out;
@@ -568,6 +586,7 @@ ag_relinfo_get(Relation rel)
 		info->relname = NULL;
 		info->jcols = NULL;
 		info->jorder = NULL;
+		info->imgfix = NULL;
 		info->seqkeys = NULL;
 	}
 
@@ -590,6 +609,11 @@ ag_relinfo_get(Relation rel)
 		{
 			pfree(info->jorder);
 			info->jorder = NULL;
+		}
+		if (info->imgfix)
+		{
+			ag_image_fix_free(info->imgfix);
+			info->imgfix = NULL;
 		}
 
 		info->att_agent = find_column(desc, "ag_agent_id", TEXTOID);
@@ -623,7 +647,9 @@ ag_relinfo_get(Relation rel)
 						 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 		MemoryContextSwitchTo(old);
 		info->jcols = load_json_columns(desc, &info->pin_deps);
-		if (info->jcols != NULL)
+		if (info->jcols == NULL)
+			info->imgfix = ag_image_fix_prepare(desc, CaptureContext);
+		else
 		{
 			int			j,
 						m;

@@ -43,6 +43,9 @@ typedef struct AgRelInfo
 	int			keypos[INDEX_MAX_KEYS];	/* with jcols: the key columns'
 										 * places in jorder, ascending */
 	int			nkeypos;
+	struct AgImageFix *imgfix;	/* without jcols: the columns whose
+								 * to_jsonb() may be inexact (rowimage.c),
+								 * or NULL */
 	int			pin_deps;		/* the output settings the image prints
 								 * with (outputpin.h), pinned around it */
 	bool		seqkeys_loaded; /* seqkeys below is current (seqkeys.c) */

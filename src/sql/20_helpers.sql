@@ -75,3 +75,15 @@ CREATE FUNCTION agent_guard._owner_query(relation regclass, query text, arg json
     LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) IS
     'internal: run a statement on a user table as its owner in a security-restricted operation';
+
+-- A row's image as the row trigger logs it: to_jsonb() of the row, with
+-- the text of any column whose to_jsonb() would drop part of its value (an
+-- array's lower bounds, a float's -0: src/rowimage.c).  The rollback
+-- compares the rows it reads and writes with the logged images through
+-- it, inside the table owner's statements (agent_guard._owner_query),
+-- under the output settings the images print with.
+CREATE FUNCTION agent_guard._row_image(row_ anyelement) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_row_image'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION agent_guard._row_image(anyelement) IS
+    'internal: a row''s image as the row trigger logs it (to_jsonb(), values it would print inexactly as text)';

@@ -56,8 +56,8 @@ BEGIN
     SELECT x.r -> 0, (x.r ->> 1)::timestamptz, x.r ->> 2, x.r ->> 3, x.r -> 4
       FROM jsonb_array_elements(agent_guard._owner_query(relation, format(
                'SELECT jsonb_agg(jsonb_build_array('
-               '           (SELECT jsonb_object_agg(k.k, to_jsonb(t.*) -> k.k) FROM jsonb_array_elements_text($1) AS k(k)), '
-               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, to_jsonb(t.*)) ORDER BY t.ag_deleted_at) '
+               '           (SELECT jsonb_object_agg(k.k, agent_guard._row_image(t.*) -> k.k) FROM jsonb_array_elements_text($1) AS k(k)), '
+               '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, agent_guard._row_image(t.*)) ORDER BY t.ag_deleted_at) '
                '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
                to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
      ORDER BY x.n;
@@ -89,10 +89,10 @@ BEGIN
     -- the row is found and written as the table's owner (agent_guard._owner_query)
     v_res := agent_guard._owner_query(relation, format(
         'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
-        '     old AS (SELECT to_jsonb(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
+        '     old AS (SELECT agent_guard._row_image(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
-        '             RETURNING old.img, to_jsonb(t.*) AS new_img) '
+        '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
         'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
         row_key);
     v_old := v_res -> 0;
@@ -132,7 +132,7 @@ BEGIN
     v_gone := agent_guard._owner_query(relation, format(
         'WITH gone AS (DELETE FROM %1$s t '
         '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
-        '              RETURNING to_jsonb(t.*) AS img) '
+        '              RETURNING agent_guard._row_image(t.*) AS img) '
         'SELECT jsonb_agg(gone.img) FROM gone', relation),
         jsonb_build_object('before', now() - older_than));
     INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
