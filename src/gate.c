@@ -1486,10 +1486,29 @@ ag_gate_frozen_writers(PlannedStmt *ps, const char *text, int len)
 	frozen_seq_calls_blessed = ws.temp_seq_calls;
 }
 
-void
-ag_gate_frozen_writers_done(void)
+/*
+ * A plan's start may start others (the guard's own queries, and those the
+ * backstop's load_state() runs): the blessing is the plan's own, so each
+ * executor start keeps the one it found (ag_gate_frozen_writers_save),
+ * starts unblessed, and puts it back when its plan's calls are set up.  Cleared by a nested
+ * start, the outer plan's later calls of temporary sequences were refused
+ * during a freeze whenever the freezes had to be read again in between
+ * (the sealer had recorded a refusal: regress side_writes, now and then).
+ */
+bool
+ag_gate_frozen_writers_save(void)
 {
+	bool		saved = frozen_seq_calls_blessed;
+
+	/* a plan starts unblessed: an outer plan's blessing is not its own */
 	frozen_seq_calls_blessed = false;
+	return saved;
+}
+
+void
+ag_gate_frozen_writers_done(bool saved)
+{
+	frozen_seq_calls_blessed = saved;
 }
 
 /*
@@ -1506,10 +1525,11 @@ ag_gate_frozen_function(Oid funcid)
 
 	if (k == AG_FN_OTHER || !ag_judging())
 		return;
+	/* blessed by the walk of this plan, under the freeze it loaded */
+	if (k == AG_FN_SEQUENCE && frozen_seq_calls_blessed)
+		return;
 	load_state();
 	if (!frozen_all && !frozen_me)
-		return;
-	if (k == AG_FN_SEQUENCE && frozen_seq_calls_blessed)
 		return;
 	ag_current_statement(&text, &len);
 	refuse_frozen_call(funcid, InvalidOid, text, len);

@@ -241,6 +241,7 @@ static void
 executor_start(QueryDesc *queryDesc, int eflags)
 {
 	volatile uint64 saved_exec = 0;
+	bool		saved_blessing = ag_gate_frozen_writers_save();
 
 	if (!IsParallelWorker())
 	{
@@ -300,8 +301,6 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		else
 			standard_ExecutorStart(queryDesc, eflags);
 
-		/* the plan's function calls are set up: only they were walked */
-		ag_gate_frozen_writers_done();
 		/* an agent's cursor may run after the agent's call returned */
 		if (!IsParallelWorker())
 			ag_agentcode_query_started(queryDesc);
@@ -318,6 +317,8 @@ executor_start(QueryDesc *queryDesc, int eflags)
 	}
 	PG_FINALLY();
 	{
+		/* the plan's function calls are set up: only they were walked */
+		ag_gate_frozen_writers_done(saved_blessing);
 		/* the agent's code's calls are set up, or failed to be */
 		ag_agentgate_writers_done();
 		ag_agentcode_leave();
