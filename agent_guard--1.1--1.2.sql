@@ -4837,3 +4837,417 @@ $$;
 
 COMMENT ON FUNCTION agent_guard.approve(bigint, text, text) IS
     'approve with the whole text the human read: needed when the request holds only the start of its statement (statement_truncated), or its reason only the start of the text the statement runs (source_truncated); it must be that text whole';
+
+
+-- Row security as it was before protect(), per relation (red team 25, F1):
+-- 1.1 kept it in protected_tables.rls_before by the relation's name, which
+-- a rename or a restore loses.  Its states move here, each name resolved
+-- now; one that names no relation, or a relation without the guard's
+-- soft-delete policy (not the one it was kept for), is dropped, with a
+-- WARNING (an extension script shows nothing below one).
+-- Row security of a table, of its partitions and of the inheritance
+-- children its protect() covers, as it was before protect() turned it on
+-- for soft deletes (40_protect.sql); unprotect() puts it back.  Kept per
+-- relation as a regclass, which follows the table through renames and,
+-- dumped by name, through a restore (new oids): kept by name before 1.2,
+-- a renamed table's state was not found, and its row security stayed on
+-- and forced with no permissive policy, hiding every row from humans
+-- (red team 25, F1).
+CREATE TABLE agent_guard.rls_before (
+    relation           regclass PRIMARY KEY,
+    row_security       boolean NOT NULL,
+    force_row_security boolean NOT NULL
+);
+COMMENT ON TABLE agent_guard.rls_before IS
+    'row security of the relations protect() turned it on for (a soft-delete table, its partitions, the inheritance children it covers), as it was before';
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.rls_before', '');
+REVOKE ALL ON agent_guard.rls_before FROM PUBLIC;
+CREATE TRIGGER ag_replicated_row BEFORE INSERT OR UPDATE OR DELETE ON agent_guard.rls_before
+    FOR EACH ROW EXECUTE FUNCTION agent_guard._replicated_row();
+ALTER TABLE agent_guard.rls_before ENABLE REPLICA TRIGGER ag_replicated_row;
+
+DO $$
+DECLARE
+    v   record;
+    rel regclass;
+BEGIN
+    -- a child two protected tables covered: the later protect() kept the state
+    FOR v IN SELECT e.key, e.value
+               FROM agent_guard.protected_tables p, jsonb_each(p.rls_before) e
+              WHERE jsonb_typeof(p.rls_before) = 'object'
+              ORDER BY p.protected_at DESC LOOP
+        rel := pg_catalog.to_regclass(v.key);
+        IF rel IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy po
+                                       WHERE po.polrelid = rel AND po.polname = 'ag_hide_deleted') THEN
+            RAISE WARNING 'row security of "%" before protect() was not kept: %', v.key,
+                CASE WHEN rel IS NULL THEN 'no such relation'
+                     ELSE 'it does not have the guard''s soft-delete policy' END
+                USING HINT = 'If the table was renamed since protect(), check its row security once it is unprotected (ALTER TABLE ... DISABLE ROW LEVEL SECURITY, or NO FORCE ROW LEVEL SECURITY).';
+            CONTINUE;
+        END IF;
+        INSERT INTO agent_guard.rls_before (relation, row_security, force_row_security)
+        VALUES (rel, (v.value ->> 0)::boolean, (v.value ->> 1)::boolean)
+        ON CONFLICT ON CONSTRAINT rls_before_pkey DO NOTHING;
+    END LOOP;
+END
+$$;
+ALTER TABLE agent_guard.protected_tables DROP COLUMN rls_before;
+
+DROP FUNCTION agent_guard._soft_rls_on(regclass);
+DROP FUNCTION agent_guard._soft_rls_off(regclass, jsonb);
+CREATE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel record;
+BEGIN
+    FOR v_rel IN
+        SELECT c.oid::regclass AS rel, c.relrowsecurity, c.relforcerowsecurity
+          FROM pg_class c
+         WHERE c.oid = relation
+            OR c.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
+    LOOP
+        -- a state still kept is the one from before the guard's own
+        INSERT INTO agent_guard.rls_before (relation, row_security, force_row_security)
+        VALUES (v_rel.rel, v_rel.relrowsecurity, v_rel.relforcerowsecurity)
+        ON CONFLICT ON CONSTRAINT rls_before_pkey DO NOTHING;
+        IF NOT v_rel.relrowsecurity THEN
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_rel.rel);
+            EXECUTE format('CREATE POLICY ag_visible ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', v_rel.rel);
+        END IF;
+        IF NOT v_rel.relforcerowsecurity THEN
+            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', v_rel.rel);
+        END IF;
+        EXECUTE format('CREATE POLICY ag_hide_deleted ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (true)',
+                       v_rel.rel, agent_guard._soft_visible());
+    END LOOP;
+END
+$$;
+
+-- Takes the guard's policies off the table and its partitions, and puts
+-- their row security back as it was (the kept state is then forgotten).
+-- With no state kept, a table that had
+-- the permissive ag_visible, which _soft_rls_on() makes only where row
+-- security was off, gets it off again: left on and forced with no
+-- permissive policy, it would hide every row from everyone but superusers
+-- and refuse every insert (red team 25, F1).
+CREATE FUNCTION agent_guard._soft_rls_off(relation regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel     record;
+    v_on      boolean;
+    v_forced  boolean;
+    v_visible boolean;
+BEGIN
+    FOR v_rel IN SELECT relation AS rel
+                 UNION
+                 SELECT t.relid::regclass FROM pg_partition_tree(relation) t LOOP
+        DELETE FROM agent_guard.rls_before b WHERE b.relation = v_rel.rel
+        RETURNING b.row_security, b.force_row_security INTO v_on, v_forced;
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_hide_deleted') THEN
+            EXECUTE format('DROP POLICY ag_hide_deleted ON %s', v_rel.rel);
+        END IF;
+        v_visible := EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_visible');
+        IF v_visible THEN
+            EXECUTE format('DROP POLICY ag_visible ON %s', v_rel.rel);
+        END IF;
+        IF v_on IS NOT NULL THEN
+            IF NOT v_on THEN
+                EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', v_rel.rel);
+            END IF;
+            IF NOT v_forced THEN
+                EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', v_rel.rel);
+            END IF;
+        ELSIF v_visible THEN
+            EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', v_rel.rel);
+        END IF;
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION agent_guard._soft_rls_on(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._soft_rls_off(regclass) FROM PUBLIC;
+
+-- Undo what protect() did to an inheritance child it covered: the guard's
+-- triggers, and the child's row security as it was before, kept in
+-- agent_guard.rls_before (and forgotten there).  The state is used only
+-- while the child has the soft-delete policy it goes with.
+CREATE OR REPLACE FUNCTION agent_guard._uncover_child(child regclass) RETURNS void
+    LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM agent_guard._drop_triggers(child);
+    DELETE FROM agent_guard.rls_before b
+     WHERE b.relation = child
+       AND NOT EXISTS (SELECT 1 FROM pg_policy po
+                        WHERE po.polrelid = child AND po.polname = 'ag_hide_deleted');
+    PERFORM agent_guard._soft_rls_off(child);
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel      record;
+    v_keys     text[];
+    v_col      record;
+    v_root     regclass;
+    v_children regclass[];
+    v_child    regclass;
+    v_kid      record;
+    v_ckeys    text[];
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.protect()');
+    IF relation IS NULL OR soft_delete IS NULL THEN
+        RAISE EXCEPTION 'relation and soft_delete must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner, c.relpersistence, c.relispartition, n.nspname
+      INTO v_rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = relation;
+
+    IF v_rel.nspname IN ('pg_catalog', 'information_schema', 'agent_guard')
+       OR v_rel.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a system relation', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Relations in schema "%s" belong to the system or to agent_guard.', v_rel.nspname);
+    END IF;
+    IF v_rel.relkind = 'm' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a materialized view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables it is computed from.';
+    ELSIF v_rel.relkind = 'v' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables the view reads from.';
+    ELSIF v_rel.relkind = 'f' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a foreign table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the table on the server that stores the data.';
+    ELSIF v_rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot protect %: it is not a table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF v_rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a temporary table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Temporary tables are a session''s own scratch space.';
+    END IF;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- a partition of a protected table is covered already
+    FOR v_root IN SELECT a.relid FROM pg_partition_ancestors(relation) a WHERE a.relid <> relation LOOP
+        IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = v_root) THEN
+            RAISE EXCEPTION 'cannot protect %: it is a partition of protected table "%"', relation, v_root
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Its parent''s protection covers it already.';
+        END IF;
+    END LOOP;
+
+    -- the key that identifies rows in the log: primary key, else replica identity
+    v_keys := agent_guard._key_columns(relation);
+    IF v_keys IS NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'agent_guard identifies every logged row by its key.',
+                  HINT = format('Add a primary key, for example ALTER TABLE %s ADD PRIMARY KEY (...).', relation);
+    END IF;
+    IF v_keys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+        RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
+            USING ERRCODE = 'invalid_table_definition';
+    END IF;
+
+    -- its inheritance children, covered with it: each is stamped and logged
+    -- under its own name and key (a rollback puts rows back into it), so
+    -- each needs a key of its own (a child inherits no index), and the
+    -- caller must own it, as ALTER TABLE of the parent, which recurses to
+    -- it, needs.  A child protected on its own keeps its own protection.
+    v_children := ARRAY(SELECT agent_guard._inherit_children(relation));
+    FOREACH v_child IN ARRAY v_children LOOP
+        SELECT c.relkind, c.relowner INTO v_kid FROM pg_class c WHERE c.oid = v_child;
+        IF v_kid.relkind <> 'r' THEN
+            RAISE EXCEPTION 'cannot protect %: its inheritance child % is not a table', relation, v_child
+                USING ERRCODE = 'wrong_object_type',
+                      DETAIL = 'The rows of an inheritance child show in its parents, and the parents'' writes reach them; protect() covers every child.',
+                      HINT = format('Detach it (ALTER TABLE %s NO INHERIT ...) first; a foreign table is protected on the server that stores its data.', v_child);
+        END IF;
+        IF NOT pg_has_role(agent_guard.calling_role(), v_kid.relowner, 'USAGE') THEN
+            RAISE EXCEPTION 'must be owner of table %', v_child
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('Table %s is an inheritance child of %s, and protect() covers it.', v_child, relation);
+        END IF;
+        v_ckeys := agent_guard._key_columns(v_child);
+        IF v_ckeys IS NULL THEN
+            RAISE EXCEPTION 'cannot protect %: its inheritance child % has no primary key or replica identity index', relation, v_child
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'protect() covers every inheritance child, and agent_guard identifies every logged row by its key; a child does not inherit its parent''s primary key.',
+                      HINT = format('Add one, for example ALTER TABLE %s ADD PRIMARY KEY (%s).', v_child,
+                                    (SELECT string_agg(quote_ident(k), ', ') FROM unnest(v_keys) k));
+        END IF;
+        IF v_ckeys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+            RAISE EXCEPTION 'cannot protect %: the key of its inheritance child % uses a stamp column', relation, v_child
+                USING ERRCODE = 'invalid_table_definition';
+        END IF;
+    END LOOP;
+
+    -- stamp columns of another type would lie about who wrote
+    FOR v_col IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t
+          FROM pg_attribute a
+         WHERE a.attrelid = relation AND NOT a.attisdropped
+           AND ((a.attname IN ('ag_agent_id', 'ag_run_id') AND a.atttypid <> 'text'::regtype)
+             OR (a.attname = 'ag_deleted_at' AND a.atttypid <> 'timestamptz'::regtype))
+    LOOP
+        RAISE EXCEPTION 'cannot protect %: column "%" has type %', relation, v_col.attname, v_col.t
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
+    END LOOP;
+
+    PERFORM agent_guard._agent_structure(relation);
+    PERFORM agent_guard._check_subscribers(relation, soft_delete);
+
+    -- added to the children too (ALTER TABLE recurses)
+    FOR v_col IN
+        SELECT c.name, c.type
+          FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                       ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+         WHERE c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
+    END LOOP;
+
+    -- a table that an earlier protect() of a parent covered is on its own
+    -- now: its row security as it was before that, first
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation)
+       AND EXISTS (SELECT 1 FROM agent_guard.rls_before b WHERE b.relation = protect.relation) THEN
+        PERFORM agent_guard._uncover_child(relation);
+    END IF;
+
+    PERFORM agent_guard._create_triggers(relation, soft_delete);
+    IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation AND p.soft_delete) THEN
+        PERFORM agent_guard._soft_rls_off(relation);
+    END IF;
+    IF soft_delete THEN
+        PERFORM agent_guard._soft_rls_on(relation);
+    END IF;
+
+    -- the children, in the same mode: whatever covered them before (this
+    -- table's earlier protect(), or another parent's) is undone first
+    FOREACH v_child IN ARRAY v_children LOOP
+        PERFORM agent_guard._uncover_child(v_child);
+        PERFORM agent_guard._create_triggers(v_child, soft_delete);
+        IF soft_delete THEN
+            PERFORM agent_guard._soft_rls_on(v_child);
+        END IF;
+    END LOOP;
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns)
+    VALUES (protect.relation, protect.soft_delete, v_keys)
+    ON CONFLICT ON CONSTRAINT protected_tables_pkey
+    DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  protected_at = now(), protected_by = session_user;
+
+    PERFORM agent_guard._log('PROTECT', relation::text,
+        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys))
+        || CASE WHEN cardinality(v_children) > 0
+                THEN jsonb_build_object('children', to_jsonb(v_children::text[])) ELSE '{}' END);
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION agent_guard.unprotect(relation regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner    oid;
+    v_children regclass[];
+    v_child    regclass;
+    v_left     text;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.unprotect()');
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation) THEN
+        RAISE EXCEPTION 'table % is not protected', relation
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'See agent_guard.protected for the protected tables.';
+    END IF;
+    SELECT c.relowner INTO v_owner FROM pg_class c WHERE c.oid = relation;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- what protect() did: the table, its partitions, the inheritance
+    -- children it covers (not a child protected on its own, nor one added
+    -- since, which carries none of the guard's triggers)
+    v_children := ARRAY(SELECT k FROM agent_guard._inherit_children(relation) k
+                         WHERE EXISTS (SELECT 1 FROM pg_trigger g
+                                        WHERE g.tgrelid = k
+                                          AND g.tgfoid = 'agent_guard.capture()'::regprocedure));
+    PERFORM agent_guard._drop_triggers(relation);
+    IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation AND p.soft_delete) THEN
+        PERFORM agent_guard._soft_rls_off(relation);
+    END IF;
+    FOREACH v_child IN ARRAY v_children LOOP
+        PERFORM agent_guard._uncover_child(v_child);
+    END LOOP;
+    DELETE FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
+
+    PERFORM agent_guard._log('UNPROTECT', relation::text,
+        CASE WHEN cardinality(v_children) > 0
+             THEN jsonb_build_object('children', to_jsonb(v_children::text[])) END);
+    RAISE NOTICE 'stamp columns of % were kept, with their data', relation
+        USING HINT = 'Drop ag_agent_id, ag_run_id and ag_deleted_at yourself if they are no longer wanted.';
+    -- still below another protected table: agents' writes that reach them
+    -- through it are refused (gate.c) until they are protected again
+    SELECT string_agg(t::text, ', ' ORDER BY t::text) INTO v_left
+      FROM unnest(unprotect.relation || v_children) t
+     WHERE EXISTS (SELECT 1 FROM agent_guard.protected_tables q
+                    WHERE t IN (SELECT agent_guard._inherit_children(q.relation)));
+    IF v_left IS NOT NULL THEN
+        RAISE NOTICE 'tables below a protected table are no longer protected: %', v_left
+            USING DETAIL = 'They are inheritance children of a protected table; agents'' writes that reach them are refused until they are protected again.',
+                  HINT = 'Protect them, or their protected parent again: agent_guard.protect() covers a table''s inheritance children.';
+    END IF;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION agent_guard._protected_dropped() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    -- the row security kept of a dropped relation: a restore would bring
+    -- back the oid as a number, naming whatever has it then
+    DELETE FROM agent_guard.rls_before b
+     WHERE b.relation::oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                                WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+    FOR v IN SELECT d.objid, d.object_identity, d.original, p.soft_delete, p.key_columns
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN agent_guard.protected_tables p ON p.relation::oid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 LOOP
+        DELETE FROM agent_guard.protected_tables p WHERE p.relation::oid = v.objid;
+        INSERT INTO agent_guard.events (agent_id, run_id, login_role, acting_role, relation, operation, detail)
+        VALUES (agent_guard.current_agent(), agent_guard.current_run(), session_user,
+                agent_guard.calling_role()::text, v.object_identity, 'DROP',
+                jsonb_build_object('command', tg_tag, 'cascaded', NOT v.original,
+                                   'soft_delete', v.soft_delete, 'key_columns', to_jsonb(v.key_columns)));
+    END LOOP;
+END
+$$;
+

@@ -187,7 +187,7 @@ SELECT relation, soft_delete, children FROM agent_guard.protected WHERE relation
 -- restores the row security it had before either
 SELECT agent_guard.protect('r23.sd_old');
 SELECT relation, children FROM agent_guard.protected WHERE relation::text LIKE 'r23.%' ORDER BY 1;
-SELECT relation, rls_before FROM agent_guard.protected_tables WHERE relation::text LIKE 'r23.s%' ORDER BY 1;
+SELECT relation, row_security, force_row_security FROM agent_guard.rls_before WHERE relation::text LIKE 'r23.s%' ORDER BY relation::text;
 SELECT agent_guard.unprotect('r23.sd');
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
        (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname LIKE 'zz_agent_guard%') AS triggers

@@ -1942,6 +1942,25 @@ classify_tagged_grant_role(GrantRoleStmt *g, AgUtility *v)
 						 strcmp(grantee, "PUBLIC") == 0 ? "every role" : psprintf("agent role \"%s\"", grantee)));
 }
 
+/*
+ * ALTER DEFAULT PRIVILEGES in such a session (red team 25, F2): the GRANT
+ * it stands for, to every object the role (the humans, untagged) creates
+ * later, protected ones included, and it outlives the transaction; its
+ * REVOKE takes the owner's own rights on them.  Refused whatever it
+ * grants or revokes: the role's defaults are the humans' to set.  A
+ * registered agent's concerns only its own future objects (FOR ROLE needs
+ * membership), and stays allowed.
+ */
+static void
+classify_tagged_default_privileges(AlterDefaultPrivilegesStmt *a, AgUtility *v)
+{
+	if (!ag_identity_tagged_role())
+		return;
+	set_verdict(v, REFUSED, "ALTER DEFAULT PRIVILEGES",
+				psprintf("It %s every object the role creates later, and outlives the transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and humans decide who may use them. Set default privileges from a human's (untagged) session.",
+						 a->action->is_grant ? "gives others, agents included, rights on" : "takes rights, the role's own included, on"));
+}
+
 static void
 classify_grant(GrantStmt *g, AgUtility *v)
 {
@@ -3072,6 +3091,9 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 			break;
 		case T_GrantRoleStmt:
 			classify_tagged_grant_role((GrantRoleStmt *) parsetree, v);
+			break;
+		case T_AlterDefaultPrivilegesStmt:
+			classify_tagged_default_privileges((AlterDefaultPrivilegesStmt *) parsetree, v);
 			break;
 		case T_AlterOwnerStmt:
 			classify_owner((AlterOwnerStmt *) parsetree, v);

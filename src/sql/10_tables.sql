@@ -21,11 +21,24 @@ CREATE TABLE agent_guard.protected_tables (
     soft_delete   boolean NOT NULL,
     key_columns   text[] NOT NULL,
     protected_at  timestamptz NOT NULL DEFAULT now(),
-    protected_by  text NOT NULL DEFAULT session_user,
-    -- row security of the table and its partitions before protect()
-    -- turned it on for soft deletes: {"name": [enabled, forced], ...}
-    rls_before    jsonb
+    protected_by  text NOT NULL DEFAULT session_user
 );
+
+-- Row security of a table, of its partitions and of the inheritance
+-- children its protect() covers, as it was before protect() turned it on
+-- for soft deletes (40_protect.sql); unprotect() puts it back.  Kept per
+-- relation as a regclass, which follows the table through renames and,
+-- dumped by name, through a restore (new oids): kept by name before 1.2,
+-- a renamed table's state was not found, and its row security stayed on
+-- and forced with no permissive policy, hiding every row from humans
+-- (red team 25, F1).
+CREATE TABLE agent_guard.rls_before (
+    relation           regclass PRIMARY KEY,
+    row_security       boolean NOT NULL,
+    force_row_security boolean NOT NULL
+);
+COMMENT ON TABLE agent_guard.rls_before IS
+    'row security of the relations protect() turned it on for (a soft-delete table, its partitions, the inheritance children it covers), as it was before';
 
 -- The statements of agent_guard 1.1 and before: one row per client
 -- statement that wrote through a protected table; events point here
@@ -110,6 +123,7 @@ COMMENT ON VIEW agent_guard.statements IS
 
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.registered_agents', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.protected_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('agent_guard.rls_before', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.statement_rows', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.statement_rows_statement_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('agent_guard.events', '');

@@ -17,7 +17,8 @@
 -- already soft-deleted: an uncorrelated subquery on pg_roles cost every
 -- statement on the table its plan (catalog locks, permission checks,
 -- initialising the scans) although live rows never ran it.
--- Returns the previous state, for _soft_rls_off.
+-- The state before is kept in agent_guard.rls_before (10_tables.sql), for
+-- _soft_rls_off.
 CREATE FUNCTION agent_guard._replication_session() RETURNS boolean
     AS 'MODULE_PATHNAME', 'ag_replication_session'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -30,12 +31,11 @@ AS $$
     SELECT 'ag_deleted_at IS NULL OR agent_guard._replication_session()';
 $$;
 
-CREATE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS jsonb
+CREATE FUNCTION agent_guard._soft_rls_on(relation regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_rel    record;
-    v_before jsonb := '{}';
+    v_rel record;
 BEGIN
     FOR v_rel IN
         SELECT c.oid::regclass AS rel, c.relrowsecurity, c.relforcerowsecurity
@@ -43,8 +43,10 @@ BEGIN
          WHERE c.oid = relation
             OR c.oid IN (SELECT t.relid FROM pg_partition_tree(relation) t)
     LOOP
-        v_before := v_before || jsonb_build_object(v_rel.rel::text,
-                        jsonb_build_array(v_rel.relrowsecurity, v_rel.relforcerowsecurity));
+        -- a state still kept is the one from before the guard's own
+        INSERT INTO agent_guard.rls_before (relation, row_security, force_row_security)
+        VALUES (v_rel.rel, v_rel.relrowsecurity, v_rel.relforcerowsecurity)
+        ON CONFLICT ON CONSTRAINT rls_before_pkey DO NOTHING;
         IF NOT v_rel.relrowsecurity THEN
             EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', v_rel.rel);
             EXECUTE format('CREATE POLICY ag_visible ON %s AS PERMISSIVE FOR ALL USING (true) WITH CHECK (true)', v_rel.rel);
@@ -55,34 +57,46 @@ BEGIN
         EXECUTE format('CREATE POLICY ag_hide_deleted ON %s AS RESTRICTIVE FOR ALL USING (%s) WITH CHECK (true)',
                        v_rel.rel, agent_guard._soft_visible());
     END LOOP;
-    RETURN v_before;
 END
 $$;
 
-CREATE FUNCTION agent_guard._soft_rls_off(relation regclass, before jsonb) RETURNS void
+-- Takes the guard's policies off the table and its partitions, and puts
+-- their row security back as it was (the kept state is then forgotten).
+-- With no state kept, a table that had
+-- the permissive ag_visible, which _soft_rls_on() makes only where row
+-- security was off, gets it off again: left on and forced with no
+-- permissive policy, it would hide every row from everyone but superusers
+-- and refuse every insert (red team 25, F1).
+CREATE FUNCTION agent_guard._soft_rls_off(relation regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_rel  record;
-    v_prev jsonb;
+    v_rel     record;
+    v_on      boolean;
+    v_forced  boolean;
+    v_visible boolean;
 BEGIN
     FOR v_rel IN SELECT relation AS rel
                  UNION
                  SELECT t.relid::regclass FROM pg_partition_tree(relation) t LOOP
-        v_prev := before -> v_rel.rel::text;
+        DELETE FROM agent_guard.rls_before b WHERE b.relation = v_rel.rel
+        RETURNING b.row_security, b.force_row_security INTO v_on, v_forced;
         IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_hide_deleted') THEN
             EXECUTE format('DROP POLICY ag_hide_deleted ON %s', v_rel.rel);
         END IF;
-        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_visible') THEN
+        v_visible := EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = v_rel.rel AND polname = 'ag_visible');
+        IF v_visible THEN
             EXECUTE format('DROP POLICY ag_visible ON %s', v_rel.rel);
         END IF;
-        IF v_prev IS NOT NULL THEN
-            IF NOT (v_prev ->> 0)::boolean THEN
+        IF v_on IS NOT NULL THEN
+            IF NOT v_on THEN
                 EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', v_rel.rel);
             END IF;
-            IF NOT (v_prev ->> 1)::boolean THEN
+            IF NOT v_forced THEN
                 EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', v_rel.rel);
             END IF;
+        ELSIF v_visible THEN
+            EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', v_rel.rel);
         END IF;
     END LOOP;
 END
@@ -320,28 +334,19 @@ END
 $$;
 
 -- Undo what protect() did to an inheritance child it covered: the guard's
--- triggers, and the child's row security as it was before, kept in the
--- rls_before of the protected table that covered it (and forgotten there).
--- The state is used only while the child has the soft-delete policy it
--- goes with: one left by a dropped child of the same name is not.
+-- triggers, and the child's row security as it was before, kept in
+-- agent_guard.rls_before (and forgotten there).  The state is used only
+-- while the child has the soft-delete policy it goes with.
 CREATE FUNCTION agent_guard._uncover_child(child regclass) RETURNS void
     LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_state jsonb;
 BEGIN
     PERFORM agent_guard._drop_triggers(child);
-    SELECT p.rls_before -> child::text INTO v_state
-      FROM agent_guard.protected_tables p
-     WHERE p.rls_before ? child::text
-       AND EXISTS (SELECT 1 FROM pg_policy po
-                    WHERE po.polrelid = child AND po.polname = 'ag_hide_deleted')
-     ORDER BY p.protected_at DESC
-     LIMIT 1;
-    PERFORM agent_guard._soft_rls_off(child,
-        CASE WHEN v_state IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(child::text, v_state) END);
-    UPDATE agent_guard.protected_tables p SET rls_before = p.rls_before - child::text
-     WHERE p.rls_before ? child::text;
+    DELETE FROM agent_guard.rls_before b
+     WHERE b.relation = child
+       AND NOT EXISTS (SELECT 1 FROM pg_policy po
+                        WHERE po.polrelid = child AND po.polname = 'ag_hide_deleted');
+    PERFORM agent_guard._soft_rls_off(child);
 END
 $$;
 
@@ -354,7 +359,6 @@ DECLARE
     v_keys     text[];
     v_col      record;
     v_root     regclass;
-    v_rls      jsonb;
     v_children regclass[];
     v_child    regclass;
     v_kid      record;
@@ -489,18 +493,16 @@ BEGIN
     -- a table that an earlier protect() of a parent covered is on its own
     -- now: its row security as it was before that, first
     IF NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation)
-       AND EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.rls_before ? protect.relation::text) THEN
+       AND EXISTS (SELECT 1 FROM agent_guard.rls_before b WHERE b.relation = protect.relation) THEN
         PERFORM agent_guard._uncover_child(relation);
     END IF;
 
     PERFORM agent_guard._create_triggers(relation, soft_delete);
-    SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = protect.relation;
-    IF v_rls IS NOT NULL THEN
-        PERFORM agent_guard._soft_rls_off(relation, v_rls);
-        v_rls := NULL;
+    IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation AND p.soft_delete) THEN
+        PERFORM agent_guard._soft_rls_off(relation);
     END IF;
     IF soft_delete THEN
-        v_rls := agent_guard._soft_rls_on(relation);
+        PERFORM agent_guard._soft_rls_on(relation);
     END IF;
 
     -- the children, in the same mode: whatever covered them before (this
@@ -509,15 +511,14 @@ BEGIN
         PERFORM agent_guard._uncover_child(v_child);
         PERFORM agent_guard._create_triggers(v_child, soft_delete);
         IF soft_delete THEN
-            v_rls := v_rls || agent_guard._soft_rls_on(v_child);
+            PERFORM agent_guard._soft_rls_on(v_child);
         END IF;
     END LOOP;
 
-    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, rls_before)
-    VALUES (protect.relation, protect.soft_delete, v_keys, v_rls)
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns)
+    VALUES (protect.relation, protect.soft_delete, v_keys)
     ON CONFLICT ON CONSTRAINT protected_tables_pkey
     DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
-                  rls_before = EXCLUDED.rls_before,
                   protected_at = now(), protected_by = session_user;
 
     PERFORM agent_guard._log('PROTECT', relation::text,
@@ -534,7 +535,6 @@ CREATE FUNCTION agent_guard.unprotect(relation regclass) RETURNS void
 AS $$
 DECLARE
     v_owner    oid;
-    v_rls      jsonb;
     v_children regclass[];
     v_child    regclass;
     v_left     text;
@@ -562,9 +562,8 @@ BEGIN
                                         WHERE g.tgrelid = k
                                           AND g.tgfoid = 'agent_guard.capture()'::regprocedure));
     PERFORM agent_guard._drop_triggers(relation);
-    SELECT p.rls_before INTO v_rls FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation;
-    IF v_rls IS NOT NULL THEN
-        PERFORM agent_guard._soft_rls_off(relation, v_rls);
+    IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = unprotect.relation AND p.soft_delete) THEN
+        PERFORM agent_guard._soft_rls_off(relation);
     END IF;
     FOREACH v_child IN ARRAY v_children LOOP
         PERFORM agent_guard._uncover_child(v_child);
@@ -635,6 +634,11 @@ AS $$
 DECLARE
     v record;
 BEGIN
+    -- the row security kept of a dropped relation: a restore would bring
+    -- back the oid as a number, naming whatever has it then
+    DELETE FROM agent_guard.rls_before b
+     WHERE b.relation::oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                                WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
     FOR v IN SELECT d.objid, d.object_identity, d.original, p.soft_delete, p.key_columns
                FROM pg_event_trigger_dropped_objects() d
                JOIN agent_guard.protected_tables p ON p.relation::oid = d.objid

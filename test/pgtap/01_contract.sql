@@ -6,7 +6,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(77);
+SELECT plan(78);
 
 SELECT has_schema('agent_guard');
 SELECT has_table('agent_guard', 'events', 'the event log');
@@ -82,6 +82,7 @@ SELECT table_privs_are('agent_guard', 'events', 'tap_agent', ARRAY[]::text[], 'n
 SELECT table_privs_are('agent_guard', 'statements', 'tap_agent', ARRAY[]::text[], 'no privilege on statements');
 SELECT table_privs_are('agent_guard', 'registered_agents', 'tap_agent', ARRAY[]::text[], 'no privilege on registered_agents');
 SELECT table_privs_are('agent_guard', 'protected_tables', 'tap_agent', ARRAY[]::text[], 'no privilege on protected_tables');
+SELECT table_privs_are('agent_guard', 'rls_before', 'tap_agent', ARRAY[]::text[], 'no privilege on the row security kept before protect()');
 SELECT table_privs_are('agent_guard', 'runs', 'tap_agent', ARRAY[]::text[], 'no privilege on runs');
 -- evidence: no agent can verify, seal, archive or read a postmortem; all run as the owner
 SELECT function_privs_are('agent_guard', 'verify_log', ARRAY['text'], 'tap_agent', ARRAY[]::text[], 'verify_log is not for everyone');

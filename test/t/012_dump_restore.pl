@@ -116,6 +116,19 @@ is($node->safe_psql('dst', "SELECT count(*) FROM app.items WHERE id BETWEEN 21 A
 ok(ag_wait_sealed($node, 'dst'), 'compensations sealed');
 like($node->safe_psql('dst', "SELECT ok FROM agent_guard.verify_log('$head')"), qr/^t$/, 'the log verifies after the rollback');
 
+# the row security app.items had before protect() came back with it (new
+# oids: it is kept by relation, dumped by name), and unprotect() puts it back
+is($node->safe_psql('dst', q{
+	SELECT string_agg(format('%s|%s|%s', relation, row_security, force_row_security), ',' ORDER BY relation::text)
+	  FROM agent_guard.rls_before}),
+	'app.items|f|f', 'the row security kept before protect() is restored with its table');
+$node->safe_psql('dst', "SELECT agent_guard.unprotect('app.items')");
+is($node->safe_psql('dst', q{
+	SELECT format('%s|%s|%s', c.relrowsecurity, c.relforcerowsecurity,
+	              (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid))
+	  FROM pg_class c WHERE c.oid = 'app.items'::regclass}),
+	'f|f|0', 'unprotect() in the restored database puts its row security back');
+
 # the restored extension is current (016_upgrade.pl updates an old one)
 ($rc, $out, $err) = $node->psql('dst', 'ALTER EXTENSION agent_guard UPDATE');
 is($rc, 0, 'ALTER EXTENSION agent_guard UPDATE of the restored extension is harmless') or diag($err);

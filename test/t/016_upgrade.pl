@@ -175,6 +175,12 @@ is($node->safe_psql('old', $state_sql), $before,
 	  . 'policies, chain head, runs and data are all as they were');
 like($node->safe_psql('old', "SELECT ok || '|' || detail FROM agent_guard.verify_log('$head')"),
 	qr/^true\|/, 'the log verifies against the head taken before the update');
+# the row security protect() found, kept by name before 1.2, is kept by
+# the relation now (red team 25, F1): app.items had none
+is($node->safe_psql('old', q{
+	SELECT string_agg(format('%s|%s|%s', relation, row_security, force_row_security), ',' ORDER BY relation::text)
+	  FROM agent_guard.rls_before}),
+	'app.items|f|f', 'the row security kept before protect() moved to agent_guard.rls_before');
 
 # --- the same extension as a fresh install ------------------------------
 # one line per member object: what it is, its definition, owner-independent
