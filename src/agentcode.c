@@ -1673,15 +1673,17 @@ typedef struct CallKindEntry
 } CallKindEntry;
 
 /*
- * The guard's functions that only say who the session is, and the test
- * its soft-delete policies make: free to call from anywhere.
+ * The guard's functions that only say who the session is, and the tests
+ * its soft-delete policies and foreign-key checks make (softref.c: a
+ * human's check of a table an agent role owns calls it too): free to call
+ * from anywhere.
  */
 static bool
 guard_identity_function(Oid funcid)
 {
 	static const char *const names[] = {
 		"in_agent_session", "current_agent", "current_run", "_replication_session",
-		"_idempotency_ttl", "soft_deleted_stamp"
+		"_idempotency_ttl", "soft_deleted_stamp", "_soft_reference"
 	};
 	char	   *name = get_func_name(funcid);
 	bool		found = false;
