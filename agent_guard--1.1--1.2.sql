@@ -5251,3 +5251,22 @@ BEGIN
 END
 $$;
 
+-- Put by the planner into a foreign key's check of a soft-delete table
+-- (softref.c), for a referenced row that is soft-deleted: an agent's write
+-- that makes a row reference it is refused (YG004); a human's passes.  The
+-- check runs as the referenced table's owner: everyone may execute it; it
+-- refuses to run outside a foreign key's check.
+CREATE FUNCTION agent_guard._soft_reference(relation oid, row_data record) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_sql_soft_reference'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION agent_guard._soft_reference(oid, record) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._soft_reference(oid, record) TO PUBLIC;
+
+-- Planted by the planner in place of nextval() in the plans of an agent
+-- whose policy has a tables list: it refuses a sequence the policy does not
+-- let the agent advance, however it is named (policy.c), then advances it.
+CREATE FUNCTION agent_guard._nextval(regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_nextval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION agent_guard._nextval(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._nextval(regclass) TO PUBLIC;

@@ -98,8 +98,9 @@ INSERT INTO app.execs (id, company_id, name) VALUES (1, 3, 'back again');
 -- error: marking a row by hand is refused (row security keeps a writer from
 -- making a row vanish from its own sight); DELETE is the way
 UPDATE app.execs SET ag_deleted_at = now() WHERE id = 6;
--- an agent's inserts are live rows, whatever they claim
-INSERT INTO app.execs (id, company_id, name, ag_deleted_at) VALUES (50, 3, 'fresh', now());
+-- an agent's inserts are live rows, whatever they claim (under a live
+-- company: one that references a soft-deleted row is refused, rt24_open)
+INSERT INTO app.execs (id, company_id, name, ag_deleted_at) VALUES (50, 4, 'fresh', now());
 SELECT id, ag_deleted_at IS NULL AS live FROM app.execs WHERE id = 50;
 
 -- other roles: the application role, the table's own policies keep their meaning
@@ -152,7 +153,7 @@ SELECT operation, count(*) FROM agent_guard.events
  WHERE operation IN ('RESTORE', 'PURGE') GROUP BY operation ORDER BY 1;
 -- the re-insert works once the row is purged
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-soft-3"
-INSERT INTO app.execs (id, company_id, name) VALUES (1, 3, 'back again');
+INSERT INTO app.execs (id, company_id, name) VALUES (1, 4, 'back again');
 -- error: agents cannot list, restore or purge, even when granted
 \c "dbname=contrib_regression user=regress_su options="
 GRANT EXECUTE ON FUNCTION agent_guard.restore(regclass, jsonb), agent_guard.purge(regclass, interval)

@@ -13,6 +13,7 @@
 #define AGENT_GUARD_H
 
 #include "postgres.h"
+#include "access/attnum.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodes.h"
 #include "nodes/pg_list.h"
@@ -142,6 +143,7 @@ extern void ag_capture_init(void);
 /* softdelete.c */
 struct Query;
 extern bool ag_softdelete_convert(struct Query *parse);
+extern AttrNumber ag_softdelete_attno(Oid relid);
 
 /* rollback.c */
 extern void ag_rollback_init(void);

@@ -1675,17 +1675,18 @@ typedef struct CallKindEntry
 } CallKindEntry;
 
 /*
- * The guard's functions that only say who the session is, the test its
- * soft-delete policies make, and _row_image() (to_jsonb() of a row, which
- * the rollback's statements call as each table's owner, also on an agent's
- * table): free to call from anywhere.
+ * The guard's functions that only say who the session is, the tests its
+ * soft-delete policies and foreign-key checks make (softref.c: a human's
+ * check of a table an agent role owns calls it too), and _row_image()
+ * (to_jsonb() of a row, which the rollback's statements call as each
+ * table's owner, also on an agent's table): free to call from anywhere.
  */
 static bool
 guard_identity_function(Oid funcid)
 {
 	static const char *const names[] = {
 		"in_agent_session", "current_agent", "current_run", "_replication_session",
-		"_idempotency_ttl", "soft_deleted_stamp", "_row_image"
+		"_idempotency_ttl", "soft_deleted_stamp", "_row_image", "_soft_reference"
 	};
 	char	   *name = get_func_name(funcid);
 	bool		found = false;

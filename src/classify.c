@@ -135,8 +135,41 @@ explain_analyzes(ExplainStmt *e)
 	return false;
 }
 
+/*
+ * The relation a COMMENT is on: the object itself, or the table of a
+ * column, constraint, trigger, rule or row-security policy (the names
+ * before the last).  NULL for other objects.
+ */
+static RangeVar *
+comment_relation(CommentStmt *c)
+{
+	List	   *names;
+
+	switch (c->objtype)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_VIEW:
+		case OBJECT_MATVIEW:
+		case OBJECT_FOREIGN_TABLE:
+		case OBJECT_SEQUENCE:
+		case OBJECT_INDEX:
+			return makeRangeVarFromNameList(castNode(List, c->object));
+		case OBJECT_COLUMN:
+		case OBJECT_TABCONSTRAINT:
+		case OBJECT_TRIGGER:
+		case OBJECT_RULE:
+		case OBJECT_POLICY:
+			names = castNode(List, c->object);
+			if (list_length(names) < 2)
+				return NULL;
+			return makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
+		default:
+			return NULL;
+	}
+}
+
 static AgUtilityClass
-classify(Node *parsetree, List **targets)
+classify(Node *parsetree, List **targets, bool *unnamed)
 {
 	switch (nodeTag(parsetree))
 	{
@@ -195,7 +228,10 @@ classify(Node *parsetree, List **targets)
 				ListCell   *lc;
 
 				if (v->rels == NIL)
+				{
+					*unnamed = true;
 					return AG_UT_DATA;	/* every table it may vacuum */
+				}
 				foreach(lc, v->rels)
 				{
 					VacuumRelation *r = lfirst_node(VacuumRelation, lc);
@@ -229,7 +265,7 @@ classify(Node *parsetree, List **targets)
 
 				if (q && IsA(q, Query) && ((Query *) q)->commandType == CMD_UTILITY &&
 					((Query *) q)->utilityStmt != NULL && explain_analyzes(e))
-					return classify(((Query *) q)->utilityStmt, targets);
+					return classify(((Query *) q)->utilityStmt, targets, unnamed);
 				return AG_UT_NONE;
 			}
 		case T_CopyStmt:
@@ -292,7 +328,55 @@ classify(Node *parsetree, List **targets)
 		case T_AlterPolicyStmt:
 			return on_relation(((AlterPolicyStmt *) parsetree)->table, AG_UT_DDL, targets);
 		case T_ClusterStmt:
+			if (((ClusterStmt *) parsetree)->relation == NULL)
+				*unnamed = true;	/* every table clustered before */
 			return on_relation(((ClusterStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_ReindexStmt:
+			{
+				/*
+				 * REINDEX rebuilds the indexes of a table and blocks its
+				 * writes while it runs (red team 24, finding 3).
+				 */
+				ReindexStmt *r = (ReindexStmt *) parsetree;
+
+				if (r->kind == REINDEX_OBJECT_TABLE || r->kind == REINDEX_OBJECT_INDEX)
+					return on_relation(r->relation, AG_UT_DDL, targets);
+				*unnamed = true;
+				return AG_UT_DDL;
+			}
+		case T_GrantStmt:
+			{
+				/* who may write (or read) a relation is part of it */
+				GrantStmt  *g = (GrantStmt *) parsetree;
+				AgUtilityClass cls = AG_UT_TEMP;
+				ListCell   *lc;
+
+				if (g->objtype != OBJECT_TABLE && g->objtype != OBJECT_SEQUENCE)
+					return AG_UT_DDL;
+				if (g->targtype != ACL_TARGET_OBJECT)
+				{
+					*unnamed = true;
+					return AG_UT_DDL;
+				}
+				foreach(lc, g->objects)
+					cls = Max(cls, on_relation(lfirst_node(RangeVar, lc), AG_UT_DDL, targets));
+				return cls;
+			}
+		case T_CommentStmt:
+			{
+				/*
+				 * A comment changes no row and no right, but it is part of
+				 * the relation's definition (pg_dump writes it with the
+				 * table), and what humans and other agents read to learn
+				 * what a table or column is for and whether it is still
+				 * used: under a tables list the agent describes only the
+				 * relations it may change.  Comments on other objects
+				 * (functions, types, schemas) name no relation.
+				 */
+				RangeVar   *rv = comment_relation((CommentStmt *) parsetree);
+
+				return rv != NULL ? on_relation(rv, AG_UT_DDL, targets) : AG_UT_DDL;
+			}
 		case T_RenameStmt:
 			{
 				RenameStmt *r = (RenameStmt *) parsetree;
@@ -368,6 +452,6 @@ ag_classify_utility(Node *parsetree, AgUtility *u)
 	memset(u, 0, sizeof(AgUtility));
 	u->stmt = parsetree;
 	u->targets = NIL;
-	u->cls = parsetree != NULL ? classify(parsetree, &u->targets) : AG_UT_NONE;
+	u->cls = parsetree != NULL ? classify(parsetree, &u->targets, &u->unnamed_reach) : AG_UT_NONE;
 	binding(parsetree, u->targets, &u->binding);
 }

@@ -26,6 +26,10 @@ typedef struct AgUtility
 	Node	   *stmt;			/* the statement as the client sent it */
 	AgUtilityClass cls;			/* what it changes, wrappers looked through */
 	List	   *targets;		/* non-scratch relations it changes (oids) */
+	bool		unnamed_reach;	/* it changes relations it does not name:
+								 * every one of a schema or of the database
+								 * (REINDEX SCHEMA, VACUUM or CLUSTER of all,
+								 * GRANT ... ON ALL TABLES IN SCHEMA) */
 	AgKeyDigest binding;		/* what its names resolved to: an approval binds it */
 	/* the gates' verdict on the statement itself (gate.c fills it) */
 	AgRefusalKind verdict;

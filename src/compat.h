@@ -486,6 +486,35 @@ ag_plan_rte_perms(PlannedStmt *plan, RangeTblEntry *rte, Oid *check_as, AclMode 
 #endif
 
 /*
+ * A planned range table entry's required permissions and the columns it
+ * updates (softref.c), from 16 on the plan's RTEPermissionInfo's; false
+ * for an entry without (an inheritance child).
+ */
+#if PG_VERSION_NUM >= 160000
+static inline bool
+ag_plan_rte_write_cols(PlannedStmt *plan, RangeTblEntry *rte, AclMode *perms, Bitmapset **updated)
+{
+	RTEPermissionInfo *p;
+
+	if (rte->perminfoindex == 0 || (int) rte->perminfoindex > list_length(plan->permInfos))
+		return false;
+	p = list_nth_node(RTEPermissionInfo, plan->permInfos, rte->perminfoindex - 1);
+	*perms = p->requiredPerms;
+	*updated = p->updatedCols;
+	return true;
+}
+#else
+static inline bool
+ag_plan_rte_write_cols(PlannedStmt *plan, RangeTblEntry *rte, AclMode *perms, Bitmapset **updated)
+{
+	(void) plan;
+	*perms = rte->requiredPerms;
+	*updated = rte->updatedCols;
+	return true;
+}
+#endif
+
+/*
  * The sequence of an identity column (seqkeys.c): from 17 on, asked of the
  * relation, so that a partition answers with its partitioned table's.
  */

@@ -21,7 +21,11 @@
  *					ends; the types and collations its text names, lexed
  *					before it runs) and object access (objects created or altered,
  *					functions its own expressions set up)
- *	planner:		approvalkey (what an approval binds: the relations
+ *	planner:		softref (a foreign key's check of a soft-delete
+ *					table, planned in an agent's session or while an
+ *					agent's function runs, gets the test that refuses
+ *					an agent's row under a soft-deleted one) ->
+ *					approvalkey (what an approval binds: the relations
  *					and functions of the rewritten query, before pruning
  *					and folding) -> gate (DELETE/UPDATE without WHERE gets
  *					its gate qual) -> softdelete (an agent's DELETE
@@ -29,7 +33,9 @@
  *					(setval() calls go through agent_guard._setval, which
  *					gate.c judges as they run) -> approvalkey (the binding
  *					goes into the plan) -> policy (the plan's writer
- *					calls: sequences, large objects, WAL messages)
+ *					calls: sequences, large objects, WAL messages;
+ *					under a tables list nextval() goes through
+ *					agent_guard._nextval, writers.c)
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's
@@ -45,7 +51,10 @@
  *					number set (statement.c) -> gate: count rows (writing
  *					CTEs' too) -> policy (rate window) -> gate (statement
  *					and run limits); ExecutorFinish counts CTEs' rows again
- *					(a CTE the query did not read to its end runs there)
+ *					(a CTE the query did not read to its end runs there),
+ *					and tells softref which statement's AFTER triggers
+ *					(foreign-key checks) fire (so does ProcessUtility for
+ *					COPY FROM and the statements that fire deferred ones)
  *	ProcessUtility:	identity -> classify (classify.c) -> gate (what would
  *					weaken the guard; COPY FROM into an inheritance child
  *					of a protected table that no protection covers) ->
@@ -147,6 +156,7 @@
 #include "reach.h"
 #include "rolename.h"
 #include "scope.h"
+#include "softref.h"
 #include "statement.h"
 #include "tagshadow.h"
 #include "worker.h"
@@ -432,9 +442,12 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 	volatile bool resumed = false;
 	volatile bool completed = false;
+	AgRefFrame	saved_ref;
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
+	/* its AFTER triggers fire now: the foreign-key checks among them (softref.c) */
+	saved_ref = ag_softref_enter(queryDesc->plannedstmt, InvalidOid);
 	ag_agentcode_enter(queryDesc->plannedstmt, InvalidOid);
 	nesting_level++;
 	PG_TRY();
@@ -464,6 +477,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 		if (top)
 			ag_statement_leave(saved);
 		ag_gate_exec_leave(saved_exec);
+		ag_softref_leave(saved_ref);
 	}
 	PG_END_TRY();
 }
@@ -577,6 +591,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile ProcessUtilityContext run_context = context;
 	volatile int shadow_depth = -1;
 	volatile bool runs_relation_code;
+	AgRefFrame	saved_ref;
 
 	/*
 	 * COMMIT/ROLLBACK must always be able to end a transaction; PREPARE
@@ -649,6 +664,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (!IsParallelWorker())
 		shadow_depth = ag_agentshadow_utility_enter(parsetree, text, len,
 													context == PROCESS_UTILITY_SUBCOMMAND);
+	/*
+	 * the foreign-key checks it fires itself: COPY FROM's rows, or deferred
+	 * ones (SET CONSTRAINTS ... IMMEDIATE), judged with no statement that
+	 * sets their keys (softref.c)
+	 */
+	saved_ref = ag_softref_enter(NULL, copy_into);
 	nesting_level++;
 	PG_TRY();
 	{
@@ -685,6 +706,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		ag_reach_leave();
 		ag_gate_exec_leave(saved_exec);
 		ag_agentshadow_utility_leave(shadow_depth);
+		ag_softref_leave(saved_ref);
 		nesting_level--;
 		ag_agentcode_leave();
 		if (top)
@@ -741,6 +763,9 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	Oid			rule_rel = InvalidOid;
 	PlannedStmt *result;
 
+	/* a foreign key's check of a soft-delete table: not for agents' rows */
+	if (!IsParallelWorker())
+		ag_softref_plan_query(parse);
 	if (!IsParallelWorker() && ag_session_is_agent())
 	{
 		binding = ag_key_bind_query(parse); /* what an approval binds */
@@ -778,8 +803,11 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		/* one walk of the plan finds both */
 		ws.collect_setval = true;
 		ws.collect_notify = true;
+		/* under a tables list, nextval() through agent_guard._nextval() (policy.c) */
+		ws.collect_nextval = ag_policy_wraps_nextval();
 		ag_writers_scan_plan(result, &ws);
 		ag_writers_wrap_setval(result, &ws);
+		ag_writers_wrap_nextval(result, &ws);
 		/* pg_notify() goes through agent_guard._notify(), which counts it */
 		ag_agentnotify_wrap_plan(result, &ws);
 	}

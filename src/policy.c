@@ -26,7 +26,14 @@
  * dml refuses DDL on anything that is not scratch (data changes are gated
  * as usual); guarded, the default, adds nothing.  With tables set, writes
  * to other relations (and large-object writes) are refused; a partition is
- * covered by its listed ancestor.  All refusals are outright
+ * covered by its listed ancestor, an index and a sequence by the table
+ * that owns them.  Under a tables list nextval() and setval() of other
+ * sequences are refused too, by the plan walk (a setval() whose sequence
+ * is not a constant is refused there), and nextval() as it runs: it goes
+ * through agent_guard._nextval(), planted by writers.c, which judges the
+ * sequence it is given (a variable; a PL/pgSQL assignment, which runs from
+ * a plan made in an earlier transaction that no walk sees again).  All
+ * refusals are outright
  * (AG_REFUSAL_POLICY, YG008, through refusal.c): no approval gets past a
  * policy.
  *
@@ -56,10 +63,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -406,19 +421,43 @@ tables_list(void)
 	return tables_list_of(policy_tables, policy_ntables);
 }
 
-/* May the agent write relid under a tables scope? */
+/*
+ * May the agent write relid under a tables scope?  An index is its
+ * table's (REINDEX, ALTER INDEX, COMMENT ON INDEX), and so is a sequence
+ * the table owns (serial, identity, OWNED BY): its setval() and ALTER
+ * SEQUENCE are writes of that table, and those of another sequence are
+ * not (red team 24, findings 2 and 3).
+ */
 static bool
 table_allowed_in(bool has_tables, const Oid *tables, int ntables, Oid relid)
 {
 	int			i;
 	List	   *ancestors = NIL;
 	ListCell   *lc;
+	char		relkind;
 
 	if (!has_tables || ag_relation_exempt(relid))
 		return true;
 	for (i = 0; i < ntables; i++)
 		if (tables[i] == relid)
 			return true;
+	relkind = get_rel_relkind(relid);
+	if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
+	{
+		Oid			table = IndexGetRelation(relid, true);
+
+		return OidIsValid(table) && table_allowed_in(has_tables, tables, ntables, table);
+	}
+	if (relkind == RELKIND_SEQUENCE)
+	{
+		Oid			table;
+		int32		col;
+
+		if (sequenceIsOwned(relid, DEPENDENCY_AUTO, &table, &col) ||
+			sequenceIsOwned(relid, DEPENDENCY_INTERNAL, &table, &col))
+			return table_allowed_in(has_tables, tables, ntables, table);
+		return false;
+	}
 	if (get_rel_relispartition(relid))
 		ancestors = get_partition_ancestors(relid);
 	foreach(lc, ancestors)
@@ -433,6 +472,63 @@ table_allowed(Oid relid)
 {
 	return table_allowed_in(policy_has_tables, policy_tables, policy_ntables, relid);
 }
+
+/*
+ * Does a column default of a table the agent may write draw from seq
+ * (DEFAULT nextval('s') without OWNED BY)?  Its nextval() is part of the
+ * agent's inserts into that table; its setval() is not allowed for that
+ * (the sequence may number other tables too).
+ */
+static bool
+default_sequence_allowed(Oid seq)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(seq));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid == AttrDefaultRelationId)
+		{
+			ObjectAddress col = GetAttrDefaultColumnAddress(d->objid);
+
+			found = OidIsValid(col.objectId) && table_allowed(col.objectId);
+		}
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/*
+ * Under a tables list, a sequence call the plan names that is allowed
+ * (writers.c asks, for the calls not on temporary sequences): nextval()
+ * and setval() of a listed table's own sequence, nextval() of one a listed
+ * table's default draws from.  A sequence not named as a constant cannot
+ * be judged: refused, as under read_only.
+ */
+static bool
+policy_seq_ok(Oid funcid, Oid seq)
+{
+	bool		nextval = funcid == F_NEXTVAL || ag_writers_is_nextval_wrapper(funcid);
+
+	if (!OidIsValid(seq))
+		return ag_writers_is_nextval_wrapper(funcid);	/* judged as it runs */
+	if (table_allowed(seq))
+		return true;
+	return nextval && default_sequence_allowed(seq);
+}
+
 
 static void
 refuse_read_only(const char *what, const char *detail, const char *text, int len)
@@ -487,8 +583,13 @@ refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
 		detail = psprintf("%s writes large objects, which are never temporary.", what);
 	else if (ag_writer_kind(funcid) == AG_FN_WAL_MESSAGE)
 		detail = psprintf("%s writes a message to the WAL, which every logical decoding consumer receives.", what);
+	else if (OidIsValid(seq) && policy_mode != MODE_READ_ONLY)
+		detail = psprintf("%s would change sequence %s, which is not one of them nor owned by one of them.",
+						  what, ag_qualified_relname(seq));
 	else if (OidIsValid(seq))
 		detail = psprintf("%s would change sequence %s.", what, ag_qualified_relname(seq));
+	else if (policy_mode != MODE_READ_ONLY)
+		detail = psprintf("%s is allowed only on a sequence of one of them, or a temporary one, named in the statement.", what);
 	else
 		detail = psprintf("%s is allowed only on a temporary sequence named in the statement.", what);
 
@@ -501,16 +602,82 @@ refuse_writer_call(Oid funcid, Oid seq, const char *text, int len)
 }
 
 /* Refuse a plan that calls a writer it may not; true if it calls
- * nextval/setval on named temporary sequences only. */
+ * nextval/setval on named temporary sequences (or, under a tables list,
+ * sequences of the listed tables) only. */
 static bool
 check_plan_writers(PlannedStmt *ps, const char *text, int len)
 {
-	AgWriterScan ws = {InvalidOid, InvalidOid, false, policy_mode == MODE_READ_ONLY};
+	AgWriterScan ws = {InvalidOid, InvalidOid, false,
+	policy_mode == MODE_READ_ONLY || policy_has_tables};
+
+	if (policy_mode != MODE_READ_ONLY)
+		ws.seq_ok = policy_seq_ok;
 
 	ag_writers_scan_plan(ps, &ws);
 	if (OidIsValid(ws.bad_fn))
 		refuse_writer_call(ws.bad_fn, ws.bad_seq, text, len);
 	return ws.temp_seq_calls;
+}
+
+/*
+ * Should this agent's plans call nextval() through agent_guard._nextval()
+ * (writers.c)?  Under a tables list: it judges the sequence each time it
+ * runs.  Plans are made again when the policy changes (policy_load()).
+ */
+bool
+ag_policy_wraps_nextval(void)
+{
+	return ag_judging() && policy_load() && policy_has_tables &&
+		policy_mode != MODE_READ_ONLY;
+}
+
+/* the last sequence agent_guard._nextval() let pass, and under which policy */
+static Oid	nextval_ok_seq = InvalidOid;
+static uint64 nextval_ok_gen = 0;
+
+/*
+ * SQL: agent_guard._nextval(regclass) returns bigint: nextval() in the
+ * plans of an agent whose policy has a tables list (writers.c plants it):
+ * refused (YG008) on a sequence that is neither temporary nor scratch nor
+ * the sequence of a listed table (nor one a listed table's default draws
+ * from), whatever names it.  A bulk insert pays one check: the sequence
+ * let pass last is kept for the rest of the top-level statement.
+ */
+PG_FUNCTION_INFO_V1(ag_sql_nextval);
+Datum
+ag_sql_nextval(PG_FUNCTION_ARGS)
+{
+	Oid			seq = PG_GETARG_OID(0);
+
+	if (ag_judging())
+	{
+		const char *text;
+		int			len;
+
+		/*
+		 * Planted, it counts as nextval for the freezes and policies
+		 * (writers.c); called by name before any plan of this session
+		 * planted it, it would not.
+		 */
+		if (!ag_writers_is_nextval_wrapper(fcinfo->flinfo->fn_oid))
+		{
+			(void) ag_current_statement(&text, &len);
+			ag_refuse(AG_REFUSAL_GUARD, "agent_guard._nextval()",
+					  "agent_guard._nextval() is planted by agent_guard in place of nextval(); it is not called by name.",
+					  text, len, 0);
+		}
+		if (policy_load() && (policy_has_tables || policy_mode == MODE_READ_ONLY) &&
+			!(seq == nextval_ok_seq && nextval_ok_gen == policy_gen))
+		{
+			(void) ag_current_statement(&text, &len);
+			if (get_rel_persistence(seq) != RELPERSISTENCE_TEMP &&
+				(policy_mode == MODE_READ_ONLY || !policy_seq_ok(F_NEXTVAL, seq)))
+				refuse_writer_call(F_NEXTVAL, seq, text, len);
+			nextval_ok_seq = seq;
+			nextval_ok_gen = policy_gen;
+		}
+	}
+	return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq));
 }
 
 /*
@@ -526,6 +693,15 @@ ag_policy_check_plan(Query *parse, PlannedStmt *ps, const char *query_string)
 	{
 		const char *text;
 		int			len;
+		ListCell   *lc;
+
+		/*
+		 * A write to a relation off the list is refused as it starts,
+		 * naming the relation, not the sequence its default draws from
+		 */
+		foreach(lc, ps->resultRelations)
+			if (!table_allowed(rt_fetch(lfirst_int(lc), ps->rtable)->relid))
+				return;
 
 		ag_statement_text(query_string, parse->stmt_location, parse->stmt_len, &text, &len);
 		if (check_plan_writers(ps, text, len))
@@ -541,6 +717,7 @@ void
 ag_policy_top_statement(void)
 {
 	seq_calls_blessed = false;
+	nextval_ok_seq = InvalidOid;
 }
 
 /* A statement the gates judge is about to run (ps is never a utility). */
@@ -609,8 +786,9 @@ ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len)
 /*
  * Backstop for function calls: every call the executor sets up, and calls
  * over the fast-path protocol, which no plan shows.  Large-object writers
- * are refused; a sequence call under read_only passes only when the plan
- * being run was walked and named temporary sequences only.
+ * are refused; a sequence call under read_only or a tables list passes
+ * only when the plan being run was walked and named the sequences it may
+ * use only.
  */
 void
 ag_policy_function_execute(Oid funcid)
@@ -621,8 +799,10 @@ ag_policy_function_execute(Oid funcid)
 
 	if (k == AG_FN_OTHER || !ag_judging() || !policy_load())
 		return;
-	if (k == AG_FN_SEQUENCE && (policy_mode != MODE_READ_ONLY ||
-							 (seq_calls_blessed && ActivePortal != NULL)))
+	if (k == AG_FN_SEQUENCE &&
+		((policy_mode != MODE_READ_ONLY && !policy_has_tables) ||
+		 (seq_calls_blessed && ActivePortal != NULL) ||
+		 ag_writers_is_nextval_wrapper(funcid)))	/* judged as it runs */
 		return;
 	if ((k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE) &&
 		policy_mode != MODE_READ_ONLY && !policy_has_tables)
@@ -636,8 +816,9 @@ ag_policy_function_execute(Oid funcid)
  * ---------------------------------------------------------------------
  */
 /*
- * COPY FROM into a temporary table evaluates its column defaults without a
- * plan: a default may call nextval() on a permanent sequence.
+ * COPY FROM evaluates its column defaults without a plan: a default of a
+ * temporary table may call nextval() on a permanent sequence (read_only),
+ * one of any table on a sequence outside the tables list.
  */
 static void
 copy_defaults_check(CopyStmt *copy, const char *text, int len)
@@ -647,6 +828,8 @@ copy_defaults_check(CopyStmt *copy, const char *text, int len)
 	Relation	rel;
 	int			i;
 
+	if (policy_mode != MODE_READ_ONLY)
+		ws.seq_ok = policy_seq_ok;
 	if (!OidIsValid(relid))
 		return;
 	rel = relation_open(relid, AccessShareLock);
@@ -668,10 +851,13 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 	AgUtilityClass cls = u->cls;
 	const char *what;
 	ListCell   *lc;
+	bool		copy_from;
 
 	if (parsetree == NULL || !policy_load())
 		return;
-	if ((cls == AG_UT_TEMP || cls == AG_UT_SCRATCH) && IsA(parsetree, CopyStmt) && policy_mode == MODE_READ_ONLY)
+	copy_from = IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->is_from;
+	if (copy_from && !ag_utility_beyond_scratch(u) &&
+		(policy_mode == MODE_READ_ONLY || policy_has_tables))
 		copy_defaults_check((CopyStmt *) parsetree, text, len);
 	if (!ag_utility_beyond_scratch(u))
 		return;
@@ -691,6 +877,14 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 	foreach(lc, targets)
 		if (!table_allowed(lfirst_oid(lc)))
 			refuse_table(what, lfirst_oid(lc), text, len);
+	if (u->unnamed_reach && policy_has_tables)
+		ag_refuse(AG_REFUSAL_POLICY, what,
+				  psprintf("The policy of agent \"%s\" lets it write %s only; this statement reaches relations it does not name (every one of a schema, or of the database, it may).",
+						   ag_current_agent(), tables_list()),
+				  text, len, 0);
+	/* the defaults a COPY FROM into a listed table evaluates */
+	if (copy_from && policy_has_tables)
+		copy_defaults_check((CopyStmt *) parsetree, text, len);
 	if (cls == AG_UT_DATA)
 		rate_precheck(what, text, len);
 }
@@ -797,6 +991,9 @@ ag_policy_code_utility(const char *agent, const AgUtility *u)
 		if (!table_allowed_in(p->has_tables, p->tables, p->ntables, lfirst_oid(lc)))
 			return psprintf("The policy of agent \"%s\" lets it write %s only; %s is not one of them.",
 							agent, tables_list_of(p->tables, p->ntables), ag_qualified_relname(lfirst_oid(lc)));
+	if (u->unnamed_reach && p->has_tables)
+		return psprintf("The policy of agent \"%s\" lets it write %s only; this statement reaches relations it does not name (every one of a schema, or of the database, it may).",
+						agent, tables_list_of(p->tables, p->ntables));
 	return NULL;
 }
 

@@ -18,6 +18,7 @@ extern void ag_policy_executor_start(struct PlannedStmt *ps, const char *text, i
 extern void ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len);
 extern void ag_policy_utility(AgUtility *u, const char *text, int len);
 extern void ag_policy_function_execute(Oid funcid);
+extern bool ag_policy_wraps_nextval(void);
 extern char *ag_policy_code_write(const char *agent, Oid relid);
 extern char *ag_policy_code_writer_call(const char *agent, Oid funcid, bool seq_blessed);
 extern char *ag_policy_code_utility(const char *agent, const AgUtility *u);

@@ -136,6 +136,13 @@ soft_delete_attno(Oid relid)
 	return attno;
 }
 
+/* The same, for the foreign-key checks (softref.c). */
+AttrNumber
+ag_softdelete_attno(Oid relid)
+{
+	return soft_delete_attno(relid);
+}
+
 typedef struct ReturningFix
 {
 	Index		resultRelation;

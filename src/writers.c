@@ -94,6 +94,9 @@
  */
 static Oid	setval_wrapper[2] = {InvalidOid, InvalidOid};
 
+/* agent_guard._nextval(regclass), as last looked up by ag_writers_wrap_nextval() */
+static Oid	nextval_wrapper = InvalidOid;
+
 AgWriterKind
 ag_writer_kind(Oid funcid)
 {
@@ -120,7 +123,8 @@ ag_writer_kind(Oid funcid)
 			return AG_FN_WAL_MESSAGE;
 		default:
 			if (OidIsValid(funcid) &&
-				(funcid == setval_wrapper[0] || funcid == setval_wrapper[1]))
+				(funcid == setval_wrapper[0] || funcid == setval_wrapper[1] ||
+				 funcid == nextval_wrapper))
 				return AG_FN_SEQUENCE;
 			return AG_FN_OTHER;
 	}
@@ -231,6 +235,8 @@ writer_walker(Node *node, AgWriterScan *ws)
 			if (arg && IsA(arg, Const) && !((Const *) arg)->constisnull)
 				seq = DatumGetObjectId(((Const *) arg)->constvalue);
 			if (OidIsValid(seq) && get_rel_persistence(seq) == RELPERSISTENCE_TEMP)
+				ws->temp_seq_calls = true;
+			else if (ws->seq_ok != NULL && ws->seq_ok(f->funcid, seq))
 				ws->temp_seq_calls = true;
 			else
 			{
@@ -456,10 +462,52 @@ ag_writers_wrap_setval(PlannedStmt *ps, AgWriterScan *ws)
 	}
 }
 
-/* The name a refusal gives a writing function: the wrapper's is setval's. */
+/*
+ * Under a policy's tables list the sequences an agent may advance are the
+ * listed tables' (policy.c); which sequence a nextval() advances is known
+ * only when it runs (a variable, a parameter), and a PL/pgSQL assignment
+ * (x := nextval('s')) runs from a plan made in an earlier transaction
+ * without going through the executor, where the plan walk sees it.  So in
+ * the plans of an agent under such a policy (hooks.c asks policy.c) every
+ * nextval() call becomes a call of agent_guard._nextval() with the same
+ * argument, which decides on the sequence it is given (policy.c) and then
+ * advances it.  The wrapper counts as nextval for the freezes and policies
+ * (ag_writer_kind); a policy change plans again (policy.c resets the plan
+ * cache), so other agents' and humans' plans call nextval() itself.
+ */
+void
+ag_writers_wrap_nextval(PlannedStmt *ps, AgWriterScan *ws)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	PlanInvalItem *item;
+	ListCell   *lc;
+
+	if (ws->nextval_calls == NIL)
+		return;
+	nextval_wrapper = LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("_nextval")),
+									 1, argtypes, true);
+	if (!OidIsValid(nextval_wrapper))
+		return;					/* not installed here: the plan walk judges */
+	foreach(lc, ws->nextval_calls)
+		lfirst_node(FuncExpr, lc)->funcid = nextval_wrapper;
+	item = makeNode(PlanInvalItem);
+	item->cacheId = PROCOID;
+	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(nextval_wrapper));
+	ps->invalItems = lappend(ps->invalItems, item);
+}
+
+bool
+ag_writers_is_nextval_wrapper(Oid funcid)
+{
+	return OidIsValid(funcid) && funcid == nextval_wrapper;
+}
+
+/* The name a refusal gives a writing function: the wrappers' are setval's and nextval's. */
 char *
 ag_writer_name(Oid funcid)
 {
+	if (ag_writers_is_nextval_wrapper(funcid))
+		return get_func_name(F_NEXTVAL);
 	return get_func_name(ag_writers_is_setval_wrapper(funcid) ? F_SETVAL_REGCLASS_INT8 : funcid);
 }
 

@@ -27,7 +27,8 @@ typedef struct AgWriterScan
 {
 	Oid			bad_fn;			/* first call that is refused, or InvalidOid */
 	Oid			bad_seq;		/* its sequence, when known */
-	bool		temp_seq_calls; /* calls on named temporary sequences seen */
+	bool		temp_seq_calls; /* calls on named temporary sequences (or
+								 * sequences seq_ok allows) seen */
 	bool		check_sequences;	/* sequence calls count (not only on
 									 * temporary sequences) */
 	List	   *setval_calls;	/* set: collect the FuncExprs of setval() */
@@ -36,6 +37,12 @@ typedef struct AgWriterScan
 	bool		collect_nextval;
 	List	   *notify_calls;	/* set: collect the FuncExprs of pg_notify() */
 	bool		collect_notify;
+	/*
+	 * With check_sequences: a call of funcid on seq (InvalidOid when not
+	 * named as a constant) that is allowed besides those on temporary
+	 * sequences (a policy's tables list, policy.c); NULL for none.
+	 */
+	bool		(*seq_ok) (Oid funcid, Oid seq);
 } AgWriterScan;
 
 extern AgWriterKind ag_writer_kind(Oid funcid);
@@ -49,6 +56,9 @@ extern Oid	ag_writers_row_locked(struct PlannedStmt *ps, bool temp_only);
 /* setval() in an agent session's plans goes through agent_guard._setval. */
 extern void ag_writers_wrap_setval(struct PlannedStmt *ps, AgWriterScan *ws);
 extern bool ag_writers_is_setval_wrapper(Oid funcid);
+/* nextval() under a policy's tables list goes through agent_guard._nextval. */
+extern void ag_writers_wrap_nextval(struct PlannedStmt *ps, AgWriterScan *ws);
+extern bool ag_writers_is_nextval_wrapper(Oid funcid);
 extern char *ag_writer_name(Oid funcid);
 
 /* No write by an agent or its code while this process runs VACUUM. */

@@ -32,6 +32,15 @@ BEGIN
 END
 $$;
 
+-- Put by the planner into a foreign key's check of a soft-delete table
+-- (softref.c), for a referenced row that is soft-deleted: an agent's write
+-- that makes a row reference it is refused (YG004); a human's passes.  The
+-- check runs as the referenced table's owner: everyone may execute it; it
+-- refuses to run outside a foreign key's check.
+CREATE FUNCTION agent_guard._soft_reference(relation oid, row_data record) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ag_sql_soft_reference'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
 -- "t.k1 = r.k1 AND ..." with the built-in equality (the key's btree class)
 CREATE FUNCTION agent_guard._key_match(keys text[]) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp

@@ -132,3 +132,10 @@ END
 $$;
 COMMENT ON FUNCTION agent_guard.drop_policy(text) IS
     'remove an agent''s policy: it is guarded again from its next statement';
+
+-- Planted by the planner in place of nextval() in the plans of an agent
+-- whose policy has a tables list: it refuses a sequence the policy does not
+-- let the agent advance, however it is named (policy.c), then advances it.
+CREATE FUNCTION agent_guard._nextval(regclass) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ag_sql_nextval'
+    LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
