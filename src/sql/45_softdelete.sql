@@ -49,6 +49,30 @@ AS $$
       FROM unnest(keys) AS k;
 $$;
 
+-- "pg_catalog.jsonb_to_record(<image>) AS <alias>(c1 type1, ...)": the
+-- columns cols of relation read from a key or a partial image, typed as the
+-- table's columns (with their collations), and no other column.  Not
+-- jsonb_populate_record(NULL::t, ...): that reads every column of the row
+-- type, and a column of a NOT NULL domain missing from the image fails
+-- its domain check (fix 26).
+CREATE FUNCTION agent_guard._typed_record(relation regclass, cols text[], image text, alias text)
+    RETURNS text
+    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('pg_catalog.jsonb_to_record(%s) AS %I(%s)', image, alias,
+                  string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                    CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                                         THEN format(' COLLATE %I.%I', n.nspname, co.collname) ELSE '' END),
+                             ', ' ORDER BY c.o))
+      FROM unnest(cols) WITH ORDINALITY AS c(name, o)
+      JOIN pg_attribute a ON a.attrelid = relation AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_collation co ON co.oid = a.attcollation
+      LEFT JOIN pg_namespace n ON n.oid = co.collnamespace
+$$;
+COMMENT ON FUNCTION agent_guard._typed_record(regclass, text[], text, text) IS
+    'internal: jsonb_to_record() of a key or partial image with a column definition list of some columns of a table';
+
 CREATE FUNCTION agent_guard.soft_deleted(relation regclass)
     RETURNS TABLE (row_key jsonb, deleted_at timestamptz, agent_id text, run_id text, row_data jsonb)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -97,12 +121,12 @@ BEGIN
     END IF;
     -- the row is found and written as the table's owner (agent_guard._owner_query)
     v_res := agent_guard._owner_query(relation, format(
-        'WITH r AS (SELECT * FROM jsonb_populate_record(NULL::%1$s, $1)), '
+        'WITH r AS (SELECT * FROM %3$s), '
         '     old AS (SELECT agent_guard._row_image(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
         '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
-        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys)),
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys), agent_guard._typed_record(relation, v_keys, '$1', 'r')),
         row_key);
     v_old := v_res -> 0;
     v_new := v_res -> 1;

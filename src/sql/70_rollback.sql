@@ -25,7 +25,9 @@
 -- foreign-key checks) are off during the replay; the foreign keys are
 -- checked once at the end for the rows the replay wrote and the values it
 -- took away.  Rows come back from the logged images with
--- jsonb_populate_record against the table's row type, every column
+-- jsonb_to_record with the table's column types (agent_guard._typed_record:
+-- only the columns of the image or key, so a NOT NULL domain column that
+-- is not in a key is not read as NULL), every column
 -- written except generated ones, identity columns with OVERRIDING SYSTEM
 -- VALUE, stamps kept as logged (replay mode, rollback.c).  An image keeps
 -- as text a value that to_jsonb() would print inexactly (an array's lower
@@ -307,6 +309,9 @@ DECLARE
     v_errmsg   text;
     v_errdet   text;
     v_errcon   text;
+    v_dc       record;
+    v_conds    text;
+    v_pred     text;
 BEGIN
     IF p_on_conflict IS NULL OR p_on_conflict NOT IN ('abort', 'skip') THEN
         RAISE EXCEPTION 'invalid on_conflict "%"', p_on_conflict
@@ -545,7 +550,7 @@ BEGIN
             'WITH cur AS MATERIALIZED (
                  SELECT t.tid, agent_guard._row_image(r.*) AS img
                    FROM %3$s t
-                   CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, t.k) AS kk
+                   CROSS JOIN LATERAL %4$s
                    JOIN %1$s r ON %2$s
                     FOR UPDATE OF r)
              SELECT jsonb_agg(jsonb_build_array(t.event_id, t.k, cur.img))
@@ -559,7 +564,8 @@ BEGIN
                                       WHERE NOT t.want OPERATOR(pg_catalog.?) c.key
                                         AND NOT (t.born AND c.value OPERATOR(pg_catalog.<>) ''null''::pg_catalog.jsonb
                                                  AND c.value IS DISTINCT FROM ($1 OPERATOR(pg_catalog.->) c.key)))) END',
-            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part), v_missing);
+            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+            agent_guard._typed_record(v_rel.rel, v_keys, 't.k', 'kk')), v_missing);
         INSERT INTO _ag_cur (event_id, k, cur)
         SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
           FROM jsonb_array_elements(v_res) c;
@@ -683,17 +689,18 @@ BEGIN
                     v_sql := format(
                         'WITH d AS (DELETE FROM %1$s r
                                      USING (SELECT kk.* FROM %3$s b
-                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
+                                              CROSS JOIN LATERAL %4$s
                                              WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                                AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
                                      WHERE %2$s RETURNING 1)
                          SELECT jsonb_build_array(count(*), 0) FROM d',
-                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part);
+                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+                        agent_guard._typed_record(v_b.rel, v_keys, 'b.after_key', 'kk'));
                 ELSIF v_b.op = 'DELETE' THEN
                     v_sql := format(
                         'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
                                     SELECT %3$s FROM %4$s b
-                                      CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
+                                      CROSS JOIN LATERAL %6$s
                                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                      ORDER BY b.event_id DESC
@@ -717,16 +724,17 @@ BEGIN
                         v_b.rel,
                         (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
                         (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part,
-                        (SELECT format('ARRAY[%s]::pg_catalog.text[]', string_agg(quote_literal(c), ', ')) FROM unnest(v_keys) c));
+                        (SELECT format('ARRAY[%s]::pg_catalog.text[]', string_agg(quote_literal(c), ', ')) FROM unnest(v_keys) c),
+                        agent_guard._typed_record(v_b.rel, v_cols, 'b.old_row', 'o'));
                 ELSE -- UPDATE, SOFT_DELETE: find the row by its key after the change
                     v_sql := format(
                         'WITH w AS (UPDATE %1$s r SET (%2$s) = ROW(%3$s)
-                                      FROM (SELECT b.old_row, o.*::%1$s AS o, kk.*::%1$s AS kk FROM %5$s b
-                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.old_row) AS o
-                                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.after_key) AS kk
-                                             WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
-                                               AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) s
-                                     WHERE %4$s
+                                      FROM %5$s s
+                                      CROSS JOIN LATERAL %6$s
+                                      CROSS JOIN LATERAL %7$s
+                                     WHERE s.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
+                                       AND s.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
+                                       AND %4$s
                                     RETURNING CASE WHEN record_image_eq(ROW(agent_guard._row_image(r.*)), ROW(s.old_row)) THEN false
                                                    ELSE (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
                                                          ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
@@ -735,9 +743,10 @@ BEGIN
                          SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
                         v_b.rel,
                         (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
-                        (SELECT string_agg('(s.o).' || quote_ident(c), ', ') FROM unnest(v_upd) c),
-                        (SELECT string_agg(format('r.%1$I OPERATOR(pg_catalog.=) (s.kk).%1$I', c), ' AND ')
-                           FROM unnest(v_keys) c), v_part);
+                        (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_upd) c),
+                        agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+                        agent_guard._typed_record(v_b.rel, v_upd, 's.old_row', 'o'),
+                        agent_guard._typed_record(v_b.rel, v_keys, 's.after_key', 'kk'));
                 END IF;
 
                 -- A batch restores its rows in one statement, which checks
@@ -789,7 +798,7 @@ BEGIN
                     IF v_bad > 0 THEN
                         v_cnt := agent_guard._owner_query(v_b.rel, format(
                             'SELECT jsonb_build_array(count(*), min(b.event_id)) FROM %3$s b
-                              CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, b.before_key) AS kk
+                              CROSS JOIN LATERAL %4$s
                                LEFT JOIN %1$s r ON %2$s
                               WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                 AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
@@ -797,7 +806,8 @@ BEGIN
                                      ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
                                             WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
                                     IS DISTINCT FROM b.old_row',
-                            v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part),
+                            v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+                            agent_guard._typed_record(v_b.rel, v_keys, 'b.before_key', 'kk')),
                             jsonb_build_array(v_b.seg, v_one));
                         RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
                                         v_what, v_cnt ->> 0, v_b.rel
@@ -821,6 +831,95 @@ BEGIN
         END;
         PERFORM agent_guard._replay_mode(false);
         PERFORM set_config('session_replication_role', v_srr, true);
+
+        -- A DEFERRABLE unique, primary-key or exclusion constraint is not
+        -- checked by its index when a row is written but by a trigger
+        -- (unique_key_recheck), which replica mode turned off with the
+        -- others: two rows could hold one value.  So the rows the replay
+        -- wrote (re-inserted or restored) are checked here against each
+        -- such constraint of their table (or of its partitions), as the
+        -- table's owner, with the constraint's operators (fix 26).
+        FOR v_dc IN
+            SELECT c.conname, c.conrelid::regclass AS crel, c.contype, x.indexrelid, x.indkey, x.indclass,
+                   x.indnkeyatts, x.indnullsnotdistinct, c.conexclop, x.indpred IS NOT NULL AS partial,
+                   x.indrelid, r.rel
+              FROM (SELECT DISTINCT b.rel FROM _ag_rb b
+                     WHERE b.status = 'planned' AND b.operation <> 'INSERT') r
+             CROSS JOIN LATERAL (SELECT r.rel::oid AS relid
+                                 UNION SELECT t.relid::oid FROM pg_partition_tree(r.rel) t) p
+              JOIN pg_constraint c ON c.conrelid = p.relid
+              JOIN pg_index x ON x.indexrelid = c.conindid
+             WHERE c.contype IN ('p', 'u', 'x') AND c.condeferrable AND c.conparentid = 0
+             ORDER BY r.rel::oid, c.conname
+        LOOP
+            SELECT array_agg(k ORDER BY k) INTO v_keys
+              FROM (SELECT jsonb_object_keys(b.row_key) AS k FROM _ag_rb b
+                     WHERE b.event_id = (SELECT min(b2.event_id) FROM _ag_rb b2 WHERE b2.rel = v_dc.rel)) x;
+            -- element i of the constraint: column or expression, operator
+            -- (an exclusion's own; a unique one's btree equality)
+            SELECT string_agg(
+                       CASE WHEN v_dc.contype = 'u' AND v_dc.indnullsnotdistinct
+                            THEN format('(%1$s OPERATOR(%3$I.%4$s) %2$s OR (%1$s IS NULL AND %2$s IS NULL))',
+                                        replace(e.expr, '%R', 'r2'), replace(e.expr, '%R', 'r'), e.nsp, e.opr)
+                            ELSE format('%s OPERATOR(%I.%s) %s', replace(e.expr, '%R', 'r2'), e.nsp, e.opr,
+                                        replace(e.expr, '%R', 'r')) END,
+                       ' AND ' ORDER BY e.i)
+              INTO v_conds
+              FROM (SELECT i.i,
+                           CASE WHEN v_dc.indkey[i.i - 1] <> 0
+                                THEN '%R.' || quote_ident((SELECT a.attname FROM pg_attribute a
+                                                           WHERE a.attrelid = v_dc.crel AND a.attnum = v_dc.indkey[i.i - 1]))
+                                ELSE format('(SELECT %s FROM (SELECT %%R.*) s_)', pg_get_indexdef(v_dc.indexrelid, i.i, true)) END AS expr,
+                           n.nspname AS nsp, o.oprname AS opr
+                      FROM generate_series(1, v_dc.indnkeyatts) AS i(i)
+                      JOIN pg_operator o
+                        ON o.oid = CASE WHEN v_dc.contype = 'x' THEN v_dc.conexclop[i.i]
+                                        ELSE (SELECT m.amopopr FROM pg_opclass oc
+                                                JOIN pg_amop m ON m.amopfamily = oc.opcfamily
+                                                              AND m.amoplefttype = oc.opcintype
+                                                              AND m.amoprighttype = oc.opcintype
+                                                              AND m.amopstrategy = 3
+                                               WHERE oc.oid = v_dc.indclass[i.i - 1]) END
+                      JOIN pg_namespace n ON n.oid = o.oprnamespace) e;
+            v_pred := CASE WHEN v_dc.partial
+                           THEN format('(SELECT %s FROM (SELECT %%R.*) s_)',
+                                       pg_get_expr((SELECT x.indpred FROM pg_index x WHERE x.indexrelid = v_dc.indexrelid),
+                                                   v_dc.indrelid, true)) END;
+            IF v_conds IS NULL OR v_keys IS NULL THEN
+                RAISE EXCEPTION 'could not roll back %: constraint "%" of % cannot be checked', v_what, v_dc.conname, v_dc.crel
+                    USING ERRCODE = 'YG032', HINT = 'Nothing was changed.';
+            END IF;
+            FOR v_arg IN SELECT jsonb_agg(jsonb_build_array(c.event_id, c.k))
+                           FROM (SELECT b.event_id, b.before_key AS k, (row_number() OVER () - 1) / 10000 AS ch
+                                   FROM _ag_rb b
+                                  WHERE b.rel = v_dc.rel AND b.status = 'planned' AND b.operation <> 'INSERT'
+                                    AND b.before_key IS NOT NULL) c
+                          GROUP BY c.ch LOOP
+                v_cnt := agent_guard._owner_query(v_dc.crel, format(
+                    'SELECT jsonb_build_array(count(*), min(k.ev)) FROM (
+                         SELECT (e.value OPERATOR(pg_catalog.->>) 0)::pg_catalog.int8 AS ev, kk.*
+                           FROM pg_catalog.jsonb_array_elements($1) AS e
+                          CROSS JOIN LATERAL %3$s) k
+                       JOIN %1$s r ON %2$s
+                      WHERE %4$s
+                        AND EXISTS (SELECT 1 FROM %1$s r2
+                                     WHERE NOT (r2.tableoid OPERATOR(pg_catalog.=) r.tableoid
+                                                AND r2.ctid OPERATOR(pg_catalog.=) r.ctid)
+                                       AND %5$s AND %6$s)',
+                    v_dc.crel, agent_guard._key_match(v_keys, 'r', 'k'),
+                    agent_guard._typed_record(v_dc.rel, v_keys, '(e.value OPERATOR(pg_catalog.->) 1)', 'kk'),
+                    coalesce(replace(v_pred, '%R', 'r'), 'true'), coalesce(replace(v_pred, '%R', 'r2'), 'true'),
+                    v_conds), v_arg);
+                IF (v_cnt ->> 0)::bigint > 0 THEN
+                    RAISE EXCEPTION 'could not roll back %: the row before event % would violate constraint "%" of %',
+                                    v_what, v_cnt ->> 1, v_dc.conname, v_dc.crel
+                        USING ERRCODE = 'YG032',
+                              DETAIL = format('%s rows the rollback restores collide with other rows under the deferrable constraint: rows written after the run, or by someone else during it.',
+                                              v_cnt ->> 0),
+                              HINT = 'Nothing was changed.  Change or remove the row that holds the value, then run the rollback again.';
+                END IF;
+            END LOOP;
+        END LOOP;
 
         -- the planned events are applied now (status 'applied' in the
         -- result; the table keeps 'planned' rather than rewrite every row)
@@ -860,7 +959,7 @@ BEGIN
                         'SELECT jsonb_agg(jsonb_build_array(v.val, v.n)) FROM (
                              SELECT jsonb_build_object(%2$s) AS val, count(*) AS n FROM %1$s r
                               WHERE (%3$s) IN (SELECT %4$s FROM jsonb_array_elements($1) AS e
-                                                 CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS kk)
+                                                 CROSS JOIN LATERAL %6$s)
                                 AND %5$s
                               GROUP BY 1) v',
                         v_fk.child,
@@ -868,7 +967,8 @@ BEGIN
                            FROM generate_subscripts(v_fk.ccols, 1) i),
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
                         (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
-                        (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c)),
+                        (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c),
+                        agent_guard._typed_record(v_fk.child, v_keys, 'e.value', 'kk')),
                         v_arg);
                     v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
                 END LOOP;
@@ -878,11 +978,12 @@ BEGIN
                     v_cnt := agent_guard._owner_query(v_fk.parent, format(
                         'SELECT to_jsonb(coalesce(sum((e.value ->> 1)::bigint), 0))
                            FROM jsonb_array_elements($1) AS e
-                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value -> 0) AS v
+                          CROSS JOIN LATERAL %3$s
                           WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %2$s)',
                         v_fk.parent,
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
-                           FROM unnest(v_fk.pcols) c)),
+                           FROM unnest(v_fk.pcols) c),
+                        agent_guard._typed_record(v_fk.parent, v_fk.pcols, '(e.value OPERATOR(pg_catalog.->) 0)', 'v')),
                         v_arg);
                     v_n := v_n + (v_cnt #>> '{}')::bigint;
                 END LOOP;
@@ -903,13 +1004,14 @@ BEGIN
                     v_res := agent_guard._owner_query(v_fk.parent, format(
                         'SELECT jsonb_agg(jsonb_build_object(%2$s))
                            FROM jsonb_array_elements($1) AS e
-                          CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v
+                          CROSS JOIN LATERAL %4$s
                           WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %3$s)',
                         v_fk.parent,
                         (SELECT string_agg(format('%L, e.value -> %L', v_fk.ccols[i], v_fk.pcols[i]), ', ')
                            FROM generate_subscripts(v_fk.ccols, 1) i),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
-                           FROM unnest(v_fk.pcols) c)),
+                           FROM unnest(v_fk.pcols) c),
+                        agent_guard._typed_record(v_fk.parent, v_fk.pcols, 'e.value', 'v')),
                         v_arg);
                     v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
                 END LOOP;
@@ -919,10 +1021,11 @@ BEGIN
                     v_cnt := agent_guard._owner_query(v_fk.child, format(
                         'SELECT to_jsonb(count(*)) FROM %1$s r
                           WHERE (%2$s) IN (SELECT %3$s FROM jsonb_array_elements($1) AS e
-                                             CROSS JOIN LATERAL jsonb_populate_record(NULL::%1$s, e.value) AS v)',
+                                             CROSS JOIN LATERAL %4$s)',
                         v_fk.child,
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
-                        (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c)),
+                        (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
+                        agent_guard._typed_record(v_fk.child, v_fk.ccols, 'e.value', 'v')),
                         v_arg);
                     v_n := v_n + (v_cnt #>> '{}')::bigint;
                 END LOOP;
