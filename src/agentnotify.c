@@ -32,15 +32,11 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
-#include "nodes/value.h"
-#include "parser/parse_func.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "agentnotify.h"
@@ -129,21 +125,11 @@ void
 ag_agentnotify_wrap_plan(PlannedStmt *ps, AgWriterScan *ws)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
-	PlanInvalItem *item;
-	ListCell   *lc;
 
 	if (ws->notify_calls == NIL)
 		return;
-	notify_wrapper = LookupFuncName(lappend(list_make1(makeString(AG_SCHEMA)), makeString("_notify")),
-									2, argtypes, true);
-	if (!OidIsValid(notify_wrapper))
-		return;					/* not installed here: left to the backstop */
-	foreach(lc, ws->notify_calls)
-		lfirst_node(FuncExpr, lc)->funcid = notify_wrapper;
-	item = makeNode(PlanInvalItem);
-	item->cacheId = PROCOID;
-	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(notify_wrapper));
-	ps->invalItems = lappend(ps->invalItems, item);
+	/* not installed here: left to the backstop */
+	notify_wrapper = ag_writers_redirect_calls(ps, ws->notify_calls, "_notify", 2, argtypes);
 }
 
 /* Object access (OAT_FUNCTION_EXECUTE): an agent session's unwrapped pg_notify(). */

@@ -479,21 +479,36 @@ void
 ag_writers_wrap_nextval(PlannedStmt *ps, AgWriterScan *ws)
 {
 	Oid			argtypes[1] = {REGCLASSOID};
-	PlanInvalItem *item;
-	ListCell   *lc;
 
 	if (ws->nextval_calls == NIL)
 		return;
-	nextval_wrapper = LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("_nextval")),
-									 1, argtypes, true);
-	if (!OidIsValid(nextval_wrapper))
-		return;					/* not installed here: the plan walk judges */
-	foreach(lc, ws->nextval_calls)
-		lfirst_node(FuncExpr, lc)->funcid = nextval_wrapper;
+	/* not installed here: the plan walk judges */
+	nextval_wrapper = ag_writers_redirect_calls(ps, ws->nextval_calls, "_nextval", 1, argtypes);
+}
+
+/*
+ * Make the plan's calls (FuncExprs found by the walk) calls of the guard's
+ * function name with the same arguments, and the plan depend on it (a
+ * dropped or replaced wrapper plans again).  Returns the wrapper, or
+ * InvalidOid when this database's agent_guard has none (nothing changed).
+ */
+Oid
+ag_writers_redirect_calls(PlannedStmt *ps, List *calls, const char *name, int nargs, Oid *argtypes)
+{
+	Oid			wrapper = LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString(pstrdup(name))),
+										 nargs, argtypes, true);
+	PlanInvalItem *item;
+	ListCell   *lc;
+
+	if (!OidIsValid(wrapper))
+		return InvalidOid;
+	foreach(lc, calls)
+		lfirst_node(FuncExpr, lc)->funcid = wrapper;
 	item = makeNode(PlanInvalItem);
 	item->cacheId = PROCOID;
-	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(nextval_wrapper));
+	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(wrapper));
 	ps->invalItems = lappend(ps->invalItems, item);
+	return wrapper;
 }
 
 bool

@@ -58,6 +58,8 @@ extern void ag_writers_wrap_setval(struct PlannedStmt *ps, AgWriterScan *ws);
 extern bool ag_writers_is_setval_wrapper(Oid funcid);
 /* nextval() under a policy's tables list goes through agent_guard._nextval. */
 extern void ag_writers_wrap_nextval(struct PlannedStmt *ps, AgWriterScan *ws);
+extern Oid	ag_writers_redirect_calls(struct PlannedStmt *ps, List *calls, const char *name,
+									  int nargs, Oid *argtypes);
 extern bool ag_writers_is_nextval_wrapper(Oid funcid);
 extern char *ag_writer_name(Oid funcid);
 
