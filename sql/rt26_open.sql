@@ -9,6 +9,9 @@
 -- unlisted sequence) is refused as it inserts (YG008), like a direct
 -- nextval(); a listed table's defaults and the agent's own sequences
 -- still work.
+-- F2: an UPDATE of a column a stored generated foreign key column is
+-- computed from sets the key: it may not make a row reference a
+-- soft-deleted row (YG004); an UPDATE of other columns still works.
 -- From the human's side: the same statements work.
 --
 \c "dbname=contrib_regression user=regress_su options="
@@ -35,6 +38,17 @@ SELECT agent_guard.protect('r26o.accounts', soft_delete => false);
 GRANT SELECT, INSERT, UPDATE, DELETE ON r26o.shapes, r26o.accounts TO regress_bot;
 SELECT agent_guard._row_image(s.*) -> 'pts' AS image FROM r26o.shapes s ORDER BY id;
 
+-- F2
+CREATE TABLE r26o.p (id int PRIMARY KEY, name text);
+INSERT INTO r26o.p VALUES (1, 'one'), (2, 'two');
+CREATE TABLE r26o.c (id int PRIMARY KEY, raw text, note text,
+                     k int GENERATED ALWAYS AS (split_part(raw, '-', 1)::int) STORED REFERENCES r26o.p (id));
+INSERT INTO r26o.c (id, raw) SELECT g, '1-' || g FROM generate_series(1, 5) g;
+SELECT agent_guard.protect('r26o.p');
+SELECT agent_guard.protect('r26o.c');
+GRANT SELECT, INSERT, UPDATE, DELETE ON r26o.p, r26o.c TO regress_bot;
+GRANT SELECT, UPDATE ON r26o.p, r26o.c TO regress_human;
+
 -- the agent's side
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt26-f4"
 \set SHOW_CONTEXT never
@@ -43,8 +57,27 @@ BEGIN;
 DELETE FROM r26o.accounts WHERE id > 0;
 DELETE FROM r26o.shapes WHERE id > 0;
 COMMIT;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt26-f2"
+\set SHOW_CONTEXT never
+-- F2
+DELETE FROM r26o.p WHERE id = 2;
+\set VERBOSITY sqlstate
+-- error: YG004 each
+INSERT INTO r26o.c (id, raw) VALUES (10, '2-x');
+UPDATE r26o.c SET raw = '2-' || id WHERE id > 0;
+UPDATE r26o.c SET raw = '2-' || id, note = 'x' WHERE id = 1;
+\set VERBOSITY default
+-- allowed: an UPDATE of other columns, or to a live row
+UPDATE r26o.c SET note = 'noted' WHERE id = 1;
+UPDATE r26o.c SET raw = '1-x' WHERE id = 2;
+
+\c "dbname=contrib_regression user=regress_human options="
+\set SHOW_CONTEXT never
+SELECT count(*) AS human_join_rows FROM r26o.c JOIN r26o.p ON p.id = c.k;
+
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
+SELECT id, raw, note, k FROM r26o.c ORDER BY 1;
 -- F4: the run comes back whole, the shapes as they were
 SELECT old_row -> 'pts' AS logged FROM agent_guard.events
  WHERE relation = 'r26o.shapes' AND operation = 'DELETE' ORDER BY row_key;
@@ -108,6 +141,7 @@ SELECT agent_id, kind, status, statement FROM agent_guard.requests
 
 -- the human's side: the same statements work for a human
 BEGIN;
+UPDATE r26o.c SET raw = '2-' || id WHERE id > 3;
 INSERT INTO r26o.invoices (v) VALUES ('human') RETURNING no;
 CREATE TEMP TABLE hburn (x bigint DEFAULT nextval('r26o.invoices_no_seq'), y int);
 INSERT INTO hburn (y) VALUES (1) RETURNING x;
@@ -117,6 +151,8 @@ SELECT ok FROM agent_guard.verify_log();
 -- cleanup
 SELECT agent_guard.unprotect('r26o.shapes');
 SELECT agent_guard.unprotect('r26o.accounts');
+SELECT agent_guard.unprotect('r26o.c');
+SELECT agent_guard.unprotect('r26o.p');
 SELECT agent_guard.unprotect('r26o.listed');
 SELECT agent_guard.unprotect('r26o.invoices');
 DROP SCHEMA r26o, r26b CASCADE;

@@ -73,8 +73,10 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -186,8 +188,33 @@ add_ref(StringInfo buf, int *n, Oid conoid, Oid conrelid)
 }
 
 /*
+ * Does an UPDATE of the columns updated set the stored generated column
+ * attnum?  It does when it updates a column the generation expression
+ * reads (red team 26, finding 2: the RTE's updatedCols do not name the
+ * generated column; PostgreSQL 15 keeps it in extraUpdatedCols, 16 on
+ * computes it as the executor starts).  Computed here the same way for
+ * every version: the expression's columns against the updated ones.
+ */
+static bool
+generated_key_set(Relation rel, AttrNumber attnum, Bitmapset *updated)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	Node	   *expr;
+	Bitmapset  *deps = NULL;
+
+	if (bms_is_empty(updated) || att->attgenerated != ATTRIBUTE_GENERATED_STORED)
+		return false;
+	expr = build_column_default(rel, attnum);
+	if (expr == NULL)
+		return true;			/* cannot tell: the key counts as set */
+	pull_varattnos(expr, 1, &deps);
+	return bms_overlap(deps, updated);
+}
+
+/*
  * The foreign keys of relid that reference pkrel: relevant when the
- * statement inserts into relid or updates a column of the key.
+ * statement inserts into relid or updates a column of the key (or one a
+ * stored generated column of the key is computed from).
  */
 static void
 keys_of(Oid relid, Oid pkrel, bool inserts, Bitmapset *updated, Refs *r)
@@ -204,7 +231,8 @@ keys_of(Oid relid, Oid pkrel, bool inserts, Bitmapset *updated, Refs *r)
 		if (fk->confrelid != pkrel)
 			continue;
 		for (i = 0; i < fk->nkeys && !sets; i++)
-			sets = bms_is_member(fk->conkey[i] - FirstLowInvalidHeapAttributeNumber, updated);
+			sets = bms_is_member(fk->conkey[i] - FirstLowInvalidHeapAttributeNumber, updated) ||
+				generated_key_set(rel, fk->conkey[i], updated);
 		add_ref(&r->all, &r->nall, fk->conoid, relid);
 		if (sets)
 		{
