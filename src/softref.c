@@ -50,7 +50,9 @@
  * columns; a soft delete (which updates ag_deleted_at) or an update of
  * other columns passes.  With no frame (deferred constraints checked at
  * COMMIT or SET CONSTRAINTS) or none of the statement's tables with such
- * a key, it is refused: fail closed.  A BEFORE trigger that changes the
+ * a key, it is refused: fail closed.  The keys a foreign-key action's
+ * query (ON UPDATE CASCADE, ON DELETE SET DEFAULT) set under the frame
+ * count as the statement's (note_action_writes()).  A BEFORE trigger that changes the
  * key of a row whose statement does not set it is not seen (its table's
  * owner wrote it).
  *
@@ -80,6 +82,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 
@@ -92,7 +95,7 @@
 #include "softref.h"
 #include "statement.h"
 
-static AgRefFrame frame = {NULL, InvalidOid, false};
+static AgRefFrame frame = {NULL, InvalidOid, false, NIL};
 
 /* ---------------------------------------------------------------------
  * The foreign-key check's query, as it is planned
@@ -144,14 +147,81 @@ ag_softref_plan_query(Query *parse)
  * The statement whose AFTER triggers fire (hooks.c)
  * ---------------------------------------------------------------------
  */
+/* A table a foreign-key action's query wrote, and the columns it set. */
+typedef struct ActionWrite
+{
+	Oid			relid;
+	bool		inserts;
+	Bitmapset  *updated;
+} ActionWrite;
+
+/*
+ * A foreign-key action (ON UPDATE CASCADE, ON DELETE SET DEFAULT, SET
+ * NULL of part of a key) runs its UPDATE through SPI without firing its
+ * triggers: the checks it queues fire in the statement whose AFTER
+ * triggers are firing, under that statement's frame, which does not name
+ * the keys the action set (red team 26, finding 1).  So a query that runs
+ * while the frame is set, inside a foreign-key trigger's operation
+ * (InNoForceRLSOperation(): ri_triggers.c's queries, and the guard's own
+ * row work, which sets no foreign key), adds what it writes to the frame:
+ * frame_keys() counts those keys as set.  Kept once per table and
+ * columns, in the transaction's memory (a cascade runs its query once per
+ * referenced row).
+ */
+static void
+note_action_writes(PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	if (plan->commandType != CMD_UPDATE && plan->commandType != CMD_INSERT &&
+		plan->commandType != CMD_MERGE)
+		return;
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		AclMode		perms;
+		Bitmapset  *updated;
+		ListCell   *lw;
+		bool		known = false;
+		MemoryContext old;
+		ActionWrite *w;
+
+		if (rte->rtekind != RTE_RELATION ||
+			!ag_plan_rte_write_cols(plan, rte, &perms, &updated) ||
+			(perms & (ACL_INSERT | ACL_UPDATE)) == 0)
+			continue;
+		foreach(lw, frame.action_writes)
+		{
+			ActionWrite *k = (ActionWrite *) lfirst(lw);
+
+			if (k->relid == rte->relid && k->inserts == ((perms & ACL_INSERT) != 0) &&
+				bms_equal(k->updated, updated))
+				known = true;
+		}
+		if (known)
+			continue;
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		w = palloc(sizeof(ActionWrite));
+		w->relid = rte->relid;
+		w->inserts = (perms & ACL_INSERT) != 0;
+		w->updated = bms_copy(updated);
+		frame.action_writes = lappend(frame.action_writes, w);
+		MemoryContextSwitchTo(old);
+	}
+}
+
 AgRefFrame
 ag_softref_enter(PlannedStmt *plan, Oid copy_into)
 {
-	AgRefFrame	saved = frame;
+	AgRefFrame	saved;
 
+	if (frame.set && plan != NULL && InNoForceRLSOperation())
+		note_action_writes(plan);
+	saved = frame;
 	frame.plan = plan;
 	frame.copy_into = copy_into;
 	frame.set = plan != NULL || OidIsValid(copy_into);
+	frame.action_writes = NIL;
 	return saved;
 }
 
@@ -305,6 +375,12 @@ frame_keys(Oid pkrel, Refs *r)
 				continue;
 			keys_of(rte->relid, pkrel, (perms & ACL_INSERT) != 0, updated, r);
 		}
+	}
+	foreach(lc, frame.action_writes)
+	{
+		ActionWrite *w = (ActionWrite *) lfirst(lc);
+
+		keys_of(w->relid, pkrel, w->inserts, w->updated, r);
 	}
 	return r->nall > 0;
 }
