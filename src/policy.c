@@ -428,15 +428,29 @@ tables_list(void)
  * SEQUENCE are writes of that table, and those of another sequence are
  * not (red team 24, findings 2 and 3).
  */
+static bool table_listed_in(bool has_tables, const Oid *tables, int ntables, Oid relid,
+							bool exempt_ok);
+
 static bool
 table_allowed_in(bool has_tables, const Oid *tables, int ntables, Oid relid)
+{
+	return table_listed_in(has_tables, tables, ntables, relid, true);
+}
+
+/*
+ * The same; exempt_ok false: the agent's temporary and scratch relations
+ * count only if listed (or a partition, index or owned sequence of a
+ * listed table), for default_sequence_allowed().
+ */
+static bool
+table_listed_in(bool has_tables, const Oid *tables, int ntables, Oid relid, bool exempt_ok)
 {
 	int			i;
 	List	   *ancestors = NIL;
 	ListCell   *lc;
 	char		relkind;
 
-	if (!has_tables || ag_relation_exempt(relid))
+	if (!has_tables || (exempt_ok && ag_relation_exempt(relid)))
 		return true;
 	for (i = 0; i < ntables; i++)
 		if (tables[i] == relid)
@@ -446,7 +460,7 @@ table_allowed_in(bool has_tables, const Oid *tables, int ntables, Oid relid)
 	{
 		Oid			table = IndexGetRelation(relid, true);
 
-		return OidIsValid(table) && table_allowed_in(has_tables, tables, ntables, table);
+		return OidIsValid(table) && table_listed_in(has_tables, tables, ntables, table, exempt_ok);
 	}
 	if (relkind == RELKIND_SEQUENCE)
 	{
@@ -455,7 +469,7 @@ table_allowed_in(bool has_tables, const Oid *tables, int ntables, Oid relid)
 
 		if (sequenceIsOwned(relid, DEPENDENCY_AUTO, &table, &col) ||
 			sequenceIsOwned(relid, DEPENDENCY_INTERNAL, &table, &col))
-			return table_allowed_in(has_tables, tables, ntables, table);
+			return table_listed_in(has_tables, tables, ntables, table, exempt_ok);
 		return false;
 	}
 	if (get_rel_relispartition(relid))
@@ -474,10 +488,14 @@ table_allowed(Oid relid)
 }
 
 /*
- * Does a column default of a table the agent may write draw from seq
- * (DEFAULT nextval('s') without OWNED BY)?  Its nextval() is part of the
- * agent's inserts into that table; its setval() is not allowed for that
- * (the sequence may number other tables too).
+ * Does a column default of a listed table draw from seq (DEFAULT
+ * nextval('s') without OWNED BY)?  Its nextval() is part of the agent's
+ * inserts into that table; its setval() is not allowed for that (the
+ * sequence may number other tables too).  The agent's own temporary or
+ * scratch tables do not count: a default of theirs on an unlisted
+ * sequence would let the agent consume (exhaust) any sequence it may use,
+ * a human's identity sequence too (red team 26, finding 3); the agent's
+ * own sequences are allowed anyway (table_allowed()).
  */
 static bool
 default_sequence_allowed(Oid seq)
@@ -502,7 +520,9 @@ default_sequence_allowed(Oid seq)
 		{
 			ObjectAddress col = GetAttrDefaultColumnAddress(d->objid);
 
-			found = OidIsValid(col.objectId) && table_allowed(col.objectId);
+			found = OidIsValid(col.objectId) &&
+				table_listed_in(policy_has_tables, policy_tables, policy_ntables,
+								col.objectId, false);
 		}
 	}
 	systable_endscan(scan);

@@ -50,7 +50,9 @@
  * columns; a soft delete (which updates ag_deleted_at) or an update of
  * other columns passes.  With no frame (deferred constraints checked at
  * COMMIT or SET CONSTRAINTS) or none of the statement's tables with such
- * a key, it is refused: fail closed.  A BEFORE trigger that changes the
+ * a key, it is refused: fail closed.  The keys a foreign-key action's
+ * query (ON UPDATE CASCADE, ON DELETE SET DEFAULT) set under the frame
+ * count as the statement's (note_action_writes()).  A BEFORE trigger that changes the
  * key of a row whose statement does not set it is not seen (its table's
  * owner wrote it).
  *
@@ -73,11 +75,14 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 
@@ -90,7 +95,7 @@
 #include "softref.h"
 #include "statement.h"
 
-static AgRefFrame frame = {NULL, InvalidOid, false};
+static AgRefFrame frame = {NULL, InvalidOid, false, NIL};
 
 /* ---------------------------------------------------------------------
  * The foreign-key check's query, as it is planned
@@ -142,14 +147,81 @@ ag_softref_plan_query(Query *parse)
  * The statement whose AFTER triggers fire (hooks.c)
  * ---------------------------------------------------------------------
  */
+/* A table a foreign-key action's query wrote, and the columns it set. */
+typedef struct ActionWrite
+{
+	Oid			relid;
+	bool		inserts;
+	Bitmapset  *updated;
+} ActionWrite;
+
+/*
+ * A foreign-key action (ON UPDATE CASCADE, ON DELETE SET DEFAULT, SET
+ * NULL of part of a key) runs its UPDATE through SPI without firing its
+ * triggers: the checks it queues fire in the statement whose AFTER
+ * triggers are firing, under that statement's frame, which does not name
+ * the keys the action set (red team 26, finding 1).  So a query that runs
+ * while the frame is set, inside a foreign-key trigger's operation
+ * (InNoForceRLSOperation(): ri_triggers.c's queries, and the guard's own
+ * row work, which sets no foreign key), adds what it writes to the frame:
+ * frame_keys() counts those keys as set.  Kept once per table and
+ * columns, in the transaction's memory (a cascade runs its query once per
+ * referenced row).
+ */
+static void
+note_action_writes(PlannedStmt *plan)
+{
+	ListCell   *lc;
+
+	if (plan->commandType != CMD_UPDATE && plan->commandType != CMD_INSERT &&
+		plan->commandType != CMD_MERGE)
+		return;
+	foreach(lc, plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		AclMode		perms;
+		Bitmapset  *updated;
+		ListCell   *lw;
+		bool		known = false;
+		MemoryContext old;
+		ActionWrite *w;
+
+		if (rte->rtekind != RTE_RELATION ||
+			!ag_plan_rte_write_cols(plan, rte, &perms, &updated) ||
+			(perms & (ACL_INSERT | ACL_UPDATE)) == 0)
+			continue;
+		foreach(lw, frame.action_writes)
+		{
+			ActionWrite *k = (ActionWrite *) lfirst(lw);
+
+			if (k->relid == rte->relid && k->inserts == ((perms & ACL_INSERT) != 0) &&
+				bms_equal(k->updated, updated))
+				known = true;
+		}
+		if (known)
+			continue;
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		w = palloc(sizeof(ActionWrite));
+		w->relid = rte->relid;
+		w->inserts = (perms & ACL_INSERT) != 0;
+		w->updated = bms_copy(updated);
+		frame.action_writes = lappend(frame.action_writes, w);
+		MemoryContextSwitchTo(old);
+	}
+}
+
 AgRefFrame
 ag_softref_enter(PlannedStmt *plan, Oid copy_into)
 {
-	AgRefFrame	saved = frame;
+	AgRefFrame	saved;
 
+	if (frame.set && plan != NULL && InNoForceRLSOperation())
+		note_action_writes(plan);
+	saved = frame;
 	frame.plan = plan;
 	frame.copy_into = copy_into;
 	frame.set = plan != NULL || OidIsValid(copy_into);
+	frame.action_writes = NIL;
 	return saved;
 }
 
@@ -186,8 +258,33 @@ add_ref(StringInfo buf, int *n, Oid conoid, Oid conrelid)
 }
 
 /*
+ * Does an UPDATE of the columns updated set the stored generated column
+ * attnum?  It does when it updates a column the generation expression
+ * reads (red team 26, finding 2: the RTE's updatedCols do not name the
+ * generated column; PostgreSQL 15 keeps it in extraUpdatedCols, 16 on
+ * computes it as the executor starts).  Computed here the same way for
+ * every version: the expression's columns against the updated ones.
+ */
+static bool
+generated_key_set(Relation rel, AttrNumber attnum, Bitmapset *updated)
+{
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	Node	   *expr;
+	Bitmapset  *deps = NULL;
+
+	if (bms_is_empty(updated) || att->attgenerated != ATTRIBUTE_GENERATED_STORED)
+		return false;
+	expr = build_column_default(rel, attnum);
+	if (expr == NULL)
+		return true;			/* cannot tell: the key counts as set */
+	pull_varattnos(expr, 1, &deps);
+	return bms_overlap(deps, updated);
+}
+
+/*
  * The foreign keys of relid that reference pkrel: relevant when the
- * statement inserts into relid or updates a column of the key.
+ * statement inserts into relid or updates a column of the key (or one a
+ * stored generated column of the key is computed from).
  */
 static void
 keys_of(Oid relid, Oid pkrel, bool inserts, Bitmapset *updated, Refs *r)
@@ -204,7 +301,8 @@ keys_of(Oid relid, Oid pkrel, bool inserts, Bitmapset *updated, Refs *r)
 		if (fk->confrelid != pkrel)
 			continue;
 		for (i = 0; i < fk->nkeys && !sets; i++)
-			sets = bms_is_member(fk->conkey[i] - FirstLowInvalidHeapAttributeNumber, updated);
+			sets = bms_is_member(fk->conkey[i] - FirstLowInvalidHeapAttributeNumber, updated) ||
+				generated_key_set(rel, fk->conkey[i], updated);
 		add_ref(&r->all, &r->nall, fk->conoid, relid);
 		if (sets)
 		{
@@ -277,6 +375,12 @@ frame_keys(Oid pkrel, Refs *r)
 				continue;
 			keys_of(rte->relid, pkrel, (perms & ACL_INSERT) != 0, updated, r);
 		}
+	}
+	foreach(lc, frame.action_writes)
+	{
+		ActionWrite *w = (ActionWrite *) lfirst(lc);
+
+		keys_of(w->relid, pkrel, w->inserts, w->updated, r);
 	}
 	return r->nall > 0;
 }

@@ -16,6 +16,7 @@ typedef struct AgRefFrame
 	PlannedStmt *plan;			/* a plan in ExecutorFinish, or NULL */
 	Oid			copy_into;		/* or the table a COPY FROM fills */
 	bool		set;			/* false: none (deferred checks at COMMIT) */
+	List	   *action_writes;	/* what foreign-key actions run under it wrote */
 } AgRefFrame;
 
 extern void ag_softref_plan_query(Query *parse);
