@@ -19,8 +19,14 @@
  *	  finding 1), PREPARE, DECLARE ... WITH HOLD, LISTEN, LOAD, and DDL
  *	  that creates or alters an object in the session's temporary schema
  *	  (CREATE TEMPORARY TABLE, VIEW, SEQUENCE, even ON COMMIT DROP; indexes,
- *	  triggers, rules, policies on temporary relations; functions and
- *	  types created in or moved to pg_temp);
+ *	  triggers, rules, policies on temporary relations; every CREATE that
+ *	  takes a schema, when it would put its object in pg_temp: functions,
+ *	  types, domains, operators, aggregates, collations, conversions,
+ *	  operator classes and families, statistics objects, text search
+ *	  objects, foreign tables, IMPORT FOREIGN SCHEMA, by pg_temp.x,
+ *	  pg_temp_N.x or an unqualified name under a search_path that starts
+ *	  with pg_temp: red team 28b, finding 1; anything moved to pg_temp;
+ *	  ALTER DEFAULT PRIVILEGES, pg_temp's too, is structure.c's);
  *	- statements that drop state such a transaction cannot have made, so
  *	  another client's: DEALLOCATE (a human's prepared statement, replaced
  *	  by the agent's under its name: red team 18b, finding 3), DISCARD TEMP,
@@ -36,11 +42,13 @@
  *	- at commit, the backstop, on record like every refusal (refusal.c): a
  *	  setting whose session-level value the transaction changed to anything
  *	  but its reset value (set_config(..., false), a procedure's SET
- *	  option), a row of pg_class, pg_type or pg_proc in the session's
- *	  temporary schema that the transaction created or changed (a view
- *	  that became temporary because it reads a temporary table, anything
- *	  the statement checks did not name), or a named prepared statement
- *	  made since the tag (dropped first: it would outlive the rollback).
+ *	  option), a row in the session's temporary schema that the
+ *	  transaction created or changed, of any catalog with a namespace
+ *	  column (temp_catalogs[]: a view that became temporary because it
+ *	  reads a temporary table, a rename of another client's temporary
+ *	  object, anything the statement checks did not name), or a named
+ *	  prepared statement made since the tag (dropped first: it would
+ *	  outlive the rollback).
  *	  The commit fails and the transaction rolls back.
  * Not covered: the extended protocol's Close of another client's named
  * statement (no hook sees it); the placeholder PostgreSQL makes for a
@@ -65,7 +73,21 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_conversion.h"
+#include "catalog/pg_default_acl.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_publication_namespace.h"
+#include "catalog/pg_statistic_ext.h"
+#include "catalog/pg_ts_config.h"
+#include "catalog/pg_ts_dict.h"
+#include "catalog/pg_ts_parser.h"
+#include "catalog/pg_ts_template.h"
 #include "catalog/pg_type.h"
 #include "commands/prepare.h"
 #include "nodes/parsenodes.h"
@@ -90,20 +112,53 @@
 #include "statement.h"
 #include "writers.h"
 
-/* A name list (schema-qualified or not) that names the temporary schema. */
+/*
+ * The schema an unqualified CREATE puts its object in is the temporary one:
+ * search_path names pg_temp (or pg_temp_N) before any schema it can use
+ * (red team 28b, finding 1).  fetch_search_path() is what PostgreSQL's
+ * CREATE and current_schema() read; when pg_temp comes first and this
+ * process has no temporary schema yet it makes one, which the refusal
+ * that follows rolls back.
+ */
+static bool
+default_creation_temp(void)
+{
+	List	   *path = fetch_search_path(false);
+	bool		temp = path != NIL && isTempNamespace(linitial_oid(path));
+
+	list_free(path);
+	return temp;
+}
+
+/*
+ * A name list of an object to be created that puts it in the temporary
+ * schema: schema-qualified with it, or unqualified under a search_path
+ * that starts with it.
+ */
 static bool
 names_temp(List *names)
 {
 	char	   *schema;
 	Oid			nsp;
 
-	if (list_length(names) < 2)
+	if (names == NIL)
 		return false;
+	if (list_length(names) < 2)
+		return default_creation_temp();
 	schema = strVal(list_nth(names, list_length(names) - 2));
 	if (strcmp(schema, "pg_temp") == 0)
 		return true;
 	nsp = get_namespace_oid(schema, true);
 	return OidIsValid(nsp) && isTempNamespace(nsp);
+}
+
+/* A relation to be created that is temporary, by TEMPORARY, its schema or search_path. */
+static bool
+creates_temp(RangeVar *rv)
+{
+	if (rv == NULL)
+		return false;
+	return ag_rangevar_temp(rv) || (rv->schemaname == NULL && default_creation_temp());
 }
 
 /* An existing relation (or one to be created) that is temporary. */
@@ -129,6 +184,21 @@ schema_temp(const char *schema)
 		return true;
 	nsp = get_namespace_oid(schema, true);
 	return OidIsValid(nsp) && isTempNamespace(nsp);
+}
+
+/*
+ * CREATE STATISTICS: a name puts it where a name puts any object; without
+ * one it goes into its table's schema.
+ */
+static bool
+statistics_temp(CreateStatsStmt *stmt)
+{
+	Node	   *from;
+
+	if (stmt->defnames != NIL)
+		return names_temp(stmt->defnames);
+	from = stmt->relations != NIL ? (Node *) linitial(stmt->relations) : NULL;
+	return from != NULL && IsA(from, RangeVar) && relation_temp((RangeVar *) from);
 }
 
 /*
@@ -198,20 +268,26 @@ ag_pooled_utility_state(Node *parsetree, const char **why)
 		case T_LoadStmt:
 			return "LOAD";
 		case T_CreateStmt:
-			return ag_rangevar_temp(((CreateStmt *) parsetree)->relation) ?
+			return creates_temp(((CreateStmt *) parsetree)->relation) ?
 				"CREATE TEMPORARY TABLE" : NULL;
+		case T_CreateForeignTableStmt:
+			return creates_temp(((CreateForeignTableStmt *) parsetree)->base.relation) ?
+				"CREATE FOREIGN TABLE" : NULL;
 		case T_CreateTableAsStmt:
-			return ag_rangevar_temp(((CreateTableAsStmt *) parsetree)->into->rel) ?
+			return creates_temp(((CreateTableAsStmt *) parsetree)->into->rel) ?
 				"CREATE TEMPORARY TABLE AS" : NULL;
 		case T_ViewStmt:
-			return ag_rangevar_temp(((ViewStmt *) parsetree)->view) ?
+			return creates_temp(((ViewStmt *) parsetree)->view) ?
 				"CREATE TEMPORARY VIEW" : NULL;
 		case T_CreateSeqStmt:
-			return ag_rangevar_temp(((CreateSeqStmt *) parsetree)->sequence) ?
+			return creates_temp(((CreateSeqStmt *) parsetree)->sequence) ?
 				"CREATE TEMPORARY SEQUENCE" : NULL;
 		case T_CompositeTypeStmt:
-			return ag_rangevar_temp(((CompositeTypeStmt *) parsetree)->typevar) ?
+			return creates_temp(((CompositeTypeStmt *) parsetree)->typevar) ?
 				"CREATE TYPE" : NULL;
+		case T_ImportForeignSchemaStmt:
+			return schema_temp(((ImportForeignSchemaStmt *) parsetree)->local_schema) ?
+				"IMPORT FOREIGN SCHEMA" : NULL;
 		case T_IndexStmt:
 			return relation_temp(((IndexStmt *) parsetree)->relation) ?
 				"CREATE INDEX" : NULL;
@@ -242,6 +318,18 @@ ag_pooled_utility_state(Node *parsetree, const char **why)
 		case T_CreateRangeStmt:
 			return names_temp(((CreateRangeStmt *) parsetree)->typeName) ?
 				"CREATE TYPE" : NULL;
+		case T_CreateStatsStmt:
+			return statistics_temp((CreateStatsStmt *) parsetree) ?
+				"CREATE STATISTICS" : NULL;
+		case T_CreateConversionStmt:
+			return names_temp(((CreateConversionStmt *) parsetree)->conversion_name) ?
+				"CREATE CONVERSION" : NULL;
+		case T_CreateOpClassStmt:
+			return names_temp(((CreateOpClassStmt *) parsetree)->opclassname) ?
+				"CREATE OPERATOR CLASS" : NULL;
+		case T_CreateOpFamilyStmt:
+			return names_temp(((CreateOpFamilyStmt *) parsetree)->opfamilyname) ?
+				"CREATE OPERATOR FAMILY" : NULL;
 		case T_AlterObjectSchemaStmt:
 			return schema_temp(((AlterObjectSchemaStmt *) parsetree)->newschema) ?
 				"ALTER ... SET SCHEMA" : NULL;
@@ -359,29 +447,76 @@ session_setting_changed(void)
 }
 
 /*
- * A catalog row in the temporary schema that this transaction created or
- * changed: its name, or NULL.
+ * Every catalog with a namespace column: what a schema holds (red team 28b,
+ * finding 1: a statistics object, a conversion, an operator class or
+ * family in pg_temp outlived the transaction as surely as a table).  The
+ * list is PostgreSQL's (15 and 18 have the same), pinned by regress
+ * rt28_pooled, which lists the catalogs with such a column: a new one
+ * there belongs here.  name is 0 for a catalog whose rows have no name.
  */
-static char *
-temp_catalog_changed(Oid catalog, AttrNumber nspatt, AttrNumber nameatt, Oid nsp)
+static const struct
+{
+	Oid			catalog;
+	AttrNumber	nsp;
+	AttrNumber	name;
+	const char *kind;
+}			temp_catalogs[] =
+{
+	{RelationRelationId, Anum_pg_class_relnamespace, Anum_pg_class_relname, "relation"},
+	{TypeRelationId, Anum_pg_type_typnamespace, Anum_pg_type_typname, "type"},
+	{ProcedureRelationId, Anum_pg_proc_pronamespace, Anum_pg_proc_proname, "function"},
+	{OperatorRelationId, Anum_pg_operator_oprnamespace, Anum_pg_operator_oprname, "operator"},
+	{OperatorClassRelationId, Anum_pg_opclass_opcnamespace, Anum_pg_opclass_opcname, "operator class"},
+	{OperatorFamilyRelationId, Anum_pg_opfamily_opfnamespace, Anum_pg_opfamily_opfname, "operator family"},
+	{ConversionRelationId, Anum_pg_conversion_connamespace, Anum_pg_conversion_conname, "conversion"},
+	{ConstraintRelationId, Anum_pg_constraint_connamespace, Anum_pg_constraint_conname, "constraint"},
+	{CollationRelationId, Anum_pg_collation_collnamespace, Anum_pg_collation_collname, "collation"},
+	{StatisticExtRelationId, Anum_pg_statistic_ext_stxnamespace, Anum_pg_statistic_ext_stxname, "statistics object"},
+	{TSConfigRelationId, Anum_pg_ts_config_cfgnamespace, Anum_pg_ts_config_cfgname, "text search configuration"},
+	{TSDictionaryRelationId, Anum_pg_ts_dict_dictnamespace, Anum_pg_ts_dict_dictname, "text search dictionary"},
+	{TSParserRelationId, Anum_pg_ts_parser_prsnamespace, Anum_pg_ts_parser_prsname, "text search parser"},
+	{TSTemplateRelationId, Anum_pg_ts_template_tmplnamespace, Anum_pg_ts_template_tmplname, "text search template"},
+	{ExtensionRelationId, Anum_pg_extension_extnamespace, Anum_pg_extension_extname, "extension"},
+	{DefaultAclRelationId, Anum_pg_default_acl_defaclnamespace, 0, "default privileges"},
+	{PublicationNamespaceRelationId, Anum_pg_publication_namespace_pnnspid, 0, "publication schema"},
+};
+
+/*
+ * A catalog row in the temporary schema that this transaction (or one of
+ * its subtransactions) created or changed: true, with its name (the
+ * schema's for a row without one).
+ */
+static bool
+temp_catalog_changed(size_t which, Oid nsp, char **name)
 {
 	Relation	rel;
 	SysScanDesc scan;
 	ScanKeyData key;
 	HeapTuple	tup;
-	char	   *found = NULL;
+	bool		found = false;
 
-	ScanKeyInit(&key, nspatt, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(nsp));
-	rel = table_open(catalog, AccessShareLock);
+	ScanKeyInit(&key, temp_catalogs[which].nsp, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(nsp));
+	rel = table_open(temp_catalogs[which].catalog, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
 	while ((tup = systable_getnext(scan)) != NULL)
 	{
 		if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(tup->t_data)))
 		{
-			bool		isnull;
-			Datum		d = heap_getattr(tup, nameatt, RelationGetDescr(rel), &isnull);
+			bool		isnull = true;
+			Datum		d = 0;
 
-			found = isnull ? pstrdup("?") : pstrdup(NameStr(*DatumGetName(d)));
+			if (temp_catalogs[which].name != 0)
+				d = heap_getattr(tup, temp_catalogs[which].name, RelationGetDescr(rel), &isnull);
+			if (!isnull)
+				*name = pstrdup(NameStr(*DatumGetName(d)));
+			else
+			{
+				char	   *schema = get_namespace_name(nsp);
+
+				*name = schema ? schema : pstrdup("?");
+			}
+			found = true;
 			break;
 		}
 	}
@@ -495,6 +630,7 @@ pooled_xact_callback(XactEvent event, void *arg)
 
 	TimestampTz since = 0;
 	List	   *stmts;
+	size_t		i;
 
 	/* the ending transaction's tag is still readable here (identity.c) */
 	if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT) && ag_identity_xact_only())
@@ -518,16 +654,12 @@ pooled_xact_callback(XactEvent event, void *arg)
 	GetTempNamespaceState(&temp_nsp, &temp_toast);
 	if (!OidIsValid(temp_nsp))
 		return;
+	for (i = 0; i < lengthof(temp_catalogs); i++)
 	{
 		char	   *name;
 
-		if ((name = temp_catalog_changed(RelationRelationId, Anum_pg_class_relnamespace,
-										 Anum_pg_class_relname, temp_nsp)) != NULL ||
-			(name = temp_catalog_changed(TypeRelationId, Anum_pg_type_typnamespace,
-										 Anum_pg_type_typname, temp_nsp)) != NULL ||
-			(name = temp_catalog_changed(ProcedureRelationId, Anum_pg_proc_pronamespace,
-										 Anum_pg_proc_proname, temp_nsp)) != NULL)
-			refuse_at_commit("temporary object", name);
+		if (temp_catalog_changed(i, temp_nsp, &name))
+			refuse_at_commit(psprintf("temporary %s", temp_catalogs[i].kind), name);
 	}
 }
 
