@@ -246,6 +246,26 @@ SAVEPOINT a;
 ALTER STATISTICS pg_temp.s_h RENAME TO s_agent;
 RELEASE a;
 COMMIT;
+-- nor drop them (they are another client's, as what DISCARD TEMP drops);
+-- a drop rolled back to a savepoint is no drop
+BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
+DROP STATISTICS pg_temp.s_h;
+COMMIT;
+BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
+DROP CONVERSION pg_temp.cv_h;
+COMMIT;
+BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
+DROP TEXT SEARCH CONFIGURATION pg_temp.cfg_h;
+COMMIT;
+BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
+DROP TABLE pg_temp.human_tmp CASCADE;
+COMMIT;
+BEGIN; SET LOCAL agent_guard.agent_id = 'pooled-bot';
+SAVEPOINT a;
+DROP STATISTICS pg_temp.s_h;
+ROLLBACK TO a;
+SELECT count(*) FROM r28p.t;
+COMMIT;
 \set VERBOSITY default
 SELECT stxname FROM pg_statistic_ext WHERE stxnamespace = pg_my_temp_schema() ORDER BY 1;
 SELECT stxstattarget IS DISTINCT FROM 0 AS target_kept FROM pg_statistic_ext WHERE stxname = 's_h';
@@ -255,6 +275,7 @@ SELECT dictinitoption FROM pg_ts_dict WHERE dictnamespace = pg_my_temp_schema();
 SELECT cfgname FROM pg_ts_config WHERE cfgnamespace = pg_my_temp_schema();
 SELECT oprrest FROM pg_operator WHERE oprnamespace = pg_my_temp_schema();
 SELECT conname FROM pg_constraint WHERE connamespace = pg_my_temp_schema();
+SELECT relname FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r' ORDER BY 1;
 -- the human changes and drops its own
 ALTER STATISTICS pg_temp.s_h RENAME TO s_h1;
 DROP STATISTICS pg_temp.s_h1, pg_temp.s_h2;

@@ -43,13 +43,13 @@
  *	  setting whose session-level value the transaction changed to anything
  *	  but its reset value (set_config(..., false), a procedure's SET
  *	  option), a row in the session's temporary schema that the
- *	  transaction created or changed, of any catalog with a namespace
- *	  column (temp_catalogs[]: a view that became temporary because it
- *	  reads a temporary table, a rename of another client's temporary
- *	  object, anything the statement checks did not name), or a named
- *	  prepared statement made since the tag (dropped first: it would
- *	  outlive the rollback).
- *	  The commit fails and the transaction rolls back.
+ *	  transaction created, changed or deleted, of any catalog with a
+ *	  namespace column (temp_catalogs[]: a view that became temporary
+ *	  because it reads a temporary table, a rename or drop of another
+ *	  client's temporary object, anything the statement checks did not
+ *	  name), or a named prepared statement made since the tag (dropped
+ *	  first: it would outlive the rollback).  The commit fails and the
+ *	  transaction rolls back.
  * Not covered: the extended protocol's Close of another client's named
  * statement (no hook sees it); the placeholder PostgreSQL makes for a
  * custom setting it does not know (SET LOCAL app.tenant, set_config(),
@@ -103,6 +103,7 @@
 #include "utils/guc_tables.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "agent_guard.h"
 #include "compat.h"
@@ -483,11 +484,15 @@ static const struct
 
 /*
  * A catalog row in the temporary schema that this transaction (or one of
- * its subtransactions) created or changed: true, with its name (the
- * schema's for a row without one).
+ * its subtransactions) created, changed or deleted: true, with its name
+ * (the schema's for a row without one) and whether the row is gone.  A
+ * transaction tagged by SET LOCAL alone cannot make temporary objects, so
+ * one it dropped (or renamed: the old version's delete) was another
+ * client's, as what DISCARD TEMP would drop.  Read with SnapshotAny: the
+ * transaction's own deletes are invisible to any other snapshot.
  */
 static bool
-temp_catalog_changed(size_t which, Oid nsp, char **name)
+temp_catalog_changed(size_t which, Oid nsp, char **name, bool *dropped)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -498,10 +503,21 @@ temp_catalog_changed(size_t which, Oid nsp, char **name)
 	ScanKeyInit(&key, temp_catalogs[which].nsp, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(nsp));
 	rel = table_open(temp_catalogs[which].catalog, AccessShareLock);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	scan = systable_beginscan(rel, InvalidOid, false, SnapshotAny, 1, &key);
 	while ((tup = systable_getnext(scan)) != NULL)
 	{
-		if (TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(tup->t_data)))
+		HeapTupleHeader h = tup->t_data;
+		bool		made = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(h));
+		bool		gone = !(h->t_infomask & HEAP_XMAX_INVALID) &&
+			!HEAP_XMAX_IS_LOCKED_ONLY(h->t_infomask) &&
+			TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(h));
+
+		/*
+		 * made and gone again in this transaction: nothing left, nothing
+		 * taken (an aborted subtransaction's xid is no longer current)
+		 */
+		if (made == gone)
+			continue;
 		{
 			bool		isnull = true;
 			Datum		d = 0;
@@ -516,8 +532,11 @@ temp_catalog_changed(size_t which, Oid nsp, char **name)
 
 				*name = schema ? schema : pstrdup("?");
 			}
+			*dropped = gone;
 			found = true;
-			break;
+			/* a changed row: its new version says so, under the new name */
+			if (made)
+				break;
 		}
 	}
 	systable_endscan(scan);
@@ -531,16 +550,21 @@ temp_catalog_changed(size_t which, Oid nsp, char **name)
  * of an implicit transaction).
  */
 static void
-refuse_at_commit(const char *what, const char *name)
+refuse_commit(const char *reason)
 {
 	const char *text;
 	int			len;
 
 	(void) ag_current_statement(&text, &len);
-	ag_refuse(AG_REFUSAL_GUARD, "COMMIT",
-			  psprintf("A transaction tagged with SET LOCAL agent_guard.agent_id cannot leave %s \"%s\" in the session: the server process serves other clients after this transaction (a connection pooler), and they would inherit it. The transaction is rolled back; keep session state out of such a transaction, or connect the agent as its own registered role.",
-					   what, name),
-			  text ? text : "COMMIT", text ? len : 6, 0);
+	ag_refuse(AG_REFUSAL_GUARD, "COMMIT", reason, text ? text : "COMMIT", text ? len : 6, 0);
+}
+
+/* ... for what the transaction would leave behind */
+static void
+refuse_at_commit(const char *what, const char *name)
+{
+	refuse_commit(psprintf("A transaction tagged with SET LOCAL agent_guard.agent_id cannot leave %s \"%s\" in the session: the server process serves other clients after this transaction (a connection pooler), and they would inherit it. The transaction is rolled back; keep session state out of such a transaction, or connect the agent as its own registered role.",
+						   what, name));
 }
 
 /*
@@ -657,9 +681,14 @@ pooled_xact_callback(XactEvent event, void *arg)
 	for (i = 0; i < lengthof(temp_catalogs); i++)
 	{
 		char	   *name;
+		bool		dropped;
 
-		if (temp_catalog_changed(i, temp_nsp, &name))
-			refuse_at_commit(psprintf("temporary %s", temp_catalogs[i].kind), name);
+		if (!temp_catalog_changed(i, temp_nsp, &name, &dropped))
+			continue;
+		if (dropped)
+			refuse_commit(psprintf("A transaction tagged with SET LOCAL agent_guard.agent_id cannot drop temporary %s \"%s\": it cannot make temporary objects, so those in the session are another client's of the server process (a connection pooler). The transaction is rolled back.",
+								   temp_catalogs[i].kind, name));
+		refuse_at_commit(psprintf("temporary %s", temp_catalogs[i].kind), name);
 	}
 }
 
