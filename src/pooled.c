@@ -678,6 +678,9 @@ pooled_xact_callback(XactEvent event, void *arg)
 	GetTempNamespaceState(&temp_nsp, &temp_toast);
 	if (!OidIsValid(temp_nsp))
 		return;
+	/* a transaction that wrote nothing (no xid) wrote no catalog row: no scans */
+	if (!TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return;
 	for (i = 0; i < lengthof(temp_catalogs); i++)
 	{
 		char	   *name;
