@@ -231,14 +231,15 @@ BEGIN
                 THEN 'r.ag_agent_id IS NOT NULL AND r.ag_deleted_at IS NULL'
                 ELSE 'r.ag_agent_id IS NOT NULL' END;
             -- the referencing rows, locked, as the referencing table's owner
-            -- (its ON DELETE action runs as that role)
+            -- (its ON DELETE action runs as that role); a join, so that an
+            -- index on the referencing columns is used.  The referenced
+            -- values are unique: a referencing row meets one at most.
             v_res := agent_guard._owner_query(v_fk.child, format(
                 'WITH l AS (SELECT r.tableoid AS rel, r.ctid AS tid, (%1$s) AS agent,
                                    CASE WHEN %2$L OPERATOR(pg_catalog.=) ''c'' THEN agent_guard._row_image(r.*) END AS img
-                              FROM %3$s r
-                             WHERE EXISTS (SELECT 1 FROM pg_catalog.jsonb_array_elements($1) AS e
-                                             CROSS JOIN LATERAL %4$s
-                                            WHERE %5$s)
+                              FROM pg_catalog.jsonb_array_elements($1) AS e
+                             CROSS JOIN LATERAL %4$s
+                              JOIN %3$s r ON %5$s
                                FOR UPDATE OF r)
                  SELECT pg_catalog.jsonb_build_object(
                             ''agent'', count(*) FILTER (WHERE l.agent),
