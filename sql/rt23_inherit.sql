@@ -84,17 +84,23 @@ SELECT operation, relation, row_key, agent_id FROM agent_guard.events
 SELECT tableoid::regclass AS rel, id, v, ag_agent_id, ag_run_id FROM r23.hd ORDER BY id;
 SELECT tableoid::regclass AS rel, id, v, ag_agent_id, ag_run_id, ag_deleted_at IS NOT NULL AS deleted
   FROM r23.sd ORDER BY id;
+-- each table's own rows: the child's row is listed under the child, where
+-- it is logged (red team 28a, F3; sql/rt28_inherit.sql)
 SELECT row_key, agent_id, run_id FROM agent_guard.soft_deleted('r23.sd');
+SELECT row_key, agent_id, run_id FROM agent_guard.soft_deleted('r23.sd_old');
 SELECT inserted, updated, deleted, soft_deleted FROM agent_guard.runs WHERE run_id = 'run-rt23';
 
--- restore() through the parent brings back the child's row, not the
--- parent's row at the same ctid
+-- restore() of the covered child brings back the child's row, not the
+-- parent's row at the same ctid; restore() of the parent addresses the
+-- parent's own rows only (red team 28a, F3)
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt23r"
 DELETE FROM r23.rp WHERE id = 50;
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
 SELECT tableoid::regclass AS rel, ctid, id, ag_agent_id, ag_deleted_at IS NOT NULL AS deleted FROM r23.rp ORDER BY id;
+-- error: the parent has no soft-deleted row 50 of its own
 SELECT agent_guard.restore('r23.rp', '{"id": 50}') ->> 'v' AS restored;
+SELECT agent_guard.restore('r23.rc', '{"id": 50}') ->> 'v' AS restored;
 SELECT tableoid::regclass AS rel, id, ag_agent_id, ag_deleted_at IS NOT NULL AS deleted FROM r23.rp ORDER BY id;
 SELECT agent_guard.unprotect('r23.rp');
 

@@ -58,6 +58,10 @@
 #define ERRCODE_AG_LOG_TAMPERED			MAKE_SQLSTATE('Y','G','0','4','0')
 /* YG041: no such run in the event log (postmortem). */
 #define ERRCODE_AG_UNKNOWN_RUN			MAKE_SQLSTATE('Y','G','0','4','1')
+/* YG050: agent_guard.purge() would delete or change live rows an agent
+ * wrote (through ON DELETE actions); raised from src/sql/45_softdelete.sql
+ * and, for a row a purge's cascade would update, by the stamp trigger. */
+#define ERRCODE_AG_PURGE_REACH				MAKE_SQLSTATE('Y','G','0','5','0')
 
 #define AG_SCHEMA "agent_guard"
 /* get_namespace_oid(AG_SCHEMA, true), kept for the session (fastinsert.c) */
@@ -148,6 +152,8 @@ extern AttrNumber ag_softdelete_attno(Oid relid);
 /* rollback.c */
 extern void ag_rollback_init(void);
 extern bool ag_replay_mode(void);
+/* rowwork.c: true while agent_guard.purge() deletes its rows */
+extern bool ag_purge_running;
 
 /* idempotency.c */
 extern void ag_idempotency_init(void);

@@ -769,6 +769,29 @@ ag_stamp(PG_FUNCTION_ARGS)
 	cols[0] = info->att_agent;
 	cols[1] = info->att_run;
 
+	/*
+	 * While agent_guard.purge() deletes (rowwork.c), an update of a live row
+	 * an agent wrote can only be an ON DELETE SET NULL / SET DEFAULT the
+	 * purge set off, or a trigger's: it would stamp the row as this human's
+	 * write and lose whose it was.  purge() looked for such rows first and
+	 * refused (YG050); this holds when its look missed one.
+	 */
+	if (ag_purge_running && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		!heap_attisnull(trigdata->tg_trigtuple, info->att_agent, desc) &&
+		(info->att_deleted == InvalidAttrNumber ||
+		 heap_attisnull(trigdata->tg_trigtuple, info->att_deleted, desc)))
+	{
+		bool		isnull;
+		Datum		who = heap_getattr(trigdata->tg_trigtuple, info->att_agent, desc, &isnull);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_PURGE_REACH),
+				 errmsg("purge would change a live row an agent wrote"),
+				 errdetail("A row of table \"%s\" last written by agent \"%s\" would be changed by the purge's ON DELETE actions or triggers, and stamped as a human's write.",
+						   info->relname, TextDatumGetCString(who)),
+				 errhint("Nothing was removed.  Roll back the agent's run first, or change or delete that row yourself, then purge again.")));
+	}
+
 	if (agent == NULL)
 	{
 		/* a human write: stamps NULL, and free when they already are */

@@ -49,6 +49,18 @@
 #include "refusal.h"
 
 /*
+ * True while agent_guard.purge() runs its DELETE (agent_guard._owner_purge):
+ * the stamp trigger (capture.c) then refuses an update of a live row an
+ * agent wrote, which only an ON DELETE SET NULL / SET DEFAULT of the purge
+ * (or a trigger it sets off) can be, and which would otherwise stamp the
+ * row as a human's write (red team 29, F2).  Set only here, and put back
+ * on every exit, errors included.
+ */
+bool		ag_purge_running = false;
+
+static Datum owner_query(FunctionCallInfo fcinfo, const char *fn);
+
+/*
  * agent_guard._owner_query(relation regclass, query text, arg jsonb)
  * RETURNS jsonb: run query, with $1 = arg, as the owner of relation (see
  * above); it returns at most one row of one jsonb column, which is the
@@ -59,6 +71,37 @@
 PG_FUNCTION_INFO_V1(ag_sql_owner_query);
 Datum
 ag_sql_owner_query(PG_FUNCTION_ARGS)
+{
+	return owner_query(fcinfo, "_owner_query");
+}
+
+/*
+ * agent_guard._owner_purge(relation regclass, query text, arg jsonb)
+ * RETURNS jsonb: the same, for purge()'s DELETE, with ag_purge_running set
+ * while it runs (the ON DELETE actions it sets off run inside it).
+ */
+PG_FUNCTION_INFO_V1(ag_sql_owner_purge);
+Datum
+ag_sql_owner_purge(PG_FUNCTION_ARGS)
+{
+	bool		save = ag_purge_running;
+	Datum		result;
+
+	ag_purge_running = true;
+	PG_TRY();
+	{
+		result = owner_query(fcinfo, "_owner_purge");
+	}
+	PG_FINALLY();
+	{
+		ag_purge_running = save;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static Datum
+owner_query(FunctionCallInfo fcinfo, const char *fn)
 {
 	Oid			relid;
 	char	   *query;
@@ -82,14 +125,14 @@ ag_sql_owner_query(PG_FUNCTION_ARGS)
 	if (!superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for function _owner_query"),
+				 errmsg("permission denied for function %s", fn),
 				 errdetail("It runs statements as the owner of any table.")));
 	if (ag_session_is_agent())
 		ag_refuse_humans_only(InvalidOid,
-							  "agent_guard._owner_query() cannot be called from an agent session",
+							  psprintf("agent_guard.%s() cannot be called from an agent session", fn),
 							  NULL,
 							  NULL);
-	ag_agentcode_refuse_calls("agent_guard._owner_query()");
+	ag_agentcode_refuse_calls(psprintf("agent_guard.%s()", fn));
 
 	relid = PG_GETARG_OID(0);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -119,10 +162,10 @@ ag_sql_owner_query(PG_FUNCTION_ARGS)
 							 true, 0, false);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "agent_guard._owner_query: SPI_connect failed");
+		elog(ERROR, "agent_guard.%s: SPI_connect failed", fn);
 	ret = SPI_execute_with_args(query, 1, argtypes, values, nulls, false, 0);
 	if (ret < 0)
-		elog(ERROR, "agent_guard._owner_query: SPI_execute_with_args returned %d", ret);
+		elog(ERROR, "agent_guard.%s: SPI_execute_with_args returned %d", fn, ret);
 	if (SPI_tuptable != NULL && SPI_processed > 0)
 	{
 		TupleDesc	desc = SPI_tuptable->tupdesc;
@@ -130,7 +173,7 @@ ag_sql_owner_query(PG_FUNCTION_ARGS)
 
 		if (SPI_processed != 1 || desc->natts != 1 ||
 			SPI_gettypeid(desc, 1) != JSONBOID)
-			elog(ERROR, "agent_guard._owner_query: the statement must return one jsonb value");
+			elog(ERROR, "agent_guard.%s: the statement must return one jsonb value", fn);
 		d = SPI_getbinval(SPI_tuptable->vals[0], desc, 1, &isnull);
 		if (!isnull)
 		{

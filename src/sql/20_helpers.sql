@@ -76,6 +76,29 @@ CREATE FUNCTION agent_guard._owner_query(relation regclass, query text, arg json
 COMMENT ON FUNCTION agent_guard._owner_query(regclass, text, jsonb) IS
     'internal: run a statement on a user table as its owner in a security-restricted operation';
 
+-- The same for purge()'s DELETE: the stamp trigger refuses an update of a
+-- live row an agent wrote while it runs (YG050; src/rowwork.c).
+CREATE FUNCTION agent_guard._owner_purge(relation regclass, query text, arg jsonb DEFAULT NULL)
+    RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_owner_purge'
+    LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION agent_guard._owner_purge(regclass, text, jsonb) IS
+    'internal: purge()''s delete as the table''s owner, refusing updates of live rows agents wrote';
+
+-- The relation's own rows in a statement of the guard's: "ONLY t".  Its
+-- inheritance children's rows show in it too, and an UPDATE or DELETE of it
+-- writes them: a row of another table (one an agent made) with the same key
+-- is not the logged row (red team 28a, F3).  A partitioned table's rows are
+-- its partitions' (no plain child can inherit from it or from a partition).
+CREATE FUNCTION agent_guard._only(relation regclass) RETURNS text
+    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || relation::text
+      FROM pg_class c WHERE c.oid = relation
+$$;
+COMMENT ON FUNCTION agent_guard._only(regclass) IS
+    'internal: a table''s own rows in a statement (ONLY, but for a partitioned table)';
+
 -- A row's image as the row trigger logs it: to_jsonb() of the row, with
 -- the text of any column whose to_jsonb() would drop part of its value (an
 -- array's lower bounds, a float's -0: src/rowimage.c).  The rollback

@@ -18,7 +18,24 @@ BEGIN
     END IF;
     SELECT p.key_columns, p.soft_delete INTO v_keys, v_soft
       FROM agent_guard.protected_tables p WHERE p.relation = _soft_table.relation;
-    IF NOT FOUND OR NOT v_soft THEN
+    IF NOT FOUND THEN
+        -- an inheritance child that a soft-delete table's protection covers:
+        -- its rows are logged under its own name and key, and the functions
+        -- address a table's own rows only (red team 28a, F3)
+        SELECT agent_guard._key_columns(_soft_table.relation), p.soft_delete INTO v_keys, v_soft
+          FROM agent_guard.protected_tables p
+         WHERE p.relation::oid IN (WITH RECURSIVE up(relid) AS (
+                                       SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = _soft_table.relation
+                                       UNION
+                                       SELECT i.inhparent FROM up JOIN pg_inherits i ON i.inhrelid = up.relid)
+                                   SELECT up.relid FROM up)
+           AND _soft_table.relation IN (SELECT agent_guard._inherit_children(p.relation))
+           AND EXISTS (SELECT 1 FROM pg_trigger t
+                        WHERE t.tgrelid = _soft_table.relation AND t.tgname = 'zz_agent_guard_stamp')
+         ORDER BY p.soft_delete DESC
+         LIMIT 1;
+    END IF;
+    IF NOT FOUND OR NOT v_soft OR v_keys IS NULL THEN
         RAISE EXCEPTION 'table % is not protected with soft deletes', relation
             USING ERRCODE = 'undefined_object',
                   HINT = 'See agent_guard.protected.';
@@ -91,7 +108,7 @@ BEGIN
                'SELECT jsonb_agg(jsonb_build_array('
                '           (SELECT jsonb_object_agg(k.k, agent_guard._row_image(t.*) -> k.k) FROM jsonb_array_elements_text($1) AS k(k)), '
                '           t.ag_deleted_at, t.ag_agent_id, t.ag_run_id, agent_guard._row_image(t.*)) ORDER BY t.ag_deleted_at) '
-               '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', relation),
+               '  FROM %s t WHERE t.ag_deleted_at IS NOT NULL', agent_guard._only(relation)),
                to_jsonb(v_keys))) WITH ORDINALITY AS x(r, n)
      ORDER BY x.n;
 END
@@ -126,7 +143,7 @@ BEGIN
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
         '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
-        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', relation, agent_guard._key_match(v_keys), agent_guard._typed_record(relation, v_keys, '$1', 'r')),
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', agent_guard._only(relation), agent_guard._key_match(v_keys), agent_guard._typed_record(relation, v_keys, '$1', 'r')),
         row_key);
     v_old := v_res -> 0;
     v_new := v_res -> 1;
@@ -144,6 +161,124 @@ $$;
 COMMENT ON FUNCTION agent_guard.restore(regclass, jsonb) IS
     'bring back one soft-deleted row (a write by the calling human; stamps become NULL)';
 
+-- What the ON DELETE actions of a purge would reach, judged before it
+-- deletes (red team 27, F3): from the rows to remove (rows_: their table,
+-- tid and image), through every foreign key that references their table
+-- with CASCADE, SET NULL or SET DEFAULT, to the rows that reference them,
+-- and on through the rows a cascade deletes.  A live row there whose stamps
+-- say an agent wrote it last (a protected table's, not soft-deleted) would
+-- be deleted, or changed and stamped as the human's write: YG050, naming the
+-- foreign key, its table and how many such rows it reaches.  Each level is
+-- read as the referencing table's owner, as PostgreSQL's own cascade does,
+-- with the referenced values passed as jsonb, and the rows found are locked
+-- FOR UPDATE, so that no one changes them between this look and the delete
+-- (red team 29, F2).  The rows to remove are locked already: no new
+-- reference to them can be made meanwhile (its check takes a key-share lock
+-- on them).
+CREATE FUNCTION agent_guard._purge_reach(relation regclass, rows_ jsonb) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_queue jsonb;              -- [{"rel": oid, "imgs": [image, ...]}, ...]
+    v_seen  jsonb;              -- {"oid/tid": true} of the rows met
+    v_i     integer := 0;
+    v_first integer;            -- the queue's entries of the rows to remove
+    v_rel   oid;
+    v_imgs  jsonb;
+    v_fk    record;
+    v_live  text;
+    v_res   jsonb;
+    v_new   jsonb;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_object('rel', g.rel, 'imgs', g.imgs)) INTO v_queue
+      FROM (SELECT e.value ->> 'rel' AS rel, jsonb_agg(e.value -> 'img') AS imgs
+              FROM jsonb_array_elements(rows_) e GROUP BY 1) g;
+    SELECT jsonb_object_agg((e.value ->> 'rel') || '/' || (e.value ->> 'tid'), true) INTO v_seen
+      FROM jsonb_array_elements(rows_) e;
+    v_first := coalesce(jsonb_array_length(v_queue), 0);
+    WHILE v_i < coalesce(jsonb_array_length(v_queue), 0) LOOP
+        v_rel := (v_queue -> v_i ->> 'rel')::oid;
+        v_imgs := v_queue -> v_i -> 'imgs';
+        v_i := v_i + 1;
+        FOR v_fk IN
+            SELECT c.conname, c.conrelid::regclass AS child, c.confdeltype AS act,
+                   -- conpfeqop: referenced value = referencing value
+                   (SELECT string_agg(format('k.%I OPERATOR(%I.%s) r.%I',
+                                             pa.attname, n.nspname, o.oprname, ca.attname), ' AND ' ORDER BY k.o)
+                      FROM unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY AS k(cn, pn, op, o)
+                      JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.cn
+                      JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pn
+                      JOIN pg_operator o ON o.oid = k.op
+                      JOIN pg_namespace n ON n.oid = o.oprnamespace) AS cond,
+                   (SELECT array_agg(pa.attname::text ORDER BY k.o)
+                      FROM unnest(c.confkey) WITH ORDINALITY AS k(pn, o)
+                      JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pn) AS pcols
+              FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confdeltype IN ('c', 'n', 'd')
+               AND (c.confrelid = v_rel
+                    OR c.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(v_rel) a))
+             ORDER BY c.conrelid::regclass::text, c.conname
+        LOOP
+            -- a live row an agent wrote last: a protected table's stamps
+            v_live := CASE
+                WHEN NOT EXISTS (SELECT 1 FROM pg_trigger t
+                                  WHERE t.tgrelid = v_fk.child AND t.tgname = 'zz_agent_guard_stamp')
+                  OR NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                  WHERE a.attrelid = v_fk.child AND a.attname = 'ag_agent_id' AND NOT a.attisdropped)
+                THEN 'false'
+                WHEN EXISTS (SELECT 1 FROM pg_attribute a
+                              WHERE a.attrelid = v_fk.child AND a.attname = 'ag_deleted_at' AND NOT a.attisdropped)
+                THEN 'r.ag_agent_id IS NOT NULL AND r.ag_deleted_at IS NULL'
+                ELSE 'r.ag_agent_id IS NOT NULL' END;
+            -- the referencing rows, locked, as the referencing table's owner
+            -- (its ON DELETE action runs as that role); a join, so that an
+            -- index on the referencing columns is used.  The referenced
+            -- values are unique: a referencing row meets one at most.
+            v_res := agent_guard._owner_query(v_fk.child, format(
+                'WITH l AS (SELECT r.tableoid AS rel, r.ctid AS tid, (%1$s) AS agent,
+                                   CASE WHEN %2$L OPERATOR(pg_catalog.=) ''c'' THEN agent_guard._row_image(r.*) END AS img
+                              FROM pg_catalog.jsonb_array_elements($1) AS e
+                             CROSS JOIN LATERAL %4$s
+                              JOIN %3$s r ON %5$s
+                               FOR UPDATE OF r)
+                 SELECT pg_catalog.jsonb_build_object(
+                            ''agent'', count(*) FILTER (WHERE l.agent),
+                            ''rows'', COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img))
+                                                FILTER (WHERE l.img IS NOT NULL), ''[]''::pg_catalog.jsonb))
+                   FROM l',
+                v_live, v_fk.act, agent_guard._only(v_fk.child),
+                agent_guard._typed_record(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
+                v_imgs);
+            IF (v_res ->> 'agent')::bigint > 0 THEN
+                RAISE EXCEPTION 'purge of % would % live rows an agent wrote', relation,
+                                CASE v_fk.act WHEN 'c' THEN 'delete' ELSE 'change' END
+                    USING ERRCODE = 'YG050',
+                          DETAIL = format('Foreign key "%s" of table %s (ON DELETE %s) reaches %s of %s last written by an agent (their stamps)%s.',
+                                          v_fk.conname, v_fk.child,
+                                          CASE v_fk.act WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END,
+                                          agent_guard._plural((v_res ->> 'agent')::bigint, 'live row'), v_fk.child,
+                                          CASE WHEN v_i <= v_first THEN ''
+                                               ELSE format(', through the rows the purge would delete in %s', v_rel::regclass) END),
+                          HINT = 'Nothing was removed.  Roll back the agent''s run first (agent_guard.rollback_run()), or delete or change those rows yourself, then purge again.';
+            END IF;
+            -- the rows a cascade deletes: their own references come next
+            SELECT jsonb_agg(x.value) INTO v_new
+              FROM jsonb_array_elements(v_res -> 'rows') x
+             WHERE NOT v_seen ? ((x.value ->> 'rel') || '/' || (x.value ->> 'tid'));
+            IF v_new IS NOT NULL THEN
+                v_seen := v_seen || (SELECT jsonb_object_agg((x.value ->> 'rel') || '/' || (x.value ->> 'tid'), true)
+                                       FROM jsonb_array_elements(v_new) x);
+                v_queue := v_queue || (SELECT jsonb_agg(jsonb_build_object('rel', g.rel, 'imgs', g.imgs))
+                                         FROM (SELECT x.value ->> 'rel' AS rel, jsonb_agg(x.value -> 'img') AS imgs
+                                                 FROM jsonb_array_elements(v_new) x GROUP BY 1) g);
+            END IF;
+        END LOOP;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION agent_guard._purge_reach(regclass, jsonb) IS
+    'internal: refuse (YG050) a purge whose ON DELETE actions reach live rows agents wrote, locking the rows they reach';
+
 CREATE FUNCTION agent_guard.purge(relation regclass, older_than interval) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     -- images print and read back as the row trigger prints them (outputpin.c)
@@ -154,20 +289,46 @@ AS $$
 DECLARE
     v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');
     v_count bigint;
+    v_rows  jsonb;
     v_gone  jsonb;
 BEGIN
     IF older_than IS NULL OR older_than < interval '0' THEN
         RAISE EXCEPTION 'older_than must be an interval of zero or more'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- the rows are deleted as the table's owner (agent_guard._owner_query),
-    -- and logged here
-    v_gone := agent_guard._owner_query(relation, format(
-        'WITH gone AS (DELETE FROM %1$s t '
-        '               WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz '
-        '              RETURNING agent_guard._row_image(t.*) AS img) '
-        'SELECT jsonb_agg(gone.img) FROM gone', relation),
+    -- The rows are read, locked and deleted as the table's owner
+    -- (agent_guard._owner_query), and logged here.  The rows to remove are
+    -- locked first and deleted by their tids: what the ON DELETE actions
+    -- reach is judged on exactly those rows (a row soft-deleted meanwhile
+    -- is not taken; red team 29, F1).
+    v_rows := agent_guard._owner_query(relation, format(
+        'WITH l AS (SELECT t.tableoid AS rel, t.ctid AS tid, agent_guard._row_image(t.*) AS img
+                      FROM %1$s t
+                     WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz
+                       FOR UPDATE OF t)
+         SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img)) FROM l',
+        agent_guard._only(relation)),
         jsonb_build_object('before', now() - older_than));
+    IF v_rows IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM agent_guard._purge_reach(relation, v_rows);
+    v_gone := agent_guard._owner_purge(relation, format(
+        'WITH gone AS (DELETE FROM %1$s t
+                        WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                                        FROM pg_catalog.jsonb_array_elements($1) e))
+                          AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
+                                                              (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                         FROM pg_catalog.jsonb_array_elements($1) e)
+                       RETURNING agent_guard._row_image(t.*) AS img)
+         SELECT pg_catalog.jsonb_agg(gone.img) FROM gone',
+        agent_guard._only(relation)),
+        (SELECT jsonb_agg(jsonb_build_object('rel', e.value -> 'rel', 'tid', e.value -> 'tid'))
+           FROM jsonb_array_elements(v_rows) e));
+    IF coalesce(jsonb_array_length(v_gone), 0) <> jsonb_array_length(v_rows) THEN
+        RAISE EXCEPTION 'could not purge %: % of % locked rows were deleted', relation,
+                        coalesce(jsonb_array_length(v_gone), 0), jsonb_array_length(v_rows);
+    END IF;
     INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
     SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
            (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest(v_keys) AS k), g.img

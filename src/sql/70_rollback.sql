@@ -564,7 +564,7 @@ BEGIN
                                       WHERE NOT t.want OPERATOR(pg_catalog.?) c.key
                                         AND NOT (t.born AND c.value OPERATOR(pg_catalog.<>) ''null''::pg_catalog.jsonb
                                                  AND c.value IS DISTINCT FROM ($1 OPERATOR(pg_catalog.->) c.key)))) END',
-            v_rel.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+            agent_guard._only(v_rel.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
             agent_guard._typed_record(v_rel.rel, v_keys, 't.k', 'kk')), v_missing);
         INSERT INTO _ag_cur (event_id, k, cur)
         SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
@@ -694,7 +694,7 @@ BEGIN
                                                AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint) kk
                                      WHERE %2$s RETURNING 1)
                          SELECT jsonb_build_array(count(*), 0) FROM d',
-                        v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+                        agent_guard._only(v_b.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
                         agent_guard._typed_record(v_b.rel, v_keys, 'b.after_key', 'kk'));
                 ELSIF v_b.op = 'DELETE' THEN
                     v_sql := format(
@@ -741,7 +741,7 @@ BEGIN
                                                                 WHERE NOT s.old_row OPERATOR(pg_catalog.?) c.c))
                                                         IS DISTINCT FROM s.old_row END AS bad)
                          SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
-                        v_b.rel,
+                        agent_guard._only(v_b.rel),
                         (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_upd) c),
                         (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_upd) c),
                         agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
@@ -806,7 +806,7 @@ BEGIN
                                      ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
                                             WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
                                     IS DISTINCT FROM b.old_row',
-                            v_b.rel, agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
+                            agent_guard._only(v_b.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
                             agent_guard._typed_record(v_b.rel, v_keys, 'b.before_key', 'kk')),
                             jsonb_build_array(v_b.seg, v_one));
                         RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
@@ -906,7 +906,7 @@ BEGIN
                                      WHERE NOT (r2.tableoid OPERATOR(pg_catalog.=) r.tableoid
                                                 AND r2.ctid OPERATOR(pg_catalog.=) r.ctid)
                                        AND %5$s AND %6$s)',
-                    v_dc.crel, agent_guard._key_match(v_keys, 'r', 'k'),
+                    agent_guard._only(v_dc.crel), agent_guard._key_match(v_keys, 'r', 'k'),
                     agent_guard._typed_record(v_dc.rel, v_keys, '(e.value OPERATOR(pg_catalog.->) 1)', 'kk'),
                     coalesce(replace(v_pred, '%R', 'r'), 'true'), coalesce(replace(v_pred, '%R', 'r2'), 'true'),
                     v_conds), v_arg);
@@ -962,7 +962,7 @@ BEGIN
                                                  CROSS JOIN LATERAL %6$s)
                                 AND %5$s
                               GROUP BY 1) v',
-                        v_fk.child,
+                        agent_guard._only(v_fk.child),
                         (SELECT string_agg(format('%L, r.%I', v_fk.pcols[i], v_fk.ccols[i]), ', ')
                            FROM generate_subscripts(v_fk.ccols, 1) i),
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
@@ -980,7 +980,7 @@ BEGIN
                            FROM jsonb_array_elements($1) AS e
                           CROSS JOIN LATERAL %3$s
                           WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %2$s)',
-                        v_fk.parent,
+                        agent_guard._only(v_fk.parent),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
                            FROM unnest(v_fk.pcols) c),
                         agent_guard._typed_record(v_fk.parent, v_fk.pcols, '(e.value OPERATOR(pg_catalog.->) 0)', 'v')),
@@ -1006,7 +1006,7 @@ BEGIN
                            FROM jsonb_array_elements($1) AS e
                           CROSS JOIN LATERAL %4$s
                           WHERE NOT EXISTS (SELECT 1 FROM %1$s p WHERE %3$s)',
-                        v_fk.parent,
+                        agent_guard._only(v_fk.parent),
                         (SELECT string_agg(format('%L, e.value -> %L', v_fk.ccols[i], v_fk.pcols[i]), ', ')
                            FROM generate_subscripts(v_fk.ccols, 1) i),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
@@ -1022,7 +1022,7 @@ BEGIN
                         'SELECT to_jsonb(count(*)) FROM %1$s r
                           WHERE (%2$s) IN (SELECT %3$s FROM jsonb_array_elements($1) AS e
                                              CROSS JOIN LATERAL %4$s)',
-                        v_fk.child,
+                        agent_guard._only(v_fk.child),
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
                         (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
                         agent_guard._typed_record(v_fk.child, v_fk.ccols, 'e.value', 'v')),
