@@ -509,21 +509,6 @@ table_allowed(Oid relid)
 }
 
 /*
- * Does a column default of a listed table draw from seq (DEFAULT
- * nextval('s') without OWNED BY)?  Its nextval() is part of the agent's
- * inserts into that table; its setval() is not allowed for that (the
- * sequence may number other tables too).  The agent's own temporary or
- * scratch tables do not count: a default of theirs on an unlisted
- * sequence would let the agent consume (exhaust) any sequence it may use,
- * a human's identity sequence too (red team 26, finding 3); the agent's
- * own sequences are allowed anyway (table_allowed()).  Nor do the
- * defaults of a listed table the agent could have written itself (its
- * own, or its roles': defaults_agents()): set to a human's sequence, they
- * would let it call nextval() of that sequence at will (red team 27,
- * finding 1); such a default is refused as it is stored
- * (ag_policy_object_access()).
- */
-/*
  * Are the defaults of relid an agent's?  Its owner is the session's login
  * role or a registered agent role: a default there names whatever
  * sequence the agent chose, a human's too (red team 27, finding 1).  A
@@ -549,6 +534,21 @@ defaults_agents(Oid relid)
 	return false;
 }
 
+/*
+ * Does a column default of a listed table draw from seq (DEFAULT
+ * nextval('s') without OWNED BY)?  Its nextval() is part of the agent's
+ * inserts into that table; its setval() is not allowed for that (the
+ * sequence may number other tables too).  The agent's own temporary or
+ * scratch tables do not count: a default of theirs on an unlisted
+ * sequence would let the agent consume (exhaust) any sequence it may use,
+ * a human's identity sequence too (red team 26, finding 3); the agent's
+ * own sequences are allowed anyway (table_allowed()).  Nor do the
+ * defaults of a listed table of the agent's own (its login role's or an
+ * agent role's: defaults_agents()): set to a human's sequence, they
+ * would let it call nextval() of that sequence at will (red team 27,
+ * finding 1); such a default is refused as it is stored
+ * (ag_policy_object_access()).
+ */
 static bool
 default_sequence_allowed(Oid seq)
 {
