@@ -216,14 +216,16 @@ ALTER TYPE tdb.ct8 ADD ATTRIBUTE tz text COLLATE pg_temp.tc CASCADE;
 ALTER TABLE tdb.par8 ADD COLUMN pc text COLLATE pg_temp.tc;
 ALTER TABLE tdb.vault ALTER COLUMN note TYPE text COLLATE pg_temp.tc;
 \set VERBOSITY default
--- a permanent collation, an attribute of a permanent type: allowed
+-- a permanent collation: allowed (a new attribute of ct8, which a
+-- protected column uses, needs approval whatever its collation: red team
+-- 29, finding 5, regress rt29_types; the human adds it below)
 ALTER TABLE tdb.vault ADD COLUMN memo8 text COLLATE "C";
-ALTER TYPE tdb.ct8 ADD ATTRIBUTE b text COLLATE "C" CASCADE;
 -- a temporary collation in the session's own scratch: allowed
 CREATE TABLE pg_temp.scratch8 (t text COLLATE pg_temp.tc);
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();
 SELECT kind, reason FROM agent_guard.requests WHERE run_id = 'run-td-8' ORDER BY request_id;
+ALTER TYPE tdb.ct8 ADD ATTRIBUTE b text COLLATE "C" CASCADE;
 SELECT attrelid::regclass, attname, attcollation::regcollation FROM pg_attribute
  WHERE attrelid IN ('tdb.vault'::regclass, 'tdb.kid8'::regclass, 'tdb.ct8'::regclass)
    AND attnum > 0 AND NOT attisdropped ORDER BY attrelid::regclass::text, attnum;

@@ -28,6 +28,7 @@
 #include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_statistic_ext.h"
 #include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "nodes/makefuncs.h"
@@ -37,6 +38,7 @@
 #include "storage/lockdefs.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "classify.h"
@@ -111,6 +113,30 @@ lock_walker(Node *node, LockWalk *w)
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, lock_walker, (void *) w, QTW_EXAMINE_RTES_BEFORE);
 	return expression_tree_walker(node, lock_walker, (void *) w);
+}
+
+/*
+ * A statistics object belongs to its table's structure (red team 28a,
+ * finding 4): CREATE, ALTER, RENAME, SET SCHEMA, OWNER TO and DROP
+ * STATISTICS are statements on the table, temporary or scratch when it
+ * is, one of its targets otherwise (a tables list, dml, an approval's
+ * binding).  One that does not exist is the statement's to report.
+ */
+static AgUtilityClass
+on_statistics(List *names, List **targets)
+{
+	Oid			stx = get_statistics_object_oid(names, true);
+	HeapTuple	tup;
+	Oid			relid;
+
+	if (!OidIsValid(stx))
+		return AG_UT_DDL;
+	tup = SearchSysCache1(STATEXTOID, ObjectIdGetDatum(stx));
+	if (!HeapTupleIsValid(tup))
+		return AG_UT_DDL;
+	relid = ((Form_pg_statistic_ext) GETSTRUCT(tup))->stxrelid;
+	ReleaseSysCache(tup);
+	return on_relid(relid, AG_UT_DDL, targets);
 }
 
 /* A statement that creates a relation: temporary or not. */
@@ -319,6 +345,24 @@ classify(Node *parsetree, List **targets, bool *unnamed)
 			}
 		case T_IndexStmt:
 			return on_relation(((IndexStmt *) parsetree)->relation, AG_UT_DDL, targets);
+		case T_CreateStatsStmt:
+			{
+				CreateStatsStmt *c = (CreateStatsStmt *) parsetree;
+
+				if (list_length(c->relations) == 1 && IsA(linitial(c->relations), RangeVar))
+					return on_relation(linitial_node(RangeVar, c->relations), AG_UT_DDL, targets);
+				return AG_UT_DDL;
+			}
+		case T_AlterStatsStmt:
+			return on_statistics(((AlterStatsStmt *) parsetree)->defnames, targets);
+		case T_AlterOwnerStmt:
+			{
+				AlterOwnerStmt *a = (AlterOwnerStmt *) parsetree;
+
+				if (a->objectType == OBJECT_STATISTIC_EXT)
+					return on_statistics(castNode(List, a->object), targets);
+				return AG_UT_DDL;
+			}
 		case T_CreateTrigStmt:
 			return on_relation(((CreateTrigStmt *) parsetree)->relation, AG_UT_DDL, targets);
 		case T_RuleStmt:
@@ -381,12 +425,16 @@ classify(Node *parsetree, List **targets, bool *unnamed)
 			{
 				RenameStmt *r = (RenameStmt *) parsetree;
 
+				if (r->renameType == OBJECT_STATISTIC_EXT)
+					return on_statistics(castNode(List, r->object), targets);
 				return r->relation ? on_relation(r->relation, AG_UT_DDL, targets) : AG_UT_DDL;
 			}
 		case T_AlterObjectSchemaStmt:
 			{
 				AlterObjectSchemaStmt *a = (AlterObjectSchemaStmt *) parsetree;
 
+				if (a->objectType == OBJECT_STATISTIC_EXT)
+					return on_statistics(castNode(List, a->object), targets);
 				return a->relation ? on_relation(a->relation, AG_UT_DDL, targets) : AG_UT_DDL;
 			}
 		case T_DropStmt:
@@ -406,6 +454,10 @@ classify(Node *parsetree, List **targets, bool *unnamed)
 						foreach(lc, d->objects)
 							cls = Max(cls, on_relation(makeRangeVarFromNameList((List *) lfirst(lc)),
 													   AG_UT_DDL, targets));
+						return cls;
+					case OBJECT_STATISTIC_EXT:
+						foreach(lc, d->objects)
+							cls = Max(cls, on_statistics((List *) lfirst(lc), targets));
 						return cls;
 					default:
 						return AG_UT_DDL;

@@ -269,6 +269,13 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		ag_agentgate_stored_writers(queryDesc);
 		/* no agent writes while this process runs VACUUM */
 		ag_writers_vacuum_start(queryDesc->plannedstmt);
+		/*
+		 * a COPY's blessing of its own nextval() calls is not this plan's;
+		 * the guard's own queries (a freeze or policy loaded as the COPY
+		 * starts) leave it be
+		 */
+		if (!ag_owner_running())
+			ag_policy_plan_starts();
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
@@ -861,6 +868,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	ag_agentgate_object_access(access, classId, objectId, subId, arg);
 	/* an agent's domain calls nothing with more than the agent's rights */
 	ag_agentstored_object_access(access, classId, objectId, subId);
+	/* a default it stores calls nextval() only as its policy lets it */
+	ag_policy_object_access(access, classId, objectId, subId);
 
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);

@@ -74,8 +74,10 @@
 #include "catalog/partition.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_type.h"
+#include "catalog/objectaccess.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -85,6 +87,9 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/ipc.h"
@@ -102,10 +107,12 @@
 #include "utils/rel.h"
 #include "access/relation.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "agent_guard.h"
 #include "agentcache.h"
+#include "agentcode.h"
 #include "classify.h"
 #include "compat.h"
 #include "outbox.h"
@@ -155,10 +162,24 @@ static int	policy_max_rows = 0;	/* 0: no rate limit */
 static bool policy_loading = false;
 
 /*
- * The last plan walked (read_only) called nextval/setval only on temporary
- * sequences it names: the function-execute backstop lets those calls pass.
+ * The last plan walked (read_only or a tables list) called setval only on
+ * sequences it may set (temporary ones, or a listed table's): the
+ * function-execute backstop lets the agent_guard._setval() calls planted
+ * in a plan pass (only walked plans have them).  nextval() in a plan goes
+ * through agent_guard._nextval(), judged per call: no plan walk blesses a
+ * plain nextval() (a domain's or a table's CHECK, set up with the plan,
+ * calls it unwrapped; red team 28a, finding 1).
  */
 static bool seq_calls_blessed = false;
+
+/*
+ * The COPY FROM being set up: its defaults, WHERE clause, the CHECKs of
+ * its columns' domains and of its table were walked, and call nextval()
+ * only on sequences the policy lets it call.  Those calls, set up without
+ * a plan, pass the backstop while the COPY runs, and only then: any other
+ * statement (a trigger's, the next one in a DO block) ends the blessing.
+ */
+static bool copy_seq_blessed = false;
 
 static int64
 now_second(void)
@@ -488,6 +509,32 @@ table_allowed(Oid relid)
 }
 
 /*
+ * Are the defaults of relid an agent's?  Its owner is the session's login
+ * role or a registered agent role: a default there names whatever
+ * sequence the agent chose, a human's too (red team 27, finding 1).  A
+ * table of a role the agent is only a member of counts as that role's:
+ * the agent's own sessions cannot store such a default there under a
+ * tables list (ag_policy_object_access(), also after SET ROLE).
+ */
+static bool
+defaults_agents(Oid relid)
+{
+	Oid			owner = ag_agentcode_relation_owner(relid);
+	const Oid  *roles;
+	uint64		generation;
+	int			n;
+	int			i;
+
+	if (!OidIsValid(owner) || owner == GetSessionUserId())
+		return true;
+	n = ag_agent_roles(&roles, &generation);
+	for (i = 0; i < n; i++)
+		if (roles[i] == owner)
+			return true;
+	return false;
+}
+
+/*
  * Does a column default of a listed table draw from seq (DEFAULT
  * nextval('s') without OWNED BY)?  Its nextval() is part of the agent's
  * inserts into that table; its setval() is not allowed for that (the
@@ -495,7 +542,12 @@ table_allowed(Oid relid)
  * scratch tables do not count: a default of theirs on an unlisted
  * sequence would let the agent consume (exhaust) any sequence it may use,
  * a human's identity sequence too (red team 26, finding 3); the agent's
- * own sequences are allowed anyway (table_allowed()).
+ * own sequences are allowed anyway (table_allowed()).  Nor do the
+ * defaults of a listed table of the agent's own (its login role's or an
+ * agent role's: defaults_agents()): set to a human's sequence, they
+ * would let it call nextval() of that sequence at will (red team 27,
+ * finding 1); such a default is refused as it is stored
+ * (ag_policy_object_access()).
  */
 static bool
 default_sequence_allowed(Oid seq)
@@ -522,7 +574,8 @@ default_sequence_allowed(Oid seq)
 
 			found = OidIsValid(col.objectId) &&
 				table_listed_in(policy_has_tables, policy_tables, policy_ntables,
-								col.objectId, false);
+								col.objectId, false) &&
+				!defaults_agents(col.objectId);
 		}
 	}
 	systable_endscan(scan);
@@ -641,14 +694,15 @@ check_plan_writers(PlannedStmt *ps, const char *text, int len)
 
 /*
  * Should this agent's plans call nextval() through agent_guard._nextval()
- * (writers.c)?  Under a tables list: it judges the sequence each time it
- * runs.  Plans are made again when the policy changes (policy_load()).
+ * (writers.c)?  Under a tables list or read_only: it judges the sequence
+ * each time it runs, so that no walk of a plan need bless a plain
+ * nextval() the backstop sees set up.  Plans are made again when the policy changes (policy_load()).
  */
 bool
 ag_policy_wraps_nextval(void)
 {
-	return ag_judging() && policy_load() && policy_has_tables &&
-		policy_mode != MODE_READ_ONLY;
+	return ag_judging() && policy_load() &&
+		(policy_has_tables || policy_mode == MODE_READ_ONLY);
 }
 
 /* the last sequence agent_guard._nextval() let pass, and under which policy */
@@ -737,7 +791,18 @@ void
 ag_policy_top_statement(void)
 {
 	seq_calls_blessed = false;
+	copy_seq_blessed = false;
 	nextval_ok_seq = InvalidOid;
+}
+
+/*
+ * Any plan starts: a COPY's blessing of its own expressions is not the
+ * plan's (hooks.c, also for plans the gates do not judge).
+ */
+void
+ag_policy_plan_starts(void)
+{
+	copy_seq_blessed = false;
 }
 
 /* A statement the gates judge is about to run (ps is never a utility). */
@@ -806,9 +871,12 @@ ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len)
 /*
  * Backstop for function calls: every call the executor sets up, and calls
  * over the fast-path protocol, which no plan shows.  Large-object writers
- * are refused; a sequence call under read_only or a tables list passes
- * only when the plan being run was walked and named the sequences it may
- * use only.
+ * are refused; under read_only or a tables list, agent_guard._nextval()
+ * passes (it judges each call), agent_guard._setval() when the plan
+ * that plants it was walked, and a plain nextval() only while the COPY
+ * FROM whose expressions were walked runs (copy_seq_blessed): set up
+ * anywhere else (a CHECK of a table or a domain, CALL's arguments), it
+ * is refused.
  */
 void
 ag_policy_function_execute(Oid funcid)
@@ -821,8 +889,11 @@ ag_policy_function_execute(Oid funcid)
 		return;
 	if (k == AG_FN_SEQUENCE &&
 		((policy_mode != MODE_READ_ONLY && !policy_has_tables) ||
-		 (seq_calls_blessed && ActivePortal != NULL) ||
-		 ag_writers_is_nextval_wrapper(funcid)))	/* judged as it runs */
+		 ag_writers_is_nextval_wrapper(funcid) ||	/* judged as it runs */
+		 /* planted in a walked plan: its sequence was judged there */
+		 (ag_writers_is_setval_wrapper(funcid) && seq_calls_blessed && ActivePortal != NULL) ||
+		 /* a COPY's own default, WHERE or CHECK, walked as it started */
+		 (funcid == F_NEXTVAL && copy_seq_blessed && ActivePortal != NULL)))
 		return;
 	if ((k == AG_FN_LARGE_OBJECT || k == AG_FN_WAL_MESSAGE) &&
 		policy_mode != MODE_READ_ONLY && !policy_has_tables)
@@ -836,9 +907,78 @@ ag_policy_function_execute(Oid funcid)
  * ---------------------------------------------------------------------
  */
 /*
- * COPY FROM evaluates its column defaults without a plan: a default of a
+ * The CHECK constraints a value of typid runs: a domain's (and its base
+ * type's), those of an array's element type, and of a composite type's
+ * attributes, a few levels deep.
+ */
+static void
+scan_type_checks(Oid typid, AgWriterScan *ws, int depth)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	Oid			base = InvalidOid;
+	Oid			elem = InvalidOid;
+	Oid			typrel = InvalidOid;
+
+	if (depth > 8 || !OidIsValid(typid) || OidIsValid(ws->bad_fn))
+		return;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	if (typ->typtype == TYPTYPE_DOMAIN)
+		base = typ->typbasetype;
+	else if (OidIsValid(typ->typelem) && IsTrueArrayType(typ))
+		elem = typ->typelem;
+	else if (typ->typtype == TYPTYPE_COMPOSITE)
+		typrel = typ->typrelid;
+	ReleaseSysCache(tup);
+
+	if (OidIsValid(base))
+	{
+		Relation	con = table_open(ConstraintRelationId, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	c;
+
+		ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(typid));
+		scan = systable_beginscan(con, ConstraintTypidIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(c = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		bin = heap_getattr(c, Anum_pg_constraint_conbin,
+										   RelationGetDescr(con), &isnull);
+
+			if (!isnull && ((Form_pg_constraint) GETSTRUCT(c))->contype == CONSTRAINT_CHECK)
+				ag_writers_scan_expr(stringToNode(TextDatumGetCString(bin)), ws);
+		}
+		systable_endscan(scan);
+		table_close(con, AccessShareLock);
+		scan_type_checks(base, ws, depth + 1);
+	}
+	else if (OidIsValid(elem))
+		scan_type_checks(elem, ws, depth + 1);
+	else if (OidIsValid(typrel))
+	{
+		Relation	r = relation_open(typrel, AccessShareLock);
+		int			i;
+
+		for (i = 0; i < RelationGetNumberOfAttributes(r); i++)
+			if (!TupleDescAttr(RelationGetDescr(r), i)->attisdropped)
+				scan_type_checks(TupleDescAttr(RelationGetDescr(r), i)->atttypid, ws, depth + 1);
+		relation_close(r, AccessShareLock);
+	}
+}
+
+/*
+ * COPY FROM evaluates its column defaults, its WHERE clause and the CHECKs
+ * of the table and of its columns' domains without a plan: one of a
  * temporary table may call nextval() on a permanent sequence (read_only),
- * one of any table on a sequence outside the tables list.
+ * one of any table on a sequence outside the tables list (red team 28a,
+ * finding 1: the WHERE clause and the domains' CHECKs were not walked,
+ * and a default of an allowed sequence let every other call pass).  The
+ * WHERE clause is analysed here as DoCopy() will, against the table.
  */
 static void
 copy_defaults_check(CopyStmt *copy, const char *text, int len)
@@ -846,20 +986,43 @@ copy_defaults_check(CopyStmt *copy, const char *text, int len)
 	Oid			relid = RangeVarGetRelid(copy->relation, NoLock, true);
 	AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
 	Relation	rel;
+	TupleDesc	desc;
 	int			i;
 
+	copy_seq_blessed = false;
 	if (policy_mode != MODE_READ_ONLY)
 		ws.seq_ok = policy_seq_ok;
 	if (!OidIsValid(relid))
 		return;
 	rel = relation_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
 	for (i = 1; i <= RelationGetNumberOfAttributes(rel); i++)
-		if (!TupleDescAttr(RelationGetDescr(rel), i - 1)->attisdropped)
-			ag_writers_scan_expr(build_column_default(rel, i), &ws);
+	{
+		if (TupleDescAttr(desc, i - 1)->attisdropped)
+			continue;
+		ag_writers_scan_expr(build_column_default(rel, i), &ws);
+		scan_type_checks(TupleDescAttr(desc, i - 1)->atttypid, &ws, 0);
+	}
+	if (desc->constr != NULL)
+		for (i = 0; i < desc->constr->num_check; i++)
+			ag_writers_scan_expr(stringToNode(desc->constr->check[i].ccbin), &ws);
+	if (copy->whereClause != NULL && !OidIsValid(ws.bad_fn))
+	{
+		ParseState *pstate = make_parsestate(NULL);
+		ParseNamespaceItem *nsitem;
+		Node	   *where;
+
+		nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL, false, false);
+		addNSItemToQuery(pstate, nsitem, false, true, true);
+		where = transformExpr(pstate, copyObject(copy->whereClause), EXPR_KIND_COPY_WHERE);
+		where = coerce_to_boolean(pstate, where, "WHERE");
+		ag_writers_scan_expr(where, &ws);
+		free_parsestate(pstate);
+	}
 	relation_close(rel, AccessShareLock);
 	if (OidIsValid(ws.bad_fn))
 		refuse_writer_call(ws.bad_fn, ws.bad_seq, text, len);
-	seq_calls_blessed = ws.temp_seq_calls;
+	copy_seq_blessed = ws.temp_seq_calls;
 }
 
 /* A utility statement the gates judge is about to run. */
@@ -873,6 +1036,9 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 	ListCell   *lc;
 	bool		copy_from;
 
+	/* a COPY's blessing is its own; a new statement's nextval() is judged afresh */
+	copy_seq_blessed = false;
+	nextval_ok_seq = InvalidOid;
 	if (parsetree == NULL || !policy_load())
 		return;
 	copy_from = IsA(parsetree, CopyStmt) && ((CopyStmt *) parsetree)->is_from;
@@ -907,6 +1073,66 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 		copy_defaults_check((CopyStmt *) parsetree, text, len);
 	if (cls == AG_UT_DATA)
 		rate_precheck(what, text, len);
+}
+
+/*
+ * Object access (OAT_POST_CREATE of a column default or generation
+ * expression, reported as the relation and the column): under a tables
+ * list, a default the agent stores on a relation that is not its scratch
+ * (a listed table of its own) may call nextval() only on a sequence the
+ * policy lets it call.  Such a default counted as the listed table's, and
+ * let the agent call nextval() on a human's sequence at will (red team
+ * 27, finding 1); the write path no longer counts the agent's own
+ * defaults (default_sequence_allowed()), and the statement that stores
+ * one is refused (YG008), whatever runs it (ALTER TABLE ... SET DEFAULT,
+ * ADD COLUMN, a parent's default passed down, an approved statement).
+ * The agent's temporary and scratch tables may have one: their inserts
+ * judge it (red team 26, finding 3).
+ */
+void
+ag_policy_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	def;
+	AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
+	const char *stmt;
+	int			stmt_len;
+
+	if (access != OAT_POST_CREATE || classId != AttrDefaultRelationId || IsBinaryUpgrade ||
+		!ag_judging() || !policy_load() || !policy_has_tables || policy_mode == MODE_READ_ONLY ||
+		ag_relation_exempt(objectId))
+		return;
+	ws.seq_ok = policy_seq_ok;
+	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objectId));
+	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum((int16) subId));
+	/* the row was just written, without a command counter increment */
+	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(def = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			ag_writers_scan_expr(stringToNode(TextDatumGetCString(d)), &ws);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(ws.bad_fn))
+		return;
+	(void) ag_current_statement(&stmt, &stmt_len);
+	ag_refuse(AG_REFUSAL_POLICY, "column default",
+			  psprintf("The policy of agent \"%s\" lets it write %s only; the default of column \"%s\" of %s would call %s() on %s, which is not one of them nor owned by one of them, nor drawn from by a default of one of them that a human set.",
+					   ag_current_agent(), tables_list(),
+					   get_attname(objectId, (AttrNumber) subId, true) ? get_attname(objectId, (AttrNumber) subId, true) : "?",
+					   ag_qualified_relname(objectId), ag_writer_name(ws.bad_fn),
+					   OidIsValid(ws.bad_seq) ? psprintf("sequence %s", ag_qualified_relname(ws.bad_seq)) :
+					   "a sequence not named as a constant"),
+			  stmt, stmt_len, 0);
 }
 
 /* ---------------------------------------------------------------------
@@ -1071,6 +1297,7 @@ policy_xact_callback(XactEvent event, void *arg)
 	{
 		policy_loading = false;
 		seq_calls_blessed = false;
+		copy_seq_blessed = false;
 	}
 }
 

@@ -7,6 +7,7 @@
 #ifndef AG_POLICY_H
 #define AG_POLICY_H
 
+#include "catalog/objectaccess.h"
 #include "classify.h"
 
 struct PlannedStmt;
@@ -18,6 +19,9 @@ extern void ag_policy_executor_start(struct PlannedStmt *ps, const char *text, i
 extern void ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len);
 extern void ag_policy_utility(AgUtility *u, const char *text, int len);
 extern void ag_policy_function_execute(Oid funcid);
+extern void ag_policy_plan_starts(void);
+extern void ag_policy_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+									int subId);
 extern bool ag_policy_wraps_nextval(void);
 extern char *ag_policy_code_write(const char *agent, Oid relid);
 extern char *ag_policy_code_writer_call(const char *agent, Oid funcid, bool seq_blessed);

@@ -3507,6 +3507,20 @@ ag_structure_new_column(Oid relid, int attnum, char **why)
 		else if ((code = type_default_code(a->atttypid, 0)) != NULL)
 			what = psprintf("a type that takes a default off the allow-list (%s)", code);
 	}
+	/*
+	 * Any new attribute of a row type a protected column uses (directly,
+	 * through an array, a domain or another composite type) changes that
+	 * column's values: every row gets a new field, the log's images no
+	 * longer match the type, and humans' ROW(...) inputs of the old shape
+	 * fail (red team 29, finding 5).  As DROP, ALTER and RENAME
+	 * ATTRIBUTE: approval.
+	 */
+	if (what == NULL && OidIsValid(user))
+	{
+		*why = psprintf("it adds attribute \"%s\" to the row type of \"%s\", which protected table \"%s\" uses: every value of it there gets a new field, and humans' inputs of the old shape fail",
+						NameStr(a->attname), name_of(relid), name_of(user));
+		return AG_REFUSAL_APPROVAL;
+	}
 	if (what == NULL)
 		return AG_REFUSAL_NONE;
 	if (OidIsValid(user))
