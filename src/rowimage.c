@@ -24,6 +24,21 @@
  * they always were, and an image is still a function of the value: equal
  * rows give equal images, which the rollback's comparisons rely on.
  *
+ * Some columns keep their text always, and are marked (red team 27,
+ * finding 2; red team 28a, finding 2): json, which to_jsonb() parses
+ * (whitespace, key order and duplicate keys lost); a type that is not
+ * built in and has a cast to json (hstore, a user's type), which
+ * to_jsonb() prints by calling the cast, a user's function, never run
+ * here; and arrays and composites of those or of jsonb (whose JSON null
+ * would read back as SQL NULL).  The image of a row where such a column
+ * holds a value is to_jsonb() of the row with those columns as text, and
+ * its key "" (no column is named so) lists them: the rollback reads a
+ * marked json column from its text (agent_guard._typed_record()), which
+ * it could not tell from a JSON string otherwise.  A jsonb column that
+ * holds the JSON null keeps it and is marked too, which tells it from an
+ * SQL NULL.  Images written before the marks have none; the rollback
+ * compares a row with them in that old form (ag_image_row(), legacy).
+ *
  * The text prints with the output settings the image is pinned to
  * (outputpin.c): the types' output functions read the same settings
  * whether to_jsonb() or the text form calls them, and the row trigger pins
