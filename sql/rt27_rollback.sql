@@ -44,9 +44,11 @@ CREATE TABLE r27.before AS
            tt::text AS tt, p::text AS p, jn::text AS jn, b::text AS b, note FROM r27.docs;
 SELECT agent_guard.protect('r27.docs', soft_delete => false);
 GRANT SELECT, INSERT, UPDATE, DELETE ON r27.docs TO regress_bot, regress_human;
--- a soft-delete table with a json column
-CREATE TABLE r27.notes (id int PRIMARY KEY, j json);
-INSERT INTO r27.notes VALUES (1, '{"z": 1,  "a": [ 1 ]}'), (2, '  true');
+-- a soft-delete table with a json column (and a dropped one, whose old
+-- values stay in the rows)
+CREATE TABLE r27.notes (id int PRIMARY KEY, gone json, j json);
+INSERT INTO r27.notes VALUES (1, (repeat(' ', 5000) || '1')::json, '{"z": 1,  "a": [ 1 ]}'), (2, '2', '  true');
+ALTER TABLE r27.notes DROP COLUMN gone;
 SELECT agent_guard.protect('r27.notes');
 GRANT SELECT, INSERT, UPDATE, DELETE ON r27.notes TO regress_bot, regress_human;
 

@@ -493,6 +493,10 @@ ag_image_row(AgImageFix *fix, FmgrInfo *to_jsonb, HeapTuple tuple, TupleDesc des
 			HeapTuple	t;
 
 			heap_deform_tuple(tuple, desc, values, isnull);
+			/* a dropped column's old value is not printed: not fetched */
+			for (i = 0; i < natts; i++)
+				if (TupleDescAttr(desc, i)->attisdropped)
+					isnull[i] = true;
 			for (i = 0; i < fix->ntext; i++)
 			{
 				int			a = fix->tindex[i];
