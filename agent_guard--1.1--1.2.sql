@@ -563,24 +563,102 @@ REVOKE ALL ON FUNCTION agent_guard._rollback_lock(integer) FROM PUBLIC;
 -- jsonb_populate_record(NULL::t, ...): that reads every column of the row
 -- type, and a column of a NOT NULL domain missing from the image fails
 -- its domain check (fix 26).
+--
+-- Two kinds of column are not read by jsonb_to_record() (then the text is
+-- a subquery, "(SELECT ... FROM jsonb_to_record(...) AS j_(...)) AS
+-- <alias>", which every caller puts after FROM or JOIN LATERAL):
+--   - a json column (or a domain over json) marked in the image (its name
+--     in the array under the key "", src/rowimage.c) holds its text, a
+--     JSON string, which jsonb_to_record() would read as the JSON string
+--     itself: it is read with the type's input function, exactly as it
+--     was (red team 27, finding 2).  An image without marks (written
+--     before them) is read as before.  Other marked columns (hstore, a
+--     type with a cast to json, json[]) are read from their text by
+--     jsonb_to_record() already, as arrays kept as text are;
+--   - a json or jsonb column whose value may not be SQL NULL (keys: a key
+--     column, or a value taken from a non-NULL column; or a NOT NULL
+--     column) reads a JSON null as the JSON null, which jsonb_to_record()
+--     reads as SQL NULL: such a key found no row, or the wrong one
+--     (red team 29, findings 3 and 4).  Any other jsonb column reads a
+--     JSON null as the JSON null where the image marks it (a null there
+--     that is not marked is an SQL NULL, or in an image written before
+--     the marks, either).
+-- agent_guard._typed_record() reads a partial image, agent_guard._typed_key()
+-- a key (keys).
+CREATE FUNCTION agent_guard._typed(relation regclass, cols text[], image text, alias text, keys boolean)
+    RETURNS text
+    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH c AS (
+        SELECT c.o, a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS typ,
+               format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                      CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                           THEN format(' COLLATE %I.%I', n.nspname, co.collname) ELSE '' END) AS def,
+               (WITH RECURSIVE d(oid, typtype, typbasetype, depth) AS (
+                     SELECT t.oid, t.typtype, t.typbasetype, 0
+                     UNION ALL
+                     SELECT b.oid, b.typtype, b.typbasetype, d.depth + 1
+                       FROM d JOIN pg_type b ON b.oid = d.typbasetype
+                      WHERE d.typtype = 'd' AND d.depth < 100)
+                SELECT d.oid FROM d WHERE d.typtype <> 'd') AS base,
+               keys OR a.attnotnull AS notnull
+          FROM unnest(cols) WITH ORDINALITY AS c(name, o)
+          JOIN pg_attribute a ON a.attrelid = relation AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+          JOIN pg_type t ON t.oid = a.atttypid
+          LEFT JOIN pg_collation co ON co.oid = a.attcollation
+          LEFT JOIN pg_namespace n ON n.oid = co.collnamespace),
+    x AS (
+        SELECT c.o, c.name, c.def,
+               CASE WHEN c.base = 'json'::regtype
+                    THEN format('CASE WHEN (%1$s OPERATOR(pg_catalog.->) %2$L) OPERATOR(pg_catalog.?) %3$L '
+                                'THEN CAST(%1$s OPERATOR(pg_catalog.->>) %3$L AS %4$s) %5$sELSE j_.%6$I END',
+                                image, '', c.name, c.typ,
+                                CASE WHEN c.notnull
+                                     THEN format('WHEN %1$s OPERATOR(pg_catalog.->) %2$L OPERATOR(pg_catalog.=) ''null''::pg_catalog.jsonb '
+                                                 'THEN CAST(''null'' AS %3$s) ', image, c.name, c.typ)
+                                     ELSE '' END,
+                                c.name)
+                    WHEN c.base = 'jsonb'::regtype AND c.notnull
+                    THEN format('CAST(%s OPERATOR(pg_catalog.->) %L AS %s)', image, c.name, c.typ)
+                    WHEN c.base = 'jsonb'::regtype
+                    THEN format('CASE WHEN (%1$s OPERATOR(pg_catalog.->) %2$L) OPERATOR(pg_catalog.?) %3$L '
+                                'THEN CAST(%1$s OPERATOR(pg_catalog.->) %3$L AS %4$s) ELSE j_.%5$I END',
+                                image, '', c.name, c.typ, c.name) END AS expr,
+               c.base IS DISTINCT FROM 'jsonb'::regtype OR NOT c.notnull AS uses_j
+          FROM c)
+    SELECT CASE WHEN coalesce(bool_and(x.expr IS NULL), true)
+                THEN format('pg_catalog.jsonb_to_record(%s) AS %I(%s)', image, alias,
+                            string_agg(x.def, ', ' ORDER BY x.o))
+                ELSE format('(SELECT %s%s) AS %I',
+                            string_agg(format('%s AS %I', coalesce(x.expr, format('j_.%I', x.name)), x.name), ', ' ORDER BY x.o),
+                            CASE WHEN bool_or(x.uses_j)
+                                 THEN format(' FROM pg_catalog.jsonb_to_record(%s) AS j_(%s)', image,
+                                             string_agg(x.def, ', ' ORDER BY x.o) FILTER (WHERE x.uses_j))
+                                 ELSE '' END,
+                            alias) END
+      FROM x
+$$;
+COMMENT ON FUNCTION agent_guard._typed(regclass, text[], text, text, boolean) IS
+    'internal: jsonb_to_record() of a key or partial image with a column definition list of some columns of a table (marked json columns from their text; keys: a JSON null in a json or jsonb column as the JSON null)';
+REVOKE ALL ON FUNCTION agent_guard._typed(regclass, text[], text, text, boolean) FROM PUBLIC;
 CREATE FUNCTION agent_guard._typed_record(relation regclass, cols text[], image text, alias text)
     RETURNS text
     LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('pg_catalog.jsonb_to_record(%s) AS %I(%s)', image, alias,
-                  string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                                    CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-                                         THEN format(' COLLATE %I.%I', n.nspname, co.collname) ELSE '' END),
-                             ', ' ORDER BY c.o))
-      FROM unnest(cols) WITH ORDINALITY AS c(name, o)
-      JOIN pg_attribute a ON a.attrelid = relation AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
-      JOIN pg_type t ON t.oid = a.atttypid
-      LEFT JOIN pg_collation co ON co.oid = a.attcollation
-      LEFT JOIN pg_namespace n ON n.oid = co.collnamespace
+    SELECT agent_guard._typed(relation, cols, image, alias, false)
 $$;
 COMMENT ON FUNCTION agent_guard._typed_record(regclass, text[], text, text) IS
-    'internal: jsonb_to_record() of a key or partial image with a column definition list of some columns of a table';
+    'internal: jsonb_to_record() of a partial image with a column definition list of some columns of a table';
+CREATE FUNCTION agent_guard._typed_key(relation regclass, cols text[], image text, alias text)
+    RETURNS text
+    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT agent_guard._typed(relation, cols, image, alias, true)
+$$;
+COMMENT ON FUNCTION agent_guard._typed_key(regclass, text[], text, text) IS
+    'internal: jsonb_to_record() of a key with a column definition list of some columns of a table (a JSON null in a json or jsonb column as the JSON null)';
 REVOKE ALL ON FUNCTION agent_guard._typed_record(regclass, text[], text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION agent_guard._typed_key(regclass, text[], text, text) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION agent_guard._rollback(p_run text, p_xid xid8, p_apply boolean, p_on_conflict text)
     RETURNS TABLE (step integer, event_id bigint, relation text, operation text,
@@ -872,7 +950,7 @@ BEGIN
         END IF;
         v_res := agent_guard._owner_query(v_rel.rel, format(
             'WITH cur AS MATERIALIZED (
-                 SELECT t.tid, agent_guard._row_image(r.*) AS img
+                 SELECT t.tid, agent_guard._row_image(r.*, t.want) AS img
                    FROM %3$s t
                    CROSS JOIN LATERAL %4$s
                    JOIN %1$s r ON %2$s
@@ -889,7 +967,7 @@ BEGIN
                                         AND NOT (t.born AND c.value OPERATOR(pg_catalog.<>) ''null''::pg_catalog.jsonb
                                                  AND c.value IS DISTINCT FROM ($1 OPERATOR(pg_catalog.->) c.key)))) END',
             agent_guard._only(v_rel.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
-            agent_guard._typed_record(v_rel.rel, v_keys, 't.k', 'kk')), v_missing);
+            agent_guard._typed_key(v_rel.rel, v_keys, 't.k', 'kk')), v_missing);
         INSERT INTO _ag_cur (event_id, k, cur)
         SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
           FROM jsonb_array_elements(v_res) c;
@@ -1019,7 +1097,7 @@ BEGIN
                                      WHERE %2$s RETURNING 1)
                          SELECT jsonb_build_array(count(*), 0) FROM d',
                         agent_guard._only(v_b.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
-                        agent_guard._typed_record(v_b.rel, v_keys, 'b.after_key', 'kk'));
+                        agent_guard._typed_key(v_b.rel, v_keys, 'b.after_key', 'kk'));
                 ELSIF v_b.op = 'DELETE' THEN
                     v_sql := format(
                         'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
@@ -1028,7 +1106,7 @@ BEGIN
                                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                      ORDER BY b.event_id DESC
-                                    RETURNING agent_guard._row_image(r.*) AS img)
+                                    RETURNING agent_guard._row_image(r.*) AS img, r AS rr)
                          SELECT jsonb_build_array((SELECT count(*) FROM w),
                                                   (SELECT count(*) FROM w
                                                     WHERE NOT EXISTS (SELECT 1 FROM %4$s b
@@ -1042,9 +1120,13 @@ BEGIN
                                                                               ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
                                                                                      WHERE NOT c.c OPERATOR(pg_catalog.=) ANY (%5$s)))
                                                                          AND b.old_row OPERATOR(pg_catalog.=)
-                                                                             (w.img OPERATOR(pg_catalog.-)
-                                                                              ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
-                                                                                     WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)))))',
+                                                                             (SELECT i.img OPERATOR(pg_catalog.-)
+                                                                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(i.img) c
+                                                                                            WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)
+                                                                                FROM (SELECT CASE WHEN w.img OPERATOR(pg_catalog.?) ''''
+                                                                                                   AND NOT b.old_row OPERATOR(pg_catalog.?) ''''
+                                                                                                  THEN agent_guard._row_image(w.rr, b.old_row)
+                                                                                                  ELSE w.img END AS img) i))))',
                         v_b.rel,
                         (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
                         (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part,
@@ -1059,9 +1141,9 @@ BEGIN
                                      WHERE s.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                        AND s.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                        AND %4$s
-                                    RETURNING CASE WHEN record_image_eq(ROW(agent_guard._row_image(r.*)), ROW(s.old_row)) THEN false
-                                                   ELSE (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
-                                                         ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
+                                    RETURNING CASE WHEN record_image_eq(ROW(agent_guard._row_image(r.*, s.old_row)), ROW(s.old_row)) THEN false
+                                                   ELSE (agent_guard._row_image(r.*, s.old_row) OPERATOR(pg_catalog.-)
+                                                         ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*, s.old_row)) c
                                                                 WHERE NOT s.old_row OPERATOR(pg_catalog.?) c.c))
                                                         IS DISTINCT FROM s.old_row END AS bad)
                          SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
@@ -1070,7 +1152,7 @@ BEGIN
                         (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_upd) c),
                         agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
                         agent_guard._typed_record(v_b.rel, v_upd, 's.old_row', 'o'),
-                        agent_guard._typed_record(v_b.rel, v_keys, 's.after_key', 'kk'));
+                        agent_guard._typed_key(v_b.rel, v_keys, 's.after_key', 'kk'));
                 END IF;
 
                 -- A batch restores its rows in one statement, which checks
@@ -1126,12 +1208,12 @@ BEGIN
                                LEFT JOIN %1$s r ON %2$s
                               WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                 AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
-                                AND (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
-                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
+                                AND (agent_guard._row_image(r.*, b.old_row) OPERATOR(pg_catalog.-)
+                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*, b.old_row)) c
                                             WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
                                     IS DISTINCT FROM b.old_row',
                             agent_guard._only(v_b.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
-                            agent_guard._typed_record(v_b.rel, v_keys, 'b.before_key', 'kk')),
+                            agent_guard._typed_key(v_b.rel, v_keys, 'b.before_key', 'kk')),
                             jsonb_build_array(v_b.seg, v_one));
                         RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
                                         v_what, v_cnt ->> 0, v_b.rel
@@ -1231,7 +1313,7 @@ BEGIN
                                                 AND r2.ctid OPERATOR(pg_catalog.=) r.ctid)
                                        AND %5$s AND %6$s)',
                     agent_guard._only(v_dc.crel), agent_guard._key_match(v_keys, 'r', 'k'),
-                    agent_guard._typed_record(v_dc.rel, v_keys, '(e.value OPERATOR(pg_catalog.->) 1)', 'kk'),
+                    agent_guard._typed_key(v_dc.rel, v_keys, '(e.value OPERATOR(pg_catalog.->) 1)', 'kk'),
                     coalesce(replace(v_pred, '%R', 'r'), 'true'), coalesce(replace(v_pred, '%R', 'r2'), 'true'),
                     v_conds), v_arg);
                 IF (v_cnt ->> 0)::bigint > 0 THEN
@@ -1292,7 +1374,7 @@ BEGIN
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
                         (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
                         (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c),
-                        agent_guard._typed_record(v_fk.child, v_keys, 'e.value', 'kk')),
+                        agent_guard._typed_key(v_fk.child, v_keys, 'e.value', 'kk')),
                         v_arg);
                     v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
                 END LOOP;
@@ -1307,7 +1389,7 @@ BEGIN
                         agent_guard._only(v_fk.parent),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
                            FROM unnest(v_fk.pcols) c),
-                        agent_guard._typed_record(v_fk.parent, v_fk.pcols, '(e.value OPERATOR(pg_catalog.->) 0)', 'v')),
+                        agent_guard._typed_key(v_fk.parent, v_fk.pcols, '(e.value OPERATOR(pg_catalog.->) 0)', 'v')),
                         v_arg);
                     v_n := v_n + (v_cnt #>> '{}')::bigint;
                 END LOOP;
@@ -1315,6 +1397,10 @@ BEGIN
             -- the referenced values the replay took away (as the parent's
             -- owner), then the child rows that still use them (as the
             -- child's owner)
+            -- (a null among them is read as the JSON null in a json or
+            -- jsonb column, agent_guard._typed_key(): no row references an
+            -- SQL NULL, and a row that references the JSON null needs a
+            -- parent row that holds it, red team 29, finding 4)
             IF v_n = 0 THEN
                 v_vals := NULL;
                 FOR v_arg IN SELECT jsonb_agg(c.v)
@@ -1335,7 +1421,7 @@ BEGIN
                            FROM generate_subscripts(v_fk.ccols, 1) i),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
                            FROM unnest(v_fk.pcols) c),
-                        agent_guard._typed_record(v_fk.parent, v_fk.pcols, 'e.value', 'v')),
+                        agent_guard._typed_key(v_fk.parent, v_fk.pcols, 'e.value', 'v')),
                         v_arg);
                     v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
                 END LOOP;
@@ -1349,7 +1435,7 @@ BEGIN
                         agent_guard._only(v_fk.child),
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
                         (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
-                        agent_guard._typed_record(v_fk.child, v_fk.ccols, 'e.value', 'v')),
+                        agent_guard._typed_key(v_fk.child, v_fk.ccols, 'e.value', 'v')),
                         v_arg);
                     v_n := v_n + (v_cnt #>> '{}')::bigint;
                 END LOOP;
@@ -1600,7 +1686,9 @@ REVOKE ALL ON FUNCTION agent_guard._executed(bigint, text, jsonb) FROM PUBLIC;
 
 -- A row's image as the row trigger logs it: to_jsonb() of the row, with
 -- the text of any column whose to_jsonb() would drop part of its value (an
--- array's lower bounds, a float's -0: src/rowimage.c).  The rollback
+-- array's lower bounds, a float's -0) or read it as JSON or through a cast
+-- (json, hstore, a type with a cast to json; those are marked under the
+-- key "": src/rowimage.c).  The rollback
 -- compares the rows it reads and writes with the logged images through
 -- it, inside the table owner's statements (agent_guard._owner_query),
 -- under the output settings the images print with.
@@ -1608,11 +1696,24 @@ CREATE FUNCTION agent_guard._row_image(row_ anyelement) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'ag_sql_row_image'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION agent_guard._row_image(anyelement) IS
-    'internal: a row''s image as the row trigger logs it (to_jsonb(), values it would print inexactly as text)';
+    'internal: a row''s image as the row trigger logs it (to_jsonb(), values it would print inexactly, read as JSON or through a cast as text)';
 -- in the rollback's statements, which run as each table's owner (revoked
 -- first, so that its privileges read as a fresh install's)
 REVOKE ALL ON FUNCTION agent_guard._row_image(anyelement) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._row_image(anyelement) TO PUBLIC;
+
+-- The same image in the form of a logged one (form): the form images had
+-- before the marks (src/rowimage.c) when form is an image without them,
+-- written by a version before them, so that the rollback compares a row
+-- with such an image as it was written (and, for those rows only, through
+-- the type's cast to json, as that version did).
+CREATE FUNCTION agent_guard._row_image(row_ anyelement, form jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_row_image'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION agent_guard._row_image(anyelement, jsonb) IS
+    'internal: a row''s image in the form of a logged image (without marks: as images were before them)';
+REVOKE ALL ON FUNCTION agent_guard._row_image(anyelement, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._row_image(anyelement, jsonb) TO PUBLIC;
 
 -- The row work of the functions a human calls on user tables (soft_deleted,
 -- restore, purge, rollback) runs through this: the statement runs as the
@@ -1705,7 +1806,7 @@ BEGIN
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
         '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
-        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', agent_guard._only(relation), agent_guard._key_match(v_keys), agent_guard._typed_record(relation, v_keys, '$1', 'r')),
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', agent_guard._only(relation), agent_guard._key_match(v_keys), agent_guard._typed_key(relation, v_keys, '$1', 'r')),
         row_key);
     v_old := v_res -> 0;
     v_new := v_res -> 1;
@@ -1853,7 +1954,7 @@ BEGIN
                                                 FILTER (WHERE l.img IS NOT NULL), ''[]''::pg_catalog.jsonb))
                    FROM l',
                 v_live, v_fk.act, agent_guard._only(v_fk.child),
-                agent_guard._typed_record(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
+                agent_guard._typed_key(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
                 v_imgs);
             IF (v_res ->> 'agent')::bigint > 0 THEN
                 RAISE EXCEPTION 'purge of % would % live rows an agent wrote', relation,

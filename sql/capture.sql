@@ -109,9 +109,10 @@ INSERT INTO app.notes VALUES (40, 'from deploy-agent');
 SELECT agent_id, run_id ~ '^run-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{12}$' AS generated, operation, row_key
   FROM agent_guard.events WHERE agent_id = 'deploy-agent' AND operation = 'INSERT';
 
--- error: code of the agent's own types runs as the agent, never as the
--- extension owner (a cast to json used by the event images; an agent may
--- not create one, sql/structure.sql, so a human did it for the agent)
+-- code of the agent's own types never runs in the event images: a cast
+-- to json (an agent may not create one, sql/structure.sql, so a human did
+-- it for the agent) is not called, the image keeps the value's text (red
+-- team 28a, finding 2), and the agent stays what it was
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-capture-3"
 CREATE TYPE app.agent_mood AS ENUM ('ok');
 CREATE FUNCTION app.agent_mood_json(app.agent_mood) RETURNS json LANGUAGE plpgsql AS $$

@@ -69,7 +69,8 @@ BEGIN
     RETURN v;
 END
 $$;
--- a type whose values reach the log through the agent's cast to json
+-- a type with the agent's cast to json (the images keep its text and
+-- never call the cast, red team 28a, finding 2: it does not run below)
 CREATE TYPE sr.color AS ENUM ('red', 'green');
 CREATE FUNCTION sr.color_json(c sr.color) RETURNS json LANGUAGE plpgsql AS $$
 BEGIN

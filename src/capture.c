@@ -278,9 +278,12 @@ qualified_name(Oid relid)
  * goes through to_jsonb() itself.
  *
  * Where to_jsonb() would drop part of a value (an array's lower bounds, a
- * float's negative zero), the image keeps the column's text instead
- * (rowimage.c): row_image() prints -0 as the string "-0" itself, and
- * patches to_jsonb()'s image of any other table (info->imgfix).
+ * float's negative zero) or read it as JSON or through a cast (json,
+ * hstore, a type with a cast to json), the image keeps the column's text
+ * instead (rowimage.c): row_image() prints -0 as the string "-0" itself,
+ * and ag_image_row() builds the image of any other table
+ * (info->imgfix), the marks of the columns read as JSON or through a cast
+ * in it.
  *
  * Images print with the pinned output settings (outputpin.c): floats and
  * timestamptz are printed here as extra_float_digits = 1 and TimeZone =
@@ -396,13 +399,7 @@ row_image(AgRelInfo *info, HeapTuple tuple, TupleDesc desc, JsonbPair **pairs_ou
 	int			j;
 
 	if (info->jcols == NULL)
-	{
-		Datum		image = FunctionCall1(&info->to_jsonb, heap_copy_tuple_as_datum(tuple, desc));
-
-		if (info->imgfix != NULL)
-			image = ag_image_fix_tuple(info->imgfix, image, tuple, desc);
-		return image;
-	}
+		return ag_image_row(info->imgfix, &info->to_jsonb, tuple, desc, false);
 
 	values = palloc(sizeof(Datum) * desc->natts);
 	isnull = palloc(sizeof(bool) * desc->natts);

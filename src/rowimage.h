@@ -20,12 +20,17 @@ extern AgImageFix *ag_image_fix_prepare(TupleDesc desc, MemoryContext cxt);
 extern void ag_image_fix_free(AgImageFix *fix);
 
 /*
- * image (to_jsonb() of tuple) with the value of each column that to_jsonb()
- * printed inexactly replaced by the column's text; the caller pins the
- * output settings as for the image.
+ * The image of tuple: to_jsonb() (to_jsonb, set up for desc's row type) of
+ * it, with the text of each column that to_jsonb() would print inexactly
+ * or read as JSON or through a cast, and the marks (under the key "") of
+ * the latter; legacy: as images were before the marks.  fix may be NULL.
+ * The caller pins the output settings as for the image.
  */
-extern Datum ag_image_fix_tuple(AgImageFix *fix, Datum image, HeapTuple tuple,
-								TupleDesc desc);
+extern Datum ag_image_row(AgImageFix *fix, FmgrInfo *to_jsonb, HeapTuple tuple,
+						  TupleDesc desc, bool legacy);
+
+/* whether some column of fix's row type is kept as text and marked */
+extern bool ag_image_has_marks(AgImageFix *fix);
 
 /* whether a float's text (float4out, float8out) is "-0", which jsonb reads as 0 */
 extern bool ag_image_negative_zero(const char *text);

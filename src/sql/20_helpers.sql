@@ -101,7 +101,9 @@ COMMENT ON FUNCTION agent_guard._only(regclass) IS
 
 -- A row's image as the row trigger logs it: to_jsonb() of the row, with
 -- the text of any column whose to_jsonb() would drop part of its value (an
--- array's lower bounds, a float's -0: src/rowimage.c).  The rollback
+-- array's lower bounds, a float's -0) or read it as JSON or through a cast
+-- (json, hstore, a type with a cast to json; those are marked under the
+-- key "": src/rowimage.c).  The rollback
 -- compares the rows it reads and writes with the logged images through
 -- it, inside the table owner's statements (agent_guard._owner_query),
 -- under the output settings the images print with.
@@ -109,4 +111,15 @@ CREATE FUNCTION agent_guard._row_image(row_ anyelement) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'ag_sql_row_image'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION agent_guard._row_image(anyelement) IS
-    'internal: a row''s image as the row trigger logs it (to_jsonb(), values it would print inexactly as text)';
+    'internal: a row''s image as the row trigger logs it (to_jsonb(), values it would print inexactly, read as JSON or through a cast as text)';
+
+-- The same image in the form of a logged one (form): the form images had
+-- before the marks (src/rowimage.c) when form is an image without them,
+-- written by a version before them, so that the rollback compares a row
+-- with such an image as it was written (and, for those rows only, through
+-- the type's cast to json, as that version did).
+CREATE FUNCTION agent_guard._row_image(row_ anyelement, form jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ag_sql_row_image'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION agent_guard._row_image(anyelement, jsonb) IS
+    'internal: a row''s image in the form of a logged image (without marks: as images were before them)';

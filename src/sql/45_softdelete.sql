@@ -72,23 +72,99 @@ $$;
 -- jsonb_populate_record(NULL::t, ...): that reads every column of the row
 -- type, and a column of a NOT NULL domain missing from the image fails
 -- its domain check (fix 26).
+--
+-- Two kinds of column are not read by jsonb_to_record() (then the text is
+-- a subquery, "(SELECT ... FROM jsonb_to_record(...) AS j_(...)) AS
+-- <alias>", which every caller puts after FROM or JOIN LATERAL):
+--   - a json column (or a domain over json) marked in the image (its name
+--     in the array under the key "", src/rowimage.c) holds its text, a
+--     JSON string, which jsonb_to_record() would read as the JSON string
+--     itself: it is read with the type's input function, exactly as it
+--     was (red team 27, finding 2).  An image without marks (written
+--     before them) is read as before.  Other marked columns (hstore, a
+--     type with a cast to json, json[]) are read from their text by
+--     jsonb_to_record() already, as arrays kept as text are;
+--   - a json or jsonb column whose value may not be SQL NULL (keys: a key
+--     column, or a value taken from a non-NULL column; or a NOT NULL
+--     column) reads a JSON null as the JSON null, which jsonb_to_record()
+--     reads as SQL NULL: such a key found no row, or the wrong one
+--     (red team 29, findings 3 and 4).  Any other jsonb column reads a
+--     JSON null as the JSON null where the image marks it (a null there
+--     that is not marked is an SQL NULL, or in an image written before
+--     the marks, either).
+-- agent_guard._typed_record() reads a partial image, agent_guard._typed_key()
+-- a key (keys).
+CREATE FUNCTION agent_guard._typed(relation regclass, cols text[], image text, alias text, keys boolean)
+    RETURNS text
+    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH c AS (
+        SELECT c.o, a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS typ,
+               format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                      CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                           THEN format(' COLLATE %I.%I', n.nspname, co.collname) ELSE '' END) AS def,
+               (WITH RECURSIVE d(oid, typtype, typbasetype, depth) AS (
+                     SELECT t.oid, t.typtype, t.typbasetype, 0
+                     UNION ALL
+                     SELECT b.oid, b.typtype, b.typbasetype, d.depth + 1
+                       FROM d JOIN pg_type b ON b.oid = d.typbasetype
+                      WHERE d.typtype = 'd' AND d.depth < 100)
+                SELECT d.oid FROM d WHERE d.typtype <> 'd') AS base,
+               keys OR a.attnotnull AS notnull
+          FROM unnest(cols) WITH ORDINALITY AS c(name, o)
+          JOIN pg_attribute a ON a.attrelid = relation AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
+          JOIN pg_type t ON t.oid = a.atttypid
+          LEFT JOIN pg_collation co ON co.oid = a.attcollation
+          LEFT JOIN pg_namespace n ON n.oid = co.collnamespace),
+    x AS (
+        SELECT c.o, c.name, c.def,
+               CASE WHEN c.base = 'json'::regtype
+                    THEN format('CASE WHEN (%1$s OPERATOR(pg_catalog.->) %2$L) OPERATOR(pg_catalog.?) %3$L '
+                                'THEN CAST(%1$s OPERATOR(pg_catalog.->>) %3$L AS %4$s) %5$sELSE j_.%6$I END',
+                                image, '', c.name, c.typ,
+                                CASE WHEN c.notnull
+                                     THEN format('WHEN %1$s OPERATOR(pg_catalog.->) %2$L OPERATOR(pg_catalog.=) ''null''::pg_catalog.jsonb '
+                                                 'THEN CAST(''null'' AS %3$s) ', image, c.name, c.typ)
+                                     ELSE '' END,
+                                c.name)
+                    WHEN c.base = 'jsonb'::regtype AND c.notnull
+                    THEN format('CAST(%s OPERATOR(pg_catalog.->) %L AS %s)', image, c.name, c.typ)
+                    WHEN c.base = 'jsonb'::regtype
+                    THEN format('CASE WHEN (%1$s OPERATOR(pg_catalog.->) %2$L) OPERATOR(pg_catalog.?) %3$L '
+                                'THEN CAST(%1$s OPERATOR(pg_catalog.->) %3$L AS %4$s) ELSE j_.%5$I END',
+                                image, '', c.name, c.typ, c.name) END AS expr,
+               c.base IS DISTINCT FROM 'jsonb'::regtype OR NOT c.notnull AS uses_j
+          FROM c)
+    SELECT CASE WHEN coalesce(bool_and(x.expr IS NULL), true)
+                THEN format('pg_catalog.jsonb_to_record(%s) AS %I(%s)', image, alias,
+                            string_agg(x.def, ', ' ORDER BY x.o))
+                ELSE format('(SELECT %s%s) AS %I',
+                            string_agg(format('%s AS %I', coalesce(x.expr, format('j_.%I', x.name)), x.name), ', ' ORDER BY x.o),
+                            CASE WHEN bool_or(x.uses_j)
+                                 THEN format(' FROM pg_catalog.jsonb_to_record(%s) AS j_(%s)', image,
+                                             string_agg(x.def, ', ' ORDER BY x.o) FILTER (WHERE x.uses_j))
+                                 ELSE '' END,
+                            alias) END
+      FROM x
+$$;
+COMMENT ON FUNCTION agent_guard._typed(regclass, text[], text, text, boolean) IS
+    'internal: jsonb_to_record() of a key or partial image with a column definition list of some columns of a table (marked json columns from their text; keys: a JSON null in a json or jsonb column as the JSON null)';
 CREATE FUNCTION agent_guard._typed_record(relation regclass, cols text[], image text, alias text)
     RETURNS text
     LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('pg_catalog.jsonb_to_record(%s) AS %I(%s)', image, alias,
-                  string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                                    CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-                                         THEN format(' COLLATE %I.%I', n.nspname, co.collname) ELSE '' END),
-                             ', ' ORDER BY c.o))
-      FROM unnest(cols) WITH ORDINALITY AS c(name, o)
-      JOIN pg_attribute a ON a.attrelid = relation AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped
-      JOIN pg_type t ON t.oid = a.atttypid
-      LEFT JOIN pg_collation co ON co.oid = a.attcollation
-      LEFT JOIN pg_namespace n ON n.oid = co.collnamespace
+    SELECT agent_guard._typed(relation, cols, image, alias, false)
 $$;
 COMMENT ON FUNCTION agent_guard._typed_record(regclass, text[], text, text) IS
-    'internal: jsonb_to_record() of a key or partial image with a column definition list of some columns of a table';
+    'internal: jsonb_to_record() of a partial image with a column definition list of some columns of a table';
+CREATE FUNCTION agent_guard._typed_key(relation regclass, cols text[], image text, alias text)
+    RETURNS text
+    LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT agent_guard._typed(relation, cols, image, alias, true)
+$$;
+COMMENT ON FUNCTION agent_guard._typed_key(regclass, text[], text, text) IS
+    'internal: jsonb_to_record() of a key with a column definition list of some columns of a table (a JSON null in a json or jsonb column as the JSON null)';
 
 CREATE FUNCTION agent_guard.soft_deleted(relation regclass)
     RETURNS TABLE (row_key jsonb, deleted_at timestamptz, agent_id text, run_id text, row_data jsonb)
@@ -143,7 +219,7 @@ BEGIN
         '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
         '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
         '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
-        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', agent_guard._only(relation), agent_guard._key_match(v_keys), agent_guard._typed_record(relation, v_keys, '$1', 'r')),
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', agent_guard._only(relation), agent_guard._key_match(v_keys), agent_guard._typed_key(relation, v_keys, '$1', 'r')),
         row_key);
     v_old := v_res -> 0;
     v_new := v_res -> 1;
@@ -247,7 +323,7 @@ BEGIN
                                                 FILTER (WHERE l.img IS NOT NULL), ''[]''::pg_catalog.jsonb))
                    FROM l',
                 v_live, v_fk.act, agent_guard._only(v_fk.child),
-                agent_guard._typed_record(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
+                agent_guard._typed_key(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
                 v_imgs);
             IF (v_res ->> 'agent')::bigint > 0 THEN
                 RAISE EXCEPTION 'purge of % would % live rows an agent wrote', relation,

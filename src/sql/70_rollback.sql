@@ -548,7 +548,7 @@ BEGIN
         END IF;
         v_res := agent_guard._owner_query(v_rel.rel, format(
             'WITH cur AS MATERIALIZED (
-                 SELECT t.tid, agent_guard._row_image(r.*) AS img
+                 SELECT t.tid, agent_guard._row_image(r.*, t.want) AS img
                    FROM %3$s t
                    CROSS JOIN LATERAL %4$s
                    JOIN %1$s r ON %2$s
@@ -565,7 +565,7 @@ BEGIN
                                         AND NOT (t.born AND c.value OPERATOR(pg_catalog.<>) ''null''::pg_catalog.jsonb
                                                  AND c.value IS DISTINCT FROM ($1 OPERATOR(pg_catalog.->) c.key)))) END',
             agent_guard._only(v_rel.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
-            agent_guard._typed_record(v_rel.rel, v_keys, 't.k', 'kk')), v_missing);
+            agent_guard._typed_key(v_rel.rel, v_keys, 't.k', 'kk')), v_missing);
         INSERT INTO _ag_cur (event_id, k, cur)
         SELECT (c.value ->> 0)::bigint, c.value -> 1, c.value -> 2
           FROM jsonb_array_elements(v_res) c;
@@ -695,7 +695,7 @@ BEGIN
                                      WHERE %2$s RETURNING 1)
                          SELECT jsonb_build_array(count(*), 0) FROM d',
                         agent_guard._only(v_b.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
-                        agent_guard._typed_record(v_b.rel, v_keys, 'b.after_key', 'kk'));
+                        agent_guard._typed_key(v_b.rel, v_keys, 'b.after_key', 'kk'));
                 ELSIF v_b.op = 'DELETE' THEN
                     v_sql := format(
                         'WITH w AS (INSERT INTO %1$s AS r (%2$s) OVERRIDING SYSTEM VALUE
@@ -704,7 +704,7 @@ BEGIN
                                      WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                        AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                      ORDER BY b.event_id DESC
-                                    RETURNING agent_guard._row_image(r.*) AS img)
+                                    RETURNING agent_guard._row_image(r.*) AS img, r AS rr)
                          SELECT jsonb_build_array((SELECT count(*) FROM w),
                                                   (SELECT count(*) FROM w
                                                     WHERE NOT EXISTS (SELECT 1 FROM %4$s b
@@ -718,9 +718,13 @@ BEGIN
                                                                               ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
                                                                                      WHERE NOT c.c OPERATOR(pg_catalog.=) ANY (%5$s)))
                                                                          AND b.old_row OPERATOR(pg_catalog.=)
-                                                                             (w.img OPERATOR(pg_catalog.-)
-                                                                              ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(w.img) c
-                                                                                     WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)))))',
+                                                                             (SELECT i.img OPERATOR(pg_catalog.-)
+                                                                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(i.img) c
+                                                                                            WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c)
+                                                                                FROM (SELECT CASE WHEN w.img OPERATOR(pg_catalog.?) ''''
+                                                                                                   AND NOT b.old_row OPERATOR(pg_catalog.?) ''''
+                                                                                                  THEN agent_guard._row_image(w.rr, b.old_row)
+                                                                                                  ELSE w.img END AS img) i))))',
                         v_b.rel,
                         (SELECT string_agg(quote_ident(c), ', ') FROM unnest(v_cols) c),
                         (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_cols) c), v_part,
@@ -735,9 +739,9 @@ BEGIN
                                      WHERE s.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                        AND s.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
                                        AND %4$s
-                                    RETURNING CASE WHEN record_image_eq(ROW(agent_guard._row_image(r.*)), ROW(s.old_row)) THEN false
-                                                   ELSE (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
-                                                         ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
+                                    RETURNING CASE WHEN record_image_eq(ROW(agent_guard._row_image(r.*, s.old_row)), ROW(s.old_row)) THEN false
+                                                   ELSE (agent_guard._row_image(r.*, s.old_row) OPERATOR(pg_catalog.-)
+                                                         ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*, s.old_row)) c
                                                                 WHERE NOT s.old_row OPERATOR(pg_catalog.?) c.c))
                                                         IS DISTINCT FROM s.old_row END AS bad)
                          SELECT jsonb_build_array(count(*), count(*) FILTER (WHERE w.bad)) FROM w',
@@ -746,7 +750,7 @@ BEGIN
                         (SELECT string_agg('o.' || quote_ident(c), ', ') FROM unnest(v_upd) c),
                         agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
                         agent_guard._typed_record(v_b.rel, v_upd, 's.old_row', 'o'),
-                        agent_guard._typed_record(v_b.rel, v_keys, 's.after_key', 'kk'));
+                        agent_guard._typed_key(v_b.rel, v_keys, 's.after_key', 'kk'));
                 END IF;
 
                 -- A batch restores its rows in one statement, which checks
@@ -802,12 +806,12 @@ BEGIN
                                LEFT JOIN %1$s r ON %2$s
                               WHERE b.seg OPERATOR(pg_catalog.=) ($1 ->> 0)::bigint
                                 AND b.one OPERATOR(pg_catalog.=) ($1 ->> 1)::bigint
-                                AND (agent_guard._row_image(r.*) OPERATOR(pg_catalog.-)
-                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*)) c
+                                AND (agent_guard._row_image(r.*, b.old_row) OPERATOR(pg_catalog.-)
+                                     ARRAY(SELECT c.c FROM pg_catalog.jsonb_object_keys(agent_guard._row_image(r.*, b.old_row)) c
                                             WHERE NOT b.old_row OPERATOR(pg_catalog.?) c.c))
                                     IS DISTINCT FROM b.old_row',
                             agent_guard._only(v_b.rel), agent_guard._key_match(v_keys, 'r', 'kk'), v_part,
-                            agent_guard._typed_record(v_b.rel, v_keys, 'b.before_key', 'kk')),
+                            agent_guard._typed_key(v_b.rel, v_keys, 'b.before_key', 'kk')),
                             jsonb_build_array(v_b.seg, v_one));
                         RAISE EXCEPTION 'could not roll back %: % rows of % did not come back exactly as logged',
                                         v_what, v_cnt ->> 0, v_b.rel
@@ -907,7 +911,7 @@ BEGIN
                                                 AND r2.ctid OPERATOR(pg_catalog.=) r.ctid)
                                        AND %5$s AND %6$s)',
                     agent_guard._only(v_dc.crel), agent_guard._key_match(v_keys, 'r', 'k'),
-                    agent_guard._typed_record(v_dc.rel, v_keys, '(e.value OPERATOR(pg_catalog.->) 1)', 'kk'),
+                    agent_guard._typed_key(v_dc.rel, v_keys, '(e.value OPERATOR(pg_catalog.->) 1)', 'kk'),
                     coalesce(replace(v_pred, '%R', 'r'), 'true'), coalesce(replace(v_pred, '%R', 'r2'), 'true'),
                     v_conds), v_arg);
                 IF (v_cnt ->> 0)::bigint > 0 THEN
@@ -968,7 +972,7 @@ BEGIN
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
                         (SELECT string_agg('kk.' || quote_ident(c), ', ') FROM unnest(v_keys) c),
                         (SELECT string_agg(format('r.%I IS NOT NULL', c), ' AND ') FROM unnest(v_fk.ccols) c),
-                        agent_guard._typed_record(v_fk.child, v_keys, 'e.value', 'kk')),
+                        agent_guard._typed_key(v_fk.child, v_keys, 'e.value', 'kk')),
                         v_arg);
                     v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
                 END LOOP;
@@ -983,7 +987,7 @@ BEGIN
                         agent_guard._only(v_fk.parent),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
                            FROM unnest(v_fk.pcols) c),
-                        agent_guard._typed_record(v_fk.parent, v_fk.pcols, '(e.value OPERATOR(pg_catalog.->) 0)', 'v')),
+                        agent_guard._typed_key(v_fk.parent, v_fk.pcols, '(e.value OPERATOR(pg_catalog.->) 0)', 'v')),
                         v_arg);
                     v_n := v_n + (v_cnt #>> '{}')::bigint;
                 END LOOP;
@@ -991,6 +995,10 @@ BEGIN
             -- the referenced values the replay took away (as the parent's
             -- owner), then the child rows that still use them (as the
             -- child's owner)
+            -- (a null among them is read as the JSON null in a json or
+            -- jsonb column, agent_guard._typed_key(): no row references an
+            -- SQL NULL, and a row that references the JSON null needs a
+            -- parent row that holds it, red team 29, finding 4)
             IF v_n = 0 THEN
                 v_vals := NULL;
                 FOR v_arg IN SELECT jsonb_agg(c.v)
@@ -1011,7 +1019,7 @@ BEGIN
                            FROM generate_subscripts(v_fk.ccols, 1) i),
                         (SELECT string_agg(format('p.%1$I OPERATOR(pg_catalog.=) v.%1$I', c), ' AND ')
                            FROM unnest(v_fk.pcols) c),
-                        agent_guard._typed_record(v_fk.parent, v_fk.pcols, 'e.value', 'v')),
+                        agent_guard._typed_key(v_fk.parent, v_fk.pcols, 'e.value', 'v')),
                         v_arg);
                     v_vals := coalesce(v_vals, '[]') || coalesce(v_res, '[]');
                 END LOOP;
@@ -1025,7 +1033,7 @@ BEGIN
                         agent_guard._only(v_fk.child),
                         (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
                         (SELECT string_agg('v.' || quote_ident(c), ', ') FROM unnest(v_fk.ccols) c),
-                        agent_guard._typed_record(v_fk.child, v_fk.ccols, 'e.value', 'v')),
+                        agent_guard._typed_key(v_fk.child, v_fk.ccols, 'e.value', 'v')),
                         v_arg);
                     v_n := v_n + (v_cnt #>> '{}')::bigint;
                 END LOOP;

@@ -23,6 +23,7 @@ GRANT EXECUTE ON FUNCTION agent_guard._setval(regclass, bigint, boolean) TO PUBL
 GRANT EXECUTE ON FUNCTION agent_guard._notify(text, text) TO PUBLIC;
 -- in the rollback's statements, which run as each table's owner
 GRANT EXECUTE ON FUNCTION agent_guard._row_image(anyelement) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION agent_guard._row_image(anyelement, jsonb) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._soft_reference(oid, record) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._nextval(regclass) TO PUBLIC;
 -- The guard's trigger functions: PostgreSQL checks EXECUTE on them when it
