@@ -312,7 +312,7 @@ BEGIN
             -- values are unique: a referencing row meets one at most.
             v_res := agent_guard._owner_query(v_fk.child, format(
                 'WITH l AS (SELECT r.tableoid AS rel, r.ctid AS tid, (%1$s) AS agent,
-                                   CASE WHEN %2$L OPERATOR(pg_catalog.=) ''c'' THEN agent_guard._row_image(r.*) END AS img
+                                   CASE WHEN %2$L THEN agent_guard._row_image(r.*) END AS img
                               FROM pg_catalog.jsonb_array_elements($1) AS e
                              CROSS JOIN LATERAL %4$s
                               JOIN %3$s r ON %5$s
@@ -322,7 +322,15 @@ BEGIN
                             ''rows'', COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img))
                                                 FILTER (WHERE l.img IS NOT NULL), ''[]''::pg_catalog.jsonb))
                    FROM l',
-                v_live, v_fk.act, agent_guard._only(v_fk.child),
+                v_live,
+                -- the rows a cascade deletes go on to the next level, when
+                -- a foreign key with an ON DELETE action references them
+                v_fk.act = 'c' AND EXISTS (
+                    SELECT 1 FROM pg_constraint c2
+                     WHERE c2.contype = 'f' AND c2.confdeltype IN ('c', 'n', 'd')
+                       AND (c2.confrelid = v_fk.child
+                            OR c2.confrelid IN (SELECT t.relid FROM pg_partition_tree(v_fk.child) t))),
+                agent_guard._only(v_fk.child),
                 agent_guard._typed_key(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
                 v_imgs);
             IF (v_res ->> 'agent')::bigint > 0 THEN
@@ -366,44 +374,61 @@ DECLARE
     v_keys  text[] := agent_guard._soft_table(relation, 'agent_guard.purge()');
     v_count bigint;
     v_rows  jsonb;
+    v_refs  boolean;
     v_gone  jsonb;
 BEGIN
     IF older_than IS NULL OR older_than < interval '0' THEN
         RAISE EXCEPTION 'older_than must be an interval of zero or more'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- The rows are read, locked and deleted as the table's owner
-    -- (agent_guard._owner_query), and logged here.  The rows to remove are
-    -- locked first and deleted by their tids: what the ON DELETE actions
-    -- reach is judged on exactly those rows (a row soft-deleted meanwhile
-    -- is not taken; red team 29, F1).
-    v_rows := agent_guard._owner_query(relation, format(
-        'WITH l AS (SELECT t.tableoid AS rel, t.ctid AS tid, agent_guard._row_image(t.*) AS img
-                      FROM %1$s t
-                     WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz
-                       FOR UPDATE OF t)
-         SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img)) FROM l',
-        agent_guard._only(relation)),
-        jsonb_build_object('before', now() - older_than));
-    IF v_rows IS NULL THEN
-        RETURN 0;
-    END IF;
-    PERFORM agent_guard._purge_reach(relation, v_rows);
-    v_gone := agent_guard._owner_purge(relation, format(
-        'WITH gone AS (DELETE FROM %1$s t
-                        WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
-                                                                        FROM pg_catalog.jsonb_array_elements($1) e))
-                          AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
-                                                              (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
-                                                         FROM pg_catalog.jsonb_array_elements($1) e)
-                       RETURNING agent_guard._row_image(t.*) AS img)
-         SELECT pg_catalog.jsonb_agg(gone.img) FROM gone',
-        agent_guard._only(relation)),
-        (SELECT jsonb_agg(jsonb_build_object('rel', e.value -> 'rel', 'tid', e.value -> 'tid'))
-           FROM jsonb_array_elements(v_rows) e));
-    IF coalesce(jsonb_array_length(v_gone), 0) <> jsonb_array_length(v_rows) THEN
-        RAISE EXCEPTION 'could not purge %: % of % locked rows were deleted', relation,
-                        coalesce(jsonb_array_length(v_gone), 0), jsonb_array_length(v_rows);
+    -- The rows are deleted as the table's owner (agent_guard._owner_query),
+    -- and logged here.  When a foreign key with an ON DELETE action
+    -- references the table, the rows to remove are locked first, what the
+    -- actions reach is judged on exactly those rows (_purge_reach), and they
+    -- are deleted by their tids: a row soft-deleted meanwhile is not taken
+    -- (red team 29, F1).  Otherwise nothing is judged, and the DELETE finds
+    -- the rows itself.
+    v_refs := EXISTS (SELECT 1 FROM pg_constraint c
+                       WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
+                         AND (c.confrelid = relation
+                              OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p)));
+    IF NOT v_refs THEN
+        v_gone := agent_guard._owner_purge(relation, format(
+            'WITH gone AS (DELETE FROM %1$s t
+                            WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz
+                           RETURNING agent_guard._row_image(t.*) AS img)
+             SELECT pg_catalog.jsonb_agg(gone.img) FROM gone',
+            agent_guard._only(relation)),
+            jsonb_build_object('before', now() - older_than));
+    ELSE
+        v_rows := agent_guard._owner_query(relation, format(
+            'WITH l AS (SELECT t.tableoid AS rel, t.ctid AS tid, agent_guard._row_image(t.*) AS img
+                          FROM %1$s t
+                         WHERE t.ag_deleted_at OPERATOR(pg_catalog.<) ($1 ->> ''before'')::timestamptz
+                           FOR UPDATE OF t)
+             SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img)) FROM l',
+            agent_guard._only(relation)),
+            jsonb_build_object('before', now() - older_than));
+        IF v_rows IS NULL THEN
+            RETURN 0;
+        END IF;
+        PERFORM agent_guard._purge_reach(relation, v_rows);
+        v_gone := agent_guard._owner_purge(relation, format(
+            'WITH gone AS (DELETE FROM %1$s t
+                            WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                                            FROM pg_catalog.jsonb_array_elements($1) e))
+                              AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
+                                                                  (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                             FROM pg_catalog.jsonb_array_elements($1) e)
+                           RETURNING agent_guard._row_image(t.*) AS img)
+             SELECT pg_catalog.jsonb_agg(gone.img) FROM gone',
+            agent_guard._only(relation)),
+            (SELECT jsonb_agg(jsonb_build_object('rel', e.value -> 'rel', 'tid', e.value -> 'tid'))
+               FROM jsonb_array_elements(v_rows) e));
+        IF coalesce(jsonb_array_length(v_gone), 0) <> jsonb_array_length(v_rows) THEN
+            RAISE EXCEPTION 'could not purge %: % of % locked rows were deleted', relation,
+                            coalesce(jsonb_array_length(v_gone), 0), jsonb_array_length(v_rows);
+        END IF;
     END IF;
     INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
     SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
