@@ -8,10 +8,13 @@
  * autonomous transactions, so the refusal path (refusal.c) puts the
  * request into this queue and wakes this database's worker (worker.c),
  * which writes it (request row, BLOCKED event, tripped run, NOTIFY
- * agent_guard) in a transaction of its own: ag_outbox_drain().  If the
- * queue is full the refusing session waits for the worker (refusal.c), and
- * refuses with YG009 if the queue stays full: a refusal is never reported
- * with a request id that is not on record.  One database may hold at most
+ * agent_guard) in a transaction of its own: ag_outbox_drain().  The
+ * refusing session then waits (refusal.c) until the transaction that wrote
+ * its request has committed and its commit record is flushed
+ * (ag_outbox_durable()), and only then raises its error: the request the
+ * error names is on record, and stays so across a crash or a restart
+ * (issue 16).  If the queue is full, or no writer commits the request in
+ * time, it refuses with YG009 instead.  One database may hold at most
  * AG_OUTBOX_PER_DATABASE unwritten entries, so that a database whose worker
  * does not run (no free worker slot) cannot fill the queue of all others.
  *
@@ -27,9 +30,14 @@
  *
  * An entry is PENDING until a writer takes it, TAKEN (by taker) while the
  * writer's transaction writes it to request_log, and WRITTEN once that
- * committed.  What a backend took is remembered until its transaction ends
- * (the callbacks below): at commit its entries are WRITTEN; at abort, or
- * when the subtransaction that wrote them aborts, they are PENDING again.
+ * committed, with the end of its commit record (commit_lsn).  What a
+ * backend took is remembered until its transaction ends (the callbacks
+ * below): at commit its entries are WRITTEN and the refusing sessions that
+ * wait for them are woken (written_cv); at abort, or when the
+ * subtransaction that wrote them aborts, they are PENDING again.  A writer
+ * may commit asynchronously (synchronous_commit = off for a human, or for
+ * the database): the waiting session flushes the WAL up to commit_lsn
+ * itself, which costs nothing when the writer's commit flushed it already.
  * An entry TAKEN by a process that is gone is taken again.
  * agent_guard.requests reads request_log with the reader's snapshot and the
  * queue live; a snapshot taken before the write committed does not see the
@@ -42,7 +50,8 @@
  * backend to reload them, so the check per statement is one atomic read.
  *
  * Locking: OutboxShared->lock (one LWLock, tranche "agent_guard gate")
- * guards the queue entries; the generation counter is atomic.  The lock is
+ * guards the queue entries; the generation counter is atomic; written_cv
+ * is broadcast after the lock is released.  The lock is
  * held only to copy entries in or out: everything that can look up the
  * catalog, allocate or raise an error happens before or after.
  *-------------------------------------------------------------------------
@@ -58,7 +67,9 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -92,6 +103,7 @@ typedef struct AgOutboxEntry
 	EntryState	state;
 	pid_t		taker;			/* TAKEN: the process writing it */
 	TransactionId writer_xid;	/* WRITTEN: the transaction that wrote it */
+	XLogRecPtr	commit_lsn;		/* WRITTEN: the end of its commit record */
 	Oid			dboid;
 	int64		request_id;
 	TimestampTz at;
@@ -117,6 +129,7 @@ typedef struct AgOutboxShared
 {
 	LWLock	   *lock;
 	pg_atomic_uint64 generation;
+	ConditionVariable written_cv;	/* broadcast when entries are WRITTEN */
 	AgOutboxEntry entries[AG_OUTBOX_QUEUE];
 } AgOutboxShared;
 
@@ -141,6 +154,7 @@ static void
 outbox_shmem_init(void *area)
 {
 	pg_atomic_init_u64(&((AgOutboxShared *) area)->generation, 1);
+	ConditionVariableInit(&((AgOutboxShared *) area)->written_cv);
 }
 
 static double notify_queue_limit = 0.5;
@@ -599,6 +613,8 @@ settle_taken(int from_level, bool written)
 			{
 				e->state = ENTRY_WRITTEN;
 				e->writer_xid = taken_xid;
+				/* set by RecordTransactionCommit() before the callbacks */
+				e->commit_lsn = XactLastCommitEnd;
 				any = true;
 			}
 			else
@@ -609,6 +625,8 @@ settle_taken(int from_level, bool written)
 	}
 	n_taken = kept;
 	LWLockRelease(outbox->lock);
+	if (any)
+		ConditionVariableBroadcast(&outbox->written_cv);
 	return any;
 }
 
@@ -720,6 +738,74 @@ ag_outbox_unwritten(Oid dboid, bool mine)
 	}
 	LWLockRelease(outbox->lock);
 	return n;
+}
+
+/*
+ * Is this database's request on record for good: written by a transaction
+ * that committed, with its commit record flushed?  A WRITTEN entry's
+ * commit is flushed here, up to its commit_lsn (a no-op when its writer's
+ * commit flushed it, as a synchronous commit does).  An entry that is no
+ * longer in the queue was WRITTEN and its slot reused (only WRITTEN slots
+ * are): its commit record is somewhere before the current end of the WAL,
+ * which is flushed.  false: the request still waits for a writer (PENDING),
+ * or its writer has not committed (TAKEN).
+ */
+bool
+ag_outbox_durable(int64 request_id)
+{
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+	bool		found = false;
+	bool		written = false;
+	int			i;
+
+	if (outbox == NULL)
+		return false;
+	LWLockAcquire(outbox->lock, LW_SHARED);
+	for (i = 0; i < AG_OUTBOX_QUEUE; i++)
+	{
+		AgOutboxEntry *e = &outbox->entries[i];
+
+		if (e->state == ENTRY_FREE || e->dboid != MyDatabaseId || e->request_id != request_id)
+			continue;
+		found = true;
+		written = (e->state == ENTRY_WRITTEN);
+		lsn = e->commit_lsn;
+		break;
+	}
+	LWLockRelease(outbox->lock);
+	if (found && !written)
+		return false;
+	if (XLogRecPtrIsInvalid(lsn))
+		lsn = GetXLogInsertRecPtr();
+	XLogFlush(lsn);
+	return true;
+}
+
+/*
+ * Sleep until some writer's transaction that wrote requests commits, or
+ * for at most timeout_ms; interrupts are served (a statement_timeout, a
+ * cancel, a termination end the wait with their error).  The first call
+ * of a wait only arms it and returns at once, so the caller checks again
+ * before sleeping: a commit between its check and its sleep is not missed.
+ * End the wait with ag_outbox_sleep_done() (an error ends it by itself:
+ * the transaction's or subtransaction's abort cancels it).
+ */
+void
+ag_outbox_sleep(long timeout_ms)
+{
+	if (outbox == NULL)
+	{
+		pg_usleep(timeout_ms * 1000L);
+		CHECK_FOR_INTERRUPTS();
+		return;
+	}
+	(void) ConditionVariableTimedSleep(&outbox->written_cv, timeout_ms, PG_WAIT_EXTENSION);
+}
+
+void
+ag_outbox_sleep_done(void)
+{
+	ConditionVariableCancelSleep();
 }
 
 /*

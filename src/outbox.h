@@ -84,7 +84,10 @@ typedef struct AgOutboxRequest
 	AgKeyDigest source_digest;	/* SHA-256 of that text, whole */
 } AgOutboxRequest;
 
-/* how long a refusal waits for room in a full queue before it fails (YG009) */
+/*
+ * How long a refusal waits for its request to be on record (room in a full
+ * queue, then a writer's commit, flushed) before it fails (YG009).
+ */
 #define AG_OUTBOX_WAIT_MS 10000
 
 extern void ag_outbox_init(void);
@@ -92,6 +95,9 @@ extern bool ag_outbox_put(const AgOutboxRequest *r);
 extern int	ag_outbox_drain(void);
 extern int	ag_outbox_record_here(void);
 extern int	ag_outbox_unwritten(Oid dboid, bool mine);
+extern bool ag_outbox_durable(int64 request_id);
+extern void ag_outbox_sleep(long timeout_ms);
+extern void ag_outbox_sleep_done(void);
 extern uint64 ag_state_generation(void);
 extern void ag_state_bump(void);
 

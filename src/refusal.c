@@ -25,7 +25,12 @@
  * for this database's worker to write, wakes the worker (worker.c), writes
  * one line to the server log in a fixed format:
  *   agent_guard: decision=D request=N kind=K agent="A" run="R" login="L" reason="..." statement="..."
- * and raises.  The statement text is recorded as sent (leading and trailing
+ * waits until the request is on record for good (its writer's commit
+ * flushed: a restart or a crash then keeps it), and raises.  A refusal
+ * whose request is not on record within AG_OUTBOX_WAIT_MS (no room in the
+ * queue, no writer) is raised as YG009 instead: the statement stays
+ * refused, and the agent is never told of a request that may be lost.
+ * The statement text is recorded as sent (leading and trailing
  * white space and semicolons dropped) with the values bound to its
  * parameters (params.c) and the SHA-256 digest of its key (approvalkey.c):
  * what an approval is bound to (gate.c consumes approvals before it
@@ -58,6 +63,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "agent_guard.h"
 #include "approvalkey.h"
@@ -455,14 +461,12 @@ next_request_id(void)
  * transaction).  The refusing backend waits for the worker, never the other
  * way round: the worker only inserts into the guard's tables, which the
  * agent's transaction holds no lock on that an insert waits for.  false
- * when the queue (or this database's share of it) stayed full for
- * AG_OUTBOX_WAIT_MS: no worker writes it, and no human recorded it.
+ * when the queue (or this database's share of it) stayed full until
+ * deadline: no worker writes it, and no human recorded it.
  */
 static bool
-outbox_put_waiting(const AgOutboxRequest *r)
+outbox_put_waiting(const AgOutboxRequest *r, TimestampTz deadline)
 {
-	int			waited = 0;
-
 	for (;;)
 	{
 		if (ag_outbox_put(r))
@@ -470,15 +474,62 @@ outbox_put_waiting(const AgOutboxRequest *r)
 			ag_worker_wake(MyDatabaseId);
 			return true;
 		}
-		if (waited >= AG_OUTBOX_WAIT_MS)
+		if (GetCurrentTimestamp() >= deadline)
 			return false;
 		ag_worker_wake(MyDatabaseId);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 10L, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
-		waited += 10;
 	}
+}
+
+typedef enum RecordWait
+{
+	RECORD_DURABLE,				/* on record, its commit flushed */
+	RECORD_NO_SEALER,			/* the sealer finds no worker slot */
+	RECORD_TIMED_OUT			/* nobody wrote it by the deadline */
+} RecordWait;
+
+/*
+ * Wait until the queued request is on record for good: the transaction
+ * that wrote it (the sealer's, or a human's record_requests()) committed
+ * and its commit record is flushed (ag_outbox_durable()).  Only then may
+ * the error name it: an agent told "request N" by a refusal that a restart
+ * or a crash then loses (the queue is in shared memory) could not have it
+ * approved, and the record would miss an attempt (issue 16).  The sealer
+ * is woken for it and the wait ends with the first commit of a writer that
+ * makes it durable; it ends early when this database's sealer cannot run
+ * (no worker slot: nobody writes it but a human), and at the deadline.
+ * Interrupts are served while waiting: a cancel or a statement_timeout
+ * ends the statement with their error, the request still queued.
+ */
+static RecordWait
+wait_recorded(int64 request_id, TimestampTz deadline)
+{
+	RecordWait	result = RECORD_DURABLE;
+
+	while (!ag_outbox_durable(request_id))
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		long		left_ms;
+
+		if (ag_worker_no_slot(MyDatabaseId, NULL))
+		{
+			result = RECORD_NO_SEALER;
+			break;
+		}
+		if (now >= deadline)
+		{
+			result = RECORD_TIMED_OUT;
+			break;
+		}
+		left_ms = (long) ((deadline - now + 999) / 1000);
+		ag_worker_wake(MyDatabaseId);
+		ag_outbox_sleep(Min(left_ms, 100L));
+	}
+	ag_outbox_sleep_done();
+	return result;
 }
 
 /*
@@ -491,6 +542,7 @@ record_request_for(AgRefusalKind kind, const char *agent, const char *run,
 				   const char *why, AgStatementKey *key, int64 rows, bool *queued)
 {
 	AgOutboxRequest r;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), AG_OUTBOX_WAIT_MS);
 
 	r.request_id = next_request_id();
 	r.kind = ag_refusal_name(kind);
@@ -523,7 +575,7 @@ record_request_for(AgRefusalKind kind, const char *agent, const char *run,
 		ag_key_digest(&norm, &r.source_digest);
 		pfree(norm.data);
 	}
-	*queued = outbox_put_waiting(&r);
+	*queued = outbox_put_waiting(&r, deadline);
 	refusal_log_for(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
 					r.request_id, kind, agent, run, why, key->text.data);
 	if (!*queued && ag_worker_no_slot(MyDatabaseId, NULL))
@@ -540,6 +592,29 @@ record_request_for(AgRefusalKind kind, const char *agent, const char *run,
 				 errdetail("The statement was refused (%s), but the queue of refused statements stayed full for %d seconds, so request " INT64_FORMAT " is only in the server log.",
 						   ag_refusal_name(kind), AG_OUTBOX_WAIT_MS / 1000, r.request_id),
 				 errhint("Check that the agent_guard sealer of this database is running (agent_guard.sealer_status()); nothing is allowed until refusals can be recorded.")));
+
+	/* queued and logged: the error may name it once it is on record */
+	switch (wait_recorded(r.request_id, deadline))
+	{
+		case RECORD_DURABLE:
+			break;
+		case RECORD_NO_SEALER:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("agent_guard could not record a refused statement"),
+					 errdetail("The statement was refused (%s) as request " INT64_FORMAT ", which waits in the queue of refused statements and is not on record. The agent_guard sealer of this database is not running: no background worker slot is free.",
+							   ag_refusal_name(kind), r.request_id),
+					 errhint("A human can record the queued refusals with SELECT agent_guard.record_requests(); and should raise \"max_worker_processes\". Nothing is allowed until refusals can be recorded.")));
+			break;
+		case RECORD_TIMED_OUT:
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+					 errmsg("agent_guard could not record a refused statement"),
+					 errdetail("The statement was refused (%s) as request " INT64_FORMAT ", which waits in the queue of refused statements, but no agent_guard sealer recorded it within %d seconds; a restart before it is recorded loses it.",
+							   ag_refusal_name(kind), r.request_id, AG_OUTBOX_WAIT_MS / 1000),
+					 errhint("Check that the agent_guard sealer of this database is running (agent_guard.sealer_status()); a human can record the queued refusals with SELECT agent_guard.record_requests(). Nothing is allowed until refusals can be recorded.")));
+			break;
+	}
 	return r.request_id;
 }
 

@@ -1025,10 +1025,13 @@ extension_installed(void)
 /*
  * Write the outbox of refused statements, in a transaction of its
  * own: a failure of sealing must never keep refusals off the record.
+ * Returns how many it wrote.
  */
-static void
+static int
 sealer_drain_requests(void)
 {
+	int			drained = 0;
+
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -1037,13 +1040,14 @@ sealer_drain_requests(void)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "agent_guard sealer: SPI_connect failed");
-		(void) ag_outbox_drain();
+		drained = ag_outbox_drain();
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "agent_guard sealer: SPI_finish failed");
 	}
 	PopActiveSnapshot();
 	/* the entries it took are WRITTEN at commit (outbox.c) */
 	CommitTransactionCommand();
+	return drained;
 }
 
 /* Mark this sealer's sealing under way (or done: then it succeeded). */
@@ -1066,13 +1070,28 @@ sealer_mark_sealing(bool on)
 	LWLockRelease(workers->lock);
 }
 
-/* One sealing transaction.  Returns events sealed, or -1 without the extension. */
+/* When this sealer last sealed (0: not yet). */
+static TimestampTz sealer_last_sealing = 0;
+
+/*
+ * One sealing transaction.  Returns events sealed, or -1 without the
+ * extension.  Refusing sessions wait for the commit of the requests they
+ * queued (refusal.c): when this pass wrote some and the last sealing is
+ * less than seal_interval ago, the sealing waits for its interval, so that
+ * a session that refuses in a loop waits for one commit per refusal, not
+ * two.  The BLOCKED events are sealed with the next sealing, within about
+ * seal_interval of their commit, as every event is.
+ */
 static int64
 sealer_iteration(void)
 {
 	int64		sealed = -1;
+	int			drained;
 
-	sealer_drain_requests();
+	drained = sealer_drain_requests();
+	if (drained > 0 && sealer_last_sealing != 0 &&
+		!TimestampDifferenceExceeds(sealer_last_sealing, GetCurrentTimestamp(), seal_interval_ms))
+		return 0;
 	sealer_mark_sealing(true);
 
 	SetCurrentStatementStartTimestamp();
@@ -1092,6 +1111,7 @@ sealer_iteration(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	sealer_mark_sealing(false);
+	sealer_last_sealing = GetCurrentTimestamp();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return sealed;
@@ -1238,8 +1258,19 @@ ag_worker_sealer_main(Datum arg)
 				continue;		/* more is waiting */
 		}
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 seal_interval_ms, PG_WAIT_EXTENSION);
+		/* until the next sealing is due (one may have waited, above) */
+		{
+			long		sleep_ms = seal_interval_ms;
+
+			if (sealer_last_sealing != 0)
+			{
+				long		since_ms = (long) ((GetCurrentTimestamp() - sealer_last_sealing) / 1000);
+
+				sleep_ms = Max(Min(seal_interval_ms - since_ms, (long) seal_interval_ms), 1L);
+			}
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+		}
 		ResetLatch(MyLatch);
 	}
 }

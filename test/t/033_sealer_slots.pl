@@ -10,6 +10,11 @@
 # the launcher says in the server log which sealer found no slot, and
 # agent_guard.sealer_status() shows it.
 #
+# A refusal names its request only once it is on record for good (TAP
+# 004): without a sealer nobody records it, so the agent's statement is
+# refused with YG009 at once, naming the request that waits in the queue;
+# a human records it, and can approve it.
+#
 # The server has two worker slots: the launcher's and one for a sealer;
 # three databases have the extension, so two of them have no sealer.
 use strict;
@@ -17,7 +22,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(usleep);
+use Time::HiRes qw(usleep time);
 use AgentGuardTest;
 
 my $node = PostgreSQL::Test::Cluster->new('sealer_slots');
@@ -102,10 +107,20 @@ like(
 # ---------------------------------------------------------------------
 # The agent's side: refused, and its request can be approved
 # ---------------------------------------------------------------------
-my ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-1', 'DELETE FROM items');
+my $t0 = time;
+my ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-1',
+	"\\set VERBOSITY verbose\nDELETE FROM items");
 isnt($rc, 0, 'the agent\'s DELETE without WHERE is refused');
-my ($request) = $err =~ /needs a human's approval: request (\d+)/;
-ok(defined $request, 'the error names a request') or diag($err);
+cmp_ok(time - $t0, '<', 5, 'at once');
+like($err, qr/ERROR:  YG009: agent_guard could not record a refused statement/,
+	'with YG009: the refusal could not be recorded');
+like($err, qr/The agent_guard sealer of this database is not running: no background worker slot is free/,
+	'because the sealer does not run');
+like($err, qr/HINT:  A human can record the queued refusals with SELECT agent_guard\.record_requests\(\)/,
+	'saying how a human records it');
+unlike($err, qr/needs a human's approval/, 'not as a request on record');
+my ($request) = $err =~ /The statement was refused \(approval\) as request (\d+), which waits in the queue/;
+ok(defined $request, 'the error names the request that waits') or diag($err);
 $request //= 0;
 is($node->safe_psql($db, "SELECT unrecorded_requests FROM agent_guard.sealer_status() WHERE database = '$db'"),
 	'1', 'sealer_status() counts the refusal nobody wrote');
@@ -148,7 +163,7 @@ is($node->safe_psql($db, 'SELECT count(*) FROM items'), '0', 'and deleted the ro
 $node->safe_psql($db, "INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 10) g");
 ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-1', 'DELETE FROM items');
 isnt($rc, 0, 'the approval is used once: the next retry is refused');
-my ($again) = $err =~ /needs a human's approval: request (\d+)/;
+my ($again) = $err =~ /The statement was refused \(approval\) as request (\d+)/;
 ok(defined $again && $again != $request, 'as a new request') or diag($err);
 is($node->safe_psql($db, 'SELECT count(*) FROM items'), '10', 'the rows are there');
 
@@ -165,11 +180,15 @@ like($out, qr/UPDATE items SET v/, 'names the refused statement');
 # ---------------------------------------------------------------------
 ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-2', q{
 	DO $$
+	DECLARE d text;
 	BEGIN
 		FOR i IN 1 .. 40 LOOP
 			BEGIN
 				EXECUTE format('DELETE FROM items /* %s */', i);
-			EXCEPTION WHEN SQLSTATE 'YG003' THEN NULL;
+			EXCEPTION WHEN SQLSTATE 'YG009' THEN
+				-- queued, not on record: go on; not even queued: stop
+				GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+				IF d NOT LIKE '%which waits in the queue%' THEN RAISE; END IF;
 			END;
 		END LOOP;
 	END
@@ -204,17 +223,20 @@ is($node->safe_psql($db, "SELECT count(*) FROM agent_guard.requests WHERE reques
 
 # refusals are queued again
 ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-4', 'DELETE FROM items');
-like($err, qr/needs a human's approval: request \d+/, 'the next refusal is queued again');
+like($err, qr/as request \d+, which waits in the queue/, 'the next refusal is queued again');
 
 # the humans-only refusals (YG002) are queued and wait for room the same way
 $node->safe_psql($db, 'GRANT EXECUTE ON FUNCTION agent_guard.unfreeze(text) TO ss_bot');
 ($rc, $out, $err) = ag_agent_psql($node, $db, 'ss_bot', 'run-ss-5', q{
 	DO $$
+	DECLARE d text;
 	BEGIN
 		FOR i IN 1 .. 40 LOOP
 			BEGIN
 				PERFORM agent_guard.unfreeze();
-			EXCEPTION WHEN SQLSTATE 'YG002' THEN NULL;
+			EXCEPTION WHEN SQLSTATE 'YG009' THEN
+				GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+				IF d NOT LIKE '%which waits in the queue%' THEN RAISE; END IF;
 			END;
 		END LOOP;
 	END
