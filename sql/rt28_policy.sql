@@ -58,7 +58,7 @@ SELECT mode, tables FROM agent_guard.set_policy('regress_bot', 'guarded',
   ARRAY['r28o.listed', 'r28b.own', 'r28b.pre', 'r28b.tc']::regclass[]);
 
 -- the agent's side
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt28"
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt28p"
 \set SHOW_CONTEXT never
 CREATE PROCEDURE r28b.take(x bigint) LANGUAGE plpgsql AS $$ BEGIN END $$;
 \set VERBOSITY sqlstate
@@ -151,7 +151,7 @@ DROP STATISTICS pg_temp.tt_st;
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
 SELECT mode, tables FROM agent_guard.set_policy('regress_bot', 'dml');
-\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt28-dml"
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt28p-dml"
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
 -- error: YG008 each
