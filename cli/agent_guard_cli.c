@@ -301,6 +301,7 @@ connect_db(void)
 	const char *keys[6];
 	const char *vals[6];
 	int			n = 0;
+	PGresult   *res;
 
 	keys[n] = "dbname";
 	vals[n++] = opt_val[O_DBNAME];
@@ -327,6 +328,25 @@ connect_db(void)
 		fail(EXIT_CONNECT, "could not connect: %s", m);
 	}
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
+
+	/*
+	 * Our SQL runs under a search_path of the system catalogs only (red team
+	 * 30, finding 13): the human's own would let an operator or function an
+	 * agent created in a schema on it (public) answer our unqualified ones,
+	 * text || integer, where pg_catalog has no exact match.  Set here rather
+	 * than in the options keyword, which would override the user's own.
+	 */
+	res = PQexec(conn, "SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char	   *m = one_line(PQerrorMessage(conn));
+
+		PQclear(res);
+		PQfinish(conn);
+		conn = NULL;
+		fail(EXIT_CONNECT, "could not set the connection's search_path: %s", m);
+	}
+	PQclear(res);
 }
 
 /*
@@ -1238,8 +1258,20 @@ print_notification(PGnotify *n)
 
 	snprintf(pid, sizeof(pid), "%d", n->be_pid);
 	res = PQexecParams(conn, watch_sender_sql, 1, NULL, params + 1, NULL, NULL, 0);
-	sender = strdup(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
-					PQgetvalue(res, 0, 0) : "pid ?");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		sender = strdup(PQgetvalue(res, 0, 0));
+	else
+	{
+		/* say why the sender is not named, rather than a bare pid */
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		char	   *m = one_line(primary != NULL ? primary : PQresultErrorMessage(res));
+		size_t		len = strlen(pid) + strlen(m) + 64;
+
+		sender = malloc(len);
+		if (sender != NULL)
+			snprintf(sender, len, "pid %s, sender unknown (lookup failed: %s)", pid, m);
+		free(m);
+	}
 	PQclear(res);
 	if (sender == NULL)
 		fail(EXIT_REFUSED, "out of memory");

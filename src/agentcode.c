@@ -60,8 +60,8 @@
  *	- SET options that change who the session is (role, session
  *	  authorization, the guard's settings), and setting the guard's
  *	  identity from the agent's code (identity.c) (YG002);
- *	- session-level advisory locks and setseed(), which outlive the call
- *	  (YG002);
+ *	- session-level advisory locks and setseed(), which outlive the call,
+ *	  and SET CONSTRAINTS, which outlives it in the transaction (YG002);
  *	- the humans-only functions (agent_guard._require_human() calls
  *	  ag_agentcode_refuse(); the C functions that act as table owners, its
  *	  first half): also while an executing statement runs an agent's
@@ -243,6 +243,7 @@ static int	agent_queries_cap = 0;
 
 static void judge_call_in_agent_statement(Oid funcid, Oid relid);
 static bool settings_roll_back(void);
+static void refuse_constraints_set(void);
 static Oid	running_agent_relation(int i);
 static void agentcode_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									   SubTransactionId parentSubid, void *arg);
@@ -2407,6 +2408,27 @@ refuse_setting_change(const char *what)
 }
 
 /*
+ * SET CONSTRAINTS run by agent code (red team 30, finding 8): it is the
+ * transaction's state, not a setting, so no GUC nesting level undoes it
+ * when the call returns; the human's deferred constraints would be checked
+ * at once (a swap of unique keys failing) or their immediate ones moved to
+ * COMMIT, for the rest of the human's transaction.
+ */
+static void
+refuse_constraints_set(void)
+{
+	Oid			agent_fn = innermost_agent_function();
+	const char *agent = ag_agentcode_role_name(ag_agentcode_function_owner(agent_fn));
+
+	ag_refuse_humans_only(ag_agentcode_function_owner(agent_fn),
+						  psprintf("SET CONSTRAINTS cannot run in code of agent role \"%s\"", agent),
+						  psprintf("Function %s runs in the transaction of role \"%s\"; the constraint modes it sets would stay for the rest of that transaction.",
+								   format_procedure(agent_fn),
+								   ag_agentcode_role_name(GetSessionUserId())),
+						  "Declare the agent's own constraints DEFERRABLE INITIALLY DEFERRED or IMMEDIATE as its code needs them, or set their mode in the agent's own session.");
+}
+
+/*
  * Object access, a function call being set up in a human's session, while
  * a statement runs an agent's stored code (an agent's view, policy,
  * default, rule, CHECK or trigger condition; see agent_relation()): the
@@ -2971,6 +2993,8 @@ ag_agentcode_utility(Node *parsetree)
 		return;
 	if (IsA(parsetree, NotifyStmt))
 		refuse_session_state(F_PG_NOTIFY, "NOTIFY");
+	if (IsA(parsetree, ConstraintsSetStmt))
+		refuse_constraints_set();
 	if (IsA(parsetree, VariableSetStmt) && !settings_roll_back())
 		refuse_setting_change(((VariableSetStmt *) parsetree)->kind == VAR_RESET ||
 							  ((VariableSetStmt *) parsetree)->kind == VAR_RESET_ALL ?

@@ -72,6 +72,7 @@
 #include "compat.h"
 #include "failsafe.h"
 #include "fastinsert.h"
+#include "gate.h"
 #include "outputpin.h"
 #include "owner_spi.h"
 #include "refusal.h"
@@ -1143,6 +1144,7 @@ ag_capture(PG_FUNCTION_ARGS)
 	if (agent == NULL)			/* WHEN said agent; identity holds within a transaction */
 		elog(ERROR, "ag_capture: fired outside an agent session");
 	ag_idempotency_check(agent);	/* the key, at the transaction's first write */
+	ag_gate_note_write();		/* COMMIT is judged against the freezes */
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 	{

@@ -24,7 +24,8 @@
  *	  rows (counted while it runs, so it fails before it commits);
  *	- a freeze (AG_REFUSAL_FROZEN) refuses every write of the frozen agents
  *	  outside their scratch space (classify.c says what a utility statement
- *	  writes); a run that passes agent_guard.max_rows_per_run is tripped
+ *	  writes), and the COMMIT of a transaction that wrote protected tables
+ *	  before the freeze (commit_check); a run that passes agent_guard.max_rows_per_run is tripped
  *	  (AG_REFUSAL_TRIPPED) and refused until a human resets it.
  * Scratch space and who is judged at all are scope.c's rules; refusing
  * (request, log line, error) is refusal.c's.
@@ -96,6 +97,7 @@
 #include "gate.h"
 #include "outbox.h"
 #include "owner_spi.h"
+#include "policy.h"
 #include "pooled.h"
 #include "refusal.h"
 #include "scope.h"
@@ -211,9 +213,30 @@ static uint64 preview_saved_run_rows = 0;
 
 static bool bump_at_commit = false;
 
+/*
+ * The agent's writes of protected tables in this transaction (red team 30,
+ * finding 12): the capture trigger notes each (ag_gate_note_write), and
+ * COMMIT is judged against the freezes and the policy in force then
+ * (commit_check).  wrote_subid is the outermost subtransaction that holds
+ * such writes: one that rolls back takes its writes with it.
+ */
+static LocalTransactionId wrote_lxid = InvalidLocalTransactionId;
+static SubTransactionId wrote_subid = InvalidSubTransactionId;
+
+static void commit_check(void);
+static void gate_decide(AgRefusalKind kind, const char *what, const char *why,
+						const char *text, int len, int64 rows);
+
 static void
 gate_xact_callback(XactEvent event, void *arg)
 {
+	/* a transaction with no agent write of a protected table pays this test */
+	if (event == XACT_EVENT_PRE_COMMIT && wrote_lxid == AG_MY_LXID &&
+		wrote_subid != InvalidSubTransactionId)
+	{
+		wrote_lxid = InvalidLocalTransactionId;
+		commit_check();
+	}
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
@@ -252,6 +275,14 @@ gate_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	int			i;
 	int			kept = 0;
 
+	if (wrote_lxid == AG_MY_LXID && wrote_subid == mySubid)
+	{
+		/* released: the writes are the parent's; rolled back: gone */
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			wrote_subid = parentSubid;
+		else if (event == SUBXACT_EVENT_ABORT_SUB)
+			wrote_lxid = InvalidLocalTransactionId;
+	}
 	if (event != SUBXACT_EVENT_ABORT_SUB)
 		return;
 	for (i = 0; i < n_approved; i++)
@@ -373,6 +404,58 @@ load_state(void)
 	}
 	state_gen = gen;
 	state_valid = true;
+}
+
+/*
+ * The capture trigger wrote an event for an agent's row of a protected
+ * table (capture.c): a few instructions per row, nothing per commit of
+ * a transaction without such a write.
+ */
+void
+ag_gate_note_write(void)
+{
+	SubTransactionId sub = GetCurrentSubTransactionId();
+
+	if (wrote_lxid != AG_MY_LXID)
+	{
+		wrote_lxid = AG_MY_LXID;
+		wrote_subid = sub;
+	}
+	else if (sub < wrote_subid)
+		wrote_subid = sub;
+}
+
+/*
+ * COMMIT of an agent transaction that wrote protected tables: the freeze
+ * or the read_only policy the statements passed may have come since
+ * (red team 30, finding 12).  A freeze stops "writes of sessions already
+ * connected from their next statement", and COMMIT is the statement that
+ * makes the earlier ones durable, as COMMIT PREPARED is (classify.c): it is
+ * refused (YG006, YG008; on record), and the transaction rolls back.  The
+ * statement gate's state, so no query unless the generation moved.
+ */
+static void
+commit_check(void)
+{
+	const char *text;
+	int			len;
+
+	if (ag_current_agent() == NULL)
+		return;
+	ag_current_statement(&text, &len);
+	if (text == NULL)
+	{
+		text = "COMMIT";
+		len = 6;
+	}
+	load_state();
+	if (frozen_all || frozen_me)
+		gate_decide(AG_REFUSAL_FROZEN, "COMMIT",
+					psprintf("Writes of %s are frozen: %s (the transaction wrote protected tables before the freeze; its COMMIT would make those writes durable during it.)",
+							 frozen_me ? "this agent" : "all agents",
+							 frozen_me ? frozen_me : frozen_all),
+					text, len, 0);
+	ag_policy_commit_check(text, len);
 }
 
 /*

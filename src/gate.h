@@ -17,6 +17,7 @@ struct QueryCompletion;
 
 extern void ag_gate_init(void);
 extern void ag_gate_top_statement(bool continues);
+extern void ag_gate_note_write(void);
 extern uint64 ag_gate_exec_begin(struct QueryDesc *qd, bool part_of_current);
 extern uint64 ag_gate_exec_resume(struct QueryDesc *qd);
 extern void ag_gate_exec_leave(uint64 saved);

@@ -849,6 +849,20 @@ ag_policy_executor_start(PlannedStmt *ps, const char *text, int len)
 		seq_calls_blessed = check_plan_writers(ps, text, len);
 }
 
+/*
+ * COMMIT of a transaction in which the agent wrote protected tables
+ * (gate.c): a read_only policy set since its writes ran refuses it (red
+ * team 30, finding 12).  One atomic read unless the generation moved.
+ */
+void
+ag_policy_commit_check(const char *text, int len)
+{
+	if (policy_load() && policy_mode == MODE_READ_ONLY)
+		refuse_read_only("COMMIT",
+						 "the transaction wrote protected tables before the policy was set, and its COMMIT would make those writes durable.",
+						 text, len);
+}
+
 /* Rows a judged write statement (or COPY FROM) changed: the rate window. */
 void
 ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len)

@@ -17,6 +17,7 @@ extern void ag_policy_init(void);
 extern void ag_policy_top_statement(void);
 extern void ag_policy_executor_start(struct PlannedStmt *ps, const char *text, int len);
 extern void ag_policy_rows_written(const char *what, uint64 rows, const char *text, int len);
+extern void ag_policy_commit_check(const char *text, int len);
 extern void ag_policy_utility(AgUtility *u, const char *text, int len);
 extern void ag_policy_function_execute(Oid funcid);
 extern void ag_policy_plan_starts(void);

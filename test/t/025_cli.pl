@@ -367,6 +367,28 @@ ok(!defined $note->{request}, 'and no request for a payload that names none');
 like($note->{sender}, qr/^(role \w+ \(pid \d+\)|pid \d+, since gone)$/, 'and who sent it');
 is($$werr, '', 'nothing on stderr');
 
+# an agent's operator in public, a schema on the human's search_path
+# (red team 30, finding 13): text || integer has no exact match in
+# pg_catalog, so under that search_path watch's sender lookup would resolve
+# to the agent's operator (and the guard's shadow check refuse it); the
+# CLI runs its SQL under search_path pg_catalog, pg_temp
+sql(q{GRANT CREATE ON SCHEMA public TO bot});
+($rc, $out, $err) = psql_as('bot', '', q{CREATE FUNCTION public.cat_ti(text, integer) RETURNS text
+	LANGUAGE sql IMMUTABLE AS 'SELECT $1 OPERATOR(pg_catalog.||) $2::text';
+	CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = integer, FUNCTION = public.cat_ti)});
+is($rc, 0, 'the agent creates public.||(text, integer)') or diag($err);
+($h, $wout, $werr) = start_watch('--count', '1');
+ok(wait_for($h, $wout, qr/watching channel/), 'watch is listening under the agent\'s operator');
+run_prog([ 'psql', '-X', '-q', '-U', 'bot', '-c', q{NOTIFY agent_guard, 'hello from bot'}, '-c', 'SELECT pg_sleep(2)' ]);
+ok(wait_for($h, $wout, qr/hello from bot/), 'watch got the agent\'s notification');
+$h->finish;
+like($$wout, qr/^\d\d:\d\d:\d\d  from role bot \(pid \d+\): hello from bot$/m,
+	'watch still names the agent as the sender');
+unlike($$wout . $$werr, qr/lookup failed|pid \?/, 'the sender lookup did not fail');
+($rc, $out, $err) = ag('runs');
+is($rc, 0, 'runs works under the agent\'s operator') or diag($err);
+sql(q{DROP FUNCTION public.cat_ti(text, integer) CASCADE; REVOKE CREATE ON SCHEMA public FROM bot});
+
 #
 # the approval gates: refused in one line while the server has none
 #
