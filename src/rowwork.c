@@ -85,7 +85,7 @@ Datum
 ag_sql_owner_purge(PG_FUNCTION_ARGS)
 {
 	bool		save = ag_purge_running;
-	Datum		result;
+	Datum		result = (Datum) 0;
 
 	ag_purge_running = true;
 	PG_TRY();
