@@ -104,6 +104,7 @@
 #include "session.h"
 #include "statement.h"
 #include "structure.h"
+#include "tagshadow.h"
 #include "writers.h"
 
 /* settings */
@@ -1003,6 +1004,41 @@ refuse_unprotected_child(const char *what, Oid relid, const char *text, int len)
 					 quote_literal_cstr(child))));
 }
 
+/*
+ * A write to a table on the guard's list of protected tables whose capture
+ * trigger is gone (scope.c, ag_relation_guard_lost()), asked after
+ * refuse_unprotected_child() (an inheritance child of a protected table has
+ * the stamp columns too, and is that check's): refused, YG009 (the
+ * guard's state is damaged), on record, before it writes.  Past this, the
+ * write would carry no stamps, leave no event and delete for good (red
+ * team 31, F7: the triggers tied to an extension that a human then
+ * dropped).  Protecting the table again (unprotect(), then protect())
+ * puts the triggers back.
+ */
+static void
+refuse_unguarded(const char *what, Oid relid, const char *text, int len)
+{
+	Oid			listed = ag_relation_guard_lost(relid);
+	char	   *rel;
+	char	   *why;
+	int64		id;
+
+	if (!OidIsValid(listed))
+		return;
+	rel = ag_qualified_relname(relid);
+	why = psprintf("Table %s is protected (agent_guard.protected lists %s), but the guard's capture trigger is missing from it: what this %s writes would carry no stamps, leave no events and be beyond agent_guard.rollback_run().",
+				   rel, ag_qualified_relname(listed), what);
+	id = ag_refusal_record(why, text, len);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
+			 errmsg("%s refused: the guard's triggers are missing from protected table %s (request " INT64_FORMAT ")",
+					what, rel, id),
+			 errdetail("%s", why),
+			 errhint("Ask a human to protect the table again: SELECT agent_guard.unprotect(%s); SELECT agent_guard.protect(%s);",
+					 quote_literal_cstr(ag_qualified_relname(listed)),
+					 quote_literal_cstr(ag_qualified_relname(listed)))));
+}
+
 /* A judged plan is about to run: the guard's tables, freezes, trips. */
 void
 ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
@@ -1028,6 +1064,9 @@ ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
 	/* the rows of a protected table that no protection covers */
 	foreach(lc, ps->resultRelations)
 		refuse_unprotected_child(what, rt_fetch(lfirst_int(lc), ps->rtable)->relid, text, len);
+	/* a protected table that lost its guard's triggers (a child: above) */
+	foreach(lc, ps->resultRelations)
+		refuse_unguarded(what, rt_fetch(lfirst_int(lc), ps->rtable)->relid, text, len);
 
 	load_state();
 	if (frozen_all || frozen_me)
@@ -2224,6 +2263,13 @@ classify_utility(Node *parsetree, AgUtility *v)
 		if (state != NULL)
 			verdict(v, AG_REFUSAL_GUARD, state, pstrdup(why));
 	}
+	/* a tagged shared role's older tables and sequences are the humans' too */
+	{
+		char	   *why = ag_tagshadow_older_structure(parsetree);
+
+		if (why != NULL)
+			verdict(v, AG_REFUSAL_GUARD, "row security or sequence change", why);
+	}
 	/* the structure of protected tables belongs to the guard */
 	ag_structure_classify(parsetree, v);
 }
@@ -2245,8 +2291,12 @@ ag_gate_utility_guard(AgUtility *u, const char *text, int len)
 	/* COPY FROM writes its table's rows without the executor's start */
 	if (IsA(u->stmt, CopyStmt) && ((CopyStmt *) u->stmt)->is_from &&
 		((CopyStmt *) u->stmt)->relation != NULL)
+	{
 		refuse_unprotected_child("COPY", ag_range_var_relid(((CopyStmt *) u->stmt)->relation),
 								 text, len);
+		refuse_unguarded("COPY", ag_range_var_relid(((CopyStmt *) u->stmt)->relation),
+						 text, len);
+	}
 }
 
 /*

@@ -35,7 +35,10 @@
  *	  ag_pooled_parsed());
  *	- calls (object access): the session-level advisory lock functions and
  *	  their release, setseed() (and SET LOCAL seed, a statement): random()'s
- *	  seed is the process's (red team 23b, finding 2); at the end of the
+ *	  seed is the process's (red team 23b, finding 2); pg_terminate_backend()
+ *	  and pg_cancel_backend(), which a shared role may call on every session
+ *	  of its own, the humans' (red team 31, F5: their arguments are not
+ *	  seen here, so any call, the process's own too); at the end of the
  *	  transaction, whichever way it ends, random() is seeded afresh from a
  *	  strong source, for set_config('seed', ...) and a function's SET seed,
  *	  which no hook sees;
@@ -346,10 +349,13 @@ ag_pooled_utility_state(Node *parsetree, const char **why)
 const char *
 ag_pooled_function_state(Oid funcid)
 {
-	if (funcid != F_SETSEED && !ag_writers_session_lock(funcid))
+	if (funcid != F_SETSEED && funcid != F_PG_TERMINATE_BACKEND &&
+		funcid != F_PG_CANCEL_BACKEND && !ag_writers_session_lock(funcid))
 		return NULL;
 	if (!ag_identity_xact_only())
 		return NULL;
+	if (funcid == F_PG_TERMINATE_BACKEND || funcid == F_PG_CANCEL_BACKEND)
+		return "In a transaction tagged with SET LOCAL agent_guard.agent_id the role is a shared one, the humans' too: PostgreSQL lets it signal every session of that role, so this would end the humans' sessions or cancel their statements (red team 31, F5). Ask a human, or an administrator's session, to do it.";
 	if (funcid == F_SETSEED)
 		return "setseed() in a transaction tagged with SET LOCAL agent_guard.agent_id seeds random() for the server process, beyond the transaction: behind a connection pooler its next client's random() would return the values the seed fixes.";
 	return "A session-level advisory lock taken or released in a transaction tagged with SET LOCAL agent_guard.agent_id outlives the transaction: behind a connection pooler the server process's next client would inherit it; take a transaction-level lock (pg_advisory_xact_lock).";

@@ -46,6 +46,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -342,6 +343,85 @@ ag_relation_protected(Oid relid)
 			found = (rel->trigdesc->triggers[i].tgfoid == fn);
 	relation_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * A relation that carries no capture trigger yet is on the guard's list of
+ * protected tables, itself or one of its parents: its guard's triggers
+ * are gone (red team 31, F7: tied to an extension with ALTER TRIGGER ...
+ * DEPENDS ON EXTENSION, then dropped with it by a human's DROP EXTENSION,
+ * which no gate judges).  Returns the listed table, or InvalidOid.  Cheap
+ * on the hot path: protect() adds the stamp column ag_agent_id, which a
+ * DROP of the triggers leaves, so only a relation that has it (a syscache
+ * probe) costs a query; unprotect() takes the table off the list.
+ */
+static AgKeptPlan listed_plan = {
+	"SELECT p.relation::pg_catalog.oid FROM agent_guard.protected_tables p "
+	" WHERE p.relation::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1) LIMIT 1",
+	1, {OIDARRAYOID}
+};
+
+typedef struct ListedQuery
+{
+	Datum		rels;
+	Oid			found;
+} ListedQuery;
+
+static void
+listed_query(void *arg)
+{
+	ListedQuery *q = (ListedQuery *) arg;
+	int			rc = ag_kept_execute(&listed_plan, &q->rels, NULL, true, 1);
+	bool		isnull;
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "agent_guard scope: query failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			q->found = DatumGetObjectId(d);
+	}
+}
+
+Oid
+ag_relation_guard_lost(Oid relid)
+{
+	List	   *rels;
+	List	   *todo;
+	ListedQuery q;
+	Datum	   *elems;
+	int			n = 0;
+	ListCell   *lc;
+
+	if (!OidIsValid(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
+		get_attnum(relid, "ag_agent_id") == InvalidAttrNumber ||
+		ag_relation_protected(relid))
+		return InvalidOid;
+	/* the relation and all its ancestors (a partition is listed by its root) */
+	rels = list_make1_oid(relid);
+	todo = relation_parents(relid);
+	while (todo != NIL)
+	{
+		Oid			parent = linitial_oid(todo);
+
+		todo = list_delete_first(todo);
+		if (list_member_oid(rels, parent))
+			continue;
+		rels = lappend_oid(rels, parent);
+		todo = list_concat(todo, relation_parents(parent));
+	}
+	elems = palloc(sizeof(Datum) * list_length(rels));
+	foreach(lc, rels)
+		elems[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	q.rels = PointerGetDatum(construct_array(elems, n, OIDOID, sizeof(Oid), true,
+											 TYPALIGN_INT));
+	q.found = InvalidOid;
+	ag_owner_spi(listed_query, &q);
+	list_free(rels);
+	pfree(elems);
+	return q.found;
 }
 
 /*

@@ -19,6 +19,7 @@ extern Oid	ag_range_var_relid(RangeVar *rv);
 extern Oid	ag_capture_function(void);
 extern bool ag_relation_protected(Oid relid);
 extern Oid	ag_relation_protected_ancestor(Oid relid);
+extern Oid	ag_relation_guard_lost(Oid relid);
 extern bool ag_in_guard_schema(Oid relid);
 extern const char *ag_relname_or(Oid relid, const char *fallback);
 extern char *ag_qualified_relname(Oid relid);

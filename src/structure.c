@@ -2064,6 +2064,71 @@ classify_extension_contents(AlterExtensionContentsStmt *s, AgUtility *v)
 }
 
 /*
+ * ALTER TRIGGER | INDEX | FUNCTION | PROCEDURE | MATERIALIZED VIEW ...
+ * [NO] DEPENDS ON EXTENSION (red team 31, F7).  DEPENDS records an
+ * automatic dependency: a later DROP EXTENSION, a human's without CASCADE
+ * included, drops the object with no notice.  Tied so, the guard's stamp
+ * and capture triggers of a protected table went with a human's tidy-up of
+ * the agent's extension, and the agent's later writes of the table were
+ * unstamped, unlogged, its deletes hard; an index or a function a
+ * protected table relies on goes the same way.  NO DEPENDS unties what a
+ * human tied on purpose.  An agent has no need for either on what is not
+ * its own: refused (YG004, on record) unless the object is scratch of its
+ * session (a relation ag_relation_exempt() lets through, on a table that
+ * is scratch too; a routine the session created that no protected table
+ * relies on).  The backstop for what gets past (a human's own ALTER ...
+ * DEPENDS, then DROP EXTENSION) is the write check of scope.c.
+ */
+static void
+classify_depends_on_extension(AlterObjectDependsStmt *s, AgUtility *v)
+{
+	Relation	rel = NULL;
+	ObjectAddress addr;
+	bool		scratch = false;
+	char	   *desc;
+	const char *what = s->remove ? "ALTER ... NO DEPENDS ON EXTENSION" :
+		"ALTER ... DEPENDS ON EXTENSION";
+	const char *ext = s->extname ? strVal(s->extname) : "?";
+
+	addr = get_object_address_rv(s->objectType, s->relation, (List *) s->object, &rel,
+								 AccessShareLock, true);
+	if (rel != NULL)
+	{
+		Oid			relid = RelationGetRelid(rel);
+		Oid			table = rel->rd_rel->relkind == RELKIND_INDEX ||
+			rel->rd_rel->relkind == RELKIND_PARTITIONED_INDEX ?
+			IndexGetRelation(relid, true) : relid;
+
+		scratch = ag_relation_exempt(relid) && ag_relation_exempt(table) &&
+			!is_protected(table);
+		relation_close(rel, NoLock);
+	}
+	if (!OidIsValid(addr.objectId))
+		return;					/* PostgreSQL's own error */
+	if (addr.classId == ProcedureRelationId)
+	{
+		char	   *phrase = NULL;
+
+		scratch = ag_object_created_here(addr.objectId) &&
+			!OidIsValid(relied_upon(ProcedureRelationId, addr.objectId, &phrase));
+	}
+	if (addr.classId == TriggerRelationId && s->object != NULL &&
+		strncmp(strVal(llast(castNode(List, s->object))), "zz_agent_guard_", 15) == 0)
+		scratch = false;
+	if (scratch)
+		return;
+	desc = getObjectDescription(&addr, true);
+	if (desc == NULL)
+		desc = pstrdup("the object");
+	set_verdict(v, REFUSED, what,
+				s->remove ?
+				psprintf("It unties %s from extension \"%s\", which a human tied there on purpose; only objects the agent's own session created are its to tie or untie.",
+						 desc, ext) :
+				psprintf("It ties %s to extension \"%s\": a later DROP EXTENSION, a human's without CASCADE too, would drop it without a notice (a trigger of the guard, an index or constraint of a protected table, or a function one relies on, and the guard or the table's structure with it); only objects the agent's own session created are its to tie or untie.",
+						 desc, ext));
+}
+
+/*
  * A function that is not the system's (an agent's, anyone's), in an
  * analysed expression: an index or statistics expression or predicate that
  * calls one runs it whenever the planner loads them (it folds their
@@ -3100,6 +3165,9 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 			break;
 		case T_AlterExtensionContentsStmt:
 			classify_extension_contents((AlterExtensionContentsStmt *) parsetree, v);
+			break;
+		case T_AlterObjectDependsStmt:
+			classify_depends_on_extension((AlterObjectDependsStmt *) parsetree, v);
 			break;
 		case T_RuleStmt:
 			classify_rule((RuleStmt *) parsetree, v);

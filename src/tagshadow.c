@@ -47,6 +47,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/extension.h"
@@ -66,6 +67,8 @@
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
 #include "tcop/tcopprot.h"
 #include "rewrite/rewriteSupport.h"
 #include "utils/builtins.h"
@@ -382,6 +385,96 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 			  psprintf("It %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next statement would run or read what the agent put there with their rights, unrecorded. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
 					   act, what),
 			  text, strlen(text), 0);
+}
+
+/*
+ * The same rule, judged on the statement (gate.c's classifier), for what
+ * the object-access hook does not tell apart (red team 31, F6): in a
+ * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
+ * FORCE), CREATE, ALTER or DROP POLICY of a table, and ALTER SEQUENCE of
+ * a sequence, made before this transaction.  A constant policy
+ * (USING (false)) with FORCE hides every row of the role's table from the
+ * humans of the role, MAXVALUE 2 stops their nextval().  Made in this
+ * transaction is the relcache's rd_createSubid, not the catalog row's
+ * xmin, which an earlier ALTER of this transaction has made its own.
+ * Returns why, or NULL.
+ */
+static bool
+relation_made_earlier(Oid relid, const char **kind)
+{
+	Relation	rel;
+	bool		earlier;
+
+	if (!OidIsValid(relid) || (rel = try_relation_open(relid, AccessShareLock)) == NULL)
+		return false;			/* PostgreSQL's own error */
+	earlier = rel->rd_createSubid == InvalidSubTransactionId &&
+		rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
+	*kind = rel->rd_rel->relkind == RELKIND_SEQUENCE ? "sequence" :
+		rel->rd_rel->relkind == RELKIND_VIEW ? "view" : "table";
+	relation_close(rel, AccessShareLock);
+	return earlier;
+}
+
+char *
+ag_tagshadow_older_structure(Node *parsetree)
+{
+	RangeVar   *rv = NULL;
+	const char *act = NULL;
+	const char *kind = "table";
+	Oid			relid;
+	ListCell   *lc;
+
+	if (parsetree == NULL || creating_extension || !tagged_judging())
+		return NULL;
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterTableStmt:
+			foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
+			{
+				AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
+				if (t == AT_EnableRowSecurity || t == AT_DisableRowSecurity ||
+					t == AT_ForceRowSecurity || t == AT_NoForceRowSecurity)
+					act = "switches row security of";
+			}
+			rv = ((AlterTableStmt *) parsetree)->relation;
+			break;
+		case T_CreatePolicyStmt:
+			act = "puts a row security policy on";
+			rv = ((CreatePolicyStmt *) parsetree)->table;
+			break;
+		case T_AlterPolicyStmt:
+			act = "changes a row security policy of";
+			rv = ((AlterPolicyStmt *) parsetree)->table;
+			break;
+		case T_DropStmt:
+			{
+				DropStmt   *d = (DropStmt *) parsetree;
+				List	   *names;
+
+				if (d->removeType != OBJECT_POLICY || list_length(d->objects) != 1)
+					break;
+				names = (List *) linitial(d->objects);
+				if (list_length(names) < 2)
+					break;
+				act = "drops a row security policy of";
+				rv = makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
+				break;
+			}
+		case T_AlterSeqStmt:
+			act = "changes";
+			rv = ((AlterSeqStmt *) parsetree)->sequence;
+			break;
+		default:
+			break;
+	}
+	if (act == NULL || rv == NULL)
+		return NULL;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!relation_made_earlier(relid, &kind))
+		return NULL;
+	return psprintf("It %s %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and a policy or a sequence limit put there would hide their rows or stop their inserts. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+					act, kind, ag_qualified_relname(relid));
 }
 
 /* From the object-access hook (hooks.c). */

@@ -8,8 +8,12 @@
 #define AG_TAGSHADOW_H
 
 #include "catalog/objectaccess.h"
+#include "nodes/nodes.h"
 
 extern void ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId);
+
+/* A change of the tagged role's older table or sequence (gate.c): why, or NULL. */
+extern char *ag_tagshadow_older_structure(Node *parsetree);
 
 #endif							/* AG_TAGSHADOW_H */

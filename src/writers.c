@@ -55,6 +55,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
@@ -815,6 +816,20 @@ revokes_on_database(const char *db)
 	return options != 0;
 }
 
+/* Has the role the CREATEROLE attribute?  (AlterRole() and RenameRole() want it.) */
+static bool
+role_creates_roles(Oid roleid)
+{
+	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+	bool		creates;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	creates = ((Form_pg_authid) GETSTRUCT(tup))->rolcreaterole;
+	ReleaseSysCache(tup);
+	return creates;
+}
+
 void
 ag_writers_utility_verdict(AgUtility *u)
 {
@@ -892,6 +907,16 @@ ag_writers_utility_verdict(AgUtility *u)
 				verdict(u, AG_REFUSAL_APPROVAL, "ALTER DATABASE ... RENAME",
 						psprintf("It renames database \"%s\", which every client names to connect.",
 								 ((RenameStmt *) stmt)->subname));
+			else if (((RenameStmt *) stmt)->renameType == OBJECT_ROLE &&
+					 OidIsValid(get_role_oid(((RenameStmt *) stmt)->subname, true)))
+			{
+				/* a role's name is what its humans log in with (red team 31, F1) */
+				verdict(u, AG_REFUSAL_APPROVAL, "ALTER ROLE ... RENAME",
+						psprintf("It renames role \"%s\", which every later login of it names (and a renamed role's MD5 password no longer matches).",
+								 ((RenameStmt *) stmt)->subname));
+				if (!role_creates_roles(GetUserId()))
+					u->unrunnable = true;	/* RenameRole() wants CREATEROLE */
+			}
 			break;
 		case T_AlterRoleSetStmt:
 			{
@@ -915,6 +940,39 @@ ag_writers_utility_verdict(AgUtility *u)
 				else
 					verdict(u, AG_REFUSAL_APPROVAL, "ALTER ROLE ... SET",
 							psprintf("It changes the settings of every later session of %s.", whose));
+				break;
+			}
+		case T_AlterRoleStmt:
+			{
+				/*
+				 * A password (ALTER ROLE ... PASSWORD, psql's \password),
+				 * a validity, a connection limit, LOGIN or membership of
+				 * a role (red team 31, F1): every later login of the role
+				 * meets it.  Its own role too, the one change PostgreSQL
+				 * lets a role make on itself: a shared role tagged by its
+				 * harness is the humans' role as well, and a new password
+				 * (or none) locks them, and a pooler's new server
+				 * connections, out.  Judged as ALTER ROLE ... SET is.
+				 */
+				AlterRoleStmt *s = (AlterRoleStmt *) stmt;
+				Oid			roleid = get_rolespec_oid(s->role, true);
+				bool		own = OidIsValid(roleid) && roleid == GetUserId();
+				bool		password_only = own;
+				ListCell   *lc;
+
+				if (!OidIsValid(roleid))
+					break;		/* PostgreSQL's own error */
+				foreach(lc, s->options)
+					if (strcmp(lfirst_node(DefElem, lc)->defname, "password") != 0)
+						password_only = false;
+				verdict(u, AG_REFUSAL_APPROVAL, "ALTER ROLE",
+						psprintf("It changes how role \"%s\" logs in (its password, validity, connection limit, LOGIN) or what it may do, for every later session of %s.",
+								 GetUserNameFromId(roleid, false),
+								 own || roleid == GetSessionUserId() ?
+								 "its own role (humans may log in as it too)" : "that role"));
+				/* AlterRole(): only CREATEROLE changes more than one's own password */
+				if (!password_only && !role_creates_roles(GetUserId()))
+					u->unrunnable = true;
 				break;
 			}
 		default:
