@@ -153,6 +153,30 @@ SELECT id, email, name, ag_deleted_at FROM r31u.customers ORDER BY id;
 SELECT ok FROM agent_guard.verify_log();
 SELECT request_id - 1004000 AS req, kind, agent_id FROM agent_guard.requests WHERE request_id >= 1004000 ORDER BY 1;
 
+-- a purge whose ON DELETE CASCADE would reach a live row an agent wrote is
+-- refused as purge() refuses it (YG050): the human's insert fails, nothing
+-- is purged
+CREATE TABLE r31u.p2 (id int PRIMARY KEY);
+CREATE TABLE r31u.c2 (id int PRIMARY KEY, p int REFERENCES r31u.p2 ON DELETE CASCADE);
+INSERT INTO r31u.p2 VALUES (1);
+SELECT agent_guard.protect('r31u.p2');
+SELECT agent_guard.protect('r31u.c2');
+GRANT SELECT, INSERT, UPDATE, DELETE ON r31u.p2, r31u.c2 TO regress_bot;
+GRANT SELECT, INSERT ON r31u.p2 TO regress_human;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=r31u-b"
+\set SHOW_CONTEXT never
+INSERT INTO r31u.c2 VALUES (1, 1);
+DELETE FROM r31u.p2 WHERE id = 1;
+\c "dbname=contrib_regression user=regress_human options="
+\set SHOW_CONTEXT never
+-- error: YG050
+INSERT INTO r31u.p2 VALUES (1);
+\c "dbname=contrib_regression user=regress_su options="
+\set SHOW_CONTEXT never
+SELECT id, p, ag_agent_id FROM r31u.c2;
+SELECT row_key FROM agent_guard.soft_deleted('r31u.p2');
+SELECT agent_guard.unprotect(r) FROM unnest(ARRAY['r31u.p2', 'r31u.c2']::regclass[]) r;
+
 -- cleanup
 SELECT agent_guard.unprotect(r) FROM unnest(ARRAY['r31u.customers', 'r31u.bookings', 'r31u.codes', 'r31u.orders', 'r31u.team', 'r31u.member']::regclass[]) r;
 DROP SCHEMA r31u CASCADE;
