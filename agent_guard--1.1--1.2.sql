@@ -5742,3 +5742,274 @@ CREATE FUNCTION agent_guard._nextval(regclass) RETURNS bigint
     LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION agent_guard._nextval(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION agent_guard._nextval(regclass) TO PUBLIC;
+
+-- Red team 30, F7: a human's write wins over the soft-deleted rows holding
+-- the keys its row needs (src/softkeys.c).  protected_tables.soft_rows says
+-- whether a table may hold soft-deleted rows (while false, humans' writes
+-- do not look); a table protected before may: true.
+ALTER TABLE agent_guard.protected_tables ADD COLUMN soft_rows boolean NOT NULL DEFAULT true;
+
+CREATE OR REPLACE FUNCTION agent_guard.protect(relation regclass, soft_delete boolean DEFAULT true)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel      record;
+    v_keys     text[];
+    v_col      record;
+    v_root     regclass;
+    v_children regclass[];
+    v_child    regclass;
+    v_kid      record;
+    v_ckeys    text[];
+    v_soft_rows boolean := false;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard.protect()');
+    IF relation IS NULL OR soft_delete IS NULL THEN
+        RAISE EXCEPTION 'relation and soft_delete must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    SELECT c.relkind, c.relowner, c.relpersistence, c.relispartition, n.nspname
+      INTO v_rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = relation;
+
+    IF v_rel.nspname IN ('pg_catalog', 'information_schema', 'agent_guard')
+       OR v_rel.nspname LIKE 'pg\_toast%' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a system relation', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('Relations in schema "%s" belong to the system or to agent_guard.', v_rel.nspname);
+    END IF;
+    IF v_rel.relkind = 'm' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a materialized view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables it is computed from.';
+    ELSIF v_rel.relkind = 'v' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a view', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the tables the view reads from.';
+    ELSIF v_rel.relkind = 'f' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a foreign table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Protect the table on the server that stores the data.';
+    ELSIF v_rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot protect %: it is not a table', relation
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF v_rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect %: it is a temporary table', relation
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Temporary tables are a session''s own scratch space.';
+    END IF;
+    IF NOT pg_has_role(agent_guard.calling_role(), v_rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', relation
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+
+    -- a partition of a protected table is covered already
+    FOR v_root IN SELECT a.relid FROM pg_partition_ancestors(relation) a WHERE a.relid <> relation LOOP
+        IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = v_root) THEN
+            RAISE EXCEPTION 'cannot protect %: it is a partition of protected table "%"', relation, v_root
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'Its parent''s protection covers it already.';
+        END IF;
+    END LOOP;
+
+    -- the key that identifies rows in the log: primary key, else replica identity
+    v_keys := agent_guard._key_columns(relation);
+    IF v_keys IS NULL THEN
+        RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'agent_guard identifies every logged row by its key.',
+                  HINT = format('Add a primary key, for example ALTER TABLE %s ADD PRIMARY KEY (...).', relation);
+    END IF;
+    IF v_keys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+        RAISE EXCEPTION 'cannot protect %: its key uses a stamp column', relation
+            USING ERRCODE = 'invalid_table_definition';
+    END IF;
+
+    -- its inheritance children, covered with it: each is stamped and logged
+    -- under its own name and key (a rollback puts rows back into it), so
+    -- each needs a key of its own (a child inherits no index), and the
+    -- caller must own it, as ALTER TABLE of the parent, which recurses to
+    -- it, needs.  A child protected on its own keeps its own protection.
+    v_children := ARRAY(SELECT agent_guard._inherit_children(relation));
+    FOREACH v_child IN ARRAY v_children LOOP
+        SELECT c.relkind, c.relowner INTO v_kid FROM pg_class c WHERE c.oid = v_child;
+        IF v_kid.relkind <> 'r' THEN
+            RAISE EXCEPTION 'cannot protect %: its inheritance child % is not a table', relation, v_child
+                USING ERRCODE = 'wrong_object_type',
+                      DETAIL = 'The rows of an inheritance child show in its parents, and the parents'' writes reach them; protect() covers every child.',
+                      HINT = format('Detach it (ALTER TABLE %s NO INHERIT ...) first; a foreign table is protected on the server that stores its data.', v_child);
+        END IF;
+        IF NOT pg_has_role(agent_guard.calling_role(), v_kid.relowner, 'USAGE') THEN
+            RAISE EXCEPTION 'must be owner of table %', v_child
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('Table %s is an inheritance child of %s, and protect() covers it.', v_child, relation);
+        END IF;
+        v_ckeys := agent_guard._key_columns(v_child);
+        IF v_ckeys IS NULL THEN
+            RAISE EXCEPTION 'cannot protect %: its inheritance child % has no primary key or replica identity index', relation, v_child
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'protect() covers every inheritance child, and agent_guard identifies every logged row by its key; a child does not inherit its parent''s primary key.',
+                      HINT = format('Add one, for example ALTER TABLE %s ADD PRIMARY KEY (%s).', v_child,
+                                    (SELECT string_agg(quote_ident(k), ', ') FROM unnest(v_keys) k));
+        END IF;
+        IF v_ckeys && ARRAY['ag_agent_id', 'ag_run_id', 'ag_deleted_at'] THEN
+            RAISE EXCEPTION 'cannot protect %: the key of its inheritance child % uses a stamp column', relation, v_child
+                USING ERRCODE = 'invalid_table_definition';
+        END IF;
+    END LOOP;
+
+    -- stamp columns of another type would lie about who wrote
+    FOR v_col IN
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t
+          FROM pg_attribute a
+         WHERE a.attrelid = relation AND NOT a.attisdropped
+           AND ((a.attname IN ('ag_agent_id', 'ag_run_id') AND a.atttypid <> 'text'::regtype)
+             OR (a.attname = 'ag_deleted_at' AND a.atttypid <> 'timestamptz'::regtype))
+    LOOP
+        RAISE EXCEPTION 'cannot protect %: column "%" has type %', relation, v_col.attname, v_col.t
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Rename or drop the column; agent_guard owns the ag_ column names.';
+    END LOOP;
+
+    PERFORM agent_guard._agent_structure(relation);
+    PERFORM agent_guard._check_subscribers(relation, soft_delete);
+
+    -- added to the children too (ALTER TABLE recurses)
+    FOR v_col IN
+        SELECT c.name, c.type
+          FROM (VALUES ('ag_agent_id', 'text', true), ('ag_run_id', 'text', true),
+                       ('ag_deleted_at', 'timestamptz', soft_delete)) AS c(name, type, wanted)
+         WHERE c.wanted AND NOT EXISTS (
+               SELECT 1 FROM pg_attribute a
+                WHERE a.attrelid = relation AND a.attname = c.name AND NOT a.attisdropped)
+    LOOP
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', relation, v_col.name, v_col.type);
+    END LOOP;
+
+    -- a table that an earlier protect() of a parent covered is on its own
+    -- now: its row security as it was before that, first
+    IF NOT EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation)
+       AND EXISTS (SELECT 1 FROM agent_guard.rls_before b WHERE b.relation = protect.relation) THEN
+        PERFORM agent_guard._uncover_child(relation);
+    END IF;
+
+    PERFORM agent_guard._create_triggers(relation, soft_delete);
+    IF EXISTS (SELECT 1 FROM agent_guard.protected_tables p WHERE p.relation = protect.relation AND p.soft_delete) THEN
+        PERFORM agent_guard._soft_rls_off(relation);
+    END IF;
+    IF soft_delete THEN
+        PERFORM agent_guard._soft_rls_on(relation);
+    END IF;
+
+    -- the children, in the same mode: whatever covered them before (this
+    -- table's earlier protect(), or another parent's) is undone first
+    FOREACH v_child IN ARRAY v_children LOOP
+        PERFORM agent_guard._uncover_child(v_child);
+        PERFORM agent_guard._create_triggers(v_child, soft_delete);
+        IF soft_delete THEN
+            PERFORM agent_guard._soft_rls_on(v_child);
+        END IF;
+    END LOOP;
+
+    -- whether a row may be soft-deleted (softkeys.c): a scan of the
+    -- stamp column alone, which runs no code of the table's
+    IF soft_delete THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.ag_deleted_at IS NOT NULL)', relation)
+           INTO v_soft_rows;
+    END IF;
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, soft_rows)
+    VALUES (protect.relation, protect.soft_delete, v_keys, v_soft_rows)
+    ON CONFLICT ON CONSTRAINT protected_tables_pkey
+    DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  soft_rows = EXCLUDED.soft_rows,
+                  protected_at = now(), protected_by = session_user;
+
+    PERFORM agent_guard._log('PROTECT', relation::text,
+        jsonb_build_object('soft_delete', soft_delete, 'key_columns', to_jsonb(v_keys))
+        || CASE WHEN cardinality(v_children) > 0
+                THEN jsonb_build_object('children', to_jsonb(v_children::text[])) ELSE '{}' END);
+END
+$$;
+
+-- A human's write into a soft-delete table wins over the soft-deleted rows
+-- that hold a unique or exclusion key its row needs (red team 30, F7): the
+-- stamp trigger finds them (softkeys.c) and calls this, as the extension
+-- owner, before the row is written.  rows_: [{"rel": oid, "tid": tid}, ...].
+-- They are purged as agent_guard.purge() purges: locked, still
+-- soft-deleted, as the table's owner, what their ON DELETE actions reach
+-- judged first (YG050), each logged as PURGE with its image.  Internal:
+-- EXECUTE is revoked from PUBLIC (99_privileges.sql).
+CREATE FUNCTION agent_guard._purge_held_keys(relation regclass, rows_ jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
+AS $$
+DECLARE
+    v_keys  text[];
+    v_rows  jsonb;
+    v_gone  jsonb;
+    v_count bigint;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard._purge_held_keys()');
+    SELECT p.key_columns INTO v_keys FROM agent_guard.protected_tables p
+     WHERE p.relation = _purge_held_keys.relation;
+    IF v_keys IS NULL THEN
+        v_keys := agent_guard._key_columns(relation);   -- a covered inheritance child
+    END IF;
+    v_rows := agent_guard._owner_query(relation, format(
+        'WITH l AS (SELECT t.tableoid AS rel, t.ctid AS tid, agent_guard._row_image(t.*) AS img
+                      FROM %1$s t
+                     WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                                     FROM pg_catalog.jsonb_array_elements($1) e))
+                       AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
+                                                           (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                      FROM pg_catalog.jsonb_array_elements($1) e)
+                       AND t.ag_deleted_at IS NOT NULL
+                       FOR UPDATE OF t)
+         SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img)) FROM l',
+        agent_guard._only(relation)),
+        rows_);
+    IF v_rows IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_constraint c
+                WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
+                  AND (c.confrelid = relation
+                       OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))) THEN
+        PERFORM agent_guard._purge_reach(relation, v_rows);
+    END IF;
+    v_gone := agent_guard._owner_purge(relation, format(
+        'WITH gone AS (DELETE FROM %1$s t
+                        WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                                        FROM pg_catalog.jsonb_array_elements($1) e))
+                          AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
+                                                              (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                         FROM pg_catalog.jsonb_array_elements($1) e)
+                       RETURNING agent_guard._row_image(t.*) AS img)
+         SELECT pg_catalog.jsonb_agg(gone.img) FROM gone',
+        agent_guard._only(relation)),
+        (SELECT jsonb_agg(jsonb_build_object('rel', e.value -> 'rel', 'tid', e.value -> 'tid'))
+           FROM jsonb_array_elements(v_rows) e));
+    IF coalesce(jsonb_array_length(v_gone), 0) <> jsonb_array_length(v_rows) THEN
+        RAISE EXCEPTION 'could not purge %: % of % locked rows were deleted', relation,
+                        coalesce(jsonb_array_length(v_gone), 0), jsonb_array_length(v_rows);
+    END IF;
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
+    SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
+           (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest(v_keys) AS k), g.img
+      FROM jsonb_array_elements(v_gone) WITH ORDINALITY AS g(img, n)
+     ORDER BY g.n;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION agent_guard._purge_held_keys(regclass, jsonb) IS
+    'internal: purge the soft-deleted rows that hold keys a human''s row needs (called by the stamp trigger)';
+REVOKE ALL ON FUNCTION agent_guard._purge_held_keys(regclass, jsonb) FROM PUBLIC;

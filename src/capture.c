@@ -79,6 +79,7 @@
 #include "relinfo.h"
 #include "rowimage.h"
 #include "session.h"
+#include "softkeys.h"
 #include "statement.h"
 #include "worker.h"
 
@@ -664,6 +665,7 @@ ag_relinfo_get(Relation rel)
 					}
 		}
 		info->seqkeys_loaded = false;	/* seqkeys.c reloads on first use */
+		info->soft_rows_loaded = false;	/* softkeys.c too */
 		info->valid = true;
 	}
 
@@ -792,6 +794,15 @@ ag_stamp(PG_FUNCTION_ARGS)
 
 	if (agent == NULL)
 	{
+		/*
+		 * A human's row wins over the soft-deleted rows holding its keys:
+		 * they are purged first (softkeys.c).  Not for the updates a purge's
+		 * ON DELETE actions make.
+		 */
+		if (soft && !ag_purge_running)
+			ag_softkeys_human_write(trigdata->tg_relation,
+									TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_trigtuple : NULL,
+									tuple, info);
 		/* a human write: stamps NULL, and free when they already are */
 		if (heap_attisnull(tuple, info->att_agent, desc) &&
 			heap_attisnull(tuple, info->att_run, desc))
@@ -820,6 +831,8 @@ ag_stamp(PG_FUNCTION_ARGS)
 	{
 		/* a soft delete: keep what RETURNING must show */
 		ag_soft_remember(trigdata->tg_trigtuple, desc, info);
+		/* and from now on humans' writes look for the keys it holds */
+		ag_softkeys_agent_soft_delete(info);
 	}
 
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls));

@@ -156,6 +156,7 @@
 #include "reach.h"
 #include "rolename.h"
 #include "scope.h"
+#include "softkeys.h"
 #include "softref.h"
 #include "statement.h"
 #include "tagshadow.h"
@@ -464,13 +465,20 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 		 * the block, whose end restores the error context stack as found)
 		 */
 		int			settings;
+		ErrorContextCallback fk_hint;
 
 		resumed = !IsParallelWorker() && ag_agentcode_query_resume(queryDesc);
 		settings = ag_agentcode_settings_enter();
+		/* a human's parent delete refused for soft-deleted rows: a hint (softkeys.c) */
+		fk_hint.callback = ag_softkeys_fk_hint;
+		fk_hint.arg = NULL;
+		fk_hint.previous = error_context_stack;
+		error_context_stack = &fk_hint;
 		if (prev_ExecutorFinish)
 			prev_ExecutorFinish(queryDesc);
 		else
 			standard_ExecutorFinish(queryDesc);
+		error_context_stack = fk_hint.previous;
 		ag_agentcode_settings_leave(settings);
 		judge_cte_rows(queryDesc);
 		completed = true;

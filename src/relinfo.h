@@ -51,6 +51,9 @@ typedef struct AgRelInfo
 	bool		seqkeys_loaded; /* seqkeys below is current (seqkeys.c) */
 	struct AgSeqKeys *seqkeys;	/* columns numbered by a sequence, or NULL
 								 * for none (seqkeys.c owns it) */
+	bool		soft_rows_loaded;	/* soft_rows below is current (softkeys.c) */
+	bool		soft_rows;		/* protected_tables.soft_rows of the table's
+								 * protection: may a row be soft-deleted? */
 } AgRelInfo;
 
 extern AgRelInfo *ag_relinfo_get(Relation rel);

@@ -21,7 +21,11 @@ CREATE TABLE agent_guard.protected_tables (
     soft_delete   boolean NOT NULL,
     key_columns   text[] NOT NULL,
     protected_at  timestamptz NOT NULL DEFAULT now(),
-    protected_by  text NOT NULL DEFAULT session_user
+    protected_by  text NOT NULL DEFAULT session_user,
+    -- a row of the table may be soft-deleted: set by protect(), and by an
+    -- agent's first soft delete (softkeys.c); while false, humans' writes
+    -- do not look for soft-deleted rows holding their keys
+    soft_rows     boolean NOT NULL DEFAULT true
 );
 
 -- Row security of a table, of its partitions and of the inheritance

@@ -363,6 +363,7 @@ DECLARE
     v_child    regclass;
     v_kid      record;
     v_ckeys    text[];
+    v_soft_rows boolean := false;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard.protect()');
     IF relation IS NULL OR soft_delete IS NULL THEN
@@ -515,10 +516,18 @@ BEGIN
         END IF;
     END LOOP;
 
-    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns)
-    VALUES (protect.relation, protect.soft_delete, v_keys)
+    -- whether a row may be soft-deleted (softkeys.c): a scan of the
+    -- stamp column alone, which runs no code of the table's
+    IF soft_delete THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.ag_deleted_at IS NOT NULL)', relation)
+           INTO v_soft_rows;
+    END IF;
+
+    INSERT INTO agent_guard.protected_tables AS p (relation, soft_delete, key_columns, soft_rows)
+    VALUES (protect.relation, protect.soft_delete, v_keys, v_soft_rows)
     ON CONFLICT ON CONSTRAINT protected_tables_pkey
     DO UPDATE SET soft_delete = EXCLUDED.soft_delete, key_columns = EXCLUDED.key_columns,
+                  soft_rows = EXCLUDED.soft_rows,
                   protected_at = now(), protected_by = session_user;
 
     PERFORM agent_guard._log('PROTECT', relation::text,

@@ -441,3 +441,80 @@ END
 $$;
 COMMENT ON FUNCTION agent_guard.purge(regclass, interval) IS
     'remove for good the rows soft-deleted longer ago than older_than; each is logged with its image';
+
+-- A human's write into a soft-delete table wins over the soft-deleted rows
+-- that hold a unique or exclusion key its row needs (red team 30, F7): the
+-- stamp trigger finds them (softkeys.c) and calls this, as the extension
+-- owner, before the row is written.  rows_: [{"rel": oid, "tid": tid}, ...].
+-- They are purged as agent_guard.purge() purges: locked, still
+-- soft-deleted, as the table's owner, what their ON DELETE actions reach
+-- judged first (YG050), each logged as PURGE with its image.  Internal:
+-- EXECUTE is revoked from PUBLIC (99_privileges.sql).
+CREATE FUNCTION agent_guard._purge_held_keys(relation regclass, rows_ jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
+AS $$
+DECLARE
+    v_keys  text[];
+    v_rows  jsonb;
+    v_gone  jsonb;
+    v_count bigint;
+BEGIN
+    PERFORM agent_guard._require_human('agent_guard._purge_held_keys()');
+    SELECT p.key_columns INTO v_keys FROM agent_guard.protected_tables p
+     WHERE p.relation = _purge_held_keys.relation;
+    IF v_keys IS NULL THEN
+        v_keys := agent_guard._key_columns(relation);   -- a covered inheritance child
+    END IF;
+    v_rows := agent_guard._owner_query(relation, format(
+        'WITH l AS (SELECT t.tableoid AS rel, t.ctid AS tid, agent_guard._row_image(t.*) AS img
+                      FROM %1$s t
+                     WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                                     FROM pg_catalog.jsonb_array_elements($1) e))
+                       AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
+                                                           (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                      FROM pg_catalog.jsonb_array_elements($1) e)
+                       AND t.ag_deleted_at IS NOT NULL
+                       FOR UPDATE OF t)
+         SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img)) FROM l',
+        agent_guard._only(relation)),
+        rows_);
+    IF v_rows IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_constraint c
+                WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
+                  AND (c.confrelid = relation
+                       OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))) THEN
+        PERFORM agent_guard._purge_reach(relation, v_rows);
+    END IF;
+    v_gone := agent_guard._owner_purge(relation, format(
+        'WITH gone AS (DELETE FROM %1$s t
+                        WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                                        FROM pg_catalog.jsonb_array_elements($1) e))
+                          AND (t.tableoid, t.ctid) IN (SELECT (e.value OPERATOR(pg_catalog.->>) ''rel'')::pg_catalog.oid,
+                                                              (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
+                                                         FROM pg_catalog.jsonb_array_elements($1) e)
+                       RETURNING agent_guard._row_image(t.*) AS img)
+         SELECT pg_catalog.jsonb_agg(gone.img) FROM gone',
+        agent_guard._only(relation)),
+        (SELECT jsonb_agg(jsonb_build_object('rel', e.value -> 'rel', 'tid', e.value -> 'tid'))
+           FROM jsonb_array_elements(v_rows) e));
+    IF coalesce(jsonb_array_length(v_gone), 0) <> jsonb_array_length(v_rows) THEN
+        RAISE EXCEPTION 'could not purge %: % of % locked rows were deleted', relation,
+                        coalesce(jsonb_array_length(v_gone), 0), jsonb_array_length(v_rows);
+    END IF;
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
+    SELECT session_user, agent_guard.calling_role()::text, relation::text, 'PURGE',
+           (SELECT jsonb_object_agg(k, g.img -> k) FROM unnest(v_keys) AS k), g.img
+      FROM jsonb_array_elements(v_gone) WITH ORDINALITY AS g(img, n)
+     ORDER BY g.n;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION agent_guard._purge_held_keys(regclass, jsonb) IS
+    'internal: purge the soft-deleted rows that hold keys a human''s row needs (called by the stamp trigger)';
