@@ -961,10 +961,10 @@ check_role_power(const char *agent)
  * A statement that started as a human's write of a protected table writes
  * as a human's to its end: capture.c took the capture trigger out of its
  * result relations (ag_capture_skip_human), so rows it wrote as an agent's
- * would be stamped but not logged.  Today's tag set inside such a
- * statement (check_agent_id) or a registration committed while it runs
- * makes it the agent's only from the next statement on; one that would
- * latch in the middle is refused, and the statement with it.
+ * would be stamped but not logged.  A tag set inside such a statement is
+ * refused by check_agent_id; what would still latch in the middle (a
+ * registration of the session's role committed while it runs) is refused
+ * here, and the statement with it.
  */
 static void
 refuse_inside_human_write(const char *agent)
