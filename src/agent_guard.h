@@ -130,6 +130,7 @@ extern bool ag_process_is_agent(void);
 extern bool ag_identity_xact_only(void);
 extern bool ag_identity_tagged_role(void);
 extern bool ag_identity_tag_local(TimestampTz *since);
+extern void ag_identity_pin_human(MemoryContext query_cxt);
 extern List *ag_agent_ids_of_role(Oid role);
 
 /* agentcode.c */
@@ -143,6 +144,8 @@ extern void ag_hooks_init_failsafe(void);
 
 /* capture.c */
 extern void ag_capture_init(void);
+struct EState;
+extern void ag_capture_skip_human(struct EState *estate);
 
 /* softdelete.c */
 struct Query;

@@ -14,7 +14,9 @@
  *	  (agent_guard.in_agent_session()): appends one row to
  *	  agent_guard.events with the final old and new images.  The WHEN clause
  *	  is evaluated when the event would be queued, so writes by humans do
- *	  not even enter the after-trigger queue.  AFTER (not BEFORE) because
+ *	  not even enter the after-trigger queue; and a statement of a human's
+ *	  session does not even have the trigger (ag_capture_skip_human, at
+ *	  ExecutorStart), so that it does not compile the clause.  AFTER (not BEFORE) because
  *	  only then is the row really written: INSERT ... ON CONFLICT DO UPDATE
  *	  fires BEFORE INSERT for a row it then updates, and a later BEFORE
  *	  trigger may still change or suppress the row.
@@ -46,9 +48,13 @@
 #include "access/xact.h"
 #include "access/transam.h"
 #include "catalog/partition.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/execdesc.h"
+#include "nodes/execnodes.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -66,6 +72,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/syscache.h"
 
 #include "agent_guard.h"
 #include "chain.h"
@@ -157,10 +164,43 @@ capture_xact_callback(XactEvent event, void *arg)
 		stmt_cache_id = 0;
 }
 
+/*
+ * agent_guard.capture()'s OID, kept for the session: every human statement
+ * that writes a table asks it (ag_capture_skip_human).  Forgotten at any
+ * change of a pg_proc or pg_namespace row and at a cache reset.
+ */
+static bool capture_fn_known = false;
+static Oid	capture_fn = InvalidOid;
+
+static void
+capture_fn_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	capture_fn_known = false;
+}
+
+static Oid
+capture_function(void)
+{
+	Oid			nsp;
+
+	if (capture_fn_known)
+		return capture_fn;
+	nsp = ag_guard_namespace();
+	capture_fn = !OidIsValid(nsp) ? InvalidOid :
+		GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+						CStringGetDatum("capture"),
+						PointerGetDatum(buildoidvector(NULL, 0)),
+						ObjectIdGetDatum(nsp));
+	capture_fn_known = true;
+	return capture_fn;
+}
+
 void
 ag_capture_init(void)
 {
 	CacheRegisterRelcacheCallback(capture_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, capture_fn_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, capture_fn_callback, (Datum) 0);
 	RegisterSubXactCallback(capture_subxact_callback, NULL);
 	RegisterXactCallback(capture_xact_callback, NULL);
 	ag_fast_init();
@@ -730,6 +770,103 @@ static bool
 is_soft_delete_trigger(Trigger *trigger)
 {
 	return trigger->tgnargs >= 1 && strcmp(trigger->tgargs[0], "soft_delete") == 0;
+}
+
+/*
+ * A human's statement needs no capture trigger: its WHEN clause
+ * (agent_guard.in_agent_session()) is false for every row it writes.  But
+ * PostgreSQL compiles a trigger's WHEN in every statement that would fire
+ * it (the clause's text parsed, the function looked up and its EXECUTE
+ * checked: about 10k instructions, half of what a human's 1-row write on a
+ * protected table paid over the same write on a plain table), and an AFTER
+ * row trigger on the relation makes an UPDATE or DELETE fetch each old row
+ * again.  So, once ExecutorStart has set up the statement's result
+ * relations, the capture trigger is taken out of each one's copy of the
+ * trigger descriptor (InitResultRelInfo copies the relcache's for each
+ * result relation, so no other statement sees the change) and the flags
+ * that say which AFTER row triggers are left are computed again.  The
+ * stamp trigger stays: it clears the stamps a human's write leaves.
+ *
+ * The WHEN clause stays on the table for what this does not reach: the
+ * partitions an INSERT routes rows to as it runs, the relations of
+ * triggers PostgreSQL sets up as they fire, COPY FROM (no executor hooks),
+ * and any statement of an agent's session.  The decision is the
+ * statement's, where the WHEN was the row's: a session that would become
+ * an agent's in the middle of such a statement is refused
+ * (ag_identity_pin_human), so no row of it can be an agent's.
+ */
+static bool
+drop_capture_trigger(ResultRelInfo *rri, Oid fn)
+{
+	TriggerDesc *td = rri->ri_TrigDesc;
+	int			i;
+	int			n = 0;
+	bool		dropped = false;
+
+	if (td == NULL)
+		return false;
+	for (i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (t->tgfoid == fn && TRIGGER_FOR_ROW(t->tgtype) &&
+			TRIGGER_FOR_AFTER(t->tgtype) && t->tgoldtable == NULL &&
+			t->tgnewtable == NULL)
+		{
+			dropped = true;
+			continue;
+		}
+		/* the per-trigger caches, still empty, move with their trigger */
+		if (n != i)
+		{
+			td->triggers[n] = *t;
+			rri->ri_TrigFunctions[n] = rri->ri_TrigFunctions[i];
+			if (rri->ri_TrigWhenExprs != NULL)
+				rri->ri_TrigWhenExprs[n] = rri->ri_TrigWhenExprs[i];
+			if (rri->ri_TrigInstrument != NULL)
+				rri->ri_TrigInstrument[n] = rri->ri_TrigInstrument[i];
+		}
+		n++;
+	}
+	if (!dropped)
+		return false;
+	td->numtriggers = n;
+	/* only these flags can come from the trigger taken out (SetTriggerFlags) */
+	td->trig_insert_after_row = false;
+	td->trig_update_after_row = false;
+	td->trig_delete_after_row = false;
+	for (i = 0; i < n; i++)
+	{
+		int16		tgtype = td->triggers[i].tgtype;
+
+		td->trig_insert_after_row |=
+			TRIGGER_TYPE_MATCHES(tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT);
+		td->trig_update_after_row |=
+			TRIGGER_TYPE_MATCHES(tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_UPDATE);
+		td->trig_delete_after_row |=
+			TRIGGER_TYPE_MATCHES(tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_DELETE);
+	}
+	return true;
+}
+
+/*
+ * ExecutorStart of a statement of a session that is not an agent's, after
+ * the standard start (hooks.c).
+ */
+void
+ag_capture_skip_human(EState *estate)
+{
+	ListCell   *lc;
+	Oid			fn;
+	bool		dropped = false;
+
+	if (estate == NULL || estate->es_opened_result_relations == NIL ||
+		!OidIsValid(fn = capture_function()))
+		return;
+	foreach(lc, estate->es_opened_result_relations)
+		dropped |= drop_capture_trigger((ResultRelInfo *) lfirst(lc), fn);
+	if (dropped)
+		ag_identity_pin_human(estate->es_query_cxt);
 }
 
 PG_FUNCTION_INFO_V1(ag_stamp);

@@ -322,6 +322,9 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* an agent's cursor may run after the agent's call returned */
 		if (!IsParallelWorker())
 			ag_agentcode_query_started(queryDesc);
+		/* a human's writes are not captured: no capture trigger to compile */
+		if (!IsParallelWorker() && !ag_session_is_agent())
+			ag_capture_skip_human(queryDesc->estate);
 		/*
 		 * the rows of ModifyTable nodes that leave es_processed be: writing
 		 * CTEs, and the action of a rule that does not replace the

@@ -129,6 +129,15 @@ static char *xact_agent = NULL;	/* this transaction's agent, from xact_tag */
 static char *xact_run = NULL;	/* run this transaction wrote under */
 static char *xact_gen_run = NULL;	/* generated run of this transaction */
 
+/*
+ * Statements running as a human's that rely on staying one to their end
+ * (ag_identity_pin_human): while any runs, the session cannot become an
+ * agent's.  pin_generation moves at every transaction end, where the count
+ * starts again from 0; a pin's callback counts only in its generation.
+ */
+static int	human_pins = 0;
+static uint64 pin_generation = 0;
+
 /* Per-database state, rebuilt after any invalidation of our tables. */
 static bool db_valid = false;
 static Oid	db_agents_relid = InvalidOid;
@@ -240,6 +249,8 @@ identity_xact_callback(XactEvent event, void *arg)
 			if (xact_agent != NULL || xact_tag != NULL)
 				ResetPlanCache();
 			xact_stale = true;
+			human_pins = 0;
+			pin_generation++;
 			break;
 		default:
 			break;
@@ -341,6 +352,15 @@ check_agent_id(char **newval, void **extra, GucSource source)
 		return false;
 	if (!ag_valid_label(*newval, "An agent id") || !safe_agent_id(*newval))
 		return false;
+	if (human_pins > 0 && (*newval)[0] != '\0' &&
+		strcmp(*newval, guc_agent_id ? guc_agent_id : "") != 0)
+	{
+		GUC_check_errcode(ERRCODE_AG_IDENTITY_VIOLATION);
+		GUC_check_errmsg("cannot set agent_guard.agent_id inside a statement that writes a protected table as a human's");
+		GUC_check_errdetail("The statement started as a write of a role that is not an agent: its rows are that role's to its end, not stamped and not logged.");
+		GUC_check_errhint("Tag the transaction with SET LOCAL agent_guard.agent_id before the statement, not inside it.");
+		return false;
+	}
 	bound = bound_identity();
 	if (bound != NULL && strcmp(*newval, bound) != 0)
 	{
@@ -938,6 +958,58 @@ check_role_power(const char *agent)
 }
 
 /*
+ * A statement that started as a human's write of a protected table writes
+ * as a human's to its end: capture.c took the capture trigger out of its
+ * result relations (ag_capture_skip_human), so rows it wrote as an agent's
+ * would be stamped but not logged.  A tag set inside such a statement is
+ * refused by check_agent_id; what would still latch in the middle (a
+ * registration of the session's role committed while it runs) is refused
+ * here, and the statement with it.
+ */
+static void
+refuse_inside_human_write(const char *agent)
+{
+	if (human_pins == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
+			 errmsg("cannot act as agent \"%s\" inside a statement that writes a protected table as a human's",
+					agent),
+			 errdetail("The statement started as a write of role \"%s\", which is not an agent: its rows are that role's to its end, not stamped and not logged.",
+					   GetUserNameFromId(GetSessionUserId(), false)),
+			 errhint("Tag the transaction with SET LOCAL agent_guard.agent_id before the statement, not inside it.")));
+}
+
+static void
+unpin_human(void *arg)
+{
+	uint64		generation = *(uint64 *) arg;
+
+	if (generation == pin_generation && human_pins > 0)
+		human_pins--;
+}
+
+/*
+ * The running statement, whose executor state lives in query_cxt, started
+ * as a human's and relies on staying one until query_cxt goes (ExecutorEnd,
+ * or the abort that ends the statement).
+ */
+void
+ag_identity_pin_human(MemoryContext query_cxt)
+{
+	MemoryContextCallback *cb;
+	uint64	   *generation;
+
+	cb = MemoryContextAlloc(query_cxt, sizeof(MemoryContextCallback) + sizeof(uint64));
+	generation = (uint64 *) (cb + 1);
+	*generation = pin_generation;
+	cb->func = unpin_human;
+	cb->arg = generation;
+	MemoryContextRegisterResetCallback(query_cxt, cb);
+	human_pins++;
+}
+
+/*
  * Decide whether this session (or transaction) is an agent's, latching the
  * answer.  Needs a live transaction for the registry lookup; outside one
  * (or in an aborted one) only an already latched identity counts.
@@ -975,6 +1047,7 @@ identity_resolve(void)
 							 registered)));
 		if (!superuser_arg(GetSessionUserId()))
 			check_role_power(registered);
+		refuse_inside_human_write(registered);
 		latched_agent = latch_copy(registered);
 		ResetPlanCache();
 	}
@@ -983,6 +1056,7 @@ identity_resolve(void)
 		if (!superuser_arg(GetSessionUserId()))
 			check_role_power(latched_tag);
 		check_tag_unclaimed(latched_tag);
+		refuse_inside_human_write(latched_tag);
 		latched_agent = latch_copy(latched_tag);
 		ResetPlanCache();
 	}
@@ -991,6 +1065,7 @@ identity_resolve(void)
 		if (!superuser_arg(GetSessionUserId()))
 			check_role_power(xact_tag);
 		check_tag_unclaimed(xact_tag);
+		refuse_inside_human_write(xact_tag);
 		xact_agent = latch_copy(xact_tag);
 	}
 }
