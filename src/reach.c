@@ -27,12 +27,19 @@
  *	approval (YG003): dropping or emptying a table, view or materialized
  *		view, dropping or retyping a column; detaching a partition or
  *		child from a table that is not scratch; renaming or moving a
- *		protected table, renaming its columns or its schema;
- *	refused (YG004): dropping, renaming or retyping a stamp column of a
- *		protected table, changing its owner, switching its row security
- *		off, making it, or an object it relies on, a member of an extension
- *		(DROP EXTENSION would drop it, pg_dump would leave it out), removing
- *		its capture trigger.
+ *		protected table, renaming its columns or its schema; renaming or
+ *		moving what a protected table relies on (a type, collation,
+ *		sequence, function, operator class), or renaming the schema that
+ *		holds it; dropping (through CASCADE) an object of another class
+ *		that a role owns whose rights the agent does not have (red team
+ *		30, findings 11 and 9);
+ *	refused (YG004): a relation made, renamed or moved, in a schema the
+ *		agent does not own, with the name of a protected table in another
+ *		schema (red team 30, finding 4); dropping, renaming or retyping a
+ *		stamp column of a protected table, changing its owner, switching
+ *		its row security off, making it, or an object it relies on, a
+ *		member of an extension (DROP EXTENSION would drop it, pg_dump would
+ *		leave it out), removing its capture trigger.
  * What a parent's ALTER TABLE, CREATE INDEX or CREATE TRIGGER passes down
  * to a protected inheritance child or partition (an index, constraint,
  * trigger, column or default PostgreSQL creates on it, a column made NOT
@@ -91,6 +98,9 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_policy.h"
@@ -109,6 +119,7 @@
 #include "nodes/parsenodes.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -133,6 +144,8 @@ typedef struct ReachItem
 	int			attnum;
 	int			act;			/* ReachAct */
 	char	   *desc;			/* for the request's reason */
+	Oid			classid;		/* the object renamed, moved or dropped, when */
+	Oid			objid;			/* it is not the relation itself (else 0) */
 } ReachItem;
 
 typedef enum ReachAct
@@ -148,7 +161,9 @@ typedef enum ReachAct
 	REACH_SCHEMA_RENAME,
 	REACH_FOREIGN_KEY,
 	REACH_STRUCTURE,
-	REACH_RESTART
+	REACH_RESTART,
+	REACH_RELIED_NAME,
+	REACH_FOREIGN_DROP
 } ReachAct;
 
 /*
@@ -292,7 +307,13 @@ item_cmp(const ListCell *a, const ListCell *b)
 		return x->relid < y->relid ? -1 : 1;
 	if (x->attnum != y->attnum)
 		return x->attnum < y->attnum ? -1 : 1;
-	return x->act - y->act;
+	if (x->act != y->act)
+		return x->act - y->act;
+	if (x->classid != y->classid)
+		return x->classid < y->classid ? -1 : 1;
+	if (x->objid != y->objid)
+		return x->objid < y->objid ? -1 : 1;
+	return 0;
 }
 
 /*
@@ -326,6 +347,12 @@ decide_items(const char *what, const char *text, int len, const AgKeyDigest *bin
 		ag_key_add_int(&m, (uint64) it->relid);
 		ag_key_add_int(&m, (uint64) (int64) it->attnum);
 		ag_key_add_int(&m, (uint64) it->act);
+		if (OidIsValid(it->objid))
+		{
+			/* bound to the object too, not only to the table that relies on it */
+			ag_key_add_int(&m, (uint64) it->classid);
+			ag_key_add_int(&m, (uint64) it->objid);
+		}
 		if (prev && strcmp(prev, it->desc) == 0)
 			continue;
 		appendStringInfo(&why, "%s %s", prev ? ";" : "", it->desc);
@@ -536,9 +563,19 @@ refuse_now(const char *why)
 	ag_refuse(AG_REFUSAL_GUARD, frames ? frames->what : "statement", why, text, len, 0);
 }
 
+static void need_approval_of(Oid relid, int attnum, ReachAct act, char *desc,
+							 Oid classid, Oid objid);
+
 /* An act that needs approval: for the statement's end, or now. */
 static void
 need_approval(Oid relid, int attnum, ReachAct act, char *desc)
+{
+	need_approval_of(relid, attnum, act, desc, InvalidOid, InvalidOid);
+}
+
+/* The same, for an act on another object (classid, objid) that reaches relid. */
+static void
+need_approval_of(Oid relid, int attnum, ReachAct act, char *desc, Oid classid, Oid objid)
 {
 	ReachFrame *f = frames;
 	MemoryContext old;
@@ -550,7 +587,7 @@ need_approval(Oid relid, int attnum, ReachAct act, char *desc)
 	{
 		const char *text;
 		int			len;
-		ReachItem	one = {relid, attnum, act, desc};
+		ReachItem	one = {relid, attnum, act, desc, classid, objid};
 		static const AgKeyDigest unbound = {{0}};
 
 		text = f ? f->text : NULL;
@@ -562,11 +599,13 @@ need_approval(Oid relid, int attnum, ReachAct act, char *desc)
 		return;
 	}
 	old = MemoryContextSwitchTo(reach_cxt);
-	it = palloc(sizeof(ReachItem));
+	it = palloc0(sizeof(ReachItem));
 	it->relid = relid;
 	it->attnum = attnum;
 	it->act = act;
 	it->desc = pstrdup(desc);
+	it->classid = classid;
+	it->objid = objid;
 	f->items = lappend(f->items, it);
 	MemoryContextSwitchTo(old);
 }
@@ -860,6 +899,100 @@ reach_alter_owned(Oid classId, Oid objectId)
 	reach_alter_owner(classId, objectId, b, a);
 }
 
+/*
+ * An object's name and schema, from a catalog row of its class (the
+ * schema InvalidOid where the class has none); false if the class has no
+ * name column.
+ */
+static bool
+object_name_nsp(Oid classId, HeapTuple tup, TupleDesc desc, char **name, Oid *nsp)
+{
+	AttrNumber	namecol = get_object_attnum_name(classId);
+	AttrNumber	nspcol = get_object_attnum_namespace(classId);
+	bool		isnull;
+	Datum		d;
+
+	if (namecol == InvalidAttrNumber)
+		return false;
+	d = heap_getattr(tup, namecol, desc, &isnull);
+	if (isnull)
+		return false;
+	*name = pstrdup(NameStr(*DatumGetName(d)));
+	*nsp = InvalidOid;
+	if (nspcol != InvalidAttrNumber)
+	{
+		d = heap_getattr(tup, nspcol, desc, &isnull);
+		if (!isnull)
+			*nsp = DatumGetObjectId(d);
+	}
+	return true;
+}
+
+/*
+ * An object renamed or moved to another schema (ALTER TYPE, DOMAIN,
+ * COLLATION, SEQUENCE, FUNCTION, OPERATOR CLASS ... RENAME TO | SET SCHEMA,
+ * ALTER EXTENSION ... SET SCHEMA of its extension, a table's rename that
+ * renames its row type): one a protected table relies on (a column's type,
+ * through arrays, domains, ranges and composite types; a collation, a
+ * sequence its defaults draw from, code its defaults, generated columns,
+ * CHECKs, indexes, triggers or policies run)?  The table keeps working (it
+ * holds the oid), but humans' statements that name the object by its name
+ * (a driver's `$1::app.mood`, `nextval('app.ticket_no')`, `COLLATE
+ * app.ci`) fail from then on, or reach a namesake the agent makes in its
+ * place, whose CHECK or collation then decides what humans' writes store
+ * and their reads select (red team 30, finding 11).  Approval, as the
+ * rename or move of the table itself; the request is bound to the object.
+ * Text search objects are refused whatever their change
+ * (reach_alter_text_search()); a new owner is reach_alter_owned()'s.
+ */
+static void
+reach_alter_relied_name(Oid classId, Oid objectId)
+{
+	int			cache = get_object_catcache_oid(classId);
+	Oid			index = get_object_oid_index(classId);
+	AttrNumber	oidcol = get_object_attnum_oid(classId);
+	ScanKeyData key;
+	Relation	cat;
+	HeapTuple	before;
+	HeapTuple	after;
+	char	   *bname;
+	char	   *aname;
+	Oid			bnsp;
+	Oid			ansp;
+	bool		ok;
+	char	   *why = NULL;
+	Oid			user;
+	ObjectAddress obj = {classId, objectId, 0};
+	char	   *desc;
+
+	if (cache == -1 || !OidIsValid(index) || oidcol == InvalidAttrNumber ||
+		objectId < FirstNormalObjectId)
+		return;
+	before = SearchSysCacheCopy1(cache, ObjectIdGetDatum(objectId));
+	ScanKeyInit(&key, oidcol, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(objectId));
+	after = row_now(classId, index, 1, &key);
+	if (!HeapTupleIsValid(before) || after == NULL)
+		return;
+	cat = table_open(classId, AccessShareLock);
+	ok = object_name_nsp(classId, before, RelationGetDescr(cat), &bname, &bnsp) &&
+		object_name_nsp(classId, after, RelationGetDescr(cat), &aname, &ansp);
+	table_close(cat, AccessShareLock);
+	if (!ok || (strcmp(bname, aname) == 0 && bnsp == ansp))
+		return;
+	user = ag_structure_relied_upon(classId, objectId, &why);
+	if (!OidIsValid(user))
+		return;
+	desc = getObjectDescription(&obj, true);
+	if (bnsp != ansp)
+		desc = psprintf("it moves %s to schema \"%s\": protected table %s relies on %s, and humans' statements that name it by its schema would fail, or reach a namesake made in its place",
+						desc ? desc : "?", OidIsValid(ansp) ? get_namespace_name(ansp) : "?",
+						ag_qualified_relname(user), why);
+	else
+		desc = psprintf("it renames %s to \"%s\": protected table %s relies on %s, and humans' statements that name it would fail, or reach a namesake made in its place",
+						desc ? desc : "?", aname, ag_qualified_relname(user), why);
+	need_approval_of(user, 0, REACH_RELIED_NAME, desc, classId, objectId);
+}
+
 /* A column was altered: renamed, retyped, made NOT NULL? */
 static void
 reach_alter_column(Oid relid, int attnum)
@@ -1007,6 +1140,22 @@ reach_alter_schema(Oid nsp)
 					  psprintf("it renames schema \"%s\", which holds protected table %s",
 							   old, quote_qualified_identifier(old, get_rel_name(relid))));
 	}
+
+	/*
+	 * A type, domain, collation, sequence or function a protected table
+	 * relies on, in the schema: humans' statements that name it by its
+	 * schema fail from then on (red team 30, finding 11).
+	 */
+	{
+		char	   *why = NULL;
+		Oid			user = ag_structure_relied_upon(NamespaceRelationId, nsp, &why);
+
+		if (OidIsValid(user))
+			need_approval_of(user, 0, REACH_RELIED_NAME,
+							 psprintf("it renames schema \"%s\": protected table %s relies on %s, and humans' statements that name it by its schema would fail, or reach a namesake made in its place",
+									  old, ag_qualified_relname(user), why),
+							 NamespaceRelationId, nsp);
+	}
 }
 
 /*
@@ -1068,6 +1217,189 @@ reach_alter_extension(Oid ext)
 		refuse_now(psprintf("It makes protected table %s (or its row type or schema) a member of extension \"%s\": "
 							"DROP EXTENSION would drop it, and pg_dump would leave it out.",
 							ag_qualified_relname(joined), get_extension_name(ext)));
+}
+
+/*
+ * An object of a class other than relations is dropped (DROP TABLE ...
+ * CASCADE of the agent's scratch table takes a human's function whose
+ * argument or result is its row type; DROP TYPE, FUNCTION, SCHEMA ...
+ * CASCADE a human's domain, function, operator, aggregate or cast's
+ * function built on the agent's object): one a role owns whose rights the
+ * agent does not have?  The agent could not drop it by its name (it is
+ * not the owner), and the scratch exemption covers what the agent owns,
+ * not what it reaches (red team 30, finding 9).  Approval, naming the
+ * object and its owner, as for a human's view on the scratch table.
+ * Relations are judged by reach_drop(); objects without an owner of their
+ * own (constraints, triggers, defaults, policies, rules) go with their
+ * table, whose drop is judged as itself, and a protected table's are
+ * judged by reach_drop_dependent(); an extension's members go with the
+ * extension, whose own drop is judged here; a table's row type, array
+ * types, a range type's constructors (the bootstrap superuser's) go with
+ * what they belong to.
+ */
+/*
+ * Is the object a part of another (an internal dependency: a table's row
+ * type, an array type, a range type's constructors and multirange, owned
+ * by the bootstrap superuser)?  It goes with what it belongs to, which is
+ * judged as itself.
+ */
+static bool
+object_internal_part(Oid classId, Oid objectId)
+{
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		part = false;
+
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(classId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+	while (!part && HeapTupleIsValid(tup = systable_getnext(scan)))
+		part = ((Form_pg_depend) GETSTRUCT(tup))->deptype == DEPENDENCY_INTERNAL;
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return part;
+}
+
+static void
+reach_drop_foreign(Oid classId, Oid objectId)
+{
+	int			cache;
+	AttrNumber	ownercol;
+	AttrNumber	nspcol;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+	Oid			owner;
+	Oid			nsp = InvalidOid;
+	ObjectAddress obj = {classId, objectId, 0};
+	char	   *desc;
+	char	   *who;
+
+	if (objectId < FirstNormalObjectId || classId == RelationRelationId ||
+		!is_objectclass_supported(classId))
+		return;
+	if (classId == TypeRelationId &&
+		(OidIsValid(get_typ_typrelid(objectId)) || type_is_array(objectId)))
+		return;
+	if (classId != ExtensionRelationId && OidIsValid(getExtensionOfObject(classId, objectId)))
+		return;
+	if (object_internal_part(classId, objectId))
+		return;
+	cache = get_object_catcache_oid(classId);
+	ownercol = get_object_attnum_owner(classId);
+	nspcol = get_object_attnum_namespace(classId);
+	if (cache == -1 || ownercol == InvalidAttrNumber)
+		return;
+	tup = SearchSysCache1(cache, ObjectIdGetDatum(objectId));
+	if (!HeapTupleIsValid(tup))
+		return;
+	d = SysCacheGetAttr(cache, tup, ownercol, &isnull);
+	owner = isnull ? InvalidOid : DatumGetObjectId(d);
+	if (nspcol != InvalidAttrNumber)
+	{
+		d = SysCacheGetAttr(cache, tup, nspcol, &isnull);
+		if (!isnull)
+			nsp = DatumGetObjectId(d);
+	}
+	ReleaseSysCache(tup);
+	if (!OidIsValid(owner) || has_privs_of_role(GetUserId(), owner))
+		return;
+	/* the contents of a schema whose drop a human approved by its name */
+	if (OidIsValid(nsp) && frames != NULL && list_member_oid(frames->covered_nsps, nsp))
+		return;
+	desc = getObjectDescription(&obj, true);
+	who = GetUserNameFromId(owner, true);
+	need_approval_of(InvalidOid, 0, REACH_FOREIGN_DROP,
+					 psprintf("it drops %s, which role %s owns", desc ? desc : "an object",
+							  who ? quote_identifier(who) : "?"),
+					 classId, objectId);
+}
+
+/*
+ * A relation made, renamed or moved (CREATE TABLE, VIEW, MATERIALIZED
+ * VIEW, FOREIGN TABLE, SEQUENCE, ... AS, SELECT INTO; ALTER ... RENAME TO,
+ * SET SCHEMA) with the name of a protected table in another schema?  Where
+ * a human's search_path lists the agent's schema first (`SET search_path =
+ * public, app` with CREATE on public), the human's statements that name the
+ * table without its schema read the agent's view or write the agent's
+ * table instead, unrecorded (red team 30, finding 4).  Refused (YG004) in
+ * a schema the agent does not own (public, a team's schema it was given
+ * CREATE on: the schemas humans have on their search_path as a matter of
+ * course); the guard cannot know every human's search_path.  A schema the
+ * agent owns (its own, or one a human made for it with AUTHORIZATION) is
+ * its work space, on a human's search_path only if the human put it there,
+ * and agents keep copies of tables there under their names (`work.orders`
+ * beside `app.orders`); so is the session's temporary schema, which no
+ * other session sees.  *created: the relation is new (else only a change
+ * of name or schema is judged).
+ */
+static void
+reach_shadow_relation(Oid relid, bool created)
+{
+	ScanKeyData key;
+	HeapTuple	after;
+	Form_pg_class a;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+	Oid			nspowner;
+	NameData	name;
+
+	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+	after = row_now(RelationRelationId, ClassOidIndexId, 1, &key);
+	if (after == NULL)
+		return;
+	a = (Form_pg_class) GETSTRUCT(after);
+	if (!(a->relkind == RELKIND_RELATION || a->relkind == RELKIND_PARTITIONED_TABLE ||
+		  a->relkind == RELKIND_VIEW || a->relkind == RELKIND_MATVIEW ||
+		  a->relkind == RELKIND_FOREIGN_TABLE || a->relkind == RELKIND_SEQUENCE) ||
+		isAnyTempNamespace(a->relnamespace))
+		return;
+	nspowner = ag_catalog_oid_field(NamespaceRelationId, Anum_pg_namespace_oid, a->relnamespace,
+									Anum_pg_namespace_nspowner);
+	if (nspowner == GetSessionUserId() || nspowner == GetUserId())
+		return;					/* the agent's own schema */
+	if (!created)
+	{
+		HeapTuple	before = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		bool		same;
+
+		if (!HeapTupleIsValid(before))
+			return;
+		same = ((Form_pg_class) GETSTRUCT(before))->relnamespace == a->relnamespace &&
+			strcmp(NameStr(((Form_pg_class) GETSTRUCT(before))->relname), NameStr(a->relname)) == 0;
+		ReleaseSysCache(before);
+		if (same)
+			return;
+	}
+	namestrcpy(&name, NameStr(a->relname));
+	rel = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_class_relname, BTEqualStrategyNumber, F_NAMEEQ, NameGetDatum(&name));
+	scan = systable_beginscan(rel, ClassNameNspIndexId, true, NULL, 1, &key);
+	while (!OidIsValid(found) && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+		if (c->oid != relid && c->relnamespace != a->relnamespace &&
+			!isAnyTempNamespace(c->relnamespace) && relation_protected(c->oid))
+			found = c->oid;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (OidIsValid(found))
+		refuse_now(psprintf("%s \"%s\" in schema \"%s\" would have the name of protected table %s: where a human's search_path lists schema \"%s\" first, the human's statements that name the table without its schema would read or write the agent's relation instead. Give it another name, or make it in a schema of the agent's own.",
+							a->relkind == RELKIND_SEQUENCE ? "Sequence" :
+							a->relkind == RELKIND_VIEW ? "View" :
+							a->relkind == RELKIND_MATVIEW ? "Materialized view" :
+							a->relkind == RELKIND_FOREIGN_TABLE ? "Foreign table" : "Table",
+							NameStr(a->relname), get_namespace_name(a->relnamespace),
+							ag_qualified_relname(found), get_namespace_name(a->relnamespace)));
 }
 
 /* A trigger is dropped: the guard's capture trigger? */
@@ -1285,7 +1617,7 @@ decide_dependents(ReachFrame *f)
 			if (!named && !structure_covered(dep->relid))
 			{
 				MemoryContext old = MemoryContextSwitchTo(reach_cxt);
-				ReachItem  *it = palloc(sizeof(ReachItem));
+				ReachItem  *it = palloc0(sizeof(ReachItem));
 
 				it->relid = dep->relid;
 				it->attnum = 0;
@@ -1306,7 +1638,7 @@ decide_dependents(ReachFrame *f)
 			{
 				/* need_approval() would decide at once outside the frame's transaction */
 				MemoryContext old = MemoryContextSwitchTo(reach_cxt);
-				ReachItem  *it = palloc(sizeof(ReachItem));
+				ReachItem  *it = palloc0(sizeof(ReachItem));
 
 				it->relid = dep->relid;
 				it->attnum = dep->attnum;
@@ -2012,6 +2344,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		if (classId == RelationRelationId || classId == ConstraintRelationId ||
 			classId == TriggerRelationId || classId == AttrDefaultRelationId)
 			reach_create_structure(classId, objectId, subId);
+		if (classId == RelationRelationId && subId == 0)
+			reach_shadow_relation(objectId, true);
 		if (classId == RelationRelationId && subId != 0)
 		{
 			reach_temporary_dependency(objectId, subId);
@@ -2064,6 +2398,8 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				else if (classId == AttrDefaultRelationId || classId == PolicyRelationId ||
 						 classId == RewriteRelationId)
 					reach_drop_dependent(classId, objectId);
+				else if (subId == 0)
+					reach_drop_foreign(classId, objectId);
 				break;
 			}
 		case OAT_POST_ALTER:
@@ -2081,10 +2417,21 @@ ag_reach_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 					if (relation_protected(objectId))
 						reach_alter_relation(objectId);
 					else
+					{
 						reach_alter_owned(classId, objectId);
+						reach_alter_relied_name(classId, objectId);
+						reach_shadow_relation(objectId, false);
+					}
 				}
 				else if ((classId == ProcedureRelationId || classId == TypeRelationId) && subId == 0)
+				{
 					reach_alter_owned(classId, objectId);
+					reach_alter_relied_name(classId, objectId);
+				}
+				else if ((classId == CollationRelationId || classId == OperatorRelationId ||
+						  classId == OperatorClassRelationId ||
+						  classId == OperatorFamilyRelationId) && subId == 0)
+					reach_alter_relied_name(classId, objectId);
 				else if (classId == TSConfigRelationId || classId == TSDictionaryRelationId)
 					reach_alter_text_search(classId, objectId);
 				else if (classId == RelationRelationId)
