@@ -99,6 +99,7 @@ SET client_min_messages = error;    -- not the warning on wal_level
 CREATE SEQUENCE sd.s_free;
 CREATE SEQUENCE sd.s_short MAXVALUE 2;
 CREATE SEQUENCE sd.s_own OWNED BY sd.t.n;
+GRANT USAGE ON SEQUENCE sd.s_own TO regress_human;   -- humans may use it (red team 30, F3)
 CREATE TEMP SEQUENCE ts;
 -- error: a default that runs the agent's code in humans' inserts (YG003)
 ALTER TABLE sd.t ADD COLUMN c int DEFAULT sd.trap();
@@ -188,7 +189,7 @@ ALTER TABLE sd.t ALTER COLUMN n SET DEFAULT nextval('sd.s_own');
 ALTER TABLE sd.t ALTER COLUMN v SET DEFAULT gen_random_uuid()::text;
 ALTER TABLE sd.t ALTER COLUMN v SET DEFAULT current_user;
 ALTER TABLE sd.t ALTER COLUMN v DROP DEFAULT;
-CREATE INDEX t_vn_idx ON sd.t (v, n);
+CREATE INDEX t_vn_idx ON sd.t (id, n);
 CREATE STATISTICS sd.st_ok ON v, n FROM sd.t;
 DROP STATISTICS sd.st_ok;
 DROP INDEX sd.t_vn_idx;

@@ -136,6 +136,7 @@
 #include "scope.h"
 #include "statement.h"
 #include "structure.h"
+#include "width.h"
 
 /* An act on a relation that needs a human's approval. */
 typedef struct ReachItem
@@ -163,7 +164,8 @@ typedef enum ReachAct
 	REACH_STRUCTURE,
 	REACH_RESTART,
 	REACH_RELIED_NAME,
-	REACH_FOREIGN_DROP
+	REACH_FOREIGN_DROP,
+	REACH_WIDTH
 } ReachAct;
 
 /*
@@ -198,6 +200,8 @@ typedef struct ReachFrame
 	List	   *dependents;		/* ReachDependent *: defaults, policies, rules of
 								 * protected relations it dropped */
 	char	   *reowned;		/* why: it gave away what a protected table relies on */
+	List	   *widened;		/* protected tables whose columns it added or
+								 * changed: their width is judged at the end */
 	List	   *retyped;		/* columns its ALTER ... TYPE names (USING may rewrite a
 								 * column to the type it has) */
 	LocalTransactionId lxid;	/* the transaction it started in */
@@ -412,6 +416,7 @@ refuse_kept(ReachFrame *f, List **rels, bool (*kept) (Oid), const char *before,
 }
 
 static void decide_dependents(ReachFrame *f);
+static void decide_widths(ReachFrame *f);
 
 static void
 frame_decide(ReachFrame *f)
@@ -427,6 +432,7 @@ frame_decide(ReachFrame *f)
 				"It drops a trigger of protected table ",
 				": its triggers are part of its structure, which a human may have relied on; only a human may drop one.");
 	decide_dependents(f);
+	decide_widths(f);
 	if (f->reowned != NULL)
 	{
 		char	   *why = f->reowned;
@@ -447,7 +453,8 @@ ag_reach_decide(void)
 {
 	if (frames != NULL &&
 		(frames->items != NIL || frames->unguarded != NIL || frames->unkeyed != NIL ||
-		 frames->untriggered != NIL || frames->dependents != NIL || frames->reowned != NULL))
+		 frames->untriggered != NIL || frames->dependents != NIL || frames->reowned != NULL ||
+		 frames->widened != NIL))
 		frame_decide(frames);
 }
 
@@ -476,6 +483,65 @@ ag_reach_init(void)
  * Judging one act
  * ---------------------------------------------------------------------
  */
+static bool relation_protected(Oid relid);
+static bool covered(ReachFrame *f, Oid relid);
+static bool structure_covered(Oid relid);
+
+/*
+ * The statement added or changed columns (or defaults) of relid: if it is
+ * protected, judge how wide its rows can get when the statement ends, on
+ * the columns as it left them (width.c; red team 30, finding 1).  Several
+ * ADD COLUMNs in a row, SET DEFAULT, SET STORAGE, ALTER TYPE and a
+ * parent's ALTER passed down all come here.
+ */
+static void
+mark_widened(Oid relid)
+{
+	MemoryContext old;
+
+	if (frames == NULL || !relation_protected(relid) ||
+		list_member_oid(frames->widened, relid))
+		return;
+	old = MemoryContextSwitchTo(reach_cxt);
+	frames->widened = lappend_oid(frames->widened, relid);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * How wide the rows of the tables the statement widened can get: approval
+ * when a row humans may write could come near what a page holds (width.c),
+ * unless a human approved the statement for the table already.
+ */
+static void
+decide_widths(ReachFrame *f)
+{
+	List	   *rels = f->widened;
+	ListCell   *lc;
+
+	f->widened = NIL;
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char	   *why = NULL;
+
+		if (!relation_exists(relid) || covered(f, relid) || structure_covered(relid))
+			continue;
+		if (ag_width_row(relid, &why) == AG_REFUSAL_APPROVAL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(reach_cxt);
+			ReachItem  *it = palloc(sizeof(ReachItem));
+
+			it->relid = relid;
+			it->attnum = 0;
+			it->act = REACH_WIDTH;
+			it->desc = pstrdup(why);
+			f->items = lappend(f->items, it);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	list_free(rels);
+}
+
 static bool
 guard_trigger_dropped(Oid relid)
 {
@@ -1034,6 +1100,11 @@ reach_alter_column(Oid relid, int attnum)
 					  psprintf("it changes the type of column \"%s\" of %s%s", NameStr(b->attname),
 							   protected ? "protected table " : "", name));
 	}
+	/* wider, or no longer movable out of the row by TOAST */
+	if (protected && (b->atttypid != a->atttypid || b->atttypmod != a->atttypmod ||
+					  b->attlen != a->attlen || b->attstorage != a->attstorage ||
+					  b->atthasmissing != a->atthasmissing))
+		mark_widened(relid);
 	if (protected)
 	{
 		char	   *why = NULL;
@@ -1831,6 +1902,7 @@ reach_create_structure(Oid classId, Oid objectId, int subId)
 	{
 		relid = objectId;
 		kind = ag_structure_new_column(objectId, subId, &why);
+		mark_widened(objectId);
 	}
 	else if (classId == ConstraintRelationId)
 		kind = ag_structure_new_constraint(objectId, &relid, &attnum, &why);
@@ -1840,6 +1912,7 @@ reach_create_structure(Oid classId, Oid objectId, int subId)
 	{
 		relid = objectId;
 		kind = ag_structure_new_default(objectId, subId, &why);
+		mark_widened(objectId);
 	}
 	reach_structure(kind, relid, attnum, why);
 }

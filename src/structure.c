@@ -95,6 +95,7 @@
 #include "compat.h"
 #include "scope.h"
 #include "structure.h"
+#include "width.h"
 
 #define REFUSED AG_REFUSAL_GUARD
 #define APPROVAL AG_REFUSAL_APPROVAL
@@ -2292,6 +2293,50 @@ agent_cast_of(Oid typid)
 }
 
 /*
+ * A stamp column's values are the guard's: an agent id or run id of at
+ * most AG_MAX_ID_LEN bytes (identity.c), so an index key of one is as long
+ * as a varchar of that length at most.
+ */
+static void
+stamp_key_bound(const char *attname, Oid *type, int32 *typmod)
+{
+	if (attname != NULL && (strcmp(attname, "ag_agent_id") == 0 || strcmp(attname, "ag_run_id") == 0))
+	{
+		*type = VARCHAROID;
+		*typmod = AG_MAX_ID_LEN + VARHDRSZ;
+	}
+}
+
+/*
+ * A plain index's columns (key and INCLUDE) whose values humans may write
+ * could make an entry longer than access method am takes (width.c; red
+ * team 30, finding 2): what, or NULL.
+ */
+static const char *
+index_key_too_long(Oid relid, Oid am, List *elems)
+{
+	int			n = list_length(elems);
+	Oid		   *types = palloc0(sizeof(Oid) * Max(n, 1));
+	int32	   *typmods = palloc0(sizeof(int32) * Max(n, 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, elems)
+	{
+		IndexElem  *e = lfirst_node(IndexElem, lc);
+		AttrNumber	att = e->name ? get_attnum(relid, e->name) : InvalidAttrNumber;
+		Oid			coll;
+
+		if (att == InvalidAttrNumber)
+			continue;			/* PostgreSQL's error */
+		get_atttypetypmodcoll(relid, att, &types[i], &typmods[i], &coll);
+		stamp_key_bound(e->name, &types[i], &typmods[i]);
+		i++;
+	}
+	return ag_width_index_key(am, i, types, typmods);
+}
+
+/*
  * What of an index on a protected table runs code that is not the
  * system's: an expression or predicate calling such a function, or an
  * operator class that is not the system's (its support functions compare
@@ -2299,7 +2344,7 @@ agent_cast_of(Oid typid)
  * copy, as DefineIndex will analyse it.
  */
 static const char *
-index_user_code(Oid relid, IndexStmt *s)
+index_user_code(Oid relid, IndexStmt *s, const char **too_long)
 {
 	IndexStmt  *t;
 	Oid			am;
@@ -2358,6 +2403,7 @@ index_user_code(Oid relid, IndexStmt *s)
 		return psprintf("a predicate that %s", what);
 	if (t->whereClause != NULL)
 		return INDEX_PREDICATE;
+	*too_long = index_key_too_long(relid, am, list_concat_copy(t->indexParams, t->indexIncludingParams));
 	return NULL;
 }
 
@@ -2459,9 +2505,10 @@ nextval_unsafe(Node *arg, Oid relid, AttrNumber attnum)
 	seq = DatumGetObjectId(((Const *) arg)->constvalue);
 	if (isAnyTempNamespace(get_rel_namespace(seq)))
 		return "draws from a temporary sequence, which humans may not use and the session's end drops";
+	/* its own: still, humans may lack the right to use it, or it may run out */
 	if (attnum > 0 && sequenceIsOwned(seq, DEPENDENCY_AUTO, &owner, &col) &&
 		owner == relid && col == attnum)
-		return NULL;
+		return ag_width_sequence_unsafe(seq, relid, get_atttype(relid, attnum));
 	return psprintf("draws from sequence \"%s\", which the column does not own (humans may lack the right to use it, or it may run out)",
 					get_rel_name(seq) ? get_rel_name(seq) : "?");
 }
@@ -2902,12 +2949,17 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 										 name_of(relid)));
 				else if (is_protected(relid))
 				{
-					const char *code = index_user_code(relid, s);
+					const char *too_long = NULL;
+					const char *code = index_user_code(relid, s, &too_long);
 
 					if (code != NULL)
 						set_verdict(v, APPROVAL, "CREATE INDEX",
 									psprintf("The index on protected table \"%s\" has %s: it would run whenever humans read or write the table, and could make their statements fail.",
 											 name_of(relid), code));
+					else if (too_long != NULL)
+						set_verdict(v, APPROVAL, "CREATE INDEX",
+									psprintf("The index on protected table \"%s\" has %s.",
+											 name_of(relid), too_long));
 				}
 				break;
 			}
@@ -3374,6 +3426,8 @@ ag_structure_new_index(Oid indexoid, Oid *relid, char **why)
 	{
 		Datum		d = heap_getattr(tup, Anum_pg_index_indclass, desc, &isnull);
 		ListCell   *le = list_head((List *) exprs);
+		ScanKeyData ckey;
+		HeapTuple	ctup;
 
 		what = NULL;
 		classes = isnull ? NULL : (oidvector *) DatumGetPointer(d);
@@ -3395,6 +3449,35 @@ ag_structure_new_index(Oid indexoid, Oid *relid, char **why)
 			}
 			if (OidIsValid(typid) && (code = type_user_code(typid, 0)) != NULL)
 				what = psprintf("a key whose type runs code that is not the system's (%s)", code);
+		}
+		/* a key (or INCLUDE column) whose values can be too long for an entry */
+		ScanKeyInit(&ckey, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(indexoid));
+		ctup = catalog_row_now(RelationRelationId, ClassOidIndexId, 1, &ckey, NULL);
+		if (what == NULL && ctup != NULL)
+		{
+			Oid		   *types = palloc0(sizeof(Oid) * Max(ix->indnatts, 1));
+			int32	   *typmods = palloc0(sizeof(int32) * Max(ix->indnatts, 1));
+			int			n = 0;
+
+			for (i = 0; i < ix->indnatts; i++)
+			{
+				Oid			coll;
+
+				if (ix->indkey.values[i] <= 0)
+					continue;
+				get_atttypetypmodcoll(ix->indrelid, ix->indkey.values[i], &types[n], &typmods[n], &coll);
+				stamp_key_bound(get_attname(ix->indrelid, ix->indkey.values[i], true),
+								&types[n], &typmods[n]);
+				n++;
+			}
+			what = ag_width_index_key(((Form_pg_class) GETSTRUCT(ctup))->relam, n, types, typmods);
+			if (what != NULL)
+			{
+				*why = psprintf("it adds an index to protected table \"%s\" with %s",
+								name_of(ix->indrelid), what);
+				return AG_REFUSAL_APPROVAL;
+			}
 		}
 	}
 	if (what == NULL)
