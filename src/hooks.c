@@ -321,6 +321,9 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* an agent's cursor may run after the agent's call returned */
 		if (!IsParallelWorker())
 			ag_agentcode_query_started(queryDesc);
+		/* a foreign-key cascade's real delete of a soft-delete table */
+		if (!IsParallelWorker())
+			ag_softdelete_executor_start(queryDesc);
 		/*
 		 * the rows of ModifyTable nodes that leave es_processed be: writing
 		 * CTEs, and the action of a rule that does not replace the
@@ -764,6 +767,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	bool		converted = false;
+	List	   *depends = NIL;
 	List	   *binding = NIL;
 	List	   *seen = NIL;
 	bool		walked = false;
@@ -778,6 +782,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		binding = ag_key_bind_query(parse); /* what an approval binds */
 		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
 		converted = ag_softdelete_convert(parse);
+		/* a cascade left a real delete is replanned if its parents' protection changes */
+		depends = ag_softdelete_take_depends();
 	}
 	else if (!IsParallelWorker())
 	{
@@ -801,6 +807,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* the command tag and SPI's result code follow the statement's type */
 	if (converted)
 		result->commandType = CMD_DELETE;
+	if (depends != NIL)
+		result->relationOids = list_concat(result->relationOids, depends);
 
 	/* setval() goes through agent_guard._setval(), which judges its sequence */
 	if (!IsParallelWorker() && ag_session_is_agent())
