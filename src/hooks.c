@@ -29,7 +29,9 @@
  *					and functions of the rewritten query, before pruning
  *					and folding) -> gate (DELETE/UPDATE without WHERE gets
  *					its gate qual) -> softdelete (an agent's DELETE
- *					becomes an UPDATE) -> the previous planner -> writers
+ *					becomes an UPDATE; a foreign key's cascade from a
+ *					protected table stays a real delete, and its plan
+ *					depends on that table) -> the previous planner -> writers
  *					(setval() calls go through agent_guard._setval, which
  *					gate.c judges as they run) -> approvalkey (the binding
  *					goes into the plan) -> policy (the plan's writer
@@ -42,7 +44,8 @@
  *					tables, an inheritance child of a protected table
  *					that no protection covers, freeze, tripped run, a
  *					freeze's writing function calls) -> the previous
- *					hook -> writers
+ *					hook -> softdelete (a cascade's real delete notes
+ *					its command id for the capture trigger) -> writers
  *					(count the rows of writing CTEs)
  *					(each executor run, ExecutorStart to ExecutorEnd, and each
  *					ProcessUtility call that is not a subcommand is one
