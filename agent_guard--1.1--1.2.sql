@@ -6013,3 +6013,82 @@ $$;
 COMMENT ON FUNCTION agent_guard._purge_held_keys(regclass, jsonb) IS
     'internal: purge the soft-deleted rows that hold keys a human''s row needs (called by the stamp trigger)';
 REVOKE ALL ON FUNCTION agent_guard._purge_held_keys(regclass, jsonb) FROM PUBLIC;
+
+-- restore() does not bring back a row whose referenced row is gone (red
+-- team 30, F6)
+CREATE OR REPLACE FUNCTION agent_guard.restore(relation regclass, row_key jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    -- images print and read back as the row trigger prints them (outputpin.c)
+    SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD' SET IntervalStyle = 'postgres'
+    SET extra_float_digits = 1 SET bytea_output = 'hex' SET lc_monetary = 'C'
+    SET quote_all_identifiers = off SET xmloption = content
+AS $$
+DECLARE
+    v_keys text[] := agent_guard._soft_table(relation, 'agent_guard.restore()');
+    v_old  jsonb;
+    v_new  jsonb;
+    v_res  jsonb;
+    v_fk   record;
+    v_ref  jsonb;
+BEGIN
+    IF row_key IS NULL OR jsonb_typeof(row_key) <> 'object'
+       OR NOT row_key ?& v_keys THEN
+        RAISE EXCEPTION 'row key must be a JSON object with the key columns of %', relation
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The key columns are %s.', array_to_string(v_keys, ', ')),
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    -- the row is found and written as the table's owner (agent_guard._owner_query)
+    v_res := agent_guard._owner_query(relation, format(
+        'WITH r AS (SELECT * FROM %3$s), '
+        '     old AS (SELECT agent_guard._row_image(t.*) AS img, t.tableoid AS rel, t.ctid AS tid FROM %1$s t, r '
+        '              WHERE %2$s AND t.ag_deleted_at IS NOT NULL FOR UPDATE OF t), '
+        '     upd AS (UPDATE %1$s t SET ag_deleted_at = NULL FROM old WHERE t.tableoid OPERATOR(pg_catalog.=) old.rel AND t.ctid OPERATOR(pg_catalog.=) old.tid '
+        '             RETURNING old.img, agent_guard._row_image(t.*) AS new_img) '
+        'SELECT jsonb_build_array(upd.img, upd.new_img) FROM upd', agent_guard._only(relation), agent_guard._key_match(v_keys), agent_guard._typed_key(relation, v_keys, '$1', 'r')),
+        row_key);
+    v_old := v_res -> 0;
+    v_new := v_res -> 1;
+    IF v_old IS NULL THEN
+        RAISE EXCEPTION 'no soft-deleted row of % has key %', relation, row_key
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
+    END IF;
+    -- PostgreSQL does not check a foreign key the update leaves as it was:
+    -- a row whose referenced row is gone is not brought back as an orphan
+    -- (red team 30, F6).  Each referenced table is read as its owner, so a
+    -- soft-deleted parent (there, not gone) counts.
+    FOR v_fk IN
+        SELECT c.conname, c.confrelid::regclass AS parent,
+               array_agg(a.attname::text ORDER BY k.n) AS cols,
+               array_agg(pa.attname::text ORDER BY k.n) AS pcols
+          FROM pg_constraint c
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, n)
+          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.ck
+          JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
+         WHERE c.contype = 'f' AND c.conrelid = relation
+           AND NOT EXISTS (SELECT FROM pg_constraint u
+                            WHERE u.oid = c.conparentid AND u.conrelid = c.conrelid)
+         GROUP BY c.oid, c.conname, c.confrelid
+         ORDER BY c.conname
+    LOOP
+        SELECT jsonb_object_agg(u.pc, v_new -> u.col) INTO v_ref
+          FROM unnest(v_fk.cols, v_fk.pcols) AS u(col, pc);
+        CONTINUE WHEN EXISTS (SELECT FROM jsonb_each(v_ref) AS e WHERE e.value = 'null');
+        IF NOT (agent_guard._owner_query(v_fk.parent, format(
+                    'SELECT to_jsonb(EXISTS (SELECT FROM %1$s t, %3$s WHERE %2$s))',
+                    agent_guard._only(v_fk.parent), agent_guard._key_match(v_fk.pcols),
+                    agent_guard._typed_key(v_fk.parent, v_fk.pcols, '$1', 'r')),
+                    v_ref))::boolean THEN
+            RAISE EXCEPTION 'cannot restore row % of %: it references a row of % that is gone', row_key, relation, v_fk.parent
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Foreign key "%s" references %s %s, which is not there.', v_fk.conname, v_fk.parent, v_ref),
+                      HINT = 'Bring that row back first (agent_guard.restore(), or agent_guard.rollback_run() of the run that deleted it), or remove this row for good with agent_guard.purge().';
+        END IF;
+    END LOOP;
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row, new_row)
+    VALUES (session_user, agent_guard.calling_role()::text, relation::text, 'RESTORE',
+            row_key, v_old, v_new);
+    RETURN v_new;
+END
+$$;

@@ -176,8 +176,11 @@ SELECT agent_guard._flush_requests();
 SELECT agent_id, kind, status, reason
   FROM agent_guard.requests WHERE request_id > :req_before ORDER BY request_id;
 
--- The agent's own session: its DELETE of the lookup row soft-deletes the
--- protected row it cascades to, logged as the agent's (unchanged).
+-- The agent's own session: its DELETE of the lookup row would cascade into
+-- the protected soft-delete table; its own table's deletes are not logged,
+-- so the rows could not be brought back with it, and soft-deleted they
+-- would reference a row that is gone: refused (YG004, on record; red
+-- team 30, F6, sql/rt31_softmv.sql).
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rr-1"
 DELETE FROM rrb.team WHERE id = 1;
 

@@ -151,6 +151,11 @@ extern void ag_capture_skip_human(struct EState *estate);
 struct Query;
 extern bool ag_softdelete_convert(struct Query *parse);
 extern AttrNumber ag_softdelete_attno(Oid relid);
+extern List *ag_softdelete_take_depends(void);
+struct QueryDesc;
+struct HeapTupleHeaderData;
+extern void ag_softdelete_executor_start(struct QueryDesc *queryDesc);
+extern bool ag_softdelete_cascaded(struct HeapTupleHeaderData *tup);
 
 /* rollback.c */
 extern void ag_rollback_init(void);

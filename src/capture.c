@@ -1315,9 +1315,26 @@ ag_capture(PG_FUNCTION_ARGS)
 		/*
 		 * The planner turns an agent's DELETE of a soft-delete table into
 		 * an UPDATE; a DELETE reaching this point escaped that, so refuse
-		 * it rather than lose the row.
+		 * it rather than lose the row.  Two deletes are meant to remove the
+		 * row, and are logged with its image like a hard-delete table's:
+		 *
+		 * - the delete half of an UPDATE that moves the row to another
+		 *   partition (red team 30, F5): the row lives on in the new
+		 *   partition, whose INSERT event follows, and rollback_run undoes
+		 *   the pair (the new row deleted, the old one re-inserted).
+		 *   heap_delete() marks the old version's t_ctid as moved to
+		 *   another partition only for such an update, and the trigger
+		 *   reads the version as the delete left it (fetched by its tid).
+		 *   A tuple that did not come from the heap carries no such mark:
+		 *   refused, as before.
+		 * - a foreign key's ON DELETE CASCADE query, which the planner
+		 *   leaves a real delete when the referenced table's deletes are
+		 *   logged too (softdelete.c, red team 30, F6); the row's cmax is
+		 *   the command id the cascade's plan ran with.
 		 */
-		if (is_soft_delete_trigger(trigdata->tg_trigger))
+		if (is_soft_delete_trigger(trigdata->tg_trigger) &&
+			!HeapTupleHeaderIndicatesMovedPartitions(oldtup->t_data) &&
+			!ag_softdelete_cascaded(oldtup->t_data))
 			ereport(ERROR,
 					(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),
 					 errmsg("refusing to remove a row of soft-delete table \"%s\"",

@@ -29,7 +29,9 @@
  *					and functions of the rewritten query, before pruning
  *					and folding) -> gate (DELETE/UPDATE without WHERE gets
  *					its gate qual) -> softdelete (an agent's DELETE
- *					becomes an UPDATE) -> the previous planner -> writers
+ *					becomes an UPDATE; a foreign key's cascade from a
+ *					protected table stays a real delete, and its plan
+ *					depends on that table) -> the previous planner -> writers
  *					(setval() calls go through agent_guard._setval, which
  *					gate.c judges as they run) -> approvalkey (the binding
  *					goes into the plan) -> policy (the plan's writer
@@ -42,7 +44,8 @@
  *					tables, an inheritance child of a protected table
  *					that no protection covers, freeze, tripped run, a
  *					freeze's writing function calls) -> the previous
- *					hook -> writers
+ *					hook -> softdelete (a cascade's real delete notes
+ *					its command id for the capture trigger) -> writers
  *					(count the rows of writing CTEs)
  *					(each executor run, ExecutorStart to ExecutorEnd, and each
  *					ProcessUtility call that is not a subcommand is one
@@ -325,6 +328,9 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		/* a human's writes are not captured: no capture trigger to compile */
 		if (!IsParallelWorker() && !ag_session_is_agent())
 			ag_capture_skip_human(queryDesc->estate);
+		/* a foreign-key cascade's real delete of a soft-delete table */
+		if (!IsParallelWorker())
+			ag_softdelete_executor_start(queryDesc);
 		/*
 		 * the rows of ModifyTable nodes that leave es_processed be: writing
 		 * CTEs, and the action of a rule that does not replace the
@@ -775,6 +781,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	bool		converted = false;
+	List	   *depends = NIL;
 	List	   *binding = NIL;
 	List	   *seen = NIL;
 	bool		walked = false;
@@ -789,6 +796,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		binding = ag_key_bind_query(parse); /* what an approval binds */
 		ag_gate_plan_query(parse);	/* DELETE/UPDATE without WHERE: gated */
 		converted = ag_softdelete_convert(parse);
+		/* a cascade left a real delete is replanned if its parents' protection changes */
+		depends = ag_softdelete_take_depends();
 	}
 	else if (!IsParallelWorker())
 	{
@@ -812,6 +821,8 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* the command tag and SPI's result code follow the statement's type */
 	if (converted)
 		result->commandType = CMD_DELETE;
+	if (depends != NIL)
+		result->relationOids = list_concat(result->relationOids, depends);
 
 	/* setval() goes through agent_guard._setval(), which judges its sequence */
 	if (!IsParallelWorker() && ag_session_is_agent())

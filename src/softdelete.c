@@ -44,19 +44,25 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/execdesc.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/plannodes.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
 #include "parser/parse_relation.h"
 #include "parser/parsetree.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -68,8 +74,11 @@
 
 #include "agent_guard.h"
 #include "compat.h"
+#include "refusal.h"
 #include "relinfo.h"
+#include "scope.h"
 #include "session.h"
+#include "statement.h"
 
 /* The row whose soft delete is being processed: its key and old stamps. */
 typedef struct AgSoftRow
@@ -252,6 +261,120 @@ convert_delete(Query *q, AttrNumber att_deleted)
 }
 
 /*
+ * Whether a table carries the capture trigger (any protection: its rows'
+ * deletes are logged with their images).
+ */
+static bool
+is_protected(Oid relid, Oid capture_fn)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	bool		found = false;
+	int			i;
+
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+		if (rel->trigdesc->triggers[i].tgfoid == capture_fn)
+			found = true;
+	relation_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * A foreign key's ON DELETE CASCADE query on a soft-delete table, as
+ * ri_triggers.c plans it inside the key's operation (InNoForceRLSOperation()):
+ * DELETE FROM [ONLY] fk WHERE $1 = col1 [AND ...].  Converted to a soft
+ * delete it would keep child rows whose parent row is really gone: rows
+ * that violate the key, which restore() would bring back as orphans and a
+ * dump could not restore (red team 30, F6).  So the cascade stays a real
+ * delete, logged with each row's image (ag_softdelete_executor_start()
+ * notes its command for the capture trigger), when every table the key
+ * references is protected: its own delete is logged too, and rollback_run
+ * brings back parent and children together.  A referenced table that is not
+ * protected logs nothing, so the run could not be rolled back: the agent's
+ * delete is refused (YG004, on record).  Rows of the child that an agent
+ * soft-deleted before go too (the key's query reads the table without row
+ * security), logged as they were: a rollback brings them back soft-deleted.
+ * Returns true for a cascade to leave a real delete, false for any other
+ * query (converted as ever).
+ */
+static List *cascade_depends = NIL;	/* see ag_softdelete_take_depends() */
+
+static bool
+cascade_delete(Query *q, RangeTblEntry *rte)
+{
+	Bitmapset  *cols = NULL;
+	Relation	rel;
+	ListCell   *lc;
+	Oid			capture_fn;
+	bool		matched = false;
+	Oid			unprotected = InvalidOid;
+	Oid			via = InvalidOid;
+
+	if (!InNoForceRLSOperation() || q->cteList != NIL || q->returningList != NIL ||
+		q->hasSubLinks || list_length(q->rtable) != 1 || q->jointree == NULL ||
+		q->jointree->quals == NULL || list_length(q->jointree->fromlist) != 1)
+		return false;
+	pull_varattnos(q->jointree->quals, q->resultRelation, &cols);
+	if (bms_is_empty(cols))
+		return false;
+	capture_fn = lookup_function("capture", 0, NULL);
+
+	rel = relation_open(rte->relid, NoLock);
+	foreach(lc, RelationGetFKeyList(rel))
+	{
+		ForeignKeyCacheInfo *fk = lfirst_node(ForeignKeyCacheInfo, lc);
+		Bitmapset  *keycols = NULL;
+		HeapTuple	tup;
+		char		action;
+		int			i;
+
+		for (i = 0; i < fk->nkeys; i++)
+			keycols = bms_add_member(keycols, fk->conkey[i] - FirstLowInvalidHeapAttributeNumber);
+		if (!bms_equal(keycols, cols))
+			continue;
+		tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->conoid));
+		if (!HeapTupleIsValid(tup))
+			continue;
+		action = ((Form_pg_constraint) GETSTRUCT(tup))->confdeltype;
+		ReleaseSysCache(tup);
+		if (action != FKCONSTR_ACTION_CASCADE)
+			continue;
+		matched = true;
+		cascade_depends = lappend_oid(cascade_depends, fk->confrelid);
+		if (!OidIsValid(unprotected) && !is_protected(fk->confrelid, capture_fn))
+		{
+			unprotected = fk->confrelid;
+			via = fk->conoid;
+		}
+	}
+	relation_close(rel, NoLock);
+
+	if (matched && OidIsValid(unprotected))
+	{
+		const char *text;
+		int			len;
+		char	   *why;
+		int64		id;
+
+		why = psprintf("Foreign key \"%s\" of %s deletes its rows ON DELETE CASCADE when a row of %s is deleted. "
+					   "%s is not protected: its deleted rows are not logged, so the rows the cascade removes from soft-delete table %s could not be brought back with them; "
+					   "kept as soft-deleted rows they would reference a row that is gone.",
+					   get_constraint_name(via), ag_qualified_relname(rte->relid),
+					   ag_qualified_relname(unprotected), ag_qualified_relname(unprotected),
+					   ag_qualified_relname(rte->relid));
+		(void) ag_current_statement(&text, &len);
+		id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("delete on table \"%s\" refused: it would cascade into soft-delete table \"%s\" (request " INT64_FORMAT ")",
+						get_rel_name(unprotected), get_rel_name(rte->relid), id),
+				 errdetail("%s", why),
+				 errhint("Ask a human to protect %s with agent_guard.protect() (its deletes, and the cascade's, are then logged and can be rolled back), or to delete the row.",
+						 ag_qualified_relname(unprotected))));
+	}
+	return matched;
+}
+
+/*
  * Convert the soft deletes in q and its writable CTEs.  Returns true when q
  * itself was a DELETE that became an UPDATE.
  */
@@ -274,7 +397,8 @@ convert_query(Query *q)
 		RangeTblEntry *rte = rt_fetch(q->resultRelation, q->rtable);
 		AttrNumber	att;
 
-		if (rte->rtekind == RTE_RELATION && (att = soft_delete_attno(rte->relid)) > 0)
+		if (rte->rtekind == RTE_RELATION && (att = soft_delete_attno(rte->relid)) > 0 &&
+			!cascade_delete(q, rte))
 		{
 			convert_delete(q, att);
 			converted = true;
@@ -331,6 +455,22 @@ convert_query(Query *q)
 }
 
 /*
+ * The tables whose protection the last ag_softdelete_convert() decided a
+ * cascade by (the tables its foreign keys reference), taken once: the
+ * planner hook adds them to the plan's relationOids, so that protecting or
+ * unprotecting one of them (a relcache invalidation) replans the cascade,
+ * which PostgreSQL keeps for the session.
+ */
+List *
+ag_softdelete_take_depends(void)
+{
+	List	   *depends = cascade_depends;
+
+	cascade_depends = NIL;
+	return depends;
+}
+
+/*
  * An agent's query is about to be planned: convert its DELETEs of
  * soft-delete tables.  true: converted (the hooks keep the plan's command
  * type DELETE, so the tag and SPI's result code follow the statement).
@@ -338,7 +478,79 @@ convert_query(Query *q)
 bool
 ag_softdelete_convert(Query *parse)
 {
+	cascade_depends = NIL;
 	return convert_query(parse);
+}
+
+/*
+ * The command ids of this transaction's foreign-key cascades that delete
+ * rows of soft-delete tables for real (cascade_delete() left them real
+ * deletes).  PostgreSQL runs a cascade's query without firing its AFTER
+ * triggers: they fire later, with the statement that set the cascade off,
+ * so the capture trigger cannot tell from where it runs that a delete is a
+ * cascade's.  It tells by the deleted row's cmax: the command that deleted
+ * it, one of these (ag_softdelete_cascaded()).  A few per transaction at
+ * most (one per cascading key and statement); kept in the transaction's
+ * memory and forgotten with it.
+ */
+static LocalTransactionId cascade_lxid = InvalidLocalTransactionId;
+static List *cascade_cids = NIL;
+
+/*
+ * The executor has started a plan (hooks.c, after the chained hook): note
+ * the command id of a foreign-key cascade's real delete of a soft-delete
+ * table in an agent's session.  Other plans return at once.
+ */
+void
+ag_softdelete_executor_start(QueryDesc *queryDesc)
+{
+	PlannedStmt *stmt = queryDesc->plannedstmt;
+	ModifyTable *mt;
+	ListCell   *lc;
+	CommandId	cid;
+	MemoryContext old;
+
+	if (!InNoForceRLSOperation() || stmt == NULL || stmt->planTree == NULL ||
+		!IsA(stmt->planTree, ModifyTable) || queryDesc->estate == NULL ||
+		!ag_session_is_agent())
+		return;
+	mt = (ModifyTable *) stmt->planTree;
+	if (mt->operation != CMD_DELETE)
+		return;
+	foreach(lc, mt->resultRelations)
+	{
+		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
+
+		if (rte->rtekind == RTE_RELATION && soft_delete_attno(rte->relid) > 0)
+			break;
+	}
+	if (lc == NULL)
+		return;
+
+	if (cascade_lxid != AG_MY_LXID)
+	{
+		cascade_cids = NIL;		/* the old list went with its transaction */
+		cascade_lxid = AG_MY_LXID;
+	}
+	cid = queryDesc->estate->es_output_cid;
+	if (list_member_int(cascade_cids, (int) cid))
+		return;
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	cascade_cids = lappend_int(cascade_cids, (int) cid);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Whether a row this transaction deleted (the capture trigger's old row)
+ * was deleted by a foreign-key cascade that is meant to remove it.
+ */
+bool
+ag_softdelete_cascaded(HeapTupleHeader tup)
+{
+	if (cascade_lxid != AG_MY_LXID || cascade_cids == NIL ||
+		!TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetUpdateXid(tup)))
+		return false;
+	return list_member_int(cascade_cids, (int) HeapTupleHeaderGetCmax(tup));
 }
 
 /*

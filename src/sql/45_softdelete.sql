@@ -204,6 +204,8 @@ DECLARE
     v_old  jsonb;
     v_new  jsonb;
     v_res  jsonb;
+    v_fk   record;
+    v_ref  jsonb;
 BEGIN
     IF row_key IS NULL OR jsonb_typeof(row_key) <> 'object'
        OR NOT row_key ?& v_keys THEN
@@ -228,6 +230,38 @@ BEGIN
             USING ERRCODE = 'no_data_found',
                   HINT = 'See agent_guard.soft_deleted() for the keys of deleted rows.';
     END IF;
+    -- PostgreSQL does not check a foreign key the update leaves as it was:
+    -- a row whose referenced row is gone is not brought back as an orphan
+    -- (red team 30, F6).  Each referenced table is read as its owner, so a
+    -- soft-deleted parent (there, not gone) counts.
+    FOR v_fk IN
+        SELECT c.conname, c.confrelid::regclass AS parent,
+               array_agg(a.attname::text ORDER BY k.n) AS cols,
+               array_agg(pa.attname::text ORDER BY k.n) AS pcols
+          FROM pg_constraint c
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(ck, pk, n)
+          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.ck
+          JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pk
+         WHERE c.contype = 'f' AND c.conrelid = relation
+           AND NOT EXISTS (SELECT FROM pg_constraint u
+                            WHERE u.oid = c.conparentid AND u.conrelid = c.conrelid)
+         GROUP BY c.oid, c.conname, c.confrelid
+         ORDER BY c.conname
+    LOOP
+        SELECT jsonb_object_agg(u.pc, v_new -> u.col) INTO v_ref
+          FROM unnest(v_fk.cols, v_fk.pcols) AS u(col, pc);
+        CONTINUE WHEN EXISTS (SELECT FROM jsonb_each(v_ref) AS e WHERE e.value = 'null');
+        IF NOT (agent_guard._owner_query(v_fk.parent, format(
+                    'SELECT to_jsonb(EXISTS (SELECT FROM %1$s t, %3$s WHERE %2$s))',
+                    agent_guard._only(v_fk.parent), agent_guard._key_match(v_fk.pcols),
+                    agent_guard._typed_key(v_fk.parent, v_fk.pcols, '$1', 'r')),
+                    v_ref))::boolean THEN
+            RAISE EXCEPTION 'cannot restore row % of %: it references a row of % that is gone', row_key, relation, v_fk.parent
+                USING ERRCODE = 'foreign_key_violation',
+                      DETAIL = format('Foreign key "%s" references %s %s, which is not there.', v_fk.conname, v_fk.parent, v_ref),
+                      HINT = 'Bring that row back first (agent_guard.restore(), or agent_guard.rollback_run() of the run that deleted it), or remove this row for good with agent_guard.purge().';
+        END IF;
+    END LOOP;
     INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row, new_row)
     VALUES (session_user, agent_guard.calling_role()::text, relation::text, 'RESTORE',
             row_key, v_old, v_new);
