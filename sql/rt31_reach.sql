@@ -9,6 +9,8 @@
 -- F4: an agent's trigger or rule on such a table is refused (YG004), as
 -- on the protected table; a trigger on any other table the agent's role
 -- does not own (a human's audit table) needs approval (YG003).
+-- F3: setval() of a permanent sequence the agent's role does not own and
+-- its session did not create needs approval (YG003).
 -- The agent's own tables and sequences stay free; a human's same
 -- statements work, and humans' writes of the protected tables too.
 --
@@ -89,9 +91,12 @@ CREATE RULE r_no AS ON DELETE TO r31b.bown DO INSTEAD NOTHING;
 CREATE CONSTRAINT TRIGGER t_no AFTER INSERT ON r31x.haudit DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION r31b.no();
 CREATE TRIGGER t_no BEFORE INSERT ON r31x.free FOR EACH ROW EXECUTE FUNCTION r31b.no();
+-- F3, error: YG003 each
+SELECT setval('r31x.oseq', 1);
+SELECT setval('r31x.oseq', 9223372036854775807, true);
 \set VERBOSITY default
 -- allowed: the agent's own tables, keys to a table nothing protected
--- reaches, its own triggers and sequences
+-- reaches, its own triggers and sequences, nextval() of a human's sequence
 CREATE TABLE r31b.fref (id int PRIMARY KEY REFERENCES r31x.free);
 INSERT INTO r31b.fref VALUES (1);
 CREATE TABLE r31b.mine (id int PRIMARY KEY, fid int);
@@ -99,6 +104,7 @@ ALTER TABLE r31b.mine ADD FOREIGN KEY (fid) REFERENCES r31b.fref (id) ON DELETE 
 CREATE TRIGGER t_mine BEFORE DELETE ON r31b.mine FOR EACH ROW EXECUTE FUNCTION r31b.no();
 CREATE SEQUENCE r31b.myseq;
 SELECT setval('r31b.myseq', 42);
+SELECT nextval('r31x.oseq') > 5 AS drew;
 \set VERBOSITY sqlstate
 -- error: YG003 (ALTER TABLE ... ADD FOREIGN KEY of the agent's own table)
 ALTER TABLE r31b.mine ADD FOREIGN KEY (fid) REFERENCES r31x.hmid;
@@ -123,6 +129,7 @@ SELECT count(*) AS agent_triggers FROM pg_trigger
 SELECT count(*) AS agent_keys FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
  WHERE c.contype = 'f' AND r.relowner = 'regress_bot'::regrole AND c.confrelid <> 'r31b.fref'::regclass
    AND c.confrelid <> 'r31x.free'::regclass AND c.conrelid <> 'r31b.bown'::regclass;
+SELECT last_value FROM r31x.oseq;
 
 -- the human's side: deletes and updates of the protected tables work
 \c "dbname=contrib_regression user=regress_human options="
@@ -131,6 +138,7 @@ BEGIN;
 DELETE FROM r31x.parent WHERE id IN (5, 9);
 UPDATE r31x.parent SET name = 'human' WHERE id = 14;
 DELETE FROM r31x.base WHERE id = 31;
+INSERT INTO r31x.orders (item) VALUES ('human') RETURNING id > 5 AS fresh_key;
 SELECT count(*) AS hmid_left, count(*) FILTER (WHERE id = 9) AS nine FROM r31x.hmid;
 SELECT count(*) FILTER (WHERE mid IS NULL) AS low_nulled FROM r31x.hlow;
 SELECT count(*) AS audited FROM r31x.haudit;
@@ -144,6 +152,7 @@ CREATE FUNCTION r31h.no() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OL
 CREATE TRIGGER t_no BEFORE DELETE ON r31x.hmid FOR EACH ROW EXECUTE FUNCTION r31h.no();
 CREATE CONSTRAINT TRIGGER t_no AFTER INSERT ON r31x.haudit DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION r31h.no();
+SELECT setval('r31x.oseq', 100);
 ROLLBACK;
 
 \c "dbname=contrib_regression user=regress_su options="
