@@ -127,7 +127,7 @@ SELECT count(*) AS agent_triggers FROM pg_trigger
                    'r31x.haudit'::regclass, 'r31x.free'::regclass, 'r31b.bown'::regclass)
    AND NOT tgisinternal;
 SELECT count(*) AS agent_keys FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
- WHERE c.contype = 'f' AND r.relowner = 'regress_bot'::regrole AND c.confrelid <> 'r31b.fref'::regclass
+ WHERE c.contype = 'f' AND r.relnamespace = 'r31b'::regnamespace AND c.confrelid <> 'r31b.fref'::regclass
    AND c.confrelid <> 'r31x.free'::regclass AND c.conrelid <> 'r31b.bown'::regclass;
 SELECT last_value FROM r31x.oseq;
 
