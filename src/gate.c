@@ -1712,6 +1712,24 @@ ag_gate_preview_function(Oid funcid)
 }
 
 /*
+ * A permanent sequence the agent's role does not own and this session did
+ * not create (red team 31, F3): humans' code may draw a protected table's
+ * keys from it where no catalog shows it (a trigger's nextval(), an
+ * application's), so its setval() needs approval too.  The agent's own
+ * sequences, temporary ones and those of its scratch stay free, and so
+ * does nextval().
+ */
+static bool
+setval_of_others(Oid seq)
+{
+	if (!OidIsValid(seq) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(seq)))
+		return false;
+	if (get_rel_persistence(seq) == RELPERSISTENCE_TEMP || ag_object_created_here(seq))
+		return false;
+	return !AG_REL_OWNER(seq, GetUserId());
+}
+
+/*
  * setval() on a sequence that numbers a protected table needs a human's
  * approval, like ALTER SEQUENCE of it (structure.c): set back, every later
  * insert of a human collides with a row that exists.  An agent session's
@@ -1744,7 +1762,7 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 			gate_decide(AG_REFUSAL_GUARD, "agent_guard._setval()",
 						"agent_guard._setval() is planted by agent_guard in place of setval(); it is not called by name.",
 						text, len, 0);
-		if (OidIsValid(user))
+		if (OidIsValid(user) || setval_of_others(seq))
 		{
 			StringInfoData m;
 			AgKeyDigest binding;
@@ -1756,8 +1774,11 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 			ag_key_digest(&m, &binding);
 			pfree(m.data);
 			ag_gate_decide_bound(AG_REFUSAL_APPROVAL, "setval()",
+								 OidIsValid(user) ?
 								 psprintf("Sequence %s numbers the rows of protected table %s; set, humans' inserts could fail or collide.",
-										  ag_qualified_relname(seq), ag_qualified_relname(user)),
+										  ag_qualified_relname(seq), ag_qualified_relname(user)) :
+								 psprintf("Sequence %s belongs to another role and was not created by this session: humans' code may draw keys from it (a trigger, an application's nextval()); set, their inserts could fail or collide.",
+										  ag_qualified_relname(seq)),
 								 text, len, &binding);
 		}
 	}

@@ -1106,26 +1106,125 @@ fk_action_writes(char action)
 }
 
 /*
+ * The protected table whose humans' writes reach relid, a table that is not
+ * protected itself, or InvalidOid (red team 31, F2 and F4): relid is an
+ * inheritance child of one (a DELETE or UPDATE of the parent writes it), or
+ * one of its foreign keys has an ON DELETE or ON UPDATE action (CASCADE,
+ * SET NULL, SET DEFAULT) on one, or on a table so reached, and so on.  This
+ * is the closure purge()'s look (_purge_reach) walks downwards, walked
+ * upwards from relid: its parents and the tables its writing keys
+ * reference, each level by an index scan, each table once.  It runs only
+ * when an agent adds a foreign key to, or a trigger or rule on, a table
+ * that is not protected.  A table humans' own triggers write (an audit
+ * table) is not found: no catalog records it.
+ */
+static Oid
+written_by_protected(Oid relid)
+{
+	List	   *todo;
+	List	   *seen;
+	Oid			found = InvalidOid;
+
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	todo = list_make1_oid(relid);
+	seen = list_make1_oid(relid);
+	while (todo != NIL && !OidIsValid(found))
+	{
+		Oid			t = linitial_oid(todo);
+		Relation	cat;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+		List	   *next = NIL;
+		ListCell   *lc;
+
+		CHECK_FOR_INTERRUPTS();
+		todo = list_delete_first(todo);
+		if (t != relid && is_protected(t))
+		{
+			found = t;
+			break;
+		}
+		/* the parents whose DELETE and UPDATE write t's rows */
+		cat = table_open(InheritsRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(t));
+		scan = systable_beginscan(cat, InheritsRelidSeqnoIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+			next = lappend_oid(next, ((Form_pg_inherits) GETSTRUCT(tup))->inhparent);
+		systable_endscan(scan);
+		table_close(cat, AccessShareLock);
+		/* the tables whose deletes and key updates write t's rows */
+		cat = table_open(ConstraintRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(t));
+		scan = systable_beginscan(cat, ConstraintRelidTypidNameIndexId, true, NULL, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_constraint c = (Form_pg_constraint) GETSTRUCT(tup);
+
+			if (c->contype == CONSTRAINT_FOREIGN &&
+				(fk_action_writes(c->confdeltype) || fk_action_writes(c->confupdtype)))
+				next = lappend_oid(next, c->confrelid);
+		}
+		systable_endscan(scan);
+		table_close(cat, AccessShareLock);
+		foreach(lc, next)
+		{
+			if (list_member_oid(seen, lfirst_oid(lc)))
+				continue;
+			seen = lappend_oid(seen, lfirst_oid(lc));
+			todo = lappend_oid(todo, lfirst_oid(lc));
+		}
+		list_free(next);
+	}
+	list_free(todo);
+	list_free(seen);
+	return found;
+}
+
+/*
  * A foreign key from fkname to pk, with these actions.  One that references
  * a protected table refuses humans' deletes and key updates of the rows it
  * references (NO ACTION, RESTRICT): a human decides (approval).  One that
  * cascades or sets values writes the referencing table inside humans'
  * deletes and updates, its owner's triggers, rules and checks running in
- * their statements: refused.
+ * their statements: refused.  The same for a key to a table that humans'
+ * writes of a protected table write (written_by_protected(): a table its
+ * keys' actions write, an inheritance child), one level down or more
+ * (red team 31, F2).
  */
 static void
 judge_fk(AgUtility *v, const char *what, Oid pk, const char *fkname, char del, char upd)
 {
-	if (!OidIsValid(pk) || !is_protected(pk))
+	Oid			user;
+
+	if (!OidIsValid(pk))
+		return;
+	if (is_protected(pk))
+	{
+		if (fk_action_writes(del) || fk_action_writes(upd))
+			set_verdict(v, REFUSED, what,
+						psprintf("A foreign key from \"%s\" with ON DELETE or ON UPDATE CASCADE, SET NULL or SET DEFAULT would write \"%s\" inside humans' deletes and updates of protected table \"%s\", with its triggers running in their statements; only a human may add one.",
+								 fkname, fkname, name_of(pk)));
+		else
+			set_verdict(v, APPROVAL, what,
+						psprintf("A foreign key from \"%s\" to protected table \"%s\" would refuse humans' deletes and key updates of the rows it references.",
+								 fkname, name_of(pk)));
+		return;
+	}
+	user = written_by_protected(pk);
+	if (!OidIsValid(user))
 		return;
 	if (fk_action_writes(del) || fk_action_writes(upd))
 		set_verdict(v, REFUSED, what,
-					psprintf("A foreign key from \"%s\" with ON DELETE or ON UPDATE CASCADE, SET NULL or SET DEFAULT would write \"%s\" inside humans' deletes and updates of protected table \"%s\", with its triggers running in their statements; only a human may add one.",
-							 fkname, fkname, name_of(pk)));
+					psprintf("Humans' deletes and updates of protected table \"%s\" write \"%s\" (through foreign-key actions or inheritance): a foreign key from \"%s\" to it with ON DELETE or ON UPDATE CASCADE, SET NULL or SET DEFAULT would write \"%s\" inside them, with its triggers running in their statements; only a human may add one.",
+							 name_of(user), name_of(pk), fkname, fkname));
 	else
 		set_verdict(v, APPROVAL, what,
-					psprintf("A foreign key from \"%s\" to protected table \"%s\" would refuse humans' deletes and key updates of the rows it references.",
-							 fkname, name_of(pk)));
+					psprintf("Humans' deletes and updates of protected table \"%s\" write \"%s\" (through foreign-key actions or inheritance): a foreign key from \"%s\" to it would refuse them when they reach the rows it references.",
+							 name_of(user), name_of(pk), fkname));
 }
 
 static void
@@ -1312,7 +1411,14 @@ static void
 classify_rule(RuleStmt *r, AgUtility *v)
 {
 	ListCell   *lc;
+	Oid			relid = relid_of(r->relation);
+	Oid			user = is_protected(relid) ? InvalidOid : written_by_protected(relid);
 
+	/* a rule on a table humans' writes of a protected table write (F4) */
+	if (OidIsValid(user))
+		set_verdict(v, REFUSED, "CREATE RULE",
+					psprintf("Humans' deletes and updates of protected table \"%s\" write \"%s\" (through foreign-key actions or inheritance): a rule on it would rewrite what they do; only a human may add one.",
+							 name_of(user), name_of(relid)));
 	foreach(lc, r->actions)
 		classify_rule_action(lfirst(lc), r, v, 0);
 }
@@ -2986,6 +3092,7 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				CreateTrigStmt *t = (CreateTrigStmt *) parsetree;
 				Oid			relid = relid_of(t->relation);
 				Oid			fn = LookupFuncName(t->funcname, 0, NULL, true);
+				Oid			user;
 
 				if (OidIsValid(fn) && get_func_namespace(fn) == ag_guard_namespace())
 					set_verdict(v, REFUSED, "CREATE TRIGGER",
@@ -2993,6 +3100,15 @@ ag_structure_classify(Node *parsetree, AgUtility *v)
 				else if (is_protected(relid))
 					set_verdict(v, REFUSED, "CREATE TRIGGER",
 								psprintf("Triggers of protected table \"%s\" run on every write, humans' too; only a human may add one.",
+										 name_of(relid)));
+				else if (OidIsValid(user = written_by_protected(relid)))
+					set_verdict(v, REFUSED, "CREATE TRIGGER",
+								psprintf("Humans' deletes and updates of protected table \"%s\" write \"%s\" (through foreign-key actions or inheritance): its triggers run inside them; only a human may add one.",
+										 name_of(user), name_of(relid)));
+				else if (OidIsValid(relid) && get_rel_persistence(relid) != RELPERSISTENCE_TEMP &&
+						 !ag_object_created_here(relid) && !AG_REL_OWNER(relid, GetUserId()))
+					set_verdict(v, APPROVAL, "CREATE TRIGGER",
+								psprintf("\"%s\" belongs to another role: a trigger on it would run the agent's code inside that role's writes of it, and humans' writes of a protected table may write it where no catalog shows it (an audit trigger of theirs does); a human decides.",
 										 name_of(relid)));
 				break;
 			}
@@ -3599,8 +3715,19 @@ ag_structure_new_trigger(Oid trigoid, Oid *relid, char **why)
 		return AG_REFUSAL_NONE;
 	t = (Form_pg_trigger) GETSTRUCT(tup);
 	*relid = t->tgrelid;
-	if (t->tgisinternal || !is_protected(t->tgrelid))
+	if (t->tgisinternal)
 		return AG_REFUSAL_NONE;
+	if (!is_protected(t->tgrelid))
+	{
+		/* a table humans' writes of a protected table write (F4) */
+		Oid			user = written_by_protected(t->tgrelid);
+
+		if (!OidIsValid(user))
+			return AG_REFUSAL_NONE;
+		*why = psprintf("It adds trigger \"%s\" to \"%s\", which humans' deletes and updates of protected table \"%s\" write (through foreign-key actions or inheritance): its triggers run inside them; only a human may add one.",
+						NameStr(t->tgname), name_of(t->tgrelid), name_of(user));
+		return AG_REFUSAL_GUARD;
+	}
 	*why = psprintf("It adds trigger \"%s\" to protected table \"%s\": triggers of a protected table run on every write, humans' too; only a human may add one.",
 					NameStr(t->tgname), name_of(t->tgrelid));
 	return AG_REFUSAL_GUARD;
