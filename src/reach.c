@@ -529,7 +529,7 @@ decide_widths(ReachFrame *f)
 		if (ag_width_row(relid, &why) == AG_REFUSAL_APPROVAL)
 		{
 			MemoryContext old = MemoryContextSwitchTo(reach_cxt);
-			ReachItem  *it = palloc(sizeof(ReachItem));
+			ReachItem  *it = palloc0(sizeof(ReachItem));
 
 			it->relid = relid;
 			it->attnum = 0;
