@@ -1059,7 +1059,8 @@ sealer_drain_requests(void)
  * queued, one whose wait was cancelled, an autovacuum worker's (which does
  * not wait).  Run before the connection's own exit callback aborts the
  * transaction, as PostgreSQL's removal of temporary relations at exit does;
- * interrupts are held (the stop is under way already).  An immediate
+ * a lock is waited for at most 5 seconds, and a second termination ends
+ * it (an error here ends the process, as any at exit does).  An immediate
  * shutdown or a crash runs no callback: those entries are lost (README,
  * Limitations).
  */
@@ -1071,8 +1072,9 @@ sealer_last_drain(int code, Datum arg)
 	if (!PostmasterIsAlive() || RecoveryInProgress() ||
 		ag_outbox_unwritten(MyDatabaseId, true) == 0)
 		return;
-	HOLD_INTERRUPTS();
 	AbortOutOfAnyTransaction();
+	/* a human's lock on request_log must not keep a stopping sealer alive */
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -1086,7 +1088,6 @@ sealer_last_drain(int code, Datum arg)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	RESUME_INTERRUPTS();
 	if (drained > 0)
 		ereport(LOG,
 				(errmsg("agent_guard sealer recorded %d refused statement(s) of the queue as it stopped",
