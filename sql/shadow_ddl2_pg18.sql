@@ -11,6 +11,8 @@
 SELECT current_setting('server_version_num')::int >= 170000 AS set_expression \gset
 \if :set_expression
 \c "dbname=contrib_regression user=regress_su options="
+-- the refusals are on record (red team 30, F10): ids of their own
+SELECT agent_guard._flush_requests() AS flushed, setval('agent_guard.requests_request_id_seq', 740000, false) AS ids_from;
 CREATE ROLE regress_s3_human LOGIN;
 CREATE SCHEMA s3h AUTHORIZATION regress_s3_human;
 CREATE SCHEMA s3b AUTHORIZATION regress_bot;

@@ -2491,21 +2491,37 @@ ag_agentcode_function_execute(Oid funcid)
 	}
 }
 
-/* The refusal of a write to a protected table by an agent's code. */
+/*
+ * Where an agent's code runs, for messages: "the session of role \"H\""
+ * or, with no session to speak of, "an autovacuum worker" (an index
+ * expression of the agent's table that autovacuum's ANALYZE computes).
+ */
+char *
+ag_agentcode_where(void)
+{
+	if (AG_AM_AUTOVACUUM_WORKER())
+		return pstrdup("an autovacuum worker");
+	return psprintf("the session of role \"%s\"", ag_agentcode_role_name(GetSessionUserId()));
+}
+
+/*
+ * The refusal of a write to a protected table by an agent's code: on
+ * record under the agent whose function it is (red team 30, finding 10),
+ * as its other refusals in a human's session are.
+ */
 static void
 refuse_write(Oid relid, const char *what)
 {
 	Oid			agent_fn = innermost_agent_function();
 	Oid			owner = ag_agentcode_function_owner(agent_fn);
 
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_GUARD_PROTECTED),
-			 errmsg("cannot %s protected table %s from code of agent role \"%s\"",
-					what, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-			 errdetail("Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\"; its writes would pass for that role's, unstamped and unlogged.",
-					   format_procedure(agent_fn), ag_agentcode_role_name(owner),
-					   ag_agentcode_role_name(GetSessionUserId())),
-			 errhint("Run the statement so that it runs no code of the agent (change or drop the agent's trigger, rule or function first, or change the agent's rows yourself), or let the agent make the change in its own session, where it is stamped, logged and gated.")));
+	ag_refuse_code(AG_REFUSAL_GUARD, owner,
+				   psprintf("cannot %s protected table %s from code of agent role \"%s\"",
+							what, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+				   psprintf("Function %s, owned by role \"%s\", which is or serves an agent, is running in %s; its writes would pass for that role's, unstamped and unlogged.",
+							format_procedure(agent_fn), ag_agentcode_role_name(owner),
+							ag_agentcode_where()),
+				   "Run the statement so that it runs no code of the agent (change or drop the agent's trigger, rule or function first, or change the agent's rows yourself), or let the agent make the change in its own session, where it is stamped, logged and gated.");
 }
 
 /*
@@ -2526,16 +2542,15 @@ refuse_child_write(Oid relid, const char *what)
 		return;
 	agent_fn = innermost_agent_function();
 	owner = ag_agentcode_function_owner(agent_fn);
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_GUARD_PROTECTED),
-			 errmsg("cannot %s table %s from code of agent role \"%s\"",
-					what, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
-			 errdetail("Table %s is an inheritance child of protected table %s that no protection covers. Function %s, owned by role \"%s\", which is or serves an agent, is running in the session of role \"%s\"; its writes would pass for that role's, unstamped and unlogged.",
-					   ag_qualified_relname(relid), ag_qualified_relname(ancestor),
-					   format_procedure(agent_fn), ag_agentcode_role_name(owner),
-					   ag_agentcode_role_name(GetSessionUserId())),
-			 errhint("Protect the child with SELECT agent_guard.protect(%s), or run the statement so that it runs no code of the agent.",
-					 quote_literal_cstr(ag_qualified_relname(relid)))));
+	ag_refuse_code(AG_REFUSAL_GUARD, owner,
+				   psprintf("cannot %s table %s from code of agent role \"%s\"",
+							what, ag_qualified_relname(relid), ag_agentcode_role_name(owner)),
+				   psprintf("Table %s is an inheritance child of protected table %s that no protection covers. Function %s, owned by role \"%s\", which is or serves an agent, is running in %s; its writes would pass for that role's, unstamped and unlogged.",
+							ag_qualified_relname(relid), ag_qualified_relname(ancestor),
+							format_procedure(agent_fn), ag_agentcode_role_name(owner),
+							ag_agentcode_where()),
+				   psprintf("Protect the child with SELECT agent_guard.protect(%s), or run the statement so that it runs no code of the agent.",
+							quote_literal_cstr(ag_qualified_relname(relid))));
 }
 
 /* ExecutorStart, agent code on the stack: a plan writing a protected table. */
@@ -3181,14 +3196,13 @@ judge_target_view(Query *parse)
 		if (rte->rtekind != RTE_RELATION || get_rel_relkind(rte->relid) != RELKIND_VIEW ||
 			!ag_agentcode_role_is_agent(owner = ag_agentcode_relation_owner(rte->relid)))
 			continue;
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_GUARD_PROTECTED),
-				 errmsg("cannot write to protected table %s through view %s of agent role \"%s\"",
-						ag_qualified_relname(target), ag_qualified_relname(rte->relid),
-						ag_agentcode_role_name(owner)),
-				 errdetail("The view is code of role \"%s\", which is or serves an agent: it chooses the rows, and its writes would pass for those of role \"%s\".",
-						   ag_agentcode_role_name(owner), ag_agentcode_role_name(GetSessionUserId())),
-				 errhint("Write to table %s directly.", ag_qualified_relname(target))));
+		ag_refuse_code(AG_REFUSAL_GUARD, owner,
+					   psprintf("cannot write to protected table %s through view %s of agent role \"%s\"",
+								ag_qualified_relname(target), ag_qualified_relname(rte->relid),
+								ag_agentcode_role_name(owner)),
+					   psprintf("The view is code of role \"%s\", which is or serves an agent: it chooses the rows, and its writes would pass for those of role \"%s\".",
+								ag_agentcode_role_name(owner), ag_agentcode_role_name(GetSessionUserId())),
+					   psprintf("Write to table %s directly.", ag_qualified_relname(target)));
 	}
 }
 
@@ -3226,15 +3240,14 @@ ag_agentcode_plan_query(Query *parse)
 		!OidIsValid(agent_rel = agent_relation(parse->rtable, NIL)))
 		return;
 	owner = ag_agentcode_relation_owner(agent_rel);
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_GUARD_PROTECTED),
-			 errmsg("cannot write to protected table %s through a rule of agent role \"%s\"",
-					ag_qualified_relname(target), ag_agentcode_role_name(owner)),
-			 errdetail("The statement was rewritten by a rule of relation %s, owned by role \"%s\", which is or serves an agent; its writes would pass for those of role \"%s\", unstamped and unlogged.",
-					   ag_qualified_relname(agent_rel), ag_agentcode_role_name(owner),
-					   ag_agentcode_role_name(GetSessionUserId())),
-			 errhint("Drop the rule, or write to relation %s in a statement of its own.",
-					 ag_qualified_relname(target))));
+	ag_refuse_code(AG_REFUSAL_GUARD, owner,
+				   psprintf("cannot write to protected table %s through a rule of agent role \"%s\"",
+							ag_qualified_relname(target), ag_agentcode_role_name(owner)),
+				   psprintf("The statement was rewritten by a rule of relation %s, owned by role \"%s\", which is or serves an agent; its writes would pass for those of role \"%s\", unstamped and unlogged.",
+							ag_qualified_relname(agent_rel), ag_agentcode_role_name(owner),
+							ag_agentcode_role_name(GetSessionUserId())),
+				   psprintf("Drop the rule, or write to relation %s in a statement of its own.",
+							ag_qualified_relname(target)));
 }
 
 /*

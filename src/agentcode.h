@@ -45,6 +45,7 @@ extern Oid	ag_agentcode_function_owner(Oid fn);
 extern Oid	ag_agentcode_relation_owner(Oid relid);
 extern Oid	ag_agentcode_type_owner(Oid typid);
 extern const char *ag_agentcode_role_name(Oid role);
+extern char *ag_agentcode_where(void);
 extern Oid	ag_agentcode_unsafe_call(Node *expr, Oid owner, Oid *domain);
 extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
 extern bool ag_agentcode_nextval_unsafe(FuncExpr *f, Oid owner, Oid *seq);

@@ -531,27 +531,26 @@ refuse_shadow_as(Oid classid, Oid objid, Oid owner, bool copied)
 	}
 	drop = OidIsValid(extoid) ?
 		psprintf("extension %s", quote_identifier(get_extension_name(extoid))) : what;
+	/* on record under the agent whose object it is (red team 30, F10) */
 	if (copied)
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_GUARD_PROTECTED),
-				 errmsg("statement of role \"%s\" copies a use of %s of agent role \"%s\", which shadows built-in %s",
-						ag_agentcode_role_name(GetUserId()), what,
-						ag_agentcode_role_name(owner), builtin),
-				 errdetail("The table the statement creates or attaches would take a column type, default, constraint, index or statistics object that uses the agent's object in schema %s; role \"%s\", which is or serves an agent, would choose what the table stores.",
-						   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
-				 errhint("Copy nothing that uses it (LIKE without those INCLUDING options; no INHERITS, PARTITION OF or ATTACH PARTITION under such a parent) and write it with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
-						 write, quote_identifier(get_namespace_name(nsp)),
-						 ag_agentcode_role_name(owner), drop)));
-	ereport(ERROR,
-			(errcode(ERRCODE_AG_GUARD_PROTECTED),
-			 errmsg("statement of role \"%s\" resolves a name to %s of agent role \"%s\", which shadows built-in %s",
-					ag_agentcode_role_name(GetUserId()), what,
-					ag_agentcode_role_name(owner), builtin),
-			 errdetail("A name in the statement matched the agent's object in schema %s better than the built-in in pg_catalog; role \"%s\", which is or serves an agent, would choose what the statement reads and writes.",
-					   quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
-			 errhint("Write %s, set search_path to pg_catalog and your own schemas only, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
-					 write, quote_identifier(get_namespace_name(nsp)),
-					 ag_agentcode_role_name(owner), drop)));
+		ag_refuse_code(AG_REFUSAL_GUARD, owner,
+					   psprintf("statement of role \"%s\" copies a use of %s of agent role \"%s\", which shadows built-in %s",
+								ag_agentcode_role_name(GetUserId()), what,
+								ag_agentcode_role_name(owner), builtin),
+					   psprintf("The table the statement creates or attaches would take a column type, default, constraint, index or statistics object that uses the agent's object in schema %s; role \"%s\", which is or serves an agent, would choose what the table stores.",
+								quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
+					   psprintf("Copy nothing that uses it (LIKE without those INCLUDING options; no INHERITS, PARTITION OF or ATTACH PARTITION under such a parent) and write it with %s, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
+								write, quote_identifier(get_namespace_name(nsp)),
+								ag_agentcode_role_name(owner), drop));
+	ag_refuse_code(AG_REFUSAL_GUARD, owner,
+				   psprintf("statement of role \"%s\" resolves a name to %s of agent role \"%s\", which shadows built-in %s",
+							ag_agentcode_role_name(GetUserId()), what,
+							ag_agentcode_role_name(owner), builtin),
+				   psprintf("A name in the statement matched the agent's object in schema %s better than the built-in in pg_catalog; role \"%s\", which is or serves an agent, would choose what the statement reads and writes.",
+							quote_identifier(get_namespace_name(nsp)), ag_agentcode_role_name(owner)),
+				   psprintf("Write %s, set search_path to pg_catalog and your own schemas only, or revoke CREATE on schema %s from role \"%s\" and drop its %s.",
+							write, quote_identifier(get_namespace_name(nsp)),
+							ag_agentcode_role_name(owner), drop));
 }
 
 static void

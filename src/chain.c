@@ -884,6 +884,20 @@ seal_batch(int max_events, int64 seq, bytea *prev, int64 through, MultirangeType
 int64
 ag_chain_seal(int max_events)
 {
+	return ag_chain_seal_try(max_events, NULL);
+}
+
+/*
+ * The same; with busy, the head's row lock is not waited for: when another
+ * transaction holds it (a human's seal_log() in a transaction still open,
+ * another sealer), *busy is set and nothing is sealed.  The sealer seals
+ * this way, so that it goes on writing refused statements (worker.c) and
+ * tries again at its next pass, rather than waiting behind the lock while
+ * refusing sessions wait for it (their YG009 after 10 seconds).
+ */
+int64
+ag_chain_seal_try(int max_events, bool *busy)
+{
 	Oid			batch_types[1] = {INT4OID};
 	Oid			head_types[2] = {INT8OID, BYTEAOID};
 	Datum		args[2];
@@ -909,7 +923,25 @@ ag_chain_seal(int max_events)
 				 errhint("The primary seals the log; its seals reach the standby by replication.")));
 
 	/* the head; its row lock makes sealers take turns */
-	rc = run_plan(NULL, "SELECT * FROM agent_guard.chain_state FOR UPDATE", NULL);
+	if (busy != NULL)
+	{
+		*busy = false;
+		rc = run_plan(NULL, "SELECT * FROM agent_guard.chain_state FOR UPDATE SKIP LOCKED", NULL);
+		if (rc == SPI_OK_SELECT && SPI_processed == 0)
+		{
+			/* locked, or missing: a plain read tells */
+			SPI_freetuptable(SPI_tuptable);
+			rc = run_plan(NULL, "SELECT 1 FROM agent_guard.chain_state", NULL);
+			if (rc == SPI_OK_SELECT && SPI_processed == 1)
+			{
+				SPI_freetuptable(SPI_tuptable);
+				*busy = true;
+				return 0;
+			}
+		}
+	}
+	else
+		rc = run_plan(NULL, "SELECT * FROM agent_guard.chain_state FOR UPDATE", NULL);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_UNAVAILABLE),

@@ -7,6 +7,7 @@
 #define AG_CHAIN_H
 
 extern int64 ag_chain_seal(int max_events);
+extern int64 ag_chain_seal_try(int max_events, bool *busy);
 extern void ag_sha256(const uint8 *a, size_t alen, const uint8 *b, size_t blen, uint8 *out);
 
 #endif							/* AG_CHAIN_H */

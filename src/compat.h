@@ -524,4 +524,12 @@ ag_plan_rte_write_cols(PlannedStmt *plan, RangeTblEntry *rte, AclMode *perms, Bi
 #define AG_IDENTITY_SEQUENCE(rel, attnum) getIdentitySequence(RelationGetRelid(rel), (attnum), true)
 #endif
 
+/* Is this process an autovacuum worker?  17 made it a macro of MyBackendType. */
+#if PG_VERSION_NUM >= 170000
+#define AG_AM_AUTOVACUUM_WORKER() AmAutoVacuumWorkerProcess()
+#else
+#include "postmaster/autovacuum.h"
+#define AG_AM_AUTOVACUUM_WORKER() IsAutoVacuumWorkerProcess()
+#endif
+
 #endif							/* AG_COMPAT_H */

@@ -59,6 +59,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "parser/parser.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -575,6 +576,22 @@ record_request_for(AgRefusalKind kind, const char *agent, const char *run,
 		ag_key_digest(&norm, &r.source_digest);
 		pfree(norm.data);
 	}
+	/*
+	 * An autovacuum worker does not wait (AG_AM_AUTOVACUUM_WORKER): its
+	 * refusal aborts only the table it was at, autovacuum goes on with the
+	 * next, and nobody is told of the request; waiting there would hold up
+	 * vacuum behind the sealer.  The request is queued, for the sealer to
+	 * write at its next pass (and at its shutdown, worker.c), and the line
+	 * logged; a full queue leaves only the line.
+	 */
+	if (AG_AM_AUTOVACUUM_WORKER())
+	{
+		*queued = ag_outbox_put(&r);
+		ag_worker_wake(MyDatabaseId);
+		refusal_log_for(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
+						r.request_id, kind, agent, run, why, key->text.data);
+		return r.request_id;
+	}
 	*queued = outbox_put_waiting(&r, deadline);
 	refusal_log_for(kind == AG_REFUSAL_APPROVAL ? "blocked" : "refused",
 					r.request_id, kind, agent, run, why, key->text.data);
@@ -958,7 +975,27 @@ void
 ag_refuse_humans_only(Oid code_owner, const char *message, const char *detail,
 					  const char *hint)
 {
+	ag_refuse_code(AG_REFUSAL_HUMANS_ONLY, code_owner, message, detail, hint);
+}
+
+/*
+ * Refuse with kind's SQLSTATE (YG002 for HUMANS_ONLY, YG004 for GUARD) and
+ * the site's message, detail and hint, recorded as ag_refuse_humans_only()
+ * says: a request of kind "refused" under the agent whose session it is,
+ * or else the agent that owns the code, with its BLOCKED event and the
+ * decision line; the message names the request.  For the refusals of an
+ * agent's code in a session that is not an agent's, or in an autovacuum
+ * worker (agentcode.c, agentshadow.c, writers.c: red team 30, finding 10),
+ * where the message is the site's own.
+ */
+void
+ag_refuse_code(AgRefusalKind kind, Oid code_owner, const char *message,
+			   const char *detail, const char *hint)
+{
 	int64		id = 0;
+	int			code = refusal_info[kind].sqlstate;
+
+	Assert(kind == AG_REFUSAL_HUMANS_ONLY || kind == AG_REFUSAL_GUARD);
 
 	if (humans_only_recordable())
 	{
@@ -976,8 +1013,21 @@ ag_refuse_humans_only(Oid code_owner, const char *message, const char *detail,
 
 			agent = humans_only_agent(code_owner, &run);
 			ag_current_statement(&text, &len);
+			if (AG_AM_AUTOVACUUM_WORKER())
+			{
+				/*
+				 * No client statement (what the executor runs is the
+				 * agent's code): what the worker is at, as it
+				 * reports it ("autovacuum: ANALYZE s.t"), read from its
+				 * own entry (only this process writes it).
+				 */
+				text = MyBEEntry != NULL && MyBEEntry->st_activity_raw != NULL &&
+					MyBEEntry->st_activity_raw[0] != '\0' ?
+					pstrdup(MyBEEntry->st_activity_raw) : "autovacuum";
+				len = (int) strlen(text);
+			}
 			ag_statement_key(text, len, &key);
-			id = record_request_for(AG_REFUSAL_HUMANS_ONLY, agent, run, reason, &key, 0, &queued);
+			id = record_request_for(kind, agent, run, reason, &key, 0, &queued);
 		}
 		PG_FINALLY();
 		{
@@ -987,12 +1037,12 @@ ag_refuse_humans_only(Oid code_owner, const char *message, const char *detail,
 	}
 	if (id > 0)
 		ereport(ERROR,
-				(errcode(refusal_info[AG_REFUSAL_HUMANS_ONLY].sqlstate),
+				(errcode(code),
 				 errmsg("%s (request " INT64_FORMAT ")", message, id),
 				 detail != NULL ? errdetail("%s", detail) : 0,
 				 hint != NULL ? errhint("%s", hint) : 0));
 	ereport(ERROR,
-			(errcode(refusal_info[AG_REFUSAL_HUMANS_ONLY].sqlstate),
+			(errcode(code),
 			 errmsg("%s", message),
 			 detail != NULL ? errdetail("%s", detail) : 0,
 			 hint != NULL ? errhint("%s", hint) : 0));

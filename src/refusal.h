@@ -61,6 +61,8 @@ extern void ag_refuse(AgRefusalKind kind, const char *what, const char *why,
 extern void ag_refuse_agent_code(AgRefusalKind kind, const char *agent, const char *what,
 								 const char *why, const char *where, const char *text, int len);
 extern int64 ag_refusal_record(const char *why, const char *text, int len);
+pg_noreturn extern void ag_refuse_code(AgRefusalKind kind, Oid code_owner, const char *message,
+									   const char *detail, const char *hint);
 pg_noreturn extern void ag_refuse_humans_only(Oid code_owner, const char *message,
 											  const char *detail, const char *hint);
 

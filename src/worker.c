@@ -79,6 +79,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
@@ -1050,6 +1051,49 @@ sealer_drain_requests(void)
 	return drained;
 }
 
+/*
+ * The sealer's last act when it stops (a fast or smart shutdown, a
+ * restart, pg_terminate_backend, DROP DATABASE): write what waits in the
+ * queue of refused statements, which lives in shared memory and would be
+ * lost with it: a refusal that ended in YG009 while its request was still
+ * queued, one whose wait was cancelled, an autovacuum worker's (which does
+ * not wait).  Run before the connection's own exit callback aborts the
+ * transaction, as PostgreSQL's removal of temporary relations at exit does;
+ * a lock is waited for at most 5 seconds, and a second termination ends
+ * it (an error here ends the process, as any at exit does).  An immediate
+ * shutdown or a crash runs no callback: those entries are lost (README,
+ * Limitations).
+ */
+static void
+sealer_last_drain(int code, Datum arg)
+{
+	int			drained = 0;
+
+	if (!PostmasterIsAlive() || RecoveryInProgress() ||
+		ag_outbox_unwritten(MyDatabaseId, true) == 0)
+		return;
+	AbortOutOfAnyTransaction();
+	/* a human's lock on request_log must not keep a stopping sealer alive */
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (extension_installed())
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "agent_guard sealer: SPI_connect failed");
+		drained = ag_outbox_drain();
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "agent_guard sealer: SPI_finish failed");
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (drained > 0)
+		ereport(LOG,
+				(errmsg("agent_guard sealer recorded %d refused statement(s) of the queue as it stopped",
+						drained)));
+}
+
 /* Mark this sealer's sealing under way (or done: then it succeeded). */
 static void
 sealer_mark_sealing(bool on)
@@ -1101,9 +1145,12 @@ sealer_iteration(void)
 
 	if (extension_installed())
 	{
+		bool		busy;
+
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "agent_guard sealer: SPI_connect failed");
-		sealed = ag_chain_seal(AG_SEAL_BATCH);
+		/* not behind a human's seal_log() still open: the next pass seals */
+		sealed = ag_chain_seal_try(AG_SEAL_BATCH, &busy);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "agent_guard sealer: SPI_finish failed");
 	}
@@ -1210,6 +1257,8 @@ ag_worker_sealer_main(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	sealer_pin_settings();
+	/* after the connection's: runs before it (callbacks run last first) */
+	before_shmem_exit(sealer_last_drain, ObjectIdGetDatum(dboid));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "agent_guard sealer loop",
 									 ALLOCSET_DEFAULT_SIZES);

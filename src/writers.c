@@ -1003,9 +1003,15 @@ ag_writers_vacuum_start(PlannedStmt *ps)
 				  debug_query_string ? debug_query_string : "",
 				  debug_query_string ? (int) strlen(debug_query_string) : 0, 0);
 	else if (ag_agentcode_running())
-		ereport(ERROR,
-				(errcode(ERRCODE_AG_GUARD_PROTECTED),
-				 errmsg("code of an agent cannot write during VACUUM"),
-				 errdetail("%s", why),
-				 errhint("Write in a statement of its own, not from code that VACUUM runs.")));
+	{
+		Oid			fn;
+		Oid			owner = InvalidOid;
+
+		/* on record under the agent whose code it is (red team 30, F10) */
+		(void) ag_agentcode_innermost(&fn, &owner);
+		ag_refuse_code(AG_REFUSAL_GUARD, owner,
+					   "code of an agent cannot write during VACUUM",
+					   psprintf("%s It ran in %s.", why, ag_agentcode_where()),
+					   "Write in a statement of its own, not from code that VACUUM runs.");
+	}
 }
