@@ -471,7 +471,7 @@ inserter_without_usage(Oid relid, Oid seq)
 	bool		isnull;
 	Datum		d;
 	ListCell   *lc;
-	AttrNumber	att;
+	int			att;
 	int			natts;
 	char	   *found = NULL;
 

@@ -139,8 +139,11 @@ $node->start;
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM agent_guard.request_log WHERE request_id = $queued"),
 	'1', 'the sealer wrote it as it stopped: on record after the restart');
-like(slurp_file($node->logfile), qr/recorded \d+ refused statement\(s\) of the queue as it stopped/,
-	'and said so in the server log');
+# Which of the sealer's writes took it is a race: the fast shutdown ends
+# the holder and the sealer together, and the sealer's pass that waited for
+# the holder's lock may commit before it sees its own termination; only when
+# it does not does its last write at exit log "recorded N refused
+# statement(s) of the queue as it stopped".  Either way it is on record.
 ok(defined ag_wait_sealed($node, 'postgres'), 'sealed');
 is($node->safe_psql('postgres', 'SELECT ok FROM agent_guard.verify_log()'), 't', 'the log verifies');
 
