@@ -177,6 +177,37 @@ SELECT id, p, ag_agent_id FROM r31u.c2;
 SELECT row_key FROM agent_guard.soft_deleted('r31u.p2');
 SELECT agent_guard.unprotect(r) FROM unnest(ARRAY['r31u.p2', 'r31u.c2']::regclass[]) r;
 
+-- red team 32, F1: the soft-deleted row is referenced by a human's live row
+-- through ON DELETE CASCADE (and SET NULL): an implicit purge would delete
+-- or change it unseen, so the human's insert and upsert are refused
+-- (YG050), nothing is purged, the human's rows stay as they were
+CREATE TABLE r31u.cust (id int PRIMARY KEY, email text UNIQUE);
+CREATE TABLE r31u.ord (id int PRIMARY KEY, cust int REFERENCES r31u.cust ON DELETE CASCADE);
+CREATE TABLE r31u.ord2 (id int PRIMARY KEY, cust int REFERENCES r31u.cust ON DELETE SET NULL);
+INSERT INTO r31u.cust VALUES (3, 'c3@x');
+INSERT INTO r31u.ord VALUES (30, 3);
+INSERT INTO r31u.ord2 VALUES (31, 3);
+SELECT agent_guard.protect('r31u.cust');
+SELECT agent_guard.protect('r31u.ord');
+GRANT SELECT, INSERT, UPDATE, DELETE ON r31u.cust TO regress_bot;
+GRANT SELECT, INSERT, UPDATE ON r31u.cust TO regress_human;
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=r31u-c"
+\set SHOW_CONTEXT never
+DELETE FROM r31u.cust WHERE id = 3;
+\c "dbname=contrib_regression user=regress_human options="
+\set SHOW_CONTEXT never
+-- error: YG050 (another key, the e-mail)
+INSERT INTO r31u.cust VALUES (100, 'c3@x');
+-- error: YG050 (the upsert of the same row)
+INSERT INTO r31u.cust VALUES (3, 'c3@y') ON CONFLICT (id) DO UPDATE SET email = excluded.email;
+\c "dbname=contrib_regression user=regress_su options="
+\set SHOW_CONTEXT never
+SELECT (SELECT count(*) FROM r31u.ord) AS orders, (SELECT cust FROM r31u.ord2 WHERE id = 31) AS ord2_cust;
+SELECT row_key FROM agent_guard.soft_deleted('r31u.cust');
+SELECT count(*) AS purge_events FROM agent_guard.events WHERE relation = 'r31u.cust' AND operation = 'PURGE';
+SELECT ok FROM agent_guard.verify_log();
+SELECT agent_guard.unprotect(r) FROM unnest(ARRAY['r31u.cust', 'r31u.ord']::regclass[]) r;
+
 -- cleanup
 SELECT agent_guard.unprotect(r) FROM unnest(ARRAY['r31u.customers', 'r31u.bookings', 'r31u.codes', 'r31u.orders', 'r31u.team', 'r31u.member']::regclass[]) r;
 DROP SCHEMA r31u CASCADE;

@@ -481,8 +481,10 @@ COMMENT ON FUNCTION agent_guard.purge(regclass, interval) IS
 -- stamp trigger finds them (softkeys.c) and calls this, as the extension
 -- owner, before the row is written.  rows_: [{"rel": oid, "tid": tid}, ...].
 -- They are purged as agent_guard.purge() purges: locked, still
--- soft-deleted, as the table's owner, what their ON DELETE actions reach
--- judged first (YG050), each logged as PURGE with its image.  Internal:
+-- soft-deleted, as the table's owner, each logged as PURGE with its image;
+-- never where a foreign key with an ON DELETE action references the table
+-- (YG050: those actions would reach other tables' rows unlogged, red team
+-- 32, F1).  Internal:
 -- EXECUTE is revoked from PUBLIC (99_privileges.sql).
 CREATE FUNCTION agent_guard._purge_held_keys(relation regclass, rows_ jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -496,6 +498,7 @@ DECLARE
     v_rows  jsonb;
     v_gone  jsonb;
     v_count bigint;
+    v_fks   text;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard._purge_held_keys()');
     SELECT p.key_columns INTO v_keys FROM agent_guard.protected_tables p
@@ -519,11 +522,22 @@ BEGIN
     IF v_rows IS NULL THEN
         RETURN 0;
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_constraint c
-                WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
-                  AND (c.confrelid = relation
-                       OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))) THEN
-        PERFORM agent_guard._purge_reach(relation, v_rows);
+    -- Its ON DELETE actions would run inside the human's write, unseen, on
+    -- rows of other tables that no event records (red team 32, F1): a
+    -- human's write purges implicitly only what no such foreign key
+    -- references; otherwise the human decides, with purge().
+    SELECT string_agg(format('"%s" of table %s', c.conname, c.conrelid::regclass), ', '
+                      ORDER BY c.conrelid::regclass::text, c.conname) INTO v_fks
+      FROM pg_constraint c
+     WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
+       AND (c.confrelid = relation
+            OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p)
+            OR c.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(relation) a));
+    IF v_fks IS NOT NULL THEN
+        RAISE EXCEPTION 'a row an agent soft-deleted in % holds a key of the new row, and is not purged implicitly', relation
+            USING ERRCODE = 'YG050',
+                  DETAIL = format('Purging it would run the ON DELETE actions of foreign key %s inside your write.', v_fks),
+                  HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or have the table''s owner remove it with agent_guard.purge() after checking what those actions reach, then write again.', relation::text);
     END IF;
     v_gone := agent_guard._owner_purge(relation, format(
         'WITH gone AS (DELETE FROM %1$s t
