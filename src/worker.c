@@ -1067,7 +1067,7 @@ sealer_drain_requests(void)
 static void
 sealer_last_drain(int code, Datum arg)
 {
-	int			drained = 0;
+	int			drained;
 
 	if (!PostmasterIsAlive() || RecoveryInProgress() ||
 		ag_outbox_unwritten(MyDatabaseId, true) == 0)
@@ -1075,19 +1075,7 @@ sealer_last_drain(int code, Datum arg)
 	AbortOutOfAnyTransaction();
 	/* a human's lock on request_log must not keep a stopping sealer alive */
 	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (extension_installed())
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "agent_guard sealer: SPI_connect failed");
-		drained = ag_outbox_drain();
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "agent_guard sealer: SPI_finish failed");
-	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	drained = sealer_drain_requests();
 	if (drained > 0)
 		ereport(LOG,
 				(errmsg("agent_guard sealer recorded %d refused statement(s) of the queue as it stopped",
