@@ -484,7 +484,8 @@ COMMENT ON FUNCTION agent_guard.purge(regclass, interval) IS
 -- soft-deleted, as the table's owner, each logged as PURGE with its image;
 -- never where a foreign key with an ON DELETE action references the table
 -- (YG050: those actions would reach other tables' rows unlogged, red team
--- 32, F1).  Internal:
+-- 32, F1), nor where a DELETE trigger or rule of the table would fire
+-- (red team 33, F2).  Internal:
 -- EXECUTE is revoked from PUBLIC (99_privileges.sql).
 CREATE FUNCTION agent_guard._purge_held_keys(relation regclass, rows_ jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -538,6 +539,31 @@ BEGIN
             USING ERRCODE = 'YG050',
                   DETAIL = format('Purging it would run the ON DELETE actions of foreign key %s inside your write.', v_fks),
                   HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or have the table''s owner remove it with agent_guard.purge() after checking what those actions reach, then write again.', relation::text);
+    END IF;
+    -- The same for the table's own DELETE triggers and rules (red team 33,
+    -- F2): an application's cascade by trigger deletes other tables' rows,
+    -- humans' included, with no event; a trigger that skips the delete or a
+    -- DO ALSO rule makes the human's write fail for a reason it never chose.
+    -- What they do cannot be known, so a human's write never sets them off.
+    SELECT string_agg(s.what, ', ' ORDER BY s.what) INTO v_fks
+      FROM (SELECT format('trigger "%s" on table %s', t.tgname, t.tgrelid::regclass) AS what
+              FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid
+             WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+               AND (t.tgtype::integer & 8) <> 0              -- TRIGGER_TYPE_DELETE
+               AND f.pronamespace <> 'agent_guard'::regnamespace
+               AND (t.tgrelid = relation
+                    OR t.tgrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))
+            UNION ALL
+            SELECT format('rule "%s" on table %s', r.rulename, r.ev_class::regclass)
+              FROM pg_rewrite r
+             WHERE r.ev_type = '4' AND r.ev_enabled <> 'D'  -- ON DELETE
+               AND (r.ev_class = relation
+                    OR r.ev_class IN (SELECT p.relid FROM pg_partition_tree(relation) p))) s;
+    IF v_fks IS NOT NULL THEN
+        RAISE EXCEPTION 'a row an agent soft-deleted in % holds a key of the new row, and is not purged implicitly', relation
+            USING ERRCODE = 'YG050',
+                  DETAIL = format('Purging it would fire the table''s %s inside your write.', v_fks),
+                  HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or have the table''s owner remove it with agent_guard.purge() after checking what that code does, then write again.', relation::text);
     END IF;
     v_gone := agent_guard._owner_purge(relation, format(
         'WITH gone AS (DELETE FROM %1$s t
