@@ -159,6 +159,7 @@
 #include "reach.h"
 #include "rolename.h"
 #include "scope.h"
+#include "seqkeys.h"
 #include "softkeys.h"
 #include "softref.h"
 #include "statement.h"
@@ -299,6 +300,8 @@ executor_start(QueryDesc *queryDesc, int eflags)
 			ag_policy_executor_start(queryDesc->plannedstmt, text, len);
 			ag_gate_executor_start(queryDesc, text, len);
 			ag_gate_frozen_writers(queryDesc->plannedstmt, text, len);
+			/* the identity draws it makes leave room in their sequences */
+			ag_seqroom_plan_starts(queryDesc->plannedstmt);
 		}
 		else if (ag_agentcode_running() || ag_agentgate_rule_plan(queryDesc->plannedstmt))
 		{
@@ -564,6 +567,9 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 		ag_gate_utility_guard(u, text, len);
 		ag_policy_utility(u, text, len);
 		ag_gate_utility(u, text, len);
+		/* a COPY FROM's defaults leave room in the sequences they draw */
+		if (IsA(pstmt->utilityStmt, CopyStmt))
+			ag_seqroom_copy((CopyStmt *) pstmt->utilityStmt);
 	}
 	PG_CATCH();
 	{
@@ -832,8 +838,12 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		/* one walk of the plan finds both */
 		ws.collect_setval = true;
 		ws.collect_notify = true;
-		/* under a tables list, nextval() through agent_guard._nextval() (policy.c) */
-		ws.collect_nextval = ag_policy_wraps_nextval();
+		/*
+		 * nextval() through agent_guard._nextval(), which judges the room
+		 * left in its sequence (seqkeys.c) and, under a tables list or
+		 * read_only, the sequence itself (policy.c)
+		 */
+		ws.collect_nextval = true;
 		ag_writers_scan_plan(result, &ws);
 		ag_writers_wrap_setval(result, &ws);
 		ag_writers_wrap_nextval(result, &ws);

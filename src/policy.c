@@ -120,6 +120,7 @@
 #include "policy.h"
 #include "refusal.h"
 #include "scope.h"
+#include "seqkeys.h"
 #include "session.h"
 #include "statement.h"
 #include "writers.h"
@@ -750,6 +751,8 @@ ag_sql_nextval(PG_FUNCTION_ARGS)
 			nextval_ok_seq = seq;
 			nextval_ok_gen = policy_gen;
 		}
+		/* the room left in a sequence that numbers a protected table (seqkeys.c) */
+		ag_seqroom_nextval(seq);
 	}
 	return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq));
 }

@@ -218,6 +218,9 @@ writer_walker(Node *node, AgWriterScan *ws)
 	if (ws->collect_nextval && IsA(node, FuncExpr) &&
 		((FuncExpr *) node)->funcid == F_NEXTVAL)
 		ws->nextval_calls = lappend(ws->nextval_calls, node);
+	if (ws->collect_identity && IsA(node, NextValueExpr))
+		ws->identity_seqs = list_append_unique_oid(ws->identity_seqs,
+												   ((NextValueExpr *) node)->seqid);
 	if (ws->collect_notify && IsA(node, FuncExpr) &&
 		((FuncExpr *) node)->funcid == F_PG_NOTIFY)
 		ws->notify_calls = lappend(ws->notify_calls, node);
