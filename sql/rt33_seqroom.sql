@@ -91,6 +91,21 @@ SELECT count(nextval('r33s.cyc')) FROM generate_series(1, 300);
 SELECT count(*), max(lap) FROM r33s.rounds;
 SELECT count(nextval('r33s.free')) FROM generate_series(1, 40);
 SELECT nextval('r33s.free');
+-- draws no plan shows: an ALTER TABLE's new default is judged for every row it fills
+CREATE TABLE r33sb.own (v int);
+INSERT INTO r33sb.own SELECT generate_series(1, 3);
+ALTER TABLE r33sb.own ADD COLUMN s serial;
+\set VERBOSITY sqlstate
+ALTER TABLE r33sb.own ADD COLUMN x int DEFAULT nextval('r33s.tseq');
+\set VERBOSITY default
+-- COPY FROM's own defaults pass; a CHECK that calls nextval() cannot be judged: refused
+COPY r33sb.own (v) FROM STDIN;
+4
+\.
+SELECT v, s FROM r33sb.own ORDER BY v;
+CREATE SEQUENCE r33sb.mine;
+CREATE TABLE r33sb.checked (v int CHECK (nextval('r33sb.mine') > 0));
+INSERT INTO r33sb.checked VALUES (1);
 -- the agent's own sequence a protected table's default takes (width.c let it: 2^30 values of room)
 CREATE SEQUENCE r33sb.aseq AS integer START 1073741820;
 GRANT USAGE ON SEQUENCE r33sb.aseq TO PUBLIC;

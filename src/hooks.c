@@ -130,6 +130,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_extension.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -280,7 +281,10 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		 * starts) leave it be
 		 */
 		if (!ag_owner_running())
+		{
 			ag_policy_plan_starts();
+			ag_seqroom_statement_starts();
+		}
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
@@ -560,6 +564,8 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 		return false;
 	}
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	/* a COPY's or an ALTER TABLE's judged defaults are its own */
+	ag_seqroom_statement_starts();
 	PG_TRY();
 	{
 		ag_classify_utility(pstmt->utilityStmt, u);
@@ -886,6 +892,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_agentcode_function_execute(objectId);
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
+		/* nextval() no plan shows: it cannot keep a sequence's room */
+		if (!IsParallelWorker())
+			ag_seqroom_function_execute(objectId);
 		ag_gate_pooled_function(objectId);
 		ag_agentnotify_function_execute(objectId);
 		/* a human's utility statement's own expressions: no agent's shadow */
@@ -902,6 +911,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	ag_agentstored_object_access(access, classId, objectId, subId);
 	/* a default it stores calls nextval() only as its policy lets it */
 	ag_policy_object_access(access, classId, objectId, subId);
+	/* a default an ALTER TABLE evaluates for each row: its draws leave room */
+	if (access == OAT_POST_CREATE && classId == AttrDefaultRelationId && !IsParallelWorker())
+		ag_seqroom_default_created(objectId, (AttrNumber) subId);
 
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);

@@ -63,12 +63,14 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "common/int.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "nodes/primnodes.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -428,6 +430,13 @@ ag_seqkeys_check(Relation rel, AgRelInfo *info, HeapTuple oldtup, HeapTuple newt
 
 #define AG_SEQ_ROOM_CAP (INT64CONST(1) << 30)
 
+/*
+ * The nextval() calls of the COPY FROM or ALTER TABLE being run were
+ * judged as it started (ag_seqroom_copy(), ag_seqroom_default_created()):
+ * set up without a plan, they pass the backstop until the next statement.
+ */
+static bool nextval_blessed = false;
+
 typedef struct AgSeqRoom
 {
 	uint64		left;			/* values the sequence has yet to issue */
@@ -720,4 +729,102 @@ ag_seqroom_copy(CopyStmt *copy)
 	}
 	foreach(lc, ws.identity_seqs)
 		ag_seqroom_check(lfirst_oid(lc), sequence_cache(lfirst_oid(lc)), "COPY FROM's default draw");
+	/* its defaults' nextval() calls, set up without a plan, were judged */
+	nextval_blessed = true;
+}
+
+/*
+ * A column default an agent's statement stores (OAT_POST_CREATE of the
+ * relation's column, hooks.c): ALTER TABLE ... ADD COLUMN evaluates it for
+ * every row the table has, without a plan.  Its draws are judged here, as
+ * many as the table has rows, and then pass the backstop for the rest of
+ * the statement; a draw whose sequence is not named as a constant does
+ * not (the backstop refuses it, should the statement evaluate it).
+ */
+void
+ag_seqroom_default_created(Oid relid, AttrNumber attnum)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	def;
+	AgWriterScan ws = {0};
+	ListCell   *lc;
+	bool		named = true;
+	int64		rows;
+
+	if (IsBinaryUpgrade || !ag_judging())
+		return;
+	ws.collect_nextval = true;
+	ws.collect_identity = true;
+	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	/* the row was just written, without a command counter increment */
+	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(def = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			ag_writers_scan_expr(stringToNode(TextDatumGetCString(d)), &ws);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (ws.nextval_calls == NIL && ws.identity_seqs == NIL)
+		return;
+	foreach(lc, ws.nextval_calls)
+	{
+		FuncExpr   *f = lfirst_node(FuncExpr, lc);
+		Const	   *c = f->args ? (Const *) linitial(f->args) : NULL;
+
+		if (c != NULL && IsA(c, Const) && !c->constisnull)
+			ws.identity_seqs = list_append_unique_oid(ws.identity_seqs,
+													  DatumGetObjectId(c->constvalue));
+		else
+			named = false;
+	}
+	/* at most as many rows as its pages can hold */
+	rel = relation_open(relid, AccessShareLock);
+	rows = RELKIND_HAS_STORAGE(rel->rd_rel->relkind) ?
+		(int64) RelationGetNumberOfBlocks(rel) * MaxHeapTuplesPerPage : 0;
+	relation_close(rel, AccessShareLock);
+	rows = Max(rows, 1);
+	foreach(lc, ws.identity_seqs)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_SEQUENCE)
+			ag_seqroom_check(lfirst_oid(lc), rows, "the new default's draws");
+	if (named)
+		nextval_blessed = true;
+}
+
+/* A statement of an agent's session starts (a plan, a utility statement): no blessing. */
+void
+ag_seqroom_statement_starts(void)
+{
+	nextval_blessed = false;
+}
+
+/*
+ * The backstop (object access, hooks.c): a nextval() that no plan of this
+ * agent's session shows (its plans call agent_guard._nextval()): a CHECK
+ * of a table or a domain, a default ALTER TABLE evaluates that was not
+ * judged above, a procedure's arguments, a fast-path call.  Which sequence
+ * it draws, and how often, is not known: refused (YG004), but for the
+ * defaults of the COPY FROM or ALTER TABLE judged as they started.
+ */
+void
+ag_seqroom_function_execute(Oid funcid)
+{
+	const char *text;
+	int			len;
+
+	if (funcid != F_NEXTVAL || (nextval_blessed && ActivePortal != NULL) || !ag_judging())
+		return;
+	(void) ag_current_statement(&text, &len);
+	ag_refuse(AG_REFUSAL_GUARD, "nextval()",
+			  "nextval() is called outside a statement's plan (a constraint, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table.",
+			  text, len, 0);
 }
