@@ -36,8 +36,9 @@
  *					gate.c judges as they run) -> approvalkey (the binding
  *					goes into the plan) -> policy (the plan's writer
  *					calls: sequences, large objects, WAL messages;
- *					under a tables list nextval() goes through
- *					agent_guard._nextval, writers.c)
+ *					nextval() goes through agent_guard._nextval,
+ *					writers.c, which judges the room left in its
+ *					sequence, seqkeys.c)
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's

@@ -18,7 +18,8 @@
  * write: a key taken by the default, a soft-deleted row's key inserted
  * again.  Beyond the sequence's end nothing is ever issued, so nothing is
  * refused there.  nextval() stays allowed (it burns keys, it takes none
- * from anybody); setval() is gated elsewhere (writers.c, gate.c).
+ * from anybody) down to a margin of room (below); setval() is gated
+ * elsewhere (writers.c, gate.c).
  *
  * The check runs in the capture trigger (capture.c), which fires for
  * agents' writes only, on the row as written after every BEFORE trigger.
