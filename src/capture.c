@@ -85,6 +85,7 @@
 #include "refusal.h"
 #include "relinfo.h"
 #include "rowimage.h"
+#include "scope.h"
 #include "session.h"
 #include "softkeys.h"
 #include "statement.h"
@@ -948,6 +949,13 @@ ag_stamp(PG_FUNCTION_ARGS)
 		nulls[0] = nulls[1] = true;
 		return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, ncols, cols, values, nulls));
 	}
+
+	/*
+	 * an agent's row, before its constraints: its defaults' draws left
+	 * room in the sequences that number the table (seqkeys.c)
+	 */
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) && ag_judging())
+		ag_seqroom_row(trigdata->tg_relation, info);
 
 	values[0] = cached_text(&agent_text, agent);
 	values[1] = cached_text(&run_text, ag_current_run(true));

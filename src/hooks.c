@@ -36,8 +36,9 @@
  *					gate.c judges as they run) -> approvalkey (the binding
  *					goes into the plan) -> policy (the plan's writer
  *					calls: sequences, large objects, WAL messages;
- *					under a tables list nextval() goes through
- *					agent_guard._nextval, writers.c)
+ *					nextval() goes through agent_guard._nextval,
+ *					writers.c, which judges the room left in its
+ *					sequence, seqkeys.c)
  *	ExecutorStart:	identity (refuse superuser agents; every statement,
  *					nested ones included) -> gate: triggers stay on ->
  *					policy (mode, tables, rate) -> gate (the guard's
@@ -130,6 +131,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_extension.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -159,6 +161,7 @@
 #include "reach.h"
 #include "rolename.h"
 #include "scope.h"
+#include "seqkeys.h"
 #include "softkeys.h"
 #include "softref.h"
 #include "statement.h"
@@ -279,7 +282,10 @@ executor_start(QueryDesc *queryDesc, int eflags)
 		 * starts) leave it be
 		 */
 		if (!ag_owner_running())
+		{
 			ag_policy_plan_starts();
+			ag_seqroom_statement_starts();
+		}
 		/* the guard's own queries, run from these hooks, start no statement */
 		if (nesting_level == 0 && !ag_owner_running())
 		{
@@ -299,6 +305,8 @@ executor_start(QueryDesc *queryDesc, int eflags)
 			ag_policy_executor_start(queryDesc->plannedstmt, text, len);
 			ag_gate_executor_start(queryDesc, text, len);
 			ag_gate_frozen_writers(queryDesc->plannedstmt, text, len);
+			/* the identity draws it makes leave room in their sequences */
+			ag_seqroom_plan_starts(queryDesc->plannedstmt);
 		}
 		else if (ag_agentcode_running() || ag_agentgate_rule_plan(queryDesc->plannedstmt))
 		{
@@ -557,6 +565,8 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 		return false;
 	}
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
+	/* a COPY's or an ALTER TABLE's judged defaults are its own */
+	ag_seqroom_statement_starts();
 	PG_TRY();
 	{
 		ag_classify_utility(pstmt->utilityStmt, u);
@@ -564,6 +574,9 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 		ag_gate_utility_guard(u, text, len);
 		ag_policy_utility(u, text, len);
 		ag_gate_utility(u, text, len);
+		/* a COPY FROM's defaults leave room in the sequences they draw */
+		if (IsA(pstmt->utilityStmt, CopyStmt))
+			ag_seqroom_copy((CopyStmt *) pstmt->utilityStmt);
 	}
 	PG_CATCH();
 	{
@@ -832,8 +845,12 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		/* one walk of the plan finds both */
 		ws.collect_setval = true;
 		ws.collect_notify = true;
-		/* under a tables list, nextval() through agent_guard._nextval() (policy.c) */
-		ws.collect_nextval = ag_policy_wraps_nextval();
+		/*
+		 * nextval() through agent_guard._nextval(), which judges the room
+		 * left in its sequence (seqkeys.c) and, under a tables list or
+		 * read_only, the sequence itself (policy.c)
+		 */
+		ws.collect_nextval = true;
 		ag_writers_scan_plan(result, &ws);
 		ag_writers_wrap_setval(result, &ws);
 		ag_writers_wrap_nextval(result, &ws);
@@ -876,6 +893,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_agentcode_function_execute(objectId);
 		ag_gate_preview_function(objectId);
 		ag_gate_setval_unwrapped(objectId);
+		/* nextval() no plan shows: it cannot keep a sequence's room */
+		if (!IsParallelWorker())
+			ag_seqroom_function_execute(objectId);
 		ag_gate_pooled_function(objectId);
 		ag_agentnotify_function_execute(objectId);
 		/* a human's utility statement's own expressions: no agent's shadow */
@@ -892,6 +912,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	ag_agentstored_object_access(access, classId, objectId, subId);
 	/* a default it stores calls nextval() only as its policy lets it */
 	ag_policy_object_access(access, classId, objectId, subId);
+	/* a default an ALTER TABLE evaluates for each row: its draws leave room */
+	if (access == OAT_POST_CREATE && classId == AttrDefaultRelationId && !IsParallelWorker())
+		ag_seqroom_default_created(objectId, (AttrNumber) subId);
 
 	/* what a statement drops, empties or alters: judged as the direct act */
 	ag_reach_object_access(access, classId, objectId, subId, arg);

@@ -120,6 +120,7 @@
 #include "policy.h"
 #include "refusal.h"
 #include "scope.h"
+#include "seqkeys.h"
 #include "session.h"
 #include "statement.h"
 #include "writers.h"
@@ -692,30 +693,20 @@ check_plan_writers(PlannedStmt *ps, const char *text, int len)
 	return ws.temp_seq_calls;
 }
 
-/*
- * Should this agent's plans call nextval() through agent_guard._nextval()
- * (writers.c)?  Under a tables list or read_only: it judges the sequence
- * each time it runs, so that no walk of a plan need bless a plain
- * nextval() the backstop sees set up.  Plans are made again when the policy changes (policy_load()).
- */
-bool
-ag_policy_wraps_nextval(void)
-{
-	return ag_judging() && policy_load() &&
-		(policy_has_tables || policy_mode == MODE_READ_ONLY);
-}
-
 /* the last sequence agent_guard._nextval() let pass, and under which policy */
 static Oid	nextval_ok_seq = InvalidOid;
 static uint64 nextval_ok_gen = 0;
 
 /*
  * SQL: agent_guard._nextval(regclass) returns bigint: nextval() in the
- * plans of an agent whose policy has a tables list (writers.c plants it):
- * refused (YG008) on a sequence that is neither temporary nor scratch nor
- * the sequence of a listed table (nor one a listed table's default draws
- * from), whatever names it.  A bulk insert pays one check: the sequence
- * let pass last is kept for the rest of the top-level statement.
+ * plans of an agent's session (writers.c plants it).  Under a tables list
+ * or read_only: refused (YG008) on a sequence that is neither temporary
+ * nor scratch nor the sequence of a listed table (nor one a listed
+ * table's default draws from), whatever names it; a bulk insert pays one
+ * such check: the sequence let pass last is kept for the rest of the
+ * top-level statement.  Under any policy: refused (YG004) when the draw
+ * would leave a sequence that numbers a protected table with less than
+ * its margin (seqkeys.c), judged at each call.
  */
 PG_FUNCTION_INFO_V1(ag_sql_nextval);
 Datum
@@ -750,6 +741,8 @@ ag_sql_nextval(PG_FUNCTION_ARGS)
 			nextval_ok_seq = seq;
 			nextval_ok_gen = policy_gen;
 		}
+		/* the room left in a sequence that numbers a protected table (seqkeys.c) */
+		ag_seqroom_nextval(seq);
 	}
 	return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq));
 }

@@ -23,7 +23,6 @@ extern void ag_policy_function_execute(Oid funcid);
 extern void ag_policy_plan_starts(void);
 extern void ag_policy_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									int subId);
-extern bool ag_policy_wraps_nextval(void);
 extern char *ag_policy_code_write(const char *agent, Oid relid);
 extern char *ag_policy_code_writer_call(const char *agent, Oid funcid, bool seq_blessed);
 extern char *ag_policy_code_utility(const char *agent, const AgUtility *u);

@@ -64,5 +64,7 @@ extern void ag_soft_check_insert(Relation rel, HeapTuple newtup, AgRelInfo *info
 
 /* seqkeys.c */
 extern void ag_seqkeys_check(Relation rel, AgRelInfo *info, HeapTuple oldtup, HeapTuple newtup);
+/* an agent may not draw a sequence that numbers a protected table below a margin */
+extern void ag_seqroom_row(Relation rel, AgRelInfo *info);
 
 #endif							/* AG_RELINFO_H */

@@ -18,7 +18,8 @@
  * write: a key taken by the default, a soft-deleted row's key inserted
  * again.  Beyond the sequence's end nothing is ever issued, so nothing is
  * refused there.  nextval() stays allowed (it burns keys, it takes none
- * from anybody); setval() is gated elsewhere (writers.c, gate.c).
+ * from anybody) down to a margin of room (below); setval() is gated
+ * elsewhere (writers.c, gate.c).
  *
  * The check runs in the capture trigger (capture.c), which fires for
  * agents' writes only, on the row as written after every BEFORE trigger.
@@ -48,18 +49,29 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "common/int.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "nodes/primnodes.h"
+#include "rewrite/rewriteHandler.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -71,8 +83,11 @@
 #include "compat.h"
 #include "refusal.h"
 #include "relinfo.h"
+#include "scope.h"
+#include "seqkeys.h"
 #include "session.h"
 #include "statement.h"
+#include "writers.h"
 
 /* a column numbered by a sequence, in the relation the trigger fires on */
 typedef struct AgSeqKey
@@ -379,4 +394,438 @@ ag_seqkeys_check(Relation rel, AgRelInfo *info, HeapTuple oldtup, HeapTuple newt
 		}
 		check_value(rel, info, col, value);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Room left in a sequence that numbers a protected table
+ * ---------------------------------------------------------------------
+ *
+ * An agent that draws a human's sequence to its end (nextval() in a loop,
+ * or inserts that fail after their defaults drew: an INSERT ... SELECT
+ * whose last row breaks a NOT NULL, a DO loop catching its errors) makes
+ * every later human insert that takes the default fail with "reached
+ * maximum value of sequence", while nothing is written and nothing is on
+ * record (red team 32, F2).  So an agent may not draw a sequence that
+ * numbers a protected table (a column default or identity of the table,
+ * of one of its partitions or inheritance children, draws from it) below
+ * a margin: the values left to issue after the draw must stay at least
+ * the smaller of 2^30 and half the sequence's range in steps
+ * ((MAXVALUE - MINVALUE) / |INCREMENT| / 2).  A cycling sequence never
+ * runs out and is never refused.  The refusal is YG004, on record, and
+ * never approvable: an approved draw would burn the same values; a human
+ * can widen the sequence or do the write.
+ *
+ * The common path reads the sequence's parameters (syscache) and its page
+ * (as read_sequence() does for the keys above); only a sequence already
+ * below the margin costs the catalog look-ups that find the table it
+ * numbers (pg_depend: identity or OWNED BY, and column defaults that name
+ * it).  The checks are made before the draw where the guard sees it
+ * coming (agent_guard._nextval(), planted in every agent plan in place of
+ * nextval(); an identity's draw at the start of the statement that makes
+ * it; a COPY FROM's defaults as it starts), and after it per row in the
+ * stamp trigger, which fires before the row's constraints are checked, for
+ * a statement that crosses the margin as it runs: there the draw is made,
+ * so the check keeps one more draw's room and the sequence is left with
+ * the margin at least.
+ */
+
+#define AG_SEQ_ROOM_CAP (INT64CONST(1) << 30)
+
+/*
+ * The nextval() calls of the COPY FROM or ALTER TABLE being run were
+ * judged as it started (ag_seqroom_copy(), ag_seqroom_default_created()):
+ * set up without a plan, they pass the backstop until the next statement.
+ */
+static bool nextval_blessed = false;
+
+typedef struct AgSeqRoom
+{
+	uint64		left;			/* values the sequence has yet to issue */
+	uint64		margin;			/* the room an agent must leave */
+	bool		cycle;
+	int64		cache;
+} AgSeqRoom;
+
+static uint64
+abs_step(int64 inc)
+{
+	return inc > 0 ? (uint64) inc : (uint64) 0 - (uint64) inc;
+}
+
+/* false for another session's temporary sequence (not readable here) */
+static bool
+sequence_room(Oid seqid, AgSeqRoom *room)
+{
+	HeapTuple	st;
+	Form_pg_sequence seqform;
+	int64		inc;
+	int64		min;
+	int64		max;
+	int64		last;
+	int64		next;
+	bool		called;
+	uint64		step;
+
+	st = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seqid));
+	if (!HeapTupleIsValid(st))
+		return false;			/* not a sequence (dropped meanwhile) */
+	seqform = (Form_pg_sequence) GETSTRUCT(st);
+	inc = seqform->seqincrement;
+	min = seqform->seqmin;
+	max = seqform->seqmax;
+	room->cycle = seqform->seqcycle;
+	room->cache = seqform->seqcache;
+	ReleaseSysCache(st);
+	if (room->cycle || inc == 0 || max < min)
+		return false;
+	step = abs_step(inc);
+	room->margin = Min(((uint64) max - (uint64) min) / step / 2, (uint64) AG_SEQ_ROOM_CAP);
+	if (!read_sequence(seqid, &last, &called))
+		return false;
+	next = last;
+	if (called && pg_add_s64_overflow(last, inc, &next))
+		room->left = 0;
+	else if (inc > 0)
+		room->left = next > max || next < min ? 0 : ((uint64) max - (uint64) next) / step + 1;
+	else
+		room->left = next < min || next > max ? 0 : ((uint64) next - (uint64) min) / step + 1;
+	return true;
+}
+
+/*
+ * The protected table a sequence numbers: a table whose identity or
+ * OWNED BY column it is, or whose column default names it, protected
+ * itself or through a protected parent.  InvalidOid for none.
+ */
+static Oid
+numbered_table(Oid seqid, Oid *protected_as)
+{
+	Relation	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *tables = NIL;
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	/* identity and OWNED BY: the sequence depends on the table's column */
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(seqid));
+	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->refclassid == RelationRelationId &&
+			(d->deptype == DEPENDENCY_AUTO || d->deptype == DEPENDENCY_INTERNAL))
+			tables = list_append_unique_oid(tables, d->refobjid);
+	}
+	systable_endscan(scan);
+
+	/* a column default that names it */
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(seqid));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid == AttrDefaultRelationId)
+		{
+			ObjectAddress col = GetAttrDefaultColumnAddress(d->objid);
+
+			if (OidIsValid(col.objectId))
+				tables = list_append_unique_oid(tables, col.objectId);
+		}
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+
+	foreach(lc, tables)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (get_rel_relkind(relid) == RELKIND_SEQUENCE)
+			continue;
+		if (ag_relation_protected(relid))
+			*protected_as = relid;
+		else
+			*protected_as = ag_relation_protected_ancestor(relid);
+		if (OidIsValid(*protected_as))
+		{
+			found = relid;
+			break;
+		}
+	}
+	list_free(tables);
+	return found;
+}
+
+/*
+ * Refuse an agent's draw of draws values from seqid when it would leave
+ * the sequence that numbers a protected table with less than its margin.
+ * what names the draw for the message.
+ */
+void
+ag_seqroom_check(Oid seqid, int64 draws, const char *what)
+{
+	AgSeqRoom	room;
+	Oid			table;
+	Oid			protected_as = InvalidOid;
+	char	   *seqname;
+	char	   *tabname;
+	char	   *why;
+	const char *text;
+	int			len;
+	int64		id;
+
+	if (draws < 1)
+		draws = 1;
+	if (!sequence_room(seqid, &room) || room.left >= room.margin + (uint64) draws)
+		return;
+	table = numbered_table(seqid, &protected_as);
+	if (!OidIsValid(table))
+		return;
+
+	seqname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(seqid)),
+										 get_rel_name(seqid));
+	tabname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)),
+										 get_rel_name(table));
+	why = psprintf("Sequence %s numbers protected table %s%s (a column's default or identity draws from it); it has "
+				   UINT64_FORMAT " values left to issue, and an agent may not draw it below " UINT64_FORMAT
+				   " (the smaller of 2^30 and half its range), so that humans' inserts still get keys.",
+				   seqname, tabname,
+				   protected_as != table ? psprintf(" (a part of protected table %s)", ag_qualified_relname(protected_as)) : "",
+				   room.left, room.margin);
+	(void) ag_current_statement(&text, &len);
+	/* on record like the gates' refusals: the error ends this transaction */
+	id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("%s of sequence %s refused: it would leave fewer than " UINT64_FORMAT " values for the inserts of table %s (request " INT64_FORMAT ")",
+					what, seqname, room.margin, tabname, id),
+			 errdetail("%s", why),
+			 errhint("A human can widen the sequence (ALTER SEQUENCE %s AS bigint, or a larger MAXVALUE) or do the write.",
+					 seqname)));
+}
+
+/* The cache size of a sequence: what one nextval() may take from its page. */
+static int64
+sequence_cache(Oid seqid)
+{
+	HeapTuple	st = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seqid));
+	int64		cache = 1;
+
+	if (HeapTupleIsValid(st))
+	{
+		cache = ((Form_pg_sequence) GETSTRUCT(st))->seqcache;
+		ReleaseSysCache(st);
+	}
+	return Max(cache, 1);
+}
+
+/* nextval() in an agent's plan (agent_guard._nextval(), policy.c), before it draws. */
+void
+ag_seqroom_nextval(Oid seqid)
+{
+	if (get_rel_relkind(seqid) != RELKIND_SEQUENCE)
+		return;					/* nextval() reports it */
+	ag_seqroom_check(seqid, sequence_cache(seqid), "nextval()");
+}
+
+/*
+ * An agent's plan as it starts: the identity sequences it draws from
+ * (NextValueExpr, which calls no function the guard could wrap), in the
+ * statements that can (INSERT, UPDATE ... SET DEFAULT, MERGE, writing
+ * CTEs).  Before any row is drawn: a loop of failing inserts is refused
+ * before it draws, once the margin is reached.
+ */
+void
+ag_seqroom_plan_starts(PlannedStmt *ps)
+{
+	AgWriterScan ws = {0};
+	ListCell   *lc;
+
+	if (ps->commandType != CMD_INSERT && ps->commandType != CMD_UPDATE &&
+		ps->commandType != CMD_MERGE && !ps->hasModifyingCTE)
+		return;
+	ws.collect_identity = true;
+	ag_writers_scan_plan(ps, &ws);
+	foreach(lc, ws.identity_seqs)
+		ag_seqroom_check(lfirst_oid(lc), sequence_cache(lfirst_oid(lc)), "the identity default's draw");
+}
+
+/*
+ * An agent's row (stamp trigger, before its constraints): the sequences
+ * that number its columns keep one more draw's room than the margin, or
+ * the row is refused.  Rows of a statement that crossed the margin as it
+ * ran, the draw for this row already made.
+ */
+void
+ag_seqroom_row(Relation rel, AgRelInfo *info)
+{
+	int			i;
+
+	if (!info->seqkeys_loaded)
+		load(rel, info);
+	if (info->seqkeys == NULL)
+		return;
+	for (i = 0; i < info->seqkeys->ncols; i++)
+		ag_seqroom_check(info->seqkeys->cols[i].seqid, 1, "the default's draw");
+}
+
+/*
+ * An agent's COPY FROM as it starts: the sequences the defaults of the
+ * columns it does not read draw from (all of them with the DEFAULT
+ * option, which lets a row take any column's default), whatever table it
+ * fills: a default of the agent's own table may draw a human's sequence.
+ * COPY evaluates them without a plan, so no agent_guard._nextval() is
+ * planted there.
+ */
+void
+ag_seqroom_copy(CopyStmt *copy)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+	AgWriterScan ws = {0};
+	List	   *read = NIL;
+	bool		all_read = copy->attlist == NIL;
+	ListCell   *lc;
+	int			i;
+
+	if (!copy->is_from || copy->relation == NULL ||
+		!OidIsValid(relid = RangeVarGetRelid(copy->relation, NoLock, true)))
+		return;
+	foreach(lc, copy->options)
+		if (strcmp(lfirst_node(DefElem, lc)->defname, "default") == 0)
+			all_read = false;
+	if (all_read)
+		return;
+	foreach(lc, copy->attlist)
+		read = lappend_int(read, get_attnum(relid, strVal(lfirst(lc))));
+
+	ws.collect_nextval = true;
+	ws.collect_identity = true;
+	rel = relation_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	for (i = 1; i <= desc->natts; i++)
+		if (!TupleDescAttr(desc, i - 1)->attisdropped && !list_member_int(read, i))
+			ag_writers_scan_expr(build_column_default(rel, i), &ws);
+	relation_close(rel, AccessShareLock);
+
+	foreach(lc, ws.nextval_calls)
+	{
+		FuncExpr   *f = lfirst_node(FuncExpr, lc);
+		Const	   *c = f->args ? (Const *) linitial(f->args) : NULL;
+
+		if (c != NULL && IsA(c, Const) && !c->constisnull &&
+			get_rel_relkind(DatumGetObjectId(c->constvalue)) == RELKIND_SEQUENCE)
+			ws.identity_seqs = list_append_unique_oid(ws.identity_seqs,
+													  DatumGetObjectId(c->constvalue));
+	}
+	foreach(lc, ws.identity_seqs)
+		ag_seqroom_check(lfirst_oid(lc), sequence_cache(lfirst_oid(lc)), "COPY FROM's default draw");
+	/* its defaults' nextval() calls, set up without a plan, were judged */
+	nextval_blessed = true;
+}
+
+/*
+ * A column default an agent's statement stores (OAT_POST_CREATE of the
+ * relation's column, hooks.c): ALTER TABLE ... ADD COLUMN evaluates it for
+ * every row the table has, without a plan.  Its draws are judged here, as
+ * many as the table has rows, and then pass the backstop for the rest of
+ * the statement; a draw whose sequence is not named as a constant does
+ * not (the backstop refuses it, should the statement evaluate it).
+ */
+void
+ag_seqroom_default_created(Oid relid, AttrNumber attnum)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	def;
+	AgWriterScan ws = {0};
+	ListCell   *lc;
+	bool		named = true;
+	int64		rows;
+
+	if (IsBinaryUpgrade || !ag_judging())
+		return;
+	ws.collect_nextval = true;
+	ws.collect_identity = true;
+	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	/* the row was just written, without a command counter increment */
+	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(def = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			ag_writers_scan_expr(stringToNode(TextDatumGetCString(d)), &ws);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (ws.nextval_calls == NIL && ws.identity_seqs == NIL)
+		return;
+	foreach(lc, ws.nextval_calls)
+	{
+		FuncExpr   *f = lfirst_node(FuncExpr, lc);
+		Const	   *c = f->args ? (Const *) linitial(f->args) : NULL;
+
+		if (c != NULL && IsA(c, Const) && !c->constisnull)
+			ws.identity_seqs = list_append_unique_oid(ws.identity_seqs,
+													  DatumGetObjectId(c->constvalue));
+		else
+			named = false;
+	}
+	/* at most as many rows as its pages can hold */
+	rel = relation_open(relid, AccessShareLock);
+	rows = RELKIND_HAS_STORAGE(rel->rd_rel->relkind) ?
+		(int64) RelationGetNumberOfBlocks(rel) * MaxHeapTuplesPerPage : 0;
+	relation_close(rel, AccessShareLock);
+	rows = Max(rows, 1);
+	foreach(lc, ws.identity_seqs)
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_SEQUENCE)
+			ag_seqroom_check(lfirst_oid(lc), rows, "the new default's draws");
+	if (named)
+		nextval_blessed = true;
+}
+
+/* A statement of an agent's session starts (a plan, a utility statement): no blessing. */
+void
+ag_seqroom_statement_starts(void)
+{
+	nextval_blessed = false;
+}
+
+/*
+ * The backstop (object access, hooks.c): a nextval() that no plan of this
+ * agent's session shows (its plans call agent_guard._nextval()): a CHECK
+ * of a table or a domain, a default ALTER TABLE evaluates that was not
+ * judged above, a procedure's arguments, a fast-path call.  Which sequence
+ * it draws, and how often, is not known: refused (YG004), but for the
+ * defaults of the COPY FROM or ALTER TABLE judged as they started.
+ */
+void
+ag_seqroom_function_execute(Oid funcid)
+{
+	const char *text;
+	int			len;
+
+	if (funcid != F_NEXTVAL || (nextval_blessed && ActivePortal != NULL) || !ag_judging())
+		return;
+	(void) ag_current_statement(&text, &len);
+	ag_refuse(AG_REFUSAL_GUARD, "nextval()",
+			  "nextval() is called outside a statement's plan (a constraint, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table.",
+			  text, len, 0);
 }

@@ -218,6 +218,9 @@ writer_walker(Node *node, AgWriterScan *ws)
 	if (ws->collect_nextval && IsA(node, FuncExpr) &&
 		((FuncExpr *) node)->funcid == F_NEXTVAL)
 		ws->nextval_calls = lappend(ws->nextval_calls, node);
+	if (ws->collect_identity && IsA(node, NextValueExpr))
+		ws->identity_seqs = list_append_unique_oid(ws->identity_seqs,
+												   ((NextValueExpr *) node)->seqid);
 	if (ws->collect_notify && IsA(node, FuncExpr) &&
 		((FuncExpr *) node)->funcid == F_PG_NOTIFY)
 		ws->notify_calls = lappend(ws->notify_calls, node);
@@ -464,15 +467,16 @@ ag_writers_wrap_setval(PlannedStmt *ps, AgWriterScan *ws)
 }
 
 /*
- * Under a policy's tables list the sequences an agent may advance are the
- * listed tables' (policy.c); which sequence a nextval() advances is known
- * only when it runs (a variable, a parameter), and a PL/pgSQL assignment
- * (x := nextval('s')) runs from a plan made in an earlier transaction
- * without going through the executor, where the plan walk sees it.  So in
- * the plans of an agent under such a policy (hooks.c asks policy.c) every
- * nextval() call becomes a call of agent_guard._nextval() with the same
- * argument, which decides on the sequence it is given (policy.c) and then
- * advances it.  The wrapper counts as nextval for the freezes and policies
+ * An agent may not draw a sequence that numbers a protected table below a
+ * margin of room (seqkeys.c), and under a policy's tables list the
+ * sequences it may advance are the listed tables' (policy.c); which
+ * sequence a nextval() advances is known only when it runs (a variable, a
+ * parameter), and a PL/pgSQL assignment (x := nextval('s')) runs from a
+ * plan made in an earlier transaction without going through the executor,
+ * where the plan walk sees it.  So in every plan of an agent's session
+ * (hooks.c) every nextval() call becomes a call of agent_guard._nextval()
+ * with the same argument, which decides on the sequence it is given
+ * (policy.c, seqkeys.c) before it advances it.  The wrapper counts as nextval for the freezes and policies
  * (ag_writer_kind); a policy change plans again (policy.c resets the plan
  * cache), so other agents' and humans' plans call nextval() itself.
  */

@@ -35,6 +35,8 @@ typedef struct AgWriterScan
 	bool		collect_setval;
 	List	   *nextval_calls;	/* set: collect the FuncExprs of nextval() */
 	bool		collect_nextval;
+	List	   *identity_seqs;	/* set: the sequences of NextValueExprs */
+	bool		collect_identity;
 	List	   *notify_calls;	/* set: collect the FuncExprs of pg_notify() */
 	bool		collect_notify;
 	/*
