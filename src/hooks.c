@@ -57,7 +57,10 @@
  *					(a CTE the query did not read to its end runs there),
  *					and tells softref which statement's AFTER triggers
  *					(foreign-key checks) fire (so does ProcessUtility for
- *					COPY FROM and the statements that fire deferred ones)
+ *					COPY FROM and the statements that fire deferred ones);
+ *					both note whether they began inside a foreign key's
+ *					operation, so that the key's own query is told from
+ *					what its triggers run (ag_fk_action_query())
  *	ProcessUtility:	identity -> classify (classify.c) -> gate (what would
  *					weaken the guard; COPY FROM into an inheritance child
  *					of a protected table that no protection covers) ->
