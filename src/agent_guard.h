@@ -141,6 +141,7 @@ extern void ag_agentcode_refuse_calls(const char *fn);
 /* hooks.c */
 extern void ag_hooks_init(void);
 extern void ag_hooks_init_failsafe(void);
+extern bool ag_fk_action_query(void);
 
 /* capture.c */
 extern void ag_capture_init(void);

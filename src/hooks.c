@@ -58,7 +58,10 @@
  *					(a CTE the query did not read to its end runs there),
  *					and tells softref which statement's AFTER triggers
  *					(foreign-key checks) fire (so does ProcessUtility for
- *					COPY FROM and the statements that fire deferred ones)
+ *					COPY FROM and the statements that fire deferred ones);
+ *					both note whether they began inside a foreign key's
+ *					operation, so that the key's own query is told from
+ *					what its triggers run (ag_fk_action_query())
  *	ProcessUtility:	identity -> classify (classify.c) -> gate (what would
  *					weaken the guard; COPY FROM into an inheritance child
  *					of a protected table that no protection covers) ->
@@ -188,6 +191,38 @@ static int	nesting_level = 0;
 
 /* A top-level FETCH: the cursor's query, one level down, is what writes. */
 static bool fetch_running = false;
+
+/*
+ * Whether the innermost executor run or finish began inside a foreign
+ * key's operation (see ag_fk_action_query()).  Saved and put back around
+ * each run and finish, errors included (PG_FINALLY).
+ */
+static bool run_in_fk_operation = false;
+
+/*
+ * Whether the query being planned or started now is the foreign-key
+ * operation's own: PostgreSQL's foreign-key code (ri_triggers.c) sets
+ * SECURITY_NOFORCE_RLS around the preparing, planning and execution of its
+ * query (a check, a cascade, a SET NULL), and the bit stays set for
+ * everything that query runs: the BEFORE row triggers of the table it
+ * deletes or updates, and every function they call, SECURITY DEFINER
+ * ones included (red team 33, F1).  InNoForceRLSOperation() alone cannot
+ * tell the two apart.  The executor can: the key's query is planned and
+ * started where the bit was set, inside the AFTER trigger that an executor
+ * finish (or the commit, for a deferred key) fires, while what it runs
+ * runs inside its executor run.  So the query is the key's own when the
+ * bit is set now and was not when the innermost executor run or finish
+ * began (a user's trigger inside the key's query runs within a run that
+ * began with the bit set; so does everything nested in it, whatever its
+ * own executor calls).  The guard's own row work (rowwork.c) sets the bit
+ * too, for humans' functions.  Fail closed: a genuine key's query nested
+ * in a user's trigger inside another key's query is taken for the user's.
+ */
+bool
+ag_fk_action_query(void)
+{
+	return InNoForceRLSOperation() && !run_in_fk_operation;
+}
 
 /* ---------------------------------------------------------------------
  * Executor
@@ -420,11 +455,14 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 	volatile bool resumed = false;
 	volatile bool completed = false;
+	volatile bool saved_fk = run_in_fk_operation;
 
 	if (top)
 		saved = ag_statement_enter_query(queryDesc);
 	ag_agentcode_enter(queryDesc->plannedstmt, InvalidOid);
 	nesting_level++;
+	/* what this run runs is inside a foreign key's operation if it began so */
+	run_in_fk_operation = InNoForceRLSOperation();
 	PG_TRY();
 	{
 		/*
@@ -449,6 +487,7 @@ ag_ExecutorRun(AG_EXECUTOR_RUN_PARAMS)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		run_in_fk_operation = saved_fk;
 		if (resumed)
 			ag_agentcode_query_suspend(completed);
 		ag_agentcode_leave();
@@ -467,6 +506,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	volatile uint64 saved_exec = ag_gate_exec_resume(queryDesc);
 	volatile bool resumed = false;
 	volatile bool completed = false;
+	volatile bool saved_fk = run_in_fk_operation;
 	AgRefFrame	saved_ref;
 
 	if (top)
@@ -475,6 +515,8 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	saved_ref = ag_softref_enter(queryDesc->plannedstmt, InvalidOid);
 	ag_agentcode_enter(queryDesc->plannedstmt, InvalidOid);
 	nesting_level++;
+	/* its AFTER triggers: the key's query if the bit is set from here on */
+	run_in_fk_operation = InNoForceRLSOperation();
 	PG_TRY();
 	{
 		/*
@@ -503,6 +545,7 @@ ag_ExecutorFinish(QueryDesc *queryDesc)
 	PG_FINALLY();
 	{
 		nesting_level--;
+		run_in_fk_operation = saved_fk;
 		if (resumed)
 			ag_agentcode_query_suspend(completed);
 		ag_agentcode_leave();

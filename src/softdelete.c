@@ -279,8 +279,44 @@ is_protected(Oid relid, Oid capture_fn)
 }
 
 /*
+ * A DELETE of soft-delete table relid whose WHERE clause names exactly the
+ * columns of its foreign key conoid (ON DELETE CASCADE), planned inside a
+ * foreign key's operation (InNoForceRLSOperation()) but not as that
+ * operation's own query (ag_fk_action_query(), hooks.c): in a trigger that
+ * the operation's query fires, or a function such a trigger calls, where
+ * the security context is the key's (red team 33, F1).  It may be the
+ * agent's own statement, which must not be left a real delete, or a key's
+ * cascade nested in it (a trigger deleting a parent row), which converted
+ * to a soft delete would leave child rows referencing a row that is gone.
+ * The two cannot be told apart there: refused (YG004, on record).
+ */
+static void
+refuse_unsure_cascade(Oid relid, Oid conoid)
+{
+	const char *text;
+	int			len;
+	char	   *why;
+	int64		id;
+
+	why = psprintf("The statement runs inside a foreign key's action (from a trigger that the action's query fires, or a function such a trigger calls), "
+				   "and its WHERE clause names exactly the columns of foreign key \"%s\" of %s, which deletes its rows ON DELETE CASCADE. "
+				   "There it cannot be told from that key's own cascade, which deletes for real; a soft delete would leave rows that reference a row that is gone.",
+				   get_constraint_name(conoid), ag_qualified_relname(relid));
+	(void) ag_current_statement(&text, &len);
+	id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
+	ereport(ERROR,
+			(errcode(ERRCODE_AG_GUARD_PROTECTED),
+			 errmsg("delete on soft-delete table \"%s\" refused inside a foreign key's action (request " INT64_FORMAT ")",
+					get_rel_name(relid), id),
+			 errdetail("%s", why),
+			 errhint("Delete the rows outside the trigger that the foreign key's action fires, or ask a human to delete them.")));
+}
+
+/*
  * A foreign key's ON DELETE CASCADE query on a soft-delete table, as
- * ri_triggers.c plans it inside the key's operation (InNoForceRLSOperation()):
+ * ri_triggers.c plans it inside the key's operation (ag_fk_action_query():
+ * the key's own query, not one that a trigger it fires runs, which
+ * refuse_unsure_cascade() refuses when it has the same shape):
  * DELETE FROM [ONLY] fk WHERE $1 = col1 [AND ...].  Converted to a soft
  * delete it would keep child rows whose parent row is really gone: rows
  * that violate the key, which restore() would bring back as orphans and a
@@ -338,6 +374,8 @@ cascade_delete(Query *q, RangeTblEntry *rte)
 		ReleaseSysCache(tup);
 		if (action != FKCONSTR_ACTION_CASCADE)
 			continue;
+		if (!matched && !ag_fk_action_query())
+			refuse_unsure_cascade(rte->relid, fk->conoid);
 		matched = true;
 		cascade_depends = lappend_oid(cascade_depends, fk->confrelid);
 		if (!OidIsValid(unprotected) && !is_protected(fk->confrelid, capture_fn))
@@ -510,7 +548,7 @@ ag_softdelete_executor_start(QueryDesc *queryDesc)
 	CommandId	cid;
 	MemoryContext old;
 
-	if (!InNoForceRLSOperation() || stmt == NULL || stmt->planTree == NULL ||
+	if (!ag_fk_action_query() || stmt == NULL || stmt->planTree == NULL ||
 		!IsA(stmt->planTree, ModifyTable) || queryDesc->estate == NULL ||
 		!ag_session_is_agent())
 		return;
