@@ -968,6 +968,9 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access == OAT_POST_CREATE && classId == ExtensionRelationId)
 		ag_agentshadow_extension_created(objectId);
 
+	/* what this transaction creates: its own, not the humans' (tagshadow.c) */
+	if (access == OAT_POST_CREATE)
+		ag_tagshadow_note_created(classId, objectId, subId);
 	/* a tagged shared role's object named like a built-in one */
 	ag_tagshadow_object_access(access, classId, objectId, subId);
 	/* a role named like an agent's schema: its "$user" schema */

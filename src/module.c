@@ -35,6 +35,7 @@
 #include "pooled.h"
 #include "reach.h"
 #include "refusal.h"
+#include "tagshadow.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -76,6 +77,7 @@ _PG_init(void)
 	ag_idempotency_init();
 	ag_runcount_init();
 	ag_pooled_init();
+	ag_tagshadow_init();
 	/* deciders */
 	ag_gate_init();
 	ag_policy_init();

@@ -86,6 +86,7 @@
 #include "owner_spi.h"
 #include "refusal.h"
 #include "scope.h"
+#include "session.h"
 #include "tagshadow.h"
 
 /* Where each kind keeps its oid, name, schema and owner. */
@@ -198,11 +199,122 @@ tagged_judging(void)
 	return ag_identity_tagged_role();
 }
 
-/* Was this catalog row written before this transaction (the humans')? */
-static bool
-row_older(HeapTuple tup)
+/*
+ * The functions and relations this transaction created (red team 33, F4).
+ * "Made before this transaction" is decided by creation: an object is the
+ * transaction's own when the object-access hook saw it created here
+ * (OAT_POST_CREATE of an oid the catalog did not have before the command),
+ * not when its catalog row's xmin is the transaction's, which any allowed
+ * statement that rewrites the row (GRANT, ALTER TABLE ADD COLUMN, COMMENT
+ * on some kinds) makes it.  Every object is noted, tagged or not: what an
+ * untagged statement of the transaction made before SET LOCAL is the
+ * transaction's too.  A rolled-back subtransaction's entries go with it,
+ * a committed one's pass to its parent; the list ends with the
+ * transaction.  Entries of a subtransaction are a suffix of the array
+ * (what came before it was made in its ancestors), so both take a walk
+ * back over that suffix alone.
+ */
+typedef struct MadeHere
 {
-	return !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data));
+	Oid			classid;
+	Oid			objid;
+	SubTransactionId subid;
+} MadeHere;
+
+static MadeHere *made_here = NULL;
+static int	made_count = 0;
+static int	made_size = 0;
+
+static void
+made_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			made_count = 0;
+			if (made_size > 1024)
+			{
+				/* a large transaction's array is not kept for the session */
+				pfree(made_here);
+				made_here = NULL;
+				made_size = 0;
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+made_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		while (made_count > 0 && made_here[made_count - 1].subid >= mySubid)
+			made_count--;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (i = made_count - 1; i >= 0 && made_here[i].subid >= mySubid; i--)
+			made_here[i].subid = parentSubid;
+	}
+}
+
+void
+ag_tagshadow_init(void)
+{
+	RegisterXactCallback(made_xact_callback, NULL);
+	RegisterSubXactCallback(made_subxact_callback, NULL);
+}
+
+/* Did this transaction create the object (and not roll the creation back)? */
+static bool
+made_in_xact(Oid classid, Oid objid)
+{
+	int			i;
+
+	for (i = made_count - 1; i >= 0; i--)
+		if (made_here[i].objid == objid && made_here[i].classid == classid)
+			return true;
+	return false;
+}
+
+/*
+ * From the object-access hook (hooks.c), OAT_POST_CREATE: note a function
+ * or relation this transaction creates.  A CREATE OR REPLACE FUNCTION
+ * sends OAT_POST_CREATE too, for an oid the syscache still sees as it was
+ * before the command: that one is not new, and is not noted.
+ */
+void
+ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
+{
+	MemoryContext old;
+
+	if (subId != 0 || IsParallelWorker() ||
+		(classId != ProcedureRelationId && classId != RelationRelationId))
+		return;
+	if (SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID : RELOID,
+							  ObjectIdGetDatum(objectId)))
+		return;
+	if (made_count == made_size)
+	{
+		old = MemoryContextSwitchTo(ag_session_memory());
+		made_size = made_size == 0 ? 64 : made_size * 2;
+		made_here = made_here == NULL ? palloc(made_size * sizeof(MadeHere)) :
+			repalloc(made_here, made_size * sizeof(MadeHere));
+		MemoryContextSwitchTo(old);
+	}
+	made_here[made_count].classid = classId;
+	made_here[made_count].objid = objectId;
+	made_here[made_count].subid = GetCurrentSubTransactionId();
+	made_count++;
 }
 
 /* A routine made before this transaction, outside pg_temp: its description. */
@@ -216,7 +328,7 @@ older_routine(Oid fn)
 	{
 		Form_pg_proc p = (Form_pg_proc) GETSTRUCT(tup);
 
-		if (row_older(tup) && !isAnyTempNamespace(p->pronamespace))
+		if (!made_in_xact(ProcedureRelationId, fn) && !isAnyTempNamespace(p->pronamespace))
 			what = psprintf("%s %s", p->prokind == PROKIND_PROCEDURE ? "procedure" :
 							p->prokind == PROKIND_AGGREGATE ? "aggregate" : "function",
 							format_procedure(fn));
@@ -236,7 +348,7 @@ older_relation(Oid relid)
 	{
 		Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
 
-		if (row_older(tup) && !isAnyTempNamespace(c->relnamespace) &&
+		if (!made_in_xact(RelationRelationId, relid) && !isAnyTempNamespace(c->relnamespace) &&
 			(c->relkind == RELKIND_RELATION || c->relkind == RELKIND_PARTITIONED_TABLE ||
 			 c->relkind == RELKIND_VIEW || c->relkind == RELKIND_MATVIEW ||
 			 c->relkind == RELKIND_FOREIGN_TABLE))
@@ -270,7 +382,8 @@ older_namesake(Oid fn)
 		HeapTuple	other = &list->members[i]->tuple;
 		Form_pg_proc p = (Form_pg_proc) GETSTRUCT(other);
 
-		if (p->oid != fn && p->pronamespace != PG_CATALOG_NAMESPACE && row_older(other) &&
+		if (p->oid != fn && p->pronamespace != PG_CATALOG_NAMESPACE &&
+			!made_in_xact(ProcedureRelationId, p->oid) &&
 			!isAnyTempNamespace(p->pronamespace))
 			what = format_procedure(p->oid);
 	}
@@ -293,8 +406,10 @@ older_namesake(Oid fn)
  * arguments, any schema but pg_catalog, which tagshadow's name check
  * covers, and pg_temp); CREATE OR REPLACE and DROP of a view; renaming or
  * moving a table, view or foreign table; a rule on one, and switching its
- * row security on or off.  What the transaction made itself it may change;
- * an extension's script is not judged.  The catalog row before the
+ * row security on or off.  What the transaction made itself (created in
+ * it, made_in_xact(): not a row that a GRANT or an ADD COLUMN of it has
+ * rewritten, red team 33, F4) it may change; an extension's script is not
+ * judged.  The catalog row before the
  * command is the syscache's (it does not see this command's row yet).
  */
 static void
@@ -360,21 +475,20 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 			Form_pg_rewrite r = (Form_pg_rewrite) GETSTRUCT(rule);
 			HeapTuple	before;
 
-			if (strcmp(NameStr(r->rulename), ViewSelectRuleName) != 0)
+			/*
+			 * A view's query replaced, a rule on a relation the humans had,
+			 * or (PostgreSQL 15) their empty table made a view by a _RETURN
+			 * rule: judged by the relation, made here or not.
+			 */
+			act = "puts a rule on";
+			if (strcmp(NameStr(r->rulename), ViewSelectRuleName) == 0 &&
+				HeapTupleIsValid(before = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(r->ev_class),
+														  CStringGetDatum(ViewSelectRuleName))))
 			{
-				/* a rule on a relation the humans had */
-				what = older_relation(r->ev_class);
-				act = "puts a rule on";
-			}
-			else if (HeapTupleIsValid(before = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(r->ev_class),
-															   CStringGetDatum(ViewSelectRuleName))))
-			{
-				/* a view's query replaced */
-				if (row_older(before))
-					what = older_relation(r->ev_class);
 				act = "changes";
 				ReleaseSysCache(before);
 			}
+			what = older_relation(r->ev_class);
 		}
 	}
 	if (what == NULL)

@@ -10,6 +10,11 @@
 #include "catalog/objectaccess.h"
 #include "nodes/nodes.h"
 
+extern void ag_tagshadow_init(void);
+
+/* OAT_POST_CREATE (hooks.c): what this transaction creates is its own. */
+extern void ag_tagshadow_note_created(Oid classId, Oid objectId, int subId);
+
 extern void ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId);
 
