@@ -70,6 +70,21 @@
 #define AG_HAVE_MERGE 1
 #endif
 
+/*
+ * MERGE's WHEN NOT MATCHED BY SOURCE is new in 17: MergeAction.matchKind
+ * replaced .matched, and the ON condition moved from the join tree into
+ * Query.mergeJoinCondition.
+ */
+#if PG_VERSION_NUM >= 170000
+#define AG_MERGE_ACTION_MATCHED(a) ((a)->matchKind == MERGE_WHEN_MATCHED)
+#define AG_MERGE_ACTION_BY_SOURCE(a) ((a)->matchKind == MERGE_WHEN_NOT_MATCHED_BY_SOURCE)
+#define AG_MERGE_JOIN_CONDITION(q) ((q)->mergeJoinCondition)
+#elif PG_VERSION_NUM >= 150000
+#define AG_MERGE_ACTION_MATCHED(a) ((a)->matched)
+#define AG_MERGE_ACTION_BY_SOURCE(a) false
+#define AG_MERGE_JOIN_CONDITION(q) ((Node *) NULL)
+#endif
+
 /* ALTER TABLE ... ALTER COLUMN ... SET EXPRESSION is new in 17. */
 #if PG_VERSION_NUM >= 170000
 #define AG_HAVE_SET_EXPRESSION 1
