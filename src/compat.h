@@ -70,6 +70,33 @@
 #define AG_HAVE_MERGE 1
 #endif
 
+/*
+ * MERGE's WHEN NOT MATCHED BY SOURCE is new in 17: MergeAction.matchKind
+ * replaced .matched, and the ON condition moved from the join tree into
+ * Query.mergeJoinCondition.
+ */
+#if PG_VERSION_NUM >= 170000
+#define AG_MERGE_ACTION_MATCHED(a) ((a)->matchKind == MERGE_WHEN_MATCHED)
+#define AG_MERGE_ACTION_BY_SOURCE(a) ((a)->matchKind == MERGE_WHEN_NOT_MATCHED_BY_SOURCE)
+#define AG_MERGE_JOIN_CONDITION(q) ((q)->mergeJoinCondition)
+#elif PG_VERSION_NUM >= 150000
+#define AG_MERGE_ACTION_MATCHED(a) ((a)->matched)
+#define AG_MERGE_ACTION_BY_SOURCE(a) false
+#define AG_MERGE_JOIN_CONDITION(q) ((Node *) NULL)
+#endif
+
+/*
+ * RETURNING old.* / new.* is new in 18: a Var says which side it reads
+ * (varreturningtype), and the rewriter wraps a view's expressions for
+ * one side in a ReturningExpr.
+ */
+#if PG_VERSION_NUM >= 180000
+#define AG_HAVE_RETURNING_OLD_NEW 1
+#define AG_VAR_RETURNS_NEW(v) ((v)->varreturningtype == VAR_RETURNING_NEW)
+#else
+#define AG_VAR_RETURNS_NEW(v) false
+#endif
+
 /* ALTER TABLE ... ALTER COLUMN ... SET EXPRESSION is new in 17. */
 #if PG_VERSION_NUM >= 170000
 #define AG_HAVE_SET_EXPRESSION 1

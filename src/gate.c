@@ -1397,35 +1397,59 @@ target_unrestricted(Query *q)
 
 #ifdef AG_HAVE_MERGE
 /*
+ * Does a MERGE condition (the ON condition, an action's AND condition)
+ * restrict the target's rows: it names the target and is not constant
+ * (folded: WHEN MATCHED AND (t.id = 1 OR true) restricts nothing)?  A
+ * constant false or null one restricts them all away.
+ */
+static bool
+merge_qual_restricts(Node *qual, TargetRefs *t)
+{
+	if (qual == NULL)
+		return false;
+	qual = eval_const_expressions(NULL, copyObject(qual));
+	if (qual == NULL)
+		return false;
+	if (IsA(qual, Const))
+		return ((Const *) qual)->constisnull || !DatumGetBool(((Const *) qual)->constvalue);
+	return mentions_target_walker(qual, t);
+}
+
+/*
  * MERGE ... ON true WHEN MATCHED THEN DELETE touches every row as surely:
  * a WHEN MATCHED action that updates or deletes, where neither the join
  * condition nor the action's own condition mentions the target.
+ *
+ * A WHEN NOT MATCHED BY SOURCE action (PostgreSQL 17) acts on the target's
+ * rows that no source row matches: the ON condition selects the rows it
+ * does not act on, so whatever ON says (false, a condition on the source
+ * only, or one on the target, which an empty source leaves unmet by every
+ * row) it restricts nothing of such an action.  Only the action's own AND
+ * condition can (red team 33, F3: MERGE ... ON false WHEN NOT MATCHED BY
+ * SOURCE THEN DELETE deleted every row unapproved).
  */
 static bool
 merge_unrestricted(Query *q)
 {
 	TargetRefs	t = {(Index) q->resultRelation, 0};
+	bool		on_restricts;
 	ListCell   *lc;
 
-	if (mentions_target_walker((Node *) q->jointree, &t))
-		return false;
-#if PG_VERSION_NUM >= 170000
-	if (mentions_target_walker(q->mergeJoinCondition, &t))
-		return false;
-#endif
+	on_restricts = mentions_target_walker(eval_const_expressions(NULL, copyObject((Node *) q->jointree)), &t) ||
+		merge_qual_restricts(AG_MERGE_JOIN_CONDITION(q), &t);
 	foreach(lc, q->mergeActionList)
 	{
 		MergeAction *a = lfirst_node(MergeAction, lc);
 
-#if PG_VERSION_NUM >= 170000
-		if (a->matchKind != MERGE_WHEN_MATCHED)
+		if (a->commandType != CMD_UPDATE && a->commandType != CMD_DELETE)
 			continue;
-#else
-		if (!a->matched)
-			continue;
-#endif
-		if ((a->commandType == CMD_UPDATE || a->commandType == CMD_DELETE) &&
-			!mentions_target_walker(a->qual, &t))
+		if (AG_MERGE_ACTION_BY_SOURCE(a))
+		{
+			if (!merge_qual_restricts(a->qual, &t))
+				return true;
+		}
+		else if (AG_MERGE_ACTION_MATCHED(a) && !on_restricts &&
+				 !merge_qual_restricts(a->qual, &t))
 			return true;
 	}
 	return false;

@@ -62,6 +62,7 @@
 #include "parser/parse_func.h"
 #include "parser/parse_relation.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteManip.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -160,30 +161,62 @@ typedef struct ReturningFix
 	AttrNumber	att_run;
 	Oid			old_stamp_fn;
 	List	   *keyvars;
+	int			sublevels_up;
 } ReturningFix;
 
+/*
+ * The RETURNING list of a DELETE that became an UPDATE, and the sublinks
+ * in it: what a real DELETE would return.  new.* (PostgreSQL 18) reads
+ * NULL, whole row and columns alike, not the marked row (red team 33, F5);
+ * ag_deleted_at NULL; the stamps the values the row had.
+ */
 static Node *
 fix_returning_mutator(Node *node, ReturningFix *fix)
 {
 	if (node == NULL)
 		return NULL;
+	if (IsA(node, Query))
+	{
+		Query	   *res;
+
+		fix->sublevels_up++;
+		res = query_tree_mutator((Query *) node, fix_returning_mutator, (void *) fix, 0);
+		fix->sublevels_up--;
+		return (Node *) res;
+	}
+#ifdef AG_HAVE_RETURNING_OLD_NEW
+	if (IsA(node, ReturningExpr))
+	{
+		ReturningExpr *r = (ReturningExpr *) node;
+
+		if (r->retlevelsup == fix->sublevels_up && !r->retold)
+			return (Node *) makeNullConst(exprType((Node *) r->retexpr),
+										  exprTypmod((Node *) r->retexpr),
+										  exprCollation((Node *) r->retexpr));
+	}
+#endif
 	if (IsA(node, Var))
 	{
 		Var		   *v = (Var *) node;
 
-		if (v->varno == (int) fix->resultRelation && v->varlevelsup == 0)
+		if (v->varno == (int) fix->resultRelation && v->varlevelsup == (Index) fix->sublevels_up)
 		{
+			if (AG_VAR_RETURNS_NEW(v))
+				return (Node *) makeNullConst(v->vartype, v->vartypmod, v->varcollid);
 			if (v->varattno == fix->att_deleted)
 				return (Node *) makeNullConst(TIMESTAMPTZOID, -1, InvalidOid);
 			if (v->varattno == fix->att_agent || v->varattno == fix->att_run)
 			{
 				FuncExpr   *f;
+				List	   *keys = copyObject(fix->keyvars);
 
+				if (fix->sublevels_up > 0)
+					IncrementVarSublevelsUp((Node *) keys, fix->sublevels_up, 0);
 				f = makeFuncExpr(fix->old_stamp_fn, TEXTOID,
 								 lcons(makeConst(INT4OID, -1, InvalidOid, 4,
 												 Int32GetDatum(v->varattno == fix->att_agent ? 1 : 2),
 												 false, true),
-									   copyObject(fix->keyvars)),
+									   keys),
 								 DEFAULT_COLLATION_OID, InvalidOid, COERCE_EXPLICIT_CALL);
 				return (Node *) f;
 			}
@@ -256,6 +289,7 @@ convert_delete(Query *q, AttrNumber att_deleted)
 		if (!OidIsValid(fix.old_stamp_fn))
 			elog(ERROR, "function agent_guard.soft_deleted_stamp is missing");
 		fix.keyvars = key_vars(rte->relid, q->resultRelation);
+		fix.sublevels_up = 0;
 		q->returningList = (List *) fix_returning_mutator((Node *) q->returningList, &fix);
 	}
 }
