@@ -113,9 +113,12 @@ typedef struct Who
  * The planner's mark on the plan of a query an agent's rule made in a
  * human's session (ag_agentgate_plan_rule()): an item of the plan's
  * invalidation list, as approvalkey.c binds approvals, that no catalog
- * invalidation ever matches.  hashValue: the rule's relation.
+ * invalidation ever matches.  hashValue: the rule's relation.  Its cache
+ * id is its own: approvalkey.c's AG_BIND_* use -0x4147..-0x414B and
+ * keyobjects.c's -0x4150..-0x4154 (this mark was -0x4152, AG_BIND_TYPE's,
+ * until 1.2: a plan that bound a type read as an agent's rule's).
  */
-#define AG_RULE_MARK	(-0x4152)
+#define AG_RULE_MARK	(-0x4158)
 
 static List *
 agents_of(Oid owner)

@@ -72,7 +72,7 @@
 #include "keyobjects.h"
 #include "scope.h"
 
-/* PlanInvalItem cache ids, after approvalkey.c's AG_BIND_* (-0x4147..-0x414B) */
+/* PlanInvalItem cache ids, after approvalkey.c's AG_BIND_* (-0x4147..-0x414B); agentgate.c's AG_RULE_MARK is -0x4158 */
 #define AG_BIND_OPER	(-0x4150)	/* an operator used */
 #define AG_BIND_COLL	(-0x4151)	/* a collation used */
 #define AG_BIND_TYPE	(-0x4152)	/* a type an expression has */
