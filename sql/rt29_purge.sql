@@ -3,7 +3,10 @@
 -- Red team 27, F3: an agent points rows at a live row through a foreign
 -- key with ON DELETE CASCADE / SET NULL, then soft-deletes that row; a
 -- later purge() of it deleted or rewrote the agent's live rows (and
--- stamped them as the human's write).  purge() now refuses (YG050) when its
+-- stamped them as the human's write).  (Since red team 32, F3, the agent's
+-- soft delete cascades to such rows itself, rt33_softfk; live rows under a
+-- soft-deleted row are the humans', which an agent may then update: here
+-- the rows the agent wrote last are made so.)  purge() now refuses (YG050) when its
 -- ON DELETE actions reach, also through the rows a cascade deletes, live
 -- rows whose stamps say an agent wrote them last, and removes nothing.
 -- Red team 29, F2: while the purge deletes, an update of a live row an
@@ -26,10 +29,8 @@ CREATE TABLE r29.g (id int PRIMARY KEY, c int REFERENCES r29.c_cas ON DELETE CAS
 CREATE TABLE r29.u (id int PRIMARY KEY, p int REFERENCES r29.p ON DELETE CASCADE);
 CREATE TABLE r29.audit (id int PRIMARY KEY, note text);
 INSERT INTO r29.p SELECT g, 'p' || g FROM generate_series(1, 4) g;
-INSERT INTO r29.c_cas VALUES (10, 1, 'human'), (11, 2, 'human'), (12, 3, 'human');
-INSERT INTO r29.c_null VALUES (30, 2, 'human'), (31, 4, 'human');
-INSERT INTO r29.g VALUES (100, 11, 'human');
-INSERT INTO r29.u VALUES (1, 1), (2, 2);
+INSERT INTO r29.c_cas VALUES (12, 3, 'human');
+INSERT INTO r29.c_null VALUES (31, 4, 'human');
 INSERT INTO r29.audit VALUES (1, 'human');
 SELECT agent_guard.protect('r29.p');
 SELECT agent_guard.protect('r29.c_cas');
@@ -41,15 +42,23 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON r29.p, r29.c_cas, r29.c_null, r29.g, r29
 GRANT EXECUTE ON FUNCTION agent_guard.purge(regclass, interval) TO regress_bot;
 SELECT coalesce(max(request_id), 0) AS req_before FROM agent_guard.request_log \gset
 
--- the agent's side: rows under live rows, then those rows soft-deleted
--- (all allowed); purge() is not the agent's to call
+-- the agent's side: rows soft-deleted; humans point rows at them, which
+-- the agent then writes (all allowed); purge() is not the agent's to call
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt29"
 \set SHOW_CONTEXT never
-INSERT INTO r29.c_cas VALUES (20, 1, 'agent');
-UPDATE r29.c_null SET note = 'agent' WHERE id = 30;
-INSERT INTO r29.g VALUES (101, 11, 'agent');
-UPDATE r29.audit SET note = 'agent' WHERE id = 1;
 DELETE FROM r29.p WHERE id IN (1, 2);
+\c "dbname=contrib_regression user=regress_su options="
+\set SHOW_CONTEXT never
+INSERT INTO r29.c_cas VALUES (10, 1, 'human'), (11, 2, 'human'), (20, 1, 'human');
+INSERT INTO r29.c_null VALUES (30, 2, 'human');
+INSERT INTO r29.g VALUES (100, 11, 'human'), (101, 11, 'human');
+INSERT INTO r29.u VALUES (1, 1), (2, 2);
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt29"
+\set SHOW_CONTEXT never
+UPDATE r29.c_cas SET note = 'agent' WHERE id = 20;
+UPDATE r29.c_null SET note = 'agent' WHERE id = 30;
+UPDATE r29.g SET note = 'agent' WHERE id = 101;
+UPDATE r29.audit SET note = 'agent' WHERE id = 1;
 -- error: humans only (YG002, on record)
 \set VERBOSITY sqlstate
 SELECT agent_guard.purge('r29.p', '0');
@@ -118,17 +127,19 @@ SELECT agent_guard.purge('r29.p', '0') AS nothing_left;
 CREATE TABLE r29.pp (id int PRIMARY KEY, name text) PARTITION BY RANGE (id);
 CREATE TABLE r29.pp1 PARTITION OF r29.pp FOR VALUES FROM (0) TO (100);
 CREATE TABLE r29.pp2 PARTITION OF r29.pp FOR VALUES FROM (100) TO (200);
-CREATE TABLE r29.pk (id int, pp int REFERENCES r29.pp ON DELETE CASCADE, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE r29.pk (id int, pp int REFERENCES r29.pp ON DELETE CASCADE, note text, PRIMARY KEY (id)) PARTITION BY RANGE (id);
 CREATE TABLE r29.pk1 PARTITION OF r29.pk FOR VALUES FROM (0) TO (100);
 CREATE TABLE r29.pk2 PARTITION OF r29.pk FOR VALUES FROM (100) TO (200);
 INSERT INTO r29.pp VALUES (1, 'a'), (101, 'b');
-INSERT INTO r29.pk VALUES (1, 1), (150, 101);
 SELECT agent_guard.protect('r29.pp');
 SELECT agent_guard.protect('r29.pk');
 GRANT SELECT, INSERT, UPDATE, DELETE ON r29.pp, r29.pk TO regress_bot;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt29p"
-INSERT INTO r29.pk VALUES (160, 1);
 DELETE FROM r29.pp WHERE id IN (1, 101);
+\c "dbname=contrib_regression user=regress_su options="
+INSERT INTO r29.pk VALUES (1, 1), (150, 101), (160, 1);
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt29p"
+UPDATE r29.pk SET note = 'agent' WHERE id = 160;
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
 SELECT agent_guard.purge('r29.pp', '0');

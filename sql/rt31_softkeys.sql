@@ -153,11 +153,12 @@ SELECT id, email, name, ag_deleted_at FROM r31u.customers ORDER BY id;
 SELECT ok FROM agent_guard.verify_log();
 SELECT request_id - 1004000 AS req, kind, agent_id FROM agent_guard.requests WHERE request_id >= 1004000 ORDER BY 1;
 
--- a purge whose ON DELETE CASCADE would reach a live row an agent wrote is
--- refused as purge() refuses it (YG050): the human's insert fails, nothing
--- is purged
+-- a purge whose ON DELETE CASCADE would reach a live row (here one an
+-- agent wrote last, under the soft-deleted row a human pointed it at: the
+-- agent's soft delete cascades to the live rows of the time, rt33_softfk)
+-- is refused (YG050): the human's insert fails, nothing is purged
 CREATE TABLE r31u.p2 (id int PRIMARY KEY);
-CREATE TABLE r31u.c2 (id int PRIMARY KEY, p int REFERENCES r31u.p2 ON DELETE CASCADE);
+CREATE TABLE r31u.c2 (id int PRIMARY KEY, p int REFERENCES r31u.p2 ON DELETE CASCADE, note text);
 INSERT INTO r31u.p2 VALUES (1);
 SELECT agent_guard.protect('r31u.p2');
 SELECT agent_guard.protect('r31u.c2');
@@ -165,8 +166,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON r31u.p2, r31u.c2 TO regress_bot;
 GRANT SELECT, INSERT ON r31u.p2 TO regress_human;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=r31u-b"
 \set SHOW_CONTEXT never
-INSERT INTO r31u.c2 VALUES (1, 1);
 DELETE FROM r31u.p2 WHERE id = 1;
+\c "dbname=contrib_regression user=regress_su options="
+INSERT INTO r31u.c2 VALUES (1, 1, 'human');
+\c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=r31u-b"
+\set SHOW_CONTEXT never
+UPDATE r31u.c2 SET note = 'agent' WHERE id = 1;
 \c "dbname=contrib_regression user=regress_human options="
 \set SHOW_CONTEXT never
 -- error: YG050
@@ -178,15 +183,14 @@ SELECT row_key FROM agent_guard.soft_deleted('r31u.p2');
 SELECT agent_guard.unprotect(r) FROM unnest(ARRAY['r31u.p2', 'r31u.c2']::regclass[]) r;
 
 -- red team 32, F1: the soft-deleted row is referenced by a human's live row
--- through ON DELETE CASCADE (and SET NULL): an implicit purge would delete
--- or change it unseen, so the human's insert and upsert are refused
--- (YG050), nothing is purged, the human's rows stay as they were
+-- through ON DELETE CASCADE (and SET NULL), pointed at it after the agent's
+-- soft delete: an implicit purge would delete or change it unseen, so the
+-- human's insert and upsert are refused (YG050), nothing is purged, the
+-- human's rows stay as they were
 CREATE TABLE r31u.cust (id int PRIMARY KEY, email text UNIQUE);
 CREATE TABLE r31u.ord (id int PRIMARY KEY, cust int REFERENCES r31u.cust ON DELETE CASCADE);
 CREATE TABLE r31u.ord2 (id int PRIMARY KEY, cust int REFERENCES r31u.cust ON DELETE SET NULL);
 INSERT INTO r31u.cust VALUES (3, 'c3@x');
-INSERT INTO r31u.ord VALUES (30, 3);
-INSERT INTO r31u.ord2 VALUES (31, 3);
 SELECT agent_guard.protect('r31u.cust');
 SELECT agent_guard.protect('r31u.ord');
 GRANT SELECT, INSERT, UPDATE, DELETE ON r31u.cust TO regress_bot;
@@ -194,6 +198,9 @@ GRANT SELECT, INSERT, UPDATE ON r31u.cust TO regress_human;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=r31u-c"
 \set SHOW_CONTEXT never
 DELETE FROM r31u.cust WHERE id = 3;
+\c "dbname=contrib_regression user=regress_su options="
+INSERT INTO r31u.ord VALUES (30, 3);
+INSERT INTO r31u.ord2 VALUES (31, 3);
 \c "dbname=contrib_regression user=regress_human options="
 \set SHOW_CONTEXT never
 -- error: YG050 (another key, the e-mail)

@@ -12,8 +12,9 @@
 -- agent's delete is refused (YG004, on record); once it is protected the
 -- delete works.  restore() does not bring back a row whose parent is gone
 -- (23503); a soft-deleted parent is there.  SET NULL and SET DEFAULT
--- actions update the children (logged); a soft-deleted parent leaves its
--- children as they are.
+-- actions update the children (logged); a soft delete of the parent does
+-- what its hard delete would to the live children (red team 32, F3,
+-- rt33_softfk): here, of a hard-delete table, deletes them, logged.
 -- From the human's side: the same statements behave as plain PostgreSQL.
 --
 \c "dbname=contrib_regression user=regress_su options="
@@ -102,7 +103,8 @@ SELECT tableoid::regclass, id, p FROM r31s.pc ORDER BY id;
 -- SET NULL and SET DEFAULT update the children
 DELETE FROM r31s.sp WHERE id IN (1, 2);
 SELECT id, n, d FROM r31s.sc ORDER BY id;
--- the mirror: a soft delete of the parent fires no action
+-- the mirror: a soft delete of the parent cascades into the hard-delete
+-- table as its hard delete would (logged, rolled back with the parent)
 DELETE FROM r31s.mp WHERE id = 1;
 SELECT * FROM r31s.mc ORDER BY id;
 \set VERBOSITY sqlstate

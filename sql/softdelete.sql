@@ -87,7 +87,8 @@ BEGIN
     DELETE FROM app.companies WHERE id = 2;
     RAISE NOTICE 'again: found=%', FOUND;
 END $$;
--- a soft delete fires no ON DELETE action: the child rows stay
+-- a soft delete does what the delete's ON DELETE CASCADE does: the live
+-- child rows are soft-deleted with it (rt33_softfk)
 DELETE FROM app.companies WHERE id = 1;
 SELECT id, company_id FROM app.execs WHERE company_id = 1 ORDER BY id;
 -- a table that is not protected: a plain hard delete
@@ -95,13 +96,13 @@ DELETE FROM app.plain WHERE id = 1;
 
 -- error: re-inserting a key that a soft-deleted row holds
 INSERT INTO app.execs (id, company_id, name) VALUES (1, 3, 'back again');
--- error: marking a row by hand is refused (row security keeps a writer from
--- making a row vanish from its own sight); DELETE is the way
-UPDATE app.execs SET ag_deleted_at = now() WHERE id = 6;
 -- an agent's inserts are live rows, whatever they claim (under a live
 -- company: one that references a soft-deleted row is refused, rt24_open)
 INSERT INTO app.execs (id, company_id, name, ag_deleted_at) VALUES (50, 4, 'fresh', now());
 SELECT id, ag_deleted_at IS NULL AS live FROM app.execs WHERE id = 50;
+-- error: marking a row by hand is refused (row security keeps a writer from
+-- making a row vanish from its own sight); DELETE is the way
+UPDATE app.execs SET ag_deleted_at = now() WHERE id = 50;
 
 -- other roles: the application role, the table's own policies keep their meaning
 \c "dbname=contrib_regression user=regress_human options="
@@ -109,7 +110,7 @@ SELECT count(*) AS execs_seen FROM app.execs;
 SELECT id FROM app.companies ORDER BY id;
 SELECT id, team FROM app.tasks ORDER BY id;
 -- a human's DELETE is a hard delete
-DELETE FROM app.execs WHERE id = 12;
+DELETE FROM app.execs WHERE id = 50;
 \echo :ROW_COUNT
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-soft-2"
 DELETE FROM app.tasks WHERE id = 3;

@@ -87,6 +87,7 @@
 #include "rowimage.h"
 #include "scope.h"
 #include "session.h"
+#include "softcasc.h"
 #include "softkeys.h"
 #include "statement.h"
 #include "worker.h"
@@ -1460,6 +1461,15 @@ ag_capture(PG_FUNCTION_ARGS)
 		ag_owner_restore(&owner_save);
 	}
 	PG_END_TRY();
+
+	/*
+	 * A soft delete does what the delete the agent asked for does to the
+	 * live rows that reference the row through foreign keys (softcasc.c):
+	 * refused where they would stop it, soft-deleted (or deleted, logged)
+	 * where they cascade.  Logged after the row's own event.
+	 */
+	if (operation[0] == 'S')
+		ag_softcasc_row(rel, trigdata->tg_trigtuple);
 
 	return PointerGetDatum(NULL);
 }

@@ -476,17 +476,141 @@ $$;
 COMMENT ON FUNCTION agent_guard.purge(regclass, interval) IS
     'remove for good the rows soft-deleted longer ago than older_than; each is logged with its image';
 
+-- What removing the soft-deleted rows that hold a human's new row's keys
+-- would set off (red team 32, F3): from those rows (rows_: their table, tid
+-- and image), through every foreign key that references their table with
+-- CASCADE, SET NULL or SET DEFAULT, to the rows that reference them, and
+-- on through the rows a cascade deletes, each level read as the
+-- referencing table's owner and locked FOR UPDATE, as _purge_reach() reads
+-- them.  An agent's soft delete does its foreign keys' ON DELETE actions
+-- to the live rows (softcasc.c), so what is left is what the agent's hard
+-- delete would have taken with the row: soft-deleted rows under a CASCADE,
+-- returned ([{"rel": oid, "img": image}, ...]) to be purged with it, each
+-- logged.  A live row there (one a human pointed at the row, or one from
+-- before), or any row a SET NULL or SET DEFAULT would change, refuses the
+-- human's write (YG050), naming the row, the run, the foreign key and how
+-- many rows: the actions would change rows that no event records.
+CREATE FUNCTION agent_guard._held_keys_reach(relation regclass, rows_ jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_queue  jsonb;             -- [{"rel": oid, "imgs": [image, ...]}, ...]
+    v_seen   jsonb;             -- {"oid/tid": true} of the rows met
+    v_i      integer := 0;
+    v_first  integer;           -- the queue's entries of the rows to remove
+    v_rel    oid;
+    v_imgs   jsonb;
+    v_fk     record;
+    v_res    jsonb;
+    v_new    jsonb;
+    v_gone   jsonb := '[]';
+    v_holder jsonb := rows_ -> 0 -> 'img';
+    v_n      bigint;
+BEGIN
+    SELECT jsonb_agg(jsonb_build_object('rel', g.rel, 'imgs', g.imgs)) INTO v_queue
+      FROM (SELECT e.value ->> 'rel' AS rel, jsonb_agg(e.value -> 'img') AS imgs
+              FROM jsonb_array_elements(rows_) e GROUP BY 1) g;
+    SELECT jsonb_object_agg((e.value ->> 'rel') || '/' || (e.value ->> 'tid'), true) INTO v_seen
+      FROM jsonb_array_elements(rows_) e;
+    v_first := coalesce(jsonb_array_length(v_queue), 0);
+    WHILE v_i < coalesce(jsonb_array_length(v_queue), 0) LOOP
+        v_rel := (v_queue -> v_i ->> 'rel')::oid;
+        v_imgs := v_queue -> v_i -> 'imgs';
+        v_i := v_i + 1;
+        FOR v_fk IN
+            SELECT c.conname, c.conrelid::regclass AS child, c.confdeltype AS act,
+                   (SELECT string_agg(format('k.%I OPERATOR(%I.%s) r.%I',
+                                             pa.attname, n.nspname, o.oprname, ca.attname), ' AND ' ORDER BY k.o)
+                      FROM unnest(c.conkey, c.confkey, c.conpfeqop) WITH ORDINALITY AS k(cn, pn, op, o)
+                      JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = k.cn
+                      JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pn
+                      JOIN pg_operator o ON o.oid = k.op
+                      JOIN pg_namespace n ON n.oid = o.oprnamespace) AS cond,
+                   (SELECT array_agg(pa.attname::text ORDER BY k.o)
+                      FROM unnest(c.confkey) WITH ORDINALITY AS k(pn, o)
+                      JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.pn) AS pcols,
+                   EXISTS (SELECT 1 FROM pg_attribute a
+                            WHERE a.attrelid = c.conrelid AND a.attname = 'ag_deleted_at'
+                              AND NOT a.attisdropped) AS soft
+              FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confdeltype IN ('c', 'n', 'd')
+               AND (c.confrelid = v_rel
+                    OR c.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(v_rel) a))
+             ORDER BY c.conrelid::regclass::text, c.conname
+        LOOP
+            v_res := agent_guard._owner_query(v_fk.child, format(
+                'WITH l AS (SELECT r.tableoid AS rel, r.ctid AS tid, (%1$s) AS live,
+                                   agent_guard._row_image(r.*) AS img
+                              FROM pg_catalog.jsonb_array_elements($1) AS e
+                             CROSS JOIN LATERAL %3$s
+                              JOIN %2$s r ON %4$s
+                               FOR UPDATE OF r)
+                 SELECT pg_catalog.jsonb_build_object(
+                            ''live'', count(*) FILTER (WHERE l.live),
+                            ''all'', count(*),
+                            ''rows'', COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(''rel'', l.rel, ''tid'', l.tid, ''img'', l.img)),
+                                               ''[]''::pg_catalog.jsonb))
+                   FROM l',
+                CASE WHEN v_fk.soft THEN 'r.ag_deleted_at IS NULL' ELSE 'true' END,
+                agent_guard._only(v_fk.child),
+                agent_guard._typed_key(v_rel::regclass, v_fk.pcols, 'e.value', 'k'), v_fk.cond),
+                v_imgs);
+            v_n := CASE WHEN v_fk.act = 'c' THEN (v_res ->> 'live')::bigint ELSE (v_res ->> 'all')::bigint END;
+            IF v_n > 0 THEN
+                RAISE EXCEPTION 'the new row of % conflicts with a row agent "%" soft-deleted in run "%", which % of % still reference',
+                                relation, coalesce(v_holder ->> 'ag_agent_id', '(none)'), coalesce(v_holder ->> 'ag_run_id', '(none)'),
+                                CASE WHEN v_fk.act = 'c' THEN 'live rows' ELSE 'rows' END, v_fk.child
+                    USING ERRCODE = 'YG050',
+                          DETAIL = format('The soft-deleted row %s holds a key the new row needs; removing it, as the hard delete the agent asked for would have, would %s %s of %s through foreign key "%s" (ON DELETE %s)%s.',
+                                          coalesce((SELECT jsonb_object_agg(k, v_holder -> k)
+                                                      FROM unnest((SELECT p.key_columns FROM agent_guard.protected_tables p
+                                                                    WHERE p.relation = _held_keys_reach.relation)) AS k), '{}'),
+                                          CASE v_fk.act WHEN 'c' THEN 'delete' ELSE 'change' END,
+                                          agent_guard._plural(v_n, CASE WHEN v_fk.act = 'c' THEN 'live row' ELSE 'row' END),
+                                          v_fk.child, v_fk.conname,
+                                          CASE v_fk.act WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END,
+                                          CASE WHEN v_i <= v_first THEN ''
+                                               ELSE format(', through the rows it would delete in %s', v_rel::regclass) END),
+                          HINT = format('Nothing was written.  Bring the row back with agent_guard.restore(), roll back run "%s" with agent_guard.rollback_run(), or delete or re-point the rows of %s that reference it, then retry.',
+                                        coalesce(v_holder ->> 'ag_run_id', '(none)'), v_fk.child);
+            END IF;
+            CONTINUE WHEN v_fk.act <> 'c';
+            -- the soft-deleted rows the cascade deletes: purged with the
+            -- row, logged; their own references come next
+            SELECT jsonb_agg(x.value) INTO v_new
+              FROM jsonb_array_elements(v_res -> 'rows') x
+             WHERE NOT v_seen ? ((x.value ->> 'rel') || '/' || (x.value ->> 'tid'));
+            IF v_new IS NOT NULL THEN
+                v_seen := v_seen || (SELECT jsonb_object_agg((x.value ->> 'rel') || '/' || (x.value ->> 'tid'), true)
+                                       FROM jsonb_array_elements(v_new) x);
+                v_gone := v_gone || (SELECT jsonb_agg(jsonb_build_object('rel', x.value -> 'rel', 'img', x.value -> 'img'))
+                                       FROM jsonb_array_elements(v_new) x);
+                v_queue := v_queue || (SELECT jsonb_agg(jsonb_build_object('rel', g.rel, 'imgs', g.imgs))
+                                         FROM (SELECT x.value ->> 'rel' AS rel, jsonb_agg(x.value -> 'img') AS imgs
+                                                 FROM jsonb_array_elements(v_new) x GROUP BY 1) g);
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN v_gone;
+END
+$$;
+COMMENT ON FUNCTION agent_guard._held_keys_reach(regclass, jsonb) IS
+    'internal: refuse (YG050) a human''s write whose implicit purge would set off ON DELETE actions on rows no event records; the soft-deleted rows its cascades delete';
+
 -- A human's write into a soft-delete table wins over the soft-deleted rows
 -- that hold a unique or exclusion key its row needs (red team 30, F7): the
 -- stamp trigger finds them (softkeys.c) and calls this, as the extension
 -- owner, before the row is written.  rows_: [{"rel": oid, "tid": tid}, ...].
 -- They are purged as agent_guard.purge() purges: locked, still
--- soft-deleted, as the table's owner, each logged as PURGE with its image;
--- never where a foreign key with an ON DELETE action references the table
--- (YG050: those actions would reach other tables' rows unlogged, red team
--- 32, F1), nor where a DELETE trigger or rule of the table would fire
--- (red team 33, F2).  Internal:
--- EXECUTE is revoked from PUBLIC (99_privileges.sql).
+-- soft-deleted, as the table's owner, each logged as PURGE with its image.
+-- Where a foreign key with an ON DELETE action references the table, its
+-- actions would run inside the human's write on other tables' rows,
+-- unlogged (red team 32, F1): _held_keys_reach() refuses (YG050) when they
+-- would reach a live row or change one, and otherwise gives the
+-- soft-deleted rows its cascades delete, logged as PURGE too (red team 32,
+-- F3).  Nor where a DELETE trigger or rule of the table, or of a table its
+-- cascades reach, would fire (red team 33, F2).  Internal: EXECUTE is
+-- revoked from PUBLIC (99_privileges.sql).
 CREATE FUNCTION agent_guard._purge_held_keys(relation regclass, rows_ jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
     -- images print and read back as the row trigger prints them (outputpin.c)
@@ -499,7 +623,8 @@ DECLARE
     v_rows  jsonb;
     v_gone  jsonb;
     v_count bigint;
-    v_fks   text;
+    v_casc  jsonb := '[]';
+    v_code  text;
 BEGIN
     PERFORM agent_guard._require_human('agent_guard._purge_held_keys()');
     SELECT p.key_columns INTO v_keys FROM agent_guard.protected_tables p
@@ -523,46 +648,45 @@ BEGIN
     IF v_rows IS NULL THEN
         RETURN 0;
     END IF;
-    -- Its ON DELETE actions would run inside the human's write, unseen, on
-    -- rows of other tables that no event records (red team 32, F1): a
-    -- human's write purges implicitly only what no such foreign key
-    -- references; otherwise the human decides, with purge().
-    SELECT string_agg(format('"%s" of table %s', c.conname, c.conrelid::regclass), ', '
-                      ORDER BY c.conrelid::regclass::text, c.conname) INTO v_fks
-      FROM pg_constraint c
-     WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
-       AND (c.confrelid = relation
-            OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p)
-            OR c.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(relation) a));
-    IF v_fks IS NOT NULL THEN
-        RAISE EXCEPTION 'a row an agent soft-deleted in % holds a key of the new row, and is not purged implicitly', relation
-            USING ERRCODE = 'YG050',
-                  DETAIL = format('Purging it would run the ON DELETE actions of foreign key %s inside your write.', v_fks),
-                  HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or have the table''s owner remove it with agent_guard.purge() after checking what those actions reach, then write again.', relation::text);
+    -- Its ON DELETE actions would run inside the human's write, on rows of
+    -- other tables that no event records (red team 32, F1): only where
+    -- they reach nothing live and change nothing; the soft-deleted rows
+    -- their cascades delete are purged with it, logged (red team 32, F3).
+    IF EXISTS (SELECT 1 FROM pg_constraint c
+                WHERE c.contype = 'f' AND c.confdeltype IN ('c', 'n', 'd')
+                  AND (c.confrelid = relation
+                       OR c.confrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p)
+                       OR c.confrelid IN (SELECT a.relid FROM pg_partition_ancestors(relation) a))) THEN
+        v_casc := agent_guard._held_keys_reach(relation, v_rows);
     END IF;
     -- The same for the table's own DELETE triggers and rules (red team 33,
     -- F2): an application's cascade by trigger deletes other tables' rows,
     -- humans' included, with no event; a trigger that skips the delete or a
     -- DO ALSO rule makes the human's write fail for a reason it never chose.
     -- What they do cannot be known, so a human's write never sets them off.
-    SELECT string_agg(s.what, ', ' ORDER BY s.what) INTO v_fks
+    -- The tables the purge deletes from: the table, its partitions, and the
+    -- tables (with their partitioned ancestors) its cascades reach.
+    WITH tabs AS (SELECT relation::oid AS r
+                  UNION SELECT p.relid FROM pg_partition_tree(relation) p
+                  UNION SELECT (e.value ->> 'rel')::oid FROM jsonb_array_elements(v_casc) e
+                  UNION SELECT a.relid FROM jsonb_array_elements(v_casc) e
+                                      CROSS JOIN LATERAL pg_partition_ancestors((e.value ->> 'rel')::oid) a)
+    SELECT string_agg(s.what, ', ' ORDER BY s.what) INTO v_code
       FROM (SELECT format('trigger "%s" on table %s', t.tgname, t.tgrelid::regclass) AS what
               FROM pg_trigger t JOIN pg_proc f ON f.oid = t.tgfoid
              WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
                AND (t.tgtype::integer & 8) <> 0              -- TRIGGER_TYPE_DELETE
                AND f.pronamespace <> 'agent_guard'::regnamespace
-               AND (t.tgrelid = relation
-                    OR t.tgrelid IN (SELECT p.relid FROM pg_partition_tree(relation) p))
+               AND t.tgrelid IN (SELECT tabs.r FROM tabs)
             UNION ALL
             SELECT format('rule "%s" on table %s', r.rulename, r.ev_class::regclass)
               FROM pg_rewrite r
              WHERE r.ev_type = '4' AND r.ev_enabled <> 'D'  -- ON DELETE
-               AND (r.ev_class = relation
-                    OR r.ev_class IN (SELECT p.relid FROM pg_partition_tree(relation) p))) s;
-    IF v_fks IS NOT NULL THEN
+               AND r.ev_class IN (SELECT tabs.r FROM tabs)) s;
+    IF v_code IS NOT NULL THEN
         RAISE EXCEPTION 'a row an agent soft-deleted in % holds a key of the new row, and is not purged implicitly', relation
             USING ERRCODE = 'YG050',
-                  DETAIL = format('Purging it would fire the table''s %s inside your write.', v_fks),
+                  DETAIL = format('Purging it would fire %s inside your write.', v_code),
                   HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or have the table''s owner remove it with agent_guard.purge() after checking what that code does, then write again.', relation::text);
     END IF;
     v_gone := agent_guard._owner_purge(relation, format(
@@ -587,6 +711,20 @@ BEGIN
       FROM jsonb_array_elements(v_gone) WITH ORDINALITY AS g(img, n)
      ORDER BY g.n;
     GET DIAGNOSTICS v_count = ROW_COUNT;
+    -- the soft-deleted rows its cascades deleted, under their protected
+    -- table's name (a partition's rows under its partitioned table's)
+    INSERT INTO agent_guard.events (login_role, acting_role, relation, operation, row_key, old_row)
+    SELECT session_user, agent_guard.calling_role()::text, t.rel::regclass::text, 'PURGE',
+           (SELECT jsonb_object_agg(k, g.value -> 'img' -> k)
+              FROM unnest(coalesce(p.key_columns, agent_guard._key_columns(t.rel::regclass))) AS k),
+           g.value -> 'img'
+      FROM jsonb_array_elements(v_casc) WITH ORDINALITY AS g(value, n)
+     CROSS JOIN LATERAL (SELECT coalesce((SELECT a.relid FROM pg_partition_ancestors((g.value ->> 'rel')::oid) a
+                                            JOIN agent_guard.protected_tables pt ON pt.relation = a.relid
+                                           LIMIT 1),
+                                         (g.value ->> 'rel')::oid) AS rel) t
+      LEFT JOIN agent_guard.protected_tables p ON p.relation = t.rel
+     ORDER BY g.n;
     RETURN v_count;
 END
 $$;
