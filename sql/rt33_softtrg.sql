@@ -42,13 +42,19 @@ CREATE TABLE r33t.parts_2 PARTITION OF r33t.parts FOR VALUES IN (2);
 CREATE FUNCTION r33t.stmt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
 CREATE TRIGGER parts_2_del AFTER DELETE ON r33t.parts_2 FOR EACH STATEMENT EXECUTE FUNCTION r33t.stmt();
 INSERT INTO r33t.parts VALUES (1, 1, 'p1'), (2, 2, 'p2');
+-- a DELETE trigger on a table the purge's cascade reaches
+CREATE TABLE r33t.fam (id int PRIMARY KEY, code text NOT NULL UNIQUE);
+CREATE TABLE r33t.kid (id int PRIMARY KEY, fam int REFERENCES r33t.fam ON DELETE CASCADE);
+CREATE TRIGGER kid_gone AFTER DELETE ON r33t.kid FOR EACH ROW EXECUTE FUNCTION r33t.acct_gone();
+INSERT INTO r33t.fam VALUES (1, 'f1'), (2, 'f2');
+INSERT INTO r33t.kid VALUES (1, 1), (2, 2);
 -- a DELETE trigger that is disabled fires nothing
 CREATE TABLE r33t.quiet (id int PRIMARY KEY, name text NOT NULL UNIQUE);
 CREATE TRIGGER quiet_gone AFTER DELETE ON r33t.quiet FOR EACH ROW EXECUTE FUNCTION r33t.acct_gone();
 ALTER TABLE r33t.quiet DISABLE TRIGGER quiet_gone;
 INSERT INTO r33t.quiet VALUES (1, 'q1'), (2, 'q2');
 SELECT agent_guard.protect(t) FROM unnest(ARRAY['r33t.accounts', 'r33t.notes', 'r33t.vips', 'r33t.tags',
-                                                'r33t.parts', 'r33t.quiet']::regclass[]) t;
+                                                'r33t.parts', 'r33t.quiet', 'r33t.fam', 'r33t.kid']::regclass[]) t;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA r33t TO regress_bot, regress_human;
 
 -- the agent's side: soft deletes, allowed as before (the rule logs the agent's delete)
@@ -59,6 +65,8 @@ DELETE FROM r33t.vips WHERE id = 2;
 DELETE FROM r33t.tags WHERE id = 2;
 DELETE FROM r33t.parts WHERE id = 2;
 DELETE FROM r33t.quiet WHERE id = 2;
+-- cascades to its kid, soft-deleted too
+DELETE FROM r33t.fam WHERE id = 1;
 
 -- the human's side: a write that needs those keys
 \c "dbname=contrib_regression user=regress_human options="
@@ -75,6 +83,9 @@ INSERT INTO r33t.tags VALUES (102, 't2') ON CONFLICT DO NOTHING;
 -- error: the partition's statement trigger
 INSERT INTO r33t.parts VALUES (2, 2, 'human');
 \echo :LAST_ERROR_SQLSTATE
+-- error: the purge would cascade to the soft-deleted kid, whose DELETE trigger would fire
+INSERT INTO r33t.fam VALUES (101, 'f1');
+\echo :LAST_ERROR_SQLSTATE
 -- the disabled trigger fires nothing: the soft-deleted row is purged, the row goes in
 INSERT INTO r33t.quiet VALUES (102, 'q2');
 SELECT * FROM r33t.quiet ORDER BY id;
@@ -86,6 +97,8 @@ SELECT count(*) AS tag_log FROM r33t.tag_log;
 -- the table's owner decides: an explicit purge fires the trigger, as asked
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
+-- the kid the agent's delete cascaded to is still there, soft-deleted
+SELECT id, fam, ag_deleted_at IS NOT NULL AS soft_deleted FROM r33t.kid ORDER BY id;
 SELECT agent_guard.purge('r33t.accounts', '0 seconds');
 SELECT id, note FROM r33t.notes ORDER BY id;
 \c "dbname=contrib_regression user=regress_human options="
@@ -99,5 +112,5 @@ SELECT operation, relation, row_key, login_role
  ORDER BY event_id;
 SELECT ok FROM agent_guard.verify_log();
 SELECT agent_guard.unprotect(t) FROM unnest(ARRAY['r33t.accounts', 'r33t.notes', 'r33t.vips', 'r33t.tags',
-                                                  'r33t.parts', 'r33t.quiet']::regclass[]) t;
+                                                  'r33t.parts', 'r33t.quiet', 'r33t.fam', 'r33t.kid']::regclass[]) t;
 DROP SCHEMA r33t CASCADE;
