@@ -35,9 +35,11 @@
  *	  one the agent may not execute) (object access, post-create and
  *	  post-alter);
  *	- a call of another role's SECURITY INVOKER SQL or PL function, in a
- *	  view, rule, default, CHECK, policy, trigger WHEN, domain or index
- *	  the agent stores: it would run the human's queries with the human's
- *	  rights.  Judged when stored (object access).
+ *	  view, rule, default, CHECK, policy, trigger WHEN, domain, index or
+ *	  extended statistics expression the agent stores, or as a cast's
+ *	  function (red team 33, F6: a human's m::text or ANALYZE runs them): it
+ *	  would run the human's queries with the human's rights.  Judged when
+ *	  stored (object access).
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the

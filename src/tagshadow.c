@@ -357,7 +357,8 @@ older_namesake(Oid fn)
  * arguments, any schema but pg_catalog, which tagshadow's name check
  * covers, and pg_temp); CREATE OR REPLACE and DROP of a view; renaming or
  * moving a table, view or foreign table; a rule on one, and switching its
- * row security on or off.  What the transaction made itself it may change;
+ * row security on or off; CREATE and DROP CAST from or to a type (red team
+ * 33, F6: the humans' m::text would call the agent's function).  What the transaction made itself it may change;
  * an extension's script is not judged.  The catalog row before the
  * command is the syscache's (it does not see this command's row yet).
  */
