@@ -145,8 +145,21 @@ SELECT id, m::text FROM r33k.feedback ORDER BY id;
 ANALYZE r33k.log2;
 SELECT count(*) AS st7_built FROM pg_stats_ext_exprs WHERE statistics_name = 'st7';
 
+-- statistics a role stored before it was registered: register_agent() warns of them
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
+CREATE ROLE regress_r33late LOGIN;
+GRANT CREATE, USAGE ON SCHEMA r33kb TO regress_r33late;
+GRANT USAGE ON SCHEMA r33k TO regress_r33late;
+GRANT EXECUTE ON FUNCTION r33k.su_wipe(text) TO regress_r33late;
+SET ROLE regress_r33late;
+CREATE TABLE r33kb.late (id int, t text);
+CREATE STATISTICS r33kb.st_late ON (r33k.su_wipe(t)), id FROM r33kb.late;
+RESET ROLE;
+SELECT agent_guard.register_agent('regress_r33late');
+SELECT agent_guard.unregister_agent('regress_r33late');
+DROP OWNED BY regress_r33late;
+DROP ROLE regress_r33late;
 SELECT id, amount FROM r33k.ord ORDER BY id;
 SELECT id, note FROM r33k.audit ORDER BY id;
 -- on record

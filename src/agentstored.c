@@ -1050,6 +1050,7 @@ ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
 	static const AttrNumber defaults[] = {Anum_pg_attrdef_adbin};
 	static const AttrNumber policies[] = {Anum_pg_policy_polqual, Anum_pg_policy_polwithcheck};
 	static const AttrNumber indexes[] = {Anum_pg_index_indexprs, Anum_pg_index_indpred};
+	static const AttrNumber statistics[] = {Anum_pg_statistic_ext_stxexprs};
 	Unjudged	u = {PG_GETARG_OID(0), NIL};
 	StringInfoData list;
 	ListCell   *lc;
@@ -1063,6 +1064,9 @@ ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
 					   Anum_pg_policy_polrelid, policies, lengthof(policies));
 	scan_relation_rows(&u, IndexRelationId, RelationRelationId, Anum_pg_index_indexrelid,
 					   Anum_pg_index_indexrelid, indexes, lengthof(indexes));
+	scan_relation_rows(&u, StatisticExtRelationId, StatisticExtRelationId,
+					   Anum_pg_statistic_ext_oid, Anum_pg_statistic_ext_stxrelid,
+					   statistics, lengthof(statistics));
 	scan_constraints(&u);
 	scan_domains(&u);
 	scan_triggers(&u);
