@@ -35,9 +35,11 @@
  *	  one the agent may not execute) (object access, post-create and
  *	  post-alter);
  *	- a call of another role's SECURITY INVOKER SQL or PL function, in a
- *	  view, rule, default, CHECK, policy, trigger WHEN, domain or index
- *	  the agent stores: it would run the human's queries with the human's
- *	  rights.  Judged when stored (object access).
+ *	  view, rule, default, CHECK, policy, trigger WHEN, domain, index or
+ *	  extended statistics expression the agent stores, or as a cast's
+ *	  function (red team 33, F6: a human's m::text or ANALYZE runs them): it
+ *	  would run the human's queries with the human's rights.  Judged when
+ *	  stored (object access).
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the
@@ -55,17 +57,20 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_attrdef.h"
+#include "catalog/pg_cast.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "rewrite/prs2lock.h"
@@ -404,12 +409,18 @@ invoker_call_walker(Node *node, void *context)
  * expression an agent stores, or InvalidOid.
  */
 static Oid
-stored_invoker_call(Datum expr)
+stored_invoker_call_node(Node *expr)
 {
 	Oid			fn = InvalidOid;
 
-	(void) invoker_call_walker(stringToNode(TextDatumGetCString(expr)), &fn);
+	(void) invoker_call_walker(expr, &fn);
 	return fn;
+}
+
+static Oid
+stored_invoker_call(Datum expr)
+{
+	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)));
 }
 
 /*
@@ -442,13 +453,19 @@ stored_nextval_walker(Node *node, StoredNextval *ctx)
 }
 
 static bool
-stored_nextval(Datum expr, Oid owner, Oid *seq)
+stored_nextval_node(Node *expr, Oid owner, Oid *seq)
 {
 	StoredNextval ctx = {owner, InvalidOid, false};
 
-	(void) stored_nextval_walker(stringToNode(TextDatumGetCString(expr)), &ctx);
+	(void) stored_nextval_walker(expr, &ctx);
 	*seq = ctx.seq;
 	return ctx.found;
+}
+
+static bool
+stored_nextval(Datum expr, Oid owner, Oid *seq)
+{
+	return stored_nextval_node(stringToNode(TextDatumGetCString(expr)), owner, seq);
 }
 
 static char *
@@ -460,14 +477,17 @@ nextval_why(Oid seq, Oid role)
 		pstrdup("calls nextval() on a sequence not named as a constant");
 }
 
-/* What an agent stores (a view, rule, default, policy, CHECK, trigger condition). */
+/*
+ * What an agent stores (a view, rule, default, policy, CHECK, trigger
+ * condition, index, extended statistics expression, cast function).
+ */
 static void
-judge_stored_calls(Datum expr, const char *what)
+judge_stored_node(Node *expr, const char *what)
 {
-	Oid			fn = stored_invoker_call(expr);
+	Oid			fn = stored_invoker_call_node(expr);
 	Oid			seq;
 
-	if (stored_nextval(expr, GetUserId(), &seq))
+	if (stored_nextval_node(expr, GetUserId(), &seq))
 		ag_refuse_humans_only(GetUserId(),
 							  psprintf("%s of agent role \"%s\" cannot call nextval() on %s",
 									   what, ag_agentcode_role_name(GetUserId()),
@@ -484,7 +504,7 @@ judge_stored_calls(Datum expr, const char *what)
 	 * (red team 15, F8; agentcode.c's reads_hidden_setting)
 	 */
 	if (!OidIsValid(fn) &&
-		OidIsValid(fn = ag_agentcode_hidden_setting_call(stringToNode(TextDatumGetCString(expr)))))
+		OidIsValid(fn = ag_agentcode_hidden_setting_call(expr)))
 		ag_refuse_humans_only(GetUserId(),
 							  psprintf("%s of agent role \"%s\" cannot call %s with a setting only superusers may read, or one named at run time",
 									   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
@@ -500,6 +520,47 @@ judge_stored_calls(Datum expr, const char *what)
 						  psprintf("Function %s runs its statements with the rights of whoever calls it; from the agent's code a human's statement would call it, with that human's rights.",
 								   format_procedure(fn)),
 						  "Call a function of the agent's own instead.");
+}
+
+static void
+judge_stored_calls(Datum expr, const char *what)
+{
+	judge_stored_node(stringToNode(TextDatumGetCString(expr)), what);
+}
+
+/*
+ * A cast an agent creates WITH FUNCTION (red team 33, F6): PostgreSQL
+ * calls the function wherever a value is converted, in a human's
+ * expression that names no function (m::text, or an assignment or
+ * implicit cast the human did not write), with that human's rights.  The
+ * function is judged as a call in what the agent stores.  WITH INOUT runs
+ * the types' input and output functions (a base type's are a superuser's)
+ * and WITHOUT FUNCTION runs nothing.
+ */
+static void
+judge_stored_cast(Oid castid)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = own_catalog_row(CastRelationId, CastOidIndexId, Anum_pg_cast_oid,
+									  castid, &desc);
+
+	if (tup != NULL)
+	{
+		Form_pg_cast c = (Form_pg_cast) GETSTRUCT(tup);
+
+		if (c->castmethod == COERCION_METHOD_FUNCTION && OidIsValid(c->castfunc))
+		{
+			FuncExpr   *call = makeFuncExpr(c->castfunc, c->casttarget, NIL, InvalidOid,
+											InvalidOid, COERCE_EXPLICIT_CAST);
+
+			judge_stored_node((Node *) call,
+							  psprintf("the cast from %s to %s",
+									   format_type_be(c->castsource),
+									   format_type_be(c->casttarget)));
+		}
+		heap_freetuple(tup);
+	}
+	FreeTupleDesc(desc);
 }
 
 /* The expression columns of a row an agent stored, each judged. */
@@ -637,6 +698,7 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		(classId != ConstraintRelationId && classId != TypeRelationId &&
 		 classId != TriggerRelationId && classId != RewriteRelationId &&
 		 classId != AttrDefaultRelationId && classId != PolicyRelationId &&
+		 classId != CastRelationId && classId != StatisticExtRelationId &&
 		 !(classId == RelationRelationId && access == OAT_POST_CREATE && subId == 0)))
 		return;
 	/*
@@ -658,6 +720,25 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (classId == TriggerRelationId)
 	{
 		judge_stored_trigger(objectId);
+		return;
+	}
+	if (classId == CastRelationId)
+	{
+		if (access == OAT_POST_CREATE)
+			judge_stored_cast(objectId);
+		return;
+	}
+	if (classId == StatisticExtRelationId)
+	{
+		/*
+		 * extended statistics' expressions: every ANALYZE of the table runs
+		 * them, a human's or autovacuum's (red team 33, F6)
+		 */
+		static const AttrNumber cols[] = {Anum_pg_statistic_ext_stxexprs};
+
+		judge_stored_row(StatisticExtRelationId, StatisticExtOidIndexId,
+						 Anum_pg_statistic_ext_oid, objectId, cols, lengthof(cols),
+						 "an extended statistics object");
 		return;
 	}
 	if (classId == RewriteRelationId)
@@ -969,6 +1050,7 @@ ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
 	static const AttrNumber defaults[] = {Anum_pg_attrdef_adbin};
 	static const AttrNumber policies[] = {Anum_pg_policy_polqual, Anum_pg_policy_polwithcheck};
 	static const AttrNumber indexes[] = {Anum_pg_index_indexprs, Anum_pg_index_indpred};
+	static const AttrNumber statistics[] = {Anum_pg_statistic_ext_stxexprs};
 	Unjudged	u = {PG_GETARG_OID(0), NIL};
 	StringInfoData list;
 	ListCell   *lc;
@@ -982,6 +1064,9 @@ ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
 					   Anum_pg_policy_polrelid, policies, lengthof(policies));
 	scan_relation_rows(&u, IndexRelationId, RelationRelationId, Anum_pg_index_indexrelid,
 					   Anum_pg_index_indexrelid, indexes, lengthof(indexes));
+	scan_relation_rows(&u, StatisticExtRelationId, StatisticExtRelationId,
+					   Anum_pg_statistic_ext_oid, Anum_pg_statistic_ext_stxrelid,
+					   statistics, lengthof(statistics));
 	scan_constraints(&u);
 	scan_domains(&u);
 	scan_triggers(&u);

@@ -53,6 +53,7 @@
 #include "commands/extension.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_conversion.h"
@@ -287,8 +288,8 @@ made_in_xact(Oid classid, Oid objid)
 }
 
 /*
- * From the object-access hook (hooks.c), OAT_POST_CREATE: note a function
- * or relation this transaction creates.  A CREATE OR REPLACE FUNCTION
+ * From the object-access hook (hooks.c), OAT_POST_CREATE: note a function,
+ * relation, type or cast this transaction creates.  A CREATE OR REPLACE FUNCTION
  * sends OAT_POST_CREATE too, for an oid the syscache still sees as it was
  * before the command: that one is not new, and is not noted.
  */
@@ -298,9 +299,13 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 	MemoryContext old;
 
 	if (subId != 0 || IsParallelWorker() ||
-		(classId != ProcedureRelationId && classId != RelationRelationId))
+		(classId != ProcedureRelationId && classId != RelationRelationId &&
+		 classId != TypeRelationId && classId != CastRelationId))
 		return;
-	if (SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID : RELOID,
+	/* a cast is never replaced; a shell type made complete was noted as a shell */
+	if (classId != CastRelationId &&
+		SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID :
+							  classId == TypeRelationId ? TYPEOID : RELOID,
 							  ObjectIdGetDatum(objectId)))
 		return;
 	if (made_count == made_size)
@@ -361,6 +366,69 @@ older_relation(Oid relid)
 	return what;
 }
 
+/* A type made before this transaction, outside pg_catalog and pg_temp: its description. */
+static char *
+older_type(Oid typid)
+{
+	HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	char	   *what = NULL;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_type t = (Form_pg_type) GETSTRUCT(tup);
+
+		if (!made_in_xact(TypeRelationId, typid) && t->typnamespace != PG_CATALOG_NAMESPACE &&
+			!isAnyTempNamespace(t->typnamespace))
+			what = psprintf("type %s", format_type_be(typid));
+		ReleaseSysCache(tup);
+	}
+	return what;
+}
+
+/*
+ * A cast from or to a type made before this transaction (red team 33,
+ * F6): it decides what the humans' expressions over their type do where
+ * they name no function (m::text, an assignment or implicit conversion
+ * they did not write).  For a new cast, the row this command wrote; for a
+ * dropped one, the syscache's, and the cast itself made before.
+ */
+static char *
+older_cast_type(Oid castid, bool dropping)
+{
+	HeapTuple	tup = dropping ? NULL :
+		row_self(CastRelationId, CastOidIndexId, Anum_pg_cast_oid, castid);
+	Form_pg_cast c;
+	char	   *what = NULL;
+
+	if (dropping)
+	{
+		Relation	rel = table_open(CastRelationId, AccessShareLock);
+		ScanKeyData key;
+		SysScanDesc scan;
+
+		ScanKeyInit(&key, Anum_pg_cast_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(castid));
+		scan = systable_beginscan(rel, CastOidIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) && !made_in_xact(CastRelationId, castid))
+			tup = heap_copytuple(tup);
+		else
+			tup = NULL;
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	if (tup == NULL)
+		return NULL;
+	c = (Form_pg_cast) GETSTRUCT(tup);
+	what = older_type(c->castsource);
+	if (what == NULL)
+		what = older_type(c->casttarget);
+	if (what != NULL)
+		what = psprintf("the cast from %s to %s, of %s", format_type_be(c->castsource),
+						format_type_be(c->casttarget), what);
+	return what;
+}
+
 /* A routine of this name made before this transaction, other than fn. */
 static char *
 older_namesake(Oid fn)
@@ -406,10 +474,11 @@ older_namesake(Oid fn)
  * arguments, any schema but pg_catalog, which tagshadow's name check
  * covers, and pg_temp); CREATE OR REPLACE and DROP of a view; renaming or
  * moving a table, view or foreign table; a rule on one, and switching its
- * row security on or off.  What the transaction made itself (created in
- * it, made_in_xact(): not a row that a GRANT or an ADD COLUMN of it has
- * rewritten, red team 33, F4) it may change; an extension's script is not
- * judged.  The catalog row before the
+ * row security on or off; CREATE and DROP CAST from or to a type (red team
+ * 33, F6: the humans' m::text would call the agent's function).  What the
+ * transaction made itself (created in it, made_in_xact(): not a row that a
+ * GRANT or an ADD COLUMN of it has rewritten, red team 33, F4) it may
+ * change; an extension's script is not judged.  The catalog row before the
  * command is the syscache's (it does not see this command's row yet).
  */
 static void
@@ -435,6 +504,12 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 				act = "makes";
 			}
 		}
+	}
+	else if (classId == CastRelationId &&
+			 (access == OAT_POST_CREATE || access == OAT_DROP))
+	{
+		what = older_cast_type(objectId, access == OAT_DROP);
+		act = access == OAT_DROP ? "drops" : "makes";
 	}
 	else if (classId == RelationRelationId && access == OAT_DROP)
 	{
@@ -495,6 +570,7 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 		return;
 	text = debug_query_string ? debug_query_string : "";
 	ag_refuse(AG_REFUSAL_GUARD, classId == ProcedureRelationId ? "FUNCTION" :
+			  classId == CastRelationId ? "CAST" :
 			  classId == RewriteRelationId ? "RULE or VIEW" : "ALTER or DROP",
 			  psprintf("It %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next statement would run or read what the agent put there with their rights, unrecorded. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
 					   act, what),
@@ -610,7 +686,7 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 	size_t		i;
 
 	if ((classId == ProcedureRelationId || classId == RewriteRelationId ||
-		 classId == RelationRelationId) &&
+		 classId == RelationRelationId || classId == CastRelationId) &&
 		(access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP) &&
 		tagged_judging())
 		judge_changed_code(access, classId, objectId, subId);
