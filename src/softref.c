@@ -24,7 +24,7 @@
  * which only ri_triggers.c sets besides the guard's own row work) of an
  * agent's session (or while an agent's function runs in a human's) and is
  * the check's shape, SELECT 1 FROM pk x WHERE ... FOR KEY SHARE OF x, on a
- * soft-delete table.  Such a query gets one more condition,
+ * soft-delete table (for a temporal key, that query inside the check's).  Such a query gets one more condition,
  *		x.ag_deleted_at IS NULL OR agent_guard._soft_reference(pk, x)
  * and the plan cache keeps it with the check's plan (the table's relcache
  * invalidation, as protect() and unprotect() send, replans it, and so does
@@ -149,11 +149,12 @@ add_live_test(Query *q)
 
 /*
  * The check's query: for an ordinary key the locking query itself; for a
- * key WITH PERIOD (PostgreSQL 18's temporal keys, red team 33, finding 7)
+ * key with PERIOD (PostgreSQL 18's temporal keys, red team 33, finding 7)
  * ri_triggers.c wraps it, SELECT 1 FROM (SELECT pk.period AS r FROM pk x
- * WHERE ... FOR KEY SHARE OF x) x1 HAVING $n <@ range_agg(x1.r): the
- * condition goes into the subquery: an agent's write that needs the
- * soft-deleted row's period to cover its own is refused there.
+ * WHERE ... FOR KEY SHARE OF x) x1 HAVING $n <@ range_agg(x1.r), and the
+ * condition goes into the subquery: an agent's write whose period
+ * overlaps a soft-deleted row's is refused there (no live row of the same
+ * key can overlap it: the referenced key is WITHOUT OVERLAPS).
  */
 void
 ag_softref_plan_query(Query *parse)
