@@ -38,7 +38,9 @@
  *
  * Only integer columns (smallint, integer, bigint, and domains over them)
  * whose default is nextval() of a named sequence, possibly cast, are
- * covered; a default that computes something from nextval() (a text key
+ * covered: the column's own default, or with none the default of its
+ * domain (which PostgreSQL applies then; a domain's default changed by
+ * ALTER DOMAIN is seen at the table's next invalidation); a default that computes something from nextval() (a text key
  * 'INV-' || nextval('s'), an offset) is not.  "Issued" is what the sequence's
  * page says: with CACHE above 1 a session takes a block of keys at once,
  * and the unused keys of a human session's block count as issued (nothing
@@ -179,6 +181,17 @@ collect(Relation src, Relation rel, AgSeqKey *cols, int *ncols)
 					break;
 				}
 			}
+		}
+		else
+		{
+			/*
+			 * No default of its own: the one of its domain, which PostgreSQL
+			 * applies then (red team 33, finding 8)
+			 */
+			Node	   *typdef = get_typdefault(att->atttypid);
+
+			if (typdef != NULL)
+				seqid = default_sequence(typdef);
 		}
 		if (!OidIsValid(seqid) || get_rel_relkind(seqid) != RELKIND_SEQUENCE)
 			continue;

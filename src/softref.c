@@ -24,7 +24,7 @@
  * which only ri_triggers.c sets besides the guard's own row work) of an
  * agent's session (or while an agent's function runs in a human's) and is
  * the check's shape, SELECT 1 FROM pk x WHERE ... FOR KEY SHARE OF x, on a
- * soft-delete table.  Such a query gets one more condition,
+ * soft-delete table (for a temporal key, that query inside the check's).  Such a query gets one more condition,
  *		x.ag_deleted_at IS NULL OR agent_guard._soft_reference(pk, x)
  * and the plan cache keeps it with the check's plan (the table's relcache
  * invalidation, as protect() and unprotect() send, replans it, and so does
@@ -101,8 +101,13 @@ static AgRefFrame frame = {NULL, InvalidOid, false, NIL};
  * The foreign-key check's query, as it is planned
  * ---------------------------------------------------------------------
  */
-void
-ag_softref_plan_query(Query *parse)
+/*
+ * Add the live-row condition to q if it is the check's locking query,
+ * SELECT ... FROM pk x WHERE ... FOR KEY SHARE OF x, on a soft-delete
+ * table.
+ */
+static void
+add_live_test(Query *q)
 {
 	RowMarkClause *rc;
 	RangeTblEntry *rte;
@@ -112,15 +117,14 @@ ag_softref_plan_query(Query *parse)
 	NullTest   *live;
 	Node	   *call;
 
-	if (!InNoForceRLSOperation() || (!ag_session_is_agent() && !ag_agentcode_running()) ||
-		parse->commandType != CMD_SELECT ||
-		list_length(parse->rowMarks) != 1 || list_length(parse->rtable) != 1 ||
-		parse->jointree == NULL)
+	if (q->commandType != CMD_SELECT ||
+		list_length(q->rowMarks) != 1 || list_length(q->rtable) != 1 ||
+		q->jointree == NULL)
 		return;
-	rc = linitial_node(RowMarkClause, parse->rowMarks);
+	rc = linitial_node(RowMarkClause, q->rowMarks);
 	if (rc->strength != LCS_FORKEYSHARE || rc->rti != 1)
 		return;
-	rte = rt_fetch(rc->rti, parse->rtable);
+	rte = rt_fetch(rc->rti, q->rtable);
 	if (rte->rtekind != RTE_RELATION || (att = ag_softdelete_attno(rte->relid)) <= 0)
 		return;
 	fn = LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("_soft_reference")),
@@ -138,9 +142,35 @@ ag_softref_plan_query(Query *parse)
 													  ObjectIdGetDatum(rte->relid), false, true),
 											makeWholeRowVar(rte, rc->rti, 0, false)),
 								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	parse->jointree->quals =
-		make_and_qual(parse->jointree->quals,
+	q->jointree->quals =
+		make_and_qual(q->jointree->quals,
 					  (Node *) makeBoolExpr(OR_EXPR, list_make2(live, call), -1));
+}
+
+/*
+ * The check's query: for an ordinary key the locking query itself; for a
+ * key with PERIOD (PostgreSQL 18's temporal keys, red team 33, finding 7)
+ * ri_triggers.c wraps it, SELECT 1 FROM (SELECT pk.period AS r FROM pk x
+ * WHERE ... FOR KEY SHARE OF x) x1 HAVING $n <@ range_agg(x1.r), and the
+ * condition goes into the subquery: an agent's write whose period
+ * overlaps a soft-deleted row's is refused there (no live row of the same
+ * key can overlap it: the referenced key is WITHOUT OVERLAPS).
+ */
+void
+ag_softref_plan_query(Query *parse)
+{
+	RangeTblEntry *rte;
+
+	if (!InNoForceRLSOperation() || (!ag_session_is_agent() && !ag_agentcode_running()) ||
+		parse->commandType != CMD_SELECT)
+		return;
+	if (parse->rowMarks == NIL && list_length(parse->rtable) == 1 &&
+		parse->hasAggs && parse->havingQual != NULL &&
+		(rte = linitial_node(RangeTblEntry, parse->rtable))->rtekind == RTE_SUBQUERY &&
+		rte->subquery != NULL)
+		add_live_test(rte->subquery);
+	else
+		add_live_test(parse);
 }
 
 /* ---------------------------------------------------------------------

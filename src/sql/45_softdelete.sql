@@ -689,6 +689,10 @@ BEGIN
                   DETAIL = format('Purging it would fire %s inside your write.', v_code),
                   HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or have the table''s owner remove it with agent_guard.purge() after checking what that code does, then write again.', relation::text);
     END IF;
+    -- A NO ACTION or RESTRICT key (temporal or not) that references them
+    -- stops the purge (red team 33, F7): the human is told so, not handed
+    -- PostgreSQL's error about a delete they did not run.
+    BEGIN
     v_gone := agent_guard._owner_purge(relation, format(
         'WITH gone AS (DELETE FROM %1$s t
                         WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT (e.value OPERATOR(pg_catalog.->>) ''tid'')::pg_catalog.tid
@@ -701,6 +705,12 @@ BEGIN
         agent_guard._only(relation)),
         (SELECT jsonb_agg(jsonb_build_object('rel', e.value -> 'rel', 'tid', e.value -> 'tid'))
            FROM jsonb_array_elements(v_rows) e));
+    EXCEPTION WHEN foreign_key_violation THEN
+        RAISE EXCEPTION 'a row an agent soft-deleted in % holds a key of the new row, and is not purged implicitly: rows of other tables reference it', relation
+            USING ERRCODE = 'YG050',
+                  DETAIL = format('Purging it was stopped by a foreign key: %s', SQLERRM),
+                  HINT = format('Nothing was written.  See agent_guard.soft_deleted(%L): restore the row, or deal with the rows that reference it and remove it with agent_guard.purge(), then write again.', relation::text);
+    END;
     IF coalesce(jsonb_array_length(v_gone), 0) <> jsonb_array_length(v_rows) THEN
         RAISE EXCEPTION 'could not purge %: % of % locked rows were deleted', relation,
                         coalesce(jsonb_array_length(v_gone), 0), jsonb_array_length(v_rows);
