@@ -60,12 +60,17 @@ SELECT id, room, during FROM r33t.booking WHERE id IN (2, 10) ORDER BY id;
 ROLLBACK;
 -- a key the soft-deleted room 2 holds: purged implicitly (nothing references it)
 INSERT INTO r33t.rooms VALUES (2, '[2026-06-01,2026-07-01)', 'human');
--- room 1 is referenced by booking 1: YG050, nothing written
+-- the agent's soft delete of room 1, which booking 1 references: it fails
+-- as the delete it asked for would (23503)
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt33-temporal"
 DELETE FROM r33t.rooms WHERE id = 1;
+-- a human points a booking at room 3's soft-deleted period (humans may);
+-- the human's new room 3 row there needs the key the soft-deleted row
+-- holds, whose purge the booking's NO ACTION key stops: YG050, nothing written
 \c "dbname=contrib_regression user=regress_human options="
 \set SHOW_CONTEXT never
-INSERT INTO r33t.rooms VALUES (1, '[2026-06-01,2026-07-01)', 'human');
+INSERT INTO r33t.booking VALUES (20, 3, '[2026-08-01,2026-08-02)');
+INSERT INTO r33t.rooms VALUES (3, '[2026-08-01,2026-09-01)', 'human');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 
 \c "dbname=contrib_regression user=regress_su options="
@@ -93,13 +98,15 @@ GRANT USAGE ON SCHEMA r33k TO regress_bot, regress_human;
 CREATE TABLE r33k.p (id int PRIMARY KEY, name text);
 CREATE TABLE r33k.c (id int PRIMARY KEY, pid int REFERENCES r33k.p (id));
 INSERT INTO r33k.p VALUES (1, 'one');
-INSERT INTO r33k.c VALUES (1, 1);
 SELECT agent_guard.protect('r33k.p');
 GRANT SELECT, INSERT, UPDATE, DELETE ON r33k.p, r33k.c TO regress_bot, regress_human;
 \c "dbname=contrib_regression user=regress_bot options=-cagent_guard.run_id=run-rt33-keys"
 DELETE FROM r33k.p WHERE id = 1;
+-- a human points a row at the soft-deleted row (humans may; an agent's
+-- soft delete of a row live rows reference fails as its delete would)
 \c "dbname=contrib_regression user=regress_human options="
 \set SHOW_CONTEXT never
+INSERT INTO r33k.c VALUES (1, 1);
 INSERT INTO r33k.p VALUES (1, 'human');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 -- with the reference gone, the implicit purge runs
