@@ -225,9 +225,7 @@ key_text(Relation parent, HeapTuple oldtup, SoftFk *fk, StringInfo names, String
 static bool
 is_protected(Relation child)
 {
-	Oid			argtypes[1];
-	Oid			capture_fn = LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("capture")),
-											0, argtypes, true);
+	Oid			capture_fn = ag_capture_function();
 	int			i;
 
 	for (i = 0; child->trigdesc != NULL && i < child->trigdesc->numtriggers; i++)
