@@ -1099,10 +1099,6 @@ ag_policy_utility(AgUtility *u, const char *text, int len)
 void
 ag_policy_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
 {
-	Relation	rel;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	def;
 	AgWriterScan ws = {InvalidOid, InvalidOid, false, true};
 	const char *stmt;
 	int			stmt_len;
@@ -1112,23 +1108,7 @@ ag_policy_object_access(ObjectAccessType access, Oid classId, Oid objectId, int 
 		ag_relation_exempt(objectId))
 		return;
 	ws.seq_ok = policy_seq_ok;
-	rel = table_open(AttrDefaultRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(objectId));
-	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
-				Int16GetDatum((int16) subId));
-	/* the row was just written, without a command counter increment */
-	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
-	while (HeapTupleIsValid(def = systable_getnext(scan)))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			ag_writers_scan_expr(stringToNode(TextDatumGetCString(d)), &ws);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	ag_writers_scan_new_default(objectId, (int16) subId, &ws);
 	if (!OidIsValid(ws.bad_fn))
 		return;
 	(void) ag_current_statement(&stmt, &stmt_len);

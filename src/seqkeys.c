@@ -759,9 +759,6 @@ void
 ag_seqroom_default_created(Oid relid, AttrNumber attnum)
 {
 	Relation	rel;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	def;
 	AgWriterScan ws = {0};
 	ListCell   *lc;
 	bool		named = true;
@@ -771,23 +768,7 @@ ag_seqroom_default_created(Oid relid, AttrNumber attnum)
 		return;
 	ws.collect_nextval = true;
 	ws.collect_identity = true;
-	rel = table_open(AttrDefaultRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
-				Int16GetDatum(attnum));
-	/* the row was just written, without a command counter increment */
-	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
-	while (HeapTupleIsValid(def = systable_getnext(scan)))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			ag_writers_scan_expr(stringToNode(TextDatumGetCString(d)), &ws);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	ag_writers_scan_new_default(relid, attnum, &ws);
 	if (ws.nextval_calls == NIL && ws.identity_seqs == NIL)
 		return;
 	foreach(lc, ws.nextval_calls)

@@ -54,7 +54,10 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_attrdef.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
@@ -74,6 +77,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
@@ -410,6 +414,38 @@ void
 ag_writers_scan_expr(Node *node, AgWriterScan *ws)
 {
 	writer_walker(node, ws);
+}
+
+/*
+ * The calls of the default just made for column attnum of relid (the
+ * object-access hook's OAT_POST_CREATE of pg_attrdef): the row was
+ * written without a command counter increment, so it is read with
+ * SnapshotSelf.
+ */
+void
+ag_writers_scan_new_default(Oid relid, AttrNumber attnum, AgWriterScan *ws)
+{
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	def;
+
+	rel = table_open(AttrDefaultRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(def = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			writer_walker(stringToNode(TextDatumGetCString(d)), ws);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 }
 
 /* Every call a plan makes, its subplans' included. */
