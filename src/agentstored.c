@@ -39,7 +39,10 @@
  *	  extended statistics expression the agent stores, or as a cast's
  *	  function (red team 33, F6: a human's m::text or ANALYZE runs them): it
  *	  would run the human's queries with the human's rights.  Judged when
- *	  stored (object access).
+ *	  stored (object access).  In a transaction a shared role tags (not a
+ *	  registered agent), also a call of the role's own SQL or PL function,
+ *	  or of any function the transaction made, whatever its SECURITY
+ *	  setting (red team 34, F4): the role is the humans'.
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the
@@ -52,6 +55,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/objectaddress.h"
 #include "catalog/namespace.h"
@@ -91,6 +95,7 @@
 #include "owner_spi.h"
 #include "refusal.h"
 #include "scope.h"
+#include "tagshadow.h"
 
 /* ---------------------------------------------------------------------
  * What an agent's view or policy reads
@@ -383,13 +388,63 @@ judge_domain_expression(Oid domain, Datum bin, const char *what)
 						  "Call a function of the agent's own instead: it runs with the agent's rights.");
 }
 
+/*
+ * What a stored expression may not call.  Another role's SECURITY INVOKER
+ * SQL or PL function: it would run a human's statements with the human's
+ * rights.  In a transaction tagged by a shared role that is not a
+ * registered agent (red team 34, F4) also the role's own SQL or PL
+ * functions and any function the transaction made, whatever their
+ * SECURITY setting: a SECURITY DEFINER function of the shared role runs
+ * as the role, that is with the humans' rights, untagged, in their
+ * sessions; the role has no rights of the agent's own to keep the code to.
+ */
+typedef struct StoredCall
+{
+	Oid			fn;				/* the first such function */
+	Oid			tagged_role;	/* the tagged shared role, or InvalidOid */
+	bool		tagged_hit;		/* refused as the tagged role's */
+} StoredCall;
+
+/* a function of the tagged shared role, or made by this transaction */
+static bool
+tagged_role_function(Oid fn, Oid role)
+{
+	HeapTuple	tup;
+	Form_pg_proc proc;
+	bool		found;
+
+	if (fn < FirstNormalObjectId)
+		return false;
+	if (ag_tagshadow_made_in_xact(ProcedureRelationId, fn))
+		return true;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	found = proc->proowner == role && proc->prolang != ClanguageId &&
+		proc->prolang != INTERNALlanguageId &&
+		proc->pronamespace != ag_guard_namespace();
+	ReleaseSysCache(tup);
+	return found;
+}
+
 static bool
 invoker_function_of_other(Oid fn, void *context)
 {
-	if (!ag_agentcode_invoker_of_other(fn))
-		return false;
-	*(Oid *) context = fn;
-	return true;
+	StoredCall *sc = (StoredCall *) context;
+
+	if (ag_agentcode_invoker_of_other(fn))
+	{
+		sc->fn = fn;
+		return true;
+	}
+	if (OidIsValid(sc->tagged_role) && tagged_role_function(fn, sc->tagged_role))
+	{
+		sc->fn = fn;
+		sc->tagged_hit = true;
+		return true;
+	}
+	return false;
 }
 
 static bool
@@ -404,23 +459,38 @@ invoker_call_walker(Node *node, void *context)
 	return expression_tree_walker(node, invoker_call_walker, context);
 }
 
+/* The transaction acts as an agent through a tag on a shared role alone. */
+static Oid
+tagged_shared_role(void)
+{
+	if (!ag_agent_latched() || !IsTransactionState() || IsAbortedTransactionBlockState() ||
+		!ag_identity_tagged_role())
+		return InvalidOid;
+	return GetUserId();
+}
+
 /*
  * The first call of another role's SECURITY INVOKER function in an
- * expression an agent stores, or InvalidOid.
+ * expression an agent stores (or, tagged, of the role's own function or
+ * one made in the transaction), or InvalidOid.
  */
 static Oid
-stored_invoker_call_node(Node *expr)
+stored_invoker_call_node(Node *expr, bool *tagged)
 {
-	Oid			fn = InvalidOid;
+	StoredCall	sc = {InvalidOid, InvalidOid, false};
 
-	(void) invoker_call_walker(expr, &fn);
-	return fn;
+	if (tagged != NULL)
+		sc.tagged_role = tagged_shared_role();
+	(void) invoker_call_walker(expr, &sc);
+	if (tagged != NULL)
+		*tagged = sc.tagged_hit;
+	return sc.fn;
 }
 
 static Oid
 stored_invoker_call(Datum expr)
 {
-	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)));
+	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)), NULL);
 }
 
 /*
@@ -484,7 +554,8 @@ nextval_why(Oid seq, Oid role)
 static void
 judge_stored_node(Node *expr, const char *what)
 {
-	Oid			fn = stored_invoker_call_node(expr);
+	bool		tagged = false;
+	Oid			fn = stored_invoker_call_node(expr, &tagged);
 	Oid			seq;
 
 	if (stored_nextval_node(expr, GetUserId(), &seq))
@@ -513,6 +584,14 @@ judge_stored_node(Node *expr, const char *what)
 							  "Name an ordinary setting as a constant (current_setting('app.tenant')).");
 	if (!OidIsValid(fn))
 		return;
+	if (tagged)
+		ag_refuse_humans_only(GetUserId(),
+							  psprintf("%s of tagged role \"%s\" cannot call function %s of role \"%s\"",
+									   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn),
+									   ag_agentcode_role_name(ag_agentcode_function_owner(fn))),
+							  psprintf("In a transaction tagged with agent_guard.agent_id whose role is not a registered agent role, the role's functions and those the transaction made are the humans' too: stored there, %s would run in the humans' statements with their rights (SECURITY DEFINER or not), untagged and unrecorded.",
+									   format_procedure(fn)),
+							  "Store the expression from a human's session, or call only built-in functions from the tagged transaction's stored code.");
 	ag_refuse_humans_only(GetUserId(),
 						  psprintf("%s of agent role \"%s\" cannot call function %s of role \"%s\"",
 								   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn),
@@ -822,6 +901,13 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 				judge_domain_expression(objectId, bin, "the default");
 				judge_stored_calls(bin, "the default of a domain");
 			}
+		}
+		else if (typ->typtype == TYPTYPE_DOMAIN && OidIsValid(tagged_shared_role()))
+		{
+			/* a tagged shared role's domain default (red team 34, F4) */
+			bin = heap_getattr(tup, Anum_pg_type_typdefaultbin, desc, &isnull);
+			if (!isnull)
+				judge_stored_calls(bin, "the default of a domain");
 		}
 	}
 	heap_freetuple(tup);

@@ -423,16 +423,21 @@ ag_seqkeys_check(Relation rel, AgRelInfo *info, HeapTuple oldtup, HeapTuple newt
  * of one of its partitions or inheritance children, draws from it) below
  * a margin: the values left to issue after the draw must stay at least
  * the smaller of 2^30 and half the sequence's range in steps
- * ((MAXVALUE - MINVALUE) / |INCREMENT| / 2).  A cycling sequence never
+ * ((MAXVALUE - MINVALUE) / |INCREMENT| / 2).  A column of an integer type
+ * narrower than the sequence (a plain bigint sequence filling a smallint
+ * key) counts the range the column can take from it instead (red team 34,
+ * F10), while the sequence is inside that range: past it the column takes
+ * nothing more from the sequence.  A cycling sequence never
  * runs out and is never refused.  The refusal is YG004, on record, and
  * never approvable: an approved draw would burn the same values; a human
  * can widen the sequence or do the write.
  *
  * The common path reads the sequence's parameters (syscache) and its page
  * (as read_sequence() does for the keys above); only a sequence already
- * below the margin costs the catalog look-ups that find the table it
- * numbers (pg_depend: identity or OWNED BY, and column defaults that name
- * it).  The checks are made before the draw where the guard sees it
+ * below the margin, or within a smallint's or an integer's margin of that
+ * type's end, costs the catalog look-ups that find the columns it numbers
+ * (pg_depend: identity or OWNED BY, column defaults that name it, and the
+ * columns of a domain whose default names it, red team 34, F5).  The checks are made before the draw where the guard sees it
  * coming (agent_guard._nextval(), planted in every agent plan in place of
  * nextval(); an identity's draw at the start of the statement that makes
  * it; a COPY FROM's defaults as it starts), and after it per row in the
@@ -457,6 +462,11 @@ typedef struct AgSeqRoom
 	uint64		margin;			/* the room an agent must leave */
 	bool		cycle;
 	int64		cache;
+	int64		min;			/* its range and step, for a column's type */
+	int64		max;
+	int64		inc;
+	int64		next;			/* the value it issues next */
+	bool		spent;			/* nothing left to issue */
 } AgSeqRoom;
 
 static uint64
@@ -465,61 +475,190 @@ abs_step(int64 inc)
 	return inc > 0 ? (uint64) inc : (uint64) 0 - (uint64) inc;
 }
 
+/*
+ * The room left between the sequence's next value and the end of the range
+ * [lo, hi] (its own, or narrowed to a column's type), and the margin of
+ * that range.  false when the next value lies outside the range.
+ */
+static bool
+range_room(const AgSeqRoom *room, int64 lo, int64 hi, uint64 *left, uint64 *margin)
+{
+	uint64		step = abs_step(room->inc);
+
+	lo = Max(lo, room->min);
+	hi = Min(hi, room->max);
+	if (hi < lo)
+		return false;
+	*margin = Min(((uint64) hi - (uint64) lo) / step / 2, (uint64) AG_SEQ_ROOM_CAP);
+	if (room->spent || room->next > hi || room->next < lo)
+	{
+		*left = 0;
+		return !room->spent ? false : true;
+	}
+	*left = room->inc > 0 ? ((uint64) hi - (uint64) room->next) / step + 1 :
+		((uint64) room->next - (uint64) lo) / step + 1;
+	return true;
+}
+
 /* false for another session's temporary sequence (not readable here) */
 static bool
 sequence_room(Oid seqid, AgSeqRoom *room)
 {
 	HeapTuple	st;
 	Form_pg_sequence seqform;
-	int64		inc;
-	int64		min;
-	int64		max;
 	int64		last;
-	int64		next;
 	bool		called;
-	uint64		step;
 
 	st = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seqid));
 	if (!HeapTupleIsValid(st))
 		return false;			/* not a sequence (dropped meanwhile) */
 	seqform = (Form_pg_sequence) GETSTRUCT(st);
-	inc = seqform->seqincrement;
-	min = seqform->seqmin;
-	max = seqform->seqmax;
+	room->inc = seqform->seqincrement;
+	room->min = seqform->seqmin;
+	room->max = seqform->seqmax;
 	room->cycle = seqform->seqcycle;
 	room->cache = seqform->seqcache;
 	ReleaseSysCache(st);
-	if (room->cycle || inc == 0 || max < min)
+	if (room->cycle || room->inc == 0 || room->max < room->min)
 		return false;
-	step = abs_step(inc);
-	room->margin = Min(((uint64) max - (uint64) min) / step / 2, (uint64) AG_SEQ_ROOM_CAP);
 	if (!read_sequence(seqid, &last, &called))
 		return false;
-	next = last;
-	if (called && pg_add_s64_overflow(last, inc, &next))
+	room->next = last;
+	room->spent = called && pg_add_s64_overflow(last, room->inc, &room->next);
+	if (room->spent)
+		room->next = room->inc > 0 ? room->max : room->min;
+	if (room->inc > 0 ? room->next > room->max : room->next < room->min)
+		room->spent = true;
+	(void) range_room(room, room->min, room->max, &room->left, &room->margin);
+	if (room->next < room->min || room->next > room->max)
 		room->left = 0;
-	else if (inc > 0)
-		room->left = next > max || next < min ? 0 : ((uint64) max - (uint64) next) / step + 1;
-	else
-		room->left = next < min || next > max ? 0 : ((uint64) next - (uint64) min) / step + 1;
 	return true;
 }
 
+/* The values an integer column's type holds (any other: the whole range). */
+static void
+type_range(Oid typid, int64 *lo, int64 *hi)
+{
+	switch (getBaseType(typid))
+	{
+		case INT2OID:
+			*lo = PG_INT16_MIN;
+			*hi = PG_INT16_MAX;
+			break;
+		case INT4OID:
+			*lo = PG_INT32_MIN;
+			*hi = PG_INT32_MAX;
+			break;
+		default:
+			*lo = PG_INT64_MIN;
+			*hi = PG_INT64_MAX;
+			break;
+	}
+}
+
 /*
- * The protected table a sequence numbers: a table whose identity or
- * OWNED BY column it is, or whose column default names it, protected
- * itself or through a protected parent.  InvalidOid for none.
+ * Would a draw of draws values leave a column of a type narrower than the
+ * sequence (lo .. hi) with less than its margin?  Only while the sequence
+ * is still inside the type's range: past it, the column takes no value of
+ * the sequence any more, whatever an agent draws (red team 34, F10).
  */
-static Oid
-numbered_table(Oid seqid, Oid *protected_as)
+static bool
+narrow_short(const AgSeqRoom *room, int64 lo, int64 hi, int64 draws, uint64 *left, uint64 *margin)
+{
+	if (lo <= room->min && hi >= room->max)
+		return false;			/* not narrower than the sequence */
+	if (room->spent || !range_room(room, lo, hi, left, margin))
+		return false;
+	return *left < *margin + (uint64) draws;
+}
+
+/* A column a sequence numbers, of a protected table. */
+typedef struct AgNumbered
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	Oid			protected_as;	/* the table, or its protected ancestor */
+} AgNumbered;
+
+static void
+add_column(List **cols, Oid relid, AttrNumber attnum)
+{
+	ListCell   *lc;
+	AgNumbered *n;
+
+	foreach(lc, *cols)
+	{
+		n = lfirst(lc);
+		if (n->relid == relid && n->attnum == attnum)
+			return;
+	}
+	n = palloc(sizeof(AgNumbered));
+	n->relid = relid;
+	n->attnum = attnum;
+	n->protected_as = InvalidOid;
+	*cols = lappend(*cols, n);
+}
+
+/*
+ * The columns of a domain whose default names the sequence and that have
+ * no default of their own, where PostgreSQL applies the domain's (red team
+ * 34, F5).  A domain over it copied its default when it was made, so it
+ * depends on the sequence itself and is found the same way.
+ */
+static void
+domain_columns(Relation dep, Oid seqid, Oid domain, List **cols)
+{
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Node	   *def;
+
+	if (get_typtype(domain) != TYPTYPE_DOMAIN ||
+		(def = get_typdefault(domain)) == NULL || default_sequence(def) != seqid)
+		return;
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(domain));
+	scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		HeapTuple	att;
+
+		if (d->classid != RelationRelationId || d->objsubid <= 0)
+			continue;
+		att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(d->objid), Int16GetDatum(d->objsubid));
+		if (HeapTupleIsValid(att))
+		{
+			Form_pg_attribute a = (Form_pg_attribute) GETSTRUCT(att);
+
+			if (a->atttypid == domain && !a->attisdropped && !a->atthasdef &&
+				a->attidentity == '\0' && a->attgenerated == '\0')
+				add_column(cols, d->objid, (AttrNumber) d->objsubid);
+			ReleaseSysCache(att);
+		}
+	}
+	systable_endscan(scan);
+}
+
+/*
+ * The columns of protected tables a sequence numbers: an identity or
+ * OWNED BY column, a column whose default names it, a column of a domain
+ * whose default names it; of a table protected itself or through a
+ * protected parent.  NIL for none.
+ */
+static List *
+numbered_columns(Oid seqid)
 {
 	Relation	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
-	List	   *tables = NIL;
+	List	   *cols = NIL;
+	List	   *domains = NIL;
+	List	   *found = NIL;
 	ListCell   *lc;
-	Oid			found = InvalidOid;
 
 	/* identity and OWNED BY: the sequence depends on the table's column */
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
@@ -533,11 +672,11 @@ numbered_table(Oid seqid, Oid *protected_as)
 
 		if (d->refclassid == RelationRelationId &&
 			(d->deptype == DEPENDENCY_AUTO || d->deptype == DEPENDENCY_INTERNAL))
-			tables = list_append_unique_oid(tables, d->refobjid);
+			add_column(&cols, d->refobjid, (AttrNumber) d->refobjsubid);
 	}
 	systable_endscan(scan);
 
-	/* a column default that names it */
+	/* a column default that names it, or a domain's */
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(RelationRelationId));
 	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
@@ -552,43 +691,51 @@ numbered_table(Oid seqid, Oid *protected_as)
 			ObjectAddress col = GetAttrDefaultColumnAddress(d->objid);
 
 			if (OidIsValid(col.objectId))
-				tables = list_append_unique_oid(tables, col.objectId);
+				add_column(&cols, col.objectId, (AttrNumber) col.objectSubId);
 		}
+		else if (d->classid == TypeRelationId)
+			domains = list_append_unique_oid(domains, d->objid);
 	}
 	systable_endscan(scan);
+	foreach(lc, domains)
+		domain_columns(dep, seqid, lfirst_oid(lc), &cols);
 	table_close(dep, AccessShareLock);
+	list_free(domains);
 
-	foreach(lc, tables)
+	foreach(lc, cols)
 	{
-		Oid			relid = lfirst_oid(lc);
+		AgNumbered *n = lfirst(lc);
 
-		if (get_rel_relkind(relid) == RELKIND_SEQUENCE)
+		if (get_rel_relkind(n->relid) == RELKIND_SEQUENCE)
 			continue;
-		if (ag_relation_protected(relid))
-			*protected_as = relid;
+		if (ag_relation_protected(n->relid))
+			n->protected_as = n->relid;
 		else
-			*protected_as = ag_relation_protected_ancestor(relid);
-		if (OidIsValid(*protected_as))
-		{
-			found = relid;
-			break;
-		}
+			n->protected_as = ag_relation_protected_ancestor(n->relid);
+		if (OidIsValid(n->protected_as))
+			found = lappend(found, n);
 	}
-	list_free(tables);
+	list_free(cols);
 	return found;
 }
 
 /*
  * Refuse an agent's draw of draws values from seqid when it would leave
- * the sequence that numbers a protected table with less than its margin.
- * what names the draw for the message.
+ * the sequence that numbers a protected table with less than its margin,
+ * or leave a column it numbers, of a type narrower than the sequence, with
+ * less than the margin of the values the column can take from it (red
+ * team 34, F10).  what names the draw for the message.
  */
 void
 ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 {
 	AgSeqRoom	room;
-	Oid			table;
-	Oid			protected_as = InvalidOid;
+	AgNumbered *hit = NULL;
+	List	   *cols;
+	ListCell   *lc;
+	uint64		left = 0;
+	uint64		margin = 0;
+	bool		narrow = false;
 	char	   *seqname;
 	char	   *tabname;
 	char	   *why;
@@ -598,30 +745,71 @@ ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 
 	if (draws < 1)
 		draws = 1;
-	if (!sequence_room(seqid, &room) || room.left >= room.margin + (uint64) draws)
+	if (!sequence_room(seqid, &room))
 		return;
-	table = numbered_table(seqid, &protected_as);
-	if (!OidIsValid(table))
+	/* the common path: the sequence and the narrower integer types keep their room */
+	if (room.left >= room.margin + (uint64) draws &&
+		!narrow_short(&room, PG_INT16_MIN, PG_INT16_MAX, draws, &left, &margin) &&
+		!narrow_short(&room, PG_INT32_MIN, PG_INT32_MAX, draws, &left, &margin))
 		return;
+	cols = numbered_columns(seqid);
+	foreach(lc, cols)
+	{
+		AgNumbered *n = lfirst(lc);
+		int64		lo;
+		int64		hi;
+
+		if (room.left < room.margin + (uint64) draws)
+		{
+			hit = n;
+			left = room.left;
+			margin = room.margin;
+			break;
+		}
+		type_range(get_atttype(n->relid, n->attnum), &lo, &hi);
+		if (narrow_short(&room, lo, hi, draws, &left, &margin))
+		{
+			hit = n;
+			narrow = true;
+			break;
+		}
+	}
+	if (hit == NULL)
+	{
+		list_free_deep(cols);
+		return;
+	}
 
 	seqname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(seqid)),
 										 get_rel_name(seqid));
-	tabname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(table)),
-										 get_rel_name(table));
-	why = psprintf("Sequence %s numbers protected table %s%s (a column's default or identity draws from it); it has "
-				   UINT64_FORMAT " values left to issue, and an agent may not draw it below " UINT64_FORMAT
-				   " (the smaller of 2^30 and half its range), so that humans' inserts still get keys.",
-				   seqname, tabname,
-				   protected_as != table ? psprintf(" (a part of protected table %s)", ag_qualified_relname(protected_as)) : "",
-				   room.left, room.margin);
+	tabname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(hit->relid)),
+										 get_rel_name(hit->relid));
+	if (!narrow)
+		why = psprintf("Sequence %s numbers protected table %s%s (a column's default or identity draws from it); it has "
+					   UINT64_FORMAT " values left to issue, and an agent may not draw it below " UINT64_FORMAT
+					   " (the smaller of 2^30 and half its range), so that humans' inserts still get keys.",
+					   seqname, tabname,
+					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
+					   left, margin);
+	else
+		why = psprintf("Sequence %s numbers column %s (%s) of protected table %s%s (its default or identity draws from it); it has "
+					   UINT64_FORMAT " values left that the column's type holds, and an agent may not draw it below " UINT64_FORMAT
+					   " (the smaller of 2^30 and half the range of values the column can take from it), so that humans' inserts still get keys.",
+					   seqname, quote_identifier(get_attname(hit->relid, hit->attnum, false)),
+					   format_type_be(get_atttype(hit->relid, hit->attnum)), tabname,
+					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
+					   left, margin);
 	(void) ag_current_statement(&text, &len);
 	/* on record like the gates' refusals: the error ends this transaction */
 	id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
 	ereport(ERROR,
 			(errcode(ERRCODE_AG_GUARD_PROTECTED),
 			 errmsg("%s of sequence %s refused: it would leave fewer than " UINT64_FORMAT " values for the inserts of table %s (request " INT64_FORMAT ")",
-					what, seqname, room.margin, tabname, id),
+					what, seqname, margin, tabname, id),
 			 errdetail("%s", why),
+			 narrow ?
+			 errhint("A human can widen the column (ALTER TABLE %s ALTER COLUMN %s TYPE bigint) or do the write.",
+					 tabname, quote_identifier(get_attname(hit->relid, hit->attnum, false))) :
 			 errhint("A human can widen the sequence (ALTER SEQUENCE %s AS bigint, or a larger MAXVALUE) or do the write.",
 					 seqname)));
 }

@@ -287,6 +287,13 @@ made_in_xact(Oid classid, Oid objid)
 	return false;
 }
 
+/* made_in_xact() for agentstored.c: a function this transaction created */
+bool
+ag_tagshadow_made_in_xact(Oid classid, Oid objid)
+{
+	return made_in_xact(classid, objid);
+}
+
 /*
  * From the object-access hook (hooks.c), OAT_POST_CREATE: note a function,
  * relation, type or cast this transaction creates.  A CREATE OR REPLACE FUNCTION

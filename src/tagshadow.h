@@ -12,6 +12,9 @@
 
 extern void ag_tagshadow_init(void);
 
+/* This transaction created the object (agentstored.c). */
+extern bool ag_tagshadow_made_in_xact(Oid classid, Oid objid);
+
 /* OAT_POST_CREATE (hooks.c): what this transaction creates is its own. */
 extern void ag_tagshadow_note_created(Oid classId, Oid objectId, int subId);
 
