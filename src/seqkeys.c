@@ -529,6 +529,7 @@ sequence_room(Oid seqid, AgSeqRoom *room)
 		room->next = room->inc > 0 ? room->max : room->min;
 	if (room->inc > 0 ? room->next > room->max : room->next < room->min)
 		room->spent = true;
+	room->left = room->margin = 0;
 	(void) range_room(room, room->min, room->max, &room->left, &room->margin);
 	if (room->next < room->min || room->next > room->max)
 		room->left = 0;
