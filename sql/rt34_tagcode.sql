@@ -14,6 +14,8 @@
 -- XML exports, ts_rewrite(tsquery, text), ts_stat): what the string calls
 -- runs in the humans' statements with their rights, untagged (YG002, on
 -- record).
+-- register_agent() lists a range type the role made before whose
+-- subtype_diff would have been refused.
 -- From the humans' side: the role untagged may store the same code, and
 -- its inserts work; the protected table's rows stay; the log verifies.
 --
@@ -136,6 +138,26 @@ INSERT INTO r34cb.slots SELECT g, r34cb.orange(g, g + 5) FROM generate_series(1,
 CREATE INDEX ON r34cb.slots USING gist (span);
 INSERT INTO r34cb.slots VALUES (1000, '[10,20)');
 SELECT count(*) FROM r34cb.slots;
+
+-- register_agent() lists a range type the role made before, whose
+-- subtype_diff is another role's SECURITY INVOKER function
+\c "dbname=contrib_regression user=regress_su options="
+\set SHOW_CONTEXT never
+CREATE ROLE regress_r34c_late LOGIN;
+GRANT USAGE ON SCHEMA r34c TO regress_r34c_late;
+GRANT CREATE ON SCHEMA r34cb TO regress_r34c_late;
+GRANT EXECUTE ON FUNCTION r34c.su_diff(int4, int4) TO regress_r34c_late;
+SET ROLE regress_r34c_late;
+CREATE TYPE r34cb.late_range AS RANGE (subtype = int4, subtype_diff = r34c.su_diff);
+CREATE TYPE r34cb.late_fine AS RANGE (subtype = int4, subtype_diff = int4range_subdiff);
+RESET ROLE;
+SELECT agent_guard.register_agent('regress_r34c_late');
+SELECT agent_guard.unregister_agent('regress_r34c_late');
+DROP TYPE r34cb.late_range, r34cb.late_fine;
+REVOKE USAGE ON SCHEMA r34c FROM regress_r34c_late;
+REVOKE CREATE ON SCHEMA r34cb FROM regress_r34c_late;
+REVOKE EXECUTE ON FUNCTION r34c.su_diff(int4, int4) FROM regress_r34c_late;
+DROP ROLE regress_r34c_late;
 
 -- the humans' side: the role untagged may store the same code, and writes
 \c "dbname=contrib_regression user=regress_tagged options="

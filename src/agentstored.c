@@ -1182,6 +1182,31 @@ scan_triggers(Unjudged *u)
 	table_close(rel, AccessShareLock);
 }
 
+/* the subtype_diff and canonical functions of the role's range types (red team 34, F6) */
+static void
+scan_ranges(Unjudged *u)
+{
+	Relation	rel = table_open(RangeRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_range r = (Form_pg_range) GETSTRUCT(tup);
+
+		if (r->rngtypid < FirstNormalObjectId || ag_agentcode_type_owner(r->rngtypid) != u->role)
+			continue;
+		if (OidIsValid(r->rngsubdiff) && ag_agentcode_invoker_of_other(r->rngsubdiff))
+			unjudged(u, TypeRelationId, r->rngtypid,
+					 psprintf("has a subtype_diff function that %s", calls_why(r->rngsubdiff, u->role)));
+		else if (OidIsValid(r->rngcanonical) && ag_agentcode_invoker_of_other(r->rngcanonical))
+			unjudged(u, TypeRelationId, r->rngtypid,
+					 psprintf("has a canonical function that %s", calls_why(r->rngcanonical, u->role)));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
 static int
 string_cmp(const ListCell *a, const ListCell *b)
 {
@@ -1225,6 +1250,7 @@ ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
 					   statistics, lengthof(statistics));
 	scan_constraints(&u);
 	scan_domains(&u);
+	scan_ranges(&u);
 	scan_triggers(&u);
 
 	n = list_length(u.found);
