@@ -39,10 +39,16 @@
  *	  extended statistics expression the agent stores, or as a cast's
  *	  function (red team 33, F6: a human's m::text or ANALYZE runs them): it
  *	  would run the human's queries with the human's rights.  Judged when
- *	  stored (object access).  In a transaction a shared role tags (not a
- *	  registered agent), also a call of the role's own SQL or PL function,
- *	  or of any function the transaction made, whatever its SECURITY
- *	  setting (red team 34, F4): the role is the humans'.
+ *	  stored (object access).  A range type's subtype_diff and canonical
+ *	  functions are judged the same way when the type is made (red team
+ *	  34, F6: GiST calls subtype_diff in a human's insert).  In a
+ *	  transaction a shared role tags (not a registered agent), also a call
+ *	  of the role's own SQL or PL function, or of any function the
+ *	  transaction made, whatever its SECURITY setting (red team 34, F4):
+ *	  the role is the humans'; and of a built-in that runs an SQL string or
+ *	  a relation's query with its caller's rights (red team 34, F8:
+ *	  query_to_xml, ts_rewrite; ag_agentcode_runs_callers_sql), whose
+ *	  string no walk of the expression sees into.
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the
