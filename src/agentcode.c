@@ -1533,7 +1533,10 @@ extension_c_function_named(Oid funcid, const char *const *names, int n, const ch
  * and extensions' (tablefunc's crosstab and connectby, xml2's xpath_table,
  * dblink's, which run it in another session).  Whatever the string calls,
  * no expression walk sees it.  Part of acts_with_callers_rights(); alone,
- * the calls a tagged shared role may not store (red team 34, F8).
+ * the calls a tagged shared role may not store (red team 34, F8).  The
+ * core's other callers of SPI (read from the PostgreSQL 15 and 18
+ * binaries) run fixed catalog queries (pg_get_ruledef, pg_get_viewdef,
+ * pg_get_triggerdef), foreign keys' checks or REFRESH MATERIALIZED VIEW.
  */
 bool
 ag_agentcode_runs_callers_sql(Oid funcid)
