@@ -1497,15 +1497,13 @@ changes_session_settings(Oid funcid)
 	return funcid == F_SET_CONFIG || extension_changes_settings(funcid);
 }
 
+/*
+ * An extension's C function by name: one of names[], or (prefix) a name
+ * that begins with it.
+ */
 static bool
-extension_acts_as_caller(Oid funcid)
+extension_c_function_named(Oid funcid, const char *const *names, int n, const char *prefix)
 {
-	static const char *const names[] = {
-		"crosstab", "crosstab2", "crosstab3", "crosstab4", "connectby",
-		"xpath_table", "lo_manage", "triggered_change_notification", "pgrowlocks",
-		"postgres_fdw_disconnect", "postgres_fdw_disconnect_all",
-		"postgres_fdw_get_connections", "pg_stat_statements"
-	};
 	HeapTuple	tup;
 	Form_pg_proc proc;
 	bool		found = false;
@@ -1521,25 +1519,82 @@ extension_acts_as_caller(Oid funcid)
 	{
 		const char *name = NameStr(proc->proname);
 
-		found = strncmp(name, "dblink", 6) == 0;
-		for (i = 0; !found && i < (int) lengthof(names); i++)
+		found = prefix != NULL && strncmp(name, prefix, strlen(prefix)) == 0;
+		for (i = 0; !found && i < n; i++)
 			found = strcmp(name, names[i]) == 0;
 	}
 	ReleaseSysCache(tup);
-	return found || extension_changes_settings(funcid);
+	return found;
+}
+
+/*
+ * Functions that run an SQL string, or a relation's query, with their
+ * caller's rights: the XML exports, ts_stat, ts_rewrite(tsquery, text),
+ * and extensions' (tablefunc's crosstab and connectby, xml2's xpath_table,
+ * dblink's, which run it in another session).  Whatever the string calls,
+ * no expression walk sees it.  Part of acts_with_callers_rights(); alone,
+ * the calls a tagged shared role may not store (red team 34, F8).  The
+ * core's other callers of SPI (read from the PostgreSQL 15 and 18
+ * binaries) run fixed catalog queries (pg_get_ruledef, pg_get_viewdef,
+ * pg_get_triggerdef), foreign keys' checks or REFRESH MATERIALIZED VIEW.
+ */
+bool
+ag_agentcode_runs_callers_sql(Oid funcid)
+{
+	static const char *const names[] = {
+		"crosstab", "crosstab2", "crosstab3", "crosstab4", "connectby", "xpath_table"
+	};
+
+	switch (funcid)
+	{
+		case F_QUERY_TO_XML:
+		case F_QUERY_TO_XMLSCHEMA:
+		case F_QUERY_TO_XML_AND_XMLSCHEMA:
+		case F_CURSOR_TO_XML:
+		case F_CURSOR_TO_XMLSCHEMA:
+		case F_TABLE_TO_XML:
+		case F_TABLE_TO_XMLSCHEMA:
+		case F_TABLE_TO_XML_AND_XMLSCHEMA:
+		case F_SCHEMA_TO_XML:
+		case F_SCHEMA_TO_XMLSCHEMA:
+		case F_SCHEMA_TO_XML_AND_XMLSCHEMA:
+		case F_DATABASE_TO_XML:
+		case F_DATABASE_TO_XMLSCHEMA:
+		case F_DATABASE_TO_XML_AND_XMLSCHEMA:
+		case F_TS_STAT_TEXT:
+		case F_TS_STAT_TEXT_TEXT:
+		case F_TS_REWRITE_TSQUERY_TEXT:
+			return true;
+		default:
+			return extension_c_function_named(funcid, names, lengthof(names), "dblink");
+	}
+}
+
+static bool
+extension_acts_as_caller(Oid funcid)
+{
+	static const char *const names[] = {
+		"lo_manage", "triggered_change_notification", "pgrowlocks",
+		"postgres_fdw_disconnect", "postgres_fdw_disconnect_all",
+		"postgres_fdw_get_connections", "pg_stat_statements"
+	};
+
+	return extension_c_function_named(funcid, names, lengthof(names), NULL) ||
+		extension_changes_settings(funcid);
 }
 
 /*
  * Functions that act with the caller's rights beyond what EXECUTE grants:
  * they check the caller at run time (settings, signals, replication slots,
- * large objects, sequences), run SQL or read tables as the caller (the
- * XML exports, ts_stat, ts_rewrite), write around the tables (WAL
+ * large objects, sequences), run SQL or read tables as the caller
+ * (ag_agentcode_runs_callers_sql), write around the tables (WAL
  * messages), or test the caller's privileges (tests_callers_privileges).
  */
 static bool
 acts_with_callers_rights(Oid funcid)
 {
-	if (tests_callers_privileges(funcid))
+	/* they test the caller's privileges, or run SQL or read tables as it */
+	if (tests_callers_privileges(funcid) || ag_agentcode_runs_callers_sql(funcid))
 		return true;
 	switch (funcid)
 	{
@@ -1563,24 +1618,6 @@ acts_with_callers_rights(Oid funcid)
 		case F_CURRVAL:
 		case F_LASTVAL:
 		case F_PG_SEQUENCE_LAST_VALUE:
-			/* they run SQL, or read tables, with their caller's rights */
-		case F_QUERY_TO_XML:
-		case F_QUERY_TO_XMLSCHEMA:
-		case F_QUERY_TO_XML_AND_XMLSCHEMA:
-		case F_CURSOR_TO_XML:
-		case F_CURSOR_TO_XMLSCHEMA:
-		case F_TABLE_TO_XML:
-		case F_TABLE_TO_XMLSCHEMA:
-		case F_TABLE_TO_XML_AND_XMLSCHEMA:
-		case F_SCHEMA_TO_XML:
-		case F_SCHEMA_TO_XMLSCHEMA:
-		case F_SCHEMA_TO_XML_AND_XMLSCHEMA:
-		case F_DATABASE_TO_XML:
-		case F_DATABASE_TO_XMLSCHEMA:
-		case F_DATABASE_TO_XML_AND_XMLSCHEMA:
-		case F_TS_STAT_TEXT:
-		case F_TS_STAT_TEXT_TEXT:
-		case F_TS_REWRITE_TSQUERY_TEXT:
 			/* they read the caller's large objects, or act for its session */
 		case F_LO_GET_OID:
 		case F_LO_GET_OID_INT8_INT4:

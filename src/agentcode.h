@@ -51,6 +51,7 @@ extern const char *ag_agentcode_unsafe_reason(Oid fn, Oid owner);
 extern bool ag_agentcode_nextval_unsafe(FuncExpr *f, Oid owner, Oid *seq);
 extern Oid	ag_agentcode_plan_agent_relation(PlannedStmt *plan);
 extern bool ag_agentcode_invoker_of_other(Oid fn);
+extern bool ag_agentcode_runs_callers_sql(Oid funcid);
 extern bool ag_agentcode_definer_of_other(Oid fn);
 extern Oid	ag_agentcode_hidden_setting_call(Node *expr);
 

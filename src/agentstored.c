@@ -39,10 +39,16 @@
  *	  extended statistics expression the agent stores, or as a cast's
  *	  function (red team 33, F6: a human's m::text or ANALYZE runs them): it
  *	  would run the human's queries with the human's rights.  Judged when
- *	  stored (object access).  In a transaction a shared role tags (not a
- *	  registered agent), also a call of the role's own SQL or PL function,
- *	  or of any function the transaction made, whatever its SECURITY
- *	  setting (red team 34, F4): the role is the humans'.
+ *	  stored (object access).  A range type's subtype_diff and canonical
+ *	  functions are judged the same way when the type is made (red team
+ *	  34, F6: GiST calls subtype_diff in a human's insert).  In a
+ *	  transaction a shared role tags (not a registered agent), also a call
+ *	  of the role's own SQL or PL function, or of any function the
+ *	  transaction made, whatever its SECURITY setting (red team 34, F4):
+ *	  the role is the humans'; and of a built-in that runs an SQL string or
+ *	  a relation's query with its caller's rights (red team 34, F8:
+ *	  query_to_xml, ts_rewrite; ag_agentcode_runs_callers_sql), whose
+ *	  string no walk of the expression sees into.
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the
@@ -67,6 +73,7 @@
 #include "catalog/pg_language.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_range.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_trigger.h"
@@ -403,6 +410,7 @@ typedef struct StoredCall
 	Oid			fn;				/* the first such function */
 	Oid			tagged_role;	/* the tagged shared role, or InvalidOid */
 	bool		tagged_hit;		/* refused as the tagged role's */
+	bool		runs_sql;		/* tagged: a built-in that runs an SQL string */
 } StoredCall;
 
 /* a function of the tagged shared role, or made by this transaction */
@@ -415,15 +423,19 @@ tagged_role_function(Oid fn, Oid role)
 
 	if (fn < FirstNormalObjectId)
 		return false;
-	if (ag_tagshadow_made_in_xact(ProcedureRelationId, fn))
-		return true;
 	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	if (!HeapTupleIsValid(tup))
-		return false;
+		return ag_tagshadow_made_in_xact(ProcedureRelationId, fn);
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	found = proc->proowner == role && proc->prolang != ClanguageId &&
-		proc->prolang != INTERNALlanguageId &&
-		proc->pronamespace != ag_guard_namespace();
+
+	/*
+	 * C and internal functions are a superuser's, or PostgreSQL's own: the
+	 * constructors and the range-to-multirange cast CREATE TYPE ... AS
+	 * RANGE makes in the transaction, which run built-in code
+	 */
+	found = proc->prolang != ClanguageId && proc->prolang != INTERNALlanguageId &&
+		((proc->proowner == role && proc->pronamespace != ag_guard_namespace()) ||
+		 ag_tagshadow_made_in_xact(ProcedureRelationId, fn));
 	ReleaseSysCache(tup);
 	return found;
 }
@@ -442,6 +454,18 @@ invoker_function_of_other(Oid fn, void *context)
 	{
 		sc->fn = fn;
 		sc->tagged_hit = true;
+		return true;
+	}
+	/*
+	 * a built-in that runs an SQL string or a relation's query with its
+	 * caller's rights (red team 34, F8): what the string calls, the
+	 * transaction's functions included, no walk sees
+	 */
+	if (OidIsValid(sc->tagged_role) && ag_agentcode_runs_callers_sql(fn))
+	{
+		sc->fn = fn;
+		sc->tagged_hit = true;
+		sc->runs_sql = true;
 		return true;
 	}
 	return false;
@@ -475,22 +499,24 @@ tagged_shared_role(void)
  * one made in the transaction), or InvalidOid.
  */
 static Oid
-stored_invoker_call_node(Node *expr, bool *tagged)
+stored_invoker_call_node(Node *expr, bool *tagged, bool *runs_sql)
 {
-	StoredCall	sc = {InvalidOid, InvalidOid, false};
+	StoredCall	sc = {InvalidOid, InvalidOid, false, false};
 
 	if (tagged != NULL)
 		sc.tagged_role = tagged_shared_role();
 	(void) invoker_call_walker(expr, &sc);
 	if (tagged != NULL)
 		*tagged = sc.tagged_hit;
+	if (runs_sql != NULL)
+		*runs_sql = sc.runs_sql;
 	return sc.fn;
 }
 
 static Oid
 stored_invoker_call(Datum expr)
 {
-	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)), NULL);
+	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)), NULL, NULL);
 }
 
 /*
@@ -555,7 +581,8 @@ static void
 judge_stored_node(Node *expr, const char *what)
 {
 	bool		tagged = false;
-	Oid			fn = stored_invoker_call_node(expr, &tagged);
+	bool		runs_sql = false;
+	Oid			fn = stored_invoker_call_node(expr, &tagged, &runs_sql);
 	Oid			seq;
 
 	if (stored_nextval_node(expr, GetUserId(), &seq))
@@ -584,6 +611,13 @@ judge_stored_node(Node *expr, const char *what)
 							  "Name an ordinary setting as a constant (current_setting('app.tenant')).");
 	if (!OidIsValid(fn))
 		return;
+	if (runs_sql)
+		ag_refuse_humans_only(GetUserId(),
+							  psprintf("%s of tagged role \"%s\" cannot call %s, which runs an SQL string or a relation's query",
+									   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
+							  psprintf("In a transaction tagged with agent_guard.agent_id whose role is not a registered agent role, stored code runs in the humans' statements with their rights, untagged and unrecorded; %s would run there whatever its SQL names, the transaction's own functions included, and no check sees into the string.",
+									   format_procedure(fn)),
+							  "Store the expression from a human's session, or run the query from the tagged transaction itself.");
 	if (tagged)
 		ag_refuse_humans_only(GetUserId(),
 							  psprintf("%s of tagged role \"%s\" cannot call function %s of role \"%s\"",
@@ -637,6 +671,44 @@ judge_stored_cast(Oid castid)
 									   format_type_be(c->castsource),
 									   format_type_be(c->casttarget)));
 		}
+		heap_freetuple(tup);
+	}
+	FreeTupleDesc(desc);
+}
+
+/*
+ * A range type an agent makes (red team 34, F6): PostgreSQL calls its
+ * subtype_diff (GiST's penalty and picksplit) and its canonical function
+ * in the writes of any table with a column of the type, a human's too,
+ * with no function named in any expression, as a cast's.  Each is judged
+ * as a call in what the agent stores.  Its subtype's operator class is a
+ * superuser's; its multirange type has no functions of its own.  The
+ * pg_range row is written after the range type's (DefineRange), so it is
+ * looked for when the type's array type is made; not found, nothing.
+ */
+static void
+judge_stored_range(Oid rngtypid)
+{
+	TupleDesc	desc;
+	HeapTuple	tup = own_catalog_row(RangeRelationId, RangeTypidIndexId, Anum_pg_range_rngtypid,
+									  rngtypid, &desc);
+
+	if (tup != NULL)
+	{
+		Form_pg_range r = (Form_pg_range) GETSTRUCT(tup);
+		Oid			owner;
+		char	   *name = type_name_now(rngtypid, &owner);
+
+		if (OidIsValid(r->rngsubdiff))
+			judge_stored_node((Node *) makeFuncExpr(r->rngsubdiff, FLOAT8OID, NIL, InvalidOid,
+													InvalidOid, COERCE_EXPLICIT_CALL),
+							  psprintf("the subtype_diff function of range type %s",
+									   name ? name : "?"));
+		if (OidIsValid(r->rngcanonical))
+			judge_stored_node((Node *) makeFuncExpr(r->rngcanonical, rngtypid, NIL, InvalidOid,
+													InvalidOid, COERCE_EXPLICIT_CALL),
+							  psprintf("the canonical function of range type %s",
+									   name ? name : "?"));
 		heap_freetuple(tup);
 	}
 	FreeTupleDesc(desc);
@@ -893,6 +965,10 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		if (tup == NULL)
 			return;
 		typ = (Form_pg_type) GETSTRUCT(tup);
+		/* a range type's support functions (red team 34, F6), with its array type */
+		if (access == OAT_POST_CREATE && typ->typtype == TYPTYPE_BASE &&
+			OidIsValid(typ->typelem))
+			judge_stored_range(typ->typelem);
 		if (typ->typtype == TYPTYPE_DOMAIN && ag_agentcode_role_is_agent(typ->typowner))
 		{
 			bin = heap_getattr(tup, Anum_pg_type_typdefaultbin, desc, &isnull);
@@ -1112,6 +1188,31 @@ scan_triggers(Unjudged *u)
 	table_close(rel, AccessShareLock);
 }
 
+/* the subtype_diff and canonical functions of the role's range types (red team 34, F6) */
+static void
+scan_ranges(Unjudged *u)
+{
+	Relation	rel = table_open(RangeRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_range r = (Form_pg_range) GETSTRUCT(tup);
+
+		if (r->rngtypid < FirstNormalObjectId || ag_agentcode_type_owner(r->rngtypid) != u->role)
+			continue;
+		if (OidIsValid(r->rngsubdiff) && ag_agentcode_invoker_of_other(r->rngsubdiff))
+			unjudged(u, TypeRelationId, r->rngtypid,
+					 psprintf("has a subtype_diff function that %s", calls_why(r->rngsubdiff, u->role)));
+		else if (OidIsValid(r->rngcanonical) && ag_agentcode_invoker_of_other(r->rngcanonical))
+			unjudged(u, TypeRelationId, r->rngtypid,
+					 psprintf("has a canonical function that %s", calls_why(r->rngcanonical, u->role)));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
 static int
 string_cmp(const ListCell *a, const ListCell *b)
 {
@@ -1155,6 +1256,7 @@ ag_sql_warn_unjudged(PG_FUNCTION_ARGS)
 					   statistics, lengthof(statistics));
 	scan_constraints(&u);
 	scan_domains(&u);
+	scan_ranges(&u);
 	scan_triggers(&u);
 
 	n = list_length(u.found);
