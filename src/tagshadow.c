@@ -480,23 +480,31 @@ older_cast_type(Oid castid, bool dropping)
  * is a cast only when no function matches.  Its description, or NULL.
  */
 static char *
-older_type_named(const char *name)
+older_type_named(const char *name, Oid nsp)
 {
 	CatCList   *list = SearchSysCacheList1(TYPENAMENSP, CStringGetDatum(name));
-	char	   *what = NULL;
+	Oid			found = InvalidOid;
+	char		typtype = 0;
 	int			i;
 
-	for (i = 0; i < list->n_members && what == NULL; i++)
+	for (i = 0; i < list->n_members; i++)
 	{
 		Form_pg_type t = (Form_pg_type) GETSTRUCT(&list->members[i]->tuple);
 
+		/* the function's own schema's type first, for the message */
 		if (t->typnamespace != PG_CATALOG_NAMESPACE && !isAnyTempNamespace(t->typnamespace) &&
-			!made_in_xact(TypeRelationId, t->oid))
-			what = psprintf("%s %s", t->typtype == TYPTYPE_DOMAIN ? "domain" : "type",
-							format_type_be_qualified(t->oid));
+			!made_in_xact(TypeRelationId, t->oid) &&
+			(!OidIsValid(found) || t->typnamespace == nsp))
+		{
+			found = t->oid;
+			typtype = t->typtype;
+		}
 	}
 	ReleaseSysCacheList(list);
-	return what;
+	if (!OidIsValid(found))
+		return NULL;
+	return psprintf("%s %s", typtype == TYPTYPE_DOMAIN ? "domain" : "type",
+					format_type_be_qualified(found));
 }
 
 /* A routine of this name made before this transaction, other than fn. */
@@ -1059,7 +1067,7 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 			/* and so is one named like the humans' own older type (red team 34, F9) */
 			if (prokind != PROKIND_PROCEDURE && p->pronargs >= 1 &&
 				p->pronargs - p->pronargdefaults <= 1)
-				like_older_type = older_type_named(name);
+				like_older_type = older_type_named(name, p->pronamespace);
 		}
 	}
 	systable_endscan(scan);
