@@ -23,7 +23,9 @@
  * type by its relation), a collation, a text search dictionary,
  * configuration, parser or template, a conversion; and a function or
  * aggregate callable with one argument named like a pg_catalog type
- * (name(x) is a cast to it when no function matches: red team 20, F6).  Judged in the
+ * (name(x) is a cast to it when no function matches: red team 20, F6), or
+ * like a type or domain made before the transaction, in any schema (the
+ * humans' own cast mood(m): red team 34, F9).  Judged in the
  * object-access hook after the catalog row is written (OAT_POST_CREATE,
  * OAT_POST_ALTER), so every way of making one is covered: DO, EXECUTE,
  * CREATE SCHEMA ... CREATE, a function's body, an extension's script.
