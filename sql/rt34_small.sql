@@ -123,7 +123,7 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-34';
 CREATE FUNCTION r34t.w9() RETURNS text LANGUAGE plpgsql SECURITY DEFINER AS $$
   BEGIN DELETE FROM r34t.ord WHERE id = 3; RETURN 'eu'; END $$;
-ALTER TABLE r34t.logp ALTER COLUMN region SET DEFAULT r34t.w9();
+ALTER TABLE r34t.logp ADD COLUMN region2 text DEFAULT r34t.w9();  -- SET DEFAULT of the older column: YG004 (rt34_tagolder)
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-34';
 CREATE FUNCTION r34t.w11(int) RETURNS bool LANGUAGE plpgsql SECURITY DEFINER AS $$

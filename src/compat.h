@@ -102,6 +102,13 @@
 #define AG_HAVE_SET_EXPRESSION 1
 #endif
 
+/* ALTER TABLE ... ALTER CONSTRAINT: 18 gave it a node of its own. */
+#if PG_VERSION_NUM >= 180000
+#define AG_ALTER_CONSTRAINT_NAME(def) (castNode(ATAlterConstraint, (def))->conname)
+#else
+#define AG_ALTER_CONSTRAINT_NAME(def) (castNode(Constraint, (def))->conname)
+#endif
+
 /* ALTER TABLE ... ADD COLUMN: 16 dropped the separate recursing subcommand. */
 #if PG_VERSION_NUM >= 160000
 #define AG_IS_ADD_COLUMN(subtype) ((subtype) == AT_AddColumn)

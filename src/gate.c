@@ -2310,10 +2310,11 @@ classify_utility(Node *parsetree, AgUtility *v)
 	}
 	/* a tagged shared role's older tables and sequences are the humans' too */
 	{
-		char	   *why = ag_tagshadow_older_structure(parsetree);
+		const char *what;
+		char	   *why = ag_tagshadow_older_structure(parsetree, &what);
 
 		if (why != NULL)
-			verdict(v, AG_REFUSAL_GUARD, "row security or sequence change", why);
+			verdict(v, AG_REFUSAL_GUARD, what, why);
 	}
 	/* the structure of protected tables belongs to the guard */
 	ag_structure_classify(parsetree, v);

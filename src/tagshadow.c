@@ -23,7 +23,9 @@
  * type by its relation), a collation, a text search dictionary,
  * configuration, parser or template, a conversion; and a function or
  * aggregate callable with one argument named like a pg_catalog type
- * (name(x) is a cast to it when no function matches: red team 20, F6).  Judged in the
+ * (name(x) is a cast to it when no function matches: red team 20, F6), or
+ * like a type or domain made before the transaction, in any schema (the
+ * humans' own cast mood(m): red team 34, F9).  Judged in the
  * object-access hook after the catalog row is written (OAT_POST_CREATE,
  * OAT_POST_ALTER), so every way of making one is covered: DO, EXECUTE,
  * CREATE SCHEMA ... CREATE, a function's body, an extension's script.
@@ -51,12 +53,15 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_conversion.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
@@ -65,11 +70,13 @@
 #include "catalog/pg_ts_dict.h"
 #include "catalog/pg_ts_parser.h"
 #include "catalog/pg_ts_template.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_type.h"
 #include "tcop/tcopprot.h"
 #include "rewrite/rewriteSupport.h"
 #include "utils/builtins.h"
@@ -141,6 +148,26 @@ row_self(Oid classid, Oid oidindex, AttrNumber oidcol, Oid oid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return tup;
+}
+
+/*
+ * Had the catalog the row before this command (the catalog snapshot: the
+ * command's own rows are not seen yet), for kinds without an oid syscache?
+ */
+static bool
+catalog_had(Oid classid, Oid oidindex, AttrNumber oidcol, Oid oid)
+{
+	Relation	rel = table_open(classid, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		had;
+
+	ScanKeyInit(&key, oidcol, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(oid));
+	scan = systable_beginscan(rel, oidindex, true, NULL, 1, &key);
+	had = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return had;
 }
 
 /* Has pg_catalog an object of this kind and name (any arguments)? */
@@ -307,13 +334,24 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 
 	if (subId != 0 || IsParallelWorker() ||
 		(classId != ProcedureRelationId && classId != RelationRelationId &&
-		 classId != TypeRelationId && classId != CastRelationId))
+		 classId != TypeRelationId && classId != CastRelationId &&
+		 classId != TriggerRelationId && classId != RewriteRelationId &&
+		 classId != ConstraintRelationId))
 		return;
 	/* a cast is never replaced; a shell type made complete was noted as a shell */
-	if (classId != CastRelationId &&
-		SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID :
-							  classId == TypeRelationId ? TYPEOID : RELOID,
-							  ObjectIdGetDatum(objectId)))
+	if (classId == TriggerRelationId || classId == RewriteRelationId)
+	{
+		/* CREATE OR REPLACE TRIGGER and RULE keep the oid: seen before the command */
+		if (catalog_had(classId, classId == TriggerRelationId ? TriggerOidIndexId : RewriteOidIndexId,
+						classId == TriggerRelationId ? Anum_pg_trigger_oid : Anum_pg_rewrite_oid,
+						objectId))
+			return;
+	}
+	else if (classId != CastRelationId &&
+			 SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID :
+								   classId == TypeRelationId ? TYPEOID :
+								   classId == ConstraintRelationId ? CONSTROID : RELOID,
+								   ObjectIdGetDatum(objectId)))
 		return;
 	if (made_count == made_size)
 	{
@@ -434,6 +472,41 @@ older_cast_type(Oid castid, bool dropping)
 		what = psprintf("the cast from %s to %s, of %s", format_type_be(c->castsource),
 						format_type_be(c->casttarget), what);
 	return what;
+}
+
+/*
+ * A type or domain made before this transaction, outside pg_catalog (the
+ * built-in rule above covers it) and pg_temp, in any schema, named name
+ * (red team 34, F9): a function of that name callable with one argument is
+ * chosen for the humans' function-style cast name(x) to their type, which
+ * is a cast only when no function matches.  Its description, or NULL.
+ */
+static char *
+older_type_named(const char *name, Oid nsp)
+{
+	CatCList   *list = SearchSysCacheList1(TYPENAMENSP, CStringGetDatum(name));
+	Oid			found = InvalidOid;
+	char		typtype = 0;
+	int			i;
+
+	for (i = 0; i < list->n_members; i++)
+	{
+		Form_pg_type t = (Form_pg_type) GETSTRUCT(&list->members[i]->tuple);
+
+		/* the function's own schema's type first, for the message */
+		if (t->typnamespace != PG_CATALOG_NAMESPACE && !isAnyTempNamespace(t->typnamespace) &&
+			!made_in_xact(TypeRelationId, t->oid) &&
+			(!OidIsValid(found) || t->typnamespace == nsp))
+		{
+			found = t->oid;
+			typtype = t->typtype;
+		}
+	}
+	ReleaseSysCacheList(list);
+	if (!OidIsValid(found))
+		return NULL;
+	return psprintf("%s %s", typtype == TYPTYPE_DOMAIN ? "domain" : "type",
+					format_type_be_qualified(found));
 }
 
 /* A routine of this name made before this transaction, other than fn. */
@@ -585,16 +658,10 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 }
 
 /*
- * The same rule, judged on the statement (gate.c's classifier), for what
- * the object-access hook does not tell apart (red team 31, F6): in a
- * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
- * FORCE), CREATE, ALTER or DROP POLICY of a table, and ALTER SEQUENCE of
- * a sequence, made before this transaction.  A constant policy
- * (USING (false)) with FORCE hides every row of the role's table from the
- * humans of the role, MAXVALUE 2 stops their nextval().  Made in this
- * transaction is the relcache's rd_createSubid, not the catalog row's
- * xmin, which an earlier ALTER of this transaction has made its own.
- * Returns why, or NULL.
+ * A relation made before this transaction, outside pg_temp (for
+ * ag_tagshadow_older_structure()).  Made in this transaction is the
+ * relcache's rd_createSubid, not the catalog row's xmin, which an earlier
+ * ALTER of this transaction has made its own.
  */
 static bool
 relation_made_earlier(Oid relid, const char **kind)
@@ -607,70 +674,325 @@ relation_made_earlier(Oid relid, const char **kind)
 	earlier = rel->rd_createSubid == InvalidSubTransactionId &&
 		rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
 	*kind = rel->rd_rel->relkind == RELKIND_SEQUENCE ? "sequence" :
-		rel->rd_rel->relkind == RELKIND_VIEW ? "view" : "table";
+		rel->rd_rel->relkind == RELKIND_VIEW ? "view" :
+		rel->rd_rel->relkind == RELKIND_MATVIEW ? "materialized view" :
+		rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE ? "foreign table" :
+		rel->rd_rel->relkind == RELKIND_COMPOSITE_TYPE ? "type" :
+		rel->rd_rel->relkind == RELKIND_INDEX ? "index" : "table";
 	relation_close(rel, AccessShareLock);
 	return earlier;
 }
 
+/* A relation by its qualified name list less the last (a trigger's, a rule's) name. */
+static Oid
+relid_of_owner(List *names)
+{
+	if (list_length(names) < 2)
+		return InvalidOid;
+	return RangeVarGetRelid(makeRangeVarFromNameList(list_truncate(list_copy(names),
+																	list_length(names) - 1)),
+							NoLock, true);
+}
+
+/*
+ * One subcommand of ALTER TABLE (VIEW, FOREIGN TABLE) of a relation made
+ * before this transaction (red team 34, F7 and F11): what it does to the
+ * humans' structure, or NULL when it is allowed.  Refused: what undoes or
+ * changes what their statements run, see or are held to (a column
+ * default, NOT NULL, a constraint or its checking, a generated column's
+ * expression, an identity column, a rule's firing, inheritance and
+ * partitions, a typed table's type, a view's options, a foreign table's
+ * options, the replica identity their UPDATE and DELETE of a published
+ * table need, durability).  Allowed: what adds (columns, constraints,
+ * indexes; what they store is judged by agentstored.c), and what only
+ * changes storage or plans (tablespace, access method, storage
+ * parameters of a table, statistics targets, CLUSTER ON).  Triggers are
+ * judged when switched (agentstored.c); DROP COLUMN and ALTER COLUMN TYPE
+ * ask approval of every agent (gate.c).  A constraint the transaction
+ * added, a partition or parent it made, are its own.
+ */
+static const char *
+older_table_cmd(AlterTableCmd *cmd, Oid relid, char relkind)
+{
+	const char *kind;
+	Oid			other;
+
+	switch (cmd->subtype)
+	{
+		case AT_ColumnDefault:
+			return cmd->def != NULL ? "sets a column default of" : "drops a column default of";
+		case AT_DropNotNull:
+			return "drops NOT NULL of";
+		case AT_DropExpression:
+#ifdef AG_HAVE_SET_EXPRESSION
+		case AT_SetExpression:
+#endif
+			return "changes a generated column of";
+		case AT_SetIdentity:
+		case AT_DropIdentity:
+			return "changes an identity column of";
+		case AT_DropConstraint:
+		case AT_AlterConstraint:
+			other = cmd->subtype == AT_DropConstraint ? get_relation_constraint_oid(relid, cmd->name, true) :
+				get_relation_constraint_oid(relid, AG_ALTER_CONSTRAINT_NAME(cmd->def), true);
+			if (OidIsValid(other) && made_in_xact(ConstraintRelationId, other))
+				return NULL;
+			return cmd->subtype == AT_DropConstraint ? "drops a constraint of" : "changes a constraint of";
+		case AT_EnableRule:
+		case AT_EnableAlwaysRule:
+		case AT_EnableReplicaRule:
+		case AT_DisableRule:
+			return "switches a rule of";
+		case AT_DropInherit:
+			if (!relation_made_earlier(RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true), &kind))
+				return NULL;
+			return "takes out of its parent";
+		case AT_DetachPartition:
+		case AT_DetachPartitionFinalize:
+			if (!relation_made_earlier(RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true), &kind))
+				return NULL;
+			return "detaches a partition of";
+		case AT_DropOf:
+			return "unties from its type";
+		case AT_ReplicaIdentity:
+			return "changes the replica identity of";
+		case AT_SetUnLogged:
+			return "makes unlogged";
+		case AT_SetRelOptions:
+		case AT_ResetRelOptions:
+		case AT_ReplaceRelOptions:
+			/* check_option, security_barrier, security_invoker */
+			return relkind == RELKIND_VIEW ? "changes the options of" : NULL;
+		case AT_GenericOptions:
+		case AT_AlterColumnGenericOptions:
+			/* where the humans' reads of it go */
+			return relkind == RELKIND_FOREIGN_TABLE ? "changes the options of" : NULL;
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * The same rule, judged on the statement (gate.c's classifier), for what
+ * the object-access hook does not tell apart (red team 31, F6): in a
+ * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
+ * FORCE), CREATE, ALTER or DROP POLICY of a table, and ALTER SEQUENCE of
+ * a sequence, made before this transaction.  A constant policy
+ * (USING (false)) with FORCE hides every row of the role's table from the
+ * humans of the role, MAXVALUE 2 stops their nextval().  And (red team
+ * 34, F7 and F11) what undoes or changes the humans' older structure:
+ * the ALTER TABLE subcommands of older_table_cmd(), DROP TRIGGER and DROP
+ * RULE, DROP INDEX of a unique or exclusion index, renaming a column,
+ * attribute, constraint or rule, of a relation made before the
+ * transaction; ALTER DOMAIN ... DROP CONSTRAINT, DROP NOT NULL, SET or
+ * DROP DEFAULT and ALTER TYPE ... RENAME VALUE of a type made before it.
+ * What the transaction made itself (the relation, the trigger, rule or
+ * constraint) stays its own.  Returns why, or NULL; *what names the
+ * refused act.
+ */
 char *
-ag_tagshadow_older_structure(Node *parsetree)
+ag_tagshadow_older_structure(Node *parsetree, const char **what)
 {
 	RangeVar   *rv = NULL;
 	const char *act = NULL;
 	const char *kind = "table";
-	Oid			relid;
+	Oid			relid = InvalidOid;
+	Oid			typid = InvalidOid;
+	bool		policy = false;
 	ListCell   *lc;
+	char	   *typewhat;
 
+	*what = NULL;
 	if (parsetree == NULL || creating_extension || !tagged_judging())
 		return NULL;
 	switch (nodeTag(parsetree))
 	{
 		case T_AlterTableStmt:
-			foreach(lc, ((AlterTableStmt *) parsetree)->cmds)
 			{
-				AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+				AlterTableStmt *a = (AlterTableStmt *) parsetree;
 
-				if (t == AT_EnableRowSecurity || t == AT_DisableRowSecurity ||
-					t == AT_ForceRowSecurity || t == AT_NoForceRowSecurity)
-					act = "switches row security of";
+				foreach(lc, a->cmds)
+				{
+					AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
+					if (t == AT_EnableRowSecurity || t == AT_DisableRowSecurity ||
+						t == AT_ForceRowSecurity || t == AT_NoForceRowSecurity)
+					{
+						act = "switches row security of";
+						policy = true;
+					}
+				}
+				rv = a->relation;
+				if (act != NULL)
+					break;
+				relid = RangeVarGetRelid(rv, NoLock, true);
+				if (!relation_made_earlier(relid, &kind))
+					return NULL;
+				foreach(lc, a->cmds)
+				{
+					act = older_table_cmd(lfirst_node(AlterTableCmd, lc), relid, get_rel_relkind(relid));
+					if (act != NULL)
+						break;
+				}
+				*what = "ALTER TABLE";
+				break;
 			}
-			rv = ((AlterTableStmt *) parsetree)->relation;
-			break;
 		case T_CreatePolicyStmt:
 			act = "puts a row security policy on";
 			rv = ((CreatePolicyStmt *) parsetree)->table;
+			policy = true;
 			break;
 		case T_AlterPolicyStmt:
 			act = "changes a row security policy of";
 			rv = ((AlterPolicyStmt *) parsetree)->table;
+			policy = true;
 			break;
 		case T_DropStmt:
 			{
 				DropStmt   *d = (DropStmt *) parsetree;
 				List	   *names;
 
-				if (d->removeType != OBJECT_POLICY || list_length(d->objects) != 1)
+				if (d->removeType == OBJECT_POLICY && list_length(d->objects) == 1)
+				{
+					names = (List *) linitial(d->objects);
+					relid = relid_of_owner(names);
+					act = "drops a row security policy of";
+					policy = true;
 					break;
-				names = (List *) linitial(d->objects);
-				if (list_length(names) < 2)
-					break;
-				act = "drops a row security policy of";
-				rv = makeRangeVarFromNameList(list_truncate(list_copy(names), list_length(names) - 1));
+				}
+				foreach(lc, d->objects)
+				{
+					Oid			part = InvalidOid;
+					char	   *name;
+
+					names = (List *) lfirst(lc);
+					if (d->removeType == OBJECT_TRIGGER || d->removeType == OBJECT_RULE)
+					{
+						relid = relid_of_owner(names);
+						if (!OidIsValid(relid))
+							continue;
+						name = strVal(llast(names));
+						part = d->removeType == OBJECT_TRIGGER ? get_trigger_oid(relid, name, true) :
+							get_rewrite_oid(relid, name, true);
+						if (OidIsValid(part) &&
+							made_in_xact(d->removeType == OBJECT_TRIGGER ? TriggerRelationId :
+										 RewriteRelationId, part))
+							continue;
+						act = d->removeType == OBJECT_TRIGGER ? "drops a trigger of" : "drops a rule of";
+						*what = d->removeType == OBJECT_TRIGGER ? "DROP TRIGGER" : "DROP RULE";
+					}
+					else if (d->removeType == OBJECT_INDEX)
+					{
+						HeapTuple	ix;
+						bool		unique = false;
+
+						part = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+						if (!relation_made_earlier(part, &kind))
+							continue;
+						ix = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(part));
+						if (!HeapTupleIsValid(ix))
+							continue;
+						unique = ((Form_pg_index) GETSTRUCT(ix))->indisunique ||
+							((Form_pg_index) GETSTRUCT(ix))->indisexclusion;
+						relid = ((Form_pg_index) GETSTRUCT(ix))->indrelid;
+						ReleaseSysCache(ix);
+						if (!unique)
+							continue;
+						act = "drops a unique or exclusion index of";
+						*what = "DROP INDEX";
+					}
+					else
+						break;
+					if (relation_made_earlier(relid, &kind))
+						break;
+					act = NULL;
+				}
 				break;
 			}
+		case T_RenameStmt:
+			{
+				RenameStmt *r = (RenameStmt *) parsetree;
+
+				if (r->renameType == OBJECT_COLUMN || r->renameType == OBJECT_ATTRIBUTE)
+					act = "renames a column of";
+				else if (r->renameType == OBJECT_RULE)
+				{
+					/* rules fire in the order of their names */
+					act = "renames a rule of";
+				}
+				else if (r->renameType == OBJECT_TABCONSTRAINT)
+				{
+					relid = RangeVarGetRelid(r->relation, NoLock, true);
+					if (OidIsValid(relid) &&
+						made_in_xact(ConstraintRelationId,
+									 get_relation_constraint_oid(relid, r->subname, true)))
+						return NULL;
+					act = "renames a constraint of";
+				}
+				rv = r->relation;
+				*what = "ALTER ... RENAME";
+				break;
+			}
+		case T_AlterDomainStmt:
+			{
+				AlterDomainStmt *a = (AlterDomainStmt *) parsetree;
+
+				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(a->typeName), true);
+				if (a->subtype == 'T')
+					act = a->def != NULL ? "sets the default of" : "drops the default of";
+				else if (a->subtype == 'N')
+					act = "drops NOT NULL of";
+				else if (a->subtype == 'X')
+				{
+					if (OidIsValid(typid) &&
+						made_in_xact(ConstraintRelationId,
+									 get_domain_constraint_oid(typid, a->name, true)))
+						return NULL;
+					act = "drops a constraint of";
+				}
+				*what = "ALTER DOMAIN";
+				break;
+			}
+		case T_AlterEnumStmt:
+			if (((AlterEnumStmt *) parsetree)->oldVal != NULL)
+			{
+				typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(((AlterEnumStmt *) parsetree)->typeName), true);
+				act = "renames a value of";
+				*what = "ALTER TYPE ... RENAME VALUE";
+			}
+			break;
 		case T_AlterSeqStmt:
 			act = "changes";
 			rv = ((AlterSeqStmt *) parsetree)->sequence;
+			policy = true;
 			break;
 		default:
 			break;
 	}
-	if (act == NULL || rv == NULL)
+	if (act == NULL)
 		return NULL;
-	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (OidIsValid(typid) || IsA(parsetree, AlterDomainStmt) || IsA(parsetree, AlterEnumStmt))
+	{
+		if (!OidIsValid(typid) || (typewhat = older_type(typid)) == NULL)
+			return NULL;
+		return psprintf("It %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next statements would store or read their values without what they put there. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+						act, typewhat);
+	}
+	if (!OidIsValid(relid))
+	{
+		if (rv == NULL)
+			return NULL;
+		relid = RangeVarGetRelid(rv, NoLock, true);
+	}
 	if (!relation_made_earlier(relid, &kind))
 		return NULL;
-	return psprintf("It %s %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and a policy or a sequence limit put there would hide their rows or stop their inserts. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+	if (policy)
+	{
+		*what = "row security or sequence change";
+		return psprintf("It %s %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and a policy or a sequence limit put there would hide their rows or stop their inserts. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+						act, kind, ag_qualified_relname(relid));
+	}
+	return psprintf("It %s %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next statements would run without what they put there (a trigger, rule, constraint, default, option) or with what the agent changed, unrecorded. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
 					act, kind, ag_qualified_relname(relid));
 }
 
@@ -687,9 +1009,10 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 	Oid			nsp = InvalidOid;
 	Oid			owner = InvalidOid;
 	const char *word;
-	const char *builtin_word;
+	const char *builtin_word = NULL;
 	bool		judge = true;
 	bool		like_type = false;
+	char	   *like_older_type = NULL;
 	size_t		i;
 
 	if ((classId == ProcedureRelationId || classId == RewriteRelationId ||
@@ -743,6 +1066,10 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 			/* name(x) is a cast when no function matches (red team 20, F6) */
 			like_type = ag_agentshadow_named_like_type(name, prokind, p->pronargs,
 													   p->pronargdefaults);
+			/* and so is one named like the humans' own older type (red team 34, F9) */
+			if (prokind != PROKIND_PROCEDURE && p->pronargs >= 1 &&
+				p->pronargs - p->pronargdefaults <= 1)
+				like_older_type = older_type_named(name, p->pronamespace);
 		}
 	}
 	systable_endscan(scan);
@@ -756,6 +1083,18 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 		builtin_word = k->word;
 	else if (like_type)
 		builtin_word = "type";	/* its cast: name(x) */
+	else if (like_older_type != NULL)
+	{
+		char	   *nspname = get_namespace_name(nsp);
+		const char *text = debug_query_string ? debug_query_string : "";
+
+		ag_refuse(AG_REFUSAL_GUARD,
+				  psprintf("%s %s", word, quote_qualified_identifier(nspname, name)),
+				  psprintf("It is callable with one argument and named like %s, made before this transaction: the humans' %s(x) is a cast to that type only when no function of the name matches, so their code would call this function instead, with their rights, unrecorded. In a session tagged with agent_guard.agent_id whose role is not a registered agent role, choose a name no older type has, or create it in schema pg_temp.",
+						   like_older_type, name),
+				  text, strlen(text), 0);
+		return;
+	}
 	else
 		return;
 

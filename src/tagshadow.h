@@ -21,7 +21,10 @@ extern void ag_tagshadow_note_created(Oid classId, Oid objectId, int subId);
 extern void ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId);
 
-/* A change of the tagged role's older table or sequence (gate.c): why, or NULL. */
-extern char *ag_tagshadow_older_structure(Node *parsetree);
+/*
+ * A change of the tagged role's older table, view, sequence or type
+ * (gate.c): why, or NULL; *what names the act.
+ */
+extern char *ag_tagshadow_older_structure(Node *parsetree, const char **what);
 
 #endif							/* AG_TAGSHADOW_H */
