@@ -903,6 +903,20 @@ schema_protected_table(const char *nspname)
  * ---------------------------------------------------------------------
  */
 
+/* list_sort() order of a schema's objects: by OID, then class */
+static int
+held_object_cmp(const ListCell *a, const ListCell *b)
+{
+	const ObjectAddress *x = lfirst(a);
+	const ObjectAddress *y = lfirst(b);
+
+	if (x->objectId != y->objectId)
+		return x->objectId < y->objectId ? -1 : 1;
+	if (x->classId != y->classId)
+		return x->classId < y->classId ? -1 : 1;
+	return 0;
+}
+
 /*
  * The protected table that relies on an object (a function, type,
  * sequence, relation or schema), or InvalidOid; *why: a phrase naming the
@@ -926,33 +940,54 @@ relied_upon_walk(Oid classid, Oid objid, char **why, RelianceWalk *w)
 		 * what the schema holds, of every class the walk knows: functions,
 		 * types, relations, collations, operators, operator classes and
 		 * families, text search configurations and dictionaries (red team
-		 * 18a, finding 2)
+		 * 18a, finding 2).  Walked oldest first (by OID): the index scan
+		 * returns them in the order of their pg_depend rows, which space
+		 * freed by other changes reorders, and the object the message names
+		 * must not depend on it.
 		 */
 		Relation	dep = table_open(DependRelationId, AccessShareLock);
 		ScanKeyData key[2];
 		SysScanDesc scan;
 		HeapTuple	tup;
+		List	   *held = NIL;
+		ListCell   *lc;
 
 		ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(NamespaceRelationId));
 		ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(objid));
 		scan = systable_beginscan(dep, DependReferenceIndexId, true, NULL, 2, key);
-		while (!OidIsValid(user) && HeapTupleIsValid(tup = systable_getnext(scan)))
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
 			Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
-			char	   *inner = NULL;
+			ObjectAddress *o;
 
 			if (d->classid == RelationRelationId && is_protected(d->objid))
 				continue;		/* schema_protected_table() names those */
 			if (d->classid == NamespaceRelationId)
 				continue;
-			user = relied_upon_walk(d->classid, d->objid, &inner, w);
-			if (OidIsValid(user))
-				*why = psprintf("schema %s, which holds %s", get_namespace_name(objid), inner);
+			o = palloc(sizeof(ObjectAddress));
+			o->classId = d->classid;
+			o->objectId = d->objid;
+			o->objectSubId = 0;
+			held = lappend(held, o);
 		}
 		systable_endscan(scan);
 		table_close(dep, AccessShareLock);
+		list_sort(held, held_object_cmp);
+		foreach(lc, held)
+		{
+			ObjectAddress *o = lfirst(lc);
+			char	   *inner = NULL;
+
+			user = relied_upon_walk(o->classId, o->objectId, &inner, w);
+			if (OidIsValid(user))
+			{
+				*why = psprintf("schema %s, which holds %s", get_namespace_name(objid), inner);
+				break;
+			}
+		}
+		list_free_deep(held);
 		return user;
 	}
 	if (classid == RelationRelationId && get_rel_relkind(objid) == RELKIND_SEQUENCE)
