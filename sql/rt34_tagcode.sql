@@ -84,7 +84,7 @@ ROLLBACK;
 -- a column default with table_to_xml() of a view the transaction made
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-34';
 CREATE VIEW r34c.v AS SELECT id FROM r34c.ord;
-ALTER TABLE r34c.notes ALTER COLUMN note SET DEFAULT table_to_xml('r34c.v'::regclass, true, false, '')::text;
+ALTER TABLE r34c.notes ADD COLUMN note2 text DEFAULT table_to_xml('r34c.v'::regclass, true, false, '')::text;
 ROLLBACK;
 -- a policy with query_to_xmlschema(), on a table the transaction made
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-34';
