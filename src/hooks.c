@@ -908,7 +908,7 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		/* pg_notify() goes through agent_guard._notify(), which counts it */
 		ag_agentnotify_wrap_plan(result, &ws);
 	}
-	else if (!IsParallelWorker() && ag_agentcode_running())
+	else if (!IsParallelWorker() && ag_agentcode_running() && !ag_owner_running())
 	{
 		/*
 		 * a plan of an agent's code outside its session (a human's
