@@ -817,20 +817,15 @@ seqroom_judge(Oid seqid, int64 draws, bool unbounded, const char *what)
 										 get_rel_name(seqid));
 	tabname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(hit->relid)),
 										 get_rel_name(hit->relid));
-	if (unbounded)
+	if (!narrow)
 		why = psprintf("Sequence %s numbers protected table %s%s (a column's default or identity draws from it); it has "
 					   UINT64_FORMAT " values left to issue, and an agent may not draw it below " UINT64_FORMAT
-					   " (the smaller of 2^30 and half its range). COPY FROM draws it once per row it reads, as many rows as the input holds, and no check follows each row: that is made only for a protected table's own key.",
+					   " (the smaller of 2^30 and half its range)%s",
 					   seqname, tabname,
 					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
-					   left, margin);
-	else if (!narrow)
-		why = psprintf("Sequence %s numbers protected table %s%s (a column's default or identity draws from it); it has "
-					   UINT64_FORMAT " values left to issue, and an agent may not draw it below " UINT64_FORMAT
-					   " (the smaller of 2^30 and half its range), so that humans' inserts still get keys.",
-					   seqname, tabname,
-					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
-					   left, margin);
+					   left, margin,
+					   unbounded ? ". COPY FROM draws it once per row it reads, as many rows as the input holds, and no check follows each row: that is made only for a protected table's own key." :
+					   ", so that humans' inserts still get keys.");
 	else
 		why = psprintf("Sequence %s numbers column %s (%s) of protected table %s%s (its default or identity draws from it); it has "
 					   UINT64_FORMAT " values left that the column's type holds, and an agent may not draw it below " UINT64_FORMAT
