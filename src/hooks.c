@@ -608,8 +608,16 @@ judge_utility(PlannedStmt *pstmt, const char *queryString, AgUtility *u, uint64 
 		return false;
 	}
 	ag_statement_text(queryString, pstmt->stmt_location, pstmt->stmt_len, &text, &len);
-	/* a COPY's or an ALTER TABLE's judged defaults are its own */
-	ag_seqroom_statement_starts();
+	/*
+	 * a COPY's or an ALTER TABLE's judged defaults are its own; an ALTER
+	 * TABLE's subcommands (a serial's CREATE SEQUENCE) are part of it
+	 */
+	if (!subcommand)
+	{
+		ag_seqroom_statement_starts();
+		if (IsA(pstmt->utilityStmt, AlterTableStmt))
+			ag_seqroom_alter((AlterTableStmt *) pstmt->utilityStmt);
+	}
 	PG_TRY();
 	{
 		ag_classify_utility(pstmt->utilityStmt, u);
@@ -899,6 +907,21 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		ag_writers_wrap_nextval(result, &ws);
 		/* pg_notify() goes through agent_guard._notify(), which counts it */
 		ag_agentnotify_wrap_plan(result, &ws);
+	}
+	else if (!IsParallelWorker() && ag_agentcode_running() && !ag_owner_running())
+	{
+		/*
+		 * a plan of an agent's code outside its session (a human's
+		 * statement, autovacuum's ANALYZE): its nextval() through
+		 * agent_guard._nextval() too, which judges the room left in the
+		 * sequence as in the agent's session (red team 34, F3); a human's
+		 * own plans stay as they are
+		 */
+		AgWriterScan ws = {0};
+
+		ws.collect_nextval = true;
+		ag_writers_scan_plan(result, &ws);
+		ag_writers_wrap_nextval(result, &ws);
 	}
 	if (binding != NIL)
 		ag_key_bind_plan(result, binding);

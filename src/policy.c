@@ -744,6 +744,15 @@ ag_sql_nextval(PG_FUNCTION_ARGS)
 		/* the room left in a sequence that numbers a protected table (seqkeys.c) */
 		ag_seqroom_nextval(seq);
 	}
+	else if (ag_agentcode_running() && !ag_owner_running())
+	{
+		/*
+		 * planted in a plan of an agent's code outside its session: the
+		 * room, judged as in the agent's session, refused on record under
+		 * the agent (red team 34, F3)
+		 */
+		ag_seqroom_nextval(seq);
+	}
 	return DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(seq));
 }
 
@@ -1108,7 +1117,7 @@ ag_policy_object_access(ObjectAccessType access, Oid classId, Oid objectId, int 
 		ag_relation_exempt(objectId))
 		return;
 	ws.seq_ok = policy_seq_ok;
-	ag_writers_scan_new_default(objectId, (int16) subId, &ws);
+	ag_writers_scan_new_default(objectId, (int16) subId, &ws, false);
 	if (!OidIsValid(ws.bad_fn))
 		return;
 	(void) ag_current_statement(&stmt, &stmt_len);

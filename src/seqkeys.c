@@ -70,6 +70,8 @@
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
 #include "nodes/primnodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_type.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
@@ -82,6 +84,7 @@
 #include "utils/syscache.h"
 
 #include "agent_guard.h"
+#include "agentgate.h"
 #include "compat.h"
 #include "refusal.h"
 #include "relinfo.h"
@@ -311,17 +314,59 @@ read_sequence(Oid seqid, int64 *last, bool *called)
 	return true;
 }
 
-static void
-check_value(Relation rel, AgRelInfo *info, AgSeqKey *col, int64 value)
+typedef struct AgSeqRoom
+{
+	uint64		left;			/* values the sequence has yet to issue */
+	uint64		margin;			/* the room an agent must leave */
+	bool		cycle;
+	int64		cache;
+	int64		min;			/* its range and step, for a column's type */
+	int64		max;
+	int64		inc;
+	int64		last;			/* its page: the last value, issued or not */
+	bool		called;
+	int64		next;			/* the value it issues next */
+	bool		spent;			/* nothing left to issue */
+} AgSeqRoom;
+
+/*
+ * A sequence's parameters (syscache) and its page: the value it issues
+ * next, or spent when it has issued its last (check_value() and the room
+ * below read the same state).  False when it is no sequence (dropped
+ * meanwhile) or another session's temporary one.
+ */
+static bool
+sequence_state(Oid seqid, AgSeqRoom *room)
 {
 	HeapTuple	st;
 	Form_pg_sequence seqform;
-	int64		inc;
-	int64		min;
-	int64		max;
-	int64		last;
-	int64		next;
-	bool		called;
+
+	st = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seqid));
+	if (!HeapTupleIsValid(st))
+		return false;
+	seqform = (Form_pg_sequence) GETSTRUCT(st);
+	room->inc = seqform->seqincrement;
+	room->min = seqform->seqmin;
+	room->max = seqform->seqmax;
+	room->cycle = seqform->seqcycle;
+	room->cache = seqform->seqcache;
+	ReleaseSysCache(st);
+	room->left = room->margin = 0;
+	if (!read_sequence(seqid, &room->last, &room->called))
+		return false;
+	room->next = room->last;
+	room->spent = room->called && pg_add_s64_overflow(room->last, room->inc, &room->next);
+	if (room->spent)
+		room->next = room->inc > 0 ? room->max : room->min;
+	if (room->inc > 0 ? room->next > room->max : room->next < room->min)
+		room->spent = true;
+	return true;
+}
+
+static void
+check_value(Relation rel, AgRelInfo *info, AgSeqKey *col, int64 value)
+{
+	AgSeqRoom	room;
 	char	   *seqname;
 	char	   *issued;
 	char	   *why;
@@ -330,31 +375,20 @@ check_value(Relation rel, AgRelInfo *info, AgSeqKey *col, int64 value)
 	int			len;
 	int64		id;
 
-	st = SearchSysCache1(SEQRELID, ObjectIdGetDatum(col->seqid));
-	if (!HeapTupleIsValid(st))
-		elog(ERROR, "cache lookup failed for sequence %u", col->seqid);
-	seqform = (Form_pg_sequence) GETSTRUCT(st);
-	inc = seqform->seqincrement;
-	min = seqform->seqmin;
-	max = seqform->seqmax;
-	ReleaseSysCache(st);
-
-	if (!read_sequence(col->seqid, &last, &called))
-		return;
-	next = last;
 	/* at its end the sequence issues nothing new (or cycles to old keys) */
-	if (called && (pg_add_s64_overflow(last, inc, &next) || next > max || next < min))
+	if (!sequence_state(col->seqid, &room) || room.spent)
 		return;
-	if (inc > 0 ? (value < next || value > max) : (value > next || value < min))
+	if (room.inc > 0 ? (value < room.next || value > room.max) :
+		(value > room.next || value < room.min))
 		return;
 
 	seqname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(col->seqid)),
 										 get_rel_name(col->seqid));
 	colname = NameStr(TupleDescAttr(RelationGetDescr(rel), col->attnum - 1)->attname);
-	if (called)
-		issued = psprintf("the last key it issued is " INT64_FORMAT, last);
+	if (room.called)
+		issued = psprintf("the last key it issued is " INT64_FORMAT, room.last);
 	else
-		issued = psprintf("it has issued no key yet (its first is " INT64_FORMAT ")", last);
+		issued = psprintf("it has issued no key yet (its first is " INT64_FORMAT ")", room.last);
 	why = psprintf("Column \"%s\" of table %s takes its default from sequence %s, and %s; "
 				   INT64_FORMAT " is a key it has yet to issue, and a human's insert that takes the default would fail on it.",
 				   colname, info->relname, seqname, issued, value);
@@ -450,24 +484,37 @@ ag_seqkeys_check(Relation rel, AgRelInfo *info, HeapTuple oldtup, HeapTuple newt
 #define AG_SEQ_ROOM_CAP (INT64CONST(1) << 30)
 
 /*
- * The nextval() calls of the COPY FROM or ALTER TABLE being run were
- * judged as it started (ag_seqroom_copy(), ag_seqroom_default_created()):
- * set up without a plan, they pass the backstop until the next statement.
+ * The nextval() calls a COPY FROM's defaults or an ALTER TABLE's new
+ * defaults make without a plan, judged as the statement started
+ * (ag_seqroom_copy(), ag_seqroom_default_created()): each such call the
+ * executor sets up (the backstop, which sees the function and not its
+ * sequence) takes one of nextval_blessings; a call beyond them is refused.
+ * They are counted on the expression as the executor gets it (after
+ * expression_planner()), so they are exactly the judged calls; and they
+ * are set up before the first row is drawn: any call that was not judged
+ * (a USING, a WHERE, a CHECK, a domain's default or constraint) makes one
+ * too many and is refused before it draws.  An ALTER TABLE blesses one
+ * relation only (its set-ups all come before its rows; a second
+ * relation's would come after the first one's draws) and only when all
+ * its subcommands add columns with no expression but their default
+ * (alter_blessable); otherwise, or when a judged default calls nextval()
+ * on a sequence not named as a constant, nothing is blessed
+ * (nextval_unblessable).  judged_draws: the draws judged so far in the
+ * statement, per sequence (N new defaults draw N times the rows).
  */
-static bool nextval_blessed = false;
+static int	nextval_blessings = 0;
+static bool nextval_unblessable = false;
+static bool alter_blessable = false;
+static Oid	blessed_relid = InvalidOid;
 
-typedef struct AgSeqRoom
+typedef struct AgJudged
 {
-	uint64		left;			/* values the sequence has yet to issue */
-	uint64		margin;			/* the room an agent must leave */
-	bool		cycle;
-	int64		cache;
-	int64		min;			/* its range and step, for a column's type */
-	int64		max;
-	int64		inc;
-	int64		next;			/* the value it issues next */
-	bool		spent;			/* nothing left to issue */
-} AgSeqRoom;
+	Oid			seqid;
+	int64		draws;
+} AgJudged;
+
+static List *judged_draws = NIL;	/* of AgJudged, in TopMemoryContext */
+
 
 static uint64
 abs_step(int64 inc)
@@ -500,35 +547,17 @@ range_room(const AgSeqRoom *room, int64 lo, int64 hi, uint64 *left, uint64 *marg
 	return true;
 }
 
-/* false for another session's temporary sequence (not readable here) */
+/*
+ * The room left in a sequence that numbers a protected table, and its
+ * margin; false for a sequence that never runs out (cycling) and one this
+ * backend cannot read.
+ */
 static bool
 sequence_room(Oid seqid, AgSeqRoom *room)
 {
-	HeapTuple	st;
-	Form_pg_sequence seqform;
-	int64		last;
-	bool		called;
-
-	st = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seqid));
-	if (!HeapTupleIsValid(st))
-		return false;			/* not a sequence (dropped meanwhile) */
-	seqform = (Form_pg_sequence) GETSTRUCT(st);
-	room->inc = seqform->seqincrement;
-	room->min = seqform->seqmin;
-	room->max = seqform->seqmax;
-	room->cycle = seqform->seqcycle;
-	room->cache = seqform->seqcache;
-	ReleaseSysCache(st);
-	if (room->cycle || room->inc == 0 || room->max < room->min)
+	if (!sequence_state(seqid, room) ||
+		room->cycle || room->inc == 0 || room->max < room->min)
 		return false;
-	if (!read_sequence(seqid, &last, &called))
-		return false;
-	room->next = last;
-	room->spent = called && pg_add_s64_overflow(last, room->inc, &room->next);
-	if (room->spent)
-		room->next = room->inc > 0 ? room->max : room->min;
-	if (room->inc > 0 ? room->next > room->max : room->next < room->min)
-		room->spent = true;
 	room->left = room->margin = 0;
 	(void) range_room(room, room->min, room->max, &room->left, &room->margin);
 	if (room->next < room->min || room->next > room->max)
@@ -725,10 +754,14 @@ numbered_columns(Oid seqid)
  * the sequence that numbers a protected table with less than its margin,
  * or leave a column it numbers, of a type narrower than the sequence, with
  * less than the margin of the values the column can take from it (red
- * team 34, F10).  what names the draw for the message.
+ * team 34, F10).  what names the draw for the message.  unbounded: a draw
+ * per row of a COPY FROM that nothing checks per row, refused whenever the
+ * sequence numbers a protected table.  In an agent's code run outside its
+ * session (a human's statement, autovacuum's ANALYZE: red team 34, F3) the
+ * refusal is recorded under the agent, as agentgate.c records its own.
  */
-void
-ag_seqroom_check(Oid seqid, int64 draws, const char *what)
+static void
+seqroom_judge(Oid seqid, int64 draws, bool unbounded, const char *what)
 {
 	AgSeqRoom	room;
 	AgNumbered *hit = NULL;
@@ -749,7 +782,7 @@ ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 	if (!sequence_room(seqid, &room))
 		return;
 	/* the common path: the sequence and the narrower integer types keep their room */
-	if (room.left >= room.margin + (uint64) draws &&
+	if (!unbounded && room.left >= room.margin + (uint64) draws &&
 		!narrow_short(&room, PG_INT16_MIN, PG_INT16_MAX, draws, &left, &margin) &&
 		!narrow_short(&room, PG_INT32_MIN, PG_INT32_MAX, draws, &left, &margin))
 		return;
@@ -760,7 +793,7 @@ ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 		int64		lo;
 		int64		hi;
 
-		if (room.left < room.margin + (uint64) draws)
+		if (unbounded || room.left < room.margin + (uint64) draws)
 		{
 			hit = n;
 			left = room.left;
@@ -788,10 +821,12 @@ ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 	if (!narrow)
 		why = psprintf("Sequence %s numbers protected table %s%s (a column's default or identity draws from it); it has "
 					   UINT64_FORMAT " values left to issue, and an agent may not draw it below " UINT64_FORMAT
-					   " (the smaller of 2^30 and half its range), so that humans' inserts still get keys.",
+					   " (the smaller of 2^30 and half its range)%s",
 					   seqname, tabname,
 					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
-					   left, margin);
+					   left, margin,
+					   unbounded ? ". COPY FROM draws it once per row it reads, as many rows as the input holds, and no check follows each row: that is made only for a protected table's own key." :
+					   ", so that humans' inserts still get keys.");
 	else
 		why = psprintf("Sequence %s numbers column %s (%s) of protected table %s%s (its default or identity draws from it); it has "
 					   UINT64_FORMAT " values left that the column's type holds, and an agent may not draw it below " UINT64_FORMAT
@@ -801,6 +836,12 @@ ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
 					   left, margin);
 	(void) ag_current_statement(&text, &len);
+	if (!ag_judging())
+	{
+		/* an agent's code outside its session: on record under the agent */
+		ag_agentgate_decide(AG_REFUSAL_GUARD, psprintf("%s of sequence %s", what, seqname), why, text, len);
+		elog(ERROR, "agent_guard: a draw of sequence %s by code of no agent was judged", seqname);
+	}
 	/* on record like the gates' refusals: the error ends this transaction */
 	id = ag_refusal_record(why, text, text ? Min(len, AG_MAX_QUERY_LOG) : 0);
 	ereport(ERROR,
@@ -808,11 +849,19 @@ ag_seqroom_check(Oid seqid, int64 draws, const char *what)
 			 errmsg("%s of sequence %s refused: it would leave fewer than " UINT64_FORMAT " values for the inserts of table %s (request " INT64_FORMAT ")",
 					what, seqname, margin, tabname, id),
 			 errdetail("%s", why),
+			 unbounded ?
+			 errhint("Leave the sequence's column to be filled from the input, or have a human run the COPY.") :
 			 narrow ?
 			 errhint("A human can widen the column (ALTER TABLE %s ALTER COLUMN %s TYPE bigint) or do the write.",
 					 tabname, quote_identifier(get_attname(hit->relid, hit->attnum, false))) :
 			 errhint("A human can widen the sequence (ALTER SEQUENCE %s AS bigint, or a larger MAXVALUE) or do the write.",
 					 seqname)));
+}
+
+void
+ag_seqroom_check(Oid seqid, int64 draws, const char *what)
+{
+	seqroom_judge(seqid, draws, false, what);
 }
 
 /* The cache size of a sequence: what one nextval() may take from its page. */
@@ -881,12 +930,48 @@ ag_seqroom_row(Relation rel, AgRelInfo *info)
 }
 
 /*
+ * The nextval() calls a statement sets up without a plan: their sequences
+ * (one entry per call), and whether one names its sequence other than as
+ * a constant.
+ */
+static void
+unplanned_calls(List *nextval_calls, List **seqs, bool *unnamed)
+{
+	ListCell   *lc;
+
+	foreach(lc, nextval_calls)
+	{
+		FuncExpr   *f = lfirst_node(FuncExpr, lc);
+		Const	   *c = f->args ? (Const *) linitial(f->args) : NULL;
+
+		if (c != NULL && IsA(c, Const) && !c->constisnull)
+			*seqs = lappend_oid(*seqs, DatumGetObjectId(c->constvalue));
+		else
+			*unnamed = true;
+	}
+}
+
+/* The blessings of the statement: none from now on. */
+static void
+unbless(void)
+{
+	nextval_blessings = 0;
+	nextval_unblessable = true;
+}
+
+/*
  * An agent's COPY FROM as it starts: the sequences the defaults of the
  * columns it does not read draw from (all of them with the DEFAULT
  * option, which lets a row take any column's default), whatever table it
  * fills: a default of the agent's own table may draw a human's sequence.
- * COPY evaluates them without a plan, so no agent_guard._nextval() is
- * planted there.
+ * COPY evaluates them without a plan, once per row, so no
+ * agent_guard._nextval() is planted there, and how many rows it reads is
+ * not known.  A sequence that is the whole default of an integer column of
+ * a protected table is judged per row by the stamp trigger (after the
+ * row's draw, ag_seqroom_row()), and here for its first draw; any other
+ * sequence that numbers a protected table is refused outright (red team
+ * 34, F1).  The calls judged are blessed, and no other (a WHERE's, a
+ * CHECK's, a domain's).
  */
 void
 ag_seqroom_copy(CopyStmt *copy)
@@ -896,7 +981,11 @@ ag_seqroom_copy(CopyStmt *copy)
 	TupleDesc	desc;
 	AgWriterScan ws = {0};
 	List	   *read = NIL;
+	List	   *calls = NIL;
+	List	   *per_row = NIL;
 	bool		all_read = copy->attlist == NIL;
+	bool		unnamed = false;
+	bool		protected;
 	ListCell   *lc;
 	int			i;
 
@@ -910,94 +999,205 @@ ag_seqroom_copy(CopyStmt *copy)
 		return;
 	foreach(lc, copy->attlist)
 		read = lappend_int(read, get_attnum(relid, strVal(lfirst(lc))));
+	protected = ag_relation_protected(relid) ||
+		OidIsValid(ag_relation_protected_ancestor(relid));
 
 	ws.collect_nextval = true;
 	ws.collect_identity = true;
 	rel = relation_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	for (i = 1; i <= desc->natts; i++)
-		if (!TupleDescAttr(desc, i - 1)->attisdropped && !list_member_int(read, i))
-			ag_writers_scan_expr(build_column_default(rel, i), &ws);
-	relation_close(rel, AccessShareLock);
-
-	foreach(lc, ws.nextval_calls)
 	{
-		FuncExpr   *f = lfirst_node(FuncExpr, lc);
-		Const	   *c = f->args ? (Const *) linitial(f->args) : NULL;
+		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
+		Node	   *def;
+		Oid			typid;
 
-		if (c != NULL && IsA(c, Const) && !c->constisnull &&
-			get_rel_relkind(DatumGetObjectId(c->constvalue)) == RELKIND_SEQUENCE)
-			ws.identity_seqs = list_append_unique_oid(ws.identity_seqs,
-													  DatumGetObjectId(c->constvalue));
+		if (att->attisdropped || att->attgenerated != '\0' || list_member_int(read, i) ||
+			(def = build_column_default(rel, i)) == NULL)
+			continue;
+		/* the stamp trigger checks a protected table's key per row (load()) */
+		typid = getBaseType(att->atttypid);
+		if (protected && (typid == INT2OID || typid == INT4OID || typid == INT8OID))
+		{
+			Oid			seqid = IsA(def, NextValueExpr) ? ((NextValueExpr *) def)->seqid :
+				default_sequence(def);
+
+			if (OidIsValid(seqid))
+				per_row = list_append_unique_oid(per_row, seqid);
+		}
+		/* as BeginCopyFrom() sets it up */
+		ag_writers_scan_expr((Node *) expression_planner((Expr *) def), &ws);
 	}
+	relation_close(rel, AccessShareLock);
+	unplanned_calls(ws.nextval_calls, &calls, &unnamed);
+
+	foreach(lc, calls)
+		ws.identity_seqs = list_append_unique_oid(ws.identity_seqs, lfirst_oid(lc));
 	foreach(lc, ws.identity_seqs)
-		ag_seqroom_check(lfirst_oid(lc), sequence_cache(lfirst_oid(lc)), "COPY FROM's default draw");
+	{
+		Oid			seqid = lfirst_oid(lc);
+
+		if (get_rel_relkind(seqid) != RELKIND_SEQUENCE)
+			continue;
+		if (list_member_oid(per_row, seqid))
+			seqroom_judge(seqid, sequence_cache(seqid), false, "COPY FROM's default draw");
+		else
+			seqroom_judge(seqid, 0, true, "COPY FROM's default draws");
+	}
 	/* its defaults' nextval() calls, set up without a plan, were judged */
-	nextval_blessed = true;
+	if (unnamed)
+		unbless();
+	else
+		nextval_blessings = list_length(calls);
+}
+
+/*
+ * An agent's ALTER TABLE as it starts: the new defaults' calls may be
+ * blessed only when every subcommand adds a column whose only expression
+ * is its default: no USING, no CHECK, no generated column, no domain
+ * (whose default or constraints would be set up unjudged next to the
+ * judged calls).
+ */
+void
+ag_seqroom_alter(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	alter_blessable = true;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		ColumnDef  *col = (ColumnDef *) cmd->def;
+		ListCell   *lk;
+		Type		typ;
+
+		if (cmd->subtype != AT_AddColumn || col == NULL || !IsA(col, ColumnDef))
+		{
+			alter_blessable = false;
+			return;
+		}
+		foreach(lk, col->constraints)
+		{
+			ConstrType	t = lfirst_node(Constraint, lk)->contype;
+
+			if (t != CONSTR_NULL && t != CONSTR_NOTNULL && t != CONSTR_DEFAULT &&
+				t != CONSTR_IDENTITY && t != CONSTR_PRIMARY && t != CONSTR_UNIQUE)
+			{
+				alter_blessable = false;
+				return;
+			}
+		}
+		/* serial and the like are no type yet: they are no domain either */
+		typ = col->typeName != NULL ? LookupTypeName(NULL, col->typeName, NULL, true) : NULL;
+		if (typ != NULL)
+		{
+			Oid			typid = ((Form_pg_type) GETSTRUCT(typ))->oid;
+			Oid			elem = get_element_type(typid);
+
+			ReleaseSysCache(typ);
+			if (get_typtype(typid) != TYPTYPE_BASE ||
+				(OidIsValid(elem) && get_typtype(elem) != TYPTYPE_BASE))
+			{
+				alter_blessable = false;
+				return;
+			}
+		}
+	}
 }
 
 /*
  * A column default an agent's statement stores (OAT_POST_CREATE of the
  * relation's column, hooks.c): ALTER TABLE ... ADD COLUMN evaluates it for
  * every row the table has, without a plan.  Its draws are judged here, as
- * many as the table has rows, and then pass the backstop for the rest of
- * the statement; a draw whose sequence is not named as a constant does
- * not (the backstop refuses it, should the statement evaluate it).
+ * many as the table's pages can hold rows, added to the draws of the same
+ * sequence judged before in the statement (red team 34, F2), and its
+ * calls are blessed (above) when the statement allows it.
  */
 void
 ag_seqroom_default_created(Oid relid, AttrNumber attnum)
 {
 	Relation	rel;
 	AgWriterScan ws = {0};
+	List	   *calls = NIL;
 	ListCell   *lc;
-	bool		named = true;
+	bool		unnamed = false;
+	bool		storage;
 	int64		rows;
 
 	if (IsBinaryUpgrade || !ag_judging())
 		return;
 	ws.collect_nextval = true;
 	ws.collect_identity = true;
-	ag_writers_scan_new_default(relid, attnum, &ws);
+	/* as ALTER TABLE sets it up */
+	ag_writers_scan_new_default(relid, attnum, &ws, true);
 	if (ws.nextval_calls == NIL && ws.identity_seqs == NIL)
 		return;
-	foreach(lc, ws.nextval_calls)
-	{
-		FuncExpr   *f = lfirst_node(FuncExpr, lc);
-		Const	   *c = f->args ? (Const *) linitial(f->args) : NULL;
-
-		if (c != NULL && IsA(c, Const) && !c->constisnull)
-			ws.identity_seqs = list_append_unique_oid(ws.identity_seqs,
-													  DatumGetObjectId(c->constvalue));
-		else
-			named = false;
-	}
+	unplanned_calls(ws.nextval_calls, &calls, &unnamed);
 	/* at most as many rows as its pages can hold */
 	rel = relation_open(relid, AccessShareLock);
-	rows = RELKIND_HAS_STORAGE(rel->rd_rel->relkind) ?
-		(int64) RelationGetNumberOfBlocks(rel) * MaxHeapTuplesPerPage : 0;
+	storage = RELKIND_HAS_STORAGE(rel->rd_rel->relkind);
+	rows = storage ? (int64) RelationGetNumberOfBlocks(rel) * MaxHeapTuplesPerPage : 0;
 	relation_close(rel, AccessShareLock);
 	rows = Max(rows, 1);
 	foreach(lc, ws.identity_seqs)
-		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_SEQUENCE)
-			ag_seqroom_check(lfirst_oid(lc), rows, "the new default's draws");
-	if (named)
-		nextval_blessed = true;
+		calls = lappend_oid(calls, lfirst_oid(lc));
+	foreach(lc, calls)
+	{
+		Oid			seqid = lfirst_oid(lc);
+		AgJudged   *j = NULL;
+		ListCell   *lj;
+
+		if (get_rel_relkind(seqid) != RELKIND_SEQUENCE)
+			continue;
+		foreach(lj, judged_draws)
+			if (((AgJudged *) lfirst(lj))->seqid == seqid)
+				j = lfirst(lj);
+		if (j == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			j = palloc0(sizeof(AgJudged));
+			j->seqid = seqid;
+			judged_draws = lappend(judged_draws, j);
+			MemoryContextSwitchTo(old);
+		}
+		j->draws += rows;
+		ag_seqroom_check(seqid, j->draws, "the new default's draws");
+	}
+	/* identity draws are no function calls: only nextval()'s are blessed */
+	if (!storage || ws.nextval_calls == NIL)
+		return;
+	if (unnamed || !alter_blessable || nextval_unblessable ||
+		(OidIsValid(blessed_relid) && blessed_relid != relid))
+		unbless();
+	else
+	{
+		blessed_relid = relid;
+		nextval_blessings += list_length(ws.nextval_calls);
+	}
 }
 
 /* A statement of an agent's session starts (a plan, a utility statement): no blessing. */
 void
 ag_seqroom_statement_starts(void)
 {
-	nextval_blessed = false;
+	nextval_blessings = 0;
+	nextval_unblessable = false;
+	alter_blessable = false;
+	blessed_relid = InvalidOid;
+	list_free_deep(judged_draws);
+	judged_draws = NIL;
 }
 
 /*
  * The backstop (object access, hooks.c): a nextval() that no plan of this
  * agent's session shows (its plans call agent_guard._nextval()): a CHECK
  * of a table or a domain, a default ALTER TABLE evaluates that was not
- * judged above, a procedure's arguments, a fast-path call.  Which sequence
- * it draws, and how often, is not known: refused (YG004), but for the
- * defaults of the COPY FROM or ALTER TABLE judged as they started.
+ * judged above, a USING, a COPY's WHERE, a procedure's arguments, a
+ * fast-path call.  Which sequence it draws, and how often, is not known
+ * here (the executor sets the call up once, then draws through it per
+ * row): refused (YG004), but for the calls of the COPY FROM or ALTER TABLE
+ * judged as it started, one blessing each.
  */
 void
 ag_seqroom_function_execute(Oid funcid)
@@ -1005,10 +1205,15 @@ ag_seqroom_function_execute(Oid funcid)
 	const char *text;
 	int			len;
 
-	if (funcid != F_NEXTVAL || (nextval_blessed && ActivePortal != NULL) || !ag_judging())
+	if (funcid != F_NEXTVAL || !ag_judging())
 		return;
+	if (nextval_blessings > 0 && ActivePortal != NULL)
+	{
+		nextval_blessings--;
+		return;
+	}
 	(void) ag_current_statement(&text, &len);
 	ag_refuse(AG_REFUSAL_GUARD, "nextval()",
-			  "nextval() is called outside a statement's plan (a constraint, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table.",
+			  "nextval() is called outside a statement's plan (a constraint, a USING or WHERE clause, a domain's default, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table.",
 			  text, len, 0);
 }

@@ -69,6 +69,7 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "storage/proc.h"
@@ -420,10 +421,12 @@ ag_writers_scan_expr(Node *node, AgWriterScan *ws)
  * The calls of the default just made for column attnum of relid (the
  * object-access hook's OAT_POST_CREATE of pg_attrdef): the row was
  * written without a command counter increment, so it is read with
- * SnapshotSelf.
+ * SnapshotSelf.  planned: the expression as ALTER TABLE evaluates it
+ * (expression_planner(), which may inline SQL functions or fold calls
+ * away), so that its calls are the ones the executor sets up.
  */
 void
-ag_writers_scan_new_default(Oid relid, AttrNumber attnum, AgWriterScan *ws)
+ag_writers_scan_new_default(Oid relid, AttrNumber attnum, AgWriterScan *ws, bool planned)
 {
 	Relation	rel;
 	ScanKeyData key[2];
@@ -442,7 +445,11 @@ ag_writers_scan_new_default(Oid relid, AttrNumber attnum, AgWriterScan *ws)
 		Datum		d = heap_getattr(def, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
 
 		if (!isnull)
-			writer_walker(stringToNode(TextDatumGetCString(d)), ws);
+		{
+			Node	   *expr = stringToNode(TextDatumGetCString(d));
+
+			writer_walker(planned ? (Node *) expression_planner((Expr *) expr) : expr, ws);
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);

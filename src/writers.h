@@ -52,7 +52,7 @@ extern bool ag_writers_session_lock(Oid funcid);
 extern bool ag_writers_lo_descriptor(Oid funcid);
 extern void ag_writers_parallel_worker_function(Oid funcid);
 extern void ag_writers_scan_expr(Node *node, AgWriterScan *ws);
-extern void ag_writers_scan_new_default(Oid relid, AttrNumber attnum, AgWriterScan *ws);
+extern void ag_writers_scan_new_default(Oid relid, AttrNumber attnum, AgWriterScan *ws, bool planned);
 extern void ag_writers_scan_plan(struct PlannedStmt *ps, AgWriterScan *ws);
 extern Oid	ag_writers_row_locked(struct PlannedStmt *ps, bool temp_only);
 

@@ -7,6 +7,9 @@
 #     agent, naming the autovacuum worker and what it was at, with its
 #     BLOCKED event; autovacuum does not wait for the sealer and goes on
 #     with the other tables; the data is intact and the log verifies.
+#   - An agent's statistics expression drawing a humans' sequence, run by
+#     autovacuum's ANALYZE: judged by the margin, refused on record under
+#     the agent (red team 34, F3).
 #   - A human's seal_log() in a transaction still open holds the chain's
 #     lock: the sealer does not wait behind it, so an agent's refusal still
 #     returns its request id at once (it used to wait 10 seconds and end
@@ -144,6 +147,37 @@ is($node->safe_psql('postgres',
 # the holder's lock may commit before it sees its own termination; only when
 # it does not does its last write at exit log "recorded N refused
 # statement(s) of the queue as it stopped".  Either way it is on record.
+ok(defined ag_wait_sealed($node, 'postgres'), 'sealed');
+is($node->safe_psql('postgres', 'SELECT ok FROM agent_guard.verify_log()'), 't', 'the log verifies');
+
+# --- autovacuum's ANALYZE runs the agent's statistics expression, which
+# draws the humans' sequence (red team 34, F3): judged by the margin as in
+# the agent's session, refused on record under the agent
+$node->safe_psql('postgres', q{
+	CREATE TABLE hs.tk (id smallserial PRIMARY KEY, t text);
+	SELECT agent_guard.protect('hs.tk', soft_delete => false);
+	GRANT USAGE ON SEQUENCE hs.tk_id_seq TO rr_bot;
+});
+($rc, $out, $err) = ag_agent_psql($node, 'postgres', 'rr_bot', 'rr-seq', q{
+	CREATE FUNCTION bs.drawn(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+	BEGIN PERFORM nextval('hs.tk_id_seq') FROM generate_series(1, 20); RETURN $1; END $$;
+	CREATE TABLE bs.st (id int, t text)
+	  WITH (autovacuum_analyze_threshold = 1, autovacuum_analyze_scale_factor = 0);
+	CREATE STATISTICS bs.st_s ON (bs.drawn(t)), id FROM bs.st;
+	INSERT INTO bs.st SELECT g, 'x' || g FROM generate_series(1, 3000) g;
+});
+is($rc, 0, "the agent plants a statistics expression that draws the humans' sequence") or diag($err);
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM agent_guard.request_log
+	 WHERE agent_id = 'rr_bot' AND kind = 'refused'
+	   AND reason LIKE '%numbers protected table hs.tk %'
+	   AND reason LIKE '%from function bs.drawn(text) of agent role "rr_bot"%'}),
+	"autovacuum's draw below the margin is refused, on record under the agent");
+is($node->safe_psql('postgres', 'SELECT 32767 - last_value >= 16383 FROM hs.tk_id_seq'), 't',
+	'the sequence keeps its margin');
+is($node->safe_psql('postgres', "INSERT INTO hs.tk (t) VALUES ('human') RETURNING id > 0"), 't',
+	"a human's insert takes a key");
+$node->safe_psql('postgres', 'DROP STATISTICS bs.st_s');
 ok(defined ag_wait_sealed($node, 'postgres'), 'sealed');
 is($node->safe_psql('postgres', 'SELECT ok FROM agent_guard.verify_log()'), 't', 'the log verifies');
 
