@@ -194,7 +194,26 @@ RESET ROLE;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_sd_plain;
 SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.sd_vis ORDER BY id;
+-- the test is folded to false as the statement is planned where the answer
+-- is false (softvisible.c): no call is set up; kept for REPLICATION
+EXPLAIN (COSTS OFF) SELECT id FROM app.sd_vis;
+PREPARE sd_vis_plain AS SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.sd_vis ORDER BY id;
+EXECUTE sd_vis_plain;
 RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_sd_repl;
+EXPLAIN (COSTS OFF) SELECT id FROM app.sd_vis;
+-- a plan made for the other session user is made again: both rows
+EXECUTE sd_vis_plain;
+PREPARE sd_vis_repl AS SELECT id, ag_deleted_at IS NOT NULL AS deleted FROM app.sd_vis ORDER BY id;
+EXECUTE sd_vis_repl;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_sd_plain;
+EXECUTE sd_vis_repl;
+-- a call written elsewhere than AND/OR/NOT runs as written
+SELECT agent_guard._replication_session() AS called;
+RESET SESSION AUTHORIZATION;
+DEALLOCATE sd_vis_plain;
+DEALLOCATE sd_vis_repl;
 SELECT agent_guard.unprotect('app.sd_vis');
 DROP TABLE app.sd_vis;
 REVOKE USAGE ON SCHEMA app FROM regress_sd_repl, regress_sd_plain;

@@ -153,6 +153,8 @@ struct Query;
 extern bool ag_softdelete_convert(struct Query *parse);
 extern AttrNumber ag_softdelete_attno(Oid relid);
 extern List *ag_softdelete_take_depends(void);
+/* softvisible.c: the soft-delete policy's replication test folded at plan time */
+extern void ag_softvisible_fold(struct Query *parse);
 struct QueryDesc;
 struct HeapTupleHeaderData;
 extern void ag_softdelete_executor_start(struct QueryDesc *queryDesc);

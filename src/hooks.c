@@ -877,6 +877,9 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		walked = ag_agentstored_plan_query(parse, &seen);	/* what its views and policies read */
 	}
 
+	/* the soft-delete policy's test, false for most sessions: no call to set up */
+	ag_softvisible_fold(parse);
+
 	if (prev_planner)
 		result = prev_planner(parse, query_string, cursorOptions, boundParams);
 	else

@@ -664,32 +664,6 @@ ag_soft_remember(HeapTuple oldtup, TupleDesc desc, AgRelInfo *info)
 }
 
 /*
- * SQL: agent_guard._replication_session() returns boolean: whether the
- * session user (which SET ROLE does not change) has REPLICATION, as
- * pg_roles.rolreplication says; false for a role that is gone.  The
- * soft-delete policy ag_hide_deleted (40_protect.sql) calls it for rows
- * already soft-deleted only.  It replaces an uncorrelated subquery on
- * pg_roles, whose plan every statement on a soft-delete table paid for
- * (locks on the catalogs, permission checks, initialising the scans)
- * although live rows never ran it.
- */
-PG_FUNCTION_INFO_V1(ag_replication_session);
-Datum
-ag_replication_session(PG_FUNCTION_ARGS)
-{
-	HeapTuple	tup;
-	bool		result = false;
-
-	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetSessionUserId()));
-	if (HeapTupleIsValid(tup))
-	{
-		result = ((Form_pg_authid) GETSTRUCT(tup))->rolreplication;
-		ReleaseSysCache(tup);
-	}
-	PG_RETURN_BOOL(result);
-}
-
-/*
  * SQL: agent_guard.soft_deleted_stamp(which int, VARIADIC keys "any")
  * returns text.  Put into the RETURNING list of a converted DELETE in place
  * of ag_agent_id (which = 1) and ag_run_id (which = 2): the value the row
