@@ -145,6 +145,8 @@ extern bool ag_fk_action_query(void);
 
 /* capture.c */
 extern void ag_capture_init(void);
+/* agent_guard.capture(), the trigger function that makes a table protected */
+extern Oid	ag_capture_function(void);
 struct EState;
 extern void ag_capture_skip_human(struct EState *estate);
 

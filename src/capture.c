@@ -167,10 +167,14 @@ capture_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * agent_guard.capture()'s OID, kept for the session: every human statement
- * that writes a table asks it (ag_capture_skip_human).  Forgotten at any
- * change of a pg_proc or pg_namespace row and at a cache reset.
+ * agent_guard.capture()'s OID, the trigger function that makes a table
+ * protected, kept for the session: every human statement that writes a
+ * table asks it (ag_capture_skip_human), and so does every question "is
+ * this relation protected" (scope.c), several per agent statement.
+ * Forgotten at any change of a pg_proc or pg_namespace row and at a cache
+ * reset; kept only where those callbacks are registered (preloaded).
  */
+static bool capture_fn_watched = false;
 static bool capture_fn_known = false;
 static Oid	capture_fn = InvalidOid;
 
@@ -180,21 +184,26 @@ capture_fn_callback(Datum arg, int cacheid, uint32 hashvalue)
 	capture_fn_known = false;
 }
 
-static Oid
-capture_function(void)
+Oid
+ag_capture_function(void)
 {
 	Oid			nsp;
+	Oid			fn;
 
 	if (capture_fn_known)
 		return capture_fn;
 	nsp = ag_guard_namespace();
-	capture_fn = !OidIsValid(nsp) ? InvalidOid :
+	fn = !OidIsValid(nsp) ? InvalidOid :
 		GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
 						CStringGetDatum("capture"),
 						PointerGetDatum(buildoidvector(NULL, 0)),
 						ObjectIdGetDatum(nsp));
-	capture_fn_known = true;
-	return capture_fn;
+	if (capture_fn_watched)
+	{
+		capture_fn = fn;
+		capture_fn_known = true;
+	}
+	return fn;
 }
 
 void
@@ -203,6 +212,7 @@ ag_capture_init(void)
 	CacheRegisterRelcacheCallback(capture_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(PROCOID, capture_fn_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(NAMESPACEOID, capture_fn_callback, (Datum) 0);
+	capture_fn_watched = true;
 	RegisterSubXactCallback(capture_subxact_callback, NULL);
 	RegisterXactCallback(capture_xact_callback, NULL);
 	ag_fast_init();
@@ -863,7 +873,7 @@ ag_capture_skip_human(EState *estate)
 	bool		dropped = false;
 
 	if (estate == NULL || estate->es_opened_result_relations == NIL ||
-		!OidIsValid(fn = capture_function()))
+		!OidIsValid(fn = ag_capture_function()))
 		return;
 	foreach(lc, estate->es_opened_result_relations)
 		dropped |= drop_capture_trigger((ResultRelInfo *) lfirst(lc), fn);

@@ -46,6 +46,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -316,32 +317,33 @@ ag_range_var_relid(RangeVar *rv)
 	return RangeVarGetRelid(rv, NoLock, true);
 }
 
-/* agent_guard.capture(), the trigger function that makes a table protected */
-Oid
-ag_capture_function(void)
-{
-	return LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString("capture")),
-						  0, NULL, true);
-}
-
-/* Protected: carries the capture trigger (partitions carry a clone). */
+/*
+ * Protected: carries the capture trigger (partitions carry a clone).  Asked
+ * several times by every agent statement, mostly of relations the
+ * statement has locked already (its result relation): a lock held, of any
+ * mode, keeps the triggers as they are, so the relation is then read
+ * without taking and releasing another lock, which cost most of the
+ * question (issue 21's profile).
+ */
 bool
 ag_relation_protected(Oid relid)
 {
 	Relation	rel;
 	bool		found = false;
 	Oid			fn;
+	LOCKMODE	lockmode;
 	int			i;
 
 	if (!OidIsValid(relid) || (fn = ag_capture_function()) == InvalidOid)
 		return false;
-	rel = try_relation_open(relid, AccessShareLock);
+	lockmode = CheckRelationOidLockedByMe(relid, AccessShareLock, true) ? NoLock : AccessShareLock;
+	rel = try_relation_open(relid, lockmode);
 	if (rel == NULL)
 		return false;
 	if (rel->trigdesc != NULL)
 		for (i = 0; i < rel->trigdesc->numtriggers && !found; i++)
 			found = (rel->trigdesc->triggers[i].tgfoid == fn);
-	relation_close(rel, AccessShareLock);
+	relation_close(rel, lockmode);
 	return found;
 }
 

@@ -16,7 +16,6 @@ extern bool ag_relation_exempt(Oid relid);
 extern bool ag_relation_tree_exempt(Oid relid);
 extern bool ag_rangevar_temp(RangeVar *rv);
 extern Oid	ag_range_var_relid(RangeVar *rv);
-extern Oid	ag_capture_function(void);
 extern bool ag_relation_protected(Oid relid);
 extern Oid	ag_relation_protected_ancestor(Oid relid);
 extern Oid	ag_relation_guard_lost(Oid relid);
