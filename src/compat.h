@@ -51,6 +51,13 @@
 #define AG_NAMESPACE_ACLCHECK(nsp, role, mode) pg_namespace_aclcheck((nsp), (role), (mode))
 #endif
 
+/* 16 made pg_create_subscription; before it only superusers subscribe. */
+#if PG_VERSION_NUM >= 160000
+#define AG_ROLE_PG_CREATE_SUBSCRIPTION ROLE_PG_CREATE_SUBSCRIPTION
+#else
+#define AG_ROLE_PG_CREATE_SUBSCRIPTION InvalidOid
+#endif
+
 /* range_serialize() takes a soft-error context from 16 on. */
 #if PG_VERSION_NUM >= 160000
 #define AG_RANGE_SERIALIZE(typcache, lower, upper) range_serialize((typcache), (lower), (upper), false, NULL)

@@ -885,12 +885,37 @@ ag_identity_tag_local(TimestampTz *since)
 }
 
 /*
+ * The predefined roles whose members cannot be agents (membership of any
+ * kind, direct or through other roles, whatever its INHERIT): each reaches
+ * past the guard.  Red team 36: an agent given pg_read_all_data read the
+ * whole log; pg_write_all_data let it draw and restart the guard's own
+ * sequences (a restarted request sequence made later refusals vanish from
+ * the record); pg_signal_backend let it end the humans' sessions; and on
+ * PostgreSQL 16+ pg_create_subscription let it subscribe to a server of its
+ * own, whose apply worker, a replication worker, wrote protected rows
+ * unstamped and unlogged (F06, F07).
+ */
+static const struct
+{
+	Oid			role;
+	const char *why;
+}			powerful_roles[] =
+{
+	{ROLE_PG_EXECUTE_SERVER_PROGRAM, "is a member of pg_execute_server_program"},
+	{ROLE_PG_WRITE_SERVER_FILES, "is a member of pg_write_server_files"},
+	{ROLE_PG_READ_SERVER_FILES, "is a member of pg_read_server_files"},
+	{ROLE_PG_READ_ALL_DATA, "is a member of pg_read_all_data"},
+	{ROLE_PG_WRITE_ALL_DATA, "is a member of pg_write_all_data"},
+	{ROLE_PG_SIGNAL_BACKEND, "is a member of pg_signal_backend"},
+	{AG_ROLE_PG_CREATE_SUBSCRIPTION, "is a member of pg_create_subscription"},
+};
+
+/*
  * Why a role cannot be an agent, or NULL if it can.  A superuser can switch
  * every guard off; so can a role that can become one (membership in a
  * superuser role), one that can make roles (CREATEROLE: a fresh login that
  * is not an agent), one that bypasses row security (soft deletes hide rows
- * with it), and the predefined roles that reach the server's files and
- * programs.
+ * with it), and the predefined roles above.
  */
 static const char *
 role_power(Oid role)
@@ -900,6 +925,7 @@ role_power(Oid role)
 	const char *why = NULL;
 	Relation	rel;
 	SysScanDesc scan;
+	size_t		i;
 
 	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(role));
 	if (!HeapTupleIsValid(tup))
@@ -917,12 +943,9 @@ role_power(Oid role)
 	if (why)
 		return why;
 
-	if (is_member_of_role(role, ROLE_PG_EXECUTE_SERVER_PROGRAM))
-		return "is a member of pg_execute_server_program";
-	if (is_member_of_role(role, ROLE_PG_WRITE_SERVER_FILES))
-		return "is a member of pg_write_server_files";
-	if (is_member_of_role(role, ROLE_PG_READ_SERVER_FILES))
-		return "is a member of pg_read_server_files";
+	for (i = 0; i < lengthof(powerful_roles); i++)
+		if (OidIsValid(powerful_roles[i].role) && is_member_of_role(role, powerful_roles[i].role))
+			return powerful_roles[i].why;
 
 	rel = table_open(AuthIdRelationId, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
@@ -953,7 +976,7 @@ check_role_power(const char *agent)
 				(errcode(ERRCODE_AG_IDENTITY_VIOLATION),
 				 errmsg("role \"%s\" cannot act as agent \"%s\" because it %s",
 						GetUserNameFromId(role, false), agent, why),
-				 errdetail("Such a role can switch the guard off."),
+				 errdetail("Such a role can switch the guard off or reach past it."),
 				 errhint("Connect the agent as a role without these powers.")));
 }
 

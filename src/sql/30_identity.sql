@@ -105,7 +105,7 @@ BEGIN
     IF v_why IS NOT NULL THEN
         RAISE EXCEPTION 'cannot register role "%" as an agent because it %', v_role.rolname, v_why
             USING ERRCODE = 'YG001',
-                  DETAIL = 'Such a role can switch the guard off.',
+                  DETAIL = 'Such a role can switch the guard off or reach past it.',
                   HINT = 'Register a role without these powers.';
     END IF;
     -- agent ids derived from role names keep the role name unquoted
