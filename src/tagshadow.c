@@ -347,13 +347,25 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 		/*
 		 * Every other kind with a catalog of its own (a schema, operator,
 		 * operator class or family, collation, conversion, text search
-		 * object, extension, ...: red team 35, F6, F7): new when the catalog
-		 * had no row of the oid before the command (a shell operator made
-		 * complete keeps its oid).
+		 * object, extension, ...: red team 35, F6, F7): new when its row
+		 * was inserted, not updated (a shell operator made complete, CREATE
+		 * OR REPLACE LANGUAGE or TRANSFORM keep their oid).  Not whether the
+		 * catalog had the row before the command: a command may make its
+		 * own rows visible first (an operator's commutator link, a text
+		 * search configuration's copied mapping).
 		 */
-		if (!is_objectclass_supported(classId) ||
-			catalog_had(classId, get_object_oid_index(classId), get_object_attnum_oid(classId),
-						objectId))
+		HeapTuple	row;
+		bool		updated;
+
+		if (!is_objectclass_supported(classId))
+			return;
+		row = row_self(classId, get_object_oid_index(classId), get_object_attnum_oid(classId),
+					   objectId);
+		if (row == NULL)
+			return;
+		updated = (row->t_data->t_infomask & HEAP_UPDATED) != 0;
+		heap_freetuple(row);
+		if (updated)
 			return;
 	}
 	/* a cast is never replaced; a shell type made complete was noted as a shell */
