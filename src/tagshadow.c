@@ -672,7 +672,7 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 				a->relnamespace != b->relnamespace || a->relowner != b->relowner)
 			{
 				/* a sequence, a composite type too (red team 35, F11) */
-				act = "renames, moves or gives away";
+				act = a->relowner != b->relowner ? "gives away" : "renames or moves";
 				what = older_named_relation(objectId);
 			}
 			else if (a->relrowsecurity != b->relrowsecurity ||
