@@ -876,8 +876,8 @@ judge_older_names(ObjectAccessType access, Oid classId, Oid objectId, void *arg)
 			if (access == OAT_POST_ALTER && moved && older_routine(objectId) == NULL &&
 				(what = older_namesake(objectId)) != NULL)
 			{
-				what = psprintf("a function of the name of %s", what);
-				act = "renames or moves into";
+				what = psprintf("function %s to the name of %s", format_procedure(objectId), what);
+				act = "renames or moves";
 			}
 			break;
 		case TypeRelationId:
