@@ -3,8 +3,9 @@
 -- In a transaction that a shared role tags with SET LOCAL
 -- agent_guard.agent_id, of the humans' objects made before it:
 -- F4: an own function renamed to the name of an older function (the
--- overload rule, judged when created, not when renamed), and an own
--- operator named like an older operator (any schema).
+-- overload rule, judged when created, not when renamed), an own operator
+-- named like an older operator (any schema), or naming one as its
+-- commutator or negator (PostgreSQL writes the link into theirs).
 -- F3/F11: renaming, moving or giving away an older type, domain, composite
 -- type, sequence, index, schema, operator, text search configuration is
 -- refused (YG004, on record): their code finds it by name, and the agent's
@@ -129,6 +130,13 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
 CREATE OPERATOR r35n_x.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);
 ROLLBACK;
+-- error: YG004: an own operator naming theirs as its commutator or negator (PostgreSQL links theirs back)
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE OPERATOR r35n_x.=#= (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq, COMMUTATOR = OPERATOR(r35n_s.===));
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE OPERATOR r35n_x.<#> (LEFTARG = int, RIGHTARG = int, FUNCTION = int4ne, NEGATOR = OPERATOR(r35n_s.===));
+ROLLBACK;
 \set VERBOSITY default
 
 -- F6, the finding: one message in full
@@ -197,7 +205,8 @@ CREATE DOMAIN r35n_mine.d AS int;
 CREATE TABLE r35n_mine.tab (id int PRIMARY KEY, d r35n_mine.d);
 ALTER INDEX r35n_mine.tab_pkey RENAME TO tab_pk;
 CREATE FUNCTION r35n_mine.my_eq(int, int) RETURNS bool LANGUAGE sql AS 'SELECT $1 = $2';
-CREATE OPERATOR r35n_mine.==== (LEFTARG = int, RIGHTARG = int, FUNCTION = r35n_mine.my_eq);
+CREATE OPERATOR r35n_mine.==== (LEFTARG = int, RIGHTARG = int, FUNCTION = r35n_mine.my_eq,
+  COMMUTATOR = OPERATOR(r35n_mine.====));
 ALTER OPERATOR r35n_mine.==== (int, int) SET SCHEMA r35n_x;
 CREATE TEXT SEARCH CONFIGURATION r35n_mine.cfg (COPY = pg_catalog.simple);
 ALTER TEXT SEARCH CONFIGURATION r35n_mine.cfg ALTER MAPPING FOR asciiword WITH simple;
@@ -246,6 +255,8 @@ ALTER FUNCTION r35n_x.own(text) RENAME TO price;
 ALTER EXTENSION tsm_system_rows ADD TABLE r35n_s.ord;
 ALTER EXTENSION tsm_system_rows DROP TABLE r35n_s.ord;
 ALTER INDEX r35n_s.ord_pkey RENAME TO ord_pkey_old;
+CREATE OPERATOR r35n_x.=#= (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq, COMMUTATOR = OPERATOR(r35n_s.===));
+SELECT oprcom::regoperator AS their_commutator FROM pg_operator WHERE oid = 'r35n_s.===(int, int)'::regoperator;
 DROP OPERATOR r35n_s.=== (int, int) CASCADE;
 DROP TEXT SEARCH CONFIGURATION r35n_s.cfg;
 DROP SCHEMA r35n_empty;

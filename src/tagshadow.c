@@ -52,6 +52,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "catalog/indexing.h"
@@ -81,6 +82,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_oper.h"
 #include "parser/parse_type.h"
 #include "tcop/tcopprot.h"
 #include "rewrite/rewriteSupport.h"
@@ -347,25 +349,45 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 		/*
 		 * Every other kind with a catalog of its own (a schema, operator,
 		 * operator class or family, collation, conversion, text search
-		 * object, extension, ...: red team 35, F6, F7): new when its row
-		 * was inserted, not updated (a shell operator made complete, CREATE
-		 * OR REPLACE LANGUAGE or TRANSFORM keep their oid).  Not whether the
-		 * catalog had the row before the command: a command may make its
-		 * own rows visible first (an operator's commutator link, a text
-		 * search configuration's copied mapping).
+		 * object, extension, ...: red team 35, F6, F7): new when the
+		 * statement's snapshot, taken before the command, has no row of the
+		 * oid (a shell operator made complete keeps its oid).  Not the
+		 * catalog snapshot, which sees the command's own rows once it has
+		 * made them visible (a text search configuration's copied mapping,
+		 * an operator's commutator link); nor whether the row was updated
+		 * (an operator that is its own commutator is updated at once).
+		 * Without an active snapshot, an inserted row (not an updated one)
+		 * is new.
 		 */
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
 		HeapTuple	row;
-		bool		updated;
+		bool		old;
 
 		if (!is_objectclass_supported(classId))
 			return;
-		row = row_self(classId, get_object_oid_index(classId), get_object_attnum_oid(classId),
-					   objectId);
-		if (row == NULL)
-			return;
-		updated = (row->t_data->t_infomask & HEAP_UPDATED) != 0;
-		heap_freetuple(row);
-		if (updated)
+		if (ActiveSnapshotSet())
+		{
+			rel = table_open(classId, AccessShareLock);
+			ScanKeyInit(&key, get_object_attnum_oid(classId), BTEqualStrategyNumber, F_OIDEQ,
+						ObjectIdGetDatum(objectId));
+			scan = systable_beginscan(rel, get_object_oid_index(classId), true,
+									  GetActiveSnapshot(), 1, &key);
+			old = HeapTupleIsValid(systable_getnext(scan));
+			systable_endscan(scan);
+			table_close(rel, AccessShareLock);
+		}
+		else
+		{
+			row = row_self(classId, get_object_oid_index(classId), get_object_attnum_oid(classId),
+						   objectId);
+			if (row == NULL)
+				return;
+			old = (row->t_data->t_infomask & HEAP_UPDATED) != 0;
+			heap_freetuple(row);
+		}
+		if (old)
 			return;
 	}
 	/* a cast is never replaced; a shell type made complete was noted as a shell */
@@ -1063,6 +1085,52 @@ older_table_cmd(AlterTableCmd *cmd, Oid relid, char relkind)
 }
 
 /*
+ * The operator a COMMUTATOR or NEGATOR clause names, where PostgreSQL
+ * looks it up (the creation schema of the name, as get_other_operator()
+ * does), when it was made before this transaction outside pg_catalog and
+ * pg_temp: its description.  PostgreSQL writes the link back into that
+ * operator's row (OperatorUpd(), which sends no object-access hook), so
+ * the humans' operator would name the agent's as its commutator or negator.
+ */
+static char *
+older_linked_operator(List *names, Oid left, Oid right)
+{
+	char	   *opname;
+	Oid			nsp = QualifiedNameGetCreationNamespace(names, &opname);
+	Oid			opr = GetSysCacheOid4(OPERNAMENSP, Anum_pg_operator_oid, CStringGetDatum(opname),
+									  ObjectIdGetDatum(left), ObjectIdGetDatum(right),
+									  ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(opr) || made_in_xact(OperatorRelationId, opr) ||
+		nsp == PG_CATALOG_NAMESPACE || isAnyTempNamespace(nsp))
+		return NULL;
+	return format_operator(opr);
+}
+
+/* CREATE OPERATOR or ALTER OPERATOR ... SET naming an older operator as its commutator or negator. */
+static char *
+older_operator_links(List *options, Oid left, Oid right)
+{
+	ListCell   *lc;
+	char	   *found = NULL;
+
+	foreach(lc, options)
+	{
+		DefElem    *de = lfirst_node(DefElem, lc);
+
+		if (de->arg == NULL)
+			continue;
+		if (strcmp(de->defname, "commutator") == 0)
+			found = older_linked_operator(defGetQualifiedName(de), right, left);
+		else if (strcmp(de->defname, "negator") == 0)
+			found = older_linked_operator(defGetQualifiedName(de), left, right);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+/*
  * The same rule, judged on the statement (gate.c's classifier), for what
  * the object-access hook does not tell apart (red team 31, F6): in a
  * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
@@ -1301,6 +1369,51 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				return psprintf("It %s %s %s extension \"%s\", made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and pg_dump leaves an extension's members out of their backups (the extension's script is to make them) and dumps what is taken out besides that script. Add to an extension what the tagged transaction made itself, or change this one from a human's session.",
 								e->action > 0 ? "adds" : "takes", getObjectDescription(&addr, false),
 								e->action > 0 ? "to" : "out of", e->extname);
+			}
+		case T_DefineStmt:
+		case T_AlterOperatorStmt:
+			{
+				Oid			left = InvalidOid,
+							right = InvalidOid;
+				List	   *options;
+				char	   *linked;
+
+				if (IsA(parsetree, DefineStmt))
+				{
+					DefineStmt *d = (DefineStmt *) parsetree;
+
+					if (d->kind != OBJECT_OPERATOR)
+						return NULL;
+					options = d->definition;
+					foreach(lc, options)
+					{
+						DefElem    *de = lfirst_node(DefElem, lc);
+
+						if (strcmp(de->defname, "leftarg") == 0 && de->arg != NULL)
+							left = LookupTypeNameOid(NULL, defGetTypeName(de), true);
+						else if (strcmp(de->defname, "rightarg") == 0 && de->arg != NULL)
+							right = LookupTypeNameOid(NULL, defGetTypeName(de), true);
+					}
+				}
+				else
+				{
+					AlterOperatorStmt *a = (AlterOperatorStmt *) parsetree;
+					Oid			opr = LookupOperWithArgs(a->opername, true);
+					HeapTuple	tup;
+
+					if (!OidIsValid(opr) ||
+						!HeapTupleIsValid(tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr))))
+						return NULL;
+					left = ((Form_pg_operator) GETSTRUCT(tup))->oprleft;
+					right = ((Form_pg_operator) GETSTRUCT(tup))->oprright;
+					ReleaseSysCache(tup);
+					options = a->options;
+				}
+				if ((linked = older_operator_links(options, left, right)) == NULL)
+					return NULL;
+				*what = IsA(parsetree, DefineStmt) ? "CREATE OPERATOR" : "ALTER OPERATOR";
+				return psprintf("It names operator %s, made before this transaction, as its commutator or negator, and PostgreSQL writes the link into that operator too: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and the planner could use the agent's operator for their expressions. Link the operator only to operators the tagged transaction made, or do it from a human's session.",
+								linked);
 			}
 		case T_AlterSeqStmt:
 			act = "changes";
