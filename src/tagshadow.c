@@ -39,6 +39,12 @@
  * one per pair of types, so none can stand in for a built-in one.  A
  * registered agent's session keeps the use-time check alone.
  *
+ * The same module keeps the humans' objects made before a tagged
+ * transaction theirs (judge_changed_code(), judge_older_names(),
+ * ag_tagshadow_older_structure()): what the humans already run, read or
+ * find by name may not be replaced, changed, moved aside, given away or
+ * dropped by the transaction (red team 20b to 35).
+ *
  * Cost: nothing unless the session or transaction is tagged; then a
  * catalog row read (SnapshotSelf: the syscache does not see the row yet)
  * and a syscache probe of pg_catalog's names per object of these kinds.
