@@ -998,7 +998,7 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access == OAT_POST_CREATE)
 		ag_tagshadow_note_created(classId, objectId, subId);
 	/* a tagged shared role's object named like a built-in one */
-	ag_tagshadow_object_access(access, classId, objectId, subId);
+	ag_tagshadow_object_access(access, classId, objectId, subId, arg);
 	/* a role named like an agent's schema: its "$user" schema */
 	ag_rolename_object_access(access, classId, objectId, subId);
 

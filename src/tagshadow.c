@@ -39,6 +39,12 @@
  * one per pair of types, so none can stand in for a built-in one.  A
  * registered agent's session keeps the use-time check alone.
  *
+ * The same module keeps the humans' objects made before a tagged
+ * transaction theirs (judge_changed_code(), judge_older_names(),
+ * ag_tagshadow_older_structure()): what the humans already run, read or
+ * find by name may not be replaced, changed, moved aside, given away or
+ * dropped by the transaction (red team 20b to 35).
+ *
  * Cost: nothing unless the session or transaction is tagged; then a
  * catalog row read (SnapshotSelf: the syscache does not see the row yet)
  * and a syscache probe of pg_catalog's names per object of these kinds.
@@ -52,10 +58,16 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "catalog/indexing.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
@@ -76,6 +88,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "parser/parse_oper.h"
 #include "parser/parse_type.h"
 #include "tcop/tcopprot.h"
 #include "rewrite/rewriteSupport.h"
@@ -332,14 +345,59 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 {
 	MemoryContext old;
 
-	if (subId != 0 || IsParallelWorker() ||
-		(classId != ProcedureRelationId && classId != RelationRelationId &&
-		 classId != TypeRelationId && classId != CastRelationId &&
-		 classId != TriggerRelationId && classId != RewriteRelationId &&
-		 classId != ConstraintRelationId))
+	if (subId != 0 || IsParallelWorker())
 		return;
+	if (classId != ProcedureRelationId && classId != RelationRelationId &&
+		classId != TypeRelationId && classId != CastRelationId &&
+		classId != TriggerRelationId && classId != RewriteRelationId &&
+		classId != ConstraintRelationId)
+	{
+		/*
+		 * Every other kind with a catalog of its own (a schema, operator,
+		 * operator class or family, collation, conversion, text search
+		 * object, extension, ...: red team 35, F6, F7): new when the
+		 * statement's snapshot, taken before the command, has no row of the
+		 * oid (a shell operator made complete keeps its oid).  Not the
+		 * catalog snapshot, which sees the command's own rows once it has
+		 * made them visible (a text search configuration's copied mapping,
+		 * an operator's commutator link); nor whether the row was updated
+		 * (an operator that is its own commutator is updated at once).
+		 * Without an active snapshot, an inserted row (not an updated one)
+		 * is new.
+		 */
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	row;
+		bool		old;
+
+		if (!is_objectclass_supported(classId))
+			return;
+		if (ActiveSnapshotSet())
+		{
+			rel = table_open(classId, AccessShareLock);
+			ScanKeyInit(&key, get_object_attnum_oid(classId), BTEqualStrategyNumber, F_OIDEQ,
+						ObjectIdGetDatum(objectId));
+			scan = systable_beginscan(rel, get_object_oid_index(classId), true,
+									  GetActiveSnapshot(), 1, &key);
+			old = HeapTupleIsValid(systable_getnext(scan));
+			systable_endscan(scan);
+			table_close(rel, AccessShareLock);
+		}
+		else
+		{
+			row = row_self(classId, get_object_oid_index(classId), get_object_attnum_oid(classId),
+						   objectId);
+			if (row == NULL)
+				return;
+			old = (row->t_data->t_infomask & HEAP_UPDATED) != 0;
+			heap_freetuple(row);
+		}
+		if (old)
+			return;
+	}
 	/* a cast is never replaced; a shell type made complete was noted as a shell */
-	if (classId == TriggerRelationId || classId == RewriteRelationId)
+	else if (classId == TriggerRelationId || classId == RewriteRelationId)
 	{
 		/* CREATE OR REPLACE TRIGGER and RULE keep the oid: seen before the command */
 		if (catalog_had(classId, classId == TriggerRelationId ? TriggerOidIndexId : RewriteOidIndexId,
@@ -409,6 +467,29 @@ older_relation(Oid relid)
 		ReleaseSysCache(tup);
 	}
 	return what;
+}
+
+/*
+ * A relation whose name the humans' statements and code look up (a table,
+ * view, materialized view, foreign table, sequence, composite type), made
+ * before this transaction, outside pg_temp: its description.  Indexes are
+ * judged on the statement (ag_tagshadow_older_structure()): REINDEX
+ * CONCURRENTLY swaps their names.
+ */
+static char *
+older_named_relation(Oid relid)
+{
+	char		relkind = get_rel_relkind(relid);
+	Oid			nsp = get_rel_namespace(relid);
+
+	if (relkind == RELKIND_SEQUENCE || relkind == RELKIND_COMPOSITE_TYPE)
+	{
+		if (made_in_xact(RelationRelationId, relid) || !OidIsValid(nsp) || isAnyTempNamespace(nsp))
+			return NULL;
+		return psprintf("%s %s", relkind == RELKIND_SEQUENCE ? "sequence" : "type",
+						ag_qualified_relname(relid));
+	}
+	return older_relation(relid);
 }
 
 /* A type made before this transaction, outside pg_catalog and pg_temp: its description. */
@@ -598,6 +679,12 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 			what = older_relation(objectId);
 			act = "drops";
 		}
+		else if (get_rel_relkind(objectId) == RELKIND_COMPOSITE_TYPE)
+		{
+			/* a type dropped and made again (red team 35, F6) */
+			what = older_named_relation(objectId);
+			act = "drops";
+		}
 	}
 	else if (classId == RelationRelationId && access == OAT_POST_ALTER)
 	{
@@ -610,16 +697,21 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 			Form_pg_class b = (Form_pg_class) GETSTRUCT(before);
 
 			if (strcmp(NameStr(a->relname), NameStr(b->relname)) != 0 ||
-				a->relnamespace != b->relnamespace)
-				act = "renames or moves";
+				a->relnamespace != b->relnamespace || a->relowner != b->relowner)
+			{
+				/* a sequence, a composite type too (red team 35, F11) */
+				act = a->relowner != b->relowner ? "gives away" : "renames or moves";
+				what = older_named_relation(objectId);
+			}
 			else if (a->relrowsecurity != b->relrowsecurity ||
 					 a->relforcerowsecurity != b->relforcerowsecurity)
+			{
 				act = "switches row security of";
+				what = older_relation(objectId);
+			}
 		}
 		if (HeapTupleIsValid(before))
 			ReleaseSysCache(before);
-		if (act != NULL)
-			what = older_relation(objectId);
 	}
 	else if (classId == RewriteRelationId && access == OAT_POST_CREATE)
 	{
@@ -653,6 +745,232 @@ judge_changed_code(ObjectAccessType access, Oid classId, Oid objectId, int subId
 			  classId == CastRelationId ? "CAST" :
 			  classId == RewriteRelationId ? "RULE or VIEW" : "ALTER or DROP",
 			  psprintf("It %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next statement would run or read what the agent put there with their rights, unrecorded. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+					   act, what),
+			  text, strlen(text), 0);
+}
+
+/*
+ * Name, schema and owner of a catalog row: as this command left it
+ * (SnapshotSelf) or as it was before the command (the catalog snapshot).
+ * False when there is no such row.
+ */
+static bool
+row_names(Oid classid, Oid objid, bool self, char **name, Oid *nsp, Oid *owner)
+{
+	Relation	rel = table_open(classid, AccessShareLock);
+	AttrNumber	namecol = get_object_attnum_name(classid);
+	AttrNumber	nspcol = get_object_attnum_namespace(classid);
+	AttrNumber	ownercol = get_object_attnum_owner(classid);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+
+	ScanKeyInit(&key, get_object_attnum_oid(classid), BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objid));
+	scan = systable_beginscan(rel, get_object_oid_index(classid), true,
+							  self ? SnapshotSelf : NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		*name = NULL;
+		*nsp = InvalidOid;
+		*owner = InvalidOid;
+		if (namecol != InvalidAttrNumber &&
+			!(d = heap_getattr(tup, namecol, RelationGetDescr(rel), &isnull), isnull))
+			*name = pstrdup(NameStr(*DatumGetName(d)));
+		if (nspcol != InvalidAttrNumber &&
+			!(d = heap_getattr(tup, nspcol, RelationGetDescr(rel), &isnull), isnull))
+			*nsp = DatumGetObjectId(d);
+		if (ownercol != InvalidAttrNumber &&
+			!(d = heap_getattr(tup, ownercol, RelationGetDescr(rel), &isnull), isnull))
+			*owner = DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return HeapTupleIsValid(tup);
+}
+
+/*
+ * An object of a kind whose name the humans' statements and code look up
+ * (a schema, operator, operator class or family, collation, conversion,
+ * text search object), made before this transaction, outside pg_catalog
+ * and pg_temp: its description, or NULL.
+ */
+static char *
+older_named_object(Oid classid, Oid objid)
+{
+	ObjectAddress addr;
+	Oid			nsp;
+
+	if (made_in_xact(classid, objid))
+		return NULL;
+	ObjectAddressSet(addr, classid, objid);
+	nsp = classid == NamespaceRelationId ? objid : get_object_namespace(&addr);
+	if (nsp == PG_CATALOG_NAMESPACE || nsp == PG_TOAST_NAMESPACE ||
+		(OidIsValid(nsp) && isAnyTempNamespace(nsp)))
+		return NULL;
+	return getObjectDescription(&addr, true);
+}
+
+/* An operator of this name made before this transaction, other than opr. */
+static char *
+older_operator_namesake(Oid opr)
+{
+	HeapTuple	tup = row_self(OperatorRelationId, OperatorOidIndexId, Anum_pg_operator_oid, opr);
+	CatCList   *list;
+	char	   *what = NULL;
+	int			i;
+
+	if (tup == NULL || isAnyTempNamespace(((Form_pg_operator) GETSTRUCT(tup))->oprnamespace))
+		return NULL;
+	list = SearchSysCacheList1(OPERNAMENSP,
+							   CStringGetDatum(NameStr(((Form_pg_operator) GETSTRUCT(tup))->oprname)));
+	for (i = 0; i < list->n_members && what == NULL; i++)
+	{
+		Form_pg_operator o = (Form_pg_operator) GETSTRUCT(&list->members[i]->tuple);
+
+		if (o->oid != opr && o->oprnamespace != PG_CATALOG_NAMESPACE &&
+			!made_in_xact(OperatorRelationId, o->oid) && !isAnyTempNamespace(o->oprnamespace))
+			what = format_operator(o->oid);
+	}
+	ReleaseSysCacheList(list);
+	return what;
+}
+
+/*
+ * What renames, moves, gives away, completes, changes or drops the humans'
+ * older named objects (red team 35, F3, F4, F6, F11 and the rest): their
+ * code and statements find these by name (nextval('shop.seq'),
+ * 'ok'::shop.mood, a OPERATOR(shop.===) b, to_tsvector('shop.cfg', t),
+ * shop.orders), so one moved aside, or dropped, leaves the name to an
+ * object the agent makes next, which the humans' next statement then uses
+ * with their rights, unrecorded; and a dropped operator takes the humans'
+ * CHECK with it.  Judged in the object-access hook, so ALTER ... RENAME,
+ * SET SCHEMA, OWNER TO, DROP (CASCADE, DROP OWNED), CREATE TYPE over
+ * their shell type, and PostgreSQL's own moves (CREATE TYPE _mood renames
+ * their array type _mood aside) are all seen.  Of the objects made before
+ * the transaction:
+ *	- a type or domain (not a relation's row type, judged by its relation;
+ *	  an array type when renamed, as PostgreSQL's move does, not when
+ *	  dropped with its element): renamed, moved or given away, dropped, a
+ *	  shell type completed;
+ *	- a schema: renamed or given away, dropped;
+ *	- an operator, operator class or family, collation, conversion, text
+ *	  search configuration, dictionary, parser or template: changed in any
+ *	  way (ALTER, and the commutator link a new operator writes into it),
+ *	  completed (a shell operator), dropped;
+ *	- a relation of any kind but an index (sequences and composite types
+ *	  too): renamed, moved or given away (judge_changed_code());
+ *	- a function: renamed to, or a new one made with, the name of an older
+ *	  one (the overload rule, older_namesake(); its creation was judged
+ *	  before, not its rename);
+ *	- a new operator with the name of an older operator in any schema (the
+ *	  overload rule for operators: the humans' a === b would choose it
+ *	  where its schema comes first on their search_path).
+ * An internal drop (PostgreSQL's own clean-up) is not judged, nor what an
+ * extension's script does.
+ */
+static void
+judge_older_names(ObjectAccessType access, Oid classId, Oid objectId, void *arg)
+{
+	char	   *what = NULL;
+	const char *act = NULL;
+	const char *text;
+	char	   *bname = NULL,
+			   *aname = NULL;
+	Oid			bnsp = InvalidOid,
+				ansp = InvalidOid,
+				bowner = InvalidOid,
+				aowner = InvalidOid;
+	bool		moved = false;
+
+	if (creating_extension)
+		return;
+	if (access == OAT_DROP && arg != NULL &&
+		(((ObjectAccessDrop *) arg)->dropflags & PERFORM_DELETION_INTERNAL) != 0)
+		return;
+	if (access == OAT_POST_ALTER &&
+		row_names(classId, objectId, false, &bname, &bnsp, &bowner) &&
+		row_names(classId, objectId, true, &aname, &ansp, &aowner))
+		moved = bnsp != ansp || bowner != aowner ||
+			(bname != NULL && aname != NULL && strcmp(bname, aname) != 0);
+
+	switch (classId)
+	{
+		case ProcedureRelationId:
+			/* an own function renamed or moved to an older one's name */
+			if (access == OAT_POST_ALTER && moved && older_routine(objectId) == NULL &&
+				(what = older_namesake(objectId)) != NULL)
+			{
+				what = psprintf("function %s to the name of %s", format_procedure(objectId), what);
+				act = "renames or moves";
+			}
+			break;
+		case TypeRelationId:
+			{
+				HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(objectId));
+				bool		rowtype = false;
+				bool		array = false;
+
+				if (HeapTupleIsValid(tup))
+				{
+					Form_pg_type t = (Form_pg_type) GETSTRUCT(tup);
+
+					rowtype = OidIsValid(t->typrelid);
+					array = OidIsValid(t->typelem) && t->typsubscript == F_ARRAY_SUBSCRIPT_HANDLER;
+					ReleaseSysCache(tup);
+				}
+				if (rowtype || (array && access == OAT_DROP))
+					break;
+				if (access == OAT_POST_CREATE)
+					act = "completes the shell";
+				else if (access == OAT_POST_ALTER && moved)
+					act = "renames, moves or gives away";
+				else if (access == OAT_DROP)
+					act = "drops";
+				if (act != NULL)
+					what = older_type(objectId);
+				break;
+			}
+		case NamespaceRelationId:
+			if (access == OAT_DROP)
+				act = "drops";
+			else if (access == OAT_POST_ALTER && moved)
+				act = "renames or gives away";
+			if (act != NULL)
+				what = older_named_object(classId, objectId);
+			break;
+		case OperatorRelationId:
+			if (access == OAT_POST_CREATE && made_in_xact(classId, objectId) &&
+				(what = older_operator_namesake(objectId)) != NULL)
+			{
+				what = psprintf("an operator of the name of operator %s", what);
+				act = "makes";
+				break;
+			}
+			/* FALLTHROUGH */
+		case OperatorClassRelationId:
+		case OperatorFamilyRelationId:
+		case CollationRelationId:
+		case ConversionRelationId:
+		case TSConfigRelationId:
+		case TSDictionaryRelationId:
+		case TSParserRelationId:
+		case TSTemplateRelationId:
+			act = access == OAT_DROP ? "drops" :
+				access == OAT_POST_CREATE ? "completes" : "changes";
+			what = older_named_object(classId, objectId);
+			break;
+		default:
+			break;
+	}
+	if (what == NULL)
+		return;
+	text = debug_query_string ? debug_query_string : "";
+	ag_refuse(AG_REFUSAL_GUARD, access == OAT_DROP ? "DROP" : "ALTER, RENAME, SET SCHEMA or OWNER TO",
+			  psprintf("It %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their statements and code find this one by its name: what the agent puts under that name would be used in their next statement with their rights, unrecorded. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
 					   act, what),
 			  text, strlen(text), 0);
 }
@@ -773,6 +1091,52 @@ older_table_cmd(AlterTableCmd *cmd, Oid relid, char relkind)
 }
 
 /*
+ * The operator a COMMUTATOR or NEGATOR clause names, where PostgreSQL
+ * looks it up (the creation schema of the name, as get_other_operator()
+ * does), when it was made before this transaction outside pg_catalog and
+ * pg_temp: its description.  PostgreSQL writes the link back into that
+ * operator's row (OperatorUpd(), which sends no object-access hook), so
+ * the humans' operator would name the agent's as its commutator or negator.
+ */
+static char *
+older_linked_operator(List *names, Oid left, Oid right)
+{
+	char	   *opname;
+	Oid			nsp = QualifiedNameGetCreationNamespace(names, &opname);
+	Oid			opr = GetSysCacheOid4(OPERNAMENSP, Anum_pg_operator_oid, CStringGetDatum(opname),
+									  ObjectIdGetDatum(left), ObjectIdGetDatum(right),
+									  ObjectIdGetDatum(nsp));
+
+	if (!OidIsValid(opr) || made_in_xact(OperatorRelationId, opr) ||
+		nsp == PG_CATALOG_NAMESPACE || isAnyTempNamespace(nsp))
+		return NULL;
+	return format_operator(opr);
+}
+
+/* CREATE OPERATOR or ALTER OPERATOR ... SET naming an older operator as its commutator or negator. */
+static char *
+older_operator_links(List *options, Oid left, Oid right)
+{
+	ListCell   *lc;
+	char	   *found = NULL;
+
+	foreach(lc, options)
+	{
+		DefElem    *de = lfirst_node(DefElem, lc);
+
+		if (de->arg == NULL)
+			continue;
+		if (strcmp(de->defname, "commutator") == 0)
+			found = older_linked_operator(defGetQualifiedName(de), right, left);
+		else if (strcmp(de->defname, "negator") == 0)
+			found = older_linked_operator(defGetQualifiedName(de), left, right);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+/*
  * The same rule, judged on the statement (gate.c's classifier), for what
  * the object-access hook does not tell apart (red team 31, F6): in a
  * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
@@ -852,6 +1216,22 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				DropStmt   *d = (DropStmt *) parsetree;
 				List	   *names;
 
+				if (d->removeType == OBJECT_SCHEMA)
+				{
+					/* before the approval DROP SCHEMA asks: refused in any case */
+					foreach(lc, d->objects)
+					{
+						Oid			nsp = get_namespace_oid(strVal(lfirst(lc)), true);
+
+						if (OidIsValid(nsp) && (typewhat = older_named_object(NamespaceRelationId, nsp)) != NULL)
+						{
+							*what = "DROP SCHEMA";
+							return psprintf("It drops %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their search_path and code find the schema by its name: a schema the agent makes next under it would be theirs to use, with their rights, unrecorded. Make new schemas under new names in the tagged transaction, or drop this one from a human's session.",
+											typewhat);
+						}
+					}
+					return NULL;
+				}
 				if (d->removeType == OBJECT_POLICY && list_length(d->objects) == 1)
 				{
 					names = (List *) linitial(d->objects);
@@ -915,6 +1295,14 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 
 				if (r->renameType == OBJECT_COLUMN || r->renameType == OBJECT_ATTRIBUTE)
 					act = "renames a column of";
+				else if ((r->renameType == OBJECT_INDEX || r->renameType == OBJECT_TABLE) &&
+						 r->relation != NULL &&
+						 (get_rel_relkind(RangeVarGetRelid(r->relation, NoLock, true)) == RELKIND_INDEX ||
+						  get_rel_relkind(RangeVarGetRelid(r->relation, NoLock, true)) == RELKIND_PARTITIONED_INDEX))
+				{
+					/* its constraint's name too (ON CONFLICT ON CONSTRAINT); red team 35, F11 */
+					act = "renames";
+				}
 				else if (r->renameType == OBJECT_RULE)
 				{
 					/* rules fire in the order of their names */
@@ -961,6 +1349,78 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				*what = "ALTER TYPE ... RENAME VALUE";
 			}
 			break;
+		case T_AlterExtensionContentsStmt:
+			{
+				/*
+				 * red team 35, F7: a member of an extension is left out of
+				 * pg_dump (the extension's script is to make it), so the
+				 * humans' backups would lose their object; taken out, it is
+				 * dumped besides the script that makes it.
+				 */
+				AlterExtensionContentsStmt *e = (AlterExtensionContentsStmt *) parsetree;
+				Relation	orel = NULL;
+				ObjectAddress addr;
+				Oid			nsp;
+
+				addr = get_object_address(e->objtype, e->object, &orel, AccessShareLock, true);
+				if (orel != NULL)
+					relation_close(orel, NoLock);
+				if (!OidIsValid(addr.objectId) || made_in_xact(addr.classId, addr.objectId))
+					return NULL;
+				nsp = addr.classId == NamespaceRelationId ? addr.objectId :
+					(is_objectclass_supported(addr.classId) ? get_object_namespace(&addr) : InvalidOid);
+				if (OidIsValid(nsp) && isAnyTempNamespace(nsp))
+					return NULL;
+				*what = e->action > 0 ? "ALTER EXTENSION ... ADD" : "ALTER EXTENSION ... DROP";
+				return psprintf("It %s %s %s extension \"%s\", made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and pg_dump leaves an extension's members out of their backups (the extension's script is to make them) and dumps what is taken out besides that script. Add to an extension what the tagged transaction made itself, or change this one from a human's session.",
+								e->action > 0 ? "adds" : "takes", getObjectDescription(&addr, false),
+								e->action > 0 ? "to" : "out of", e->extname);
+			}
+		case T_DefineStmt:
+		case T_AlterOperatorStmt:
+			{
+				Oid			left = InvalidOid,
+							right = InvalidOid;
+				List	   *options;
+				char	   *linked;
+
+				if (IsA(parsetree, DefineStmt))
+				{
+					DefineStmt *d = (DefineStmt *) parsetree;
+
+					if (d->kind != OBJECT_OPERATOR)
+						return NULL;
+					options = d->definition;
+					foreach(lc, options)
+					{
+						DefElem    *de = lfirst_node(DefElem, lc);
+
+						if (strcmp(de->defname, "leftarg") == 0 && de->arg != NULL)
+							left = LookupTypeNameOid(NULL, defGetTypeName(de), true);
+						else if (strcmp(de->defname, "rightarg") == 0 && de->arg != NULL)
+							right = LookupTypeNameOid(NULL, defGetTypeName(de), true);
+					}
+				}
+				else
+				{
+					AlterOperatorStmt *a = (AlterOperatorStmt *) parsetree;
+					Oid			opr = LookupOperWithArgs(a->opername, true);
+					HeapTuple	tup;
+
+					if (!OidIsValid(opr) ||
+						!HeapTupleIsValid(tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opr))))
+						return NULL;
+					left = ((Form_pg_operator) GETSTRUCT(tup))->oprleft;
+					right = ((Form_pg_operator) GETSTRUCT(tup))->oprright;
+					ReleaseSysCache(tup);
+					options = a->options;
+				}
+				if ((linked = older_operator_links(options, left, right)) == NULL)
+					return NULL;
+				*what = IsA(parsetree, DefineStmt) ? "CREATE OPERATOR" : "ALTER OPERATOR";
+				return psprintf("It names operator %s, made before this transaction, as its commutator or negator, and PostgreSQL writes the link into that operator too: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and the planner could use the agent's operator for their expressions. Link the operator only to operators the tagged transaction made, or do it from a human's session.",
+								linked);
+			}
 		case T_AlterSeqStmt:
 			act = "changes";
 			rv = ((AlterSeqStmt *) parsetree)->sequence;
@@ -998,7 +1458,8 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 
 /* From the object-access hook (hooks.c). */
 void
-ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId)
+ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
+						   void *arg)
 {
 	const ShadowKind *k = NULL;
 	Relation	rel;
@@ -1020,6 +1481,15 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 		(access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP) &&
 		tagged_judging())
 		judge_changed_code(access, classId, objectId, subId);
+	if ((classId == ProcedureRelationId || classId == TypeRelationId ||
+		 classId == NamespaceRelationId || classId == OperatorRelationId ||
+		 classId == OperatorClassRelationId || classId == OperatorFamilyRelationId ||
+		 classId == CollationRelationId || classId == ConversionRelationId ||
+		 classId == TSConfigRelationId || classId == TSDictionaryRelationId ||
+		 classId == TSParserRelationId || classId == TSTemplateRelationId) &&
+		(access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP) &&
+		subId == 0 && tagged_judging())
+		judge_older_names(access, classId, objectId, arg);
 	if ((access != OAT_POST_CREATE && access != OAT_POST_ALTER) || subId != 0)
 		return;
 	for (i = 0; i < lengthof(kinds); i++)

@@ -19,7 +19,7 @@ extern bool ag_tagshadow_made_in_xact(Oid classid, Oid objid);
 extern void ag_tagshadow_note_created(Oid classId, Oid objectId, int subId);
 
 extern void ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-									   int subId);
+									   int subId, void *arg);
 
 /*
  * A change of the tagged role's older table, view, sequence or type
