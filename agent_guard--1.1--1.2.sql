@@ -2345,18 +2345,23 @@ AS $$
 $$;
 
 -- The key that identifies a table's rows in the log: its primary key, else
--- its replica identity index; NULL for none.
+-- its replica identity index; NULL for none.  The same index the capture
+-- trigger takes (capture.c, load_key: PostgreSQL's relcache), so a key
+-- checked at once (not DEFERRABLE), valid, with no predicate, and only its
+-- key columns, not those of INCLUDE (red team 36, F02, F03).
 CREATE FUNCTION agent_guard._key_columns(relation regclass) RETURNS text[]
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT array_agg(a.attname::text ORDER BY k.ord)
-      FROM (SELECT i.indexrelid, i.indkey
+      FROM (SELECT i.indexrelid, i.indkey, i.indnkeyatts
               FROM pg_index i
              WHERE i.indrelid = relation AND (i.indisprimary OR i.indisreplident)
+               AND i.indisvalid AND i.indisunique AND i.indimmediate AND i.indpred IS NULL
              ORDER BY i.indisprimary DESC
              LIMIT 1) ix
       CROSS JOIN LATERAL unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum;
+      JOIN pg_attribute a ON a.attrelid = relation AND a.attnum = k.attnum
+     WHERE k.ord <= ix.indnkeyatts;
 $$;
 
 -- The guard's triggers on a table, in the mode of its protection; the row
@@ -5818,6 +5823,13 @@ BEGIN
 
     -- the key that identifies rows in the log: primary key, else replica identity
     v_keys := agent_guard._key_columns(relation);
+    IF v_keys IS NULL AND EXISTS (SELECT 1 FROM pg_index i
+                                   WHERE i.indrelid = relation AND i.indisprimary AND NOT i.indimmediate) THEN
+        RAISE EXCEPTION 'cannot protect %: its primary key is deferrable', relation
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'agent_guard identifies every logged row by a key checked at once, as PostgreSQL''s logical replication does.',
+                  HINT = format('Make the key NOT DEFERRABLE, or add a unique index that is not and run ALTER TABLE %s REPLICA IDENTITY USING INDEX with it.', relation);
+    END IF;
     IF v_keys IS NULL THEN
         RAISE EXCEPTION 'cannot protect %: it has no primary key or replica identity index', relation
             USING ERRCODE = 'invalid_table_definition',

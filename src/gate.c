@@ -1039,6 +1039,66 @@ refuse_unguarded(const char *what, Oid relid, const char *text, int len)
 					 quote_literal_cstr(ag_qualified_relname(listed)))));
 }
 
+/*
+ * A DELETE (or a MERGE's DELETE action) that reaches a soft-delete table
+ * through a parent that is not one (red team 36, F01): the conversion to a
+ * soft delete follows the statement's target, so the rows of a child
+ * protected on its own with soft delete would be deleted for good; the
+ * capture trigger's backstop stopped them, with nothing on record.  Refused
+ * here, on record, before anything is written.  A soft-delete table that is
+ * the statement's own target is not asked about: its DELETE was converted,
+ * or is a foreign key's cascade the planner left a real delete on purpose
+ * (softdelete.c).
+ */
+static void
+refuse_soft_child_delete(PlannedStmt *ps, Plan *plan, const char *what, const char *text, int len)
+{
+	ModifyTable *mt;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (plan == NULL || !IsA(plan, ModifyTable))
+		return;
+	mt = (ModifyTable *) plan;
+	if (mt->operation != CMD_DELETE && mt->operation != CMD_MERGE)
+		return;
+	foreach(lc, mt->resultRelations)
+	{
+		Index		rti = lfirst_int(lc);
+		Oid			relid = rt_fetch(rti, ps->rtable)->relid;
+		Oid			target = rt_fetch(mt->nominalRelation, ps->rtable)->relid;
+		bool		deletes = (mt->operation == CMD_DELETE);
+		char	   *child;
+		char	   *parent;
+		char	   *why;
+		int64		id;
+
+		if (!deletes && mt->mergeActionLists != NIL)
+		{
+			ListCell   *la;
+
+			foreach(la, (List *) list_nth(mt->mergeActionLists, i))
+				if (((MergeAction *) lfirst(la))->commandType == CMD_DELETE)
+					deletes = true;
+		}
+		i++;
+		if (!deletes || relid == target || ag_softdelete_attno(relid) == InvalidAttrNumber)
+			continue;
+		child = ag_qualified_relname(relid);
+		parent = ag_qualified_relname(target);
+		why = psprintf("Table %s is protected with soft delete on its own, and this %s reaches its rows through %s, which is not: an agent's DELETE becomes a soft delete only where its target is a soft-delete table, so these rows would be deleted for good.",
+					   child, what, parent);
+		id = ag_refusal_record(why, text, len);
+		ereport(ERROR,
+				(errcode(ERRCODE_AG_GUARD_PROTECTED),
+				 errmsg("%s refused: it deletes rows of soft-delete table %s through %s (request " INT64_FORMAT ")",
+						what, child, parent, id),
+				 errdetail("%s", why),
+				 errhint("Delete from %s itself, whose rows are then soft-deleted, or from ONLY %s.",
+						 child, parent)));
+	}
+}
+
 /* A judged plan is about to run: the guard's tables, freezes, trips. */
 void
 ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
@@ -1067,6 +1127,10 @@ ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
 	/* a protected table that lost its guard's triggers (a child: above) */
 	foreach(lc, ps->resultRelations)
 		refuse_unguarded(what, rt_fetch(lfirst_int(lc), ps->rtable)->relid, text, len);
+	/* the rows of a soft-delete child reached through its parent's DELETE */
+	refuse_soft_child_delete(ps, ps->planTree, what, text, len);
+	foreach(lc, ps->subplans)
+		refuse_soft_child_delete(ps, (Plan *) lfirst(lc), what, text, len);
 
 	load_state();
 	if (frozen_all || frozen_me)

@@ -97,13 +97,6 @@ typedef struct AgSoftRow
 static MemoryContext SoftRowContext = NULL;
 static AgSoftRow soft_row;
 
-static Oid
-lookup_function(const char *name, int nargs, const Oid *argtypes)
-{
-	return LookupFuncName(list_make2(makeString(AG_SCHEMA), makeString(pstrdup(name))),
-						  nargs, argtypes, true);
-}
-
 /*
  * The attribute number of ag_deleted_at when the relation is protected
  * with soft_delete (its capture trigger carries the argument), else 0.
@@ -117,7 +110,7 @@ soft_delete_attno(Oid relid)
 	Oid			capture_fn;
 	int			i;
 
-	capture_fn = lookup_function("capture", 0, NULL);
+	capture_fn = ag_capture_function();
 	if (!OidIsValid(capture_fn))
 		return 0;				/* extension not installed in this database */
 
@@ -386,7 +379,7 @@ cascade_delete(Query *q, RangeTblEntry *rte)
 	pull_varattnos(q->jointree->quals, q->resultRelation, &cols);
 	if (bms_is_empty(cols))
 		return false;
-	capture_fn = lookup_function("capture", 0, NULL);
+	capture_fn = ag_capture_function();
 
 	rel = relation_open(rte->relid, NoLock);
 	foreach(lc, RelationGetFKeyList(rel))
