@@ -29,7 +29,17 @@ $node->safe_psql('src', q{
 	SELECT agent_guard.protect('app.items');
 	SELECT agent_guard.protect('app.orders', false);
 	SELECT agent_guard.register_agent('dump_bot', 'dump-agent');
+	-- red team 36, F05: the agent's CHECK calls its own function, in a schema
+	-- whose data pg_dump writes before the guard's (acct < agent_guard); the
+	-- restore must run it as the agent, never as the restoring superuser
+	CREATE SCHEMA acct AUTHORIZATION dump_bot;
 });
+$node->safe_psql('src', q{
+	CREATE FUNCTION acct.not_superuser(x int) RETURNS boolean LANGUAGE sql
+		AS $$ SELECT NOT rolsuper FROM pg_roles WHERE rolname = current_user $$;
+	CREATE TABLE acct.ledger (x int CHECK (acct.not_superuser(x)));
+	INSERT INTO acct.ledger VALUES (1), (2);
+}, extra_params => [ '-U', 'dump_bot' ]);
 
 
 
@@ -69,10 +79,25 @@ my $before = $node->safe_psql('src', $state_sql);
 my $dump = PostgreSQL::Test::Utils::tempdir . '/src.dump';
 command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], 'pg_dump of a guarded database');
 $node->safe_psql('postgres', 'CREATE DATABASE dst');
-($out, $err) = ('', '');
-my $ok = IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('dst'), $dump ],
-	'>', \$out, '2>', \$err);
-ok($ok, 'pg_restore without an error') or diag($err);
+# the README's restore, in four steps: the guard's registry before any
+# user data, so that the agent's code in the data (a CHECK, a domain, a
+# generated column) runs as the agent (red team 36, F05)
+my @steps = (
+	[ '--section=pre-data' ],
+	[ '--data-only', '--schema=agent_guard' ],
+	[ '--section=data', '--exclude-schema=agent_guard' ],
+	[ '--section=post-data' ]);
+for my $step (@steps)
+{
+	($out, $err) = ('', '');
+	my $ok = IPC::Run::run([ 'pg_restore', '--exit-on-error', @$step, '-d', $node->connstr('dst'), $dump ],
+		'>', \$out, '2>', \$err);
+	ok($ok, "pg_restore @$step without an error") or diag($err);
+}
+is($node->safe_psql('dst', 'SELECT count(*) FROM acct.ledger'), '2',
+	"the agent's CHECK ran in the restore, as the agent (it refuses a superuser)");
+is($node->safe_psql('dst', "SELECT rolsuper FROM pg_roles WHERE rolname = 'dump_bot'"), 'f',
+	'the agent role is no superuser after the restore');
 
 is($node->safe_psql('dst', $state_sql), $before,
 	'agents, protected tables, log, statements, archive, checkpoints, keys, chain head and data all came back');
