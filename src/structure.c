@@ -95,6 +95,7 @@
 #include "compat.h"
 #include "scope.h"
 #include "structure.h"
+#include "tagshadow.h"
 #include "width.h"
 
 #define REFUSED AG_REFUSAL_GUARD
@@ -2035,10 +2036,35 @@ grant_protected_table(GrantStmt *g, Node *obj, bool schemas)
  * allowed: it gives what it owns or holds with a grant option, and what
  * it gives another agent is used under that agent's guard.
  */
+/*
+ * An object of a GRANT that runs with its owner's rights (red team 35, F8):
+ * a view, materialized view, table with a rule or SECURITY DEFINER routine
+ * (tagshadow.c); its description, or NULL.  ALL ... IN SCHEMA is judged at
+ * COMMIT (tagshadow.c), with every other order of GRANT and change.
+ */
+static char *
+grant_object_carrier(GrantStmt *g, Node *obj)
+{
+	if (g->targtype != ACL_TARGET_OBJECT)
+		return NULL;
+	switch (g->objtype)
+	{
+		case OBJECT_TABLE:
+			return ag_tagshadow_rights_carrier(RelationRelationId, relid_of((RangeVar *) obj));
+		case OBJECT_FUNCTION:
+		case OBJECT_PROCEDURE:
+		case OBJECT_ROUTINE:
+			return ag_tagshadow_rights_carrier(ProcedureRelationId, function_of(g->objtype, obj));
+		default:
+			return NULL;
+	}
+}
+
 static void
 classify_tagged_grant(GrantStmt *g, AgUtility *v)
 {
 	const char *grantee;
+	char	   *carrier;
 	ListCell   *lc;
 
 	if (!ag_identity_tagged_role())
@@ -2064,6 +2090,15 @@ classify_tagged_grant(GrantStmt *g, AgUtility *v)
 								 grantee));
 			return;
 		}
+		if (grantee != NULL && (carrier = grant_object_carrier(g, lfirst(lc))) != NULL)
+		{
+			/* red team 35, F8: what the session made runs with the role's rights */
+			set_verdict(v, REFUSED, "GRANT",
+						psprintf("It gives %s rights on %s, made in this session, which PostgreSQL runs with the rights of its owner, the role: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, that role is the humans', and the agent would reach their objects through it with rights the humans never gave it. Grant from a human's (untagged) session.",
+								 strcmp(grantee, "PUBLIC") == 0 ? "every role, agents included," :
+								 psprintf("agent role \"%s\"", grantee), carrier));
+			return;
+		}
 	}
 }
 
@@ -2076,6 +2111,13 @@ classify_tagged_grant_role(GrantRoleStmt *g, AgUtility *v)
 {
 	const char *grantee;
 
+	if (!g->is_grant && ag_identity_tagged_role())
+	{
+		/* red team 35, F9: the members' rights are the humans' */
+		set_verdict(v, REFUSED, "REVOKE role",
+					pstrdup("It takes roles' membership, and the rights that come with it: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, humans decide who holds the role's rights. Revoke from a human's (untagged) session."));
+		return;
+	}
 	if (!g->is_grant || !ag_identity_tagged_role() ||
 		(grantee = agent_grantee(g->grantee_roles)) == NULL)
 		return;
@@ -2112,6 +2154,23 @@ classify_grant(GrantStmt *g, AgUtility *v)
 	{
 		classify_tagged_grant(g, v);
 		return;
+	}
+	/*
+	 * REVOKE in a session tagged by a shared role (red team 35, F9), of
+	 * anything the session did not make: the role's own rights (the
+	 * humans' INSERT into the table their trigger writes would fail) and
+	 * the rights the humans gave others are the humans' to take.
+	 */
+	if (ag_identity_tagged_role())
+	{
+		foreach(lc, g->objects)
+		{
+			if (grant_object_own(g, lfirst(lc)))
+				continue;
+			set_verdict(v, REFUSED, "REVOKE",
+						pstrdup("It takes rights on an object this session did not make: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and taking the role's own rights (or those the humans gave) would make their later statements fail. Revoke from a human's (untagged) session."));
+			return;
+		}
 	}
 	foreach(lc, g->objects)
 	{
