@@ -29,6 +29,7 @@ CREATE SCHEMA r35r AUTHORIZATION regress_tagged;
 CREATE SCHEMA r35a AUTHORIZATION regress_tagged;
 GRANT USAGE ON SCHEMA r35a TO regress_bot;
 CREATE ROLE regress_r35_h;
+GRANT CREATE ON DATABASE contrib_regression TO regress_tagged;
 
 -- the humans' objects, made by the shared role untagged
 \c "dbname=contrib_regression user=regress_tagged options="
@@ -43,7 +44,9 @@ CREATE TRIGGER audit AFTER INSERT OR UPDATE ON r35r.ord FOR EACH ROW EXECUTE FUN
 CREATE DOMAIN r35r.amt AS int;
 CREATE TABLE r35r.parts (id int) PARTITION BY RANGE (id);
 CREATE FUNCTION r35r.f() RETURNS int LANGUAGE sql AS 'SELECT 1';
-CREATE TABLE r35a.own (id int);
+CREATE FUNCTION r35r.hdef_trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+  AS $$ BEGIN DELETE FROM r35r.secret; RETURN NULL; END $$;
+REVOKE EXECUTE ON FUNCTION r35r.hdef_trg() FROM PUBLIC;
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard.protect('r35r.ord') AS ord;
 
@@ -76,6 +79,13 @@ BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
 CREATE TABLE r35a.drop_box (id int);
 CREATE RULE wipe AS ON INSERT TO r35a.drop_box DO ALSO DELETE FROM r35r.secret;
 GRANT INSERT ON r35a.drop_box TO regress_bot;
+ROLLBACK;
+-- a trigger calls its function without EXECUTE: the role's SECURITY DEFINER
+-- trigger function on a table granted to the agent (YG002 already: stored code)
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE TABLE r35a.tbox (id int);
+CREATE TRIGGER t AFTER INSERT ON r35a.tbox FOR EACH ROW EXECUTE FUNCTION r35r.hdef_trg();
+GRANT INSERT ON r35a.tbox TO regress_bot;
 ROLLBACK;
 -- error: YG004 each, at COMMIT (the GRANT before the rule, before the view's
 -- option switched back, through ALL TABLES IN SCHEMA, through DO)
@@ -276,3 +286,4 @@ SELECT ok FROM agent_guard.verify_log();
 SELECT agent_guard.unprotect('r35r.ord') AS ord;
 DROP SCHEMA r35r, r35a CASCADE;
 DROP ROLE regress_r35_h;
+REVOKE CREATE ON DATABASE contrib_regression FROM regress_tagged;

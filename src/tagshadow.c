@@ -1465,12 +1465,50 @@ relation_reaches_agent(Oid relid)
 }
 
 /*
+ * A trigger of the relation whose function is SECURITY DEFINER: a trigger
+ * calls its function without asking for EXECUTE, so whoever may write the
+ * relation runs it with its owner's rights.  Its description, or NULL.
+ */
+static char *
+definer_trigger(Oid relid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *what = NULL;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (what == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+		HeapTuple	fn = SearchSysCache1(PROCOID, ObjectIdGetDatum(t->tgfoid));
+
+		if (HeapTupleIsValid(fn))
+		{
+			if (((Form_pg_proc) GETSTRUCT(fn))->prosecdef)
+				what = psprintf("table %s, whose trigger %s calls SECURITY DEFINER %s",
+								ag_qualified_relname(relid), quote_identifier(NameStr(t->tgname)),
+								format_procedure(t->tgfoid));
+			ReleaseSysCache(fn);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return what;
+}
+
+/*
  * What a tagged transaction made that carries the role's rights (red team
  * 35, F8): a view or materialized view (PostgreSQL checks what a view reads
  * and writes as its owner, the role; a security_invoker view can be
  * switched back in the same transaction; a materialized view holds what the
  * role read), a table with a rule (a rule's actions run as the table's
- * owner), a SECURITY DEFINER routine.  Its description, or NULL.
+ * owner), a table with a trigger that calls a SECURITY DEFINER function (a
+ * trigger asks for no EXECUTE), a SECURITY DEFINER routine.  Its
+ * description, or NULL.
  */
 char *
 ag_tagshadow_rights_carrier(Oid classid, Oid objid)
@@ -1493,6 +1531,8 @@ ag_tagshadow_rights_carrier(Oid classid, Oid objid)
 				what = psprintf("materialized view %s", ag_qualified_relname(objid));
 			else if (((Form_pg_class) GETSTRUCT(tup))->relhasrules)
 				what = psprintf("table %s, which has a rule", ag_qualified_relname(objid));
+			else if (((Form_pg_class) GETSTRUCT(tup))->relhastriggers)
+				what = definer_trigger(objid);
 		}
 		ReleaseSysCache(tup);
 	}
