@@ -54,6 +54,7 @@
 #include "access/xact.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_attrdef.h"
@@ -1577,7 +1578,9 @@ commit_rights_check(void)
 			made_here[i].classid != RelationRelationId)
 			continue;
 		carrier = ag_tagshadow_rights_carrier(made_here[i].classid, made_here[i].objid);
-		if (carrier == NULL)
+		/* an extension's script is not judged (its author's objects) */
+		if (carrier == NULL ||
+			OidIsValid(getExtensionOfObject(made_here[i].classid, made_here[i].objid)))
 			continue;
 		if (made_here[i].classid == ProcedureRelationId ||
 			relation_reaches_agent(made_here[i].objid))
