@@ -120,6 +120,21 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
 REASSIGN OWNED BY regress_tagged TO regress_bot;
 ROLLBACK;
+-- error: YG004, what the humans made earlier in the same session (behind a
+-- pooler the server process's earlier transactions are theirs): not the
+-- transaction's own, so neither granted to an agent nor revoked
+CREATE TABLE r35a.human_made (id int);
+CREATE SCHEMA r35h;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+GRANT SELECT ON r35a.human_made TO regress_bot;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+GRANT USAGE ON SCHEMA r35h TO regress_bot;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+REVOKE ALL ON r35a.human_made FROM regress_tagged;
+ROLLBACK;
+DROP SCHEMA r35h;
 -- allowed: a plain table, a view and a SECURITY INVOKER function granted to
 -- nobody or to the agent, a view it keeps to itself
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';

@@ -1957,44 +1957,47 @@ agent_grantee(List *grantees)
 }
 
 /*
- * An object of a GRANT that this session made (a temporary relation, a
- * relation, schema, type, routine or database the object-access hook saw
- * it create): the agent's own.  Other kinds (languages, foreign servers,
- * large objects, ...) are not followed, and count as the humans'.
+ * An object of a GRANT that this transaction made (a temporary relation, a
+ * relation, schema, type or routine the object-access hook saw it create:
+ * tagshadow.c): the agent's own.  Not what the session made in earlier
+ * transactions (red team 35, F8): behind a pooler those were the humans'.
+ * Other kinds (databases, languages, foreign servers, large objects, ...)
+ * count as the humans'.
  */
 static bool
 grant_object_own(GrantStmt *g, Node *obj)
 {
 	Oid			oid = InvalidOid;
+	Oid			classid;
 
 	if (g->targtype == ACL_TARGET_ALL_IN_SCHEMA)
-		return ag_object_created_here(get_namespace_oid(strVal(obj), true));
+		return ag_tagshadow_made_here(NamespaceRelationId, get_namespace_oid(strVal(obj), true));
 	switch (g->objtype)
 	{
 		case OBJECT_TABLE:
 		case OBJECT_SEQUENCE:
 			oid = relid_of((RangeVar *) obj);
-			return OidIsValid(oid) &&
-				(get_rel_persistence(oid) == RELPERSISTENCE_TEMP || ag_object_created_here(oid));
+			classid = RelationRelationId;
+			break;
 		case OBJECT_SCHEMA:
 			oid = get_namespace_oid(strVal(obj), true);
-			break;
-		case OBJECT_DATABASE:
-			oid = get_database_oid(strVal(obj), true);
+			classid = NamespaceRelationId;
 			break;
 		case OBJECT_TYPE:
 		case OBJECT_DOMAIN:
 			oid = type_of(obj);
+			classid = TypeRelationId;
 			break;
 		case OBJECT_FUNCTION:
 		case OBJECT_PROCEDURE:
 		case OBJECT_ROUTINE:
 			oid = function_of(g->objtype, obj);
+			classid = ProcedureRelationId;
 			break;
 		default:
 			return false;
 	}
-	return OidIsValid(oid) && ag_object_created_here(oid);
+	return ag_tagshadow_made_here(classid, oid);
 }
 
 /*

@@ -348,6 +348,7 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 	if (subId != 0 || IsParallelWorker() ||
 		(classId != ProcedureRelationId && classId != RelationRelationId &&
 		 classId != TypeRelationId && classId != CastRelationId &&
+		 classId != NamespaceRelationId &&
 		 classId != TriggerRelationId && classId != RewriteRelationId &&
 		 classId != ConstraintRelationId))
 		return;
@@ -360,7 +361,7 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 						objectId))
 			return;
 	}
-	else if (classId != CastRelationId &&
+	else if (classId != CastRelationId && classId != NamespaceRelationId &&
 			 SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID :
 								   classId == TypeRelationId ? TYPEOID :
 								   classId == ConstraintRelationId ? CONSTROID : RELOID,
@@ -698,8 +699,11 @@ relation_made_earlier(Oid relid, const char **kind)
 
 /*
  * An object this transaction made (red team 35, F8, F9): a relation by its
- * relcache entry, the kinds noted here by made_in_xact(), a schema or
- * database by scope.c; any other kind counts as made before.
+ * relcache entry (a temporary one counts as made here), the kinds noted by
+ * made_in_xact() (functions, types, schemas, ...); any other kind (a
+ * database: CREATE DATABASE runs in no transaction block) counts as made
+ * before.  Not scope.c's list of what the session made: behind a pooler
+ * the server process's earlier transactions were the humans'.
  */
 static bool
 object_made_here(Oid classid, Oid objid)
@@ -707,10 +711,16 @@ object_made_here(Oid classid, Oid objid)
 	const char *kind;
 
 	if (classid == RelationRelationId)
-		return !relation_made_earlier(objid, &kind);
-	if (classid == NamespaceRelationId || classid == DatabaseRelationId)
-		return ag_object_created_here(objid);
+		return get_rel_persistence(objid) == RELPERSISTENCE_TEMP ||
+			!relation_made_earlier(objid, &kind);
 	return made_in_xact(classid, objid);
+}
+
+/* object_made_here() for structure.c (a tagged GRANT or REVOKE of its own) */
+bool
+ag_tagshadow_made_here(Oid classid, Oid objid)
+{
+	return OidIsValid(objid) && object_made_here(classid, objid);
 }
 
 /* A relation by its qualified name list less the last (a trigger's, a rule's) name. */
