@@ -8,7 +8,7 @@
 -- transaction that leaves one an agent can use (the GRANT before the rule,
 -- ALL TABLES IN SCHEMA) or that leaves a SECURITY DEFINER routine (EXECUTE
 -- is PUBLIC's by default).  Nor may it give away an older object (OWNER TO,
--- REASSIGN OWNED).
+-- REASSIGN OWNED), nor make a user mapping for an agent or PUBLIC.
 -- F9: of the objects made before the transaction, REVOKE (the role's own
 -- rights too, role membership too) is refused, and so is what an addition
 -- would make the humans' later writes fail on: a constraint of any kind, a
@@ -29,6 +29,8 @@ CREATE SCHEMA r35r AUTHORIZATION regress_tagged;
 CREATE SCHEMA r35a AUTHORIZATION regress_tagged;
 GRANT USAGE ON SCHEMA r35a TO regress_bot;
 CREATE ROLE regress_r35_h;
+CREATE FOREIGN DATA WRAPPER r35_fdw;
+GRANT USAGE ON FOREIGN DATA WRAPPER r35_fdw TO regress_tagged;
 GRANT CREATE ON DATABASE contrib_regression TO regress_tagged;
 
 -- the humans' objects, made by the shared role untagged
@@ -44,6 +46,7 @@ CREATE TRIGGER audit AFTER INSERT OR UPDATE ON r35r.ord FOR EACH ROW EXECUTE FUN
 CREATE DOMAIN r35r.amt AS int;
 CREATE TABLE r35r.parts (id int) PARTITION BY RANGE (id);
 CREATE FUNCTION r35r.f() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE SERVER r35_srv FOREIGN DATA WRAPPER r35_fdw;
 CREATE FUNCTION r35r.hdef_trg() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
   AS $$ BEGIN DELETE FROM r35r.secret; RETURN NULL; END $$;
 REVOKE EXECUTE ON FUNCTION r35r.hdef_trg() FROM PUBLIC;
@@ -119,6 +122,13 @@ ALTER SCHEMA r35r OWNER TO regress_bot;
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
 REASSIGN OWNED BY regress_tagged TO regress_bot;
+ROLLBACK;
+-- error: YG004, the role's credentials on a foreign server for an agent or PUBLIC
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE USER MAPPING FOR regress_bot SERVER r35_srv OPTIONS (user 'humans', password 'secret');
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE USER MAPPING FOR PUBLIC SERVER r35_srv OPTIONS (user 'humans', password 'secret');
 ROLLBACK;
 -- error: YG004, what the humans made earlier in the same session (behind a
 -- pooler the server process's earlier transactions are theirs): not the
@@ -274,6 +284,7 @@ SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'r35r.audit'::regcla
        (SELECT relowner::regrole FROM pg_class WHERE oid = 'r35r.secret'::regclass) AS secret_owner;
 
 -- the humans' side: the same role untagged does all of it
+CREATE USER MAPPING FOR regress_bot SERVER r35_srv OPTIONS (user 'humans');
 CREATE VIEW r35a.hview AS SELECT id FROM r35r.secret;
 GRANT SELECT ON r35a.hview TO regress_bot;
 CREATE FUNCTION r35a.hdef() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*)::int FROM r35r.secret';
@@ -300,5 +311,7 @@ SELECT ok FROM agent_guard.verify_log();
 -- cleanup
 SELECT agent_guard.unprotect('r35r.ord') AS ord;
 DROP SCHEMA r35r, r35a CASCADE;
+DROP SERVER r35_srv CASCADE;
+DROP FOREIGN DATA WRAPPER r35_fdw;
 DROP ROLE regress_r35_h;
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_tagged;

@@ -951,6 +951,22 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				return psprintf("It gives away %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and the role's rights on it would go with it (their next statements on it would fail, or an agent would own it). Change owners from a human's session.",
 								getObjectDescription(&addr, false));
 			}
+		case T_CreateUserMappingStmt:
+		case T_AlterUserMappingStmt:
+			{
+				/* the role's credentials on a foreign server, for an agent (red team 35, F8) */
+				RoleSpec   *user = IsA(parsetree, CreateUserMappingStmt) ?
+					((CreateUserMappingStmt *) parsetree)->user :
+					((AlterUserMappingStmt *) parsetree)->user;
+				Oid			role = user->roletype == ROLESPEC_PUBLIC ? InvalidOid :
+					get_rolespec_oid(user, true);
+
+				if (user->roletype != ROLESPEC_PUBLIC &&
+					(!OidIsValid(role) || !ag_agentcode_role_is_agent(role)))
+					return NULL;
+				*what = "USER MAPPING";
+				return pstrdup("It gives every role, or an agent role, a user mapping on a foreign server: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the options it sets (a user, a password) are the humans' credentials, and the agent would reach the remote server with them. Make user mappings from a human's session.");
+			}
 		case T_ReassignOwnedStmt:
 		case T_DropOwnedStmt:
 			*what = IsA(parsetree, ReassignOwnedStmt) ? "REASSIGN OWNED" : "DROP OWNED";
