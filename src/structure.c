@@ -2025,21 +2025,6 @@ grant_protected_table(GrantStmt *g, Node *obj, bool schemas)
 }
 
 /*
- * GRANT in a session or transaction tagged with agent_guard.agent_id whose
- * role is not a registered agent role (red team 23b, finding 4).  The
- * shared role owns the humans' objects, so its GRANT is a human's: it
- * could give a registered agent (its own registered form, say) rights the
- * humans never gave it, WITH GRANT OPTION too, unrecorded.  Refused
- * (YG004): a GRANT on a protected table, a sequence that numbers one, or
- * ALL TABLES / ALL SEQUENCES IN SCHEMA of a schema that holds one, to
- * anyone (REVOKE of them is refused to every agent: a protected table's
- * rights are the humans' to decide, either way); and a GRANT to PUBLIC,
- * to a registered agent role or to a role one is a member of, of anything
- * the session did not make itself.  A registered agent's own GRANT stays
- * allowed: it gives what it owns or holds with a grant option, and what
- * it gives another agent is used under that agent's guard.
- */
-/*
  * An object of a GRANT that runs with its owner's rights (red team 35, F8):
  * a view, materialized view, table with a rule or SECURITY DEFINER routine
  * (tagshadow.c); its description, or NULL.  ALL ... IN SCHEMA is judged at
@@ -2063,6 +2048,21 @@ grant_object_carrier(GrantStmt *g, Node *obj)
 	}
 }
 
+/*
+ * GRANT in a session or transaction tagged with agent_guard.agent_id whose
+ * role is not a registered agent role (red team 23b, finding 4).  The
+ * shared role owns the humans' objects, so its GRANT is a human's: it
+ * could give a registered agent (its own registered form, say) rights the
+ * humans never gave it, WITH GRANT OPTION too, unrecorded.  Refused
+ * (YG004): a GRANT on a protected table, a sequence that numbers one, or
+ * ALL TABLES / ALL SEQUENCES IN SCHEMA of a schema that holds one, to
+ * anyone (REVOKE of them is refused to every agent: a protected table's
+ * rights are the humans' to decide, either way); and a GRANT to PUBLIC,
+ * to a registered agent role or to a role one is a member of, of anything
+ * the session did not make itself.  A registered agent's own GRANT stays
+ * allowed: it gives what it owns or holds with a grant option, and what
+ * it gives another agent is used under that agent's guard.
+ */
 static void
 classify_tagged_grant(GrantStmt *g, AgUtility *v)
 {
