@@ -2059,7 +2059,9 @@ grant_object_carrier(GrantStmt *g, Node *obj)
  * anyone (REVOKE of them is refused to every agent: a protected table's
  * rights are the humans' to decide, either way); and a GRANT to PUBLIC,
  * to a registered agent role or to a role one is a member of, of anything
- * the session did not make itself.  A registered agent's own GRANT stays
+ * the transaction did not make itself, or of what it made that runs with
+ * the role's rights (red team 35, F8: a view, a SECURITY DEFINER wrapper;
+ * the COMMIT is judged too, tagshadow.c).  A registered agent's own GRANT stays
  * allowed: it gives what it owns or holds with a grant option, and what
  * it gives another agent is used under that agent's guard.
  */

@@ -39,6 +39,13 @@
  * one per pair of types, so none can stand in for a built-in one.  A
  * registered agent's session keeps the use-time check alone.
  *
+ * The same file keeps such a transaction from giving away or taking the
+ * humans' rights (red team 35, F8, F9): what it made that runs with the
+ * role's rights (a view, a rule, a SECURITY DEFINER routine) may not be
+ * left to an agent at COMMIT (commit_rights_check), nor may it give away
+ * an older object or add to an older table what the humans' later writes
+ * must pass (ag_tagshadow_older_addition, ag_tagshadow_older_structure).
+ *
  * Cost: nothing unless the session or transaction is tagged; then a
  * catalog row read (SnapshotSelf: the syscache does not see the row yet)
  * and a syscache probe of pg_catalog's names per object of these kinds.
