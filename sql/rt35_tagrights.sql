@@ -256,6 +256,14 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
 DO $$ BEGIN EXECUTE 'ALTER TABLE r35r.audit ADD CONSTRAINT stop CHECK (false) NOT VALID'; END $$;
 ROLLBACK;
+-- error: YG004, the audit table published (no replica identity: their UPDATE fails)
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE PUBLICATION r35_pub FOR TABLE r35a.scratch, r35r.audit;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+CREATE PUBLICATION r35_pub;
+ALTER PUBLICATION r35_pub ADD TABLE r35r.audit;
+ROLLBACK;
 -- allowed: a plain column, a constant default, storage; all of it on the
 -- transaction's own table; REVOKE on its own table
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
@@ -267,6 +275,8 @@ CREATE UNIQUE INDEX t_m ON r35a.t (m);
 ALTER TABLE r35a.t ADD CONSTRAINT t_k CHECK (k > 0), ALTER COLUMN d SET NOT NULL;
 CREATE TRIGGER sup BEFORE UPDATE ON r35a.t FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
 CREATE TABLE r35a.tref (tid int REFERENCES r35a.t);
+CREATE PUBLICATION r35_pub FOR TABLE r35a.t;
+ALTER PUBLICATION r35_pub SET (publish = 'insert');
 GRANT SELECT ON r35a.t TO regress_r35_h;
 REVOKE SELECT ON r35a.t FROM regress_r35_h;
 INSERT INTO r35a.t (id, m, d) VALUES (1, 'a', 1);

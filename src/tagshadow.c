@@ -77,6 +77,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_publication.h"
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_ts_config.h"
 #include "catalog/pg_ts_dict.h"
@@ -355,7 +356,7 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 	if (subId != 0 || IsParallelWorker() ||
 		(classId != ProcedureRelationId && classId != RelationRelationId &&
 		 classId != TypeRelationId && classId != CastRelationId &&
-		 classId != NamespaceRelationId &&
+		 classId != NamespaceRelationId && classId != PublicationRelationId &&
 		 classId != TriggerRelationId && classId != RewriteRelationId &&
 		 classId != ConstraintRelationId))
 		return;
@@ -369,6 +370,7 @@ ag_tagshadow_note_created(Oid classId, Oid objectId, int subId)
 			return;
 	}
 	else if (classId != CastRelationId && classId != NamespaceRelationId &&
+			 classId != PublicationRelationId &&
 			 SearchSysCacheExists1(classId == ProcedureRelationId ? PROCOID :
 								   classId == TypeRelationId ? TYPEOID :
 								   classId == ConstraintRelationId ? CONSTROID : RELOID,
@@ -957,6 +959,56 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				*what = "ALTER ... OWNER TO";
 				return psprintf("It gives away %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and the role's rights on it would go with it (their next statements on it would fail, or an agent would own it). Change owners from a human's session.",
 								getObjectDescription(&addr, false));
+			}
+		case T_CreatePublicationStmt:
+		case T_AlterPublicationStmt:
+			{
+				/*
+				 * The humans' older table published (red team 35, F9 class):
+				 * their UPDATE and DELETE of a table without a replica
+				 * identity fail once a publication publishes them.  An ALTER
+				 * of a publication made before (its publish option) too.
+				 */
+				List	   *objects;
+				const char *pubname = NULL;
+
+				if (IsA(parsetree, CreatePublicationStmt))
+					objects = ((CreatePublicationStmt *) parsetree)->pubobjects;
+				else
+				{
+					AlterPublicationStmt *a = (AlterPublicationStmt *) parsetree;
+					Oid			pub = get_publication_oid(a->pubname, true);
+
+					objects = a->action == AP_DropObjects ? NIL : a->pubobjects;
+					if (OidIsValid(pub) && !made_in_xact(PublicationRelationId, pub) &&
+						(a->options != NIL || a->action != AP_DropObjects))
+						pubname = a->pubname;
+				}
+				*what = "PUBLICATION";
+				foreach(lc, objects)
+				{
+					PublicationObjSpec *o = lfirst_node(PublicationObjSpec, lc);
+
+					if (o->pubobjtype == PUBLICATIONOBJ_TABLE && o->pubtable != NULL &&
+						relation_made_earlier(RangeVarGetRelid(o->pubtable->relation, NoLock, true), &kind))
+					{
+						relid = RangeVarGetRelid(o->pubtable->relation, NoLock, true);
+						break;
+					}
+					if (o->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && o->name != NULL &&
+						!made_in_xact(NamespaceRelationId, get_namespace_oid(o->name, true)))
+					{
+						return psprintf("It publishes the tables of schema \"%s\", made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and their UPDATE and DELETE of a published table without a replica identity fail. Publish them from a human's session.",
+										o->name);
+					}
+				}
+				if (OidIsValid(relid))
+					return psprintf("It publishes %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and their UPDATE and DELETE of a published table without a replica identity fail. Publish it from a human's session.",
+									kind, ag_qualified_relname(relid));
+				if (pubname != NULL)
+					return psprintf("It changes what publication \"%s\", made before this transaction, publishes: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and their UPDATE and DELETE of a published table without a replica identity fail. Change publications from a human's session.",
+									pubname);
+				return NULL;
 			}
 		case T_CreateUserMappingStmt:
 		case T_AlterUserMappingStmt:
