@@ -2173,7 +2173,7 @@ classify_grant(GrantStmt *g, AgUtility *v)
 			if (grant_object_own(g, lfirst(lc)))
 				continue;
 			set_verdict(v, REFUSED, "REVOKE",
-						pstrdup("It takes rights on an object this session did not make: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and taking the role's own rights (or those the humans gave) would make their later statements fail. Revoke from a human's (untagged) session."));
+						pstrdup("It takes rights on an object this transaction did not make: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and taking the role's own rights (or those the humans gave) would make their later statements fail. Revoke from a human's (untagged) session."));
 			return;
 		}
 	}
