@@ -1,10 +1,12 @@
 --
 -- rt23_grants: red team 23's findings on rights, session state and structure.
 -- 23b F1: REVOKE ... ON DATABASE (CONNECT, TEMPORARY, CREATE; from PUBLIC
--- or a role) needs a human's approval (YG003), from a registered agent
--- that holds a grant option on the database and from a transaction
--- tagged by a shared role alike; a REVOKE that can take nothing is left
--- to PostgreSQL's warning; ALTER DATABASE ... OWNER TO needs approval.
+-- or a role) needs a human's approval (YG003) from a registered agent
+-- that holds a grant option on the database; from a transaction tagged by
+-- a shared role it is refused (YG004) since red team 35, F9 (no REVOKE of
+-- what the transaction did not make: rt35_tagrights); a REVOKE that can
+-- take nothing is left to PostgreSQL's warning; ALTER DATABASE ... OWNER
+-- TO needs approval.
 -- 23b F4: a tagged shared role may not GRANT on a protected table (to
 -- anyone), nor give PUBLIC, a registered agent or a role one is a member
 -- of rights on what it did not make itself, nor a role's membership
@@ -106,7 +108,8 @@ REVOKE TEMPORARY ON DATABASE contrib_regression FROM regress_rt23_h;
 \c "dbname=contrib_regression user=regress_tagged options="
 \set SHOW_CONTEXT never
 \set VERBOSITY sqlstate
--- 23b F1: error: YG003 each
+-- 23b F1: error: YG004 each (refused outright since red team 35, F9: a
+-- tagged transaction's REVOKE of what it did not make)
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_rt23_h;
 ROLLBACK;
@@ -181,7 +184,7 @@ SELECT has_database_privilege('regress_rt23_h', 'contrib_regression', 'CREATE') 
        has_table_privilege('regress_rt23_h', 'r23gs.hlog', 'SELECT') AS h_hlog,
        has_table_privilege('regress_bot', 'r23gs.mine', 'SELECT') AS bot_mine;
 
--- the requests, and a human's approval of the REVOKE
+-- the requests; the tagged REVOKE, refused outright, cannot be approved
 \c "dbname=contrib_regression user=regress_su options="
 SELECT agent_guard._flush_requests();
 SELECT agent_id, kind, status, statement FROM agent_guard.requests
@@ -198,14 +201,14 @@ SELECT status FROM agent_guard.approve(:req_revoke, 'rt23: the human may lose CR
 SELECT max(request_id) AS req_mid FROM agent_guard.request_log \gset
 \c "dbname=contrib_regression user=regress_tagged options="
 \set SHOW_CONTEXT never
--- approved: runs once
+-- still refused
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_rt23_h;
 COMMIT;
 SELECT has_database_privilege('regress_rt23_h', 'contrib_regression', 'CREATE') AS h_create;
 GRANT CREATE ON DATABASE contrib_regression TO regress_rt23_h;
 \set VERBOSITY sqlstate
--- error: YG003 again, a new request
+-- error: YG004 again, a new request
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-23';
 REVOKE CREATE ON DATABASE contrib_regression FROM regress_rt23_h;
 ROLLBACK;

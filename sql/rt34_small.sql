@@ -148,9 +148,12 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-34';
 ALTER TABLE r34t.logp ADD CONSTRAINT older CHECK (r34t.older_definer(id) > 0) NOT VALID;
 ROLLBACK;
--- built-in calls still work in the tagged transaction
+-- built-in calls still work in the tagged transaction (on a table it made:
+-- a constraint on the humans' older table is refused since red team 35, F9)
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-34';
-ALTER TABLE r34t.logp ADD CONSTRAINT region_len CHECK (length(region) < 10) NOT VALID;
+CREATE TABLE r34t.own_log (region text);
+ALTER TABLE r34t.own_log ADD CONSTRAINT region_len CHECK (length(region) < 10) NOT VALID;
+DROP TABLE r34t.own_log;
 COMMIT;
 
 -- the humans' side: the inserts take their keys, and may draw the sequences on

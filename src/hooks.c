@@ -999,6 +999,8 @@ ag_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		ag_tagshadow_note_created(classId, objectId, subId);
 	/* a tagged shared role's object named like a built-in one */
 	ag_tagshadow_object_access(access, classId, objectId, subId, arg);
+	/* nor add to their older table what their writes must pass (red team 35, F9) */
+	ag_tagshadow_older_addition(access, classId, objectId, subId, arg);
 	/* a role named like an agent's schema: its "$user" schema */
 	ag_rolename_object_access(access, classId, objectId, subId);
 

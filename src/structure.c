@@ -95,6 +95,7 @@
 #include "compat.h"
 #include "scope.h"
 #include "structure.h"
+#include "tagshadow.h"
 #include "width.h"
 
 #define REFUSED AG_REFUSAL_GUARD
@@ -1956,44 +1957,47 @@ agent_grantee(List *grantees)
 }
 
 /*
- * An object of a GRANT that this session made (a temporary relation, a
- * relation, schema, type, routine or database the object-access hook saw
- * it create): the agent's own.  Other kinds (languages, foreign servers,
- * large objects, ...) are not followed, and count as the humans'.
+ * An object of a GRANT that this transaction made (a temporary relation, a
+ * relation, schema, type or routine the object-access hook saw it create:
+ * tagshadow.c): the agent's own.  Not what the session made in earlier
+ * transactions (red team 35, F8): behind a pooler those were the humans'.
+ * Other kinds (databases, languages, foreign servers, large objects, ...)
+ * count as the humans'.
  */
 static bool
 grant_object_own(GrantStmt *g, Node *obj)
 {
 	Oid			oid = InvalidOid;
+	Oid			classid;
 
 	if (g->targtype == ACL_TARGET_ALL_IN_SCHEMA)
-		return ag_object_created_here(get_namespace_oid(strVal(obj), true));
+		return ag_tagshadow_made_here(NamespaceRelationId, get_namespace_oid(strVal(obj), true));
 	switch (g->objtype)
 	{
 		case OBJECT_TABLE:
 		case OBJECT_SEQUENCE:
 			oid = relid_of((RangeVar *) obj);
-			return OidIsValid(oid) &&
-				(get_rel_persistence(oid) == RELPERSISTENCE_TEMP || ag_object_created_here(oid));
+			classid = RelationRelationId;
+			break;
 		case OBJECT_SCHEMA:
 			oid = get_namespace_oid(strVal(obj), true);
-			break;
-		case OBJECT_DATABASE:
-			oid = get_database_oid(strVal(obj), true);
+			classid = NamespaceRelationId;
 			break;
 		case OBJECT_TYPE:
 		case OBJECT_DOMAIN:
 			oid = type_of(obj);
+			classid = TypeRelationId;
 			break;
 		case OBJECT_FUNCTION:
 		case OBJECT_PROCEDURE:
 		case OBJECT_ROUTINE:
 			oid = function_of(g->objtype, obj);
+			classid = ProcedureRelationId;
 			break;
 		default:
 			return false;
 	}
-	return OidIsValid(oid) && ag_object_created_here(oid);
+	return ag_tagshadow_made_here(classid, oid);
 }
 
 /*
@@ -2021,6 +2025,30 @@ grant_protected_table(GrantStmt *g, Node *obj, bool schemas)
 }
 
 /*
+ * An object of a GRANT that runs with its owner's rights (red team 35, F8):
+ * a view, materialized view, table with a rule or SECURITY DEFINER routine
+ * (tagshadow.c); its description, or NULL.  ALL ... IN SCHEMA is judged at
+ * COMMIT (tagshadow.c), with every other order of GRANT and change.
+ */
+static char *
+grant_object_carrier(GrantStmt *g, Node *obj)
+{
+	if (g->targtype != ACL_TARGET_OBJECT)
+		return NULL;
+	switch (g->objtype)
+	{
+		case OBJECT_TABLE:
+			return ag_tagshadow_rights_carrier(RelationRelationId, relid_of((RangeVar *) obj));
+		case OBJECT_FUNCTION:
+		case OBJECT_PROCEDURE:
+		case OBJECT_ROUTINE:
+			return ag_tagshadow_rights_carrier(ProcedureRelationId, function_of(g->objtype, obj));
+		default:
+			return NULL;
+	}
+}
+
+/*
  * GRANT in a session or transaction tagged with agent_guard.agent_id whose
  * role is not a registered agent role (red team 23b, finding 4).  The
  * shared role owns the humans' objects, so its GRANT is a human's: it
@@ -2031,7 +2059,9 @@ grant_protected_table(GrantStmt *g, Node *obj, bool schemas)
  * anyone (REVOKE of them is refused to every agent: a protected table's
  * rights are the humans' to decide, either way); and a GRANT to PUBLIC,
  * to a registered agent role or to a role one is a member of, of anything
- * the session did not make itself.  A registered agent's own GRANT stays
+ * the transaction did not make itself, or of what it made that runs with
+ * the role's rights (red team 35, F8: a view, a SECURITY DEFINER wrapper;
+ * the COMMIT is judged too, tagshadow.c).  A registered agent's own GRANT stays
  * allowed: it gives what it owns or holds with a grant option, and what
  * it gives another agent is used under that agent's guard.
  */
@@ -2039,6 +2069,7 @@ static void
 classify_tagged_grant(GrantStmt *g, AgUtility *v)
 {
 	const char *grantee;
+	char	   *carrier;
 	ListCell   *lc;
 
 	if (!ag_identity_tagged_role())
@@ -2064,6 +2095,15 @@ classify_tagged_grant(GrantStmt *g, AgUtility *v)
 								 grantee));
 			return;
 		}
+		if (grantee != NULL && (carrier = grant_object_carrier(g, lfirst(lc))) != NULL)
+		{
+			/* red team 35, F8: what the session made runs with the role's rights */
+			set_verdict(v, REFUSED, "GRANT",
+						psprintf("It gives %s rights on %s, made in this session, which PostgreSQL runs with the rights of its owner, the role: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, that role is the humans', and the agent would reach their objects through it with rights the humans never gave it. Grant from a human's (untagged) session.",
+								 strcmp(grantee, "PUBLIC") == 0 ? "every role, agents included," :
+								 psprintf("agent role \"%s\"", grantee), carrier));
+			return;
+		}
 	}
 }
 
@@ -2076,6 +2116,13 @@ classify_tagged_grant_role(GrantRoleStmt *g, AgUtility *v)
 {
 	const char *grantee;
 
+	if (!g->is_grant && ag_identity_tagged_role())
+	{
+		/* red team 35, F9: the members' rights are the humans' */
+		set_verdict(v, REFUSED, "REVOKE role",
+					pstrdup("It takes roles' membership, and the rights that come with it: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, humans decide who holds the role's rights. Revoke from a human's (untagged) session."));
+		return;
+	}
 	if (!g->is_grant || !ag_identity_tagged_role() ||
 		(grantee = agent_grantee(g->grantee_roles)) == NULL)
 		return;
@@ -2112,6 +2159,23 @@ classify_grant(GrantStmt *g, AgUtility *v)
 	{
 		classify_tagged_grant(g, v);
 		return;
+	}
+	/*
+	 * REVOKE in a session tagged by a shared role (red team 35, F9), of
+	 * anything the session did not make: the role's own rights (the
+	 * humans' INSERT into the table their trigger writes would fail) and
+	 * the rights the humans gave others are the humans' to take.
+	 */
+	if (ag_identity_tagged_role())
+	{
+		foreach(lc, g->objects)
+		{
+			if (grant_object_own(g, lfirst(lc)))
+				continue;
+			set_verdict(v, REFUSED, "REVOKE",
+						pstrdup("It takes rights on an object this transaction did not make: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and taking the role's own rights (or those the humans gave) would make their later statements fail. Revoke from a human's (untagged) session."));
+			return;
+		}
 	}
 	foreach(lc, g->objects)
 	{

@@ -45,6 +45,13 @@
  * find by name may not be replaced, changed, moved aside, given away or
  * dropped by the transaction (red team 20b to 35).
  *
+ * The same file keeps such a transaction from giving away or taking the
+ * humans' rights (red team 35, F8, F9): what it made that runs with the
+ * role's rights (a view, a rule, a SECURITY DEFINER routine) may not be
+ * left to an agent at COMMIT (commit_rights_check), nor may it give away
+ * an older object or add to an older table what the humans' later writes
+ * must pass (ag_tagshadow_older_addition, ag_tagshadow_older_structure).
+ *
  * Cost: nothing unless the session or transaction is tagged; then a
  * catalog row read (SnapshotSelf: the syscache does not see the row yet)
  * and a syscache probe of pg_catalog's names per object of these kinds.
@@ -61,32 +68,38 @@
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
-#include "catalog/indexing.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
-#include "catalog/pg_extension.h"
-#include "catalog/pg_opclass.h"
-#include "catalog/pg_opfamily.h"
+#include "catalog/pg_attrdef.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_cast.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_conversion.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_opclass.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_publication.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_ts_config.h"
 #include "catalog/pg_ts_dict.h"
 #include "catalog/pg_ts_parser.h"
 #include "catalog/pg_ts_template.h"
-#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "utils/acl.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_oper.h"
 #include "parser/parse_type.h"
@@ -266,11 +279,17 @@ static MadeHere *made_here = NULL;
 static int	made_count = 0;
 static int	made_size = 0;
 
+static void commit_rights_check(void);
+
 static void
 made_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			commit_rights_check();
+			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_ABORT:
@@ -1001,6 +1020,32 @@ relation_made_earlier(Oid relid, const char **kind)
 	return earlier;
 }
 
+/*
+ * An object this transaction made (red team 35, F8, F9): a relation by its
+ * relcache entry (a temporary one counts as made here), the kinds noted by
+ * made_in_xact() (functions, types, schemas, ...); any other kind (a
+ * database: CREATE DATABASE runs in no transaction block) counts as made
+ * before.  Not scope.c's list of what the session made: behind a pooler
+ * the server process's earlier transactions were the humans'.
+ */
+static bool
+object_made_here(Oid classid, Oid objid)
+{
+	const char *kind;
+
+	if (classid == RelationRelationId)
+		return get_rel_persistence(objid) == RELPERSISTENCE_TEMP ||
+			!relation_made_earlier(objid, &kind);
+	return made_in_xact(classid, objid);
+}
+
+/* object_made_here() for structure.c (a tagged GRANT or REVOKE of its own) */
+bool
+ag_tagshadow_made_here(Oid classid, Oid objid)
+{
+	return OidIsValid(objid) && object_made_here(classid, objid);
+}
+
 /* A relation by its qualified name list less the last (a trigger's, a rule's) name. */
 static Oid
 relid_of_owner(List *names)
@@ -1076,6 +1121,18 @@ older_table_cmd(AlterTableCmd *cmd, Oid relid, char relkind)
 			return "changes the replica identity of";
 		case AT_SetUnLogged:
 			return "makes unlogged";
+		case AT_SetNotNull:
+			/* red team 35, F9: their later writes of the column fail */
+			return "sets NOT NULL on a column of";
+		case AT_AddIdentity:
+			return "makes an identity column of";
+		case AT_ChangeOwner:
+			/* the role's own rights go with it (red team 35, F9 and F8) */
+			return "gives away";
+		case AT_AddInherit:
+			return "puts under a parent";
+		case AT_AttachPartition:
+			return "attaches a partition to";
 		case AT_SetRelOptions:
 		case AT_ResetRelOptions:
 		case AT_ReplaceRelOptions:
@@ -1163,6 +1220,7 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 	Oid			relid = InvalidOid;
 	Oid			typid = InvalidOid;
 	bool		policy = false;
+	bool		adds = false;
 	ListCell   *lc;
 	char	   *typewhat;
 
@@ -1190,17 +1248,149 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				if (act != NULL)
 					break;
 				relid = RangeVarGetRelid(rv, NoLock, true);
+				*what = "ALTER TABLE";
+				/* the humans' older table made a child or partition of another (red team 35, F9) */
+				foreach(lc, a->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+					Oid			other = InvalidOid;
+
+					if (cmd->subtype == AT_AddInherit)
+						other = RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true);
+					else if (cmd->subtype == AT_AttachPartition)
+						other = RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true);
+					if (OidIsValid(other) && relation_made_earlier(other, &kind))
+					{
+						relid = other;
+						act = cmd->subtype == AT_AddInherit ? "makes a child of, or puts under a parent," :
+							"attaches a partition to, or makes a partition of,";
+						adds = true;
+						break;
+					}
+				}
+				if (act != NULL)
+					break;
 				if (!relation_made_earlier(relid, &kind))
 					return NULL;
 				foreach(lc, a->cmds)
 				{
+					AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+
 					act = older_table_cmd(lfirst_node(AlterTableCmd, lc), relid, get_rel_relkind(relid));
+					adds = t == AT_SetNotNull || t == AT_AddIdentity || t == AT_AddInherit ||
+						t == AT_AttachPartition || t == AT_ChangeOwner;
 					if (act != NULL)
 						break;
 				}
-				*what = "ALTER TABLE";
 				break;
 			}
+		case T_CreateStmt:
+			{
+				/* a child or partition of the humans' older table (red team 35, F9) */
+				CreateStmt *c = (CreateStmt *) parsetree;
+
+				foreach(lc, c->inhRelations)
+				{
+					Oid			parent = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+
+					if (relation_made_earlier(parent, &kind))
+					{
+						relid = parent;
+						act = c->partbound != NULL ? "makes a partition of" : "makes a child of";
+						*what = "CREATE TABLE";
+						adds = true;
+						break;
+					}
+				}
+				break;
+			}
+		case T_AlterOwnerStmt:
+			{
+				/* the role's own rights leave with the object (red team 35, F8, F9) */
+				AlterOwnerStmt *a = (AlterOwnerStmt *) parsetree;
+				Relation	orel = NULL;
+				ObjectAddress addr;
+
+				addr = get_object_address(a->objectType, a->object, &orel, AccessShareLock, true);
+				if (orel != NULL)
+					relation_close(orel, NoLock);
+				if (!OidIsValid(addr.objectId) || object_made_here(addr.classId, addr.objectId))
+					return NULL;
+				*what = "ALTER ... OWNER TO";
+				return psprintf("It gives away %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and the role's rights on it would go with it (their next statements on it would fail, or an agent would own it). Change owners from a human's session.",
+								getObjectDescription(&addr, false));
+			}
+		case T_CreatePublicationStmt:
+		case T_AlterPublicationStmt:
+			{
+				/*
+				 * The humans' older table published (red team 35, F9 class):
+				 * their UPDATE and DELETE of a table without a replica
+				 * identity fail once a publication publishes them.  An ALTER
+				 * of a publication made before (its publish option) too.
+				 */
+				List	   *objects;
+				const char *pubname = NULL;
+
+				if (IsA(parsetree, CreatePublicationStmt))
+					objects = ((CreatePublicationStmt *) parsetree)->pubobjects;
+				else
+				{
+					AlterPublicationStmt *a = (AlterPublicationStmt *) parsetree;
+					Oid			pub = get_publication_oid(a->pubname, true);
+
+					objects = a->action == AP_DropObjects ? NIL : a->pubobjects;
+					if (OidIsValid(pub) && !made_in_xact(PublicationRelationId, pub) &&
+						(a->options != NIL || a->action != AP_DropObjects))
+						pubname = a->pubname;
+				}
+				*what = "PUBLICATION";
+				foreach(lc, objects)
+				{
+					PublicationObjSpec *o = lfirst_node(PublicationObjSpec, lc);
+
+					if (o->pubobjtype == PUBLICATIONOBJ_TABLE && o->pubtable != NULL &&
+						relation_made_earlier(RangeVarGetRelid(o->pubtable->relation, NoLock, true), &kind))
+					{
+						relid = RangeVarGetRelid(o->pubtable->relation, NoLock, true);
+						break;
+					}
+					if (o->pubobjtype == PUBLICATIONOBJ_TABLES_IN_SCHEMA && o->name != NULL &&
+						!made_in_xact(NamespaceRelationId, get_namespace_oid(o->name, true)))
+					{
+						return psprintf("It publishes the tables of schema \"%s\", made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and their UPDATE and DELETE of a published table without a replica identity fail. Publish them from a human's session.",
+										o->name);
+					}
+				}
+				if (OidIsValid(relid))
+					return psprintf("It publishes %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and their UPDATE and DELETE of a published table without a replica identity fail. Publish it from a human's session.",
+									kind, ag_qualified_relname(relid));
+				if (pubname != NULL)
+					return psprintf("It changes what publication \"%s\", made before this transaction, publishes: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans', and their UPDATE and DELETE of a published table without a replica identity fail. Change publications from a human's session.",
+									pubname);
+				return NULL;
+			}
+		case T_CreateUserMappingStmt:
+		case T_AlterUserMappingStmt:
+			{
+				/* the role's credentials on a foreign server, for an agent (red team 35, F8) */
+				RoleSpec   *user = IsA(parsetree, CreateUserMappingStmt) ?
+					((CreateUserMappingStmt *) parsetree)->user :
+					((AlterUserMappingStmt *) parsetree)->user;
+				Oid			role = user->roletype == ROLESPEC_PUBLIC ? InvalidOid :
+					get_rolespec_oid(user, true);
+
+				if (user->roletype != ROLESPEC_PUBLIC &&
+					(!OidIsValid(role) || !ag_agentcode_role_is_agent(role)))
+					return NULL;
+				*what = "USER MAPPING";
+				return pstrdup("It gives every role, or an agent role, a user mapping on a foreign server: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the options it sets (a user, a password) are the humans' credentials, and the agent would reach the remote server with them. Make user mappings from a human's session.");
+			}
+		case T_ReassignOwnedStmt:
+		case T_DropOwnedStmt:
+			*what = IsA(parsetree, ReassignOwnedStmt) ? "REASSIGN OWNED" : "DROP OWNED";
+			return psprintf("It %s every object of the roles it names, and takes their rights: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans'. Run it from a human's session.",
+							IsA(parsetree, ReassignOwnedStmt) ? "gives away" : "drops");
 		case T_CreatePolicyStmt:
 			act = "puts a row security policy on";
 			rv = ((CreatePolicyStmt *) parsetree)->table;
@@ -1446,6 +1636,9 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 	}
 	if (!relation_made_earlier(relid, &kind))
 		return NULL;
+	if (adds)
+		return psprintf("It %s %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and what it adds or takes there (a NOT NULL, an identity, a child or partition with constraints and triggers of its own, the role's own rights) would make their later writes of it fail. Make new objects under new names in the tagged transaction, or change this one from a human's session.",
+						act, kind, ag_qualified_relname(relid));
 	if (policy)
 	{
 		*what = "row security or sequence change";
@@ -1580,6 +1773,379 @@ ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId, i
 		ag_refuse(AG_REFUSAL_GUARD, what,
 				  psprintf("pg_catalog has a built-in %s named %s; on a human's search_path this one could be chosen instead by a human's statement, and it would belong to role \"%s\", which is not a registered agent role, so nothing would tell it from the humans' own objects. In a session tagged with agent_guard.agent_id, choose a name that pg_catalog does not have, or create it in schema pg_temp.",
 						   builtin_word, name, ownername ? ownername : "?"),
+				  text, strlen(text), 0);
+	}
+}
+
+/*
+ * What a tagged transaction adds to the humans' older table or domain that
+ * their later writes must pass (red team 35, F9): a constraint of any kind
+ * (CHECK, also NOT VALID, UNIQUE, PRIMARY KEY, EXCLUDE, FOREIGN KEY, NOT
+ * NULL), a foreign key from any table to it (their DELETE and UPDATE of a
+ * referenced row would fail), an index (an entry too long for it, a unique
+ * key, an expression that raises: red team 30, F2), a trigger, a column
+ * NOT NULL, identity, generated or of a domain, or a default that calls
+ * anything but immutable functions (nextval() of a sequence the
+ * transaction ended, a setting the humans' sessions lack).  A CHECK
+ * (false) put on an audit table that the humans' trigger on a protected
+ * table writes made every write of the protected table fail.  Judged in
+ * the object-access hook after agentstored.c has judged the code it
+ * stores, so every way of adding one is covered (DO, a function, a
+ * parent's statement that recurses to the older table); what PostgreSQL
+ * makes internally (an ALTER COLUMN TYPE's rebuilt index and constraints)
+ * is not.  The role untagged adds them.
+ */
+static void
+refuse_older_addition(const char *act, const char *whose)
+{
+	const char *text = debug_query_string ? debug_query_string : "";
+
+	ag_refuse(AG_REFUSAL_GUARD, "ADD to an older table",
+			  psprintf("It adds %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their later writes of it would have to pass what the agent added (a CHECK (false) on the table their audit trigger writes makes every write of their protected table fail). Add it to a table the transaction made, or from a human's session.",
+					   act, whose),
+			  text, strlen(text), 0);
+}
+
+/* A relation made before this transaction, described, or NULL. */
+static char *
+older_relation_named(Oid relid)
+{
+	const char *kind;
+
+	if (!OidIsValid(relid) || !relation_made_earlier(relid, &kind))
+		return NULL;
+	return psprintf("%s %s", kind, ag_qualified_relname(relid));
+}
+
+/* Is the type a domain, or an array of one? */
+static bool
+type_is_domain(Oid typid)
+{
+	Oid			elem = get_element_type(typid);
+
+	if (OidIsValid(elem))
+		typid = elem;
+	return get_typtype(typid) == TYPTYPE_DOMAIN;
+}
+
+void
+ag_tagshadow_older_addition(ObjectAccessType access, Oid classId, Oid objectId, int subId,
+							void *arg)
+{
+	HeapTuple	tup;
+	char	   *whose = NULL;
+
+	if (access != OAT_POST_CREATE || creating_extension ||
+		(arg != NULL && ((ObjectAccessPostCreate *) arg)->is_internal))
+		return;
+	if (classId != ConstraintRelationId && classId != RelationRelationId &&
+		classId != TriggerRelationId && classId != AttrDefaultRelationId)
+		return;
+	if (!tagged_judging())
+		return;
+	if (classId == ConstraintRelationId)
+	{
+		Form_pg_constraint c;
+
+		tup = row_self(ConstraintRelationId, ConstraintOidIndexId, Anum_pg_constraint_oid, objectId);
+		if (tup == NULL)
+			return;
+		c = (Form_pg_constraint) GETSTRUCT(tup);
+		if ((whose = older_relation_named(c->conrelid)) != NULL)
+		{
+#ifdef CONSTRAINT_NOTNULL
+			if (c->contype == CONSTRAINT_NOTNULL)
+			{
+				refuse_older_addition("NOT NULL to a column of", whose);
+				return;
+			}
+#endif
+			refuse_older_addition("a constraint to", whose);
+		}
+		else if (c->contype == CONSTRAINT_FOREIGN &&
+				 (whose = older_relation_named(c->confrelid)) != NULL)
+			refuse_older_addition("a foreign key that references", whose);
+		else if (OidIsValid(c->contypid) && (whose = older_type(c->contypid)) != NULL)
+			refuse_older_addition("a constraint to", whose);
+		return;
+	}
+	if (classId == TriggerRelationId)
+	{
+		Form_pg_trigger t;
+
+		tup = row_self(TriggerRelationId, TriggerOidIndexId, Anum_pg_trigger_oid, objectId);
+		if (tup == NULL)
+			return;
+		t = (Form_pg_trigger) GETSTRUCT(tup);
+		if (!t->tgisinternal && (whose = older_relation_named(t->tgrelid)) != NULL)
+			refuse_older_addition("a trigger to", whose);
+		return;
+	}
+	if (classId == AttrDefaultRelationId)
+	{
+		/* the relation and the column (StoreAttrDefault) */
+		Relation	rel;
+		ScanKeyData keys[2];
+		SysScanDesc scan;
+		Node	   *expr = NULL;
+		bool		generated;
+
+		if (subId <= 0 || (whose = older_relation_named(objectId)) == NULL)
+			return;
+		generated = get_attgenerated(objectId, (AttrNumber) subId) != '\0';
+		rel = table_open(AttrDefaultRelationId, AccessShareLock);
+		ScanKeyInit(&keys[0], Anum_pg_attrdef_adrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objectId));
+		ScanKeyInit(&keys[1], Anum_pg_attrdef_adnum, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum((int16) subId));
+		scan = systable_beginscan(rel, AttrDefaultIndexId, true, SnapshotSelf, 2, keys);
+		if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		bin = heap_getattr(tup, Anum_pg_attrdef_adbin, RelationGetDescr(rel), &isnull);
+
+			if (!isnull)
+				expr = stringToNode(TextDatumGetCString(bin));
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (generated)
+			refuse_older_addition("a generated column to", whose);
+		else if (expr != NULL && contain_mutable_functions(expr))
+			refuse_older_addition("a column default that calls a function that is not immutable to", whose);
+		return;
+	}
+	/* RelationRelationId: an index, or a column (subId) */
+	if (subId == 0)
+	{
+		Form_pg_index ix;
+
+		tup = row_self(IndexRelationId, IndexRelidIndexId, Anum_pg_index_indexrelid, objectId);
+		if (tup == NULL)
+			return;
+		ix = (Form_pg_index) GETSTRUCT(tup);
+		if ((whose = older_relation_named(ix->indrelid)) != NULL)
+			refuse_older_addition("an index to", whose);
+		return;
+	}
+	if ((whose = older_relation_named(objectId)) == NULL)
+		return;
+	{
+		/* the new column's row: ADD COLUMN calls the hook before it is visible */
+		Relation	rel = table_open(AttributeRelationId, AccessShareLock);
+		ScanKeyData keys[2];
+		SysScanDesc scan;
+		const char *act = NULL;
+
+		ScanKeyInit(&keys[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(objectId));
+		ScanKeyInit(&keys[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+					Int16GetDatum((int16) subId));
+		scan = systable_beginscan(rel, AttributeRelidNumIndexId, true, SnapshotSelf, 2, keys);
+		if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Form_pg_attribute att = (Form_pg_attribute) GETSTRUCT(tup);
+
+			act = att->attnotnull ? "NOT NULL to a column of" :
+				att->attidentity != '\0' ? "an identity column to" :
+				type_is_domain(att->atttypid) ? "a column of a domain (its constraints) to" : NULL;
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (act != NULL)
+			refuse_older_addition(act, whose);
+	}
+}
+
+/*
+ * Can PUBLIC, a registered agent role or a role one is a member of use
+ * what this ACL gives?  A NULL ACL is the owner's default, which gives
+ * PUBLIC nothing on a relation.
+ */
+static bool
+acl_reaches_agent(Datum acl_datum, bool isnull)
+{
+	Acl		   *acl;
+	AclItem    *items;
+	int			i;
+
+	if (isnull)
+		return false;
+	acl = DatumGetAclP(acl_datum);
+	/* an ACL is a one-dimensional array without nulls (acl.c) */
+	if (ARR_NDIM(acl) != 1 || ARR_HASNULL(acl))
+		return false;
+	items = (AclItem *) (((char *) acl) + ARR_OVERHEAD_NONULLS(1));
+	for (i = 0; i < ACL_NUM(acl); i++)
+		if (ACLITEM_GET_PRIVS(items[i]) != 0 &&
+			(items[i].ai_grantee == ACL_ID_PUBLIC || ag_agentcode_role_is_agent(items[i].ai_grantee)))
+			return true;
+	return false;
+}
+
+/* Does the relation or one of its columns give an agent a right? */
+static bool
+relation_reaches_agent(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		isnull;
+	bool		reaches = false;
+	Datum		acl;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	acl = SysCacheGetAttr(RELOID, tup, Anum_pg_class_relacl, &isnull);
+	reaches = acl_reaches_agent(acl, isnull);
+	ReleaseSysCache(tup);
+	if (reaches)
+		return true;
+	rel = table_open(AttributeRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, AttributeRelidNumIndexId, true, NULL, 1, &key);
+	while (!reaches && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		acl = heap_getattr(tup, Anum_pg_attribute_attacl, RelationGetDescr(rel), &isnull);
+		reaches = acl_reaches_agent(acl, isnull);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return reaches;
+}
+
+/*
+ * A trigger of the relation whose function is SECURITY DEFINER: a trigger
+ * calls its function without asking for EXECUTE, so whoever may write the
+ * relation runs it with its owner's rights.  Its description, or NULL.
+ */
+static char *
+definer_trigger(Oid relid)
+{
+	Relation	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *what = NULL;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (what == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger t = (Form_pg_trigger) GETSTRUCT(tup);
+		HeapTuple	fn = SearchSysCache1(PROCOID, ObjectIdGetDatum(t->tgfoid));
+
+		if (HeapTupleIsValid(fn))
+		{
+			if (((Form_pg_proc) GETSTRUCT(fn))->prosecdef)
+				what = psprintf("table %s, whose trigger %s calls SECURITY DEFINER %s",
+								ag_qualified_relname(relid), quote_identifier(NameStr(t->tgname)),
+								format_procedure(t->tgfoid));
+			ReleaseSysCache(fn);
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return what;
+}
+
+/*
+ * What a tagged transaction made that carries the role's rights (red team
+ * 35, F8): a view or materialized view (PostgreSQL checks what a view reads
+ * and writes as its owner, the role; a security_invoker view can be
+ * switched back in the same transaction; a materialized view holds what the
+ * role read), a table with a rule (a rule's actions run as the table's
+ * owner), a table with a trigger that calls a SECURITY DEFINER function (a
+ * trigger asks for no EXECUTE), a SECURITY DEFINER routine.  Its
+ * description, or NULL.
+ */
+char *
+ag_tagshadow_rights_carrier(Oid classid, Oid objid)
+{
+	HeapTuple	tup;
+	char	   *what = NULL;
+
+	if (classid == RelationRelationId)
+	{
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return NULL;
+		if (!isAnyTempNamespace(((Form_pg_class) GETSTRUCT(tup))->relnamespace))
+		{
+			char		relkind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
+
+			if (relkind == RELKIND_VIEW)
+				what = psprintf("view %s", ag_qualified_relname(objid));
+			else if (relkind == RELKIND_MATVIEW)
+				what = psprintf("materialized view %s", ag_qualified_relname(objid));
+			else if (((Form_pg_class) GETSTRUCT(tup))->relhasrules)
+				what = psprintf("table %s, which has a rule", ag_qualified_relname(objid));
+			else if (((Form_pg_class) GETSTRUCT(tup))->relhastriggers)
+				what = definer_trigger(objid);
+		}
+		ReleaseSysCache(tup);
+	}
+	else if (classid == ProcedureRelationId)
+	{
+		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return NULL;
+		if (((Form_pg_proc) GETSTRUCT(tup))->prosecdef &&
+			!isAnyTempNamespace(((Form_pg_proc) GETSTRUCT(tup))->pronamespace))
+			what = psprintf("SECURITY DEFINER %s", format_procedure(objid));
+		ReleaseSysCache(tup);
+	}
+	return what;
+}
+
+/*
+ * At COMMIT (PREPARE) of a tagged transaction (red team 35, F8): what it
+ * made that carries the role's rights and that an agent can use.  A
+ * SECURITY DEFINER routine is refused whatever its ACL: EXECUTE is PUBLIC's
+ * by default, and a trigger calls its function without asking for it.  A
+ * view, materialized view or table with a rule is refused when PUBLIC, a
+ * registered agent role or a role one is a member of has a right on it or
+ * a column: the GRANT may have come before the view's option was switched,
+ * the rule was put, or (PostgreSQL 15) the table was made a view, or
+ * through ALL TABLES IN SCHEMA.  The GRANT itself is refused at once
+ * (structure.c); this catches every order.
+ */
+static void
+commit_rights_check(void)
+{
+	int			i;
+	char	   *what = NULL;
+
+	if (made_count == 0 || !tagged_judging())
+		return;
+	for (i = 0; i < made_count && what == NULL; i++)
+	{
+		char	   *carrier;
+
+		if (made_here[i].classid != ProcedureRelationId &&
+			made_here[i].classid != RelationRelationId)
+			continue;
+		carrier = ag_tagshadow_rights_carrier(made_here[i].classid, made_here[i].objid);
+		/* an extension's script is not judged (its author's objects) */
+		if (carrier == NULL ||
+			OidIsValid(getExtensionOfObject(made_here[i].classid, made_here[i].objid)))
+			continue;
+		if (made_here[i].classid == ProcedureRelationId ||
+			relation_reaches_agent(made_here[i].objid))
+			what = carrier;
+	}
+	if (what != NULL)
+	{
+		const char *text = debug_query_string ? debug_query_string : "COMMIT";
+
+		ag_refuse(AG_REFUSAL_GUARD, "COMMIT",
+				  psprintf("The transaction made %s, which runs with the rights of the role that owns it%s: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, that role is the humans', and an agent would reach their objects through it with rights the humans never gave it. Make it from a human's session, or give the agent its own role (register_agent).",
+						   what, strncmp(what, "SECURITY DEFINER", 16) == 0 ?
+						   " for whoever calls it (EXECUTE is PUBLIC's by default; a trigger calls it without EXECUTE)" :
+						   ", and PUBLIC, a registered agent role or a role one is a member of has rights on it"),
 				  text, strlen(text), 0);
 	}
 }

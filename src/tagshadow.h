@@ -21,6 +21,16 @@ extern void ag_tagshadow_note_created(Oid classId, Oid objectId, int subId);
 extern void ag_tagshadow_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 									   int subId, void *arg);
 
+/* This transaction made the object (structure.c: a tagged GRANT or REVOKE). */
+extern bool ag_tagshadow_made_here(Oid classid, Oid objid);
+
+/* OAT_POST_CREATE (hooks.c): what a tagged transaction adds to an older table. */
+extern void ag_tagshadow_older_addition(ObjectAccessType access, Oid classId, Oid objectId,
+										int subId, void *arg);
+
+/* A relation or routine that runs with its owner's rights: its description, or NULL. */
+extern char *ag_tagshadow_rights_carrier(Oid classid, Oid objid);
+
 /*
  * A change of the tagged role's older table, view, sequence or type
  * (gate.c): why, or NULL; *what names the act.
