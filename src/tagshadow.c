@@ -1310,8 +1310,12 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				AlterOwnerStmt *a = (AlterOwnerStmt *) parsetree;
 				Relation	orel = NULL;
 				ObjectAddress addr;
+				Node	   *object = a->object;
 
-				addr = get_object_address(a->objectType, a->object, &orel, AccessShareLock, true);
+				/* a type's or domain's name comes as a list; the lookup takes a TypeName */
+				if (a->objectType == OBJECT_TYPE || a->objectType == OBJECT_DOMAIN)
+					object = (Node *) makeTypeNameFromNameList(castNode(List, object));
+				addr = get_object_address(a->objectType, object, &orel, AccessShareLock, true);
 				if (orel != NULL)
 					relation_close(orel, NoLock);
 				if (!OidIsValid(addr.objectId) || object_made_here(addr.classId, addr.objectId))
