@@ -104,6 +104,8 @@ ALTER TABLE inh_parent ALTER COLUMN v TYPE varchar(10);
 ALTER TABLE inh_parent RENAME COLUMN v TO w;
 \echo :LAST_ERROR_SQLSTATE
 -- error: a rewrite to the same type (USING), and DML without WHERE on the parent, reach it too
+-- (the DELETE refused outright: a_tab is protected with soft delete on its own, and its
+-- rows would be deleted for good through a parent that is not; red team 36, F01)
 ALTER TABLE inh_parent ALTER COLUMN v TYPE text USING NULL;
 \echo :LAST_ERROR_SQLSTATE
 UPDATE inh_parent SET v = NULL;

@@ -99,7 +99,7 @@ ROLLBACK;
 -- function named numeq), tables named like a type
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-x';
 CREATE FUNCTION r19.numeq(numeric, integer) RETURNS boolean LANGUAGE sql AS 'SELECT true';
-CREATE OPERATOR r19.=== (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = r19.numeq);
+CREATE OPERATOR r19.=~=~ (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = r19.numeq);
 CREATE TYPE r19.t19 AS (a int);
 CREATE DOMAIN r19.d19 AS int;
 CREATE TABLE r19.point (a int);

@@ -1045,10 +1045,10 @@ refuse_unguarded(const char *what, Oid relid, const char *text, int len)
  * soft delete follows the statement's target, so the rows of a child
  * protected on its own with soft delete would be deleted for good; the
  * capture trigger's backstop stopped them, with nothing on record.  Refused
- * here, on record, before anything is written.  A soft-delete table that is
- * the statement's own target is not asked about: its DELETE was converted,
+ * here, on record, before anything is written.  Where the statement's own
+ * target is a soft-delete table nothing is asked: its DELETE was converted,
  * or is a foreign key's cascade the planner left a real delete on purpose
- * (softdelete.c).
+ * (softdelete.c), for its partitions and children alike.
  */
 static void
 refuse_soft_child_delete(PlannedStmt *ps, Plan *plan, const char *what, const char *text, int len)
@@ -1061,6 +1061,9 @@ refuse_soft_child_delete(PlannedStmt *ps, Plan *plan, const char *what, const ch
 		return;
 	mt = (ModifyTable *) plan;
 	if (mt->operation != CMD_DELETE && mt->operation != CMD_MERGE)
+		return;
+	/* a soft-delete target decided for its partitions and children too */
+	if (ag_softdelete_attno(rt_fetch(mt->nominalRelation, ps->rtable)->relid) != InvalidAttrNumber)
 		return;
 	foreach(lc, mt->resultRelations)
 	{
