@@ -1351,6 +1351,7 @@ running_stored_code(int i)
 		switch (r->utility)
 		{
 			case T_Invalid:
+			case T_CopyStmt:	/* COPY TO: its query is an entry of its own */
 				return OidIsValid(r->copy_into) ? "COPY FROM" : NULL;
 			case T_DoStmt:
 			case T_CallStmt:

@@ -72,6 +72,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
+#include "catalog/pg_partitioned_table.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_range.h"
@@ -1240,6 +1241,43 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		}
 	}
 	heap_freetuple(tup);
+	FreeTupleDesc(desc);
+}
+
+/*
+ * After a CREATE TABLE ... PARTITION BY: the partition key's expressions
+ * (red team 35, F5).  Every insert into the table, and every routing of a
+ * row to a partition, evaluates them, a human's too; StorePartitionKey()
+ * calls no object-access hook, so they are judged here, once the
+ * statement made the table, as the other stored expressions are.
+ */
+void
+ag_agentstored_utility_done(Node *parsetree)
+{
+	CreateStmt *cs;
+	Oid			relid;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+
+	if (parsetree == NULL || !IsA(parsetree, CreateStmt) ||
+		((CreateStmt *) parsetree)->partspec == NULL || IsBinaryUpgrade ||
+		(!ag_agent_latched() && !ag_agentcode_running()))
+		return;
+	cs = (CreateStmt *) parsetree;
+	relid = RangeVarGetRelid(cs->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	tup = own_catalog_row(PartitionedRelationId, PartitionedRelidIndexId,
+						  Anum_pg_partitioned_table_partrelid, relid, &desc);
+	if (tup != NULL)
+	{
+		d = heap_getattr(tup, Anum_pg_partitioned_table_partexprs, desc, &isnull);
+		if (!isnull)
+			judge_stored_calls(d, "the partition key");
+		heap_freetuple(tup);
+	}
 	FreeTupleDesc(desc);
 }
 

@@ -779,7 +779,11 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									params, queryEnv, dest, qc);
 		ag_agentcode_settings_leave(settings);
 		if (!IsParallelWorker())
+		{
 			ag_agentshadow_utility_done();
+			/* a partition key's expressions, stored with no hook of their own */
+			ag_agentstored_utility_done(parsetree);
+		}
 		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
 		{
