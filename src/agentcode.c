@@ -143,6 +143,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/syscache.h"
 
@@ -1305,9 +1306,34 @@ ag_agentcode_plan_agent_relation(PlannedStmt *plan)
 	return agent_relation(plan->rtable, plan->resultRelations);
 }
 
-/* Row-security policies of a relation other than the guard's own (protect()). */
+static bool guard_identity_function(Oid funcid);
+
+/* A call of one of the guard's functions that act (not who-is-the-session). */
 static bool
-has_policies_of_others(Oid relid)
+guard_acting_function(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId && get_func_namespace(funcid) == ag_guard_namespace() &&
+		!guard_identity_function(funcid);
+}
+
+static bool
+calls_guard_acting(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, guard_acting_function, NULL))
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_guard_acting, context, 0);
+	return expression_tree_walker(node, calls_guard_acting, context);
+}
+
+/*
+ * Does the view's query, or a row-security policy of the table, call one
+ * of the guard's acting functions (approve(), unfreeze(), ...) directly?
+ */
+static bool
+relation_code_calls_guard(Oid relid, char kind)
 {
 	Relation	rel = RelationIdGetRelation(relid);
 	bool		found = false;
@@ -1315,13 +1341,15 @@ has_policies_of_others(Oid relid)
 
 	if (rel == NULL)
 		return false;
-	if (rel->rd_rel->relrowsecurity && rel->rd_rsdesc != NULL)
+	if (kind == RELKIND_VIEW)
+		found = rel->rd_rules != NULL && calls_guard_acting((Node *) get_view_query(rel), NULL);
+	else if (rel->rd_rel->relrowsecurity && rel->rd_rsdesc != NULL)
 		foreach(lc, rel->rd_rsdesc->policies)
 		{
 			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
 
-			if (strcmp(p->policy_name, "ag_visible") != 0 &&
-				strcmp(p->policy_name, "ag_hide_deleted") != 0)
+			if (calls_guard_acting((Node *) p->qual, NULL) ||
+				calls_guard_acting((Node *) p->with_check_qual, NULL))
 				found = true;
 		}
 	RelationClose(rel);
@@ -1332,13 +1360,15 @@ has_policies_of_others(Oid relid)
  * Does the i-th executing statement evaluate stored code of its own
  * (red team 35, F10)?  Returns what it does, or NULL.  A statement that
  * writes (its CHECKs, defaults, generated columns, index expressions,
- * triggers and their WHEN, rules, domains' constraints), reads a view
- * (its expressions) or a table with row-security policies (theirs), a
- * COPY FROM, or any utility statement but those that only run other
- * statements (DO, CALL, EXPLAIN, EXECUTE, PREPARE, DECLARE, FETCH: each
- * statement they run is an entry of its own): what it evaluates is
- * nobody's top-level call of a humans-only function.  The system's and
- * the guard's own views do not count.
+ * triggers and their WHEN, rules, domains' constraints, none of which a
+ * human's own call of a humans-only function needs), a COPY FROM, any
+ * utility statement but those that only run other statements (DO, CALL,
+ * EXPLAIN, EXECUTE, PREPARE, DECLARE, FETCH, CREATE TABLE AS: each
+ * statement they run is an entry of its own), or a read of a view whose
+ * query, or of a table whose row-security policies, call the guard's
+ * acting functions: what it evaluates is nobody's top-level call of a
+ * humans-only function.  The system's and the guard's own relations do
+ * not count.
  */
 static const char *
 running_stored_code(int i)
@@ -1353,6 +1383,7 @@ running_stored_code(int i)
 			case T_Invalid:
 			case T_CopyStmt:	/* COPY TO: its query is an entry of its own */
 				return OidIsValid(r->copy_into) ? "COPY FROM" : NULL;
+			case T_CreateTableAsStmt:	/* its query is an entry; the new table has no code */
 			case T_DoStmt:
 			case T_CallStmt:
 			case T_ExplainStmt:
@@ -1377,11 +1408,10 @@ running_stored_code(int i)
 			get_rel_namespace(rte->relid) == ag_guard_namespace())
 			continue;
 		kind = get_rel_relkind(rte->relid);
-		if (kind == RELKIND_VIEW)
-			return psprintf("a statement that reads view %s, whose expressions it evaluates",
-							ag_qualified_relname(rte->relid));
-		if (has_policies_of_others(rte->relid))
-			return psprintf("a statement that reads table %s, whose row-security policies it evaluates",
+		if (relation_code_calls_guard(rte->relid, kind))
+			return psprintf(kind == RELKIND_VIEW ?
+							"a statement that reads view %s, whose query calls the guard's functions" :
+							"a statement that reads table %s, whose row-security policies call the guard's functions",
 							ag_qualified_relname(rte->relid));
 	}
 	return NULL;
