@@ -12,7 +12,8 @@
 -- pg_reload_conf, pg_stat_reset are refused when stored (YG002, on record).
 -- F2: another role's older SECURITY DEFINER function, called directly, as
 -- an operator's function, from an older domain's CHECK the stored code
--- coerces to, or from an older view the stored view reads (YG002).
+-- coerces to (also as a record's field made at run time), or from an
+-- older view the stored view reads (YG002).
 -- F10: the guard's human-only functions (approve, unprotect, unfreeze,
 -- set_policy, unregister_agent) may not be stored; and, stored before
 -- (by a human), they refuse to run from what another statement evaluates
@@ -52,6 +53,7 @@ CREATE FUNCTION r35o.zapeq(int, int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE 
   AS $$ BEGIN RETURN $1 = $2; END $$;
 CREATE OPERATOR r35o.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = r35o.zapeq);
 CREATE DOMAIN r35o.zapped AS int CHECK (r35o.zap(VALUE) IS NOT NULL);
+CREATE TYPE r35o.zcomp AS (z r35o.zapped);
 CREATE VIEW r35o.zapview AS SELECT r35o.zap(g) AS z FROM generate_series(1, 2) g;
 GRANT SELECT ON r35o.zapview TO regress_tagged;
 RESET ROLE;
@@ -125,6 +127,15 @@ ALTER TABLE r35s.notes ADD CONSTRAINT z CHECK ((id::r35o.zapped) IS NOT NULL) NO
 ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
 CREATE VIEW r35s.zv AS SELECT z FROM r35o.zapview;
+ROLLBACK;
+-- and through a record whose field is of that domain, made at run time
+-- by an input function or a built-in (error: YG002 each)
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+ALTER TABLE r35s.notes ADD CONSTRAINT zc CHECK ((note::r35o.zcomp) IS NOT NULL) NOT VALID;
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';
+ALTER TABLE r35s.notes ADD COLUMN zj text
+  DEFAULT (json_populate_record(NULL::r35o.zcomp, '{"z": 1}'))::text;
 ROLLBACK;
 -- F10: the guard's human-only functions in stored code (error: YG002 each)
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-35';

@@ -59,6 +59,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -417,6 +418,7 @@ typedef struct StoredCall
 	bool		runs_sql;		/* tagged: a built-in that runs an SQL string */
 	bool		not_listed;		/* tagged: not on tagged_callable()'s list */
 	List	   *views;			/* tagged: views walked into */
+	List	   *types;			/* tagged: types whose domains were walked */
 } StoredCall;
 
 /*
@@ -676,6 +678,56 @@ domain_checks_call(Oid typid, void *context)
 	return false;
 }
 
+/*
+ * Tagged: the domains a value of the type holds (the type itself, its
+ * array element, a composite's attributes, a range's subtype), whose
+ * CHECKs an input function or a record built at run time evaluates
+ * (note::older_composite, json_populate_record(NULL::older_composite,
+ * ...)): each domain's CHECKs walked as domain_checks_call() walks them.
+ */
+static bool
+type_domains_call(Oid typid, StoredCall *sc)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	Oid			elem;
+	Oid			relid;
+	char		typtype;
+	bool		found = false;
+
+	if (!OidIsValid(typid) || typid < FirstNormalObjectId ||
+		list_member_oid(sc->types, typid) || list_length(sc->types) > 1000)
+		return false;
+	sc->types = lappend_oid(sc->types, typid);
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	typtype = typ->typtype;
+	elem = typ->typelem;
+	relid = typ->typrelid;
+	ReleaseSysCache(tup);
+	if (typtype == TYPTYPE_DOMAIN)
+		return domain_checks_call(typid, sc) ||
+			type_domains_call(getBaseType(typid), sc);
+	if (OidIsValid(elem) && type_domains_call(elem, sc))
+		return true;
+	if (typtype == TYPTYPE_RANGE)
+		return type_domains_call(get_range_subtype(typid), sc);
+	if (typtype == TYPTYPE_COMPOSITE && OidIsValid(relid))
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		int			i;
+
+		for (i = 0; i < desc->natts && !found; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				found = type_domains_call(TupleDescAttr(desc, i)->atttypid, sc);
+		relation_close(rel, AccessShareLock);
+	}
+	return found;
+}
+
 /* Tagged: the query of a view the stored query reads, whose calls run too. */
 static bool
 view_query_calls(Oid relid, StoredCall *sc)
@@ -708,6 +760,11 @@ invoker_call_walker(Node *node, void *context)
 		return true;
 	if (OidIsValid(sc->tagged_role) && IsA(node, CoerceToDomain) &&
 		domain_checks_call(((CoerceToDomain *) node)->resulttype, context))
+		return true;
+	/* a value made at run time by an input function or a built-in */
+	if (OidIsValid(sc->tagged_role) &&
+		(IsA(node, CoerceViaIO) || IsA(node, FuncExpr)) &&
+		type_domains_call(exprType(node), sc))
 		return true;
 	if (IsA(node, Query))
 	{
