@@ -32,9 +32,10 @@
 \set SHOW_CONTEXT never
 SELECT agent_guard._flush_requests() AS flushed, setval('agent_guard.requests_request_id_seq', 1021000, false) AS ids_from;
 SELECT coalesce(max(request_id), 0) AS req_before FROM agent_guard.request_log \gset
-CREATE EXTENSION IF NOT EXISTS citext;
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE EXTENSION IF NOT EXISTS lo;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+RESET client_min_messages;
 CREATE ROLE regress_r35s_other;
 CREATE SCHEMA r35s AUTHORIZATION regress_tagged;
 CREATE SCHEMA r35o AUTHORIZATION regress_r35s_other;
@@ -280,3 +281,4 @@ SELECT agent_guard.unprotect('r35s.ord');
 DROP SCHEMA r35s CASCADE;
 DROP SCHEMA r35o CASCADE;
 DROP ROLE regress_r35s_other;
+DROP EXTENSION citext, pg_trgm;
