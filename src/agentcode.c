@@ -1456,8 +1456,9 @@ ag_agentcode_refuse(const char *fn)
 	{
 		const char *what = running_stored_code(i);
 
+		/* on record under the session's role: whose statement reached the code */
 		if (what != NULL)
-			ag_refuse_humans_only(InvalidOid,
+			ag_refuse_humans_only(GetSessionUserId(),
 								  psprintf("%s cannot be called from code that another statement evaluates",
 										   fn),
 								  psprintf("It was called while %s runs, and a human-only function acts only on a human's own call, not from stored code that a statement reaches.",
