@@ -1463,7 +1463,7 @@ ag_agentcode_refuse(const char *fn)
 										   fn),
 								  psprintf("It was called while %s runs, and a human-only function acts only on a human's own call, not from stored code that a statement reaches.",
 										   what),
-								  psprintf("Call %s in a statement of its own that writes nothing and reads no view (SELECT ...), or from DO or a procedure.",
+								  psprintf("Call %s yourself, in a SELECT of its own that writes nothing, or from DO or a procedure.",
 										   fn));
 	}
 }
