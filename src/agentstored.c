@@ -48,7 +48,14 @@
  *	  the role is the humans'; and of a built-in that runs an SQL string or
  *	  a relation's query with its caller's rights (red team 34, F8:
  *	  query_to_xml, ts_rewrite; ag_agentcode_runs_callers_sql), whose
- *	  string no walk of the expression sees into.
+ *	  string no walk of the expression sees into.  Since red team 35 (F1,
+ *	  F2, F10) such a transaction's stored code may call only what
+ *	  tagged_callable() lists (non-volatile built-ins and the few volatile
+ *	  ones defaults use, the guard's identity functions, extensions'
+ *	  non-volatile functions that are not SECURITY DEFINER), also through
+ *	  the CHECKs of the domains its values become and the queries of the
+ *	  older views it reads; a partition key is judged as the rest (F5,
+ *	  ag_agentstored_utility_done).
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the
