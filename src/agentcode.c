@@ -143,6 +143,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/syscache.h"
 
@@ -219,6 +220,7 @@ typedef struct Running
 								 * what it writes (ag_agentcode_reach_start) */
 	Oid			writer_via;		/* the rule's relation, or the view */
 	bool		writer_view;	/* writer_via is a view written through */
+	NodeTag		utility;		/* a utility statement's, or T_Invalid */
 } Running;
 
 static Running *running = NULL;
@@ -850,7 +852,16 @@ ag_agentcode_enter(PlannedStmt *plan, Oid copy_into)
 	running[nrunning].copy_into = copy_into;
 	running[nrunning].judged = false;
 	running[nrunning].write_judged = false;
+	running[nrunning].utility = T_Invalid;
 	nrunning++;
+}
+
+/* The utility statement the innermost entry, just entered, runs. */
+void
+ag_agentcode_enter_utility(Node *parsetree)
+{
+	if (nrunning > 0 && parsetree != NULL)
+		running[nrunning - 1].utility = nodeTag(parsetree);
 }
 
 void
@@ -1295,6 +1306,117 @@ ag_agentcode_plan_agent_relation(PlannedStmt *plan)
 	return agent_relation(plan->rtable, plan->resultRelations);
 }
 
+static bool guard_identity_function(Oid funcid);
+
+/* A call of one of the guard's functions that act (not who-is-the-session). */
+static bool
+guard_acting_function(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId && get_func_namespace(funcid) == ag_guard_namespace() &&
+		!guard_identity_function(funcid);
+}
+
+static bool
+calls_guard_acting(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, guard_acting_function, NULL))
+		return true;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, calls_guard_acting, context, 0);
+	return expression_tree_walker(node, calls_guard_acting, context);
+}
+
+/*
+ * Does the view's query, or a row-security policy of the table, call one
+ * of the guard's acting functions (approve(), unfreeze(), ...) directly?
+ */
+static bool
+relation_code_calls_guard(Oid relid, char kind)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		found = false;
+	ListCell   *lc;
+
+	if (rel == NULL)
+		return false;
+	if (kind == RELKIND_VIEW)
+		found = rel->rd_rules != NULL && calls_guard_acting((Node *) get_view_query(rel), NULL);
+	else if (rel->rd_rel->relrowsecurity && rel->rd_rsdesc != NULL)
+		foreach(lc, rel->rd_rsdesc->policies)
+		{
+			RowSecurityPolicy *p = (RowSecurityPolicy *) lfirst(lc);
+
+			if (calls_guard_acting((Node *) p->qual, NULL) ||
+				calls_guard_acting((Node *) p->with_check_qual, NULL))
+				found = true;
+		}
+	RelationClose(rel);
+	return found;
+}
+
+/*
+ * Does the i-th executing statement evaluate stored code of its own
+ * (red team 35, F10)?  Returns what it does, or NULL.  A statement that
+ * writes (its CHECKs, defaults, generated columns, index expressions,
+ * triggers and their WHEN, rules, domains' constraints, none of which a
+ * human's own call of a humans-only function needs), a COPY FROM, any
+ * utility statement but those that only run other statements (DO, CALL,
+ * EXPLAIN, EXECUTE, PREPARE, DECLARE, FETCH, CREATE TABLE AS: each
+ * statement they run is an entry of its own), or a read of a view whose
+ * query, or of a table whose row-security policies, call the guard's
+ * acting functions: what it evaluates is nobody's top-level call of a
+ * humans-only function.  The system's and the guard's own relations do
+ * not count.
+ */
+static const char *
+running_stored_code(int i)
+{
+	Running    *r = &running[i];
+	ListCell   *lc;
+
+	if (r->plan == NULL)
+	{
+		switch (r->utility)
+		{
+			case T_Invalid:
+			case T_CopyStmt:	/* COPY TO: its query is an entry of its own */
+				return OidIsValid(r->copy_into) ? "COPY FROM" : NULL;
+			case T_CreateTableAsStmt:	/* its query is an entry; the new table has no code */
+			case T_DoStmt:
+			case T_CallStmt:
+			case T_ExplainStmt:
+			case T_ExecuteStmt:
+			case T_PrepareStmt:
+			case T_DeclareCursorStmt:
+			case T_FetchStmt:
+			case T_TransactionStmt:
+				return NULL;
+			default:
+				return "a utility statement, which evaluates the expressions stored on what it changes or builds";
+		}
+	}
+	if (r->plan->commandType != CMD_SELECT || r->plan->hasModifyingCTE)
+		return "a statement that writes, which evaluates its tables' CHECK constraints, defaults, index expressions, triggers and rules";
+	foreach(lc, r->plan->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		char		kind;
+
+		if (!OidIsValid(rte->relid) || rte->relid < FirstNormalObjectId ||
+			get_rel_namespace(rte->relid) == ag_guard_namespace())
+			continue;
+		kind = get_rel_relkind(rte->relid);
+		if (relation_code_calls_guard(rte->relid, kind))
+			return psprintf(kind == RELKIND_VIEW ?
+							"a statement that reads view %s, whose query calls the guard's functions" :
+							"a statement that reads table %s, whose row-security policies call the guard's functions",
+							ag_qualified_relname(rte->relid));
+	}
+	return NULL;
+}
+
 void
 ag_agentcode_refuse(const char *fn)
 {
@@ -1318,6 +1440,31 @@ ag_agentcode_refuse(const char *fn)
 										   ag_agentcode_role_name(GetSessionUserId())),
 								  psprintf("Call %s directly, in a statement of its own that involves no relation of the agent.", fn));
 		}
+	}
+
+	/*
+	 * Nor from what another statement evaluates (red team 35, F10): a
+	 * CHECK, default, index expression, trigger, rule, view or policy
+	 * calling it would run it in whoever's statement reaches them, a
+	 * human's insert approving a pending request.  The guard's own calls
+	 * as a table's owner (a human's write purging the soft-deleted rows
+	 * that hold its keys) are not such code.
+	 */
+	if (ag_owner_running())
+		return;
+	for (i = nrunning - 1; i >= 0; i--)
+	{
+		const char *what = running_stored_code(i);
+
+		/* on record under the session's role: whose statement reached the code */
+		if (what != NULL)
+			ag_refuse_humans_only(GetSessionUserId(),
+								  psprintf("%s cannot be called from code that another statement evaluates",
+										   fn),
+								  psprintf("It was called while %s runs, and a human-only function acts only on a human's own call, not from stored code that a statement reaches.",
+										   what),
+								  psprintf("Call %s yourself, in a SELECT of its own that writes nothing, or from DO or a procedure.",
+										   fn));
 	}
 }
 

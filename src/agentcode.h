@@ -17,6 +17,7 @@ extern bool ag_agentcode_needs_hook(Oid fn);
 extern void ag_agentcode_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private);
 extern void ag_agentcode_enter(PlannedStmt *plan, Oid copy_into);
 extern void ag_agentcode_leave(void);
+extern void ag_agentcode_enter_utility(Node *parsetree);
 extern int	ag_agentcode_settings_enter(void);
 extern void ag_agentcode_settings_leave(int level);
 extern void ag_agentcode_xact_end(bool top, bool abort);

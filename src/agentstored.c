@@ -48,7 +48,14 @@
  *	  the role is the humans'; and of a built-in that runs an SQL string or
  *	  a relation's query with its caller's rights (red team 34, F8:
  *	  query_to_xml, ts_rewrite; ag_agentcode_runs_callers_sql), whose
- *	  string no walk of the expression sees into.
+ *	  string no walk of the expression sees into.  Since red team 35 (F1,
+ *	  F2, F10) such a transaction's stored code may call only what
+ *	  tagged_callable() lists (non-volatile built-ins and the few volatile
+ *	  ones defaults use, the guard's identity functions, extensions'
+ *	  non-volatile functions that are not SECURITY DEFINER), also through
+ *	  the CHECKs of the domains its values become and the queries of the
+ *	  older views it reads; a partition key is judged as the rest (F5,
+ *	  ag_agentstored_utility_done).
  *
  * What a role stored before it was registered as an agent, or a human gave
  * it, was not judged: register_agent() lists, in a WARNING, each object the
@@ -59,10 +66,12 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
+#include "catalog/dependency.h"
 #include "catalog/objectaddress.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_constraint.h"
@@ -71,6 +80,7 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_language.h"
+#include "catalog/pg_partitioned_table.h"
 #include "catalog/pg_policy.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_range.h"
@@ -78,6 +88,7 @@
 #include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -85,6 +96,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parsetree.h"
 #include "rewrite/prs2lock.h"
+#include "rewrite/rewriteHandler.h"
 #include "rewrite/rewriteSupport.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/builtins.h"
@@ -411,7 +423,148 @@ typedef struct StoredCall
 	Oid			tagged_role;	/* the tagged shared role, or InvalidOid */
 	bool		tagged_hit;		/* refused as the tagged role's */
 	bool		runs_sql;		/* tagged: a built-in that runs an SQL string */
+	bool		not_listed;		/* tagged: not on tagged_callable()'s list */
+	List	   *views;			/* tagged: views walked into */
+	List	   *types;			/* tagged: types whose domains were walked */
 } StoredCall;
+
+/*
+ * The volatile built-ins a tagged transaction's stored code may call: what
+ * defaults use (sequences, clocks, random values).  nextval() is judged
+ * further by the sequence margin (stored_nextval, seqkeys.c).
+ */
+static bool
+volatile_builtin_allowed(const char *name)
+{
+	static const char *const names[] = {
+		"nextval", "currval", "lastval", "clock_timestamp", "timeofday",
+		"random", "random_normal", "gen_random_uuid", "uuidv4", "uuidv7"
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The volatile functions of extensions that defaults use: random values. */
+static bool
+volatile_extension_allowed(const char *name)
+{
+	static const char *const names[] = {
+		"uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
+		"gen_random_uuid", "gen_random_bytes"
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The guard's functions that stored code may call: they only tell who the
+ * session is (agentcode.c's guard_identity_function, and calling_role()).
+ * Every other one of the guard's acts for its caller, and the human-only
+ * ones (approve(), unprotect(), ...) would run in a human's statement
+ * (red team 35, F10).
+ */
+static bool
+guard_function_for_stored_code(const char *name)
+{
+	static const char *const names[] = {
+		"in_agent_session", "current_agent", "current_run", "calling_role",
+		"soft_deleted_stamp"
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(names); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Why tagged_callable() refuses the function, for the refusal's detail. */
+static const char *
+tagged_uncallable_reason(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	const char *why;
+
+	if (!HeapTupleIsValid(tup))
+		return "not found";
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	if (proc->pronamespace == ag_guard_namespace())
+		why = "a function of the guard's that acts for its caller (humans only, or reading or writing the log)";
+	else if (proc->prosecdef)
+		why = "SECURITY DEFINER: it runs as its owner, whoever calls it";
+	else if (fn < FirstNormalObjectId || OidIsValid(getExtensionOfObject(ProcedureRelationId, fn)))
+		why = proc->provolatile == PROVOLATILE_VOLATILE ?
+			"volatile: it may act beyond the statement (on the session, other sessions, files, large objects)" :
+			"an extension's function in SQL or a procedural language that is not IMMUTABLE";
+	else
+		why = psprintf("a function of role \"%s\", neither built in nor an extension's",
+					   ag_agentcode_role_name(proc->proowner));
+	ReleaseSysCache(tup);
+	return why;
+}
+
+/*
+ * May a transaction tagged by a shared role store a call of the function
+ * (red team 35, F1, F2, F10)?  Its stored code runs later in the humans'
+ * untagged sessions with their rights, so it is kept to an allow-list,
+ * which fails closed:
+ *	- a built-in (the system's OID range) that is not VOLATILE, or one of
+ *	  the few volatile ones defaults use (volatile_builtin_allowed): every
+ *	  built-in with effects beyond the statement is volatile (set_config,
+ *	  advisory locks, pg_cancel_backend, pg_terminate_backend,
+ *	  pg_reload_conf, pg_notify, lo_*, pg_read_file, setseed,
+ *	  pg_stat_reset*, pg_sleep, setval, ...);
+ *	- the guard's functions that only say who the session is;
+ *	- an extension's function (a superuser installed it) that is not
+ *	  SECURITY DEFINER: in C or internal, not VOLATILE or one of the
+ *	  random-value generators (volatile_extension_allowed); in SQL or a
+ *	  procedural language, IMMUTABLE (citext's, pg_trgm's, isn's, ...);
+ *	- a function made by CREATE TYPE ... AS RANGE (the range and
+ *	  multirange constructors and cast, built-in code in the internal
+ *	  language), that is an internal function, not SECURITY DEFINER, not
+ *	  VOLATILE.
+ * Nothing else: another role's function, SECURITY DEFINER or not (red team
+ * 35, F2: an older one hard-deleted protected rows as its owner), the
+ * role's own, or one the transaction made.  An operator, cast, aggregate
+ * or window function counts as its function (check_functions_in_node).
+ */
+static bool
+tagged_callable(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+	const char *name;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	name = NameStr(proc->proname);
+	if (proc->pronamespace == ag_guard_namespace())
+		ok = guard_function_for_stored_code(name);
+	else if (proc->prosecdef)
+		ok = false;
+	else if (fn < FirstNormalObjectId)
+		ok = proc->provolatile != PROVOLATILE_VOLATILE || volatile_builtin_allowed(name);
+	else if (OidIsValid(getExtensionOfObject(ProcedureRelationId, fn)))
+		ok = proc->prolang == ClanguageId || proc->prolang == INTERNALlanguageId ?
+			proc->provolatile != PROVOLATILE_VOLATILE || volatile_extension_allowed(name) :
+			proc->provolatile == PROVOLATILE_IMMUTABLE;
+	else
+		ok = proc->prolang == INTERNALlanguageId && proc->prokind == PROKIND_FUNCTION &&
+			proc->provolatile != PROVOLATILE_VOLATILE;
+	ReleaseSysCache(tup);
+	return ok;
+}
 
 /* a function of the tagged shared role, or made by this transaction */
 static bool
@@ -468,18 +621,173 @@ invoker_function_of_other(Oid fn, void *context)
 		sc->runs_sql = true;
 		return true;
 	}
+	/* anything not on the list of what such code may call (red team 35) */
+	if (OidIsValid(sc->tagged_role) && !tagged_callable(fn))
+	{
+		sc->fn = fn;
+		sc->tagged_hit = true;
+		sc->not_listed = true;
+		return true;
+	}
 	return false;
+}
+
+static bool invoker_call_walker(Node *node, void *context);
+
+/*
+ * Tagged: the CHECK constraints of a domain the expression coerces to, and
+ * of the domains it is made from.  They run with the value the stored code
+ * chose, in the humans' statement: an older domain's CHECK that calls a
+ * function would be reached by the stored code as a direct call would.
+ */
+static bool
+domain_checks_call(Oid typid, void *context)
+{
+	int			depth = 0;
+
+	while (OidIsValid(typid) && depth++ < 32)
+	{
+		HeapTuple	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+		Oid			domain = typid;
+		Relation	rel;
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	con;
+		bool		found = false;
+
+		if (!HeapTupleIsValid(tup))
+			return false;
+		if (((Form_pg_type) GETSTRUCT(tup))->typtype != TYPTYPE_DOMAIN)
+		{
+			ReleaseSysCache(tup);
+			return false;
+		}
+		typid = ((Form_pg_type) GETSTRUCT(tup))->typbasetype;
+		ReleaseSysCache(tup);
+		rel = table_open(ConstraintRelationId, AccessShareLock);
+		ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(domain));
+		scan = systable_beginscan(rel, ConstraintTypidIndexId, true, NULL, 1, &key);
+		while (!found && HeapTupleIsValid(con = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(con, Anum_pg_constraint_conbin, RelationGetDescr(rel),
+										 &isnull);
+
+			if (!isnull)
+				found = invoker_call_walker(stringToNode(TextDatumGetCString(d)), context);
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Tagged: the domains a value of the type holds (the type itself, its
+ * array element, a composite's attributes, a range's subtype), whose
+ * CHECKs an input function or a record built at run time evaluates
+ * (note::older_composite, json_populate_record(NULL::older_composite,
+ * ...)): each domain's CHECKs walked as domain_checks_call() walks them.
+ */
+static bool
+type_domains_call(Oid typid, StoredCall *sc)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	Oid			elem;
+	Oid			relid;
+	char		typtype;
+	bool		found = false;
+
+	if (!OidIsValid(typid) || typid < FirstNormalObjectId ||
+		list_member_oid(sc->types, typid) || list_length(sc->types) > 1000)
+		return false;
+	sc->types = lappend_oid(sc->types, typid);
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	typtype = typ->typtype;
+	elem = typ->typelem;
+	relid = typ->typrelid;
+	ReleaseSysCache(tup);
+	if (typtype == TYPTYPE_DOMAIN)
+		return domain_checks_call(typid, sc) ||
+			type_domains_call(getBaseType(typid), sc);
+	if (OidIsValid(elem) && type_domains_call(elem, sc))
+		return true;
+	if (typtype == TYPTYPE_RANGE)
+		return type_domains_call(get_range_subtype(typid), sc);
+	if (typtype == TYPTYPE_COMPOSITE && OidIsValid(relid))
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		int			i;
+
+		for (i = 0; i < desc->natts && !found; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped)
+				found = type_domains_call(TupleDescAttr(desc, i)->atttypid, sc);
+		relation_close(rel, AccessShareLock);
+	}
+	return found;
+}
+
+/* Tagged: the query of a view the stored query reads, whose calls run too. */
+static bool
+view_query_calls(Oid relid, StoredCall *sc)
+{
+	Relation	rel;
+	bool		found;
+
+	/* each view once (a view's rule names the view itself, 15) */
+	if (list_member_oid(sc->views, relid) || get_rel_relkind(relid) != RELKIND_VIEW)
+		return false;
+	sc->views = lappend_oid(sc->views, relid);
+	/* one the transaction made was judged when made */
+	if (ag_tagshadow_made_in_xact(RelationRelationId, relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	found = rel->rd_rules != NULL &&
+		invoker_call_walker((Node *) get_view_query(rel), sc);
+	table_close(rel, AccessShareLock);
+	return found;
 }
 
 static bool
 invoker_call_walker(Node *node, void *context)
 {
+	StoredCall *sc = (StoredCall *) context;
+
 	if (node == NULL)
 		return false;
 	if (check_functions_in_node(node, invoker_function_of_other, context))
 		return true;
+	if (OidIsValid(sc->tagged_role) && IsA(node, CoerceToDomain) &&
+		domain_checks_call(((CoerceToDomain *) node)->resulttype, context))
+		return true;
+	/* a value made at run time by an input function or a built-in */
+	if (OidIsValid(sc->tagged_role) &&
+		(IsA(node, CoerceViaIO) || IsA(node, FuncExpr)) &&
+		type_domains_call(exprType(node), sc))
+		return true;
 	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		if (OidIsValid(sc->tagged_role))
+			foreach(lc, ((Query *) node)->rtable)
+			{
+				RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+				if (rte->rtekind == RTE_RELATION &&
+					view_query_calls(rte->relid, sc))
+					return true;
+			}
 		return query_tree_walker((Query *) node, invoker_call_walker, context, 0);
+	}
 	return expression_tree_walker(node, invoker_call_walker, context);
 }
 
@@ -499,9 +807,9 @@ tagged_shared_role(void)
  * one made in the transaction), or InvalidOid.
  */
 static Oid
-stored_invoker_call_node(Node *expr, bool *tagged, bool *runs_sql)
+stored_invoker_call_node(Node *expr, bool *tagged, bool *runs_sql, bool *not_listed)
 {
-	StoredCall	sc = {InvalidOid, InvalidOid, false, false};
+	StoredCall	sc = {InvalidOid, InvalidOid, false, false, false};
 
 	if (tagged != NULL)
 		sc.tagged_role = tagged_shared_role();
@@ -510,13 +818,15 @@ stored_invoker_call_node(Node *expr, bool *tagged, bool *runs_sql)
 		*tagged = sc.tagged_hit;
 	if (runs_sql != NULL)
 		*runs_sql = sc.runs_sql;
+	if (not_listed != NULL)
+		*not_listed = sc.not_listed;
 	return sc.fn;
 }
 
 static Oid
 stored_invoker_call(Datum expr)
 {
-	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)), NULL, NULL);
+	return stored_invoker_call_node(stringToNode(TextDatumGetCString(expr)), NULL, NULL, NULL);
 }
 
 /*
@@ -582,7 +892,8 @@ judge_stored_node(Node *expr, const char *what)
 {
 	bool		tagged = false;
 	bool		runs_sql = false;
-	Oid			fn = stored_invoker_call_node(expr, &tagged, &runs_sql);
+	bool		not_listed = false;
+	Oid			fn = stored_invoker_call_node(expr, &tagged, &runs_sql, &not_listed);
 	Oid			seq;
 
 	if (stored_nextval_node(expr, GetUserId(), &seq))
@@ -618,6 +929,13 @@ judge_stored_node(Node *expr, const char *what)
 							  psprintf("In a transaction tagged with agent_guard.agent_id whose role is not a registered agent role, stored code runs in the humans' statements with their rights, untagged and unrecorded; %s would run there whatever its SQL names, the transaction's own functions included, and no check sees into the string.",
 									   format_procedure(fn)),
 							  "Store the expression from a human's session, or run the query from the tagged transaction itself.");
+	if (not_listed)
+		ag_refuse_humans_only(GetUserId(),
+							  psprintf("%s of tagged role \"%s\" cannot call function %s",
+									   what, ag_agentcode_role_name(GetUserId()), format_procedure(fn)),
+							  psprintf("In a transaction tagged with agent_guard.agent_id whose role is not a registered agent role, stored code runs in the humans' statements with their rights, untagged and unrecorded, so it may call only built-in functions without effects beyond the statement (and the few volatile ones defaults use: nextval, clock_timestamp, random, gen_random_uuid), the guard's that say who the session is, and extensions' that are not SECURITY DEFINER and not volatile; %s is %s.",
+									   format_procedure(fn), tagged_uncallable_reason(fn)),
+							  "Store the expression from a human's session, or call only such functions from the tagged transaction's stored code.");
 	if (tagged)
 		ag_refuse_humans_only(GetUserId(),
 							  psprintf("%s of tagged role \"%s\" cannot call function %s of role \"%s\"",
@@ -987,6 +1305,43 @@ ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		}
 	}
 	heap_freetuple(tup);
+	FreeTupleDesc(desc);
+}
+
+/*
+ * After a CREATE TABLE ... PARTITION BY: the partition key's expressions
+ * (red team 35, F5).  Every insert into the table, and every routing of a
+ * row to a partition, evaluates them, a human's too; StorePartitionKey()
+ * calls no object-access hook, so they are judged here, once the
+ * statement made the table, as the other stored expressions are.
+ */
+void
+ag_agentstored_utility_done(Node *parsetree)
+{
+	CreateStmt *cs;
+	Oid			relid;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		isnull;
+	Datum		d;
+
+	if (parsetree == NULL || !IsA(parsetree, CreateStmt) ||
+		((CreateStmt *) parsetree)->partspec == NULL || IsBinaryUpgrade ||
+		(!ag_agent_latched() && !ag_agentcode_running()))
+		return;
+	cs = (CreateStmt *) parsetree;
+	relid = RangeVarGetRelid(cs->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	tup = own_catalog_row(PartitionedRelationId, PartitionedRelidIndexId,
+						  Anum_pg_partitioned_table_partrelid, relid, &desc);
+	if (tup != NULL)
+	{
+		d = heap_getattr(tup, Anum_pg_partitioned_table_partexprs, desc, &isnull);
+		if (!isnull)
+			judge_stored_calls(d, "the partition key");
+		heap_freetuple(tup);
+	}
 	FreeTupleDesc(desc);
 }
 

@@ -12,6 +12,7 @@
 
 extern bool ag_agentstored_plan_query(Query *parse, List **seen);
 extern void ag_agentstored_check_plan(PlannedStmt *plan, List *seen);
+extern void ag_agentstored_utility_done(Node *parsetree);
 extern void ag_agentstored_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 										 int subId);
 

@@ -745,6 +745,7 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 */
 	ag_agentcode_enter(NULL, OidIsValid(copy_into) || IsParallelWorker() ? copy_into :
 					   ag_agentcode_altered_relation(parsetree));
+	ag_agentcode_enter_utility(parsetree);
 	/* a COPY FROM or ALTER TABLE of an agent's relation runs its code */
 	runs_relation_code = OidIsValid(copy_into) ||
 		(parsetree != NULL && IsA(parsetree, AlterTableStmt));
@@ -778,7 +779,11 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 									params, queryEnv, dest, qc);
 		ag_agentcode_settings_leave(settings);
 		if (!IsParallelWorker())
+		{
 			ag_agentshadow_utility_done();
+			/* a partition key's expressions, stored with no hook of their own */
+			ag_agentstored_utility_done(parsetree);
+		}
 		ag_copyfrom_finish(&copyfrom, qc);
 		if (!IsParallelWorker())
 		{

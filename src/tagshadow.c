@@ -1194,6 +1194,57 @@ older_operator_links(List *options, Oid left, Oid right)
 }
 
 /*
+ * Inheritance and partitions of the humans' older tables (red team 35,
+ * F5, and red team 34's leftover): a child or partition the transaction
+ * puts under their older parent (CREATE TABLE ... INHERITS or PARTITION
+ * OF, ALTER TABLE ... INHERIT, ATTACH PARTITION) shows its rows in their
+ * SELECT of the parent and takes their inserts routed there; their older
+ * table put under a parent the transaction made (ATTACH PARTITION,
+ * INHERIT) gets the parent's partition constraint, which refuses their
+ * inserts, and the parent's indexes and row triggers cloned onto it,
+ * code of the transaction on their table.  Nothing of it is harmless, so
+ * each is refused whichever side is older.
+ */
+static char *
+family_why(const char *act, const char *kind, Oid relid)
+{
+	return psprintf("It %s %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and a child or partition put under their table shows its rows in their reads of it and takes their inserts, and their table put under a new parent gets the parent's constraints, indexes and triggers. Make new objects under new names in the tagged transaction, or change the family from a human's session.",
+					act, kind, ag_qualified_relname(relid));
+}
+
+static char *
+older_family(AlterTableStmt *a, Oid relid)
+{
+	ListCell   *lc;
+	const char *kind;
+
+	foreach(lc, a->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			other;
+
+		if (cmd->subtype == AT_AttachPartition && cmd->def != NULL &&
+			IsA(cmd->def, PartitionCmd))
+		{
+			other = RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true);
+			if (relation_made_earlier(other, &kind))
+				return family_why("attaches as a partition", kind, other);
+			if (relation_made_earlier(relid, &kind))
+				return family_why("attaches a partition to", kind, relid);
+		}
+		else if (cmd->subtype == AT_AddInherit && cmd->def != NULL && IsA(cmd->def, RangeVar))
+		{
+			other = RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true);
+			if (relation_made_earlier(other, &kind))
+				return family_why("gives a child to", kind, other);
+			if (relation_made_earlier(relid, &kind))
+				return family_why("puts under a parent", kind, relid);
+		}
+	}
+	return NULL;
+}
+
+/*
  * The same rule, judged on the statement (gate.c's classifier), for what
  * the object-access hook does not tell apart (red team 31, F6): in a
  * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
@@ -1248,28 +1299,12 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				if (act != NULL)
 					break;
 				relid = RangeVarGetRelid(rv, NoLock, true);
-				*what = "ALTER TABLE";
-				/* the humans' older table made a child or partition of another (red team 35, F9) */
-				foreach(lc, a->cmds)
+				/* an older table put under a parent, or a parent given a child */
+				if ((typewhat = older_family(a, relid)) != NULL)
 				{
-					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-					Oid			other = InvalidOid;
-
-					if (cmd->subtype == AT_AddInherit)
-						other = RangeVarGetRelid(castNode(RangeVar, cmd->def), NoLock, true);
-					else if (cmd->subtype == AT_AttachPartition)
-						other = RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true);
-					if (OidIsValid(other) && relation_made_earlier(other, &kind))
-					{
-						relid = other;
-						act = cmd->subtype == AT_AddInherit ? "makes a child of, or puts under a parent," :
-							"attaches a partition to, or makes a partition of,";
-						adds = true;
-						break;
-					}
+					*what = "ALTER TABLE";
+					return typewhat;
 				}
-				if (act != NULL)
-					break;
 				if (!relation_made_earlier(relid, &kind))
 					return NULL;
 				foreach(lc, a->cmds)
@@ -1286,7 +1321,7 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 			}
 		case T_CreateStmt:
 			{
-				/* a child or partition of the humans' older table (red team 35, F9) */
+				/* CREATE TABLE ... INHERITS or PARTITION OF an older parent */
 				CreateStmt *c = (CreateStmt *) parsetree;
 
 				foreach(lc, c->inhRelations)
@@ -1295,14 +1330,13 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 
 					if (relation_made_earlier(parent, &kind))
 					{
-						relid = parent;
-						act = c->partbound != NULL ? "makes a partition of" : "makes a child of";
-						*what = "CREATE TABLE";
-						adds = true;
-						break;
+						*what = c->partbound != NULL ? "CREATE TABLE ... PARTITION OF" :
+							"CREATE TABLE ... INHERITS";
+						return family_why(c->partbound != NULL ? "makes a partition of" :
+										  "makes a child of", kind, parent);
 					}
 				}
-				break;
+				return NULL;
 			}
 		case T_AlterOwnerStmt:
 			{
