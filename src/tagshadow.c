@@ -1299,12 +1299,10 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 				if (act != NULL)
 					break;
 				relid = RangeVarGetRelid(rv, NoLock, true);
+				*what = "ALTER TABLE";
 				/* an older table put under a parent, or a parent given a child */
 				if ((typewhat = older_family(a, relid)) != NULL)
-				{
-					*what = "ALTER TABLE";
 					return typewhat;
-				}
 				if (!relation_made_earlier(relid, &kind))
 					return NULL;
 				foreach(lc, a->cmds)
