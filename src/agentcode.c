@@ -865,7 +865,8 @@ void
 ag_agentcode_enter_utility(Oid copy_into, Oid altered)
 {
 	ag_agentcode_enter(NULL, OidIsValid(copy_into) ? copy_into : altered);
-	running[nrunning - 1].altering = !OidIsValid(copy_into) && OidIsValid(altered);
+	running[nrunning - 1].altering = !OidIsValid(copy_into) && OidIsValid(altered) &&
+		get_rel_relkind(altered) != RELKIND_MATVIEW;
 }
 
 /*
@@ -3062,6 +3063,17 @@ ag_agentcode_altered_relation(Node *parsetree)
 {
 	Oid			relid;
 
+	/*
+	 * REFRESH MATERIALIZED VIEW runs the agent's view's query (as its
+	 * owner): the view's code, as a plan that reads it runs (red team 35,
+	 * F13; PostgreSQL 16+ leaves the view out of its query's range table)
+	 */
+	if (parsetree != NULL && IsA(parsetree, RefreshMatViewStmt) && !ag_process_is_agent())
+	{
+		relid = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation, NoLock, true);
+		return OidIsValid(relid) && ag_agentcode_role_is_agent(ag_agentcode_relation_owner(relid)) ?
+			relid : InvalidOid;
+	}
 	if (parsetree == NULL || !IsA(parsetree, AlterTableStmt) || ag_process_is_agent() ||
 		((AlterTableStmt *) parsetree)->relation == NULL)
 		return InvalidOid;
