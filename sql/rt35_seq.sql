@@ -89,6 +89,13 @@ GRANT INSERT ON r35qb.tw TO regress_human;
 CREATE DOMAIN r35qb.burning AS int CHECK (nextval('r35q.tk6_id_seq') > 0);
 CREATE TABLE r35qb.dom (d r35qb.burning);
 GRANT INSERT ON r35qb.dom TO regress_human;
+-- the same on a sequence that numbers no protected table: the human's insert works
+CREATE SEQUENCE r35qb.plain;
+GRANT USAGE ON SEQUENCE r35qb.plain TO regress_human;
+CREATE TABLE r35qb.tw2 (id int);
+CREATE TRIGGER counted BEFORE INSERT ON r35qb.tw2 FOR EACH ROW WHEN (nextval('r35qb.plain') > 0)
+  EXECUTE FUNCTION r35qb.noop();
+GRANT INSERT ON r35qb.tw2 TO regress_human;
 -- the agent's table whose default draws the humans' sequence, filled by a human's COPY
 CREATE TABLE r35qb.burn (id int DEFAULT nextval('r35q.tk6_id_seq'), v text);
 GRANT INSERT ON r35qb.burn TO regress_human;
@@ -108,6 +115,7 @@ INSERT INTO r35qb.tw VALUES (1);
 \set VERBOSITY sqlstate
 INSERT INTO r35qb.dom VALUES (1);
 \set VERBOSITY default
+INSERT INTO r35qb.tw2 VALUES (1), (2);
 -- a human's COPY into the agent's table: the default draws per row, refused
 COPY r35qb.burn (v) FROM STDIN;
 a

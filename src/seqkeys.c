@@ -86,6 +86,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "agent_guard.h"
 #include "agentcode.h"
@@ -524,6 +525,9 @@ static List *judged_draws = NIL;	/* of AgJudged, in TopMemoryContext */
 /* the COPY FROM being judged may drop rows its defaults drew for (red team 35, F12) */
 static bool copy_drops = false;
 
+/* the agent's code with no plan in a human's statement is being judged (F13) */
+static bool unplanned_code = false;
+
 
 static uint64
 abs_step(int64 inc)
@@ -834,6 +838,7 @@ seqroom_judge(Oid seqid, int64 draws, bool unbounded, const char *what)
 					   seqname, tabname,
 					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
 					   left, margin,
+					   unbounded && unplanned_code ? ". A trigger's WHEN, a CHECK or a domain's CHECK of the relation calls nextval() on it with no plan, once per row, and nothing judges each call." :
 					   unbounded && copy_drops ? ". COPY FROM draws it once per row it reads, as many rows as the input holds, before its WHERE, ON_ERROR ignore or a BEFORE trigger drops a row, and a dropped row is checked by nothing." :
 					   unbounded ? ". COPY FROM draws it once per row it reads, as many rows as the input holds, and no check follows each row: that is made only for a protected table's own key." :
 					   ", so that humans' inserts still get keys.");
@@ -1322,6 +1327,99 @@ ag_seqroom_statement_starts(void)
  * row): refused (YG004), but for the calls of the COPY FROM or ALTER TABLE
  * judged as it started, one blessing each.
  */
+/* The expressions of rel set up with no plan in a statement that writes it. */
+static void
+scan_unplanned_code(Relation rel, AgWriterScan *ws)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	int			i;
+
+	if (constr != NULL)
+		for (i = 0; i < constr->num_check; i++)
+			ag_writers_scan_expr(stringToNode(constr->check[i].ccbin), ws);
+	if (rel->trigdesc != NULL)
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (rel->trigdesc->triggers[i].tgqual != NULL)
+				ag_writers_scan_expr(stringToNode(rel->trigdesc->triggers[i].tgqual), ws);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		DomainConstraintRef *ref;
+		ListCell   *lc;
+
+		if (att->attisdropped || get_typtype(att->atttypid) != TYPTYPE_DOMAIN)
+			continue;
+		/*
+		 * the CHECKs of the domain and of the domains under it; the
+		 * reference lives in the caller's short-lived context (its reset
+		 * callback points at it)
+		 */
+		ref = palloc(sizeof(DomainConstraintRef));
+		InitDomainConstraintRef(att->atttypid, ref, CurrentMemoryContext, false);
+		foreach(lc, ref->constraints)
+		{
+			DomainConstraintState *c = lfirst(lc);
+
+			if (c->constrainttype == DOM_CONSTRAINT_CHECK)
+				ag_writers_scan_expr((Node *) c->check_expr, ws);
+		}
+	}
+}
+
+/*
+ * A nextval() set up with no plan in a human's statement that runs an
+ * agent's stored code (red team 35, F13): the trigger WHENs, CHECKs and
+ * domain CHECKs of the agent's relation (and of its partitions and
+ * children) are where it can come from.  Their sequences are judged as a
+ * draw per row that nothing checks: one that numbers a protected table is
+ * refused (YG004, on record under the agent), before anything is drawn.
+ * Returns whether every such call names its sequence (then the call
+ * passes: the human's own calls, and the agent's on sequences no
+ * protected table needs).
+ */
+static bool
+judge_unplanned_code(Oid relid)
+{
+	AgWriterScan ws = {0};
+	List	   *rels;
+	List	   *seqs = NIL;
+	ListCell   *lc;
+	bool		unnamed = false;
+
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard unplanned code",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	ws.collect_nextval = true;
+	rels = get_rel_relkind(relid) == RELKIND_VIEW ? list_make1_oid(relid) :
+		find_all_inheritors(relid, AccessShareLock, NULL);
+	foreach(lc, rels)
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+
+		scan_unplanned_code(rel, &ws);
+		relation_close(rel, AccessShareLock);
+	}
+	unplanned_calls(ws.nextval_calls, &seqs, &unnamed);
+	MemoryContextSwitchTo(old);
+	seqs = list_copy(seqs);
+	MemoryContextDelete(cxt);
+	unplanned_code = true;
+	PG_TRY();
+	{
+		foreach(lc, seqs)
+			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_SEQUENCE)
+				seqroom_judge(lfirst_oid(lc), 0, true, "nextval()");
+	}
+	PG_FINALLY();
+	{
+		unplanned_code = false;
+	}
+	PG_END_TRY();
+	return !unnamed;
+}
+
 #define UNPLANNED_WHY "nextval() is called outside a statement's plan (a constraint, a USING or WHERE clause, a domain's default, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table."
 
 void
@@ -1340,6 +1438,8 @@ ag_seqroom_function_execute(Oid funcid)
 		 * default of its relation the statement writes, red team 35, F13),
 		 * refused on record under the agent; the human's own calls pass
 		 */
+		Oid			relid;
+
 		if (ag_owner_running() ||
 			!((ag_agentcode_running() && !ag_owner_running()) || ag_agentgate_stored_code_running()))
 			return;
@@ -1348,6 +1448,11 @@ ag_seqroom_function_execute(Oid funcid)
 			nextval_blessings--;
 			return;
 		}
+		/* its stored code: the sequences it can draw with no plan, judged */
+		if (!ag_agentcode_running() &&
+			OidIsValid(relid = ag_agentcode_running_code_relation()) &&
+			judge_unplanned_code(relid))
+			return;
 		(void) ag_current_statement(&text, &len);
 		ag_agentgate_decide_code(AG_REFUSAL_GUARD, "nextval()", UNPLANNED_WHY, text, len);
 		return;
