@@ -929,13 +929,13 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 	else if (!IsParallelWorker() && !ag_owner_running() && ag_agentcode_plan_runs_agent_code(result))
 	{
 		/*
-		 * a human's plan that runs an agent's stored code (the rules, row-security
-		 * policies, views and defaults of its relations, a query PostgreSQL
-		 * runs as the agent role: its materialized view's): its nextval()
-		 * through agent_guard._nextval() too, which judges the room left in
-		 * the sequence while that code runs, on record under the agent (red
-		 * team 35, F13); the human's own calls in the statement as well (the
-		 * plan no longer tells them apart)
+		 * a human's plan that runs an agent's stored code (the rules,
+		 * row-security policies, views and defaults of its relations, a
+		 * query PostgreSQL runs as the agent role: its materialized
+		 * view's): its nextval() through agent_guard._nextval() too, which
+		 * judges the room left in the sequence while that code runs, on
+		 * record under the agent (red team 35, F13); the human's own calls
+		 * in the statement as well (the plan no longer tells them apart)
 		 */
 		AgWriterScan ws = {0};
 
