@@ -1352,8 +1352,8 @@ scan_unplanned_code(Relation rel, AgWriterScan *ws)
 			continue;
 		/*
 		 * the CHECKs of the domain and of the domains under it; the
-		 * reference lives in the caller's short-lived context (its reset
-		 * callback points at it)
+		 * reference lives in the context it is registered with (its reset
+		 * callback points at it), not on the stack
 		 */
 		ref = palloc(sizeof(DomainConstraintRef));
 		InitDomainConstraintRef(att->atttypid, ref, CurrentMemoryContext, false);
@@ -1387,10 +1387,6 @@ judge_unplanned_code(Oid relid)
 	ListCell   *lc;
 	bool		unnamed = false;
 
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "agent_guard unplanned code",
-											  ALLOCSET_SMALL_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-
 	ws.collect_nextval = true;
 	rels = get_rel_relkind(relid) == RELKIND_VIEW ? list_make1_oid(relid) :
 		find_all_inheritors(relid, AccessShareLock, NULL);
@@ -1402,9 +1398,6 @@ judge_unplanned_code(Oid relid)
 		relation_close(rel, AccessShareLock);
 	}
 	unplanned_calls(ws.nextval_calls, &seqs, &unnamed);
-	MemoryContextSwitchTo(old);
-	seqs = list_copy(seqs);
-	MemoryContextDelete(cxt);
 	unplanned_code = true;
 	PG_TRY();
 	{
