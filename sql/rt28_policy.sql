@@ -188,8 +188,10 @@ BEGIN;
 ALTER TABLE r28b.own ALTER COLUMN n SET DEFAULT nextval('r28o.invoices_no_seq');
 INSERT INTO r28b.own (a) VALUES (1) RETURNING n;
 INSERT INTO r28b.pre (id) VALUES (1) RETURNING n;
-COPY r28b.own (a) FROM stdin WHERE nextval('r28o.plain') > 0;
-1
+-- (n from the input: a COPY into the agent's table whose default draws the
+-- sequence of a protected table is refused, a human's too: red team 35, rt35_seq)
+COPY r28b.own (a, n) FROM stdin WHERE nextval('r28o.plain') > 0;
+1	1
 \.
 COPY r28b.tc (v) FROM stdin;
 1

@@ -13,8 +13,9 @@
 -- F3: an agent's code drawing such a sequence in a human's statement or in
 -- ANALYZE (a statistics expression) is judged by the margin as in the
 -- agent's session, and refused on record under the agent.
--- From the humans' side: the same COPY, ALTER TABLE and ANALYZE work, and
--- their own nextval() is not judged.
+-- From the humans' side: the same ALTER TABLE and ANALYZE work, the same COPY
+-- with the key in the input (red team 35: rt35_seq), and their own nextval()
+-- is not judged.
 --
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
@@ -115,10 +116,16 @@ SELECT count(nextval('r34q.tk3_id_seq')) FROM generate_series(1, 100);
 \set SHOW_CONTEXT never
 -- ANALYZE runs the agent's statistics expression: refused under the agent
 ANALYZE r34qb.st;
--- the humans' side: the same COPY, ALTER TABLE work
+-- the humans' side: the same ALTER TABLE works; the same COPY runs the
+-- agent's default, which draws per row with no check: refused under the
+-- agent since red team 35 (rt35_seq); with the column read from the input it works
 COPY r34qb.burn (v) FROM STDIN;
 a
 b
+\.
+COPY r34qb.burn (id, v) FROM STDIN;
+203	a
+204	b
 \.
 SELECT id, v FROM r34qb.burn ORDER BY id;
 CREATE TABLE r34q.hwide (id int);

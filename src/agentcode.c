@@ -221,6 +221,7 @@ typedef struct Running
 	Oid			writer_via;		/* the rule's relation, or the view */
 	bool		writer_view;	/* writer_via is a view written through */
 	NodeTag		utility;		/* a utility statement's, or T_Invalid */
+	bool		altering;		/* a human's ALTER TABLE of the relation */
 } Running;
 
 static Running *running = NULL;
@@ -853,15 +854,71 @@ ag_agentcode_enter(PlannedStmt *plan, Oid copy_into)
 	running[nrunning].judged = false;
 	running[nrunning].write_judged = false;
 	running[nrunning].utility = T_Invalid;
+	running[nrunning].altering = false;
 	nrunning++;
 }
 
-/* The utility statement the innermost entry, just entered, runs. */
+/*
+ * A utility statement being executed (hooks.c): a COPY FROM into copy_into
+ * runs its defaults, CHECKs and trigger conditions; a human's ALTER TABLE
+ * of an agent's relation (altered) re-checks its CHECKs, and evaluates the
+ * human's own new defaults.  The entry keeps the statement's kind.
+ */
 void
-ag_agentcode_enter_utility(Node *parsetree)
+ag_agentcode_enter_utility(Node *parsetree, Oid copy_into, Oid altered)
 {
-	if (nrunning > 0 && parsetree != NULL)
+	ag_agentcode_enter(NULL, OidIsValid(copy_into) ? copy_into : altered);
+	running[nrunning - 1].altering = !OidIsValid(copy_into) && OidIsValid(altered) &&
+		get_rel_relkind(altered) != RELKIND_MATVIEW;
+	if (parsetree != NULL)
 		running[nrunning - 1].utility = nodeTag(parsetree);
+}
+
+/*
+ * The planner, a session that is not an agent's, outside the agent's
+ * functions: does the plan run an agent's stored code (an agent's relation
+ * whose code it runs: see agent_relation()), or is it planned as an agent
+ * role (REFRESH MATERIALIZED VIEW plans the view's query as its owner)?
+ */
+bool
+ag_agentcode_plan_runs_agent_code(PlannedStmt *plan)
+{
+	const Oid  *roles;
+	uint64		generation;
+	Oid			user = GetUserId();
+
+	if (plan->commandType == CMD_UTILITY || IsBinaryUpgrade || ag_process_is_agent() ||
+		ag_agentcode_running() || ag_agent_roles(&roles, &generation) <= 0 ||
+		ag_session_is_agent())
+		return false;
+	if (user != GetSessionUserId() && ag_agentcode_role_is_agent(user))
+		return true;
+	return OidIsValid(ag_agentcode_plan_agent_relation(plan));
+}
+
+/*
+ * The agent's relation whose stored code an executing statement runs (a
+ * plan, or a COPY FROM into it; not a human's ALTER TABLE, whose new
+ * defaults are the human's), the innermost one, or InvalidOid: the
+ * statements nested in it (a human's function the agent's view calls)
+ * count as its, as for the humans-only functions (ag_agentcode_refuse()).
+ */
+Oid
+ag_agentcode_running_code_relation(void)
+{
+	int			i;
+
+	for (i = nrunning - 1; i >= 0; i--)
+	{
+		Oid			relid;
+
+		if (running[i].altering)
+			continue;
+		relid = running_agent_relation(i);
+		if (OidIsValid(relid))
+			return relid;
+	}
+	return InvalidOid;
 }
 
 void
@@ -1906,7 +1963,16 @@ call_kind(Oid funcid)
 	 * but for those that only tell who the session is (red team 7).
 	 */
 	if (get_func_namespace(funcid) == ag_guard_namespace())
-		kind = guard_identity_function(funcid) ? CALL_FREE : CALL_CALLERS_RIGHTS;
+	{
+		char	   *name = get_func_name(funcid);
+
+		/*
+		 * _nextval() is nextval() as the planner routes it (hooks.c): its
+		 * sequence and rights are judged as nextval()'s (agentgate.c)
+		 */
+		kind = guard_identity_function(funcid) ||
+			(name != NULL && strcmp(name, "_nextval") == 0) ? CALL_FREE : CALL_CALLERS_RIGHTS;
+	}
 	else
 		kind = acts_with_callers_rights(funcid) ? CALL_CALLERS_RIGHTS :
 			ag_agentcode_definer_of_other(funcid) ? CALL_DEFINER :
@@ -3138,6 +3204,17 @@ ag_agentcode_altered_relation(Node *parsetree)
 {
 	Oid			relid;
 
+	/*
+	 * REFRESH MATERIALIZED VIEW runs the agent's view's query (as its
+	 * owner): the view's code, as a plan that reads it runs (red team 35,
+	 * F13; PostgreSQL 16+ leaves the view out of its query's range table)
+	 */
+	if (parsetree != NULL && IsA(parsetree, RefreshMatViewStmt) && !ag_process_is_agent())
+	{
+		relid = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation, NoLock, true);
+		return OidIsValid(relid) && ag_agentcode_role_is_agent(ag_agentcode_relation_owner(relid)) ?
+			relid : InvalidOid;
+	}
 	if (parsetree == NULL || !IsA(parsetree, AlterTableStmt) || ag_process_is_agent() ||
 		((AlterTableStmt *) parsetree)->relation == NULL)
 		return InvalidOid;

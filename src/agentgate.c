@@ -239,6 +239,9 @@ where_it_ran(const Who *w)
 		psprintf("The statement ran from function %s of agent role \"%s\" in the session of role \"%s\".",
 				 format_procedure(w->fn), ag_agentcode_role_name(w->owner),
 				 ag_agentcode_role_name(GetSessionUserId())) :
+		w->stored && !OidIsValid(w->rule_rel) ?
+		psprintf("The statement ran as agent role \"%s\" (as PostgreSQL runs the query of a materialized view that REFRESH fills, with its owner's rights) in the session of role \"%s\".",
+				 ag_agentcode_role_name(w->owner), ag_agentcode_role_name(GetSessionUserId())) :
 		w->stored ?
 		psprintf("The call is in the stored code (view, rule, column default or row-security policy) of relation %s, owned by agent role \"%s\", in the session of role \"%s\".",
 				 ag_qualified_relname(w->rule_rel), ag_agentcode_role_name(w->owner),
@@ -278,6 +281,66 @@ ag_agentgate_decide(AgRefusalKind kind, const char *what, const char *why,
 	Who			w;
 
 	if (who_runs(&w))
+		refuse(&w, NULL, kind, what, why, text, len);
+}
+
+/*
+ * Is an agent's stored code running in a human's statement, no function
+ * of the agent on the stack?  The views, rules, row-security policies,
+ * defaults, CHECKs and trigger conditions of an agent's relation that an
+ * executing statement (a plan, or a COPY FROM into the relation) runs
+ * (agentcode.c), or a statement PostgreSQL runs as the agent role (the
+ * query of its materialized view, which REFRESH plans and runs as the
+ * view's owner).  Fills w.
+ */
+static bool
+who_stored(Who *w)
+{
+	Oid			rel;
+	Oid			owner = InvalidOid;
+	Oid			user = GetUserId();
+
+	if (IsParallelWorker() || ag_agentcode_running() || ag_judging() || ag_owner_running() ||
+		ag_process_is_agent())
+		return false;
+	if (!OidIsValid(ag_guard_namespace()))
+		return false;
+	rel = ag_agentcode_running_code_relation();
+	if (OidIsValid(rel))
+		owner = ag_agentcode_relation_owner(rel);
+	else if (user != GetSessionUserId() && ag_agentcode_role_is_agent(user))
+		owner = user;
+	if (!OidIsValid(owner))
+		return false;
+	w->fn = InvalidOid;
+	w->rule_rel = rel;
+	w->stored = true;
+	w->owner = owner;
+	w->agents = agents_of(owner);
+	if (w->agents == NIL)
+		w->agents = list_make1(pstrdup(ag_agentcode_role_name(owner)));
+	return true;
+}
+
+bool
+ag_agentgate_stored_code_running(void)
+{
+	Who			w;
+
+	return who_stored(&w);
+}
+
+/*
+ * A refusal of an agent's code in a human's session: its function's, or
+ * its stored code's (who_stored()).  seqkeys.c's margin.
+ */
+void
+ag_agentgate_decide_code(AgRefusalKind kind, const char *what, const char *why,
+						 const char *text, int len)
+{
+	Who			w;
+
+	if (who_runs(&w) || who_stored(&w))
 		refuse(&w, NULL, kind, what, why, text, len);
 }
 
@@ -463,6 +526,8 @@ ag_agentgate_stored_writers(QueryDesc *qd)
 	if (!OidIsValid(rel = ag_agentcode_plan_agent_relation(ps)))
 		return;
 	ws.collect_nextval = true;
+	/* the planner routed them through agent_guard._nextval() (hooks.c) */
+	ws.collect_nextval_wrapped = true;
 	ag_writers_scan_plan(ps, &ws);
 	if (ws.nextval_calls == NIL)
 		return;

@@ -14,6 +14,9 @@
 #include "refusal.h"
 
 extern void ag_agentgate_top_statement(bool continues);
+extern bool ag_agentgate_stored_code_running(void);
+extern void ag_agentgate_decide_code(AgRefusalKind kind, const char *what, const char *why,
+									 const char *text, int len);
 extern void ag_agentgate_decide(AgRefusalKind kind, const char *what, const char *why,
 								const char *text, int len);
 extern void ag_agentgate_executor_start(QueryDesc *qd);

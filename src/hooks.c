@@ -743,9 +743,12 @@ ag_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * COPY FROM runs the defaults and CHECKs of the relation it fills; a
 	 * human's ALTER TABLE of an agent's relation re-checks its CHECKs
 	 */
-	ag_agentcode_enter(NULL, OidIsValid(copy_into) || IsParallelWorker() ? copy_into :
-					   ag_agentcode_altered_relation(parsetree));
-	ag_agentcode_enter_utility(parsetree);
+	ag_agentcode_enter_utility(parsetree, copy_into,
+							   OidIsValid(copy_into) || IsParallelWorker() ? InvalidOid :
+							   ag_agentcode_altered_relation(parsetree));
+	/* a human's COPY FROM into an agent's relation: its defaults' draws (seqkeys.c) */
+	if (OidIsValid(copy_into) && !IsParallelWorker())
+		ag_seqroom_human_copy((CopyStmt *) parsetree);
 	/* a COPY FROM or ALTER TABLE of an agent's relation runs its code */
 	runs_relation_code = OidIsValid(copy_into) ||
 		(parsetree != NULL && IsA(parsetree, AlterTableStmt));
@@ -924,6 +927,23 @@ ag_planner(Query *parse, const char *query_string, int cursorOptions,
 		 * agent_guard._nextval() too, which judges the room left in the
 		 * sequence as in the agent's session (red team 34, F3); a human's
 		 * own plans stay as they are
+		 */
+		AgWriterScan ws = {0};
+
+		ws.collect_nextval = true;
+		ag_writers_scan_plan(result, &ws);
+		ag_writers_wrap_nextval(result, &ws);
+	}
+	else if (!IsParallelWorker() && !ag_owner_running() && ag_agentcode_plan_runs_agent_code(result))
+	{
+		/*
+		 * a human's plan that runs an agent's stored code (the rules,
+		 * row-security policies, views and defaults of its relations, a
+		 * query PostgreSQL runs as the agent role: its materialized
+		 * view's): its nextval() through agent_guard._nextval() too, which
+		 * judges the room left in the sequence while that code runs, on
+		 * record under the agent (red team 35, F13); the human's own calls
+		 * in the statement as well (the plan no longer tells them apart)
 		 */
 		AgWriterScan ws = {0};
 

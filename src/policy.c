@@ -113,6 +113,7 @@
 #include "agent_guard.h"
 #include "agentcache.h"
 #include "agentcode.h"
+#include "agentgate.h"
 #include "classify.h"
 #include "compat.h"
 #include "outbox.h"
@@ -744,12 +745,13 @@ ag_sql_nextval(PG_FUNCTION_ARGS)
 		/* the room left in a sequence that numbers a protected table (seqkeys.c) */
 		ag_seqroom_nextval(seq);
 	}
-	else if (ag_agentcode_running() && !ag_owner_running())
+	else if ((ag_agentcode_running() && !ag_owner_running()) || ag_agentgate_stored_code_running())
 	{
 		/*
-		 * planted in a plan of an agent's code outside its session: the
-		 * room, judged as in the agent's session, refused on record under
-		 * the agent (red team 34, F3)
+		 * planted in a plan of an agent's code outside its session (its
+		 * function's, red team 34, F3; its stored code's in a human's
+		 * statement, red team 35, F13): the room, judged as in the agent's
+		 * session, refused on record under the agent
 		 */
 		ag_seqroom_nextval(seq);
 	}

@@ -59,10 +59,14 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
+#include "commands/defrem.h"
+#include "commands/trigger.h"
 #include "catalog/pg_attrdef.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_sequence.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "common/int.h"
@@ -82,9 +86,12 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "agent_guard.h"
+#include "agentcode.h"
 #include "agentgate.h"
+#include "owner_spi.h"
 #include "compat.h"
 #include "refusal.h"
 #include "relinfo.h"
@@ -515,6 +522,12 @@ typedef struct AgJudged
 
 static List *judged_draws = NIL;	/* of AgJudged, in TopMemoryContext */
 
+/* the COPY FROM being judged may drop rows its defaults drew for (red team 35, F12) */
+static bool copy_drops = false;
+
+/* the agent's code with no plan in a human's statement is being judged (F13) */
+static bool unplanned_code = false;
+
 
 static uint64
 abs_step(int64 inc)
@@ -825,6 +838,8 @@ seqroom_judge(Oid seqid, int64 draws, bool unbounded, const char *what)
 					   seqname, tabname,
 					   hit->protected_as != hit->relid ? psprintf(" (a part of protected table %s)", ag_qualified_relname(hit->protected_as)) : "",
 					   left, margin,
+					   unbounded && unplanned_code ? ". A trigger's WHEN, a CHECK or a domain's CHECK of the relation calls nextval() on it with no plan, once per row, and nothing judges each call." :
+					   unbounded && copy_drops ? ". COPY FROM draws it once per row it reads, as many rows as the input holds, before its WHERE, ON_ERROR ignore or a BEFORE trigger drops a row, and a dropped row is checked by nothing." :
 					   unbounded ? ". COPY FROM draws it once per row it reads, as many rows as the input holds, and no check follows each row: that is made only for a protected table's own key." :
 					   ", so that humans' inserts still get keys.");
 	else
@@ -839,7 +854,7 @@ seqroom_judge(Oid seqid, int64 draws, bool unbounded, const char *what)
 	if (!ag_judging())
 	{
 		/* an agent's code outside its session: on record under the agent */
-		ag_agentgate_decide(AG_REFUSAL_GUARD, psprintf("%s of sequence %s", what, seqname), why, text, len);
+		ag_agentgate_decide_code(AG_REFUSAL_GUARD, psprintf("%s of sequence %s", what, seqname), why, text, len);
 		elog(ERROR, "agent_guard: a draw of sequence %s by code of no agent was judged", seqname);
 	}
 	/* on record like the gates' refusals: the error ends this transaction */
@@ -960,6 +975,85 @@ unbless(void)
 }
 
 /*
+ * A BEFORE ROW INSERT trigger of rel that fires before the stamp trigger
+ * (triggers fire in the order of their names): it may drop the row before
+ * the stamp trigger judges its draws.
+ */
+static bool
+other_before_insert_trigger(Relation rel)
+{
+	TriggerDesc *td = rel->trigdesc;
+	int			i;
+
+	if (td == NULL || !td->trig_insert_before_row)
+		return false;
+	for (i = 0; i < td->numtriggers; i++)
+	{
+		Trigger    *t = &td->triggers[i];
+
+		if (TRIGGER_FOR_ROW(t->tgtype) && TRIGGER_FOR_BEFORE(t->tgtype) &&
+			TRIGGER_FOR_INSERT(t->tgtype) && t->tgenabled != TRIGGER_DISABLED &&
+			strcmp(t->tgname, "zz_agent_guard_stamp") < 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Can a COPY FROM into rel read a row, and so draw its defaults, without
+ * the row reaching the stamp trigger (which judges the draws of a
+ * protected table's key per row)?  PostgreSQL evaluates the defaults as it
+ * reads a row, before its WHERE filters it, before ON_ERROR ignore (17+)
+ * skips a row whose input failed, and before a BEFORE ROW trigger that
+ * fires ahead of the stamp trigger returns NULL: so WHERE false draws a
+ * sequence once per row read while keeping none (red team 35, F12).  Any
+ * of them, on rel or on one of its partitions or inheritance children
+ * (rows routed there), and the COPY is judged as one into a table nothing
+ * checks row by row.
+ */
+static bool
+copy_drops_rows(CopyStmt *copy, Relation rel)
+{
+	ListCell   *lc;
+	List	   *kids;
+	bool		drops = false;
+
+	if (copy->whereClause != NULL)
+		return true;
+	foreach(lc, copy->options)
+	{
+		DefElem    *d = lfirst_node(DefElem, lc);
+
+		if (strcmp(d->defname, "on_error") == 0 || strcmp(d->defname, "reject_limit") == 0)
+		{
+			char	   *v = d->arg != NULL ? defGetString(d) : NULL;
+
+			if (v == NULL || pg_strcasecmp(v, "stop") != 0)
+				return true;
+		}
+	}
+	if (other_before_insert_trigger(rel))
+		return true;
+	if (!rel->rd_rel->relhassubclass)
+		return false;
+	kids = find_all_inheritors(RelationGetRelid(rel), AccessShareLock, NULL);
+	foreach(lc, kids)
+	{
+		Relation	kid;
+
+		if (lfirst_oid(lc) == RelationGetRelid(rel))
+			continue;
+		kid = relation_open(lfirst_oid(lc), AccessShareLock);
+		drops = other_before_insert_trigger(kid);
+		relation_close(kid, AccessShareLock);
+		if (drops)
+			break;
+	}
+	list_free(kids);
+	return drops;
+}
+
+/*
  * An agent's COPY FROM as it starts: the sequences the defaults of the
  * columns it does not read draw from (all of them with the DEFAULT
  * option, which lets a row take any column's default), whatever table it
@@ -973,8 +1067,35 @@ unbless(void)
  * 34, F1).  The calls judged are blessed, and no other (a WHERE's, a
  * CHECK's, a domain's).
  */
+static void seqroom_copy(CopyStmt *copy, bool human);
+
 void
 ag_seqroom_copy(CopyStmt *copy)
+{
+	seqroom_copy(copy, false);
+}
+
+/*
+ * A human's COPY FROM into an agent's relation (hooks.c, after the
+ * statement is on agentcode.c's stack): the agent's defaults draw per row
+ * read and nothing checks a human's rows one by one (the stamp trigger
+ * judges agents' rows), so a default that draws a sequence numbering a
+ * protected table is refused, on record under the agent, as an agent's
+ * COPY into its own table is (red team 35: it was judged for its first
+ * draw only); its calls are blessed, and no other (a CHECK's, a trigger
+ * condition's, a domain's).
+ */
+void
+ag_seqroom_human_copy(CopyStmt *copy)
+{
+	if (ag_judging() || !ag_agentgate_stored_code_running())
+		return;
+	ag_seqroom_statement_starts();
+	seqroom_copy(copy, true);
+}
+
+static void
+seqroom_copy(CopyStmt *copy, bool human)
 {
 	Oid			relid;
 	Relation	rel;
@@ -989,6 +1110,7 @@ ag_seqroom_copy(CopyStmt *copy)
 	ListCell   *lc;
 	int			i;
 
+	copy_drops = false;
 	if (!copy->is_from || copy->relation == NULL ||
 		!OidIsValid(relid = RangeVarGetRelid(copy->relation, NoLock, true)))
 		return;
@@ -999,13 +1121,19 @@ ag_seqroom_copy(CopyStmt *copy)
 		return;
 	foreach(lc, copy->attlist)
 		read = lappend_int(read, get_attnum(relid, strVal(lfirst(lc))));
-	protected = ag_relation_protected(relid) ||
-		OidIsValid(ag_relation_protected_ancestor(relid));
+	protected = !human && (ag_relation_protected(relid) ||
+						   OidIsValid(ag_relation_protected_ancestor(relid)));
 
 	ws.collect_nextval = true;
 	ws.collect_identity = true;
 	rel = relation_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
+	/* rows read but never stamped: their draws are judged by nothing (red team 35, F12) */
+	if (protected && copy_drops_rows(copy, rel))
+	{
+		protected = false;
+		copy_drops = true;
+	}
 	for (i = 1; i <= desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i - 1);
@@ -1199,21 +1327,134 @@ ag_seqroom_statement_starts(void)
  * row): refused (YG004), but for the calls of the COPY FROM or ALTER TABLE
  * judged as it started, one blessing each.
  */
+/* The expressions of rel set up with no plan in a statement that writes it. */
+static void
+scan_unplanned_code(Relation rel, AgWriterScan *ws)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	int			i;
+
+	if (constr != NULL)
+		for (i = 0; i < constr->num_check; i++)
+			ag_writers_scan_expr(stringToNode(constr->check[i].ccbin), ws);
+	if (rel->trigdesc != NULL)
+		for (i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (rel->trigdesc->triggers[i].tgqual != NULL)
+				ag_writers_scan_expr(stringToNode(rel->trigdesc->triggers[i].tgqual), ws);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		DomainConstraintRef *ref;
+		ListCell   *lc;
+
+		if (att->attisdropped || get_typtype(att->atttypid) != TYPTYPE_DOMAIN)
+			continue;
+		/*
+		 * the CHECKs of the domain and of the domains under it; the
+		 * reference lives in the context it is registered with (its reset
+		 * callback points at it), not on the stack
+		 */
+		ref = palloc(sizeof(DomainConstraintRef));
+		InitDomainConstraintRef(att->atttypid, ref, CurrentMemoryContext, false);
+		foreach(lc, ref->constraints)
+		{
+			DomainConstraintState *c = lfirst(lc);
+
+			if (c->constrainttype == DOM_CONSTRAINT_CHECK)
+				ag_writers_scan_expr((Node *) c->check_expr, ws);
+		}
+	}
+}
+
+/*
+ * A nextval() set up with no plan in a human's statement that runs an
+ * agent's stored code (red team 35, F13): the trigger WHENs, CHECKs and
+ * domain CHECKs of the agent's relation (and of its partitions and
+ * children) are where it can come from.  Their sequences are judged as a
+ * draw per row that nothing checks: one that numbers a protected table is
+ * refused (YG004, on record under the agent), before anything is drawn.
+ * Returns whether every such call names its sequence (then the call
+ * passes: the human's own calls, and the agent's on sequences no
+ * protected table needs).
+ */
+static bool
+judge_unplanned_code(Oid relid)
+{
+	AgWriterScan ws = {0};
+	List	   *rels;
+	List	   *seqs = NIL;
+	ListCell   *lc;
+	bool		unnamed = false;
+
+	ws.collect_nextval = true;
+	rels = get_rel_relkind(relid) == RELKIND_VIEW ? list_make1_oid(relid) :
+		find_all_inheritors(relid, AccessShareLock, NULL);
+	foreach(lc, rels)
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+
+		scan_unplanned_code(rel, &ws);
+		relation_close(rel, AccessShareLock);
+	}
+	unplanned_calls(ws.nextval_calls, &seqs, &unnamed);
+	unplanned_code = true;
+	PG_TRY();
+	{
+		foreach(lc, seqs)
+			if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_SEQUENCE)
+				seqroom_judge(lfirst_oid(lc), 0, true, "nextval()");
+	}
+	PG_FINALLY();
+	{
+		unplanned_code = false;
+	}
+	PG_END_TRY();
+	return !unnamed;
+}
+
+#define UNPLANNED_WHY "nextval() is called outside a statement's plan (a constraint, a USING or WHERE clause, a domain's default, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table."
+
 void
 ag_seqroom_function_execute(Oid funcid)
 {
 	const char *text;
 	int			len;
 
-	if (funcid != F_NEXTVAL || !ag_judging())
+	if (funcid != F_NEXTVAL)
 		return;
+	if (!ag_judging())
+	{
+		/*
+		 * an agent's code in a human's statement: its function's, or its
+		 * stored code's (a trigger's WHEN, a CHECK, a domain's CHECK or
+		 * default of its relation the statement writes, red team 35, F13),
+		 * refused on record under the agent; the human's own calls pass
+		 */
+		Oid			relid;
+
+		if (ag_owner_running() ||
+			!((ag_agentcode_running() && !ag_owner_running()) || ag_agentgate_stored_code_running()))
+			return;
+		if (nextval_blessings > 0 && ActivePortal != NULL)
+		{
+			nextval_blessings--;
+			return;
+		}
+		/* its stored code: the sequences it can draw with no plan, judged */
+		if (!ag_agentcode_running() &&
+			OidIsValid(relid = ag_agentcode_running_code_relation()) &&
+			judge_unplanned_code(relid))
+			return;
+		(void) ag_current_statement(&text, &len);
+		ag_agentgate_decide_code(AG_REFUSAL_GUARD, "nextval()", UNPLANNED_WHY, text, len);
+		return;
+	}
 	if (nextval_blessings > 0 && ActivePortal != NULL)
 	{
 		nextval_blessings--;
 		return;
 	}
 	(void) ag_current_statement(&text, &len);
-	ag_refuse(AG_REFUSAL_GUARD, "nextval()",
-			  "nextval() is called outside a statement's plan (a constraint, a USING or WHERE clause, a domain's default, a procedure's arguments, a fast-path call), where agent_guard cannot see which sequence it draws, nor keep the room left in a sequence that numbers a protected table.",
-			  text, len, 0);
+	ag_refuse(AG_REFUSAL_GUARD, "nextval()", UNPLANNED_WHY, text, len, 0);
 }

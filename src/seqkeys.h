@@ -14,6 +14,7 @@
 extern void ag_seqroom_check(Oid seqid, int64 draws, const char *what);
 extern void ag_seqroom_nextval(Oid seqid);
 extern void ag_seqroom_plan_starts(PlannedStmt *ps);
+extern void ag_seqroom_human_copy(CopyStmt *copy);
 extern void ag_seqroom_copy(CopyStmt *copy);
 extern void ag_seqroom_alter(AlterTableStmt *stmt);
 extern void ag_seqroom_default_created(Oid relid, AttrNumber attnum);

@@ -221,7 +221,8 @@ writer_walker(Node *node, AgWriterScan *ws)
 		 ((FuncExpr *) node)->funcid == F_SETVAL_REGCLASS_INT8_BOOL))
 		ws->setval_calls = lappend(ws->setval_calls, node);
 	if (ws->collect_nextval && IsA(node, FuncExpr) &&
-		((FuncExpr *) node)->funcid == F_NEXTVAL)
+		(((FuncExpr *) node)->funcid == F_NEXTVAL ||
+		 (ws->collect_nextval_wrapped && ag_writers_is_nextval_wrapper(((FuncExpr *) node)->funcid))))
 		ws->nextval_calls = lappend(ws->nextval_calls, node);
 	if (ws->collect_identity && IsA(node, NextValueExpr))
 		ws->identity_seqs = list_append_unique_oid(ws->identity_seqs,

@@ -35,6 +35,7 @@ typedef struct AgWriterScan
 	bool		collect_setval;
 	List	   *nextval_calls;	/* set: collect the FuncExprs of nextval() */
 	bool		collect_nextval;
+	bool		collect_nextval_wrapped;	/* and agent_guard._nextval()'s */
 	List	   *identity_seqs;	/* set: the sequences of NextValueExprs */
 	bool		collect_identity;
 	List	   *notify_calls;	/* set: collect the FuncExprs of pg_notify() */
