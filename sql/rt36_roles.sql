@@ -45,6 +45,28 @@ BEGIN
     EXECUTE 'DROP ROLE regress_r36_sub';
 END
 $$;
+-- red team 37, F11: pg_maintain (17+: LOCK, VACUUM FULL, REINDEX of the
+-- guard's tables) and pg_signal_autovacuum_worker (18+), where they exist
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['pg_maintain', 'pg_signal_autovacuum_worker'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            RAISE NOTICE 'refused: %', r;
+            CONTINUE;
+        END IF;
+        EXECUTE format('CREATE ROLE regress_r36_pre LOGIN IN ROLE %I', r);
+        BEGIN
+            PERFORM agent_guard.register_agent('regress_r36_pre');
+            RAISE NOTICE 'registered: %', r;
+        EXCEPTION WHEN others THEN
+            RAISE NOTICE 'refused: %', CASE WHEN SQLERRM LIKE '%is a member of ' || r THEN r ELSE SQLERRM END;
+        END;
+        EXECUTE 'DROP ROLE regress_r36_pre';
+    END LOOP;
+END
+$$;
 SELECT count(*) AS agents_made FROM agent_guard.agents WHERE role::text LIKE 'regress_r36%';
 
 -- error: nor can such a role be tagged as an agent, in a transaction or the session

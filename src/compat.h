@@ -57,6 +57,17 @@
 #else
 #define AG_ROLE_PG_CREATE_SUBSCRIPTION InvalidOid
 #endif
+/* 17 made pg_maintain (VACUUM, LOCK, REINDEX of every table), 18 pg_signal_autovacuum_worker. */
+#if PG_VERSION_NUM >= 170000
+#define AG_ROLE_PG_MAINTAIN ROLE_PG_MAINTAIN
+#else
+#define AG_ROLE_PG_MAINTAIN InvalidOid
+#endif
+#if PG_VERSION_NUM >= 180000
+#define AG_ROLE_PG_SIGNAL_AUTOVACUUM_WORKER ROLE_PG_SIGNAL_AUTOVACUUM_WORKER
+#else
+#define AG_ROLE_PG_SIGNAL_AUTOVACUUM_WORKER InvalidOid
+#endif
 
 /* range_serialize() takes a soft-error context from 16 on. */
 #if PG_VERSION_NUM >= 160000

@@ -908,6 +908,9 @@ static const struct
 	{ROLE_PG_WRITE_ALL_DATA, "is a member of pg_write_all_data"},
 	{ROLE_PG_SIGNAL_BACKEND, "is a member of pg_signal_backend"},
 	{AG_ROLE_PG_CREATE_SUBSCRIPTION, "is a member of pg_create_subscription"},
+	/* red team 37, F11: LOCK, VACUUM FULL, REINDEX of the guard's tables */
+	{AG_ROLE_PG_MAINTAIN, "is a member of pg_maintain"},
+	{AG_ROLE_PG_SIGNAL_AUTOVACUUM_WORKER, "is a member of pg_signal_autovacuum_worker"},
 };
 
 /*
