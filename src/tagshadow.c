@@ -81,6 +81,7 @@
 #include "catalog/pg_conversion.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_foreign_server.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_opclass.h"
@@ -95,6 +96,7 @@
 #include "catalog/pg_ts_parser.h"
 #include "catalog/pg_ts_template.h"
 #include "catalog/pg_type.h"
+#include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -1117,6 +1119,13 @@ older_table_cmd(AlterTableCmd *cmd, Oid relid, char relkind)
 			return "detaches a partition of";
 		case AT_DropOf:
 			return "unties from its type";
+		case AT_AddOf:
+			/* red team 37, F15: the type's renamed attributes rename its columns */
+			return "binds to a type";
+		case AT_SetStorage:
+			/* red team 37, F3: PLAIN keeps long values in the row, which then does not fit */
+			return cmd->def != NULL && IsA(cmd->def, String) &&
+				pg_strcasecmp(strVal(cmd->def), "plain") == 0 ? "sets PLAIN storage on a column of" : NULL;
 		case AT_ReplicaIdentity:
 			return "changes the replica identity of";
 		case AT_SetUnLogged:
@@ -1245,6 +1254,114 @@ older_family(AlterTableStmt *a, Oid relid)
 }
 
 /*
+ * Red team 37's roads to the humans' older objects (F2, F5, F7, F12, F14):
+ * where their foreign reads go and whose credentials go with them (ALTER
+ * SERVER, ALTER or DROP USER MAPPING of an older server), a foreign table
+ * made a partition or child of their older table (CREATE FOREIGN TABLE
+ * ... PARTITION OF / INHERITS: CREATE TABLE's rule, by another node),
+ * their older publication renamed or dropped (their subscribers stop), their
+ * older materialized view emptied (REFRESH ... WITH NO DATA: their reads of
+ * it fail), and statistics with an expression on their older table (their
+ * ANALYZE and autovacuum run it, and fail with it).  Returns why, or NULL.
+ */
+static char *
+older_by_other_roads(Node *parsetree, const char **what)
+{
+	const char *kind;
+	char	   *desc;
+	ListCell   *lc;
+	Oid			oid;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_AlterForeignServerStmt:
+		case T_AlterUserMappingStmt:
+		case T_DropUserMappingStmt:
+			{
+				const char *server = IsA(parsetree, AlterForeignServerStmt) ?
+					((AlterForeignServerStmt *) parsetree)->servername :
+					IsA(parsetree, AlterUserMappingStmt) ?
+					((AlterUserMappingStmt *) parsetree)->servername :
+					((DropUserMappingStmt *) parsetree)->servername;
+				ForeignServer *fs = GetForeignServerByName(server, true);
+
+				if (fs == NULL || (desc = older_named_object(ForeignServerRelationId, fs->serverid)) == NULL)
+					return NULL;
+				*what = IsA(parsetree, AlterForeignServerStmt) ? "ALTER SERVER" : "USER MAPPING";
+				return psprintf("It changes %s or a user mapping on it, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their foreign reads, with their credentials, would go where the agent says. Change servers and user mappings from a human's session.",
+								desc);
+			}
+		case T_CreateForeignTableStmt:
+			foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
+			{
+				oid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+				if (relation_made_earlier(oid, &kind))
+				{
+					*what = "CREATE FOREIGN TABLE";
+					return family_why(((CreateStmt *) parsetree)->partbound != NULL ?
+									  "makes a foreign partition of" : "makes a foreign child of",
+									  kind, oid);
+				}
+			}
+			return NULL;
+		case T_RenameStmt:
+		case T_DropStmt:
+			{
+				List	   *names = NIL;
+
+				if (IsA(parsetree, RenameStmt) &&
+					((RenameStmt *) parsetree)->renameType == OBJECT_PUBLICATION)
+					names = list_make1(((RenameStmt *) parsetree)->object);
+				else if (IsA(parsetree, DropStmt) &&
+						 ((DropStmt *) parsetree)->removeType == OBJECT_PUBLICATION)
+					names = ((DropStmt *) parsetree)->objects;
+				foreach(lc, names)
+				{
+					oid = get_publication_oid(strVal(lfirst(lc)), true);
+					if (OidIsValid(oid) && (desc = older_named_object(PublicationRelationId, oid)) != NULL)
+					{
+						*what = IsA(parsetree, RenameStmt) ? "ALTER PUBLICATION" : "DROP PUBLICATION";
+						return psprintf("It renames or drops %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their subscribers find it by its name. Change publications from a human's session.",
+										desc);
+					}
+				}
+				return NULL;
+			}
+		case T_RefreshMatViewStmt:
+			{
+				RefreshMatViewStmt *r = (RefreshMatViewStmt *) parsetree;
+
+				oid = RangeVarGetRelid(r->relation, NoLock, true);
+				if (!r->skipData || !relation_made_earlier(oid, &kind))
+					return NULL;
+				*what = "REFRESH MATERIALIZED VIEW";
+				return psprintf("It empties %s %s, made before this transaction (WITH NO DATA): in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their reads of it would fail. Refresh it with its data, or empty it from a human's session.",
+								kind, ag_qualified_relname(oid));
+			}
+		case T_CreateStatsStmt:
+			{
+				CreateStatsStmt *c = (CreateStatsStmt *) parsetree;
+				bool		expressions = false;
+
+				foreach(lc, c->exprs)
+					if (IsA(lfirst(lc), StatsElem) && lfirst_node(StatsElem, lc)->expr != NULL)
+						expressions = true;
+				if (!expressions || list_length(c->relations) != 1 ||
+					!IsA(linitial(c->relations), RangeVar))
+					return NULL;
+				oid = RangeVarGetRelid(linitial_node(RangeVar, c->relations), NoLock, true);
+				if (!relation_made_earlier(oid, &kind))
+					return NULL;
+				*what = "CREATE STATISTICS";
+				return psprintf("It puts statistics with an expression on %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their ANALYZE and autovacuum would compute the expression, and fail with it. Make such statistics from a human's session.",
+								kind, ag_qualified_relname(oid));
+			}
+		default:
+			return NULL;
+	}
+}
+
+/*
  * The same rule, judged on the statement (gate.c's classifier), for what
  * the object-access hook does not tell apart (red team 31, F6): in a
  * tagged session, switching row security (ENABLE, DISABLE, FORCE, NO
@@ -1278,6 +1395,8 @@ ag_tagshadow_older_structure(Node *parsetree, const char **what)
 	*what = NULL;
 	if (parsetree == NULL || creating_extension || !tagged_judging())
 		return NULL;
+	if ((typewhat = older_by_other_roads(parsetree, what)) != NULL)
+		return typewhat;
 	switch (nodeTag(parsetree))
 	{
 		case T_AlterTableStmt:
