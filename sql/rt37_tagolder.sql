@@ -37,6 +37,8 @@ SET client_min_messages = error;  -- wal_level's warning reads differently on 18
 CREATE PUBLICATION r37pub FOR TABLE r37o.t;
 RESET client_min_messages;
 CREATE TYPE r37o.shape AS (id int, a int, b text);
+CREATE SEQUENCE r37o.seq;
+SELECT nextval('r37o.seq') AS drawn;
 
 -- error: YG004 each
 \set VERBOSITY sqlstate
@@ -74,6 +76,13 @@ ROLLBACK;
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-37';
 ALTER TABLE r37o.t ALTER COLUMN b SET STORAGE PLAIN;
 ROLLBACK;
+-- F4: setval() of their older sequence, as ALTER SEQUENCE of it
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-37';
+SELECT setval('r37o.seq', 1);
+ROLLBACK;
+BEGIN; SET LOCAL agent_guard.agent_id = 'harness-37';
+SELECT setval('r37o.seq', 1000000, false);
+ROLLBACK;
 \set VERBOSITY default
 -- two messages in full
 BEGIN; SET LOCAL agent_guard.agent_id = 'harness-37';
@@ -100,6 +109,9 @@ CREATE STATISTICS r37o.st_own ON (a + 1), id FROM r37o.own;
 CREATE TYPE r37o.own_shape AS (id int, a int);
 CREATE TABLE r37o.own2 (id int, a int);
 ALTER TABLE r37o.own2 OF r37o.own_shape;
+CREATE SEQUENCE r37o.own_seq;
+SELECT setval('r37o.own_seq', 42) AS own_set;
+SELECT nextval('r37o.seq') > 1 AS drawn;
 ROLLBACK;
 \set VERBOSITY default
 
@@ -109,6 +121,7 @@ SELECT umoptions FROM pg_user_mappings WHERE srvname = 'r37srv';
 SELECT pubname FROM pg_publication WHERE pubname LIKE 'r37%';
 SELECT ispopulated FROM pg_matviews WHERE matviewname = 'mv';
 SELECT count(*) AS stats FROM pg_statistic_ext WHERE stxnamespace = 'r37o'::regnamespace;
+SELECT last_value < 1000 AS seq_kept FROM r37o.seq;
 
 -- the humans' side: untagged, the same role does it all
 ALTER SERVER r37srv OPTIONS (SET host 'db2.internal');
@@ -119,6 +132,7 @@ DROP PUBLICATION r37pub_old;
 REFRESH MATERIALIZED VIEW r37o.mv WITH NO DATA;
 CREATE STATISTICS r37o.st_expr ON (a + 1), id FROM r37o.t;
 ALTER TABLE r37o.t ALTER COLUMN b SET STORAGE PLAIN;
+SELECT setval('r37o.seq', 100) AS set_by_human;
 DROP USER MAPPING FOR regress_tagged SERVER r37srv;
 
 \c "dbname=contrib_regression user=regress_su options="

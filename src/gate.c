@@ -1853,6 +1853,13 @@ ag_sql_setval(PG_FUNCTION_ARGS)
 			gate_decide(AG_REFUSAL_GUARD, "agent_guard._setval()",
 						"agent_guard._setval() is planted by agent_guard in place of setval(); it is not called by name.",
 						text, len, 0);
+		{
+			/* a tagged transaction's setval() of the humans' older sequence */
+			char	   *older = ag_tagshadow_older_setval(seq);
+
+			if (older != NULL)
+				gate_decide(AG_REFUSAL_GUARD, "setval()", older, text, len, 0);
+		}
 		if (OidIsValid(user) || setval_of_others(seq))
 		{
 			StringInfoData m;

@@ -1023,6 +1023,23 @@ relation_made_earlier(Oid relid, const char **kind)
 }
 
 /*
+ * In a transaction a shared role tags with SET LOCAL, a sequence made
+ * before it: its setval() is refused as ALTER SEQUENCE of it is (red team
+ * 37, F4: set back or to its end, the humans' next inserts collide or
+ * fail).  Returns why, or NULL.
+ */
+char *
+ag_tagshadow_older_setval(Oid seqid)
+{
+	const char *kind;
+
+	if (creating_extension || !tagged_judging() || !relation_made_earlier(seqid, &kind))
+		return NULL;
+	return psprintf("It sets %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their next inserts would draw what the agent set (keys that exist, or none). Make new sequences in the tagged transaction, or set this one from a human's session.",
+					kind, ag_qualified_relname(seqid));
+}
+
+/*
  * An object this transaction made (red team 35, F8, F9): a relation by its
  * relcache entry (a temporary one counts as made here), the kinds noted by
  * made_in_xact() (functions, types, schemas, ...); any other kind (a

@@ -36,5 +36,6 @@ extern char *ag_tagshadow_rights_carrier(Oid classid, Oid objid);
  * (gate.c): why, or NULL; *what names the act.
  */
 extern char *ag_tagshadow_older_structure(Node *parsetree, const char **what);
+extern char *ag_tagshadow_older_setval(Oid seqid);
 
 #endif							/* AG_TAGSHADOW_H */
