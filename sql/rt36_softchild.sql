@@ -10,7 +10,10 @@
 -- the child itself (a soft delete), of ONLY the parent, and through the
 -- parent where no soft-delete child's rows are among the result relations'
 -- (the parent protected with soft delete covers its children).  Humans'
--- side: their DELETE through the parent deletes as before.
+-- side: their DELETE through the parent deletes as before.  Red team 37,
+-- F16: an UPDATE through such a parent is refused likewise: PostgreSQL
+-- applies the row security of the statement's target only, so the child's
+-- soft-deleted rows would be updated.
 --
 \c "dbname=contrib_regression user=regress_su options="
 \set SHOW_CONTEXT never
@@ -46,8 +49,15 @@ SELECT r36c.del_up(3);
 -- allowed: the child itself (a soft delete), ONLY the parent
 DELETE FROM r36c.uc WHERE id = 1;
 DELETE FROM ONLY r36c.up WHERE id = 10;
+-- red team 37, F16: an UPDATE through the parent would reach the child's
+-- soft-deleted rows (the child's policy does not apply through the parent)
+UPDATE r36c.up SET v = 'rewritten' WHERE id = 1;
+UPDATE r36c.p1 SET v = 'rewritten';
+-- allowed: the child itself (its soft-deleted rows hidden), ONLY the parent
+UPDATE r36c.uc SET v = 'child' WHERE id IN (1, 2);
+UPDATE ONLY r36c.up SET v = 'parent' WHERE id > 0;
 \c "dbname=contrib_regression user=regress_su options="
-SELECT id, ag_deleted_at IS NOT NULL AS soft_deleted FROM r36c.uc ORDER BY id;
+SELECT id, v, ag_deleted_at IS NOT NULL AS soft_deleted FROM r36c.uc ORDER BY id;
 SELECT id FROM r36c.c1 ORDER BY id;
 SELECT id FROM ONLY r36c.up ORDER BY id;
 SELECT kind, status, agent_id, left(reason, 70) AS reason FROM agent_guard.requests

@@ -1040,65 +1040,85 @@ refuse_unguarded(const char *what, Oid relid, const char *text, int len)
 }
 
 /*
- * A DELETE (or a MERGE's DELETE action) that reaches a soft-delete table
- * through a parent that is not one (red team 36, F01): the conversion to a
- * soft delete follows the statement's target, so the rows of a child
- * protected on its own with soft delete would be deleted for good; the
- * capture trigger's backstop stopped them, with nothing on record.  Refused
- * here, on record, before anything is written.  Where the statement's own
- * target is a soft-delete table nothing is asked: its DELETE was converted,
- * or is a foreign key's cascade the planner left a real delete on purpose
- * (softdelete.c), for its partitions and children alike.
+ * A DELETE or UPDATE (or a MERGE's action) that reaches a soft-delete table
+ * through a parent that is not one.  A DELETE (red team 36, F01): the
+ * conversion to a soft delete follows the statement's target, so the rows
+ * of a child protected on its own with soft delete would be deleted for
+ * good; the capture trigger's backstop stopped them, with nothing on
+ * record.  An UPDATE (red team 37, F16): PostgreSQL applies the row
+ * security of the statement's target only, so the child's policy that
+ * hides its soft-deleted rows does not, and the agent would update rows it
+ * deleted.  Refused here, on record, before anything is written.  Where
+ * the statement's own target is a soft-delete table nothing is asked: its
+ * DELETE was converted, or is a foreign key's cascade the planner left a
+ * real delete on purpose (softdelete.c), and its policy covers its
+ * partitions and children alike.
  */
 static void
-refuse_soft_child_delete(PlannedStmt *ps, Plan *plan, const char *what, const char *text, int len)
+refuse_soft_child_write(PlannedStmt *ps, Plan *plan, const char *what, const char *text, int len)
 {
 	ModifyTable *mt;
 	ListCell   *lc;
 	int			i = 0;
+	Oid			target;
 
 	if (plan == NULL || !IsA(plan, ModifyTable))
 		return;
 	mt = (ModifyTable *) plan;
-	if (mt->operation != CMD_DELETE && mt->operation != CMD_MERGE)
+	if (mt->operation != CMD_DELETE && mt->operation != CMD_UPDATE && mt->operation != CMD_MERGE)
 		return;
 	/* a soft-delete target decided for its partitions and children too */
-	if (ag_softdelete_attno(rt_fetch(mt->nominalRelation, ps->rtable)->relid) != InvalidAttrNumber)
+	target = rt_fetch(mt->nominalRelation, ps->rtable)->relid;
+	if (ag_softdelete_attno(target) != InvalidAttrNumber)
 		return;
 	foreach(lc, mt->resultRelations)
 	{
 		Index		rti = lfirst_int(lc);
 		Oid			relid = rt_fetch(rti, ps->rtable)->relid;
-		Oid			target = rt_fetch(mt->nominalRelation, ps->rtable)->relid;
 		bool		deletes = (mt->operation == CMD_DELETE);
+		bool		updates = (mt->operation == CMD_UPDATE);
 		char	   *child;
 		char	   *parent;
 		char	   *why;
 		int64		id;
 
-		if (!deletes && mt->mergeActionLists != NIL)
+		if (mt->operation == CMD_MERGE && mt->mergeActionLists != NIL)
 		{
 			ListCell   *la;
 
 			foreach(la, (List *) list_nth(mt->mergeActionLists, i))
-				if (((MergeAction *) lfirst(la))->commandType == CMD_DELETE)
-					deletes = true;
+			{
+				deletes |= ((MergeAction *) lfirst(la))->commandType == CMD_DELETE;
+				updates |= ((MergeAction *) lfirst(la))->commandType == CMD_UPDATE;
+			}
 		}
 		i++;
-		if (!deletes || relid == target || ag_softdelete_attno(relid) == InvalidAttrNumber)
+		if ((!deletes && !updates) || relid == target || ag_softdelete_attno(relid) == InvalidAttrNumber)
 			continue;
 		child = ag_qualified_relname(relid);
 		parent = ag_qualified_relname(target);
-		why = psprintf("Table %s is protected with soft delete on its own, and this %s reaches its rows through %s, which is not: an agent's DELETE becomes a soft delete only where its target is a soft-delete table, so these rows would be deleted for good.",
-					   child, what, parent);
+		if (deletes)
+		{
+			why = psprintf("Table %s is protected with soft delete on its own, and this %s reaches its rows through %s, which is not: an agent's DELETE becomes a soft delete only where its target is a soft-delete table, so these rows would be deleted for good.",
+						   child, what, parent);
+			id = ag_refusal_record(why, text, len);
+			ereport(ERROR,
+					(errcode(ERRCODE_AG_GUARD_PROTECTED),
+					 errmsg("%s refused: it deletes rows of soft-delete table %s through %s (request " INT64_FORMAT ")",
+							what, child, parent, id),
+					 errdetail("%s", why),
+					 errhint("Delete from %s itself, whose rows are then soft-deleted, or from ONLY %s.",
+							 child, parent)));
+		}
+		why = psprintf("Table %s is protected with soft delete on its own, and this %s reaches its rows through %s, which is not: PostgreSQL applies the row security of the statement's target only, so the policy that hides the soft-deleted rows of %s does not apply, and rows the agent deleted would be updated.",
+					   child, what, parent, child);
 		id = ag_refusal_record(why, text, len);
 		ereport(ERROR,
 				(errcode(ERRCODE_AG_GUARD_PROTECTED),
-				 errmsg("%s refused: it deletes rows of soft-delete table %s through %s (request " INT64_FORMAT ")",
+				 errmsg("%s refused: it updates rows of soft-delete table %s through %s (request " INT64_FORMAT ")",
 						what, child, parent, id),
 				 errdetail("%s", why),
-				 errhint("Delete from %s itself, whose rows are then soft-deleted, or from ONLY %s.",
-						 child, parent)));
+				 errhint("Update %s itself, or ONLY %s.", child, parent)));
 	}
 }
 
@@ -1130,10 +1150,10 @@ ag_gate_executor_start(QueryDesc *qd, const char *text, int len)
 	/* a protected table that lost its guard's triggers (a child: above) */
 	foreach(lc, ps->resultRelations)
 		refuse_unguarded(what, rt_fetch(lfirst_int(lc), ps->rtable)->relid, text, len);
-	/* the rows of a soft-delete child reached through its parent's DELETE */
-	refuse_soft_child_delete(ps, ps->planTree, what, text, len);
+	/* the rows of a soft-delete child reached through its parent's DELETE or UPDATE */
+	refuse_soft_child_write(ps, ps->planTree, what, text, len);
 	foreach(lc, ps->subplans)
-		refuse_soft_child_delete(ps, (Plan *) lfirst(lc), what, text, len);
+		refuse_soft_child_write(ps, (Plan *) lfirst(lc), what, text, len);
 
 	load_state();
 	if (frozen_all || frozen_me)
