@@ -428,6 +428,18 @@ typedef struct StoredCall
 	List	   *types;			/* tagged: types whose domains were walked */
 } StoredCall;
 
+/* Is name one of the n names? */
+static bool
+name_listed(const char *name, const char *const *names, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The volatile built-ins a tagged transaction's stored code may call: what
  * defaults use (sequences, clocks, random values).  nextval() is judged
@@ -440,12 +452,8 @@ volatile_builtin_allowed(const char *name)
 		"nextval", "currval", "lastval", "clock_timestamp", "timeofday",
 		"random", "random_normal", "gen_random_uuid", "uuidv4", "uuidv7"
 	};
-	int			i;
 
-	for (i = 0; i < (int) lengthof(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
+	return name_listed(name, names, lengthof(names));
 }
 
 /* The volatile functions of extensions that defaults use: random values. */
@@ -456,12 +464,8 @@ volatile_extension_allowed(const char *name)
 		"uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
 		"gen_random_uuid", "gen_random_bytes"
 	};
-	int			i;
 
-	for (i = 0; i < (int) lengthof(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
+	return name_listed(name, names, lengthof(names));
 }
 
 /*
@@ -478,12 +482,8 @@ guard_function_for_stored_code(const char *name)
 		"in_agent_session", "current_agent", "current_run", "calling_role",
 		"soft_deleted_stamp"
 	};
-	int			i;
 
-	for (i = 0; i < (int) lengthof(names); i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
+	return name_listed(name, names, lengthof(names));
 }
 
 /* Why tagged_callable() refuses the function, for the refusal's detail. */
