@@ -90,6 +90,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_publication.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_statistic_ext.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_ts_config.h"
 #include "catalog/pg_ts_dict.h"
@@ -1271,15 +1272,16 @@ older_family(AlterTableStmt *a, Oid relid)
 }
 
 /*
- * Red team 37's roads to the humans' older objects (F2, F5, F7, F12, F14):
+ * Red team 37's roads to the humans' older objects (F2, F5, F7, F12):
  * where their foreign reads go and whose credentials go with them (ALTER
  * SERVER, ALTER or DROP USER MAPPING of an older server), a foreign table
  * made a partition or child of their older table (CREATE FOREIGN TABLE
  * ... PARTITION OF / INHERITS: CREATE TABLE's rule, by another node),
  * their older publication renamed or dropped (their subscribers stop), their
  * older materialized view emptied (REFRESH ... WITH NO DATA: their reads of
- * it fail), and statistics with an expression on their older table (their
- * ANALYZE and autovacuum run it, and fail with it).  Returns why, or NULL.
+ * it fail).  Statistics with an expression on their older table (F14):
+ * ag_tagshadow_older_addition(), after the check of the code it stores.
+ * Returns why, or NULL.
  */
 static char *
 older_by_other_roads(Node *parsetree, const char **what)
@@ -1353,24 +1355,6 @@ older_by_other_roads(Node *parsetree, const char **what)
 					return NULL;
 				*what = "REFRESH MATERIALIZED VIEW";
 				return psprintf("It empties %s %s, made before this transaction (WITH NO DATA): in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their reads of it would fail. Refresh it with its data, or empty it from a human's session.",
-								kind, ag_qualified_relname(oid));
-			}
-		case T_CreateStatsStmt:
-			{
-				CreateStatsStmt *c = (CreateStatsStmt *) parsetree;
-				bool		expressions = false;
-
-				foreach(lc, c->exprs)
-					if (IsA(lfirst(lc), StatsElem) && lfirst_node(StatsElem, lc)->expr != NULL)
-						expressions = true;
-				if (!expressions || list_length(c->relations) != 1 ||
-					!IsA(linitial(c->relations), RangeVar))
-					return NULL;
-				oid = RangeVarGetRelid(linitial_node(RangeVar, c->relations), NoLock, true);
-				if (!relation_made_earlier(oid, &kind))
-					return NULL;
-				*what = "CREATE STATISTICS";
-				return psprintf("It puts statistics with an expression on %s %s, made before this transaction: in a session tagged with agent_guard.agent_id whose role is not a registered agent role, the role's objects are the humans' too, and their ANALYZE and autovacuum would compute the expression, and fail with it. Make such statistics from a human's session.",
 								kind, ag_qualified_relname(oid));
 			}
 		default:
@@ -2011,10 +1995,27 @@ ag_tagshadow_older_addition(ObjectAccessType access, Oid classId, Oid objectId, 
 		(arg != NULL && ((ObjectAccessPostCreate *) arg)->is_internal))
 		return;
 	if (classId != ConstraintRelationId && classId != RelationRelationId &&
-		classId != TriggerRelationId && classId != AttrDefaultRelationId)
+		classId != TriggerRelationId && classId != AttrDefaultRelationId &&
+		classId != StatisticExtRelationId)
 		return;
 	if (!tagged_judging())
 		return;
+	if (classId == StatisticExtRelationId)
+	{
+		/*
+		 * Statistics with an expression (red team 37, F14): the humans'
+		 * ANALYZE and autovacuum compute it, and fail with it.
+		 */
+		bool		exprs;
+
+		tup = row_self(StatisticExtRelationId, StatisticExtOidIndexId, Anum_pg_statistic_ext_oid, objectId);
+		if (tup == NULL)
+			return;
+		exprs = !heap_attisnull(tup, Anum_pg_statistic_ext_stxexprs, NULL);
+		if (exprs && (whose = older_relation_named(((Form_pg_statistic_ext) GETSTRUCT(tup))->stxrelid)) != NULL)
+			refuse_older_addition("statistics with an expression to", whose);
+		return;
+	}
 	if (classId == ConstraintRelationId)
 	{
 		Form_pg_constraint c;
