@@ -104,8 +104,9 @@ ALTER TABLE inh_parent ALTER COLUMN v TYPE varchar(10);
 ALTER TABLE inh_parent RENAME COLUMN v TO w;
 \echo :LAST_ERROR_SQLSTATE
 -- error: a rewrite to the same type (USING), and DML without WHERE on the parent, reach it too
--- (the DELETE refused outright: a_tab is protected with soft delete on its own, and its
--- rows would be deleted for good through a parent that is not; red team 36, F01)
+-- (refused outright: a_tab is protected with soft delete on its own, and through a parent
+-- that is not, its rows would be deleted for good or its soft-deleted rows updated; red
+-- team 36, F01; red team 37, F16)
 ALTER TABLE inh_parent ALTER COLUMN v TYPE text USING NULL;
 \echo :LAST_ERROR_SQLSTATE
 UPDATE inh_parent SET v = NULL;

@@ -144,7 +144,7 @@ SELECT count(*) FROM r35q.mv;
 SELECT s.seqrelid::regclass AS seq, v.last_value, s.seqmax - coalesce(v.last_value, 0) AS left
   FROM pg_sequence s, LATERAL (SELECT pg_sequence_last_value(s.seqrelid) AS last_value) v
  WHERE s.seqrelid::regclass::text LIKE 'r35q.tk%'
- ORDER BY 1::text;
+ ORDER BY s.seqrelid::regclass::text;
 SELECT id, t, ag_agent_id IS NOT NULL AS agent_row FROM r35q.tk1 ORDER BY id;
 
 \c "dbname=contrib_regression user=regress_human options="

@@ -119,7 +119,7 @@ ROLLBACK;
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'r37srv';
 SELECT umoptions FROM pg_user_mappings WHERE srvname = 'r37srv';
 SELECT pubname FROM pg_publication WHERE pubname LIKE 'r37%';
-SELECT ispopulated FROM pg_matviews WHERE matviewname = 'mv';
+SELECT ispopulated FROM pg_matviews WHERE schemaname = 'r37o' AND matviewname = 'mv';
 SELECT count(*) AS stats FROM pg_statistic_ext WHERE stxnamespace = 'r37o'::regnamespace;
 SELECT last_value < 1000 AS seq_kept FROM r37o.seq;
 
